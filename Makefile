@@ -1,0 +1,129 @@
+# taskfleet build.
+#
+#   make                      build everything with strict warnings and -Werror
+#   make test                 run the whole test suite (needs the local stand-ins: see README)
+#   make SANITIZER=address    build (and test) under AddressSanitizer; also undefined, thread
+#   make install PREFIX=/usr/local DESTDIR=
+#   make clean
+#
+# Objects for each sanitizer go to their own build directory, so switching does
+# not mix instrumented and plain objects.
+
+CC        ?= cc
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+SANITIZER ?=
+
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+       -Wformat=2 -Wwrite-strings -Wpointer-arith -Wundef -Wcast-align \
+       -Wnull-dereference -Wvla -Wdeclaration-after-statement -Wno-unused-parameter \
+       -Wold-style-definition -Wmissing-declarations -Wredundant-decls -Werror
+
+# The strict list first, the user's CFLAGS after it, as Redis does.
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g -pthread -fPIC -MMD -MP $(WARN) \
+              -Iinclude -Ilib
+LIBS = -lcurl -lcjson -lcrypto -luuid -ldl -lpthread -lm
+
+BUILD = build
+ifeq ($(SANITIZER),address)
+  BASE_CFLAGS += -fsanitize=address -fno-omit-frame-pointer
+  LDSAN = -fsanitize=address
+  BUILD = build/asan
+else ifeq ($(SANITIZER),undefined)
+  BASE_CFLAGS += -fsanitize=undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+  LDSAN = -fsanitize=undefined
+  BUILD = build/ubsan
+else ifeq ($(SANITIZER),thread)
+  BASE_CFLAGS += -fsanitize=thread -fno-omit-frame-pointer
+  LDSAN = -fsanitize=thread
+  BUILD = build/tsan
+else ifneq ($(SANITIZER),)
+  $(error SANITIZER must be address, undefined or thread)
+endif
+
+ALL_CFLAGS = $(BASE_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(LDSAN) $(LDFLAGS)
+
+LIB_SRC      = $(wildcard lib/*.c)
+CONSUMER_SRC = $(wildcard consumer/*.c)
+PRODUCER_SRC = $(wildcard producer/*.c)
+RUNNER_NAMES = $(notdir $(patsubst %/,%,$(dir $(wildcard runners/*/runner.c))))
+UNIT_SRC     = $(wildcard tests/unit/test_*.c)
+INTEG_SRC    = $(wildcard tests/integration/test_*.c)
+TESTRUNNER_SRC = $(wildcard tests/runners/*.c)
+
+LIB_OBJ      = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CONSUMER_OBJ = $(CONSUMER_SRC:%.c=$(BUILD)/obj/%.o)
+PRODUCER_OBJ = $(PRODUCER_SRC:%.c=$(BUILD)/obj/%.o)
+
+LIBTF    = $(BUILD)/lib/libtaskfleet.a
+BINS     = $(if $(CONSUMER_SRC),$(BUILD)/bin/taskfleet-consumer) \
+           $(if $(PRODUCER_SRC),$(BUILD)/bin/taskfleet)
+RUNNERS  = $(RUNNER_NAMES:%=$(BUILD)/runners/%.so)
+TESTS    = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%) \
+           $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/%)
+TEST_RUNNERS = $(TESTRUNNER_SRC:tests/runners/%.c=$(BUILD)/tests/runners/%.so)
+
+.PHONY: all test check-tests fuzz install clean
+all: $(LIBTF) $(BINS) $(RUNNERS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIBTF): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/bin/taskfleet-consumer: $(CONSUMER_OBJ) $(LIBTF)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -rdynamic -o $@ $(CONSUMER_OBJ) $(LIBTF) $(LIBS)
+
+$(BUILD)/bin/taskfleet: $(PRODUCER_OBJ) $(LIBTF)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(PRODUCER_OBJ) $(LIBTF) $(LIBS)
+
+# Runners: hidden visibility, only the entry point is exported.
+$(BUILD)/runners/%.so: runners/%/runner.c include/taskfleet/runner.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fvisibility=hidden -shared $(ALL_LDFLAGS) -o $@ $<
+
+$(BUILD)/tests/runners/%.so: tests/runners/%.c include/taskfleet/runner.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fvisibility=hidden -shared $(ALL_LDFLAGS) -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIBTF) tests/harness.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests $(ALL_LDFLAGS) -o $@ $< $(LIBTF) $(LIBS)
+
+$(BUILD)/tests/%: tests/integration/%.c $(LIBTF) tests/harness.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests $(ALL_LDFLAGS) -o $@ $< $(LIBTF) $(LIBS)
+
+check-tests: all $(TESTS) $(TEST_RUNNERS)
+
+# The whole suite: tests/run starts its own stand-ins and prints "N passed, N failed".
+test: check-tests
+	BUILD=$(BUILD) tests/run
+
+# libFuzzer targets (clang only); tests/run runs each for a short fixed time.
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+fuzz: $(FUZZ_BIN)
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard lib/*.h)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Ilib \
+	  -o $@ $< $(LIB_SRC) $(LIBS)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/taskfleet/runners \
+	  $(DESTDIR)$(PREFIX)/include/taskfleet
+	$(if $(BINS),install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/)
+	$(if $(RUNNERS),install -m 755 $(RUNNERS) $(DESTDIR)$(PREFIX)/lib/taskfleet/runners/)
+	$(if $(wildcard include/taskfleet/*.h),install -m 644 include/taskfleet/*.h $(DESTDIR)$(PREFIX)/include/taskfleet/)
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)
