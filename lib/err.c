@@ -19,6 +19,7 @@ static const char *const names[TF_ERR__COUNT] = {
 	[TF_ERR_AWS] = "AWS error",
 	[TF_ERR_TOO_LARGE] = "too large",
 	[TF_ERR_PARTIAL] = "some batch entries failed",
+	[TF_ERR_CANCELLED] = "cancelled",
 };
 
 const char *

@@ -26,6 +26,7 @@ enum tf_err {
 	TF_ERR_AWS,            /* any other error AWS returned (see the message) */
 	TF_ERR_TOO_LARGE,      /* over a size limit: item 400 KB, message 256 KB */
 	TF_ERR_PARTIAL,        /* a batch call in which some entries failed */
+	TF_ERR_CANCELLED,      /* stopped on purpose (shutdown cancelled a long poll) */
 	TF_ERR__COUNT
 };
 

@@ -1,0 +1,151 @@
+/* config.c - settings from the environment, and the AWS context. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "creds.h"
+#include "ini.h"
+#include "sqs.h"
+
+#define MAX_CONCURRENCY 4096
+
+/* The first non-empty variable of names (NULL-terminated), or NULL. */
+static const char *
+first_env(const char *const *names)
+{
+	const char *v;
+
+	for (; *names != NULL; names++) {
+		v = getenv(*names);
+		if (v != NULL && *v != '\0')
+			return v;
+	}
+	return NULL;
+}
+
+enum tf_err
+tf_config_set(char **field, const char *value)
+{
+	char *copy = NULL;
+
+	if (value != NULL && (copy = tf_strdup(value)) == NULL)
+		return TF_ERR_NOMEM;
+	tf_free(*field);
+	*field = copy;
+	return TF_OK;
+}
+
+/* Sets *field from the first set variable of names, else from fallback. */
+static enum tf_err
+set_from_env(char **field, const char *const *names, const char *fallback)
+{
+	const char *v = first_env(names);
+
+	return tf_config_set(field, v != NULL ? v : fallback);
+}
+
+enum tf_err
+tf_config_load(struct tf_config *cfg, char *errbuf, size_t errlen)
+{
+	static const char *const region_vars[] = { "AWS_REGION", "AWS_DEFAULT_REGION", NULL };
+	static const char *const sqs_vars[] = { "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL", NULL };
+	static const char *const ddb_vars[] = { "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL", NULL };
+	static const char *const table_vars[] = { "TASKFLEET_TABLE", NULL };
+	static const char *const url_vars[] = { "TASKFLEET_QUEUE_URL", NULL };
+	static const char *const queue_vars[] = { "TASKFLEET_QUEUE", NULL };
+	static const char *const runner_vars[] = { "TASKFLEET_RUNNERS", NULL };
+	static const char *const allow_vars[] = { "TASKFLEET_HTTP_ALLOW", NULL };
+	char profile_region[64];
+	const char *v;
+	char *end;
+	long n;
+	enum tf_err rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (errbuf != NULL && errlen > 0)
+		errbuf[0] = '\0';
+	v = first_env(region_vars);
+	if (v == NULL && tf_aws_profile_region(profile_region,
+	    sizeof(profile_region)) == TF_OK && profile_region[0] != '\0')
+		v = profile_region;
+	if ((rc = tf_config_set(&cfg->region, v ? v : TF_DEFAULT_REGION)) != TF_OK ||
+	    (rc = set_from_env(&cfg->endpoint[TF_AWS_SQS], sqs_vars, NULL)) != TF_OK ||
+	    (rc = set_from_env(&cfg->endpoint[TF_AWS_DYNAMODB], ddb_vars, NULL)) != TF_OK ||
+	    (rc = set_from_env(&cfg->table, table_vars, TF_DEFAULT_TABLE)) != TF_OK ||
+	    (rc = set_from_env(&cfg->queue_url, url_vars, NULL)) != TF_OK ||
+	    (rc = set_from_env(&cfg->queue_name, queue_vars, TF_DEFAULT_QUEUE)) != TF_OK ||
+	    (rc = set_from_env(&cfg->runners, runner_vars, NULL)) != TF_OK ||
+	    (rc = set_from_env(&cfg->http_allow, allow_vars, NULL)) != TF_OK)
+		return rc;
+
+	cfg->concurrency = 16;
+	v = getenv("TASKFLEET_CONCURRENCY");
+	if (v != NULL && *v != '\0') {
+		errno = 0;
+		n = strtol(v, &end, 10);
+		if (errno != 0 || *end != '\0' || n < 1 || n > MAX_CONCURRENCY) {
+			snprintf(errbuf, errlen, "TASKFLEET_CONCURRENCY: expected a "
+			    "number from 1 to %d, got \"%s\"", MAX_CONCURRENCY, v);
+			return TF_ERR_INVALID;
+		}
+		cfg->concurrency = (int)n;
+	}
+	return TF_OK;
+}
+
+void
+tf_config_free(struct tf_config *cfg)
+{
+	int i;
+
+	tf_free(cfg->region);
+	for (i = 0; i < TF_AWS__SERVICES; i++)
+		tf_free(cfg->endpoint[i]);
+	tf_free(cfg->table);
+	tf_free(cfg->queue_url);
+	tf_free(cfg->queue_name);
+	tf_free(cfg->runners);
+	tf_free(cfg->http_allow);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+enum tf_err
+tf_context_open(struct tf_context *ctx, const struct tf_config *cfg)
+{
+	struct tf_aws_config ac = { 0 };
+	enum tf_err rc;
+	int i;
+
+	memset(ctx, 0, sizeof(*ctx));
+	rc = tf_creds_provider_new(&ctx->creds);
+	if (rc != TF_OK)
+		return rc;
+	ac.region = cfg->region;
+	for (i = 0; i < TF_AWS__SERVICES; i++)
+		ac.endpoint[i] = cfg->endpoint[i];
+	ac.creds = ctx->creds;
+	return tf_aws_new(&ac, &ctx->aws);
+}
+
+enum tf_err
+tf_context_resolve_queue(struct tf_context *ctx, const struct tf_config *cfg)
+{
+	tf_free(ctx->queue_url);
+	ctx->queue_url = NULL;
+	if (cfg->queue_url != NULL)
+		return tf_config_set(&ctx->queue_url, cfg->queue_url);
+	return tf_sqs_get_queue_url(ctx->aws, cfg->queue_name, &ctx->queue_url);
+}
+
+void
+tf_context_free(struct tf_context *ctx)
+{
+	tf_aws_free(ctx->aws);
+	tf_creds_provider_free(ctx->creds);
+	tf_free(ctx->queue_url);
+	memset(ctx, 0, sizeof(*ctx));
+}

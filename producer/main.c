@@ -1,0 +1,240 @@
+/*
+ * taskfleet - the producer CLI (SPEC section 8).
+ *
+ * taskfleet [global options] COMMAND [options]
+ *
+ * Exit codes: 0 success, 1 the operation failed (AWS error, condition failed),
+ * 2 usage or bad input, 3 not found.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "aws.h"
+#include "config.h"
+#include "log.h"
+#include "schema.h"
+#include "version.h"
+
+#define EXIT_FAILED   1
+#define EXIT_USAGE    2
+#define EXIT_NOTFOUND 3
+
+struct cli {
+	struct tf_config cfg;
+	struct tf_context ctx;
+	int json;
+};
+
+static void
+usage(FILE *to)
+{
+	fprintf(to,
+	    "usage: taskfleet [--table NAME] [--queue NAME|URL] [--region REGION]\n"
+	    "                 [--endpoint-url URL] [--json] COMMAND [options]\n"
+	    "\n"
+	    "commands:\n"
+	    "  init      create the table, its indexes, the queue and its dead-letter queue\n"
+	    "\n"
+	    "  taskfleet --version | --help\n");
+}
+
+/* Prints the failure of an AWS call in one line and returns the exit code. */
+static int
+report_aws_error(const char *what, enum tf_err rc)
+{
+	const struct tf_aws_error *e = tf_aws_last_error();
+
+	if (e->code == rc && (e->type[0] != '\0' || e->message[0] != '\0'))
+		fprintf(stderr, "taskfleet: %s: %s (%s%s%s)\n", what, tf_strerror(rc),
+		    e->type, e->type[0] && e->message[0] ? ": " : "", e->message);
+	else
+		fprintf(stderr, "taskfleet: %s: %s\n", what, tf_strerror(rc));
+	return rc == TF_ERR_NOT_FOUND ? EXIT_NOTFOUND : EXIT_FAILED;
+}
+
+static int
+cmd_init(struct cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "visibility-timeout", required_argument, NULL, 'v' },
+		{ "max-receive-count", required_argument, NULL, 'm' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct tf_schema_opts o = { 0 };
+	char *queue_url = NULL, *dlq_url = NULL, *end;
+	int created = 0, ch, code = EXIT_FAILED;
+	enum tf_err rc;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'v':
+			o.visibility_timeout_s = (int)strtol(optarg, &end, 10);
+			if (*end != '\0' || o.visibility_timeout_s < 1 ||
+			    o.visibility_timeout_s > 43200) {
+				fprintf(stderr, "taskfleet: --visibility-timeout: "
+				    "expected seconds from 1 to 43200\n");
+				return EXIT_USAGE;
+			}
+			break;
+		case 'm':
+			o.max_receive_count = (int)strtol(optarg, &end, 10);
+			if (*end != '\0' || o.max_receive_count < 1 ||
+			    o.max_receive_count > 1000) {
+				fprintf(stderr, "taskfleet: --max-receive-count: "
+				    "expected a number from 1 to 1000\n");
+				return EXIT_USAGE;
+			}
+			break;
+		default:
+			fprintf(stderr, "usage: taskfleet init [--visibility-timeout S] "
+			    "[--max-receive-count N]\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "taskfleet: init: unexpected argument \"%s\"\n",
+		    argv[optind]);
+		return EXIT_USAGE;
+	}
+	o.table = c->cfg.table;
+	o.queue_name = c->cfg.queue_name;
+	rc = tf_schema_create_table(c->ctx.aws, &o, &created);
+	if (rc != TF_OK)
+		return report_aws_error("creating the table", rc);
+	rc = tf_schema_create_queues(c->ctx.aws, &o, &queue_url, &dlq_url);
+	if (rc != TF_OK) {
+		code = report_aws_error("creating the queues", rc);
+		goto out;
+	}
+	if (c->json) {
+		cJSON *out = cJSON_CreateObject();
+		char *text;
+
+		cJSON_AddStringToObject(out, "table", o.table);
+		cJSON_AddBoolToObject(out, "table_created", created);
+		cJSON_AddStringToObject(out, "queue_url", queue_url);
+		cJSON_AddStringToObject(out, "dlq_url", dlq_url);
+		text = cJSON_PrintUnformatted(out);
+		if (text != NULL)
+			printf("%s\n", text);
+		cJSON_free(text);
+		cJSON_Delete(out);
+	} else
+		printf("table %s %s\nqueue %s\ndead-letter queue %s\n", o.table,
+		    created ? "created" : "exists", queue_url, dlq_url);
+	code = 0;
+out:
+	tf_free(queue_url);
+	tf_free(dlq_url);
+	return code;
+}
+
+struct command {
+	const char *name;
+	int (*run)(struct cli *c, int argc, char **argv);
+};
+
+static const struct command commands[] = {
+	{ "init", cmd_init },
+};
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "table", required_argument, NULL, 't' },
+		{ "queue", required_argument, NULL, 'q' },
+		{ "region", required_argument, NULL, 'r' },
+		{ "endpoint-url", required_argument, NULL, 'e' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli c;
+	const struct command *cmd = NULL;
+	char errbuf[256];
+	enum tf_err rc;
+	size_t i;
+	int ch, code = EXIT_USAGE;
+
+	memset(&c, 0, sizeof(c));
+	tf_alloc_init();
+	tf_log_init();
+	rc = tf_config_load(&c.cfg, errbuf, sizeof(errbuf));
+	if (rc != TF_OK) {
+		fprintf(stderr, "taskfleet: %s\n", rc == TF_ERR_INVALID ? errbuf :
+		    tf_strerror(rc));
+		goto out;
+	}
+	/* Global options stop at the command name. */
+	while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 't':
+			rc = tf_config_set(&c.cfg.table, optarg);
+			break;
+		case 'q':
+			/* A URL is used as it is; a name is resolved with GetQueueUrl. */
+			if (strstr(optarg, "://") != NULL)
+				rc = tf_config_set(&c.cfg.queue_url, optarg);
+			else
+				rc = tf_config_set(&c.cfg.queue_name, optarg);
+			break;
+		case 'r':
+			rc = tf_config_set(&c.cfg.region, optarg);
+			break;
+		case 'e':
+			rc = tf_config_set(&c.cfg.endpoint[TF_AWS_SQS], optarg);
+			if (rc == TF_OK)
+				rc = tf_config_set(&c.cfg.endpoint[TF_AWS_DYNAMODB], optarg);
+			break;
+		case 'j':
+			c.json = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			code = 0;
+			goto out;
+		case 'V':
+			printf("taskfleet %s\n", TF_VERSION);
+			code = 0;
+			goto out;
+		default:
+			usage(stderr);
+			goto out;
+		}
+		if (rc != TF_OK) {
+			fprintf(stderr, "taskfleet: %s\n", tf_strerror(rc));
+			code = EXIT_FAILED;
+			goto out;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		goto out;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[optind], commands[i].name) == 0)
+			cmd = &commands[i];
+	if (cmd == NULL) {
+		fprintf(stderr, "taskfleet: unknown command \"%s\"\n", argv[optind]);
+		usage(stderr);
+		goto out;
+	}
+	rc = tf_context_open(&c.ctx, &c.cfg);
+	if (rc != TF_OK) {
+		fprintf(stderr, "taskfleet: cannot set up the AWS client: %s\n",
+		    tf_strerror(rc));
+		code = EXIT_FAILED;
+		goto out;
+	}
+	code = cmd->run(&c, argc - optind, argv + optind);
+out:
+	tf_context_free(&c.ctx);
+	tf_config_free(&c.cfg);
+	return code;
+}
