@@ -303,28 +303,29 @@ set_error(enum tf_err code, long status, const char *type, const char *message,
 	last_error.attempts = attempts;
 }
 
-/* Reads __type and message from an error body. Both borrowed from *doc,
- * which the caller deletes; either may be NULL. */
-static void
-parse_error_body(const struct tf_buf *body, cJSON **doc, const char **type,
-    const char **message)
+void
+tf_aws_parse_error_body(const char *body, size_t len, char *type,
+    size_t typelen, char *message, size_t msglen)
 {
 	const cJSON *t, *m;
+	cJSON *doc;
 
-	*type = *message = NULL;
-	*doc = cJSON_ParseWithLength(tf_buf_str(body), body->len);
-	if (*doc == NULL)
+	snprintf(type, typelen, "%s", "");
+	snprintf(message, msglen, "%.*s", (int)(len < msglen ? len : msglen), body);
+	doc = cJSON_ParseWithLength(body, len);
+	if (doc == NULL)
 		return;
-	t = cJSON_GetObjectItemCaseSensitive(*doc, "__type");
+	t = cJSON_GetObjectItemCaseSensitive(doc, "__type");
 	if (!cJSON_IsString(t))
-		t = cJSON_GetObjectItemCaseSensitive(*doc, "code");
-	m = cJSON_GetObjectItemCaseSensitive(*doc, "message");
+		t = cJSON_GetObjectItemCaseSensitive(doc, "code");
+	m = cJSON_GetObjectItemCaseSensitive(doc, "message");
 	if (!cJSON_IsString(m))
-		m = cJSON_GetObjectItemCaseSensitive(*doc, "Message");
+		m = cJSON_GetObjectItemCaseSensitive(doc, "Message");
 	if (cJSON_IsString(t))
-		*type = t->valuestring;
+		snprintf(type, typelen, "%s", bare_type(t->valuestring));
 	if (cJSON_IsString(m))
-		*message = m->valuestring;
+		snprintf(message, msglen, "%s", m->valuestring);
+	cJSON_Delete(doc);
 }
 
 /* Takes `cost` tokens from the retry budget; false when it is spent. */
@@ -442,8 +443,7 @@ tf_aws_call(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,
 	struct tf_http_response resp = { 0, TF_BUF_INIT };
 	char target[128], errtext[256];
 	char *body = NULL;
-	cJSON *errdoc = NULL;
-	const char *etype = NULL, *emsg = NULL;
+	char etype[128], emsg[512];
 	long timeout_ms, backoff_cap;
 	int attempt, cost, retried_cost = 0;
 	enum tf_err rc = TF_ERR_NOMEM;
@@ -466,9 +466,6 @@ tf_aws_call(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,
 
 		errtext[0] = '\0';
 		tf_http_response_free(&resp);
-		cJSON_Delete(errdoc);
-		errdoc = NULL;
-		etype = emsg = NULL;
 		rc = send_signed(aws, svc, target, body, strlen(body), timeout_ms,
 		    opts->cancel, &resp, errtext, sizeof(errtext));
 		if (rc == TF_OK && resp.status == 200) {
@@ -485,12 +482,12 @@ tf_aws_call(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,
 		}
 		if (rc == TF_OK) {
 			status = resp.status;
-			parse_error_body(&resp.body, &errdoc, &etype, &emsg);
+			tf_aws_parse_error_body(tf_buf_str(&resp.body), resp.body.len,
+			    etype, sizeof(etype), emsg, sizeof(emsg));
 			rc = tf_aws_map_error(etype, status);
 			if (rc == TF_ERR_THROTTLED)
 				atomic_fetch_add(&aws->stats.throttles, 1);
-			set_error(rc, status, etype, emsg ? emsg : tf_buf_str(&resp.body),
-			    operation, attempt);
+			set_error(rc, status, etype, emsg, operation, attempt);
 			if (!tf_aws_is_retryable(etype, status))
 				goto out;
 		} else {
@@ -525,7 +522,6 @@ tf_aws_call(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,
 out:
 	if (rc != TF_OK)
 		atomic_fetch_add(&aws->stats.errors, 1);
-	cJSON_Delete(errdoc);
 	tf_http_response_free(&resp);
 	cJSON_free(body);
 	return rc;

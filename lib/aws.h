@@ -98,6 +98,12 @@ const char *tf_aws_region(const struct tf_aws *aws);
 /* Maps an AWS error type (namespace optional) and HTTP status to our code. */
 enum tf_err tf_aws_map_error(const char *type, long http_status);
 
+/* Reads AWS's error type (namespace removed) and message from an error reply
+ * body into the caller's buffers; a body that is not JSON leaves type empty and
+ * becomes the message (cut to fit). */
+void tf_aws_parse_error_body(const char *body, size_t len, char *type,
+    size_t typelen, char *message, size_t msglen);
+
 /* True when an error of this type and status is worth retrying. */
 int tf_aws_is_retryable(const char *type, long http_status);
 

@@ -260,9 +260,8 @@ tf_sqs_batch_failed(const struct tf_sqs_batch_result *result, const char *id)
 	return NULL;
 }
 
-/* Fills result->failed from the reply's "Failed" list. */
-static enum tf_err
-collect_failed(const cJSON *resp, struct tf_sqs_batch_result *result)
+enum tf_err
+tf_sqs_parse_failed(const cJSON *resp, struct tf_sqs_batch_result *result)
 {
 	const cJSON *failed = cJSON_GetObjectItemCaseSensitive(resp, "Failed");
 	const cJSON *e;
@@ -306,7 +305,7 @@ call_batch(struct tf_aws *aws, const char *op, cJSON *req, cJSON **resp,
 	cJSON_Delete(req);
 	if (rc != TF_OK)
 		return rc;
-	rc = collect_failed(*resp, result);
+	rc = tf_sqs_parse_failed(*resp, result);
 	if (rc == TF_OK && result->n_failed > 0)
 		rc = TF_ERR_PARTIAL;
 	return rc;
@@ -396,48 +395,19 @@ attr_number(const cJSON *attrs, const char *name)
 }
 
 enum tf_err
-tf_sqs_receive_message(struct tf_aws *aws, const char *queue_url,
-    const struct tf_sqs_receive_opts *opts, struct tf_sqs_message **messages,
+tf_sqs_parse_receive(const cJSON *resp, struct tf_sqs_message **messages,
     size_t *n)
 {
 	enum tf_err rc = TF_ERR_NOMEM;
-	cJSON *req = NULL, *resp = NULL, *names;
 	const cJSON *list, *m;
 	struct tf_sqs_message *out_msgs = NULL;
-	struct tf_aws_call_opts call = { 0 };
 	size_t count = 0;
 
 	*messages = NULL;
 	*n = 0;
-	if (opts->max_messages < 1 || opts->max_messages > TF_SQS_MAX_BATCH ||
-	    opts->wait_seconds < 0 || opts->wait_seconds > TF_SQS_MAX_WAIT_S ||
-	    opts->visibility_timeout > TF_SQS_MAX_VISIBILITY_S)
-		return TF_ERR_INVALID;
-	req = request_for(queue_url);
-	if (req == NULL ||
-	    cJSON_AddNumberToObject(req, "MaxNumberOfMessages", opts->max_messages) == NULL ||
-	    cJSON_AddNumberToObject(req, "WaitTimeSeconds", opts->wait_seconds) == NULL)
-		goto out;
-	if (opts->visibility_timeout >= 0 && cJSON_AddNumberToObject(req,
-	    "VisibilityTimeout", opts->visibility_timeout) == NULL)
-		goto out;
-	/* Both spellings: AttributeNames is deprecated but still the one some
-	 * implementations read. */
-	names = cJSON_AddArrayToObject(req, "MessageSystemAttributeNames");
-	if (names == NULL || !cJSON_AddItemToArray(names, cJSON_CreateString("All")))
-		goto out;
-	names = cJSON_AddArrayToObject(req, "AttributeNames");
-	if (names == NULL || !cJSON_AddItemToArray(names, cJSON_CreateString("All")))
-		goto out;
-	call.timeout_ms = opts->wait_seconds * 1000L + LONG_POLL_MARGIN_MS;
-	call.cancel = opts->cancel;
-	rc = tf_aws_call(aws, TF_AWS_SQS, "ReceiveMessage", req, &call, &resp);
-	if (rc != TF_OK)
-		goto out;
 	list = cJSON_GetObjectItemCaseSensitive(resp, "Messages");
 	if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) == 0)
-		goto out;
-	rc = TF_ERR_NOMEM;
+		return TF_OK;
 	out_msgs = tf_calloc((size_t)cJSON_GetArraySize(list), sizeof(*out_msgs));
 	if (out_msgs == NULL)
 		goto out;
@@ -478,6 +448,46 @@ tf_sqs_receive_message(struct tf_aws *aws, const char *queue_url,
 	out_msgs = NULL;
 out:
 	tf_sqs_messages_free(out_msgs, count);
+	return rc;
+}
+
+enum tf_err
+tf_sqs_receive_message(struct tf_aws *aws, const char *queue_url,
+    const struct tf_sqs_receive_opts *opts, struct tf_sqs_message **messages,
+    size_t *n)
+{
+	enum tf_err rc = TF_ERR_NOMEM;
+	cJSON *req = NULL, *resp = NULL, *names;
+	struct tf_aws_call_opts call = { 0 };
+
+	*messages = NULL;
+	*n = 0;
+	if (opts->max_messages < 1 || opts->max_messages > TF_SQS_MAX_BATCH ||
+	    opts->wait_seconds < 0 || opts->wait_seconds > TF_SQS_MAX_WAIT_S ||
+	    opts->visibility_timeout > TF_SQS_MAX_VISIBILITY_S)
+		return TF_ERR_INVALID;
+	req = request_for(queue_url);
+	if (req == NULL ||
+	    cJSON_AddNumberToObject(req, "MaxNumberOfMessages", opts->max_messages) == NULL ||
+	    cJSON_AddNumberToObject(req, "WaitTimeSeconds", opts->wait_seconds) == NULL)
+		goto out;
+	if (opts->visibility_timeout >= 0 && cJSON_AddNumberToObject(req,
+	    "VisibilityTimeout", opts->visibility_timeout) == NULL)
+		goto out;
+	/* Both spellings: AttributeNames is deprecated but still the one some
+	 * implementations read. */
+	names = cJSON_AddArrayToObject(req, "MessageSystemAttributeNames");
+	if (names == NULL || !cJSON_AddItemToArray(names, cJSON_CreateString("All")))
+		goto out;
+	names = cJSON_AddArrayToObject(req, "AttributeNames");
+	if (names == NULL || !cJSON_AddItemToArray(names, cJSON_CreateString("All")))
+		goto out;
+	call.timeout_ms = opts->wait_seconds * 1000L + LONG_POLL_MARGIN_MS;
+	call.cancel = opts->cancel;
+	rc = tf_aws_call(aws, TF_AWS_SQS, "ReceiveMessage", req, &call, &resp);
+	if (rc == TF_OK)
+		rc = tf_sqs_parse_receive(resp, messages, n);
+out:
 	cJSON_Delete(resp);
 	cJSON_Delete(req);
 	return rc;

@@ -127,6 +127,18 @@ enum tf_err tf_sqs_change_message_visibility_batch(struct tf_aws *aws,
 
 void tf_sqs_batch_result_free(struct tf_sqs_batch_result *result);
 
+/* Reads the messages of a ReceiveMessage reply (borrowed). Messages without a
+ * body or receipt handle, or whose body fails its MD5, are skipped (they
+ * reappear after their visibility timeout). *messages as for
+ * tf_sqs_receive_message(). */
+enum tf_err tf_sqs_parse_receive(const cJSON *resp,
+    struct tf_sqs_message **messages, size_t *n);
+
+/* Fills result->failed and n_failed from a batch reply's "Failed" list
+ * (resp borrowed); the caller frees result with tf_sqs_batch_result_free(). */
+enum tf_err tf_sqs_parse_failed(const cJSON *resp,
+    struct tf_sqs_batch_result *result);
+
 /* Finds the failed entry with this id in result; NULL when it succeeded. */
 const struct tf_sqs_failed_entry *tf_sqs_batch_failed(
     const struct tf_sqs_batch_result *result, const char *id);
