@@ -19,8 +19,8 @@
  *     sorted by encoded name, then encoded value; "flag" signs as "flag=".
  *     A literal '+' is a plus sign (%2B), not a space: write spaces as %20.
  *   - headers: names lower-cased and sorted; values trimmed and each run of
- *     whitespace (space, tab, CR, LF) folded to one space; several headers
- *     with the same name are joined with ',' in the order given.
+ *     whitespace (space, tab, CR, LF, VT, FF) folded to one space; several
+ *     headers with the same name are joined with ',' in the order given.
  *   - payload: lower-case hex SHA-256 of the body.
  *
  * All functions are thread-safe and keep no state between calls.
@@ -40,7 +40,7 @@ struct tf_sigv4_header {
 };
 
 struct tf_sigv4_request {
-	const char *method;   /* "GET", "POST", ...; used as given */
+	const char *method;   /* "GET", "POST", ...; used as given (a token) */
 	const char *path;     /* the URI path as sent on the wire, e.g. "/";
 	                         NULL or "" mean "/"; no '?' or '#' */
 	const char *query;    /* the raw query string without '?'; NULL or "" for none */
@@ -65,10 +65,11 @@ enum tf_err tf_sigv4_amz_date(time_t t, char out[17]);
 /* Builds the canonical request for req. On success *canonical (and, when
  * signed_headers is not NULL, *signed_headers: "host;x-amz-date") are freshly
  * allocated; caller frees both with tf_free(). On failure both are left NULL.
- * TF_ERR_INVALID: a required field is NULL or empty (method), the path does
- * not start with '/' or holds '?' or '#', a header name is empty or not a
- * token, a header is named "authorization", or payload is NULL with a
- * non-zero payload_len. TF_ERR_NOMEM: out of memory. */
+ * TF_ERR_INVALID: req or canonical is NULL, the method is not a token, the
+ * path does not start with '/' or holds '?' or '#', a header name is not a
+ * token or its value is NULL, a header is named "authorization", headers is
+ * NULL with n_headers > 0, or payload is NULL with payload_len > 0.
+ * TF_ERR_NOMEM: out of memory. */
 enum tf_err tf_sigv4_canonical_request(const struct tf_sigv4_request *req,
     char **canonical, char **signed_headers);
 
