@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "http.h"
 #include "log.h"
+#include "rand.h"
 #include "sigv4.h"
 
 #define RETRY_COST          5
@@ -42,30 +43,11 @@ static const char *const target_prefix[TF_AWS__SERVICES] = {
 };
 
 static _Thread_local struct tf_aws_error last_error;
-static _Thread_local unsigned long long rng_state;
 
 const struct tf_aws_error *
 tf_aws_last_error(void)
 {
 	return &last_error;
-}
-
-/* A uniform random number in [0, bound), from a per-thread xorshift. */
-static long
-random_below(long bound)
-{
-	unsigned long long x = rng_state;
-
-	if (bound <= 0)
-		return 0;
-	if (x == 0)
-		x = (unsigned long long)tf_mono_ms() * 6364136223846793005ULL ^
-		    (unsigned long long)(uintptr_t)&rng_state;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	rng_state = x;
-	return (long)(x % (unsigned long long)bound);
 }
 
 /* Fills ep from url; the Host header keeps an explicit port, as curl sends it. */
@@ -517,7 +499,7 @@ tf_aws_call(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,
 		tf_log(TF_LOG_DEBUG, "%s attempt %d failed (%s%s%s); retrying",
 		    operation, attempt, tf_strerror(rc), last_error.type[0] ? ": " : "",
 		    last_error.type);
-		sleep_cancellable(random_below(backoff_cap + 1), opts->cancel);
+		sleep_cancellable(tf_random_below(backoff_cap + 1), opts->cancel);
 	}
 out:
 	if (rc != TF_OK)

@@ -1,0 +1,227 @@
+/* consumer.c - the receiver, the workers, and shutdown. */
+#include "consumer.h"
+
+#include <string.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "log.h"
+#include "rand.h"
+
+/* Receive errors back off from 1 s, doubling to 30 s, with jitter. */
+#define RECEIVE_BACKOFF_MIN_MS 1000
+#define RECEIVE_BACKOFF_MAX_MS 30000
+
+void
+tf_consumer_release(struct tf_consumer *c, const struct tf_sqs_message *m)
+{
+	enum tf_err rc = tf_sqs_change_message_visibility(c->ctx->aws,
+	    c->ctx->queue_url, m->receipt_handle, 0);
+
+	if (rc != TF_OK)
+		tf_log(TF_LOG_WARN, "returning a message failed (%s); it reappears "
+		    "after its visibility timeout", tf_strerror(rc));
+}
+
+/* Sleeps up to ms, waking early when the consumer is stopping. */
+static void
+nap(struct tf_consumer *c, int64_t ms)
+{
+	int64_t until = tf_mono_ms() + ms, left;
+
+	while (!atomic_load(&c->stopping) && (left = until - tf_mono_ms()) > 0)
+		tf_sleep_ms(left < 100 ? left : 100);
+}
+
+static void *
+receiver_main(void *arg)
+{
+	struct tf_consumer *c = arg;
+	struct tf_sqs_receive_opts ro = { 0 };
+	struct tf_sqs_message *msgs = NULL;
+	int64_t backoff = RECEIVE_BACKOFF_MIN_MS;
+	size_t n, i;
+	int free_slots;
+	enum tf_err rc;
+
+	ro.wait_seconds = c->o.wait_s;
+	ro.visibility_timeout = c->o.visibility_s;
+	ro.cancel = &c->stopping;
+	while (!atomic_load(&c->stopping)) {
+		pthread_mutex_lock(&c->lock);
+		while (c->busy >= c->o.concurrency && !atomic_load(&c->stopping))
+			pthread_cond_wait(&c->space, &c->lock);
+		free_slots = c->o.concurrency - c->busy;
+		pthread_mutex_unlock(&c->lock);
+		if (atomic_load(&c->stopping))
+			break;
+		/* Never more than can start now: no message waits for a worker
+		 * while its visibility runs out. */
+		ro.max_messages = free_slots < TF_SQS_MAX_BATCH ? free_slots :
+		    TF_SQS_MAX_BATCH;
+		rc = tf_sqs_receive_message(c->ctx->aws, c->ctx->queue_url, &ro,
+		    &msgs, &n);
+		if (rc == TF_ERR_CANCELLED)
+			break;
+		if (rc != TF_OK) {
+			tf_log(TF_LOG_WARN, "receive failed: %s (%s); retrying",
+			    tf_strerror(rc), tf_aws_last_error()->message);
+			nap(c, backoff / 2 + tf_random_below(backoff / 2 + 1));
+			backoff = backoff * 2 > RECEIVE_BACKOFF_MAX_MS ?
+			    RECEIVE_BACKOFF_MAX_MS : backoff * 2;
+			continue;
+		}
+		backoff = RECEIVE_BACKOFF_MIN_MS;
+		pthread_mutex_lock(&c->lock);
+		for (i = 0; i < n; i++) {
+			size_t slot = (c->q_head + c->q_len) % (size_t)c->o.concurrency;
+
+			c->queue[slot] = msgs[i];
+			c->q_len++;
+			c->busy++;
+		}
+		if (n > 0)
+			pthread_cond_broadcast(&c->work);
+		pthread_mutex_unlock(&c->lock);
+		/* The strings now belong to the queue slots. */
+		tf_free(msgs);
+		msgs = NULL;
+	}
+	pthread_mutex_lock(&c->lock);
+	c->receiver_done = 1;
+	pthread_cond_broadcast(&c->work);
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/* Frees the strings of a message taken off the queue. */
+static void
+message_clear(struct tf_sqs_message *m)
+{
+	tf_free(m->message_id);
+	tf_free(m->receipt_handle);
+	tf_free(m->body);
+	memset(m, 0, sizeof(*m));
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct tf_consumer *c = arg;
+	struct tf_sqs_message m;
+
+	for (;;) {
+		pthread_mutex_lock(&c->lock);
+		while (c->q_len == 0 && !c->receiver_done)
+			pthread_cond_wait(&c->work, &c->lock);
+		if (c->q_len == 0) {
+			pthread_mutex_unlock(&c->lock);
+			break;
+		}
+		m = c->queue[c->q_head];
+		c->q_head = (c->q_head + 1) % (size_t)c->o.concurrency;
+		c->q_len--;
+		pthread_mutex_unlock(&c->lock);
+
+		if (atomic_load(&c->stopping))
+			tf_consumer_release(c, &m);  /* received, never started */
+		else
+			tf_consumer_process(c, &m);
+		message_clear(&m);
+
+		pthread_mutex_lock(&c->lock);
+		c->busy--;
+		pthread_cond_broadcast(&c->space);
+		pthread_mutex_unlock(&c->lock);
+	}
+	return NULL;
+}
+
+enum tf_err
+tf_consumer_start(struct tf_consumer *c)
+{
+	struct tf_heartbeat_opts ho;
+	enum tf_err rc;
+	int i;
+
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->work, NULL);
+	pthread_cond_init(&c->space, NULL);
+	c->queue = tf_calloc((size_t)c->o.concurrency, sizeof(*c->queue));
+	c->workers = tf_calloc((size_t)c->o.concurrency, sizeof(*c->workers));
+	if (c->queue == NULL || c->workers == NULL)
+		return TF_ERR_NOMEM;
+	rc = tf_deleter_start(c->ctx->aws, c->ctx->queue_url, &c->deleter);
+	if (rc != TF_OK)
+		return rc;
+	ho = (struct tf_heartbeat_opts){
+		.aws = c->ctx->aws, .table = c->cfg->table,
+		.queue_url = c->ctx->queue_url, .owner = c->o.owner,
+		.visibility_s = c->o.visibility_s,
+	};
+	rc = tf_heartbeat_start(&ho, &c->hb);
+	if (rc != TF_OK)
+		return rc;
+	for (i = 0; i < c->o.concurrency; i++) {
+		if (pthread_create(&c->workers[i], NULL, worker_main, c) != 0)
+			return TF_ERR_NOMEM;
+		c->n_workers++;
+	}
+	if (pthread_create(&c->receiver, NULL, receiver_main, c) != 0)
+		return TF_ERR_NOMEM;
+	return TF_OK;
+}
+
+bool
+tf_consumer_shutdown(struct tf_consumer *c)
+{
+	int64_t deadline = tf_mono_ms() + c->o.shutdown_timeout_s * 1000LL;
+	struct timespec ts;
+	bool finished;
+	int i;
+
+	atomic_store(&c->stopping, 1);
+	pthread_mutex_lock(&c->lock);
+	pthread_cond_broadcast(&c->space);
+	pthread_mutex_unlock(&c->lock);
+	pthread_join(c->receiver, NULL);
+
+	/* Workers now return what is queued and finish what runs. */
+	pthread_mutex_lock(&c->lock);
+	while (c->busy > 0 && tf_mono_ms() < deadline) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&c->space, &c->lock, &ts);
+	}
+	finished = c->busy == 0;
+	pthread_mutex_unlock(&c->lock);
+	if (!finished) {
+		/* Runners see cancelled(); their leases expire and the tasks are
+		 * recovered by another consumer. */
+		atomic_store(&c->abandon, 1);
+		tf_log(TF_LOG_WARN, "shutdown timeout: %d run(s) still going; "
+		    "leaving them to lease expiry", c->busy);
+		return false;
+	}
+	for (i = 0; i < c->n_workers; i++)
+		pthread_join(c->workers[i], NULL);
+	tf_heartbeat_stop(c->hb);
+	c->hb = NULL;
+	tf_deleter_stop(c->deleter);
+	c->deleter = NULL;
+	return true;
+}
+
+void
+tf_consumer_free(struct tf_consumer *c)
+{
+	tf_heartbeat_stop(c->hb);
+	tf_deleter_stop(c->deleter);
+	tf_free(c->queue);
+	tf_free(c->workers);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->work);
+	pthread_cond_destroy(&c->space);
+}

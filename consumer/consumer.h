@@ -1,0 +1,82 @@
+/*
+ * consumer.h - the consumer daemon's state, shared by its modules.
+ *
+ * One receiver thread long-polls SQS and never takes more messages than there
+ * are free workers, so every message it holds starts at once; `concurrency`
+ * worker threads run the processing algorithm of SPEC section 7 on one
+ * message each; the heartbeat thread keeps running tasks leased; the deleter
+ * thread deletes finished messages in batches.
+ */
+#ifndef TF_CONSUMER_H
+#define TF_CONSUMER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <taskfleet/runner.h>
+
+#include "config.h"
+#include "deleter.h"
+#include "inflight.h"
+#include "runners.h"
+#include "sqs.h"
+
+struct tf_consumer_opts {
+	int concurrency;            /* worker threads */
+	int visibility_s;           /* message visibility and lease, seconds */
+	int wait_s;                 /* long poll, seconds */
+	int shutdown_timeout_s;     /* for running tasks after SIGTERM */
+	int64_t skew_ms;            /* a claim accepts tasks due this much later */
+	int64_t hold_max_ms;        /* messages this early are held until due */
+	int64_t retry_base_ms;      /* retry backoff: base and cap */
+	int64_t retry_cap_ms;
+	const char *owner;          /* borrowed: the lease owner name */
+	bool duplicate_sends;       /* tests only (TASKFLEET_TEST_DUPLICATE_SENDS=1):
+	                               every message is sent twice, as SQS's
+	                               at-least-once delivery may deliver it */
+};
+
+struct tf_consumer {
+	struct tf_consumer_opts o;
+	const struct tf_config *cfg;        /* borrowed */
+	struct tf_context *ctx;             /* borrowed: AWS client, queue URL */
+	struct tf_runner_set *runners;      /* borrowed */
+	struct tf_deleter *deleter;         /* owned */
+	struct tf_heartbeat *hb;            /* owned */
+
+	atomic_int stopping;                /* stop receiving; cancels the poll */
+	atomic_int abandon;                 /* shutdown timeout passed */
+
+	pthread_mutex_t lock;               /* guards the fields below */
+	pthread_cond_t work;                /* a message was queued, or stopping */
+	pthread_cond_t space;               /* a worker became free */
+	struct tf_sqs_message *queue;       /* owned ring of concurrency slots */
+	size_t q_head, q_len;
+	int busy;                           /* messages queued or running */
+	int receiver_done;
+
+	pthread_t receiver;
+	pthread_t *workers;                 /* owned array */
+	int n_workers;
+};
+
+/* Starts the threads. c->o, cfg, ctx and runners must be set. */
+enum tf_err tf_consumer_start(struct tf_consumer *c);
+
+/* Stops receiving and waits for running tasks up to the shutdown timeout;
+ * returns unstarted messages with visibility 0. Returns true when every run
+ * finished (the threads are joined and c can be freed), false when some did
+ * not (the caller exits without freeing). */
+bool tf_consumer_shutdown(struct tf_consumer *c);
+
+void tf_consumer_free(struct tf_consumer *c);
+
+/* Processes one received message (process.c). */
+void tf_consumer_process(struct tf_consumer *c, struct tf_sqs_message *m);
+
+/* Returns a message to the queue at once (visibility 0). */
+void tf_consumer_release(struct tf_consumer *c, const struct tf_sqs_message *m);
+
+#endif /* TF_CONSUMER_H */

@@ -1,0 +1,120 @@
+/* host.c - logging, heartbeats, time and hand-overs for runners. */
+#include "host.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "clock.h"
+#include "log.h"
+
+static void
+host_log(struct tf_run_ctx *ctx, enum tf_runner_log_level level,
+    const char *fmt, ...)
+{
+	struct tf_buf msg = TF_BUF_INIT;
+	struct tf_log_field fields[2];
+	enum tf_log_level l;
+	va_list ap;
+
+	switch (level) {
+	case TF_RUNNER_LOG_DEBUG: l = TF_LOG_DEBUG; break;
+	case TF_RUNNER_LOG_WARN: l = TF_LOG_WARN; break;
+	case TF_RUNNER_LOG_ERROR: l = TF_LOG_ERROR; break;
+	default: l = TF_LOG_INFO; break;
+	}
+	if (!tf_log_enabled(l))
+		return;
+	va_start(ap, fmt);
+	tf_buf_vappendf(&msg, fmt, ap);
+	va_end(ap);
+	fields[0] = (struct tf_log_field){ "task", ctx ? ctx->task_id : NULL };
+	fields[1] = (struct tf_log_field){ "runner", ctx ? ctx->runner : NULL };
+	tf_log_fields(l, fields, 2, "%s", tf_buf_str(&msg));
+	tf_buf_free(&msg);
+}
+
+static int
+host_heartbeat(struct tf_run_ctx *ctx)
+{
+	if (ctx == NULL)
+		return -1;
+	return tf_heartbeat_extend_now(ctx->c->hb, ctx->f);
+}
+
+static int
+host_cancelled(struct tf_run_ctx *ctx)
+{
+	if (ctx == NULL)
+		return 0;
+	return atomic_load(&ctx->f->lost) || atomic_load(&ctx->c->abandon);
+}
+
+static int64_t
+host_now_ms(void)
+{
+	return tf_now_ms();
+}
+
+/* Checks that json is an object of sane size, and copies it into *slot. */
+static int
+take_document(char **slot, const char *json, size_t len)
+{
+	cJSON *doc;
+	char *copy;
+
+	if (json == NULL || len > TF_HOST_MAX_DOCUMENT)
+		return -1;
+	doc = cJSON_ParseWithLength(json, len);
+	if (!cJSON_IsObject(doc)) {
+		cJSON_Delete(doc);
+		return -1;
+	}
+	cJSON_Delete(doc);
+	copy = tf_strndup(json, len);
+	if (copy == NULL)
+		return -1;
+	tf_free(*slot);
+	*slot = copy;
+	return 0;
+}
+
+static int
+host_set_params(struct tf_run_ctx *ctx, const char *json, size_t len)
+{
+	return ctx ? take_document(&ctx->new_params, json, len) : -1;
+}
+
+static int
+host_set_result(struct tf_run_ctx *ctx, const char *json, size_t len)
+{
+	return ctx ? take_document(&ctx->result_json, json, len) : -1;
+}
+
+static const struct tf_host_api host = {
+	.size = sizeof(struct tf_host_api),
+	.log = host_log,
+	.heartbeat = host_heartbeat,
+	.cancelled = host_cancelled,
+	.now_ms = host_now_ms,
+	.set_params = host_set_params,
+	.set_result = host_set_result,
+};
+
+const struct tf_host_api *
+tf_host_api(void)
+{
+	return &host;
+}
+
+void
+tf_run_ctx_clear(struct tf_run_ctx *ctx)
+{
+	tf_free(ctx->new_params);
+	tf_free(ctx->result_json);
+	ctx->new_params = ctx->result_json = NULL;
+}

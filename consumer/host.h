@@ -1,0 +1,32 @@
+/*
+ * host.h - the services the consumer offers runners (struct tf_host_api).
+ */
+#ifndef TF_HOST_H
+#define TF_HOST_H
+
+#include <stddef.h>
+
+#include <taskfleet/runner.h>
+
+#include "consumer.h"
+
+/* The largest params or result document a runner may hand back. */
+#define TF_HOST_MAX_DOCUMENT (350 * 1024)
+
+/* The host side of one run. Owned by the worker running it. */
+struct tf_run_ctx {
+	struct tf_consumer *c;        /* borrowed */
+	struct tf_inflight *f;        /* borrowed */
+	const char *task_id;          /* borrowed */
+	const char *runner;           /* borrowed */
+	char *new_params;             /* owned; set by set_params */
+	char *result_json;            /* owned; set by set_result */
+};
+
+/* The host table passed to every runner; static, valid for the process. */
+const struct tf_host_api *tf_host_api(void);
+
+/* Frees what a run's runner handed over; ctx itself is the caller's. */
+void tf_run_ctx_clear(struct tf_run_ctx *ctx);
+
+#endif /* TF_HOST_H */

@@ -1,0 +1,224 @@
+/*
+ * taskfleet-consumer - the worker daemon (SPEC section 7).
+ *
+ * Loads the runners, resolves the queue, then receives and processes
+ * messages until SIGTERM or SIGINT: it stops receiving at once, lets running
+ * tasks finish within --shutdown-timeout, hands unstarted messages back, and
+ * exits 0. A second signal exits at once.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "config.h"
+#include "consumer.h"
+#include "host.h"
+#include "log.h"
+#include "runners.h"
+#include "version.h"
+
+#define EXIT_USAGE 2
+
+static atomic_int shutdown_done;
+static bool shutdown_clean;
+
+/* Runs the graceful shutdown; main() meanwhile watches for a second signal. */
+static void *
+shutdown_main(void *arg)
+{
+	shutdown_clean = tf_consumer_shutdown(arg);
+	atomic_store(&shutdown_done, 1);
+	return NULL;
+}
+
+static void
+usage(FILE *to)
+{
+	fprintf(to,
+	    "usage: taskfleet-consumer [--concurrency N] [--visibility-timeout S]\n"
+	    "                          [--wait-time S] [--shutdown-timeout S] [--id NAME]\n"
+	    "                          [--table NAME] [--queue NAME|URL] [--region REGION]\n"
+	    "       taskfleet-consumer --version | --help\n"
+	    "\n"
+	    "Settings also come from the environment (TASKFLEET_*, AWS_*): see README.\n");
+}
+
+/* Parses a whole number in [lo, hi] for option `name`; exits 2 otherwise. */
+static int
+int_arg(const char *name, const char *v, long lo, long hi)
+{
+	char *end;
+	long n = strtol(v, &end, 10);
+
+	if (*v == '\0' || *end != '\0' || n < lo || n > hi) {
+		fprintf(stderr, "taskfleet-consumer: --%s: expected a number from "
+		    "%ld to %ld, got \"%s\"\n", name, lo, hi, v);
+		exit(EXIT_USAGE);
+	}
+	return (int)n;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "concurrency", required_argument, NULL, 'c' },
+		{ "visibility-timeout", required_argument, NULL, 'v' },
+		{ "wait-time", required_argument, NULL, 'w' },
+		{ "shutdown-timeout", required_argument, NULL, 's' },
+		{ "id", required_argument, NULL, 'i' },
+		{ "table", required_argument, NULL, 't' },
+		{ "queue", required_argument, NULL, 'q' },
+		{ "region", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct tf_config cfg;
+	struct tf_context ctx;
+	struct tf_consumer c;
+	struct tf_runner_set *runners = NULL;
+	char err[1024], host[128], owner[256];
+	const char *id = NULL;
+	sigset_t sigs;
+	siginfo_t info;
+	struct timespec poll_ts = { 0, 100 * 1000000L };
+	pthread_t stopper;
+	enum tf_err rc;
+	int ch, sig, code = 1, concurrency = 0;
+
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&ctx, 0, sizeof(ctx));
+	memset(&c, 0, sizeof(c));
+	tf_alloc_init();
+	if (tf_log_init() != 0)
+		fprintf(stderr, "taskfleet-consumer: TASKFLEET_LOG: unknown level; "
+		    "using info\n");
+	rc = tf_config_load(&cfg, err, sizeof(err));
+	if (rc != TF_OK) {
+		fprintf(stderr, "taskfleet-consumer: %s\n", rc == TF_ERR_INVALID ?
+		    err : tf_strerror(rc));
+		return EXIT_USAGE;
+	}
+	c.o.visibility_s = 60;
+	c.o.wait_s = 20;
+	c.o.shutdown_timeout_s = 25;
+	c.o.skew_ms = 250;
+	c.o.hold_max_ms = 1500;
+	c.o.retry_base_ms = 1000;
+	c.o.retry_cap_ms = 5 * 60 * 1000;
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		rc = TF_OK;
+		switch (ch) {
+		case 'c': concurrency = int_arg("concurrency", optarg, 1, 4096); break;
+		case 'v': c.o.visibility_s = int_arg("visibility-timeout", optarg, 2, 43200); break;
+		case 'w': c.o.wait_s = int_arg("wait-time", optarg, 0, 20); break;
+		case 's': c.o.shutdown_timeout_s = int_arg("shutdown-timeout", optarg, 0, 3600); break;
+		case 'i': id = optarg; break;
+		case 't': rc = tf_config_set(&cfg.table, optarg); break;
+		case 'q':
+			rc = strstr(optarg, "://") ? tf_config_set(&cfg.queue_url, optarg) :
+			    tf_config_set(&cfg.queue_name, optarg);
+			break;
+		case 'r': rc = tf_config_set(&cfg.region, optarg); break;
+		case 'h': usage(stdout); code = 0; goto out;
+		case 'V': printf("taskfleet-consumer %s\n", TF_VERSION); code = 0; goto out;
+		default: usage(stderr); code = EXIT_USAGE; goto out;
+		}
+		if (rc != TF_OK)
+			goto out;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "taskfleet-consumer: unexpected argument \"%s\"\n",
+		    argv[optind]);
+		code = EXIT_USAGE;
+		goto out;
+	}
+	c.o.concurrency = concurrency ? concurrency : cfg.concurrency;
+	if (id == NULL) {
+		if (gethostname(host, sizeof(host)) != 0)
+			snprintf(host, sizeof(host), "consumer");
+		host[sizeof(host) - 1] = '\0';
+		snprintf(owner, sizeof(owner), "%s-%d", host, (int)getpid());
+	} else {
+		snprintf(owner, sizeof(owner), "%s", id);
+	}
+	c.o.owner = owner;
+	c.o.duplicate_sends = getenv("TASKFLEET_TEST_DUPLICATE_SENDS") != NULL &&
+	    strcmp(getenv("TASKFLEET_TEST_DUPLICATE_SENDS"), "1") == 0;
+	if (c.o.duplicate_sends)
+		tf_log(TF_LOG_WARN, "TASKFLEET_TEST_DUPLICATE_SENDS=1: sending every "
+		    "message twice (a test setting)");
+
+	/* Signals go to sigwait below, never to a worker thread. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = tf_runner_set_load(cfg.runners, &runners, err, sizeof(err));
+	if (rc == TF_OK)
+		rc = tf_runner_set_init(runners, tf_host_api(), err, sizeof(err));
+	if (rc != TF_OK) {
+		fprintf(stderr, "taskfleet-consumer: %s\n", err);
+		goto out;
+	}
+	rc = tf_context_open(&ctx, &cfg);
+	if (rc == TF_OK)
+		rc = tf_context_resolve_queue(&ctx, &cfg);
+	if (rc != TF_OK) {
+		fprintf(stderr, "taskfleet-consumer: cannot reach the queue %s: %s "
+		    "(%s)\n", cfg.queue_url ? cfg.queue_url : cfg.queue_name,
+		    tf_strerror(rc), tf_aws_last_error()->message);
+		goto out;
+	}
+	c.cfg = &cfg;
+	c.ctx = &ctx;
+	c.runners = runners;
+	rc = tf_consumer_start(&c);
+	if (rc != TF_OK) {
+		fprintf(stderr, "taskfleet-consumer: cannot start: %s\n", tf_strerror(rc));
+		goto out;
+	}
+	tf_log(TF_LOG_INFO, "consumer %s started: queue %s, table %s, %d workers, "
+	    "%zu runners", owner, ctx.queue_url, cfg.table, c.o.concurrency,
+	    tf_runner_set_count(runners));
+
+	do
+		sig = sigwaitinfo(&sigs, &info);
+	while (sig < 0);
+	tf_log(TF_LOG_INFO, "signal %d: stopping (shutdown timeout %d s)", sig,
+	    c.o.shutdown_timeout_s);
+	/* Shut down in a thread while this one watches for a second signal,
+	 * which exits at once: leases recover whatever was running. */
+	if (pthread_create(&stopper, NULL, shutdown_main, &c) != 0) {
+		tf_log(TF_LOG_ERROR, "cannot start shutdown; exiting now");
+		_exit(1);
+	}
+	while (!atomic_load(&shutdown_done)) {
+		if (sigtimedwait(&sigs, &info, &poll_ts) > 0) {
+			tf_log(TF_LOG_WARN, "second signal: exiting now");
+			_exit(1);
+		}
+	}
+	pthread_join(stopper, NULL);
+	if (!shutdown_clean) {
+		tf_log(TF_LOG_WARN, "exiting with runs unfinished");
+		_exit(0);
+	}
+	tf_log(TF_LOG_INFO, "consumer %s stopped", owner);
+	code = 0;
+	tf_consumer_free(&c);
+out:
+	tf_runner_set_free(runners);
+	tf_context_free(&ctx);
+	tf_config_free(&cfg);
+	return code;
+}

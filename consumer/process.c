@@ -1,0 +1,369 @@
+/*
+ * process.c - one message through SPEC section 7: parse, hold until due,
+ * claim, run, write the outcome, enqueue the next iteration, delete.
+ *
+ * Every step that can fail leaves the system in a state the next message or
+ * the sweeper repairs: a message is deleted only after the state it stood for
+ * is written, and a write is always conditional on the generation read.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "consumer.h"
+#include "host.h"
+#include "log.h"
+#include "task.h"
+
+#define ERRTEXT 512
+
+/* The context of one message, for log lines. */
+struct job {
+	struct tf_consumer *c;
+	const struct tf_sqs_message *m;
+	struct tf_task_message msg;
+	const char *runner;           /* borrowed from the task once claimed */
+	char iteration[24];
+	char attempt[24];
+};
+
+static void job_log(const struct job *j, enum tf_log_level level,
+    const char *outcome, const char *duration, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Logs one line about this message with its task, runner, iteration,
+ * attempt, outcome and run duration (those that are known). */
+static void
+job_log(const struct job *j, enum tf_log_level level, const char *outcome,
+    const char *duration, const char *fmt, ...)
+{
+	struct tf_log_field f[6] = {
+		{ "task", j->msg.id[0] ? j->msg.id : NULL },
+		{ "runner", j->runner },
+		{ "iteration", j->iteration[0] ? j->iteration : NULL },
+		{ "attempt", j->attempt[0] ? j->attempt : NULL },
+		{ "outcome", outcome },
+		{ "duration_ms", duration },
+	};
+	char text[1024];
+	va_list ap;
+
+	if (!tf_log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	tf_log_fields(level, f, 6, "%s", text);
+}
+
+static void
+delete_message(struct job *j)
+{
+	if (tf_deleter_add(j->c->deleter, j->m->receipt_handle) != TF_OK)
+		tf_sqs_delete_message(j->c->ctx->aws, j->c->ctx->queue_url,
+		    j->m->receipt_handle);
+}
+
+/* Makes the message visible again after `seconds` (a retry soon). */
+static void
+retry_message_in(struct job *j, int seconds)
+{
+	tf_sqs_change_message_visibility(j->c->ctx->aws, j->c->ctx->queue_url,
+	    j->m->receipt_handle, seconds);
+}
+
+/* Sends the live message for task id, generation gen, due at due_ms.
+ * DelaySeconds rounds down: a message that arrives under a second early is
+ * held until its exact time (hold_until_due). */
+static enum tf_err
+send_wakeup(struct tf_consumer *c, const char *id, int64_t due_ms, int64_t gen)
+{
+	int64_t delay = (due_ms - tf_now_ms()) / 1000;
+	char *body = NULL;
+	enum tf_err rc;
+
+	if (delay < 0)
+		delay = 0;
+	if (delay > TF_SQS_MAX_DELAY_S)
+		delay = TF_SQS_MAX_DELAY_S;
+	rc = tf_task_message_format(id, due_ms, gen, &body);
+	if (rc == TF_OK)
+		rc = tf_sqs_send_message(c->ctx->aws, c->ctx->queue_url, body,
+		    (int)delay, NULL);
+	if (rc == TF_OK && c->o.duplicate_sends)
+		rc = tf_sqs_send_message(c->ctx->aws, c->ctx->queue_url, body,
+		    (int)delay, NULL);
+	tf_free(body);
+	return rc;
+}
+
+/* Waits until the message's target time when it is at most hold_max_ms
+ * away. False when the consumer started stopping meanwhile. */
+static bool
+hold_until_due(struct job *j)
+{
+	int64_t left;
+
+	if (j->msg.target_ms == 0)
+		return true;
+	left = j->msg.target_ms - tf_now_ms();
+	if (left <= 0 || left > j->c->o.hold_max_ms)
+		return true;
+	while ((left = j->msg.target_ms - tf_now_ms()) > 0) {
+		if (atomic_load(&j->c->stopping))
+			return false;
+		tf_sleep_ms(left < 50 ? left : 50);
+	}
+	return true;
+}
+
+/*
+ * The claim failed its condition: find out why from the item and deal with
+ * the message (SPEC section 7, step 2).
+ */
+static void
+handle_unclaimed(struct job *j)
+{
+	struct tf_consumer *c = j->c;
+	struct tf_task t;
+	char err[ERRTEXT];
+	int64_t now;
+	enum tf_err rc;
+
+	rc = tf_task_get(c->ctx->aws, c->cfg->table, j->msg.id, &t, err, sizeof(err));
+	if (rc == TF_ERR_NOT_FOUND) {
+		job_log(j, TF_LOG_WARN, "dropped", NULL, "task does not exist; "
+		    "message deleted");
+		delete_message(j);
+		goto out;
+	}
+	if (rc == TF_ERR_PARSE) {
+		job_log(j, TF_LOG_ERROR, "dropped", NULL, "item is not a task (%s); "
+		    "message deleted", err);
+		delete_message(j);
+		goto out;
+	}
+	if (rc != TF_OK) {
+		job_log(j, TF_LOG_WARN, NULL, NULL, "reading the task failed (%s); "
+		    "the message will be retried", tf_strerror(rc));
+		retry_message_in(j, 5);
+		goto out;
+	}
+	if (t.gen != j->msg.gen) {
+		/* Another generation's message: a duplicate or one the sweeper
+		 * replaced. Never runs: the live message carries t.gen. */
+		job_log(j, TF_LOG_DEBUG, "stale", NULL, "stale message dropped");
+		delete_message(j);
+		goto out;
+	}
+	if (t.status != TF_TASK_PENDING) {
+		job_log(j, TF_LOG_DEBUG, "dropped", NULL, "task is %s; message deleted",
+		    tf_task_status_name(t.status));
+		delete_message(j);
+		goto out;
+	}
+	now = tf_now_ms();
+	if (t.next_run > now + c->o.skew_ms) {
+		/* Its live message, early: send it again for the due time. */
+		rc = send_wakeup(c, t.id, t.next_run, t.gen);
+		if (rc == TF_OK) {
+			job_log(j, TF_LOG_DEBUG, "early", NULL, "early message re-sent "
+			    "for its due time");
+			delete_message(j);
+		} else {
+			retry_message_in(j, 5);
+		}
+		goto out;
+	}
+	/* Pending, due, same generation: the item changed under us. Retry soon. */
+	retry_message_in(j, 1);
+out:
+	tf_task_free(&t);
+}
+
+/* Turns the runner's result into the outcome to write. */
+static void
+outcome_from_result(const struct tf_consumer *c, const struct tf_task *t,
+    const struct tf_run_result *r, const struct tf_run_ctx *ctx, int64_t now,
+    struct tf_task_outcome *o)
+{
+	int64_t backoff;
+
+	memset(o, 0, sizeof(*o));
+	o->result_json = ctx->result_json;
+	switch (r->outcome) {
+	case TF_RUN_SUCCESS:
+		o->kind = TF_OUTCOME_DONE;
+		o->completed = r->completed != 0;
+		o->new_params = ctx->new_params;
+		o->next_run = r->new_target_timestamp > 0 ? r->new_target_timestamp : now;
+		break;
+	case TF_RUN_RETRY:
+		o->kind = TF_OUTCOME_RETRY;
+		o->error = r->error[0] ? r->error : "retryable error";
+		backoff = tf_task_backoff_ms(t->attempts + 1, c->o.retry_base_ms,
+		    c->o.retry_cap_ms);
+		o->retry_at = now + backoff;
+		if (r->retry_after_ms > o->retry_at)
+			o->retry_at = r->retry_after_ms;
+		break;
+	default:
+		o->kind = TF_OUTCOME_FAILED;
+		o->error = r->error[0] ? r->error : "permanent error";
+		break;
+	}
+}
+
+/* Runs claimed task t and writes what happened. */
+static void
+run_claimed(struct job *j, struct tf_task *t)
+{
+	struct tf_consumer *c = j->c;
+	const struct tf_loaded_runner *lr;
+	struct tf_inflight f;
+	struct tf_run_ctx ctx;
+	struct tf_task_view view;
+	struct tf_run_result result;
+	struct tf_task_outcome o;
+	enum tf_task_status state;
+	char errbuf[TF_TASK_ERROR_MAX], err[ERRTEXT], dur[24];
+	int64_t started, now, next_gen, enqueue_at;
+	enum tf_err rc;
+
+	memset(&f, 0, sizeof(f));
+	memset(&ctx, 0, sizeof(ctx));
+	j->runner = t->type;
+	snprintf(j->iteration, sizeof(j->iteration), "%" PRId64, t->iteration);
+	snprintf(j->attempt, sizeof(j->attempt), "%" PRId64, t->attempts + 1);
+
+	f.task_id = t->id;
+	f.receipt_handle = j->m->receipt_handle;
+	f.gen = t->gen;
+	f.lease_until = t->lease_until;
+	f.visible_until = tf_now_ms() + c->o.visibility_s * 1000LL;
+	ctx.c = c;
+	ctx.f = &f;
+	ctx.task_id = t->id;
+	ctx.runner = t->type;
+
+	tf_run_result_prepare(&result, errbuf, sizeof(errbuf));
+	started = tf_mono_ms();
+	lr = tf_runner_set_find(c->runners, t->type);
+	if (lr == NULL) {
+		result.outcome = TF_RUN_FAILED;
+		snprintf(errbuf, sizeof(errbuf), "unknown runner type \"%s\"", t->type);
+	} else {
+		memset(&view, 0, sizeof(view));
+		view.size = sizeof(view);
+		view.id = t->id;
+		view.ns = t->ns;
+		view.type = t->type;
+		view.params_json = t->params_json;
+		view.params_len = strlen(t->params_json);
+		view.iteration = t->iteration;
+		view.attempt = (int32_t)(t->attempts + 1);
+		view.max_attempts = (int32_t)t->max_attempts;
+		view.target_ms = t->next_run;
+		view.host = tf_host_api();
+		view.ctx = &ctx;
+		tf_heartbeat_add(c->hb, &f);
+		tf_runner_invoke(lr, &view, &result);
+		/* No extension after this: the message is deleted below. */
+		tf_heartbeat_remove(c->hb, &f);
+	}
+	snprintf(dur, sizeof(dur), "%" PRId64, tf_mono_ms() - started);
+
+	if (atomic_load(&f.lost)) {
+		job_log(j, TF_LOG_WARN, "lease_lost", dur, "lease lost during the run; "
+		    "result discarded");
+		delete_message(j);
+		goto out;
+	}
+	now = tf_now_ms();
+	outcome_from_result(c, t, &result, &ctx, now, &o);
+	rc = tf_task_finish(c->ctx->aws, c->cfg->table, t, &o, now, &state,
+	    &next_gen, &enqueue_at, err, sizeof(err));
+	if (rc == TF_ERR_INVALID || rc == TF_ERR_TOO_LARGE) {
+		/* The runner handed back params or a result DynamoDB cannot take:
+		 * that is the runner's permanent failure. */
+		snprintf(errbuf, sizeof(errbuf), "runner output refused: %s", err);
+		memset(&o, 0, sizeof(o));
+		o.kind = TF_OUTCOME_FAILED;
+		o.error = errbuf;
+		rc = tf_task_finish(c->ctx->aws, c->cfg->table, t, &o, now, &state,
+		    &next_gen, &enqueue_at, err, sizeof(err));
+	}
+	if (rc == TF_ERR_CONDITION) {
+		job_log(j, TF_LOG_WARN, "lease_lost", dur, "the task changed during "
+		    "the run; result discarded");
+		delete_message(j);
+		goto out;
+	}
+	if (rc != TF_OK) {
+		/* The lease expires and the task is recovered; this message is
+		 * stale by then. */
+		job_log(j, TF_LOG_ERROR, "write_failed", dur, "writing the outcome "
+		    "failed: %s", tf_strerror(rc));
+		goto out;
+	}
+	if (enqueue_at > 0) {
+		rc = send_wakeup(c, t->id, enqueue_at, next_gen);
+		if (rc != TF_OK)
+			job_log(j, TF_LOG_WARN, NULL, NULL, "sending the next message "
+			    "failed (%s); the sweeper will enqueue it", tf_strerror(rc));
+	}
+	job_log(j, state == TF_TASK_FAILED ? TF_LOG_WARN : TF_LOG_INFO,
+	    state == TF_TASK_COMPLETED ? "completed" : state == TF_TASK_FAILED ?
+	    "failed" : o.kind == TF_OUTCOME_RETRY ? "retry" : "success", dur,
+	    "run finished");
+	if (o.error != NULL)
+		job_log(j, TF_LOG_DEBUG, NULL, NULL, "error: %s", o.error);
+	delete_message(j);
+out:
+	tf_run_ctx_clear(&ctx);
+}
+
+void
+tf_consumer_process(struct tf_consumer *c, struct tf_sqs_message *m)
+{
+	struct job j;
+	struct tf_task t;
+	char err[ERRTEXT];
+	enum tf_err rc;
+
+	memset(&j, 0, sizeof(j));
+	memset(&t, 0, sizeof(t));
+	j.c = c;
+	j.m = m;
+	if (tf_task_message_parse(m->body, &j.msg, err, sizeof(err)) != TF_OK) {
+		/* Never processable: delete it rather than let it cycle to the DLQ. */
+		job_log(&j, TF_LOG_ERROR, "dropped", NULL, "malformed message deleted: "
+		    "%s", err);
+		delete_message(&j);
+		return;
+	}
+	if (!hold_until_due(&j)) {
+		tf_consumer_release(c, m);
+		return;
+	}
+	rc = tf_task_claim(c->ctx->aws, c->cfg->table, j.msg.id, j.msg.gen,
+	    c->o.owner, tf_now_ms(), c->o.skew_ms, c->o.visibility_s * 1000LL, &t,
+	    err, sizeof(err));
+	if (rc == TF_OK) {
+		run_claimed(&j, &t);
+	} else if (rc == TF_ERR_CONDITION) {
+		handle_unclaimed(&j);
+	} else if (rc == TF_ERR_PARSE) {
+		job_log(&j, TF_LOG_ERROR, "dropped", NULL, "claimed item is not a "
+		    "task: %s", err);
+		delete_message(&j);
+	} else {
+		job_log(&j, TF_LOG_WARN, NULL, NULL, "claim failed (%s); the message "
+		    "will be retried", tf_strerror(rc));
+		retry_message_in(&j, 5);
+	}
+	tf_task_free(&t);
+}

@@ -1,0 +1,84 @@
+# e2e.sh - shared helpers for the end-to-end test scripts (sourced, not run).
+#
+# Expects tests/run's environment: the stand-ins' AWS_ENDPOINT_URL_* and keys,
+# TF_ROOT, TF_BUILD, TF_TEST_OUT. Each script gets its own table and queue.
+
+: "${TF_ROOT:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${TF_BUILD:=$TF_ROOT/build}"
+: "${TF_TEST_OUT:=$TF_ROOT/tests/out}"
+export AWS_EC2_METADATA_DISABLED=true
+PY=${PYTHON:-/usr/bin/python3}
+TASKFLEET=$TF_BUILD/bin/taskfleet
+CONSUMER=$TF_BUILD/bin/taskfleet-consumer
+TFCHECK="$PY $TF_ROOT/tests/tools/tfcheck.py"
+e2e_failed=0
+consumer_pids=()
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; e2e_failed=1; }
+
+# check NAME COMMAND...: PASS when the command succeeds.
+check() {
+	local name=$1; shift
+	if "$@"; then pass "$name"; else fail "$name" "$*"; fi
+}
+
+# Fresh table and queue names for this script, created with `taskfleet init`.
+e2e_init() {
+	local prefix=$1
+	E2E_NAME="tf-$prefix-$$-$RANDOM"
+	export TASKFLEET_TABLE=$E2E_NAME TASKFLEET_QUEUE=$E2E_NAME
+	export TASKFLEET_RUNNERS=$TF_BUILD/runners:$TF_BUILD/tests/runners
+	E2E_DIR=$TF_TEST_OUT/$prefix
+	rm -rf "$E2E_DIR"
+	mkdir -p "$E2E_DIR"
+	"$TASKFLEET" init --visibility-timeout "${E2E_VISIBILITY:-30}" \
+	    >"$E2E_DIR/init.log" 2>&1 || {
+		echo "FAIL $prefix-init: taskfleet init failed"; cat "$E2E_DIR/init.log"
+		exit 1
+	}
+	QUEUE_URL=$($TFCHECK queue-url "$E2E_NAME")
+}
+
+# start_consumer NAME [ARGS...]: runs a consumer in the background.
+start_consumer() {
+	local name=$1; shift
+	"$CONSUMER" --id "$name" --wait-time 1 "$@" >>"$E2E_DIR/$name.log" 2>&1 &
+	consumer_pids+=($!)
+}
+
+# stop_consumers: SIGTERM each and wait; returns non-zero if any exit
+# status was not 0.
+stop_consumers() {
+	local pid status=0
+	for pid in "${consumer_pids[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in "${consumer_pids[@]}"; do
+		wait "$pid" || status=1
+	done
+	consumer_pids=()
+	return $status
+}
+
+kill_consumers() {
+	local pid
+	for pid in "${consumer_pids[@]}"; do kill -KILL "$pid" 2>/dev/null; done
+	for pid in "${consumer_pids[@]}"; do wait "$pid" 2>/dev/null; done
+	consumer_pids=()
+}
+
+# wait_until SECONDS COMMAND...: polls the command every 0.5 s.
+wait_until() {
+	local deadline=$((SECONDS + $1)); shift
+	while [ $SECONDS -lt $deadline ]; do
+		"$@" && return 0
+		sleep 0.5
+	done
+	return 1
+}
+
+e2e_cleanup() {
+	kill_consumers
+}
+trap e2e_cleanup EXIT

@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""tfcheck - inspect and poke the local stand-ins from tests, with botocore.
+
+An independent client (botocore, not taskfleet's own code) so end-to-end tests
+check what is really stored and queued. Talks only to the endpoints in
+AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_SQS (loopback stand-ins).
+
+  tfcheck.py scan TABLE                 every item, one JSON object per line
+  tfcheck.py summary TABLE              {"COMPLETED": n, ...} by status
+  tfcheck.py put-legacy TABLE ID TYPE PARAMS_JSON
+                                        an item in the original scheduler's format
+  tfcheck.py send QUEUE_URL BODY [DELAY]
+  tfcheck.py queue-counts QUEUE_URL     visible, in flight and delayed counts
+  tfcheck.py queue-url NAME
+"""
+import json
+import os
+import sys
+from decimal import Decimal
+
+import botocore.session
+
+
+def client(service):
+    env = "AWS_ENDPOINT_URL_DYNAMODB" if service == "dynamodb" else "AWS_ENDPOINT_URL_SQS"
+    endpoint = os.environ[env]
+    host = endpoint.split("//", 1)[1].split(":", 1)[0]
+    if not host.startswith("127.") and host != "localhost":
+        sys.exit("tfcheck: refusing a non-loopback endpoint " + endpoint)
+    session = botocore.session.get_session()
+    return session.create_client(
+        service, region_name=os.environ.get("AWS_REGION", "us-east-1"),
+        endpoint_url=endpoint,
+        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "local"),
+        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "local"))
+
+
+def unmarshal(av):
+    (t, v), = av.items()
+    if t == "S":
+        return v
+    if t == "N":
+        d = Decimal(v)
+        return int(d) if d == d.to_integral_value() else float(d)
+    if t == "BOOL":
+        return v
+    if t == "NULL":
+        return None
+    if t == "M":
+        return {k: unmarshal(x) for k, x in v.items()}
+    if t == "L":
+        return [unmarshal(x) for x in v]
+    return v
+
+
+def marshal(x):
+    if isinstance(x, bool):
+        return {"BOOL": x}
+    if x is None:
+        return {"NULL": True}
+    if isinstance(x, (int, float)):
+        return {"N": str(x)}
+    if isinstance(x, str):
+        return {"S": x}
+    if isinstance(x, dict):
+        return {"M": {k: marshal(v) for k, v in x.items()}}
+    if isinstance(x, list):
+        return {"L": [marshal(v) for v in x]}
+    raise TypeError(type(x))
+
+
+def scan(table):
+    ddb = client("dynamodb")
+    kwargs = {"TableName": table, "ConsistentRead": True}
+    while True:
+        page = ddb.scan(**kwargs)
+        for item in page.get("Items", []):
+            yield {k: unmarshal(v) for k, v in item.items()}
+        if "LastEvaluatedKey" not in page:
+            return
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def main(argv):
+    cmd = argv[1] if len(argv) > 1 else ""
+    if cmd == "scan":
+        for item in scan(argv[2]):
+            print(json.dumps(item, sort_keys=True))
+    elif cmd == "summary":
+        counts = {}
+        for item in scan(argv[2]):
+            status = item.get("status", "LEGACY")
+            counts[status] = counts.get(status, 0) + 1
+        print(json.dumps(counts, sort_keys=True))
+    elif cmd == "put-legacy":
+        table, task_id, task_type, params = argv[2:6]
+        item = {"id": {"S": task_id}, "completed": {"BOOL": False},
+                "type": {"S": task_type}, "params": marshal(json.loads(params))}
+        client("dynamodb").put_item(TableName=table, Item=item)
+    elif cmd == "send":
+        delay = int(argv[4]) if len(argv) > 4 else 0
+        client("sqs").send_message(QueueUrl=argv[2], MessageBody=argv[3],
+                                   DelaySeconds=delay)
+    elif cmd == "queue-counts":
+        attrs = client("sqs").get_queue_attributes(
+            QueueUrl=argv[2], AttributeNames=["All"])["Attributes"]
+        print(json.dumps({
+            "visible": int(attrs["ApproximateNumberOfMessages"]),
+            "inflight": int(attrs["ApproximateNumberOfMessagesNotVisible"]),
+            "delayed": int(attrs["ApproximateNumberOfMessagesDelayed"])}))
+    elif cmd == "queue-url":
+        print(client("sqs").get_queue_url(QueueName=argv[2])["QueueUrl"])
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
