@@ -49,10 +49,10 @@ tf_schema_create_table(struct tf_aws *aws, const struct tf_schema_opts *o,
 	if (req == NULL || cJSON_AddStringToObject(req, "TableName", o->table) == NULL)
 		goto out;
 	rc = tf_ddb_create_table(aws, req);
-	if (rc == TF_OK && created != NULL)
-		*created = 1;
-	else if (rc != TF_ERR_EXISTS)
+	if (rc != TF_OK && rc != TF_ERR_EXISTS)
 		goto out;
+	if (created != NULL)
+		*created = rc == TF_OK;
 	rc = tf_ddb_wait_active(aws, o->table, 60000);
 	if (rc != TF_OK)
 		goto out;

@@ -1,0 +1,257 @@
+/* test_task_store.c - the task's conditional state changes against the
+ * DynamoDB stand-in: create, claim, extend, finish, generations and leases. */
+#include "harness.h"
+#include "itest.h"
+
+#include "ddb.h"
+#include "schema.h"
+#include "task.h"
+
+#define AWS (itest_ctx.aws)
+
+static char *table;
+
+/* Creates a task due now; caller frees the id with tf_free(). */
+static char *
+create(const char *type, const char *params, int64_t max_attempts)
+{
+	struct tf_task_spec s = { 0 };
+	char *id = NULL, err[256];
+	bool enqueue;
+
+	s.type = type;
+	s.params_json = params;
+	s.next_run = tf_now_ms();
+	s.max_attempts = max_attempts;
+	if (tf_task_create(AWS, table, &s, tf_now_ms(), &id, &enqueue, err,
+	    sizeof(err)) != TF_OK)
+		printf("# create failed: %s\n", err);
+	return id;
+}
+
+static void
+test_create_and_get(void)
+{
+	struct tf_task_spec s = { 0 };
+	struct tf_task t;
+	char *id = NULL, *again = NULL, err[256];
+	bool enqueue = false;
+
+	s.id = itest_name("task");
+	s.ns = "acme";
+	s.type = "countdown";
+	s.params_json = "{\"n\": 3, \"big\": 12345678901234567890}";
+	s.next_run = tf_now_ms() + 60000;
+	CHECK_MSG(tf_task_create(AWS, table, &s, tf_now_ms(), &id, &enqueue, err,
+	    sizeof(err)) == TF_OK, "create: %s / %s", err, tf_aws_last_error()->message);
+	CHECK(enqueue);
+	CHECK_INT_EQ(tf_task_get(AWS, table, id, &t, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(t.status, TF_TASK_PENDING);
+	CHECK_INT_EQ(t.gen, 1);
+	CHECK_INT_EQ(t.enqueued_for, s.next_run);
+	CHECK_STR_EQ(t.params_json, "{\"n\":3,\"big\":12345678901234567890}");
+	tf_task_free(&t);
+	/* The same id again: refused by the condition, nothing overwritten. */
+	CHECK_INT_EQ(tf_task_create(AWS, table, &s, tf_now_ms(), &again, &enqueue,
+	    err, sizeof(err)), TF_ERR_CONDITION);
+	/* Beyond the enqueue horizon: no message now. */
+	tf_free((char *)s.id);
+	s.id = NULL;
+	s.next_run = tf_now_ms() + 3600 * 1000;
+	tf_free(id);
+	CHECK_INT_EQ(tf_task_create(AWS, table, &s, tf_now_ms(), &id, &enqueue, err,
+	    sizeof(err)), TF_OK);
+	CHECK(!enqueue);
+	CHECK_INT_EQ(strlen(id), 36);
+	tf_free(id);
+}
+
+static void
+test_create_refuses_bad_input(void)
+{
+	struct tf_task_spec s = { 0 };
+	char *id = NULL, err[256];
+	bool enqueue;
+
+	s.type = "noop";
+	s.next_run = tf_now_ms();
+	s.params_json = "[1,2]";
+	CHECK_INT_EQ(tf_task_create(AWS, table, &s, 0, &id, &enqueue, err, sizeof(err)),
+	    TF_ERR_INVALID);
+	CHECK(strstr(err, "params") != NULL);
+	s.params_json = "{\"a\": }";
+	CHECK_INT_EQ(tf_task_create(AWS, table, &s, 0, &id, &enqueue, err, sizeof(err)),
+	    TF_ERR_INVALID);
+	s.params_json = NULL;
+	s.type = "Bad Type";
+	CHECK_INT_EQ(tf_task_create(AWS, table, &s, 0, &id, &enqueue, err, sizeof(err)),
+	    TF_ERR_INVALID);
+	CHECK(strstr(err, "type") != NULL);
+	s.type = "noop";
+	s.ns = "a/b";
+	CHECK_INT_EQ(tf_task_create(AWS, table, &s, 0, &id, &enqueue, err, sizeof(err)),
+	    TF_ERR_INVALID);
+	CHECK(id == NULL);
+}
+
+static void
+test_claim_run_finish_generations(void)
+{
+	char *id = create("countdown", "{\"n\":2}", 3);
+	struct tf_task t, t2, check;
+	struct tf_task_outcome o = { 0 };
+	enum tf_task_status state;
+	int64_t next_gen, enqueue_at, now = tf_now_ms();
+	char err[256];
+
+	CHECK(id != NULL);
+	CHECK_INT_EQ(tf_task_claim(AWS, table, id, 1, "c1", now, 250, 30000, &t, err,
+	    sizeof(err)), TF_OK);
+	CHECK_INT_EQ(t.status, TF_TASK_PROCESSING);
+	CHECK_INT_EQ(t.gen, 2);
+	CHECK_STR_EQ(t.lease_owner, "c1");
+	/* A duplicate message (gen 1) cannot claim it again. */
+	CHECK_INT_EQ(tf_task_claim(AWS, table, id, 1, "c2", now, 250, 30000, &t2, err,
+	    sizeof(err)), TF_ERR_CONDITION);
+	CHECK_INT_EQ(tf_task_extend_lease(AWS, table, id, 2, "c1", now + 60000), TF_OK);
+	CHECK_INT_EQ(tf_task_extend_lease(AWS, table, id, 2, "c2", now + 60000),
+	    TF_ERR_CONDITION);
+	/* Someone else's lease cannot write the outcome. */
+	o.kind = TF_OUTCOME_DONE;
+	o.next_run = now + 5000;
+	o.new_params = "{\"n\":1}";
+	tf_free(t.lease_owner);
+	t.lease_owner = tf_strdup("c2");
+	CHECK_INT_EQ(tf_task_finish(AWS, table, &t, &o, now, &state, &next_gen,
+	    &enqueue_at, err, sizeof(err)), TF_ERR_CONDITION);
+	tf_free(t.lease_owner);
+	t.lease_owner = tf_strdup("c1");
+	CHECK_INT_EQ(tf_task_finish(AWS, table, &t, &o, now, &state, &next_gen,
+	    &enqueue_at, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(state, TF_TASK_PENDING);
+	CHECK_INT_EQ(next_gen, 3);
+	CHECK_INT_EQ(enqueue_at, now + 5000);
+	/* Written once: the same write again fails its condition. */
+	CHECK_INT_EQ(tf_task_finish(AWS, table, &t, &o, now, &state, &next_gen,
+	    &enqueue_at, err, sizeof(err)), TF_ERR_CONDITION);
+	CHECK_INT_EQ(tf_task_get(AWS, table, id, &check, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(check.status, TF_TASK_PENDING);
+	CHECK_INT_EQ(check.iteration, 1);
+	CHECK_INT_EQ(check.gen, 3);
+	CHECK_INT_EQ(check.next_run, now + 5000);
+	CHECK_INT_EQ(check.enqueued_for, now + 5000);
+	CHECK(check.lease_owner == NULL);
+	CHECK_STR_EQ(check.params_json, "{\"n\":1}");
+	/* Not due yet: a claim for gen 3 now fails. */
+	tf_task_free(&t);
+	CHECK_INT_EQ(tf_task_claim(AWS, table, id, 3, "c1", now, 250, 30000, &t, err,
+	    sizeof(err)), TF_ERR_CONDITION);
+	tf_task_free(&check);
+	tf_free(id);
+}
+
+static void
+test_retries_keep_ten_errors_then_fail(void)
+{
+	char *id = create("fail", NULL, 12);
+	struct tf_task t, check;
+	struct tf_task_outcome o = { 0 };
+	enum tf_task_status state = TF_TASK_PENDING;
+	int64_t gen = 1, next_gen, enqueue_at;
+	char err[256], text[32];
+	const cJSON *list;
+	int i;
+
+	CHECK(id != NULL);
+	o.kind = TF_OUTCOME_RETRY;
+	for (i = 1; i <= 12; i++) {
+		CHECK_INT_EQ(tf_task_claim(AWS, table, id, gen, "c1", tf_now_ms(), 250,
+		    30000, &t, err, sizeof(err)), TF_OK);
+		snprintf(text, sizeof(text), "error %d", i);
+		o.error = text;
+		o.retry_at = tf_now_ms();
+		CHECK_INT_EQ(tf_task_finish(AWS, table, &t, &o, tf_now_ms(), &state,
+		    &next_gen, &enqueue_at, err, sizeof(err)), TF_OK);
+		gen = next_gen;
+		tf_task_free(&t);
+	}
+	CHECK_INT_EQ(state, TF_TASK_FAILED);
+	CHECK_INT_EQ(enqueue_at, 0);
+	CHECK_INT_EQ(tf_task_get(AWS, table, id, &check, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(check.status, TF_TASK_FAILED);
+	CHECK_INT_EQ(check.attempts, 12);
+	CHECK_STR_EQ(check.last_error, "error 12");
+	list = cJSON_GetObjectItem(check.errors, "L");
+	CHECK_INT_EQ(cJSON_GetArraySize(list), 10);
+	CHECK_STR_EQ(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(
+	    cJSON_GetArrayItem(list, 0), "M"), "error"), "S")->valuestring, "error 3");
+	CHECK(check.finished_at > 0);
+	tf_task_free(&check);
+	tf_free(id);
+}
+
+static void
+test_legacy_item_is_claimed_once(void)
+{
+	char *id = itest_name("legacy");
+	cJSON *item = cJSON_CreateObject(), *params = cJSON_CreateObject();
+	struct tf_task t;
+	char err[256];
+
+	cJSON_AddItemToObject(item, "id", tf_ddb_av_s(id));
+	cJSON_AddItemToObject(item, "completed", tf_ddb_av_bool(false));
+	cJSON_AddItemToObject(item, "type", tf_ddb_av_s("noop"));
+	cJSON_AddItemToObject(params, "M", cJSON_CreateObject());
+	cJSON_AddItemToObject(item, "params", params);
+	CHECK_INT_EQ(tf_ddb_put_item(AWS, table, item, NULL), TF_OK);
+	CHECK_INT_EQ(tf_task_claim(AWS, table, id, 0, "c1", tf_now_ms(), 250, 30000,
+	    &t, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(t.gen, 1);
+	CHECK_STR_EQ(t.ns, "default");
+	CHECK_INT_EQ(t.max_attempts, 3);
+	CHECK(!t.legacy);
+	tf_task_free(&t);
+	/* Another message without gen is stale now. */
+	CHECK_INT_EQ(tf_task_claim(AWS, table, id, 0, "c2", tf_now_ms(), 250, 30000,
+	    &t, err, sizeof(err)), TF_ERR_CONDITION);
+	cJSON_Delete(item);
+	tf_free(id);
+}
+
+static void
+test_delete(void)
+{
+	char *id = create("noop", NULL, 0);
+
+	CHECK(id != NULL);
+	CHECK_INT_EQ(tf_task_delete(AWS, table, id), TF_OK);
+	CHECK_INT_EQ(tf_task_delete(AWS, table, id), TF_ERR_NOT_FOUND);
+	tf_free(id);
+}
+
+int
+main(void)
+{
+	struct tf_schema_opts o = { 0 };
+	int rc;
+
+	if (itest_open() != 0)
+		return 1;
+	table = itest_name("tf-tasks");
+	o.table = table;
+	if (tf_schema_create_table(AWS, &o, NULL) != TF_OK) {
+		printf("FAIL setup: cannot create table %s\n", table);
+		return 1;
+	}
+	TF_RUN(test_create_and_get);
+	TF_RUN(test_create_refuses_bad_input);
+	TF_RUN(test_claim_run_finish_generations);
+	TF_RUN(test_retries_keep_ten_errors_then_fail);
+	TF_RUN(test_legacy_item_is_claimed_once);
+	TF_RUN(test_delete);
+	rc = tf_test_summary();
+	tf_ddb_delete_table(AWS, table);
+	tf_free(table);
+	itest_close();
+	return rc;
+}
