@@ -64,7 +64,7 @@ TESTS    = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%) \
            $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/%)
 TEST_RUNNERS = $(TESTRUNNER_SRC:tests/runners/%.c=$(BUILD)/tests/runners/%.so)
 
-.PHONY: all test check-tests fuzz install clean
+.PHONY: all test check-tests fuzz install clean FORCE
 all: $(LIBTF) $(BINS) $(RUNNERS)
 
 $(BUILD)/obj/%.o: %.c
@@ -84,14 +84,26 @@ $(BUILD)/bin/taskfleet: $(PRODUCER_OBJ) $(LIBTF)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(PRODUCER_OBJ) $(LIBTF) $(LIBS)
 
-# Runners: hidden visibility, only the entry point is exported.
+# Runners: hidden visibility, only the entry point is exported. They may use
+# cJSON (a shared library, so the host's allocation hooks reach it too).
+RUNNER_LIBS = -Wl,--as-needed -lcjson
 $(BUILD)/runners/%.so: runners/%/runner.c include/taskfleet/runner.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -fvisibility=hidden -shared $(ALL_LDFLAGS) -o $@ $<
+	$(CC) $(ALL_CFLAGS) -fvisibility=hidden -shared $(ALL_LDFLAGS) -o $@ $< $(RUNNER_LIBS)
 
 $(BUILD)/tests/runners/%.so: tests/runners/%.c include/taskfleet/runner.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -fvisibility=hidden -shared $(ALL_LDFLAGS) -o $@ $<
+	$(CC) $(ALL_CFLAGS) -fvisibility=hidden -shared $(ALL_LDFLAGS) -o $@ $< $(RUNNER_LIBS)
+
+# The loader knows the installed runner directory, $(PREFIX)/lib/taskfleet/runners.
+# The stamp holds the PREFIX runners.o was built with and changes only when
+# PREFIX does, so `make install PREFIX=/opt/x` after `make` rebuilds it.
+PREFIX_STAMP = $(BUILD)/prefix.stamp
+$(PREFIX_STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' >$@
+$(BUILD)/obj/lib/runners.o: ALL_CFLAGS += -DTF_PREFIX='"$(PREFIX)"'
+$(BUILD)/obj/lib/runners.o: $(PREFIX_STAMP)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBTF) tests/harness.h
 	@mkdir -p $(dir $@)
@@ -125,5 +137,7 @@ install: all
 
 clean:
 	rm -rf build
+
+FORCE:
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -57,7 +57,9 @@ tf_schema_create_table(struct tf_aws *aws, const struct tf_schema_opts *o,
 	if (rc != TF_OK)
 		goto out;
 	rc = tf_ddb_update_ttl(aws, o->table, "ttl", true);
-	/* TTL already on is reported as a validation error by DynamoDB. */
+	/* DynamoDB reports TTL already on as a ValidationException; dynalite
+	 * does not implement UpdateTimeToLive (UnknownOperationException, also
+	 * a 400). Neither stops init: the table works without expiry. */
 	if (rc == TF_ERR_VALIDATION)
 		rc = TF_OK;
 out:
