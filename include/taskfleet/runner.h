@@ -22,7 +22,7 @@
  * TF_RUNNER_SINGLE_THREADED; then the host serialises the calls.
  *
  * Build a runner with:
- *     cc -shared -fPIC -fvisibility=hidden -o myrunner.so myrunner.c
+ *     cc -shared -fPIC -fvisibility=hidden -I$PREFIX/include -o myrunner.so myrunner.c
  */
 #ifndef TASKFLEET_RUNNER_H
 #define TASKFLEET_RUNNER_H
@@ -37,6 +37,15 @@ extern "C" {
 #define TF_RUNNER_MAGIC     0x54467231u  /* "TFr1" */
 #define TF_RUNNER_ABI_MAJOR 1
 #define TF_RUNNER_ABI_MINOR 0
+
+/* The longest runner name, in bytes. */
+#define TF_RUNNER_NAME_MAX 64
+
+/* True when a struct the other side built (with a leading `size` member)
+ * is large enough to hold `field`: use before touching a field added in a
+ * later minor version. */
+#define TF_RUNNER_HAS(ptr, type, field) \
+	(offsetof(type, field) + sizeof(((type *)0)->field) <= (ptr)->size)
 
 /* The name of the exported entry point, for dlsym(). */
 #define TF_RUNNER_ENTRY_SYMBOL "taskfleet_runner"
@@ -55,6 +64,14 @@ enum tf_run_outcome {
 	TF_RUN_RETRY,      /* a transient failure: try this iteration again later */
 	TF_RUN_FAILED      /* a permanent failure: the task ends FAILED */
 };
+
+/* The outcome is stored in a 32-bit field; compilers that shrink enums
+ * (-fshort-enums) would break the layout. */
+#if defined(__cplusplus)
+static_assert(sizeof(enum tf_run_outcome) == 4, "enum tf_run_outcome must be 32 bits");
+#else
+_Static_assert(sizeof(enum tf_run_outcome) == 4, "enum tf_run_outcome must be 32 bits");
+#endif
 
 /* Levels for tf_host_api.log. */
 enum tf_runner_log_level {
@@ -151,7 +168,8 @@ struct tf_runner {
 	uint16_t abi_minor;             /* TF_RUNNER_ABI_MINOR */
 	uint32_t size;                  /* sizeof(struct tf_runner) */
 	uint32_t flags;                 /* TF_RUNNER_* flags */
-	const char *name;               /* the task type it runs: [a-z0-9_-]{1,64} */
+	const char *name;               /* the task type it runs:
+	                                   [a-z0-9_-]{1,TF_RUNNER_NAME_MAX} */
 	const char *version;            /* the runner's own version, free text */
 
 	/* Called once after loading, before any run(). config_json is the
@@ -171,8 +189,8 @@ struct tf_runner {
 	void (*fini)(void *state);
 };
 
-/* The entry point every runner defines (and marks TF_RUNNER_EXPORT). */
-const struct tf_runner *taskfleet_runner(void);
+/* The entry point every runner defines. */
+TF_RUNNER_EXPORT const struct tf_runner *taskfleet_runner(void);
 
 #ifdef __cplusplus
 }

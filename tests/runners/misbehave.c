@@ -1,0 +1,51 @@
+/*
+ * misbehave - breaks the result rules on request, to test that
+ * tf_runner_invoke() hands the host a result that is safe to read. params
+ * is one of these words (matched as text):
+ *   "bad_outcome"     stores outcome 42;
+ *   "own_error"       points result->error at its own text (and changes
+ *                     error_size and size) instead of writing into the buffer;
+ *   "silent_failure"  TF_RUN_FAILED with no text;
+ *   "unterminated"    TF_RUN_RETRY with the whole buffer filled, no NUL.
+ */
+#include <string.h>
+
+#include <taskfleet/runner.h>
+
+static void
+misbehave_run(void *state, const struct tf_task_view *task,
+    struct tf_run_result *result)
+{
+	const char *p = task->params_json;
+	unsigned bad = 42;
+
+	if (strstr(p, "bad_outcome") != NULL) {
+		memcpy(&result->outcome, &bad, sizeof(bad));
+	} else if (strstr(p, "own_error") != NULL) {
+		result->outcome = TF_RUN_RETRY;
+		result->error = (char *)"text of the runner's own";
+		result->error_size = 3;
+		result->size = 1;
+	} else if (strstr(p, "silent_failure") != NULL) {
+		result->outcome = TF_RUN_FAILED;
+	} else if (strstr(p, "unterminated") != NULL) {
+		result->outcome = TF_RUN_RETRY;
+		memset(result->error, 'x', result->error_size);
+	}
+}
+
+static const struct tf_runner desc = {
+	.magic = TF_RUNNER_MAGIC,
+	.abi_major = TF_RUNNER_ABI_MAJOR,
+	.abi_minor = TF_RUNNER_ABI_MINOR,
+	.size = sizeof(struct tf_runner),
+	.name = "misbehave",
+	.version = "1",
+	.run = misbehave_run,
+};
+
+TF_RUNNER_EXPORT const struct tf_runner *
+taskfleet_runner(void)
+{
+	return &desc;
+}
