@@ -38,7 +38,7 @@ for i in 1 2 3; do
 	check "legacy-$i-completed-after-2-iterations" test \
 	    "$(field legacy-$i status) $(field legacy-$i iteration) $(field legacy-$i completed)" = '"COMPLETED" 2 true'
 done
-check "legacy-params-counted-down" test "$(field legacy-1 params)" = '{"n": 0, "every_ms": 0}'
+check "legacy-params-counted-down" test "$(field legacy-1 params)" = '{"every_ms": 0, "n": 0}'
 check "retry-failed-after-3-attempts" test "$(field retry-1 status) $(field retry-1 attempts)" = '"FAILED" 3'
 check "retry-3-errors-recorded" test "$(item retry-1 | $PY -c 'import json,sys; t=json.load(sys.stdin); print(len(t["errors"]), t["errors"][-1]["error"], t["last_error"])')" = "3 try again try again"
 check "permanent-failed-at-once" test "$(field perm-1 status) $(field perm-1 attempts)" = '"FAILED" 1'

@@ -10,10 +10,11 @@ TASKS=60
 RECORD=$E2E_DIR/record.txt
 : >"$RECORD"
 
-export TASKFLEET_TEST_DUPLICATE_SENDS=1
+# Debug logs record each stale message dropped.
+export TASKFLEET_TEST_DUPLICATE_SENDS=1 TASKFLEET_LOG=debug
 start_consumer o1 --concurrency 8
 start_consumer o2 --concurrency 8
-unset TASKFLEET_TEST_DUPLICATE_SENDS
+unset TASKFLEET_TEST_DUPLICATE_SENDS TASKFLEET_LOG
 
 for i in $(seq 1 $TASKS); do
 	"$TASKFLEET" submit --type record --id "once-$i" \

@@ -28,7 +28,7 @@ e2e_init() {
 	local prefix=$1
 	E2E_NAME="tf-$prefix-$$-$RANDOM"
 	export TASKFLEET_TABLE=$E2E_NAME TASKFLEET_QUEUE=$E2E_NAME
-	export TASKFLEET_RUNNERS=$TF_BUILD/runners:$TF_BUILD/tests/runners
+	export TASKFLEET_RUNNERS=$TF_BUILD/runners:$TF_BUILD/tests/runners/record.so:$TF_BUILD/tests/runners/sleep.so
 	E2E_DIR=$TF_TEST_OUT/$prefix
 	rm -rf "$E2E_DIR"
 	mkdir -p "$E2E_DIR"
