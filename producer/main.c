@@ -13,20 +13,11 @@
 
 #include "alloc.h"
 #include "aws.h"
+#include "cli.h"
 #include "config.h"
 #include "log.h"
 #include "schema.h"
 #include "version.h"
-
-#define EXIT_FAILED   1
-#define EXIT_USAGE    2
-#define EXIT_NOTFOUND 3
-
-struct cli {
-	struct tf_config cfg;
-	struct tf_context ctx;
-	int json;
-};
 
 static void
 usage(FILE *to)
@@ -37,22 +28,15 @@ usage(FILE *to)
 	    "\n"
 	    "commands:\n"
 	    "  init      create the table, its indexes, the queue and its dead-letter queue\n"
+	    "  submit    create a task\n"
+	    "  get       show one task\n"
+	    "  list      list a namespace's tasks, latest schedule first\n"
+	    "  delete    delete a task\n"
 	    "\n"
-	    "  taskfleet --version | --help\n");
-}
-
-/* Prints the failure of an AWS call in one line and returns the exit code. */
-static int
-report_aws_error(const char *what, enum tf_err rc)
-{
-	const struct tf_aws_error *e = tf_aws_last_error();
-
-	if (e->code == rc && (e->type[0] != '\0' || e->message[0] != '\0'))
-		fprintf(stderr, "taskfleet: %s: %s (%s%s%s)\n", what, tf_strerror(rc),
-		    e->type, e->type[0] && e->message[0] ? ": " : "", e->message);
-	else
-		fprintf(stderr, "taskfleet: %s: %s\n", what, tf_strerror(rc));
-	return rc == TF_ERR_NOT_FOUND ? EXIT_NOTFOUND : EXIT_FAILED;
+	    "  taskfleet COMMAND --help     the options of a command\n"
+	    "  taskfleet --version | --help\n"
+	    "\n"
+	    "Exit: 0 success, 1 the operation failed, 2 usage or bad input, 3 not found.\n");
 }
 
 static int
@@ -61,6 +45,7 @@ cmd_init(struct cli *c, int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "visibility-timeout", required_argument, NULL, 'v' },
 		{ "max-receive-count", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct tf_schema_opts o = { 0 };
@@ -68,7 +53,7 @@ cmd_init(struct cli *c, int argc, char **argv)
 	int created = 0, ch, code = EXIT_FAILED;
 	enum tf_err rc;
 
-	optind = 1;
+	optind = 0;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'v':
@@ -89,6 +74,13 @@ cmd_init(struct cli *c, int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
+		case 'h':
+			printf("usage: taskfleet init [--visibility-timeout S] "
+			    "[--max-receive-count N]\n\n"
+			    "Creates the table with its indexes, the queue and its "
+			    "dead-letter queue\nwith a redrive policy, or brings existing "
+			    "ones to these settings.\n");
+			return 0;
 		default:
 			fprintf(stderr, "usage: taskfleet init [--visibility-timeout S] "
 			    "[--max-receive-count N]\n");
@@ -100,14 +92,17 @@ cmd_init(struct cli *c, int argc, char **argv)
 		    argv[optind]);
 		return EXIT_USAGE;
 	}
+	if ((code = cli_open(c)) != 0)
+		return code;
+	code = EXIT_FAILED;
 	o.table = c->cfg.table;
 	o.queue_name = c->cfg.queue_name;
 	rc = tf_schema_create_table(c->ctx.aws, &o, &created);
 	if (rc != TF_OK)
-		return report_aws_error("creating the table", rc);
+		return cli_aws_error(argv[0], "creating the table", rc);
 	rc = tf_schema_create_queues(c->ctx.aws, &o, &queue_url, &dlq_url);
 	if (rc != TF_OK) {
-		code = report_aws_error("creating the queues", rc);
+		code = cli_aws_error(argv[0], "creating the queues", rc);
 		goto out;
 	}
 	if (c->json) {
@@ -140,6 +135,10 @@ struct command {
 
 static const struct command commands[] = {
 	{ "init", cmd_init },
+	{ "submit", cmd_submit },
+	{ "get", cmd_get },
+	{ "list", cmd_list },
+	{ "delete", cmd_delete },
 };
 
 int
@@ -155,6 +154,7 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static char progname[64];  /* argv[0] of the command: "taskfleet submit" */
 	struct cli c;
 	const struct command *cmd = NULL;
 	char errbuf[256];
@@ -165,6 +165,10 @@ main(int argc, char **argv)
 	memset(&c, 0, sizeof(c));
 	tf_alloc_init();
 	tf_log_init();
+	/* A command line tool reports in its own words; the library's info
+	 * lines (which credentials it found) only with TASKFLEET_LOG=info. */
+	if (getenv("TASKFLEET_LOG") == NULL)
+		tf_log_set_level(TF_LOG_WARN);
 	rc = tf_config_load(&c.cfg, errbuf, sizeof(errbuf));
 	if (rc != TF_OK) {
 		fprintf(stderr, "taskfleet: %s\n", rc == TF_ERR_INVALID ? errbuf :
@@ -193,7 +197,7 @@ main(int argc, char **argv)
 				rc = tf_config_set(&c.cfg.endpoint[TF_AWS_DYNAMODB], optarg);
 			break;
 		case 'j':
-			c.json = 1;
+			c.json = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -225,16 +229,14 @@ main(int argc, char **argv)
 		usage(stderr);
 		goto out;
 	}
-	rc = tf_context_open(&c.ctx, &c.cfg);
-	if (rc != TF_OK) {
-		fprintf(stderr, "taskfleet: cannot set up the AWS client: %s\n",
-		    tf_strerror(rc));
-		code = EXIT_FAILED;
-		goto out;
-	}
+	/* The command opens the AWS client (cli_open) once its arguments are
+	 * good: --help and bad input never reach AWS. */
+	snprintf(progname, sizeof(progname), "taskfleet %s", cmd->name);
+	argv[optind] = progname;
 	code = cmd->run(&c, argc - optind, argv + optind);
 out:
-	tf_context_free(&c.ctx);
+	if (c.opened)
+		tf_context_free(&c.ctx);
 	tf_config_free(&c.cfg);
 	return code;
 }

@@ -1,0 +1,183 @@
+/* cli.c - helpers the producer's commands share. */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "aws.h"
+#include "buf.h"
+
+int
+cli_open(struct cli *c)
+{
+	enum tf_err rc;
+
+	if (c->opened)
+		return 0;
+	rc = tf_context_open(&c->ctx, &c->cfg);
+	if (rc != TF_OK) {
+		fprintf(stderr, "taskfleet: cannot set up the AWS client: %s\n",
+		    tf_strerror(rc));
+		return EXIT_FAILED;
+	}
+	c->opened = true;
+	return 0;
+}
+
+int
+cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return EXIT_USAGE;
+}
+
+int
+cli_bad_option(const char *cmd, int ch, char **argv)
+{
+	const char *opt = optind > 0 ? argv[optind - 1] : "?";
+	size_t n = strcspn(opt, "=");
+
+	if (ch == ':')
+		return cli_usage_error(cmd, "option %.*s needs a value (see %s --help)",
+		    (int)n, opt, cmd);
+	if (optopt != 0)
+		return cli_usage_error(cmd, "unknown option -%c (see %s --help)",
+		    optopt, cmd);
+	return cli_usage_error(cmd, "unknown option %.*s (see %s --help)", (int)n,
+	    opt, cmd);
+}
+
+void
+cli_aws_reason(enum tf_err rc, char *buf, size_t len)
+{
+	const struct tf_aws_error *e = tf_aws_last_error();
+
+	if (e->code == rc && (e->type[0] != '\0' || e->message[0] != '\0'))
+		snprintf(buf, len, "%s (%s%s%s)", tf_strerror(rc), e->type,
+		    e->type[0] && e->message[0] ? ": " : "", e->message);
+	else
+		snprintf(buf, len, "%s", tf_strerror(rc));
+}
+
+int
+cli_aws_error(const char *cmd, const char *what, enum tf_err rc)
+{
+	char reason[800];
+
+	cli_aws_reason(rc, reason, sizeof(reason));
+	fprintf(stderr, "%s: %s: %s%s\n", cmd, what, reason, cli_resource_missing() ?
+	    "; `taskfleet init` creates the table and the queue" : "");
+	return EXIT_FAILED;
+}
+
+bool
+cli_resource_missing(void)
+{
+	const struct tf_aws_error *e = tf_aws_last_error();
+
+	return e->code == TF_ERR_NOT_FOUND &&
+	    (strcmp(e->type, "ResourceNotFoundException") == 0 ||
+	    strcmp(e->type, "QueueDoesNotExist") == 0 ||
+	    strcmp(e->type, "AWS.SimpleQueueService.NonExistentQueue") == 0);
+}
+
+int
+cli_print_json(const cJSON *o)
+{
+	char *text = cJSON_PrintUnformatted(o);
+
+	if (text == NULL) {
+		fprintf(stderr, "taskfleet: out of memory\n");
+		return EXIT_FAILED;
+	}
+	printf("%s\n", text);
+	cJSON_free(text);
+	return 0;
+}
+
+enum tf_err
+cli_read_arg(const char *arg, char **text, size_t *len, char *errbuf,
+    size_t errlen)
+{
+	struct tf_buf b = TF_BUF_INIT;
+	enum tf_err rc = TF_ERR_IO;
+	const char *path = arg + 1;
+	FILE *f = NULL;
+	char chunk[8192];
+	size_t n;
+	int saved;
+
+	*text = NULL;
+	*len = 0;
+	if (arg[0] != '@') {
+		*text = tf_strdup(arg);
+		*len = strlen(arg);
+		return *text != NULL ? TF_OK : TF_ERR_NOMEM;
+	}
+	if (path[0] == '\0') {
+		snprintf(errbuf, errlen, "\"@\" needs a file name (@FILE, or @- for "
+		    "standard input)");
+		return TF_ERR_INVALID;
+	}
+	f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	if (f == NULL) {
+		saved = errno;
+		snprintf(errbuf, errlen, "cannot open %s: %s", path, strerror(saved));
+		goto out;
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (b.len + n > CLI_FILE_MAX) {
+			snprintf(errbuf, errlen, "%s is larger than %d bytes", path,
+			    CLI_FILE_MAX);
+			rc = TF_ERR_TOO_LARGE;
+			goto out;
+		}
+		if (tf_buf_append(&b, chunk, n) != TF_OK) {
+			snprintf(errbuf, errlen, "out of memory");
+			rc = TF_ERR_NOMEM;
+			goto out;
+		}
+	}
+	if (ferror(f)) {
+		saved = errno;
+		snprintf(errbuf, errlen, "cannot read %s: %s", path, strerror(saved));
+		goto out;
+	}
+	*len = b.len;
+	*text = tf_buf_steal(&b);
+	rc = *text != NULL ? TF_OK : TF_ERR_NOMEM;
+	if (rc == TF_ERR_NOMEM)
+		snprintf(errbuf, errlen, "out of memory");
+out:
+	if (f != NULL && f != stdin)
+		fclose(f);
+	tf_buf_free(&b);
+	return rc;
+}
+
+bool
+cli_parse_int(const char *s, long long min, long long max, long long *out)
+{
+	char *end;
+	long long v;
+
+	/* strtoll would also take leading spaces and a "+". */
+	if (!((s[0] >= '0' && s[0] <= '9') || s[0] == '-'))
+		return false;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}

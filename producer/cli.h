@@ -1,0 +1,84 @@
+/*
+ * cli.h - what the producer's commands share: the program state, exit codes,
+ * and the helpers that print errors and JSON the same way everywhere.
+ *
+ * Each command is a function `int cmd_x(struct cli *c, int argc, char **argv)`
+ * with argv[0] the program and command name ("taskfleet submit"); it parses
+ * its own options with getopt_long (reset with optind = 0), validates every
+ * argument before it opens the AWS client with cli_open(), and returns the
+ * exit code.
+ */
+#ifndef TF_PRODUCER_CLI_H
+#define TF_PRODUCER_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
+
+#include "config.h"
+#include "err.h"
+
+/* Exit codes (SPEC section 8). */
+#define EXIT_FAILED   1   /* the operation failed: AWS error, condition failed */
+#define EXIT_USAGE    2   /* usage or bad input; nothing was written */
+#define EXIT_NOTFOUND 3   /* no such task */
+
+/* The largest @FILE argument read (a task item holds at most 400 KB). */
+#define CLI_FILE_MAX (1024 * 1024)
+
+struct cli {
+	struct tf_config cfg;     /* flags over environment over defaults */
+	struct tf_context ctx;    /* opened by cli_open() */
+	bool opened;              /* ctx is open */
+	bool json;                /* --json: print JSON */
+};
+
+/* Opens the AWS client once. Returns 0, or prints why and returns
+ * EXIT_FAILED. */
+int cli_open(struct cli *c);
+
+/* Prints "taskfleet CMD: <message>" on stderr and returns EXIT_USAGE.
+ * cmd is argv[0] of the command ("taskfleet submit"). */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* For getopt_long's '?' and ':' (optstring begins with ':', opterr 0):
+ * prints the bad or incomplete option in one line and returns EXIT_USAGE. */
+int cli_bad_option(const char *cmd, int ch, char **argv);
+
+/* Prints the failure of an AWS call in one line, "taskfleet CMD: WHAT:
+ * reason (AWS type: message)", and returns EXIT_FAILED. */
+int cli_aws_error(const char *cmd, const char *what, enum tf_err rc);
+
+/* Writes the reason of a failed AWS call, with what AWS said, into buf. */
+void cli_aws_reason(enum tf_err rc, char *buf, size_t len);
+
+/* True when the last AWS call failed because the table or queue does not
+ * exist (rather than the item). */
+bool cli_resource_missing(void);
+
+/* Prints a JSON value on one line of stdout. Returns 0, or EXIT_FAILED when
+ * out of memory. o is borrowed. */
+int cli_print_json(const cJSON *o);
+
+/* The text of an argument that is either the value itself or "@FILE" ("@-":
+ * standard input), as for --params. *text: NUL-terminated, *len bytes (the
+ * text may hold NUL bytes itself); caller frees with tf_free(). On failure
+ * returns TF_ERR_INVALID / TF_ERR_IO / TF_ERR_TOO_LARGE with a one-line
+ * message naming the file in errbuf. */
+enum tf_err cli_read_arg(const char *arg, char **text, size_t *len,
+    char *errbuf, size_t errlen);
+
+/* Parses a whole decimal number in [min, max]; false for anything else. */
+bool cli_parse_int(const char *s, long long min, long long max,
+    long long *out);
+
+/* The commands. */
+int cmd_submit(struct cli *c, int argc, char **argv);
+int cmd_get(struct cli *c, int argc, char **argv);
+int cmd_delete(struct cli *c, int argc, char **argv);
+int cmd_list(struct cli *c, int argc, char **argv);
+
+#endif /* TF_PRODUCER_CLI_H */
