@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# engine_custom_runner.sh - a runner written outside the tree, exactly as
+# runners/README.md tells authors (one cc line against the public header;
+# runner_out_of_tree.sh checks that the installed header is this one), is
+# loaded and run by the consumer: the task completes and the runner's result
+# document lands in the item.
+set -u
+. "$(dirname "$0")/../tools/e2e.sh"
+e2e_init custom
+
+mkdir -p "$E2E_DIR/src"
+cp "$TF_ROOT/runners/example/hello.c" "$E2E_DIR/src/"
+(cd "$E2E_DIR/src" && cc -shared -fPIC -fvisibility=hidden -I"$TF_ROOT/include" \
+    -o hello.so hello.c) >"$E2E_DIR/cc.log" 2>&1
+check "custom-runner-builds-out-of-tree" test -f "$E2E_DIR/src/hello.so"
+
+export TASKFLEET_RUNNERS=$TASKFLEET_RUNNERS:$E2E_DIR/src/hello.so
+start_consumer k1 --concurrency 2
+"$TASKFLEET" submit --type hello --id hello-1 >/dev/null
+done_() { $TFCHECK scan "$E2E_NAME" | grep '"id": "hello-1"' | grep -q '"status": "COMPLETED"'; }
+check "custom-runner-task-completed" wait_until 20 done_
+check "custom-runner-result-stored" sh -c "$TFCHECK scan $E2E_NAME | grep '\"id\": \"hello-1\"' | grep -q '\"greeting\": \"hello\"'"
+check "custom-runner-logged-with-task-id" grep -q '"msg":"hello, task hello-1 (attempt 1)","task":"hello-1","runner":"hello"' "$E2E_DIR/k1.log"
+check "custom-runner-consumer-exit-0" stop_consumers
+exit $e2e_failed
