@@ -1,6 +1,7 @@
 /* config.c - settings from the environment, and the AWS context. */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,7 +88,8 @@ tf_config_load(struct tf_config *cfg, char *errbuf, size_t errlen)
 	if (v != NULL && *v != '\0') {
 		errno = 0;
 		n = strtol(v, &end, 10);
-		if (errno != 0 || *end != '\0' || n < 1 || n > MAX_CONCURRENCY) {
+		if (errno != 0 || !isdigit((unsigned char)v[0]) || *end != '\0' ||
+		    n < 1 || n > MAX_CONCURRENCY) {
 			snprintf(errbuf, errlen, "TASKFLEET_CONCURRENCY: expected a "
 			    "number from 1 to %d, got \"%s\"", MAX_CONCURRENCY, v);
 			return TF_ERR_INVALID;

@@ -9,6 +9,7 @@
 #include "aws.h"
 #include "clock.h"
 #include "creds.h"
+#include "ddb.h"
 #include "fake_http.h"
 
 static struct fake_http server;
@@ -334,6 +335,45 @@ test_error_mapping_table(void)
 	CHECK(tf_aws_is_retryable(NULL, 500));
 }
 
+static void
+test_batch_write_resends_unprocessed(void)
+{
+	struct fake_reply script[] = {
+		{ 200, "{\"UnprocessedItems\":{\"t\":[{\"PutRequest\":{\"Item\":"
+		  "{\"id\":{\"S\":\"item-7\"}}}}]}}", 0, 0 },
+		{ 200, "{\"UnprocessedItems\":{}}", 0, 0 },
+	};
+	struct fake_reply always[] = {
+		{ 200, "{\"UnprocessedItems\":{\"t\":[{\"PutRequest\":{\"Item\":"
+		  "{\"id\":{\"S\":\"stuck\"}}}}]}}", 0, 0 },
+	};
+	struct tf_aws *aws = client(3, 0, 0);
+	cJSON *reqs = cJSON_CreateArray();
+	int i;
+
+	CHECK(aws != NULL);
+	for (i = 0; i < 30; i++) {
+		char text[128];
+
+		snprintf(text, sizeof(text), "{\"PutRequest\":{\"Item\":{\"id\":"
+		    "{\"S\":\"item-%d\"}}}}", i);
+		cJSON_AddItemToArray(reqs, cJSON_Parse(text));
+	}
+	/* 30 requests: a batch of 25 (one unprocessed, sent again), then 5. */
+	fake_http_script(&server, script, 2);
+	CHECK_INT_EQ(tf_ddb_batch_write(aws, "t", reqs, 5), TF_OK);
+	CHECK_INT_EQ(fake_http_requests(&server), 3);
+	/* The last request carried the last five items. */
+	CHECK(strstr(server.last_request, "item-29") != NULL);
+	CHECK(strstr(server.last_request, "item-24") == NULL);
+	/* Items that never get processed end in TF_ERR_THROTTLED after the rounds. */
+	fake_http_script(&server, always, 1);
+	CHECK_INT_EQ(tf_ddb_batch_write(aws, "t", reqs, 3), TF_ERR_THROTTLED);
+	CHECK_INT_EQ(fake_http_requests(&server), 3);
+	cJSON_Delete(reqs);
+	tf_aws_free(aws);
+}
+
 int
 main(void)
 {
@@ -357,6 +397,7 @@ main(void)
 	TF_RUN(test_connections_are_reused);
 	TF_RUN(test_default_endpoints);
 	TF_RUN(test_error_mapping_table);
+	TF_RUN(test_batch_write_resends_unprocessed);
 	rc = tf_test_summary();
 	tf_creds_provider_free(creds);
 	fake_http_stop(&server);
