@@ -24,72 +24,9 @@
 
 #include <taskfleet/runner.h>
 
+#include "../common/params.h"
+
 /* The largest integer a double (and so a cJSON number) holds exactly. */
-#define MAX_COUNT 9007199254740992.0
-
-static void set_error(struct tf_run_result *result, enum tf_run_outcome outcome,
-    const char *fmt, ...) TF_RUNNER_PRINTF(3, 4);
-
-/* Sets the outcome and writes the error text into the host's buffer. */
-static void
-set_error(struct tf_run_result *result, enum tf_run_outcome outcome,
-    const char *fmt, ...)
-{
-	va_list ap;
-
-	result->outcome = outcome;
-	result->completed = 0;
-	if (result->error == NULL || result->error_size == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(result->error, result->error_size, fmt, ap);
-	va_end(ap);
-}
-
-/* A short description of a JSON value for an error message. */
-static void
-describe(const cJSON *item, char *buf, size_t len)
-{
-	if (cJSON_IsNumber(item))
-		snprintf(buf, len, "%.17g", item->valuedouble);
-	else if (cJSON_IsString(item))
-		snprintf(buf, len, "a string");
-	else if (cJSON_IsBool(item))
-		snprintf(buf, len, "%s", cJSON_IsTrue(item) ? "true" : "false");
-	else if (cJSON_IsNull(item))
-		snprintf(buf, len, "null");
-	else if (cJSON_IsArray(item))
-		snprintf(buf, len, "an array");
-	else
-		snprintf(buf, len, "an object");
-}
-
-/*
- * Reads params.<key> as an integer from 0 to 2^53 into *out. Returns 1 when
- * it is there, 0 when it is absent (*out untouched), -1 when it is not such
- * an integer (the result is then a permanent failure saying so).
- */
-static int
-get_count(const cJSON *params, const char *key, int64_t *out,
-    struct tf_run_result *result)
-{
-	const cJSON *item = cJSON_GetObjectItemCaseSensitive(params, key);
-	char got[48];
-	double d;
-
-	if (item == NULL)
-		return 0;
-	d = item->valuedouble;
-	if (!cJSON_IsNumber(item) || !(d >= 0 && d <= MAX_COUNT) ||
-	    (double)(int64_t)d != d) {
-		describe(item, got, sizeof(got));
-		set_error(result, TF_RUN_FAILED, "params.%s must be an integer from "
-		    "0 to 2^53, got %s", key, got);
-		return -1;
-	}
-	*out = (int64_t)d;
-	return 1;
-}
 
 /*
  * A minimal scanner over a text cJSON has already accepted. It never reads
@@ -223,21 +160,21 @@ countdown_run(void *state, const struct tf_task_view *task,
 
 	params = cJSON_ParseWithOpts(text, NULL, 1);
 	if (params == NULL) {
-		set_error(result, TF_RUN_FAILED, "params are not valid JSON");
+		runner_set_error(result, TF_RUN_FAILED, "params are not valid JSON");
 		goto out;
 	}
 	if (!cJSON_IsObject(params)) {
-		set_error(result, TF_RUN_FAILED, "params must be a JSON object "
+		runner_set_error(result, TF_RUN_FAILED, "params must be a JSON object "
 		    "{\"n\": N, \"every_ms\": M}");
 		goto out;
 	}
-	found = get_count(params, "n", &n, result);
+	found = runner_get_count(params, "n", &n, result);
 	if (found == 0)
-		set_error(result, TF_RUN_FAILED, "params.n is missing: countdown "
+		runner_set_error(result, TF_RUN_FAILED, "params.n is missing: countdown "
 		    "needs {\"n\": N, \"every_ms\": M}");
 	if (found <= 0)
 		goto out;
-	if (get_count(params, "every_ms", &every_ms, result) < 0)
+	if (runner_get_count(params, "every_ms", &every_ms, result) < 0)
 		goto out;
 
 	if (n == 0) {
@@ -248,14 +185,14 @@ countdown_run(void *state, const struct tf_task_view *task,
 	n--;
 	if ((updated = replace_n(text, n, &plain)) == NULL) {
 		if (plain)
-			set_error(result, TF_RUN_RETRY, "out of memory");
+			runner_set_error(result, TF_RUN_RETRY, "out of memory");
 		else
-			set_error(result, TF_RUN_FAILED, "params.n: write the key "
+			runner_set_error(result, TF_RUN_FAILED, "params.n: write the key "
 			    "as plain \"n\", without escapes");
 		goto out;
 	}
 	if (host->set_params(task->ctx, updated, strlen(updated)) != 0) {
-		set_error(result, TF_RUN_FAILED, "the host refused the new params");
+		runner_set_error(result, TF_RUN_FAILED, "the host refused the new params");
 		goto out;
 	}
 	result->outcome = TF_RUN_SUCCESS;

@@ -24,46 +24,8 @@
 
 #include <taskfleet/runner.h>
 
-#define MAX_COUNT 9007199254740992.0
+#include "../../runners/common/params.h"
 
-static void set_error(struct tf_run_result *result, enum tf_run_outcome outcome,
-    const char *fmt, ...) TF_RUNNER_PRINTF(3, 4);
-
-static void
-set_error(struct tf_run_result *result, enum tf_run_outcome outcome,
-    const char *fmt, ...)
-{
-	va_list ap;
-
-	result->outcome = outcome;
-	result->completed = 0;
-	if (result->error == NULL || result->error_size == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(result->error, result->error_size, fmt, ap);
-	va_end(ap);
-}
-
-/* params.<key> as an integer 0..2^53: 1 found, 0 absent, -1 bad (failed). */
-static int
-get_count(const cJSON *params, const char *key, int64_t *out,
-    struct tf_run_result *result)
-{
-	const cJSON *item = cJSON_GetObjectItemCaseSensitive(params, key);
-	double d;
-
-	if (item == NULL)
-		return 0;
-	d = item->valuedouble;
-	if (!cJSON_IsNumber(item) || !(d >= 0 && d <= MAX_COUNT) ||
-	    (double)(int64_t)d != d) {
-		set_error(result, TF_RUN_FAILED, "params.%s must be an integer from "
-		    "0 to 2^53", key);
-		return -1;
-	}
-	*out = (int64_t)d;
-	return 1;
-}
 
 /* Sets params.<key> to v. Returns 0, -1 when out of memory. */
 static int
@@ -90,25 +52,25 @@ append_line(const char *file, const struct tf_task_view *task,
 	int fd = -1, len, e, rc = -1;
 
 	if ((line = malloc(cap)) == NULL) {
-		set_error(result, TF_RUN_RETRY, "out of memory");
+		runner_set_error(result, TF_RUN_RETRY, "out of memory");
 		goto out;
 	}
 	len = snprintf(line, cap, "%s %" PRId64 "\n", task->id, task->iteration);
 	if (len < 0 || (size_t)len >= cap) {
-		set_error(result, TF_RUN_FAILED, "cannot format the line");
+		runner_set_error(result, TF_RUN_FAILED, "cannot format the line");
 		goto out;
 	}
 	fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		e = errno;
-		set_error(result, TF_RUN_RETRY, "cannot open %s: %s", file,
+		runner_set_error(result, TF_RUN_RETRY, "cannot open %s: %s", file,
 		    strerror(e));
 		goto out;
 	}
 	n = write(fd, line, (size_t)len);
 	if (n != len) {
 		e = n < 0 ? errno : EIO;
-		set_error(result, TF_RUN_RETRY, "cannot write %s: %s", file,
+		runner_set_error(result, TF_RUN_RETRY, "cannot write %s: %s", file,
 		    strerror(e));
 		goto out;
 	}
@@ -135,26 +97,26 @@ record_run(void *state, const struct tf_task_view *task,
 
 	params = cJSON_ParseWithOpts(text, NULL, 1);
 	if (params == NULL || !cJSON_IsObject(params)) {
-		set_error(result, TF_RUN_FAILED, "params must be a JSON object");
+		runner_set_error(result, TF_RUN_FAILED, "params must be a JSON object");
 		goto out;
 	}
 	item = cJSON_GetObjectItemCaseSensitive(params, "file");
 	if (item != NULL && !(cJSON_IsString(item) && item->valuestring != NULL &&
 	    item->valuestring[0] != '\0')) {
-		set_error(result, TF_RUN_FAILED, "params.file must be a file name");
+		runner_set_error(result, TF_RUN_FAILED, "params.file must be a file name");
 		goto out;
 	}
 	file = item != NULL ? item->valuestring : getenv("TF_RECORD_FILE");
 	if (file == NULL || *file == '\0') {
-		set_error(result, TF_RUN_FAILED, "no file: set params.file or "
+		runner_set_error(result, TF_RUN_FAILED, "no file: set params.file or "
 		    "TF_RECORD_FILE");
 		goto out;
 	}
 	if (append_line(file, task, result) != 0)
 		goto out;
 
-	found = get_count(params, "n", &n, result);
-	if (found < 0 || get_count(params, "every_ms", &every_ms, result) < 0)
+	found = runner_get_count(params, "n", &n, result);
+	if (found < 0 || runner_get_count(params, "every_ms", &every_ms, result) < 0)
 		goto out;
 	result->outcome = TF_RUN_SUCCESS;
 	if (found == 0 || n == 0) {
@@ -165,11 +127,11 @@ record_run(void *state, const struct tf_task_view *task,
 	if (put_count(params, "n", n) != 0 ||
 	    put_count(params, "every_ms", every_ms) != 0 ||
 	    (updated = cJSON_PrintUnformatted(params)) == NULL) {
-		set_error(result, TF_RUN_RETRY, "out of memory");
+		runner_set_error(result, TF_RUN_RETRY, "out of memory");
 		goto out;
 	}
 	if (host->set_params(task->ctx, updated, strlen(updated)) != 0) {
-		set_error(result, TF_RUN_FAILED, "the host refused the new params");
+		runner_set_error(result, TF_RUN_FAILED, "the host refused the new params");
 		goto out;
 	}
 	if (n == 0)
