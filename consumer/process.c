@@ -326,6 +326,38 @@ out:
 	tf_run_ctx_clear(&ctx);
 }
 
+/*
+ * The claim succeeded but the item is not a task this consumer can read (no
+ * type, params that are not a map...): it cannot run, so it ends FAILED with
+ * the reason, instead of staying PROCESSING.
+ */
+static void
+fail_unreadable(struct job *j, const char *why)
+{
+	struct tf_task t;
+	struct tf_task_outcome o = { 0 };
+	enum tf_task_status state;
+	int64_t next_gen, enqueue_at;
+	char text[TF_TASK_ERROR_MAX], err[ERRTEXT];
+	enum tf_err rc;
+
+	memset(&t, 0, sizeof(t));
+	t.id = j->msg.id;
+	t.gen = j->msg.gen + 1;               /* what the claim wrote */
+	t.lease_owner = (char *)j->c->o.owner;
+	t.max_attempts = 1;
+	snprintf(text, sizeof(text), "item is not a valid task: %s", why);
+	o.kind = TF_OUTCOME_FAILED;
+	o.error = text;
+	rc = tf_task_finish(j->c->ctx->aws, j->c->cfg->table, &t, &o, tf_now_ms(),
+	    &state, &next_gen, &enqueue_at, err, sizeof(err));
+	job_log(j, TF_LOG_ERROR, "failed", NULL, "%s%s%s", text,
+	    rc == TF_OK ? "" : "; marking it FAILED failed too: ",
+	    rc == TF_OK ? "" : tf_strerror(rc));
+	if (rc == TF_OK || rc == TF_ERR_CONDITION)
+		delete_message(j);
+}
+
 void
 tf_consumer_process(struct tf_consumer *c, struct tf_sqs_message *m)
 {
@@ -357,9 +389,7 @@ tf_consumer_process(struct tf_consumer *c, struct tf_sqs_message *m)
 	} else if (rc == TF_ERR_CONDITION) {
 		handle_unclaimed(&j);
 	} else if (rc == TF_ERR_PARSE) {
-		job_log(&j, TF_LOG_ERROR, "dropped", NULL, "claimed item is not a "
-		    "task: %s", err);
-		delete_message(&j);
+		fail_unreadable(&j, err);
 	} else {
 		job_log(&j, TF_LOG_WARN, NULL, NULL, "claim failed (%s); the message "
 		    "will be retried", tf_strerror(rc));

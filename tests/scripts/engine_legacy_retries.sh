@@ -23,6 +23,9 @@ done
 "$TASKFLEET" submit --type fail --id flaky-1 --max-attempts 3 \
     --params '{"mode": "retry", "succeed_after": 1}' >/dev/null
 $TFCHECK send "$QUEUE_URL" 'this is not json'
+# A pending item with no type: claimed, unreadable, so it ends FAILED.
+$TFCHECK put "$E2E_NAME" '{"id": "typeless", "status": "PENDING", "gen": 1, "next_run": 0, "params": {}}'
+$TFCHECK send "$QUEUE_URL" '{"taskId": "typeless", "gen": 1}'
 $TFCHECK send "$QUEUE_URL" '{"taskId": "no-such-task", "gen": 3}'
 
 item() { $TFCHECK scan "$E2E_NAME" | grep "\"id\": \"$1\""; }
@@ -44,6 +47,8 @@ check "retry-3-errors-recorded" test "$(item retry-1 | $PY -c 'import json,sys; 
 check "permanent-failed-at-once" test "$(field perm-1 status) $(field perm-1 attempts)" = '"FAILED" 1'
 check "permanent-error-recorded" test "$(field perm-1 last_error)" = '"no way"'
 check "retry-then-success" test "$(field flaky-1 status) $(field flaky-1 iteration)" = '"COMPLETED" 1'
+check "typeless-item-failed" test "$(field typeless status)" = '"FAILED"'
+check "typeless-item-says-why" sh -c "$TFCHECK scan $E2E_NAME | grep '\"id\": \"typeless\"' | grep -q 'item is not a valid task: type'"
 check "malformed-message-logged" grep -q 'malformed message deleted' "$E2E_DIR/l1.log"
 check "missing-task-logged" grep -q 'task does not exist' "$E2E_DIR/l1.log"
 queue_empty() {

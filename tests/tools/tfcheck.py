@@ -9,6 +9,7 @@ AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_SQS (loopback stand-ins).
   tfcheck.py summary TABLE              {"COMPLETED": n, ...} by status
   tfcheck.py put-legacy TABLE ID TYPE PARAMS_JSON
                                         an item in the original scheduler's format
+  tfcheck.py put TABLE JSON             an item written as given (plain JSON)
   tfcheck.py send QUEUE_URL BODY [DELAY]
   tfcheck.py queue-counts QUEUE_URL     visible, in flight and delayed counts
   tfcheck.py queue-url NAME
@@ -97,6 +98,9 @@ def main(argv):
         item = {"id": {"S": task_id}, "completed": {"BOOL": False},
                 "type": {"S": task_type}, "params": marshal(json.loads(params))}
         client("dynamodb").put_item(TableName=table, Item=item)
+    elif cmd == "put":
+        item = {k: marshal(v) for k, v in json.loads(argv[3]).items()}
+        client("dynamodb").put_item(TableName=argv[2], Item=item)
     elif cmd == "send":
         delay = int(argv[4]) if len(argv) > 4 else 0
         client("sqs").send_message(QueueUrl=argv[2], MessageBody=argv[3],
