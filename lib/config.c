@@ -11,6 +11,7 @@
 #include "creds.h"
 #include "ini.h"
 #include "sqs.h"
+#include "timefmt.h"
 
 #define MAX_CONCURRENCY 4096
 
@@ -49,6 +50,32 @@ set_from_env(char **field, const char *const *names, const char *fallback)
 	return tf_config_set(field, v != NULL ? v : fallback);
 }
 
+/* Reads the duration variable `name` into *out (unchanged when unset),
+ * refusing values outside [lo, hi]. */
+static enum tf_err
+duration_env(const char *name, int64_t lo, int64_t hi, int64_t *out,
+    char *errbuf, size_t errlen)
+{
+	const char *v = getenv(name);
+	char why[128], lo_text[TF_TIMEFMT_DUR_SIZE], hi_text[TF_TIMEFMT_DUR_SIZE];
+	int64_t ms;
+
+	if (v == NULL || *v == '\0')
+		return TF_OK;
+	if (tf_timefmt_parse_duration(v, &ms, why, sizeof(why)) != TF_OK) {
+		snprintf(errbuf, errlen, "%s: %s", name, why);
+		return TF_ERR_INVALID;
+	}
+	if (ms < lo || ms > hi) {
+		snprintf(errbuf, errlen, "%s: must be from %s to %s, got \"%s\"", name,
+		    tf_timefmt_format_duration(lo, lo_text, sizeof(lo_text)),
+		    tf_timefmt_format_duration(hi, hi_text, sizeof(hi_text)), v);
+		return TF_ERR_INVALID;
+	}
+	*out = ms;
+	return TF_OK;
+}
+
 enum tf_err
 tf_config_load(struct tf_config *cfg, char *errbuf, size_t errlen)
 {
@@ -83,6 +110,27 @@ tf_config_load(struct tf_config *cfg, char *errbuf, size_t errlen)
 	    (rc = set_from_env(&cfg->http_allow, allow_vars, NULL)) != TF_OK)
 		return rc;
 
+	cfg->horizon_ms = 15 * 60 * 1000;
+	cfg->sweep_interval_ms = 5000;
+	cfg->sweep_grace_ms = 60000;
+	cfg->retry_base_ms = 1000;
+	cfg->retry_cap_ms = 15 * 60 * 1000;
+	if ((rc = duration_env("TASKFLEET_HORIZON", 1000, 15 * 60 * 1000,
+	    &cfg->horizon_ms, errbuf, errlen)) != TF_OK ||
+	    (rc = duration_env("TASKFLEET_SWEEP_INTERVAL", 100, 3600 * 1000,
+	    &cfg->sweep_interval_ms, errbuf, errlen)) != TF_OK ||
+	    (rc = duration_env("TASKFLEET_SWEEP_GRACE", 1000, 24 * 3600 * 1000,
+	    &cfg->sweep_grace_ms, errbuf, errlen)) != TF_OK ||
+	    (rc = duration_env("TASKFLEET_RETRY_BASE", 1, 24 * 3600 * 1000,
+	    &cfg->retry_base_ms, errbuf, errlen)) != TF_OK ||
+	    (rc = duration_env("TASKFLEET_RETRY_CAP", 1, 7LL * 24 * 3600 * 1000,
+	    &cfg->retry_cap_ms, errbuf, errlen)) != TF_OK)
+		return rc;
+	if (cfg->retry_cap_ms < cfg->retry_base_ms) {
+		snprintf(errbuf, errlen, "TASKFLEET_RETRY_CAP: must not be below "
+		    "TASKFLEET_RETRY_BASE");
+		return TF_ERR_INVALID;
+	}
 	cfg->concurrency = 16;
 	v = getenv("TASKFLEET_CONCURRENCY");
 	if (v != NULL && *v != '\0') {

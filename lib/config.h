@@ -29,6 +29,17 @@ struct tf_config {
 	char *runners;          /* TASKFLEET_RUNNERS; NULL: the default places */
 	int concurrency;        /* TASKFLEET_CONCURRENCY */
 	char *http_allow;       /* TASKFLEET_HTTP_ALLOW; NULL: none */
+	/* Scheduling settings, durations in ms (tests shrink them): */
+	int64_t horizon_ms;     /* TASKFLEET_HORIZON: tasks due within it get an
+	                           SQS message; later ones wait for the sweeper.
+	                           Default and maximum 15m (SQS's longest delay) */
+	int64_t sweep_interval_ms; /* TASKFLEET_SWEEP_INTERVAL: how often each
+	                           consumer sweeps; default 5s */
+	int64_t sweep_grace_ms; /* TASKFLEET_SWEEP_GRACE: how long past its due
+	                           time a task may wait for its message before
+	                           the sweeper takes it as lost; default 60s */
+	int64_t retry_base_ms;  /* TASKFLEET_RETRY_BASE: first retry delay; 1s */
+	int64_t retry_cap_ms;   /* TASKFLEET_RETRY_CAP: longest retry delay; 15m */
 };
 
 /* Fills cfg from the environment and defaults. On a bad value (say a

@@ -448,7 +448,8 @@ tf_task_create(struct tf_aws *aws, const char *table,
 			goto out;
 	}
 	rc = TF_ERR_NOMEM;
-	soon = spec->next_run <= now_ms + TF_ENQUEUE_HORIZON_MS;
+	soon = spec->next_run <= now_ms + (spec->horizon_ms > 0 ? spec->horizon_ms :
+	    TF_ENQUEUE_HORIZON_MS);
 	tf_task_shard(id, shard);
 	item = cJSON_CreateObject();
 	if (item == NULL)
@@ -756,7 +757,8 @@ tf_task_finish(struct tf_aws *aws, const char *table, const struct tf_task *t,
 		if (tf_ddb_expr_value_n(&e, ":next", next) != TF_OK ||
 		    tf_buf_append_str(&set, ", next_run = :next, due_at = :next") != TF_OK)
 			goto out;
-		if (next <= now_ms + TF_ENQUEUE_HORIZON_MS) {
+		if (next <= now_ms + (o->horizon_ms > 0 ? o->horizon_ms :
+		    TF_ENQUEUE_HORIZON_MS)) {
 			if (tf_buf_append_str(&set, ", enqueued_for = :next") != TF_OK)
 				goto out;
 			*enqueue_at = next;

@@ -117,6 +117,7 @@ struct tf_task_spec {
 	int64_t next_run;         /* epoch ms */
 	int64_t max_attempts;     /* 0: 3 */
 	const cJSON *schedule;    /* plain JSON or NULL; borrowed */
+	int64_t horizon_ms;       /* the enqueue horizon; 0: TF_ENQUEUE_HORIZON_MS */
 };
 
 /* Writes a new PENDING task with gen 1, conditional on the id being free.
@@ -159,6 +160,7 @@ struct tf_task_outcome {
 	const char *new_params;   /* JSON object text, or NULL to keep; borrowed */
 	const char *result_json;  /* JSON object text for `result`, or NULL */
 	const char *error;        /* RETRY and FAILED: the error text */
+	int64_t horizon_ms;       /* the enqueue horizon; 0: TF_ENQUEUE_HORIZON_MS */
 };
 
 /* Writes the outcome of the run of claimed task t (its gen and lease owner
