@@ -141,6 +141,7 @@ enum tf_err
 tf_consumer_start(struct tf_consumer *c)
 {
 	struct tf_heartbeat_opts ho;
+	struct tf_sweeper_opts so;
 	enum tf_err rc;
 	int i;
 
@@ -160,6 +161,15 @@ tf_consumer_start(struct tf_consumer *c)
 		.visibility_s = c->o.visibility_s,
 	};
 	rc = tf_heartbeat_start(&ho, &c->hb);
+	if (rc != TF_OK)
+		return rc;
+	so = (struct tf_sweeper_opts){
+		.aws = c->ctx->aws, .table = c->cfg->table,
+		.queue_url = c->ctx->queue_url,
+		.interval_ms = c->cfg->sweep_interval_ms,
+		.horizon_ms = c->cfg->horizon_ms, .grace_ms = c->cfg->sweep_grace_ms,
+	};
+	rc = tf_sweeper_start(&so, &c->sweeper);
 	if (rc != TF_OK)
 		return rc;
 	for (i = 0; i < c->o.concurrency; i++) {
@@ -185,6 +195,8 @@ tf_consumer_shutdown(struct tf_consumer *c)
 	pthread_cond_broadcast(&c->space);
 	pthread_mutex_unlock(&c->lock);
 	pthread_join(c->receiver, NULL);
+	tf_sweeper_stop(c->sweeper);
+	c->sweeper = NULL;
 
 	/* Workers now return what is queued and finish what runs. */
 	pthread_mutex_lock(&c->lock);
@@ -217,6 +229,7 @@ tf_consumer_shutdown(struct tf_consumer *c)
 void
 tf_consumer_free(struct tf_consumer *c)
 {
+	tf_sweeper_stop(c->sweeper);
 	tf_heartbeat_stop(c->hb);
 	tf_deleter_stop(c->deleter);
 	tf_free(c->queue);

@@ -22,6 +22,7 @@
 #include "inflight.h"
 #include "runners.h"
 #include "sqs.h"
+#include "sweeper.h"
 
 struct tf_consumer_opts {
 	int concurrency;            /* worker threads */
@@ -30,8 +31,6 @@ struct tf_consumer_opts {
 	int shutdown_timeout_s;     /* for running tasks after SIGTERM */
 	int64_t skew_ms;            /* a claim accepts tasks due this much later */
 	int64_t hold_max_ms;        /* messages this early are held until due */
-	int64_t retry_base_ms;      /* retry backoff: base and cap */
-	int64_t retry_cap_ms;
 	const char *owner;          /* borrowed: the lease owner name */
 	bool duplicate_sends;       /* tests only (TASKFLEET_TEST_DUPLICATE_SENDS=1):
 	                               every message is sent twice, as SQS's
@@ -45,6 +44,7 @@ struct tf_consumer {
 	struct tf_runner_set *runners;      /* borrowed */
 	struct tf_deleter *deleter;         /* owned */
 	struct tf_heartbeat *hb;            /* owned */
+	struct tf_sweeper *sweeper;         /* owned */
 
 	atomic_int stopping;                /* stop receiving; cancels the poll */
 	atomic_int abandon;                 /* shutdown timeout passed */

@@ -13,18 +13,21 @@
 struct tf_heartbeat {
 	struct tf_heartbeat_opts o;
 	pthread_t thread;
-	pthread_mutex_t lock;     /* guards the list and every extension */
-	pthread_cond_t wake;
+	pthread_mutex_t lock;     /* guards the list and the entries' flags */
+	pthread_cond_t wake;      /* wakes the thread (stop) */
+	pthread_cond_t extended;  /* an extension finished */
 	struct tf_inflight *head; /* borrowed entries */
 	int stopping;
 };
 
-/* Extends one run (lock held). Returns 0, or -1 when the lease is lost. */
+/* Extends one run; called without the lock, with f->extending set so that
+ * nobody removes f meanwhile. Returns 0, or -1 when the lease is lost. */
 static int
 extend(struct tf_heartbeat *hb, struct tf_inflight *f)
 {
 	int64_t now = tf_now_ms();
 	int64_t until = now + hb->o.visibility_s * 1000LL;
+	struct tf_log_field fields[] = { { "task", f->task_id } };
 	enum tf_err rc;
 
 	if (atomic_load(&f->lost))
@@ -32,8 +35,6 @@ extend(struct tf_heartbeat *hb, struct tf_inflight *f)
 	rc = tf_task_extend_lease(hb->o.aws, hb->o.table, f->task_id, f->gen,
 	    hb->o.owner, until);
 	if (rc == TF_ERR_CONDITION || rc == TF_ERR_NOT_FOUND) {
-		struct tf_log_field fields[] = { { "task", f->task_id } };
-
 		atomic_store(&f->lost, 1);
 		tf_log_fields(TF_LOG_WARN, fields, 1, "lease lost while running: "
 		    "another consumer owns the task now");
@@ -42,16 +43,43 @@ extend(struct tf_heartbeat *hb, struct tf_inflight *f)
 	if (rc == TF_OK)
 		f->lease_until = until;
 	else
-		tf_log(TF_LOG_WARN, "extending the lease of %s failed: %s; will "
-		    "try again", f->task_id, tf_strerror(rc));
+		tf_log_fields(TF_LOG_WARN, fields, 1, "extending the lease failed: "
+		    "%s; will try again", tf_strerror(rc));
+	if (f->receipt_gone)
+		return 0;
 	rc = tf_sqs_change_message_visibility(hb->o.aws, hb->o.queue_url,
 	    f->receipt_handle, hb->o.visibility_s);
-	if (rc == TF_OK)
+	if (rc == TF_OK) {
 		f->visible_until = until;
-	else
-		tf_log(TF_LOG_WARN, "extending the visibility of %s's message "
-		    "failed: %s; will try again", f->task_id, tf_strerror(rc));
+	} else if (rc == TF_ERR_NOT_FOUND || rc == TF_ERR_VALIDATION) {
+		/* ReceiptHandleIsInvalid, MessageNotInflight: the message is not
+		 * ours to extend any more; the lease alone keeps the task. */
+		f->receipt_gone = 1;
+		f->visible_until = INT64_MAX;
+		tf_log_fields(TF_LOG_WARN, fields, 1, "the message can no longer be "
+		    "extended (%s); relying on the lease", tf_strerror(rc));
+	} else {
+		tf_log_fields(TF_LOG_WARN, fields, 1, "extending the message's "
+		    "visibility failed: %s; will try again", tf_strerror(rc));
+	}
 	return 0;
+}
+
+/* Extends f outside the lock (held on entry and on return). */
+static int
+extend_unlocked(struct tf_heartbeat *hb, struct tf_inflight *f)
+{
+	int rc;
+
+	while (f->extending)
+		pthread_cond_wait(&hb->extended, &hb->lock);
+	f->extending = 1;
+	pthread_mutex_unlock(&hb->lock);
+	rc = extend(hb, f);
+	pthread_mutex_lock(&hb->lock);
+	f->extending = 0;
+	pthread_cond_broadcast(&hb->extended);
+	return rc;
 }
 
 /* How often the thread looks: a tenth of the visibility, 200 ms to 1 s. */
@@ -63,28 +91,49 @@ tick_ms(const struct tf_heartbeat *hb)
 	return t < 200 ? 200 : t > 1000 ? 1000 : t;
 }
 
+/* The run that most needs an extension now, or NULL (lock held). */
+static struct tf_inflight *
+most_urgent(struct tf_heartbeat *hb, int64_t now)
+{
+	int64_t half = hb->o.visibility_s * 500LL, left, best_left = half;
+	struct tf_inflight *f, *best = NULL;
+
+	for (f = hb->head; f != NULL; f = f->next) {
+		if (f->extending || atomic_load(&f->lost) || f->extended_at == now)
+			continue;
+		left = f->lease_until < f->visible_until ?
+		    f->lease_until - now : f->visible_until - now;
+		if (left < best_left) {
+			best = f;
+			best_left = left;
+		}
+	}
+	return best;
+}
+
 static void *
 heartbeat_main(void *arg)
 {
 	struct tf_heartbeat *hb = arg;
-	int64_t half = hb->o.visibility_s * 500LL, now, left;
 	struct tf_inflight *f;
 	struct timespec ts;
+	int64_t pass;
 
 	pthread_mutex_lock(&hb->lock);
 	while (!hb->stopping) {
-		now = tf_now_ms();
-		for (f = hb->head; f != NULL; f = f->next) {
-			left = f->lease_until < f->visible_until ?
-			    f->lease_until - now : f->visible_until - now;
-			if (left < half)
-				extend(hb, f);
+		/* One run at a time, most urgent first; the list may change
+		 * while the lock is down for the AWS calls. */
+		pass = tf_now_ms();
+		while (!hb->stopping && (f = most_urgent(hb, pass)) != NULL) {
+			f->extended_at = pass;
+			extend_unlocked(hb, f);
 		}
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += tick_ms(hb) * 1000000L;
 		ts.tv_sec += ts.tv_nsec / 1000000000L;
 		ts.tv_nsec %= 1000000000L;
-		pthread_cond_timedwait(&hb->wake, &hb->lock, &ts);
+		if (!hb->stopping)
+			pthread_cond_timedwait(&hb->wake, &hb->lock, &ts);
 	}
 	pthread_mutex_unlock(&hb->lock);
 	return NULL;
@@ -101,9 +150,11 @@ tf_heartbeat_start(const struct tf_heartbeat_opts *o, struct tf_heartbeat **out)
 	hb->o = *o;
 	pthread_mutex_init(&hb->lock, NULL);
 	pthread_cond_init(&hb->wake, NULL);
+	pthread_cond_init(&hb->extended, NULL);
 	if (pthread_create(&hb->thread, NULL, heartbeat_main, hb) != 0) {
 		pthread_mutex_destroy(&hb->lock);
 		pthread_cond_destroy(&hb->wake);
+		pthread_cond_destroy(&hb->extended);
 		tf_free(hb);
 		return TF_ERR_NOMEM;
 	}
@@ -123,6 +174,7 @@ tf_heartbeat_stop(struct tf_heartbeat *hb)
 	pthread_join(hb->thread, NULL);
 	pthread_mutex_destroy(&hb->lock);
 	pthread_cond_destroy(&hb->wake);
+	pthread_cond_destroy(&hb->extended);
 	tf_free(hb);
 }
 
@@ -142,6 +194,8 @@ void
 tf_heartbeat_remove(struct tf_heartbeat *hb, struct tf_inflight *f)
 {
 	pthread_mutex_lock(&hb->lock);
+	while (f->extending)
+		pthread_cond_wait(&hb->extended, &hb->lock);
 	if (f->prev != NULL)
 		f->prev->next = f->next;
 	else if (hb->head == f)
@@ -158,7 +212,7 @@ tf_heartbeat_extend_now(struct tf_heartbeat *hb, struct tf_inflight *f)
 	int rc;
 
 	pthread_mutex_lock(&hb->lock);
-	rc = extend(hb, f);
+	rc = extend_unlocked(hb, f);
 	pthread_mutex_unlock(&hb->lock);
 	return rc;
 }

@@ -4,9 +4,11 @@
  * While a runner runs, its task's lease (in DynamoDB) and its message's
  * visibility (in SQS) must not run out, or another consumer would run the
  * task too. The heartbeat thread extends both whenever less than half of
- * either is left. A run is removed from the registry before its outcome is
- * written and its message deleted; removal waits for an extension in
- * progress, so no extension is ever sent for a message after its deletion.
+ * either is left. The AWS calls are made outside the registry lock, so one
+ * slow call delays no other run's extension. A run is removed from the
+ * registry before its outcome is written and its message deleted; removal
+ * waits for an extension of that run in progress, so no extension is ever
+ * sent for a message after its deletion.
  */
 #ifndef TF_INFLIGHT_H
 #define TF_INFLIGHT_H
@@ -24,6 +26,10 @@ struct tf_inflight {
 	int64_t lease_until;          /* epoch ms */
 	int64_t visible_until;        /* epoch ms: the message's visibility */
 	atomic_int lost;              /* set when the lease was found taken */
+	int extending;                /* an extension is under way (registry lock) */
+	int64_t extended_at;          /* the heartbeat pass that last looked at it */
+	int receipt_gone;             /* SQS no longer knows the receipt handle:
+	                                 stop extending its visibility */
 	struct tf_inflight *prev, *next;  /* registry links */
 };
 

@@ -111,8 +111,6 @@ main(int argc, char **argv)
 	c.o.shutdown_timeout_s = 25;
 	c.o.skew_ms = 250;
 	c.o.hold_max_ms = 1500;
-	c.o.retry_base_ms = 1000;
-	c.o.retry_cap_ms = 5 * 60 * 1000;
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		rc = TF_OK;
 		switch (ch) {

@@ -16,6 +16,7 @@
 #include "consumer.h"
 #include "host.h"
 #include "log.h"
+#include "schedule.h"
 #include "task.h"
 
 #define ERRTEXT 512
@@ -75,28 +76,17 @@ retry_message_in(struct job *j, int seconds)
 	    j->m->receipt_handle, seconds);
 }
 
-/* Sends the live message for task id, generation gen, due at due_ms.
- * DelaySeconds rounds down: a message that arrives under a second early is
- * held until its exact time (hold_until_due). */
+/* Sends the live message for task id, generation gen, due at due_ms (twice
+ * under the duplicate-sends test switch). */
 static enum tf_err
 send_wakeup(struct tf_consumer *c, const char *id, int64_t due_ms, int64_t gen)
 {
-	int64_t delay = (due_ms - tf_now_ms()) / 1000;
-	char *body = NULL;
-	enum tf_err rc;
+	enum tf_err rc = tf_task_send_message(c->ctx->aws, c->ctx->queue_url, id,
+	    due_ms, gen, tf_now_ms());
 
-	if (delay < 0)
-		delay = 0;
-	if (delay > TF_SQS_MAX_DELAY_S)
-		delay = TF_SQS_MAX_DELAY_S;
-	rc = tf_task_message_format(id, due_ms, gen, &body);
-	if (rc == TF_OK)
-		rc = tf_sqs_send_message(c->ctx->aws, c->ctx->queue_url, body,
-		    (int)delay, NULL);
 	if (rc == TF_OK && c->o.duplicate_sends)
-		rc = tf_sqs_send_message(c->ctx->aws, c->ctx->queue_url, body,
-		    (int)delay, NULL);
-	tf_free(body);
+		rc = tf_task_send_message(c->ctx->aws, c->ctx->queue_url, id, due_ms,
+		    gen, tf_now_ms());
 	return rc;
 }
 
@@ -166,6 +156,20 @@ handle_unclaimed(struct job *j)
 		goto out;
 	}
 	now = tf_now_ms();
+	if (t.next_run > now + c->cfg->horizon_ms) {
+		/* Its live message, far too early (the horizon shrank, or the task
+		 * was moved later): no message until it comes within the horizon,
+		 * when the sweeper sends one. */
+		rc = tf_task_release_message(c->ctx->aws, c->cfg->table, t.id, t.gen);
+		if (rc == TF_OK || rc == TF_ERR_CONDITION) {
+			job_log(j, TF_LOG_DEBUG, "early", NULL, "message far ahead of its "
+			    "due time; left to the sweeper");
+			delete_message(j);
+		} else {
+			retry_message_in(j, 5);
+		}
+		goto out;
+	}
 	if (t.next_run > now + c->o.skew_ms) {
 		/* Its live message, early: send it again for the due time. */
 		rc = send_wakeup(c, t.id, t.next_run, t.gen);
@@ -184,28 +188,69 @@ out:
 	tf_task_free(&t);
 }
 
+/*
+ * A recurring task's next occurrence after this run: the schedule's next slot
+ * after the one this run belongs to (and after now). Returns false when the
+ * task has no usable schedule; *next is 0 when the schedule is over.
+ */
+static bool
+next_occurrence(const struct tf_task *t, int64_t now, int64_t *next)
+{
+	struct tf_schedule *s = NULL;
+	char err[256];
+
+	if (t->schedule == NULL)
+		return false;
+	if (tf_schedule_parse(t->schedule, &s, err, sizeof(err)) != TF_OK) {
+		struct tf_log_field f[] = { { "task", t->id } };
+
+		tf_log_fields(TF_LOG_ERROR, f, 1, "ignoring the task's schedule: %s",
+		    err);
+		return false;
+	}
+	*next = tf_schedule_next(s, t->slot > 0 ? t->slot : t->next_run, now,
+	    t->iteration + 1);
+	tf_schedule_free(s);
+	return true;
+}
+
 /* Turns the runner's result into the outcome to write. */
 static void
 outcome_from_result(const struct tf_consumer *c, const struct tf_task *t,
     const struct tf_run_result *r, const struct tf_run_ctx *ctx, int64_t now,
     struct tf_task_outcome *o)
 {
-	int64_t backoff;
+	int64_t backoff, next = 0;
+	bool recurring;
 
 	memset(o, 0, sizeof(*o));
 	o->result_json = ctx->result_json;
-	switch (r->outcome) {
+	o->horizon_ms = c->cfg->horizon_ms;
+	/* A recurring task's occurrence that succeeded, or failed for good, makes
+	 * way for the next slot: the schedule decides when the task is over. */
+	recurring = r->outcome != TF_RUN_RETRY && next_occurrence(t, now, &next);
+	switch (recurring ? TF_RUN_SUCCESS : r->outcome) {
 	case TF_RUN_SUCCESS:
 		o->kind = TF_OUTCOME_DONE;
-		o->completed = r->completed != 0;
 		o->new_params = ctx->new_params;
-		o->next_run = r->new_target_timestamp > 0 ? r->new_target_timestamp : now;
+		if (recurring) {
+			o->completed = next == 0;
+			o->slot = next;
+			o->next_run = r->new_target_timestamp > 0 ?
+			    r->new_target_timestamp : next;
+			if (r->outcome == TF_RUN_FAILED)
+				o->error = r->error[0] ? r->error : "permanent error";
+		} else {
+			o->completed = r->completed != 0;
+			o->next_run = r->new_target_timestamp > 0 ?
+			    r->new_target_timestamp : now;
+		}
 		break;
 	case TF_RUN_RETRY:
 		o->kind = TF_OUTCOME_RETRY;
 		o->error = r->error[0] ? r->error : "retryable error";
-		backoff = tf_task_backoff_ms(t->attempts + 1, c->o.retry_base_ms,
-		    c->o.retry_cap_ms);
+		backoff = tf_task_backoff_ms(t->attempts + 1, c->cfg->retry_base_ms,
+		    c->cfg->retry_cap_ms);
 		o->retry_at = now + backoff;
 		if (r->retry_after_ms > o->retry_at)
 			o->retry_at = r->retry_after_ms;
@@ -284,12 +329,17 @@ run_claimed(struct job *j, struct tf_task *t)
 	}
 	now = tf_now_ms();
 	outcome_from_result(c, t, &result, &ctx, now, &o);
+	err[0] = '\0';
 	rc = tf_task_finish(c->ctx->aws, c->cfg->table, t, &o, now, &state,
 	    &next_gen, &enqueue_at, err, sizeof(err));
-	if (rc == TF_ERR_INVALID || rc == TF_ERR_TOO_LARGE) {
-		/* The runner handed back params or a result DynamoDB cannot take:
-		 * that is the runner's permanent failure. */
-		snprintf(errbuf, sizeof(errbuf), "runner output refused: %s", err);
+	if (rc == TF_ERR_INVALID || rc == TF_ERR_TOO_LARGE ||
+	    (rc == TF_ERR_VALIDATION && (o.new_params != NULL ||
+	    o.result_json != NULL))) {
+		/* The runner handed back params or a result DynamoDB cannot take
+		 * (each may fit while the item they make is over 400 KB): that
+		 * is the runner's permanent failure. */
+		snprintf(errbuf, sizeof(errbuf), "runner output refused: %s",
+		    err[0] != '\0' ? err : tf_aws_last_error()->message);
 		memset(&o, 0, sizeof(o));
 		o.kind = TF_OUTCOME_FAILED;
 		o.error = errbuf;
@@ -358,6 +408,40 @@ fail_unreadable(struct job *j, const char *why)
 		delete_message(j);
 }
 
+/*
+ * A message without gen for an item of the original scheduler, which has no
+ * next_run: the message's targetTimestamp is the task's only due time, and
+ * the claim cannot see it. When such a message comes early (the original
+ * scheduler delayed messages by at most 15 minutes and sent them again),
+ * send it again for its time and delete this one instead of running the task
+ * now. True when the message was dealt with here.
+ */
+static bool
+legacy_early(struct job *j)
+{
+	struct tf_consumer *c = j->c;
+	struct tf_task t;
+	char err[ERRTEXT];
+	bool handled = false;
+
+	if (j->msg.gen != 0 || j->msg.target_ms <= tf_now_ms() + c->o.skew_ms)
+		return false;
+	if (tf_task_get(c->ctx->aws, c->cfg->table, j->msg.id, &t, err,
+	    sizeof(err)) == TF_OK && t.legacy && t.gen == 0 && t.next_run == 0 &&
+	    t.status == TF_TASK_PENDING) {
+		handled = true;
+		if (send_wakeup(c, t.id, j->msg.target_ms, 0) == TF_OK) {
+			job_log(j, TF_LOG_DEBUG, "early", NULL, "early message re-sent "
+			    "for its due time");
+			delete_message(j);
+		} else {
+			retry_message_in(j, 5);
+		}
+	}
+	tf_task_free(&t);
+	return handled;
+}
+
 void
 tf_consumer_process(struct tf_consumer *c, struct tf_sqs_message *m)
 {
@@ -381,6 +465,8 @@ tf_consumer_process(struct tf_consumer *c, struct tf_sqs_message *m)
 		tf_consumer_release(c, m);
 		return;
 	}
+	if (legacy_early(&j))
+		return;
 	rc = tf_task_claim(c->ctx->aws, c->cfg->table, j.msg.id, j.msg.gen,
 	    c->o.owner, tf_now_ms(), c->o.skew_ms, c->o.visibility_s * 1000LL, &t,
 	    err, sizeof(err));

@@ -336,14 +336,16 @@ tf_sqs_send_message_batch(struct tf_aws *aws, const char *queue_url,
 		goto out;
 	for (i = 0; i < n; i++) {
 		e = cJSON_CreateObject();
-		if (!cJSON_AddItemToArray(list, e) ||
-		    cJSON_AddStringToObject(e, "Id", entries[i].id) == NULL ||
-		    cJSON_AddStringToObject(e, "MessageBody", entries[i].body) == NULL ||
-		    cJSON_AddNumberToObject(e, "DelaySeconds",
-		    entries[i].delay_seconds) == NULL) {
+		if (!cJSON_AddItemToArray(list, e)) {
 			cJSON_Delete(e);
 			goto out;
 		}
+		/* e belongs to req now: deleting req frees it. */
+		if (cJSON_AddStringToObject(e, "Id", entries[i].id) == NULL ||
+		    cJSON_AddStringToObject(e, "MessageBody", entries[i].body) == NULL ||
+		    cJSON_AddNumberToObject(e, "DelaySeconds",
+		    entries[i].delay_seconds) == NULL)
+			goto out;
 	}
 	rc = call_batch(aws, "SendMessageBatch", req, &resp, result);
 	req = NULL;
@@ -544,15 +546,17 @@ handle_batch(struct tf_aws *aws, const char *op, const char *queue_url,
 		goto out;
 	for (i = 0; i < n; i++) {
 		e = cJSON_CreateObject();
-		if (!cJSON_AddItemToArray(list, e) ||
-		    cJSON_AddStringToObject(e, "Id", entries[i].id) == NULL ||
-		    cJSON_AddStringToObject(e, "ReceiptHandle",
-		    entries[i].receipt_handle) == NULL ||
-		    (with_visibility && cJSON_AddNumberToObject(e, "VisibilityTimeout",
-		    entries[i].visibility_timeout) == NULL)) {
+		if (!cJSON_AddItemToArray(list, e)) {
 			cJSON_Delete(e);
 			goto out;
 		}
+		/* e belongs to req now: deleting req frees it. */
+		if (cJSON_AddStringToObject(e, "Id", entries[i].id) == NULL ||
+		    cJSON_AddStringToObject(e, "ReceiptHandle",
+		    entries[i].receipt_handle) == NULL ||
+		    (with_visibility && cJSON_AddNumberToObject(e, "VisibilityTimeout",
+		    entries[i].visibility_timeout) == NULL))
+			goto out;
 	}
 	result->n_entries = n;
 	rc = call_batch(aws, op, req, &resp, result);

@@ -13,6 +13,7 @@
 #include "ddb.h"
 #include "marshal.h"
 #include "rand.h"
+#include "sqs.h"
 
 static const char *const status_names[TF_TASK__STATUSES] = {
 	"PENDING", "PROCESSING", "COMPLETED", "FAILED", "SUSPENDED"
@@ -100,7 +101,7 @@ tf_task_backoff_ms(int64_t attempts, int64_t base_ms, int64_t cap_ms)
 		d *= 2;
 	if (d > cap_ms)
 		d = cap_ms;
-	return d / 2 + tf_random_below(d / 2 + 1);
+	return tf_random_below(d + 1);
 }
 
 void
@@ -224,6 +225,8 @@ tf_task_from_item(const cJSON *item, struct tf_task *t, char *errbuf,
 	t->max_attempts = get_n(item, "max_attempts", TF_DEFAULT_MAX_ATTEMPTS);
 	t->lease_until = get_n(item, "lease_until", 0);
 	t->enqueued_for = get_n(item, "enqueued_for", 0);
+	t->slot = get_n(item, "slot", 0);
+	t->suspend_requested = get_true(item, "suspend_requested");
 	t->created_at = get_n(item, "created_at", 0);
 	t->updated_at = get_n(item, "updated_at", 0);
 	t->finished_at = get_n(item, "finished_at", 0);
@@ -457,8 +460,10 @@ tf_task_create(struct tf_aws *aws, const char *table,
 	/* params and sched go in first: put_attr takes them either way. */
 	ok = put_attr(item, "params", params);
 	params = NULL;
-	if (ok && sched != NULL)
-		ok = put_attr(item, "schedule", sched);
+	if (ok && sched != NULL) {
+		ok = put_attr(item, "schedule", sched) &&
+		    put_attr(item, "slot", tf_ddb_av_n(spec->next_run));
+	}
 	sched = NULL;
 	if (!ok ||
 	    !put_attr(item, "id", tf_ddb_av_s(id)) ||
@@ -679,34 +684,37 @@ bind_object(struct tf_ddb_expr *e, const char *placeholder, const char *text,
 	return tf_ddb_expr_value(e, placeholder, av);
 }
 
-enum tf_err
-tf_task_finish(struct tf_aws *aws, const char *table, const struct tf_task *t,
-    const struct tf_task_outcome *o, int64_t now_ms,
-    enum tf_task_status *state_out, int64_t *next_gen, int64_t *enqueue_at,
-    char *errbuf, size_t errlen)
+/*
+ * Builds and sends the outcome write for state `state`. `guard_suspend` adds
+ * "no suspend was requested" to the condition, so a PENDING outcome cannot
+ * overwrite a suspend that arrived during the run.
+ */
+static enum tf_err
+write_outcome(struct tf_aws *aws, const char *table, const struct tf_task *t,
+    const struct tf_task_outcome *o, int64_t now_ms, enum tf_task_status state,
+    bool guard_suspend, int64_t *enqueue_at, char *errbuf, size_t errlen)
 {
 	struct tf_ddb_expr e = { 0 };
 	struct tf_buf set = TF_BUF_INIT, remove = TF_BUF_INIT, update = TF_BUF_INIT;
-	enum tf_task_status state;
+	struct tf_buf cond = TF_BUF_INIT;
+	bool done = o->kind == TF_OUTCOME_DONE;
 	int64_t next = 0;
 	enum tf_err rc;
 	char cut[TF_TASK_ERROR_MAX + 1];
 
 	*enqueue_at = 0;
-	*next_gen = t->gen + 1;
-	if (o->kind == TF_OUTCOME_DONE)
-		state = o->completed ? TF_TASK_COMPLETED : TF_TASK_PENDING;
-	else if (o->kind == TF_OUTCOME_RETRY && t->attempts + 1 < t->max_attempts)
-		state = TF_TASK_PENDING;
-	else
-		state = TF_TASK_FAILED;
-	*state_out = state;
-
 	rc = bind_lease(&e, t->gen, t->lease_owner);
 	if (rc != TF_OK)
 		goto out;
-	e.condition = LEASE_CONDITION;
 	rc = TF_ERR_NOMEM;
+	if (tf_buf_append_str(&cond, LEASE_CONDITION) != TF_OK ||
+	    (guard_suspend && tf_buf_append_str(&cond,
+	    " AND attribute_not_exists(suspend_requested)") != TF_OK) ||
+	    (o->lease_expired_before > 0 && (tf_buf_append_str(&cond,
+	    " AND lease_until < :expired") != TF_OK ||
+	    tf_ddb_expr_value_n(&e, ":expired", o->lease_expired_before) != TF_OK)))
+		goto out;
+	e.condition = cond.data;
 	if (tf_ddb_expr_value_n(&e, ":ng", t->gen + 1) != TF_OK ||
 	    tf_ddb_expr_value_n(&e, ":now", now_ms) != TF_OK ||
 	    tf_ddb_expr_value_s(&e, ":state", tf_task_status_name(state)) != TF_OK ||
@@ -714,10 +722,12 @@ tf_task_finish(struct tf_aws *aws, const char *table, const struct tf_task *t,
 		goto out;
 	if (tf_buf_append_str(&set, "SET #st = :state, completed = :done, gen = :ng, "
 	    "updated_at = :now") != TF_OK ||
-	    tf_buf_append_str(&remove, " REMOVE lease_owner, lease_until") != TF_OK)
+	    tf_buf_append_str(&remove, " REMOVE lease_owner, lease_until, "
+	    "suspend_requested") != TF_OK)
 		goto out;
 
-	if (o->kind == TF_OUTCOME_DONE) {
+	if (done) {
+		/* A finished run: the next iteration starts with fresh attempts. */
 		if (tf_ddb_expr_value_n(&e, ":one", 1) != TF_OK ||
 		    tf_ddb_expr_value_n(&e, ":zero", 0) != TF_OK ||
 		    tf_buf_append_str(&set, ", iteration = iteration + :one, "
@@ -733,15 +743,21 @@ tf_task_finish(struct tf_aws *aws, const char *table, const struct tf_task *t,
 				goto out;
 		}
 		next = o->next_run > 0 ? o->next_run : now_ms;
+		if (o->slot > 0 && (tf_ddb_expr_value_n(&e, ":slot", o->slot) != TF_OK ||
+		    tf_buf_append_str(&set, ", slot = :slot") != TF_OK))
+			goto out;
 	} else {
-		snprintf(cut, sizeof(cut), "%s", o->error ? o->error : "unknown error");
 		if (tf_ddb_expr_value_n(&e, ":att", t->attempts + 1) != TF_OK ||
-		    tf_ddb_expr_value_s(&e, ":err", cut) != TF_OK ||
-		    tf_ddb_expr_value(&e, ":errs", errors_with(t, cut, now_ms)) != TF_OK ||
-		    tf_buf_append_str(&set, ", attempts = :att, last_error = :err, "
-		    "errors = :errs") != TF_OK)
+		    tf_buf_append_str(&set, ", attempts = :att") != TF_OK)
 			goto out;
 		next = o->retry_at > 0 ? o->retry_at : now_ms;
+	}
+	if (o->error != NULL) {
+		snprintf(cut, sizeof(cut), "%s", o->error);
+		if (tf_ddb_expr_value_s(&e, ":err", cut) != TF_OK ||
+		    tf_ddb_expr_value(&e, ":errs", errors_with(t, cut, now_ms)) != TF_OK ||
+		    tf_buf_append_str(&set, ", last_error = :err, errors = :errs") != TF_OK)
+			goto out;
 	}
 	if (o->result_json != NULL) {
 		rc = bind_object(&e, ":result", o->result_json, "result", errbuf, errlen);
@@ -752,10 +768,14 @@ tf_task_finish(struct tf_aws *aws, const char *table, const struct tf_task *t,
 		    tf_ddb_expr_name(&e, "#res", "result") != TF_OK)
 			goto out;
 	}
+	if (state == TF_TASK_PENDING || state == TF_TASK_SUSPENDED) {
+		if (tf_ddb_expr_value_n(&e, ":next", next) != TF_OK ||
+		    tf_buf_append_str(&set, ", next_run = :next") != TF_OK)
+			goto out;
+	}
 	if (state == TF_TASK_PENDING) {
 		/* The next iteration or attempt: due again, in the due index. */
-		if (tf_ddb_expr_value_n(&e, ":next", next) != TF_OK ||
-		    tf_buf_append_str(&set, ", next_run = :next, due_at = :next") != TF_OK)
+		if (tf_buf_append_str(&set, ", due_at = :next") != TF_OK)
 			goto out;
 		if (next <= now_ms + (o->horizon_ms > 0 ? o->horizon_ms :
 		    TF_ENQUEUE_HORIZON_MS)) {
@@ -766,8 +786,9 @@ tf_task_finish(struct tf_aws *aws, const char *table, const struct tf_task *t,
 			goto out;
 		}
 	} else {
-		/* Finished: out of the due index for good. */
-		if (tf_buf_append_str(&set, ", finished_at = :now") != TF_OK ||
+		/* Finished or suspended: out of the due index. */
+		if ((state != TF_TASK_SUSPENDED &&
+		    tf_buf_append_str(&set, ", finished_at = :now") != TF_OK) ||
 		    tf_buf_append_str(&remove, ", due_shard, due_at, enqueued_for") != TF_OK)
 			goto out;
 	}
@@ -782,6 +803,103 @@ out:
 	tf_buf_free(&set);
 	tf_buf_free(&remove);
 	tf_buf_free(&update);
+	tf_buf_free(&cond);
+	return rc;
+}
+
+enum tf_err
+tf_task_finish(struct tf_aws *aws, const char *table, const struct tf_task *t,
+    const struct tf_task_outcome *o, int64_t now_ms,
+    enum tf_task_status *state_out, int64_t *next_gen, int64_t *enqueue_at,
+    char *errbuf, size_t errlen)
+{
+	struct tf_task now_item;
+	enum tf_task_status state;
+	enum tf_err rc;
+	char err[64];
+
+	*next_gen = t->gen + 1;
+	if (o->kind == TF_OUTCOME_DONE)
+		state = o->completed ? TF_TASK_COMPLETED : TF_TASK_PENDING;
+	else if (o->kind == TF_OUTCOME_RETRY && t->attempts + 1 < t->max_attempts)
+		state = TF_TASK_PENDING;
+	else
+		state = TF_TASK_FAILED;
+	*state_out = state;
+	rc = write_outcome(aws, table, t, o, now_ms, state, state == TF_TASK_PENDING,
+	    enqueue_at, errbuf, errlen);
+	if (rc != TF_ERR_CONDITION || state != TF_TASK_PENDING)
+		return rc;
+	/* Either the lease is gone, or a suspend was requested during the run:
+	 * then the run's result is kept and the task is SUSPENDED. */
+	rc = tf_task_get(aws, table, t->id, &now_item, err, sizeof(err));
+	if (rc == TF_OK && now_item.gen == t->gen && now_item.suspend_requested &&
+	    now_item.status == TF_TASK_PROCESSING && now_item.lease_owner != NULL &&
+	    t->lease_owner != NULL && strcmp(now_item.lease_owner, t->lease_owner) == 0) {
+		*state_out = TF_TASK_SUSPENDED;
+		rc = write_outcome(aws, table, t, o, now_ms, TF_TASK_SUSPENDED, false,
+		    enqueue_at, errbuf, errlen);
+	} else if (rc == TF_OK || rc == TF_ERR_NOT_FOUND || rc == TF_ERR_PARSE) {
+		rc = TF_ERR_CONDITION;
+	}
+	tf_task_free(&now_item);
+	return rc;
+}
+
+enum tf_err
+tf_task_sweep_enqueue(struct tf_aws *aws, const char *table, const char *id,
+    int64_t gen, int64_t due_ms, int64_t stale_before_ms)
+{
+	struct tf_ddb_expr e = { 0 };
+	enum tf_err rc = TF_ERR_NOMEM;
+
+	/* The new generation makes any message still out for this task stale;
+	 * only one of several sweeping consumers wins the condition. */
+	e.update = "SET gen = :ng, enqueued_for = :d";
+	e.condition = "gen = :g AND #st = :pending AND next_run = :d AND "
+	    "(attribute_not_exists(enqueued_for) OR enqueued_for < :stale)";
+	if (tf_ddb_expr_name(&e, "#st", "status") == TF_OK &&
+	    tf_ddb_expr_value_s(&e, ":pending", "PENDING") == TF_OK &&
+	    tf_ddb_expr_value_n(&e, ":ng", gen + 1) == TF_OK &&
+	    tf_ddb_expr_value_n(&e, ":g", gen) == TF_OK &&
+	    tf_ddb_expr_value_n(&e, ":d", due_ms) == TF_OK &&
+	    tf_ddb_expr_value_n(&e, ":stale", stale_before_ms) == TF_OK)
+		rc = update_task(aws, table, id, &e, NULL, NULL, 0);
+	tf_ddb_expr_free(&e);
+	return rc;
+}
+
+enum tf_err
+tf_task_release_message(struct tf_aws *aws, const char *table, const char *id,
+    int64_t gen)
+{
+	struct tf_ddb_expr e = { 0 };
+	enum tf_err rc = TF_ERR_NOMEM;
+
+	e.update = "REMOVE enqueued_for";
+	e.condition = "gen = :g";
+	if (tf_ddb_expr_value_n(&e, ":g", gen) == TF_OK)
+		rc = update_task(aws, table, id, &e, NULL, NULL, 0);
+	tf_ddb_expr_free(&e);
+	return rc;
+}
+
+enum tf_err
+tf_task_send_message(struct tf_aws *aws, const char *queue_url, const char *id,
+    int64_t due_ms, int64_t gen, int64_t now_ms)
+{
+	int64_t delay = (due_ms - now_ms) / 1000;
+	char *body = NULL;
+	enum tf_err rc;
+
+	if (delay < 0)
+		delay = 0;
+	if (delay > TF_SQS_MAX_DELAY_S)
+		delay = TF_SQS_MAX_DELAY_S;
+	rc = tf_task_message_format(id, due_ms, gen, &body);
+	if (rc == TF_OK)
+		rc = tf_sqs_send_message(aws, queue_url, body, (int)delay, NULL);
+	tf_free(body);
 	return rc;
 }
 

@@ -57,6 +57,10 @@ struct tf_task {
 	cJSON *errors;           /* the `errors` list as AV JSON ({"L":[...]}), or NULL */
 	char *last_error;
 	int64_t enqueued_for;    /* 0 when absent */
+	int64_t slot;            /* scheduled tasks: the schedule slot of the
+	                            current occurrence (next_run may be later,
+	                            after retries); 0 when absent */
+	bool suspend_requested;  /* a suspend arrived while it was PROCESSING */
 	int64_t created_at, updated_at, finished_at;
 	bool legacy;             /* written by the original serverless scheduler:
 	                            no status, no gen */
@@ -159,12 +163,20 @@ struct tf_task_outcome {
 	int64_t retry_at;         /* RETRY: the earliest next attempt */
 	const char *new_params;   /* JSON object text, or NULL to keep; borrowed */
 	const char *result_json;  /* JSON object text for `result`, or NULL */
-	const char *error;        /* RETRY and FAILED: the error text */
+	const char *error;        /* the error text: RETRY and FAILED always; DONE
+	                             when a recurring task's occurrence failed
+	                             permanently and its schedule goes on */
+	int64_t slot;             /* DONE of a scheduled task: the slot of the
+	                             next occurrence (written as `slot`); 0: none */
+	int64_t lease_expired_before; /* > 0: also require lease_until below this
+	                             (the sweeper recovering a dead consumer's
+	                             run, never a live one's) */
 	int64_t horizon_ms;       /* the enqueue horizon; 0: TF_ENQUEUE_HORIZON_MS */
 };
 
 /* Writes the outcome of the run of claimed task t (its gen and lease owner
- * are the condition). *state_out: the status written; *next_gen the new
+ * are the condition). A PENDING outcome for a task whose suspend was requested
+ * during the run becomes SUSPENDED, keeping the run's result. *state_out: the status written; *next_gen the new
  * generation; *enqueue_at the due time of the message the caller must send
  * (0: none, the task is finished or beyond the enqueue horizon).
  * TF_ERR_CONDITION when the lease was lost. */
@@ -172,6 +184,25 @@ enum tf_err tf_task_finish(struct tf_aws *aws, const char *table,
     const struct tf_task *t, const struct tf_task_outcome *o, int64_t now_ms,
     enum tf_task_status *state_out, int64_t *next_gen, int64_t *enqueue_at,
     char *errbuf, size_t errlen);
+
+/* The sweeper's claim on sending a task's message: bumps gen (so any older
+ * message is stale) and sets enqueued_for = due_ms, conditional on gen, status
+ * PENDING, next_run = due_ms and enqueued_for absent or older than
+ * stale_before_ms. TF_ERR_CONDITION when another consumer won or the task
+ * changed. The caller then sends the message for gen + 1. */
+enum tf_err tf_task_sweep_enqueue(struct tf_aws *aws, const char *table,
+    const char *id, int64_t gen, int64_t due_ms, int64_t stale_before_ms);
+
+/* Says no message is out for generation gen (removes enqueued_for), so the
+ * sweeper sends one when the task comes within the horizon. */
+enum tf_err tf_task_release_message(struct tf_aws *aws, const char *table,
+    const char *id, int64_t gen);
+
+/* Sends the wake-up message for task id, generation gen, due at due_ms, with
+ * DelaySeconds rounded down (at most 900): it arrives up to a second early and
+ * the consumer holds it until its exact time. */
+enum tf_err tf_task_send_message(struct tf_aws *aws, const char *queue_url,
+    const char *id, int64_t due_ms, int64_t gen, int64_t now_ms);
 
 /* Records that the live message for generation gen was sent for due_ms
  * (enqueued_for), conditional on the generation. */
@@ -221,9 +252,9 @@ enum tf_err tf_task_list_token_encode(const cJSON *cursor, char **token);
 enum tf_err tf_task_list_token_decode(const char *token, const char *ns,
     cJSON **cursor, char *errbuf, size_t errlen);
 
-/* The retry delay after `attempts` failed attempts: min(cap, base * 2^(n-1))
- * with full jitter in its upper half, so retries spread but never come
- * back at once. */
+/* The retry delay after `attempts` failed attempts (1 for the first):
+ * full jitter, a uniform random delay in [0, min(cap, base * 2^(attempts-1))],
+ * so a crowd of failing tasks spreads out instead of coming back at once. */
 int64_t tf_task_backoff_ms(int64_t attempts, int64_t base_ms, int64_t cap_ms);
 
 #endif /* TF_TASK_H */

@@ -1,7 +1,8 @@
 /*
  * record - a runner that leaves a trace, for end-to-end tests.
  *
- * Every run appends "<task id> <iteration>\n" to a file with one write() on
+ * Every run appends "<task id> <iteration>\n" (with params "stamp": true,
+ * "<task id> <iteration> <now ms> <target ms>\n") to a file with one write() on
  * a descriptor opened with O_APPEND, so lines from concurrent runs (and
  * several consumers on one machine) never interleave. The file is params
  * "file", else the environment variable TF_RECORD_FILE; without either the
@@ -43,11 +44,11 @@ put_count(cJSON *params, const char *key, int64_t v)
 /* Appends the line for this run with one write(). Returns 0, or -1 with the
  * result failed. */
 static int
-append_line(const char *file, const struct tf_task_view *task,
+append_line(const char *file, const struct tf_task_view *task, int stamp,
     struct tf_run_result *result)
 {
 	char *line = NULL;
-	size_t cap = strlen(task->id) + 32;
+	size_t cap = strlen(task->id) + 64;
 	ssize_t n;
 	int fd = -1, len, e, rc = -1;
 
@@ -55,7 +56,12 @@ append_line(const char *file, const struct tf_task_view *task,
 		runner_set_error(result, TF_RUN_RETRY, "out of memory");
 		goto out;
 	}
-	len = snprintf(line, cap, "%s %" PRId64 "\n", task->id, task->iteration);
+	if (stamp)
+		len = snprintf(line, cap, "%s %" PRId64 " %" PRId64 " %" PRId64 "\n",
+		    task->id, task->iteration, task->host->now_ms(), task->target_ms);
+	else
+		len = snprintf(line, cap, "%s %" PRId64 "\n", task->id,
+		    task->iteration);
 	if (len < 0 || (size_t)len >= cap) {
 		runner_set_error(result, TF_RUN_FAILED, "cannot format the line");
 		goto out;
@@ -112,7 +118,8 @@ record_run(void *state, const struct tf_task_view *task,
 		    "TF_RECORD_FILE");
 		goto out;
 	}
-	if (append_line(file, task, result) != 0)
+	if (append_line(file, task, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+	    params, "stamp")), result) != 0)
 		goto out;
 
 	found = runner_get_count(params, "n", &n, result);

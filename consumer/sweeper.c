@@ -1,0 +1,250 @@
+/* sweeper.c - enqueueing tasks as they come due, and recovering lost ones. */
+#include "sweeper.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "ddb.h"
+#include "log.h"
+#include "rand.h"
+#include "schema.h"
+#include "task.h"
+
+#define PAGE_LIMIT 100
+
+struct tf_sweeper {
+	struct tf_sweeper_opts o;
+	struct tf_sweeper_stats stats;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	int stopping;
+};
+
+/* Sends the message for a task whose enqueue this sweeper claimed. */
+static void
+send_claimed(struct tf_sweeper *sw, const char *id, int64_t due, int64_t gen)
+{
+	enum tf_err rc = tf_task_send_message(sw->o.aws, sw->o.queue_url, id, due,
+	    gen, tf_now_ms());
+
+	if (rc == TF_OK) {
+		atomic_fetch_add(&sw->stats.enqueued, 1);
+	} else {
+		/* enqueued_for is set: after the grace period a sweep retries. */
+		struct tf_log_field f[] = { { "task", id } };
+
+		tf_log_fields(TF_LOG_WARN, f, 1, "sweeper: sending the message "
+		    "failed (%s); will retry after the grace period", tf_strerror(rc));
+	}
+}
+
+/* A PENDING task in the due window: send its message unless one is out. */
+static void
+sweep_pending(struct tf_sweeper *sw, const cJSON *item, int64_t now)
+{
+	const char *id = tf_ddb_item_s(item, "id");
+	int64_t gen = 0, next_run = 0, enqueued_for = 0;
+	enum tf_err rc;
+
+	tf_ddb_item_n(item, "gen", &gen);
+	if (!tf_ddb_item_n(item, "next_run", &next_run))
+		return;
+	if (tf_ddb_item_n(item, "enqueued_for", &enqueued_for) &&
+	    enqueued_for >= now - sw->o.grace_ms)
+		return;  /* its message is out and not yet overdue */
+	rc = tf_task_sweep_enqueue(sw->o.aws, sw->o.table, id, gen, next_run,
+	    now - sw->o.grace_ms);
+	if (rc == TF_ERR_CONDITION)
+		return;  /* another consumer won, or the task moved on */
+	if (rc != TF_OK) {
+		tf_log(TF_LOG_WARN, "sweeper: claiming the enqueue of %s failed: %s",
+		    id, tf_strerror(rc));
+		return;
+	}
+	if (enqueued_for > 0) {
+		struct tf_log_field f[] = { { "task", id } };
+
+		tf_log_fields(TF_LOG_WARN, f, 1, "sweeper: message for the run due "
+		    "%lld ms ago was lost; sent again", (long long)(now - next_run));
+	}
+	send_claimed(sw, id, next_run, gen + 1);
+}
+
+/* A PROCESSING task whose lease has run out: its consumer is gone. The run
+ * counts as a failed attempt and the task is retried now. */
+static void
+sweep_expired(struct tf_sweeper *sw, const char *id, int64_t now)
+{
+	struct tf_task t;
+	struct tf_task_outcome o = { 0 };
+	enum tf_task_status state;
+	int64_t next_gen, enqueue_at;
+	char err[256], text[300];
+	enum tf_err rc;
+
+	rc = tf_task_get(sw->o.aws, sw->o.table, id, &t, err, sizeof(err));
+	if (rc != TF_OK || t.status != TF_TASK_PROCESSING || t.lease_until >= now) {
+		tf_task_free(&t);
+		return;
+	}
+	snprintf(text, sizeof(text), "lease expired: consumer %s stopped without "
+	    "finishing the run", t.lease_owner ? t.lease_owner : "?");
+	o.kind = TF_OUTCOME_RETRY;
+	o.error = text;
+	o.retry_at = now;
+	o.horizon_ms = sw->o.horizon_ms;
+	o.lease_expired_before = now;
+	rc = tf_task_finish(sw->o.aws, sw->o.table, &t, &o, now, &state, &next_gen,
+	    &enqueue_at, err, sizeof(err));
+	if (rc == TF_OK) {
+		struct tf_log_field f[] = { { "task", id } };
+
+		atomic_fetch_add(&sw->stats.recovered, 1);
+		tf_log_fields(TF_LOG_WARN, f, 1, "sweeper: recovered a run whose lease "
+		    "expired (%s); task is %s", t.lease_owner ? t.lease_owner : "?",
+		    tf_task_status_name(state));
+		if (enqueue_at > 0)
+			send_claimed(sw, id, enqueue_at, next_gen);
+	} else if (rc != TF_ERR_CONDITION) {
+		tf_log(TF_LOG_WARN, "sweeper: recovering %s failed: %s", id,
+		    tf_strerror(rc));
+	}
+	tf_task_free(&t);
+}
+
+/* Sweeps one shard of the due index. */
+static void
+sweep_shard(struct tf_sweeper *sw, int shard)
+{
+	struct tf_ddb_expr e = { 0 };
+	struct tf_ddb_query q = { 0 };
+	cJSON *start = NULL, *items = NULL;
+	const cJSON *it;
+	char shard_text[4];
+	int64_t now = tf_now_ms(), lease_until;
+	const char *status, *id;
+	int pages = 0;
+	enum tf_err rc;
+
+	snprintf(shard_text, sizeof(shard_text), "%d", shard);
+	e.key_condition = "due_shard = :s AND due_at <= :until";
+	if (tf_ddb_expr_value_s(&e, ":s", shard_text) != TF_OK ||
+	    tf_ddb_expr_value_n(&e, ":until", now + sw->o.horizon_ms) != TF_OK)
+		goto out;
+	q.table = sw->o.table;
+	q.index = "by_due";
+	q.expr = &e;
+	q.limit = PAGE_LIMIT;
+	do {
+		rc = tf_ddb_query_page(sw->o.aws, &q, &start, &items);
+		if (rc != TF_OK) {
+			tf_log(TF_LOG_WARN, "sweeper: querying shard %d failed: %s",
+			    shard, tf_strerror(rc));
+			goto out;
+		}
+		cJSON_ArrayForEach(it, items) {
+			status = tf_ddb_item_s(it, "status");
+			id = tf_ddb_item_s(it, "id");
+			if (status == NULL || id == NULL)
+				continue;
+			if (strcmp(status, "PENDING") == 0)
+				sweep_pending(sw, it, now);
+			else if (strcmp(status, "PROCESSING") == 0 &&
+			    tf_ddb_item_n(it, "lease_until", &lease_until) &&
+			    lease_until < now)
+				sweep_expired(sw, id, now);
+		}
+		cJSON_Delete(items);
+		items = NULL;
+		pages++;
+	} while (start != NULL && pages < 1000);
+out:
+	cJSON_Delete(start);
+	cJSON_Delete(items);
+	tf_ddb_expr_free(&e);
+}
+
+void
+tf_sweeper_sweep(struct tf_sweeper *sw)
+{
+	int first = (int)tf_random_below(TF_DUE_SHARDS), i;
+
+	/* Consumers start at different shards, so they rarely race. */
+	for (i = 0; i < TF_DUE_SHARDS; i++)
+		sweep_shard(sw, (first + i) % TF_DUE_SHARDS);
+	atomic_fetch_add(&sw->stats.sweeps, 1);
+}
+
+static void *
+sweeper_main(void *arg)
+{
+	struct tf_sweeper *sw = arg;
+	struct timespec ts;
+	int64_t wait_ms;
+
+	pthread_mutex_lock(&sw->lock);
+	while (!sw->stopping) {
+		pthread_mutex_unlock(&sw->lock);
+		tf_sweeper_sweep(sw);
+		pthread_mutex_lock(&sw->lock);
+		/* Jitter keeps a fleet's sweeps from lining up. */
+		wait_ms = sw->o.interval_ms * 9 / 10 +
+		    tf_random_below(sw->o.interval_ms / 5 + 1);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += wait_ms / 1000;
+		ts.tv_nsec += (wait_ms % 1000) * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		if (!sw->stopping)
+			pthread_cond_timedwait(&sw->wake, &sw->lock, &ts);
+	}
+	pthread_mutex_unlock(&sw->lock);
+	return NULL;
+}
+
+enum tf_err
+tf_sweeper_start(const struct tf_sweeper_opts *o, struct tf_sweeper **out)
+{
+	struct tf_sweeper *sw = tf_calloc(1, sizeof(*sw));
+
+	*out = NULL;
+	if (sw == NULL)
+		return TF_ERR_NOMEM;
+	sw->o = *o;
+	pthread_mutex_init(&sw->lock, NULL);
+	pthread_cond_init(&sw->wake, NULL);
+	if (pthread_create(&sw->thread, NULL, sweeper_main, sw) != 0) {
+		pthread_mutex_destroy(&sw->lock);
+		pthread_cond_destroy(&sw->wake);
+		tf_free(sw);
+		return TF_ERR_NOMEM;
+	}
+	*out = sw;
+	return TF_OK;
+}
+
+void
+tf_sweeper_stop(struct tf_sweeper *sw)
+{
+	if (sw == NULL)
+		return;
+	pthread_mutex_lock(&sw->lock);
+	sw->stopping = 1;
+	pthread_cond_signal(&sw->wake);
+	pthread_mutex_unlock(&sw->lock);
+	pthread_join(sw->thread, NULL);
+	pthread_mutex_destroy(&sw->lock);
+	pthread_cond_destroy(&sw->wake);
+	tf_free(sw);
+}
+
+struct tf_sweeper_stats *
+tf_sweeper_stats(struct tf_sweeper *sw)
+{
+	return &sw->stats;
+}

@@ -1,0 +1,54 @@
+/*
+ * sweeper.h - finds tasks that need a message and sends it (SPEC section 7).
+ *
+ * Every consumer runs one. Each sweep queries the 16 shards of the sparse
+ * by_due index for tasks needing attention within the enqueue horizon:
+ *   - PENDING with no live message (no enqueued_for, or one older than the
+ *     grace period, i.e. lost): the sweeper claims the enqueue with a
+ *     conditional write that bumps gen, then sends the message with the
+ *     exact delay. Several consumers sweeping at once send one message.
+ *     Tasks due further ahead get no message (and cost nothing) until they
+ *     come within the horizon.
+ *   - PROCESSING whose lease has expired (its consumer died): the run counts
+ *     as a failed attempt and the task is retried at once (or FAILED when its
+ *     attempts are spent).
+ */
+#ifndef TF_SWEEPER_H
+#define TF_SWEEPER_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "aws.h"
+#include "err.h"
+
+struct tf_sweeper_opts {
+	struct tf_aws *aws;          /* borrowed */
+	const char *table;           /* borrowed */
+	const char *queue_url;       /* borrowed */
+	int64_t interval_ms;         /* between sweeps */
+	int64_t horizon_ms;          /* enqueue tasks due within this */
+	int64_t grace_ms;            /* a message this late is taken as lost */
+};
+
+struct tf_sweeper_stats {
+	atomic_long sweeps;
+	atomic_long enqueued;        /* messages sent for tasks without one */
+	atomic_long recovered;       /* expired leases taken back */
+};
+
+struct tf_sweeper;
+
+/* Starts the sweeper thread; the strings in o must outlive it. Caller stops
+ * it with tf_sweeper_stop(). */
+enum tf_err tf_sweeper_start(const struct tf_sweeper_opts *o,
+    struct tf_sweeper **out);
+void tf_sweeper_stop(struct tf_sweeper *sw);
+
+/* Runs one sweep now, in the caller's thread. */
+void tf_sweeper_sweep(struct tf_sweeper *sw);
+
+/* The counters; borrowed for the sweeper's lifetime. */
+struct tf_sweeper_stats *tf_sweeper_stats(struct tf_sweeper *sw);
+
+#endif /* TF_SWEEPER_H */

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# engine_schedule.sh - recurrence, suspend/resume and run-now with the real
+# binaries:
+#   - --every 2s --max-runs 3 runs exactly three times, at least 2 s apart,
+#     each on its slot, then COMPLETED;
+#   - a recurring task whose occurrences fail for good keeps its schedule;
+#   - a suspended task never runs until resumed, then runs at once;
+#   - a suspend during a run takes effect when the run ends, result kept;
+#   - run-now runs a task due in an hour at once.
+set -u
+. "$(dirname "$0")/../tools/e2e.sh"
+export TASKFLEET_SWEEP_INTERVAL=1s
+e2e_init schedule
+RECORD=$E2E_DIR/record.txt
+: >"$RECORD"
+item() { $TFCHECK scan "$E2E_NAME" | grep "\"id\": \"$1\""; }
+field() { item "$1" | $PY -c "import json,sys; print(json.load(sys.stdin).get('$2'))"; }
+status_is() { [ "$(field "$1" status)" = "$2" ]; }
+
+start_consumer r1 --concurrency 4
+start_consumer r2 --concurrency 4
+
+"$TASKFLEET" submit --type record --id every-1 --every 2s --max-runs 3 \
+    --params "{\"file\": \"$RECORD\", \"stamp\": true}" >/dev/null
+"$TASKFLEET" submit --type fail --id every-fail --every 1s --max-runs 3 \
+    --params '{"mode": "permanent", "message": "bad input today"}' >/dev/null
+"$TASKFLEET" submit --type record --id susp-1 --at +3s \
+    --params "{\"file\": \"$RECORD\"}" >/dev/null
+"$TASKFLEET" suspend susp-1 >/dev/null
+"$TASKFLEET" submit --type noop --id later-1 --at +1h >/dev/null
+"$TASKFLEET" run-now later-1 >/dev/null
+
+check "every-completed-after-3-runs" wait_until 20 status_is every-1 COMPLETED
+runs=$(grep -c '^every-1 ' "$RECORD")
+check "every-ran-exactly-3-times ($runs)" test "$runs" -eq 3
+check "every-iterations-0-1-2" test "$(awk '$1 == "every-1" { print $2 }' "$RECORD" | sort | tr '\n' ' ')" = "0 1 2 "
+gaps=$(awk '$1 == "every-1" { print $3 }' "$RECORD" | sort -n | awk 'NR > 1 { print $1 - prev } { prev = $1 }' | tr '\n' ' ')
+check "every-runs-at-least-2s-apart (gaps ms: $gaps)" sh -c "for g in $gaps; do [ \$g -ge 1950 ] || exit 1; done"
+slots=$(awk '$1 == "every-1" { print $4 }' "$RECORD" | sort -n | awk 'NR > 1 { print $1 - prev } { prev = $1 }' | tr '\n' ' ')
+check "every-slots-exactly-2s-apart (slots: $slots)" test "$slots" = "2000 2000 "
+lates=$(awk '$1 == "every-1" { print $3 - $4 }' "$RECORD" | tr '\n' ' ')
+check "every-runs-start-on-their-slot (late ms: $lates)" sh -c "for l in $lates; do [ \$l -ge 0 -a \$l -lt 1500 ] || exit 1; done"
+
+check "every-fail-keeps-schedule" wait_until 20 status_is every-fail COMPLETED
+check "every-fail-3-runs-errors-recorded" test "$(item every-fail | $PY -c 'import json,sys; t=json.load(sys.stdin); print(t["iteration"], len(t["errors"]), t["last_error"])')" = "3 3 bad input today"
+
+check "run-now-ran-at-once" wait_until 10 status_is later-1 COMPLETED
+
+sleep 5
+check "suspended-never-ran" test "$(field susp-1 status) $(grep -c '^susp-1 ' "$RECORD")" = "SUSPENDED 0"
+"$TASKFLEET" resume susp-1 >/dev/null
+check "resumed-runs-at-once" wait_until 10 status_is susp-1 COMPLETED
+check "resumed-ran-once" test "$(grep -c '^susp-1 ' "$RECORD")" -eq 1
+
+# Suspend while running: the run finishes, its result is kept, then it waits.
+"$TASKFLEET" submit --type sleep --id susp-run --every 1h --params '{"ms": 3000}' >/dev/null
+check "suspend-run-started" wait_until 10 status_is susp-run PROCESSING
+"$TASKFLEET" suspend susp-run >/dev/null
+check "suspend-during-run-takes-effect-after" wait_until 10 status_is susp-run SUSPENDED
+check "suspend-during-run-kept-the-run" test "$(field susp-run iteration)" = 1
+check "schedule-consumers-exit-0" stop_consumers
+exit $e2e_failed
