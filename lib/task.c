@@ -828,12 +828,22 @@ tf_task_finish(struct tf_aws *aws, const char *table, const struct tf_task *t,
 	*state_out = state;
 	rc = write_outcome(aws, table, t, o, now_ms, state, state == TF_TASK_PENDING,
 	    enqueue_at, errbuf, errlen);
-	if (rc != TF_ERR_CONDITION || state != TF_TASK_PENDING)
+	if (rc != TF_ERR_CONDITION)
 		return rc;
-	/* Either the lease is gone, or a suspend was requested during the run:
-	 * then the run's result is kept and the task is SUSPENDED. */
+	/* The condition failed. Three reasons, told apart by the item:
+	 *   - our own write was applied, but its reply was lost and the AWS layer
+	 *     retried it (gen moved by one, stamped with our time, no lease);
+	 *   - a suspend was requested during the run: the run's result is kept
+	 *     and the task is SUSPENDED;
+	 *   - the lease is gone: another consumer owns the task. */
 	rc = tf_task_get(aws, table, t->id, &now_item, err, sizeof(err));
-	if (rc == TF_OK && now_item.gen == t->gen && now_item.suspend_requested &&
+	if (rc == TF_OK && now_item.gen == t->gen + 1 &&
+	    now_item.updated_at == now_ms && now_item.lease_owner == NULL) {
+		*state_out = now_item.status;
+		*enqueue_at = now_item.status == TF_TASK_PENDING ?
+		    now_item.enqueued_for : 0;
+	} else if (rc == TF_OK && state == TF_TASK_PENDING &&
+	    now_item.gen == t->gen && now_item.suspend_requested &&
 	    now_item.status == TF_TASK_PROCESSING && now_item.lease_owner != NULL &&
 	    t->lease_owner != NULL && strcmp(now_item.lease_owner, t->lease_owner) == 0) {
 		*state_out = TF_TASK_SUSPENDED;

@@ -131,8 +131,14 @@ test_claim_run_finish_generations(void)
 	CHECK_INT_EQ(state, TF_TASK_PENDING);
 	CHECK_INT_EQ(next_gen, 3);
 	CHECK_INT_EQ(enqueue_at, now + 5000);
-	/* Written once: the same write again fails its condition. */
+	/* The same write again (as when its reply was lost and it was retried)
+	 * is recognised as already applied: success, and nothing written twice. */
 	CHECK_INT_EQ(tf_task_finish(AWS, table, &t, &o, now, &state, &next_gen,
+	    &enqueue_at, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(state, TF_TASK_PENDING);
+	CHECK_INT_EQ(enqueue_at, now + 5000);
+	/* A different write for the same old lease fails its condition. */
+	CHECK_INT_EQ(tf_task_finish(AWS, table, &t, &o, now + 1, &state, &next_gen,
 	    &enqueue_at, err, sizeof(err)), TF_ERR_CONDITION);
 	CHECK_INT_EQ(tf_task_get(AWS, table, id, &check, err, sizeof(err)), TF_OK);
 	CHECK_INT_EQ(check.status, TF_TASK_PENDING);
