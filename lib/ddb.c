@@ -406,6 +406,41 @@ out:
 	return rc;
 }
 
+enum tf_err
+tf_ddb_scan_page(struct tf_aws *aws, const struct tf_ddb_query *q,
+    cJSON **exclusive_start, cJSON **items)
+{
+	enum tf_err rc = TF_ERR_NOMEM;
+	cJSON *req = NULL, *resp = NULL;
+
+	*items = NULL;
+	if (q->expr != NULL && q->expr->key_condition != NULL)
+		return TF_ERR_INVALID;
+	req = request_with(q->table, q->expr);
+	if (req == NULL || !add_text(req, "IndexName", q->index) ||
+	    !add_copy(req, "ExclusiveStartKey", *exclusive_start) ||
+	    (q->limit > 0 && cJSON_AddNumberToObject(req, "Limit", q->limit) == NULL) ||
+	    (q->consistent && cJSON_AddTrueToObject(req, "ConsistentRead") == NULL))
+		goto out;
+	rc = ddb_call(aws, "Scan", req, &resp);
+	if (rc != TF_OK)
+		goto out;
+	*items = cJSON_DetachItemFromObjectCaseSensitive(resp, "Items");
+	if (*items == NULL)
+		*items = cJSON_CreateArray();
+	if (*items == NULL) {
+		rc = TF_ERR_NOMEM;
+		goto out;
+	}
+	cJSON_Delete(*exclusive_start);
+	*exclusive_start = cJSON_DetachItemFromObjectCaseSensitive(resp,
+	    "LastEvaluatedKey");
+out:
+	cJSON_Delete(resp);
+	cJSON_Delete(req);
+	return rc;
+}
+
 /* Sends one BatchWriteItem of `chunk` (taken) and re-sends what comes back
  * unprocessed, with backoff, for up to max_rounds rounds. */
 static enum tf_err

@@ -111,6 +111,14 @@ struct tf_ddb_query {
 enum tf_err tf_ddb_query_page(struct tf_aws *aws, const struct tf_ddb_query *q,
     cJSON **exclusive_start, cJSON **items);
 
+/* Reads one page of a Scan of q->table (or of its index q->index), with
+ * q->expr's filter and projection when given (expr may be NULL;
+ * key_condition must be NULL) and q->limit items evaluated per page (0: no
+ * limit); descending is ignored. Paging and *items as for
+ * tf_ddb_query_page(). */
+enum tf_err tf_ddb_scan_page(struct tf_aws *aws, const struct tf_ddb_query *q,
+    cJSON **exclusive_start, cJSON **items);
+
 /* Writes the put and delete requests of `requests` (a JSON array of
  * {"PutRequest": {...}} / {"DeleteRequest": {...}}, borrowed) to table in
  * batches of 25, re-sending unprocessed items with backoff until done or

@@ -10,6 +10,8 @@
 #include "alloc.h"
 #include "aws.h"
 #include "buf.h"
+#include "task.h"
+#include "timefmt.h"
 
 int
 cli_open(struct cli *c)
@@ -180,4 +182,61 @@ cli_parse_int(const char *s, long long min, long long max, long long *out)
 		return false;
 	*out = v;
 	return true;
+}
+
+int
+cli_parse_id_command(struct cli *c, int argc, char **argv, const char *usage,
+    const char *help, const char **id)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = argv[0];
+	int ch;
+
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			c->json = true;
+			break;
+		case 'h':
+			printf("%s\n%s", usage, help);
+			return 0;
+		default:
+			return cli_bad_option(cmd, ch, argv);
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage_error(cmd, "%s (see %s --help)", argc == optind ?
+		    "the task ID is missing" : "one task ID only", cmd);
+	*id = argv[optind];
+	if (!tf_task_id_valid(*id)) {
+		if (strlen(*id) > TF_TASK_ID_MAX)
+			return cli_usage_error(cmd, "ID: too long (%zu bytes; at most %d)",
+			    strlen(*id), TF_TASK_ID_MAX);
+		return cli_usage_error(cmd, "ID: must be 1 to %d printable characters "
+		    "without spaces", TF_TASK_ID_MAX);
+	}
+	return -1;
+}
+
+const char *
+cli_when(int64_t at, int64_t now_ms, char *buf, size_t len)
+{
+	char iso[TF_TIMEFMT_ISO_SIZE], dur[TF_TIMEFMT_DUR_SIZE];
+	int64_t d = at - now_ms;
+
+	tf_timefmt_format(at, iso, sizeof(iso));
+	/* Whole seconds are enough to read at a glance. */
+	tf_timefmt_format_duration((d < 0 ? -d : d) / 1000 * 1000, dur, sizeof(dur));
+	if (d > -1000 && d < 1000)
+		snprintf(buf, len, "%s (now)", iso);
+	else
+		snprintf(buf, len, "%s (%s%s%s)", iso, d > 0 ? "in " : "", dur,
+		    d > 0 ? "" : " ago");
+	return buf;
 }

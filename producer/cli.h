@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <cjson/cJSON.h>
@@ -75,10 +76,26 @@ enum tf_err cli_read_arg(const char *arg, char **text, size_t *len,
 bool cli_parse_int(const char *s, long long min, long long max,
     long long *out);
 
+/* Parses the options of a command that takes one task ID and nothing else
+ * but --json and --help. Sets *id (borrowed from argv). Returns -1 to go on,
+ * or the exit code (0 after --help, which prints usage and help). */
+int cli_parse_id_command(struct cli *c, int argc, char **argv,
+    const char *usage, const char *help, const char **id);
+
+/* Writes "2026-11-23T09:00:00.000Z (in 1h2m)" (or "(5s ago)", "(now)") for
+ * epoch ms at, relative to now_ms, into buf. Returns buf. */
+const char *cli_when(int64_t at, int64_t now_ms, char *buf, size_t len);
+
 /* The commands. */
 int cmd_submit(struct cli *c, int argc, char **argv);
 int cmd_get(struct cli *c, int argc, char **argv);
 int cmd_delete(struct cli *c, int argc, char **argv);
 int cmd_list(struct cli *c, int argc, char **argv);
+int cmd_suspend(struct cli *c, int argc, char **argv);
+int cmd_resume(struct cli *c, int argc, char **argv);
+int cmd_run_now(struct cli *c, int argc, char **argv);
+int cmd_clear(struct cli *c, int argc, char **argv);
+int cmd_due(struct cli *c, int argc, char **argv);
+int cmd_stats(struct cli *c, int argc, char **argv);
 
 #endif /* TF_PRODUCER_CLI_H */

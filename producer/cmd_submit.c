@@ -2,12 +2,16 @@
  * cmd_submit.c - `taskfleet submit`: creates a task (SPEC sections 4, 5, 8).
  *
  * The item is written first, conditional on its id being free; a task due
- * within the enqueue horizon (15 minutes) then gets its SQS message at once,
- * with DelaySeconds up to its due time. A later task gets no message: the
- * sweeper enqueues it when it comes within the horizon. If the send fails
- * after the write, the task is still safe (its enqueued_for marks a message
- * that never came, which the sweeper treats as lost after its grace period),
- * and the command says so and exits 1.
+ * within the enqueue horizon (TASKFLEET_HORIZON, 15 minutes) then gets its
+ * SQS message at once, with DelaySeconds up to its due time. A later task
+ * gets no message: the sweeper enqueues it when it comes within the horizon.
+ * If the send fails after the write, the task is still safe (its
+ * enqueued_for marks a message that never came, which the sweeper treats as
+ * lost after its grace period), and the command says so and exits 1.
+ *
+ * --every/--cron (with --tz, --max-runs, --until) make the task recurring:
+ * the schedule object is checked with tf_schedule_parse() before anything is
+ * written, and the first run is --at, else tf_schedule_first().
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -20,13 +24,16 @@
 #include "cli.h"
 #include "marshal.h"
 #include "runners.h"
-#include "sqs.h"
+#include "schedule.h"
 #include "task.h"
+#include "task_manage.h"
 #include "timefmt.h"
 
 static const char submit_usage[] =
-    "usage: taskfleet submit --type T [--params JSON|@FILE] [--at TIME] [--ns NS]\n"
-    "                        [--id ID] [--max-attempts N] [--json]\n";
+    "usage: taskfleet submit --type T [--params JSON|@FILE] [--at TIME]\n"
+    "                        [--every DUR | --cron EXPR [--tz ZONE]] [--max-runs N]\n"
+    "                        [--until TIME] [--ns NS] [--id ID] [--max-attempts N]\n"
+    "                        [--json]\n";
 
 static void
 submit_help(void)
@@ -40,7 +47,17 @@ submit_help(void)
 	    "  --at TIME         when it is due: ISO 8601 (2026-11-23T09:00:00Z,\n"
 	    "                    2026-11-23T10:00:00+01:00, 2026-11-23 = midnight UTC;\n"
 	    "                    no zone means UTC) or +DURATION from now (+90s, +2h,\n"
-	    "                    +1h30m, +1d); default now\n"
+	    "                    +1h30m, +1d); default now, or a recurring task's\n"
+	    "                    first slot\n"
+	    "  --every DUR       recurring: every DURATION (30m, 1h30m, 1d; at least\n"
+	    "                    1s), the first run now (or at --at)\n"
+	    "  --cron EXPR       recurring: a five-field cron expression (minute hour\n"
+	    "                    day-of-month month day-of-week), e.g. \"0 9 * * 1-5\";\n"
+	    "                    the first run at its next slot (or at --at)\n"
+	    "  --tz ZONE         the time zone of --cron, an IANA name such as\n"
+	    "                    Europe/Berlin; default UTC\n"
+	    "  --max-runs N      a recurring task ends after N runs\n"
+	    "  --until TIME      a recurring task runs no more after TIME\n"
 	    "  --ns NS           its namespace; default \"default\"\n"
 	    "  --id ID           its id (up to %d printable characters); submitting\n"
 	    "                    the same id again creates nothing and exits 0.\n"
@@ -48,8 +65,11 @@ submit_help(void)
 	    "  --max-attempts N  attempts before it fails, 1 to 1000; default %d\n"
 	    "  --json            print {\"id\", \"created\", \"next_run\", ...}\n"
 	    "\n"
-	    "A task due within 15 minutes is put on the queue at once (with a delay up\n"
-	    "to its time); a later one is enqueued by the consumers' sweeper.\n"
+	    "A recurring task's next run follows its schedule after each run; runs\n"
+	    "missed while no consumer was up are run once, not once each.\n"
+	    "A task due within the enqueue horizon (TASKFLEET_HORIZON, 15m) is put\n"
+	    "on the queue at once (with a delay up to its time); a later one is\n"
+	    "enqueued by the consumers' sweeper.\n"
 	    "Exit: 0 created or already there, 1 failed, 2 bad input (nothing written).\n",
 	    submit_usage, TF_TASK_ID_MAX, TF_DEFAULT_MAX_ATTEMPTS);
 }
@@ -135,6 +155,115 @@ out:
 	return code;
 }
 
+/* The recurrence options of a submit, as given (borrowed from argv). */
+struct sched_opts {
+	const char *every;
+	const char *cron;
+	const char *tz;
+	const char *max_runs;
+	const char *until;
+};
+
+/* Prints a message of tf_schedule_parse(), naming the option rather than the
+ * attribute ("schedule.cron: ..." or "cron: ..." becomes "--cron: ..."). */
+static void
+schedule_error(const char *cmd, const char *msg)
+{
+	static const char *const fields[][2] = {
+		{ "every", "--every" }, { "cron", "--cron" }, { "tz", "--tz" },
+		{ "max_runs", "--max-runs" }, { "until", "--until" },
+	};
+	size_t i, n;
+
+	if (strncmp(msg, "schedule.", 9) == 0)
+		msg += 9;
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		n = strlen(fields[i][0]);
+		if (strncmp(msg, fields[i][0], n) == 0 && msg[n] == ':') {
+			cli_usage_error(cmd, "%s%s", fields[i][1], msg + n);
+			return;
+		}
+	}
+	cli_usage_error(cmd, "schedule: %s", msg);
+}
+
+/*
+ * Builds the `schedule` attribute from the options ({"every": "30m"} or
+ * {"cron": "0 9 * * 1-5", "tz": "Europe/Berlin"}, with "max_runs" and
+ * "until" in epoch ms) and checks it with tf_schedule_parse(). *json and *s
+ * stay NULL when no recurrence is asked for; otherwise the caller frees them
+ * with cJSON_Delete() and tf_schedule_free(). *until_ms: --until, 0 when not
+ * given. Returns 0, or EXIT_USAGE after a message.
+ */
+static int
+build_schedule(const char *cmd, const struct sched_opts *o, int64_t now,
+    cJSON **json, struct tf_schedule **s, int64_t *until_ms)
+{
+	char errbuf[512];
+	long long max_runs = 0;
+	int64_t every_ms;
+	cJSON *j = NULL;
+	int code = EXIT_USAGE;
+
+	*json = NULL;
+	*s = NULL;
+	*until_ms = 0;
+	if (o->every != NULL && o->cron != NULL)
+		return cli_usage_error(cmd, "--every and --cron exclude each other");
+	if (o->tz != NULL && o->cron == NULL)
+		return cli_usage_error(cmd, "--tz is the time zone of --cron; there "
+		    "is no --cron");
+	if (o->every == NULL && o->cron == NULL) {
+		if (o->max_runs != NULL || o->until != NULL)
+			return cli_usage_error(cmd, "%s applies to a recurring task: "
+			    "give --every or --cron", o->max_runs ? "--max-runs" :
+			    "--until");
+		return 0;
+	}
+	if (o->every != NULL &&
+	    tf_timefmt_parse_duration(o->every, &every_ms, errbuf,
+	    sizeof(errbuf)) != TF_OK)
+		return cli_usage_error(cmd, "--every: %s", errbuf);
+	/* Up to 2^53: the number must survive a JSON double. */
+	if (o->max_runs != NULL &&
+	    !cli_parse_int(o->max_runs, 1, 9007199254740991LL, &max_runs))
+		return cli_usage_error(cmd, "--max-runs: expected a whole number of "
+		    "at least 1, got \"%.32s\"", o->max_runs);
+	if (o->until != NULL) {
+		if (tf_timefmt_parse(o->until, now, until_ms, errbuf,
+		    sizeof(errbuf)) != TF_OK)
+			return cli_usage_error(cmd, "--until: %s", errbuf);
+		if (*until_ms <= now)
+			return cli_usage_error(cmd, "--until: \"%s\" is already past",
+			    o->until);
+	}
+	j = cJSON_CreateObject();
+	if (j == NULL ||
+	    (o->every != NULL &&
+	    cJSON_AddStringToObject(j, "every", o->every) == NULL) ||
+	    (o->cron != NULL &&
+	    cJSON_AddStringToObject(j, "cron", o->cron) == NULL) ||
+	    (o->tz != NULL && cJSON_AddStringToObject(j, "tz", o->tz) == NULL) ||
+	    (o->max_runs != NULL &&
+	    cJSON_AddNumberToObject(j, "max_runs", (double)max_runs) == NULL) ||
+	    (o->until != NULL &&
+	    cJSON_AddNumberToObject(j, "until", (double)*until_ms) == NULL)) {
+		fprintf(stderr, "%s: out of memory\n", cmd);
+		code = EXIT_FAILED;
+		goto out;
+	}
+	if (tf_schedule_parse(j, s, errbuf, sizeof(errbuf)) != TF_OK) {
+		schedule_error(cmd, errbuf);
+		goto out;
+	}
+	*json = j;
+	j = NULL;
+	code = 0;
+out:
+	cJSON_Delete(j);
+	return code;
+}
+
 /* What a submit did, for the output. All strings borrowed. */
 struct submit_result {
 	const char *id;
@@ -145,6 +274,7 @@ struct submit_result {
 	int64_t next_run;
 	bool enqueued;         /* created and its message sent */
 	int delay_s;           /* the message's DelaySeconds */
+	const cJSON *schedule; /* plain JSON, or NULL */
 };
 
 /* Prints the result of a submit: the id, or a JSON object. */
@@ -168,6 +298,8 @@ print_result(const struct cli *c, const struct submit_result *r)
 	    cJSON_AddStringToObject(o, "status", r->status) == NULL) ||
 	    (r->next_run > 0 &&
 	    cJSON_AddNumberToObject(o, "next_run", (double)r->next_run) == NULL) ||
+	    (r->schedule != NULL && !cJSON_AddItemToObject(o, "schedule",
+	    cJSON_Duplicate(r->schedule, 1))) ||
 	    cJSON_AddBoolToObject(o, "enqueued", r->enqueued) == NULL ||
 	    (r->enqueued &&
 	    cJSON_AddNumberToObject(o, "delay_seconds", r->delay_s) == NULL)) {
@@ -220,9 +352,11 @@ cmd_submit(struct cli *c, int argc, char **argv)
 		{ "ns", required_argument, NULL, 'n' },
 		{ "id", required_argument, NULL, 'i' },
 		{ "max-attempts", required_argument, NULL, 'm' },
-		/* Recurring tasks (--every DUR | --cron EXPR [--tz ZONE],
-		 * --max-runs N, --until TIME) come with the scheduler: their
-		 * options go here, and they fill spec.schedule below. */
+		{ "every", required_argument, NULL, 'E' },
+		{ "cron", required_argument, NULL, 'C' },
+		{ "tz", required_argument, NULL, 'Z' },
+		{ "max-runs", required_argument, NULL, 'R' },
+		{ "until", required_argument, NULL, 'U' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -230,10 +364,13 @@ cmd_submit(struct cli *c, int argc, char **argv)
 	const char *cmd = argv[0], *at = NULL, *params_arg = NULL;
 	struct tf_task_spec spec = { 0 };
 	struct submit_result r = { 0 };
+	struct sched_opts so = { 0 };
+	struct tf_schedule *sched = NULL;
+	cJSON *sched_json = NULL;
 	char errbuf[512], reason[800];
-	char *params = NULL, *id = NULL, *body = NULL;
+	char *params = NULL, *id = NULL;
 	long long max_attempts = 0;
-	int64_t now, next_run, delay_ms;
+	int64_t now, next_run, until_ms = 0, horizon_ms;
 	int ch, code = EXIT_USAGE, delay_s = 0;
 	bool enqueue = false;
 	enum tf_err rc;
@@ -262,6 +399,21 @@ cmd_submit(struct cli *c, int argc, char **argv)
 			if (!cli_parse_int(optarg, 1, 1000, &max_attempts))
 				return cli_usage_error(cmd, "--max-attempts: expected a "
 				    "number from 1 to 1000, got \"%.32s\"", optarg);
+			break;
+		case 'E':
+			so.every = optarg;
+			break;
+		case 'C':
+			so.cron = optarg;
+			break;
+		case 'Z':
+			so.tz = optarg;
+			break;
+		case 'R':
+			so.max_runs = optarg;
+			break;
+		case 'U':
+			so.until = optarg;
 			break;
 		case 'j':
 			c->json = true;
@@ -314,19 +466,42 @@ cmd_submit(struct cli *c, int argc, char **argv)
 			goto out;
 		}
 	}
+	if ((code = build_schedule(cmd, &so, now, &sched_json, &sched,
+	    &until_ms)) != 0)
+		goto out;
+	code = EXIT_USAGE;
+	if (sched != NULL && at != NULL && until_ms > 0 && next_run > until_ms) {
+		cli_usage_error(cmd, "--at: \"%s\" is after --until", at);
+		goto out;
+	}
+	if (sched != NULL && at == NULL) {
+		/* now for --every, the next slot for --cron. */
+		next_run = tf_schedule_first(sched, now);
+		if (next_run <= 0) {
+			if (so.until != NULL)
+				cli_usage_error(cmd, "--until: the schedule has no run "
+				    "before \"%s\"", so.until);
+			else
+				cli_usage_error(cmd, "--cron: \"%s\" has no time to run at",
+				    so.cron ? so.cron : "");
+			goto out;
+		}
+	}
 	/* Last, as it loads the runners: the cheap checks come first. */
 	if ((code = check_type(c, cmd, spec.type)) != 0)
 		goto out;
 	spec.params_json = params;
 	spec.next_run = next_run;
 	spec.max_attempts = max_attempts;
-	spec.schedule = NULL;
+	spec.schedule = sched_json;
+	horizon_ms = c->cfg.horizon_ms > 0 ? c->cfg.horizon_ms : TF_ENQUEUE_HORIZON_MS;
+	spec.horizon_ms = horizon_ms;
 
 	if ((code = cli_open(c)) != 0)
 		goto out;
 	/* A task due soon needs the queue: find it before writing, so that a
 	 * missing queue leaves nothing behind. */
-	if (next_run <= now + TF_ENQUEUE_HORIZON_MS) {
+	if (next_run <= now + horizon_ms) {
 		rc = tf_context_resolve_queue(&c->ctx, &c->cfg);
 		if (rc != TF_OK) {
 			code = cli_aws_error(cmd, "finding the queue (nothing was written)",
@@ -354,17 +529,12 @@ cmd_submit(struct cli *c, int argc, char **argv)
 	r.type = spec.type;
 	r.status = "PENDING";
 	r.next_run = next_run;
+	r.schedule = sched_json;
 	if (enqueue) {
-		rc = tf_task_message_format(id, next_run, 1, &body);
-		if (rc == TF_OK) {
-			/* SQS counts whole seconds; the consumer holds a message that
-			 * arrives less than a second early until its exact time. */
-			delay_ms = next_run - tf_now_ms();
-			delay_s = delay_ms <= 0 ? 0 : delay_ms / 1000 > TF_SQS_MAX_DELAY_S ?
-			    TF_SQS_MAX_DELAY_S : (int)(delay_ms / 1000);
-			rc = tf_sqs_send_message(c->ctx.aws, c->ctx.queue_url, body,
-			    delay_s, NULL);
-		}
+		/* SQS counts whole seconds; the consumer holds a message that
+		 * arrives less than a second early until its exact time. */
+		rc = tf_manage_send(c->ctx.aws, c->ctx.queue_url, id, 1, next_run,
+		    tf_now_ms(), &delay_s);
 		if (rc != TF_OK) {
 			cli_aws_reason(rc, reason, sizeof(reason));
 			print_result(c, &r);
@@ -379,7 +549,8 @@ cmd_submit(struct cli *c, int argc, char **argv)
 	}
 	code = print_result(c, &r);
 out:
-	tf_free(body);
+	tf_schedule_free(sched);
+	cJSON_Delete(sched_json);
 	tf_free(id);
 	tf_free(params);
 	return code;

@@ -31,7 +31,13 @@ usage(FILE *to)
 	    "  submit    create a task\n"
 	    "  get       show one task\n"
 	    "  list      list a namespace's tasks, latest schedule first\n"
+	    "  suspend   stop a task from running until it is resumed\n"
+	    "  resume    let a suspended task run again\n"
+	    "  run-now   make a pending task due now\n"
 	    "  delete    delete a task\n"
+	    "  clear     delete every task of a namespace\n"
+	    "  due       list the tasks that are due now (a dry run)\n"
+	    "  stats     count tasks by status; the queue's depth\n"
 	    "\n"
 	    "  taskfleet COMMAND --help     the options of a command\n"
 	    "  taskfleet --version | --help\n"
@@ -138,7 +144,13 @@ static const struct command commands[] = {
 	{ "submit", cmd_submit },
 	{ "get", cmd_get },
 	{ "list", cmd_list },
+	{ "suspend", cmd_suspend },
+	{ "resume", cmd_resume },
+	{ "run-now", cmd_run_now },
 	{ "delete", cmd_delete },
+	{ "clear", cmd_clear },
+	{ "due", cmd_due },
+	{ "stats", cmd_stats },
 };
 
 int

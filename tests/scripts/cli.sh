@@ -258,8 +258,8 @@ bad() {
 	pass "bad input $field: $*"
 }
 bad --frob --type noop --frob 1
-bad --every --type noop --every 5m
-bad --cron --type noop --cron '0 9 * * *'
+bad --every --type noop --every 5x
+bad --cron --type noop --cron '0 9 * *'
 bad --type --params '{}'
 bad --type --type 'Not A Runner'
 bad --type --type "$(printf 'r%.0s' $(seq 1 65))"

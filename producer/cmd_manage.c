@@ -1,0 +1,692 @@
+/*
+ * cmd_manage.c - managing tasks: `suspend`, `resume` and `run-now` (one task
+ * each, conditional on its state and generation: lib/task_manage.h), `clear`
+ * (a namespace), and the read-only views `due` and `stats`.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "cli.h"
+#include "ddb.h"
+#include "sqs.h"
+#include "task.h"
+#include "task_manage.h"
+#include "timefmt.h"
+
+static const char suspend_usage[] = "usage: taskfleet suspend [--json] ID\n";
+static const char resume_usage[] = "usage: taskfleet resume [--json] ID\n";
+static const char run_now_usage[] = "usage: taskfleet run-now [--json] ID\n";
+static const char clear_usage[] =
+    "usage: taskfleet clear --ns NS [--yes] [--json]\n";
+static const char due_usage[] =
+    "usage: taskfleet due [--ns NS] [--limit N] [--json]\n";
+static const char stats_usage[] = "usage: taskfleet stats [--ns NS] [--json]\n";
+
+#define DUE_DEFAULT_LIMIT 100
+
+static const char *const verdict_names[] = {
+	[TF_MANAGE_CHANGE] = "changed",
+	[TF_MANAGE_REQUEST] = "requested",
+	[TF_MANAGE_WITHDRAW] = "withdrawn",
+	[TF_MANAGE_ALREADY] = "already",
+	[TF_MANAGE_REFUSE] = "refused",
+};
+
+/* The effective enqueue horizon. */
+static int64_t
+horizon(const struct cli *c)
+{
+	return c->cfg.horizon_ms > 0 ? c->cfg.horizon_ms : TF_ENQUEUE_HORIZON_MS;
+}
+
+/* Prints a change as one JSON object. Returns 0 or EXIT_FAILED. */
+static int
+print_change_json(const char *id, const char *action,
+    const struct tf_manage_result *r, bool sent, int delay_s)
+{
+	cJSON *o = cJSON_CreateObject();
+	int code = EXIT_FAILED;
+
+	if (o == NULL ||
+	    cJSON_AddStringToObject(o, "id", id) == NULL ||
+	    cJSON_AddStringToObject(o, "action", action) == NULL ||
+	    cJSON_AddStringToObject(o, "result", verdict_names[r->verdict]) == NULL ||
+	    cJSON_AddStringToObject(o, "status", tf_task_status_name(r->status)) == NULL ||
+	    cJSON_AddBoolToObject(o, "suspend_requested",
+	    r->verdict == TF_MANAGE_REQUEST ||
+	    (r->verdict == TF_MANAGE_ALREADY && r->status == TF_TASK_PROCESSING)) == NULL ||
+	    cJSON_AddNumberToObject(o, "gen", (double)r->gen) == NULL ||
+	    (r->next_run > 0 &&
+	    cJSON_AddNumberToObject(o, "next_run", (double)r->next_run) == NULL) ||
+	    cJSON_AddBoolToObject(o, "enqueued", sent) == NULL ||
+	    (sent && cJSON_AddNumberToObject(o, "delay_seconds", delay_s) == NULL))
+		fprintf(stderr, "taskfleet: out of memory\n");
+	else
+		code = cli_print_json(o);
+	cJSON_Delete(o);
+	return code;
+}
+
+/* Prints a change for people, one line. */
+static void
+print_change_text(const struct cli *c, const char *id,
+    enum tf_manage_action action, const struct tf_manage_result *r, bool sent,
+    int delay_s)
+{
+	char buf[128], dur[TF_TIMEFMT_DUR_SIZE];
+	int64_t now = tf_now_ms();
+
+	switch (r->verdict) {
+	case TF_MANAGE_REQUEST:
+		printf("task %s is running now; it will be suspended when this run "
+		    "ends (suspend requested)\n", id);
+		return;
+	case TF_MANAGE_WITHDRAW:
+		printf("task %s is still running; its suspend request was withdrawn, "
+		    "so it goes on as scheduled after this run\n", id);
+		return;
+	case TF_MANAGE_ALREADY:
+		if (r->status == TF_TASK_PROCESSING)
+			printf("task %s is running now and its suspend was requested "
+			    "already; it will be suspended when this run ends\n", id);
+		else
+			printf("task %s is already %s\n", id,
+			    tf_task_status_name(r->status));
+		return;
+	default:
+		break;
+	}
+	switch (action) {
+	case TF_MANAGE_SUSPEND:
+		printf("suspended %s\n", id);
+		break;
+	case TF_MANAGE_RESUME:
+		if (sent)
+			printf("resumed %s: next run %s; message sent (delay %ds)\n", id,
+			    cli_when(r->next_run, now, buf, sizeof(buf)), delay_s);
+		else
+			printf("resumed %s: next run %s; the sweeper enqueues it when it "
+			    "is due within %s\n", id,
+			    cli_when(r->next_run, now, buf, sizeof(buf)),
+			    tf_timefmt_format_duration(horizon(c), dur, sizeof(dur)));
+		break;
+	case TF_MANAGE_RUN_NOW:
+		printf("%s runs now: message sent (gen %" PRId64 ")\n", id, r->gen);
+		break;
+	}
+}
+
+/* suspend, resume and run-now: one conditional change on one task. */
+static int
+manage_one(struct cli *c, int argc, char **argv, enum tf_manage_action action,
+    const char *name, const char *usage, const char *help)
+{
+	const char *cmd = argv[0], *id = NULL;
+	struct tf_manage_result r;
+	char errbuf[512], reason[800];
+	int64_t now;
+	int code, delay_s = 0;
+	bool sent = false;
+	enum tf_err rc;
+
+	code = cli_parse_id_command(c, argc, argv, usage, help, &id);
+	if (code >= 0)
+		return code;
+	if ((code = cli_open(c)) != 0)
+		return code;
+	/* A change that sends a message needs the queue: find it before
+	 * writing, so that a missing queue leaves the task as it was. */
+	if (action != TF_MANAGE_SUSPEND &&
+	    (rc = tf_context_resolve_queue(&c->ctx, &c->cfg)) != TF_OK)
+		return cli_aws_error(cmd, "finding the queue (nothing was changed)", rc);
+	now = tf_now_ms();
+	rc = tf_manage_change(c->ctx.aws, c->cfg.table, id, action, now, horizon(c),
+	    &r, errbuf, sizeof(errbuf));
+	if (rc == TF_ERR_NOT_FOUND && !cli_resource_missing()) {
+		fprintf(stderr, "%s: no task \"%s\"\n", cmd, id);
+		return EXIT_NOTFOUND;
+	}
+	if (rc == TF_ERR_PARSE) {
+		fprintf(stderr, "%s: the item \"%s\" is not a task: %s\n", cmd, id,
+		    errbuf);
+		return EXIT_FAILED;
+	}
+	if (rc == TF_ERR_CONDITION) {
+		fprintf(stderr, "%s: %s\n", cmd, errbuf);
+		return EXIT_FAILED;
+	}
+	if (rc != TF_OK)
+		return cli_aws_error(cmd, "changing the task", rc);
+	if (r.verdict == TF_MANAGE_REFUSE) {
+		fprintf(stderr, "%s: %s\n", cmd, tf_manage_refusal(action, id, r.found,
+		    r.suspend_requested, reason, sizeof(reason)));
+		return EXIT_FAILED;
+	}
+	code = 0;
+	if (r.enqueue_at > 0) {
+		rc = tf_manage_send(c->ctx.aws, c->ctx.queue_url, id, r.gen,
+		    r.enqueue_at, tf_now_ms(), &delay_s);
+		if (rc == TF_OK) {
+			sent = true;
+		} else {
+			/* The write stands: its enqueued_for marks a message that
+			 * never came, which the sweeper takes as lost after its
+			 * grace period and sends again. */
+			cli_aws_reason(rc, reason, sizeof(reason));
+			fprintf(stderr, "%s: task %s was changed (%s, gen %" PRId64 "), "
+			    "but sending its queue message failed: %s; the sweeper will "
+			    "enqueue it\n", cmd, id, tf_task_status_name(r.status), r.gen,
+			    reason);
+			code = EXIT_FAILED;
+		}
+	}
+	if (c->json) {
+		if (print_change_json(id, name, &r, sent, delay_s) != 0)
+			code = EXIT_FAILED;
+	} else if (code == 0) {
+		print_change_text(c, id, action, &r, sent, delay_s);
+	}
+	return code;
+}
+
+int
+cmd_suspend(struct cli *c, int argc, char **argv)
+{
+	return manage_one(c, argc, argv, TF_MANAGE_SUSPEND, "suspend",
+	    suspend_usage,
+	    "Suspends a task: it keeps its state but does not run until it is\n"
+	    "resumed. A PENDING task is suspended at once (a message already on the\n"
+	    "queue for it is dropped when it arrives). A task running now finishes\n"
+	    "its run and is suspended when the run ends, keeping the run's result.\n"
+	    "A SUSPENDED task stays as it is (exit 0).\n"
+	    "With --json: {\"id\", \"action\", \"result\": changed|requested|already,\n"
+	    "\"status\", \"suspend_requested\", \"gen\", ...}.\n"
+	    "Exit: 0 suspended or requested, 1 refused (COMPLETED, FAILED) or\n"
+	    "failed, 2 bad input, 3 no such task.\n");
+}
+
+int
+cmd_resume(struct cli *c, int argc, char **argv)
+{
+	return manage_one(c, argc, argv, TF_MANAGE_RESUME, "resume", resume_usage,
+	    "Resumes a SUSPENDED task: it is PENDING again at its next run, or now\n"
+	    "if that time passed while it was suspended (missed runs of a schedule\n"
+	    "run once, not once each). A task due within the enqueue horizon\n"
+	    "(TASKFLEET_HORIZON, 15m) gets its queue message at once. For a task\n"
+	    "still running whose suspend was requested, the request is withdrawn.\n"
+	    "With --json: {\"id\", \"action\", \"result\": changed|withdrawn,\n"
+	    "\"status\", \"gen\", \"next_run\", \"enqueued\", \"delay_seconds\"}.\n"
+	    "Exit: 0 resumed, 1 refused (not suspended) or failed, 2 bad input,\n"
+	    "3 no such task.\n");
+}
+
+int
+cmd_run_now(struct cli *c, int argc, char **argv)
+{
+	return manage_one(c, argc, argv, TF_MANAGE_RUN_NOW, "run-now",
+	    run_now_usage,
+	    "Makes a PENDING task due now and puts its message on the queue; the\n"
+	    "message it had is dropped when it arrives. For a recurring task this\n"
+	    "is its next occurrence run early: the schedule goes on after that\n"
+	    "occurrence's time. A SUSPENDED task is resumed with `taskfleet\n"
+	    "resume` instead; a task running now (PROCESSING) is refused.\n"
+	    "With --json: {\"id\", \"action\", \"result\": changed, \"status\",\n"
+	    "\"gen\", \"next_run\", \"enqueued\", \"delay_seconds\"}.\n"
+	    "Exit: 0 queued, 1 refused or failed, 2 bad input, 3 no such task.\n");
+}
+
+/* Asks on the terminal whether to delete every task of ns. */
+static bool
+confirm_clear(const struct cli *c, const char *ns)
+{
+	char line[16];
+
+	fprintf(stderr, "delete every task in namespace \"%s\" of table %s? "
+	    "[y/N] ", ns, c->cfg.table);
+	fflush(stderr);
+	if (fgets(line, sizeof(line), stdin) == NULL)
+		return false;
+	return line[0] == 'y' || line[0] == 'Y';
+}
+
+int
+cmd_clear(struct cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "ns", required_argument, NULL, 'n' },
+		{ "yes", no_argument, NULL, 'y' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = argv[0], *ns = NULL;
+	char reason[800];
+	int64_t deleted = 0;
+	bool yes = false;
+	cJSON *o;
+	int ch, code;
+	enum tf_err rc;
+
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'n':
+			ns = optarg;
+			break;
+		case 'y':
+			yes = true;
+			break;
+		case 'j':
+			c->json = true;
+			break;
+		case 'h':
+			printf("%s\n"
+			    "Deletes every task of a namespace, whatever its state, and prints\n"
+			    "\"deleted N tasks in NS\" ({\"ns\", \"deleted\"} with --json).\n"
+			    "Running tasks lose their lease and write nothing back; messages\n"
+			    "still queued for them are dropped when they arrive.\n"
+			    "\n"
+			    "  --ns NS   the namespace (required: there is no default here)\n"
+			    "  --yes     do not ask; without it, a terminal is asked to confirm\n"
+			    "\n"
+			    "Exit: 0 cleared, 1 failed or not confirmed, 2 bad input.\n",
+			    clear_usage);
+			return 0;
+		default:
+			return cli_bad_option(cmd, ch, argv);
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
+	if (ns == NULL)
+		return cli_usage_error(cmd, "--ns is required (see %s --help)", cmd);
+	if (!tf_task_ns_valid(ns))
+		return cli_usage_error(cmd, "--ns: must be 1 to %d of A-Z a-z 0-9 _ . -",
+		    TF_TASK_NS_MAX);
+	if (!yes && isatty(STDIN_FILENO) && !confirm_clear(c, ns)) {
+		fprintf(stderr, "%s: nothing deleted\n", cmd);
+		return EXIT_FAILED;
+	}
+	if ((code = cli_open(c)) != 0)
+		return code;
+	rc = tf_manage_clear_ns(c->ctx.aws, c->cfg.table, ns, &deleted);
+	if (rc != TF_OK) {
+		cli_aws_reason(rc, reason, sizeof(reason));
+		fprintf(stderr, "%s: deleted %" PRId64 " task%s in %s, then failed: "
+		    "%s%s\n", cmd, deleted, deleted == 1 ? "" : "s", ns, reason,
+		    cli_resource_missing() ?
+		    "; `taskfleet init` creates the table and the queue" : "");
+		return EXIT_FAILED;
+	}
+	if (!c->json) {
+		printf("deleted %" PRId64 " task%s in %s\n", deleted,
+		    deleted == 1 ? "" : "s", ns);
+		return 0;
+	}
+	o = cJSON_CreateObject();
+	code = EXIT_FAILED;
+	if (o != NULL && cJSON_AddStringToObject(o, "ns", ns) != NULL &&
+	    cJSON_AddNumberToObject(o, "deleted", (double)deleted) != NULL)
+		code = cli_print_json(o);
+	cJSON_Delete(o);
+	return code;
+}
+
+/* Whether a due task's message is out: "sent", "none", or "lost" (sent for a
+ * time longer ago than the sweeper's grace period). */
+static const char *
+message_state(const struct cli *c, int64_t enqueued_for, int64_t now)
+{
+	if (enqueued_for <= 0)
+		return "none";
+	return enqueued_for + c->cfg.sweep_grace_ms < now ? "lost" : "sent";
+}
+
+int
+cmd_due(struct cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "ns", required_argument, NULL, 'n' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = argv[0], *ns = NULL, *id, *tns;
+	cJSON *items = NULL, *o = NULL;
+	const cJSON *it;
+	char iso[TF_TIMEFMT_ISO_SIZE], dur[TF_TIMEFMT_DUR_SIZE];
+	long long limit = DUE_DEFAULT_LIMIT;
+	int64_t now, next_run, enq, gen;
+	int ch, code, n = 0, idw = 2, w;
+	enum tf_err rc;
+
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'n':
+			ns = optarg;
+			break;
+		case 'l':
+			if (!cli_parse_int(optarg, 1, TF_TASK_LIST_MAX - 1, &limit))
+				return cli_usage_error(cmd, "--limit: expected a number from 1 "
+				    "to %d, got \"%.32s\"", TF_TASK_LIST_MAX - 1, optarg);
+			break;
+		case 'j':
+			c->json = true;
+			break;
+		case 'h':
+			printf("%s\n"
+			    "A dry run: lists the PENDING tasks that are due now (next run at or\n"
+			    "before now), the most overdue first, without changing anything.\n"
+			    "\n"
+			    "  --ns NS      only this namespace; default all namespaces\n"
+			    "  --limit N    at most N tasks, 1 to %d; default %d\n"
+			    "  --json       one JSON object per task and line: {\"id\",\n"
+			    "               \"next_run\", \"overdue_ms\", \"gen\", \"enqueued_for\",\n"
+			    "               \"message\"}\n"
+			    "\n"
+			    "One line per task: id, next run, how overdue, and whether its queue\n"
+			    "message is out: \"sent\" (for the time shown), \"none\" (the sweeper\n"
+			    "sends one), or \"lost\" (sent longer ago than the sweeper's grace\n"
+			    "period, TASKFLEET_SWEEP_GRACE: the sweeper sends it again).\n"
+			    "Items of the original scheduler (no status) are not listed.\n"
+			    "Exit: 0 listed (also when none are due), 1 failed, 2 bad input.\n",
+			    due_usage, TF_TASK_LIST_MAX - 1, DUE_DEFAULT_LIMIT);
+			return 0;
+		default:
+			return cli_bad_option(cmd, ch, argv);
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
+	if (ns != NULL && !tf_task_ns_valid(ns))
+		return cli_usage_error(cmd, "--ns: must be 1 to %d of A-Z a-z 0-9 _ . -",
+		    TF_TASK_NS_MAX);
+	if ((code = cli_open(c)) != 0)
+		return code;
+	now = tf_now_ms();
+	/* One more than asked says whether there are more. */
+	rc = tf_manage_due(c->ctx.aws, c->cfg.table, ns, now, (int)limit + 1, &items);
+	if (rc != TF_OK)
+		return cli_aws_error(cmd, "reading the due tasks", rc);
+	code = EXIT_FAILED;
+	cJSON_ArrayForEach(it, items) {
+		if (n++ == limit)
+			break;
+		if ((id = tf_ddb_item_s(it, "id")) != NULL && (w = (int)strlen(id)) > idw)
+			idw = w;
+	}
+	n = 0;
+	cJSON_ArrayForEach(it, items) {
+		if (n == limit)
+			break;
+		id = tf_ddb_item_s(it, "id");
+		if (id == NULL)
+			continue;
+		if (!tf_ddb_item_n(it, "next_run", &next_run))
+			next_run = 0;
+		if (!tf_ddb_item_n(it, "enqueued_for", &enq))
+			enq = 0;
+		if (!tf_ddb_item_n(it, "gen", &gen))
+			gen = 0;
+		tns = tf_ddb_item_s(it, "ns");
+		if (c->json) {
+			o = cJSON_CreateObject();
+			if (o == NULL || cJSON_AddStringToObject(o, "id", id) == NULL ||
+			    (tns != NULL && cJSON_AddStringToObject(o, "ns", tns) == NULL) ||
+			    cJSON_AddNumberToObject(o, "next_run", (double)next_run) == NULL ||
+			    cJSON_AddNumberToObject(o, "overdue_ms",
+			    (double)(now - next_run)) == NULL ||
+			    cJSON_AddNumberToObject(o, "gen", (double)gen) == NULL ||
+			    (enq > 0 ? cJSON_AddNumberToObject(o, "enqueued_for",
+			    (double)enq) : cJSON_AddNullToObject(o, "enqueued_for")) == NULL ||
+			    cJSON_AddStringToObject(o, "message",
+			    message_state(c, enq, now)) == NULL ||
+			    cli_print_json(o) != 0) {
+				fprintf(stderr, "%s: out of memory\n", cmd);
+				goto out;
+			}
+			cJSON_Delete(o);
+			o = NULL;
+		} else {
+			if (n == 0)
+				printf("%-*s  %-24s  %-12s  %s\n", idw, "ID", "NEXT RUN",
+				    "OVERDUE", "MESSAGE");
+			printf("%-*s  %-24s  %-12s  %s", idw, id,
+			    tf_timefmt_format(next_run, iso, sizeof(iso)),
+			    tf_timefmt_format_duration((now - next_run) / 1000 * 1000, dur,
+			    sizeof(dur)), message_state(c, enq, now));
+			if (enq > 0)
+				printf(" (for %s)", tf_timefmt_format(enq, iso, sizeof(iso)));
+			printf("\n");
+		}
+		n++;
+	}
+	if (cJSON_GetArraySize(items) > limit)
+		fprintf(stderr, "%s: more tasks are due than the %lld shown (--limit)\n",
+		    cmd, limit);
+	else if (n == 0 && !c->json)
+		fprintf(stderr, "%s: no tasks are due\n", cmd);
+	code = 0;
+out:
+	cJSON_Delete(o);
+	cJSON_Delete(items);
+	return code;
+}
+
+/* A queue's depth. */
+struct depth {
+	bool known;
+	char *url;            /* owned */
+	int64_t visible, in_flight, delayed;
+};
+
+/* Reads the depth of the queue at d->url. */
+static enum tf_err
+read_depth(struct tf_aws *aws, struct depth *d)
+{
+	static const char *const names[] = { "ApproximateNumberOfMessages",
+	    "ApproximateNumberOfMessagesNotVisible",
+	    "ApproximateNumberOfMessagesDelayed", NULL };
+	int64_t *out[] = { &d->visible, &d->in_flight, &d->delayed };
+	const cJSON *v;
+	cJSON *attrs = NULL;
+	enum tf_err rc;
+	size_t i;
+
+	rc = tf_sqs_get_queue_attributes(aws, d->url, names, &attrs);
+	if (rc != TF_OK)
+		return rc;
+	for (i = 0; i < 3; i++) {
+		v = cJSON_GetObjectItemCaseSensitive(attrs, names[i]);
+		*out[i] = cJSON_IsString(v) ? strtoll(v->valuestring, NULL, 10) : 0;
+	}
+	d->known = true;
+	cJSON_Delete(attrs);
+	return TF_OK;
+}
+
+/* Finds the dead-letter queue of the queue at url: the target of its
+ * RedrivePolicy, else the queue named NAME-dlq (as `init` names it).
+ * *dlq_url: caller frees with tf_free(); NULL when there is none. */
+static enum tf_err
+find_dlq(struct tf_aws *aws, const char *url, char **dlq_url)
+{
+	static const char *const names[] = { "RedrivePolicy", NULL };
+	cJSON *attrs = NULL, *policy = NULL;
+	const cJSON *rp, *arn;
+	const char *name;
+	char dlq_name[256];
+	enum tf_err rc;
+
+	*dlq_url = NULL;
+	rc = tf_sqs_get_queue_attributes(aws, url, names, &attrs);
+	if (rc != TF_OK)
+		goto out;
+	rp = cJSON_GetObjectItemCaseSensitive(attrs, "RedrivePolicy");
+	if (cJSON_IsString(rp))
+		policy = cJSON_Parse(rp->valuestring);
+	arn = cJSON_GetObjectItemCaseSensitive(policy, "deadLetterTargetArn");
+	if (cJSON_IsString(arn) && (name = strrchr(arn->valuestring, ':')) != NULL)
+		snprintf(dlq_name, sizeof(dlq_name), "%s", name + 1);
+	else if ((name = strrchr(url, '/')) != NULL)
+		snprintf(dlq_name, sizeof(dlq_name), "%s-dlq", name + 1);
+	else
+		goto out;
+	rc = tf_sqs_get_queue_url(aws, dlq_name, dlq_url);
+	if (rc == TF_ERR_NOT_FOUND)
+		rc = TF_OK;
+out:
+	cJSON_Delete(policy);
+	cJSON_Delete(attrs);
+	return rc;
+}
+
+/* Adds {"url", "visible", "in_flight", "delayed"} (or null) under key. */
+static bool
+add_depth(cJSON *o, const char *key, const struct depth *d)
+{
+	cJSON *q;
+
+	if (!d->known)
+		return cJSON_AddNullToObject(o, key) != NULL;
+	q = cJSON_AddObjectToObject(o, key);
+	return q != NULL && cJSON_AddStringToObject(q, "url", d->url) != NULL &&
+	    cJSON_AddNumberToObject(q, "visible", (double)d->visible) != NULL &&
+	    cJSON_AddNumberToObject(q, "in_flight", (double)d->in_flight) != NULL &&
+	    cJSON_AddNumberToObject(q, "delayed", (double)d->delayed) != NULL;
+}
+
+int
+cmd_stats(struct cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "ns", required_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = argv[0], *ns = NULL;
+	struct tf_manage_counts counts;
+	struct depth q = { 0 }, dlq = { 0 };
+	char reason[800];
+	cJSON *o = NULL, *by;
+	int ch, code, i;
+	enum tf_err rc;
+
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'n':
+			ns = optarg;
+			break;
+		case 'j':
+			c->json = true;
+			break;
+		case 'h':
+			printf("%s\n"
+			    "Counts the tasks by status (all of the table, or one namespace with\n"
+			    "--ns) and shows the queue's depth: messages visible, in flight (being\n"
+			    "processed) and delayed, and the dead-letter queue's.\n"
+			    "Counting reads the whole table (or namespace): mind the read\n"
+			    "capacity on a large one.\n"
+			    "With --json: {\"table\", \"ns\", \"tasks\": {\"PENDING\": n, ...,\n"
+			    "\"total\": n}, \"queue\": {\"url\", \"visible\", \"in_flight\",\n"
+			    "\"delayed\"}, \"dlq\": {...}}.\n"
+			    "Exit: 0 done, 1 failed (the counts print even when the queues\n"
+			    "cannot be read), 2 bad input.\n", stats_usage);
+			return 0;
+		default:
+			return cli_bad_option(cmd, ch, argv);
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
+	if (ns != NULL && !tf_task_ns_valid(ns))
+		return cli_usage_error(cmd, "--ns: must be 1 to %d of A-Z a-z 0-9 _ . -",
+		    TF_TASK_NS_MAX);
+	if ((code = cli_open(c)) != 0)
+		return code;
+	rc = tf_manage_count(c->ctx.aws, c->cfg.table, ns, &counts);
+	if (rc != TF_OK)
+		return cli_aws_error(cmd, "counting the tasks", rc);
+
+	/* The queues: a failure here still prints the counts. */
+	code = 0;
+	rc = tf_context_resolve_queue(&c->ctx, &c->cfg);
+	if (rc == TF_OK && (q.url = tf_strdup(c->ctx.queue_url)) == NULL)
+		rc = TF_ERR_NOMEM;
+	if (rc == TF_OK)
+		rc = read_depth(c->ctx.aws, &q);
+	if (rc == TF_OK)
+		rc = find_dlq(c->ctx.aws, q.url, &dlq.url);
+	if (rc == TF_OK && dlq.url != NULL)
+		rc = read_depth(c->ctx.aws, &dlq);
+	if (rc != TF_OK) {
+		cli_aws_reason(rc, reason, sizeof(reason));
+		fprintf(stderr, "%s: reading the queue: %s\n", cmd, reason);
+		code = EXIT_FAILED;
+	}
+
+	if (c->json) {
+		o = cJSON_CreateObject();
+		if (o == NULL || cJSON_AddStringToObject(o, "table", c->cfg.table) == NULL ||
+		    (ns != NULL ? cJSON_AddStringToObject(o, "ns", ns) :
+		    cJSON_AddNullToObject(o, "ns")) == NULL ||
+		    (by = cJSON_AddObjectToObject(o, "tasks")) == NULL)
+			goto oom;
+		for (i = 0; i < TF_TASK__STATUSES; i++)
+			if (cJSON_AddNumberToObject(by, tf_task_status_name(
+			    (enum tf_task_status)i), (double)counts.by_status[i]) == NULL)
+				goto oom;
+		if ((counts.other > 0 &&
+		    cJSON_AddNumberToObject(by, "other", (double)counts.other) == NULL) ||
+		    cJSON_AddNumberToObject(by, "total", (double)counts.total) == NULL ||
+		    cJSON_AddNumberToObject(o, "legacy", (double)counts.legacy) == NULL ||
+		    !add_depth(o, "queue", &q) || !add_depth(o, "dlq", &dlq))
+			goto oom;
+		if (cli_print_json(o) != 0)
+			code = EXIT_FAILED;
+	} else {
+		printf("tasks in %s%s%s\n", c->cfg.table, ns ? ", namespace " : "",
+		    ns ? ns : "");
+		for (i = 0; i < TF_TASK__STATUSES; i++)
+			printf("  %-11s %" PRId64 "\n",
+			    tf_task_status_name((enum tf_task_status)i), counts.by_status[i]);
+		if (counts.other > 0)
+			printf("  %-11s %" PRId64 "\n", "other", counts.other);
+		printf("  %-11s %" PRId64 "\n", "total", counts.total);
+		if (counts.legacy > 0)
+			printf("  (%" PRId64 " of them items of the original scheduler)\n",
+			    counts.legacy);
+		if (q.known)
+			printf("queue %s\n  visible %" PRId64 ", in flight %" PRId64
+			    ", delayed %" PRId64 "\n", q.url, q.visible, q.in_flight,
+			    q.delayed);
+		if (dlq.known)
+			printf("dead-letter queue %s\n  visible %" PRId64 ", in flight %"
+			    PRId64 ", delayed %" PRId64 "\n", dlq.url, dlq.visible,
+			    dlq.in_flight, dlq.delayed);
+		else if (q.known)
+			printf("dead-letter queue: none found\n");
+	}
+	goto out;
+oom:
+	fprintf(stderr, "%s: out of memory\n", cmd);
+	code = EXIT_FAILED;
+out:
+	cJSON_Delete(o);
+	tf_free(q.url);
+	tf_free(dlq.url);
+	return code;
+}
