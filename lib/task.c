@@ -364,9 +364,8 @@ tf_task_message_format(const char *id, int64_t target_ms, int64_t gen,
 	return *body != NULL ? TF_OK : TF_ERR_NOMEM;
 }
 
-/* {"id": {"S": id}}; NULL when out of memory. Caller frees with cJSON_Delete(). */
-static cJSON *
-key_for(const char *id)
+cJSON *
+tf_task_key(const char *id)
 {
 	cJSON *k = cJSON_CreateObject(), *av = tf_ddb_av_s(id);
 
@@ -480,7 +479,8 @@ tf_task_create(struct tf_aws *aws, const char *table,
 	    !put_attr(item, "updated_at", tf_ddb_av_n(now_ms)) ||
 	    !put_attr(item, "due_shard", tf_ddb_av_s(shard)) ||
 	    !put_attr(item, "due_at", tf_ddb_av_n(spec->next_run)) ||
-	    (soon && !put_attr(item, "enqueued_for", tf_ddb_av_n(spec->next_run))))
+	    (soon && !put_attr(item, "enqueued_for", tf_ddb_av_n(
+	    spec->next_run > now_ms ? spec->next_run : now_ms))))
 		goto out;
 	if (tf_marshal_item_size(item) > TF_MARSHAL_MAX_ITEM_SIZE) {
 		snprintf(errbuf, errlen, "params: the task is larger than DynamoDB's "
@@ -509,7 +509,7 @@ enum tf_err
 tf_task_get(struct tf_aws *aws, const char *table, const char *id,
     struct tf_task *t, char *errbuf, size_t errlen)
 {
-	cJSON *key = key_for(id), *item = NULL;
+	cJSON *key = tf_task_key(id), *item = NULL;
 	enum tf_err rc;
 
 	memset(t, 0, sizeof(*t));
@@ -529,7 +529,7 @@ static enum tf_err
 update_task(struct tf_aws *aws, const char *table, const char *id,
     const struct tf_ddb_expr *e, struct tf_task *t, char *errbuf, size_t errlen)
 {
-	cJSON *key = key_for(id), *attrs = NULL;
+	cJSON *key = tf_task_key(id), *attrs = NULL;
 	enum tf_err rc;
 
 	if (key == NULL)
@@ -894,21 +894,28 @@ tf_task_release_message(struct tf_aws *aws, const char *table, const char *id,
 	return rc;
 }
 
+int
+tf_task_delay_s(int64_t due_ms, int64_t now_ms)
+{
+	int64_t d = due_ms - now_ms;
+
+	if (d <= 0)
+		return 0;
+	d /= 1000;
+	return d > TF_SQS_MAX_DELAY_S ? TF_SQS_MAX_DELAY_S : (int)d;
+}
+
 enum tf_err
 tf_task_send_message(struct tf_aws *aws, const char *queue_url, const char *id,
     int64_t due_ms, int64_t gen, int64_t now_ms)
 {
-	int64_t delay = (due_ms - now_ms) / 1000;
 	char *body = NULL;
 	enum tf_err rc;
 
-	if (delay < 0)
-		delay = 0;
-	if (delay > TF_SQS_MAX_DELAY_S)
-		delay = TF_SQS_MAX_DELAY_S;
 	rc = tf_task_message_format(id, due_ms, gen, &body);
 	if (rc == TF_OK)
-		rc = tf_sqs_send_message(aws, queue_url, body, (int)delay, NULL);
+		rc = tf_sqs_send_message(aws, queue_url, body,
+		    tf_task_delay_s(due_ms, now_ms), NULL);
 	tf_free(body);
 	return rc;
 }
@@ -935,7 +942,7 @@ enum tf_err
 tf_task_delete(struct tf_aws *aws, const char *table, const char *id)
 {
 	struct tf_ddb_expr e = { 0 };
-	cJSON *key = key_for(id);
+	cJSON *key = tf_task_key(id);
 	enum tf_err rc;
 
 	if (key == NULL)

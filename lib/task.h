@@ -126,6 +126,7 @@ struct tf_task_spec {
 
 /* Writes a new PENDING task with gen 1, conditional on the id being free.
  * When the task is due within the enqueue horizon it records enqueued_for
+ * (the due time, or now for a task already overdue)
  * and the caller sends its message (*enqueue set true). *id_out: the id
  * (caller frees with tf_free()). TF_ERR_CONDITION when the id exists;
  * TF_ERR_INVALID (message in errbuf) for a bad spec. */
@@ -197,6 +198,14 @@ enum tf_err tf_task_sweep_enqueue(struct tf_aws *aws, const char *table,
  * sweeper sends one when the task comes within the horizon. */
 enum tf_err tf_task_release_message(struct tf_aws *aws, const char *table,
     const char *id, int64_t gen);
+
+/* The DelaySeconds for a message due at due_ms sent at now_ms: whole
+ * seconds rounded down, 0 to 900. */
+int tf_task_delay_s(int64_t due_ms, int64_t now_ms);
+
+/* The DynamoDB key {"id": {"S": id}}; NULL when out of memory. Caller frees
+ * with cJSON_Delete(). */
+cJSON *tf_task_key(const char *id);
 
 /* Sends the wake-up message for task id, generation gen, due at due_ms, with
  * DelaySeconds rounded down (at most 900): it arrives up to a second early and

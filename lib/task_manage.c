@@ -87,44 +87,16 @@ tf_manage_refusal(enum tf_manage_action action, const char *id,
 int
 tf_manage_delay_s(int64_t due_ms, int64_t now_ms)
 {
-	int64_t d = due_ms - now_ms;
-
-	if (d <= 0)
-		return 0;
-	d /= 1000;
-	return d > TF_SQS_MAX_DELAY_S ? TF_SQS_MAX_DELAY_S : (int)d;
+	return tf_task_delay_s(due_ms, now_ms);
 }
 
 enum tf_err
 tf_manage_send(struct tf_aws *aws, const char *queue_url, const char *id,
     int64_t gen, int64_t due_ms, int64_t now_ms, int *delay_s)
 {
-	int delay = tf_manage_delay_s(due_ms, now_ms);
-	char *body = NULL;
-	enum tf_err rc;
-
 	if (delay_s != NULL)
-		*delay_s = delay;
-	rc = tf_task_message_format(id, due_ms, gen, &body);
-	if (rc == TF_OK)
-		rc = tf_sqs_send_message(aws, queue_url, body, delay, NULL);
-	tf_free(body);
-	return rc;
-}
-
-/* {"id": {"S": id}}; NULL when out of memory. Caller frees with
- * cJSON_Delete(). */
-static cJSON *
-key_for(const char *id)
-{
-	cJSON *k = cJSON_CreateObject(), *av = tf_ddb_av_s(id);
-
-	if (k == NULL || av == NULL || !cJSON_AddItemToObject(k, "id", av)) {
-		cJSON_Delete(av);
-		cJSON_Delete(k);
-		return NULL;
-	}
-	return k;
+		*delay_s = tf_task_delay_s(due_ms, now_ms);
+	return tf_task_send_message(aws, queue_url, id, due_ms, gen, now_ms);
 }
 
 /* True when text uses the placeholder ph as a whole word (":f" is not used
@@ -287,7 +259,7 @@ write_change(struct tf_aws *aws, const char *table, const struct tf_task *t,
 	if (rc != TF_OK)
 		goto out;
 	rc = TF_ERR_NOMEM;
-	key = key_for(t->id);
+	key = tf_task_key(t->id);
 	if (key == NULL)
 		goto out;
 	rc = tf_ddb_update_item(aws, table, key, &e, NULL, NULL);
@@ -378,7 +350,7 @@ tf_manage_clear_ns(struct tf_aws *aws, const char *table, const char *ns,
 				cJSON_Delete(req);
 				goto out;
 			}
-			key = key_for(id);
+			key = tf_task_key(id);
 			if (key == NULL)
 				goto out;
 			if (cJSON_AddObjectToObject(req, "DeleteRequest") == NULL ||
