@@ -9,6 +9,15 @@
  * calendar repeats every 400 years, so a possible expression fires within. */
 #define SEARCH_YEARS 401
 
+/* The latest start tf_cron_next() searches from: the search must stay
+ * clear of the end of the range tz.h supports. */
+#define LAST_START (TF_TZ_MAX_S - (int64_t)(SEARCH_YEARS + 2) * 31622400)
+
+/* A bound on the matching minutes tf_cron_next() may pass over because they
+ * map to the start or earlier (only a repeated stretch has such minutes, at
+ * most 26 hours of them); a safeguard against looping on bad zone data. */
+#define MAX_PASSED 100000
+
 /* The longest input quoted in a message; longer input is cut with "...". */
 #define QUOTE_MAX 40
 
@@ -556,12 +565,12 @@ tf_cron_next(const struct tf_cron *c, const struct tf_tz *z, int64_t after,
 	struct tf_tz_local loc;
 	struct tf_tz_utc u;
 	struct tf_tz_tm t;
-	int last_year;
+	int last_year, passed;
 
 	*next_out = 0;
 	if (!tf_cron_is_possible(c) || (c->minute & 0x0fffffffffffffffull) == 0 ||
 	    (c->hour & 0xffffffu) == 0 || (c->month & MONTH_BITS) == 0 ||
-	    after >= TF_TZ_MAX_S)
+	    after > LAST_START)
 		return TF_ERR_NOT_FOUND;
 	if (after < TF_TZ_MIN_S)
 		after = TF_TZ_MIN_S;
@@ -577,16 +586,14 @@ tf_cron_next(const struct tf_cron *c, const struct tf_tz *z, int64_t after,
 	 * past `after`; only minutes in a repeated stretch are passed over.
 	 */
 	next_minute(&t);
-	for (;;) {
-		if (!next_match(c, &t, last_year))
+	for (passed = 0;; passed++) {
+		if (passed > MAX_PASSED || !next_match(c, &t, last_year))
 			return TF_ERR_NOT_FOUND;
 		tf_tz_local_to_utc(z, &t, &u);
 		if (u.t > after)
 			break;
 		next_minute(&t);
 	}
-	if (u.t >= TF_TZ_MAX_S)
-		return TF_ERR_NOT_FOUND;
 	*next_out = u.t;
 	return TF_OK;
 }

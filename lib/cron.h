@@ -33,8 +33,9 @@
  * tf_cron_next() reports TF_ERR_NOT_FOUND for them at once. The search for
  * any other expression skips whole months, days and hours and is bounded by
  * 400 years of local dates (the Gregorian calendar repeats every 400 years,
- * so any possible expression fires within that span; "0 0 29 2 1" and the
- * like may take decades).
+ * so any possible expression fires within that span; February 29 on a
+ * Sunday, with both day fields required to match, comes every 28 years or
+ * more).
  */
 #ifndef TF_CRON_H
 #define TF_CRON_H
@@ -73,8 +74,10 @@ bool tf_cron_is_possible(const struct tf_cron *c);
 
 /* The first fire time of c in zone z (borrowed) strictly after instant
  * `after` (epoch seconds), following the DST rules above, in *next_out.
- * TF_ERR_NOT_FOUND when c never fires (tf_cron_is_possible() is false) or
- * no fire time lies within 400 years or before TF_TZ_MAX_S. */
+ * TF_ERR_NOT_FOUND (and *next_out 0) when c never fires
+ * (tf_cron_is_possible() is false), when no fire time lies within 400
+ * years of local dates, or when `after` is within about 400 years of
+ * TF_TZ_MAX_S (any time before year 100000 is fine). */
 enum tf_err tf_cron_next(const struct tf_cron *c, const struct tf_tz *z,
     int64_t after, int64_t *next_out);
 

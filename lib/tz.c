@@ -519,7 +519,7 @@ year_of(int64_t t)
 	return y;
 }
 
-/* The local time type the rule gives at t. */
+/* The local time type the rule gives at t. Borrowed from r. */
 static const struct ttinfo *
 rule_info(const struct tz_rule *r, int64_t t)
 {
