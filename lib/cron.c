@@ -61,38 +61,6 @@ static const struct {
 	{ "@hourly", "0 * * * *" },
 };
 
-/* Writes a message into errbuf, which may be NULL when errlen is 0. */
-static void __attribute__((format(printf, 3, 4)))
-fail(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errbuf == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* Copies s[0..len) into dst (size n) for quoting in a message: at most
- * QUOTE_MAX characters, anything not printable ASCII as '?', "..." when cut. */
-static void
-quote(char *dst, size_t n, const char *s, size_t len)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < len && i < QUOTE_MAX && o + 1 < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		dst[o++] = c >= 0x20 && c < 0x7f && c != '"' ? (char)c : '?';
-	}
-	if (i < len && o + 4 < n) {
-		memcpy(dst + o, "...", 3);
-		o += 3;
-	}
-	dst[o < n ? o : n - 1] = '\0';
-}
-
 static bool
 is_space(char c)
 {
@@ -135,7 +103,7 @@ field_fail(const struct ctx *x, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	fail(x->errbuf, x->errlen, "cron: field %d (%s): %s", x->fno + 1,
+	tf_errf(x->errbuf, x->errlen, "cron: field %d (%s): %s", x->fno + 1,
 	    x->f->name, what);
 }
 
@@ -158,7 +126,7 @@ read_value(const struct ctx *x, const char **p, bool range_end, int *out)
 				v = v * 10 + (*e - '0');
 		}
 		if (v < x->f->lo || v > x->f->hi) {
-			quote(q, sizeof(q), s, (size_t)(e - s));
+			tf_err_quote(q, sizeof(q), s, (size_t)(e - s), QUOTE_MAX);
 			field_fail(x, "%s is out of range %d-%d", q, x->f->lo,
 			    x->f->hi);
 			return false;
@@ -170,7 +138,7 @@ read_value(const struct ctx *x, const char **p, bool range_end, int *out)
 	if (is_alpha(*s)) {
 		for (e = s; is_alpha(*e); e++)
 			;
-		quote(q, sizeof(q), s, (size_t)(e - s));
+		tf_err_quote(q, sizeof(q), s, (size_t)(e - s), QUOTE_MAX);
 		if (x->f->names == NULL) {
 			field_fail(x, "names such as \"%s\" are allowed only for months "
 			    "and weekdays", q);
@@ -210,7 +178,7 @@ parse_element(const struct ctx *x, const char *elem, size_t len,
 	bool single = false;
 	long sv = 0;
 
-	quote(q, sizeof(q), elem, len);
+	tf_err_quote(q, sizeof(q), elem, len, QUOTE_MAX);
 	if (len == 0) {
 		field_fail(x, "empty list element");
 		return false;
@@ -348,17 +316,17 @@ tf_cron_parse(const char *expr, struct tf_cron *out, char *errbuf,
 	memset(out, 0, sizeof(*out));
 	n = split(expr, start, len, 5);
 	if (n == 0) {
-		fail(errbuf, errlen, "cron: empty expression");
+		tf_errf(errbuf, errlen, "cron: empty expression");
 		return TF_ERR_INVALID;
 	}
 	if (start[0][0] == '@') {
-		quote(q, sizeof(q), start[0], len[0]);
+		tf_err_quote(q, sizeof(q), start[0], len[0], QUOTE_MAX);
 		if (n > 1) {
-			fail(errbuf, errlen, "cron: nothing may follow \"%s\"", q);
+			tf_errf(errbuf, errlen, "cron: nothing may follow \"%s\"", q);
 			return TF_ERR_INVALID;
 		}
 		if (word_is(start[0], len[0], "@reboot")) {
-			fail(errbuf, errlen, "cron: @reboot is not supported (a "
+			tf_errf(errbuf, errlen, "cron: @reboot is not supported (a "
 			    "schedule needs times)");
 			return TF_ERR_INVALID;
 		}
@@ -367,12 +335,12 @@ tf_cron_parse(const char *expr, struct tf_cron *out, char *errbuf,
 				return tf_cron_parse(shorthands[i].expr, out, errbuf,
 				    errlen);
 		}
-		fail(errbuf, errlen, "cron: unknown shorthand \"%s\" (want @yearly, "
+		tf_errf(errbuf, errlen, "cron: unknown shorthand \"%s\" (want @yearly, "
 		    "@annually, @monthly, @weekly, @daily, @midnight or @hourly)", q);
 		return TF_ERR_INVALID;
 	}
 	if (n != 5) {
-		fail(errbuf, errlen, "cron: expected 5 fields (minute hour "
+		tf_errf(errbuf, errlen, "cron: expected 5 fields (minute hour "
 		    "day-of-month month day-of-week), got %d", n);
 		return TF_ERR_INVALID;
 	}

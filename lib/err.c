@@ -1,6 +1,10 @@
 /* err.c - names for enum tf_err. */
 #include "err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
 static const char *const names[TF_ERR__COUNT] = {
 	[TF_OK] = "success",
 	[TF_ERR_NOMEM] = "out of memory",
@@ -44,4 +48,35 @@ tf_err_is_transient(enum tf_err err)
 	default:
 		return 0;
 	}
+}
+
+void
+tf_errf(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (errbuf == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, errlen, fmt, ap);
+	va_end(ap);
+}
+
+void
+tf_err_quote(char *dst, size_t n, const char *s, size_t len, size_t max)
+{
+	size_t i, o = 0;
+
+	if (n == 0)
+		return;
+	for (i = 0; i < len && i < max && o + 1 < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		dst[o++] = c >= 0x20 && c < 0x7f && c != '"' ? (char)c : '?';
+	}
+	if (i < len && o + 4 < n) {
+		memcpy(dst + o, "...", 3);
+		o += 3;
+	}
+	dst[o < n ? o : n - 1] = '\0';
 }

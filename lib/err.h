@@ -8,6 +8,8 @@
 #ifndef TF_ERR_H
 #define TF_ERR_H
 
+#include <stddef.h>
+
 enum tf_err {
 	TF_OK = 0,
 	TF_ERR_NOMEM,          /* an allocation failed */
@@ -36,5 +38,15 @@ const char *tf_strerror(enum tf_err err);
 /* True for errors a caller may reasonably retry later (I/O, timeouts,
  * throttling, 5xx, out of memory). */
 int tf_err_is_transient(enum tf_err err);
+
+/* Writes a formatted one-line message into errbuf (errlen bytes); errbuf may
+ * be NULL when errlen is 0. The common way modules report what went wrong. */
+void tf_errf(char *errbuf, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Copies s[0..len) into dst (n bytes, terminated) for quoting input in a
+ * message: at most max characters, anything not printable ASCII (and '"')
+ * as '?', and "..." when it was cut. */
+void tf_err_quote(char *dst, size_t n, const char *s, size_t len, size_t max);
 
 #endif /* TF_ERR_H */

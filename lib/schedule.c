@@ -24,19 +24,6 @@ struct tf_schedule {
 	int64_t until_ms;          /* no run after this (when has_until) */
 };
 
-/* Writes a message into errbuf, which may be NULL when errlen is 0. */
-static void __attribute__((format(printf, 3, 4)))
-fail(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errbuf == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* Reads an integral JSON number within lo..hi into *out. */
 static bool
 get_integer(const cJSON *v, double lo, double hi, int64_t *out)
@@ -58,17 +45,17 @@ parse_every(struct tf_schedule *s, const cJSON *v, char *errbuf, size_t errlen)
 	char msg[200];
 
 	if (!cJSON_IsString(v)) {
-		fail(errbuf, errlen, "schedule.every: must be a string such as "
+		tf_errf(errbuf, errlen, "schedule.every: must be a string such as "
 		    "\"30m\"");
 		return TF_ERR_INVALID;
 	}
 	if (tf_timefmt_parse_duration(v->valuestring, &s->every_ms, msg,
 	    sizeof(msg)) != TF_OK) {
-		fail(errbuf, errlen, "schedule.every: %s", msg);
+		tf_errf(errbuf, errlen, "schedule.every: %s", msg);
 		return TF_ERR_INVALID;
 	}
 	if (s->every_ms < 1000) {
-		fail(errbuf, errlen, "schedule.every: \"%.40s\": must be at least 1s",
+		tf_errf(errbuf, errlen, "schedule.every: \"%.40s\": must be at least 1s",
 		    v->valuestring);
 		return TF_ERR_INVALID;
 	}
@@ -82,18 +69,18 @@ parse_cron(struct tf_schedule *s, const cJSON *v, char *errbuf, size_t errlen)
 	const char *m = msg;
 
 	if (!cJSON_IsString(v)) {
-		fail(errbuf, errlen, "schedule.cron: must be a string such as "
+		tf_errf(errbuf, errlen, "schedule.cron: must be a string such as "
 		    "\"0 9 * * 1-5\"");
 		return TF_ERR_INVALID;
 	}
 	if (tf_cron_parse(v->valuestring, &s->cron, msg, sizeof(msg)) != TF_OK) {
 		if (strncmp(m, "cron: ", 6) == 0)
 			m += 6;
-		fail(errbuf, errlen, "schedule.cron: %s", m);
+		tf_errf(errbuf, errlen, "schedule.cron: %s", m);
 		return TF_ERR_INVALID;
 	}
 	if (!tf_cron_is_possible(&s->cron)) {
-		fail(errbuf, errlen, "schedule.cron: \"%.60s\" never fires (no such "
+		tf_errf(errbuf, errlen, "schedule.cron: \"%.60s\" never fires (no such "
 		    "day in the months it names)", v->valuestring);
 		return TF_ERR_INVALID;
 	}
@@ -115,7 +102,7 @@ tf_schedule_parse(const cJSON *json, struct tf_schedule **out, char *errbuf,
 
 	*out = NULL;
 	if (!cJSON_IsObject(json)) {
-		fail(errbuf, errlen, "schedule: must be an object such as "
+		tf_errf(errbuf, errlen, "schedule: must be an object such as "
 		    "{\"every\": \"30m\"}");
 		goto out;
 	}
@@ -125,36 +112,36 @@ tf_schedule_parse(const cJSON *json, struct tf_schedule **out, char *errbuf,
 				break;
 		}
 		if (keys[k] == NULL) {
-			fail(errbuf, errlen, "schedule: unknown key \"%.40s\" (want every, "
+			tf_errf(errbuf, errlen, "schedule: unknown key \"%.40s\" (want every, "
 			    "cron, tz, max_runs, until)",
 			    item->string != NULL ? item->string : "");
 			goto out;
 		}
 		if (found[k] != NULL) {
-			fail(errbuf, errlen, "schedule: duplicate key \"%s\"", keys[k]);
+			tf_errf(errbuf, errlen, "schedule: duplicate key \"%s\"", keys[k]);
 			goto out;
 		}
 		found[k] = item;
 	}
 	if (found[0] == NULL && found[1] == NULL) {
-		fail(errbuf, errlen, "schedule: needs \"every\" (an interval) or "
+		tf_errf(errbuf, errlen, "schedule: needs \"every\" (an interval) or "
 		    "\"cron\" (an expression)");
 		goto out;
 	}
 	if (found[0] != NULL && found[1] != NULL) {
-		fail(errbuf, errlen, "schedule: \"every\" and \"cron\" exclude each "
+		tf_errf(errbuf, errlen, "schedule: \"every\" and \"cron\" exclude each "
 		    "other");
 		goto out;
 	}
 	if (found[2] != NULL && found[1] == NULL) {
-		fail(errbuf, errlen, "schedule.tz: only goes with \"cron\"");
+		tf_errf(errbuf, errlen, "schedule.tz: only goes with \"cron\"");
 		goto out;
 	}
 
 	rc = TF_ERR_NOMEM;
 	s = tf_calloc(1, sizeof(*s));
 	if (s == NULL) {
-		fail(errbuf, errlen, "schedule: out of memory");
+		tf_errf(errbuf, errlen, "schedule: out of memory");
 		goto out;
 	}
 	rc = TF_ERR_INVALID;
@@ -166,13 +153,13 @@ tf_schedule_parse(const cJSON *json, struct tf_schedule **out, char *errbuf,
 		s->tz = tf_tz_utc();
 		if (found[2] != NULL) {
 			if (!cJSON_IsString(found[2])) {
-				fail(errbuf, errlen, "schedule.tz: must be a string such as "
+				tf_errf(errbuf, errlen, "schedule.tz: must be a string such as "
 				    "\"Europe/Berlin\"");
 				goto out;
 			}
 			rc = tf_tz_load(found[2]->valuestring, &s->tz, msg, sizeof(msg));
 			if (rc != TF_OK) {
-				fail(errbuf, errlen, "schedule.tz: %s", msg);
+				tf_errf(errbuf, errlen, "schedule.tz: %s", msg);
 				/* A zone that is not there is bad input; keep the rest. */
 				if (rc != TF_ERR_NOMEM && rc != TF_ERR_IO)
 					rc = TF_ERR_INVALID;
@@ -181,13 +168,13 @@ tf_schedule_parse(const cJSON *json, struct tf_schedule **out, char *errbuf,
 		}
 	}
 	if (found[3] != NULL && !get_integer(found[3], 1, MAX_EXACT, &s->max_runs)) {
-		fail(errbuf, errlen, "schedule.max_runs: must be an integer >= 1");
+		tf_errf(errbuf, errlen, "schedule.max_runs: must be an integer >= 1");
 		goto out;
 	}
 	if (found[4] != NULL) {
 		if (!get_integer(found[4], (double)TF_TIMEFMT_MIN_MS,
 		    (double)TF_TIMEFMT_MAX_MS, &s->until_ms)) {
-			fail(errbuf, errlen, "schedule.until: must be an integer (epoch "
+			tf_errf(errbuf, errlen, "schedule.until: must be an integer (epoch "
 			    "milliseconds) between years 0000 and 9999");
 			goto out;
 		}

@@ -1,5 +1,6 @@
 /* timefmt.c - ISO 8601 times and durations: parsing and formatting. */
 #include "timefmt.h"
+#include "tz.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -71,38 +72,6 @@ days_in_month(int64_t y, int m)
 	static const int dim[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 
 	return m == 2 && is_leap(y) ? 29 : dim[m - 1];
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * days_from_civil). */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-/* The date of a day number (the inverse of days_from_civil). */
-static void
-civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-	int64_t era, doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
 }
 
 /* Reads the zone at *p: "", "Z", "+HH:MM", "+HHMM", "+HH" (or "-"). Sets
@@ -208,7 +177,7 @@ tf_timefmt_parse_iso(const char *s, int64_t *ms_out, char *errbuf, size_t errlen
 		if (rc != TF_OK)
 			return rc;
 	}
-	ms = days_from_civil(year, month, day) * MS_PER_DAY + hour * MS_PER_H +
+	ms = tf_tz_days_from_civil(year, month, day) * MS_PER_DAY + hour * MS_PER_H +
 	    minute * MS_PER_MIN + second * MS_PER_S + frac - offset;
 	if (ms < TF_TIMEFMT_MIN_MS || ms > TF_TIMEFMT_MAX_MS) {
 		fail(errbuf, errlen, s, "outside the years 0000 to 9999 in UTC");
@@ -374,7 +343,7 @@ tf_timefmt_format(int64_t ms, char *buf, size_t len)
 		rem += MS_PER_DAY;
 		days--;
 	}
-	civil_from_days(days, &y, &m, &d);
+	tf_tz_civil_from_days(days, &y, &m, &d);
 	snprintf(buf, len, y >= 0 && y <= 9999 ?
 	    "%04" PRId64 "-%02d-%02dT%02d:%02d:%02d.%03dZ" :
 	    "%+" PRId64 "-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d,

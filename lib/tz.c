@@ -90,38 +90,6 @@ static struct tf_tz etc_utc_zone = {
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tf_tz *cache;  /* loaded zones, never freed */
 
-/* Writes a message "<what>" into errbuf, which may be NULL when errlen is 0. */
-static void __attribute__((format(printf, 3, 4)))
-fail(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errbuf == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* Copies s into dst (size n) for quoting in a message: at most QUOTE_MAX
- * characters, anything not printable ASCII as '?', "..." when cut. */
-static void
-quote(char *dst, size_t n, const char *s, size_t len)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < len && i < QUOTE_MAX && o + 1 < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		dst[o++] = c >= 0x20 && c < 0x7f && c != '"' ? (char)c : '?';
-	}
-	if (i < len && o + 4 < n) {
-		memcpy(dst + o, "...", 3);
-		o += 3;
-	}
-	dst[o < n ? o : n - 1] = '\0';
-}
-
 /* ---- the civil calendar ---------------------------------------------- */
 
 bool
@@ -155,9 +123,8 @@ tf_tz_days_from_civil(int64_t y, int m, int d)
 	return era * 146097 + doe - 719468;
 }
 
-/* The date of day number z (the inverse of tf_tz_days_from_civil). */
-static void
-civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+void
+tf_tz_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 {
 	int64_t era, doe, yoe, doy, mp;
 
@@ -206,7 +173,7 @@ tf_tz_gmtime(int64_t t, struct tf_tz_tm *out)
 	t = clamp_t(t);
 	days = floor_div(t, SECS_PER_DAY);
 	secs = floor_mod(t, SECS_PER_DAY);
-	civil_from_days(days, &y, &m, &d);
+	tf_tz_civil_from_days(days, &y, &m, &d);
 	out->year = (int)y;
 	out->mon = m;
 	out->mday = d;
@@ -445,8 +412,8 @@ out:
 	    r->dst.utoff < -MAX_UTOFF || r->dst.utoff > MAX_UTOFF))
 		why = "offset out of range";
 	if (why != NULL) {
-		quote(q, sizeof(q), s, len);
-		fail(errbuf, errlen, "TZ string \"%s\": %s", q, why);
+		tf_err_quote(q, sizeof(q), s, len, QUOTE_MAX);
+		tf_errf(errbuf, errlen, "TZ string \"%s\": %s", q, why);
 		return TF_ERR_PARSE;
 	}
 	return TF_OK;
@@ -515,7 +482,7 @@ year_of(int64_t t)
 	int64_t y;
 	int m, d;
 
-	civil_from_days(floor_div(t, SECS_PER_DAY), &y, &m, &d);
+	tf_tz_civil_from_days(floor_div(t, SECS_PER_DAY), &y, &m, &d);
 	return y;
 }
 
@@ -749,11 +716,11 @@ read_block(struct reader *r, const struct tzif_counts *c, unsigned tsize,
 	if (c->type == 0 || c->type > 256 ||
 	    (c->isstd != 0 && c->isstd != c->type) ||
 	    (c->isut != 0 && c->isut != c->type)) {
-		fail(errbuf, errlen, "bad TZif counts");
+		tf_errf(errbuf, errlen, "bad TZif counts");
 		return TF_ERR_PARSE;
 	}
 	if (c->leap != 0) {
-		fail(errbuf, errlen, "leap-second zones are not supported");
+		tf_errf(errbuf, errlen, "leap-second zones are not supported");
 		return TF_ERR_PARSE;
 	}
 	if (block_size(c, tsize) > r->len - r->pos ||
@@ -762,7 +729,7 @@ read_block(struct reader *r, const struct tzif_counts *c, unsigned tsize,
 	    !take(r, (size_t)c->type * 6, &types) ||
 	    !take(r, c->chars, &chars) ||
 	    !take(r, (size_t)c->isstd + c->isut, &skip)) {
-		fail(errbuf, errlen, "TZif data is truncated");
+		tf_errf(errbuf, errlen, "TZif data is truncated");
 		return TF_ERR_PARSE;
 	}
 
@@ -778,7 +745,7 @@ read_block(struct reader *r, const struct tzif_counts *c, unsigned tsize,
 		    (int64_t)(int32_t)be32(times + 4 * i);
 		z->idx[i] = idx[i];
 		if (idx[i] >= c->type || (i > 0 && z->trans[i] <= z->trans[i - 1])) {
-			fail(errbuf, errlen, "bad TZif transition %zu", i);
+			tf_errf(errbuf, errlen, "bad TZif transition %zu", i);
 			return TF_ERR_PARSE;
 		}
 	}
@@ -789,7 +756,7 @@ read_block(struct reader *r, const struct tzif_counts *c, unsigned tsize,
 
 		if (utoff < -MAX_UTOFF || utoff > MAX_UTOFF || tt[4] > 1 ||
 		    (c->chars > 0 && ai >= c->chars) || (c->chars == 0 && ai != 0)) {
-			fail(errbuf, errlen, "bad TZif local time type %zu", i);
+			tf_errf(errbuf, errlen, "bad TZif local time type %zu", i);
 			return TF_ERR_PARSE;
 		}
 		z->types[i].utoff = utoff;
@@ -817,7 +784,7 @@ parse_tzif(const void *data, size_t len, struct tf_tz *z, char *errbuf,
 	enum tf_err rc;
 
 	if (!read_header(&r, &version, &c)) {
-		fail(errbuf, errlen, "not a TZif file");
+		tf_errf(errbuf, errlen, "not a TZif file");
 		return TF_ERR_PARSE;
 	}
 	if (version == '\0')
@@ -825,12 +792,12 @@ parse_tzif(const void *data, size_t len, struct tf_tz *z, char *errbuf,
 	/* Version 2 and later: skip the 32-bit block, read the 64-bit one. */
 	v1size = block_size(&c, 4);
 	if (v1size > r.len - r.pos) {
-		fail(errbuf, errlen, "TZif data is truncated");
+		tf_errf(errbuf, errlen, "TZif data is truncated");
 		return TF_ERR_PARSE;
 	}
 	r.pos += (size_t)v1size;
 	if (!read_header(&r, &version, &c)) {
-		fail(errbuf, errlen, "TZif version 2+ header missing");
+		tf_errf(errbuf, errlen, "TZif version 2+ header missing");
 		return TF_ERR_PARSE;
 	}
 	rc = read_block(&r, &c, 8, z, errbuf, errlen);
@@ -839,7 +806,7 @@ parse_tzif(const void *data, size_t len, struct tf_tz *z, char *errbuf,
 	/* The footer: "\n<TZ string>\n", the string possibly empty. */
 	if (r.pos == r.len || r.p[r.pos] != '\n' ||
 	    (nl = memchr(r.p + r.pos + 1, '\n', r.len - r.pos - 1)) == NULL) {
-		fail(errbuf, errlen, "bad TZif footer");
+		tf_errf(errbuf, errlen, "bad TZif footer");
 		return TF_ERR_PARSE;
 	}
 	foot = r.p + r.pos + 1;
@@ -882,7 +849,7 @@ tf_tz_from_tzif(const char *name, const void *data, size_t len,
 		goto out;
 	rc = parse_tzif(data, len, z, errbuf, errlen);
 	if (rc == TF_ERR_NOMEM)
-		fail(errbuf, errlen, "out of memory");
+		tf_errf(errbuf, errlen, "out of memory");
 	if (rc != TF_OK)
 		goto out;
 	*out = z;
@@ -917,7 +884,7 @@ tf_tz_from_posix(const char *tzstr, struct tf_tz **out, char *errbuf,
 	z = NULL;
 out:
 	if (rc == TF_ERR_NOMEM)
-		fail(errbuf, errlen, "out of memory");
+		tf_errf(errbuf, errlen, "out of memory");
 	tf_tz_free(z);
 	return rc;
 }
@@ -999,9 +966,9 @@ tf_tz_load(const char *name, const struct tf_tz **out, char *errbuf,
 
 	*out = NULL;
 	if (!tf_tz_name_is_valid(name)) {
-		quote(q, sizeof(q), name != NULL ? name : "", name != NULL ?
-		    strlen(name) : 0);
-		fail(errbuf, errlen, "invalid time zone name \"%s\" (want a name "
+		tf_err_quote(q, sizeof(q), name != NULL ? name : "", name != NULL ?
+		    strlen(name) : 0, QUOTE_MAX);
+		tf_errf(errbuf, errlen, "invalid time zone name \"%s\" (want a name "
 		    "such as Europe/Berlin: letters, digits, \"/\", \"_\", \"+\", "
 		    "\"-\")", q);
 		return TF_ERR_INVALID;
@@ -1031,28 +998,28 @@ tf_tz_load(const char *name, const struct tf_tz **out, char *errbuf,
 	n = strlen(dir) + strlen(name) + 2;
 	path = tf_malloc(n);
 	if (path == NULL) {
-		fail(errbuf, errlen, "out of memory");
+		tf_errf(errbuf, errlen, "out of memory");
 		goto out;
 	}
 	snprintf(path, n, "%s/%s", dir, name);
 	rc = read_file(path, &data, &len, why, sizeof(why));
 	if (rc != TF_OK) {
 		if (rc == TF_ERR_NOT_FOUND)
-			fail(errbuf, errlen, "unknown time zone \"%s\" (not in %s)",
+			tf_errf(errbuf, errlen, "unknown time zone \"%s\" (not in %s)",
 			    name, dir);
 		else
-			fail(errbuf, errlen, "time zone \"%s\": %s: %s", name, path, why);
+			tf_errf(errbuf, errlen, "time zone \"%s\": %s: %s", name, path, why);
 		goto out;
 	}
 	rc = tf_tz_from_tzif(name, data, len, &z, why, sizeof(why));
 	if (rc != TF_OK) {
-		fail(errbuf, errlen, "time zone \"%s\": %s: %s", name, path, why);
+		tf_errf(errbuf, errlen, "time zone \"%s\": %s: %s", name, path, why);
 		goto out;
 	}
 	z->dir = tf_strdup(dir);
 	if (z->dir == NULL) {
 		rc = TF_ERR_NOMEM;
-		fail(errbuf, errlen, "out of memory");
+		tf_errf(errbuf, errlen, "out of memory");
 		goto out;
 	}
 	z->keep = true;

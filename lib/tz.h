@@ -143,6 +143,10 @@ int64_t tf_tz_next_transition(const struct tf_tz *z, int64_t t);
 
 /* Civil-calendar helpers (proleptic Gregorian, UTC). */
 /* Days since 1970-01-01 of year-mon-mday (mon 1-12, mday 1-31). */
+/* The date of day number z (days since 1970-01-01), the inverse of
+ * tf_tz_days_from_civil(). */
+void tf_tz_civil_from_days(int64_t z, int64_t *y, int *m, int *d);
+
 int64_t tf_tz_days_from_civil(int64_t year, int mon, int mday);
 /* The broken-down UTC time of epoch seconds t (clamped as above). */
 void tf_tz_gmtime(int64_t t, struct tf_tz_tm *out);

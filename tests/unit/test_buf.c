@@ -80,6 +80,22 @@ test_strerror_covers_all(void)
 	CHECK(!tf_err_is_transient(TF_ERR_CONDITION));
 }
 
+static void
+test_error_message_helpers(void)
+{
+	char buf[16], q[16];
+
+	tf_errf(buf, sizeof(buf), "field %d: %s", 2, "too long to fit here");
+	CHECK_STR_EQ(buf, "field 2: too lo");
+	tf_errf(NULL, 0, "nothing %s", "written");
+	tf_err_quote(q, sizeof(q), "ab\ncd\"e", 7, 40);
+	CHECK_STR_EQ(q, "ab?cd?e");
+	tf_err_quote(q, sizeof(q), "0123456789", 10, 4);
+	CHECK_STR_EQ(q, "0123...");
+	tf_err_quote(q, 4, "0123456789", 10, 40);
+	CHECK_STR_EQ(q, "012");
+}
+
 int
 main(void)
 {
@@ -89,5 +105,6 @@ main(void)
 	TF_RUN(test_buf_nomem_keeps_contents);
 	TF_RUN(test_json_escape);
 	TF_RUN(test_strerror_covers_all);
+	TF_RUN(test_error_message_helpers);
 	return tf_test_summary();
 }
