@@ -370,16 +370,16 @@ tf_ddb_delete_item(struct tf_aws *aws, const char *table, const cJSON *key,
 	return call_take(aws, "DeleteItem", req, "Attributes", old_item);
 }
 
-enum tf_err
-tf_ddb_query_page(struct tf_aws *aws, const struct tf_ddb_query *q,
+/* Reads one page of a Query or a Scan (op); the two differ only in the key
+ * condition and ScanIndexForward, which Scan does not take. */
+static enum tf_err
+read_page(struct tf_aws *aws, const char *op, const struct tf_ddb_query *q,
     cJSON **exclusive_start, cJSON **items)
 {
 	enum tf_err rc = TF_ERR_NOMEM;
 	cJSON *req = NULL, *resp = NULL;
 
 	*items = NULL;
-	if (q->expr == NULL || q->expr->key_condition == NULL)
-		return TF_ERR_INVALID;
 	req = request_with(q->table, q->expr);
 	if (req == NULL || !add_text(req, "IndexName", q->index) ||
 	    !add_copy(req, "ExclusiveStartKey", *exclusive_start) ||
@@ -387,7 +387,7 @@ tf_ddb_query_page(struct tf_aws *aws, const struct tf_ddb_query *q,
 	    (q->descending && cJSON_AddFalseToObject(req, "ScanIndexForward") == NULL) ||
 	    (q->consistent && cJSON_AddTrueToObject(req, "ConsistentRead") == NULL))
 		goto out;
-	rc = ddb_call(aws, "Query", req, &resp);
+	rc = ddb_call(aws, op, req, &resp);
 	if (rc != TF_OK)
 		goto out;
 	*items = cJSON_DetachItemFromObjectCaseSensitive(resp, "Items");
@@ -407,38 +407,26 @@ out:
 }
 
 enum tf_err
+tf_ddb_query_page(struct tf_aws *aws, const struct tf_ddb_query *q,
+    cJSON **exclusive_start, cJSON **items)
+{
+	*items = NULL;
+	if (q->expr == NULL || q->expr->key_condition == NULL)
+		return TF_ERR_INVALID;
+	return read_page(aws, "Query", q, exclusive_start, items);
+}
+
+enum tf_err
 tf_ddb_scan_page(struct tf_aws *aws, const struct tf_ddb_query *q,
     cJSON **exclusive_start, cJSON **items)
 {
-	enum tf_err rc = TF_ERR_NOMEM;
-	cJSON *req = NULL, *resp = NULL;
+	struct tf_ddb_query scan = *q;
 
 	*items = NULL;
 	if (q->expr != NULL && q->expr->key_condition != NULL)
 		return TF_ERR_INVALID;
-	req = request_with(q->table, q->expr);
-	if (req == NULL || !add_text(req, "IndexName", q->index) ||
-	    !add_copy(req, "ExclusiveStartKey", *exclusive_start) ||
-	    (q->limit > 0 && cJSON_AddNumberToObject(req, "Limit", q->limit) == NULL) ||
-	    (q->consistent && cJSON_AddTrueToObject(req, "ConsistentRead") == NULL))
-		goto out;
-	rc = ddb_call(aws, "Scan", req, &resp);
-	if (rc != TF_OK)
-		goto out;
-	*items = cJSON_DetachItemFromObjectCaseSensitive(resp, "Items");
-	if (*items == NULL)
-		*items = cJSON_CreateArray();
-	if (*items == NULL) {
-		rc = TF_ERR_NOMEM;
-		goto out;
-	}
-	cJSON_Delete(*exclusive_start);
-	*exclusive_start = cJSON_DetachItemFromObjectCaseSensitive(resp,
-	    "LastEvaluatedKey");
-out:
-	cJSON_Delete(resp);
-	cJSON_Delete(req);
-	return rc;
+	scan.descending = false;  /* Scan has no order to reverse */
+	return read_page(aws, "Scan", &scan, exclusive_start, items);
 }
 
 /* Sends one BatchWriteItem of `chunk` (taken) and re-sends what comes back
