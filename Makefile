@@ -51,6 +51,7 @@ RUNNER_NAMES = $(notdir $(patsubst %/,%,$(dir $(wildcard runners/*/runner.c))))
 UNIT_SRC     = $(wildcard tests/unit/test_*.c)
 INTEG_SRC    = $(wildcard tests/integration/test_*.c)
 TESTRUNNER_SRC = $(wildcard tests/runners/*.c)
+TESTTOOL_SRC = $(wildcard tests/tools/*.c)
 
 LIB_OBJ      = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CONSUMER_OBJ = $(CONSUMER_SRC:%.c=$(BUILD)/obj/%.o)
@@ -63,6 +64,7 @@ RUNNERS  = $(RUNNER_NAMES:%=$(BUILD)/runners/%.so)
 TESTS    = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%) \
            $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/%)
 TEST_RUNNERS = $(TESTRUNNER_SRC:tests/runners/%.c=$(BUILD)/tests/runners/%.so)
+TEST_TOOLS = $(TESTTOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
 
 .PHONY: all test check-tests fuzz install clean FORCE
 all: $(LIBTF) $(BINS) $(RUNNERS)
@@ -84,12 +86,18 @@ $(BUILD)/bin/taskfleet: $(PRODUCER_OBJ) $(LIBTF)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(PRODUCER_OBJ) $(LIBTF) $(LIBS)
 
-# Runners: hidden visibility, only the entry point is exported. They may use
-# cJSON (a shared library, so the host's allocation hooks reach it too).
-RUNNER_LIBS = -Wl,--as-needed -lcjson
-$(BUILD)/runners/%.so: runners/%/runner.c include/taskfleet/runner.h
+# Runners: every .c file of runners/NAME/ makes runners/NAME.so, with
+# hidden visibility so only the entry point is exported. A runner may use
+# libtaskfleet's modules: they are linked in privately (--exclude-libs), so
+# the runner's copy never clashes with the consumer's. It may use cJSON (a
+# shared library, so the host's allocation hooks reach it too), libcurl and
+# OpenSSL.
+RUNNER_LIBS = -Wl,--as-needed -lcurl -lcjson -lcrypto -lpthread
+$(BUILD)/obj/runners/%.o: ALL_CFLAGS += -fvisibility=hidden
+.SECONDEXPANSION:
+$(BUILD)/runners/%.so: $$(addprefix $(BUILD)/obj/,$$(subst .c,.o,$$(wildcard runners/$$*/*.c))) $(LIBTF)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -fvisibility=hidden -shared $(ALL_LDFLAGS) -o $@ $< $(RUNNER_LIBS)
+	$(CC) -shared $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) -Wl,--exclude-libs,ALL $(LIBTF) $(RUNNER_LIBS)
 
 $(BUILD)/tests/runners/%.so: tests/runners/%.c include/taskfleet/runner.h
 	@mkdir -p $(dir $@)
@@ -113,7 +121,12 @@ $(BUILD)/tests/%: tests/integration/%.c $(LIBTF) tests/harness.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests $(ALL_LDFLAGS) -o $@ $< $(LIBTF) $(LIBS)
 
-check-tests: all $(TESTS) $(TEST_RUNNERS)
+# Programs the test scripts drive (tests/tools/*.c).
+$(BUILD)/tests/tools/%: tests/tools/%.c $(LIBTF)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests $(ALL_LDFLAGS) -rdynamic -o $@ $< $(LIBTF) $(LIBS)
+
+check-tests: all $(TESTS) $(TEST_RUNNERS) $(TEST_TOOLS)
 
 # The whole suite: tests/run starts its own stand-ins and prints "N passed, N failed".
 test: check-tests

@@ -368,9 +368,8 @@ run_claimed(struct job *j, struct tf_task *t)
 	job_log(j, state == TF_TASK_FAILED ? TF_LOG_WARN : TF_LOG_INFO,
 	    state == TF_TASK_COMPLETED ? "completed" : state == TF_TASK_FAILED ?
 	    "failed" : o.kind == TF_OUTCOME_RETRY ? "retry" : "success", dur,
-	    "run finished");
-	if (o.error != NULL)
-		job_log(j, TF_LOG_DEBUG, NULL, NULL, "error: %s", o.error);
+	    "run finished%s%s", o.error != NULL ? ": " : "",
+	    o.error != NULL ? o.error : "");
 	delete_message(j);
 out:
 	tf_run_ctx_clear(&ctx);

@@ -86,8 +86,60 @@ int cli_parse_id_command(struct cli *c, int argc, char **argv,
  * epoch ms at, relative to now_ms, into buf. Returns buf. */
 const char *cli_when(int64_t at, int64_t now_ms, char *buf, size_t len);
 
+/*
+ * The options of every command that creates a task (submit, http), as
+ * given: strings borrowed from argv. Fill with submit_opts_init() and
+ * submit_option(); submit_create() checks them all and creates the task.
+ */
+struct submit_opts {
+	const char *at;           /* --at TIME, or NULL: now (or the first slot) */
+	const char *every;        /* --every DUR */
+	const char *cron;         /* --cron EXPR */
+	const char *tz;           /* --tz ZONE, for --cron */
+	const char *max_runs;     /* --max-runs N, unparsed */
+	const char *until;        /* --until TIME, unparsed */
+	const char *ns;           /* --ns NS; TF_DEFAULT_NS unless given */
+	const char *id;           /* --id ID, or NULL: a new UUID */
+	long long max_attempts;   /* --max-attempts N, checked; 0: the default */
+};
+
+/* The getopt_long entries of those options, for a command's longopts array
+ * (submit_option() knows their values: a n i m E C Z R U j). */
+#define CLI_SUBMIT_LONGOPTS \
+	{ "at", required_argument, NULL, 'a' }, \
+	{ "ns", required_argument, NULL, 'n' }, \
+	{ "id", required_argument, NULL, 'i' }, \
+	{ "max-attempts", required_argument, NULL, 'm' }, \
+	{ "every", required_argument, NULL, 'E' }, \
+	{ "cron", required_argument, NULL, 'C' }, \
+	{ "tz", required_argument, NULL, 'Z' }, \
+	{ "max-runs", required_argument, NULL, 'R' }, \
+	{ "until", required_argument, NULL, 'U' }, \
+	{ "json", no_argument, NULL, 'j' }
+
+/* Prints the help lines of those options, --at to --json, on stdout. */
+void submit_options_help(void);
+
+/* Empties *o and sets the defaults. */
+void submit_opts_init(struct submit_opts *o);
+
+/* Takes one option getopt_long returned (ch, with optarg arg) into *o if it
+ * is one of CLI_SUBMIT_LONGOPTS (--json sets c->json). Returns 0 when taken,
+ * -1 when ch is not such an option, or EXIT_USAGE after a message. */
+int submit_option(struct cli *c, const char *cmd, struct submit_opts *o,
+    int ch, const char *arg);
+
+/* Checks every option of o and type (a runner name that must be installed)
+ * before anything is written, then creates the task with params_json (JSON
+ * object text the caller has checked, or NULL for {}), sends its message
+ * when it is due soon, and prints the id or, with --json, the result.
+ * Every string is borrowed. Returns the exit code. */
+int submit_create(struct cli *c, const char *cmd, const struct submit_opts *o,
+    const char *type, const char *params_json);
+
 /* The commands. */
 int cmd_submit(struct cli *c, int argc, char **argv);
+int cmd_http(struct cli *c, int argc, char **argv);
 int cmd_get(struct cli *c, int argc, char **argv);
 int cmd_delete(struct cli *c, int argc, char **argv);
 int cmd_list(struct cli *c, int argc, char **argv);

@@ -12,6 +12,10 @@
  * --every/--cron (with --tz, --max-runs, --until) make the task recurring:
  * the schedule object is checked with tf_schedule_parse() before anything is
  * written, and the first run is --at, else tf_schedule_first().
+ *
+ * The options other than --type and --params, and everything from the checks
+ * to the output, are shared with the commands that build the params of one
+ * runner themselves (`taskfleet http`): submit_option() and submit_create().
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -35,16 +39,10 @@ static const char submit_usage[] =
     "                        [--until TIME] [--ns NS] [--id ID] [--max-attempts N]\n"
     "                        [--json]\n";
 
-static void
-submit_help(void)
+void
+submit_options_help(void)
 {
-	printf("%s\n"
-	    "Creates a task and prints its id.\n"
-	    "\n"
-	    "  --type T          the runner that runs it ([a-z0-9_-], 1 to 64)\n"
-	    "  --params JSON     its parameters: a JSON object, or @FILE (@- reads\n"
-	    "                    standard input); default {}\n"
-	    "  --at TIME         when it is due: ISO 8601 (2026-11-23T09:00:00Z,\n"
+	printf("  --at TIME         when it is due: ISO 8601 (2026-11-23T09:00:00Z,\n"
 	    "                    2026-11-23T10:00:00+01:00, 2026-11-23 = midnight UTC;\n"
 	    "                    no zone means UTC) or +DURATION from now (+90s, +2h,\n"
 	    "                    +1h30m, +1d); default now, or a recurring task's\n"
@@ -63,15 +61,28 @@ submit_help(void)
 	    "                    the same id again creates nothing and exits 0.\n"
 	    "                    Default: a new UUID\n"
 	    "  --max-attempts N  attempts before it fails, 1 to 1000; default %d\n"
-	    "  --json            print {\"id\", \"created\", \"next_run\", ...}\n"
+	    "  --json            print {\"id\", \"created\", \"next_run\", ...}\n",
+	    TF_TASK_ID_MAX, TF_DEFAULT_MAX_ATTEMPTS);
+}
+
+static void
+submit_help(void)
+{
+	printf("%s\n"
+	    "Creates a task and prints its id.\n"
 	    "\n"
+	    "  --type T          the runner that runs it ([a-z0-9_-], 1 to 64)\n"
+	    "  --params JSON     its parameters: a JSON object, or @FILE (@- reads\n"
+	    "                    standard input); default {}\n",
+	    submit_usage);
+	submit_options_help();
+	printf("\n"
 	    "A recurring task's next run follows its schedule after each run; runs\n"
 	    "missed while no consumer was up are run once, not once each.\n"
 	    "A task due within the enqueue horizon (TASKFLEET_HORIZON, 15m) is put\n"
 	    "on the queue at once (with a delay up to its time); a later one is\n"
 	    "enqueued by the consumers' sweeper.\n"
-	    "Exit: 0 created or already there, 1 failed, 2 bad input (nothing written).\n",
-	    submit_usage, TF_TASK_ID_MAX, TF_DEFAULT_MAX_ATTEMPTS);
+	    "Exit: 0 created or already there, 1 failed, 2 bad input (nothing written).\n");
 }
 
 /* Checks that a runner of this type is loaded: the runners of
@@ -155,15 +166,6 @@ out:
 	return code;
 }
 
-/* The recurrence options of a submit, as given (borrowed from argv). */
-struct sched_opts {
-	const char *every;
-	const char *cron;
-	const char *tz;
-	const char *max_runs;
-	const char *until;
-};
-
 /* Prints a message of tf_schedule_parse(), naming the option rather than the
  * attribute ("schedule.cron: ..." or "cron: ..." becomes "--cron: ..."). */
 static void
@@ -196,7 +198,7 @@ schedule_error(const char *cmd, const char *msg)
  * given. Returns 0, or EXIT_USAGE after a message.
  */
 static int
-build_schedule(const char *cmd, const struct sched_opts *o, int64_t now,
+build_schedule(const char *cmd, const struct submit_opts *o, int64_t now,
     cJSON **json, struct tf_schedule **s, int64_t *until_ms)
 {
 	char errbuf[512];
@@ -342,157 +344,141 @@ report_existing(struct cli *c, const char *cmd, const struct tf_task_spec *spec)
 	return code;
 }
 
-int
-cmd_submit(struct cli *c, int argc, char **argv)
+void
+submit_opts_init(struct submit_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "type", required_argument, NULL, 't' },
-		{ "params", required_argument, NULL, 'p' },
-		{ "at", required_argument, NULL, 'a' },
-		{ "ns", required_argument, NULL, 'n' },
-		{ "id", required_argument, NULL, 'i' },
-		{ "max-attempts", required_argument, NULL, 'm' },
-		{ "every", required_argument, NULL, 'E' },
-		{ "cron", required_argument, NULL, 'C' },
-		{ "tz", required_argument, NULL, 'Z' },
-		{ "max-runs", required_argument, NULL, 'R' },
-		{ "until", required_argument, NULL, 'U' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *cmd = argv[0], *at = NULL, *params_arg = NULL;
+	memset(o, 0, sizeof(*o));
+	o->ns = TF_DEFAULT_NS;
+}
+
+int
+submit_option(struct cli *c, const char *cmd, struct submit_opts *o, int ch,
+    const char *arg)
+{
+	switch (ch) {
+	case 'a':
+		o->at = arg;
+		break;
+	case 'n':
+		o->ns = arg;
+		break;
+	case 'i':
+		o->id = arg;
+		break;
+	case 'm':
+		if (!cli_parse_int(arg, 1, 1000, &o->max_attempts))
+			return cli_usage_error(cmd, "--max-attempts: expected a "
+			    "number from 1 to 1000, got \"%.32s\"", arg);
+		break;
+	case 'E':
+		o->every = arg;
+		break;
+	case 'C':
+		o->cron = arg;
+		break;
+	case 'Z':
+		o->tz = arg;
+		break;
+	case 'R':
+		o->max_runs = arg;
+		break;
+	case 'U':
+		o->until = arg;
+		break;
+	case 'j':
+		c->json = true;
+		break;
+	default:
+		return -1;
+	}
+	return 0;
+}
+
+/* Checks the names of a new task: its type's syntax (not whether a runner
+ * has it: check_type() does that), --ns and --id. Returns 0 or EXIT_USAGE
+ * after a message. */
+static int
+check_names(const char *cmd, const struct submit_opts *o, const char *type)
+{
+	if (!tf_task_type_valid(type))
+		return cli_usage_error(cmd, "--type: \"%.64s%s\" is not a runner "
+		    "name (1 to %d of a-z 0-9 _ -)", type,
+		    strlen(type) > 64 ? "..." : "", TF_TASK_TYPE_MAX);
+	if (!tf_task_ns_valid(o->ns))
+		return cli_usage_error(cmd, "--ns: must be 1 to %d of A-Z a-z 0-9 "
+		    "_ . -", TF_TASK_NS_MAX);
+	if (o->id != NULL && !tf_task_id_valid(o->id)) {
+		if (strlen(o->id) > TF_TASK_ID_MAX)
+			return cli_usage_error(cmd, "--id: too long (%zu bytes; at "
+			    "most %d)", strlen(o->id), TF_TASK_ID_MAX);
+		return cli_usage_error(cmd, "--id: must be 1 to %d printable "
+		    "characters without spaces", TF_TASK_ID_MAX);
+	}
+	return 0;
+}
+
+int
+submit_create(struct cli *c, const char *cmd, const struct submit_opts *o,
+    const char *type, const char *params_json)
+{
 	struct tf_task_spec spec = { 0 };
 	struct submit_result r = { 0 };
-	struct sched_opts so = { 0 };
 	struct tf_schedule *sched = NULL;
 	cJSON *sched_json = NULL;
 	char errbuf[512], reason[800];
-	char *params = NULL, *id = NULL;
-	long long max_attempts = 0;
+	char *id = NULL;
 	int64_t now, next_run, until_ms = 0, horizon_ms;
-	int ch, code = EXIT_USAGE, delay_s = 0;
+	int code, delay_s = 0;
 	bool enqueue = false;
 	enum tf_err rc;
 
-	spec.ns = TF_DEFAULT_NS;
-	optind = 0;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 't':
-			spec.type = optarg;
-			break;
-		case 'p':
-			params_arg = optarg;
-			break;
-		case 'a':
-			at = optarg;
-			break;
-		case 'n':
-			spec.ns = optarg;
-			break;
-		case 'i':
-			spec.id = optarg;
-			break;
-		case 'm':
-			if (!cli_parse_int(optarg, 1, 1000, &max_attempts))
-				return cli_usage_error(cmd, "--max-attempts: expected a "
-				    "number from 1 to 1000, got \"%.32s\"", optarg);
-			break;
-		case 'E':
-			so.every = optarg;
-			break;
-		case 'C':
-			so.cron = optarg;
-			break;
-		case 'Z':
-			so.tz = optarg;
-			break;
-		case 'R':
-			so.max_runs = optarg;
-			break;
-		case 'U':
-			so.until = optarg;
-			break;
-		case 'j':
-			c->json = true;
-			break;
-		case 'h':
-			submit_help();
-			return 0;
-		default:
-			return cli_bad_option(cmd, ch, argv);
-		}
-	}
-	if (optind != argc)
-		return cli_usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
-	if (spec.type == NULL)
-		return cli_usage_error(cmd, "--type is required (see %s --help)", cmd);
-
 	/* Every argument is checked before anything is written. */
-	if (!tf_task_type_valid(spec.type)) {
-		cli_usage_error(cmd, "--type: \"%.64s%s\" is not a runner name (1 to "
-		    "%d of a-z 0-9 _ -)", spec.type, strlen(spec.type) > 64 ? "..." : "",
-		    TF_TASK_TYPE_MAX);
-		goto out;
-	}
-	if (!tf_task_ns_valid(spec.ns)) {
-		cli_usage_error(cmd, "--ns: must be 1 to %d of A-Z a-z 0-9 _ . -",
-		    TF_TASK_NS_MAX);
-		goto out;
-	}
-	if (spec.id != NULL && !tf_task_id_valid(spec.id)) {
-		if (strlen(spec.id) > TF_TASK_ID_MAX)
-			cli_usage_error(cmd, "--id: too long (%zu bytes; at most %d)",
-			    strlen(spec.id), TF_TASK_ID_MAX);
-		else
-			cli_usage_error(cmd, "--id: must be 1 to %d printable "
-			    "characters without spaces", TF_TASK_ID_MAX);
-		goto out;
-	}
-	if (params_arg != NULL && (code = read_params(cmd, params_arg, &params)) != 0)
+	if ((code = check_names(cmd, o, type)) != 0)
 		goto out;
 	code = EXIT_USAGE;
 	now = tf_now_ms();
 	next_run = now;
-	if (at != NULL) {
-		if (tf_timefmt_parse(at, now, &next_run, errbuf, sizeof(errbuf)) != TF_OK) {
+	if (o->at != NULL) {
+		if (tf_timefmt_parse(o->at, now, &next_run, errbuf,
+		    sizeof(errbuf)) != TF_OK) {
 			cli_usage_error(cmd, "--at: %s", errbuf);
 			goto out;
 		}
 		if (next_run <= 0) {
-			cli_usage_error(cmd, "--at: \"%s\" is before 1970", at);
+			cli_usage_error(cmd, "--at: \"%s\" is before 1970", o->at);
 			goto out;
 		}
 	}
-	if ((code = build_schedule(cmd, &so, now, &sched_json, &sched,
+	if ((code = build_schedule(cmd, o, now, &sched_json, &sched,
 	    &until_ms)) != 0)
 		goto out;
 	code = EXIT_USAGE;
-	if (sched != NULL && at != NULL && until_ms > 0 && next_run > until_ms) {
-		cli_usage_error(cmd, "--at: \"%s\" is after --until", at);
+	if (sched != NULL && o->at != NULL && until_ms > 0 && next_run > until_ms) {
+		cli_usage_error(cmd, "--at: \"%s\" is after --until", o->at);
 		goto out;
 	}
-	if (sched != NULL && at == NULL) {
+	if (sched != NULL && o->at == NULL) {
 		/* now for --every, the next slot for --cron. */
 		next_run = tf_schedule_first(sched, now);
 		if (next_run <= 0) {
-			if (so.until != NULL)
+			if (o->until != NULL)
 				cli_usage_error(cmd, "--until: the schedule has no run "
-				    "before \"%s\"", so.until);
+				    "before \"%s\"", o->until);
 			else
 				cli_usage_error(cmd, "--cron: \"%s\" has no time to run at",
-				    so.cron ? so.cron : "");
+				    o->cron ? o->cron : "");
 			goto out;
 		}
 	}
 	/* Last, as it loads the runners: the cheap checks come first. */
-	if ((code = check_type(c, cmd, spec.type)) != 0)
+	if ((code = check_type(c, cmd, type)) != 0)
 		goto out;
-	spec.params_json = params;
+	spec.id = o->id;
+	spec.ns = o->ns;
+	spec.type = type;
+	spec.params_json = params_json;
 	spec.next_run = next_run;
-	spec.max_attempts = max_attempts;
+	spec.max_attempts = o->max_attempts;
 	spec.schedule = sched_json;
 	horizon_ms = c->cfg.horizon_ms > 0 ? c->cfg.horizon_ms : TF_ENQUEUE_HORIZON_MS;
 	spec.horizon_ms = horizon_ms;
@@ -552,6 +538,60 @@ out:
 	tf_schedule_free(sched);
 	cJSON_Delete(sched_json);
 	tf_free(id);
+	return code;
+}
+
+int
+cmd_submit(struct cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "type", required_argument, NULL, 't' },
+		{ "params", required_argument, NULL, 'p' },
+		CLI_SUBMIT_LONGOPTS,
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = argv[0], *type = NULL, *params_arg = NULL;
+	struct submit_opts o;
+	char *params = NULL;
+	int ch, code;
+
+	submit_opts_init(&o);
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 't':
+			type = optarg;
+			break;
+		case 'p':
+			params_arg = optarg;
+			break;
+		case 'h':
+			submit_help();
+			return 0;
+		case '?':
+		case ':':
+			return cli_bad_option(cmd, ch, argv);
+		default:
+			if ((code = submit_option(c, cmd, &o, ch, optarg)) != 0)
+				return code < 0 ? cli_bad_option(cmd, ch, argv) : code;
+			break;
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
+	if (type == NULL)
+		return cli_usage_error(cmd, "--type is required (see %s --help)", cmd);
+
+	/* The names before the params, the rest after them: a bad --type is
+	 * reported first. submit_create() checks the names again, cheaply. */
+	if ((code = check_names(cmd, &o, type)) != 0)
+		return code;
+	if (params_arg != NULL && (code = read_params(cmd, params_arg, &params)) != 0)
+		goto out;
+	code = submit_create(c, cmd, &o, type, params);
+out:
 	tf_free(params);
 	return code;
 }

@@ -29,6 +29,7 @@ usage(FILE *to)
 	    "commands:\n"
 	    "  init      create the table, its indexes, the queue and its dead-letter queue\n"
 	    "  submit    create a task\n"
+	    "  http      create a task for the http runner (a webhook)\n"
 	    "  get       show one task\n"
 	    "  list      list a namespace's tasks, latest schedule first\n"
 	    "  suspend   stop a task from running until it is resumed\n"
@@ -142,6 +143,7 @@ struct command {
 static const struct command commands[] = {
 	{ "init", cmd_init },
 	{ "submit", cmd_submit },
+	{ "http", cmd_http },
 	{ "get", cmd_get },
 	{ "list", cmd_list },
 	{ "suspend", cmd_suspend },

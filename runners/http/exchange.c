@@ -1,0 +1,573 @@
+/*
+ * exchange.c - one webhook delivery through libcurl (exchange.h).
+ *
+ * Redirects are followed here, not by libcurl, so that each hop's host name
+ * is known when its connection is checked against the allow-list, and so
+ * that credentials given in the headers do not travel to another origin.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "exchange.h"
+
+/* The most header bytes a response may have (libcurl's own cap is 300 KB). */
+#define HEADER_BYTES_MAX (64 * 1024)
+/* Connecting takes at most this long, within the delivery's limit. */
+#define CONNECT_TIMEOUT_MS 10000L
+/* Retry-After values beyond this are taken as this: 30 days. */
+#define RETRY_AFTER_MAX_S (30 * 86400)
+
+/* The state of one hop, shared with libcurl's callbacks. */
+struct hop {
+	const struct exchange_env *env;
+	const struct tf_http_task *task;
+	struct exchange_result *res;
+	char host[256];            /* the URL's host, brackets stripped */
+	bool refused;
+	char why[256];             /* the refusal */
+	size_t header_bytes;
+	bool headers_over;         /* the response headers passed the cap */
+	bool read_capped;          /* the body passed max_response */
+	bool cancelled;
+	bool nomem;
+};
+
+void
+exchange_result_free(struct exchange_result *res)
+{
+	size_t i;
+
+	for (i = 0; i < res->n_headers; i++) {
+		tf_free(res->headers[i].name);
+		tf_free(res->headers[i].value);
+	}
+	tf_free(res->headers);
+	tf_free(res->final_url);
+	tf_buf_free(&res->body);
+	memset(res, 0, sizeof(*res));
+}
+
+/* Forgets what an earlier response (an interim 1xx, or a redirect that is
+ * being followed) left in res. */
+static void
+reset_response(struct exchange_result *res)
+{
+	size_t i;
+
+	for (i = 0; i < res->n_headers; i++) {
+		tf_free(res->headers[i].name);
+		tf_free(res->headers[i].value);
+	}
+	res->n_headers = 0;
+	res->status = 0;
+	res->retry_after_s = -1;
+	tf_buf_reset(&res->body);
+	res->body_bytes = 0;
+	res->body_truncated = false;
+}
+
+/* Refuses, before connecting, every address the allow-list does not
+ * permit. libcurl calls this for each address it tries. */
+static curl_socket_t
+open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct hop *h = clientp;
+
+	if (purpose != CURLSOCKTYPE_IPCXN)
+		return CURL_SOCKET_BAD;
+	if (!tf_allow_list_permits(h->env->allow, h->host, &a->addr, h->why,
+	    sizeof(h->why))) {
+		h->refused = true;
+		return CURL_SOCKET_BAD;
+	}
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+/* Keeps the response headers the task asked for. */
+static size_t
+on_header(char *data, size_t size, size_t n, void *arg)
+{
+	struct hop *h = arg;
+	struct exchange_result *res = h->res;
+	const struct tf_http_task *t = h->task;
+	struct exchange_header *grown;
+	size_t len = size * n, name_len, i;
+	const char *colon, *v, *end;
+
+	h->header_bytes += len;
+	if (h->header_bytes > HEADER_BYTES_MAX) {
+		h->headers_over = true;
+		return 0;
+	}
+	if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+		/* A new response (after a 1xx): its headers replace the last. */
+		reset_response(res);
+		return len;
+	}
+	colon = memchr(data, ':', len);
+	if (colon == NULL)
+		return len;
+	name_len = (size_t)(colon - data);
+	for (i = 0; i < t->n_result_headers; i++)
+		if (strlen(t->result_headers[i]) == name_len &&
+		    strncasecmp(t->result_headers[i], data, name_len) == 0)
+			break;
+	if (i == t->n_result_headers)
+		return len;
+	for (v = colon + 1, end = data + len; v < end && (*v == ' ' || *v == '\t'); v++)
+		;
+	while (end > v && isspace((unsigned char)end[-1]))
+		end--;
+	if ((size_t)(end - v) > EXCHANGE_HEADER_VALUE_MAX)
+		end = v + EXCHANGE_HEADER_VALUE_MAX;
+	for (i = 0; i < res->n_headers; i++)
+		if (strlen(res->headers[i].name) == name_len &&
+		    strncasecmp(res->headers[i].name, data, name_len) == 0)
+			return len;   /* the first of repeated headers is kept */
+	grown = tf_realloc(res->headers, (res->n_headers + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		h->nomem = true;
+		return 0;
+	}
+	res->headers = grown;
+	grown[res->n_headers].name = tf_strndup(data, name_len);
+	grown[res->n_headers].value = tf_strndup(v, (size_t)(end - v));
+	res->n_headers++;
+	if (grown[res->n_headers - 1].name == NULL ||
+	    grown[res->n_headers - 1].value == NULL) {
+		h->nomem = true;
+		return 0;
+	}
+	for (i = 0; i < name_len; i++)
+		grown[res->n_headers - 1].name[i] =
+		    (char)tolower((unsigned char)grown[res->n_headers - 1].name[i]);
+	return len;
+}
+
+/* Counts the body, keeps its first `excerpt` bytes, and stops reading past
+ * max_response. */
+static size_t
+on_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct hop *h = arg;
+	struct exchange_result *res = h->res;
+	size_t len = size * n, room;
+
+	res->body_bytes += len;
+	if (res->body.len < h->env->excerpt) {
+		room = h->env->excerpt - res->body.len;
+		if (tf_buf_append(&res->body, data, len < room ? len : room) != TF_OK) {
+			h->nomem = true;
+			return 0;
+		}
+	}
+	if (res->body_bytes > res->body.len)
+		res->body_truncated = true;
+	if (res->body_bytes > h->env->max_response) {
+		h->read_capped = true;
+		return 0;
+	}
+	return len;
+}
+
+static int
+on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct hop *h = arg;
+
+	if (h->env->cancelled != NULL && h->env->cancelled(h->env->cancel_arg)) {
+		h->cancelled = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* The parts of a URL that decide its origin, and its host for the
+ * allow-list (brackets of an IPv6 literal stripped). Returns false when url
+ * does not parse or is not http or https. */
+static bool
+url_origin(const char *url, char *host, size_t host_len, char *origin,
+    size_t origin_len)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *h = NULL, *port = NULL;
+	bool ok = false;
+	size_t n;
+
+	if (u == NULL)
+		return false;
+	if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK)
+		goto out;
+	if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)
+		goto out;
+	n = strlen(h);
+	if (n >= 2 && h[0] == '[' && h[n - 1] == ']')
+		snprintf(host, host_len, "%.*s", (int)(n - 2), h + 1);
+	else
+		snprintf(host, host_len, "%s", h);
+	snprintf(origin, origin_len, "%s://%s:%s", scheme, h, port);
+	ok = true;
+out:
+	curl_free(scheme);
+	curl_free(h);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return ok;
+}
+
+/* Headers that carry credentials, dropped when a redirect leaves the
+ * origin the task named. */
+static bool
+is_credential_header(const char *name)
+{
+	return strcasecmp(name, "authorization") == 0 ||
+	    strcasecmp(name, "cookie") == 0 ||
+	    strcasecmp(name, "proxy-authorization") == 0;
+}
+
+static enum tf_err
+append_header(struct curl_slist **list, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static enum tf_err
+append_header(struct curl_slist **list, const char *fmt, ...)
+{
+	struct tf_buf line = TF_BUF_INIT;
+	struct curl_slist *grown;
+	va_list ap;
+	enum tf_err rc;
+
+	va_start(ap, fmt);
+	rc = tf_buf_vappendf(&line, fmt, ap);
+	va_end(ap);
+	if (rc == TF_OK) {
+		grown = curl_slist_append(*list, tf_buf_str(&line));
+		if (grown == NULL)
+			rc = TF_ERR_NOMEM;
+		else
+			*list = grown;
+	}
+	tf_buf_free(&line);
+	return rc;
+}
+
+/* The request headers of one hop: the task's (without credentials once the
+ * origin changed), Content-Type, the Taskfleet-* headers and the
+ * signature. */
+static enum tf_err
+build_headers(const struct exchange_env *env, const struct exchange_meta *meta,
+    const struct tf_http_task *t, const char *body, size_t body_len,
+    bool same_origin, struct curl_slist **out)
+{
+	struct curl_slist *list = NULL;
+	struct tf_buf sig = TF_BUF_INIT;
+	size_t i;
+	int64_t ts;
+	enum tf_err rc = TF_OK;
+
+	for (i = 0; i < t->n_headers && rc == TF_OK; i++) {
+		if (!same_origin && is_credential_header(t->headers[i].name))
+			continue;
+		if (body == NULL && strcasecmp(t->headers[i].name, "content-type") == 0)
+			continue;
+		rc = append_header(&list, "%s: %s", t->headers[i].name,
+		    t->headers[i].value);
+	}
+	if (rc == TF_OK && body != NULL && !t->has_content_type)
+		rc = append_header(&list, "Content-Type: %s", t->body_is_json ?
+		    "application/json" : "text/plain; charset=utf-8");
+	/* Without a body, no Content-Type (libcurl would add a form's). */
+	if (rc == TF_OK && body == NULL)
+		rc = append_header(&list, "Content-Type:");
+	/* No "Expect: 100-continue" round trip before a large body. */
+	if (rc == TF_OK)
+		rc = append_header(&list, "Expect:");
+	if (rc == TF_OK)
+		rc = append_header(&list, "Taskfleet-Task-Id: %s", meta->task_id);
+	if (rc == TF_OK)
+		rc = append_header(&list, "Taskfleet-Iteration: %" PRId64,
+		    meta->iteration);
+	if (rc == TF_OK)
+		rc = append_header(&list, "Taskfleet-Attempt: %" PRId32, meta->attempt);
+	if (rc == TF_OK && env->keys != NULL && env->keys->n > 0) {
+		ts = env->now_ms() / 1000;
+		rc = tf_http_sign(env->keys, ts, body, body_len, &sig);
+		if (rc == TF_OK)
+			rc = append_header(&list, "Taskfleet-Timestamp: %" PRId64, ts);
+		if (rc == TF_OK)
+			rc = append_header(&list, "Taskfleet-Signature: %s",
+			    tf_buf_str(&sig));
+	}
+	tf_buf_free(&sig);
+	if (rc != TF_OK) {
+		curl_slist_free_all(list);
+		return rc;
+	}
+	*out = list;
+	return TF_OK;
+}
+
+/* Sets the method and body of one hop. body NULL: none. */
+static void
+set_method(CURL *e, const char *method, const char *body, size_t body_len)
+{
+	if (strcmp(method, "HEAD") == 0) {
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	} else if (body != NULL || strcmp(method, "POST") == 0 ||
+	    strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0) {
+		/* A body, or a method that expects one: Content-Length 0 then. */
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)(body != NULL ? body_len : 0));
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, body != NULL ? body : "");
+	} else if (strcmp(method, "GET") == 0) {
+		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	} else {
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+	}
+}
+
+/* Sets what every hop has in common. */
+static void
+set_common(CURL *e, const struct exchange_env *env, struct hop *h,
+    long timeout_ms, char *errbuf)
+{
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	/* The environment's proxies would hide the address connected to. */
+	curl_easy_setopt(e, CURLOPT_PROXY, "");
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, h);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, h);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, h);
+	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(e, CURLOPT_XFERINFODATA, h);
+	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+	    timeout_ms < CONNECT_TIMEOUT_MS ? timeout_ms : CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, env->user_agent);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+	if (env->ca_bundle != NULL)
+		curl_easy_setopt(e, CURLOPT_CAINFO, env->ca_bundle);
+}
+
+/* Turns a transfer that ended without a response into res's failure. */
+static void
+describe_failure(CURL *e, CURLcode rc, const struct hop *h, long timeout_ms,
+    const char *errbuf, struct exchange_result *res)
+{
+	long os_errno = 0;
+	const char *detail = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
+
+	curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &os_errno);
+	if (h->cancelled) {
+		res->failure = EXCHANGE_CANCELLED;
+		snprintf(res->error, sizeof(res->error), "cancelled: the consumer "
+		    "stopped the run");
+	} else if (h->refused && (rc == CURLE_COULDNT_CONNECT ||
+	    rc == CURLE_COULDNT_RESOLVE_HOST)) {
+		res->failure = EXCHANGE_REFUSED;
+		snprintf(res->error, sizeof(res->error), "refused: %s", h->why);
+	} else if (rc == CURLE_OPERATION_TIMEDOUT) {
+		res->failure = EXCHANGE_TIMEOUT;
+		snprintf(res->error, sizeof(res->error), "timeout after %ld ms",
+		    timeout_ms);
+	} else if (rc == CURLE_PEER_FAILED_VERIFICATION ||
+	    rc == CURLE_SSL_CACERT_BADFILE) {
+		res->failure = EXCHANGE_TLS;
+		snprintf(res->error, sizeof(res->error), "TLS: %s", detail);
+	} else if (rc == CURLE_COULDNT_CONNECT && os_errno == ECONNREFUSED) {
+		res->failure = EXCHANGE_NETWORK;
+		snprintf(res->error, sizeof(res->error), "connection refused (%s)",
+		    h->host);
+	} else if (rc == CURLE_COULDNT_RESOLVE_HOST) {
+		res->failure = EXCHANGE_NETWORK;
+		snprintf(res->error, sizeof(res->error), "cannot resolve host \"%s\"",
+		    h->host);
+	} else if (h->headers_over) {
+		res->failure = EXCHANGE_NETWORK;
+		snprintf(res->error, sizeof(res->error), "the response headers are "
+		    "larger than %d bytes", HEADER_BYTES_MAX);
+	} else if (rc == CURLE_GOT_NOTHING) {
+		res->failure = EXCHANGE_NETWORK;
+		snprintf(res->error, sizeof(res->error), "connection closed without "
+		    "a response (%s)", h->host);
+	} else if (rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR ||
+	    rc == CURLE_PARTIAL_FILE) {
+		res->failure = EXCHANGE_NETWORK;
+		snprintf(res->error, sizeof(res->error), "connection %s (%s): %s",
+		    os_errno == ECONNRESET ? "reset" : "failed", h->host, detail);
+	} else {
+		res->failure = EXCHANGE_NETWORK;
+		snprintf(res->error, sizeof(res->error), "%s", detail);
+	}
+}
+
+/* The status codes followed as redirects. */
+static bool
+is_redirect(long status)
+{
+	return status == 301 || status == 302 || status == 303 ||
+	    status == 307 || status == 308;
+}
+
+enum tf_err
+exchange_perform(const struct exchange_env *env,
+    const struct exchange_meta *meta, const struct tf_http_task *t,
+    struct exchange_result *res)
+{
+	struct hop h;
+	struct curl_slist *headers = NULL;
+	char errbuf[CURL_ERROR_SIZE], origin[600], first_origin[600];
+	char method[8];
+	const char *body = t->body;
+	char *url = NULL, *next = NULL;
+	size_t body_len = t->body_len;
+	int64_t start = tf_mono_ms(), left;
+	long timeout_ms = t->timeout_ms, status = 0;
+	curl_off_t retry_after = -1;
+	CURL *e = NULL;
+	CURLcode rc;
+	enum tf_err err = TF_OK;
+
+	memset(res, 0, sizeof(*res));
+	res->retry_after_s = -1;
+	memset(&h, 0, sizeof(h));
+	h.env = env;
+	h.task = t;
+	h.res = res;
+	snprintf(method, sizeof(method), "%s", t->method);
+	if (meta->deadline_ms > 0) {
+		left = meta->deadline_ms - env->now_ms();
+		if (left < timeout_ms)
+			timeout_ms = left > 1 ? (long)left : 1;
+	}
+	url = tf_strdup(t->url);
+	if (url == NULL)
+		return TF_ERR_NOMEM;
+	if (!url_origin(url, h.host, sizeof(h.host), first_origin,
+	    sizeof(first_origin))) {
+		res->failure = EXCHANGE_BAD_REDIRECT;
+		snprintf(res->error, sizeof(res->error), "the URL does not parse");
+		goto done;
+	}
+	snprintf(origin, sizeof(origin), "%s", first_origin);
+	e = http_client_get(env->client);
+	if (e == NULL) {
+		err = TF_ERR_NOMEM;
+		goto done;
+	}
+	for (;;) {
+		left = timeout_ms - (tf_mono_ms() - start);
+		if (left <= 0) {
+			res->failure = EXCHANGE_TIMEOUT;
+			snprintf(res->error, sizeof(res->error), "timeout after %ld ms",
+			    timeout_ms);
+			goto done;
+		}
+		err = build_headers(env, meta, t, body, body_len,
+		    strcmp(origin, first_origin) == 0, &headers);
+		if (err != TF_OK)
+			goto done;
+		errbuf[0] = '\0';
+		h.refused = false;
+		reset_response(res);
+		set_common(e, env, &h, (long)left, errbuf);
+		set_method(e, method, body, body_len);
+		curl_easy_setopt(e, CURLOPT_URL, url);
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+		rc = curl_easy_perform(e);
+		if (h.nomem) {
+			err = TF_ERR_NOMEM;
+			goto done;
+		}
+		if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && h.read_capped)) {
+			describe_failure(e, rc, &h, timeout_ms, errbuf, res);
+			goto done;
+		}
+		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+		res->status = status;
+		/* libcurl reports 0 for no Retry-After; 0 would mean "now" anyway. */
+		if (curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
+		    retry_after > 0)
+			res->retry_after_s = retry_after > RETRY_AFTER_MAX_S ?
+			    RETRY_AFTER_MAX_S : (int64_t)retry_after;
+		if (!t->follow_redirects || !is_redirect(status) ||
+		    tf_http_task_is_success(t, status) || h.read_capped)
+			break;
+		/* Follow the redirect, if it is one we may. */
+		{
+			char *location = NULL;
+
+			curl_easy_getinfo(e, CURLINFO_REDIRECT_URL, &location);
+			if (location == NULL)
+				break;   /* no Location: the 3xx is the answer */
+			if (res->redirects >= t->max_redirects) {
+				res->failure = EXCHANGE_BAD_REDIRECT;
+				snprintf(res->error, sizeof(res->error), "too many redirects "
+				    "(more than %d)", t->max_redirects);
+				goto done;
+			}
+			next = tf_strdup(location);
+			if (next == NULL) {
+				err = TF_ERR_NOMEM;
+				goto done;
+			}
+		}
+		if (!url_origin(next, h.host, sizeof(h.host), origin, sizeof(origin))) {
+			res->failure = EXCHANGE_BAD_REDIRECT;
+			snprintf(res->error, sizeof(res->error), "HTTP %ld redirects to a "
+			    "URL that is not http or https", status);
+			goto done;
+		}
+		tf_free(url);
+		url = next;
+		next = NULL;
+		res->redirects++;
+		/* 303, and 301/302 after a POST, continue with a GET, as browsers
+		 * and libcurl do; 307 and 308 repeat the request as it was. */
+		if (strcmp(method, "HEAD") != 0 && (status == 303 ||
+		    ((status == 301 || status == 302) && strcmp(method, "POST") == 0))) {
+			snprintf(method, sizeof(method), "GET");
+			body = NULL;
+			body_len = 0;
+		}
+		/* A clean handle for the next hop: no option of this one stays. */
+		curl_slist_free_all(headers);
+		headers = NULL;
+		http_client_put(env->client, e);
+		e = http_client_get(env->client);
+		if (e == NULL) {
+			err = TF_ERR_NOMEM;
+			goto done;
+		}
+	}
+done:
+	res->duration_ms = tf_mono_ms() - start;
+	if (err == TF_OK && res->final_url == NULL) {
+		res->final_url = url;
+		url = NULL;
+	}
+	curl_slist_free_all(headers);
+	if (e != NULL)
+		http_client_put(env->client, e);
+	tf_free(next);
+	tf_free(url);
+	return err;
+}

@@ -1,0 +1,484 @@
+/*
+ * http - the webhook runner: calls an HTTP endpoint at the task's time.
+ *
+ * Params are described in lib/http_task.h; a delivery is one exchange
+ * (exchange.h). The outcome:
+ *
+ *   a status in params.success (default 2xx)   success; the occurrence is done
+ *   429 or 5xx, timeout, connection error      retry; a Retry-After header is
+ *                                              the earliest next attempt
+ *   any other status                           permanent failure ("HTTP 404")
+ *   a refused target, bad params, a TLS
+ *   certificate that does not verify           permanent failure
+ *
+ * The result attribute records the status, duration, final URL, the
+ * selected response headers and an excerpt of the body (valid UTF-8: other
+ * bytes become U+FFFD).
+ *
+ * Configuration (TASKFLEET_RUNNER_CONFIG_HTTP, a JSON object), each also
+ * settable by an environment variable that takes precedence:
+ *
+ *   allow               TASKFLEET_HTTP_ALLOW         allow-list (netaddr.h)
+ *   signing_keys        TASKFLEET_HTTP_SIGNING_KEYS  array of keys (env:
+ *                                                    comma-separated)
+ *   ca_bundle           TASKFLEET_HTTP_CA_BUNDLE     CA certificates file
+ *   max_request_bytes   request body cap (default 256 KiB, at most 4 MiB)
+ *   max_response_bytes  response bytes read at most (default 1 MiB)
+ *   body_excerpt_bytes  response body kept in the result (default 1024,
+ *                       at most 16384)
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include <taskfleet/runner.h>
+
+#include "alloc.h"
+#include "client.h"
+#include "exchange.h"
+#include "http_sign.h"
+#include "http_task.h"
+#include "netaddr.h"
+#include "version.h"
+
+#define REQUEST_MAX_LIMIT   (4 * 1024 * 1024)
+#define RESPONSE_MAX_DEFAULT (1024 * 1024)
+#define RESPONSE_MAX_LIMIT  (64 * 1024 * 1024)
+#define EXCERPT_DEFAULT     1024
+#define EXCERPT_LIMIT       16384
+
+/* Everything a run shares, built by init and read-only afterwards (the
+ * client has its own locks). */
+struct http_state {
+	const struct tf_host_api *host;
+	struct http_client *client;
+	struct tf_allow_list *allow;
+	struct tf_http_keys keys;
+	char *ca_bundle;
+	size_t max_request;
+	size_t max_response;
+	size_t excerpt;
+	char user_agent[64];
+};
+
+static void
+state_free(struct http_state *st)
+{
+	if (st == NULL)
+		return;
+	http_client_free(st->client);
+	tf_allow_list_free(st->allow);
+	tf_http_keys_free(&st->keys);
+	tf_free(st->ca_bundle);
+	tf_free(st);
+}
+
+/* Reads a size setting from 0 (or 1) to max into *out; absent keeps it. */
+static int
+config_size(const cJSON *cfg, const char *key, size_t min, size_t max,
+    size_t *out, char *err, size_t errlen)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
+
+	if (v == NULL)
+		return 0;
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= (double)min &&
+	    v->valuedouble <= (double)max) ||
+	    v->valuedouble != (double)(size_t)v->valuedouble) {
+		snprintf(err, errlen, "%s must be a whole number from %zu to %zu",
+		    key, min, max);
+		return -1;
+	}
+	*out = (size_t)v->valuedouble;
+	return 0;
+}
+
+/* A string setting: the environment variable, else the configuration key.
+ * Returns the borrowed text or NULL; -1 in *bad when the key is no string. */
+static const char *
+config_string(const cJSON *cfg, const char *key, const char *env, int *bad)
+{
+	const char *s = getenv(env);
+	const cJSON *v;
+
+	if (s != NULL)
+		return s;
+	v = cJSON_GetObjectItemCaseSensitive(cfg, key);
+	if (v == NULL)
+		return NULL;
+	if (!cJSON_IsString(v)) {
+		*bad = -1;
+		return NULL;
+	}
+	return v->valuestring;
+}
+
+static int
+config_keys(const cJSON *cfg, struct tf_http_keys *keys, char *err,
+    size_t errlen)
+{
+	const char *env = getenv("TASKFLEET_HTTP_SIGNING_KEYS");
+	const cJSON *v, *k;
+
+	if (env != NULL)
+		return tf_http_keys_parse(env, keys, err, errlen) == TF_OK ? 0 : -1;
+	v = cJSON_GetObjectItemCaseSensitive(cfg, "signing_keys");
+	if (v == NULL)
+		return 0;
+	if (!cJSON_IsArray(v)) {
+		snprintf(err, errlen, "signing_keys must be an array of strings");
+		return -1;
+	}
+	cJSON_ArrayForEach(k, v) {
+		if (!cJSON_IsString(k)) {
+			snprintf(err, errlen, "signing_keys must be an array of strings");
+			return -1;
+		}
+		if (tf_http_keys_add(keys, k->valuestring, strlen(k->valuestring),
+		    err, errlen) != TF_OK)
+			return -1;
+	}
+	return 0;
+}
+
+/* Reads the configuration into st. Returns 0 or -1 with err set. */
+static int
+configure(struct http_state *st, const char *config_json, char *err,
+    size_t errlen)
+{
+	static const char *const known[] = {
+		"allow", "signing_keys", "ca_bundle", "max_request_bytes",
+		"max_response_bytes", "body_excerpt_bytes",
+	};
+	cJSON *cfg = cJSON_Parse(config_json != NULL ? config_json : "{}");
+	const cJSON *f;
+	const char *s;
+	size_t i;
+	int bad = 0, rc = -1;
+
+	if (cfg == NULL || !cJSON_IsObject(cfg)) {
+		snprintf(err, errlen, "the configuration is not a JSON object");
+		goto out;
+	}
+	cJSON_ArrayForEach(f, cfg) {
+		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			if (strcmp(f->string, known[i]) == 0)
+				break;
+		if (i == sizeof(known) / sizeof(known[0])) {
+			snprintf(err, errlen, "unknown configuration key \"%.64s\"",
+			    f->string);
+			goto out;
+		}
+	}
+	s = config_string(cfg, "allow", "TASKFLEET_HTTP_ALLOW", &bad);
+	if (bad) {
+		snprintf(err, errlen, "allow must be a string");
+		goto out;
+	}
+	if (tf_allow_list_parse(s, &st->allow, err, errlen) != TF_OK)
+		goto out;
+	if (config_keys(cfg, &st->keys, err, errlen) != 0)
+		goto out;
+	s = config_string(cfg, "ca_bundle", "TASKFLEET_HTTP_CA_BUNDLE", &bad);
+	if (bad) {
+		snprintf(err, errlen, "ca_bundle must be a string");
+		goto out;
+	}
+	if (s != NULL && s[0] != '\0') {
+		if (access(s, R_OK) != 0) {
+			snprintf(err, errlen, "ca_bundle \"%.200s\" cannot be read", s);
+			goto out;
+		}
+		if ((st->ca_bundle = tf_strdup(s)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+	}
+	st->max_request = TF_HTTP_REQUEST_MAX_DEFAULT;
+	st->max_response = RESPONSE_MAX_DEFAULT;
+	st->excerpt = EXCERPT_DEFAULT;
+	if (config_size(cfg, "max_request_bytes", 1, REQUEST_MAX_LIMIT,
+	    &st->max_request, err, errlen) != 0 ||
+	    config_size(cfg, "max_response_bytes", 1, RESPONSE_MAX_LIMIT,
+	    &st->max_response, err, errlen) != 0 ||
+	    config_size(cfg, "body_excerpt_bytes", 0, EXCERPT_LIMIT,
+	    &st->excerpt, err, errlen) != 0)
+		goto out;
+	rc = 0;
+out:
+	cJSON_Delete(cfg);
+	return rc;
+}
+
+static int
+http_init(const struct tf_host_api *host, const char *config_json, void **state)
+{
+	struct http_state *st;
+	char err[512] = "";
+
+	st = tf_calloc(1, sizeof(*st));
+	if (st == NULL)
+		return -1;
+	st->host = host;
+	snprintf(st->user_agent, sizeof(st->user_agent), "taskfleet-http/%s",
+	    TF_VERSION);
+	if (configure(st, config_json, err, sizeof(err)) != 0) {
+		host->log(NULL, TF_RUNNER_LOG_ERROR, "http runner: %s", err);
+		state_free(st);
+		return -1;
+	}
+	if (http_client_new(&st->client) != TF_OK) {
+		host->log(NULL, TF_RUNNER_LOG_ERROR, "http runner: cannot start "
+		    "libcurl");
+		state_free(st);
+		return -1;
+	}
+	host->log(NULL, TF_RUNNER_LOG_INFO, "http runner: %zu allow-list "
+	    "entries, %zu signing keys", tf_allow_list_count(st->allow),
+	    st->keys.n);
+	*state = st;
+	return 0;
+}
+
+static void
+http_fini(void *state)
+{
+	state_free(state);
+}
+
+/* Appends s (len bytes) to out as valid UTF-8 without NUL bytes: anything
+ * else becomes U+FFFD. */
+static enum tf_err
+append_utf8(struct tf_buf *out, const unsigned char *s, size_t len)
+{
+	static const char replacement[] = "\xef\xbf\xbd";
+	size_t i = 0, n, k;
+	uint32_t cp;
+	enum tf_err rc = TF_OK;
+
+	while (i < len && rc == TF_OK) {
+		unsigned char c = s[i];
+
+		if (c >= 0x01 && c < 0x80) {
+			rc = tf_buf_append_char(out, (char)c);
+			i++;
+			continue;
+		}
+		n = c >= 0xf0 && c <= 0xf4 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 &&
+		    c < 0xe0 ? 2 : 0;
+		if (c >= 0xf5)
+			n = 0;
+		cp = n == 4 ? c & 0x07u : n == 3 ? c & 0x0fu : c & 0x1fu;
+		for (k = 1; n > 0 && k < n; k++) {
+			if (i + k >= len || (s[i + k] & 0xc0) != 0x80) {
+				n = 0;
+				break;
+			}
+			cp = (cp << 6) | (s[i + k] & 0x3fu);
+		}
+		if (n == 0 || (n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (n == 4 && (cp < 0x10000 || cp > 0x10ffff))) {
+			rc = tf_buf_append(out, replacement, 3);
+			i++;
+			continue;
+		}
+		rc = tf_buf_append(out, s + i, n);
+		i += n;
+	}
+	return rc;
+}
+
+/* The result document of a delivery: plain cJSON, caller deletes. */
+static cJSON *
+result_json(const struct exchange_result *res)
+{
+	struct tf_buf excerpt = TF_BUF_INIT;
+	cJSON *o = cJSON_CreateObject(), *h;
+	size_t i;
+	bool ok;
+
+	if (o == NULL)
+		return NULL;
+	ok = (res->status == 0 ||
+	    cJSON_AddNumberToObject(o, "status", (double)res->status) != NULL) &&
+	    cJSON_AddNumberToObject(o, "duration_ms", (double)res->duration_ms) != NULL &&
+	    (res->final_url == NULL ||
+	    cJSON_AddStringToObject(o, "url", res->final_url) != NULL) &&
+	    (res->redirects == 0 ||
+	    cJSON_AddNumberToObject(o, "redirects", res->redirects) != NULL);
+	if (ok && res->failure != EXCHANGE_OK)
+		ok = cJSON_AddStringToObject(o, "error", res->error) != NULL;
+	if (ok && res->status != 0) {
+		ok = (h = cJSON_AddObjectToObject(o, "headers")) != NULL;
+		for (i = 0; ok && i < res->n_headers; i++)
+			ok = cJSON_AddStringToObject(h, res->headers[i].name,
+			    res->headers[i].value) != NULL;
+		ok = ok && append_utf8(&excerpt, (const unsigned char *)res->body.data,
+		    res->body.len) == TF_OK &&
+		    cJSON_AddStringToObject(o, "body", excerpt.data != NULL ?
+		    excerpt.data : "") != NULL &&
+		    cJSON_AddNumberToObject(o, "body_bytes",
+		    (double)res->body_bytes) != NULL &&
+		    cJSON_AddBoolToObject(o, "body_truncated",
+		    res->body_truncated) != NULL &&
+		    (res->retry_after_s < 0 || cJSON_AddNumberToObject(o,
+		    "retry_after_s", (double)res->retry_after_s) != NULL);
+	}
+	tf_buf_free(&excerpt);
+	if (!ok) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+static void
+set_error(struct tf_run_result *result, enum tf_run_outcome outcome,
+    const char *fmt, ...) TF_RUNNER_PRINTF(3, 4);
+
+static void
+set_error(struct tf_run_result *result, enum tf_run_outcome outcome,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	result->outcome = outcome;
+	result->completed = 0;
+	if (result->error == NULL || result->error_size == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(result->error, result->error_size, fmt, ap);
+	va_end(ap);
+}
+
+/* Decides the outcome from a delivery that produced an HTTP status. */
+static void
+judge_status(const struct tf_task_view *task, const struct tf_http_task *t,
+    const struct exchange_result *res, struct tf_run_result *result)
+{
+	long s = res->status;
+
+	if (tf_http_task_is_success(t, s)) {
+		result->outcome = TF_RUN_SUCCESS;
+		result->completed = 1;
+		return;
+	}
+	if (s == 429 || (s >= 500 && s <= 599)) {
+		if (res->retry_after_s >= 0) {
+			set_error(result, TF_RUN_RETRY, "HTTP %ld (Retry-After %" PRId64
+			    " s)", s, res->retry_after_s);
+			result->retry_after_ms = task->host->now_ms() +
+			    res->retry_after_s * 1000;
+		} else {
+			set_error(result, TF_RUN_RETRY, "HTTP %ld", s);
+		}
+		return;
+	}
+	if (s >= 300 && s <= 399 && !t->follow_redirects)
+		set_error(result, TF_RUN_FAILED, "HTTP %ld (a redirect; set "
+		    "follow_redirects to follow it)", s);
+	else
+		set_error(result, TF_RUN_FAILED, "HTTP %ld", s);
+}
+
+static int
+cancelled_thunk(void *arg)
+{
+	const struct tf_task_view *task = arg;
+
+	return task->host->cancelled(task->ctx);
+}
+
+static void
+http_run(void *state, const struct tf_task_view *task,
+    struct tf_run_result *result)
+{
+	struct http_state *st = state;
+	struct tf_http_task t;
+	struct exchange_env env;
+	struct exchange_meta meta;
+	struct exchange_result res;
+	char err[512];
+	char *text;
+	cJSON *doc;
+	enum tf_err rc;
+
+	rc = tf_http_task_parse(task->params_json, task->params_len,
+	    st->max_request, &t, err, sizeof(err));
+	if (rc != TF_OK) {
+		set_error(result, rc == TF_ERR_INVALID ? TF_RUN_FAILED : TF_RUN_RETRY,
+		    "%s", rc == TF_ERR_INVALID ? err : "out of memory");
+		tf_http_task_free(&t);
+		return;
+	}
+	memset(&env, 0, sizeof(env));
+	env.client = st->client;
+	env.allow = st->allow;
+	env.keys = &st->keys;
+	env.ca_bundle = st->ca_bundle;
+	env.user_agent = st->user_agent;
+	env.max_response = st->max_response;
+	env.excerpt = st->excerpt;
+	env.cancelled = cancelled_thunk;
+	env.cancel_arg = (void *)task;
+	env.now_ms = task->host->now_ms;
+	meta.task_id = task->id;
+	meta.iteration = task->iteration;
+	meta.attempt = task->attempt;
+	meta.deadline_ms = task->deadline_ms;
+
+	rc = exchange_perform(&env, &meta, &t, &res);
+	if (rc != TF_OK) {
+		set_error(result, TF_RUN_RETRY, "out of memory");
+		goto out;
+	}
+	doc = result_json(&res);
+	if (doc != NULL) {
+		text = cJSON_PrintUnformatted(doc);
+		if (text != NULL)
+			task->host->set_result(task->ctx, text, strlen(text));
+		cJSON_free(text);
+		cJSON_Delete(doc);
+	}
+	switch (res.failure) {
+	case EXCHANGE_OK:
+		judge_status(task, &t, &res, result);
+		break;
+	case EXCHANGE_REFUSED:
+	case EXCHANGE_BAD_REDIRECT:
+	case EXCHANGE_TLS:
+		set_error(result, TF_RUN_FAILED, "%s", res.error);
+		break;
+	case EXCHANGE_TIMEOUT:
+	case EXCHANGE_CANCELLED:
+	case EXCHANGE_NETWORK:
+		set_error(result, TF_RUN_RETRY, "%s", res.error);
+		break;
+	}
+out:
+	exchange_result_free(&res);
+	tf_http_task_free(&t);
+}
+
+static const struct tf_runner http_runner = {
+	.magic = TF_RUNNER_MAGIC,
+	.abi_major = TF_RUNNER_ABI_MAJOR,
+	.abi_minor = TF_RUNNER_ABI_MINOR,
+	.size = sizeof(struct tf_runner),
+	.flags = 0,
+	.name = "http",
+	.version = TF_VERSION,
+	.init = http_init,
+	.run = http_run,
+	.fini = http_fini,
+};
+
+TF_RUNNER_EXPORT const struct tf_runner *
+taskfleet_runner(void)
+{
+	return &http_runner;
+}
