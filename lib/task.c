@@ -111,6 +111,7 @@ tf_task_free(struct tf_task *t)
 	tf_free(t->ns);
 	tf_free(t->type);
 	tf_free(t->params_json);
+	tf_free(t->result_json);
 	tf_free(t->lease_owner);
 	tf_free(t->last_error);
 	cJSON_Delete(t->schedule);
@@ -184,7 +185,7 @@ tf_task_from_item(const cJSON *item, struct tf_task *t, char *errbuf,
     size_t errlen)
 {
 	const char *status;
-	const cJSON *av;
+	const cJSON *av, *result;
 	enum tf_err rc = TF_ERR_NOMEM;
 
 	memset(t, 0, sizeof(*t));
@@ -207,6 +208,14 @@ tf_task_from_item(const cJSON *item, struct tf_task *t, char *errbuf,
 	rc = read_params(item, &t->params_json, errbuf, errlen);
 	if (rc != TF_OK)
 		goto out;
+	/* A result that is not a map (no runner writes one) is left out. */
+	result = cJSON_GetObjectItemCaseSensitive(item, "result");
+	if (cJSON_GetObjectItemCaseSensitive(result, "M") != NULL) {
+		rc = tf_unmarshal_value_to_json_text(result, &t->result_json, errbuf,
+		    errlen);
+		if (rc != TF_OK)
+			goto out;
+	}
 	status = tf_ddb_item_s(item, "status");
 	if (status == NULL) {
 		/* The original scheduler's format: only `completed` says anything. */
@@ -279,7 +288,8 @@ tf_task_to_json(const struct tf_task *t, cJSON **out)
 	    (t->lease_owner && (cJSON_AddStringToObject(o, "lease_owner", t->lease_owner) == NULL ||
 	    !add_n(o, "lease_until", t->lease_until))) ||
 	    (t->last_error && cJSON_AddStringToObject(o, "last_error", t->last_error) == NULL) ||
-	    (t->enqueued_for && !add_n(o, "enqueued_for", t->enqueued_for)))
+	    (t->enqueued_for && !add_n(o, "enqueued_for", t->enqueued_for)) ||
+	    (t->result_json && cJSON_AddRawToObject(o, "result", t->result_json) == NULL))
 		goto fail;
 	if (t->schedule != NULL) {
 		copy = cJSON_Duplicate(t->schedule, 1);

@@ -45,6 +45,8 @@ struct tf_task {
 	char *ns;
 	char *type;
 	char *params_json;       /* params as JSON object text, numbers exact */
+	char *result_json;       /* the last run's `result` as JSON object text,
+	                            numbers exact; NULL when there is none */
 	enum tf_task_status status;
 	int64_t next_run;        /* epoch ms; 0 when the item has none (legacy) */
 	int64_t iteration;

@@ -54,6 +54,8 @@ print_task(const struct tf_task *t)
 		printf("schedule    %s\n", tf_manage_schedule_describe(t->schedule,
 		    sched, sizeof(sched)));
 	printf("params      %s\n", t->params_json);
+	if (t->result_json != NULL)
+		printf("result      %s\n", t->result_json);
 	if (t->last_error != NULL)
 		printf("last error  %s\n", t->last_error);
 	if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(t->errors, "L")) > 0) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # consumer_valgrind.sh - the consumer under valgrind: it runs a few tasks
-# (success, retry, failure), shuts down cleanly on SIGTERM, exits 0, and
-# valgrind finds no leak and no memory error.
+# (success, retry, failure, webhooks to a local receiver through the http
+# runner), shuts down cleanly on SIGTERM, exits 0, and valgrind finds no leak
+# and no memory error.
 set -u
 . "$(dirname "$0")/../tools/e2e.sh"
 if ! command -v valgrind >/dev/null 2>&1; then
@@ -9,6 +10,13 @@ if ! command -v valgrind >/dev/null 2>&1; then
 	exit 1
 fi
 e2e_init valgrind
+"$PY" "$TF_ROOT/tests/tools/webhook_receiver.py" --port-file "$E2E_DIR/port" \
+    --log "$E2E_DIR/requests.jsonl" &
+receiver_pid=$!
+trap 'kill_consumers; kill $receiver_pid 2>/dev/null' EXIT
+wait_until 10 test -s "$E2E_DIR/port"
+PORT=$(cat "$E2E_DIR/port")
+export TASKFLEET_HTTP_ALLOW=127.0.0.1 TASKFLEET_HTTP_SIGNING_KEYS=valgrind-key-0123456789
 
 valgrind --leak-check=full --show-leak-kinds=definite,indirect,possible \
     --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99 \
@@ -19,10 +27,15 @@ sleep 3
 "$TASKFLEET" submit --type countdown --id vg-1 --params '{"n": 3, "every_ms": 100}' >/dev/null
 "$TASKFLEET" submit --type fail --id vg-2 --max-attempts 1 --params '{"mode": "retry"}' >/dev/null
 "$TASKFLEET" submit --type noop --id vg-3 >/dev/null
+"$TASKFLEET" http --id vg-4 --url "http://127.0.0.1:$PORT/ok" --method POST \
+    --json-body '{"a": 1}' >/dev/null
+"$TASKFLEET" http --id vg-5 --url "http://127.0.0.2:$PORT/ok" >/dev/null
+"$TASKFLEET" http --id vg-6 --url "http://127.0.0.1:$PORT/redirect/302?to=/status/201" \
+    --follow-redirects >/dev/null
 $TFCHECK send "$QUEUE_URL" 'not json'
 
 settled() {
-	[ "$($TFCHECK summary "$E2E_NAME")" = '{"COMPLETED": 2, "FAILED": 1}' ]
+	[ "$($TFCHECK summary "$E2E_NAME")" = '{"COMPLETED": 4, "FAILED": 2}' ]
 }
 check "valgrind-tasks-finished" wait_until 60 settled
 kill -TERM "$vg_pid"
@@ -31,4 +44,5 @@ status=$?
 check "valgrind-clean-exit-0 (status $status)" test "$status" -eq 0
 check "valgrind-no-leaks" grep -q "All heap blocks were freed\|definitely lost: 0 bytes" "$E2E_DIR/valgrind.txt"
 check "valgrind-no-errors" grep -q "ERROR SUMMARY: 0 errors" "$E2E_DIR/valgrind.txt"
+check "valgrind-webhooks-delivered" test "$(grep -c '"method"' "$E2E_DIR/requests.jsonl")" -eq 3
 exit $e2e_failed

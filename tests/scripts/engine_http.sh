@@ -122,6 +122,9 @@ it["status"] == "COMPLETED" and [h(r, "taskfleet-iteration") for r in reqs] == [
 and all(r["method"] == "PUT" and r["body"] == "tick" for r in reqs)
 and all(900 <= b["t_ms"] - a["t_ms"] <= 1900 for a, b in zip(reqs, reqs[1:]))'
 
+check "http-get-shows-the-result" sh -c "'$TASKFLEET' get post | grep -q '^result  *{.*\"status\":200'"
+check "http-get-json-has-the-result" sh -c "'$TASKFLEET' get --json post | grep -q '\"result\":{.*\"status\":200'"
+
 # The signature, checked the way the README tells receivers to.
 first=$(requests post | head -1)
 ts=$("$PY" -c 'import json,sys; r=json.loads(sys.argv[1]); print(dict((k.lower(),v) for k,v in r["headers"])["taskfleet-timestamp"])' "$first")
