@@ -37,6 +37,7 @@
 
 #include <taskfleet/runner.h>
 
+#include "../common/params.h"
 #include "alloc.h"
 #include "client.h"
 #include "exchange.h"
@@ -336,25 +337,6 @@ result_json(const struct exchange_result *res)
 	return o;
 }
 
-static void
-set_error(struct tf_run_result *result, enum tf_run_outcome outcome,
-    const char *fmt, ...) TF_RUNNER_PRINTF(3, 4);
-
-static void
-set_error(struct tf_run_result *result, enum tf_run_outcome outcome,
-    const char *fmt, ...)
-{
-	va_list ap;
-
-	result->outcome = outcome;
-	result->completed = 0;
-	if (result->error == NULL || result->error_size == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(result->error, result->error_size, fmt, ap);
-	va_end(ap);
-}
-
 /* Decides the outcome from a delivery that produced an HTTP status. */
 static void
 judge_status(const struct tf_task_view *task, const struct tf_http_task *t,
@@ -369,20 +351,20 @@ judge_status(const struct tf_task_view *task, const struct tf_http_task *t,
 	}
 	if (s == 429 || (s >= 500 && s <= 599)) {
 		if (res->retry_after_s >= 0) {
-			set_error(result, TF_RUN_RETRY, "HTTP %ld (Retry-After %" PRId64
+			runner_set_error(result, TF_RUN_RETRY, "HTTP %ld (Retry-After %" PRId64
 			    " s)", s, res->retry_after_s);
 			result->retry_after_ms = task->host->now_ms() +
 			    res->retry_after_s * 1000;
 		} else {
-			set_error(result, TF_RUN_RETRY, "HTTP %ld", s);
+			runner_set_error(result, TF_RUN_RETRY, "HTTP %ld", s);
 		}
 		return;
 	}
 	if (s >= 300 && s <= 399 && !t->follow_redirects)
-		set_error(result, TF_RUN_FAILED, "HTTP %ld (a redirect; set "
+		runner_set_error(result, TF_RUN_FAILED, "HTTP %ld (a redirect; set "
 		    "follow_redirects to follow it)", s);
 	else
-		set_error(result, TF_RUN_FAILED, "HTTP %ld", s);
+		runner_set_error(result, TF_RUN_FAILED, "HTTP %ld", s);
 }
 
 static int
@@ -410,7 +392,7 @@ http_run(void *state, const struct tf_task_view *task,
 	rc = tf_http_task_parse(task->params_json, task->params_len,
 	    st->max_request, &t, err, sizeof(err));
 	if (rc != TF_OK) {
-		set_error(result, rc == TF_ERR_INVALID ? TF_RUN_FAILED : TF_RUN_RETRY,
+		runner_set_error(result, rc == TF_ERR_INVALID ? TF_RUN_FAILED : TF_RUN_RETRY,
 		    "%s", rc == TF_ERR_INVALID ? err : "out of memory");
 		tf_http_task_free(&t);
 		return;
@@ -433,7 +415,7 @@ http_run(void *state, const struct tf_task_view *task,
 
 	rc = exchange_perform(&env, &meta, &t, &res);
 	if (rc != TF_OK) {
-		set_error(result, TF_RUN_RETRY, "out of memory");
+		runner_set_error(result, TF_RUN_RETRY, "out of memory");
 		goto out;
 	}
 	doc = result_json(&res);
@@ -451,12 +433,12 @@ http_run(void *state, const struct tf_task_view *task,
 	case EXCHANGE_REFUSED:
 	case EXCHANGE_BAD_REDIRECT:
 	case EXCHANGE_TLS:
-		set_error(result, TF_RUN_FAILED, "%s", res.error);
+		runner_set_error(result, TF_RUN_FAILED, "%s", res.error);
 		break;
 	case EXCHANGE_TIMEOUT:
 	case EXCHANGE_CANCELLED:
 	case EXCHANGE_NETWORK:
-		set_error(result, TF_RUN_RETRY, "%s", res.error);
+		runner_set_error(result, TF_RUN_RETRY, "%s", res.error);
 		break;
 	}
 out:

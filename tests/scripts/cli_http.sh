@@ -48,40 +48,10 @@ unset TASKFLEET_QUEUE_URL TASKFLEET_LOG
 TMP=$(mktemp -d /tmp/taskfleet-cli-http.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 
-# The helper for everything the CLI does not do itself:
-#   h.py sqs OP JSON | h.py ddb OP JSON     call the stand-in, print the reply
-#   h.py json EXPR < lines                  evaluate EXPR over the JSON lines on
-#                                           stdin (docs: all, d: the first);
-#                                           prints the result, exit 1 if falsy
-cat >"$TMP/h.py" <<'EOF'
-import decimal, json, os, sys, urllib.error, urllib.request
-
-def call(svc, op, body):
-    ep = os.environ['AWS_ENDPOINT_URL_' + ('SQS' if svc == 'sqs' else 'DYNAMODB')]
-    target = ('AmazonSQS.' if svc == 'sqs' else 'DynamoDB_20120810.') + op
-    req = urllib.request.Request(ep.rstrip('/') + '/', data=body.encode(), headers={
-        'X-Amz-Target': target, 'Content-Type': 'application/x-amz-json-1.0',
-        'X-Amz-Date': '20260101T000000Z',
-        'Authorization': 'AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/'
-        + ('sqs' if svc == 'sqs' else 'dynamodb')
-        + '/aws4_request, SignedHeaders=host;x-amz-date, Signature=0'})
-    try:
-        print(urllib.request.urlopen(req, timeout=30).read().decode())
-    except urllib.error.HTTPError as e:
-        print(e.read().decode(), file=sys.stderr)
-        sys.exit(1)
-
-if sys.argv[1] in ('sqs', 'ddb'):
-    call(sys.argv[1], sys.argv[2], sys.argv[3])
-elif sys.argv[1] == 'json':
-    docs = [json.loads(l, parse_float=decimal.Decimal) for l in sys.stdin if l.strip()]
-    d = docs[0] if docs else None
-    D = decimal.Decimal
-    r = eval(sys.argv[2])
-    print(r)
-    sys.exit(0 if r else 1)
-EOF
-h() { "$PY" "$TMP/h.py" "$@"; }
+# The helper for everything the CLI does not do itself (tests/tools/clitest.py):
+#   h sqs OP JSON | h ddb OP JSON     call the stand-in, print the reply
+#   h json EXPR < lines               evaluate EXPR over the JSON lines on stdin
+h() { "$PY" "$ROOT/tests/tools/clitest.py" "$@"; }
 
 # tf ARGS...: runs the CLI; stdout in $TMP/out, stderr in $TMP/err, status in $rc.
 rc=0
