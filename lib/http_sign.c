@@ -37,6 +37,11 @@ tf_http_keys_add(struct tf_http_keys *keys, const char *key, size_t len,
 		    TF_HTTP_SIGN_KEYS_MAX);
 		return TF_ERR_INVALID;
 	}
+	if (memchr(key, '\0', len) != NULL) {
+		tf_errf(errbuf, errlen, "signing keys: key %zu holds a NUL byte",
+		    keys->n + 1);
+		return TF_ERR_INVALID;
+	}
 	if (len < TF_HTTP_SIGN_KEY_MIN) {
 		tf_errf(errbuf, errlen, "signing keys: key %zu is shorter than %d "
 		    "bytes", keys->n + 1, TF_HTTP_SIGN_KEY_MIN);

@@ -300,32 +300,23 @@ parse_headers(const cJSON *v, struct tf_http_task *t, char *errbuf,
 }
 
 /* The JSON text of params.body with every number exactly as written (an
- * amount of 12345678901234567890 must not arrive rounded): the params go
- * through the marshaller, which keeps numbers as text. *out: caller frees
- * with tf_free(); NULL with TF_OK when the text cannot be marshalled (the
- * caller then prints the parsed value). */
+ * amount of 12345678901234567890 must not arrive rounded), from the
+ * marshalled params, which keep numbers as text. *out: caller frees with
+ * tf_free(). */
 static enum tf_err
-exact_body_text(const char *params, size_t len, char **out)
+exact_body_text(const cJSON *item, char **out)
 {
-	cJSON *item = NULL;
-	const cJSON *av;
-	enum tf_err rc;
+	const cJSON *av = cJSON_GetObjectItemCaseSensitive(item, "body");
 
 	*out = NULL;
-	rc = tf_marshal_json_text(params, len, &item, NULL, 0);
-	if (rc == TF_ERR_NOMEM)
-		return rc;
-	if (rc != TF_OK)
-		return TF_OK;
-	av = cJSON_GetObjectItemCaseSensitive(item, "body");
-	rc = av != NULL ? tf_unmarshal_value_to_json_text(av, out, NULL, 0) : TF_OK;
-	cJSON_Delete(item);
-	return rc == TF_ERR_NOMEM ? rc : TF_OK;
+	if (av == NULL)
+		return TF_ERR_INVALID;
+	return tf_unmarshal_value_to_json_text(av, out, NULL, 0);
 }
 
 static enum tf_err
-parse_body(const cJSON *v, const char *params, size_t params_len,
-    size_t max_body, struct tf_http_task *t, char *errbuf, size_t errlen)
+parse_body(const cJSON *v, const cJSON *item, size_t max_body,
+    struct tf_http_task *t, char *errbuf, size_t errlen)
 {
 	enum tf_err rc;
 
@@ -339,17 +330,8 @@ parse_body(const cJSON *v, const char *params, size_t params_len,
 		t->body = tf_strdup(v->valuestring);
 	} else {
 		t->body_is_json = true;
-		if ((rc = exact_body_text(params, params_len, &t->body)) != TF_OK)
+		if ((rc = exact_body_text(item, &t->body)) != TF_OK)
 			return rc;
-		if (t->body == NULL) {
-			/* cJSON allocated it through the hooks, which may not be
-			 * ours in a runner: copy into our own allocation. */
-			char *printed = cJSON_PrintUnformatted(v);
-
-			if (printed != NULL)
-				t->body = tf_strdup(printed);
-			cJSON_free(printed);
-		}
 	}
 	if (t->body == NULL)
 		return TF_ERR_NOMEM;
@@ -401,7 +383,7 @@ parse_success_entry(const cJSON *e, struct tf_http_task *t, char *errbuf,
 		} else {
 			lo = strtol(s0, &end, 10);
 			hi = lo;
-			if (end != s0 && *end == '-')
+			if (end != s0 && *end == '-' && isdigit((unsigned char)end[1]))
 				hi = strtol(end + 1, &end, 10);
 			if (!isdigit((unsigned char)s0[0]) || *end != '\0' ||
 			    lo < 100 || hi > 599 || lo > hi) {
@@ -503,8 +485,8 @@ parse_result_headers(const cJSON *v, struct tf_http_task *t, char *errbuf,
 }
 
 static enum tf_err
-parse_fields(const cJSON *root, const char *params, size_t len,
-    size_t max_body, struct tf_http_task *t, char *errbuf, size_t errlen)
+parse_fields(const cJSON *root, const cJSON *item, size_t max_body,
+    struct tf_http_task *t, char *errbuf, size_t errlen)
 {
 	static const char *const known[] = {
 		"url", "method", "headers", "body", "timeout_ms", "success",
@@ -534,7 +516,7 @@ parse_fields(const cJSON *root, const char *params, size_t len,
 	    (rc = parse_headers(cJSON_GetObjectItemCaseSensitive(root, "headers"),
 	    t, errbuf, errlen)) != TF_OK ||
 	    (rc = parse_body(cJSON_GetObjectItemCaseSensitive(root, "body"),
-	    params, len, max_body, t, errbuf, errlen)) != TF_OK ||
+	    item, max_body, t, errbuf, errlen)) != TF_OK ||
 	    (rc = parse_success(cJSON_GetObjectItemCaseSensitive(root, "success"),
 	    t, errbuf, errlen)) != TF_OK ||
 	    (rc = parse_result_headers(cJSON_GetObjectItemCaseSensitive(root,
@@ -570,24 +552,36 @@ enum tf_err
 tf_http_task_parse(const char *params, size_t len, size_t max_body,
     struct tf_http_task *out, char *errbuf, size_t errlen)
 {
-	cJSON *root;
+	cJSON *root = NULL, *item = NULL;
+	char msg[256];
 	enum tf_err rc;
 
 	memset(out, 0, sizeof(*out));
 	if (max_body == 0)
 		max_body = TF_HTTP_REQUEST_MAX_DEFAULT;
-	root = cJSON_ParseWithLength(params, len);
-	if (root == NULL || !cJSON_IsObject(root)) {
-		tf_errf(errbuf, errlen, "params: %s", root == NULL ?
-		    "not valid JSON" : "must be a JSON object");
-		cJSON_Delete(root);
-		return TF_ERR_INVALID;
+	/* The strict parser first: it refuses what cJSON would let through
+	 * (trailing text, duplicate keys, \u0000 that would cut a string short,
+	 * numbers DynamoDB cannot hold), tells out of memory from bad input,
+	 * and keeps numbers exact for the body. */
+	rc = tf_marshal_json_text(params, len, &item, msg, sizeof(msg));
+	if (rc == TF_OK) {
+		root = cJSON_ParseWithLength(params, len);
+		rc = root == NULL ? TF_ERR_NOMEM : parse_fields(root, item, max_body,
+		    out, errbuf, errlen);
+	} else if (rc != TF_ERR_NOMEM) {
+		/* "top level: not a JSON object" -> "params: not a JSON object";
+		 * "headers.X-A: duplicate key" -> "params.headers.X-A: ..." */
+		if (strncmp(msg, "top level: ", 11) == 0)
+			tf_errf(errbuf, errlen, "params: %s", msg + 11);
+		else
+			tf_errf(errbuf, errlen, "params.%s", msg);
+		rc = TF_ERR_INVALID;
 	}
-	rc = parse_fields(root, params, len, max_body, out, errbuf, errlen);
 	if (rc == TF_ERR_NOMEM)
 		tf_errf(errbuf, errlen, "params: out of memory");
 	if (rc != TF_OK)
 		tf_http_task_free(out);
 	cJSON_Delete(root);
+	cJSON_Delete(item);
 	return rc;
 }

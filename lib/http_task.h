@@ -14,8 +14,9 @@
  *   headers           object of header name -> string value. Names are HTTP
  *                     tokens; values hold no CR, LF or NUL. Host,
  *                     Content-Length, Transfer-Encoding, Connection, Expect,
- *                     TE, Upgrade and the Taskfleet-* headers are the
- *                     runner's and refused here.
+ *                     TE, Upgrade, Keep-Alive, Proxy-Connection, Trailer and
+ *                     the Taskfleet-* headers are the runner's and refused
+ *                     here.
  *   body              a string, sent as it is (Content-Type text/plain;
  *                     charset=utf-8 unless the headers set one), or any other
  *                     JSON value, sent as its JSON text with Content-Type
@@ -31,7 +32,10 @@
  *   result_headers    response header names to record in the result;
  *                     default TF_HTTP_DEFAULT_RESULT_HEADERS
  *
- * Any other key is an error: a typo ("mehtod") must not pass silently.
+ * Any other key is an error: a typo ("mehtod") must not pass silently. The
+ * text must be strict JSON that DynamoDB can hold (no trailing text, no
+ * duplicate keys, no \u0000, numbers of at most 38 digits): params live in
+ * the task item.
  */
 #ifndef TF_HTTP_TASK_H
 #define TF_HTTP_TASK_H

@@ -22,7 +22,7 @@
  *   signing_keys        TASKFLEET_HTTP_SIGNING_KEYS  array of keys (env:
  *                                                    comma-separated)
  *   ca_bundle           TASKFLEET_HTTP_CA_BUNDLE     CA certificates file
- *   max_request_bytes   request body cap (default 256 KiB, at most 4 MiB)
+ *   max_request_bytes   request body cap (default 256 KiB, at most 400 KiB)
  *   max_response_bytes  response bytes read at most (default 1 MiB)
  *   body_excerpt_bytes  response body kept in the result (default 1024,
  *                       at most 16384)
@@ -46,7 +46,8 @@
 #include "netaddr.h"
 #include "version.h"
 
-#define REQUEST_MAX_LIMIT   (4 * 1024 * 1024)
+/* A body lives in the task item, which DynamoDB caps at 400 KB. */
+#define REQUEST_MAX_LIMIT   (400 * 1024)
 #define RESPONSE_MAX_DEFAULT (1024 * 1024)
 #define RESPONSE_MAX_LIMIT  (64 * 1024 * 1024)
 #define EXCERPT_DEFAULT     1024
