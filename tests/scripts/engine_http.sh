@@ -47,6 +47,7 @@ submit --id later --url "$A/flaky/ra/1?retry_after=3" --max-attempts 3
 submit --id gone --url "$A/status/404" --max-attempts 5
 submit --id refused --url "$B/ok" --max-attempts 5
 submit --id every --url "$A/ok" --method PUT --body tick --every 1s --max-runs 3
+submit --id redirect-refused --url "$A/redirect/302?to=$B/ok" --follow-redirects
 
 # requests ID [N]: the requests the receiver on 127.0.0.N saw for task ID, as
 # JSON lines (N defaults to 1).
@@ -68,7 +69,7 @@ for line in sys.stdin:
         print(json.dumps(d))' "$1"
 }
 settled() {
-	[ "$($TFCHECK summary "$E2E_NAME")" = '{"COMPLETED": 4, "FAILED": 2}' ]
+	[ "$($TFCHECK summary "$E2E_NAME")" = '{"COMPLETED": 4, "FAILED": 3}' ]
 }
 if wait_until 60 settled; then
 	pass "http-all-settled"
@@ -116,6 +117,9 @@ and it["result"]["status"] == 404'
 jcheck http-refused-target refused '
 it["status"] == "FAILED" and "refused: 127.0.0.2 is a loopback address" in it.get("last_error", "")
 and reqs_b == []'
+jcheck http-redirect-to-refused-target redirect-refused '
+it["status"] == "FAILED" and "refused: 127.0.0.2 is a loopback address" in it.get("last_error", "")
+and len(reqs) == 1 and reqs[0]["path"].startswith("/redirect/302")'
 check "http-refused-nothing-reached-127.0.0.2" test ! -s "$E2E_DIR/requests-2.jsonl"
 jcheck http-recurring-webhook every '
 it["status"] == "COMPLETED" and [h(r, "taskfleet-iteration") for r in reqs] == ["0", "1", "2"]
@@ -124,6 +128,26 @@ and all(900 <= b["t_ms"] - a["t_ms"] <= 1900 for a, b in zip(reqs, reqs[1:]))'
 
 check "http-get-shows-the-result" sh -c "'$TASKFLEET' get post | grep -q '^result  *{.*\"status\":200'"
 check "http-get-json-has-the-result" sh -c "'$TASKFLEET' get --json post | grep -q '\"result\":{.*\"status\":200'"
+
+# A host name that resolves to loopback, with an allow-list that opens
+# 127.0.0.2 only: refused, and nothing reaches 127.0.0.1; 127.0.0.2 itself
+# is reached.
+before=$(wc -l <"$E2E_DIR/requests-1.jsonl")
+TASKFLEET_HTTP_ALLOW=127.0.0.2 start_consumer h3 --concurrency 2
+submit --id by-name --url "http://localhost:$PORT_1/ok" --max-attempts 5
+submit --id allowed-b --url "$B/ok"
+settled2() {
+	[ "$($TFCHECK summary "$E2E_NAME")" = '{"COMPLETED": 5, "FAILED": 4}' ]
+}
+check "http-allow-list-phase-settled" wait_until 30 settled2
+stop_consumers || fail "http-consumer-h3-exit-0" "h3 did not exit 0"
+jcheck http-name-resolving-to-loopback-refused by-name '
+it["status"] == "FAILED" and it.get("last_error", "").startswith("refused: ")
+and "loopback" in it["last_error"]'
+check "http-name-refused-nothing-reached-127.0.0.1" \
+    test "$(wc -l <"$E2E_DIR/requests-1.jsonl")" -eq "$before"
+jcheck http-allow-list-opens-127.0.0.2 allowed-b '
+it["status"] == "COMPLETED" and len(reqs_b) == 1 and reqs_b[0]["method"] == "GET"'
 
 # The signature, checked the way the README tells receivers to.
 first=$(requests post | head -1)
