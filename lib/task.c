@@ -208,13 +208,18 @@ tf_task_from_item(const cJSON *item, struct tf_task *t, char *errbuf,
 	rc = read_params(item, &t->params_json, errbuf, errlen);
 	if (rc != TF_OK)
 		goto out;
-	/* A result that is not a map (no runner writes one) is left out. */
+	/* The result is only shown, never acted on: one that is not a map, or
+	 * that does not unmarshal, is left out rather than making the task
+	 * unreadable (the consumer would then fail it). */
 	result = cJSON_GetObjectItemCaseSensitive(item, "result");
 	if (cJSON_GetObjectItemCaseSensitive(result, "M") != NULL) {
-		rc = tf_unmarshal_value_to_json_text(result, &t->result_json, errbuf,
-		    errlen);
-		if (rc != TF_OK)
+		rc = tf_unmarshal_value_to_json_text(result, &t->result_json, NULL, 0);
+		if (rc == TF_ERR_NOMEM)
 			goto out;
+		if (rc != TF_OK) {
+			tf_free(t->result_json);
+			t->result_json = NULL;
+		}
 	}
 	status = tf_ddb_item_s(item, "status");
 	if (status == NULL) {

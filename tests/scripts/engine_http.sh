@@ -126,6 +126,8 @@ it["status"] == "COMPLETED" and [h(r, "taskfleet-iteration") for r in reqs] == [
 and all(r["method"] == "PUT" and r["body"] == "tick" for r in reqs)
 and all(900 <= b["t_ms"] - a["t_ms"] <= 1900 for a, b in zip(reqs, reqs[1:]))'
 
+check "http-run-log-line-carries-the-error" grep -q '"msg":"run finished: HTTP 404"' \
+    "$E2E_DIR/h1.log" "$E2E_DIR/h2.log"
 check "http-get-shows-the-result" sh -c "'$TASKFLEET' get post | grep -q '^result  *{.*\"status\":200'"
 check "http-get-json-has-the-result" sh -c "'$TASKFLEET' get --json post | grep -q '\"result\":{.*\"status\":200'"
 

@@ -106,6 +106,39 @@ test_item_full(void)
 	cJSON_Delete(item);
 }
 
+/* The result is read exactly for display; one that does not unmarshal is
+ * left out and the task stays readable. */
+static void
+test_item_result(void)
+{
+	cJSON *good = parse("{\"id\":{\"S\":\"r\"},\"type\":{\"S\":\"http\"},"
+	    "\"status\":{\"S\":\"COMPLETED\"},\"params\":{\"M\":{}},"
+	    "\"result\":{\"M\":{\"status\":{\"N\":\"200\"},\"big\":"
+	    "{\"N\":\"12345678901234567890\"}}}}");
+	cJSON *bad = parse("{\"id\":{\"S\":\"r\"},\"type\":{\"S\":\"http\"},"
+	    "\"status\":{\"S\":\"COMPLETED\"},\"params\":{\"M\":{}},"
+	    "\"result\":{\"M\":{\"status\":{\"N\":\"not a number\"}}}}");
+	struct tf_task t;
+	char err[128];
+	cJSON *json = NULL;
+	char *text;
+
+	CHECK_INT_EQ(tf_task_from_item(good, &t, err, sizeof(err)), TF_OK);
+	CHECK_STR_EQ(t.result_json, "{\"status\":200,\"big\":12345678901234567890}");
+	CHECK_INT_EQ(tf_task_to_json(&t, &json), TF_OK);
+	text = cJSON_PrintUnformatted(json);
+	CHECK(strstr(text, "\"result\":{\"status\":200,\"big\":12345678901234567890}") != NULL);
+	cJSON_free(text);
+	cJSON_Delete(json);
+	tf_task_free(&t);
+	CHECK_INT_EQ(tf_task_from_item(bad, &t, err, sizeof(err)), TF_OK);
+	CHECK(t.result_json == NULL);
+	CHECK_INT_EQ(t.status, TF_TASK_COMPLETED);
+	tf_task_free(&t);
+	cJSON_Delete(good);
+	cJSON_Delete(bad);
+}
+
 static void
 test_item_legacy(void)
 {
@@ -223,6 +256,7 @@ main(void)
 	TF_RUN(test_message_original_format);
 	TF_RUN(test_message_refusals);
 	TF_RUN(test_item_full);
+	TF_RUN(test_item_result);
 	TF_RUN(test_item_legacy);
 	TF_RUN(test_item_refusals);
 	TF_RUN(test_validators_and_shard);
