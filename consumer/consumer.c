@@ -5,6 +5,7 @@
 
 #include "alloc.h"
 #include "clock.h"
+#include "isolate.h"
 #include "log.h"
 #include "rand.h"
 
@@ -23,14 +24,69 @@ tf_consumer_release(struct tf_consumer *c, const struct tf_sqs_message *m)
 		    "after its visibility timeout", tf_strerror(rc));
 }
 
-/* Sleeps up to ms, waking early when the consumer is stopping. */
+/* Records that the receive loop is making progress, for the watchdog. */
+static void
+receiver_beat(struct tf_consumer *c)
+{
+	atomic_store(&c->receiver_beat_ms, tf_mono_ms());
+}
+
+/* Sleeps up to ms, waking early when the consumer is stopping. Backing off
+ * is progress. */
 static void
 nap(struct tf_consumer *c, int64_t ms)
 {
 	int64_t until = tf_mono_ms() + ms, left;
 
-	while (!atomic_load(&c->stopping) && (left = until - tf_mono_ms()) > 0)
+	while (!atomic_load(&c->stopping) && (left = until - tf_mono_ms()) > 0) {
+		receiver_beat(c);
 		tf_sleep_ms(left < 100 ? left : 100);
+	}
+}
+
+/*
+ * Backpressure: AWS throttling (a DynamoDB table at its capacity, an SQS
+ * quota) anywhere in this consumer halves how many runs it takes at once;
+ * each second without throttling adds one back, up to the concurrency.
+ * Fewer messages received means fewer claims and writes to throttle.
+ */
+struct backpressure {
+	long throttles;          /* the clients' throttle count last seen */
+	int64_t calm_since;      /* monotonic ms of the last change */
+};
+
+static long
+throttle_count(struct tf_consumer *c)
+{
+	long n = atomic_load(&tf_aws_stats(c->ctx->aws)->throttles);
+
+	if (c->hb_aws != NULL)
+		n += atomic_load(&tf_aws_stats(c->hb_aws)->throttles);
+	return n;
+}
+
+static void
+backpressure_update(struct tf_consumer *c, struct backpressure *bp)
+{
+	long now_throttles = throttle_count(c);
+	int64_t now = tf_mono_ms();
+	int limit = atomic_load(&c->receive_limit);
+
+	if (now_throttles > bp->throttles) {
+		bp->throttles = now_throttles;
+		bp->calm_since = now;
+		if (limit > 1) {
+			atomic_store(&c->receive_limit, limit / 2);
+			tf_log(TF_LOG_WARN, "AWS is throttling: taking at most %d "
+			    "message(s) at once until it stops", limit / 2);
+		}
+	} else if (limit < c->o.concurrency && now - bp->calm_since >= 1000) {
+		bp->calm_since = now;
+		atomic_store(&c->receive_limit, limit + 1);
+		if (limit + 1 == c->o.concurrency)
+			tf_log(TF_LOG_INFO, "throttling over: back to %d at once",
+			    c->o.concurrency);
+	}
 }
 
 static void *
@@ -44,17 +100,42 @@ receiver_main(void *arg)
 	int free_slots;
 	enum tf_err rc;
 
+	struct backpressure bp = { throttle_count(c), tf_mono_ms() };
+	struct timespec ts;
+	long receives = 0;
+
 	ro.wait_seconds = c->o.wait_s;
 	ro.visibility_timeout = c->o.visibility_s;
 	ro.cancel = &c->stopping;
 	while (!atomic_load(&c->stopping)) {
+		receiver_beat(c);
+		backpressure_update(c, &bp);
 		pthread_mutex_lock(&c->lock);
-		while (c->busy >= c->o.concurrency && !atomic_load(&c->stopping))
-			pthread_cond_wait(&c->space, &c->lock);
-		free_slots = c->o.concurrency - c->busy;
+		/* Waiting for a free worker is progress; look again each second
+		 * for the watchdog and for the throttling limit to rise. */
+		while (c->busy >= atomic_load(&c->receive_limit) &&
+		    !atomic_load(&c->stopping)) {
+			pthread_mutex_unlock(&c->lock);
+			receiver_beat(c);
+			backpressure_update(c, &bp);
+			pthread_mutex_lock(&c->lock);
+			if (c->busy < atomic_load(&c->receive_limit))
+				break;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			pthread_cond_timedwait(&c->space, &c->lock, &ts);
+		}
+		free_slots = atomic_load(&c->receive_limit) - c->busy;
 		pthread_mutex_unlock(&c->lock);
 		if (atomic_load(&c->stopping))
 			break;
+		if (c->o.stall_receiver && receives > 0) {
+			tf_log(TF_LOG_WARN, "TASKFLEET_TEST_STALL_RECEIVER=1: the "
+			    "receive loop hangs now (a test setting)");
+			for (;;)
+				tf_sleep_ms(1000);
+		}
+		receives++;
 		/* Never more than can start now: no message waits for a worker
 		 * while its visibility runs out. */
 		ro.max_messages = free_slots < TF_SQS_MAX_BATCH ? free_slots :
@@ -142,9 +223,15 @@ tf_consumer_start(struct tf_consumer *c)
 {
 	struct tf_heartbeat_opts ho;
 	struct tf_sweeper_opts so;
+	struct tf_watchdog_opts wo;
 	enum tf_err rc;
 	int i;
 
+	/* Isolated runners' worker processes (isolate.c): first, so that a
+	 * runner whose init() fails stops the start before anything else. */
+	rc = tf_isolate_start(c);
+	if (rc != TF_OK)
+		return rc;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->work, NULL);
 	pthread_cond_init(&c->space, NULL);
@@ -155,8 +242,14 @@ tf_consumer_start(struct tf_consumer *c)
 	rc = tf_deleter_start(c->ctx->aws, c->ctx->queue_url, &c->deleter);
 	if (rc != TF_OK)
 		return rc;
+	/* Lease extensions give up quickly, so that the heartbeat can cancel a
+	 * run in time when they keep failing. */
+	rc = tf_context_new_client(c->ctx, c->cfg,
+	    tf_heartbeat_call_timeout_ms(c->o.visibility_s), 1, &c->hb_aws);
+	if (rc != TF_OK)
+		return rc;
 	ho = (struct tf_heartbeat_opts){
-		.aws = c->ctx->aws, .table = c->cfg->table,
+		.aws = c->hb_aws, .table = c->cfg->table,
 		.queue_url = c->ctx->queue_url, .owner = c->o.owner,
 		.visibility_s = c->o.visibility_s,
 	};
@@ -168,8 +261,22 @@ tf_consumer_start(struct tf_consumer *c)
 		.queue_url = c->ctx->queue_url,
 		.interval_ms = c->cfg->sweep_interval_ms,
 		.horizon_ms = c->cfg->horizon_ms, .grace_ms = c->cfg->sweep_grace_ms,
+		.lease_grace_ms = c->cfg->lease_grace_ms,
 	};
 	rc = tf_sweeper_start(&so, &c->sweeper);
+	if (rc != TF_OK)
+		return rc;
+	atomic_store(&c->receive_limit, c->o.concurrency);
+	atomic_store(&c->receiver_beat_ms, tf_mono_ms());
+	wo = (struct tf_watchdog_opts){
+		.receiver_stall_ms = c->o.watchdog_ms,
+		/* A runner gets this long after its time limit to notice
+		 * cancelled(), and a cancelled one half the lease grace after its
+		 * lease: the sweepers of other consumers wait the whole grace. */
+		.overrun_ms = 10000,
+		.lease_slack_ms = c->cfg->lease_grace_ms / 2,
+	};
+	rc = tf_watchdog_start(c, &wo, &c->watchdog);
 	if (rc != TF_OK)
 		return rc;
 	for (i = 0; i < c->o.concurrency; i++) {
@@ -190,6 +297,7 @@ tf_consumer_shutdown(struct tf_consumer *c)
 	bool finished;
 	int i;
 
+	atomic_store(&c->stopping_since_ms, tf_mono_ms());
 	atomic_store(&c->stopping, 1);
 	pthread_mutex_lock(&c->lock);
 	pthread_cond_broadcast(&c->space);
@@ -215,10 +323,15 @@ tf_consumer_shutdown(struct tf_consumer *c)
 		atomic_store(&c->abandon, 1);
 		tf_log(TF_LOG_WARN, "shutdown timeout: %d run(s) still going; "
 		    "leaving them to lease expiry", c->busy);
+		/* The runs that did finish have written their outcomes; delete
+		 * their messages now rather than leave them to reappear. */
+		tf_deleter_flush(c->deleter, 2000);
 		return false;
 	}
 	for (i = 0; i < c->n_workers; i++)
 		pthread_join(c->workers[i], NULL);
+	tf_watchdog_stop(c->watchdog);
+	c->watchdog = NULL;
 	tf_heartbeat_stop(c->hb);
 	c->hb = NULL;
 	tf_deleter_stop(c->deleter);
@@ -229,9 +342,12 @@ tf_consumer_shutdown(struct tf_consumer *c)
 void
 tf_consumer_free(struct tf_consumer *c)
 {
+	tf_isolate_stop(c);  /* isolated runners' workers: fini(), reaped */
+	tf_watchdog_stop(c->watchdog);
 	tf_sweeper_stop(c->sweeper);
 	tf_heartbeat_stop(c->hb);
 	tf_deleter_stop(c->deleter);
+	tf_aws_free(c->hb_aws);
 	tf_free(c->queue);
 	tf_free(c->workers);
 	pthread_mutex_destroy(&c->lock);

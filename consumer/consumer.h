@@ -23,6 +23,7 @@
 #include "runners.h"
 #include "sqs.h"
 #include "sweeper.h"
+#include "watchdog.h"
 
 struct tf_consumer_opts {
 	int concurrency;            /* worker threads */
@@ -32,9 +33,19 @@ struct tf_consumer_opts {
 	int64_t skew_ms;            /* a claim accepts tasks due this much later */
 	int64_t hold_max_ms;        /* messages this early are held until due */
 	const char *owner;          /* borrowed: the lease owner name */
+	int64_t watchdog_ms;        /* the receive loop may stall this long
+	                               before the watchdog acts; 0: never */
+	bool stall_receiver;        /* tests only (TASKFLEET_TEST_STALL_RECEIVER=1):
+	                               the receive loop hangs after its first
+	                               receive, for the watchdog's test */
 	bool duplicate_sends;       /* tests only (TASKFLEET_TEST_DUPLICATE_SENDS=1):
 	                               every message is sent twice, as SQS's
 	                               at-least-once delivery may deliver it */
+	/* Isolated mode and run time limits (invoke.c, isolate.c): */
+	const char *isolate;        /* borrowed: --isolate, or NULL for
+	                               TASKFLEET_ISOLATE */
+	const char *run_timeout;    /* borrowed: --run-timeout, or NULL for
+	                               TASKFLEET_RUN_TIMEOUT */
 };
 
 struct tf_consumer {
@@ -44,10 +55,20 @@ struct tf_consumer {
 	struct tf_runner_set *runners;      /* borrowed */
 	struct tf_deleter *deleter;         /* owned */
 	struct tf_heartbeat *hb;            /* owned */
+	struct tf_aws *hb_aws;              /* owned: the heartbeat's client */
 	struct tf_sweeper *sweeper;         /* owned */
+
+	struct tf_watchdog *watchdog;       /* owned */
 
 	atomic_int stopping;                /* stop receiving; cancels the poll */
 	atomic_int abandon;                 /* shutdown timeout passed */
+	atomic_llong stopping_since_ms;     /* monotonic; 0 while running */
+	atomic_llong receiver_beat_ms;      /* the receive loop's last progress
+	                                       (monotonic), for the watchdog */
+	atomic_int watchdog_fired;          /* the watchdog started the stop:
+	                                       the consumer exits non-zero */
+	atomic_int receive_limit;           /* runs taken at once, lowered while
+	                                       AWS throttles (backpressure) */
 
 	pthread_mutex_t lock;               /* guards the fields below */
 	pthread_cond_t work;                /* a message was queued, or stopping */
@@ -60,6 +81,9 @@ struct tf_consumer {
 	pthread_t receiver;
 	pthread_t *workers;                 /* owned array */
 	int n_workers;
+
+	struct tf_isolate *iso;             /* owned: the worker processes of
+	                                       isolated runners (isolate.c) */
 };
 
 /* Starts the threads. c->o, cfg, ctx and runners must be set. */

@@ -23,9 +23,12 @@ struct tf_deleter {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
+	pthread_cond_t drained;   /* a batch was sent (for flushes) */
 	struct pending *head, *tail;  /* owned list, oldest first */
 	size_t n;
 	int64_t oldest_ms;        /* when the head was queued (monotonic) */
+	int sending;              /* a batch is being sent */
+	int flushing;             /* send at once, without lingering */
 	int stopping;
 };
 
@@ -102,7 +105,7 @@ deleter_main(void *arg)
 			break;
 		/* Linger for a fuller batch unless stopping or full. */
 		wait_until = d->oldest_ms + TF_DELETER_LINGER_MS;
-		while (d->n < TF_SQS_MAX_BATCH && !d->stopping &&
+		while (d->n < TF_SQS_MAX_BATCH && !d->stopping && !d->flushing &&
 		    tf_mono_ms() < wait_until) {
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_nsec += 5 * 1000000L;
@@ -113,9 +116,12 @@ deleter_main(void *arg)
 			pthread_cond_timedwait(&d->wake, &d->lock, &ts);
 		}
 		batch = take_batch(d);
+		d->sending = 1;
 		pthread_mutex_unlock(&d->lock);
 		send_batch(d, batch);
 		pthread_mutex_lock(&d->lock);
+		d->sending = 0;
+		pthread_cond_broadcast(&d->drained);
 	}
 	pthread_mutex_unlock(&d->lock);
 	return NULL;
@@ -139,9 +145,11 @@ tf_deleter_start(struct tf_aws *aws, const char *queue_url,
 	}
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->wake, NULL);
+	pthread_cond_init(&d->drained, NULL);
 	if (pthread_create(&d->thread, NULL, deleter_main, d) != 0) {
 		pthread_mutex_destroy(&d->lock);
 		pthread_cond_destroy(&d->wake);
+		pthread_cond_destroy(&d->drained);
 		tf_free(d->queue_url);
 		tf_free(d);
 		return TF_ERR_NOMEM;
@@ -175,6 +183,28 @@ tf_deleter_add(struct tf_deleter *d, const char *receipt_handle)
 }
 
 void
+tf_deleter_flush(struct tf_deleter *d, int64_t timeout_ms)
+{
+	int64_t until = tf_mono_ms() + timeout_ms;
+	struct timespec ts;
+
+	if (d == NULL)
+		return;
+	pthread_mutex_lock(&d->lock);
+	d->flushing = 1;
+	pthread_cond_signal(&d->wake);
+	while ((d->n > 0 || d->sending) && tf_mono_ms() < until) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 20 * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&d->drained, &d->lock, &ts);
+	}
+	d->flushing = 0;
+	pthread_mutex_unlock(&d->lock);
+}
+
+void
 tf_deleter_stop(struct tf_deleter *d)
 {
 	if (d == NULL)
@@ -186,6 +216,7 @@ tf_deleter_stop(struct tf_deleter *d)
 	pthread_join(d->thread, NULL);
 	pthread_mutex_destroy(&d->lock);
 	pthread_cond_destroy(&d->wake);
+	pthread_cond_destroy(&d->drained);
 	tf_free(d->queue_url);
 	tf_free(d);
 }

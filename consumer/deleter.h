@@ -9,6 +9,8 @@
 #ifndef TF_DELETER_H
 #define TF_DELETER_H
 
+#include <stdint.h>
+
 #include "aws.h"
 #include "err.h"
 
@@ -23,6 +25,10 @@ enum tf_err tf_deleter_start(struct tf_aws *aws, const char *queue_url,
 
 /* Queues a receipt handle (copied) for deletion. */
 enum tf_err tf_deleter_add(struct tf_deleter *d, const char *receipt_handle);
+
+/* Sends what is queued now, waiting up to timeout_ms for it to go; the
+ * deleter keeps running. For a shutdown that leaves runs behind. */
+void tf_deleter_flush(struct tf_deleter *d, int64_t timeout_ms);
 
 /* Sends what is queued, stops the thread and frees d; NULL is fine. */
 void tf_deleter_stop(struct tf_deleter *d);

@@ -46,12 +46,19 @@ host_heartbeat(struct tf_run_ctx *ctx)
 	return tf_heartbeat_extend_now(ctx->c->hb, ctx->f);
 }
 
+/* True once the lease is lost, the shutdown timeout passed, or the run's
+ * time limit (f->deadline_ms, set by tf_consumer_invoke()) is over. */
 static int
 host_cancelled(struct tf_run_ctx *ctx)
 {
+	int64_t deadline;
+
 	if (ctx == NULL)
 		return 0;
-	return atomic_load(&ctx->f->lost) || atomic_load(&ctx->c->abandon);
+	if (atomic_load(&ctx->f->lost) || atomic_load(&ctx->c->abandon))
+		return 1;
+	deadline = ctx->f->deadline_ms;
+	return deadline > 0 && tf_now_ms() >= deadline;
 }
 
 static int64_t
@@ -60,9 +67,8 @@ host_now_ms(void)
 	return tf_now_ms();
 }
 
-/* Checks that json is an object of sane size, and copies it into *slot. */
-static int
-take_document(char **slot, const char *json, size_t len)
+int
+tf_host_take_document(char **slot, const char *json, size_t len)
 {
 	cJSON *doc;
 	char *copy;
@@ -86,13 +92,13 @@ take_document(char **slot, const char *json, size_t len)
 static int
 host_set_params(struct tf_run_ctx *ctx, const char *json, size_t len)
 {
-	return ctx ? take_document(&ctx->new_params, json, len) : -1;
+	return ctx ? tf_host_take_document(&ctx->new_params, json, len) : -1;
 }
 
 static int
 host_set_result(struct tf_run_ctx *ctx, const char *json, size_t len)
 {
-	return ctx ? take_document(&ctx->result_json, json, len) : -1;
+	return ctx ? tf_host_take_document(&ctx->result_json, json, len) : -1;
 }
 
 static const struct tf_host_api host = {

@@ -26,6 +26,15 @@ struct tf_run_ctx {
 /* The host table passed to every runner; static, valid for the process. */
 const struct tf_host_api *tf_host_api(void);
 
+/*
+ * Checks that json (len bytes, need not be terminated; borrowed) is one JSON
+ * object of at most TF_HOST_MAX_DOCUMENT bytes and stores a terminated copy
+ * in *slot (owned by the caller, freed with tf_free(); the old value is
+ * freed). Returns 0, or -1 with *slot unchanged. The rule for set_params()
+ * and set_result(), in this process and in an isolated runner's worker.
+ */
+int tf_host_take_document(char **slot, const char *json, size_t len);
+
 /* Frees what a run's runner handed over; ctx itself is the caller's. */
 void tf_run_ctx_clear(struct tf_run_ctx *ctx);
 

@@ -2,6 +2,7 @@
 #include "inflight.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -17,8 +18,49 @@ struct tf_heartbeat {
 	pthread_cond_t wake;      /* wakes the thread (stop) */
 	pthread_cond_t extended;  /* an extension finished */
 	struct tf_inflight *head; /* borrowed entries */
+	atomic_llong alive_ms;    /* last sign of life, monotonic */
 	int stopping;
 };
+
+long
+tf_heartbeat_call_timeout_ms(int visibility_s)
+{
+	long t = visibility_s * 1000L / 8;
+
+	return t < 1000 ? 1000 : t > 5000 ? 5000 : t;
+}
+
+int64_t
+tf_heartbeat_margin_ms(int visibility_s)
+{
+	int64_t m = visibility_s * 1000LL / 4;
+
+	/* Always below half the visibility, when extensions start. */
+	return m > 15000 ? 15000 : m;
+}
+
+/* Cancels every run whose lease runs out within the margin: its extensions
+ * failed (AWS unreachable or throttling), and once the lease is over the
+ * sweeper of another consumer may start the task again (lock held). */
+static void
+cancel_expiring(struct tf_heartbeat *hb, int64_t now)
+{
+	int64_t margin = tf_heartbeat_margin_ms(hb->o.visibility_s);
+	struct tf_inflight *f;
+
+	for (f = hb->head; f != NULL; f = f->next) {
+		struct tf_log_field fields[] = { { "task", f->task_id } };
+
+		if (atomic_load(&f->lost) || f->extending ||
+		    f->lease_until - now >= margin)
+			continue;
+		atomic_store(&f->lost, 1);
+		tf_log_fields(TF_LOG_WARN, fields, 1, "the lease could not be "
+		    "extended and ends in %lld ms: cancelling the run (its result "
+		    "will be discarded; the task is retried after the lease)",
+		    (long long)(f->lease_until - now));
+	}
+}
 
 /* Extends one run; called without the lock, with f->extending set so that
  * nobody removes f meanwhile. Returns 0, or -1 when the lease is lost. */
@@ -124,10 +166,16 @@ heartbeat_main(void *arg)
 		/* One run at a time, most urgent first; the list may change
 		 * while the lock is down for the AWS calls. */
 		pass = tf_now_ms();
+		atomic_store(&hb->alive_ms, tf_mono_ms());
 		while (!hb->stopping && (f = most_urgent(hb, pass)) != NULL) {
+			/* Before each call: one slow call must not make another
+			 * run's cancellation late. */
+			cancel_expiring(hb, tf_now_ms());
 			f->extended_at = pass;
 			extend_unlocked(hb, f);
+			atomic_store(&hb->alive_ms, tf_mono_ms());
 		}
+		cancel_expiring(hb, tf_now_ms());
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += tick_ms(hb) * 1000000L;
 		ts.tv_sec += ts.tv_nsec / 1000000000L;
@@ -148,6 +196,7 @@ tf_heartbeat_start(const struct tf_heartbeat_opts *o, struct tf_heartbeat **out)
 	if (hb == NULL)
 		return TF_ERR_NOMEM;
 	hb->o = *o;
+	atomic_store(&hb->alive_ms, tf_mono_ms());
 	pthread_mutex_init(&hb->lock, NULL);
 	pthread_cond_init(&hb->wake, NULL);
 	pthread_cond_init(&hb->extended, NULL);
@@ -176,6 +225,47 @@ tf_heartbeat_stop(struct tf_heartbeat *hb)
 	pthread_cond_destroy(&hb->wake);
 	pthread_cond_destroy(&hb->extended);
 	tf_free(hb);
+}
+
+int64_t
+tf_heartbeat_alive_ms(struct tf_heartbeat *hb)
+{
+	return atomic_load(&hb->alive_ms);
+}
+
+int64_t
+tf_heartbeat_stall_limit_ms(int visibility_s)
+{
+	/* One pass's tick plus two calls' timeouts, with room to spare. */
+	return 1000 + 2 * tf_heartbeat_call_timeout_ms(visibility_s) + 5000;
+}
+
+int
+tf_heartbeat_find_stuck(struct tf_heartbeat *hb, int64_t now_ms,
+    int64_t overrun_ms, int64_t lease_slack_ms, char *why, size_t whylen)
+{
+	struct tf_inflight *f;
+	int found = 0;
+
+	pthread_mutex_lock(&hb->lock);
+	for (f = hb->head; f != NULL && !found; f = f->next) {
+		int64_t deadline = atomic_load(&f->deadline_ms);
+
+		if (deadline > 0 && now_ms > deadline + overrun_ms) {
+			snprintf(why, whylen, "the run of task %s is %lld ms past its "
+			    "time limit and its runner does not stop", f->task_id,
+			    (long long)(now_ms - deadline));
+			found = 1;
+		} else if (atomic_load(&f->lost) && !f->extending &&
+		    now_ms > f->lease_until + lease_slack_ms) {
+			snprintf(why, whylen, "the run of task %s was cancelled but "
+			    "its runner still runs %lld ms after its lease ended",
+			    f->task_id, (long long)(now_ms - f->lease_until));
+			found = 1;
+		}
+	}
+	pthread_mutex_unlock(&hb->lock);
+	return found;
 }
 
 void

@@ -25,7 +25,12 @@ struct tf_inflight {
 	int64_t gen;                  /* the generation the claim wrote */
 	int64_t lease_until;          /* epoch ms */
 	int64_t visible_until;        /* epoch ms: the message's visibility */
-	atomic_int lost;              /* set when the lease was found taken */
+	atomic_llong deadline_ms;     /* epoch ms by which the run must end (its
+	                                 runner's time limit), 0: no limit; set by
+	                                 tf_consumer_invoke() */
+	atomic_int lost;              /* set when the lease was found taken, or
+	                                 is about to run out unextended: the run
+	                                 must stop and its result is discarded */
 	int extending;                /* an extension is under way (registry lock) */
 	int64_t extended_at;          /* the heartbeat pass that last looked at it */
 	int receipt_gone;             /* SQS no longer knows the receipt handle:
@@ -34,7 +39,8 @@ struct tf_inflight {
 };
 
 struct tf_heartbeat_opts {
-	struct tf_aws *aws;           /* borrowed */
+	struct tf_aws *aws;           /* borrowed: a client that gives up quickly
+	                                 (tf_heartbeat_call_timeout_ms()) */
 	const char *table;            /* borrowed */
 	const char *queue_url;        /* borrowed */
 	const char *owner;            /* borrowed: the lease owner name */
@@ -43,11 +49,31 @@ struct tf_heartbeat_opts {
 
 struct tf_heartbeat;
 
+/* The per-attempt timeout of the heartbeat's AWS client, and how long before
+ * a lease's end an unextended run is cancelled, for a given visibility. */
+long tf_heartbeat_call_timeout_ms(int visibility_s);
+int64_t tf_heartbeat_margin_ms(int visibility_s);
+
 /* Starts the heartbeat thread; the strings in o must outlive it. Caller stops
  * it with tf_heartbeat_stop(). */
 enum tf_err tf_heartbeat_start(const struct tf_heartbeat_opts *o,
     struct tf_heartbeat **out);
 void tf_heartbeat_stop(struct tf_heartbeat *hb);
+
+/* The heartbeat thread's last sign of life (monotonic ms), and how long it
+ * may stay silent before it is taken as stuck. */
+int64_t tf_heartbeat_alive_ms(struct tf_heartbeat *hb);
+int64_t tf_heartbeat_stall_limit_ms(int visibility_s);
+
+/*
+ * Finds a run whose runner ignores being told to stop: one still running
+ * overrun_ms past its time limit (deadline_ms), or one cancelled (`lost`)
+ * and still running lease_slack_ms past the end of its lease, when another
+ * consumer may start the task. Returns 1 and a one-line reason naming the
+ * task in why, else 0. Only ending the process stops such a run.
+ */
+int tf_heartbeat_find_stuck(struct tf_heartbeat *hb, int64_t now_ms,
+    int64_t overrun_ms, int64_t lease_slack_ms, char *why, size_t whylen);
 
 /* Registers a run (borrowed until tf_heartbeat_remove()). */
 void tf_heartbeat_add(struct tf_heartbeat *hb, struct tf_inflight *f);

@@ -19,8 +19,11 @@
 #include "config.h"
 #include "consumer.h"
 #include "host.h"
+#include "invoke.h"
 #include "log.h"
 #include "runners.h"
+#include "runner_worker.h"
+#include "timefmt.h"
 #include "version.h"
 
 #define EXIT_USAGE 2
@@ -44,9 +47,36 @@ usage(FILE *to)
 	    "usage: taskfleet-consumer [--concurrency N] [--visibility-timeout S]\n"
 	    "                          [--wait-time S] [--shutdown-timeout S] [--id NAME]\n"
 	    "                          [--table NAME] [--queue NAME|URL] [--region REGION]\n"
+	    "                          [--isolate NAME,...|*] [--run-timeout DUR|NAME=DUR,...]\n"
 	    "       taskfleet-consumer --version | --help\n"
 	    "\n"
 	    "Settings also come from the environment (TASKFLEET_*, AWS_*): see README.\n");
+}
+
+/* TASKFLEET_WATCHDOG: how long the receive loop may make no progress before
+ * the watchdog stops the consumer (a duration; 0 turns it off; default 5m,
+ * above the longest a receive with its retries can take). Returns 0, or -1
+ * after printing the error. */
+static int
+watchdog_setting(int64_t *ms)
+{
+	const char *v = getenv("TASKFLEET_WATCHDOG");
+	char why[128];
+
+	*ms = 5 * 60 * 1000;
+	if (v == NULL || *v == '\0')
+		return 0;
+	if (strcmp(v, "0") == 0) {
+		*ms = 0;
+		return 0;
+	}
+	if (tf_timefmt_parse_duration(v, ms, why, sizeof(why)) != TF_OK ||
+	    *ms < 1000) {
+		fprintf(stderr, "taskfleet-consumer: TASKFLEET_WATCHDOG: expected 0 "
+		    "or a duration of at least 1s, got \"%s\"\n", v);
+		return -1;
+	}
+	return 0;
 }
 
 /* Parses a whole number in [lo, hi] for option `name`; exits 2 otherwise. */
@@ -76,6 +106,8 @@ main(int argc, char **argv)
 		{ "table", required_argument, NULL, 't' },
 		{ "queue", required_argument, NULL, 'q' },
 		{ "region", required_argument, NULL, 'r' },
+		{ "isolate", required_argument, NULL, 'I' },
+		{ "run-timeout", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -93,9 +125,19 @@ main(int argc, char **argv)
 	enum tf_err rc;
 	int ch, sig, code = 1, concurrency = 0;
 
+	/* An isolated runner's worker process (runner_worker.c). */
+	if (argc > 1 && strcmp(argv[1], TF_RUNNER_WORKER_ARG) == 0)
+		return tf_runner_worker_main(argc, argv);
+
 	memset(&cfg, 0, sizeof(cfg));
 	memset(&ctx, 0, sizeof(ctx));
 	memset(&c, 0, sizeof(c));
+	/* Signals go to sigwait below, never to another thread; blocked from
+	 * the start, so a SIGTERM during startup is a clean stop too. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	tf_alloc_init();
 	if (tf_log_init() != 0)
 		fprintf(stderr, "taskfleet-consumer: TASKFLEET_LOG: unknown level; "
@@ -125,6 +167,8 @@ main(int argc, char **argv)
 			    tf_config_set(&cfg.queue_name, optarg);
 			break;
 		case 'r': rc = tf_config_set(&cfg.region, optarg); break;
+		case 'I': c.o.isolate = optarg; break;      /* checked by tf_consumer_policy() */
+		case 'T': c.o.run_timeout = optarg; break;
 		case 'h': usage(stdout); code = 0; goto out;
 		case 'V': printf("taskfleet-consumer %s\n", TF_VERSION); code = 0; goto out;
 		default: usage(stderr); code = EXIT_USAGE; goto out;
@@ -153,15 +197,24 @@ main(int argc, char **argv)
 	if (c.o.duplicate_sends)
 		tf_log(TF_LOG_WARN, "TASKFLEET_TEST_DUPLICATE_SENDS=1: sending every "
 		    "message twice (a test setting)");
+	c.o.stall_receiver = getenv("TASKFLEET_TEST_STALL_RECEIVER") != NULL &&
+	    strcmp(getenv("TASKFLEET_TEST_STALL_RECEIVER"), "1") == 0;
+	if (watchdog_setting(&c.o.watchdog_ms) != 0) {
+		code = EXIT_USAGE;
+		goto out;
+	}
 
-	/* Signals go to sigwait below, never to a worker thread. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	rc = tf_runner_set_load(cfg.runners, &runners, err, sizeof(err));
+	/* --isolate, --run-timeout (invoke.c): before init, which skips the
+	 * isolated runners; a bad value is a usage error. */
+	if (rc == TF_OK && tf_consumer_policy(&c.o, runners, err,
+	    sizeof(err)) != TF_OK) {
+		fprintf(stderr, "taskfleet-consumer: %s\n", err);
+		code = EXIT_USAGE;
+		goto out;
+	}
 	if (rc == TF_OK)
 		rc = tf_runner_set_init(runners, tf_host_api(), err, sizeof(err));
 	if (rc != TF_OK) {
@@ -207,12 +260,13 @@ main(int argc, char **argv)
 		}
 	}
 	pthread_join(stopper, NULL);
+	/* Stopped by the watchdog: exit non-zero so the supervisor restarts. */
+	code = atomic_load(&c.watchdog_fired) ? TF_WATCHDOG_EXIT : 0;
 	if (!shutdown_clean) {
 		tf_log(TF_LOG_WARN, "exiting with runs unfinished");
-		_exit(0);
+		_exit(code);
 	}
 	tf_log(TF_LOG_INFO, "consumer %s stopped", owner);
-	code = 0;
 	tf_consumer_free(&c);
 out:
 	tf_runner_set_free(runners);

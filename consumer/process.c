@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "consumer.h"
 #include "host.h"
+#include "invoke.h"
 #include "log.h"
 #include "schedule.h"
 #include "task.h"
@@ -182,7 +183,11 @@ handle_unclaimed(struct job *j)
 		}
 		goto out;
 	}
-	/* Pending, due, same generation: the item changed under us. Retry soon. */
+	/* Pending, due, same generation: the item changed between the claim
+	 * and the read. Retry soon; should it never settle, the dead-letter
+	 * queue takes the message after maxReceiveCount receives. */
+	job_log(j, TF_LOG_WARN, NULL, NULL, "the task changed during the claim; "
+	    "the message will be retried in 1 s");
 	retry_message_in(j, 1);
 out:
 	tf_task_free(&t);
@@ -298,8 +303,11 @@ run_claimed(struct job *j, struct tf_task *t)
 	started = tf_mono_ms();
 	lr = tf_runner_set_find(c->runners, t->type);
 	if (lr == NULL) {
-		result.outcome = TF_RUN_FAILED;
-		snprintf(errbuf, sizeof(errbuf), "unknown runner type \"%s\"", t->type);
+		/* Retried, not failed: in a rolling deploy another consumer may
+		 * have the runner; max_attempts still ends it. */
+		result.outcome = TF_RUN_RETRY;
+		snprintf(errbuf, sizeof(errbuf), "no runner \"%s\" is loaded in "
+		    "consumer %s", t->type, c->o.owner);
 	} else {
 		memset(&view, 0, sizeof(view));
 		view.size = sizeof(view);
@@ -315,7 +323,7 @@ run_claimed(struct job *j, struct tf_task *t)
 		view.host = tf_host_api();
 		view.ctx = &ctx;
 		tf_heartbeat_add(c->hb, &f);
-		tf_runner_invoke(lr, &view, &result);
+		tf_consumer_invoke(c, lr, &view, &result, &ctx);
 		/* No extension after this: the message is deleted below. */
 		tf_heartbeat_remove(c->hb, &f);
 	}

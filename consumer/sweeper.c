@@ -2,6 +2,7 @@
 #include "sweeper.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -88,7 +89,8 @@ sweep_expired(struct tf_sweeper *sw, const char *id, int64_t now)
 	enum tf_err rc;
 
 	rc = tf_task_get(sw->o.aws, sw->o.table, id, &t, err, sizeof(err));
-	if (rc != TF_OK || t.status != TF_TASK_PROCESSING || t.lease_until >= now) {
+	if (rc != TF_OK || t.status != TF_TASK_PROCESSING ||
+	    t.lease_until >= now - sw->o.lease_grace_ms) {
 		tf_task_free(&t);
 		return;
 	}
@@ -98,7 +100,7 @@ sweep_expired(struct tf_sweeper *sw, const char *id, int64_t now)
 	o.error = text;
 	o.retry_at = now;
 	o.horizon_ms = sw->o.horizon_ms;
-	o.lease_expired_before = now;
+	o.lease_expired_before = now - sw->o.lease_grace_ms;
 	rc = tf_task_finish(sw->o.aws, sw->o.table, &t, &o, now, &state, &next_gen,
 	    &enqueue_at, err, sizeof(err));
 	if (rc == TF_OK) {
@@ -117,8 +119,8 @@ sweep_expired(struct tf_sweeper *sw, const char *id, int64_t now)
 	tf_task_free(&t);
 }
 
-/* Sweeps one shard of the due index. */
-static void
+/* Sweeps one shard of the due index; returns how many items it saw. */
+static long
 sweep_shard(struct tf_sweeper *sw, int shard)
 {
 	struct tf_ddb_expr e = { 0 };
@@ -129,6 +131,8 @@ sweep_shard(struct tf_sweeper *sw, int shard)
 	int64_t now = tf_now_ms(), lease_until;
 	const char *status, *id;
 	int pages = 0;
+	long seen = 0;
+	bool complete = false;
 	enum tf_err rc;
 
 	snprintf(shard_text, sizeof(shard_text), "%d", shard);
@@ -148,6 +152,7 @@ sweep_shard(struct tf_sweeper *sw, int shard)
 			goto out;
 		}
 		cJSON_ArrayForEach(it, items) {
+			seen++;
 			status = tf_ddb_item_s(it, "status");
 			id = tf_ddb_item_s(it, "id");
 			if (status == NULL || id == NULL)
@@ -156,28 +161,32 @@ sweep_shard(struct tf_sweeper *sw, int shard)
 				sweep_pending(sw, it, now);
 			else if (strcmp(status, "PROCESSING") == 0 &&
 			    tf_ddb_item_n(it, "lease_until", &lease_until) &&
-			    lease_until < now)
+			    lease_until < now - sw->o.lease_grace_ms)
 				sweep_expired(sw, id, now);
 		}
 		cJSON_Delete(items);
 		items = NULL;
 		pages++;
 	} while (start != NULL && pages < 1000);
+	complete = true;
 out:
 	cJSON_Delete(start);
 	cJSON_Delete(items);
 	tf_ddb_expr_free(&e);
+	return complete ? seen : 1;  /* a failed query: do not back off */
 }
 
-void
+long
 tf_sweeper_sweep(struct tf_sweeper *sw)
 {
 	int first = (int)tf_random_below(TF_DUE_SHARDS), i;
+	long seen = 0;
 
 	/* Consumers start at different shards, so they rarely race. */
 	for (i = 0; i < TF_DUE_SHARDS; i++)
-		sweep_shard(sw, (first + i) % TF_DUE_SHARDS);
+		seen += sweep_shard(sw, (first + i) % TF_DUE_SHARDS);
 	atomic_fetch_add(&sw->stats.sweeps, 1);
+	return seen;
 }
 
 static void *
@@ -185,16 +194,27 @@ sweeper_main(void *arg)
 {
 	struct tf_sweeper *sw = arg;
 	struct timespec ts;
-	int64_t wait_ms;
+	int64_t wait_ms, interval = sw->o.interval_ms, idle_max;
+
+	/* A task entering the window while the sweeper idles is still sent
+	 * at least half a horizon before it is due. */
+	idle_max = sw->o.horizon_ms / 2 < TF_SWEEPER_IDLE_MAX_MS ?
+	    sw->o.horizon_ms / 2 : TF_SWEEPER_IDLE_MAX_MS;
+	if (idle_max < sw->o.interval_ms)
+		idle_max = sw->o.interval_ms;
 
 	pthread_mutex_lock(&sw->lock);
 	while (!sw->stopping) {
 		pthread_mutex_unlock(&sw->lock);
-		tf_sweeper_sweep(sw);
+		/* An empty due window means nothing can be lost or late: every
+		 * task in it would show. Sweep less often until one appears. */
+		if (tf_sweeper_sweep(sw) == 0)
+			interval = interval * 2 > idle_max ? idle_max : interval * 2;
+		else
+			interval = sw->o.interval_ms;
 		pthread_mutex_lock(&sw->lock);
 		/* Jitter keeps a fleet's sweeps from lining up. */
-		wait_ms = sw->o.interval_ms * 9 / 10 +
-		    tf_random_below(sw->o.interval_ms / 5 + 1);
+		wait_ms = interval * 9 / 10 + tf_random_below(interval / 5 + 1);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += wait_ms / 1000;
 		ts.tv_nsec += (wait_ms % 1000) * 1000000L;

@@ -1,7 +1,8 @@
 /*
  * sweeper.h - finds tasks that need a message and sends it (SPEC section 7).
  *
- * Every consumer runs one. Each sweep queries the 16 shards of the sparse
+ * Every consumer runs one. Each sweep (every interval_ms, backing off to a
+ * minute, at most half the horizon, while the due window is empty) queries the 16 shards of the sparse
  * by_due index for tasks needing attention within the enqueue horizon:
  *   - PENDING with no live message (no enqueued_for, or one older than the
  *     grace period, i.e. lost): the sweeper claims the enqueue with a
@@ -9,7 +10,8 @@
  *     exact delay. Several consumers sweeping at once send one message.
  *     Tasks due further ahead get no message (and cost nothing) until they
  *     come within the horizon.
- *   - PROCESSING whose lease has expired (its consumer died): the run counts
+ *   - PROCESSING whose lease ended more than lease_grace_ms ago (its
+ *     consumer died; the grace covers clocks that disagree): the run counts
  *     as a failed attempt and the task is retried at once (or FAILED when its
  *     attempts are spent).
  */
@@ -29,6 +31,8 @@ struct tf_sweeper_opts {
 	int64_t interval_ms;         /* between sweeps */
 	int64_t horizon_ms;          /* enqueue tasks due within this */
 	int64_t grace_ms;            /* a message this late is taken as lost */
+	int64_t lease_grace_ms;      /* a lease this far past its end is taken
+	                                as dead (covers clock differences) */
 };
 
 struct tf_sweeper_stats {
@@ -45,8 +49,13 @@ enum tf_err tf_sweeper_start(const struct tf_sweeper_opts *o,
     struct tf_sweeper **out);
 void tf_sweeper_stop(struct tf_sweeper *sw);
 
-/* Runs one sweep now, in the caller's thread. */
-void tf_sweeper_sweep(struct tf_sweeper *sw);
+/* An idle sweeper (its last sweep found the due window empty) doubles its
+ * interval up to this, or half the horizon if that is shorter. */
+#define TF_SWEEPER_IDLE_MAX_MS 60000
+
+/* Runs one sweep now, in the caller's thread; returns how many items the due
+ * window held (not counting shards whose query failed, which count as 1). */
+long tf_sweeper_sweep(struct tf_sweeper *sw);
 
 /* The counters; borrowed for the sweeper's lifetime. */
 struct tf_sweeper_stats *tf_sweeper_stats(struct tf_sweeper *sw);

@@ -113,6 +113,7 @@ tf_config_load(struct tf_config *cfg, char *errbuf, size_t errlen)
 	cfg->horizon_ms = 15 * 60 * 1000;
 	cfg->sweep_interval_ms = 5000;
 	cfg->sweep_grace_ms = 60000;
+	cfg->lease_grace_ms = 5000;
 	cfg->retry_base_ms = 1000;
 	cfg->retry_cap_ms = 15 * 60 * 1000;
 	if ((rc = duration_env("TASKFLEET_HORIZON", 1000, 15 * 60 * 1000,
@@ -121,6 +122,8 @@ tf_config_load(struct tf_config *cfg, char *errbuf, size_t errlen)
 	    &cfg->sweep_interval_ms, errbuf, errlen)) != TF_OK ||
 	    (rc = duration_env("TASKFLEET_SWEEP_GRACE", 1000, 24 * 3600 * 1000,
 	    &cfg->sweep_grace_ms, errbuf, errlen)) != TF_OK ||
+	    (rc = duration_env("TASKFLEET_LEASE_GRACE", 0, 3600 * 1000,
+	    &cfg->lease_grace_ms, errbuf, errlen)) != TF_OK ||
 	    (rc = duration_env("TASKFLEET_RETRY_BASE", 1, 24 * 3600 * 1000,
 	    &cfg->retry_base_ms, errbuf, errlen)) != TF_OK ||
 	    (rc = duration_env("TASKFLEET_RETRY_CAP", 1, 7LL * 24 * 3600 * 1000,
@@ -179,6 +182,23 @@ tf_context_open(struct tf_context *ctx, const struct tf_config *cfg)
 		ac.endpoint[i] = cfg->endpoint[i];
 	ac.creds = ctx->creds;
 	return tf_aws_new(&ac, &ctx->aws);
+}
+
+enum tf_err
+tf_context_new_client(const struct tf_context *ctx, const struct tf_config *cfg,
+    long timeout_ms, int max_attempts, struct tf_aws **out)
+{
+	struct tf_aws_config ac = { 0 };
+	int i;
+
+	ac.region = cfg->region;
+	for (i = 0; i < TF_AWS__SERVICES; i++)
+		ac.endpoint[i] = cfg->endpoint[i];
+	ac.creds = ctx->creds;
+	ac.timeout_ms = timeout_ms;
+	ac.connect_timeout_ms = timeout_ms < 3000 ? timeout_ms : 3000;
+	ac.max_attempts = max_attempts;
+	return tf_aws_new(&ac, out);
 }
 
 enum tf_err

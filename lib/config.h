@@ -38,6 +38,10 @@ struct tf_config {
 	int64_t sweep_grace_ms; /* TASKFLEET_SWEEP_GRACE: how long past its due
 	                           time a task may wait for its message before
 	                           the sweeper takes it as lost; default 60s */
+	int64_t lease_grace_ms; /* TASKFLEET_LEASE_GRACE: how long past its end a
+	                           lease is still respected before the sweeper
+	                           takes the run as dead; covers clock differences
+	                           between consumers; default 5s */
 	int64_t retry_base_ms;  /* TASKFLEET_RETRY_BASE: first retry delay; 1s */
 	int64_t retry_cap_ms;   /* TASKFLEET_RETRY_CAP: longest retry delay; 15m */
 };
@@ -67,6 +71,14 @@ enum tf_err tf_context_open(struct tf_context *ctx, const struct tf_config *cfg)
  * cfg->queue_name. */
 enum tf_err tf_context_resolve_queue(struct tf_context *ctx,
     const struct tf_config *cfg);
+
+/* A second AWS client on ctx's credentials (borrowed: free it before ctx),
+ * with its own per-attempt timeout and attempt count: for calls that must
+ * give up quickly, such as lease extensions. Caller frees *out with
+ * tf_aws_free(). */
+enum tf_err tf_context_new_client(const struct tf_context *ctx,
+    const struct tf_config *cfg, long timeout_ms, int max_attempts,
+    struct tf_aws **out);
 
 void tf_context_free(struct tf_context *ctx);
 

@@ -49,6 +49,8 @@ struct tf_loaded_runner {
 	void *handle;            /* owned: from dlopen() */
 	void *state;             /* the runner's, from init() */
 	bool initialised;        /* init() succeeded, or there is none */
+	bool isolated;           /* runs in another process: no init() here */
+	int64_t time_limit_ms;   /* the host's limit for one run; 0: none */
 	pthread_mutex_t *serial; /* owned; only for TF_RUNNER_SINGLE_THREADED */
 };
 
@@ -337,6 +339,94 @@ out:
 	return rc;
 }
 
+/*
+ * Checks that directory dir (borrowed) of runner file `path` cannot be
+ * changed by every user: world-writable is refused unless the sticky bit
+ * keeps others from replacing files they do not own (as in /tmp).
+ */
+static enum tf_err
+check_dir_safety(const char *path, const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+	int e;
+
+	if (stat(dir, &st) != 0) {
+		e = errno;
+		set_err(err, errlen, "runner %s: cannot check its directory %s: %s",
+		    path, dir, strerror(e));
+		return e == ENOENT ? TF_ERR_NOT_FOUND : TF_ERR_IO;
+	}
+	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+		set_err(err, errlen, "runner %s: refused: its directory %s is "
+		    "world-writable (mode %04o), so anyone could replace the file",
+		    path, dir, (unsigned)(st.st_mode & 07777));
+		return TF_ERR_INVALID;
+	}
+	return TF_OK;
+}
+
+/* The directory part of path: "." when it has no '/', "/" for "/x". Caller
+ * frees with tf_free(); NULL when out of memory. */
+static char *
+dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return tf_strdup(".");
+	if (slash == path)
+		return tf_strdup("/");
+	return tf_strndup(path, (size_t)(slash - path));
+}
+
+/*
+ * Refuses a runner file anyone could have written: the file itself (after
+ * symlinks) world-writable, or the directory it is reached through, or the
+ * directory it really lives in, world-writable without the sticky bit.
+ * Code loaded from such a file would run with the consumer's credentials.
+ */
+static enum tf_err
+check_file_safety(const char *path, char *err, size_t errlen)
+{
+	enum tf_err rc = TF_ERR_NOMEM;
+	struct stat st;
+	char *real = NULL, *dir = NULL, *realdir = NULL;
+	int e;
+
+	real = realpath(path, NULL);
+	if (real == NULL) {
+		e = errno;
+		rc = e == ENOENT ? TF_ERR_NOT_FOUND : e == ENOMEM ? TF_ERR_NOMEM :
+		    TF_ERR_IO;
+		set_err(err, errlen, "runner %s: %s", path, strerror(e));
+		goto out;
+	}
+	if (stat(real, &st) != 0) {
+		e = errno;
+		rc = e == ENOENT ? TF_ERR_NOT_FOUND : TF_ERR_IO;
+		set_err(err, errlen, "runner %s: %s", path, strerror(e));
+		goto out;
+	}
+	if (st.st_mode & S_IWOTH) {
+		rc = TF_ERR_INVALID;
+		set_err(err, errlen, "runner %s: refused: the file is world-writable "
+		    "(mode %04o)", path, (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	if ((dir = dir_of(path)) == NULL || (realdir = dir_of(real)) == NULL) {
+		set_err(err, errlen, "out of memory checking runner %s", path);
+		goto out;
+	}
+	rc = check_dir_safety(path, dir, err, errlen);
+	if (rc == TF_OK && strcmp(dir, realdir) != 0)
+		rc = check_dir_safety(path, realdir, err, errlen);
+out:
+	free(real);  /* from realpath(): the C library's allocator */
+	tf_free(dir);
+	tf_free(realdir);
+	return rc;
+}
+
 /* Frees r and everything it owns; closes its library. NULL is fine. Does not
  * call fini(). */
 static void
@@ -374,6 +464,10 @@ load_one(struct tf_runner_set *set, const char *path, char *err, size_t errlen)
 	char shown[NAME_MAX_LEN + 2];
 	enum tf_err rc = TF_ERR_INVALID;
 
+	rc = check_file_safety(path, err, errlen);
+	if (rc != TF_OK)
+		goto out;
+	rc = TF_ERR_INVALID;
 	handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (handle == NULL) {
 		why = dlerror();
@@ -722,6 +816,8 @@ tf_runner_set_init(struct tf_runner_set *set, const struct tf_host_api *host,
 	}
 	for (i = 0; i < set->count; i++) {
 		r = set->runners[i];
+		if (r->isolated)
+			continue;  /* its worker process initialises it */
 		if (r->init != NULL) {
 			state = NULL;
 			ret = r->init(host, configs[i], &state);
@@ -821,6 +917,58 @@ tf_loaded_runner_size(const struct tf_loaded_runner *r)
 	return r->size;
 }
 
+/* The runner of set named name, writable; NULL when there is none. */
+static struct tf_loaded_runner *
+find_mutable(struct tf_runner_set *set, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < set->count; i++) {
+		if (strcmp(set->runners[i]->name, name) == 0)
+			return set->runners[i];
+	}
+	return NULL;
+}
+
+enum tf_err
+tf_runner_set_isolate(struct tf_runner_set *set, const char *name)
+{
+	struct tf_loaded_runner *r = find_mutable(set, name);
+
+	if (r == NULL)
+		return TF_ERR_NOT_FOUND;
+	if (set->init_called)
+		return TF_ERR_INVALID;
+	r->isolated = true;
+	return TF_OK;
+}
+
+enum tf_err
+tf_runner_set_time_limit(struct tf_runner_set *set, const char *name,
+    int64_t ms)
+{
+	struct tf_loaded_runner *r = find_mutable(set, name);
+
+	if (r == NULL)
+		return TF_ERR_NOT_FOUND;
+	if (ms < 0)
+		return TF_ERR_INVALID;
+	r->time_limit_ms = ms;
+	return TF_OK;
+}
+
+bool
+tf_loaded_runner_isolated(const struct tf_loaded_runner *r)
+{
+	return r->isolated;
+}
+
+int64_t
+tf_loaded_runner_time_limit_ms(const struct tf_loaded_runner *r)
+{
+	return r->time_limit_ms;
+}
+
 void
 tf_run_result_prepare(struct tf_run_result *result, char *errbuf, size_t errlen)
 {
@@ -865,7 +1013,8 @@ tf_runner_invoke(const struct tf_loaded_runner *r,
 
 	if (!r->initialised) {
 		result->outcome = TF_RUN_FAILED;
-		set_run_error(result, "runner \"%s\" was not initialised", r->name);
+		set_run_error(result, "runner \"%s\" was not initialised%s", r->name,
+		    r->isolated ? " in this process (it runs isolated)" : "");
 		return;
 	}
 	if (r->serial != NULL)

@@ -11,6 +11,10 @@
  *     a file is taken whatever its name. Empty elements are ignored, and a
  *     file reached twice (same device and inode) is loaded once.
  *
+ * A file is refused before it is opened when anyone could have written it:
+ * the file (after symlinks) is world-writable, or the directory it is named
+ * in or really lives in is world-writable without the sticky bit.
+ *
  * Every file is opened with dlopen(RTLD_NOW | RTLD_LOCAL) and its descriptor
  * checked before anything else is read: magic, then the ABI major (reported
  * on its own), then the size, then name ([a-z0-9_-]{1,64}) and run(). Names
@@ -26,8 +30,9 @@
  *   TF_ERR_NOT_FOUND  a listed path does not exist; no default directory
  *                     exists; the spec names no runner at all
  *   TF_ERR_IO         a directory that cannot be read
- *   TF_ERR_INVALID    a runner is refused (dlopen failed, no entry symbol,
- *                     magic, major, size, name, run, duplicate name), a
+ *   TF_ERR_INVALID    a runner is refused (world-writable file or directory,
+ *                     dlopen failed, no entry symbol, magic, major, size,
+ *                     name, run, duplicate name), a
  *                     configuration variable is not a JSON object, or a
  *                     runner's init() failed
  *   TF_ERR_NOMEM      out of memory
@@ -39,6 +44,7 @@
 #ifndef TF_RUNNERS_H
 #define TF_RUNNERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -94,6 +100,22 @@ const struct tf_loaded_runner *tf_runner_set_at(const struct tf_runner_set *set,
 const struct tf_loaded_runner *tf_runner_set_find(const struct tf_runner_set *set,
     const char *name);
 
+/*
+ * Marks runner `name` as run in another process (the consumer's isolated
+ * mode): tf_runner_set_init() still checks its configuration variable but
+ * does not call its init(), so neither tf_runner_set_free() its fini(), and
+ * tf_runner_invoke() fails its runs. Call between load and init.
+ * TF_ERR_NOT_FOUND when the set has no such runner, TF_ERR_INVALID after
+ * init.
+ */
+enum tf_err tf_runner_set_isolate(struct tf_runner_set *set, const char *name);
+
+/* Records the host's time limit for one run of runner `name`, in ms (0: no
+ * limit; the default). The loader only stores it. TF_ERR_NOT_FOUND when the
+ * set has no such runner, TF_ERR_INVALID for a negative limit. */
+enum tf_err tf_runner_set_time_limit(struct tf_runner_set *set,
+    const char *name, int64_t ms);
+
 /* Calls fini() of every initialised runner (in reverse load order, after the
  * caller has made sure no tf_runner_invoke() is still running), closes the
  * libraries and frees the set. NULL is fine. */
@@ -107,6 +129,10 @@ const char *tf_loaded_runner_path(const struct tf_loaded_runner *r);
 uint32_t tf_loaded_runner_flags(const struct tf_loaded_runner *r);
 unsigned tf_loaded_runner_abi_minor(const struct tf_loaded_runner *r);
 uint32_t tf_loaded_runner_size(const struct tf_loaded_runner *r);
+/* Whether the runner was marked with tf_runner_set_isolate(), and its time
+ * limit from tf_runner_set_time_limit() (0: none). */
+bool tf_loaded_runner_isolated(const struct tf_loaded_runner *r);
+int64_t tf_loaded_runner_time_limit_ms(const struct tf_loaded_runner *r);
 
 /*
  * Prepares a result the way the ABI promises runners: zeroed, size set,

@@ -11,6 +11,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "ddb.h"
+#include "log.h"
 #include "marshal.h"
 #include "rand.h"
 #include "sqs.h"
@@ -113,6 +114,7 @@ tf_task_free(struct tf_task *t)
 	tf_free(t->params_json);
 	tf_free(t->result_json);
 	tf_free(t->lease_owner);
+	tf_free(t->lease_token);
 	tf_free(t->last_error);
 	cJSON_Delete(t->schedule);
 	cJSON_Delete(t->errors);
@@ -139,6 +141,30 @@ get_n(const cJSON *item, const char *name, int64_t dflt)
 	int64_t v;
 
 	return tf_ddb_item_n(item, name, &v) ? v : dflt;
+}
+
+/* The numeric attributes the consumer acts on. One that is present must be a
+ * whole number: read as 0, a `gen` or `next_run` of the wrong type would
+ * make the consumer drop the task's live message as stale, or retry it
+ * forever. Returns false with the reason in errbuf. */
+static bool
+numbers_valid(const cJSON *item, char *errbuf, size_t errlen)
+{
+	static const char *const names[] = {
+		"gen", "next_run", "iteration", "attempts", "max_attempts",
+		"lease_until", "enqueued_for", "slot", NULL,
+	};
+	const char *const *n;
+	int64_t v;
+
+	for (n = names; *n != NULL; n++) {
+		if (cJSON_GetObjectItemCaseSensitive(item, *n) != NULL &&
+		    !tf_ddb_item_n(item, *n, &v)) {
+			snprintf(errbuf, errlen, "%s: not a whole number", *n);
+			return false;
+		}
+	}
+	return true;
 }
 
 /* True when the attribute is {"BOOL": true}. */
@@ -201,6 +227,7 @@ tf_task_from_item(const cJSON *item, struct tf_task *t, char *errbuf,
 	}
 	if (!copy_s(item, "id", &t->id) || !copy_s(item, "type", &t->type) ||
 	    !copy_s(item, "ns", &t->ns) || !copy_s(item, "lease_owner", &t->lease_owner) ||
+	    !copy_s(item, "lease_token", &t->lease_token) ||
 	    !copy_s(item, "last_error", &t->last_error))
 		goto out;
 	if (t->ns == NULL && (t->ns = tf_strdup(TF_DEFAULT_NS)) == NULL)
@@ -229,6 +256,18 @@ tf_task_from_item(const cJSON *item, struct tf_task *t, char *errbuf,
 		    TF_TASK_PENDING;
 	} else if (!tf_task_status_parse(status, &t->status)) {
 		snprintf(errbuf, errlen, "status: unknown value \"%.32s\"", status);
+		rc = TF_ERR_PARSE;
+		goto out;
+	}
+	if (!numbers_valid(item, errbuf, errlen)) {
+		rc = TF_ERR_PARSE;
+		goto out;
+	}
+	/* Only the original scheduler's items may have no due time. */
+	if (!t->legacy && (t->status == TF_TASK_PENDING ||
+	    t->status == TF_TASK_PROCESSING) &&
+	    cJSON_GetObjectItemCaseSensitive(item, "next_run") == NULL) {
+		snprintf(errbuf, errlen, "next_run: missing");
 		rc = TF_ERR_PARSE;
 		goto out;
 	}
@@ -558,27 +597,52 @@ update_task(struct tf_aws *aws, const char *table, const char *id,
 	return rc;
 }
 
+/* The claim was retried and failed its condition: true when the item shows
+ * that an earlier attempt of this same claim was applied (its token, the
+ * generation it wrote, PROCESSING); *t then holds the item. */
+static bool
+claim_was_ours(struct tf_aws *aws, const char *table, const char *id,
+    int64_t msg_gen, const char *token, struct tf_task *t)
+{
+	char err[64];
+
+	if (tf_task_get(aws, table, id, t, err, sizeof(err)) != TF_OK)
+		return false;
+	if (t->status == TF_TASK_PROCESSING && t->gen == msg_gen + 1 &&
+	    t->lease_token != NULL && strcmp(t->lease_token, token) == 0)
+		return true;
+	tf_task_free(t);
+	memset(t, 0, sizeof(*t));
+	return false;
+}
+
 enum tf_err
 tf_task_claim(struct tf_aws *aws, const char *table, const char *id,
     int64_t msg_gen, const char *owner, int64_t now_ms, int64_t skew_ms,
     int64_t lease_ms, struct tf_task *t, char *errbuf, size_t errlen)
 {
 	struct tf_ddb_expr e = { 0 };
-	char shard[4];
+	char shard[4], token[40];
 	enum tf_err rc = TF_ERR_NOMEM;
 
 	memset(t, 0, sizeof(*t));
 	tf_task_shard(id, shard);
+	snprintf(token, sizeof(token), "%016llx%016llx",
+	    (unsigned long long)tf_random_below(INT64_MAX),
+	    (unsigned long long)tf_random_below(INT64_MAX));
 	e.update = "SET #st = :processing, gen = :ng, lease_owner = :me, "
-	    "lease_until = :lu, due_at = :lu, due_shard = if_not_exists(due_shard, :shard), "
+	    "lease_until = :lu, lease_token = :tok, due_at = :lu, "
+	    "due_shard = if_not_exists(due_shard, :shard), "
 	    "updated_at = :now, completed = :f, ns = if_not_exists(ns, :dns), "
 	    "iteration = if_not_exists(iteration, :zero), "
 	    "attempts = if_not_exists(attempts, :zero), "
 	    "max_attempts = if_not_exists(max_attempts, :dmax), "
 	    "created_at = if_not_exists(created_at, :now), "
 	    "next_run = if_not_exists(next_run, :now) REMOVE enqueued_for";
-	/* Items of the original scheduler have no status, gen or next_run. */
+	/* Items of the original scheduler have no status, gen or next_run; the
+	 * item must exist, or the update would create one. */
 	e.condition = msg_gen == 0 ?
+	    "attribute_exists(id) AND "
 	    "(#st = :pending OR (attribute_not_exists(#st) AND "
 	    "(attribute_not_exists(completed) OR completed = :f))) AND "
 	    "(attribute_not_exists(next_run) OR next_run <= :due) AND "
@@ -591,6 +655,7 @@ tf_task_claim(struct tf_aws *aws, const char *table, const char *id,
 	    tf_ddb_expr_value_n(&e, ":g", msg_gen) != TF_OK ||
 	    tf_ddb_expr_value_s(&e, ":me", owner) != TF_OK ||
 	    tf_ddb_expr_value_n(&e, ":lu", now_ms + lease_ms) != TF_OK ||
+	    tf_ddb_expr_value_s(&e, ":tok", token) != TF_OK ||
 	    tf_ddb_expr_value_s(&e, ":shard", shard) != TF_OK ||
 	    tf_ddb_expr_value_n(&e, ":now", now_ms) != TF_OK ||
 	    tf_ddb_expr_value_n(&e, ":due", now_ms + skew_ms) != TF_OK ||
@@ -600,6 +665,14 @@ tf_task_claim(struct tf_aws *aws, const char *table, const char *id,
 	    tf_ddb_expr_value_n(&e, ":dmax", TF_DEFAULT_MAX_ATTEMPTS) != TF_OK)
 		goto out;
 	rc = update_task(aws, table, id, &e, t, errbuf, errlen);
+	if (rc == TF_ERR_CONDITION && tf_aws_last_error()->attempts > 1 &&
+	    claim_was_ours(aws, table, id, msg_gen, token, t)) {
+		struct tf_log_field f[] = { { "task", id } };
+
+		tf_log_fields(TF_LOG_INFO, f, 1, "claim reply was lost and its retry "
+		    "found the claim already made by this consumer; running it");
+		rc = TF_OK;
+	}
 out:
 	tf_ddb_expr_free(&e);
 	return rc;
@@ -738,7 +811,7 @@ write_outcome(struct tf_aws *aws, const char *table, const struct tf_task *t,
 	if (tf_buf_append_str(&set, "SET #st = :state, completed = :done, gen = :ng, "
 	    "updated_at = :now") != TF_OK ||
 	    tf_buf_append_str(&remove, " REMOVE lease_owner, lease_until, "
-	    "suspend_requested") != TF_OK)
+	    "lease_token, suspend_requested") != TF_OK)
 		goto out;
 
 	if (done) {
@@ -890,6 +963,20 @@ tf_task_sweep_enqueue(struct tf_aws *aws, const char *table, const char *id,
 	    tf_ddb_expr_value_n(&e, ":d", due_ms) == TF_OK &&
 	    tf_ddb_expr_value_n(&e, ":stale", stale_before_ms) == TF_OK)
 		rc = update_task(aws, table, id, &e, NULL, NULL, 0);
+	if (rc == TF_ERR_CONDITION && tf_aws_last_error()->attempts > 1) {
+		/* A retried call: an earlier attempt may have been applied with
+		 * its reply lost. If the item shows this very enqueue, send the
+		 * message (should another sweeper have made it, both send the
+		 * same generation, and the consumer drops the copy). */
+		struct tf_task t;
+		char err[64];
+
+		if (tf_task_get(aws, table, id, &t, err, sizeof(err)) == TF_OK &&
+		    t.status == TF_TASK_PENDING && t.gen == gen + 1 &&
+		    t.enqueued_for == due_ms)
+			rc = TF_OK;
+		tf_task_free(&t);
+	}
 	tf_ddb_expr_free(&e);
 	return rc;
 }

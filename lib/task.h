@@ -55,6 +55,9 @@ struct tf_task {
 	int64_t gen;
 	char *lease_owner;       /* NULL unless PROCESSING */
 	int64_t lease_until;
+	char *lease_token;       /* the claim's random token, NULL unless
+	                            PROCESSING: tells a consumer whose claim
+	                            reply was lost that the claim was its own */
 	cJSON *schedule;         /* plain JSON, NULL when there is none */
 	cJSON *errors;           /* the `errors` list as AV JSON ({"L":[...]}), or NULL */
 	char *last_error;
@@ -141,9 +144,12 @@ enum tf_err tf_task_get(struct tf_aws *aws, const char *table, const char *id,
     struct tf_task *t, char *errbuf, size_t errlen);
 
 /* Claims a task for a run (SPEC section 7, step 2): conditional on PENDING,
- * due by now_ms + skew_ms and generation msg_gen; sets PROCESSING, the lease
- * and gen + 1. On TF_OK *t is the claimed task. TF_ERR_CONDITION when the
- * condition fails. */
+ * due by now_ms + skew_ms and generation msg_gen; sets PROCESSING, the lease,
+ * a random lease token and gen + 1. On TF_OK *t is the claimed task.
+ * TF_ERR_CONDITION when the condition fails. When the AWS layer had to retry
+ * the call (an earlier attempt's reply was lost, so it may have been applied)
+ * and the retry fails its condition, the item is read: if it holds this
+ * claim's token, the claim was ours and TF_OK is returned with that item. */
 enum tf_err tf_task_claim(struct tf_aws *aws, const char *table,
     const char *id, int64_t msg_gen, const char *owner, int64_t now_ms,
     int64_t skew_ms, int64_t lease_ms, struct tf_task *t,

@@ -1,6 +1,7 @@
 /* cli.c - helpers the producer's commands share. */
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -13,13 +14,98 @@
 #include "task.h"
 #include "timefmt.h"
 
+/* True when s is lo to hi bytes, each a letter, a digit or in `extra`. */
+static bool
+name_ok(const char *s, size_t lo, size_t hi, const char *extra)
+{
+	size_t n = 0;
+
+	if (s == NULL)
+		return false;
+	for (; s[n] != '\0'; n++)
+		if (n >= hi || !(isalnum((unsigned char)s[n]) ||
+		    strchr(extra, s[n]) != NULL))
+			return false;
+	return n >= lo;
+}
+
+/* True for an http:// or https:// URL with a host. */
+static bool
+endpoint_ok(const char *url)
+{
+	const char *rest;
+	size_t i;
+
+	if (strncmp(url, "http://", 7) == 0)
+		rest = url + 7;
+	else if (strncmp(url, "https://", 8) == 0)
+		rest = url + 8;
+	else
+		return false;
+	for (i = 0; url[i] != '\0'; i++)
+		if ((unsigned char)url[i] <= ' ' || url[i] == 0x7f)
+			return false;
+	return rest[0] != '\0' && rest[0] != '/' && rest[0] != ':';
+}
+
+/*
+ * Checks the settings that name AWS resources (flags or environment) before
+ * they reach AWS, so that a malformed one is bad input (exit 2, one line
+ * naming it) rather than an AWS error or a misleading "not found". The
+ * rules are AWS's own: table names 3 to 255 of A-Z a-z 0-9 _ . -, queue
+ * names 1 to 80 of A-Z a-z 0-9 _ - (a FIFO queue's ".fifo" aside), and an
+ * endpoint is an http:// or https:// URL.
+ */
+static int
+check_settings(const struct cli *c)
+{
+	static const char *const ep_vars[TF_AWS__SERVICES] = {
+		[TF_AWS_SQS] = "AWS_ENDPOINT_URL_SQS",
+		[TF_AWS_DYNAMODB] = "AWS_ENDPOINT_URL_DYNAMODB",
+	};
+	const char *q = c->cfg.queue_name;
+	size_t qlen;
+	int i;
+
+	if (!name_ok(c->cfg.region, 1, 64, "-_"))
+		return cli_usage_error("taskfleet", "--region (AWS_REGION): \"%.64s\" "
+		    "is not a region name such as us-east-1",
+		    c->cfg.region ? c->cfg.region : "");
+	for (i = 0; i < TF_AWS__SERVICES; i++) {
+		if (c->cfg.endpoint[i] != NULL && c->cfg.endpoint[i][0] != '\0' &&
+		    !endpoint_ok(c->cfg.endpoint[i]))
+			return cli_usage_error("taskfleet", "--endpoint-url (%s): \"%.80s\" "
+			    "is not an http:// or https:// URL with a host", ep_vars[i],
+			    c->cfg.endpoint[i]);
+	}
+	if (!name_ok(c->cfg.table, 3, 255, "_.-"))
+		return cli_usage_error("taskfleet", "--table (TASKFLEET_TABLE): \"%.64s\" "
+		    "is not a table name (3 to 255 of A-Z a-z 0-9 _ . -)",
+		    c->cfg.table ? c->cfg.table : "");
+	if (c->cfg.queue_url == NULL && q != NULL) {
+		qlen = strlen(q);
+		if (qlen > 5 && strcmp(q + qlen - 5, ".fifo") == 0)
+			qlen -= 5;
+		if (qlen < 1 || qlen > 80 || strspn(q, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "abcdefghijklmnopqrstuvwxyz0123456789_-") != qlen ||
+		    (q[qlen] != '\0' && strcmp(q + qlen, ".fifo") != 0))
+			return cli_usage_error("taskfleet", "--queue (TASKFLEET_QUEUE): "
+			    "\"%.64s\" is not a queue name (1 to 80 of A-Z a-z 0-9 _ -) "
+			    "or URL", q);
+	}
+	return 0;
+}
+
 int
 cli_open(struct cli *c)
 {
 	enum tf_err rc;
+	int code;
 
 	if (c->opened)
 		return 0;
+	if ((code = check_settings(c)) != 0)
+		return code;
 	rc = tf_context_open(&c->ctx, &c->cfg);
 	if (rc != TF_OK) {
 		fprintf(stderr, "taskfleet: cannot set up the AWS client: %s\n",
@@ -52,7 +138,12 @@ cli_bad_option(const char *cmd, int ch, char **argv)
 	if (ch == ':')
 		return cli_usage_error(cmd, "option %.*s needs a value (see %s --help)",
 		    (int)n, opt, cmd);
-	if (optopt != 0)
+	/* getopt_long sets optopt to the option's own code for a long flag
+	 * given a value (--json=1): name the flag, not its internal letter. */
+	if (strncmp(opt, "--", 2) == 0 && opt[n] == '=' && optopt != 0)
+		return cli_usage_error(cmd, "option %.*s takes no value (see %s "
+		    "--help)", (int)n, opt, cmd);
+	if (optopt != 0 && strncmp(opt, "--", 2) != 0)
 		return cli_usage_error(cmd, "unknown option -%c (see %s --help)",
 		    optopt, cmd);
 	return cli_usage_error(cmd, "unknown option %.*s (see %s --help)", (int)n,

@@ -24,7 +24,7 @@
 /* Exit codes (SPEC section 8). */
 #define EXIT_FAILED   1   /* the operation failed: AWS error, condition failed */
 #define EXIT_USAGE    2   /* usage or bad input; nothing was written */
-#define EXIT_NOTFOUND 3   /* no such task */
+#define EXIT_NOTFOUND 3   /* not found: no such task, no dead-letter queue */
 
 /* The largest @FILE argument read (a task item holds at most 400 KB). */
 #define CLI_FILE_MAX (1024 * 1024)
@@ -137,6 +137,12 @@ int submit_option(struct cli *c, const char *cmd, struct submit_opts *o,
 int submit_create(struct cli *c, const char *cmd, const struct submit_opts *o,
     const char *type, const char *params_json);
 
+/* Finds the dead-letter queue of the queue at url: the target of its
+ * RedrivePolicy, else the queue named NAME-dlq (as `init` names it).
+ * *dlq_url: caller frees with tf_free(); NULL (and TF_OK) when there is
+ * none. (In cmd_manage.c; `stats` and `dlq` use it.) */
+enum tf_err cli_find_dlq(struct tf_aws *aws, const char *url, char **dlq_url);
+
 /* The commands. */
 int cmd_submit(struct cli *c, int argc, char **argv);
 int cmd_http(struct cli *c, int argc, char **argv);
@@ -149,5 +155,6 @@ int cmd_run_now(struct cli *c, int argc, char **argv);
 int cmd_clear(struct cli *c, int argc, char **argv);
 int cmd_due(struct cli *c, int argc, char **argv);
 int cmd_stats(struct cli *c, int argc, char **argv);
+int cmd_dlq(struct cli *c, int argc, char **argv);
 
 #endif /* TF_PRODUCER_CLI_H */

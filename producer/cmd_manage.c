@@ -515,11 +515,9 @@ read_depth(struct tf_aws *aws, struct depth *d)
 	return TF_OK;
 }
 
-/* Finds the dead-letter queue of the queue at url: the target of its
- * RedrivePolicy, else the queue named NAME-dlq (as `init` names it).
- * *dlq_url: caller frees with tf_free(); NULL when there is none. */
-static enum tf_err
-find_dlq(struct tf_aws *aws, const char *url, char **dlq_url)
+/* Finds the dead-letter queue of a queue (declared in cli.h). */
+enum tf_err
+cli_find_dlq(struct tf_aws *aws, const char *url, char **dlq_url)
 {
 	static const char *const names[] = { "RedrivePolicy", NULL };
 	cJSON *attrs = NULL, *policy = NULL;
@@ -629,7 +627,7 @@ cmd_stats(struct cli *c, int argc, char **argv)
 	if (rc == TF_OK)
 		rc = read_depth(c->ctx.aws, &q);
 	if (rc == TF_OK)
-		rc = find_dlq(c->ctx.aws, q.url, &dlq.url);
+		rc = cli_find_dlq(c->ctx.aws, q.url, &dlq.url);
 	if (rc == TF_OK && dlq.url != NULL)
 		rc = read_depth(c->ctx.aws, &dlq);
 	if (rc != TF_OK) {

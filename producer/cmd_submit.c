@@ -445,7 +445,8 @@ submit_create(struct cli *c, const char *cmd, const struct submit_opts *o,
 			goto out;
 		}
 		if (next_run <= 0) {
-			cli_usage_error(cmd, "--at: \"%s\" is before 1970", o->at);
+			cli_usage_error(cmd, "--at: \"%s\" is not after "
+			    "1970-01-01T00:00:00Z", o->at);
 			goto out;
 		}
 	}

@@ -39,6 +39,7 @@ usage(FILE *to)
 	    "  clear     delete every task of a namespace\n"
 	    "  due       list the tasks that are due now (a dry run)\n"
 	    "  stats     count tasks by status; the queue's depth\n"
+	    "  dlq       the dead-letter queue: list its messages, redrive them\n"
 	    "\n"
 	    "  taskfleet COMMAND --help     the options of a command\n"
 	    "  taskfleet --version | --help\n"
@@ -61,7 +62,8 @@ cmd_init(struct cli *c, int argc, char **argv)
 	enum tf_err rc;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'v':
 			o.visibility_timeout_s = (int)strtol(optarg, &end, 10);
@@ -89,9 +91,7 @@ cmd_init(struct cli *c, int argc, char **argv)
 			    "ones to these settings.\n");
 			return 0;
 		default:
-			fprintf(stderr, "usage: taskfleet init [--visibility-timeout S] "
-			    "[--max-receive-count N]\n");
-			return EXIT_USAGE;
+			return cli_bad_option("taskfleet init", ch, argv);
 		}
 	}
 	if (optind != argc) {
@@ -153,6 +153,7 @@ static const struct command commands[] = {
 	{ "clear", cmd_clear },
 	{ "due", cmd_due },
 	{ "stats", cmd_stats },
+	{ "dlq", cmd_dlq },
 };
 
 int
@@ -190,7 +191,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	/* Global options stop at the command name. */
-	while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	opterr = 0;  /* bad options get one line of our own (SPEC section 9) */
+	while ((ch = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 't':
 			rc = tf_config_set(&c.cfg.table, optarg);
@@ -222,7 +224,7 @@ main(int argc, char **argv)
 			code = 0;
 			goto out;
 		default:
-			usage(stderr);
+			code = cli_bad_option("taskfleet", ch, argv);
 			goto out;
 		}
 		if (rc != TF_OK) {
@@ -239,8 +241,8 @@ main(int argc, char **argv)
 		if (strcmp(argv[optind], commands[i].name) == 0)
 			cmd = &commands[i];
 	if (cmd == NULL) {
-		fprintf(stderr, "taskfleet: unknown command \"%s\"\n", argv[optind]);
-		usage(stderr);
+		fprintf(stderr, "taskfleet: unknown command \"%s\" (see taskfleet "
+		    "--help)\n", argv[optind]);
 		goto out;
 	}
 	/* The command opens the AWS client (cli_open) once its arguments are

@@ -13,6 +13,12 @@ AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_SQS (loopback stand-ins).
   tfcheck.py send QUEUE_URL BODY [DELAY]
   tfcheck.py queue-counts QUEUE_URL     visible, in flight and delayed counts
   tfcheck.py queue-url NAME
+  tfcheck.py create-queue NAME [ATTRIBUTES_JSON]
+                                        creates a queue; prints its URL
+  tfcheck.py queue-attrs QUEUE_URL      every attribute, as one JSON object
+  tfcheck.py drain QUEUE_URL            receives and deletes every visible
+                                        message; prints {"body", "receives"}
+                                        per message and line
 """
 import json
 import os
@@ -114,6 +120,28 @@ def main(argv):
             "delayed": int(attrs["ApproximateNumberOfMessagesDelayed"])}))
     elif cmd == "queue-url":
         print(client("sqs").get_queue_url(QueueName=argv[2])["QueueUrl"])
+    elif cmd == "create-queue":
+        attrs = json.loads(argv[3]) if len(argv) > 3 else {}
+        print(client("sqs").create_queue(QueueName=argv[2],
+                                         Attributes=attrs)["QueueUrl"])
+    elif cmd == "queue-attrs":
+        print(json.dumps(client("sqs").get_queue_attributes(
+            QueueUrl=argv[2], AttributeNames=["All"])["Attributes"],
+            sort_keys=True))
+    elif cmd == "drain":
+        sqs = client("sqs")
+        while True:
+            r = sqs.receive_message(QueueUrl=argv[2], MaxNumberOfMessages=10,
+                                    WaitTimeSeconds=1,
+                                    AttributeNames=["ApproximateReceiveCount"])
+            msgs = r.get("Messages", [])
+            if not msgs:
+                break
+            for m in msgs:
+                print(json.dumps({"body": m["Body"], "receives": int(
+                    m.get("Attributes", {}).get("ApproximateReceiveCount", 0))}))
+                sqs.delete_message(QueueUrl=argv[2],
+                                   ReceiptHandle=m["ReceiptHandle"])
     else:
         sys.exit(__doc__)
 

@@ -5,7 +5,9 @@
  * each is refused with the right code and a message naming the file and,
  * where they matter, both versions and sizes; then the spec forms (directory,
  * colon list, default directory), configuration, init and fini, the
- * single-threaded mutex, the result clean-up in tf_runner_invoke(), and the
+ * single-threaded mutex, the result clean-up in tf_runner_invoke(), the
+ * refusal of files others could write, runners marked isolated (not
+ * initialised in this process) and time limits, and the
  * shipped runners (noop, countdown, fail) and test runners (record, sleep)
  * through a fake host table.
  *
@@ -844,6 +846,159 @@ test_init_twice_and_uninitialised(void)
 	tf_runner_set_free(NULL);
 }
 
+/* ---- file safety ------------------------------------------------------ */
+
+/* Copies shipped runner noop into dir (made fresh, mode 0755) as noop.so,
+ * mode 0755; writes the copy's path into out. */
+static void
+noop_copy(char *dir, size_t dirlen, const char *name, char *out, size_t len)
+{
+	char src[PATH_MAX], cmd[PATH_MAX * 3];
+
+	make_tmp_dir(dir, dirlen, name);
+	shipped_runner(src, sizeof(src), "noop");
+	fmt_buf(out, len, "%s/noop.so", dir);
+	fmt_buf(cmd, sizeof(cmd), "cp '%s' '%s' && chmod 0755 '%s' '%s'", src, out,
+	    dir, out);
+	if (system(cmd) != 0)
+		printf("# cannot copy %s\n", src);
+}
+
+static void
+test_refuse_world_writable_file(void)
+{
+	struct tf_runner_set *set = NULL;
+	char dir[PATH_MAX], path[PATH_MAX + 16], err[1024];
+
+	noop_copy(dir, sizeof(dir), "ww-file", path, sizeof(path));
+	/* The copy as it is loads: the refusal below is for the mode alone. */
+	CHECK_INT_EQ(tf_runner_set_load(path, &set, err, sizeof(err)), TF_OK);
+	tf_runner_set_free(set);
+	set = NULL;
+	CHECK(chmod(path, 0757) == 0);
+	CHECK_INT_EQ(tf_runner_set_load(path, &set, err, sizeof(err)), TF_ERR_INVALID);
+	CHECK(set == NULL);
+	CHECK_HAS(err, path);
+	CHECK_HAS(err, "the file is world-writable (mode 0757)");
+	CHECK(strchr(err, '\n') == NULL);
+	/* The same through a directory spec. */
+	CHECK_INT_EQ(tf_runner_set_load(dir, &set, err, sizeof(err)), TF_ERR_INVALID);
+	CHECK_HAS(err, "world-writable");
+}
+
+static void
+test_refuse_world_writable_dir(void)
+{
+	struct tf_runner_set *set = NULL;
+	char dir[PATH_MAX], path[PATH_MAX + 16], err[1024];
+
+	noop_copy(dir, sizeof(dir), "ww-dir", path, sizeof(path));
+	CHECK(chmod(dir, 0777) == 0);
+	CHECK_INT_EQ(tf_runner_set_load(path, &set, err, sizeof(err)), TF_ERR_INVALID);
+	CHECK(set == NULL);
+	CHECK_HAS(err, path);
+	CHECK_HAS(err, "is world-writable (mode 0777)");
+	CHECK_INT_EQ(tf_runner_set_load(dir, &set, err, sizeof(err)), TF_ERR_INVALID);
+	CHECK_HAS(err, "world-writable");
+	/* With the sticky bit (as /tmp) others cannot replace the file. */
+	CHECK(chmod(dir, 01777) == 0);
+	CHECK_INT_EQ(tf_runner_set_load(path, &set, err, sizeof(err)), TF_OK);
+	CHECK_STR_EQ(tf_loaded_runner_name(tf_runner_set_at(set, 0)), "noop");
+	tf_runner_set_free(set);
+	chmod(dir, 0755);
+}
+
+static void
+test_refuse_symlink_into_writable_dir(void)
+{
+	struct tf_runner_set *set = NULL;
+	char dir[PATH_MAX], path[PATH_MAX + 16], safe[PATH_MAX], link[PATH_MAX + 16];
+	char err[1024];
+
+	noop_copy(dir, sizeof(dir), "ww-target", path, sizeof(path));
+	make_tmp_dir(safe, sizeof(safe), "ww-link");
+	fmt_buf(link, sizeof(link), "%s/noop.so", safe);
+	CHECK(symlink(path, link) == 0);
+	CHECK_INT_EQ(tf_runner_set_load(link, &set, err, sizeof(err)), TF_OK);
+	tf_runner_set_free(set);
+	set = NULL;
+	/* The link's directory is safe, the file's real directory is not. */
+	CHECK(chmod(dir, 0777) == 0);
+	CHECK_INT_EQ(tf_runner_set_load(link, &set, err, sizeof(err)), TF_ERR_INVALID);
+	CHECK_HAS(err, link);
+	CHECK_HAS(err, "world-writable");
+	CHECK_HAS(err, dir);
+	chmod(dir, 0755);
+}
+
+/* ---- isolated runners ------------------------------------------------- */
+
+static void
+test_isolated_not_initialised_here(void)
+{
+	struct tf_runner_set *set = NULL;
+	struct tf_run_ctx ctx = { .cancel = 0 };
+	struct tf_run_result res;
+	const struct tf_loaded_runner *r;
+	char conf[PATH_MAX], bad[PATH_MAX], spec[PATH_MAX * 2 + 2], err[1024];
+	char ebuf[256];
+
+	test_runner(conf, sizeof(conf), "conf");
+	test_runner(bad, sizeof(bad), "init_fails");
+	fmt_buf(spec, sizeof(spec), "%s:%s", conf, bad);
+	log_reset();
+	CHECK_INT_EQ(tf_runner_set_load(spec, &set, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(tf_runner_set_isolate(set, "nope"), TF_ERR_NOT_FOUND);
+	CHECK_INT_EQ(tf_runner_set_isolate(set, "init_fails"), TF_OK);
+	r = tf_runner_set_find(set, "init_fails");
+	CHECK(r != NULL && tf_loaded_runner_isolated(r));
+	CHECK(!tf_loaded_runner_isolated(tf_runner_set_find(set, "conf-echo")));
+	/* init_fails' init() returns 7 and its fini() aborts: isolated, this
+	 * process calls neither. */
+	CHECK_INT_EQ(tf_runner_set_init(set, &fake_host, err, sizeof(err)), TF_OK);
+	CHECK_LACKS(log_text, "init_fails: init refuses");
+	CHECK_INT_EQ(tf_runner_set_isolate(set, "conf-echo"), TF_ERR_INVALID);
+	run_once(r, "{}", 1, 0, &ctx, &res, ebuf, sizeof(ebuf));
+	CHECK_INT_EQ(res.outcome, TF_RUN_FAILED);
+	CHECK_HAS(ebuf, "it runs isolated");
+	tf_runner_set_free(set);
+	CHECK_HAS(log_text, "conf-echo fini");
+}
+
+static void
+test_isolated_config_still_checked(void)
+{
+	struct tf_runner_set *set = NULL;
+	char bad[PATH_MAX], err[1024];
+
+	test_runner(bad, sizeof(bad), "init_fails");
+	CHECK_INT_EQ(tf_runner_set_load(bad, &set, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(tf_runner_set_isolate(set, "init_fails"), TF_OK);
+	setenv("TASKFLEET_RUNNER_CONFIG_INIT_FAILS", "[1]", 1);
+	CHECK_INT_EQ(tf_runner_set_init(set, &fake_host, err, sizeof(err)),
+	    TF_ERR_INVALID);
+	unsetenv("TASKFLEET_RUNNER_CONFIG_INIT_FAILS");
+	CHECK_HAS(err, "TASKFLEET_RUNNER_CONFIG_INIT_FAILS");
+	tf_runner_set_free(set);
+}
+
+static void
+test_time_limit(void)
+{
+	struct tf_runner_set *set = NULL;
+	char path[PATH_MAX], err[512];
+
+	shipped_runner(path, sizeof(path), "noop");
+	CHECK_INT_EQ(tf_runner_set_load(path, &set, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(tf_loaded_runner_time_limit_ms(tf_runner_set_at(set, 0)), 0);
+	CHECK_INT_EQ(tf_runner_set_time_limit(set, "noop", 2500), TF_OK);
+	CHECK_INT_EQ(tf_loaded_runner_time_limit_ms(tf_runner_set_at(set, 0)), 2500);
+	CHECK_INT_EQ(tf_runner_set_time_limit(set, "noop", -1), TF_ERR_INVALID);
+	CHECK_INT_EQ(tf_runner_set_time_limit(set, "other", 1), TF_ERR_NOT_FOUND);
+	CHECK_INT_EQ(tf_loaded_runner_time_limit_ms(tf_runner_set_at(set, 0)), 2500);
+	tf_runner_set_free(set);
+}
+
 /* ---- threads ---------------------------------------------------------- */
 
 struct invoker {
@@ -1492,6 +1647,12 @@ main(void)
 	TF_RUN(test_config_invalid);
 	TF_RUN(test_init_failure);
 	TF_RUN(test_init_twice_and_uninitialised);
+	TF_RUN(test_refuse_world_writable_file);
+	TF_RUN(test_refuse_world_writable_dir);
+	TF_RUN(test_refuse_symlink_into_writable_dir);
+	TF_RUN(test_isolated_not_initialised_here);
+	TF_RUN(test_isolated_config_still_checked);
+	TF_RUN(test_time_limit);
 	TF_RUN(test_single_threaded_serialised);
 	TF_RUN(test_multi_threaded_concurrent);
 	TF_RUN(test_invoke_sanitises_result);

@@ -176,6 +176,19 @@ test_item_refusals(void)
 		"{\"id\":{\"S\":\"a\"},\"type\":{\"S\":\"noop\"},\"status\":{\"S\":\"DANCING\"}}",
 		"{\"id\":{\"S\":\"a\"},\"type\":{\"S\":\"noop\"},\"params\":{\"N\":\"3\"}}",
 		"{\"id\":{\"S\":\"a\"},\"type\":{\"S\":\"noop\"},\"params\":{\"S\":\"[1]\"}}",
+		/* Numbers the consumer acts on, of the wrong type or missing. */
+		"{\"id\":{\"S\":\"a\"},\"type\":{\"S\":\"noop\"},\"status\":{\"S\":\"PENDING\"},"
+		    "\"next_run\":{\"N\":\"1\"},\"gen\":{\"S\":\"1\"}}",
+		"{\"id\":{\"S\":\"a\"},\"type\":{\"S\":\"noop\"},\"status\":{\"S\":\"PENDING\"},"
+		    "\"next_run\":{\"N\":\"1.5\"}}",
+		"{\"id\":{\"S\":\"a\"},\"type\":{\"S\":\"noop\"},\"status\":{\"S\":\"PENDING\"},"
+		    "\"next_run\":{\"N\":\"1\"},\"attempts\":{\"NULL\":true}}",
+		"{\"id\":{\"S\":\"a\"},\"type\":{\"S\":\"noop\"},\"status\":{\"S\":\"PENDING\"},"
+		    "\"gen\":{\"N\":\"2\"}}",
+		"{\"id\":{\"S\":\"a\"},\"type\":{\"S\":\"noop\"},\"status\":{\"S\":\"PROCESSING\"},"
+		    "\"gen\":{\"N\":\"2\"}}",
+		"{\"type\":{\"S\":\"noop\"},\"id\":{\"S\":\"a\"},\"completed\":{\"BOOL\":false},"
+		    "\"gen\":{\"S\":\"0\"}}",
 	};
 	struct tf_task t;
 	char err[128];
@@ -187,6 +200,9 @@ test_item_refusals(void)
 		CHECK_MSG(tf_task_from_item(item, &t, err, sizeof(err)) == TF_ERR_PARSE,
 		    "accepted: %s", bad[i]);
 		CHECK(err[0] != '\0');
+		if (i >= 6)  /* the message names the attribute */
+			CHECK_MSG(strstr(err, "gen") != NULL || strstr(err, "next_run") != NULL ||
+			    strstr(err, "attempts") != NULL, "%s", err);
 		tf_task_free(&t);
 		cJSON_Delete(item);
 	}

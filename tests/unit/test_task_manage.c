@@ -66,7 +66,7 @@ static const char item_processing_flag[] =
     "{\"Item\":{\"id\":{\"S\":\"t1\"},\"type\":{\"S\":\"noop\"},"
     "\"params\":{\"M\":{}},\"status\":{\"S\":\"PROCESSING\"},\"gen\":{\"N\":\"9\"},"
     "\"lease_owner\":{\"S\":\"c1\"},\"lease_until\":{\"N\":\"1800000060000\"},"
-    "\"suspend_requested\":{\"BOOL\":true}}}";
+    "\"next_run\":{\"N\":\"1800000000000\"},\"suspend_requested\":{\"BOOL\":true}}}";
 static const char item_legacy[] =
     "{\"Item\":{\"id\":{\"S\":\"t1\"},\"type\":{\"S\":\"noop\"},"
     "\"params\":{\"M\":{}},\"completed\":{\"BOOL\":false}}}";
