@@ -12,14 +12,15 @@
 #include "clock.h"
 #include "log.h"
 
-static void
-host_log(struct tf_run_ctx *ctx, enum tf_runner_log_level level,
-    const char *fmt, ...)
+void
+tf_host_vlog(const char *task_id, const char *runner,
+    enum tf_runner_log_level level, const char *fmt, va_list ap)
 {
 	struct tf_buf msg = TF_BUF_INIT;
-	struct tf_log_field fields[2];
+	struct tf_log_field fields[2] = {
+		{ "task", task_id }, { "runner", runner },
+	};
 	enum tf_log_level l;
-	va_list ap;
 
 	switch (level) {
 	case TF_RUNNER_LOG_DEBUG: l = TF_LOG_DEBUG; break;
@@ -29,13 +30,24 @@ host_log(struct tf_run_ctx *ctx, enum tf_runner_log_level level,
 	}
 	if (!tf_log_enabled(l))
 		return;
-	va_start(ap, fmt);
 	tf_buf_vappendf(&msg, fmt, ap);
-	va_end(ap);
-	fields[0] = (struct tf_log_field){ "task", ctx ? ctx->task_id : NULL };
-	fields[1] = (struct tf_log_field){ "runner", ctx ? ctx->runner : NULL };
 	tf_log_fields(l, fields, 2, "%s", tf_buf_str(&msg));
 	tf_buf_free(&msg);
+}
+
+static void host_log(struct tf_run_ctx *ctx, enum tf_runner_log_level level,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+host_log(struct tf_run_ctx *ctx, enum tf_runner_log_level level,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	tf_host_vlog(ctx ? ctx->task_id : NULL, ctx ? ctx->runner : NULL, level,
+	    fmt, ap);
+	va_end(ap);
 }
 
 static int

@@ -4,6 +4,7 @@
 #ifndef TF_HOST_H
 #define TF_HOST_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include <taskfleet/runner.h>
@@ -34,6 +35,12 @@ const struct tf_host_api *tf_host_api(void);
  * and set_result(), in this process and in an isolated runner's worker.
  */
 int tf_host_take_document(char **slot, const char *json, size_t len);
+
+/* Writes a runner's log() line as one of the consumer's JSON log lines,
+ * tagged with the task id and runner name (either may be NULL). */
+void tf_host_vlog(const char *task_id, const char *runner,
+    enum tf_runner_log_level level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 
 /* Frees what a run's runner handed over; ctx itself is the caller's. */
 void tf_run_ctx_clear(struct tf_run_ctx *ctx);

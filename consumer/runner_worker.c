@@ -224,26 +224,11 @@ static void
 worker_log(struct tf_run_ctx *ctx, enum tf_runner_log_level level,
     const char *fmt, ...)
 {
-	struct tf_buf msg = TF_BUF_INIT;
-	struct tf_log_field fields[2];
-	enum tf_log_level l;
 	va_list ap;
 
-	switch (level) {
-	case TF_RUNNER_LOG_DEBUG: l = TF_LOG_DEBUG; break;
-	case TF_RUNNER_LOG_WARN: l = TF_LOG_WARN; break;
-	case TF_RUNNER_LOG_ERROR: l = TF_LOG_ERROR; break;
-	default: l = TF_LOG_INFO; break;
-	}
-	if (!tf_log_enabled(l))
-		return;
 	va_start(ap, fmt);
-	tf_buf_vappendf(&msg, fmt, ap);
+	tf_host_vlog(ctx ? ctx->task_id : NULL, runner_name, level, fmt, ap);
 	va_end(ap);
-	fields[0] = (struct tf_log_field){ "task", ctx ? ctx->task_id : NULL };
-	fields[1] = (struct tf_log_field){ "runner", runner_name };
-	tf_log_fields(l, fields, 2, "%s", tf_buf_str(&msg));
-	tf_buf_free(&msg);
 }
 
 static int

@@ -59,7 +59,7 @@ sweep_pending(struct tf_sweeper *sw, const cJSON *item, int64_t now)
 	    enqueued_for >= now - sw->o.grace_ms)
 		return;  /* its message is out and not yet overdue */
 	rc = tf_task_sweep_enqueue(sw->o.aws, sw->o.table, id, gen, next_run,
-	    now - sw->o.grace_ms);
+	    now - sw->o.grace_ms, now);
 	if (rc == TF_ERR_CONDITION)
 		return;  /* another consumer won, or the task moved on */
 	if (rc != TF_OK) {

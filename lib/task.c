@@ -10,6 +10,7 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "clock.h"
 #include "ddb.h"
 #include "log.h"
 #include "marshal.h"
@@ -867,7 +868,11 @@ write_outcome(struct tf_aws *aws, const char *table, const struct tf_task *t,
 			goto out;
 		if (next <= now_ms + (o->horizon_ms > 0 ? o->horizon_ms :
 		    TF_ENQUEUE_HORIZON_MS)) {
-			if (tf_buf_append_str(&set, ", enqueued_for = :next") != TF_OK)
+			/* When the message becomes visible: the sweeper counts
+			 * its grace from then, not from a due time long past. */
+			if (tf_buf_append_str(&set, ", enqueued_for = :enq") != TF_OK ||
+			    tf_ddb_expr_value_n(&e, ":enq", next > now_ms ? next :
+			    now_ms) != TF_OK)
 				goto out;
 			*enqueue_at = next;
 		} else if (tf_buf_append_str(&remove, ", enqueued_for") != TF_OK) {
@@ -928,8 +933,8 @@ tf_task_finish(struct tf_aws *aws, const char *table, const struct tf_task *t,
 	if (rc == TF_OK && now_item.gen == t->gen + 1 &&
 	    now_item.updated_at == now_ms && now_item.lease_owner == NULL) {
 		*state_out = now_item.status;
-		*enqueue_at = now_item.status == TF_TASK_PENDING ?
-		    now_item.enqueued_for : 0;
+		*enqueue_at = now_item.status == TF_TASK_PENDING &&
+		    now_item.enqueued_for > 0 ? now_item.next_run : 0;
 	} else if (rc == TF_OK && state == TF_TASK_PENDING &&
 	    now_item.gen == t->gen && now_item.suspend_requested &&
 	    now_item.status == TF_TASK_PROCESSING && now_item.lease_owner != NULL &&
@@ -946,14 +951,18 @@ tf_task_finish(struct tf_aws *aws, const char *table, const struct tf_task *t,
 
 enum tf_err
 tf_task_sweep_enqueue(struct tf_aws *aws, const char *table, const char *id,
-    int64_t gen, int64_t due_ms, int64_t stale_before_ms)
+    int64_t gen, int64_t due_ms, int64_t stale_before_ms, int64_t now_ms)
 {
 	struct tf_ddb_expr e = { 0 };
+	int64_t visible = due_ms > now_ms ? due_ms : now_ms;
 	enum tf_err rc = TF_ERR_NOMEM;
 
 	/* The new generation makes any message still out for this task stale;
-	 * only one of several sweeping consumers wins the condition. */
-	e.update = "SET gen = :ng, enqueued_for = :d";
+	 * only one of several sweeping consumers wins the condition.
+	 * enqueued_for is when the new message becomes visible: for an
+	 * overdue task, now, so that the grace runs from the send and a task
+	 * waiting in a long queue is not sent again at every sweep. */
+	e.update = "SET gen = :ng, enqueued_for = :v";
 	e.condition = "gen = :g AND #st = :pending AND next_run = :d AND "
 	    "(attribute_not_exists(enqueued_for) OR enqueued_for < :stale)";
 	if (tf_ddb_expr_name(&e, "#st", "status") == TF_OK &&
@@ -961,6 +970,7 @@ tf_task_sweep_enqueue(struct tf_aws *aws, const char *table, const char *id,
 	    tf_ddb_expr_value_n(&e, ":ng", gen + 1) == TF_OK &&
 	    tf_ddb_expr_value_n(&e, ":g", gen) == TF_OK &&
 	    tf_ddb_expr_value_n(&e, ":d", due_ms) == TF_OK &&
+	    tf_ddb_expr_value_n(&e, ":v", visible) == TF_OK &&
 	    tf_ddb_expr_value_n(&e, ":stale", stale_before_ms) == TF_OK)
 		rc = update_task(aws, table, id, &e, NULL, NULL, 0);
 	if (rc == TF_ERR_CONDITION && tf_aws_last_error()->attempts > 1) {
@@ -973,7 +983,7 @@ tf_task_sweep_enqueue(struct tf_aws *aws, const char *table, const char *id,
 
 		if (tf_task_get(aws, table, id, &t, err, sizeof(err)) == TF_OK &&
 		    t.status == TF_TASK_PENDING && t.gen == gen + 1 &&
-		    t.enqueued_for == due_ms)
+		    t.enqueued_for == visible)
 			rc = TF_OK;
 		tf_task_free(&t);
 	}
@@ -1031,7 +1041,8 @@ tf_task_mark_enqueued(struct tf_aws *aws, const char *table, const char *id,
 
 	e.update = "SET enqueued_for = :d";
 	e.condition = "gen = :g";
-	rc = tf_ddb_expr_value_n(&e, ":d", due_ms);
+	rc = tf_ddb_expr_value_n(&e, ":d", due_ms > tf_now_ms() ? due_ms :
+	    tf_now_ms());
 	if (rc == TF_OK)
 		rc = tf_ddb_expr_value_n(&e, ":g", gen);
 	if (rc == TF_OK)

@@ -195,12 +195,14 @@ enum tf_err tf_task_finish(struct tf_aws *aws, const char *table,
     char *errbuf, size_t errlen);
 
 /* The sweeper's claim on sending a task's message: bumps gen (so any older
- * message is stale) and sets enqueued_for = due_ms, conditional on gen, status
- * PENDING, next_run = due_ms and enqueued_for absent or older than
- * stale_before_ms. TF_ERR_CONDITION when another consumer won or the task
- * changed. The caller then sends the message for gen + 1. */
+ * message is stale) and sets enqueued_for to when the message becomes visible
+ * (due_ms, or now_ms if that is later), conditional on gen, status PENDING,
+ * next_run = due_ms and enqueued_for absent or older than stale_before_ms.
+ * TF_ERR_CONDITION when another consumer won or the task changed. The caller
+ * then sends the message for gen + 1. */
 enum tf_err tf_task_sweep_enqueue(struct tf_aws *aws, const char *table,
-    const char *id, int64_t gen, int64_t due_ms, int64_t stale_before_ms);
+    const char *id, int64_t gen, int64_t due_ms, int64_t stale_before_ms,
+    int64_t now_ms);
 
 /* Says no message is out for generation gen (removes enqueued_for), so the
  * sweeper sends one when the task comes within the horizon. */
@@ -222,7 +224,8 @@ enum tf_err tf_task_send_message(struct tf_aws *aws, const char *queue_url,
     const char *id, int64_t due_ms, int64_t gen, int64_t now_ms);
 
 /* Records that the live message for generation gen was sent for due_ms
- * (enqueued_for), conditional on the generation. */
+ * (enqueued_for: when it becomes visible, due_ms or now if that is later),
+ * conditional on the generation. */
 enum tf_err tf_task_mark_enqueued(struct tf_aws *aws, const char *table,
     const char *id, int64_t gen, int64_t due_ms);
 
