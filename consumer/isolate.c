@@ -19,7 +19,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -66,6 +68,9 @@ struct tf_isolate {
 	size_t n;
 	int max;                        /* workers per runner */
 	pid_t self;                     /* the consumer's pid */
+	char exe[PATH_MAX];             /* this program's file, "" if unknown */
+	dev_t exe_dev;                  /* ... and its identity at start */
+	ino_t exe_ino;
 
 	pthread_mutex_t slock;          /* guards the fields below */
 	pthread_cond_t scond;           /* a request came, or stop */
@@ -102,6 +107,40 @@ enum stop_reason {
  * workers itself). posix_spawn(), never fork(): this process has threads.
  * Returns 0 with *pid and *fd (ours), or an errno value.
  */
+/*
+ * The file to start workers from: this program's path as read at start, so
+ * that a consumer run under valgrind starts the consumer and not valgrind
+ * (which /proc/self/exe names there); "/proc/self/exe" when that path is
+ * unknown or now holds another file (the program was replaced on disk, and
+ * a worker must be the same build as its consumer).
+ */
+static const char *
+worker_program(const struct tf_isolate *iso)
+{
+	struct stat st;
+
+	if (iso->exe[0] != '\0' && stat(iso->exe, &st) == 0 &&
+	    st.st_dev == iso->exe_dev && st.st_ino == iso->exe_ino)
+		return iso->exe;
+	return "/proc/self/exe";
+}
+
+/* Notes this program's path and identity for worker_program(). */
+static void
+remember_program(struct tf_isolate *iso)
+{
+	ssize_t n = readlink("/proc/self/exe", iso->exe, sizeof(iso->exe) - 1);
+	struct stat st;
+
+	iso->exe[n > 0 ? n : 0] = '\0';
+	if (n <= 0 || stat(iso->exe, &st) != 0) {
+		iso->exe[0] = '\0';
+		return;
+	}
+	iso->exe_dev = st.st_dev;
+	iso->exe_ino = st.st_ino;
+}
+
 static int
 spawn_worker(const struct tf_isolate *iso, const struct tf_loaded_runner *lr,
     pid_t *pid, int *fd)
@@ -152,7 +191,7 @@ spawn_worker(const struct tf_isolate *iso, const struct tf_loaded_runner *lr,
 	argv[3] = (char *)tf_loaded_runner_name(lr);  /* not written to */
 	argv[4] = (char *)tf_loaded_runner_path(lr);
 	argv[5] = NULL;
-	e = posix_spawn(pid, "/proc/self/exe", &fa, &attr, argv, environ);
+	e = posix_spawn(pid, worker_program(iso), &fa, &attr, argv, environ);
 out:
 	if (fa_ok)
 		posix_spawn_file_actions_destroy(&fa);
@@ -568,6 +607,7 @@ tf_isolate_start(struct tf_consumer *c)
 	pthread_cond_init(&iso->sdone, NULL);
 	iso->max = c->o.concurrency > 0 ? c->o.concurrency : 1;
 	iso->self = getpid();
+	remember_program(iso);
 	for (i = 0; i < tf_runner_set_count(c->runners); i++) {
 		lr = tf_runner_set_at(c->runners, i);
 		if (tf_loaded_runner_isolated(lr))

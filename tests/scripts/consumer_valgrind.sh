@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # consumer_valgrind.sh - the consumer under valgrind: it runs a few tasks
 # (success, retry, failure, webhooks to a local receiver through the http
-# runner), shuts down cleanly on SIGTERM, exits 0, and valgrind finds no leak
+# runner, noop in an isolated worker process), shuts down cleanly on SIGTERM,
+# exits 0, and valgrind finds no leak
 # and no memory error.
 set -u
 . "$(dirname "$0")/../tools/e2e.sh"
@@ -21,7 +22,8 @@ export TASKFLEET_HTTP_ALLOW=127.0.0.1 TASKFLEET_HTTP_SIGNING_KEYS=valgrind-key-0
 valgrind --leak-check=full --show-leak-kinds=definite,indirect,possible \
     --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99 \
     --log-file="$E2E_DIR/valgrind.txt" \
-    "$CONSUMER" --id vg --wait-time 1 --concurrency 4 >"$E2E_DIR/vg.log" 2>&1 &
+    "$CONSUMER" --id vg --wait-time 1 --concurrency 4 --isolate noop \
+    >"$E2E_DIR/vg.log" 2>&1 &
 vg_pid=$!
 sleep 3
 "$TASKFLEET" submit --type countdown --id vg-1 --params '{"n": 3, "every_ms": 100}' >/dev/null
