@@ -45,45 +45,52 @@ nap(struct tf_consumer *c, int64_t ms)
 }
 
 /*
- * Backpressure: AWS throttling (a DynamoDB table at its capacity, an SQS
- * quota) anywhere in this consumer halves how many runs it takes at once;
- * each second without throttling adds one back, up to the concurrency.
+ * Backpressure: calls that AWS still throttled after their retries (a
+ * DynamoDB table at its capacity, an SQS quota), anywhere in this consumer,
+ * halve how many runs it takes at once, at most once a second; each second
+ * without such a call gives back an eighth of the concurrency (at least one).
  * Fewer messages received means fewer claims and writes to throttle.
+ * Throttles the retries absorbed do not count: they cost only latency.
  */
 struct backpressure {
-	long throttles;          /* the clients' throttle count last seen */
-	int64_t calm_since;      /* monotonic ms of the last change */
+	long throttled;          /* the clients' throttled-call count last seen */
+	int64_t changed_at;      /* monotonic ms of the last change */
 };
 
 static long
-throttle_count(struct tf_consumer *c)
+throttled_calls(struct tf_consumer *c)
 {
-	long n = atomic_load(&tf_aws_stats(c->ctx->aws)->throttles);
+	long n = atomic_load(&tf_aws_stats(c->ctx->aws)->throttled_calls);
 
 	if (c->hb_aws != NULL)
-		n += atomic_load(&tf_aws_stats(c->hb_aws)->throttles);
+		n += atomic_load(&tf_aws_stats(c->hb_aws)->throttled_calls);
 	return n;
 }
 
 static void
 backpressure_update(struct tf_consumer *c, struct backpressure *bp)
 {
-	long now_throttles = throttle_count(c);
+	long now_throttled = throttled_calls(c);
 	int64_t now = tf_mono_ms();
-	int limit = atomic_load(&c->receive_limit);
+	int limit = atomic_load(&c->receive_limit), step;
 
-	if (now_throttles > bp->throttles) {
-		bp->throttles = now_throttles;
-		bp->calm_since = now;
+	if (now - bp->changed_at < 1000)
+		return;
+	if (now_throttled > bp->throttled) {
+		bp->throttled = now_throttled;
+		bp->changed_at = now;
 		if (limit > 1) {
 			atomic_store(&c->receive_limit, limit / 2);
 			tf_log(TF_LOG_WARN, "AWS is throttling: taking at most %d "
 			    "message(s) at once until it stops", limit / 2);
 		}
-	} else if (limit < c->o.concurrency && now - bp->calm_since >= 1000) {
-		bp->calm_since = now;
-		atomic_store(&c->receive_limit, limit + 1);
-		if (limit + 1 == c->o.concurrency)
+	} else if (limit < c->o.concurrency) {
+		bp->changed_at = now;
+		step = c->o.concurrency / 8 > 1 ? c->o.concurrency / 8 : 1;
+		limit = limit + step < c->o.concurrency ? limit + step :
+		    c->o.concurrency;
+		atomic_store(&c->receive_limit, limit);
+		if (limit == c->o.concurrency)
 			tf_log(TF_LOG_INFO, "throttling over: back to %d at once",
 			    c->o.concurrency);
 	}
@@ -100,7 +107,7 @@ receiver_main(void *arg)
 	int free_slots;
 	enum tf_err rc;
 
-	struct backpressure bp = { throttle_count(c), tf_mono_ms() };
+	struct backpressure bp = { throttled_calls(c), tf_mono_ms() };
 	struct timespec ts;
 	long receives = 0;
 
@@ -303,8 +310,6 @@ tf_consumer_shutdown(struct tf_consumer *c)
 	pthread_cond_broadcast(&c->space);
 	pthread_mutex_unlock(&c->lock);
 	pthread_join(c->receiver, NULL);
-	tf_sweeper_stop(c->sweeper);
-	c->sweeper = NULL;
 
 	/* Workers now return what is queued and finish what runs. */
 	pthread_mutex_lock(&c->lock);
@@ -332,6 +337,9 @@ tf_consumer_shutdown(struct tf_consumer *c)
 		pthread_join(c->workers[i], NULL);
 	tf_watchdog_stop(c->watchdog);
 	c->watchdog = NULL;
+	/* Workers report queue waits to the sweeper: it stops after them. */
+	tf_sweeper_stop(c->sweeper);
+	c->sweeper = NULL;
 	tf_heartbeat_stop(c->hb);
 	c->hb = NULL;
 	tf_deleter_stop(c->deleter);

@@ -91,6 +91,22 @@ send_wakeup(struct tf_consumer *c, const char *id, int64_t due_ms, int64_t gen)
 	return rc;
 }
 
+/* Tells the sweeper how long this message waited in the queue after it
+ * became visible (at its send, or its delay's end, a second before its
+ * target time at the earliest): a backlog is not a lost message. */
+static void
+note_queue_wait(const struct job *j)
+{
+	int64_t visible = j->m->sent_ms;
+
+	if (visible <= 0)
+		return;
+	if (j->msg.target_ms - 1000 > visible)
+		visible = j->msg.target_ms - 1000;
+	if (tf_now_ms() > visible)
+		tf_sweeper_note_queue_wait(j->c->sweeper, tf_now_ms() - visible);
+}
+
 /* Waits until the message's target time when it is at most hold_max_ms
  * away. False when the consumer started stopping meanwhile. */
 static bool
@@ -369,9 +385,14 @@ run_claimed(struct job *j, struct tf_task *t)
 	}
 	if (enqueue_at > 0) {
 		rc = send_wakeup(c, t->id, enqueue_at, next_gen);
-		if (rc != TF_OK)
+		if (rc != TF_OK) {
+			/* No message is out: say so, and the next sweep sends it
+			 * (else the sweep after the grace period does). */
+			tf_task_release_message(c->ctx->aws, c->cfg->table, t->id,
+			    next_gen);
 			job_log(j, TF_LOG_WARN, NULL, NULL, "sending the next message "
 			    "failed (%s); the sweeper will enqueue it", tf_strerror(rc));
+		}
 	}
 	job_log(j, state == TF_TASK_FAILED ? TF_LOG_WARN : TF_LOG_INFO,
 	    state == TF_TASK_COMPLETED ? "completed" : state == TF_TASK_FAILED ?
@@ -468,6 +489,7 @@ tf_consumer_process(struct tf_consumer *c, struct tf_sqs_message *m)
 		delete_message(&j);
 		return;
 	}
+	note_queue_wait(&j);
 	if (!hold_until_due(&j)) {
 		tf_consumer_release(c, m);
 		return;

@@ -17,14 +17,53 @@
 
 #define PAGE_LIMIT 100
 
+/* Queue waits are remembered in windows of this length; the longest wait of
+ * the current and the previous window counts. */
+#define WAIT_WINDOW_MS 60000
+
 struct tf_sweeper {
 	struct tf_sweeper_opts o;
 	struct tf_sweeper_stats stats;
 	pthread_t thread;
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;         /* guards the fields below */
 	pthread_cond_t wake;
 	int stopping;
+	int64_t wait_window_start;    /* monotonic ms */
+	int64_t wait_max_cur, wait_max_prev;
 };
+
+void
+tf_sweeper_note_queue_wait(struct tf_sweeper *sw, int64_t wait_ms)
+{
+	int64_t now = tf_mono_ms();
+
+	if (sw == NULL)
+		return;
+	pthread_mutex_lock(&sw->lock);
+	if (now - sw->wait_window_start >= WAIT_WINDOW_MS) {
+		/* A whole window with no report forgets both. */
+		sw->wait_max_prev = now - sw->wait_window_start < 2 * WAIT_WINDOW_MS ?
+		    sw->wait_max_cur : 0;
+		sw->wait_max_cur = 0;
+		sw->wait_window_start = now;
+	}
+	if (wait_ms > sw->wait_max_cur)
+		sw->wait_max_cur = wait_ms;
+	pthread_mutex_unlock(&sw->lock);
+}
+
+int64_t
+tf_sweeper_message_grace_ms(struct tf_sweeper *sw)
+{
+	int64_t now = tf_mono_ms(), wait = 0;
+
+	pthread_mutex_lock(&sw->lock);
+	if (now - sw->wait_window_start < 2 * WAIT_WINDOW_MS)
+		wait = sw->wait_max_cur > sw->wait_max_prev ? sw->wait_max_cur :
+		    sw->wait_max_prev;
+	pthread_mutex_unlock(&sw->lock);
+	return sw->o.grace_ms + 2 * wait;
+}
 
 /* Sends the message for a task whose enqueue this sweeper claimed. */
 static void
@@ -36,17 +75,24 @@ send_claimed(struct tf_sweeper *sw, const char *id, int64_t due, int64_t gen)
 	if (rc == TF_OK) {
 		atomic_fetch_add(&sw->stats.enqueued, 1);
 	} else {
-		/* enqueued_for is set: after the grace period a sweep retries. */
+		/* Say no message is out, so the next sweep tries again; if that
+		 * write fails too, enqueued_for stays and a sweep after the grace
+		 * period retries. */
 		struct tf_log_field f[] = { { "task", id } };
+		bool released = tf_task_release_message(sw->o.aws, sw->o.table, id,
+		    gen) == TF_OK;
 
 		tf_log_fields(TF_LOG_WARN, f, 1, "sweeper: sending the message "
-		    "failed (%s); will retry after the grace period", tf_strerror(rc));
+		    "failed (%s); will retry %s", tf_strerror(rc), released ?
+		    "at the next sweep" : "after the grace period");
 	}
 }
 
-/* A PENDING task in the due window: send its message unless one is out. */
+/* A PENDING task in the due window: send its message unless one is out.
+ * grace: how late a message may be before it is taken as lost. */
 static void
-sweep_pending(struct tf_sweeper *sw, const cJSON *item, int64_t now)
+sweep_pending(struct tf_sweeper *sw, const cJSON *item, int64_t now,
+    int64_t grace)
 {
 	const char *id = tf_ddb_item_s(item, "id");
 	int64_t gen = 0, next_run = 0, enqueued_for = 0;
@@ -56,10 +102,10 @@ sweep_pending(struct tf_sweeper *sw, const cJSON *item, int64_t now)
 	if (!tf_ddb_item_n(item, "next_run", &next_run))
 		return;
 	if (tf_ddb_item_n(item, "enqueued_for", &enqueued_for) &&
-	    enqueued_for >= now - sw->o.grace_ms)
+	    enqueued_for >= now - grace)
 		return;  /* its message is out and not yet overdue */
 	rc = tf_task_sweep_enqueue(sw->o.aws, sw->o.table, id, gen, next_run,
-	    now - sw->o.grace_ms, now);
+	    now - grace, now);
 	if (rc == TF_ERR_CONDITION)
 		return;  /* another consumer won, or the task moved on */
 	if (rc != TF_OK) {
@@ -129,6 +175,7 @@ sweep_shard(struct tf_sweeper *sw, int shard)
 	const cJSON *it;
 	char shard_text[4];
 	int64_t now = tf_now_ms(), lease_until;
+	int64_t grace = tf_sweeper_message_grace_ms(sw);
 	const char *status, *id;
 	int pages = 0;
 	long seen = 0;
@@ -158,7 +205,7 @@ sweep_shard(struct tf_sweeper *sw, int shard)
 			if (status == NULL || id == NULL)
 				continue;
 			if (strcmp(status, "PENDING") == 0)
-				sweep_pending(sw, it, now);
+				sweep_pending(sw, it, now, grace);
 			else if (strcmp(status, "PROCESSING") == 0 &&
 			    tf_ddb_item_n(it, "lease_until", &lease_until) &&
 			    lease_until < now - sw->o.lease_grace_ms)
@@ -236,6 +283,7 @@ tf_sweeper_start(const struct tf_sweeper_opts *o, struct tf_sweeper **out)
 	if (sw == NULL)
 		return TF_ERR_NOMEM;
 	sw->o = *o;
+	sw->wait_window_start = tf_mono_ms();
 	pthread_mutex_init(&sw->lock, NULL);
 	pthread_cond_init(&sw->wake, NULL);
 	if (pthread_create(&sw->thread, NULL, sweeper_main, sw) != 0) {

@@ -30,7 +30,8 @@ struct tf_sweeper_opts {
 	const char *queue_url;       /* borrowed */
 	int64_t interval_ms;         /* between sweeps */
 	int64_t horizon_ms;          /* enqueue tasks due within this */
-	int64_t grace_ms;            /* a message this late is taken as lost */
+	int64_t grace_ms;            /* a message this late (plus the queue's
+	                                current wait) is taken as lost */
 	int64_t lease_grace_ms;      /* a lease this far past its end is taken
 	                                as dead (covers clock differences) */
 };
@@ -56,6 +57,20 @@ void tf_sweeper_stop(struct tf_sweeper *sw);
 /* Runs one sweep now, in the caller's thread; returns how many items the due
  * window held (not counting shards whose query failed, which count as 1). */
 long tf_sweeper_sweep(struct tf_sweeper *sw);
+
+/*
+ * Tells the sweeper how long a message this consumer received waited in the
+ * queue after it became visible. A backlog is not a loss: a PENDING task's
+ * message is taken as lost only once it is later than the grace plus twice
+ * the longest wait seen in the last one to two minutes; otherwise every
+ * message waiting in a backlog longer than the grace would be sent again,
+ * each copy making the waiting one stale and joining the back of the queue.
+ * Any thread may call it.
+ */
+void tf_sweeper_note_queue_wait(struct tf_sweeper *sw, int64_t wait_ms);
+
+/* The grace a sweep now allows a message (grace_ms plus the backlog). */
+int64_t tf_sweeper_message_grace_ms(struct tf_sweeper *sw);
 
 /* The counters; borrowed for the sweeper's lifetime. */
 struct tf_sweeper_stats *tf_sweeper_stats(struct tf_sweeper *sw);

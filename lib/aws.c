@@ -504,6 +504,8 @@ tf_aws_call(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,
 out:
 	if (rc != TF_OK)
 		atomic_fetch_add(&aws->stats.errors, 1);
+	if (rc == TF_ERR_THROTTLED)
+		atomic_fetch_add(&aws->stats.throttled_calls, 1);
 	tf_http_response_free(&resp);
 	cJSON_free(body);
 	return rc;

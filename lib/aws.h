@@ -58,7 +58,8 @@ struct tf_aws_error {
 struct tf_aws_stats {
 	atomic_long requests;    /* HTTP requests sent, retries included */
 	atomic_long retries;
-	atomic_long throttles;
+	atomic_long throttles;   /* throttled attempts, retried ones included */
+	atomic_long throttled_calls;  /* calls still throttled after retries */
 	atomic_long errors;      /* calls that returned an error */
 };
 
