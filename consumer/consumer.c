@@ -1,6 +1,7 @@
 /* consumer.c - the receiver, the workers, and shutdown. */
 #include "consumer.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
@@ -361,4 +362,33 @@ tf_consumer_free(struct tf_consumer *c)
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->work);
 	pthread_cond_destroy(&c->space);
+}
+
+void
+tf_consumer_log_requests(struct tf_consumer *c)
+{
+	struct tf_aws_op_count ops[TF_AWS_MAX_OPS], hb[TF_AWS_MAX_OPS];
+	struct tf_log_field f[TF_AWS_MAX_OPS];
+	char text[TF_AWS_MAX_OPS][24];
+	size_t n, n_hb, i, k;
+	long total = 0;
+
+	n = tf_aws_op_counts(c->ctx->aws, ops, TF_AWS_MAX_OPS);
+	n_hb = c->hb_aws ? tf_aws_op_counts(c->hb_aws, hb, TF_AWS_MAX_OPS) : 0;
+	/* The heartbeat's client counts with the main one, by operation. */
+	for (i = 0; i < n_hb; i++) {
+		for (k = 0; k < n && strcmp(ops[k].operation, hb[i].operation) != 0; k++)
+			;
+		if (k == n && n < TF_AWS_MAX_OPS)
+			ops[n++] = hb[i];
+		else if (k < n)
+			ops[k].requests += hb[i].requests;
+	}
+	for (i = 0; i < n; i++) {
+		snprintf(text[i], sizeof(text[i]), "%ld", ops[i].requests);
+		f[i] = (struct tf_log_field){ ops[i].operation, text[i] };
+		total += ops[i].requests;
+	}
+	tf_log_fields(TF_LOG_INFO, f, n, "AWS requests by operation: %ld in all",
+	    total);
 }

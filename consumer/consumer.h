@@ -97,6 +97,10 @@ bool tf_consumer_shutdown(struct tf_consumer *c);
 
 void tf_consumer_free(struct tf_consumer *c);
 
+/* Logs one line with the AWS requests this consumer made, by operation
+ * (retries included), for benchmarks and operators. */
+void tf_consumer_log_requests(struct tf_consumer *c);
+
 /* Processes one received message (process.c). */
 void tf_consumer_process(struct tf_consumer *c, struct tf_sqs_message *m);
 

@@ -262,6 +262,7 @@ main(int argc, char **argv)
 	pthread_join(stopper, NULL);
 	/* Stopped by the watchdog: exit non-zero so the supervisor restarts. */
 	code = atomic_load(&c.watchdog_fired) ? TF_WATCHDOG_EXIT : 0;
+	tf_consumer_log_requests(&c);
 	if (!shutdown_clean) {
 		tf_log(TF_LOG_WARN, "exiting with runs unfinished");
 		_exit(code);

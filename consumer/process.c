@@ -30,6 +30,7 @@ struct job {
 	const char *runner;           /* borrowed from the task once claimed */
 	char iteration[24];
 	char attempt[24];
+	char late[24];                /* the run's start minus its due time, ms */
 };
 
 static void job_log(const struct job *j, enum tf_log_level level,
@@ -42,13 +43,14 @@ static void
 job_log(const struct job *j, enum tf_log_level level, const char *outcome,
     const char *duration, const char *fmt, ...)
 {
-	struct tf_log_field f[6] = {
+	struct tf_log_field f[7] = {
 		{ "task", j->msg.id[0] ? j->msg.id : NULL },
 		{ "runner", j->runner },
 		{ "iteration", j->iteration[0] ? j->iteration : NULL },
 		{ "attempt", j->attempt[0] ? j->attempt : NULL },
 		{ "outcome", outcome },
 		{ "duration_ms", duration },
+		{ "late_ms", duration != NULL && j->late[0] ? j->late : NULL },
 	};
 	char text[1024];
 	va_list ap;
@@ -58,7 +60,7 @@ job_log(const struct job *j, enum tf_log_level level, const char *outcome,
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	tf_log_fields(level, f, 6, "%s", text);
+	tf_log_fields(level, f, 7, "%s", text);
 }
 
 static void
@@ -316,6 +318,8 @@ run_claimed(struct job *j, struct tf_task *t)
 	ctx.runner = t->type;
 
 	tf_run_result_prepare(&result, errbuf, sizeof(errbuf));
+	if (t->next_run > 0)
+		snprintf(j->late, sizeof(j->late), "%" PRId64, tf_now_ms() - t->next_run);
 	started = tf_mono_ms();
 	lr = tf_runner_set_find(c->runners, t->type);
 	if (lr == NULL) {

@@ -35,6 +35,9 @@ struct tf_aws {
 	int budget_max;
 	atomic_int budget;                     /* retry tokens left */
 	struct tf_aws_stats stats;
+	pthread_mutex_t ops_lock;              /* guards ops and n_ops */
+	struct tf_aws_op_count ops[TF_AWS_MAX_OPS];
+	size_t n_ops;
 };
 
 static const char *const signing_name[TF_AWS__SERVICES] = { "sqs", "dynamodb" };
@@ -108,6 +111,7 @@ tf_aws_free(struct tf_aws *aws)
 	}
 	tf_http_pool_free(aws->http);
 	tf_free(aws->region);
+	pthread_mutex_destroy(&aws->ops_lock);
 	tf_free(aws);
 }
 
@@ -123,6 +127,7 @@ tf_aws_new(const struct tf_aws_config *cfg, struct tf_aws **out)
 	aws = tf_calloc(1, sizeof(*aws));
 	if (aws == NULL)
 		goto out;
+	pthread_mutex_init(&aws->ops_lock, NULL);
 	aws->region = tf_strdup(cfg->region ? cfg->region : "us-east-1");
 	if (aws->region == NULL)
 		goto out;
@@ -161,6 +166,45 @@ struct tf_aws_stats *
 tf_aws_stats(struct tf_aws *aws)
 {
 	return &aws->stats;
+}
+
+/* Adds one call of `operation` that made `requests` requests. */
+static void
+op_count(struct tf_aws *aws, const char *operation, int requests,
+    int throttled, bool failed)
+{
+	struct tf_aws_op_count *o = NULL;
+	size_t i;
+
+	pthread_mutex_lock(&aws->ops_lock);
+	for (i = 0; i < aws->n_ops && o == NULL; i++)
+		if (strcmp(aws->ops[i].operation, operation) == 0)
+			o = &aws->ops[i];
+	if (o == NULL && aws->n_ops < TF_AWS_MAX_OPS - 1) {
+		o = &aws->ops[aws->n_ops++];
+		snprintf(o->operation, sizeof(o->operation), "%s", operation);
+	} else if (o == NULL) {
+		o = &aws->ops[TF_AWS_MAX_OPS - 1];
+		snprintf(o->operation, sizeof(o->operation), "other");
+		aws->n_ops = TF_AWS_MAX_OPS;
+	}
+	o->calls++;
+	o->requests += requests;
+	o->throttled += throttled;
+	o->failed += failed;
+	pthread_mutex_unlock(&aws->ops_lock);
+}
+
+size_t
+tf_aws_op_counts(struct tf_aws *aws, struct tf_aws_op_count *out, size_t max)
+{
+	size_t n;
+
+	pthread_mutex_lock(&aws->ops_lock);
+	n = aws->n_ops < max ? aws->n_ops : max;
+	memcpy(out, aws->ops, n * sizeof(*out));
+	pthread_mutex_unlock(&aws->ops_lock);
+	return n;
 }
 
 const char *
@@ -427,7 +471,7 @@ tf_aws_call(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,
 	char *body = NULL;
 	char etype[128], emsg[512];
 	long timeout_ms, backoff_cap;
-	int attempt, cost, retried_cost = 0;
+	int attempt = 0, cost, retried_cost = 0, throttled = 0;
 	enum tf_err rc = TF_ERR_NOMEM;
 
 	*response = NULL;
@@ -467,8 +511,10 @@ tf_aws_call(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,
 			tf_aws_parse_error_body(tf_buf_str(&resp.body), resp.body.len,
 			    etype, sizeof(etype), emsg, sizeof(emsg));
 			rc = tf_aws_map_error(etype, status);
-			if (rc == TF_ERR_THROTTLED)
+			if (rc == TF_ERR_THROTTLED) {
 				atomic_fetch_add(&aws->stats.throttles, 1);
+				throttled++;
+			}
 			set_error(rc, status, etype, emsg, operation, attempt);
 			if (!tf_aws_is_retryable(etype, status))
 				goto out;
@@ -506,6 +552,7 @@ out:
 		atomic_fetch_add(&aws->stats.errors, 1);
 	if (rc == TF_ERR_THROTTLED)
 		atomic_fetch_add(&aws->stats.throttled_calls, 1);
+	op_count(aws, operation, attempt, throttled, rc != TF_OK);
 	tf_http_response_free(&resp);
 	cJSON_free(body);
 	return rc;

@@ -92,6 +92,22 @@ const struct tf_aws_error *tf_aws_last_error(void);
 /* The client's counters; borrowed for the client's lifetime. */
 struct tf_aws_stats *tf_aws_stats(struct tf_aws *aws);
 
+/* Requests by operation: what a benchmark or an operator compares. */
+#define TF_AWS_MAX_OPS 32
+struct tf_aws_op_count {
+	char operation[48];      /* e.g. "UpdateItem" */
+	long calls;              /* tf_aws_call()s */
+	long requests;           /* HTTP requests, retries included */
+	long throttled;          /* requests answered with throttling */
+	long failed;             /* calls that returned an error */
+};
+
+/* Copies up to max per-operation counts into out (in the order the
+ * operations were first used); returns how many. Operations beyond
+ * TF_AWS_MAX_OPS are counted under "other". */
+size_t tf_aws_op_counts(struct tf_aws *aws, struct tf_aws_op_count *out,
+    size_t max);
+
 /* The endpoint URL used for svc; borrowed for the client's lifetime. */
 const char *tf_aws_endpoint(const struct tf_aws *aws, enum tf_aws_service svc);
 const char *tf_aws_region(const struct tf_aws *aws);
