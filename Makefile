@@ -23,6 +23,9 @@ WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g -pthread -fPIC -MMD -MP $(WARN) \
               -Iinclude -Ilib
 LIBS = -lcurl -lcjson -lcrypto -luuid -ldl -lpthread -lm
+# The consumer's /metrics server (consumer/metrics.c): libmicrohttpd.
+MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
+MHD_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 
 BUILD = build
 ifeq ($(SANITIZER),address)
@@ -80,7 +83,8 @@ $(LIBTF): $(LIB_OBJ)
 
 $(BUILD)/bin/taskfleet-consumer: $(CONSUMER_OBJ) $(LIBTF)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -rdynamic -o $@ $(CONSUMER_OBJ) $(LIBTF) $(LIBS)
+	$(CC) $(ALL_LDFLAGS) -rdynamic -o $@ $(CONSUMER_OBJ) $(LIBTF) $(LIBS) $(MHD_LIBS)
+$(BUILD)/obj/consumer/metrics.o: ALL_CFLAGS += $(MHD_CFLAGS)
 
 $(BUILD)/bin/taskfleet: $(PRODUCER_OBJ) $(LIBTF)
 	@mkdir -p $(dir $@)
@@ -113,6 +117,14 @@ $(PREFIX_STAMP): FORCE
 $(BUILD)/obj/lib/runners.o: ALL_CFLAGS += -DTF_PREFIX='"$(PREFIX)"'
 $(BUILD)/obj/lib/runners.o: $(PREFIX_STAMP)
 
+# test_metrics tests a consumer module: it links the consumer's objects
+# (all but main.o).
+CONSUMER_LIB_OBJ = $(filter-out %/consumer/main.o,$(CONSUMER_OBJ))
+$(BUILD)/tests/test_metrics: tests/unit/test_metrics.c $(CONSUMER_LIB_OBJ) $(LIBTF) tests/harness.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests -Iconsumer $(ALL_LDFLAGS) -rdynamic -o $@ $< \
+	  $(CONSUMER_LIB_OBJ) $(LIBTF) $(LIBS) $(MHD_LIBS)
+
 $(BUILD)/tests/%: tests/unit/%.c $(LIBTF) tests/harness.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests $(ALL_LDFLAGS) -o $@ $< $(LIBTF) $(LIBS)
@@ -131,6 +143,16 @@ check-tests: all $(TESTS) $(TEST_RUNNERS) $(TEST_TOOLS)
 # The whole suite: tests/run starts its own stand-ins and prints "N passed, N failed".
 test: check-tests
 	BUILD=$(BUILD) tests/run
+
+# Benchmarks against the Node worker a user would otherwise write (bench/README.md):
+# starts its own stand-ins, takes about 15 minutes; BENCH_SCALE=0.1 for a quick run.
+.PHONY: bench
+bench: all
+	@mkdir -p $(BUILD)/bench
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -Wall -pthread -o $(BUILD)/bench/ceiling bench/ceiling.c -lcurl
+	@[ bench/node/node_modules/.package-lock.json -nt bench/node/package-lock.json ] || \
+	  (cd bench/node && npm ci --no-audit --no-fund)
+	BENCH_BUILD=$(BUILD) bench/run
 
 # libFuzzer targets (clang only); tests/run runs each for a short fixed time.
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)

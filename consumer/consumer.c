@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "isolate.h"
 #include "log.h"
+#include "metrics.h"
 #include "rand.h"
 
 /* Receive errors back off from 1 s, doubling to 30 s, with jitter. */
@@ -161,6 +162,7 @@ receiver_main(void *arg)
 			continue;
 		}
 		backoff = RECEIVE_BACKOFF_MIN_MS;
+		tf_metrics_received(c->metrics, n);
 		pthread_mutex_lock(&c->lock);
 		for (i = 0; i < n; i++) {
 			size_t slot = (c->q_head + c->q_len) % (size_t)c->o.concurrency;
@@ -212,10 +214,12 @@ worker_main(void *arg)
 		c->q_len--;
 		pthread_mutex_unlock(&c->lock);
 
-		if (atomic_load(&c->stopping))
+		if (atomic_load(&c->stopping)) {
 			tf_consumer_release(c, &m);  /* received, never started */
-		else
+			tf_metrics_released(c->metrics);
+		} else {
 			tf_consumer_process(c, &m);
+		}
 		message_clear(&m);
 
 		pthread_mutex_lock(&c->lock);
@@ -245,7 +249,8 @@ tf_consumer_start(struct tf_consumer *c)
 	pthread_cond_init(&c->space, NULL);
 	c->queue = tf_calloc((size_t)c->o.concurrency, sizeof(*c->queue));
 	c->workers = tf_calloc((size_t)c->o.concurrency, sizeof(*c->workers));
-	if (c->queue == NULL || c->workers == NULL)
+	c->metrics = tf_metrics_new(c->runners);
+	if (c->queue == NULL || c->workers == NULL || c->metrics == NULL)
 		return TF_ERR_NOMEM;
 	rc = tf_deleter_start(c->ctx->aws, c->ctx->queue_url, &c->deleter);
 	if (rc != TF_OK)
@@ -336,6 +341,10 @@ tf_consumer_shutdown(struct tf_consumer *c)
 	}
 	for (i = 0; i < c->n_workers; i++)
 		pthread_join(c->workers[i], NULL);
+	/* The metrics server answered 503 while the runs finished; it reads
+	 * the threads stopped below, so it stops first. */
+	tf_metrics_server_stop(c->metrics_srv);
+	c->metrics_srv = NULL;
 	tf_watchdog_stop(c->watchdog);
 	c->watchdog = NULL;
 	/* Workers report queue waits to the sweeper: it stops after them. */
@@ -351,6 +360,8 @@ tf_consumer_shutdown(struct tf_consumer *c)
 void
 tf_consumer_free(struct tf_consumer *c)
 {
+	tf_metrics_server_stop(c->metrics_srv);
+	c->metrics_srv = NULL;
 	tf_isolate_stop(c);  /* isolated runners' workers: fini(), reaped */
 	tf_watchdog_stop(c->watchdog);
 	tf_sweeper_stop(c->sweeper);
@@ -359,6 +370,8 @@ tf_consumer_free(struct tf_consumer *c)
 	tf_aws_free(c->hb_aws);
 	tf_free(c->queue);
 	tf_free(c->workers);
+	tf_metrics_free(c->metrics);
+	c->metrics = NULL;
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->work);
 	pthread_cond_destroy(&c->space);

@@ -25,6 +25,9 @@
 #include "sweeper.h"
 #include "watchdog.h"
 
+struct tf_metrics;
+struct tf_metrics_server;
+
 struct tf_consumer_opts {
 	int concurrency;            /* worker threads */
 	int visibility_s;           /* message visibility and lease, seconds */
@@ -84,6 +87,13 @@ struct tf_consumer {
 
 	struct tf_isolate *iso;             /* owned: the worker processes of
 	                                       isolated runners (isolate.c) */
+
+	struct tf_metrics *metrics;         /* owned: the counters of /metrics
+	                                       (metrics.c), from tf_consumer_start */
+	struct tf_metrics_server *metrics_srv;  /* owned: the --metrics-listen
+	                                       server, or NULL; stopped by
+	                                       tf_consumer_shutdown() before the
+	                                       threads whose counters it reads */
 };
 
 /* Starts the threads. c->o, cfg, ctx and runners must be set. */

@@ -21,6 +21,7 @@
 #include "host.h"
 #include "invoke.h"
 #include "log.h"
+#include "metrics.h"
 #include "runners.h"
 #include "runner_worker.h"
 #include "timefmt.h"
@@ -48,6 +49,7 @@ usage(FILE *to)
 	    "                          [--wait-time S] [--shutdown-timeout S] [--id NAME]\n"
 	    "                          [--table NAME] [--queue NAME|URL] [--region REGION]\n"
 	    "                          [--isolate NAME,...|*] [--run-timeout DUR|NAME=DUR,...]\n"
+	    "                          [--metrics-listen ADDR:PORT]\n"
 	    "       taskfleet-consumer --version | --help\n"
 	    "\n"
 	    "Settings also come from the environment (TASKFLEET_*, AWS_*): see README.\n");
@@ -108,6 +110,7 @@ main(int argc, char **argv)
 		{ "region", required_argument, NULL, 'r' },
 		{ "isolate", required_argument, NULL, 'I' },
 		{ "run-timeout", required_argument, NULL, 'T' },
+		{ "metrics-listen", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -116,8 +119,10 @@ main(int argc, char **argv)
 	struct tf_context ctx;
 	struct tf_consumer c;
 	struct tf_runner_set *runners = NULL;
-	char err[1024], host[128], owner[256];
-	const char *id = NULL;
+	char err[1024], host[128], owner[256], listen_at[128];
+	const char *id = NULL, *metrics_listen = NULL;
+	struct sockaddr_storage metrics_addr;
+	socklen_t metrics_addr_len = 0;
 	sigset_t sigs;
 	siginfo_t info;
 	struct timespec poll_ts = { 0, 100 * 1000000L };
@@ -169,6 +174,7 @@ main(int argc, char **argv)
 		case 'r': rc = tf_config_set(&cfg.region, optarg); break;
 		case 'I': c.o.isolate = optarg; break;      /* checked by tf_consumer_policy() */
 		case 'T': c.o.run_timeout = optarg; break;
+		case 'm': metrics_listen = optarg; break;
 		case 'h': usage(stdout); code = 0; goto out;
 		case 'V': printf("taskfleet-consumer %s\n", TF_VERSION); code = 0; goto out;
 		default: usage(stderr); code = EXIT_USAGE; goto out;
@@ -192,6 +198,20 @@ main(int argc, char **argv)
 		snprintf(owner, sizeof(owner), "%s", id);
 	}
 	c.o.owner = owner;
+	/* Every log line names the consumer, from here on. */
+	tf_log_set_consumer(owner);
+	/* --metrics-listen, else TASKFLEET_METRICS_LISTEN: checked now, bound
+	 * once the queue is known, served once the consumer runs. */
+	if (metrics_listen == NULL && getenv("TASKFLEET_METRICS_LISTEN") != NULL &&
+	    *getenv("TASKFLEET_METRICS_LISTEN") != '\0')
+		metrics_listen = getenv("TASKFLEET_METRICS_LISTEN");
+	if (metrics_listen != NULL && tf_metrics_parse_listen(metrics_listen,
+	    &metrics_addr, &metrics_addr_len, err, sizeof(err)) != TF_OK) {
+		fprintf(stderr, "taskfleet-consumer: --metrics-listen \"%s\": %s\n",
+		    metrics_listen, err);
+		code = EXIT_USAGE;
+		goto out;
+	}
 	c.o.duplicate_sends = getenv("TASKFLEET_TEST_DUPLICATE_SENDS") != NULL &&
 	    strcmp(getenv("TASKFLEET_TEST_DUPLICATE_SENDS"), "1") == 0;
 	if (c.o.duplicate_sends)
@@ -230,17 +250,42 @@ main(int argc, char **argv)
 		    tf_strerror(rc), tf_aws_last_error()->message);
 		goto out;
 	}
+	if (metrics_listen != NULL) {
+		rc = tf_metrics_server_start((struct sockaddr *)&metrics_addr,
+		    metrics_addr_len, &c.metrics_srv, err, sizeof(err));
+		if (rc != TF_OK) {
+			fprintf(stderr, "taskfleet-consumer: --metrics-listen %s: %s\n",
+			    metrics_listen, err);
+			goto out;
+		}
+		/* The address as bound: a port of 0 was replaced by a free one. */
+		snprintf(listen_at, sizeof(listen_at), "%.*s%d",
+		    (int)(strrchr(metrics_listen, ':') - metrics_listen + 1),
+		    metrics_listen, tf_metrics_server_port(c.metrics_srv));
+	}
 	c.cfg = &cfg;
 	c.ctx = &ctx;
 	c.runners = runners;
 	rc = tf_consumer_start(&c);
 	if (rc != TF_OK) {
 		fprintf(stderr, "taskfleet-consumer: cannot start: %s\n", tf_strerror(rc));
+		tf_metrics_server_stop(c.metrics_srv);
+		c.metrics_srv = NULL;
 		goto out;
 	}
-	tf_log(TF_LOG_INFO, "consumer %s started: queue %s, table %s, %d workers, "
-	    "%zu runners", owner, ctx.queue_url, cfg.table, c.o.concurrency,
-	    tf_runner_set_count(runners));
+	if (c.metrics_srv != NULL) {
+		struct tf_log_field f[] = { { "metrics", listen_at } };
+
+		tf_metrics_server_attach(c.metrics_srv, &c);
+		tf_log_fields(TF_LOG_INFO, f, 1, "consumer %s started: queue %s, "
+		    "table %s, %d workers, %zu runners, metrics on http://%s/metrics",
+		    owner, ctx.queue_url, cfg.table, c.o.concurrency,
+		    tf_runner_set_count(runners), listen_at);
+	} else {
+		tf_log(TF_LOG_INFO, "consumer %s started: queue %s, table %s, %d "
+		    "workers, %zu runners", owner, ctx.queue_url, cfg.table,
+		    c.o.concurrency, tf_runner_set_count(runners));
+	}
 
 	do
 		sig = sigwaitinfo(&sigs, &info);

@@ -17,6 +17,7 @@
 #include "host.h"
 #include "invoke.h"
 #include "log.h"
+#include "metrics.h"
 #include "schedule.h"
 #include "task.h"
 
@@ -28,23 +29,26 @@ struct job {
 	const struct tf_sqs_message *m;
 	struct tf_task_message msg;
 	const char *runner;           /* borrowed from the task once claimed */
+	const char *ns;               /* borrowed from the task once read */
 	char iteration[24];
 	char attempt[24];
 	char late[24];                /* the run's start minus its due time, ms */
+	int64_t late_ms;              /* the same, when late[0] is set */
 };
 
 static void job_log(const struct job *j, enum tf_log_level level,
     const char *outcome, const char *duration, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
-/* Logs one line about this message with its task, runner, iteration,
- * attempt, outcome and run duration (those that are known). */
+/* Logs one line about this message with its task, namespace, runner,
+ * iteration, attempt, outcome and run duration (those that are known). */
 static void
 job_log(const struct job *j, enum tf_log_level level, const char *outcome,
     const char *duration, const char *fmt, ...)
 {
-	struct tf_log_field f[7] = {
+	struct tf_log_field f[8] = {
 		{ "task", j->msg.id[0] ? j->msg.id : NULL },
+		{ "ns", j->ns },
 		{ "runner", j->runner },
 		{ "iteration", j->iteration[0] ? j->iteration : NULL },
 		{ "attempt", j->attempt[0] ? j->attempt : NULL },
@@ -60,7 +64,18 @@ job_log(const struct job *j, enum tf_log_level level, const char *outcome,
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	tf_log_fields(level, f, 7, "%s", text);
+	tf_log_fields(level, f, 8, "%s", text);
+}
+
+/* Counts a run for /metrics: under its runner's name when this consumer
+ * has the runner (loaded), else under TF_METRICS_UNKNOWN_RUNNER. */
+static void
+count_run(const struct job *j, bool loaded, enum tf_metrics_outcome outcome,
+    int64_t duration_ms)
+{
+	tf_metrics_run(j->c->metrics, loaded ? j->runner :
+	    TF_METRICS_UNKNOWN_RUNNER, outcome, duration_ms, j->late[0] != '\0',
+	    j->late_ms);
 }
 
 static void
@@ -143,19 +158,24 @@ handle_unclaimed(struct job *j)
 	enum tf_err rc;
 
 	rc = tf_task_get(c->ctx->aws, c->cfg->table, j->msg.id, &t, err, sizeof(err));
+	if (rc == TF_OK)
+		j->ns = t.ns;
 	if (rc == TF_ERR_NOT_FOUND) {
+		tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_MISSING);
 		job_log(j, TF_LOG_WARN, "dropped", NULL, "task does not exist; "
 		    "message deleted");
 		delete_message(j);
 		goto out;
 	}
 	if (rc == TF_ERR_PARSE) {
+		tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_INVALID);
 		job_log(j, TF_LOG_ERROR, "dropped", NULL, "item is not a task (%s); "
 		    "message deleted", err);
 		delete_message(j);
 		goto out;
 	}
 	if (rc != TF_OK) {
+		tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_ERROR);
 		job_log(j, TF_LOG_WARN, NULL, NULL, "reading the task failed (%s); "
 		    "the message will be retried", tf_strerror(rc));
 		retry_message_in(j, 5);
@@ -164,11 +184,13 @@ handle_unclaimed(struct job *j)
 	if (t.gen != j->msg.gen) {
 		/* Another generation's message: a duplicate or one the sweeper
 		 * replaced. Never runs: the live message carries t.gen. */
+		tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_STALE);
 		job_log(j, TF_LOG_DEBUG, "stale", NULL, "stale message dropped");
 		delete_message(j);
 		goto out;
 	}
 	if (t.status != TF_TASK_PENDING) {
+		tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_FINISHED);
 		job_log(j, TF_LOG_DEBUG, "dropped", NULL, "task is %s; message deleted",
 		    tf_task_status_name(t.status));
 		delete_message(j);
@@ -179,6 +201,7 @@ handle_unclaimed(struct job *j)
 		/* Its live message, far too early (the horizon shrank, or the task
 		 * was moved later): no message until it comes within the horizon,
 		 * when the sweeper sends one. */
+		tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_EARLY);
 		rc = tf_task_release_message(c->ctx->aws, c->cfg->table, t.id, t.gen);
 		if (rc == TF_OK || rc == TF_ERR_CONDITION) {
 			job_log(j, TF_LOG_DEBUG, "early", NULL, "message far ahead of its "
@@ -191,6 +214,7 @@ handle_unclaimed(struct job *j)
 	}
 	if (t.next_run > now + c->o.skew_ms) {
 		/* Its live message, early: send it again for the due time. */
+		tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_EARLY);
 		rc = send_wakeup(c, t.id, t.next_run, t.gen);
 		if (rc == TF_OK) {
 			job_log(j, TF_LOG_DEBUG, "early", NULL, "early message re-sent "
@@ -204,10 +228,12 @@ handle_unclaimed(struct job *j)
 	/* Pending, due, same generation: the item changed between the claim
 	 * and the read. Retry soon; should it never settle, the dead-letter
 	 * queue takes the message after maxReceiveCount receives. */
+	tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_CHANGED);
 	job_log(j, TF_LOG_WARN, NULL, NULL, "the task changed during the claim; "
 	    "the message will be retried in 1 s");
 	retry_message_in(j, 1);
 out:
+	j->ns = NULL;
 	tf_task_free(&t);
 }
 
@@ -298,12 +324,13 @@ run_claimed(struct job *j, struct tf_task *t)
 	struct tf_task_outcome o;
 	enum tf_task_status state;
 	char errbuf[TF_TASK_ERROR_MAX], err[ERRTEXT], dur[24];
-	int64_t started, now, next_gen, enqueue_at;
+	int64_t started, now, next_gen, enqueue_at, took;
 	enum tf_err rc;
 
 	memset(&f, 0, sizeof(f));
 	memset(&ctx, 0, sizeof(ctx));
 	j->runner = t->type;
+	j->ns = t->ns;
 	snprintf(j->iteration, sizeof(j->iteration), "%" PRId64, t->iteration);
 	snprintf(j->attempt, sizeof(j->attempt), "%" PRId64, t->attempts + 1);
 
@@ -318,8 +345,10 @@ run_claimed(struct job *j, struct tf_task *t)
 	ctx.runner = t->type;
 
 	tf_run_result_prepare(&result, errbuf, sizeof(errbuf));
-	if (t->next_run > 0)
-		snprintf(j->late, sizeof(j->late), "%" PRId64, tf_now_ms() - t->next_run);
+	if (t->next_run > 0) {
+		j->late_ms = tf_now_ms() - t->next_run;
+		snprintf(j->late, sizeof(j->late), "%" PRId64, j->late_ms);
+	}
 	started = tf_mono_ms();
 	lr = tf_runner_set_find(c->runners, t->type);
 	if (lr == NULL) {
@@ -347,9 +376,11 @@ run_claimed(struct job *j, struct tf_task *t)
 		/* No extension after this: the message is deleted below. */
 		tf_heartbeat_remove(c->hb, &f);
 	}
-	snprintf(dur, sizeof(dur), "%" PRId64, tf_mono_ms() - started);
+	took = tf_mono_ms() - started;
+	snprintf(dur, sizeof(dur), "%" PRId64, took);
 
 	if (atomic_load(&f.lost)) {
+		count_run(j, lr != NULL, TF_METRICS_LEASE_LOST, took);
 		job_log(j, TF_LOG_WARN, "lease_lost", dur, "lease lost during the run; "
 		    "result discarded");
 		delete_message(j);
@@ -375,6 +406,7 @@ run_claimed(struct job *j, struct tf_task *t)
 		    &next_gen, &enqueue_at, err, sizeof(err));
 	}
 	if (rc == TF_ERR_CONDITION) {
+		count_run(j, lr != NULL, TF_METRICS_LEASE_LOST, took);
 		job_log(j, TF_LOG_WARN, "lease_lost", dur, "the task changed during "
 		    "the run; result discarded");
 		delete_message(j);
@@ -383,6 +415,7 @@ run_claimed(struct job *j, struct tf_task *t)
 	if (rc != TF_OK) {
 		/* The lease expires and the task is recovered; this message is
 		 * stale by then. */
+		count_run(j, lr != NULL, TF_METRICS_WRITE_FAILED, took);
 		job_log(j, TF_LOG_ERROR, "write_failed", dur, "writing the outcome "
 		    "failed: %s", tf_strerror(rc));
 		goto out;
@@ -398,6 +431,9 @@ run_claimed(struct job *j, struct tf_task *t)
 			    "failed (%s); the sweeper will enqueue it", tf_strerror(rc));
 		}
 	}
+	count_run(j, lr != NULL, state == TF_TASK_COMPLETED ? TF_METRICS_COMPLETED :
+	    state == TF_TASK_FAILED ? TF_METRICS_FAILED :
+	    o.kind == TF_OUTCOME_RETRY ? TF_METRICS_RETRY : TF_METRICS_SUCCESS, took);
 	job_log(j, state == TF_TASK_FAILED ? TF_LOG_WARN : TF_LOG_INFO,
 	    state == TF_TASK_COMPLETED ? "completed" : state == TF_TASK_FAILED ?
 	    "failed" : o.kind == TF_OUTCOME_RETRY ? "retry" : "success", dur,
@@ -462,6 +498,7 @@ legacy_early(struct job *j)
 	    sizeof(err)) == TF_OK && t.legacy && t.gen == 0 && t.next_run == 0 &&
 	    t.status == TF_TASK_PENDING) {
 		handled = true;
+		tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_EARLY);
 		if (send_wakeup(c, t.id, j->msg.target_ms, 0) == TF_OK) {
 			job_log(j, TF_LOG_DEBUG, "early", NULL, "early message re-sent "
 			    "for its due time");
@@ -488,6 +525,7 @@ tf_consumer_process(struct tf_consumer *c, struct tf_sqs_message *m)
 	j.m = m;
 	if (tf_task_message_parse(m->body, &j.msg, err, sizeof(err)) != TF_OK) {
 		/* Never processable: delete it rather than let it cycle to the DLQ. */
+		tf_metrics_malformed(c->metrics);
 		job_log(&j, TF_LOG_ERROR, "dropped", NULL, "malformed message deleted: "
 		    "%s", err);
 		delete_message(&j);
@@ -496,6 +534,7 @@ tf_consumer_process(struct tf_consumer *c, struct tf_sqs_message *m)
 	note_queue_wait(&j);
 	if (!hold_until_due(&j)) {
 		tf_consumer_release(c, m);
+		tf_metrics_released(c->metrics);
 		return;
 	}
 	if (legacy_early(&j))
@@ -504,12 +543,16 @@ tf_consumer_process(struct tf_consumer *c, struct tf_sqs_message *m)
 	    c->o.owner, tf_now_ms(), c->o.skew_ms, c->o.visibility_s * 1000LL, &t,
 	    err, sizeof(err));
 	if (rc == TF_OK) {
+		tf_metrics_claim_won(c->metrics);
 		run_claimed(&j, &t);
 	} else if (rc == TF_ERR_CONDITION) {
 		handle_unclaimed(&j);
 	} else if (rc == TF_ERR_PARSE) {
+		/* Claimed, but the item is no task: it ends FAILED, no run. */
+		tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_INVALID);
 		fail_unreadable(&j, err);
 	} else {
+		tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_ERROR);
 		job_log(&j, TF_LOG_WARN, NULL, NULL, "claim failed (%s); the message "
 		    "will be retried", tf_strerror(rc));
 		retry_message_in(&j, 5);

@@ -168,10 +168,11 @@ tf_aws_stats(struct tf_aws *aws)
 	return &aws->stats;
 }
 
-/* Adds one call of `operation` that made `requests` requests. */
+/* Adds one call of `operation` on svc that made `requests` requests and
+ * returned rc. */
 static void
-op_count(struct tf_aws *aws, const char *operation, int requests,
-    int throttled, bool failed)
+op_count(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,
+    int requests, int throttled, enum tf_err rc)
 {
 	struct tf_aws_op_count *o = NULL;
 	size_t i;
@@ -183,6 +184,7 @@ op_count(struct tf_aws *aws, const char *operation, int requests,
 	if (o == NULL && aws->n_ops < TF_AWS_MAX_OPS - 1) {
 		o = &aws->ops[aws->n_ops++];
 		snprintf(o->operation, sizeof(o->operation), "%s", operation);
+		o->service = svc;
 	} else if (o == NULL) {
 		o = &aws->ops[TF_AWS_MAX_OPS - 1];
 		snprintf(o->operation, sizeof(o->operation), "other");
@@ -191,7 +193,9 @@ op_count(struct tf_aws *aws, const char *operation, int requests,
 	o->calls++;
 	o->requests += requests;
 	o->throttled += throttled;
-	o->failed += failed;
+	o->failed += rc != TF_OK;
+	if (rc != TF_OK && (unsigned)rc < TF_ERR__COUNT)
+		o->errors[rc]++;
 	pthread_mutex_unlock(&aws->ops_lock);
 }
 
@@ -552,7 +556,7 @@ out:
 		atomic_fetch_add(&aws->stats.errors, 1);
 	if (rc == TF_ERR_THROTTLED)
 		atomic_fetch_add(&aws->stats.throttled_calls, 1);
-	op_count(aws, operation, attempt, throttled, rc != TF_OK);
+	op_count(aws, svc, operation, attempt, throttled, rc);
 	tf_http_response_free(&resp);
 	cJSON_free(body);
 	return rc;

@@ -100,6 +100,8 @@ struct tf_aws_op_count {
 	long requests;           /* HTTP requests, retries included */
 	long throttled;          /* requests answered with throttling */
 	long failed;             /* calls that returned an error */
+	enum tf_aws_service service;  /* the service the operation is on */
+	long errors[TF_ERR__COUNT];   /* failed calls by the error returned */
 };
 
 /* Copies up to max per-operation counts into out (in the order the

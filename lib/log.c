@@ -17,12 +17,18 @@ static atomic_int threshold = TF_LOG_INFO;
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
+/* The consumer id every line carries (tf_log_set_consumer); "" for none. */
+static char consumer_id[256];
+
 int
 tf_log_init(void)
 {
 	const char *v = getenv("TASKFLEET_LOG");
+	const char *id = getenv("TASKFLEET_LOG_CONSUMER");
 	int i;
 
+	if (id != NULL)
+		snprintf(consumer_id, sizeof(consumer_id), "%s", id);
 	if (v == NULL || *v == '\0')
 		return 0;
 	for (i = 0; i <= TF_LOG_ERROR; i++) {
@@ -48,6 +54,16 @@ int
 tf_log_enabled(enum tf_log_level level)
 {
 	return (int)level >= atomic_load(&threshold);
+}
+
+void
+tf_log_set_consumer(const char *id)
+{
+	snprintf(consumer_id, sizeof(consumer_id), "%s", id != NULL ? id : "");
+	if (id != NULL)
+		setenv("TASKFLEET_LOG_CONSUMER", id, 1);
+	else
+		unsetenv("TASKFLEET_LOG_CONSUMER");
 }
 
 /* Writes the whole line, retrying short writes; logging never fails loudly. */
@@ -91,6 +107,10 @@ vlog(enum tf_log_level level, const struct tf_log_field *fields, int nfields,
 		tf_json_escape_append(&line, fields[i].key, strlen(fields[i].key));
 		tf_buf_append_char(&line, ':');
 		tf_json_escape_append(&line, fields[i].value, strlen(fields[i].value));
+	}
+	if (consumer_id[0] != '\0') {
+		tf_buf_append_str(&line, ",\"consumer\":");
+		tf_json_escape_append(&line, consumer_id, strlen(consumer_id));
 	}
 	tf_buf_append(&line, "}\n", 2);
 	if (line.data != NULL)

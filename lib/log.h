@@ -30,6 +30,15 @@ void tf_log_set_level(enum tf_log_level level);
 /* True when a line at `level` would be written. */
 int tf_log_enabled(enum tf_log_level level);
 
+/*
+ * Makes every line written from now on carry "consumer":id (copied; NULL
+ * stops it), after the line's own fields. It also sets TASKFLEET_LOG_CONSUMER
+ * in the environment, which tf_log_init() reads, so the processes the
+ * consumer starts (isolated runners' workers) log it too. Call it before
+ * other threads start: it is not synchronised with them.
+ */
+void tf_log_set_consumer(const char *id);
+
 void tf_log(enum tf_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* As tf_log, with `nfields` extra fields (for task id, runner, outcome...). */

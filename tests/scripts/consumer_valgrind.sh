@@ -23,6 +23,7 @@ valgrind --leak-check=full --show-leak-kinds=definite,indirect,possible \
     --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99 \
     --log-file="$E2E_DIR/valgrind.txt" \
     "$CONSUMER" --id vg --wait-time 1 --concurrency 4 --isolate noop \
+    --metrics-listen 127.0.0.1:0 \
     >"$E2E_DIR/vg.log" 2>&1 &
 vg_pid=$!
 sleep 3
@@ -40,6 +41,12 @@ settled() {
 	[ "$($TFCHECK summary "$E2E_NAME")" = '{"COMPLETED": 4, "FAILED": 2}' ]
 }
 check "valgrind-tasks-finished" wait_until 60 settled
+# The metrics server's three paths, under valgrind too.
+metrics_at=$(sed -n 's/.*"metrics":"\([0-9.:]*\)".*/\1/p' "$E2E_DIR/vg.log" | head -1)
+fetch() { $PY -c "import sys,urllib.request; r=urllib.request.urlopen('http://$metrics_at' + sys.argv[1], timeout=10); sys.stdout.write(r.read().decode())" "$1"; }
+check "valgrind-metrics-served" grep -q '^taskfleet_runs_total' <(fetch /metrics)
+check "valgrind-healthz-ok" test "$(fetch /healthz 2>/dev/null)" = ok
+check "valgrind-readyz-ok" test "$(fetch /readyz 2>/dev/null)" = ok
 kill -TERM "$vg_pid"
 wait "$vg_pid"
 status=$?

@@ -87,9 +87,11 @@ echo pass >"$PROXY_CTL"
 
 # --- a runner this consumer does not have (a rolling deploy) ---------------
 unset TASKFLEET_LEASE_GRACE
-TASKFLEET_RUNNERS=$TF_BUILD/runners/fail.so TASKFLEET_RETRY_BASE=1s \
-    start_consumer old1 --concurrency 2
-"$TASKFLEET" submit --type noop --id rolling-1 --max-attempts 5 >/dev/null
+# The old consumer retries it about once a second; once the new one runs too,
+# each retry has an even chance of reaching it: 30 attempts leave ample room.
+TASKFLEET_RUNNERS=$TF_BUILD/runners/fail.so TASKFLEET_RETRY_BASE=500ms \
+    TASKFLEET_RETRY_CAP=1s start_consumer old1 --concurrency 2
+"$TASKFLEET" submit --type noop --id rolling-1 --max-attempts 30 >/dev/null
 retried() { [ "$(field rolling-1 attempts)" -ge 1 ] 2>/dev/null; }
 check "resilience-unknown-runner-is-retried" wait_until 20 retried
 check "resilience-unknown-runner-error-says-which" field_has rolling-1 last_error \

@@ -1,0 +1,884 @@
+/* metrics.c - the consumer's counters, their exposition, and /metrics,
+ * /healthz and /readyz over libmicrohttpd. */
+#include "metrics.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "alloc.h"
+#include "clock.h"
+#include "consumer.h"
+#include "ddb.h"
+#include "log.h"
+#include "version.h"
+
+/* Histogram bucket bounds, in milliseconds (exposed in seconds). */
+static const int64_t duration_bounds_ms[] = {
+	5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000,
+	300000, 900000, 3600000,
+};
+static const int64_t lateness_bounds_ms[] = {
+	10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000,
+	900000,
+};
+#define N_DURATION (sizeof(duration_bounds_ms) / sizeof(duration_bounds_ms[0]))
+#define N_LATENESS (sizeof(lateness_bounds_ms) / sizeof(lateness_bounds_ms[0]))
+#define MAX_BUCKETS N_DURATION
+
+/* One histogram: the count of each bucket (not cumulative; the last one is
+ * the +Inf overflow) and the sum of the observations. */
+struct histogram {
+	atomic_long bucket[MAX_BUCKETS + 1];
+	atomic_llong sum_ms;
+};
+
+/* The counters of one runner. */
+struct runner_slot {
+	char name[72];                         /* a runner name is at most 64 */
+	atomic_long runs[TF_METRICS__OUTCOMES];
+	struct histogram duration;
+	struct histogram lateness;
+};
+
+struct tf_metrics {
+	int64_t start_ms;                      /* epoch ms of tf_metrics_new() */
+	atomic_long received;
+	atomic_long released;
+	atomic_long malformed;
+	atomic_long claims_won;
+	atomic_long claims_lost[TF_METRICS__LOST];
+	size_t n_runners;                      /* set once; the last slot is
+	                                          TF_METRICS_UNKNOWN_RUNNER */
+	struct runner_slot *runners;           /* owned array */
+};
+
+static const char *const outcome_names[TF_METRICS__OUTCOMES] = {
+	[TF_METRICS_SUCCESS] = "success",
+	[TF_METRICS_COMPLETED] = "completed",
+	[TF_METRICS_RETRY] = "retry",
+	[TF_METRICS_FAILED] = "failed",
+	[TF_METRICS_LEASE_LOST] = "lease_lost",
+	[TF_METRICS_WRITE_FAILED] = "write_failed",
+};
+
+static const char *const lost_names[TF_METRICS__LOST] = {
+	[TF_METRICS_LOST_STALE] = "stale",
+	[TF_METRICS_LOST_EARLY] = "early",
+	[TF_METRICS_LOST_FINISHED] = "finished",
+	[TF_METRICS_LOST_MISSING] = "missing",
+	[TF_METRICS_LOST_INVALID] = "invalid",
+	[TF_METRICS_LOST_CHANGED] = "changed",
+	[TF_METRICS_LOST_ERROR] = "error",
+};
+
+/* The error label of taskfleet_aws_errors_total, by enum tf_err. */
+static const char *const error_names[TF_ERR__COUNT] = {
+	[TF_OK] = "none",
+	[TF_ERR_NOMEM] = "nomem",
+	[TF_ERR_INVALID] = "invalid",
+	[TF_ERR_PARSE] = "parse",
+	[TF_ERR_IO] = "io",
+	[TF_ERR_TIMEOUT] = "timeout",
+	[TF_ERR_THROTTLED] = "throttled",
+	[TF_ERR_CONDITION] = "condition",
+	[TF_ERR_NOT_FOUND] = "not_found",
+	[TF_ERR_EXISTS] = "exists",
+	[TF_ERR_VALIDATION] = "validation",
+	[TF_ERR_ACCESS_DENIED] = "access_denied",
+	[TF_ERR_CREDENTIALS] = "credentials",
+	[TF_ERR_SERVER] = "server",
+	[TF_ERR_AWS] = "aws",
+	[TF_ERR_TOO_LARGE] = "too_large",
+	[TF_ERR_PARTIAL] = "partial",
+	[TF_ERR_CANCELLED] = "cancelled",
+};
+
+static const char *const service_names[TF_AWS__SERVICES] = {
+	[TF_AWS_SQS] = "sqs",
+	[TF_AWS_DYNAMODB] = "dynamodb",
+};
+
+struct tf_metrics *
+tf_metrics_new(const struct tf_runner_set *set)
+{
+	struct tf_metrics *m = tf_calloc(1, sizeof(*m));
+	size_t n = set != NULL ? tf_runner_set_count(set) : 0, i;
+
+	if (m == NULL)
+		return NULL;
+	m->runners = tf_calloc(n + 1, sizeof(*m->runners));
+	if (m->runners == NULL) {
+		tf_free(m);
+		return NULL;
+	}
+	for (i = 0; i < n; i++)
+		snprintf(m->runners[i].name, sizeof(m->runners[i].name), "%s",
+		    tf_loaded_runner_name(tf_runner_set_at(set, i)));
+	snprintf(m->runners[n].name, sizeof(m->runners[n].name), "%s",
+	    TF_METRICS_UNKNOWN_RUNNER);
+	m->n_runners = n + 1;
+	m->start_ms = tf_now_ms();
+	return m;
+}
+
+void
+tf_metrics_free(struct tf_metrics *m)
+{
+	if (m == NULL)
+		return;
+	tf_free(m->runners);
+	tf_free(m);
+}
+
+void
+tf_metrics_received(struct tf_metrics *m, size_t n)
+{
+	if (m != NULL)
+		atomic_fetch_add_explicit(&m->received, (long)n, memory_order_relaxed);
+}
+
+void
+tf_metrics_released(struct tf_metrics *m)
+{
+	if (m != NULL)
+		atomic_fetch_add_explicit(&m->released, 1, memory_order_relaxed);
+}
+
+void
+tf_metrics_malformed(struct tf_metrics *m)
+{
+	if (m != NULL)
+		atomic_fetch_add_explicit(&m->malformed, 1, memory_order_relaxed);
+}
+
+void
+tf_metrics_claim_won(struct tf_metrics *m)
+{
+	if (m != NULL)
+		atomic_fetch_add_explicit(&m->claims_won, 1, memory_order_relaxed);
+}
+
+void
+tf_metrics_claim_lost(struct tf_metrics *m, enum tf_metrics_lost why)
+{
+	if (m != NULL && (unsigned)why < TF_METRICS__LOST)
+		atomic_fetch_add_explicit(&m->claims_lost[why], 1,
+		    memory_order_relaxed);
+}
+
+/* Adds one observation of ms to h, whose bucket bounds are bounds[n]. */
+static void
+observe(struct histogram *h, const int64_t *bounds, size_t n, int64_t ms)
+{
+	size_t i;
+
+	if (ms < 0)
+		ms = 0;
+	for (i = 0; i < n && ms > bounds[i]; i++)
+		;
+	atomic_fetch_add_explicit(&h->bucket[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->sum_ms, ms, memory_order_relaxed);
+}
+
+void
+tf_metrics_run(struct tf_metrics *m, const char *runner,
+    enum tf_metrics_outcome outcome, int64_t duration_ms, bool late_known,
+    int64_t late_ms)
+{
+	struct runner_slot *r;
+	size_t i;
+
+	if (m == NULL || (unsigned)outcome >= TF_METRICS__OUTCOMES)
+		return;
+	/* The names never change after tf_metrics_new(): no lock to look. */
+	r = &m->runners[m->n_runners - 1];
+	for (i = 0; runner != NULL && i + 1 < m->n_runners; i++) {
+		if (strcmp(m->runners[i].name, runner) == 0) {
+			r = &m->runners[i];
+			break;
+		}
+	}
+	atomic_fetch_add_explicit(&r->runs[outcome], 1, memory_order_relaxed);
+	observe(&r->duration, duration_bounds_ms, N_DURATION, duration_ms);
+	if (late_known)
+		observe(&r->lateness, lateness_bounds_ms, N_LATENESS, late_ms);
+}
+
+/* --- the text exposition ------------------------------------------------ */
+
+/* A buffer whose first failure sticks, so the writers need no checks. */
+struct out {
+	struct tf_buf *b;
+	enum tf_err rc;
+};
+
+static void put(struct out *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (o->rc != TF_OK)
+		return;
+	va_start(ap, fmt);
+	o->rc = tf_buf_vappendf(o->b, fmt, ap);
+	va_end(ap);
+}
+
+void
+tf_metrics_label_append(struct tf_buf *out, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '\\')
+			tf_buf_append_str(out, "\\\\");
+		else if (*s == '"')
+			tf_buf_append_str(out, "\\\"");
+		else if (*s == '\n')
+			tf_buf_append_str(out, "\\n");
+		else
+			tf_buf_append_char(out, *s);
+	}
+}
+
+/* Appends `name="value"` (escaped), preceded by a comma unless first. */
+static void
+label(struct out *o, bool first, const char *name, const char *value)
+{
+	size_t before;
+
+	put(o, "%s%s=\"", first ? "" : ",", name);
+	if (o->rc != TF_OK)
+		return;
+	before = o->b->len;
+	tf_metrics_label_append(o->b, value);
+	if (o->b->len < before + strlen(value))
+		o->rc = TF_ERR_NOMEM;
+	put(o, "\"");
+}
+
+/* The # HELP and # TYPE lines of a family. */
+static void
+family(struct out *o, const char *name, const char *type, const char *help)
+{
+	put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A sample without labels. */
+static void
+sample(struct out *o, const char *name, long value)
+{
+	put(o, "%s %ld\n", name, value);
+}
+
+/* The series of one histogram with the label runner="name". */
+static void
+histogram_series(struct out *o, const char *name, const char *runner,
+    const struct histogram *h, const int64_t *bounds, size_t n)
+{
+	long cumulative = 0;
+	size_t i;
+
+	for (i = 0; i <= n; i++) {
+		cumulative += atomic_load_explicit(&h->bucket[i],
+		    memory_order_relaxed);
+		put(o, "%s_bucket{", name);
+		label(o, true, "runner", runner);
+		if (i < n)
+			put(o, ",le=\"%g\"} %ld\n", (double)bounds[i] / 1000.0,
+			    cumulative);
+		else
+			put(o, ",le=\"+Inf\"} %ld\n", cumulative);
+	}
+	/* The count is the +Inf bucket, so the two always agree. */
+	put(o, "%s_sum{", name);
+	label(o, true, "runner", runner);
+	put(o, "} %.3f\n", (double)atomic_load_explicit(&h->sum_ms,
+	    memory_order_relaxed) / 1000.0);
+	put(o, "%s_count{", name);
+	label(o, true, "runner", runner);
+	put(o, "} %ld\n", cumulative);
+}
+
+/* The service label of an operation's counts. */
+static const char *
+service_label(const struct tf_aws_op_count *op)
+{
+	return (unsigned)op->service < TF_AWS__SERVICES ?
+	    service_names[op->service] : "unknown";
+}
+
+/* One taskfleet_aws_* family by service and operation; field picks the
+ * count of each operation. */
+static void
+aws_family(struct out *o, const struct tf_metrics_sources *s, const char *name,
+    const char *help, long (*field)(const struct tf_aws_op_count *))
+{
+	size_t i;
+
+	family(o, name, "counter", help);
+	for (i = 0; i < s->n_ops; i++) {
+		const struct tf_aws_op_count *op = &s->ops[i];
+
+		put(o, "%s{", name);
+		label(o, true, "service", service_label(op));
+		label(o, false, "operation", op->operation);
+		put(o, "} %ld\n", field(op));
+	}
+}
+
+/* The fields aws_family() shows. */
+static long
+op_calls(const struct tf_aws_op_count *op)
+{
+	return op->calls;
+}
+
+static long
+op_requests(const struct tf_aws_op_count *op)
+{
+	return op->requests;
+}
+
+static long
+op_throttled(const struct tf_aws_op_count *op)
+{
+	return op->throttled;
+}
+
+enum tf_err
+tf_metrics_render(const struct tf_metrics *m,
+    const struct tf_metrics_sources *s, struct tf_buf *b)
+{
+	struct out o = { b, TF_OK };
+	size_t i, k;
+
+	family(&o, "taskfleet_build_info", "gauge",
+	    "The consumer's version (always 1).");
+	put(&o, "taskfleet_build_info{");
+	label(&o, true, "version", TF_VERSION);
+	put(&o, "} 1\n");
+	family(&o, "taskfleet_start_time_seconds", "gauge",
+	    "When the consumer started, in seconds since the epoch.");
+	put(&o, "taskfleet_start_time_seconds %.3f\n", (double)m->start_ms / 1000.0);
+
+	family(&o, "taskfleet_messages_received_total", "counter",
+	    "SQS messages received.");
+	sample(&o, "taskfleet_messages_received_total", atomic_load(&m->received));
+	family(&o, "taskfleet_messages_malformed_total", "counter",
+	    "Messages whose body is not a task message (deleted).");
+	sample(&o, "taskfleet_messages_malformed_total", atomic_load(&m->malformed));
+	family(&o, "taskfleet_messages_released_total", "counter",
+	    "Received messages handed back unstarted at shutdown.");
+	sample(&o, "taskfleet_messages_released_total", atomic_load(&m->released));
+
+	family(&o, "taskfleet_claims_won_total", "counter",
+	    "Claims of a task that won and led to a run.");
+	sample(&o, "taskfleet_claims_won_total", atomic_load(&m->claims_won));
+	family(&o, "taskfleet_claims_lost_total", "counter",
+	    "Messages that did not lead to a run, by reason.");
+	for (i = 0; i < TF_METRICS__LOST; i++)
+		put(&o, "taskfleet_claims_lost_total{reason=\"%s\"} %ld\n",
+		    lost_names[i], atomic_load(&m->claims_lost[i]));
+
+	family(&o, "taskfleet_runs_total", "counter",
+	    "Runs, by runner and outcome.");
+	for (i = 0; i < m->n_runners; i++) {
+		for (k = 0; k < TF_METRICS__OUTCOMES; k++) {
+			put(&o, "taskfleet_runs_total{");
+			label(&o, true, "runner", m->runners[i].name);
+			put(&o, ",outcome=\"%s\"} %ld\n", outcome_names[k],
+			    atomic_load(&m->runners[i].runs[k]));
+		}
+	}
+	family(&o, "taskfleet_run_duration_seconds", "histogram",
+	    "How long runs took, by runner.");
+	for (i = 0; i < m->n_runners; i++)
+		histogram_series(&o, "taskfleet_run_duration_seconds",
+		    m->runners[i].name, &m->runners[i].duration, duration_bounds_ms,
+		    N_DURATION);
+	family(&o, "taskfleet_run_lateness_seconds", "histogram",
+	    "How long after its due time a run started, by runner.");
+	for (i = 0; i < m->n_runners; i++)
+		histogram_series(&o, "taskfleet_run_lateness_seconds",
+		    m->runners[i].name, &m->runners[i].lateness, lateness_bounds_ms,
+		    N_LATENESS);
+
+	family(&o, "taskfleet_sweeps_total", "counter",
+	    "Sweeps of the due index by this consumer's sweeper.");
+	sample(&o, "taskfleet_sweeps_total", s->sweeps);
+	family(&o, "taskfleet_sweeper_enqueued_total", "counter",
+	    "Messages the sweeper sent for tasks without a live one.");
+	sample(&o, "taskfleet_sweeper_enqueued_total", s->sweeper_enqueued);
+	family(&o, "taskfleet_sweeper_recovered_total", "counter",
+	    "Runs whose lease expired that the sweeper took back.");
+	sample(&o, "taskfleet_sweeper_recovered_total", s->sweeper_recovered);
+
+	aws_family(&o, s, "taskfleet_aws_calls_total",
+	    "AWS API calls, by service and operation.", op_calls);
+	aws_family(&o, s, "taskfleet_aws_requests_total",
+	    "HTTP requests to AWS, retries included, by service and operation.",
+	    op_requests);
+	aws_family(&o, s, "taskfleet_aws_throttled_requests_total",
+	    "AWS requests answered with throttling, by service and operation.",
+	    op_throttled);
+	family(&o, "taskfleet_aws_errors_total", "counter",
+	    "AWS API calls that failed after their retries, by service, "
+	    "operation and error.");
+	for (i = 0; i < s->n_ops; i++) {
+		for (k = 1; k < TF_ERR__COUNT; k++) {
+			if (s->ops[i].errors[k] == 0)
+				continue;
+			put(&o, "taskfleet_aws_errors_total{");
+			label(&o, true, "service", service_label(&s->ops[i]));
+			label(&o, false, "operation", s->ops[i].operation);
+			put(&o, ",error=\"%s\"} %ld\n", error_names[k] ? error_names[k] :
+			    "other", s->ops[i].errors[k]);
+		}
+	}
+	family(&o, "taskfleet_aws_retries_total", "counter",
+	    "AWS requests that were retries.");
+	sample(&o, "taskfleet_aws_retries_total", s->aws_retries);
+	family(&o, "taskfleet_aws_throttled_calls_total", "counter",
+	    "AWS calls still throttled after their retries (these lower the "
+	    "receive limit).");
+	sample(&o, "taskfleet_aws_throttled_calls_total", s->aws_throttled_calls);
+
+	family(&o, "taskfleet_tasks_in_flight", "gauge",
+	    "Received messages queued for a worker or being processed.");
+	sample(&o, "taskfleet_tasks_in_flight", s->in_flight);
+	family(&o, "taskfleet_receive_limit", "gauge",
+	    "Messages taken at once, lowered while AWS throttles.");
+	sample(&o, "taskfleet_receive_limit", s->receive_limit);
+	family(&o, "taskfleet_concurrency", "gauge",
+	    "Worker threads: tasks run at once at most.");
+	sample(&o, "taskfleet_concurrency", s->concurrency);
+	return o.rc;
+}
+
+/* --- --metrics-listen ----------------------------------------------------- */
+
+enum tf_err
+tf_metrics_parse_listen(const char *text, struct sockaddr_storage *ss,
+    socklen_t *len, char *err, size_t errlen)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	const char *colon, *port_text;
+	char host[INET6_ADDRSTRLEN + 1], *end;
+	size_t host_len;
+	long port;
+	bool v6;
+
+	memset(ss, 0, sizeof(*ss));
+	*len = 0;
+	v6 = text[0] == '[';
+	if (v6) {
+		colon = strchr(text, ']');
+		if (colon == NULL || colon[1] != ':')
+			goto bad;
+		host_len = (size_t)(colon - text - 1);
+		port_text = colon + 2;
+		text++;
+	} else {
+		colon = strrchr(text, ':');
+		if (colon == NULL)
+			goto bad;
+		host_len = (size_t)(colon - text);
+		port_text = colon + 1;
+	}
+	if (host_len == 0 || host_len >= sizeof(host))
+		goto bad;
+	memcpy(host, text, host_len);
+	host[host_len] = '\0';
+	errno = 0;
+	port = strtol(port_text, &end, 10);
+	if (*port_text < '0' || *port_text > '9' || *end != '\0' || errno != 0 ||
+	    port < 0 || port > 65535)
+		goto bad;
+	if (v6 && inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*in6);
+		return TF_OK;
+	}
+	if (!v6 && inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)port);
+		*len = sizeof(*in4);
+		return TF_OK;
+	}
+bad:
+	tf_errf(err, errlen, "expected ADDR:PORT with a numeric IPv4 address "
+	    "or [IPv6]:PORT, and a port from 0 to 65535");
+	return TF_ERR_INVALID;
+}
+
+struct tf_metrics_server {
+	struct MHD_Daemon *d;
+	_Atomic(struct tf_consumer *) c;   /* NULL until attached */
+	int port;
+	atomic_int starting;               /* MHD messages go to start_error */
+	char start_error[256];
+	pthread_mutex_t ready_lock;        /* one readiness check at a time;
+	                                      guards the fields below */
+	int64_t ready_at_ms;               /* monotonic; 0: never checked */
+	bool ready_ok;
+	char ready_why[600];
+};
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+/* libmicrohttpd's messages: kept as the reason while starting, logged
+ * afterwards. */
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct tf_metrics_server *srv = cls;
+	char text[512];
+	size_t n;
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	n = strlen(text);
+	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+		text[--n] = '\0';
+	if (atomic_load(&srv->starting)) {
+		if (srv->start_error[0] == '\0')
+			snprintf(srv->start_error, sizeof(srv->start_error), "%s", text);
+	} else {
+		tf_log(TF_LOG_WARN, "metrics server: %s", text);
+	}
+}
+
+/* Queues a reply with a copy of body. */
+static enum MHD_Result
+reply(struct MHD_Connection *conn, unsigned int status, const char *type,
+    const char *body, size_t len, bool allow)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(len, (void *)body,
+	    MHD_RESPMEM_MUST_COPY);
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (allow)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result
+reply_text(struct MHD_Connection *conn, unsigned int status, const char *text)
+{
+	return reply(conn, status, "text/plain; charset=utf-8", text,
+	    strlen(text), status == MHD_HTTP_METHOD_NOT_ALLOWED);
+}
+
+/* Adds the counts of add to those of ops[*n] with the same operation. */
+static void
+merge_ops(struct tf_aws_op_count *ops, size_t *n, size_t max,
+    const struct tf_aws_op_count *add, size_t n_add)
+{
+	size_t i, k, e;
+
+	for (i = 0; i < n_add; i++) {
+		for (k = 0; k < *n && strcmp(ops[k].operation, add[i].operation) != 0;
+		    k++)
+			;
+		if (k == *n) {
+			if (*n < max)
+				ops[(*n)++] = add[i];
+			continue;
+		}
+		ops[k].calls += add[i].calls;
+		ops[k].requests += add[i].requests;
+		ops[k].throttled += add[i].throttled;
+		ops[k].failed += add[i].failed;
+		for (e = 0; e < TF_ERR__COUNT; e++)
+			ops[k].errors[e] += add[i].errors[e];
+	}
+}
+
+/* Renders the metrics of c into b. */
+static enum tf_err
+render_consumer(struct tf_consumer *c, struct tf_buf *b)
+{
+	struct tf_aws_op_count *ops = NULL, *hb = NULL;
+	struct tf_metrics_sources s;
+	struct tf_aws_stats *st;
+	struct tf_sweeper_stats *sw;
+	size_t n_hb;
+	enum tf_err rc = TF_ERR_NOMEM;
+
+	memset(&s, 0, sizeof(s));
+	ops = tf_calloc(TF_AWS_MAX_OPS * 2, sizeof(*ops));
+	hb = tf_calloc(TF_AWS_MAX_OPS, sizeof(*hb));
+	if (ops == NULL || hb == NULL)
+		goto out;
+	s.n_ops = tf_aws_op_counts(c->ctx->aws, ops, TF_AWS_MAX_OPS);
+	st = tf_aws_stats(c->ctx->aws);
+	s.aws_retries = atomic_load(&st->retries);
+	s.aws_throttled_calls = atomic_load(&st->throttled_calls);
+	if (c->hb_aws != NULL) {
+		/* The heartbeat's client counts with the main one. */
+		n_hb = tf_aws_op_counts(c->hb_aws, hb, TF_AWS_MAX_OPS);
+		merge_ops(ops, &s.n_ops, TF_AWS_MAX_OPS * 2, hb, n_hb);
+		st = tf_aws_stats(c->hb_aws);
+		s.aws_retries += atomic_load(&st->retries);
+		s.aws_throttled_calls += atomic_load(&st->throttled_calls);
+	}
+	s.ops = ops;
+	if (c->sweeper != NULL) {
+		sw = tf_sweeper_stats(c->sweeper);
+		s.sweeps = atomic_load(&sw->sweeps);
+		s.sweeper_enqueued = atomic_load(&sw->enqueued);
+		s.sweeper_recovered = atomic_load(&sw->recovered);
+	}
+	pthread_mutex_lock(&c->lock);
+	s.in_flight = c->busy;
+	pthread_mutex_unlock(&c->lock);
+	s.receive_limit = atomic_load(&c->receive_limit);
+	s.concurrency = c->o.concurrency;
+	rc = tf_metrics_render(c->metrics, &s, b);
+out:
+	tf_free(ops);
+	tf_free(hb);
+	return rc;
+}
+
+/* True while c does its job; otherwise why says what is wrong. */
+static bool
+healthy(struct tf_consumer *c, char *why, size_t n)
+{
+	int64_t now = tf_mono_ms(), since, limit;
+
+	if (atomic_load(&c->stopping)) {
+		snprintf(why, n, "stopping%s\n", atomic_load(&c->watchdog_fired) ?
+		    " (the watchdog found the consumer stuck)" : "");
+		return false;
+	}
+	/* The watchdog's limit: above the longest a receive with its retries
+	 * can take. */
+	limit = c->o.watchdog_ms > 0 ? c->o.watchdog_ms : 5 * 60 * 1000;
+	since = now - atomic_load(&c->receiver_beat_ms);
+	if (since > limit) {
+		snprintf(why, n, "the receive loop has made no progress for %lld ms\n",
+		    (long long)since);
+		return false;
+	}
+	since = now - tf_heartbeat_alive_ms(c->hb);
+	if (since > tf_heartbeat_stall_limit_ms(c->o.visibility_s)) {
+		snprintf(why, n, "the heartbeat thread has not moved for %lld ms\n",
+		    (long long)since);
+		return false;
+	}
+	snprintf(why, n, "ok\n");
+	return true;
+}
+
+/* Calls operation once, quickly, with request (owned: deleted here); true
+ * when it succeeded, else what went wrong is in why. */
+static bool
+probe(struct tf_consumer *c, enum tf_aws_service svc, const char *operation,
+    cJSON *request, const char *what, char *why, size_t n)
+{
+	static const struct tf_aws_call_opts quick = { 3000, NULL, 1 };
+	cJSON *response = NULL;
+	enum tf_err rc = TF_ERR_NOMEM;
+
+	if (request != NULL)
+		rc = tf_aws_call(c->ctx->aws, svc, operation, request, &quick,
+		    &response);
+	if (rc != TF_OK)
+		snprintf(why, n, "%s: %s %s (%s)\n", what, operation,
+		    tf_strerror(rc), rc == TF_ERR_NOMEM ? "out of memory" :
+		    tf_aws_last_error()->message);
+	cJSON_Delete(request);
+	cJSON_Delete(response);
+	return rc == TF_OK;
+}
+
+/* Asks AWS whether the credentials work and the table and queue answer. */
+static bool
+check_aws(struct tf_consumer *c, char *why, size_t n)
+{
+	cJSON *req, *key, *names;
+	char what[512];
+
+	/* A key no task has: the table answers with no item. */
+	req = cJSON_CreateObject();
+	key = cJSON_AddObjectToObject(req, "Key");
+	if (key == NULL || cJSON_AddStringToObject(req, "TableName",
+	    c->cfg->table) == NULL || cJSON_AddItemToObject(key, "id",
+	    tf_ddb_av_s("taskfleet-readiness-probe")) == 0) {
+		cJSON_Delete(req);
+		req = NULL;
+	}
+	snprintf(what, sizeof(what), "table %s", c->cfg->table);
+	if (!probe(c, TF_AWS_DYNAMODB, "GetItem", req, what, why, n))
+		return false;
+	req = cJSON_CreateObject();
+	names = cJSON_AddArrayToObject(req, "AttributeNames");
+	if (names == NULL || cJSON_AddStringToObject(req, "QueueUrl",
+	    c->ctx->queue_url) == NULL || cJSON_AddItemToArray(names,
+	    cJSON_CreateString("QueueArn")) == 0) {
+		cJSON_Delete(req);
+		req = NULL;
+	}
+	snprintf(what, sizeof(what), "queue %s", c->ctx->queue_url);
+	if (!probe(c, TF_AWS_SQS, "GetQueueAttributes", req, what, why, n))
+		return false;
+	snprintf(why, n, "ok\n");
+	return true;
+}
+
+/* True when c can do its job; the AWS answer is reused for a few seconds. */
+static bool
+ready(struct tf_metrics_server *srv, struct tf_consumer *c, char *why,
+    size_t n)
+{
+	bool ok;
+
+	if (atomic_load(&c->stopping)) {
+		snprintf(why, n, "stopping\n");
+		return false;
+	}
+	pthread_mutex_lock(&srv->ready_lock);
+	if (srv->ready_at_ms == 0 ||
+	    tf_mono_ms() - srv->ready_at_ms >= TF_METRICS_READY_TTL_MS) {
+		srv->ready_ok = check_aws(c, srv->ready_why, sizeof(srv->ready_why));
+		srv->ready_at_ms = tf_mono_ms();
+	}
+	ok = srv->ready_ok;
+	snprintf(why, n, "%s", srv->ready_why);
+	pthread_mutex_unlock(&srv->ready_lock);
+	return ok;
+}
+
+static enum MHD_Result
+handle(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct tf_metrics_server *srv = cls;
+	struct tf_consumer *c;
+	struct tf_buf b = TF_BUF_INIT;
+	char why[700];
+	enum MHD_Result ret;
+	bool ok;
+
+	if (strcmp(url, "/metrics") != 0 && strcmp(url, "/healthz") != 0 &&
+	    strcmp(url, "/readyz") != 0)
+		return reply_text(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+	    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+		    "method not allowed\n");
+	c = atomic_load(&srv->c);
+	if (c == NULL)
+		return reply_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "starting\n");
+	if (strcmp(url, "/healthz") == 0) {
+		ok = healthy(c, why, sizeof(why));
+		return reply_text(conn, ok ? MHD_HTTP_OK :
+		    MHD_HTTP_SERVICE_UNAVAILABLE, why);
+	}
+	if (strcmp(url, "/readyz") == 0) {
+		ok = ready(srv, c, why, sizeof(why));
+		return reply_text(conn, ok ? MHD_HTTP_OK :
+		    MHD_HTTP_SERVICE_UNAVAILABLE, why);
+	}
+	if (render_consumer(c, &b) != TF_OK) {
+		tf_buf_free(&b);
+		return reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "out of memory\n");
+	}
+	ret = reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
+	    tf_buf_str(&b), b.len, false);
+	tf_buf_free(&b);
+	return ret;
+}
+
+enum tf_err
+tf_metrics_server_start(const struct sockaddr *addr, socklen_t addrlen,
+    struct tf_metrics_server **out, char *err, size_t errlen)
+{
+	struct tf_metrics_server *srv;
+	const union MHD_DaemonInfo *info;
+	unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD |
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
+	uint16_t port;
+
+	*out = NULL;
+	srv = tf_calloc(1, sizeof(*srv));
+	if (srv == NULL) {
+		tf_errf(err, errlen, "out of memory");
+		return TF_ERR_NOMEM;
+	}
+	pthread_mutex_init(&srv->ready_lock, NULL);
+	atomic_store(&srv->starting, 1);
+	if (addr->sa_family == AF_INET6) {
+		flags |= MHD_USE_IPv6;
+		port = ntohs(((const struct sockaddr_in6 *)(const void *)addr)->sin6_port);
+	} else {
+		port = ntohs(((const struct sockaddr_in *)(const void *)addr)->sin_port);
+	}
+	(void)addrlen;
+	/* A few connections at once are plenty for probes and scrapes; each
+	 * has its own thread, so a readiness check waiting for AWS holds up
+	 * no other request. */
+	srv->d = MHD_start_daemon(flags, port, NULL, NULL, handle, srv,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,  /* first, as MHD wants */
+	    MHD_OPTION_SOCK_ADDR, addr,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)8,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
+	    MHD_OPTION_END);
+	atomic_store(&srv->starting, 0);
+	if (srv->d == NULL) {
+		tf_errf(err, errlen, "cannot listen: %s", srv->start_error[0] ?
+		    srv->start_error : "libmicrohttpd could not start");
+		pthread_mutex_destroy(&srv->ready_lock);
+		tf_free(srv);
+		return TF_ERR_IO;
+	}
+	info = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = info != NULL ? info->port : port;
+	*out = srv;
+	return TF_OK;
+}
+
+int
+tf_metrics_server_port(const struct tf_metrics_server *srv)
+{
+	return srv->port;
+}
+
+void
+tf_metrics_server_attach(struct tf_metrics_server *srv, struct tf_consumer *c)
+{
+	atomic_store(&srv->c, c);
+}
+
+void
+tf_metrics_server_stop(struct tf_metrics_server *srv)
+{
+	if (srv == NULL)
+		return;
+	MHD_stop_daemon(srv->d);
+	pthread_mutex_destroy(&srv->ready_lock);
+	tf_free(srv);
+}

@@ -1,0 +1,195 @@
+# infra/aws/iam.tf - who may do what.
+#
+# consumer: exactly the calls taskfleet-consumer makes (tests/scripts/infra_aws.py
+# derives them from the C sources and compares), on exactly this table, its
+# by_due index and the task queue. SQS's batch calls are authorised by their
+# single-message actions (DeleteMessageBatch by sqs:DeleteMessage).
+# producer: what the `taskfleet` CLI needs for everything but `init` (table,
+# queues and their settings belong to Terraform here); attach it to the people
+# and CI that submit and manage tasks.
+
+locals {
+  table_index_arns = {
+    for name in ["by_due", "by_ns"] : name => "${aws_dynamodb_table.tasks.arn}/index/${name}"
+  }
+}
+
+data "aws_iam_policy_document" "consumer" {
+  statement {
+    sid       = "TaskItems"
+    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.tasks.arn]
+  }
+
+  # The sweeper queries the sparse by_due index.
+  statement {
+    sid       = "DueIndex"
+    actions   = ["dynamodb:Query"]
+    resources = [local.table_index_arns["by_due"]]
+  }
+
+  statement {
+    sid = "TaskQueue"
+    actions = [
+      "sqs:ChangeMessageVisibility",
+      "sqs:DeleteMessage",
+      "sqs:GetQueueUrl",
+      "sqs:ReceiveMessage",
+      "sqs:SendMessage",
+    ]
+    resources = [aws_sqs_queue.tasks.arn]
+  }
+}
+
+resource "aws_iam_policy" "consumer" {
+  name        = "${var.name}-consumer"
+  description = "taskfleet-consumer: its calls on the ${var.table_name} table and the ${var.queue_name} queue"
+  policy      = data.aws_iam_policy_document.consumer.json
+}
+
+data "aws_iam_policy_document" "producer" {
+  statement {
+    sid = "TaskItems"
+    actions = [
+      "dynamodb:BatchWriteItem",
+      "dynamodb:DeleteItem",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:Scan",
+      "dynamodb:UpdateItem",
+    ]
+    resources = [aws_dynamodb_table.tasks.arn]
+  }
+
+  statement {
+    sid       = "Indexes"
+    actions   = ["dynamodb:Query"]
+    resources = values(local.table_index_arns)
+  }
+
+  # submit and run-now send to the queue; stats reads both queues' depth; dlq
+  # list and redrive receive from the dead-letter queue and send to the queue.
+  statement {
+    sid = "Queues"
+    actions = [
+      "sqs:ChangeMessageVisibility",
+      "sqs:DeleteMessage",
+      "sqs:GetQueueAttributes",
+      "sqs:GetQueueUrl",
+      "sqs:ReceiveMessage",
+      "sqs:SendMessage",
+    ]
+    resources = [aws_sqs_queue.tasks.arn, aws_sqs_queue.dlq.arn]
+  }
+}
+
+resource "aws_iam_policy" "producer" {
+  name        = "${var.name}-producer"
+  description = "taskfleet CLI (all but init) on the ${var.table_name} table and its queues"
+  policy      = data.aws_iam_policy_document.producer.json
+}
+
+# --- the ECS task role (the consumer's credentials) ---------------------------
+
+data "aws_iam_policy_document" "ecs_tasks_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+
+    # Only ECS tasks of this account (no confused deputy).
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${data.aws_partition.current.partition}:ecs:${var.region}:${data.aws_caller_identity.current.account_id}:*"]
+    }
+  }
+}
+
+resource "aws_iam_role" "task" {
+  name               = "${var.name}-consumer-task"
+  description        = "Credentials of the taskfleet consumers on ECS"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+resource "aws_iam_role_policy_attachment" "task_consumer" {
+  role       = aws_iam_role.task.name
+  policy_arn = aws_iam_policy.consumer.arn
+}
+
+# --- the ECS execution role (pulls the image, writes logs, reads secrets) -----
+
+resource "aws_iam_role" "execution" {
+  name               = "${var.name}-consumer-execution"
+  description        = "ECS agent: pull the taskfleet image, write its logs, read its secrets"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+resource "aws_iam_role_policy_attachment" "execution" {
+  role       = aws_iam_role.execution.name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+}
+
+data "aws_iam_policy_document" "execution_secrets" {
+  count = length(var.secrets) > 0 ? 1 : 0
+
+  statement {
+    sid       = "ConsumerSecrets"
+    actions   = ["secretsmanager:GetSecretValue", "ssm:GetParameters"]
+    resources = distinct(values(var.secrets))
+  }
+}
+
+resource "aws_iam_role_policy" "execution_secrets" {
+  count = length(var.secrets) > 0 ? 1 : 0
+
+  name   = "consumer-secrets"
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.execution_secrets[0].json
+}
+
+# --- EC2 (infra/systemd) -------------------------------------------------------
+
+data "aws_iam_policy_document" "ec2_assume" {
+  count = var.create_ec2_instance_profile ? 1 : 0
+
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ec2.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "ec2" {
+  count = var.create_ec2_instance_profile ? 1 : 0
+
+  name               = "${var.name}-consumer-ec2"
+  description        = "Credentials of taskfleet consumers on EC2 (instance metadata)"
+  assume_role_policy = data.aws_iam_policy_document.ec2_assume[0].json
+}
+
+resource "aws_iam_role_policy_attachment" "ec2_consumer" {
+  count = var.create_ec2_instance_profile ? 1 : 0
+
+  role       = aws_iam_role.ec2[0].name
+  policy_arn = aws_iam_policy.consumer.arn
+}
+
+resource "aws_iam_instance_profile" "ec2" {
+  count = var.create_ec2_instance_profile ? 1 : 0
+
+  name = "${var.name}-consumer"
+  role = aws_iam_role.ec2[0].name
+}

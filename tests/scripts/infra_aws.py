@@ -1,0 +1,317 @@
+#!/usr/bin/env python3
+"""infra_aws.py - checks infra/aws (Terraform) without Terraform or AWS.
+
+- every .tf file parses with HashiCorp's HCL parser (npm @cdktf/hcl2json);
+  every reference names a declared variable, local, resource, data source or
+  iterator, used where it exists; resource arguments, blocks and referenced
+  attributes exist in the AWS provider's schema (tests/infra/check-tf.js);
+  nothing is declared and left unused; and the checker catches each kind of
+  mistake in deliberately broken copies;
+- the table, indexes and queues match what `taskfleet init` creates
+  (lib/schema.c) and SPEC section 4;
+- the consumer's IAM policy allows exactly the AWS calls the consumer's code
+  makes (tests/infra/aws_ops.py reads them from the C sources), on exactly the
+  table, index and queue it uses; the producer's policy likewise for the CLI
+  without `init`;
+- the ECS task definition, autoscaling, alarms, variables and outputs say
+  what issue 8 asks for.
+"""
+import os
+import re
+import shutil
+import sys
+import tempfile
+
+sys.dont_write_bytecode = True  # no __pycache__ in the tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'infra'))
+import aws_ops  # noqa: E402
+from common import ROOT, result, finish, ensure_npm, check_tf  # noqa: E402
+
+TF = os.path.join(ROOT, 'infra', 'aws')
+SQS_BATCH = {'DeleteMessageBatch': 'DeleteMessage', 'SendMessageBatch': 'SendMessage',
+             'ChangeMessageVisibilityBatch': 'ChangeMessageVisibility'}
+
+
+def iam_actions(ops):
+    """AWS operations -> IAM actions: SQS's batch calls are authorised by the
+    single-message action (there is no sqs:DeleteMessageBatch permission)."""
+    out = set()
+    for o in ops:
+        svc, op = o.split(':')
+        if svc == 'sqs':
+            op = SQS_BATCH.get(op, op)
+        out.add('%s:%s' % (svc, op))
+    return out
+
+
+def statements(model, name):
+    return model['data']['aws_iam_policy_document'][name]['statement']
+
+
+def policy_actions(model, name):
+    acts = set()
+    for st in statements(model, name):
+        acts.update(st.get('actions', []))
+    return acts
+
+
+def compare(want, got):
+    """None when equal, else what differs."""
+    if want == got:
+        return None
+    return 'missing %s; not used by the code %s' % (sorted(want - got) or '-', sorted(got - want) or '-')
+
+
+def var_default(model, value):
+    m = re.fullmatch(r'\$\{var\.(\w+)\}', str(value))
+    return model['variable'][m.group(1)].get('default') if m else value
+
+
+def c_create_table():
+    import json
+    src = open(os.path.join(ROOT, 'lib', 'schema.c')).read()
+    body = re.search(r'create_table_json\[\]\s*=(.*?);', src, re.S).group(1)
+    text = ''.join(re.findall(r'"((?:[^"\\]|\\.)*)"', body)).replace('\\"', '"')
+    return json.loads(text), src
+
+
+def check_checker_catches():
+    """Broken copies: each mutation must be reported in its category."""
+    mutations = [
+        ('undeclared_variable', 'sqs.tf', 'var.max_receive_count\n', 'var.max_recieve_count\n', 'refs'),
+        ('undeclared_resource', 'outputs.tf', 'aws_sqs_queue.tasks.url\n', 'aws_sqs_queue.task.url\n', 'refs'),
+        ('unknown_local', 'iam.tf', 'local.table_index_arns["by_due"]', 'local.table_index_arn["by_due"]', 'refs'),
+        ('unindexed_count_resource', 'iam.tf', 'role = aws_iam_role.ec2[0].name', 'role = aws_iam_role.ec2.name', 'refs'),
+        ('indexed_single_resource', 'outputs.tf', 'aws_dynamodb_table.tasks.name\n', 'aws_dynamodb_table.tasks[0].name\n', 'refs'),
+        ('each_without_for_each', 'ecs.tf', 'weight            = 1\n  }\n}', 'weight            = each.value\n  }\n}', 'refs'),
+        ('unbound_for_variable', 'ecs.tf', '{ name = k, value = local.consumer_environment[k] }', '{ name = k, value = local.consumer_environment[j] }', 'refs'),
+        ('unknown_attribute', 'outputs.tf', 'aws_dynamodb_table.tasks.arn\n', 'aws_dynamodb_table.tasks.amr\n', 'attrs'),
+        ('unknown_argument', 'sqs.tf', 'receive_wait_time_seconds  = 20', 'receive_wait_seconds = 20', 'schema'),
+        ('unknown_block', 'dynamodb.tf', 'point_in_time_recovery {', 'point_in_time_recover {', 'schema'),
+        ('missing_required_argument', 'ecs.tf', 'family                   = "${var.name}-consumer"\n', '\n', 'schema'),
+        ('unknown_resource_type', 'alarms.tf', 'resource "aws_sns_topic" "alarms"', 'resource "aws_sns_topik" "alarms"', 'schema'),
+        ('unused_variable', 'variables.tf', 'variable "tags" {', 'variable "never_used" {\n  type    = string\n  default = ""\n}\n\nvariable "tags" {', 'unused'),
+        ('syntax_error', 'sqs.tf', 'resource "aws_sqs_queue" "dlq" {', 'resource "aws_sqs_queue" "dlq" {{', 'parse'),
+        ('duplicate_resource', 'sqs.tf', 'resource "aws_sqs_queue" "tasks" {', 'resource "aws_sqs_queue" "dlq" {', 'declare'),
+    ]
+    for name, fn, old, new, category in mutations:
+        tmp = tempfile.mkdtemp(prefix='tf-broken-')
+        try:
+            for f in os.listdir(TF):
+                if f.endswith('.tf'):
+                    shutil.copy(os.path.join(TF, f), tmp)
+            path = os.path.join(tmp, fn)
+            text = open(path).read()
+            if old not in text:
+                result('tf_checker_catches_' + name, False, 'the text to break is gone from %s: %r' % (fn, old))
+                continue
+            open(path, 'w').write(text.replace(old, new, 1))
+            try:
+                got = check_tf(tmp)['checks']
+            except RuntimeError as e:
+                result('tf_checker_catches_' + name, False, e)
+                continue
+            result('tf_checker_catches_' + name, bool(got[category]),
+                   'no %s problem reported for the broken copy; got %s' % (category, {k: v for k, v in got.items() if v}))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main():
+    why = ensure_npm()
+    if not result('infra_npm_tools', why is None, why):
+        return
+    try:
+        out = check_tf(TF)
+    except RuntimeError as e:
+        result('tf_checker_runs', False, e)
+        return
+    checks, model = out['checks'], out['model']
+    result('tf_files_found', len(out['files']) >= 5, 'only %s' % out['files'])
+    for cat, label in [('parse', 'tf_every_file_parses'), ('declare', 'tf_no_duplicate_declarations'),
+                       ('refs', 'tf_every_reference_declared'), ('attrs', 'tf_referenced_attributes_exist'),
+                       ('schema', 'tf_arguments_match_aws_provider_schema'), ('unused', 'tf_no_unused_variables_or_locals')]:
+        result(label, not checks[cat], '; '.join(checks[cat][:10]))
+    check_checker_catches()
+
+    res = model['resource']
+    # --- the table -----------------------------------------------------------
+    want, schema_src = c_create_table()
+    t = res['aws_dynamodb_table']['tasks']
+    problems = []
+    attrs = {a['name']: a['type'] for a in t['attribute']}
+    if attrs != {a['AttributeName']: a['AttributeType'] for a in want['AttributeDefinitions']}:
+        problems.append('attributes %s' % attrs)
+    if t['hash_key'] != 'id' or want['KeySchema'] != [{'AttributeName': 'id', 'KeyType': 'HASH'}] or 'range_key' in t:
+        problems.append('key schema')
+    if t['billing_mode'] != want['BillingMode']:
+        problems.append('billing mode %s' % t['billing_mode'])
+    gsis = {g['name']: g for g in t['global_secondary_index']}
+    for w in want['GlobalSecondaryIndexes']:
+        g = gsis.pop(w['IndexName'], None)
+        keys = {k['KeyType']: k['AttributeName'] for k in w['KeySchema']}
+        if g is None:
+            problems.append('index %s missing' % w['IndexName'])
+            continue
+        if g['hash_key'] != keys['HASH'] or g.get('range_key') != keys.get('RANGE'):
+            problems.append('index %s keys' % w['IndexName'])
+        if g['projection_type'] != w['Projection']['ProjectionType'] or \
+                sorted(g.get('non_key_attributes', [])) != sorted(w['Projection'].get('NonKeyAttributes', [])):
+            problems.append('index %s projection' % w['IndexName'])
+    if gsis:
+        problems.append('indexes init does not make: %s' % list(gsis))
+    result('table_matches_taskfleet_init', not problems, '; '.join(problems))
+    ttl_attr = re.search(r'tf_ddb_update_ttl\(aws, o->table, "(\w+)"', schema_src)
+    ttl = t.get('ttl', [{}])[0]
+    result('table_ttl_on_ttl_attribute', ttl_attr and ttl.get('attribute_name') == ttl_attr.group(1) and ttl.get('enabled') is True,
+           'ttl block %s, init uses %s' % (ttl, ttl_attr and ttl_attr.group(1)))
+    pitr = t.get('point_in_time_recovery', [{}])[0].get('enabled')
+    result('table_point_in_time_recovery', var_default(model, pitr) is True, 'enabled = %s' % pitr)
+    sse = t.get('server_side_encryption', [{}])[0].get('enabled')
+    result('table_encryption', sse is True, 'server_side_encryption.enabled = %s' % sse)
+    result('table_name_default_is_consumer_default', var_default(model, t['name']) == 'taskfleet-tasks', t['name'])
+
+    # --- the queues ------------------------------------------------------------
+    q, dlq = res['aws_sqs_queue']['tasks'], res['aws_sqs_queue']['dlq']
+    result('dlq_named_like_init', dlq['name'] == '${var.queue_name}-dlq' and q['name'] == '${var.queue_name}'
+           and '"%s-dlq", o->queue_name' in schema_src, 'queue %s, dlq %s' % (q['name'], dlq['name']))
+    rp = q.get('redrive_policy', '')
+    mrc = re.search(r'max_receive_count > 0 \?\s*o->max_receive_count : (\d+)', schema_src)
+    result('queue_redrive_policy', 'deadLetterTargetArn = aws_sqs_queue.dlq.arn' in rp and 'maxReceiveCount     = var.max_receive_count' in rp
+           and mrc and model['variable']['max_receive_count']['default'] == int(mrc.group(1)),
+           'redrive_policy %r, init default %s' % (rp, mrc and mrc.group(1)))
+    result('queues_encrypted', q.get('sqs_managed_sse_enabled') is True and dlq.get('sqs_managed_sse_enabled') is True,
+           'sqs_managed_sse_enabled: queue %s dlq %s' % (q.get('sqs_managed_sse_enabled'), dlq.get('sqs_managed_sse_enabled')))
+    ret = re.findall(r'"MessageRetentionPeriod", "(\d+)"', schema_src)
+    result('queue_retention_like_init', ret and all(int(r) == model['variable']['message_retention_seconds']['default'] for r in ret)
+           and q['message_retention_seconds'] == dlq['message_retention_seconds'] == '${var.message_retention_seconds}',
+           'init %s, terraform default %s' % (ret, model['variable']['message_retention_seconds']['default']))
+    main_c = open(os.path.join(ROOT, 'consumer', 'main.c')).read()
+    vis_default = int(re.search(r'visibility_s = (\d+);', main_c).group(1))
+    cmd = model['locals']['consumer_command']['value']
+    flag = lambda f: cmd[cmd.index(f) + 1] if isinstance(cmd, list) and f in cmd[:-1] else None  # noqa: E731
+    result('visibility_timeout_fits_consumer', q['visibility_timeout_seconds'] == '${var.visibility_timeout_seconds}'
+           and model['variable']['visibility_timeout_seconds']['default'] == vis_default
+           and flag('--visibility-timeout') == '${tostring(var.visibility_timeout_seconds)}',
+           'queue %s, default %s (consumer %s), command %s' % (q['visibility_timeout_seconds'],
+           model['variable']['visibility_timeout_seconds']['default'], vis_default, cmd))
+    result('queue_long_polls', q.get('receive_wait_time_seconds') == 20, q.get('receive_wait_time_seconds'))
+
+    # --- IAM -------------------------------------------------------------------
+    cons_ops, _, cons_idx = aws_ops.analyse(ROOT, 'consumer')
+    result('code_ops_found', {'sqs:ReceiveMessage', 'dynamodb:UpdateItem'} <= cons_ops and
+           cons_ops <= aws_ops.all_ops(ROOT), 'consumer ops %s' % sorted(cons_ops))
+    want_c = iam_actions(cons_ops)
+    got_c = policy_actions(model, 'consumer')
+    diff = compare(want_c, got_c)
+    result('iam_consumer_exactly_the_code_calls', diff is None, diff)
+    # the comparison itself must fail on a policy with one action too many or too few
+    result('iam_check_catches_extra_action', compare(want_c, got_c | {'dynamodb:DeleteItem'}) is not None, 'not caught')
+    result('iam_check_catches_missing_action', compare(want_c, got_c - {'sqs:ReceiveMessage'}) is not None, 'not caught')
+    problems = []
+    for st in statements(model, 'consumer'):
+        res_text = ' '.join(st.get('resources', []))
+        if '*' in res_text.replace('[*]', '') or st.get('effect', 'Allow') != 'Allow' or 'not_actions' in st:
+            problems.append('%s: wildcard or unusual statement' % st.get('sid'))
+        for a in st.get('actions', []):
+            if a.startswith('sqs:') and res_text != '${aws_sqs_queue.tasks.arn}':
+                problems.append('%s on %s (only the task queue)' % (a, res_text))
+            if a.startswith('dynamodb:') and a != 'dynamodb:Query' and res_text != '${aws_dynamodb_table.tasks.arn}':
+                problems.append('%s on %s (only the table)' % (a, res_text))
+            if a == 'dynamodb:Query':
+                idx = set(re.findall(r'table_index_arns\["(\w+)"\]', res_text))
+                if idx != cons_idx or 'aws_dynamodb_table.tasks.arn' in res_text:
+                    problems.append('Query on %s, the consumer queries the indexes %s' % (res_text, sorted(cons_idx)))
+    result('iam_consumer_only_these_resources', not problems, '; '.join(problems))
+    prod_ops, _, _ = aws_ops.analyse(ROOT, 'producer', ['cmd_init'])
+    init_only = aws_ops.analyse(ROOT, 'producer')[0] - prod_ops
+    diff = compare(iam_actions(prod_ops), policy_actions(model, 'producer'))
+    result('iam_producer_exactly_the_cli_calls_but_init', diff is None and 'dynamodb:CreateTable' in init_only,
+           diff or 'init-only calls %s' % sorted(init_only))
+    attach = res['aws_iam_role_policy_attachment']['task_consumer']
+    td = res['aws_ecs_task_definition']['consumer']
+    others = [k for k, a in res['aws_iam_role_policy_attachment'].items()
+              if a['role'] == '${aws_iam_role.task.name}' and k != 'task_consumer']
+    others += [k for k, p in res.get('aws_iam_role_policy', {}).items() if p['role'] in ('${aws_iam_role.task.id}', '${aws_iam_role.task.name}')]
+    result('iam_task_role_has_only_consumer_policy', attach['policy_arn'] == '${aws_iam_policy.consumer.arn}'
+           and attach['role'] == '${aws_iam_role.task.name}' and td['task_role_arn'] == '${aws_iam_role.task.arn}' and not others,
+           'task role: attachment %s, other policies %s' % (attach, others))
+
+    # --- ECS -------------------------------------------------------------------
+    cd = td['container_definitions']
+    shut_default = int(re.search(r'shutdown_timeout_s = (\d+);', main_c).group(1))
+    stop = re.fullmatch(r'\$\{var\.shutdown_timeout \+ (\d+)\}', model['locals']['stop_timeout']['value'])
+    cap = re.search(r'var\.shutdown_timeout <= (\d+)', model['variable']['shutdown_timeout']['validation'][0]['condition'])
+    result('ecs_stop_timeout_above_shutdown_timeout',
+           stop and int(stop.group(1)) > 15 and cap and int(cap.group(1)) + int(stop.group(1)) <= 120
+           and 'stopTimeout = local.stop_timeout' in cd and flag('--shutdown-timeout') == '${tostring(var.shutdown_timeout)}'
+           and model['variable']['shutdown_timeout']['default'] == shut_default,
+           'stop %s, cap %s, consumer default %s' % (model['locals']['stop_timeout']['value'], cap and cap.group(1), shut_default))
+    result('ecs_health_check_on_healthz', re.search(r'healthCheck = \{\s*command\s*= \["CMD", "/usr/local/bin/taskfleet-healthcheck", "127\.0\.0\.1:\$\{var\.metrics_port\}"\]', cd)
+           and flag('--metrics-listen') == '0.0.0.0:${var.metrics_port}'
+           and '/healthz' in open(os.path.join(ROOT, 'infra', 'docker', 'healthcheck')).read(),
+           'healthCheck or --metrics-listen missing')
+    result('ecs_logs_to_cloudwatch', 'logDriver = "awslogs"' in cd and 'awslogs-group         = aws_cloudwatch_log_group.consumer.name' in cd,
+           'no awslogs configuration')
+    result('ecs_fargate_service', td['requires_compatibilities'] == ['FARGATE'] and td['network_mode'] == 'awsvpc'
+           and res['aws_ecs_service']['consumer']['task_definition'] == '${aws_ecs_task_definition.consumer.arn}',
+           'task definition or service not Fargate')
+    env = model['locals']['consumer_environment']['value']
+    result('ecs_consumer_environment', all(s in env for s in ['TASKFLEET_TABLE       = aws_dynamodb_table.tasks.name',
+                                                             'TASKFLEET_QUEUE_URL   = aws_sqs_queue.tasks.url', 'AWS_REGION']),
+           env)
+
+    # --- autoscaling -------------------------------------------------------------
+    pol = res['aws_appautoscaling_policy']['backlog_per_task']
+    cms = pol['target_tracking_scaling_policy_configuration'][0]['customized_metric_specification'][0]['metrics']
+    by_id = {m['id']: m for m in cms}
+    ret_data = [m for m in cms if m.get('return_data') is True]
+    problems = []
+    if len(ret_data) != 1 or not ret_data[0].get('expression'):
+        problems.append('one expression must return the data')
+    else:
+        e = re.fullmatch(r'\s*(\w+)\s*/\s*(\w+)\s*', ret_data[0]['expression'])
+        if not e:
+            problems.append('expression %r is not a / b' % ret_data[0]['expression'])
+        else:
+            num = by_id.get(e.group(1), {}).get('metric_stat', [{}])[0].get('metric', [{}])[0]
+            den = by_id.get(e.group(2), {}).get('metric_stat', [{}])[0].get('metric', [{}])[0]
+            dims = lambda m: {d['name']: d['value'] for d in m.get('dimensions', [])}  # noqa: E731
+            if (num.get('namespace'), num.get('metric_name')) != ('AWS/SQS', 'ApproximateNumberOfMessagesVisible') or \
+                    dims(num) != {'QueueName': '${aws_sqs_queue.tasks.name}'}:
+                problems.append('numerator is not the task queue\'s visible messages')
+            if (den.get('namespace'), den.get('metric_name')) != ('ECS/ContainerInsights', 'RunningTaskCount') or \
+                    dims(den) != {'ClusterName': '${aws_ecs_cluster.this.name}', 'ServiceName': '${aws_ecs_service.consumer.name}'}:
+                problems.append('denominator is not the service\'s running tasks')
+    tgt = res['aws_appautoscaling_target']['consumer']
+    if pol['policy_type'] != 'TargetTrackingScaling' or tgt['min_capacity'] != '${var.min_capacity}' or tgt['max_capacity'] != '${var.max_capacity}':
+        problems.append('not target tracking between min_capacity and max_capacity')
+    insights = res['aws_ecs_cluster']['this'].get('setting', [])
+    if {'name': 'containerInsights', 'value': 'enabled'} not in insights:
+        problems.append('Container Insights (RunningTaskCount) is off')
+    if 'var.min_capacity >= 1' not in model['variable']['min_capacity']['validation'][0]['condition']:
+        problems.append('min_capacity may be 0 (division by zero, no sweeper)')
+    result('autoscaling_backlog_per_task', not problems, '; '.join(problems))
+
+    # --- alarms ------------------------------------------------------------------
+    al = res['aws_cloudwatch_metric_alarm']
+    found = {(a['namespace'], a['metric_name'], a['dimensions'].get('QueueName')) for a in al.values()}
+    result('alarm_oldest_message_age', ('AWS/SQS', 'ApproximateAgeOfOldestMessage', '${aws_sqs_queue.tasks.name}') in found
+           and model['variable']['oldest_message_age_alarm_seconds']['default'] > 900, found)
+    result('alarm_dead_letters', ('AWS/SQS', 'ApproximateNumberOfMessagesVisible', '${aws_sqs_queue.dlq.name}') in found, found)
+
+    # --- variables, outputs, README ------------------------------------------------
+    nodef = [n for n, v in model['variable'].items() if 'default' not in v or not v.get('description')]
+    result('variables_have_defaults_and_descriptions', not nodef, nodef)
+    outs = model['output']
+    result('outputs_table_name_and_queue_url', outs.get('table_name', {}).get('value') == '${aws_dynamodb_table.tasks.name}'
+           and outs.get('queue_url', {}).get('value') == '${aws_sqs_queue.tasks.url}', {k: outs.get(k) for k in ('table_name', 'queue_url')})
+    readme = os.path.join(TF, 'README.md')
+    text = open(readme).read() if os.path.exists(readme) else ''
+    missing = [w for w in ['terraform init', 'terraform apply', 'docker build', 'oldest-message-age', 'dead-letters', 'table_name', 'queue_url']
+               + list(model['variable']) if w not in text]
+    result('readme_apply_steps_variables_alarms', not missing, 'infra/aws/README.md lacks %s' % missing)
+
+
+main()
+finish()
