@@ -86,9 +86,28 @@ $(BUILD)/bin/taskfleet-consumer: $(CONSUMER_OBJ) $(LIBTF)
 	$(CC) $(ALL_LDFLAGS) -rdynamic -o $@ $(CONSUMER_OBJ) $(LIBTF) $(LIBS) $(MHD_LIBS)
 $(BUILD)/obj/consumer/metrics.o: ALL_CFLAGS += $(MHD_CFLAGS)
 
-$(BUILD)/bin/taskfleet: $(PRODUCER_OBJ) $(LIBTF)
+# The producer's REST API (producer/api.c, `taskfleet serve`): libmicrohttpd,
+# and its OpenAPI document compiled in as a byte array, so the binary serves
+# exactly the document it was built with and needs no file at run time.
+PRODUCER_GEN_OBJ = $(if $(PRODUCER_SRC),$(BUILD)/obj/gen/openapi_json.o)
+$(BUILD)/bin/taskfleet: $(PRODUCER_OBJ) $(PRODUCER_GEN_OBJ) $(LIBTF)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(PRODUCER_OBJ) $(LIBTF) $(LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(PRODUCER_OBJ) $(PRODUCER_GEN_OBJ) $(LIBTF) $(LIBS) $(MHD_LIBS)
+$(BUILD)/obj/producer/api.o: ALL_CFLAGS += $(MHD_CFLAGS)
+$(BUILD)/gen/openapi_json.c: producer/openapi.json
+	@mkdir -p $(dir $@)
+	{ echo '/* Generated from producer/openapi.json by the Makefile. */'; \
+	  echo '#include <stddef.h>'; \
+	  echo 'extern const unsigned char tf_api_openapi_json[];'; \
+	  echo 'extern const size_t tf_api_openapi_json_len;'; \
+	  echo 'const unsigned char tf_api_openapi_json[] = {'; \
+	  od -An -v -tx1 $< | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '0x00 };'; \
+	  echo 'const size_t tf_api_openapi_json_len = sizeof(tf_api_openapi_json) - 1;'; \
+	} >$@.tmp && mv $@.tmp $@
+$(BUILD)/obj/gen/openapi_json.o: $(BUILD)/gen/openapi_json.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # Runners: every .c file of runners/NAME/ makes runners/NAME.so, with
 # hidden visibility so only the entry point is exported. A runner may use
@@ -145,7 +164,7 @@ test: check-tests
 	BUILD=$(BUILD) tests/run
 
 # Benchmarks against the Node worker a user would otherwise write (bench/README.md):
-# starts its own stand-ins, takes about 15 minutes; BENCH_SCALE=0.1 for a quick run.
+# starts its own stand-ins, takes about 4 minutes; BENCH_SCALE=0.1 for a quick run.
 .PHONY: bench
 bench: all
 	@mkdir -p $(BUILD)/bench

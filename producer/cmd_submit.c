@@ -23,12 +23,9 @@
 #include <string.h>
 
 #include "alloc.h"
-#include "buf.h"
 #include "clock.h"
 #include "cli.h"
-#include "marshal.h"
-#include "runners.h"
-#include "schedule.h"
+#include "submit_spec.h"
 #include "task.h"
 #include "task_manage.h"
 #include "timefmt.h"
@@ -85,50 +82,6 @@ submit_help(void)
 	    "Exit: 0 created or already there, 1 failed, 2 bad input (nothing written).\n");
 }
 
-/* Checks that a runner of this type is loaded: the runners of
- * TASKFLEET_RUNNERS, else the default place (SPEC section 3), as the
- * consumers load them. Returns 0, EXIT_USAGE for a type that names no
- * runner (the message lists the known ones), or EXIT_FAILED when the runners
- * cannot be loaded to check it. */
-static int
-check_type(const struct cli *c, const char *cmd, const char *type)
-{
-	struct tf_runner_set *set = NULL;
-	struct tf_buf known = TF_BUF_INIT;
-	char err[512];
-	size_t i, n;
-	int code = EXIT_USAGE;
-	enum tf_err rc;
-
-	rc = tf_runner_set_load(c->cfg.runners, &set, err, sizeof(err));
-	if (rc != TF_OK) {
-		fprintf(stderr, "%s: --type: cannot load the runners to check "
-		    "\"%s\": %s (TASKFLEET_RUNNERS says where they are)\n", cmd,
-		    type, err);
-		code = EXIT_FAILED;
-		goto out;
-	}
-	if (tf_runner_set_find(set, type) != NULL) {
-		code = 0;
-		goto out;
-	}
-	n = tf_runner_set_count(set);
-	for (i = 0; i < n; i++) {
-		if (tf_buf_appendf(&known, "%s%s", i ? ", " : "",
-		    tf_loaded_runner_name(tf_runner_set_at(set, i))) != TF_OK) {
-			fprintf(stderr, "%s: out of memory\n", cmd);
-			code = EXIT_FAILED;
-			goto out;
-		}
-	}
-	cli_usage_error(cmd, "--type: no runner \"%s\" is installed (known: %s)",
-	    type, tf_buf_str(&known));
-out:
-	tf_buf_free(&known);
-	tf_runner_set_free(set);
-	return code;
-}
-
 /* Reads --params (text or @FILE) into *out and checks that it is a JSON
  * object DynamoDB can hold. *out: caller frees with tf_free(). Returns 0 or
  * EXIT_USAGE after a message. */
@@ -136,7 +89,6 @@ static int
 read_params(const char *cmd, const char *arg, char **out)
 {
 	char errbuf[512], *text = NULL;
-	cJSON *av = NULL;
 	size_t len;
 	enum tf_err rc;
 	int code = EXIT_USAGE;
@@ -147,122 +99,16 @@ read_params(const char *cmd, const char *arg, char **out)
 		cli_usage_error(cmd, "--params: %s", errbuf);
 		goto out;
 	}
-	/* The full length: a NUL byte inside the text is an error, not an end. */
-	rc = tf_marshal_value_json_text(text, len, &av, errbuf, sizeof(errbuf));
-	if (rc != TF_OK) {
-		cli_usage_error(cmd, "--params: %s", errbuf);
-		goto out;
-	}
-	if (cJSON_GetObjectItemCaseSensitive(av, "M") == NULL) {
-		cli_usage_error(cmd, "--params: must be a JSON object ({...})");
+	if (submit_check_params(text, len, SUBMIT_FLAGS, errbuf,
+	    sizeof(errbuf)) != 0) {
+		cli_usage_error(cmd, "%s", errbuf);
 		goto out;
 	}
 	*out = text;
 	text = NULL;
 	code = 0;
 out:
-	cJSON_Delete(av);
 	tf_free(text);
-	return code;
-}
-
-/* Prints a message of tf_schedule_parse(), naming the option rather than the
- * attribute ("schedule.cron: ..." or "cron: ..." becomes "--cron: ..."). */
-static void
-schedule_error(const char *cmd, const char *msg)
-{
-	static const char *const fields[][2] = {
-		{ "every", "--every" }, { "cron", "--cron" }, { "tz", "--tz" },
-		{ "max_runs", "--max-runs" }, { "until", "--until" },
-	};
-	size_t i, n;
-
-	if (strncmp(msg, "schedule.", 9) == 0)
-		msg += 9;
-	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		n = strlen(fields[i][0]);
-		if (strncmp(msg, fields[i][0], n) == 0 && msg[n] == ':') {
-			cli_usage_error(cmd, "%s%s", fields[i][1], msg + n);
-			return;
-		}
-	}
-	cli_usage_error(cmd, "schedule: %s", msg);
-}
-
-/*
- * Builds the `schedule` attribute from the options ({"every": "30m"} or
- * {"cron": "0 9 * * 1-5", "tz": "Europe/Berlin"}, with "max_runs" and
- * "until" in epoch ms) and checks it with tf_schedule_parse(). *json and *s
- * stay NULL when no recurrence is asked for; otherwise the caller frees them
- * with cJSON_Delete() and tf_schedule_free(). *until_ms: --until, 0 when not
- * given. Returns 0, or EXIT_USAGE after a message.
- */
-static int
-build_schedule(const char *cmd, const struct submit_opts *o, int64_t now,
-    cJSON **json, struct tf_schedule **s, int64_t *until_ms)
-{
-	char errbuf[512];
-	long long max_runs = 0;
-	int64_t every_ms;
-	cJSON *j = NULL;
-	int code = EXIT_USAGE;
-
-	*json = NULL;
-	*s = NULL;
-	*until_ms = 0;
-	if (o->every != NULL && o->cron != NULL)
-		return cli_usage_error(cmd, "--every and --cron exclude each other");
-	if (o->tz != NULL && o->cron == NULL)
-		return cli_usage_error(cmd, "--tz is the time zone of --cron; there "
-		    "is no --cron");
-	if (o->every == NULL && o->cron == NULL) {
-		if (o->max_runs != NULL || o->until != NULL)
-			return cli_usage_error(cmd, "%s applies to a recurring task: "
-			    "give --every or --cron", o->max_runs ? "--max-runs" :
-			    "--until");
-		return 0;
-	}
-	if (o->every != NULL &&
-	    tf_timefmt_parse_duration(o->every, &every_ms, errbuf,
-	    sizeof(errbuf)) != TF_OK)
-		return cli_usage_error(cmd, "--every: %s", errbuf);
-	/* Up to 2^53: the number must survive a JSON double. */
-	if (o->max_runs != NULL &&
-	    !cli_parse_int(o->max_runs, 1, 9007199254740991LL, &max_runs))
-		return cli_usage_error(cmd, "--max-runs: expected a whole number of "
-		    "at least 1, got \"%.32s\"", o->max_runs);
-	if (o->until != NULL) {
-		if (tf_timefmt_parse(o->until, now, until_ms, errbuf,
-		    sizeof(errbuf)) != TF_OK)
-			return cli_usage_error(cmd, "--until: %s", errbuf);
-		if (*until_ms <= now)
-			return cli_usage_error(cmd, "--until: \"%s\" is already past",
-			    o->until);
-	}
-	j = cJSON_CreateObject();
-	if (j == NULL ||
-	    (o->every != NULL &&
-	    cJSON_AddStringToObject(j, "every", o->every) == NULL) ||
-	    (o->cron != NULL &&
-	    cJSON_AddStringToObject(j, "cron", o->cron) == NULL) ||
-	    (o->tz != NULL && cJSON_AddStringToObject(j, "tz", o->tz) == NULL) ||
-	    (o->max_runs != NULL &&
-	    cJSON_AddNumberToObject(j, "max_runs", (double)max_runs) == NULL) ||
-	    (o->until != NULL &&
-	    cJSON_AddNumberToObject(j, "until", (double)*until_ms) == NULL)) {
-		fprintf(stderr, "%s: out of memory\n", cmd);
-		code = EXIT_FAILED;
-		goto out;
-	}
-	if (tf_schedule_parse(j, s, errbuf, sizeof(errbuf)) != TF_OK) {
-		schedule_error(cmd, errbuf);
-		goto out;
-	}
-	*json = j;
-	j = NULL;
-	code = 0;
-out:
-	cJSON_Delete(j);
 	return code;
 }
 
@@ -355,6 +201,8 @@ int
 submit_option(struct cli *c, const char *cmd, struct submit_opts *o, int ch,
     const char *arg)
 {
+	char errbuf[128];
+
 	switch (ch) {
 	case 'a':
 		o->at = arg;
@@ -366,9 +214,9 @@ submit_option(struct cli *c, const char *cmd, struct submit_opts *o, int ch,
 		o->id = arg;
 		break;
 	case 'm':
-		if (!cli_parse_int(arg, 1, 1000, &o->max_attempts))
-			return cli_usage_error(cmd, "--max-attempts: expected a "
-			    "number from 1 to 1000, got \"%.32s\"", arg);
+		if (submit_parse_max_attempts(arg, SUBMIT_FLAGS, &o->max_attempts,
+		    errbuf, sizeof(errbuf)) != 0)
+			return cli_usage_error(cmd, "%s", errbuf);
 		break;
 	case 'E':
 		o->every = arg;
@@ -394,95 +242,34 @@ submit_option(struct cli *c, const char *cmd, struct submit_opts *o, int ch,
 	return 0;
 }
 
-/* Checks the names of a new task: its type's syntax (not whether a runner
- * has it: check_type() does that), --ns and --id. Returns 0 or EXIT_USAGE
- * after a message. */
-static int
-check_names(const char *cmd, const struct submit_opts *o, const char *type)
-{
-	if (!tf_task_type_valid(type))
-		return cli_usage_error(cmd, "--type: \"%.64s%s\" is not a runner "
-		    "name (1 to %d of a-z 0-9 _ -)", type,
-		    strlen(type) > 64 ? "..." : "", TF_TASK_TYPE_MAX);
-	if (!tf_task_ns_valid(o->ns))
-		return cli_usage_error(cmd, "--ns: must be 1 to %d of A-Z a-z 0-9 "
-		    "_ . -", TF_TASK_NS_MAX);
-	if (o->id != NULL && !tf_task_id_valid(o->id)) {
-		if (strlen(o->id) > TF_TASK_ID_MAX)
-			return cli_usage_error(cmd, "--id: too long (%zu bytes; at "
-			    "most %d)", strlen(o->id), TF_TASK_ID_MAX);
-		return cli_usage_error(cmd, "--id: must be 1 to %d printable "
-		    "characters without spaces", TF_TASK_ID_MAX);
-	}
-	return 0;
-}
-
 int
 submit_create(struct cli *c, const char *cmd, const struct submit_opts *o,
     const char *type, const char *params_json)
 {
-	struct tf_task_spec spec = { 0 };
+	struct submit_spec ss = { 0 };
+	struct tf_task_spec spec;
 	struct submit_result r = { 0 };
-	struct tf_schedule *sched = NULL;
-	cJSON *sched_json = NULL;
-	char errbuf[512], reason[800];
+	const cJSON *sched_json;
+	char errbuf[800], reason[800];
 	char *id = NULL;
-	int64_t now, next_run, until_ms = 0, horizon_ms;
+	int64_t now, next_run, horizon_ms;
 	int code, delay_s = 0;
 	bool enqueue = false;
 	enum tf_err rc;
 
-	/* Every argument is checked before anything is written. */
-	if ((code = check_names(cmd, o, type)) != 0)
-		goto out;
-	code = EXIT_USAGE;
+	/* Every argument is checked before anything is written
+	 * (submit_spec.c, shared with the REST API). */
 	now = tf_now_ms();
-	next_run = now;
-	if (o->at != NULL) {
-		if (tf_timefmt_parse(o->at, now, &next_run, errbuf,
-		    sizeof(errbuf)) != TF_OK) {
-			cli_usage_error(cmd, "--at: %s", errbuf);
-			goto out;
-		}
-		if (next_run <= 0) {
-			cli_usage_error(cmd, "--at: \"%s\" is not after "
-			    "1970-01-01T00:00:00Z", o->at);
-			goto out;
-		}
-	}
-	if ((code = build_schedule(cmd, o, now, &sched_json, &sched,
-	    &until_ms)) != 0)
-		goto out;
-	code = EXIT_USAGE;
-	if (sched != NULL && o->at != NULL && until_ms > 0 && next_run > until_ms) {
-		cli_usage_error(cmd, "--at: \"%s\" is after --until", o->at);
-		goto out;
-	}
-	if (sched != NULL && o->at == NULL) {
-		/* now for --every, the next slot for --cron. */
-		next_run = tf_schedule_first(sched, now);
-		if (next_run <= 0) {
-			if (o->until != NULL)
-				cli_usage_error(cmd, "--until: the schedule has no run "
-				    "before \"%s\"", o->until);
-			else
-				cli_usage_error(cmd, "--cron: \"%s\" has no time to run at",
-				    o->cron ? o->cron : "");
-			goto out;
-		}
-	}
-	/* Last, as it loads the runners: the cheap checks come first. */
-	if ((code = check_type(c, cmd, type)) != 0)
-		goto out;
-	spec.id = o->id;
-	spec.ns = o->ns;
-	spec.type = type;
-	spec.params_json = params_json;
-	spec.next_run = next_run;
-	spec.max_attempts = o->max_attempts;
-	spec.schedule = sched_json;
 	horizon_ms = c->cfg.horizon_ms > 0 ? c->cfg.horizon_ms : TF_ENQUEUE_HORIZON_MS;
-	spec.horizon_ms = horizon_ms;
+	code = submit_spec_build(o, type, params_json, SUBMIT_FLAGS, NULL,
+	    c->cfg.runners, now, horizon_ms, &ss, errbuf, sizeof(errbuf));
+	if (code != 0) {
+		fprintf(stderr, "%s: %s\n", cmd, errbuf);
+		goto out;
+	}
+	spec = ss.spec;
+	next_run = spec.next_run;
+	sched_json = ss.schedule_json;
 
 	if ((code = cli_open(c)) != 0)
 		goto out;
@@ -536,8 +323,7 @@ submit_create(struct cli *c, const char *cmd, const struct submit_opts *o,
 	}
 	code = print_result(c, &r);
 out:
-	tf_schedule_free(sched);
-	cJSON_Delete(sched_json);
+	submit_spec_free(&ss);
 	tf_free(id);
 	return code;
 }
@@ -554,7 +340,7 @@ cmd_submit(struct cli *c, int argc, char **argv)
 	};
 	const char *cmd = argv[0], *type = NULL, *params_arg = NULL;
 	struct submit_opts o;
-	char *params = NULL;
+	char *params = NULL, errbuf[512];
 	int ch, code;
 
 	submit_opts_init(&o);
@@ -587,8 +373,8 @@ cmd_submit(struct cli *c, int argc, char **argv)
 
 	/* The names before the params, the rest after them: a bad --type is
 	 * reported first. submit_create() checks the names again, cheaply. */
-	if ((code = check_names(cmd, &o, type)) != 0)
-		return code;
+	if (submit_check_names(&o, type, SUBMIT_FLAGS, errbuf, sizeof(errbuf)) != 0)
+		return cli_usage_error(cmd, "%s", errbuf);
 	if (params_arg != NULL && (code = read_params(cmd, params_arg, &params)) != 0)
 		goto out;
 	code = submit_create(c, cmd, &o, type, params);

@@ -40,6 +40,7 @@ usage(FILE *to)
 	    "  due       list the tasks that are due now (a dry run)\n"
 	    "  stats     count tasks by status; the queue's depth\n"
 	    "  dlq       the dead-letter queue: list its messages, redrive them\n"
+	    "  serve     the admin REST API (JSON under /v1)\n"
 	    "\n"
 	    "  taskfleet COMMAND --help     the options of a command\n"
 	    "  taskfleet --version | --help\n"
@@ -154,6 +155,7 @@ static const struct command commands[] = {
 	{ "due", cmd_due },
 	{ "stats", cmd_stats },
 	{ "dlq", cmd_dlq },
+	{ "serve", cmd_serve },
 };
 
 int

@@ -1,0 +1,1399 @@
+/*
+ * api.c - the REST API of `taskfleet serve` (api.h): routing, the handlers,
+ * authorisation (with api_auth.h), CORS and JSON errors.
+ *
+ * Error codes (stable; clients may branch on them):
+ *   400 invalid_json            the body is not strict JSON, or not an object
+ *   400 invalid_field           a field, query parameter or header is bad;
+ *                               the message names it as submit names flags
+ *   401 unauthorized            no bearer token, or an unknown one
+ *   403 forbidden               the key's scope or namespaces do not allow
+ *                               it; a CORS preflight from an origin that is
+ *                               not allowed
+ *   404 not_found               no such task (also a task in a namespace the
+ *                               key may not see: its existence is not told)
+ *   404 no_route                no such endpoint
+ *   405 method_not_allowed      (with Allow)
+ *   409 conflict                the task's state does not allow the change,
+ *                               or the id is taken in another namespace
+ *   413 payload_too_large       a body over API_BODY_MAX
+ *   415 unsupported_media_type  a body that is not application/json
+ *   429 throttled               AWS throttled us (with Retry-After)
+ *   500 internal                out of memory; an item that is not a task
+ *   502 aws_error               AWS failed
+ *
+ * libmicrohttpd runs each connection on its own thread; the handlers share
+ * the producer's one AWS client (thread-safe, pooled connections) and the
+ * runner set loaded at startup, so a request opens nothing of its own.
+ */
+#include "api.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <microhttpd.h>
+#include <openssl/evp.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "clock.h"
+#include "ddb.h"
+#include "log.h"
+#include "marshal.h"
+#include "sqs.h"
+#include "submit_spec.h"
+#include "task.h"
+#include "task_manage.h"
+#include "timefmt.h"
+
+/* The OpenAPI document, producer/openapi.json, compiled in by the Makefile
+ * (gen/openapi_json.c). */
+extern const unsigned char tf_api_openapi_json[];
+extern const size_t tf_api_openapi_json_len;
+
+#define LIST_DEFAULT_LIMIT 50
+#define IDEMPOTENCY_KEY_MAX 255
+
+struct api_server {
+	struct MHD_Daemon *d;
+	struct api_config cfg;
+	int port;
+	atomic_int starting;       /* MHD messages go to start_error */
+	char start_error[256];
+};
+
+/* One request, from its first call to its completion. */
+struct rq {
+	struct api_server *srv;
+	struct MHD_Connection *conn;
+	const char *origin;        /* the Origin header when allowed, else NULL */
+	const struct api_key *key; /* NULL when authentication is off */
+	struct tf_buf body;
+	bool too_large;            /* the body went over API_BODY_MAX */
+};
+
+enum route {
+	R_NONE,
+	R_OPENAPI,
+	R_STATS,
+	R_TASKS,
+	R_TASK,
+	R_TASK_ACTION
+};
+
+/* The methods each route answers (the Allow header). */
+static const char *const route_allow[] = {
+	[R_NONE] = "",
+	[R_OPENAPI] = "GET",
+	[R_STATS] = "GET",
+	[R_TASKS] = "GET, POST",
+	[R_TASK] = "GET, DELETE",
+	[R_TASK_ACTION] = "POST",
+};
+
+/* --- replies ----------------------------------------------------------- */
+
+/* Queues a reply with a copy of body (len bytes) and the headers every reply
+ * carries. allow: the Allow header, or NULL. */
+static enum MHD_Result
+reply(struct rq *rq, unsigned int status, const char *type, const void *body,
+    size_t len, const char *allow)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body,
+	    MHD_RESPMEM_MUST_COPY);
+	if (r == NULL)
+		return MHD_NO;
+	if (type != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	if (allow != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+		    "Bearer realm=\"taskfleet\"");
+	if (status == MHD_HTTP_TOO_MANY_REQUESTS)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	if (rq->srv->cfg.origins->n > 0)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Origin");
+	if (rq->origin != NULL)
+		MHD_add_response_header(r,
+		    MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, rq->origin);
+	ret = MHD_queue_response(rq->conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* Replies with o (borrowed) as JSON. */
+static enum MHD_Result
+reply_json(struct rq *rq, unsigned int status, const cJSON *o)
+{
+	static const char oom[] =
+	    "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+	enum MHD_Result ret;
+	char *text;
+
+	text = o != NULL ? cJSON_PrintUnformatted(o) : NULL;
+	if (text == NULL)
+		return reply(rq, MHD_HTTP_INTERNAL_SERVER_ERROR, "application/json",
+		    oom, sizeof(oom) - 1, NULL);
+	ret = reply(rq, status, "application/json", text, strlen(text), NULL);
+	cJSON_free(text);
+	return ret;
+}
+
+static enum MHD_Result api_error(struct rq *rq, unsigned int status,
+    const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Replies {"error": {"code": code, "message": ...}}. */
+static enum MHD_Result
+api_error(struct rq *rq, unsigned int status, const char *code,
+    const char *fmt, ...)
+{
+	char msg[1024];
+	cJSON *o, *e;
+	enum MHD_Result ret;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	o = cJSON_CreateObject();
+	e = cJSON_AddObjectToObject(o, "error");
+	if (e == NULL || cJSON_AddStringToObject(e, "code", code) == NULL ||
+	    cJSON_AddStringToObject(e, "message", msg) == NULL) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	ret = reply_json(rq, status, o);
+	cJSON_Delete(o);
+	return ret;
+}
+
+/* Replies for a failed AWS call: 429 when throttled, 502 otherwise. */
+static enum MHD_Result
+aws_fail(struct rq *rq, const char *what, enum tf_err rc)
+{
+	char reason[800];
+
+	if (rc == TF_ERR_NOMEM)
+		return api_error(rq, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+		    "%s: out of memory", what);
+	cli_aws_reason(rc, reason, sizeof(reason));
+	if (rc == TF_ERR_THROTTLED)
+		return api_error(rq, MHD_HTTP_TOO_MANY_REQUESTS, "throttled",
+		    "%s: %s", what, reason);
+	return api_error(rq, MHD_HTTP_BAD_GATEWAY, "aws_error", "%s: %s", what,
+	    reason);
+}
+
+static enum MHD_Result
+oom(struct rq *rq)
+{
+	return api_error(rq, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+	    "out of memory");
+}
+
+/* True when the request may touch namespace ns. */
+static bool
+ns_allowed(const struct rq *rq, const char *ns, enum api_scope scope)
+{
+	return rq->key == NULL || api_key_allows(rq->key, ns, scope);
+}
+
+/* --- query parameters --------------------------------------------------- */
+
+struct query_check {
+	const char *const *allowed;   /* NULL-terminated */
+	const char *seen[8];
+	size_t n_seen;
+	char bad[80];                 /* the first bad parameter's message */
+};
+
+static enum MHD_Result
+query_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct query_check *q = cls;
+	size_t i;
+
+	(void)kind;
+	(void)value;
+	for (i = 0; q->allowed[i] != NULL; i++)
+		if (strcmp(q->allowed[i], key) == 0)
+			break;
+	if (q->allowed[i] == NULL) {
+		snprintf(q->bad, sizeof(q->bad), "unknown query parameter \"%.40s\"",
+		    key);
+		return MHD_NO;
+	}
+	for (i = 0; i < q->n_seen; i++)
+		if (strcmp(q->seen[i], key) == 0) {
+			snprintf(q->bad, sizeof(q->bad), "%s: given twice", key);
+			return MHD_NO;
+		}
+	if (q->n_seen < sizeof(q->seen) / sizeof(q->seen[0]))
+		q->seen[q->n_seen++] = q->allowed[i];
+	return MHD_YES;
+}
+
+/* Checks that every query parameter is one of allowed, each once. Returns
+ * false after replying 400. */
+static bool
+check_query(struct rq *rq, const char *const *allowed, enum MHD_Result *ret)
+{
+	struct query_check q = { .allowed = allowed };
+
+	MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, query_iter, &q);
+	if (q.bad[0] == '\0')
+		return true;
+	*ret = api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field", "%s", q.bad);
+	return false;
+}
+
+/* A query parameter; "" for one given without a value; NULL when absent. */
+static const char *
+query(struct rq *rq, const char *name)
+{
+	const char *v;
+	bool present;
+
+	v = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
+	if (v != NULL)
+		return v;
+	present = MHD_lookup_connection_value_n(rq->conn, MHD_GET_ARGUMENT_KIND,
+	    name, strlen(name), NULL, NULL) == MHD_YES;
+	return present ? "" : NULL;
+}
+
+/* --- tasks by id -------------------------------------------------------- */
+
+/* The task as JSON, as `taskfleet get --json` prints it. NULL when out of
+ * memory; caller frees with cJSON_Delete(). */
+static cJSON *
+task_json(const struct tf_task *t)
+{
+	cJSON *o = NULL;
+
+	if (tf_task_to_json(t, &o) != TF_OK)
+		return NULL;
+	if (t->suspend_requested &&
+	    cJSON_GetObjectItemCaseSensitive(o, "suspend_requested") == NULL &&
+	    cJSON_AddTrueToObject(o, "suspend_requested") == NULL) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* Reads task id for the request into *t (tf_task_free() it either way).
+ * Returns false after replying: 404 when there is none or it is in a
+ * namespace the key may not see. */
+static bool
+load_task(struct rq *rq, const char *id, struct tf_task *t,
+    enum MHD_Result *ret)
+{
+	struct cli *c = rq->srv->cfg.cli;
+	char errbuf[256];
+	enum tf_err rc;
+
+	memset(t, 0, sizeof(*t));
+	rc = tf_task_get(c->ctx.aws, c->cfg.table, id, t, errbuf, sizeof(errbuf));
+	if ((rc == TF_ERR_NOT_FOUND && !cli_resource_missing()) ||
+	    (rc == TF_OK && !ns_allowed(rq, t->ns, API_SCOPE_READ))) {
+		*ret = api_error(rq, MHD_HTTP_NOT_FOUND, "not_found",
+		    "no task \"%s\"", id);
+		return false;
+	}
+	if (rc == TF_ERR_PARSE) {
+		*ret = api_error(rq, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+		    "the item \"%s\" is not a task: %s", id, errbuf);
+		return false;
+	}
+	if (rc != TF_OK) {
+		*ret = aws_fail(rq, "reading the task", rc);
+		return false;
+	}
+	return true;
+}
+
+static enum MHD_Result
+get_task(struct rq *rq, const char *id)
+{
+	struct tf_task t;
+	enum MHD_Result ret;
+	cJSON *o;
+
+	if (!load_task(rq, id, &t, &ret))
+		goto out;
+	o = task_json(&t);
+	ret = o != NULL ? reply_json(rq, MHD_HTTP_OK, o) : oom(rq);
+	cJSON_Delete(o);
+out:
+	tf_task_free(&t);
+	return ret;
+}
+
+static enum MHD_Result
+delete_task(struct rq *rq, const char *id)
+{
+	struct cli *c = rq->srv->cfg.cli;
+	struct tf_task t;
+	enum MHD_Result ret;
+	enum tf_err rc;
+	cJSON *o = NULL;
+
+	/* Read first: the namespace decides whether this key may. */
+	if (!load_task(rq, id, &t, &ret))
+		goto out;
+	rc = tf_task_delete(c->ctx.aws, c->cfg.table, id);
+	if (rc == TF_ERR_NOT_FOUND && !cli_resource_missing()) {
+		ret = api_error(rq, MHD_HTTP_NOT_FOUND, "not_found", "no task \"%s\"",
+		    id);
+		goto out;
+	}
+	if (rc != TF_OK) {
+		ret = aws_fail(rq, "deleting the task", rc);
+		goto out;
+	}
+	o = cJSON_CreateObject();
+	if (o == NULL || cJSON_AddStringToObject(o, "id", id) == NULL ||
+	    cJSON_AddTrueToObject(o, "deleted") == NULL)
+		ret = oom(rq);
+	else
+		ret = reply_json(rq, MHD_HTTP_OK, o);
+out:
+	cJSON_Delete(o);
+	tf_task_free(&t);
+	return ret;
+}
+
+static const char *const verdict_names[] = {
+	[TF_MANAGE_CHANGE] = "changed",
+	[TF_MANAGE_REQUEST] = "requested",
+	[TF_MANAGE_WITHDRAW] = "withdrawn",
+	[TF_MANAGE_ALREADY] = "already",
+	[TF_MANAGE_REFUSE] = "refused",
+};
+
+/* suspend, resume, run: tf_manage_change(), as the CLI's commands do. */
+static enum MHD_Result
+change_task(struct rq *rq, const char *id, enum tf_manage_action action,
+    const char *name)
+{
+	struct cli *c = rq->srv->cfg.cli;
+	struct tf_manage_result r;
+	struct tf_task t;
+	char errbuf[512], reason[800];
+	int64_t horizon;
+	int delay_s = 0;
+	bool sent = false;
+	enum MHD_Result ret;
+	enum tf_err rc;
+	cJSON *o = NULL;
+
+	if (!load_task(rq, id, &t, &ret))
+		goto out;
+	horizon = c->cfg.horizon_ms > 0 ? c->cfg.horizon_ms : TF_ENQUEUE_HORIZON_MS;
+	rc = tf_manage_change(c->ctx.aws, c->cfg.table, id, action, tf_now_ms(),
+	    horizon, &r, errbuf, sizeof(errbuf));
+	if (rc == TF_ERR_NOT_FOUND && !cli_resource_missing()) {
+		ret = api_error(rq, MHD_HTTP_NOT_FOUND, "not_found", "no task \"%s\"",
+		    id);
+		goto out;
+	}
+	if (rc == TF_ERR_PARSE) {
+		ret = api_error(rq, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+		    "the item \"%s\" is not a task: %s", id, errbuf);
+		goto out;
+	}
+	if (rc == TF_ERR_CONDITION) {
+		ret = api_error(rq, MHD_HTTP_CONFLICT, "conflict", "%s", errbuf);
+		goto out;
+	}
+	if (rc != TF_OK) {
+		ret = aws_fail(rq, "changing the task", rc);
+		goto out;
+	}
+	if (r.verdict == TF_MANAGE_REFUSE) {
+		ret = api_error(rq, MHD_HTTP_CONFLICT, "conflict", "%s",
+		    tf_manage_refusal(action, id, r.found, r.suspend_requested, reason,
+		    sizeof(reason)));
+		goto out;
+	}
+	reason[0] = '\0';
+	if (r.enqueue_at > 0) {
+		rc = tf_manage_send(c->ctx.aws, c->ctx.queue_url, id, r.gen,
+		    r.enqueue_at, tf_now_ms(), &delay_s);
+		if (rc == TF_OK)
+			sent = true;
+		else
+			/* The write stands; the sweeper sends the message. */
+			cli_aws_reason(rc, reason, sizeof(reason));
+	}
+	o = cJSON_CreateObject();
+	if (o == NULL ||
+	    cJSON_AddStringToObject(o, "id", id) == NULL ||
+	    cJSON_AddStringToObject(o, "action", name) == NULL ||
+	    cJSON_AddStringToObject(o, "result", verdict_names[r.verdict]) == NULL ||
+	    cJSON_AddStringToObject(o, "status", tf_task_status_name(r.status)) == NULL ||
+	    cJSON_AddBoolToObject(o, "suspend_requested",
+	    r.verdict == TF_MANAGE_REQUEST ||
+	    (r.verdict == TF_MANAGE_ALREADY && r.status == TF_TASK_PROCESSING)) == NULL ||
+	    cJSON_AddNumberToObject(o, "gen", (double)r.gen) == NULL ||
+	    (r.next_run > 0 &&
+	    cJSON_AddNumberToObject(o, "next_run", (double)r.next_run) == NULL) ||
+	    cJSON_AddBoolToObject(o, "enqueued", sent) == NULL ||
+	    (sent && cJSON_AddNumberToObject(o, "delay_seconds", delay_s) == NULL) ||
+	    (reason[0] != '\0' && cJSON_AddStringToObject(o, "warning",
+	    "sending the queue message failed; the sweeper will enqueue it") == NULL))
+		ret = oom(rq);
+	else
+		ret = reply_json(rq, MHD_HTTP_OK, o);
+out:
+	cJSON_Delete(o);
+	tf_task_free(&t);
+	return ret;
+}
+
+/* --- GET /v1/tasks ------------------------------------------------------ */
+
+/* Parses a status name in any case. */
+static bool
+parse_status(const char *s, enum tf_task_status *out)
+{
+	char up[16];
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i < sizeof(up) - 1; i++)
+		up[i] = (char)toupper((unsigned char)s[i]);
+	up[i] = '\0';
+	return s[i] == '\0' && tf_task_status_parse(up, out);
+}
+
+static enum MHD_Result
+list_tasks(struct rq *rq)
+{
+	static const char *const allowed[] = { "ns", "status", "from", "to",
+	    "limit", "next", NULL };
+	struct cli *c = rq->srv->cfg.cli;
+	struct tf_task_list_query q = { 0 };
+	struct tf_task t;
+	cJSON *cursor = NULL, *items = NULL, *o = NULL, *arr, *tj;
+	const cJSON *it;
+	const char *v;
+	char errbuf[512], *token = NULL;
+	long long limit = LIST_DEFAULT_LIMIT;
+	int64_t now = tf_now_ms();
+	enum MHD_Result ret;
+	enum tf_err rc;
+
+	if (!check_query(rq, allowed, &ret))
+		return ret;
+	q.ns = query(rq, "ns") ? query(rq, "ns") : TF_DEFAULT_NS;
+	if (!tf_task_ns_valid(q.ns))
+		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+		    "ns: must be 1 to %d of A-Z a-z 0-9 _ . -", TF_TASK_NS_MAX);
+	if (!ns_allowed(rq, q.ns, API_SCOPE_READ))
+		return api_error(rq, MHD_HTTP_FORBIDDEN, "forbidden",
+		    "this API key may not read namespace \"%s\"", q.ns);
+	if ((v = query(rq, "status")) != NULL) {
+		if (!parse_status(v, &q.status))
+			return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+			    "status: \"%.32s\" is not one of PENDING, PROCESSING, "
+			    "COMPLETED, FAILED, SUSPENDED", v);
+		q.has_status = true;
+	}
+	if ((v = query(rq, "from")) != NULL) {
+		if (tf_timefmt_parse(v, now, &q.from_ms, errbuf, sizeof(errbuf)) != TF_OK)
+			return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+			    "from: %s", errbuf);
+		q.has_from = true;
+	}
+	if ((v = query(rq, "to")) != NULL) {
+		if (tf_timefmt_parse(v, now, &q.to_ms, errbuf, sizeof(errbuf)) != TF_OK)
+			return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+			    "to: %s", errbuf);
+		q.has_to = true;
+	}
+	if (q.has_from && q.has_to && q.from_ms > q.to_ms)
+		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+		    "from is after to");
+	if ((v = query(rq, "limit")) != NULL &&
+	    !cli_parse_int(v, 1, TF_TASK_LIST_MAX, &limit))
+		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+		    "limit: expected a number from 1 to %d, got \"%.32s\"",
+		    TF_TASK_LIST_MAX, v);
+	q.limit = (int)limit;
+	if ((v = query(rq, "next")) != NULL &&
+	    tf_task_list_token_decode(v, q.ns, &cursor, errbuf,
+	    sizeof(errbuf)) != TF_OK)
+		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+		    "next: %s", errbuf);
+
+	rc = tf_task_list_page(c->ctx.aws, c->cfg.table, &q, &cursor, &items);
+	if (rc != TF_OK) {
+		ret = aws_fail(rq, "listing the tasks", rc);
+		goto out;
+	}
+	o = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(o, "tasks");
+	if (arr == NULL)
+		goto oom;
+	cJSON_ArrayForEach(it, items) {
+		rc = tf_task_from_item(it, &t, errbuf, sizeof(errbuf));
+		if (rc != TF_OK) {
+			/* One odd item does not hide the others. */
+			tf_log(TF_LOG_WARN, "api: skipping item \"%s\", not a task: %s",
+			    tf_ddb_item_s(it, "id") ? tf_ddb_item_s(it, "id") : "?",
+			    errbuf);
+			tf_task_free(&t);
+			continue;
+		}
+		tj = task_json(&t);
+		tf_task_free(&t);
+		if (tj == NULL)
+			goto oom;
+		cJSON_AddItemToArray(arr, tj);
+	}
+	if (cursor != NULL && tf_task_list_token_encode(cursor, &token) != TF_OK)
+		goto oom;
+	if ((token != NULL ? cJSON_AddStringToObject(o, "next", token) :
+	    cJSON_AddNullToObject(o, "next")) == NULL)
+		goto oom;
+	ret = reply_json(rq, MHD_HTTP_OK, o);
+	goto out;
+oom:
+	ret = oom(rq);
+out:
+	tf_free(token);
+	cJSON_Delete(o);
+	cJSON_Delete(items);
+	cJSON_Delete(cursor);
+	return ret;
+}
+
+/* --- GET /v1/stats ------------------------------------------------------ */
+
+/* Adds {"visible", "in_flight", "delayed"} of the queue at url as key.
+ * Returns TF_OK, an AWS error, or TF_ERR_NOMEM. */
+static enum tf_err
+add_depth(struct tf_aws *aws, cJSON *o, const char *key, const char *url)
+{
+	static const char *const names[] = { "ApproximateNumberOfMessages",
+	    "ApproximateNumberOfMessagesNotVisible",
+	    "ApproximateNumberOfMessagesDelayed", NULL };
+	static const char *const keys[] = { "visible", "in_flight", "delayed" };
+	cJSON *attrs = NULL, *q;
+	const cJSON *v;
+	enum tf_err rc;
+	size_t i;
+
+	rc = tf_sqs_get_queue_attributes(aws, url, names, &attrs);
+	if (rc != TF_OK)
+		return rc;
+	q = cJSON_AddObjectToObject(o, key);
+	for (i = 0; q != NULL && i < 3; i++) {
+		v = cJSON_GetObjectItemCaseSensitive(attrs, names[i]);
+		if (cJSON_AddNumberToObject(q, keys[i], cJSON_IsString(v) ?
+		    (double)strtoll(v->valuestring, NULL, 10) : 0) == NULL)
+			q = NULL;
+	}
+	cJSON_Delete(attrs);
+	return q != NULL ? TF_OK : TF_ERR_NOMEM;
+}
+
+static enum MHD_Result
+get_stats(struct rq *rq)
+{
+	static const char *const allowed[] = { "ns", NULL };
+	struct cli *c = rq->srv->cfg.cli;
+	struct tf_manage_counts counts;
+	const char *ns;
+	char *dlq_url = NULL, reason[800];
+	cJSON *o = NULL, *by;
+	enum MHD_Result ret;
+	enum tf_err rc;
+	int i;
+
+	if (!check_query(rq, allowed, &ret))
+		return ret;
+	ns = query(rq, "ns");
+	if (ns != NULL && !tf_task_ns_valid(ns))
+		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+		    "ns: must be 1 to %d of A-Z a-z 0-9 _ . -", TF_TASK_NS_MAX);
+	if (ns == NULL && rq->key != NULL && !rq->key->all_ns)
+		return api_error(rq, MHD_HTTP_FORBIDDEN, "forbidden",
+		    "this API key may read only some namespaces: give ns");
+	if (ns != NULL && !ns_allowed(rq, ns, API_SCOPE_READ))
+		return api_error(rq, MHD_HTTP_FORBIDDEN, "forbidden",
+		    "this API key may not read namespace \"%s\"", ns);
+	rc = tf_manage_count(c->ctx.aws, c->cfg.table, ns, &counts);
+	if (rc != TF_OK)
+		return aws_fail(rq, "counting the tasks", rc);
+	o = cJSON_CreateObject();
+	if (o == NULL || (ns != NULL ? cJSON_AddStringToObject(o, "ns", ns) :
+	    cJSON_AddNullToObject(o, "ns")) == NULL ||
+	    (by = cJSON_AddObjectToObject(o, "tasks")) == NULL)
+		goto oom;
+	for (i = 0; i < TF_TASK__STATUSES; i++)
+		if (cJSON_AddNumberToObject(by, tf_task_status_name(
+		    (enum tf_task_status)i), (double)counts.by_status[i]) == NULL)
+			goto oom;
+	if ((counts.other > 0 &&
+	    cJSON_AddNumberToObject(by, "other", (double)counts.other) == NULL) ||
+	    cJSON_AddNumberToObject(by, "total", (double)counts.total) == NULL ||
+	    cJSON_AddNumberToObject(o, "legacy", (double)counts.legacy) == NULL)
+		goto oom;
+	/* The queues: a failure here still answers the counts. */
+	rc = add_depth(c->ctx.aws, o, "queue", c->ctx.queue_url);
+	if (rc == TF_OK)
+		rc = cli_find_dlq(c->ctx.aws, c->ctx.queue_url, &dlq_url);
+	if (rc == TF_OK && dlq_url != NULL)
+		rc = add_depth(c->ctx.aws, o, "dlq", dlq_url);
+	if (rc == TF_ERR_NOMEM)
+		goto oom;
+	if (rc != TF_OK) {
+		cli_aws_reason(rc, reason, sizeof(reason));
+		if (cJSON_AddStringToObject(o, "warning", "reading the queue failed")
+		    == NULL)
+			goto oom;
+		tf_log(TF_LOG_WARN, "api: stats: reading the queue: %s", reason);
+	}
+	if ((!cJSON_HasObjectItem(o, "queue") &&
+	    cJSON_AddNullToObject(o, "queue") == NULL) ||
+	    (!cJSON_HasObjectItem(o, "dlq") &&
+	    cJSON_AddNullToObject(o, "dlq") == NULL))
+		goto oom;
+	ret = reply_json(rq, MHD_HTTP_OK, o);
+	goto out;
+oom:
+	ret = oom(rq);
+out:
+	tf_free(dlq_url);
+	cJSON_Delete(o);
+	return ret;
+}
+
+/* --- POST /v1/tasks ----------------------------------------------------- */
+
+/* One task of a POST, as parsed. */
+struct new_task {
+	struct submit_opts o;          /* strings borrowed from the body's tree,
+	                                  or from the buffers below */
+	const char *type;
+	char *params;                  /* owned: exact JSON text, or NULL */
+	char max_runs[40];
+	char id[80];                   /* the id an Idempotency-Key makes */
+	struct submit_spec ss;
+};
+
+/* The id for Idempotency-Key key of a task in namespace ns (index: its place
+ * in a batch, or -1): "idem-" and the hex SHA-256 of the three, so the same
+ * key names the same task again, and different namespaces never share
+ * one. */
+static bool
+idempotent_id(const char *key, const char *ns, long index, char out[80])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0, i;
+	struct tf_buf b = TF_BUF_INIT;
+	bool ok;
+
+	ok = tf_buf_append(&b, ns, strlen(ns) + 1) == TF_OK &&
+	    tf_buf_append(&b, key, strlen(key) + 1) == TF_OK &&
+	    (index < 0 || tf_buf_appendf(&b, "%ld", index) == TF_OK) &&
+	    EVP_Digest(b.data, b.len, md, &mdlen, EVP_sha256(), NULL) &&
+	    mdlen == 32;
+	tf_buf_free(&b);
+	if (!ok)
+		return false;
+	memcpy(out, "idem-", 5);
+	for (i = 0; i < 32; i++)
+		snprintf(out + 5 + 2 * i, 3, "%02x", md[i]);
+	return true;
+}
+
+/*
+ * Reads the fields of task object item (borrowed; av: the same object
+ * marshalled with exact numbers) into *nt. Returns 0, or EXIT_USAGE /
+ * EXIT_FAILED with a message naming the field in err.
+ */
+static int
+parse_task(const cJSON *item, const cJSON *av, const char *idem, long index,
+    struct new_task *nt, char *err, size_t errlen)
+{
+	static const char *const strings[] = { "at", "every", "cron", "tz",
+	    "until", "ns", "id" };
+	const char **dest[] = { &nt->o.at, &nt->o.every, &nt->o.cron,
+	    &nt->o.tz, &nt->o.until, &nt->o.ns, &nt->o.id };
+	const cJSON *f;
+	char num[40], errbuf[256];
+	size_t i;
+	int code;
+
+	submit_opts_init(&nt->o);
+	if (!cJSON_IsObject(item)) {
+		snprintf(err, errlen, "expected a task object ({\"type\": ...})");
+		return EXIT_USAGE;
+	}
+	cJSON_ArrayForEach(f, item) {
+		for (i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
+			if (strcmp(f->string, strings[i]) == 0)
+				break;
+		if (i < sizeof(strings) / sizeof(strings[0])) {
+			if (cJSON_IsNull(f))
+				continue;
+			if (!cJSON_IsString(f)) {
+				snprintf(err, errlen, "%s: expected a string", f->string);
+				return EXIT_USAGE;
+			}
+			*dest[i] = f->valuestring;
+		} else if (strcmp(f->string, "type") == 0) {
+			if (!cJSON_IsString(f)) {
+				snprintf(err, errlen, "type: expected a string, a runner name");
+				return EXIT_USAGE;
+			}
+			nt->type = f->valuestring;
+		} else if (strcmp(f->string, "max_runs") == 0 ||
+		    strcmp(f->string, "max_attempts") == 0) {
+			if (cJSON_IsNull(f))
+				continue;
+			if (!cJSON_IsNumber(f)) {
+				snprintf(err, errlen, "%s: expected a number", f->string);
+				return EXIT_USAGE;
+			}
+			snprintf(num, sizeof(num), "%.17g", f->valuedouble);
+			if (f->string[4] == 'r') {
+				memcpy(nt->max_runs, num, sizeof(num));
+				nt->o.max_runs = nt->max_runs;
+			} else if ((code = submit_parse_max_attempts(num, SUBMIT_FIELDS,
+			    &nt->o.max_attempts, err, errlen)) != 0) {
+				return code;
+			}
+		} else if (strcmp(f->string, "params") == 0) {
+			if (cJSON_IsNull(f))
+				continue;
+			if (!cJSON_IsObject(f)) {
+				snprintf(err, errlen, "params: must be a JSON object ({...})");
+				return EXIT_USAGE;
+			}
+			/* The exact text (numbers as written), from the marshalled
+			 * copy of the body. */
+			if (tf_unmarshal_value_to_json_text(
+			    cJSON_GetObjectItemCaseSensitive(
+			    cJSON_GetObjectItemCaseSensitive(av, "M"), "params"),
+			    &nt->params, errbuf, sizeof(errbuf)) != TF_OK) {
+				snprintf(err, errlen, "params: %s", errbuf);
+				return EXIT_USAGE;
+			}
+			if ((code = submit_check_params(nt->params, strlen(nt->params),
+			    SUBMIT_FIELDS, err, errlen)) != 0)
+				return code;
+		} else {
+			snprintf(err, errlen, "unknown field \"%.40s\"", f->string);
+			return EXIT_USAGE;
+		}
+	}
+	if (nt->type == NULL) {
+		snprintf(err, errlen, "type: required (the runner that runs it)");
+		return EXIT_USAGE;
+	}
+	if (idem != NULL) {
+		if (nt->o.id != NULL) {
+			snprintf(err, errlen, "id: give either id or an Idempotency-Key "
+			    "header, not both");
+			return EXIT_USAGE;
+		}
+		if (!idempotent_id(idem, nt->o.ns, index, nt->id)) {
+			snprintf(err, errlen, "out of memory");
+			return EXIT_FAILED;
+		}
+		nt->o.id = nt->id;
+	}
+	return 0;
+}
+
+/* Creates the checked task nt. *res: what happened, as JSON (caller frees);
+ * *created: whether it is new. Returns false after replying with an error
+ * (prefix: "tasks[i]: " in a batch, else ""). */
+static bool
+create_task(struct rq *rq, struct new_task *nt, int64_t now,
+    const char *prefix, cJSON **res, bool *created, enum MHD_Result *ret)
+{
+	struct cli *c = rq->srv->cfg.cli;
+	const struct tf_task_spec *spec = &nt->ss.spec;
+	struct tf_task t;
+	char errbuf[512], *id = NULL;
+	int delay_s = 0;
+	bool enqueue = false, sent = false, warn = false;
+	enum tf_err rc;
+	cJSON *o = NULL;
+
+	memset(&t, 0, sizeof(t));
+	*res = NULL;
+	*created = false;
+	rc = tf_task_create(c->ctx.aws, c->cfg.table, spec, now, &id, &enqueue,
+	    errbuf, sizeof(errbuf));
+	if (rc == TF_ERR_CONDITION && spec->id != NULL) {
+		/* There already: the same task again (an id or Idempotency-Key
+		 * repeated), unless another namespace holds the id. */
+		rc = tf_task_get(c->ctx.aws, c->cfg.table, spec->id, &t, errbuf,
+		    sizeof(errbuf));
+		if (rc == TF_OK && strcmp(t.ns, spec->ns) != 0) {
+			*ret = api_error(rq, MHD_HTTP_CONFLICT, "conflict", "%sid: \"%s\" "
+			    "is taken", prefix, spec->id);
+			goto fail;
+		}
+		if (rc == TF_ERR_NOT_FOUND && !cli_resource_missing()) {
+			*ret = api_error(rq, MHD_HTTP_CONFLICT, "conflict", "%sid: task "
+			    "\"%s\" was deleted while it was being created again; retry",
+			    prefix, spec->id);
+			goto fail;
+		}
+		if (rc != TF_OK) {
+			*ret = aws_fail(rq, "reading the existing task", rc);
+			goto fail;
+		}
+		o = cJSON_CreateObject();
+		if (o == NULL || cJSON_AddStringToObject(o, "id", t.id) == NULL ||
+		    cJSON_AddFalseToObject(o, "created") == NULL ||
+		    cJSON_AddStringToObject(o, "ns", t.ns) == NULL ||
+		    cJSON_AddStringToObject(o, "type", t.type) == NULL ||
+		    cJSON_AddStringToObject(o, "status",
+		    tf_task_status_name(t.status)) == NULL ||
+		    (t.next_run > 0 && cJSON_AddNumberToObject(o, "next_run",
+		    (double)t.next_run) == NULL) ||
+		    (t.schedule != NULL && !cJSON_AddItemToObject(o, "schedule",
+		    cJSON_Duplicate(t.schedule, 1))) ||
+		    cJSON_AddFalseToObject(o, "enqueued") == NULL)
+			goto oom;
+		goto done;
+	}
+	if (rc == TF_ERR_INVALID || rc == TF_ERR_TOO_LARGE) {
+		*ret = api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field", "%s%s",
+		    prefix, errbuf);
+		goto fail;
+	}
+	if (rc != TF_OK) {
+		*ret = aws_fail(rq, "writing the task", rc);
+		goto fail;
+	}
+	*created = true;
+	if (enqueue) {
+		rc = tf_manage_send(c->ctx.aws, c->ctx.queue_url, id, 1,
+		    spec->next_run, tf_now_ms(), &delay_s);
+		sent = rc == TF_OK;
+		warn = !sent;
+		if (warn)
+			tf_log(TF_LOG_WARN, "api: task %s was created, but sending its "
+			    "queue message failed; the sweeper will enqueue it", id);
+	}
+	o = cJSON_CreateObject();
+	if (o == NULL || cJSON_AddStringToObject(o, "id", id) == NULL ||
+	    cJSON_AddTrueToObject(o, "created") == NULL ||
+	    cJSON_AddStringToObject(o, "ns", spec->ns) == NULL ||
+	    cJSON_AddStringToObject(o, "type", spec->type) == NULL ||
+	    cJSON_AddStringToObject(o, "status", "PENDING") == NULL ||
+	    cJSON_AddNumberToObject(o, "next_run", (double)spec->next_run) == NULL ||
+	    (spec->schedule != NULL && !cJSON_AddItemToObject(o, "schedule",
+	    cJSON_Duplicate(spec->schedule, 1))) ||
+	    cJSON_AddBoolToObject(o, "enqueued", sent) == NULL ||
+	    (sent && cJSON_AddNumberToObject(o, "delay_seconds", delay_s) == NULL) ||
+	    (warn && cJSON_AddStringToObject(o, "warning", "sending the queue "
+	    "message failed; the sweeper will enqueue it") == NULL))
+		goto oom;
+done:
+	*res = o;
+	tf_free(id);
+	tf_task_free(&t);
+	return true;
+oom:
+	*ret = oom(rq);
+fail:
+	cJSON_Delete(o);
+	tf_free(id);
+	tf_task_free(&t);
+	return false;
+}
+
+/* True when the request's Content-Type is JSON. */
+static bool
+is_json(struct rq *rq)
+{
+	const char *ct = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_TYPE);
+	size_t n = strlen("application/json");
+
+	return ct != NULL && strncasecmp(ct, "application/json", n) == 0 &&
+	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+static enum MHD_Result
+post_tasks(struct rq *rq)
+{
+	struct cli *c = rq->srv->cfg.cli;
+	struct new_task *nt = NULL;
+	cJSON *doc = NULL, *av = NULL, *out = NULL, *arr = NULL, *res;
+	const cJSON *list = NULL, *avlist = NULL, *item, *itemav;
+	const char *idem;
+	char err[800], prefix[32] = "";
+	size_t n = 1, i, n_created = 0;
+	int64_t now, horizon;
+	int code;
+	bool batch, created;
+	enum MHD_Result ret;
+
+	if (!check_query(rq, (const char *const[]){ NULL }, &ret))
+		return ret;
+	if (!is_json(rq))
+		return api_error(rq, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+		    "unsupported_media_type", "the body must be application/json");
+	idem = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
+	    "Idempotency-Key");
+	if (idem != NULL && (idem[0] == '\0' ||
+	    strlen(idem) > IDEMPOTENCY_KEY_MAX))
+		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+		    "Idempotency-Key: must be 1 to %d characters",
+		    IDEMPOTENCY_KEY_MAX);
+	if (rq->body.len == 0)
+		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_json",
+		    "the body is empty: expected a task object or {\"tasks\": [...]}");
+	/* Strict JSON with every number exact (the params keep them). */
+	if (tf_marshal_value_json_text(rq->body.data, rq->body.len, &av, err,
+	    sizeof(err)) != TF_OK) {
+		ret = api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_json", "%s", err);
+		goto out;
+	}
+	doc = cJSON_ParseWithLength(rq->body.data, rq->body.len);
+	if (doc == NULL) {
+		ret = api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_json",
+		    "the body is not JSON");
+		goto out;
+	}
+	if (!cJSON_IsObject(doc)) {
+		ret = api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_json",
+		    "expected a task object or {\"tasks\": [...]}");
+		goto out;
+	}
+	list = cJSON_GetObjectItemCaseSensitive(doc, "tasks");
+	batch = list != NULL;
+	if (batch) {
+		if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) < 1 ||
+		    cJSON_GetArraySize(list) > API_BATCH_MAX ||
+		    cJSON_GetArraySize(doc) != 1) {
+			ret = api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+			    "tasks: expected {\"tasks\": [...]} with 1 to %d task objects "
+			    "and nothing else", API_BATCH_MAX);
+			goto out;
+		}
+		n = (size_t)cJSON_GetArraySize(list);
+		avlist = cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(av, "M"), "tasks"), "L");
+	}
+	nt = tf_calloc(n, sizeof(*nt));
+	if (nt == NULL)
+		goto oom;
+	now = tf_now_ms();
+	horizon = c->cfg.horizon_ms > 0 ? c->cfg.horizon_ms : TF_ENQUEUE_HORIZON_MS;
+	/* Every task is checked before any is written. */
+	for (i = 0; i < n; i++) {
+		item = batch ? cJSON_GetArrayItem(list, (int)i) : doc;
+		itemav = batch ? cJSON_GetArrayItem(avlist, (int)i) : av;
+		if (batch)
+			snprintf(prefix, sizeof(prefix), "tasks[%zu]: ", i);
+		code = parse_task(item, itemav, idem, batch ? (long)i : -1, &nt[i],
+		    err, sizeof(err));
+		if (code == 0 && !ns_allowed(rq, nt[i].o.ns, API_SCOPE_WRITE) &&
+		    tf_task_ns_valid(nt[i].o.ns)) {
+			ret = api_error(rq, MHD_HTTP_FORBIDDEN, "forbidden", "%sns: this "
+			    "API key may not write to namespace \"%s\"", prefix,
+			    nt[i].o.ns);
+			goto out;
+		}
+		if (code == 0)
+			code = submit_spec_build(&nt[i].o, nt[i].type, nt[i].params,
+			    SUBMIT_FIELDS, rq->srv->cfg.runners, NULL, now, horizon,
+			    &nt[i].ss, err, sizeof(err));
+		if (code == EXIT_USAGE) {
+			ret = api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field", "%s%s",
+			    prefix, err);
+			goto out;
+		}
+		if (code != 0) {
+			ret = api_error(rq, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+			    "%s%s", prefix, err);
+			goto out;
+		}
+	}
+	if (batch) {
+		out = cJSON_CreateObject();
+		arr = cJSON_AddArrayToObject(out, "tasks");
+		if (arr == NULL)
+			goto oom;
+	}
+	for (i = 0; i < n; i++) {
+		if (batch)
+			snprintf(prefix, sizeof(prefix), "tasks[%zu]: ", i);
+		if (!create_task(rq, &nt[i], now, prefix, &res, &created, &ret))
+			goto out;
+		n_created += created;
+		if (!batch)
+			out = res;
+		else
+			cJSON_AddItemToArray(arr, res);
+	}
+	ret = reply_json(rq, n_created > 0 ? MHD_HTTP_CREATED : MHD_HTTP_OK, out);
+	goto out;
+oom:
+	ret = oom(rq);
+out:
+	for (i = 0; nt != NULL && i < n; i++) {
+		submit_spec_free(&nt[i].ss);
+		tf_free(nt[i].params);
+	}
+	tf_free(nt);
+	cJSON_Delete(out);
+	cJSON_Delete(doc);
+	cJSON_Delete(av);
+	return ret;
+}
+
+/* --- routing ------------------------------------------------------------ */
+
+/* Finds the route of url; for task routes, *id points into url (its length
+ * in *id_len) and *action is the action. */
+static enum route
+route_of(const char *url, const char **id, size_t *id_len,
+    enum tf_manage_action *action, const char **action_name)
+{
+	static const struct { const char *suffix; enum tf_manage_action a;
+	    const char *name; } actions[] = {
+		{ "/suspend", TF_MANAGE_SUSPEND, "suspend" },
+		{ "/resume", TF_MANAGE_RESUME, "resume" },
+		{ "/run", TF_MANAGE_RUN_NOW, "run" },
+	};
+	size_t len, i, n;
+
+	if (strcmp(url, "/v1/openapi.json") == 0)
+		return R_OPENAPI;
+	if (strcmp(url, "/v1/stats") == 0)
+		return R_STATS;
+	if (strcmp(url, "/v1/tasks") == 0)
+		return R_TASKS;
+	if (strncmp(url, "/v1/tasks/", 10) != 0 || url[10] == '\0')
+		return R_NONE;
+	*id = url + 10;
+	len = strlen(*id);
+	for (i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
+		n = strlen(actions[i].suffix);
+		if (len > n && strcmp(*id + len - n, actions[i].suffix) == 0) {
+			*id_len = len - n;
+			*action = actions[i].a;
+			*action_name = actions[i].name;
+			return R_TASK_ACTION;
+		}
+	}
+	*id_len = len;
+	return R_TASK;
+}
+
+/* True when route answers method. */
+static bool
+route_has(enum route r, const char *method)
+{
+	const char *allow = route_allow[r];
+	size_t n = strlen(method);
+	const char *p;
+
+	for (p = allow; (p = strstr(p, method)) != NULL; p += n)
+		if ((p == allow || p[-1] == ' ') && (p[n] == '\0' || p[n] == ','))
+			return true;
+	return false;
+}
+
+/* Answers a CORS preflight: 204 with the CORS headers for an allowed
+ * origin, 403 otherwise. */
+static enum MHD_Result
+preflight(struct rq *rq, enum route r)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	if (rq->origin == NULL)
+		return api_error(rq, MHD_HTTP_FORBIDDEN, "forbidden",
+		    "cross-origin requests from this origin are not allowed "
+		    "(TASKFLEET_API_CORS_ORIGINS)");
+	resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN,
+	    rq->origin);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Origin");
+	MHD_add_response_header(resp, "Access-Control-Allow-Methods",
+	    route_allow[r]);
+	MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+	    "Authorization, Content-Type, Idempotency-Key");
+	MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+	ret = MHD_queue_response(rq->conn, MHD_HTTP_NO_CONTENT, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* Checks the bearer token: sets rq->key, or replies 401/403 and returns
+ * false. */
+static bool
+authorise(struct rq *rq, enum api_scope scope, enum MHD_Result *ret)
+{
+	const char *auth;
+
+	if (rq->srv->cfg.keys == NULL)
+		return true;
+	auth = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION);
+	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0) {
+		*ret = api_error(rq, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+		    "an API key is required: Authorization: Bearer KEY");
+		return false;
+	}
+	auth += 7;
+	while (*auth == ' ')
+		auth++;
+	rq->key = api_keys_match(rq->srv->cfg.keys, auth);
+	if (rq->key == NULL) {
+		*ret = api_error(rq, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+		    "unknown API key");
+		return false;
+	}
+	if (!api_key_has_scope(rq->key, scope)) {
+		*ret = api_error(rq, MHD_HTTP_FORBIDDEN, "forbidden",
+		    "this API key may only read");
+		return false;
+	}
+	return true;
+}
+
+/* Answers a request whose body (if any) is all in. */
+static enum MHD_Result
+dispatch(struct rq *rq, const char *url, const char *method)
+{
+	static const char not_allowed[] = "{\"error\":{\"code\":"
+	    "\"method_not_allowed\",\"message\":\"method not allowed\"}}";
+	char id[TF_TASK_ID_MAX + 1];
+	const char *idp = NULL, *action_name = "";
+	size_t id_len = 0;
+	enum tf_manage_action action = TF_MANAGE_SUSPEND;
+	enum route r;
+	enum MHD_Result ret;
+
+	r = route_of(url, &idp, &id_len, &action, &action_name);
+	if (r == R_NONE)
+		return api_error(rq, MHD_HTTP_NOT_FOUND, "no_route",
+		    "no such endpoint: %.200s", url);
+	if (strcmp(method, MHD_HTTP_METHOD_OPTIONS) == 0)
+		return preflight(rq, r);
+	if (!route_has(r, method))
+		return reply(rq, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json",
+		    not_allowed, sizeof(not_allowed) - 1, route_allow[r]);
+	if (rq->too_large)
+		return api_error(rq, MHD_HTTP_CONTENT_TOO_LARGE, "payload_too_large",
+		    "the body is over %d bytes", API_BODY_MAX);
+	if (!authorise(rq, strcmp(method, MHD_HTTP_METHOD_GET) == 0 ?
+	    API_SCOPE_READ : API_SCOPE_WRITE, &ret))
+		return ret;
+	if (r == R_TASK || r == R_TASK_ACTION) {
+		if (id_len > TF_TASK_ID_MAX)
+			return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+			    "id: too long (%zu bytes; at most %d)", id_len,
+			    TF_TASK_ID_MAX);
+		memcpy(id, idp, id_len);
+		id[id_len] = '\0';
+		if (!tf_task_id_valid(id))
+			return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+			    "id: must be 1 to %d printable characters without spaces",
+			    TF_TASK_ID_MAX);
+	}
+	switch (r) {
+	case R_OPENAPI:
+		return reply(rq, MHD_HTTP_OK, "application/json",
+		    tf_api_openapi_json, tf_api_openapi_json_len, NULL);
+	case R_STATS:
+		return get_stats(rq);
+	case R_TASKS:
+		return method[0] == 'G' ? list_tasks(rq) : post_tasks(rq);
+	case R_TASK:
+		return method[0] == 'G' ? get_task(rq, id) : delete_task(rq, id);
+	case R_TASK_ACTION:
+		return change_task(rq, id, action, action_name);
+	default:
+		break;
+	}
+	return api_error(rq, MHD_HTTP_NOT_FOUND, "no_route", "no such endpoint");
+}
+
+static enum MHD_Result
+handle(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct api_server *srv = cls;
+	struct rq *rq = *con_cls;
+	const char *origin, *cl;
+	char *end;
+	unsigned long long len;
+
+	if (rq == NULL) {
+		/* The first call: the headers are in, the body is not. */
+		rq = tf_calloc(1, sizeof(*rq));
+		if (rq == NULL)
+			return MHD_NO;
+		rq->srv = srv;
+		rq->conn = conn;
+		origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		    "Origin");
+		if (api_origin_allowed(srv->cfg.origins, origin))
+			rq->origin = origin;
+		*con_cls = rq;
+		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl != NULL) {
+			len = strtoull(cl, &end, 10);
+			if (*end == '\0' && len > API_BODY_MAX) {
+				/* Answered at once: the body is never read. */
+				rq->too_large = true;
+				return api_error(rq, MHD_HTTP_CONTENT_TOO_LARGE,
+				    "payload_too_large", "the body is over %d bytes",
+				    API_BODY_MAX);
+			}
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		if (!rq->too_large && rq->body.len + *upload_data_size <= API_BODY_MAX) {
+			if (tf_buf_append(&rq->body, upload_data, *upload_data_size) !=
+			    TF_OK)
+				return MHD_NO;
+		} else {
+			rq->too_large = true;
+			tf_buf_free(&rq->body);
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	return dispatch(rq, url, method);
+}
+
+static void
+completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct rq *rq = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (rq == NULL)
+		return;
+	tf_buf_free(&rq->body);
+	tf_free(rq);
+	*con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+/* libmicrohttpd's messages: kept as the reason while starting, logged
+ * afterwards. */
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct api_server *srv = cls;
+	char text[512];
+	size_t n;
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	n = strlen(text);
+	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+		text[--n] = '\0';
+	if (atomic_load(&srv->starting)) {
+		if (srv->start_error[0] == '\0')
+			snprintf(srv->start_error, sizeof(srv->start_error), "%s", text);
+	} else {
+		tf_log(TF_LOG_WARN, "api server: %s", text);
+	}
+}
+
+enum tf_err
+api_server_start(const struct sockaddr *addr, const struct api_config *cfg,
+    struct api_server **out, char *err, size_t errlen)
+{
+	struct api_server *srv;
+	const union MHD_DaemonInfo *info;
+	unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD |
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
+	uint16_t port;
+
+	*out = NULL;
+	srv = tf_calloc(1, sizeof(*srv));
+	if (srv == NULL) {
+		tf_errf(err, errlen, "out of memory");
+		return TF_ERR_NOMEM;
+	}
+	srv->cfg = *cfg;
+	atomic_store(&srv->starting, 1);
+	if (addr->sa_family == AF_INET6) {
+		flags |= MHD_USE_IPv6;
+		port = ntohs(((const struct sockaddr_in6 *)(const void *)addr)->sin6_port);
+	} else {
+		port = ntohs(((const struct sockaddr_in *)(const void *)addr)->sin_port);
+	}
+	/* A thread per connection: a handler waits on AWS without holding up
+	 * other requests. */
+	srv->d = MHD_start_daemon(flags, port, NULL, NULL, handle, srv,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,  /* first, as MHD wants */
+	    MHD_OPTION_SOCK_ADDR, addr,
+	    MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+	    MHD_OPTION_END);
+	atomic_store(&srv->starting, 0);
+	if (srv->d == NULL) {
+		tf_errf(err, errlen, "cannot listen: %s", srv->start_error[0] ?
+		    srv->start_error : "libmicrohttpd could not start");
+		tf_free(srv);
+		return TF_ERR_IO;
+	}
+	info = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = info != NULL ? info->port : port;
+	*out = srv;
+	return TF_OK;
+}
+
+int
+api_server_port(const struct api_server *s)
+{
+	return s->port;
+}
+
+void
+api_server_stop(struct api_server *s)
+{
+	if (s == NULL)
+		return;
+	MHD_stop_daemon(s->d);
+	tf_free(s);
+}

@@ -1,0 +1,59 @@
+/*
+ * api.h - the admin REST API behind `taskfleet serve` (SPEC section 8;
+ * GitHub issue 9): JSON over HTTP, versioned under /v1, on libmicrohttpd
+ * with a thread per connection.
+ *
+ *   GET    /v1/tasks                  a namespace's tasks, paged (as `list`)
+ *   POST   /v1/tasks                  one task, or {"tasks": [...]} (up to
+ *                                     25), checked as `submit` checks them;
+ *                                     Idempotency-Key
+ *   GET    /v1/tasks/{id}             one task (as `get --json`)
+ *   DELETE /v1/tasks/{id}
+ *   POST   /v1/tasks/{id}/suspend|resume|run
+ *   GET    /v1/stats                  counts by status and queue depth
+ *   GET    /v1/openapi.json           the OpenAPI document of all this
+ *
+ * Errors are {"error": {"code": "...", "message": "..."}} with a stable code
+ * (api.c lists them). Every request is authorised by api_auth.h unless the
+ * server runs without keys (--no-auth, loopback only: cmd_serve.c).
+ */
+#ifndef TF_PRODUCER_API_H
+#define TF_PRODUCER_API_H
+
+#include <sys/socket.h>
+
+#include "api_auth.h"
+#include "cli.h"
+#include "err.h"
+#include "runners.h"
+
+/* The largest request body read; a larger one is answered 413. */
+#define API_BODY_MAX (1024 * 1024)
+/* The most tasks one POST /v1/tasks creates. */
+#define API_BATCH_MAX 25
+
+/* What the server serves from. Everything is borrowed and must outlive the
+ * server. */
+struct api_config {
+	struct cli *cli;                      /* opened, queue URL resolved */
+	const struct tf_runner_set *runners;  /* the types a task may have */
+	const struct api_keys *keys;          /* NULL: no authentication */
+	const struct api_origins *origins;    /* allowed CORS origins */
+};
+
+struct api_server;
+
+/* Starts serving on addr (port 0: any free one). *out: stop it with
+ * api_server_stop(). TF_ERR_IO with the reason in err when it cannot
+ * listen. */
+enum tf_err api_server_start(const struct sockaddr *addr,
+    const struct api_config *cfg, struct api_server **out,
+    char *err, size_t errlen);
+
+/* The port it listens on. */
+int api_server_port(const struct api_server *s);
+
+/* Stops it, waiting for requests in progress. s may be NULL. */
+void api_server_stop(struct api_server *s);
+
+#endif /* TF_PRODUCER_API_H */

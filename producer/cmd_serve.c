@@ -1,0 +1,226 @@
+/*
+ * cmd_serve.c - `taskfleet serve --listen ADDR:PORT`: the admin REST API
+ * (api.h) in the foreground until SIGINT or SIGTERM.
+ *
+ * Everything a request needs is set up once, here: the AWS client (one for
+ * all threads; it pools its connections), the queue URL, the runner set that
+ * POST /v1/tasks checks types against, the API keys and the CORS origins.
+ * When it listens it prints one line on stderr,
+ * "taskfleet serve: listening on http://ADDR:PORT", with the actual port
+ * (the test starts it on port 0).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "api_auth.h"
+#include "cli.h"
+#include "log.h"
+#include "netaddr.h"
+#include "runners.h"
+
+static const char serve_usage[] =
+    "usage: taskfleet serve --listen ADDR:PORT [--no-auth]\n";
+
+static void
+serve_help(void)
+{
+	printf("%s\n"
+	    "Serves the admin REST API (JSON under /v1; the OpenAPI document at\n"
+	    "/v1/openapi.json) until SIGINT or SIGTERM.\n"
+	    "\n"
+	    "  --listen ADDR:PORT  where to listen: a numeric IPv4 address or\n"
+	    "                      [IPv6]:PORT; port 0 picks a free one (printed)\n"
+	    "  --no-auth           no API keys: anyone who can connect may do\n"
+	    "                      anything. Only with a loopback ADDR\n"
+	    "\n"
+	    "TASKFLEET_API_KEYS        the keys, comma-separated SHA256HEX:SCOPE:NS:\n"
+	    "                          the hex SHA-256 of the key, read or write\n"
+	    "                          (write implies read), and the namespaces\n"
+	    "                          ns1|ns2 or * for all. Clients send\n"
+	    "                          Authorization: Bearer KEY\n"
+	    "TASKFLEET_API_CORS_ORIGINS  origins a browser may call from\n"
+	    "                          (comma-separated; default none)\n"
+	    "\n"
+	    "Exit: 0 stopped by a signal, 1 failed, 2 bad input.\n", serve_usage);
+}
+
+/* Parses ADDR:PORT (numeric IPv4) or [IPv6]:PORT into *ss. */
+static bool
+parse_listen(const char *text, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	const char *colon, *port_text;
+	char host[INET6_ADDRSTRLEN + 1], *end;
+	size_t host_len;
+	long port;
+	bool v6;
+
+	memset(ss, 0, sizeof(*ss));
+	v6 = text[0] == '[';
+	if (v6) {
+		colon = strchr(text, ']');
+		if (colon == NULL || colon[1] != ':')
+			return false;
+		host_len = (size_t)(colon - text - 1);
+		port_text = colon + 2;
+		text++;
+	} else {
+		colon = strrchr(text, ':');
+		if (colon == NULL)
+			return false;
+		host_len = (size_t)(colon - text);
+		port_text = colon + 1;
+	}
+	if (host_len == 0 || host_len >= sizeof(host))
+		return false;
+	memcpy(host, text, host_len);
+	host[host_len] = '\0';
+	errno = 0;
+	port = strtol(port_text, &end, 10);
+	if (*port_text < '0' || *port_text > '9' || *end != '\0' || errno != 0 ||
+	    port < 0 || port > 65535)
+		return false;
+	if (v6 && inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		return true;
+	}
+	if (!v6 && inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)port);
+		return true;
+	}
+	return false;
+}
+
+int
+cmd_serve(struct cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "no-auth", no_argument, NULL, 'A' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = argv[0], *listen = NULL;
+	struct sockaddr_storage ss;
+	struct api_keys *keys = NULL;
+	struct api_origins origins = { 0 };
+	struct tf_runner_set *runners = NULL;
+	struct api_server *srv = NULL;
+	struct api_config cfg;
+	char err[512], host[INET6_ADDRSTRLEN];
+	sigset_t set;
+	bool no_auth = false;
+	int ch, sig, code = EXIT_USAGE;
+	enum tf_err rc;
+
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			listen = optarg;
+			break;
+		case 'A':
+			no_auth = true;
+			break;
+		case 'h':
+			serve_help();
+			return 0;
+		default:
+			return cli_bad_option(cmd, ch, argv);
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
+	if (listen == NULL)
+		return cli_usage_error(cmd, "--listen is required (see %s --help)", cmd);
+	if (!parse_listen(listen, &ss))
+		return cli_usage_error(cmd, "--listen: expected ADDR:PORT with a "
+		    "numeric IPv4 address or [IPv6]:PORT, and a port from 0 to 65535");
+	if (no_auth) {
+		if (tf_addr_classify((const struct sockaddr *)&ss) != TF_ADDR_LOOPBACK)
+			return cli_usage_error(cmd, "--no-auth: only on a loopback "
+			    "address (127.0.0.1, [::1]); elsewhere set TASKFLEET_API_KEYS");
+	} else {
+		if (getenv("TASKFLEET_API_KEYS") == NULL)
+			return cli_usage_error(cmd, "no API keys: set TASKFLEET_API_KEYS "
+			    "(see %s --help), or give --no-auth on a loopback address",
+			    cmd);
+		if (api_keys_parse(getenv("TASKFLEET_API_KEYS"), &keys, err,
+		    sizeof(err)) != TF_OK)
+			return cli_usage_error(cmd, "%s", err);
+	}
+	if (api_origins_parse(getenv("TASKFLEET_API_CORS_ORIGINS"), &origins, err,
+	    sizeof(err)) != TF_OK) {
+		cli_usage_error(cmd, "%s", err);
+		goto out;
+	}
+
+	code = EXIT_FAILED;
+	rc = tf_runner_set_load(c->cfg.runners, &runners, err, sizeof(err));
+	if (rc != TF_OK) {
+		fprintf(stderr, "%s: cannot load the runners that task types are "
+		    "checked against: %s (TASKFLEET_RUNNERS says where they are)\n",
+		    cmd, err);
+		goto out;
+	}
+	if ((code = cli_open(c)) != 0)
+		goto out;
+	rc = tf_context_resolve_queue(&c->ctx, &c->cfg);
+	if (rc != TF_OK) {
+		code = cli_aws_error(cmd, "finding the queue", rc);
+		goto out;
+	}
+
+	/* The signals are taken by sigwait() below: blocked before the
+	 * server's threads start, so they inherit the mask. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	cfg.cli = c;
+	cfg.runners = runners;
+	cfg.keys = keys;
+	cfg.origins = &origins;
+	code = EXIT_FAILED;
+	if (api_server_start((const struct sockaddr *)&ss, &cfg, &srv, err,
+	    sizeof(err)) != TF_OK) {
+		fprintf(stderr, "%s: --listen %s: %s\n", cmd, listen, err);
+		goto out;
+	}
+	if (ss.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host,
+		    sizeof(host));
+	else
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host,
+		    sizeof(host));
+	fprintf(stderr, "%s: listening on http://%s%s%s:%d%s\n", cmd,
+	    ss.ss_family == AF_INET6 ? "[" : "", host,
+	    ss.ss_family == AF_INET6 ? "]" : "", api_server_port(srv),
+	    keys == NULL ? " (no authentication)" : "");
+	fflush(stderr);
+	do {
+		ch = sigwait(&set, &sig);
+	} while (ch != 0);
+	fprintf(stderr, "%s: stopping (signal %d)\n", cmd, sig);
+	api_server_stop(srv);
+	code = 0;
+out:
+	api_origins_free(&origins);
+	api_keys_free(keys);
+	tf_runner_set_free(runners);
+	return code;
+}

@@ -1,0 +1,311 @@
+/*
+ * submit_spec.c - checking the inputs of a new task (submit_spec.h): moved
+ * here from cmd_submit.c so that the CLI and the REST API share every check
+ * and every message.
+ */
+#include "submit_spec.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "marshal.h"
+#include "timefmt.h"
+
+static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Writes the message into err and returns code. */
+static int
+fail(int code, char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+const char *
+submit_name(enum submit_names names, const char *field)
+{
+	static const char *const map[][2] = {
+		{ "type", "--type" }, { "params", "--params" }, { "at", "--at" },
+		{ "every", "--every" }, { "cron", "--cron" }, { "tz", "--tz" },
+		{ "max_runs", "--max-runs" }, { "until", "--until" },
+		{ "ns", "--ns" }, { "id", "--id" },
+		{ "max_attempts", "--max-attempts" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(map[i][0], field) == 0)
+			return names == SUBMIT_FLAGS ? map[i][1] : map[i][0];
+	return field;
+}
+
+#define N(f) submit_name(names, f)
+
+/* Checks that a runner of this type is loaded: set, else the runners of
+ * runners_path (TASKFLEET_RUNNERS, else the default place: SPEC section 3),
+ * as the consumers load them. EXIT_USAGE for a type that names no runner
+ * (the message lists the known ones), EXIT_FAILED when the runners cannot be
+ * loaded to check it. */
+static int
+check_type(const struct tf_runner_set *set, const char *runners_path,
+    enum submit_names names, const char *type, char *err, size_t errlen)
+{
+	struct tf_runner_set *own = NULL;
+	struct tf_buf known = TF_BUF_INIT;
+	char lerr[512];
+	size_t i, n;
+	int code;
+
+	if (set == NULL) {
+		if (tf_runner_set_load(runners_path, &own, lerr, sizeof(lerr)) !=
+		    TF_OK) {
+			code = fail(EXIT_FAILED, err, errlen, "%s: cannot load the "
+			    "runners to check \"%s\": %s (TASKFLEET_RUNNERS says where "
+			    "they are)", N("type"), type, lerr);
+			goto out;
+		}
+		set = own;
+	}
+	if (tf_runner_set_find(set, type) != NULL) {
+		code = 0;
+		goto out;
+	}
+	n = tf_runner_set_count(set);
+	for (i = 0; i < n; i++) {
+		if (tf_buf_appendf(&known, "%s%s", i ? ", " : "",
+		    tf_loaded_runner_name(tf_runner_set_at(set, i))) != TF_OK) {
+			code = fail(EXIT_FAILED, err, errlen, "out of memory");
+			goto out;
+		}
+	}
+	code = fail(EXIT_USAGE, err, errlen, "%s: no runner \"%s\" is installed "
+	    "(known: %s)", N("type"), type, tf_buf_str(&known));
+out:
+	tf_buf_free(&known);
+	tf_runner_set_free(own);
+	return code;
+}
+
+int
+submit_check_params(const char *text, size_t len, enum submit_names names,
+    char *err, size_t errlen)
+{
+	char errbuf[512];
+	cJSON *av = NULL;
+	int code = EXIT_USAGE;
+
+	/* The full length: a NUL byte inside the text is an error, not an end. */
+	if (tf_marshal_value_json_text(text, len, &av, errbuf, sizeof(errbuf)) !=
+	    TF_OK) {
+		fail(code, err, errlen, "%s: %s", N("params"), errbuf);
+		goto out;
+	}
+	if (cJSON_GetObjectItemCaseSensitive(av, "M") == NULL) {
+		fail(code, err, errlen, "%s: must be a JSON object ({...})",
+		    N("params"));
+		goto out;
+	}
+	code = 0;
+out:
+	cJSON_Delete(av);
+	return code;
+}
+
+int
+submit_parse_max_attempts(const char *arg, enum submit_names names,
+    long long *out, char *err, size_t errlen)
+{
+	if (!cli_parse_int(arg, 1, 1000, out))
+		return fail(EXIT_USAGE, err, errlen, "%s: expected a number from 1 "
+		    "to 1000, got \"%.32s\"", N("max_attempts"), arg);
+	return 0;
+}
+
+/* The message of tf_schedule_parse(), naming the input rather than the
+ * attribute ("schedule.cron: ..." or "cron: ..." becomes "--cron: ..."). */
+static int
+schedule_error(enum submit_names names, const char *msg, char *err,
+    size_t errlen)
+{
+	static const char *const fields[] = {
+		"every", "cron", "tz", "max_runs", "until",
+	};
+	size_t i, n;
+
+	if (strncmp(msg, "schedule.", 9) == 0)
+		msg += 9;
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		n = strlen(fields[i]);
+		if (strncmp(msg, fields[i], n) == 0 && msg[n] == ':')
+			return fail(EXIT_USAGE, err, errlen, "%s%s", N(fields[i]),
+			    msg + n);
+	}
+	return fail(EXIT_USAGE, err, errlen, "schedule: %s", msg);
+}
+
+/*
+ * Builds the `schedule` attribute from the inputs ({"every": "30m"} or
+ * {"cron": "0 9 * * 1-5", "tz": "Europe/Berlin"}, with "max_runs" and
+ * "until" in epoch ms) and checks it with tf_schedule_parse(). out->
+ * schedule_json and out->sched stay NULL when no recurrence is asked for.
+ * *until_ms: the until input, 0 when not given.
+ */
+static int
+build_schedule(const struct submit_opts *o, enum submit_names names,
+    int64_t now, struct submit_spec *out, int64_t *until_ms, char *err,
+    size_t errlen)
+{
+	char errbuf[512];
+	long long max_runs = 0;
+	int64_t every_ms;
+	cJSON *j = NULL;
+
+	*until_ms = 0;
+	if (o->every != NULL && o->cron != NULL)
+		return fail(EXIT_USAGE, err, errlen, "%s and %s exclude each other",
+		    N("every"), N("cron"));
+	if (o->tz != NULL && o->cron == NULL)
+		return fail(EXIT_USAGE, err, errlen, "%s is the time zone of %s; "
+		    "there is no %s", N("tz"), N("cron"), N("cron"));
+	if (o->every == NULL && o->cron == NULL) {
+		if (o->max_runs != NULL || o->until != NULL)
+			return fail(EXIT_USAGE, err, errlen, "%s applies to a "
+			    "recurring task: give %s or %s", o->max_runs ?
+			    N("max_runs") : N("until"), N("every"), N("cron"));
+		return 0;
+	}
+	if (o->every != NULL &&
+	    tf_timefmt_parse_duration(o->every, &every_ms, errbuf,
+	    sizeof(errbuf)) != TF_OK)
+		return fail(EXIT_USAGE, err, errlen, "%s: %s", N("every"), errbuf);
+	/* Up to 2^53: the number must survive a JSON double. */
+	if (o->max_runs != NULL &&
+	    !cli_parse_int(o->max_runs, 1, 9007199254740991LL, &max_runs))
+		return fail(EXIT_USAGE, err, errlen, "%s: expected a whole number "
+		    "of at least 1, got \"%.32s\"", N("max_runs"), o->max_runs);
+	if (o->until != NULL) {
+		if (tf_timefmt_parse(o->until, now, until_ms, errbuf,
+		    sizeof(errbuf)) != TF_OK)
+			return fail(EXIT_USAGE, err, errlen, "%s: %s", N("until"),
+			    errbuf);
+		if (*until_ms <= now)
+			return fail(EXIT_USAGE, err, errlen, "%s: \"%s\" is already "
+			    "past", N("until"), o->until);
+	}
+	j = cJSON_CreateObject();
+	if (j == NULL ||
+	    (o->every != NULL &&
+	    cJSON_AddStringToObject(j, "every", o->every) == NULL) ||
+	    (o->cron != NULL &&
+	    cJSON_AddStringToObject(j, "cron", o->cron) == NULL) ||
+	    (o->tz != NULL && cJSON_AddStringToObject(j, "tz", o->tz) == NULL) ||
+	    (o->max_runs != NULL &&
+	    cJSON_AddNumberToObject(j, "max_runs", (double)max_runs) == NULL) ||
+	    (o->until != NULL &&
+	    cJSON_AddNumberToObject(j, "until", (double)*until_ms) == NULL)) {
+		cJSON_Delete(j);
+		return fail(EXIT_FAILED, err, errlen, "out of memory");
+	}
+	if (tf_schedule_parse(j, &out->sched, errbuf, sizeof(errbuf)) != TF_OK) {
+		cJSON_Delete(j);
+		return schedule_error(names, errbuf, err, errlen);
+	}
+	out->schedule_json = j;
+	return 0;
+}
+
+int
+submit_check_names(const struct submit_opts *o, const char *type,
+    enum submit_names names, char *err, size_t errlen)
+{
+	if (!tf_task_type_valid(type))
+		return fail(EXIT_USAGE, err, errlen, "%s: \"%.64s%s\" is not a "
+		    "runner name (1 to %d of a-z 0-9 _ -)", N("type"), type,
+		    strlen(type) > 64 ? "..." : "", TF_TASK_TYPE_MAX);
+	if (!tf_task_ns_valid(o->ns))
+		return fail(EXIT_USAGE, err, errlen, "%s: must be 1 to %d of A-Z "
+		    "a-z 0-9 _ . -", N("ns"), TF_TASK_NS_MAX);
+	if (o->id != NULL && !tf_task_id_valid(o->id)) {
+		if (strlen(o->id) > TF_TASK_ID_MAX)
+			return fail(EXIT_USAGE, err, errlen, "%s: too long (%zu "
+			    "bytes; at most %d)", N("id"), strlen(o->id),
+			    TF_TASK_ID_MAX);
+		return fail(EXIT_USAGE, err, errlen, "%s: must be 1 to %d "
+		    "printable characters without spaces", N("id"), TF_TASK_ID_MAX);
+	}
+	return 0;
+}
+
+int
+submit_spec_build(const struct submit_opts *o, const char *type,
+    const char *params_json, enum submit_names names,
+    const struct tf_runner_set *runners, const char *runners_path,
+    int64_t now, int64_t horizon_ms, struct submit_spec *out,
+    char *err, size_t errlen)
+{
+	char errbuf[512];
+	int64_t next_run = now, until_ms = 0;
+	int code;
+
+	memset(out, 0, sizeof(*out));
+	if ((code = submit_check_names(o, type, names, err, errlen)) != 0)
+		return code;
+	if (o->at != NULL) {
+		if (tf_timefmt_parse(o->at, now, &next_run, errbuf,
+		    sizeof(errbuf)) != TF_OK)
+			return fail(EXIT_USAGE, err, errlen, "%s: %s", N("at"), errbuf);
+		if (next_run <= 0)
+			return fail(EXIT_USAGE, err, errlen, "%s: \"%s\" is not after "
+			    "1970-01-01T00:00:00Z", N("at"), o->at);
+	}
+	if ((code = build_schedule(o, names, now, out, &until_ms, err,
+	    errlen)) != 0)
+		return code;
+	if (out->sched != NULL && o->at != NULL && until_ms > 0 &&
+	    next_run > until_ms)
+		return fail(EXIT_USAGE, err, errlen, "%s: \"%s\" is after %s",
+		    N("at"), o->at, N("until"));
+	if (out->sched != NULL && o->at == NULL) {
+		/* now for every, the next slot for cron. */
+		next_run = tf_schedule_first(out->sched, now);
+		if (next_run <= 0) {
+			if (o->until != NULL)
+				return fail(EXIT_USAGE, err, errlen, "%s: the schedule "
+				    "has no run before \"%s\"", N("until"), o->until);
+			return fail(EXIT_USAGE, err, errlen, "%s: \"%s\" has no time "
+			    "to run at", N("cron"), o->cron ? o->cron : "");
+		}
+	}
+	/* Last, as it may load the runners: the cheap checks come first. */
+	if ((code = check_type(runners, runners_path, names, type, err,
+	    errlen)) != 0)
+		return code;
+	out->spec.id = o->id;
+	out->spec.ns = o->ns;
+	out->spec.type = type;
+	out->spec.params_json = params_json;
+	out->spec.next_run = next_run;
+	out->spec.max_attempts = o->max_attempts;
+	out->spec.schedule = out->schedule_json;
+	out->spec.horizon_ms = horizon_ms;
+	return 0;
+}
+
+void
+submit_spec_free(struct submit_spec *s)
+{
+	if (s == NULL)
+		return;
+	tf_schedule_free(s->sched);
+	cJSON_Delete(s->schedule_json);
+	s->sched = NULL;
+	s->schedule_json = NULL;
+}

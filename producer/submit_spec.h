@@ -1,0 +1,79 @@
+/*
+ * submit_spec.h - the checks that turn the inputs of a new task (submit's
+ * flags, or the fields of a POST /v1/tasks body) into a struct tf_task_spec.
+ *
+ * `taskfleet submit`, `taskfleet http` and the REST API (api.c) all go
+ * through these functions, so a task is validated the same way whichever
+ * door it comes in by. The functions print nothing: a message goes into the
+ * caller's buffer, naming the input the way the caller's user knows it
+ * (SUBMIT_FLAGS: "--max-runs: ...", SUBMIT_FIELDS: "max_runs: ...").
+ *
+ * Return values: 0, EXIT_USAGE (bad input; nothing was written) or
+ * EXIT_FAILED (the check itself could not be made: out of memory, the
+ * runners cannot be loaded), with a one-line message in err.
+ */
+#ifndef TF_PRODUCER_SUBMIT_SPEC_H
+#define TF_PRODUCER_SUBMIT_SPEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+#include "runners.h"
+#include "schedule.h"
+#include "task.h"
+
+/* How messages name an input. */
+enum submit_names {
+	SUBMIT_FLAGS,     /* the CLI's flags: --type, --max-runs */
+	SUBMIT_FIELDS     /* JSON fields: type, max_runs */
+};
+
+/* A checked task: spec is ready for tf_task_create(). Its strings are
+ * borrowed from the inputs given to submit_spec_build(); schedule_json and
+ * sched are owned (submit_spec_free()). */
+struct submit_spec {
+	struct tf_task_spec spec;
+	cJSON *schedule_json;        /* plain JSON, NULL when not recurring */
+	struct tf_schedule *sched;   /* parsed schedule, NULL when not recurring */
+};
+
+/* The name of input field ("max_runs") as names says: "--max-runs" or
+ * "max_runs". Returns a static string. */
+const char *submit_name(enum submit_names names, const char *field);
+
+/* Checks the syntax of type (whether a runner has it is
+ * submit_spec_build()'s question), o->ns and o->id. */
+int submit_check_names(const struct submit_opts *o, const char *type,
+    enum submit_names names, char *err, size_t errlen);
+
+/* Checks params text (len bytes, which may hold a NUL: that is an error)
+ * is a JSON object DynamoDB can hold. */
+int submit_check_params(const char *text, size_t len, enum submit_names names,
+    char *err, size_t errlen);
+
+/* Parses a max-attempts value, 1 to 1000, into *out. */
+int submit_parse_max_attempts(const char *arg, enum submit_names names,
+    long long *out, char *err, size_t errlen);
+
+/*
+ * Checks every input of a new task at now (epoch ms), the cheap checks
+ * first and the runner type last, and fills *out (emptied first; free it
+ * with submit_spec_free() whatever this returns). params_json: checked
+ * already (submit_check_params()), or NULL for {}. runners: the loaded
+ * runner set to check type against (borrowed), or NULL to load
+ * runners_path (TASKFLEET_RUNNERS; NULL: the default place) just for the
+ * check. horizon_ms: the enqueue horizon put into the spec.
+ */
+int submit_spec_build(const struct submit_opts *o, const char *type,
+    const char *params_json, enum submit_names names,
+    const struct tf_runner_set *runners, const char *runners_path,
+    int64_t now, int64_t horizon_ms, struct submit_spec *out,
+    char *err, size_t errlen);
+
+/* Frees what submit_spec_build() put into s; s may be NULL. */
+void submit_spec_free(struct submit_spec *s);
+
+#endif /* TF_PRODUCER_SUBMIT_SPEC_H */

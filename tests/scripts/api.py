@@ -1,0 +1,494 @@
+#!/usr/bin/env python3
+"""api.py - the REST API of `taskfleet serve` end to end (GitHub issue 9).
+
+Starts `taskfleet serve --listen 127.0.0.1:0` (it prints its address on
+stderr) against the local stand-ins that tests/run starts, with its own table
+and queue (`taskfleet init` first), three API keys (write on all namespaces,
+read on all, write on namespace "teamA") and one allowed CORS origin; then:
+
+  - every endpoint: POST /v1/tasks (one task, a batch, Idempotency-Key),
+    GET /v1/tasks (filters, paging with the token `taskfleet list` prints),
+    GET and DELETE /v1/tasks/{id}, POST .../suspend|resume|run, GET /v1/stats,
+    GET /v1/openapi.json;
+  - every error path: 400 invalid_json and invalid_field (the messages are
+    those of `taskfleet submit`, named by field), 401 without and with a
+    wrong key, 403 by scope and by namespace, 404 not_found and no_route,
+    405 with Allow, 409 for a refused state change, 413, 415;
+  - CORS on (preflight and replies for the allowed origin only) and off (a
+    second server without TASKFLEET_API_CORS_ORIGINS);
+  - --no-auth: refused off loopback (exit 2), served on loopback; no keys and
+    no --no-auth: exit 2;
+  - the OpenAPI document: the file in the tree, every path and method in it
+    is served, every other method on its paths is 405, and every route the
+    server implements (listed here) is in it.
+
+Talks only to 127.0.0.1. Prints "PASS name" or "FAIL name: why"; exits 1 on
+any failure.
+"""
+import hashlib
+import http.client
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import time
+import urllib.parse
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.environ.get("TF_BUILD") or os.path.join(ROOT, os.environ.get("BUILD", "build"))
+TF = os.path.join(BUILD, "bin", "taskfleet")
+OUT = os.path.join(os.environ.get("TF_TEST_OUT") or os.path.join(ROOT, "tests", "out"), "api")
+ORIGIN = "https://console.example.com"
+
+# The routes the server implements (producer/api.c): each must be in the
+# OpenAPI document, with exactly these methods.
+ROUTES = {
+    "/v1/tasks": {"get", "post"},
+    "/v1/tasks/{id}": {"get", "delete"},
+    "/v1/tasks/{id}/suspend": {"post"},
+    "/v1/tasks/{id}/resume": {"post"},
+    "/v1/tasks/{id}/run": {"post"},
+    "/v1/stats": {"get"},
+    "/v1/openapi.json": {"get"},
+}
+
+failed = False
+procs = []
+
+
+def check(name, ok, why=""):
+    global failed
+    if ok:
+        print("PASS api/%s" % name)
+    else:
+        failed = True
+        print("FAIL api/%s: %s" % (name, why))
+    sys.stdout.flush()
+
+
+def start(env, *args):
+    """Starts a server; returns (proc, port) or (proc, None) with its output."""
+    log = open(os.path.join(OUT, "serve-%d.log" % len(procs)), "w+")
+    p = subprocess.Popen([TF, "serve"] + list(args), env=env, stdout=log,
+                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    procs.append(p)
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        log.seek(0)
+        text = log.read()
+        m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", text)
+        if m:
+            return p, int(m.group(1))
+        if p.poll() is not None:
+            return p, None
+        time.sleep(0.1)
+    return p, None
+
+
+class Api:
+    def __init__(self, port, key=None):
+        self.port = port
+        self.key = key
+
+    def req(self, method, path, body=None, key="default", headers=None, raw=None):
+        """Returns (status, headers dict (lower-case names), parsed JSON or
+        None)."""
+        h = dict(headers or {})
+        k = self.key if key == "default" else key
+        if k is not None:
+            h["Authorization"] = "Bearer " + k
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+            h.setdefault("Content-Type", "application/json")
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            c.request(method, path, body=data, headers=h)
+            r = c.getresponse()
+            text = r.read()
+            hdrs = {n.lower(): v for n, v in r.getheaders()}
+            status = r.status
+        except (ConnectionError, http.client.HTTPException) as e:
+            return 0, {}, {"exception": str(e)}
+        finally:
+            c.close()
+        try:
+            doc = json.loads(text) if text else None
+        except ValueError:
+            doc = {"unparsed": text[:200].decode(errors="replace")}
+        return status, hdrs, doc
+
+
+def raw_post(port, key, body, chunked):
+    """POSTs body to /v1/tasks over a plain socket, reading the reply even
+    when the server answers (and closes) before the body is all sent.
+    Returns (status, parsed JSON or None)."""
+    import socket
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    head = "POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n" \
+           "Content-Type: application/json\r\n" % key
+    head += "Transfer-Encoding: chunked\r\n\r\n" if chunked else "Content-Length: %d\r\n\r\n" % len(body)
+    data = head.encode()
+    if chunked:
+        for i in range(0, len(body), 65536):
+            part = body[i:i + 65536]
+            data += b"%x\r\n" % len(part) + part + b"\r\n"
+        data += b"0\r\n\r\n"
+    else:
+        data += body
+    try:
+        s.sendall(data)
+    except OSError:
+        pass
+    reply = b""
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            reply += b
+            if b"\r\n\r\n" in reply:
+                hdr, _, rest = reply.partition(b"\r\n\r\n")
+                m = re.search(rb"(?i)content-length: *(\d+)", hdr)
+                if m and len(rest) >= int(m.group(1)):
+                    break
+    except OSError:
+        pass
+    s.close()
+    m = re.match(rb"HTTP/1\.[01] (\d+)", reply)
+    if not m:
+        return 0, {"reply": reply[:200]}
+    _, _, rest = reply.partition(b"\r\n\r\n")
+    try:
+        return int(m.group(1)), json.loads(rest)
+    except ValueError:
+        return int(m.group(1)), {"unparsed": rest[:200]}
+
+
+def code_of(doc):
+    return (doc or {}).get("error", {}).get("code")
+
+
+def msg_of(doc):
+    return (doc or {}).get("error", {}).get("message", "")
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    if not os.access(TF, os.X_OK):
+        check("setup", False, "%s is missing (run make)" % TF)
+        return
+    if not os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or not os.environ.get("AWS_ENDPOINT_URL_SQS"):
+        check("setup", False, "run through tests/run (the stand-ins' endpoints are not set)")
+        return
+    name = "tf-api-%d-%d" % (os.getpid(), secrets.randbelow(100000))
+    env = dict(os.environ)
+    for v in ("TASKFLEET_QUEUE_URL", "TASKFLEET_LOG", "TASKFLEET_API_KEYS",
+              "TASKFLEET_API_CORS_ORIGINS"):
+        env.pop(v, None)
+    env.update(TASKFLEET_TABLE=name, TASKFLEET_QUEUE=name,
+               TASKFLEET_RUNNERS=os.path.join(BUILD, "runners"))
+    r = subprocess.run([TF, "init"], env=env, capture_output=True, text=True)
+    if r.returncode != 0:
+        check("setup-init", False, r.stderr.strip())
+        return
+
+    kw, kr, ka = (secrets.token_urlsafe(24) for _ in range(3))
+    h = lambda k: hashlib.sha256(k.encode()).hexdigest()
+    senv = dict(env)
+    senv["TASKFLEET_API_KEYS"] = "%s:write:*, %s:read:*,%s:write:teamA|teamB" % (h(kw), h(kr), h(ka))
+    senv["TASKFLEET_API_CORS_ORIGINS"] = ORIGIN
+    p, port = start(senv, "--listen", "127.0.0.1:0")
+    check("serve-starts", port is not None, "no \"listening on\" line (log in %s)" % OUT)
+    if port is None:
+        return
+    api = Api(port, kw)
+
+    # --- the OpenAPI document -------------------------------------------
+    st, _, doc = api.req("GET", "/v1/openapi.json")
+    with open(os.path.join(ROOT, "producer", "openapi.json")) as f:
+        filedoc = json.load(f)
+    check("openapi-served", st == 200 and doc == filedoc,
+          "status %s, or not the document in producer/openapi.json" % st)
+    check("openapi-3", str(filedoc.get("openapi", "")).startswith("3.0"), filedoc.get("openapi"))
+    paths = filedoc.get("paths", {})
+    methods = {"get", "post", "put", "patch", "delete"}
+    bad = []
+    for path, item in paths.items():
+        concrete = path.replace("{id}", "openapi-probe-%s" % name)
+        for m in sorted(methods):
+            # An empty JSON body for writes: the route must answer with
+            # something other than "no route" or "method not allowed".
+            st, hdrs, d = api.req(m.upper(), concrete, body={} if m in ("post", "patch", "put") else None)
+            if m in item and (st == 405 or code_of(d) == "no_route" or st == 0):
+                bad.append("%s %s in the document answers %s %s" % (m.upper(), path, st, code_of(d)))
+            allow = [a.strip().lower() for a in hdrs.get("allow", "").split(",")]
+            if m not in item and (st != 405 or m in allow):
+                bad.append("%s %s is not in the document but answers %s" % (m.upper(), path, st))
+    check("openapi-paths-served", not bad, "; ".join(bad))
+    missing = []
+    for path, ms in ROUTES.items():
+        doc_ms = set(k for k in paths.get(path, {}) if k in methods)
+        if doc_ms != ms:
+            missing.append("%s: server %s, document %s" % (path, sorted(ms), sorted(doc_ms)))
+    extra = set(paths) - set(ROUTES)
+    check("openapi-routes-documented", not missing and not extra,
+          "; ".join(missing) + (" undocumented-in-test: %s" % sorted(extra) if extra else ""))
+    codes = set(filedoc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"])
+
+    # --- POST /v1/tasks --------------------------------------------------
+    st, _, d = api.req("POST", "/v1/tasks", {"type": "noop", "params": {"n": 1}})
+    tid = (d or {}).get("id")
+    check("post-one-201", st == 201 and d.get("created") is True and d.get("status") == "PENDING"
+          and d.get("ns") == "default" and d.get("enqueued") is True, "%s %s" % (st, d))
+    st, _, d = api.req("GET", "/v1/tasks/%s" % tid)
+    check("get-task", st == 200 and d.get("id") == tid and d.get("type") == "noop"
+          and d.get("params") == {"n": 1}, "%s %s" % (st, d))
+
+    ikey = "order-" + secrets.token_hex(4)
+    st1, _, d1 = api.req("POST", "/v1/tasks", {"type": "noop", "at": "+2h"}, headers={"Idempotency-Key": ikey})
+    st2, _, d2 = api.req("POST", "/v1/tasks", {"type": "noop", "at": "+2h"}, headers={"Idempotency-Key": ikey})
+    check("idempotency-key-repeat-200", st1 == 201 and st2 == 200 and d1.get("id") == d2.get("id")
+          and d2.get("created") is False and d1.get("id", "").startswith("idem-"),
+          "%s %s / %s %s" % (st1, d1, st2, d2))
+    st3, _, d3 = api.req("POST", "/v1/tasks", {"type": "noop", "ns": "other", "at": "+2h"}, headers={"Idempotency-Key": ikey})
+    check("idempotency-key-per-namespace", st3 == 201 and d3.get("id") != d1.get("id"), "%s %s" % (st3, d3))
+    st, _, d = api.req("POST", "/v1/tasks", {"type": "noop", "id": "x"}, headers={"Idempotency-Key": ikey})
+    check("idempotency-key-and-id-400", st == 400 and code_of(d) == "invalid_field", "%s %s" % (st, d))
+
+    st, _, d = api.req("POST", "/v1/tasks", {"tasks": [
+        {"type": "noop", "ns": "batch", "at": "+1h"},
+        {"type": "noop", "ns": "batch", "every": "30m", "max_runs": 3},
+        {"type": "noop", "ns": "batch", "cron": "0 9 * * 1-5", "tz": "Europe/Berlin"}]})
+    ok = st == 201 and len(d.get("tasks", [])) == 3 and all(t.get("created") for t in d["tasks"]) \
+        and d["tasks"][2].get("schedule", {}).get("tz") == "Europe/Berlin"
+    check("post-batch-201", ok, "%s %s" % (st, d))
+    st, _, d = api.req("POST", "/v1/tasks", {"tasks": [{"type": "noop"}] * 26})
+    check("post-batch-over-25-400", st == 400 and code_of(d) == "invalid_field", "%s %s" % (st, d))
+    # A bad task anywhere in a batch writes nothing.
+    st, _, d = api.req("POST", "/v1/tasks", {"tasks": [{"type": "noop", "ns": "batchbad"},
+                                                        {"type": "noop", "ns": "batchbad", "every": "soon"}]})
+    st2, _, d2 = api.req("GET", "/v1/tasks?ns=batchbad")
+    check("post-batch-bad-writes-nothing", st == 400 and msg_of(d).startswith("tasks[1]: every:")
+          and st2 == 200 and d2.get("tasks") == [], "%s %s / %s" % (st, d, d2))
+
+    # --- validation: the same code and messages as `taskfleet submit` ------
+    cases = [
+        ("cron", {"type": "noop", "cron": "61 * * * *"}, ["--cron", "61 * * * *"]),
+        ("every", {"type": "noop", "every": "often"}, ["--every", "often"]),
+        ("at", {"type": "noop", "at": "tomorrow"}, ["--at", "tomorrow"]),
+        ("tz", {"type": "noop", "cron": "0 9 * * *", "tz": "Mars/Olympus"}, ["--cron", "0 9 * * *", "--tz", "Mars/Olympus"]),
+        ("until-past", {"type": "noop", "every": "1h", "until": "2001-01-01"}, ["--every", "1h", "--until", "2001-01-01"]),
+        ("max-runs", {"type": "noop", "every": "1h", "max_runs": 0}, ["--every", "1h", "--max-runs", "0"]),
+        ("max-attempts", {"type": "noop", "max_attempts": 1001}, ["--max-attempts", "1001"]),
+        ("type-unknown", {"type": "nosuchrunner"}, []),
+        ("type-syntax", {"type": "No Such"}, []),
+        ("ns", {"type": "noop", "ns": "bad ns"}, ["--ns", "bad ns"]),
+        ("id", {"type": "noop", "id": "x" * 129}, ["--id", "x" * 129]),
+        ("every-and-cron", {"type": "noop", "every": "1h", "cron": "@daily"}, ["--every", "1h", "--cron", "@daily"]),
+    ]
+    for cname, body, flags in cases:
+        st, _, d = api.req("POST", "/v1/tasks", body)
+        cli = subprocess.run([TF, "submit", "--type", body["type"]] + flags, env=env,
+                             capture_output=True, text=True)
+        climsg = cli.stderr.strip().replace("taskfleet submit: ", "", 1)
+        # The CLI names flags (--max-runs), the API fields (max_runs).
+        norm = re.sub(r"--([a-z]+)-([a-z]+)", r"\1_\2", climsg).replace("--", "")
+        check("validate-%s" % cname, st == 400 and code_of(d) == "invalid_field" and cli.returncode == 2
+              and msg_of(d) == norm, "API %s %s; CLI exit %s %r" % (st, d, cli.returncode, climsg))
+    for cname, raw, want in [("bad-json", b"{\"type\": ", "invalid_json"),
+                             ("not-object", b"[1,2]", "invalid_json"),
+                             ("empty-body", b"", "invalid_json"),
+                             ("unknown-field", b"{\"type\":\"noop\",\"colour\":\"red\"}", "invalid_field"),
+                             ("wrong-type", b"{\"type\":\"noop\",\"every\":30}", "invalid_field"),
+                             ("params-not-object", b"{\"type\":\"noop\",\"params\":[1]}", "invalid_field"),
+                             ("no-type", b"{\"params\":{}}", "invalid_field")]:
+        st, _, d = api.req("POST", "/v1/tasks", raw=raw, headers={"Content-Type": "application/json"})
+        check("400-%s" % cname, st == 400 and code_of(d) == want, "%s %s" % (st, d))
+    st, _, d = api.req("POST", "/v1/tasks", raw=b"type=noop", headers={"Content-Type": "text/plain"})
+    check("415-not-json", st == 415 and code_of(d) == "unsupported_media_type", "%s %s" % (st, d))
+    big = b"{\"type\":\"noop\",\"params\":{\"x\":\"" + b"a" * (1024 * 1024) + b"\"}}"
+    for how in ("content-length", "chunked"):
+        st, d = raw_post(port, kw, big, chunked=how == "chunked")
+        check("413-body-too-large-%s" % how, st == 413 and code_of(d) == "payload_too_large", "%s %s" % (st, d))
+
+    # --- auth -------------------------------------------------------------
+    st, hd, d = api.req("GET", "/v1/tasks", key=None)
+    check("401-no-key", st == 401 and code_of(d) == "unauthorized"
+          and hd.get("www-authenticate", "").startswith("Bearer"), "%s %s" % (st, d))
+    st, _, d = api.req("GET", "/v1/tasks", key="wrong-" + kw)
+    check("401-wrong-key", st == 401 and code_of(d) == "unauthorized", "%s %s" % (st, d))
+    st, _, d = api.req("GET", "/v1/openapi.json", key=None)
+    check("401-openapi-needs-key", st == 401, "%s" % st)
+    st, _, d = api.req("GET", "/v1/tasks/%s" % tid, key=kr)
+    check("read-key-reads", st == 200, "%s %s" % (st, d))
+    st, _, d = api.req("POST", "/v1/tasks", {"type": "noop"}, key=kr)
+    check("403-read-key-writes", st == 403 and code_of(d) == "forbidden", "%s %s" % (st, d))
+    st, _, d = api.req("DELETE", "/v1/tasks/%s" % tid, key=kr)
+    check("403-read-key-deletes", st == 403 and code_of(d) == "forbidden", "%s %s" % (st, d))
+    st, _, d = api.req("GET", "/v1/tasks?ns=default", key=ka)
+    check("403-namespace-list", st == 403 and code_of(d) == "forbidden", "%s %s" % (st, d))
+    st, _, d = api.req("POST", "/v1/tasks", {"type": "noop", "ns": "default"}, key=ka)
+    check("403-namespace-post", st == 403 and code_of(d) == "forbidden", "%s %s" % (st, d))
+    st, _, d = api.req("POST", "/v1/tasks", {"type": "noop", "ns": "teamB", "at": "+1h"}, key=ka)
+    tb = (d or {}).get("id")
+    check("namespace-key-writes-its-own", st == 201, "%s %s" % (st, d))
+    st, _, d = api.req("GET", "/v1/tasks/%s" % tid, key=ka)
+    check("404-other-namespace-hidden", st == 404 and code_of(d) == "not_found", "%s %s" % (st, d))
+    st, _, d = api.req("GET", "/v1/stats", key=ka)
+    check("403-namespace-key-stats-all", st == 403 and code_of(d) == "forbidden", "%s %s" % (st, d))
+    st, _, d = api.req("GET", "/v1/stats?ns=teamB", key=ka)
+    check("stats-namespace", st == 200 and d.get("tasks", {}).get("total") == 1
+          and d.get("ns") == "teamB", "%s %s" % (st, d))
+    # An explicit id taken in another namespace is not revealed.
+    st, _, d = api.req("POST", "/v1/tasks", {"type": "noop", "ns": "teamA", "id": tid}, key=ka)
+    check("409-id-taken-elsewhere", st == 409 and code_of(d) == "conflict" and "noop" not in msg_of(d),
+          "%s %s" % (st, d))
+
+    # --- 404, 405 ----------------------------------------------------------
+    st, _, d = api.req("GET", "/v1/tasks/no-such-task-%s" % name)
+    check("404-no-task", st == 404 and code_of(d) == "not_found", "%s %s" % (st, d))
+    st, _, d = api.req("GET", "/v1/nothing")
+    check("404-no-route", st == 404 and code_of(d) == "no_route", "%s %s" % (st, d))
+    st, hd, d = api.req("PUT", "/v1/tasks")
+    check("405-with-allow", st == 405 and code_of(d) == "method_not_allowed"
+          and hd.get("allow") == "GET, POST", "%s %s %s" % (st, hd.get("allow"), d))
+    st, _, d = api.req("GET", "/v1/tasks/" + "y" * 129)
+    check("400-id-too-long", st == 400 and code_of(d) == "invalid_field", "%s %s" % (st, d))
+
+    # --- suspend, resume, run; 409 ------------------------------------------
+    st, _, d = api.req("POST", "/v1/tasks", {"type": "noop", "at": "+3h"})
+    sid = d.get("id")
+    st, _, d = api.req("POST", "/v1/tasks/%s/suspend" % sid)
+    check("suspend", st == 200 and d.get("result") == "changed" and d.get("status") == "SUSPENDED", "%s %s" % (st, d))
+    st, _, d = api.req("POST", "/v1/tasks/%s/suspend" % sid)
+    check("suspend-again-already", st == 200 and d.get("result") == "already", "%s %s" % (st, d))
+    st, _, d = api.req("POST", "/v1/tasks/%s/run" % sid)
+    check("409-run-suspended", st == 409 and code_of(d) == "conflict" and "SUSPENDED" in msg_of(d), "%s %s" % (st, d))
+    st, _, d = api.req("POST", "/v1/tasks/%s/resume" % sid)
+    check("resume", st == 200 and d.get("status") == "PENDING", "%s %s" % (st, d))
+    st, _, d = api.req("POST", "/v1/tasks/%s/run" % sid)
+    check("run", st == 200 and d.get("result") == "changed" and d.get("enqueued") is True, "%s %s" % (st, d))
+    st, _, d = api.req("POST", "/v1/tasks/no-such-%s/suspend" % name)
+    check("404-suspend-missing", st == 404 and code_of(d) == "not_found", "%s %s" % (st, d))
+
+    # --- delete ---------------------------------------------------------------
+    st, _, d = api.req("DELETE", "/v1/tasks/%s" % sid)
+    st2, _, _ = api.req("GET", "/v1/tasks/%s" % sid)
+    st3, _, d3 = api.req("DELETE", "/v1/tasks/%s" % sid)
+    check("delete", st == 200 and d.get("deleted") is True and st2 == 404 and st3 == 404
+          and code_of(d3) == "not_found", "%s %s / %s / %s" % (st, d, st2, st3))
+
+    # --- list and paging ------------------------------------------------------
+    want = set()
+    for i in range(5):
+        st, _, d = api.req("POST", "/v1/tasks", {"type": "noop", "ns": "page", "at": "+%dh" % (i + 1)})
+        want.add(d.get("id"))
+    seen, token, pages = [], None, 0
+    while pages < 10:
+        q = "/v1/tasks?ns=page&limit=2" + ("&next=" + urllib.parse.quote(token) if token else "")
+        st, _, d = api.req("GET", q)
+        if st != 200:
+            break
+        seen += [t["id"] for t in d["tasks"]]
+        pages += 1
+        token = d.get("next")
+        if not token:
+            break
+    check("list-paging", set(seen) == want and len(seen) == 5 and pages >= 3,
+          "pages %d, seen %s, want %s" % (pages, seen, want))
+    runs = [t for t in seen]
+    cli = subprocess.run([TF, "--json", "list", "--ns", "page", "--limit", "2"], env=env,
+                         capture_output=True, text=True)
+    lines = [json.loads(l) for l in cli.stdout.splitlines() if l.strip()]
+    ctoken = lines[-1].get("next") if lines else None
+    st, _, d = api.req("GET", "/v1/tasks?ns=page&limit=2&next=" + urllib.parse.quote(ctoken or ""))
+    check("list-token-same-as-cli", ctoken and st == 200 and [t["id"] for t in d["tasks"]] == runs[2:4],
+          "cli token %r, %s %s" % (ctoken, st, d))
+    st, _, d = api.req("GET", "/v1/tasks?ns=batch&status=pending")
+    check("list-status-filter", st == 200 and len(d["tasks"]) == 3, "%s %s" % (st, d))
+    st, _, d = api.req("GET", "/v1/tasks?ns=page&from=%2B150m&to=%2B270m")
+    check("list-time-range", st == 200 and len(d["tasks"]) == 2, "%s %s" % (st, d))
+    for cname, q in [("status", "status=DONE"), ("limit", "limit=0"), ("from", "from=yesterday"),
+                     ("from-after-to", "from=%2B2h&to=%2B1h"), ("unknown", "colour=red"),
+                     ("next", "next=garbage"), ("ns", "ns=a%20b"), ("twice", "ns=a&ns=b")]:
+        st, _, d = api.req("GET", "/v1/tasks?" + q)
+        check("list-400-%s" % cname, st == 400 and code_of(d) == "invalid_field", "%s %s" % (st, d))
+
+    # --- stats ---------------------------------------------------------------
+    st, _, d = api.req("GET", "/v1/stats")
+    check("stats", st == 200 and d.get("tasks", {}).get("total", 0) >= 10
+          and isinstance(d.get("queue"), dict) and "visible" in d["queue"], "%s %s" % (st, d))
+
+    # --- CORS ----------------------------------------------------------------
+    pre = {"Origin": ORIGIN, "Access-Control-Request-Method": "POST",
+           "Access-Control-Request-Headers": "authorization, content-type"}
+    st, hd, _ = api.req("OPTIONS", "/v1/tasks", key=None, headers=pre)
+    check("cors-preflight-allowed", st == 204 and hd.get("access-control-allow-origin") == ORIGIN
+          and "POST" in hd.get("access-control-allow-methods", "")
+          and "authorization" in hd.get("access-control-allow-headers", "").lower(), "%s %s" % (st, hd))
+    st, hd, d = api.req("OPTIONS", "/v1/tasks", key=None, headers=dict(pre, Origin="https://evil.example"))
+    check("cors-preflight-other-origin-403", st == 403 and "access-control-allow-origin" not in hd,
+          "%s %s" % (st, hd))
+    st, hd, _ = api.req("GET", "/v1/tasks/%s" % tid, headers={"Origin": ORIGIN})
+    check("cors-reply-allowed", st == 200 and hd.get("access-control-allow-origin") == ORIGIN, "%s %s" % (st, hd))
+    st, hd, _ = api.req("GET", "/v1/tasks/%s" % tid, headers={"Origin": "https://evil.example"})
+    check("cors-reply-other-origin", st == 200 and "access-control-allow-origin" not in hd, "%s %s" % (st, hd))
+    codes_seen_ok = {"invalid_json", "invalid_field", "unauthorized", "forbidden", "not_found", "no_route",
+                     "method_not_allowed", "conflict", "payload_too_large", "unsupported_media_type"} <= codes
+    check("openapi-error-codes", codes_seen_ok, sorted(codes))
+
+    # --- a server without CORS origins; --no-auth --------------------------------
+    nenv = dict(senv)
+    nenv.pop("TASKFLEET_API_CORS_ORIGINS")
+    p2, port2 = start(nenv, "--listen", "127.0.0.1:0")
+    if port2 is None:
+        check("cors-off-serve", False, "did not start")
+    else:
+        st, hd, _ = Api(port2).req("OPTIONS", "/v1/tasks", key=None, headers=pre)
+        st2, hd2, _ = Api(port2, kw).req("GET", "/v1/tasks/%s" % tid, headers={"Origin": ORIGIN})
+        check("cors-off-by-default", st == 403 and "access-control-allow-origin" not in hd
+              and st2 == 200 and "access-control-allow-origin" not in hd2, "%s %s / %s %s" % (st, hd, st2, hd2))
+    aenv = dict(env)
+    for listen in ("0.0.0.0:0", "192.0.2.1:0", "[::]:0"):
+        r = subprocess.run([TF, "serve", "--listen", listen, "--no-auth"], env=aenv,
+                           capture_output=True, text=True, timeout=20)
+        check("no-auth-refused-%s" % listen, r.returncode == 2 and "loopback" in r.stderr,
+              "exit %s: %s" % (r.returncode, r.stderr.strip()))
+    r = subprocess.run([TF, "serve", "--listen", "127.0.0.1:0"], env=aenv,
+                       capture_output=True, text=True, timeout=20)
+    check("no-keys-refused", r.returncode == 2 and "TASKFLEET_API_KEYS" in r.stderr,
+          "exit %s: %s" % (r.returncode, r.stderr.strip()))
+    r = subprocess.run([TF, "serve", "--listen", "127.0.0.1:0"],
+                       env=dict(aenv, TASKFLEET_API_KEYS="abc:write:*"), capture_output=True, text=True, timeout=20)
+    check("bad-keys-refused", r.returncode == 2 and "entry 1" in r.stderr,
+          "exit %s: %s" % (r.returncode, r.stderr.strip()))
+    p3, port3 = start(aenv, "--listen", "127.0.0.1:0", "--no-auth")
+    if port3 is None:
+        check("no-auth-loopback", False, "did not start")
+    else:
+        st, _, d = Api(port3).req("GET", "/v1/tasks/%s" % tid, key=None)
+        check("no-auth-loopback", st == 200 and d.get("id") == tid, "%s %s" % (st, d))
+
+    # SIGTERM stops a server with exit 0.
+    p.terminate()
+    try:
+        rc = p.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        rc = None
+    check("sigterm-exits-0", rc == 0, "exit %s" % rc)
+
+
+try:
+    main()
+finally:
+    for pr in procs:
+        if pr.poll() is None:
+            pr.terminate()
+            try:
+                pr.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pr.kill()
+sys.exit(1 if failed else 0)
