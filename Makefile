@@ -89,7 +89,8 @@ $(BUILD)/obj/consumer/metrics.o: ALL_CFLAGS += $(MHD_CFLAGS)
 # The producer's REST API (producer/api.c, `taskfleet serve`): libmicrohttpd,
 # and its OpenAPI document compiled in as a byte array, so the binary serves
 # exactly the document it was built with and needs no file at run time.
-PRODUCER_GEN_OBJ = $(if $(PRODUCER_SRC),$(BUILD)/obj/gen/openapi_json.o)
+PRODUCER_GEN_OBJ = $(if $(PRODUCER_SRC),$(BUILD)/obj/gen/openapi_json.o \
+                   $(BUILD)/obj/gen/console_files.o)
 $(BUILD)/bin/taskfleet: $(PRODUCER_OBJ) $(PRODUCER_GEN_OBJ) $(LIBTF)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(PRODUCER_OBJ) $(PRODUCER_GEN_OBJ) $(LIBTF) $(LIBS) $(MHD_LIBS)
@@ -106,6 +107,32 @@ $(BUILD)/gen/openapi_json.c: producer/openapi.json
 	  echo 'const size_t tf_api_openapi_json_len = sizeof(tf_api_openapi_json) - 1;'; \
 	} >$@.tmp && mv $@.tmp $@
 $(BUILD)/obj/gen/openapi_json.o: $(BUILD)/gen/openapi_json.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+# The web console (producer/console/: static files, no build step) is
+# compiled in the same way: a table of {name, bytes, length} that api.c
+# serves under / and /console/NAME.
+CONSOLE_FILES = $(sort $(wildcard producer/console/*.html producer/console/*.js \
+                producer/console/*.css))
+$(BUILD)/gen/console_files.c: $(CONSOLE_FILES)
+	@mkdir -p $(dir $@)
+	{ echo '/* Generated from producer/console/ by the Makefile. */'; \
+	  echo '#include <stddef.h>'; \
+	  echo 'struct tf_console_file { const char *name; const unsigned char *data; size_t len; };'; \
+	  echo 'extern const struct tf_console_file tf_console_files[];'; \
+	  i=0; for f in $(CONSOLE_FILES); do \
+	    echo "static const unsigned char file$$i[] = {"; \
+	    od -An -v -tx1 $$f | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	    echo '0x00 };'; i=$$((i + 1)); \
+	  done; \
+	  echo 'const struct tf_console_file tf_console_files[] = {'; \
+	  i=0; for f in $(CONSOLE_FILES); do \
+	    echo "	{ \"$$(basename $$f)\", file$$i, sizeof(file$$i) - 1 },"; \
+	    i=$$((i + 1)); \
+	  done; \
+	  echo '	{ NULL, NULL, 0 } };'; \
+	} >$@.tmp && mv $@.tmp $@
+$(BUILD)/obj/gen/console_files.o: $(BUILD)/gen/console_files.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 

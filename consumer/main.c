@@ -20,6 +20,7 @@
 #include "consumer.h"
 #include "host.h"
 #include "invoke.h"
+#include "listen_addr.h"
 #include "log.h"
 #include "metrics.h"
 #include "runners.h"
@@ -205,7 +206,7 @@ main(int argc, char **argv)
 	if (metrics_listen == NULL && getenv("TASKFLEET_METRICS_LISTEN") != NULL &&
 	    *getenv("TASKFLEET_METRICS_LISTEN") != '\0')
 		metrics_listen = getenv("TASKFLEET_METRICS_LISTEN");
-	if (metrics_listen != NULL && tf_metrics_parse_listen(metrics_listen,
+	if (metrics_listen != NULL && tf_listen_addr_parse(metrics_listen,
 	    &metrics_addr, &metrics_addr_len, err, sizeof(err)) != TF_OK) {
 		fprintf(stderr, "taskfleet-consumer: --metrics-listen \"%s\": %s\n",
 		    metrics_listen, err);

@@ -468,62 +468,6 @@ tf_metrics_render(const struct tf_metrics *m,
 
 /* --- --metrics-listen ----------------------------------------------------- */
 
-enum tf_err
-tf_metrics_parse_listen(const char *text, struct sockaddr_storage *ss,
-    socklen_t *len, char *err, size_t errlen)
-{
-	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-	const char *colon, *port_text;
-	char host[INET6_ADDRSTRLEN + 1], *end;
-	size_t host_len;
-	long port;
-	bool v6;
-
-	memset(ss, 0, sizeof(*ss));
-	*len = 0;
-	v6 = text[0] == '[';
-	if (v6) {
-		colon = strchr(text, ']');
-		if (colon == NULL || colon[1] != ':')
-			goto bad;
-		host_len = (size_t)(colon - text - 1);
-		port_text = colon + 2;
-		text++;
-	} else {
-		colon = strrchr(text, ':');
-		if (colon == NULL)
-			goto bad;
-		host_len = (size_t)(colon - text);
-		port_text = colon + 1;
-	}
-	if (host_len == 0 || host_len >= sizeof(host))
-		goto bad;
-	memcpy(host, text, host_len);
-	host[host_len] = '\0';
-	errno = 0;
-	port = strtol(port_text, &end, 10);
-	if (*port_text < '0' || *port_text > '9' || *end != '\0' || errno != 0 ||
-	    port < 0 || port > 65535)
-		goto bad;
-	if (v6 && inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*in6);
-		return TF_OK;
-	}
-	if (!v6 && inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
-		in4->sin_family = AF_INET;
-		in4->sin_port = htons((uint16_t)port);
-		*len = sizeof(*in4);
-		return TF_OK;
-	}
-bad:
-	tf_errf(err, errlen, "expected ADDR:PORT with a numeric IPv4 address "
-	    "or [IPv6]:PORT, and a port from 0 to 65535");
-	return TF_ERR_INVALID;
-}
-
 struct tf_metrics_server {
 	struct MHD_Daemon *d;
 	_Atomic(struct tf_consumer *) c;   /* NULL until attached */
@@ -546,19 +490,9 @@ static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	struct tf_metrics_server *srv = cls;
-	char text[512];
-	size_t n;
 
-	vsnprintf(text, sizeof(text), fmt, ap);
-	n = strlen(text);
-	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
-		text[--n] = '\0';
-	if (atomic_load(&srv->starting)) {
-		if (srv->start_error[0] == '\0')
-			snprintf(srv->start_error, sizeof(srv->start_error), "%s", text);
-	} else {
-		tf_log(TF_LOG_WARN, "metrics server: %s", text);
-	}
+	tf_log_server_message("metrics server", atomic_load(&srv->starting),
+	    srv->start_error, sizeof(srv->start_error), fmt, ap);
 }
 
 /* Queues a reply with a copy of body. */

@@ -111,14 +111,6 @@ enum tf_err tf_metrics_render(const struct tf_metrics *m,
  * escaped). */
 void tf_metrics_label_append(struct tf_buf *out, const char *s);
 
-/*
- * Parses --metrics-listen: "ADDR:PORT" with a numeric IPv4 address, or
- * "[IPv6]:PORT"; PORT 0 to 65535 (0: any free port). Fills *ss and *len.
- * TF_ERR_INVALID with a one-line reason in err otherwise.
- */
-enum tf_err tf_metrics_parse_listen(const char *text,
-    struct sockaddr_storage *ss, socklen_t *len, char *err, size_t errlen);
-
 struct tf_metrics_server;
 
 /*

@@ -10,6 +10,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "ddb.h"
+#include "marshal.h"
 #include "sqs.h"
 #include "timefmt.h"
 
@@ -306,6 +307,143 @@ tf_manage_change(struct tf_aws *aws, const char *table, const char *id,
 		snprintf(errbuf, errlen, "task %s kept changing while it was being "
 		    "changed (%d tries); try again", id, TF_MANAGE_TRIES);
 	tf_task_free(&t);
+	return rc;
+}
+
+bool
+tf_manage_patchable(enum tf_task_status s)
+{
+	return s == TF_TASK_PENDING || s == TF_TASK_SUSPENDED;
+}
+
+char *
+tf_manage_patch_refusal(const char *id, enum tf_task_status found, char *buf,
+    size_t len)
+{
+	if (found == TF_TASK_PROCESSING)
+		snprintf(buf, len, "task %s is running now (PROCESSING); only PENDING "
+		    "or SUSPENDED tasks can be changed: suspend it first, or try "
+		    "again when the run ends", id);
+	else
+		snprintf(buf, len, "task %s is %s; only PENDING or SUSPENDED tasks "
+		    "can be changed", id, tf_task_status_name(found));
+	return buf;
+}
+
+enum tf_err
+tf_manage_patch(struct tf_aws *aws, const char *table, const struct tf_task *t,
+    const struct tf_manage_patch *p, int64_t now_ms, int64_t horizon_ms,
+    struct tf_manage_result *r, char *errbuf, size_t errlen)
+{
+	struct tf_ddb_expr e = { 0 };
+	struct tf_buf upd = TF_BUF_INIT, cond = TF_BUF_INIT, all = TF_BUF_INIT;
+	struct change_values v = { 0 };
+	cJSON *key = NULL, *av = NULL;
+	char shard[4];
+	bool pending = t->status == TF_TASK_PENDING, enqueue = false;
+	enum tf_err rc = TF_ERR_NOMEM;
+
+	memset(r, 0, sizeof(*r));
+	r->found = r->status = t->status;
+	r->gen = t->gen;
+	r->next_run = t->next_run;
+	r->suspend_requested = t->suspend_requested;
+	r->legacy = t->legacy;
+	if (!tf_manage_patchable(t->status)) {
+		r->verdict = TF_MANAGE_REFUSE;
+		return TF_OK;
+	}
+	r->verdict = TF_MANAGE_CHANGE;
+	tf_task_shard(t->id, shard);
+	v.found = v.status = tf_task_status_name(t->status);
+	v.gen = t->gen;
+	v.ngen = t->gen + 1;
+	v.now = now_ms;
+	v.shard = shard;
+	v.next = p->next_run > 0 ? p->next_run : t->next_run > 0 ? t->next_run :
+	    now_ms;
+
+	if (t->legacy) {
+		if (tf_buf_append_str(&cond, "attribute_not_exists(#st) AND "
+		    "(attribute_not_exists(completed) OR completed = :f)") != TF_OK)
+			goto out;
+	} else if (tf_buf_append_str(&cond, "#st = :found") != TF_OK) {
+		goto out;
+	}
+	if (tf_buf_append_str(&cond, t->gen == 0 ?
+	    " AND (attribute_not_exists(gen) OR gen = :g)" : " AND gen = :g") != TF_OK)
+		goto out;
+	if (tf_buf_append_str(&upd, "SET #st = :new, gen = :ng, updated_at = :now, "
+	    "next_run = :next") != TF_OK ||
+	    (t->legacy && tf_buf_append_str(&upd, ", completed = :f"
+	    LEGACY_FILL) != TF_OK) ||
+	    (p->params_json != NULL &&
+	    tf_buf_append_str(&upd, ", params = :params") != TF_OK) ||
+	    (p->schedule != NULL &&
+	    tf_buf_append_str(&upd, ", schedule = :sched") != TF_OK) ||
+	    (p->max_attempts > 0 &&
+	    tf_buf_append_str(&upd, ", max_attempts = :ma") != TF_OK))
+		goto out;
+	if (pending) {
+		/* The message out (if any) is stale by the new gen: the task is
+		 * due again, with a message now when that is soon. */
+		enqueue = v.next <= now_ms + (horizon_ms > 0 ? horizon_ms :
+		    TF_ENQUEUE_HORIZON_MS);
+		if (tf_buf_append_str(&upd, ", due_at = :next, due_shard = :shard") !=
+		    TF_OK ||
+		    tf_buf_append_str(&upd, enqueue ? ", enqueued_for = :next" :
+		    " REMOVE enqueued_for") != TF_OK)
+			goto out;
+	}
+	if (tf_buf_appendf(&all, "%s %s", tf_buf_str(&upd), tf_buf_str(&cond)) != TF_OK)
+		goto out;
+	e.update = tf_buf_str(&upd);
+	e.condition = tf_buf_str(&cond);
+	if ((rc = bind_values(&e, tf_buf_str(&all), &v)) != TF_OK)
+		goto out;
+	if (p->params_json != NULL) {
+		rc = tf_marshal_value_json_text(p->params_json,
+		    strlen(p->params_json), &av, errbuf, errlen);
+		if (rc == TF_OK && cJSON_GetObjectItemCaseSensitive(av, "M") == NULL) {
+			snprintf(errbuf, errlen, "params: must be a JSON object");
+			rc = TF_ERR_INVALID;
+		}
+		if (rc != TF_OK)
+			goto out;
+		rc = tf_ddb_expr_value(&e, ":params", av);
+		av = NULL;
+		if (rc != TF_OK)
+			goto out;
+	}
+	if (p->schedule != NULL) {
+		if ((rc = tf_marshal_value(p->schedule, &av, errbuf, errlen)) != TF_OK)
+			goto out;
+		rc = tf_ddb_expr_value(&e, ":sched", av);
+		av = NULL;
+		if (rc != TF_OK)
+			goto out;
+	}
+	if (p->max_attempts > 0 &&
+	    (rc = tf_ddb_expr_value_n(&e, ":ma", p->max_attempts)) != TF_OK)
+		goto out;
+	rc = TF_ERR_NOMEM;
+	key = tf_task_key(t->id);
+	if (key == NULL)
+		goto out;
+	rc = tf_ddb_update_item(aws, table, key, &e, NULL, NULL);
+	if (rc == TF_OK) {
+		r->gen = t->gen + 1;
+		r->next_run = v.next;
+		if (enqueue)
+			r->enqueue_at = v.next;
+	}
+out:
+	cJSON_Delete(av);
+	cJSON_Delete(key);
+	tf_ddb_expr_free(&e);
+	tf_buf_free(&upd);
+	tf_buf_free(&cond);
+	tf_buf_free(&all);
 	return rc;
 }
 

@@ -91,6 +91,42 @@ enum tf_err tf_manage_change(struct tf_aws *aws, const char *table,
     int64_t horizon_ms, struct tf_manage_result *r, char *errbuf,
     size_t errlen);
 
+/* A PATCH of a task (the REST API's PATCH /v1/tasks/{id}): what to change.
+ * Every field is optional; at least one should be set. */
+struct tf_manage_patch {
+	const char *params_json;   /* JSON object text (numbers exact), or NULL:
+	                              kept */
+	const cJSON *schedule;     /* plain JSON, checked (tf_schedule_parse), or
+	                              NULL: kept; it replaces the schedule whole */
+	int64_t next_run;          /* > 0: the new next run (epoch ms); 0: kept */
+	int64_t max_attempts;      /* > 0: the new value; 0: kept */
+};
+
+/* True when a task in status s may be patched: PENDING or SUSPENDED. */
+bool tf_manage_patchable(enum tf_task_status s);
+
+/*
+ * Writes patch p to task t as read (borrowed), conditional on the status and
+ * gen that were read, with gen + 1 so that any message out for the task is
+ * stale. A PENDING task gets its due index written again (due_at = next_run)
+ * and, within horizon_ms of now_ms (0: the default), enqueued_for and
+ * r->enqueue_at: the caller sends the message for the new gen
+ * (tf_manage_send). A SUSPENDED task stays out of the due index.
+ * A task that may not be patched (tf_manage_patchable) is refused: verdict
+ * TF_MANAGE_REFUSE, nothing written. TF_ERR_CONDITION when the task changed
+ * since t was read (the caller reads it again); TF_ERR_INVALID (message
+ * in errbuf) for params that are not a JSON object; any AWS error.
+ */
+enum tf_err tf_manage_patch(struct tf_aws *aws, const char *table,
+    const struct tf_task *t, const struct tf_manage_patch *p, int64_t now_ms,
+    int64_t horizon_ms, struct tf_manage_result *r, char *errbuf,
+    size_t errlen);
+
+/* The one-line reason why task id in status found may not be patched.
+ * Returns buf. */
+char *tf_manage_patch_refusal(const char *id, enum tf_task_status found,
+    char *buf, size_t len);
+
 /* Writes the one-line reason why action is refused for task id in status
  * found, with suspend_requested as read, e.g. "task X is COMPLETED; only
  * PENDING or PROCESSING tasks can be suspended". Returns buf. */

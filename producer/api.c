@@ -12,7 +12,7 @@
  *                               not allowed
  *   404 not_found               no such task (also a task in a namespace the
  *                               key may not see: its existence is not told)
- *   404 no_route                no such endpoint
+ *   404 no_route                no such endpoint (or console file)
  *   405 method_not_allowed      (with Allow)
  *   409 conflict                the task's state does not allow the change,
  *                               or the id is taken in another namespace
@@ -21,6 +21,11 @@
  *   429 throttled               AWS throttled us (with Retry-After)
  *   500 internal                out of memory; an item that is not a task
  *   502 aws_error               AWS failed
+ *
+ * The web console's static files (producer/console/, compiled in) are served
+ * under / and /console/NAME without a key (they hold no data; every call
+ * they make to /v1 carries the key the user gives), with a strict
+ * Content-Security-Policy.
  *
  * libmicrohttpd runs each connection on its own thread; the handlers share
  * the producer's one AWS client (thread-safe, pooled connections) and the
@@ -60,6 +65,21 @@
 extern const unsigned char tf_api_openapi_json[];
 extern const size_t tf_api_openapi_json_len;
 
+/* The web console, producer/console/ (static files, no data), compiled in
+ * by the Makefile (gen/console_files.c): a table ending with a NULL name. */
+struct tf_console_file {
+	const char *name;
+	const unsigned char *data;
+	size_t len;
+};
+extern const struct tf_console_file tf_console_files[];
+
+/* What the console's pages may load: only this server's own files, and
+ * fetch() calls to this server's API. */
+#define CONSOLE_CSP "default-src 'self'; script-src 'self'; style-src 'self'; " \
+	"img-src 'self' data:; connect-src 'self'; object-src 'none'; " \
+	"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
 #define LIST_DEFAULT_LIMIT 50
 #define IDEMPOTENCY_KEY_MAX 255
 
@@ -87,7 +107,8 @@ enum route {
 	R_STATS,
 	R_TASKS,
 	R_TASK,
-	R_TASK_ACTION
+	R_TASK_ACTION,
+	R_PREVIEW
 };
 
 /* The methods each route answers (the Allow header). */
@@ -96,8 +117,9 @@ static const char *const route_allow[] = {
 	[R_OPENAPI] = "GET",
 	[R_STATS] = "GET",
 	[R_TASKS] = "GET, POST",
-	[R_TASK] = "GET, DELETE",
+	[R_TASK] = "GET, PATCH, DELETE",
 	[R_TASK_ACTION] = "POST",
+	[R_PREVIEW] = "GET",
 };
 
 /* --- replies ----------------------------------------------------------- */
@@ -1073,6 +1095,423 @@ out:
 	return ret;
 }
 
+/* --- PATCH /v1/tasks/{id} ----------------------------------------------- */
+
+/* The fields of a PATCH body, borrowed from the parsed body. */
+struct patch_body {
+	struct submit_opts o;          /* every, cron, tz, max_runs, until; at:
+	                                  next_run */
+	char max_runs[40];
+	char *params;                  /* exact text; owned */
+	bool has_schedule;             /* any of the schedule fields */
+	bool has_any;
+};
+
+/* Reads the PATCH body doc (av: the same, marshalled with exact numbers).
+ * Returns 0, or EXIT_USAGE / EXIT_FAILED with a message naming the field. */
+static int
+parse_patch(const cJSON *doc, const cJSON *av, struct patch_body *pb,
+    char *err, size_t errlen)
+{
+	static const char *const strings[] = { "every", "cron", "tz", "until",
+	    "next_run" };
+	const char **dest[] = { &pb->o.every, &pb->o.cron, &pb->o.tz,
+	    &pb->o.until, &pb->o.at };
+	const cJSON *f;
+	char num[40], errbuf[256];
+	size_t i;
+	int code;
+
+	submit_opts_init(&pb->o);
+	cJSON_ArrayForEach(f, doc) {
+		pb->has_any = true;
+		for (i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
+			if (strcmp(f->string, strings[i]) == 0)
+				break;
+		if (i < sizeof(strings) / sizeof(strings[0])) {
+			if (!cJSON_IsString(f)) {
+				snprintf(err, errlen, "%s: expected a string", f->string);
+				return EXIT_USAGE;
+			}
+			*dest[i] = f->valuestring;
+			if (i < 4)
+				pb->has_schedule = true;
+		} else if (strcmp(f->string, "max_runs") == 0 ||
+		    strcmp(f->string, "max_attempts") == 0) {
+			if (!cJSON_IsNumber(f)) {
+				snprintf(err, errlen, "%s: expected a number", f->string);
+				return EXIT_USAGE;
+			}
+			snprintf(num, sizeof(num), "%.17g", f->valuedouble);
+			if (f->string[4] == 'r') {
+				memcpy(pb->max_runs, num, sizeof(num));
+				pb->o.max_runs = pb->max_runs;
+				pb->has_schedule = true;
+			} else if ((code = submit_parse_max_attempts(num, SUBMIT_FIELDS,
+			    &pb->o.max_attempts, err, errlen)) != 0) {
+				return code;
+			}
+		} else if (strcmp(f->string, "params") == 0) {
+			if (!cJSON_IsObject(f)) {
+				snprintf(err, errlen, "params: must be a JSON object ({...})");
+				return EXIT_USAGE;
+			}
+			if (tf_unmarshal_value_to_json_text(
+			    cJSON_GetObjectItemCaseSensitive(
+			    cJSON_GetObjectItemCaseSensitive(av, "M"), "params"),
+			    &pb->params, errbuf, sizeof(errbuf)) != TF_OK) {
+				snprintf(err, errlen, "params: %s", errbuf);
+				return EXIT_USAGE;
+			}
+			if ((code = submit_check_params(pb->params, strlen(pb->params),
+			    SUBMIT_FIELDS, err, errlen)) != 0)
+				return code;
+		} else {
+			snprintf(err, errlen, "unknown field \"%.40s\" (params, every, "
+			    "cron, tz, max_runs, until, next_run, max_attempts)",
+			    f->string);
+			return EXIT_USAGE;
+		}
+	}
+	if (!pb->has_any) {
+		snprintf(err, errlen, "nothing to change: give params, every, cron "
+		    "(with tz), max_runs, until, next_run or max_attempts");
+		return EXIT_USAGE;
+	}
+	if (pb->has_schedule && pb->o.every == NULL && pb->o.cron == NULL) {
+		snprintf(err, errlen, "%s: the schedule is replaced whole: give every "
+		    "or cron with it", pb->o.tz != NULL ? "tz" :
+		    pb->o.max_runs != NULL ? "max_runs" : "until");
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* Replies 409 for task id found in a state that may not be patched, or
+ * changed by another writer (raced: a lost race, read again). */
+static enum MHD_Result
+patch_conflict(struct rq *rq, const char *id, bool raced)
+{
+	struct tf_task t;
+	enum MHD_Result ret;
+	char reason[512];
+
+	if (!load_task(rq, id, &t, &ret))
+		goto out;
+	if (!tf_manage_patchable(t.status))
+		ret = api_error(rq, MHD_HTTP_CONFLICT, "conflict", "%s",
+		    tf_manage_patch_refusal(id, t.status, reason, sizeof(reason)));
+	else
+		ret = api_error(rq, MHD_HTTP_CONFLICT, "conflict", "task %s %s "
+		    "(it is %s, gen %" PRId64 " now); read it again and retry", id,
+		    raced ? "changed while it was being changed" : "changed",
+		    tf_task_status_name(t.status), t.gen);
+out:
+	tf_task_free(&t);
+	return ret;
+}
+
+static enum MHD_Result
+patch_task(struct rq *rq, const char *id)
+{
+	struct cli *c = rq->srv->cfg.cli;
+	struct patch_body pb;
+	struct submit_spec ss;
+	struct tf_manage_patch p = { 0 };
+	struct tf_manage_result r;
+	struct tf_task t;
+	cJSON *doc = NULL, *av = NULL, *o = NULL;
+	char err[800];
+	int64_t now, horizon;
+	int code, delay_s = 0;
+	bool at;
+	enum MHD_Result ret;
+	enum tf_err rc;
+
+	memset(&pb, 0, sizeof(pb));
+	memset(&ss, 0, sizeof(ss));
+	memset(&t, 0, sizeof(t));
+	if (!check_query(rq, (const char *const[]){ NULL }, &ret))
+		return ret;
+	if (!is_json(rq))
+		return api_error(rq, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+		    "unsupported_media_type", "the body must be application/json");
+	if (rq->body.len == 0)
+		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_json",
+		    "the body is empty: expected an object of the fields to change");
+	if (tf_marshal_value_json_text(rq->body.data, rq->body.len, &av, err,
+	    sizeof(err)) != TF_OK) {
+		ret = api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_json", "%s", err);
+		goto out;
+	}
+	doc = cJSON_ParseWithLength(rq->body.data, rq->body.len);
+	if (doc == NULL || !cJSON_IsObject(doc)) {
+		ret = api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_json",
+		    "expected an object of the fields to change");
+		goto out;
+	}
+	code = parse_patch(doc, av, &pb, err, sizeof(err));
+	if (code != 0) {
+		ret = api_error(rq, code == EXIT_USAGE ? MHD_HTTP_BAD_REQUEST :
+		    MHD_HTTP_INTERNAL_SERVER_ERROR, code == EXIT_USAGE ?
+		    "invalid_field" : "internal", "%s", err);
+		goto out;
+	}
+	if (!load_task(rq, id, &t, &ret))
+		goto out;
+	if (!ns_allowed(rq, t.ns, API_SCOPE_WRITE)) {
+		ret = api_error(rq, MHD_HTTP_FORBIDDEN, "forbidden", "this API key "
+		    "may not write to namespace \"%s\"", t.ns);
+		goto out;
+	}
+	if (!tf_manage_patchable(t.status)) {
+		ret = api_error(rq, MHD_HTTP_CONFLICT, "conflict", "%s",
+		    tf_manage_patch_refusal(id, t.status, err, sizeof(err)));
+		goto out;
+	}
+	now = tf_now_ms();
+	horizon = c->cfg.horizon_ms > 0 ? c->cfg.horizon_ms : TF_ENQUEUE_HORIZON_MS;
+	if (pb.has_schedule || pb.o.at != NULL) {
+		/* The checks of submit, on the task's own type and namespace. */
+		pb.o.ns = t.ns;
+		code = submit_spec_build(&pb.o, t.type, NULL, SUBMIT_FIELDS,
+		    rq->srv->cfg.runners, NULL, now, horizon, &ss, err, sizeof(err));
+		if (code != 0) {
+			/* submit's "at" is this body's "next_run". */
+			at = strncmp(err, "at:", 3) == 0;
+			ret = api_error(rq, code == EXIT_USAGE ? MHD_HTTP_BAD_REQUEST :
+			    MHD_HTTP_INTERNAL_SERVER_ERROR, code == EXIT_USAGE ?
+			    "invalid_field" : "internal", "%s%s", at ? "next_run:" : "",
+			    at ? err + 3 : err);
+			goto out;
+		}
+		p.schedule = ss.schedule_json;
+		/* A new cron schedule without next_run starts at its first slot;
+		 * an interval keeps the time the task had. */
+		if (pb.o.at != NULL || pb.o.cron != NULL)
+			p.next_run = ss.spec.next_run;
+	}
+	p.params_json = pb.params;
+	p.max_attempts = pb.o.max_attempts;
+	rc = tf_manage_patch(c->ctx.aws, c->cfg.table, &t, &p, now, horizon, &r,
+	    err, sizeof(err));
+	if (rc == TF_ERR_CONDITION) {
+		ret = patch_conflict(rq, id, true);
+		goto out;
+	}
+	if (rc == TF_ERR_INVALID) {
+		ret = api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field", "%s", err);
+		goto out;
+	}
+	if (rc != TF_OK) {
+		ret = aws_fail(rq, "changing the task", rc);
+		goto out;
+	}
+	if (r.verdict == TF_MANAGE_REFUSE) {
+		ret = patch_conflict(rq, id, false);
+		goto out;
+	}
+	if (r.enqueue_at > 0 &&
+	    tf_manage_send(c->ctx.aws, c->ctx.queue_url, id, r.gen, r.enqueue_at,
+	    tf_now_ms(), &delay_s) != TF_OK)
+		/* The write stands; the sweeper sends the message. */
+		tf_log(TF_LOG_WARN, "api: task %s was changed, but sending its "
+		    "queue message failed; the sweeper will enqueue it", id);
+	/* The task as it is now. */
+	tf_task_free(&t);
+	if (!load_task(rq, id, &t, &ret))
+		goto out;
+	o = task_json(&t);
+	ret = o != NULL ? reply_json(rq, MHD_HTTP_OK, o) : oom(rq);
+out:
+	cJSON_Delete(o);
+	cJSON_Delete(doc);
+	cJSON_Delete(av);
+	tf_free(pb.params);
+	submit_spec_free(&ss);
+	tf_task_free(&t);
+	return ret;
+}
+
+/* --- GET /v1/schedule/preview ------------------------------------------- */
+
+#define PREVIEW_DEFAULT 5
+#define PREVIEW_MAX 50
+
+/* The next run times of a schedule, for the console's form: every or cron
+ * (with tz), optional max_runs and until, from at (default: the schedule's
+ * first run from now); or a one-shot at alone. The schedule is checked by
+ * tf_schedule_parse(), as submit's is. */
+static enum MHD_Result
+schedule_preview(struct rq *rq)
+{
+	static const char *const allowed[] = { "every", "cron", "tz", "at",
+	    "count", "max_runs", "until", NULL };
+	const char *every = query(rq, "every"), *cron = query(rq, "cron");
+	const char *tz = query(rq, "tz"), *at = query(rq, "at");
+	const char *mr = query(rq, "max_runs"), *until = query(rq, "until");
+	const char *v;
+	struct tf_schedule *sched = NULL;
+	char err[512], iso[TF_TIMEFMT_ISO_SIZE];
+	long long count = PREVIEW_DEFAULT, max_runs = 0;
+	int64_t now = tf_now_ms(), when = now, until_ms = 0;
+	cJSON *out = NULL, *sj = NULL, *runs, *times;
+	enum MHD_Result ret;
+	int i;
+
+	if (!check_query(rq, allowed, &ret))
+		return ret;
+	if ((v = query(rq, "count")) != NULL &&
+	    !cli_parse_int(v, 1, PREVIEW_MAX, &count))
+		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+		    "count: expected a number from 1 to %d, got \"%.32s\"",
+		    PREVIEW_MAX, v);
+	if (every != NULL && cron != NULL)
+		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+		    "every and cron exclude each other");
+	if (tz != NULL && cron == NULL)
+		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+		    "tz is the time zone of cron; there is no cron");
+	if (every == NULL && cron == NULL && (mr != NULL || until != NULL))
+		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+		    "%s applies to a recurring task: give every or cron",
+		    mr != NULL ? "max_runs" : "until");
+	if (every == NULL && cron == NULL && at == NULL)
+		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+		    "give every, cron (with tz) or at");
+	if (at != NULL && (tf_timefmt_parse(at, now, &when, err,
+	    sizeof(err)) != TF_OK || when <= 0))
+		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+		    "at: %s", when <= 0 ? "not after 1970-01-01T00:00:00Z" : err);
+	if (mr != NULL && !cli_parse_int(mr, 1, 9007199254740991LL, &max_runs))
+		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+		    "max_runs: expected a whole number of at least 1, got \"%.32s\"",
+		    mr);
+	if (until != NULL && tf_timefmt_parse(until, now, &until_ms, err,
+	    sizeof(err)) != TF_OK)
+		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+		    "until: %s", err);
+	out = cJSON_CreateObject();
+	runs = cJSON_AddArrayToObject(out, "runs");
+	times = cJSON_AddArrayToObject(out, "times");
+	if (runs == NULL || times == NULL)
+		goto oom;
+	if (every != NULL || cron != NULL) {
+		sj = cJSON_CreateObject();
+		if (sj == NULL ||
+		    (every != NULL && cJSON_AddStringToObject(sj, "every", every) == NULL) ||
+		    (cron != NULL && cJSON_AddStringToObject(sj, "cron", cron) == NULL) ||
+		    (tz != NULL && cJSON_AddStringToObject(sj, "tz", tz) == NULL) ||
+		    (mr != NULL && cJSON_AddNumberToObject(sj, "max_runs",
+		    (double)max_runs) == NULL) ||
+		    (until != NULL && cJSON_AddNumberToObject(sj, "until",
+		    (double)until_ms) == NULL))
+			goto oom;
+		if (tf_schedule_parse(sj, &sched, err, sizeof(err)) != TF_OK) {
+			ret = api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field", "%s",
+			    strncmp(err, "schedule.", 9) == 0 ? err + 9 : err);
+			goto out;
+		}
+		if (at == NULL)
+			when = tf_schedule_first(sched, now);
+		else if (until != NULL && when > until_ms)
+			when = 0;
+		if (!cJSON_AddItemToObject(out, "schedule", sj))
+			goto oom;
+		sj = NULL;
+	}
+	for (i = 0; i < count && when > 0; i++) {
+		if (!cJSON_AddItemToArray(runs, cJSON_CreateNumber((double)when)) ||
+		    !cJSON_AddItemToArray(times, cJSON_CreateString(
+		    tf_timefmt_format(when, iso, sizeof(iso)))))
+			goto oom;
+		if (sched == NULL)
+			break;
+		when = tf_schedule_next(sched, when, when, i + 1);
+	}
+	ret = reply_json(rq, MHD_HTTP_OK, out);
+	goto out;
+oom:
+	ret = oom(rq);
+out:
+	tf_schedule_free(sched);
+	cJSON_Delete(sj);
+	cJSON_Delete(out);
+	return ret;
+}
+
+/* --- the console's static files ----------------------------------------- */
+
+/* The console file url names: "/", "/console", "/console/" (index.html) or
+ * "/console/NAME". NULL for any other url; *console: whether url is under
+ * the console at all. */
+static const struct tf_console_file *
+console_file(const char *url, bool *console)
+{
+	const struct tf_console_file *f;
+	const char *name;
+
+	*console = true;
+	if (strcmp(url, "/") == 0 || strcmp(url, "/console") == 0 ||
+	    strcmp(url, "/console/") == 0)
+		name = "index.html";
+	else if (strncmp(url, "/console/", 9) == 0)
+		name = url + 9;
+	else {
+		*console = false;
+		return NULL;
+	}
+	for (f = tf_console_files; f->name != NULL; f++)
+		if (strcmp(f->name, name) == 0)
+			return f;
+	return NULL;
+}
+
+/* The Content-Type of a console file, by its extension. */
+static const char *
+console_type(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+
+	if (dot != NULL && strcmp(dot, ".html") == 0)
+		return "text/html; charset=utf-8";
+	if (dot != NULL && strcmp(dot, ".js") == 0)
+		return "text/javascript; charset=utf-8";
+	if (dot != NULL && strcmp(dot, ".css") == 0)
+		return "text/css; charset=utf-8";
+	return "application/octet-stream";
+}
+
+/* Serves console file f (GET or HEAD; no key: the files hold no data). */
+static enum MHD_Result
+serve_console(struct rq *rq, const struct tf_console_file *f,
+    const char *method)
+{
+	static const char not_allowed[] = "{\"error\":{\"code\":"
+	    "\"method_not_allowed\",\"message\":\"method not allowed\"}}";
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+	    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		return reply(rq, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json",
+		    not_allowed, sizeof(not_allowed) - 1, "GET, HEAD");
+	r = MHD_create_response_from_buffer(f->len, (void *)(uintptr_t)f->data,
+	    MHD_RESPMEM_PERSISTENT);
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    console_type(f->name));
+	MHD_add_response_header(r, "Content-Security-Policy", CONSOLE_CSP);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
+	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	ret = MHD_queue_response(rq->conn, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 /* --- routing ------------------------------------------------------------ */
 
 /* Finds the route of url; for task routes, *id points into url (its length
@@ -1095,6 +1534,8 @@ route_of(const char *url, const char **id, size_t *id_len,
 		return R_STATS;
 	if (strcmp(url, "/v1/tasks") == 0)
 		return R_TASKS;
+	if (strcmp(url, "/v1/schedule/preview") == 0)
+		return R_PREVIEW;
 	if (strncmp(url, "/v1/tasks/", 10) != 0 || url[10] == '\0')
 		return R_NONE;
 	*id = url + 10;
@@ -1197,9 +1638,17 @@ dispatch(struct rq *rq, const char *url, const char *method)
 	const char *idp = NULL, *action_name = "";
 	size_t id_len = 0;
 	enum tf_manage_action action = TF_MANAGE_SUSPEND;
+	const struct tf_console_file *cf;
+	bool console;
 	enum route r;
 	enum MHD_Result ret;
 
+	cf = console_file(url, &console);
+	if (cf != NULL)
+		return serve_console(rq, cf, method);
+	if (console)
+		return api_error(rq, MHD_HTTP_NOT_FOUND, "no_route",
+		    "no such console file: %.200s", url);
 	r = route_of(url, &idp, &id_len, &action, &action_name);
 	if (r == R_NONE)
 		return api_error(rq, MHD_HTTP_NOT_FOUND, "no_route",
@@ -1236,7 +1685,11 @@ dispatch(struct rq *rq, const char *url, const char *method)
 	case R_TASKS:
 		return method[0] == 'G' ? list_tasks(rq) : post_tasks(rq);
 	case R_TASK:
-		return method[0] == 'G' ? get_task(rq, id) : delete_task(rq, id);
+		if (method[0] == 'G')
+			return get_task(rq, id);
+		return method[0] == 'P' ? patch_task(rq, id) : delete_task(rq, id);
+	case R_PREVIEW:
+		return schedule_preview(rq);
 	case R_TASK_ACTION:
 		return change_task(rq, id, action, action_name);
 	default:
@@ -1322,19 +1775,9 @@ static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	struct api_server *srv = cls;
-	char text[512];
-	size_t n;
 
-	vsnprintf(text, sizeof(text), fmt, ap);
-	n = strlen(text);
-	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
-		text[--n] = '\0';
-	if (atomic_load(&srv->starting)) {
-		if (srv->start_error[0] == '\0')
-			snprintf(srv->start_error, sizeof(srv->start_error), "%s", text);
-	} else {
-		tf_log(TF_LOG_WARN, "api server: %s", text);
-	}
+	tf_log_server_message("api server", atomic_load(&srv->starting),
+	    srv->start_error, sizeof(srv->start_error), fmt, ap);
 }
 
 enum tf_err

@@ -22,6 +22,7 @@
 #include "api.h"
 #include "api_auth.h"
 #include "cli.h"
+#include "listen_addr.h"
 #include "log.h"
 #include "netaddr.h"
 #include "runners.h"
@@ -34,7 +35,8 @@ serve_help(void)
 {
 	printf("%s\n"
 	    "Serves the admin REST API (JSON under /v1; the OpenAPI document at\n"
-	    "/v1/openapi.json) until SIGINT or SIGTERM.\n"
+	    "/v1/openapi.json) and the web console (http://ADDR:PORT/: it asks\n"
+	    "for an API key once per browser tab) until SIGINT or SIGTERM.\n"
 	    "\n"
 	    "  --listen ADDR:PORT  where to listen: a numeric IPv4 address or\n"
 	    "                      [IPv6]:PORT; port 0 picks a free one (printed)\n"
@@ -52,56 +54,6 @@ serve_help(void)
 	    "Exit: 0 stopped by a signal, 1 failed, 2 bad input.\n", serve_usage);
 }
 
-/* Parses ADDR:PORT (numeric IPv4) or [IPv6]:PORT into *ss. */
-static bool
-parse_listen(const char *text, struct sockaddr_storage *ss)
-{
-	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-	const char *colon, *port_text;
-	char host[INET6_ADDRSTRLEN + 1], *end;
-	size_t host_len;
-	long port;
-	bool v6;
-
-	memset(ss, 0, sizeof(*ss));
-	v6 = text[0] == '[';
-	if (v6) {
-		colon = strchr(text, ']');
-		if (colon == NULL || colon[1] != ':')
-			return false;
-		host_len = (size_t)(colon - text - 1);
-		port_text = colon + 2;
-		text++;
-	} else {
-		colon = strrchr(text, ':');
-		if (colon == NULL)
-			return false;
-		host_len = (size_t)(colon - text);
-		port_text = colon + 1;
-	}
-	if (host_len == 0 || host_len >= sizeof(host))
-		return false;
-	memcpy(host, text, host_len);
-	host[host_len] = '\0';
-	errno = 0;
-	port = strtol(port_text, &end, 10);
-	if (*port_text < '0' || *port_text > '9' || *end != '\0' || errno != 0 ||
-	    port < 0 || port > 65535)
-		return false;
-	if (v6 && inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)port);
-		return true;
-	}
-	if (!v6 && inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
-		in4->sin_family = AF_INET;
-		in4->sin_port = htons((uint16_t)port);
-		return true;
-	}
-	return false;
-}
-
 int
 cmd_serve(struct cli *c, int argc, char **argv)
 {
@@ -113,12 +65,13 @@ cmd_serve(struct cli *c, int argc, char **argv)
 	};
 	const char *cmd = argv[0], *listen = NULL;
 	struct sockaddr_storage ss;
+	socklen_t ss_len;
 	struct api_keys *keys = NULL;
 	struct api_origins origins = { 0 };
 	struct tf_runner_set *runners = NULL;
 	struct api_server *srv = NULL;
 	struct api_config cfg;
-	char err[512], host[INET6_ADDRSTRLEN];
+	char err[512], why[160], host[INET6_ADDRSTRLEN];
 	sigset_t set;
 	bool no_auth = false;
 	int ch, sig, code = EXIT_USAGE;
@@ -145,9 +98,8 @@ cmd_serve(struct cli *c, int argc, char **argv)
 		return cli_usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
 	if (listen == NULL)
 		return cli_usage_error(cmd, "--listen is required (see %s --help)", cmd);
-	if (!parse_listen(listen, &ss))
-		return cli_usage_error(cmd, "--listen: expected ADDR:PORT with a "
-		    "numeric IPv4 address or [IPv6]:PORT, and a port from 0 to 65535");
+	if (tf_listen_addr_parse(listen, &ss, &ss_len, why, sizeof(why)) != TF_OK)
+		return cli_usage_error(cmd, "--listen: %s", why);
 	if (no_auth) {
 		if (tf_addr_classify((const struct sockaddr *)&ss) != TF_ADDR_LOOPBACK)
 			return cli_usage_error(cmd, "--no-auth: only on a loopback "

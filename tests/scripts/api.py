@@ -20,7 +20,18 @@ read on all, write on namespace "teamA") and one allowed CORS origin; then:
     no --no-auth: exit 2;
   - the OpenAPI document: the file in the tree, every path and method in it
     is served, every other method on its paths is 405, and every route the
-    server implements (listed here) is in it.
+    server implements (listed here) is in it;
+  - PATCH /v1/tasks/{id}: each field (params, every, cron + tz, max_runs,
+    next_run, max_attempts), what a PENDING and a SUSPENDED task become, the
+    400s (named by field, as submit names them), 404, 403 by scope and by
+    namespace, 409 for a task that is PROCESSING or COMPLETED (set behind
+    the API's back in the stand-in);
+  - GET /v1/schedule/preview: cron in a zone, intervals, max_runs, a
+    one-shot time, the 400s, read scope;
+  - the web console's static files: served without a key with the right
+    content type and a strict Content-Security-Policy, the same bytes as in
+    producer/console/, index.html referencing only local files, and the
+    JavaScript files parsing (`node --check`).
 
 Talks only to 127.0.0.1. Prints "PASS name" or "FAIL name: why"; exits 1 on
 any failure.
@@ -46,13 +57,16 @@ ORIGIN = "https://console.example.com"
 # OpenAPI document, with exactly these methods.
 ROUTES = {
     "/v1/tasks": {"get", "post"},
-    "/v1/tasks/{id}": {"get", "delete"},
+    "/v1/tasks/{id}": {"get", "patch", "delete"},
     "/v1/tasks/{id}/suspend": {"post"},
     "/v1/tasks/{id}/resume": {"post"},
     "/v1/tasks/{id}/run": {"post"},
     "/v1/stats": {"get"},
+    "/v1/schedule/preview": {"get"},
     "/v1/openapi.json": {"get"},
 }
+CONSOLE = os.path.join(ROOT, "producer", "console")
+CONSOLE_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
 
 failed = False
 procs = []
@@ -165,6 +179,29 @@ def raw_post(port, key, body, chunked):
         return int(m.group(1)), json.loads(rest)
     except ValueError:
         return int(m.group(1)), {"unparsed": rest[:200]}
+
+
+def set_status(env, table, tid, status):
+    """Changes a task's status behind the API's back (in the stand-in)."""
+    body = json.dumps({"TableName": table, "Key": {"id": {"S": tid}},
+                       "UpdateExpression": "SET #s = :s", "ExpressionAttributeNames": {"#s": "status"},
+                       "ExpressionAttributeValues": {":s": {"S": status}}})
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "tools", "clitest.py"), "ddb",
+                        "UpdateItem", body], env=env, capture_output=True, text=True)
+    return r.returncode == 0
+
+
+def get_raw(port, path):
+    """GET path without a key; returns (status, headers dict, bytes)."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, {n.lower(): v for n, v in r.getheaders()}, r.read()
+    except (ConnectionError, http.client.HTTPException) as e:
+        return 0, {}, str(e).encode()
+    finally:
+        c.close()
 
 
 def code_of(doc):
@@ -373,6 +410,172 @@ def main():
     check("run", st == 200 and d.get("result") == "changed" and d.get("enqueued") is True, "%s %s" % (st, d))
     st, _, d = api.req("POST", "/v1/tasks/no-such-%s/suspend" % name)
     check("404-suspend-missing", st == 404 and code_of(d) == "not_found", "%s %s" % (st, d))
+
+    # --- PATCH ------------------------------------------------------------------
+    st, _, d = api.req("POST", "/v1/tasks", {"type": "noop", "at": "+3h", "params": {"a": 1}})
+    pid = d.get("id")
+    st, _, d0 = api.req("GET", "/v1/tasks/%s" % pid)
+    st, _, d = api.req("PATCH", "/v1/tasks/%s" % pid, {"params": {"b": [1, "x"], "n": 12345678901234567}})
+    check("patch-params", st == 200 and d.get("params") == {"b": [1, "x"], "n": 12345678901234567}
+          and d.get("gen") == d0.get("gen", 0) + 1 and d.get("next_run") == d0.get("next_run")
+          and "enqueued_for" not in d and d.get("status") == "PENDING", "%s %s" % (st, d))
+    st, _, d = api.req("PATCH", "/v1/tasks/%s" % pid, {"max_attempts": 9})
+    check("patch-max-attempts", st == 200 and d.get("max_attempts") == 9, "%s %s" % (st, d))
+    before = int(time.time() * 1000)
+    st, _, d = api.req("PATCH", "/v1/tasks/%s" % pid, {"next_run": "+30s"})
+    nr = (d or {}).get("next_run", 0)
+    check("patch-next-run-enqueued", st == 200 and before + 29000 <= nr <= int(time.time() * 1000) + 31000
+          and d.get("enqueued_for") == nr, "%s %s" % (st, d))
+    st, _, d = api.req("PATCH", "/v1/tasks/%s" % pid, {"next_run": "2030-01-01T00:00:00Z"})
+    check("patch-next-run-iso", st == 200 and d.get("next_run") == 1893456000000
+          and "enqueued_for" not in d, "%s %s" % (st, d))
+    st, _, d = api.req("PATCH", "/v1/tasks/%s" % pid, {"every": "15m", "max_runs": 4})
+    check("patch-every-keeps-next-run", st == 200 and d.get("schedule") == {"every": "15m", "max_runs": 4}
+          and d.get("next_run") == 1893456000000, "%s %s" % (st, d))
+    st, _, d = api.req("PATCH", "/v1/tasks/%s" % pid, {"cron": "0 9 * * 1-5", "tz": "Europe/Berlin"})
+    stp, _, dp = api.req("GET", "/v1/schedule/preview?cron=0+9+*+*+1-5&tz=Europe/Berlin&count=1")
+    check("patch-cron-first-slot", st == 200 and d.get("schedule") == {"cron": "0 9 * * 1-5", "tz": "Europe/Berlin"}
+          and stp == 200 and d.get("next_run") == (dp.get("runs") or [None])[0], "%s %s / %s" % (st, d, dp))
+    st, _, d = api.req("PATCH", "/v1/tasks/%s" % pid, {"cron": "0 9 * * *", "next_run": "2031-01-01T12:00:00Z",
+                                                       "until": "2032-01-01T00:00:00Z"})
+    check("patch-cron-with-next-run-and-until", st == 200 and d.get("next_run") == 1925035200000
+          and d.get("schedule", {}).get("until") == 1956528000000 and "tz" not in d.get("schedule", {}),
+          "%s %s" % (st, d))
+    patch_cases = [
+        ("empty", {}, "nothing to change"),
+        ("unknown", {"colour": "red"}, "unknown field \"colour\""),
+        ("params-not-object", {"params": [1]}, "params: must be a JSON object"),
+        ("every", {"every": "soon"}, "every:"),
+        ("cron", {"cron": "61 * * * *"}, "cron:"),
+        ("tz", {"cron": "0 9 * * *", "tz": "Mars/Olympus"}, "tz:"),
+        ("tz-alone", {"tz": "UTC"}, "tz:"),
+        ("max-runs-alone", {"max_runs": 3}, "max_runs:"),
+        ("max-runs-zero", {"every": "1h", "max_runs": 0}, "max_runs:"),
+        ("until-past", {"every": "1h", "until": "2001-01-01"}, "until:"),
+        ("every-and-cron", {"every": "1h", "cron": "@daily"}, "every and cron"),
+        ("next-run", {"next_run": "tomorrow"}, "next_run:"),
+        ("next-run-type", {"next_run": 5}, "next_run: expected a string"),
+        ("max-attempts", {"max_attempts": 1001}, "max_attempts:"),
+    ]
+    st, _, dref = api.req("GET", "/v1/tasks/%s" % pid)
+    for cname, body, want in patch_cases:
+        st, _, d = api.req("PATCH", "/v1/tasks/%s" % pid, body)
+        check("patch-400-%s" % cname, st == 400 and code_of(d) == "invalid_field" and msg_of(d).startswith(want),
+              "%s %s" % (st, d))
+    st, _, d = api.req("GET", "/v1/tasks/%s" % pid)
+    check("patch-400s-write-nothing", st == 200 and d.get("gen") == dref.get("gen"), "%s / %s" % (d, dref))
+    # The same message as submit's for the same input.
+    st, _, d = api.req("PATCH", "/v1/tasks/%s" % pid, {"cron": "61 * * * *"})
+    st2, _, d2 = api.req("POST", "/v1/tasks", {"type": "noop", "cron": "61 * * * *"})
+    check("patch-messages-as-submit", msg_of(d) == msg_of(d2) and msg_of(d), "%r / %r" % (msg_of(d), msg_of(d2)))
+    for cname, raw, ctype, want_st, want in [("bad-json", b"{\"params\": ", "application/json", 400, "invalid_json"),
+                                             ("not-object", b"[1]", "application/json", 400, "invalid_json"),
+                                             ("empty-body", b"", "application/json", 400, "invalid_json"),
+                                             ("not-json", b"params=1", "text/plain", 415, "unsupported_media_type")]:
+        st, _, d = api.req("PATCH", "/v1/tasks/%s" % pid, raw=raw, headers={"Content-Type": ctype})
+        check("patch-%d-%s" % (want_st, cname), st == want_st and code_of(d) == want, "%s %s" % (st, d))
+    st, _, d = api.req("PATCH", "/v1/tasks/no-such-%s" % name, {"max_attempts": 2})
+    check("patch-404", st == 404 and code_of(d) == "not_found", "%s %s" % (st, d))
+    st, _, d = api.req("PATCH", "/v1/tasks/%s" % pid, {"max_attempts": 2}, key=kr)
+    check("patch-403-read-key", st == 403 and code_of(d) == "forbidden", "%s %s" % (st, d))
+    st, _, d = api.req("PATCH", "/v1/tasks/%s" % pid, {"max_attempts": 2}, key=ka)
+    check("patch-404-other-namespace", st == 404 and code_of(d) == "not_found", "%s %s" % (st, d))
+    st, _, d = api.req("PATCH", "/v1/tasks/%s" % tb, {"params": {"team": "B"}}, key=ka)
+    check("patch-namespace-key-its-own", st == 200 and d.get("params") == {"team": "B"}, "%s %s" % (st, d))
+    # SUSPENDED: changed, and stays suspended and out of the due index.
+    api.req("POST", "/v1/tasks/%s/suspend" % pid)
+    st, _, d = api.req("PATCH", "/v1/tasks/%s" % pid, {"next_run": "+10s", "params": {"s": 1}})
+    check("patch-suspended", st == 200 and d.get("status") == "SUSPENDED" and d.get("params") == {"s": 1}
+          and "enqueued_for" not in d, "%s %s" % (st, d))
+    for state, want in [("PROCESSING", "running now"), ("COMPLETED", "is COMPLETED; only PENDING or SUSPENDED")]:
+        ok = set_status(env, name, pid, state)
+        st, _, d = api.req("PATCH", "/v1/tasks/%s" % pid, {"max_attempts": 2})
+        check("patch-409-%s" % state.lower(), ok and st == 409 and code_of(d) == "conflict" and want in msg_of(d),
+              "%s %s" % (st, d))
+    api.req("DELETE", "/v1/tasks/%s" % pid)
+
+    # --- GET /v1/schedule/preview ----------------------------------------------
+    st, _, d = api.req("GET", "/v1/schedule/preview?cron=0+9+*+*+1-5&tz=Europe/Berlin", key=kr)
+    ok = st == 200 and len(d.get("runs", [])) == 5 and len(d.get("times", [])) == 5
+    if ok:
+        from zoneinfo import ZoneInfo
+        import datetime
+        for ms in d["runs"]:
+            t = datetime.datetime.fromtimestamp(ms / 1000, ZoneInfo("Europe/Berlin"))
+            ok = ok and t.hour == 9 and t.minute == 0 and t.weekday() < 5 and ms > time.time() * 1000
+        ok = ok and d["runs"] == sorted(d["runs"]) and d.get("schedule") == {"cron": "0 9 * * 1-5", "tz": "Europe/Berlin"}
+    check("preview-cron-tz", ok, "%s %s" % (st, d))
+    st, _, d = api.req("GET", "/v1/schedule/preview?every=90m&at=2030-01-01T00:00:00Z&count=3")
+    check("preview-every-at", st == 200 and d.get("runs") == [1893456000000, 1893461400000, 1893466800000]
+          and d.get("times", [None])[1] == "2030-01-01T01:30:00.000Z", "%s %s" % (st, d))
+    st, _, d = api.req("GET", "/v1/schedule/preview?every=1h&max_runs=2")
+    check("preview-max-runs", st == 200 and len(d.get("runs", [])) == 2, "%s %s" % (st, d))
+    st, _, d = api.req("GET", "/v1/schedule/preview?at=2030-01-01T00:00:00Z")
+    check("preview-one-shot", st == 200 and d.get("runs") == [1893456000000] and "schedule" not in d,
+          "%s %s" % (st, d))
+    st, _, d = api.req("GET", "/v1/schedule/preview?cron=61+*+*+*+*")
+    st2, _, d2 = api.req("POST", "/v1/tasks", {"type": "noop", "cron": "61 * * * *"})
+    check("preview-400-cron-as-submit", st == 400 and code_of(d) == "invalid_field" and msg_of(d) == msg_of(d2),
+          "%s %s / %s" % (st, d, d2))
+    for cname, q in [("every", "every=soon"), ("tz", "cron=0+9+*+*+*&tz=Mars/Olympus"), ("tz-alone", "tz=UTC"),
+                     ("nothing", ""), ("count-0", "every=1h&count=0"), ("count-51", "every=1h&count=51"),
+                     ("unknown", "every=1h&colour=red"), ("both", "every=1h&cron=@daily"),
+                     ("at", "at=tomorrow"), ("max-runs", "every=1h&max_runs=0")]:
+        st, _, d = api.req("GET", "/v1/schedule/preview?" + q)
+        check("preview-400-%s" % cname, st == 400 and code_of(d) == "invalid_field", "%s %s" % (st, d))
+    st, _, d = api.req("GET", "/v1/schedule/preview?every=1h", key=None)
+    check("preview-401-no-key", st == 401, "%s %s" % (st, d))
+
+    # --- the web console -------------------------------------------------------
+    files = sorted(f for f in os.listdir(CONSOLE) if os.path.splitext(f)[1] in CONSOLE_TYPES)
+    check("console-files", {"index.html", "app.js", "style.css"} <= set(files), files)
+    for url, fname in [("/", "index.html"), ("/console/", "index.html")] + \
+            [("/console/" + f, f) for f in files]:
+        st, hd, body = get_raw(port, url)
+        with open(os.path.join(CONSOLE, fname), "rb") as f:
+            want = f.read()
+        ctype = hd.get("content-type", "")
+        csp = hd.get("content-security-policy", "")
+        check("console-serves-%s" % url, st == 200 and body == want
+              and ctype.startswith(CONSOLE_TYPES[os.path.splitext(fname)[1]]) and "charset=utf-8" in ctype
+              and "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe" not in csp
+              and hd.get("x-content-type-options") == "nosniff" and hd.get("x-frame-options") == "DENY",
+              "%s %s %s" % (st, ctype, csp))
+    st, _, body = get_raw(port, "/console/nothing.js")
+    check("console-404", st == 404, "%s" % st)
+    st, hd, d = api.req("POST", "/console/app.js", body={}, key=None)
+    check("console-405", st == 405 and hd.get("allow") == "GET, HEAD", "%s %s" % (st, hd))
+    with open(os.path.join(CONSOLE, "index.html")) as f:
+        index = f.read()
+    refs = re.findall(r"""(?:src|href)\s*=\s*["']([^"']*)["']""", index)
+    bad = [r for r in refs if not (r.startswith("#") or (r.startswith("/") and not r.startswith("//")))]
+    served = all(get_raw(port, r)[0] == 200 for r in refs if r.startswith("/console/"))
+    check("console-index-local-only", refs and not bad and served and "://" not in index
+          and "<script>" not in index and " style=" not in index, "refs %s, bad %s" % (refs, bad))
+    with open(os.path.join(CONSOLE, "style.css")) as f:
+        css = f.read()
+    check("console-css-local-only", "://" not in css and "@import" not in css, "an external reference in style.css")
+    ext = []
+    for f in files:
+        if f.endswith(".js"):
+            with open(os.path.join(CONSOLE, f)) as fh:
+                for i, line in enumerate(fh, 1):
+                    # Only a placeholder of the form may show a URL.
+                    if "://" in line and "placeholder" not in line:
+                        ext.append("%s:%d" % (f, i))
+    check("console-js-local-only", not ext, ext)
+    node = None
+    for d_ in os.environ.get("PATH", "").split(os.pathsep):
+        if os.access(os.path.join(d_, "node"), os.X_OK):
+            node = os.path.join(d_, "node")
+            break
+    for f in files:
+        if f.endswith(".js"):
+            if node is None:
+                check("console-js-parses-%s" % f, False, "node is not installed")
+                continue
+            r = subprocess.run([node, "--check", os.path.join(CONSOLE, f)], capture_output=True, text=True)
+            check("console-js-parses-%s" % f, r.returncode == 0, r.stderr.strip())
 
     # --- delete ---------------------------------------------------------------
     st, _, d = api.req("DELETE", "/v1/tasks/%s" % sid)

@@ -11,6 +11,7 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "listen_addr.h"
 #include "metrics.h"
 #include "runners.h"
 
@@ -348,7 +349,7 @@ test_parse_listen(void)
 
 	for (i = 0; i < sizeof(listen_cases) / sizeof(listen_cases[0]); i++) {
 		err[0] = '\0';
-		rc = tf_metrics_parse_listen(listen_cases[i].text, &ss, &len, err,
+		rc = tf_listen_addr_parse(listen_cases[i].text, &ss, &len, err,
 		    sizeof(err));
 		if (listen_cases[i].family == 0) {
 			CHECK_MSG(rc == TF_ERR_INVALID, "\"%s\" accepted",
@@ -417,7 +418,7 @@ test_server_before_attach(void)
 	const char *a;
 	int port;
 
-	CHECK(tf_metrics_parse_listen("127.0.0.1:0", &ss, &len, err,
+	CHECK(tf_listen_addr_parse("127.0.0.1:0", &ss, &len, err,
 	    sizeof(err)) == TF_OK);
 	CHECK_MSG(tf_metrics_server_start((struct sockaddr *)&ss, len, &srv, err,
 	    sizeof(err)) == TF_OK, "%s", err);
@@ -435,7 +436,7 @@ test_server_before_attach(void)
 	CHECK_MSG(strncmp(a, "HTTP/1.1 405", 12) == 0, "%s", a);
 	CHECK(strstr(a, "\r\nAllow: GET, HEAD\r\n") != NULL);
 	snprintf(where, sizeof(where), "127.0.0.1:%d", port);
-	CHECK(tf_metrics_parse_listen(where, &ss, &len, err, sizeof(err)) == TF_OK);
+	CHECK(tf_listen_addr_parse(where, &ss, &len, err, sizeof(err)) == TF_OK);
 	CHECK(tf_metrics_server_start((struct sockaddr *)&ss, len, &again, err,
 	    sizeof(err)) == TF_ERR_IO);
 	CHECK(again == NULL);

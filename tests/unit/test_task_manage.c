@@ -504,6 +504,112 @@ test_clear_deletes_page_by_page(void)
 	tf_aws_free(aws);
 }
 
+/* A task as read, for tf_manage_patch(). */
+static void
+patch_task_of(struct tf_task *t, enum tf_task_status st, int64_t gen,
+    int64_t next_run)
+{
+	static char id[] = "t1", ns[] = "default", type[] = "noop";
+
+	memset(t, 0, sizeof(*t));
+	t->id = id;
+	t->ns = ns;
+	t->type = type;
+	t->status = st;
+	t->gen = gen;
+	t->next_run = next_run;
+}
+
+static void
+test_patch(void)
+{
+	struct fake_reply ok[] = { { 200, "{}", 0, 0 } };
+	struct fake_reply lost[] = { { 400, cond_failed, 0, 0 } };
+	struct tf_manage_patch p = { 0 };
+	struct tf_manage_result r;
+	struct tf_task t;
+	struct tf_aws *aws = client();
+	cJSON *sched = cJSON_Parse("{\"every\":\"30m\"}");
+	char err[256], buf[256];
+	const char *b;
+
+	CHECK(aws != NULL && sched != NULL);
+	CHECK(tf_manage_patchable(TF_TASK_PENDING));
+	CHECK(tf_manage_patchable(TF_TASK_SUSPENDED));
+	CHECK(!tf_manage_patchable(TF_TASK_PROCESSING));
+	CHECK(!tf_manage_patchable(TF_TASK_COMPLETED));
+	CHECK(strstr(tf_manage_patch_refusal("X", TF_TASK_PROCESSING, buf,
+	    sizeof(buf)), "running now") != NULL);
+	CHECK(strstr(tf_manage_patch_refusal("X", TF_TASK_FAILED, buf,
+	    sizeof(buf)), "task X is FAILED; only PENDING or SUSPENDED") != NULL);
+
+	/* PENDING, moved to within the horizon: due again, with a message for
+	 * the new gen; params exact, the schedule and max_attempts written. */
+	patch_task_of(&t, TF_TASK_PENDING, 3, NOW + 3600000);
+	p.params_json = "{\"n\":1.50}";
+	p.schedule = sched;
+	p.next_run = NOW + 60000;
+	p.max_attempts = 7;
+	fake_http_script(&server, ok, 1);
+	CHECK_INT_EQ(tf_manage_patch(aws, "tab", &t, &p, NOW, 0, &r, err,
+	    sizeof(err)), TF_OK);
+	CHECK_INT_EQ(fake_http_requests(&server), 1);
+	CHECK_INT_EQ(r.verdict, TF_MANAGE_CHANGE);
+	CHECK_INT_EQ(r.gen, 4);
+	CHECK_INT_EQ(r.status, TF_TASK_PENDING);
+	CHECK_INT_EQ(r.next_run, NOW + 60000);
+	CHECK_INT_EQ(r.enqueue_at, NOW + 60000);
+	b = last_body();
+	CHECK(strstr(b, "\"ConditionExpression\":\"#st = :found AND gen = :g\"") != NULL);
+	CHECK(strstr(b, "params = :params, schedule = :sched, max_attempts = :ma, "
+	    "due_at = :next, due_shard = :shard, enqueued_for = :next") != NULL);
+	CHECK(strstr(b, "\"N\":\"1.50\"") != NULL);
+	CHECK(strstr(b, "\":ng\":{\"N\":\"4\"}") != NULL);
+	CHECK(strstr(b, "\":ma\":{\"N\":\"7\"}") != NULL);
+
+	/* PENDING, only params: the same time, due again (the old message is
+	 * stale by gen); beyond the horizon the sweeper sends it. */
+	memset(&p, 0, sizeof(p));
+	p.params_json = "{}";
+	patch_task_of(&t, TF_TASK_PENDING, 3, NOW + 86400000);
+	fake_http_script(&server, ok, 1);
+	CHECK_INT_EQ(tf_manage_patch(aws, "tab", &t, &p, NOW, 0, &r, err,
+	    sizeof(err)), TF_OK);
+	CHECK_INT_EQ(r.next_run, NOW + 86400000);
+	CHECK_INT_EQ(r.enqueue_at, 0);
+	b = last_body();
+	CHECK(strstr(b, "REMOVE enqueued_for") != NULL);
+	CHECK(strstr(b, ":sched") == NULL && strstr(b, ":ma") == NULL);
+
+	/* SUSPENDED: stays out of the due index, no message. */
+	memset(&p, 0, sizeof(p));
+	p.next_run = NOW + 1000;
+	patch_task_of(&t, TF_TASK_SUSPENDED, 4, NOW - 1000);
+	fake_http_script(&server, ok, 1);
+	CHECK_INT_EQ(tf_manage_patch(aws, "tab", &t, &p, NOW, 0, &r, err,
+	    sizeof(err)), TF_OK);
+	CHECK_INT_EQ(r.status, TF_TASK_SUSPENDED);
+	CHECK_INT_EQ(r.enqueue_at, 0);
+	b = last_body();
+	CHECK(strstr(b, "due_at") == NULL && strstr(b, "enqueued_for") == NULL);
+	CHECK(strstr(b, "\":new\":{\"S\":\"SUSPENDED\"}") != NULL);
+
+	/* Refused states write nothing; a lost race is the condition error. */
+	patch_task_of(&t, TF_TASK_PROCESSING, 9, NOW);
+	fake_http_script(&server, ok, 1);
+	CHECK_INT_EQ(tf_manage_patch(aws, "tab", &t, &p, NOW, 0, &r, err,
+	    sizeof(err)), TF_OK);
+	CHECK_INT_EQ(r.verdict, TF_MANAGE_REFUSE);
+	CHECK_INT_EQ(fake_http_requests(&server), 0);
+	patch_task_of(&t, TF_TASK_PENDING, 3, NOW);
+	fake_http_script(&server, lost, 1);
+	CHECK_INT_EQ(tf_manage_patch(aws, "tab", &t, &p, NOW, 0, &r, err,
+	    sizeof(err)), TF_ERR_CONDITION);
+	CHECK_INT_EQ(r.gen, 3);
+	cJSON_Delete(sched);
+	tf_aws_free(aws);
+}
+
 int
 main(void)
 {
@@ -527,6 +633,7 @@ main(void)
 	TF_RUN(test_run_now_legacy_item);
 	TF_RUN(test_refused_and_missing_write_nothing);
 	TF_RUN(test_a_lost_race_reads_again);
+	TF_RUN(test_patch);
 	TF_RUN(test_scan_page);
 	TF_RUN(test_count_pages);
 	TF_RUN(test_due_merges_the_shards);

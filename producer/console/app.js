@@ -1,0 +1,598 @@
+// app.js - the taskfleet web console: a task list, a task page and a form
+// for HTTP tasks, over this server's /v1 API. Plain JavaScript, no build
+// step, no framework, nothing loaded from elsewhere (the server's
+// Content-Security-Policy allows only its own files). The page is built
+// with DOM calls, never innerHTML, so task data is only ever text.
+
+const KEY_STORE = "taskfleet.key";
+const REFRESH_MS = 5000;
+const STATUSES = ["PENDING", "PROCESSING", "COMPLETED", "FAILED", "SUSPENDED"];
+const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"];
+
+const main = document.getElementById("main");
+let timer = null;          // the live refresh of the page shown
+let generation = 0;        // bumps at each navigation: late replies are dropped
+
+// --- DOM helpers ------------------------------------------------------------
+
+// h("a", {href: "#/"}, "text", child...): an element; attributes starting
+// with "on" are listeners; false/null attributes and children are skipped.
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === false || v === null || v === undefined) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "text") el.textContent = v;
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+function toast(text, bad) {
+  const t = document.getElementById("toast");
+  t.textContent = text;
+  t.className = bad ? "toast bad" : "toast";
+  t.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { t.hidden = true; }, 4000);
+}
+
+// --- times ------------------------------------------------------------------
+
+function isoOf(ms) {
+  return ms ? new Date(ms).toISOString() : "";
+}
+
+function relative(ms) {
+  const d = ms - Date.now();
+  const a = Math.abs(d);
+  const units = [[86400000, "d"], [3600000, "h"], [60000, "min"], [1000, "s"]];
+  for (const [n, u] of units) {
+    if (a >= n) {
+      const v = Math.round(a / n);
+      return d >= 0 ? `in ${v} ${u}` : `${v} ${u} ago`;
+    }
+  }
+  return "now";
+}
+
+// A time for people: local time, with the UTC ISO time as a tooltip.
+function timeEl(ms) {
+  if (!ms) return h("span", { class: "muted" }, "—");
+  return h("time", { datetime: isoOf(ms), title: isoOf(ms) },
+    new Date(ms).toLocaleString(), h("span", { class: "rel" }, ` (${relative(ms)})`));
+}
+
+// The value of a datetime-local input as an ISO time (it is local time).
+function isoFromLocal(v) {
+  if (!v) return null;
+  const d = new Date(v);
+  return isNaN(d.getTime()) ? null : d.toISOString();
+}
+
+function describeSchedule(s) {
+  if (!s) return "once";
+  let text = s.every ? `every ${s.every}` : `cron ${s.cron} ${s.tz || "UTC"}`;
+  if (s.max_runs) text += `, max ${s.max_runs} runs`;
+  if (s.until) text += `, until ${isoOf(s.until)}`;
+  return text;
+}
+
+function statusBadge(st, extra) {
+  return h("span", { class: `badge st-${String(st).toLowerCase()}` }, st, extra || "");
+}
+
+// --- the API key and calls -----------------------------------------------------
+
+function storedKey() {
+  return sessionStorage.getItem(KEY_STORE);
+}
+
+// Asks for the key in a modal dialog; resolves with it (maybe "": a server
+// running --no-auth needs none).
+function askKey(why) {
+  const dlg = document.getElementById("keydialog");
+  const input = document.getElementById("keyinput");
+  const err = document.getElementById("keyerror");
+  err.hidden = !why;
+  err.textContent = why || "";
+  input.value = "";
+  return new Promise((resolve) => {
+    dlg.addEventListener("close", () => {
+      const k = input.value.trim();
+      sessionStorage.setItem(KEY_STORE, k);
+      document.getElementById("signout").hidden = false;
+      resolve(k);
+    }, { once: true });
+    if (!dlg.open) dlg.showModal();
+    input.focus();
+  });
+}
+
+class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+// Calls the API: resolves with the parsed reply, rejects with an ApiError.
+// A 401 asks for the key (once per tab: it is kept in sessionStorage) and
+// retries once.
+async function api(method, path, body) {
+  for (let attempt = 0; ; attempt++) {
+    // No key yet: try without one (a --no-auth server needs none); a 401
+    // asks for it.
+    const key = storedKey() || "";
+    const headers = { Accept: "application/json" };
+    if (key) headers.Authorization = `Bearer ${key}`;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let r;
+    try {
+      r = await fetch(path, {
+        method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+        cache: "no-store", credentials: "omit",
+      });
+    } catch (e) {
+      throw new ApiError(0, "network", `the server did not answer (${e.message})`);
+    }
+    let doc = null;
+    try {
+      doc = await r.json();
+    } catch (e) {
+      doc = null;
+    }
+    if (r.status === 401 && attempt === 0) {
+      sessionStorage.removeItem(KEY_STORE);
+      await askKey(key ? "That key was not accepted." : "This server needs an API key.");
+      continue;
+    }
+    if (!r.ok) {
+      const e = (doc && doc.error) || {};
+      throw new ApiError(r.status, e.code || "http", e.message || `HTTP ${r.status}`);
+    }
+    return doc;
+  }
+}
+
+// Asks a yes/no question in a modal dialog; resolves true for OK.
+function confirmDialog(title, text, okLabel, danger) {
+  const dlg = document.getElementById("confirmdialog");
+  document.getElementById("confirmtitle").textContent = title;
+  document.getElementById("confirmtext").textContent = text;
+  const ok = document.getElementById("confirmok");
+  ok.textContent = okLabel;
+  ok.className = danger ? "danger" : "primary";
+  dlg.returnValue = "";
+  return new Promise((resolve) => {
+    dlg.addEventListener("close", () => resolve(dlg.returnValue === "ok"), { once: true });
+    dlg.showModal();
+    document.getElementById("confirmcancel").focus();
+  });
+}
+
+// --- routing ----------------------------------------------------------------
+
+function stopRefresh() {
+  if (timer) clearInterval(timer);
+  timer = null;
+}
+
+// Runs fn every REFRESH_MS while the page is shown, visible and no dialog
+// is open.
+function every(fn) {
+  stopRefresh();
+  timer = setInterval(() => {
+    if (document.hidden || document.querySelector("dialog[open]")) return;
+    fn();
+  }, REFRESH_MS);
+}
+
+function parseHash() {
+  const raw = location.hash.replace(/^#/, "") || "/tasks";
+  const [path, qs] = raw.split("?");
+  return { path, query: new URLSearchParams(qs || "") };
+}
+
+function route() {
+  generation++;
+  stopRefresh();
+  const { path, query } = parseHash();
+  for (const a of document.querySelectorAll("[data-nav]")) {
+    a.classList.toggle("active", path.startsWith(`/${a.dataset.nav}`));
+  }
+  main.replaceChildren();
+  if (path.startsWith("/task/")) taskPage(decodeURIComponent(path.slice(6)));
+  else if (path === "/new") newTaskPage();
+  else listPage(query);
+}
+
+// --- the task list -------------------------------------------------------------
+
+function listPage(query) {
+  const gen = generation;
+  const ns = query.get("ns") || "default";
+  const status = query.get("status") || "";
+  const from = query.get("from") || "";
+  const to = query.get("to") || "";
+  const limit = query.get("limit") || "25";
+  const tokens = [null];    // the token of each page seen; the last is shown
+  const live = h("input", { type: "checkbox", id: "live", checked: true });
+  const body = h("tbody");
+  const info = h("p", { class: "muted", id: "listinfo" });
+  const prev = h("button", { type: "button", disabled: true }, "← Previous");
+  const next = h("button", { type: "button", disabled: true }, "Next →");
+
+  const filters = h("form", { class: "filters", id: "filters" },
+    h("label", {}, "Namespace", h("input", { name: "ns", value: ns, required: true, pattern: "[A-Za-z0-9_.\\-]{1,64}" })),
+    h("label", {}, "Status", h("select", { name: "status" },
+      h("option", { value: "" }, "any"),
+      STATUSES.map((s) => h("option", { value: s, selected: s === status }, s)))),
+    h("label", {}, "Next run from", h("input", { name: "from", type: "datetime-local", value: from })),
+    h("label", {}, "to", h("input", { name: "to", type: "datetime-local", value: to })),
+    h("label", {}, "Per page", h("select", { name: "limit" },
+      ["10", "25", "50", "100"].map((n) => h("option", { value: n, selected: n === limit }, n)))),
+    h("div", { class: "buttons" }, h("button", { type: "submit", class: "primary" }, "Apply")));
+  filters.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const q = new URLSearchParams();
+    for (const [k, v] of new FormData(filters)) if (v) q.set(k, v);
+    location.hash = `#/tasks?${q}`;
+  });
+
+  main.append(
+    h("div", { class: "heading" }, h("h1", {}, "Tasks"),
+      h("label", { class: "live" }, live, " Live refresh")),
+    filters,
+    h("table", { class: "tasks", id: "tasklist" },
+      h("thead", {}, h("tr", {}, ["ID", "Type", "Status", "Next run", "Schedule", "Iteration", "Attempts", "Updated"]
+        .map((c) => h("th", { scope: "col" }, c)))),
+      body),
+    info,
+    h("div", { class: "pager" }, prev, next));
+
+  async function load() {
+    const q = new URLSearchParams({ ns, limit });
+    if (status) q.set("status", status);
+    if (from && isoFromLocal(from)) q.set("from", isoFromLocal(from));
+    if (to && isoFromLocal(to)) q.set("to", isoFromLocal(to));
+    const token = tokens[tokens.length - 1];
+    if (token) q.set("next", token);
+    let d;
+    try {
+      d = await api("GET", `/v1/tasks?${q}`);
+    } catch (e) {
+      if (gen !== generation) return;
+      info.textContent = `Could not list the tasks: ${e.message}`;
+      info.className = "error";
+      return;
+    }
+    if (gen !== generation) return;
+    body.replaceChildren(...d.tasks.map((t) => h("tr", {},
+      h("td", { "data-label": "ID", class: "id" }, h("a", { href: `#/task/${encodeURIComponent(t.id)}` }, t.id)),
+      h("td", { "data-label": "Type" }, t.type),
+      h("td", { "data-label": "Status" }, statusBadge(t.status, t.suspend_requested ? " (suspend requested)" : "")),
+      h("td", { "data-label": "Next run" }, t.status === "COMPLETED" || t.status === "FAILED" ? h("span", { class: "muted" }, "—") : timeEl(t.next_run)),
+      h("td", { "data-label": "Schedule" }, describeSchedule(t.schedule)),
+      h("td", { "data-label": "Iteration" }, String(t.iteration)),
+      h("td", { "data-label": "Attempts" }, `${t.attempts}/${t.max_attempts}`),
+      h("td", { "data-label": "Updated" }, timeEl(t.updated_at)))));
+    info.className = "muted";
+    info.textContent = d.tasks.length ? `Page ${tokens.length}, ${d.tasks.length} tasks; updated ${new Date().toLocaleTimeString()}`
+      : `No tasks in namespace "${ns}" with these filters.`;
+    prev.disabled = tokens.length < 2;
+    next.disabled = !d.next;
+    next.dataset.token = d.next || "";
+  }
+  prev.addEventListener("click", () => { tokens.pop(); load(); });
+  next.addEventListener("click", () => { if (next.dataset.token) { tokens.push(next.dataset.token); load(); } });
+  live.addEventListener("change", () => (live.checked ? every(load) : stopRefresh()));
+  load();
+  every(load);
+}
+
+// --- one task ---------------------------------------------------------------------
+
+function field(label, value) {
+  return [h("dt", {}, label), h("dd", {}, value)];
+}
+
+function jsonBlock(v) {
+  return h("pre", { class: "json" }, JSON.stringify(v, null, 2));
+}
+
+function taskPage(id) {
+  const gen = generation;
+  const title = h("h1", { class: "id" }, id);
+  const actions = h("div", { class: "actions" });
+  const content = h("div", {});
+  let current = null;       // the task as last read
+  const editError = h("p", { class: "error", hidden: true });
+  const edit = h("form", { class: "edit", id: "editform", novalidate: true },
+    h("label", {}, "Next run (your local time; empty: unchanged)", h("input", { name: "next_run", type: "datetime-local" })),
+    h("label", {}, "Max attempts", h("input", { name: "max_attempts", type: "number", min: 1, max: 1000 })),
+    h("label", {}, "Params (a JSON object)", h("textarea", { name: "params", rows: 6, spellcheck: "false" })),
+    editError,
+    h("div", { class: "buttons" }, h("button", { type: "submit", class: "primary" }, "Save changes")));
+  const editBox = h("details", { class: "editbox", hidden: true },
+    h("summary", {}, "Change next run, max attempts or params"), edit);
+  main.append(h("p", {}, h("a", { href: "#/tasks" }, "← Tasks")),
+    h("div", { class: "heading" }, title, actions), editBox, content);
+
+  // The form shows the task as read when it is opened; a refresh does not
+  // touch it while it is open.
+  function fillEdit(t) {
+    edit.elements.next_run.value = "";
+    edit.elements.max_attempts.value = String(t.max_attempts);
+    edit.elements.params.value = JSON.stringify(t.params, null, 2);
+    editError.hidden = true;
+  }
+  editBox.addEventListener("toggle", () => { if (editBox.open && current) fillEdit(current); });
+  edit.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const t = current;
+    const body = {};
+    editError.hidden = true;
+    try {
+      const next = isoFromLocal(edit.elements.next_run.value);
+      if (next) body.next_run = next;
+      const ma = Number(edit.elements.max_attempts.value);
+      if (edit.elements.max_attempts.value && ma !== t.max_attempts) body.max_attempts = ma;
+      const params = JSON.parse(edit.elements.params.value || "{}");
+      if (JSON.stringify(params) !== JSON.stringify(t.params)) body.params = params;
+    } catch (e) {
+      editError.textContent = `params: ${e.message}`;
+      editError.hidden = false;
+      return;
+    }
+    if (!Object.keys(body).length) {
+      editError.textContent = "Nothing changed.";
+      editError.hidden = false;
+      return;
+    }
+    try {
+      const nt = await api("PATCH", `/v1/tasks/${encodeURIComponent(id)}`, body);
+      toast(`Saved: ${Object.keys(body).join(", ")}`);
+      editBox.open = false;
+      if (gen === generation) render(nt);
+    } catch (e) {
+      editError.textContent = e.message;
+      editError.hidden = false;
+    }
+  });
+
+  async function act(name, label, question, danger) {
+    if (!(await confirmDialog(`${label}?`, question, label, danger))) return;
+    try {
+      if (name === "delete") {
+        await api("DELETE", `/v1/tasks/${encodeURIComponent(id)}`);
+        toast(`Deleted ${id}`);
+        location.hash = "#/tasks";
+        return;
+      }
+      const r = await api("POST", `/v1/tasks/${encodeURIComponent(id)}/${name}`);
+      toast(r.result === "already" ? `Nothing to do: ${id} is ${r.status}` : `${label}: ${id} is ${r.status}` +
+        (r.result === "requested" ? " (suspends when its run ends)" : ""));
+    } catch (e) {
+      toast(`${label} failed: ${e.message}`, true);
+    }
+    load();
+  }
+
+  function render(t) {
+    const running = t.status === "PROCESSING";
+    current = t;
+    editBox.hidden = !(t.status === "PENDING" || t.status === "SUSPENDED");
+    actions.replaceChildren(...[
+      (t.status === "PENDING" || (running && !t.suspend_requested)) &&
+        h("button", { type: "button", onclick: () => act("suspend", "Suspend", `Suspend task ${id}? It will not run until it is resumed.`) }, "Suspend"),
+      (t.status === "SUSPENDED" || (running && t.suspend_requested)) &&
+        h("button", { type: "button", onclick: () => act("resume", "Resume", `Resume task ${id}? If its time has passed it runs at once.`) }, "Resume"),
+      t.status === "PENDING" &&
+        h("button", { type: "button", onclick: () => act("run", "Run now", `Run task ${id} now?`) }, "Run now"),
+      h("button", { type: "button", class: "danger", onclick: () => act("delete", "Delete", `Delete task ${id}? This cannot be undone.`, true) }, "Delete"),
+    ].filter(Boolean));
+    const errors = Array.isArray(t.errors) ? t.errors.slice().reverse() : [];
+    content.replaceChildren(
+      h("dl", { class: "details" },
+        field("Status", statusBadge(t.status, t.suspend_requested ? " (suspend requested)" : "")),
+        field("Namespace", t.ns),
+        field("Type", t.type),
+        field("Schedule", describeSchedule(t.schedule)),
+        field("Next run", t.status === "COMPLETED" || t.status === "FAILED" ? h("span", { class: "muted" }, "—") : timeEl(t.next_run)),
+        field("Iteration", String(t.iteration)),
+        field("Attempts", `${t.attempts} of ${t.max_attempts}`),
+        field("Generation", String(t.gen)),
+        field("Created", timeEl(t.created_at)),
+        field("Updated", timeEl(t.updated_at)),
+        t.finished_at ? field("Finished", timeEl(t.finished_at)) : [],
+        t.lease_owner ? field("Running on", [t.lease_owner, " until ", timeEl(t.lease_until)]) : [],
+        t.last_error ? field("Last error", h("span", { class: "error" }, t.last_error)) : []),
+      h("h2", {}, "Params"), jsonBlock(t.params),
+      h("h2", {}, "Last result"), t.result ? jsonBlock(t.result) : h("p", { class: "muted" }, "No result yet."),
+      h("h2", {}, "Errors and iterations"),
+      errors.length ? h("table", { class: "errors" },
+        h("thead", {}, h("tr", {}, ["Time", "Iteration", "Error"].map((c) => h("th", { scope: "col" }, c)))),
+        h("tbody", {}, errors.map((e) => h("tr", {},
+          h("td", { "data-label": "Time" }, timeEl(e.at)),
+          h("td", { "data-label": "Iteration" }, e.iteration === undefined ? "" : String(e.iteration)),
+          h("td", { "data-label": "Error", class: "error" }, e.error || JSON.stringify(e))))))
+        : h("p", { class: "muted" }, `No errors. Iterations run: ${t.iteration}.`));
+  }
+
+  async function load() {
+    try {
+      const t = await api("GET", `/v1/tasks/${encodeURIComponent(id)}`);
+      if (gen === generation) render(t);
+    } catch (e) {
+      if (gen !== generation) return;
+      actions.replaceChildren();
+      editBox.hidden = true;
+      content.replaceChildren(h("p", { class: "error" }, e.status === 404 ? `There is no task "${id}".` : `Could not read the task: ${e.message}`));
+    }
+  }
+  load();
+  every(load);
+}
+
+// --- the form for a new HTTP task -------------------------------------------------
+
+// "Name: value" lines as an object; throws on a line without a colon.
+function parseHeaders(text) {
+  const out = {};
+  for (const [i, line] of text.split("\n").entries()) {
+    if (!line.trim()) continue;
+    const c = line.indexOf(":");
+    if (c < 1) throw new Error(`headers, line ${i + 1}: expected "Name: value"`);
+    out[line.slice(0, c).trim()] = line.slice(c + 1).trim();
+  }
+  return out;
+}
+
+function zones() {
+  try {
+    return Intl.supportedValuesOf("timeZone");
+  } catch (e) {
+    return ["UTC"];
+  }
+}
+
+function newTaskPage() {
+  const gen = generation;
+  const localZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  const preview = h("ol", { class: "preview", id: "preview" });
+  const previewNote = h("p", { class: "muted", id: "previewnote" });
+  const formError = h("p", { class: "error", id: "formerror", hidden: true });
+  const radio = (value, label, checked) => h("label", { class: "inline" },
+    h("input", { type: "radio", name: "when", value, checked }), ` ${label}`);
+  const form = h("form", { class: "create", id: "createform", novalidate: true },
+    h("fieldset", {}, h("legend", {}, "Request"),
+      h("label", {}, "URL", h("input", { name: "url", type: "url", required: true, placeholder: "https://example.com/hook" })),
+      h("label", {}, "Method", h("select", { name: "method" }, METHODS.map((m) => h("option", { value: m, selected: m === "POST" }, m)))),
+      h("label", {}, "Headers (one \"Name: value\" a line)", h("textarea", { name: "headers", rows: 3, placeholder: "Content-Type: application/json" })),
+      h("label", {}, "Body", h("textarea", { name: "body", rows: 4 }))),
+    h("fieldset", {}, h("legend", {}, "When"),
+      h("div", { class: "choices" }, radio("once", "Once", true), radio("every", "Every interval"), radio("cron", "Cron schedule")),
+      h("label", { "data-when": "once every cron" }, "First run (empty: now; your local time)", h("input", { name: "at", type: "datetime-local" })),
+      h("label", { "data-when": "every" }, "Interval (90s, 30m, 1h30m, 1d)", h("input", { name: "every", placeholder: "30m" })),
+      h("label", { "data-when": "cron" }, "Cron expression (minute hour day month weekday)", h("input", { name: "cron", placeholder: "0 9 * * 1-5" })),
+      h("label", { "data-when": "cron" }, "Time zone", h("input", { name: "tz", value: localZone, list: "zones" })),
+      h("datalist", { id: "zones" }, zones().map((z) => h("option", { value: z }))),
+      h("label", { "data-when": "every cron" }, "Max runs (optional)", h("input", { name: "max_runs", type: "number", min: 1 })),
+      h("label", { "data-when": "every cron" }, "Until (optional)", h("input", { name: "until", type: "datetime-local" })),
+      h("div", { class: "previewbox" }, h("h3", {}, "Next runs"), preview, previewNote)),
+    h("fieldset", {}, h("legend", {}, "Task"),
+      h("label", {}, "Namespace", h("input", { name: "ns", value: "default" })),
+      h("label", {}, "Max attempts (optional)", h("input", { name: "max_attempts", type: "number", min: 1, max: 1000 }))),
+    formError,
+    h("div", { class: "buttons" }, h("button", { type: "submit", class: "primary" }, "Create task")));
+  main.append(h("h1", {}, "New HTTP task"), form);
+
+  const val = (n) => form.elements[n].value.trim();
+  const when = () => form.elements.when.value;
+
+  function showWhen() {
+    for (const el of form.querySelectorAll("[data-when]")) {
+      el.hidden = !el.dataset.when.split(" ").includes(when());
+    }
+  }
+
+  // The schedule fields of the body (and of the preview's query).
+  function scheduleFields() {
+    const f = {};
+    const at = isoFromLocal(val("at"));
+    if (at) f.at = at;
+    if (when() === "every") f.every = val("every");
+    if (when() === "cron") {
+      f.cron = val("cron");
+      if (val("tz")) f.tz = val("tz");
+    }
+    if (when() !== "once") {
+      if (val("max_runs")) f.max_runs = Number(val("max_runs"));
+      const until = isoFromLocal(val("until"));
+      if (until) f.until = until;
+    }
+    return f;
+  }
+
+  let pending = null;
+  async function updatePreview() {
+    const f = scheduleFields();
+    if ((when() === "every" && !f.every) || (when() === "cron" && !f.cron)) {
+      preview.replaceChildren();
+      previewNote.className = "muted";
+      previewNote.textContent = when() === "every" ? "Give an interval." : "Give a cron expression.";
+      return;
+    }
+    if (when() === "once" && !f.at) {
+      preview.replaceChildren(h("li", {}, "now"));
+      previewNote.textContent = "";
+      return;
+    }
+    const q = new URLSearchParams({ count: "5" });
+    for (const [k, v] of Object.entries(f)) q.set(k, String(v));
+    try {
+      const d = await api("GET", `/v1/schedule/preview?${q}`);
+      if (gen !== generation) return;
+      preview.replaceChildren(...d.runs.map((ms) => h("li", {}, timeEl(ms))));
+      previewNote.className = "muted";
+      previewNote.textContent = d.runs.length ? (f.tz ? `Cron times in ${f.tz}; shown in your local time.` : "Shown in your local time.")
+        : "The schedule has no run left.";
+    } catch (e) {
+      if (gen !== generation) return;
+      preview.replaceChildren();
+      previewNote.className = "error";
+      previewNote.textContent = e.message;
+    }
+  }
+  function schedulePreview() {
+    clearTimeout(pending);
+    pending = setTimeout(updatePreview, 350);
+  }
+  form.addEventListener("input", schedulePreview);
+  form.addEventListener("change", () => { showWhen(); schedulePreview(); });
+
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    formError.hidden = true;
+    const params = { url: val("url"), method: val("method") };
+    try {
+      if (!params.url) throw new Error("url: required");
+      const headers = parseHeaders(form.elements.headers.value);
+      if (Object.keys(headers).length) params.headers = headers;
+    } catch (e) {
+      formError.textContent = e.message;
+      formError.hidden = false;
+      return;
+    }
+    if (form.elements.body.value) params.body = form.elements.body.value;
+    const task = Object.assign({ type: "http", ns: val("ns") || "default", params }, scheduleFields());
+    if (val("max_attempts")) task.max_attempts = Number(val("max_attempts"));
+    try {
+      const r = await api("POST", "/v1/tasks", task);
+      toast(`Created ${r.id}`);
+      location.hash = `#/task/${encodeURIComponent(r.id)}`;
+    } catch (e) {
+      formError.textContent = e.message;
+      formError.hidden = false;
+    }
+  });
+  showWhen();
+  updatePreview();
+}
+
+// --- start ------------------------------------------------------------------------
+
+document.getElementById("signout").addEventListener("click", () => {
+  sessionStorage.removeItem(KEY_STORE);
+  document.getElementById("signout").hidden = true;
+  route();
+});
+document.getElementById("signout").hidden = storedKey() === null;
+window.addEventListener("hashchange", route);
+route();
