@@ -750,6 +750,31 @@ idempotent_id(const char *key, const char *ns, long index, char out[80])
 }
 
 /*
+ * Reads a body's "params" field f (an object) as its exact text (numbers as
+ * written) from av, the same body marshalled, into *out (caller frees with
+ * tf_free), and checks it as submit does. Returns 0 or EXIT_USAGE with the
+ * reason in err. Shared by POST and PATCH.
+ */
+static int
+read_params_field(const cJSON *f, const cJSON *av, char **out, char *err,
+    size_t errlen)
+{
+	char errbuf[256];
+
+	if (!cJSON_IsObject(f)) {
+		snprintf(err, errlen, "params: must be a JSON object ({...})");
+		return EXIT_USAGE;
+	}
+	if (tf_unmarshal_value_to_json_text(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(av, "M"), "params"), out, errbuf,
+	    sizeof(errbuf)) != TF_OK) {
+		snprintf(err, errlen, "params: %s", errbuf);
+		return EXIT_USAGE;
+	}
+	return submit_check_params(*out, strlen(*out), SUBMIT_FIELDS, err, errlen);
+}
+
+/*
  * Reads the fields of task object item (borrowed; av: the same object
  * marshalled with exact numbers) into *nt. Returns 0, or EXIT_USAGE /
  * EXIT_FAILED with a message naming the field in err.
@@ -763,7 +788,7 @@ parse_task(const cJSON *item, const cJSON *av, const char *idem, long index,
 	const char **dest[] = { &nt->o.at, &nt->o.every, &nt->o.cron,
 	    &nt->o.tz, &nt->o.until, &nt->o.ns, &nt->o.id };
 	const cJSON *f;
-	char num[40], errbuf[256];
+	char num[40];
 	size_t i;
 	int code;
 
@@ -809,21 +834,8 @@ parse_task(const cJSON *item, const cJSON *av, const char *idem, long index,
 		} else if (strcmp(f->string, "params") == 0) {
 			if (cJSON_IsNull(f))
 				continue;
-			if (!cJSON_IsObject(f)) {
-				snprintf(err, errlen, "params: must be a JSON object ({...})");
-				return EXIT_USAGE;
-			}
-			/* The exact text (numbers as written), from the marshalled
-			 * copy of the body. */
-			if (tf_unmarshal_value_to_json_text(
-			    cJSON_GetObjectItemCaseSensitive(
-			    cJSON_GetObjectItemCaseSensitive(av, "M"), "params"),
-			    &nt->params, errbuf, sizeof(errbuf)) != TF_OK) {
-				snprintf(err, errlen, "params: %s", errbuf);
-				return EXIT_USAGE;
-			}
-			if ((code = submit_check_params(nt->params, strlen(nt->params),
-			    SUBMIT_FIELDS, err, errlen)) != 0)
+			if ((code = read_params_field(f, av, &nt->params, err,
+			    errlen)) != 0)
 				return code;
 		} else {
 			snprintf(err, errlen, "unknown field \"%.40s\"", f->string);
@@ -1118,7 +1130,7 @@ parse_patch(const cJSON *doc, const cJSON *av, struct patch_body *pb,
 	const char **dest[] = { &pb->o.every, &pb->o.cron, &pb->o.tz,
 	    &pb->o.until, &pb->o.at };
 	const cJSON *f;
-	char num[40], errbuf[256];
+	char num[40];
 	size_t i;
 	int code;
 
@@ -1152,19 +1164,8 @@ parse_patch(const cJSON *doc, const cJSON *av, struct patch_body *pb,
 				return code;
 			}
 		} else if (strcmp(f->string, "params") == 0) {
-			if (!cJSON_IsObject(f)) {
-				snprintf(err, errlen, "params: must be a JSON object ({...})");
-				return EXIT_USAGE;
-			}
-			if (tf_unmarshal_value_to_json_text(
-			    cJSON_GetObjectItemCaseSensitive(
-			    cJSON_GetObjectItemCaseSensitive(av, "M"), "params"),
-			    &pb->params, errbuf, sizeof(errbuf)) != TF_OK) {
-				snprintf(err, errlen, "params: %s", errbuf);
-				return EXIT_USAGE;
-			}
-			if ((code = submit_check_params(pb->params, strlen(pb->params),
-			    SUBMIT_FIELDS, err, errlen)) != 0)
+			if ((code = read_params_field(f, av, &pb->params, err,
+			    errlen)) != 0)
 				return code;
 		} else {
 			snprintf(err, errlen, "unknown field \"%.40s\" (params, every, "
