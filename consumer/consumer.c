@@ -298,6 +298,7 @@ tf_consumer_start(struct tf_consumer *c)
 		.interval_ms = c->cfg->sweep_interval_ms,
 		.horizon_ms = c->cfg->horizon_ms, .grace_ms = c->cfg->sweep_grace_ms,
 		.lease_grace_ms = c->cfg->lease_grace_ms,
+		.history_kept = c->cfg->history_kept,
 	};
 	rc = tf_sweeper_start(&so, &c->sweeper);
 	if (rc != TF_OK)

@@ -275,6 +275,7 @@ outcome_from_result(const struct tf_consumer *c, const struct tf_task *t,
 	memset(o, 0, sizeof(*o));
 	o->result_json = ctx->result_json;
 	o->horizon_ms = c->cfg->horizon_ms;
+	o->history_kept = c->cfg->history_kept;
 	/* A recurring task's occurrence that succeeded, or failed for good, makes
 	 * way for the next slot: the schedule decides when the task is over. */
 	recurring = r->outcome != TF_RUN_RETRY && next_occurrence(t, now, &next);
@@ -388,6 +389,8 @@ run_claimed(struct job *j, struct tf_task *t)
 	}
 	now = tf_now_ms();
 	outcome_from_result(c, t, &result, &ctx, now, &o);
+	o.duration_ms = took;
+	o.late_ms = j->late_ms;
 	err[0] = '\0';
 	rc = tf_task_finish(c->ctx->aws, c->cfg->table, t, &o, now, &state,
 	    &next_gen, &enqueue_at, err, sizeof(err));
@@ -402,6 +405,9 @@ run_claimed(struct job *j, struct tf_task *t)
 		memset(&o, 0, sizeof(o));
 		o.kind = TF_OUTCOME_FAILED;
 		o.error = errbuf;
+		o.history_kept = c->cfg->history_kept;
+		o.duration_ms = took;
+		o.late_ms = j->late_ms;
 		rc = tf_task_finish(c->ctx->aws, c->cfg->table, t, &o, now, &state,
 		    &next_gen, &enqueue_at, err, sizeof(err));
 	}

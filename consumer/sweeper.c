@@ -146,6 +146,8 @@ sweep_expired(struct tf_sweeper *sw, const char *id, int64_t now)
 	o.error = text;
 	o.retry_at = now;
 	o.horizon_ms = sw->o.horizon_ms;
+	o.history_kept = sw->o.history_kept;
+	o.duration_ms = -1;               /* the run's length is unknown */
 	o.lease_expired_before = now - sw->o.lease_grace_ms;
 	rc = tf_task_finish(sw->o.aws, sw->o.table, &t, &o, now, &state, &next_gen,
 	    &enqueue_at, err, sizeof(err));

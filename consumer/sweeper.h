@@ -34,6 +34,7 @@ struct tf_sweeper_opts {
 	                                current wait) is taken as lost */
 	int64_t lease_grace_ms;      /* a lease this far past its end is taken
 	                                as dead (covers clock differences) */
+	int history_kept;            /* runs kept in a task's `history` */
 };
 
 struct tf_sweeper_stats {

@@ -11,6 +11,7 @@
 #include "creds.h"
 #include "ini.h"
 #include "sqs.h"
+#include "task.h"
 #include "timefmt.h"
 
 #define MAX_CONCURRENCY 4096
@@ -76,6 +77,31 @@ duration_env(const char *name, int64_t lo, int64_t hi, int64_t *out,
 	return TF_OK;
 }
 
+/* Reads whole number variable `name` into *out when it is set and not empty;
+ * TF_ERR_INVALID with a message naming it when it is not a number from min
+ * to max. */
+static enum tf_err
+int_env(const char *name, long min, long max, int *out, char *errbuf,
+    size_t errlen)
+{
+	const char *v = getenv(name);
+	char *end;
+	long n;
+
+	if (v == NULL || *v == '\0')
+		return TF_OK;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || !isdigit((unsigned char)v[0]) || *end != '\0' ||
+	    n < min || n > max) {
+		snprintf(errbuf, errlen, "%s: expected a number from %ld to %ld, "
+		    "got \"%s\"", name, min, max, v);
+		return TF_ERR_INVALID;
+	}
+	*out = (int)n;
+	return TF_OK;
+}
+
 enum tf_err
 tf_config_load(struct tf_config *cfg, char *errbuf, size_t errlen)
 {
@@ -89,8 +115,6 @@ tf_config_load(struct tf_config *cfg, char *errbuf, size_t errlen)
 	static const char *const allow_vars[] = { "TASKFLEET_HTTP_ALLOW", NULL };
 	char profile_region[64];
 	const char *v;
-	char *end;
-	long n;
 	enum tf_err rc;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -135,18 +159,12 @@ tf_config_load(struct tf_config *cfg, char *errbuf, size_t errlen)
 		return TF_ERR_INVALID;
 	}
 	cfg->concurrency = 16;
-	v = getenv("TASKFLEET_CONCURRENCY");
-	if (v != NULL && *v != '\0') {
-		errno = 0;
-		n = strtol(v, &end, 10);
-		if (errno != 0 || !isdigit((unsigned char)v[0]) || *end != '\0' ||
-		    n < 1 || n > MAX_CONCURRENCY) {
-			snprintf(errbuf, errlen, "TASKFLEET_CONCURRENCY: expected a "
-			    "number from 1 to %d, got \"%s\"", MAX_CONCURRENCY, v);
-			return TF_ERR_INVALID;
-		}
-		cfg->concurrency = (int)n;
-	}
+	cfg->history_kept = TF_TASK_HISTORY_DEFAULT;
+	if ((rc = int_env("TASKFLEET_CONCURRENCY", 1, MAX_CONCURRENCY,
+	    &cfg->concurrency, errbuf, errlen)) != TF_OK ||
+	    (rc = int_env("TASKFLEET_HISTORY", 0, TF_TASK_HISTORY_MAX,
+	    &cfg->history_kept, errbuf, errlen)) != TF_OK)
+		return rc;
 	return TF_OK;
 }
 

@@ -28,6 +28,8 @@ struct tf_config {
 	char *queue_name;       /* TASKFLEET_QUEUE */
 	char *runners;          /* TASKFLEET_RUNNERS; NULL: the default places */
 	int concurrency;        /* TASKFLEET_CONCURRENCY */
+	int history_kept;       /* TASKFLEET_HISTORY: runs kept in a task's
+	                           `history` (0 to 50, default 5; 0: none) */
 	char *http_allow;       /* TASKFLEET_HTTP_ALLOW; NULL: none */
 	/* Scheduling settings, durations in ms (tests shrink them): */
 	int64_t horizon_ms;     /* TASKFLEET_HORIZON: tasks due within it get an

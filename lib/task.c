@@ -119,6 +119,7 @@ tf_task_free(struct tf_task *t)
 	tf_free(t->last_error);
 	cJSON_Delete(t->schedule);
 	cJSON_Delete(t->errors);
+	cJSON_Delete(t->history);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -295,6 +296,10 @@ tf_task_from_item(const cJSON *item, struct tf_task *t, char *errbuf,
 	if (cJSON_GetObjectItemCaseSensitive(av, "L") != NULL &&
 	    (t->errors = cJSON_Duplicate(av, 1)) == NULL)
 		goto out;
+	av = cJSON_GetObjectItemCaseSensitive(item, "history");
+	if (cJSON_GetObjectItemCaseSensitive(av, "L") != NULL &&
+	    (t->history = cJSON_Duplicate(av, 1)) == NULL)
+		goto out;
 	rc = TF_OK;
 out:
 	if (rc == TF_ERR_NOMEM)
@@ -309,11 +314,28 @@ add_n(cJSON *o, const char *k, int64_t v)
 	return cJSON_AddNumberToObject(o, k, (double)v) != NULL;
 }
 
+/* Adds list av (AV JSON, may be NULL: nothing added) to o as plain JSON
+ * under key. A list that does not unmarshal is left out. False only when out
+ * of memory. */
+static bool
+add_list(cJSON *o, const char *key, const cJSON *av)
+{
+	cJSON *plain = NULL;
+	char eb[64];
+
+	if (av == NULL || tf_unmarshal_value(av, &plain, eb, sizeof(eb)) != TF_OK)
+		return true;
+	if (!cJSON_AddItemToObject(o, key, plain)) {
+		cJSON_Delete(plain);
+		return false;
+	}
+	return true;
+}
+
 enum tf_err
 tf_task_to_json(const struct tf_task *t, cJSON **out)
 {
-	cJSON *o = cJSON_CreateObject(), *copy = NULL, *errs = NULL;
-	char eb[64];
+	cJSON *o = cJSON_CreateObject(), *copy = NULL;
 
 	*out = NULL;
 	if (o == NULL)
@@ -342,13 +364,8 @@ tf_task_to_json(const struct tf_task *t, cJSON **out)
 			goto fail_copy;
 		copy = NULL;
 	}
-	if (t->errors != NULL) {
-		if (tf_unmarshal_value(t->errors, &errs, eb, sizeof(eb)) == TF_OK &&
-		    !cJSON_AddItemToObject(o, "errors", errs)) {
-			cJSON_Delete(errs);
-			goto fail;
-		}
-	}
+	if (!add_list(o, "errors", t->errors) || !add_list(o, "history", t->history))
+		goto fail;
 	*out = o;
 	return TF_OK;
 fail_copy:
@@ -713,21 +730,20 @@ tf_task_extend_lease(struct tf_aws *aws, const char *table, const char *id,
 	return rc;
 }
 
-/* The `errors` list with one more entry, keeping the latest ten, as an AV.
- * Caller frees with cJSON_Delete(); NULL when out of memory. */
+/* List old (AV JSON {"L":[...]}, may be NULL) with entry (an AV, taken) at
+ * its end, keeping the latest `keep`, as an AV. Caller frees with
+ * cJSON_Delete(); NULL when out of memory. */
 static cJSON *
-errors_with(const struct tf_task *t, const char *text, int64_t now_ms)
+list_with(const cJSON *old, int keep, cJSON *entry)
 {
-	cJSON *av = cJSON_CreateObject(), *list, *entry, *m, *copy;
-	const cJSON *old = cJSON_GetObjectItemCaseSensitive(t->errors, "L");
-	int n = cJSON_GetArraySize(old), skip = n - (TF_TASK_ERRORS_KEPT - 1), i = 0;
-	const cJSON *e;
-	char cut[TF_TASK_ERROR_MAX + 1];
+	cJSON *av = cJSON_CreateObject(), *list, *copy;
+	const cJSON *items = cJSON_GetObjectItemCaseSensitive(old, "L"), *e;
+	int skip = cJSON_GetArraySize(items) - (keep - 1), i = 0;
 
 	list = av ? cJSON_AddArrayToObject(av, "L") : NULL;
 	if (list == NULL)
 		goto fail;
-	cJSON_ArrayForEach(e, old) {
+	cJSON_ArrayForEach(e, items) {
 		if (i++ < skip)
 			continue;
 		copy = cJSON_Duplicate(e, 1);
@@ -736,22 +752,73 @@ errors_with(const struct tf_task *t, const char *text, int64_t now_ms)
 			goto fail;
 		}
 	}
-	snprintf(cut, sizeof(cut), "%s", text);
-	entry = cJSON_CreateObject();
 	if (!cJSON_AddItemToArray(list, entry)) {
-		cJSON_Delete(entry);
+		entry = NULL;
 		goto fail;
 	}
-	m = cJSON_AddObjectToObject(entry, "M");
+	return av;
+fail:
+	cJSON_Delete(entry);
+	cJSON_Delete(av);
+	return NULL;
+}
+
+/* The `errors` list with one more entry, keeping the latest ten, as an AV.
+ * Caller frees with cJSON_Delete(); NULL when out of memory. */
+static cJSON *
+errors_with(const struct tf_task *t, const char *text, int64_t now_ms)
+{
+	cJSON *entry = cJSON_CreateObject(), *m;
+	char cut[TF_TASK_ERROR_MAX + 1];
+
+	snprintf(cut, sizeof(cut), "%s", text);
+	m = entry ? cJSON_AddObjectToObject(entry, "M") : NULL;
 	if (m == NULL || !put_attr(m, "at", tf_ddb_av_n(now_ms)) ||
 	    !put_attr(m, "error", tf_ddb_av_s(cut)) ||
 	    !put_attr(m, "iteration", tf_ddb_av_n(t->iteration)) ||
-	    !put_attr(m, "attempt", tf_ddb_av_n(t->attempts + 1)))
-		goto fail;
-	return av;
-fail:
-	cJSON_Delete(av);
-	return NULL;
+	    !put_attr(m, "attempt", tf_ddb_av_n(t->attempts + 1))) {
+		cJSON_Delete(entry);
+		return NULL;
+	}
+	return list_with(t->errors, TF_TASK_ERRORS_KEPT, entry);
+}
+
+/* What a run came to, for `history`: completed (the task is over), success
+ * (another iteration follows), retry, failed (the task is over), or error (a
+ * recurring task's occurrence failed for good; its schedule goes on). */
+static const char *
+history_outcome(const struct tf_task_outcome *o, enum tf_task_status state)
+{
+	if (o->kind == TF_OUTCOME_RETRY)
+		return "retry";
+	if (o->kind == TF_OUTCOME_FAILED)
+		return "failed";
+	if (o->error != NULL)
+		return "error";
+	return state == TF_TASK_COMPLETED ? "completed" : "success";
+}
+
+/* The `history` list with this run added, keeping o->history_kept entries,
+ * as an AV. Caller frees with cJSON_Delete(); NULL when out of memory. */
+static cJSON *
+history_with(const struct tf_task *t, const struct tf_task_outcome *o,
+    enum tf_task_status state, int64_t now_ms)
+{
+	cJSON *entry = cJSON_CreateObject(), *m;
+	int keep = o->history_kept > TF_TASK_HISTORY_MAX ? TF_TASK_HISTORY_MAX :
+	    o->history_kept;
+
+	m = entry ? cJSON_AddObjectToObject(entry, "M") : NULL;
+	if (m == NULL || !put_attr(m, "at", tf_ddb_av_n(now_ms)) ||
+	    !put_attr(m, "iteration", tf_ddb_av_n(t->iteration)) ||
+	    !put_attr(m, "attempt", tf_ddb_av_n(t->attempts + 1)) ||
+	    !put_attr(m, "outcome", tf_ddb_av_s(history_outcome(o, state))) ||
+	    (o->duration_ms >= 0 && !put_attr(m, "ms", tf_ddb_av_n(o->duration_ms))) ||
+	    (o->late_ms > 0 && !put_attr(m, "late_ms", tf_ddb_av_n(o->late_ms)))) {
+		cJSON_Delete(entry);
+		return NULL;
+	}
+	return list_with(t->history, keep, entry);
 }
 
 /* Binds :name to the marshalled JSON object text (a map). */
@@ -848,6 +915,10 @@ write_outcome(struct tf_aws *aws, const char *table, const struct tf_task *t,
 		    tf_buf_append_str(&set, ", last_error = :err, errors = :errs") != TF_OK)
 			goto out;
 	}
+	if (o->history_kept > 0 &&
+	    (tf_ddb_expr_value(&e, ":hist", history_with(t, o, state, now_ms)) != TF_OK ||
+	    tf_buf_append_str(&set, ", history = :hist") != TF_OK))
+		goto out;
 	if (o->result_json != NULL) {
 		rc = bind_object(&e, ":result", o->result_json, "result", errbuf, errlen);
 		if (rc != TF_OK)

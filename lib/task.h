@@ -23,6 +23,10 @@
 #define TF_TASK_TYPE_MAX    64
 #define TF_TASK_ERRORS_KEPT 10    /* the `errors` list keeps the latest ten */
 #define TF_TASK_ERROR_MAX   1024  /* bytes of one error text kept */
+/* The `history` list keeps the latest runs: five by default (about 70 bytes
+ * each, so a small task stays under DynamoDB's 1 KB write unit), at most 50. */
+#define TF_TASK_HISTORY_DEFAULT 5
+#define TF_TASK_HISTORY_MAX     50
 #define TF_DEFAULT_NS       "default"
 #define TF_DEFAULT_MAX_ATTEMPTS 3
 /* Tasks due within this horizon get an SQS message (with DelaySeconds);
@@ -60,6 +64,7 @@ struct tf_task {
 	                            reply was lost that the claim was its own */
 	cJSON *schedule;         /* plain JSON, NULL when there is none */
 	cJSON *errors;           /* the `errors` list as AV JSON ({"L":[...]}), or NULL */
+	cJSON *history;          /* the `history` list as AV JSON, or NULL */
 	char *last_error;
 	int64_t enqueued_for;    /* 0 when absent */
 	int64_t slot;            /* scheduled tasks: the schedule slot of the
@@ -181,6 +186,11 @@ struct tf_task_outcome {
 	                             (the sweeper recovering a dead consumer's
 	                             run, never a live one's) */
 	int64_t horizon_ms;       /* the enqueue horizon; 0: TF_ENQUEUE_HORIZON_MS */
+	int history_kept;         /* > 0: add this run to `history`, keeping this
+	                             many entries; 0: leave `history` alone */
+	int64_t duration_ms;      /* for `history`: how long the run took; < 0:
+	                             unknown (not written) */
+	int64_t late_ms;          /* for `history`: how late the run started */
 };
 
 /* Writes the outcome of the run of claimed task t (its gen and lease owner

@@ -250,14 +250,14 @@ query_iter(void *cls, enum MHD_ValueKind kind, const char *key,
     const char *value)
 {
 	struct query_check *q = cls;
-	size_t i;
+	size_t i, k;
 
 	(void)kind;
 	(void)value;
-	for (i = 0; q->allowed[i] != NULL; i++)
-		if (strcmp(q->allowed[i], key) == 0)
+	for (k = 0; q->allowed[k] != NULL; k++)
+		if (strcmp(q->allowed[k], key) == 0)
 			break;
-	if (q->allowed[i] == NULL) {
+	if (q->allowed[k] == NULL) {
 		snprintf(q->bad, sizeof(q->bad), "unknown query parameter \"%.40s\"",
 		    key);
 		return MHD_NO;
@@ -268,7 +268,7 @@ query_iter(void *cls, enum MHD_ValueKind kind, const char *key,
 			return MHD_NO;
 		}
 	if (q->n_seen < sizeof(q->seen) / sizeof(q->seen[0]))
-		q->seen[q->n_seen++] = q->allowed[i];
+		q->seen[q->n_seen++] = q->allowed[k];
 	return MHD_YES;
 }
 

@@ -296,6 +296,51 @@ function listPage(query) {
   every(load);
 }
 
+// --- the schedule preview (the new-task form and the task page's edit form) --
+
+// Keeps list `ol` and note `p` showing the next five runs of the schedule
+// fields() returns ({} with nothing to show: `empty` says why), asking the
+// server (GET /v1/schedule/preview). Returns a function that asks again after
+// a short pause (call it on input).
+function previewer(ol, note, fields, empty) {
+  const gen = generation;
+  let pending = null;
+  async function update() {
+    const f = fields();
+    if (!f) {
+      ol.replaceChildren();
+      note.className = "muted";
+      note.textContent = empty();
+      return;
+    }
+    if (!Object.keys(f).length) {
+      ol.replaceChildren(h("li", {}, "now"));
+      note.textContent = "";
+      return;
+    }
+    const q = new URLSearchParams({ count: "5" });
+    for (const [k, v] of Object.entries(f)) q.set(k, String(v));
+    try {
+      const d = await api("GET", `/v1/schedule/preview?${q}`);
+      if (gen !== generation) return;
+      ol.replaceChildren(...d.runs.map((ms) => h("li", {}, timeEl(ms))));
+      note.className = "muted";
+      note.textContent = d.runs.length ? (f.tz ? `Cron times in ${f.tz}; shown in your local time.` : "Shown in your local time.")
+        : "The schedule has no run left.";
+    } catch (e) {
+      if (gen !== generation) return;
+      ol.replaceChildren();
+      note.className = "error";
+      note.textContent = e.message;
+    }
+  }
+  update();
+  return () => {
+    clearTimeout(pending);
+    pending = setTimeout(update, 350);
+  };
+}
+
 // --- one task ---------------------------------------------------------------------
 
 function field(label, value) {
@@ -313,31 +358,93 @@ function taskPage(id) {
   const content = h("div", {});
   let current = null;       // the task as last read
   const editError = h("p", { class: "error", hidden: true });
+  const editPreview = h("ol", { class: "preview", id: "editpreview" });
+  const editPreviewNote = h("p", { class: "muted" });
   const edit = h("form", { class: "edit", id: "editform", novalidate: true },
     h("label", {}, "Next run (your local time; empty: unchanged)", h("input", { name: "next_run", type: "datetime-local" })),
     h("label", {}, "Max attempts", h("input", { name: "max_attempts", type: "number", min: 1, max: 1000 })),
     h("label", {}, "Params (a JSON object)", h("textarea", { name: "params", rows: 6, spellcheck: "false" })),
+    h("fieldset", {}, h("legend", {}, "Schedule"),
+      h("label", {}, "Schedule", h("select", { name: "sched" },
+        h("option", { value: "keep" }, "unchanged"),
+        h("option", { value: "every" }, "every interval"),
+        h("option", { value: "cron" }, "cron schedule"))),
+      h("label", { "data-sched": "every" }, "Interval (90s, 30m, 1h30m, 1d)", h("input", { name: "every", placeholder: "30m" })),
+      h("label", { "data-sched": "cron" }, "Cron expression (minute hour day month weekday)", h("input", { name: "cron", placeholder: "0 9 * * 1-5" })),
+      h("label", { "data-sched": "cron" }, "Time zone", h("input", { name: "tz", list: "editzones" })),
+      h("datalist", { id: "editzones" }, zones().map((z) => h("option", { value: z }))),
+      h("label", { "data-sched": "every cron" }, "Max runs (optional)", h("input", { name: "max_runs", type: "number", min: 1 })),
+      h("label", { "data-sched": "every cron" }, "Until (optional)", h("input", { name: "until", type: "datetime-local" })),
+      h("div", { class: "previewbox", "data-sched": "every cron" }, h("h3", {}, "Next runs"), editPreview, editPreviewNote)),
     editError,
     h("div", { class: "buttons" }, h("button", { type: "submit", class: "primary" }, "Save changes")));
   const editBox = h("details", { class: "editbox", hidden: true },
-    h("summary", {}, "Change next run, max attempts or params"), edit);
+    h("summary", {}, "Change the schedule, next run, max attempts or params"), edit);
   main.append(h("p", {}, h("a", { href: "#/tasks" }, "← Tasks")),
     h("div", { class: "heading" }, title, actions), editBox, content);
+
+  const ev = (n) => edit.elements[n].value.trim();
+  // The schedule fields of the PATCH body; null when it is kept or
+  // incomplete (no interval, no expression).
+  function editSchedule() {
+    const kind = ev("sched");
+    if (kind === "keep" || !ev(kind)) return null;
+    const f = { [kind]: ev(kind) };
+    if (kind === "cron" && ev("tz")) f.tz = ev("tz");
+    if (ev("max_runs")) f.max_runs = Number(ev("max_runs"));
+    const until = isoFromLocal(ev("until"));
+    if (until) f.until = until;
+    return f;
+  }
+  function showSched() {
+    for (const el of edit.querySelectorAll("[data-sched]")) {
+      el.hidden = !el.dataset.sched.split(" ").includes(ev("sched"));
+    }
+  }
+  const editPreviewAgain = previewer(editPreview, editPreviewNote, () => {
+    // The schedule starts at the new next run, or else the task's own.
+    const f = editSchedule();
+    const at = isoFromLocal(ev("next_run")) || (current && current.next_run ? isoOf(current.next_run) : null);
+    return f && at ? Object.assign({ at }, f) : f;
+  }, () => (ev("sched") === "cron" ? "Give a cron expression." : "Give an interval."));
+  edit.addEventListener("input", editPreviewAgain);
+  edit.addEventListener("change", () => { showSched(); editPreviewAgain(); });
 
   // The form shows the task as read when it is opened; a refresh does not
   // touch it while it is open.
   function fillEdit(t) {
+    const sc = t.schedule || {};
     edit.elements.next_run.value = "";
     edit.elements.max_attempts.value = String(t.max_attempts);
     edit.elements.params.value = JSON.stringify(t.params, null, 2);
+    edit.elements.sched.value = "keep";
+    edit.elements.every.value = sc.every || "";
+    edit.elements.cron.value = sc.cron || "";
+    edit.elements.tz.value = sc.tz || Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+    edit.elements.max_runs.value = sc.max_runs ? String(sc.max_runs) : "";
+    edit.elements.until.value = "";
     editError.hidden = true;
+    showSched();
   }
-  editBox.addEventListener("toggle", () => { if (editBox.open && current) fillEdit(current); });
-  edit.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
+  // Filled as the box opens (on the click, before the toggle event, which
+  // comes later and would undo what was typed meanwhile).
+  editBox.querySelector("summary").addEventListener("click", () => {
+    if (!editBox.open && current) fillEdit(current);
+  });
+  edit.addEventListener("submit", async (ev0) => {
+    ev0.preventDefault();
     const t = current;
     const body = {};
     editError.hidden = true;
+    if (ev("sched") !== "keep") {
+      const f = editSchedule();
+      if (!f) {
+        editError.textContent = ev("sched") === "cron" ? "cron: give an expression" : "every: give an interval";
+        editError.hidden = false;
+        return;
+      }
+      Object.assign(body, f);
+    }
     try {
       const next = isoFromLocal(edit.elements.next_run.value);
       if (next) body.next_run = next;
@@ -398,6 +505,7 @@ function taskPage(id) {
       h("button", { type: "button", class: "danger", onclick: () => act("delete", "Delete", `Delete task ${id}? This cannot be undone.`, true) }, "Delete"),
     ].filter(Boolean));
     const errors = Array.isArray(t.errors) ? t.errors.slice().reverse() : [];
+    const history = Array.isArray(t.history) ? t.history.slice().reverse() : [];
     content.replaceChildren(
       h("dl", { class: "details" },
         field("Status", statusBadge(t.status, t.suspend_requested ? " (suspend requested)" : "")),
@@ -415,14 +523,26 @@ function taskPage(id) {
         t.last_error ? field("Last error", h("span", { class: "error" }, t.last_error)) : []),
       h("h2", {}, "Params"), jsonBlock(t.params),
       h("h2", {}, "Last result"), t.result ? jsonBlock(t.result) : h("p", { class: "muted" }, "No result yet."),
-      h("h2", {}, "Errors and iterations"),
+      h("h2", {}, "Recent runs"),
+      history.length ? h("table", { class: "history", id: "history" },
+        h("thead", {}, h("tr", {}, ["Finished", "Iteration", "Attempt", "Outcome", "Took", "Late"].map((c) => h("th", { scope: "col" }, c)))),
+        h("tbody", {}, history.map((r) => h("tr", {},
+          h("td", { "data-label": "Finished" }, timeEl(r.at)),
+          h("td", { "data-label": "Iteration" }, String(r.iteration)),
+          h("td", { "data-label": "Attempt" }, String(r.attempt)),
+          h("td", { "data-label": "Outcome" }, h("span", { class: `badge out-${r.outcome}` }, r.outcome)),
+          h("td", { "data-label": "Took" }, r.ms === undefined ? "—" : `${r.ms} ms`),
+          h("td", { "data-label": "Late" }, r.late_ms ? `${r.late_ms} ms` : "—")))))
+        : h("p", { class: "muted" }, t.iteration ? `${t.iteration} iterations run; no history kept.` : "No runs yet."),
+      h("h2", {}, "Errors"),
       errors.length ? h("table", { class: "errors" },
-        h("thead", {}, h("tr", {}, ["Time", "Iteration", "Error"].map((c) => h("th", { scope: "col" }, c)))),
+        h("thead", {}, h("tr", {}, ["Time", "Iteration", "Attempt", "Error"].map((c) => h("th", { scope: "col" }, c)))),
         h("tbody", {}, errors.map((e) => h("tr", {},
           h("td", { "data-label": "Time" }, timeEl(e.at)),
           h("td", { "data-label": "Iteration" }, e.iteration === undefined ? "" : String(e.iteration)),
+          h("td", { "data-label": "Attempt" }, e.attempt === undefined ? "" : String(e.attempt)),
           h("td", { "data-label": "Error", class: "error" }, e.error || JSON.stringify(e))))))
-        : h("p", { class: "muted" }, `No errors. Iterations run: ${t.iteration}.`));
+        : h("p", { class: "muted" }, "No errors."));
   }
 
   async function load() {
@@ -463,7 +583,6 @@ function zones() {
 }
 
 function newTaskPage() {
-  const gen = generation;
   const localZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
   const preview = h("ol", { class: "preview", id: "preview" });
   const previewNote = h("p", { class: "muted", id: "previewnote" });
@@ -520,40 +639,14 @@ function newTaskPage() {
     return f;
   }
 
-  let pending = null;
-  async function updatePreview() {
+  // Nothing to show without an interval or expression; {} for "now".
+  const previewFields = () => {
     const f = scheduleFields();
-    if ((when() === "every" && !f.every) || (when() === "cron" && !f.cron)) {
-      preview.replaceChildren();
-      previewNote.className = "muted";
-      previewNote.textContent = when() === "every" ? "Give an interval." : "Give a cron expression.";
-      return;
-    }
-    if (when() === "once" && !f.at) {
-      preview.replaceChildren(h("li", {}, "now"));
-      previewNote.textContent = "";
-      return;
-    }
-    const q = new URLSearchParams({ count: "5" });
-    for (const [k, v] of Object.entries(f)) q.set(k, String(v));
-    try {
-      const d = await api("GET", `/v1/schedule/preview?${q}`);
-      if (gen !== generation) return;
-      preview.replaceChildren(...d.runs.map((ms) => h("li", {}, timeEl(ms))));
-      previewNote.className = "muted";
-      previewNote.textContent = d.runs.length ? (f.tz ? `Cron times in ${f.tz}; shown in your local time.` : "Shown in your local time.")
-        : "The schedule has no run left.";
-    } catch (e) {
-      if (gen !== generation) return;
-      preview.replaceChildren();
-      previewNote.className = "error";
-      previewNote.textContent = e.message;
-    }
-  }
-  function schedulePreview() {
-    clearTimeout(pending);
-    pending = setTimeout(updatePreview, 350);
-  }
+    if ((when() === "every" && !f.every) || (when() === "cron" && !f.cron)) return null;
+    return f;
+  };
+  const schedulePreview = previewer(preview, previewNote, previewFields,
+    () => (when() === "every" ? "Give an interval." : "Give a cron expression."));
   form.addEventListener("input", schedulePreview);
   form.addEventListener("change", () => { showWhen(); schedulePreview(); });
 
@@ -583,7 +676,6 @@ function newTaskPage() {
     }
   });
   showWhen();
-  updatePreview();
 }
 
 // --- start ------------------------------------------------------------------------

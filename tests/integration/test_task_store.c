@@ -196,6 +196,122 @@ test_retries_keep_ten_errors_then_fail(void)
 	tf_free(id);
 }
 
+/* The run's `history` entry as plain JSON: entry i of the task's list. */
+static const cJSON *
+history_entry(const cJSON *json, int i)
+{
+	return cJSON_GetArrayItem(cJSON_GetObjectItem(json, "history"), i);
+}
+
+static int64_t
+entry_n(const cJSON *entry, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItem(entry, key);
+
+	return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : -1;
+}
+
+static const char *
+entry_s(const cJSON *entry, const char *key)
+{
+	const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(entry, key));
+
+	return s != NULL ? s : "(none)";
+}
+
+static void
+test_history_keeps_the_latest_runs(void)
+{
+	char *id = create("countdown", NULL, 5), *quiet = create("noop", NULL, 3);
+	struct tf_task t, check;
+	struct tf_task_outcome o;
+	enum tf_task_status state = TF_TASK_PENDING;
+	int64_t gen = 1, next_gen, enqueue_at, now;
+	cJSON *json = NULL;
+	const cJSON *e;
+	char err[256];
+	int i;
+
+	CHECK(id != NULL && quiet != NULL);
+	/* Five runs: success, retry, success, retry, then completed; three are
+	 * kept, oldest first. */
+	for (i = 1; i <= 5; i++) {
+		now = tf_now_ms();
+		CHECK_INT_EQ(tf_task_claim(AWS, table, id, gen, "c1", now, 250, 30000,
+		    &t, err, sizeof(err)), TF_OK);
+		memset(&o, 0, sizeof(o));
+		o.kind = i % 2 == 0 ? TF_OUTCOME_RETRY : TF_OUTCOME_DONE;
+		o.completed = i == 5;
+		o.next_run = now;
+		o.retry_at = now;
+		o.error = i % 2 == 0 ? "flaky" : NULL;
+		o.history_kept = 3;
+		o.duration_ms = i * 10;
+		o.late_ms = i;
+		CHECK_INT_EQ(tf_task_finish(AWS, table, &t, &o, now, &state, &next_gen,
+		    &enqueue_at, err, sizeof(err)), TF_OK);
+		gen = next_gen;
+		tf_task_free(&t);
+	}
+	CHECK_INT_EQ(state, TF_TASK_COMPLETED);
+	CHECK_INT_EQ(tf_task_get(AWS, table, id, &check, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(tf_task_to_json(&check, &json), TF_OK);
+	CHECK_INT_EQ(cJSON_GetArraySize(cJSON_GetObjectItem(json, "history")), 3);
+	e = history_entry(json, 0);
+	CHECK_STR_EQ(entry_s(e, "outcome"), "success");
+	CHECK_INT_EQ(entry_n(e, "iteration"), 1);
+	CHECK_INT_EQ(entry_n(e, "attempt"), 2);   /* after the retry of run 2 */
+	CHECK_INT_EQ(entry_n(e, "ms"), 30);
+	e = history_entry(json, 1);
+	CHECK_STR_EQ(entry_s(e, "outcome"), "retry");
+	CHECK_INT_EQ(entry_n(e, "iteration"), 2);
+	CHECK_INT_EQ(entry_n(e, "attempt"), 1);
+	e = history_entry(json, 2);
+	CHECK_STR_EQ(entry_s(e, "outcome"), "completed");
+	CHECK_INT_EQ(entry_n(e, "iteration"), 2);
+	CHECK_INT_EQ(entry_n(e, "attempt"), 2);
+	CHECK_INT_EQ(entry_n(e, "ms"), 50);
+	CHECK_INT_EQ(entry_n(e, "late_ms"), 5);
+	CHECK(entry_n(e, "at") >= entry_n(history_entry(json, 0), "at"));
+	cJSON_Delete(json);
+	json = NULL;
+	tf_task_free(&check);
+
+	/* history_kept 0 (TASKFLEET_HISTORY=0) writes none; an unknown
+	 * duration is left out. */
+	now = tf_now_ms();
+	CHECK_INT_EQ(tf_task_claim(AWS, table, quiet, 1, "c1", now, 250, 30000, &t,
+	    err, sizeof(err)), TF_OK);
+	memset(&o, 0, sizeof(o));
+	o.kind = TF_OUTCOME_RETRY;
+	o.error = "lease expired";
+	o.retry_at = now;
+	CHECK_INT_EQ(tf_task_finish(AWS, table, &t, &o, now, &state, &next_gen,
+	    &enqueue_at, err, sizeof(err)), TF_OK);
+	tf_task_free(&t);
+	CHECK_INT_EQ(tf_task_get(AWS, table, quiet, &check, err, sizeof(err)), TF_OK);
+	CHECK(check.history == NULL);
+	tf_task_free(&check);
+	CHECK_INT_EQ(tf_task_claim(AWS, table, quiet, next_gen, "c1", now, 250,
+	    30000, &t, err, sizeof(err)), TF_OK);
+	o.history_kept = 5;
+	o.duration_ms = -1;
+	CHECK_INT_EQ(tf_task_finish(AWS, table, &t, &o, now, &state, &next_gen,
+	    &enqueue_at, err, sizeof(err)), TF_OK);
+	tf_task_free(&t);
+	CHECK_INT_EQ(tf_task_get(AWS, table, quiet, &check, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(tf_task_to_json(&check, &json), TF_OK);
+	e = history_entry(json, 0);
+	CHECK_STR_EQ(entry_s(e, "outcome"), "retry");
+	CHECK_INT_EQ(entry_n(e, "attempt"), 2);
+	CHECK(cJSON_GetObjectItem(e, "ms") == NULL);
+	CHECK(cJSON_GetObjectItem(e, "late_ms") == NULL);
+	cJSON_Delete(json);
+	tf_task_free(&check);
+	tf_free(id);
+	tf_free(quiet);
+}
+
 static void
 test_legacy_item_is_claimed_once(void)
 {
@@ -253,6 +369,7 @@ main(void)
 	TF_RUN(test_create_refuses_bad_input);
 	TF_RUN(test_claim_run_finish_generations);
 	TF_RUN(test_retries_keep_ten_errors_then_fail);
+	TF_RUN(test_history_keeps_the_latest_runs);
 	TF_RUN(test_legacy_item_is_claimed_once);
 	TF_RUN(test_delete);
 	rc = tf_test_summary();

@@ -10,7 +10,8 @@ static const char *const vars[] = {
 	"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS",
 	"AWS_ENDPOINT_URL_DYNAMODB", "TASKFLEET_TABLE", "TASKFLEET_QUEUE_URL",
 	"TASKFLEET_QUEUE", "TASKFLEET_RUNNERS", "TASKFLEET_CONCURRENCY",
-	"TASKFLEET_HTTP_ALLOW", "AWS_PROFILE", "AWS_CONFIG_FILE", NULL
+	"TASKFLEET_HTTP_ALLOW", "TASKFLEET_HISTORY", "AWS_PROFILE", "AWS_CONFIG_FILE",
+	NULL
 };
 
 static void
@@ -123,6 +124,36 @@ test_bad_concurrency(void)
 	clear_env();
 }
 
+static void
+test_history_setting(void)
+{
+	static const char *const bad[] = { "-1", "51", "five", "3 " };
+	struct tf_config c;
+	char err[256];
+	size_t i;
+
+	clear_env();
+	CHECK_INT_EQ(tf_config_load(&c, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(c.history_kept, 5);
+	tf_config_free(&c);
+	setenv("TASKFLEET_HISTORY", "0", 1);
+	CHECK_INT_EQ(tf_config_load(&c, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(c.history_kept, 0);
+	tf_config_free(&c);
+	setenv("TASKFLEET_HISTORY", "50", 1);
+	CHECK_INT_EQ(tf_config_load(&c, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(c.history_kept, 50);
+	tf_config_free(&c);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		setenv("TASKFLEET_HISTORY", bad[i], 1);
+		CHECK_MSG(tf_config_load(&c, err, sizeof(err)) == TF_ERR_INVALID,
+		    "accepted \"%s\"", bad[i]);
+		CHECK(strstr(err, "TASKFLEET_HISTORY") != NULL);
+		tf_config_free(&c);
+	}
+	clear_env();
+}
+
 int
 main(void)
 {
@@ -131,5 +162,6 @@ main(void)
 	TF_RUN(test_environment_and_precedence);
 	TF_RUN(test_region_from_profile);
 	TF_RUN(test_bad_concurrency);
+	TF_RUN(test_history_setting);
 	return tf_test_summary();
 }

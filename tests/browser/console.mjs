@@ -1,0 +1,257 @@
+// console.mjs - drives the web console of `taskfleet serve` in Debian's
+// Chromium, headless, with playwright-core (no browser download), the way a
+// user does: enter the API key, create an HTTP task in the form (after
+// previewing a cron schedule in a time zone), watch it run to COMPLETED,
+// suspend and resume another task, change its schedule, cancel a delete,
+// filter the list, and look at it all on a phone-sized screen.
+//
+// Run by tests/scripts/console_browser.sh, which starts the stand-ins'
+// table and queue, a consumer, a webhook receiver and the server, and checks
+// the store afterwards. Environment:
+//   CONSOLE_URL  the server, http://127.0.0.1:PORT
+//   API_KEY      a write key for it
+//   TARGET_URL   the receiver's URL for the new task (loopback)
+//   OTHER_ID     a PENDING task (due in an hour) to suspend and resume
+//   SHOT_DIR     where the screenshots go
+//   CHROMIUM     the browser (default /usr/bin/chromium)
+//
+// Prints "PASS browser/NAME" or "FAIL browser/NAME: why" lines, and the id of
+// the task it created as "CREATED id"; exits 1 on any failure.
+import { chromium } from "playwright-core";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const base = process.env.CONSOLE_URL;
+const key = process.env.API_KEY;
+const target = process.env.TARGET_URL;
+const otherId = process.env.OTHER_ID;
+const shots = process.env.SHOT_DIR;
+const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
+let failed = false;
+
+function pass(name) {
+  console.log(`PASS browser/${name}`);
+}
+function fail(name, why) {
+  failed = true;
+  console.log(`FAIL browser/${name}: ${String(why).split("\n")[0]}`);
+}
+// check(name, fn): PASS when fn resolves (to anything but false).
+async function check(name, fn) {
+  try {
+    const r = await fn();
+    if (r === false) fail(name, "condition false");
+    else pass(name);
+  } catch (e) {
+    fail(name, e.message);
+  }
+}
+
+for (const [k, v] of Object.entries({ CONSOLE_URL: base, API_KEY: key, TARGET_URL: target, OTHER_ID: otherId, SHOT_DIR: shots })) {
+  if (!v) {
+    console.log(`FAIL browser/environment: ${k} is not set`);
+    process.exit(1);
+  }
+}
+if (!/^http:\/\/127\.0\.0\.1:\d+$/.test(base) || !/^http:\/\/127\.0\.0\.1:\d+\//.test(target)) {
+  console.log("FAIL browser/environment: CONSOLE_URL and TARGET_URL must be on 127.0.0.1");
+  process.exit(1);
+}
+mkdirSync(shots, { recursive: true });
+
+// A fresh, empty profile (user-data directory) for every run; the flags keep
+// Chromium from contacting anything but the console.
+const profile = mkdtempSync(join(tmpdir(), "taskfleet-chromium-"));
+let context;
+try {
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath,
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    viewport: { width: 1280, height: 860 },
+    timezoneId: "Europe/Berlin",
+    locale: "en-GB",
+  });
+} catch (e) {
+  console.log(`FAIL browser/launch: ${e.message.split("\n")[0]}`);
+  rmSync(profile, { recursive: true, force: true });
+  process.exit(1);
+}
+const page = context.pages()[0] || await context.newPage();
+page.setDefaultTimeout(15000);
+
+// Everything the page asks for must be the console's own server; every
+// script error is a failure.
+const foreign = [];
+const pageErrors = [];
+page.on("request", (r) => {
+  if (!r.url().startsWith(`${base}/`) && !r.url().startsWith("data:")) foreign.push(r.url());
+});
+page.on("pageerror", (e) => pageErrors.push(e.message));
+page.on("console", (m) => {
+  // A 401 before the key is entered is expected and logged by Chromium as
+  // a failed resource; anything else is the console's own error.
+  if (m.type() === "error" && !/status of 401/.test(m.text())) pageErrors.push(m.text());
+});
+
+const badge = () => page.locator("dl.details .badge").first();
+async function waitStatus(status, seconds) {
+  await page.waitForFunction((s) => {
+    const b = document.querySelector("dl.details .badge");
+    return b && b.textContent.startsWith(s);
+  }, status, { timeout: seconds * 1000 });
+}
+// Clicks an action button on the task page and answers its dialog.
+async function act(label, answer) {
+  await page.getByRole("button", { name: label, exact: true }).click();
+  const dlg = page.locator("#confirmdialog");
+  await dlg.waitFor({ state: "visible" });
+  await page.locator(answer === "ok" ? "#confirmok" : "#confirmcancel").click();
+  await dlg.waitFor({ state: "hidden" });
+}
+
+let createdId = null;
+try {
+  // 1. The key: the first API call gets 401 and the console asks for it.
+  await page.goto(`${base}/`);
+  await check("asks-for-the-key", async () => {
+    await page.locator("#keydialog").waitFor({ state: "visible" });
+    return (await page.locator("#keyerror").textContent()).includes("needs an API key");
+  });
+  await page.locator("#keyinput").fill(key);
+  await page.getByRole("button", { name: "Use this key" }).click();
+  await check("list-loads-with-the-key", async () => {
+    await page.waitForFunction(() => /Page 1|No tasks/.test(document.getElementById("listinfo").textContent));
+    return (await page.locator("#tasklist tbody tr").count()) >= 1;
+  });
+
+  // 2. The form: a cron schedule in a time zone previews five runs.
+  await page.getByRole("link", { name: "New HTTP task" }).click();
+  await page.locator("#createform").waitFor();
+  await page.locator('input[name="when"][value="cron"]').check();
+  await page.locator('input[name="cron"]').fill("0 9 * * 1-5");
+  await page.locator('input[name="tz"]').fill("Europe/Berlin");
+  await check("cron-preview-shows-five-weekday-runs", async () => {
+    await page.waitForFunction(() => document.querySelectorAll("#preview li time").length === 5);
+    const times = await page.locator("#preview li time").evaluateAll((els) => els.map((e) => e.getAttribute("datetime")));
+    // 09:00 in Berlin is 07:00 or 08:00 UTC, Monday to Friday.
+    return times.every((t) => {
+      const d = new Date(t);
+      return [7, 8].includes(d.getUTCHours()) && d.getUTCMinutes() === 0 && d.getUTCDay() >= 1 && d.getUTCDay() <= 5;
+    }) || `times: ${times.join(", ")}`;
+  });
+  await page.locator('input[name="cron"]').fill("61 9 * * *");
+  await check("bad-cron-is-explained", async () => {
+    await page.waitForFunction(() => document.getElementById("previewnote").className === "error");
+    return /cron/.test(await page.locator("#previewnote").textContent());
+  });
+  await page.locator('input[name="cron"]').fill("0 9 * * 1-5");
+  await page.locator('input[name="url"]').fill(`${target}ok`);
+  await page.locator('select[name="method"]').selectOption("POST");
+  await page.locator('textarea[name="headers"]').fill("Content-Type: application/json\nX-From: console");
+  await page.locator('textarea[name="body"]').fill('{"hello":"from the console"}');
+  await page.waitForFunction(() => document.querySelectorAll("#preview li time").length === 5);
+  await page.screenshot({ path: join(shots, "new-task-form.png"), fullPage: true });
+
+  // Created to run once, now.
+  await page.locator('input[name="when"][value="once"]').check();
+  await page.getByRole("button", { name: "Create task" }).click();
+  await check("create-opens-the-task-page", async () => {
+    await page.waitForURL(/#\/task\//);
+    createdId = decodeURIComponent(page.url().split("#/task/")[1]);
+    console.log(`CREATED ${createdId}`);
+    return createdId.length > 0;
+  });
+
+  // 3. The live refresh shows it run to COMPLETED, with its result and
+  // history.
+  await check("task-runs-to-completed", async () => {
+    await waitStatus("COMPLETED", 60);
+  });
+  await check("task-page-shows-result-and-history", async () => {
+    await page.waitForFunction(() => document.querySelectorAll("#history tbody tr").length === 1);
+    const result = await page.locator("pre.json").nth(1).textContent();
+    const outcome = await page.locator("#history tbody .badge").first().textContent();
+    return (JSON.parse(result).status === 200 && outcome === "completed") || `result ${result}, outcome ${outcome}`;
+  });
+  await check("completed-task-offers-only-delete", async () => {
+    const buttons = await page.locator(".actions button").allTextContents();
+    return JSON.stringify(buttons) === '["Delete"]' || `buttons: ${buttons}`;
+  });
+  await page.screenshot({ path: join(shots, "task-completed.png"), fullPage: true });
+
+  // 4. The other task: suspend, then resume, each confirmed.
+  await page.goto(`${base}/#/task/${encodeURIComponent(otherId)}`);
+  await waitStatus("PENDING", 15);
+  await check("cancel-leaves-the-task-alone", async () => {
+    await act("Suspend", "cancel");
+    await page.waitForTimeout(500);
+    return (await badge().textContent()).startsWith("PENDING");
+  });
+  await check("suspend-confirmed", async () => {
+    await act("Suspend", "ok");
+    await waitStatus("SUSPENDED", 15);
+  });
+  await page.screenshot({ path: join(shots, "task-suspended.png"), fullPage: true });
+  await check("resume-confirmed", async () => {
+    await act("Resume", "ok");
+    await waitStatus("PENDING", 15);
+  });
+  await check("delete-cancelled-keeps-the-task", async () => {
+    await act("Delete", "cancel");
+    await page.waitForTimeout(500);
+    return page.url().includes("#/task/") && (await badge().textContent()).startsWith("PENDING");
+  });
+
+  // 5. Its schedule, changed from the task page, with a preview.
+  await check("schedule-edited-with-preview", async () => {
+    await page.locator("details.editbox summary").click();
+    await page.locator('#editform select[name="sched"]').selectOption("every");
+    await page.locator('#editform input[name="every"]').fill("45m");
+    await page.waitForFunction(() => document.querySelectorAll("#editpreview li time").length === 5)
+      .catch(async () => { throw new Error(`preview: ${await page.locator("#editpreview").locator("xpath=..").textContent()}`); });
+    const times = await page.locator("#editpreview li time").evaluateAll((els) => els.map((e) => Date.parse(e.getAttribute("datetime"))));
+    const steps = times.slice(1).map((t, i) => t - times[i]);
+    if (!steps.every((s) => s === 45 * 60000)) return `steps: ${steps}`;
+    // From the task's next run (in an hour), not from now.
+    if (times[0] < Date.now() + 55 * 60000) return `first run ${new Date(times[0]).toISOString()}`;
+    await page.screenshot({ path: join(shots, "task-edit-schedule.png"), fullPage: true });
+    await page.getByRole("button", { name: "Save changes" }).click();
+    await page.waitForFunction(() => /every 45m/.test(document.querySelector("dl.details").textContent))
+      .catch(async () => { throw new Error(`after save: ${await page.locator("#editform").textContent()}`); });
+  });
+
+  // 6. The list with a status filter, on a laptop and on a phone.
+  await page.goto(`${base}/#/tasks?ns=default&status=COMPLETED`);
+  await check("status-filter", async () => {
+    await page.waitForFunction(() => /Page 1/.test(document.getElementById("listinfo").textContent))
+      .catch(async () => { throw new Error(`list: ${await page.locator("#listinfo").textContent()}`); });
+    const statuses = await page.locator("#tasklist tbody .badge").allTextContents();
+    const ids = await page.locator("#tasklist tbody td.id").allTextContents();
+    return (statuses.length >= 1 && statuses.every((s) => s === "COMPLETED") && ids.includes(createdId)) ||
+      `statuses ${statuses}`;
+  });
+  await page.goto(`${base}/#/tasks`);
+  await page.waitForFunction(() => /Page 1/.test(document.getElementById("listinfo").textContent));
+  await page.locator("#toast").waitFor({ state: "hidden" });
+  await page.screenshot({ path: join(shots, "console.png") });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await check("phone-layout-has-no-sideways-scroll", async () => {
+    await page.waitForTimeout(300);
+    const [scroll, inner] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+    return scroll <= inner || `scrollWidth ${scroll} > ${inner}`;
+  });
+  await page.screenshot({ path: join(shots, "console-phone.png"), fullPage: true });
+
+  await check("no-request-left-the-server", async () => foreign.length === 0 || foreign.join(" "));
+  await check("no-script-errors", async () => pageErrors.length === 0 || pageErrors.join(" | "));
+} catch (e) {
+  fail("run", e.stack || e.message);
+  await page.screenshot({ path: join(shots, "failure.png"), fullPage: true }).catch(() => {});
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);

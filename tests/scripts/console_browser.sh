@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# console_browser.sh - the web console in a real browser (GitHub issue 9):
+# Debian's Chromium, headless, driven by playwright-core
+# (tests/browser/console.mjs) against `taskfleet serve` with an API key, a
+# consumer running the http runner, and a webhook receiver, all on
+# 127.0.0.1. The browser creates an HTTP task in the form and watches it run
+# to COMPLETED, suspends and resumes another task and changes its schedule;
+# then this script checks the store and the receiver saw exactly that.
+# Screenshots go to $TF_TEST_OUT/console/shots/.
+set -u
+. "$(dirname "$0")/../tools/e2e.sh"
+e2e_init console
+BROWSER_DIR=$TF_ROOT/tests/browser
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+if [ ! -x "$CHROMIUM" ] || [ ! -d "$BROWSER_DIR/node_modules/playwright-core" ]; then
+	fail console-browser-installed "needs $CHROMIUM and tests/browser/node_modules (scripts/setup installs both)"
+	exit 1
+fi
+
+receiver_pid= serve_pid=
+cleanup() {
+	kill_consumers
+	[ -n "$receiver_pid" ] && kill "$receiver_pid" 2>/dev/null
+	[ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null
+	wait 2>/dev/null
+}
+trap cleanup EXIT
+
+"$PY" "$TF_ROOT/tests/tools/webhook_receiver.py" --bind 127.0.0.1 \
+    --port-file "$E2E_DIR/receiver-port" --log "$E2E_DIR/requests.jsonl" \
+    2>>"$E2E_DIR/receiver.log" &
+receiver_pid=$!
+wait_until 10 test -s "$E2E_DIR/receiver-port" || { fail console-receiver "no port"; exit 1; }
+TARGET=http://127.0.0.1:$(cat "$E2E_DIR/receiver-port")/
+
+TASKFLEET_HTTP_ALLOW=127.0.0.1 start_consumer web1 --concurrency 4
+
+# The task to suspend and resume: due in an hour, so it stays PENDING.
+"$TASKFLEET" http --id console-other --url "${TARGET}later" --at +1h \
+    >>"$E2E_DIR/submit.log" 2>&1 || fail console-submit-other "taskfleet http failed"
+
+KEY=console-test-$RANDOM$RANDOM$RANDOM
+HASH=$(printf %s "$KEY" | sha256sum | cut -d' ' -f1)
+TASKFLEET_API_KEYS="$HASH:write:*" "$TASKFLEET" serve --listen 127.0.0.1:0 \
+    2>"$E2E_DIR/serve.log" &
+serve_pid=$!
+listening() { grep -q 'listening on http://' "$E2E_DIR/serve.log"; }
+wait_until 10 listening || { fail console-serve-started "$(cat "$E2E_DIR/serve.log")"; exit 1; }
+URL=$(sed -n 's/.*listening on \(http:\/\/[0-9.:]*\).*/\1/p' "$E2E_DIR/serve.log" | head -1)
+
+CONSOLE_URL=$URL API_KEY=$KEY TARGET_URL=$TARGET OTHER_ID=console-other \
+    SHOT_DIR=$E2E_DIR/shots CHROMIUM=$CHROMIUM \
+    node "$BROWSER_DIR/console.mjs" | tee "$E2E_DIR/browser.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || e2e_failed=1
+CREATED=$(sed -n 's/^CREATED //p' "$E2E_DIR/browser.log")
+
+item() {  # item ID: the stored item as JSON
+	$TFCHECK scan "$E2E_NAME" | "$PY" -c '
+import json, sys
+for line in sys.stdin:
+    d = json.loads(line)
+    if d["id"] == sys.argv[1]:
+        print(json.dumps(d))' "$1"
+}
+# jcheck NAME ID PYTHON-EXPR over it (the item) and reqs (the receiver's
+# requests for the task).
+jcheck() {
+	local name=$1 id=$2 expr=$3
+	if "$PY" - "$(item "$id")" "$E2E_DIR/requests.jsonl" "$id" "$expr" <<'EOF'
+import json, os, sys
+it = json.loads(sys.argv[1]) if sys.argv[1] else {}
+reqs = []
+if os.path.exists(sys.argv[2]):
+    for line in open(sys.argv[2]):
+        r = json.loads(line)
+        if dict((k.lower(), v) for k, v in r["headers"]).get("taskfleet-task-id") == sys.argv[3]:
+            reqs.append(r)
+h = lambda r, n: dict((k.lower(), v) for k, v in r["headers"]).get(n.lower())
+ok = eval("(" + sys.argv[4] + ")")
+if not ok:
+    print("item:", json.dumps(it)[:1500], file=sys.stderr)
+sys.exit(0 if ok else 1)
+EOF
+	then pass "$name"; else fail "$name" "$expr"; fi
+}
+if [ -n "$CREATED" ]; then
+	jcheck console-created-task-ran-once "$CREATED" '
+it["status"] == "COMPLETED" and it["type"] == "http" and len(reqs) == 1
+and reqs[0]["method"] == "POST" and json.loads(reqs[0]["body"]) == {"hello": "from the console"}
+and h(reqs[0], "x-from") == "console" and it["result"]["status"] == 200
+and len(it["history"]) == 1 and it["history"][0]["outcome"] == "completed"'
+else
+	fail console-created-task-ran-once "the browser created no task"
+fi
+jcheck console-other-resumed-with-new-schedule console-other '
+it["status"] == "PENDING" and it["schedule"]["every"] == "45m" and reqs == []
+and "suspend_requested" not in it'
+for shot in console.png console-phone.png new-task-form.png task-completed.png \
+    task-suspended.png task-edit-schedule.png; do
+	check "console-screenshot-$shot" test -s "$E2E_DIR/shots/$shot"
+done
+stop_consumers || fail console-consumer-exit-0 "the consumer did not exit 0"
+exit $e2e_failed
