@@ -171,6 +171,12 @@ $(BUILD)/tests/test_metrics: tests/unit/test_metrics.c $(CONSUMER_LIB_OBJ) $(LIB
 	$(CC) $(ALL_CFLAGS) -Itests -Iconsumer $(ALL_LDFLAGS) -rdynamic -o $@ $< \
 	  $(CONSUMER_LIB_OBJ) $(LIBTF) $(LIBS) $(MHD_LIBS)
 
+# test_rate_limit tests a producer module: it links that one object.
+$(BUILD)/tests/test_rate_limit: tests/unit/test_rate_limit.c $(BUILD)/obj/producer/rate_limit.o $(LIBTF) tests/harness.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests -Iproducer $(ALL_LDFLAGS) -o $@ $< \
+	  $(BUILD)/obj/producer/rate_limit.o $(LIBTF) $(LIBS)
+
 $(BUILD)/tests/%: tests/unit/%.c $(LIBTF) tests/harness.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests $(ALL_LDFLAGS) -o $@ $< $(LIBTF) $(LIBS)

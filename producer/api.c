@@ -18,6 +18,10 @@
  *                               or the id is taken in another namespace
  *   413 payload_too_large       a body over API_BODY_MAX
  *   415 unsupported_media_type  a body that is not application/json
+ *   429 rate_limited            this API key is over its rate; or this
+ *                               client address sent too many unknown keys
+ *                               (or, under --no-auth, is over its rate);
+ *                               with Retry-After
  *   429 throttled               AWS throttled us (with Retry-After)
  *   500 internal                out of memory; an item that is not a task
  *   502 aws_error               AWS failed
@@ -27,9 +31,20 @@
  * they make to /v1 carries the key the user gives), with a strict
  * Content-Security-Policy.
  *
+ * Rate limits (rate_limit.h) apply to /v1 requests once the key is known:
+ * each key has a token bucket (its own rate, or TASKFLEET_API_RATE); a
+ * request with an unknown key takes a token from its client address's
+ * bucket of TASKFLEET_API_AUTH_RATE, and while that is empty every /v1
+ * request from the address is refused before its key is even looked at (so
+ * guessing cannot go faster by trying good and bad keys together). Without
+ * keys the client address has the bucket of TASKFLEET_API_RATE. The console's
+ * files and CORS preflights are never limited. Requests that a rate applies
+ * to carry RateLimit-Limit (the burst) and RateLimit-Remaining.
+ *
  * libmicrohttpd runs each connection on its own thread; the handlers share
- * the producer's one AWS client (thread-safe, pooled connections) and the
- * runner set loaded at startup, so a request opens nothing of its own.
+ * the producer's one AWS client (thread-safe, pooled connections), the
+ * runner set loaded at startup and the rate tables (each with its own
+ * mutex), so a request opens nothing of its own.
  */
 #include "api.h"
 
@@ -44,6 +59,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <microhttpd.h>
 #include <openssl/evp.h>
@@ -86,6 +102,10 @@ extern const struct tf_console_file tf_console_files[];
 struct api_server {
 	struct MHD_Daemon *d;
 	struct api_config cfg;
+	struct rate_table *limits;         /* owned; by key (its position), or
+	                                      by client address without keys */
+	struct rate_table *auth_failures;  /* owned; unknown keys by client
+	                                      address; NULL without keys */
 	int port;
 	atomic_int starting;       /* MHD messages go to start_error */
 	char start_error[256];
@@ -99,6 +119,7 @@ struct rq {
 	const struct api_key *key; /* NULL when authentication is off */
 	struct tf_buf body;
 	bool too_large;            /* the body went over API_BODY_MAX */
+	struct rate_verdict rl;    /* the rate that applied; limit 0: none */
 };
 
 enum route {
@@ -132,6 +153,7 @@ reply(struct rq *rq, unsigned int status, const char *type, const void *body,
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
+	char num[24];
 
 	r = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body,
 	    MHD_RESPMEM_MUST_COPY);
@@ -146,13 +168,26 @@ reply(struct rq *rq, unsigned int status, const char *type, const void *body,
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		    "Bearer realm=\"taskfleet\"");
-	if (status == MHD_HTTP_TOO_MANY_REQUESTS)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	if (status == MHD_HTTP_TOO_MANY_REQUESTS) {
+		/* Our own limit knows when; AWS's throttling does not. */
+		snprintf(num, sizeof(num), "%lld", rq->rl.retry_after_s > 0 ?
+		    (long long)rq->rl.retry_after_s : 1LL);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, num);
+	}
+	if (rq->rl.limit > 0) {
+		snprintf(num, sizeof(num), "%lld", (long long)rq->rl.limit);
+		MHD_add_response_header(r, "RateLimit-Limit", num);
+		snprintf(num, sizeof(num), "%lld", (long long)rq->rl.remaining);
+		MHD_add_response_header(r, "RateLimit-Remaining", num);
+	}
 	if (rq->srv->cfg.origins->n > 0)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Origin");
-	if (rq->origin != NULL)
+	if (rq->origin != NULL) {
 		MHD_add_response_header(r,
 		    MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, rq->origin);
+		MHD_add_response_header(r, "Access-Control-Expose-Headers",
+		    "Retry-After, RateLimit-Limit, RateLimit-Remaining");
+	}
 	ret = MHD_queue_response(rq->conn, status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -1596,15 +1631,100 @@ preflight(struct rq *rq, enum route r)
 	return ret;
 }
 
-/* Checks the bearer token: sets rq->key, or replies 401/403 and returns
+/* Nanoseconds on CLOCK_MONOTONIC: the rate limits' clock. */
+static int64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* The client's address as a bucket id in id (RATE_ID_MAX bytes): the family
+ * and the IPv4 address, or the /64 prefix of an IPv6 one (a host usually
+ * has a whole /64, so one host is one bucket); "?" when unknown. Fills
+ * text (for logs). Returns the id's length. */
+static size_t
+client_id(struct MHD_Connection *conn, unsigned char *id, char *text,
+    size_t textlen)
+{
+	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr *sa;
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+
+	snprintf(text, textlen, "?");
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	sa = ci != NULL ? ci->client_addr : NULL;
+	if (sa != NULL && sa->sa_family == AF_INET) {
+		memcpy(&sin, sa, sizeof(sin));
+		inet_ntop(AF_INET, &sin.sin_addr, text, (socklen_t)textlen);
+		id[0] = 4;
+		memcpy(id + 1, &sin.sin_addr, 4);
+		return 5;
+	}
+	if (sa != NULL && sa->sa_family == AF_INET6) {
+		memcpy(&sin6, sa, sizeof(sin6));
+		inet_ntop(AF_INET6, &sin6.sin6_addr, text, (socklen_t)textlen);
+		if (IN6_IS_ADDR_V4MAPPED(&sin6.sin6_addr)) {
+			id[0] = 4;
+			memcpy(id + 1, &sin6.sin6_addr.s6_addr[12], 4);
+			return 5;
+		}
+		id[0] = 6;
+		memcpy(id + 1, &sin6.sin6_addr, 8);
+		return 9;
+	}
+	id[0] = '?';
+	return 1;
+}
+
+/* Replies 429 rate_limited with why and Retry-After from v; returns
  * false. */
+static bool
+over_rate(struct rq *rq, const struct rate_verdict *v, const char *why,
+    enum MHD_Result *ret)
+{
+	rq->rl = *v;
+	*ret = api_error(rq, MHD_HTTP_TOO_MANY_REQUESTS, "rate_limited",
+	    "%s; retry in %lld s", why, (long long)v->retry_after_s);
+	return false;
+}
+
+/* Checks the bearer token and the rates: sets rq->key (and rq->rl), or
+ * replies and returns false: 429 while the client's address has sent too
+ * many unknown keys (before the key is looked at), 401 without a key or with
+ * an unknown one, 429 when the key is over its rate, 403 when its scope
+ * does not allow the method. Without keys, only the client address's
+ * rate. */
 static bool
 authorise(struct rq *rq, enum api_scope scope, enum MHD_Result *ret)
 {
+	struct api_server *srv = rq->srv;
+	const struct api_config *cfg = &srv->cfg;
+	struct rate_verdict v;
+	unsigned char addr[RATE_ID_MAX];
+	char addr_text[INET6_ADDRSTRLEN];
+	size_t addr_len, pos;
 	const char *auth;
+	int64_t now = mono_ns();
 
-	if (rq->srv->cfg.keys == NULL)
+	addr_len = client_id(rq->conn, addr, addr_text, sizeof(addr_text));
+	if (cfg->keys == NULL) {
+		if (!rate_table_try_take(srv->limits, addr, addr_len, cfg->rate, now,
+		    &v))
+			return over_rate(rq, &v, "this client is over its rate limit "
+			    "(TASKFLEET_API_RATE)", ret);
+		rq->rl = v;
 		return true;
+	}
+	if (!rate_table_has_token(srv->auth_failures, addr, addr_len,
+	    cfg->auth_rate, now, &v)) {
+		v.limit = 0;    /* no RateLimit headers: they are for keys */
+		return over_rate(rq, &v, "too many unknown API keys from this "
+		    "address", ret);
+	}
 	auth = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_AUTHORIZATION);
 	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0) {
@@ -1615,12 +1735,27 @@ authorise(struct rq *rq, enum api_scope scope, enum MHD_Result *ret)
 	auth += 7;
 	while (*auth == ' ')
 		auth++;
-	rq->key = api_keys_match(rq->srv->cfg.keys, auth);
+	rq->key = api_keys_match(cfg->keys, auth);
 	if (rq->key == NULL) {
+		if (!rate_table_try_take(srv->auth_failures, addr, addr_len,
+		    cfg->auth_rate, now, &v)) {
+			v.limit = 0;
+			return over_rate(rq, &v, "too many unknown API keys from this "
+			    "address", ret);
+		}
+		if (v.limit > 0 && v.remaining == 0)
+			tf_log(TF_LOG_WARN, "api: too many unknown API keys from %s: "
+			    "its requests are refused (429) until "
+			    "TASKFLEET_API_AUTH_RATE allows another", addr_text);
 		*ret = api_error(rq, MHD_HTTP_UNAUTHORIZED, "unauthorized",
 		    "unknown API key");
 		return false;
 	}
+	pos = (size_t)(rq->key - cfg->keys->keys);
+	if (!rate_table_try_take(srv->limits, &pos, sizeof(pos),
+	    rq->key->has_rate ? &rq->key->rate : cfg->rate, now, &v))
+		return over_rate(rq, &v, "this API key is over its rate limit", ret);
+	rq->rl = v;
 	if (!api_key_has_scope(rq->key, scope)) {
 		*ret = api_error(rq, MHD_HTTP_FORBIDDEN, "forbidden",
 		    "this API key may only read");
@@ -1798,6 +1933,18 @@ api_server_start(const struct sockaddr *addr, const struct api_config *cfg,
 		return TF_ERR_NOMEM;
 	}
 	srv->cfg = *cfg;
+	srv->limits = rate_table_new(cfg->keys != NULL ? cfg->keys->n :
+	    API_ADDR_BUCKETS);
+	if (cfg->keys != NULL)
+		srv->auth_failures = rate_table_new(API_ADDR_BUCKETS);
+	if (srv->limits == NULL || (cfg->keys != NULL &&
+	    srv->auth_failures == NULL)) {
+		tf_errf(err, errlen, "out of memory");
+		rate_table_free(srv->limits);
+		rate_table_free(srv->auth_failures);
+		tf_free(srv);
+		return TF_ERR_NOMEM;
+	}
 	atomic_store(&srv->starting, 1);
 	if (addr->sa_family == AF_INET6) {
 		flags |= MHD_USE_IPv6;
@@ -1818,6 +1965,8 @@ api_server_start(const struct sockaddr *addr, const struct api_config *cfg,
 	if (srv->d == NULL) {
 		tf_errf(err, errlen, "cannot listen: %s", srv->start_error[0] ?
 		    srv->start_error : "libmicrohttpd could not start");
+		rate_table_free(srv->limits);
+		rate_table_free(srv->auth_failures);
 		tf_free(srv);
 		return TF_ERR_IO;
 	}
@@ -1839,5 +1988,7 @@ api_server_stop(struct api_server *s)
 	if (s == NULL)
 		return;
 	MHD_stop_daemon(s->d);
+	rate_table_free(s->limits);
+	rate_table_free(s->auth_failures);
 	tf_free(s);
 }

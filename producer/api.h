@@ -15,7 +15,9 @@
  *
  * Errors are {"error": {"code": "...", "message": "..."}} with a stable code
  * (api.c lists them). Every request is authorised by api_auth.h unless the
- * server runs without keys (--no-auth, loopback only: cmd_serve.c).
+ * server runs without keys (--no-auth, loopback only: cmd_serve.c), and
+ * limited by rate_limit.h: per API key (per client address under --no-auth),
+ * and unknown keys per client address.
  */
 #ifndef TF_PRODUCER_API_H
 #define TF_PRODUCER_API_H
@@ -25,12 +27,20 @@
 #include "api_auth.h"
 #include "cli.h"
 #include "err.h"
+#include "rate_limit.h"
 #include "runners.h"
 
 /* The largest request body read; a larger one is answered 413. */
 #define API_BODY_MAX (1024 * 1024)
 /* The most tasks one POST /v1/tasks creates. */
 #define API_BATCH_MAX 25
+/* A key's rate unless TASKFLEET_API_RATE or the key's own says otherwise. */
+#define API_RATE_DEFAULT "50/s:100"
+/* Unknown keys a client address may send (TASKFLEET_API_AUTH_RATE). */
+#define API_AUTH_RATE_DEFAULT "10/min:20"
+/* The client addresses whose buckets are kept; the least recently seen
+ * makes room for a new one. */
+#define API_ADDR_BUCKETS 1024
 
 /* What the server serves from. Everything is borrowed and must outlive the
  * server. */
@@ -39,13 +49,18 @@ struct api_config {
 	const struct tf_runner_set *runners;  /* the types a task may have */
 	const struct api_keys *keys;          /* NULL: no authentication */
 	const struct api_origins *origins;    /* allowed CORS origins */
+	const struct rate *rate;              /* a key's, unless it has its
+	                                         own; a client address's
+	                                         without keys */
+	const struct rate *auth_rate;         /* unknown keys, per client
+	                                         address */
 };
 
 struct api_server;
 
 /* Starts serving on addr (port 0: any free one). *out: stop it with
  * api_server_stop(). TF_ERR_IO with the reason in err when it cannot
- * listen. */
+ * listen; TF_ERR_NOMEM. */
 enum tf_err api_server_start(const struct sockaddr *addr,
     const struct api_config *cfg, struct api_server **out,
     char *err, size_t errlen);

@@ -90,14 +90,14 @@ bad(char *err, size_t errlen, const char *fmt, ...)
 	return TF_ERR_INVALID;
 }
 
-/* Parses one SHA256HEX:SCOPE:NAMESPACES entry (number pos, from 1) into
- * *k. */
+/* Parses one SHA256HEX:SCOPE:NAMESPACES[:RATE] entry (number pos, from 1)
+ * into *k. */
 static enum tf_err
 parse_key(const char *entry, size_t pos, struct api_key *k, char *err,
     size_t errlen)
 {
-	const char *c1, *c2;
-	char **ns = NULL;
+	const char *c1, *c2, *c3;
+	char **ns = NULL, *nstext = NULL, why[160];
 	long n, i;
 	int hi, lo;
 
@@ -105,7 +105,7 @@ parse_key(const char *entry, size_t pos, struct api_key *k, char *err,
 	c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 	if (c2 == NULL)
 		return bad(err, errlen, "TASKFLEET_API_KEYS: entry %zu: expected "
-		    "SHA256HEX:SCOPE:NAMESPACES", pos);
+		    "SHA256HEX:SCOPE:NAMESPACES[:RATE]", pos);
 	if (c1 - entry != 64)
 		return bad(err, errlen, "TASKFLEET_API_KEYS: entry %zu: the hash "
 		    "must be 64 hex digits (the SHA-256 of the key)", pos);
@@ -124,11 +124,26 @@ parse_key(const char *entry, size_t pos, struct api_key *k, char *err,
 	else
 		return bad(err, errlen, "TASKFLEET_API_KEYS: entry %zu: the scope "
 		    "must be read or write", pos);
-	if (strcmp(c2 + 1, "*") == 0) {
+	/* Namespaces have no ':', so a third one starts the rate (which may
+	 * have its own, before the burst). */
+	c3 = strchr(c2 + 1, ':');
+	if (c3 != NULL) {
+		if (rate_parse(c3 + 1, &k->rate, why, sizeof(why)) != TF_OK)
+			return bad(err, errlen, "TASKFLEET_API_KEYS: entry %zu: the "
+			    "rate: %s", pos, why);
+		k->has_rate = true;
+	}
+	nstext = tf_strndup(c2 + 1, c3 != NULL ? (size_t)(c3 - c2 - 1) :
+	    strlen(c2 + 1));
+	if (nstext == NULL)
+		return TF_ERR_NOMEM;
+	if (strcmp(nstext, "*") == 0) {
+		tf_free(nstext);
 		k->all_ns = true;
 		return TF_OK;
 	}
-	n = split(c2 + 1, '|', &ns);
+	n = split(nstext, '|', &ns);
+	tf_free(nstext);
 	if (n < 0)
 		return TF_ERR_NOMEM;
 	for (i = 0; i < n; i++) {

@@ -3,10 +3,12 @@
  * hashes in TASKFLEET_API_KEYS, each with a scope and a set of namespaces,
  * and the allowed CORS origins of TASKFLEET_API_CORS_ORIGINS.
  *
- * TASKFLEET_API_KEYS is a comma-separated list of SHA256HEX:SCOPE:NAMESPACES,
- * with SCOPE read or write (write implies read) and NAMESPACES ns1|ns2 or *
- * (all). The server never holds a key itself, only its hash: a request's
- * bearer token is hashed and compared with every configured hash in constant
+ * TASKFLEET_API_KEYS is a comma-separated list of
+ * SHA256HEX:SCOPE:NAMESPACES[:RATE], with SCOPE read or write (write implies
+ * read), NAMESPACES ns1|ns2 or * (all), and RATE the key's own request rate
+ * (rate_limit.h: 20/s, 600/min:50, off; without it TASKFLEET_API_RATE's).
+ * The server never holds a key itself, only its hash: a request's bearer
+ * token is hashed and compared with every configured hash in constant
  * time.
  *
  * Everything here is immutable once parsed and may be shared by any number of
@@ -19,6 +21,7 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "rate_limit.h"
 
 enum api_scope {
 	API_SCOPE_READ,
@@ -32,6 +35,8 @@ struct api_key {
 	bool all_ns;              /* NAMESPACES was "*" */
 	char **ns;                /* owned; n_ns names otherwise */
 	size_t n_ns;
+	bool has_rate;            /* a RATE field was given */
+	struct rate rate;         /* its rate, when has_rate */
 };
 
 /* The configured keys. */
@@ -42,7 +47,8 @@ struct api_keys {
 
 /* Parses TASKFLEET_API_KEYS text. *out: caller frees with api_keys_free().
  * TF_ERR_INVALID with a one-line message naming the entry (by position, never
- * echoing it) for anything malformed, including an empty list. */
+ * echoing it; a bad RATE field is quoted) for anything malformed, including
+ * an empty list. */
 enum tf_err api_keys_parse(const char *text, struct api_keys **out,
     char *err, size_t errlen);
 void api_keys_free(struct api_keys *k);

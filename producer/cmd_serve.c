@@ -4,7 +4,8 @@
  *
  * Everything a request needs is set up once, here: the AWS client (one for
  * all threads; it pools its connections), the queue URL, the runner set that
- * POST /v1/tasks checks types against, the API keys and the CORS origins.
+ * POST /v1/tasks checks types against, the API keys, the CORS origins and
+ * the rate limits.
  * When it listens it prints one line on stderr,
  * "taskfleet serve: listening on http://ADDR:PORT", with the actual port
  * (the test starts it on port 0).
@@ -25,6 +26,7 @@
 #include "listen_addr.h"
 #include "log.h"
 #include "netaddr.h"
+#include "rate_limit.h"
 #include "runners.h"
 
 static const char serve_usage[] =
@@ -43,15 +45,42 @@ serve_help(void)
 	    "  --no-auth           no API keys: anyone who can connect may do\n"
 	    "                      anything. Only with a loopback ADDR\n"
 	    "\n"
-	    "TASKFLEET_API_KEYS        the keys, comma-separated SHA256HEX:SCOPE:NS:\n"
-	    "                          the hex SHA-256 of the key, read or write\n"
-	    "                          (write implies read), and the namespaces\n"
-	    "                          ns1|ns2 or * for all. Clients send\n"
-	    "                          Authorization: Bearer KEY\n"
+	    "TASKFLEET_API_KEYS        the keys, comma-separated\n"
+	    "                          SHA256HEX:SCOPE:NS[:RATE]: the hex SHA-256\n"
+	    "                          of the key, read or write (write implies\n"
+	    "                          read), the namespaces ns1|ns2 or * for all,\n"
+	    "                          and the key's own rate (as below). Clients\n"
+	    "                          send Authorization: Bearer KEY\n"
+	    "TASKFLEET_API_RATE        each key's request rate (per client address\n"
+	    "                          with --no-auth): N/s, N/min or N/h, with\n"
+	    "                          :BURST the requests allowed at once (default\n"
+	    "                          two seconds' worth, at least 1), or off.\n"
+	    "                          Default " API_RATE_DEFAULT ". Over it: 429\n"
+	    "                          rate_limited, with Retry-After\n"
+	    "TASKFLEET_API_AUTH_RATE   unknown keys a client address may send; while\n"
+	    "                          over it, all its requests are 429. Default\n"
+	    "                          " API_AUTH_RATE_DEFAULT "; off for none\n"
 	    "TASKFLEET_API_CORS_ORIGINS  origins a browser may call from\n"
 	    "                          (comma-separated; default none)\n"
 	    "\n"
 	    "Exit: 0 stopped by a signal, 1 failed, 2 bad input.\n", serve_usage);
+}
+
+/* Parses the rate in environment variable var (unset or empty: dflt) into
+ * *r. False after a message naming var. */
+static bool
+parse_rate_env(const char *var, const char *dflt, struct rate *r,
+    const char *cmd)
+{
+	const char *text = getenv(var);
+	char why[160];
+
+	if (text == NULL || text[0] == '\0')
+		text = dflt;
+	if (rate_parse(text, r, why, sizeof(why)) == TF_OK)
+		return true;
+	cli_usage_error(cmd, "%s: %s", var, why);
+	return false;
 }
 
 int
@@ -71,6 +100,7 @@ cmd_serve(struct cli *c, int argc, char **argv)
 	struct tf_runner_set *runners = NULL;
 	struct api_server *srv = NULL;
 	struct api_config cfg;
+	struct rate rate, auth_rate;
 	char err[512], why[160], host[INET6_ADDRSTRLEN];
 	sigset_t set;
 	bool no_auth = false;
@@ -118,6 +148,10 @@ cmd_serve(struct cli *c, int argc, char **argv)
 		cli_usage_error(cmd, "%s", err);
 		goto out;
 	}
+	if (!parse_rate_env("TASKFLEET_API_RATE", API_RATE_DEFAULT, &rate, cmd) ||
+	    !parse_rate_env("TASKFLEET_API_AUTH_RATE", API_AUTH_RATE_DEFAULT,
+	    &auth_rate, cmd))
+		goto out;
 
 	code = EXIT_FAILED;
 	rc = tf_runner_set_load(c->cfg.runners, &runners, err, sizeof(err));
@@ -147,6 +181,8 @@ cmd_serve(struct cli *c, int argc, char **argv)
 	cfg.runners = runners;
 	cfg.keys = keys;
 	cfg.origins = &origins;
+	cfg.rate = &rate;
+	cfg.auth_rate = &auth_rate;
 	code = EXIT_FAILED;
 	if (api_server_start((const struct sockaddr *)&ss, &cfg, &srv, err,
 	    sizeof(err)) != TF_OK) {

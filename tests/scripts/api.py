@@ -31,7 +31,16 @@ read on all, write on namespace "teamA") and one allowed CORS origin; then:
   - the web console's static files: served without a key with the right
     content type and a strict Content-Security-Policy, the same bytes as in
     producer/console/, index.html referencing only local files, and the
-    JavaScript files parsing (`node --check`).
+    JavaScript files parsing (`node --check`);
+  - rate limits, on servers of their own: a key's own rate (burst then 429
+    rate_limited with Retry-After and RateLimit-* headers) leaving other
+    keys alone, TASKFLEET_API_RATE for keys without one, "off", a key
+    working again after its Retry-After; unknown keys per client address
+    (TASKFLEET_API_AUTH_RATE: 401s, then 429 for every request from it);
+    --no-auth per client address; console files and preflights never
+    limited; bad rates exit 2 naming the variable or the entry. The rates
+    are slow (per minute) so that no token comes back during a burst, however
+    slow the machine.
 
 Talks only to 127.0.0.1. Prints "PASS name" or "FAIL name: why"; exits 1 on
 any failure.
@@ -212,6 +221,120 @@ def msg_of(doc):
     return (doc or {}).get("error", {}).get("message", "")
 
 
+def retry_after(hd):
+    """The Retry-After header as an int, or None."""
+    v = hd.get("retry-after", "")
+    return int(v) if v.isdigit() else None
+
+
+def rate_limits(env, h):
+    """The rate limits, each on a server of its own (their buckets are the
+    server's)."""
+    kl, ko, kf, kx, kg = (secrets.token_urlsafe(24) for _ in range(5))
+    # kl: its own 1/min:5; ko: TASKFLEET_API_RATE's 1/min:2; kf: 60/min:1
+    # (a token a second); kx: off.
+    renv = dict(env, TASKFLEET_API_RATE="1/min:2", TASKFLEET_API_KEYS="%s:read:*:1/min:5, %s:read:*, "
+                "%s:read:*:60/min:1,%s:write:*:off" % (h(kl), h(ko), h(kf), h(kx)))
+    _, rport = start(renv, "--listen", "127.0.0.1:0")
+    check("rate-serve-starts", rport is not None, "did not start (log in %s)" % OUT)
+    if rport is not None:
+        api = Api(rport)
+        res = [api.req("GET", "/v1/openapi.json", key=kl) for _ in range(10)]
+        sts = [r[0] for r in res]
+        check("rate-key-burst-then-429", sts == [200] * 5 + [429] * 5, sts)
+        check("rate-key-headers", [r[1].get("ratelimit-remaining") for r in res[:6]] == ["4", "3", "2", "1", "0", "0"]
+              and all(r[1].get("ratelimit-limit") == "5" for r in res), [(r[0], r[1]) for r in res[:6]])
+        st, hd, d = res[5]
+        ra = retry_after(hd)
+        check("rate-key-429-rate-limited", st == 429 and code_of(d) == "rate_limited" and ra is not None
+              and 1 <= ra <= 60 and "over its rate" in msg_of(d), "%s %s %s" % (st, hd, d))
+        # Another key has its own bucket; TASKFLEET_API_RATE for one without a rate.
+        sts = [api.req("GET", "/v1/openapi.json", key=ko)[0] for _ in range(4)]
+        check("rate-other-key-unaffected-env-rate", sts == [200, 200, 429, 429], sts)
+        st, _, d = api.req("GET", "/v1/openapi.json", key=kl)
+        check("rate-key-still-limited", st == 429 and code_of(d) == "rate_limited", "%s %s" % (st, d))
+        res = [api.req("GET", "/v1/openapi.json", key=kx) for _ in range(10)]
+        check("rate-key-off", all(r[0] == 200 and "ratelimit-limit" not in r[1] for r in res),
+              [(r[0], r[1].get("ratelimit-limit")) for r in res])
+        # A token a second: refused soon, and served again once it is back.
+        sts = []
+        for _ in range(10):
+            st, hd, d = api.req("GET", "/v1/openapi.json", key=kf)
+            sts.append(st)
+            if st == 429:
+                break
+        check("rate-refill-refused", sts[-1] == 429 and retry_after(hd) == 1 and code_of(d) == "rate_limited",
+              "%s %s %s" % (sts, hd, d))
+        time.sleep(1.5)
+        st, _, d = api.req("GET", "/v1/openapi.json", key=kf)
+        check("rate-refill-works-again", st == 200, "%s %s" % (st, d))
+        # Unauthenticated requests are not charged to any key; preflights and
+        # console files are not limited.
+        st, _, d = api.req("GET", "/v1/openapi.json", key=None)
+        check("rate-401-before-rate", st == 401 and code_of(d) == "unauthorized", "%s %s" % (st, d))
+        sts = [get_raw(rport, "/console/")[0] for _ in range(5)]
+        sts += [api.req("OPTIONS", "/v1/tasks", key=None, headers={"Origin": ORIGIN})[0] for _ in range(5)]
+        check("rate-console-preflight-unlimited", sts == [200] * 5 + [403] * 5, sts)
+
+    # Unknown keys per client address: 1/min:3 here.
+    fenv = dict(env, TASKFLEET_API_AUTH_RATE="1/min:3", TASKFLEET_API_KEYS="%s:read:*" % h(kg))
+    _, fport = start(fenv, "--listen", "127.0.0.1:0")
+    check("rate-auth-serve-starts", fport is not None, "did not start (log in %s)" % OUT)
+    if fport is not None:
+        api = Api(fport)
+        # The default rate (50/s, burst 100) for a key without its own.
+        st, hd, _ = api.req("GET", "/v1/openapi.json", key=kg)
+        check("rate-default", st == 200 and hd.get("ratelimit-limit") == "100"
+              and hd.get("ratelimit-remaining") == "99", "%s %s" % (st, hd))
+        # Requests without a key guess nothing: not counted.
+        sts = [api.req("GET", "/v1/openapi.json", key=None)[0] for _ in range(5)]
+        sts += [api.req("GET", "/v1/openapi.json", key=kg)[0]]   # a good key: not counted
+        sts += [api.req("GET", "/v1/openapi.json", key="wrong-%d" % i)[0] for i in range(3)]
+        check("rate-auth-401s", sts == [401] * 5 + [200] + [401] * 3, sts)
+        st, hd, d = api.req("GET", "/v1/openapi.json", key="wrong-again")
+        ra = retry_after(hd)
+        check("rate-auth-429", st == 429 and code_of(d) == "rate_limited" and ra is not None and 1 <= ra <= 60
+              and "unknown API keys" in msg_of(d) and "ratelimit-limit" not in hd, "%s %s %s" % (st, hd, d))
+        # While the address is over, its good keys wait too (guessing cannot
+        # go on by mixing them in); the console still loads.
+        st, _, d = api.req("GET", "/v1/openapi.json", key=kg)
+        st2, _, d2 = api.req("GET", "/v1/openapi.json", key=None)
+        st3 = get_raw(fport, "/console/")[0]
+        check("rate-auth-address-refused", st == 429 and code_of(d) == "rate_limited" and st2 == 429
+              and st3 == 200, "%s %s / %s %s / %s" % (st, d, st2, d2, st3))
+        with open(os.path.join(OUT, "serve-%d.log" % (len(procs) - 1))) as f:
+            log = f.read()
+        check("rate-auth-logged", "too many unknown API keys from 127.0.0.1" in log, log[-500:])
+
+    # --no-auth: per client address, TASKFLEET_API_RATE.
+    _, nport = start(dict(env, TASKFLEET_API_RATE="1/min:2"), "--listen", "127.0.0.1:0", "--no-auth")
+    if nport is None:
+        check("rate-no-auth", False, "did not start")
+    else:
+        res = [Api(nport).req("GET", "/v1/openapi.json", key=None) for _ in range(3)]
+        check("rate-no-auth", [r[0] for r in res] == [200, 200, 429] and code_of(res[2][2]) == "rate_limited"
+              and "this client" in msg_of(res[2][2]) and retry_after(res[2][1]) is not None,
+              [(r[0], r[2]) for r in res])
+
+    # Bad rates: exit 2, naming the variable (or the entry) and the text.
+    good_keys = "%s:read:*" % h(kg)
+    for cname, var, val, want in [
+            ("word", "TASKFLEET_API_RATE", "fast", "TASKFLEET_API_RATE: \"fast\" is not a rate"),
+            ("zero-count", "TASKFLEET_API_RATE", "0/s", "TASKFLEET_API_RATE: \"0/s\": the count must be"),
+            ("zero-burst", "TASKFLEET_API_RATE", "5/s:0", "the burst must be"),
+            ("unit", "TASKFLEET_API_RATE", "5/sec", "N/s, N/min or N/h"),
+            ("auth-unit", "TASKFLEET_API_AUTH_RATE", "10/day", "TASKFLEET_API_AUTH_RATE: \"10/day\" is not a rate"),
+            ("key-unit", "TASKFLEET_API_KEYS", good_keys + "," + good_keys + ":5/sec",
+             "TASKFLEET_API_KEYS: entry 2: the rate: \"5/sec\" is not a rate"),
+            ("key-empty", "TASKFLEET_API_KEYS", good_keys + ":", "TASKFLEET_API_KEYS: entry 1: the rate")]:
+        benv = dict(env, TASKFLEET_API_KEYS=good_keys)
+        benv[var] = val
+        r = subprocess.run([TF, "serve", "--listen", "127.0.0.1:0"], env=benv, capture_output=True, text=True,
+                           timeout=20)
+        check("rate-bad-%s" % cname,
+              r.returncode == 2 and want in r.stderr, "exit %s: %s" % (r.returncode, r.stderr.strip()))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     if not os.access(TF, os.X_OK):
@@ -223,7 +346,7 @@ def main():
     name = "tf-api-%d-%d" % (os.getpid(), secrets.randbelow(100000))
     env = dict(os.environ)
     for v in ("TASKFLEET_QUEUE_URL", "TASKFLEET_LOG", "TASKFLEET_API_KEYS",
-              "TASKFLEET_API_CORS_ORIGINS"):
+              "TASKFLEET_API_CORS_ORIGINS", "TASKFLEET_API_RATE", "TASKFLEET_API_AUTH_RATE"):
         env.pop(v, None)
     env.update(TASKFLEET_TABLE=name, TASKFLEET_QUEUE=name,
                TASKFLEET_RUNNERS=os.path.join(BUILD, "runners"))
@@ -237,6 +360,10 @@ def main():
     senv = dict(env)
     senv["TASKFLEET_API_KEYS"] = "%s:write:*, %s:read:*,%s:write:teamA|teamB" % (h(kw), h(kr), h(ka))
     senv["TASKFLEET_API_CORS_ORIGINS"] = ORIGIN
+    # The checks below send requests as fast as the machine answers them,
+    # which can be more than the default rate (50/s): no limit on this
+    # server; rate_limits() tests them on servers of their own.
+    senv["TASKFLEET_API_RATE"] = "off"
     p, port = start(senv, "--listen", "127.0.0.1:0")
     check("serve-starts", port is not None, "no \"listening on\" line (log in %s)" % OUT)
     if port is None:
@@ -612,6 +739,11 @@ def main():
           "cli token %r, %s %s" % (ctoken, st, d))
     st, _, d = api.req("GET", "/v1/tasks?ns=batch&status=pending")
     check("list-status-filter", st == 200 and len(d["tasks"]) == 3, "%s %s" % (st, d))
+    # Any order of parameters (the console sends ns, limit, then status).
+    st, _, d = api.req("GET", "/v1/tasks?ns=batch&limit=25&status=PENDING")
+    check("list-parameters-in-any-order", st == 200 and len(d["tasks"]) == 3, "%s %s" % (st, d))
+    st, _, d = api.req("GET", "/v1/tasks?limit=5&status=PENDING&limit=6&ns=batch")
+    check("list-400-repeated-parameter", st == 400 and "limit: given twice" in json.dumps(d), "%s %s" % (st, d))
     st, _, d = api.req("GET", "/v1/tasks?ns=page&from=%2B150m&to=%2B270m")
     check("list-time-range", st == 200 and len(d["tasks"]) == 2, "%s %s" % (st, d))
     for cname, q in [("status", "status=DONE"), ("limit", "limit=0"), ("from", "from=yesterday"),
@@ -640,8 +772,15 @@ def main():
     st, hd, _ = api.req("GET", "/v1/tasks/%s" % tid, headers={"Origin": "https://evil.example"})
     check("cors-reply-other-origin", st == 200 and "access-control-allow-origin" not in hd, "%s %s" % (st, hd))
     codes_seen_ok = {"invalid_json", "invalid_field", "unauthorized", "forbidden", "not_found", "no_route",
-                     "method_not_allowed", "conflict", "payload_too_large", "unsupported_media_type"} <= codes
+                     "method_not_allowed", "conflict", "payload_too_large", "unsupported_media_type",
+                     "rate_limited", "throttled"} <= codes
     check("openapi-error-codes", codes_seen_ok, sorted(codes))
+    r429 = filedoc["components"]["responses"].get("TooManyRequests", {})
+    no429 = [("%s %s" % (m, path)) for path, item in paths.items() for m, op in item.items()
+             if m in methods and op.get("responses", {}).get("429", {}).get("$ref")
+             != "#/components/responses/TooManyRequests"]
+    check("openapi-429-rate-limited", not no429 and "rate_limited" in r429.get("description", "")
+          and "Retry-After" in r429.get("headers", {}), "without it: %s; %s" % (no429, r429))
 
     # --- a server without CORS origins; --no-auth --------------------------------
     nenv = dict(senv)
@@ -674,6 +813,8 @@ def main():
     else:
         st, _, d = Api(port3).req("GET", "/v1/tasks/%s" % tid, key=None)
         check("no-auth-loopback", st == 200 and d.get("id") == tid, "%s %s" % (st, d))
+
+    rate_limits(env, h)
 
     # SIGTERM stops a server with exit 0.
     p.terminate()
