@@ -16,6 +16,7 @@
 
 #include "alloc.h"
 #include "clock.h"
+#include "listen_addr.h"
 #include "consumer.h"
 #include "ddb.h"
 #include "log.h"
@@ -765,12 +766,9 @@ tf_metrics_server_start(const struct sockaddr *addr, socklen_t addrlen,
 	}
 	pthread_mutex_init(&srv->ready_lock, NULL);
 	atomic_store(&srv->starting, 1);
-	if (addr->sa_family == AF_INET6) {
+	if (addr->sa_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-		port = ntohs(((const struct sockaddr_in6 *)(const void *)addr)->sin6_port);
-	} else {
-		port = ntohs(((const struct sockaddr_in *)(const void *)addr)->sin_port);
-	}
+	port = tf_listen_addr_port(addr);
 	(void)addrlen;
 	/* A few connections at once are plenty for probes and scrapes; each
 	 * has its own thread, so a readiness check waiting for AWS holds up

@@ -64,3 +64,11 @@ bad:
 	    "or [IPv6]:PORT, and a port from 0 to 65535");
 	return TF_ERR_INVALID;
 }
+
+uint16_t
+tf_listen_addr_port(const struct sockaddr *addr)
+{
+	if (addr->sa_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)(const void *)addr)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)(const void *)addr)->sin_port);
+}

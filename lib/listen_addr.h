@@ -8,6 +8,7 @@
 #define TF_LISTEN_ADDR_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "err.h"
@@ -16,5 +17,8 @@
  * one-line message in err. Port 0 means "any free port". */
 enum tf_err tf_listen_addr_parse(const char *text, struct sockaddr_storage *ss,
     socklen_t *len, char *err, size_t errlen);
+
+/* The port of addr (AF_INET or AF_INET6, as parsed above), in host order. */
+uint16_t tf_listen_addr_port(const struct sockaddr *addr);
 
 #endif /* TF_LISTEN_ADDR_H */

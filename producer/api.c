@@ -67,6 +67,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "clock.h"
+#include "listen_addr.h"
 #include "ddb.h"
 #include "log.h"
 #include "marshal.h"
@@ -1946,12 +1947,9 @@ api_server_start(const struct sockaddr *addr, const struct api_config *cfg,
 		return TF_ERR_NOMEM;
 	}
 	atomic_store(&srv->starting, 1);
-	if (addr->sa_family == AF_INET6) {
+	if (addr->sa_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-		port = ntohs(((const struct sockaddr_in6 *)(const void *)addr)->sin6_port);
-	} else {
-		port = ntohs(((const struct sockaddr_in *)(const void *)addr)->sin_port);
-	}
+	port = tf_listen_addr_port(addr);
 	/* A thread per connection: a handler waits on AWS without holding up
 	 * other requests. */
 	srv->d = MHD_start_daemon(flags, port, NULL, NULL, handle, srv,

@@ -234,11 +234,14 @@ decide(int64_t *tat, const struct rate *r, int64_t now_ns, bool take,
 	return true;
 }
 
-bool
-rate_table_try_take(struct rate_table *t, const void *id, size_t id_len,
-    const struct rate *r, int64_t now_ns, struct rate_verdict *v)
+/* rate_table_try_take() (take) and rate_table_has_token() (!take): only a
+ * take creates a bucket or marks it used. */
+static bool
+consult(struct rate_table *t, const void *id, size_t id_len,
+    const struct rate *r, int64_t now_ns, bool take, struct rate_verdict *v)
 {
 	struct rate_verdict dummy;
+	int64_t no_bucket = 0;      /* an id without a bucket counts as full */
 	bool ok;
 	long i;
 
@@ -251,37 +254,27 @@ rate_table_try_take(struct rate_table *t, const void *id, size_t id_len,
 		id_len = RATE_ID_MAX;
 	pthread_mutex_lock(&t->mu);
 	i = find(t, id, id_len);
-	if (i < 0)
+	if (i < 0 && take)
 		i = insert(t, id, id_len);
-	t->e[i].used_ns = now_ns;
-	ok = decide(&t->e[i].tat_ns, r, now_ns, true, v);
+	if (i >= 0 && take)
+		t->e[i].used_ns = now_ns;
+	ok = decide(i >= 0 ? &t->e[i].tat_ns : &no_bucket, r, now_ns, take, v);
 	pthread_mutex_unlock(&t->mu);
 	return ok;
+}
+
+bool
+rate_table_try_take(struct rate_table *t, const void *id, size_t id_len,
+    const struct rate *r, int64_t now_ns, struct rate_verdict *v)
+{
+	return consult(t, id, id_len, r, now_ns, true, v);
 }
 
 bool
 rate_table_has_token(struct rate_table *t, const void *id, size_t id_len,
     const struct rate *r, int64_t now_ns, struct rate_verdict *v)
 {
-	struct rate_verdict dummy;
-	int64_t tat = 0;
-	bool ok;
-	long i;
-
-	if (v == NULL)
-		v = &dummy;
-	memset(v, 0, sizeof(*v));
-	if (rate_is_off(r))
-		return true;
-	if (id_len > RATE_ID_MAX)
-		id_len = RATE_ID_MAX;
-	pthread_mutex_lock(&t->mu);
-	i = find(t, id, id_len);
-	if (i >= 0)
-		tat = t->e[i].tat_ns;
-	pthread_mutex_unlock(&t->mu);
-	ok = decide(&tat, r, now_ns, false, v);
-	return ok;
+	return consult(t, id, id_len, r, now_ns, false, v);
 }
 
 size_t

@@ -2,8 +2,8 @@
 // Chromium, headless, with playwright-core (no browser download), the way a
 // user does: enter the API key, create an HTTP task in the form (after
 // previewing a cron schedule in a time zone), watch it run to COMPLETED,
-// suspend and resume another task, change its schedule, cancel a delete,
-// filter the list, and look at it all on a phone-sized screen.
+// suspend and resume another task, change its schedule, run it now, cancel
+// a delete, filter the list, and look at it all on a phone-sized screen.
 //
 // Run by tests/scripts/console_browser.sh, which starts the stand-ins'
 // table and queue, a consumer, a webhook receiver and the server, and checks
@@ -223,7 +223,19 @@ try {
       .catch(async () => { throw new Error(`after save: ${await page.locator("#editform").textContent()}`); });
   });
 
-  // 6. The list with a status filter, on a laptop and on a phone.
+  // 6. Run now: the consumer runs it at once; the schedule goes on.
+  await check("run-now-runs-it-and-the-schedule-goes-on", async () => {
+    await page.locator("#toast").waitFor({ state: "hidden" });
+    await act("Run now", "ok");
+    await page.waitForFunction(() => document.querySelectorAll("#history tbody tr").length === 1, null, { timeout: 60000 });
+    await waitStatus("PENDING", 15);
+    const outcome = await page.locator("#history tbody .badge").first().textContent();
+    const details = await page.locator("dl.details").textContent();
+    return (outcome === "success" && /every 45m/.test(details) && /Next run.*\(in \d+ (min|h)\)/.test(details)) ||
+      `outcome ${outcome}; ${details}`;
+  });
+
+  // 7. The list with a status filter, on a laptop and on a phone.
   await page.goto(`${base}/#/tasks?ns=default&status=COMPLETED`);
   await check("status-filter", async () => {
     await page.waitForFunction(() => /Page 1/.test(document.getElementById("listinfo").textContent))

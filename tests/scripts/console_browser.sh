@@ -4,7 +4,8 @@
 # (tests/browser/console.mjs) against `taskfleet serve` with an API key, a
 # consumer running the http runner, and a webhook receiver, all on
 # 127.0.0.1. The browser creates an HTTP task in the form and watches it run
-# to COMPLETED, suspends and resumes another task and changes its schedule;
+# to COMPLETED, suspends and resumes another task, changes its schedule and
+# runs it now;
 # then this script checks the store and the receiver saw exactly that.
 # Screenshots go to $TF_TEST_OUT/console/shots/.
 set -u
@@ -54,14 +55,7 @@ CONSOLE_URL=$URL API_KEY=$KEY TARGET_URL=$TARGET OTHER_ID=console-other \
 [ "${PIPESTATUS[0]}" -eq 0 ] || e2e_failed=1
 CREATED=$(sed -n 's/^CREATED //p' "$E2E_DIR/browser.log")
 
-item() {  # item ID: the stored item as JSON
-	$TFCHECK scan "$E2E_NAME" | "$PY" -c '
-import json, sys
-for line in sys.stdin:
-    d = json.loads(line)
-    if d["id"] == sys.argv[1]:
-        print(json.dumps(d))' "$1"
-}
+item() { $TFCHECK item "$E2E_NAME" "$1"; }  # item ID: the stored item as JSON
 # jcheck NAME ID PYTHON-EXPR over it (the item) and reqs (the receiver's
 # requests for the task).
 jcheck() {
@@ -92,8 +86,10 @@ and len(it["history"]) == 1 and it["history"][0]["outcome"] == "completed"'
 else
 	fail console-created-task-ran-once "the browser created no task"
 fi
-jcheck console-other-resumed-with-new-schedule console-other '
-it["status"] == "PENDING" and it["schedule"]["every"] == "45m" and reqs == []
+jcheck console-other-resumed-rescheduled-run-now console-other '
+it["status"] == "PENDING" and it["schedule"]["every"] == "45m" and len(reqs) == 1
+and reqs[0]["path"] == "/later" and it["iteration"] == 1
+and [h["outcome"] for h in it["history"]] == ["success"]
 and "suspend_requested" not in it'
 for shot in console.png console-phone.png new-task-form.png task-completed.png \
     task-suspended.png task-edit-schedule.png; do

@@ -60,14 +60,7 @@ for line in open(sys.argv[1]):
         print(line.strip())
 EOF
 }
-item() {  # item ID: the stored item as JSON
-	$TFCHECK scan "$E2E_NAME" | "$PY" -c '
-import json, sys
-for line in sys.stdin:
-    d = json.loads(line)
-    if d["id"] == sys.argv[1]:
-        print(json.dumps(d))' "$1"
-}
+item() { $TFCHECK item "$E2E_NAME" "$1"; }  # item ID: the stored item as JSON
 settled() {
 	[ "$($TFCHECK summary "$E2E_NAME")" = '{"COMPLETED": 4, "FAILED": 3}' ]
 }

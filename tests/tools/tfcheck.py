@@ -6,6 +6,9 @@ check what is really stored and queued. Talks only to the endpoints in
 AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_SQS (loopback stand-ins).
 
   tfcheck.py scan TABLE                 every item, one JSON object per line
+  tfcheck.py item TABLE ID              the item with that id as one JSON
+                                        object (a consistent read); nothing
+                                        when there is none
   tfcheck.py summary TABLE              {"COMPLETED": n, ...} by status
   tfcheck.py put-legacy TABLE ID TYPE PARAMS_JSON
                                         an item in the original scheduler's format
@@ -93,6 +96,12 @@ def main(argv):
     if cmd == "scan":
         for item in scan(argv[2]):
             print(json.dumps(item, sort_keys=True))
+    elif cmd == "item":
+        r = client("dynamodb").get_item(TableName=argv[2], Key={"id": {"S": argv[3]}},
+                                        ConsistentRead=True)
+        if "Item" in r:
+            print(json.dumps({k: unmarshal(v) for k, v in r["Item"].items()},
+                             sort_keys=True))
     elif cmd == "summary":
         counts = {}
         for item in scan(argv[2]):

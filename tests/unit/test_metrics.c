@@ -374,6 +374,8 @@ test_parse_listen(void)
 			CHECK_INT_EQ(ntohs(in6->sin6_port), listen_cases[i].port);
 		}
 		CHECK_STR_EQ(text, listen_cases[i].addr);
+		CHECK_INT_EQ(tf_listen_addr_port((struct sockaddr *)&ss),
+		    listen_cases[i].port);
 	}
 }
 
