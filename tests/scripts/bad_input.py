@@ -48,22 +48,12 @@ os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 for k in ("TASKFLEET_QUEUE_URL", "TASKFLEET_LOG", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
     os.environ.pop(k, None)
 
-failed = False
+sys.path.insert(0, os.path.join(ROOT, "tests", "tools"))
+import tftest  # noqa: E402  (found through the path above)
 
-
-def check(name, ok, why=""):
-    global failed
-    if ok:
-        print("PASS bad_input/%s" % name)
-    else:
-        failed = True
-        print("FAIL bad_input/%s: %s" % (name, why))
-    sys.stdout.flush()
-
-
-def setup_fail(why):
-    print("FAIL bad_input/setup: %s" % why)
-    sys.exit(1)
+REPORT = tftest.Report("bad_input")
+check = REPORT.check
+setup_fail = REPORT.setup_fail
 
 
 try:
@@ -73,12 +63,7 @@ try:
 except ImportError as e:  # pragma: no cover
     setup_fail("cannot import botocore (apt-get install python3-botocore): %s" % e)
 
-for var in ("AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_DYNAMODB"):
-    url = os.environ.get(var, "")
-    host = url.split("//", 1)[-1].split(":", 1)[0].split("/", 1)[0]
-    if not (host.startswith("127.") or host == "localhost"):
-        setup_fail("%s must point at a loopback stand-in (run through tests/run), got %r"
-                   % (var, url))
+tftest.require_loopback_standins(REPORT, allow_localhost=True)
 if not os.access(TF, os.X_OK) or not os.access(CONSUMER, os.X_OK):
     setup_fail("%s or %s is missing (run make)" % (TF, CONSUMER))
 
@@ -822,4 +807,4 @@ try:
 except Exception:  # noqa: BLE001 - clean-up is best effort
     pass
 subprocess.run(["rm", "-rf", TMP])
-sys.exit(1 if failed else 0)
+sys.exit(1 if REPORT.failed else 0)

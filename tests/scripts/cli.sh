@@ -12,53 +12,11 @@
 # Needs what tests/run exports: AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL_DYNAMODB
 # and AWS keys. Prints "PASS name" or "FAIL name: why"; exits 1 on any failure.
 set -u
-cd "$(dirname "$0")/../.." || exit 1
-ROOT=$PWD
-BUILD_DIR=${TF_BUILD:-$ROOT/${BUILD:-build}}
-TF=$BUILD_DIR/bin/taskfleet
-PY=${PYTHON:-python3}
-export AWS_EC2_METADATA_DISABLED=true
-
-failed=0
-pass() { echo "PASS $1"; }
-fail() {
-	echo "FAIL $1: $2"
-	failed=1
-}
-
-if [ ! -x "$TF" ]; then
-	fail setup "$TF is missing (run make)"
-	exit 1
-fi
-if [ -z "${AWS_ENDPOINT_URL_SQS:-}" ] || [ -z "${AWS_ENDPOINT_URL_DYNAMODB:-}" ]; then
-	fail setup "AWS_ENDPOINT_URL_SQS and AWS_ENDPOINT_URL_DYNAMODB must point at the stand-ins (run through tests/run)"
-	exit 1
-fi
-
-SUFFIX=$$-$(date +%s%N | cut -c1-13)
-NAME=tf-cli-$SUFFIX
-export TASKFLEET_TABLE=$NAME TASKFLEET_QUEUE=$NAME
-unset TASKFLEET_QUEUE_URL TASKFLEET_LOG
-TMP=$(mktemp -d /tmp/taskfleet-cli.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
-
-# The helper for everything the CLI does not do itself (tests/tools/clitest.py):
-#   h sqs OP JSON | h ddb OP JSON     call the stand-in, print the reply
-#   h json EXPR < lines               evaluate EXPR over the JSON lines on stdin
-h() { "$PY" "$ROOT/tests/tools/clitest.py" "$@"; }
-
-# tf ARGS...: runs the CLI; stdout in $TMP/out, stderr in $TMP/err, status in $rc.
-rc=0
-tf() {
-	"$TF" "$@" >"$TMP/out" 2>"$TMP/err" </dev/null
-	rc=$?
-}
-# check EXPR: EXPR over the JSON lines of the last stdout.
-check() { h json "$1" <"$TMP/out" >/dev/null 2>&1; }
+CLI_PREFIX=cli
+# shellcheck source=../tools/cli_common.sh
+. "$(dirname "$0")/../tools/cli_common.sh"
 now_ms() { "$PY" -c 'import time; print(int(time.time() * 1000))'; }
-
 QURL=""
-queue_url() { h sqs GetQueueUrl "{\"QueueName\":\"$1\"}" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["QueueUrl"])'; }
 # queue_attr URL NAME: one attribute of a queue.
 queue_attr() {
 	h sqs GetQueueAttributes "{\"QueueUrl\":\"$1\",\"AttributeNames\":[\"All\"]}" |

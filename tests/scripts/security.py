@@ -51,30 +51,15 @@ PROXY = os.path.join(ROOT, "tests", "tools", "sigv4_proxy.py")
 RECEIVER = os.path.join(ROOT, "tests", "tools", "webhook_receiver.py")
 REGION = "us-east-1"
 
-failed = False
+sys.path.insert(0, os.path.join(ROOT, "tests", "tools"))
+import tftest  # noqa: E402  (found through the path above)
+
+REPORT = tftest.Report("security")
+check = REPORT.check
+setup_fail = REPORT.setup_fail
 
 
-def check(name, ok, why=""):
-    global failed
-    if ok:
-        print("PASS security/%s" % name)
-    else:
-        failed = True
-        print("FAIL security/%s: %s" % (name, why))
-    sys.stdout.flush()
-
-
-def setup_fail(why):
-    print("FAIL security/setup: %s" % why)
-    sys.exit(1)
-
-
-for var in ("AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_DYNAMODB"):
-    url = os.environ.get(var, "")
-    host = url.split("//", 1)[-1].split(":", 1)[0].split("/", 1)[0]
-    if not host.startswith("127."):
-        setup_fail("%s must point at a loopback stand-in (run through tests/run), got %r"
-                   % (var, url))
+tftest.require_loopback_standins(REPORT)
 for p in (TF, CONSUMER):
     if not os.access(p, os.X_OK):
         setup_fail("%s is missing (run make)" % p)
@@ -454,4 +439,4 @@ profile_recs = [r for r in recs if r["akid"] == AKID_P]
 check("the profile's key signed requests too", len(profile_recs) > 0, "none")
 
 subprocess.run(["rm", "-rf", TMP])
-sys.exit(1 if failed else 0)
+sys.exit(1 if REPORT.failed else 0)

@@ -1,0 +1,40 @@
+"""tftest.py - what the Python test scripts share (tests/scripts/*.py):
+PASS/FAIL lines under a prefix, the set-up failure, and the check that the
+stand-ins they are given are on loopback.
+"""
+import os
+import sys
+
+
+class Report:
+    """Prints "PASS prefix/name" or "FAIL prefix/name: why"; remembers any
+    failure in .failed."""
+
+    def __init__(self, prefix):
+        self.prefix = prefix
+        self.failed = False
+
+    def check(self, name, ok, why=""):
+        if ok:
+            print("PASS %s/%s" % (self.prefix, name))
+        else:
+            self.failed = True
+            print("FAIL %s/%s: %s" % (self.prefix, name, why))
+        sys.stdout.flush()
+
+    def setup_fail(self, why):
+        """A test that cannot start: one FAIL line, exit 1."""
+        print("FAIL %s/setup: %s" % (self.prefix, why))
+        sys.exit(1)
+
+
+def require_loopback_standins(report, allow_localhost=False):
+    """Stops the test (report.setup_fail) unless AWS_ENDPOINT_URL_SQS and
+    AWS_ENDPOINT_URL_DYNAMODB point at 127.0.0.0/8 (or localhost), so no
+    test ever talks to a real AWS endpoint."""
+    for var in ("AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_DYNAMODB"):
+        url = os.environ.get(var, "")
+        host = url.split("//", 1)[-1].split(":", 1)[0].split("/", 1)[0]
+        if not (host.startswith("127.") or (allow_localhost and host == "localhost")):
+            report.setup_fail("%s must point at a loopback stand-in (run through "
+                              "tests/run), got %r" % (var, url))
