@@ -299,6 +299,7 @@ tf_consumer_start(struct tf_consumer *c)
 		.horizon_ms = c->cfg->horizon_ms, .grace_ms = c->cfg->sweep_grace_ms,
 		.lease_grace_ms = c->cfg->lease_grace_ms,
 		.history_kept = c->cfg->history_kept,
+		.retention_ms = c->cfg->retention_ms,
 	};
 	rc = tf_sweeper_start(&so, &c->sweeper);
 	if (rc != TF_OK)

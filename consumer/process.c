@@ -276,6 +276,7 @@ outcome_from_result(const struct tf_consumer *c, const struct tf_task *t,
 	o->result_json = ctx->result_json;
 	o->horizon_ms = c->cfg->horizon_ms;
 	o->history_kept = c->cfg->history_kept;
+	o->retention_ms = c->cfg->retention_ms;
 	/* A recurring task's occurrence that succeeded, or failed for good, makes
 	 * way for the next slot: the schedule decides when the task is over. */
 	recurring = r->outcome != TF_RUN_RETRY && next_occurrence(t, now, &next);
@@ -406,6 +407,7 @@ run_claimed(struct job *j, struct tf_task *t)
 		o.kind = TF_OUTCOME_FAILED;
 		o.error = errbuf;
 		o.history_kept = c->cfg->history_kept;
+		o.retention_ms = c->cfg->retention_ms;
 		o.duration_ms = took;
 		o.late_ms = j->late_ms;
 		rc = tf_task_finish(c->ctx->aws, c->cfg->table, t, &o, now, &state,
@@ -473,6 +475,7 @@ fail_unreadable(struct job *j, const char *why)
 	snprintf(text, sizeof(text), "item is not a valid task: %s", why);
 	o.kind = TF_OUTCOME_FAILED;
 	o.error = text;
+	o.retention_ms = j->c->cfg->retention_ms;
 	rc = tf_task_finish(j->c->ctx->aws, j->c->cfg->table, &t, &o, tf_now_ms(),
 	    &state, &next_gen, &enqueue_at, err, sizeof(err));
 	job_log(j, TF_LOG_ERROR, "failed", NULL, "%s%s%s", text,

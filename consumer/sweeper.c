@@ -147,6 +147,7 @@ sweep_expired(struct tf_sweeper *sw, const char *id, int64_t now)
 	o.retry_at = now;
 	o.horizon_ms = sw->o.horizon_ms;
 	o.history_kept = sw->o.history_kept;
+	o.retention_ms = sw->o.retention_ms;
 	o.duration_ms = -1;               /* the run's length is unknown */
 	o.lease_expired_before = now - sw->o.lease_grace_ms;
 	rc = tf_task_finish(sw->o.aws, sw->o.table, &t, &o, now, &state, &next_gen,

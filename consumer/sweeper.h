@@ -35,6 +35,7 @@ struct tf_sweeper_opts {
 	int64_t lease_grace_ms;      /* a lease this far past its end is taken
 	                                as dead (covers clock differences) */
 	int history_kept;            /* runs kept in a task's `history` */
+	int64_t retention_ms;        /* a finished task's `ttl`; 0: none */
 };
 
 struct tf_sweeper_stats {

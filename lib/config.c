@@ -151,7 +151,9 @@ tf_config_load(struct tf_config *cfg, char *errbuf, size_t errlen)
 	    (rc = duration_env("TASKFLEET_RETRY_BASE", 1, 24 * 3600 * 1000,
 	    &cfg->retry_base_ms, errbuf, errlen)) != TF_OK ||
 	    (rc = duration_env("TASKFLEET_RETRY_CAP", 1, 7LL * 24 * 3600 * 1000,
-	    &cfg->retry_cap_ms, errbuf, errlen)) != TF_OK)
+	    &cfg->retry_cap_ms, errbuf, errlen)) != TF_OK ||
+	    (rc = duration_env("TASKFLEET_RETENTION", 0, 3650LL * 24 * 3600 * 1000,
+	    &cfg->retention_ms, errbuf, errlen)) != TF_OK)
 		return rc;
 	if (cfg->retry_cap_ms < cfg->retry_base_ms) {
 		snprintf(errbuf, errlen, "TASKFLEET_RETRY_CAP: must not be below "

@@ -46,6 +46,8 @@ struct tf_config {
 	                           between consumers; default 5s */
 	int64_t retry_base_ms;  /* TASKFLEET_RETRY_BASE: first retry delay; 1s */
 	int64_t retry_cap_ms;   /* TASKFLEET_RETRY_CAP: longest retry delay; 15m */
+	int64_t retention_ms;   /* TASKFLEET_RETENTION: how long a COMPLETED or
+	                           FAILED task is kept (its `ttl`); 0: for ever */
 };
 
 /* Fills cfg from the environment and defaults. On a bad value (say a

@@ -285,6 +285,7 @@ tf_task_from_item(const cJSON *item, struct tf_task *t, char *errbuf,
 	t->created_at = get_n(item, "created_at", 0);
 	t->updated_at = get_n(item, "updated_at", 0);
 	t->finished_at = get_n(item, "finished_at", 0);
+	t->ttl = get_n(item, "ttl", 0);
 	av = cJSON_GetObjectItemCaseSensitive(item, "schedule");
 	if (av != NULL) {
 		rc = tf_unmarshal_value(av, &t->schedule, errbuf, errlen);
@@ -352,6 +353,7 @@ tf_task_to_json(const struct tf_task *t, cJSON **out)
 	    !add_n(o, "updated_at", t->updated_at))
 		goto fail;
 	if ((t->finished_at && !add_n(o, "finished_at", t->finished_at)) ||
+	    (t->ttl && !add_n(o, "ttl", t->ttl)) ||
 	    (t->lease_owner && (cJSON_AddStringToObject(o, "lease_owner", t->lease_owner) == NULL ||
 	    !add_n(o, "lease_until", t->lease_until))) ||
 	    (t->last_error && cJSON_AddStringToObject(o, "last_error", t->last_error) == NULL) ||
@@ -789,10 +791,10 @@ errors_with(const struct tf_task *t, const char *text, int64_t now_ms)
 static const char *
 history_outcome(const struct tf_task_outcome *o, enum tf_task_status state)
 {
+	if (state == TF_TASK_FAILED || o->kind == TF_OUTCOME_FAILED)
+		return "failed";      /* also a retry that used the last attempt */
 	if (o->kind == TF_OUTCOME_RETRY)
 		return "retry";
-	if (o->kind == TF_OUTCOME_FAILED)
-		return "failed";
 	if (o->error != NULL)
 		return "error";
 	return state == TF_TASK_COMPLETED ? "completed" : "success";
@@ -950,7 +952,13 @@ write_outcome(struct tf_aws *aws, const char *table, const struct tf_task *t,
 			goto out;
 		}
 	} else {
-		/* Finished or suspended: out of the due index. */
+		/* Finished or suspended: out of the due index. A finished
+		 * task with a retention gets its expiry (`ttl`, seconds). */
+		if (state != TF_TASK_SUSPENDED && o->retention_ms > 0 &&
+		    (tf_ddb_expr_value_n(&e, ":ttl", (now_ms + o->retention_ms) /
+		    1000) != TF_OK || tf_buf_append_str(&set, ", #ttl = :ttl") != TF_OK ||
+		    tf_ddb_expr_name(&e, "#ttl", "ttl") != TF_OK))
+			goto out;
 		if ((state != TF_TASK_SUSPENDED &&
 		    tf_buf_append_str(&set, ", finished_at = :now") != TF_OK) ||
 		    tf_buf_append_str(&remove, ", due_shard, due_at, enqueued_for") != TF_OK)

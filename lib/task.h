@@ -72,6 +72,8 @@ struct tf_task {
 	                            after retries); 0 when absent */
 	bool suspend_requested;  /* a suspend arrived while it was PROCESSING */
 	int64_t created_at, updated_at, finished_at;
+	int64_t ttl;             /* epoch seconds when DynamoDB may delete the
+	                            item (TASKFLEET_RETENTION); 0 when absent */
 	bool legacy;             /* written by the original serverless scheduler:
 	                            no status, no gen */
 };
@@ -191,6 +193,9 @@ struct tf_task_outcome {
 	int64_t duration_ms;      /* for `history`: how long the run took; < 0:
 	                             unknown (not written) */
 	int64_t late_ms;          /* for `history`: how late the run started */
+	int64_t retention_ms;     /* > 0: a COMPLETED or FAILED task gets `ttl`
+	                             (epoch seconds) this long after now_ms, for
+	                             DynamoDB's TTL to delete it */
 };
 
 /* Writes the outcome of the run of claimed task t (its gen and lease owner

@@ -519,6 +519,7 @@ function taskPage(id) {
         field("Created", timeEl(t.created_at)),
         field("Updated", timeEl(t.updated_at)),
         t.finished_at ? field("Finished", timeEl(t.finished_at)) : [],
+        t.ttl ? field("Deleted after", timeEl(t.ttl * 1000)) : [],
         t.lease_owner ? field("Running on", [t.lease_owner, " until ", timeEl(t.lease_until)]) : [],
         t.last_error ? field("Last error", h("span", { class: "error" }, t.last_error)) : []),
       h("h2", {}, "Params"), jsonBlock(t.params),

@@ -176,6 +176,11 @@ try {
     const outcome = await page.locator("#history tbody .badge").first().textContent();
     return (JSON.parse(result).status === 200 && outcome === "completed") || `result ${result}, outcome ${outcome}`;
   });
+  await check("completed-task-shows-its-expiry", async () => {
+    // The consumer keeps finished tasks 30 days (TASKFLEET_RETENTION).
+    const text = await page.locator("dl.details").textContent();
+    return /Deleted after.*\(in (29|30) d\)/.test(text) || text;
+  });
   await check("completed-task-offers-only-delete", async () => {
     const buttons = await page.locator(".actions button").allTextContents();
     return JSON.stringify(buttons) === '["Delete"]' || `buttons: ${buttons}`;

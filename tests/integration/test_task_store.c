@@ -312,6 +312,93 @@ test_history_keeps_the_latest_runs(void)
 	tf_free(quiet);
 }
 
+/* Claims task id (gen 1) and writes outcome o at now; the state written,
+ * or TF_TASK__STATUSES when the claim or the write failed. */
+static enum tf_task_status
+claim_and_finish(const char *id, struct tf_task_outcome *o, int64_t now)
+{
+	struct tf_task t;
+	enum tf_task_status state = TF_TASK__STATUSES;
+	int64_t next_gen, enqueue_at;
+	char err[256] = "";
+
+	memset(&t, 0, sizeof(t));
+	if (tf_task_claim(AWS, table, id, 1, "c1", now, 250, 30000, &t, err,
+	    sizeof(err)) != TF_OK || tf_task_finish(AWS, table, &t, o, now, &state,
+	    &next_gen, &enqueue_at, err, sizeof(err)) != TF_OK) {
+		printf("# claim or finish of %s failed: %s\n", id, err);
+		state = TF_TASK__STATUSES;
+	}
+	tf_task_free(&t);
+	return state;
+}
+
+/* The `ttl` of task id as stored (0: none). */
+static int64_t
+stored_ttl(const char *id)
+{
+	struct tf_task t;
+	int64_t ttl = -1;
+	char err[256];
+
+	if (tf_task_get(AWS, table, id, &t, err, sizeof(err)) == TF_OK)
+		ttl = t.ttl;
+	tf_task_free(&t);
+	return ttl;
+}
+
+static void
+test_retention_sets_ttl_on_finished_tasks(void)
+{
+	char *done = create("noop", NULL, 3), *failed = create("noop", NULL, 1);
+	char *going = create("countdown", NULL, 3), *kept = create("noop", NULL, 3);
+	struct tf_task_outcome o;
+	struct tf_task t;
+	cJSON *json = NULL;
+	int64_t now = tf_now_ms(), week = 7LL * 24 * 3600 * 1000;
+	char err[256];
+
+	CHECK(done && failed && going && kept);
+	memset(&o, 0, sizeof(o));
+	o.kind = TF_OUTCOME_DONE;
+	o.completed = true;
+	o.retention_ms = week;
+	CHECK_INT_EQ(claim_and_finish(done, &o, now), TF_TASK_COMPLETED);
+	CHECK_INT_EQ(stored_ttl(done), (now + week) / 1000);
+	/* It is in the task's JSON (get --json, the API). */
+	CHECK_INT_EQ(tf_task_get(AWS, table, done, &t, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(tf_task_to_json(&t, &json), TF_OK);
+	CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(json, "ttl")) ==
+	    (double)((now + week) / 1000));
+	cJSON_Delete(json);
+	tf_task_free(&t);
+
+	memset(&o, 0, sizeof(o));
+	o.kind = TF_OUTCOME_FAILED;
+	o.error = "gone for good";
+	o.retention_ms = 3600 * 1000;
+	CHECK_INT_EQ(claim_and_finish(failed, &o, now), TF_TASK_FAILED);
+	CHECK_INT_EQ(stored_ttl(failed), (now + 3600 * 1000) / 1000);
+
+	/* A task that goes on gets none; nor does one finished without a
+	 * retention. */
+	memset(&o, 0, sizeof(o));
+	o.kind = TF_OUTCOME_DONE;
+	o.next_run = now + 60000;
+	o.retention_ms = week;
+	CHECK_INT_EQ(claim_and_finish(going, &o, now), TF_TASK_PENDING);
+	CHECK_INT_EQ(stored_ttl(going), 0);
+	memset(&o, 0, sizeof(o));
+	o.kind = TF_OUTCOME_DONE;
+	o.completed = true;
+	CHECK_INT_EQ(claim_and_finish(kept, &o, now), TF_TASK_COMPLETED);
+	CHECK_INT_EQ(stored_ttl(kept), 0);
+	tf_free(done);
+	tf_free(failed);
+	tf_free(going);
+	tf_free(kept);
+}
+
 static void
 test_legacy_item_is_claimed_once(void)
 {
@@ -370,6 +457,7 @@ main(void)
 	TF_RUN(test_claim_run_finish_generations);
 	TF_RUN(test_retries_keep_ten_errors_then_fail);
 	TF_RUN(test_history_keeps_the_latest_runs);
+	TF_RUN(test_retention_sets_ttl_on_finished_tasks);
 	TF_RUN(test_legacy_item_is_claimed_once);
 	TF_RUN(test_delete);
 	rc = tf_test_summary();

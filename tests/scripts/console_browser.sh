@@ -34,7 +34,7 @@ receiver_pid=$!
 wait_until 10 test -s "$E2E_DIR/receiver-port" || { fail console-receiver "no port"; exit 1; }
 TARGET=http://127.0.0.1:$(cat "$E2E_DIR/receiver-port")/
 
-TASKFLEET_HTTP_ALLOW=127.0.0.1 start_consumer web1 --concurrency 4
+TASKFLEET_HTTP_ALLOW=127.0.0.1 TASKFLEET_RETENTION=30d start_consumer web1 --concurrency 4
 
 # The task to suspend and resume: due in an hour, so it stays PENDING.
 "$TASKFLEET" http --id console-other --url "${TARGET}later" --at +1h \

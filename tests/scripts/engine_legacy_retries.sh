@@ -2,13 +2,15 @@
 # engine_legacy_retries.sh - items and messages in the original serverless
 # scheduler's format run and complete; retries end FAILED after max_attempts
 # with every error recorded; a permanent error fails at once; malformed
-# messages and unknown runners never stop the consumer.
+# messages and unknown runners never stop the consumer; finished tasks get
+# their `ttl` (TASKFLEET_RETENTION) and every run its `history` entry.
 set -u
 . "$(dirname "$0")/../tools/e2e.sh"
 E2E_VISIBILITY=10
 e2e_init legacy
 
-start_consumer l1 --concurrency 4 --visibility-timeout 10
+# Finished tasks are kept two days (their `ttl`).
+TASKFLEET_RETENTION=2d start_consumer l1 --concurrency 4 --visibility-timeout 10
 
 # The original format: only id, completed, type and params; a message with
 # taskId, targetTimestamp and priority, no gen.
@@ -49,6 +51,18 @@ check "permanent-error-recorded" test "$(field perm-1 last_error)" = '"no way"'
 check "retry-then-success" test "$(field flaky-1 status) $(field flaky-1 iteration)" = '"COMPLETED" 1'
 check "typeless-item-failed" test "$(field typeless status)" = '"FAILED"'
 check "typeless-item-says-why" sh -c "$TFCHECK scan $E2E_NAME | grep '\"id\": \"typeless\"' | grep -q 'item is not a valid task: type'"
+# ttl: finished_at plus the two days' retention, in seconds, on every
+# finished task (the unreadable one too); the history of each run.
+ttl_ok() {
+	item "$1" | $PY -c 'import json,sys; t=json.load(sys.stdin); sys.exit(0 if abs(t["ttl"] - (t["finished_at"] // 1000 + 172800)) <= 1 else 1)'
+}
+for id in legacy-1 retry-1 perm-1 typeless; do
+	check "retention-ttl-$id" ttl_ok "$id"
+done
+outcomes() { item "$1" | $PY -c 'import json,sys; print(" ".join(h["outcome"] for h in json.load(sys.stdin).get("history", [])))'; }
+check "history-legacy" test "$(outcomes legacy-1)" = "success completed"
+check "history-retries" test "$(outcomes retry-1)" = "retry retry failed"
+check "history-flaky" test "$(outcomes flaky-1)" = "retry completed"
 check "malformed-message-logged" grep -q 'malformed message deleted' "$E2E_DIR/l1.log"
 check "missing-task-logged" grep -q 'task does not exist' "$E2E_DIR/l1.log"
 queue_empty() {

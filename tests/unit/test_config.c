@@ -10,7 +10,7 @@ static const char *const vars[] = {
 	"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS",
 	"AWS_ENDPOINT_URL_DYNAMODB", "TASKFLEET_TABLE", "TASKFLEET_QUEUE_URL",
 	"TASKFLEET_QUEUE", "TASKFLEET_RUNNERS", "TASKFLEET_CONCURRENCY",
-	"TASKFLEET_HTTP_ALLOW", "TASKFLEET_HISTORY", "AWS_PROFILE", "AWS_CONFIG_FILE",
+	"TASKFLEET_HTTP_ALLOW", "TASKFLEET_HISTORY", "TASKFLEET_RETENTION", "AWS_PROFILE", "AWS_CONFIG_FILE",
 	NULL
 };
 
@@ -125,7 +125,7 @@ test_bad_concurrency(void)
 }
 
 static void
-test_history_setting(void)
+test_history_and_retention_settings(void)
 {
 	static const char *const bad[] = { "-1", "51", "five", "3 " };
 	struct tf_config c;
@@ -144,6 +144,22 @@ test_history_setting(void)
 	CHECK_INT_EQ(tf_config_load(&c, err, sizeof(err)), TF_OK);
 	CHECK_INT_EQ(c.history_kept, 50);
 	tf_config_free(&c);
+	clear_env();
+	CHECK_INT_EQ(tf_config_load(&c, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(c.retention_ms, 0);
+	tf_config_free(&c);
+	setenv("TASKFLEET_RETENTION", "30d", 1);
+	CHECK_INT_EQ(tf_config_load(&c, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(c.retention_ms, 30LL * 24 * 3600 * 1000);
+	tf_config_free(&c);
+	setenv("TASKFLEET_RETENTION", "forever", 1);
+	CHECK_INT_EQ(tf_config_load(&c, err, sizeof(err)), TF_ERR_INVALID);
+	CHECK(strstr(err, "TASKFLEET_RETENTION") != NULL);
+	tf_config_free(&c);
+	setenv("TASKFLEET_RETENTION", "3651d", 1);
+	CHECK_INT_EQ(tf_config_load(&c, err, sizeof(err)), TF_ERR_INVALID);
+	tf_config_free(&c);
+	unsetenv("TASKFLEET_RETENTION");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		setenv("TASKFLEET_HISTORY", bad[i], 1);
 		CHECK_MSG(tf_config_load(&c, err, sizeof(err)) == TF_ERR_INVALID,
@@ -162,6 +178,6 @@ main(void)
 	TF_RUN(test_environment_and_precedence);
 	TF_RUN(test_region_from_profile);
 	TF_RUN(test_bad_concurrency);
-	TF_RUN(test_history_setting);
+	TF_RUN(test_history_and_retention_settings);
 	return tf_test_summary();
 }
