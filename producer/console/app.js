@@ -595,7 +595,8 @@ function newTaskPage() {
       h("label", {}, "URL", h("input", { name: "url", type: "url", required: true, placeholder: "https://example.com/hook" })),
       h("label", {}, "Method", h("select", { name: "method" }, METHODS.map((m) => h("option", { value: m, selected: m === "POST" }, m)))),
       h("label", {}, "Headers (one \"Name: value\" a line)", h("textarea", { name: "headers", rows: 3, placeholder: "Content-Type: application/json" })),
-      h("label", {}, "Body", h("textarea", { name: "body", rows: 4 }))),
+      h("label", {}, "Body", h("textarea", { name: "body", rows: 4 })),
+      h("label", {}, "Timeout in seconds (optional; default 10)", h("input", { name: "timeout", type: "number", min: 0.001, max: 900, step: "any" }))),
     h("fieldset", {}, h("legend", {}, "When"),
       h("div", { class: "choices" }, radio("once", "Once", true), radio("every", "Every interval"), radio("cron", "Cron schedule")),
       h("label", { "data-when": "once every cron" }, "First run (empty: now; your local time)", h("input", { name: "at", type: "datetime-local" })),
@@ -607,6 +608,7 @@ function newTaskPage() {
       h("label", { "data-when": "every cron" }, "Until (optional)", h("input", { name: "until", type: "datetime-local" })),
       h("div", { class: "previewbox" }, h("h3", {}, "Next runs"), preview, previewNote)),
     h("fieldset", {}, h("legend", {}, "Task"),
+      h("label", {}, "ID (optional; a new UUID when empty; an existing ID is refused)", h("input", { name: "id", spellcheck: "false", autocomplete: "off" })),
       h("label", {}, "Namespace", h("input", { name: "ns", value: "default" })),
       h("label", {}, "Max attempts (optional)", h("input", { name: "max_attempts", type: "number", min: 1, max: 1000 }))),
     formError,
@@ -665,7 +667,9 @@ function newTaskPage() {
       return;
     }
     if (form.elements.body.value) params.body = form.elements.body.value;
+    if (val("timeout")) params.timeout_ms = Math.round(Number(val("timeout")) * 1000);
     const task = Object.assign({ type: "http", ns: val("ns") || "default", params }, scheduleFields());
+    if (val("id")) task.id = val("id");
     if (val("max_attempts")) task.max_attempts = Number(val("max_attempts"));
     try {
       const r = await api("POST", "/v1/tasks", task);

@@ -152,6 +152,8 @@ try {
   await page.locator('select[name="method"]').selectOption("POST");
   await page.locator('textarea[name="headers"]').fill("Content-Type: application/json\nX-From: console");
   await page.locator('textarea[name="body"]').fill('{"hello":"from the console"}');
+  await page.locator('input[name="timeout"]').fill("5");
+  await page.locator('input[name="id"]').fill("console-webhook-1");
   await page.waitForFunction(() => document.querySelectorAll("#preview li time").length === 5);
   await page.screenshot({ path: join(shots, "new-task-form.png"), fullPage: true });
 
@@ -162,7 +164,7 @@ try {
     await page.waitForURL(/#\/task\//);
     createdId = decodeURIComponent(page.url().split("#/task/")[1]);
     console.log(`CREATED ${createdId}`);
-    return createdId.length > 0;
+    return createdId === "console-webhook-1" || `id ${createdId}`;
   });
 
   // 3. The live refresh shows it run to COMPLETED, with its result and

@@ -82,6 +82,7 @@ if [ -n "$CREATED" ]; then
 it["status"] == "COMPLETED" and it["type"] == "http" and len(reqs) == 1
 and reqs[0]["method"] == "POST" and json.loads(reqs[0]["body"]) == {"hello": "from the console"}
 and h(reqs[0], "x-from") == "console" and it["result"]["status"] == 200
+and it["params"]["timeout_ms"] == 5000
 and len(it["history"]) == 1 and it["history"][0]["outcome"] == "completed"'
 else
 	fail console-created-task-ran-once "the browser created no task"
