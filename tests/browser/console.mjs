@@ -254,6 +254,18 @@ try {
   });
   await page.goto(`${base}/#/tasks`);
   await page.waitForFunction(() => /Page 1/.test(document.getElementById("listinfo").textContent));
+  await check("list-live-refresh-shows-a-task-made-elsewhere", async () => {
+    // Created through the API behind the page's back: the list shows it
+    // within a refresh or two, without a reload.
+    const r = await fetch(`${base}/v1/tasks`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ id: "console-made-elsewhere", type: "http", at: "+2h", params: { url: `${target}elsewhere` } }),
+    });
+    if (r.status !== 201) return `POST: ${r.status} ${await r.text()}`;
+    await page.waitForFunction(() => [...document.querySelectorAll("#tasklist td.id")]
+      .some((td) => td.textContent === "console-made-elsewhere"), null, { timeout: 15000 });
+  });
   await page.locator("#toast").waitFor({ state: "hidden" });
   await page.screenshot({ path: join(shots, "console.png") });
   await page.setViewportSize({ width: 390, height: 844 });
