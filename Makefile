@@ -23,7 +23,7 @@ WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g -pthread -fPIC -MMD -MP $(WARN) \
               -Iinclude -Ilib
 LIBS = -lcurl -lcjson -lcrypto -luuid -ldl -lpthread -lm
-# The consumer's /metrics server (consumer/metrics.c): libmicrohttpd.
+# The HTTP servers (the consumer's /metrics, `taskfleet serve`): libmicrohttpd.
 MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
 MHD_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 
@@ -85,6 +85,8 @@ $(BUILD)/bin/taskfleet-consumer: $(CONSUMER_OBJ) $(LIBTF)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -rdynamic -o $@ $(CONSUMER_OBJ) $(LIBTF) $(LIBS) $(MHD_LIBS)
 $(BUILD)/obj/consumer/metrics.o: ALL_CFLAGS += $(MHD_CFLAGS)
+# lib/httpd.c starts both servers; only the binaries that serve pull it in.
+$(BUILD)/obj/lib/httpd.o: ALL_CFLAGS += $(MHD_CFLAGS)
 
 # The producer's REST API (producer/api.c, `taskfleet serve`): libmicrohttpd,
 # and its OpenAPI document compiled in as a byte array, so the binary serves
@@ -209,11 +211,13 @@ bench: all
 # libFuzzer targets (clang only); tests/run runs each for a short fixed time.
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+# They link the library's sources, but for the HTTP server (libmicrohttpd).
+FUZZ_LIB_SRC = $(filter-out lib/httpd.c,$(LIB_SRC))
 fuzz: $(FUZZ_BIN)
-build/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(wildcard lib/*.h)
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC) $(wildcard lib/*.h)
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Ilib \
-	  -o $@ $< $(LIB_SRC) $(LIBS)
+	  -o $@ $< $(FUZZ_LIB_SRC) $(LIBS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/taskfleet/runners \

@@ -16,7 +16,7 @@
 
 #include "alloc.h"
 #include "clock.h"
-#include "listen_addr.h"
+#include "httpd.h"
 #include "consumer.h"
 #include "ddb.h"
 #include "log.h"
@@ -470,31 +470,14 @@ tf_metrics_render(const struct tf_metrics *m,
 /* --- --metrics-listen ----------------------------------------------------- */
 
 struct tf_metrics_server {
-	struct MHD_Daemon *d;
+	struct tf_httpd http;
 	_Atomic(struct tf_consumer *) c;   /* NULL until attached */
-	int port;
-	atomic_int starting;               /* MHD messages go to start_error */
-	char start_error[256];
 	pthread_mutex_t ready_lock;        /* one readiness check at a time;
 	                                      guards the fields below */
 	int64_t ready_at_ms;               /* monotonic; 0: never checked */
 	bool ready_ok;
 	char ready_why[600];
 };
-
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-    __attribute__((format(printf, 2, 0)));
-
-/* libmicrohttpd's messages: kept as the reason while starting, logged
- * afterwards. */
-static void
-mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	struct tf_metrics_server *srv = cls;
-
-	tf_log_server_message("metrics server", atomic_load(&srv->starting),
-	    srv->start_error, sizeof(srv->start_error), fmt, ap);
-}
 
 /* Queues a reply with a copy of body. */
 static enum MHD_Result
@@ -753,10 +736,8 @@ tf_metrics_server_start(const struct sockaddr *addr, socklen_t addrlen,
     struct tf_metrics_server **out, char *err, size_t errlen)
 {
 	struct tf_metrics_server *srv;
-	const union MHD_DaemonInfo *info;
-	unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD |
-	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
-	uint16_t port;
+	struct tf_httpd_config hc;
+	enum tf_err rc;
 
 	*out = NULL;
 	srv = tf_calloc(1, sizeof(*srv));
@@ -765,30 +746,20 @@ tf_metrics_server_start(const struct sockaddr *addr, socklen_t addrlen,
 		return TF_ERR_NOMEM;
 	}
 	pthread_mutex_init(&srv->ready_lock, NULL);
-	atomic_store(&srv->starting, 1);
-	if (addr->sa_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	port = tf_listen_addr_port(addr);
 	(void)addrlen;
 	/* A few connections at once are plenty for probes and scrapes; each
 	 * has its own thread, so a readiness check waiting for AWS holds up
 	 * no other request. */
-	srv->d = MHD_start_daemon(flags, port, NULL, NULL, handle, srv,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,  /* first, as MHD wants */
-	    MHD_OPTION_SOCK_ADDR, addr,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)8,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
-	    MHD_OPTION_END);
-	atomic_store(&srv->starting, 0);
-	if (srv->d == NULL) {
-		tf_errf(err, errlen, "cannot listen: %s", srv->start_error[0] ?
-		    srv->start_error : "libmicrohttpd could not start");
+	hc = (struct tf_httpd_config){
+		.name = "metrics server", .handler = handle, .handler_cls = srv,
+		.max_connections = 8, .idle_timeout_s = 10,
+	};
+	rc = tf_httpd_start(&srv->http, addr, &hc, err, errlen);
+	if (rc != TF_OK) {
 		pthread_mutex_destroy(&srv->ready_lock);
 		tf_free(srv);
-		return TF_ERR_IO;
+		return rc;
 	}
-	info = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
-	srv->port = info != NULL ? info->port : port;
 	*out = srv;
 	return TF_OK;
 }
@@ -796,7 +767,7 @@ tf_metrics_server_start(const struct sockaddr *addr, socklen_t addrlen,
 int
 tf_metrics_server_port(const struct tf_metrics_server *srv)
 {
-	return srv->port;
+	return srv->http.port;
 }
 
 void
@@ -810,7 +781,7 @@ tf_metrics_server_stop(struct tf_metrics_server *srv)
 {
 	if (srv == NULL)
 		return;
-	MHD_stop_daemon(srv->d);
+	tf_httpd_stop(&srv->http);
 	pthread_mutex_destroy(&srv->ready_lock);
 	tf_free(srv);
 }

@@ -139,22 +139,3 @@ tf_log_fields(enum tf_log_level level, const struct tf_log_field *fields,
 	vlog(level, fields, nfields, fmt, ap);
 	va_end(ap);
 }
-
-void
-tf_log_server_message(const char *who, bool starting, char *start_error,
-    size_t len, const char *fmt, va_list ap)
-{
-	char text[512];
-	size_t n;
-
-	vsnprintf(text, sizeof(text), fmt, ap);
-	n = strlen(text);
-	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
-		text[--n] = '\0';
-	if (starting) {
-		if (start_error[0] == '\0')
-			snprintf(start_error, len, "%s", text);
-	} else {
-		tf_log(TF_LOG_WARN, "%s: %s", who, text);
-	}
-}

@@ -9,10 +9,6 @@
 #ifndef TF_LOG_H
 #define TF_LOG_H
 
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stddef.h>
-
 enum tf_log_level {
 	TF_LOG_DEBUG,
 	TF_LOG_INFO,
@@ -53,14 +49,5 @@ void tf_log_fields(enum tf_log_level level, const struct tf_log_field *fields,
 #define tf_info(...)  tf_log(TF_LOG_INFO, __VA_ARGS__)
 #define tf_warn(...)  tf_log(TF_LOG_WARN, __VA_ARGS__)
 #define tf_error(...) tf_log(TF_LOG_ERROR, __VA_ARGS__)
-
-/*
- * For an embedded HTTP server's own messages (libmicrohttpd's log callback):
- * while it is starting, the first message is kept in start_error (len bytes:
- * the reason a start failed, told by the caller); afterwards each is logged
- * as a warning prefixed with `who`. Trailing newlines are dropped.
- */
-void tf_log_server_message(const char *who, bool starting, char *start_error,
-    size_t len, const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
 
 #endif /* TF_LOG_H */

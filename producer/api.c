@@ -67,7 +67,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "clock.h"
-#include "listen_addr.h"
+#include "httpd.h"
 #include "ddb.h"
 #include "log.h"
 #include "marshal.h"
@@ -101,15 +101,12 @@ extern const struct tf_console_file tf_console_files[];
 #define IDEMPOTENCY_KEY_MAX 255
 
 struct api_server {
-	struct MHD_Daemon *d;
+	struct tf_httpd http;
 	struct api_config cfg;
 	struct rate_table *limits;         /* owned; by key (its position), or
 	                                      by client address without keys */
 	struct rate_table *auth_failures;  /* owned; unknown keys by client
 	                                      address; NULL without keys */
-	int port;
-	atomic_int starting;       /* MHD messages go to start_error */
-	char start_error[256];
 };
 
 /* One request, from its first call to its completion. */
@@ -1903,29 +1900,13 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-    __attribute__((format(printf, 2, 0)));
-
-/* libmicrohttpd's messages: kept as the reason while starting, logged
- * afterwards. */
-static void
-mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	struct api_server *srv = cls;
-
-	tf_log_server_message("api server", atomic_load(&srv->starting),
-	    srv->start_error, sizeof(srv->start_error), fmt, ap);
-}
-
 enum tf_err
 api_server_start(const struct sockaddr *addr, const struct api_config *cfg,
     struct api_server **out, char *err, size_t errlen)
 {
 	struct api_server *srv;
-	const union MHD_DaemonInfo *info;
-	unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD |
-	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
-	uint16_t port;
+	struct tf_httpd_config hc;
+	enum tf_err rc;
 
 	*out = NULL;
 	srv = tf_calloc(1, sizeof(*srv));
@@ -1946,30 +1927,20 @@ api_server_start(const struct sockaddr *addr, const struct api_config *cfg,
 		tf_free(srv);
 		return TF_ERR_NOMEM;
 	}
-	atomic_store(&srv->starting, 1);
-	if (addr->sa_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	port = tf_listen_addr_port(addr);
 	/* A thread per connection: a handler waits on AWS without holding up
 	 * other requests. */
-	srv->d = MHD_start_daemon(flags, port, NULL, NULL, handle, srv,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,  /* first, as MHD wants */
-	    MHD_OPTION_SOCK_ADDR, addr,
-	    MHD_OPTION_NOTIFY_COMPLETED, completed, srv,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
-	    MHD_OPTION_END);
-	atomic_store(&srv->starting, 0);
-	if (srv->d == NULL) {
-		tf_errf(err, errlen, "cannot listen: %s", srv->start_error[0] ?
-		    srv->start_error : "libmicrohttpd could not start");
+	hc = (struct tf_httpd_config){
+		.name = "api server", .handler = handle, .handler_cls = srv,
+		.completed = completed, .completed_cls = srv,
+		.max_connections = 64, .idle_timeout_s = 30,
+	};
+	rc = tf_httpd_start(&srv->http, addr, &hc, err, errlen);
+	if (rc != TF_OK) {
 		rate_table_free(srv->limits);
 		rate_table_free(srv->auth_failures);
 		tf_free(srv);
-		return TF_ERR_IO;
+		return rc;
 	}
-	info = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
-	srv->port = info != NULL ? info->port : port;
 	*out = srv;
 	return TF_OK;
 }
@@ -1977,7 +1948,7 @@ api_server_start(const struct sockaddr *addr, const struct api_config *cfg,
 int
 api_server_port(const struct api_server *s)
 {
-	return s->port;
+	return s->http.port;
 }
 
 void
@@ -1985,7 +1956,7 @@ api_server_stop(struct api_server *s)
 {
 	if (s == NULL)
 		return;
-	MHD_stop_daemon(s->d);
+	tf_httpd_stop(&s->http);
 	rate_table_free(s->limits);
 	rate_table_free(s->auth_failures);
 	tf_free(s);
