@@ -679,10 +679,9 @@ get_stats(struct rq *rq)
 	struct tf_manage_counts counts;
 	const char *ns;
 	char *dlq_url = NULL, reason[800];
-	cJSON *o = NULL, *by;
+	cJSON *o = NULL;
 	enum MHD_Result ret;
 	enum tf_err rc;
-	int i;
 
 	if (!check_query(rq, allowed, &ret))
 		return ret;
@@ -700,18 +699,7 @@ get_stats(struct rq *rq)
 	if (rc != TF_OK)
 		return aws_fail(rq, "counting the tasks", rc);
 	o = cJSON_CreateObject();
-	if (o == NULL || (ns != NULL ? cJSON_AddStringToObject(o, "ns", ns) :
-	    cJSON_AddNullToObject(o, "ns")) == NULL ||
-	    (by = cJSON_AddObjectToObject(o, "tasks")) == NULL)
-		goto oom;
-	for (i = 0; i < TF_TASK__STATUSES; i++)
-		if (cJSON_AddNumberToObject(by, tf_task_status_name(
-		    (enum tf_task_status)i), (double)counts.by_status[i]) == NULL)
-			goto oom;
-	if ((counts.other > 0 &&
-	    cJSON_AddNumberToObject(by, "other", (double)counts.other) == NULL) ||
-	    cJSON_AddNumberToObject(by, "total", (double)counts.total) == NULL ||
-	    cJSON_AddNumberToObject(o, "legacy", (double)counts.legacy) == NULL)
+	if (o == NULL || !cli_add_counts(o, ns, &counts))
 		goto oom;
 	/* The queues: a failure here still answers the counts. */
 	rc = add_depth(c->ctx.aws, o, "queue", c->ctx.queue_url);

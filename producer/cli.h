@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "err.h"
+#include "task_manage.h"
 
 /* Exit codes (SPEC section 8). */
 #define EXIT_FAILED   1   /* the operation failed: AWS error, condition failed */
@@ -142,6 +143,12 @@ int submit_create(struct cli *c, const char *cmd, const struct submit_opts *o,
  * *dlq_url: caller frees with tf_free(); NULL (and TF_OK) when there is
  * none. (In cmd_manage.c; `stats` and `dlq` use it.) */
 enum tf_err cli_find_dlq(struct tf_aws *aws, const char *url, char **dlq_url);
+
+/* Adds the counts of `taskfleet stats` and GET /v1/stats to o: "ns" (ns or
+ * null), "tasks" (by status, "other" when any, "total") and "legacy". False
+ * when out of memory. */
+bool cli_add_counts(cJSON *o, const char *ns,
+    const struct tf_manage_counts *counts);
 
 /* The commands. */
 int cmd_submit(struct cli *c, int argc, char **argv);

@@ -549,6 +549,27 @@ out:
 	return rc;
 }
 
+
+bool
+cli_add_counts(cJSON *o, const char *ns, const struct tf_manage_counts *counts)
+{
+	cJSON *by;
+	int i;
+
+	if ((ns != NULL ? cJSON_AddStringToObject(o, "ns", ns) :
+	    cJSON_AddNullToObject(o, "ns")) == NULL ||
+	    (by = cJSON_AddObjectToObject(o, "tasks")) == NULL)
+		return false;
+	for (i = 0; i < TF_TASK__STATUSES; i++)
+		if (cJSON_AddNumberToObject(by, tf_task_status_name(
+		    (enum tf_task_status)i), (double)counts->by_status[i]) == NULL)
+			return false;
+	return (counts->other == 0 ||
+	    cJSON_AddNumberToObject(by, "other", (double)counts->other) != NULL) &&
+	    cJSON_AddNumberToObject(by, "total", (double)counts->total) != NULL &&
+	    cJSON_AddNumberToObject(o, "legacy", (double)counts->legacy) != NULL;
+}
+
 /* Adds {"url", "visible", "in_flight", "delayed"} (or null) under key. */
 static bool
 add_depth(cJSON *o, const char *key, const struct depth *d)
@@ -577,7 +598,7 @@ cmd_stats(struct cli *c, int argc, char **argv)
 	struct tf_manage_counts counts;
 	struct depth q = { 0 }, dlq = { 0 };
 	char reason[800];
-	cJSON *o = NULL, *by;
+	cJSON *o = NULL;
 	int ch, code, i;
 	enum tf_err rc;
 
@@ -639,18 +660,7 @@ cmd_stats(struct cli *c, int argc, char **argv)
 	if (c->json) {
 		o = cJSON_CreateObject();
 		if (o == NULL || cJSON_AddStringToObject(o, "table", c->cfg.table) == NULL ||
-		    (ns != NULL ? cJSON_AddStringToObject(o, "ns", ns) :
-		    cJSON_AddNullToObject(o, "ns")) == NULL ||
-		    (by = cJSON_AddObjectToObject(o, "tasks")) == NULL)
-			goto oom;
-		for (i = 0; i < TF_TASK__STATUSES; i++)
-			if (cJSON_AddNumberToObject(by, tf_task_status_name(
-			    (enum tf_task_status)i), (double)counts.by_status[i]) == NULL)
-				goto oom;
-		if ((counts.other > 0 &&
-		    cJSON_AddNumberToObject(by, "other", (double)counts.other) == NULL) ||
-		    cJSON_AddNumberToObject(by, "total", (double)counts.total) == NULL ||
-		    cJSON_AddNumberToObject(o, "legacy", (double)counts.legacy) == NULL ||
+		    !cli_add_counts(o, ns, &counts) ||
 		    !add_depth(o, "queue", &q) || !add_depth(o, "dlq", &dlq))
 			goto oom;
 		if (cli_print_json(o) != 0)
