@@ -166,6 +166,45 @@ bind_values(struct tf_ddb_expr *e, const char *exprs,
 	"max_attempts = if_not_exists(max_attempts, :dmax), " \
 	"created_at = if_not_exists(created_at, :now)"
 
+/* The condition of a change to task t as read: its status (for an item of
+ * the original scheduler, no status and not completed) and its generation
+ * (:found, :f, :g). */
+static enum tf_err
+append_read_condition(struct tf_buf *cond, const struct tf_task *t)
+{
+	enum tf_err rc;
+
+	if (t->legacy)
+		rc = tf_buf_append_str(cond, "attribute_not_exists(#st) AND "
+		    "(attribute_not_exists(completed) OR completed = :f)");
+	else
+		rc = tf_buf_append_str(cond, "#st = :found");
+	if (rc != TF_OK)
+		return rc;
+	return tf_buf_append_str(cond, t->gen == 0 ?
+	    " AND (attribute_not_exists(gen) OR gen = :g)" : " AND gen = :g");
+}
+
+/* The end of the SET clause of a task due again at `next` (:next, :shard):
+ * back in the due index, and enqueued_for set when it is within the enqueue
+ * horizon (*enqueue: the caller sends the message), else removed (the
+ * sweeper sends it later). The message out before, if any, is stale by the
+ * new generation. */
+static enum tf_err
+append_due_again(struct tf_buf *upd, int64_t next, int64_t now_ms,
+    int64_t horizon_ms, bool *enqueue)
+{
+	enum tf_err rc;
+
+	*enqueue = next <= now_ms + (horizon_ms > 0 ? horizon_ms :
+	    TF_ENQUEUE_HORIZON_MS);
+	rc = tf_buf_append_str(upd, ", due_at = :next, due_shard = :shard");
+	if (rc != TF_OK)
+		return rc;
+	return tf_buf_append_str(upd, *enqueue ? ", enqueued_for = :next" :
+	    " REMOVE enqueued_for");
+}
+
 /* Writes the change the verdict calls for on task t, as read. Fills r.
  * TF_ERR_CONDITION when t changed since it was read. */
 static enum tf_err
@@ -192,15 +231,7 @@ write_change(struct tf_aws *aws, const char *table, const struct tf_task *t,
 	r->status = t->status;
 
 	/* The condition: the status and generation that were read. */
-	if (t->legacy) {
-		if (tf_buf_append_str(&cond, "attribute_not_exists(#st) AND "
-		    "(attribute_not_exists(completed) OR completed = :f)") != TF_OK)
-			goto out;
-	} else if (tf_buf_append_str(&cond, "#st = :found") != TF_OK) {
-		goto out;
-	}
-	if (tf_buf_append_str(&cond, t->gen == 0 ?
-	    " AND (attribute_not_exists(gen) OR gen = :g)" : " AND gen = :g") != TF_OK)
+	if (append_read_condition(&cond, t) != TF_OK)
 		goto out;
 
 	switch (verdict) {
@@ -240,12 +271,9 @@ write_change(struct tf_aws *aws, const char *table, const struct tf_task *t,
 		v.next = action == TF_MANAGE_RUN_NOW || t->next_run < now_ms ? now_ms :
 		    t->next_run;
 		r->next_run = v.next;
-		enqueue = v.next <= now_ms + (horizon_ms > 0 ? horizon_ms :
-		    TF_ENQUEUE_HORIZON_MS);
-		if (tf_buf_append_str(&upd, ", next_run = :next, due_at = :next, "
-		    "due_shard = :shard") != TF_OK ||
-		    tf_buf_append_str(&upd, enqueue ? ", enqueued_for = :next" :
-		    " REMOVE enqueued_for") != TF_OK)
+		if (tf_buf_append_str(&upd, ", next_run = :next") != TF_OK ||
+		    append_due_again(&upd, v.next, now_ms, horizon_ms,
+		    &enqueue) != TF_OK)
 			goto out;
 		break;
 	default:
@@ -363,15 +391,7 @@ tf_manage_patch(struct tf_aws *aws, const char *table, const struct tf_task *t,
 	v.next = p->next_run > 0 ? p->next_run : t->next_run > 0 ? t->next_run :
 	    now_ms;
 
-	if (t->legacy) {
-		if (tf_buf_append_str(&cond, "attribute_not_exists(#st) AND "
-		    "(attribute_not_exists(completed) OR completed = :f)") != TF_OK)
-			goto out;
-	} else if (tf_buf_append_str(&cond, "#st = :found") != TF_OK) {
-		goto out;
-	}
-	if (tf_buf_append_str(&cond, t->gen == 0 ?
-	    " AND (attribute_not_exists(gen) OR gen = :g)" : " AND gen = :g") != TF_OK)
+	if (append_read_condition(&cond, t) != TF_OK)
 		goto out;
 	if (tf_buf_append_str(&upd, "SET #st = :new, gen = :ng, updated_at = :now, "
 	    "next_run = :next") != TF_OK ||
@@ -387,12 +407,8 @@ tf_manage_patch(struct tf_aws *aws, const char *table, const struct tf_task *t,
 	if (pending) {
 		/* The message out (if any) is stale by the new gen: the task is
 		 * due again, with a message now when that is soon. */
-		enqueue = v.next <= now_ms + (horizon_ms > 0 ? horizon_ms :
-		    TF_ENQUEUE_HORIZON_MS);
-		if (tf_buf_append_str(&upd, ", due_at = :next, due_shard = :shard") !=
-		    TF_OK ||
-		    tf_buf_append_str(&upd, enqueue ? ", enqueued_for = :next" :
-		    " REMOVE enqueued_for") != TF_OK)
+		if (append_due_again(&upd, v.next, now_ms, horizon_ms,
+		    &enqueue) != TF_OK)
 			goto out;
 	}
 	if (tf_buf_appendf(&all, "%s %s", tf_buf_str(&upd), tf_buf_str(&cond)) != TF_OK)
