@@ -49,7 +49,6 @@
 #include "api.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -526,19 +525,6 @@ out:
 
 /* --- GET /v1/tasks ------------------------------------------------------ */
 
-/* Parses a status name in any case. */
-static bool
-parse_status(const char *s, enum tf_task_status *out)
-{
-	char up[16];
-	size_t i;
-
-	for (i = 0; s[i] != '\0' && i < sizeof(up) - 1; i++)
-		up[i] = (char)toupper((unsigned char)s[i]);
-	up[i] = '\0';
-	return s[i] == '\0' && tf_task_status_parse(up, out);
-}
-
 static enum MHD_Result
 list_tasks(struct rq *rq)
 {
@@ -566,7 +552,7 @@ list_tasks(struct rq *rq)
 		return api_error(rq, MHD_HTTP_FORBIDDEN, "forbidden",
 		    "this API key may not read namespace \"%s\"", q.ns);
 	if ((v = query(rq, "status")) != NULL) {
-		if (!parse_status(v, &q.status))
+		if (!cli_parse_status(v, &q.status))
 			return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
 			    "status: \"%.32s\" is not one of PENDING, PROCESSING, "
 			    "COMPLETED, FAILED, SUSPENDED", v);

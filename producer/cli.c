@@ -259,6 +259,18 @@ out:
 }
 
 bool
+cli_parse_status(const char *s, enum tf_task_status *out)
+{
+	char up[16];
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i < sizeof(up) - 1; i++)
+		up[i] = (char)toupper((unsigned char)s[i]);
+	up[i] = '\0';
+	return s[i] == '\0' && tf_task_status_parse(up, out);
+}
+
+bool
 cli_parse_int(const char *s, long long min, long long max, long long *out)
 {
 	char *end;

@@ -73,6 +73,10 @@ int cli_print_json(const cJSON *o);
 enum tf_err cli_read_arg(const char *arg, char **text, size_t *len,
     char *errbuf, size_t errlen);
 
+/* Parses a task status name in any case (`list --status`, GET /v1/tasks);
+ * false for anything else. */
+bool cli_parse_status(const char *s, enum tf_task_status *out);
+
 /* Parses a whole decimal number in [min, max]; false for anything else. */
 bool cli_parse_int(const char *s, long long min, long long max,
     long long *out);

@@ -2,7 +2,6 @@
  * cmd_list.c - `taskfleet list`: one namespace's tasks by schedule, newest
  * first, a page at a time (the by_ns index).
  */
-#include <ctype.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -45,19 +44,6 @@ list_help(void)
 	    "with --json).\n"
 	    "Exit: 0 listed, 1 failed, 2 bad input.\n",
 	    list_usage, TF_TASK_LIST_MAX, LIST_DEFAULT_LIMIT);
-}
-
-/* Parses --status, in any case. */
-static bool
-parse_status(const char *s, enum tf_task_status *out)
-{
-	char up[16];
-	size_t i;
-
-	for (i = 0; s[i] != '\0' && i < sizeof(up) - 1; i++)
-		up[i] = (char)toupper((unsigned char)s[i]);
-	up[i] = '\0';
-	return s[i] == '\0' && tf_task_status_parse(up, out);
 }
 
 /* Prints the page for people: a header and one aligned line per task.
@@ -120,7 +106,7 @@ cmd_list(struct cli *c, int argc, char **argv)
 			q.ns = optarg;
 			break;
 		case 's':
-			if (!parse_status(optarg, &q.status))
+			if (!cli_parse_status(optarg, &q.status))
 				return cli_usage_error(cmd, "--status: \"%.32s\" is not one "
 				    "of PENDING, PROCESSING, COMPLETED, FAILED, SUSPENDED",
 				    optarg);
