@@ -77,18 +77,14 @@ ROUTES = {
 CONSOLE = os.path.join(ROOT, "producer", "console")
 CONSOLE_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
 
-failed = False
 procs = []
 
 
-def check(name, ok, why=""):
-    global failed
-    if ok:
-        print("PASS api/%s" % name)
-    else:
-        failed = True
-        print("FAIL api/%s: %s" % (name, why))
-    sys.stdout.flush()
+sys.path.insert(0, os.path.join(ROOT, "tests", "tools"))
+import tftest  # noqa: E402  (found through the path above)
+
+REPORT = tftest.Report("api")
+check = REPORT.check
 
 
 def start(env, *args):
@@ -835,4 +831,4 @@ finally:
                 pr.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 pr.kill()
-sys.exit(1 if failed else 0)
+sys.exit(1 if REPORT.failed else 0)

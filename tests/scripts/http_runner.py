@@ -29,17 +29,12 @@ RECEIVER = os.path.join(ROOT, "tests", "tools", "webhook_receiver.py")
 KEY1 = "test-signing-key-one-0123456789"
 KEY2 = "test-signing-key-two-9876543210"
 
-failed = False
 
+sys.path.insert(0, os.path.join(ROOT, "tests", "tools"))
+import tftest  # noqa: E402  (found through the path above)
 
-def check(name, ok, why=""):
-    global failed
-    if ok:
-        print("PASS http_runner/%s" % name)
-    else:
-        failed = True
-        print("FAIL http_runner/%s: %s" % (name, why))
-    sys.stdout.flush()
+REPORT = tftest.Report("http_runner")
+check = REPORT.check
 
 
 class Receiver:
@@ -137,7 +132,7 @@ def main():
         a.stop()
         b.stop()
         s.stop()
-    return 1 if failed else 0
+    return 1 if REPORT.failed else 0
 
 
 def tests(a, b):
