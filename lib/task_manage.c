@@ -20,6 +20,20 @@
 /* BatchWriteItem rounds for the unprocessed items of one clear page. */
 #define CLEAR_ROUNDS 10
 
+const char *
+tf_manage_verdict_name(enum tf_manage_verdict v)
+{
+	static const char *const names[] = {
+		[TF_MANAGE_CHANGE] = "changed",
+		[TF_MANAGE_REQUEST] = "requested",
+		[TF_MANAGE_WITHDRAW] = "withdrawn",
+		[TF_MANAGE_ALREADY] = "already",
+		[TF_MANAGE_REFUSE] = "refused",
+	};
+
+	return (unsigned)v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";
+}
+
 enum tf_manage_verdict
 tf_manage_decide(enum tf_manage_action action, const struct tf_task *t)
 {

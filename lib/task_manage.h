@@ -61,6 +61,10 @@ enum tf_manage_verdict {
 	TF_MANAGE_REFUSE      /* the state does not allow it */
 };
 
+/* The verdict's name in the CLI's and the API's JSON ("result"): changed,
+ * requested, withdrawn, already, refused. */
+const char *tf_manage_verdict_name(enum tf_manage_verdict v);
+
 /* The verdict for action on task t (borrowed): status and
  * suspend_requested decide. */
 enum tf_manage_verdict tf_manage_decide(enum tf_manage_action action,

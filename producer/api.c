@@ -435,14 +435,6 @@ out:
 	return ret;
 }
 
-static const char *const verdict_names[] = {
-	[TF_MANAGE_CHANGE] = "changed",
-	[TF_MANAGE_REQUEST] = "requested",
-	[TF_MANAGE_WITHDRAW] = "withdrawn",
-	[TF_MANAGE_ALREADY] = "already",
-	[TF_MANAGE_REFUSE] = "refused",
-};
-
 /* suspend, resume, run: tf_manage_change(), as the CLI's commands do. */
 static enum MHD_Result
 change_task(struct rq *rq, const char *id, enum tf_manage_action action,
@@ -502,7 +494,7 @@ change_task(struct rq *rq, const char *id, enum tf_manage_action action,
 	if (o == NULL ||
 	    cJSON_AddStringToObject(o, "id", id) == NULL ||
 	    cJSON_AddStringToObject(o, "action", name) == NULL ||
-	    cJSON_AddStringToObject(o, "result", verdict_names[r.verdict]) == NULL ||
+	    cJSON_AddStringToObject(o, "result", tf_manage_verdict_name(r.verdict)) == NULL ||
 	    cJSON_AddStringToObject(o, "status", tf_task_status_name(r.status)) == NULL ||
 	    cJSON_AddBoolToObject(o, "suspend_requested",
 	    r.verdict == TF_MANAGE_REQUEST ||

@@ -30,14 +30,6 @@ static const char stats_usage[] = "usage: taskfleet stats [--ns NS] [--json]\n";
 
 #define DUE_DEFAULT_LIMIT 100
 
-static const char *const verdict_names[] = {
-	[TF_MANAGE_CHANGE] = "changed",
-	[TF_MANAGE_REQUEST] = "requested",
-	[TF_MANAGE_WITHDRAW] = "withdrawn",
-	[TF_MANAGE_ALREADY] = "already",
-	[TF_MANAGE_REFUSE] = "refused",
-};
-
 /* The effective enqueue horizon. */
 static int64_t
 horizon(const struct cli *c)
@@ -56,7 +48,7 @@ print_change_json(const char *id, const char *action,
 	if (o == NULL ||
 	    cJSON_AddStringToObject(o, "id", id) == NULL ||
 	    cJSON_AddStringToObject(o, "action", action) == NULL ||
-	    cJSON_AddStringToObject(o, "result", verdict_names[r->verdict]) == NULL ||
+	    cJSON_AddStringToObject(o, "result", tf_manage_verdict_name(r->verdict)) == NULL ||
 	    cJSON_AddStringToObject(o, "status", tf_task_status_name(r->status)) == NULL ||
 	    cJSON_AddBoolToObject(o, "suspend_requested",
 	    r->verdict == TF_MANAGE_REQUEST ||
