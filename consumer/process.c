@@ -263,6 +263,17 @@ next_occurrence(const struct tf_task *t, int64_t now, int64_t *next)
 	return true;
 }
 
+/* An empty outcome with the consumer's settings: the enqueue horizon, the
+ * runs kept in `history`, the retention of finished tasks. */
+static void
+outcome_init(const struct tf_consumer *c, struct tf_task_outcome *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->horizon_ms = c->cfg->horizon_ms;
+	o->history_kept = c->cfg->history_kept;
+	o->retention_ms = c->cfg->retention_ms;
+}
+
 /* Turns the runner's result into the outcome to write. */
 static void
 outcome_from_result(const struct tf_consumer *c, const struct tf_task *t,
@@ -272,11 +283,8 @@ outcome_from_result(const struct tf_consumer *c, const struct tf_task *t,
 	int64_t backoff, next = 0;
 	bool recurring;
 
-	memset(o, 0, sizeof(*o));
+	outcome_init(c, o);
 	o->result_json = ctx->result_json;
-	o->horizon_ms = c->cfg->horizon_ms;
-	o->history_kept = c->cfg->history_kept;
-	o->retention_ms = c->cfg->retention_ms;
 	/* A recurring task's occurrence that succeeded, or failed for good, makes
 	 * way for the next slot: the schedule decides when the task is over. */
 	recurring = r->outcome != TF_RUN_RETRY && next_occurrence(t, now, &next);
@@ -403,11 +411,9 @@ run_claimed(struct job *j, struct tf_task *t)
 		 * is the runner's permanent failure. */
 		snprintf(errbuf, sizeof(errbuf), "runner output refused: %s",
 		    err[0] != '\0' ? err : tf_aws_last_error()->message);
-		memset(&o, 0, sizeof(o));
+		outcome_init(c, &o);
 		o.kind = TF_OUTCOME_FAILED;
 		o.error = errbuf;
-		o.history_kept = c->cfg->history_kept;
-		o.retention_ms = c->cfg->retention_ms;
 		o.duration_ms = took;
 		o.late_ms = j->late_ms;
 		rc = tf_task_finish(c->ctx->aws, c->cfg->table, t, &o, now, &state,

@@ -12,6 +12,9 @@
  *   "big_result"  hands set_result() a document over the host's limit
  *                 (which it must refuse) and then a small one, and
  *                 completes with the refusal recorded in the small one
+ *   "fat_output"  hands set_params() and set_result() a document of
+ *                 FAT_DOC_BYTES each, both within the host's limit but too
+ *                 big for one DynamoDB item together, and completes
  * Anything else fails the task permanently. Its configuration
  * (TASKFLEET_RUNNER_CONFIG_CRASHY) may hold {"pid_file": PATH}: init()
  * appends its pid there, so a test can tell where runs happen. init(), each
@@ -29,6 +32,7 @@
 #include <taskfleet/runner.h>
 
 #define BIG_RESULT_BYTES (400 * 1024)
+#define FAT_DOC_BYTES (250 * 1024)
 
 /* The host table init() was given, for fini()'s log line. */
 static const struct tf_host_api *init_host;
@@ -141,6 +145,23 @@ crashy_run(void *state, const struct tf_task_view *task,
 			hand_over(host->set_result, task, "{\"big\": \"refused\"}");
 		free(big);
 		result->completed = 1;
+	} else if (strcmp(m, "fat_output") == 0) {
+		/* {"pad":"xxx...x"}, FAT_DOC_BYTES long */
+		big = malloc(FAT_DOC_BYTES + 1);
+		if (big == NULL) {
+			fail(result, TF_RUN_RETRY, "out of memory");
+			goto out;
+		}
+		memset(big, 'x', FAT_DOC_BYTES);
+		memcpy(big, "{\"pad\":\"", 8);
+		memcpy(big + FAT_DOC_BYTES - 2, "\"}", 2);
+		big[FAT_DOC_BYTES] = '\0';
+		if (host->set_params(task->ctx, big, FAT_DOC_BYTES) != 0 ||
+		    host->set_result(task->ctx, big, FAT_DOC_BYTES) != 0)
+			fail(result, TF_RUN_FAILED, "a fat document was refused");
+		else
+			result->completed = 1;
+		free(big);
 	} else {
 		fail(result, TF_RUN_FAILED, "unknown mode");
 	}

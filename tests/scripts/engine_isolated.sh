@@ -96,10 +96,11 @@ for i in 1 2 3 4 5; do
 	"$TASKFLEET" submit --type crashy --id "iso-ok-$i" --params '{"mode": "ok"}' >/dev/null
 done
 "$TASKFLEET" submit --type crashy --id iso-big --params '{"mode": "big_result"}' >/dev/null
+"$TASKFLEET" submit --type crashy --id iso-fat --max-attempts 3 --params '{"mode": "fat_output"}' >/dev/null
 "$TASKFLEET" submit --type noop --id iso-noop >/dev/null
 
 settled() {
-	[ "$($TFCHECK summary "$E2E_NAME")" = '{"COMPLETED": 7, "FAILED": 4}' ]
+	[ "$($TFCHECK summary "$E2E_NAME")" = '{"COMPLETED": 7, "FAILED": 5}' ]
 }
 if wait_until 60 settled; then
 	pass "isolated-all-settled"
@@ -133,6 +134,11 @@ done
 check "isolated-ok-result-from-worker" test "$(field iso-ok-1 't.get("result")')" = "{'ok': True}"
 check "isolated-big-result-refused-in-worker" test "$(field iso-big 't.get("result")')" = "{'big': 'refused'}"
 check "isolated-noop-in-process" status_is iso-noop COMPLETED
+# Params and a result each within the host's limit, too big for one item
+# together: the runner's permanent failure, at the first attempt, with the
+# run in the history.
+fat=$(field iso-fat 't.get("status"), t.get("attempts"), t["last_error"].startswith("runner output refused: "), [(h["outcome"], "ms" in h) for h in t.get("history", [])]')
+check "isolated-fat-output-refused ($fat)" test "$fat" = "FAILED 1 True [('failed', True)]"
 
 # The hang: killed 2 s after its start (plus the 1 s grace), not earlier.
 hang_error=$(field iso-hang 't.get("last_error")')
