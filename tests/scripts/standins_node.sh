@@ -12,25 +12,13 @@
 # up on its own pinned node. Prints one line per check, "PASS name" or
 # "FAIL name: why"; exits 1 if any failed. About 30 s (more on first use).
 set -u
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
-L=$ROOT/infra/local
-DN=$ROOT/tests/debian-node
-export AWS_EC2_METADATA_DISABLED=true
-# The suite's stack must not leak into the copy's stack.
+. "$(dirname "$0")/../tools/e2e.sh" # pass, fail, e2e_failed
+L=$TF_ROOT/infra/local
+DN=$TF_ROOT/tests/debian-node
+# The copy's stack is its own, on free ports; the suite's is only looked at.
 SUITE_DIR=${TASKFLEET_LOCAL_DIR:-}
-unset AWS_ENDPOINT_URL AWS_ENDPOINT_URL_SQS AWS_ENDPOINT_URL_DYNAMODB TASKFLEET_LOCAL_DDB_PATH TASKFLEET_LOCAL_DIR
+unset TASKFLEET_LOCAL_DDB_PATH TASKFLEET_LOCAL_DIR
 export TASKFLEET_LOCAL_SQS_PORT=0 TASKFLEET_LOCAL_DDB_PORT=0
-
-failed=0
-pass() { echo "PASS $1"; }
-fail() {
-	echo "FAIL $1: $2"
-	failed=$((failed + 1))
-}
-finish() {
-	[ "$failed" -eq 0 ]
-	exit
-}
 
 T=$(mktemp -d /tmp/taskfleet-standins-node.XXXXXX)
 cleanup() {
@@ -99,7 +87,7 @@ if [ "$have" = "v$dn_want/$npm_want" ]; then
 else
 	fail "Debian 12's node $dn_want and npm $npm_want are first on the PATH" \
 		"they are $have ($(tail -n 3 "$T/dn-install.log" 2>/dev/null | tr '\n' ' '))"
-	finish
+	exit 1
 fi
 
 # ---- with them, infra/local/node still runs the pinned node
@@ -129,4 +117,4 @@ else
 	fail "with Debian's node and npm, a fresh infra/local installs and up starts both stand-ins on the pinned node" \
 		"up failed: $(grep -v '^npm WARN' "$T/up.err" | tail -n 6 | tr '\n' ' ')"
 fi
-finish
+exit $e2e_failed
