@@ -134,7 +134,8 @@ tf_stop() {
 }
 
 # Starts this stack's NAME server on PORT (0: a free one) in the background,
-# on the pinned node (tf_need_node first). SQS re-creates the queues in sqs-queues.json if that file exists.
+# on the pinned node (tf_need_node first). SQS re-creates the queues in
+# sqs-queues.json if that file exists.
 tf_start() {
 	local name=$1 port=$2 pid
 	local -a extra=()
