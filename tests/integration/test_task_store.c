@@ -442,13 +442,15 @@ int
 main(void)
 {
 	struct tf_schema_opts o = { 0 };
+	struct tf_schema_changes ch;
+	char step[200];
 	int rc;
 
 	if (itest_open() != 0)
 		return 1;
 	table = itest_name("tf-tasks");
 	o.table = table;
-	if (tf_schema_create_table(AWS, &o, NULL) != TF_OK) {
+	if (tf_schema_create_table(AWS, &o, &ch, step, sizeof(step)) != TF_OK) {
 		printf("FAIL setup: cannot create table %s\n", table);
 		return 1;
 	}
