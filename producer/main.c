@@ -39,6 +39,7 @@ usage(FILE *to)
 	    "  clear     delete every task of a namespace\n"
 	    "  due       list the tasks that are due now (a dry run)\n"
 	    "  stats     count tasks by status; the queue's depth\n"
+	    "  adopt     bring the original scheduler's items into the indexes\n"
 	    "  dlq       the dead-letter queue: list its messages, redrive them\n"
 	    "  serve     the admin REST API (JSON under /v1)\n"
 	    "\n"
@@ -189,6 +190,7 @@ static const struct command commands[] = {
 	{ "clear", cmd_clear },
 	{ "due", cmd_due },
 	{ "stats", cmd_stats },
+	{ "adopt", cmd_adopt },
 	{ "dlq", cmd_dlq },
 	{ "serve", cmd_serve },
 };
