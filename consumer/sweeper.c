@@ -259,6 +259,7 @@ log_failure(struct tf_sweeper *sw, struct failure_log *fl, int failed,
     enum tf_err rc, const char *err)
 {
 	int64_t now = tf_mono_ms();
+	char again[64] = "";
 
 	if (failed == 0) {
 		if (fl->failing)
@@ -274,12 +275,15 @@ log_failure(struct tf_sweeper *sw, struct failure_log *fl, int failed,
 	fl->sweeps_failed++;
 	if (fl->logged_at != 0 && now - fl->logged_at < FAILURE_LOG_EVERY_MS)
 		return;
+	if (fl->logged_at != 0)
+		snprintf(again, sizeof(again), "; still, after %ld more failed "
+		    "sweep(s)", fl->sweeps_failed);
 	tf_log(TF_LOG_ERROR, "sweeper: querying the index by_due of table %s "
-	    "failed (%d of %d shards; %ld sweep(s) since the last such line): "
-	    "%s. Until it works, tasks are not enqueued when they come due, lost "
-	    "messages are not sent again and runs of crashed consumers are not "
-	    "recovered%s", sw->o.table, failed, TF_DUE_SHARDS, fl->sweeps_failed,
-	    err, rc == TF_ERR_VALIDATION || rc == TF_ERR_NOT_FOUND ?
+	    "failed (%d of %d shards%s): %s. Until it works, tasks are not "
+	    "enqueued when they come due, lost messages are not sent again and "
+	    "runs of crashed consumers are not recovered%s", sw->o.table, failed,
+	    TF_DUE_SHARDS, again, err, rc == TF_ERR_VALIDATION ||
+	    rc == TF_ERR_NOT_FOUND ?
 	    "; a table without the index is fixed by `taskfleet init`" : "");
 	fl->logged_at = now;
 	fl->sweeps_failed = 0;
