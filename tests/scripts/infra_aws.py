@@ -220,7 +220,10 @@ def main():
     if gsis:
         problems.append('indexes init does not make: %s' % list(gsis))
     result('table_matches_taskfleet_init', not problems, '; '.join(problems))
-    ttl_attr = re.search(r'tf_ddb_update_ttl\(aws, o->table, "(\w+)"', schema_src)
+    # init enables TTL on TF_SCHEMA_TTL_ATTRIBUTE (lib/schema.h).
+    with open(os.path.join(ROOT, 'lib', 'schema.h')) as f:
+        ttl_attr = 'tf_ddb_update_ttl(aws, o->table, TF_SCHEMA_TTL_ATTRIBUTE' in schema_src and \
+            re.search(r'#define TF_SCHEMA_TTL_ATTRIBUTE "(\w+)"', f.read())
     ttl = t.get('ttl', [{}])[0]
     result('table_ttl_on_ttl_attribute', ttl_attr and ttl.get('attribute_name') == ttl_attr.group(1) and ttl.get('enabled') is True,
            'ttl block %s, init uses %s' % (ttl, ttl_attr and ttl_attr.group(1)))
