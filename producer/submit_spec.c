@@ -228,8 +228,8 @@ submit_check_names(const struct submit_opts *o, const char *type,
 {
 	if (!tf_task_type_valid(type))
 		return fail(EXIT_USAGE, err, errlen, "%s: \"%.64s%s\" is not a "
-		    "runner name (1 to %d of a-z 0-9 _ -)", N("type"), type,
-		    strlen(type) > 64 ? "..." : "", TF_TASK_TYPE_MAX);
+		    "runner name (%s)", N("type"), type,
+		    strlen(type) > 64 ? "..." : "", TF_TASK_TYPE_SYNTAX);
 	if (!tf_task_ns_valid(o->ns))
 		return fail(EXIT_USAGE, err, errlen, "%s: must be 1 to %d of A-Z "
 		    "a-z 0-9 _ . -", N("ns"), TF_TASK_NS_MAX);

@@ -36,7 +36,7 @@ extern "C" {
 
 #define TF_RUNNER_MAGIC     0x54467231u  /* "TFr1" */
 #define TF_RUNNER_ABI_MAJOR 1
-#define TF_RUNNER_ABI_MINOR 0
+#define TF_RUNNER_ABI_MINOR 1
 
 /* The longest runner name, in bytes. */
 #define TF_RUNNER_NAME_MAX 64
@@ -169,7 +169,8 @@ struct tf_runner {
 	uint32_t size;                  /* sizeof(struct tf_runner) */
 	uint32_t flags;                 /* TF_RUNNER_* flags */
 	const char *name;               /* the task type it runs:
-	                                   [a-z0-9_-]{1,TF_RUNNER_NAME_MAX} */
+	                                   [A-Za-z0-9_-]{1,TF_RUNNER_NAME_MAX},
+	                                   case-sensitive */
 	const char *version;            /* the runner's own version, free text */
 
 	/* Called once after loading, before any run(). config_json is the
@@ -187,6 +188,25 @@ struct tf_runner {
 	/* Called once before unloading, after the last run() has returned.
 	 * May be NULL. */
 	void (*fini)(void *state);
+
+	/* Since ABI 1.1 (a runner built against 1.0 has no such field: its
+	 * size stops before it, and the host does not read it). */
+
+	/* Checks a task's params before the task is written: `taskfleet
+	 * submit`, POST /v1/tasks and PATCH call it when this runner is
+	 * installed where they run, and refuse the task with the message on
+	 * non-zero. params_json is JSON object text (terminated; params_len
+	 * bytes), valid only during the call. Write why into error (error_size
+	 * bytes, a host buffer holding "") as one line naming the field, and
+	 * return non-zero to refuse; return 0 to accept. Called without init()
+	 * and without a run: use no state, configuration or network, change
+	 * nothing; may be called from several threads at once (serialised with
+	 * TF_RUNNER_SINGLE_THREADED). Do the checks run() makes before its side
+	 * effect, with the same code, so a task that passes here does not fail
+	 * later for the same reason. May be NULL: the params are then checked
+	 * only when the task runs. */
+	int (*validate)(const char *params_json, size_t params_len, char *error,
+	    size_t error_size);
 };
 
 /* The entry point every runner defines. */

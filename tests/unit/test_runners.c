@@ -327,8 +327,9 @@ test_refuse_too_small(void)
 	fmt_buf(want, sizeof(want), "descriptor is %zu bytes (runner ABI %s)",
 	    offsetof(struct tf_runner, init), ours);
 	CHECK_HAS(err, want);
+	/* The host requires the fields of ABI 1.0; later ones are optional. */
 	fmt_buf(want, sizeof(want), "%zu bytes this taskfleet (runner ABI %s) reads",
-	    sizeof(struct tf_runner), ours);
+	    offsetof(struct tf_runner, validate), ours);
 	CHECK_HAS(err, want);
 }
 
@@ -497,6 +498,99 @@ test_newer_minor_accepted(void)
 	tf_runner_set_free(set);
 	CHECK_INT_EQ(res.outcome, TF_RUN_SUCCESS);
 	CHECK_INT_EQ(res.completed, 1);
+}
+
+/* A runner built against ABI 1.0 (tests/runners/runner_abi_1_0.h): its
+ * descriptor stops before validate(), with a trap after it. It loads, runs,
+ * and its params are accepted unchecked. */
+static void
+test_old_minor_accepted(void)
+{
+	struct tf_runner_set *set = NULL;
+	const struct tf_loaded_runner *r;
+	struct tf_run_ctx ctx = { .cancel = 0 };
+	struct tf_run_result res;
+	char path[PATH_MAX], err[512], ebuf[64];
+
+	test_runner(path, sizeof(path), "old_minor");
+	CHECK_INT_EQ(load_init(path, &set, err, sizeof(err)), TF_OK);
+	r = tf_runner_set_find(set, "old_minor");
+	CHECK(r != NULL);
+	CHECK_INT_EQ(tf_loaded_runner_abi_minor(r), 0);
+	CHECK(tf_loaded_runner_size(r) < sizeof(struct tf_runner));
+	CHECK(!tf_loaded_runner_validates(r));
+	CHECK_INT_EQ(tf_runner_validate(r, "{\"anything\": 1}", 16, err,
+	    sizeof(err)), TF_OK);
+	CHECK_STR_EQ(err, "");
+	run_once(r, "{}", 1, 0, &ctx, &res, ebuf, sizeof(ebuf));
+	tf_runner_set_free(set);
+	CHECK_INT_EQ(res.outcome, TF_RUN_SUCCESS);
+	CHECK_INT_EQ(res.completed, 1);
+}
+
+/* A runner with validate() (ABI 1.1): called without init(), its message
+ * passed on as one line; a refusal without text gets one naming it. */
+static void
+test_validate_entry_called(void)
+{
+	struct tf_runner_set *set = NULL;
+	const struct tf_loaded_runner *r;
+	struct tf_run_ctx ctx = { .cancel = 0 };
+	struct tf_run_result res;
+	char path[PATH_MAX], err[512], ebuf[64];
+
+	test_runner(path, sizeof(path), "validating");
+	CHECK_INT_EQ(tf_runner_set_load(path, &set, err, sizeof(err)), TF_OK);
+	r = tf_runner_set_find(set, "validating");
+	CHECK(r != NULL);
+	CHECK_INT_EQ(tf_loaded_runner_abi_minor(r), TF_RUNNER_ABI_MINOR);
+	CHECK(tf_loaded_runner_validates(r));
+	/* No init: validate() is what a producer calls. */
+	CHECK_INT_EQ(tf_runner_validate(r, "{\"bad\": 1}", 10, err, sizeof(err)),
+	    TF_ERR_INVALID);
+	CHECK_STR_EQ(err, "params.bad: not allowed (10 bytes checked)");
+	CHECK_INT_EQ(tf_runner_validate(r, "{\"silent\": 1}", 13, err,
+	    sizeof(err)), TF_ERR_INVALID);
+	CHECK_STR_EQ(err, "runner \"validating\" refused the params without a "
+	    "message");
+	CHECK_INT_EQ(tf_runner_validate(r, "{\"fine\": 1}", 11, err, sizeof(err)),
+	    TF_OK);
+	CHECK_STR_EQ(err, "");
+	/* Cut to the caller's buffer. */
+	CHECK_INT_EQ(tf_runner_validate(r, "{\"bad\": 1}", 10, ebuf, 8),
+	    TF_ERR_INVALID);
+	CHECK_STR_EQ(ebuf, "params.");
+	CHECK_INT_EQ(tf_runner_set_init(set, &fake_host, err, sizeof(err)), TF_OK);
+	run_once(r, "{}", 1, 0, &ctx, &res, ebuf, sizeof(ebuf));
+	tf_runner_set_free(set);
+	CHECK_INT_EQ(res.completed, 1);
+	CHECK_STR_EQ(ctx.result, "{\"validated\": 4}");
+}
+
+/* The original scheduler's task type "exampleTask": upper case is allowed
+ * and names are case-sensitive. */
+static void
+test_upper_case_name(void)
+{
+	struct tf_runner_set *set = NULL;
+	const struct tf_loaded_runner *r;
+	struct tf_run_ctx ctx = { .cancel = 0 };
+	struct tf_run_result res;
+	char path[PATH_MAX], err[512], ebuf[64];
+
+	test_runner(path, sizeof(path), "exampleTask");
+	CHECK_INT_EQ(load_init(path, &set, err, sizeof(err)), TF_OK);
+	CHECK_STR_EQ(err, "");
+	r = tf_runner_set_find(set, "exampleTask");
+	CHECK(r != NULL);
+	CHECK(tf_runner_set_find(set, "exampletask") == NULL);
+	CHECK_INT_EQ(tf_runner_config_var("exampleTask", ebuf, sizeof(ebuf)),
+	    TF_OK);
+	CHECK_STR_EQ(ebuf, "TASKFLEET_RUNNER_CONFIG_EXAMPLETASK");
+	run_once(r, "{}", 1, 0, &ctx, &res, ebuf, sizeof(ebuf));
+	tf_runner_set_free(set);
+	CHECK_INT_EQ(res.completed, 1);
+	CHECK_STR_EQ(ctx.result, "{\"type\": \"exampleTask\"}");
 }
 
 static void
@@ -1636,6 +1730,9 @@ main(void)
 	TF_RUN(test_one_bad_refuses_all);
 	TF_RUN(test_missing_paths);
 	TF_RUN(test_newer_minor_accepted);
+	TF_RUN(test_old_minor_accepted);
+	TF_RUN(test_validate_entry_called);
+	TF_RUN(test_upper_case_name);
 	TF_RUN(test_directory_spec);
 	TF_RUN(test_colon_list);
 	TF_RUN(test_bare_file_name);
