@@ -567,6 +567,48 @@ test_validate_entry_called(void)
 	CHECK_STR_EQ(ctx.result, "{\"validated\": 4}");
 }
 
+/* The shipped http runner's validate(): the parse each delivery makes first,
+ * without init() (no configuration, no libcurl). */
+static void
+test_http_validate(void)
+{
+	static const struct {
+		const char *params;
+		const char *want;  /* NULL: accepted */
+	} cases[] = {
+		{ "{\"url\": \"http://127.0.0.1:9/\"}", NULL },
+		{ "{\"url\": \"file:///etc/passwd\"}", "params.url: scheme \"file\"" },
+		{ "{\"url\": \"http://127.0.0.1:9/\", \"headers\": {\"X-A\": "
+		    "\"a\\r\\nB: c\"}}", "params.headers.X-A: the value holds a CR or LF" },
+		{ "{\"url\": \"http://127.0.0.1:9/\", \"method\": \"GET\\nX\"}",
+		    "params.method: \"GET?X\" is not one of" },
+		{ "{}", "params.url: required" },
+		{ "{\"url\": \"http://127.0.0.1:9/\", \"mehtod\": \"GET\"}",
+		    "params.mehtod: unknown field" },
+	};
+	struct tf_runner_set *set = NULL;
+	const struct tf_loaded_runner *r;
+	char path[PATH_MAX], err[512];
+	size_t i;
+
+	shipped_runner(path, sizeof(path), "http");
+	CHECK_INT_EQ(tf_runner_set_load(path, &set, err, sizeof(err)), TF_OK);
+	r = tf_runner_set_find(set, "http");
+	CHECK(r != NULL && tf_loaded_runner_validates(r));
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum tf_err rc = tf_runner_validate(r, cases[i].params,
+		    strlen(cases[i].params), err, sizeof(err));
+
+		if (cases[i].want == NULL) {
+			CHECK_MSG(rc == TF_OK, "%s: %s", cases[i].params, err);
+			continue;
+		}
+		CHECK_MSG(rc == TF_ERR_INVALID, "%s accepted", cases[i].params);
+		CHECK_HAS(err, cases[i].want);
+	}
+	tf_runner_set_free(set);
+}
+
 /* The original scheduler's task type "exampleTask": upper case is allowed
  * and names are case-sensitive. */
 static void
@@ -1732,6 +1774,7 @@ main(void)
 	TF_RUN(test_newer_minor_accepted);
 	TF_RUN(test_old_minor_accepted);
 	TF_RUN(test_validate_entry_called);
+	TF_RUN(test_http_validate);
 	TF_RUN(test_upper_case_name);
 	TF_RUN(test_directory_spec);
 	TF_RUN(test_colon_list);
