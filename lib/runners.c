@@ -1010,6 +1010,33 @@ tf_run_result_prepare(struct tf_run_result *result, char *errbuf, size_t errlen)
 		errbuf[0] = '\0';
 }
 
+enum tf_err
+tf_run_result_check_times(const struct tf_run_result *result, char *err,
+    size_t errlen)
+{
+	const struct {
+		const char *name;
+		int64_t ms;
+	} times[] = {
+		{ "new_target_timestamp", result->new_target_timestamp },
+		{ "retry_after_ms", result->retry_after_ms },
+	};
+	size_t i;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	for (i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		if (times[i].ms == 0 || (times[i].ms >= TF_RUNNER_TIME_MIN_MS &&
+		    times[i].ms <= TF_RUNNER_TIME_MAX_MS))
+			continue;
+		set_err(err, errlen, "%s %" PRId64 " is not a time from "
+		    "2000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z (epoch ms; 0 "
+		    "for none)", times[i].name, times[i].ms);
+		return TF_ERR_INVALID;
+	}
+	return TF_OK;
+}
+
 /* Writes text into the host's error buffer of the result. */
 static void
 set_run_error(struct tf_run_result *result, const char *fmt, ...)

@@ -159,6 +159,18 @@ void tf_run_result_prepare(struct tf_run_result *result, char *errbuf,
     size_t errlen);
 
 /*
+ * Checks the times a runner put into result (after tf_runner_invoke()):
+ * new_target_timestamp and retry_after_ms must each be 0 (not set) or within
+ * TF_RUNNER_TIME_MIN_MS .. TF_RUNNER_TIME_MAX_MS (2000-01-01 to 9999-12-31),
+ * whatever the outcome. TF_ERR_INVALID with a message naming the field and
+ * its value otherwise: the caller refuses the output as it refuses params
+ * too large to store, instead of parking the task in the year 292 million
+ * or in 1970.
+ */
+enum tf_err tf_run_result_check_times(const struct tf_run_result *result,
+    char *err, size_t errlen);
+
+/*
  * Runs one iteration: calls r's run() with its state, task and result (both
  * borrowed; result prepared with tf_run_result_prepare()). Runners flagged
  * TF_RUNNER_SINGLE_THREADED are called under a mutex of their own; others

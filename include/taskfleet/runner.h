@@ -41,6 +41,13 @@ extern "C" {
 /* The longest runner name, in bytes. */
 #define TF_RUNNER_NAME_MAX 64
 
+/* The times a result may name (new_target_timestamp, retry_after_ms), epoch
+ * ms: 2000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z. 0 means "not set";
+ * any other value outside the range is refused as runner output: the task
+ * fails permanently with a message naming the field. */
+#define TF_RUNNER_TIME_MIN_MS INT64_C(946684800000)
+#define TF_RUNNER_TIME_MAX_MS INT64_C(253402300799999)
+
 /* True when a struct the other side built (with a leading `size` member)
  * is large enough to hold `field`: use before touching a field added in a
  * later minor version. */
@@ -152,10 +159,13 @@ struct tf_run_result {
 	int32_t completed;              /* with TF_RUN_SUCCESS: non-zero when the
 	                                   task is done */
 	int64_t new_target_timestamp;   /* epoch ms of the next iteration; 0: the
-	                                   task's schedule, or now if it has none */
+	                                   task's schedule, or now if it has none;
+	                                   else within TF_RUNNER_TIME_MIN_MS ..
+	                                   TF_RUNNER_TIME_MAX_MS */
 	int64_t retry_after_ms;         /* with TF_RUN_RETRY: the earliest time
 	                                   (epoch ms) for the next attempt; 0: the
-	                                   host's backoff */
+	                                   host's backoff; else within the same
+	                                   range */
 	char *error;                    /* host buffer: the error text, for
 	                                   TF_RUN_RETRY and TF_RUN_FAILED */
 	size_t error_size;

@@ -1265,6 +1265,51 @@ test_invoke_sanitises_result(void)
 	tf_runner_set_free(set);
 }
 
+/* The times of a result: 0 or 2000-01-01 .. 9999-12-31 (epoch ms), both
+ * fields, whatever the outcome; the message names the field and value. */
+static void
+test_result_times(void)
+{
+	static const int64_t ok[] = {
+		0, TF_RUNNER_TIME_MIN_MS, NOW_MS, TF_RUNNER_TIME_MAX_MS,
+	};
+	static const int64_t bad[] = {
+		INT64_MAX, INT64_MIN, -1, 1, TF_RUNNER_TIME_MIN_MS - 1,
+		TF_RUNNER_TIME_MAX_MS + 1,
+	};
+	struct tf_run_result res;
+	char ebuf[64], err[256], want[128];
+	size_t i;
+
+	/* The range is 2000-01-01T00:00:00Z .. 9999-12-31T23:59:59.999Z. */
+	CHECK_INT_EQ(TF_RUNNER_TIME_MIN_MS, INT64_C(946684800) * 1000);
+	CHECK_INT_EQ(TF_RUNNER_TIME_MAX_MS, INT64_C(253402300800) * 1000 - 1);
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		tf_run_result_prepare(&res, ebuf, sizeof(ebuf));
+		res.new_target_timestamp = ok[i];
+		res.retry_after_ms = ok[sizeof(ok) / sizeof(ok[0]) - 1 - i];
+		CHECK_MSG(tf_run_result_check_times(&res, err, sizeof(err)) == TF_OK,
+		    "%" PRId64 ": %s", ok[i], err);
+		CHECK_STR_EQ(err, "");
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		tf_run_result_prepare(&res, ebuf, sizeof(ebuf));
+		res.new_target_timestamp = bad[i];
+		CHECK_INT_EQ(tf_run_result_check_times(&res, err, sizeof(err)),
+		    TF_ERR_INVALID);
+		fmt_buf(want, sizeof(want), "new_target_timestamp %" PRId64 " is not "
+		    "a time from 2000", bad[i]);
+		CHECK_HAS(err, want);
+		tf_run_result_prepare(&res, ebuf, sizeof(ebuf));
+		res.outcome = TF_RUN_RETRY;
+		res.retry_after_ms = bad[i];
+		CHECK_INT_EQ(tf_run_result_check_times(&res, err, sizeof(err)),
+		    TF_ERR_INVALID);
+		fmt_buf(want, sizeof(want), "retry_after_ms %" PRId64 " ", bad[i]);
+		CHECK_HAS(err, want);
+	}
+}
+
 static void
 test_result_prepare(void)
 {
@@ -1797,6 +1842,7 @@ main(void)
 	TF_RUN(test_multi_threaded_concurrent);
 	TF_RUN(test_invoke_sanitises_result);
 	TF_RUN(test_result_prepare);
+	TF_RUN(test_result_times);
 	TF_RUN(test_shipped_load);
 	TF_RUN(test_noop);
 	TF_RUN(test_countdown_three_runs);
