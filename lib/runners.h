@@ -39,7 +39,8 @@
  *
  * Threads: load, init and free are for one thread at program start and end.
  * Between init and free, find/count/at/accessors and tf_runner_invoke() may be
- * called from any number of threads at once.
+ * called from any number of threads at once; so may tf_runner_validate(),
+ * from load on (it needs no init).
  */
 #ifndef TF_RUNNERS_H
 #define TF_RUNNERS_H
