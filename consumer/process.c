@@ -400,15 +400,17 @@ run_claimed(struct job *j, struct tf_task *t)
 	outcome_from_result(c, t, &result, &ctx, now, &o);
 	o.duration_ms = took;
 	o.late_ms = j->late_ms;
-	err[0] = '\0';
-	rc = tf_task_finish(c->ctx->aws, c->cfg->table, t, &o, now, &state,
-	    &next_gen, &enqueue_at, err, sizeof(err));
+	/* A time outside 2000..9999 is refused like output too big to store. */
+	rc = tf_run_result_check_times(&result, err, sizeof(err));
+	if (rc == TF_OK)
+		rc = tf_task_finish(c->ctx->aws, c->cfg->table, t, &o, now, &state,
+		    &next_gen, &enqueue_at, err, sizeof(err));
 	if (rc == TF_ERR_INVALID || rc == TF_ERR_TOO_LARGE ||
 	    (rc == TF_ERR_VALIDATION && (o.new_params != NULL ||
 	    o.result_json != NULL))) {
-		/* The runner handed back params or a result DynamoDB cannot take
-		 * (each may fit while the item they make is over 400 KB): that
-		 * is the runner's permanent failure. */
+		/* The runner handed back a time out of range, or params or a
+		 * result DynamoDB cannot take (each may fit while the item they
+		 * make is over 400 KB): that is the runner's permanent failure. */
 		snprintf(errbuf, sizeof(errbuf), "runner output refused: %s",
 		    err[0] != '\0' ? err : tf_aws_last_error()->message);
 		outcome_init(c, &o);

@@ -19,6 +19,7 @@
 
 #include "alloc.h"
 #include "log.h"
+#include "task.h"
 
 #ifndef TF_PREFIX
 #define TF_PREFIX "/usr/local"
@@ -46,6 +47,8 @@ struct tf_loaded_runner {
 	int (*init)(const struct tf_host_api *, const char *, void **);
 	void (*run)(void *, const struct tf_task_view *, struct tf_run_result *);
 	void (*fini)(void *);
+	int (*validate)(const char *, size_t, char *, size_t);  /* NULL: none,
+	                                                           or ABI 1.0 */
 	void *handle;            /* owned: from dlopen() */
 	void *state;             /* the runner's, from init() */
 	bool initialised;        /* init() succeeded, or there is none */
@@ -106,22 +109,6 @@ printable(const char *s, size_t max, char *out, size_t outlen)
 	for (i = 0; i < max && i + 1 < outlen && s[i] != '\0'; i++)
 		out[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
 	out[i] = '\0';
-}
-
-/* True when s is a valid runner name: [a-z0-9_-]{1,64}. */
-static bool
-valid_name(const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i] != '\0'; i++) {
-		if (i >= NAME_MAX_LEN)
-			return false;
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
-		    s[i] == '_' || s[i] == '-'))
-			return false;
-	}
-	return i > 0;
 }
 
 /* True when path is a directory (following symlinks). */
@@ -521,11 +508,11 @@ load_one(struct tf_runner_set *set, const char *path, char *err, size_t errlen)
 		set_err(err, errlen, "runner %s: no name", path);
 		goto out;
 	}
-	if (!valid_name(d->name)) {
+	/* The check submit and the API make on a task's type. */
+	if (!tf_task_type_valid(d->name)) {
 		printable(d->name, NAME_MAX_LEN + 1, shown, sizeof(shown));
-		set_err(err, errlen, "runner %s: invalid name \"%s\": a name is 1 to "
-		    "%d characters of a-z, 0-9, '_' and '-'", path, shown,
-		    NAME_MAX_LEN);
+		set_err(err, errlen, "runner %s: invalid name \"%s\": a name is %s",
+		    path, shown, TF_TASK_TYPE_SYNTAX);
 		goto out;
 	}
 	if (d->run == NULL) {
@@ -555,6 +542,10 @@ load_one(struct tf_runner_set *set, const char *path, char *err, size_t errlen)
 	r->init = d->init;
 	r->run = d->run;
 	r->fini = d->fini;
+	/* ABI 1.1: only when the runner's descriptor is large enough to have
+	 * the field; a 1.0 runner's memory past its size is not ours to read. */
+	if (TF_RUNNER_HAS(d, struct tf_runner, validate))
+		r->validate = d->validate;
 	if (r->flags & TF_RUNNER_SINGLE_THREADED) {
 		if ((r->serial = tf_malloc(sizeof(*r->serial))) == NULL) {
 			set_err(err, errlen, "out of memory loading runner %s", path);
@@ -969,6 +960,44 @@ tf_loaded_runner_time_limit_ms(const struct tf_loaded_runner *r)
 	return r->time_limit_ms;
 }
 
+bool
+tf_loaded_runner_validates(const struct tf_loaded_runner *r)
+{
+	return r->validate != NULL;
+}
+
+enum tf_err
+tf_runner_validate(const struct tf_loaded_runner *r, const char *params,
+    size_t len, char *err, size_t errlen)
+{
+	char text[TF_RUNNER_ERROR_SIZE];
+	size_t n;
+	int ret;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (r->validate == NULL)
+		return TF_OK;
+	text[0] = '\0';
+	if (r->serial != NULL)
+		pthread_mutex_lock(r->serial);
+	ret = r->validate(params, len, text, sizeof(text));
+	if (r->serial != NULL)
+		pthread_mutex_unlock(r->serial);
+	if (ret == 0)
+		return TF_OK;
+	text[sizeof(text) - 1] = '\0';
+	if (text[0] == '\0')
+		set_err(err, errlen, "runner \"%s\" refused the params without a "
+		    "message", r->name);
+	else
+		set_err(err, errlen, "%s", text);
+	/* One line: a trailing newline the runner wrote is not part of it. */
+	for (n = err != NULL ? strlen(err) : 0; n > 0 && err[n - 1] == ' '; n--)
+		err[n - 1] = '\0';
+	return TF_ERR_INVALID;
+}
+
 void
 tf_run_result_prepare(struct tf_run_result *result, char *errbuf, size_t errlen)
 {
@@ -979,6 +1008,33 @@ tf_run_result_prepare(struct tf_run_result *result, char *errbuf, size_t errlen)
 	result->error_size = errlen;
 	if (errbuf != NULL && errlen > 0)
 		errbuf[0] = '\0';
+}
+
+enum tf_err
+tf_run_result_check_times(const struct tf_run_result *result, char *err,
+    size_t errlen)
+{
+	const struct {
+		const char *name;
+		int64_t ms;
+	} times[] = {
+		{ "new_target_timestamp", result->new_target_timestamp },
+		{ "retry_after_ms", result->retry_after_ms },
+	};
+	size_t i;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	for (i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		if (times[i].ms == 0 || (times[i].ms >= TF_RUNNER_TIME_MIN_MS &&
+		    times[i].ms <= TF_RUNNER_TIME_MAX_MS))
+			continue;
+		set_err(err, errlen, "%s %" PRId64 " is not a time from "
+		    "2000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z (epoch ms; 0 "
+		    "for none)", times[i].name, times[i].ms);
+		return TF_ERR_INVALID;
+	}
+	return TF_OK;
 }
 
 /* Writes text into the host's error buffer of the result. */

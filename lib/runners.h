@@ -17,8 +17,8 @@
  *
  * Every file is opened with dlopen(RTLD_NOW | RTLD_LOCAL) and its descriptor
  * checked before anything else is read: magic, then the ABI major (reported
- * on its own), then the size, then name ([a-z0-9_-]{1,64}) and run(). Names
- * must be unique across the set. One bad file fails the whole set: the
+ * on its own), then the size, then name ([A-Za-z0-9_-]{1,64}, case-sensitive:
+ * tf_task_type_valid()) and run(). Names must be unique across the set. One bad file fails the whole set: the
  * consumer refuses to start rather than run without a runner it was given.
  * The loader copies name, version, flags and callbacks out of the
  * descriptor; nothing points into it afterwards.
@@ -39,7 +39,8 @@
  *
  * Threads: load, init and free are for one thread at program start and end.
  * Between init and free, find/count/at/accessors and tf_runner_invoke() may be
- * called from any number of threads at once.
+ * called from any number of threads at once; so may tf_runner_validate(),
+ * from load on (it needs no init).
  */
 #ifndef TF_RUNNERS_H
 #define TF_RUNNERS_H
@@ -135,12 +136,40 @@ bool tf_loaded_runner_isolated(const struct tf_loaded_runner *r);
 int64_t tf_loaded_runner_time_limit_ms(const struct tf_loaded_runner *r);
 
 /*
+ * Asks runner r whether a task's params are acceptable, with its validate()
+ * entry (runner ABI 1.1; see taskfleet/runner.h). params: JSON object text,
+ * terminated, len bytes; borrowed. TF_OK when the runner accepts them or
+ * has no such entry (built against ABI 1.0, or left it NULL: the params are
+ * then checked only when the task runs); TF_ERR_INVALID with the runner's
+ * message in err, made one line (a refusal without text gets one naming
+ * the runner). Needs no tf_runner_set_init(): validate() runs without
+ * init(), as in the producer. Any thread (single-threaded runners under
+ * their mutex).
+ */
+enum tf_err tf_runner_validate(const struct tf_loaded_runner *r,
+    const char *params, size_t len, char *err, size_t errlen);
+/* Whether r has a validate() entry. */
+bool tf_loaded_runner_validates(const struct tf_loaded_runner *r);
+
+/*
  * Prepares a result the way the ABI promises runners: zeroed, size set,
  * error pointing at errbuf (errlen bytes, at least 1) holding "", outcome
  * TF_RUN_SUCCESS. errbuf is borrowed and must outlive the result.
  */
 void tf_run_result_prepare(struct tf_run_result *result, char *errbuf,
     size_t errlen);
+
+/*
+ * Checks the times a runner put into result (after tf_runner_invoke()):
+ * new_target_timestamp and retry_after_ms must each be 0 (not set) or within
+ * TF_RUNNER_TIME_MIN_MS .. TF_RUNNER_TIME_MAX_MS (2000-01-01 to 9999-12-31),
+ * whatever the outcome. TF_ERR_INVALID with a message naming the field and
+ * its value otherwise: the caller refuses the output as it refuses params
+ * too large to store, instead of parking the task in the year 292 million
+ * or in 1970.
+ */
+enum tf_err tf_run_result_check_times(const struct tf_run_result *result,
+    char *err, size_t errlen);
 
 /*
  * Runs one iteration: calls r's run() with its state, task and result (both

@@ -64,23 +64,21 @@ tf_task_ns_valid(const char *ns)
 	return n > 0;
 }
 
-/* True for a runner name: [a-z0-9_-]{1,64}. */
-static bool
-type_valid(const char *type)
-{
-	size_t n = 0;
-
-	for (; type[n] != '\0'; n++)
-		if (n >= TF_TASK_TYPE_MAX || !(islower((unsigned char)type[n]) ||
-		    isdigit((unsigned char)type[n]) || type[n] == '_' || type[n] == '-'))
-			return false;
-	return n > 0;
-}
-
 bool
 tf_task_type_valid(const char *type)
 {
-	return type != NULL && type_valid(type);
+	size_t n = 0;
+
+	if (type == NULL)
+		return false;
+	/* ASCII only, whatever the locale: isalnum() could take more. */
+	for (; type[n] != '\0'; n++)
+		if (n >= TF_TASK_TYPE_MAX || !((type[n] >= 'a' && type[n] <= 'z') ||
+		    (type[n] >= 'A' && type[n] <= 'Z') ||
+		    (type[n] >= '0' && type[n] <= '9') || type[n] == '_' ||
+		    type[n] == '-'))
+			return false;
+	return n > 0;
 }
 
 void
@@ -497,9 +495,8 @@ tf_task_create(struct tf_aws *aws, const char *table,
 		    TF_TASK_NS_MAX);
 		goto out;
 	}
-	if (spec->type == NULL || !type_valid(spec->type)) {
-		snprintf(errbuf, errlen, "type: must be 1 to %d of a-z 0-9 _ -",
-		    TF_TASK_TYPE_MAX);
+	if (!tf_task_type_valid(spec->type)) {
+		snprintf(errbuf, errlen, "type: must be %s", TF_TASK_TYPE_SYNTAX);
 		goto out;
 	}
 	if (max_attempts < 1 || max_attempts > 1000) {

@@ -21,6 +21,8 @@
 #define TF_TASK_ID_MAX      128   /* bytes; longer ids are refused */
 #define TF_TASK_NS_MAX      64
 #define TF_TASK_TYPE_MAX    64
+/* A runner name's syntax, for messages ("type: must be " TF_TASK_TYPE_SYNTAX). */
+#define TF_TASK_TYPE_SYNTAX "1 to 64 of A-Z a-z 0-9 _ - (case-sensitive)"
 #define TF_TASK_ERRORS_KEPT 10    /* the `errors` list keeps the latest ten */
 #define TF_TASK_ERROR_MAX   1024  /* bytes of one error text kept */
 /* The `history` list keeps the latest runs: five by default (about 70 bytes
@@ -117,8 +119,10 @@ bool tf_task_id_valid(const char *id);
 /* True for a namespace: [A-Za-z0-9_.-]{1,64}. */
 bool tf_task_ns_valid(const char *ns);
 
-/* True for a runner name: [a-z0-9_-]{1,64} (the syntax only; whether such a
- * runner is loaded is the runner loader's question). */
+/* True for a runner name: [A-Za-z0-9_-]{1,64}, case-sensitive (the syntax
+ * only; whether such a runner is loaded is the runner loader's question).
+ * The one check of a name: the runner loader, submit, the API and task
+ * creation all use it, so a name one accepts the others accept. */
 bool tf_task_type_valid(const char *type);
 
 /* The due_shard for a task id: "0".."15", stable for the id. */

@@ -1272,10 +1272,12 @@ patch_task(struct rq *rq, const char *id)
 	now = tf_now_ms();
 	horizon = c->cfg.horizon_ms > 0 ? c->cfg.horizon_ms : TF_ENQUEUE_HORIZON_MS;
 	if (pb.has_schedule || pb.o.at != NULL) {
-		/* The checks of submit, on the task's own type and namespace. */
+		/* The checks of submit, on the task's own type and namespace and
+		 * the params it will have. */
 		pb.o.ns = t.ns;
-		code = submit_spec_build(&pb.o, t.type, NULL, SUBMIT_FIELDS,
-		    rq->srv->cfg.runners, NULL, now, horizon, &ss, err, sizeof(err));
+		code = submit_spec_build(&pb.o, t.type, pb.params != NULL ?
+		    pb.params : t.params_json, SUBMIT_FIELDS, rq->srv->cfg.runners,
+		    NULL, now, horizon, &ss, err, sizeof(err));
 		if (code != 0) {
 			/* submit's "at" is this body's "next_run". */
 			at = strncmp(err, "at:", 3) == 0;
@@ -1290,6 +1292,13 @@ patch_task(struct rq *rq, const char *id)
 		 * an interval keeps the time the task had. */
 		if (pb.o.at != NULL || pb.o.cron != NULL)
 			p.next_run = ss.spec.next_run;
+	} else if (pb.params != NULL &&
+	    submit_validate_params(rq->srv->cfg.runners, t.type, pb.params,
+	    SUBMIT_FIELDS, err, sizeof(err)) != 0) {
+		/* New params only: the task's runner checks them when it is
+		 * installed here. */
+		ret = api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field", "%s", err);
+		goto out;
 	}
 	p.params_json = pb.params;
 	p.max_attempts = pb.o.max_attempts;

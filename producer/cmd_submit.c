@@ -68,7 +68,7 @@ submit_help(void)
 	printf("%s\n"
 	    "Creates a task and prints its id.\n"
 	    "\n"
-	    "  --type T          the runner that runs it ([a-z0-9_-], 1 to 64)\n"
+	    "  --type T          the runner that runs it ([A-Za-z0-9_-], 1 to 64)\n"
 	    "  --params JSON     its parameters: a JSON object, or @FILE (@- reads\n"
 	    "                    standard input); default {}\n",
 	    submit_usage);

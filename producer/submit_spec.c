@@ -49,14 +49,33 @@ submit_name(enum submit_names names, const char *field)
 
 #define N(f) submit_name(names, f)
 
+int
+submit_validate_params(const struct tf_runner_set *set, const char *type,
+    const char *params_json, enum submit_names names, char *err,
+    size_t errlen)
+{
+	const struct tf_loaded_runner *r;
+	const char *p = params_json != NULL ? params_json : "{}";
+	char why[TF_RUNNER_ERROR_SIZE];
+
+	r = set != NULL ? tf_runner_set_find(set, type) : NULL;
+	if (r == NULL ||
+	    tf_runner_validate(r, p, strlen(p), why, sizeof(why)) == TF_OK)
+		return 0;
+	return fail(EXIT_USAGE, err, errlen, "%s: refused by runner \"%s\": %s",
+	    N("params"), type, why);
+}
+
 /* Checks that a runner of this type is loaded: set, else the runners of
  * runners_path (TASKFLEET_RUNNERS, else the default place: SPEC section 3),
- * as the consumers load them. EXIT_USAGE for a type that names no runner
- * (the message lists the known ones), EXIT_FAILED when the runners cannot be
- * loaded to check it. */
+ * as the consumers load them, and that it accepts params_json (NULL: {}).
+ * EXIT_USAGE for a type that names no runner (the message lists the known
+ * ones) or params it refuses, EXIT_FAILED when the runners cannot be loaded
+ * to check it. */
 static int
 check_type(const struct tf_runner_set *set, const char *runners_path,
-    enum submit_names names, const char *type, char *err, size_t errlen)
+    enum submit_names names, const char *type, const char *params_json,
+    char *err, size_t errlen)
 {
 	struct tf_runner_set *own = NULL;
 	struct tf_buf known = TF_BUF_INIT;
@@ -75,7 +94,8 @@ check_type(const struct tf_runner_set *set, const char *runners_path,
 		set = own;
 	}
 	if (tf_runner_set_find(set, type) != NULL) {
-		code = 0;
+		code = submit_validate_params(set, type, params_json, names, err,
+		    errlen);
 		goto out;
 	}
 	n = tf_runner_set_count(set);
@@ -228,8 +248,8 @@ submit_check_names(const struct submit_opts *o, const char *type,
 {
 	if (!tf_task_type_valid(type))
 		return fail(EXIT_USAGE, err, errlen, "%s: \"%.64s%s\" is not a "
-		    "runner name (1 to %d of a-z 0-9 _ -)", N("type"), type,
-		    strlen(type) > 64 ? "..." : "", TF_TASK_TYPE_MAX);
+		    "runner name (%s)", N("type"), type,
+		    strlen(type) > 64 ? "..." : "", TF_TASK_TYPE_SYNTAX);
 	if (!tf_task_ns_valid(o->ns))
 		return fail(EXIT_USAGE, err, errlen, "%s: must be 1 to %d of A-Z "
 		    "a-z 0-9 _ . -", N("ns"), TF_TASK_NS_MAX);
@@ -285,8 +305,8 @@ submit_spec_build(const struct submit_opts *o, const char *type,
 		}
 	}
 	/* Last, as it may load the runners: the cheap checks come first. */
-	if ((code = check_type(runners, runners_path, names, type, err,
-	    errlen)) != 0)
+	if ((code = check_type(runners, runners_path, names, type, params_json,
+	    err, errlen)) != 0)
 		return code;
 	out->spec.id = o->id;
 	out->spec.ns = o->ns;

@@ -54,13 +54,24 @@ int submit_check_names(const struct submit_opts *o, const char *type,
 int submit_check_params(const char *text, size_t len, enum submit_names names,
     char *err, size_t errlen);
 
+/*
+ * Asks the runner of type in set (borrowed; NULL or a set without it: 0,
+ * nothing to ask) whether it accepts params_json (NULL: {}), with its own
+ * validate() entry (tf_runner_validate()). EXIT_USAGE with "params: refused
+ * by runner \"T\": <the runner's message>" when it does not.
+ */
+int submit_validate_params(const struct tf_runner_set *set, const char *type,
+    const char *params_json, enum submit_names names, char *err,
+    size_t errlen);
+
 /* Parses a max-attempts value, 1 to 1000, into *out. */
 int submit_parse_max_attempts(const char *arg, enum submit_names names,
     long long *out, char *err, size_t errlen);
 
 /*
  * Checks every input of a new task at now (epoch ms), the cheap checks
- * first and the runner type last, and fills *out (emptied first; free it
+ * first and the runner type last (it must be installed, and accept the
+ * params: submit_validate_params()), and fills *out (emptied first; free it
  * with submit_spec_free() whatever this returns). params_json: checked
  * already (submit_check_params()), or NULL for {}. runners: the loaded
  * runner set to check type against (borrowed), or NULL to load

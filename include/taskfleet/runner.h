@@ -36,10 +36,17 @@ extern "C" {
 
 #define TF_RUNNER_MAGIC     0x54467231u  /* "TFr1" */
 #define TF_RUNNER_ABI_MAJOR 1
-#define TF_RUNNER_ABI_MINOR 0
+#define TF_RUNNER_ABI_MINOR 1
 
 /* The longest runner name, in bytes. */
 #define TF_RUNNER_NAME_MAX 64
+
+/* The times a result may name (new_target_timestamp, retry_after_ms), epoch
+ * ms: 2000-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z. 0 means "not set";
+ * any other value outside the range is refused as runner output: the task
+ * fails permanently with a message naming the field. */
+#define TF_RUNNER_TIME_MIN_MS INT64_C(946684800000)
+#define TF_RUNNER_TIME_MAX_MS INT64_C(253402300799999)
 
 /* True when a struct the other side built (with a leading `size` member)
  * is large enough to hold `field`: use before touching a field added in a
@@ -152,10 +159,13 @@ struct tf_run_result {
 	int32_t completed;              /* with TF_RUN_SUCCESS: non-zero when the
 	                                   task is done */
 	int64_t new_target_timestamp;   /* epoch ms of the next iteration; 0: the
-	                                   task's schedule, or now if it has none */
+	                                   task's schedule, or now if it has none;
+	                                   else within TF_RUNNER_TIME_MIN_MS ..
+	                                   TF_RUNNER_TIME_MAX_MS */
 	int64_t retry_after_ms;         /* with TF_RUN_RETRY: the earliest time
 	                                   (epoch ms) for the next attempt; 0: the
-	                                   host's backoff */
+	                                   host's backoff; else within the same
+	                                   range */
 	char *error;                    /* host buffer: the error text, for
 	                                   TF_RUN_RETRY and TF_RUN_FAILED */
 	size_t error_size;
@@ -169,7 +179,8 @@ struct tf_runner {
 	uint32_t size;                  /* sizeof(struct tf_runner) */
 	uint32_t flags;                 /* TF_RUNNER_* flags */
 	const char *name;               /* the task type it runs:
-	                                   [a-z0-9_-]{1,TF_RUNNER_NAME_MAX} */
+	                                   [A-Za-z0-9_-]{1,TF_RUNNER_NAME_MAX},
+	                                   case-sensitive */
 	const char *version;            /* the runner's own version, free text */
 
 	/* Called once after loading, before any run(). config_json is the
@@ -187,6 +198,25 @@ struct tf_runner {
 	/* Called once before unloading, after the last run() has returned.
 	 * May be NULL. */
 	void (*fini)(void *state);
+
+	/* Since ABI 1.1 (a runner built against 1.0 has no such field: its
+	 * size stops before it, and the host does not read it). */
+
+	/* Checks a task's params before the task is written: `taskfleet
+	 * submit`, POST /v1/tasks and PATCH call it when this runner is
+	 * installed where they run, and refuse the task with the message on
+	 * non-zero. params_json is JSON object text (terminated; params_len
+	 * bytes), valid only during the call. Write why into error (error_size
+	 * bytes, a host buffer holding "") as one line naming the field, and
+	 * return non-zero to refuse; return 0 to accept. Called without init()
+	 * and without a run: use no state, configuration or network, change
+	 * nothing; may be called from several threads at once (serialised with
+	 * TF_RUNNER_SINGLE_THREADED). Do the checks run() makes before its side
+	 * effect, with the same code, so a task that passes here does not fail
+	 * later for the same reason. May be NULL: the params are then checked
+	 * only when the task runs. */
+	int (*validate)(const char *params_json, size_t params_len, char *error,
+	    size_t error_size);
 };
 
 /* The entry point every runner defines. */

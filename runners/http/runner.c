@@ -252,6 +252,27 @@ http_fini(void *state)
 	state_free(state);
 }
 
+/*
+ * Checks params before the task is written (the producer and the API call
+ * this): tf_http_task_parse(), the check every delivery makes first, with
+ * the largest request body any configuration allows (this consumer's own
+ * max_request_bytes is applied when the task runs).
+ */
+static int
+http_validate(const char *params_json, size_t params_len, char *error,
+    size_t error_size)
+{
+	struct tf_http_task t;
+	enum tf_err rc;
+
+	rc = tf_http_task_parse(params_json, params_len, REQUEST_MAX_LIMIT, &t,
+	    error, error_size);
+	tf_http_task_free(&t);
+	if (rc == TF_ERR_NOMEM)
+		snprintf(error, error_size, "out of memory checking the params");
+	return rc == TF_OK ? 0 : -1;
+}
+
 /* Appends s (len bytes) to out as valid UTF-8 without NUL bytes: anything
  * else becomes U+FFFD. */
 static enum tf_err
@@ -458,6 +479,7 @@ static const struct tf_runner http_runner = {
 	.init = http_init,
 	.run = http_run,
 	.fini = http_fini,
+	.validate = http_validate,
 };
 
 TF_RUNNER_EXPORT const struct tf_runner *

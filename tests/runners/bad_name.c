@@ -1,4 +1,4 @@
-/* bad_name - a name with upper case and a space (and a newline, which must
+/* bad_name - a name with a space and a '?' (and a newline, which must
  * not reach the one-line message): the loader must refuse it. */
 #include <taskfleet/runner.h>
 

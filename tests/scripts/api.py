@@ -21,6 +21,8 @@ read on all, write on namespace "teamA") and one allowed CORS origin; then:
   - the OpenAPI document: the file in the tree, every path and method in it
     is served, every other method on its paths is 405, and every route the
     server implements (listed here) is in it;
+  - params the runner refuses (the http runner's validate()): 400 from
+    POST, a batch (nothing written) and PATCH;
   - PATCH /v1/tasks/{id}: each field (params, every, cron + tz, max_runs,
     next_run, max_attempts), what a PENDING and a SUSPENDED task become, the
     400s (named by field, as submit names them), 404, 403 by scope and by
@@ -530,6 +532,11 @@ def main():
         norm = re.sub(r"--([a-z]+)-([a-z]+)", r"\1_\2", climsg).replace("--", "")
         check("validate-%s" % cname, st == 400 and code_of(d) == "invalid_field" and cli.returncode == 2
               and msg_of(d) == norm, "API %s %s; CLI exit %s %r" % (st, d, cli.returncode, climsg))
+    # Upper case is a runner name (the original scheduler's "exampleTask"):
+    # refused here only because no such runner is installed for this server.
+    st, _, d = api.req("POST", "/v1/tasks", {"type": "exampleTask"})
+    check("type-upper-case-is-a-name", st == 400 and msg_of(d).startswith('type: no runner "exampleTask" is installed'),
+          "%s %s" % (st, d))
     for cname, raw, want in [("bad-json", b"{\"type\": ", "invalid_json"),
                              ("not-object", b"[1,2]", "invalid_json"),
                              ("empty-body", b"", "invalid_json"),
@@ -688,6 +695,52 @@ def main():
         check("patch-409-%s" % state.lower(), ok and st == 409 and code_of(d) == "conflict" and want in msg_of(d),
               "%s %s" % (st, d))
     api.req("DELETE", "/v1/tasks/%s" % pid)
+
+    # --- params checked by the runner's own validate() (http) --------------------
+    # POST, a batch and PATCH refuse what the http runner would fail on at
+    # run time: 400 invalid_field with its message, nothing written.
+    hook = "http://127.0.0.1:9/"
+    bad_params = [
+        ("file-url", {"url": "file:///etc/passwd"}, 'params.url: scheme "file" is not http or https'),
+        ("header-crlf", {"url": hook, "headers": {"X-A": "a\r\nInjected: 1"}},
+         "params.headers.X-A: the value holds a CR or LF"),
+        ("method-crlf", {"url": hook, "method": "GET\r\nX: y"}, 'params.method: "GET??X: y" is not one of'),
+        ("no-url", {"method": "POST"}, "params.url: required"),
+        ("unknown-field", {"url": hook, "mehtod": "POST"}, "params.mehtod: unknown field"),
+    ]
+    refused = 'params: refused by runner "http": '
+    for cname, params, want in bad_params:
+        vid = "val-%s-%s" % (cname, name)
+        st, _, d = api.req("POST", "/v1/tasks", {"type": "http", "id": vid, "params": params})
+        st2, _, _ = api.req("GET", "/v1/tasks/%s" % vid)
+        check("validate-http-post-%s" % cname, st == 400 and code_of(d) == "invalid_field"
+              and msg_of(d).startswith(refused + want) and st2 == 404, "%s %s / GET %s" % (st, d, st2))
+    st, _, d = api.req("POST", "/v1/tasks", {"tasks": [
+        {"type": "http", "id": "val-batch-ok-%s" % name, "params": {"url": hook}},
+        {"type": "http", "id": "val-batch-bad-%s" % name, "params": {"url": "file:///etc/passwd"}}]})
+    st2, _, _ = api.req("GET", "/v1/tasks/val-batch-ok-%s" % name)
+    check("validate-http-batch-writes-nothing", st == 400 and code_of(d) == "invalid_field"
+          and msg_of(d).startswith("tasks[1]: " + refused + "params.url:") and st2 == 404,
+          "%s %s / GET %s" % (st, d, st2))
+    st, _, d = api.req("POST", "/v1/tasks", {"type": "http", "at": "+3h", "params": {"url": hook}})
+    hid = (d or {}).get("id")
+    check("validate-http-post-accepted", st == 201, "%s %s" % (st, d))
+    st, _, dref = api.req("GET", "/v1/tasks/%s" % hid)
+    for cname, params, want in bad_params:
+        st, _, d = api.req("PATCH", "/v1/tasks/%s" % hid, {"params": params})
+        check("validate-http-patch-%s" % cname, st == 400 and code_of(d) == "invalid_field"
+              and msg_of(d).startswith(refused + want), "%s %s" % (st, d))
+    st, _, d = api.req("PATCH", "/v1/tasks/%s" % hid, {"every": "1h", "params": {"url": "ftp://x/"}})
+    check("validate-http-patch-with-schedule", st == 400 and msg_of(d).startswith(refused + "params.url:"),
+          "%s %s" % (st, d))
+    st, _, d = api.req("GET", "/v1/tasks/%s" % hid)
+    check("validate-http-patch-writes-nothing", st == 200 and d.get("gen") == dref.get("gen")
+          and d.get("params") == {"url": hook}, "%s / %s" % (d, dref))
+    st, _, d = api.req("PATCH", "/v1/tasks/%s" % hid, {"params": {"url": hook, "method": "POST"}})
+    st2, _, d2 = api.req("PATCH", "/v1/tasks/%s" % hid, {"every": "1h"})
+    check("validate-http-patch-accepted", st == 200 and d.get("params") == {"url": hook, "method": "POST"}
+          and st2 == 200 and d2.get("schedule") == {"every": "1h"}, "%s %s / %s %s" % (st, d, st2, d2))
+    api.req("DELETE", "/v1/tasks/%s" % hid)
 
     # --- GET /v1/schedule/preview ----------------------------------------------
     st, _, d = api.req("GET", "/v1/schedule/preview?cron=0+9+*+*+1-5&tz=Europe/Berlin", key=kr)

@@ -217,7 +217,7 @@ CLI = [
     ("submit stray argument", S + ["extra"], 2, r"extra"),
     # -- submit: --type
     ("submit --type empty", ["submit", "--type", ""], 2, r"--type"),
-    ("submit --type upper case", ["submit", "--type", "NOOP"], 2, r"--type"),
+    ("submit --type upper case", ["submit", "--type", "NOOP"], 2, r"--type.*no runner \"NOOP\""),
     ("submit --type with a slash", ["submit", "--type", "../noop"], 2, r"--type"),
     ("submit --type unknown runner", ["submit", "--type", "no-such-runner"], 2,
      r"--type.*no-such-runner.*(known|installed).*noop"),

@@ -234,6 +234,43 @@ else
 	fail "http without the http runner: refused, nothing written" "http $r1, get $rc: $(cat "$TMP/nohttp-err")"
 fi
 
+# ---- submit --type http: the params are checked by the http runner's own
+# validate() (the check each delivery makes first), before anything is
+# written: exit 2, one line with the runner's message, no task.
+j=0
+refused() {
+	local name=$1 want=$2 params=$3
+	j=$((j + 1))
+	tf submit --type http --id "sv-$SUFFIX-$j" --params "$params"
+	r1=$rc
+	cp "$TMP/err" "$TMP/sv-err"
+	tf get "sv-$SUFFIX-$j"
+	if [ "$r1" -eq 2 ] && [ "$rc" -eq 3 ] && [ "$(wc -l <"$TMP/sv-err")" -eq 1 ] &&
+	    grep -qF -- "taskfleet submit: --params: refused by runner \"http\": $want" "$TMP/sv-err"; then
+		pass "submit --type http refuses $name: exit 2, the runner's message, nothing written"
+	else
+		fail "submit --type http refuses $name: exit 2, the runner's message, nothing written" \
+		    "submit $r1, get $rc: $(cat "$TMP/sv-err")"
+	fi
+}
+refused "a file:// url" 'params.url: scheme "file" is not http or https' \
+    '{"url": "file:///etc/passwd"}'
+refused "CR/LF in a header value" 'params.headers.X-A: the value holds a CR or LF' \
+    '{"url": "http://127.0.0.1:9/", "headers": {"X-A": "a\r\nInjected: 1"}}'
+refused "CR/LF in the method" 'params.method: "GET??X: y" is not one of' \
+    '{"url": "http://127.0.0.1:9/", "method": "GET\r\nX: y"}'
+refused "a missing url" 'params.url: required' '{"method": "POST"}'
+refused "an unknown field" 'params.mehtod: unknown field' \
+    '{"url": "http://127.0.0.1:9/", "mehtod": "POST"}'
+tf submit --type http --id "sv-$SUFFIX-ok" --params '{"url": "http://127.0.0.1:9/", "method": "post"}'
+r1=$rc
+tf get "sv-$SUFFIX-ok" --json
+if [ "$r1" -eq 0 ] && [ "$rc" -eq 0 ] && check "d['params'] == {'url': 'http://127.0.0.1:9/', 'method': 'post'}"; then
+	pass "submit --type http with params the runner accepts: written as given"
+else
+	fail "submit --type http with params the runner accepts: written as given" "submit $r1, get $rc: $(cat "$TMP/err")"
+fi
+
 # ---- clean up what this test created
 h ddb DeleteTable "{\"TableName\":\"$NAME\"}" >/dev/null 2>&1
 for q in "$NAME" "$NAME-dlq"; do

@@ -3,7 +3,8 @@
 # runners/README.md tells authors (one cc line against the public header;
 # runner_out_of_tree.sh checks that the installed header is this one), is
 # loaded and run by the consumer: the task completes and the runner's result
-# document lands in the item.
+# document lands in the item; its validate() refuses params before submit
+# writes anything.
 set -u
 . "$(dirname "$0")/../tools/e2e.sh"
 e2e_init custom
@@ -21,5 +22,10 @@ done_() { $TFCHECK scan "$E2E_NAME" | grep '"id": "hello-1"' | grep -q '"status"
 check "custom-runner-task-completed" wait_until 20 done_
 check "custom-runner-result-stored" sh -c "$TFCHECK scan $E2E_NAME | grep '\"id\": \"hello-1\"' | grep -q '\"greeting\": \"hello\"'"
 check "custom-runner-logged-with-task-id" grep -q '"msg":"hello, task hello-1 (attempt 1)","task":"hello-1","runner":"hello"' "$E2E_DIR/k1.log"
+# Its validate() (the example shows the entry) is asked before writing.
+"$TASKFLEET" submit --type hello --id hello-2 --params '{"x": 1}' >/dev/null 2>"$E2E_DIR/submit.err"
+check "custom-runner-validate-refuses" test "$?" -eq 2
+check "custom-runner-validate-message" grep -q 'params: refused by runner "hello": hello takes no params' "$E2E_DIR/submit.err"
+check "custom-runner-validate-wrote-nothing" sh -c "! $TFCHECK scan $E2E_NAME | grep -q '\"id\": \"hello-2\"'"
 check "custom-runner-consumer-exit-0" stop_consumers
 exit $e2e_failed

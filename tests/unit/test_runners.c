@@ -327,8 +327,9 @@ test_refuse_too_small(void)
 	fmt_buf(want, sizeof(want), "descriptor is %zu bytes (runner ABI %s)",
 	    offsetof(struct tf_runner, init), ours);
 	CHECK_HAS(err, want);
+	/* The host requires the fields of ABI 1.0; later ones are optional. */
 	fmt_buf(want, sizeof(want), "%zu bytes this taskfleet (runner ABI %s) reads",
-	    sizeof(struct tf_runner), ours);
+	    offsetof(struct tf_runner, validate), ours);
 	CHECK_HAS(err, want);
 }
 
@@ -497,6 +498,141 @@ test_newer_minor_accepted(void)
 	tf_runner_set_free(set);
 	CHECK_INT_EQ(res.outcome, TF_RUN_SUCCESS);
 	CHECK_INT_EQ(res.completed, 1);
+}
+
+/* A runner built against ABI 1.0 (tests/runners/runner_abi_1_0.h): its
+ * descriptor stops before validate(), with a trap after it. It loads, runs,
+ * and its params are accepted unchecked. */
+static void
+test_old_minor_accepted(void)
+{
+	struct tf_runner_set *set = NULL;
+	const struct tf_loaded_runner *r;
+	struct tf_run_ctx ctx = { .cancel = 0 };
+	struct tf_run_result res;
+	char path[PATH_MAX], err[512], ebuf[64];
+
+	test_runner(path, sizeof(path), "old_minor");
+	CHECK_INT_EQ(load_init(path, &set, err, sizeof(err)), TF_OK);
+	r = tf_runner_set_find(set, "old_minor");
+	CHECK(r != NULL);
+	CHECK_INT_EQ(tf_loaded_runner_abi_minor(r), 0);
+	CHECK(tf_loaded_runner_size(r) < sizeof(struct tf_runner));
+	CHECK(!tf_loaded_runner_validates(r));
+	CHECK_INT_EQ(tf_runner_validate(r, "{\"anything\": 1}", 16, err,
+	    sizeof(err)), TF_OK);
+	CHECK_STR_EQ(err, "");
+	run_once(r, "{}", 1, 0, &ctx, &res, ebuf, sizeof(ebuf));
+	tf_runner_set_free(set);
+	CHECK_INT_EQ(res.outcome, TF_RUN_SUCCESS);
+	CHECK_INT_EQ(res.completed, 1);
+}
+
+/* A runner with validate() (ABI 1.1): called without init(), its message
+ * passed on as one line; a refusal without text gets one naming it. */
+static void
+test_validate_entry_called(void)
+{
+	struct tf_runner_set *set = NULL;
+	const struct tf_loaded_runner *r;
+	struct tf_run_ctx ctx = { .cancel = 0 };
+	struct tf_run_result res;
+	char path[PATH_MAX], err[512], ebuf[64];
+
+	test_runner(path, sizeof(path), "validating");
+	CHECK_INT_EQ(tf_runner_set_load(path, &set, err, sizeof(err)), TF_OK);
+	r = tf_runner_set_find(set, "validating");
+	CHECK(r != NULL);
+	CHECK_INT_EQ(tf_loaded_runner_abi_minor(r), TF_RUNNER_ABI_MINOR);
+	CHECK(tf_loaded_runner_validates(r));
+	/* No init: validate() is what a producer calls. */
+	CHECK_INT_EQ(tf_runner_validate(r, "{\"bad\": 1}", 10, err, sizeof(err)),
+	    TF_ERR_INVALID);
+	CHECK_STR_EQ(err, "params.bad: not allowed (10 bytes checked)");
+	CHECK_INT_EQ(tf_runner_validate(r, "{\"silent\": 1}", 13, err,
+	    sizeof(err)), TF_ERR_INVALID);
+	CHECK_STR_EQ(err, "runner \"validating\" refused the params without a "
+	    "message");
+	CHECK_INT_EQ(tf_runner_validate(r, "{\"fine\": 1}", 11, err, sizeof(err)),
+	    TF_OK);
+	CHECK_STR_EQ(err, "");
+	/* Cut to the caller's buffer. */
+	CHECK_INT_EQ(tf_runner_validate(r, "{\"bad\": 1}", 10, ebuf, 8),
+	    TF_ERR_INVALID);
+	CHECK_STR_EQ(ebuf, "params.");
+	CHECK_INT_EQ(tf_runner_set_init(set, &fake_host, err, sizeof(err)), TF_OK);
+	run_once(r, "{}", 1, 0, &ctx, &res, ebuf, sizeof(ebuf));
+	tf_runner_set_free(set);
+	CHECK_INT_EQ(res.completed, 1);
+	CHECK_STR_EQ(ctx.result, "{\"validated\": 4}");
+}
+
+/* The shipped http runner's validate(): the parse each delivery makes first,
+ * without init() (no configuration, no libcurl). */
+static void
+test_http_validate(void)
+{
+	static const struct {
+		const char *params;
+		const char *want;  /* NULL: accepted */
+	} cases[] = {
+		{ "{\"url\": \"http://127.0.0.1:9/\"}", NULL },
+		{ "{\"url\": \"file:///etc/passwd\"}", "params.url: scheme \"file\"" },
+		{ "{\"url\": \"http://127.0.0.1:9/\", \"headers\": {\"X-A\": "
+		    "\"a\\r\\nB: c\"}}", "params.headers.X-A: the value holds a CR or LF" },
+		{ "{\"url\": \"http://127.0.0.1:9/\", \"method\": \"GET\\nX\"}",
+		    "params.method: \"GET?X\" is not one of" },
+		{ "{}", "params.url: required" },
+		{ "{\"url\": \"http://127.0.0.1:9/\", \"mehtod\": \"GET\"}",
+		    "params.mehtod: unknown field" },
+	};
+	struct tf_runner_set *set = NULL;
+	const struct tf_loaded_runner *r;
+	char path[PATH_MAX], err[512];
+	size_t i;
+
+	shipped_runner(path, sizeof(path), "http");
+	CHECK_INT_EQ(tf_runner_set_load(path, &set, err, sizeof(err)), TF_OK);
+	r = tf_runner_set_find(set, "http");
+	CHECK(r != NULL && tf_loaded_runner_validates(r));
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		enum tf_err rc = tf_runner_validate(r, cases[i].params,
+		    strlen(cases[i].params), err, sizeof(err));
+
+		if (cases[i].want == NULL) {
+			CHECK_MSG(rc == TF_OK, "%s: %s", cases[i].params, err);
+			continue;
+		}
+		CHECK_MSG(rc == TF_ERR_INVALID, "%s accepted", cases[i].params);
+		CHECK_HAS(err, cases[i].want);
+	}
+	tf_runner_set_free(set);
+}
+
+/* The original scheduler's task type "exampleTask": upper case is allowed
+ * and names are case-sensitive. */
+static void
+test_upper_case_name(void)
+{
+	struct tf_runner_set *set = NULL;
+	const struct tf_loaded_runner *r;
+	struct tf_run_ctx ctx = { .cancel = 0 };
+	struct tf_run_result res;
+	char path[PATH_MAX], err[512], ebuf[64];
+
+	test_runner(path, sizeof(path), "exampleTask");
+	CHECK_INT_EQ(load_init(path, &set, err, sizeof(err)), TF_OK);
+	CHECK_STR_EQ(err, "");
+	r = tf_runner_set_find(set, "exampleTask");
+	CHECK(r != NULL);
+	CHECK(tf_runner_set_find(set, "exampletask") == NULL);
+	CHECK_INT_EQ(tf_runner_config_var("exampleTask", ebuf, sizeof(ebuf)),
+	    TF_OK);
+	CHECK_STR_EQ(ebuf, "TASKFLEET_RUNNER_CONFIG_EXAMPLETASK");
+	run_once(r, "{}", 1, 0, &ctx, &res, ebuf, sizeof(ebuf));
+	tf_runner_set_free(set);
+	CHECK_INT_EQ(res.completed, 1);
+	CHECK_STR_EQ(ctx.result, "{\"type\": \"exampleTask\"}");
 }
 
 static void
@@ -1129,6 +1265,51 @@ test_invoke_sanitises_result(void)
 	tf_runner_set_free(set);
 }
 
+/* The times of a result: 0 or 2000-01-01 .. 9999-12-31 (epoch ms), both
+ * fields, whatever the outcome; the message names the field and value. */
+static void
+test_result_times(void)
+{
+	static const int64_t ok[] = {
+		0, TF_RUNNER_TIME_MIN_MS, NOW_MS, TF_RUNNER_TIME_MAX_MS,
+	};
+	static const int64_t bad[] = {
+		INT64_MAX, INT64_MIN, -1, 1, TF_RUNNER_TIME_MIN_MS - 1,
+		TF_RUNNER_TIME_MAX_MS + 1,
+	};
+	struct tf_run_result res;
+	char ebuf[64], err[256], want[128];
+	size_t i;
+
+	/* The range is 2000-01-01T00:00:00Z .. 9999-12-31T23:59:59.999Z. */
+	CHECK_INT_EQ(TF_RUNNER_TIME_MIN_MS, INT64_C(946684800) * 1000);
+	CHECK_INT_EQ(TF_RUNNER_TIME_MAX_MS, INT64_C(253402300800) * 1000 - 1);
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		tf_run_result_prepare(&res, ebuf, sizeof(ebuf));
+		res.new_target_timestamp = ok[i];
+		res.retry_after_ms = ok[sizeof(ok) / sizeof(ok[0]) - 1 - i];
+		CHECK_MSG(tf_run_result_check_times(&res, err, sizeof(err)) == TF_OK,
+		    "%" PRId64 ": %s", ok[i], err);
+		CHECK_STR_EQ(err, "");
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		tf_run_result_prepare(&res, ebuf, sizeof(ebuf));
+		res.new_target_timestamp = bad[i];
+		CHECK_INT_EQ(tf_run_result_check_times(&res, err, sizeof(err)),
+		    TF_ERR_INVALID);
+		fmt_buf(want, sizeof(want), "new_target_timestamp %" PRId64 " is not "
+		    "a time from 2000", bad[i]);
+		CHECK_HAS(err, want);
+		tf_run_result_prepare(&res, ebuf, sizeof(ebuf));
+		res.outcome = TF_RUN_RETRY;
+		res.retry_after_ms = bad[i];
+		CHECK_INT_EQ(tf_run_result_check_times(&res, err, sizeof(err)),
+		    TF_ERR_INVALID);
+		fmt_buf(want, sizeof(want), "retry_after_ms %" PRId64 " ", bad[i]);
+		CHECK_HAS(err, want);
+	}
+}
+
 static void
 test_result_prepare(void)
 {
@@ -1636,6 +1817,10 @@ main(void)
 	TF_RUN(test_one_bad_refuses_all);
 	TF_RUN(test_missing_paths);
 	TF_RUN(test_newer_minor_accepted);
+	TF_RUN(test_old_minor_accepted);
+	TF_RUN(test_validate_entry_called);
+	TF_RUN(test_http_validate);
+	TF_RUN(test_upper_case_name);
 	TF_RUN(test_directory_spec);
 	TF_RUN(test_colon_list);
 	TF_RUN(test_bare_file_name);
@@ -1657,6 +1842,7 @@ main(void)
 	TF_RUN(test_multi_threaded_concurrent);
 	TF_RUN(test_invoke_sanitises_result);
 	TF_RUN(test_result_prepare);
+	TF_RUN(test_result_times);
 	TF_RUN(test_shipped_load);
 	TF_RUN(test_noop);
 	TF_RUN(test_countdown_three_runs);

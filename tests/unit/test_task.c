@@ -231,6 +231,29 @@ test_validators_and_shard(void)
 	CHECK(atoi(a) >= 0 && atoi(a) < 16);
 }
 
+/* Runner names (task types): the original scheduler's "exampleTask" is one,
+ * case-sensitive; only ASCII letters, digits, '_' and '-', 1 to 64. */
+static void
+test_type_names(void)
+{
+	char name[80];
+
+	CHECK(tf_task_type_valid("exampleTask"));
+	CHECK(tf_task_type_valid("HTTP_v2-b"));
+	CHECK(tf_task_type_valid("noop"));
+	CHECK(!tf_task_type_valid(NULL));
+	CHECK(!tf_task_type_valid(""));
+	CHECK(!tf_task_type_valid("Bad Name"));
+	CHECK(!tf_task_type_valid("a.b"));
+	CHECK(!tf_task_type_valid("../noop"));
+	CHECK(!tf_task_type_valid("caf\xc3\xa9"));
+	memset(name, 'A', 65);
+	name[65] = '\0';
+	CHECK(!tf_task_type_valid(name));
+	name[64] = '\0';
+	CHECK(tf_task_type_valid(name));
+}
+
 static void
 test_backoff_grows_and_is_capped(void)
 {
@@ -268,6 +291,7 @@ int
 main(void)
 {
 	tf_alloc_init();
+	TF_RUN(test_type_names);
 	TF_RUN(test_message_round_trip);
 	TF_RUN(test_message_original_format);
 	TF_RUN(test_message_refusals);

@@ -1,0 +1,204 @@
+/*
+ * runner_abi_1_0.h - include/taskfleet/runner.h as it was at runner ABI 1.0,
+ * kept verbatim below this paragraph for tests/runners/old_minor.c: a
+ * runner built against the previous header must keep loading and running
+ * unchanged. Never edit it to follow the real header.
+ *
+ * taskfleet/runner.h - the task-runner ABI: the only header a runner includes.
+ *
+ * A runner is a shared object that exports one function:
+ *
+ *     TF_RUNNER_EXPORT const struct tf_runner *taskfleet_runner(void);
+ *
+ * returning a pointer to a constant descriptor (struct tf_runner) that starts
+ * with TF_RUNNER_MAGIC, the ABI major and minor version it was built against
+ * and its own size. The consumer checks those before it reads anything else:
+ * the major must equal the consumer's, the size must cover every field the
+ * consumer reads. Fields are only ever added at the end, with a minor bump.
+ *
+ * Memory never crosses the boundary unowned. The host passes the runner a
+ * read-only view of the task and a result to fill: error text goes into a
+ * buffer the host provides; new parameters and a result document are handed
+ * over through host functions that copy them. A runner never frees host
+ * memory and the host never frees runner memory.
+ *
+ * Threads: run() may be called from several threads at once, each call with
+ * its own task and result, unless the descriptor sets
+ * TF_RUNNER_SINGLE_THREADED; then the host serialises the calls.
+ *
+ * Build a runner with:
+ *     cc -shared -fPIC -fvisibility=hidden -I$PREFIX/include -o myrunner.so myrunner.c
+ */
+#ifndef TASKFLEET_RUNNER_H
+#define TASKFLEET_RUNNER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TF_RUNNER_MAGIC     0x54467231u  /* "TFr1" */
+#define TF_RUNNER_ABI_MAJOR 1
+#define TF_RUNNER_ABI_MINOR 0
+
+/* The longest runner name, in bytes. */
+#define TF_RUNNER_NAME_MAX 64
+
+/* True when a struct the other side built (with a leading `size` member)
+ * is large enough to hold `field`: use before touching a field added in a
+ * later minor version. */
+#define TF_RUNNER_HAS(ptr, type, field) \
+	(offsetof(type, field) + sizeof(((type *)0)->field) <= (ptr)->size)
+
+/* The name of the exported entry point, for dlsym(). */
+#define TF_RUNNER_ENTRY_SYMBOL "taskfleet_runner"
+
+#if defined(__GNUC__)
+#define TF_RUNNER_EXPORT __attribute__((visibility("default")))
+#define TF_RUNNER_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define TF_RUNNER_EXPORT
+#define TF_RUNNER_PRINTF(f, a)
+#endif
+
+/* How a run ended. */
+enum tf_run_outcome {
+	TF_RUN_SUCCESS,    /* the iteration finished; see completed */
+	TF_RUN_RETRY,      /* a transient failure: try this iteration again later */
+	TF_RUN_FAILED      /* a permanent failure: the task ends FAILED */
+};
+
+/* The outcome is stored in a 32-bit field; compilers that shrink enums
+ * (-fshort-enums) would break the layout. */
+#if defined(__cplusplus)
+static_assert(sizeof(enum tf_run_outcome) == 4, "enum tf_run_outcome must be 32 bits");
+#else
+_Static_assert(sizeof(enum tf_run_outcome) == 4, "enum tf_run_outcome must be 32 bits");
+#endif
+
+/* Levels for tf_host_api.log. */
+enum tf_runner_log_level {
+	TF_RUNNER_LOG_DEBUG,
+	TF_RUNNER_LOG_INFO,
+	TF_RUNNER_LOG_WARN,
+	TF_RUNNER_LOG_ERROR
+};
+
+/* Descriptor flags. */
+#define TF_RUNNER_SINGLE_THREADED 0x1u  /* run() must not be called concurrently */
+
+/* The host's side of one run; runners use it only through tf_host_api. */
+struct tf_run_ctx;
+
+/*
+ * Services the host offers. The table is the host's and lives as long as the
+ * runner is loaded; check `size` before using a function added in a later
+ * minor version (offsetof(struct tf_host_api, fn) < size).
+ */
+struct tf_host_api {
+	uint32_t size;  /* sizeof(struct tf_host_api) as the host built it */
+
+	/* Writes a log line tagged with the task id and runner name. ctx may be
+	 * NULL outside a run (in init and fini). */
+	void (*log)(struct tf_run_ctx *ctx, enum tf_runner_log_level level,
+	    const char *fmt, ...) TF_RUNNER_PRINTF(3, 4);
+
+	/* Extends the task's lease and its message's visibility now. The host
+	 * does this on its own while run() is busy; a runner calls it only to
+	 * learn whether it still holds the task. Returns 0 when the lease is
+	 * held, -1 when it was lost (another consumer owns the task: stop and
+	 * return, the result will be discarded). */
+	int (*heartbeat)(struct tf_run_ctx *ctx);
+
+	/* Non-zero once the run should stop early: the consumer is shutting down
+	 * past its grace period, or the lease was lost. */
+	int (*cancelled)(struct tf_run_ctx *ctx);
+
+	/* The current time, epoch milliseconds. */
+	int64_t (*now_ms)(void);
+
+	/* Replaces the task's params with this JSON object text (copied; len
+	 * bytes, need not be terminated). Returns 0, or -1 when it is not a
+	 * JSON object or is too large; the params are then kept. */
+	int (*set_params)(struct tf_run_ctx *ctx, const char *json, size_t len);
+
+	/* Records a result document for the task item's `result` attribute
+	 * (copied; a JSON object). Returns 0 or -1 as set_params. */
+	int (*set_result)(struct tf_run_ctx *ctx, const char *json, size_t len);
+};
+
+/* What the runner is asked to run. Everything is the host's, read-only, and
+ * valid only during the run() call. */
+struct tf_task_view {
+	uint32_t size;              /* sizeof(struct tf_task_view) as the host built it */
+	const char *id;             /* task id */
+	const char *ns;             /* namespace */
+	const char *type;           /* runner name */
+	const char *params_json;    /* params as a JSON object text, terminated */
+	size_t params_len;
+	int64_t iteration;          /* runs finished before this one */
+	int32_t attempt;            /* 1 for the first attempt of this iteration */
+	int32_t max_attempts;
+	int64_t target_ms;          /* when this run was due, epoch ms */
+	int64_t deadline_ms;        /* the run should be over by then (epoch ms),
+	                               or 0 for no limit */
+	const struct tf_host_api *host;
+	struct tf_run_ctx *ctx;     /* pass to the host functions */
+};
+
+/* The result the runner fills. The host zeroes it, sets `size`, points
+ * `error` at a buffer of `error_size` bytes holding "", and sets outcome to
+ * TF_RUN_SUCCESS before calling run(). */
+struct tf_run_result {
+	uint32_t size;                  /* sizeof(struct tf_run_result) as the host built it */
+	enum tf_run_outcome outcome;
+	int32_t completed;              /* with TF_RUN_SUCCESS: non-zero when the
+	                                   task is done */
+	int64_t new_target_timestamp;   /* epoch ms of the next iteration; 0: the
+	                                   task's schedule, or now if it has none */
+	int64_t retry_after_ms;         /* with TF_RUN_RETRY: the earliest time
+	                                   (epoch ms) for the next attempt; 0: the
+	                                   host's backoff */
+	char *error;                    /* host buffer: the error text, for
+	                                   TF_RUN_RETRY and TF_RUN_FAILED */
+	size_t error_size;
+};
+
+/* The descriptor a runner exports. Constant; the host copies what it needs. */
+struct tf_runner {
+	uint32_t magic;                 /* TF_RUNNER_MAGIC */
+	uint16_t abi_major;             /* TF_RUNNER_ABI_MAJOR */
+	uint16_t abi_minor;             /* TF_RUNNER_ABI_MINOR */
+	uint32_t size;                  /* sizeof(struct tf_runner) */
+	uint32_t flags;                 /* TF_RUNNER_* flags */
+	const char *name;               /* the task type it runs:
+	                                   [a-z0-9_-]{1,TF_RUNNER_NAME_MAX} */
+	const char *version;            /* the runner's own version, free text */
+
+	/* Called once after loading, before any run(). config_json is the
+	 * runner's configuration as a JSON object text ("{}" when there is
+	 * none); *state may be set to anything the runner wants passed back.
+	 * Returns 0, or non-zero to refuse to start (the consumer then exits
+	 * with a message naming the runner). May be NULL. */
+	int (*init)(const struct tf_host_api *host, const char *config_json,
+	    void **state);
+
+	/* Runs one iteration of one task and fills result. Required. */
+	void (*run)(void *state, const struct tf_task_view *task,
+	    struct tf_run_result *result);
+
+	/* Called once before unloading, after the last run() has returned.
+	 * May be NULL. */
+	void (*fini)(void *state);
+};
+
+/* The entry point every runner defines. */
+TF_RUNNER_EXPORT const struct tf_runner *taskfleet_runner(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TASKFLEET_RUNNER_H */
