@@ -5,7 +5,8 @@
  * Error codes (stable; clients may branch on them):
  *   400 invalid_json            the body is not strict JSON, or not an object
  *   400 invalid_field           a field, query parameter or header is bad;
- *                               the message names it as submit names flags
+ *                               the message names it as submit names flags;
+ *                               also a URL holding a NUL (%00 or raw)
  *   401 unauthorized            no bearer token, or an unknown one
  *   403 forbidden               the key's scope or namespaces do not allow
  *                               it; a CORS preflight from an origin that is
