@@ -254,11 +254,5 @@ def main():
 try:
     main()
 finally:
-    for pr in procs:
-        if pr.poll() is None:
-            pr.terminate()
-            try:
-                pr.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                pr.kill()
+    tftest.stop_all(procs)
 sys.exit(1 if REPORT.failed else 0)
