@@ -146,6 +146,7 @@ def timed_get(port, path, headers=None):
 def answers(name, port, path, want, headers=None, tries=3):
     """Checks that path answers want within ANSWER_S, tries times over."""
     res = [timed_get(port, path, headers) for _ in range(tries)]
+    print("# %s: %s" % (name, ", ".join("%s in %.3f s" % (st, dt) for st, dt in res)))
     check(name, all(st == want and dt <= ANSWER_S for st, dt in res),
           "; ".join("%s in %.2f s" % (st, dt) for st, dt in res))
 
@@ -165,6 +166,7 @@ def deadline_check(name, flood, deadline_s):
     within deadline_s plus slack (the idle timeout alone never closes it)."""
     closed = wait_until(lambda: flood.open_count() == 0, deadline_s + DEADLINE_SLACK_S)
     took = (min(flood.closed_at.values()) - flood.started) if flood.closed_at else None
+    print("# %s: %s" % (name, "closed after %.1f s" % took if took is not None else "not closed"))
     check(name, closed and took is not None and took >= deadline_s - 1,
           "still open after %d s" % (deadline_s + DEADLINE_SLACK_S) if not closed
           else "closed after %.1f s, before its %d s deadline" % (took, deadline_s))
@@ -177,6 +179,7 @@ def per_address_check(name, flood, deadline_s, limit):
     wait_until(lambda: flood.open_count() == 0, deadline_s + DEADLINE_SLACK_S)
     held = sum(1 for s in flood.socks
                if s not in flood.closed_at or flood.closed_at[s] - flood.started >= deadline_s - 1)
+    print("# %s: %d held" % (name, held))
     check(name, 0 < held <= limit, "%d of %d slow connections from one address held (limit %d)"
           % (held, len(flood.socks), limit))
 
