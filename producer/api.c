@@ -1905,7 +1905,7 @@ api_server_start(const struct sockaddr *addr, const struct api_config *cfg,
 		.name = "api server", .handler = handle, .handler_cls = srv,
 		.completed = completed, .completed_cls = srv,
 		.max_connections = API_MAX_CONNECTIONS,
-		.per_address_limit = API_PER_ADDRESS_CONNECTIONS,
+		.per_address_limit = cfg->per_address,
 		.idle_timeout_s = 30, .request_timeout_s = API_REQUEST_TIMEOUT_S,
 	};
 	rc = tf_httpd_start(&srv->http, addr, &hc, err, errlen);
