@@ -148,13 +148,31 @@ parse_method(const cJSON *v, struct tf_http_task *t, char *errbuf, size_t errlen
 	return TF_ERR_INVALID;
 }
 
+bool
+tf_http_url_has_userinfo(const char *url)
+{
+	CURLU *u = curl_url();
+	char *user = NULL, *password = NULL;
+	bool has;
+
+	if (u == NULL)
+		return true;
+	has = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) ==
+	    CURLUE_OK && (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK);
+	curl_free(user);
+	curl_free(password);
+	curl_url_cleanup(u);
+	return has;
+}
+
 /* Checks the URL with libcurl's parser: http or https, a host, no user
  * information, no spaces or control characters. */
 static enum tf_err
 parse_url(const cJSON *v, struct tf_http_task *t, char *errbuf, size_t errlen)
 {
 	CURLU *u = NULL;
-	char *scheme = NULL, *host = NULL, *user = NULL, *password = NULL;
+	char *scheme = NULL, *host = NULL;
 	char q[80];
 	const char *s;
 	size_t i, n;
@@ -210,8 +228,7 @@ parse_url(const cJSON *v, struct tf_http_task *t, char *errbuf, size_t errlen)
 		    quote(s, q, sizeof(q)));
 		goto out;
 	}
-	if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_PASSWORD, &password, 0) == CURLUE_OK) {
+	if (tf_http_url_has_userinfo(s)) {
 		/* Not quoted: it holds a credential. */
 		tf_errf(errbuf, errlen, "params.url: holds a user name or password; "
 		    "put credentials in an Authorization header instead");
@@ -222,8 +239,6 @@ parse_url(const cJSON *v, struct tf_http_task *t, char *errbuf, size_t errlen)
 out:
 	curl_free(scheme);
 	curl_free(host);
-	curl_free(user);
-	curl_free(password);
 	curl_url_cleanup(u);
 	return rc;
 }

@@ -102,6 +102,13 @@ void tf_http_task_free(struct tf_http_task *t);
 /* True when status counts as success for t. */
 bool tf_http_task_is_success(const struct tf_http_task *t, long status);
 
+/* True when url (http or https, as libcurl parses it) carries a user name or
+ * password (http://user:password@host/): credentials that neither a task's
+ * URL nor a redirect's target may add. Also true when it cannot tell (out
+ * of memory), so that callers refuse; false for a URL that does not
+ * parse. */
+bool tf_http_url_has_userinfo(const char *url);
+
 /* True for an HTTP token (RFC 9110: letters, digits and !#$%&'*+-.^_`|~),
  * 1 to 256 bytes. */
 bool tf_http_header_name_valid(const char *name);

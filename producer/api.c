@@ -5,7 +5,8 @@
  * Error codes (stable; clients may branch on them):
  *   400 invalid_json            the body is not strict JSON, or not an object
  *   400 invalid_field           a field, query parameter or header is bad;
- *                               the message names it as submit names flags
+ *                               the message names it as submit names flags;
+ *                               also a URL holding a NUL (%00 or raw)
  *   401 unauthorized            no bearer token, or an unknown one
  *   403 forbidden               the key's scope or namespaces do not allow
  *                               it; a CORS preflight from an origin that is
@@ -1913,7 +1914,7 @@ api_server_start(const struct sockaddr *addr, const struct api_config *cfg,
 		.name = "api server", .handler = handle, .handler_cls = srv,
 		.completed = completed, .completed_cls = srv,
 		.max_connections = API_MAX_CONNECTIONS,
-		.per_address_limit = API_PER_ADDRESS_CONNECTIONS,
+		.per_address_limit = cfg->per_address,
 		.idle_timeout_s = 30, .request_timeout_s = API_REQUEST_TIMEOUT_S,
 	};
 	rc = tf_httpd_start(&srv->http, addr, &hc, err, errlen);

@@ -41,8 +41,8 @@
 /* The client addresses whose buckets are kept; the least recently seen
  * makes room for a new one. */
 #define API_ADDR_BUCKETS 1024
-/* Connections at once: in all, and from one client address (so that one
- * address cannot take them all). */
+/* Connections at once: in all, and by default from one client address
+ * (TASKFLEET_API_PER_ADDRESS; so that one address cannot take them all). */
 #define API_MAX_CONNECTIONS 256
 #define API_PER_ADDRESS_CONNECTIONS 32
 /* Seconds a client has to send a whole request (headers and body), from
@@ -61,6 +61,8 @@ struct api_config {
 	                                         without keys */
 	const struct rate *auth_rate;         /* unknown keys, per client
 	                                         address */
+	unsigned int per_address;             /* connections one client
+	                                         address may hold at once */
 };
 
 struct api_server;

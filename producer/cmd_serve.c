@@ -62,8 +62,12 @@ serve_help(void)
 	    "                          " API_AUTH_RATE_DEFAULT "; off for none\n"
 	    "TASKFLEET_API_CORS_ORIGINS  origins a browser may call from\n"
 	    "                          (comma-separated; default none)\n"
+	    "TASKFLEET_API_PER_ADDRESS connections one client address may hold\n"
+	    "                          at once, 1 to %d (default %d; behind a\n"
+	    "                          proxy every client has its address)\n"
 	    "\n"
-	    "Exit: 0 stopped by a signal, 1 failed, 2 bad input.\n", serve_usage);
+	    "Exit: 0 stopped by a signal, 1 failed, 2 bad input.\n", serve_usage,
+	    API_MAX_CONNECTIONS, API_PER_ADDRESS_CONNECTIONS);
 }
 
 /* Parses the rate in environment variable var (unset or empty: dflt) into
@@ -92,7 +96,7 @@ cmd_serve(struct cli *c, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cmd = argv[0], *listen = NULL;
+	const char *cmd = argv[0], *listen = NULL, *text;
 	struct sockaddr_storage ss;
 	socklen_t ss_len;
 	struct api_keys *keys = NULL;
@@ -104,6 +108,7 @@ cmd_serve(struct cli *c, int argc, char **argv)
 	char err[512], why[160], host[INET6_ADDRSTRLEN];
 	sigset_t set;
 	bool no_auth = false;
+	long long per_address;
 	int ch, sig, code = EXIT_USAGE;
 	enum tf_err rc;
 
@@ -152,6 +157,14 @@ cmd_serve(struct cli *c, int argc, char **argv)
 	    !parse_rate_env("TASKFLEET_API_AUTH_RATE", API_AUTH_RATE_DEFAULT,
 	    &auth_rate, cmd))
 		goto out;
+	per_address = API_PER_ADDRESS_CONNECTIONS;
+	text = getenv("TASKFLEET_API_PER_ADDRESS");
+	if (text != NULL && text[0] != '\0' && !cli_parse_int(text, 1,
+	    API_MAX_CONNECTIONS, &per_address)) {
+		cli_usage_error(cmd, "TASKFLEET_API_PER_ADDRESS: expected a number "
+		    "from 1 to %d, got \"%.32s\"", API_MAX_CONNECTIONS, text);
+		goto out;
+	}
 
 	code = EXIT_FAILED;
 	rc = tf_runner_set_load(c->cfg.runners, &runners, err, sizeof(err));
@@ -183,6 +196,7 @@ cmd_serve(struct cli *c, int argc, char **argv)
 	cfg.origins = &origins;
 	cfg.rate = &rate;
 	cfg.auth_rate = &auth_rate;
+	cfg.per_address = (unsigned int)per_address;
 	code = EXIT_FAILED;
 	if (api_server_start((const struct sockaddr *)&ss, &cfg, &srv, err,
 	    sizeof(err)) != TF_OK) {

@@ -536,6 +536,15 @@ exchange_perform(const struct exchange_env *env,
 			    "URL that is not http or https", status);
 			goto done;
 		}
+		/* The task's URL may not carry credentials; nor may a redirect
+		 * add them (libcurl would send them as Authorization: Basic). */
+		if (tf_http_url_has_userinfo(next)) {
+			res->failure = EXCHANGE_BAD_REDIRECT;
+			snprintf(res->error, sizeof(res->error), "HTTP %ld redirects to a "
+			    "URL with a user name or password: refused, not followed",
+			    status);
+			goto done;
+		}
 		tf_free(url);
 		url = next;
 		next = NULL;

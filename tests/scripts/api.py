@@ -146,23 +146,12 @@ class Api:
         return status, hdrs, doc
 
 
-def raw_post(port, key, body, chunked):
-    """POSTs body to /v1/tasks over a plain socket, reading the reply even
-    when the server answers (and closes) before the body is all sent.
-    Returns (status, parsed JSON or None)."""
+def raw_exchange(port, data):
+    """Sends data (one whole request, bytes as they are) over a plain socket
+    and reads the reply, even when the server answers (and closes) before
+    all is sent. Returns (status, parsed JSON or None)."""
     import socket
     s = socket.create_connection(("127.0.0.1", port), timeout=30)
-    head = "POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n" \
-           "Content-Type: application/json\r\n" % key
-    head += "Transfer-Encoding: chunked\r\n\r\n" if chunked else "Content-Length: %d\r\n\r\n" % len(body)
-    data = head.encode()
-    if chunked:
-        for i in range(0, len(body), 65536):
-            part = body[i:i + 65536]
-            data += b"%x\r\n" % len(part) + part + b"\r\n"
-        data += b"0\r\n\r\n"
-    else:
-        data += body
     try:
         s.sendall(data)
     except OSError:
@@ -192,33 +181,31 @@ def raw_post(port, key, body, chunked):
         return int(m.group(1)), {"unparsed": rest[:200]}
 
 
+def raw_post(port, key, body, chunked):
+    """POSTs body to /v1/tasks (raw_exchange()), chunked or with a
+    Content-Length."""
+    head = "POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n" \
+           "Content-Type: application/json\r\n" % key
+    head += "Transfer-Encoding: chunked\r\n\r\n" if chunked else "Content-Length: %d\r\n\r\n" % len(body)
+    data = head.encode()
+    if chunked:
+        for i in range(0, len(body), 65536):
+            part = body[i:i + 65536]
+            data += b"%x\r\n" % len(part) + part + b"\r\n"
+        data += b"0\r\n\r\n"
+    else:
+        data += body
+    return raw_exchange(port, data)
+
+
 def raw_request(port, key, method, target, body=b""):
-    """Sends one request whose target is bytes as they are (a raw NUL
-    included); returns (status, parsed JSON or None)."""
-    import socket
-    head = b"%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\nConnection: close\r\n" \
+    """Sends one request (raw_exchange()) whose target is bytes as they are,
+    a raw NUL included."""
+    head = b"%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n" \
         % (method.encode(), target, key.encode())
     if body:
         head += b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
-    s = socket.create_connection(("127.0.0.1", port), timeout=30)
-    reply = b""
-    try:
-        s.sendall(head + b"\r\n" + body)
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            reply += b
-    except OSError:
-        pass
-    s.close()
-    m = re.match(rb"HTTP/1\.[01] (\d+)", reply)
-    if not m:
-        return 0, {"reply": reply[:200]}
-    try:
-        return int(m.group(1)), json.loads(reply.partition(b"\r\n\r\n")[2])
-    except ValueError:
-        return int(m.group(1)), None
+    return raw_exchange(port, head + b"\r\n" + body)
 
 
 def nul_in_url(api, port, key):
@@ -943,11 +930,5 @@ def main():
 try:
     main()
 finally:
-    for pr in procs:
-        if pr.poll() is None:
-            pr.terminate()
-            try:
-                pr.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pr.kill()
+    tftest.stop_all(procs)
 sys.exit(1 if REPORT.failed else 0)

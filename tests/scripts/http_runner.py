@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("TF_BUILD") or os.path.join(ROOT, os.environ.get("BUILD", "build"))
@@ -363,6 +364,14 @@ def tests(a, b):
                                     "headers": {"Authorization": "Bearer t0ken", "X-Keep": "1"},
                                     "follow_redirects": True}},
         {"id": "rftp", "params": {"url": a.base + "/redirect/302?to=ftp://127.0.0.1/", "follow_redirects": True}},
+        # A redirect may not add the credentials the task's URL may not
+        # hold (libcurl would send them as Authorization: Basic).
+        {"id": "ruserpw", "params": {"url": a.base + "/redirect/302?to=" + urllib.parse.quote(
+            "http://u:pw@127.0.0.1:%d/ok" % a.port, safe=""), "follow_redirects": True}},
+        {"id": "ruser", "params": {"url": a.base + "/redirect/307?to=" + urllib.parse.quote(
+            "http://u@127.0.0.1:%d/ok" % a.port, safe=""), "follow_redirects": True}},
+        {"id": "ruserrel", "params": {"url": a.base + "/redirect/301?to=" + urllib.parse.quote(
+            "//u:pw@127.0.0.1:%d/ok" % a.port, safe=""), "follow_redirects": True}},
     ]
     out, _ = run(tasks, {"TASKFLEET_HTTP_ALLOW": "127.0.0.1,localhost"})
     o, reqs = out["r302"], a.find("r302")
@@ -386,6 +395,12 @@ def tests(a, b):
     o = out["rftp"]
     check("a redirect to another scheme is refused", o["outcome"] == "failed"
           and "not http or https" in o["error"], o)
+    for k in ("ruserpw", "ruser", "ruserrel"):
+        o, reqs = out[k], a.find(k)
+        check("a redirect to a URL with credentials is refused, not followed: %s" % k,
+              o["outcome"] == "failed" and "redirects to a URL with a user name or password" in o["error"]
+              and "pw" not in o["error"] and len(reqs) == 1 and header(reqs[0], "Authorization") is None,
+              (o, reqs))
 
     # -- refusals: loopback targets, nothing reaches them -------------------
     before_a, before_b = len(a.requests()), len(b.requests())

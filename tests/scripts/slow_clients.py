@@ -16,6 +16,8 @@ each server at once:
     within ANSWER_S seconds, a few times over;
   - the per-address limit: of the flood, at most the server's limit is
     held until the request deadline (the rest are closed at once);
+  - TASKFLEET_API_PER_ADDRESS: a third server with a limit of 4 holds 4
+    (and out-of-range values are refused, exit 2);
   - the request deadline: one more such connection, from 127.0.0.3, is
     closed by the server within its request deadline (15 s for the API,
     5 s for the metrics server) plus slack, although it never goes quiet
@@ -146,6 +148,7 @@ def timed_get(port, path, headers=None):
 def answers(name, port, path, want, headers=None, tries=3):
     """Checks that path answers want within ANSWER_S, tries times over."""
     res = [timed_get(port, path, headers) for _ in range(tries)]
+    print("# %s: %s" % (name, ", ".join("%s in %.3f s" % (st, dt) for st, dt in res)))
     check(name, all(st == want and dt <= ANSWER_S for st, dt in res),
           "; ".join("%s in %.2f s" % (st, dt) for st, dt in res))
 
@@ -165,6 +168,7 @@ def deadline_check(name, flood, deadline_s):
     within deadline_s plus slack (the idle timeout alone never closes it)."""
     closed = wait_until(lambda: flood.open_count() == 0, deadline_s + DEADLINE_SLACK_S)
     took = (min(flood.closed_at.values()) - flood.started) if flood.closed_at else None
+    print("# %s: %s" % (name, "closed after %.1f s" % took if took is not None else "not closed"))
     check(name, closed and took is not None and took >= deadline_s - 1,
           "still open after %d s" % (deadline_s + DEADLINE_SLACK_S) if not closed
           else "closed after %.1f s, before its %d s deadline" % (took, deadline_s))
@@ -177,6 +181,7 @@ def per_address_check(name, flood, deadline_s, limit):
     wait_until(lambda: flood.open_count() == 0, deadline_s + DEADLINE_SLACK_S)
     held = sum(1 for s in flood.socks
                if s not in flood.closed_at or flood.closed_at[s] - flood.started >= deadline_s - 1)
+    print("# %s: %d held" % (name, held))
     check(name, 0 < held <= limit, "%d of %d slow connections from one address held (limit %d)"
           % (held, len(flood.socks), limit))
 
@@ -203,8 +208,16 @@ def main():
                 r"listening on http://127\.0\.0\.1:(\d+)")
     metrics = start([CONSUMER, "--id", "slow", "--wait-time", "1", "--metrics-listen", "127.0.0.1:0"], env,
                     "consumer", r"metrics on http://127\.0\.0\.1:(\d+)")
-    if api is None or metrics is None:
-        REPORT.setup_fail("serve port %s, metrics port %s (logs in %s)" % (api, metrics, OUT))
+    # TASKFLEET_API_PER_ADDRESS sets the API's limit.
+    api_few = start([TF, "serve", "--listen", "127.0.0.1:0"], dict(senv, TASKFLEET_API_PER_ADDRESS="4"),
+                    "serve-few", r"listening on http://127\.0\.0\.1:(\d+)")
+    if api is None or metrics is None or api_few is None:
+        REPORT.setup_fail("serve ports %s %s, metrics port %s (logs in %s)" % (api, api_few, metrics, OUT))
+    for bad in ("0", "257", "many"):
+        r = subprocess.run([TF, "serve", "--listen", "127.0.0.1:0"], env=dict(senv, TASKFLEET_API_PER_ADDRESS=bad),
+                           capture_output=True, text=True, timeout=30)
+        check("per-address-env-bad-%s" % bad, r.returncode == 2 and "TASKFLEET_API_PER_ADDRESS" in r.stderr,
+              "exit %s: %s" % (r.returncode, r.stderr.strip()))
     auth = {"Authorization": "Bearer " + key}
 
     # Before: everything answers.
@@ -224,6 +237,8 @@ def main():
         floods.append(api_flood)
         metrics_flood = Flood(metrics, "127.0.0.2", FLOOD, "/healthz")
         floods.append(metrics_flood)
+        few_flood = Flood(api_few, "127.0.0.2", 20, "/v1/openapi.json")
+        floods.append(few_flood)
 
         # While the floods are held.
         answers("api-answers-during-flood", api, "/v1/openapi.json", 200, auth)
@@ -239,6 +254,7 @@ def main():
         per_address_check("api-per-address-limit", api_flood, API_DEADLINE_S, API_PER_ADDRESS)
         per_address_check("metrics-per-address-limit", metrics_flood, METRICS_DEADLINE_S,
                           METRICS_PER_ADDRESS)
+        per_address_check("api-per-address-env", few_flood, API_DEADLINE_S, 4)
     finally:
         for f in floods:
             f.close()
@@ -254,11 +270,5 @@ def main():
 try:
     main()
 finally:
-    for pr in procs:
-        if pr.poll() is None:
-            pr.terminate()
-            try:
-                pr.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                pr.kill()
+    tftest.stop_all(procs)
 sys.exit(1 if REPORT.failed else 0)

@@ -38,3 +38,16 @@ def require_loopback_standins(report, allow_localhost=False):
         if not (host.startswith("127.") or (allow_localhost and host == "localhost")):
             report.setup_fail("%s must point at a loopback stand-in (run through "
                               "tests/run), got %r" % (var, url))
+
+
+def stop_all(procs, seconds=10):
+    """Stops the processes (subprocess.Popen) still running: SIGTERM, then
+    SIGKILL after seconds."""
+    import subprocess
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(timeout=seconds)
+            except subprocess.TimeoutExpired:
+                p.kill()

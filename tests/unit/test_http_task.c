@@ -676,6 +676,30 @@ check_bad_case(const struct bad_case *c)
 	CHECK(task_is_empty(&t));
 }
 
+/* The user information of a URL, as the task's URL check and the http
+ * runner's redirects see it: a user name, a password or both; "@" or ":"
+ * elsewhere in the URL is none. */
+static void
+test_url_has_userinfo(void)
+{
+	static const struct { const char *url; bool has; } cases[] = {
+		{ "http://u:pw@127.0.0.1:8080/", true },
+		{ "http://u@127.0.0.1/", true },
+		{ "http://:pw@127.0.0.1/", true },
+		{ "https://u:pw@[::1]:8443/x?y=1", true },
+		{ "HTTP://u%3Ax:p%40w@hooks.example/", true },
+		{ "http://127.0.0.1:8080/", false },
+		{ "http://127.0.0.1/a@b?c=d:e@f#g@h", false },
+		{ "https://hooks.example/to?u=a:b@c", false },
+		{ "not a url", false },
+	};
+	size_t i;
+
+	for (i = 0; i < NELEM(cases); i++)
+		CHECK_MSG(tf_http_url_has_userinfo(cases[i].url) == cases[i].has,
+		    "%s: expected %s", cases[i].url, cases[i].has ? "true" : "false");
+}
+
 /* The password (and the user name) never reach the message. */
 static void
 test_url_credentials_not_quoted(void)
@@ -1208,6 +1232,7 @@ main(void)
 		test_name(name, sizeof(name), "parse_bad ", bad_cases[i].params);
 		TF_RUN_NAMED(name, check_bad_case, &bad_cases[i]);
 	}
+	TF_RUN(test_url_has_userinfo);
 	TF_RUN(test_url_credentials_not_quoted);
 	TF_RUN(test_url_length);
 	TF_RUN(test_headers_count);
