@@ -157,8 +157,9 @@ add_missing_indexes(struct tf_aws *aws, const struct tf_schema_opts *o,
 		rc = tf_ddb_wait_active(aws, o->table, TF_SCHEMA_INDEX_WAIT_MS);
 		if (rc != TF_OK)
 			break;
-		snprintf(ch->indexes_added[ch->n_indexes_added++],
-		    sizeof(ch->indexes_added[0]), "%s", name->valuestring);
+		if (ch->n_indexes_added < TF_SCHEMA_INDEXES)
+			snprintf(ch->indexes_added[ch->n_indexes_added++],
+			    sizeof(ch->indexes_added[0]), "%s", name->valuestring);
 	}
 	cJSON_Delete(desc);
 	return rc;
