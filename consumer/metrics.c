@@ -676,9 +676,6 @@ ready(struct tf_metrics_server *srv, struct tf_consumer *c, char *why,
 		snprintf(why, n, "stopping\n");
 		return false;
 	}
-	/* A consumer whose sweeper cannot query recovers nothing. */
-	if (c->sweeper != NULL && tf_sweeper_failing(c->sweeper, why, n))
-		return false;
 	pthread_mutex_lock(&srv->ready_lock);
 	if (srv->ready_at_ms == 0 ||
 	    tf_mono_ms() - srv->ready_at_ms >= TF_METRICS_READY_TTL_MS) {
@@ -688,6 +685,10 @@ ready(struct tf_metrics_server *srv, struct tf_consumer *c, char *why,
 	ok = srv->ready_ok;
 	snprintf(why, n, "%s", srv->ready_why);
 	pthread_mutex_unlock(&srv->ready_lock);
+	/* A consumer whose sweeper cannot query recovers nothing (a missing
+	 * table is reported above, as the more basic reason). */
+	if (ok && c->sweeper != NULL && tf_sweeper_failing(c->sweeper, why, n))
+		ok = false;
 	return ok;
 }
 

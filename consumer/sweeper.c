@@ -38,8 +38,8 @@ struct tf_sweeper {
 	                                 when the error is not transient; "" */
 };
 
-/* What the sweeper thread's own state is about the failures of its queries;
- * only the sweeper thread uses it. */
+/* Where the error lines about failing queries stand; kept by the sweeper
+ * thread, for itself only. */
 struct failure_log {
 	int64_t logged_at;            /* monotonic ms of the last error line; 0 */
 	long sweeps_failed;           /* failed sweeps since that line */

@@ -214,24 +214,27 @@ call_take(struct tf_aws *aws, const char *op, cJSON *req, const char *take,
 	return rc;
 }
 
-enum tf_err
-tf_ddb_create_table(struct tf_aws *aws, const cJSON *request)
+/* Calls op with a complete request (borrowed) and drops the reply. */
+static enum tf_err
+call_whole_request(struct tf_aws *aws, const char *op, const cJSON *request)
 {
 	cJSON *resp = NULL;
-	enum tf_err rc = ddb_call(aws, "CreateTable", request, &resp);
+	enum tf_err rc = ddb_call(aws, op, request, &resp);
 
 	cJSON_Delete(resp);
 	return rc;
 }
 
 enum tf_err
+tf_ddb_create_table(struct tf_aws *aws, const cJSON *request)
+{
+	return call_whole_request(aws, "CreateTable", request);
+}
+
+enum tf_err
 tf_ddb_update_table(struct tf_aws *aws, const cJSON *request)
 {
-	cJSON *resp = NULL;
-	enum tf_err rc = ddb_call(aws, "UpdateTable", request, &resp);
-
-	cJSON_Delete(resp);
-	return rc;
+	return call_whole_request(aws, "UpdateTable", request);
 }
 
 enum tf_err

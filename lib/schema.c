@@ -37,8 +37,10 @@ static const char create_table_json[] =
 	"\"Projection\":{\"ProjectionType\":\"ALL\"}}]"
 	"}";
 
-/* The GSI definitions of the CreateTable request by name, so that an
- * existing table gets exactly the indexes a new one is created with. */
+/* The global index called name in a CreateTable request or a table
+ * description (both list them under GlobalSecondaryIndexes), borrowed from
+ * it; NULL when there is none. An existing table gets exactly the indexes a
+ * new one is created with. */
 static const cJSON *
 index_def(const cJSON *create_req, const char *name)
 {
@@ -60,14 +62,31 @@ has_index(const cJSON *desc, const char *name)
 	return index_def(desc, name) != NULL;
 }
 
+/* The provisioned throughput of the table description desc (borrowed), or
+ * NULL when it is billed per request. */
+static const cJSON *
+provisioned_throughput(const cJSON *desc)
+{
+	const cJSON *mode = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(desc, "BillingModeSummary"),
+	    "BillingMode");
+
+	if (cJSON_IsString(mode) && strcmp(mode->valuestring, "PAY_PER_REQUEST") == 0)
+		return NULL;
+	return cJSON_GetObjectItemCaseSensitive(desc, "ProvisionedThroughput");
+}
+
 /* The UpdateTable request that adds index gsi (borrowed, from the CreateTable
  * request create_req) to the table, with the definitions of its key
- * attributes; NULL when out of memory. Caller frees with cJSON_Delete(). */
+ * attributes; NULL when out of memory. A table with provisioned capacity
+ * (desc: its description, borrowed) needs the index's, which DynamoDB
+ * requires: the table's is used. Caller frees with cJSON_Delete(). */
 static cJSON *
-add_index_request(const char *table, const cJSON *create_req, const cJSON *gsi)
+add_index_request(const char *table, const cJSON *create_req, const cJSON *gsi,
+    const cJSON *desc)
 {
-	cJSON *req = cJSON_CreateObject(), *defs, *updates, *create;
-	const cJSON *k, *d, *kn, *dn;
+	cJSON *req = cJSON_CreateObject(), *defs, *updates, *create, *index, *tp;
+	const cJSON *k, *d, *kn, *dn, *pt = provisioned_throughput(desc);
 
 	if (req == NULL || cJSON_AddStringToObject(req, "TableName", table) == NULL ||
 	    (defs = cJSON_AddArrayToObject(req, "AttributeDefinitions")) == NULL ||
@@ -75,7 +94,15 @@ add_index_request(const char *table, const cJSON *create_req, const cJSON *gsi)
 	    (create = cJSON_CreateObject()) == NULL)
 		goto fail;
 	cJSON_AddItemToArray(updates, create);
-	if (!cJSON_AddItemToObject(create, "Create", cJSON_Duplicate(gsi, 1)))
+	index = cJSON_Duplicate(gsi, 1);
+	if (!cJSON_AddItemToObject(create, "Create", index))
+		goto fail;
+	if (pt != NULL && ((tp = cJSON_AddObjectToObject(index,
+	    "ProvisionedThroughput")) == NULL ||
+	    !cJSON_AddItemToObject(tp, "ReadCapacityUnits", cJSON_Duplicate(
+	    cJSON_GetObjectItemCaseSensitive(pt, "ReadCapacityUnits"), 1)) ||
+	    !cJSON_AddItemToObject(tp, "WriteCapacityUnits", cJSON_Duplicate(
+	    cJSON_GetObjectItemCaseSensitive(pt, "WriteCapacityUnits"), 1))))
 		goto fail;
 	cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(gsi, "KeySchema")) {
 		kn = cJSON_GetObjectItemCaseSensitive(k, "AttributeName");
@@ -116,7 +143,7 @@ add_missing_indexes(struct tf_aws *aws, const struct tf_schema_opts *o,
 			continue;
 		snprintf(step, steplen, "adding the index %s to the table %s",
 		    name->valuestring, o->table);
-		req = add_index_request(o->table, create_req, g);
+		req = add_index_request(o->table, create_req, g, desc);
 		rc = req == NULL ? TF_ERR_NOMEM : tf_ddb_update_table(aws, req);
 		cJSON_Delete(req);
 		req = NULL;
@@ -130,8 +157,9 @@ add_missing_indexes(struct tf_aws *aws, const struct tf_schema_opts *o,
 		rc = tf_ddb_wait_active(aws, o->table, TF_SCHEMA_INDEX_WAIT_MS);
 		if (rc != TF_OK)
 			break;
-		snprintf(ch->indexes_added[ch->n_indexes_added++],
-		    sizeof(ch->indexes_added[0]), "%s", name->valuestring);
+		if (ch->n_indexes_added < TF_SCHEMA_INDEXES)
+			snprintf(ch->indexes_added[ch->n_indexes_added++],
+			    sizeof(ch->indexes_added[0]), "%s", name->valuestring);
 	}
 	cJSON_Delete(desc);
 	return rc;

@@ -14,6 +14,9 @@
 /* Number of due_shard partitions of the by_due index: "0" to "15". */
 #define TF_DUE_SHARDS 16
 
+/* The global indexes of the table: by_due and by_ns. */
+#define TF_SCHEMA_INDEXES 2
+
 /* The attribute DynamoDB's TTL deletes finished tasks by. */
 #define TF_SCHEMA_TTL_ATTRIBUTE "ttl"
 
@@ -32,8 +35,8 @@ struct tf_schema_opts {
 /* What tf_schema_create_table() changed. */
 struct tf_schema_changes {
 	bool table_created;
-	char indexes_added[2][16];   /* names of the indexes added to a table
-	                                that existed without them */
+	/* The names of the indexes added to a table that existed without. */
+	char indexes_added[TF_SCHEMA_INDEXES][16];
 	int n_indexes_added;
 	bool ttl_enabled;            /* TTL was off and is now on `ttl` */
 };

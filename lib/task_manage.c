@@ -221,6 +221,37 @@ append_due_again(struct tf_buf *upd, int64_t next, int64_t now_ms,
 	    " REMOVE enqueued_for");
 }
 
+/* Updates task id with the SET/REMOVE text upd under the condition cond,
+ * binding the values of v they use. TF_ERR_CONDITION when it fails. */
+static enum tf_err
+update_with(struct tf_aws *aws, const char *table, const char *id,
+    const struct tf_buf *upd, const struct tf_buf *cond,
+    const struct change_values *v)
+{
+	struct tf_ddb_expr e = { 0 };
+	struct tf_buf all = TF_BUF_INIT;
+	cJSON *key = NULL;
+	enum tf_err rc = TF_ERR_NOMEM;
+
+	if (tf_buf_appendf(&all, "%s %s", tf_buf_str(upd), tf_buf_str(cond)) != TF_OK)
+		goto out;
+	e.update = tf_buf_str(upd);
+	e.condition = tf_buf_str(cond);
+	rc = bind_values(&e, tf_buf_str(&all), v);
+	if (rc != TF_OK)
+		goto out;
+	rc = TF_ERR_NOMEM;
+	key = tf_task_key(id);
+	if (key == NULL)
+		goto out;
+	rc = tf_ddb_update_item(aws, table, key, &e, NULL, NULL);
+out:
+	cJSON_Delete(key);
+	tf_ddb_expr_free(&e);
+	tf_buf_free(&all);
+	return rc;
+}
+
 /* Writes the change the verdict calls for on task t, as read. Fills r.
  * TF_ERR_CONDITION when t changed since it was read. */
 static enum tf_err
@@ -228,10 +259,8 @@ write_change(struct tf_aws *aws, const char *table, const struct tf_task *t,
     enum tf_manage_action action, enum tf_manage_verdict verdict,
     int64_t now_ms, int64_t horizon_ms, struct tf_manage_result *r)
 {
-	struct tf_ddb_expr e = { 0 };
-	struct tf_buf upd = TF_BUF_INIT, cond = TF_BUF_INIT, all = TF_BUF_INIT;
+	struct tf_buf upd = TF_BUF_INIT, cond = TF_BUF_INIT;
 	struct change_values v = { 0 };
-	cJSON *key = NULL;
 	char shard[4];
 	bool enqueue = false;
 	enum tf_err rc = TF_ERR_NOMEM;
@@ -296,26 +325,12 @@ write_change(struct tf_aws *aws, const char *table, const struct tf_task *t,
 		rc = TF_ERR_INVALID;
 		goto out;
 	}
-	if (tf_buf_appendf(&all, "%s %s", tf_buf_str(&upd), tf_buf_str(&cond)) != TF_OK)
-		goto out;
-	e.update = tf_buf_str(&upd);
-	e.condition = tf_buf_str(&cond);
-	rc = bind_values(&e, tf_buf_str(&all), &v);
-	if (rc != TF_OK)
-		goto out;
-	rc = TF_ERR_NOMEM;
-	key = tf_task_key(t->id);
-	if (key == NULL)
-		goto out;
-	rc = tf_ddb_update_item(aws, table, key, &e, NULL, NULL);
+	rc = update_with(aws, table, t->id, &upd, &cond, &v);
 	if (rc == TF_OK && enqueue)
 		r->enqueue_at = v.next;
 out:
-	cJSON_Delete(key);
-	tf_ddb_expr_free(&e);
 	tf_buf_free(&upd);
 	tf_buf_free(&cond);
-	tf_buf_free(&all);
 	return rc;
 }
 
@@ -812,11 +827,9 @@ enum tf_err
 tf_manage_adopt(struct tf_aws *aws, const char *table, const cJSON *item,
     const char *ns, int64_t now_ms, bool dry_run, enum tf_adopt_outcome *out)
 {
-	struct tf_ddb_expr e = { 0 };
-	struct tf_buf upd = TF_BUF_INIT, cond = TF_BUF_INIT, all = TF_BUF_INIT;
+	struct tf_buf upd = TF_BUF_INIT, cond = TF_BUF_INIT;
 	struct change_values v = { 0 };
 	struct tf_task t;
-	cJSON *key = NULL;
 	char shard[4], err[200];
 	enum tf_err rc;
 
@@ -839,15 +852,9 @@ tf_manage_adopt(struct tf_aws *aws, const char *table, const cJSON *item,
 	v.now = now_ms;
 	v.shard = shard;
 	v.ns = ns;
-	if (adopt_expressions(&t, &upd, &cond) != TF_OK ||
-	    tf_buf_appendf(&all, "%s %s", tf_buf_str(&upd), tf_buf_str(&cond)) != TF_OK)
+	if (adopt_expressions(&t, &upd, &cond) != TF_OK)
 		goto out;
-	e.update = tf_buf_str(&upd);
-	e.condition = tf_buf_str(&cond);
-	if (bind_values(&e, tf_buf_str(&all), &v) != TF_OK ||
-	    (key = tf_task_key(t.id)) == NULL)
-		goto out;
-	rc = tf_ddb_update_item(aws, table, key, &e, NULL, NULL);
+	rc = update_with(aws, table, t.id, &upd, &cond, &v);
 	/* A consumer claimed it (or anyone changed it) since the Scan read it:
 	 * it is theirs now, and left as it is. */
 	if (rc == TF_ERR_CONDITION) {
@@ -855,11 +862,8 @@ tf_manage_adopt(struct tf_aws *aws, const char *table, const cJSON *item,
 		rc = TF_OK;
 	}
 out:
-	cJSON_Delete(key);
-	tf_ddb_expr_free(&e);
 	tf_buf_free(&upd);
 	tf_buf_free(&cond);
-	tf_buf_free(&all);
 	tf_task_free(&t);
 	return rc;
 }

@@ -39,6 +39,14 @@ o = json.load(open(sys.argv[1]))
 sys.exit(0 if o["indexes_added"] == [] and not o["ttl_enabled"] and not o["table_created"] else 1)' "$D/again.json"
 check "init-list-works-after" "$TASKFLEET" --table "$T" --queue "$T" list
 
+# ---- a table with provisioned capacity: the indexes get the table's, as
+# DynamoDB requires an index's throughput on such a table
+TP=$N-prov
+$TFCHECK create-legacy-table "$TP" 7 3
+init "$TP"
+check "init-provisioned-table-exit-0" rc_is "$TP" 0
+check "init-provisioned-indexes-get-table-throughput" test "$($TFCHECK indexes "$TP" | sort | tr '\n' ' ')" = "by_due ACTIVE 7/3 by_ns ACTIVE 7/3 "
+
 # ---- TTL already on another attribute: DynamoDB allows one, so init fails
 T2=$N-ttl
 $TFCHECK create-legacy-table "$T2"

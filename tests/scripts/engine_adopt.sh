@@ -24,22 +24,13 @@ for i in 1 2 3; do
 done
 $TFCHECK put "$E2E_NAME" '{"id": "old-done", "completed": true, "type": "countdown", "params": {"n": 0}}'
 
-# http_get PORT PATH: "STATUS" then the body.
-http_get() {
-	$PY - "$1" "$2" <<'PYEOF'
-import sys, urllib.request, urllib.error
-try:
-    r = urllib.request.urlopen("http://127.0.0.1:%s%s" % (sys.argv[1], sys.argv[2]), timeout=5)
-    print(r.status); print(r.read().decode())
-except urllib.error.HTTPError as e:
-    print(e.code); print(e.read().decode())
-PYEOF
-}
+# http_get PORT PATH: the body, then the status on a line of its own.
+http_get() { curl -s --max-time 5 -w '\n%{http_code}\n' "http://127.0.0.1:$1$2"; }
 # answers PORT PATH STATUS REGEX
 answers() {
 	local out
 	out=$(http_get "$1" "$2" 2>/dev/null)
-	[ "$(echo "$out" | head -1)" = "$3" ] && echo "$out" | tail -n +2 | grep -Eq "$4"
+	[ "$(echo "$out" | tail -1)" = "$3" ] && echo "$out" | sed '$d' | grep -Eq "$4"
 }
 port_of() {
 	grep -o '"metrics":"[^"]*"' "$E2E_DIR/$1.log" 2>/dev/null | head -1 |

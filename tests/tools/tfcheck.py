@@ -13,8 +13,10 @@ AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_SQS (loopback stand-ins).
   tfcheck.py put-legacy TABLE ID TYPE PARAMS_JSON
                                         an item in the original scheduler's format
   tfcheck.py put TABLE JSON             an item written as given (plain JSON)
-  tfcheck.py create-legacy-table TABLE  a table as the original scheduler's
-                                        Terraform makes it: the key, no index
+  tfcheck.py create-legacy-table TABLE [RCU WCU]
+                                        a table as the original scheduler's
+                                        Terraform makes it: the key, no index;
+                                        with provisioned capacity when given
   tfcheck.py enable-ttl TABLE ATTRIBUTE turns TTL on for ATTRIBUTE
   tfcheck.py indexes TABLE              the table's global indexes, one
                                         "NAME STATUS" a line
@@ -120,10 +122,13 @@ def main(argv):
                 "type": {"S": task_type}, "params": marshal(json.loads(params))}
         client("dynamodb").put_item(TableName=table, Item=item)
     elif cmd == "create-legacy-table":
+        billing = {"BillingMode": "PAY_PER_REQUEST"} if len(argv) < 5 else {
+            "BillingMode": "PROVISIONED", "ProvisionedThroughput": {
+                "ReadCapacityUnits": int(argv[3]), "WriteCapacityUnits": int(argv[4])}}
         client("dynamodb").create_table(
-            TableName=argv[2], BillingMode="PAY_PER_REQUEST",
+            TableName=argv[2],
             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}], **billing)
     elif cmd == "enable-ttl":
         client("dynamodb").update_time_to_live(
             TableName=argv[2],
@@ -131,7 +136,10 @@ def main(argv):
     elif cmd == "indexes":
         table = client("dynamodb").describe_table(TableName=argv[2])["Table"]
         for g in table.get("GlobalSecondaryIndexes", []):
-            print(g["IndexName"], g["IndexStatus"])
+            pt = g.get("ProvisionedThroughput", {})
+            units = " %s/%s" % (pt["ReadCapacityUnits"], pt["WriteCapacityUnits"]) \
+                if pt.get("ReadCapacityUnits") else ""
+            print(g["IndexName"], g["IndexStatus"] + units)
     elif cmd == "delete-queue":
         client("sqs").delete_queue(QueueUrl=argv[2])
     elif cmd == "put":

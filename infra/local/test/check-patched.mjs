@@ -310,21 +310,21 @@ async function checkGsiCreate(ddb) {
   });
   const defs = [{ AttributeName: "g", AttributeType: "S" }, { AttributeName: "r", AttributeType: "N" }];
   const two = await ddb("UpdateTable", { TableName, AttributeDefinitions: defs,
-    GlobalSecondaryIndexUpdates: [create("i1"), create("i2")] }, { allowError: true });
+    GlobalSecondaryIndexUpdates: [create("idx1"), create("idx2")] }, { allowError: true });
   if (two.status !== 400 || !/LimitExceeded/.test(two.text)) return `two Creates: HTTP ${two.status} ${two.text}`;
-  await ddb("UpdateTable", { TableName, AttributeDefinitions: defs, GlobalSecondaryIndexUpdates: [create("i1")] });
+  await ddb("UpdateTable", { TableName, AttributeDefinitions: defs, GlobalSecondaryIndexUpdates: [create("idx1")] });
   let status;
   for (let i = 0; i < 50 && status !== "ACTIVE"; i++) {
     const d = await ddb("DescribeTable", { TableName });
-    status = d.Table?.GlobalSecondaryIndexes?.find((g) => g.IndexName === "i1")?.IndexStatus;
+    status = d.Table?.GlobalSecondaryIndexes?.find((g) => g.IndexName === "idx1")?.IndexStatus;
     if (status !== "ACTIVE") await sleep(100);
   }
-  if (status !== "ACTIVE") return `index i1 is ${status}`;
+  if (status !== "ACTIVE") return `index idx1 is ${status}`;
   await ddb("PutItem", { TableName, Item: { id: { S: "new" }, g: { S: "a" }, r: { N: "2" } } });
-  const q = await ddb("Query", { TableName, IndexName: "i1", KeyConditionExpression: "g = :g",
+  const q = await ddb("Query", { TableName, IndexName: "idx1", KeyConditionExpression: "g = :g",
     ExpressionAttributeValues: { ":g": { S: "a" } } });
   const ids = (q.Items || []).map((it) => it.id.S).join(",");
-  if (ids !== "old,new") return `Query i1: ${ids}`;
+  if (ids !== "old,new") return `Query idx1: ${ids}`;
   await ddb("DeleteTable", { TableName });
 }
 
