@@ -212,21 +212,33 @@ static enum MHD_Result api_error(struct rq *rq, unsigned int status,
     const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-/* {"error": {"code": code, "message": msg}}: caller deletes it; NULL when
- * out of memory. */
-static cJSON *
-error_doc(const char *code, const char *msg)
-{
-	cJSON *o, *e;
+static enum MHD_Result reply_error_v(struct rq *rq, unsigned int status,
+    const char *code, bool preview, const char *fmt, va_list ap)
+	__attribute__((format(printf, 5, 0)));
 
+/* Replies {"error": {"code": code, "message": fmt...}} with status; with
+ * preview, also "runs": [] and "times": [] (preview_invalid()). */
+static enum MHD_Result
+reply_error_v(struct rq *rq, unsigned int status, const char *code,
+    bool preview, const char *fmt, va_list ap)
+{
+	char msg[1024];
+	cJSON *o, *e;
+	enum MHD_Result ret;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	o = cJSON_CreateObject();
 	e = cJSON_AddObjectToObject(o, "error");
 	if (e == NULL || cJSON_AddStringToObject(e, "code", code) == NULL ||
-	    cJSON_AddStringToObject(e, "message", msg) == NULL) {
+	    cJSON_AddStringToObject(e, "message", msg) == NULL ||
+	    (preview && (cJSON_AddArrayToObject(o, "runs") == NULL ||
+	    cJSON_AddArrayToObject(o, "times") == NULL))) {
 		cJSON_Delete(o);
 		o = NULL;
 	}
-	return o;
+	ret = reply_json(rq, status, o);
+	cJSON_Delete(o);
+	return ret;
 }
 
 /* Replies {"error": {"code": code, "message": ...}}. */
@@ -234,17 +246,12 @@ static enum MHD_Result
 api_error(struct rq *rq, unsigned int status, const char *code,
     const char *fmt, ...)
 {
-	char msg[1024];
-	cJSON *o;
 	enum MHD_Result ret;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	ret = reply_error_v(rq, status, code, false, fmt, ap);
 	va_end(ap);
-	o = error_doc(code, msg);
-	ret = reply_json(rq, status, o);
-	cJSON_Delete(o);
 	return ret;
 }
 
@@ -1360,22 +1367,12 @@ static enum MHD_Result preview_invalid(struct rq *rq, const char *fmt, ...)
 static enum MHD_Result
 preview_invalid(struct rq *rq, const char *fmt, ...)
 {
-	char msg[1024];
-	cJSON *o;
 	enum MHD_Result ret;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	ret = reply_error_v(rq, MHD_HTTP_OK, "invalid_field", true, fmt, ap);
 	va_end(ap);
-	o = error_doc("invalid_field", msg);
-	if (o != NULL && (cJSON_AddArrayToObject(o, "runs") == NULL ||
-	    cJSON_AddArrayToObject(o, "times") == NULL)) {
-		cJSON_Delete(o);
-		o = NULL;
-	}
-	ret = reply_json(rq, MHD_HTTP_OK, o);
-	cJSON_Delete(o);
 	return ret;
 }
 
