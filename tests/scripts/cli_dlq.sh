@@ -361,6 +361,7 @@ import tfcheck
 sqs = tfcheck.client("sqs")
 for l in sys.stdin:
     sqs.send_message(QueueUrl=sys.argv[1], MessageBody=l.strip())' "$DLQ_URL"
+why=
 "$TASKFLEET" dlq list --limit 1000 >"$T/out" 2>"$T/err" </dev/null &
 lpid=$!
 # Interrupt once it holds messages (then it has its handler).
