@@ -213,28 +213,46 @@ static enum MHD_Result api_error(struct rq *rq, unsigned int status,
     const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-/* Replies {"error": {"code": code, "message": ...}}. */
+static enum MHD_Result reply_error_v(struct rq *rq, unsigned int status,
+    const char *code, bool preview, const char *fmt, va_list ap)
+	__attribute__((format(printf, 5, 0)));
+
+/* Replies {"error": {"code": code, "message": fmt...}} with status; with
+ * preview, also "runs": [] and "times": [] (preview_invalid()). */
 static enum MHD_Result
-api_error(struct rq *rq, unsigned int status, const char *code,
-    const char *fmt, ...)
+reply_error_v(struct rq *rq, unsigned int status, const char *code,
+    bool preview, const char *fmt, va_list ap)
 {
 	char msg[1024];
 	cJSON *o, *e;
 	enum MHD_Result ret;
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	o = cJSON_CreateObject();
 	e = cJSON_AddObjectToObject(o, "error");
 	if (e == NULL || cJSON_AddStringToObject(e, "code", code) == NULL ||
-	    cJSON_AddStringToObject(e, "message", msg) == NULL) {
+	    cJSON_AddStringToObject(e, "message", msg) == NULL ||
+	    (preview && (cJSON_AddArrayToObject(o, "runs") == NULL ||
+	    cJSON_AddArrayToObject(o, "times") == NULL))) {
 		cJSON_Delete(o);
 		o = NULL;
 	}
 	ret = reply_json(rq, status, o);
 	cJSON_Delete(o);
+	return ret;
+}
+
+/* Replies {"error": {"code": code, "message": ...}}. */
+static enum MHD_Result
+api_error(struct rq *rq, unsigned int status, const char *code,
+    const char *fmt, ...)
+{
+	enum MHD_Result ret;
+	va_list ap;
+
+	va_start(ap, fmt);
+	ret = reply_error_v(rq, status, code, false, fmt, ap);
+	va_end(ap);
 	return ret;
 }
 
@@ -1348,10 +1366,32 @@ out:
 #define PREVIEW_DEFAULT 5
 #define PREVIEW_MAX 50
 
+static enum MHD_Result preview_invalid(struct rq *rq, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Replies 200 {"runs": [], "times": [], "error": {"code": "invalid_field",
+ * "message": ...}}: the preview's answer for a schedule that does not parse.
+ * The console previews what the user is typing, so "this is not a schedule,
+ * because ..." is the answer it asked for, not a malformed request (and a
+ * 400 would be logged as a failed load by the browser at each keystroke). */
+static enum MHD_Result
+preview_invalid(struct rq *rq, const char *fmt, ...)
+{
+	enum MHD_Result ret;
+	va_list ap;
+
+	va_start(ap, fmt);
+	ret = reply_error_v(rq, MHD_HTTP_OK, "invalid_field", true, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
 /* The next run times of a schedule, for the console's form: every or cron
  * (with tz), optional max_runs and until, from at (default: the schedule's
  * first run from now); or a one-shot at alone. The schedule is checked by
- * tf_schedule_parse(), as submit's is. */
+ * tf_schedule_parse(), as submit's is; a value that does not parse is
+ * answered by preview_invalid(), a malformed query (unknown parameter, bad
+ * count, nothing or too much to preview) by 400. */
 static enum MHD_Result
 schedule_preview(struct rq *rq)
 {
@@ -1391,16 +1431,15 @@ schedule_preview(struct rq *rq)
 		    "give every, cron (with tz) or at");
 	if (at != NULL && (tf_timefmt_parse(at, now, &when, err,
 	    sizeof(err)) != TF_OK || when <= 0))
-		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
-		    "at: %s", when <= 0 ? "not after 1970-01-01T00:00:00Z" : err);
+		return preview_invalid(rq, "at: %s",
+		    when <= 0 ? "not after 1970-01-01T00:00:00Z" : err);
 	if (mr != NULL && !cli_parse_int(mr, 1, 9007199254740991LL, &max_runs))
-		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+		return preview_invalid(rq,
 		    "max_runs: expected a whole number of at least 1, got \"%.32s\"",
 		    mr);
 	if (until != NULL && tf_timefmt_parse(until, now, &until_ms, err,
 	    sizeof(err)) != TF_OK)
-		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
-		    "until: %s", err);
+		return preview_invalid(rq, "until: %s", err);
 	out = cJSON_CreateObject();
 	runs = cJSON_AddArrayToObject(out, "runs");
 	times = cJSON_AddArrayToObject(out, "times");
@@ -1418,7 +1457,7 @@ schedule_preview(struct rq *rq)
 		    (double)until_ms) == NULL))
 			goto oom;
 		if (tf_schedule_parse(sj, &sched, err, sizeof(err)) != TF_OK) {
-			ret = api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field", "%s",
+			ret = preview_invalid(rq, "%s",
 			    strncmp(err, "schedule.", 9) == 0 ? err + 9 : err);
 			goto out;
 		}

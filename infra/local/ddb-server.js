@@ -7,7 +7,9 @@
 // --port 0 (the default) picks a free port; once the server listens, the
 // actual port is written to --port-file (atomically). --path keeps the data in
 // LevelDB under DIR (it survives a restart); without it the data is in memory.
-// Tables are ACTIVE at once (createTableMs, deleteTableMs, updateTableMs 0).
+// Tables are ACTIVE at once (createTableMs, deleteTableMs, updateTableMs 0;
+// patches/dynalite+4.0.0.patch makes CreateTable store and reply ACTIVE, and
+// DeleteTable delete before replying, instead of flipping on a timer).
 // dynalite's cli.js cannot report the port it got for port 0, hence this file.
 // An exception thrown while serving a request (dynalite rethrows request
 // stream errors, e.g. a client that hangs up mid-body) is logged, not fatal.

@@ -88,7 +88,8 @@ tf_install() {
 	fi
 	grep -q 'taskfleet-patch v1' "$TF_HERE/node_modules/local-aws-sqs/dist/index.js" ||
 		tf_die "the local-aws-sqs patch is not applied (patches/local-aws-sqs+2.0.2.patch)"
-	[ -f "$TF_HERE/node_modules/dynalite/actions/updateTimeToLive.js" ] ||
+	[ -f "$TF_HERE/node_modules/dynalite/actions/updateTimeToLive.js" ] &&
+	    grep -q 'taskfleet-patch v1' "$TF_HERE/node_modules/dynalite/actions/createTable.js" ||
 		tf_die "the dynalite patch is not applied (patches/dynalite+4.0.0.patch)"
 	echo "$want" >"$stamp"
 	exec 9<&-

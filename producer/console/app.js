@@ -323,6 +323,8 @@ function previewer(ol, note, fields, empty) {
     try {
       const d = await api("GET", `/v1/schedule/preview?${q}`);
       if (gen !== generation) return;
+      // A schedule that does not parse is answered 200 with the reason.
+      if (d.error) throw new ApiError(200, d.error.code, d.error.message);
       ol.replaceChildren(...d.runs.map((ms) => h("li", {}, timeEl(ms))));
       note.className = "muted";
       note.textContent = d.runs.length ? (f.tz ? `Cron times in ${f.tz}; shown in your local time.` : "Shown in your local time.")

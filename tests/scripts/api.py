@@ -29,7 +29,8 @@ read on all, write on namespace "teamA") and one allowed CORS origin; then:
     namespace, 409 for a task that is PROCESSING or COMPLETED (set behind
     the API's back in the stand-in);
   - GET /v1/schedule/preview: cron in a zone, intervals, max_runs, a
-    one-shot time, the 400s, read scope;
+    one-shot time, an invalid schedule answered with its reason, the 400s,
+    read scope;
   - the web console's static files: served without a key with the right
     content type and a strict Content-Security-Policy, the same bytes as in
     producer/console/, index.html referencing only local files, and the
@@ -748,14 +749,20 @@ def main():
     st, _, d = api.req("GET", "/v1/schedule/preview?at=2030-01-01T00:00:00Z")
     check("preview-one-shot", st == 200 and d.get("runs") == [1893456000000] and "schedule" not in d,
           "%s %s" % (st, d))
+    # A schedule that does not parse is the preview's answer (200, no runs,
+    # the reason submit gives); a malformed query is a 400.
     st, _, d = api.req("GET", "/v1/schedule/preview?cron=61+*+*+*+*")
     st2, _, d2 = api.req("POST", "/v1/tasks", {"type": "noop", "cron": "61 * * * *"})
-    check("preview-400-cron-as-submit", st == 400 and code_of(d) == "invalid_field" and msg_of(d) == msg_of(d2),
-          "%s %s / %s" % (st, d, d2))
-    for cname, q in [("every", "every=soon"), ("tz", "cron=0+9+*+*+*&tz=Mars/Olympus"), ("tz-alone", "tz=UTC"),
-                     ("nothing", ""), ("count-0", "every=1h&count=0"), ("count-51", "every=1h&count=51"),
-                     ("unknown", "every=1h&colour=red"), ("both", "every=1h&cron=@daily"),
+    check("preview-invalid-cron-as-submit", st == 200 and d.get("runs") == [] and code_of(d) == "invalid_field"
+          and st2 == 400 and msg_of(d) == msg_of(d2), "%s %s / %s" % (st, d, d2))
+    for cname, q in [("every", "every=soon"), ("tz", "cron=0+9+*+*+*&tz=Mars/Olympus"),
                      ("at", "at=tomorrow"), ("max-runs", "every=1h&max_runs=0")]:
+        st, _, d = api.req("GET", "/v1/schedule/preview?" + q)
+        check("preview-invalid-%s" % cname, st == 200 and d.get("runs") == [] and d.get("times") == []
+              and code_of(d) == "invalid_field" and msg_of(d), "%s %s" % (st, d))
+    for cname, q in [("tz-alone", "tz=UTC"), ("nothing", ""), ("count-0", "every=1h&count=0"),
+                     ("count-51", "every=1h&count=51"), ("unknown", "every=1h&colour=red"),
+                     ("both", "every=1h&cron=@daily")]:
         st, _, d = api.req("GET", "/v1/schedule/preview?" + q)
         check("preview-400-%s" % cname, st == 400 and code_of(d) == "invalid_field", "%s %s" % (st, d))
     st, _, d = api.req("GET", "/v1/schedule/preview?every=1h", key=None)
@@ -783,7 +790,8 @@ def main():
     with open(os.path.join(CONSOLE, "index.html")) as f:
         index = f.read()
     refs = re.findall(r"""(?:src|href)\s*=\s*["']([^"']*)["']""", index)
-    bad = [r for r in refs if not (r.startswith("#") or (r.startswith("/") and not r.startswith("//")))]
+    # "data:," is the empty icon (no request at all, not even /favicon.ico).
+    bad = [r for r in refs if not (r.startswith("#") or r == "data:," or (r.startswith("/") and not r.startswith("//")))]
     served = all(get_raw(port, r)[0] == 200 for r in refs if r.startswith("/console/"))
     check("console-index-local-only", refs and not bad and served and "://" not in index
           and "<script>" not in index and " style=" not in index, "refs %s, bad %s" % (refs, bad))

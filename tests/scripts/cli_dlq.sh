@@ -28,13 +28,8 @@ TABLE=$E2E_NAME
 T=$E2E_DIR
 DLQ_URL=$($TFCHECK queue-url "$E2E_NAME-dlq")
 CLITEST="$PY $TF_ROOT/tests/tools/clitest.py"
-
-# tf ARGS...: runs the CLI; stdout in $T/out, stderr in $T/err, status in $rc.
-rc=0
-tf() {
-	"$TASKFLEET" "$@" >"$T/out" 2>"$T/err" </dev/null
-	rc=$?
-}
+# tf, expect, one_line, miss, verdict, fail_why.
+source "$TF_ROOT/tests/tools/expect.sh"
 # js EXPR < lines: EXPR over JSON lines (docs: all, d: the first) holds.
 js() { $CLITEST json "($1
 )" >/dev/null 2>&1; }
@@ -43,20 +38,6 @@ counts() { $TFCHECK queue-counts "$1"; }
 # counts_are URL VISIBLE INFLIGHT: the queue holds exactly that (delayed 0).
 counts_are() {
 	counts "$1" | js 'd == {"visible": '"$2"', "inflight": '"$3"', "delayed": 0}'
-}
-one_line() { [ "$(wc -l <"$T/err")" -eq 1 ]; }
-# expect NAME CODE [STDERR_PATTERN]
-expect() {
-	local name=$1 want=$2 pat=${3:-}
-	if [ "$rc" -ne "$want" ]; then
-		fail "$name" "exit $rc, want $want; stderr: $(head -c 300 "$T/err")"
-		return 1
-	fi
-	if [ -n "$pat" ] && ! grep -Eq -- "$pat" "$T/err"; then
-		fail "$name" "stderr does not match /$pat/: $(head -c 300 "$T/err")"
-		return 1
-	fi
-	return 0
 }
 now_ms() { "$PY" -c 'import time; print(int(time.time() * 1000))'; }
 # bodies_equal FILE_A FILE_B: the same bodies (as a multiset), order aside.
@@ -97,29 +78,29 @@ P_DLQ=$($TFCHECK queue-url "$P-dlq" 2>/dev/null)
 if expect "init --max-receive-count" 0 && policy_is "$P_URL" 2 "$P-dlq"; then
 	pass "init --max-receive-count 2 sets the redrive policy"
 else
-	fail "init --max-receive-count" "$(cat "$T/out" "$T/err")"
+	fail "init --max-receive-count" "${why:+$why; }$(cat "$T/out" "$T/err")"
 fi
 ok=1
 for v in 0 1001 x; do
 	TASKFLEET_QUEUE=$E2E_NAME-never tf init --max-receive-count "$v"
-	expect "init --max-receive-count $v" 2 "max-receive-count" && one_line || ok=0
+	expect "init --max-receive-count $v" 2 "max-receive-count" && one_line || miss
 done
-$TFCHECK queue-url "$E2E_NAME-never" >/dev/null 2>&1 && { ok=0; fail "init bad count" "a queue was created"; }
-[ $ok -eq 1 ] && pass "init --max-receive-count out of range: exit 2, nothing created"
+$TFCHECK queue-url "$E2E_NAME-never" >/dev/null 2>&1 && miss "a queue was created"
+verdict "init --max-receive-count out of range: exit 2, nothing created"
 
 # ---- help and usage
 ok=1
 tf --help
-grep -Eq "^  dlq " "$T/out" || { ok=0; fail "usage lists dlq" "$(cat "$T/out")"; }
+grep -Eq "^  dlq " "$T/out" || miss "usage lists no dlq: $(cat "$T/out")"
 tf dlq --help
 { [ "$rc" -eq 0 ] && grep -q "^usage: taskfleet dlq list" "$T/out" &&
-    grep -q "taskfleet dlq redrive" "$T/out"; } || { ok=0; fail "dlq --help" "$(cat "$T/out")"; }
+    grep -q "taskfleet dlq redrive" "$T/out"; } || miss "dlq --help: $(cat "$T/out")"
 for sub in list redrive; do
 	tf dlq "$sub" --help
 	{ [ "$rc" -eq 0 ] && grep -q "^usage: taskfleet dlq $sub" "$T/out"; } ||
-	    { ok=0; fail "dlq $sub --help" "exit $rc: $(head -c 200 "$T/out")"; }
+	    miss "dlq $sub --help: exit $rc: $(head -c 200 "$T/out")"
 done
-[ $ok -eq 1 ] && pass "help: the command list names dlq; dlq, list and redrive --help"
+verdict "help: the command list names dlq; dlq, list and redrive --help"
 
 # Bad usage never reaches AWS: a message in the DLQ is not even received
 # (its receive count moves by exactly the one listing made to check it).
@@ -131,7 +112,7 @@ while IFS='|' read -r pat args; do
 	# shellcheck disable=SC2086
 	eval "tf $args"
 	if [ "$rc" -ne 2 ] || ! grep -Eq -- "$pat" "$T/err" || ! one_line || [ -s "$T/out" ]; then
-		ok=0; fail "usage: taskfleet $args" "exit $rc, stderr: $(head -c 300 "$T/err")"
+		miss "taskfleet $args: exit $rc, stdout $(head -c 100 "$T/out"), stderr: $(head -c 300 "$T/err")"
 	fi
 done <<'EOF'
 subcommand is missing|dlq
@@ -150,11 +131,9 @@ unknown option --force|dlq redrive --force
 EOF
 tf --json dlq list
 after=$($CLITEST json 'd["receive_count"]' <"$T/out")
-if [ $ok -eq 1 ] && [ "$before" -ge 0 ] && [ "$after" -eq $((before + 1)) ]; then
-	pass "bad flags and subcommands: one line naming the field, exit 2, no AWS call"
-else
-	[ $ok -eq 1 ] && fail "usage touched the DLQ" "receive count $before -> $after"
-fi
+[[ $before =~ ^[0-9]+$ && $after == $((before + 1)) ]] ||
+    miss "usage touched the DLQ: receive count $before -> $after"
+verdict "bad flags and subcommands: one line naming the field, exit 2, no AWS call"
 drain_bodies "$DLQ_URL" >/dev/null
 
 # ---- an empty DLQ
@@ -162,16 +141,17 @@ tf dlq list
 if expect "list empty" 0 "is empty" && [ ! -s "$T/out" ]; then
 	pass "list of an empty DLQ: nothing on stdout, says so, exit 0"
 else
-	fail "list empty" "$(cat "$T/out")"
+	fail "list empty" "${why:+$why; }$(cat "$T/out")"
 fi
 tf --json dlq list
-expect "list empty json" 0 && [ ! -s "$T/out" ] && pass "list --json of an empty DLQ: no lines"
+expect "list empty json" 0 && [ ! -s "$T/out" ] && pass "list --json of an empty DLQ: no lines" ||
+    fail_why "list --json of an empty DLQ: no lines"
 tf --json dlq redrive
 if expect "redrive empty" 0 && out_ok 'd["moved"] == 0 and d["skipped"] == 0 and
     d["messages"] == [] and d["dlq_url"] == "'"$DLQ_URL"'" and d["queue_url"] == "'"$QUEUE_URL"'"'; then
 	pass "redrive of an empty DLQ: moved 0, exit 0"
 else
-	fail "redrive empty" "$(cat "$T/out" "$T/err")"
+	fail "redrive empty" "${why:+$why; }$(cat "$T/out" "$T/err")"
 fi
 
 # ---- messages put straight into the DLQ
@@ -230,7 +210,7 @@ if expect "list" 0 && [ "$(wc -l <"$T/out")" -eq $((N + 1)) ] &&
     counts_are "$DLQ_URL" $N 0; then
 	pass "list: a table, one line per message (live, stale, finished, missing, 4 malformed); all visible again at once"
 else
-	fail "list" "$(cat "$T/out" "$T/err"; counts "$DLQ_URL")"
+	fail "list" "${why:+$why; }$(cat "$T/out" "$T/err"; counts "$DLQ_URL")"
 fi
 
 before=$(now_ms)
@@ -253,7 +233,7 @@ if expect "list json" 0 && out_ok 'len(docs) == '"$N"' and
     counts_are "$DLQ_URL" $N 0; then
 	pass "list --json: one object per message with task, gen, target, receives, sent, status, verdict"
 else
-	fail "list json" "$(cat "$T/out" "$T/err")"
+	fail "list json" "${why:+$why; }$(cat "$T/out" "$T/err")"
 fi
 
 # The tasks cannot be read (no such table): the messages are still listed,
@@ -264,7 +244,7 @@ if expect "list without table" 1 "reading the tasks from $E2E_NAME-nosuchtable: 
     [ "$(grep -c 'malformed body' "$T/out")" -eq 4 ] && counts_are "$DLQ_URL" $N 0; then
 	pass "list when the table cannot be read: rows with an unknown status, one line why, exit 1"
 else
-	fail "list without table" "$(cat "$T/out" "$T/err")"
+	fail "list without table" "${why:+$why; }$(cat "$T/out" "$T/err")"
 fi
 
 tf dlq list --limit 3
@@ -272,12 +252,12 @@ if expect "list limit" 0 "listed the first 3 messages \(--limit\); the dead-lett
     [ "$(wc -l <"$T/out")" -eq 4 ] && counts_are "$DLQ_URL" $N 0; then
 	pass "list --limit: stops there and says how many the queue reports"
 else
-	fail "list limit" "$(cat "$T/out" "$T/err")"
+	fail "list limit" "${why:+$why; }$(cat "$T/out" "$T/err")"
 fi
 tf --json dlq list --limit 10
 expect "list limit above" 0 && out_ok 'len(docs) == '"$N" && ! grep -q "limit" "$T/err" &&
     pass "list --limit above the count: all of them, no note" ||
-    fail "list limit above" "$(cat "$T/err")"
+    fail "list limit above" "${why:+$why; }$(cat "$T/err")"
 
 # ---- redrive --dry-run writes nothing
 tf dlq redrive --dry-run
@@ -287,7 +267,7 @@ if expect "dry run" 0 && [ "$(grep -c '^would move ' "$T/out")" -eq 4 ] &&
     counts_are "$DLQ_URL" $N 0 && counts_are "$QUEUE_URL" 0 0; then
 	pass "redrive --dry-run: shows 4 to move and 4 malformed skipped; both queues unchanged"
 else
-	fail "dry run" "$(cat "$T/out" "$T/err"; counts "$DLQ_URL"; counts "$QUEUE_URL")"
+	fail "dry run" "${why:+$why; }$(cat "$T/out" "$T/err"; counts "$DLQ_URL"; counts "$QUEUE_URL")"
 fi
 tf --json dlq redrive --dry-run --limit 2
 if expect "dry run json" 0 && out_ok 'd["dry_run"] and d["would_move"] == 2 and
@@ -296,7 +276,7 @@ if expect "dry run json" 0 && out_ok 'd["dry_run"] and d["would_move"] == 2 and
     counts_are "$DLQ_URL" $N 0 && counts_are "$QUEUE_URL" 0 0; then
 	pass "redrive --dry-run --limit --json: would move 2, nothing written"
 else
-	fail "dry run json" "$(cat "$T/out" "$T/err")"
+	fail "dry run json" "${why:+$why; }$(cat "$T/out" "$T/err")"
 fi
 
 # ---- redrive --task: only that task's messages
@@ -308,12 +288,12 @@ if expect "redrive task" 0 && grep -q "^moved 1 message from .*; left 7 of other
     counts_are "$DLQ_URL" 7 0; then
 	pass "redrive --task: moves exactly that task's message, body unchanged; the rest stay"
 else
-	fail "redrive task" "$(cat "$T/out" "$T/err" "$T/moved1.json")"
+	fail "redrive task" "${why:+$why; }$(cat "$T/out" "$T/err" "$T/moved1.json")"
 fi
 tf dlq redrive --task no-such-task-1
 expect "redrive task none" 0 && grep -q "^moved 0 messages" "$T/out" && counts_are "$DLQ_URL" 7 0 &&
     pass "redrive --task with no message left: moved 0, exit 0" ||
-    fail "redrive task none" "$(cat "$T/out")"
+    fail "redrive task none" "${why:+$why; }$(cat "$T/out")"
 
 # ---- redrive --limit
 tf --json dlq redrive --limit 1
@@ -323,7 +303,7 @@ if expect "redrive limit" 0 && out_ok 'd["moved"] == 1 and d["limit_reached"] an
     [ "$(wc -l <"$T/moved2.json")" -eq 1 ] && counts_are "$DLQ_URL" 6 0; then
 	pass "redrive --limit 1: one moved, the rest visible in the DLQ again"
 else
-	fail "redrive limit" "$(cat "$T/out" "$T/err")"
+	fail "redrive limit" "${why:+$why; }$(cat "$T/out" "$T/err")"
 fi
 
 # ---- redrive the rest: the malformed stay
@@ -335,7 +315,7 @@ if expect "redrive" 0 && grep -q "^moved 2 messages from $DLQ_URL to $QUEUE_URL;
     counts_are "$QUEUE_URL" 0 0; then
 	pass "redrive: every well-formed message moved once, bodies unchanged; malformed ones stay (skipped)"
 else
-	fail "redrive" "$(cat "$T/out" "$T/err")"
+	fail "redrive" "${why:+$why; }$(cat "$T/out" "$T/err")"
 fi
 
 tf --json dlq redrive --include-malformed
@@ -345,7 +325,7 @@ if expect "redrive malformed" 0 && out_ok 'd["moved"] == 4 and d["skipped"] == 0
     bodies_equal "$T/moved4.json" "$T/bad.json" && counts_are "$DLQ_URL" 0 0; then
 	pass "redrive --include-malformed: the malformed bodies move too, byte for byte"
 else
-	fail "redrive malformed" "$(cat "$T/out" "$T/err")"
+	fail "redrive malformed" "${why:+$why; }$(cat "$T/out" "$T/err")"
 fi
 
 # ---- no dead-letter queue: exit 3; a missing queue: exit 1
@@ -353,12 +333,13 @@ $TFCHECK create-queue "$E2E_NAME-nodlq" >/dev/null
 ok=1
 for sub in list redrive; do
 	tf --queue "$E2E_NAME-nodlq" dlq "$sub"
-	expect "no dlq $sub" 3 "has no dead-letter queue" && one_line || ok=0
+	expect "no dlq $sub" 3 "has no dead-letter queue" && one_line || miss
 done
-[ $ok -eq 1 ] && pass "a queue without a dead-letter queue: list and redrive exit 3"
+verdict "a queue without a dead-letter queue: list and redrive exit 3"
 tf --queue "$E2E_NAME-nosuchqueue" dlq list
 expect "missing queue" 1 "finding the queue" && one_line &&
-    pass "a queue that does not exist: exit 1, one line"
+    pass "a queue that does not exist: exit 1, one line" ||
+    fail_why "a queue that does not exist: exit 1, one line"
 
 # A dead-letter queue found through the redrive policy, whatever its name.
 cdead=$($TFCHECK create-queue "$E2E_NAME-cdead")
@@ -370,7 +351,7 @@ $TFCHECK send "$cdead" '{"taskId":"via-policy","gen":1}'
 tf --queue "$E2E_NAME-c" --json dlq list
 expect "dlq by policy" 0 && out_ok 'len(docs) == 1 and d["task_id"] == "via-policy"' &&
     pass "the DLQ named by the redrive policy is found (not only NAME-dlq)" ||
-    fail "dlq by policy" "$(cat "$T/out" "$T/err")"
+    fail "dlq by policy" "${why:+$why; }$(cat "$T/out" "$T/err")"
 
 # ---- SIGINT: the messages held are made visible again before exiting
 for i in $(seq 1 25); do echo "{\"taskId\":\"int-$i\",\"gen\":1}"; done | "$PY" -c '
@@ -380,6 +361,7 @@ import tfcheck
 sqs = tfcheck.client("sqs")
 for l in sys.stdin:
     sqs.send_message(QueueUrl=sys.argv[1], MessageBody=l.strip())' "$DLQ_URL"
+why=
 "$TASKFLEET" dlq list --limit 1000 >"$T/out" 2>"$T/err" </dev/null &
 lpid=$!
 # Interrupt once it holds messages (then it has its handler).
@@ -397,7 +379,7 @@ rc=$?
 if [ $seen -eq 1 ] && expect "sigint" 1 "interrupted" && counts_are "$DLQ_URL" 25 0; then
 	pass "list interrupted by SIGINT: exit 1, every message held visible again at once"
 else
-	fail "sigint" "seen $seen: $(cat "$T/err"; counts "$DLQ_URL")"
+	fail "sigint" "${why:+$why; }seen $seen: $(cat "$T/err"; counts "$DLQ_URL")"
 fi
 drain_bodies "$DLQ_URL" >/dev/null
 
@@ -417,7 +399,8 @@ else
 	fail "poison" "task $POISON; dlq $(counts "$P_DLQ"); queue $(counts "$P_URL"); $(tail -5 "$E2E_DIR/poison.log")"
 fi
 sleep 2
-kill -0 "$poison_pid" 2>/dev/null && counts_are "$P_DLQ" 1 0 ||
+kill -0 "$poison_pid" 2>/dev/null && counts_are "$P_DLQ" 1 0 &&
+    pass "poison: the consumer keeps running and the DLQ holds it" ||
     fail "poison consumer" "the consumer stopped or the DLQ changed"
 stop_consumers || fail "poison consumer stop" "exit status not 0"
 
@@ -426,11 +409,11 @@ if expect "poison list" 0 && out_ok 'len(docs) == 1 and d["task_id"] == "'"$POIS
     d["verdict"] == "live" and d["status"] == "PENDING" and d["gen"] == 1'; then
 	pass "poison: dlq list shows it live (PENDING at its gen)"
 else
-	fail "poison list" "$(cat "$T/out" "$T/err")"
+	fail "poison list" "${why:+$why; }$(cat "$T/out" "$T/err")"
 fi
 TASKFLEET_QUEUE=$P tf dlq redrive
-expect "poison redrive" 0 && grep -q "^moved 1 message " "$T/out" ||
-    fail "poison redrive" "$(cat "$T/out" "$T/err")"
+expect "poison redrive" 0 && grep -q "^moved 1 message " "$T/out" &&
+    pass "poison: dlq redrive moves it back" || fail_why "poison: dlq redrive moves it back"
 TASKFLEET_QUEUE=$P start_consumer healthy
 item_done() {
 	$TFCHECK scan "$TABLE" | js 'any(x["id"] == "'"$POISON"'" and x["status"] == "COMPLETED" for x in docs)'

@@ -82,34 +82,20 @@ EOF
 export QUEUE_URL
 h() { "$PY" "$T/h.py" "$@"; }
 
-# tf ARGS...: runs the CLI; stdout in $T/out, stderr in $T/err, status in $rc.
-rc=0
-tf() {
-	"$TASKFLEET" "$@" >"$T/out" 2>"$T/err" </dev/null
-	rc=$?
-}
+# tf, expect, one_line, miss, verdict, fail_why.
+source "$TF_ROOT/tests/tools/expect.sh"
 now_ms() { "$PY" -c 'import time; print(int(time.time() * 1000))'; }
-# item_ok ID EXPR: EXPR over the item (d) holds.
-item_ok() { h item "$1" | h json "$2" >/dev/null 2>&1; }
+# item_ok ID EXPR: EXPR over the item (d) holds (else the item is in $why).
+item_ok() {
+	local it
+	it=$(h item "$1")
+	h json "$2" <<<"$it" >/dev/null 2>&1 && return 0
+	why="item $1: $it"
+	return 1
+}
 # out_ok EXPR: EXPR over the JSON lines of the last stdout holds.
 out_ok() { h json "$1" <"$T/out" >/dev/null 2>&1; }
 counts() { $TFCHECK queue-counts "$QUEUE_URL"; }
-# one_line: the last stderr is exactly one line.
-one_line() { [ "$(wc -l <"$T/err")" -eq 1 ]; }
-# expect NAME CODE [STDERR_PATTERN]: the last command exited CODE (and said
-# something matching the pattern on stderr).
-expect() {
-	local name=$1 want=$2 pat=${3:-}
-	if [ "$rc" -ne "$want" ]; then
-		fail "$name" "exit $rc, want $want; stderr: $(head -c 300 "$T/err")"
-		return 1
-	fi
-	if [ -n "$pat" ] && ! grep -Eq -- "$pat" "$T/err"; then
-		fail "$name" "stderr does not match /$pat/: $(head -c 300 "$T/err")"
-		return 1
-	fi
-	return 0
-}
 # submit ARGS...: submits a noop task; its id in $ID.
 submit() {
 	tf submit --type noop "$@"
@@ -123,24 +109,24 @@ ok=1
 for cmd in suspend resume run-now clear due stats submit; do
 	tf "$cmd" --help
 	if [ "$rc" -ne 0 ] || ! grep -q "^usage: taskfleet $cmd" "$T/out"; then
-		ok=0; fail "help $cmd" "exit $rc: $(head -c 200 "$T/out")"
+		miss "help $cmd: exit $rc: $(head -c 200 "$T/out")"
 	fi
 done
 tf --help
 for cmd in init submit get list suspend resume run-now delete clear due stats; do
-	grep -Eq "^  $cmd " "$T/out" || { ok=0; fail "usage lists $cmd" "$(cat "$T/out")"; }
+	grep -Eq "^  $cmd " "$T/out" || miss "usage does not list $cmd: $(cat "$T/out")"
 done
 for cmd in suspend resume run-now; do
 	tf "$cmd"
-	expect "$cmd without an id" 2 "ID is missing" || ok=0
+	expect "$cmd without an id" 2 "ID is missing" || miss
 	tf "$cmd" a b
-	expect "$cmd with two ids" 2 || ok=0
+	expect "$cmd with two ids" 2 || miss
 	tf "$cmd" "$(printf 'x%.0s' $(seq 200))"
-	expect "$cmd with a long id" 2 "too long" || ok=0
+	expect "$cmd with a long id" 2 "too long" || miss
 	tf "$cmd" --bogus x
-	expect "$cmd with a bad option" 2 "unknown option --bogus" || ok=0
+	expect "$cmd with a bad option" 2 "unknown option --bogus" || miss
 done
-[ $ok -eq 1 ] && pass "help, usage and bad arguments (exit 2)"
+verdict "help, usage and bad arguments (exit 2)"
 
 # ---- suspend a PENDING task
 submit --at +1h
@@ -151,14 +137,14 @@ if expect "suspend pending" 0 && grep -q "^suspended $A" "$T/out" &&
       not any(k in d for k in ("due_shard", "due_at", "enqueued_for"))'; then
 	pass "suspend PENDING: SUSPENDED, gen + 1, out of the due index"
 else
-	fail "suspend pending" "$(cat "$T/out") $(h item "$A")"
+	fail "suspend pending" "${why:+$why; }$(cat "$T/out") $(h item "$A")"
 fi
 tf suspend "$A"
 if expect "suspend again" 0 && grep -q "already SUSPENDED" "$T/out" &&
     item_ok "$A" 'd["gen"] == 2'; then
 	pass "suspend SUSPENDED: says so, exit 0, nothing written"
 else
-	fail "suspend again" "$(cat "$T/out")"
+	fail "suspend again" "${why:+$why; }$(cat "$T/out")"
 fi
 
 # A task with its message out: the message stays behind, stale by its gen.
@@ -170,7 +156,7 @@ if expect "suspend with a message out" 0 &&
     h drain | h json 'len(docs) == 1 and d["taskId"] == "'"$B"'" and d["gen"] == 1' >/dev/null; then
 	pass "suspend PENDING with a message out: the old message has the old gen"
 else
-	fail "suspend with a message out" "$(cat "$T/out")"
+	fail "suspend with a message out" "${why:+$why; }$(cat "$T/out")"
 fi
 
 # ---- resume
@@ -191,7 +177,7 @@ if expect "resume overdue" 0 &&
       d["targetTimestamp"] == '"$(h item "$C" | h json 'd["next_run"]')" >/dev/null; then
 	pass "resume overdue: PENDING, next_run = now, gen + 1, message for the new gen"
 else
-	fail "resume overdue" "$(cat "$T/out" "$T/err") $(h item "$C")"
+	fail "resume overdue" "${why:+$why; }$(cat "$T/out" "$T/err") $(h item "$C")"
 fi
 
 # Due beyond the horizon: keeps its time, no message (the sweeper's job).
@@ -202,7 +188,7 @@ if expect "resume later" 0 &&
     [ "$(h drain | wc -l)" -eq 0 ] && grep -q "sweeper" "$T/out"; then
 	pass "resume a task due in an hour: its time kept, no message"
 else
-	fail "resume later" "$(cat "$T/out") $(h item "$A")"
+	fail "resume later" "${why:+$why; }$(cat "$T/out") $(h item "$A")"
 fi
 
 # Due within the horizon: a delayed message.
@@ -217,7 +203,7 @@ if expect "resume soon" 0 &&
     [ "$(counts | h json 'd["delayed"]')" -eq $((d0 + 1)) ]; then
 	pass "resume a task due in 5 minutes: a delayed message for the new gen"
 else
-	fail "resume soon" "$(cat "$T/out") $(counts)"
+	fail "resume soon" "${why:+$why; }$(cat "$T/out") $(counts)"
 fi
 
 # TASKFLEET_HORIZON decides: with 1m, a task due in 5 minutes waits.
@@ -229,12 +215,13 @@ if expect "resume with a short horizon" 0 && out_ok 'not d["enqueued"]' &&
     item_ok "$E" '"enqueued_for" not in d'; then
 	pass "resume honours TASKFLEET_HORIZON"
 else
-	fail "resume with a short horizon" "$(cat "$T/out")"
+	fail "resume with a short horizon" "${why:+$why; }$(cat "$T/out")"
 fi
 
 tf resume "$A"
 expect "resume pending" 1 "task $A is PENDING, not suspended" && one_line &&
-    item_ok "$A" 'd["gen"] == 3' && pass "resume PENDING: refused, exit 1"
+    item_ok "$A" 'd["gen"] == 3' && pass "resume PENDING: refused, exit 1" ||
+    fail_why "resume PENDING: refused, exit 1"
 
 # ---- run-now
 submit --at +2h
@@ -250,14 +237,15 @@ if expect "run-now" 0 &&
     h drain | h json 'len(docs) == 1 and d["taskId"] == "'"$R"'" and d["gen"] == 2' >/dev/null; then
 	pass "run-now PENDING: due now, gen + 1, a message for the new gen"
 else
-	fail "run-now" "$(cat "$T/out" "$T/err") $(h item "$R")"
+	fail "run-now" "${why:+$why; }$(cat "$T/out" "$T/err") $(h item "$R")"
 fi
 tf run-now "$A"
 tf suspend "$A"
 tf run-now "$A"
 expect "run-now suspended" 1 "SUSPENDED; resume it" && one_line &&
     item_ok "$A" 'd["status"] == "SUSPENDED" and d["gen"] == 5' &&
-    pass "run-now SUSPENDED: refused with a pointer to resume"
+    pass "run-now SUSPENDED: refused with a pointer to resume" ||
+    fail_why "run-now SUSPENDED: refused with a pointer to resume"
 
 # ---- PROCESSING: suspend sets the flag, gen and lease untouched
 now=$(now_ms)
@@ -272,11 +260,12 @@ if expect "suspend processing" 0 && grep -q "when this run ends" "$T/out" &&
       d["lease_until"] == '"$((now + 60000))"' and d["due_at"] == '"$((now + 60000))"; then
 	pass "suspend PROCESSING: suspend_requested set, gen and lease untouched"
 else
-	fail "suspend processing" "$(cat "$T/out" "$T/err") $(h item proc-1)"
+	fail "suspend processing" "${why:+$why; }$(cat "$T/out" "$T/err") $(h item proc-1)"
 fi
 tf suspend proc-1
 expect "suspend processing again" 0 && grep -q "requested already" "$T/out" &&
-    item_ok proc-1 'd["gen"] == 7' && pass "suspend PROCESSING again: exit 0, nothing written"
+    item_ok proc-1 'd["gen"] == 7' && pass "suspend PROCESSING again: exit 0, nothing written" ||
+    fail_why "suspend PROCESSING again: exit 0, nothing written"
 tf get proc-1
 ok=0
 grep -q "^suspend     requested" "$T/out" && ok=1
@@ -285,18 +274,20 @@ tf --json get proc-1
     pass "get shows suspend_requested" || fail "get suspend_requested" "$(cat "$T/out")"
 tf run-now proc-1
 expect "run-now processing" 1 "running now" && one_line &&
-    item_ok proc-1 'd["gen"] == 7' && pass "run-now PROCESSING: refused (running now)"
+    item_ok proc-1 'd["gen"] == 7' && pass "run-now PROCESSING: refused (running now)" ||
+    fail_why "run-now PROCESSING: refused (running now)"
 tf resume proc-1
 if expect "resume processing" 0 && grep -q "withdrawn" "$T/out" &&
     item_ok proc-1 'd["status"] == "PROCESSING" and d["gen"] == 7 and
       "suspend_requested" not in d and d["lease_owner"] == "consumer-a"'; then
 	pass "resume PROCESSING with a suspend requested: the request withdrawn"
 else
-	fail "resume processing" "$(cat "$T/out" "$T/err") $(h item proc-1)"
+	fail "resume processing" "${why:+$why; }$(cat "$T/out" "$T/err") $(h item proc-1)"
 fi
 tf resume proc-1
 expect "resume processing without request" 1 "no suspend was requested" &&
-    pass "resume PROCESSING without a request: refused"
+    pass "resume PROCESSING without a request: refused" ||
+    fail_why "resume PROCESSING without a request: refused"
 
 # ---- finished and missing tasks
 $TFCHECK put "$TABLE" '{"id":"done-1","ns":"default","type":"noop","params":{},
@@ -307,21 +298,21 @@ ok=1
 for t in done-1:COMPLETED:4 failed-1:FAILED:6; do
 	id=${t%%:*}; st=${t#*:}; st=${st%%:*}; gen=${t##*:}
 	tf suspend "$id"
-	expect "suspend $st" 1 "task $id is $st; only PENDING or PROCESSING tasks can be suspended" && one_line || ok=0
+	expect "suspend $st" 1 "task $id is $st; only PENDING or PROCESSING tasks can be suspended" && one_line || miss
 	tf resume "$id"
-	expect "resume $st" 1 "task $id is $st; only SUSPENDED tasks can be resumed" || ok=0
+	expect "resume $st" 1 "task $id is $st; only SUSPENDED tasks can be resumed" || miss
 	tf run-now "$id"
-	expect "run-now $st" 1 "task $id is $st; only PENDING tasks can be run now" || ok=0
-	item_ok "$id" 'd["status"] == "'"$st"'" and d["gen"] == '"$gen" || { ok=0; fail "$st untouched" "$(h item "$id")"; }
-	[ -s "$T/out" ] && { ok=0; fail "$st refusal on stdout" "$(cat "$T/out")"; }
+	expect "run-now $st" 1 "task $id is $st; only PENDING tasks can be run now" || miss
+	item_ok "$id" 'd["status"] == "'"$st"'" and d["gen"] == '"$gen" || miss
+	[ -s "$T/out" ] && miss "$st refusal on stdout: $(cat "$T/out")"
 done
-[ $ok -eq 1 ] && pass "COMPLETED and FAILED: every change refused, exit 1, untouched"
+verdict "COMPLETED and FAILED: every change refused, exit 1, untouched"
 ok=1
 for cmd in suspend resume run-now; do
 	tf "$cmd" no-such-task
-	expect "$cmd missing" 3 "no task \"no-such-task\"" || ok=0
+	expect "$cmd missing" 3 "no task \"no-such-task\"" || miss
 done
-[ $ok -eq 1 ] && pass "a missing task: exit 3"
+verdict "a missing task: exit 3"
 
 # ---- clear
 ok=1
@@ -335,15 +326,17 @@ if [ $ok -eq 1 ] && expect "clear" 0 && grep -qx "deleted 4 tasks in clr-a" "$T/
       sum(x.get("ns") == "clr-b" for x in docs) == 2' >/dev/null; then
 	pass "clear --ns deletes exactly that namespace and counts it"
 else
-	fail "clear" "$(cat "$T/out" "$T/err")"
+	fail "clear" "${why:+$why; }$(cat "$T/out" "$T/err")"
 fi
 tf --json clear --ns clr-a --yes
 expect "clear empty" 0 && out_ok 'd == {"ns": "clr-a", "deleted": 0}' &&
-    pass "clear of an empty namespace: 0"
+    pass "clear of an empty namespace: 0" || fail_why "clear of an empty namespace: 0"
 tf clear
-expect "clear without ns" 2 "--ns is required" && pass "clear without --ns: exit 2"
+expect "clear without ns" 2 "--ns is required" && pass "clear without --ns: exit 2" ||
+    fail_why "clear without --ns: exit 2"
 tf clear --ns "no spaces"
-expect "clear bad ns" 2 "--ns" && pass "clear with a bad namespace: exit 2"
+expect "clear bad ns" 2 "--ns" && pass "clear with a bad namespace: exit 2" ||
+    fail_why "clear with a bad namespace: exit 2"
 
 # ---- due
 now=$(now_ms)
@@ -371,7 +364,7 @@ if expect "due ns" 0 &&
       all(x["overdue_ms"] >= 0 and x["enqueued_for"] >= x["next_run"] for x in docs)'; then
 	pass "due --ns: exactly the due PENDING tasks, most overdue first, message state"
 else
-	fail "due ns" "$(cat "$T/out" "$T/err")"
+	fail "due ns" "${why:+$why; }$(cat "$T/out" "$T/err")"
 fi
 tf --json due
 if expect "due all" 0 &&
@@ -381,17 +374,18 @@ if expect "due all" 0 &&
       x["next_run"] <= '"$(now_ms)"') == set('"$(h json '[x["id"] for x in docs]' <"$T/out")"')' >/dev/null; then
 	pass "due (all namespaces, the by_due shards): exactly the due PENDING tasks"
 else
-	fail "due all" "$(cat "$T/out" "$T/err")"
+	fail "due all" "${why:+$why; }$(cat "$T/out" "$T/err")"
 fi
 tf due --ns due-x --limit 1
 if expect "due limit" 0 "more tasks are due" && [ "$(grep -c . "$T/out")" -eq 2 ] &&
     grep -q "^due-lost .* lost" "$T/out"; then
 	pass "due --limit: a header, one task, and a note that there are more"
 else
-	fail "due limit" "$(cat "$T/out" "$T/err")"
+	fail "due limit" "${why:+$why; }$(cat "$T/out" "$T/err")"
 fi
 tf due --limit 0
-expect "due bad limit" 2 "--limit" && pass "due --limit 0: exit 2"
+expect "due bad limit" 2 "--limit" && pass "due --limit 0: exit 2" ||
+    fail_why "due --limit 0: exit 2"
 
 # ---- stats
 $TFCHECK put-legacy "$TABLE" legacy-1 noop '{}'
@@ -409,16 +403,16 @@ if expect "stats" 0 &&
       d["dlq"]["visible"] == 0'; then
 	pass "stats: counts by status and the queue's depth match botocore's"
 else
-	fail "stats" "$(cat "$T/out" "$T/err") summary $summary queue $qc"
+	fail "stats" "${why:+$why; }$(cat "$T/out" "$T/err") summary $summary queue $qc"
 fi
 tf --json stats --ns due-x
 expect "stats ns" 0 && out_ok 'd["ns"] == "due-x" and d["tasks"]["PENDING"] == 4 and
     d["tasks"]["SUSPENDED"] == 1 and d["tasks"]["PROCESSING"] == 1 and
     d["tasks"]["COMPLETED"] == 1 and d["tasks"]["total"] == 7' &&
-    pass "stats --ns: one namespace's counts" || fail "stats ns" "$(cat "$T/out")"
+    pass "stats --ns: one namespace's counts" || fail "stats ns" "${why:+$why; }$(cat "$T/out")"
 tf stats
 expect "stats text" 0 && grep -q "^  PENDING" "$T/out" && grep -q "^queue $QUEUE_URL" "$T/out" &&
-    pass "stats for people" || fail "stats text" "$(cat "$T/out")"
+    pass "stats for people" || fail "stats text" "${why:+$why; }$(cat "$T/out")"
 
 # ---- submit: scheduling
 h drain >/dev/null
@@ -432,7 +426,7 @@ if expect "every" 0 &&
     h drain | h json 'len(docs) == 1 and d["taskId"] == "'"$ID"'" and d["gen"] == 1' >/dev/null; then
 	pass "submit --every: the schedule, first run now, its message"
 else
-	fail "every" "$(cat "$T/out" "$T/err") $(h item "$ID")"
+	fail "every" "${why:+$why; }$(cat "$T/out" "$T/err") $(h item "$ID")"
 fi
 
 before=$(now_ms)
@@ -447,7 +441,7 @@ if expect "cron" 0 &&
       d["next_run"] % 86400000 in (7 * 3600000, 8 * 3600000) and d["due_at"] == d["next_run"]'; then
 	pass "submit --cron --tz --max-runs --until: the schedule, first run at 09:00 Berlin ($(h item "$ID" | h json 'd["next_run"] % 86400000 // 3600000'):00Z)"
 else
-	fail "cron" "$(cat "$T/out" "$T/err") $(h item "$ID") expected $e1 or $e2"
+	fail "cron" "${why:+$why; }$(cat "$T/out" "$T/err") $(h item "$ID") expected $e1 or $e2"
 fi
 tf get "$ID"
 grep -q "^schedule    cron 0 9 \* \* \* Europe/Berlin, max 10 runs, until 2099-01-01T00:00:00.000Z$" "$T/out" &&
@@ -460,7 +454,7 @@ ny=$(h newyear "$before")
 expect "cron utc" 0 && item_ok "$ID" 'd["schedule"] == {"cron": "0 0 1 1 *"} and
     d["next_run"] == '"$ny"' and "enqueued_for" not in d' &&
     pass "submit --cron without --tz: UTC, the next slot, no message yet" ||
-    fail "cron utc" "$(h item "$ID") want $ny"
+    fail "cron utc" "${why:+$why; }$(h item "$ID") want $ny"
 
 before=$(now_ms)
 tf --json submit --type noop --every 1h --until +2h --at +10m
@@ -471,7 +465,7 @@ expect "every until at" 0 && item_ok "$ID" '
     '"$((before + 600000))"' <= d["next_run"] <= '"$((after + 600000))"' and
     d["schedule"]["every"] == "1h" and "max_runs" not in d["schedule"]' &&
     pass "submit --every --until +DUR --at: until in epoch ms, first run at --at" ||
-    fail "every until at" "$(h item "$ID")"
+    fail "every until at" "${why:+$why; }$(h item "$ID")"
 
 # The horizon: TASKFLEET_HORIZON=1m makes a task due in 5 minutes wait.
 d0=$(counts | h json 'd["delayed"]')
@@ -479,7 +473,7 @@ TASKFLEET_HORIZON=1m tf --json submit --type noop --at +5m --every 1h
 ID=$(h json 'd["id"]' <"$T/out" 2>/dev/null)
 expect "horizon" 0 && out_ok 'not d["enqueued"]' && item_ok "$ID" '"enqueued_for" not in d' &&
     [ "$(counts | h json 'd["delayed"]')" -eq "$d0" ] &&
-    pass "submit honours TASKFLEET_HORIZON" || fail "horizon" "$(cat "$T/out") $(h item "$ID")"
+    pass "submit honours TASKFLEET_HORIZON" || fail "horizon" "${why:+$why; }$(cat "$T/out") $(h item "$ID")"
 
 # Bad scheduling input: exit 2, one line, nothing written, nothing sent.
 items0=$($TFCHECK scan "$TABLE" | wc -l)
@@ -488,7 +482,7 @@ ok=1
 while IFS='|' read -r name pat args; do
 	[ -n "$name" ] || continue
 	eval "tf submit --type noop $args"
-	if ! expect "bad: $name" 2 "$pat" || ! one_line; then ok=0; fi
+	expect "bad: $name" 2 "$pat" && one_line || miss
 done <<'EOF'
 every and cron|exclude each other|--every 30m --cron '0 9 * * *'
 tz without cron|--tz|--tz Europe/Berlin
@@ -511,8 +505,8 @@ until garbage|--until|--every 1h --until tomorrow
 at after until|--at|--every 1h --at +2d --until +1d
 no slot before until|--until|--cron '0 0 29 2 *' --until +1d
 EOF
-[ "$($TFCHECK scan "$TABLE" | wc -l)" -eq "$items0" ] || { ok=0; fail "bad input wrote" "items $items0 -> $($TFCHECK scan "$TABLE" | wc -l)"; }
-[ "$(counts)" = "$q0" ] || { ok=0; fail "bad input sent" "$q0 -> $(counts)"; }
-[ $ok -eq 1 ] && pass "bad scheduling input: exit 2, one line, nothing written or sent"
+[ "$($TFCHECK scan "$TABLE" | wc -l)" -eq "$items0" ] || miss "bad input wrote: items $items0 -> $($TFCHECK scan "$TABLE" | wc -l)"
+[ "$(counts)" = "$q0" ] || miss "bad input sent: $q0 -> $(counts)"
+verdict "bad scheduling input: exit 2, one line, nothing written or sent"
 
 [ $e2e_failed -eq 0 ] || exit 1

@@ -7,7 +7,8 @@
 # to COMPLETED, suspends and resumes another task, changes its schedule and
 # runs it now;
 # then this script checks the store and the receiver saw exactly that.
-# Screenshots go to $TF_TEST_OUT/console/shots/.
+# Screenshots go to $TF_TEST_OUT/console/shots/ (console.mjs checks each is
+# a PNG of the viewport's size that is not blank).
 set -u
 . "$(dirname "$0")/../tools/e2e.sh"
 e2e_init console
@@ -92,9 +93,5 @@ it["status"] == "PENDING" and it["schedule"]["every"] == "45m" and len(reqs) == 
 and reqs[0]["path"] == "/later" and it["iteration"] == 1
 and [h["outcome"] for h in it["history"]] == ["success"]
 and "suspend_requested" not in it'
-for shot in console.png console-phone.png new-task-form.png task-completed.png \
-    task-suspended.png task-edit-schedule.png; do
-	check "console-screenshot-$shot" test -s "$E2E_DIR/shots/$shot"
-done
 stop_consumers || fail console-consumer-exit-0 "the consumer did not exit 0"
 exit $e2e_failed

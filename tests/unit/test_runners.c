@@ -16,10 +16,12 @@
  */
 #include "harness.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1644,11 +1646,38 @@ test_shipped_hostile_params(void)
 	free(longstr);
 }
 
+/* Whether shipped runner `name` is mapped in this process (dlopen with
+ * RTLD_NOLOAD finds it only while some handle holds it). */
+static bool
+shipped_mapped(const char *name)
+{
+	char path[PATH_MAX];
+	void *h;
+
+	shipped_runner(path, sizeof(path), name);
+	h = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+	if (h != NULL)
+		dlclose(h);
+	return h != NULL;
+}
+
+/* Freeing the set unloads the shipped runners: none of their shared
+ * objects is still mapped afterwards. */
 static void
 test_shipped_free(void)
 {
+	static const char *const names[] = { "noop", "countdown", "fail" };
+	size_t i;
+
+	CHECK(shipped != NULL);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		CHECK_MSG(shipped_mapped(names[i]), "%s is not loaded before the free",
+		    names[i]);
 	tf_runner_set_free(shipped);
 	shipped = NULL;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		CHECK_MSG(!shipped_mapped(names[i]), "%s is still loaded after the free",
+		    names[i]);
 }
 
 /* ---- record and sleep ------------------------------------------------- */

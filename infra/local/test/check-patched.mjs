@@ -279,14 +279,19 @@ async function checkTableActive(ddb) {
     KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
     BillingMode: "PAY_PER_REQUEST",
   });
-  if (r.TableDescription?.TableStatus !== "ACTIVE") {
-    const d = await ddb("DescribeTable", { TableName });
-    if (d.Table?.TableStatus !== "ACTIVE") return `TableStatus ${r.TableDescription?.TableStatus} then ${d.Table?.TableStatus}`;
-  }
+  // ACTIVE in the reply itself and at once for the next request: the patch
+  // stores it ACTIVE before replying, so one read is the whole claim.
+  const d = await ddb("DescribeTable", { TableName });
+  if (r.TableDescription?.TableStatus !== "ACTIVE" || d.Table?.TableStatus !== "ACTIVE")
+    return `TableStatus ${r.TableDescription?.TableStatus} then ${d.Table?.TableStatus}`;
   await ddb("PutItem", { TableName, Item: { id: { S: "x" }, n: { N: "1" } } });
   const g = await ddb("GetItem", { TableName, Key: { id: { S: "x" } }, ConsistentRead: true });
   if (g.Item?.n?.N !== "1") return `GetItem: ${JSON.stringify(g)}`;
+  // Gone when DeleteTable replies (the patch again).
   await ddb("DeleteTable", { TableName });
+  const gone = await ddb("DescribeTable", { TableName }, { allowError: true });
+  if (gone.status !== 400 || !/ResourceNotFoundException/.test(gone.json?.__type))
+    return `DescribeTable after DeleteTable: ${gone.status} ${gone.text}`;
 }
 
 // dynalite 4.0.0 accepted UpdateTable's GlobalSecondaryIndexUpdates Create and
@@ -406,7 +411,7 @@ switch (mode) {
       check("sqs ApproximateNumberOfMessages/NotVisible/Delayed count visible/in flight/delayed", () => checkCounts(sqs)),
       check("sqs launcher answers a request without X-Amz-Target or with bad JSON with a 4xx and lives on", () => checkBadRequests(sqsPort, sqs)),
       check("sqs errors are JSON with __type", () => checkErrorShape(sqs)),
-      check("ddb CreateTable is ACTIVE at once; put and get work", () => checkTableActive(ddb)),
+      check("ddb CreateTable is ACTIVE at once; put and get work; DeleteTable deletes at once", () => checkTableActive(ddb)),
       check("ddb UpdateTable creates a global index on a table that has items (one per request)", () => checkGsiCreate(ddb)),
       check("ddb UpdateTimeToLive is recorded for DescribeTimeToLive; enabling twice is refused", () => checkTtl(ddb)),
     ]);
