@@ -67,7 +67,7 @@ cancel_expiring(struct tf_heartbeat *hb, int64_t now)
 static int
 extend(struct tf_heartbeat *hb, struct tf_inflight *f)
 {
-	int64_t now = tf_now_ms();
+	int64_t now = tf_now_ms(), mono = tf_mono_ms();
 	int64_t until = now + hb->o.visibility_s * 1000LL;
 	struct tf_log_field fields[] = { { "task", f->task_id } };
 	enum tf_err rc;
@@ -82,11 +82,13 @@ extend(struct tf_heartbeat *hb, struct tf_inflight *f)
 		    "another consumer owns the task now");
 		return -1;
 	}
-	if (rc == TF_OK)
+	if (rc == TF_OK) {
 		f->lease_until = until;
-	else
+		atomic_store(&f->lease_end_mono, mono + hb->o.visibility_s * 1000LL);
+	} else {
 		tf_log_fields(TF_LOG_WARN, fields, 1, "extending the lease failed: "
 		    "%s; will try again", tf_strerror(rc));
+	}
 	if (f->receipt_gone)
 		return 0;
 	rc = tf_sqs_change_message_visibility(hb->o.aws, hb->o.queue_url,
@@ -266,6 +268,23 @@ tf_heartbeat_find_stuck(struct tf_heartbeat *hb, int64_t now_ms,
 	}
 	pthread_mutex_unlock(&hb->lock);
 	return found;
+}
+
+bool
+tf_inflight_lease_ending(struct tf_inflight *f, int64_t mono_now,
+    int64_t margin_ms)
+{
+	int64_t end = atomic_load(&f->lease_end_mono);
+	struct tf_log_field fields[] = { { "task", f->task_id } };
+
+	if (end == 0 || mono_now < end - margin_ms)
+		return false;
+	if (atomic_exchange(&f->lost, 1) == 0)
+		tf_log_fields(TF_LOG_WARN, fields, 1, "the lease ends in %lld ms by "
+		    "this consumer's clock and was not extended in time: cancelling "
+		    "the run (its result will be discarded; the task is retried "
+		    "after the lease)", (long long)(end - mono_now));
+	return true;
 }
 
 void
