@@ -313,6 +313,62 @@ worker_main(void *arg)
 	return NULL;
 }
 
+/* A run in the crash journal of a consumer of this table that died
+ * (journal.h): the run that crashed it is charged its attempt, the others
+ * it took down are not; without a crashed run, lease expiry decides. */
+static void
+recover_journaled(void *arg, const struct tf_journal_run *run,
+    bool culprit_known)
+{
+	struct tf_consumer *c = arg;
+	struct tf_log_field f[] = { { "task", run->task_id } };
+	const char *abbrev;
+	char why[300];
+
+	if (run->crashed) {
+		abbrev = run->how > 0 ? sigabbrev_np(run->how) : NULL;
+		if (run->how > 0)
+			snprintf(why, sizeof(why), "runner crashed (signal %d, SIG%s) "
+			    "and took consumer %s down", run->how,
+			    abbrev != NULL ? abbrev : "?", run->owner);
+		else
+			snprintf(why, sizeof(why), "runner called exit() and took "
+			    "consumer %s down", run->owner);
+		tf_sweeper_recover_crashed(c->sweeper, run->task_id, run->gen,
+		    run->owner, true, why);
+	} else if (culprit_known) {
+		snprintf(why, sizeof(why), "interrupted: another task's runner "
+		    "crashed consumer %s (not counted as an attempt)", run->owner);
+		tf_sweeper_recover_crashed(c->sweeper, run->task_id, run->gen,
+		    run->owner, false, why);
+	} else {
+		tf_log_fields(TF_LOG_WARN, f, 1, "consumer %s ended without a "
+		    "crash record (killed?): its run is left to lease expiry",
+		    run->owner);
+	}
+}
+
+/* Recovers the runs of the consumers of this table that crashed on this
+ * machine, then opens this one's journal; a journal that cannot be made is
+ * logged and left off. */
+static void
+journal_start(struct tf_consumer *c)
+{
+	char dir[1024], err[1200];
+	int n;
+
+	if (tf_journal_dir(dir, sizeof(dir)) == NULL)
+		return;
+	n = tf_journal_recover(dir, c->cfg->table, recover_journaled, c);
+	if (n > 0)
+		tf_log(TF_LOG_INFO, "read %d crash journal(s) of consumers that "
+		    "ended in %s", n, dir);
+	if (tf_journal_open(dir, c->o.owner, c->cfg->table, c->o.concurrency,
+	    &c->journal, err, sizeof(err)) != TF_OK)
+		tf_log(TF_LOG_WARN, "crash journal off: %s; a crashing runner's "
+		    "neighbours are charged an attempt at lease expiry", err);
+}
+
 enum tf_err
 tf_consumer_start(struct tf_consumer *c)
 {
@@ -364,6 +420,8 @@ tf_consumer_start(struct tf_consumer *c)
 	rc = tf_sweeper_start(&so, &c->sweeper);
 	if (rc != TF_OK)
 		return rc;
+	/* Before the first receive: the runs a crash on this machine ended. */
+	journal_start(c);
 	atomic_store(&c->receive_limit, c->o.concurrency);
 	atomic_store(&c->receiver_beat_ms, tf_mono_ms());
 	wo = (struct tf_watchdog_opts){
@@ -457,6 +515,9 @@ tf_consumer_shutdown(struct tf_consumer *c)
 	c->hb = NULL;
 	tf_deleter_stop(c->deleter);
 	c->deleter = NULL;
+	/* Every run finished: nothing for a crash journal to speak for. */
+	tf_journal_close(c->journal);
+	c->journal = NULL;
 	return true;
 }
 

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "deleter.h"
 #include "inflight.h"
+#include "journal.h"
 #include "runners.h"
 #include "sqs.h"
 #include "sweeper.h"
@@ -62,6 +63,8 @@ struct tf_consumer {
 	struct tf_sweeper *sweeper;         /* owned */
 
 	struct tf_watchdog *watchdog;       /* owned */
+	struct tf_journal *journal;         /* owned: the crash journal
+	                                       (journal.c), NULL when off */
 
 	atomic_int stopping;                /* stop receiving (the open receive
 	                                       returns first) */

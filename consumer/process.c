@@ -356,6 +356,9 @@ run_claimed(struct job *j, struct tf_task *t)
 	ctx.f = &f;
 	ctx.task_id = t->id;
 	ctx.runner = t->type;
+	/* From here until the outcome is written, a crash of this thread is
+	 * this run's (journal.h). */
+	tf_journal_run_begin(c->journal, t->id, t->gen);
 
 	tf_run_result_prepare(&result, errbuf, sizeof(errbuf));
 	if (t->next_run > 0) {
@@ -458,6 +461,7 @@ run_claimed(struct job *j, struct tf_task *t)
 	    o.error != NULL ? o.error : "");
 	delete_message(j);
 out:
+	tf_journal_run_end(c->journal);
 	tf_run_ctx_clear(&ctx);
 }
 
