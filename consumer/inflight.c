@@ -39,6 +39,20 @@ tf_heartbeat_margin_ms(int visibility_s)
 	return m > 15000 ? 15000 : m;
 }
 
+/* Marks run f lost because its lease ends in left_ms unextended; logs it
+ * the first time. */
+static void
+cancel_unextended(struct tf_inflight *f, int64_t left_ms)
+{
+	struct tf_log_field fields[] = { { "task", f->task_id } };
+
+	if (atomic_exchange(&f->lost, 1) == 0)
+		tf_log_fields(TF_LOG_WARN, fields, 1, "the lease could not be "
+		    "extended and ends in %lld ms: cancelling the run (its result "
+		    "will be discarded; the task is retried after the lease)",
+		    (long long)left_ms);
+}
+
 /* Cancels every run whose lease runs out within the margin: its extensions
  * failed (AWS unreachable or throttling), and once the lease is over the
  * sweeper of another consumer may start the task again (lock held). */
@@ -49,16 +63,10 @@ cancel_expiring(struct tf_heartbeat *hb, int64_t now)
 	struct tf_inflight *f;
 
 	for (f = hb->head; f != NULL; f = f->next) {
-		struct tf_log_field fields[] = { { "task", f->task_id } };
-
 		if (atomic_load(&f->lost) || f->extending ||
 		    f->lease_until - now >= margin)
 			continue;
-		atomic_store(&f->lost, 1);
-		tf_log_fields(TF_LOG_WARN, fields, 1, "the lease could not be "
-		    "extended and ends in %lld ms: cancelling the run (its result "
-		    "will be discarded; the task is retried after the lease)",
-		    (long long)(f->lease_until - now));
+		cancel_unextended(f, f->lease_until - now);
 	}
 }
 
@@ -275,15 +283,10 @@ tf_inflight_lease_ending(struct tf_inflight *f, int64_t mono_now,
     int64_t margin_ms)
 {
 	int64_t end = atomic_load(&f->lease_end_mono);
-	struct tf_log_field fields[] = { { "task", f->task_id } };
 
 	if (end == 0 || mono_now < end - margin_ms)
 		return false;
-	if (atomic_exchange(&f->lost, 1) == 0)
-		tf_log_fields(TF_LOG_WARN, fields, 1, "the lease ends in %lld ms by "
-		    "this consumer's clock and was not extended in time: cancelling "
-		    "the run (its result will be discarded; the task is retried "
-		    "after the lease)", (long long)(end - mono_now));
+	cancel_unextended(f, end - mono_now);
 	return true;
 }
 

@@ -76,10 +76,13 @@ mark_crash(int how)
 {
 	struct tf_journal *j = atomic_load(&active);
 	struct jslot *s;
+	int none = 0;
 
-	if (j == NULL)
+	/* The first crash is the cause: exit() runs destructors while other
+	 * threads still run, and a fault they cause is not their run's. */
+	if (j == NULL || !atomic_compare_exchange_strong(&j->hdr->crash, &none,
+	    how))
 		return;
-	atomic_store(&j->hdr->crash, how);
 	if (my_slot < 0 || !in_run)
 		return;
 	s = &j->slots[my_slot];
