@@ -20,7 +20,7 @@
 #include "rand.h"
 #include "task.h"
 
-#define JOURNAL_MAGIC "tfjrnl1"
+#define JOURNAL_MAGIC "tfjrnl2"
 #define JOURNAL_SUFFIX ".journal"
 /* A dead journal of another table this old is deleted by anyone: every
  * lease it could speak for is long over (visibility is at most 12 h). */
@@ -49,6 +49,9 @@ struct jslot {
 	int64_t gen;
 	char task_id[TF_TASK_ID_MAX + 1];
 };
+
+/* Where the slots start: past the header, aligned for them. */
+#define SLOTS_AT ((sizeof(struct jheader) + 63) & ~(size_t)63)
 
 struct tf_journal {
 	int fd;                       /* locked for the life of the process */
@@ -169,9 +172,9 @@ recover_one(const char *text, size_t size, const char *table, time_t mtime,
 	char owner[sizeof(h->owner)], table_in[sizeof(h->table)];
 	uint32_t i;
 
-	if (size < sizeof(*h) || memcmp(h->magic, JOURNAL_MAGIC, 8) != 0 ||
+	if (size < SLOTS_AT || memcmp(h->magic, JOURNAL_MAGIC, 8) != 0 ||
 	    h->slot_size != sizeof(struct jslot) ||
-	    size < sizeof(*h) + (size_t)h->slots * sizeof(struct jslot))
+	    size < SLOTS_AT + (size_t)h->slots * sizeof(struct jslot))
 		return true;  /* not a journal of this version: nothing to do */
 	memcpy(owner, h->owner, sizeof(owner));
 	owner[sizeof(owner) - 1] = '\0';
@@ -179,7 +182,7 @@ recover_one(const char *text, size_t size, const char *table, time_t mtime,
 	table_in[sizeof(table_in) - 1] = '\0';
 	if (strcmp(table_in, table) != 0)
 		return time(NULL) - mtime > JOURNAL_STALE_S;
-	slots = (const void *)(text + sizeof(*h));
+	slots = (const void *)(text + SLOTS_AT);
 	for (i = 0; i < h->slots; i++)
 		if (atomic_load(&slots[i].state) == SLOT_CRASHED)
 			culprit = true;
@@ -276,7 +279,7 @@ tf_journal_open(const char *dir, const char *owner, const char *table,
 		return TF_ERR_NOMEM;
 	j->fd = -1;
 	j->map = MAP_FAILED;
-	j->size = sizeof(struct jheader) + (size_t)slots * sizeof(struct jslot);
+	j->size = SLOTS_AT + (size_t)slots * sizeof(struct jslot);
 	/* Made under a temporary name and locked before it is renamed to one
 	 * that tf_journal_recover() reads, so no one ever sees it unlocked. */
 	snprintf(final, sizeof(final), "%s/consumer-%ld-%016llx%s", dir,
@@ -294,7 +297,7 @@ tf_journal_open(const char *dir, const char *owner, const char *table,
 	if (j->map == MAP_FAILED)
 		goto fail;
 	j->hdr = j->map;
-	j->slots = (struct jslot *)((char *)j->map + sizeof(struct jheader));
+	j->slots = (struct jslot *)((char *)j->map + SLOTS_AT);
 	memcpy(j->hdr->magic, JOURNAL_MAGIC, 8);
 	j->hdr->slots = (uint32_t)slots;
 	j->hdr->slot_size = sizeof(struct jslot);
