@@ -160,10 +160,11 @@ is_journal_name(const char *name)
 }
 
 /* Reads one dead journal (fd locked, text its contents) and calls fn for
- * its runs. Returns true when the file is done with (delete it). */
+ * its runs when it is one of table's (*ours set). Returns true when the file
+ * is done with (delete it). */
 static bool
 recover_one(const char *text, size_t size, const char *table, time_t mtime,
-    tf_journal_recover_fn fn, void *arg)
+    tf_journal_recover_fn fn, void *arg, bool *ours)
 {
 	const struct jheader *h = (const void *)text;
 	const struct jslot *slots;
@@ -182,6 +183,7 @@ recover_one(const char *text, size_t size, const char *table, time_t mtime,
 	table_in[sizeof(table_in) - 1] = '\0';
 	if (strcmp(table_in, table) != 0)
 		return time(NULL) - mtime > JOURNAL_STALE_S;
+	*ours = true;
 	slots = (const void *)(text + SLOTS_AT);
 	for (i = 0; i < h->slots; i++)
 		if (atomic_load(&slots[i].state) == SLOT_CRASHED)
@@ -213,6 +215,7 @@ tf_journal_recover(const char *dir, const char *table,
 	struct stat st;
 	char path[4096], *text;
 	int fd, n = 0;
+	bool ours;
 
 	if (d == NULL)
 		return 0;
@@ -230,13 +233,13 @@ tf_journal_recover(const char *dir, const char *table,
 			continue;
 		}
 		text = tf_malloc((size_t)st.st_size + 1);
+		ours = false;
 		if (text != NULL &&
-		    pread(fd, text, (size_t)st.st_size, 0) == st.st_size) {
-			n++;
-			if (recover_one(text, (size_t)st.st_size, table, st.st_mtime,
-			    fn, arg))
-				unlink(path);
-		}
+		    pread(fd, text, (size_t)st.st_size, 0) == st.st_size &&
+		    recover_one(text, (size_t)st.st_size, table, st.st_mtime, fn,
+		    arg, &ours))
+			unlink(path);
+		n += ours;
 		tf_free(text);
 		close(fd);  /* drops the lock */
 	}

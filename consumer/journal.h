@@ -62,7 +62,7 @@ const char *tf_journal_dir(char *buf, size_t len);
  * Reads the journals in dir that consumers of table left behind when they
  * died, calls fn for each run they had in flight, and deletes them. Journals
  * of other tables are left for their own consumers (deleted once a day old).
- * Returns how many journals were read.
+ * Returns how many journals of table were read.
  */
 int tf_journal_recover(const char *dir, const char *table,
     tf_journal_recover_fn fn, void *arg);
