@@ -8,8 +8,9 @@
  *
  *   - each consumer process keeps one small file in the journal directory,
  *     mapped into memory, with one slot per worker: the run it has in flight
- *     (task id, generation; the lease owner is in the file's header), from
- *     its claim until its outcome is written;
+ *     (task id, the generation its claim writes; the lease owner is in the
+ *     file's header), from just before its claim (a claim in flight when the
+ *     process dies may still be applied) until its outcome is written;
  *   - a fatal-signal handler, and an atexit() handler for exit(), mark the
  *     slot of the thread that was running a run as the one that crashed (a
  *     store into the mapping: async-signal-safe), then the process dies as

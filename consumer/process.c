@@ -356,9 +356,6 @@ run_claimed(struct job *j, struct tf_task *t)
 	ctx.f = &f;
 	ctx.task_id = t->id;
 	ctx.runner = t->type;
-	/* From here until the outcome is written, a crash of this thread is
-	 * this run's (journal.h). */
-	tf_journal_run_begin(c->journal, t->id, t->gen);
 
 	tf_run_result_prepare(&result, errbuf, sizeof(errbuf));
 	if (t->next_run > 0) {
@@ -461,7 +458,6 @@ run_claimed(struct job *j, struct tf_task *t)
 	    o.error != NULL ? o.error : "");
 	delete_message(j);
 out:
-	tf_journal_run_end(c->journal);
 	tf_run_ctx_clear(&ctx);
 }
 
@@ -562,6 +558,10 @@ tf_consumer_process(struct tf_consumer *c, struct tf_sqs_message *m)
 	if (legacy_early(&j))
 		return;
 	j.claim_mono = tf_mono_ms();
+	/* In the crash journal (journal.h) from before the claim, which a
+	 * process dying meanwhile may still see applied, until the outcome is
+	 * written; a crash of this thread meanwhile is this run's. */
+	tf_journal_run_begin(c->journal, j.msg.id, j.msg.gen + 1);
 	rc = tf_task_claim(c->ctx->aws, c->cfg->table, j.msg.id, j.msg.gen,
 	    c->o.owner, tf_now_ms(), c->o.skew_ms, c->o.visibility_s * 1000LL, &t,
 	    err, sizeof(err));
@@ -580,5 +580,6 @@ tf_consumer_process(struct tf_consumer *c, struct tf_sqs_message *m)
 		    "will be retried", tf_strerror(rc));
 		retry_message_in(&j, 5);
 	}
+	tf_journal_run_end(c->journal);
 	tf_task_free(&t);
 }

@@ -190,15 +190,21 @@ tf_sweeper_recover_crashed(struct tf_sweeper *sw, const char *id, int64_t gen,
     const char *owner, bool charged, const char *why)
 {
 	struct tf_task t;
+	struct tf_log_field f[] = { { "task", id } };
 	char err[256];
 
-	/* Only that very run, still leased to the dead consumer: another
-	 * consumer may have recovered it already. */
+	/* Only that very run, still leased to the dead consumer: its claim
+	 * may never have been applied, and another consumer may have
+	 * recovered it already. */
 	if (tf_task_get(sw->o.aws, sw->o.table, id, &t, err, sizeof(err)) ==
 	    TF_OK && t.status == TF_TASK_PROCESSING && t.gen == gen &&
 	    t.lease_owner != NULL && strcmp(t.lease_owner, owner) == 0)
 		recover_run(sw, &t, why, !charged, 0, tf_now_ms(), charged ?
 		    "that crashed its consumer" : "that another run's crash ended");
+	else
+		tf_log_fields(TF_LOG_DEBUG, f, 1, "sweeper: the crash journal's run "
+		    "(generation %lld of %s) is not in flight: nothing to recover",
+		    (long long)gen, owner);
 	tf_task_free(&t);
 }
 
