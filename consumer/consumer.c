@@ -18,6 +18,9 @@
 #define RECEIVE_BACKOFF_MIN_MS 1000
 #define RECEIVE_BACKOFF_MAX_MS 30000
 
+/* A stopping consumer waits this long past a receive's wait for its reply. */
+#define RECEIVE_REPLY_MARGIN_MS 5000
+
 void
 tf_consumer_release(struct tf_consumer *c, const struct tf_sqs_message *m)
 {
@@ -27,6 +30,53 @@ tf_consumer_release(struct tf_consumer *c, const struct tf_sqs_message *m)
 	if (rc != TF_OK)
 		tf_log(TF_LOG_WARN, "returning a message failed (%s); it reappears "
 		    "after its visibility timeout", tf_strerror(rc));
+}
+
+/* Hands back the n messages (borrowed) a receive brought in after the stop
+ * began, none of them started: visibility 0 in one batch call, so the next
+ * consumer receives them at once instead of after their visibility timeout. */
+static void
+release_all(struct tf_consumer *c, const struct tf_sqs_message *msgs, size_t n)
+{
+	struct tf_sqs_handle_entry e[TF_SQS_MAX_BATCH];
+	struct tf_sqs_batch_result res;
+	char ids[TF_SQS_MAX_BATCH][4];
+	size_t i;
+	enum tf_err rc;
+
+	if (n == 0)
+		return;
+	for (i = 0; i < n && i < TF_SQS_MAX_BATCH; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "%zu", i);
+		e[i] = (struct tf_sqs_handle_entry){ ids[i], msgs[i].receipt_handle, 0 };
+		tf_metrics_released(c->metrics);
+	}
+	rc = tf_sqs_change_message_visibility_batch(c->ctx->aws,
+	    c->ctx->queue_url, e, i, &res);
+	if (rc == TF_OK || rc == TF_ERR_PARTIAL) {
+		tf_log(TF_LOG_INFO, "stopping: handed back %zu message(s) received "
+		    "during the stop (%zu failed; they reappear after their "
+		    "visibility timeout)", i - res.n_failed, res.n_failed);
+		tf_sqs_batch_result_free(&res);
+	} else {
+		tf_log(TF_LOG_WARN, "stopping: handing back %zu message(s) failed "
+		    "(%s); they reappear after their visibility timeout", i,
+		    tf_strerror(rc));
+	}
+}
+
+/*
+ * The long poll's wait: --wait-time, but no longer than the shutdown timeout
+ * (at least a second), because a stop lets the open receive return rather
+ * than abort it: SQS would still hand messages to an aborted receive, and
+ * they would stay invisible for their whole visibility timeout.
+ */
+static int
+receive_wait_s(const struct tf_consumer *c)
+{
+	int bound = c->o.shutdown_timeout_s > 1 ? c->o.shutdown_timeout_s : 1;
+
+	return c->o.wait_s < bound ? c->o.wait_s : bound;
 }
 
 /* Records that the receive loop is making progress, for the watchdog. */
@@ -119,9 +169,11 @@ receiver_main(void *arg)
 	bool backlog = false;
 	int want;
 
-	ro.wait_seconds = c->o.wait_s;
+	ro.wait_seconds = receive_wait_s(c);
 	ro.visibility_timeout = c->o.visibility_s;
-	ro.cancel = &c->stopping;
+	/* A stop lets the open receive return; only a receive still open when
+	 * tf_consumer_shutdown()'s bound passes is aborted. */
+	ro.cancel = &c->receive_cancel;
 	while (!atomic_load(&c->stopping)) {
 		receiver_beat(c);
 		backpressure_update(c, &bp);
@@ -184,8 +236,16 @@ receiver_main(void *arg)
 			continue;
 		}
 		backoff = RECEIVE_BACKOFF_MIN_MS;
-		backlog = n > 0 && (int)n == ro.max_messages;
 		tf_metrics_received(c->metrics, n);
+		if (atomic_load(&c->stopping)) {
+			/* The stop began during this receive: none of these
+			 * starts; hand them all back now. */
+			release_all(c, msgs, n);
+			tf_sqs_messages_free(msgs, n);
+			msgs = NULL;
+			break;
+		}
+		backlog = n > 0 && (int)n == ro.max_messages;
 		pthread_mutex_lock(&c->lock);
 		for (i = 0; i < n; i++) {
 			size_t slot = (c->q_head + c->q_len) % (size_t)c->o.concurrency;
@@ -253,6 +313,62 @@ worker_main(void *arg)
 	return NULL;
 }
 
+/* A run in the crash journal of a consumer of this table that died
+ * (journal.h): the run that crashed it is charged its attempt, the others
+ * it took down are not; without a crashed run, lease expiry decides. */
+static void
+recover_journaled(void *arg, const struct tf_journal_run *run,
+    bool culprit_known)
+{
+	struct tf_consumer *c = arg;
+	struct tf_log_field f[] = { { "task", run->task_id } };
+	const char *abbrev;
+	char why[300];
+
+	if (run->crashed) {
+		abbrev = run->how > 0 ? sigabbrev_np(run->how) : NULL;
+		if (run->how > 0)
+			snprintf(why, sizeof(why), "runner crashed (signal %d, SIG%s) "
+			    "and took consumer %s down", run->how,
+			    abbrev != NULL ? abbrev : "?", run->owner);
+		else
+			snprintf(why, sizeof(why), "runner called exit() and took "
+			    "consumer %s down", run->owner);
+		tf_sweeper_recover_crashed(c->sweeper, run->task_id, run->gen,
+		    run->owner, true, why);
+	} else if (culprit_known) {
+		snprintf(why, sizeof(why), "interrupted: another task's runner "
+		    "crashed consumer %s (not counted as an attempt)", run->owner);
+		tf_sweeper_recover_crashed(c->sweeper, run->task_id, run->gen,
+		    run->owner, false, why);
+	} else {
+		tf_log_fields(TF_LOG_WARN, f, 1, "consumer %s ended without a "
+		    "crash record (killed?): its run is left to lease expiry",
+		    run->owner);
+	}
+}
+
+/* Recovers the runs of the consumers of this table that crashed on this
+ * machine, then opens this one's journal; a journal that cannot be made is
+ * logged and left off. */
+static void
+journal_start(struct tf_consumer *c)
+{
+	char dir[1024], err[1200];
+	int n;
+
+	if (tf_journal_dir(dir, sizeof(dir)) == NULL)
+		return;
+	n = tf_journal_recover(dir, c->cfg->table, recover_journaled, c);
+	if (n > 0)
+		tf_log(TF_LOG_INFO, "read %d crash journal(s) of consumers that "
+		    "ended in %s", n, dir);
+	if (tf_journal_open(dir, c->o.owner, c->cfg->table, c->o.concurrency,
+	    &c->journal, err, sizeof(err)) != TF_OK)
+		tf_log(TF_LOG_WARN, "crash journal off: %s; a crashing runner's "
+		    "neighbours are charged an attempt at lease expiry", err);
+}
+
 enum tf_err
 tf_consumer_start(struct tf_consumer *c)
 {
@@ -304,6 +420,8 @@ tf_consumer_start(struct tf_consumer *c)
 	rc = tf_sweeper_start(&so, &c->sweeper);
 	if (rc != TF_OK)
 		return rc;
+	/* Before the first receive: the runs a crash on this machine ended. */
+	journal_start(c);
 	atomic_store(&c->receive_limit, c->o.concurrency);
 	atomic_store(&c->receiver_beat_ms, tf_mono_ms());
 	wo = (struct tf_watchdog_opts){
@@ -327,30 +445,48 @@ tf_consumer_start(struct tf_consumer *c)
 	return TF_OK;
 }
 
+/* Waits on cond (lock held) for at most ms. */
+static void
+timedwait_ms(pthread_cond_t *cond, pthread_mutex_t *lock, long ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += ms * 1000000L;
+	ts.tv_sec += ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	pthread_cond_timedwait(cond, lock, &ts);
+}
+
 bool
 tf_consumer_shutdown(struct tf_consumer *c)
 {
 	int64_t deadline = tf_mono_ms() + c->o.shutdown_timeout_s * 1000LL;
-	struct timespec ts;
+	int64_t receive_deadline;
 	bool finished;
 	int i;
 
+	/* The open receive may take its whole wait (receive_wait_s(), at
+	 * most the shutdown timeout) and its reply's latency. */
+	receive_deadline = tf_mono_ms() + (c->o.shutdown_timeout_s >
+	    receive_wait_s(c) ? c->o.shutdown_timeout_s : receive_wait_s(c)) *
+	    1000LL + RECEIVE_REPLY_MARGIN_MS;
 	atomic_store(&c->stopping_since_ms, tf_mono_ms());
 	atomic_store(&c->stopping, 1);
+	/* No new receive; the open one returns and its messages are handed
+	 * back (receiver_main). Past the bound, abort it. */
 	pthread_mutex_lock(&c->lock);
 	pthread_cond_broadcast(&c->space);
+	while (!c->receiver_done && tf_mono_ms() < receive_deadline)
+		timedwait_ms(&c->work, &c->lock, 100);
 	pthread_mutex_unlock(&c->lock);
+	atomic_store(&c->receive_cancel, 1);
 	pthread_join(c->receiver, NULL);
 
 	/* Workers now return what is queued and finish what runs. */
 	pthread_mutex_lock(&c->lock);
-	while (c->busy > 0 && tf_mono_ms() < deadline) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100 * 1000000L;
-		ts.tv_sec += ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
-		pthread_cond_timedwait(&c->space, &c->lock, &ts);
-	}
+	while (c->busy > 0 && tf_mono_ms() < deadline)
+		timedwait_ms(&c->space, &c->lock, 100);
 	finished = c->busy == 0;
 	pthread_mutex_unlock(&c->lock);
 	if (!finished) {
@@ -379,6 +515,9 @@ tf_consumer_shutdown(struct tf_consumer *c)
 	c->hb = NULL;
 	tf_deleter_stop(c->deleter);
 	c->deleter = NULL;
+	/* Every run finished: nothing for a crash journal to speak for. */
+	tf_journal_close(c->journal);
+	c->journal = NULL;
 	return true;
 }
 

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "deleter.h"
 #include "inflight.h"
+#include "journal.h"
 #include "runners.h"
 #include "sqs.h"
 #include "sweeper.h"
@@ -62,8 +63,14 @@ struct tf_consumer {
 	struct tf_sweeper *sweeper;         /* owned */
 
 	struct tf_watchdog *watchdog;       /* owned */
+	struct tf_journal *journal;         /* owned: the crash journal
+	                                       (journal.c), NULL when off */
 
-	atomic_int stopping;                /* stop receiving; cancels the poll */
+	atomic_int stopping;                /* stop receiving (the open receive
+	                                       returns first) */
+	atomic_int receive_cancel;          /* aborts the open receive: set by
+	                                       tf_consumer_shutdown() once its
+	                                       bound passed */
 	atomic_int abandon;                 /* shutdown timeout passed */
 	atomic_llong stopping_since_ms;     /* monotonic; 0 while running */
 	atomic_llong receiver_beat_ms;      /* the receive loop's last progress
@@ -99,8 +106,10 @@ struct tf_consumer {
 /* Starts the threads. c->o, cfg, ctx and runners must be set. */
 enum tf_err tf_consumer_start(struct tf_consumer *c);
 
-/* Stops receiving and waits for running tasks up to the shutdown timeout;
- * returns unstarted messages with visibility 0. Returns true when every run
+/* Stops receiving: lets the open receive return (aborting it only when it
+ * outlasts the shutdown timeout) and hands back what it brought; waits for
+ * running tasks up to the shutdown timeout; returns unstarted messages with
+ * visibility 0. Returns true when every run
  * finished (the threads are joined and c can be freed), false when some did
  * not (the caller exits without freeing). */
 bool tf_consumer_shutdown(struct tf_consumer *c);

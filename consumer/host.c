@@ -58,8 +58,9 @@ host_heartbeat(struct tf_run_ctx *ctx)
 	return tf_heartbeat_extend_now(ctx->c->hb, ctx->f);
 }
 
-/* True once the lease is lost, the shutdown timeout passed, or the run's
- * time limit (f->deadline_ms, set by tf_consumer_invoke()) is over. */
+/* True once the lease is lost or the clock says it is about to end (whatever
+ * the heartbeat thread did), the shutdown timeout passed, or the run's time
+ * limit (f->deadline_ms, set by tf_consumer_invoke()) is over. */
 static int
 host_cancelled(struct tf_run_ctx *ctx)
 {
@@ -67,7 +68,9 @@ host_cancelled(struct tf_run_ctx *ctx)
 
 	if (ctx == NULL)
 		return 0;
-	if (atomic_load(&ctx->f->lost) || atomic_load(&ctx->c->abandon))
+	if (atomic_load(&ctx->f->lost) || atomic_load(&ctx->c->abandon) ||
+	    tf_inflight_lease_ending(ctx->f, tf_mono_ms(),
+	    tf_heartbeat_margin_ms(ctx->c->o.visibility_s)))
 		return 1;
 	deadline = ctx->f->deadline_ms;
 	return deadline > 0 && tf_now_ms() >= deadline;

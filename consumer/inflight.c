@@ -39,6 +39,20 @@ tf_heartbeat_margin_ms(int visibility_s)
 	return m > 15000 ? 15000 : m;
 }
 
+/* Marks run f lost because its lease ends in left_ms unextended; logs it
+ * the first time. */
+static void
+cancel_unextended(struct tf_inflight *f, int64_t left_ms)
+{
+	struct tf_log_field fields[] = { { "task", f->task_id } };
+
+	if (atomic_exchange(&f->lost, 1) == 0)
+		tf_log_fields(TF_LOG_WARN, fields, 1, "the lease could not be "
+		    "extended and ends in %lld ms: cancelling the run (its result "
+		    "will be discarded; the task is retried after the lease)",
+		    (long long)left_ms);
+}
+
 /* Cancels every run whose lease runs out within the margin: its extensions
  * failed (AWS unreachable or throttling), and once the lease is over the
  * sweeper of another consumer may start the task again (lock held). */
@@ -49,16 +63,10 @@ cancel_expiring(struct tf_heartbeat *hb, int64_t now)
 	struct tf_inflight *f;
 
 	for (f = hb->head; f != NULL; f = f->next) {
-		struct tf_log_field fields[] = { { "task", f->task_id } };
-
 		if (atomic_load(&f->lost) || f->extending ||
 		    f->lease_until - now >= margin)
 			continue;
-		atomic_store(&f->lost, 1);
-		tf_log_fields(TF_LOG_WARN, fields, 1, "the lease could not be "
-		    "extended and ends in %lld ms: cancelling the run (its result "
-		    "will be discarded; the task is retried after the lease)",
-		    (long long)(f->lease_until - now));
+		cancel_unextended(f, f->lease_until - now);
 	}
 }
 
@@ -67,7 +75,7 @@ cancel_expiring(struct tf_heartbeat *hb, int64_t now)
 static int
 extend(struct tf_heartbeat *hb, struct tf_inflight *f)
 {
-	int64_t now = tf_now_ms();
+	int64_t now = tf_now_ms(), mono = tf_mono_ms();
 	int64_t until = now + hb->o.visibility_s * 1000LL;
 	struct tf_log_field fields[] = { { "task", f->task_id } };
 	enum tf_err rc;
@@ -82,11 +90,13 @@ extend(struct tf_heartbeat *hb, struct tf_inflight *f)
 		    "another consumer owns the task now");
 		return -1;
 	}
-	if (rc == TF_OK)
+	if (rc == TF_OK) {
 		f->lease_until = until;
-	else
+		atomic_store(&f->lease_end_mono, mono + hb->o.visibility_s * 1000LL);
+	} else {
 		tf_log_fields(TF_LOG_WARN, fields, 1, "extending the lease failed: "
 		    "%s; will try again", tf_strerror(rc));
+	}
 	if (f->receipt_gone)
 		return 0;
 	rc = tf_sqs_change_message_visibility(hb->o.aws, hb->o.queue_url,
@@ -266,6 +276,18 @@ tf_heartbeat_find_stuck(struct tf_heartbeat *hb, int64_t now_ms,
 	}
 	pthread_mutex_unlock(&hb->lock);
 	return found;
+}
+
+bool
+tf_inflight_lease_ending(struct tf_inflight *f, int64_t mono_now,
+    int64_t margin_ms)
+{
+	int64_t end = atomic_load(&f->lease_end_mono);
+
+	if (end == 0 || mono_now < end - margin_ms)
+		return false;
+	cancel_unextended(f, end - mono_now);
+	return true;
 }
 
 void

@@ -14,6 +14,7 @@
 #define TF_INFLIGHT_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "aws.h"
@@ -24,6 +25,10 @@ struct tf_inflight {
 	const char *receipt_handle;   /* borrowed from the run */
 	int64_t gen;                  /* the generation the claim wrote */
 	int64_t lease_until;          /* epoch ms */
+	atomic_llong lease_end_mono;  /* monotonic ms: the lease's end as this
+	                                 consumer measures it, from before the
+	                                 claim or the last extension that
+	                                 succeeded; 0: unknown */
 	int64_t visible_until;        /* epoch ms: the message's visibility */
 	atomic_llong deadline_ms;     /* epoch ms by which the run must end (its
 	                                 runner's time limit), 0: no limit; set by
@@ -74,6 +79,16 @@ int64_t tf_heartbeat_stall_limit_ms(int visibility_s);
  */
 int tf_heartbeat_find_stuck(struct tf_heartbeat *hb, int64_t now_ms,
     int64_t overrun_ms, int64_t lease_slack_ms, char *why, size_t whylen);
+
+/*
+ * The clock rule of cancelled(): true once the monotonic clock (mono_now)
+ * is within margin_ms of f's lease end (lease_end_mono), whatever the
+ * heartbeat thread did or failed to do (a consumer paused past its lease and
+ * resumed, a heartbeat stuck in a call). Then marks the run lost (its result
+ * is discarded), logging that once. False while lease_end_mono is 0.
+ */
+bool tf_inflight_lease_ending(struct tf_inflight *f, int64_t mono_now,
+    int64_t margin_ms);
 
 /* Registers a run (borrowed until tf_heartbeat_remove()). */
 void tf_heartbeat_add(struct tf_heartbeat *hb, struct tf_inflight *f);

@@ -848,7 +848,9 @@ tf_isolate_run(struct tf_consumer *c, const struct tf_loaded_runner *lr,
 		if (reason == STOP_NONE) {
 			if (deadline > 0 && now >= deadline)
 				reason = STOP_TIMEOUT;
-			else if (ctx->f != NULL && atomic_load(&ctx->f->lost))
+			else if (ctx->f != NULL && (atomic_load(&ctx->f->lost) ||
+			    tf_inflight_lease_ending(ctx->f, tf_mono_ms(),
+			    tf_heartbeat_margin_ms(c->o.visibility_s))))
 				reason = STOP_LOST;
 			else if (atomic_load(&c->abandon))
 				reason = STOP_SHUTDOWN;

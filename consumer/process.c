@@ -34,6 +34,8 @@ struct job {
 	char attempt[24];
 	char late[24];                /* the run's start minus its due time, ms */
 	int64_t late_ms;              /* the same, when late[0] is set */
+	int64_t claim_mono;           /* monotonic ms just before the claim: the
+	                                 lease it writes ends a visibility later */
 };
 
 static void job_log(const struct job *j, enum tf_log_level level,
@@ -348,6 +350,7 @@ run_claimed(struct job *j, struct tf_task *t)
 	f.receipt_handle = j->m->receipt_handle;
 	f.gen = t->gen;
 	f.lease_until = t->lease_until;
+	atomic_store(&f.lease_end_mono, j->claim_mono + c->o.visibility_s * 1000LL);
 	f.visible_until = tf_now_ms() + c->o.visibility_s * 1000LL;
 	ctx.c = c;
 	ctx.f = &f;
@@ -556,6 +559,11 @@ tf_consumer_process(struct tf_consumer *c, struct tf_sqs_message *m)
 	}
 	if (legacy_early(&j))
 		return;
+	j.claim_mono = tf_mono_ms();
+	/* In the crash journal (journal.h) from before the claim, which a
+	 * process dying meanwhile may still see applied, until the outcome is
+	 * written; a crash of this thread meanwhile is this run's. */
+	tf_journal_run_begin(c->journal, j.msg.id, j.msg.gen + 1);
 	rc = tf_task_claim(c->ctx->aws, c->cfg->table, j.msg.id, j.msg.gen,
 	    c->o.owner, tf_now_ms(), c->o.skew_ms, c->o.visibility_s * 1000LL, &t,
 	    err, sizeof(err));
@@ -574,5 +582,6 @@ tf_consumer_process(struct tf_consumer *c, struct tf_sqs_message *m)
 		    "will be retried", tf_strerror(rc));
 		retry_message_in(&j, 5);
 	}
+	tf_journal_run_end(c->journal);
 	tf_task_free(&t);
 }

@@ -136,15 +136,53 @@ sweep_pending(struct tf_sweeper *sw, const cJSON *item, int64_t now,
 	send_claimed(sw, id, next_run, gen + 1);
 }
 
+/* Takes back the run of PROCESSING task t, whose consumer is gone, as a
+ * retry now with error text `error` (borrowed), charged an attempt unless
+ * `uncharged`; what: how the run ended, for the log. */
+static void
+recover_run(struct tf_sweeper *sw, const struct tf_task *t, const char *error,
+    bool uncharged, int64_t lease_expired_before, int64_t now,
+    const char *what)
+{
+	struct tf_task_outcome o = { 0 };
+	struct tf_log_field f[] = { { "task", t->id } };
+	enum tf_task_status state;
+	int64_t next_gen, enqueue_at;
+	char err[256];
+	enum tf_err rc;
+
+	o.kind = TF_OUTCOME_RETRY;
+	o.error = error;
+	o.uncharged = uncharged;
+	o.retry_at = now;
+	o.horizon_ms = sw->o.horizon_ms;
+	/* A run that does not count is no run of the history either. */
+	o.history_kept = uncharged ? 0 : sw->o.history_kept;
+	o.retention_ms = sw->o.retention_ms;
+	o.duration_ms = -1;               /* the run's length is unknown */
+	o.lease_expired_before = lease_expired_before;
+	rc = tf_task_finish(sw->o.aws, sw->o.table, t, &o, now, &state, &next_gen,
+	    &enqueue_at, err, sizeof(err));
+	if (rc == TF_OK) {
+		atomic_fetch_add(&sw->stats.recovered, 1);
+		tf_log_fields(TF_LOG_WARN, f, 1, "sweeper: recovered a run %s (%s)%s; "
+		    "task is %s", what, t->lease_owner ? t->lease_owner : "?",
+		    uncharged ? ", not counted as an attempt" : "",
+		    tf_task_status_name(state));
+		if (enqueue_at > 0)
+			send_claimed(sw, t->id, enqueue_at, next_gen);
+	} else if (rc != TF_ERR_CONDITION) {
+		tf_log(TF_LOG_WARN, "sweeper: recovering %s failed: %s", t->id,
+		    tf_strerror(rc));
+	}
+}
+
 /* A PROCESSING task whose lease has run out: its consumer is gone. The run
  * counts as a failed attempt and the task is retried now. */
 static void
 sweep_expired(struct tf_sweeper *sw, const char *id, int64_t now)
 {
 	struct tf_task t;
-	struct tf_task_outcome o = { 0 };
-	enum tf_task_status state;
-	int64_t next_gen, enqueue_at;
 	char err[256], text[300];
 	enum tf_err rc;
 
@@ -156,29 +194,31 @@ sweep_expired(struct tf_sweeper *sw, const char *id, int64_t now)
 	}
 	snprintf(text, sizeof(text), "lease expired: consumer %s stopped without "
 	    "finishing the run", t.lease_owner ? t.lease_owner : "?");
-	o.kind = TF_OUTCOME_RETRY;
-	o.error = text;
-	o.retry_at = now;
-	o.horizon_ms = sw->o.horizon_ms;
-	o.history_kept = sw->o.history_kept;
-	o.retention_ms = sw->o.retention_ms;
-	o.duration_ms = -1;               /* the run's length is unknown */
-	o.lease_expired_before = now - sw->o.lease_grace_ms;
-	rc = tf_task_finish(sw->o.aws, sw->o.table, &t, &o, now, &state, &next_gen,
-	    &enqueue_at, err, sizeof(err));
-	if (rc == TF_OK) {
-		struct tf_log_field f[] = { { "task", id } };
+	recover_run(sw, &t, text, false, now - sw->o.lease_grace_ms, now,
+	    "whose lease expired");
+	tf_task_free(&t);
+}
 
-		atomic_fetch_add(&sw->stats.recovered, 1);
-		tf_log_fields(TF_LOG_WARN, f, 1, "sweeper: recovered a run whose lease "
-		    "expired (%s); task is %s", t.lease_owner ? t.lease_owner : "?",
-		    tf_task_status_name(state));
-		if (enqueue_at > 0)
-			send_claimed(sw, id, enqueue_at, next_gen);
-	} else if (rc != TF_ERR_CONDITION) {
-		tf_log(TF_LOG_WARN, "sweeper: recovering %s failed: %s", id,
-		    tf_strerror(rc));
-	}
+void
+tf_sweeper_recover_crashed(struct tf_sweeper *sw, const char *id, int64_t gen,
+    const char *owner, bool charged, const char *why)
+{
+	struct tf_task t;
+	struct tf_log_field f[] = { { "task", id } };
+	char err[256];
+
+	/* Only that very run, still leased to the dead consumer: its claim
+	 * may never have been applied, and another consumer may have
+	 * recovered it already. */
+	if (tf_task_get(sw->o.aws, sw->o.table, id, &t, err, sizeof(err)) ==
+	    TF_OK && t.status == TF_TASK_PROCESSING && t.gen == gen &&
+	    t.lease_owner != NULL && strcmp(t.lease_owner, owner) == 0)
+		recover_run(sw, &t, why, !charged, 0, tf_now_ms(), charged ?
+		    "that crashed its consumer" : "that another run's crash ended");
+	else
+		tf_log_fields(TF_LOG_DEBUG, f, 1, "sweeper: the crash journal's run "
+		    "(generation %lld of %s) is not in flight: nothing to recover",
+		    (long long)gen, owner);
 	tf_task_free(&t);
 }
 

@@ -82,6 +82,17 @@ int64_t tf_sweeper_message_grace_ms(struct tf_sweeper *sw);
  * error line, repeated at most every 5 minutes while they last. */
 bool tf_sweeper_failing(struct tf_sweeper *sw, char *why, size_t n);
 
+/*
+ * Recovers the run of task id, generation gen, leased to owner, whose
+ * consumer died and left a crash journal (journal.h), now rather than at
+ * lease expiry: as a failed attempt with error why (borrowed) when it is the
+ * run that crashed (charged), else back to PENDING with its attempts
+ * unchanged, why recorded as its last error. Does nothing when the item
+ * moved on (finished, or recovered by another consumer).
+ */
+void tf_sweeper_recover_crashed(struct tf_sweeper *sw, const char *id,
+    int64_t gen, const char *owner, bool charged, const char *why);
+
 /* The counters; borrowed for the sweeper's lifetime. */
 struct tf_sweeper_stats *tf_sweeper_stats(struct tf_sweeper *sw);
 

@@ -15,6 +15,10 @@
 /* A shutdown that takes this much longer than --shutdown-timeout is stuck. */
 #define SHUTDOWN_SLACK_MS 15000
 
+/* The watchdog looks every second; a look this much later means the whole
+ * process was held up (SIGSTOP, a frozen VM). */
+#define PAUSE_MS 3000
+
 struct tf_watchdog {
 	struct tf_consumer *c;        /* borrowed */
 	struct tf_watchdog_opts o;
@@ -85,11 +89,22 @@ watchdog_main(void *arg)
 {
 	struct tf_watchdog *w = arg;
 	struct timespec ts;
+	int64_t last = tf_mono_ms(), now;
 
 	pthread_mutex_lock(&w->lock);
 	while (!w->stopping) {
 		pthread_mutex_unlock(&w->lock);
-		check(w);
+		/* After a pause of the whole process every thread is behind, not
+		 * stuck: give them a second to catch up (a runner to see its
+		 * lease ended in cancelled()) before judging them. */
+		now = tf_mono_ms();
+		if (now - last < PAUSE_MS)
+			check(w);
+		else
+			tf_log(TF_LOG_WARN, "watchdog: the process was paused for "
+			    "%lld ms; checking again in a second",
+			    (long long)(now - last));
+		last = now;
 		pthread_mutex_lock(&w->lock);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += 1;

@@ -902,7 +902,8 @@ write_outcome(struct tf_aws *aws, const char *table, const struct tf_task *t,
 		    tf_buf_append_str(&set, ", slot = :slot") != TF_OK))
 			goto out;
 	} else {
-		if (tf_ddb_expr_value_n(&e, ":att", t->attempts + 1) != TF_OK ||
+		if (tf_ddb_expr_value_n(&e, ":att", t->attempts +
+		    (o->uncharged ? 0 : 1)) != TF_OK ||
 		    tf_buf_append_str(&set, ", attempts = :att") != TF_OK)
 			goto out;
 		next = o->retry_at > 0 ? o->retry_at : now_ms;
@@ -990,7 +991,8 @@ tf_task_finish(struct tf_aws *aws, const char *table, const struct tf_task *t,
 	*next_gen = t->gen + 1;
 	if (o->kind == TF_OUTCOME_DONE)
 		state = o->completed ? TF_TASK_COMPLETED : TF_TASK_PENDING;
-	else if (o->kind == TF_OUTCOME_RETRY && t->attempts + 1 < t->max_attempts)
+	else if (o->kind == TF_OUTCOME_RETRY &&
+	    (o->uncharged || t->attempts + 1 < t->max_attempts))
 		state = TF_TASK_PENDING;
 	else
 		state = TF_TASK_FAILED;

@@ -181,6 +181,9 @@ struct tf_task_outcome {
 	bool completed;
 	int64_t next_run;         /* DONE and not completed: the next iteration */
 	int64_t retry_at;         /* RETRY: the earliest next attempt */
+	bool uncharged;           /* RETRY: the run does not count as an attempt
+	                             (another run's crash ended it): attempts
+	                             stay, and the task is never FAILED by it */
 	const char *new_params;   /* JSON object text, or NULL to keep; borrowed */
 	const char *result_json;  /* JSON object text for `result`, or NULL */
 	const char *error;        /* the error text: RETRY and FAILED always; DONE

@@ -435,6 +435,14 @@ http_run(void *state, const struct tf_task_view *task,
 	meta.attempt = task->attempt;
 	meta.deadline_ms = task->deadline_ms;
 
+	/* The last look before the request goes out (a sent request cannot be
+	 * taken back): a run whose lease is lost or ending stops here. */
+	if (task->host->cancelled(task->ctx)) {
+		runner_set_error(result, TF_RUN_RETRY, "cancelled: the consumer "
+		    "stopped the run before sending");
+		tf_http_task_free(&t);
+		return;
+	}
 	rc = exchange_perform(&env, &meta, &t, &res);
 	if (rc != TF_OK) {
 		runner_set_error(result, TF_RUN_RETRY, "out of memory");

@@ -11,6 +11,11 @@
  * Then, when params has "n", it behaves as the countdown runner (n and
  * "every_ms" as there; other keys, "file" included, are kept); otherwise the
  * task completes.
+ *
+ * With params "work_ms": W, it first works W milliseconds (one sleep, not
+ * looking at cancelled()), then asks host->cancelled() right before its
+ * side effect: when cancelled, it appends "<task id> <iteration> cancelled"
+ * instead of its line and stops with TF_RUN_RETRY "cancelled".
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -41,8 +47,8 @@ put_count(cJSON *params, const char *key, int64_t v)
 	return cJSON_AddNumberToObject(params, key, (double)v) != NULL ? 0 : -1;
 }
 
-/* Appends the line for this run with one write(). Returns 0, or -1 with the
- * result failed. */
+/* Appends the line for this run with one write(): stamped (stamp 1), or
+ * marked cancelled (stamp -1). Returns 0, or -1 with the result failed. */
 static int
 append_line(const char *file, const struct tf_task_view *task, int stamp,
     struct tf_run_result *result)
@@ -56,9 +62,12 @@ append_line(const char *file, const struct tf_task_view *task, int stamp,
 		runner_set_error(result, TF_RUN_RETRY, "out of memory");
 		goto out;
 	}
-	if (stamp)
+	if (stamp > 0)
 		len = snprintf(line, cap, "%s %" PRId64 " %" PRId64 " %" PRId64 "\n",
 		    task->id, task->iteration, task->host->now_ms(), task->target_ms);
+	else if (stamp < 0)
+		len = snprintf(line, cap, "%s %" PRId64 " cancelled\n", task->id,
+		    task->iteration);
 	else
 		len = snprintf(line, cap, "%s %" PRId64 "\n", task->id,
 		    task->iteration);
@@ -98,7 +107,8 @@ record_run(void *state, const struct tf_task_view *task,
 	const char *file;
 	cJSON *params = NULL;
 	char *updated = NULL;
-	int64_t n = 0, every_ms = 0;
+	int64_t n = 0, every_ms = 0, work_ms = 0;
+	struct timespec ts;
 	int found;
 
 	params = cJSON_ParseWithOpts(text, NULL, 1);
@@ -117,6 +127,18 @@ record_run(void *state, const struct tf_task_view *task,
 		runner_set_error(result, TF_RUN_FAILED, "no file: set params.file or "
 		    "TF_RECORD_FILE");
 		goto out;
+	}
+	if (runner_get_count(params, "work_ms", &work_ms, result) < 0)
+		goto out;
+	if (work_ms > 0) {
+		ts.tv_sec = (time_t)(work_ms / 1000);
+		ts.tv_nsec = (long)(work_ms % 1000) * 1000000L;
+		nanosleep(&ts, NULL);
+		if (host->cancelled(task->ctx)) {
+			if (append_line(file, task, -1, result) == 0)
+				runner_set_error(result, TF_RUN_RETRY, "cancelled");
+			goto out;
+		}
 	}
 	if (append_line(file, task, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
 	    params, "stamp")), result) != 0)

@@ -246,6 +246,7 @@ def tests(a, b):
         {"id": "refused-port", "params": {"url": "http://127.0.0.1:9/"}},
         {"id": "drop", "params": {"url": a.base + "/drop"}},
         {"id": "cancel", "cancel_after_ms": 200, "params": {"url": a.base + "/sleep/3000"}},
+        {"id": "cancelled-before", "cancel_after_ms": -1, "params": {"url": a.base + "/ok"}},
         {"id": "deadline", "deadline_ms": now + 400, "params": {"url": a.base + "/sleep/3000"}},
     ]
     out, _ = run(tasks, ALLOW)
@@ -261,6 +262,9 @@ def tests(a, b):
     o = out["cancel"]
     check("cancellation stops the request", o["outcome"] == "retry"
           and o["error"].startswith("cancelled") and o["elapsed_ms"] < 1500, o)
+    o = out["cancelled-before"]
+    check("a run cancelled before sending sends nothing", o["outcome"] == "retry"
+          and o["error"].startswith("cancelled") and a.find("cancelled-before") == [], o)
     o = out["deadline"]
     check("the run's deadline bounds the timeout", o["outcome"] == "retry"
           and o["error"].startswith("timeout after") and o["elapsed_ms"] < 1500, o)

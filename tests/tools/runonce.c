@@ -15,7 +15,7 @@
  *
  * (everything but params optional; type defaults to the only runner;
  * cancel_after_ms > 0 makes the host report the run cancelled that long
- * after it started). Each output line is
+ * after it started, < 0 cancelled from the start). Each output line is
  *
  *     {"id": "t1", "outcome": "success"|"retry"|"failed", "completed": true,
  *      "error": "...", "retry_after_ms": N, "retry_after_in_ms": N,
@@ -69,8 +69,9 @@ host_heartbeat(struct tf_run_ctx *ctx)
 static int
 host_cancelled(struct tf_run_ctx *ctx)
 {
-	return ctx != NULL && ctx->cancel_after_ms > 0 &&
-	    tf_mono_ms() - ctx->started >= ctx->cancel_after_ms;
+	return ctx != NULL && (ctx->cancel_after_ms < 0 ||
+	    (ctx->cancel_after_ms > 0 &&
+	    tf_mono_ms() - ctx->started >= ctx->cancel_after_ms));
 }
 
 /* Parses len bytes of a JSON object into *slot (replacing it). */

@@ -1,0 +1,98 @@
+/* test_inflight.c - the clock rule of a run's cancelled(): a run is
+ * cancelled once the monotonic clock reaches its lease end minus the margin,
+ * whatever the heartbeat thread did (issue 18 item 6). End to end, with a
+ * paused consumer: tests/scripts/engine_pause.sh. */
+#include "harness.h"
+
+#include "clock.h"
+#include "consumer.h"
+#include "host.h"
+#include "inflight.h"
+#include "log.h"
+
+/* A run whose lease ends in_ms from now (monotonic); 0: unknown. */
+static void
+run_with_lease(struct tf_inflight *f, int64_t in_ms)
+{
+	memset(f, 0, sizeof(*f));
+	f->task_id = "t1";
+	atomic_store(&f->lease_end_mono, in_ms != 0 ? tf_mono_ms() + in_ms : 0);
+}
+
+static void
+test_lease_far_away(void)
+{
+	struct tf_inflight f;
+
+	run_with_lease(&f, 60000);
+	CHECK(!tf_inflight_lease_ending(&f, tf_mono_ms(), 15000));
+	CHECK_INT_EQ(atomic_load(&f.lost), 0);
+}
+
+static void
+test_within_margin_cancels(void)
+{
+	struct tf_inflight f;
+
+	/* The heartbeat never set `lost`: the clock alone decides. */
+	run_with_lease(&f, 1000);
+	CHECK(tf_inflight_lease_ending(&f, tf_mono_ms(), 2000));
+	CHECK_INT_EQ(atomic_load(&f.lost), 1);
+	/* It stays cancelled, even should an extension move the end later. */
+	atomic_store(&f.lease_end_mono, tf_mono_ms() + 60000);
+	CHECK_INT_EQ(atomic_load(&f.lost), 1);
+}
+
+static void
+test_past_the_end_cancels(void)
+{
+	struct tf_inflight f;
+
+	/* A consumer paused (SIGSTOP) for 12 s past its lease. */
+	run_with_lease(&f, -12000);
+	CHECK(tf_inflight_lease_ending(&f, tf_mono_ms(), 0));
+}
+
+static void
+test_unknown_end_is_not_cancelled(void)
+{
+	struct tf_inflight f;
+
+	run_with_lease(&f, 0);
+	CHECK(!tf_inflight_lease_ending(&f, tf_mono_ms(), 15000));
+}
+
+/* The host table's cancelled(), as a runner calls it. */
+static void
+test_host_cancelled_by_clock(void)
+{
+	static struct tf_consumer c;
+	struct tf_inflight f;
+	struct tf_run_ctx ctx;
+	const struct tf_host_api *host = tf_host_api();
+
+	memset(&ctx, 0, sizeof(ctx));
+	c.o.visibility_s = 8;           /* margin: a quarter, 2 s */
+	ctx.c = &c;
+	ctx.f = &f;
+	ctx.task_id = "t1";
+	run_with_lease(&f, 30000);
+	CHECK_INT_EQ(host->cancelled(&ctx), 0);
+	run_with_lease(&f, 1500);       /* within the margin */
+	CHECK_INT_EQ(host->cancelled(&ctx), 1);
+	CHECK_INT_EQ(atomic_load(&f.lost), 1);
+	run_with_lease(&f, -12000);     /* paused past the lease */
+	CHECK_INT_EQ(host->cancelled(&ctx), 1);
+}
+
+int
+main(void)
+{
+	tf_log_init();
+	TF_RUN(test_lease_far_away);
+	TF_RUN(test_within_margin_cancels);
+	TF_RUN(test_past_the_end_cancels);
+	TF_RUN(test_unknown_end_is_not_cancelled);
+	TF_RUN(test_host_cancelled_by_clock);
+	return tf_test_summary();
+}
