@@ -39,7 +39,7 @@ line_time() { grep -m1 "$1" "$2" | $PY -c "import json,sys; print(json.loads(sys
 export TASKFLEET_LEASE_GRACE=2s TASKFLEET_SWEEP_INTERVAL=500ms TASKFLEET_SWEEP_GRACE=3s
 AWS_ENDPOINT_URL_DYNAMODB=$PROXIED_DDB start_consumer r1 --concurrency 2 \
     --visibility-timeout 6
-"$TASKFLEET" submit --type sleep --id slow-1 --params '{"ms": 8000}' \
+"$TASKFLEET" submit --type sleep --id slow-1 --params '{"ms": 16000}' \
     --max-attempts 3 >/dev/null
 check "resilience-task-running" wait_until 15 status_is slow-1 PROCESSING
 lease=$(field slow-1 lease_until)
@@ -51,7 +51,7 @@ cancel_ms=$(log_ms "$(grep 'could not be extended' "$E2E_DIR/r1.log" | head -1 |
 check "resilience-cancelled-before-lease-end (lease_until - cancel = $((lease - cancel_ms)) ms)" \
     test "$cancel_ms" -lt "$lease"
 echo pass >"$PROXY_CTL"
-check "resilience-task-recovered-and-completed" wait_until 40 status_is slow-1 COMPLETED
+check "resilience-task-recovered-and-completed" wait_until 60 status_is slow-1 COMPLETED
 # The second run started only once the first was cancelled and its lease
 # (plus the grace) was over.
 second_ms=$(log_ms "$(grep '"task":"slow-1"' "$E2E_DIR/r1.log" | grep 'recovered a run' |
