@@ -562,7 +562,8 @@ test_suspend_during_the_run_is_kept(void)
 }
 
 /* The sweeper's enqueue holds only for the generation it read: a sweeper
- * that read an older one (another sent the message meanwhile) sends none. */
+ * that read an older one (another sent the message meanwhile) sends none;
+ * the message it sends makes the older one stale. */
 static void
 test_sweep_enqueue_needs_the_generation_read(void)
 {
@@ -581,6 +582,12 @@ test_sweep_enqueue_needs_the_generation_read(void)
 	tf_task_free(&t);
 	CHECK_INT_EQ(tf_task_get(AWS, table, id, &t, err, sizeof(err)), TF_OK);
 	CHECK_INT_EQ(t.gen, 2);
+	tf_task_free(&t);
+	/* The message of generation 1 is stale now: only the new one claims. */
+	CHECK_INT_EQ(tf_task_claim(AWS, table, id, 1, "c1", now, 250, 30000, &t, err,
+	    sizeof(err)), TF_ERR_CONDITION);
+	CHECK_INT_EQ(tf_task_claim(AWS, table, id, 2, "c1", now, 250, 30000, &t, err,
+	    sizeof(err)), TF_OK);
 	tf_task_free(&t);
 	tf_free(id);
 }
