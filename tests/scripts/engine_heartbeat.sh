@@ -57,6 +57,9 @@ check "heartbeat-taken-over-run-stopped" wait_until 15 lost
 said_so() { cat "$E2E_DIR"/h1.log "$E2E_DIR"/h2.log |
     grep -q '"msg":"lease lost while running: another consumer owns the task now","task":"steal-1"'; }
 check "heartbeat-taken-over-said-so" said_so
+# It knows the run is lost: it discards the result without trying to write it.
+discarded() { steal_log | grep -q '"msg":"lease lost during the run; result discarded"'; }
+check "heartbeat-taken-over-result-not-written" discarded
 check "heartbeat-taken-over-not-retried" test "$(steal_log | grep -c 'extending the lease failed')" -eq 0
 check "heartbeat-taken-over-item-untouched" test "$($TFCHECK item "$E2E_NAME" steal-1 |
     $PY -c 'import json,sys; t = json.load(sys.stdin); print(t["status"], t["lease_owner"], t["iteration"])')" = "PROCESSING intruder 0"
