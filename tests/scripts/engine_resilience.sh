@@ -42,8 +42,12 @@ AWS_ENDPOINT_URL_DYNAMODB=$PROXIED_DDB start_consumer r1 --concurrency 2 \
 "$TASKFLEET" submit --type sleep --id slow-1 --params '{"ms": 16000}' \
     --max-attempts 3 >/dev/null
 check "resilience-task-running" wait_until 15 status_is slow-1 PROCESSING
-lease=$(field slow-1 lease_until)
 echo hold >"$PROXY_CTL"
+# The lease as the last extension left it: one forwarded just before the
+# hold may still land, so read until two reads a second apart agree.
+settled() { local a; a=$(field slow-1 lease_until); sleep 1; [ "$a" = "$(field slow-1 lease_until)" ] && lease=$a; }
+lease=0
+wait_until 10 settled
 cancelled() { grep '"task":"slow-1"' "$E2E_DIR/r1.log" | grep -q 'could not be extended'; }
 check "resilience-run-cancelled-when-lease-unextendable" wait_until 15 cancelled
 # DynamoDB answers again before the lease is over: the cancelled run's result
