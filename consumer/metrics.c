@@ -676,6 +676,9 @@ ready(struct tf_metrics_server *srv, struct tf_consumer *c, char *why,
 		snprintf(why, n, "stopping\n");
 		return false;
 	}
+	/* A consumer whose sweeper cannot query recovers nothing. */
+	if (c->sweeper != NULL && tf_sweeper_failing(c->sweeper, why, n))
+		return false;
 	pthread_mutex_lock(&srv->ready_lock);
 	if (srv->ready_at_ms == 0 ||
 	    tf_mono_ms() - srv->ready_at_ms >= TF_METRICS_READY_TTL_MS) {
@@ -747,12 +750,15 @@ tf_metrics_server_start(const struct sockaddr *addr, socklen_t addrlen,
 	}
 	pthread_mutex_init(&srv->ready_lock, NULL);
 	(void)addrlen;
-	/* A few connections at once are plenty for probes and scrapes; each
-	 * has its own thread, so a readiness check waiting for AWS holds up
-	 * no other request. */
+	/* Probes and scrapes need few connections; each has its own thread, so
+	 * a readiness check waiting for AWS holds up no other request. One
+	 * client address may hold a few of them only, and has a few seconds to
+	 * send a request, so that the health check still gets through while
+	 * one address holds connections open. */
 	hc = (struct tf_httpd_config){
 		.name = "metrics server", .handler = handle, .handler_cls = srv,
-		.max_connections = 8, .idle_timeout_s = 10,
+		.max_connections = 64, .per_address_limit = 8,
+		.idle_timeout_s = 10, .request_timeout_s = 5,
 	};
 	rc = tf_httpd_start(&srv->http, addr, &hc, err, errlen);
 	if (rc != TF_OK) {

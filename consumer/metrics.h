@@ -18,7 +18,8 @@
  *   /readyz   200 "ok" when the credentials work and the table and the
  *             queue answer (a GetItem of a key no task has and a
  *             GetQueueAttributes, at most once per TF_METRICS_READY_TTL_MS
- *             whatever the number of probes); 503 with the reason otherwise.
+ *             whatever the number of probes) and the sweeper's last sweep
+ *             could query the by_due index; 503 with the reason otherwise.
  * Other methods get 405, other paths 404.
  */
 #ifndef TF_METRICS_H

@@ -21,6 +21,10 @@
  * the current and the previous window counts. */
 #define WAIT_WINDOW_MS 60000
 
+/* While sweeps keep failing, their error is logged again at most this often
+ * (not once per shard per sweep). */
+#define FAILURE_LOG_EVERY_MS (5 * 60000)
+
 struct tf_sweeper {
 	struct tf_sweeper_opts o;
 	struct tf_sweeper_stats stats;
@@ -30,6 +34,16 @@ struct tf_sweeper {
 	int stopping;
 	int64_t wait_window_start;    /* monotonic ms */
 	int64_t wait_max_cur, wait_max_prev;
+	char failure[400];            /* why the last sweep's queries failed,
+	                                 when the error is not transient; "" */
+};
+
+/* What the sweeper thread's own state is about the failures of its queries;
+ * only the sweeper thread uses it. */
+struct failure_log {
+	int64_t logged_at;            /* monotonic ms of the last error line; 0 */
+	long sweeps_failed;           /* failed sweeps since that line */
+	bool failing;
 };
 
 void
@@ -168,9 +182,11 @@ sweep_expired(struct tf_sweeper *sw, const char *id, int64_t now)
 	tf_task_free(&t);
 }
 
-/* Sweeps one shard of the due index; returns how many items it saw. */
+/* Sweeps one shard of the due index; returns how many items it saw, or -1
+ * when a query failed: *rc_out and err (errlen bytes) then say why. */
 static long
-sweep_shard(struct tf_sweeper *sw, int shard)
+sweep_shard(struct tf_sweeper *sw, int shard, enum tf_err *rc_out, char *err,
+    size_t errlen)
 {
 	struct tf_ddb_expr e = { 0 };
 	struct tf_ddb_query q = { 0 };
@@ -185,6 +201,8 @@ sweep_shard(struct tf_sweeper *sw, int shard)
 	bool complete = false;
 	enum tf_err rc;
 
+	*rc_out = TF_ERR_NOMEM;
+	snprintf(err, errlen, "%s", tf_strerror(TF_ERR_NOMEM));
 	snprintf(shard_text, sizeof(shard_text), "%d", shard);
 	e.key_condition = "due_shard = :s AND due_at <= :until";
 	if (tf_ddb_expr_value_s(&e, ":s", shard_text) != TF_OK ||
@@ -197,8 +215,15 @@ sweep_shard(struct tf_sweeper *sw, int shard)
 	do {
 		rc = tf_ddb_query_page(sw->o.aws, &q, &start, &items);
 		if (rc != TF_OK) {
-			tf_log(TF_LOG_WARN, "sweeper: querying shard %d failed: %s",
-			    shard, tf_strerror(rc));
+			const struct tf_aws_error *ae = tf_aws_last_error();
+
+			*rc_out = rc;
+			if (ae->code == rc && (ae->type[0] || ae->message[0]))
+				snprintf(err, errlen, "%s (%.100s%s%.240s)",
+				    tf_strerror(rc), ae->type, ae->type[0] &&
+				    ae->message[0] ? ": " : "", ae->message);
+			else
+				snprintf(err, errlen, "%s", tf_strerror(rc));
 			goto out;
 		}
 		cJSON_ArrayForEach(it, items) {
@@ -223,26 +248,109 @@ out:
 	cJSON_Delete(start);
 	cJSON_Delete(items);
 	tf_ddb_expr_free(&e);
-	return complete ? seen : 1;  /* a failed query: do not back off */
+	return complete ? seen : -1;
+}
+
+/* Logs the failures of one sweep: one error line when they start, then at
+ * most one every FAILURE_LOG_EVERY_MS while they go on, and one line when
+ * they end. failed: how many shards' queries failed (0: the sweep worked). */
+static void
+log_failure(struct tf_sweeper *sw, struct failure_log *fl, int failed,
+    enum tf_err rc, const char *err)
+{
+	int64_t now = tf_mono_ms();
+	char again[64] = "";
+
+	if (failed == 0) {
+		if (fl->failing)
+			tf_log(TF_LOG_INFO, "sweeper: querying the index by_due of "
+			    "table %s works again; due and lost tasks are sent "
+			    "again", sw->o.table);
+		fl->failing = false;
+		fl->logged_at = 0;
+		fl->sweeps_failed = 0;
+		return;
+	}
+	fl->failing = true;
+	fl->sweeps_failed++;
+	if (fl->logged_at != 0 && now - fl->logged_at < FAILURE_LOG_EVERY_MS)
+		return;
+	if (fl->logged_at != 0)
+		snprintf(again, sizeof(again), "; still, after %ld more failed "
+		    "sweep(s)", fl->sweeps_failed);
+	tf_log(TF_LOG_ERROR, "sweeper: querying the index by_due of table %s "
+	    "failed (%d of %d shards%s): %s. Until it works, tasks are not "
+	    "enqueued when they come due, lost messages are not sent again and "
+	    "runs of crashed consumers are not recovered%s", sw->o.table, failed,
+	    TF_DUE_SHARDS, again, err, rc == TF_ERR_VALIDATION ||
+	    rc == TF_ERR_NOT_FOUND ?
+	    "; a table without the index is fixed by `taskfleet init`" : "");
+	fl->logged_at = now;
+	fl->sweeps_failed = 0;
+}
+
+/* One sweep of every shard, logging its failures through fl. */
+static long
+sweep_all(struct tf_sweeper *sw, struct failure_log *fl)
+{
+	int first = (int)tf_random_below(TF_DUE_SHARDS), i, failed = 0;
+	long seen = 0, n;
+	enum tf_err rc = TF_OK, shard_rc = TF_OK;
+	char err[sizeof(sw->failure)] = "", shard_err[sizeof(sw->failure)];
+
+	/* Consumers start at different shards, so they rarely race. */
+	for (i = 0; i < TF_DUE_SHARDS; i++) {
+		n = sweep_shard(sw, (first + i) % TF_DUE_SHARDS, &shard_rc,
+		    shard_err, sizeof(shard_err));
+		if (n >= 0) {
+			seen += n;
+			continue;
+		}
+		seen++;  /* a failed query: do not back off */
+		if (failed++ == 0 || (!tf_err_is_transient(shard_rc) &&
+		    tf_err_is_transient(rc))) {
+			rc = shard_rc;
+			snprintf(err, sizeof(err), "%s", shard_err);
+		}
+	}
+	log_failure(sw, fl, failed, rc, err);
+	/* Readiness tells of failures a retry will not cure (a missing index,
+	 * no permission), not of a throttled query. */
+	pthread_mutex_lock(&sw->lock);
+	snprintf(sw->failure, sizeof(sw->failure), "%s",
+	    failed > 0 && !tf_err_is_transient(rc) ? err : "");
+	pthread_mutex_unlock(&sw->lock);
+	atomic_fetch_add(&sw->stats.sweeps, 1);
+	return seen;
 }
 
 long
 tf_sweeper_sweep(struct tf_sweeper *sw)
 {
-	int first = (int)tf_random_below(TF_DUE_SHARDS), i;
-	long seen = 0;
+	struct failure_log fl = { 0 };
 
-	/* Consumers start at different shards, so they rarely race. */
-	for (i = 0; i < TF_DUE_SHARDS; i++)
-		seen += sweep_shard(sw, (first + i) % TF_DUE_SHARDS);
-	atomic_fetch_add(&sw->stats.sweeps, 1);
-	return seen;
+	return sweep_all(sw, &fl);
+}
+
+bool
+tf_sweeper_failing(struct tf_sweeper *sw, char *why, size_t n)
+{
+	bool failing;
+
+	pthread_mutex_lock(&sw->lock);
+	failing = sw->failure[0] != '\0';
+	if (failing)
+		snprintf(why, n, "sweeper: querying the index by_due of table %s "
+		    "fails: %s\n", sw->o.table, sw->failure);
+	pthread_mutex_unlock(&sw->lock);
+	return failing;
 }
 
 static void *
 sweeper_main(void *arg)
 {
 	struct tf_sweeper *sw = arg;
+	struct failure_log fl = { 0 };
 	struct timespec ts;
 	int64_t wait_ms, interval = sw->o.interval_ms, idle_max;
 
@@ -258,7 +366,7 @@ sweeper_main(void *arg)
 		pthread_mutex_unlock(&sw->lock);
 		/* An empty due window means nothing can be lost or late: every
 		 * task in it would show. Sweep less often until one appears. */
-		if (tf_sweeper_sweep(sw) == 0)
+		if (sweep_all(sw, &fl) == 0)
 			interval = interval * 2 > idle_max ? idle_max : interval * 2;
 		else
 			interval = sw->o.interval_ms;

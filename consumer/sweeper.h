@@ -19,6 +19,8 @@
 #define TF_SWEEPER_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "aws.h"
@@ -73,6 +75,12 @@ void tf_sweeper_note_queue_wait(struct tf_sweeper *sw, int64_t wait_ms);
 
 /* The grace a sweep now allows a message (grace_ms plus the backlog). */
 int64_t tf_sweeper_message_grace_ms(struct tf_sweeper *sw);
+
+/* True when the last sweep's queries failed with an error a retry will not
+ * cure (a table without the by_due index, no permission); why (n bytes)
+ * then says so, for /readyz. The sweeper logs such failures itself: one
+ * error line, repeated at most every 5 minutes while they last. */
+bool tf_sweeper_failing(struct tf_sweeper *sw, char *why, size_t n);
 
 /* The counters; borrowed for the sweeper's lifetime. */
 struct tf_sweeper_stats *tf_sweeper_stats(struct tf_sweeper *sw);

@@ -225,6 +225,16 @@ tf_ddb_create_table(struct tf_aws *aws, const cJSON *request)
 }
 
 enum tf_err
+tf_ddb_update_table(struct tf_aws *aws, const cJSON *request)
+{
+	cJSON *resp = NULL;
+	enum tf_err rc = ddb_call(aws, "UpdateTable", request, &resp);
+
+	cJSON_Delete(resp);
+	return rc;
+}
+
+enum tf_err
 tf_ddb_describe_table(struct tf_aws *aws, const char *table,
     cJSON **description)
 {
@@ -260,6 +270,7 @@ enum tf_err
 tf_ddb_wait_active(struct tf_aws *aws, const char *table, long timeout_ms)
 {
 	int64_t deadline = tf_mono_ms() + timeout_ms;
+	long pause_ms = 200;
 	cJSON *desc = NULL;
 	enum tf_err rc;
 	bool active;
@@ -275,7 +286,11 @@ tf_ddb_wait_active(struct tf_aws *aws, const char *table, long timeout_ms)
 			return TF_OK;
 		if (tf_mono_ms() >= deadline)
 			return TF_ERR_TIMEOUT;
-		tf_sleep_ms(200);
+		/* A new index on a large table takes minutes to fill: ask less
+		 * often the longer it takes, up to every 5 s. */
+		tf_sleep_ms(pause_ms);
+		if (pause_ms < 5000)
+			pause_ms = pause_ms * 3 / 2 > 5000 ? 5000 : pause_ms * 3 / 2;
 	}
 }
 
@@ -300,6 +315,30 @@ tf_ddb_update_ttl(struct tf_aws *aws, const char *table, const char *attribute,
 		return TF_ERR_NOMEM;
 	}
 	return call_take(aws, "UpdateTimeToLive", req, NULL, NULL);
+}
+
+enum tf_err
+tf_ddb_describe_ttl(struct tf_aws *aws, const char *table, char *status,
+    size_t status_len, char *attribute, size_t attribute_len)
+{
+	cJSON *desc = NULL;
+	const cJSON *st, *attr;
+	enum tf_err rc = call_take(aws, "DescribeTimeToLive",
+	    request_with(table, NULL), "TimeToLiveDescription", &desc);
+
+	if (rc != TF_OK)
+		return rc;
+	st = cJSON_GetObjectItemCaseSensitive(desc, "TimeToLiveStatus");
+	attr = cJSON_GetObjectItemCaseSensitive(desc, "AttributeName");
+	if (!cJSON_IsString(st))
+		rc = TF_ERR_PARSE;
+	else {
+		snprintf(status, status_len, "%s", st->valuestring);
+		snprintf(attribute, attribute_len, "%s", cJSON_IsString(attr) ?
+		    attr->valuestring : "");
+	}
+	cJSON_Delete(desc);
+	return rc;
 }
 
 enum tf_err

@@ -65,9 +65,16 @@ enum tf_err tf_ddb_describe_table(struct tf_aws *aws, const char *table,
 enum tf_err tf_ddb_wait_active(struct tf_aws *aws, const char *table,
     long timeout_ms);
 enum tf_err tf_ddb_delete_table(struct tf_aws *aws, const char *table);
+/* Changes a table with a complete UpdateTable request (borrowed), e.g. one
+ * GlobalSecondaryIndexUpdates Create. */
+enum tf_err tf_ddb_update_table(struct tf_aws *aws, const cJSON *request);
 /* Enables (or disables) TTL on an attribute. */
 enum tf_err tf_ddb_update_ttl(struct tf_aws *aws, const char *table,
     const char *attribute, bool enabled);
+/* The table's TTL setting: status ("ENABLED", "ENABLING", "DISABLED",
+ * "DISABLING") and attribute ("" when none), cut to fit the buffers. */
+enum tf_err tf_ddb_describe_ttl(struct tf_aws *aws, const char *table,
+    char *status, size_t status_len, char *attribute, size_t attribute_len);
 
 /* Reads one item by key (borrowed). TF_ERR_NOT_FOUND when it does not exist;
  * otherwise *item: caller frees with cJSON_Delete(). e may be NULL (only its

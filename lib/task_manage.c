@@ -135,6 +135,7 @@ struct change_values {
 	int64_t gen, ngen;     /* :g, :ng */
 	int64_t now, next;     /* :now, :next */
 	const char *shard;     /* :shard */
+	const char *ns;        /* :dns; NULL: the default namespace */
 };
 
 static enum tf_err
@@ -166,7 +167,8 @@ bind_values(struct tf_ddb_expr *e, const char *exprs,
 	if (rc == TF_OK && uses(exprs, ":zero"))
 		rc = tf_ddb_expr_value_n(e, ":zero", 0);
 	if (rc == TF_OK && uses(exprs, ":dns"))
-		rc = tf_ddb_expr_value_s(e, ":dns", TF_DEFAULT_NS);
+		rc = tf_ddb_expr_value_s(e, ":dns", v->ns != NULL ? v->ns :
+		    TF_DEFAULT_NS);
 	if (rc == TF_OK && uses(exprs, ":dmax"))
 		rc = tf_ddb_expr_value_n(e, ":dmax", TF_DEFAULT_MAX_ATTEMPTS);
 	return rc;
@@ -779,4 +781,85 @@ tf_manage_schedule_describe(const cJSON *schedule, char *buf, size_t len)
 		snprintf(buf + n, len - n, ", until %s",
 		    tf_timefmt_format((int64_t)until->valuedouble, iso, sizeof(iso)));
 	return buf;
+}
+
+/* The update that brings a legacy item t into the indexes, and its
+ * condition: the item as read (no status, completed as read, gen). */
+static enum tf_err
+adopt_expressions(const struct tf_task *t, struct tf_buf *upd,
+    struct tf_buf *cond)
+{
+	bool done = t->status == TF_TASK_COMPLETED;
+
+	if (tf_buf_append_str(cond, done ? "attribute_not_exists(#st) AND "
+	    "completed = :t AND (attribute_not_exists(gen) OR gen = :g)" :
+	    "") != TF_OK ||
+	    (!done && append_read_condition(cond, t) != TF_OK))
+		return TF_ERR_NOMEM;
+	/* The original items carry no due time (it was in their message):
+	 * next_run is the time of adoption. A pending one enters the due index
+	 * with no message out, so the next sweep sends one (gen + 1; a message
+	 * of the original scheduler still out then finds its gen stale). */
+	if (tf_buf_append_str(upd, "SET #st = :new, gen = :g, updated_at = :now, "
+	    "next_run = :now" LEGACY_FILL) != TF_OK ||
+	    (!done && tf_buf_append_str(upd, ", completed = :f, due_at = :now, "
+	    "due_shard = :shard") != TF_OK))
+		return TF_ERR_NOMEM;
+	return TF_OK;
+}
+
+enum tf_err
+tf_manage_adopt(struct tf_aws *aws, const char *table, const cJSON *item,
+    const char *ns, int64_t now_ms, bool dry_run, enum tf_adopt_outcome *out)
+{
+	struct tf_ddb_expr e = { 0 };
+	struct tf_buf upd = TF_BUF_INIT, cond = TF_BUF_INIT, all = TF_BUF_INIT;
+	struct change_values v = { 0 };
+	struct tf_task t;
+	cJSON *key = NULL;
+	char shard[4], err[200];
+	enum tf_err rc;
+
+	rc = tf_task_from_item(item, &t, err, sizeof(err));
+	if (rc == TF_ERR_NOMEM)
+		return rc;
+	if (rc != TF_OK) {
+		*out = TF_ADOPT_UNREADABLE;
+		return TF_OK;
+	}
+	*out = !t.legacy ? TF_ADOPT_NOT_LEGACY :
+	    t.status == TF_TASK_COMPLETED ? TF_ADOPT_COMPLETED : TF_ADOPT_PENDING;
+	rc = TF_OK;
+	if (!t.legacy || dry_run)
+		goto out;
+	rc = TF_ERR_NOMEM;
+	tf_task_shard(t.id, shard);
+	v.status = tf_task_status_name(t.status);
+	v.gen = t.gen;
+	v.now = now_ms;
+	v.shard = shard;
+	v.ns = ns;
+	if (adopt_expressions(&t, &upd, &cond) != TF_OK ||
+	    tf_buf_appendf(&all, "%s %s", tf_buf_str(&upd), tf_buf_str(&cond)) != TF_OK)
+		goto out;
+	e.update = tf_buf_str(&upd);
+	e.condition = tf_buf_str(&cond);
+	if (bind_values(&e, tf_buf_str(&all), &v) != TF_OK ||
+	    (key = tf_task_key(t.id)) == NULL)
+		goto out;
+	rc = tf_ddb_update_item(aws, table, key, &e, NULL, NULL);
+	/* A consumer claimed it (or anyone changed it) since the Scan read it:
+	 * it is theirs now, and left as it is. */
+	if (rc == TF_ERR_CONDITION) {
+		*out = TF_ADOPT_CHANGED;
+		rc = TF_OK;
+	}
+out:
+	cJSON_Delete(key);
+	tf_ddb_expr_free(&e);
+	tf_buf_free(&upd);
+	tf_buf_free(&cond);
+	tf_buf_free(&all);
+	tf_task_free(&t);
+	return rc;
 }

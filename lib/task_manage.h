@@ -178,6 +178,29 @@ struct tf_manage_counts {
 enum tf_err tf_manage_count(struct tf_aws *aws, const char *table,
     const char *ns, struct tf_manage_counts *c);
 
+/* What tf_manage_adopt() did with one item. */
+enum tf_adopt_outcome {
+	TF_ADOPT_PENDING,      /* a pending item of the original scheduler: now
+	                          PENDING in both indexes, due now */
+	TF_ADOPT_COMPLETED,    /* a completed one: now COMPLETED in by_ns */
+	TF_ADOPT_NOT_LEGACY,   /* already a taskfleet task: left as it is */
+	TF_ADOPT_UNREADABLE,   /* not a task (no type, bad params): left as it is */
+	TF_ADOPT_CHANGED,      /* changed since it was read (a consumer claimed
+	                          it): left to whoever changed it */
+};
+
+/* Brings an item of the original scheduler (item: as read by a Scan, AV
+ * JSON, borrowed) into the indexes, so that list, due, stats --ns and the
+ * sweeper see it: status PENDING or COMPLETED (from `completed`), namespace
+ * ns (NULL: "default") unless it has one, next_run now (the original items
+ * carry no due time), and for a pending one due_shard and due_at. The write
+ * is conditional on the item as read, so a task a consumer changed meanwhile
+ * is never overwritten. With dry_run, only *out is set. An item that is
+ * not one of the original scheduler's is not written. */
+enum tf_err tf_manage_adopt(struct tf_aws *aws, const char *table,
+    const cJSON *item, const char *ns, int64_t now_ms, bool dry_run,
+    enum tf_adopt_outcome *out);
+
 /* Writes a schedule (plain JSON, borrowed) for people:
  * "every 30m", "cron 0 9 * * 1-5 Europe/Berlin, max 10 runs, until
  * 2026-12-31T00:00:00.000Z". A schedule that is not an object is printed as

@@ -1847,6 +1847,10 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	/* Before routing: a NUL would have cut the id or a parameter short. */
+	if (!tf_httpd_url_intact(conn, version))
+		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+		    "the URL holds a NUL byte (raw or %%00)");
 	return dispatch(rq, url, method);
 }
 
@@ -1894,11 +1898,14 @@ api_server_start(const struct sockaddr *addr, const struct api_config *cfg,
 		return TF_ERR_NOMEM;
 	}
 	/* A thread per connection: a handler waits on AWS without holding up
-	 * other requests. */
+	 * other requests. Room for many clients, a few of them from one
+	 * address. */
 	hc = (struct tf_httpd_config){
 		.name = "api server", .handler = handle, .handler_cls = srv,
 		.completed = completed, .completed_cls = srv,
-		.max_connections = 64, .idle_timeout_s = 30,
+		.max_connections = API_MAX_CONNECTIONS,
+		.per_address_limit = API_PER_ADDRESS_CONNECTIONS,
+		.idle_timeout_s = 30, .request_timeout_s = API_REQUEST_TIMEOUT_S,
 	};
 	rc = tf_httpd_start(&srv->http, addr, &hc, err, errlen);
 	if (rc != TF_OK) {

@@ -41,6 +41,13 @@
 /* The client addresses whose buckets are kept; the least recently seen
  * makes room for a new one. */
 #define API_ADDR_BUCKETS 1024
+/* Connections at once: in all, and from one client address (so that one
+ * address cannot take them all). */
+#define API_MAX_CONNECTIONS 256
+#define API_PER_ADDRESS_CONNECTIONS 32
+/* Seconds a client has to send a whole request (headers and body), from
+ * its connection's start or the end of its previous request. */
+#define API_REQUEST_TIMEOUT_S 15
 
 /* What the server serves from. Everything is borrowed and must outlive the
  * server. */

@@ -166,6 +166,7 @@ int cmd_run_now(struct cli *c, int argc, char **argv);
 int cmd_clear(struct cli *c, int argc, char **argv);
 int cmd_due(struct cli *c, int argc, char **argv);
 int cmd_stats(struct cli *c, int argc, char **argv);
+int cmd_adopt(struct cli *c, int argc, char **argv);
 int cmd_dlq(struct cli *c, int argc, char **argv);
 int cmd_serve(struct cli *c, int argc, char **argv);
 

@@ -39,6 +39,7 @@ usage(FILE *to)
 	    "  clear     delete every task of a namespace\n"
 	    "  due       list the tasks that are due now (a dry run)\n"
 	    "  stats     count tasks by status; the queue's depth\n"
+	    "  adopt     bring the original scheduler's items into the indexes\n"
 	    "  dlq       the dead-letter queue: list its messages, redrive them\n"
 	    "  serve     the admin REST API (JSON under /v1)\n"
 	    "\n"
@@ -46,6 +47,21 @@ usage(FILE *to)
 	    "  taskfleet --version | --help\n"
 	    "\n"
 	    "Exit: 0 success, 1 the operation failed, 2 usage or bad input, 3 not found.\n");
+}
+
+/* The text report of init: one line per thing, saying what changed. */
+static void
+print_init_changes(const char *table, const struct tf_schema_changes *ch,
+    const char *queue_url, const char *dlq_url)
+{
+	int i;
+
+	printf("table %s %s\n", table, ch->table_created ? "created" : "exists");
+	for (i = 0; i < ch->n_indexes_added; i++)
+		printf("table %s: index %s added\n", table, ch->indexes_added[i]);
+	printf("table %s: TTL on the attribute %s %s\n", table,
+	    TF_SCHEMA_TTL_ATTRIBUTE, ch->ttl_enabled ? "enabled" : "was on");
+	printf("queue %s\ndead-letter queue %s\n", queue_url, dlq_url);
 }
 
 static int
@@ -58,14 +74,15 @@ cmd_init(struct cli *c, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct tf_schema_opts o = { 0 };
-	char *queue_url = NULL, *dlq_url = NULL, *end;
-	int created = 0, ch, code = EXIT_FAILED;
+	struct tf_schema_changes ch;
+	char *queue_url = NULL, *dlq_url = NULL, *end, step[400];
+	int opt, code = EXIT_FAILED;
 	enum tf_err rc;
 
 	optind = 0;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
-		switch (ch) {
+	while ((opt = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+		switch (opt) {
 		case 'v':
 			o.visibility_timeout_s = (int)strtol(optarg, &end, 10);
 			if (*end != '\0' || o.visibility_timeout_s < 1 ||
@@ -89,10 +106,13 @@ cmd_init(struct cli *c, int argc, char **argv)
 			    "[--max-receive-count N]\n\n"
 			    "Creates the table with its indexes, the queue and its "
 			    "dead-letter queue\nwith a redrive policy, or brings existing "
-			    "ones to these settings.\n");
+			    "ones to these settings: a table\nwithout the indexes (as the "
+			    "original scheduler's Terraform makes it) gets\nthem, one at a "
+			    "time, and init waits until DynamoDB has built each; TTL is\n"
+			    "turned on for the attribute ttl. Says what it changed.\n");
 			return 0;
 		default:
-			return cli_bad_option("taskfleet init", ch, argv);
+			return cli_bad_option("taskfleet init", opt, argv);
 		}
 	}
 	if (optind != argc) {
@@ -105,20 +125,37 @@ cmd_init(struct cli *c, int argc, char **argv)
 	code = EXIT_FAILED;
 	o.table = c->cfg.table;
 	o.queue_name = c->cfg.queue_name;
-	rc = tf_schema_create_table(c->ctx.aws, &o, &created);
+	o.progress = c->json ? NULL : stderr;
+	rc = tf_schema_create_table(c->ctx.aws, &o, &ch, step, sizeof(step));
+	if (rc == TF_ERR_INVALID) {
+		fprintf(stderr, "%s: %s\n", argv[0], step);
+		return EXIT_FAILED;
+	}
 	if (rc != TF_OK)
-		return cli_aws_error(argv[0], "creating the table", rc);
+		return cli_aws_error(argv[0], step, rc);
 	rc = tf_schema_create_queues(c->ctx.aws, &o, &queue_url, &dlq_url);
+	if (rc != TF_OK && tf_schema_queue_deleted_recently()) {
+		fprintf(stderr, "%s: creating the queues: SQS refuses to create a "
+		    "queue for 60 s after a queue of the same name was deleted "
+		    "(QueueDeletedRecently); run taskfleet init again after that\n",
+		    argv[0]);
+		goto out;
+	}
 	if (rc != TF_OK) {
 		code = cli_aws_error(argv[0], "creating the queues", rc);
 		goto out;
 	}
 	if (c->json) {
-		cJSON *out = cJSON_CreateObject();
+		cJSON *out = cJSON_CreateObject(), *added;
 		char *text;
+		int i;
 
 		cJSON_AddStringToObject(out, "table", o.table);
-		cJSON_AddBoolToObject(out, "table_created", created);
+		cJSON_AddBoolToObject(out, "table_created", ch.table_created);
+		added = cJSON_AddArrayToObject(out, "indexes_added");
+		for (i = 0; i < ch.n_indexes_added; i++)
+			cJSON_AddItemToArray(added, cJSON_CreateString(ch.indexes_added[i]));
+		cJSON_AddBoolToObject(out, "ttl_enabled", ch.ttl_enabled);
 		cJSON_AddStringToObject(out, "queue_url", queue_url);
 		cJSON_AddStringToObject(out, "dlq_url", dlq_url);
 		text = cJSON_PrintUnformatted(out);
@@ -127,8 +164,7 @@ cmd_init(struct cli *c, int argc, char **argv)
 		cJSON_free(text);
 		cJSON_Delete(out);
 	} else
-		printf("table %s %s\nqueue %s\ndead-letter queue %s\n", o.table,
-		    created ? "created" : "exists", queue_url, dlq_url);
+		print_init_changes(o.table, &ch, queue_url, dlq_url);
 	code = 0;
 out:
 	tf_free(queue_url);
@@ -154,6 +190,7 @@ static const struct command commands[] = {
 	{ "clear", cmd_clear },
 	{ "due", cmd_due },
 	{ "stats", cmd_stats },
+	{ "adopt", cmd_adopt },
 	{ "dlq", cmd_dlq },
 	{ "serve", cmd_serve },
 };

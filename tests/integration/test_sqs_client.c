@@ -248,7 +248,7 @@ test_schema_queues_redrive_to_dlq(void)
 {
 	char *name = itest_name("tf-redrive"), *url = NULL, *dlq = NULL;
 	char *url2 = NULL, *dlq2 = NULL;
-	struct tf_schema_opts o = { NULL, name, 1, 2 };
+	struct tf_schema_opts o = { NULL, name, 1, 2, NULL };
 	struct tf_sqs_message *m = NULL;
 	size_t n = 0;
 	int i;

@@ -400,20 +400,44 @@ test_retention_sets_ttl_on_finished_tasks(void)
 	tf_free(kept);
 }
 
+/* An item in the original scheduler's format (id, completed, type, params);
+ * caller frees with cJSON_Delete(). */
+static cJSON *
+legacy_item(const char *id, bool completed)
+{
+	cJSON *item = cJSON_CreateObject(), *params = cJSON_CreateObject();
+
+	cJSON_AddItemToObject(item, "id", tf_ddb_av_s(id));
+	cJSON_AddItemToObject(item, "completed", tf_ddb_av_bool(completed));
+	cJSON_AddItemToObject(item, "type", tf_ddb_av_s("noop"));
+	cJSON_AddItemToObject(params, "M", cJSON_CreateObject());
+	cJSON_AddItemToObject(item, "params", params);
+	return item;
+}
+
+/* Writes legacy_item(id, completed) and returns it as written; caller frees
+ * with cJSON_Delete(). */
+static cJSON *
+put_legacy(const char *id, bool completed)
+{
+	cJSON *item = legacy_item(id, completed);
+
+	if (tf_ddb_put_item(AWS, table, item, NULL) != TF_OK) {
+		cJSON_Delete(item);
+		return NULL;
+	}
+	return item;
+}
+
 static void
 test_legacy_item_is_claimed_once(void)
 {
 	char *id = itest_name("legacy");
-	cJSON *item = cJSON_CreateObject(), *params = cJSON_CreateObject();
+	cJSON *item = put_legacy(id, false);
 	struct tf_task t;
 	char err[256];
 
-	cJSON_AddItemToObject(item, "id", tf_ddb_av_s(id));
-	cJSON_AddItemToObject(item, "completed", tf_ddb_av_bool(false));
-	cJSON_AddItemToObject(item, "type", tf_ddb_av_s("noop"));
-	cJSON_AddItemToObject(params, "M", cJSON_CreateObject());
-	cJSON_AddItemToObject(item, "params", params);
-	CHECK_INT_EQ(tf_ddb_put_item(AWS, table, item, NULL), TF_OK);
+	CHECK(item != NULL);
 	CHECK_INT_EQ(tf_task_claim(AWS, table, id, 0, "c1", tf_now_ms(), 250, 30000,
 	    &t, err, sizeof(err)), TF_OK);
 	CHECK_INT_EQ(t.gen, 1);
@@ -433,14 +457,9 @@ test_legacy_item_is_claimed_once(void)
 static enum tf_err
 put_item(const char *id, const char *status, bool completed, int64_t gen)
 {
-	cJSON *item = cJSON_CreateObject(), *params = cJSON_CreateObject();
+	cJSON *item = legacy_item(id, completed);
 	enum tf_err rc;
 
-	cJSON_AddItemToObject(item, "id", tf_ddb_av_s(id));
-	cJSON_AddItemToObject(item, "type", tf_ddb_av_s("noop"));
-	cJSON_AddItemToObject(params, "M", cJSON_CreateObject());
-	cJSON_AddItemToObject(item, "params", params);
-	cJSON_AddItemToObject(item, "completed", tf_ddb_av_bool(completed));
 	if (status != NULL) {
 		cJSON_AddItemToObject(item, "status", tf_ddb_av_s(status));
 		cJSON_AddItemToObject(item, "ns", tf_ddb_av_s("default"));
@@ -592,6 +611,79 @@ test_sweep_enqueue_needs_the_generation_read(void)
 	tf_free(id);
 }
 
+/* adopt: a pending legacy item becomes PENDING in both indexes' keys, a
+ * completed one COMPLETED; a second adopt of the same read writes nothing;
+ * an item a consumer claimed after it was read is left as the claim made it. */
+static void
+test_adopt_legacy_items(void)
+{
+	char *id = itest_name("adopt"), *done_id = itest_name("adopt-done");
+	char *claimed_id = itest_name("adopt-claimed");
+	cJSON *item = put_legacy(id, false), *done = put_legacy(done_id, true);
+	cJSON *claimed = put_legacy(claimed_id, false), *got = NULL;
+	cJSON *key = tf_task_key(id);
+	enum tf_adopt_outcome out;
+	int64_t now = tf_now_ms(), due_at = 0;
+	struct tf_task t;
+	char err[256];
+
+	CHECK(item != NULL && done != NULL && claimed != NULL);
+	CHECK_INT_EQ(tf_manage_adopt(AWS, table, item, "legacy-ns", now, true,
+	    &out), TF_OK);
+	CHECK_INT_EQ(out, TF_ADOPT_PENDING);
+	CHECK_INT_EQ(tf_task_get(AWS, table, id, &t, err, sizeof(err)), TF_OK);
+	CHECK_MSG(t.legacy, "a dry run wrote the item");
+	tf_task_free(&t);
+
+	CHECK_INT_EQ(tf_manage_adopt(AWS, table, item, "legacy-ns", now, false,
+	    &out), TF_OK);
+	CHECK_INT_EQ(out, TF_ADOPT_PENDING);
+	CHECK_INT_EQ(tf_task_get(AWS, table, id, &t, err, sizeof(err)), TF_OK);
+	CHECK(!t.legacy);
+	CHECK_INT_EQ(t.status, TF_TASK_PENDING);
+	CHECK_STR_EQ(t.ns, "legacy-ns");
+	CHECK_INT_EQ(t.next_run, now);
+	CHECK_INT_EQ(t.gen, 0);
+	tf_task_free(&t);
+	CHECK_INT_EQ(tf_ddb_get_item(AWS, table, key, true, NULL, &got), TF_OK);
+	CHECK(tf_ddb_item_s(got, "due_shard") != NULL);
+	CHECK(tf_ddb_item_n(got, "due_at", &due_at) && due_at == now);
+	cJSON_Delete(got);
+	/* The same read again: the item has a status now, so nothing is written. */
+	CHECK_INT_EQ(tf_manage_adopt(AWS, table, item, NULL, now + 5, false, &out),
+	    TF_OK);
+	CHECK_INT_EQ(out, TF_ADOPT_CHANGED);
+
+	CHECK_INT_EQ(tf_manage_adopt(AWS, table, done, NULL, now, false, &out),
+	    TF_OK);
+	CHECK_INT_EQ(out, TF_ADOPT_COMPLETED);
+	CHECK_INT_EQ(tf_task_get(AWS, table, done_id, &t, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(t.status, TF_TASK_COMPLETED);
+	CHECK_STR_EQ(t.ns, "default");
+	tf_task_free(&t);
+
+	/* Read by adopt's Scan, then claimed by a consumer: the claim stands. */
+	CHECK_INT_EQ(tf_task_claim(AWS, table, claimed_id, 0, "c1", tf_now_ms(),
+	    250, 30000, &t, err, sizeof(err)), TF_OK);
+	tf_task_free(&t);
+	CHECK_INT_EQ(tf_manage_adopt(AWS, table, claimed, NULL, now, false, &out),
+	    TF_OK);
+	CHECK_INT_EQ(out, TF_ADOPT_CHANGED);
+	CHECK_INT_EQ(tf_task_get(AWS, table, claimed_id, &t, err, sizeof(err)),
+	    TF_OK);
+	CHECK_INT_EQ(t.status, TF_TASK_PROCESSING);
+	CHECK_STR_EQ(t.lease_owner, "c1");
+	CHECK_INT_EQ(t.gen, 1);
+	tf_task_free(&t);
+	cJSON_Delete(item);
+	cJSON_Delete(done);
+	cJSON_Delete(claimed);
+	cJSON_Delete(key);
+	tf_free(id);
+	tf_free(done_id);
+	tf_free(claimed_id);
+}
+
 static void
 test_delete(void)
 {
@@ -607,13 +699,15 @@ int
 main(void)
 {
 	struct tf_schema_opts o = { 0 };
+	struct tf_schema_changes ch;
+	char step[200];
 	int rc;
 
 	if (itest_open() != 0)
 		return 1;
 	table = itest_name("tf-tasks");
 	o.table = table;
-	if (tf_schema_create_table(AWS, &o, NULL) != TF_OK) {
+	if (tf_schema_create_table(AWS, &o, &ch, step, sizeof(step)) != TF_OK) {
 		printf("FAIL setup: cannot create table %s\n", table);
 		return 1;
 	}
@@ -624,6 +718,7 @@ main(void)
 	TF_RUN(test_history_keeps_the_latest_runs);
 	TF_RUN(test_retention_sets_ttl_on_finished_tasks);
 	TF_RUN(test_legacy_item_is_claimed_once);
+	TF_RUN(test_adopt_legacy_items);
 	TF_RUN(test_claim_needs_a_pending_task);
 	TF_RUN(test_old_lease_of_the_same_owner_is_refused);
 	TF_RUN(test_suspend_during_the_run_is_kept);

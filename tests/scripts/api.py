@@ -33,6 +33,10 @@ key's in its first half only) and one allowed CORS origin; then:
     content type and a strict Content-Security-Policy, the same bytes as in
     producer/console/, index.html referencing only local files, and the
     JavaScript files parsing (`node --check`);
+  - a NUL in the URL (%00 or a raw byte, in the id, after it, in an action
+    or a query parameter's name or value) is 400 invalid_field on every
+    route and touches nothing: the task the cut URL would name is
+    unchanged (GitHub issue 18);
   - rate limits, on servers of their own: a key's own rate (burst then 429
     rate_limited with Retry-After and RateLimit-* headers) leaving other
     keys alone, TASKFLEET_API_RATE for keys without one, "off", a key
@@ -185,6 +189,74 @@ def raw_post(port, key, body, chunked):
         return int(m.group(1)), json.loads(rest)
     except ValueError:
         return int(m.group(1)), {"unparsed": rest[:200]}
+
+
+def raw_request(port, key, method, target, body=b""):
+    """Sends one request whose target is bytes as they are (a raw NUL
+    included); returns (status, parsed JSON or None)."""
+    import socket
+    head = b"%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\nConnection: close\r\n" \
+        % (method.encode(), target, key.encode())
+    if body:
+        head += b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    reply = b""
+    try:
+        s.sendall(head + b"\r\n" + body)
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            reply += b
+    except OSError:
+        pass
+    s.close()
+    m = re.match(rb"HTTP/1\.[01] (\d+)", reply)
+    if not m:
+        return 0, {"reply": reply[:200]}
+    try:
+        return int(m.group(1)), json.loads(reply.partition(b"\r\n\r\n")[2])
+    except ValueError:
+        return int(m.group(1)), None
+
+
+def nul_in_url(api, port, key):
+    """A NUL in the URL (issue 18), as %00 and as a raw byte, each with a
+    victim task of its own: each request below, cut at its NUL, would act
+    on the victim (or on its namespace); each must be 400 invalid_field,
+    and the victim stays as it was."""
+    patch = json.dumps({"params": {"changed": 1}}).encode()
+    for how, nul in (("pct", b"%00"), ("raw", b"\0")):
+        victim = "victim-%s-%s" % (how, secrets.token_hex(4))
+        ns = "nulns" + secrets.token_hex(3)
+        st, _, d = api.req("POST", "/v1/tasks", {"type": "noop", "id": victim, "ns": ns, "at": "+2h"})
+        check("nul-%s-setup" % how, st == 201, "%s %s" % (st, d))
+        st, _, before = api.req("GET", "/v1/tasks/%s" % victim)
+        v, n = victim.encode(), ns.encode()
+        for cname, method, target, body in [
+                ("get", "GET", b"/v1/tasks/" + v + nul + b"zzz", b""),
+                ("patch", "PATCH", b"/v1/tasks/" + v + nul + b"x", patch),
+                ("delete", "DELETE", b"/v1/tasks/" + v + nul + b"zzz", b""),
+                ("delete-trailing", "DELETE", b"/v1/tasks/" + v + nul, b""),
+                ("suspend", "POST", b"/v1/tasks/" + v + nul + b"x/suspend", b""),
+                ("suspend-after", "POST", b"/v1/tasks/" + v + b"/suspend" + nul + b"x", b""),
+                ("run-after", "POST", b"/v1/tasks/" + v + b"/run" + nul, b""),
+                ("resume", "POST", b"/v1/tasks/" + v + nul + b"/resume", b""),
+                ("delete-query", "DELETE", b"/v1/tasks/" + v + b"?x=" + nul, b""),
+                ("list-ns", "GET", b"/v1/tasks?ns=" + n + nul + b"other", b""),
+                ("list-name", "GET", b"/v1/tasks?ns" + nul + b"x=" + n, b""),
+                ("preview", "GET", b"/v1/schedule/preview?every=1h" + nul + b"x", b""),
+                ("stats", "GET", b"/v1/stats?ns=" + n + nul, b"")]:
+            st, d = raw_request(port, key, method, target, body)
+            check("nul-400-%s-%s" % (how, cname), st == 400 and code_of(d) == "invalid_field"
+                  and "NUL" in msg_of(d), "%s %s %r: %s %s" % (method, target, body, st, d))
+        st, _, after = api.req("GET", "/v1/tasks/%s" % victim)
+        check("nul-%s-victim-untouched" % how, st == 200 and after == before,
+              "%s %s / before %s" % (st, after, before))
+        # The same request without the NUL does act: the cut ones were aimed.
+        st, d = raw_request(port, key, "DELETE", b"/v1/tasks/" + v)
+        check("nul-%s-victim-deletable" % how, st == 200 and (d or {}).get("deleted") is True,
+              "%s %s" % (st, d))
 
 
 def set_status(env, table, tid, status):
@@ -696,16 +768,9 @@ def main():
                     if "://" in line and "placeholder" not in line:
                         ext.append("%s:%d" % (f, i))
     check("console-js-local-only", not ext, ext)
-    node = None
-    for d_ in os.environ.get("PATH", "").split(os.pathsep):
-        if os.access(os.path.join(d_, "node"), os.X_OK):
-            node = os.path.join(d_, "node")
-            break
+    node = os.path.join(ROOT, "infra", "local", "node")  # the pinned node
     for f in files:
         if f.endswith(".js"):
-            if node is None:
-                check("console-js-parses-%s" % f, False, "node is not installed")
-                continue
             r = subprocess.run([node, "--check", os.path.join(CONSOLE, f)], capture_output=True, text=True)
             check("console-js-parses-%s" % f, r.returncode == 0, r.stderr.strip())
 
@@ -819,6 +884,7 @@ def main():
         st, _, d = Api(port3).req("GET", "/v1/tasks/%s" % tid, key=None)
         check("no-auth-loopback", st == 200 and d.get("id") == tid, "%s %s" % (st, d))
 
+    nul_in_url(api, port, kw)
     rate_limits(env, h)
 
     # SIGTERM stops a server with exit 0.

@@ -51,7 +51,7 @@ URL=$(sed -n 's/.*listening on \(http:\/\/[0-9.:]*\).*/\1/p' "$E2E_DIR/serve.log
 
 CONSOLE_URL=$URL API_KEY=$KEY TARGET_URL=$TARGET OTHER_ID=console-other \
     SHOT_DIR=$E2E_DIR/shots CHROMIUM=$CHROMIUM \
-    node "$BROWSER_DIR/console.mjs" | tee "$E2E_DIR/browser.log"
+    "$TF_ROOT/infra/local/node" "$BROWSER_DIR/console.mjs" | tee "$E2E_DIR/browser.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || e2e_failed=1
 CREATED=$(sed -n 's/^CREATED //p' "$E2E_DIR/browser.log")
 

@@ -10,9 +10,11 @@
 - the table, indexes and queues match what `taskfleet init` creates
   (lib/schema.c) and SPEC section 4;
 - the consumer's IAM policy allows exactly the AWS calls the consumer's code
-  makes (tests/infra/aws_ops.py reads them from the C sources), on exactly the
-  table, index and queue it uses; the producer's policy likewise for the CLI
-  without `init`;
+  makes (tests/infra/aws_ops.py reads them from the C sources, following
+  every call site through the wrappers that pass an operation on), on exactly
+  the table, index and queue it uses; the producer's policy likewise for the
+  CLI without `init`; and the call finder follows indirect calls in a small
+  made-up tree and refuses calls it cannot follow;
 - the ECS task definition, autoscaling, alarms, variables and outputs say
   what issue 8 asks for.
 """
@@ -117,7 +119,64 @@ def check_checker_catches():
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+# A made-up tree for the call finder: every operation reaches tf_aws_call
+# through a wrapper whose first argument is no `aws` (as metrics.c's probe),
+# a second one that fixes the service, a ternary and a local variable.
+OPS_TREE = {
+    'lib/aws.c': 'enum tf_err\ntf_aws_call(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,\n'
+                 '    cJSON *request, const struct tf_aws_call_opts *opts, cJSON **response)\n{\n'
+                 '\treturn send_signed(aws, svc, operation, request, opts, response);\n}\n',
+    'lib/q.c': '/* probe(c, svc, op) */\nstatic int\nprobe(struct ctx *c, enum tf_aws_service svc, const char *what)\n{\n'
+               '\treturn tf_aws_call(c->aws, svc, what, NULL, NULL, NULL);\n}\n\n'
+               'static int\nrelay(struct ctx *c, const char *name)\n{\n\treturn probe(c, TF_AWS_SQS, name);\n}\n\n'
+               'int\nq_ready(struct ctx *c, int batch)\n{\n'
+               '\tconst char *op = batch ? "SendMessageBatch" : "SendMessage";\n\n'
+               '\treturn probe(c, TF_AWS_DYNAMODB, "DescribeTable") + relay(c, op) +\n'
+               '\t    relay(c, batch ? "PurgeQueue" : "DeleteQueue");\n}\n',
+    'prog/main.c': 'int\nmain(void)\n{\n\treturn q_ready(NULL, 0);\n}\n',
+}
+OPS_TREE_WANT = {'dynamodb:DescribeTable', 'sqs:SendMessageBatch', 'sqs:SendMessage', 'sqs:PurgeQueue', 'sqs:DeleteQueue'}
+# Ways to send an operation the finder cannot read: each must stop it.
+OPS_UNFOLLOWABLE = {
+    'operation_from_a_field': ('relay(c, op)', 'relay(c, c->op)'),
+    'function_pointer': ('int\nq_ready', 'static int (*relay_fn)(struct ctx *, const char *) = relay;\n\nint\nq_ready'),
+    'macro': ('int\nq_ready', '#define RELAY(c) \\\n\trelay(c, "ListQueues")\n\nint\nq_ready'),
+}
+
+
+def ops_in_tree(files):
+    """aws_ops.analyse() on a tree made of files; (ops, None) or (None, error)."""
+    tmp = tempfile.mkdtemp(prefix='aws-ops-')
+    try:
+        for rel, text in files.items():
+            os.makedirs(os.path.join(tmp, os.path.dirname(rel)), exist_ok=True)
+            with open(os.path.join(tmp, rel), 'w') as f:
+                f.write(text)
+        return aws_ops.analyse(tmp, 'prog')[0], None
+    except SystemExit as e:
+        return None, str(e)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_ops_finder():
+    """The call finder on the made-up tree, then on broken copies of it."""
+    ops, err = ops_in_tree(OPS_TREE)
+    result('aws_ops_follows_indirect_calls', ops == OPS_TREE_WANT,
+           'found %s, want %s' % (err or sorted(ops or ()), sorted(OPS_TREE_WANT)))
+    missed = []
+    for name, (old, new) in OPS_UNFOLLOWABLE.items():
+        files = dict(OPS_TREE)
+        assert old in files['lib/q.c'], name
+        files['lib/q.c'] = files['lib/q.c'].replace(old, new, 1)
+        ops, err = ops_in_tree(files)
+        if err is None:
+            missed.append('%s (found %s)' % (name, sorted(ops)))
+    result('aws_ops_refuses_what_it_cannot_follow', not missed, 'no error for: %s' % '; '.join(missed))
+
+
 def main():
+    check_ops_finder()
     why = ensure_npm()
     if not result('infra_npm_tools', why is None, why):
         return
@@ -161,7 +220,10 @@ def main():
     if gsis:
         problems.append('indexes init does not make: %s' % list(gsis))
     result('table_matches_taskfleet_init', not problems, '; '.join(problems))
-    ttl_attr = re.search(r'tf_ddb_update_ttl\(aws, o->table, "(\w+)"', schema_src)
+    # init enables TTL on TF_SCHEMA_TTL_ATTRIBUTE (lib/schema.h).
+    with open(os.path.join(ROOT, 'lib', 'schema.h')) as f:
+        ttl_attr = 'tf_ddb_update_ttl(aws, o->table, TF_SCHEMA_TTL_ATTRIBUTE' in schema_src and \
+            re.search(r'#define TF_SCHEMA_TTL_ATTRIBUTE "(\w+)"', f.read())
     ttl = t.get('ttl', [{}])[0]
     result('table_ttl_on_ttl_attribute', ttl_attr and ttl.get('attribute_name') == ttl_attr.group(1) and ttl.get('enabled') is True,
            'ttl block %s, init uses %s' % (ttl, ttl_attr and ttl_attr.group(1)))
@@ -200,7 +262,7 @@ def main():
     # --- IAM -------------------------------------------------------------------
     cons_ops, _, cons_idx = aws_ops.analyse(ROOT, 'consumer')
     result('code_ops_found', {'sqs:ReceiveMessage', 'dynamodb:UpdateItem'} <= cons_ops and
-           cons_ops <= aws_ops.all_ops(ROOT), 'consumer ops %s' % sorted(cons_ops))
+           cons_ops <= aws_ops.all_ops(ROOT, ('lib', 'consumer')), 'consumer ops %s' % sorted(cons_ops))
     want_c = iam_actions(cons_ops)
     got_c = policy_actions(model, 'consumer')
     diff = compare(want_c, got_c)

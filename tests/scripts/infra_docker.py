@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.dont_write_bytecode = True  # no __pycache__ in the tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'infra'))
-from common import ROOT, BUILD, HERE, result, finish, ensure_npm, install_tree, consumer_options  # noqa: E402
+from common import ROOT, BUILD, HERE, NODE, result, finish, ensure_npm, install_tree, consumer_options  # noqa: E402
 
 D = os.path.join(ROOT, 'infra', 'docker')
 DOCKERFILE = os.path.join(D, 'Dockerfile')
@@ -47,14 +47,14 @@ process.stdout.write(JSON.stringify(diags.map((d) => `line ${d.range.start.line 
 
 
 def node(script, path):
-    p = subprocess.run(['node', '-e', script, path], cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+    p = subprocess.run([NODE, '-e', script, path], cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
     if p.returncode != 0:
         raise RuntimeError(p.stderr[-500:])
     return json.loads(p.stdout)
 
 
 def dockerfilelint(path):
-    p = subprocess.run(['node', os.path.join(HERE, 'node_modules', 'dockerfilelint', 'bin', 'dockerfilelint'), '-o', 'json', path],
+    p = subprocess.run([NODE, os.path.join(HERE, 'node_modules', 'dockerfilelint', 'bin', 'dockerfilelint'), '-o', 'json', path],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
     j = json.loads(p.stdout)
     return ['line %s: %s' % (i['line'], i['title']) for f in j['files'] for i in f['issues']]

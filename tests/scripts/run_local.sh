@@ -23,7 +23,8 @@ have_console() { [ -n "$(console_url)" ]; }
 if wait_until 120 have_console; then
 	url=$(console_url)
 	check run-local-console-page sh -c "curl -sf '$url/' | grep -q '<title>taskfleet console</title>'"
-	check run-local-api-lists-the-demo sh -c "curl -sf '$url/v1/tasks?ns=demo&limit=50' | grep -q '\"id\":\"webhook-post\"'"
+	# The console starts before the sample tasks are submitted: wait for them.
+	check run-local-api-lists-the-demo wait_until 60 sh -c "curl -sf '$url/v1/tasks?ns=demo&limit=50' | grep -q '\"id\":\"webhook-post\"'"
 else
 	fail run-local-console-started "no 'web console:' line: $(tail -5 "$DIR/out.log")"
 fi

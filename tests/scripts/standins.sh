@@ -34,7 +34,7 @@ trap cleanup EXIT
 alive() {
 	[ -r "/proc/$1/cmdline" ] && tr '\0' '\n' <"/proc/$1/cmdline" | grep -qx "$L/$2-server.js"
 }
-answers() { node "$L/probe.js" "$1" "$2" "${3:-5}" 2>/dev/null; }
+answers() { "$L/node" "$L/probe.js" "$1" "$2" "${3:-5}" 2>/dev/null; }
 # listen_addrs PORT: the local addresses (hex, as in /proc/net/tcp*) listening on PORT
 listen_addrs() {
 	local hex
@@ -141,7 +141,7 @@ else
 fi
 
 # ---- the API checks (patched SQS behaviour, launcher robustness, dynalite)
-node "$L/test/check-patched.mjs" all "$A_SQS" "$A_DDB" >"$T/api.out" 2>&1
+"$L/node" "$L/test/check-patched.mjs" all "$A_SQS" "$A_DDB" >"$T/api.out" 2>&1
 grep -E '^(PASS|FAIL) ' "$T/api.out"
 failed=$((failed + $(grep -c '^FAIL ' "$T/api.out")))
 if [ "$(grep -cE '^(PASS|FAIL) ' "$T/api.out")" -lt 11 ]; then
@@ -151,7 +151,7 @@ fi
 # ---- restarts on the same port
 run_api() { # prints the check's lines and counts its failures
 	local out
-	out=$(node "$L/test/check-patched.mjs" "$@" 2>&1)
+	out=$("$L/node" "$L/test/check-patched.mjs" "$@" 2>&1)
 	echo "$out" | grep -E '^(PASS|FAIL) '
 	echo "$out" | grep -qE '^PASS ' || fail "check-patched.mjs $1" "$(echo "$out" | tail -n 3 | tr '\n' ' ')"
 	failed=$((failed + $(echo "$out" | grep -c '^FAIL ')))

@@ -7,6 +7,9 @@ switches while it runs, by writing one word into a control file:
              the client's own timeout must fire)
   throttle   answer every request with AWS's 400 ThrottlingException
   fail       answer every request with a 500
+  refuse OP TYPE
+             answer requests for operation OP (X-Amz-Target "....OP") with
+             AWS's 400 error TYPE (e.g. ValidationException); pass the rest
 
 Usage: ctl_proxy.py TARGET_PORT CONTROL_FILE PORT_FILE
 It listens on a free port of 127.0.0.1, writes that port into PORT_FILE, and
@@ -57,6 +60,16 @@ async def read_message(reader):
     return head + body
 
 
+def target_of(request):
+    """The operation a request names in X-Amz-Target ("DynamoDB_20120810.Op"
+    gives "Op"); "" when there is none."""
+    for line in request.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"x-amz-target":
+            return value.strip().decode("latin-1").rsplit(".", 1)[-1]
+    return ""
+
+
 def reply(status, reason, body, error_type=None):
     extra = f"x-amzn-ErrorType: {error_type}\r\n" if error_type else ""
     return (f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/x-amz-json-1.0\r\n"
@@ -72,6 +85,14 @@ async def serve(client_r, client_w):
             except (asyncio.IncompleteReadError, ConnectionError):
                 return
             m = mode()
+            words = m.split()
+            if len(words) == 3 and words[0] == "refuse" and target_of(request) == words[1]:
+                count("refuse")
+                body = ('{"__type":"com.amazonaws.dynamodb.v20120810#%s",'
+                        '"message":"injected by ctl_proxy"}' % words[2]).encode()
+                client_w.write(reply(400, "Bad Request", body, words[2]))
+                await client_w.drain()
+                continue
             if m == "hold":
                 count(m)
                 await asyncio.sleep(3600)

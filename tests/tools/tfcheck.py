@@ -13,6 +13,12 @@ AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_SQS (loopback stand-ins).
   tfcheck.py put-legacy TABLE ID TYPE PARAMS_JSON
                                         an item in the original scheduler's format
   tfcheck.py put TABLE JSON             an item written as given (plain JSON)
+  tfcheck.py create-legacy-table TABLE  a table as the original scheduler's
+                                        Terraform makes it: the key, no index
+  tfcheck.py enable-ttl TABLE ATTRIBUTE turns TTL on for ATTRIBUTE
+  tfcheck.py indexes TABLE              the table's global indexes, one
+                                        "NAME STATUS" a line
+  tfcheck.py delete-queue QUEUE_URL
   tfcheck.py send QUEUE_URL BODY [DELAY]
   tfcheck.py queue-counts QUEUE_URL     visible, in flight and delayed counts
   tfcheck.py queue-url NAME
@@ -113,6 +119,21 @@ def main(argv):
         item = {"id": {"S": task_id}, "completed": {"BOOL": False},
                 "type": {"S": task_type}, "params": marshal(json.loads(params))}
         client("dynamodb").put_item(TableName=table, Item=item)
+    elif cmd == "create-legacy-table":
+        client("dynamodb").create_table(
+            TableName=argv[2], BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+    elif cmd == "enable-ttl":
+        client("dynamodb").update_time_to_live(
+            TableName=argv[2],
+            TimeToLiveSpecification={"AttributeName": argv[3], "Enabled": True})
+    elif cmd == "indexes":
+        table = client("dynamodb").describe_table(TableName=argv[2])["Table"]
+        for g in table.get("GlobalSecondaryIndexes", []):
+            print(g["IndexName"], g["IndexStatus"])
+    elif cmd == "delete-queue":
+        client("sqs").delete_queue(QueueUrl=argv[2])
     elif cmd == "put":
         item = {k: marshal(v) for k, v in json.loads(argv[3]).items()}
         client("dynamodb").put_item(TableName=argv[2], Item=item)

@@ -289,6 +289,65 @@ async function checkTableActive(ddb) {
   await ddb("DeleteTable", { TableName });
 }
 
+// dynalite 4.0.0 accepted UpdateTable's GlobalSecondaryIndexUpdates Create and
+// changed nothing (its issues 26 and 138); the patch adds the index, indexes
+// the items already there, and refuses a second Create in one request.
+async function checkGsiCreate(ddb) {
+  const TableName = uniq("tf-gsi");
+  await ddb("CreateTable", {
+    TableName,
+    AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
+    KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
+    BillingMode: "PAY_PER_REQUEST",
+  });
+  await ddb("PutItem", { TableName, Item: { id: { S: "old" }, g: { S: "a" }, r: { N: "1" } } });
+  const create = (name) => ({
+    Create: {
+      IndexName: name,
+      KeySchema: [{ AttributeName: "g", KeyType: "HASH" }, { AttributeName: "r", KeyType: "RANGE" }],
+      Projection: { ProjectionType: "ALL" },
+    },
+  });
+  const defs = [{ AttributeName: "g", AttributeType: "S" }, { AttributeName: "r", AttributeType: "N" }];
+  const two = await ddb("UpdateTable", { TableName, AttributeDefinitions: defs,
+    GlobalSecondaryIndexUpdates: [create("i1"), create("i2")] }, { allowError: true });
+  if (two.status !== 400 || !/LimitExceeded/.test(two.text)) return `two Creates: HTTP ${two.status} ${two.text}`;
+  await ddb("UpdateTable", { TableName, AttributeDefinitions: defs, GlobalSecondaryIndexUpdates: [create("i1")] });
+  let status;
+  for (let i = 0; i < 50 && status !== "ACTIVE"; i++) {
+    const d = await ddb("DescribeTable", { TableName });
+    status = d.Table?.GlobalSecondaryIndexes?.find((g) => g.IndexName === "i1")?.IndexStatus;
+    if (status !== "ACTIVE") await sleep(100);
+  }
+  if (status !== "ACTIVE") return `index i1 is ${status}`;
+  await ddb("PutItem", { TableName, Item: { id: { S: "new" }, g: { S: "a" }, r: { N: "2" } } });
+  const q = await ddb("Query", { TableName, IndexName: "i1", KeyConditionExpression: "g = :g",
+    ExpressionAttributeValues: { ":g": { S: "a" } } });
+  const ids = (q.Items || []).map((it) => it.id.S).join(",");
+  if (ids !== "old,new") return `Query i1: ${ids}`;
+  await ddb("DeleteTable", { TableName });
+}
+
+// UpdateTimeToLive is not in dynalite 4.0.0; the patch records it for
+// DescribeTimeToLive and refuses enabling it twice, as DynamoDB does.
+async function checkTtl(ddb) {
+  const TableName = uniq("tf-ttl");
+  await ddb("CreateTable", {
+    TableName,
+    AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
+    KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
+    BillingMode: "PAY_PER_REQUEST",
+  });
+  const spec = { TableName, TimeToLiveSpecification: { AttributeName: "ttl", Enabled: true } };
+  await ddb("UpdateTimeToLive", spec);
+  const d = await ddb("DescribeTimeToLive", { TableName });
+  if (d.TimeToLiveDescription?.TimeToLiveStatus !== "ENABLED" || d.TimeToLiveDescription?.AttributeName !== "ttl")
+    return `DescribeTimeToLive: ${JSON.stringify(d)}`;
+  const again = await ddb("UpdateTimeToLive", spec, { allowError: true });
+  if (again.status !== 400 || !/ValidationException/.test(again.text)) return `enabled twice: HTTP ${again.status}`;
+  await ddb("DeleteTable", { TableName });
+}
+
 async function ddbSeed(ddb, TableName) {
   await ddb("CreateTable", {
     TableName,
@@ -348,6 +407,8 @@ switch (mode) {
       check("sqs launcher answers a request without X-Amz-Target or with bad JSON with a 4xx and lives on", () => checkBadRequests(sqsPort, sqs)),
       check("sqs errors are JSON with __type", () => checkErrorShape(sqs)),
       check("ddb CreateTable is ACTIVE at once; put and get work", () => checkTableActive(ddb)),
+      check("ddb UpdateTable creates a global index on a table that has items (one per request)", () => checkGsiCreate(ddb)),
+      check("ddb UpdateTimeToLive is recorded for DescribeTimeToLive; enabling twice is refused", () => checkTtl(ddb)),
     ]);
     break;
   }
