@@ -2,6 +2,7 @@
 #
 #   make                      build everything with strict warnings and -Werror
 #   make test                 run the whole test suite (needs the local stand-ins: see README)
+#   make mutants              the mutation check (tests/mutants/; not part of the suite)
 #   make SANITIZER=address    build (and test) under AddressSanitizer; also undefined, thread
 #   make install PREFIX=/usr/local DESTDIR=
 #   make clean
@@ -200,6 +201,14 @@ check-tests: all $(TESTS) $(TEST_RUNNERS) $(TEST_TOOLS)
 # The whole suite: tests/run starts its own stand-ins and prints "N passed, N failed".
 test: check-tests
 	BUILD=$(BUILD) tests/run
+
+# The mutation check (tests/mutants/run, README "The mutation check"): each
+# mutant of tests/mutants/mutants.txt built in a scratch copy and run against
+# the tests that should catch it. Not part of `make test` or CI; plain build
+# only. TF_MUTANTS=id,id runs a subset.
+.PHONY: mutants
+mutants: check-tests
+	tests/mutants/run
 
 # Benchmarks against the Node worker a user would otherwise write (bench/README.md):
 # starts its own stand-ins, takes about 4 minutes; BENCH_SCALE=0.1 for a quick run.

@@ -138,6 +138,8 @@ hold_until_due(struct job *j)
 	left = j->msg.target_ms - tf_now_ms();
 	if (left <= 0 || left > j->c->o.hold_max_ms)
 		return true;
+	job_log(j, TF_LOG_DEBUG, NULL, NULL, "message %lld ms early: held until "
+	    "its time", (long long)left);
 	while ((left = j->msg.target_ms - tf_now_ms()) > 0) {
 		if (atomic_load(&j->c->stopping))
 			return false;

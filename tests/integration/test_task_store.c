@@ -400,10 +400,10 @@ test_retention_sets_ttl_on_finished_tasks(void)
 	tf_free(kept);
 }
 
-/* Writes an item in the original scheduler's format (id, completed, type,
- * params) and returns it as written; caller frees with cJSON_Delete(). */
+/* An item in the original scheduler's format (id, completed, type, params);
+ * caller frees with cJSON_Delete(). */
 static cJSON *
-put_legacy(const char *id, bool completed)
+legacy_item(const char *id, bool completed)
 {
 	cJSON *item = cJSON_CreateObject(), *params = cJSON_CreateObject();
 
@@ -412,6 +412,16 @@ put_legacy(const char *id, bool completed)
 	cJSON_AddItemToObject(item, "type", tf_ddb_av_s("noop"));
 	cJSON_AddItemToObject(params, "M", cJSON_CreateObject());
 	cJSON_AddItemToObject(item, "params", params);
+	return item;
+}
+
+/* Writes legacy_item(id, completed) and returns it as written; caller frees
+ * with cJSON_Delete(). */
+static cJSON *
+put_legacy(const char *id, bool completed)
+{
+	cJSON *item = legacy_item(id, completed);
+
 	if (tf_ddb_put_item(AWS, table, item, NULL) != TF_OK) {
 		cJSON_Delete(item);
 		return NULL;
@@ -439,6 +449,165 @@ test_legacy_item_is_claimed_once(void)
 	CHECK_INT_EQ(tf_task_claim(AWS, table, id, 0, "c2", tf_now_ms(), 250, 30000,
 	    &t, err, sizeof(err)), TF_ERR_CONDITION);
 	cJSON_Delete(item);
+	tf_free(id);
+}
+
+/* Writes an item with id, status (NULL: none, as the original scheduler
+ * wrote), completed, gen (< 0: none) and next_run in the past. */
+static enum tf_err
+put_item(const char *id, const char *status, bool completed, int64_t gen)
+{
+	cJSON *item = legacy_item(id, completed);
+	enum tf_err rc;
+
+	if (status != NULL) {
+		cJSON_AddItemToObject(item, "status", tf_ddb_av_s(status));
+		cJSON_AddItemToObject(item, "ns", tf_ddb_av_s("default"));
+		cJSON_AddItemToObject(item, "next_run", tf_ddb_av_n(tf_now_ms() - 1000));
+		cJSON_AddItemToObject(item, "max_attempts", tf_ddb_av_n(3));
+	}
+	if (gen >= 0)
+		cJSON_AddItemToObject(item, "gen", tf_ddb_av_n(gen));
+	rc = tf_ddb_put_item(AWS, table, item, NULL);
+	cJSON_Delete(item);
+	return rc;
+}
+
+/* A message of the item's very generation claims only a PENDING task: not
+ * one that runs, not one that is over, nor a completed item of the original
+ * scheduler. */
+static void
+test_claim_needs_a_pending_task(void)
+{
+	static const char *const statuses[] = { "PROCESSING", "COMPLETED",
+		"FAILED", "SUSPENDED" };
+	char *id = itest_name("notpending");
+	struct tf_task t;
+	char err[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+		CHECK_INT_EQ(put_item(id, statuses[i], statuses[i][0] == 'C', 5), TF_OK);
+		CHECK_MSG(tf_task_claim(AWS, table, id, 5, "c1", tf_now_ms(), 250,
+		    30000, &t, err, sizeof(err)) == TF_ERR_CONDITION,
+		    "a %s task was claimed", statuses[i]);
+	}
+	CHECK_INT_EQ(put_item(id, NULL, true, -1), TF_OK);
+	CHECK_INT_EQ(tf_task_claim(AWS, table, id, 0, "c1", tf_now_ms(), 250, 30000,
+	    &t, err, sizeof(err)), TF_ERR_CONDITION);
+	/* The same item not completed is claimed: the refusals were the state. */
+	CHECK_INT_EQ(put_item(id, NULL, false, -1), TF_OK);
+	CHECK_INT_EQ(tf_task_claim(AWS, table, id, 0, "c1", tf_now_ms(), 250, 30000,
+	    &t, err, sizeof(err)), TF_OK);
+	tf_task_free(&t);
+	tf_free(id);
+}
+
+/* A run whose lease was taken back, by the same consumer's next claim too,
+ * can neither extend nor write: the generation tells its lease apart. */
+static void
+test_old_lease_of_the_same_owner_is_refused(void)
+{
+	char *id = create("noop", NULL, 3);
+	struct tf_task old, now_run, check;
+	struct tf_task_outcome o = { 0 };
+	enum tf_task_status state;
+	int64_t next_gen, enqueue_at, now = tf_now_ms();
+	char err[256];
+
+	CHECK(id != NULL);
+	CHECK_INT_EQ(tf_task_claim(AWS, table, id, 1, "c1", now, 250, 30000, &old,
+	    err, sizeof(err)), TF_OK);
+	/* The sweeper takes the run back (its lease over), and c1 claims the
+	 * retry's message. */
+	o.kind = TF_OUTCOME_RETRY;
+	o.retry_at = now;
+	o.error = "lease expired";
+	o.lease_expired_before = now + 60000;
+	CHECK_INT_EQ(tf_task_finish(AWS, table, &old, &o, now, &state, &next_gen,
+	    &enqueue_at, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(tf_task_claim(AWS, table, id, next_gen, "c1", now, 250, 30000,
+	    &now_run, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(now_run.gen, 4);
+	/* The first run comes back. */
+	CHECK_INT_EQ(tf_task_extend_lease(AWS, table, id, old.gen, "c1", now + 60000),
+	    TF_ERR_CONDITION);
+	memset(&o, 0, sizeof(o));
+	o.kind = TF_OUTCOME_DONE;
+	o.completed = true;
+	CHECK_INT_EQ(tf_task_finish(AWS, table, &old, &o, now + 1, &state, &next_gen,
+	    &enqueue_at, err, sizeof(err)), TF_ERR_CONDITION);
+	CHECK_INT_EQ(tf_task_get(AWS, table, id, &check, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(check.status, TF_TASK_PROCESSING);
+	CHECK_INT_EQ(check.gen, 4);
+	tf_task_free(&check);
+	tf_task_free(&now_run);
+	tf_task_free(&old);
+	tf_free(id);
+}
+
+/* A suspend requested while the task runs wins over the run's "run again":
+ * the result is kept and the task ends SUSPENDED, out of the due index. */
+static void
+test_suspend_during_the_run_is_kept(void)
+{
+	char *id = create("noop", NULL, 3);
+	struct tf_task t, check;
+	struct tf_task_outcome o = { 0 };
+	struct tf_manage_result r;
+	enum tf_task_status state;
+	int64_t next_gen, enqueue_at, now = tf_now_ms();
+	char err[256];
+
+	CHECK(id != NULL);
+	CHECK_INT_EQ(tf_task_claim(AWS, table, id, 1, "c1", now, 250, 30000, &t, err,
+	    sizeof(err)), TF_OK);
+	CHECK_INT_EQ(tf_manage_change(AWS, table, id, TF_MANAGE_SUSPEND, now, 0, &r,
+	    err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(r.verdict, TF_MANAGE_REQUEST);
+	o.kind = TF_OUTCOME_DONE;
+	o.next_run = now + 5000;
+	CHECK_INT_EQ(tf_task_finish(AWS, table, &t, &o, now, &state, &next_gen,
+	    &enqueue_at, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(state, TF_TASK_SUSPENDED);
+	CHECK_INT_EQ(enqueue_at, 0);
+	CHECK_INT_EQ(tf_task_get(AWS, table, id, &check, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(check.status, TF_TASK_SUSPENDED);
+	CHECK_INT_EQ(check.iteration, 1);
+	CHECK(!check.suspend_requested);
+	tf_task_free(&check);
+	tf_task_free(&t);
+	tf_free(id);
+}
+
+/* The sweeper's enqueue holds only for the generation it read: a sweeper
+ * that read an older one (another sent the message meanwhile) sends none;
+ * the message it sends makes the older one stale. */
+static void
+test_sweep_enqueue_needs_the_generation_read(void)
+{
+	char *id = create("noop", NULL, 3);
+	struct tf_task t;
+	int64_t now = tf_now_ms();
+	char err[256];
+
+	CHECK(id != NULL);
+	CHECK_INT_EQ(tf_task_get(AWS, table, id, &t, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(t.gen, 1);
+	CHECK_INT_EQ(tf_task_sweep_enqueue(AWS, table, id, 0, t.next_run, now + 1000,
+	    now), TF_ERR_CONDITION);
+	CHECK_INT_EQ(tf_task_sweep_enqueue(AWS, table, id, 1, t.next_run, now + 1000,
+	    now), TF_OK);
+	tf_task_free(&t);
+	CHECK_INT_EQ(tf_task_get(AWS, table, id, &t, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(t.gen, 2);
+	tf_task_free(&t);
+	/* The message of generation 1 is stale now: only the new one claims. */
+	CHECK_INT_EQ(tf_task_claim(AWS, table, id, 1, "c1", now, 250, 30000, &t, err,
+	    sizeof(err)), TF_ERR_CONDITION);
+	CHECK_INT_EQ(tf_task_claim(AWS, table, id, 2, "c1", now, 250, 30000, &t, err,
+	    sizeof(err)), TF_OK);
+	tf_task_free(&t);
 	tf_free(id);
 }
 
@@ -550,6 +719,10 @@ main(void)
 	TF_RUN(test_retention_sets_ttl_on_finished_tasks);
 	TF_RUN(test_legacy_item_is_claimed_once);
 	TF_RUN(test_adopt_legacy_items);
+	TF_RUN(test_claim_needs_a_pending_task);
+	TF_RUN(test_old_lease_of_the_same_owner_is_refused);
+	TF_RUN(test_suspend_during_the_run_is_kept);
+	TF_RUN(test_sweep_enqueue_needs_the_generation_read);
 	TF_RUN(test_delete);
 	rc = tf_test_summary();
 	tf_ddb_delete_table(AWS, table);

@@ -3,8 +3,9 @@
 
 Starts `taskfleet serve --listen 127.0.0.1:0` (it prints its address on
 stderr) against the local stand-ins that tests/run starts, with its own table
-and queue (`taskfleet init` first), three API keys (write on all namespaces,
-read on all, write on namespace "teamA") and one allowed CORS origin; then:
+and queue (`taskfleet init` first), four API keys (write on all namespaces,
+read on all, write on namespace "teamA", and an entry whose hash is another
+key's in its first half only) and one allowed CORS origin; then:
 
   - every endpoint: POST /v1/tasks (one task, a batch, Idempotency-Key),
     GET /v1/tasks (filters, paging with the token `taskfleet list` prints),
@@ -413,10 +414,13 @@ def main():
         check("setup-init", False, r.stderr.strip())
         return
 
-    kw, kr, ka = (secrets.token_urlsafe(24) for _ in range(3))
+    kw, kr, ka, kh = (secrets.token_urlsafe(24) for _ in range(4))
     h = lambda k: hashlib.sha256(k.encode()).hexdigest()
+    # An entry whose hash is kh's in its first half only: kh must not match it.
+    half = h(kh)[:32] + ("0" * 32 if h(kh)[32:] != "0" * 32 else "1" * 32)
     senv = dict(env)
-    senv["TASKFLEET_API_KEYS"] = "%s:write:*, %s:read:*,%s:write:teamA|teamB" % (h(kw), h(kr), h(ka))
+    senv["TASKFLEET_API_KEYS"] = "%s:write:*, %s:read:*,%s:write:teamA|teamB,%s:write:*" % (
+        h(kw), h(kr), h(ka), half)
     senv["TASKFLEET_API_CORS_ORIGINS"] = ORIGIN
     # The checks below send requests as fast as the machine answers them,
     # which can be more than the default rate (50/s): no limit on this
@@ -547,6 +551,9 @@ def main():
           and hd.get("www-authenticate", "").startswith("Bearer"), "%s %s" % (st, d))
     st, _, d = api.req("GET", "/v1/tasks", key="wrong-" + kw)
     check("401-wrong-key", st == 401 and code_of(d) == "unauthorized", "%s %s" % (st, d))
+    st, _, d = api.req("GET", "/v1/tasks", key=kh)
+    check("401-key-whose-hash-differs-in-its-second-half", st == 401 and code_of(d) == "unauthorized",
+          "%s %s" % (st, d))
     st, _, d = api.req("GET", "/v1/openapi.json", key=None)
     check("401-openapi-needs-key", st == 401, "%s" % st)
     st, _, d = api.req("GET", "/v1/tasks/%s" % tid, key=kr)
@@ -559,6 +566,8 @@ def main():
     check("403-namespace-list", st == 403 and code_of(d) == "forbidden", "%s %s" % (st, d))
     st, _, d = api.req("POST", "/v1/tasks", {"type": "noop", "ns": "default"}, key=ka)
     check("403-namespace-post", st == 403 and code_of(d) == "forbidden", "%s %s" % (st, d))
+    st, _, d = api.req("POST", "/v1/tasks", {"type": "noop", "ns": "teamA2", "at": "+1h"}, key=ka)
+    check("403-namespace-that-starts-with-the-keys", st == 403 and code_of(d) == "forbidden", "%s %s" % (st, d))
     st, _, d = api.req("POST", "/v1/tasks", {"type": "noop", "ns": "teamB", "at": "+1h"}, key=ka)
     tb = (d or {}).get("id")
     check("namespace-key-writes-its-own", st == 201, "%s %s" % (st, d))

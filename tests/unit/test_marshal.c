@@ -410,6 +410,38 @@ nested_path(char *out, size_t len, int item)
 		    i % 2 ? (strlen(out) ? ".k" : "k") : "[0]");
 }
 
+/* Maps only, n deep around 1: the limit holds for a map as the 33rd
+ * container as well as for a list (nested() ends in a list). */
+static void
+test_depth_of_maps(void)
+{
+	struct tf_buf b = TF_BUF_INIT;
+	char err[256];
+	cJSON *json, *av = NULL;
+	int n, i;
+
+	for (n = 32; n <= 33; n++) {
+		tf_buf_reset(&b);
+		for (i = 0; i < n; i++)
+			tf_buf_append_str(&b, "{\"k\":");
+		tf_buf_append_str(&b, "1");
+		for (i = 0; i < n; i++)
+			tf_buf_append_str(&b, "}");
+		json = cJSON_Parse(tf_buf_str(&b));
+		CHECK(json != NULL);
+		CHECK_INT_EQ(tf_marshal_value(json, &av, err, sizeof(err)),
+		    n == 32 ? TF_OK : TF_ERR_INVALID);
+		cJSON_Delete(av);
+		av = NULL;
+		CHECK_INT_EQ(tf_marshal_value_json_text(tf_buf_str(&b), b.len, &av, err,
+		    sizeof(err)), n == 32 ? TF_OK : TF_ERR_INVALID);
+		cJSON_Delete(av);
+		av = NULL;
+		cJSON_Delete(json);
+	}
+	tf_buf_free(&b);
+}
+
 static void
 test_depth(void)
 {
@@ -940,6 +972,7 @@ main(void)
 	}
 	TF_RUN(test_numbers_accepted);
 	TF_RUN(test_depth);
+	TF_RUN(test_depth_of_maps);
 	TF_RUN(test_item_size);
 	TF_RUN(test_item_size_limit);
 	TF_RUN(test_long_names);

@@ -672,6 +672,9 @@ static const struct permit_case permit_cases[] = {
 	{ "*.example.com", "a.example.com", "10.0.0.5", true },
 	{ "*.example.com", "a.b.example.com", "10.0.0.5", true },
 	{ "*.example.com", "aexample.com", "10.0.0.5", false },
+	/* Long enough for the suffix and a label, but no dot before it */
+	{ "*.example.com", "evilexample.com", "10.0.0.5", false },
+	{ "*.internal", "my-internal", "10.0.0.5", false },
 	{ "hooks.example.com", "hooks.example.com", "192.168.1.10", true },
 	{ "Hooks.Example.Com.", "hooks.example.COM", "192.168.1.10", true },
 	{ "hooks.example.com", "a.hooks.example.com", "192.168.1.10", false },
