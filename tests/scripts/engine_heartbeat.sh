@@ -13,7 +13,7 @@ start_consumer h1 --concurrency 2 --visibility-timeout 4
 start_consumer h2 --concurrency 2 --visibility-timeout 4
 unset TASKFLEET_LOG
 claimed_at=$(date +%s%3N)
-"$TASKFLEET" submit --type sleep --id long-1 --params '{"ms": 10000}' >/dev/null
+tf_cli submit --type sleep --id long-1 --params '{"ms": 10000}' >/dev/null
 
 item() { $TFCHECK scan "$E2E_NAME" | grep '"id": "long-1"'; }
 field() { item | $PY -c "import json,sys; print(json.load(sys.stdin).get('$1'))"; }
