@@ -12,8 +12,9 @@
 #   report        leaves an AddressSanitizer report in a file under TF_TEST_OUT
 #   gone          is in the manifest but not in the tree
 # and good, test_c (a C test's place) and fuzz/fuzz_x (skipped with
-# TF_FUZZ_SECONDS=0) break none. Then TF_RECORD_COUNTS=1 records only the
-# clean programs' counts.
+# TF_FUZZ_SECONDS=0) break none. A filter counts only what it names, and
+# fails when it names nothing. Then TF_RECORD_COUNTS=1 records only the clean
+# programs' counts.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 failed=0
@@ -117,6 +118,15 @@ if [ "$status" -eq 0 ] && [ "$(tail -n 1 "$W/filtered.txt")" = "2 passed, 0 fail
 	pass tally-filter-counts-only-what-ran
 else
 	fail tally-filter-counts-only-what-ran "status $status: $(tail -n 1 "$W/filtered.txt")"
+fi
+
+# A filter that names nothing (a misspelt name) fails.
+run_tally nothing.txt TF_TEST_FILTER='^scripts/godo\.sh$'
+status=$?
+if [ "$status" -ne 0 ] && grep -q "^FAIL tally: the filter '^scripts/godo" "$W/nothing.txt"; then
+	pass tally-empty-filter-fails
+else
+	fail tally-empty-filter-fails "status $status: $(tail -n 2 "$W/nothing.txt" | tr '\n' '|')"
 fi
 
 # Recording: the clean programs' counts are written (unlisted added), the

@@ -164,7 +164,8 @@ tally_write() {
 }
 
 # tally_finish: fails each expected program that did not run (when nothing
-# is filtered), records, and prints "N passed, N failed[, N skipped]".
+# is filtered) or a filter that matched nothing, records, and prints
+# "N passed, N failed[, N skipped]".
 # Returns non-zero when anything failed.
 tally_finish() {
 	local name
@@ -174,6 +175,9 @@ tally_finish() {
 			[ -n "${tally_seen[$name]:-}" ] && continue
 			tally_fail "$name" "did not run ($TALLY_MANIFEST expects ${tally_expect[$name]} checks in the $TALLY_PASS pass)"
 		done
+	fi
+	if [ -n "$TALLY_FILTER" ] && [ "${#tally_seen[@]}" -eq 0 ]; then
+		tally_fail tally "the filter '$TALLY_FILTER' names no test program"
 	fi
 	[ "${TALLY_RECORD:-}" = 1 ] && tally_write
 	if [ "$tally_skipped" -gt 0 ]; then
