@@ -113,6 +113,7 @@ tally_run() {
 	fi
 	if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
 		tally_fail "$name" "exited with status $status"
+		tail -n 20 "$log" | sed 's/^/    /'
 	elif [ $((p + f)) -eq 0 ]; then
 		tally_fail "$name" "printed no PASS or FAIL line"
 	elif [ "${TALLY_RECORD:-}" = 1 ]; then
@@ -129,7 +130,6 @@ tally_run() {
 	if [ "$f" -gt 0 ] || [ "$status" -ne 0 ] || [ -n "$reports" ] || [ "$s" -gt 0 ]; then
 		echo "   (log: $log)"
 	fi
-	[ "$status" -eq 0 ] || tail -n 20 "$log" | sed 's/^/    /'
 	rm -f "$stamp"
 }
 
