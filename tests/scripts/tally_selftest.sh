@@ -97,7 +97,7 @@ expect skip-shown '^SKIP s2: no widget here$'
 expect skip-falls-short '^FAIL scripts/skips\.sh: printed 1 checks \(1 PASS, 0 FAIL, 1 SKIP\)'
 expect bad-exit-fails '^FAIL scripts/badexit\.sh: exited with status 3$'
 expect unlisted-fails '^FAIL scripts/unlisted\.sh: no plain count in '
-expect report-fails "^FAIL scripts/report\.sh: a sanitizer or valgrind report in $W/out/report/c1\.log"
+expect report-fails "^FAIL scripts/report\.sh: sanitizer or valgrind reports in 1 file\(s\), the first $W/out/report/c1\.log: "
 expect missing-fails '^FAIL scripts/gone\.sh: did not run '
 expect fuzz-zero-skipped '^SKIP fuzz/fuzz_x: TF_FUZZ_SECONDS=0$'
 expect final-line '^11 passed, 9 failed, 2 skipped$'

@@ -70,15 +70,19 @@ tally_skip() {
 	tally_seen[$1]=1
 }
 
-# tally_scan NAME STAMP LOG: one FAIL line for each file, LOG or one under
-# $TALLY_OUT newer than STAMP, that holds a sanitizer or valgrind report.
+# tally_scan NAME STAMP LOG: one FAIL line when LOG or a file under
+# $TALLY_OUT newer than STAMP holds a sanitizer or valgrind report: how many
+# files do, and the first one's report line.
 tally_scan() {
-	local name=$1 stamp=$2 log=$3 file first
-	{ echo "$log"; find "$TALLY_OUT" -type f -newer "$stamp" ! -name timings.txt \
-	    ! -name '.tally-*' 2>/dev/null; } | sort -u | while IFS= read -r file; do
-		first=$(grep -E -m 1 -a "$TALLY_REPORT_RE" "$file") || continue
-		echo "FAIL $name: a sanitizer or valgrind report in $file: $first"
-	done
+	local name=$1 stamp=$2 log=$3 file first="" n=0 line
+	while IFS= read -r file; do
+		line=$(grep -E -m 1 -a "$TALLY_REPORT_RE" "$file") || continue
+		n=$((n + 1))
+		[ -n "$first" ] || first="$file: $line"
+	done < <({ echo "$log"; find "$TALLY_OUT" -type f -newer "$stamp" ! -name timings.txt \
+	    ! -name '.tally-*' 2>/dev/null; } | sort -u)
+	[ "$n" -eq 0 ] ||
+	    echo "FAIL $name: sanitizer or valgrind reports in $n file(s), the first $first"
 }
 
 # tally_run NAME COMMAND...: runs one test program (stdout and stderr to its
@@ -109,7 +113,7 @@ tally_run() {
 	reports=$(tally_scan "$name" "$stamp" "$log")
 	if [ -n "$reports" ]; then
 		echo "$reports"
-		tally_failed=$((tally_failed + $(echo "$reports" | wc -l)))
+		tally_failed=$((tally_failed + 1))
 	fi
 	if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
 		tally_fail "$name" "exited with status $status"
