@@ -221,6 +221,7 @@ bench: all
 	BENCH_BUILD=$(BUILD) bench/run
 
 # libFuzzer targets (clang only); tests/run runs each for a short fixed time.
+# Undefined behaviour stops the target like a crash (libFuzzer keeps the input).
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 # They link the library's sources, but for the HTTP server (libmicrohttpd).
@@ -228,7 +229,8 @@ FUZZ_LIB_SRC = $(filter-out lib/httpd.c,$(LIB_SRC))
 fuzz: $(FUZZ_BIN)
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC) $(wildcard lib/*.h)
 	@mkdir -p $(dir $@)
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Ilib \
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=undefined -Iinclude -Ilib \
 	  -o $@ $< $(FUZZ_LIB_SRC) $(LIBS)
 
 install: all

@@ -27,13 +27,13 @@ valgrind --leak-check=full --show-leak-kinds=definite,indirect,possible \
     >"$E2E_DIR/vg.log" 2>&1 &
 vg_pid=$!
 sleep 3
-"$TASKFLEET" submit --type countdown --id vg-1 --params '{"n": 3, "every_ms": 100}' >/dev/null
-"$TASKFLEET" submit --type fail --id vg-2 --max-attempts 1 --params '{"mode": "retry"}' >/dev/null
-"$TASKFLEET" submit --type noop --id vg-3 >/dev/null
-"$TASKFLEET" http --id vg-4 --url "http://127.0.0.1:$PORT/ok" --method POST \
+tf_cli submit --type countdown --id vg-1 --params '{"n": 3, "every_ms": 100}' >/dev/null
+tf_cli submit --type fail --id vg-2 --max-attempts 1 --params '{"mode": "retry"}' >/dev/null
+tf_cli submit --type noop --id vg-3 >/dev/null
+tf_cli http --id vg-4 --url "http://127.0.0.1:$PORT/ok" --method POST \
     --json-body '{"a": 1}' >/dev/null
-"$TASKFLEET" http --id vg-5 --url "http://127.0.0.2:$PORT/ok" >/dev/null
-"$TASKFLEET" http --id vg-6 --url "http://127.0.0.1:$PORT/redirect/302?to=/status/201" \
+tf_cli http --id vg-5 --url "http://127.0.0.2:$PORT/ok" >/dev/null
+tf_cli http --id vg-6 --url "http://127.0.0.1:$PORT/redirect/302?to=/status/201" \
     --follow-redirects >/dev/null
 $TFCHECK send "$QUEUE_URL" 'not json'
 

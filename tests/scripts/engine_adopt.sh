@@ -60,11 +60,11 @@ check "adopt-readyz-200-after-init" wait_until 20 answers "$P" /readyz 200 '^ok$
 check "adopt-sweeper-says-works-again" wait_until 10 grep -q 'by_due of table .* works again' "$E2E_DIR/a1.log"
 
 # ---- before adopt: the items are in no index
-"$TASKFLEET" --json list >"$E2E_DIR/list1.out"
+tf_cli --json list >"$E2E_DIR/list1.out"
 check "adopt-list-empty-before" test ! -s "$E2E_DIR/list1.out"
-"$TASKFLEET" adopt --dry-run >"$E2E_DIR/dry.out" 2>"$E2E_DIR/dry.err"
+tf_cli adopt --dry-run >"$E2E_DIR/dry.out" 2>"$E2E_DIR/dry.err"
 check "adopt-dry-run-counts" grep -q '^would adopt 4 item(s) of the original scheduler: 3 pending (due now), 1 completed' "$E2E_DIR/dry.out"
-"$TASKFLEET" --json list >"$E2E_DIR/list2.out"
+tf_cli --json list >"$E2E_DIR/list2.out"
 check "adopt-dry-run-writes-nothing" test ! -s "$E2E_DIR/list2.out"
 
 # ---- adopt
@@ -74,7 +74,7 @@ check "adopt-says-what" grep -q '^adopted 4 item(s) of the original scheduler: 3
 check "adopt-progress-on-stderr" grep -q 'item(s) without a status read, 4 adopted so far' "$E2E_DIR/adopt.err"
 ids() { "$TASKFLEET" --json list | $PY -c 'import json,sys; print(" ".join(sorted(json.loads(l)["id"] for l in sys.stdin)))'; }
 check "adopt-list-shows-them" test "$(ids)" = "old-1 old-2 old-3 old-done"
-"$TASKFLEET" stats --ns default --json >"$E2E_DIR/stats.json"
+tf_cli stats --ns default --json >"$E2E_DIR/stats.json"
 check "adopt-stats-counts-them" $PY -c '
 import json, sys
 o = json.load(open(sys.argv[1]))
@@ -95,7 +95,7 @@ check "adopt-sweeper-sent-them" enqueued
 check "adopt-completed-one-untouched" test "$(field old-done status) $(field old-done iteration)" = "COMPLETED 0"
 
 # ---- adopt again: nothing left to do
-"$TASKFLEET" adopt --json >"$E2E_DIR/again.json" 2>/dev/null
+tf_cli adopt --json >"$E2E_DIR/again.json" 2>/dev/null
 check "adopt-again-changes-nothing" $PY -c '
 import json, sys
 o = json.load(open(sys.argv[1]))

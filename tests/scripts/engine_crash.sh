@@ -32,11 +32,11 @@ supervise() {
 supervise &
 supervisor=$!
 
-"$TASKFLEET" submit --type sleep --id healthy --params '{"ms": 4000}' >/dev/null
+tf_cli submit --type sleep --id healthy --params '{"ms": 4000}' >/dev/null
 running() { [ "$(field healthy status)" = PROCESSING ]; }
 check "crash-healthy-task-running" wait_until 20 running
-"$TASKFLEET" submit --type crashy --id segv --params '{"mode": "segv"}' >/dev/null
-"$TASKFLEET" submit --type crashy --id exits --max-attempts 2 \
+tf_cli submit --type crashy --id segv --params '{"mode": "segv"}' >/dev/null
+tf_cli submit --type crashy --id exits --max-attempts 2 \
     --params '{"mode": "exit"}' >/dev/null
 
 all_done() {

@@ -17,7 +17,7 @@ check "custom-runner-builds-out-of-tree" test -f "$E2E_DIR/src/hello.so"
 
 export TASKFLEET_RUNNERS=$TASKFLEET_RUNNERS:$E2E_DIR/src/hello.so
 start_consumer k1 --concurrency 2
-"$TASKFLEET" submit --type hello --id hello-1 >/dev/null
+tf_cli submit --type hello --id hello-1 >/dev/null
 done_() { $TFCHECK scan "$E2E_NAME" | grep '"id": "hello-1"' | grep -q '"status": "COMPLETED"'; }
 check "custom-runner-task-completed" wait_until 20 done_
 check "custom-runner-result-stored" sh -c "$TFCHECK scan $E2E_NAME | grep '\"id\": \"hello-1\"' | grep -q '\"greeting\": \"hello\"'"

@@ -15,7 +15,7 @@ start_consumer h2 --concurrency 2 --visibility-timeout 4
 unset TASKFLEET_LOG
 # A 30 s run: time enough, even on a loaded machine (where one look at the
 # item can take seconds), to see it running past the 4 s visibility.
-"$TASKFLEET" submit --type sleep --id long-1 --params '{"ms": 30000}' >/dev/null
+tf_cli submit --type sleep --id long-1 --params '{"ms": 30000}' >/dev/null
 
 item() { $TFCHECK scan "$E2E_NAME" | grep '"id": "long-1"'; }
 field() { item | $PY -c "import json,sys; print(json.load(sys.stdin).get('$1'))"; }
@@ -55,7 +55,7 @@ check "heartbeat-lease-never-lost" test "$(grep -c 'lease lost' "$E2E_DIR"/h1.lo
 # a lease ten minutes long, so no sweeper takes it back during the test):
 # the next extension is refused, and the consumer stops the run at once as
 # lost, rather than taking the refusal for a passing failure and retrying.
-"$TASKFLEET" submit --type sleep --id steal-1 --params '{"ms": 30000}' >/dev/null
+tf_cli submit --type sleep --id steal-1 --params '{"ms": 30000}' >/dev/null
 stolen() { [ "$($TFCHECK item "$E2E_NAME" steal-1 | $PY -c 'import json,sys; print(json.load(sys.stdin).get("status"))')" = PROCESSING ]; }
 check "heartbeat-steal-task-running" wait_until 10 stolen
 $TFCHECK put "$E2E_NAME" "$($TFCHECK item "$E2E_NAME" steal-1 | $PY -c '

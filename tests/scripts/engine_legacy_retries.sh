@@ -18,11 +18,11 @@ for i in 1 2 3; do
 	$TFCHECK put-legacy "$E2E_NAME" "legacy-$i" countdown '{"n": 2, "every_ms": 0}'
 	$TFCHECK send "$QUEUE_URL" "{\"taskId\": \"legacy-$i\", \"targetTimestamp\": $(($(date +%s) * 1000)), \"priority\": null}"
 done
-"$TASKFLEET" submit --type fail --id retry-1 --max-attempts 3 \
+tf_cli submit --type fail --id retry-1 --max-attempts 3 \
     --params '{"mode": "retry", "message": "try again"}' >/dev/null
-"$TASKFLEET" submit --type fail --id perm-1 --max-attempts 3 \
+tf_cli submit --type fail --id perm-1 --max-attempts 3 \
     --params '{"mode": "permanent", "message": "no way"}' >/dev/null
-"$TASKFLEET" submit --type fail --id flaky-1 --max-attempts 3 \
+tf_cli submit --type fail --id flaky-1 --max-attempts 3 \
     --params '{"mode": "retry", "succeed_after": 1}' >/dev/null
 $TFCHECK send "$QUEUE_URL" 'this is not json'
 # A pending item with no type: claimed, unreadable, so it ends FAILED.

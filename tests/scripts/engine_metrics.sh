@@ -124,12 +124,12 @@ says_allow() { get "$1" /readyz DELETE 2>/dev/null | grep -q '^Allow: GET, HEAD'
 check "metrics-405-says-allow" says_allow "$P"
 check "metrics-head-200" code_is 200 "$P" /metrics HEAD
 
-"$TASKFLEET" submit --type noop --id n1 >/dev/null
-"$TASKFLEET" submit --type noop --id n2 --ns team-a >/dev/null
-"$TASKFLEET" submit --type countdown --id c1 --params '{"n": 3, "every_ms": 100}' >/dev/null
-"$TASKFLEET" submit --type fail --id f1 --max-attempts 1 --params '{"mode": "permanent"}' >/dev/null
-"$TASKFLEET" submit --type fail --id f2 --max-attempts 2 --params '{"mode": "retry"}' >/dev/null
-"$TASKFLEET" submit --type record --id u1 --max-attempts 1 >/dev/null
+tf_cli submit --type noop --id n1 >/dev/null
+tf_cli submit --type noop --id n2 --ns team-a >/dev/null
+tf_cli submit --type countdown --id c1 --params '{"n": 3, "every_ms": 100}' >/dev/null
+tf_cli submit --type fail --id f1 --max-attempts 1 --params '{"mode": "permanent"}' >/dev/null
+tf_cli submit --type fail --id f2 --max-attempts 2 --params '{"mode": "retry"}' >/dev/null
+tf_cli submit --type record --id u1 --max-attempts 1 >/dev/null
 $TFCHECK send "$QUEUE_URL" 'not json'
 settled() {
 	[ "$($TFCHECK summary "$E2E_NAME")" = '{"COMPLETED": 3, "FAILED": 3}' ]
@@ -202,7 +202,7 @@ check "metrics-run-lines-carry-context" mq "$M" "$L" 'all(all(k in r for k in ("
 check "metrics-run-lines-carry-namespace" mq "$M" "$L" 'any(r["task"] == "n2" and r["ns"] == "team-a" for r in runs) and any(r["task"] == "n1" and r["ns"] == "default" for r in runs)'
 
 # --- SIGTERM: a run still going, /healthz and /readyz answer 503 -----------
-"$TASKFLEET" submit --type sleep --id s1 --params '{"ms": 4000}' >/dev/null
+tf_cli submit --type sleep --id s1 --params '{"ms": 4000}' >/dev/null
 running() { $TFCHECK scan "$E2E_NAME" | grep '"id": "s1"' | grep -q PROCESSING; }
 check "metrics-sleep-running" wait_until 20 running
 kill -TERM "$m1_pid"

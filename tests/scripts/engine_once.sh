@@ -17,7 +17,7 @@ start_consumer o2 --concurrency 8
 unset TASKFLEET_TEST_DUPLICATE_SENDS TASKFLEET_LOG
 
 for i in $(seq 1 $TASKS); do
-	"$TASKFLEET" submit --type record --id "once-$i" \
+	tf_cli submit --type record --id "once-$i" \
 	    --params "{\"n\": 3, \"file\": \"$RECORD\"}" >/dev/null 2>>"$E2E_DIR/submit.log"
 	# A duplicate of the task's first message, as SQS may deliver.
 	$TFCHECK send "$QUEUE_URL" "{\"taskId\": \"once-$i\", \"targetTimestamp\": null, \"gen\": 1}"
@@ -35,7 +35,7 @@ queue_empty() {
 	[ "$($TFCHECK queue-counts "$QUEUE_URL")" = '{"visible": 0, "inflight": 0, "delayed": 0}' ]
 }
 check "once-duplicates-drained" wait_until 30 queue_empty
-stop_consumers
+check "once-consumers-exit-0" stop_consumers
 
 lines=$(wc -l <"$RECORD")
 unique=$(sort -u "$RECORD" | wc -l)

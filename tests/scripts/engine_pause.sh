@@ -24,7 +24,7 @@ d = json.load(sys.stdin); print(d.get('status'), d.get('lease_owner'))")" = \
 
 start_consumer p1 --visibility-timeout 4
 p1=${consumer_pids[0]}
-"$TASKFLEET" submit --type record --id paused-1 \
+tf_cli submit --type record --id paused-1 \
     --params "{\"file\": \"$RECORD\", \"work_ms\": 5000}" >/dev/null
 check "pause-first-consumer-runs-it" wait_until 20 owned_by p1
 p1_claimed=$(field paused-1 updated_at)

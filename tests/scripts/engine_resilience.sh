@@ -39,7 +39,7 @@ line_time() { grep -m1 "$1" "$2" | $PY -c "import json,sys; print(json.loads(sys
 export TASKFLEET_LEASE_GRACE=2s TASKFLEET_SWEEP_INTERVAL=500ms TASKFLEET_SWEEP_GRACE=3s
 AWS_ENDPOINT_URL_DYNAMODB=$PROXIED_DDB start_consumer r1 --concurrency 2 \
     --visibility-timeout 6
-"$TASKFLEET" submit --type sleep --id slow-1 --params '{"ms": 16000}' \
+tf_cli submit --type sleep --id slow-1 --params '{"ms": 16000}' \
     --max-attempts 3 >/dev/null
 check "resilience-task-running" wait_until 15 status_is slow-1 PROCESSING
 echo hold >"$PROXY_CTL"
@@ -78,7 +78,7 @@ AWS_ENDPOINT_URL_DYNAMODB=$PROXIED_DDB start_consumer r2 --concurrency 8 \
     --visibility-timeout 6
 echo throttle >"$PROXY_CTL"
 for i in $(seq 1 12); do
-	"$TASKFLEET" submit --type noop --id thr-$i >/dev/null
+	tf_cli submit --type noop --id thr-$i >/dev/null
 done
 throttled() { grep -q 'AWS is throttling: taking at most' "$E2E_DIR/r2.log"; }
 check "resilience-throttling-lowers-intake" wait_until 20 throttled
@@ -100,7 +100,7 @@ unset TASKFLEET_LEASE_GRACE
 # each retry has an even chance of reaching it: 30 attempts leave ample room.
 TASKFLEET_RUNNERS=$TF_BUILD/runners/fail.so TASKFLEET_RETRY_BASE=500ms \
     TASKFLEET_RETRY_CAP=1s start_consumer old1 --concurrency 2
-"$TASKFLEET" submit --type noop --id rolling-1 --max-attempts 30 >/dev/null
+tf_cli submit --type noop --id rolling-1 --max-attempts 30 >/dev/null
 retried() { [ "$(field rolling-1 attempts)" -ge 1 ] 2>/dev/null; }
 check "resilience-unknown-runner-is-retried" wait_until 20 retried
 check "resilience-unknown-runner-error-says-which" field_has rolling-1 last_error \
@@ -110,7 +110,7 @@ start_consumer new1 --concurrency 2
 check "resilience-runs-once-a-consumer-has-the-runner" wait_until 40 \
     status_is rolling-1 COMPLETED
 check "resilience-rolling-consumers-exit-0" stop_consumers
-"$TASKFLEET" submit --type noop --id rolling-2 --max-attempts 2 >/dev/null
+tf_cli submit --type noop --id rolling-2 --max-attempts 2 >/dev/null
 TASKFLEET_RUNNERS=$TF_BUILD/runners/fail.so TASKFLEET_RETRY_BASE=100ms \
     start_consumer old2 --concurrency 2
 check "resilience-unknown-runner-fails-at-max-attempts" wait_until 30 \
@@ -138,7 +138,7 @@ check "resilience-watchdog-setting-validated" sh -c \
 # stops the consumer (exit 70) so that its supervisor starts a fresh one; the
 # task is recovered through its lease.
 TASKFLEET_RUNNERS=$TF_BUILD/tests/runners/crashy.so \
-    "$TASKFLEET" submit --type crashy --id hang-1 --params '{"mode": "hang"}' \
+    tf_cli submit --type crashy --id hang-1 --params '{"mode": "hang"}' \
     --max-attempts 2 >/dev/null
 TASKFLEET_RUNNERS=$TF_BUILD/tests/runners/crashy.so \
     "$CONSUMER" --id hang1 --wait-time 1 --shutdown-timeout 1 --run-timeout 1s \

@@ -14,7 +14,7 @@ export TASKFLEET_RUNNERS=$TASKFLEET_RUNNERS:$TF_BUILD/tests/runners/misbehave.so
 
 start_consumer t1 --concurrency 4
 submit_mode() {
-	"$TASKFLEET" submit --type misbehave --id "times-$1" --max-attempts 3 \
+	tf_cli submit --type misbehave --id "times-$1" --max-attempts 3 \
 	    --params "{\"mode\": \"$1\"}" >/dev/null
 }
 for m in target_max target_negative target_one retry_max target_last; do

@@ -20,15 +20,15 @@ status_is() { [ "$(field "$1" status)" = "$2" ]; }
 start_consumer r1 --concurrency 4
 start_consumer r2 --concurrency 4
 
-"$TASKFLEET" submit --type record --id every-1 --every 2s --max-runs 3 \
+tf_cli submit --type record --id every-1 --every 2s --max-runs 3 \
     --params "{\"file\": \"$RECORD\", \"stamp\": true}" >/dev/null
-"$TASKFLEET" submit --type fail --id every-fail --every 1s --max-runs 3 \
+tf_cli submit --type fail --id every-fail --every 1s --max-runs 3 \
     --params '{"mode": "permanent", "message": "bad input today"}' >/dev/null
-"$TASKFLEET" submit --type record --id susp-1 --at +3s \
+tf_cli submit --type record --id susp-1 --at +3s \
     --params "{\"file\": \"$RECORD\"}" >/dev/null
-"$TASKFLEET" suspend susp-1 >/dev/null
-"$TASKFLEET" submit --type noop --id later-1 --at +1h >/dev/null
-"$TASKFLEET" run-now later-1 >/dev/null
+tf_cli suspend susp-1 >/dev/null
+tf_cli submit --type noop --id later-1 --at +1h >/dev/null
+tf_cli run-now later-1 >/dev/null
 
 check "every-completed-after-3-runs" wait_until 20 status_is every-1 COMPLETED
 runs=$(grep -c '^every-1 ' "$RECORD")
@@ -54,16 +54,16 @@ check "run-now-ran-at-once" wait_until 10 status_is later-1 COMPLETED
 
 sleep 5
 check "suspended-never-ran" test "$(field susp-1 status) $(grep -c '^susp-1 ' "$RECORD")" = "SUSPENDED 0"
-"$TASKFLEET" resume susp-1 >/dev/null
+tf_cli resume susp-1 >/dev/null
 check "resumed-runs-at-once" wait_until 10 status_is susp-1 COMPLETED
 check "resumed-ran-once" test "$(grep -c '^susp-1 ' "$RECORD")" -eq 1
 
 # Suspend while running: the run finishes, its result is kept, then it waits.
 # A 10 s run: time enough to see it PROCESSING on a loaded machine (one look
 # at the item can take seconds there).
-"$TASKFLEET" submit --type sleep --id susp-run --every 1h --params '{"ms": 10000}' >/dev/null
+tf_cli submit --type sleep --id susp-run --every 1h --params '{"ms": 10000}' >/dev/null
 check "suspend-run-started" wait_until 15 status_is susp-run PROCESSING
-"$TASKFLEET" suspend susp-run >/dev/null
+tf_cli suspend susp-run >/dev/null
 check "suspend-during-run-takes-effect-after" wait_until 20 status_is susp-run SUSPENDED
 check "suspend-during-run-kept-the-run" test "$(field susp-run iteration)" = 1
 check "schedule-consumers-exit-0" stop_consumers

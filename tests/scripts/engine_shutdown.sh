@@ -32,7 +32,7 @@ sleep 1
 
 kill -TERM "$s1"
 submitted=$(date +%s%3N)
-"$TASKFLEET" submit --type record --id after-stop \
+tf_cli submit --type record --id after-stop \
     --params "{\"file\": \"$RECORD\"}" >/dev/null
 start_consumer s2
 completed() { [ "$(field after-stop status)" = COMPLETED ]; }

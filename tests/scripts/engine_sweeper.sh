@@ -18,9 +18,9 @@ field() { item "$1" | $PY -c "import json,sys; print(json.load(sys.stdin).get('$
 counts() { $TFCHECK queue-counts "$QUEUE_URL"; }
 
 # A task far beyond the horizon: no message, nothing enqueued.
-"$TASKFLEET" submit --type noop --id far-1 --at +20m >/dev/null
+tf_cli submit --type noop --id far-1 --at +20m >/dev/null
 # A task just beyond the horizon: the sweeper must send its message.
-"$TASKFLEET" submit --type record --id soon-1 --at +12s \
+tf_cli submit --type record --id soon-1 --at +12s \
     --params "{\"file\": \"$RECORD\", \"stamp\": true}" >/dev/null
 check "sweeper-no-message-at-submit" test "$(counts)" = '{"visible": 0, "inflight": 0, "delayed": 0}'
 
@@ -40,12 +40,12 @@ now=$(date +%s%3N)
 $TFCHECK put "$E2E_NAME" "{\"id\": \"lost-1\", \"ns\": \"default\", \"type\": \"noop\", \"params\": {}, \"status\": \"PENDING\", \"completed\": false, \"gen\": 1, \"iteration\": 0, \"attempts\": 0, \"max_attempts\": 3, \"next_run\": $now, \"due_shard\": \"3\", \"due_at\": $now, \"enqueued_for\": $now}"
 check "sweeper-lost-message-recovered" wait_until 20 done_ lost-1
 check "sweeper-lost-message-logged" grep -q 'was lost; sent again' "$E2E_DIR/s1.log"
-stop_consumers
+check "sweeper-s1-exit-0" stop_consumers
 
 # SIGKILL in the middle of runs: five 8-second runs on one consumer, killed
 # once at least three are running.
 for i in 1 2 3 4 5; do
-	"$TASKFLEET" submit --type sleep --id kill-$i --params '{"ms": 8000}' >/dev/null
+	tf_cli submit --type sleep --id kill-$i --params '{"ms": 8000}' >/dev/null
 done
 start_consumer victim --concurrency 8 --visibility-timeout 4
 running() { [ "$($TFCHECK summary "$E2E_NAME" | $PY -c 'import json,sys; print(json.load(sys.stdin).get("PROCESSING", 0))')" -ge 3 ]; }

@@ -14,6 +14,9 @@ TFCHECK="$PY $TF_ROOT/tests/tools/tfcheck.py"
 e2e_failed=0
 consumer_pids=()
 
+# The script's own output, where its result lines go: the CLI's failures are
+# reported there even when the call's stdout goes elsewhere.
+exec {E2E_RESULTS}>&1
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; e2e_failed=1; }
 
@@ -21,6 +24,18 @@ fail() { echo "FAIL $1: $2"; e2e_failed=1; }
 check() {
 	local name=$1; shift
 	if "$@"; then pass "$name"; else fail "$name" "$*"; fi
+}
+
+# tf_cli ARGS...: runs the CLI for a call whose failure the test does not
+# check otherwise (a submit that sets the scene): output and status as the
+# CLI's; a non-zero status is also a FAIL line on the script's output.
+tf_cli() {
+	local status
+	"$TASKFLEET" "$@"
+	status=$?
+	[ "$status" -eq 0 ] ||
+	    fail "cli-exit-0" "taskfleet $* exited with status $status" >&"$E2E_RESULTS"
+	return "$status"
 }
 
 # Fresh table and queue names for this script, created with `taskfleet init`.
@@ -48,14 +63,20 @@ start_consumer() {
 }
 
 # stop_consumers: SIGTERM each and wait; returns non-zero if any exit
-# status was not 0.
+# status was not 0, and names each such consumer on stderr. Callers check it:
+# check "NAME-exit-0" stop_consumers.
 stop_consumers() {
-	local pid status=0
+	local pid status=0 rc
 	for pid in "${consumer_pids[@]}"; do
 		kill -TERM "$pid" 2>/dev/null
 	done
 	for pid in "${consumer_pids[@]}"; do
-		wait "$pid" || status=1
+		wait "$pid"
+		rc=$?
+		if [ "$rc" -ne 0 ]; then
+			echo "# consumer pid $pid exited with status $rc (logs in $E2E_DIR)" >&2
+			status=1
+		fi
 	done
 	consumer_pids=()
 	return $status
