@@ -202,11 +202,11 @@ check "metrics-run-lines-carry-context" mq "$M" "$L" 'all(all(k in r for k in ("
 check "metrics-run-lines-carry-namespace" mq "$M" "$L" 'any(r["task"] == "n2" and r["ns"] == "team-a" for r in runs) and any(r["task"] == "n1" and r["ns"] == "default" for r in runs)'
 
 # --- SIGTERM: a run still going, /healthz and /readyz answer 503 -----------
-tf_cli submit --type sleep --id s1 --params '{"ms": 4000}' >/dev/null
+tf_cli submit --type sleep --id s1 --params '{"ms": 10000}' >/dev/null
 running() { $TFCHECK scan "$E2E_NAME" | grep '"id": "s1"' | grep -q PROCESSING; }
 check "metrics-sleep-running" wait_until 20 running
 kill -TERM "$m1_pid"
-check "metrics-healthz-503-when-stopping" wait_until 3 answer_has 503 '^stopping' "$P" /healthz
+check "metrics-healthz-503-when-stopping" wait_until 8 answer_has 503 '^stopping' "$P" /healthz
 check "metrics-readyz-503-when-stopping" answer_has 503 '^stopping' "$P" /readyz
 wait "$m1_pid"
 status=$?
