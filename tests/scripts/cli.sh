@@ -59,15 +59,14 @@ ok=1
 for cmd in submit get list delete init; do
 	tf "$cmd" --help
 	if [ "$rc" -ne 0 ] || ! grep -q "^usage: taskfleet $cmd" "$TMP/out"; then
-		ok=0
-		fail "help $cmd" "exit $rc: $(head -c 300 "$TMP/out")"
+		miss "help $cmd: exit $rc: $(head -c 300 "$TMP/out")"
 	fi
 done
 tf frobnicate
-[ "$rc" -eq 2 ] || { ok=0; fail "unknown command" "exit $rc, want 2"; }
+[ "$rc" -eq 2 ] || miss "unknown command: exit $rc, want 2"
 tf
-[ "$rc" -eq 2 ] || { ok=0; fail "no command" "exit $rc, want 2"; }
-[ "$ok" = 1 ] && pass "help and usage"
+[ "$rc" -eq 2 ] || miss "no command: exit $rc, want 2"
+verdict "help and usage"
 
 # ---- submit, then get: PENDING with the params exact
 PARAMS='{"big":12345678901234567890,"f":0.1000000000000000055511151231257827,"s":"h\u00e9llo \"q\"","l":[1,{"x":null,"t":true}],"neg":-42}'
@@ -75,6 +74,11 @@ tf submit --type noop --params "$PARAMS" --max-attempts 5
 ID1=$(cat "$TMP/out")
 if [ "$rc" -ne 0 ] || [ -z "$ID1" ]; then
 	fail "submit prints the id" "exit $rc: $(cat "$TMP/err")"
+	# The checks of that task end too, each with its one line.
+	for name in "get --json: PENDING, params exact" "get: human-readable" \
+	    "submit due now: one message with the right body"; do
+		fail "$name" "no task: submit failed"
+	done
 else
 	pass "submit prints the id"
 	tf get "$ID1" --json
@@ -166,21 +170,21 @@ bad() {
 	i=$((i + 1))
 	tf submit --ns "$BADNS" --id "bad-$SUFFIX-$i" "$@"
 	if [ "$rc" -ne 2 ]; then
-		fail "bad input $field ($*)" "exit $rc, want 2: $(cat "$TMP/out" "$TMP/err")"
+		fail "bad input $field: $*" "exit $rc, want 2: $(cat "$TMP/out" "$TMP/err")"
 		return
 	fi
 	if [ "$(wc -l <"$TMP/err")" -ne 1 ] || ! grep -qF -- "$field" "$TMP/err"; then
-		fail "bad input $field ($*)" "want one line naming $field, got: $(cat "$TMP/err")"
+		fail "bad input $field: $*" "want one line naming $field, got: $(cat "$TMP/err")"
 		return
 	fi
 	if [ -s "$TMP/out" ]; then
-		fail "bad input $field ($*)" "printed on stdout: $(cat "$TMP/out")"
+		fail "bad input $field: $*" "printed on stdout: $(cat "$TMP/out")"
 		return
 	fi
 	cp "$TMP/err" "$TMP/bad-err"
 	tf get "bad-$SUFFIX-$i"
 	if [ "$rc" -ne 3 ]; then
-		fail "bad input $field ($*)" "the task was written (get: exit $rc)"
+		fail "bad input $field: $*" "the task was written (get: exit $rc)"
 		return
 	fi
 	pass "bad input $field: $*"
@@ -358,11 +362,10 @@ for args in "--next garbage!" "--next eyJmb28iOjF9" "--next $tok --ns other-ns" 
 	# shellcheck disable=SC2086
 	tf list $args
 	if [ "$rc" -ne 2 ] || [ "$(wc -l <"$TMP/err")" -ne 1 ]; then
-		ok=0
-		fail "list bad input ($args)" "exit $rc: $(cat "$TMP/err")"
+		miss "list $args: exit $rc: $(cat "$TMP/err")"
 	fi
 done
-[ "$ok" = 1 ] && pass "list: bad token, limit, status, times exit 2"
+verdict "list: bad token, limit, status, times exit 2"
 
 # ---- the queue: missing before the write, failing after it
 tf --queue "tf-no-such-queue-$SUFFIX" submit --type noop --id "qm-$SUFFIX"

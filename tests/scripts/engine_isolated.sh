@@ -127,13 +127,11 @@ for m in segv abort exit; do
 	*) fail "isolated-$m-failed-after-2-attempts" "$got (want \"$want\")" ;;
 	esac
 done
+ok=1
 for i in 1 2 3 4 5; do
-	if ! status_is "iso-ok-$i" COMPLETED; then
-		fail "isolated-ok-tasks-completed" "iso-ok-$i: $(item "iso-ok-$i")"
-		break
-	fi
-	[ "$i" -eq 5 ] && pass "isolated-ok-tasks-completed"
+	status_is "iso-ok-$i" COMPLETED || miss "iso-ok-$i: $(item "iso-ok-$i")"
 done
+verdict "isolated-ok-tasks-completed"
 check "isolated-ok-result-from-worker" test "$(field iso-ok-1 't.get("result")')" = "{'ok': True}"
 check "isolated-big-result-refused-in-worker" test "$(field iso-big 't.get("result")')" = "{'big': 'refused'}"
 check "isolated-noop-in-process" status_is iso-noop COMPLETED

@@ -23,13 +23,52 @@ CC=${CC:-cc}
 INSTALL_PREFIX=${PREFIX:-/usr/local}
 CC_LINE='cc -shared -fPIC -fvisibility=hidden -I$PREFIX/include -o hello.so hello.c'
 
+# Every check, in order: a step that the rest depend on and that fails ends
+# the script with fail_rest, so each check still prints its one line.
+CHECKS=(
+	"make install DESTDIR PREFIX=$INSTALL_PREFIX"
+	"installed header"
+	"installed runners"
+	"readme example is runners/example/hello.c"
+	"readme build line"
+	"hello.so builds with the README's line"
+	"runners export only taskfleet_runner"
+	"header and example are clean C99 (-pedantic -Wall -Wextra -Werror)"
+	"header compiles as C++"
+	"hello.so loads and runs through the loader"
+	"installed runner directory and hello.so load together"
+)
+declare -A done_checks=()
 failed=0
 fail() {
 	echo "FAIL $1: $2"
 	failed=1
+	done_checks[$1]=1
 }
 pass() {
 	echo "PASS $1"
+	done_checks[$1]=1
+}
+# fail_rest WHY: FAIL for each check not yet ended; exits 1.
+fail_rest() {
+	local c
+	for c in "${CHECKS[@]}"; do
+		[ -n "${done_checks[$c]:-}" ] || fail "$c" "not run: $1"
+	done
+	exit 1
+}
+# ok=1; ...; cond || miss WHY; ...; verdict NAME: one check over several
+# conditions, one PASS NAME or one FAIL NAME with every reason.
+ok=1
+whys=
+miss() {
+	ok=0
+	whys="$whys${1:-a condition failed}; "
+}
+verdict() {
+	if [ "$ok" -eq 1 ]; then pass "$1"; else fail "$1" "$whys"; fi
+	ok=1
+	whys=
 }
 
 TMP=$(mktemp -d /tmp/taskfleet-oot.XXXXXX)
@@ -49,8 +88,8 @@ if make -s install DESTDIR="$DEST" PREFIX="$INSTALL_PREFIX" SANITIZER="$SANITIZE
     >"$TMP/install.log" 2>&1; then
 	pass "make install DESTDIR PREFIX=$INSTALL_PREFIX"
 else
-	fail "make install" "$(tail -n 5 "$TMP/install.log" | tr '\n' ' ')"
-	exit 1
+	fail "make install DESTDIR PREFIX=$INSTALL_PREFIX" "$(tail -n 5 "$TMP/install.log" | tr '\n' ' ')"
+	fail_rest "make install failed"
 fi
 
 if cmp -s include/taskfleet/runner.h "$INST/include/taskfleet/runner.h"; then
@@ -78,11 +117,11 @@ awk '
 	inside { print }
 ' runners/README.md >"$TMP/readme-hello.c"
 if [ ! -s "$TMP/readme-hello.c" ]; then
-	fail "readme example" "no marked \`\`\`c block in runners/README.md"
+	fail "readme example is runners/example/hello.c" "no marked \`\`\`c block in runners/README.md"
 elif cmp -s "$TMP/readme-hello.c" runners/example/hello.c; then
 	pass "readme example is runners/example/hello.c"
 else
-	fail "readme example" "differs from runners/example/hello.c:"
+	fail "readme example is runners/example/hello.c" "differs from runners/example/hello.c:"
 	diff -u runners/example/hello.c "$TMP/readme-hello.c" | sed 's/^/    /'
 fi
 
@@ -102,26 +141,23 @@ if (cd "$TMP/work" && env -i PATH="$PATH" PREFIX="$INST" sh -c "$CC_LINE") \
     >"$TMP/cc.log" 2>&1 && [ -f "$TMP/work/hello.so" ]; then
 	pass "hello.so builds with the README's line"
 else
-	fail "hello.so build" "$(head -n 5 "$TMP/cc.log" | tr '\n' ' ')"
-	exit 1
+	fail "hello.so builds with the README's line" "$(head -n 5 "$TMP/cc.log" | tr '\n' ' ')"
+	fail_rest "hello.so did not build"
 fi
 
-exports_ok=1
+ok=1
 for so in "$TMP/work/hello.so" "$INST"/lib/taskfleet/runners/*.so; do
 	syms=$(nm -D --defined-only "$so" 2>/dev/null | awk '{ print $NF }' |
 	    grep -v -E '^(_init|_fini|_edata|_end|__bss_start)$' | tr '\n' ' ')
-	if [ "$syms" != "taskfleet_runner " ]; then
-		fail "exports" "$(basename "$so") exports: $syms"
-		exports_ok=0
-	fi
+	[ "$syms" = "taskfleet_runner " ] || miss "$(basename "$so") exports: $syms"
 done
-[ "$exports_ok" = 1 ] && pass "runners export only taskfleet_runner"
+verdict "runners export only taskfleet_runner"
 
 if $CC -std=c99 -pedantic -Wall -Wextra -Werror -fsyntax-only -I"$INST/include" \
     runners/example/hello.c 2>"$TMP/c99.log"; then
 	pass "header and example are clean C99 (-pedantic -Wall -Wextra -Werror)"
 else
-	fail "c99" "$(head -n 5 "$TMP/c99.log" | tr '\n' ' ')"
+	fail "header and example are clean C99 (-pedantic -Wall -Wextra -Werror)" "$(head -n 5 "$TMP/c99.log" | tr '\n' ' ')"
 fi
 if command -v c++ >/dev/null 2>&1; then
 	printf '#include <taskfleet/runner.h>\nextern "C" const struct tf_runner *f(void);\n' \
@@ -130,14 +166,16 @@ if command -v c++ >/dev/null 2>&1; then
 	    2>"$TMP/cxx.log"; then
 		pass "header compiles as C++"
 	else
-		fail "c++" "$(head -n 5 "$TMP/cxx.log" | tr '\n' ' ')"
+		fail "header compiles as C++" "$(head -n 5 "$TMP/cxx.log" | tr '\n' ' ')"
 	fi
+else
+	echo "SKIP header compiles as C++: no c++ compiler"
+	done_checks["header compiles as C++"]=1
 fi
 
 # --- load and run it through the loader --------------------------------------
 if [ ! -f "$LIB" ]; then
-	fail "loader check" "$LIB is missing: run make first"
-	exit 1
+	fail_rest "$LIB is missing: run make first"
 fi
 cat >"$TMP/check.c" <<'EOF'
 /* check.c - loads a runner spec with lib/runners.c and runs one runner once:
@@ -271,8 +309,7 @@ EOF
 if ! $CC -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Wno-unused-parameter -Werror \
     $SAN -Iinclude -Ilib -o "$TMP/check" "$TMP/check.c" "$LIB" \
     -lcurl -lcjson -lcrypto -luuid -ldl -lpthread -lm 2>"$TMP/check-cc.log"; then
-	fail "loader check build" "$(head -n 5 "$TMP/check-cc.log" | tr '\n' ' ')"
-	exit 1
+	fail_rest "the loader check did not build: $(head -n 5 "$TMP/check-cc.log" | tr '\n' ' ')"
 fi
 # hello.so is built without a sanitizer; an instrumented host loads it fine.
 if "$TMP/check" "$TMP/work/hello.so" hello >"$TMP/hello.out" 2>&1 &&
@@ -280,14 +317,14 @@ if "$TMP/check" "$TMP/work/hello.so" hello >"$TMP/hello.out" 2>&1 &&
     grep -qx 'result: {"greeting": "hello", "at": 1767225600000}' "$TMP/hello.out"; then
 	pass "hello.so loads and runs through the loader"
 else
-	fail "hello run" "$(tr '\n' ' ' <"$TMP/hello.out")"
+	fail "hello.so loads and runs through the loader" "$(tr '\n' ' ' <"$TMP/hello.out")"
 fi
 if "$TMP/check" "$INST/lib/taskfleet/runners:$TMP/work/hello.so" noop \
     >"$TMP/inst.out" 2>&1 &&
     grep -q '^loaded: .*countdown fail http noop.* hello$' "$TMP/inst.out"; then
 	pass "installed runner directory and hello.so load together"
 else
-	fail "installed runners load" "$(tr '\n' ' ' <"$TMP/inst.out")"
+	fail "installed runner directory and hello.so load together" "$(tr '\n' ' ' <"$TMP/inst.out")"
 fi
 
 exit $failed

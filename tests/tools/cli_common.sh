@@ -6,6 +6,10 @@
 # else build), PY, SUFFIX and NAME (a unique table and queue name, exported
 # as TASKFLEET_TABLE and TASKFLEET_QUEUE), TMP (removed at exit), and:
 #   pass NAME / fail NAME WHY   print PASS/FAIL lines; fail sets $failed
+#   ok=1; ...; cond || miss WHY; ...; verdict NAME
+#                               one check over several conditions: one
+#                               PASS NAME, or one FAIL NAME with every reason
+#                               (as in tests/tools/expect.sh)
 #   h ...                       tests/tools/clitest.py: h sqs OP JSON,
 #                               h ddb OP JSON (call the stand-in, print the
 #                               reply), h json EXPR < lines
@@ -27,6 +31,17 @@ pass() { echo "PASS $1"; }
 fail() {
 	echo "FAIL $1: $2"
 	failed=1
+}
+ok=1
+whys=
+miss() {
+	ok=0
+	whys="$whys${1:-a condition failed}; "
+}
+verdict() {
+	if [ "$ok" -eq 1 ]; then pass "$1"; else fail "$1" "$whys"; fi
+	ok=1
+	whys=
 }
 
 if [ ! -x "$TF" ]; then
