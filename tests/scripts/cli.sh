@@ -75,9 +75,9 @@ ID1=$(cat "$TMP/out")
 if [ "$rc" -ne 0 ] || [ -z "$ID1" ]; then
 	fail "submit prints the id" "exit $rc: $(cat "$TMP/err")"
 	# The checks of that task end too, each with its one line.
-	for name in "get --json: PENDING, params exact" "get: human-readable" \
+	for chk in "get --json: PENDING, params exact" "get: human-readable" \
 	    "submit due now: one message with the right body"; do
-		fail "$name" "no task: submit failed"
+		fail "$chk" "no task: submit failed"
 	done
 else
 	pass "submit prints the id"
