@@ -14,10 +14,6 @@
 /* Under a backlog the receiver waits up to this long for a fuller batch. */
 #define BATCH_WAIT_MS 25
 
-/* How much later than its start plus its wait time a long poll may still
- * be open at SQS. */
-#define POLL_SLACK_MS 500
-
 /* Receive errors back off from 1 s, doubling to 30 s, with jitter. */
 #define RECEIVE_BACKOFF_MIN_MS 1000
 #define RECEIVE_BACKOFF_MAX_MS 30000
@@ -28,10 +24,8 @@
 void
 tf_consumer_release(struct tf_consumer *c, const struct tf_sqs_message *m)
 {
-	int64_t left = atomic_load(&c->poll_ends_ms) - tf_mono_ms();
-	int visibility = left > 0 ? (int)((left + 999) / 1000) : 0;
 	enum tf_err rc = tf_sqs_change_message_visibility(c->ctx->aws,
-	    c->ctx->queue_url, m->receipt_handle, visibility);
+	    c->ctx->queue_url, m->receipt_handle, 0);
 
 	if (rc != TF_OK)
 		tf_log(TF_LOG_WARN, "returning a message failed (%s); it reappears "
@@ -229,15 +223,10 @@ receiver_main(void *arg)
 		 * while its visibility runs out. */
 		ro.max_messages = free_slots < TF_SQS_MAX_BATCH ? free_slots :
 		    TF_SQS_MAX_BATCH;
-		/* A poll cancelled by the stop stays open at SQS until its wait
-		 * time is over (give or take the request's way there). */
-		atomic_store(&c->poll_ends_ms, tf_mono_ms() + ro.wait_seconds *
-		    1000LL + POLL_SLACK_MS);
 		rc = tf_sqs_receive_message(c->ctx->aws, c->ctx->queue_url, &ro,
 		    &msgs, &n);
 		if (rc == TF_ERR_CANCELLED)
 			break;
-		atomic_store(&c->poll_ends_ms, 0);
 		if (rc != TF_OK) {
 			tf_log(TF_LOG_WARN, "receive failed: %s (%s); retrying",
 			    tf_strerror(rc), tf_aws_last_error()->message);

@@ -79,9 +79,6 @@ struct tf_consumer {
 	                                       the consumer exits non-zero */
 	atomic_int receive_limit;           /* runs taken at once, lowered while
 	                                       AWS throttles (backpressure) */
-	atomic_llong poll_ends_ms;          /* monotonic: when the long poll
-	                                       in flight (or cancelled) is over
-	                                       at SQS; 0 when none is */
 
 	pthread_mutex_t lock;               /* guards the fields below */
 	pthread_cond_t work;                /* a message was queued, or stopping */
@@ -126,9 +123,9 @@ void tf_consumer_log_requests(struct tf_consumer *c);
 /* Processes one received message (process.c). */
 void tf_consumer_process(struct tf_consumer *c, struct tf_sqs_message *m);
 
-/* Returns a message to the queue: visible at once, or, while a long poll
- * this consumer cancelled may still be open at SQS, as soon as that poll is
- * over (SQS would hand the message to it, and nobody reads its reply). */
+/* Returns a message (borrowed) to the queue, visible at once. A stop lets
+ * the open long poll return (consumer.c), so a message SQS hands to it again
+ * is read and handed back too. */
 void tf_consumer_release(struct tf_consumer *c, const struct tf_sqs_message *m);
 
 #endif /* TF_CONSUMER_H */

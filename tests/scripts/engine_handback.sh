@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# engine_handback.sh - the shutdown hand-back of a held message: a consumer stopped (SIGTERM)
-# while it holds a message that came early for its due time returns the
-# message to the queue at once (visibility 0) without claiming the task, so
-# another consumer runs it at once instead of after the visibility timeout
-# (30 s here). While the long poll the stop cancelled is still open at SQS
-# (up to the wait time, 1 s here), the message would go to that poll, whose
-# reply nobody reads: it becomes visible once the poll is over.
+# engine_handback.sh - the shutdown hand-back of a held message: a consumer
+# stopped (SIGTERM) while it holds a message that came early for its due time
+# returns the message to the queue at once (visibility 0) without claiming
+# the task, so another consumer runs it at once instead of after the
+# visibility timeout (30 s here). Should the stopping consumer's last long
+# poll (still open: a stop lets it return) receive the message again, the
+# receiver hands it back too.
 #
 # The message is sent straight to the queue, 1.4 s before its target time
 # (the consumer holds messages up to 1.5 s early), and the consumer is

@@ -85,6 +85,32 @@ test_host_cancelled_by_clock(void)
 	CHECK_INT_EQ(host->cancelled(&ctx), 1);
 }
 
+/* A run another consumer took over (an extension refused: lost) is
+ * cancelled at once, long before its lease would end by the clock; so is
+ * every run of a consumer that abandons its work. */
+static void
+test_host_cancelled_when_lost(void)
+{
+	static struct tf_consumer c;
+	struct tf_inflight f;
+	struct tf_run_ctx ctx;
+	const struct tf_host_api *host = tf_host_api();
+
+	memset(&ctx, 0, sizeof(ctx));
+	c.o.visibility_s = 8;
+	ctx.c = &c;
+	ctx.f = &f;
+	ctx.task_id = "t1";
+	run_with_lease(&f, 30000);
+	CHECK_INT_EQ(host->cancelled(&ctx), 0);
+	atomic_store(&f.lost, 1);
+	CHECK_INT_EQ(host->cancelled(&ctx), 1);
+	run_with_lease(&f, 30000);
+	atomic_store(&c.abandon, 1);
+	CHECK_INT_EQ(host->cancelled(&ctx), 1);
+	atomic_store(&c.abandon, 0);
+}
+
 int
 main(void)
 {
@@ -94,5 +120,6 @@ main(void)
 	TF_RUN(test_past_the_end_cancels);
 	TF_RUN(test_unknown_end_is_not_cancelled);
 	TF_RUN(test_host_cancelled_by_clock);
+	TF_RUN(test_host_cancelled_when_lost);
 	return tf_test_summary();
 }
