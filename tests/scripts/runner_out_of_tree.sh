@@ -59,17 +59,7 @@ fail_rest() {
 }
 # ok=1; ...; cond || miss WHY; ...; verdict NAME: one check over several
 # conditions, one PASS NAME or one FAIL NAME with every reason.
-ok=1
-whys=
-miss() {
-	ok=0
-	whys="$whys${1:-a condition failed}; "
-}
-verdict() {
-	if [ "$ok" -eq 1 ]; then pass "$1"; else fail "$1" "$whys"; fi
-	ok=1
-	whys=
-}
+. "$(dirname "$0")/../tools/verdict.sh"
 
 TMP=$(mktemp -d /tmp/taskfleet-oot.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT

@@ -32,17 +32,7 @@ fail() {
 	echo "FAIL $1: $2"
 	failed=1
 }
-ok=1
-whys=
-miss() {
-	ok=0
-	whys="$whys${1:-a condition failed}; "
-}
-verdict() {
-	if [ "$ok" -eq 1 ]; then pass "$1"; else fail "$1" "$whys"; fi
-	ok=1
-	whys=
-}
+. "$(dirname "${BASH_SOURCE[0]}")/verdict.sh"
 
 if [ ! -x "$TF" ]; then
 	fail setup "$TF is missing (run make)"

@@ -21,19 +21,8 @@ pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; e2e_failed=1; }
 
 # ok=1; ...; cond || miss WHY; ...; verdict NAME: one check over several
-# conditions, one PASS NAME or one FAIL NAME with every reason
-# (tests/tools/expect.sh, sourced after this, adds $why to miss).
-ok=1
-whys=
-miss() {
-	ok=0
-	whys="$whys${1:-a condition failed}; "
-}
-verdict() {
-	if [ "$ok" -eq 1 ]; then pass "$1"; else fail "$1" "$whys"; fi
-	ok=1
-	whys=
-}
+# conditions, one PASS NAME or one FAIL NAME with every reason.
+. "$TF_ROOT/tests/tools/verdict.sh"
 
 # check NAME COMMAND...: PASS when the command succeeds.
 check() {

@@ -51,16 +51,7 @@ one_line() {
 	return 1
 }
 
-miss() {
-	ok=0
-	whys="$whys${1:-${why:-a condition failed}}; "
-	why=
-}
-
-verdict() {
-	if [ "$ok" -eq 1 ]; then pass "$1"; else fail "$1" "$whys"; fi
-	whys=
-}
+. "$(dirname "${BASH_SOURCE[0]}")/verdict.sh"
 
 fail_why() {
 	fail "$1" "${why:-$(head -c 300 "$T/out") $(head -c 300 "$T/err")}"
