@@ -62,20 +62,30 @@ test_unknown_end_is_not_cancelled(void)
 	CHECK(!tf_inflight_lease_ending(&f, tf_mono_ms(), 15000));
 }
 
+/* A runner's context for task t1 of consumer c (callers keep c static: it
+ * is big) with run f, both borrowed; visibility 8 s: a margin of 2 s. */
+static struct tf_run_ctx
+host_ctx(struct tf_consumer *c, struct tf_inflight *f)
+{
+	struct tf_run_ctx ctx;
+
+	memset(&ctx, 0, sizeof(ctx));
+	c->o.visibility_s = 8;
+	ctx.c = c;
+	ctx.f = f;
+	ctx.task_id = "t1";
+	return ctx;
+}
+
 /* The host table's cancelled(), as a runner calls it. */
 static void
 test_host_cancelled_by_clock(void)
 {
 	static struct tf_consumer c;
 	struct tf_inflight f;
-	struct tf_run_ctx ctx;
+	struct tf_run_ctx ctx = host_ctx(&c, &f);
 	const struct tf_host_api *host = tf_host_api();
 
-	memset(&ctx, 0, sizeof(ctx));
-	c.o.visibility_s = 8;           /* margin: a quarter, 2 s */
-	ctx.c = &c;
-	ctx.f = &f;
-	ctx.task_id = "t1";
 	run_with_lease(&f, 30000);
 	CHECK_INT_EQ(host->cancelled(&ctx), 0);
 	run_with_lease(&f, 1500);       /* within the margin */
@@ -93,14 +103,9 @@ test_host_cancelled_when_lost(void)
 {
 	static struct tf_consumer c;
 	struct tf_inflight f;
-	struct tf_run_ctx ctx;
+	struct tf_run_ctx ctx = host_ctx(&c, &f);
 	const struct tf_host_api *host = tf_host_api();
 
-	memset(&ctx, 0, sizeof(ctx));
-	c.o.visibility_s = 8;
-	ctx.c = &c;
-	ctx.f = &f;
-	ctx.task_id = "t1";
 	run_with_lease(&f, 30000);
 	CHECK_INT_EQ(host->cancelled(&ctx), 0);
 	atomic_store(&f.lost, 1);
