@@ -1,7 +1,7 @@
 # taskfleet build.
 #
 #   make                      build everything with strict warnings and -Werror
-#   make test                 run the whole test suite (needs the local stand-ins: see README)
+#   make test                 run the whole test suite (needs the local stand-ins: see docs/building.md)
 #   make mutants              the mutation check (tests/mutants/; not part of the suite)
 #   make SANITIZER=address    build (and test) under AddressSanitizer; also undefined, thread
 #   make install PREFIX=/usr/local DESTDIR=
@@ -202,7 +202,7 @@ check-tests: all $(TESTS) $(TEST_RUNNERS) $(TEST_TOOLS)
 test: check-tests
 	BUILD=$(BUILD) tests/run
 
-# The mutation check (tests/mutants/run, README "The mutation check"): each
+# The mutation check (tests/mutants/run, docs/building.md "The mutation check"): each
 # mutant of tests/mutants/mutants.txt built in a scratch copy and run against
 # the tests that should catch it. Not part of `make test` or CI; plain build
 # only. TF_MUTANTS=id,id runs a subset.
