@@ -6,8 +6,8 @@ GitHub's slug rules. Links that leave the project, and any mention of the
 shared folder, fail. One check per Markdown file (README.md, docs/*.md,
 runners/README.md, bench/README.md, tests/fault/README.md and every other
 .md of the tree outside build output, dependencies and test output), named
-after the file, and two checks that the checker itself catches a broken link
-and a broken anchor (issue 20: a newcomer meets no dead link).
+after the file, and three checks that the checker itself catches a broken
+link, a broken anchor and a link to the shared folder (issue 20: a newcomer meets no dead link).
 """
 import os
 import re
@@ -33,7 +33,9 @@ LINK = re.compile(r'!?\[((?:[^\[\]\\]|\\.|\[[^\]]*\])*)\]\(\s*(<[^>\n]*>|[^\s)]*
                   r'(?:\s+(?:"[^"]*"|\'[^\']*\'))?\s*\)')
 REFDEF = re.compile(r'^ {0,3}\[[^\]]+\]:\s*(<[^>\n]*>|\S+)', re.M)
 HTML_ID = re.compile(r'<a\s[^>]*(?:name|id)\s*=\s*"([^"]+)"', re.I)
-SHARED = re.compile(r'\.\./shared\b|/work/shared\b|shared folder')
+# A path into the shared folder the project was written from (a link to it
+# is also caught as leaving the project).
+SHARED = re.compile(r'(?:\.\./|/work/)shared\b')
 
 
 def markdown_files(root):
@@ -163,8 +165,8 @@ def check_file(root, rel, cache):
 
 
 def selftest(r):
-    """The checker fails a broken link and a broken anchor, and passes their
-    fixed versions, in a scratch tree."""
+    """The checker fails a broken link, a broken anchor and a link to the
+    shared folder, and passes their fixed versions, in a scratch tree."""
     tmp = tempfile.mkdtemp(prefix='tf-docs-links-')
     try:
         os.mkdir(os.path.join(tmp, 'docs'))
@@ -173,6 +175,7 @@ def selftest(r):
         cases = {
             'broken_link': ('[b](docs/b.md)', '[a](docs/a.md)'),
             'broken_anchor': ('[a](docs/a.md#not-a-heading)', '[a](docs/a.md#the-two-commands-here)'),
+            'shared_folder': ('[the spec](../shared/SPEC.md)', '[a](docs/a.md#a-page)'),
         }
         for name, (bad, good) in cases.items():
             verdicts = []
