@@ -2,7 +2,8 @@
 """readme_retry.py - the README's statements of the task retry backoff (the
 "Retries" and "Retryable failures" bullets) say the base and the cap that
 lib/config.c sets by default (retry_base_ms, retry_cap_ms). Issue 18 item 14:
-one bullet said 15 min, the other 5 min."""
+one bullet said 15 min, the other 5 min. So do runners/README.md and
+docs/design.md (issue 20)."""
 import os
 import re
 import sys
@@ -72,7 +73,34 @@ def main():
         # Both bullets state it today: finding fewer means the patterns broke.
         r.check('%s_matches_config' % name, want is not None and len(said) >= 2 and not wrong,
                 'lib/config.c: %s ms; %d README.md bullets state it; %s' % (want, len(said), '; '.join(wrong)))
+    other_statements(r, src)
     sys.exit(1 if r.failed else 0)
+
+
+def other_statements(r, src):
+    """The runner authors' guide and the design contract state the backoff
+    too: the same base and cap, and full jitter (issue 20: the guide said
+    5 min, drawn from half the delay)."""
+    base, cap = config_default_ms(src, 'retry_base_ms'), config_default_ms(src, 'retry_cap_ms')
+    unit = r'(\d+)\s*(ms|s|min|minutes?|h)\b'
+
+    def ms(n, u):
+        return int(n) * UNIT_MS[{'minute': 'min', 'minutes': 'min'}.get(u, u)]
+
+    guide = ' '.join(open(os.path.join(ROOT, 'runners', 'README.md'), encoding='utf-8').read().split())
+    m = re.search(r'min\(\s*' + unit + r'\s*×\s*2\^\(n-1\),\s*' + unit + r'\)', guide)
+    said = (ms(*m.group(1, 2)), ms(*m.group(3, 4))) if m else None
+    r.check('runners_readme_matches_config', said == (base, cap) and
+            'between 0 and that' in guide and 'half of that' not in guide,
+            'runners/README.md states min(base x 2^(n-1), cap) = %s ms and full jitter '
+            '("between 0 and that"); lib/config.c: base %s ms, cap %s ms' % (said, base, cap))
+    design = ' '.join(open(os.path.join(ROOT, 'docs', 'design.md'), encoding='utf-8').read().split())
+    b = re.search(r'`TASKFLEET_RETRY_BASE`\s*\(default\s+' + unit, design)
+    c = re.search(r'`TASKFLEET_RETRY_CAP`,\s*default\s+' + unit, design)
+    said = (ms(*b.group(1, 2)) if b else None, ms(*c.group(1, 2)) if c else None)
+    r.check('design_matches_config', said == (base, cap) and 'full jitter' in design,
+            'docs/design.md states base and cap %s ms and full jitter; lib/config.c: '
+            'base %s ms, cap %s ms' % (said, base, cap))
 
 
 main()
