@@ -1,5 +1,5 @@
 /*
- * taskfleet-consumer - the worker daemon (SPEC section 7).
+ * taskfleet-consumer - the worker daemon (docs/design.md section 5).
  *
  * Loads the runners, resolves the queue, then receives and processes
  * messages until SIGTERM or SIGINT: it stops receiving at once, lets running

@@ -1,5 +1,6 @@
 /*
- * sweeper.h - finds tasks that need a message and sends it (SPEC section 7).
+ * sweeper.h - finds tasks that need a message and sends it
+ * (docs/design.md section 6).
  *
  * Every consumer runs one. Each sweep (every interval_ms, backing off to a
  * minute, at most half the horizon, while the due window is empty) queries the 16 shards of the sparse

@@ -1,5 +1,5 @@
 /*
- * config.h - taskfleet's settings (SPEC section 3).
+ * config.h - taskfleet's settings (docs/configuration.md).
  *
  * Flags override environment variables, which override built-in defaults:
  * tf_config_load() reads the environment; the programs then overwrite fields

@@ -1,5 +1,5 @@
 /*
- * creds.h - the AWS credential chain (SPEC section 3).
+ * creds.h - the AWS credential chain (docs/configuration.md).
  *
  * Order, as the AWS SDKs do it: environment variables; the shared credentials
  * and config files for AWS_PROFILE (default "default"); the ECS container

@@ -2,7 +2,7 @@
  * runners.h - finding, checking, initialising and calling task runners.
  *
  * A runner set is every runner one program uses, loaded from one spec
- * (TASKFLEET_RUNNERS, SPEC section 3):
+ * (TASKFLEET_RUNNERS, docs/configuration.md):
  *   - NULL or "": the default directory: "build/runners" next to the binary
  *     (<dir of /proc/self/exe>/../runners) if it exists, else
  *     tf_runner_install_dir() ($PREFIX/lib/taskfleet/runners);

@@ -1,4 +1,5 @@
-/* schedule.c - recurrence: the `schedule` attribute of a task (SPEC section 4). */
+/* schedule.c - recurrence: the `schedule` attribute of a task
+ * (docs/design.md section 2). */
 #include "schedule.h"
 
 #include <math.h>

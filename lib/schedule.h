@@ -1,5 +1,6 @@
 /*
- * schedule.h - recurrence: the `schedule` attribute of a task (SPEC section 4).
+ * schedule.h - recurrence: the `schedule` attribute of a task
+ * (docs/design.md section 2).
  *
  *   {"every": "30m"}                                  a fixed interval
  *   {"cron": "0 9 * * 1-5", "tz": "Europe/Berlin"}    five-field cron in a zone

@@ -1,6 +1,6 @@
 /*
  * schema.h - the DynamoDB table and SQS queues taskfleet runs on
- * (SPEC sections 4 and 5), created idempotently by `taskfleet init`.
+ * (docs/design.md sections 2 and 3), created idempotently by `taskfleet init`.
  */
 #ifndef TF_SCHEMA_H
 #define TF_SCHEMA_H

@@ -1,7 +1,7 @@
 /*
- * task.h - the task model: the DynamoDB item (SPEC section 4), the SQS
- * message (section 5) and the conditional writes that move a task between
- * states (section 7).
+ * task.h - the task model: the DynamoDB item (docs/design.md section 2),
+ * the SQS message (section 3) and the conditional writes that move a task
+ * between states (section 5).
  *
  * Every state change increments `gen` and is conditional on the generation
  * the writer read, so two writers can never both win, and a message that
@@ -104,8 +104,8 @@ void tf_task_free(struct tf_task *t);
  * attribute, params as an object. Caller frees with cJSON_Delete(). */
 enum tf_err tf_task_to_json(const struct tf_task *t, cJSON **out);
 
-/* Parses a message body (SPEC section 5). TF_ERR_PARSE with a message when
- * the body is not such JSON. */
+/* Parses a message body (docs/design.md section 3). TF_ERR_PARSE with a
+ * message when the body is not such JSON. */
 enum tf_err tf_task_message_parse(const char *body, struct tf_task_message *m,
     char *errbuf, size_t errlen);
 /* Writes the body for task id, due at target_ms, generation gen. Caller frees
@@ -154,13 +154,14 @@ enum tf_err tf_task_create(struct tf_aws *aws, const char *table,
 enum tf_err tf_task_get(struct tf_aws *aws, const char *table, const char *id,
     struct tf_task *t, char *errbuf, size_t errlen);
 
-/* Claims a task for a run (SPEC section 7, step 2): conditional on PENDING,
- * due by now_ms + skew_ms and generation msg_gen; sets PROCESSING, the lease,
- * a random lease token and gen + 1. On TF_OK *t is the claimed task.
- * TF_ERR_CONDITION when the condition fails. When the AWS layer had to retry
- * the call (an earlier attempt's reply was lost, so it may have been applied)
- * and the retry fails its condition, the item is read: if it holds this
- * claim's token, the claim was ours and TF_OK is returned with that item. */
+/* Claims a task for a run (docs/design.md section 5, step 3): conditional on
+ * PENDING, due by now_ms + skew_ms and generation msg_gen; sets PROCESSING,
+ * the lease, a random lease token and gen + 1. On TF_OK *t is the claimed
+ * task. TF_ERR_CONDITION when the condition fails. When the AWS layer had to
+ * retry the call (an earlier attempt's reply was lost, so it may have been
+ * applied) and the retry fails its condition, the item is read: if it holds
+ * this claim's token, the claim was ours and TF_OK is returned with that
+ * item. */
 enum tf_err tf_task_claim(struct tf_aws *aws, const char *table,
     const char *id, int64_t msg_gen, const char *owner, int64_t now_ms,
     int64_t skew_ms, int64_t lease_ms, struct tf_task *t,

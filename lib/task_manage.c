@@ -14,7 +14,7 @@
 #include "sqs.h"
 #include "timefmt.h"
 
-/* The due_shard values (SPEC section 4). */
+/* The due_shard values (docs/design.md section 2). */
 #define DUE_SHARDS 16
 
 /* BatchWriteItem rounds for the unprocessed items of one clear page. */

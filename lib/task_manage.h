@@ -1,6 +1,6 @@
 /*
- * task_manage.h - what an operator does to tasks (SPEC section 8): suspend,
- * resume and run-now as conditional writes on a task's status and
+ * task_manage.h - what an operator does to tasks (docs/design.md section
+ * 9): suspend, resume and run-now as conditional writes on a task's status and
  * generation; clearing a namespace; and the read-only views behind `due` and
  * `stats`. The CLI uses it now, the admin API can later.
  *

@@ -22,7 +22,7 @@
 #include "err.h"
 #include "task_manage.h"
 
-/* Exit codes (SPEC section 8). */
+/* Exit codes (docs/design.md section 11). */
 #define EXIT_FAILED   1   /* the operation failed: AWS error, condition failed */
 #define EXIT_USAGE    2   /* usage or bad input; nothing was written */
 #define EXIT_NOTFOUND 3   /* not found: no such task, no dead-letter queue */

@@ -1,6 +1,6 @@
 /*
  * cmd_http.c - `taskfleet http`: creates a task for the `http` runner, a
- * webhook (SPEC section 8).
+ * webhook (docs/design.md section 11).
  *
  * The options become the task's params (lib/http_task.h describes them),
  * built as a cJSON object and checked with tf_http_task_parse(), the

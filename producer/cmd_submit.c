@@ -1,5 +1,6 @@
 /*
- * cmd_submit.c - `taskfleet submit`: creates a task (SPEC sections 4, 5, 8).
+ * cmd_submit.c - `taskfleet submit`: creates a task (docs/design.md
+ * sections 2, 3, 11).
  *
  * The item is written first, conditional on its id being free; a task due
  * within the enqueue horizon (TASKFLEET_HORIZON, 15 minutes) then gets its

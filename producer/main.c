@@ -1,5 +1,5 @@
 /*
- * taskfleet - the producer CLI (SPEC section 8).
+ * taskfleet - the producer CLI (docs/design.md section 11).
  *
  * taskfleet [global options] COMMAND [options]
  *
@@ -230,7 +230,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	/* Global options stop at the command name. */
-	opterr = 0;  /* bad options get one line of our own (SPEC section 9) */
+	/* Bad options get one line of our own (docs/design.md section 11). */
+	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 't':

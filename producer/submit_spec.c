@@ -67,11 +67,11 @@ submit_validate_params(const struct tf_runner_set *set, const char *type,
 }
 
 /* Checks that a runner of this type is loaded: set, else the runners of
- * runners_path (TASKFLEET_RUNNERS, else the default place: SPEC section 3),
- * as the consumers load them, and that it accepts params_json (NULL: {}).
- * EXIT_USAGE for a type that names no runner (the message lists the known
- * ones) or params it refuses, EXIT_FAILED when the runners cannot be loaded
- * to check it. */
+ * runners_path (TASKFLEET_RUNNERS, else the default place:
+ * docs/configuration.md), as the consumers load them, and that it accepts
+ * params_json (NULL: {}). EXIT_USAGE for a type that names no runner (the
+ * message lists the known ones) or params it refuses, EXIT_FAILED when the
+ * runners cannot be loaded to check it. */
 static int
 check_type(const struct tf_runner_set *set, const char *runners_path,
     enum submit_names names, const char *type, const char *params_json,

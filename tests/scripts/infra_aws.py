@@ -8,7 +8,7 @@
   nothing is declared and left unused; and the checker catches each kind of
   mistake in deliberately broken copies;
 - the table, indexes and queues match what `taskfleet init` creates
-  (lib/schema.c) and SPEC section 4;
+  (lib/schema.c) and docs/design.md section 2;
 - the consumer's IAM policy allows exactly the AWS calls the consumer's code
   makes (tests/infra/aws_ops.py reads them from the C sources, following
   every call site through the wrappers that pass an operation on), on exactly

@@ -58,6 +58,24 @@ def stated_ms(bullet, patterns):
     return found
 
 
+def design_statement(r, src):
+    """docs/design.md, the contract, states the backoff too: the same base
+    and cap, and full jitter."""
+    base, cap = config_default_ms(src, 'retry_base_ms'), config_default_ms(src, 'retry_cap_ms')
+    unit = r'(\d+)\s*(ms|s|min|minutes?|h)\b'
+
+    def ms(n, u):
+        return int(n) * UNIT_MS[{'minute': 'min', 'minutes': 'min'}.get(u, u)]
+
+    design = ' '.join(open(os.path.join(ROOT, 'docs', 'design.md'), encoding='utf-8').read().split())
+    b = re.search(r'`TASKFLEET_RETRY_BASE`\s*\(default\s+' + unit, design)
+    c = re.search(r'`TASKFLEET_RETRY_CAP`,\s*default\s+' + unit, design)
+    said = (ms(*b.group(1, 2)) if b else None, ms(*c.group(1, 2)) if c else None)
+    r.check('design_matches_config', said == (base, cap) and 'full jitter' in design,
+            'docs/design.md states base and cap %s ms and full jitter; lib/config.c: '
+            'base %s ms, cap %s ms' % (said, base, cap))
+
+
 def main():
     r = Report('readme_retry')
     src = open(os.path.join(ROOT, 'lib', 'config.c'), encoding='utf-8').read()
@@ -80,6 +98,7 @@ def main():
         # Three places state it today: finding fewer means the patterns broke.
         r.check('%s_matches_config' % name, want is not None and len(said) >= 3 and not wrong,
                 'lib/config.c: %s ms; %d places in the docs state it; %s' % (want, len(said), '; '.join(wrong)))
+    design_statement(r, src)
     sys.exit(1 if r.failed else 0)
 
 

@@ -61,8 +61,8 @@ struct suite_case {
  *   happens. Its .req carries no token at all: signing it would only repeat
  *   post-vanilla.
  *
- *   post-x-www-form-urlencoded-parameters: the copy in /work/shared does not
- *   match the published suite. Its .req has the body "Param1=value1" and no
+ *   post-x-www-form-urlencoded-parameters: the copy tests/sigv4 was taken
+ *   from does not match the published suite. Its .req has the body "Param1=value1" and no
  *   query, but its .creq signs "Param1=value1" as the canonical query string
  *   and the hash of an empty payload, which no SigV4 signer does with a POST
  *   body (botocore signs the body's hash and an empty query). The published
@@ -371,8 +371,8 @@ test_sha256_vectors(void)
 }
 
 /*
- * The two form-encoded POST cases as AWS publishes them (the copy in
- * /work/shared differs, see above). The expected values are the published
+ * The two form-encoded POST cases as AWS publishes them (the copy
+ * tests/sigv4 was taken from differs, see above). The expected values are the published
  * suite's, and botocore's SigV4Auth computes the same ones.
  */
 static void
