@@ -12,7 +12,7 @@ include/), and the scripts and deployment files under scripts/ and infra/.
   cmd_serve.c's parse_rate_env(), the http runner's config_string()) take
   the name as such a literal. A literal that is a prefix ending in "_"
   (TASKFLEET_RUNNER_CONFIG_) stands for the family "PREFIX<NAME>". A
-  script reads $X or ${X...}.
+  script reads $X or ${X...}, a stand-in (or its patch) process.env.X.
 - Every TASKFLEET_* and AWS_* name the code reads or mentions (in a message,
   a help text, a script or a deployment file: TASKFLEET_* there) must be a
   row of the settings table; every variable of the table must be read by the
@@ -124,11 +124,11 @@ def code_names():
                 reads.setdefault(lit + '<NAME>', rel)
             for name in named(lit):
                 mentions.setdefault(name, rel)
-    for path in files_under(SCRIPT_DIRS, lambda n: not n.endswith(('.json', '.png', '.patch'))):
+    for path in files_under(SCRIPT_DIRS, lambda n: not n.endswith(('.json', '.png'))):
         rel = os.path.relpath(path, ROOT)
         text = read(path)
-        for m in re.finditer(r'\$\{?([A-Z][A-Z0-9_]*)', text):
-            reads.setdefault(m.group(1), rel)
+        for m in re.finditer(r'\$\{?([A-Z][A-Z0-9_]*)|process\.env\.([A-Z][A-Z0-9_]*)', text):
+            reads.setdefault(m.group(1) or m.group(2), rel)
         for name in named(text):
             if name.startswith('TASKFLEET_'):
                 mentions.setdefault(name, rel)
