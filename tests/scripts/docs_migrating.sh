@@ -12,6 +12,12 @@
 . "$(dirname "$0")/../tools/e2e.sh"
 DOC=${TF_MIGRATING_DOC:-$TF_ROOT/docs/migrating.md}
 
+for var in AWS_ENDPOINT_URL_SQS AWS_ENDPOINT_URL_DYNAMODB; do
+	case ${!var:-} in
+	http://127.*) ;;
+	*) fail migrating-setup "$var must point at a loopback stand-in (run through tests/run)"; exit 1 ;;
+	esac
+done
 e2e_init migrating
 RECEIVER=$TF_ROOT/tests/tools/webhook_receiver.py
 "$PY" "$RECEIVER" --bind 127.0.0.1 --port-file "$E2E_DIR/hooks.port" \
