@@ -118,7 +118,7 @@ def code_names():
     for path in files_under(C_DIRS, lambda n: n.endswith(('.c', '.h'))):
         rel = os.path.relpath(path, ROOT)
         for lit in c_literals(read(path)):
-            if re.fullmatch(r'[A-Z][A-Z0-9_]*[A-Z0-9]', lit) and ('_' in lit or lit in ('HOME', 'TMPDIR', 'TZDIR')):
+            if re.fullmatch(r'[A-Z][A-Z0-9_]*[A-Z0-9]', lit):
                 reads.setdefault(lit, rel)
             elif re.fullmatch(r'(?:TASKFLEET|AWS)_[A-Z0-9_]*_', lit):
                 reads.setdefault(lit + '<NAME>', rel)
