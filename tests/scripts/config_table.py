@@ -16,7 +16,8 @@ include/), and the scripts and deployment files under scripts/ and infra/.
 - Every TASKFLEET_* and AWS_* name the code reads or mentions (in a message,
   a help text, a script or a deployment file: TASKFLEET_* there) must be a
   row of the settings table; every variable of the table must be read by the
-  code (C, a script, tests/run, scripts/run-tests).
+  code (C, a script, or the test and build commands: tests/run, Makefile,
+  tests/mutants/run).
 - Every --flag that taskfleet-consumer --help prints is a consumer flag of
   the table and the reverse; likewise `taskfleet --help` and each command's
   --help (found from the help's command list, dlq's sub-commands from its
@@ -132,9 +133,12 @@ def code_names():
         for name in named(text):
             if name.startswith('TASKFLEET_'):
                 mentions.setdefault(name, rel)
-    for rel in ['tests/run', 'Makefile']:
-        for m in re.finditer(r'\$\{?([A-Z][A-Z0-9_]*)', read(os.path.join(ROOT, rel))):
-            reads.setdefault(m.group(1), rel)
+    # What the test and build commands read: $X, ${X, $(X) (make) and
+    # os.environ.get("X") (Python).
+    for rel in ['tests/run', 'Makefile', 'tests/mutants/run']:
+        for m in re.finditer(r'\$[({]?([A-Z][A-Z0-9_]*)|environ\.get\("([A-Z][A-Z0-9_]*)"',
+                             read(os.path.join(ROOT, rel))):
+            reads.setdefault(m.group(1) or m.group(2), rel)
     # A variable read counts as mentioned; the family stands for its members.
     for k, v in reads.items():
         if CHECKED.match(k):
