@@ -17,12 +17,12 @@
 
 #include <taskfleet/runner.h>
 
-#include "config.h"
+#include "base/config.h"
 #include "deleter.h"
 #include "inflight.h"
 #include "journal.h"
-#include "runners.h"
-#include "sqs.h"
+#include "task/runners.h"
+#include "aws/sqs.h"
 #include "sweeper.h"
 #include "watchdog.h"
 

@@ -14,19 +14,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "clock.h"
-#include "config.h"
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/config.h"
 #include "consumer.h"
 #include "host.h"
 #include "invoke.h"
-#include "listen_addr.h"
-#include "log.h"
+#include "server/listen_addr.h"
+#include "base/log.h"
 #include "metrics.h"
-#include "runners.h"
+#include "task/runners.h"
 #include "runner_worker.h"
-#include "timefmt.h"
-#include "version.h"
+#include "time/timefmt.h"
+#include "base/version.h"
 
 #define EXIT_USAGE 2
 

@@ -12,15 +12,15 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "clock.h"
+#include "base/alloc.h"
+#include "base/clock.h"
 #include "consumer.h"
 #include "host.h"
 #include "invoke.h"
-#include "log.h"
+#include "base/log.h"
 #include "metrics.h"
-#include "schedule.h"
-#include "task.h"
+#include "time/schedule.h"
+#include "task/task.h"
 
 #define ERRTEXT 512
 

@@ -24,8 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "aws.h"
-#include "err.h"
+#include "aws/aws.h"
+#include "base/err.h"
 
 struct tf_sweeper_opts {
 	struct tf_aws *aws;          /* borrowed */

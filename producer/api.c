@@ -64,18 +64,18 @@
 #include <microhttpd.h>
 #include <openssl/evp.h>
 
-#include "alloc.h"
-#include "buf.h"
-#include "clock.h"
-#include "httpd.h"
-#include "ddb.h"
-#include "log.h"
-#include "marshal.h"
-#include "sqs.h"
+#include "base/alloc.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "server/httpd.h"
+#include "aws/ddb.h"
+#include "base/log.h"
+#include "aws/marshal.h"
+#include "aws/sqs.h"
 #include "submit_spec.h"
-#include "task.h"
-#include "task_manage.h"
-#include "timefmt.h"
+#include "task/task.h"
+#include "task/task_manage.h"
+#include "time/timefmt.h"
 
 /* The OpenAPI document, producer/openapi.json, compiled in by the Makefile
  * (gen/openapi_json.c). */

@@ -26,9 +26,9 @@
 
 #include "api_auth.h"
 #include "cli.h"
-#include "err.h"
+#include "base/err.h"
 #include "rate_limit.h"
-#include "runners.h"
+#include "task/runners.h"
 
 /* The largest request body read; a larger one is answered 413. */
 #define API_BODY_MAX (1024 * 1024)

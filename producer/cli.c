@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "aws.h"
-#include "buf.h"
-#include "task.h"
-#include "timefmt.h"
+#include "base/alloc.h"
+#include "aws/aws.h"
+#include "base/buf.h"
+#include "task/task.h"
+#include "time/timefmt.h"
 
 /* True when s is lo to hi bytes, each a letter, a digit or in `extra`. */
 static bool

@@ -18,9 +18,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "config.h"
-#include "err.h"
-#include "task_manage.h"
+#include "base/config.h"
+#include "base/err.h"
+#include "task/task_manage.h"
 
 /* Exit codes (docs/design.md section 11). */
 #define EXIT_FAILED   1   /* the operation failed: AWS error, condition failed */

@@ -25,11 +25,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "base/alloc.h"
 #include "cli.h"
-#include "sqs.h"
-#include "task.h"
-#include "timefmt.h"
+#include "aws/sqs.h"
+#include "task/task.h"
+#include "time/timefmt.h"
 
 static const char dlq_usage[] =
     "usage: taskfleet dlq list [--limit N] [--json]\n"

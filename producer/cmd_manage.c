@@ -1,6 +1,6 @@
 /*
  * cmd_manage.c - managing tasks: `suspend`, `resume` and `run-now` (one task
- * each, conditional on its state and generation: lib/task_manage.h), `clear`
+ * each, conditional on its state and generation: lib/task/task_manage.h), `clear`
  * (a namespace), and the read-only views `due` and `stats`.
  */
 #include <getopt.h>
@@ -10,14 +10,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "clock.h"
+#include "base/alloc.h"
+#include "base/clock.h"
 #include "cli.h"
-#include "ddb.h"
-#include "sqs.h"
-#include "task.h"
-#include "task_manage.h"
-#include "timefmt.h"
+#include "aws/ddb.h"
+#include "aws/sqs.h"
+#include "task/task.h"
+#include "task/task_manage.h"
+#include "time/timefmt.h"
 
 static const char suspend_usage[] = "usage: taskfleet suspend [--json] ID\n";
 static const char resume_usage[] = "usage: taskfleet resume [--json] ID\n";

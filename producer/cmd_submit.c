@@ -23,13 +23,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "clock.h"
+#include "base/alloc.h"
+#include "base/clock.h"
 #include "cli.h"
 #include "submit_spec.h"
-#include "task.h"
-#include "task_manage.h"
-#include "timefmt.h"
+#include "task/task.h"
+#include "task/task_manage.h"
+#include "time/timefmt.h"
 
 static const char submit_usage[] =
     "usage: taskfleet submit --type T [--params JSON|@FILE] [--at TIME]\n"

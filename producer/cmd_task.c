@@ -4,12 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "clock.h"
+#include "base/clock.h"
 #include "cli.h"
-#include "ddb.h"
-#include "task.h"
-#include "task_manage.h"
-#include "timefmt.h"
+#include "aws/ddb.h"
+#include "task/task.h"
+#include "task/task_manage.h"
+#include "time/timefmt.h"
 
 static const char get_usage[] = "usage: taskfleet get [--json] ID\n";
 static const char delete_usage[] = "usage: taskfleet delete [--json] ID\n";

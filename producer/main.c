@@ -11,13 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "aws.h"
+#include "base/alloc.h"
+#include "aws/aws.h"
 #include "cli.h"
-#include "config.h"
-#include "log.h"
-#include "schema.h"
-#include "version.h"
+#include "base/config.h"
+#include "base/log.h"
+#include "aws/schema.h"
+#include "base/version.h"
 
 static void
 usage(FILE *to)

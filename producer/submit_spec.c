@@ -9,10 +9,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "buf.h"
-#include "marshal.h"
-#include "timefmt.h"
+#include "base/alloc.h"
+#include "base/buf.h"
+#include "aws/marshal.h"
+#include "time/timefmt.h"
 
 static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

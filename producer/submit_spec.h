@@ -21,9 +21,9 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
-#include "runners.h"
-#include "schedule.h"
-#include "task.h"
+#include "task/runners.h"
+#include "time/schedule.h"
+#include "task/task.h"
 
 /* How messages name an input. */
 enum submit_names {

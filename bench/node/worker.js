@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // bench/node/worker.js - the Node worker a user would write instead of
 // taskfleet: sqs-consumer with the AWS SDK v3 clients, doing docs/design.md section 5 on
-// the same items and messages (lib/task.c's expressions):
+// the same items and messages (lib/task/task.c's expressions):
 //
 //   1. receive (sqs-consumer long-polls; handleMessageBatch, so the batch's
 //      messages are deleted with one DeleteMessageBatch);

@@ -13,8 +13,8 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#include "alloc.h"
-#include "clock.h"
+#include "base/alloc.h"
+#include "base/clock.h"
 #include "exchange.h"
 
 /* The most header bytes a response may have (libcurl's own cap is 300 KB). */

@@ -20,11 +20,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "base/buf.h"
 #include "client.h"
-#include "http_sign.h"
-#include "http_task.h"
-#include "netaddr.h"
+#include "webhook/http_sign.h"
+#include "webhook/http_task.h"
+#include "webhook/netaddr.h"
 
 /* The deployment's side of a delivery: borrowed, shared by every run. */
 struct exchange_env {

@@ -1,7 +1,7 @@
 /*
  * http - the webhook runner: calls an HTTP endpoint at the task's time.
  *
- * Params are described in lib/http_task.h; a delivery is one exchange
+ * Params are described in lib/webhook/http_task.h; a delivery is one exchange
  * (exchange.h). The outcome:
  *
  *   a status in params.success (default 2xx)   success; the occurrence is done
@@ -38,13 +38,13 @@
 #include <taskfleet/runner.h>
 
 #include "../common/params.h"
-#include "alloc.h"
+#include "base/alloc.h"
 #include "client.h"
 #include "exchange.h"
-#include "http_sign.h"
-#include "http_task.h"
-#include "netaddr.h"
-#include "version.h"
+#include "webhook/http_sign.h"
+#include "webhook/http_task.h"
+#include "webhook/netaddr.h"
+#include "base/version.h"
 
 /* A body lives in the task item, which DynamoDB caps at 400 KB. */
 #define REQUEST_MAX_LIMIT   (400 * 1024)

@@ -1,6 +1,6 @@
 /*
  * fuzz_http_params.c - libFuzzer target for the `http` runner's params
- * (lib/http_task.c) and the TASKFLEET_HTTP_ALLOW list (lib/netaddr.c).
+ * (lib/webhook/http_task.c) and the TASKFLEET_HTTP_ALLOW list (lib/webhook/netaddr.c).
  *
  * The input bytes are used two ways:
  *   1. as params text for tf_http_task_parse(), once with the default body
@@ -29,10 +29,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "alloc.h"
-#include "err.h"
-#include "http_task.h"
-#include "netaddr.h"
+#include "base/alloc.h"
+#include "base/err.h"
+#include "webhook/http_task.h"
+#include "webhook/netaddr.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

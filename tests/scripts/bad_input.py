@@ -703,7 +703,7 @@ ITEMS = [
      failed_with(r"params")),
     ("params a string that is not JSON", pid("pstr"), with_(pid("pstr"),
      params={"S": "{not json"}), 1, failed_with(r"params")),
-    # Binary and set values are tolerated (lib/marshal.h: B becomes its
+    # Binary and set values are tolerated (lib/aws/marshal.h: B becomes its
     # base64 text, sets arrays): the task runs.
     ("params a map holding a binary and a set (tolerated)", pid("pbin"), with_(pid("pbin"),
      params={"M": {"a": {"B": "AAEC"}, "s": {"SS": ["x", "y"]}}}), 1, completed_quietly),

@@ -8,7 +8,7 @@ include/), and the scripts and deployment files under scripts/ and infra/.
 
 - A variable the C code reads is a string literal that is the whole name
   (after adjacent literals are joined, as the compiler does): getenv("X")
-  and every wrapper around it (lib/config.c's lists and duration_env(),
+  and every wrapper around it (lib/base/config.c's lists and duration_env(),
   cmd_serve.c's parse_rate_env(), the http runner's config_string()) take
   the name as such a literal. A literal that is a prefix ending in "_"
   (TASKFLEET_RUNNER_CONFIG_) stands for the family "PREFIX<NAME>". A

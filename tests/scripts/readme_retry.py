@@ -2,7 +2,7 @@
 """readme_retry.py - the docs' statements of the task retry backoff (the
 "Retries" and "Retryable failures" bullets of docs/scheduling.md and
 docs/operations.md, the backoff paragraph of runners/README.md, wherever in
-README.md and docs/*.md they are) say the base and the cap that lib/config.c
+README.md and docs/*.md they are) say the base and the cap that lib/base/config.c
 sets by default (retry_base_ms, retry_cap_ms). Issue 18 item 14: one bullet
 said 15 min, the other 5 min; issue 20: the runners' guide said 5 min."""
 import glob
@@ -19,7 +19,7 @@ UNIT_MS = {'ms': 1, 's': 1000, 'min': 60000, 'm': 60000, 'h': 3600000}
 
 
 def config_default_ms(src, field):
-    """The default lib/config.c assigns to cfg->field: a product of numbers."""
+    """The default lib/base/config.c assigns to cfg->field: a product of numbers."""
     m = re.search(r'cfg->%s\s*=\s*([\d\s*]+);' % field, src)
     if m is None:
         return None
@@ -72,13 +72,13 @@ def design_statement(r, src):
     c = re.search(r'`TASKFLEET_RETRY_CAP`,\s*default\s+' + unit, design)
     said = (ms(*b.group(1, 2)) if b else None, ms(*c.group(1, 2)) if c else None)
     r.check('design_matches_config', said == (base, cap) and 'full jitter' in design,
-            'docs/design.md states base and cap %s ms and full jitter; lib/config.c: '
+            'docs/design.md states base and cap %s ms and full jitter; lib/base/config.c: '
             'base %s ms, cap %s ms' % (said, base, cap))
 
 
 def main():
     r = Report('readme_retry')
-    src = open(os.path.join(ROOT, 'lib', 'config.c'), encoding='utf-8').read()
+    src = open(os.path.join(ROOT, 'lib', 'base', 'config.c'), encoding='utf-8').read()
     docs = [os.path.join(ROOT, 'README.md'), os.path.join(ROOT, 'runners', 'README.md')]
     docs += sorted(glob.glob(os.path.join(ROOT, 'docs', '*.md')))
     retry = [b for d in docs for b in bullets(open(d, encoding='utf-8').read())
@@ -97,7 +97,7 @@ def main():
         wrong = ['%r... says %s ms' % (b[:50], s) for b, s in said if set(s) != {want}]
         # Three places state it today: finding fewer means the patterns broke.
         r.check('%s_matches_config' % name, want is not None and len(said) >= 3 and not wrong,
-                'lib/config.c: %s ms; %d places in the docs state it; %s' % (want, len(said), '; '.join(wrong)))
+                'lib/base/config.c: %s ms; %d places in the docs state it; %s' % (want, len(said), '; '.join(wrong)))
     design_statement(r, src)
     sys.exit(1 if r.failed else 0)
 
