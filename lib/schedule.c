@@ -43,6 +43,20 @@ get_integer(const cJSON *v, double lo, double hi, int64_t *out)
 	return true;
 }
 
+/* Reads the time (epoch ms within the years 0000-9999) of key `key` into
+ * *out; false with a message naming the key when v is not one. */
+static bool
+get_time(const cJSON *v, const char *key, int64_t *out, char *errbuf,
+    size_t errlen)
+{
+	if (get_integer(v, (double)TF_TIMEFMT_MIN_MS, (double)TF_TIMEFMT_MAX_MS,
+	    out))
+		return true;
+	tf_errf(errbuf, errlen, "schedule.%s: must be an integer (epoch "
+	    "milliseconds) between years 0000 and 9999", key);
+	return false;
+}
+
 /* True when the unit at p (letters up to the next digit or the end) is a
  * calendar unit, "y" or "mo"; *len is the unit's length. */
 static bool
@@ -271,21 +285,13 @@ tf_schedule_parse(const cJSON *json, struct tf_schedule **out, char *errbuf,
 		goto out;
 	}
 	if (found[4] != NULL) {
-		if (!get_integer(found[4], (double)TF_TIMEFMT_MIN_MS,
-		    (double)TF_TIMEFMT_MAX_MS, &s->until_ms)) {
-			tf_errf(errbuf, errlen, "schedule.until: must be an integer (epoch "
-			    "milliseconds) between years 0000 and 9999");
+		if (!get_time(found[4], "until", &s->until_ms, errbuf, errlen))
 			goto out;
-		}
 		s->has_until = true;
 	}
 	if (found[5] != NULL) {
-		if (!get_integer(found[5], (double)TF_TIMEFMT_MIN_MS,
-		    (double)TF_TIMEFMT_MAX_MS, &s->anchor_ms)) {
-			tf_errf(errbuf, errlen, "schedule.anchor: must be an integer (epoch "
-			    "milliseconds) between years 0000 and 9999");
+		if (!get_time(found[5], "anchor", &s->anchor_ms, errbuf, errlen))
 			goto out;
-		}
 		s->has_anchor = true;
 	}
 	*out = s;
