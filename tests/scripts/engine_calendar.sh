@@ -6,8 +6,9 @@
 # last day) and wall-clock time in the zone, whole steps from the anchor, the
 # first one after now. The anchors are in the past, so each task runs at once
 # and its next date depends on today: whatever the day, the oracle and the
-# consumer must agree. `get` shows the schedule with its zone; a mixed
-# "1mo2d" is refused with a message that says why.
+# consumer must agree. `get` shows the schedule with its zone, `list --json`
+# the schedule with its anchor; a mixed "1mo2d" is refused with a message
+# that says why.
 set -u
 . "$(dirname "$0")/../tools/e2e.sh"
 e2e_init calendar
@@ -74,6 +75,13 @@ expect cal-m 1738332900250 1mo 1 America/New_York \
 
 check "get-shows-calendar-schedule" sh -c \
     "'$TASKFLEET' get cal-q | grep -q '^schedule    every 3mo Europe/Berlin\$'"
+listed() {
+	"$TASKFLEET" list --json | $PY -c '
+import json, sys
+s = {t["id"]: t.get("schedule") for t in map(json.loads, sys.stdin) if "id" in t}
+sys.exit(0 if s.get("cal-m") == {"every": "1mo", "tz": "America/New_York", "anchor": 1738332900250} else 1)'
+}
+check "list-json-shows-calendar-schedule" listed
 out=$("$TASKFLEET" submit --type noop --every 1mo2d 2>&1)
 rc=$?
 ok=1
