@@ -1308,9 +1308,16 @@ patch_task(struct rq *rq, const char *id)
 		}
 		p.schedule = ss.schedule_json;
 		/* A new cron schedule without next_run starts at its first slot;
-		 * an interval keeps the time the task had. */
+		 * an interval keeps the time the task had (and calendar steps
+		 * keep its day and time). */
 		if (pb.o.at != NULL || pb.o.cron != NULL)
 			p.next_run = ss.spec.next_run;
+		else if ((code = submit_spec_anchor(&ss, t.next_run, err,
+		    sizeof(err))) != 0) {
+			ret = api_error(rq, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+			    "%s", err);
+			goto out;
+		}
 	} else if (pb.params != NULL &&
 	    submit_validate_params(rq->srv->cfg.runners, t.type, pb.params,
 	    SUBMIT_FIELDS, err, sizeof(err)) != 0) {
@@ -1404,7 +1411,7 @@ schedule_preview(struct rq *rq)
 	struct tf_schedule *sched = NULL;
 	char err[512], iso[TF_TIMEFMT_ISO_SIZE];
 	long long count = PREVIEW_DEFAULT, max_runs = 0;
-	int64_t now = tf_now_ms(), when = now, until_ms = 0;
+	int64_t now = tf_now_ms(), when = now, until_ms = 0, first;
 	cJSON *out = NULL, *sj = NULL, *runs, *times;
 	enum MHD_Result ret;
 	int i;
@@ -1419,7 +1426,7 @@ schedule_preview(struct rq *rq)
 	if (every != NULL && cron != NULL)
 		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
 		    "every and cron exclude each other");
-	if (tz != NULL && cron == NULL)
+	if (tz != NULL && cron == NULL && every == NULL)
 		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
 		    "tz is the time zone of cron; there is no cron");
 	if (every == NULL && cron == NULL && (mr != NULL || until != NULL))
@@ -1469,6 +1476,8 @@ schedule_preview(struct rq *rq)
 			goto oom;
 		sj = NULL;
 	}
+	/* Slots count from the first run: calendar steps keep its day. */
+	first = when;
 	for (i = 0; i < count && when > 0; i++) {
 		if (!cJSON_AddItemToArray(runs, cJSON_CreateNumber((double)when)) ||
 		    !cJSON_AddItemToArray(times, cJSON_CreateString(
@@ -1476,7 +1485,7 @@ schedule_preview(struct rq *rq)
 			goto oom;
 		if (sched == NULL)
 			break;
-		when = tf_schedule_next(sched, when, when, i + 1);
+		when = tf_schedule_next(sched, first, when, i + 1);
 	}
 	ret = reply_json(rq, MHD_HTTP_OK, out);
 	goto out;

@@ -28,7 +28,7 @@ static const char http_usage[] =
     "                      [--body DATA|@FILE | --json-body JSON|@FILE]\n"
     "                      [--timeout DUR] [--success LIST] [--follow-redirects]\n"
     "                      [--max-redirects N] [--result-header NAME]...\n"
-    "                      [--at TIME] [--every DUR | --cron EXPR [--tz ZONE]]\n"
+    "                      [--at TIME] [--every DUR | --cron EXPR] [--tz ZONE]\n"
     "                      [--max-runs N] [--until TIME] [--ns NS] [--id ID]\n"
     "                      [--max-attempts N] [--json]\n";
 

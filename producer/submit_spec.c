@@ -186,13 +186,14 @@ build_schedule(const struct submit_opts *o, enum submit_names names,
 	char errbuf[512];
 	long long max_runs = 0;
 	int64_t every_ms;
+	int months;
 	cJSON *j = NULL;
 
 	*until_ms = 0;
 	if (o->every != NULL && o->cron != NULL)
 		return fail(EXIT_USAGE, err, errlen, "%s and %s exclude each other",
 		    N("every"), N("cron"));
-	if (o->tz != NULL && o->cron == NULL)
+	if (o->tz != NULL && o->cron == NULL && o->every == NULL)
 		return fail(EXIT_USAGE, err, errlen, "%s is the time zone of %s; "
 		    "there is no %s", N("tz"), N("cron"), N("cron"));
 	if (o->every == NULL && o->cron == NULL) {
@@ -203,9 +204,13 @@ build_schedule(const struct submit_opts *o, enum submit_names names,
 		return 0;
 	}
 	if (o->every != NULL &&
-	    tf_timefmt_parse_duration(o->every, &every_ms, errbuf,
+	    tf_schedule_parse_every(o->every, &every_ms, &months, errbuf,
 	    sizeof(errbuf)) != TF_OK)
 		return fail(EXIT_USAGE, err, errlen, "%s: %s", N("every"), errbuf);
+	if (o->tz != NULL && o->every != NULL && months == 0)
+		return fail(EXIT_USAGE, err, errlen, "%s is the time zone of %s or "
+		    "of calendar steps (%s 1mo, 1y); \"%s\" is a fixed interval",
+		    N("tz"), N("cron"), N("every"), o->every);
 	/* Up to 2^53: the number must survive a JSON double. */
 	if (o->max_runs != NULL &&
 	    !cli_parse_int(o->max_runs, 1, 9007199254740991LL, &max_runs))
@@ -304,6 +309,8 @@ submit_spec_build(const struct submit_opts *o, const char *type,
 			    "to run at", N("cron"), o->cron ? o->cron : "");
 		}
 	}
+	if ((code = submit_spec_anchor(out, next_run, err, errlen)) != 0)
+		return code;
 	/* Last, as it may load the runners: the cheap checks come first. */
 	if ((code = check_type(runners, runners_path, names, type, params_json,
 	    err, errlen)) != 0)
@@ -316,6 +323,25 @@ submit_spec_build(const struct submit_opts *o, const char *type,
 	out->spec.max_attempts = o->max_attempts;
 	out->spec.schedule = out->schedule_json;
 	out->spec.horizon_ms = horizon_ms;
+	return 0;
+}
+
+int
+submit_spec_anchor(struct submit_spec *s, int64_t at, char *err,
+    size_t errlen)
+{
+	cJSON *n;
+
+	if (s->sched == NULL || !tf_schedule_wants_anchor(s->sched))
+		return 0;
+	n = cJSON_CreateNumber((double)at);
+	if (n == NULL)
+		return fail(EXIT_FAILED, err, errlen, "out of memory");
+	cJSON_DeleteItemFromObjectCaseSensitive(s->schedule_json, "anchor");
+	if (!cJSON_AddItemToObject(s->schedule_json, "anchor", n)) {
+		cJSON_Delete(n);
+		return fail(EXIT_FAILED, err, errlen, "out of memory");
+	}
 	return 0;
 }
 

@@ -84,6 +84,15 @@ int submit_spec_build(const struct submit_opts *o, const char *type,
     int64_t now, int64_t horizon_ms, struct submit_spec *out,
     char *err, size_t errlen);
 
+/* Makes at (epoch ms) the anchor of a calendar schedule ("every": "1mo"):
+ * the day of month and wall-clock time its runs keep (schedule.h). Sets or
+ * replaces "anchor" in s->schedule_json; nothing for other schedules or
+ * none. submit_spec_build() anchors at the first run; a PATCH that keeps
+ * the task's time anchors at that. 0, or EXIT_FAILED (out of memory) with
+ * the message in err. */
+int submit_spec_anchor(struct submit_spec *s, int64_t at, char *err,
+    size_t errlen);
+
 /* Frees what submit_spec_build() put into s; s may be NULL. */
 void submit_spec_free(struct submit_spec *s);
 

@@ -777,7 +777,10 @@ tf_manage_schedule_describe(const cJSON *schedule, char *buf, size_t len)
 
 	buf[0] = '\0';
 	if (cJSON_IsString(every))
-		snprintf(buf, len, "every %s", every->valuestring);
+		/* A zone goes only with calendar steps ("every 1mo Europe/Berlin"). */
+		snprintf(buf, len, "every %s%s%s", every->valuestring,
+		    cJSON_IsString(tz) ? " " : "",
+		    cJSON_IsString(tz) ? tz->valuestring : "");
 	else if (cJSON_IsString(cron))
 		snprintf(buf, len, "cron %s %s", cron->valuestring,
 		    cJSON_IsString(tz) ? tz->valuestring : "UTC");

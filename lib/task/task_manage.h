@@ -202,8 +202,8 @@ enum tf_err tf_manage_adopt(struct tf_aws *aws, const char *table,
     enum tf_adopt_outcome *out);
 
 /* Writes a schedule (plain JSON, borrowed) for people:
- * "every 30m", "cron 0 9 * * 1-5 Europe/Berlin, max 10 runs, until
- * 2026-12-31T00:00:00.000Z". A schedule that is not an object is printed as
+ * "every 30m", "every 1mo Europe/Berlin", "cron 0 9 * * 1-5 Europe/Berlin,
+ * max 10 runs, until 2026-12-31T00:00:00.000Z". A schedule that is not an object is printed as
  * JSON. Returns buf. */
 char *tf_manage_schedule_describe(const cJSON *schedule, char *buf, size_t len);
 

@@ -2,6 +2,8 @@
 #include "harness.h"
 
 #include "base/alloc.h"
+#include "aws/marshal.h"
+#include "time/schedule.h"
 #include "task/task.h"
 
 static cJSON *
@@ -104,6 +106,44 @@ test_item_full(void)
 	cJSON_Delete(json);
 	tf_task_free(&t);
 	cJSON_Delete(item);
+}
+
+/* A calendar schedule survives the trip to an item and back: its anchor
+ * exactly, and the schedule it gives still computes the same next run. */
+static void
+test_item_calendar_schedule(void)
+{
+	const char *text = "{\"every\":\"1mo\",\"tz\":\"Europe/Berlin\","
+	    "\"anchor\":1769650200000,\"max_runs\":12}";
+	cJSON *sched = cJSON_Parse(text), *av = NULL, *item = NULL;
+	struct tf_schedule *s = NULL;
+	struct tf_task t;
+	char err[128];
+
+	memset(&t, 0, sizeof(t));
+	CHECK(sched != NULL);
+	CHECK_INT_EQ(tf_marshal_value(sched, &av, err, sizeof(err)), TF_OK);
+	item = parse("{\"id\":{\"S\":\"t1\"},\"type\":{\"S\":\"countdown\"},"
+	    "\"status\":{\"S\":\"PENDING\"},\"next_run\":{\"N\":\"1769650200000\"},"
+	    "\"gen\":{\"N\":\"1\"}}");
+	CHECK(item != NULL && av != NULL);
+	CHECK(cJSON_AddItemToObject(item, "schedule", av));
+	av = NULL;
+	CHECK_INT_EQ(tf_task_from_item(item, &t, err, sizeof(err)), TF_OK);
+	CHECK(t.schedule != NULL && cJSON_Compare(t.schedule, sched, true));
+	CHECK_INT_EQ((int64_t)cJSON_GetObjectItem(t.schedule,
+	    "anchor")->valuedouble, 1769650200000LL);
+	CHECK_INT_EQ(tf_schedule_parse(t.schedule, &s, err, sizeof(err)), TF_OK);
+	/* 2026-01-29T02:30 Berlin, then Feb 28 (clamped), then Mar 29 at the
+	 * end of the spring gap, 03:00 CEST. */
+	CHECK_INT_EQ(tf_schedule_next(s, 1769650200000LL, 1769650200000LL, 1),
+	    1772242200000LL);
+	CHECK_INT_EQ(tf_schedule_next(s, 1772242200000LL, 1772242200000LL, 2),
+	    1774746000000LL);
+	tf_schedule_free(s);
+	tf_task_free(&t);
+	cJSON_Delete(item);
+	cJSON_Delete(sched);
 }
 
 /* The result is read exactly for display; one that does not unmarshal is
@@ -296,6 +336,7 @@ main(void)
 	TF_RUN(test_message_original_format);
 	TF_RUN(test_message_refusals);
 	TF_RUN(test_item_full);
+	TF_RUN(test_item_calendar_schedule);
 	TF_RUN(test_item_result);
 	TF_RUN(test_item_legacy);
 	TF_RUN(test_item_refusals);

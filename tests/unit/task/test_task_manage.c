@@ -162,6 +162,15 @@ test_schedule_describe(void)
 	CHECK_STR_EQ(tf_manage_schedule_describe(s, buf, sizeof(buf)),
 	    "cron */5 * * * * UTC, max 1 run");
 	cJSON_Delete(s);
+	s = cJSON_Parse("{\"every\":\"1mo\",\"tz\":\"Europe/Berlin\","
+	    "\"anchor\":1769650200000}");
+	CHECK_STR_EQ(tf_manage_schedule_describe(s, buf, sizeof(buf)),
+	    "every 1mo Europe/Berlin");
+	cJSON_Delete(s);
+	s = cJSON_Parse("{\"every\":\"1y\",\"anchor\":1769650200000}");
+	CHECK_STR_EQ(tf_manage_schedule_describe(s, buf, sizeof(buf)),
+	    "every 1y");
+	cJSON_Delete(s);
 	s = cJSON_Parse("{\"odd\":1}");
 	CHECK_STR_EQ(tf_manage_schedule_describe(s, buf, sizeof(buf)), "{\"odd\":1}");
 	cJSON_Delete(s);
