@@ -15,8 +15,12 @@
  * TASKFLEET_HTTP_ALLOW opens it, and the metadata addresses only when it
  * names them one by one.
  *
+ * A deployment may also name the only targets webhooks may reach,
+ * TASKFLEET_HTTP_TARGETS (tf_target_list_permits(), asked at the same
+ * point): that list restricts, and the checks above still apply on top.
+ *
  * Nothing here looks up names or touches the network. Every function is safe
- * to call from any thread; a parsed allow list is immutable and may be shared.
+ * to call from any thread; a parsed list is immutable and may be shared.
  */
 #ifndef TF_NETADDR_H
 #define TF_NETADDR_H
