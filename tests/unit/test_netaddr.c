@@ -332,21 +332,57 @@ test_format(void)
 
 /* ---- Parsing TASKFLEET_HTTP_ALLOW ----------------------------------- */
 
-/* Parses text, expecting success with count entries. */
+/* Parses text as an allow list, or with targets as a target list, and
+ * frees it. Returns the result; *count gets the entries, *set whether the
+ * list pointer was set (non-NULL) afterwards. */
+static enum tf_err
+parse_either(bool targets, const char *text, char *err, size_t errlen,
+    size_t *count, bool *set)
+{
+	/* Not NULL before, so a parse that leaves it alone is seen. */
+	struct tf_allow_list *a = (struct tf_allow_list *)1;
+	struct tf_target_list *t = (struct tf_target_list *)1;
+	enum tf_err rc;
+
+	*count = 0;
+	if (targets) {
+		rc = tf_target_list_parse(text, &t, err, errlen);
+		*set = t != NULL;
+		if (t != (struct tf_target_list *)1) {
+			*count = tf_target_list_count(t);
+			tf_target_list_free(t);
+		}
+	} else {
+		rc = tf_allow_list_parse(text, &a, err, errlen);
+		*set = a != NULL;
+		if (a != (struct tf_allow_list *)1) {
+			*count = tf_allow_list_count(a);
+			tf_allow_list_free(a);
+		}
+	}
+	return rc;
+}
+
+/* Parses text (as parse_either()), expecting success with count entries. */
+static bool
+list_parses(bool targets, const char *text, size_t count)
+{
+	char err[256] = "";
+	size_t n;
+	bool set;
+	enum tf_err rc = parse_either(targets, text, err, sizeof(err), &n, &set);
+	bool good = rc == TF_OK && set && n == count && err[0] == '\0';
+
+	if (!good)
+		printf("# %s: rc %d, %zu entries, \"%s\"\n", text, (int)rc, n, err);
+	return good;
+}
+
+/* Parses text as an allow list, expecting success with count entries. */
 static bool
 parses(const char *text, size_t count)
 {
-	struct tf_allow_list *l = NULL;
-	char err[256] = "";
-	enum tf_err rc = tf_allow_list_parse(text, &l, err, sizeof(err));
-	bool good = rc == TF_OK && l != NULL &&
-	    tf_allow_list_count(l) == count && err[0] == '\0';
-
-	if (!good)
-		printf("# %s: rc %d, %zu entries, \"%s\"\n", text, (int)rc,
-		    tf_allow_list_count(l), err);
-	tf_allow_list_free(l);
-	return good;
+	return list_parses(false, text, count);
 }
 
 /* name: "a" repeated n times. */
@@ -498,16 +534,24 @@ static const struct parse_error parse_errors[] = {
 	  "TASKFLEET_HTTP_ALLOW: entry 1 \"[]\": not an IP address or CIDR range" },
 };
 
+/* Parses c->text (as parse_either()), expecting c->message and no list. */
+static void
+check_error(bool targets, const struct parse_error *c)
+{
+	char err[512];
+	size_t n;
+	bool set;
+
+	CHECK_INT_EQ(parse_either(targets, c->text, err, sizeof(err), &n, &set),
+	    TF_ERR_INVALID);
+	CHECK(!set);
+	CHECK_STR_EQ(err, c->message);
+}
+
 static void
 check_parse_error(const struct parse_error *c)
 {
-	struct tf_allow_list *l = (struct tf_allow_list *)1;
-	char err[512];
-
-	CHECK_INT_EQ(tf_allow_list_parse(c->text, &l, err, sizeof(err)),
-	    TF_ERR_INVALID);
-	CHECK(l == NULL);
-	CHECK_STR_EQ(err, c->message);
+	check_error(false, c);
 }
 
 static void
@@ -564,28 +608,35 @@ test_parse_errbuf(void)
 	tf_allow_list_free(NULL);
 }
 
+/* Parses text (as parse_either()) while every allocation in turn fails:
+ * each run must fail cleanly, until one passes with count entries. */
 static void
-test_parse_nomem(void)
+check_nomem(bool targets, const char *text, size_t count)
 {
-	const char *text = "a.example, *.b.example, 10.0.0.0/8, [::1], C.Example.";
-	struct tf_allow_list *l = NULL;
 	enum tf_err rc = TF_ERR_NOMEM;
+	size_t entries = 0;
+	bool set = false;
 	long n;
 
-	/* Every allocation in turn fails; each run must fail cleanly or pass. */
 	for (n = 0; n < 100; n++) {
 		tf_alloc_fail_after(n);
-		rc = tf_allow_list_parse(text, &l, NULL, 0);
+		rc = parse_either(targets, text, NULL, 0, &entries, &set);
 		tf_alloc_fail_after(-1);
 		if (rc == TF_OK)
 			break;
 		CHECK_INT_EQ(rc, TF_ERR_NOMEM);
-		CHECK(l == NULL);
+		CHECK(!set);
 	}
 	CHECK_INT_EQ(rc, TF_OK);
 	CHECK(n >= 4);
-	CHECK_INT_EQ(tf_allow_list_count(l), 5);
-	tf_allow_list_free(l);
+	CHECK_INT_EQ(entries, count);
+}
+
+static void
+test_parse_nomem(void)
+{
+	check_nomem(false, "a.example, *.b.example, 10.0.0.0/8, [::1], C.Example.",
+	    5);
 }
 
 /* ---- Deciding ------------------------------------------------------- */
@@ -815,17 +866,7 @@ test_permits_why(void)
 static bool
 target_parses(const char *text, size_t count)
 {
-	struct tf_target_list *l = NULL;
-	char err[256] = "";
-	enum tf_err rc = tf_target_list_parse(text, &l, err, sizeof(err));
-	bool good = rc == TF_OK && l != NULL &&
-	    tf_target_list_count(l) == count && err[0] == '\0';
-
-	if (!good)
-		printf("# %s: rc %d, %zu entries, \"%s\"\n", text, (int)rc,
-		    tf_target_list_count(l), err);
-	tf_target_list_free(l);
-	return good;
+	return list_parses(true, text, count);
 }
 
 static void
@@ -902,36 +943,14 @@ static const struct parse_error target_errors[] = {
 static void
 check_target_error(const struct parse_error *c)
 {
-	struct tf_target_list *l = (struct tf_target_list *)1;
-	char err[512];
-
-	CHECK_INT_EQ(tf_target_list_parse(c->text, &l, err, sizeof(err)),
-	    TF_ERR_INVALID);
-	CHECK(l == NULL);
-	CHECK_STR_EQ(err, c->message);
+	check_error(true, c);
 }
 
 static void
 test_targets_parse_nomem(void)
 {
-	const char *text = "a.example:443, *.b.example, 10.0.0.0/8:80, [::1]:8080";
-	struct tf_target_list *l = NULL;
-	enum tf_err rc = TF_ERR_NOMEM;
-	long n;
-
-	for (n = 0; n < 100; n++) {
-		tf_alloc_fail_after(n);
-		rc = tf_target_list_parse(text, &l, NULL, 0);
-		tf_alloc_fail_after(-1);
-		if (rc == TF_OK)
-			break;
-		CHECK_INT_EQ(rc, TF_ERR_NOMEM);
-		CHECK(l == NULL);
-	}
-	CHECK_INT_EQ(rc, TF_OK);
-	CHECK(n >= 4);
-	CHECK_INT_EQ(tf_target_list_count(l), 4);
-	tf_target_list_free(l);
+	check_nomem(true, "a.example:443, *.b.example, 10.0.0.0/8:80, [::1]:8080",
+	    4);
 }
 
 struct target_case {
