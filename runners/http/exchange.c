@@ -85,8 +85,11 @@ open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 	if (purpose != CURLSOCKTYPE_IPCXN)
 		return CURL_SOCKET_BAD;
 	if (!tf_target_list_permits(h->env->targets, h->host, &a->addr, h->why,
-	    sizeof(h->why)) ||
-	    !tf_allow_list_permits(h->env->allow, h->host, &a->addr, h->why,
+	    sizeof(h->why))) {
+		h->refused = true;
+		return CURL_SOCKET_BAD;
+	}
+	if (!tf_allow_list_permits(h->env->allow, h->host, &a->addr, h->why,
 	    sizeof(h->why))) {
 		h->refused = true;
 		return CURL_SOCKET_BAD;
