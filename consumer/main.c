@@ -53,7 +53,10 @@ usage(FILE *to)
 	    "                          [--metrics-listen ADDR:PORT]\n"
 	    "       taskfleet-consumer --version | --help\n"
 	    "\n"
-	    "Settings also come from the environment (TASKFLEET_*, AWS_*): see README.\n");
+	    "Settings also come from the environment (TASKFLEET_*, AWS_*): see README.\n"
+	    "Webhooks (the http runner): TASKFLEET_HTTP_ALLOW opens private and loopback\n"
+	    "addresses; TASKFLEET_HTTP_TARGETS=host[:port],*.domain[:port],IP[:port],\n"
+	    "CIDR[:port],[IPv6]:port,... allows only the targets it lists.\n");
 }
 
 /* TASKFLEET_WATCHDOG: how long the receive loop may make no progress before

@@ -290,7 +290,7 @@ tf_addr_format(const struct sockaddr *sa, char *buf, size_t len)
 		snprintf(buf, len, "(address family %d)", (int)sa->sa_family);
 }
 
-/* ---- The allow list ------------------------------------------------- */
+/* ---- The allow list and the target list ----------------------------- */
 
 enum entry_kind {
 	ENTRY_NAME,      /* exactly this host name */
@@ -305,11 +305,21 @@ struct entry {
 	size_t name_len;  /* strlen(name) */
 	struct ip net;    /* ENTRY_NET: the range, bits below prefix zero */
 	unsigned prefix;  /* ENTRY_NET: 0 to 32 or 128 */
+	unsigned port;    /* target lists: the port it is limited to; 0: any */
+};
+
+/* The parsed entries of either list. */
+struct entries {
+	struct entry *e;  /* owned array of n entries */
+	size_t n;
 };
 
 struct tf_allow_list {
-	struct entry *e;  /* owned array of n entries */
-	size_t n;
+	struct entries list;
+};
+
+struct tf_target_list {
+	struct entries list;
 };
 
 static bool
@@ -330,23 +340,47 @@ lower(char c)
 	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
-void
-tf_allow_list_free(struct tf_allow_list *l)
+/* Frees what list holds and empties it. */
+static void
+entries_clear(struct entries *list)
 {
 	size_t i;
 
+	for (i = 0; i < list->n; i++)
+		tf_free(list->e[i].name);
+	tf_free(list->e);
+	list->e = NULL;
+	list->n = 0;
+}
+
+void
+tf_allow_list_free(struct tf_allow_list *l)
+{
 	if (l == NULL)
 		return;
-	for (i = 0; i < l->n; i++)
-		tf_free(l->e[i].name);
-	tf_free(l->e);
+	entries_clear(&l->list);
 	tf_free(l);
 }
 
 size_t
 tf_allow_list_count(const struct tf_allow_list *l)
 {
-	return l != NULL ? l->n : 0;
+	return l != NULL ? l->list.n : 0;
+}
+
+void
+tf_target_list_free(struct tf_target_list *l)
+{
+	if (l == NULL)
+		return;
+	entries_clear(&l->list);
+	tf_free(l);
+}
+
+size_t
+tf_target_list_count(const struct tf_target_list *l)
+{
+	return l != NULL ? l->list.n : 0;
 }
 
 /* Parses an address or CIDR entry t (modified in place) into en. Returns
@@ -520,11 +554,51 @@ parse_name(const char *t, size_t len, struct entry *en, char *why,
 	return TF_OK;
 }
 
-/* Parses one trimmed entry s (len bytes) into en (zeroed). Returns
- * TF_ERR_INVALID with the reason in why, or TF_ERR_NOMEM. */
+/* Cuts a ":port" suffix off entry t (modified in place) into *port (0
+ * when there is none): after the ']' of a bracketed IPv6 address (and its
+ * prefix length), or after the only ':' of anything else; an entry with two
+ * or more ':' outside brackets is an IPv6 address and has no port. Returns
+ * false with the reason in why when the port is not 1 to 65535. */
+static bool
+split_port(char *t, unsigned *port, char *why, size_t whylen)
+{
+	char *colon = NULL, *close;
+	size_t n, i;
+	unsigned long v = 0;
+
+	*port = 0;
+	if (t[0] == '[') {
+		if ((close = strchr(t, ']')) != NULL)
+			colon = strchr(close, ':');
+	} else if ((colon = strchr(t, ':')) != NULL &&
+	    strchr(colon + 1, ':') != NULL) {
+		colon = NULL;
+	}
+	if (colon == NULL)
+		return true;
+	n = strlen(colon + 1);
+	if (n == 0 || n > 5 || strspn(colon + 1, "0123456789") != n ||
+	    colon[1] == '0') {
+		tf_errf(why, whylen, "port must be 1 to 65535");
+		return false;
+	}
+	for (i = 0; i < n; i++)
+		v = v * 10 + (unsigned long)(colon[1 + i] - '0');
+	if (v > 65535) {
+		tf_errf(why, whylen, "port must be 1 to 65535");
+		return false;
+	}
+	*port = (unsigned)v;
+	*colon = '\0';
+	return true;
+}
+
+/* Parses one trimmed entry s (len bytes) into en (zeroed); with_ports, a
+ * ":port" suffix is allowed. Returns TF_ERR_INVALID with the reason in why,
+ * or TF_ERR_NOMEM. */
 static enum tf_err
-parse_entry(const char *s, size_t len, struct entry *en, char *why,
-    size_t whylen)
+parse_entry(const char *s, size_t len, bool with_ports, struct entry *en,
+    char *why, size_t whylen)
 {
 	char t[ENTRY_MAX + 1];
 
@@ -539,6 +613,15 @@ parse_entry(const char *s, size_t len, struct entry *en, char *why,
 	}
 	memcpy(t, s, len);
 	t[len] = '\0';
+	if (with_ports) {
+		if (!split_port(t, &en->port, why, whylen))
+			return TF_ERR_INVALID;
+		len = strlen(t);
+		if (len == 0) {
+			tf_errf(why, whylen, "no host before the port");
+			return TF_ERR_INVALID;
+		}
+	}
 	/* Anything with ':', '/' or '[', or made of digits and dots only, is
 	 * meant as an address; the rest as a name. */
 	if (t[0] == '[' || strchr(t, ':') != NULL || strchr(t, '/') != NULL ||
@@ -547,34 +630,30 @@ parse_entry(const char *s, size_t len, struct entry *en, char *why,
 	return parse_name(t, len, en, why, whylen);
 }
 
-enum tf_err
-tf_allow_list_parse(const char *text, struct tf_allow_list **out,
-    char *errbuf, size_t errlen)
+/* Parses the comma-separated list text (NULL or blank: no entries) of the
+ * setting named setting into list (empty), ports allowed when with_ports.
+ * On an error list is left empty and errbuf names the setting and entry. */
+static enum tf_err
+parse_list(const char *text, const char *setting, bool with_ports,
+    struct entries *list, char *errbuf, size_t errlen)
 {
-	enum tf_err rc = TF_ERR_NOMEM;
-	struct tf_allow_list *l = NULL;
+	enum tf_err rc;
 	const char *p, *s, *e;
 	size_t count = 1, i;
 	char why[256], q[QUOTE_MAX + 8];
 
-	*out = NULL;
 	if (errbuf != NULL && errlen > 0)
 		errbuf[0] = '\0';
-	l = tf_calloc(1, sizeof(*l));
-	if (l == NULL)
-		goto out;
 	for (p = text != NULL ? text : ""; is_blank(*p); p++)
 		;
-	if (*p == '\0') {
-		rc = TF_OK;
-		goto done;
-	}
+	if (*p == '\0')
+		return TF_OK;
 	for (p = text; *p != '\0'; p++)
 		if (*p == ',')
 			count++;
-	l->e = tf_calloc(count, sizeof(*l->e));
-	if (l->e == NULL)
-		goto out;
+	list->e = tf_calloc(count, sizeof(*list->e));
+	if (list->e == NULL)
+		return TF_ERR_NOMEM;
 	for (p = text, i = 0; i < count; i++) {
 		e = strchr(p, ',');
 		if (e == NULL)
@@ -584,27 +663,66 @@ tf_allow_list_parse(const char *text, struct tf_allow_list **out,
 			s++;
 		while (e > s && is_blank(e[-1]))
 			e--;
-		rc = parse_entry(s, (size_t)(e - s), &l->e[i], why, sizeof(why));
+		rc = parse_entry(s, (size_t)(e - s), with_ports, &list->e[i], why,
+		    sizeof(why));
 		if (rc == TF_ERR_INVALID) {
 			tf_err_quote(q, sizeof(q), s, (size_t)(e - s), QUOTE_MAX);
-			tf_errf(errbuf, errlen, "TASKFLEET_HTTP_ALLOW: entry %zu "
-			    "\"%s\": %s", i + 1, q, why);
+			tf_errf(errbuf, errlen, "%s: entry %zu \"%s\": %s", setting,
+			    i + 1, q, why);
 		}
-		if (rc != TF_OK)
-			goto out;
-		l->n++;
+		if (rc != TF_OK) {
+			entries_clear(list);
+			return rc;
+		}
+		list->n++;
 		p = strchr(p, ',');
 		if (p == NULL)
 			break;
 		p++;
 	}
-	rc = TF_OK;
-done:
+	return TF_OK;
+}
+
+enum tf_err
+tf_allow_list_parse(const char *text, struct tf_allow_list **out,
+    char *errbuf, size_t errlen)
+{
+	struct tf_allow_list *l;
+	enum tf_err rc;
+
+	*out = NULL;
+	l = tf_calloc(1, sizeof(*l));
+	if (l == NULL)
+		return TF_ERR_NOMEM;
+	rc = parse_list(text, "TASKFLEET_HTTP_ALLOW", false, &l->list, errbuf,
+	    errlen);
+	if (rc != TF_OK) {
+		tf_allow_list_free(l);
+		return rc;
+	}
 	*out = l;
-	l = NULL;
-out:
-	tf_allow_list_free(l);
-	return rc;
+	return TF_OK;
+}
+
+enum tf_err
+tf_target_list_parse(const char *text, struct tf_target_list **out,
+    char *errbuf, size_t errlen)
+{
+	struct tf_target_list *l;
+	enum tf_err rc;
+
+	*out = NULL;
+	l = tf_calloc(1, sizeof(*l));
+	if (l == NULL)
+		return TF_ERR_NOMEM;
+	rc = parse_list(text, "TASKFLEET_HTTP_TARGETS", true, &l->list, errbuf,
+	    errlen);
+	if (rc != TF_OK) {
+		tf_target_list_free(l);
+		return rc;
+	}
+	*out = l;
+	return TF_OK;
 }
 
 /* True when en is a range containing a. */
@@ -633,6 +751,28 @@ name_matches(const struct entry *en, const char *host, size_t hlen)
 	    strncasecmp(host + at, en->name, en->name_len) == 0;
 }
 
+/* The part of a URL's host (may be NULL) that entries are matched
+ * against: brackets and a trailing dot dropped. Returns where it starts in
+ * host (borrowed), its length in *hlen; 0 when there is none. */
+static const char *
+host_key(const char *host, size_t *hlen)
+{
+	const char *h = host;
+	size_t n = 0;
+
+	if (h != NULL) {
+		n = strlen(h);
+		if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+			h++;
+			n -= 2;
+		}
+		if (n > 0 && h[n - 1] == '.')
+			n--;
+	}
+	*hlen = n;
+	return h;
+}
+
 bool
 tf_allow_list_permits(const struct tf_allow_list *l, const char *host,
     const struct sockaddr *sa, char *why, size_t whylen)
@@ -640,8 +780,8 @@ tf_allow_list_permits(const struct tf_allow_list *l, const char *host,
 	struct ip a, v4;
 	bool has_v4;
 	enum tf_addr_class cls;
-	size_t n = tf_allow_list_count(l), i, hlen = 0;
-	const char *h = host;
+	size_t n = tf_allow_list_count(l), i, hlen;
+	const char *h;
 	char shown[INET6_ADDRSTRLEN], q[QUOTE_MAX + 8], hostpart[QUOTE_MAX + 24];
 
 	if (why != NULL && whylen > 0)
@@ -659,7 +799,7 @@ tf_allow_list_permits(const struct tf_allow_list *l, const char *host,
 		return true;
 	has_v4 = embedded_v4(&a, &v4, false);
 	for (i = 0; i < n; i++) {
-		const struct entry *en = &l->e[i];
+		const struct entry *en = &l->list.e[i];
 
 		if (en->kind != ENTRY_NET)
 			continue;
@@ -669,18 +809,10 @@ tf_allow_list_permits(const struct tf_allow_list *l, const char *host,
 		if (net_contains(en, &a) || (has_v4 && net_contains(en, &v4)))
 			return true;
 	}
-	if (h != NULL) {
-		hlen = strlen(h);
-		if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
-			h++;
-			hlen -= 2;
-		}
-		if (hlen > 0 && h[hlen - 1] == '.')
-			hlen--;
-	}
+	h = host_key(host, &hlen);
 	if (cls != TF_ADDR_METADATA && hlen > 0)
 		for (i = 0; i < n; i++)
-			if (name_matches(&l->e[i], h, hlen))
+			if (name_matches(&l->list.e[i], h, hlen))
 				return true;
 	ip_format(&a, shown, sizeof(shown));
 	hostpart[0] = '\0';
@@ -697,5 +829,149 @@ tf_allow_list_permits(const struct tf_allow_list *l, const char *host,
 		    "TASKFLEET_HTTP_ALLOW", shown,
 		    cls == TF_ADDR_UNSPECIFIED ? "an" : "a",
 		    tf_addr_class_name(cls), hostpart);
+	return false;
+}
+
+/* ---- Matching the target list ---------------------------------------- */
+
+/* The port of an AF_INET or AF_INET6 sa (whole for its family); 0 for
+ * another family. */
+static unsigned
+sockaddr_port(const struct sockaddr *sa)
+{
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+
+	if (sa->sa_family == AF_INET) {
+		memcpy(&sin, sa, sizeof(sin));
+		return ntohs(sin.sin_port);
+	}
+	if (sa->sa_family == AF_INET6) {
+		memcpy(&sin6, sa, sizeof(sin6));
+		return ntohs(sin6.sin6_port);
+	}
+	return 0;
+}
+
+/* True when en names no port or names port. */
+static bool
+port_matches(const struct entry *en, unsigned port)
+{
+	return en->port == 0 || en->port == port;
+}
+
+/* True when an address or range entry of l with a matching port contains
+ * a (or the IPv4 address an IPv4-mapped, -compatible or NAT64 a stands
+ * for). */
+static bool
+targets_contain(const struct tf_target_list *l, const struct ip *a,
+    unsigned port)
+{
+	struct ip v4;
+	bool has_v4 = embedded_v4(a, &v4, false);
+	size_t i;
+
+	for (i = 0; i < l->list.n; i++) {
+		const struct entry *en = &l->list.e[i];
+
+		if (port_matches(en, port) && (net_contains(en, a) ||
+		    (has_v4 && net_contains(en, &v4))))
+			return true;
+	}
+	return false;
+}
+
+/* True when a host-name entry of l with a matching port matches h (hlen
+ * bytes, from host_key()); with any_net, also when l has an address or
+ * range entry with a matching port. */
+static bool
+targets_name(const struct tf_target_list *l, const char *h, size_t hlen,
+    unsigned port, bool any_net)
+{
+	size_t i;
+
+	for (i = 0; i < l->list.n; i++) {
+		const struct entry *en = &l->list.e[i];
+
+		if (!port_matches(en, port))
+			continue;
+		if (any_net && en->kind == ENTRY_NET)
+			return true;
+		if (hlen > 0 && name_matches(en, h, hlen))
+			return true;
+	}
+	return false;
+}
+
+/* Writes the refusal of host (may be NULL) and port, and the address a
+ * when not NULL, into why. */
+static void
+target_refusal(const char *host, unsigned port, const struct ip *a,
+    char *why, size_t whylen)
+{
+	char addr[INET6_ADDRSTRLEN], shown[INET6_ADDRSTRLEN + 16];
+	char q[QUOTE_MAX + 8];
+
+	shown[0] = '\0';
+	if (a != NULL) {
+		ip_format(a, addr, sizeof(addr));
+		snprintf(shown, sizeof(shown), " (address %s)", addr);
+	}
+	tf_err_quote(q, sizeof(q), host != NULL ? host : "",
+	    host != NULL ? strlen(host) : 0, QUOTE_MAX);
+	tf_errf(why, whylen, "host \"%s\" port %u%s is not on "
+	    "TASKFLEET_HTTP_TARGETS", q, port, shown);
+}
+
+bool
+tf_target_list_permits(const struct tf_target_list *l, const char *host,
+    const struct sockaddr *sa, char *why, size_t whylen)
+{
+	struct ip a;
+	unsigned port;
+	size_t hlen;
+	const char *h;
+
+	if (why != NULL && whylen > 0)
+		why[0] = '\0';
+	if (tf_target_list_count(l) == 0)
+		return true;
+	if (!ip_from_sockaddr(sa, &a)) {
+		target_refusal(host, 0, NULL, why, whylen);
+		return false;
+	}
+	port = sockaddr_port(sa);
+	h = host_key(host, &hlen);
+	if (targets_contain(l, &a, port) ||
+	    targets_name(l, h, hlen, port, false))
+		return true;
+	target_refusal(host, port, &a, why, whylen);
+	return false;
+}
+
+bool
+tf_target_list_may_permit(const struct tf_target_list *l,
+    const char *host, unsigned port, char *why, size_t whylen)
+{
+	struct ip a;
+	size_t hlen;
+	const char *h;
+	char literal[INET6_ADDRSTRLEN];
+
+	if (why != NULL && whylen > 0)
+		why[0] = '\0';
+	if (tf_target_list_count(l) == 0)
+		return true;
+	h = host_key(host, &hlen);
+	if (h != NULL && hlen < sizeof(literal)) {
+		memcpy(literal, h, hlen);
+		literal[hlen] = '\0';
+	} else {
+		literal[0] = '\0';
+	}
+	if (ip_from_text(literal, &a) ? targets_contain(l, &a, port) :
+	    targets_name(l, h, hlen, port, true))
+		return true;
+	target_refusal(host, port, NULL, why, whylen);
 	return false;
 }

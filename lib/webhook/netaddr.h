@@ -15,8 +15,12 @@
  * TASKFLEET_HTTP_ALLOW opens it, and the metadata addresses only when it
  * names them one by one.
  *
+ * A deployment may also name the only targets webhooks may reach,
+ * TASKFLEET_HTTP_TARGETS (tf_target_list_permits(), asked at the same
+ * point): that list restricts, and the checks above still apply on top.
+ *
  * Nothing here looks up names or touches the network. Every function is safe
- * to call from any thread; a parsed allow list is immutable and may be shared.
+ * to call from any thread; a parsed list is immutable and may be shared.
  */
 #ifndef TF_NETADDR_H
 #define TF_NETADDR_H
@@ -127,5 +131,57 @@ size_t tf_allow_list_count(const struct tf_allow_list *l);
  *   TASKFLEET_HTTP_ALLOW */
 bool tf_allow_list_permits(const struct tf_allow_list *l, const char *host,
     const struct sockaddr *sa, char *why, size_t whylen);
+
+/* A parsed TASKFLEET_HTTP_TARGETS: the only targets webhooks may reach.
+ * It restricts; it never opens an address the classes above refuse (both
+ * checks must pass). */
+struct tf_target_list;
+
+/* Parses TASKFLEET_HTTP_TARGETS: entries written as in TASKFLEET_HTTP_ALLOW
+ * (host names, "*.example.com", IPv4 and IPv6 addresses, CIDR ranges), each
+ * with an optional ":port" (1 to 65535, no leading zero) that limits it to
+ * that port: "api.example.com:443", "*.example.com:8443", "10.0.0.0/8:80",
+ * "[::1]:8080", "[fd00::]/8:443". An IPv6 address without brackets has no
+ * port ("::1:80" is an address). NULL or blank text is an empty list, which
+ * restricts nothing. Ownership and errors as tf_allow_list_parse(), the
+ * message naming TASKFLEET_HTTP_TARGETS, e.g.
+ *   TASKFLEET_HTTP_TARGETS: entry 2 "example.com:0": port must be 1 to 65535
+ * Caller frees *out with tf_target_list_free(). */
+enum tf_err tf_target_list_parse(const char *text, struct tf_target_list **out,
+    char *errbuf, size_t errlen);
+
+/* Frees l; NULL is fine. */
+void tf_target_list_free(struct tf_target_list *l);
+
+/* How many entries l has; 0 for NULL. */
+size_t tf_target_list_count(const struct tf_target_list *l);
+
+/* Decides whether a connection to sa (its address and port), made to fetch
+ * a URL whose host is host (as in tf_allow_list_permits(); may be NULL), is
+ * to a listed target. An empty or NULL list permits everything. Otherwise an
+ * entry must match the port connected to, when it names one, and
+ *  - a host-name entry matches host, any case, a trailing dot ignored; a
+ *    wildcard "*.example.com" matches "a.example.com" and
+ *    "a.b.example.com" but not "example.com"; names are never resolved, so
+ *    the name must be listed whatever it resolves to;
+ *  - an address or range entry matches the address connected to, whatever
+ *    the URL's host: a name resolving to a listed address is allowed (an
+ *    IPv4-mapped or NAT64 address also by its IPv4 address).
+ * Returns true to allow. why (whylen bytes; may be NULL) gets "" when
+ * allowing and a one-line reason when refusing, e.g.
+ *   host "localhost" port 8080 (address ::1) is not on TASKFLEET_HTTP_TARGETS */
+bool tf_target_list_permits(const struct tf_target_list *l, const char *host,
+    const struct sockaddr *sa, char *why, size_t whylen);
+
+/* The same question before host is resolved, for port (the URL's port, or
+ * its scheme's default): false when no address host could resolve to would
+ * be permitted, so a refused name is not even looked up. A host that is an
+ * IP literal is decided exactly; a name passes when a host-name entry
+ * matches it or any address or range entry has a matching port (the
+ * connection is then checked by tf_target_list_permits()). why as there,
+ * without an address:
+ *   host "127.0.0.1" port 8081 is not on TASKFLEET_HTTP_TARGETS */
+bool tf_target_list_may_permit(const struct tf_target_list *l,
+    const char *host, unsigned port, char *why, size_t whylen);
 
 #endif /* TF_NETADDR_H */

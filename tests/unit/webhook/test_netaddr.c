@@ -1,4 +1,5 @@
-/* test_netaddr.c - address classes and the TASKFLEET_HTTP_ALLOW list.
+/* test_netaddr.c - address classes, the TASKFLEET_HTTP_ALLOW list and the
+ * TASKFLEET_HTTP_TARGETS list.
  *
  * Every address is built in memory with inet_pton; nothing here looks up a
  * name or opens a socket. */
@@ -23,10 +24,10 @@
 #define UNSPEC TF_ADDR_UNSPECIFIED
 #define RSVD TF_ADDR_RESERVED
 
-/* Fills *ss with the numeric address text (port 443); false when it does not
+/* Fills *ss with the numeric address text and port; false when it does not
  * parse. The address is copied in, so no cast depends on alignment. */
 static bool
-make_sa(const char *text, struct sockaddr_storage *ss)
+make_sa_port(const char *text, unsigned port, struct sockaddr_storage *ss)
 {
 	struct sockaddr_in sin;
 	struct sockaddr_in6 sin6;
@@ -36,17 +37,24 @@ make_sa(const char *text, struct sockaddr_storage *ss)
 	memset(&sin6, 0, sizeof(sin6));
 	if (inet_pton(AF_INET, text, &sin.sin_addr) == 1) {
 		sin.sin_family = AF_INET;
-		sin.sin_port = htons(443);
+		sin.sin_port = htons((uint16_t)port);
 		memcpy(ss, &sin, sizeof(sin));
 		return true;
 	}
 	if (inet_pton(AF_INET6, text, &sin6.sin6_addr) == 1) {
 		sin6.sin6_family = AF_INET6;
-		sin6.sin6_port = htons(443);
+		sin6.sin6_port = htons((uint16_t)port);
 		memcpy(ss, &sin6, sizeof(sin6));
 		return true;
 	}
 	return false;
+}
+
+/* make_sa_port() with port 443. */
+static bool
+make_sa(const char *text, struct sockaddr_storage *ss)
+{
+	return make_sa_port(text, 443, ss);
 }
 
 #define SA(ss) ((const struct sockaddr *)(ss))
@@ -324,21 +332,57 @@ test_format(void)
 
 /* ---- Parsing TASKFLEET_HTTP_ALLOW ----------------------------------- */
 
-/* Parses text, expecting success with count entries. */
+/* Parses text as an allow list, or with targets as a target list, and
+ * frees it. Returns the result; *count gets the entries, *set whether the
+ * list pointer was set (non-NULL) afterwards. */
+static enum tf_err
+parse_either(bool targets, const char *text, char *err, size_t errlen,
+    size_t *count, bool *set)
+{
+	/* Not NULL before, so a parse that leaves it alone is seen. */
+	struct tf_allow_list *a = (struct tf_allow_list *)1;
+	struct tf_target_list *t = (struct tf_target_list *)1;
+	enum tf_err rc;
+
+	*count = 0;
+	if (targets) {
+		rc = tf_target_list_parse(text, &t, err, errlen);
+		*set = t != NULL;
+		if (t != (struct tf_target_list *)1) {
+			*count = tf_target_list_count(t);
+			tf_target_list_free(t);
+		}
+	} else {
+		rc = tf_allow_list_parse(text, &a, err, errlen);
+		*set = a != NULL;
+		if (a != (struct tf_allow_list *)1) {
+			*count = tf_allow_list_count(a);
+			tf_allow_list_free(a);
+		}
+	}
+	return rc;
+}
+
+/* Parses text (as parse_either()), expecting success with count entries. */
+static bool
+list_parses(bool targets, const char *text, size_t count)
+{
+	char err[256] = "";
+	size_t n;
+	bool set;
+	enum tf_err rc = parse_either(targets, text, err, sizeof(err), &n, &set);
+	bool good = rc == TF_OK && set && n == count && err[0] == '\0';
+
+	if (!good)
+		printf("# %s: rc %d, %zu entries, \"%s\"\n", text, (int)rc, n, err);
+	return good;
+}
+
+/* Parses text as an allow list, expecting success with count entries. */
 static bool
 parses(const char *text, size_t count)
 {
-	struct tf_allow_list *l = NULL;
-	char err[256] = "";
-	enum tf_err rc = tf_allow_list_parse(text, &l, err, sizeof(err));
-	bool good = rc == TF_OK && l != NULL &&
-	    tf_allow_list_count(l) == count && err[0] == '\0';
-
-	if (!good)
-		printf("# %s: rc %d, %zu entries, \"%s\"\n", text, (int)rc,
-		    tf_allow_list_count(l), err);
-	tf_allow_list_free(l);
-	return good;
+	return list_parses(false, text, count);
 }
 
 /* name: "a" repeated n times. */
@@ -490,16 +534,24 @@ static const struct parse_error parse_errors[] = {
 	  "TASKFLEET_HTTP_ALLOW: entry 1 \"[]\": not an IP address or CIDR range" },
 };
 
+/* Parses c->text (as parse_either()), expecting c->message and no list. */
+static void
+check_error(bool targets, const struct parse_error *c)
+{
+	char err[512];
+	size_t n;
+	bool set;
+
+	CHECK_INT_EQ(parse_either(targets, c->text, err, sizeof(err), &n, &set),
+	    TF_ERR_INVALID);
+	CHECK(!set);
+	CHECK_STR_EQ(err, c->message);
+}
+
 static void
 check_parse_error(const struct parse_error *c)
 {
-	struct tf_allow_list *l = (struct tf_allow_list *)1;
-	char err[512];
-
-	CHECK_INT_EQ(tf_allow_list_parse(c->text, &l, err, sizeof(err)),
-	    TF_ERR_INVALID);
-	CHECK(l == NULL);
-	CHECK_STR_EQ(err, c->message);
+	check_error(false, c);
 }
 
 static void
@@ -556,28 +608,35 @@ test_parse_errbuf(void)
 	tf_allow_list_free(NULL);
 }
 
+/* Parses text (as parse_either()) while every allocation in turn fails:
+ * each run must fail cleanly, until one passes with count entries. */
 static void
-test_parse_nomem(void)
+check_nomem(bool targets, const char *text, size_t count)
 {
-	const char *text = "a.example, *.b.example, 10.0.0.0/8, [::1], C.Example.";
-	struct tf_allow_list *l = NULL;
 	enum tf_err rc = TF_ERR_NOMEM;
+	size_t entries = 0;
+	bool set = false;
 	long n;
 
-	/* Every allocation in turn fails; each run must fail cleanly or pass. */
 	for (n = 0; n < 100; n++) {
 		tf_alloc_fail_after(n);
-		rc = tf_allow_list_parse(text, &l, NULL, 0);
+		rc = parse_either(targets, text, NULL, 0, &entries, &set);
 		tf_alloc_fail_after(-1);
 		if (rc == TF_OK)
 			break;
 		CHECK_INT_EQ(rc, TF_ERR_NOMEM);
-		CHECK(l == NULL);
+		CHECK(!set);
 	}
 	CHECK_INT_EQ(rc, TF_OK);
 	CHECK(n >= 4);
-	CHECK_INT_EQ(tf_allow_list_count(l), 5);
-	tf_allow_list_free(l);
+	CHECK_INT_EQ(entries, count);
+}
+
+static void
+test_parse_nomem(void)
+{
+	check_nomem(false, "a.example, *.b.example, 10.0.0.0/8, [::1], C.Example.",
+	    5);
 }
 
 /* ---- Deciding ------------------------------------------------------- */
@@ -801,6 +860,300 @@ test_permits_why(void)
 	tf_allow_list_free(l);
 }
 
+/* ---- The target list (TASKFLEET_HTTP_TARGETS) ------------------------ */
+
+/* Parses text as a target list, expecting success with count entries. */
+static bool
+target_parses(const char *text, size_t count)
+{
+	return list_parses(true, text, count);
+}
+
+static void
+test_targets_parse_good(void)
+{
+	struct tf_allow_list *a = NULL;
+
+	CHECK(target_parses(NULL, 0));
+	CHECK(target_parses(" ", 0));
+	CHECK(target_parses("*.example.com, api.other.com", 2));
+	CHECK(target_parses("api.example.com:443,*.example.com:8443,"
+	    "API.Example.COM.:80", 3));
+	CHECK(target_parses("127.0.0.1:8080, 127.0.0.1:1,127.0.0.1:65535", 3));
+	CHECK(target_parses("10.0.0.0/8:80,0.0.0.0/0,203.0.113.0/24:443", 3));
+	CHECK(target_parses("[::1]:8080, [fd00::]/8:443, [::1], ::1, "
+	    "2606:4700::/32, ::1:80, [2001:db8::1]:65535", 7));
+	/* The allow-list's reserved wildcards, and any public names. */
+	CHECK(target_parses("*.internal:443,localhost:8080", 2));
+	/* The allow-list itself still has no ports. */
+	CHECK_INT_EQ(tf_allow_list_parse("example.com:443", &a, NULL, 0),
+	    TF_ERR_INVALID);
+	CHECK(a == NULL);
+	CHECK_INT_EQ(tf_target_list_count(NULL), 0);
+	tf_target_list_free(NULL);
+}
+
+static const struct parse_error target_errors[] = {
+	{ "a.example, example.com:0",
+	  "TASKFLEET_HTTP_TARGETS: entry 2 \"example.com:0\": port must be 1 to 65535" },
+	{ "example.com:65536",
+	  "TASKFLEET_HTTP_TARGETS: entry 1 \"example.com:65536\": port must be 1 to 65535" },
+	{ "example.com:080",
+	  "TASKFLEET_HTTP_TARGETS: entry 1 \"example.com:080\": port must be 1 to 65535" },
+	{ "example.com:",
+	  "TASKFLEET_HTTP_TARGETS: entry 1 \"example.com:\": port must be 1 to 65535" },
+	{ "example.com:8o",
+	  "TASKFLEET_HTTP_TARGETS: entry 1 \"example.com:8o\": port must be 1 to 65535" },
+	{ "example.com:+80",
+	  "TASKFLEET_HTTP_TARGETS: entry 1 \"example.com:+80\": port must be 1 to 65535" },
+	{ "127.0.0.1:100000",
+	  "TASKFLEET_HTTP_TARGETS: entry 1 \"127.0.0.1:100000\": port must be 1 to 65535" },
+	{ "[::1]:",
+	  "TASKFLEET_HTTP_TARGETS: entry 1 \"[::1]:\": port must be 1 to 65535" },
+	{ "[::1]:99999",
+	  "TASKFLEET_HTTP_TARGETS: entry 1 \"[::1]:99999\": port must be 1 to 65535" },
+	{ ":80",
+	  "TASKFLEET_HTTP_TARGETS: entry 1 \":80\": no host before the port" },
+	{ "example.com:80:90",
+	  "TASKFLEET_HTTP_TARGETS: entry 1 \"example.com:80:90\": not a valid IPv6 address" },
+	{ "[::1]x:80",
+	  "TASKFLEET_HTTP_TARGETS: entry 1 \"[::1]x:80\": text after ']' (a prefix length is written \"[fd00::]/8\")" },
+	{ "[127.0.0.1]:80",
+	  "TASKFLEET_HTTP_TARGETS: entry 1 \"[127.0.0.1]:80\": brackets are only for IPv6 addresses" },
+	{ "10.0.0.0/33:80",
+	  "TASKFLEET_HTTP_TARGETS: entry 1 \"10.0.0.0/33:80\": prefix length must be 0 to 32" },
+	{ "10.0.0.1/8",
+	  "TASKFLEET_HTTP_TARGETS: entry 1 \"10.0.0.1/8\": host bits set; did you mean 10.0.0.0/8?" },
+	{ "[fd00::1]/8:443",
+	  "TASKFLEET_HTTP_TARGETS: entry 1 \"[fd00::1]/8:443\": host bits set; did you mean fd00::/8?" },
+	{ "*:443",
+	  "TASKFLEET_HTTP_TARGETS: entry 1 \"*:443\": \"*\" alone would open every host name; list the names, or a domain as \"*.example.com\"" },
+	{ "*.com",
+	  "TASKFLEET_HTTP_TARGETS: entry 1 \"*.com\": too broad: a wildcard needs at least two labels after \"*.\" (\"*.example.com\"), unless the top-level domain is reserved for private use (internal, local, localhost, test)" },
+	{ "a.*.example.com:80",
+	  "TASKFLEET_HTTP_TARGETS: entry 1 \"a.*.example.com:80\": '*' may only be the whole first label, as in \"*.example.com\"" },
+	{ "a_b.example:80",
+	  "TASKFLEET_HTTP_TARGETS: entry 1 \"a_b.example:80\": '_' is not allowed in a host name" },
+	{ "a.example,,b.example",
+	  "TASKFLEET_HTTP_TARGETS: entry 2 \"\": empty entry (two commas in a row, or a comma at either end)" },
+	{ "256.1.1.1:80",
+	  "TASKFLEET_HTTP_TARGETS: entry 1 \"256.1.1.1:80\": not a valid IPv4 address" },
+};
+
+static void
+check_target_error(const struct parse_error *c)
+{
+	check_error(true, c);
+}
+
+static void
+test_targets_parse_nomem(void)
+{
+	check_nomem(true, "a.example:443, *.b.example, 10.0.0.0/8:80, [::1]:8080",
+	    4);
+}
+
+struct target_case {
+	const char *list;
+	const char *host;
+	const char *ip;     /* the address connected to */
+	unsigned port;      /* and its port */
+	bool allowed;
+};
+
+static const struct target_case target_cases[] = {
+	/* No list, no restriction */
+	{ "", "anything.example", "8.8.8.8", 443, true },
+	{ "", NULL, "127.0.0.1", 1, true },
+	/* An address with a port: that address and port only */
+	{ "127.0.0.1:8080", "127.0.0.1", "127.0.0.1", 8080, true },
+	{ "127.0.0.1:8080", "127.0.0.1", "127.0.0.1", 8081, false },
+	{ "127.0.0.1:8080", "127.0.0.2", "127.0.0.2", 8080, false },
+	/* ... matched by the address connected to, whatever the URL's host */
+	{ "127.0.0.1:8080", "localhost", "127.0.0.1", 8080, true },
+	{ "127.0.0.1:8080", "localhost", "::1", 8080, false },
+	{ "127.0.0.1:8080", "x", "::ffff:127.0.0.1", 8080, true },
+	{ "127.0.0.1:8080", "x", "64:ff9b::7f00:1", 8080, true },
+	/* An address without a port: any port */
+	{ "203.0.113.7", "x", "203.0.113.7", 1, true },
+	{ "203.0.113.7", "x", "203.0.113.8", 443, false },
+	/* CIDR ranges, v4 and v6, with and without ports */
+	{ "10.0.0.0/8:80", "x", "10.1.2.3", 80, true },
+	{ "10.0.0.0/8:80", "x", "10.1.2.3", 81, false },
+	{ "10.0.0.0/8:80", "x", "11.0.0.1", 80, false },
+	{ "2606:4700::/32", "x", "2606:4700::1", 443, true },
+	{ "2606:4700::/32", "x", "2606:4701::1", 443, false },
+	{ "[fd00::]/8:443", "x", "fd12::1", 443, true },
+	{ "[fd00::]/8:443", "x", "fd12::1", 80, false },
+	{ "[fd00::]/8:443", "x", "fe80::1", 443, false },
+	{ "[::1]:8080", "::1", "::1", 8080, true },
+	{ "[::1]:8080", "x", "127.0.0.1", 8080, false },
+	/* "::1:80" is an address, not ::1 with a port */
+	{ "::1:80", "x", "::1:80", 443, true },
+	{ "::1:80", "x", "::1", 80, false },
+	/* Host names: by the URL's host, any case, a trailing dot ignored */
+	{ "api.example.com", "api.example.com", "8.8.8.8", 443, true },
+	{ "api.example.com", "API.Example.COM.", "8.8.8.8", 443, true },
+	{ "api.example.com", "[api.example.com]", "8.8.8.8", 443, true },
+	{ "api.example.com", "other.example.com", "8.8.8.8", 443, false },
+	{ "api.example.com", "api.example.com.evil", "8.8.8.8", 443, false },
+	{ "api.example.com", "8.8.8.8", "8.8.8.8", 443, false },
+	{ "api.example.com", NULL, "8.8.8.8", 443, false },
+	{ "localhost:8080", "localhost", "127.0.0.1", 8080, true },
+	{ "localhost:8080", "localhost", "127.0.0.1", 8081, false },
+	{ "localhost:8080", "127.0.0.1", "127.0.0.1", 8080, false },
+	/* Wildcards: below the domain at any depth, not the domain itself */
+	{ "*.example.com", "a.example.com", "8.8.8.8", 443, true },
+	{ "*.example.com", "a.b.example.com", "8.8.8.8", 443, true },
+	{ "*.example.com", "A.EXAMPLE.COM.", "8.8.8.8", 443, true },
+	{ "*.example.com", "example.com", "8.8.8.8", 443, false },
+	{ "*.example.com", "aexample.com", "8.8.8.8", 443, false },
+	{ "*.example.com", ".example.com", "8.8.8.8", 443, false },
+	{ "*.example.com", "a.example.com.evil", "8.8.8.8", 443, false },
+	{ "*.example.com:8443", "a.example.com", "8.8.8.8", 8443, true },
+	{ "*.example.com:8443", "a.example.com", "8.8.8.8", 443, false },
+	/* The issue's example */
+	{ "*.example.com, api.other.com", "api.other.com", "8.8.4.4", 443, true },
+	{ "*.example.com, api.other.com", "hooks.example.com", "8.8.4.4", 80, true },
+	{ "*.example.com, api.other.com", "www.other.com", "8.8.4.4", 443, false },
+	{ "*.example.com, api.other.com", "other.com", "8.8.4.4", 443, false },
+	/* Any entry of several will do */
+	{ "a.example:1, 127.0.0.1:2, [::1]:3", "x", "::1", 3, true },
+	{ "a.example:1, 127.0.0.1:2, [::1]:3", "a.example", "::1", 2, false },
+};
+
+/* Parses list as a target list (must succeed) and asks whether host may be
+ * reached at ip and port; *why gets the reason. */
+static bool
+target_permits(const char *list, const char *host, const char *ip,
+    unsigned port, char *why, size_t whylen)
+{
+	struct tf_target_list *l = NULL;
+	struct sockaddr_storage ss;
+	char err[256];
+	bool ok;
+
+	if (tf_target_list_parse(list, &l, err, sizeof(err)) != TF_OK) {
+		printf("# list %s: %s\n", list, err);
+		snprintf(why, whylen, "list did not parse");
+		return false;
+	}
+	if (!make_sa_port(ip, port, &ss)) {
+		tf_target_list_free(l);
+		snprintf(why, whylen, "address did not parse");
+		return false;
+	}
+	ok = tf_target_list_permits(l, host, SA(&ss), why, whylen);
+	tf_target_list_free(l);
+	return ok;
+}
+
+static void
+check_target_case(const struct target_case *c)
+{
+	char why[256] = "unset";
+	bool ok = target_permits(c->list, c->host, c->ip, c->port, why,
+	    sizeof(why));
+
+	CHECK_MSG(ok == c->allowed, "expected %s; why: %s",
+	    c->allowed ? "allowed" : "refused", why);
+	CHECK_MSG((why[0] == '\0') == c->allowed, "why: \"%s\"", why);
+}
+
+/* Parses list as a target list (must succeed) and asks whether host and
+ * port may be permitted before resolving; *why gets the reason. */
+static bool
+target_may(const char *list, const char *host, unsigned port, char *why,
+    size_t whylen)
+{
+	struct tf_target_list *l = NULL;
+	bool ok;
+
+	if (tf_target_list_parse(list, &l, NULL, 0) != TF_OK) {
+		snprintf(why, whylen, "list did not parse");
+		return false;
+	}
+	ok = tf_target_list_may_permit(l, host, port, why, whylen);
+	tf_target_list_free(l);
+	return ok;
+}
+
+static void
+test_targets_before_resolving(void)
+{
+	char why[256];
+
+	/* No list: everything. */
+	CHECK(target_may("", "anything", 1, why, sizeof(why)));
+	CHECK(tf_target_list_may_permit(NULL, NULL, 80, why, sizeof(why)));
+	/* An IP literal is decided exactly. */
+	CHECK(target_may("127.0.0.1:8080", "127.0.0.1", 8080, why, sizeof(why)));
+	CHECK_STR_EQ(why, "");
+	CHECK(!target_may("127.0.0.1:8080", "127.0.0.1", 8081, why, sizeof(why)));
+	CHECK_STR_EQ(why, "host \"127.0.0.1\" port 8081 is not on "
+	    "TASKFLEET_HTTP_TARGETS");
+	CHECK(!target_may("127.0.0.1:8080", "127.0.0.2", 8080, why, sizeof(why)));
+	CHECK(!target_may("127.0.0.1:8080", "[::1]", 8080, why, sizeof(why)));
+	CHECK(target_may("[::1]:8080", "[::1]", 8080, why, sizeof(why)));
+	CHECK(target_may("127.0.0.0/8", "::ffff:127.0.0.9", 1, why, sizeof(why)));
+	/* A name: by a name entry, or left to the connection when an address
+	 * entry has its port. */
+	CHECK(target_may("127.0.0.1:8080", "localhost", 8080, why, sizeof(why)));
+	CHECK(!target_may("127.0.0.1:8080", "localhost", 8081, why, sizeof(why)));
+	CHECK_STR_EQ(why, "host \"localhost\" port 8081 is not on "
+	    "TASKFLEET_HTTP_TARGETS");
+	CHECK(target_may("*.example.com", "a.example.com", 443, why, sizeof(why)));
+	CHECK(!target_may("*.example.com", "evil.com", 443, why, sizeof(why)));
+	CHECK(!target_may("*.example.com", "10.0.0.1", 443, why, sizeof(why)));
+	CHECK(!target_may("*.example.com:443", "a.example.com", 80, why,
+	    sizeof(why)));
+	CHECK(!target_may("api.example.com", NULL, 443, why, sizeof(why)));
+	CHECK_STR_EQ(why, "host \"\" port 443 is not on TASKFLEET_HTTP_TARGETS");
+}
+
+static void
+test_targets_why(void)
+{
+	struct tf_target_list *l = NULL;
+	struct sockaddr_storage ss;
+	struct sockaddr_un un;
+	char why[256], tiny[10];
+
+	CHECK(!target_permits("127.0.0.1:8080", "localhost", "::1", 8080, why,
+	    sizeof(why)));
+	CHECK_STR_EQ(why, "host \"localhost\" port 8080 (address ::1) is not on "
+	    "TASKFLEET_HTTP_TARGETS");
+	CHECK(!target_permits("*.example.com", "b.example.org", "8.8.8.8", 443,
+	    why, sizeof(why)));
+	CHECK_STR_EQ(why, "host \"b.example.org\" port 443 (address 8.8.8.8) is "
+	    "not on TASKFLEET_HTTP_TARGETS");
+	/* The host is quoted safely; a small why is cut. */
+	CHECK(!target_permits("a.example", "a\"b\n", "10.0.0.1", 80, why,
+	    sizeof(why)));
+	CHECK_STR_EQ(why, "host \"a?b?\" port 80 (address 10.0.0.1) is not on "
+	    "TASKFLEET_HTTP_TARGETS");
+	CHECK(!target_permits("a.example", "x", "10.0.0.1", 80, tiny,
+	    sizeof(tiny)));
+	CHECK_STR_EQ(tiny, "host \"x\" ");
+	/* A NULL list restricts nothing; allowing clears why. */
+	CHECK(make_sa("10.0.0.1", &ss));
+	strcpy(why, "unset");
+	CHECK(tf_target_list_permits(NULL, "x", SA(&ss), why, sizeof(why)));
+	CHECK_STR_EQ(why, "");
+	/* Not IP: refused by any list. */
+	CHECK(tf_target_list_parse("0.0.0.0/0, ::/0, x.internal", &l, NULL, 0) ==
+	    TF_OK);
+	memset(&un, 0, sizeof(un));
+	un.sun_family = AF_UNIX;
+	memset(&ss, 0, sizeof(ss));
+	memcpy(&ss, &un, sizeof(un));
+	CHECK(!tf_target_list_permits(l, "x.internal", SA(&ss), why, sizeof(why)));
+	CHECK_STR_EQ(why, "host \"x.internal\" port 0 is not on "
+	    "TASKFLEET_HTTP_TARGETS");
+	CHECK(!tf_target_list_permits(l, "x.internal", NULL, NULL, 0));
+	tf_target_list_free(l);
+}
+
 /* A test name of prefix and text, with anything not printable as '?'. */
 static void
 test_name(char *out, size_t len, const char *prefix, const char *text)
@@ -848,5 +1201,23 @@ main(void)
 		TF_RUN_NAMED(name, check_permit_case, &permit_cases[i]);
 	}
 	TF_RUN(test_permits_why);
+	TF_RUN(test_targets_parse_good);
+	for (i = 0; i < sizeof(target_errors) / sizeof(target_errors[0]); i++) {
+		test_name(name, sizeof(name), "targets_parse_error ",
+		    target_errors[i].text);
+		TF_RUN_NAMED(name, check_target_error, &target_errors[i]);
+	}
+	TF_RUN(test_targets_parse_nomem);
+	for (i = 0; i < sizeof(target_cases) / sizeof(target_cases[0]); i++) {
+		snprintf(what, sizeof(what), "[%s] host %s -> %s port %u: %s",
+		    target_cases[i].list,
+		    target_cases[i].host != NULL ? target_cases[i].host : "(null)",
+		    target_cases[i].ip, target_cases[i].port,
+		    target_cases[i].allowed ? "allowed" : "refused");
+		test_name(name, sizeof(name), "targets ", what);
+		TF_RUN_NAMED(name, check_target_case, &target_cases[i]);
+	}
+	TF_RUN(test_targets_before_resolving);
+	TF_RUN(test_targets_why);
 	return tf_test_summary();
 }
