@@ -106,10 +106,12 @@ struct submit_opts {
 	const char *ns;           /* --ns NS; TF_DEFAULT_NS unless given */
 	const char *id;           /* --id ID, or NULL: a new UUID */
 	long long max_attempts;   /* --max-attempts N, checked; 0: the default */
+	const char *name;         /* --name TEXT, or NULL: none */
+	const char *description;  /* --description TEXT, or NULL: none */
 };
 
 /* The getopt_long entries of those options, for a command's longopts array
- * (submit_option() knows their values: a n i m E C Z R U j). */
+ * (submit_option() knows their values: a n i m E C Z R U L D j). */
 #define CLI_SUBMIT_LONGOPTS \
 	{ "at", required_argument, NULL, 'a' }, \
 	{ "ns", required_argument, NULL, 'n' }, \
@@ -120,6 +122,8 @@ struct submit_opts {
 	{ "tz", required_argument, NULL, 'Z' }, \
 	{ "max-runs", required_argument, NULL, 'R' }, \
 	{ "until", required_argument, NULL, 'U' }, \
+	{ "name", required_argument, NULL, 'L' }, \
+	{ "description", required_argument, NULL, 'D' }, \
 	{ "json", no_argument, NULL, 'j' }
 
 /* Prints the help lines of those options, --at to --json, on stdout. */
