@@ -9,6 +9,9 @@ starts, with a table and queue of its own (`taskfleet init` first):
   - bad ones are refused with exit 2 and nothing written: a name over 200
     bytes, a description over 2000, a control character in a name, bytes
     that are not UTF-8;
+  - `taskfleet edit` changes and removes them (gen + 1), refuses bad ones
+    (exit 2, the task unchanged), a missing task (exit 3) and a COMPLETED
+    one (exit 1);
   - the REST API (`taskfleet serve --no-auth` on 127.0.0.1): POST /v1/tasks
     and a batch set them, GET shows them, PATCH changes one (the other kept)
     and clears them with null and "", and the 400s (too long, control
@@ -162,6 +165,50 @@ def cli_checks(env):
           len(t.get("description", "")) == 2000, "exit %d: %s" % (code, err))
 
 
+def set_status(env, table, tid, status):
+    """Changes a task's status behind the CLI's back (in the stand-in)."""
+    body = json.dumps({"TableName": table, "Key": {"id": {"S": tid}},
+                       "UpdateExpression": "SET #s = :s", "ExpressionAttributeNames": {"#s": "status"},
+                       "ExpressionAttributeValues": {":s": {"S": status}}})
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "tools", "clitest.py"), "ddb",
+                        "UpdateItem", body], env=env, capture_output=True, text=True)
+    return r.returncode == 0
+
+
+def edit_checks(env, table):
+    """`taskfleet edit`: the CLI's PATCH of the labels."""
+    before = get_json(env, "named-1") or {}
+    code, out, err = tf(env, "edit", "--name", "Renamed on the CLI", "named-1")
+    t = get_json(env, "named-1") or {}
+    check("edit-name", code == 0 and t.get("name") == "Renamed on the CLI" and
+          t.get("description") == before.get("description") and
+          t.get("gen") == before.get("gen", 0) + 1, "exit %d: %s %s" % (code, err, t))
+    code, out, err = tf(env, "edit", "--json", "--description", "", "named-1")
+    t = get_json(env, "named-1") or {}
+    try:
+        printed = json.loads(out)
+    except ValueError:
+        printed = None
+    check("edit-clears-description", code == 0 and "description" not in t and
+          t.get("name") == "Renamed on the CLI" and printed == t, "exit %d: %s %s" % (code, err, out))
+    before = get_json(env, "named-1")
+    for name, args, want, wcode in [
+            ("control", ["--name", "bad\x1bname"], "--name: holds a control character", 2),
+            ("too-long", ["--description", "d" * 2001], "--description: too long", 2),
+            ("nothing", [], "nothing to change", 2)]:
+        code, out, err = tf(env, "edit", *args, "named-1")
+        check("edit-refuses-" + name, code == wcode and want in err, "exit %d: %s" % (code, err))
+    check("edit-refused-changes-nothing", get_json(env, "named-1") == before,
+          get_json(env, "named-1"))
+    code, out, err = tf(env, "edit", "--name", "x", "no-such-task")
+    check("edit-missing-task", code == 3 and "no task" in err, "exit %d: %s" % (code, err))
+    ok = set_status(env, table, "plain-1", "COMPLETED")
+    code, out, err = tf(env, "edit", "--name", "x", "plain-1")
+    t = get_json(env, "plain-1") or {}
+    check("edit-refuses-completed", ok and code == 1 and "is COMPLETED" in err and
+          "name" not in t, "exit %d: %s %s" % (code, err, t))
+
+
 def api_checks(port):
     st, d = req(port, "POST", "/v1/tasks", {"type": "noop", "id": "api-1", "at": "+2h",
                                             "name": "From the API", "description": "one"})
@@ -247,6 +294,7 @@ def main():
         REPORT.setup_fail("init: " + r.stderr.strip())
     try:
         cli_checks(env)
+        edit_checks(env, name)
         port = serve(env)
         check("serve-starts", port is not None, "no \"listening on\" line (log in %s)" % OUT)
         if port is not None:
