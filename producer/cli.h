@@ -86,6 +86,11 @@ bool cli_parse_int(const char *s, long long min, long long max,
  * or the exit code (0 after --help, which prints usage and help). */
 int cli_parse_id_command(struct cli *c, int argc, char **argv,
     const char *usage, const char *help, const char **id);
+/* Its last step, for a command with options of its own: takes the one
+ * argument left after getopt (argv[optind]) as a task id into *id
+ * (borrowed from argv) and checks it. Returns -1 when it is one, else
+ * EXIT_USAGE after the message. */
+int cli_take_id(const char *cmd, int argc, char **argv, const char **id);
 
 /* Writes "2026-11-23T09:00:00.000Z (in 1h2m)" (or "(5s ago)", "(now)") for
  * epoch ms at, relative to now_ms, into buf. Returns buf. */
