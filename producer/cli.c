@@ -313,6 +313,12 @@ cli_parse_id_command(struct cli *c, int argc, char **argv, const char *usage,
 			return cli_bad_option(cmd, ch, argv);
 		}
 	}
+	return cli_take_id(cmd, argc, argv, id);
+}
+
+int
+cli_take_id(const char *cmd, int argc, char **argv, const char **id)
+{
 	if (argc - optind != 1)
 		return cli_usage_error(cmd, "%s (see %s --help)", argc == optind ?
 		    "the task ID is missing" : "one task ID only", cmd);

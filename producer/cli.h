@@ -86,6 +86,11 @@ bool cli_parse_int(const char *s, long long min, long long max,
  * or the exit code (0 after --help, which prints usage and help). */
 int cli_parse_id_command(struct cli *c, int argc, char **argv,
     const char *usage, const char *help, const char **id);
+/* Its last step, for a command with options of its own: takes the one
+ * argument left after getopt (argv[optind]) as a task id into *id
+ * (borrowed from argv) and checks it. Returns -1 when it is one, else
+ * EXIT_USAGE after the message. */
+int cli_take_id(const char *cmd, int argc, char **argv, const char **id);
 
 /* Writes "2026-11-23T09:00:00.000Z (in 1h2m)" (or "(5s ago)", "(now)") for
  * epoch ms at, relative to now_ms, into buf. Returns buf. */
@@ -106,10 +111,12 @@ struct submit_opts {
 	const char *ns;           /* --ns NS; TF_DEFAULT_NS unless given */
 	const char *id;           /* --id ID, or NULL: a new UUID */
 	long long max_attempts;   /* --max-attempts N, checked; 0: the default */
+	const char *name;         /* --name TEXT, or NULL: none */
+	const char *description;  /* --description TEXT, or NULL: none */
 };
 
 /* The getopt_long entries of those options, for a command's longopts array
- * (submit_option() knows their values: a n i m E C Z R U j). */
+ * (submit_option() knows their values: a n i m E C Z R U L D j). */
 #define CLI_SUBMIT_LONGOPTS \
 	{ "at", required_argument, NULL, 'a' }, \
 	{ "ns", required_argument, NULL, 'n' }, \
@@ -120,6 +127,8 @@ struct submit_opts {
 	{ "tz", required_argument, NULL, 'Z' }, \
 	{ "max-runs", required_argument, NULL, 'R' }, \
 	{ "until", required_argument, NULL, 'U' }, \
+	{ "name", required_argument, NULL, 'L' }, \
+	{ "description", required_argument, NULL, 'D' }, \
 	{ "json", no_argument, NULL, 'j' }
 
 /* Prints the help lines of those options, --at to --json, on stdout. */
@@ -163,6 +172,7 @@ int cmd_list(struct cli *c, int argc, char **argv);
 int cmd_suspend(struct cli *c, int argc, char **argv);
 int cmd_resume(struct cli *c, int argc, char **argv);
 int cmd_run_now(struct cli *c, int argc, char **argv);
+int cmd_edit(struct cli *c, int argc, char **argv);
 int cmd_clear(struct cli *c, int argc, char **argv);
 int cmd_due(struct cli *c, int argc, char **argv);
 int cmd_stats(struct cli *c, int argc, char **argv);

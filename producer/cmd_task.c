@@ -29,6 +29,19 @@ print_task(const struct tf_task *t)
 	if (t->suspend_requested)
 		printf("suspend     requested: it is suspended when the current run "
 		    "ends\n");
+	if (t->name != NULL)
+		printf("name        %s\n", t->name);
+	if (t->description != NULL) {
+		/* Its further lines indented under the first. */
+		printf("description ");
+		for (text = t->description; *text != '\0'; text++) {
+			if (*text == '\n')
+				fputs("\n            ", stdout);
+			else
+				putchar(*text);
+		}
+		putchar('\n');
+	}
 	printf("type        %s\n", t->type);
 	printf("ns          %s\n", t->ns);
 	printf("iteration   %" PRId64 "\n", t->iteration);
@@ -86,9 +99,10 @@ cmd_get(struct cli *c, int argc, char **argv)
 
 	memset(&t, 0, sizeof(t));
 	code = cli_parse_id_command(c, argc, argv, get_usage,
-	    "Prints one task: its status, type, namespace, iteration, attempts,\n"
-	    "next run, generation, params and errors; with --json the whole task as\n"
-	    "one JSON object. Exit: 0 found, 1 failed, 2 bad input, 3 no such task.\n",
+	    "Prints one task: its status, name and description (when it has them),\n"
+	    "type, namespace, iteration, attempts, next run, generation, params and\n"
+	    "errors; with --json the whole task as one JSON object.\n"
+	    "Exit: 0 found, 1 failed, 2 bad input, 3 no such task.\n",
 	    &id);
 	if (code >= 0)
 		return code;

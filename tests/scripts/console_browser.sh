@@ -93,5 +93,11 @@ it["status"] == "PENDING" and it["schedule"]["every"] == "45m" and len(reqs) == 
 and reqs[0]["path"] == "/later" and it["iteration"] == 1
 and [h["outcome"] for h in it["history"]] == ["success"]
 and "suspend_requested" not in it'
+if [ -n "$CREATED" ]; then
+	jcheck console-created-task-has-name-and-description "$CREATED" '
+it.get("name") == "Console webhook"
+and it.get("description") == "Made in the console.\nSecond line."'
+fi
+jcheck console-other-renamed console-other 'it.get("name") == "Renamed in the console"'
 stop_consumers || fail console-consumer-exit-0 "the consumer did not exit 0"
 exit $e2e_failed
