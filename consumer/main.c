@@ -53,7 +53,9 @@ usage(FILE *to)
 	    "                          [--metrics-listen ADDR:PORT]\n"
 	    "       taskfleet-consumer --version | --help\n"
 	    "\n"
-	    "Settings also come from the environment (TASKFLEET_*, AWS_*): see README.\n");
+	    "Settings also come from the environment (TASKFLEET_*, AWS_*): see README.\n"
+	    "  TASKFLEET_HTTP_TIMEOUT  the time limit of webhooks (the http runner)\n"
+	    "                          whose params set no timeout_ms; default 10s\n");
 }
 
 /* TASKFLEET_WATCHDOG: how long the receive loop may make no progress before
