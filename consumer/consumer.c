@@ -89,16 +89,6 @@ once_wait_s(const struct tf_consumer *c)
 	return c->o.wait_s < 1 ? c->o.wait_s : 1;
 }
 
-/* Frees the strings of a message taken off the queue. */
-static void
-message_clear(struct tf_sqs_message *m)
-{
-	tf_free(m->message_id);
-	tf_free(m->receipt_handle);
-	tf_free(m->body);
-	memset(m, 0, sizeof(*m));
-}
-
 /* --once: keeps the n received messages (owned) that are due at the cutoff
  * at the front of msgs and returns how many; the others are held until the
  * drain ends (once.h), or handed back at once when they cannot be held. */
@@ -113,7 +103,7 @@ admit_once(struct tf_consumer *c, struct tf_sqs_message *msgs, size_t n)
 			msgs[kept++] = msgs[i];
 		} else if (!held) {
 			tf_consumer_release(c, &msgs[i]);
-			message_clear(&msgs[i]);
+			tf_sqs_message_clear(&msgs[i]);
 		}
 	}
 	return kept;
@@ -340,8 +330,8 @@ receiver_main(void *arg)
 		msgs = NULL;
 	}
 	if (c->o.once) {
-		/* No run is in flight when the drain ends, and a stop returned
-		 * what was received: none of the held ones can run here now. */
+		/* What was held is for the next invocation or a daemon: back
+		 * to the queue, visible. */
 		hand_back_held(c);
 		atomic_store(&c->drained, 1);
 	}
@@ -377,7 +367,7 @@ worker_main(void *arg)
 		} else {
 			tf_consumer_process(c, &m);
 		}
-		message_clear(&m);
+		tf_sqs_message_clear(&m);
 
 		pthread_mutex_lock(&c->lock);
 		c->busy--;

@@ -42,16 +42,6 @@ tf_once_new(int64_t cutoff_ms, int64_t hold_ms, struct tf_once **out)
 	return TF_OK;
 }
 
-/* Frees the strings of message m. */
-static void
-message_free_strings(struct tf_sqs_message *m)
-{
-	tf_free(m->message_id);
-	tf_free(m->receipt_handle);
-	tf_free(m->body);
-	memset(m, 0, sizeof(*m));
-}
-
 void
 tf_once_free(struct tf_once *o)
 {
@@ -66,9 +56,7 @@ tf_once_free(struct tf_once *o)
 			tf_free(e);
 		}
 	}
-	for (i = 0; i < o->n_held; i++)
-		message_free_strings(&o->held[i]);
-	tf_free(o->held);
+	tf_sqs_messages_free(o->held, o->n_held);
 	pthread_mutex_destroy(&o->lock);
 	tf_free(o);
 }
@@ -130,7 +118,7 @@ hold(struct tf_once *o, struct tf_sqs_message *m)
 
 	for (i = 0; i < o->n_held; i++) {
 		if (strcmp(o->held[i].message_id, m->message_id) == 0) {
-			message_free_strings(&o->held[i]);
+			tf_sqs_message_clear(&o->held[i]);
 			o->held[i] = *m;
 			memset(m, 0, sizeof(*m));
 			return true;

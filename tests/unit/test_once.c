@@ -25,14 +25,6 @@ message(const char *msg_id, const char *handle, const char *id,
 }
 
 static void
-message_free(struct tf_sqs_message *m)
-{
-	tf_free(m->message_id);
-	tf_free(m->receipt_handle);
-	tf_free(m->body);
-}
-
-static void
 test_due_runs_later_is_held(void)
 {
 	struct tf_once *o = NULL;
@@ -53,8 +45,8 @@ test_due_runs_later_is_held(void)
 	CHECK(later.message_id == NULL && later.receipt_handle == NULL);
 	held = tf_once_held(o, &n);
 	CHECK(n == 1 && strcmp(held[0].receipt_handle, "h2") == 0);
-	message_free(&due);
-	message_free(&junk);
+	tf_sqs_message_clear(&due);
+	tf_sqs_message_clear(&junk);
 	tf_once_free(o);
 }
 
@@ -75,7 +67,7 @@ test_claimed_task_is_held(void)
 	CHECK(tf_once_admit(o, &other, &held_now));
 	tf_once_held(o, &n);
 	CHECK(n == 1);
-	message_free(&other);
+	tf_sqs_message_clear(&other);
 	tf_once_free(o);
 }
 
