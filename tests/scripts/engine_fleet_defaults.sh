@@ -87,11 +87,17 @@ wait_until 30 finished slow-own || miss "not finished after 30 s"
 verdict "defaults-http-own-timeout-kept"
 check "defaults-consumer-exit-0" stop_consumers
 
-# A bad TASKFLEET_HTTP_TIMEOUT is a start-up error.
-for bad in 10 0s 16m; do
+# A bad TASKFLEET_HTTP_TIMEOUT (or the runner configuration's "timeout") is
+# a start-up error.
+for bad in 10 0s 16m config; do
 	: >"$E2E_DIR/bad-timeout.log"
-	TASKFLEET_HTTP_TIMEOUT=$bad "$CONSUMER" --id bad-timeout --wait-time 1 \
-	    >"$E2E_DIR/bad-timeout.log" 2>&1 &
+	if [ "$bad" = config ]; then
+		env TASKFLEET_RUNNER_CONFIG_HTTP='{"timeout": 10}' "$CONSUMER" \
+		    --id bad-timeout --wait-time 1 >"$E2E_DIR/bad-timeout.log" 2>&1 &
+	else
+		TASKFLEET_HTTP_TIMEOUT=$bad "$CONSUMER" --id bad-timeout \
+		    --wait-time 1 >"$E2E_DIR/bad-timeout.log" 2>&1 &
+	fi
 	pid=$!
 	exited() { ! kill -0 "$pid" 2>/dev/null; }
 	ok=1
@@ -103,7 +109,7 @@ for bad in 10 0s 16m; do
 		kill -KILL "$pid"
 		miss "still running after 20 s"
 	fi
-	grep -q "TASKFLEET_HTTP_TIMEOUT" "$E2E_DIR/bad-timeout.log" ||
+	grep -qE "TASKFLEET_HTTP_TIMEOUT|timeout must be a duration" "$E2E_DIR/bad-timeout.log" ||
 	    miss "no message naming the variable: $(tail -c 300 "$E2E_DIR/bad-timeout.log")"
 	verdict "defaults-http-timeout-refuses-$bad"
 done
