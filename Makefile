@@ -169,10 +169,10 @@ $(PREFIX_STAMP): FORCE
 $(BUILD)/obj/lib/task/runners.o: ALL_CFLAGS += -DTF_PREFIX='"$(PREFIX)"'
 $(BUILD)/obj/lib/task/runners.o: $(PREFIX_STAMP)
 
-# test_metrics, test_inflight and test_journal test consumer modules: they
-# link the consumer's objects (all but main.o).
+# test_metrics, test_inflight, test_journal and test_once test consumer
+# modules: they link the consumer's objects (all but main.o).
 CONSUMER_LIB_OBJ = $(filter-out %/consumer/main.o,$(CONSUMER_OBJ))
-$(BUILD)/tests/test_metrics $(BUILD)/tests/test_inflight $(BUILD)/tests/test_journal: $(BUILD)/tests/%: tests/unit/consumer/%.c $(CONSUMER_LIB_OBJ) $(LIBTF) tests/harness.h
+$(BUILD)/tests/test_metrics $(BUILD)/tests/test_inflight $(BUILD)/tests/test_journal $(BUILD)/tests/test_once: $(BUILD)/tests/%: tests/unit/consumer/%.c $(CONSUMER_LIB_OBJ) $(LIBTF) tests/harness.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests -Iconsumer $(ALL_LDFLAGS) -rdynamic -o $@ $< \
 	  $(CONSUMER_LIB_OBJ) $(LIBTF) $(LIBS) $(MHD_LIBS)
@@ -250,4 +250,9 @@ clean:
 
 FORCE:
 
--include $(shell find build -name '*.d' 2>/dev/null)
+# The compiler's dependency lists, but for a list whose first source is gone:
+# one written before a source moved (the unit tests went into rooms) would
+# make make stop on a file that no longer exists.
+DEP_FILES = $(shell find build -name '*.d' 2>/dev/null | xargs -r awk \
+  'FNR == 1 { src = $$2; if (src == "" || src == "\\" || (getline l < src) >= 0) print FILENAME; close(src) }')
+-include $(DEP_FILES)

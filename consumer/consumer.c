@@ -32,11 +32,13 @@ tf_consumer_release(struct tf_consumer *c, const struct tf_sqs_message *m)
 		    "after its visibility timeout", tf_strerror(rc));
 }
 
-/* Hands back the n messages (borrowed) a receive brought in after the stop
- * began, none of them started: visibility 0 in one batch call, so the next
+/* Hands back the n messages (borrowed; at most a batch) a receive brought
+ * in after the stop began, or that --once held (`what` says which, for the
+ * log), none of them started: visibility 0 in one batch call, so the next
  * consumer receives them at once instead of after their visibility timeout. */
 static void
-release_all(struct tf_consumer *c, const struct tf_sqs_message *msgs, size_t n)
+release_all(struct tf_consumer *c, const struct tf_sqs_message *msgs, size_t n,
+    const char *what)
 {
 	struct tf_sqs_handle_entry e[TF_SQS_MAX_BATCH];
 	struct tf_sqs_batch_result res;
@@ -54,9 +56,9 @@ release_all(struct tf_consumer *c, const struct tf_sqs_message *msgs, size_t n)
 	rc = tf_sqs_change_message_visibility_batch(c->ctx->aws,
 	    c->ctx->queue_url, e, i, &res);
 	if (rc == TF_OK || rc == TF_ERR_PARTIAL) {
-		tf_log(TF_LOG_INFO, "stopping: handed back %zu message(s) received "
-		    "during the stop (%zu failed; they reappear after their "
-		    "visibility timeout)", i - res.n_failed, res.n_failed);
+		tf_log(TF_LOG_INFO, "stopping: handed back %zu message(s) %s (%zu "
+		    "failed; they reappear after their visibility timeout)",
+		    i - res.n_failed, what, res.n_failed);
 		tf_sqs_batch_result_free(&res);
 	} else {
 		tf_log(TF_LOG_WARN, "stopping: handing back %zu message(s) failed "
@@ -77,6 +79,49 @@ receive_wait_s(const struct tf_consumer *c)
 	int bound = c->o.shutdown_timeout_s > 1 ? c->o.shutdown_timeout_s : 1;
 
 	return c->o.wait_s < bound ? c->o.wait_s : bound;
+}
+
+/* --once polls for a second at most: long enough for SQS to look at every
+ * server (a short poll may miss messages), short for an empty queue. */
+static int
+once_wait_s(const struct tf_consumer *c)
+{
+	return c->o.wait_s < 1 ? c->o.wait_s : 1;
+}
+
+/* --once: keeps the n received messages (owned) that are due at the cutoff
+ * at the front of msgs and returns how many; the others are held until the
+ * drain ends (once.h), or handed back at once when they cannot be held. */
+static size_t
+admit_once(struct tf_consumer *c, struct tf_sqs_message *msgs, size_t n)
+{
+	size_t i, kept = 0;
+	bool held;
+
+	for (i = 0; i < n; i++) {
+		if (tf_once_admit(c->once, &msgs[i], &held)) {
+			msgs[kept++] = msgs[i];
+		} else if (!held) {
+			tf_consumer_release(c, &msgs[i]);
+			tf_sqs_message_clear(&msgs[i]);
+		}
+	}
+	return kept;
+}
+
+/* --once, as the receiver stops: hands back what it held, a batch at a
+ * time. */
+static void
+hand_back_held(struct tf_consumer *c)
+{
+	const struct tf_sqs_message *held;
+	size_t n, i, k;
+
+	held = tf_once_held(c->once, &n);
+	for (i = 0; i < n; i += k) {
+		k = n - i < TF_SQS_MAX_BATCH ? n - i : TF_SQS_MAX_BATCH;
+		release_all(c, held + i, k, "not due at the --once cutoff");
+	}
 }
 
 /* Records that the receive loop is making progress, for the watchdog. */
@@ -167,9 +212,12 @@ receiver_main(void *arg)
 	long receives = 0;
 	int64_t batch_until;
 	bool backlog = false;
-	int want;
+	bool idle = false;          /* --once: no run in flight as this
+	                               receive began */
+	int want, failures = 0;
+	size_t received;
 
-	ro.wait_seconds = receive_wait_s(c);
+	ro.wait_seconds = c->o.once ? once_wait_s(c) : receive_wait_s(c);
 	ro.visibility_timeout = c->o.visibility_s;
 	/* A stop lets the open receive return; only a receive still open when
 	 * tf_consumer_shutdown()'s bound passes is aborted. */
@@ -209,6 +257,7 @@ receiver_main(void *arg)
 			pthread_cond_timedwait(&c->space, &c->lock, &ts);
 		}
 		free_slots = atomic_load(&c->receive_limit) - c->busy;
+		idle = c->busy == 0;
 		pthread_mutex_unlock(&c->lock);
 		if (atomic_load(&c->stopping))
 			break;
@@ -230,22 +279,41 @@ receiver_main(void *arg)
 		if (rc != TF_OK) {
 			tf_log(TF_LOG_WARN, "receive failed: %s (%s); retrying",
 			    tf_strerror(rc), tf_aws_last_error()->message);
+			if (c->o.once && ++failures >= TF_ONCE_RECEIVE_FAILURES_MAX) {
+				tf_log(TF_LOG_ERROR, "--once: receiving failed %d times "
+				    "in a row; stopping", failures);
+				tf_once_receive_failed(c->once);
+				break;
+			}
 			nap(c, backoff / 2 + tf_random_below(backoff / 2 + 1));
 			backoff = backoff * 2 > RECEIVE_BACKOFF_MAX_MS ?
 			    RECEIVE_BACKOFF_MAX_MS : backoff * 2;
 			continue;
 		}
 		backoff = RECEIVE_BACKOFF_MIN_MS;
+		failures = 0;
 		tf_metrics_received(c->metrics, n);
 		if (atomic_load(&c->stopping)) {
 			/* The stop began during this receive: none of these
 			 * starts; hand them all back now. */
-			release_all(c, msgs, n);
+			release_all(c, msgs, n, "received during the stop");
 			tf_sqs_messages_free(msgs, n);
 			msgs = NULL;
 			break;
 		}
-		backlog = n > 0 && (int)n == ro.max_messages;
+		received = n;
+		if (c->o.once) {
+			n = admit_once(c, msgs, n);
+			if (received == 0 && idle) {
+				/* Nothing was visible, and nothing ran that could
+				 * have sent a message meanwhile. */
+				tf_log(TF_LOG_INFO, "--once: nothing more is due");
+				tf_free(msgs);
+				msgs = NULL;
+				break;
+			}
+		}
+		backlog = received > 0 && (int)received == ro.max_messages;
 		pthread_mutex_lock(&c->lock);
 		for (i = 0; i < n; i++) {
 			size_t slot = (c->q_head + c->q_len) % (size_t)c->o.concurrency;
@@ -261,21 +329,17 @@ receiver_main(void *arg)
 		tf_free(msgs);
 		msgs = NULL;
 	}
+	if (c->o.once) {
+		/* What was held is for the next invocation or a daemon: back
+		 * to the queue, visible. */
+		hand_back_held(c);
+		atomic_store(&c->drained, 1);
+	}
 	pthread_mutex_lock(&c->lock);
 	c->receiver_done = 1;
 	pthread_cond_broadcast(&c->work);
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
-}
-
-/* Frees the strings of a message taken off the queue. */
-static void
-message_clear(struct tf_sqs_message *m)
-{
-	tf_free(m->message_id);
-	tf_free(m->receipt_handle);
-	tf_free(m->body);
-	memset(m, 0, sizeof(*m));
 }
 
 static void *
@@ -303,7 +367,7 @@ worker_main(void *arg)
 		} else {
 			tf_consumer_process(c, &m);
 		}
-		message_clear(&m);
+		tf_sqs_message_clear(&m);
 
 		pthread_mutex_lock(&c->lock);
 		c->busy--;
@@ -416,12 +480,21 @@ tf_consumer_start(struct tf_consumer *c)
 		.lease_grace_ms = c->cfg->lease_grace_ms,
 		.history_kept = c->cfg->history_kept,
 		.retention_ms = c->cfg->retention_ms,
+		.manual = c->o.once,
 	};
 	rc = tf_sweeper_start(&so, &c->sweeper);
 	if (rc != TF_OK)
 		return rc;
 	/* Before the first receive: the runs a crash on this machine ended. */
 	journal_start(c);
+	if (c->o.once) {
+		/* One sweep, so that tasks whose message was lost and runs whose
+		 * lease expired are due too; then what is due is fixed. */
+		tf_sweeper_sweep(c->sweeper);
+		rc = tf_once_new(tf_now_ms(), c->o.hold_max_ms, &c->once);
+		if (rc != TF_OK)
+			return rc;
+	}
 	atomic_store(&c->receive_limit, c->o.concurrency);
 	atomic_store(&c->receiver_beat_ms, tf_mono_ms());
 	wo = (struct tf_watchdog_opts){
@@ -536,6 +609,8 @@ tf_consumer_free(struct tf_consumer *c)
 	tf_free(c->workers);
 	tf_metrics_free(c->metrics);
 	c->metrics = NULL;
+	tf_once_free(c->once);
+	c->once = NULL;
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->work);
 	pthread_cond_destroy(&c->space);

@@ -21,6 +21,7 @@
 #include "deleter.h"
 #include "inflight.h"
 #include "journal.h"
+#include "once.h"
 #include "task/runners.h"
 #include "aws/sqs.h"
 #include "sweeper.h"
@@ -50,6 +51,8 @@ struct tf_consumer_opts {
 	                               TASKFLEET_ISOLATE */
 	const char *run_timeout;    /* borrowed: --run-timeout, or NULL for
 	                               TASKFLEET_RUN_TIMEOUT */
+	bool once;                  /* --once: one sweep, run what is due,
+	                               then stop (once.h) */
 };
 
 struct tf_consumer {
@@ -79,6 +82,11 @@ struct tf_consumer {
 	                                       the consumer exits non-zero */
 	atomic_int receive_limit;           /* runs taken at once, lowered while
 	                                       AWS throttles (backpressure) */
+	struct tf_once *once;               /* owned: --once's state, NULL for
+	                                       a daemon */
+	atomic_int drained;                 /* --once: the receiver stopped, as
+	                                       nothing more is due (or it could
+	                                       not receive); main() stops */
 
 	pthread_mutex_t lock;               /* guards the fields below */
 	pthread_cond_t work;                /* a message was queued, or stopping */
@@ -103,7 +111,9 @@ struct tf_consumer {
 	                                       threads whose counters it reads */
 };
 
-/* Starts the threads. c->o, cfg, ctx and runners must be set. */
+/* Starts the threads. c->o, cfg, ctx and runners must be set. With
+ * c->o.once, first runs one sweep in the caller's thread and starts the
+ * drain (once.h): the receiver sets c->drained when it is over. */
 enum tf_err tf_consumer_start(struct tf_consumer *c);
 
 /* Stops receiving: lets the open receive return (aborting it only when it

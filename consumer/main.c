@@ -4,7 +4,8 @@
  * Loads the runners, resolves the queue, then receives and processes
  * messages until SIGTERM or SIGINT: it stops receiving at once, lets running
  * tasks finish within --shutdown-timeout, hands unstarted messages back, and
- * exits 0. A second signal exits at once.
+ * exits 0. A second signal exits at once. With --once it also stops, the
+ * same way, when nothing more is due (once.h), and prints a summary.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -50,13 +51,25 @@ usage(FILE *to)
 	    "                          [--wait-time S] [--shutdown-timeout S] [--id NAME]\n"
 	    "                          [--table NAME] [--queue NAME|URL] [--region REGION]\n"
 	    "                          [--isolate NAME,...|*] [--run-timeout DUR|NAME=DUR,...]\n"
-	    "                          [--metrics-listen ADDR:PORT]\n"
+	    "                          [--metrics-listen ADDR:PORT] [--once]\n"
 	    "       taskfleet-consumer --version | --help\n"
 	    "\n"
-	    "Settings also come from the environment (TASKFLEET_*, AWS_*): see README.\n"
+	    "--once: one sweep (lost messages re-sent, expired leases recovered),\n"
+	    "then run what is due at that moment, each task at most once, until a\n"
+	    "receive with nothing running comes back empty; messages that came due\n"
+	    "later (retries, next iterations) are handed back for the next run.\n"
+	    "Prints one summary line on stdout (runs=N completed= succeeded=\n"
+	    "retried= failed= errors= left=) and exits 0, or 1 when errors > 0\n"
+	    "(an outcome not written, a claim or receive that failed). For cron,\n"
+	    "CI and batch jobs.\n"
+	    "\n"
+	    "Settings also come from the environment (TASKFLEET_*, AWS_*): every one is\n"
+	    "in docs/configuration.md.\n"
 	    "Webhooks (the http runner): TASKFLEET_HTTP_ALLOW opens private and loopback\n"
 	    "addresses; TASKFLEET_HTTP_TARGETS=host[:port],*.domain[:port],IP[:port],\n"
-	    "CIDR[:port],[IPv6]:port,... allows only the targets it lists.\n");
+	    "CIDR[:port],[IPv6]:port,... allows only the targets it lists.\n"
+	    "TASKFLEET_HTTP_TIMEOUT: the time limit of webhooks (the http runner)\n"
+	    "whose params set no timeout_ms; default 10s.\n");
 }
 
 /* TASKFLEET_WATCHDOG: how long the receive loop may make no progress before
@@ -115,6 +128,7 @@ main(int argc, char **argv)
 		{ "isolate", required_argument, NULL, 'I' },
 		{ "run-timeout", required_argument, NULL, 'T' },
 		{ "metrics-listen", required_argument, NULL, 'm' },
+		{ "once", no_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -179,6 +193,7 @@ main(int argc, char **argv)
 		case 'I': c.o.isolate = optarg; break;      /* checked by tf_consumer_policy() */
 		case 'T': c.o.run_timeout = optarg; break;
 		case 'm': metrics_listen = optarg; break;
+		case 'o': c.o.once = true; break;
 		case 'h': usage(stdout); code = 0; goto out;
 		case 'V': printf("taskfleet-consumer %s\n", TF_VERSION); code = 0; goto out;
 		default: usage(stderr); code = EXIT_USAGE; goto out;
@@ -291,11 +306,16 @@ main(int argc, char **argv)
 		    c.o.concurrency, tf_runner_set_count(runners));
 	}
 
+	/* --once stops when the drain is over too (consumer.h: drained). */
 	do
-		sig = sigwaitinfo(&sigs, &info);
-	while (sig < 0);
-	tf_log(TF_LOG_INFO, "signal %d: stopping (shutdown timeout %d s)", sig,
-	    c.o.shutdown_timeout_s);
+		sig = c.o.once ? sigtimedwait(&sigs, &info, &poll_ts) :
+		    sigwaitinfo(&sigs, &info);
+	while (sig < 0 && !atomic_load(&c.drained));
+	if (sig > 0)
+		tf_log(TF_LOG_INFO, "signal %d: stopping (shutdown timeout %d s)",
+		    sig, c.o.shutdown_timeout_s);
+	else
+		tf_log(TF_LOG_INFO, "--once: drained; stopping");
 	/* Shut down in a thread while this one watches for a second signal,
 	 * which exits at once: leases recover whatever was running. */
 	if (pthread_create(&stopper, NULL, shutdown_main, &c) != 0) {
@@ -311,6 +331,9 @@ main(int argc, char **argv)
 	pthread_join(stopper, NULL);
 	/* Stopped by the watchdog: exit non-zero so the supervisor restarts. */
 	code = atomic_load(&c.watchdog_fired) ? TF_WATCHDOG_EXIT : 0;
+	if (c.o.once && tf_once_summary(c.once, c.metrics, stdout) > 0 &&
+	    code == 0)
+		code = 1;
 	tf_consumer_log_requests(&c);
 	if (!shutdown_clean) {
 		tf_log(TF_LOG_WARN, "exiting with runs unfinished");

@@ -176,6 +176,20 @@ tf_metrics_claim_lost(struct tf_metrics *m, enum tf_metrics_lost why)
 		    memory_order_relaxed);
 }
 
+void
+tf_metrics_totals(const struct tf_metrics *m, struct tf_metrics_totals *out)
+{
+	size_t r;
+	int i;
+
+	memset(out, 0, sizeof(*out));
+	for (r = 0; r < m->n_runners; r++)
+		for (i = 0; i < TF_METRICS__OUTCOMES; i++)
+			out->runs[i] += atomic_load(&m->runners[r].runs[i]);
+	for (i = 0; i < TF_METRICS__LOST; i++)
+		out->claims_lost[i] = atomic_load(&m->claims_lost[i]);
+}
+
 /* Adds one observation of ms to h, whose bucket bounds are bounds[n]. */
 static void
 observe(struct histogram *h, const int64_t *bounds, size_t n, int64_t ms)

@@ -87,6 +87,16 @@ void tf_metrics_run(struct tf_metrics *m, const char *runner,
     enum tf_metrics_outcome outcome, int64_t duration_ms, bool late_known,
     int64_t late_ms);
 
+/* The counts of runs and lost claims, summed over the runners. */
+struct tf_metrics_totals {
+	long runs[TF_METRICS__OUTCOMES];
+	long claims_lost[TF_METRICS__LOST];
+};
+
+/* Fills *out from m (borrowed); any thread. */
+void tf_metrics_totals(const struct tf_metrics *m,
+    struct tf_metrics_totals *out);
+
 /* The values read from elsewhere when /metrics is scraped. */
 struct tf_metrics_sources {
 	const struct tf_aws_op_count *ops;  /* borrowed: the AWS clients'

@@ -572,6 +572,7 @@ tf_consumer_process(struct tf_consumer *c, struct tf_sqs_message *m)
 	    err, sizeof(err));
 	if (rc == TF_OK) {
 		tf_metrics_claim_won(c->metrics);
+		tf_once_claimed(c->once, j.msg.id);
 		run_claimed(&j, &t);
 	} else if (rc == TF_ERR_CONDITION) {
 		handle_unclaimed(&j);

@@ -437,7 +437,8 @@ tf_sweeper_start(const struct tf_sweeper_opts *o, struct tf_sweeper **out)
 	sw->wait_window_start = tf_mono_ms();
 	pthread_mutex_init(&sw->lock, NULL);
 	pthread_cond_init(&sw->wake, NULL);
-	if (pthread_create(&sw->thread, NULL, sweeper_main, sw) != 0) {
+	if (!o->manual && pthread_create(&sw->thread, NULL, sweeper_main,
+	    sw) != 0) {
 		pthread_mutex_destroy(&sw->lock);
 		pthread_cond_destroy(&sw->wake);
 		tf_free(sw);
@@ -456,7 +457,8 @@ tf_sweeper_stop(struct tf_sweeper *sw)
 	sw->stopping = 1;
 	pthread_cond_signal(&sw->wake);
 	pthread_mutex_unlock(&sw->lock);
-	pthread_join(sw->thread, NULL);
+	if (!sw->o.manual)
+		pthread_join(sw->thread, NULL);
 	pthread_mutex_destroy(&sw->lock);
 	pthread_cond_destroy(&sw->wake);
 	tf_free(sw);

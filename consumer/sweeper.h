@@ -39,6 +39,8 @@ struct tf_sweeper_opts {
 	                                as dead (covers clock differences) */
 	int history_kept;            /* runs kept in a task's `history` */
 	int64_t retention_ms;        /* a finished task's `ttl`; 0: none */
+	bool manual;                 /* no thread: the caller sweeps with
+	                                tf_sweeper_sweep() (--once) */
 };
 
 struct tf_sweeper_stats {
@@ -49,8 +51,8 @@ struct tf_sweeper_stats {
 
 struct tf_sweeper;
 
-/* Starts the sweeper thread; the strings in o must outlive it. Caller stops
- * it with tf_sweeper_stop(). */
+/* Starts the sweeper thread (none when o->manual); the strings in o must
+ * outlive it. Caller stops it with tf_sweeper_stop(). */
 enum tf_err tf_sweeper_start(const struct tf_sweeper_opts *o,
     struct tf_sweeper **out);
 void tf_sweeper_stop(struct tf_sweeper *sw);

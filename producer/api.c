@@ -1082,6 +1082,9 @@ post_tasks(struct rq *rq)
 			code = submit_spec_build(&nt[i].o, nt[i].type, nt[i].params,
 			    SUBMIT_FIELDS, rq->srv->cfg.runners, NULL, now, horizon,
 			    &nt[i].ss, err, sizeof(err));
+		/* No max_attempts: the fleet's default, as `submit` has it. */
+		if (code == 0 && nt[i].ss.spec.max_attempts == 0)
+			nt[i].ss.spec.max_attempts = c->cfg.default_max_attempts;
 		if (code == EXIT_USAGE) {
 			ret = api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field", "%s%s",
 			    prefix, err);

@@ -60,7 +60,8 @@ submit_options_help(void)
 	    "  --id ID           its id (up to %d printable characters); submitting\n"
 	    "                    the same id again creates nothing and exits 0.\n"
 	    "                    Default: a new UUID\n"
-	    "  --max-attempts N  attempts before it fails, 1 to 1000; default %d\n"
+	    "  --max-attempts N  attempts before it fails, 1 to 1000; default\n"
+	    "                    TASKFLEET_DEFAULT_MAX_ATTEMPTS, else %d\n"
 	    "  --name TEXT       a name to know it by (shown by get, list and the\n"
 	    "                    console): up to %d bytes of UTF-8, no control\n"
 	    "                    characters; default none\n"
@@ -284,6 +285,10 @@ submit_create(struct cli *c, const char *cmd, const struct submit_opts *o,
 		goto out;
 	}
 	spec = ss.spec;
+	/* No --max-attempts: the fleet's default (TASKFLEET_DEFAULT_MAX_ATTEMPTS),
+	 * written into the task so that `get` shows it. */
+	if (spec.max_attempts == 0)
+		spec.max_attempts = c->cfg.default_max_attempts;
 	next_run = spec.next_run;
 	sched_json = ss.schedule_json;
 

@@ -376,15 +376,21 @@ out:
 }
 
 void
+tf_sqs_message_clear(struct tf_sqs_message *m)
+{
+	tf_free(m->message_id);
+	tf_free(m->receipt_handle);
+	tf_free(m->body);
+	memset(m, 0, sizeof(*m));
+}
+
+void
 tf_sqs_messages_free(struct tf_sqs_message *messages, size_t n)
 {
 	size_t i;
 
-	for (i = 0; messages != NULL && i < n; i++) {
-		tf_free(messages[i].message_id);
-		tf_free(messages[i].receipt_handle);
-		tf_free(messages[i].body);
-	}
+	for (i = 0; messages != NULL && i < n; i++)
+		tf_sqs_message_clear(&messages[i]);
 	tf_free(messages);
 }
 

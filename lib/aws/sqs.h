@@ -110,6 +110,9 @@ enum tf_err tf_sqs_receive_message(struct tf_aws *aws, const char *queue_url,
 
 void tf_sqs_messages_free(struct tf_sqs_message *messages, size_t n);
 
+/* Frees the strings of one message (not m itself) and empties it. */
+void tf_sqs_message_clear(struct tf_sqs_message *m);
+
 enum tf_err tf_sqs_delete_message(struct tf_aws *aws, const char *queue_url,
     const char *receipt_handle);
 

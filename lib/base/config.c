@@ -162,10 +162,13 @@ tf_config_load(struct tf_config *cfg, char *errbuf, size_t errlen)
 	}
 	cfg->concurrency = 16;
 	cfg->history_kept = TF_TASK_HISTORY_DEFAULT;
+	cfg->default_max_attempts = TF_DEFAULT_MAX_ATTEMPTS;
 	if ((rc = int_env("TASKFLEET_CONCURRENCY", 1, MAX_CONCURRENCY,
 	    &cfg->concurrency, errbuf, errlen)) != TF_OK ||
 	    (rc = int_env("TASKFLEET_HISTORY", 0, TF_TASK_HISTORY_MAX,
-	    &cfg->history_kept, errbuf, errlen)) != TF_OK)
+	    &cfg->history_kept, errbuf, errlen)) != TF_OK ||
+	    (rc = int_env("TASKFLEET_DEFAULT_MAX_ATTEMPTS", 1, 1000,
+	    &cfg->default_max_attempts, errbuf, errlen)) != TF_OK)
 		return rc;
 	return TF_OK;
 }

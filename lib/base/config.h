@@ -30,6 +30,9 @@ struct tf_config {
 	int concurrency;        /* TASKFLEET_CONCURRENCY */
 	int history_kept;       /* TASKFLEET_HISTORY: runs kept in a task's
 	                           `history` (0 to 50, default 5; 0: none) */
+	int default_max_attempts; /* TASKFLEET_DEFAULT_MAX_ATTEMPTS: a new
+	                           task's max_attempts when it sets none (1 to
+	                           1000, default TF_DEFAULT_MAX_ATTEMPTS) */
 	char *http_allow;       /* TASKFLEET_HTTP_ALLOW; NULL: none */
 	/* Scheduling settings, durations in ms (tests shrink them): */
 	int64_t horizon_ms;     /* TASKFLEET_HORIZON: tasks due within it get an

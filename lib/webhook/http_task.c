@@ -545,6 +545,7 @@ parse_fields(const cJSON *root, const cJSON *item, size_t max_body,
 		    "of milliseconds from 1 to %d", TF_HTTP_TIMEOUT_MAX);
 		return TF_ERR_INVALID;
 	}
+	t->timeout_given = v != NULL;
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "follow_redirects")) != NULL) {
 		if (!cJSON_IsBool(v)) {
 			tf_errf(errbuf, errlen, "params.follow_redirects: must be true or "

@@ -21,7 +21,9 @@
  *                     charset=utf-8 unless the headers set one), or any other
  *                     JSON value, sent as its JSON text with Content-Type
  *                     application/json. Any method but HEAD may carry one.
- *   timeout_ms        1 to 900000 (15 minutes); default 10000
+ *   timeout_ms        1 to 900000 (15 minutes); default 10000 (the http
+ *                     runner's own default, TASKFLEET_HTTP_TIMEOUT, replaces
+ *                     it when params have none: see timeout_given)
  *   success           statuses that count as success: an array of numbers
  *                     (100 to 599) and strings "2xx" (a class) or "200-204"
  *                     (a range); default ["2xx"]
@@ -78,6 +80,7 @@ struct tf_http_task {
 	bool body_is_json;                     /* send as application/json */
 	bool has_content_type;                 /* the headers set Content-Type */
 	long timeout_ms;
+	bool timeout_given;                    /* params set timeout_ms */
 	unsigned char success[600];            /* success[status] != 0: success */
 	bool follow_redirects;
 	int max_redirects;

@@ -24,6 +24,11 @@
  *   signing_keys        TASKFLEET_HTTP_SIGNING_KEYS  array of keys (env:
  *                                                    comma-separated)
  *   ca_bundle           TASKFLEET_HTTP_CA_BUNDLE     CA certificates file
+ *   timeout             TASKFLEET_HTTP_TIMEOUT       the time limit of a
+ *                                                    webhook whose params set
+ *                                                    no timeout_ms: a duration
+ *                                                    (10s, 1500ms), 1ms to
+ *                                                    15m; default 10s
  *   max_request_bytes   request body cap (default 256 KiB, at most 400 KiB)
  *   max_response_bytes  response bytes read at most (default 1 MiB)
  *   body_excerpt_bytes  response body kept in the result (default 1024,
@@ -46,6 +51,7 @@
 #include "webhook/http_sign.h"
 #include "webhook/http_task.h"
 #include "webhook/netaddr.h"
+#include "time/timefmt.h"
 #include "base/version.h"
 
 /* A body lives in the task item, which DynamoDB caps at 400 KB. */
@@ -67,6 +73,7 @@ struct http_state {
 	size_t max_request;
 	size_t max_response;
 	size_t excerpt;
+	long timeout_ms;             /* for params without timeout_ms */
 	char user_agent[64];
 };
 
@@ -151,6 +158,44 @@ config_keys(const cJSON *cfg, struct tf_http_keys *keys, char *err,
 	return 0;
 }
 
+/* The default time limit: TASKFLEET_HTTP_TIMEOUT, else the key "timeout",
+ * else TF_HTTP_TIMEOUT_DEFAULT; a duration from 1ms to 15m, as the
+ * per-task timeout_ms (and `taskfleet http --timeout`) allows. Returns 0, or
+ * -1 with err naming the setting. */
+static int
+config_timeout(const cJSON *cfg, long *out, char *err, size_t errlen)
+{
+	const char *s = getenv("TASKFLEET_HTTP_TIMEOUT");
+	const char *name = "TASKFLEET_HTTP_TIMEOUT";
+	const cJSON *v;
+	char why[128];
+	int64_t ms;
+
+	*out = TF_HTTP_TIMEOUT_DEFAULT;
+	if (s == NULL || *s == '\0') {
+		name = "timeout";
+		if ((v = cJSON_GetObjectItemCaseSensitive(cfg, name)) == NULL)
+			return 0;
+		if (!cJSON_IsString(v)) {
+			snprintf(err, errlen, "timeout must be a duration such as "
+			    "\"10s\"");
+			return -1;
+		}
+		s = v->valuestring;
+	}
+	if (tf_timefmt_parse_duration(s, &ms, why, sizeof(why)) != TF_OK) {
+		snprintf(err, errlen, "%s: %s", name, why);
+		return -1;
+	}
+	if (ms < 1 || ms > TF_HTTP_TIMEOUT_MAX) {
+		snprintf(err, errlen, "%s: \"%.64s\" is not from 1ms to 15m", name,
+		    s);
+		return -1;
+	}
+	*out = (long)ms;
+	return 0;
+}
+
 /* Reads the configuration into st. Returns 0 or -1 with err set. */
 static int
 configure(struct http_state *st, const char *config_json, char *err,
@@ -158,7 +203,7 @@ configure(struct http_state *st, const char *config_json, char *err,
 {
 	static const char *const known[] = {
 		"allow", "targets", "signing_keys", "ca_bundle", "max_request_bytes",
-		"max_response_bytes", "body_excerpt_bytes",
+		"max_response_bytes", "body_excerpt_bytes", "timeout",
 	};
 	cJSON *cfg = cJSON_Parse(config_json != NULL ? config_json : "{}");
 	const cJSON *f;
@@ -211,6 +256,8 @@ configure(struct http_state *st, const char *config_json, char *err,
 			goto out;
 		}
 	}
+	if (config_timeout(cfg, &st->timeout_ms, err, errlen) != 0)
+		goto out;
 	st->max_request = TF_HTTP_REQUEST_MAX_DEFAULT;
 	st->max_response = RESPONSE_MAX_DEFAULT;
 	st->excerpt = EXCERPT_DEFAULT;
@@ -251,9 +298,9 @@ http_init(const struct tf_host_api *host, const char *config_json, void **state)
 		return -1;
 	}
 	host->log(NULL, TF_RUNNER_LOG_INFO, "http runner: %zu allow-list "
-	    "entries, %zu target-list entries, %zu signing keys",
+	    "entries, %zu target-list entries, %zu signing keys, default timeout %ld ms",
 	    tf_allow_list_count(st->allow), tf_target_list_count(st->targets),
-	    st->keys.n);
+	    st->keys.n, st->timeout_ms);
 	*state = st;
 	return 0;
 }
@@ -431,6 +478,8 @@ http_run(void *state, const struct tf_task_view *task,
 		tf_http_task_free(&t);
 		return;
 	}
+	if (!t.timeout_given)
+		t.timeout_ms = st->timeout_ms;
 	memset(&env, 0, sizeof(env));
 	env.client = st->client;
 	env.allow = st->allow;
