@@ -313,10 +313,17 @@ cli_parse_id_command(struct cli *c, int argc, char **argv, const char *usage,
 			return cli_bad_option(cmd, ch, argv);
 		}
 	}
-	if (argc - optind != 1)
-		return cli_usage_error(cmd, "%s (see %s --help)", argc == optind ?
+	return cli_take_id(cmd, argc, argv, optind, id);
+}
+
+int
+cli_take_id(const char *cmd, int argc, char **argv, int first,
+    const char **id)
+{
+	if (argc - first != 1)
+		return cli_usage_error(cmd, "%s (see %s --help)", argc == first ?
 		    "the task ID is missing" : "one task ID only", cmd);
-	*id = argv[optind];
+	*id = argv[first];
 	if (!tf_task_id_valid(*id)) {
 		if (strlen(*id) > TF_TASK_ID_MAX)
 			return cli_usage_error(cmd, "ID: too long (%zu bytes; at most %d)",

@@ -81,6 +81,12 @@ bool cli_parse_status(const char *s, enum tf_task_status *out);
 bool cli_parse_int(const char *s, long long min, long long max,
     long long *out);
 
+/* Takes the one task ID of command cmd from argv[first..argc) and checks
+ * it. Sets *id (borrowed from argv). Returns -1 to go on, or EXIT_USAGE
+ * after saying what is wrong. */
+int cli_take_id(const char *cmd, int argc, char **argv, int first,
+    const char **id);
+
 /* Parses the options of a command that takes one task ID and nothing else
  * but --json and --help. Sets *id (borrowed from argv). Returns -1 to go on,
  * or the exit code (0 after --help, which prints usage and help). */
@@ -163,6 +169,7 @@ int cmd_list(struct cli *c, int argc, char **argv);
 int cmd_suspend(struct cli *c, int argc, char **argv);
 int cmd_resume(struct cli *c, int argc, char **argv);
 int cmd_run_now(struct cli *c, int argc, char **argv);
+int cmd_retry(struct cli *c, int argc, char **argv);
 int cmd_clear(struct cli *c, int argc, char **argv);
 int cmd_due(struct cli *c, int argc, char **argv);
 int cmd_stats(struct cli *c, int argc, char **argv);

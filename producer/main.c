@@ -35,6 +35,7 @@ usage(FILE *to)
 	    "  suspend   stop a task from running until it is resumed\n"
 	    "  resume    let a suspended task run again\n"
 	    "  run-now   make a pending task due now\n"
+	    "  retry     run a FAILED task again, with fresh attempts\n"
 	    "  delete    delete a task\n"
 	    "  clear     delete every task of a namespace\n"
 	    "  due       list the tasks that are due now (a dry run)\n"
@@ -186,6 +187,7 @@ static const struct command commands[] = {
 	{ "suspend", cmd_suspend },
 	{ "resume", cmd_resume },
 	{ "run-now", cmd_run_now },
+	{ "retry", cmd_retry },
 	{ "delete", cmd_delete },
 	{ "clear", cmd_clear },
 	{ "due", cmd_due },
