@@ -140,6 +140,12 @@ utf8_valid(const char *s, size_t n)
 	return 1;
 }
 
+bool
+tf_marshal_utf8_valid(const char *s, size_t n)
+{
+	return utf8_valid(s, n) != 0;
+}
+
 /* True for keys shown as .key rather than ["key"]. */
 static int
 is_plain_key(const char *k, size_t n)

@@ -87,6 +87,7 @@
 #ifndef TF_MARSHAL_H
 #define TF_MARSHAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
@@ -153,5 +154,9 @@ enum tf_err tf_unmarshal_value_to_json_text(const cJSON *av,
  * to check an item assembled from separately marshalled values. */
 size_t tf_marshal_item_size(const cJSON *item);
 size_t tf_marshal_value_size(const cJSON *av);
+
+/* True when s (n bytes) is valid UTF-8 as DynamoDB takes it: no overlong
+ * forms, no UTF-16 surrogates, nothing above U+10FFFF. */
+bool tf_marshal_utf8_valid(const char *s, size_t n);
 
 #endif /* TF_MARSHAL_H */

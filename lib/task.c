@@ -81,6 +81,57 @@ tf_task_type_valid(const char *type)
 	return n > 0;
 }
 
+enum tf_err
+tf_task_label_check(enum tf_task_label which, const char *text, char *why,
+    size_t whylen)
+{
+	size_t n = text != NULL ? strlen(text) : 0, i;
+	size_t max = which == TF_TASK_NAME ? TF_TASK_NAME_MAX :
+	    TF_TASK_DESCRIPTION_MAX;
+	const unsigned char *u = (const unsigned char *)text;
+
+	if (n > max) {
+		snprintf(why, whylen, "too long (%zu bytes; at most %zu)", n, max);
+		return TF_ERR_INVALID;
+	}
+	if (n > 0 && !tf_marshal_utf8_valid(text, n)) {
+		snprintf(why, whylen, "not valid UTF-8");
+		return TF_ERR_INVALID;
+	}
+	for (i = 0; i < n; i++) {
+		/* C0, DEL and C1 (U+0080..U+009F: 0xC2 0x80..0x9F). */
+		bool ctl = u[i] < 0x20 || u[i] == 0x7F ||
+		    (u[i] == 0xC2 && u[i + 1] >= 0x80 && u[i + 1] <= 0x9F);
+
+		if (ctl && !(which == TF_TASK_DESCRIPTION &&
+		    (u[i] == '\t' || u[i] == '\n' || u[i] == '\r'))) {
+			snprintf(why, whylen, "holds a control character (byte %zu)%s",
+			    i, which == TF_TASK_NAME ? "" : "; only tab and line "
+			    "breaks are allowed");
+			return TF_ERR_INVALID;
+		}
+	}
+	return TF_OK;
+}
+
+enum tf_err
+tf_task_labels_check(const char *name, const char *description, char *errbuf,
+    size_t errlen)
+{
+	char why[128];
+
+	if (tf_task_label_check(TF_TASK_NAME, name, why, sizeof(why)) != TF_OK) {
+		snprintf(errbuf, errlen, "name: %s", why);
+		return TF_ERR_INVALID;
+	}
+	if (tf_task_label_check(TF_TASK_DESCRIPTION, description, why,
+	    sizeof(why)) != TF_OK) {
+		snprintf(errbuf, errlen, "description: %s", why);
+		return TF_ERR_INVALID;
+	}
+	return TF_OK;
+}
+
 void
 tf_task_shard(const char *id, char out[4])
 {
@@ -110,6 +161,8 @@ tf_task_free(struct tf_task *t)
 	tf_free(t->id);
 	tf_free(t->ns);
 	tf_free(t->type);
+	tf_free(t->name);
+	tf_free(t->description);
 	tf_free(t->params_json);
 	tf_free(t->result_json);
 	tf_free(t->lease_owner);
@@ -228,7 +281,9 @@ tf_task_from_item(const cJSON *item, struct tf_task *t, char *errbuf,
 	if (!copy_s(item, "id", &t->id) || !copy_s(item, "type", &t->type) ||
 	    !copy_s(item, "ns", &t->ns) || !copy_s(item, "lease_owner", &t->lease_owner) ||
 	    !copy_s(item, "lease_token", &t->lease_token) ||
-	    !copy_s(item, "last_error", &t->last_error))
+	    !copy_s(item, "last_error", &t->last_error) ||
+	    !copy_s(item, "name", &t->name) ||
+	    !copy_s(item, "description", &t->description))
 		goto out;
 	if (t->ns == NULL && (t->ns = tf_strdup(TF_DEFAULT_NS)) == NULL)
 		goto out;
@@ -343,6 +398,10 @@ tf_task_to_json(const struct tf_task *t, cJSON **out)
 	if (cJSON_AddStringToObject(o, "id", t->id) == NULL ||
 	    cJSON_AddStringToObject(o, "ns", t->ns) == NULL ||
 	    cJSON_AddStringToObject(o, "type", t->type) == NULL ||
+	    (t->name != NULL &&
+	    cJSON_AddStringToObject(o, "name", t->name) == NULL) ||
+	    (t->description != NULL &&
+	    cJSON_AddStringToObject(o, "description", t->description) == NULL) ||
 	    cJSON_AddRawToObject(o, "params", t->params_json) == NULL ||
 	    cJSON_AddStringToObject(o, "status", tf_task_status_name(t->status)) == NULL ||
 	    !add_n(o, "next_run", t->next_run) || !add_n(o, "iteration", t->iteration) ||
@@ -503,6 +562,9 @@ tf_task_create(struct tf_aws *aws, const char *table,
 		snprintf(errbuf, errlen, "max_attempts: must be from 1 to 1000");
 		goto out;
 	}
+	if (tf_task_labels_check(spec->name, spec->description, errbuf,
+	    errlen) != TF_OK)
+		goto out;
 	if (spec->next_run <= 0) {
 		snprintf(errbuf, errlen, "next_run: must be a time after 1970");
 		goto out;
@@ -539,6 +601,10 @@ tf_task_create(struct tf_aws *aws, const char *table,
 	    !put_attr(item, "id", tf_ddb_av_s(id)) ||
 	    !put_attr(item, "ns", tf_ddb_av_s(ns)) ||
 	    !put_attr(item, "type", tf_ddb_av_s(spec->type)) ||
+	    (spec->name != NULL && spec->name[0] != '\0' &&
+	    !put_attr(item, "name", tf_ddb_av_s(spec->name))) ||
+	    (spec->description != NULL && spec->description[0] != '\0' &&
+	    !put_attr(item, "description", tf_ddb_av_s(spec->description))) ||
 	    !put_attr(item, "status", tf_ddb_av_s("PENDING")) ||
 	    !put_attr(item, "completed", tf_ddb_av_bool(false)) ||
 	    !put_attr(item, "next_run", tf_ddb_av_n(spec->next_run)) ||

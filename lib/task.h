@@ -23,6 +23,8 @@
 #define TF_TASK_TYPE_MAX    64
 /* A runner name's syntax, for messages ("type: must be " TF_TASK_TYPE_SYNTAX). */
 #define TF_TASK_TYPE_SYNTAX "1 to 64 of A-Z a-z 0-9 _ - (case-sensitive)"
+#define TF_TASK_NAME_MAX    200   /* bytes of a task's optional name */
+#define TF_TASK_DESCRIPTION_MAX 2000 /* bytes of its optional description */
 #define TF_TASK_ERRORS_KEPT 10    /* the `errors` list keeps the latest ten */
 #define TF_TASK_ERROR_MAX   1024  /* bytes of one error text kept */
 /* The `history` list keeps the latest runs: five by default (about 70 bytes
@@ -50,6 +52,9 @@ struct tf_task {
 	char *id;
 	char *ns;
 	char *type;
+	char *name;              /* the optional label people know it by; NULL
+	                            when it has none */
+	char *description;       /* optional free text; NULL when none */
 	char *params_json;       /* params as JSON object text, numbers exact */
 	char *result_json;       /* the last run's `result` as JSON object text,
 	                            numbers exact; NULL when there is none */
@@ -125,6 +130,25 @@ bool tf_task_ns_valid(const char *ns);
  * creation all use it, so a name one accepts the others accept. */
 bool tf_task_type_valid(const char *type);
 
+/* A task's optional labels: `name` and `description`. */
+enum tf_task_label {
+	TF_TASK_NAME,         /* 1..TF_TASK_NAME_MAX bytes of UTF-8, no control
+	                         characters */
+	TF_TASK_DESCRIPTION   /* 1..TF_TASK_DESCRIPTION_MAX bytes of UTF-8, no
+	                         control characters but tab and line breaks */
+};
+
+/* Checks text as label `which` ("" and NULL are fine: no label). On
+ * TF_ERR_INVALID, why gets the reason without the field's name ("too long
+ * (250 bytes; at most 200)"), for the caller to prefix with the name its
+ * user knows. The one check: submit, the API, create and PATCH use it. */
+enum tf_err tf_task_label_check(enum tf_task_label which, const char *text,
+    char *why, size_t whylen);
+/* Checks both labels (either may be NULL); on TF_ERR_INVALID errbuf names
+ * the field: "name: too long (...)". */
+enum tf_err tf_task_labels_check(const char *name, const char *description,
+    char *errbuf, size_t errlen);
+
 /* The due_shard for a task id: "0".."15", stable for the id. */
 void tf_task_shard(const char *id, char out[4]);
 
@@ -134,6 +158,8 @@ struct tf_task_spec {
 	const char *ns;           /* NULL: "default" */
 	const char *type;
 	const char *params_json;
+	const char *name;         /* NULL or "": none (tf_task_label_check) */
+	const char *description;  /* NULL or "": none */
 	int64_t next_run;         /* epoch ms */
 	int64_t max_attempts;     /* 0: 3 */
 	const cJSON *schedule;    /* plain JSON or NULL; borrowed */

@@ -463,6 +463,46 @@ tf_manage_patch_refusal(const char *id, enum tf_task_status found, char *buf,
 	return buf;
 }
 
+/* Binds what append_labels() wrote for patch p in e. */
+static enum tf_err
+bind_labels(struct tf_ddb_expr *e, const struct tf_manage_patch *p)
+{
+	enum tf_err rc = TF_OK;
+
+	/* "name" is a DynamoDB reserved word: the expressions say #nm. */
+	if (p->name != NULL)
+		rc = tf_ddb_expr_name(e, "#nm", "name");
+	if (rc == TF_OK && p->name != NULL && p->name[0] != '\0')
+		rc = tf_ddb_expr_value_s(e, ":name", p->name);
+	if (rc == TF_OK && p->description != NULL)
+		rc = tf_ddb_expr_name(e, "#desc", "description");
+	if (rc == TF_OK && p->description != NULL && p->description[0] != '\0')
+		rc = tf_ddb_expr_value_s(e, ":desc", p->description);
+	return rc;
+}
+
+/* Appends the SET of the labels patch p gives non-empty to upd; with
+ * removing, the REMOVE of those it gives "" instead (after the SET clause
+ * is complete). */
+static enum tf_err
+append_labels(struct tf_buf *upd, const struct tf_manage_patch *p,
+    bool removing)
+{
+	static const char *const set[] = { ", #nm = :name", ", #desc = :desc" };
+	static const char *const rm[] = { "#nm", "#desc" };
+	const char *v[] = { p->name, p->description };
+	enum tf_err rc = TF_OK;
+	size_t i;
+
+	for (i = 0; rc == TF_OK && i < 2; i++) {
+		if (v[i] == NULL || (v[i][0] == '\0') != removing)
+			continue;
+		rc = removing ? append_remove(upd, rm[i]) :
+		    tf_buf_append_str(upd, set[i]);
+	}
+	return rc;
+}
+
 enum tf_err
 tf_manage_patch(struct tf_aws *aws, const char *table, const struct tf_task *t,
     const struct tf_manage_patch *p, int64_t now_ms, int64_t horizon_ms,
@@ -486,6 +526,9 @@ tf_manage_patch(struct tf_aws *aws, const char *table, const struct tf_task *t,
 		r->verdict = TF_MANAGE_REFUSE;
 		return TF_OK;
 	}
+	if (tf_task_labels_check(p->name, p->description, errbuf,
+	    errlen) != TF_OK)
+		return TF_ERR_INVALID;
 	r->verdict = TF_MANAGE_CHANGE;
 	tf_task_shard(t->id, shard);
 	v.found = v.status = tf_task_status_name(t->status);
@@ -507,7 +550,8 @@ tf_manage_patch(struct tf_aws *aws, const char *table, const struct tf_task *t,
 	    (p->schedule != NULL &&
 	    tf_buf_append_str(&upd, ", schedule = :sched") != TF_OK) ||
 	    (p->max_attempts > 0 &&
-	    tf_buf_append_str(&upd, ", max_attempts = :ma") != TF_OK))
+	    tf_buf_append_str(&upd, ", max_attempts = :ma") != TF_OK) ||
+	    append_labels(&upd, p, false) != TF_OK)
 		goto out;
 	if (pending) {
 		/* The message out (if any) is stale by the new gen: the task is
@@ -520,11 +564,13 @@ tf_manage_patch(struct tf_aws *aws, const char *table, const struct tf_task *t,
 	if (p->schedule == NULL && p->clear_schedule &&
 	    append_remove(&upd, "schedule, slot") != TF_OK)
 		goto out;
-	if (tf_buf_appendf(&all, "%s %s", tf_buf_str(&upd), tf_buf_str(&cond)) != TF_OK)
+	if (append_labels(&upd, p, true) != TF_OK ||
+	    tf_buf_appendf(&all, "%s %s", tf_buf_str(&upd), tf_buf_str(&cond)) != TF_OK)
 		goto out;
 	e.update = tf_buf_str(&upd);
 	e.condition = tf_buf_str(&cond);
-	if ((rc = bind_values(&e, tf_buf_str(&all), &v)) != TF_OK)
+	if ((rc = bind_values(&e, tf_buf_str(&all), &v)) != TF_OK ||
+	    (rc = bind_labels(&e, p)) != TF_OK)
 		goto out;
 	if (p->params_json != NULL) {
 		rc = tf_marshal_value_json_text(p->params_json,

@@ -123,6 +123,9 @@ struct tf_manage_patch {
 	                              next run is its last */
 	int64_t next_run;          /* > 0: the new next run (epoch ms); 0: kept */
 	int64_t max_attempts;      /* > 0: the new value; 0: kept */
+	const char *name;          /* NULL: kept; "": removed; else the new
+	                              name (checked: tf_task_label_check) */
+	const char *description;   /* likewise */
 };
 
 /* True when a task in status s may be patched: PENDING or SUSPENDED. */
@@ -138,7 +141,8 @@ bool tf_manage_patchable(enum tf_task_status s);
  * A task that may not be patched (tf_manage_patchable) is refused: verdict
  * TF_MANAGE_REFUSE, nothing written. TF_ERR_CONDITION when the task changed
  * since t was read (the caller reads it again); TF_ERR_INVALID (message
- * in errbuf) for params that are not a JSON object; any AWS error.
+ * in errbuf) for params that are not a JSON object, or a name or
+ * description tf_task_label_check() refuses; any AWS error.
  */
 enum tf_err tf_manage_patch(struct tf_aws *aws, const char *table,
     const struct tf_task *t, const struct tf_manage_patch *p, int64_t now_ms,

@@ -860,9 +860,10 @@ parse_task(const cJSON *item, const cJSON *av, const char *idem, long index,
     struct new_task *nt, char *err, size_t errlen)
 {
 	static const char *const strings[] = { "at", "every", "cron", "tz",
-	    "until", "ns", "id" };
+	    "until", "ns", "id", "name", "description" };
 	const char **dest[] = { &nt->o.at, &nt->o.every, &nt->o.cron,
-	    &nt->o.tz, &nt->o.until, &nt->o.ns, &nt->o.id };
+	    &nt->o.tz, &nt->o.until, &nt->o.ns, &nt->o.id, &nt->o.name,
+	    &nt->o.description };
 	const cJSON *f;
 	char num[40];
 	size_t i;
@@ -1251,18 +1252,32 @@ parse_patch(const cJSON *doc, const cJSON *av, struct patch_body *pb,
 			if ((code = read_params_field(f, av, &pb->params, err,
 			    errlen)) != 0)
 				return code;
+		} else if (strcmp(f->string, "name") == 0 ||
+		    strcmp(f->string, "description") == 0) {
+			/* null or "" removes it. */
+			if (!cJSON_IsNull(f) && !cJSON_IsString(f)) {
+				snprintf(err, errlen, "%s: expected a string or null",
+				    f->string);
+				return EXIT_USAGE;
+			}
+			*(f->string[0] == 'n' ? &pb->o.name : &pb->o.description) =
+			    cJSON_IsNull(f) ? "" : f->valuestring;
 		} else {
 			snprintf(err, errlen, "unknown field \"%.40s\" (params, every, "
-			    "cron, tz, max_runs, until, next_run, max_attempts)",
-			    f->string);
+			    "cron, tz, max_runs, until, next_run, max_attempts, name, "
+			    "description)", f->string);
 			return EXIT_USAGE;
 		}
 	}
 	if (!pb->has_any) {
 		snprintf(err, errlen, "nothing to change: give params, every, cron "
-		    "(with tz), max_runs, until, next_run or max_attempts");
+		    "(with tz), max_runs, until, next_run, max_attempts, name or "
+		    "description");
 		return EXIT_USAGE;
 	}
+	if (tf_task_labels_check(pb->o.name, pb->o.description, err,
+	    errlen) != TF_OK)
+		return EXIT_USAGE;
 	if (pb->has_schedule && pb->o.every == NULL && pb->o.cron == NULL) {
 		snprintf(err, errlen, "%s: the schedule is replaced whole: give every "
 		    "or cron with it%s", pb->o.tz != NULL ? "tz" :
@@ -1390,6 +1405,8 @@ patch_task(struct rq *rq, const char *id)
 	p.params_json = pb.params;
 	p.max_attempts = pb.o.max_attempts;
 	p.clear_schedule = pb.clear_schedule && p.schedule == NULL;
+	p.name = pb.o.name;
+	p.description = pb.o.description;
 	rc = tf_manage_patch(c->ctx.aws, c->cfg.table, &t, &p, now, horizon, &r,
 	    err, sizeof(err));
 	if (rc == TF_ERR_CONDITION) {

@@ -112,10 +112,12 @@ struct submit_opts {
 	const char *ns;           /* --ns NS; TF_DEFAULT_NS unless given */
 	const char *id;           /* --id ID, or NULL: a new UUID */
 	long long max_attempts;   /* --max-attempts N, checked; 0: the default */
+	const char *name;         /* --name TEXT, or NULL: none */
+	const char *description;  /* --description TEXT, or NULL: none */
 };
 
 /* The getopt_long entries of those options, for a command's longopts array
- * (submit_option() knows their values: a n i m E C Z R U j). */
+ * (submit_option() knows their values: a n i m E C Z R U L D j). */
 #define CLI_SUBMIT_LONGOPTS \
 	{ "at", required_argument, NULL, 'a' }, \
 	{ "ns", required_argument, NULL, 'n' }, \
@@ -126,6 +128,8 @@ struct submit_opts {
 	{ "tz", required_argument, NULL, 'Z' }, \
 	{ "max-runs", required_argument, NULL, 'R' }, \
 	{ "until", required_argument, NULL, 'U' }, \
+	{ "name", required_argument, NULL, 'L' }, \
+	{ "description", required_argument, NULL, 'D' }, \
 	{ "json", no_argument, NULL, 'j' }
 
 /* Prints the help lines of those options, --at to --json, on stdout. */
@@ -170,6 +174,7 @@ int cmd_suspend(struct cli *c, int argc, char **argv);
 int cmd_resume(struct cli *c, int argc, char **argv);
 int cmd_run_now(struct cli *c, int argc, char **argv);
 int cmd_retry(struct cli *c, int argc, char **argv);
+int cmd_edit(struct cli *c, int argc, char **argv);
 int cmd_clear(struct cli *c, int argc, char **argv);
 int cmd_due(struct cli *c, int argc, char **argv);
 int cmd_stats(struct cli *c, int argc, char **argv);

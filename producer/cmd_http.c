@@ -30,7 +30,8 @@ static const char http_usage[] =
     "                      [--max-redirects N] [--result-header NAME]...\n"
     "                      [--at TIME] [--every DUR | --cron EXPR [--tz ZONE]]\n"
     "                      [--max-runs N] [--until TIME] [--ns NS] [--id ID]\n"
-    "                      [--max-attempts N] [--json]\n";
+    "                      [--max-attempts N] [--name TEXT]\n"
+    "                      [--description TEXT] [--json]\n";
 
 static void
 http_help(void)

@@ -39,36 +39,46 @@ list_help(void)
 	    "                 --ns, --status, --from and --to again\n"
 	    "  --json         one JSON object per task and line\n"
 	    "\n"
-	    "Prints one line per task: id, status, type, next run, iteration. When\n"
+	    "Prints one line per task: id, status, type, next run, iteration, and\n"
+    "the name when a task of the page has one (--json: every field). When\n"
 	    "there may be more, the last line is \"next: TOKEN\" ({\"next\": \"TOKEN\"}\n"
 	    "with --json).\n"
 	    "Exit: 0 listed, 1 failed, 2 bad input.\n",
 	    list_usage, TF_TASK_LIST_MAX, LIST_DEFAULT_LIMIT);
 }
 
-/* Prints the page for people: a header and one aligned line per task.
- * tasks: n parsed tasks (borrowed). */
+/* Prints the page for people: a header and one aligned line per task, with
+ * a NAME column last when a task of the page has a name. tasks: n parsed
+ * tasks (borrowed). */
 static void
 print_table(const struct tf_task *tasks, size_t n)
 {
 	char iso[TF_TIMEFMT_ISO_SIZE];
 	int idw = 2, typew = 4, w;
 	size_t i;
+	bool names = false;
 
 	for (i = 0; i < n; i++) {
 		if ((w = (int)strlen(tasks[i].id)) > idw)
 			idw = w;
 		if ((w = (int)strlen(tasks[i].type)) > typew)
 			typew = w;
+		names = names || tasks[i].name != NULL;
 	}
-	printf("%-*s  %-10s  %-*s  %-24s  %s\n", idw, "ID", "STATUS", typew, "TYPE",
-	    "NEXT RUN", "ITERATION");
-	for (i = 0; i < n; i++)
-		printf("%-*s  %-10s  %-*s  %-24s  %" PRId64 "\n", idw, tasks[i].id,
+	printf("%-*s  %-10s  %-*s  %-24s  %s%s\n", idw, "ID", "STATUS", typew,
+	    "TYPE", "NEXT RUN", "ITERATION", names ? "  NAME" : "");
+	for (i = 0; i < n; i++) {
+		printf("%-*s  %-10s  %-*s  %-24s  %" PRId64, idw, tasks[i].id,
 		    tf_task_status_name(tasks[i].status), typew, tasks[i].type,
 		    tasks[i].next_run > 0 ?
 		    tf_timefmt_format(tasks[i].next_run, iso, sizeof(iso)) : "-",
 		    tasks[i].iteration);
+		if (names)
+			printf("%*s%s", 11 - snprintf(NULL, 0, "%" PRId64,
+			    tasks[i].iteration), "", tasks[i].name != NULL ?
+			    tasks[i].name : "-");
+		printf("\n");
+	}
 }
 
 int

@@ -34,7 +34,7 @@ static const char submit_usage[] =
     "usage: taskfleet submit --type T [--params JSON|@FILE] [--at TIME]\n"
     "                        [--every DUR | --cron EXPR [--tz ZONE]] [--max-runs N]\n"
     "                        [--until TIME] [--ns NS] [--id ID] [--max-attempts N]\n"
-    "                        [--json]\n";
+    "                        [--name TEXT] [--description TEXT] [--json]\n";
 
 void
 submit_options_help(void)
@@ -58,8 +58,15 @@ submit_options_help(void)
 	    "                    the same id again creates nothing and exits 0.\n"
 	    "                    Default: a new UUID\n"
 	    "  --max-attempts N  attempts before it fails, 1 to 1000; default %d\n"
+	    "  --name TEXT       a name to know it by (shown by get, list and the\n"
+	    "                    console): up to %d bytes of UTF-8, no control\n"
+	    "                    characters; default none\n"
+	    "  --description TEXT\n"
+	    "                    a description: up to %d bytes of UTF-8 (tabs and\n"
+	    "                    line breaks allowed); default none\n"
 	    "  --json            print {\"id\", \"created\", \"next_run\", ...}\n",
-	    TF_TASK_ID_MAX, TF_DEFAULT_MAX_ATTEMPTS);
+	    TF_TASK_ID_MAX, TF_DEFAULT_MAX_ATTEMPTS, TF_TASK_NAME_MAX,
+	    TF_TASK_DESCRIPTION_MAX);
 }
 
 static void
@@ -232,6 +239,12 @@ submit_option(struct cli *c, const char *cmd, struct submit_opts *o, int ch,
 		break;
 	case 'U':
 		o->until = arg;
+		break;
+	case 'L':
+		o->name = arg;
+		break;
+	case 'D':
+		o->description = arg;
 		break;
 	case 'j':
 		c->json = true;

@@ -29,6 +29,19 @@ print_task(const struct tf_task *t)
 	if (t->suspend_requested)
 		printf("suspend     requested: it is suspended when the current run "
 		    "ends\n");
+	if (t->name != NULL)
+		printf("name        %s\n", t->name);
+	if (t->description != NULL) {
+		/* Its further lines indented under the first. */
+		printf("description ");
+		for (text = t->description; *text != '\0'; text++) {
+			if (*text == '\n')
+				fputs("\n            ", stdout);
+			else
+				putchar(*text);
+		}
+		putchar('\n');
+	}
 	printf("type        %s\n", t->type);
 	printf("ns          %s\n", t->ns);
 	printf("iteration   %" PRId64 "\n", t->iteration);

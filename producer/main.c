@@ -36,6 +36,7 @@ usage(FILE *to)
 	    "  resume    let a suspended task run again\n"
 	    "  run-now   make a pending task due now\n"
 	    "  retry     run a FAILED task again, with fresh attempts\n"
+	    "  edit      change a task's name or description\n"
 	    "  delete    delete a task\n"
 	    "  clear     delete every task of a namespace\n"
 	    "  due       list the tasks that are due now (a dry run)\n"
@@ -188,6 +189,7 @@ static const struct command commands[] = {
 	{ "resume", cmd_resume },
 	{ "run-now", cmd_run_now },
 	{ "retry", cmd_retry },
+	{ "edit", cmd_edit },
 	{ "delete", cmd_delete },
 	{ "clear", cmd_clear },
 	{ "due", cmd_due },

@@ -38,6 +38,7 @@ submit_name(enum submit_names names, const char *field)
 		{ "max_runs", "--max-runs" }, { "until", "--until" },
 		{ "ns", "--ns" }, { "id", "--id" },
 		{ "max_attempts", "--max-attempts" },
+		{ "name", "--name" }, { "description", "--description" },
 	};
 	size_t i;
 
@@ -264,6 +265,22 @@ submit_check_names(const struct submit_opts *o, const char *type,
 	return 0;
 }
 
+/* Checks the optional name and description of o. */
+static int
+check_labels(const struct submit_opts *o, enum submit_names names, char *err,
+    size_t errlen)
+{
+	char why[128];
+
+	if (tf_task_label_check(TF_TASK_NAME, o->name, why, sizeof(why)) != TF_OK)
+		return fail(EXIT_USAGE, err, errlen, "%s: %s", N("name"), why);
+	if (tf_task_label_check(TF_TASK_DESCRIPTION, o->description, why,
+	    sizeof(why)) != TF_OK)
+		return fail(EXIT_USAGE, err, errlen, "%s: %s", N("description"),
+		    why);
+	return 0;
+}
+
 int
 submit_spec_build(const struct submit_opts *o, const char *type,
     const char *params_json, enum submit_names names,
@@ -276,7 +293,8 @@ submit_spec_build(const struct submit_opts *o, const char *type,
 	int code;
 
 	memset(out, 0, sizeof(*out));
-	if ((code = submit_check_names(o, type, names, err, errlen)) != 0)
+	if ((code = submit_check_names(o, type, names, err, errlen)) != 0 ||
+	    (code = check_labels(o, names, err, errlen)) != 0)
 		return code;
 	if (o->at != NULL) {
 		if (tf_timefmt_parse(o->at, now, &next_run, errbuf,
@@ -314,6 +332,8 @@ submit_spec_build(const struct submit_opts *o, const char *type,
 	out->spec.params_json = params_json;
 	out->spec.next_run = next_run;
 	out->spec.max_attempts = o->max_attempts;
+	out->spec.name = o->name;
+	out->spec.description = o->description;
 	out->spec.schedule = out->schedule_json;
 	out->spec.horizon_ms = horizon_ms;
 	return 0;

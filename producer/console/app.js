@@ -250,7 +250,7 @@ function listPage(query) {
       h("label", { class: "live" }, live, " Live refresh")),
     filters,
     h("table", { class: "tasks", id: "tasklist" },
-      h("thead", {}, h("tr", {}, ["ID", "Type", "Status", "Next run", "Schedule", "Iteration", "Attempts", "Updated"]
+      h("thead", {}, h("tr", {}, ["ID", "Name", "Type", "Status", "Next run", "Schedule", "Iteration", "Attempts", "Updated"]
         .map((c) => h("th", { scope: "col" }, c)))),
       body),
     info,
@@ -275,6 +275,7 @@ function listPage(query) {
     if (gen !== generation) return;
     body.replaceChildren(...d.tasks.map((t) => h("tr", {},
       h("td", { "data-label": "ID", class: "id" }, h("a", { href: `#/task/${encodeURIComponent(t.id)}` }, t.id)),
+      h("td", { "data-label": "Name", class: "name" }, t.name ? t.name : h("span", { class: "muted" }, "—")),
       h("td", { "data-label": "Type" }, t.type),
       h("td", { "data-label": "Status" }, statusBadge(t.status, t.suspend_requested ? " (suspend requested)" : "")),
       h("td", { "data-label": "Next run" }, t.status === "COMPLETED" || t.status === "FAILED" ? h("span", { class: "muted" }, "—") : timeEl(t.next_run)),
@@ -365,6 +366,8 @@ function taskPage(id) {
   const edit = h("form", { class: "edit", id: "editform", novalidate: true },
     h("label", {}, "Next run (your local time; empty: unchanged)", h("input", { name: "next_run", type: "datetime-local" })),
     h("label", {}, "Max attempts", h("input", { name: "max_attempts", type: "number", min: 1, max: 1000 })),
+    h("label", {}, "Name (empty: none)", h("input", { name: "name", maxlength: 200 })),
+    h("label", {}, "Description (empty: none)", h("textarea", { name: "description", rows: 3, maxlength: 2000 })),
     h("label", {}, "Params (a JSON object)", h("textarea", { name: "params", rows: 6, spellcheck: "false" })),
     h("fieldset", {}, h("legend", {}, "Schedule"),
       h("label", {}, "Schedule", h("select", { name: "sched" },
@@ -382,7 +385,7 @@ function taskPage(id) {
     editError,
     h("div", { class: "buttons" }, h("button", { type: "submit", class: "primary" }, "Save changes")));
   const editBox = h("details", { class: "editbox", hidden: true },
-    h("summary", {}, "Change the schedule, next run, max attempts or params"), edit);
+    h("summary", {}, "Change the schedule, next run, max attempts, name, description or params"), edit);
   main.append(h("p", {}, h("a", { href: "#/tasks" }, "← Tasks")),
     h("div", { class: "heading" }, title, actions), editBox, content);
 
@@ -421,6 +424,8 @@ function taskPage(id) {
     const sc = t.schedule || {};
     edit.elements.next_run.value = "";
     edit.elements.max_attempts.value = String(t.max_attempts);
+    edit.elements.name.value = t.name || "";
+    edit.elements.description.value = t.description || "";
     edit.elements.params.value = JSON.stringify(t.params, null, 2);
     edit.elements.sched.value = "keep";
     edit.elements.every.value = sc.every || "";
@@ -455,6 +460,11 @@ function taskPage(id) {
       if (next) body.next_run = next;
       const ma = Number(edit.elements.max_attempts.value);
       if (edit.elements.max_attempts.value && ma !== t.max_attempts) body.max_attempts = ma;
+      // Emptied: null removes it.
+      for (const k of ["name", "description"]) {
+        const v = edit.elements[k].value;
+        if (v !== (t[k] || "")) body[k] = v || null;
+      }
       const params = JSON.parse(edit.elements.params.value || "{}");
       if (JSON.stringify(params) !== JSON.stringify(t.params)) body.params = params;
     } catch (e) {
@@ -515,6 +525,8 @@ function taskPage(id) {
     const history = Array.isArray(t.history) ? t.history.slice().reverse() : [];
     content.replaceChildren(
       h("dl", { class: "details" },
+        t.name ? field("Name", t.name) : [],
+        t.description ? field("Description", h("span", { class: "description" }, t.description)) : [],
         field("Status", statusBadge(t.status, t.suspend_requested ? " (suspend requested)" : "")),
         field("Namespace", t.ns),
         field("Type", t.type),
@@ -617,7 +629,9 @@ function newTaskPage() {
     h("fieldset", {}, h("legend", {}, "Task"),
       h("label", {}, "ID (optional; a new UUID when empty; an existing ID is refused)", h("input", { name: "id", spellcheck: "false", autocomplete: "off" })),
       h("label", {}, "Namespace", h("input", { name: "ns", value: "default" })),
-      h("label", {}, "Max attempts (optional)", h("input", { name: "max_attempts", type: "number", min: 1, max: 1000 }))),
+      h("label", {}, "Max attempts (optional)", h("input", { name: "max_attempts", type: "number", min: 1, max: 1000 })),
+      h("label", {}, "Name (optional)", h("input", { name: "name", maxlength: 200 })),
+      h("label", {}, "Description (optional)", h("textarea", { name: "description", rows: 3, maxlength: 2000 }))),
     formError,
     h("div", { class: "buttons" }, h("button", { type: "submit", class: "primary" }, "Create task")));
   main.append(h("h1", {}, "New HTTP task"), form);
@@ -678,6 +692,8 @@ function newTaskPage() {
     const task = Object.assign({ type: "http", ns: val("ns") || "default", params }, scheduleFields());
     if (val("id")) task.id = val("id");
     if (val("max_attempts")) task.max_attempts = Number(val("max_attempts"));
+    if (val("name")) task.name = val("name");
+    if (form.elements.description.value.trim()) task.description = form.elements.description.value;
     try {
       const r = await api("POST", "/v1/tasks", task);
       toast(`Created ${r.id}`);

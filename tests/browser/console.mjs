@@ -233,6 +233,8 @@ try {
   await page.locator('textarea[name="body"]').fill('{"hello":"from the console"}');
   await page.locator('input[name="timeout"]').fill("5");
   await page.locator('input[name="id"]').fill("console-webhook-1");
+  await page.locator('#createform input[name="name"]').fill("Console webhook");
+  await page.locator('#createform textarea[name="description"]').fill("Made in the console.\nSecond line.");
   await page.waitForFunction(() => document.querySelectorAll("#preview li time").length === 5);
   await shot("new-task-form", true);
 
@@ -244,6 +246,12 @@ try {
     createdId = decodeURIComponent(page.url().split("#/task/")[1]);
     console.log(`CREATED ${createdId}`);
     return createdId === "console-webhook-1" || `id ${createdId}`;
+  });
+
+  await check("task-page-shows-name-and-description", async () => {
+    await page.waitForFunction(() => /Console webhook/.test(document.querySelector("dl.details")?.textContent || ""));
+    const d = await page.locator("dl.details .description").innerText();
+    return d === "Made in the console.\nSecond line." || `description ${JSON.stringify(d)}`;
   });
 
   // 3. The live refresh shows it run to COMPLETED, with its result and
@@ -309,6 +317,16 @@ try {
       .catch(async () => { throw new Error(`after save: ${await page.locator("#editform").textContent()}`); });
   });
 
+  // Its name, given in the edit form (it had none).
+  await check("name-edited", async () => {
+    await page.locator("#toast").waitFor({ state: "hidden" });
+    await page.locator("details.editbox summary").click();
+    await page.locator('#editform input[name="name"]').fill("Renamed in the console");
+    await page.getByRole("button", { name: "Save changes" }).click();
+    await page.waitForFunction(() => /Renamed in the console/.test(document.querySelector("dl.details").textContent))
+      .catch(async () => { throw new Error(`after save: ${await page.locator("#editform").textContent()}`); });
+  });
+
   // 6. Run now: the consumer runs it at once; the schedule goes on.
   await check("run-now-runs-it-and-the-schedule-goes-on", async () => {
     await page.locator("#toast").waitFor({ state: "hidden" });
@@ -369,6 +387,13 @@ try {
     if (r.status !== 201) return `POST: ${r.status} ${await r.text()}`;
     await page.waitForFunction(() => [...document.querySelectorAll("#tasklist td.id")]
       .some((td) => td.textContent === "console-made-elsewhere"), null, { timeout: 15000 });
+  });
+  await check("list-shows-names", async () => {
+    const cells = await page.locator("#tasklist tbody tr").evaluateAll((rows) => rows.map((r) =>
+      [r.querySelector("td.id").textContent, r.querySelector("td.name").textContent]));
+    const names = Object.fromEntries(cells);
+    return (names[createdId] === "Console webhook" && names[otherId] === "Renamed in the console" &&
+      names["console-made-elsewhere"] === "—") || `names ${JSON.stringify(names)}`;
   });
   await page.locator("#toast").waitFor({ state: "hidden" });
   await shot("console", false);

@@ -99,5 +99,11 @@ and "suspend_requested" not in it'
 jcheck console-failed-retried console-failed '
 it["status"] == "FAILED" and len(it["errors"]) == 2 and it["attempts"] == 1
 and [h["outcome"] for h in it["history"]] == ["failed", "retried", "failed"]'
+if [ -n "$CREATED" ]; then
+	jcheck console-created-task-has-name-and-description "$CREATED" '
+it.get("name") == "Console webhook"
+and it.get("description") == "Made in the console.\nSecond line."'
+fi
+jcheck console-other-renamed console-other 'it.get("name") == "Renamed in the console"'
 stop_consumers || fail console-consumer-exit-0 "the consumer did not exit 0"
 exit $e2e_failed

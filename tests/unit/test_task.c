@@ -287,6 +287,93 @@ test_status_names(void)
 	CHECK_STR_EQ(tf_task_status_name(TF_TASK_FAILED), "FAILED");
 }
 
+/* The limits of a task's name and description (tf_task_label_check). */
+static void
+test_label_limits(void)
+{
+	char text[TF_TASK_DESCRIPTION_MAX + 2], why[128], err[160];
+
+	CHECK_INT_EQ(tf_task_label_check(TF_TASK_NAME, NULL, why, sizeof(why)), TF_OK);
+	CHECK_INT_EQ(tf_task_label_check(TF_TASK_NAME, "", why, sizeof(why)), TF_OK);
+	CHECK_INT_EQ(tf_task_label_check(TF_TASK_NAME, "Nightly r\xc3\xa9port \xf0\x9f\x93\x88",
+	    why, sizeof(why)), TF_OK);
+	/* 200 bytes are fine, 201 are not. */
+	memset(text, 'n', TF_TASK_NAME_MAX);
+	text[TF_TASK_NAME_MAX] = '\0';
+	CHECK_INT_EQ(tf_task_label_check(TF_TASK_NAME, text, why, sizeof(why)), TF_OK);
+	strcat(text, "n");
+	CHECK_INT_EQ(tf_task_label_check(TF_TASK_NAME, text, why, sizeof(why)),
+	    TF_ERR_INVALID);
+	CHECK_STR_EQ(why, "too long (201 bytes; at most 200)");
+	/* ... but are a fine description, up to 2000 bytes. */
+	CHECK_INT_EQ(tf_task_label_check(TF_TASK_DESCRIPTION, text, why,
+	    sizeof(why)), TF_OK);
+	memset(text, 'd', TF_TASK_DESCRIPTION_MAX + 1);
+	text[TF_TASK_DESCRIPTION_MAX] = '\0';
+	CHECK_INT_EQ(tf_task_label_check(TF_TASK_DESCRIPTION, text, why,
+	    sizeof(why)), TF_OK);
+	text[TF_TASK_DESCRIPTION_MAX] = 'd';
+	text[TF_TASK_DESCRIPTION_MAX + 1] = '\0';
+	CHECK_INT_EQ(tf_task_labels_check(NULL, text, err, sizeof(err)),
+	    TF_ERR_INVALID);
+	CHECK_STR_EQ(err, "description: too long (2001 bytes; at most 2000)");
+	/* Control characters: none in a name; tab and line breaks only in a
+	 * description. */
+	CHECK_INT_EQ(tf_task_label_check(TF_TASK_NAME, "a\tb", why, sizeof(why)),
+	    TF_ERR_INVALID);
+	CHECK_STR_EQ(why, "holds a control character (byte 1)");
+	CHECK_INT_EQ(tf_task_label_check(TF_TASK_NAME, "a\nb", why, sizeof(why)),
+	    TF_ERR_INVALID);
+	CHECK_INT_EQ(tf_task_label_check(TF_TASK_NAME, "a\x7f", why, sizeof(why)),
+	    TF_ERR_INVALID);
+	CHECK_INT_EQ(tf_task_label_check(TF_TASK_NAME, "a\xc2\x85", why, sizeof(why)),
+	    TF_ERR_INVALID);
+	CHECK_INT_EQ(tf_task_label_check(TF_TASK_DESCRIPTION, "line 1\r\n\tline 2",
+	    why, sizeof(why)), TF_OK);
+	CHECK_INT_EQ(tf_task_label_check(TF_TASK_DESCRIPTION, "bell\a", why,
+	    sizeof(why)), TF_ERR_INVALID);
+	/* UTF-8 only. */
+	CHECK_INT_EQ(tf_task_labels_check("caf\xe9", NULL, err, sizeof(err)),
+	    TF_ERR_INVALID);
+	CHECK_STR_EQ(err, "name: not valid UTF-8");
+	CHECK_INT_EQ(tf_task_label_check(TF_TASK_DESCRIPTION, "\xed\xa0\x80",
+	    why, sizeof(why)), TF_ERR_INVALID);
+}
+
+/* name and description go from the item to the task and its JSON, and an
+ * item without them has neither. */
+static void
+test_item_labels(void)
+{
+	struct tf_task t;
+	cJSON *item, *o = NULL;
+	char err[128];
+
+	item = parse("{\"id\":{\"S\":\"l1\"},\"type\":{\"S\":\"noop\"},"
+	    "\"status\":{\"S\":\"PENDING\"},\"gen\":{\"N\":\"1\"},"
+	    "\"next_run\":{\"N\":\"5\"},\"name\":{\"S\":\"Nightly\"},"
+	    "\"description\":{\"S\":\"two\\nlines\"}}");
+	CHECK(item != NULL);
+	CHECK_INT_EQ(tf_task_from_item(item, &t, err, sizeof(err)), TF_OK);
+	CHECK_STR_EQ(t.name, "Nightly");
+	CHECK_STR_EQ(t.description, "two\nlines");
+	CHECK_INT_EQ(tf_task_to_json(&t, &o), TF_OK);
+	CHECK_STR_EQ(cJSON_GetStringValue(cJSON_GetObjectItem(o, "name")), "Nightly");
+	CHECK_STR_EQ(cJSON_GetStringValue(cJSON_GetObjectItem(o, "description")),
+	    "two\nlines");
+	cJSON_Delete(o);
+	tf_task_free(&t);
+	cJSON_DeleteItemFromObject(item, "name");
+	cJSON_DeleteItemFromObject(item, "description");
+	CHECK_INT_EQ(tf_task_from_item(item, &t, err, sizeof(err)), TF_OK);
+	CHECK(t.name == NULL && t.description == NULL);
+	CHECK_INT_EQ(tf_task_to_json(&t, &o), TF_OK);
+	CHECK(!cJSON_HasObjectItem(o, "name") && !cJSON_HasObjectItem(o, "description"));
+	cJSON_Delete(o);
+	tf_task_free(&t);
+	cJSON_Delete(item);
+}
+
 int
 main(void)
 {
@@ -302,5 +389,7 @@ main(void)
 	TF_RUN(test_validators_and_shard);
 	TF_RUN(test_backoff_grows_and_is_capped);
 	TF_RUN(test_status_names);
+	TF_RUN(test_label_limits);
+	TF_RUN(test_item_labels);
 	return tf_test_summary();
 }

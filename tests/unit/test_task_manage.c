@@ -627,6 +627,63 @@ test_patch(void)
 	tf_aws_free(aws);
 }
 
+/* name and description by PATCH: set under #nm and #desc (name is a
+ * DynamoDB reserved word), removed when given "", in the one REMOVE clause
+ * the update may have; a bad one writes nothing. */
+static void
+test_patch_labels(void)
+{
+	struct fake_reply ok[] = { { 200, "{}", 0, 0 } };
+	struct tf_manage_patch p = { 0 };
+	struct tf_manage_result r;
+	struct tf_task t;
+	struct tf_aws *aws = client();
+	char err[256];
+	const char *b;
+
+	CHECK(aws != NULL);
+	/* Set both; beyond the horizon the update removes enqueued_for too. */
+	patch_task_of(&t, TF_TASK_PENDING, 3, NOW + 86400000);
+	p.name = "Nightly";
+	p.description = "the report";
+	fake_http_script(&server, ok, 1);
+	CHECK_INT_EQ(tf_manage_patch(aws, "tab", &t, &p, NOW, 0, &r, err,
+	    sizeof(err)), TF_OK);
+	b = last_body();
+	CHECK(strstr(b, ", #nm = :name, #desc = :desc, due_at = :next") != NULL);
+	CHECK(strstr(b, "\"#nm\":\"name\"") != NULL);
+	CHECK(strstr(b, "\"#desc\":\"description\"") != NULL);
+	CHECK(strstr(b, "\":name\":{\"S\":\"Nightly\"}") != NULL);
+	CHECK(strstr(b, "\":desc\":{\"S\":\"the report\"}") != NULL);
+	/* Remove both, joining the REMOVE of enqueued_for. */
+	p.name = p.description = "";
+	fake_http_script(&server, ok, 1);
+	CHECK_INT_EQ(tf_manage_patch(aws, "tab", &t, &p, NOW, 0, &r, err,
+	    sizeof(err)), TF_OK);
+	b = last_body();
+	CHECK(strstr(b, "REMOVE enqueued_for, #nm, #desc\"") != NULL);
+	CHECK(strstr(b, ":name") == NULL && strstr(b, ":desc") == NULL);
+	/* SUSPENDED (no due index): a REMOVE clause of its own; the description
+	 * is kept. */
+	patch_task_of(&t, TF_TASK_SUSPENDED, 4, NOW);
+	p.description = NULL;
+	fake_http_script(&server, ok, 1);
+	CHECK_INT_EQ(tf_manage_patch(aws, "tab", &t, &p, NOW, 0, &r, err,
+	    sizeof(err)), TF_OK);
+	b = last_body();
+	CHECK(strstr(b, "next_run = :next REMOVE #nm\"") != NULL);
+	CHECK(strstr(b, "#desc") == NULL);
+	/* Too long, or a control character: nothing written. */
+	patch_task_of(&t, TF_TASK_PENDING, 3, NOW);
+	p.name = "tab\there";
+	fake_http_script(&server, ok, 1);
+	CHECK_INT_EQ(tf_manage_patch(aws, "tab", &t, &p, NOW, 0, &r, err,
+	    sizeof(err)), TF_ERR_INVALID);
+	CHECK_STR_EQ(err, "name: holds a control character (byte 3)");
+	CHECK_INT_EQ(fake_http_requests(&server), 0);
+	tf_aws_free(aws);
+}
+
 static void
 test_retry_failed(void)
 {
@@ -740,6 +797,7 @@ main(void)
 	TF_RUN(test_patch);
 	TF_RUN(test_retry_failed);
 	TF_RUN(test_patch_clears_the_schedule);
+	TF_RUN(test_patch_labels);
 	TF_RUN(test_scan_page);
 	TF_RUN(test_count_pages);
 	TF_RUN(test_due_merges_the_shards);
