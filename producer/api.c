@@ -1376,10 +1376,8 @@ patch_task(struct rq *rq, const char *id)
 	if (pb.has_schedule || pb.o.at != NULL) {
 		/* The checks of submit, on the task's own type and namespace and
 		 * the params it will have. */
-		pb.o.ns = t.ns;
-		code = submit_spec_build(&pb.o, t.type, pb.params != NULL ?
-		    pb.params : t.params_json, SUBMIT_FIELDS, rq->srv->cfg.runners,
-		    NULL, now, horizon, &ss, err, sizeof(err));
+		code = submit_patch_schedule(&pb.o, &t, pb.params, SUBMIT_FIELDS,
+		    rq->srv->cfg.runners, now, horizon, &ss, &p, err, sizeof(err));
 		if (code != 0) {
 			/* submit's "at" is this body's "next_run". */
 			at = strncmp(err, "at:", 3) == 0;
@@ -1389,11 +1387,6 @@ patch_task(struct rq *rq, const char *id)
 			    at ? err + 3 : err);
 			goto out;
 		}
-		p.schedule = ss.schedule_json;
-		/* A new cron schedule without next_run starts at its first slot;
-		 * an interval keeps the time the task had. */
-		if (pb.o.at != NULL || pb.o.cron != NULL)
-			p.next_run = ss.spec.next_run;
 	} else if (pb.params != NULL &&
 	    submit_validate_params(rq->srv->cfg.runners, t.type, pb.params,
 	    SUBMIT_FIELDS, err, sizeof(err)) != 0) {

@@ -339,6 +339,27 @@ submit_spec_build(const struct submit_opts *o, const char *type,
 	return 0;
 }
 
+int
+submit_patch_schedule(struct submit_opts *o, const struct tf_task *t,
+    const char *params_json, enum submit_names names,
+    const struct tf_runner_set *runners, int64_t now, int64_t horizon_ms,
+    struct submit_spec *out, struct tf_manage_patch *p, char *err,
+    size_t errlen)
+{
+	int code;
+
+	o->ns = t->ns;
+	code = submit_spec_build(o, t->type, params_json != NULL ? params_json :
+	    t->params_json, names, runners, NULL, now, horizon_ms, out, err,
+	    errlen);
+	if (code != 0)
+		return code;
+	p->schedule = out->schedule_json;
+	if (o->at != NULL || o->cron != NULL)
+		p->next_run = out->spec.next_run;
+	return 0;
+}
+
 void
 submit_spec_free(struct submit_spec *s)
 {

@@ -24,6 +24,7 @@
 #include "runners.h"
 #include "schedule.h"
 #include "task.h"
+#include "task_manage.h"
 
 /* How messages name an input. */
 enum submit_names {
@@ -83,6 +84,23 @@ int submit_spec_build(const struct submit_opts *o, const char *type,
     const struct tf_runner_set *runners, const char *runners_path,
     int64_t now, int64_t horizon_ms, struct submit_spec *out,
     char *err, size_t errlen);
+
+/*
+ * The schedule of a PATCH of task t (borrowed), for the API's PATCH and
+ * `taskfleet edit`: o's every, cron, tz, max_runs and until replace the
+ * schedule whole, and o->at is the new next run; all are checked as
+ * submit_spec_build() checks them, on the task's own type and namespace (it
+ * sets o->ns to t's) and with params_json (NULL: the task's own). Fills
+ * *out (free it with submit_spec_free() whatever this returns) and sets
+ * p->schedule (borrowed from *out) and p->next_run: o->at, or a new cron
+ * schedule's first slot from now; an interval keeps the task's time, so a
+ * one-shot task becomes recurring from its next run.
+ */
+int submit_patch_schedule(struct submit_opts *o, const struct tf_task *t,
+    const char *params_json, enum submit_names names,
+    const struct tf_runner_set *runners, int64_t now, int64_t horizon_ms,
+    struct submit_spec *out, struct tf_manage_patch *p, char *err,
+    size_t errlen);
 
 /* Frees what submit_spec_build() put into s; s may be NULL. */
 void submit_spec_free(struct submit_spec *s);

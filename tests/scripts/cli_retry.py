@@ -18,7 +18,9 @@ queue of its own; then:
   - PATCH every: null on a recurring task: its next run is its last
     (COMPLETED after one more run); cron: null likewise drops a cron
     schedule; every on a one-shot makes it recurring (it runs max_runs
-    times); tz without every or cron, and every with cron, are 400.
+    times); tz without every or cron, and every with cron, are 400;
+  - `taskfleet edit --once` and `--every` do the same from the CLI, and
+    refuse bad combinations with exit 2, writing nothing.
 
 Items are read with botocore (tests/tools/tfcheck.py), not with taskfleet's
 own code. Talks only to 127.0.0.1. Prints "PASS name" or "FAIL name: why";
@@ -304,6 +306,39 @@ def patch_checks(api):
           "%s" % bad)
 
 
+def edit_checks():
+    # `taskfleet edit --once`: a recurring task's next run is its last.
+    tid = submit("--type", "noop", "--every", "1h")
+    if tid is None:
+        return
+    ok, it = wait_item(tid, lambda d: d.get("status") == "PENDING" and
+                       d.get("iteration") == 1, 30)
+    st, out, err = tf("edit", "--once", "--at", "+1s", tid)
+    patched = item(tid)
+    done, last = wait_item(tid, lambda d: d.get("status") == "COMPLETED", 30)
+    check("cli-edit-once", ok and st == 0 and "schedule" not in patched and done and
+          last.get("iteration") == 2, "ran once: %s; edit exit %d (%s %s); afterwards %s" %
+          (ok, st, out.strip(), err.strip(), last))
+
+    # `taskfleet edit --every` on a one-shot: recurring from its next run.
+    tid = submit("--type", "noop", "--at", "+3s")
+    st, out, err = tf("--json", "edit", "--every", "1s", "--max-runs", "2", tid)
+    done, last = wait_item(tid, lambda d: d.get("status") == "COMPLETED", 40) if tid else (False, {})
+    check("cli-edit-every-on-one-shot", st == 0 and '"every":"1s"' in out.replace(" ", "") and
+          done and last.get("iteration") == 2,
+          "edit exit %d (%s %s); afterwards %s" % (st, out.strip(), err.strip(), last))
+
+    tid = submit("--type", "noop", "--at", "+1h", "--every", "1h")
+    before = item(tid) if tid else {}
+    bad = [tf("edit", "--once", "--every", "1m", tid), tf("edit", "--tz", "UTC", tid),
+           tf("edit", "--every", "1m", "--cron", "* * * * *", tid),
+           tf("edit", "--every", "soon", tid)]
+    check("cli-edit-schedule-usage", [b[0] for b in bad] == [2] * 4 and
+          "--once leaves no schedule" in bad[0][2] and "--tz" in bad[1][2] and
+          "--every" in bad[3][2] and item(tid) == before,
+          "%s" % [(b[0], b[2].strip()) for b in bad])
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     tftest.require_loopback_standins(REPORT)
@@ -332,6 +367,7 @@ def main():
         cli_checks()
         api_checks(api)
         patch_checks(api)
+        edit_checks()
     finally:
         tftest.stop_all(procs)
     for what, p in zip(("consumer", "serve"), procs):
