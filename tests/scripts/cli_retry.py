@@ -29,7 +29,6 @@ exits 1 on any failure.
 import http.client
 import json
 import os
-import re
 import secrets
 import subprocess
 import sys
@@ -161,24 +160,6 @@ class Api:
             return status, json.loads(text) if text else None
         except ValueError:
             return status, {"unparsed": text[:200]}
-
-
-def start_serve():
-    log = open(os.path.join(OUT, "serve.log"), "w+")
-    p = subprocess.Popen([TF, "serve", "--listen", "127.0.0.1:0", "--no-auth"],
-                         env=ENV, stdout=log, stderr=subprocess.STDOUT,
-                         stdin=subprocess.DEVNULL)
-    procs.append(p)
-    deadline = time.time() + 15
-    while time.time() < deadline:
-        log.seek(0)
-        m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", log.read())
-        if m:
-            return int(m.group(1))
-        if p.poll() is not None:
-            break
-        time.sleep(0.1)
-    return None
 
 
 def cli_checks():
@@ -359,7 +340,7 @@ def main():
     procs.append(subprocess.Popen([CONSUMER, "--id", "retry-c1", "--wait-time", "1"],
                                   env=ENV, stdout=log, stderr=subprocess.STDOUT,
                                   stdin=subprocess.DEVNULL))
-    port = start_serve()
+    port = tftest.start_serve(TF, ENV, os.path.join(OUT, "serve.log"), procs)
     if port is None:
         REPORT.setup_fail("taskfleet serve did not start (log in %s)" % OUT)
     api = Api(port)
