@@ -198,13 +198,8 @@ cmd_edit(struct cli *c, int argc, char **argv)
 			return cli_bad_option(cmd, ch, argv);
 		}
 	}
-	if (argc - optind != 1)
-		return cli_usage_error(cmd, "%s (see %s --help)", argc == optind ?
-		    "the task ID is missing" : "one task ID only", cmd);
-	id = argv[optind];
-	if (!tf_task_id_valid(id))
-		return cli_usage_error(cmd, "ID: must be 1 to %d printable "
-		    "characters without spaces", TF_TASK_ID_MAX);
+	if ((code = cli_take_id(cmd, argc, argv, optind, &id)) >= 0)
+		return code;
 	if (p.name == NULL && p.description == NULL && !p.clear_schedule &&
 	    o.every == NULL && o.cron == NULL && o.tz == NULL &&
 	    o.max_runs == NULL && o.until == NULL && o.at == NULL)
