@@ -689,6 +689,8 @@ test_retry_failed(void)
 {
 	struct fake_reply script[] = { { 200, item_failed, 0, 0 }, { 200, "{}", 0, 0 } };
 	struct fake_reply pending[] = { { 200, item_pending, 0, 0 } };
+	struct fake_reply raced[] = { { 200, item_failed, 0, 0 },
+	    { 400, cond_failed, 0, 0 }, { 200, item_pending, 0, 0 } };
 	struct tf_aws *aws = client();
 	struct tf_manage_result r;
 	char err[256];
@@ -732,6 +734,15 @@ test_retry_failed(void)
 	b = last_body();
 	CHECK(strstr(b, "enqueued_for = :next REMOVE #ttl, finished_at") != NULL);
 	CHECK(strstr(b, ":hist") == NULL);
+
+	/* A consumer or another retry got in between: the write's condition
+	 * fails, the fresh read finds it PENDING, and that is refused. */
+	fake_http_script(&server, raced, 3);
+	CHECK_INT_EQ(tf_manage_retry(aws, "tab", "t1", 0, NOW, 0, 5, &r, err,
+	    sizeof(err)), TF_OK);
+	CHECK_INT_EQ(fake_http_requests(&server), 3);
+	CHECK_INT_EQ(r.verdict, TF_MANAGE_REFUSE);
+	CHECK_INT_EQ(r.found, TF_TASK_PENDING);
 
 	/* Not FAILED: refused, nothing written. */
 	fake_http_script(&server, pending, 1);
