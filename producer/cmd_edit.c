@@ -36,6 +36,7 @@ edit_help(void)
 	    "                      (a one-shot task becomes recurring)\n"
 	    "  --cron EXPR         recurring on this cron schedule, in --tz (UTC);\n"
 	    "                      the next run becomes its first slot from now\n"
+	    "                      (a one-shot due later: from its next run)\n"
 	    "  --max-runs N, --until TIME   end the new schedule (with --every or\n"
 	    "                      --cron, which replace the schedule whole)\n"
 	    "  --once              no schedule any more: the next run is the last\n"

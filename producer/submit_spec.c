@@ -355,7 +355,16 @@ submit_patch_schedule(struct submit_opts *o, const struct tf_task *t,
 	if (code != 0)
 		return code;
 	p->schedule = out->schedule_json;
-	if (o->at != NULL || o->cron != NULL)
+	if (o->at != NULL)
+		p->next_run = out->spec.next_run;
+	else if (o->cron != NULL && t->schedule == NULL && t->next_run > now) {
+		/* A one-shot task becomes recurring from its time: the first
+		 * slot at or after it. */
+		p->next_run = tf_schedule_first(out->sched, t->next_run);
+		if (p->next_run <= 0)
+			return fail(EXIT_USAGE, err, errlen, "%s: the schedule has no "
+			    "run after the task's next run", N("cron"));
+	} else if (o->cron != NULL)
 		p->next_run = out->spec.next_run;
 	return 0;
 }

@@ -93,7 +93,8 @@ int submit_spec_build(const struct submit_opts *o, const char *type,
  * sets o->ns to t's) and with params_json (NULL: the task's own). Fills
  * *out (free it with submit_spec_free() whatever this returns) and sets
  * p->schedule (borrowed from *out) and p->next_run: o->at, or a new cron
- * schedule's first slot from now; an interval keeps the task's time, so a
+ * schedule's first slot from now (for a one-shot task due later, its first
+ * slot at or after that time); an interval keeps the task's time, so a
  * one-shot task becomes recurring from its next run.
  */
 int submit_patch_schedule(struct submit_opts *o, const struct tf_task *t,

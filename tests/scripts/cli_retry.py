@@ -18,7 +18,8 @@ queue of its own; then:
   - PATCH every: null on a recurring task: its next run is its last
     (COMPLETED after one more run); cron: null likewise drops a cron
     schedule; every on a one-shot makes it recurring (it runs max_runs
-    times); tz without every or cron, and every with cron, are 400;
+    times), cron on a one-shot due later starts at its first slot at or
+    after the task's time; tz without every or cron, and every with cron, are 400;
   - `taskfleet edit --once` and `--every` do the same from the CLI, and
     refuse bad combinations with exit 2, writing nothing.
 
@@ -276,6 +277,20 @@ def patch_checks(api):
     done, last = wait_item(tid, lambda d: d.get("status") == "COMPLETED", 40) if tid else (False, {})
     check("api-patch-every-on-one-shot", st == 200 and doc.get("schedule", {}).get("every") == "1s" and
           done and last.get("iteration") == 3, "PATCH %s %s; afterwards %s" % (st, doc, last))
+
+    # cron on a one-shot due in three days: its first slot at or after that
+    # time (09:00 UTC on that day or the next), not tomorrow's.
+    tid = submit("--type", "noop", "--at", "+3d")
+    target = item(tid).get("next_run", 0) if tid else 0
+    st, doc = api.req("PATCH", "/v1/tasks/%s" % tid, {"cron": "0 9 * * *"})
+    day = 86400000
+    want = target - target % day + 9 * 3600000
+    if want < target:
+        want += day
+    it = item(tid) if tid else {}
+    check("api-patch-cron-on-one-shot-from-its-time", st == 200 and
+          it.get("next_run") == want and it.get("schedule", {}).get("cron") == "0 9 * * *",
+          "target %d, want %d; PATCH %s %s; %s" % (target, want, st, doc, it))
 
     tid = submit("--type", "noop", "--at", "+1h", "--every", "1h")
     before = item(tid) if tid else {}
