@@ -1,7 +1,7 @@
 # taskfleet build.
 #
 #   make                      build everything with strict warnings and -Werror
-#   make test                 run the whole test suite (needs the local stand-ins: see README)
+#   make test                 run the whole test suite (needs the local stand-ins: see docs/building.md)
 #   make mutants              the mutation check (tests/mutants/; not part of the suite)
 #   make SANITIZER=address    build (and test) under AddressSanitizer; also undefined, thread
 #   make install PREFIX=/usr/local DESTDIR=
@@ -48,11 +48,11 @@ endif
 ALL_CFLAGS = $(BASE_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(LDSAN) $(LDFLAGS)
 
-LIB_SRC      = $(wildcard lib/*.c)
+LIB_SRC      = $(wildcard lib/*/*.c)
 CONSUMER_SRC = $(wildcard consumer/*.c)
 PRODUCER_SRC = $(wildcard producer/*.c)
 RUNNER_NAMES = $(notdir $(patsubst %/,%,$(dir $(wildcard runners/*/runner.c))))
-UNIT_SRC     = $(wildcard tests/unit/test_*.c)
+UNIT_SRC     = $(wildcard tests/unit/*/test_*.c)
 INTEG_SRC    = $(wildcard tests/integration/test_*.c)
 TESTRUNNER_SRC = $(wildcard tests/runners/*.c)
 TESTTOOL_SRC = $(wildcard tests/tools/*.c)
@@ -65,7 +65,7 @@ LIBTF    = $(BUILD)/lib/libtaskfleet.a
 BINS     = $(if $(CONSUMER_SRC),$(BUILD)/bin/taskfleet-consumer) \
            $(if $(PRODUCER_SRC),$(BUILD)/bin/taskfleet)
 RUNNERS  = $(RUNNER_NAMES:%=$(BUILD)/runners/%.so)
-TESTS    = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%) \
+TESTS    = $(addprefix $(BUILD)/tests/,$(basename $(notdir $(UNIT_SRC)))) \
            $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/%)
 TEST_RUNNERS = $(TESTRUNNER_SRC:tests/runners/%.c=$(BUILD)/tests/runners/%.so)
 TEST_TOOLS = $(TESTTOOL_SRC:tests/tools/%.c=$(BUILD)/tests/tools/%)
@@ -86,8 +86,8 @@ $(BUILD)/bin/taskfleet-consumer: $(CONSUMER_OBJ) $(LIBTF)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -rdynamic -o $@ $(CONSUMER_OBJ) $(LIBTF) $(LIBS) $(MHD_LIBS)
 $(BUILD)/obj/consumer/metrics.o: ALL_CFLAGS += $(MHD_CFLAGS)
-# lib/httpd.c starts both servers; only the binaries that serve pull it in.
-$(BUILD)/obj/lib/httpd.o: ALL_CFLAGS += $(MHD_CFLAGS)
+# lib/server/httpd.c starts both servers; only the binaries that serve pull it in.
+$(BUILD)/obj/lib/server/httpd.o: ALL_CFLAGS += $(MHD_CFLAGS)
 
 # The producer's REST API (producer/api.c, `taskfleet serve`): libmicrohttpd,
 # and its OpenAPI document compiled in as a byte array, so the binary serves
@@ -166,26 +166,31 @@ PREFIX_STAMP = $(BUILD)/prefix.stamp
 $(PREFIX_STAMP): FORCE
 	@mkdir -p $(dir $@)
 	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' >$@
-$(BUILD)/obj/lib/runners.o: ALL_CFLAGS += -DTF_PREFIX='"$(PREFIX)"'
-$(BUILD)/obj/lib/runners.o: $(PREFIX_STAMP)
+$(BUILD)/obj/lib/task/runners.o: ALL_CFLAGS += -DTF_PREFIX='"$(PREFIX)"'
+$(BUILD)/obj/lib/task/runners.o: $(PREFIX_STAMP)
 
 # test_metrics, test_inflight and test_journal test consumer modules: they
 # link the consumer's objects (all but main.o).
 CONSUMER_LIB_OBJ = $(filter-out %/consumer/main.o,$(CONSUMER_OBJ))
-$(BUILD)/tests/test_metrics $(BUILD)/tests/test_inflight $(BUILD)/tests/test_journal: $(BUILD)/tests/%: tests/unit/%.c $(CONSUMER_LIB_OBJ) $(LIBTF) tests/harness.h
+$(BUILD)/tests/test_metrics $(BUILD)/tests/test_inflight $(BUILD)/tests/test_journal: $(BUILD)/tests/%: tests/unit/consumer/%.c $(CONSUMER_LIB_OBJ) $(LIBTF) tests/harness.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests -Iconsumer $(ALL_LDFLAGS) -rdynamic -o $@ $< \
 	  $(CONSUMER_LIB_OBJ) $(LIBTF) $(LIBS) $(MHD_LIBS)
 
 # test_rate_limit tests a producer module: it links that one object.
-$(BUILD)/tests/test_rate_limit: tests/unit/test_rate_limit.c $(BUILD)/obj/producer/rate_limit.o $(LIBTF) tests/harness.h
+$(BUILD)/tests/test_rate_limit: tests/unit/producer/test_rate_limit.c $(BUILD)/obj/producer/rate_limit.o $(LIBTF) tests/harness.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests -Iproducer $(ALL_LDFLAGS) -o $@ $< \
 	  $(BUILD)/obj/producer/rate_limit.o $(LIBTF) $(LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIBTF) tests/harness.h
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests $(ALL_LDFLAGS) -o $@ $< $(LIBTF) $(LIBS)
+# The unit tests of lib/ mirror its rooms (tests/unit/aws/ tests lib/aws/, ...);
+# each builds to $(BUILD)/tests/NAME, so a program's name does not say its room.
+define unit_test_rule
+$$(BUILD)/tests/%: tests/unit/$(1)/%.c $$(LIBTF) tests/harness.h
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_CFLAGS) -Itests $$(ALL_LDFLAGS) -o $$@ $$< $$(LIBTF) $$(LIBS)
+endef
+$(foreach room,$(notdir $(wildcard lib/*)),$(eval $(call unit_test_rule,$(room))))
 
 $(BUILD)/tests/%: tests/integration/%.c $(LIBTF) tests/harness.h
 	@mkdir -p $(dir $@)
@@ -202,7 +207,7 @@ check-tests: all $(TESTS) $(TEST_RUNNERS) $(TEST_TOOLS)
 test: check-tests
 	BUILD=$(BUILD) tests/run
 
-# The mutation check (tests/mutants/run, README "The mutation check"): each
+# The mutation check (tests/mutants/run, docs/building.md "The mutation check"): each
 # mutant of tests/mutants/mutants.txt built in a scratch copy and run against
 # the tests that should catch it. Not part of `make test` or CI; plain build
 # only. TF_MUTANTS=id,id runs a subset.
@@ -225,9 +230,9 @@ bench: all
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 # They link the library's sources, but for the HTTP server (libmicrohttpd).
-FUZZ_LIB_SRC = $(filter-out lib/httpd.c,$(LIB_SRC))
+FUZZ_LIB_SRC = $(filter-out lib/server/httpd.c,$(LIB_SRC))
 fuzz: $(FUZZ_BIN)
-build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC) $(wildcard lib/*.h)
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRC) $(wildcard lib/*/*.h)
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 	  -fno-sanitize-recover=undefined -Iinclude -Ilib \

@@ -183,7 +183,7 @@ struct msg {
 	int64_t target, gen;
 };
 
-/* The claim, as lib/task.c tf_task_claim makes it for a message with gen. */
+/* The claim, as lib/task/task.c tf_task_claim makes it for a message with gen. */
 static long
 claim(CURL *h, struct buf *out, const struct msg *m, int64_t now)
 {
@@ -213,7 +213,7 @@ claim(CURL *h, struct buf *out, const struct msg *m, int64_t now)
 	return call(h, UPDATE_ITEM, body, out);
 }
 
-/* The outcome, as lib/task.c write_outcome makes it for a run that succeeded:
+/* The outcome, as lib/task/task.c write_outcome makes it for a run that succeeded:
  * COMPLETED, or PENDING with new params and the next run. */
 static long
 outcome(CURL *h, struct buf *out, const struct msg *m, int64_t gen,

@@ -4,12 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "clock.h"
+#include "base/alloc.h"
+#include "base/clock.h"
 #include "isolate.h"
-#include "log.h"
+#include "base/log.h"
 #include "metrics.h"
-#include "rand.h"
+#include "base/rand.h"
 
 /* Under a backlog the receiver waits up to this long for a fuller batch. */
 #define BATCH_WAIT_MS 25

@@ -3,9 +3,9 @@
  *
  * One receiver thread long-polls SQS and never takes more messages than there
  * are free workers, so every message it holds starts at once; `concurrency`
- * worker threads run the processing algorithm of SPEC section 7 on one
- * message each; the heartbeat thread keeps running tasks leased; the deleter
- * thread deletes finished messages in batches.
+ * worker threads run the processing algorithm of docs/design.md section 5
+ * on one message each; the heartbeat thread keeps running tasks leased; the
+ * deleter thread deletes finished messages in batches.
  */
 #ifndef TF_CONSUMER_H
 #define TF_CONSUMER_H
@@ -17,12 +17,12 @@
 
 #include <taskfleet/runner.h>
 
-#include "config.h"
+#include "base/config.h"
 #include "deleter.h"
 #include "inflight.h"
 #include "journal.h"
-#include "runners.h"
-#include "sqs.h"
+#include "task/runners.h"
+#include "aws/sqs.h"
 #include "sweeper.h"
 #include "watchdog.h"
 

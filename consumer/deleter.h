@@ -11,8 +11,8 @@
 
 #include <stdint.h>
 
-#include "aws.h"
-#include "err.h"
+#include "aws/aws.h"
+#include "base/err.h"
 
 #define TF_DELETER_LINGER_MS 20
 

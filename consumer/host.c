@@ -7,10 +7,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "alloc.h"
-#include "buf.h"
-#include "clock.h"
-#include "log.h"
+#include "base/alloc.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/log.h"
 
 void
 tf_host_vlog(const char *task_id, const char *runner,

@@ -5,11 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "clock.h"
-#include "log.h"
-#include "sqs.h"
-#include "task.h"
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "aws/sqs.h"
+#include "task/task.h"
 
 struct tf_heartbeat {
 	struct tf_heartbeat_opts o;

@@ -17,8 +17,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "aws.h"
-#include "err.h"
+#include "aws/aws.h"
+#include "base/err.h"
 
 struct tf_inflight {
 	const char *task_id;          /* borrowed from the run */

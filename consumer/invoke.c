@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "clock.h"
+#include "base/alloc.h"
+#include "base/clock.h"
 #include "isolate.h"
-#include "log.h"
-#include "timefmt.h"
+#include "base/log.h"
+#include "time/timefmt.h"
 
 /* ---- settings --------------------------------------------------------- */
 

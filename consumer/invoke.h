@@ -26,7 +26,7 @@
 
 #include "consumer.h"
 #include "host.h"
-#include "runners.h"
+#include "task/runners.h"
 
 /* The longest time limit accepted: a year. */
 #define TF_RUN_TIMEOUT_MAX_MS (366LL * 24 * 3600 * 1000)

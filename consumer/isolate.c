@@ -25,10 +25,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "clock.h"
+#include "base/alloc.h"
+#include "base/clock.h"
 #include "invoke.h"
-#include "log.h"
+#include "base/log.h"
 #include "runner_worker.h"
 
 #define SLICE_MS         100    /* longest wait between looks at the run */

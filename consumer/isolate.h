@@ -19,7 +19,7 @@
 
 #include "consumer.h"
 #include "host.h"
-#include "runners.h"
+#include "task/runners.h"
 
 struct tf_isolate;
 

@@ -15,10 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "log.h"
-#include "rand.h"
-#include "task.h"
+#include "base/alloc.h"
+#include "base/log.h"
+#include "base/rand.h"
+#include "task/task.h"
 
 #define JOURNAL_MAGIC "tfjrnl2"
 #define JOURNAL_SUFFIX ".journal"

@@ -1,5 +1,5 @@
 /*
- * taskfleet-consumer - the worker daemon (SPEC section 7).
+ * taskfleet-consumer - the worker daemon (docs/design.md section 5).
  *
  * Loads the runners, resolves the queue, then receives and processes
  * messages until SIGTERM or SIGINT: it stops receiving at once, lets running
@@ -14,19 +14,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "clock.h"
-#include "config.h"
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/config.h"
 #include "consumer.h"
 #include "host.h"
 #include "invoke.h"
-#include "listen_addr.h"
-#include "log.h"
+#include "server/listen_addr.h"
+#include "base/log.h"
 #include "metrics.h"
-#include "runners.h"
+#include "task/runners.h"
 #include "runner_worker.h"
-#include "timefmt.h"
-#include "version.h"
+#include "time/timefmt.h"
+#include "base/version.h"
 
 #define EXIT_USAGE 2
 
@@ -53,7 +53,10 @@ usage(FILE *to)
 	    "                          [--metrics-listen ADDR:PORT]\n"
 	    "       taskfleet-consumer --version | --help\n"
 	    "\n"
-	    "Settings also come from the environment (TASKFLEET_*, AWS_*): see README.\n");
+	    "Settings also come from the environment (TASKFLEET_*, AWS_*): see README.\n"
+	    "Webhooks (the http runner): TASKFLEET_HTTP_ALLOW opens private and loopback\n"
+	    "addresses; TASKFLEET_HTTP_TARGETS=host[:port],*.domain[:port],IP[:port],\n"
+	    "CIDR[:port],[IPv6]:port,... allows only the targets it lists.\n");
 }
 
 /* TASKFLEET_WATCHDOG: how long the receive loop may make no progress before

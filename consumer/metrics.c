@@ -14,13 +14,13 @@
 
 #include <microhttpd.h>
 
-#include "alloc.h"
-#include "clock.h"
-#include "httpd.h"
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "server/httpd.h"
 #include "consumer.h"
-#include "ddb.h"
-#include "log.h"
-#include "version.h"
+#include "aws/ddb.h"
+#include "base/log.h"
+#include "base/version.h"
 
 /* Histogram bucket bounds, in milliseconds (exposed in seconds). */
 static const int64_t duration_bounds_ms[] = {

@@ -30,9 +30,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "aws.h"
-#include "buf.h"
-#include "err.h"
+#include "aws/aws.h"
+#include "base/buf.h"
+#include "base/err.h"
 
 struct tf_consumer;
 struct tf_runner_set;

@@ -1,6 +1,7 @@
 /*
- * process.c - one message through SPEC section 7: parse, hold until due,
- * claim, run, write the outcome, enqueue the next iteration, delete.
+ * process.c - one message through docs/design.md section 5: parse, hold
+ * until due, claim, run, write the outcome, enqueue the next iteration,
+ * delete.
  *
  * Every step that can fail leaves the system in a state the next message or
  * the sweeper repairs: a message is deleted only after the state it stood for
@@ -11,15 +12,15 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "clock.h"
+#include "base/alloc.h"
+#include "base/clock.h"
 #include "consumer.h"
 #include "host.h"
 #include "invoke.h"
-#include "log.h"
+#include "base/log.h"
 #include "metrics.h"
-#include "schedule.h"
-#include "task.h"
+#include "time/schedule.h"
+#include "task/task.h"
 
 #define ERRTEXT 512
 
@@ -150,7 +151,7 @@ hold_until_due(struct job *j)
 
 /*
  * The claim failed its condition: find out why from the item and deal with
- * the message (SPEC section 7, step 2).
+ * the message (docs/design.md section 5, step 3).
  */
 static void
 handle_unclaimed(struct job *j)

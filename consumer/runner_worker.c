@@ -19,11 +19,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "clock.h"
+#include "base/alloc.h"
+#include "base/clock.h"
 #include "host.h"
-#include "log.h"
-#include "runners.h"
+#include "base/log.h"
+#include "task/runners.h"
 
 /* ---- frames ----------------------------------------------------------- */
 

@@ -33,8 +33,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "err.h"
+#include "base/buf.h"
+#include "base/err.h"
 
 /* The hidden first argument that makes the consumer a worker. */
 #define TF_RUNNER_WORKER_ARG "--runner-worker"

@@ -7,13 +7,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "alloc.h"
-#include "clock.h"
-#include "ddb.h"
-#include "log.h"
-#include "rand.h"
-#include "schema.h"
-#include "task.h"
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "aws/ddb.h"
+#include "base/log.h"
+#include "base/rand.h"
+#include "aws/schema.h"
+#include "task/task.h"
 
 #define PAGE_LIMIT 100
 

@@ -1,5 +1,6 @@
 /*
- * sweeper.h - finds tasks that need a message and sends it (SPEC section 7).
+ * sweeper.h - finds tasks that need a message and sends it
+ * (docs/design.md section 6).
  *
  * Every consumer runs one. Each sweep (every interval_ms, backing off to a
  * minute, at most half the horizon, while the due window is empty) queries the 16 shards of the sparse
@@ -23,8 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "aws.h"
-#include "err.h"
+#include "aws/aws.h"
+#include "base/err.h"
 
 struct tf_sweeper_opts {
 	struct tf_aws *aws;          /* borrowed */

@@ -7,10 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "clock.h"
+#include "base/alloc.h"
+#include "base/clock.h"
 #include "consumer.h"
-#include "log.h"
+#include "base/log.h"
 
 /* A shutdown that takes this much longer than --shutdown-timeout is stuck. */
 #define SHUTDOWN_SLACK_MS 15000

@@ -22,7 +22,7 @@
 
 #include <stdint.h>
 
-#include "err.h"
+#include "base/err.h"
 
 /* The exit status of a consumer the watchdog ended (EX_SOFTWARE). */
 #define TF_WATCHDOG_EXIT 70

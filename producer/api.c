@@ -64,18 +64,18 @@
 #include <microhttpd.h>
 #include <openssl/evp.h>
 
-#include "alloc.h"
-#include "buf.h"
-#include "clock.h"
-#include "httpd.h"
-#include "ddb.h"
-#include "log.h"
-#include "marshal.h"
-#include "sqs.h"
+#include "base/alloc.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "server/httpd.h"
+#include "aws/ddb.h"
+#include "base/log.h"
+#include "aws/marshal.h"
+#include "aws/sqs.h"
 #include "submit_spec.h"
-#include "task.h"
-#include "task_manage.h"
-#include "timefmt.h"
+#include "task/task.h"
+#include "task/task_manage.h"
+#include "time/timefmt.h"
 
 /* The OpenAPI document, producer/openapi.json, compiled in by the Makefile
  * (gen/openapi_json.c). */
@@ -1483,7 +1483,7 @@ schedule_preview(struct rq *rq)
 	struct tf_schedule *sched = NULL;
 	char err[512], iso[TF_TIMEFMT_ISO_SIZE];
 	long long count = PREVIEW_DEFAULT, max_runs = 0;
-	int64_t now = tf_now_ms(), when = now, until_ms = 0;
+	int64_t now = tf_now_ms(), when = now, until_ms = 0, first;
 	cJSON *out = NULL, *sj = NULL, *runs, *times;
 	enum MHD_Result ret;
 	int i;
@@ -1498,7 +1498,7 @@ schedule_preview(struct rq *rq)
 	if (every != NULL && cron != NULL)
 		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
 		    "every and cron exclude each other");
-	if (tz != NULL && cron == NULL)
+	if (tz != NULL && cron == NULL && every == NULL)
 		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
 		    "tz is the time zone of cron; there is no cron");
 	if (every == NULL && cron == NULL && (mr != NULL || until != NULL))
@@ -1548,6 +1548,8 @@ schedule_preview(struct rq *rq)
 			goto oom;
 		sj = NULL;
 	}
+	/* Slots count from the first run: calendar steps keep its day. */
+	first = when;
 	for (i = 0; i < count && when > 0; i++) {
 		if (!cJSON_AddItemToArray(runs, cJSON_CreateNumber((double)when)) ||
 		    !cJSON_AddItemToArray(times, cJSON_CreateString(
@@ -1555,7 +1557,7 @@ schedule_preview(struct rq *rq)
 			goto oom;
 		if (sched == NULL)
 			break;
-		when = tf_schedule_next(sched, when, when, i + 1);
+		when = tf_schedule_next(sched, first, when, i + 1);
 	}
 	ret = reply_json(rq, MHD_HTTP_OK, out);
 	goto out;

@@ -1,7 +1,7 @@
 /*
- * api.h - the admin REST API behind `taskfleet serve` (SPEC section 8;
- * GitHub issue 9): JSON over HTTP, versioned under /v1, on libmicrohttpd
- * with a thread per connection.
+ * api.h - the admin REST API behind `taskfleet serve` (docs/design.md
+ * section 11; GitHub issue 9): JSON over HTTP, versioned under /v1, on
+ * libmicrohttpd with a thread per connection.
  *
  *   GET    /v1/tasks                  a namespace's tasks, paged (as `list`)
  *   POST   /v1/tasks                  one task, or {"tasks": [...]} (up to
@@ -26,9 +26,9 @@
 
 #include "api_auth.h"
 #include "cli.h"
-#include "err.h"
+#include "base/err.h"
 #include "rate_limit.h"
-#include "runners.h"
+#include "task/runners.h"
 
 /* The largest request body read; a larger one is answered 413. */
 #define API_BODY_MAX (1024 * 1024)

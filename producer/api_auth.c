@@ -9,8 +9,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "alloc.h"
-#include "task.h"
+#include "base/alloc.h"
+#include "task/task.h"
 
 /* Splits text at sep into a new array of new strings, entries trimmed of
  * spaces and empty ones kept (the caller decides). *out: caller frees each

@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "aws.h"
-#include "buf.h"
-#include "task.h"
-#include "timefmt.h"
+#include "base/alloc.h"
+#include "aws/aws.h"
+#include "base/buf.h"
+#include "task/task.h"
+#include "time/timefmt.h"
 
 /* True when s is lo to hi bytes, each a letter, a digit or in `extra`. */
 static bool
@@ -313,17 +313,16 @@ cli_parse_id_command(struct cli *c, int argc, char **argv, const char *usage,
 			return cli_bad_option(cmd, ch, argv);
 		}
 	}
-	return cli_take_id(cmd, argc, argv, optind, id);
+	return cli_take_id(cmd, argc, argv, id);
 }
 
 int
-cli_take_id(const char *cmd, int argc, char **argv, int first,
-    const char **id)
+cli_take_id(const char *cmd, int argc, char **argv, const char **id)
 {
-	if (argc - first != 1)
-		return cli_usage_error(cmd, "%s (see %s --help)", argc == first ?
+	if (argc - optind != 1)
+		return cli_usage_error(cmd, "%s (see %s --help)", argc == optind ?
 		    "the task ID is missing" : "one task ID only", cmd);
-	*id = argv[first];
+	*id = argv[optind];
 	if (!tf_task_id_valid(*id)) {
 		if (strlen(*id) > TF_TASK_ID_MAX)
 			return cli_usage_error(cmd, "ID: too long (%zu bytes; at most %d)",

@@ -18,11 +18,11 @@
 
 #include <cjson/cJSON.h>
 
-#include "config.h"
-#include "err.h"
-#include "task_manage.h"
+#include "base/config.h"
+#include "base/err.h"
+#include "task/task_manage.h"
 
-/* Exit codes (SPEC section 8). */
+/* Exit codes (docs/design.md section 11). */
 #define EXIT_FAILED   1   /* the operation failed: AWS error, condition failed */
 #define EXIT_USAGE    2   /* usage or bad input; nothing was written */
 #define EXIT_NOTFOUND 3   /* not found: no such task, no dead-letter queue */
@@ -81,17 +81,16 @@ bool cli_parse_status(const char *s, enum tf_task_status *out);
 bool cli_parse_int(const char *s, long long min, long long max,
     long long *out);
 
-/* Takes the one task ID of command cmd from argv[first..argc) and checks
- * it. Sets *id (borrowed from argv). Returns -1 to go on, or EXIT_USAGE
- * after saying what is wrong. */
-int cli_take_id(const char *cmd, int argc, char **argv, int first,
-    const char **id);
-
 /* Parses the options of a command that takes one task ID and nothing else
  * but --json and --help. Sets *id (borrowed from argv). Returns -1 to go on,
  * or the exit code (0 after --help, which prints usage and help). */
 int cli_parse_id_command(struct cli *c, int argc, char **argv,
     const char *usage, const char *help, const char **id);
+/* Its last step, for a command with options of its own: takes the one
+ * argument left after getopt (argv[optind]) as a task id into *id
+ * (borrowed from argv) and checks it. Returns -1 when it is one, else
+ * EXIT_USAGE after the message. */
+int cli_take_id(const char *cmd, int argc, char **argv, const char **id);
 
 /* Writes "2026-11-23T09:00:00.000Z (in 1h2m)" (or "(5s ago)", "(now)") for
  * epoch ms at, relative to now_ms, into buf. Returns buf. */

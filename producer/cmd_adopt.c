@@ -10,11 +10,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "clock.h"
+#include "base/clock.h"
 #include "cli.h"
-#include "ddb.h"
-#include "task.h"
-#include "task_manage.h"
+#include "aws/ddb.h"
+#include "task/task.h"
+#include "task/task_manage.h"
 
 /* Items the Scan evaluates per page (and so between progress lines). */
 #define ADOPT_PAGE 100

@@ -1,7 +1,7 @@
 /*
- * cmd_dlq.c - the dead-letter queue (SPEC section 8): `dlq list` shows its
- * messages without consuming them, `dlq redrive` moves them back to the
- * queue.
+ * cmd_dlq.c - the dead-letter queue (docs/design.md section 1): `dlq list`
+ * shows its messages without consuming them, `dlq redrive` moves them back
+ * to the queue.
  *
  * SQS cannot show a message without receiving it. Both commands receive the
  * dead-letter queue's messages with a visibility timeout long enough for the
@@ -25,11 +25,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "base/alloc.h"
 #include "cli.h"
-#include "sqs.h"
-#include "task.h"
-#include "timefmt.h"
+#include "aws/sqs.h"
+#include "task/task.h"
+#include "time/timefmt.h"
 
 static const char dlq_usage[] =
     "usage: taskfleet dlq list [--limit N] [--json]\n"
@@ -74,7 +74,8 @@ struct dlq_msg {
 	struct tf_sqs_message m;     /* owned strings; body and receipt handle
 	                                freed (NULL) once moved */
 	struct tf_task_message task; /* the body, when ok */
-	bool ok;                     /* the body is a task message (SPEC 5) */
+	bool ok;                     /* the body is a task message
+	                                (docs/design.md section 3) */
 	char why[128];               /* why it is not */
 	bool held;                   /* in flight under m.receipt_handle: made
 	                                visible again at the end */

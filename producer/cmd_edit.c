@@ -10,11 +10,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "clock.h"
+#include "base/clock.h"
 #include "cli.h"
 #include "submit_spec.h"
-#include "task.h"
-#include "task_manage.h"
+#include "task/task.h"
+#include "task/task_manage.h"
 
 static const char edit_usage[] =
     "usage: taskfleet edit [--name TEXT] [--description TEXT]\n"
@@ -199,7 +199,7 @@ cmd_edit(struct cli *c, int argc, char **argv)
 			return cli_bad_option(cmd, ch, argv);
 		}
 	}
-	if ((code = cli_take_id(cmd, argc, argv, optind, &id)) >= 0)
+	if ((code = cli_take_id(cmd, argc, argv, &id)) >= 0)
 		return code;
 	if (p.name == NULL && p.description == NULL && !p.clear_schedule &&
 	    o.every == NULL && o.cron == NULL && o.tz == NULL &&

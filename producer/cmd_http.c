@@ -1,8 +1,8 @@
 /*
  * cmd_http.c - `taskfleet http`: creates a task for the `http` runner, a
- * webhook (SPEC section 8).
+ * webhook (docs/design.md section 11).
  *
- * The options become the task's params (lib/http_task.h describes them),
+ * The options become the task's params (lib/webhook/http_task.h describes them),
  * built as a cJSON object and checked with tf_http_task_parse(), the
  * function the runner checks them with before each delivery: what this
  * command accepts the runner accepts, and the other way round. The params
@@ -16,19 +16,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "base/alloc.h"
 #include "cli.h"
-#include "http_task.h"
-#include "marshal.h"
-#include "task.h"
-#include "timefmt.h"
+#include "webhook/http_task.h"
+#include "aws/marshal.h"
+#include "task/task.h"
+#include "time/timefmt.h"
 
 static const char http_usage[] =
     "usage: taskfleet http --url URL [--method M] [--header 'Name: value']...\n"
     "                      [--body DATA|@FILE | --json-body JSON|@FILE]\n"
     "                      [--timeout DUR] [--success LIST] [--follow-redirects]\n"
     "                      [--max-redirects N] [--result-header NAME]...\n"
-    "                      [--at TIME] [--every DUR | --cron EXPR [--tz ZONE]]\n"
+    "                      [--at TIME] [--every DUR | --cron EXPR] [--tz ZONE]\n"
     "                      [--max-runs N] [--until TIME] [--ns NS] [--id ID]\n"
     "                      [--max-attempts N] [--name TEXT]\n"
     "                      [--description TEXT] [--json]\n";
@@ -303,7 +303,7 @@ out:
 
 /*
  * Builds the params object from the options, in the order of
- * lib/http_task.h, with only the fields that were given (the runner's
+ * lib/webhook/http_task.h, with only the fields that were given (the runner's
  * defaults are the rest). *out: caller frees with cJSON_Delete(). Returns 0,
  * EXIT_USAGE after a message, or EXIT_FAILED when out of memory.
  */

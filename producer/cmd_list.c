@@ -7,12 +7,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "clock.h"
+#include "base/alloc.h"
+#include "base/clock.h"
 #include "cli.h"
-#include "ddb.h"
-#include "task.h"
-#include "timefmt.h"
+#include "aws/ddb.h"
+#include "task/task.h"
+#include "time/timefmt.h"
 
 #define LIST_DEFAULT_LIMIT 50
 

@@ -1,6 +1,6 @@
 /*
  * cmd_manage.c - managing tasks: `suspend`, `resume`, `run-now` and `retry`
- * (one task each, conditional on its state and generation: lib/task_manage.h), `clear`
+ * (one task each, conditional on its state and generation: lib/task/task_manage.h), `clear`
  * (a namespace), and the read-only views `due` and `stats`.
  */
 #include <getopt.h>
@@ -10,14 +10,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "clock.h"
+#include "base/alloc.h"
+#include "base/clock.h"
 #include "cli.h"
-#include "ddb.h"
-#include "sqs.h"
-#include "task.h"
-#include "task_manage.h"
-#include "timefmt.h"
+#include "aws/ddb.h"
+#include "aws/sqs.h"
+#include "task/task.h"
+#include "task/task_manage.h"
+#include "time/timefmt.h"
 
 static const char suspend_usage[] = "usage: taskfleet suspend [--json] ID\n";
 static const char resume_usage[] = "usage: taskfleet resume [--json] ID\n";
@@ -302,7 +302,7 @@ cmd_retry(struct cli *c, int argc, char **argv)
 	if (at != NULL && tf_timefmt_parse(at, tf_now_ms(), &at_ms, errbuf,
 	    sizeof(errbuf)) != TF_OK)
 		return cli_usage_error(cmd, "--at: %s", errbuf);
-	if ((code = cli_take_id(cmd, argc, argv, optind, &id)) >= 0)
+	if ((code = cli_take_id(cmd, argc, argv, &id)) >= 0)
 		return code;
 	return manage_apply(c, cmd, id, TF_MANAGE_RETRY, "retry", at_ms);
 }

@@ -23,11 +23,11 @@
 #include "api.h"
 #include "api_auth.h"
 #include "cli.h"
-#include "listen_addr.h"
-#include "log.h"
-#include "netaddr.h"
+#include "server/listen_addr.h"
+#include "base/log.h"
+#include "webhook/netaddr.h"
 #include "rate_limit.h"
-#include "runners.h"
+#include "task/runners.h"
 
 static const char serve_usage[] =
     "usage: taskfleet serve --listen ADDR:PORT [--no-auth]\n";

@@ -1,5 +1,6 @@
 /*
- * cmd_submit.c - `taskfleet submit`: creates a task (SPEC sections 4, 5, 8).
+ * cmd_submit.c - `taskfleet submit`: creates a task (docs/design.md
+ * sections 2, 3, 11).
  *
  * The item is written first, conditional on its id being free; a task due
  * within the enqueue horizon (TASKFLEET_HORIZON, 15 minutes) then gets its
@@ -22,17 +23,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "clock.h"
+#include "base/alloc.h"
+#include "base/clock.h"
 #include "cli.h"
 #include "submit_spec.h"
-#include "task.h"
-#include "task_manage.h"
-#include "timefmt.h"
+#include "task/task.h"
+#include "task/task_manage.h"
+#include "time/timefmt.h"
 
 static const char submit_usage[] =
     "usage: taskfleet submit --type T [--params JSON|@FILE] [--at TIME]\n"
-    "                        [--every DUR | --cron EXPR [--tz ZONE]] [--max-runs N]\n"
+    "                        [--every DUR | --cron EXPR] [--tz ZONE] [--max-runs N]\n"
     "                        [--until TIME] [--ns NS] [--id ID] [--max-attempts N]\n"
     "                        [--name TEXT] [--description TEXT] [--json]\n";
 
@@ -45,12 +46,14 @@ submit_options_help(void)
 	    "                    +1h30m, +1d); default now, or a recurring task's\n"
 	    "                    first slot\n"
 	    "  --every DUR       recurring: every DURATION (30m, 1h30m, 1d; at least\n"
-	    "                    1s), the first run now (or at --at)\n"
+	    "                    1s), or calendar steps (1mo, 3mo, 1y) on the first\n"
+	    "                    run's day of month and time in --tz (Jan 31: Feb 28,\n"
+	    "                    then Mar 31); the first run now (or at --at)\n"
 	    "  --cron EXPR       recurring: a five-field cron expression (minute hour\n"
 	    "                    day-of-month month day-of-week), e.g. \"0 9 * * 1-5\";\n"
 	    "                    the first run at its next slot (or at --at)\n"
-	    "  --tz ZONE         the time zone of --cron, an IANA name such as\n"
-	    "                    Europe/Berlin; default UTC\n"
+	    "  --tz ZONE         the time zone of --cron or of calendar steps, an IANA\n"
+	    "                    name such as Europe/Berlin; default UTC\n"
 	    "  --max-runs N      a recurring task ends after N runs\n"
 	    "  --until TIME      a recurring task runs no more after TIME\n"
 	    "  --ns NS           its namespace; default \"default\"\n"

@@ -4,12 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "clock.h"
+#include "base/clock.h"
 #include "cli.h"
-#include "ddb.h"
-#include "task.h"
-#include "task_manage.h"
-#include "timefmt.h"
+#include "aws/ddb.h"
+#include "task/task.h"
+#include "task/task_manage.h"
+#include "time/timefmt.h"
 
 static const char get_usage[] = "usage: taskfleet get [--json] ID\n";
 static const char delete_usage[] = "usage: taskfleet delete [--json] ID\n";
@@ -99,9 +99,10 @@ cmd_get(struct cli *c, int argc, char **argv)
 
 	memset(&t, 0, sizeof(t));
 	code = cli_parse_id_command(c, argc, argv, get_usage,
-	    "Prints one task: its status, type, namespace, iteration, attempts,\n"
-	    "next run, generation, params and errors; with --json the whole task as\n"
-	    "one JSON object. Exit: 0 found, 1 failed, 2 bad input, 3 no such task.\n",
+	    "Prints one task: its status, name and description (when it has them),\n"
+	    "type, namespace, iteration, attempts, next run, generation, params and\n"
+	    "errors; with --json the whole task as one JSON object.\n"
+	    "Exit: 0 found, 1 failed, 2 bad input, 3 no such task.\n",
 	    &id);
 	if (code >= 0)
 		return code;

@@ -1,5 +1,5 @@
 /*
- * taskfleet - the producer CLI (SPEC section 8).
+ * taskfleet - the producer CLI (docs/design.md section 11).
  *
  * taskfleet [global options] COMMAND [options]
  *
@@ -11,13 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "aws.h"
+#include "base/alloc.h"
+#include "aws/aws.h"
 #include "cli.h"
-#include "config.h"
-#include "log.h"
-#include "schema.h"
-#include "version.h"
+#include "base/config.h"
+#include "base/log.h"
+#include "aws/schema.h"
+#include "base/version.h"
 
 static void
 usage(FILE *to)
@@ -234,7 +234,8 @@ main(int argc, char **argv)
 		goto out;
 	}
 	/* Global options stop at the command name. */
-	opterr = 0;  /* bad options get one line of our own (SPEC section 9) */
+	/* Bad options get one line of our own (docs/design.md section 11). */
+	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 't':

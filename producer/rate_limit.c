@@ -4,7 +4,7 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "base/alloc.h"
 
 #define NS_PER_S 1000000000LL
 

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "base/err.h"
 
 /* The largest N and BURST of a rate. */
 #define RATE_MAX 1000000

@@ -9,10 +9,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "buf.h"
-#include "marshal.h"
-#include "timefmt.h"
+#include "base/alloc.h"
+#include "base/buf.h"
+#include "aws/marshal.h"
+#include "time/timefmt.h"
 
 static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -68,11 +68,11 @@ submit_validate_params(const struct tf_runner_set *set, const char *type,
 }
 
 /* Checks that a runner of this type is loaded: set, else the runners of
- * runners_path (TASKFLEET_RUNNERS, else the default place: SPEC section 3),
- * as the consumers load them, and that it accepts params_json (NULL: {}).
- * EXIT_USAGE for a type that names no runner (the message lists the known
- * ones) or params it refuses, EXIT_FAILED when the runners cannot be loaded
- * to check it. */
+ * runners_path (TASKFLEET_RUNNERS, else the default place:
+ * docs/configuration.md), as the consumers load them, and that it accepts
+ * params_json (NULL: {}). EXIT_USAGE for a type that names no runner (the
+ * message lists the known ones) or params it refuses, EXIT_FAILED when the
+ * runners cannot be loaded to check it. */
 static int
 check_type(const struct tf_runner_set *set, const char *runners_path,
     enum submit_names names, const char *type, const char *params_json,
@@ -187,13 +187,14 @@ build_schedule(const struct submit_opts *o, enum submit_names names,
 	char errbuf[512];
 	long long max_runs = 0;
 	int64_t every_ms;
+	int months;
 	cJSON *j = NULL;
 
 	*until_ms = 0;
 	if (o->every != NULL && o->cron != NULL)
 		return fail(EXIT_USAGE, err, errlen, "%s and %s exclude each other",
 		    N("every"), N("cron"));
-	if (o->tz != NULL && o->cron == NULL)
+	if (o->tz != NULL && o->cron == NULL && o->every == NULL)
 		return fail(EXIT_USAGE, err, errlen, "%s is the time zone of %s; "
 		    "there is no %s", N("tz"), N("cron"), N("cron"));
 	if (o->every == NULL && o->cron == NULL) {
@@ -204,9 +205,13 @@ build_schedule(const struct submit_opts *o, enum submit_names names,
 		return 0;
 	}
 	if (o->every != NULL &&
-	    tf_timefmt_parse_duration(o->every, &every_ms, errbuf,
+	    tf_schedule_parse_every(o->every, &every_ms, &months, errbuf,
 	    sizeof(errbuf)) != TF_OK)
 		return fail(EXIT_USAGE, err, errlen, "%s: %s", N("every"), errbuf);
+	if (o->tz != NULL && o->every != NULL && months == 0)
+		return fail(EXIT_USAGE, err, errlen, "%s is the time zone of %s or "
+		    "of calendar steps (%s 1mo, 1y); \"%s\" is a fixed interval",
+		    N("tz"), N("cron"), N("every"), o->every);
 	/* Up to 2^53: the number must survive a JSON double. */
 	if (o->max_runs != NULL &&
 	    !cli_parse_int(o->max_runs, 1, 9007199254740991LL, &max_runs))
@@ -322,6 +327,8 @@ submit_spec_build(const struct submit_opts *o, const char *type,
 			    "to run at", N("cron"), o->cron ? o->cron : "");
 		}
 	}
+	if ((code = submit_spec_anchor(out, next_run, err, errlen)) != 0)
+		return code;
 	/* Last, as it may load the runners: the cheap checks come first. */
 	if ((code = check_type(runners, runners_path, names, type, params_json,
 	    err, errlen)) != 0)
@@ -336,6 +343,25 @@ submit_spec_build(const struct submit_opts *o, const char *type,
 	out->spec.description = o->description;
 	out->spec.schedule = out->schedule_json;
 	out->spec.horizon_ms = horizon_ms;
+	return 0;
+}
+
+int
+submit_spec_anchor(struct submit_spec *s, int64_t at, char *err,
+    size_t errlen)
+{
+	cJSON *n;
+
+	if (s->sched == NULL || !tf_schedule_wants_anchor(s->sched))
+		return 0;
+	n = cJSON_CreateNumber((double)at);
+	if (n == NULL)
+		return fail(EXIT_FAILED, err, errlen, "out of memory");
+	cJSON_DeleteItemFromObjectCaseSensitive(s->schedule_json, "anchor");
+	if (!cJSON_AddItemToObject(s->schedule_json, "anchor", n)) {
+		cJSON_Delete(n);
+		return fail(EXIT_FAILED, err, errlen, "out of memory");
+	}
 	return 0;
 }
 
@@ -364,8 +390,13 @@ submit_patch_schedule(struct submit_opts *o, const struct tf_task *t,
 		if (p->next_run <= 0)
 			return fail(EXIT_USAGE, err, errlen, "%s: the schedule has no "
 			    "run after the task's next run", N("cron"));
-	} else if (o->cron != NULL)
+	} else if (o->cron != NULL) {
 		p->next_run = out->spec.next_run;
+	} else {
+		/* An interval keeps the task's time (and calendar steps its
+		 * day and time). */
+		return submit_spec_anchor(out, t->next_run, err, errlen);
+	}
 	return 0;
 }
 

@@ -21,10 +21,10 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
-#include "runners.h"
-#include "schedule.h"
-#include "task.h"
-#include "task_manage.h"
+#include "task/runners.h"
+#include "time/schedule.h"
+#include "task/task.h"
+#include "task/task_manage.h"
 
 /* How messages name an input. */
 enum submit_names {
@@ -85,6 +85,15 @@ int submit_spec_build(const struct submit_opts *o, const char *type,
     int64_t now, int64_t horizon_ms, struct submit_spec *out,
     char *err, size_t errlen);
 
+/* Makes at (epoch ms) the anchor of a calendar schedule ("every": "1mo"):
+ * the day of month and wall-clock time its runs keep (schedule.h). Sets or
+ * replaces "anchor" in s->schedule_json; nothing for other schedules or
+ * none. submit_spec_build() anchors at the first run; a PATCH that keeps
+ * the task's time anchors at that. 0, or EXIT_FAILED (out of memory) with
+ * the message in err. */
+int submit_spec_anchor(struct submit_spec *s, int64_t at, char *err,
+    size_t errlen);
+
 /*
  * The schedule of a PATCH of task t (borrowed), for the API's PATCH and
  * `taskfleet edit`: o's every, cron, tz, max_runs and until replace the
@@ -95,7 +104,8 @@ int submit_spec_build(const struct submit_opts *o, const char *type,
  * p->schedule (borrowed from *out) and p->next_run: o->at, or a new cron
  * schedule's first slot from now (for a one-shot task due later, its first
  * slot at or after that time); an interval keeps the task's time, so a
- * one-shot task becomes recurring from its next run.
+ * one-shot task becomes recurring from its next run (calendar steps are
+ * anchored at it: submit_spec_anchor()).
  */
 int submit_patch_schedule(struct submit_opts *o, const struct tf_task *t,
     const char *params_json, enum submit_names names,

@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "alloc.h"
-#include "clock.h"
-#include "config.h"
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/config.h"
 
 static struct tf_config itest_cfg;
 static struct tf_context itest_ctx;

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // bench/node/submit.js - writes a benchmark workload fast: the same task items
-// and queue messages as `taskfleet submit` (SPEC sections 4 and 5; lib/task.c
+// and queue messages as `taskfleet submit` (docs/design.md sections 2 and 3; lib/task/task.c
 // tf_task_create and the producer's send), but 25 items a BatchWriteItem and 10
 // messages a SendMessageBatch, several calls in flight. Not part of any figure.
 //

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // bench/node/worker.js - the Node worker a user would write instead of
-// taskfleet: sqs-consumer with the AWS SDK v3 clients, doing SPEC section 7 on
-// the same items and messages (lib/task.c's expressions):
+// taskfleet: sqs-consumer with the AWS SDK v3 clients, doing docs/design.md section 5 on
+// the same items and messages (lib/task/task.c's expressions):
 //
 //   1. receive (sqs-consumer long-polls; handleMessageBatch, so the batch's
 //      messages are deleted with one DeleteMessageBatch);
@@ -141,7 +141,7 @@ async function claim(id, gen, now) {
 	return out.Attributes;
 }
 
-// The claim's condition failed: SPEC section 7, step 2. Returns true when the
+// The claim's condition failed: docs/design.md section 5, step 3. Returns true when the
 // message is to be deleted.
 async function unclaimed(message, msg) {
 	const out = await ddb.send(new GetItemCommand({ TableName: TABLE, Key: { id: S(msg.taskId) }, ConsistentRead: true }));

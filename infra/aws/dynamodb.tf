@@ -1,5 +1,5 @@
-# infra/aws/dynamodb.tf - the task table, as SPEC section 4 and `taskfleet init`
-# (lib/schema.c) define it: partition key id, the sparse by_due index the
+# infra/aws/dynamodb.tf - the task table, as docs/design.md section 2 and `taskfleet init`
+# (lib/aws/schema.c) define it: partition key id, the sparse by_due index the
 # sweeper queries and the by_ns index for listing a namespace by time.
 
 resource "aws_dynamodb_table" "tasks" {

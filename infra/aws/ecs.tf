@@ -63,6 +63,7 @@ locals {
     var.isolate != "" ? { TASKFLEET_ISOLATE = var.isolate } : {},
     var.run_timeout != "" ? { TASKFLEET_RUN_TIMEOUT = var.run_timeout } : {},
     var.http_allow != "" ? { TASKFLEET_HTTP_ALLOW = var.http_allow } : {},
+    var.http_targets != "" ? { TASKFLEET_HTTP_TARGETS = var.http_targets } : {},
     var.environment,
   )
 

@@ -1,5 +1,5 @@
 # infra/aws/sqs.tf - the queue and its dead-letter queue, as `taskfleet init`
-# makes them (lib/schema.c): QUEUE-dlq, a redrive policy after
+# makes them (lib/aws/schema.c): QUEUE-dlq, a redrive policy after
 # max_receive_count receives, 14 days' retention, 20 s long polls.
 
 resource "aws_sqs_queue" "dlq" {

@@ -181,6 +181,12 @@ variable "http_allow" {
   default     = ""
 }
 
+variable "http_targets" {
+  description = "TASKFLEET_HTTP_TARGETS: the only hosts, addresses or CIDRs (each with an optional :port) the http runner may call. Empty: any."
+  type        = string
+  default     = ""
+}
+
 variable "environment" {
   description = "More environment variables for the consumer (TASKFLEET_RUNNER_CONFIG_<NAME>, TASKFLEET_LEASE_GRACE, TASKFLEET_WATCHDOG, ...)."
   type        = map(string)

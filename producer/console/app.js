@@ -74,9 +74,15 @@ function isoFromLocal(v) {
   return isNaN(d.getTime()) ? null : d.toISOString();
 }
 
+// True for calendar steps ("1mo", "3mo", "1y", "1y6mo"): they take a time
+// zone, as cron does; fixed intervals ("30m") do not.
+function isCalendar(every) {
+  return /^(\d+y)?(\d+mo)?$/.test(every) && /\d/.test(every);
+}
+
 function describeSchedule(s) {
   if (!s) return "once";
-  let text = s.every ? `every ${s.every}` : `cron ${s.cron} ${s.tz || "UTC"}`;
+  let text = s.every ? `every ${s.every}${s.tz ? " " + s.tz : ""}` : `cron ${s.cron} ${s.tz || "UTC"}`;
   if (s.max_runs) text += `, max ${s.max_runs} runs`;
   if (s.until) text += `, until ${isoOf(s.until)}`;
   return text;
@@ -375,9 +381,9 @@ function taskPage(id) {
         h("option", { value: "every" }, "every interval"),
         h("option", { value: "cron" }, "cron schedule"),
         h("option", { value: "none" }, "none: the next run is the last"))),
-      h("label", { "data-sched": "every" }, "Interval (90s, 30m, 1h30m, 1d)", h("input", { name: "every", placeholder: "30m" })),
+      h("label", { "data-sched": "every" }, "Interval (90s, 30m, 1h30m, 1d; months and years: 1mo, 3mo, 1y)", h("input", { name: "every", placeholder: "30m" })),
       h("label", { "data-sched": "cron" }, "Cron expression (minute hour day month weekday)", h("input", { name: "cron", placeholder: "0 9 * * 1-5" })),
-      h("label", { "data-sched": "cron" }, "Time zone", h("input", { name: "tz", list: "editzones" })),
+      h("label", { "data-sched": "every cron" }, "Time zone (cron, 1mo, 1y)", h("input", { name: "tz", list: "editzones" })),
       h("datalist", { id: "editzones" }, zones().map((z) => h("option", { value: z }))),
       h("label", { "data-sched": "every cron" }, "Max runs (optional)", h("input", { name: "max_runs", type: "number", min: 1 })),
       h("label", { "data-sched": "every cron" }, "Until (optional)", h("input", { name: "until", type: "datetime-local" })),
@@ -398,7 +404,7 @@ function taskPage(id) {
     if (kind === "none") return { every: null };
     if (kind === "keep" || !ev(kind)) return null;
     const f = { [kind]: ev(kind) };
-    if (kind === "cron" && ev("tz")) f.tz = ev("tz");
+    if ((kind === "cron" || isCalendar(f.every)) && ev("tz")) f.tz = ev("tz");
     if (ev("max_runs")) f.max_runs = Number(ev("max_runs"));
     const until = isoFromLocal(ev("until"));
     if (until) f.until = until;
@@ -619,9 +625,9 @@ function newTaskPage() {
     h("fieldset", {}, h("legend", {}, "When"),
       h("div", { class: "choices" }, radio("once", "Once", true), radio("every", "Every interval"), radio("cron", "Cron schedule")),
       h("label", { "data-when": "once every cron" }, "First run (empty: now; your local time)", h("input", { name: "at", type: "datetime-local" })),
-      h("label", { "data-when": "every" }, "Interval (90s, 30m, 1h30m, 1d)", h("input", { name: "every", placeholder: "30m" })),
+      h("label", { "data-when": "every" }, "Interval (90s, 30m, 1h30m, 1d; months and years: 1mo, 3mo, 1y)", h("input", { name: "every", placeholder: "30m" })),
       h("label", { "data-when": "cron" }, "Cron expression (minute hour day month weekday)", h("input", { name: "cron", placeholder: "0 9 * * 1-5" })),
-      h("label", { "data-when": "cron" }, "Time zone", h("input", { name: "tz", value: localZone, list: "zones" })),
+      h("label", { "data-when": "every cron" }, "Time zone (cron, 1mo, 1y)", h("input", { name: "tz", value: localZone, list: "zones" })),
       h("datalist", { id: "zones" }, zones().map((z) => h("option", { value: z }))),
       h("label", { "data-when": "every cron" }, "Max runs (optional)", h("input", { name: "max_runs", type: "number", min: 1 })),
       h("label", { "data-when": "every cron" }, "Until (optional)", h("input", { name: "until", type: "datetime-local" })),
@@ -650,7 +656,11 @@ function newTaskPage() {
     const f = {};
     const at = isoFromLocal(val("at"));
     if (at) f.at = at;
-    if (when() === "every") f.every = val("every");
+    if (when() === "every") {
+      f.every = val("every");
+      // A calendar step keeps its day and time in this zone.
+      if (isCalendar(f.every) && val("tz")) f.tz = val("tz");
+    }
     if (when() === "cron") {
       f.cron = val("cron");
       if (val("tz")) f.tz = val("tz");

@@ -9,7 +9,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
-#include "alloc.h"
+#include "base/alloc.h"
 #include "client.h"
 
 #define POOL_MAX 64

@@ -9,7 +9,7 @@
 
 #include <curl/curl.h>
 
-#include "err.h"
+#include "base/err.h"
 
 struct http_client;
 

@@ -9,12 +9,13 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
 
-#include "alloc.h"
-#include "clock.h"
+#include "base/alloc.h"
+#include "base/clock.h"
 #include "exchange.h"
 
 /* The most header bytes a response may have (libcurl's own cap is 300 KB). */
@@ -73,8 +74,9 @@ reset_response(struct exchange_result *res)
 	res->body_truncated = false;
 }
 
-/* Refuses, before connecting, every address the allow-list does not
- * permit. libcurl calls this for each address it tries. */
+/* Refuses, before connecting, every address that is not a listed target
+ * (when there is a target list) or that the allow-list does not permit.
+ * libcurl calls this for each address it tries. */
 static curl_socket_t
 open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 {
@@ -82,6 +84,11 @@ open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 
 	if (purpose != CURLSOCKTYPE_IPCXN)
 		return CURL_SOCKET_BAD;
+	if (!tf_target_list_permits(h->env->targets, h->host, &a->addr, h->why,
+	    sizeof(h->why))) {
+		h->refused = true;
+		return CURL_SOCKET_BAD;
+	}
 	if (!tf_allow_list_permits(h->env->allow, h->host, &a->addr, h->why,
 	    sizeof(h->why))) {
 		h->refused = true;
@@ -191,11 +198,12 @@ on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 }
 
 /* The parts of a URL that decide its origin, and its host for the
- * allow-list (brackets of an IPv6 literal stripped). Returns false when url
- * does not parse or is not http or https. */
+ * allow-list (brackets of an IPv6 literal stripped) and its port (the
+ * scheme's default when it names none) for the target list. Returns false
+ * when url does not parse or is not http or https. */
 static bool
-url_origin(const char *url, char *host, size_t host_len, char *origin,
-    size_t origin_len)
+url_origin(const char *url, char *host, size_t host_len, unsigned *port_num,
+    char *origin, size_t origin_len)
 {
 	CURLU *u = curl_url();
 	char *scheme = NULL, *h = NULL, *port = NULL;
@@ -217,6 +225,7 @@ url_origin(const char *url, char *host, size_t host_len, char *origin,
 	else
 		snprintf(host, host_len, "%s", h);
 	snprintf(origin, origin_len, "%s://%s:%s", scheme, h, port);
+	*port_num = (unsigned)strtoul(port, NULL, 10);
 	ok = true;
 out:
 	curl_free(scheme);
@@ -436,6 +445,7 @@ exchange_perform(const struct exchange_env *env,
 	struct curl_slist *headers = NULL;
 	char errbuf[CURL_ERROR_SIZE], origin[600], first_origin[600];
 	char method[8];
+	unsigned port = 0;
 	const char *body = t->body;
 	char *url = NULL, *next = NULL;
 	size_t body_len = t->body_len;
@@ -461,7 +471,7 @@ exchange_perform(const struct exchange_env *env,
 	url = tf_strdup(t->url);
 	if (url == NULL)
 		return TF_ERR_NOMEM;
-	if (!url_origin(url, h.host, sizeof(h.host), first_origin,
+	if (!url_origin(url, h.host, sizeof(h.host), &port, first_origin,
 	    sizeof(first_origin))) {
 		res->failure = EXCHANGE_BAD_REDIRECT;
 		snprintf(res->error, sizeof(res->error), "the URL does not parse");
@@ -479,6 +489,13 @@ exchange_perform(const struct exchange_env *env,
 			res->failure = EXCHANGE_TIMEOUT;
 			snprintf(res->error, sizeof(res->error), "timeout after %ld ms",
 			    timeout_ms);
+			goto done;
+		}
+		/* A host not on the target list is not even resolved. */
+		if (!tf_target_list_may_permit(env->targets, h.host, port, h.why,
+		    sizeof(h.why))) {
+			res->failure = EXCHANGE_REFUSED;
+			snprintf(res->error, sizeof(res->error), "refused: %s", h.why);
 			goto done;
 		}
 		err = build_headers(env, meta, t, body, body_len,
@@ -530,7 +547,8 @@ exchange_perform(const struct exchange_env *env,
 				goto done;
 			}
 		}
-		if (!url_origin(next, h.host, sizeof(h.host), origin, sizeof(origin))) {
+		if (!url_origin(next, h.host, sizeof(h.host), &port, origin,
+		    sizeof(origin))) {
 			res->failure = EXCHANGE_BAD_REDIRECT;
 			snprintf(res->error, sizeof(res->error), "HTTP %ld redirects to a "
 			    "URL that is not http or https", status);

@@ -7,6 +7,8 @@
  *    address a name resolves to) is checked against the address classes and
  *    the allow-list (netaddr.h), so neither DNS nor a redirect can reach a
  *    refused address;
+ *  - with a target list, each hop's host and port must be on it (checked
+ *    before the name is resolved and again for each address connected to);
  *  - only http and https, no proxies from the environment, TLS verified;
  *  - the response is read up to a cap, its body kept up to an excerpt size,
  *    and only the selected headers recorded;
@@ -20,16 +22,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "base/buf.h"
 #include "client.h"
-#include "http_sign.h"
-#include "http_task.h"
-#include "netaddr.h"
+#include "webhook/http_sign.h"
+#include "webhook/http_task.h"
+#include "webhook/netaddr.h"
 
 /* The deployment's side of a delivery: borrowed, shared by every run. */
 struct exchange_env {
 	struct http_client *client;
 	const struct tf_allow_list *allow;   /* NULL: nothing beyond public */
+	const struct tf_target_list *targets; /* NULL or empty: any target */
 	const struct tf_http_keys *keys;     /* no keys: unsigned */
 	const char *ca_bundle;               /* NULL: the system's */
 	const char *user_agent;

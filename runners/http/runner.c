@@ -1,7 +1,7 @@
 /*
  * http - the webhook runner: calls an HTTP endpoint at the task's time.
  *
- * Params are described in lib/http_task.h; a delivery is one exchange
+ * Params are described in lib/webhook/http_task.h; a delivery is one exchange
  * (exchange.h). The outcome:
  *
  *   a status in params.success (default 2xx)   success; the occurrence is done
@@ -19,6 +19,8 @@
  * settable by an environment variable that takes precedence:
  *
  *   allow               TASKFLEET_HTTP_ALLOW         allow-list (netaddr.h)
+ *   targets             TASKFLEET_HTTP_TARGETS       the only targets allowed
+ *                                                    (netaddr.h)
  *   signing_keys        TASKFLEET_HTTP_SIGNING_KEYS  array of keys (env:
  *                                                    comma-separated)
  *   ca_bundle           TASKFLEET_HTTP_CA_BUNDLE     CA certificates file
@@ -38,13 +40,13 @@
 #include <taskfleet/runner.h>
 
 #include "../common/params.h"
-#include "alloc.h"
+#include "base/alloc.h"
 #include "client.h"
 #include "exchange.h"
-#include "http_sign.h"
-#include "http_task.h"
-#include "netaddr.h"
-#include "version.h"
+#include "webhook/http_sign.h"
+#include "webhook/http_task.h"
+#include "webhook/netaddr.h"
+#include "base/version.h"
 
 /* A body lives in the task item, which DynamoDB caps at 400 KB. */
 #define REQUEST_MAX_LIMIT   (400 * 1024)
@@ -59,6 +61,7 @@ struct http_state {
 	const struct tf_host_api *host;
 	struct http_client *client;
 	struct tf_allow_list *allow;
+	struct tf_target_list *targets;
 	struct tf_http_keys keys;
 	char *ca_bundle;
 	size_t max_request;
@@ -74,6 +77,7 @@ state_free(struct http_state *st)
 		return;
 	http_client_free(st->client);
 	tf_allow_list_free(st->allow);
+	tf_target_list_free(st->targets);
 	tf_http_keys_free(&st->keys);
 	tf_free(st->ca_bundle);
 	tf_free(st);
@@ -153,7 +157,7 @@ configure(struct http_state *st, const char *config_json, char *err,
     size_t errlen)
 {
 	static const char *const known[] = {
-		"allow", "signing_keys", "ca_bundle", "max_request_bytes",
+		"allow", "targets", "signing_keys", "ca_bundle", "max_request_bytes",
 		"max_response_bytes", "body_excerpt_bytes",
 	};
 	cJSON *cfg = cJSON_Parse(config_json != NULL ? config_json : "{}");
@@ -182,6 +186,13 @@ configure(struct http_state *st, const char *config_json, char *err,
 		goto out;
 	}
 	if (tf_allow_list_parse(s, &st->allow, err, errlen) != TF_OK)
+		goto out;
+	s = config_string(cfg, "targets", "TASKFLEET_HTTP_TARGETS", &bad);
+	if (bad) {
+		snprintf(err, errlen, "targets must be a string");
+		goto out;
+	}
+	if (tf_target_list_parse(s, &st->targets, err, errlen) != TF_OK)
 		goto out;
 	if (config_keys(cfg, &st->keys, err, errlen) != 0)
 		goto out;
@@ -240,7 +251,8 @@ http_init(const struct tf_host_api *host, const char *config_json, void **state)
 		return -1;
 	}
 	host->log(NULL, TF_RUNNER_LOG_INFO, "http runner: %zu allow-list "
-	    "entries, %zu signing keys", tf_allow_list_count(st->allow),
+	    "entries, %zu target-list entries, %zu signing keys",
+	    tf_allow_list_count(st->allow), tf_target_list_count(st->targets),
 	    st->keys.n);
 	*state = st;
 	return 0;
@@ -422,6 +434,7 @@ http_run(void *state, const struct tf_task_view *task,
 	memset(&env, 0, sizeof(env));
 	env.client = st->client;
 	env.allow = st->allow;
+	env.targets = st->targets;
 	env.keys = &st->keys;
 	env.ca_bundle = st->ca_bundle;
 	env.user_agent = st->user_agent;

@@ -1,7 +1,8 @@
 // console.mjs - drives the web console of `taskfleet serve` in Debian's
 // Chromium, headless, with playwright-core (no browser download), the way a
 // user does: enter the API key, create an HTTP task in the form (after
-// previewing a cron schedule in a time zone), watch it run to COMPLETED,
+// previewing a cron schedule in a time zone, and monthly steps in one),
+// watch it run to COMPLETED,
 // suspend and resume another task, change its schedule, run it now, cancel
 // a delete, filter the list, and look at it all on a phone-sized screen.
 //
@@ -226,6 +227,32 @@ try {
     await page.waitForFunction(() => document.getElementById("previewnote").className === "error");
     return /cron/.test(await page.locator("#previewnote").textContent());
   });
+  // Calendar steps take the zone too: monthly from Jan 31 keeps the 31st
+  // (or the month's last day) and the wall-clock time in Berlin.
+  await page.locator('input[name="when"][value="every"]').check();
+  await page.locator('input[name="every"]').fill("1mo");
+  await page.locator('input[name="at"]').fill("2030-01-31T10:00");
+  await check("calendar-preview-keeps-the-day-in-its-zone", async () => {
+    await page.waitForFunction(() => {
+      const t = [...document.querySelectorAll("#preview li time")].map((e) => Date.parse(e.getAttribute("datetime")));
+      return t.length === 5 && t[0] > Date.parse("2030-01-29") && t[0] < Date.parse("2030-02-02");
+    });
+    const times = await page.locator("#preview li time").evaluateAll((els) => els.map((e) => e.getAttribute("datetime")));
+    const fmt = new Intl.DateTimeFormat("en-CA", { timeZone: "Europe/Berlin", year: "numeric", month: "numeric",
+      day: "numeric", hour: "numeric", minute: "numeric", hourCycle: "h23" });
+    const parts = (t) => Object.fromEntries(fmt.formatToParts(new Date(t)).map((p) => [p.type, Number(p.value)]));
+    const a = parts(times[0]);
+    return times.every((t, i) => {
+      const p = parts(t);
+      const m = a.month - 1 + i;
+      const y = a.year + Math.floor(m / 12);
+      const last = new Date(Date.UTC(y, (m % 12) + 1, 0)).getUTCDate();
+      return p.year === y && p.month === (m % 12) + 1 && p.day === Math.min(a.day, last) &&
+        p.hour === a.hour && p.minute === a.minute;
+    }) || `times: ${times.join(", ")}`;
+  });
+  await page.locator('input[name="at"]').fill("");
+  await page.locator('input[name="when"][value="cron"]').check();
   await page.locator('input[name="cron"]').fill("0 9 * * 1-5");
   await page.locator('input[name="url"]').fill(`${target}ok`);
   await page.locator('select[name="method"]').selectOption("POST");

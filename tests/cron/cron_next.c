@@ -1,6 +1,6 @@
 /*
  * cron_next.c - test driver for tests/scripts/cron_vs_perl.sh: the next fire
- * times of cron expressions in zones, computed with lib/cron.c.
+ * times of cron expressions in zones, computed with lib/time/cron.c.
  *
  * Reads lines "id<TAB>group<TAB>expr<TAB>perl-expr<TAB>zone<TAB>start<TAB>n"
  * on stdin (the perl-expr column is ignored) and writes, per line,
@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cron.h"
-#include "tz.h"
+#include "time/cron.h"
+#include "time/tz.h"
 
 #define MAX_COLS 7
 

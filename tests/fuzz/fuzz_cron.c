@@ -1,6 +1,6 @@
 /*
  * fuzz_cron.c - libFuzzer target for the cron parser and the time zone code
- * (lib/cron.c, lib/tz.c).
+ * (lib/time/cron.c, lib/time/tz.c).
  *
  * The first input byte picks what the rest is:
  *   0  a cron expression: when it parses, its masks hold only valid bits,
@@ -19,9 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cron.h"
-#include "err.h"
-#include "tz.h"
+#include "time/cron.h"
+#include "base/err.h"
+#include "time/tz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

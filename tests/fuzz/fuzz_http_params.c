@@ -1,6 +1,7 @@
 /*
  * fuzz_http_params.c - libFuzzer target for the `http` runner's params
- * (lib/http_task.c) and the TASKFLEET_HTTP_ALLOW list (lib/netaddr.c).
+ * (lib/webhook/http_task.c) and the TASKFLEET_HTTP_ALLOW and TASKFLEET_HTTP_TARGETS
+ * lists (lib/webhook/netaddr.c).
  *
  * The input bytes are used two ways:
  *   1. as params text for tf_http_task_parse(), once with the default body
@@ -14,7 +15,12 @@
  *      (nothing here resolves a name or opens a socket): a public address
  *      is always allowed, a refusal always says why, a host name never
  *      opens a metadata address, and an IPv4-mapped address is allowed
- *      whenever its IPv4 address is.
+ *      whenever its IPv4 address is;
+ *   3. as a target list for tf_target_list_parse(), asked about the same
+ *      addresses: a refusal always says why, an empty list allows
+ *      everything, an IPv4-mapped address is allowed whenever its IPv4
+ *      address is, and the check before resolving never refuses a host the
+ *      connection's check would allow.
  * Any other outcome, a crash or a leak is a finding.
  */
 #include <arpa/inet.h>
@@ -29,10 +35,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "alloc.h"
-#include "err.h"
-#include "http_task.h"
-#include "netaddr.h"
+#include "base/alloc.h"
+#include "base/err.h"
+#include "webhook/http_task.h"
+#include "webhook/netaddr.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -358,6 +364,78 @@ fuzz_allow_list(const uint8_t *data, size_t size)
 	free(text);
 }
 
+/* Asks target list l about sa for host, checks the reason agrees with the
+ * answer, and that the check before resolving (on port 443, the port of
+ * every sa here) would not have refused an allowed connection. */
+static bool
+target_permits(const struct tf_target_list *l, const char *host,
+    const struct sockaddr_storage *ss)
+{
+	char why[512];
+	bool ok;
+
+	memset(why, 'z', sizeof(why));
+	ok = tf_target_list_permits(l, host, SA(ss), why, sizeof(why));
+	if (memchr(why, '\0', sizeof(why)) == NULL)
+		finding("targets: reason not terminated", NULL);
+	if (ok != (why[0] == '\0'))
+		finding("targets: reason disagrees with the answer", why);
+	if (ok && !tf_target_list_may_permit(l, host, 443, why, sizeof(why)))
+		finding("targets: refused before resolving, allowed after", why);
+	return ok;
+}
+
+static void
+fuzz_target_list(const uint8_t *data, size_t size)
+{
+	/* Names (never IP literals): any address may be theirs. */
+	static const char *const names[] = {
+		NULL, "", "localhost", "a.example.com", "A.B.Example.COM.",
+		"a.internal.",
+	};
+	const struct sockaddr_storage *const addrs[] = {
+		&sa_loop, &sa_mapped10, &sa_plain10, &sa_meta, &sa_public,
+	};
+	struct tf_target_list *l = (struct tf_target_list *)1;
+	char err[512], *text;
+	size_t i, j;
+	enum tf_err rc;
+
+	text = text_of(data, size);
+	err[0] = '\0';
+	rc = tf_target_list_parse(text, &l, err, sizeof(err));
+	if (rc != TF_OK) {
+		if (rc != TF_ERR_INVALID || l != NULL ||
+		    strncmp(err, "TASKFLEET_HTTP_TARGETS: entry ", 30) != 0 ||
+		    strchr(err, '\n') != NULL)
+			finding("targets: bad refusal", err);
+		free(text);
+		return;
+	}
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		for (j = 0; j < sizeof(addrs) / sizeof(addrs[0]); j++) {
+			bool ok = target_permits(l, names[i], addrs[j]);
+
+			if (tf_target_list_count(l) == 0 && !ok)
+				finding("targets: the empty list refused", text);
+		}
+	/* IP literals with their own address. */
+	(void)target_permits(l, "127.0.0.1", &sa_loop);
+	(void)target_permits(l, "[::ffff:10.0.0.1]", &sa_mapped10);
+	(void)target_permits(l, "169.254.169.254", &sa_meta);
+	/* The input itself as the host, to reach the name matching (it may
+	 * be an IP literal other than the address, so only the reason). */
+	err[0] = 'z';
+	if (tf_target_list_permits(l, text, SA(&sa_public), err,
+	    sizeof(err)) != (err[0] == '\0'))
+		finding("targets: reason disagrees with the answer", err);
+	if (target_permits(l, "localhost", &sa_plain10) &&
+	    !target_permits(l, "localhost", &sa_mapped10))
+		finding("targets: mapped address refused, IPv4 allowed", text);
+	tf_target_list_free(l);
+	free(text);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -374,5 +452,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	fuzz_params(data, size);
 	fuzz_allow_list(data, size);
+	fuzz_target_list(data, size);
 	return 0;
 }

@@ -1,5 +1,5 @@
 /*
- * fuzz_marshal.c - libFuzzer target for the marshaller (lib/marshal.c).
+ * fuzz_marshal.c - libFuzzer target for the marshaller (lib/aws/marshal.c).
  *
  * The input bytes are used three ways:
  *   1. as JSON text for tf_marshal_value_json_text and tf_marshal_json_text:
@@ -19,9 +19,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "alloc.h"
-#include "err.h"
-#include "marshal.h"
+#include "base/alloc.h"
+#include "base/err.h"
+#include "aws/marshal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

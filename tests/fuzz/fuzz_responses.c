@@ -10,11 +10,11 @@
 
 #include <cjson/cJSON.h>
 
-#include "alloc.h"
-#include "aws.h"
-#include "ddb.h"
-#include "log.h"
-#include "sqs.h"
+#include "base/alloc.h"
+#include "aws/aws.h"
+#include "aws/ddb.h"
+#include "base/log.h"
+#include "aws/sqs.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -175,7 +175,9 @@ class Sources:
         self.statics = {}    # (file, name) -> key
         self.outside = {}    # file -> its text outside function bodies
         for d in dirs:
-            for fn in sorted(os.listdir(os.path.join(root, d))):
+            for fn in sorted(os.path.relpath(os.path.join(top, n), os.path.join(root, d))
+                             for top, _, names in os.walk(os.path.join(root, d))
+                             for n in names):
                 if not fn.endswith('.c'):
                     continue
                 path = os.path.join(d, fn)

@@ -2,8 +2,8 @@
 #include "harness.h"
 #include "itest.h"
 
-#include "ddb.h"
-#include "schema.h"
+#include "aws/ddb.h"
+#include "aws/schema.h"
 
 #define AWS (itest_ctx.aws)
 

@@ -4,8 +4,8 @@
 
 #include <pthread.h>
 
-#include "schema.h"
-#include "sqs.h"
+#include "aws/schema.h"
+#include "aws/sqs.h"
 
 #define AWS (itest_ctx.aws)
 

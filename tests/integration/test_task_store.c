@@ -3,10 +3,10 @@
 #include "harness.h"
 #include "itest.h"
 
-#include "ddb.h"
-#include "schema.h"
-#include "task.h"
-#include "task_manage.h"
+#include "aws/ddb.h"
+#include "aws/schema.h"
+#include "task/task.h"
+#include "task/task_manage.h"
 
 #define AWS (itest_ctx.aws)
 

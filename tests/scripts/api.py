@@ -24,6 +24,9 @@ key's in its first half only) and one allowed CORS origin; then:
     server implements (listed here) is in it;
   - params the runner refuses (the http runner's validate()): 400 from
     POST, a batch (nothing written) and PATCH;
+  - calendar steps ("every": "1mo" with tz): POST echoes the schedule with
+    its anchor (the first run), PATCH anchors at the task's next_run, the
+    preview keeps Jan 31's day after February, "1mo2d" is a 400;
   - PATCH /v1/tasks/{id}: each field (params, every, cron + tz, max_runs,
     next_run, max_attempts), what a PENDING and a SUSPENDED task become, the
     400s (named by field, as submit names them), 404, 403 by scope and by
@@ -250,14 +253,8 @@ def nul_in_url(api, port, key):
               "%s %s" % (st, d))
 
 
-def set_status(env, table, tid, status):
-    """Changes a task's status behind the API's back (in the stand-in)."""
-    body = json.dumps({"TableName": table, "Key": {"id": {"S": tid}},
-                       "UpdateExpression": "SET #s = :s", "ExpressionAttributeNames": {"#s": "status"},
-                       "ExpressionAttributeValues": {":s": {"S": status}}})
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "tools", "clitest.py"), "ddb",
-                        "UpdateItem", body], env=env, capture_output=True, text=True)
-    return r.returncode == 0
+# Changes a task's status behind the API's back (in the stand-in).
+set_status = tftest.set_status
 
 
 def get_raw(port, path):
@@ -754,6 +751,28 @@ def main():
     st, _, d = api.req("GET", "/v1/schedule/preview?every=90m&at=2030-01-01T00:00:00Z&count=3")
     check("preview-every-at", st == 200 and d.get("runs") == [1893456000000, 1893461400000, 1893466800000]
           and d.get("times", [None])[1] == "2030-01-01T01:30:00.000Z", "%s %s" % (st, d))
+    # Calendar steps: Jan 31 10:00 Berlin monthly keeps the 31st after a
+    # short month; the first run is the schedule's anchor.
+    st, _, d = api.req("GET", "/v1/schedule/preview?every=1mo&tz=Europe/Berlin&at=2030-01-31T09:00:00Z&count=4")
+    check("preview-every-1mo-clamped", st == 200 and d.get("times") == [
+        "2030-01-31T09:00:00.000Z", "2030-02-28T09:00:00.000Z", "2030-03-31T08:00:00.000Z",
+        "2030-04-30T08:00:00.000Z"], "%s %s" % (st, d))
+    st, _, d = api.req("POST", "/v1/tasks", {"type": "noop", "every": "1mo", "tz": "Europe/Berlin",
+                                             "at": "2030-01-31T09:00:00Z", "max_runs": 12})
+    cid = (d or {}).get("id", "")
+    st2, _, d2 = api.req("GET", "/v1/tasks/%s" % cid)
+    want = {"every": "1mo", "tz": "Europe/Berlin", "max_runs": 12, "anchor": 1896080400000}
+    check("post-every-1mo-echoed", st == 201 and d.get("schedule") == want and st2 == 200
+          and d2.get("schedule") == want and d2.get("next_run") == 1896080400000, "%s %s / %s %s" % (st, d, st2, d2))
+    # A PATCH to calendar steps keeps the task's time, and anchors there.
+    st, _, d = api.req("PATCH", "/v1/tasks/%s" % cid, {"every": "1y"})
+    check("patch-every-1y-anchors-at-next-run", st == 200 and d.get("next_run") == 1896080400000
+          and d.get("schedule") == {"every": "1y", "anchor": 1896080400000}, "%s %s" % (st, d))
+    st, _, d = api.req("POST", "/v1/tasks", {"type": "noop", "every": "1mo2d"})
+    check("post-every-mixed-units-400", st == 400 and code_of(d) == "invalid_field"
+          and "do not mix" in msg_of(d), "%s %s" % (st, d))
+    st, _, d = api.req("POST", "/v1/tasks", {"type": "noop", "every": "30m", "tz": "Europe/Berlin"})
+    check("post-every-fixed-with-tz-400", st == 400 and code_of(d) == "invalid_field", "%s %s" % (st, d))
     st, _, d = api.req("GET", "/v1/schedule/preview?every=1h&max_runs=2")
     check("preview-max-runs", st == 200 and len(d.get("runs", [])) == 2, "%s %s" % (st, d))
     st, _, d = api.req("GET", "/v1/schedule/preview?at=2030-01-01T00:00:00Z")

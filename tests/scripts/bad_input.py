@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""bad_input.py - the bad-input table (SPEC section 9): the CLI, message bodies
+"""bad_input.py - the bad-input table (docs/design.md section 11): the CLI, message bodies
 and items, each bad in its own way.
 
 One table, three parts:
 
-  cli      `taskfleet ARGS` must exit with the code SPEC section 8 names (2
+  cli      `taskfleet ARGS` must exit with the code docs/design.md section 11 names (2
            usage or bad input, 3 not found, 1 the operation failed), print
            exactly one line on stderr that matches the row's pattern (which
            names the field) and nothing on stdout, and write nothing: the
@@ -703,7 +703,7 @@ ITEMS = [
      failed_with(r"params")),
     ("params a string that is not JSON", pid("pstr"), with_(pid("pstr"),
      params={"S": "{not json"}), 1, failed_with(r"params")),
-    # Binary and set values are tolerated (lib/marshal.h: B becomes its
+    # Binary and set values are tolerated (lib/aws/marshal.h: B becomes its
     # base64 text, sets arrays): the task runs.
     ("params a map holding a binary and a set (tolerated)", pid("pbin"), with_(pid("pbin"),
      params={"M": {"a": {"B": "AAEC"}, "s": {"SS": ["x", "y"]}}}), 1, completed_quietly),

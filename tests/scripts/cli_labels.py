@@ -150,16 +150,6 @@ def cli_checks(env):
           len(t.get("description", "")) == 2000, "exit %d: %s" % (code, err))
 
 
-def set_status(env, table, tid, status):
-    """Changes a task's status behind the CLI's back (in the stand-in)."""
-    body = json.dumps({"TableName": table, "Key": {"id": {"S": tid}},
-                       "UpdateExpression": "SET #s = :s", "ExpressionAttributeNames": {"#s": "status"},
-                       "ExpressionAttributeValues": {":s": {"S": status}}})
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "tools", "clitest.py"), "ddb",
-                        "UpdateItem", body], env=env, capture_output=True, text=True)
-    return r.returncode == 0
-
-
 def edit_checks(env, table):
     """`taskfleet edit`: the CLI's PATCH of the labels."""
     before = get_json(env, "named-1") or {}
@@ -187,7 +177,7 @@ def edit_checks(env, table):
           get_json(env, "named-1"))
     code, out, err = tf(env, "edit", "--name", "x", "no-such-task")
     check("edit-missing-task", code == 3 and "no task" in err, "exit %d: %s" % (code, err))
-    ok = set_status(env, table, "plain-1", "COMPLETED")
+    ok = tftest.set_status(env, table, "plain-1", "COMPLETED")
     code, out, err = tf(env, "edit", "--name", "x", "plain-1")
     t = get_json(env, "plain-1") or {}
     check("edit-refuses-completed", ok and code == 1 and "is COMPLETED" in err and

@@ -8,7 +8,7 @@
 # days and other sparse dates) in Europe/Berlin, America/New_York,
 # Australia/Sydney, Asia/Kolkata, UTC, America/Sao_Paulo and
 # Pacific/Auckland, and starts close to DST changes in both directions. For
-# each case lib/cron.c (through tests/cron/cron_next.c) gives the next 5
+# each case lib/time/cron.c (through tests/cron/cron_next.c) gives the next 5
 # fire times, and the Perl side checks each one against
 # DateTime::Event::Cron from the same instant. The few fire times where
 # Perl's rules legitimately differ from ours (the Vixie day rule, DST gaps

@@ -436,6 +436,27 @@ def tests(a, b):
     _, err = run([], {"TASKFLEET_HTTP_ALLOW": "10.0.0.1/8"}, expect_exit=1)
     check("a bad allow-list stops the runner with a message", "TASKFLEET_HTTP_ALLOW" in err
           and "host bits" in err, err)
+    # -- the target list, from the configuration key and the variable --------
+    before_b = len(b.requests())
+    tasks = [{"id": "cfg-target-a", "params": {"url": a.base + "/ok"}},
+             {"id": "cfg-target-b", "params": {"url": b.base + "/ok"}}]
+    key_a = json.dumps({"targets": "127.0.0.1:%d" % a.port})
+    out, _ = run(tasks, {"TASKFLEET_HTTP_ALLOW": "127.0.0.0/30",
+                         "TASKFLEET_RUNNER_CONFIG_HTTP": key_a})
+    check("targets key: a listed target is reached", out["cfg-target-a"]["outcome"] == "success"
+          and len(a.find("cfg-target-a")) == 1, out["cfg-target-a"])
+    o = out["cfg-target-b"]
+    check("targets key: an unlisted target is refused for good, nothing sent",
+          o["outcome"] == "failed" and o["error"] == 'refused: host "127.0.0.2" port %d is not on '
+          'TASKFLEET_HTTP_TARGETS' % b.port and len(b.requests()) == before_b, o)
+    out, _ = run([{"id": "env-target-b", "params": {"url": b.base + "/ok"}}],
+                 {"TASKFLEET_HTTP_ALLOW": "127.0.0.0/30", "TASKFLEET_RUNNER_CONFIG_HTTP": key_a,
+                  "TASKFLEET_HTTP_TARGETS": "127.0.0.2:%d" % b.port})
+    check("TASKFLEET_HTTP_TARGETS takes precedence over the targets key",
+          out["env-target-b"]["outcome"] == "success" and len(b.find("env-target-b")) == 1,
+          out["env-target-b"])
+    _, err = run([], {"TASKFLEET_RUNNER_CONFIG_HTTP": '{"targets": ["a.example"]}'}, expect_exit=1)
+    check("a targets key that is not a string stops the runner", "targets must be a string" in err, err)
     _, err = run([], {"TASKFLEET_RUNNER_CONFIG_HTTP": '{"alow": "x"}'}, expect_exit=1)
     check("an unknown configuration key stops the runner", 'unknown configuration key "alow"' in err, err)
 

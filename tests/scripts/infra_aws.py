@@ -8,7 +8,7 @@
   nothing is declared and left unused; and the checker catches each kind of
   mistake in deliberately broken copies;
 - the table, indexes and queues match what `taskfleet init` creates
-  (lib/schema.c) and SPEC section 4;
+  (lib/aws/schema.c) and docs/design.md section 2;
 - the consumer's IAM policy allows exactly the AWS calls the consumer's code
   makes (tests/infra/aws_ops.py reads them from the C sources, following
   every call site through the wrappers that pass an operation on), on exactly
@@ -71,7 +71,7 @@ def var_default(model, value):
 
 def c_create_table():
     import json
-    src = open(os.path.join(ROOT, 'lib', 'schema.c')).read()
+    src = open(os.path.join(ROOT, 'lib', 'aws', 'schema.c')).read()
     body = re.search(r'create_table_json\[\]\s*=(.*?);', src, re.S).group(1)
     text = ''.join(re.findall(r'"((?:[^"\\]|\\.)*)"', body)).replace('\\"', '"')
     return json.loads(text), src
@@ -123,7 +123,7 @@ def check_checker_catches():
 # through a wrapper whose first argument is no `aws` (as metrics.c's probe),
 # a second one that fixes the service, a ternary and a local variable.
 OPS_TREE = {
-    'lib/aws.c': 'enum tf_err\ntf_aws_call(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,\n'
+    'lib/aws/aws.c': 'enum tf_err\ntf_aws_call(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,\n'
                  '    cJSON *request, const struct tf_aws_call_opts *opts, cJSON **response)\n{\n'
                  '\treturn send_signed(aws, svc, operation, request, opts, response);\n}\n',
     'lib/q.c': '/* probe(c, svc, op) */\nstatic int\nprobe(struct ctx *c, enum tf_aws_service svc, const char *what)\n{\n'
@@ -220,8 +220,8 @@ def main():
     if gsis:
         problems.append('indexes init does not make: %s' % list(gsis))
     result('table_matches_taskfleet_init', not problems, '; '.join(problems))
-    # init enables TTL on TF_SCHEMA_TTL_ATTRIBUTE (lib/schema.h).
-    with open(os.path.join(ROOT, 'lib', 'schema.h')) as f:
+    # init enables TTL on TF_SCHEMA_TTL_ATTRIBUTE (lib/aws/schema.h).
+    with open(os.path.join(ROOT, 'lib', 'aws', 'schema.h')) as f:
         ttl_attr = 'tf_ddb_update_ttl(aws, o->table, TF_SCHEMA_TTL_ATTRIBUTE' in schema_src and \
             re.search(r'#define TF_SCHEMA_TTL_ATTRIBUTE "(\w+)"', f.read())
     ttl = t.get('ttl', [{}])[0]

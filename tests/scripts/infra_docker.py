@@ -4,7 +4,7 @@ Dockerfile linters from npm (dockerfile-utils, the validator behind the VS
 Code Docker extension, and dockerfilelint; hadolint is not packaged for
 Debian 12), the structure issue 8 asks for (multi-stage, slim Debian base,
 non-root user, runners shipped, health check), the image's build commands
-against README.md's "Building by hand", the runtime packages against the
+against docs/building.md's "Building by hand", the runtime packages against the
 libraries the built binaries need (readelf + dpkg), the COPY paths against a
 real `make install`, and the health check script against HTTP servers on
 127.0.0.1 and, when the consumer has --metrics-listen, against the consumer."""
@@ -81,7 +81,7 @@ def make_commands(run_args):
 
 
 def readme_build_commands():
-    text = open(os.path.join(ROOT, 'README.md')).read()
+    text = open(os.path.join(ROOT, 'docs', 'building.md')).read()
     sec = re.search(r'^## Building by hand\n(.*?)(?=^## )', text, re.M | re.S)
     if not sec:
         return None
@@ -105,7 +105,7 @@ def build_matches_readme(parsed):
     build = stages(parsed)[0]
     got = [c for ins in build if ins['keyword'] == 'RUN' for c in make_commands(ins['args'])]
     want = readme_build_commands()
-    return got == want, 'Dockerfile runs %s, README.md builds with %s' % (got, want)
+    return got == want, 'Dockerfile runs %s, docs/building.md builds with %s' % (got, want)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -263,16 +263,16 @@ def main():
         with open(broken, 'w') as f:
             f.write(text.replace('make install PREFIX=/usr/local', 'make install PREFIX=/opt/taskfleet'))
         ok, _ = build_matches_readme(node(PARSE_JS, broken))
-        result('build_command_check_catches_difference', not ok, 'a Dockerfile installing to /opt/taskfleet matched README.md')
+        result('build_command_check_catches_difference', not ok, 'a Dockerfile installing to /opt/taskfleet matched docs/building.md')
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
     build_pkgs = [p for i in st[0] if i['keyword'] == 'RUN' for p in apt_packages(i['args'])]
-    readme = open(os.path.join(ROOT, 'README.md')).read()
+    readme = open(os.path.join(ROOT, 'docs', 'building.md')).read()
     lib_table = re.search(r'^## Libraries\n(.*?)(?=^## )', readme, re.M | re.S).group(1)
     want = re.findall(r'^\|[^|]+\| `([a-z0-9.+-]+)` \|', lib_table, re.M)
     result('build_stage_has_readme_libraries', want and all(p in build_pkgs for p in want),
-           'README.md lists %s, the build stage installs %s' % (want, build_pkgs))
+           'docs/building.md lists %s, the build stage installs %s' % (want, build_pkgs))
 
     run_pkgs = [p for i in final if i['keyword'] == 'RUN' for p in apt_packages(i['args'])]
     files = [os.path.join(BUILD, 'bin', b) for b in ('taskfleet-consumer', 'taskfleet')]

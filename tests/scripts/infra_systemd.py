@@ -5,6 +5,7 @@
 --dry-run), and that restart, stop signal, stop timeout and sandboxing fit the
 consumer's graceful shutdown. Each verifier is also shown to fail on a broken
 copy."""
+import glob
 import os
 import re
 import shutil
@@ -119,12 +120,14 @@ def main():
            'ExecStart=%s; flags the consumer does not know: %s' % (exec_start, unknown))
     env_file = get('Service', 'EnvironmentFile') or ''
     readme = open(os.path.join(D, 'README.md')).read() if os.path.exists(os.path.join(D, 'README.md')) else ''
-    top = open(os.path.join(ROOT, 'README.md')).read()
+    # The settings may be documented on any page: the README or docs/*.md.
+    top = ''.join(open(p).read() for p in [os.path.join(ROOT, 'README.md')] +
+                  sorted(glob.glob(os.path.join(ROOT, 'docs', '*.md'))))
     keys = [ln.split('=')[0].lstrip('# ') for ln in open(os.path.join(D, 'consumer.env.example'))
             if re.match(r'^#? ?[A-Z_]+=', ln)]
     undocumented = [k for k in keys if k not in top]
     result('env_file_documented', env_file and env_file in readme and keys and not undocumented,
-           'EnvironmentFile=%s; README mentions it: %s; variables not in README.md: %s' % (env_file, env_file in readme, undocumented))
+           'EnvironmentFile=%s; README mentions it: %s; variables not in README.md or docs/: %s' % (env_file, env_file in readme, undocumented))
     missing = [w for w in ['systemd-sysusers', 'useradd', 'systemctl enable', 'consumer.env', 'journalctl'] if w not in readme]
     result('readme_install_steps', not missing, 'infra/systemd/README.md lacks %s' % missing)
 

@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""readme_retry.py - the README's statements of the task retry backoff (the
-"Retries" and "Retryable failures" bullets) say the base and the cap that
-lib/config.c sets by default (retry_base_ms, retry_cap_ms). Issue 18 item 14:
-one bullet said 15 min, the other 5 min."""
+"""readme_retry.py - the docs' statements of the task retry backoff (the
+"Retries" and "Retryable failures" bullets of docs/scheduling.md and
+docs/operations.md, the backoff paragraph of runners/README.md, wherever in
+README.md and docs/*.md they are) say the base and the cap that lib/base/config.c
+sets by default (retry_base_ms, retry_cap_ms). Issue 18 item 14: one bullet
+said 15 min, the other 5 min; issue 20: the runners' guide said 5 min."""
+import glob
 import os
 import re
 import sys
@@ -16,7 +19,7 @@ UNIT_MS = {'ms': 1, 's': 1000, 'min': 60000, 'm': 60000, 'h': 3600000}
 
 
 def config_default_ms(src, field):
-    """The default lib/config.c assigns to cfg->field: a product of numbers."""
+    """The default lib/base/config.c assigns to cfg->field: a product of numbers."""
     m = re.search(r'cfg->%s\s*=\s*([\d\s*]+);' % field, src)
     if m is None:
         return None
@@ -27,14 +30,15 @@ def config_default_ms(src, field):
 
 
 def bullets(text):
-    """The README's list items, each joined into one line."""
+    """A Markdown text's list items and paragraphs, each joined into one
+    line."""
     out, cur = [], None
     for line in text.split('\n'):
-        if re.match(r'\s*- ', line):
+        if re.match(r'\s*- ', line) or (cur is None and line.strip()):
             if cur is not None:
                 out.append(cur)
             cur = line.strip()
-        elif cur is not None and line.startswith('  ') and line.strip():
+        elif cur is not None and line.strip() and not line.startswith('#'):
             cur += ' ' + line.strip()
         else:
             if cur is not None:
@@ -54,24 +58,47 @@ def stated_ms(bullet, patterns):
     return found
 
 
+def design_statement(r, src):
+    """docs/design.md, the contract, states the backoff too: the same base
+    and cap, and full jitter."""
+    base, cap = config_default_ms(src, 'retry_base_ms'), config_default_ms(src, 'retry_cap_ms')
+    unit = r'(\d+)\s*(ms|s|min|minutes?|h)\b'
+
+    def ms(n, u):
+        return int(n) * UNIT_MS[{'minute': 'min', 'minutes': 'min'}.get(u, u)]
+
+    design = ' '.join(open(os.path.join(ROOT, 'docs', 'design.md'), encoding='utf-8').read().split())
+    b = re.search(r'`TASKFLEET_RETRY_BASE`\s*\(default\s+' + unit, design)
+    c = re.search(r'`TASKFLEET_RETRY_CAP`,\s*default\s+' + unit, design)
+    said = (ms(*b.group(1, 2)) if b else None, ms(*c.group(1, 2)) if c else None)
+    r.check('design_matches_config', said == (base, cap) and 'full jitter' in design,
+            'docs/design.md states base and cap %s ms and full jitter; lib/base/config.c: '
+            'base %s ms, cap %s ms' % (said, base, cap))
+
+
 def main():
     r = Report('readme_retry')
-    src = open(os.path.join(ROOT, 'lib', 'config.c'), encoding='utf-8').read()
-    readme = open(os.path.join(ROOT, 'README.md'), encoding='utf-8').read()
-    retry = [b for b in bullets(readme) if re.search(r'retryable failure', b, re.I)]
+    src = open(os.path.join(ROOT, 'lib', 'base', 'config.c'), encoding='utf-8').read()
+    docs = [os.path.join(ROOT, 'README.md'), os.path.join(ROOT, 'runners', 'README.md')]
+    docs += sorted(glob.glob(os.path.join(ROOT, 'docs', '*.md')))
+    retry = [b for d in docs for b in bullets(open(d, encoding='utf-8').read())
+             if re.search(r'retryable failure|After `TF_RUN_RETRY`', b, re.I)]
     for name, field, patterns in [
         ('cap', 'retry_cap_ms', [r'capped\s+at\s+(\d+)\s*(ms|s|min|h)\b',
-                                 r'`TASKFLEET_RETRY_CAP`\s+default\s+(\d+)\s*(ms|s|m|h)\b']),
+                                 r'`TASKFLEET_RETRY_CAP`\s+default\s+(\d+)\s*(ms|s|m|h)\b',
+                                 r'2\^\(n-1\),\s*(\d+)\s*(ms|s|min|h)\)']),
         ('base', 'retry_base_ms', [r'(\d+)\s*(ms|s|min)\s+doubling',
-                                   r'`TASKFLEET_RETRY_BASE`\s+default\s+(\d+)\s*(ms|s|m|h)\b']),
+                                   r'`TASKFLEET_RETRY_BASE`\s+default\s+(\d+)\s*(ms|s|m|h)\b',
+                                   r'min\((\d+)\s*(ms|s|min)\s*×\s*2\^']),
     ]:
         want = config_default_ms(src, field)
         said = [(b, stated_ms(b, patterns)) for b in retry]
         said = [(b, s) for b, s in said if s]
         wrong = ['%r... says %s ms' % (b[:50], s) for b, s in said if set(s) != {want}]
-        # Both bullets state it today: finding fewer means the patterns broke.
-        r.check('%s_matches_config' % name, want is not None and len(said) >= 2 and not wrong,
-                'lib/config.c: %s ms; %d README.md bullets state it; %s' % (want, len(said), '; '.join(wrong)))
+        # Three places state it today: finding fewer means the patterns broke.
+        r.check('%s_matches_config' % name, want is not None and len(said) >= 3 and not wrong,
+                'lib/base/config.c: %s ms; %d places in the docs state it; %s' % (want, len(said), '; '.join(wrong)))
+    design_statement(r, src)
     sys.exit(1 if r.failed else 0)
 
 

@@ -10,7 +10,7 @@
 #     result exports only taskfleet_runner (as do the shipped runners);
 #   - the header also passes -std=c99 -pedantic -Wall -Wextra -Werror, and
 #     compiles as C++;
-#   - the loader (lib/runners.c, through a small program linked with
+#   - the loader (lib/task/runners.c, through a small program linked with
 #     $TF_BUILD/lib/libtaskfleet.a) loads hello.so and the installed runner
 #     directory, and hello runs: it logs, sets a result and completes.
 # Prints "PASS name" or "FAIL name: why" per check; exits 1 on any failure.
@@ -168,15 +168,15 @@ if [ ! -f "$LIB" ]; then
 	fail_rest "$LIB is missing: run make first"
 fi
 cat >"$TMP/check.c" <<'EOF'
-/* check.c - loads a runner spec with lib/runners.c and runs one runner once:
+/* check.c - loads a runner spec with lib/task/runners.c and runs one runner once:
  * check SPEC NAME. Prints the loaded names, the log lines, the result
  * document and the outcome; exits 0 when the run succeeded and completed. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "alloc.h"
-#include "runners.h"
+#include "base/alloc.h"
+#include "task/runners.h"
 
 struct tf_run_ctx {
 	char result[1024];

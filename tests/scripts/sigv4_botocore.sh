@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/scripts/sigv4_botocore.sh - our SigV4 signer against botocore's.
 #
-# For a handful of realistic requests, signs each one with lib/sigv4.c (through
+# For a handful of realistic requests, signs each one with lib/aws/sigv4.c (through
 # tests/sigv4/sign_cli.c) and with botocore's SigV4Auth (Debian's
 # python3-botocore, tests/sigv4/botocore_sign.py) at the same fixed time with
 # the same credentials, and compares the Authorization values. Offline: nothing

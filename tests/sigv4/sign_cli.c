@@ -1,5 +1,5 @@
 /*
- * sign_cli.c - signs one request with lib/sigv4.c, for comparison with
+ * sign_cli.c - signs one request with lib/aws/sigv4.c, for comparison with
  * another signer (tests/scripts/sigv4_botocore.sh).
  *
  *   sign_cli method path query region service amz-date key-id secret
@@ -16,8 +16,8 @@
 #include <sysexits.h>
 #include <time.h>
 
-#include "alloc.h"
-#include "sigv4.h"
+#include "base/alloc.h"
+#include "aws/sigv4.h"
 
 #define MAX_HEADERS 64
 

@@ -6,7 +6,7 @@
  *     runonce RUNNER.so < tasks.jsonl > results.jsonl
  *
  * The runner is loaded and initialised by the consumer's own loader
- * (lib/runners.h), so its configuration comes from
+ * (lib/task/runners.h), so its configuration comes from
  * TASKFLEET_RUNNER_CONFIG_<NAME> and its ABI is checked the same way.
  * Each input line is one task:
  *
@@ -34,10 +34,10 @@
 
 #include <taskfleet/runner.h>
 
-#include "alloc.h"
-#include "clock.h"
-#include "marshal.h"
-#include "runners.h"
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "aws/marshal.h"
+#include "task/runners.h"
 
 /* The host's state of one run. */
 struct tf_run_ctx {

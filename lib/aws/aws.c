@@ -1,0 +1,563 @@
+/* aws.c - signed JSON-protocol calls to AWS with retries. */
+#include "aws/aws.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "aws/http.h"
+#include "base/log.h"
+#include "base/rand.h"
+#include "aws/sigv4.h"
+
+#define RETRY_COST          5
+#define TIMEOUT_RETRY_COST 10
+
+struct endpoint {
+	char *url;    /* owned: scheme://host[:port]/path */
+	char *host;   /* owned: the Host header value, port included when given */
+	char *path;   /* owned: the path to sign, "/" at least */
+};
+
+struct tf_aws {
+	char *region;                          /* owned */
+	struct endpoint ep[TF_AWS__SERVICES];
+	struct tf_creds_provider *creds;       /* borrowed */
+	struct tf_http_pool *http;             /* owned */
+	int max_attempts;
+	long base_backoff_ms, max_backoff_ms;
+	long connect_timeout_ms, timeout_ms;
+	int budget_max;
+	atomic_int budget;                     /* retry tokens left */
+	struct tf_aws_stats stats;
+	pthread_mutex_t ops_lock;              /* guards ops and n_ops */
+	struct tf_aws_op_count ops[TF_AWS_MAX_OPS];
+	size_t n_ops;
+};
+
+static const char *const signing_name[TF_AWS__SERVICES] = { "sqs", "dynamodb" };
+static const char *const target_prefix[TF_AWS__SERVICES] = {
+	"AmazonSQS.", "DynamoDB_20120810."
+};
+
+static _Thread_local struct tf_aws_error last_error;
+
+const struct tf_aws_error *
+tf_aws_last_error(void)
+{
+	return &last_error;
+}
+
+/* Fills ep from url; the Host header keeps an explicit port, as curl sends it. */
+static enum tf_err
+endpoint_parse(struct endpoint *ep, const char *url)
+{
+	enum tf_err rc = TF_ERR_INVALID;
+	CURLU *u = NULL;
+	char *host = NULL, *port = NULL, *path = NULL;
+	size_t len;
+
+	memset(ep, 0, sizeof(*ep));
+	u = curl_url();
+	if (u == NULL)
+		return TF_ERR_NOMEM;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
+		goto out;
+	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+		goto out;
+	if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK)
+		port = NULL;
+	if (curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
+		goto out;
+	rc = TF_ERR_NOMEM;
+	ep->url = tf_strdup(url);
+	len = strlen(host) + (port ? strlen(port) + 1 : 0) + 1;
+	ep->host = tf_malloc(len);
+	ep->path = tf_strdup(path[0] ? path : "/");
+	if (ep->url == NULL || ep->host == NULL || ep->path == NULL)
+		goto out;
+	snprintf(ep->host, len, "%s%s%s", host, port ? ":" : "", port ? port : "");
+	rc = TF_OK;
+out:
+	curl_free(host);
+	curl_free(port);
+	curl_free(path);
+	curl_url_cleanup(u);
+	if (rc != TF_OK) {
+		tf_free(ep->url);
+		tf_free(ep->host);
+		tf_free(ep->path);
+		memset(ep, 0, sizeof(*ep));
+	}
+	return rc;
+}
+
+void
+tf_aws_free(struct tf_aws *aws)
+{
+	int i;
+
+	if (aws == NULL)
+		return;
+	for (i = 0; i < TF_AWS__SERVICES; i++) {
+		tf_free(aws->ep[i].url);
+		tf_free(aws->ep[i].host);
+		tf_free(aws->ep[i].path);
+	}
+	tf_http_pool_free(aws->http);
+	tf_free(aws->region);
+	pthread_mutex_destroy(&aws->ops_lock);
+	tf_free(aws);
+}
+
+enum tf_err
+tf_aws_new(const struct tf_aws_config *cfg, struct tf_aws **out)
+{
+	enum tf_err rc = TF_ERR_NOMEM;
+	struct tf_aws *aws = NULL;
+	char url[256];
+	int i;
+
+	*out = NULL;
+	aws = tf_calloc(1, sizeof(*aws));
+	if (aws == NULL)
+		goto out;
+	pthread_mutex_init(&aws->ops_lock, NULL);
+	aws->region = tf_strdup(cfg->region ? cfg->region : "us-east-1");
+	if (aws->region == NULL)
+		goto out;
+	for (i = 0; i < TF_AWS__SERVICES; i++) {
+		if (cfg->endpoint[i] != NULL && cfg->endpoint[i][0] != '\0') {
+			rc = endpoint_parse(&aws->ep[i], cfg->endpoint[i]);
+		} else {
+			snprintf(url, sizeof(url), "https://%s.%s.amazonaws.com/",
+			    signing_name[i], aws->region);
+			rc = endpoint_parse(&aws->ep[i], url);
+		}
+		if (rc != TF_OK)
+			goto out;
+	}
+	rc = tf_http_pool_new(&aws->http);
+	if (rc != TF_OK)
+		goto out;
+	aws->creds = cfg->creds;
+	aws->max_attempts = cfg->max_attempts > 0 ? cfg->max_attempts : 5;
+	aws->base_backoff_ms = cfg->base_backoff_ms > 0 ? cfg->base_backoff_ms : 50;
+	aws->max_backoff_ms = cfg->max_backoff_ms > 0 ? cfg->max_backoff_ms : 5000;
+	aws->connect_timeout_ms = cfg->connect_timeout_ms > 0 ?
+	    cfg->connect_timeout_ms : 3000;
+	aws->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 10000;
+	aws->budget_max = cfg->retry_budget > 0 ? cfg->retry_budget : 500;
+	atomic_store(&aws->budget, aws->budget_max);
+	*out = aws;
+	aws = NULL;
+	rc = TF_OK;
+out:
+	tf_aws_free(aws);
+	return rc;
+}
+
+struct tf_aws_stats *
+tf_aws_stats(struct tf_aws *aws)
+{
+	return &aws->stats;
+}
+
+/* Adds one call of `operation` on svc that made `requests` requests and
+ * returned rc. */
+static void
+op_count(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,
+    int requests, int throttled, enum tf_err rc)
+{
+	struct tf_aws_op_count *o = NULL;
+	size_t i;
+
+	pthread_mutex_lock(&aws->ops_lock);
+	for (i = 0; i < aws->n_ops && o == NULL; i++)
+		if (strcmp(aws->ops[i].operation, operation) == 0)
+			o = &aws->ops[i];
+	if (o == NULL && aws->n_ops < TF_AWS_MAX_OPS - 1) {
+		o = &aws->ops[aws->n_ops++];
+		snprintf(o->operation, sizeof(o->operation), "%s", operation);
+		o->service = svc;
+	} else if (o == NULL) {
+		o = &aws->ops[TF_AWS_MAX_OPS - 1];
+		snprintf(o->operation, sizeof(o->operation), "other");
+		aws->n_ops = TF_AWS_MAX_OPS;
+	}
+	o->calls++;
+	o->requests += requests;
+	o->throttled += throttled;
+	o->failed += rc != TF_OK;
+	if (rc != TF_OK && (unsigned)rc < TF_ERR__COUNT)
+		o->errors[rc]++;
+	pthread_mutex_unlock(&aws->ops_lock);
+}
+
+size_t
+tf_aws_op_counts(struct tf_aws *aws, struct tf_aws_op_count *out, size_t max)
+{
+	size_t n;
+
+	pthread_mutex_lock(&aws->ops_lock);
+	n = aws->n_ops < max ? aws->n_ops : max;
+	memcpy(out, aws->ops, n * sizeof(*out));
+	pthread_mutex_unlock(&aws->ops_lock);
+	return n;
+}
+
+const char *
+tf_aws_endpoint(const struct tf_aws *aws, enum tf_aws_service svc)
+{
+	return aws->ep[svc].url;
+}
+
+const char *
+tf_aws_region(const struct tf_aws *aws)
+{
+	return aws->region;
+}
+
+/* The error type without its namespace ("com.amazonaws.sqs#X" -> "X"). */
+static const char *
+bare_type(const char *type)
+{
+	const char *hash = strrchr(type, '#');
+
+	return hash ? hash + 1 : type;
+}
+
+static int
+type_in(const char *type, const char *const *list)
+{
+	for (; *list != NULL; list++)
+		if (strcmp(type, *list) == 0)
+			return 1;
+	return 0;
+}
+
+static const char *const throttling_types[] = {
+	"Throttling", "ThrottlingException", "ThrottledException",
+	"RequestThrottledException", "TooManyRequestsException",
+	"ProvisionedThroughputExceededException", "TransactionInProgressException",
+	"RequestLimitExceeded", "BandwidthLimitExceeded", "LimitExceededException",
+	"RequestThrottled", "SlowDown", "PriorRequestNotComplete",
+	"EC2ThrottledException", "ThrottlingError", NULL
+};
+
+static const char *const transient_types[] = {
+	"RequestTimeout", "RequestTimeoutException", "InternalError",
+	"InternalFailure", "InternalServerError", "ServiceUnavailable",
+	"TransactionConflictException", "KMSThrottlingException", NULL
+};
+
+int
+tf_aws_is_retryable(const char *type, long http_status)
+{
+	const char *t = bare_type(type ? type : "");
+
+	if (type_in(t, throttling_types) || type_in(t, transient_types))
+		return 1;
+	return http_status >= 500 || http_status == 429;
+}
+
+enum tf_err
+tf_aws_map_error(const char *type, long http_status)
+{
+	static const char *const not_found[] = {
+		"ResourceNotFoundException", "QueueDoesNotExist",
+		"AWS.SimpleQueueService.NonExistentQueue", "TableNotFoundException",
+		NULL
+	};
+	static const char *const exists[] = {
+		"ResourceInUseException", "QueueAlreadyExists", "QueueNameExists",
+		"TableAlreadyExistsException", "QueueDeletedRecently",
+		"AWS.SimpleQueueService.QueueDeletedRecently", NULL
+	};
+	static const char *const denied[] = {
+		"AccessDenied", "AccessDeniedException", "UnrecognizedClientException",
+		"InvalidSignatureException", "SignatureDoesNotMatch",
+		"MissingAuthenticationToken", "MissingAuthenticationTokenException",
+		"IncompleteSignature", "IncompleteSignatureException",
+		"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId",
+		"InvalidSecurity", "KMS.AccessDeniedException", NULL
+	};
+	static const char *const too_large[] = {
+		"ItemCollectionSizeLimitExceededException",
+		"AWS.SimpleQueueService.BatchRequestTooLong", "BatchRequestTooLong",
+		NULL
+	};
+	const char *t = bare_type(type ? type : "");
+
+	if (strcmp(t, "ConditionalCheckFailedException") == 0)
+		return TF_ERR_CONDITION;
+	if (type_in(t, throttling_types))
+		return TF_ERR_THROTTLED;
+	if (type_in(t, not_found))
+		return TF_ERR_NOT_FOUND;
+	if (type_in(t, exists))
+		return TF_ERR_EXISTS;
+	if (type_in(t, denied))
+		return TF_ERR_ACCESS_DENIED;
+	if (type_in(t, too_large))
+		return TF_ERR_TOO_LARGE;
+	if (type_in(t, transient_types) || http_status >= 500)
+		return TF_ERR_SERVER;
+	if (http_status == 429)
+		return TF_ERR_THROTTLED;
+	if (http_status == 403)
+		return TF_ERR_ACCESS_DENIED;
+	if (http_status >= 400 && http_status < 500)
+		return TF_ERR_VALIDATION;
+	return TF_ERR_AWS;
+}
+
+/* Records the error of this call for tf_aws_last_error(). */
+static void
+set_error(enum tf_err code, long status, const char *type, const char *message,
+    const char *operation, int attempts)
+{
+	last_error.code = code;
+	last_error.http_status = status;
+	snprintf(last_error.type, sizeof(last_error.type), "%s",
+	    bare_type(type ? type : ""));
+	snprintf(last_error.message, sizeof(last_error.message), "%s",
+	    message ? message : "");
+	snprintf(last_error.operation, sizeof(last_error.operation), "%s",
+	    operation);
+	last_error.attempts = attempts;
+}
+
+void
+tf_aws_parse_error_body(const char *body, size_t len, char *type,
+    size_t typelen, char *message, size_t msglen)
+{
+	const cJSON *t, *m;
+	cJSON *doc;
+
+	snprintf(type, typelen, "%s", "");
+	snprintf(message, msglen, "%.*s", (int)(len < msglen ? len : msglen), body);
+	doc = cJSON_ParseWithLength(body, len);
+	if (doc == NULL)
+		return;
+	t = cJSON_GetObjectItemCaseSensitive(doc, "__type");
+	if (!cJSON_IsString(t))
+		t = cJSON_GetObjectItemCaseSensitive(doc, "code");
+	m = cJSON_GetObjectItemCaseSensitive(doc, "message");
+	if (!cJSON_IsString(m))
+		m = cJSON_GetObjectItemCaseSensitive(doc, "Message");
+	if (cJSON_IsString(t))
+		snprintf(type, typelen, "%s", bare_type(t->valuestring));
+	if (cJSON_IsString(m))
+		snprintf(message, msglen, "%s", m->valuestring);
+	cJSON_Delete(doc);
+}
+
+/* Takes `cost` tokens from the retry budget; false when it is spent. */
+static int
+budget_take(struct tf_aws *aws, int cost)
+{
+	int have = atomic_load(&aws->budget);
+
+	while (have >= cost) {
+		if (atomic_compare_exchange_weak(&aws->budget, &have, have - cost))
+			return 1;
+	}
+	return 0;
+}
+
+static void
+budget_return(struct tf_aws *aws, int tokens)
+{
+	int have = atomic_load(&aws->budget);
+
+	while (have < aws->budget_max) {
+		int want = have + tokens > aws->budget_max ?
+		    aws->budget_max : have + tokens;
+
+		if (atomic_compare_exchange_weak(&aws->budget, &have, want))
+			return;
+	}
+}
+
+/* Sleeps ms, waking early when *cancel becomes non-zero. */
+static void
+sleep_cancellable(long ms, const atomic_int *cancel)
+{
+	int64_t until = tf_mono_ms() + ms;
+	int64_t left;
+
+	while ((left = until - tf_mono_ms()) > 0) {
+		if (cancel != NULL && atomic_load(cancel))
+			return;
+		tf_sleep_ms(left < 50 ? left : 50);
+	}
+}
+
+/* Signs and sends one attempt. TF_OK: resp holds an HTTP answer. */
+static enum tf_err
+send_signed(struct tf_aws *aws, enum tf_aws_service svc, const char *target,
+    const char *body, size_t body_len, long timeout_ms,
+    const atomic_int *cancel, struct tf_http_response *resp,
+    char *errtext, size_t errlen)
+{
+	const struct endpoint *ep = &aws->ep[svc];
+	struct tf_creds creds;
+	struct tf_sigv4_header sh[5];
+	struct tf_http_header hh[6];
+	struct tf_sigv4_request sreq;
+	struct tf_sigv4_key key;
+	struct tf_http_request hreq;
+	char amz_date[17];
+	char *authorization = NULL;
+	size_t n = 0, i;
+	time_t now;
+	enum tf_err rc;
+
+	rc = tf_creds_get(aws->creds, tf_now_ms(), &creds);
+	if (rc != TF_OK) {
+		snprintf(errtext, errlen, "no credentials: %s", tf_strerror(rc));
+		return TF_ERR_CREDENTIALS;
+	}
+	now = time(NULL);
+	tf_sigv4_amz_date(now, amz_date);
+	sh[n++] = (struct tf_sigv4_header){ "content-type", "application/x-amz-json-1.0" };
+	sh[n++] = (struct tf_sigv4_header){ "host", ep->host };
+	sh[n++] = (struct tf_sigv4_header){ "x-amz-date", amz_date };
+	sh[n++] = (struct tf_sigv4_header){ "x-amz-target", target };
+	if (creds.session_token[0] != '\0')
+		sh[n++] = (struct tf_sigv4_header){ "x-amz-security-token",
+		    creds.session_token };
+	sreq = (struct tf_sigv4_request){
+		.method = "POST", .path = ep->path, .query = NULL,
+		.headers = sh, .n_headers = n,
+		.payload = body, .payload_len = body_len,
+	};
+	key = (struct tf_sigv4_key){
+		.access_key_id = creds.access_key_id,
+		.secret_access_key = creds.secret_access_key,
+		.region = aws->region, .service = signing_name[svc],
+	};
+	rc = tf_sigv4_sign(&sreq, &key, now, &authorization);
+	if (rc != TF_OK)
+		goto out;
+	for (i = 0; i < n; i++)
+		hh[i] = (struct tf_http_header){ sh[i].name, sh[i].value };
+	hh[n] = (struct tf_http_header){ "authorization", authorization };
+	hreq = (struct tf_http_request){
+		.method = "POST", .url = ep->url, .headers = hh, .n_headers = n + 1,
+		.body = body, .body_len = body_len,
+		.connect_timeout_ms = aws->connect_timeout_ms,
+		.timeout_ms = timeout_ms, .cancel = cancel,
+	};
+	atomic_fetch_add(&aws->stats.requests, 1);
+	rc = tf_http_perform(aws->http, &hreq, resp, errtext, errlen);
+out:
+	tf_free(authorization);
+	/* Do not leave the secret on the stack longer than needed. */
+	explicit_bzero(&creds, sizeof(creds));
+	return rc;
+}
+
+enum tf_err
+tf_aws_call(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,
+    const cJSON *request, const struct tf_aws_call_opts *opts,
+    cJSON **response)
+{
+	static const struct tf_aws_call_opts defaults;
+	struct tf_http_response resp = { 0, TF_BUF_INIT };
+	char target[128], errtext[256];
+	char *body = NULL;
+	char etype[128], emsg[512];
+	long timeout_ms, backoff_cap;
+	int attempt = 0, cost, retried_cost = 0, throttled = 0;
+	enum tf_err rc = TF_ERR_NOMEM;
+
+	*response = NULL;
+	if (opts == NULL)
+		opts = &defaults;
+	timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : aws->timeout_ms;
+	snprintf(target, sizeof(target), "%s%s", target_prefix[svc], operation);
+	/* cJSON allocates through tf_malloc (tf_alloc_init), so tf_strdup's
+	 * copy and cJSON's text are both released by cJSON_free below. */
+	body = request ? cJSON_PrintUnformatted(request) : tf_strdup("{}");
+	if (body == NULL) {
+		set_error(rc, 0, NULL, "out of memory", operation, 0);
+		goto out;
+	}
+
+	for (attempt = 1;; attempt++) {
+		long status = 0;
+
+		errtext[0] = '\0';
+		tf_http_response_free(&resp);
+		rc = send_signed(aws, svc, target, body, strlen(body), timeout_ms,
+		    opts->cancel, &resp, errtext, sizeof(errtext));
+		if (rc == TF_OK && resp.status == 200) {
+			*response = resp.body.len == 0 ? cJSON_CreateObject() :
+			    cJSON_ParseWithLength(resp.body.data, resp.body.len);
+			if (*response == NULL) {
+				rc = TF_ERR_PARSE;
+				set_error(rc, 200, NULL, "response is not JSON",
+				    operation, attempt);
+				goto out;
+			}
+			budget_return(aws, retried_cost ? retried_cost : 1);
+			goto out;
+		}
+		if (rc == TF_OK) {
+			status = resp.status;
+			tf_aws_parse_error_body(tf_buf_str(&resp.body), resp.body.len,
+			    etype, sizeof(etype), emsg, sizeof(emsg));
+			rc = tf_aws_map_error(etype, status);
+			if (rc == TF_ERR_THROTTLED) {
+				atomic_fetch_add(&aws->stats.throttles, 1);
+				throttled++;
+			}
+			set_error(rc, status, etype, emsg, operation, attempt);
+			if (!tf_aws_is_retryable(etype, status))
+				goto out;
+		} else {
+			set_error(rc, 0, NULL, errtext, operation, attempt);
+			if (rc != TF_ERR_IO && rc != TF_ERR_TIMEOUT)
+				goto out;
+		}
+		/* Retryable: throttling, 5xx, timeouts and dropped connections. */
+		if (opts->no_retry || attempt >= aws->max_attempts)
+			goto out;
+		if (opts->cancel != NULL && atomic_load(opts->cancel)) {
+			rc = TF_ERR_CANCELLED;
+			set_error(rc, 0, NULL, "cancelled", operation, attempt);
+			goto out;
+		}
+		cost = rc == TF_ERR_TIMEOUT ? TIMEOUT_RETRY_COST : RETRY_COST;
+		if (!budget_take(aws, cost)) {
+			tf_log(TF_LOG_WARN, "%s: retry budget spent; not retrying %s",
+			    operation, tf_strerror(rc));
+			goto out;
+		}
+		retried_cost += cost;
+		atomic_fetch_add(&aws->stats.retries, 1);
+		backoff_cap = aws->base_backoff_ms << (attempt - 1 < 20 ? attempt - 1 : 20);
+		if (backoff_cap > aws->max_backoff_ms || backoff_cap <= 0)
+			backoff_cap = aws->max_backoff_ms;
+		tf_log(TF_LOG_DEBUG, "%s attempt %d failed (%s%s%s); retrying",
+		    operation, attempt, tf_strerror(rc), last_error.type[0] ? ": " : "",
+		    last_error.type);
+		sleep_cancellable(tf_random_below(backoff_cap + 1), opts->cancel);
+	}
+out:
+	if (rc != TF_OK)
+		atomic_fetch_add(&aws->stats.errors, 1);
+	if (rc == TF_ERR_THROTTLED)
+		atomic_fetch_add(&aws->stats.throttled_calls, 1);
+	op_count(aws, svc, operation, attempt, throttled, rc);
+	tf_http_response_free(&resp);
+	cJSON_free(body);
+	return rc;
+}

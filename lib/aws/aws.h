@@ -1,0 +1,129 @@
+/*
+ * aws.h - calling AWS services that speak the JSON protocol (SQS, DynamoDB).
+ *
+ * tf_aws_call() builds the POST, signs it with SigV4 (credentials from the
+ * chain, refreshed as needed), sends it over kept-alive connections, and
+ * applies the AWS retry rules: throttling, 5xx and transport failures are
+ * retried with exponential backoff and full jitter, under a retry budget
+ * shared by the whole client (a token bucket, as the SDKs' standard mode
+ * does it), so an outage does not multiply the load. Every other error is
+ * returned at once, mapped to an enum tf_err; AWS's own `__type` and
+ * `message` stay available through tf_aws_last_error().
+ *
+ * A tf_aws is thread-safe: one client serves every thread of a process.
+ */
+#ifndef TF_AWS_H
+#define TF_AWS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "aws/creds.h"
+#include "base/err.h"
+
+enum tf_aws_service {
+	TF_AWS_SQS,
+	TF_AWS_DYNAMODB,
+	TF_AWS__SERVICES
+};
+
+struct tf_aws_config {
+	const char *region;          /* borrowed; NULL: "us-east-1" */
+	const char *endpoint[TF_AWS__SERVICES];  /* borrowed; NULL: the public
+	                                            endpoint of the region */
+	struct tf_creds_provider *creds;  /* borrowed; must outlive the client */
+	int max_attempts;            /* per call, first try included; 0: 5 */
+	long base_backoff_ms;        /* 0: 50 */
+	long max_backoff_ms;         /* 0: 5000 */
+	int retry_budget;            /* tokens; 0: 500 (a retry costs 5, a
+	                                timeout 10; a success returns 1) */
+	long connect_timeout_ms;     /* 0: 3000 */
+	long timeout_ms;             /* per attempt, unless the call says; 0: 10000 */
+};
+
+/* What AWS said about the last failed call on this thread. */
+struct tf_aws_error {
+	enum tf_err code;
+	long http_status;     /* 0 for transport errors */
+	char type[128];       /* AWS's __type without its namespace, e.g.
+	                         "ConditionalCheckFailedException"; "" if none */
+	char message[512];    /* AWS's message, or the transport error */
+	char operation[64];   /* e.g. "UpdateItem" */
+	int attempts;         /* attempts made */
+};
+
+/* Counters of requests sent, for metrics and benchmarks. */
+struct tf_aws_stats {
+	atomic_long requests;    /* HTTP requests sent, retries included */
+	atomic_long retries;
+	atomic_long throttles;   /* throttled attempts, retried ones included */
+	atomic_long throttled_calls;  /* calls still throttled after retries */
+	atomic_long errors;      /* calls that returned an error */
+};
+
+struct tf_aws;
+
+/* Creates a client; copies everything it keeps from cfg except creds.
+ * Caller frees with tf_aws_free(). */
+enum tf_err tf_aws_new(const struct tf_aws_config *cfg, struct tf_aws **out);
+void tf_aws_free(struct tf_aws *aws);
+
+/* Per-call options; a NULL pointer means all defaults. */
+struct tf_aws_call_opts {
+	long timeout_ms;           /* per attempt; 0: the client's */
+	const atomic_int *cancel;  /* a non-zero value aborts the call */
+	int no_retry;              /* one attempt only */
+};
+
+/* Calls `operation` (e.g. "SendMessage", "UpdateItem") on svc with the JSON
+ * request body. On TF_OK, *response is the parsed reply (an empty object for
+ * an empty body); caller frees with cJSON_Delete(). On error *response is
+ * NULL and tf_aws_last_error() says what AWS said. */
+enum tf_err tf_aws_call(struct tf_aws *aws, enum tf_aws_service svc,
+    const char *operation, const cJSON *request,
+    const struct tf_aws_call_opts *opts, cJSON **response);
+
+/* The last error of a call on this thread; borrowed, overwritten by the next
+ * failing call on the same thread. */
+const struct tf_aws_error *tf_aws_last_error(void);
+
+/* The client's counters; borrowed for the client's lifetime. */
+struct tf_aws_stats *tf_aws_stats(struct tf_aws *aws);
+
+/* Requests by operation: what a benchmark or an operator compares. */
+#define TF_AWS_MAX_OPS 32
+struct tf_aws_op_count {
+	char operation[48];      /* e.g. "UpdateItem" */
+	long calls;              /* tf_aws_call()s */
+	long requests;           /* HTTP requests, retries included */
+	long throttled;          /* requests answered with throttling */
+	long failed;             /* calls that returned an error */
+	enum tf_aws_service service;  /* the service the operation is on */
+	long errors[TF_ERR__COUNT];   /* failed calls by the error returned */
+};
+
+/* Copies up to max per-operation counts into out (in the order the
+ * operations were first used); returns how many. Operations beyond
+ * TF_AWS_MAX_OPS are counted under "other". */
+size_t tf_aws_op_counts(struct tf_aws *aws, struct tf_aws_op_count *out,
+    size_t max);
+
+/* The endpoint URL used for svc; borrowed for the client's lifetime. */
+const char *tf_aws_endpoint(const struct tf_aws *aws, enum tf_aws_service svc);
+const char *tf_aws_region(const struct tf_aws *aws);
+
+/* Maps an AWS error type (namespace optional) and HTTP status to our code. */
+enum tf_err tf_aws_map_error(const char *type, long http_status);
+
+/* Reads AWS's error type (namespace removed) and message from an error reply
+ * body into the caller's buffers; a body that is not JSON leaves type empty and
+ * becomes the message (cut to fit). */
+void tf_aws_parse_error_body(const char *body, size_t len, char *type,
+    size_t typelen, char *message, size_t msglen);
+
+/* True when an error of this type and status is worth retrying. */
+int tf_aws_is_retryable(const char *type, long http_status);
+
+#endif /* TF_AWS_H */

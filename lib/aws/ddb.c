@@ -1,0 +1,550 @@
+/* ddb.c - DynamoDB calls in the JSON protocol. */
+#include "aws/ddb.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/log.h"
+
+#define BATCH_WRITE_MAX 25
+
+cJSON *
+tf_ddb_av_s(const char *s)
+{
+	cJSON *av = cJSON_CreateObject();
+
+	if (av != NULL && cJSON_AddStringToObject(av, "S", s) == NULL) {
+		cJSON_Delete(av);
+		return NULL;
+	}
+	return av;
+}
+
+cJSON *
+tf_ddb_av_n(int64_t n)
+{
+	char text[24];
+	cJSON *av = cJSON_CreateObject();
+
+	snprintf(text, sizeof(text), "%" PRId64, n);
+	if (av != NULL && cJSON_AddStringToObject(av, "N", text) == NULL) {
+		cJSON_Delete(av);
+		return NULL;
+	}
+	return av;
+}
+
+cJSON *
+tf_ddb_av_bool(bool b)
+{
+	cJSON *av = cJSON_CreateObject();
+
+	if (av != NULL && cJSON_AddBoolToObject(av, "BOOL", b) == NULL) {
+		cJSON_Delete(av);
+		return NULL;
+	}
+	return av;
+}
+
+const char *
+tf_ddb_item_s(const cJSON *item, const char *name)
+{
+	const cJSON *av = cJSON_GetObjectItemCaseSensitive(item, name);
+	const cJSON *s = cJSON_GetObjectItemCaseSensitive(av, "S");
+
+	return cJSON_IsString(s) ? s->valuestring : NULL;
+}
+
+bool
+tf_ddb_item_n(const cJSON *item, const char *name, int64_t *out)
+{
+	const cJSON *av = cJSON_GetObjectItemCaseSensitive(item, name);
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(av, "N");
+	char *end;
+	long long v;
+
+	if (!cJSON_IsString(n) || n->valuestring[0] == '\0')
+		return false;
+	v = strtoll(n->valuestring, &end, 10);
+	if (*end != '\0')
+		return false;
+	*out = v;
+	return true;
+}
+
+/* Adds `item` to the object *slot, creating the object first. Takes
+ * ownership of item (also on failure). */
+static enum tf_err
+add_to_map(cJSON **slot, const char *key, cJSON *item)
+{
+	if (item == NULL)
+		return TF_ERR_NOMEM;
+	if (*slot == NULL)
+		*slot = cJSON_CreateObject();
+	if (*slot == NULL) {
+		cJSON_Delete(item);
+		return TF_ERR_NOMEM;
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(*slot, key);
+	if (!cJSON_AddItemToObject(*slot, key, item)) {
+		cJSON_Delete(item);
+		return TF_ERR_NOMEM;
+	}
+	return TF_OK;
+}
+
+enum tf_err
+tf_ddb_expr_name(struct tf_ddb_expr *e, const char *placeholder,
+    const char *name)
+{
+	return add_to_map(&e->names, placeholder, cJSON_CreateString(name));
+}
+
+enum tf_err
+tf_ddb_expr_value(struct tf_ddb_expr *e, const char *placeholder, cJSON *av)
+{
+	return add_to_map(&e->values, placeholder, av);
+}
+
+enum tf_err
+tf_ddb_expr_value_s(struct tf_ddb_expr *e, const char *placeholder,
+    const char *s)
+{
+	return tf_ddb_expr_value(e, placeholder, tf_ddb_av_s(s));
+}
+
+enum tf_err
+tf_ddb_expr_value_n(struct tf_ddb_expr *e, const char *placeholder, int64_t n)
+{
+	return tf_ddb_expr_value(e, placeholder, tf_ddb_av_n(n));
+}
+
+enum tf_err
+tf_ddb_expr_value_bool(struct tf_ddb_expr *e, const char *placeholder, bool b)
+{
+	return tf_ddb_expr_value(e, placeholder, tf_ddb_av_bool(b));
+}
+
+void
+tf_ddb_expr_free(struct tf_ddb_expr *e)
+{
+	cJSON_Delete(e->names);
+	cJSON_Delete(e->values);
+	e->names = e->values = NULL;
+}
+
+/* Adds a copy of json (borrowed; NULL adds nothing) under key. */
+static bool
+add_copy(cJSON *obj, const char *key, const cJSON *json)
+{
+	cJSON *copy;
+
+	if (json == NULL)
+		return true;
+	copy = cJSON_Duplicate(json, 1);
+	if (copy == NULL || !cJSON_AddItemToObject(obj, key, copy)) {
+		cJSON_Delete(copy);
+		return false;
+	}
+	return true;
+}
+
+static bool
+add_text(cJSON *obj, const char *key, const char *text)
+{
+	return text == NULL || cJSON_AddStringToObject(obj, key, text) != NULL;
+}
+
+/* A request with TableName and the parts of e that are set; NULL when out of
+ * memory. Caller frees with cJSON_Delete(). */
+static cJSON *
+request_with(const char *table, const struct tf_ddb_expr *e)
+{
+	cJSON *req = cJSON_CreateObject();
+
+	if (req == NULL || !add_text(req, "TableName", table))
+		goto fail;
+	if (e == NULL)
+		return req;
+	if (!add_text(req, "UpdateExpression", e->update) ||
+	    !add_text(req, "ConditionExpression", e->condition) ||
+	    !add_text(req, "KeyConditionExpression", e->key_condition) ||
+	    !add_text(req, "FilterExpression", e->filter) ||
+	    !add_text(req, "ProjectionExpression", e->projection) ||
+	    !add_copy(req, "ExpressionAttributeNames", e->names) ||
+	    !add_copy(req, "ExpressionAttributeValues", e->values))
+		goto fail;
+	return req;
+fail:
+	cJSON_Delete(req);
+	return NULL;
+}
+
+/* Calls op with req (borrowed); *resp as tf_aws_call. */
+static enum tf_err
+ddb_call(struct tf_aws *aws, const char *op, const cJSON *req, cJSON **resp)
+{
+	if (req == NULL) {
+		*resp = NULL;
+		return TF_ERR_NOMEM;
+	}
+	return tf_aws_call(aws, TF_AWS_DYNAMODB, op, req, NULL, resp);
+}
+
+/* Calls op and keeps the member `take` of the reply (NULL when absent) in
+ * *out, if out is not NULL. Takes ownership of req. */
+static enum tf_err
+call_take(struct tf_aws *aws, const char *op, cJSON *req, const char *take,
+    cJSON **out)
+{
+	cJSON *resp = NULL;
+	enum tf_err rc;
+
+	if (out != NULL)
+		*out = NULL;
+	rc = ddb_call(aws, op, req, &resp);
+	if (rc == TF_OK && out != NULL && take != NULL)
+		*out = cJSON_DetachItemFromObjectCaseSensitive(resp, take);
+	cJSON_Delete(resp);
+	cJSON_Delete(req);
+	return rc;
+}
+
+/* Calls op with a complete request (borrowed) and drops the reply. */
+static enum tf_err
+call_whole_request(struct tf_aws *aws, const char *op, const cJSON *request)
+{
+	cJSON *resp = NULL;
+	enum tf_err rc = ddb_call(aws, op, request, &resp);
+
+	cJSON_Delete(resp);
+	return rc;
+}
+
+enum tf_err
+tf_ddb_create_table(struct tf_aws *aws, const cJSON *request)
+{
+	return call_whole_request(aws, "CreateTable", request);
+}
+
+enum tf_err
+tf_ddb_update_table(struct tf_aws *aws, const cJSON *request)
+{
+	return call_whole_request(aws, "UpdateTable", request);
+}
+
+enum tf_err
+tf_ddb_describe_table(struct tf_aws *aws, const char *table,
+    cJSON **description)
+{
+	enum tf_err rc = call_take(aws, "DescribeTable", request_with(table, NULL),
+	    "Table", description);
+
+	if (rc == TF_OK && *description == NULL)
+		rc = TF_ERR_PARSE;
+	return rc;
+}
+
+/* True when the table and every global index in desc are ACTIVE. */
+static bool
+all_active(const cJSON *desc)
+{
+	const cJSON *status = cJSON_GetObjectItemCaseSensitive(desc, "TableStatus");
+	const cJSON *gsis = cJSON_GetObjectItemCaseSensitive(desc,
+	    "GlobalSecondaryIndexes");
+	const cJSON *g;
+
+	if (!cJSON_IsString(status) || strcmp(status->valuestring, "ACTIVE") != 0)
+		return false;
+	cJSON_ArrayForEach(g, gsis) {
+		const cJSON *s = cJSON_GetObjectItemCaseSensitive(g, "IndexStatus");
+
+		if (cJSON_IsString(s) && strcmp(s->valuestring, "ACTIVE") != 0)
+			return false;
+	}
+	return true;
+}
+
+enum tf_err
+tf_ddb_wait_active(struct tf_aws *aws, const char *table, long timeout_ms)
+{
+	int64_t deadline = tf_mono_ms() + timeout_ms;
+	long pause_ms = 200;
+	cJSON *desc = NULL;
+	enum tf_err rc;
+	bool active;
+
+	for (;;) {
+		rc = tf_ddb_describe_table(aws, table, &desc);
+		if (rc != TF_OK)
+			return rc;
+		active = all_active(desc);
+		cJSON_Delete(desc);
+		desc = NULL;
+		if (active)
+			return TF_OK;
+		if (tf_mono_ms() >= deadline)
+			return TF_ERR_TIMEOUT;
+		/* A new index on a large table takes minutes to fill: ask less
+		 * often the longer it takes, up to every 5 s. */
+		tf_sleep_ms(pause_ms);
+		if (pause_ms < 5000)
+			pause_ms = pause_ms * 3 / 2 > 5000 ? 5000 : pause_ms * 3 / 2;
+	}
+}
+
+enum tf_err
+tf_ddb_delete_table(struct tf_aws *aws, const char *table)
+{
+	return call_take(aws, "DeleteTable", request_with(table, NULL), NULL, NULL);
+}
+
+enum tf_err
+tf_ddb_update_ttl(struct tf_aws *aws, const char *table, const char *attribute,
+    bool enabled)
+{
+	cJSON *req = request_with(table, NULL), *spec;
+
+	if (req == NULL)
+		return TF_ERR_NOMEM;
+	spec = cJSON_AddObjectToObject(req, "TimeToLiveSpecification");
+	if (spec == NULL || !add_text(spec, "AttributeName", attribute) ||
+	    cJSON_AddBoolToObject(spec, "Enabled", enabled) == NULL) {
+		cJSON_Delete(req);
+		return TF_ERR_NOMEM;
+	}
+	return call_take(aws, "UpdateTimeToLive", req, NULL, NULL);
+}
+
+enum tf_err
+tf_ddb_describe_ttl(struct tf_aws *aws, const char *table, char *status,
+    size_t status_len, char *attribute, size_t attribute_len)
+{
+	cJSON *desc = NULL;
+	const cJSON *st, *attr;
+	enum tf_err rc = call_take(aws, "DescribeTimeToLive",
+	    request_with(table, NULL), "TimeToLiveDescription", &desc);
+
+	if (rc != TF_OK)
+		return rc;
+	st = cJSON_GetObjectItemCaseSensitive(desc, "TimeToLiveStatus");
+	attr = cJSON_GetObjectItemCaseSensitive(desc, "AttributeName");
+	if (!cJSON_IsString(st))
+		rc = TF_ERR_PARSE;
+	else {
+		snprintf(status, status_len, "%s", st->valuestring);
+		snprintf(attribute, attribute_len, "%s", cJSON_IsString(attr) ?
+		    attr->valuestring : "");
+	}
+	cJSON_Delete(desc);
+	return rc;
+}
+
+enum tf_err
+tf_ddb_get_item(struct tf_aws *aws, const char *table, const cJSON *key,
+    bool consistent, const struct tf_ddb_expr *e, cJSON **item)
+{
+	struct tf_ddb_expr proj = { 0 };
+	cJSON *req;
+	enum tf_err rc;
+
+	/* GetItem takes only a projection and its names, nothing else. */
+	if (e != NULL) {
+		proj.projection = e->projection;
+		proj.names = e->names;
+	}
+	req = request_with(table, &proj);
+	if (req != NULL && (!add_copy(req, "Key", key) ||
+	    cJSON_AddBoolToObject(req, "ConsistentRead", consistent) == NULL)) {
+		cJSON_Delete(req);
+		req = NULL;
+	}
+	rc = call_take(aws, "GetItem", req, "Item", item);
+	if (rc == TF_OK && *item == NULL)
+		rc = TF_ERR_NOT_FOUND;
+	return rc;
+}
+
+enum tf_err
+tf_ddb_put_item(struct tf_aws *aws, const char *table, const cJSON *item,
+    const struct tf_ddb_expr *e)
+{
+	cJSON *req = request_with(table, e);
+
+	if (req != NULL && !add_copy(req, "Item", item)) {
+		cJSON_Delete(req);
+		req = NULL;
+	}
+	return call_take(aws, "PutItem", req, NULL, NULL);
+}
+
+enum tf_err
+tf_ddb_update_item(struct tf_aws *aws, const char *table, const cJSON *key,
+    const struct tf_ddb_expr *e, const char *return_values, cJSON **attributes)
+{
+	cJSON *req = request_with(table, e);
+	enum tf_err rc;
+
+	if (req != NULL && (!add_copy(req, "Key", key) ||
+	    !add_text(req, "ReturnValues", return_values))) {
+		cJSON_Delete(req);
+		req = NULL;
+	}
+	rc = call_take(aws, "UpdateItem", req, "Attributes", attributes);
+	return rc;
+}
+
+enum tf_err
+tf_ddb_delete_item(struct tf_aws *aws, const char *table, const cJSON *key,
+    const struct tf_ddb_expr *e, cJSON **old_item)
+{
+	cJSON *req = request_with(table, e);
+
+	if (req != NULL && (!add_copy(req, "Key", key) ||
+	    (old_item != NULL && !add_text(req, "ReturnValues", "ALL_OLD")))) {
+		cJSON_Delete(req);
+		req = NULL;
+	}
+	return call_take(aws, "DeleteItem", req, "Attributes", old_item);
+}
+
+/* Reads one page of a Query or a Scan (op); the two differ only in the key
+ * condition and ScanIndexForward, which Scan does not take. */
+static enum tf_err
+read_page(struct tf_aws *aws, const char *op, const struct tf_ddb_query *q,
+    cJSON **exclusive_start, cJSON **items)
+{
+	enum tf_err rc = TF_ERR_NOMEM;
+	cJSON *req = NULL, *resp = NULL;
+
+	*items = NULL;
+	req = request_with(q->table, q->expr);
+	if (req == NULL || !add_text(req, "IndexName", q->index) ||
+	    !add_copy(req, "ExclusiveStartKey", *exclusive_start) ||
+	    (q->limit > 0 && cJSON_AddNumberToObject(req, "Limit", q->limit) == NULL) ||
+	    (q->descending && cJSON_AddFalseToObject(req, "ScanIndexForward") == NULL) ||
+	    (q->consistent && cJSON_AddTrueToObject(req, "ConsistentRead") == NULL))
+		goto out;
+	rc = ddb_call(aws, op, req, &resp);
+	if (rc != TF_OK)
+		goto out;
+	*items = cJSON_DetachItemFromObjectCaseSensitive(resp, "Items");
+	if (*items == NULL)
+		*items = cJSON_CreateArray();
+	if (*items == NULL) {
+		rc = TF_ERR_NOMEM;
+		goto out;
+	}
+	cJSON_Delete(*exclusive_start);
+	*exclusive_start = cJSON_DetachItemFromObjectCaseSensitive(resp,
+	    "LastEvaluatedKey");
+out:
+	cJSON_Delete(resp);
+	cJSON_Delete(req);
+	return rc;
+}
+
+enum tf_err
+tf_ddb_query_page(struct tf_aws *aws, const struct tf_ddb_query *q,
+    cJSON **exclusive_start, cJSON **items)
+{
+	*items = NULL;
+	if (q->expr == NULL || q->expr->key_condition == NULL)
+		return TF_ERR_INVALID;
+	return read_page(aws, "Query", q, exclusive_start, items);
+}
+
+enum tf_err
+tf_ddb_scan_page(struct tf_aws *aws, const struct tf_ddb_query *q,
+    cJSON **exclusive_start, cJSON **items)
+{
+	struct tf_ddb_query scan = *q;
+
+	*items = NULL;
+	if (q->expr != NULL && q->expr->key_condition != NULL)
+		return TF_ERR_INVALID;
+	scan.descending = false;  /* Scan has no order to reverse */
+	return read_page(aws, "Scan", &scan, exclusive_start, items);
+}
+
+/* Sends one BatchWriteItem of `chunk` (taken) and re-sends what comes back
+ * unprocessed, with backoff, for up to max_rounds rounds. */
+static enum tf_err
+batch_write_chunk(struct tf_aws *aws, const char *table, cJSON *chunk,
+    int max_rounds)
+{
+	enum tf_err rc = TF_ERR_NOMEM;
+	cJSON *req = NULL, *resp = NULL, *unprocessed, *mine, *map;
+	long backoff_ms = 50;
+	int round;
+
+	for (round = 0; round < max_rounds; round++) {
+		req = cJSON_CreateObject();
+		map = req ? cJSON_AddObjectToObject(req, "RequestItems") : NULL;
+
+		if (map == NULL || !cJSON_AddItemToObject(map, table, chunk))
+			goto out;
+		chunk = NULL;
+		rc = ddb_call(aws, "BatchWriteItem", req, &resp);
+		if (rc != TF_OK)
+			goto out;
+		unprocessed = cJSON_GetObjectItemCaseSensitive(resp,
+		    "UnprocessedItems");
+		mine = cJSON_DetachItemFromObjectCaseSensitive(unprocessed, table);
+		if (mine == NULL || cJSON_GetArraySize(mine) == 0) {
+			cJSON_Delete(mine);
+			rc = TF_OK;
+			goto out;
+		}
+		tf_log(TF_LOG_DEBUG, "BatchWriteItem: %d unprocessed; retrying",
+		    cJSON_GetArraySize(mine));
+		chunk = mine;
+		cJSON_Delete(req);
+		cJSON_Delete(resp);
+		req = resp = NULL;
+		tf_sleep_ms(backoff_ms);
+		if (backoff_ms < 2000)
+			backoff_ms *= 2;
+	}
+	rc = TF_ERR_THROTTLED;
+out:
+	cJSON_Delete(chunk);
+	cJSON_Delete(req);
+	cJSON_Delete(resp);
+	return rc;
+}
+
+enum tf_err
+tf_ddb_batch_write(struct tf_aws *aws, const char *table,
+    const cJSON *requests, int max_rounds)
+{
+	const cJSON *r;
+	cJSON *chunk = NULL, *copy;
+	enum tf_err rc = TF_OK;
+
+	if (!cJSON_IsArray(requests))
+		return TF_ERR_INVALID;
+	cJSON_ArrayForEach(r, requests) {
+		if (chunk == NULL && (chunk = cJSON_CreateArray()) == NULL)
+			return TF_ERR_NOMEM;
+		copy = cJSON_Duplicate(r, 1);
+		if (copy == NULL || !cJSON_AddItemToArray(chunk, copy)) {
+			cJSON_Delete(copy);
+			cJSON_Delete(chunk);
+			return TF_ERR_NOMEM;
+		}
+		if (cJSON_GetArraySize(chunk) == BATCH_WRITE_MAX) {
+			rc = batch_write_chunk(aws, table, chunk, max_rounds);
+			chunk = NULL;
+			if (rc != TF_OK)
+				return rc;
+		}
+	}
+	if (chunk != NULL)
+		rc = batch_write_chunk(aws, table, chunk, max_rounds);
+	return rc;
+}

@@ -1,0 +1,264 @@
+/* http.c - libcurl requests with a pool of keep-alive handles. */
+#include "aws/http.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "base/alloc.h"
+
+/* Idle handles kept at most; more are cleaned up when returned. */
+#define POOL_MAX_IDLE 64
+
+struct tf_http_pool {
+	pthread_mutex_t lock;
+	CURL *idle[POOL_MAX_IDLE];  /* owned */
+	int n_idle;
+};
+
+/* The state of one transfer, seen by curl's callbacks. */
+struct transfer {
+	struct tf_buf *body;
+	size_t max_response;
+	int too_large;
+	const atomic_int *cancel;
+};
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc = CURLE_OK;
+
+static void
+global_init_once(void)
+{
+	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+enum tf_err
+tf_http_global_init(void)
+{
+	pthread_once(&global_once, global_init_once);
+	return global_rc == CURLE_OK ? TF_OK : TF_ERR_NOMEM;
+}
+
+enum tf_err
+tf_http_pool_new(struct tf_http_pool **out)
+{
+	struct tf_http_pool *p;
+	enum tf_err rc;
+
+	*out = NULL;
+	rc = tf_http_global_init();
+	if (rc != TF_OK)
+		return rc;
+	p = tf_calloc(1, sizeof(*p));
+	if (p == NULL)
+		return TF_ERR_NOMEM;
+	pthread_mutex_init(&p->lock, NULL);
+	*out = p;
+	return TF_OK;
+}
+
+void
+tf_http_pool_free(struct tf_http_pool *p)
+{
+	int i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < p->n_idle; i++)
+		curl_easy_cleanup(p->idle[i]);
+	pthread_mutex_destroy(&p->lock);
+	tf_free(p);
+}
+
+/* Takes an idle handle, or makes a new one; NULL when out of memory. */
+static CURL *
+pool_take(struct tf_http_pool *p)
+{
+	CURL *c = NULL;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->n_idle > 0)
+		c = p->idle[--p->n_idle];
+	pthread_mutex_unlock(&p->lock);
+	if (c == NULL)
+		c = curl_easy_init();
+	return c;
+}
+
+/* Returns a handle for reuse; its connections stay open. */
+static void
+pool_give_back(struct tf_http_pool *p, CURL *c)
+{
+	pthread_mutex_lock(&p->lock);
+	if (p->n_idle < POOL_MAX_IDLE) {
+		p->idle[p->n_idle++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (c != NULL)
+		curl_easy_cleanup(c);
+}
+
+static size_t
+on_body(char *data, size_t size, size_t nmemb, void *userdata)
+{
+	struct transfer *t = userdata;
+	size_t n = size * nmemb;
+
+	if (t->body->len + n > t->max_response) {
+		t->too_large = 1;
+		return 0;
+	}
+	if (tf_buf_append(t->body, data, n) != TF_OK)
+		return 0;
+	return n;
+}
+
+static int
+on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct transfer *t = userdata;
+
+	return t->cancel != NULL && atomic_load(t->cancel) != 0;
+}
+
+/* Maps a transport failure to our error codes. */
+static enum tf_err
+map_curl_error(CURLcode cc, const struct transfer *t)
+{
+	switch (cc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		return TF_ERR_TIMEOUT;
+	case CURLE_OUT_OF_MEMORY:
+		return TF_ERR_NOMEM;
+	case CURLE_ABORTED_BY_CALLBACK:
+		return TF_ERR_CANCELLED;
+	case CURLE_WRITE_ERROR:
+		return t->too_large ? TF_ERR_TOO_LARGE : TF_ERR_NOMEM;
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return TF_ERR_INVALID;
+	default:
+		return TF_ERR_IO;
+	}
+}
+
+enum tf_err
+tf_http_perform(struct tf_http_pool *p, const struct tf_http_request *req,
+    struct tf_http_response *resp, char *errtext, size_t errlen)
+{
+	enum tf_err rc = TF_ERR_NOMEM;
+	struct curl_slist *headers = NULL, *grown;
+	struct tf_buf line = TF_BUF_INIT;
+	struct transfer t;
+	char curl_err[CURL_ERROR_SIZE];
+	CURLcode cc;
+	CURL *c = NULL;
+	size_t i;
+
+	memset(resp, 0, sizeof(*resp));
+	curl_err[0] = '\0';
+	if (errtext != NULL && errlen > 0)
+		errtext[0] = '\0';
+	c = pool_take(p);
+	if (c == NULL)
+		goto out;
+	/* "Expect: 100-continue" would cost a round trip on every large POST. */
+	headers = curl_slist_append(NULL, "Expect:");
+	if (headers == NULL)
+		goto out;
+	for (i = 0; i < req->n_headers; i++) {
+		if (strpbrk(req->headers[i].name, "\r\n:") != NULL ||
+		    strpbrk(req->headers[i].value, "\r\n") != NULL) {
+			rc = TF_ERR_INVALID;
+			goto out;
+		}
+		tf_buf_reset(&line);
+		/* "Name;" is curl's way of sending a header with an empty value. */
+		if (req->headers[i].value[0] == '\0')
+			rc = tf_buf_appendf(&line, "%s;", req->headers[i].name);
+		else
+			rc = tf_buf_appendf(&line, "%s: %s", req->headers[i].name,
+			    req->headers[i].value);
+		if (rc != TF_OK)
+			goto out;
+		rc = TF_ERR_NOMEM;
+		grown = curl_slist_append(headers, line.data);
+		if (grown == NULL)
+			goto out;
+		headers = grown;
+	}
+
+	t.body = &resp->body;
+	t.max_response = req->max_response ? req->max_response : 16u << 20;
+	t.too_large = 0;
+	t.cancel = req->cancel;
+
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_URL, req->url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+	    req->connect_timeout_ms ? req->connect_timeout_ms : 3000L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+	    req->timeout_ms ? req->timeout_ms : 30000L);
+	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
+	if (req->cancel != NULL) {
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
+	}
+	if (strcmp(req->method, "GET") == 0) {
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	} else if (strcmp(req->method, "HEAD") == 0) {
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	} else {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS,
+		    req->body_len ? (const char *)req->body : "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)req->body_len);
+	}
+
+	/* An empty body still gets a terminated, non-NULL buffer. */
+	rc = tf_buf_reserve(&resp->body, 0);
+	if (rc != TF_OK)
+		goto out;
+	cc = curl_easy_perform(c);
+	if (cc != CURLE_OK) {
+		rc = map_curl_error(cc, &t);
+		if (errtext != NULL && errlen > 0)
+			snprintf(errtext, errlen, "%s",
+			    curl_err[0] ? curl_err : curl_easy_strerror(cc));
+		tf_http_response_free(resp);
+		goto out;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+	rc = TF_OK;
+out:
+	if (c != NULL) {
+		/* Drop pointers to this call's stack before the handle is reused. */
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+		pool_give_back(p, c);
+	}
+	curl_slist_free_all(headers);
+	tf_buf_free(&line);
+	return rc;
+}
+
+void
+tf_http_response_free(struct tf_http_response *resp)
+{
+	tf_buf_free(&resp->body);
+	resp->status = 0;
+}

@@ -1,0 +1,67 @@
+/*
+ * http.h - HTTP requests through libcurl, with connections kept alive.
+ *
+ * A tf_http_pool keeps idle curl easy handles; each handle keeps its own
+ * connection cache, so a request that takes a handle reuses a warm
+ * connection to the same host. The pool is thread-safe: any number of
+ * threads may perform requests at once (each takes its own handle).
+ *
+ * This layer knows nothing of AWS: it sends one request and reports either a
+ * transport failure (TF_ERR_IO, TF_ERR_TIMEOUT, TF_ERR_CANCELLED) or the HTTP
+ * status and body. Retries are the caller's policy (aws.c).
+ */
+#ifndef TF_HTTP_H
+#define TF_HTTP_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+
+struct tf_http_pool;
+
+struct tf_http_header {
+	const char *name;   /* borrowed */
+	const char *value;  /* borrowed; must not contain CR or LF */
+};
+
+struct tf_http_request {
+	const char *method;                     /* "GET", "POST", "PUT", ... */
+	const char *url;                        /* borrowed */
+	const struct tf_http_header *headers;   /* borrowed array */
+	size_t n_headers;
+	const void *body;                       /* borrowed; NULL when body_len is 0 */
+	size_t body_len;
+	long connect_timeout_ms;                /* 0: 3000 */
+	long timeout_ms;                        /* whole transfer; 0: 30000 */
+	const atomic_int *cancel;               /* optional: a non-zero value aborts
+	                                           the transfer within ~100 ms */
+	size_t max_response;                    /* 0: 16 MiB; larger bodies fail
+	                                           with TF_ERR_TOO_LARGE */
+};
+
+struct tf_http_response {
+	long status;          /* HTTP status code */
+	struct tf_buf body;   /* owned; free with tf_http_response_free() */
+};
+
+/* Creates an empty pool. Caller frees with tf_http_pool_free(). */
+enum tf_err tf_http_pool_new(struct tf_http_pool **out);
+/* Frees p and every handle in it; NULL is fine. No request may be running. */
+void tf_http_pool_free(struct tf_http_pool *p);
+
+/* Performs req. TF_OK means a complete response arrived, whatever its status;
+ * resp is then filled and owned by the caller. On failure resp is empty.
+ * errtext (may be NULL) receives curl's explanation of a transport error. */
+enum tf_err tf_http_perform(struct tf_http_pool *p,
+    const struct tf_http_request *req, struct tf_http_response *resp,
+    char *errtext, size_t errlen);
+
+void tf_http_response_free(struct tf_http_response *resp);
+
+/* Initialises libcurl once per process; called by tf_http_pool_new() and safe
+ * to call again. Returns TF_OK or TF_ERR_NOMEM. */
+enum tf_err tf_http_global_init(void);
+
+#endif /* TF_HTTP_H */

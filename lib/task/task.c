@@ -1,0 +1,1456 @@
+/* task.c - the task item, its message, and its conditional state changes. */
+#include "task/task.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <uuid/uuid.h>
+
+#include "base/alloc.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "aws/ddb.h"
+#include "base/log.h"
+#include "aws/marshal.h"
+#include "base/rand.h"
+#include "aws/sqs.h"
+
+static const char *const status_names[TF_TASK__STATUSES] = {
+	"PENDING", "PROCESSING", "COMPLETED", "FAILED", "SUSPENDED"
+};
+
+const char *
+tf_task_status_name(enum tf_task_status s)
+{
+	return (unsigned)s < TF_TASK__STATUSES ? status_names[s] : "UNKNOWN";
+}
+
+bool
+tf_task_status_parse(const char *name, enum tf_task_status *out)
+{
+	int i;
+
+	for (i = 0; i < TF_TASK__STATUSES; i++) {
+		if (strcmp(name, status_names[i]) == 0) {
+			*out = (enum tf_task_status)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool
+tf_task_id_valid(const char *id)
+{
+	size_t n = 0;
+
+	for (; id[n] != '\0'; n++)
+		if (n >= TF_TASK_ID_MAX || !isgraph((unsigned char)id[n]))
+			return false;
+	return n > 0;
+}
+
+bool
+tf_task_ns_valid(const char *ns)
+{
+	size_t n = 0;
+
+	for (; ns[n] != '\0'; n++)
+		if (n >= TF_TASK_NS_MAX || !(isalnum((unsigned char)ns[n]) ||
+		    strchr("_.-", ns[n]) != NULL))
+			return false;
+	return n > 0;
+}
+
+bool
+tf_task_type_valid(const char *type)
+{
+	size_t n = 0;
+
+	if (type == NULL)
+		return false;
+	/* ASCII only, whatever the locale: isalnum() could take more. */
+	for (; type[n] != '\0'; n++)
+		if (n >= TF_TASK_TYPE_MAX || !((type[n] >= 'a' && type[n] <= 'z') ||
+		    (type[n] >= 'A' && type[n] <= 'Z') ||
+		    (type[n] >= '0' && type[n] <= '9') || type[n] == '_' ||
+		    type[n] == '-'))
+			return false;
+	return n > 0;
+}
+
+enum tf_err
+tf_task_label_check(enum tf_task_label which, const char *text, char *why,
+    size_t whylen)
+{
+	size_t n = text != NULL ? strlen(text) : 0, i;
+	size_t max = which == TF_TASK_NAME ? TF_TASK_NAME_MAX :
+	    TF_TASK_DESCRIPTION_MAX;
+	const unsigned char *u = (const unsigned char *)text;
+
+	if (n > max) {
+		snprintf(why, whylen, "too long (%zu bytes; at most %zu)", n, max);
+		return TF_ERR_INVALID;
+	}
+	if (n > 0 && !tf_marshal_utf8_valid(text, n)) {
+		snprintf(why, whylen, "not valid UTF-8");
+		return TF_ERR_INVALID;
+	}
+	for (i = 0; i < n; i++) {
+		/* C0, DEL and C1 (U+0080..U+009F: 0xC2 0x80..0x9F). */
+		bool ctl = u[i] < 0x20 || u[i] == 0x7F ||
+		    (u[i] == 0xC2 && u[i + 1] >= 0x80 && u[i + 1] <= 0x9F);
+
+		if (ctl && !(which == TF_TASK_DESCRIPTION &&
+		    (u[i] == '\t' || u[i] == '\n' || u[i] == '\r'))) {
+			snprintf(why, whylen, "holds a control character (byte %zu)%s",
+			    i, which == TF_TASK_NAME ? "" : "; only tab and line "
+			    "breaks are allowed");
+			return TF_ERR_INVALID;
+		}
+	}
+	return TF_OK;
+}
+
+enum tf_err
+tf_task_labels_check(const char *name, const char *description, char *errbuf,
+    size_t errlen)
+{
+	char why[128];
+
+	if (tf_task_label_check(TF_TASK_NAME, name, why, sizeof(why)) != TF_OK) {
+		snprintf(errbuf, errlen, "name: %s", why);
+		return TF_ERR_INVALID;
+	}
+	if (tf_task_label_check(TF_TASK_DESCRIPTION, description, why,
+	    sizeof(why)) != TF_OK) {
+		snprintf(errbuf, errlen, "description: %s", why);
+		return TF_ERR_INVALID;
+	}
+	return TF_OK;
+}
+
+void
+tf_task_shard(const char *id, char out[4])
+{
+	uint32_t h = 2166136261u;  /* FNV-1a */
+
+	for (; *id != '\0'; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	snprintf(out, 4, "%u", h % 16u);
+}
+
+int64_t
+tf_task_backoff_ms(int64_t attempts, int64_t base_ms, int64_t cap_ms)
+{
+	int64_t d = base_ms;
+	int64_t i;
+
+	for (i = 1; i < attempts && d < cap_ms; i++)
+		d *= 2;
+	if (d > cap_ms)
+		d = cap_ms;
+	return tf_random_below(d + 1);
+}
+
+void
+tf_task_free(struct tf_task *t)
+{
+	tf_free(t->id);
+	tf_free(t->ns);
+	tf_free(t->type);
+	tf_free(t->name);
+	tf_free(t->description);
+	tf_free(t->params_json);
+	tf_free(t->result_json);
+	tf_free(t->lease_owner);
+	tf_free(t->lease_token);
+	tf_free(t->last_error);
+	cJSON_Delete(t->schedule);
+	cJSON_Delete(t->errors);
+	cJSON_Delete(t->history);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Copies the S attribute `name` into *out (NULL when absent). False only when
+ * out of memory. */
+static bool
+copy_s(const cJSON *item, const char *name, char **out)
+{
+	const char *s = tf_ddb_item_s(item, name);
+
+	*out = NULL;
+	if (s == NULL)
+		return true;
+	*out = tf_strdup(s);
+	return *out != NULL;
+}
+
+static int64_t
+get_n(const cJSON *item, const char *name, int64_t dflt)
+{
+	int64_t v;
+
+	return tf_ddb_item_n(item, name, &v) ? v : dflt;
+}
+
+/* The numeric attributes the consumer acts on. One that is present must be a
+ * whole number: read as 0, a `gen` or `next_run` of the wrong type would
+ * make the consumer drop the task's live message as stale, or retry it
+ * forever. Returns false with the reason in errbuf. */
+static bool
+numbers_valid(const cJSON *item, char *errbuf, size_t errlen)
+{
+	static const char *const names[] = {
+		"gen", "next_run", "iteration", "attempts", "max_attempts",
+		"lease_until", "enqueued_for", "slot", NULL,
+	};
+	const char *const *n;
+	int64_t v;
+
+	for (n = names; *n != NULL; n++) {
+		if (cJSON_GetObjectItemCaseSensitive(item, *n) != NULL &&
+		    !tf_ddb_item_n(item, *n, &v)) {
+			snprintf(errbuf, errlen, "%s: not a whole number", *n);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* True when the attribute is {"BOOL": true}. */
+static bool
+get_true(const cJSON *item, const char *name)
+{
+	const cJSON *av = cJSON_GetObjectItemCaseSensitive(item, name);
+
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(av, "BOOL"));
+}
+
+/* Reads params: a native map (the contract), or JSON text in an S written by
+ * an older producer. *out: JSON object text, caller frees with tf_free(). */
+static enum tf_err
+read_params(const cJSON *item, char **out, char *errbuf, size_t errlen)
+{
+	const cJSON *av = cJSON_GetObjectItemCaseSensitive(item, "params");
+	const char *s;
+	cJSON *check;
+
+	*out = NULL;
+	if (av == NULL || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(av, "NULL"))) {
+		*out = tf_strdup("{}");
+		return *out ? TF_OK : TF_ERR_NOMEM;
+	}
+	if (cJSON_GetObjectItemCaseSensitive(av, "M") != NULL)
+		return tf_unmarshal_value_to_json_text(av, out, errbuf, errlen);
+	s = tf_ddb_item_s(item, "params");
+	if (s != NULL) {
+		check = cJSON_Parse(s);
+		if (cJSON_IsObject(check)) {
+			cJSON_Delete(check);
+			*out = tf_strdup(s);
+			return *out ? TF_OK : TF_ERR_NOMEM;
+		}
+		cJSON_Delete(check);
+	}
+	snprintf(errbuf, errlen, "params: not a map");
+	return TF_ERR_PARSE;
+}
+
+enum tf_err
+tf_task_from_item(const cJSON *item, struct tf_task *t, char *errbuf,
+    size_t errlen)
+{
+	const char *status;
+	const cJSON *av, *result;
+	enum tf_err rc = TF_ERR_NOMEM;
+
+	memset(t, 0, sizeof(*t));
+	if (errbuf != NULL && errlen > 0)
+		errbuf[0] = '\0';
+	if (tf_ddb_item_s(item, "id") == NULL) {
+		snprintf(errbuf, errlen, "id: missing or not a string");
+		return TF_ERR_PARSE;
+	}
+	if (tf_ddb_item_s(item, "type") == NULL) {
+		snprintf(errbuf, errlen, "type: missing or not a string");
+		return TF_ERR_PARSE;
+	}
+	if (!copy_s(item, "id", &t->id) || !copy_s(item, "type", &t->type) ||
+	    !copy_s(item, "ns", &t->ns) || !copy_s(item, "lease_owner", &t->lease_owner) ||
+	    !copy_s(item, "lease_token", &t->lease_token) ||
+	    !copy_s(item, "last_error", &t->last_error) ||
+	    !copy_s(item, "name", &t->name) ||
+	    !copy_s(item, "description", &t->description))
+		goto out;
+	if (t->ns == NULL && (t->ns = tf_strdup(TF_DEFAULT_NS)) == NULL)
+		goto out;
+	rc = read_params(item, &t->params_json, errbuf, errlen);
+	if (rc != TF_OK)
+		goto out;
+	/* The result is only shown, never acted on: one that is not a map, or
+	 * that does not unmarshal, is left out rather than making the task
+	 * unreadable (the consumer would then fail it). */
+	result = cJSON_GetObjectItemCaseSensitive(item, "result");
+	if (cJSON_GetObjectItemCaseSensitive(result, "M") != NULL) {
+		rc = tf_unmarshal_value_to_json_text(result, &t->result_json, NULL, 0);
+		if (rc == TF_ERR_NOMEM)
+			goto out;
+		if (rc != TF_OK) {
+			tf_free(t->result_json);
+			t->result_json = NULL;
+		}
+	}
+	status = tf_ddb_item_s(item, "status");
+	if (status == NULL) {
+		/* The original scheduler's format: only `completed` says anything. */
+		t->legacy = true;
+		t->status = get_true(item, "completed") ? TF_TASK_COMPLETED :
+		    TF_TASK_PENDING;
+	} else if (!tf_task_status_parse(status, &t->status)) {
+		snprintf(errbuf, errlen, "status: unknown value \"%.32s\"", status);
+		rc = TF_ERR_PARSE;
+		goto out;
+	}
+	if (!numbers_valid(item, errbuf, errlen)) {
+		rc = TF_ERR_PARSE;
+		goto out;
+	}
+	/* Only the original scheduler's items may have no due time. */
+	if (!t->legacy && (t->status == TF_TASK_PENDING ||
+	    t->status == TF_TASK_PROCESSING) &&
+	    cJSON_GetObjectItemCaseSensitive(item, "next_run") == NULL) {
+		snprintf(errbuf, errlen, "next_run: missing");
+		rc = TF_ERR_PARSE;
+		goto out;
+	}
+	t->gen = get_n(item, "gen", 0);
+	t->next_run = get_n(item, "next_run", 0);
+	t->iteration = get_n(item, "iteration", 0);
+	t->attempts = get_n(item, "attempts", 0);
+	t->max_attempts = get_n(item, "max_attempts", TF_DEFAULT_MAX_ATTEMPTS);
+	t->lease_until = get_n(item, "lease_until", 0);
+	t->enqueued_for = get_n(item, "enqueued_for", 0);
+	t->slot = get_n(item, "slot", 0);
+	t->suspend_requested = get_true(item, "suspend_requested");
+	t->created_at = get_n(item, "created_at", 0);
+	t->updated_at = get_n(item, "updated_at", 0);
+	t->finished_at = get_n(item, "finished_at", 0);
+	t->ttl = get_n(item, "ttl", 0);
+	av = cJSON_GetObjectItemCaseSensitive(item, "schedule");
+	if (av != NULL) {
+		rc = tf_unmarshal_value(av, &t->schedule, errbuf, errlen);
+		if (rc != TF_OK)
+			goto out;
+	}
+	rc = TF_ERR_NOMEM;
+	av = cJSON_GetObjectItemCaseSensitive(item, "errors");
+	if (cJSON_GetObjectItemCaseSensitive(av, "L") != NULL &&
+	    (t->errors = cJSON_Duplicate(av, 1)) == NULL)
+		goto out;
+	av = cJSON_GetObjectItemCaseSensitive(item, "history");
+	if (cJSON_GetObjectItemCaseSensitive(av, "L") != NULL &&
+	    (t->history = cJSON_Duplicate(av, 1)) == NULL)
+		goto out;
+	rc = TF_OK;
+out:
+	if (rc == TF_ERR_NOMEM)
+		snprintf(errbuf, errlen, "out of memory");
+	return rc;
+}
+
+/* Adds a number member. */
+static bool
+add_n(cJSON *o, const char *k, int64_t v)
+{
+	return cJSON_AddNumberToObject(o, k, (double)v) != NULL;
+}
+
+/* Adds list av (AV JSON, may be NULL: nothing added) to o as plain JSON
+ * under key. A list that does not unmarshal is left out. False only when out
+ * of memory. */
+static bool
+add_list(cJSON *o, const char *key, const cJSON *av)
+{
+	cJSON *plain = NULL;
+	char eb[64];
+
+	if (av == NULL || tf_unmarshal_value(av, &plain, eb, sizeof(eb)) != TF_OK)
+		return true;
+	if (!cJSON_AddItemToObject(o, key, plain)) {
+		cJSON_Delete(plain);
+		return false;
+	}
+	return true;
+}
+
+enum tf_err
+tf_task_to_json(const struct tf_task *t, cJSON **out)
+{
+	cJSON *o = cJSON_CreateObject(), *copy = NULL;
+
+	*out = NULL;
+	if (o == NULL)
+		return TF_ERR_NOMEM;
+	/* params stay as their exact text: a raw item prints verbatim. */
+	if (cJSON_AddStringToObject(o, "id", t->id) == NULL ||
+	    cJSON_AddStringToObject(o, "ns", t->ns) == NULL ||
+	    cJSON_AddStringToObject(o, "type", t->type) == NULL ||
+	    (t->name != NULL &&
+	    cJSON_AddStringToObject(o, "name", t->name) == NULL) ||
+	    (t->description != NULL &&
+	    cJSON_AddStringToObject(o, "description", t->description) == NULL) ||
+	    cJSON_AddRawToObject(o, "params", t->params_json) == NULL ||
+	    cJSON_AddStringToObject(o, "status", tf_task_status_name(t->status)) == NULL ||
+	    !add_n(o, "next_run", t->next_run) || !add_n(o, "iteration", t->iteration) ||
+	    !add_n(o, "attempts", t->attempts) || !add_n(o, "max_attempts", t->max_attempts) ||
+	    !add_n(o, "gen", t->gen) || !add_n(o, "created_at", t->created_at) ||
+	    !add_n(o, "updated_at", t->updated_at))
+		goto fail;
+	if ((t->finished_at && !add_n(o, "finished_at", t->finished_at)) ||
+	    (t->ttl && !add_n(o, "ttl", t->ttl)) ||
+	    (t->lease_owner && (cJSON_AddStringToObject(o, "lease_owner", t->lease_owner) == NULL ||
+	    !add_n(o, "lease_until", t->lease_until))) ||
+	    (t->last_error && cJSON_AddStringToObject(o, "last_error", t->last_error) == NULL) ||
+	    (t->enqueued_for && !add_n(o, "enqueued_for", t->enqueued_for)) ||
+	    (t->result_json && cJSON_AddRawToObject(o, "result", t->result_json) == NULL))
+		goto fail;
+	if (t->schedule != NULL) {
+		copy = cJSON_Duplicate(t->schedule, 1);
+		if (copy == NULL || !cJSON_AddItemToObject(o, "schedule", copy))
+			goto fail_copy;
+		copy = NULL;
+	}
+	if (!add_list(o, "errors", t->errors) || !add_list(o, "history", t->history))
+		goto fail;
+	*out = o;
+	return TF_OK;
+fail_copy:
+	cJSON_Delete(copy);
+fail:
+	cJSON_Delete(o);
+	return TF_ERR_NOMEM;
+}
+
+enum tf_err
+tf_task_message_parse(const char *body, struct tf_task_message *m,
+    char *errbuf, size_t errlen)
+{
+	enum tf_err rc = TF_ERR_PARSE;
+	cJSON *doc = cJSON_Parse(body);
+	const cJSON *id, *ts, *gen;
+
+	memset(m, 0, sizeof(*m));
+	if (!cJSON_IsObject(doc)) {
+		snprintf(errbuf, errlen, "message body is not a JSON object");
+		goto out;
+	}
+	id = cJSON_GetObjectItemCaseSensitive(doc, "taskId");
+	if (!cJSON_IsString(id) || !tf_task_id_valid(id->valuestring)) {
+		snprintf(errbuf, errlen, "taskId: missing or not a valid id");
+		goto out;
+	}
+	snprintf(m->id, sizeof(m->id), "%s", id->valuestring);
+	ts = cJSON_GetObjectItemCaseSensitive(doc, "targetTimestamp");
+	if (ts != NULL && !cJSON_IsNull(ts)) {
+		if (!cJSON_IsNumber(ts) || ts->valuedouble < 0 ||
+		    ts->valuedouble > 9.0e15) {
+			snprintf(errbuf, errlen, "targetTimestamp: not epoch milliseconds");
+			goto out;
+		}
+		m->target_ms = (int64_t)ts->valuedouble;
+	}
+	gen = cJSON_GetObjectItemCaseSensitive(doc, "gen");
+	if (gen != NULL && !cJSON_IsNull(gen)) {
+		if (!cJSON_IsNumber(gen) || gen->valuedouble < 0 ||
+		    gen->valuedouble > 9.0e15 ||
+		    gen->valuedouble != (double)(int64_t)gen->valuedouble) {
+			snprintf(errbuf, errlen, "gen: not a generation number");
+			goto out;
+		}
+		m->gen = (int64_t)gen->valuedouble;
+		m->has_gen = true;
+	}
+	rc = TF_OK;
+out:
+	cJSON_Delete(doc);
+	return rc;
+}
+
+enum tf_err
+tf_task_message_format(const char *id, int64_t target_ms, int64_t gen,
+    char **body)
+{
+	cJSON *doc = cJSON_CreateObject();
+
+	*body = NULL;
+	if (doc != NULL && cJSON_AddStringToObject(doc, "taskId", id) != NULL &&
+	    cJSON_AddNumberToObject(doc, "targetTimestamp", (double)target_ms) != NULL &&
+	    cJSON_AddNullToObject(doc, "priority") != NULL &&
+	    cJSON_AddNumberToObject(doc, "gen", (double)gen) != NULL)
+		*body = cJSON_PrintUnformatted(doc);
+	cJSON_Delete(doc);
+	return *body != NULL ? TF_OK : TF_ERR_NOMEM;
+}
+
+cJSON *
+tf_task_key(const char *id)
+{
+	cJSON *k = cJSON_CreateObject(), *av = tf_ddb_av_s(id);
+
+	if (k == NULL || av == NULL || !cJSON_AddItemToObject(k, "id", av)) {
+		cJSON_Delete(av);
+		cJSON_Delete(k);
+		return NULL;
+	}
+	return k;
+}
+
+/* Adds attribute name = av to item; takes av (also on failure). */
+static bool
+put_attr(cJSON *item, const char *name, cJSON *av)
+{
+	if (av == NULL || !cJSON_AddItemToObject(item, name, av)) {
+		cJSON_Delete(av);
+		return false;
+	}
+	return true;
+}
+
+enum tf_err
+tf_task_create(struct tf_aws *aws, const char *table,
+    const struct tf_task_spec *spec, int64_t now_ms, char **id_out,
+    bool *enqueue, char *errbuf, size_t errlen)
+{
+	enum tf_err rc = TF_ERR_INVALID;
+	struct tf_ddb_expr e = { 0 };
+	cJSON *item = NULL, *params = NULL, *sched = NULL;
+	const char *ns = spec->ns ? spec->ns : TF_DEFAULT_NS;
+	const char *ptext = spec->params_json ? spec->params_json : "{}";
+	char idbuf[37], shard[4];
+	const char *id = spec->id;
+	int64_t max_attempts = spec->max_attempts ? spec->max_attempts :
+	    TF_DEFAULT_MAX_ATTEMPTS;
+	bool soon, ok;
+
+	*id_out = NULL;
+	*enqueue = false;
+	if (id == NULL) {
+		uuid_t u;
+
+		uuid_generate_random(u);
+		uuid_unparse_lower(u, idbuf);
+		id = idbuf;
+	}
+	if (!tf_task_id_valid(id)) {
+		snprintf(errbuf, errlen, "id: must be 1 to %d printable characters "
+		    "without spaces", TF_TASK_ID_MAX);
+		goto out;
+	}
+	if (!tf_task_ns_valid(ns)) {
+		snprintf(errbuf, errlen, "ns: must be 1 to %d of A-Z a-z 0-9 _ . -",
+		    TF_TASK_NS_MAX);
+		goto out;
+	}
+	if (!tf_task_type_valid(spec->type)) {
+		snprintf(errbuf, errlen, "type: must be %s", TF_TASK_TYPE_SYNTAX);
+		goto out;
+	}
+	if (max_attempts < 1 || max_attempts > 1000) {
+		snprintf(errbuf, errlen, "max_attempts: must be from 1 to 1000");
+		goto out;
+	}
+	if (tf_task_labels_check(spec->name, spec->description, errbuf,
+	    errlen) != TF_OK)
+		goto out;
+	if (spec->next_run <= 0) {
+		snprintf(errbuf, errlen, "next_run: must be a time after 1970");
+		goto out;
+	}
+	rc = tf_marshal_value_json_text(ptext, strlen(ptext), &params, errbuf, errlen);
+	if (rc != TF_OK)
+		goto out;
+	if (cJSON_GetObjectItemCaseSensitive(params, "M") == NULL) {
+		snprintf(errbuf, errlen, "params: must be a JSON object");
+		rc = TF_ERR_INVALID;
+		goto out;
+	}
+	if (spec->schedule != NULL) {
+		rc = tf_marshal_value(spec->schedule, &sched, errbuf, errlen);
+		if (rc != TF_OK)
+			goto out;
+	}
+	rc = TF_ERR_NOMEM;
+	soon = spec->next_run <= now_ms + (spec->horizon_ms > 0 ? spec->horizon_ms :
+	    TF_ENQUEUE_HORIZON_MS);
+	tf_task_shard(id, shard);
+	item = cJSON_CreateObject();
+	if (item == NULL)
+		goto out;
+	/* params and sched go in first: put_attr takes them either way. */
+	ok = put_attr(item, "params", params);
+	params = NULL;
+	if (ok && sched != NULL) {
+		ok = put_attr(item, "schedule", sched) &&
+		    put_attr(item, "slot", tf_ddb_av_n(spec->next_run));
+	}
+	sched = NULL;
+	if (!ok ||
+	    !put_attr(item, "id", tf_ddb_av_s(id)) ||
+	    !put_attr(item, "ns", tf_ddb_av_s(ns)) ||
+	    !put_attr(item, "type", tf_ddb_av_s(spec->type)) ||
+	    (spec->name != NULL && spec->name[0] != '\0' &&
+	    !put_attr(item, "name", tf_ddb_av_s(spec->name))) ||
+	    (spec->description != NULL && spec->description[0] != '\0' &&
+	    !put_attr(item, "description", tf_ddb_av_s(spec->description))) ||
+	    !put_attr(item, "status", tf_ddb_av_s("PENDING")) ||
+	    !put_attr(item, "completed", tf_ddb_av_bool(false)) ||
+	    !put_attr(item, "next_run", tf_ddb_av_n(spec->next_run)) ||
+	    !put_attr(item, "iteration", tf_ddb_av_n(0)) ||
+	    !put_attr(item, "attempts", tf_ddb_av_n(0)) ||
+	    !put_attr(item, "max_attempts", tf_ddb_av_n(max_attempts)) ||
+	    !put_attr(item, "gen", tf_ddb_av_n(1)) ||
+	    !put_attr(item, "created_at", tf_ddb_av_n(now_ms)) ||
+	    !put_attr(item, "updated_at", tf_ddb_av_n(now_ms)) ||
+	    !put_attr(item, "due_shard", tf_ddb_av_s(shard)) ||
+	    !put_attr(item, "due_at", tf_ddb_av_n(spec->next_run)) ||
+	    (soon && !put_attr(item, "enqueued_for", tf_ddb_av_n(
+	    spec->next_run > now_ms ? spec->next_run : now_ms))))
+		goto out;
+	if (tf_marshal_item_size(item) > TF_MARSHAL_MAX_ITEM_SIZE) {
+		snprintf(errbuf, errlen, "params: the task is larger than DynamoDB's "
+		    "400 KB item limit");
+		rc = TF_ERR_TOO_LARGE;
+		goto out;
+	}
+	e.condition = "attribute_not_exists(id)";
+	rc = tf_ddb_put_item(aws, table, item, &e);
+	if (rc != TF_OK)
+		goto out;
+	*id_out = tf_strdup(id);
+	if (*id_out == NULL) {
+		rc = TF_ERR_NOMEM;
+		goto out;
+	}
+	*enqueue = soon;
+out:
+	cJSON_Delete(params);
+	cJSON_Delete(sched);
+	cJSON_Delete(item);
+	return rc;
+}
+
+enum tf_err
+tf_task_get(struct tf_aws *aws, const char *table, const char *id,
+    struct tf_task *t, char *errbuf, size_t errlen)
+{
+	cJSON *key = tf_task_key(id), *item = NULL;
+	enum tf_err rc;
+
+	memset(t, 0, sizeof(*t));
+	if (key == NULL)
+		return TF_ERR_NOMEM;
+	rc = tf_ddb_get_item(aws, table, key, true, NULL, &item);
+	if (rc == TF_OK)
+		rc = tf_task_from_item(item, t, errbuf, errlen);
+	cJSON_Delete(item);
+	cJSON_Delete(key);
+	return rc;
+}
+
+/* Runs an UpdateItem on task id with e, returning ALL_NEW into *t when t is
+ * not NULL. */
+static enum tf_err
+update_task(struct tf_aws *aws, const char *table, const char *id,
+    const struct tf_ddb_expr *e, struct tf_task *t, char *errbuf, size_t errlen)
+{
+	cJSON *key = tf_task_key(id), *attrs = NULL;
+	enum tf_err rc;
+
+	if (key == NULL)
+		return TF_ERR_NOMEM;
+	rc = tf_ddb_update_item(aws, table, key, e, t ? "ALL_NEW" : NULL,
+	    t ? &attrs : NULL);
+	if (rc == TF_OK && t != NULL)
+		rc = attrs ? tf_task_from_item(attrs, t, errbuf, errlen) : TF_ERR_PARSE;
+	cJSON_Delete(attrs);
+	cJSON_Delete(key);
+	return rc;
+}
+
+/* The claim was retried and failed its condition: true when the item shows
+ * that an earlier attempt of this same claim was applied (its token, the
+ * generation it wrote, PROCESSING); *t then holds the item. */
+static bool
+claim_was_ours(struct tf_aws *aws, const char *table, const char *id,
+    int64_t msg_gen, const char *token, struct tf_task *t)
+{
+	char err[64];
+
+	if (tf_task_get(aws, table, id, t, err, sizeof(err)) != TF_OK)
+		return false;
+	if (t->status == TF_TASK_PROCESSING && t->gen == msg_gen + 1 &&
+	    t->lease_token != NULL && strcmp(t->lease_token, token) == 0)
+		return true;
+	tf_task_free(t);
+	memset(t, 0, sizeof(*t));
+	return false;
+}
+
+enum tf_err
+tf_task_claim(struct tf_aws *aws, const char *table, const char *id,
+    int64_t msg_gen, const char *owner, int64_t now_ms, int64_t skew_ms,
+    int64_t lease_ms, struct tf_task *t, char *errbuf, size_t errlen)
+{
+	struct tf_ddb_expr e = { 0 };
+	char shard[4], token[40];
+	enum tf_err rc = TF_ERR_NOMEM;
+
+	memset(t, 0, sizeof(*t));
+	tf_task_shard(id, shard);
+	snprintf(token, sizeof(token), "%016llx%016llx",
+	    (unsigned long long)tf_random_below(INT64_MAX),
+	    (unsigned long long)tf_random_below(INT64_MAX));
+	e.update = "SET #st = :processing, gen = :ng, lease_owner = :me, "
+	    "lease_until = :lu, lease_token = :tok, due_at = :lu, "
+	    "due_shard = if_not_exists(due_shard, :shard), "
+	    "updated_at = :now, completed = :f, ns = if_not_exists(ns, :dns), "
+	    "iteration = if_not_exists(iteration, :zero), "
+	    "attempts = if_not_exists(attempts, :zero), "
+	    "max_attempts = if_not_exists(max_attempts, :dmax), "
+	    "created_at = if_not_exists(created_at, :now), "
+	    "next_run = if_not_exists(next_run, :now) REMOVE enqueued_for";
+	/* Items of the original scheduler have no status, gen or next_run; the
+	 * item must exist, or the update would create one. */
+	e.condition = msg_gen == 0 ?
+	    "attribute_exists(id) AND "
+	    "(#st = :pending OR (attribute_not_exists(#st) AND "
+	    "(attribute_not_exists(completed) OR completed = :f))) AND "
+	    "(attribute_not_exists(next_run) OR next_run <= :due) AND "
+	    "(attribute_not_exists(gen) OR gen = :g)" :
+	    "#st = :pending AND next_run <= :due AND gen = :g";
+	if (tf_ddb_expr_name(&e, "#st", "status") != TF_OK ||
+	    tf_ddb_expr_value_s(&e, ":processing", "PROCESSING") != TF_OK ||
+	    tf_ddb_expr_value_s(&e, ":pending", "PENDING") != TF_OK ||
+	    tf_ddb_expr_value_n(&e, ":ng", msg_gen + 1) != TF_OK ||
+	    tf_ddb_expr_value_n(&e, ":g", msg_gen) != TF_OK ||
+	    tf_ddb_expr_value_s(&e, ":me", owner) != TF_OK ||
+	    tf_ddb_expr_value_n(&e, ":lu", now_ms + lease_ms) != TF_OK ||
+	    tf_ddb_expr_value_s(&e, ":tok", token) != TF_OK ||
+	    tf_ddb_expr_value_s(&e, ":shard", shard) != TF_OK ||
+	    tf_ddb_expr_value_n(&e, ":now", now_ms) != TF_OK ||
+	    tf_ddb_expr_value_n(&e, ":due", now_ms + skew_ms) != TF_OK ||
+	    tf_ddb_expr_value_bool(&e, ":f", false) != TF_OK ||
+	    tf_ddb_expr_value_s(&e, ":dns", TF_DEFAULT_NS) != TF_OK ||
+	    tf_ddb_expr_value_n(&e, ":zero", 0) != TF_OK ||
+	    tf_ddb_expr_value_n(&e, ":dmax", TF_DEFAULT_MAX_ATTEMPTS) != TF_OK)
+		goto out;
+	rc = update_task(aws, table, id, &e, t, errbuf, errlen);
+	if (rc == TF_ERR_CONDITION && tf_aws_last_error()->attempts > 1 &&
+	    claim_was_ours(aws, table, id, msg_gen, token, t)) {
+		struct tf_log_field f[] = { { "task", id } };
+
+		tf_log_fields(TF_LOG_INFO, f, 1, "claim reply was lost and its retry "
+		    "found the claim already made by this consumer; running it");
+		rc = TF_OK;
+	}
+out:
+	tf_ddb_expr_free(&e);
+	return rc;
+}
+
+/* Binds the condition "the lease is still ours": gen, owner, PROCESSING. */
+static enum tf_err
+bind_lease(struct tf_ddb_expr *e, int64_t gen, const char *owner)
+{
+	enum tf_err rc;
+
+	if ((rc = tf_ddb_expr_name(e, "#st", "status")) != TF_OK ||
+	    (rc = tf_ddb_expr_value_n(e, ":g", gen)) != TF_OK ||
+	    (rc = tf_ddb_expr_value_s(e, ":me", owner)) != TF_OK ||
+	    (rc = tf_ddb_expr_value_s(e, ":processing", "PROCESSING")) != TF_OK)
+		return rc;
+	return TF_OK;
+}
+
+#define LEASE_CONDITION "gen = :g AND lease_owner = :me AND #st = :processing"
+
+enum tf_err
+tf_task_extend_lease(struct tf_aws *aws, const char *table, const char *id,
+    int64_t gen, const char *owner, int64_t until_ms)
+{
+	struct tf_ddb_expr e = { 0 };
+	enum tf_err rc;
+
+	e.update = "SET lease_until = :lu, due_at = :lu";
+	e.condition = LEASE_CONDITION;
+	rc = bind_lease(&e, gen, owner);
+	if (rc == TF_OK)
+		rc = tf_ddb_expr_value_n(&e, ":lu", until_ms);
+	if (rc == TF_OK)
+		rc = update_task(aws, table, id, &e, NULL, NULL, 0);
+	tf_ddb_expr_free(&e);
+	return rc;
+}
+
+/* List old (AV JSON {"L":[...]}, may be NULL) with entry (an AV, taken) at
+ * its end, keeping the latest `keep`, as an AV. Caller frees with
+ * cJSON_Delete(); NULL when out of memory. */
+static cJSON *
+list_with(const cJSON *old, int keep, cJSON *entry)
+{
+	cJSON *av = cJSON_CreateObject(), *list, *copy;
+	const cJSON *items = cJSON_GetObjectItemCaseSensitive(old, "L"), *e;
+	int skip = cJSON_GetArraySize(items) - (keep - 1), i = 0;
+
+	list = av ? cJSON_AddArrayToObject(av, "L") : NULL;
+	if (list == NULL)
+		goto fail;
+	cJSON_ArrayForEach(e, items) {
+		if (i++ < skip)
+			continue;
+		copy = cJSON_Duplicate(e, 1);
+		if (copy == NULL || !cJSON_AddItemToArray(list, copy)) {
+			cJSON_Delete(copy);
+			goto fail;
+		}
+	}
+	if (!cJSON_AddItemToArray(list, entry)) {
+		entry = NULL;
+		goto fail;
+	}
+	return av;
+fail:
+	cJSON_Delete(entry);
+	cJSON_Delete(av);
+	return NULL;
+}
+
+/* The `errors` list with one more entry, keeping the latest ten, as an AV.
+ * Caller frees with cJSON_Delete(); NULL when out of memory. */
+static cJSON *
+errors_with(const struct tf_task *t, const char *text, int64_t now_ms)
+{
+	cJSON *entry = cJSON_CreateObject(), *m;
+	char cut[TF_TASK_ERROR_MAX + 1];
+
+	snprintf(cut, sizeof(cut), "%s", text);
+	m = entry ? cJSON_AddObjectToObject(entry, "M") : NULL;
+	if (m == NULL || !put_attr(m, "at", tf_ddb_av_n(now_ms)) ||
+	    !put_attr(m, "error", tf_ddb_av_s(cut)) ||
+	    !put_attr(m, "iteration", tf_ddb_av_n(t->iteration)) ||
+	    !put_attr(m, "attempt", tf_ddb_av_n(t->attempts + 1))) {
+		cJSON_Delete(entry);
+		return NULL;
+	}
+	return list_with(t->errors, TF_TASK_ERRORS_KEPT, entry);
+}
+
+/* What a run came to, for `history`: completed (the task is over), success
+ * (another iteration follows), retry, failed (the task is over), or error (a
+ * recurring task's occurrence failed for good; its schedule goes on). */
+static const char *
+history_outcome(const struct tf_task_outcome *o, enum tf_task_status state)
+{
+	if (state == TF_TASK_FAILED || o->kind == TF_OUTCOME_FAILED)
+		return "failed";      /* also a retry that used the last attempt */
+	if (o->kind == TF_OUTCOME_RETRY)
+		return "retry";
+	if (o->error != NULL)
+		return "error";
+	return state == TF_TASK_COMPLETED ? "completed" : "success";
+}
+
+/* The `history` list with this run added, keeping o->history_kept entries,
+ * as an AV. Caller frees with cJSON_Delete(); NULL when out of memory. */
+static cJSON *
+history_with(const struct tf_task *t, const struct tf_task_outcome *o,
+    enum tf_task_status state, int64_t now_ms)
+{
+	cJSON *entry = cJSON_CreateObject(), *m;
+	int keep = o->history_kept > TF_TASK_HISTORY_MAX ? TF_TASK_HISTORY_MAX :
+	    o->history_kept;
+
+	m = entry ? cJSON_AddObjectToObject(entry, "M") : NULL;
+	if (m == NULL || !put_attr(m, "at", tf_ddb_av_n(now_ms)) ||
+	    !put_attr(m, "iteration", tf_ddb_av_n(t->iteration)) ||
+	    !put_attr(m, "attempt", tf_ddb_av_n(t->attempts + 1)) ||
+	    !put_attr(m, "outcome", tf_ddb_av_s(history_outcome(o, state))) ||
+	    (o->duration_ms >= 0 && !put_attr(m, "ms", tf_ddb_av_n(o->duration_ms))) ||
+	    (o->late_ms > 0 && !put_attr(m, "late_ms", tf_ddb_av_n(o->late_ms)))) {
+		cJSON_Delete(entry);
+		return NULL;
+	}
+	return list_with(t->history, keep, entry);
+}
+
+cJSON *
+tf_task_history_note(const struct tf_task *t, const char *outcome,
+    int64_t at_ms, int keep)
+{
+	cJSON *entry = cJSON_CreateObject(), *m;
+
+	if (keep > TF_TASK_HISTORY_MAX)
+		keep = TF_TASK_HISTORY_MAX;
+	m = entry ? cJSON_AddObjectToObject(entry, "M") : NULL;
+	if (keep < 1 || m == NULL || !put_attr(m, "at", tf_ddb_av_n(at_ms)) ||
+	    !put_attr(m, "iteration", tf_ddb_av_n(t->iteration)) ||
+	    !put_attr(m, "attempt", tf_ddb_av_n(t->attempts)) ||
+	    !put_attr(m, "outcome", tf_ddb_av_s(outcome))) {
+		cJSON_Delete(entry);
+		return NULL;
+	}
+	return list_with(t->history, keep, entry);
+}
+
+/* Binds :name to the marshalled JSON object text (a map). */
+static enum tf_err
+bind_object(struct tf_ddb_expr *e, const char *placeholder, const char *text,
+    const char *what, char *errbuf, size_t errlen)
+{
+	cJSON *av = NULL;
+	enum tf_err rc = tf_marshal_value_json_text(text, strlen(text), &av,
+	    errbuf, errlen);
+
+	if (rc != TF_OK)
+		return rc;
+	if (cJSON_GetObjectItemCaseSensitive(av, "M") == NULL) {
+		cJSON_Delete(av);
+		snprintf(errbuf, errlen, "%s: not a JSON object", what);
+		return TF_ERR_INVALID;
+	}
+	return tf_ddb_expr_value(e, placeholder, av);
+}
+
+/*
+ * Builds and sends the outcome write for state `state`. `guard_suspend` adds
+ * "no suspend was requested" to the condition, so a PENDING outcome cannot
+ * overwrite a suspend that arrived during the run.
+ */
+static enum tf_err
+write_outcome(struct tf_aws *aws, const char *table, const struct tf_task *t,
+    const struct tf_task_outcome *o, int64_t now_ms, enum tf_task_status state,
+    bool guard_suspend, int64_t *enqueue_at, char *errbuf, size_t errlen)
+{
+	struct tf_ddb_expr e = { 0 };
+	struct tf_buf set = TF_BUF_INIT, remove = TF_BUF_INIT, update = TF_BUF_INIT;
+	struct tf_buf cond = TF_BUF_INIT;
+	bool done = o->kind == TF_OUTCOME_DONE;
+	int64_t next = 0;
+	enum tf_err rc;
+	char cut[TF_TASK_ERROR_MAX + 1];
+
+	*enqueue_at = 0;
+	rc = bind_lease(&e, t->gen, t->lease_owner);
+	if (rc != TF_OK)
+		goto out;
+	rc = TF_ERR_NOMEM;
+	if (tf_buf_append_str(&cond, LEASE_CONDITION) != TF_OK ||
+	    (guard_suspend && tf_buf_append_str(&cond,
+	    " AND attribute_not_exists(suspend_requested)") != TF_OK) ||
+	    (o->lease_expired_before > 0 && (tf_buf_append_str(&cond,
+	    " AND lease_until < :expired") != TF_OK ||
+	    tf_ddb_expr_value_n(&e, ":expired", o->lease_expired_before) != TF_OK)))
+		goto out;
+	e.condition = cond.data;
+	if (tf_ddb_expr_value_n(&e, ":ng", t->gen + 1) != TF_OK ||
+	    tf_ddb_expr_value_n(&e, ":now", now_ms) != TF_OK ||
+	    tf_ddb_expr_value_s(&e, ":state", tf_task_status_name(state)) != TF_OK ||
+	    tf_ddb_expr_value_bool(&e, ":done", state == TF_TASK_COMPLETED) != TF_OK)
+		goto out;
+	if (tf_buf_append_str(&set, "SET #st = :state, completed = :done, gen = :ng, "
+	    "updated_at = :now") != TF_OK ||
+	    tf_buf_append_str(&remove, " REMOVE lease_owner, lease_until, "
+	    "lease_token, suspend_requested") != TF_OK)
+		goto out;
+
+	if (done) {
+		/* A finished run: the next iteration starts with fresh attempts. */
+		if (tf_ddb_expr_value_n(&e, ":one", 1) != TF_OK ||
+		    tf_ddb_expr_value_n(&e, ":zero", 0) != TF_OK ||
+		    tf_buf_append_str(&set, ", iteration = iteration + :one, "
+		    "attempts = :zero") != TF_OK)
+			goto out;
+		if (o->new_params != NULL) {
+			rc = bind_object(&e, ":params", o->new_params, "new params",
+			    errbuf, errlen);
+			if (rc != TF_OK)
+				goto out;
+			rc = TF_ERR_NOMEM;
+			if (tf_buf_append_str(&set, ", params = :params") != TF_OK)
+				goto out;
+		}
+		next = o->next_run > 0 ? o->next_run : now_ms;
+		if (o->slot > 0 && (tf_ddb_expr_value_n(&e, ":slot", o->slot) != TF_OK ||
+		    tf_buf_append_str(&set, ", slot = :slot") != TF_OK))
+			goto out;
+	} else {
+		if (tf_ddb_expr_value_n(&e, ":att", t->attempts +
+		    (o->uncharged ? 0 : 1)) != TF_OK ||
+		    tf_buf_append_str(&set, ", attempts = :att") != TF_OK)
+			goto out;
+		next = o->retry_at > 0 ? o->retry_at : now_ms;
+	}
+	if (o->error != NULL) {
+		snprintf(cut, sizeof(cut), "%s", o->error);
+		if (tf_ddb_expr_value_s(&e, ":err", cut) != TF_OK ||
+		    tf_ddb_expr_value(&e, ":errs", errors_with(t, cut, now_ms)) != TF_OK ||
+		    tf_buf_append_str(&set, ", last_error = :err, errors = :errs") != TF_OK)
+			goto out;
+	}
+	if (o->history_kept > 0 &&
+	    (tf_ddb_expr_value(&e, ":hist", history_with(t, o, state, now_ms)) != TF_OK ||
+	    tf_buf_append_str(&set, ", history = :hist") != TF_OK))
+		goto out;
+	if (o->result_json != NULL) {
+		rc = bind_object(&e, ":result", o->result_json, "result", errbuf, errlen);
+		if (rc != TF_OK)
+			goto out;
+		rc = TF_ERR_NOMEM;
+		if (tf_buf_append_str(&set, ", #res = :result") != TF_OK ||
+		    tf_ddb_expr_name(&e, "#res", "result") != TF_OK)
+			goto out;
+	}
+	if (state == TF_TASK_PENDING || state == TF_TASK_SUSPENDED) {
+		if (tf_ddb_expr_value_n(&e, ":next", next) != TF_OK ||
+		    tf_buf_append_str(&set, ", next_run = :next") != TF_OK)
+			goto out;
+	}
+	if (state == TF_TASK_PENDING) {
+		/* The next iteration or attempt: due again, in the due index. */
+		if (tf_buf_append_str(&set, ", due_at = :next") != TF_OK)
+			goto out;
+		if (next <= now_ms + (o->horizon_ms > 0 ? o->horizon_ms :
+		    TF_ENQUEUE_HORIZON_MS)) {
+			/* When the message becomes visible: the sweeper counts
+			 * its grace from then, not from a due time long past. */
+			if (tf_buf_append_str(&set, ", enqueued_for = :enq") != TF_OK ||
+			    tf_ddb_expr_value_n(&e, ":enq", next > now_ms ? next :
+			    now_ms) != TF_OK)
+				goto out;
+			*enqueue_at = next;
+		} else if (tf_buf_append_str(&remove, ", enqueued_for") != TF_OK) {
+			goto out;
+		}
+	} else {
+		/* Finished or suspended: out of the due index. A finished
+		 * task with a retention gets its expiry (`ttl`, seconds). */
+		if (state != TF_TASK_SUSPENDED && o->retention_ms > 0 &&
+		    (tf_ddb_expr_value_n(&e, ":ttl", (now_ms + o->retention_ms) /
+		    1000) != TF_OK || tf_buf_append_str(&set, ", #ttl = :ttl") != TF_OK ||
+		    tf_ddb_expr_name(&e, "#ttl", "ttl") != TF_OK))
+			goto out;
+		if ((state != TF_TASK_SUSPENDED &&
+		    tf_buf_append_str(&set, ", finished_at = :now") != TF_OK) ||
+		    tf_buf_append_str(&remove, ", due_shard, due_at, enqueued_for") != TF_OK)
+			goto out;
+	}
+	if (tf_buf_appendf(&update, "%s%s", tf_buf_str(&set), tf_buf_str(&remove)) != TF_OK)
+		goto out;
+	e.update = update.data;
+	rc = update_task(aws, table, t->id, &e, NULL, errbuf, errlen);
+out:
+	if (rc != TF_OK)
+		*enqueue_at = 0;
+	tf_ddb_expr_free(&e);
+	tf_buf_free(&set);
+	tf_buf_free(&remove);
+	tf_buf_free(&update);
+	tf_buf_free(&cond);
+	return rc;
+}
+
+enum tf_err
+tf_task_finish(struct tf_aws *aws, const char *table, const struct tf_task *t,
+    const struct tf_task_outcome *o, int64_t now_ms,
+    enum tf_task_status *state_out, int64_t *next_gen, int64_t *enqueue_at,
+    char *errbuf, size_t errlen)
+{
+	struct tf_task now_item;
+	enum tf_task_status state;
+	enum tf_err rc;
+	char err[64];
+
+	*next_gen = t->gen + 1;
+	if (o->kind == TF_OUTCOME_DONE)
+		state = o->completed ? TF_TASK_COMPLETED : TF_TASK_PENDING;
+	else if (o->kind == TF_OUTCOME_RETRY &&
+	    (o->uncharged || t->attempts + 1 < t->max_attempts))
+		state = TF_TASK_PENDING;
+	else
+		state = TF_TASK_FAILED;
+	*state_out = state;
+	rc = write_outcome(aws, table, t, o, now_ms, state, state == TF_TASK_PENDING,
+	    enqueue_at, errbuf, errlen);
+	if (rc != TF_ERR_CONDITION)
+		return rc;
+	/* The condition failed. Three reasons, told apart by the item:
+	 *   - our own write was applied, but its reply was lost and the AWS layer
+	 *     retried it (gen moved by one, stamped with our time, no lease);
+	 *   - a suspend was requested during the run: the run's result is kept
+	 *     and the task is SUSPENDED;
+	 *   - the lease is gone: another consumer owns the task. */
+	rc = tf_task_get(aws, table, t->id, &now_item, err, sizeof(err));
+	if (rc == TF_OK && now_item.gen == t->gen + 1 &&
+	    now_item.updated_at == now_ms && now_item.lease_owner == NULL) {
+		*state_out = now_item.status;
+		*enqueue_at = now_item.status == TF_TASK_PENDING &&
+		    now_item.enqueued_for > 0 ? now_item.next_run : 0;
+	} else if (rc == TF_OK && state == TF_TASK_PENDING &&
+	    now_item.gen == t->gen && now_item.suspend_requested &&
+	    now_item.status == TF_TASK_PROCESSING && now_item.lease_owner != NULL &&
+	    t->lease_owner != NULL && strcmp(now_item.lease_owner, t->lease_owner) == 0) {
+		*state_out = TF_TASK_SUSPENDED;
+		rc = write_outcome(aws, table, t, o, now_ms, TF_TASK_SUSPENDED, false,
+		    enqueue_at, errbuf, errlen);
+	} else if (rc == TF_OK || rc == TF_ERR_NOT_FOUND || rc == TF_ERR_PARSE) {
+		rc = TF_ERR_CONDITION;
+	}
+	tf_task_free(&now_item);
+	return rc;
+}
+
+enum tf_err
+tf_task_sweep_enqueue(struct tf_aws *aws, const char *table, const char *id,
+    int64_t gen, int64_t due_ms, int64_t stale_before_ms, int64_t now_ms)
+{
+	struct tf_ddb_expr e = { 0 };
+	int64_t visible = due_ms > now_ms ? due_ms : now_ms;
+	enum tf_err rc = TF_ERR_NOMEM;
+
+	/* The new generation makes any message still out for this task stale;
+	 * only one of several sweeping consumers wins the condition.
+	 * enqueued_for is when the new message becomes visible: for an
+	 * overdue task, now, so that the grace runs from the send and a task
+	 * waiting in a long queue is not sent again at every sweep. */
+	e.update = "SET gen = :ng, enqueued_for = :v";
+	e.condition = "gen = :g AND #st = :pending AND next_run = :d AND "
+	    "(attribute_not_exists(enqueued_for) OR enqueued_for < :stale)";
+	if (tf_ddb_expr_name(&e, "#st", "status") == TF_OK &&
+	    tf_ddb_expr_value_s(&e, ":pending", "PENDING") == TF_OK &&
+	    tf_ddb_expr_value_n(&e, ":ng", gen + 1) == TF_OK &&
+	    tf_ddb_expr_value_n(&e, ":g", gen) == TF_OK &&
+	    tf_ddb_expr_value_n(&e, ":d", due_ms) == TF_OK &&
+	    tf_ddb_expr_value_n(&e, ":v", visible) == TF_OK &&
+	    tf_ddb_expr_value_n(&e, ":stale", stale_before_ms) == TF_OK)
+		rc = update_task(aws, table, id, &e, NULL, NULL, 0);
+	if (rc == TF_ERR_CONDITION && tf_aws_last_error()->attempts > 1) {
+		/* A retried call: an earlier attempt may have been applied with
+		 * its reply lost. If the item shows this very enqueue, send the
+		 * message (should another sweeper have made it, both send the
+		 * same generation, and the consumer drops the copy). */
+		struct tf_task t;
+		char err[64];
+
+		if (tf_task_get(aws, table, id, &t, err, sizeof(err)) == TF_OK &&
+		    t.status == TF_TASK_PENDING && t.gen == gen + 1 &&
+		    t.enqueued_for == visible)
+			rc = TF_OK;
+		tf_task_free(&t);
+	}
+	tf_ddb_expr_free(&e);
+	return rc;
+}
+
+enum tf_err
+tf_task_release_message(struct tf_aws *aws, const char *table, const char *id,
+    int64_t gen)
+{
+	struct tf_ddb_expr e = { 0 };
+	enum tf_err rc = TF_ERR_NOMEM;
+
+	e.update = "REMOVE enqueued_for";
+	e.condition = "gen = :g";
+	if (tf_ddb_expr_value_n(&e, ":g", gen) == TF_OK)
+		rc = update_task(aws, table, id, &e, NULL, NULL, 0);
+	tf_ddb_expr_free(&e);
+	return rc;
+}
+
+int
+tf_task_delay_s(int64_t due_ms, int64_t now_ms)
+{
+	int64_t d = due_ms - now_ms;
+
+	if (d <= 0)
+		return 0;
+	d /= 1000;
+	return d > TF_SQS_MAX_DELAY_S ? TF_SQS_MAX_DELAY_S : (int)d;
+}
+
+enum tf_err
+tf_task_send_message(struct tf_aws *aws, const char *queue_url, const char *id,
+    int64_t due_ms, int64_t gen, int64_t now_ms)
+{
+	char *body = NULL;
+	enum tf_err rc;
+
+	rc = tf_task_message_format(id, due_ms, gen, &body);
+	if (rc == TF_OK)
+		rc = tf_sqs_send_message(aws, queue_url, body,
+		    tf_task_delay_s(due_ms, now_ms), NULL);
+	tf_free(body);
+	return rc;
+}
+
+enum tf_err
+tf_task_mark_enqueued(struct tf_aws *aws, const char *table, const char *id,
+    int64_t gen, int64_t due_ms)
+{
+	struct tf_ddb_expr e = { 0 };
+	enum tf_err rc;
+
+	e.update = "SET enqueued_for = :d";
+	e.condition = "gen = :g";
+	rc = tf_ddb_expr_value_n(&e, ":d", due_ms > tf_now_ms() ? due_ms :
+	    tf_now_ms());
+	if (rc == TF_OK)
+		rc = tf_ddb_expr_value_n(&e, ":g", gen);
+	if (rc == TF_OK)
+		rc = update_task(aws, table, id, &e, NULL, NULL, 0);
+	tf_ddb_expr_free(&e);
+	return rc;
+}
+
+enum tf_err
+tf_task_delete(struct tf_aws *aws, const char *table, const char *id)
+{
+	struct tf_ddb_expr e = { 0 };
+	cJSON *key = tf_task_key(id);
+	enum tf_err rc;
+
+	if (key == NULL)
+		return TF_ERR_NOMEM;
+	e.condition = "attribute_exists(id)";
+	rc = tf_ddb_delete_item(aws, table, key, &e, NULL);
+	if (rc == TF_ERR_CONDITION)
+		rc = TF_ERR_NOT_FOUND;
+	cJSON_Delete(key);
+	return rc;
+}
+
+/* The by_ns key of an item ({"id","ns","next_run"}), the position after it
+ * in a listing. NULL when out of memory. Caller frees with cJSON_Delete(). */
+static cJSON *
+list_key_of(const cJSON *item)
+{
+	static const char *const names[] = { "id", "ns", "next_run" };
+	cJSON *k = cJSON_CreateObject(), *copy;
+	const cJSON *av;
+	size_t i;
+
+	if (k == NULL)
+		return NULL;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		av = cJSON_GetObjectItemCaseSensitive(item, names[i]);
+		if (av == NULL)
+			continue;
+		copy = cJSON_Duplicate(av, 1);
+		if (copy == NULL || !cJSON_AddItemToObject(k, names[i], copy)) {
+			cJSON_Delete(copy);
+			cJSON_Delete(k);
+			return NULL;
+		}
+	}
+	return k;
+}
+
+enum tf_err
+tf_task_list_page(struct tf_aws *aws, const char *table,
+    const struct tf_task_list_query *q, cJSON **cursor, cJSON **items)
+{
+	struct tf_ddb_expr e = { 0 };
+	struct tf_ddb_query dq = { 0 };
+	const char *ns = q->ns ? q->ns : TF_DEFAULT_NS;
+	cJSON *out = NULL, *page = NULL, *it, *last = NULL, *key;
+	enum tf_err rc = TF_ERR_INVALID;
+	int have = 0;
+
+	*items = NULL;
+	if (q->limit < 1 || q->limit > TF_TASK_LIST_MAX || !tf_task_ns_valid(ns) ||
+	    (q->has_from && q->has_to && q->from_ms > q->to_ms))
+		goto out;
+	if (q->has_from && q->has_to)
+		e.key_condition = "#ns = :ns AND #nr BETWEEN :from AND :to";
+	else if (q->has_from)
+		e.key_condition = "#ns = :ns AND #nr >= :from";
+	else if (q->has_to)
+		e.key_condition = "#ns = :ns AND #nr <= :to";
+	else
+		e.key_condition = "#ns = :ns";
+	/* DynamoDB refuses placeholders an expression does not use. */
+	if ((rc = tf_ddb_expr_name(&e, "#ns", "ns")) != TF_OK ||
+	    (rc = tf_ddb_expr_value_s(&e, ":ns", ns)) != TF_OK ||
+	    ((q->has_from || q->has_to) &&
+	    (rc = tf_ddb_expr_name(&e, "#nr", "next_run")) != TF_OK) ||
+	    (q->has_from && (rc = tf_ddb_expr_value_n(&e, ":from", q->from_ms)) != TF_OK) ||
+	    (q->has_to && (rc = tf_ddb_expr_value_n(&e, ":to", q->to_ms)) != TF_OK))
+		goto out;
+	if (q->has_status) {
+		e.filter = "#st = :st";
+		if ((rc = tf_ddb_expr_name(&e, "#st", "status")) != TF_OK ||
+		    (rc = tf_ddb_expr_value_s(&e, ":st",
+		    tf_task_status_name(q->status))) != TF_OK)
+			goto out;
+	}
+	dq.table = table;
+	dq.index = "by_ns";
+	dq.expr = &e;
+	dq.limit = q->limit;
+	dq.descending = !q->ascending;
+	rc = TF_ERR_NOMEM;
+	out = cJSON_CreateArray();
+	if (out == NULL)
+		goto out;
+	do {
+		rc = tf_ddb_query_page(aws, &dq, cursor, &page);
+		if (rc != TF_OK)
+			goto out;
+		while (have < q->limit && (it = page->child) != NULL) {
+			cJSON_DetachItemViaPointer(page, it);
+			cJSON_AddItemToArray(out, it);
+			last = it;
+			have++;
+		}
+		if (page->child != NULL) {
+			/* Full in the middle of a page: go on after the last one kept,
+			 * not after the page. */
+			rc = TF_ERR_NOMEM;
+			key = list_key_of(last);
+			if (key == NULL)
+				goto out;
+			cJSON_Delete(*cursor);
+			*cursor = key;
+		}
+		cJSON_Delete(page);
+		page = NULL;
+	} while (have < q->limit && *cursor != NULL);
+	*items = out;
+	out = NULL;
+	rc = TF_OK;
+out:
+	cJSON_Delete(page);
+	cJSON_Delete(out);
+	tf_ddb_expr_free(&e);
+	return rc;
+}
+
+static const char b64url[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* The longest token tf_task_list_token_decode() reads. */
+#define TOKEN_MAX 2048
+
+enum tf_err
+tf_task_list_token_encode(const cJSON *cursor, char **token)
+{
+	char *json = NULL, *t = NULL;
+	const unsigned char *p;
+	size_t n, i, o = 0;
+	uint32_t v;
+
+	*token = NULL;
+	json = cJSON_PrintUnformatted(cursor);
+	if (json == NULL)
+		return TF_ERR_NOMEM;
+	n = strlen(json);
+	t = tf_malloc((n + 2) / 3 * 4 + 1);
+	if (t == NULL) {
+		cJSON_free(json);
+		return TF_ERR_NOMEM;
+	}
+	p = (const unsigned char *)json;
+	for (i = 0; i < n; i += 3) {
+		v = (uint32_t)p[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)p[i + 1] << 8;
+		if (i + 2 < n)
+			v |= p[i + 2];
+		t[o++] = b64url[v >> 18 & 63];
+		t[o++] = b64url[v >> 12 & 63];
+		if (i + 1 < n)
+			t[o++] = b64url[v >> 6 & 63];
+		if (i + 2 < n)
+			t[o++] = b64url[v & 63];
+	}
+	t[o] = '\0';
+	cJSON_free(json);
+	*token = t;
+	return TF_OK;
+}
+
+/* True when av is {"<type>": "<string>"} and nothing else. */
+static bool
+av_is(const cJSON *av, const char *type)
+{
+	return cJSON_IsObject(av) && cJSON_GetArraySize(av) == 1 &&
+	    cJSON_IsString(cJSON_GetObjectItemCaseSensitive(av, type));
+}
+
+enum tf_err
+tf_task_list_token_decode(const char *token, const char *ns, cJSON **cursor,
+    char *errbuf, size_t errlen)
+{
+	enum tf_err rc = TF_ERR_INVALID;
+	size_t n = strlen(token), i, o = 0;
+	unsigned char *raw = NULL;
+	const char *c;
+	uint32_t v = 0;
+	int bits = 0;
+	cJSON *doc = NULL;
+	const cJSON *id, *kns, *nr;
+	int64_t num;
+
+	*cursor = NULL;
+	if (ns == NULL)
+		ns = TF_DEFAULT_NS;
+	if (n == 0 || n > TOKEN_MAX || n % 4 == 1) {
+		snprintf(errbuf, errlen, "not a paging token of this listing");
+		goto out;
+	}
+	raw = tf_malloc(n * 3 / 4 + 1);
+	if (raw == NULL) {
+		rc = TF_ERR_NOMEM;
+		snprintf(errbuf, errlen, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		c = strchr(b64url, token[i]);
+		if (token[i] == '\0' || c == NULL) {
+			snprintf(errbuf, errlen, "not a paging token of this listing");
+			goto out;
+		}
+		v = v << 6 | (uint32_t)(c - b64url);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			raw[o++] = (unsigned char)(v >> bits & 0xff);
+		}
+	}
+	raw[o] = '\0';
+	doc = cJSON_ParseWithLength((const char *)raw, o);
+	id = cJSON_GetObjectItemCaseSensitive(doc, "id");
+	kns = cJSON_GetObjectItemCaseSensitive(doc, "ns");
+	nr = cJSON_GetObjectItemCaseSensitive(doc, "next_run");
+	if (!cJSON_IsObject(doc) || cJSON_GetArraySize(doc) != 3 ||
+	    !av_is(id, "S") || !av_is(kns, "S") || !av_is(nr, "N") ||
+	    !tf_task_id_valid(id->child->valuestring) ||
+	    !tf_ddb_item_n(doc, "next_run", &num)) {
+		snprintf(errbuf, errlen, "not a paging token of this listing");
+		goto out;
+	}
+	if (strcmp(kns->child->valuestring, ns) != 0) {
+		snprintf(errbuf, errlen, "the token belongs to a listing of "
+		    "namespace \"%.64s\", not \"%.64s\"", kns->child->valuestring, ns);
+		goto out;
+	}
+	*cursor = doc;
+	doc = NULL;
+	rc = TF_OK;
+out:
+	cJSON_Delete(doc);
+	tf_free(raw);
+	return rc;
+}

@@ -1,0 +1,110 @@
+/* test_buf.c - the growable buffer, the JSON escaper and the allocator hooks. */
+#include "harness.h"
+
+#include "base/alloc.h"
+#include "base/buf.h"
+#include "base/err.h"
+#include "base/json_escape.h"
+
+static void
+test_buf_append_and_grow(void)
+{
+	struct tf_buf b = TF_BUF_INIT;
+	int i;
+
+	CHECK_STR_EQ(tf_buf_str(&b), "");
+	for (i = 0; i < 1000; i++)
+		CHECK(tf_buf_appendf(&b, "%d,", i) == TF_OK);
+	CHECK(b.len == strlen(b.data));
+	CHECK(strncmp(b.data, "0,1,2,", 6) == 0);
+	CHECK(strcmp(b.data + b.len - 4, "999,") == 0);
+	tf_buf_reset(&b);
+	CHECK_INT_EQ(b.len, 0);
+	CHECK_STR_EQ(tf_buf_str(&b), "");
+	tf_buf_free(&b);
+	CHECK(b.data == NULL);
+}
+
+static void
+test_buf_steal(void)
+{
+	struct tf_buf b = TF_BUF_INIT;
+	char *s;
+
+	CHECK(tf_buf_append_str(&b, "hello") == TF_OK);
+	s = tf_buf_steal(&b);
+	CHECK_STR_EQ(s, "hello");
+	CHECK(b.data == NULL && b.len == 0);
+	tf_free(s);
+	s = tf_buf_steal(&b);
+	CHECK_STR_EQ(s, "");
+	tf_free(s);
+}
+
+static void
+test_buf_nomem_keeps_contents(void)
+{
+	struct tf_buf b = TF_BUF_INIT;
+	char big[4096];
+
+	memset(big, 'x', sizeof(big));
+	CHECK(tf_buf_append_str(&b, "keep") == TF_OK);
+	tf_alloc_fail_after(0);
+	CHECK(tf_buf_append(&b, big, sizeof(big)) == TF_ERR_NOMEM);
+	tf_alloc_fail_after(-1);
+	CHECK_STR_EQ(b.data, "keep");
+	tf_buf_free(&b);
+}
+
+static void
+test_json_escape(void)
+{
+	struct tf_buf b = TF_BUF_INIT;
+	const char in[] = "a\"b\\c\n\x01z";
+
+	CHECK(tf_json_escape_append(&b, in, sizeof(in) - 1) == TF_OK);
+	CHECK_STR_EQ(b.data, "\"a\\\"b\\\\c\\n\\u0001z\"");
+	tf_buf_free(&b);
+}
+
+static void
+test_strerror_covers_all(void)
+{
+	int e;
+
+	for (e = 0; e < TF_ERR__COUNT; e++)
+		CHECK_MSG(strcmp(tf_strerror((enum tf_err)e), "unknown error") != 0,
+		    "code %d has no name", e);
+	CHECK_STR_EQ(tf_strerror((enum tf_err)999), "unknown error");
+	CHECK(tf_err_is_transient(TF_ERR_THROTTLED));
+	CHECK(!tf_err_is_transient(TF_ERR_CONDITION));
+}
+
+static void
+test_error_message_helpers(void)
+{
+	char buf[16], q[16];
+
+	tf_errf(buf, sizeof(buf), "field %d: %s", 2, "too long to fit here");
+	CHECK_STR_EQ(buf, "field 2: too lo");
+	tf_errf(NULL, 0, "nothing %s", "written");
+	tf_err_quote(q, sizeof(q), "ab\ncd\"e", 7, 40);
+	CHECK_STR_EQ(q, "ab?cd?e");
+	tf_err_quote(q, sizeof(q), "0123456789", 10, 4);
+	CHECK_STR_EQ(q, "0123...");
+	tf_err_quote(q, 4, "0123456789", 10, 40);
+	CHECK_STR_EQ(q, "012");
+}
+
+int
+main(void)
+{
+	tf_alloc_init();
+	TF_RUN(test_buf_append_and_grow);
+	TF_RUN(test_buf_steal);
+	TF_RUN(test_buf_nomem_keeps_contents);
+	TF_RUN(test_json_escape);
+	TF_RUN(test_strerror_covers_all);
+	TF_RUN(test_error_message_helpers);
+	return tf_test_summary();
+}
