@@ -454,7 +454,58 @@ out:
 	return ret;
 }
 
-/* suspend, resume, run: tf_manage_change(), as the CLI's commands do. */
+static bool is_json(struct rq *rq);
+
+/* The body of POST /v1/tasks/{id}/retry: none, or {"at": TIME or null}
+ * (ISO 8601 or +DURATION, as submit's). Sets *at_ms (0: now). Returns false
+ * after replying 400 or 415. */
+static bool
+retry_body(struct rq *rq, int64_t *at_ms, enum MHD_Result *ret)
+{
+	cJSON *doc = NULL;
+	const cJSON *f;
+	char err[256];
+	bool ok = false;
+
+	*at_ms = 0;
+	if (rq->body.len == 0)
+		return true;
+	if (!is_json(rq)) {
+		*ret = api_error(rq, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+		    "unsupported_media_type", "the body must be application/json");
+		return false;
+	}
+	doc = cJSON_ParseWithLength(rq->body.data, rq->body.len);
+	if (doc == NULL || !cJSON_IsObject(doc)) {
+		*ret = api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_json",
+		    "expected an object: {\"at\": TIME} or nothing");
+		goto out;
+	}
+	cJSON_ArrayForEach(f, doc) {
+		if (strcmp(f->string, "at") != 0) {
+			*ret = api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+			    "unknown field \"%.40s\" (at)", f->string);
+			goto out;
+		}
+		if (cJSON_IsNull(f))
+			continue;
+		if (!cJSON_IsString(f) ||
+		    tf_timefmt_parse(f->valuestring, tf_now_ms(), at_ms, err,
+		    sizeof(err)) != TF_OK) {
+			*ret = api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+			    "at: %s", cJSON_IsString(f) ? err : "expected a string "
+			    "(ISO 8601 or +DURATION)");
+			goto out;
+		}
+	}
+	ok = true;
+out:
+	cJSON_Delete(doc);
+	return ok;
+}
+
+/* suspend, resume, run, retry: tf_manage_change() or tf_manage_retry(), as
+ * the CLI's commands do. */
 static enum MHD_Result
 change_task(struct rq *rq, const char *id, enum tf_manage_action action,
     const char *name)
@@ -463,18 +514,25 @@ change_task(struct rq *rq, const char *id, enum tf_manage_action action,
 	struct tf_manage_result r;
 	struct tf_task t;
 	char errbuf[512], reason[800];
-	int64_t horizon;
+	int64_t horizon, at_ms = 0;
 	int delay_s = 0;
 	bool sent = false;
 	enum MHD_Result ret;
 	enum tf_err rc;
 	cJSON *o = NULL;
 
+	memset(&t, 0, sizeof(t));
+	if (action == TF_MANAGE_RETRY && !retry_body(rq, &at_ms, &ret))
+		goto out;
 	if (!load_task(rq, id, &t, &ret))
 		goto out;
 	horizon = c->cfg.horizon_ms > 0 ? c->cfg.horizon_ms : TF_ENQUEUE_HORIZON_MS;
-	rc = tf_manage_change(c->ctx.aws, c->cfg.table, id, action, tf_now_ms(),
-	    horizon, &r, errbuf, sizeof(errbuf));
+	if (action == TF_MANAGE_RETRY)
+		rc = tf_manage_retry(c->ctx.aws, c->cfg.table, id, at_ms, tf_now_ms(),
+		    horizon, c->cfg.history_kept, &r, errbuf, sizeof(errbuf));
+	else
+		rc = tf_manage_change(c->ctx.aws, c->cfg.table, id, action,
+		    tf_now_ms(), horizon, &r, errbuf, sizeof(errbuf));
 	if (rc == TF_ERR_NOT_FOUND && !cli_resource_missing()) {
 		ret = api_error(rq, MHD_HTTP_NOT_FOUND, "not_found", "no task \"%s\"",
 		    id);
@@ -1138,6 +1196,7 @@ struct patch_body {
 	char max_runs[40];
 	char *params;                  /* exact text; owned */
 	bool has_schedule;             /* any of the schedule fields */
+	bool clear_schedule;           /* every or cron null: a one-shot */
 	bool has_any;
 };
 
@@ -1163,8 +1222,15 @@ parse_patch(const cJSON *doc, const cJSON *av, struct patch_body *pb,
 			if (strcmp(f->string, strings[i]) == 0)
 				break;
 		if (i < sizeof(strings) / sizeof(strings[0])) {
+			/* every or cron null: no schedule, the next run is the
+			 * last. */
+			if (i < 2 && cJSON_IsNull(f)) {
+				pb->clear_schedule = true;
+				continue;
+			}
 			if (!cJSON_IsString(f)) {
-				snprintf(err, errlen, "%s: expected a string", f->string);
+				snprintf(err, errlen, "%s: expected a string%s", f->string,
+				    i < 2 ? " (or null: no schedule)" : "");
 				return EXIT_USAGE;
 			}
 			*dest[i] = f->valuestring;
@@ -1217,8 +1283,10 @@ parse_patch(const cJSON *doc, const cJSON *av, struct patch_body *pb,
 		return EXIT_USAGE;
 	if (pb->has_schedule && pb->o.every == NULL && pb->o.cron == NULL) {
 		snprintf(err, errlen, "%s: the schedule is replaced whole: give every "
-		    "or cron with it", pb->o.tz != NULL ? "tz" :
-		    pb->o.max_runs != NULL ? "max_runs" : "until");
+		    "or cron with it%s", pb->o.tz != NULL ? "tz" :
+		    pb->o.max_runs != NULL ? "max_runs" : "until",
+		    pb->clear_schedule ? " (every or cron null leaves no schedule)" :
+		    "");
 		return EXIT_USAGE;
 	}
 	return 0;
@@ -1311,10 +1379,8 @@ patch_task(struct rq *rq, const char *id)
 	if (pb.has_schedule || pb.o.at != NULL) {
 		/* The checks of submit, on the task's own type and namespace and
 		 * the params it will have. */
-		pb.o.ns = t.ns;
-		code = submit_spec_build(&pb.o, t.type, pb.params != NULL ?
-		    pb.params : t.params_json, SUBMIT_FIELDS, rq->srv->cfg.runners,
-		    NULL, now, horizon, &ss, err, sizeof(err));
+		code = submit_patch_schedule(&pb.o, &t, pb.params, SUBMIT_FIELDS,
+		    rq->srv->cfg.runners, now, horizon, &ss, &p, err, sizeof(err));
 		if (code != 0) {
 			/* submit's "at" is this body's "next_run". */
 			at = strncmp(err, "at:", 3) == 0;
@@ -1322,18 +1388,6 @@ patch_task(struct rq *rq, const char *id)
 			    MHD_HTTP_INTERNAL_SERVER_ERROR, code == EXIT_USAGE ?
 			    "invalid_field" : "internal", "%s%s", at ? "next_run:" : "",
 			    at ? err + 3 : err);
-			goto out;
-		}
-		p.schedule = ss.schedule_json;
-		/* A new cron schedule without next_run starts at its first slot;
-		 * an interval keeps the time the task had (and calendar steps
-		 * keep its day and time). */
-		if (pb.o.at != NULL || pb.o.cron != NULL)
-			p.next_run = ss.spec.next_run;
-		else if ((code = submit_spec_anchor(&ss, t.next_run, err,
-		    sizeof(err))) != 0) {
-			ret = api_error(rq, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
-			    "%s", err);
 			goto out;
 		}
 	} else if (pb.params != NULL &&
@@ -1346,6 +1400,7 @@ patch_task(struct rq *rq, const char *id)
 	}
 	p.params_json = pb.params;
 	p.max_attempts = pb.o.max_attempts;
+	p.clear_schedule = pb.clear_schedule && p.schedule == NULL;
 	p.name = pb.o.name;
 	p.description = pb.o.description;
 	rc = tf_manage_patch(c->ctx.aws, c->cfg.table, &t, &p, now, horizon, &r,
@@ -1603,6 +1658,7 @@ route_of(const char *url, const char **id, size_t *id_len,
 		{ "/suspend", TF_MANAGE_SUSPEND, "suspend" },
 		{ "/resume", TF_MANAGE_RESUME, "resume" },
 		{ "/run", TF_MANAGE_RUN_NOW, "run" },
+		{ "/retry", TF_MANAGE_RETRY, "retry" },
 	};
 	size_t len, i, n;
 

@@ -172,6 +172,7 @@ int cmd_list(struct cli *c, int argc, char **argv);
 int cmd_suspend(struct cli *c, int argc, char **argv);
 int cmd_resume(struct cli *c, int argc, char **argv);
 int cmd_run_now(struct cli *c, int argc, char **argv);
+int cmd_retry(struct cli *c, int argc, char **argv);
 int cmd_edit(struct cli *c, int argc, char **argv);
 int cmd_clear(struct cli *c, int argc, char **argv);
 int cmd_due(struct cli *c, int argc, char **argv);

@@ -1,6 +1,6 @@
 /*
- * cmd_manage.c - managing tasks: `suspend`, `resume` and `run-now` (one task
- * each, conditional on its state and generation: lib/task/task_manage.h), `clear`
+ * cmd_manage.c - managing tasks: `suspend`, `resume`, `run-now` and `retry`
+ * (one task each, conditional on its state and generation: lib/task/task_manage.h), `clear`
  * (a namespace), and the read-only views `due` and `stats`.
  */
 #include <getopt.h>
@@ -22,6 +22,8 @@
 static const char suspend_usage[] = "usage: taskfleet suspend [--json] ID\n";
 static const char resume_usage[] = "usage: taskfleet resume [--json] ID\n";
 static const char run_now_usage[] = "usage: taskfleet run-now [--json] ID\n";
+static const char retry_usage[] =
+    "usage: taskfleet retry [--at TIME] [--json] ID\n";
 static const char clear_usage[] =
     "usage: taskfleet clear --ns NS [--yes] [--json]\n";
 static const char due_usage[] =
@@ -111,15 +113,20 @@ print_change_text(const struct cli *c, const char *id,
 	case TF_MANAGE_RUN_NOW:
 		printf("%s runs now: message sent (gen %" PRId64 ")\n", id, r->gen);
 		break;
+	case TF_MANAGE_RETRY:
+		printf("retried %s: PENDING with no attempts used, next run %s; %s\n",
+		    id, cli_when(r->next_run, now, buf, sizeof(buf)), sent ?
+		    "message sent" : "the sweeper enqueues it when it is due");
+		break;
 	}
 }
 
-/* suspend, resume and run-now: one conditional change on one task. */
+/* suspend, resume, run-now and retry (due at at_ms; 0: now): one
+ * conditional change on task id. */
 static int
-manage_one(struct cli *c, int argc, char **argv, enum tf_manage_action action,
-    const char *name, const char *usage, const char *help)
+manage_apply(struct cli *c, const char *cmd, const char *id,
+    enum tf_manage_action action, const char *name, int64_t at_ms)
 {
-	const char *cmd = argv[0], *id = NULL;
 	struct tf_manage_result r;
 	char errbuf[512], reason[800];
 	int64_t now;
@@ -127,9 +134,6 @@ manage_one(struct cli *c, int argc, char **argv, enum tf_manage_action action,
 	bool sent = false;
 	enum tf_err rc;
 
-	code = cli_parse_id_command(c, argc, argv, usage, help, &id);
-	if (code >= 0)
-		return code;
 	if ((code = cli_open(c)) != 0)
 		return code;
 	/* A change that sends a message needs the queue: find it before
@@ -138,8 +142,12 @@ manage_one(struct cli *c, int argc, char **argv, enum tf_manage_action action,
 	    (rc = tf_context_resolve_queue(&c->ctx, &c->cfg)) != TF_OK)
 		return cli_aws_error(cmd, "finding the queue (nothing was changed)", rc);
 	now = tf_now_ms();
-	rc = tf_manage_change(c->ctx.aws, c->cfg.table, id, action, now, horizon(c),
-	    &r, errbuf, sizeof(errbuf));
+	if (action == TF_MANAGE_RETRY)
+		rc = tf_manage_retry(c->ctx.aws, c->cfg.table, id, at_ms, now,
+		    horizon(c), c->cfg.history_kept, &r, errbuf, sizeof(errbuf));
+	else
+		rc = tf_manage_change(c->ctx.aws, c->cfg.table, id, action, now,
+		    horizon(c), &r, errbuf, sizeof(errbuf));
 	if (rc == TF_ERR_NOT_FOUND && !cli_resource_missing()) {
 		fprintf(stderr, "%s: no task \"%s\"\n", cmd, id);
 		return EXIT_NOTFOUND;
@@ -187,6 +195,20 @@ manage_one(struct cli *c, int argc, char **argv, enum tf_manage_action action,
 	return code;
 }
 
+/* suspend, resume and run-now: the ID and --json, then the change. */
+static int
+manage_one(struct cli *c, int argc, char **argv, enum tf_manage_action action,
+    const char *name, const char *usage, const char *help)
+{
+	const char *id = NULL;
+	int code;
+
+	code = cli_parse_id_command(c, argc, argv, usage, help, &id);
+	if (code >= 0)
+		return code;
+	return manage_apply(c, argv[0], id, action, name, 0);
+}
+
 int
 cmd_suspend(struct cli *c, int argc, char **argv)
 {
@@ -231,6 +253,58 @@ cmd_run_now(struct cli *c, int argc, char **argv)
 	    "With --json: {\"id\", \"action\", \"result\": changed, \"status\",\n"
 	    "\"gen\", \"next_run\", \"enqueued\", \"delay_seconds\"}.\n"
 	    "Exit: 0 queued, 1 refused or failed, 2 bad input, 3 no such task.\n");
+}
+
+int
+cmd_retry(struct cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "at", required_argument, NULL, 'a' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = argv[0], *at = NULL, *id = NULL;
+	char errbuf[256];
+	int64_t at_ms = 0;
+	int ch, code;
+
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'a':
+			at = optarg;
+			break;
+		case 'j':
+			c->json = true;
+			break;
+		case 'h':
+			printf("%s\n"
+			    "Runs a FAILED task again: it is PENDING, due now (or at --at), with\n"
+			    "no attempts used and its message on the queue; its errors, last\n"
+			    "result and history are kept, and the history says it was retried.\n"
+			    "A recurring task goes on with its schedule after the run. Other\n"
+			    "states are refused: run-now a PENDING task, resume a SUSPENDED one.\n"
+			    "\n"
+			    "  --at TIME   when: ISO 8601 (UTC if no zone) or +DURATION; default\n"
+			    "              now (a time already past is now)\n"
+			    "\n"
+			    "With --json: {\"id\", \"action\": \"retry\", \"result\": changed,\n"
+			    "\"status\", \"gen\", \"next_run\", \"enqueued\", \"delay_seconds\"}.\n"
+			    "Exit: 0 retried, 1 refused (not FAILED) or failed, 2 bad input,\n"
+			    "3 no such task.\n", retry_usage);
+			return 0;
+		default:
+			return cli_bad_option(cmd, ch, argv);
+		}
+	}
+	if (at != NULL && tf_timefmt_parse(at, tf_now_ms(), &at_ms, errbuf,
+	    sizeof(errbuf)) != TF_OK)
+		return cli_usage_error(cmd, "--at: %s", errbuf);
+	if ((code = cli_take_id(cmd, argc, argv, &id)) >= 0)
+		return code;
+	return manage_apply(c, cmd, id, TF_MANAGE_RETRY, "retry", at_ms);
 }
 
 /* Asks on the terminal whether to delete every task of ns. */

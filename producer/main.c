@@ -35,6 +35,7 @@ usage(FILE *to)
 	    "  suspend   stop a task from running until it is resumed\n"
 	    "  resume    let a suspended task run again\n"
 	    "  run-now   make a pending task due now\n"
+	    "  retry     run a FAILED task again, with fresh attempts\n"
 	    "  edit      change a task's name or description\n"
 	    "  delete    delete a task\n"
 	    "  clear     delete every task of a namespace\n"
@@ -187,6 +188,7 @@ static const struct command commands[] = {
 	{ "suspend", cmd_suspend },
 	{ "resume", cmd_resume },
 	{ "run-now", cmd_run_now },
+	{ "retry", cmd_retry },
 	{ "edit", cmd_edit },
 	{ "delete", cmd_delete },
 	{ "clear", cmd_clear },

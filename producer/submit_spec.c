@@ -365,6 +365,41 @@ submit_spec_anchor(struct submit_spec *s, int64_t at, char *err,
 	return 0;
 }
 
+int
+submit_patch_schedule(struct submit_opts *o, const struct tf_task *t,
+    const char *params_json, enum submit_names names,
+    const struct tf_runner_set *runners, int64_t now, int64_t horizon_ms,
+    struct submit_spec *out, struct tf_manage_patch *p, char *err,
+    size_t errlen)
+{
+	int code;
+
+	o->ns = t->ns;
+	code = submit_spec_build(o, t->type, params_json != NULL ? params_json :
+	    t->params_json, names, runners, NULL, now, horizon_ms, out, err,
+	    errlen);
+	if (code != 0)
+		return code;
+	p->schedule = out->schedule_json;
+	if (o->at != NULL)
+		p->next_run = out->spec.next_run;
+	else if (o->cron != NULL && t->schedule == NULL && t->next_run > now) {
+		/* A one-shot task becomes recurring from its time: the first
+		 * slot at or after it. */
+		p->next_run = tf_schedule_first(out->sched, t->next_run);
+		if (p->next_run <= 0)
+			return fail(EXIT_USAGE, err, errlen, "%s: the schedule has no "
+			    "run after the task's next run", N("cron"));
+	} else if (o->cron != NULL) {
+		p->next_run = out->spec.next_run;
+	} else {
+		/* An interval keeps the task's time (and calendar steps its
+		 * day and time). */
+		return submit_spec_anchor(out, t->next_run, err, errlen);
+	}
+	return 0;
+}
+
 void
 submit_spec_free(struct submit_spec *s)
 {

@@ -24,6 +24,7 @@
 #include "task/runners.h"
 #include "time/schedule.h"
 #include "task/task.h"
+#include "task/task_manage.h"
 
 /* How messages name an input. */
 enum submit_names {
@@ -91,6 +92,25 @@ int submit_spec_build(const struct submit_opts *o, const char *type,
  * the task's time anchors at that. 0, or EXIT_FAILED (out of memory) with
  * the message in err. */
 int submit_spec_anchor(struct submit_spec *s, int64_t at, char *err,
+    size_t errlen);
+
+/*
+ * The schedule of a PATCH of task t (borrowed), for the API's PATCH and
+ * `taskfleet edit`: o's every, cron, tz, max_runs and until replace the
+ * schedule whole, and o->at is the new next run; all are checked as
+ * submit_spec_build() checks them, on the task's own type and namespace (it
+ * sets o->ns to t's) and with params_json (NULL: the task's own). Fills
+ * *out (free it with submit_spec_free() whatever this returns) and sets
+ * p->schedule (borrowed from *out) and p->next_run: o->at, or a new cron
+ * schedule's first slot from now (for a one-shot task due later, its first
+ * slot at or after that time); an interval keeps the task's time, so a
+ * one-shot task becomes recurring from its next run (calendar steps are
+ * anchored at it: submit_spec_anchor()).
+ */
+int submit_patch_schedule(struct submit_opts *o, const struct tf_task *t,
+    const char *params_json, enum submit_names names,
+    const struct tf_runner_set *runners, int64_t now, int64_t horizon_ms,
+    struct submit_spec *out, struct tf_manage_patch *p, char *err,
     size_t errlen);
 
 /* Frees what submit_spec_build() put into s; s may be NULL. */

@@ -886,6 +886,25 @@ history_with(const struct tf_task *t, const struct tf_task_outcome *o,
 	return list_with(t->history, keep, entry);
 }
 
+cJSON *
+tf_task_history_note(const struct tf_task *t, const char *outcome,
+    int64_t at_ms, int keep)
+{
+	cJSON *entry = cJSON_CreateObject(), *m;
+
+	if (keep > TF_TASK_HISTORY_MAX)
+		keep = TF_TASK_HISTORY_MAX;
+	m = entry ? cJSON_AddObjectToObject(entry, "M") : NULL;
+	if (keep < 1 || m == NULL || !put_attr(m, "at", tf_ddb_av_n(at_ms)) ||
+	    !put_attr(m, "iteration", tf_ddb_av_n(t->iteration)) ||
+	    !put_attr(m, "attempt", tf_ddb_av_n(t->attempts)) ||
+	    !put_attr(m, "outcome", tf_ddb_av_s(outcome))) {
+		cJSON_Delete(entry);
+		return NULL;
+	}
+	return list_with(t->history, keep, entry);
+}
+
 /* Binds :name to the marshalled JSON object text (a map). */
 static enum tf_err
 bind_object(struct tf_ddb_expr *e, const char *placeholder, const char *text,

@@ -266,6 +266,14 @@ int tf_task_delay_s(int64_t due_ms, int64_t now_ms);
  * with cJSON_Delete(). */
 cJSON *tf_task_key(const char *id);
 
+/* Task t's `history` (AV JSON) with an entry that is not a run added at its
+ * end: {"at": at_ms, "iteration", "attempt": the attempts used so far,
+ * "outcome": outcome} (e.g. "retried"), keeping the latest keep (at most
+ * TF_TASK_HISTORY_MAX). Caller frees with cJSON_Delete(); NULL when out of
+ * memory or keep < 1. */
+cJSON *tf_task_history_note(const struct tf_task *t, const char *outcome,
+    int64_t at_ms, int keep);
+
 /* Sends the wake-up message for task id, generation gen, due at due_ms, with
  * DelaySeconds rounded down (at most 900): it arrives up to a second early and
  * the consumer holds it until its exact time. */

@@ -1,4 +1,5 @@
-/* task_manage.c - suspend, resume, run-now, clear, due and stats. */
+/* task_manage.c - suspend, resume, run-now, retry, patch, clear, due and
+ * stats. */
 #include "task/task_manage.h"
 
 #include <ctype.h>
@@ -54,6 +55,8 @@ tf_manage_decide(enum tf_manage_action action, const struct tf_task *t)
 		return TF_MANAGE_REFUSE;
 	case TF_MANAGE_RUN_NOW:
 		return t->status == TF_TASK_PENDING ? TF_MANAGE_CHANGE : TF_MANAGE_REFUSE;
+	case TF_MANAGE_RETRY:
+		return t->status == TF_TASK_FAILED ? TF_MANAGE_CHANGE : TF_MANAGE_REFUSE;
 	}
 	return TF_MANAGE_REFUSE;
 }
@@ -91,6 +94,18 @@ tf_manage_refusal(enum tf_manage_action action, const char *id,
 		else
 			snprintf(buf, len, "task %s is %s; only PENDING tasks can be run "
 			    "now", id, st);
+		break;
+	case TF_MANAGE_RETRY:
+		if (found == TF_TASK_PENDING)
+			snprintf(buf, len, "task %s is PENDING, it has not failed; only "
+			    "FAILED tasks can be retried (taskfleet run-now %s runs it "
+			    "now)", id, id);
+		else if (found == TF_TASK_SUSPENDED)
+			snprintf(buf, len, "task %s is SUSPENDED, it has not failed; only "
+			    "FAILED tasks can be retried (taskfleet resume %s)", id, id);
+		else
+			snprintf(buf, len, "task %s is %s; only FAILED tasks can be "
+			    "retried", id, st);
 		break;
 	default:
 		snprintf(buf, len, "task %s is %s", id, st);
@@ -136,6 +151,7 @@ struct change_values {
 	int64_t now, next;     /* :now, :next */
 	const char *shard;     /* :shard */
 	const char *ns;        /* :dns; NULL: the default namespace */
+	const cJSON *hist;     /* :hist, the new history (AV); borrowed */
 };
 
 static enum tf_err
@@ -146,6 +162,10 @@ bind_values(struct tf_ddb_expr *e, const char *exprs,
 
 	if (rc == TF_OK && uses(exprs, "#st"))
 		rc = tf_ddb_expr_name(e, "#st", "status");
+	if (rc == TF_OK && uses(exprs, "#ttl"))
+		rc = tf_ddb_expr_name(e, "#ttl", "ttl");
+	if (rc == TF_OK && uses(exprs, ":hist"))
+		rc = tf_ddb_expr_value(e, ":hist", cJSON_Duplicate(v->hist, 1));
 	if (rc == TF_OK && uses(exprs, ":found"))
 		rc = tf_ddb_expr_value_s(e, ":found", v->found);
 	if (rc == TF_OK && uses(exprs, ":new"))
@@ -221,6 +241,15 @@ append_due_again(struct tf_buf *upd, int64_t next, int64_t now_ms,
 	    " REMOVE enqueued_for");
 }
 
+/* Appends attributes attrs ("a, b") to the REMOVE clause of upd, opening it
+ * when there is none yet (an update has one clause of each kind). */
+static enum tf_err
+append_remove(struct tf_buf *upd, const char *attrs)
+{
+	return tf_buf_appendf(upd, "%s%s", strstr(tf_buf_str(upd), " REMOVE ") ?
+	    ", " : " REMOVE ", attrs);
+}
+
 /* Updates task id with the SET/REMOVE text upd under the condition cond,
  * binding the values of v they use. TF_ERR_CONDITION when it fails. */
 static enum tf_err
@@ -253,14 +282,17 @@ out:
 }
 
 /* Writes the change the verdict calls for on task t, as read. Fills r.
- * TF_ERR_CONDITION when t changed since it was read. */
+ * at_ms and history_kept: a retry's (tf_manage_retry). TF_ERR_CONDITION
+ * when t changed since it was read. */
 static enum tf_err
 write_change(struct tf_aws *aws, const char *table, const struct tf_task *t,
     enum tf_manage_action action, enum tf_manage_verdict verdict,
-    int64_t now_ms, int64_t horizon_ms, struct tf_manage_result *r)
+    int64_t now_ms, int64_t horizon_ms, int64_t at_ms, int history_kept,
+    struct tf_manage_result *r)
 {
 	struct tf_buf upd = TF_BUF_INIT, cond = TF_BUF_INIT;
 	struct change_values v = { 0 };
+	cJSON *hist = NULL;
 	char shard[4];
 	bool enqueue = false;
 	enum tf_err rc = TF_ERR_NOMEM;
@@ -312,13 +344,33 @@ write_change(struct tf_aws *aws, const char *table, const struct tf_task *t,
 		v.status = "PENDING";
 		r->status = TF_TASK_PENDING;
 		/* resume: a task whose time passed while suspended runs now;
-		 * run-now: now. */
-		v.next = action == TF_MANAGE_RUN_NOW || t->next_run < now_ms ? now_ms :
-		    t->next_run;
+		 * run-now: now; retry: at its time, now if that has passed. */
+		if (action == TF_MANAGE_RETRY)
+			v.next = at_ms > now_ms ? at_ms : now_ms;
+		else
+			v.next = action == TF_MANAGE_RUN_NOW || t->next_run < now_ms ?
+			    now_ms : t->next_run;
 		r->next_run = v.next;
-		if (tf_buf_append_str(&upd, ", next_run = :next") != TF_OK ||
-		    append_due_again(&upd, v.next, now_ms, horizon_ms,
+		if (tf_buf_append_str(&upd, ", next_run = :next") != TF_OK)
+			goto out;
+		if (action == TF_MANAGE_RETRY) {
+			/* A fresh count of attempts; errors and history stay,
+			 * with a note of the retry. */
+			if (history_kept > 0 && (v.hist = hist =
+			    tf_task_history_note(t, "retried", now_ms,
+			    history_kept)) == NULL)
+				goto out;
+			if (tf_buf_append_str(&upd, ", attempts = :zero") != TF_OK ||
+			    (hist != NULL &&
+			    tf_buf_append_str(&upd, ", history = :hist") != TF_OK))
+				goto out;
+		}
+		if (append_due_again(&upd, v.next, now_ms, horizon_ms,
 		    &enqueue) != TF_OK)
+			goto out;
+		/* Not finished any more: DynamoDB's TTL must not delete it. */
+		if (action == TF_MANAGE_RETRY &&
+		    append_remove(&upd, "#ttl, finished_at") != TF_OK)
 			goto out;
 		break;
 	default:
@@ -329,15 +381,19 @@ write_change(struct tf_aws *aws, const char *table, const struct tf_task *t,
 	if (rc == TF_OK && enqueue)
 		r->enqueue_at = v.next;
 out:
+	cJSON_Delete(hist);
 	tf_buf_free(&upd);
 	tf_buf_free(&cond);
 	return rc;
 }
 
-enum tf_err
-tf_manage_change(struct tf_aws *aws, const char *table, const char *id,
+/* tf_manage_change() and tf_manage_retry(): read, decide, write, and again
+ * from a fresh read when the task changed in between. */
+static enum tf_err
+change(struct tf_aws *aws, const char *table, const char *id,
     enum tf_manage_action action, int64_t now_ms, int64_t horizon_ms,
-    struct tf_manage_result *r, char *errbuf, size_t errlen)
+    int64_t at_ms, int history_kept, struct tf_manage_result *r, char *errbuf,
+    size_t errlen)
 {
 	struct tf_task t;
 	enum tf_err rc = TF_ERR_CONDITION;
@@ -360,13 +416,31 @@ tf_manage_change(struct tf_aws *aws, const char *table, const char *id,
 		if (r->verdict == TF_MANAGE_ALREADY || r->verdict == TF_MANAGE_REFUSE)
 			break;
 		rc = write_change(aws, table, &t, action, r->verdict, now_ms,
-		    horizon_ms, r);
+		    horizon_ms, at_ms, history_kept, r);
 	}
 	if (rc == TF_ERR_CONDITION)
 		snprintf(errbuf, errlen, "task %s kept changing while it was being "
 		    "changed (%d tries); try again", id, TF_MANAGE_TRIES);
 	tf_task_free(&t);
 	return rc;
+}
+
+enum tf_err
+tf_manage_change(struct tf_aws *aws, const char *table, const char *id,
+    enum tf_manage_action action, int64_t now_ms, int64_t horizon_ms,
+    struct tf_manage_result *r, char *errbuf, size_t errlen)
+{
+	return change(aws, table, id, action, now_ms, horizon_ms, 0,
+	    TF_TASK_HISTORY_DEFAULT, r, errbuf, errlen);
+}
+
+enum tf_err
+tf_manage_retry(struct tf_aws *aws, const char *table, const char *id,
+    int64_t at_ms, int64_t now_ms, int64_t horizon_ms, int history_kept,
+    struct tf_manage_result *r, char *errbuf, size_t errlen)
+{
+	return change(aws, table, id, TF_MANAGE_RETRY, now_ms, horizon_ms, at_ms,
+	    history_kept, r, errbuf, errlen);
 }
 
 bool
@@ -387,14 +461,6 @@ tf_manage_patch_refusal(const char *id, enum tf_task_status found, char *buf,
 		snprintf(buf, len, "task %s is %s; only PENDING or SUSPENDED tasks "
 		    "can be changed", id, tf_task_status_name(found));
 	return buf;
-}
-
-/* Appends path to the REMOVE clause that ends upd, or starts that clause. */
-static enum tf_err
-append_remove(struct tf_buf *upd, const char *path)
-{
-	return tf_buf_appendf(upd, "%s%s", strstr(tf_buf_str(upd), " REMOVE ") !=
-	    NULL ? ", " : " REMOVE ", path);
 }
 
 /* Binds what append_labels() wrote for patch p in e. */
@@ -494,6 +560,10 @@ tf_manage_patch(struct tf_aws *aws, const char *table, const struct tf_task *t,
 		    &enqueue) != TF_OK)
 			goto out;
 	}
+	/* A one-shot from now on: the run at next_run is the last. */
+	if (p->schedule == NULL && p->clear_schedule &&
+	    append_remove(&upd, "schedule, slot") != TF_OK)
+		goto out;
 	if (append_labels(&upd, p, true) != TF_OK ||
 	    tf_buf_appendf(&all, "%s %s", tf_buf_str(&upd), tf_buf_str(&cond)) != TF_OK)
 		goto out;

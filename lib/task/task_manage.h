@@ -24,6 +24,12 @@
  *            PROCESSING with suspend_requested -> the request is withdrawn.
  *   run-now  PENDING -> next_run = due_at = enqueued_for = now, gen + 1; the
  *            caller sends the message for the new gen.
+ *   retry    FAILED -> PENDING, gen + 1, attempts 0, due now (or at a later
+ *            time: tf_manage_retry), back in the due index, no ttl or
+ *            finished_at; errors, last_error, result and history are kept,
+ *            and history gets a "retried" entry. Within the enqueue horizon
+ *            the caller sends the message for the new gen. A message of the
+ *            old gens (a dead letter redriven later) is stale by then.
  * Everything else is refused (tf_manage_refusal says why, in one line).
  *
  * A task of the original scheduler (no status, no gen) is PENDING with gen 0;
@@ -49,7 +55,8 @@
 enum tf_manage_action {
 	TF_MANAGE_SUSPEND,
 	TF_MANAGE_RESUME,
-	TF_MANAGE_RUN_NOW
+	TF_MANAGE_RUN_NOW,
+	TF_MANAGE_RETRY
 };
 
 /* What a change does to a task in a given state. */
@@ -84,7 +91,8 @@ struct tf_manage_result {
 };
 
 /* Applies action to task id at now_ms; horizon_ms (0: the default) decides
- * whether a resumed task gets its message now. On TF_OK, *r says what
+ * whether a resumed task gets its message now. TF_MANAGE_RETRY is
+ * tf_manage_retry() due now, with TF_TASK_HISTORY_DEFAULT history entries. On TF_OK, *r says what
  * happened, a refusal included (verdict TF_MANAGE_REFUSE: nothing was
  * written). TF_ERR_NOT_FOUND when there is no such task (or no table: see
  * tf_aws_last_error()); TF_ERR_PARSE (message in errbuf) when the item is not
@@ -95,6 +103,14 @@ enum tf_err tf_manage_change(struct tf_aws *aws, const char *table,
     int64_t horizon_ms, struct tf_manage_result *r, char *errbuf,
     size_t errlen);
 
+/* Retries task id, which must be FAILED (else verdict TF_MANAGE_REFUSE,
+ * nothing written): PENDING, due at at_ms (now_ms when 0 or past), attempts
+ * 0, with a "retried" entry in its history keeping history_kept entries (0:
+ * history left alone). Otherwise as tf_manage_change(). */
+enum tf_err tf_manage_retry(struct tf_aws *aws, const char *table,
+    const char *id, int64_t at_ms, int64_t now_ms, int64_t horizon_ms,
+    int history_kept, struct tf_manage_result *r, char *errbuf, size_t errlen);
+
 /* A PATCH of a task (the REST API's PATCH /v1/tasks/{id}): what to change.
  * Every field is optional; at least one should be set. */
 struct tf_manage_patch {
@@ -102,6 +118,9 @@ struct tf_manage_patch {
 	                              kept */
 	const cJSON *schedule;     /* plain JSON, checked (tf_schedule_parse), or
 	                              NULL: kept; it replaces the schedule whole */
+	bool clear_schedule;       /* with schedule NULL: the task is a one-shot
+	                              from now on (no schedule, no slot): its
+	                              next run is its last */
 	int64_t next_run;          /* > 0: the new next run (epoch ms); 0: kept */
 	int64_t max_attempts;      /* > 0: the new value; 0: kept */
 	const char *name;          /* NULL: kept; "": removed; else the new

@@ -379,7 +379,8 @@ function taskPage(id) {
       h("label", {}, "Schedule", h("select", { name: "sched" },
         h("option", { value: "keep" }, "unchanged"),
         h("option", { value: "every" }, "every interval"),
-        h("option", { value: "cron" }, "cron schedule"))),
+        h("option", { value: "cron" }, "cron schedule"),
+        h("option", { value: "none" }, "none: the next run is the last"))),
       h("label", { "data-sched": "every" }, "Interval (90s, 30m, 1h30m, 1d; months and years: 1mo, 3mo, 1y)", h("input", { name: "every", placeholder: "30m" })),
       h("label", { "data-sched": "cron" }, "Cron expression (minute hour day month weekday)", h("input", { name: "cron", placeholder: "0 9 * * 1-5" })),
       h("label", { "data-sched": "every cron" }, "Time zone (cron, 1mo, 1y)", h("input", { name: "tz", list: "editzones" })),
@@ -399,6 +400,8 @@ function taskPage(id) {
   // incomplete (no interval, no expression).
   function editSchedule() {
     const kind = ev("sched");
+    // No schedule any more: a one-shot task (PATCH every null).
+    if (kind === "none") return { every: null };
     if (kind === "keep" || !ev(kind)) return null;
     const f = { [kind]: ev(kind) };
     if ((kind === "cron" || isCalendar(f.every)) && ev("tz")) f.tz = ev("tz");
@@ -414,7 +417,7 @@ function taskPage(id) {
   }
   const editPreviewAgain = previewer(editPreview, editPreviewNote, () => {
     // The schedule starts at the new next run, or else the task's own.
-    const f = editSchedule();
+    const f = ev("sched") === "none" ? null : editSchedule();
     const at = isoFromLocal(ev("next_run")) || (current && current.next_run ? isoOf(current.next_run) : null);
     return f && at ? Object.assign({ at }, f) : f;
   }, () => (ev("sched") === "cron" ? "Give a cron expression." : "Give an interval."));
@@ -520,6 +523,8 @@ function taskPage(id) {
         h("button", { type: "button", onclick: () => act("resume", "Resume", `Resume task ${id}? If its time has passed it runs at once.`) }, "Resume"),
       t.status === "PENDING" &&
         h("button", { type: "button", onclick: () => act("run", "Run now", `Run task ${id} now?`) }, "Run now"),
+      t.status === "FAILED" &&
+        h("button", { type: "button", onclick: () => act("retry", "Retry", `Retry task ${id}? It runs again now with fresh attempts; its errors and history are kept.`) }, "Retry"),
       h("button", { type: "button", class: "danger", onclick: () => act("delete", "Delete", `Delete task ${id}? This cannot be undone.`, true) }, "Delete"),
     ].filter(Boolean));
     const errors = Array.isArray(t.errors) ? t.errors.slice().reverse() : [];

@@ -28,6 +28,7 @@ const base = process.env.CONSOLE_URL;
 const key = process.env.API_KEY;
 const target = process.env.TARGET_URL;
 const otherId = process.env.OTHER_ID;
+const failedId = process.env.FAILED_ID;
 const shots = process.env.SHOT_DIR;
 const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 let failed = false;
@@ -364,6 +365,31 @@ try {
     return (outcome === "success" && /every 45m/.test(details) && /Next run.*\(in \d+ (min|h)\)/.test(details)) ||
       `outcome ${outcome}; ${details}`;
   });
+
+  // 6b. Its schedule removed: a one-shot, whose next run is its last.
+  await check("schedule-removed-one-shot", async () => {
+    await page.locator("#toast").waitFor({ state: "hidden" });
+    await page.locator("details.editbox summary").click();
+    await page.locator('#editform select[name="sched"]').selectOption("none");
+    await page.getByRole("button", { name: "Save changes" }).click();
+    await page.waitForFunction(() => !/every 45m/.test(document.querySelector("dl.details").textContent))
+      .catch(async () => { throw new Error(`after save: ${await page.locator("#editform").textContent()}`); });
+  });
+
+  // 6c. A task that failed for good: Retry runs it again (it fails again
+  // here), its history keeping the first run and noting the retry.
+  await page.goto(`${base}/#/task/${encodeURIComponent(failedId)}`);
+  await check("failed-task-retried-runs-again", async () => {
+    await waitStatus("FAILED", 30);
+    const buttons = await page.locator(".actions button").allTextContents();
+    if (JSON.stringify(buttons) !== '["Retry","Delete"]') return `buttons: ${buttons}`;
+    await act("Retry", "ok");
+    await page.waitForFunction(() => document.querySelectorAll("#history tbody tr").length === 3, null, { timeout: 60000 });
+    await waitStatus("FAILED", 15);
+    const outcomes = await page.locator("#history tbody .badge").allTextContents();
+    return JSON.stringify(outcomes) === '["failed","retried","failed"]' || `history (latest first): ${outcomes}`;
+  });
+  await shot("task-retried", true);
 
   // 7. The list with a status filter, on a laptop and on a phone.
   await page.goto(`${base}/#/tasks?ns=default&status=COMPLETED`);

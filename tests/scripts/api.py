@@ -81,6 +81,7 @@ ROUTES = {
     "/v1/tasks/{id}/suspend": {"post"},
     "/v1/tasks/{id}/resume": {"post"},
     "/v1/tasks/{id}/run": {"post"},
+    "/v1/tasks/{id}/retry": {"post"},
     "/v1/stats": {"get"},
     "/v1/schedule/preview": {"get"},
     "/v1/openapi.json": {"get"},

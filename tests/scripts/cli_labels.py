@@ -26,11 +26,9 @@ any failure.
 import http.client
 import json
 import os
-import re
 import secrets
 import subprocess
 import sys
-import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("TF_BUILD") or os.path.join(ROOT, os.environ.get("BUILD", "build"))
@@ -63,20 +61,7 @@ def get_json(env, tid):
 def serve(env):
     """Starts `taskfleet serve --no-auth` on a free loopback port; returns
     the port or None."""
-    log = open(os.path.join(OUT, "serve.log"), "w+")
-    p = subprocess.Popen([TF, "serve", "--listen", "127.0.0.1:0", "--no-auth"], env=env,
-                         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    procs.append(p)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        log.seek(0)
-        m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", log.read())
-        if m:
-            return int(m.group(1))
-        if p.poll() is not None:
-            return None
-        time.sleep(0.1)
-    return None
+    return tftest.start_serve(TF, env, os.path.join(OUT, "serve.log"), procs)
 
 
 def req(port, method, path, body=None):

@@ -5,7 +5,7 @@
 # consumer running the http runner, and a webhook receiver, all on
 # 127.0.0.1. The browser creates an HTTP task in the form and watches it run
 # to COMPLETED, suspends and resumes another task, changes its schedule and
-# runs it now;
+# runs it now, removes its schedule (a one-shot), and retries a FAILED task;
 # then this script checks the store and the receiver saw exactly that.
 # Screenshots go to $TF_TEST_OUT/console/shots/ (console.mjs checks each is
 # a PNG of the viewport's size that is not blank).
@@ -40,6 +40,9 @@ TASKFLEET_HTTP_ALLOW=127.0.0.1 TASKFLEET_RETENTION=30d start_consumer web1 --con
 # The task to suspend and resume: due in an hour, so it stays PENDING.
 "$TASKFLEET" http --id console-other --url "${TARGET}later" --at +1h \
     >>"$E2E_DIR/submit.log" 2>&1 || fail console-submit-other "taskfleet http failed"
+"$TASKFLEET" submit --id console-failed --type fail --max-attempts 1 \
+    --params '{"mode": "permanent", "message": "boom"}' \
+    >>"$E2E_DIR/submit.log" 2>&1 || fail console-submit-failed "taskfleet submit failed"
 
 KEY=console-test-$RANDOM$RANDOM$RANDOM
 HASH=$(printf %s "$KEY" | sha256sum | cut -d' ' -f1)
@@ -50,7 +53,7 @@ listening() { grep -q 'listening on http://' "$E2E_DIR/serve.log"; }
 wait_until 10 listening || { fail console-serve-started "$(cat "$E2E_DIR/serve.log")"; exit 1; }
 URL=$(sed -n 's/.*listening on \(http:\/\/[0-9.:]*\).*/\1/p' "$E2E_DIR/serve.log" | head -1)
 
-CONSOLE_URL=$URL API_KEY=$KEY TARGET_URL=$TARGET OTHER_ID=console-other \
+CONSOLE_URL=$URL API_KEY=$KEY TARGET_URL=$TARGET OTHER_ID=console-other FAILED_ID=console-failed \
     SHOT_DIR=$E2E_DIR/shots CHROMIUM=$CHROMIUM \
     "$TF_ROOT/infra/local/node" "$BROWSER_DIR/console.mjs" | tee "$E2E_DIR/browser.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || e2e_failed=1
@@ -89,10 +92,13 @@ else
 	fail console-created-task-ran-once "the browser created no task"
 fi
 jcheck console-other-resumed-rescheduled-run-now console-other '
-it["status"] == "PENDING" and it["schedule"]["every"] == "45m" and len(reqs) == 1
+it["status"] == "PENDING" and "schedule" not in it and len(reqs) == 1
 and reqs[0]["path"] == "/later" and it["iteration"] == 1
 and [h["outcome"] for h in it["history"]] == ["success"]
 and "suspend_requested" not in it'
+jcheck console-failed-retried console-failed '
+it["status"] == "FAILED" and len(it["errors"]) == 2 and it["attempts"] == 1
+and [h["outcome"] for h in it["history"]] == ["failed", "retried", "failed"]'
 if [ -n "$CREATED" ]; then
 	jcheck console-created-task-has-name-and-description "$CREATED" '
 it.get("name") == "Console webhook"

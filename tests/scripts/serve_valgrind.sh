@@ -2,7 +2,7 @@
 # serve_valgrind.sh - `taskfleet serve` under valgrind: with API keys (one
 # rate-limited), CORS and the console, it answers a round of requests
 # (console files, 401, 403, list, create, get, patch, suspend, resume, run,
-# delete, preview, stats, openapi, 400, 404, 413, 429), stops cleanly on
+# retry, delete, preview, stats, openapi, 400, 404, 413, 429), stops cleanly on
 # SIGTERM with exit 0, and valgrind finds no leak and no memory error.
 set -u
 . "$(dirname "$0")/../tools/e2e.sh"
@@ -62,6 +62,9 @@ ask("patch", "PATCH", "/v1/tasks/vg-a", body={"cron": "0 9 * * 1-5", "tz": "Euro
 ask("suspend", "POST", "/v1/tasks/vg-a/suspend")
 ask("resume", "POST", "/v1/tasks/vg-a/resume")
 ask("run", "POST", "/v1/tasks/vg-a/run")
+ask("retry-pending", "POST", "/v1/tasks/vg-a/retry", body={"at": "+1h"})
+ask("retry-bad-at", "POST", "/v1/tasks/vg-a/retry", body={"at": 5})
+ask("patch-every-null", "PATCH", "/v1/tasks/vg-a", body={"cron": None})
 ask("preview", "GET", "/v1/schedule/preview?cron=0%209%20*%20*%201-5&tz=Europe/Berlin&count=5")
 ask("stats", "GET", "/v1/stats")
 ask("openapi", "GET", "/v1/openapi.json")
@@ -87,6 +90,9 @@ patch 200
 suspend 200
 resume 200
 run 200
+retry-pending 409
+retry-bad-at 400
+patch-every-null 200
 preview 200
 stats 200
 openapi 200

@@ -65,3 +65,26 @@ def stop_all(procs, seconds=10):
                 p.wait(timeout=seconds)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+def start_serve(tf, env, log_path, procs, args=("--no-auth",), seconds=30):
+    """Starts `tf serve --listen 127.0.0.1:0` with args, its output in
+    log_path, and appends it to procs. Returns the port it prints, or None
+    when it does not say one within seconds (or exits)."""
+    import re
+    import subprocess
+    import time
+    log = open(log_path, "w+")
+    p = subprocess.Popen([tf, "serve", "--listen", "127.0.0.1:0"] + list(args), env=env,
+                         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    procs.append(p)
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        log.seek(0)
+        m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", log.read())
+        if m:
+            return int(m.group(1))
+        if p.poll() is not None:
+            return None
+        time.sleep(0.1)
+    return None

@@ -74,6 +74,17 @@ static const char item_completed[] =
     "{\"Item\":{\"id\":{\"S\":\"t1\"},\"type\":{\"S\":\"noop\"},"
     "\"params\":{\"M\":{}},\"status\":{\"S\":\"COMPLETED\"},\"gen\":{\"N\":\"5\"},"
     "\"completed\":{\"BOOL\":true}}}";
+static const char item_failed[] =
+    "{\"Item\":{\"id\":{\"S\":\"t1\"},\"type\":{\"S\":\"fail\"},"
+    "\"params\":{\"M\":{}},\"status\":{\"S\":\"FAILED\"},\"gen\":{\"N\":\"6\"},"
+    "\"completed\":{\"BOOL\":false},\"attempts\":{\"N\":\"3\"},"
+    "\"max_attempts\":{\"N\":\"3\"},\"iteration\":{\"N\":\"2\"},"
+    "\"next_run\":{\"N\":\"1700000000000\"},\"ttl\":{\"N\":\"1900000000\"},"
+    "\"finished_at\":{\"N\":\"1700000000500\"},\"last_error\":{\"S\":\"boom\"},"
+    "\"errors\":{\"L\":[{\"M\":{\"at\":{\"N\":\"1700000000500\"},"
+    "\"error\":{\"S\":\"boom\"}}}]},"
+    "\"history\":{\"L\":[{\"M\":{\"at\":{\"N\":\"1700000000500\"},"
+    "\"outcome\":{\"S\":\"failed\"}}}]}}}";
 static const char cond_failed[] =
     "{\"__type\":\"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException\","
     "\"message\":\"The conditional request failed\"}";
@@ -85,14 +96,14 @@ test_decide(void)
 	static const struct {
 		enum tf_task_status st;
 		bool flag;
-		enum tf_manage_verdict suspend, resume, run_now;
+		enum tf_manage_verdict suspend, resume, run_now, retry;
 	} cases[] = {
-		{ TF_TASK_PENDING, false, TF_MANAGE_CHANGE, TF_MANAGE_REFUSE, TF_MANAGE_CHANGE },
-		{ TF_TASK_PROCESSING, false, TF_MANAGE_REQUEST, TF_MANAGE_REFUSE, TF_MANAGE_REFUSE },
-		{ TF_TASK_PROCESSING, true, TF_MANAGE_ALREADY, TF_MANAGE_WITHDRAW, TF_MANAGE_REFUSE },
-		{ TF_TASK_SUSPENDED, false, TF_MANAGE_ALREADY, TF_MANAGE_CHANGE, TF_MANAGE_REFUSE },
-		{ TF_TASK_COMPLETED, false, TF_MANAGE_REFUSE, TF_MANAGE_REFUSE, TF_MANAGE_REFUSE },
-		{ TF_TASK_FAILED, false, TF_MANAGE_REFUSE, TF_MANAGE_REFUSE, TF_MANAGE_REFUSE },
+		{ TF_TASK_PENDING, false, TF_MANAGE_CHANGE, TF_MANAGE_REFUSE, TF_MANAGE_CHANGE, TF_MANAGE_REFUSE },
+		{ TF_TASK_PROCESSING, false, TF_MANAGE_REQUEST, TF_MANAGE_REFUSE, TF_MANAGE_REFUSE, TF_MANAGE_REFUSE },
+		{ TF_TASK_PROCESSING, true, TF_MANAGE_ALREADY, TF_MANAGE_WITHDRAW, TF_MANAGE_REFUSE, TF_MANAGE_REFUSE },
+		{ TF_TASK_SUSPENDED, false, TF_MANAGE_ALREADY, TF_MANAGE_CHANGE, TF_MANAGE_REFUSE, TF_MANAGE_REFUSE },
+		{ TF_TASK_COMPLETED, false, TF_MANAGE_REFUSE, TF_MANAGE_REFUSE, TF_MANAGE_REFUSE, TF_MANAGE_REFUSE },
+		{ TF_TASK_FAILED, false, TF_MANAGE_REFUSE, TF_MANAGE_REFUSE, TF_MANAGE_REFUSE, TF_MANAGE_CHANGE },
 	};
 	size_t i;
 
@@ -103,6 +114,7 @@ test_decide(void)
 		CHECK_INT_EQ(tf_manage_decide(TF_MANAGE_SUSPEND, &t), cases[i].suspend);
 		CHECK_INT_EQ(tf_manage_decide(TF_MANAGE_RESUME, &t), cases[i].resume);
 		CHECK_INT_EQ(tf_manage_decide(TF_MANAGE_RUN_NOW, &t), cases[i].run_now);
+		CHECK_INT_EQ(tf_manage_decide(TF_MANAGE_RETRY, &t), cases[i].retry);
 	}
 }
 
@@ -127,6 +139,11 @@ test_refusal_texts(void)
 	    false, buf, sizeof(buf)), "running now") != NULL);
 	CHECK(strstr(tf_manage_refusal(TF_MANAGE_RUN_NOW, "X", TF_TASK_COMPLETED,
 	    false, buf, sizeof(buf)), "X is COMPLETED; only PENDING") != NULL);
+	CHECK_STR_EQ(tf_manage_refusal(TF_MANAGE_RETRY, "X", TF_TASK_COMPLETED,
+	    false, buf, sizeof(buf)),
+	    "task X is COMPLETED; only FAILED tasks can be retried");
+	CHECK(strstr(tf_manage_refusal(TF_MANAGE_RETRY, "X", TF_TASK_PENDING,
+	    false, buf, sizeof(buf)), "taskfleet run-now X") != NULL);
 	/* A short buffer is cut, never overrun. */
 	CHECK_INT_EQ(strlen(tf_manage_refusal(TF_MANAGE_SUSPEND, "X",
 	    TF_TASK_FAILED, false, buf, 8)), 7);
@@ -676,6 +693,104 @@ test_patch_labels(void)
 	tf_aws_free(aws);
 }
 
+static void
+test_retry_failed(void)
+{
+	struct fake_reply script[] = { { 200, item_failed, 0, 0 }, { 200, "{}", 0, 0 } };
+	struct fake_reply pending[] = { { 200, item_pending, 0, 0 } };
+	struct fake_reply raced[] = { { 200, item_failed, 0, 0 },
+	    { 400, cond_failed, 0, 0 }, { 200, item_pending, 0, 0 } };
+	struct tf_aws *aws = client();
+	struct tf_manage_result r;
+	char err[256];
+	const char *b;
+
+	CHECK(aws != NULL);
+	/* Due in an hour: beyond the horizon, so the sweeper sends it. */
+	fake_http_script(&server, script, 2);
+	CHECK_INT_EQ(tf_manage_retry(aws, "tab", "t1", NOW + 3600000, NOW, 0, 5,
+	    &r, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(fake_http_requests(&server), 2);
+	CHECK_INT_EQ(r.verdict, TF_MANAGE_CHANGE);
+	CHECK_INT_EQ(r.found, TF_TASK_FAILED);
+	CHECK_INT_EQ(r.status, TF_TASK_PENDING);
+	CHECK_INT_EQ(r.gen, 7);
+	CHECK_INT_EQ(r.next_run, NOW + 3600000);
+	CHECK_INT_EQ(r.enqueue_at, 0);
+	b = last_body();
+	CHECK(strstr(b, "\"ConditionExpression\":\"#st = :found AND gen = :g\"") != NULL);
+	CHECK(strstr(b, "\":found\":{\"S\":\"FAILED\"}") != NULL);
+	CHECK(strstr(b, "\":new\":{\"S\":\"PENDING\"}") != NULL);
+	CHECK(strstr(b, "next_run = :next, attempts = :zero, history = :hist, "
+	    "due_at = :next, due_shard = :shard REMOVE enqueued_for, #ttl, "
+	    "finished_at") != NULL);
+	CHECK(strstr(b, "\"#ttl\":\"ttl\"") != NULL);
+	/* errors and last_error are left alone; history keeps the old run
+	 * and says it was retried. */
+	CHECK(strstr(b, "errors") == NULL && strstr(b, "last_error") == NULL);
+	CHECK(strstr(b, "{\"S\":\"failed\"}") != NULL);
+	CHECK(strstr(b, "\"outcome\":{\"S\":\"retried\"}") != NULL);
+	CHECK(strstr(b, "\"attempt\":{\"N\":\"3\"}") != NULL);
+	CHECK(strstr(b, "\":zero\":{\"N\":\"0\"}") != NULL);
+
+	/* Now (a time in the past is now), within the horizon: the message is
+	 * the caller's; no history kept, none written. */
+	fake_http_script(&server, script, 2);
+	CHECK_INT_EQ(tf_manage_retry(aws, "tab", "t1", NOW - 5000, NOW, 0, 0,
+	    &r, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(r.next_run, NOW);
+	CHECK_INT_EQ(r.enqueue_at, NOW);
+	b = last_body();
+	CHECK(strstr(b, "enqueued_for = :next REMOVE #ttl, finished_at") != NULL);
+	CHECK(strstr(b, ":hist") == NULL);
+
+	/* A consumer or another retry got in between: the write's condition
+	 * fails, the fresh read finds it PENDING, and that is refused. */
+	fake_http_script(&server, raced, 3);
+	CHECK_INT_EQ(tf_manage_retry(aws, "tab", "t1", 0, NOW, 0, 5, &r, err,
+	    sizeof(err)), TF_OK);
+	CHECK_INT_EQ(fake_http_requests(&server), 3);
+	CHECK_INT_EQ(r.verdict, TF_MANAGE_REFUSE);
+	CHECK_INT_EQ(r.found, TF_TASK_PENDING);
+
+	/* Not FAILED: refused, nothing written. */
+	fake_http_script(&server, pending, 1);
+	CHECK_INT_EQ(tf_manage_retry(aws, "tab", "t1", 0, NOW, 0, 5, &r, err,
+	    sizeof(err)), TF_OK);
+	CHECK_INT_EQ(r.verdict, TF_MANAGE_REFUSE);
+	CHECK_INT_EQ(r.found, TF_TASK_PENDING);
+	CHECK_INT_EQ(fake_http_requests(&server), 1);
+	tf_aws_free(aws);
+}
+
+static void
+test_patch_clears_the_schedule(void)
+{
+	struct fake_reply ok[] = { { 200, "{}", 0, 0 } };
+	struct tf_manage_patch p = { 0 };
+	struct tf_manage_result r;
+	struct tf_task t;
+	struct tf_aws *aws = client();
+	char err[256];
+
+	CHECK(aws != NULL);
+	/* PENDING beyond the horizon: one REMOVE clause for both. */
+	p.clear_schedule = true;
+	patch_task_of(&t, TF_TASK_PENDING, 3, NOW + 86400000);
+	fake_http_script(&server, ok, 1);
+	CHECK_INT_EQ(tf_manage_patch(aws, "tab", &t, &p, NOW, 0, &r, err,
+	    sizeof(err)), TF_OK);
+	CHECK_INT_EQ(r.next_run, NOW + 86400000);
+	CHECK(strstr(last_body(), "REMOVE enqueued_for, schedule, slot\"") != NULL);
+	/* SUSPENDED: the clause of its own. */
+	patch_task_of(&t, TF_TASK_SUSPENDED, 4, NOW);
+	fake_http_script(&server, ok, 1);
+	CHECK_INT_EQ(tf_manage_patch(aws, "tab", &t, &p, NOW, 0, &r, err,
+	    sizeof(err)), TF_OK);
+	CHECK(strstr(last_body(), "next_run = :next REMOVE schedule, slot\"") != NULL);
+	tf_aws_free(aws);
+}
+
 int
 main(void)
 {
@@ -700,6 +815,8 @@ main(void)
 	TF_RUN(test_refused_and_missing_write_nothing);
 	TF_RUN(test_a_lost_race_reads_again);
 	TF_RUN(test_patch);
+	TF_RUN(test_retry_failed);
+	TF_RUN(test_patch_clears_the_schedule);
 	TF_RUN(test_patch_labels);
 	TF_RUN(test_scan_page);
 	TF_RUN(test_count_pages);
