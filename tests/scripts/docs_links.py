@@ -7,7 +7,8 @@ shared folder, fail. One check per Markdown file (README.md, docs/*.md,
 runners/README.md, bench/README.md, tests/fault/README.md and every other
 .md of the tree outside build output, dependencies and test output), named
 after the file, and three checks that the checker itself catches a broken
-link, a broken anchor and a link to the shared folder (issue 20: a newcomer meets no dead link).
+link, a broken anchor and a link to the shared folder (issue 20: a newcomer meets no dead link), and
+one that README.md stays a landing page of at most 300 lines.
 """
 import os
 import re
@@ -35,6 +36,7 @@ REFDEF = re.compile(r'^ {0,3}\[[^\]]+\]:\s*(<[^>\n]*>|\S+)', re.M)
 HTML_ID = re.compile(r'<a\s[^>]*(?:name|id)\s*=\s*"([^"]+)"', re.I)
 # A path into the shared folder the project was written from (a link to it
 # is also caught as leaving the project).
+README_MAX_LINES = 300
 SHARED = re.compile(r'(?:\.\./|/work/)shared\b')
 
 
@@ -199,6 +201,12 @@ def main():
     for rel in files:
         problems = check_file(ROOT, rel, cache)
         r.check(rel, not problems, '; '.join(problems))
+    # The README is a landing page; the rest lives in docs/ (issue 20).
+    with open(os.path.join(ROOT, 'README.md'), encoding='utf-8') as f:
+        lines = sum(1 for _ in f)
+    r.check('readme_is_a_landing_page', lines <= README_MAX_LINES,
+            'README.md has %d lines, at most %d: move the rest to a page under docs/' %
+            (lines, README_MAX_LINES))
     sys.exit(1 if r.failed else 0)
 
 
