@@ -89,7 +89,7 @@ $(BUILD)/obj/consumer/metrics.o: ALL_CFLAGS += $(MHD_CFLAGS)
 # lib/server/httpd.c starts both servers; only the binaries that serve pull it in.
 $(BUILD)/obj/lib/server/httpd.o: ALL_CFLAGS += $(MHD_CFLAGS)
 
-# The producer's REST API (producer/api.c, `taskfleet serve`): libmicrohttpd,
+# The producer's REST API (producer/api*.c, `taskfleet serve`): libmicrohttpd,
 # and its OpenAPI document compiled in as a byte array, so the binary serves
 # exactly the document it was built with and needs no file at run time.
 PRODUCER_GEN_OBJ = $(if $(PRODUCER_SRC),$(BUILD)/obj/gen/openapi_json.o \
@@ -97,7 +97,9 @@ PRODUCER_GEN_OBJ = $(if $(PRODUCER_SRC),$(BUILD)/obj/gen/openapi_json.o \
 $(BUILD)/bin/taskfleet: $(PRODUCER_OBJ) $(PRODUCER_GEN_OBJ) $(LIBTF)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(PRODUCER_OBJ) $(PRODUCER_GEN_OBJ) $(LIBTF) $(LIBS) $(MHD_LIBS)
+# api.c and the files of its handlers (api_*.c) include microhttpd.h.
 $(BUILD)/obj/producer/api.o: ALL_CFLAGS += $(MHD_CFLAGS)
+$(BUILD)/obj/producer/api_%.o: ALL_CFLAGS += $(MHD_CFLAGS)
 $(BUILD)/gen/openapi_json.c: producer/openapi.json
 	@mkdir -p $(dir $@)
 	{ echo '/* Generated from producer/openapi.json by the Makefile. */'; \

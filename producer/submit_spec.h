@@ -2,7 +2,7 @@
  * submit_spec.h - the checks that turn the inputs of a new task (submit's
  * flags, or the fields of a POST /v1/tasks body) into a struct tf_task_spec.
  *
- * `taskfleet submit`, `taskfleet http` and the REST API (api.c) all go
+ * `taskfleet submit`, `taskfleet http` and the REST API (api_create.c) all go
  * through these functions, so a task is validated the same way whichever
  * door it comes in by. The functions print nothing: a message goes into the
  * caller's buffer, naming the input the way the caller's user knows it

@@ -1,0 +1,102 @@
+/*
+ * api_stats.c - GET /v1/stats (api_handlers.h): the tasks counted by
+ * status, and the depth of the queue and of its dead-letter queue.
+ */
+#include "api_handlers.h"
+
+#include <stdlib.h>
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "aws/sqs.h"
+#include "task/task.h"
+
+/* --- GET /v1/stats ------------------------------------------------------ */
+
+/* Adds {"visible", "in_flight", "delayed"} of the queue at url as key.
+ * Returns TF_OK, an AWS error, or TF_ERR_NOMEM. */
+static enum tf_err
+add_depth(struct tf_aws *aws, cJSON *o, const char *key, const char *url)
+{
+	static const char *const names[] = { "ApproximateNumberOfMessages",
+	    "ApproximateNumberOfMessagesNotVisible",
+	    "ApproximateNumberOfMessagesDelayed", NULL };
+	static const char *const keys[] = { "visible", "in_flight", "delayed" };
+	cJSON *attrs = NULL, *q;
+	const cJSON *v;
+	enum tf_err rc;
+	size_t i;
+
+	rc = tf_sqs_get_queue_attributes(aws, url, names, &attrs);
+	if (rc != TF_OK)
+		return rc;
+	q = cJSON_AddObjectToObject(o, key);
+	for (i = 0; q != NULL && i < 3; i++) {
+		v = cJSON_GetObjectItemCaseSensitive(attrs, names[i]);
+		if (cJSON_AddNumberToObject(q, keys[i], cJSON_IsString(v) ?
+		    (double)strtoll(v->valuestring, NULL, 10) : 0) == NULL)
+			q = NULL;
+	}
+	cJSON_Delete(attrs);
+	return q != NULL ? TF_OK : TF_ERR_NOMEM;
+}
+
+enum MHD_Result
+api_get_stats(struct rq *rq)
+{
+	static const char *const allowed[] = { "ns", NULL };
+	struct cli *c = rq->srv->cfg.cli;
+	struct tf_manage_counts counts;
+	const char *ns;
+	char *dlq_url = NULL, reason[800];
+	cJSON *o = NULL;
+	enum MHD_Result ret;
+	enum tf_err rc;
+
+	if (!api_check_query(rq, allowed, &ret))
+		return ret;
+	ns = api_query(rq, "ns");
+	if (ns != NULL && !tf_task_ns_valid(ns))
+		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+		    "ns: must be 1 to %d of A-Z a-z 0-9 _ . -", TF_TASK_NS_MAX);
+	if (ns == NULL && rq->key != NULL && !rq->key->all_ns)
+		return api_error(rq, MHD_HTTP_FORBIDDEN, "forbidden",
+		    "this API key may read only some namespaces: give ns");
+	if (ns != NULL && !api_ns_allowed(rq, ns, API_SCOPE_READ))
+		return api_error(rq, MHD_HTTP_FORBIDDEN, "forbidden",
+		    "this API key may not read namespace \"%s\"", ns);
+	rc = tf_manage_count(c->ctx.aws, c->cfg.table, ns, &counts);
+	if (rc != TF_OK)
+		return api_aws_fail(rq, "counting the tasks", rc);
+	o = cJSON_CreateObject();
+	if (o == NULL || !cli_add_counts(o, ns, &counts))
+		goto oom;
+	/* The queues: a failure here still answers the counts. */
+	rc = add_depth(c->ctx.aws, o, "queue", c->ctx.queue_url);
+	if (rc == TF_OK)
+		rc = cli_find_dlq(c->ctx.aws, c->ctx.queue_url, &dlq_url);
+	if (rc == TF_OK && dlq_url != NULL)
+		rc = add_depth(c->ctx.aws, o, "dlq", dlq_url);
+	if (rc == TF_ERR_NOMEM)
+		goto oom;
+	if (rc != TF_OK) {
+		cli_aws_reason(rc, reason, sizeof(reason));
+		if (cJSON_AddStringToObject(o, "warning", "reading the queue failed")
+		    == NULL)
+			goto oom;
+		tf_log(TF_LOG_WARN, "api: stats: reading the queue: %s", reason);
+	}
+	if ((!cJSON_HasObjectItem(o, "queue") &&
+	    cJSON_AddNullToObject(o, "queue") == NULL) ||
+	    (!cJSON_HasObjectItem(o, "dlq") &&
+	    cJSON_AddNullToObject(o, "dlq") == NULL))
+		goto oom;
+	ret = api_reply_json(rq, MHD_HTTP_OK, o);
+	goto out;
+oom:
+	ret = api_oom(rq);
+out:
+	tf_free(dlq_url);
+	cJSON_Delete(o);
+	return ret;
+}
