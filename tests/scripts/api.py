@@ -891,9 +891,15 @@ def main():
         check("list-400-%s" % cname, st == 400 and code_of(d) == "invalid_field", "%s %s" % (st, d))
 
     # --- stats ---------------------------------------------------------------
+    # A task due in 5 minutes has its message on the queue, delayed (no
+    # consumer runs here): the queue's depths count it.
+    st, _, d = api.req("POST", "/v1/tasks", {"type": "noop", "at": "+5m"})
+    check("stats-delayed-task", st == 201, "%s %s" % (st, d))
     st, _, d = api.req("GET", "/v1/stats")
     check("stats", st == 200 and d.get("tasks", {}).get("total", 0) >= 10
           and isinstance(d.get("queue"), dict) and "visible" in d["queue"], "%s %s" % (st, d))
+    check("stats-queue-delayed", st == 200 and d.get("queue", {}).get("delayed", 0) >= 1
+          and "in_flight" in d.get("queue", {}), "%s %s" % (st, d))
 
     # --- CORS ----------------------------------------------------------------
     pre = {"Origin": ORIGIN, "Access-Control-Request-Method": "POST",
