@@ -23,7 +23,7 @@ WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 # The strict list first, the user's CFLAGS after it, as Redis does.
 BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g -pthread -fPIC -MMD -MP $(WARN) \
               -Iinclude -Ilib
-LIBS = -lcurl -lcjson -lcrypto -luuid -ldl -lpthread -lm
+LIBS = -lcurl -luv -lcjson -lcrypto -luuid -ldl -lpthread -lm
 # The HTTP servers (the consumer's /metrics, `taskfleet serve`): libmicrohttpd.
 MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
 MHD_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
