@@ -199,6 +199,39 @@ valid_send(const char *body, int delay_seconds)
 	    delay_seconds >= 0 && delay_seconds <= TF_SQS_MAX_DELAY_S;
 }
 
+/* A SendMessage request; NULL when out of memory. Caller frees with
+ * cJSON_Delete(). */
+static cJSON *
+send_request(const char *queue_url, const char *body, int delay_seconds)
+{
+	cJSON *req = request_for(queue_url);
+
+	if (req != NULL &&
+	    (cJSON_AddStringToObject(req, "MessageBody", body) == NULL ||
+	    cJSON_AddNumberToObject(req, "DelaySeconds", delay_seconds) == NULL)) {
+		cJSON_Delete(req);
+		req = NULL;
+	}
+	return req;
+}
+
+/* Checks a SendMessage reply (borrowed) against the body sent and copies its
+ * MessageId into *message_id (may be NULL; caller frees with tf_free()). */
+static enum tf_err
+send_result(const cJSON *resp, const char *body, char **message_id)
+{
+	if (!md5_matches(resp, "MD5OfMessageBody", body)) {
+		tf_log(TF_LOG_ERROR, "SendMessage: MD5 of the body does not match");
+		return TF_ERR_PARSE;
+	}
+	if (message_id != NULL) {
+		*message_id = dup_member(resp, "MessageId");
+		if (*message_id == NULL)
+			return TF_ERR_PARSE;
+	}
+	return TF_OK;
+}
+
 enum tf_err
 tf_sqs_send_message(struct tf_aws *aws, const char *queue_url,
     const char *body, int delay_seconds, char **message_id)
@@ -211,24 +244,12 @@ tf_sqs_send_message(struct tf_aws *aws, const char *queue_url,
 	if (!valid_send(body, delay_seconds))
 		return strlen(body ? body : "") > TF_SQS_MAX_BODY ?
 		    TF_ERR_TOO_LARGE : TF_ERR_INVALID;
-	req = request_for(queue_url);
-	if (req == NULL ||
-	    cJSON_AddStringToObject(req, "MessageBody", body) == NULL ||
-	    cJSON_AddNumberToObject(req, "DelaySeconds", delay_seconds) == NULL)
+	req = send_request(queue_url, body, delay_seconds);
+	if (req == NULL)
 		goto out;
 	rc = tf_aws_call(aws, TF_AWS_SQS, "SendMessage", req, NULL, &resp);
-	if (rc != TF_OK)
-		goto out;
-	if (!md5_matches(resp, "MD5OfMessageBody", body)) {
-		tf_log(TF_LOG_ERROR, "SendMessage: MD5 of the body does not match");
-		rc = TF_ERR_PARSE;
-		goto out;
-	}
-	if (message_id != NULL) {
-		*message_id = dup_member(resp, "MessageId");
-		if (*message_id == NULL)
-			rc = TF_ERR_PARSE;
-	}
+	if (rc == TF_OK)
+		rc = send_result(resp, body, message_id);
 out:
 	cJSON_Delete(resp);
 	cJSON_Delete(req);
@@ -453,17 +474,15 @@ out:
 	return rc;
 }
 
-enum tf_err
-tf_sqs_receive_message(struct tf_aws *aws, const char *queue_url,
-    const struct tf_sqs_receive_opts *opts, struct tf_sqs_message **messages,
-    size_t *n)
+/* A ReceiveMessage request in *req (caller frees with cJSON_Delete()), or
+ * TF_ERR_INVALID for options out of SQS's range, or TF_ERR_NOMEM. */
+static enum tf_err
+receive_request(const char *queue_url, const struct tf_sqs_receive_opts *opts,
+    cJSON **out)
 {
-	enum tf_err rc = TF_ERR_NOMEM;
-	cJSON *req = NULL, *resp = NULL, *names;
-	struct tf_aws_call_opts call = { 0 };
+	cJSON *req = NULL, *names;
 
-	*messages = NULL;
-	*n = 0;
+	*out = NULL;
 	if (opts->max_messages < 1 || opts->max_messages > TF_SQS_MAX_BATCH ||
 	    opts->wait_seconds < 0 || opts->wait_seconds > TF_SQS_MAX_WAIT_S ||
 	    opts->visibility_timeout > TF_SQS_MAX_VISIBILITY_S)
@@ -472,17 +491,38 @@ tf_sqs_receive_message(struct tf_aws *aws, const char *queue_url,
 	if (req == NULL ||
 	    cJSON_AddNumberToObject(req, "MaxNumberOfMessages", opts->max_messages) == NULL ||
 	    cJSON_AddNumberToObject(req, "WaitTimeSeconds", opts->wait_seconds) == NULL)
-		goto out;
+		goto fail;
 	if (opts->visibility_timeout >= 0 && cJSON_AddNumberToObject(req,
 	    "VisibilityTimeout", opts->visibility_timeout) == NULL)
-		goto out;
+		goto fail;
 	/* Both spellings: AttributeNames is deprecated but still the one some
 	 * implementations read. */
 	names = cJSON_AddArrayToObject(req, "MessageSystemAttributeNames");
 	if (names == NULL || !cJSON_AddItemToArray(names, cJSON_CreateString("All")))
-		goto out;
+		goto fail;
 	names = cJSON_AddArrayToObject(req, "AttributeNames");
 	if (names == NULL || !cJSON_AddItemToArray(names, cJSON_CreateString("All")))
+		goto fail;
+	*out = req;
+	return TF_OK;
+fail:
+	cJSON_Delete(req);
+	return TF_ERR_NOMEM;
+}
+
+enum tf_err
+tf_sqs_receive_message(struct tf_aws *aws, const char *queue_url,
+    const struct tf_sqs_receive_opts *opts, struct tf_sqs_message **messages,
+    size_t *n)
+{
+	enum tf_err rc = TF_ERR_NOMEM;
+	cJSON *req = NULL, *resp = NULL;
+	struct tf_aws_call_opts call = { 0 };
+
+	*messages = NULL;
+	*n = 0;
+	rc = receive_request(queue_url, opts, &req);
+	if (rc != TF_OK)
 		goto out;
 	call.timeout_ms = opts->wait_seconds * 1000L + LONG_POLL_MARGIN_MS;
 	call.cancel = opts->cancel;
@@ -585,4 +625,118 @@ tf_sqs_change_message_visibility_batch(struct tf_aws *aws,
 {
 	return handle_batch(aws, "ChangeMessageVisibilityBatch", queue_url,
 	    entries, n, 1, result);
+}
+
+/*
+ * The same calls on an event loop (aws_async.h). Requests are built by the
+ * same functions as the synchronous calls', answers read by the same ones.
+ */
+
+/* One asynchronous SQS call: what its answer is read with. */
+struct sqs_async {
+	tf_sqs_send_cb *send_cb;        /* one of the two callbacks is set */
+	tf_sqs_receive_cb *receive_cb;
+	void *ctx;                      /* borrowed: the caller's */
+	char *body;                     /* owned: the message sent, for its MD5 */
+};
+
+static void
+on_sqs_answer(void *ctx, enum tf_err rc, const char *body, size_t len,
+    const struct tf_aws_error *err)
+{
+	struct sqs_async *a = ctx;
+	struct tf_sqs_message *messages = NULL;
+	char *message_id = NULL;
+	cJSON *resp = NULL;
+	size_t n = 0;
+
+	if (rc == TF_OK) {
+		resp = len == 0 ? cJSON_CreateObject() :
+		    cJSON_ParseWithLength(body, len);
+		if (resp == NULL)
+			rc = TF_ERR_PARSE;
+	}
+	if (rc == TF_OK && a->send_cb != NULL)
+		rc = send_result(resp, a->body, &message_id);
+	else if (rc == TF_OK)
+		rc = tf_sqs_parse_receive(resp, &messages, &n);
+	cJSON_Delete(resp);
+	if (a->send_cb != NULL)
+		a->send_cb(a->ctx, rc, message_id, err);
+	else
+		a->receive_cb(a->ctx, rc, messages, n, err);
+	tf_free(message_id);
+	tf_free(a->body);
+	tf_free(a);
+}
+
+/* Prints req (taken: freed here) and starts op with it; a (taken) is freed
+ * when the call cannot start. */
+static enum tf_err
+start_sqs_async(struct tf_aws *aws, struct tf_loop *loop, const char *op,
+    cJSON *req, long timeout_ms, struct sqs_async *a)
+{
+	struct tf_aws_async_opts opts = { timeout_ms, 0 };
+	enum tf_err rc = TF_ERR_NOMEM;
+	char *text = NULL;
+
+	if (req != NULL)
+		text = cJSON_PrintUnformatted(req);
+	cJSON_Delete(req);
+	if (text != NULL)
+		rc = tf_aws_call_async(aws, loop, TF_AWS_SQS, op, text, strlen(text),
+		    &opts, on_sqs_answer, a);
+	cJSON_free(text);
+	if (rc != TF_OK) {
+		tf_free(a->body);
+		tf_free(a);
+	}
+	return rc;
+}
+
+enum tf_err
+tf_sqs_send_message_async(struct tf_aws *aws, struct tf_loop *loop,
+    const char *queue_url, const char *body, int delay_seconds,
+    tf_sqs_send_cb *cb, void *ctx)
+{
+	struct sqs_async *a;
+
+	if (!valid_send(body, delay_seconds))
+		return strlen(body ? body : "") > TF_SQS_MAX_BODY ?
+		    TF_ERR_TOO_LARGE : TF_ERR_INVALID;
+	a = tf_calloc(1, sizeof(*a));
+	if (a == NULL)
+		return TF_ERR_NOMEM;
+	a->send_cb = cb;
+	a->ctx = ctx;
+	a->body = tf_strdup(body);
+	if (a->body == NULL) {
+		tf_free(a);
+		return TF_ERR_NOMEM;
+	}
+	return start_sqs_async(aws, loop, "SendMessage",
+	    send_request(queue_url, body, delay_seconds), 0, a);
+}
+
+enum tf_err
+tf_sqs_receive_message_async(struct tf_aws *aws, struct tf_loop *loop,
+    const char *queue_url, const struct tf_sqs_receive_opts *opts,
+    tf_sqs_receive_cb *cb, void *ctx)
+{
+	struct sqs_async *a;
+	cJSON *req = NULL;
+	enum tf_err rc;
+
+	rc = receive_request(queue_url, opts, &req);
+	if (rc != TF_OK)
+		return rc;
+	a = tf_calloc(1, sizeof(*a));
+	if (a == NULL) {
+		cJSON_Delete(req);
+		return TF_ERR_NOMEM;
+	}
+	a->receive_cb = cb;
+	a->ctx = ctx;
+	return start_sqs_async(aws, loop, "ReceiveMessage", req,
+	    opts->wait_seconds * 1000L + LONG_POLL_MARGIN_MS, a);
 }

@@ -1,0 +1,313 @@
+/* test_loop_aws.c - AWS calls on the event loop against the local stand-ins:
+ * many calls in flight at once, long polls that overlap, and a conditional
+ * failure reported as final. */
+#include "harness.h"
+#include "itest.h"
+
+#include "aws/aws_async.h"
+#include "aws/ddb.h"
+#include "aws/schema.h"
+#include "aws/sqs.h"
+#include "loop/loop.h"
+
+#define AWS (itest_ctx.aws)
+#define N_SEND 200
+
+static char *table;
+
+/* Creates a fresh queue; caller frees the URL with tf_free(). */
+static char *
+new_queue(void)
+{
+	char *name = itest_name("tf-loop"), *url = NULL;
+	cJSON *attrs = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(attrs, "VisibilityTimeout", "60");
+	if (tf_sqs_create_queue(AWS, name, attrs, &url) != TF_OK)
+		url = NULL;
+	cJSON_Delete(attrs);
+	tf_free(name);
+	return url;
+}
+
+struct traffic {
+	struct tf_loop *loop;
+	const char *queue_url;
+	int sent_ok, send_failed;
+	size_t max_in_flight;
+	unsigned char seen[N_SEND];
+	int received, duplicates, strangers, receive_failed;
+	int polls_in_flight;
+	int64_t deadline;
+	int done;
+};
+
+static void on_received(void *ctx, enum tf_err rc,
+    struct tf_sqs_message *messages, size_t n, const struct tf_aws_error *err);
+
+/* Starts one more long poll while messages are missing. */
+static void
+poll_more(struct traffic *t)
+{
+	struct tf_sqs_receive_opts o = { 10, 1, 60, NULL };
+
+	if (t->received >= N_SEND || tf_mono_ms() > t->deadline)
+		return;
+	if (tf_sqs_receive_message_async(AWS, t->loop, t->queue_url, &o,
+	    on_received, t) == TF_OK)
+		t->polls_in_flight++;
+	else
+		t->receive_failed++;
+}
+
+static void
+on_received(void *ctx, enum tf_err rc, struct tf_sqs_message *messages,
+    size_t n, const struct tf_aws_error *err)
+{
+	struct traffic *t = ctx;
+	size_t i;
+	int k;
+
+	t->polls_in_flight--;
+	if (rc != TF_OK)
+		t->receive_failed++;
+	for (i = 0; i < n; i++) {
+		if (sscanf(messages[i].body, "loop-%d", &k) != 1 || k < 0 || k >= N_SEND) {
+			t->strangers++;
+		} else if (t->seen[k]) {
+			t->duplicates++;
+		} else {
+			t->seen[k] = 1;
+			t->received++;
+		}
+	}
+	tf_sqs_messages_free(messages, n);
+	if (rc != TF_ERR_CANCELLED)
+		poll_more(t);
+	if (t->polls_in_flight == 0)
+		tf_loop_stop(t->loop);
+}
+
+static void
+on_sent(void *ctx, enum tf_err rc, const char *message_id,
+    const struct tf_aws_error *err)
+{
+	struct traffic *t = ctx;
+	size_t in_flight = tf_loop_transfers(t->loop) + 1;
+
+	if (in_flight > t->max_in_flight)
+		t->max_in_flight = in_flight;
+	if (rc == TF_OK && message_id != NULL && message_id[0] != '\0')
+		t->sent_ok++;
+	else
+		t->send_failed++;
+	if (t->sent_ok + t->send_failed == N_SEND)
+		tf_loop_stop(t->loop);
+}
+
+static void
+test_200_sends_then_concurrent_long_polls(void)
+{
+	struct traffic t;
+	struct tf_loop *loop = NULL;
+	char *url = new_queue(), body[32];
+	int i;
+
+	memset(&t, 0, sizeof(t));
+	CHECK(url != NULL);
+	t.queue_url = url;
+	CHECK_INT_EQ(tf_loop_new(NULL, &loop), TF_OK);
+	t.loop = loop;
+	for (i = 0; i < N_SEND; i++) {
+		snprintf(body, sizeof(body), "loop-%d", i);
+		CHECK_INT_EQ(tf_sqs_send_message_async(AWS, loop, url, body, 0,
+		    on_sent, &t), TF_OK);
+	}
+	CHECK_INT_EQ(tf_loop_run(loop), TF_OK);
+	tf_loop_free(loop);
+	loop = NULL;
+	CHECK_INT_EQ(t.send_failed, 0);
+	CHECK_INT_EQ(t.sent_ok, N_SEND);
+	/* The sends overlapped: many were on the loop at once. */
+	CHECK_MSG(t.max_in_flight >= 32, "at most %zu in flight", t.max_in_flight);
+
+	/* Eight long polls at a time until every message is back. */
+	CHECK_INT_EQ(tf_loop_new(NULL, &loop), TF_OK);
+	t.loop = loop;
+	t.deadline = tf_mono_ms() + 60000;
+	for (i = 0; i < 8; i++)
+		poll_more(&t);
+	CHECK_INT_EQ(t.polls_in_flight, 8);
+	CHECK_INT_EQ(tf_loop_run(loop), TF_OK);
+	tf_loop_free(loop);
+	CHECK_INT_EQ(t.receive_failed, 0);
+	CHECK_INT_EQ(t.strangers, 0);
+	CHECK_INT_EQ(t.duplicates, 0);
+	CHECK_INT_EQ(t.received, N_SEND);
+	tf_sqs_delete_queue(AWS, url);
+	tf_free(url);
+}
+
+#define N_POLLS 4
+
+struct polls {
+	struct tf_loop *loop;
+	int64_t start[N_POLLS], end[N_POLLS];
+	enum tf_err rc[N_POLLS];
+	size_t n[N_POLLS];
+	int left;
+};
+
+struct poll_slot {
+	struct polls *p;
+	int i;
+};
+
+static void
+on_poll_done(void *ctx, enum tf_err rc, struct tf_sqs_message *messages,
+    size_t n, const struct tf_aws_error *err)
+{
+	struct poll_slot *s = ctx;
+
+	s->p->end[s->i] = tf_mono_ms();
+	s->p->rc[s->i] = rc;
+	s->p->n[s->i] = n;
+	tf_sqs_messages_free(messages, n);
+	if (--s->p->left == 0)
+		tf_loop_stop(s->p->loop);
+}
+
+static void
+test_long_polls_are_in_flight_together(void)
+{
+	struct tf_sqs_receive_opts o = { 10, 2, 60, NULL };
+	struct poll_slot slot[N_POLLS];
+	struct polls p;
+	struct tf_loop *loop = NULL;
+	char *url = new_queue();
+	int64_t last_start = 0, first_end = INT64_MAX;
+	int i;
+
+	memset(&p, 0, sizeof(p));
+	CHECK(url != NULL);
+	CHECK_INT_EQ(tf_loop_new(NULL, &loop), TF_OK);
+	p.loop = loop;
+	p.left = N_POLLS;
+	for (i = 0; i < N_POLLS; i++) {
+		slot[i] = (struct poll_slot){ &p, i };
+		p.start[i] = tf_mono_ms();
+		CHECK_INT_EQ(tf_sqs_receive_message_async(AWS, loop, url, &o,
+		    on_poll_done, &slot[i]), TF_OK);
+	}
+	CHECK_INT_EQ(tf_loop_run(loop), TF_OK);
+	tf_loop_free(loop);
+	for (i = 0; i < N_POLLS; i++) {
+		CHECK_INT_EQ(p.rc[i], TF_OK);
+		CHECK_INT_EQ(p.n[i], 0);
+		/* Each one really waited on the empty queue. */
+		CHECK_MSG(p.end[i] - p.start[i] >= 1500, "poll %d took %lld ms", i,
+		    (long long)(p.end[i] - p.start[i]));
+		if (p.start[i] > last_start)
+			last_start = p.start[i];
+		if (p.end[i] < first_end)
+			first_end = p.end[i];
+	}
+	/* All four were in flight at once: the last began before the first
+	 * ended. */
+	CHECK_MSG(last_start < first_end, "last start %lld, first end %lld",
+	    (long long)last_start, (long long)first_end);
+	tf_sqs_delete_queue(AWS, url);
+	tf_free(url);
+}
+
+struct one_call {
+	struct tf_loop *loop;
+	enum tf_err rc;
+	struct tf_aws_error err;
+	char body[512];
+};
+
+static void
+on_one(void *ctx, enum tf_err rc, const char *body, size_t len,
+    const struct tf_aws_error *err)
+{
+	struct one_call *c = ctx;
+
+	c->rc = rc;
+	c->err = *err;
+	snprintf(c->body, sizeof(c->body), "%.*s", (int)len, body);
+	tf_loop_stop(c->loop);
+}
+
+/* Runs one DynamoDB call on a fresh loop. */
+static void
+ddb_async(const char *op, const char *body, struct one_call *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->rc = TF_ERR__COUNT;
+	if (tf_loop_new(NULL, &c->loop) != TF_OK)
+		return;
+	if (tf_aws_call_async(AWS, c->loop, TF_AWS_DYNAMODB, op, body,
+	    strlen(body), NULL, on_one, c) == TF_OK)
+		tf_loop_run(c->loop);
+	tf_loop_free(c->loop);
+}
+
+static void
+test_conditional_update_failure_is_final(void)
+{
+	struct one_call c;
+	char body[1024];
+	long before = atomic_load(&tf_aws_stats(AWS)->retries);
+
+	snprintf(body, sizeof(body), "{\"TableName\":\"%s\",\"Key\":{\"id\":{\"S\":"
+	    "\"loop-missing\"}},\"UpdateExpression\":\"SET gen = :g\","
+	    "\"ConditionExpression\":\"attribute_exists(id)\","
+	    "\"ExpressionAttributeValues\":{\":g\":{\"N\":\"1\"}}}", table);
+	ddb_async("UpdateItem", body, &c);
+	CHECK_INT_EQ(c.rc, TF_ERR_CONDITION);
+	CHECK_STR_EQ(c.err.type, "ConditionalCheckFailedException");
+	CHECK_INT_EQ(c.err.attempts, 1);
+	CHECK_INT_EQ(c.err.http_status, 400);
+	CHECK_INT_EQ(atomic_load(&tf_aws_stats(AWS)->retries), before);
+	/* The item exists after a PutItem: the same update then succeeds. */
+	snprintf(body, sizeof(body), "{\"TableName\":\"%s\",\"Item\":{\"id\":{\"S\":"
+	    "\"loop-missing\"},\"gen\":{\"N\":\"0\"}}}", table);
+	ddb_async("PutItem", body, &c);
+	CHECK_INT_EQ(c.rc, TF_OK);
+	snprintf(body, sizeof(body), "{\"TableName\":\"%s\",\"Key\":{\"id\":{\"S\":"
+	    "\"loop-missing\"}},\"UpdateExpression\":\"SET gen = :g\","
+	    "\"ConditionExpression\":\"attribute_exists(id)\","
+	    "\"ExpressionAttributeValues\":{\":g\":{\"N\":\"1\"}},"
+	    "\"ReturnValues\":\"ALL_NEW\"}", table);
+	ddb_async("UpdateItem", body, &c);
+	CHECK_INT_EQ(c.rc, TF_OK);
+	CHECK(strstr(c.body, "\"gen\":{\"N\":\"1\"}") != NULL);
+}
+
+int
+main(void)
+{
+	struct tf_schema_opts o = { 0 };
+	struct tf_schema_changes ch;
+	char step[200];
+	int rc;
+
+	if (itest_open() != 0)
+		return 1;
+	table = itest_name("tf-loop");
+	o.table = table;
+	if (tf_schema_create_table(AWS, &o, &ch, step, sizeof(step)) != TF_OK) {
+		printf("FAIL setup: cannot create table %s: %s\n", table,
+		    tf_aws_last_error()->message);
+		return 1;
+	}
+	TF_RUN(test_200_sends_then_concurrent_long_polls);
+	TF_RUN(test_long_polls_are_in_flight_together);
+	TF_RUN(test_conditional_update_failure_is_final);
+	rc = tf_test_summary();
+	tf_ddb_delete_table(AWS, table);
+	tf_free(table);
+	itest_close();
+	return rc;
+}
