@@ -225,6 +225,14 @@ bench: all
 	  (cd bench/node && npm ci --no-audit --no-fund)
 	BENCH_BUILD=$(BUILD) bench/run
 
+# The event loop against the synchronous client (bench/loop_calls.c; bench/README.md,
+# "The event loop against threads"): about 10 s on loopback.
+.PHONY: bench-loop
+bench-loop: $(LIBTF)
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $(BUILD)/bench/loop_calls bench/loop_calls.c $(LIBTF) $(LIBS)
+	$(BUILD)/bench/loop_calls $(BENCH_LOOP_ARGS)
+
 # libFuzzer targets (clang only); tests/run runs each for a short fixed time.
 # Undefined behaviour stops the target like a crash (libFuzzer keeps the input).
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
