@@ -8,9 +8,9 @@
 #include "base/clock.h"
 
 /* One call in flight: a small state machine. Each state has one function
- * that advances it: start_attempt (credentials ready?) -> on_creds (after a
- * fetch off the loop) -> send_attempt -> on_answer -> (on_backoff ->
- * start_attempt) or finish. */
+ * that advances it: on_timer -> start_attempt (credentials ready?) ->
+ * on_creds (after a fetch off the loop) -> send_attempt -> on_answer ->
+ * on_timer again after a backoff, or finish. */
 struct call {
 	struct tf_aws *aws;             /* borrowed */
 	struct tf_loop *loop;           /* borrowed */
@@ -65,8 +65,10 @@ finish(struct call *c, enum tf_err rc, const char *body, size_t len)
 	call_free(c);
 }
 
+/* A timer's end: the first attempt (a 0 ms timer, so cb is never called
+ * from inside tf_aws_call_async()) or the next one after a backoff. */
 static void
-on_backoff(void *ctx, enum tf_err rc)
+on_timer(void *ctx, enum tf_err rc)
 {
 	struct call *c = ctx;
 
@@ -102,7 +104,7 @@ on_answer(void *ctx, enum tf_err rc, struct tf_http_response *resp,
 		finish(c, rc, NULL, 0);
 		return;
 	}
-	rc = tf_loop_after(c->loop, delay, on_backoff, c, NULL);
+	rc = tf_loop_after(c->loop, delay, on_timer, c, NULL);
 	if (rc != TF_OK)
 		finish(c, rc, NULL, 0);
 }
@@ -170,20 +172,6 @@ start_attempt(struct call *c)
 		finish(c, rc, NULL, 0);
 }
 
-/* Runs start_attempt on the next loop pass, so cb is never called from
- * inside tf_aws_call_async(). */
-static void
-on_start(void *ctx, enum tf_err rc)
-{
-	struct call *c = ctx;
-
-	if (rc != TF_OK) {
-		finish(c, rc, NULL, 0);
-		return;
-	}
-	start_attempt(c);
-}
-
 enum tf_err
 tf_aws_call_async(struct tf_aws *aws, struct tf_loop *loop,
     enum tf_aws_service svc, const char *operation, const char *body,
@@ -214,7 +202,7 @@ tf_aws_call_async(struct tf_aws *aws, struct tf_loop *loop,
 	c->no_retry = opts ? opts->no_retry : 0;
 	c->cb = cb;
 	c->ctx = ctx;
-	rc = tf_loop_after(loop, 0, on_start, c, NULL);
+	rc = tf_loop_after(loop, 0, on_timer, c, NULL);
 	if (rc != TF_OK)
 		call_free(c);
 	return rc;

@@ -384,20 +384,13 @@ test_stop_cancels_calls_in_flight_and_in_backoff(void)
 	struct tf_aws *retrying = client_for(NULL, creds, 1000, 100000, 50, 400);
 	struct tf_aws *silent = NULL;
 	struct tf_loop *loop = NULL;
-	struct sockaddr_in a;
-	socklen_t alen = sizeof(a);
 	char url[64];
-	int fd, i;
+	int fd, i, port = 0;
 
 	CHECK(retrying != NULL);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
+	fd = fake_http_silent(&port);
 	CHECK(fd >= 0);
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	CHECK(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(fd, 64) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &alen) == 0);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", ntohs(a.sin_port));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
 	silent = client_for(url, creds, 3, 0, 1, 5);
 	CHECK(silent != NULL);
 	fake_http_script(&server, fail, 1);

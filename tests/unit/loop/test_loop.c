@@ -286,30 +286,6 @@ test_transfers_reuse_connections(void)
 	pthread_mutex_unlock(&server.lock);
 }
 
-/* A loopback socket that accepts connections (the kernel's backlog) and
- * never answers: transfers to it stay in flight. Returns the fd, the port in
- * *port. */
-static int
-silent_server(int *port)
-{
-	struct sockaddr_in a;
-	socklen_t alen = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	if (fd < 0)
-		return -1;
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(fd, 64) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &alen) != 0) {
-		close(fd);
-		return -1;
-	}
-	*port = ntohs(a.sin_port);
-	return fd;
-}
-
 #define IN_FLIGHT 16
 
 struct stop_state {
@@ -381,7 +357,7 @@ test_stop_cancels_everything_in_flight(void)
 	char url[64];
 	int fd, port = 0, i, works = 8;
 
-	fd = silent_server(&port);
+	fd = fake_http_silent(&port);
 	CHECK(fd >= 0);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
 	req = (struct tf_http_request){ .method = "POST", .url = url,
