@@ -288,46 +288,38 @@ test_transfers_reuse_connections(void)
 
 #define IN_FLIGHT 16
 
+/* How callbacks of one kind ended. */
+struct tally {
+	int cancelled, other;
+};
+
 struct stop_state {
 	struct tf_loop *loop;
-	int http_cancelled, http_other;
-	int timer_cancelled, timer_other;
-	int work_cancelled, work_other;
+	struct tally http, timers, works;
 	int in_flight_at_stop;
 };
+
+static void
+count_end(struct tally *t, enum tf_err rc)
+{
+	if (rc == TF_ERR_CANCELLED)
+		t->cancelled++;
+	else
+		t->other++;
+}
 
 static void
 on_stopped_http(void *ctx, enum tf_err rc, struct tf_http_response *resp,
     const char *errtext)
 {
-	struct stop_state *s = ctx;
-
-	if (rc == TF_ERR_CANCELLED)
-		s->http_cancelled++;
-	else
-		s->http_other++;
+	count_end(&((struct stop_state *)ctx)->http, rc);
 }
 
+/* ctx: the struct tally to count in. */
 static void
-on_stopped_timer(void *ctx, enum tf_err rc)
+on_stopped(void *ctx, enum tf_err rc)
 {
-	struct stop_state *s = ctx;
-
-	if (rc == TF_ERR_CANCELLED)
-		s->timer_cancelled++;
-	else
-		s->timer_other++;
-}
-
-static void
-on_stopped_work(void *ctx, enum tf_err rc)
-{
-	struct stop_state *s = ctx;
-
-	if (rc == TF_ERR_CANCELLED)
-		s->work_cancelled++;
-	else
-		s->work_other++;
+	count_end(ctx, rc);
 }
 
 static void
@@ -367,27 +359,27 @@ test_stop_cancels_everything_in_flight(void)
 	for (i = 0; i < IN_FLIGHT; i++)
 		CHECK_INT_EQ(tf_loop_http(loop, &req, on_stopped_http, &s), TF_OK);
 	for (i = 0; i < 5; i++)
-		CHECK_INT_EQ(tf_loop_after(loop, 60000, on_stopped_timer, &s, NULL),
+		CHECK_INT_EQ(tf_loop_after(loop, 60000, on_stopped, &s.timers, NULL),
 		    TF_OK);
 	/* More work than libuv's pool has threads: some waits in its queue. */
 	for (i = 0; i < works; i++)
-		CHECK_INT_EQ(tf_loop_work(loop, blocking_work, on_stopped_work, &s),
+		CHECK_INT_EQ(tf_loop_work(loop, blocking_work, on_stopped, &s.works),
 		    TF_OK);
 	CHECK_INT_EQ(tf_loop_after(loop, 100, on_check_stop, &s, NULL), TF_OK);
 	CHECK_INT_EQ(tf_loop_run(loop), TF_OK);
 	/* Nothing new is taken once the loop has stopped. */
 	CHECK_INT_EQ(tf_loop_http(loop, &req, on_stopped_http, &s), TF_ERR_CANCELLED);
-	CHECK_INT_EQ(tf_loop_after(loop, 1, on_stopped_timer, &s, NULL),
+	CHECK_INT_EQ(tf_loop_after(loop, 1, on_stopped, &s.timers, NULL),
 	    TF_ERR_CANCELLED);
 	tf_loop_free(loop);
 	close(fd);
 	CHECK_INT_EQ(s.in_flight_at_stop, IN_FLIGHT);
-	CHECK_INT_EQ(s.http_cancelled, IN_FLIGHT);
-	CHECK_INT_EQ(s.http_other, 0);
-	CHECK_INT_EQ(s.timer_cancelled, 5);
-	CHECK_INT_EQ(s.timer_other, 0);
+	CHECK_INT_EQ(s.http.cancelled, IN_FLIGHT);
+	CHECK_INT_EQ(s.http.other, 0);
+	CHECK_INT_EQ(s.timers.cancelled, 5);
+	CHECK_INT_EQ(s.timers.other, 0);
 	/* Every work item reported once: finished, or cancelled in the queue. */
-	CHECK_INT_EQ(s.work_cancelled + s.work_other, works);
+	CHECK_INT_EQ(s.works.cancelled + s.works.other, works);
 }
 
 static void
@@ -398,10 +390,10 @@ test_free_without_run_cancels(void)
 
 	CHECK_INT_EQ(tf_loop_new(NULL, &loop), TF_OK);
 	s.loop = loop;
-	CHECK_INT_EQ(tf_loop_after(loop, 10, on_stopped_timer, &s, NULL), TF_OK);
+	CHECK_INT_EQ(tf_loop_after(loop, 10, on_stopped, &s.timers, NULL), TF_OK);
 	tf_loop_free(loop);
-	CHECK_INT_EQ(s.timer_cancelled, 1);
-	CHECK_INT_EQ(s.timer_other, 0);
+	CHECK_INT_EQ(s.timers.cancelled, 1);
+	CHECK_INT_EQ(s.timers.other, 0);
 }
 
 int
