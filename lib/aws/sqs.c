@@ -569,26 +569,28 @@ tf_sqs_change_message_visibility(struct tf_aws *aws, const char *queue_url,
 }
 
 /* Shared by the delete and visibility batches. */
+/* A DeleteMessageBatch or (with_visibility) ChangeMessageVisibilityBatch
+ * request in *req (caller frees with cJSON_Delete()); TF_ERR_INVALID for 0
+ * or more than 10 entries, or TF_ERR_NOMEM. */
 static enum tf_err
-handle_batch(struct tf_aws *aws, const char *op, const char *queue_url,
+handle_batch_request(const char *queue_url,
     const struct tf_sqs_handle_entry *entries, size_t n, int with_visibility,
-    struct tf_sqs_batch_result *result)
+    cJSON **out)
 {
-	enum tf_err rc = TF_ERR_NOMEM;
-	cJSON *req = NULL, *list, *e, *resp = NULL;
+	cJSON *req = NULL, *list, *e;
 	size_t i;
 
-	memset(result, 0, sizeof(*result));
+	*out = NULL;
 	if (n == 0 || n > TF_SQS_MAX_BATCH)
 		return TF_ERR_INVALID;
 	req = request_for(queue_url);
 	if (req == NULL || (list = cJSON_AddArrayToObject(req, "Entries")) == NULL)
-		goto out;
+		goto fail;
 	for (i = 0; i < n; i++) {
 		e = cJSON_CreateObject();
 		if (!cJSON_AddItemToArray(list, e)) {
 			cJSON_Delete(e);
-			goto out;
+			goto fail;
 		}
 		/* e belongs to req now: deleting req frees it. */
 		if (cJSON_AddStringToObject(e, "Id", entries[i].id) == NULL ||
@@ -596,16 +598,32 @@ handle_batch(struct tf_aws *aws, const char *op, const char *queue_url,
 		    entries[i].receipt_handle) == NULL ||
 		    (with_visibility && cJSON_AddNumberToObject(e, "VisibilityTimeout",
 		    entries[i].visibility_timeout) == NULL))
-			goto out;
+			goto fail;
 	}
+	*out = req;
+	return TF_OK;
+fail:
+	cJSON_Delete(req);
+	return TF_ERR_NOMEM;
+}
+
+static enum tf_err
+handle_batch(struct tf_aws *aws, const char *op, const char *queue_url,
+    const struct tf_sqs_handle_entry *entries, size_t n, int with_visibility,
+    struct tf_sqs_batch_result *result)
+{
+	enum tf_err rc;
+	cJSON *req = NULL, *resp = NULL;
+
+	memset(result, 0, sizeof(*result));
+	rc = handle_batch_request(queue_url, entries, n, with_visibility, &req);
+	if (rc != TF_OK)
+		return rc;
 	result->n_entries = n;
 	rc = call_batch(aws, op, req, &resp, result);
-	req = NULL;
-out:
 	if (rc != TF_OK && rc != TF_ERR_PARTIAL)
 		tf_sqs_batch_result_free(result);
 	cJSON_Delete(resp);
-	cJSON_Delete(req);
 	return rc;
 }
 
@@ -634,10 +652,12 @@ tf_sqs_change_message_visibility_batch(struct tf_aws *aws,
 
 /* One asynchronous SQS call: what its answer is read with. */
 struct sqs_async {
-	tf_sqs_send_cb *send_cb;        /* one of the two callbacks is set */
+	tf_sqs_send_cb *send_cb;        /* one of the three callbacks is set */
 	tf_sqs_receive_cb *receive_cb;
+	tf_sqs_batch_cb *batch_cb;
 	void *ctx;                      /* borrowed: the caller's */
 	char *body;                     /* owned: the message sent, for its MD5 */
+	size_t n_entries;               /* batch calls */
 };
 
 static void
@@ -646,9 +666,13 @@ on_sqs_answer(void *ctx, enum tf_err rc, const char *body, size_t len,
 {
 	struct sqs_async *a = ctx;
 	struct tf_sqs_message *messages = NULL;
+	struct tf_sqs_batch_result result;
 	char *message_id = NULL;
 	cJSON *resp = NULL;
 	size_t n = 0;
+
+	memset(&result, 0, sizeof(result));
+	result.n_entries = a->n_entries;
 
 	if (rc == TF_OK) {
 		resp = len == 0 ? cJSON_CreateObject() :
@@ -658,13 +682,20 @@ on_sqs_answer(void *ctx, enum tf_err rc, const char *body, size_t len,
 	}
 	if (rc == TF_OK && a->send_cb != NULL)
 		rc = send_result(resp, a->body, &message_id);
-	else if (rc == TF_OK)
+	else if (rc == TF_OK && a->receive_cb != NULL)
 		rc = tf_sqs_parse_receive(resp, &messages, &n);
+	else if (rc == TF_OK)
+		rc = tf_sqs_parse_failed(resp, &result);
+	if (rc == TF_OK && result.n_failed > 0)
+		rc = TF_ERR_PARTIAL;
 	cJSON_Delete(resp);
 	if (a->send_cb != NULL)
 		a->send_cb(a->ctx, rc, message_id, err);
-	else
+	else if (a->receive_cb != NULL)
 		a->receive_cb(a->ctx, rc, messages, n, err);
+	else
+		a->batch_cb(a->ctx, rc, &result, err);
+	tf_sqs_batch_result_free(&result);
 	tf_free(message_id);
 	tf_free(a->body);
 	tf_free(a);
@@ -739,4 +770,47 @@ tf_sqs_receive_message_async(struct tf_aws *aws, struct tf_loop *loop,
 	a->ctx = ctx;
 	return start_sqs_async(aws, loop, "ReceiveMessage", req,
 	    opts->wait_seconds * 1000L + LONG_POLL_MARGIN_MS, a);
+}
+
+/* Starts a DeleteMessageBatch or ChangeMessageVisibilityBatch on the loop. */
+static enum tf_err
+handle_batch_async(struct tf_aws *aws, struct tf_loop *loop, const char *op,
+    const char *queue_url, const struct tf_sqs_handle_entry *entries,
+    size_t n, int with_visibility, tf_sqs_batch_cb *cb, void *ctx)
+{
+	struct sqs_async *a;
+	cJSON *req = NULL;
+	enum tf_err rc;
+
+	rc = handle_batch_request(queue_url, entries, n, with_visibility, &req);
+	if (rc != TF_OK)
+		return rc;
+	a = tf_calloc(1, sizeof(*a));
+	if (a == NULL) {
+		cJSON_Delete(req);
+		return TF_ERR_NOMEM;
+	}
+	a->batch_cb = cb;
+	a->ctx = ctx;
+	a->n_entries = n;
+	return start_sqs_async(aws, loop, op, req, 0, a);
+}
+
+enum tf_err
+tf_sqs_delete_message_batch_async(struct tf_aws *aws, struct tf_loop *loop,
+    const char *queue_url, const struct tf_sqs_handle_entry *entries, size_t n,
+    tf_sqs_batch_cb *cb, void *ctx)
+{
+	return handle_batch_async(aws, loop, "DeleteMessageBatch", queue_url,
+	    entries, n, 0, cb, ctx);
+}
+
+enum tf_err
+tf_sqs_change_message_visibility_batch_async(struct tf_aws *aws,
+    struct tf_loop *loop, const char *queue_url,
+    const struct tf_sqs_handle_entry *entries, size_t n, tf_sqs_batch_cb *cb,
+    void *ctx)
+{
+	return handle_batch_async(aws, loop, "ChangeMessageVisibilityBatch",
+	    queue_url, entries, n, 1, cb, ctx);
 }

@@ -162,6 +162,11 @@ typedef void tf_sqs_send_cb(void *ctx, enum tf_err rc, const char *message_id,
 typedef void tf_sqs_receive_cb(void *ctx, enum tf_err rc,
     struct tf_sqs_message *messages, size_t n, const struct tf_aws_error *err);
 
+/* result (borrowed for the callback) says which entries failed; rc is
+ * TF_ERR_PARTIAL when any did, as for the synchronous batch calls. */
+typedef void tf_sqs_batch_cb(void *ctx, enum tf_err rc,
+    const struct tf_sqs_batch_result *result, const struct tf_aws_error *err);
+
 enum tf_err tf_sqs_send_message_async(struct tf_aws *aws, struct tf_loop *loop,
     const char *queue_url, const char *body, int delay_seconds,
     tf_sqs_send_cb *cb, void *ctx);
@@ -169,5 +174,16 @@ enum tf_err tf_sqs_send_message_async(struct tf_aws *aws, struct tf_loop *loop,
 enum tf_err tf_sqs_receive_message_async(struct tf_aws *aws,
     struct tf_loop *loop, const char *queue_url,
     const struct tf_sqs_receive_opts *opts, tf_sqs_receive_cb *cb, void *ctx);
+
+/* Up to 10 entries (strings copied); TF_ERR_INVALID for 0 or more. */
+enum tf_err tf_sqs_delete_message_batch_async(struct tf_aws *aws,
+    struct tf_loop *loop, const char *queue_url,
+    const struct tf_sqs_handle_entry *entries, size_t n, tf_sqs_batch_cb *cb,
+    void *ctx);
+
+enum tf_err tf_sqs_change_message_visibility_batch_async(struct tf_aws *aws,
+    struct tf_loop *loop, const char *queue_url,
+    const struct tf_sqs_handle_entry *entries, size_t n, tf_sqs_batch_cb *cb,
+    void *ctx);
 
 #endif /* TF_SQS_H */

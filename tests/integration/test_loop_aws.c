@@ -221,6 +221,118 @@ test_long_polls_are_in_flight_together(void)
 	tf_free(url);
 }
 
+struct batch_call {
+	struct tf_loop *loop;
+	enum tf_err rc;
+	size_t n_failed;
+	char failed_id[81];
+};
+
+static void
+on_batch(void *ctx, enum tf_err rc, const struct tf_sqs_batch_result *result,
+    const struct tf_aws_error *err)
+{
+	struct batch_call *b = ctx;
+
+	b->rc = rc;
+	b->n_failed = result->n_failed;
+	if (result->n_failed > 0)
+		snprintf(b->failed_id, sizeof(b->failed_id), "%s", result->failed[0].id);
+	tf_loop_stop(b->loop);
+}
+
+/* Runs one handle batch on a fresh loop: delete, or change visibility. */
+static void
+batch_async(int delete, const char *url, const struct tf_sqs_handle_entry *e,
+    size_t n, struct batch_call *b)
+{
+	enum tf_err rc;
+
+	memset(b, 0, sizeof(*b));
+	b->rc = TF_ERR__COUNT;
+	if (tf_loop_new(NULL, &b->loop) != TF_OK)
+		return;
+	rc = delete ?
+	    tf_sqs_delete_message_batch_async(AWS, b->loop, url, e, n, on_batch, b) :
+	    tf_sqs_change_message_visibility_batch_async(AWS, b->loop, url, e, n,
+	    on_batch, b);
+	if (rc == TF_OK)
+		tf_loop_run(b->loop);
+	tf_loop_free(b->loop);
+}
+
+/* Receives until `want` messages are in hand (SQS may return fewer than
+ * there are) or 10 s pass; their receipt handles go to handles[] (caller
+ * frees each with tf_free()). Returns how many. */
+static size_t
+receive_handles(const char *url, size_t want, char **handles)
+{
+	struct tf_sqs_receive_opts o = { 10, 1, 60, NULL };
+	struct tf_sqs_message *m = NULL;
+	int64_t deadline = tf_mono_ms() + 10000;
+	size_t got = 0, n = 0, i;
+
+	while (got < want && tf_mono_ms() < deadline) {
+		if (tf_sqs_receive_message(AWS, url, &o, &m, &n) != TF_OK)
+			break;
+		for (i = 0; i < n && got < want; i++)
+			handles[got++] = tf_strdup(m[i].receipt_handle);
+		tf_sqs_messages_free(m, n);
+		m = NULL;
+	}
+	return got;
+}
+
+static void
+test_visibility_and_delete_batches(void)
+{
+	static const char *const names[] = { "ApproximateNumberOfMessages",
+		"ApproximateNumberOfMessagesNotVisible", NULL };
+	static const char *const id[] = { "e0", "e1", "e2" };
+	struct tf_sqs_handle_entry e[4];
+	struct batch_call b;
+	char *url = new_queue(), *h[3] = { NULL, NULL, NULL };
+	cJSON *attrs = NULL;
+	size_t i;
+
+	CHECK(url != NULL);
+	for (i = 0; i < 3; i++)
+		CHECK_INT_EQ(tf_sqs_send_message(AWS, url, "batch me", 0, NULL), TF_OK);
+	CHECK_INT_EQ(receive_handles(url, 3, h), 3);
+	for (i = 0; i < 3; i++)
+		e[i] = (struct tf_sqs_handle_entry){ id[i], h[i], 0 };
+	/* Visible again at once: the same three come back. */
+	batch_async(0, url, e, 3, &b);
+	CHECK_INT_EQ(b.rc, TF_OK);
+	for (i = 0; i < 3; i++) {
+		tf_free(h[i]);
+		h[i] = NULL;
+	}
+	CHECK_INT_EQ(receive_handles(url, 3, h), 3);
+	for (i = 0; i < 3; i++)
+		e[i] = (struct tf_sqs_handle_entry){ id[i], h[i], 0 };
+	/* Deleted, with one bad handle reported on its own. */
+	e[3] = (struct tf_sqs_handle_entry){ "bad", "not-a-receipt-handle", 0 };
+	batch_async(1, url, e, 4, &b);
+	CHECK_INT_EQ(b.rc, TF_ERR_PARTIAL);
+	CHECK_INT_EQ(b.n_failed, 1);
+	CHECK_STR_EQ(b.failed_id, "bad");
+	/* An empty batch is refused at once, without a callback. */
+	batch_async(1, url, e, 0, &b);
+	CHECK_INT_EQ(b.rc, TF_ERR__COUNT);
+	for (i = 0; i < 3; i++)
+		tf_free(h[i]);
+	/* Gone: neither visible nor in flight. */
+	CHECK_INT_EQ(tf_sqs_get_queue_attributes(AWS, url, names, &attrs), TF_OK);
+	CHECK_STR_EQ(cJSON_GetStringValue(cJSON_GetObjectItem(attrs,
+	    "ApproximateNumberOfMessages")), "0");
+	CHECK_STR_EQ(cJSON_GetStringValue(cJSON_GetObjectItem(attrs,
+	    "ApproximateNumberOfMessagesNotVisible")), "0");
+	cJSON_Delete(attrs);
+	tf_sqs_delete_queue(AWS, url);
+	tf_free(url);
+}
+
 struct one_call {
 	struct tf_loop *loop;
 	enum tf_err rc;
@@ -305,6 +417,7 @@ main(void)
 	}
 	TF_RUN(test_200_sends_then_concurrent_long_polls);
 	TF_RUN(test_long_polls_are_in_flight_together);
+	TF_RUN(test_visibility_and_delete_batches);
 	TF_RUN(test_conditional_update_failure_is_final);
 	rc = tf_test_summary();
 	tf_ddb_delete_table(AWS, table);
