@@ -333,69 +333,103 @@ test_visibility_and_delete_batches(void)
 	tf_free(url);
 }
 
-struct one_call {
+struct ddb_result {
 	struct tf_loop *loop;
 	enum tf_err rc;
 	struct tf_aws_error err;
-	char body[512];
+	cJSON *value, *next_key;   /* owned */
 };
 
 static void
-on_one(void *ctx, enum tf_err rc, const char *body, size_t len,
+on_ddb(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
     const struct tf_aws_error *err)
 {
-	struct one_call *c = ctx;
+	struct ddb_result *r = ctx;
 
-	c->rc = rc;
-	c->err = *err;
-	snprintf(c->body, sizeof(c->body), "%.*s", (int)len, body);
-	tf_loop_stop(c->loop);
+	r->rc = rc;
+	r->err = *err;
+	r->value = value;
+	r->next_key = next_key;
+	tf_loop_stop(r->loop);
 }
 
-/* Runs one DynamoDB call on a fresh loop. */
+enum ddb_op { GET, UPDATE, QUERY };
+
+/* Runs one typed DynamoDB call on a fresh loop; frees what r held. */
 static void
-ddb_async(const char *op, const char *body, struct one_call *c)
+ddb_async(enum ddb_op op, const char *id, const struct tf_ddb_expr *e,
+    struct ddb_result *r)
 {
-	memset(c, 0, sizeof(*c));
-	c->rc = TF_ERR__COUNT;
-	if (tf_loop_new(NULL, &c->loop) != TF_OK)
-		return;
-	if (tf_aws_call_async(AWS, c->loop, TF_AWS_DYNAMODB, op, body,
-	    strlen(body), NULL, on_one, c) == TF_OK)
-		tf_loop_run(c->loop);
-	tf_loop_free(c->loop);
+	struct tf_ddb_query q = { table, NULL, e, 0, false, true };
+	cJSON *key = cJSON_CreateObject();
+	enum tf_err rc;
+
+	cJSON_Delete(r->value);
+	cJSON_Delete(r->next_key);
+	memset(r, 0, sizeof(*r));
+	r->rc = TF_ERR__COUNT;
+	cJSON_AddItemToObject(key, "id", tf_ddb_av_s(id));
+	if (tf_loop_new(NULL, &r->loop) != TF_OK)
+		goto out;
+	if (op == GET)
+		rc = tf_ddb_get_item_async(AWS, r->loop, table, key, true, e,
+		    on_ddb, r);
+	else if (op == UPDATE)
+		rc = tf_ddb_update_item_async(AWS, r->loop, table, key, e,
+		    "ALL_NEW", on_ddb, r);
+	else
+		rc = tf_ddb_query_page_async(AWS, r->loop, &q, NULL, on_ddb, r);
+	if (rc == TF_OK)
+		tf_loop_run(r->loop);
+	tf_loop_free(r->loop);
+out:
+	cJSON_Delete(key);
 }
 
 static void
 test_conditional_update_failure_is_final(void)
 {
-	struct one_call c;
-	char body[1024];
+	struct tf_ddb_expr upd = { 0 }, query = { 0 };
+	struct ddb_result r = { 0 };
+	cJSON *item = cJSON_CreateObject();
 	long before = atomic_load(&tf_aws_stats(AWS)->retries);
+	int64_t gen = 0;
 
-	snprintf(body, sizeof(body), "{\"TableName\":\"%s\",\"Key\":{\"id\":{\"S\":"
-	    "\"loop-missing\"}},\"UpdateExpression\":\"SET gen = :g\","
-	    "\"ConditionExpression\":\"attribute_exists(id)\","
-	    "\"ExpressionAttributeValues\":{\":g\":{\"N\":\"1\"}}}", table);
-	ddb_async("UpdateItem", body, &c);
-	CHECK_INT_EQ(c.rc, TF_ERR_CONDITION);
-	CHECK_STR_EQ(c.err.type, "ConditionalCheckFailedException");
-	CHECK_INT_EQ(c.err.attempts, 1);
-	CHECK_INT_EQ(c.err.http_status, 400);
+	upd.update = "SET gen = :g";
+	upd.condition = "attribute_exists(id)";
+	CHECK_INT_EQ(tf_ddb_expr_value_n(&upd, ":g", 1), TF_OK);
+	ddb_async(UPDATE, "loop-item", &upd, &r);
+	CHECK_INT_EQ(r.rc, TF_ERR_CONDITION);
+	CHECK_STR_EQ(r.err.type, "ConditionalCheckFailedException");
+	CHECK_INT_EQ(r.err.attempts, 1);
+	CHECK_INT_EQ(r.err.http_status, 400);
+	CHECK(r.value == NULL);
 	CHECK_INT_EQ(atomic_load(&tf_aws_stats(AWS)->retries), before);
-	/* The item exists after a PutItem: the same update then succeeds. */
-	snprintf(body, sizeof(body), "{\"TableName\":\"%s\",\"Item\":{\"id\":{\"S\":"
-	    "\"loop-missing\"},\"gen\":{\"N\":\"0\"}}}", table);
-	ddb_async("PutItem", body, &c);
-	CHECK_INT_EQ(c.rc, TF_OK);
-	snprintf(body, sizeof(body), "{\"TableName\":\"%s\",\"Key\":{\"id\":{\"S\":"
-	    "\"loop-missing\"}},\"UpdateExpression\":\"SET gen = :g\","
-	    "\"ConditionExpression\":\"attribute_exists(id)\","
-	    "\"ExpressionAttributeValues\":{\":g\":{\"N\":\"1\"}},"
-	    "\"ReturnValues\":\"ALL_NEW\"}", table);
-	ddb_async("UpdateItem", body, &c);
-	CHECK_INT_EQ(c.rc, TF_OK);
-	CHECK(strstr(c.body, "\"gen\":{\"N\":\"1\"}") != NULL);
+	ddb_async(GET, "loop-item", NULL, &r);
+	CHECK_INT_EQ(r.rc, TF_ERR_NOT_FOUND);
+	/* Once the item exists, the same update succeeds. */
+	cJSON_AddItemToObject(item, "id", tf_ddb_av_s("loop-item"));
+	cJSON_AddItemToObject(item, "gen", tf_ddb_av_n(0));
+	CHECK_INT_EQ(tf_ddb_put_item(AWS, table, item, NULL), TF_OK);
+	ddb_async(UPDATE, "loop-item", &upd, &r);
+	CHECK_INT_EQ(r.rc, TF_OK);
+	CHECK_INT_EQ(r.err.code, TF_OK);
+	CHECK(tf_ddb_item_n(r.value, "gen", &gen));
+	CHECK_INT_EQ(gen, 1);
+	ddb_async(GET, "loop-item", NULL, &r);
+	CHECK_INT_EQ(r.rc, TF_OK);
+	CHECK_STR_EQ(tf_ddb_item_s(r.value, "id"), "loop-item");
+	query.key_condition = "id = :id";
+	CHECK_INT_EQ(tf_ddb_expr_value_s(&query, ":id", "loop-item"), TF_OK);
+	ddb_async(QUERY, "loop-item", &query, &r);
+	CHECK_INT_EQ(r.rc, TF_OK);
+	CHECK_INT_EQ(cJSON_GetArraySize(r.value), 1);
+	CHECK(r.next_key == NULL);
+	cJSON_Delete(r.value);
+	cJSON_Delete(r.next_key);
+	cJSON_Delete(item);
+	tf_ddb_expr_free(&upd);
+	tf_ddb_expr_free(&query);
 }
 
 int
