@@ -332,46 +332,59 @@ call_batch(struct tf_aws *aws, const char *op, cJSON *req, cJSON **resp,
 	return rc;
 }
 
-enum tf_err
-tf_sqs_send_message_batch(struct tf_aws *aws, const char *queue_url,
-    const struct tf_sqs_send_entry *entries, size_t n,
-    struct tf_sqs_batch_result *result)
+/* A SendMessageBatch request in *out (caller frees with cJSON_Delete()), or
+ * TF_ERR_INVALID (0 or over 10 entries, a body or delay SQS refuses), or
+ * TF_ERR_NOMEM. */
+static enum tf_err
+send_batch_request(const char *queue_url,
+    const struct tf_sqs_send_entry *entries, size_t n, cJSON **out)
 {
-	enum tf_err rc = TF_ERR_NOMEM;
-	cJSON *req = NULL, *list, *e, *resp = NULL;
-	const cJSON *ok, *s;
+	cJSON *req = NULL, *list, *e;
 	size_t i;
 
-	memset(result, 0, sizeof(*result));
+	*out = NULL;
 	if (n == 0 || n > TF_SQS_MAX_BATCH)
 		return TF_ERR_INVALID;
 	for (i = 0; i < n; i++)
 		if (!valid_send(entries[i].body, entries[i].delay_seconds))
 			return TF_ERR_INVALID;
-	result->message_ids = tf_calloc(n, sizeof(char *));
-	if (result->message_ids == NULL)
-		goto out;
-	result->n_entries = n;
 	req = request_for(queue_url);
 	if (req == NULL || (list = cJSON_AddArrayToObject(req, "Entries")) == NULL)
-		goto out;
+		goto fail;
 	for (i = 0; i < n; i++) {
 		e = cJSON_CreateObject();
 		if (!cJSON_AddItemToArray(list, e)) {
 			cJSON_Delete(e);
-			goto out;
+			goto fail;
 		}
 		/* e belongs to req now: deleting req frees it. */
 		if (cJSON_AddStringToObject(e, "Id", entries[i].id) == NULL ||
 		    cJSON_AddStringToObject(e, "MessageBody", entries[i].body) == NULL ||
 		    cJSON_AddNumberToObject(e, "DelaySeconds",
 		    entries[i].delay_seconds) == NULL)
-			goto out;
+			goto fail;
 	}
-	rc = call_batch(aws, "SendMessageBatch", req, &resp, result);
-	req = NULL;
-	if (rc != TF_OK && rc != TF_ERR_PARTIAL)
-		goto out;
+	*out = req;
+	return TF_OK;
+fail:
+	cJSON_Delete(req);
+	return TF_ERR_NOMEM;
+}
+
+/* Fills result->message_ids (allocated here, n of them) from a
+ * SendMessageBatch reply (borrowed), checking each body's MD5; an entry
+ * whose MD5 does not match keeps a NULL id. */
+static enum tf_err
+send_batch_ids(const cJSON *resp, const struct tf_sqs_send_entry *entries,
+    size_t n, struct tf_sqs_batch_result *result)
+{
+	const cJSON *ok, *s;
+	size_t i;
+
+	result->message_ids = tf_calloc(n, sizeof(char *));
+	if (result->message_ids == NULL)
+		return TF_ERR_NOMEM;
+	result->n_entries = n;
 	ok = cJSON_GetObjectItemCaseSensitive(resp, "Successful");
 	cJSON_ArrayForEach(s, ok) {
 		const cJSON *id = cJSON_GetObjectItemCaseSensitive(s, "Id");
@@ -388,11 +401,30 @@ tf_sqs_send_message_batch(struct tf_aws *aws, const char *queue_url,
 			result->message_ids[i] = dup_member(s, "MessageId");
 		}
 	}
-out:
+	return TF_OK;
+}
+
+enum tf_err
+tf_sqs_send_message_batch(struct tf_aws *aws, const char *queue_url,
+    const struct tf_sqs_send_entry *entries, size_t n,
+    struct tf_sqs_batch_result *result)
+{
+	enum tf_err rc, ids_rc;
+	cJSON *req = NULL, *resp = NULL;
+
+	memset(result, 0, sizeof(*result));
+	rc = send_batch_request(queue_url, entries, n, &req);
+	if (rc != TF_OK)
+		return rc;
+	rc = call_batch(aws, "SendMessageBatch", req, &resp, result);
+	if (rc == TF_OK || rc == TF_ERR_PARTIAL) {
+		ids_rc = send_batch_ids(resp, entries, n, result);
+		if (ids_rc != TF_OK)
+			rc = ids_rc;
+	}
 	if (rc != TF_OK && rc != TF_ERR_PARTIAL)
 		tf_sqs_batch_result_free(result);
 	cJSON_Delete(resp);
-	cJSON_Delete(req);
 	return rc;
 }
 
@@ -658,7 +690,24 @@ struct sqs_async {
 	void *ctx;                      /* borrowed: the caller's */
 	char *body;                     /* owned: the message sent, for its MD5 */
 	size_t n_entries;               /* batch calls */
+	struct tf_sqs_send_entry *sent; /* owned, with owned strings: a send
+	                                   batch's entries, for their MD5s */
 };
+
+/* Frees a and what it owns. */
+static void
+sqs_async_free(struct sqs_async *a)
+{
+	size_t i;
+
+	for (i = 0; a->sent != NULL && i < a->n_entries; i++) {
+		tf_free((char *)a->sent[i].id);
+		tf_free((char *)a->sent[i].body);
+	}
+	tf_free(a->sent);
+	tf_free(a->body);
+	tf_free(a);
+}
 
 static void
 on_sqs_answer(void *ctx, enum tf_err rc, const char *body, size_t len,
@@ -686,6 +735,8 @@ on_sqs_answer(void *ctx, enum tf_err rc, const char *body, size_t len,
 		rc = tf_sqs_parse_receive(resp, &messages, &n);
 	else if (rc == TF_OK)
 		rc = tf_sqs_parse_failed(resp, &result);
+	if (rc == TF_OK && a->sent != NULL)
+		rc = send_batch_ids(resp, a->sent, a->n_entries, &result);
 	if (rc == TF_OK && result.n_failed > 0)
 		rc = TF_ERR_PARTIAL;
 	cJSON_Delete(resp);
@@ -697,8 +748,7 @@ on_sqs_answer(void *ctx, enum tf_err rc, const char *body, size_t len,
 		a->batch_cb(a->ctx, rc, &result, err);
 	tf_sqs_batch_result_free(&result);
 	tf_free(message_id);
-	tf_free(a->body);
-	tf_free(a);
+	sqs_async_free(a);
 }
 
 /* Prints req (taken: freed here) and starts op with it; a (taken) is freed
@@ -718,10 +768,8 @@ start_sqs_async(struct tf_aws *aws, struct tf_loop *loop, const char *op,
 		rc = tf_aws_call_async(aws, loop, TF_AWS_SQS, op, text, strlen(text),
 		    &opts, on_sqs_answer, a);
 	cJSON_free(text);
-	if (rc != TF_OK) {
-		tf_free(a->body);
-		tf_free(a);
-	}
+	if (rc != TF_OK)
+		sqs_async_free(a);
 	return rc;
 }
 
@@ -813,4 +861,38 @@ tf_sqs_change_message_visibility_batch_async(struct tf_aws *aws,
 {
 	return handle_batch_async(aws, loop, "ChangeMessageVisibilityBatch",
 	    queue_url, entries, n, 1, cb, ctx);
+}
+
+enum tf_err
+tf_sqs_send_message_batch_async(struct tf_aws *aws, struct tf_loop *loop,
+    const char *queue_url, const struct tf_sqs_send_entry *entries, size_t n,
+    tf_sqs_batch_cb *cb, void *ctx)
+{
+	struct sqs_async *a;
+	cJSON *req = NULL;
+	enum tf_err rc;
+	size_t i;
+
+	rc = send_batch_request(queue_url, entries, n, &req);
+	if (rc != TF_OK)
+		return rc;
+	a = tf_calloc(1, sizeof(*a));
+	if (a == NULL || (a->sent = tf_calloc(n, sizeof(*a->sent))) == NULL) {
+		tf_free(a);
+		cJSON_Delete(req);
+		return TF_ERR_NOMEM;
+	}
+	a->batch_cb = cb;
+	a->ctx = ctx;
+	a->n_entries = n;
+	for (i = 0; i < n; i++) {
+		a->sent[i].id = tf_strdup(entries[i].id);
+		a->sent[i].body = tf_strdup(entries[i].body);
+		if (a->sent[i].id == NULL || a->sent[i].body == NULL) {
+			sqs_async_free(a);
+			cJSON_Delete(req);
+			return TF_ERR_NOMEM;
+		}
+	}
+	return start_sqs_async(aws, loop, "SendMessageBatch", req, 0, a);
 }

@@ -175,7 +175,13 @@ enum tf_err tf_sqs_receive_message_async(struct tf_aws *aws,
     struct tf_loop *loop, const char *queue_url,
     const struct tf_sqs_receive_opts *opts, tf_sqs_receive_cb *cb, void *ctx);
 
-/* Up to 10 entries (strings copied); TF_ERR_INVALID for 0 or more. */
+/* Up to 10 entries (strings copied); TF_ERR_INVALID for 0 or more. A send
+ * batch's result has a message id per entry (NULL for a failed one). */
+enum tf_err tf_sqs_send_message_batch_async(struct tf_aws *aws,
+    struct tf_loop *loop, const char *queue_url,
+    const struct tf_sqs_send_entry *entries, size_t n, tf_sqs_batch_cb *cb,
+    void *ctx);
+
 enum tf_err tf_sqs_delete_message_batch_async(struct tf_aws *aws,
     struct tf_loop *loop, const char *queue_url,
     const struct tf_sqs_handle_entry *entries, size_t n, tf_sqs_batch_cb *cb,

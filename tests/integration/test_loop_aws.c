@@ -226,6 +226,7 @@ struct batch_call {
 	enum tf_err rc;
 	size_t n_failed;
 	char failed_id[81];
+	int n_ids;       /* message ids a send batch returned */
 };
 
 static void
@@ -233,11 +234,14 @@ on_batch(void *ctx, enum tf_err rc, const struct tf_sqs_batch_result *result,
     const struct tf_aws_error *err)
 {
 	struct batch_call *b = ctx;
+	size_t i;
 
 	b->rc = rc;
 	b->n_failed = result->n_failed;
 	if (result->n_failed > 0)
 		snprintf(b->failed_id, sizeof(b->failed_id), "%s", result->failed[0].id);
+	for (i = 0; result->message_ids != NULL && i < result->n_entries; i++)
+		b->n_ids += result->message_ids[i] != NULL;
 	tf_loop_stop(b->loop);
 }
 
@@ -289,15 +293,23 @@ test_visibility_and_delete_batches(void)
 	static const char *const names[] = { "ApproximateNumberOfMessages",
 		"ApproximateNumberOfMessagesNotVisible", NULL };
 	static const char *const id[] = { "e0", "e1", "e2" };
+	static const struct tf_sqs_send_entry sends[] = { { "s0", "batch me", 0 },
+		{ "s1", "batch me", 0 }, { "s2", "batch me", 0 } };
 	struct tf_sqs_handle_entry e[4];
-	struct batch_call b;
+	struct batch_call b = { 0 };
 	char *url = new_queue(), *h[3] = { NULL, NULL, NULL };
 	cJSON *attrs = NULL;
 	size_t i;
 
 	CHECK(url != NULL);
-	for (i = 0; i < 3; i++)
-		CHECK_INT_EQ(tf_sqs_send_message(AWS, url, "batch me", 0, NULL), TF_OK);
+	CHECK_INT_EQ(tf_loop_new(NULL, &b.loop), TF_OK);
+	b.rc = TF_ERR__COUNT;
+	CHECK_INT_EQ(tf_sqs_send_message_batch_async(AWS, b.loop, url, sends, 3,
+	    on_batch, &b), TF_OK);
+	tf_loop_run(b.loop);
+	tf_loop_free(b.loop);
+	CHECK_INT_EQ(b.rc, TF_OK);
+	CHECK_INT_EQ(b.n_ids, 3);
 	CHECK_INT_EQ(receive_handles(url, 3, h), 3);
 	for (i = 0; i < 3; i++)
 		e[i] = (struct tf_sqs_handle_entry){ id[i], h[i], 0 };
