@@ -332,6 +332,21 @@ call_batch(struct tf_aws *aws, const char *op, cJSON *req, cJSON **resp,
 	return rc;
 }
 
+/* Appends an empty object to a batch's entry list and returns it; it
+ * belongs to the list's request (deleting the request frees it). NULL when
+ * out of memory. */
+static cJSON *
+add_entry(cJSON *list)
+{
+	cJSON *e = cJSON_CreateObject();
+
+	if (!cJSON_AddItemToArray(list, e)) {
+		cJSON_Delete(e);
+		return NULL;
+	}
+	return e;
+}
+
 /* A SendMessageBatch request in *out (caller frees with cJSON_Delete()), or
  * TF_ERR_INVALID (0 or over 10 entries, a body or delay SQS refuses), or
  * TF_ERR_NOMEM. */
@@ -352,12 +367,9 @@ send_batch_request(const char *queue_url,
 	if (req == NULL || (list = cJSON_AddArrayToObject(req, "Entries")) == NULL)
 		goto fail;
 	for (i = 0; i < n; i++) {
-		e = cJSON_CreateObject();
-		if (!cJSON_AddItemToArray(list, e)) {
-			cJSON_Delete(e);
+		e = add_entry(list);
+		if (e == NULL)
 			goto fail;
-		}
-		/* e belongs to req now: deleting req frees it. */
 		if (cJSON_AddStringToObject(e, "Id", entries[i].id) == NULL ||
 		    cJSON_AddStringToObject(e, "MessageBody", entries[i].body) == NULL ||
 		    cJSON_AddNumberToObject(e, "DelaySeconds",
@@ -619,12 +631,9 @@ handle_batch_request(const char *queue_url,
 	if (req == NULL || (list = cJSON_AddArrayToObject(req, "Entries")) == NULL)
 		goto fail;
 	for (i = 0; i < n; i++) {
-		e = cJSON_CreateObject();
-		if (!cJSON_AddItemToArray(list, e)) {
-			cJSON_Delete(e);
+		e = add_entry(list);
+		if (e == NULL)
 			goto fail;
-		}
-		/* e belongs to req now: deleting req frees it. */
 		if (cJSON_AddStringToObject(e, "Id", entries[i].id) == NULL ||
 		    cJSON_AddStringToObject(e, "ReceiptHandle",
 		    entries[i].receipt_handle) == NULL ||

@@ -6,7 +6,6 @@
 
 #include "aws/aws_async.h"
 #include "aws/ddb.h"
-#include "aws/schema.h"
 #include "aws/sqs.h"
 #include "loop/loop.h"
 
@@ -447,20 +446,10 @@ test_conditional_update_failure_is_final(void)
 int
 main(void)
 {
-	struct tf_schema_opts o = { 0 };
-	struct tf_schema_changes ch;
-	char step[200];
 	int rc;
 
-	if (itest_open() != 0)
+	if (itest_open() != 0 || (table = itest_create_table("tf-loop")) == NULL)
 		return 1;
-	table = itest_name("tf-loop");
-	o.table = table;
-	if (tf_schema_create_table(AWS, &o, &ch, step, sizeof(step)) != TF_OK) {
-		printf("FAIL setup: cannot create table %s: %s\n", table,
-		    tf_aws_last_error()->message);
-		return 1;
-	}
 	TF_RUN(test_200_sends_then_concurrent_long_polls);
 	TF_RUN(test_long_polls_are_in_flight_together);
 	TF_RUN(test_visibility_and_delete_batches);
