@@ -23,7 +23,7 @@ WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 # The strict list first, the user's CFLAGS after it, as Redis does.
 BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g -pthread -fPIC -MMD -MP $(WARN) \
               -Iinclude -Ilib
-LIBS = -lcurl -lcjson -lcrypto -luuid -ldl -lpthread -lm
+LIBS = -lcurl -luv -lcjson -lcrypto -luuid -ldl -lpthread -lm
 # The HTTP servers (the consumer's /metrics, `taskfleet serve`): libmicrohttpd.
 MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
 MHD_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
@@ -226,6 +226,14 @@ bench: all
 	@[ bench/node/node_modules/.package-lock.json -nt bench/node/package-lock.json ] || \
 	  (cd bench/node && npm ci --no-audit --no-fund)
 	BENCH_BUILD=$(BUILD) bench/run
+
+# The event loop against the synchronous client (bench/loop_calls.c; bench/README.md,
+# "The event loop against threads"): about 10 s on loopback.
+.PHONY: bench-loop
+bench-loop: $(LIBTF)
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $(BUILD)/bench/loop_calls bench/loop_calls.c $(LIBTF) $(LIBS)
+	$(BUILD)/bench/loop_calls $(BENCH_LOOP_ARGS)
 
 # libFuzzer targets (clang only); tests/run runs each for a short fixed time.
 # Undefined behaviour stops the target like a crash (libFuzzer keeps the input).

@@ -189,4 +189,28 @@ fake_http_stop(struct fake_http *f)
 	pthread_mutex_destroy(&f->lock);
 }
 
+/* A loopback socket that takes connections (into the kernel's backlog) and
+ * never answers: requests to it stay in flight until the client gives up.
+ * Returns the fd (the caller closes it) and the port in *port; -1 on error. */
+static inline int
+fake_http_silent(int *port)
+{
+	struct sockaddr_in a;
+	socklen_t alen = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return -1;
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(fd, 64) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &alen) != 0) {
+		close(fd);
+		return -1;
+	}
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
 #endif /* TF_FAKE_HTTP_H */

@@ -17,6 +17,7 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/config.h"
+#include "aws/schema.h"
 
 static struct tf_config itest_cfg;
 static struct tf_context itest_ctx;
@@ -61,6 +62,27 @@ itest_name(const char *prefix)
 	snprintf(buf, sizeof(buf), "%s-%d-%lld-%d", prefix, (int)getpid(),
 	    (long long)tf_now_ms(), atomic_fetch_add(&counter, 1));
 	return tf_strdup(buf);
+}
+
+/* Creates a table with taskfleet's schema under a fresh name (prefix as for
+ * itest_name()); returns the name (caller frees with tf_free()), or NULL
+ * after printing a FAIL setup line. */
+static inline char *
+itest_create_table(const char *prefix)
+{
+	struct tf_schema_opts o = { 0 };
+	struct tf_schema_changes ch;
+	char step[200], *table = itest_name(prefix);
+
+	o.table = table;
+	if (table == NULL || tf_schema_create_table(itest_ctx.aws, &o, &ch, step,
+	    sizeof(step)) != TF_OK) {
+		printf("FAIL setup: cannot create table %s: %s\n",
+		    table ? table : prefix, tf_aws_last_error()->message);
+		tf_free(table);
+		return NULL;
+	}
+	return table;
 }
 
 #endif /* TF_ITEST_H */

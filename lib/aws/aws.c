@@ -35,6 +35,10 @@ struct tf_aws {
 	int budget_max;
 	atomic_int budget;                     /* retry tokens left */
 	struct tf_aws_stats stats;
+	pthread_mutex_t creds_lock;            /* guards cached and have_cached */
+	struct tf_creds cached;                /* the chain's latest answer, for
+	                                          callers that must not block */
+	int have_cached;
 	pthread_mutex_t ops_lock;              /* guards ops and n_ops */
 	struct tf_aws_op_count ops[TF_AWS_MAX_OPS];
 	size_t n_ops;
@@ -112,6 +116,8 @@ tf_aws_free(struct tf_aws *aws)
 	tf_http_pool_free(aws->http);
 	tf_free(aws->region);
 	pthread_mutex_destroy(&aws->ops_lock);
+	pthread_mutex_destroy(&aws->creds_lock);
+	explicit_bzero(&aws->cached, sizeof(aws->cached));
 	tf_free(aws);
 }
 
@@ -128,6 +134,7 @@ tf_aws_new(const struct tf_aws_config *cfg, struct tf_aws **out)
 	if (aws == NULL)
 		goto out;
 	pthread_mutex_init(&aws->ops_lock, NULL);
+	pthread_mutex_init(&aws->creds_lock, NULL);
 	aws->region = tf_strdup(cfg->region ? cfg->region : "us-east-1");
 	if (aws->region == NULL)
 		goto out;
@@ -317,20 +324,18 @@ tf_aws_map_error(const char *type, long http_status)
 	return TF_ERR_AWS;
 }
 
-/* Records the error of this call for tf_aws_last_error(). */
+/* Records the error of a call in *e (tf_aws_last_error()'s record for
+ * synchronous calls, the call's own for asynchronous ones). */
 static void
-set_error(enum tf_err code, long status, const char *type, const char *message,
-    const char *operation, int attempts)
+set_error(struct tf_aws_error *e, enum tf_err code, long status,
+    const char *type, const char *message, const char *operation, int attempts)
 {
-	last_error.code = code;
-	last_error.http_status = status;
-	snprintf(last_error.type, sizeof(last_error.type), "%s",
-	    bare_type(type ? type : ""));
-	snprintf(last_error.message, sizeof(last_error.message), "%s",
-	    message ? message : "");
-	snprintf(last_error.operation, sizeof(last_error.operation), "%s",
-	    operation);
-	last_error.attempts = attempts;
+	e->code = code;
+	e->http_status = status;
+	snprintf(e->type, sizeof(e->type), "%s", bare_type(type ? type : ""));
+	snprintf(e->message, sizeof(e->message), "%s", message ? message : "");
+	snprintf(e->operation, sizeof(e->operation), "%s", operation);
+	e->attempts = attempts;
 }
 
 void
@@ -399,68 +404,193 @@ sleep_cancellable(long ms, const atomic_int *cancel)
 	}
 }
 
-/* Signs and sends one attempt. TF_OK: resp holds an HTTP answer. */
-static enum tf_err
-send_signed(struct tf_aws *aws, enum tf_aws_service svc, const char *target,
-    const char *body, size_t body_len, long timeout_ms,
-    const atomic_int *cancel, struct tf_http_response *resp,
-    char *errtext, size_t errlen)
+bool
+tf_aws_cached_creds(struct tf_aws *aws, int64_t now_ms, struct tf_creds *out)
+{
+	bool fresh;
+
+	pthread_mutex_lock(&aws->creds_lock);
+	fresh = aws->have_cached && (aws->cached.expires_at_ms == 0 ||
+	    now_ms < aws->cached.expires_at_ms - TF_CREDS_REFRESH_AHEAD_MS);
+	if (fresh)
+		*out = aws->cached;
+	pthread_mutex_unlock(&aws->creds_lock);
+	return fresh;
+}
+
+enum tf_err
+tf_aws_fetch_creds(struct tf_aws *aws, int64_t now_ms, struct tf_creds *out)
+{
+	enum tf_err rc;
+
+	rc = tf_creds_get(aws->creds, now_ms, out);
+	if (rc != TF_OK)
+		return rc;
+	pthread_mutex_lock(&aws->creds_lock);
+	aws->cached = *out;
+	aws->have_cached = 1;
+	pthread_mutex_unlock(&aws->creds_lock);
+	return TF_OK;
+}
+
+enum tf_err
+tf_aws_sign(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,
+    const char *body, size_t body_len, const struct tf_creds *creds,
+    long timeout_ms, const atomic_int *cancel, struct tf_aws_signed *out)
 {
 	const struct endpoint *ep = &aws->ep[svc];
-	struct tf_creds creds;
 	struct tf_sigv4_header sh[5];
-	struct tf_http_header hh[6];
 	struct tf_sigv4_request sreq;
 	struct tf_sigv4_key key;
-	struct tf_http_request hreq;
-	char amz_date[17];
-	char *authorization = NULL;
 	size_t n = 0, i;
 	time_t now;
 	enum tf_err rc;
 
-	rc = tf_creds_get(aws->creds, tf_now_ms(), &creds);
-	if (rc != TF_OK) {
-		snprintf(errtext, errlen, "no credentials: %s", tf_strerror(rc));
-		return TF_ERR_CREDENTIALS;
-	}
+	out->authorization = NULL;
+	out->creds = *creds;
+	snprintf(out->target, sizeof(out->target), "%s%s", target_prefix[svc],
+	    operation);
 	now = time(NULL);
-	tf_sigv4_amz_date(now, amz_date);
+	tf_sigv4_amz_date(now, out->amz_date);
 	sh[n++] = (struct tf_sigv4_header){ "content-type", "application/x-amz-json-1.0" };
 	sh[n++] = (struct tf_sigv4_header){ "host", ep->host };
-	sh[n++] = (struct tf_sigv4_header){ "x-amz-date", amz_date };
-	sh[n++] = (struct tf_sigv4_header){ "x-amz-target", target };
-	if (creds.session_token[0] != '\0')
+	sh[n++] = (struct tf_sigv4_header){ "x-amz-date", out->amz_date };
+	sh[n++] = (struct tf_sigv4_header){ "x-amz-target", out->target };
+	if (out->creds.session_token[0] != '\0')
 		sh[n++] = (struct tf_sigv4_header){ "x-amz-security-token",
-		    creds.session_token };
+		    out->creds.session_token };
 	sreq = (struct tf_sigv4_request){
 		.method = "POST", .path = ep->path, .query = NULL,
 		.headers = sh, .n_headers = n,
 		.payload = body, .payload_len = body_len,
 	};
 	key = (struct tf_sigv4_key){
-		.access_key_id = creds.access_key_id,
-		.secret_access_key = creds.secret_access_key,
+		.access_key_id = out->creds.access_key_id,
+		.secret_access_key = out->creds.secret_access_key,
 		.region = aws->region, .service = signing_name[svc],
 	};
-	rc = tf_sigv4_sign(&sreq, &key, now, &authorization);
-	if (rc != TF_OK)
-		goto out;
+	rc = tf_sigv4_sign(&sreq, &key, now, &out->authorization);
+	if (rc != TF_OK) {
+		tf_aws_signed_free(out);
+		return rc;
+	}
 	for (i = 0; i < n; i++)
-		hh[i] = (struct tf_http_header){ sh[i].name, sh[i].value };
-	hh[n] = (struct tf_http_header){ "authorization", authorization };
-	hreq = (struct tf_http_request){
-		.method = "POST", .url = ep->url, .headers = hh, .n_headers = n + 1,
-		.body = body, .body_len = body_len,
+		out->headers[i] = (struct tf_http_header){ sh[i].name, sh[i].value };
+	out->headers[n] = (struct tf_http_header){ "authorization",
+	    out->authorization };
+	out->req = (struct tf_http_request){
+		.method = "POST", .url = ep->url, .headers = out->headers,
+		.n_headers = n + 1, .body = body, .body_len = body_len,
 		.connect_timeout_ms = aws->connect_timeout_ms,
-		.timeout_ms = timeout_ms, .cancel = cancel,
+		.timeout_ms = timeout_ms > 0 ? timeout_ms : aws->timeout_ms,
+		.cancel = cancel,
 	};
-	atomic_fetch_add(&aws->stats.requests, 1);
-	rc = tf_http_perform(aws->http, &hreq, resp, errtext, errlen);
-out:
-	tf_free(authorization);
-	/* Do not leave the secret on the stack longer than needed. */
+	return TF_OK;
+}
+
+void
+tf_aws_signed_free(struct tf_aws_signed *s)
+{
+	tf_free(s->authorization);
+	s->authorization = NULL;
+	/* Do not leave the secret in memory longer than needed. */
+	explicit_bzero(&s->creds, sizeof(s->creds));
+}
+
+bool
+tf_aws_attempt_retryable(struct tf_aws *aws, const char *operation, int attempt,
+    enum tf_err send_rc, const struct tf_http_response *resp,
+    const char *errtext, int *throttled, struct tf_aws_error *err,
+    enum tf_err *rc)
+{
+	char etype[128], emsg[512];
+
+	if (send_rc != TF_OK) {
+		*rc = send_rc;
+		set_error(err, send_rc, 0, NULL, errtext, operation, attempt);
+		return send_rc == TF_ERR_IO || send_rc == TF_ERR_TIMEOUT;
+	}
+	tf_aws_parse_error_body(tf_buf_str(&resp->body), resp->body.len,
+	    etype, sizeof(etype), emsg, sizeof(emsg));
+	*rc = tf_aws_map_error(etype, resp->status);
+	if (*rc == TF_ERR_THROTTLED) {
+		atomic_fetch_add(&aws->stats.throttles, 1);
+		(*throttled)++;
+	}
+	set_error(err, *rc, resp->status, etype, emsg, operation, attempt);
+	return tf_aws_is_retryable(etype, resp->status);
+}
+
+long
+tf_aws_retry_delay(struct tf_aws *aws, const char *operation, int attempt,
+    const atomic_int *cancel, enum tf_err *rc, struct tf_aws_error *err,
+    int *retried_cost)
+{
+	long backoff_cap;
+	int cost;
+
+	if (attempt >= aws->max_attempts)
+		return -1;
+	if (cancel != NULL && atomic_load(cancel)) {
+		*rc = TF_ERR_CANCELLED;
+		set_error(err, *rc, 0, NULL, "cancelled", operation, attempt);
+		return -1;
+	}
+	cost = *rc == TF_ERR_TIMEOUT ? TIMEOUT_RETRY_COST : RETRY_COST;
+	if (!budget_take(aws, cost)) {
+		tf_log(TF_LOG_WARN, "%s: retry budget spent; not retrying %s",
+		    operation, tf_strerror(*rc));
+		return -1;
+	}
+	*retried_cost += cost;
+	atomic_fetch_add(&aws->stats.retries, 1);
+	backoff_cap = aws->base_backoff_ms << (attempt - 1 < 20 ? attempt - 1 : 20);
+	if (backoff_cap > aws->max_backoff_ms || backoff_cap <= 0)
+		backoff_cap = aws->max_backoff_ms;
+	tf_log(TF_LOG_DEBUG, "%s attempt %d failed (%s%s%s); retrying",
+	    operation, attempt, tf_strerror(*rc), err->type[0] ? ": " : "",
+	    err->type);
+	return (long)tf_random_below(backoff_cap + 1);
+}
+
+void
+tf_aws_call_end(struct tf_aws *aws, enum tf_aws_service svc,
+    const char *operation, int attempts, int throttled, int retried_cost,
+    enum tf_err rc)
+{
+	if (rc == TF_OK)
+		budget_return(aws, retried_cost ? retried_cost : 1);
+	if (rc != TF_OK)
+		atomic_fetch_add(&aws->stats.errors, 1);
+	if (rc == TF_ERR_THROTTLED)
+		atomic_fetch_add(&aws->stats.throttled_calls, 1);
+	op_count(aws, svc, operation, attempts, throttled, rc);
+}
+
+/* Signs and sends one attempt. TF_OK: resp holds an HTTP answer. */
+static enum tf_err
+send_signed(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,
+    const char *body, size_t body_len, long timeout_ms,
+    const atomic_int *cancel, struct tf_http_response *resp,
+    char *errtext, size_t errlen)
+{
+	struct tf_aws_signed sig;
+	struct tf_creds creds;
+	enum tf_err rc;
+
+	rc = tf_aws_fetch_creds(aws, tf_now_ms(), &creds);
+	if (rc != TF_OK) {
+		snprintf(errtext, errlen, "no credentials: %s", tf_strerror(rc));
+		return TF_ERR_CREDENTIALS;
+	}
+	rc = tf_aws_sign(aws, svc, operation, body, body_len, &creds, timeout_ms,
+	    cancel, &sig);
 	explicit_bzero(&creds, sizeof(creds));
+	if (rc != TF_OK)
+		return rc;
+	atomic_fetch_add(&aws->stats.requests, 1);
+	rc = tf_http_perform(aws->http, &sig.req, resp, errtext, errlen);
+	tf_aws_signed_free(&sig);
 	return rc;
 }
 
@@ -471,92 +601,51 @@ tf_aws_call(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,
 {
 	static const struct tf_aws_call_opts defaults;
 	struct tf_http_response resp = { 0, TF_BUF_INIT };
-	char target[128], errtext[256];
+	char errtext[256];
 	char *body = NULL;
-	char etype[128], emsg[512];
-	long timeout_ms, backoff_cap;
-	int attempt = 0, cost, retried_cost = 0, throttled = 0;
+	long timeout_ms, delay;
+	int attempt = 0, retried_cost = 0, throttled = 0;
 	enum tf_err rc = TF_ERR_NOMEM;
 
 	*response = NULL;
 	if (opts == NULL)
 		opts = &defaults;
 	timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : aws->timeout_ms;
-	snprintf(target, sizeof(target), "%s%s", target_prefix[svc], operation);
 	/* cJSON allocates through tf_malloc (tf_alloc_init), so tf_strdup's
 	 * copy and cJSON's text are both released by cJSON_free below. */
 	body = request ? cJSON_PrintUnformatted(request) : tf_strdup("{}");
 	if (body == NULL) {
-		set_error(rc, 0, NULL, "out of memory", operation, 0);
+		set_error(&last_error, rc, 0, NULL, "out of memory", operation, 0);
 		goto out;
 	}
 
 	for (attempt = 1;; attempt++) {
-		long status = 0;
-
 		errtext[0] = '\0';
 		tf_http_response_free(&resp);
-		rc = send_signed(aws, svc, target, body, strlen(body), timeout_ms,
+		rc = send_signed(aws, svc, operation, body, strlen(body), timeout_ms,
 		    opts->cancel, &resp, errtext, sizeof(errtext));
 		if (rc == TF_OK && resp.status == 200) {
 			*response = resp.body.len == 0 ? cJSON_CreateObject() :
 			    cJSON_ParseWithLength(resp.body.data, resp.body.len);
 			if (*response == NULL) {
 				rc = TF_ERR_PARSE;
-				set_error(rc, 200, NULL, "response is not JSON",
-				    operation, attempt);
-				goto out;
+				set_error(&last_error, rc, 200, NULL,
+				    "response is not JSON", operation, attempt);
 			}
-			budget_return(aws, retried_cost ? retried_cost : 1);
 			goto out;
-		}
-		if (rc == TF_OK) {
-			status = resp.status;
-			tf_aws_parse_error_body(tf_buf_str(&resp.body), resp.body.len,
-			    etype, sizeof(etype), emsg, sizeof(emsg));
-			rc = tf_aws_map_error(etype, status);
-			if (rc == TF_ERR_THROTTLED) {
-				atomic_fetch_add(&aws->stats.throttles, 1);
-				throttled++;
-			}
-			set_error(rc, status, etype, emsg, operation, attempt);
-			if (!tf_aws_is_retryable(etype, status))
-				goto out;
-		} else {
-			set_error(rc, 0, NULL, errtext, operation, attempt);
-			if (rc != TF_ERR_IO && rc != TF_ERR_TIMEOUT)
-				goto out;
 		}
 		/* Retryable: throttling, 5xx, timeouts and dropped connections. */
-		if (opts->no_retry || attempt >= aws->max_attempts)
+		if (!tf_aws_attempt_retryable(aws, operation, attempt, rc, &resp,
+		    errtext, &throttled, &last_error, &rc) || opts->no_retry)
 			goto out;
-		if (opts->cancel != NULL && atomic_load(opts->cancel)) {
-			rc = TF_ERR_CANCELLED;
-			set_error(rc, 0, NULL, "cancelled", operation, attempt);
+		delay = tf_aws_retry_delay(aws, operation, attempt, opts->cancel, &rc,
+		    &last_error, &retried_cost);
+		if (delay < 0)
 			goto out;
-		}
-		cost = rc == TF_ERR_TIMEOUT ? TIMEOUT_RETRY_COST : RETRY_COST;
-		if (!budget_take(aws, cost)) {
-			tf_log(TF_LOG_WARN, "%s: retry budget spent; not retrying %s",
-			    operation, tf_strerror(rc));
-			goto out;
-		}
-		retried_cost += cost;
-		atomic_fetch_add(&aws->stats.retries, 1);
-		backoff_cap = aws->base_backoff_ms << (attempt - 1 < 20 ? attempt - 1 : 20);
-		if (backoff_cap > aws->max_backoff_ms || backoff_cap <= 0)
-			backoff_cap = aws->max_backoff_ms;
-		tf_log(TF_LOG_DEBUG, "%s attempt %d failed (%s%s%s); retrying",
-		    operation, attempt, tf_strerror(rc), last_error.type[0] ? ": " : "",
-		    last_error.type);
-		sleep_cancellable(tf_random_below(backoff_cap + 1), opts->cancel);
+		sleep_cancellable(delay, opts->cancel);
 	}
 out:
-	if (rc != TF_OK)
-		atomic_fetch_add(&aws->stats.errors, 1);
-	if (rc == TF_ERR_THROTTLED)
-		atomic_fetch_add(&aws->stats.throttled_calls, 1);
-	op_count(aws, svc, operation, attempt, throttled, rc);
+	tf_aws_call_end(aws, svc, operation, attempt, throttled, retried_cost, rc);
 	tf_http_response_free(&resp);
 	cJSON_free(body);
 	return rc;

@@ -16,11 +16,13 @@
 #define TF_AWS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
 
 #include "aws/creds.h"
+#include "aws/http.h"
 #include "base/err.h"
 
 enum tf_aws_service {
@@ -125,5 +127,66 @@ void tf_aws_parse_error_body(const char *body, size_t len, char *type,
 
 /* True when an error of this type and status is worth retrying. */
 int tf_aws_is_retryable(const char *type, long http_status);
+
+/*
+ * The steps of one call, shared by tf_aws_call() (which sleeps between
+ * attempts) and tf_aws_call_async() (aws_async.h, which waits on loop
+ * timers), so both sign, classify, back off and count the same way.
+ */
+
+/* One attempt, signed and ready to send. */
+struct tf_aws_signed {
+	struct tf_http_request req;       /* points into this struct, at the
+	                                     client's endpoint and at the body
+	                                     given to tf_aws_sign() */
+	struct tf_http_header headers[6];
+	char target[128];                 /* X-Amz-Target */
+	char amz_date[17];
+	char *authorization;              /* owned */
+	struct tf_creds creds;            /* a copy: headers point into it */
+};
+
+/* Signs operation's body (borrowed; must outlive the request) with creds
+ * (copied) for svc at the current time. timeout_ms 0: the client's; cancel
+ * may be NULL. Free with tf_aws_signed_free(). */
+enum tf_err tf_aws_sign(struct tf_aws *aws, enum tf_aws_service svc,
+    const char *operation, const char *body, size_t body_len,
+    const struct tf_creds *creds, long timeout_ms, const atomic_int *cancel,
+    struct tf_aws_signed *out);
+/* Frees the signature and wipes the credentials' copy. */
+void tf_aws_signed_free(struct tf_aws_signed *s);
+
+/* Judges a failed attempt: send_rc is the transport's result; when it is
+ * TF_OK, resp (borrowed) holds an answer other than 200. Fills *err and the
+ * call's code *rc, counts a throttled answer in *throttled; true when the
+ * failure is worth another attempt (throttling, 5xx, timeouts, dropped
+ * connections). */
+bool tf_aws_attempt_retryable(struct tf_aws *aws, const char *operation,
+    int attempt, enum tf_err send_rc, const struct tf_http_response *resp,
+    const char *errtext, int *throttled, struct tf_aws_error *err,
+    enum tf_err *rc);
+
+/* The wait in ms before the attempt after `attempt` (exponential backoff,
+ * full jitter), its cost taken from the retry budget and added to
+ * *retried_cost; -1 when there is to be no retry: attempts spent, budget
+ * spent, or *cancel set (then *rc and *err say TF_ERR_CANCELLED). */
+long tf_aws_retry_delay(struct tf_aws *aws, const char *operation, int attempt,
+    const atomic_int *cancel, enum tf_err *rc, struct tf_aws_error *err,
+    int *retried_cost);
+
+/* Accounts a finished call: budget refund, counters, per-operation counts. */
+void tf_aws_call_end(struct tf_aws *aws, enum tf_aws_service svc,
+    const char *operation, int attempts, int throttled, int retried_cost,
+    enum tf_err rc);
+
+/* Credentials without blocking: true, and *out filled, when the client holds
+ * credentials that are not yet due for refresh at now_ms. */
+bool tf_aws_cached_creds(struct tf_aws *aws, int64_t now_ms,
+    struct tf_creds *out);
+
+/* Credentials from the chain (may block on the network: container or
+ * instance metadata), kept for tf_aws_cached_creds(). */
+enum tf_err tf_aws_fetch_creds(struct tf_aws *aws, int64_t now_ms,
+    struct tf_creds *out);
 
 #endif /* TF_AWS_H */

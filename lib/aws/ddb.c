@@ -344,13 +344,14 @@ tf_ddb_describe_ttl(struct tf_aws *aws, const char *table, char *status,
 	return rc;
 }
 
-enum tf_err
-tf_ddb_get_item(struct tf_aws *aws, const char *table, const cJSON *key,
-    bool consistent, const struct tf_ddb_expr *e, cJSON **item)
+/* A GetItem request; NULL when out of memory. Caller frees with
+ * cJSON_Delete(). */
+static cJSON *
+get_request(const char *table, const cJSON *key, bool consistent,
+    const struct tf_ddb_expr *e)
 {
 	struct tf_ddb_expr proj = { 0 };
 	cJSON *req;
-	enum tf_err rc;
 
 	/* GetItem takes only a projection and its names, nothing else. */
 	if (e != NULL) {
@@ -363,7 +364,17 @@ tf_ddb_get_item(struct tf_aws *aws, const char *table, const cJSON *key,
 		cJSON_Delete(req);
 		req = NULL;
 	}
-	rc = call_take(aws, "GetItem", req, "Item", item);
+	return req;
+}
+
+enum tf_err
+tf_ddb_get_item(struct tf_aws *aws, const char *table, const cJSON *key,
+    bool consistent, const struct tf_ddb_expr *e, cJSON **item)
+{
+	enum tf_err rc;
+
+	rc = call_take(aws, "GetItem", get_request(table, key, consistent, e),
+	    "Item", item);
 	if (rc == TF_OK && *item == NULL)
 		rc = TF_ERR_NOT_FOUND;
 	return rc;
@@ -382,20 +393,28 @@ tf_ddb_put_item(struct tf_aws *aws, const char *table, const cJSON *item,
 	return call_take(aws, "PutItem", req, NULL, NULL);
 }
 
-enum tf_err
-tf_ddb_update_item(struct tf_aws *aws, const char *table, const cJSON *key,
-    const struct tf_ddb_expr *e, const char *return_values, cJSON **attributes)
+/* An UpdateItem request; NULL when out of memory. Caller frees with
+ * cJSON_Delete(). */
+static cJSON *
+update_request(const char *table, const cJSON *key, const struct tf_ddb_expr *e,
+    const char *return_values)
 {
 	cJSON *req = request_with(table, e);
-	enum tf_err rc;
 
 	if (req != NULL && (!add_copy(req, "Key", key) ||
 	    !add_text(req, "ReturnValues", return_values))) {
 		cJSON_Delete(req);
 		req = NULL;
 	}
-	rc = call_take(aws, "UpdateItem", req, "Attributes", attributes);
-	return rc;
+	return req;
+}
+
+enum tf_err
+tf_ddb_update_item(struct tf_aws *aws, const char *table, const cJSON *key,
+    const struct tf_ddb_expr *e, const char *return_values, cJSON **attributes)
+{
+	return call_take(aws, "UpdateItem",
+	    update_request(table, key, e, return_values), "Attributes", attributes);
 }
 
 enum tf_err
@@ -414,6 +433,24 @@ tf_ddb_delete_item(struct tf_aws *aws, const char *table, const cJSON *key,
 
 /* Reads one page of a Query or a Scan (op); the two differ only in the key
  * condition and ScanIndexForward, which Scan does not take. */
+/* A Query or Scan request for the page after exclusive_start (borrowed; may
+ * be NULL); NULL when out of memory. Caller frees with cJSON_Delete(). */
+static cJSON *
+page_request(const struct tf_ddb_query *q, const cJSON *exclusive_start)
+{
+	cJSON *req = request_with(q->table, q->expr);
+
+	if (req != NULL && (!add_text(req, "IndexName", q->index) ||
+	    !add_copy(req, "ExclusiveStartKey", exclusive_start) ||
+	    (q->limit > 0 && cJSON_AddNumberToObject(req, "Limit", q->limit) == NULL) ||
+	    (q->descending && cJSON_AddFalseToObject(req, "ScanIndexForward") == NULL) ||
+	    (q->consistent && cJSON_AddTrueToObject(req, "ConsistentRead") == NULL))) {
+		cJSON_Delete(req);
+		req = NULL;
+	}
+	return req;
+}
+
 static enum tf_err
 read_page(struct tf_aws *aws, const char *op, const struct tf_ddb_query *q,
     cJSON **exclusive_start, cJSON **items)
@@ -422,12 +459,8 @@ read_page(struct tf_aws *aws, const char *op, const struct tf_ddb_query *q,
 	cJSON *req = NULL, *resp = NULL;
 
 	*items = NULL;
-	req = request_with(q->table, q->expr);
-	if (req == NULL || !add_text(req, "IndexName", q->index) ||
-	    !add_copy(req, "ExclusiveStartKey", *exclusive_start) ||
-	    (q->limit > 0 && cJSON_AddNumberToObject(req, "Limit", q->limit) == NULL) ||
-	    (q->descending && cJSON_AddFalseToObject(req, "ScanIndexForward") == NULL) ||
-	    (q->consistent && cJSON_AddTrueToObject(req, "ConsistentRead") == NULL))
+	req = page_request(q, *exclusive_start);
+	if (req == NULL)
 		goto out;
 	rc = ddb_call(aws, op, req, &resp);
 	if (rc != TF_OK)
@@ -547,4 +580,110 @@ tf_ddb_batch_write(struct tf_aws *aws, const char *table,
 	if (chunk != NULL)
 		rc = batch_write_chunk(aws, table, chunk, max_rounds);
 	return rc;
+}
+
+/*
+ * The same calls on an event loop (aws_async.h), with the requests built by
+ * the synchronous calls' own functions.
+ */
+
+/* One asynchronous call: which members of the answer go to the callback. */
+struct ddb_async {
+	tf_ddb_async_cb *cb;
+	void *ctx;                 /* borrowed: the caller's */
+	const char *take;          /* static: "Item", "Attributes" or "Items" */
+	int paged;                 /* also hand over LastEvaluatedKey */
+	int need_value;            /* no value is TF_ERR_NOT_FOUND (GetItem) */
+};
+
+static void
+on_ddb_answer(void *ctx, enum tf_err rc, const char *body, size_t len,
+    const struct tf_aws_error *err)
+{
+	struct ddb_async *a = ctx;
+	cJSON *resp = NULL, *value = NULL, *next = NULL;
+
+	if (rc == TF_OK) {
+		resp = cJSON_ParseWithLength(body, len);
+		if (resp == NULL)
+			rc = len == 0 ? TF_OK : TF_ERR_PARSE;
+	}
+	if (rc == TF_OK) {
+		value = cJSON_DetachItemFromObjectCaseSensitive(resp, a->take);
+		if (a->paged) {
+			next = cJSON_DetachItemFromObjectCaseSensitive(resp,
+			    "LastEvaluatedKey");
+			if (value == NULL)
+				value = cJSON_CreateArray();
+			if (value == NULL)
+				rc = TF_ERR_NOMEM;
+		}
+		if (value == NULL && a->need_value)
+			rc = TF_ERR_NOT_FOUND;
+	}
+	cJSON_Delete(resp);
+	if (rc != TF_OK && rc != TF_ERR_NOT_FOUND) {
+		cJSON_Delete(value);
+		cJSON_Delete(next);
+		value = next = NULL;
+	}
+	a->cb(a->ctx, rc, value, next, err);
+	tf_free(a);
+}
+
+/* Prints req (taken: freed here; NULL means out of memory) and starts op. */
+static enum tf_err
+start_ddb_async(struct tf_aws *aws, struct tf_loop *loop, const char *op,
+    cJSON *req, const char *take, int paged, int need_value,
+    tf_ddb_async_cb *cb, void *ctx)
+{
+	struct ddb_async *a = NULL;
+	enum tf_err rc = TF_ERR_NOMEM;
+	char *text = NULL;
+
+	if (req != NULL)
+		text = cJSON_PrintUnformatted(req);
+	cJSON_Delete(req);
+	if (text == NULL)
+		goto out;
+	a = tf_calloc(1, sizeof(*a));
+	if (a == NULL)
+		goto out;
+	*a = (struct ddb_async){ cb, ctx, take, paged, need_value };
+	rc = tf_aws_call_async(aws, loop, TF_AWS_DYNAMODB, op, text, strlen(text),
+	    NULL, on_ddb_answer, a);
+	if (rc == TF_OK)
+		a = NULL;
+out:
+	tf_free(a);
+	cJSON_free(text);
+	return rc;
+}
+
+enum tf_err
+tf_ddb_get_item_async(struct tf_aws *aws, struct tf_loop *loop,
+    const char *table, const cJSON *key, bool consistent,
+    const struct tf_ddb_expr *e, tf_ddb_async_cb *cb, void *ctx)
+{
+	return start_ddb_async(aws, loop, "GetItem",
+	    get_request(table, key, consistent, e), "Item", 0, 1, cb, ctx);
+}
+
+enum tf_err
+tf_ddb_update_item_async(struct tf_aws *aws, struct tf_loop *loop,
+    const char *table, const cJSON *key, const struct tf_ddb_expr *e,
+    const char *return_values, tf_ddb_async_cb *cb, void *ctx)
+{
+	return start_ddb_async(aws, loop, "UpdateItem",
+	    update_request(table, key, e, return_values), "Attributes", 0, 0, cb,
+	    ctx);
+}
+
+enum tf_err
+tf_ddb_query_page_async(struct tf_aws *aws, struct tf_loop *loop,
+    const struct tf_ddb_query *q, const cJSON *exclusive_start,
+    tf_ddb_async_cb *cb, void *ctx)
+{
+	return start_ddb_async(aws, loop, "Query",
+	    page_request(q, exclusive_start), "Items", 1, 0, cb, ctx);
 }

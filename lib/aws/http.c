@@ -18,14 +18,6 @@ struct tf_http_pool {
 	int n_idle;
 };
 
-/* The state of one transfer, seen by curl's callbacks. */
-struct transfer {
-	struct tf_buf *body;
-	size_t max_response;
-	int too_large;
-	const atomic_int *cancel;
-};
-
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_OK;
 
@@ -105,7 +97,7 @@ pool_give_back(struct tf_http_pool *p, CURL *c)
 static size_t
 on_body(char *data, size_t size, size_t nmemb, void *userdata)
 {
-	struct transfer *t = userdata;
+	struct tf_http_xfer *t = userdata;
 	size_t n = size * nmemb;
 
 	if (t->body->len + n > t->max_response) {
@@ -121,14 +113,14 @@ static int
 on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
     curl_off_t ultotal, curl_off_t ulnow)
 {
-	struct transfer *t = userdata;
+	struct tf_http_xfer *t = userdata;
 
 	return t->cancel != NULL && atomic_load(t->cancel) != 0;
 }
 
 /* Maps a transport failure to our error codes. */
 static enum tf_err
-map_curl_error(CURLcode cc, const struct transfer *t)
+map_curl_error(CURLcode cc, const struct tf_http_xfer *t)
 {
 	switch (cc) {
 	case CURLE_OPERATION_TIMEDOUT:
@@ -148,28 +140,19 @@ map_curl_error(CURLcode cc, const struct transfer *t)
 }
 
 enum tf_err
-tf_http_perform(struct tf_http_pool *p, const struct tf_http_request *req,
-    struct tf_http_response *resp, char *errtext, size_t errlen)
+tf_http_xfer_prepare(CURL *c, const struct tf_http_request *req,
+    struct tf_http_xfer *t, struct tf_http_response *resp)
 {
 	enum tf_err rc = TF_ERR_NOMEM;
-	struct curl_slist *headers = NULL, *grown;
+	struct curl_slist *grown;
 	struct tf_buf line = TF_BUF_INIT;
-	struct transfer t;
-	char curl_err[CURL_ERROR_SIZE];
-	CURLcode cc;
-	CURL *c = NULL;
 	size_t i;
 
+	memset(t, 0, sizeof(*t));
 	memset(resp, 0, sizeof(*resp));
-	curl_err[0] = '\0';
-	if (errtext != NULL && errlen > 0)
-		errtext[0] = '\0';
-	c = pool_take(p);
-	if (c == NULL)
-		goto out;
 	/* "Expect: 100-continue" would cost a round trip on every large POST. */
-	headers = curl_slist_append(NULL, "Expect:");
-	if (headers == NULL)
+	t->headers = curl_slist_append(NULL, "Expect:");
+	if (t->headers == NULL)
 		goto out;
 	for (i = 0; i < req->n_headers; i++) {
 		if (strpbrk(req->headers[i].name, "\r\n:") != NULL ||
@@ -187,21 +170,21 @@ tf_http_perform(struct tf_http_pool *p, const struct tf_http_request *req,
 		if (rc != TF_OK)
 			goto out;
 		rc = TF_ERR_NOMEM;
-		grown = curl_slist_append(headers, line.data);
+		grown = curl_slist_append(t->headers, line.data);
 		if (grown == NULL)
 			goto out;
-		headers = grown;
+		t->headers = grown;
 	}
 
-	t.body = &resp->body;
-	t.max_response = req->max_response ? req->max_response : 16u << 20;
-	t.too_large = 0;
-	t.cancel = req->cancel;
+	t->body = &resp->body;
+	t->max_response = req->max_response ? req->max_response : 16u << 20;
+	t->too_large = 0;
+	t->cancel = req->cancel;
 
 	curl_easy_reset(c);
 	curl_easy_setopt(c, CURLOPT_URL, req->url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, t->headers);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
@@ -211,12 +194,12 @@ tf_http_perform(struct tf_http_pool *p, const struct tf_http_request *req,
 	    req->timeout_ms ? req->timeout_ms : 30000L);
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t->curl_err);
 	if (req->cancel != NULL) {
 		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-		curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, t);
 	}
 	if (strcmp(req->method, "GET") == 0) {
 		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
@@ -231,28 +214,68 @@ tf_http_perform(struct tf_http_pool *p, const struct tf_http_request *req,
 
 	/* An empty body still gets a terminated, non-NULL buffer. */
 	rc = tf_buf_reserve(&resp->body, 0);
+out:
+	tf_buf_free(&line);
 	if (rc != TF_OK)
-		goto out;
-	cc = curl_easy_perform(c);
+		tf_http_xfer_release(c, t);
+	return rc;
+}
+
+enum tf_err
+tf_http_xfer_finish(CURL *c, CURLcode cc, struct tf_http_xfer *t,
+    struct tf_http_response *resp, char *errtext, size_t errlen)
+{
+	enum tf_err rc;
+
+	if (errtext != NULL && errlen > 0)
+		errtext[0] = '\0';
 	if (cc != CURLE_OK) {
-		rc = map_curl_error(cc, &t);
+		rc = map_curl_error(cc, t);
 		if (errtext != NULL && errlen > 0)
 			snprintf(errtext, errlen, "%s",
-			    curl_err[0] ? curl_err : curl_easy_strerror(cc));
+			    t->curl_err[0] ? t->curl_err : curl_easy_strerror(cc));
 		tf_http_response_free(resp);
-		goto out;
+		return rc;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
-	rc = TF_OK;
-out:
+	return TF_OK;
+}
+
+void
+tf_http_xfer_release(CURL *c, struct tf_http_xfer *t)
+{
+	/* Drop pointers to t before the handle is reused. */
 	if (c != NULL) {
-		/* Drop pointers to this call's stack before the handle is reused. */
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
-		pool_give_back(p, c);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, NULL);
 	}
-	curl_slist_free_all(headers);
-	tf_buf_free(&line);
+	curl_slist_free_all(t->headers);
+	t->headers = NULL;
+}
+
+enum tf_err
+tf_http_perform(struct tf_http_pool *p, const struct tf_http_request *req,
+    struct tf_http_response *resp, char *errtext, size_t errlen)
+{
+	struct tf_http_xfer t;
+	enum tf_err rc;
+	CURL *c;
+
+	memset(resp, 0, sizeof(*resp));
+	if (errtext != NULL && errlen > 0)
+		errtext[0] = '\0';
+	c = pool_take(p);
+	if (c == NULL)
+		return TF_ERR_NOMEM;
+	rc = tf_http_xfer_prepare(c, req, &t, resp);
+	if (rc == TF_OK) {
+		rc = tf_http_xfer_finish(c, curl_easy_perform(c), &t, resp,
+		    errtext, errlen);
+		tf_http_xfer_release(c, &t);
+	}
+	pool_give_back(p, c);
 	return rc;
 }
 

@@ -16,6 +16,8 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include <curl/curl.h>
+
 #include "base/buf.h"
 #include "base/err.h"
 
@@ -59,6 +61,33 @@ enum tf_err tf_http_perform(struct tf_http_pool *p,
     char *errtext, size_t errlen);
 
 void tf_http_response_free(struct tf_http_response *resp);
+
+/* The state of one transfer that curl's callbacks see, for callers that drive
+ * the easy handle themselves (lib/loop/ through a curl multi handle). */
+struct tf_http_xfer {
+	struct tf_buf *body;            /* borrowed: the response's body */
+	size_t max_response;
+	int too_large;
+	const atomic_int *cancel;       /* borrowed */
+	struct curl_slist *headers;     /* owned; freed by tf_http_xfer_release() */
+	char curl_err[CURL_ERROR_SIZE];
+};
+
+/* Sets c up to perform req: headers, timeouts, body, and the callbacks that
+ * fill resp (emptied first; owned by the caller). t must stay at its address
+ * until tf_http_xfer_release(); req and its strings must outlive the
+ * transfer. On failure everything is released and resp is empty. */
+enum tf_err tf_http_xfer_prepare(CURL *c, const struct tf_http_request *req,
+    struct tf_http_xfer *t, struct tf_http_response *resp);
+
+/* Turns the transfer's result cc into our code: TF_OK with resp->status set,
+ * or a transport error (resp emptied, errtext filled when not NULL). */
+enum tf_err tf_http_xfer_finish(CURL *c, CURLcode cc, struct tf_http_xfer *t,
+    struct tf_http_response *resp, char *errtext, size_t errlen);
+
+/* Frees what tf_http_xfer_prepare() made and drops c's pointers to t; c (may
+ * be NULL) can then be reused or cleaned up. */
+void tf_http_xfer_release(CURL *c, struct tf_http_xfer *t);
 
 /* Initialises libcurl once per process; called by tf_http_pool_new() and safe
  * to call again. Returns TF_OK or TF_ERR_NOMEM. */

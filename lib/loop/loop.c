@@ -1,0 +1,550 @@
+/* loop.c - libuv + curl multi-socket: transfers, timers, hand-offs. */
+#include "loop/loop.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "base/alloc.h"
+
+/* Idle easy handles kept for reuse (connections live in the multi handle). */
+#define IDLE_EASY_MAX 64
+
+/* One transfer in flight. */
+struct xfer {
+	struct xfer *prev, *next;       /* loop->xfers */
+	CURL *easy;                     /* owned */
+	struct tf_http_xfer hx;         /* what curl's callbacks fill */
+	struct tf_http_response resp;   /* owned until the callback */
+	tf_loop_http_cb *cb;
+	void *ctx;                      /* borrowed: the caller's */
+};
+
+/* A socket curl asked us to watch. */
+struct sock {
+	uv_poll_t poll;                 /* data: this struct */
+	curl_socket_t fd;
+	struct tf_loop *loop;
+	struct sock *prev, *next;       /* loop->socks */
+};
+
+struct tf_loop_timer {
+	uv_timer_t uv;                  /* data: this struct */
+	struct tf_loop *loop;
+	tf_loop_fn *fn;
+	void *ctx;                      /* borrowed: the caller's */
+	struct tf_loop_timer *prev, *next;  /* loop->timers */
+};
+
+/* A function posted from another thread. */
+struct post {
+	struct post *next;
+	tf_loop_fn *fn;
+	void *ctx;                      /* borrowed: the poster's */
+};
+
+/* Blocking work on libuv's pool. */
+struct work {
+	uv_work_t req;                  /* data: this struct */
+	struct tf_loop *loop;
+	void (*fn)(void *ctx);
+	tf_loop_fn *done;
+	void *ctx;                      /* borrowed: the caller's */
+	struct work *prev, *next;       /* loop->works */
+};
+
+struct tf_loop {
+	uv_loop_t uv;
+	uv_timer_t curl_timer;          /* the timeout curl asked for */
+	uv_async_t wake;                /* posts and stop requests */
+	CURLM *multi;                   /* owned */
+	struct xfer *xfers;             /* in flight, owned */
+	size_t n_xfers;
+	struct sock *socks;             /* watched sockets, owned */
+	struct tf_loop_timer *timers;   /* pending, owned */
+	struct work *works;             /* queued or running, owned */
+	CURL *idle[IDLE_EASY_MAX];      /* owned */
+	int n_idle;
+	pthread_mutex_t lock;           /* guards posts, n_posts and closed */
+	struct post *posts, *posts_tail;  /* owned */
+	int closed;                     /* no more posts accepted */
+	atomic_int stop_requested;
+	int stopping;                   /* draining: no new submissions */
+	int drained;
+	int ran;
+};
+
+#define LIST_ADD(head, x) do { \
+		(x)->prev = NULL; \
+		(x)->next = (head); \
+		if ((head) != NULL) \
+			(head)->prev = (x); \
+		(head) = (x); \
+	} while (0)
+
+#define LIST_DEL(head, x) do { \
+		if ((x)->prev != NULL) \
+			(x)->prev->next = (x)->next; \
+		else \
+			(head) = (x)->next; \
+		if ((x)->next != NULL) \
+			(x)->next->prev = (x)->prev; \
+		(x)->prev = (x)->next = NULL; \
+	} while (0)
+
+static void
+on_close_free(uv_handle_t *h)
+{
+	tf_free(h->data);
+}
+
+/* Calls back and frees every transfer curl reports finished. */
+static void
+collect_done(struct tf_loop *loop)
+{
+	struct xfer *x;
+	char errtext[CURL_ERROR_SIZE];
+	CURLMsg *msg;
+	CURLcode cc;
+	enum tf_err rc;
+	int pending;
+
+	while ((msg = curl_multi_info_read(loop->multi, &pending)) != NULL) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		cc = msg->data.result;
+		x = NULL;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+		/* msg is invalid once the handle is removed. */
+		curl_multi_remove_handle(loop->multi, x->easy);
+		rc = tf_http_xfer_finish(x->easy, cc, &x->hx, &x->resp, errtext,
+		    sizeof(errtext));
+		LIST_DEL(loop->xfers, x);
+		loop->n_xfers--;
+		tf_http_xfer_release(x->easy, &x->hx);
+		x->cb(x->ctx, rc, &x->resp, errtext);
+		tf_http_response_free(&x->resp);
+		if (loop->n_idle < IDLE_EASY_MAX && !loop->stopping)
+			loop->idle[loop->n_idle++] = x->easy;
+		else
+			curl_easy_cleanup(x->easy);
+		tf_free(x);
+	}
+}
+
+static void
+on_socket_event(uv_poll_t *p, int status, int events)
+{
+	struct sock *s = p->data;
+	int flags = 0, running;
+
+	if (status < 0)
+		flags = CURL_CSELECT_ERR;
+	if (events & UV_READABLE)
+		flags |= CURL_CSELECT_IN;
+	if (events & UV_WRITABLE)
+		flags |= CURL_CSELECT_OUT;
+	curl_multi_socket_action(s->loop->multi, s->fd, flags, &running);
+	collect_done(s->loop);
+}
+
+static void
+on_curl_timer(uv_timer_t *t)
+{
+	struct tf_loop *loop = t->data;
+	int running;
+
+	curl_multi_socket_action(loop->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	collect_done(loop);
+}
+
+/* CURLMOPT_TIMERFUNCTION: curl wants to be called after timeout_ms (never
+ * from inside this callback: a 0 ms timer runs on the next loop pass). */
+static int
+curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct tf_loop *loop = userp;
+
+	if (timeout_ms < 0)
+		uv_timer_stop(&loop->curl_timer);
+	else
+		uv_timer_start(&loop->curl_timer, on_curl_timer,
+		    (uint64_t)timeout_ms, 0);
+	return 0;
+}
+
+static void
+sock_close(struct tf_loop *loop, struct sock *s)
+{
+	LIST_DEL(loop->socks, s);
+	uv_poll_stop(&s->poll);
+	uv_close((uv_handle_t *)&s->poll, on_close_free);
+}
+
+/* CURLMOPT_SOCKETFUNCTION: start, change or stop watching socket fd. */
+static int
+curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
+    void *socketp)
+{
+	struct tf_loop *loop = userp;
+	struct sock *s = socketp;
+	int events = 0;
+
+	if (what == CURL_POLL_REMOVE) {
+		/* curl forgets socketp itself after this call. */
+		if (s != NULL)
+			sock_close(loop, s);
+		return 0;
+	}
+	if (s == NULL) {
+		s = tf_calloc(1, sizeof(*s));
+		if (s == NULL)
+			return -1;
+		if (uv_poll_init_socket(&loop->uv, &s->poll, fd) != 0) {
+			tf_free(s);
+			return -1;
+		}
+		s->poll.data = s;
+		s->fd = fd;
+		s->loop = loop;
+		LIST_ADD(loop->socks, s);
+		curl_multi_assign(loop->multi, fd, s);
+	}
+	if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+		events |= UV_READABLE;
+	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+		events |= UV_WRITABLE;
+	uv_poll_start(&s->poll, events, on_socket_event);
+	return 0;
+}
+
+/* Takes every posted function off the queue and runs it with rc. */
+static void
+run_posts(struct tf_loop *loop, enum tf_err rc)
+{
+	struct post *list, *p;
+
+	pthread_mutex_lock(&loop->lock);
+	list = loop->posts;
+	loop->posts = loop->posts_tail = NULL;
+	pthread_mutex_unlock(&loop->lock);
+	while ((p = list) != NULL) {
+		list = p->next;
+		p->fn(p->ctx, rc);
+		tf_free(p);
+	}
+}
+
+static void
+on_wake(uv_async_t *a)
+{
+	struct tf_loop *loop = a->data;
+
+	run_posts(loop, TF_OK);
+	if (atomic_load(&loop->stop_requested))
+		uv_stop(&loop->uv);
+}
+
+enum tf_err
+tf_loop_new(const struct tf_loop_config *cfg, struct tf_loop **out)
+{
+	static const struct tf_loop_config defaults;
+	struct tf_loop *loop = NULL;
+	long per_host, total;
+	enum tf_err rc;
+
+	*out = NULL;
+	if (cfg == NULL)
+		cfg = &defaults;
+	rc = tf_http_global_init();
+	if (rc != TF_OK)
+		return rc;
+	loop = tf_calloc(1, sizeof(*loop));
+	if (loop == NULL)
+		return TF_ERR_NOMEM;
+	if (uv_loop_init(&loop->uv) != 0) {
+		tf_free(loop);
+		return TF_ERR_NOMEM;
+	}
+	pthread_mutex_init(&loop->lock, NULL);
+	uv_timer_init(&loop->uv, &loop->curl_timer);
+	loop->curl_timer.data = loop;
+	uv_async_init(&loop->uv, &loop->wake, on_wake);
+	loop->wake.data = loop;
+	loop->multi = curl_multi_init();
+	if (loop->multi == NULL) {
+		loop->ran = 1;
+		tf_loop_free(loop);
+		return TF_ERR_NOMEM;
+	}
+	per_host = cfg->max_host_connections > 0 ? cfg->max_host_connections : 64;
+	total = cfg->max_connections > 0 ? cfg->max_connections : per_host * 2;
+	curl_multi_setopt(loop->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
+	curl_multi_setopt(loop->multi, CURLMOPT_SOCKETDATA, loop);
+	curl_multi_setopt(loop->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
+	curl_multi_setopt(loop->multi, CURLMOPT_TIMERDATA, loop);
+	curl_multi_setopt(loop->multi, CURLMOPT_MAX_HOST_CONNECTIONS, per_host);
+	curl_multi_setopt(loop->multi, CURLMOPT_MAXCONNECTS, total);
+	*out = loop;
+	return TF_OK;
+}
+
+/* Cancels everything pending, closes every handle and lets libuv finish the
+ * closes and any work still running. Runs once. */
+static void
+drain(struct tf_loop *loop)
+{
+	struct tf_loop_timer *t;
+	struct work *w;
+	struct xfer *x;
+
+	if (loop->drained)
+		return;
+	loop->drained = 1;
+	loop->stopping = 1;
+	pthread_mutex_lock(&loop->lock);
+	loop->closed = 1;
+	pthread_mutex_unlock(&loop->lock);
+	while ((x = loop->xfers) != NULL) {
+		curl_multi_remove_handle(loop->multi, x->easy);
+		LIST_DEL(loop->xfers, x);
+		loop->n_xfers--;
+		tf_http_xfer_release(x->easy, &x->hx);
+		tf_http_response_free(&x->resp);
+		x->cb(x->ctx, TF_ERR_CANCELLED, &x->resp, "cancelled: the loop stopped");
+		tf_http_response_free(&x->resp);
+		curl_easy_cleanup(x->easy);
+		tf_free(x);
+	}
+	while ((t = loop->timers) != NULL) {
+		LIST_DEL(loop->timers, t);
+		uv_timer_stop(&t->uv);
+		uv_close((uv_handle_t *)&t->uv, on_close_free);
+		t->fn(t->ctx, TF_ERR_CANCELLED);
+	}
+	/* Work not yet on a thread is cancelled (done gets TF_ERR_CANCELLED);
+	 * running work finishes and reports during the uv_run below. */
+	for (w = loop->works; w != NULL; w = w->next)
+		uv_cancel((uv_req_t *)&w->req);
+	run_posts(loop, TF_ERR_CANCELLED);
+	/* Closing the cached connections tells curl_socket_cb to stop
+	 * watching their sockets. */
+	curl_multi_cleanup(loop->multi);
+	loop->multi = NULL;
+	while (loop->socks != NULL)
+		sock_close(loop, loop->socks);
+	while (loop->n_idle > 0)
+		curl_easy_cleanup(loop->idle[--loop->n_idle]);
+	uv_close((uv_handle_t *)&loop->curl_timer, NULL);
+	uv_close((uv_handle_t *)&loop->wake, NULL);
+	uv_run(&loop->uv, UV_RUN_DEFAULT);
+}
+
+enum tf_err
+tf_loop_run(struct tf_loop *loop)
+{
+	if (loop->ran)
+		return TF_ERR_INVALID;
+	loop->ran = 1;
+	/* A stop asked for before the run still wakes the loop once. */
+	uv_run(&loop->uv, UV_RUN_DEFAULT);
+	drain(loop);
+	return TF_OK;
+}
+
+void
+tf_loop_stop(struct tf_loop *loop)
+{
+	atomic_store(&loop->stop_requested, 1);
+	pthread_mutex_lock(&loop->lock);
+	/* After drain the async handle is closed: nothing to wake. */
+	if (!loop->closed)
+		uv_async_send(&loop->wake);
+	pthread_mutex_unlock(&loop->lock);
+}
+
+void
+tf_loop_free(struct tf_loop *loop)
+{
+	if (loop == NULL)
+		return;
+	if (loop->multi != NULL || !loop->drained) {
+		if (loop->multi == NULL) {
+			/* tf_loop_new failed half way. */
+			uv_close((uv_handle_t *)&loop->curl_timer, NULL);
+			uv_close((uv_handle_t *)&loop->wake, NULL);
+			uv_run(&loop->uv, UV_RUN_DEFAULT);
+		} else {
+			drain(loop);
+		}
+	}
+	uv_loop_close(&loop->uv);
+	pthread_mutex_destroy(&loop->lock);
+	tf_free(loop);
+}
+
+enum tf_err
+tf_loop_http(struct tf_loop *loop, const struct tf_http_request *req,
+    tf_loop_http_cb *cb, void *ctx)
+{
+	struct xfer *x;
+	enum tf_err rc;
+
+	if (loop->stopping)
+		return TF_ERR_CANCELLED;
+	x = tf_calloc(1, sizeof(*x));
+	if (x == NULL)
+		return TF_ERR_NOMEM;
+	x->easy = loop->n_idle > 0 ? loop->idle[--loop->n_idle] : curl_easy_init();
+	if (x->easy == NULL) {
+		tf_free(x);
+		return TF_ERR_NOMEM;
+	}
+	rc = tf_http_xfer_prepare(x->easy, req, &x->hx, &x->resp);
+	if (rc != TF_OK)
+		goto fail;
+	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, (char *)x);
+	x->cb = cb;
+	x->ctx = ctx;
+	if (curl_multi_add_handle(loop->multi, x->easy) != CURLM_OK) {
+		rc = TF_ERR_NOMEM;
+		tf_http_xfer_release(x->easy, &x->hx);
+		tf_http_response_free(&x->resp);
+		goto fail;
+	}
+	LIST_ADD(loop->xfers, x);
+	loop->n_xfers++;
+	return TF_OK;
+fail:
+	curl_easy_cleanup(x->easy);
+	tf_free(x);
+	return rc;
+}
+
+static void
+on_timer(uv_timer_t *h)
+{
+	struct tf_loop_timer *t = h->data;
+
+	LIST_DEL(t->loop->timers, t);
+	uv_close((uv_handle_t *)&t->uv, on_close_free);
+	t->fn(t->ctx, TF_OK);
+}
+
+enum tf_err
+tf_loop_after(struct tf_loop *loop, long delay_ms, tf_loop_fn *fn, void *ctx,
+    struct tf_loop_timer **out)
+{
+	struct tf_loop_timer *t;
+
+	if (out != NULL)
+		*out = NULL;
+	if (loop->stopping)
+		return TF_ERR_CANCELLED;
+	t = tf_calloc(1, sizeof(*t));
+	if (t == NULL)
+		return TF_ERR_NOMEM;
+	uv_timer_init(&loop->uv, &t->uv);
+	t->uv.data = t;
+	t->loop = loop;
+	t->fn = fn;
+	t->ctx = ctx;
+	LIST_ADD(loop->timers, t);
+	/* libuv counts from the time it cached at the start of this loop pass;
+	 * the delay is from now. */
+	uv_update_time(&loop->uv);
+	uv_timer_start(&t->uv, on_timer, delay_ms > 0 ? (uint64_t)delay_ms : 0, 0);
+	if (out != NULL)
+		*out = t;
+	return TF_OK;
+}
+
+void
+tf_loop_timer_cancel(struct tf_loop_timer *t)
+{
+	if (t == NULL)
+		return;
+	LIST_DEL(t->loop->timers, t);
+	uv_timer_stop(&t->uv);
+	uv_close((uv_handle_t *)&t->uv, on_close_free);
+}
+
+enum tf_err
+tf_loop_post(struct tf_loop *loop, tf_loop_fn *fn, void *ctx)
+{
+	struct post *p;
+	enum tf_err rc = TF_OK;
+
+	p = tf_malloc(sizeof(*p));
+	if (p == NULL)
+		return TF_ERR_NOMEM;
+	p->next = NULL;
+	p->fn = fn;
+	p->ctx = ctx;
+	pthread_mutex_lock(&loop->lock);
+	if (loop->closed) {
+		rc = TF_ERR_CANCELLED;
+	} else {
+		if (loop->posts_tail != NULL)
+			loop->posts_tail->next = p;
+		else
+			loop->posts = p;
+		loop->posts_tail = p;
+		p = NULL;
+		/* Several sends before the loop wakes make one wake-up. */
+		uv_async_send(&loop->wake);
+	}
+	pthread_mutex_unlock(&loop->lock);
+	tf_free(p);
+	return rc;
+}
+
+static void
+on_work(uv_work_t *req)
+{
+	struct work *w = req->data;
+
+	w->fn(w->ctx);
+}
+
+static void
+on_work_done(uv_work_t *req, int status)
+{
+	struct work *w = req->data;
+
+	LIST_DEL(w->loop->works, w);
+	w->done(w->ctx, status == UV_ECANCELED ? TF_ERR_CANCELLED : TF_OK);
+	tf_free(w);
+}
+
+enum tf_err
+tf_loop_work(struct tf_loop *loop, void (*work)(void *ctx), tf_loop_fn *done,
+    void *ctx)
+{
+	struct work *w;
+
+	if (loop->stopping)
+		return TF_ERR_CANCELLED;
+	w = tf_calloc(1, sizeof(*w));
+	if (w == NULL)
+		return TF_ERR_NOMEM;
+	w->req.data = w;
+	w->loop = loop;
+	w->fn = work;
+	w->done = done;
+	w->ctx = ctx;
+	if (uv_queue_work(&loop->uv, &w->req, on_work, on_work_done) != 0) {
+		tf_free(w);
+		return TF_ERR_NOMEM;
+	}
+	LIST_ADD(loop->works, w);
+	return TF_OK;
+}
+
+size_t
+tf_loop_transfers(const struct tf_loop *loop)
+{
+	return loop->n_xfers;
+}
