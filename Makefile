@@ -218,12 +218,18 @@ mutants: check-tests
 # Benchmarks against the Node worker a user would otherwise write (bench/README.md):
 # starts its own stand-ins, takes about 4 minutes; BENCH_SCALE=0.1 for a quick run.
 .PHONY: bench
-bench: all
+bench: all $(BUILD)/bench/proxy
 	@mkdir -p $(BUILD)/bench
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -Wall -pthread -o $(BUILD)/bench/ceiling bench/ceiling.c -lcurl
 	@[ bench/node/node_modules/.package-lock.json -nt bench/node/package-lock.json ] || \
 	  (cd bench/node && npm ci --no-audit --no-fund)
 	BENCH_BUILD=$(BUILD) bench/run
+
+# The loopback latency proxy of the issue 21 workloads (bench/proxy.c); also
+# built by tests/scripts/bench_proxy.sh.
+$(BUILD)/bench/proxy: bench/proxy.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS)
 
 # libFuzzer targets (clang only); tests/run runs each for a short fixed time.
 # Undefined behaviour stops the target like a crash (libFuzzer keeps the input).
