@@ -246,9 +246,11 @@ def idle_workload(R):
         R.note(f"  fleets of 2 and 6 idle consumers for {secs} s")
         time.sleep(secs)
         res = {"seconds": secs, "delay_ms": DELAY_MS}
+        # Both fleets' counters over the same window, before either stops.
+        minutes = (time.time() - t0) / 60
+        stats = {k: proxy.stats() for k, (proxy, fl) in fleets.items()}
         for k, (proxy, fl) in fleets.items():
-            st = proxy.stats()
-            minutes = (time.time() - t0) / 60
+            st = stats[k]
             fl.stop()
             c = conn_figures(st)
             total = sum(e["requests"] for e in st["endpoints"].values())
