@@ -43,6 +43,7 @@ LEVELS = [int(x) for x in os.environ.get("BENCH_SWEEP_LEVELS", "16,64,256,1024")
 BURST_CONCURRENCY = int(os.environ.get("BENCH_BURST_CONCURRENCY", "16"))
 LATENCY_MS = float(os.environ.get("BENCH_LATENCY_MS", "20"))
 DELAY_MS = float(os.environ.get("BENCH_DELAY_MS", "10"))
+STANDINS = None     # bench/run's StandinSampler, set by run_workloads
 
 
 def port_of(url):
@@ -147,6 +148,10 @@ def run_fleet(R, table, url, expect_completed, proxy, consumers, concurrency, li
     f["rss_busy_mib"] = peak["VmRSS"] / 1024
     f["vsz_busy_mib"] = peak["VmSize"] / 1024
     f["conn"] = conn_figures(st)
+    if runs and STANDINS is not None:
+        # What limits a run without the delay: the stand-ins' CPU.
+        f["standins_busy"] = STANDINS.busy(min(r["start"] for r in runs),
+                                           max(r["end"] for r in runs))
     recv = fl.requests.get("ReceiveMessage", 0)
     if recv and runs:
         f["msgs_per_receive"] = len(runs) / recv
@@ -304,9 +309,12 @@ def proxy_workload(R):
     return res
 
 
-def run_workloads(R, selected):
+def run_workloads(R, selected, standins):
     """Runs the selected issue 21 workloads with bench/run's module R (its
-    stand-ins must be up); returns their results by name."""
+    stand-ins must be up; standins samples their CPU); returns their results
+    by name."""
+    global STANDINS
+    STANDINS = standins
     res = {}
     for name in NEW_WORKLOADS:
         if name not in selected:
@@ -336,6 +344,10 @@ def report(R, res):
     out, goals = [], []
     w = out.append
     fmt = R.fmt
+
+    def busy(f):
+        b = f.get("standins_busy")
+        return f"{b[0] * 100:.0f}% / {b[1] * 100:.0f}%" if b and len(b) == 2 else "–"
     if not any(k in res for k in ("latency", "sweep", "burst", "chain", "idle-fleet", "proxy")):
         return out, goals
     w("## Issue 21: the consumer at AWS latency (bench/proxy adds a delay to every request)")
@@ -361,6 +373,10 @@ def report(R, res):
           f"{fmt(de.get('msgs_per_receive'))} | | | | 10 |")
         w(f"| ms per receive cycle (run time / ReceiveMessage) | {fmt(lo.get('receive_cycle_ms'))} | "
           f"{fmt(de.get('receive_cycle_ms'))} | | | | 24.8 at +20 ms |")
+        w(f"| receive bound: 10 messages per receive cycle, runs/s | "
+          f"{fmt(10000 / lo['receive_cycle_ms'] if lo.get('receive_cycle_ms') else None)} | "
+          f"{fmt(10000 / de['receive_cycle_ms'] if de.get('receive_cycle_ms') else None)} | | | | 403 |")
+        w(f"| stand-ins' CPU, SQS / DynamoDB, % of a core | {busy(lo)} | {busy(de)} | | | | |")
         w(f"| threads, RSS MiB (busy) | {lo['threads']}, {fmt(lo['rss_busy_mib'], 1)} | "
           f"{de['threads']}, {fmt(de['rss_busy_mib'], 1)} | | | | |")
         w("")
@@ -371,14 +387,16 @@ def report(R, res):
           "per level (footprint sampled while it runs tasks)")
         w("")
         w("| --concurrency | runs/s | before | threads | RSS MiB | virtual MiB | "
-          "new connections SQS / DynamoDB | requests SQS / DynamoDB | DynamoDB connections per 10,000 requests |")
-        w("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "new connections SQS / DynamoDB | requests SQS / DynamoDB | DynamoDB connections per 10,000 requests "
+          "| messages per receive | stand-ins' CPU SQS / DynamoDB |")
+        w("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for c, f in r["levels"].items():
             cf = f["conn"]
             w(f"| {c} | {fmt(f.get('throughput'))}{'' if f['complete'] else ' (incomplete)'} | "
               f"{before.get(c, '–')} | {f['threads']} | {fmt(f['rss_busy_mib'], 1)} | "
               f"{fmt(f['vsz_busy_mib'], 0)} | {cf['sqs']['connections']} / {cf['ddb']['connections']} | "
-              f"{cf['sqs']['requests']} / {cf['ddb']['requests']} | {fmt(cf['ddb']['per_10k'], 0)} |")
+              f"{cf['sqs']['requests']} / {cf['ddb']['requests']} | {fmt(cf['ddb']['per_10k'], 0)} | "
+              f"{fmt(f.get('msgs_per_receive'))} | {busy(f)} |")
         lv = r["levels"]
         if "16" in lv and "1024" in lv:
             a, b = lv["16"], lv["1024"]
