@@ -302,6 +302,27 @@ print_stats(void)
 	fflush(stdout);
 }
 
+/* Reads what fd has into b, until the socket has no more. Returns 1 when
+ * it has no more for now, 0 at the end of the stream, -1 on an error. */
+static int
+read_into(int fd, struct buf *b)
+{
+	char tmp[65536];
+
+	for (;;) {
+		ssize_t k = recv(fd, tmp, sizeof(tmp), 0);
+
+		if (k == 0)
+			return 0;
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? 1 : -1;
+		}
+		buf_add(b, tmp, (size_t)k);
+	}
+}
+
 static void
 pair_close(uint32_t slot)
 {
@@ -372,22 +393,10 @@ read_client(uint32_t slot)
 {
 	struct pair *pr = pairs[slot];
 	struct endpoint *e = &endpoints[pr->ep];
-	char tmp[65536], target[128];
+	char target[128];
 
-	for (;;) {
-		ssize_t k = recv(pr->cfd, tmp, sizeof(tmp), 0);
-
-		if (k == 0)
-			return false;
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN)
-				return false;
-			break;
-		}
-		buf_add(&pr->in, tmp, (size_t)k);
-	}
+	if (read_into(pr->cfd, &pr->in) <= 0)
+		return false;
 	for (;;) {
 		size_t off = (size_t)(pr->parsed - pr->base), total;
 		int r = parse_request(pr->in.p + off, pr->in.len - off, &total, target,
@@ -411,24 +420,12 @@ read_client(uint32_t slot)
 static bool
 read_upstream(struct pair *pr)
 {
-	char tmp[65536];
+	int r = read_into(pr->ufd, &pr->out);
 
-	for (;;) {
-		ssize_t k = recv(pr->ufd, tmp, sizeof(tmp), 0);
-
-		if (k == 0) {
-			pr->upstream_eof = true;
-			break;
-		}
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN)
-				return false;
-			break;
-		}
-		buf_add(&pr->out, tmp, (size_t)k);
-	}
+	if (r < 0)
+		return false;
+	if (r == 0)
+		pr->upstream_eof = true;
 	return flush_client(pr);
 }
 
@@ -675,23 +672,6 @@ send_all(int fd, const char *p, size_t n)
 	return true;
 }
 
-/* Reads what fd has into c->in; false at the end or on an error. */
-static bool
-conn_read(struct conn *c)
-{
-	char tmp[16384];
-
-	for (;;) {
-		ssize_t k = recv(c->fd, tmp, sizeof(tmp), 0);
-
-		if (k == 0)
-			return false;
-		if (k < 0)
-			return errno == EAGAIN || errno == EINTR;
-		buf_add(&c->in, tmp, (size_t)k);
-	}
-}
-
 static int
 echo(void)
 {
@@ -728,7 +708,7 @@ echo(void)
 				}
 				continue;
 			}
-			ok = conn_read(c);
+			ok = read_into(c->fd, &c->in) > 0;
 			while (ok && parse_request(c->in.p, c->in.len, &total, target,
 			    sizeof(target)) == 1) {
 				buf_drop(&c->in, total);
@@ -813,7 +793,7 @@ load(int argc, char **argv)
 
 			if (c->fd < 0)
 				continue;
-			if (!conn_read(c)) {
+			if (read_into(c->fd, &c->in) <= 0) {
 				fprintf(stderr, "proxy load: a connection closed\n");
 				return 1;
 			}
@@ -836,6 +816,9 @@ load(int argc, char **argv)
 		}
 	}
 	seconds = (double)(mono_ns() - start) / 1e9;
+	for (int i = 0; i < nconn; i++)
+		free(conns[i].in.p);
+	free(conns);
 	printf("{\"connections\":%d,\"requests\":%" PRIu64 ",\"seconds\":%.3f,"
 	    "\"per_second\":%.1f,\"mean_ms\":%.3f}\n", nconn, requests, seconds,
 	    (double)requests / seconds, requests ? rtt_sum / (double)requests : 0.0);
