@@ -215,8 +215,9 @@ test: check-tests
 mutants: check-tests
 	tests/mutants/run
 
-# Benchmarks against the Node worker a user would otherwise write (bench/README.md):
-# starts its own stand-ins, takes about 4 minutes; BENCH_SCALE=0.1 for a quick run.
+# Benchmarks against the Node worker a user would otherwise write, and issue 21's
+# behind a latency proxy (bench/README.md): starts its own stand-ins; BENCH_SCALE=0.1
+# for a quick run, BENCH_ONLY=latency,burst for a subset.
 .PHONY: bench
 bench: all $(BUILD)/bench/proxy
 	@mkdir -p $(BUILD)/bench
