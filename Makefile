@@ -217,10 +217,11 @@ test: check-tests
 mutants: check-tests
 	tests/mutants/run
 
-# Benchmarks against the Node worker a user would otherwise write (bench/README.md):
-# starts its own stand-ins, takes about 4 minutes; BENCH_SCALE=0.1 for a quick run.
+# Benchmarks against the Node worker a user would otherwise write, and issue 21's
+# behind a latency proxy (bench/README.md): starts its own stand-ins; BENCH_SCALE=0.1
+# for a quick run, BENCH_ONLY=latency,burst for a subset.
 .PHONY: bench
-bench: all
+bench: all $(BUILD)/bench/proxy
 	@mkdir -p $(BUILD)/bench
 	$(CC) -std=c11 -D_GNU_SOURCE -O2 -Wall -pthread -o $(BUILD)/bench/ceiling bench/ceiling.c -lcurl
 	@[ bench/node/node_modules/.package-lock.json -nt bench/node/package-lock.json ] || \
@@ -234,6 +235,12 @@ bench-loop: $(LIBTF)
 	@mkdir -p $(BUILD)/bench
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $(BUILD)/bench/loop_calls bench/loop_calls.c $(LIBTF) $(LIBS)
 	$(BUILD)/bench/loop_calls $(BENCH_LOOP_ARGS)
+
+# The loopback latency proxy of the issue 21 workloads (bench/proxy.c); also
+# built by tests/scripts/bench_proxy.sh.
+$(BUILD)/bench/proxy: bench/proxy.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(ALL_LDFLAGS)
 
 # libFuzzer targets (clang only); tests/run runs each for a short fixed time.
 # Undefined behaviour stops the target like a crash (libFuzzer keeps the input).

@@ -8,7 +8,8 @@ runners/README.md, bench/README.md, tests/fault/README.md and every other
 .md of the tree outside build output, dependencies and test output), named
 after the file, and three checks that the checker itself catches a broken
 link, a broken anchor and a link to the shared folder (issue 20: a newcomer meets no dead link), and
-one that README.md stays a landing page of at most 300 lines.
+one that README.md stays a landing page of at most 300 lines. The
+benchmark results, bench/results/*.md, make one check together.
 """
 import os
 import re
@@ -37,6 +38,7 @@ HTML_ID = re.compile(r'<a\s[^>]*(?:name|id)\s*=\s*"([^"]+)"', re.I)
 # A path into the shared folder the project was written from (a link to it
 # is also caught as leaving the project).
 README_MAX_LINES = 300
+RESULTS_DIR = os.path.join('bench', 'results')
 SHARED = re.compile(r'(?:\.\./|/work/)shared\b')
 
 
@@ -198,9 +200,16 @@ def main():
     files = markdown_files(ROOT)
     if 'README.md' not in files:
         r.setup_fail('no README.md under %s' % ROOT)
+    # The benchmark results (bench/results/*.md, one more with every `make
+    # bench`) are checked together, so the number of checks stays the same.
+    results = [rel for rel in files if rel.startswith(RESULTS_DIR + os.sep)]
     for rel in files:
+        if rel in results:
+            continue
         problems = check_file(ROOT, rel, cache)
         r.check(rel, not problems, '; '.join(problems))
+    problems = ['%s: %s' % (rel, p) for rel in results for p in check_file(ROOT, rel, cache)]
+    r.check(RESULTS_DIR + '/*.md', not problems, '; '.join(problems))
     # The README is a landing page; the rest lives in docs/ (issue 20).
     with open(os.path.join(ROOT, 'README.md'), encoding='utf-8') as f:
         lines = sum(1 for _ in f)
