@@ -102,10 +102,20 @@ on_fatal_signal(int sig)
 	raise(sig);
 }
 
+/* exit() called: by a runner in the middle of its run (then the process
+ * ends here, with the runner's status, before exit() runs the libraries'
+ * destructors while the other workers still use what they free: a fault or
+ * a sanitizer report there is noise, and the run to charge is marked), or by
+ * the consumer itself when it ends (nothing to do). */
 static void
-on_exit_call(void)
+on_exit_call(int status, void *arg)
 {
+	int in_a_run = my_slot >= 0 && in_run;
+
+	(void)arg;
 	mark_crash(-1);
+	if (in_a_run)
+		_exit(status);
 }
 
 const char *
@@ -263,7 +273,7 @@ install_handlers(void)
 	sigemptyset(&sa.sa_mask);
 	for (i = 0; i < sizeof(fatal_signals) / sizeof(fatal_signals[0]); i++)
 		sigaction(fatal_signals[i], &sa, NULL);
-	atexit(on_exit_call);
+	on_exit(on_exit_call, NULL);
 }
 
 enum tf_err

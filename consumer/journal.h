@@ -11,10 +11,12 @@
  *     (task id, the generation its claim writes; the lease owner is in the
  *     file's header), from just before its claim (a claim in flight when the
  *     process dies may still be applied) until its outcome is written;
- *   - a fatal-signal handler, and an atexit() handler for exit(), mark the
+ *   - a fatal-signal handler, and an on_exit() handler for exit(), mark the
  *     slot of the thread that was running a run as the one that crashed (a
- *     store into the mapping: async-signal-safe), then the process dies as
- *     it would have;
+ *     store into the mapping: async-signal-safe), then the process dies: on
+ *     a signal as it would have, on a runner's exit() at once with its
+ *     status (_exit(), so no library's exit handler frees what the other
+ *     workers still use);
  *   - the process holds an flock() on its file while it lives. A consumer
  *     starting on the same machine (a supervisor's restart) reads the files
  *     of processes that are gone (their lock is free) for its own table,

@@ -17,8 +17,10 @@
  *                 big for one DynamoDB item together, and completes
  * Anything else fails the task permanently. Its configuration
  * (TASKFLEET_RUNNER_CONFIG_CRASHY) may hold {"pid_file": PATH}: init()
- * appends its pid there, so a test can tell where runs happen. init(), each
- * run and fini() log a line with the pid.
+ * appends its pid there, so a test can tell where runs happen; and
+ * {"atexit_file": PATH}: init() registers an atexit() handler that appends
+ * "atexit PID" there, so a test can tell whether exit() ran the process's
+ * exit handlers. init(), each run and fini() log a line with the pid.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -36,6 +38,20 @@
 
 /* The host table init() was given, for fini()'s log line. */
 static const struct tf_host_api *init_host;
+/* The config's atexit_file, for on_process_exit(). */
+static char atexit_file[4096];
+
+/* Runs among the process's exit handlers: records that they ran. */
+static void
+on_process_exit(void)
+{
+	FILE *f = fopen(atexit_file, "a");
+
+	if (f != NULL) {
+		fprintf(f, "atexit %ld\n", (long)getpid());
+		fclose(f);
+	}
+}
 
 static void
 fail(struct tf_run_result *result, enum tf_run_outcome outcome,
@@ -78,11 +94,16 @@ crashy_init(const struct tf_host_api *host, const char *config_json,
 {
 	cJSON *conf = cJSON_Parse(config_json);
 	const cJSON *pf = cJSON_GetObjectItemCaseSensitive(conf, "pid_file");
+	const cJSON *af = cJSON_GetObjectItemCaseSensitive(conf, "atexit_file");
 	FILE *f;
 
 	if (cJSON_IsString(pf) && (f = fopen(pf->valuestring, "a")) != NULL) {
 		fprintf(f, "%ld\n", (long)getpid());
 		fclose(f);
+	}
+	if (cJSON_IsString(af) && atexit_file[0] == '\0') {
+		snprintf(atexit_file, sizeof(atexit_file), "%s", af->valuestring);
+		atexit(on_process_exit);
 	}
 	cJSON_Delete(conf);
 	init_host = host;

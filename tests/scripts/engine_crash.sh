@@ -16,6 +16,8 @@ E2E_VISIBILITY=4
 e2e_init crash
 export TASKFLEET_RUNNERS=$TASKFLEET_RUNNERS:$TF_BUILD/tests/runners/crashy.so
 export TASKFLEET_JOURNAL_DIR=$E2E_DIR/journal
+# crashy records every time the process's exit handlers run.
+export TASKFLEET_RUNNER_CONFIG_CRASHY="{\"atexit_file\": \"$E2E_DIR/atexit.txt\"}"
 item() { $TFCHECK item "$E2E_NAME" "$1"; }
 field() { item "$1" | $PY -c "import json,sys; print(json.load(sys.stdin).get('$2'))"; }
 
@@ -73,11 +75,20 @@ check "crash-exit-error-names-the-crash" \
     <<<"$(field exits last_error)"
 check "crash-restart-read-the-journal" grep -q 'read 1 crash journal' \
     "$E2E_DIR/c1.log"
+# A runner's exit() ends the consumer at once with the runner's status (3),
+# without the exit handlers that would free what the other workers still use.
+exit_pids=$(sed -n 's/.*crashy exit in pid \([0-9]*\).*/\1/p' "$E2E_DIR/c1.log" | sort -u)
+ran_handlers=$(for p in $exit_pids; do grep -x "atexit $p" "$E2E_DIR/atexit.txt"; done)
+check "crash-exit-skips-exit-handlers (exit in pids: $(echo $exit_pids); handlers ran in: $(echo $ran_handlers))" \
+    test -n "$exit_pids" -a -z "$ran_handlers"
+check "crash-exit-keeps-the-runners-status" grep -qx 3 "$E2E_DIR/exits.txt"
 
 touch "$E2E_DIR/stop"
 kill -TERM "$(cat "$E2E_DIR/c1.pid")"
 wait "$supervisor"
 check "crash-clean-stop-exits-0" test "$(tail -n 1 "$E2E_DIR/exits.txt")" = 0
+check "crash-clean-stop-runs-exit-handlers" grep -qx "atexit $(cat "$E2E_DIR/c1.pid")" \
+    "$E2E_DIR/atexit.txt"
 check "crash-clean-stop-leaves-no-journal" \
     test -z "$(ls -A "$TASKFLEET_JOURNAL_DIR")"
 exit $e2e_failed
