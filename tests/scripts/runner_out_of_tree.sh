@@ -298,7 +298,7 @@ EOF
 # shellcheck disable=SC2086
 if ! $CC -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Wno-unused-parameter -Werror \
     $SAN -Iinclude -Ilib -o "$TMP/check" "$TMP/check.c" "$LIB" \
-    -lcurl -lcjson -lcrypto -luuid -ldl -lpthread -lm 2>"$TMP/check-cc.log"; then
+    -lcurl -lcjson -lcrypto -luuid -luv -ldl -lpthread -lm 2>"$TMP/check-cc.log"; then
 	fail_rest "the loader check did not build: $(head -n 5 "$TMP/check-cc.log" | tr '\n' ' ')"
 fi
 # hello.so is built without a sanitizer; an instrumented host loads it fine.
