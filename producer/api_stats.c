@@ -18,27 +18,19 @@
 static enum tf_err
 add_depth(struct tf_aws *aws, cJSON *o, const char *key, const char *url)
 {
-	static const char *const names[] = { "ApproximateNumberOfMessages",
-	    "ApproximateNumberOfMessagesNotVisible",
-	    "ApproximateNumberOfMessagesDelayed", NULL };
-	static const char *const keys[] = { "visible", "in_flight", "delayed" };
-	cJSON *attrs = NULL, *q;
-	const cJSON *v;
+	struct tf_sqs_depth d;
 	enum tf_err rc;
-	size_t i;
+	cJSON *q;
 
-	rc = tf_sqs_get_queue_attributes(aws, url, names, &attrs);
+	rc = tf_sqs_queue_depth(aws, url, &d);
 	if (rc != TF_OK)
 		return rc;
 	q = cJSON_AddObjectToObject(o, key);
-	for (i = 0; q != NULL && i < 3; i++) {
-		v = cJSON_GetObjectItemCaseSensitive(attrs, names[i]);
-		if (cJSON_AddNumberToObject(q, keys[i], cJSON_IsString(v) ?
-		    (double)strtoll(v->valuestring, NULL, 10) : 0) == NULL)
-			q = NULL;
-	}
-	cJSON_Delete(attrs);
-	return q != NULL ? TF_OK : TF_ERR_NOMEM;
+	return q != NULL &&
+	    cJSON_AddNumberToObject(q, "visible", (double)d.visible) != NULL &&
+	    cJSON_AddNumberToObject(q, "in_flight", (double)d.in_flight) != NULL &&
+	    cJSON_AddNumberToObject(q, "delayed", (double)d.delayed) != NULL ?
+	    TF_OK : TF_ERR_NOMEM;
 }
 
 enum MHD_Result

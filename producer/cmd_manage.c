@@ -553,32 +553,17 @@ out:
 struct depth {
 	bool known;
 	char *url;            /* owned */
-	int64_t visible, in_flight, delayed;
+	struct tf_sqs_depth n;
 };
 
 /* Reads the depth of the queue at d->url. */
 static enum tf_err
 read_depth(struct tf_aws *aws, struct depth *d)
 {
-	static const char *const names[] = { "ApproximateNumberOfMessages",
-	    "ApproximateNumberOfMessagesNotVisible",
-	    "ApproximateNumberOfMessagesDelayed", NULL };
-	int64_t *out[] = { &d->visible, &d->in_flight, &d->delayed };
-	const cJSON *v;
-	cJSON *attrs = NULL;
-	enum tf_err rc;
-	size_t i;
+	enum tf_err rc = tf_sqs_queue_depth(aws, d->url, &d->n);
 
-	rc = tf_sqs_get_queue_attributes(aws, d->url, names, &attrs);
-	if (rc != TF_OK)
-		return rc;
-	for (i = 0; i < 3; i++) {
-		v = cJSON_GetObjectItemCaseSensitive(attrs, names[i]);
-		*out[i] = cJSON_IsString(v) ? strtoll(v->valuestring, NULL, 10) : 0;
-	}
-	d->known = true;
-	cJSON_Delete(attrs);
-	return TF_OK;
+	d->known = rc == TF_OK;
+	return rc;
 }
 
 /* Finds the dead-letter queue of a queue (declared in cli.h). */
@@ -646,9 +631,9 @@ add_depth(cJSON *o, const char *key, const struct depth *d)
 		return cJSON_AddNullToObject(o, key) != NULL;
 	q = cJSON_AddObjectToObject(o, key);
 	return q != NULL && cJSON_AddStringToObject(q, "url", d->url) != NULL &&
-	    cJSON_AddNumberToObject(q, "visible", (double)d->visible) != NULL &&
-	    cJSON_AddNumberToObject(q, "in_flight", (double)d->in_flight) != NULL &&
-	    cJSON_AddNumberToObject(q, "delayed", (double)d->delayed) != NULL;
+	    cJSON_AddNumberToObject(q, "visible", (double)d->n.visible) != NULL &&
+	    cJSON_AddNumberToObject(q, "in_flight", (double)d->n.in_flight) != NULL &&
+	    cJSON_AddNumberToObject(q, "delayed", (double)d->n.delayed) != NULL;
 }
 
 int
@@ -745,12 +730,12 @@ cmd_stats(struct cli *c, int argc, char **argv)
 			    counts.legacy);
 		if (q.known)
 			printf("queue %s\n  visible %" PRId64 ", in flight %" PRId64
-			    ", delayed %" PRId64 "\n", q.url, q.visible, q.in_flight,
-			    q.delayed);
+			    ", delayed %" PRId64 "\n", q.url, q.n.visible, q.n.in_flight,
+			    q.n.delayed);
 		if (dlq.known)
 			printf("dead-letter queue %s\n  visible %" PRId64 ", in flight %"
-			    PRId64 ", delayed %" PRId64 "\n", dlq.url, dlq.visible,
-			    dlq.in_flight, dlq.delayed);
+			    PRId64 ", delayed %" PRId64 "\n", dlq.url, dlq.n.visible,
+			    dlq.n.in_flight, dlq.n.delayed);
 		else if (q.known)
 			printf("dead-letter queue: none found\n");
 	}

@@ -176,6 +176,31 @@ out:
 }
 
 enum tf_err
+tf_sqs_queue_depth(struct tf_aws *aws, const char *queue_url,
+    struct tf_sqs_depth *depth)
+{
+	static const char *const names[] = { "ApproximateNumberOfMessages",
+	    "ApproximateNumberOfMessagesNotVisible",
+	    "ApproximateNumberOfMessagesDelayed", NULL };
+	int64_t *out[] = { &depth->visible, &depth->in_flight, &depth->delayed };
+	const cJSON *v;
+	cJSON *attrs = NULL;
+	enum tf_err rc;
+	size_t i;
+
+	memset(depth, 0, sizeof(*depth));
+	rc = tf_sqs_get_queue_attributes(aws, queue_url, names, &attrs);
+	if (rc != TF_OK)
+		return rc;
+	for (i = 0; i < 3; i++) {
+		v = cJSON_GetObjectItemCaseSensitive(attrs, names[i]);
+		*out[i] = cJSON_IsString(v) ? strtoll(v->valuestring, NULL, 10) : 0;
+	}
+	cJSON_Delete(attrs);
+	return TF_OK;
+}
+
+enum tf_err
 tf_sqs_set_queue_attributes(struct tf_aws *aws, const char *queue_url,
     const cJSON *attributes)
 {

@@ -80,6 +80,17 @@ enum tf_err tf_sqs_purge_queue(struct tf_aws *aws, const char *queue_url);
 enum tf_err tf_sqs_get_queue_attributes(struct tf_aws *aws,
     const char *queue_url, const char *const *names, cJSON **attributes);
 
+/* A queue's approximate depth: messages visible, in flight (received, not
+ * yet deleted) and delayed. */
+struct tf_sqs_depth {
+	int64_t visible, in_flight, delayed;
+};
+
+/* Reads the depth of the queue at queue_url into *depth (a count SQS does
+ * not give reads as 0). */
+enum tf_err tf_sqs_queue_depth(struct tf_aws *aws, const char *queue_url,
+    struct tf_sqs_depth *depth);
+
 /* Sets queue attributes from a JSON object of strings (borrowed). */
 enum tf_err tf_sqs_set_queue_attributes(struct tf_aws *aws,
     const char *queue_url, const cJSON *attributes);
