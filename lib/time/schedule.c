@@ -309,15 +309,21 @@ tf_schedule_free(struct tf_schedule *s)
 	tf_free(s);
 }
 
+/* Floor division for a possibly negative a (b > 0). */
+static int64_t
+floor_div(int64_t a, int64_t b)
+{
+	return a / b - (a % b < 0);
+}
+
 /* The first cron slot strictly after after_ms; 0 when there is none. */
 static int64_t
 cron_after(const struct tf_schedule *s, int64_t after_ms)
 {
-	int64_t secs, next;
+	int64_t next;
 
 	/* Slots are whole seconds: after floor(ms / 1000) s is after ms. */
-	secs = after_ms / 1000 - (after_ms % 1000 < 0);
-	if (tf_cron_next(&s->cron, s->tz, secs, &next) != TF_OK)
+	if (tf_cron_next(&s->cron, s->tz, floor_div(after_ms, 1000), &next) != TF_OK)
 		return 0;
 	return next * 1000;
 }
@@ -335,13 +341,6 @@ bool
 tf_schedule_wants_anchor(const struct tf_schedule *s)
 {
 	return s->months > 0 && !s->has_anchor;
-}
-
-/* Floor division for a possibly negative a (b > 0). */
-static int64_t
-floor_div(int64_t a, int64_t b)
-{
-	return a / b - (a % b < 0);
 }
 
 /* Calendar slot k (>= 0) of the anchor whose local time is `a` (ms: the
