@@ -6,10 +6,10 @@
 
 #include "base/alloc.h"
 #include "base/clock.h"
-#include "isolate.h"
 #include "base/log.h"
-#include "metrics.h"
 #include "base/rand.h"
+#include "isolate.h"
+#include "metrics.h"
 
 /* Under a backlog the receiver waits up to this long for a fuller batch. */
 #define BATCH_WAIT_MS 25

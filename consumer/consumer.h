@@ -17,14 +17,14 @@
 
 #include <taskfleet/runner.h>
 
+#include "aws/sqs.h"
 #include "base/config.h"
 #include "deleter.h"
 #include "inflight.h"
 #include "journal.h"
 #include "once.h"
-#include "task/runners.h"
-#include "aws/sqs.h"
 #include "sweeper.h"
+#include "task/runners.h"
 #include "watchdog.h"
 
 struct tf_metrics;

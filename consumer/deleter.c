@@ -7,10 +7,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "aws/sqs.h"
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
-#include "aws/sqs.h"
 
 struct pending {
 	char *handle;             /* owned */

@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "aws/sqs.h"
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
-#include "aws/sqs.h"
 #include "task/task.h"
 
 struct tf_heartbeat {

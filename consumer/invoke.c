@@ -8,8 +8,8 @@
 
 #include "base/alloc.h"
 #include "base/clock.h"
-#include "isolate.h"
 #include "base/log.h"
+#include "isolate.h"
 #include "time/timefmt.h"
 
 /* ---- settings --------------------------------------------------------- */

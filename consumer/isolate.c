@@ -27,8 +27,8 @@
 
 #include "base/alloc.h"
 #include "base/clock.h"
-#include "invoke.h"
 #include "base/log.h"
+#include "invoke.h"
 #include "runner_worker.h"
 
 #define SLICE_MS         100    /* longest wait between looks at the run */

@@ -18,16 +18,16 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/config.h"
+#include "base/log.h"
+#include "base/version.h"
 #include "consumer.h"
 #include "host.h"
 #include "invoke.h"
-#include "server/listen_addr.h"
-#include "base/log.h"
 #include "metrics.h"
-#include "task/runners.h"
 #include "runner_worker.h"
+#include "server/listen_addr.h"
+#include "task/runners.h"
 #include "time/timefmt.h"
-#include "base/version.h"
 
 #define EXIT_USAGE 2
 

@@ -14,13 +14,13 @@
 
 #include <microhttpd.h>
 
+#include "aws/ddb.h"
 #include "base/alloc.h"
 #include "base/clock.h"
-#include "server/httpd.h"
-#include "consumer.h"
-#include "aws/ddb.h"
 #include "base/log.h"
 #include "base/version.h"
+#include "consumer.h"
+#include "server/httpd.h"
 
 /* Histogram bucket bounds, in milliseconds (exposed in seconds). */
 static const int64_t duration_bounds_ms[] = {

@@ -25,8 +25,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "base/err.h"
 #include "aws/sqs.h"
+#include "base/err.h"
 
 struct tf_metrics;
 struct tf_once;

@@ -14,13 +14,13 @@
 
 #include "base/alloc.h"
 #include "base/clock.h"
+#include "base/log.h"
 #include "consumer.h"
 #include "host.h"
 #include "invoke.h"
-#include "base/log.h"
 #include "metrics.h"
-#include "time/schedule.h"
 #include "task/task.h"
+#include "time/schedule.h"
 
 #define ERRTEXT 512
 

@@ -21,8 +21,8 @@
 
 #include "base/alloc.h"
 #include "base/clock.h"
-#include "host.h"
 #include "base/log.h"
+#include "host.h"
 #include "task/runners.h"
 
 /* ---- frames ----------------------------------------------------------- */

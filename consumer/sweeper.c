@@ -7,12 +7,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "aws/ddb.h"
+#include "aws/schema.h"
 #include "base/alloc.h"
 #include "base/clock.h"
-#include "aws/ddb.h"
 #include "base/log.h"
 #include "base/rand.h"
-#include "aws/schema.h"
 #include "task/task.h"
 
 #define PAGE_LIMIT 100

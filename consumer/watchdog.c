@@ -9,8 +9,8 @@
 
 #include "base/alloc.h"
 #include "base/clock.h"
-#include "consumer.h"
 #include "base/log.h"
+#include "consumer.h"
 
 /* A shutdown that takes this much longer than --shutdown-timeout is stuck. */
 #define SHUTDOWN_SLACK_MS 15000

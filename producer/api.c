@@ -66,8 +66,8 @@
 #include "api_handlers.h"
 #include "base/alloc.h"
 #include "base/buf.h"
-#include "server/httpd.h"
 #include "base/log.h"
+#include "server/httpd.h"
 #include "task/task.h"
 #include "task/task_manage.h"
 

@@ -25,8 +25,8 @@
 #include <sys/socket.h>
 
 #include "api_auth.h"
-#include "cli.h"
 #include "base/err.h"
+#include "cli.h"
 #include "rate_limit.h"
 #include "task/runners.h"
 

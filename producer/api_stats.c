@@ -6,9 +6,9 @@
 
 #include <stdlib.h>
 
+#include "aws/sqs.h"
 #include "base/alloc.h"
 #include "base/log.h"
-#include "aws/sqs.h"
 #include "task/task.h"
 
 /* --- GET /v1/stats ------------------------------------------------------ */

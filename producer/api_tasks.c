@@ -11,10 +11,10 @@
 #include <string.h>
 
 #include "aws/ddb.h"
+#include "aws/marshal.h"
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
-#include "aws/marshal.h"
 #include "submit_spec.h"
 #include "task/task.h"
 #include "time/timefmt.h"

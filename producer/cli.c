@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/alloc.h"
 #include "aws/aws.h"
+#include "base/alloc.h"
 #include "base/buf.h"
 #include "task/task.h"
 #include "time/timefmt.h"

@@ -25,9 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aws/sqs.h"
 #include "base/alloc.h"
 #include "cli.h"
-#include "aws/sqs.h"
 #include "task/task.h"
 #include "time/timefmt.h"
 

@@ -16,12 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aws/marshal.h"
 #include "base/alloc.h"
 #include "cli.h"
-#include "webhook/http_task.h"
-#include "aws/marshal.h"
 #include "task/task.h"
 #include "time/timefmt.h"
+#include "webhook/http_task.h"
 
 static const char http_usage[] =
     "usage: taskfleet http --url URL [--method M] [--header 'Name: value']...\n"

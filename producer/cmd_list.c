@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "aws/ddb.h"
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "cli.h"
-#include "aws/ddb.h"
 #include "task/task.h"
 #include "time/timefmt.h"
 

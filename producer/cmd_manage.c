@@ -10,11 +10,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "aws/ddb.h"
+#include "aws/sqs.h"
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "cli.h"
-#include "aws/ddb.h"
-#include "aws/sqs.h"
 #include "task/task.h"
 #include "task/task_manage.h"
 #include "time/timefmt.h"

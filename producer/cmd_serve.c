@@ -22,12 +22,12 @@
 
 #include "api.h"
 #include "api_auth.h"
-#include "cli.h"
-#include "server/listen_addr.h"
 #include "base/log.h"
-#include "webhook/netaddr.h"
+#include "cli.h"
 #include "rate_limit.h"
+#include "server/listen_addr.h"
 #include "task/runners.h"
+#include "webhook/netaddr.h"
 
 static const char serve_usage[] =
     "usage: taskfleet serve --listen ADDR:PORT [--no-auth]\n";

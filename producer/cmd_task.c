@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "aws/ddb.h"
 #include "base/clock.h"
 #include "cli.h"
-#include "aws/ddb.h"
 #include "task/task.h"
 #include "task/task_manage.h"
 #include "time/timefmt.h"

@@ -11,13 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/alloc.h"
 #include "aws/aws.h"
-#include "cli.h"
+#include "aws/schema.h"
+#include "base/alloc.h"
 #include "base/config.h"
 #include "base/log.h"
-#include "aws/schema.h"
 #include "base/version.h"
+#include "cli.h"
 
 static void
 usage(FILE *to)

@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "aws/marshal.h"
 #include "base/alloc.h"
 #include "base/buf.h"
-#include "aws/marshal.h"
 #include "time/timefmt.h"
 
 static int fail(int code, char *err, size_t errlen, const char *fmt, ...)

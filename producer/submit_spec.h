@@ -22,9 +22,9 @@
 
 #include "cli.h"
 #include "task/runners.h"
-#include "time/schedule.h"
 #include "task/task.h"
 #include "task/task_manage.h"
+#include "time/schedule.h"
 
 /* How messages name an input. */
 enum submit_names {

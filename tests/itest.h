@@ -14,10 +14,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "aws/schema.h"
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/config.h"
-#include "aws/schema.h"
 
 static struct tf_config itest_cfg;
 static struct tf_context itest_ctx;

@@ -8,12 +8,12 @@
 
 #include <curl/curl.h>
 
+#include "aws/http.h"
+#include "aws/sigv4.h"
 #include "base/alloc.h"
 #include "base/clock.h"
-#include "aws/http.h"
 #include "base/log.h"
 #include "base/rand.h"
-#include "aws/sigv4.h"
 
 #define RETRY_COST          5
 #define TIMEOUT_RETRY_COST 10

@@ -34,9 +34,9 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "aws/ini.h"
 #include "base/alloc.h"
 #include "base/buf.h"
-#include "aws/ini.h"
 #include "base/log.h"
 
 #define ECS_HOST          "169.254.170.2"

@@ -7,10 +7,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "base/alloc.h"
 #include "aws/ddb.h"
-#include "base/log.h"
 #include "aws/sqs.h"
+#include "base/alloc.h"
+#include "base/log.h"
 
 /* The CreateTable request, as JSON text with the table name filled in later.
  * by_due projects what the sweeper reads; by_ns projects everything for

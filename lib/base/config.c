@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/alloc.h"
 #include "aws/creds.h"
 #include "aws/ini.h"
 #include "aws/sqs.h"
+#include "base/alloc.h"
 #include "task/task.h"
 #include "time/timefmt.h"
 

@@ -9,8 +9,8 @@
 
 #include "base/alloc.h"
 #include "base/clock.h"
-#include "server/listen_addr.h"
 #include "base/log.h"
+#include "server/listen_addr.h"
 
 /* How often the deadline watcher looks, and how often the library's
  * "connection limit" messages are logged at most (one address over its

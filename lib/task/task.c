@@ -8,14 +8,14 @@
 
 #include <uuid/uuid.h>
 
+#include "aws/ddb.h"
+#include "aws/marshal.h"
+#include "aws/sqs.h"
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/clock.h"
-#include "aws/ddb.h"
 #include "base/log.h"
-#include "aws/marshal.h"
 #include "base/rand.h"
-#include "aws/sqs.h"
 
 static const char *const status_names[TF_TASK__STATUSES] = {
 	"PENDING", "PROCESSING", "COMPLETED", "FAILED", "SUSPENDED"

@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/alloc.h"
-#include "base/buf.h"
 #include "aws/ddb.h"
 #include "aws/marshal.h"
 #include "aws/sqs.h"
+#include "base/alloc.h"
+#include "base/buf.h"
 #include "time/timefmt.h"
 
 /* The due_shard values (docs/design.md section 2). */

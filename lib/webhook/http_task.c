@@ -15,9 +15,9 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "aws/marshal.h"
 #include "base/alloc.h"
 #include "webhook/http_task.h"
-#include "aws/marshal.h"
 
 static const char *const methods[] = {
 	"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD",

@@ -46,13 +46,13 @@
 
 #include "../common/params.h"
 #include "base/alloc.h"
+#include "base/version.h"
 #include "client.h"
 #include "exchange.h"
+#include "time/timefmt.h"
 #include "webhook/http_sign.h"
 #include "webhook/http_task.h"
 #include "webhook/netaddr.h"
-#include "time/timefmt.h"
-#include "base/version.h"
 
 /* A body lives in the task item, which DynamoDB caps at 400 KB. */
 #define REQUEST_MAX_LIMIT   (400 * 1024)

@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "time/cron.h"
 #include "base/err.h"
+#include "time/cron.h"
 #include "time/tz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -19,9 +19,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "aws/marshal.h"
 #include "base/alloc.h"
 #include "base/err.h"
-#include "aws/marshal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

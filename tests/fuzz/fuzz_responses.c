@@ -10,11 +10,11 @@
 
 #include <cjson/cJSON.h>
 
-#include "base/alloc.h"
 #include "aws/aws.h"
 #include "aws/ddb.h"
-#include "base/log.h"
 #include "aws/sqs.h"
+#include "base/alloc.h"
+#include "base/log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

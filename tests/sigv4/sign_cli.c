@@ -16,8 +16,8 @@
 #include <sysexits.h>
 #include <time.h>
 
-#include "base/alloc.h"
 #include "aws/sigv4.h"
+#include "base/alloc.h"
 
 #define MAX_HEADERS 64
 

@@ -34,9 +34,9 @@
 
 #include <taskfleet/runner.h>
 
+#include "aws/marshal.h"
 #include "base/alloc.h"
 #include "base/clock.h"
-#include "aws/marshal.h"
 #include "task/runners.h"
 
 /* The host's state of one run. */

@@ -5,11 +5,11 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include "base/alloc.h"
 #include "aws/aws.h"
-#include "base/clock.h"
 #include "aws/creds.h"
 #include "aws/ddb.h"
+#include "base/alloc.h"
+#include "base/clock.h"
 #include "fake_http.h"
 
 static struct fake_http server;

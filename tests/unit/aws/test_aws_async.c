@@ -10,8 +10,8 @@
 #include "aws/creds.h"
 #include "base/alloc.h"
 #include "base/clock.h"
-#include "loop/loop.h"
 #include "fake_http.h"
+#include "loop/loop.h"
 
 static struct fake_http server;
 static struct tf_creds_provider *creds;

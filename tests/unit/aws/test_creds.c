@@ -24,8 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "base/alloc.h"
 #include "aws/creds.h"
+#include "base/alloc.h"
 #include "base/err.h"
 #include "base/log.h"
 

@@ -4,9 +4,9 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include "aws/ini.h"
 #include "base/alloc.h"
 #include "base/err.h"
-#include "aws/ini.h"
 
 /* Parses a C string; *out is the caller's. */
 static enum tf_err

@@ -5,10 +5,10 @@
 
 #include <cjson/cJSON.h>
 
+#include "aws/marshal.h"
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/err.h"
-#include "aws/marshal.h"
 
 /* The AV as compact text (cJSON's printer); caller frees with tf_free(). */
 static char *

@@ -25,10 +25,10 @@
 
 #include <time.h>
 
+#include "aws/sigv4.h"
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/err.h"
-#include "aws/sigv4.h"
 
 /* The suite's clock, 2015-08-30T12:36:00Z, and credentials. */
 #define SUITE_TIME ((time_t)1440938160)

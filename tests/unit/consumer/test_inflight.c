@@ -5,10 +5,10 @@
 #include "harness.h"
 
 #include "base/clock.h"
+#include "base/log.h"
 #include "consumer.h"
 #include "host.h"
 #include "inflight.h"
-#include "base/log.h"
 
 /* A run whose lease ends in_ms from now (monotonic); 0: unknown. */
 static void

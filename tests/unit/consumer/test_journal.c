@@ -11,8 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "journal.h"
 #include "base/log.h"
+#include "journal.h"
 
 static char dir[256];
 

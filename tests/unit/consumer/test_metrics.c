@@ -11,8 +11,8 @@
 
 #include "base/alloc.h"
 #include "base/buf.h"
-#include "server/listen_addr.h"
 #include "metrics.h"
+#include "server/listen_addr.h"
 #include "task/runners.h"
 
 static struct tf_runner_set *runners;   /* noop and fail, from the build */

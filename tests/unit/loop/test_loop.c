@@ -8,8 +8,8 @@
 
 #include "base/alloc.h"
 #include "base/clock.h"
-#include "loop/loop.h"
 #include "fake_http.h"
+#include "loop/loop.h"
 
 static struct fake_http server;
 

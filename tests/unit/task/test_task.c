@@ -1,10 +1,10 @@
 /* test_task.c - the task item and message formats, without AWS. */
 #include "harness.h"
 
-#include "base/alloc.h"
 #include "aws/marshal.h"
-#include "time/schedule.h"
+#include "base/alloc.h"
 #include "task/task.h"
+#include "time/schedule.h"
 
 static cJSON *
 parse(const char *text)

@@ -3,10 +3,10 @@
  * texts, the message delay and the schedule description. */
 #include "harness.h"
 
-#include "base/alloc.h"
 #include "aws/aws.h"
 #include "aws/creds.h"
 #include "aws/ddb.h"
+#include "base/alloc.h"
 #include "fake_http.h"
 #include "task/task.h"
 #include "task/task_manage.h"
