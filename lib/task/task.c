@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/rand.h"
+#include "task/task_write.h"
 
 static const char *const status_names[TF_TASK__STATUSES] = {
 	"PENDING", "PROCESSING", "COMPLETED", "FAILED", "SUSPENDED"
@@ -691,8 +692,7 @@ claim_was_ours(struct tf_aws *aws, const char *table, const char *id,
 
 	if (tf_task_get(aws, table, id, t, err, sizeof(err)) != TF_OK)
 		return false;
-	if (t->status == TF_TASK_PROCESSING && t->gen == msg_gen + 1 &&
-	    t->lease_token != NULL && strcmp(t->lease_token, token) == 0)
+	if (tf_task_claim_is(t, msg_gen, token))
 		return true;
 	tf_task_free(t);
 	memset(t, 0, sizeof(*t));
@@ -700,20 +700,18 @@ claim_was_ours(struct tf_aws *aws, const char *table, const char *id,
 }
 
 enum tf_err
-tf_task_claim(struct tf_aws *aws, const char *table, const char *id,
-    int64_t msg_gen, const char *owner, int64_t now_ms, int64_t skew_ms,
-    int64_t lease_ms, struct tf_task *t, char *errbuf, size_t errlen)
+tf_task_claim_build(struct tf_ddb_expr *e, const char *id, int64_t msg_gen,
+    const char *owner, int64_t now_ms, int64_t skew_ms, int64_t lease_ms,
+    char token[TF_TASK_TOKEN_SIZE])
 {
-	struct tf_ddb_expr e = { 0 };
-	char shard[4], token[40];
-	enum tf_err rc = TF_ERR_NOMEM;
+	char shard[4];
 
-	memset(t, 0, sizeof(*t));
+	memset(e, 0, sizeof(*e));
 	tf_task_shard(id, shard);
-	snprintf(token, sizeof(token), "%016llx%016llx",
+	snprintf(token, TF_TASK_TOKEN_SIZE, "%016llx%016llx",
 	    (unsigned long long)tf_random_below(INT64_MAX),
 	    (unsigned long long)tf_random_below(INT64_MAX));
-	e.update = "SET #st = :processing, gen = :ng, lease_owner = :me, "
+	e->update = "SET #st = :processing, gen = :ng, lease_owner = :me, "
 	    "lease_until = :lu, lease_token = :tok, due_at = :lu, "
 	    "due_shard = if_not_exists(due_shard, :shard), "
 	    "updated_at = :now, completed = :f, ns = if_not_exists(ns, :dns), "
@@ -724,39 +722,70 @@ tf_task_claim(struct tf_aws *aws, const char *table, const char *id,
 	    "next_run = if_not_exists(next_run, :now) REMOVE enqueued_for";
 	/* Items of the original scheduler have no status, gen or next_run; the
 	 * item must exist, or the update would create one. */
-	e.condition = msg_gen == 0 ?
+	e->condition = msg_gen == 0 ?
 	    "attribute_exists(id) AND "
 	    "(#st = :pending OR (attribute_not_exists(#st) AND "
 	    "(attribute_not_exists(completed) OR completed = :f))) AND "
 	    "(attribute_not_exists(next_run) OR next_run <= :due) AND "
 	    "(attribute_not_exists(gen) OR gen = :g)" :
 	    "#st = :pending AND next_run <= :due AND gen = :g";
-	if (tf_ddb_expr_name(&e, "#st", "status") != TF_OK ||
-	    tf_ddb_expr_value_s(&e, ":processing", "PROCESSING") != TF_OK ||
-	    tf_ddb_expr_value_s(&e, ":pending", "PENDING") != TF_OK ||
-	    tf_ddb_expr_value_n(&e, ":ng", msg_gen + 1) != TF_OK ||
-	    tf_ddb_expr_value_n(&e, ":g", msg_gen) != TF_OK ||
-	    tf_ddb_expr_value_s(&e, ":me", owner) != TF_OK ||
-	    tf_ddb_expr_value_n(&e, ":lu", now_ms + lease_ms) != TF_OK ||
-	    tf_ddb_expr_value_s(&e, ":tok", token) != TF_OK ||
-	    tf_ddb_expr_value_s(&e, ":shard", shard) != TF_OK ||
-	    tf_ddb_expr_value_n(&e, ":now", now_ms) != TF_OK ||
-	    tf_ddb_expr_value_n(&e, ":due", now_ms + skew_ms) != TF_OK ||
-	    tf_ddb_expr_value_bool(&e, ":f", false) != TF_OK ||
-	    tf_ddb_expr_value_s(&e, ":dns", TF_DEFAULT_NS) != TF_OK ||
-	    tf_ddb_expr_value_n(&e, ":zero", 0) != TF_OK ||
-	    tf_ddb_expr_value_n(&e, ":dmax", TF_DEFAULT_MAX_ATTEMPTS) != TF_OK)
-		goto out;
+	if (tf_ddb_expr_name(e, "#st", "status") != TF_OK ||
+	    tf_ddb_expr_value_s(e, ":processing", "PROCESSING") != TF_OK ||
+	    tf_ddb_expr_value_s(e, ":pending", "PENDING") != TF_OK ||
+	    tf_ddb_expr_value_n(e, ":ng", msg_gen + 1) != TF_OK ||
+	    tf_ddb_expr_value_n(e, ":g", msg_gen) != TF_OK ||
+	    tf_ddb_expr_value_s(e, ":me", owner) != TF_OK ||
+	    tf_ddb_expr_value_n(e, ":lu", now_ms + lease_ms) != TF_OK ||
+	    tf_ddb_expr_value_s(e, ":tok", token) != TF_OK ||
+	    tf_ddb_expr_value_s(e, ":shard", shard) != TF_OK ||
+	    tf_ddb_expr_value_n(e, ":now", now_ms) != TF_OK ||
+	    tf_ddb_expr_value_n(e, ":due", now_ms + skew_ms) != TF_OK ||
+	    tf_ddb_expr_value_bool(e, ":f", false) != TF_OK ||
+	    tf_ddb_expr_value_s(e, ":dns", TF_DEFAULT_NS) != TF_OK ||
+	    tf_ddb_expr_value_n(e, ":zero", 0) != TF_OK ||
+	    tf_ddb_expr_value_n(e, ":dmax", TF_DEFAULT_MAX_ATTEMPTS) != TF_OK) {
+		tf_ddb_expr_free(e);
+		return TF_ERR_NOMEM;
+	}
+	return TF_OK;
+}
+
+bool
+tf_task_claim_is(const struct tf_task *t, int64_t msg_gen, const char *token)
+{
+	return t->status == TF_TASK_PROCESSING && t->gen == msg_gen + 1 &&
+	    t->lease_token != NULL && strcmp(t->lease_token, token) == 0;
+}
+
+void
+tf_task_log_claim_recovered(const char *id)
+{
+	struct tf_log_field f[] = { { "task", id } };
+
+	tf_log_fields(TF_LOG_INFO, f, 1, "claim reply was lost and its retry "
+	    "found the claim already made by this consumer; running it");
+}
+
+enum tf_err
+tf_task_claim(struct tf_aws *aws, const char *table, const char *id,
+    int64_t msg_gen, const char *owner, int64_t now_ms, int64_t skew_ms,
+    int64_t lease_ms, struct tf_task *t, char *errbuf, size_t errlen)
+{
+	struct tf_ddb_expr e;
+	char token[TF_TASK_TOKEN_SIZE];
+	enum tf_err rc;
+
+	memset(t, 0, sizeof(*t));
+	rc = tf_task_claim_build(&e, id, msg_gen, owner, now_ms, skew_ms,
+	    lease_ms, token);
+	if (rc != TF_OK)
+		return rc;
 	rc = update_task(aws, table, id, &e, t, errbuf, errlen);
 	if (rc == TF_ERR_CONDITION && tf_aws_last_error()->attempts > 1 &&
 	    claim_was_ours(aws, table, id, msg_gen, token, t)) {
-		struct tf_log_field f[] = { { "task", id } };
-
-		tf_log_fields(TF_LOG_INFO, f, 1, "claim reply was lost and its retry "
-		    "found the claim already made by this consumer; running it");
+		tf_task_log_claim_recovered(id);
 		rc = TF_OK;
 	}
-out:
 	tf_ddb_expr_free(&e);
 	return rc;
 }
@@ -924,6 +953,144 @@ bind_object(struct tf_ddb_expr *e, const char *placeholder, const char *text,
 	return tf_ddb_expr_value(e, placeholder, av);
 }
 
+void
+tf_task_write_free(struct tf_task_write *w)
+{
+	tf_ddb_expr_free(&w->e);
+	tf_buf_free(&w->set);
+	tf_buf_free(&w->remove);
+	tf_buf_free(&w->update);
+	tf_buf_free(&w->cond);
+}
+
+enum tf_err
+tf_task_outcome_build(struct tf_task_write *w, const struct tf_task *t,
+    const struct tf_task_outcome *o, int64_t now_ms, enum tf_task_status state,
+    bool guard_suspend, int64_t *enqueue_at, char *errbuf, size_t errlen)
+{
+	struct tf_ddb_expr *e = &w->e;
+	struct tf_buf *set = &w->set, *remove = &w->remove, *update = &w->update;
+	struct tf_buf *cond = &w->cond;
+	bool done = o->kind == TF_OUTCOME_DONE;
+	int64_t next = 0;
+	enum tf_err rc;
+	char cut[TF_TASK_ERROR_MAX + 1];
+
+	*enqueue_at = 0;
+	rc = bind_lease(e, t->gen, t->lease_owner);
+	if (rc != TF_OK)
+		goto out;
+	rc = TF_ERR_NOMEM;
+	if (tf_buf_append_str(cond, LEASE_CONDITION) != TF_OK ||
+	    (guard_suspend && tf_buf_append_str(cond,
+	    " AND attribute_not_exists(suspend_requested)") != TF_OK) ||
+	    (o->lease_expired_before > 0 && (tf_buf_append_str(cond,
+	    " AND lease_until < :expired") != TF_OK ||
+	    tf_ddb_expr_value_n(e, ":expired", o->lease_expired_before) != TF_OK)))
+		goto out;
+	e->condition = cond->data;
+	if (tf_ddb_expr_value_n(e, ":ng", t->gen + 1) != TF_OK ||
+	    tf_ddb_expr_value_n(e, ":now", now_ms) != TF_OK ||
+	    tf_ddb_expr_value_s(e, ":state", tf_task_status_name(state)) != TF_OK ||
+	    tf_ddb_expr_value_bool(e, ":done", state == TF_TASK_COMPLETED) != TF_OK)
+		goto out;
+	if (tf_buf_append_str(set, "SET #st = :state, completed = :done, gen = :ng, "
+	    "updated_at = :now") != TF_OK ||
+	    tf_buf_append_str(remove, " REMOVE lease_owner, lease_until, "
+	    "lease_token, suspend_requested") != TF_OK)
+		goto out;
+
+	if (done) {
+		/* A finished run: the next iteration starts with fresh attempts. */
+		if (tf_ddb_expr_value_n(e, ":one", 1) != TF_OK ||
+		    tf_ddb_expr_value_n(e, ":zero", 0) != TF_OK ||
+		    tf_buf_append_str(set, ", iteration = iteration + :one, "
+		    "attempts = :zero") != TF_OK)
+			goto out;
+		if (o->new_params != NULL) {
+			rc = bind_object(e, ":params", o->new_params, "new params",
+			    errbuf, errlen);
+			if (rc != TF_OK)
+				goto out;
+			rc = TF_ERR_NOMEM;
+			if (tf_buf_append_str(set, ", params = :params") != TF_OK)
+				goto out;
+		}
+		next = o->next_run > 0 ? o->next_run : now_ms;
+		if (o->slot > 0 && (tf_ddb_expr_value_n(e, ":slot", o->slot) != TF_OK ||
+		    tf_buf_append_str(set, ", slot = :slot") != TF_OK))
+			goto out;
+	} else {
+		if (tf_ddb_expr_value_n(e, ":att", t->attempts +
+		    (o->uncharged ? 0 : 1)) != TF_OK ||
+		    tf_buf_append_str(set, ", attempts = :att") != TF_OK)
+			goto out;
+		next = o->retry_at > 0 ? o->retry_at : now_ms;
+	}
+	if (o->error != NULL) {
+		snprintf(cut, sizeof(cut), "%s", o->error);
+		if (tf_ddb_expr_value_s(e, ":err", cut) != TF_OK ||
+		    tf_ddb_expr_value(e, ":errs", errors_with(t, cut, now_ms)) != TF_OK ||
+		    tf_buf_append_str(set, ", last_error = :err, errors = :errs") != TF_OK)
+			goto out;
+	}
+	if (o->history_kept > 0 &&
+	    (tf_ddb_expr_value(e, ":hist", history_with(t, o, state, now_ms)) != TF_OK ||
+	    tf_buf_append_str(set, ", history = :hist") != TF_OK))
+		goto out;
+	if (o->result_json != NULL) {
+		rc = bind_object(e, ":result", o->result_json, "result", errbuf, errlen);
+		if (rc != TF_OK)
+			goto out;
+		rc = TF_ERR_NOMEM;
+		if (tf_buf_append_str(set, ", #res = :result") != TF_OK ||
+		    tf_ddb_expr_name(e, "#res", "result") != TF_OK)
+			goto out;
+	}
+	if (state == TF_TASK_PENDING || state == TF_TASK_SUSPENDED) {
+		if (tf_ddb_expr_value_n(e, ":next", next) != TF_OK ||
+		    tf_buf_append_str(set, ", next_run = :next") != TF_OK)
+			goto out;
+	}
+	if (state == TF_TASK_PENDING) {
+		/* The next iteration or attempt: due again, in the due index. */
+		if (tf_buf_append_str(set, ", due_at = :next") != TF_OK)
+			goto out;
+		if (next <= now_ms + (o->horizon_ms > 0 ? o->horizon_ms :
+		    TF_ENQUEUE_HORIZON_MS)) {
+			/* When the message becomes visible: the sweeper counts
+			 * its grace from then, not from a due time long past. */
+			if (tf_buf_append_str(set, ", enqueued_for = :enq") != TF_OK ||
+			    tf_ddb_expr_value_n(e, ":enq", next > now_ms ? next :
+			    now_ms) != TF_OK)
+				goto out;
+			*enqueue_at = next;
+		} else if (tf_buf_append_str(remove, ", enqueued_for") != TF_OK) {
+			goto out;
+		}
+	} else {
+		/* Finished or suspended: out of the due index. A finished
+		 * task with a retention gets its expiry (`ttl`, seconds). */
+		if (state != TF_TASK_SUSPENDED && o->retention_ms > 0 &&
+		    (tf_ddb_expr_value_n(e, ":ttl", (now_ms + o->retention_ms) /
+		    1000) != TF_OK || tf_buf_append_str(set, ", #ttl = :ttl") != TF_OK ||
+		    tf_ddb_expr_name(e, "#ttl", "ttl") != TF_OK))
+			goto out;
+		if ((state != TF_TASK_SUSPENDED &&
+		    tf_buf_append_str(set, ", finished_at = :now") != TF_OK) ||
+		    tf_buf_append_str(remove, ", due_shard, due_at, enqueued_for") != TF_OK)
+			goto out;
+	}
+	if (tf_buf_appendf(update, "%s%s", tf_buf_str(set), tf_buf_str(remove)) != TF_OK)
+		goto out;
+	e->update = update->data;
+	rc = TF_OK;
+out:
+	if (rc != TF_OK)
+		*enqueue_at = 0;
+	return rc;
+}
+
 /*
  * Builds and sends the outcome write for state `state`. `guard_suspend` adds
  * "no suspend was requested" to the condition, so a PENDING outcome cannot
@@ -934,132 +1101,50 @@ write_outcome(struct tf_aws *aws, const char *table, const struct tf_task *t,
     const struct tf_task_outcome *o, int64_t now_ms, enum tf_task_status state,
     bool guard_suspend, int64_t *enqueue_at, char *errbuf, size_t errlen)
 {
-	struct tf_ddb_expr e = { 0 };
-	struct tf_buf set = TF_BUF_INIT, remove = TF_BUF_INIT, update = TF_BUF_INIT;
-	struct tf_buf cond = TF_BUF_INIT;
-	bool done = o->kind == TF_OUTCOME_DONE;
-	int64_t next = 0;
+	struct tf_task_write w = TF_TASK_WRITE_INIT;
 	enum tf_err rc;
-	char cut[TF_TASK_ERROR_MAX + 1];
 
-	*enqueue_at = 0;
-	rc = bind_lease(&e, t->gen, t->lease_owner);
-	if (rc != TF_OK)
-		goto out;
-	rc = TF_ERR_NOMEM;
-	if (tf_buf_append_str(&cond, LEASE_CONDITION) != TF_OK ||
-	    (guard_suspend && tf_buf_append_str(&cond,
-	    " AND attribute_not_exists(suspend_requested)") != TF_OK) ||
-	    (o->lease_expired_before > 0 && (tf_buf_append_str(&cond,
-	    " AND lease_until < :expired") != TF_OK ||
-	    tf_ddb_expr_value_n(&e, ":expired", o->lease_expired_before) != TF_OK)))
-		goto out;
-	e.condition = cond.data;
-	if (tf_ddb_expr_value_n(&e, ":ng", t->gen + 1) != TF_OK ||
-	    tf_ddb_expr_value_n(&e, ":now", now_ms) != TF_OK ||
-	    tf_ddb_expr_value_s(&e, ":state", tf_task_status_name(state)) != TF_OK ||
-	    tf_ddb_expr_value_bool(&e, ":done", state == TF_TASK_COMPLETED) != TF_OK)
-		goto out;
-	if (tf_buf_append_str(&set, "SET #st = :state, completed = :done, gen = :ng, "
-	    "updated_at = :now") != TF_OK ||
-	    tf_buf_append_str(&remove, " REMOVE lease_owner, lease_until, "
-	    "lease_token, suspend_requested") != TF_OK)
-		goto out;
-
-	if (done) {
-		/* A finished run: the next iteration starts with fresh attempts. */
-		if (tf_ddb_expr_value_n(&e, ":one", 1) != TF_OK ||
-		    tf_ddb_expr_value_n(&e, ":zero", 0) != TF_OK ||
-		    tf_buf_append_str(&set, ", iteration = iteration + :one, "
-		    "attempts = :zero") != TF_OK)
-			goto out;
-		if (o->new_params != NULL) {
-			rc = bind_object(&e, ":params", o->new_params, "new params",
-			    errbuf, errlen);
-			if (rc != TF_OK)
-				goto out;
-			rc = TF_ERR_NOMEM;
-			if (tf_buf_append_str(&set, ", params = :params") != TF_OK)
-				goto out;
-		}
-		next = o->next_run > 0 ? o->next_run : now_ms;
-		if (o->slot > 0 && (tf_ddb_expr_value_n(&e, ":slot", o->slot) != TF_OK ||
-		    tf_buf_append_str(&set, ", slot = :slot") != TF_OK))
-			goto out;
-	} else {
-		if (tf_ddb_expr_value_n(&e, ":att", t->attempts +
-		    (o->uncharged ? 0 : 1)) != TF_OK ||
-		    tf_buf_append_str(&set, ", attempts = :att") != TF_OK)
-			goto out;
-		next = o->retry_at > 0 ? o->retry_at : now_ms;
-	}
-	if (o->error != NULL) {
-		snprintf(cut, sizeof(cut), "%s", o->error);
-		if (tf_ddb_expr_value_s(&e, ":err", cut) != TF_OK ||
-		    tf_ddb_expr_value(&e, ":errs", errors_with(t, cut, now_ms)) != TF_OK ||
-		    tf_buf_append_str(&set, ", last_error = :err, errors = :errs") != TF_OK)
-			goto out;
-	}
-	if (o->history_kept > 0 &&
-	    (tf_ddb_expr_value(&e, ":hist", history_with(t, o, state, now_ms)) != TF_OK ||
-	    tf_buf_append_str(&set, ", history = :hist") != TF_OK))
-		goto out;
-	if (o->result_json != NULL) {
-		rc = bind_object(&e, ":result", o->result_json, "result", errbuf, errlen);
-		if (rc != TF_OK)
-			goto out;
-		rc = TF_ERR_NOMEM;
-		if (tf_buf_append_str(&set, ", #res = :result") != TF_OK ||
-		    tf_ddb_expr_name(&e, "#res", "result") != TF_OK)
-			goto out;
-	}
-	if (state == TF_TASK_PENDING || state == TF_TASK_SUSPENDED) {
-		if (tf_ddb_expr_value_n(&e, ":next", next) != TF_OK ||
-		    tf_buf_append_str(&set, ", next_run = :next") != TF_OK)
-			goto out;
-	}
-	if (state == TF_TASK_PENDING) {
-		/* The next iteration or attempt: due again, in the due index. */
-		if (tf_buf_append_str(&set, ", due_at = :next") != TF_OK)
-			goto out;
-		if (next <= now_ms + (o->horizon_ms > 0 ? o->horizon_ms :
-		    TF_ENQUEUE_HORIZON_MS)) {
-			/* When the message becomes visible: the sweeper counts
-			 * its grace from then, not from a due time long past. */
-			if (tf_buf_append_str(&set, ", enqueued_for = :enq") != TF_OK ||
-			    tf_ddb_expr_value_n(&e, ":enq", next > now_ms ? next :
-			    now_ms) != TF_OK)
-				goto out;
-			*enqueue_at = next;
-		} else if (tf_buf_append_str(&remove, ", enqueued_for") != TF_OK) {
-			goto out;
-		}
-	} else {
-		/* Finished or suspended: out of the due index. A finished
-		 * task with a retention gets its expiry (`ttl`, seconds). */
-		if (state != TF_TASK_SUSPENDED && o->retention_ms > 0 &&
-		    (tf_ddb_expr_value_n(&e, ":ttl", (now_ms + o->retention_ms) /
-		    1000) != TF_OK || tf_buf_append_str(&set, ", #ttl = :ttl") != TF_OK ||
-		    tf_ddb_expr_name(&e, "#ttl", "ttl") != TF_OK))
-			goto out;
-		if ((state != TF_TASK_SUSPENDED &&
-		    tf_buf_append_str(&set, ", finished_at = :now") != TF_OK) ||
-		    tf_buf_append_str(&remove, ", due_shard, due_at, enqueued_for") != TF_OK)
-			goto out;
-	}
-	if (tf_buf_appendf(&update, "%s%s", tf_buf_str(&set), tf_buf_str(&remove)) != TF_OK)
-		goto out;
-	e.update = update.data;
-	rc = update_task(aws, table, t->id, &e, NULL, errbuf, errlen);
-out:
+	rc = tf_task_outcome_build(&w, t, o, now_ms, state, guard_suspend,
+	    enqueue_at, errbuf, errlen);
+	if (rc == TF_OK)
+		rc = update_task(aws, table, t->id, &w.e, NULL, errbuf, errlen);
 	if (rc != TF_OK)
 		*enqueue_at = 0;
-	tf_ddb_expr_free(&e);
-	tf_buf_free(&set);
-	tf_buf_free(&remove);
-	tf_buf_free(&update);
-	tf_buf_free(&cond);
+	tf_task_write_free(&w);
 	return rc;
+}
+
+enum tf_task_status
+tf_task_outcome_state(const struct tf_task *t, const struct tf_task_outcome *o)
+{
+	if (o->kind == TF_OUTCOME_DONE)
+		return o->completed ? TF_TASK_COMPLETED : TF_TASK_PENDING;
+	if (o->kind == TF_OUTCOME_RETRY &&
+	    (o->uncharged || t->attempts + 1 < t->max_attempts))
+		return TF_TASK_PENDING;
+	return TF_TASK_FAILED;
+}
+
+enum tf_task_finish_check
+tf_task_finish_check(const struct tf_task *t, int64_t now_ms,
+    enum tf_task_status state, const struct tf_task *item,
+    enum tf_task_status *state_out, int64_t *enqueue_at)
+{
+	if (item->gen == t->gen + 1 && item->updated_at == now_ms &&
+	    item->lease_owner == NULL) {
+		*state_out = item->status;
+		*enqueue_at = item->status == TF_TASK_PENDING &&
+		    item->enqueued_for > 0 ? item->next_run : 0;
+		return TF_FINISH_APPLIED;
+	}
+	if (state == TF_TASK_PENDING && item->gen == t->gen &&
+	    item->suspend_requested && item->status == TF_TASK_PROCESSING &&
+	    item->lease_owner != NULL && t->lease_owner != NULL &&
+	    strcmp(item->lease_owner, t->lease_owner) == 0) {
+		*state_out = TF_TASK_SUSPENDED;
+		return TF_FINISH_SUSPEND;
+	}
+	return TF_FINISH_LOST;
 }
 
 enum tf_err
@@ -1074,38 +1159,30 @@ tf_task_finish(struct tf_aws *aws, const char *table, const struct tf_task *t,
 	char err[64];
 
 	*next_gen = t->gen + 1;
-	if (o->kind == TF_OUTCOME_DONE)
-		state = o->completed ? TF_TASK_COMPLETED : TF_TASK_PENDING;
-	else if (o->kind == TF_OUTCOME_RETRY &&
-	    (o->uncharged || t->attempts + 1 < t->max_attempts))
-		state = TF_TASK_PENDING;
-	else
-		state = TF_TASK_FAILED;
+	state = tf_task_outcome_state(t, o);
 	*state_out = state;
 	rc = write_outcome(aws, table, t, o, now_ms, state, state == TF_TASK_PENDING,
 	    enqueue_at, errbuf, errlen);
 	if (rc != TF_ERR_CONDITION)
 		return rc;
-	/* The condition failed. Three reasons, told apart by the item:
-	 *   - our own write was applied, but its reply was lost and the AWS layer
-	 *     retried it (gen moved by one, stamped with our time, no lease);
-	 *   - a suspend was requested during the run: the run's result is kept
-	 *     and the task is SUSPENDED;
-	 *   - the lease is gone: another consumer owns the task. */
+	/* The condition failed. Three reasons, told apart by the item
+	 * (tf_task_finish_check()): our own write applied with its reply lost,
+	 * a suspend requested during the run, or the lease gone. */
 	rc = tf_task_get(aws, table, t->id, &now_item, err, sizeof(err));
-	if (rc == TF_OK && now_item.gen == t->gen + 1 &&
-	    now_item.updated_at == now_ms && now_item.lease_owner == NULL) {
-		*state_out = now_item.status;
-		*enqueue_at = now_item.status == TF_TASK_PENDING &&
-		    now_item.enqueued_for > 0 ? now_item.next_run : 0;
-	} else if (rc == TF_OK && state == TF_TASK_PENDING &&
-	    now_item.gen == t->gen && now_item.suspend_requested &&
-	    now_item.status == TF_TASK_PROCESSING && now_item.lease_owner != NULL &&
-	    t->lease_owner != NULL && strcmp(now_item.lease_owner, t->lease_owner) == 0) {
-		*state_out = TF_TASK_SUSPENDED;
-		rc = write_outcome(aws, table, t, o, now_ms, TF_TASK_SUSPENDED, false,
-		    enqueue_at, errbuf, errlen);
-	} else if (rc == TF_OK || rc == TF_ERR_NOT_FOUND || rc == TF_ERR_PARSE) {
+	if (rc == TF_OK) {
+		switch (tf_task_finish_check(t, now_ms, state, &now_item, state_out,
+		    enqueue_at)) {
+		case TF_FINISH_APPLIED:
+			break;
+		case TF_FINISH_SUSPEND:
+			rc = write_outcome(aws, table, t, o, now_ms, TF_TASK_SUSPENDED,
+			    false, enqueue_at, errbuf, errlen);
+			break;
+		default:
+			rc = TF_ERR_CONDITION;
+			break;
+		}
+	} else if (rc == TF_ERR_NOT_FOUND || rc == TF_ERR_PARSE) {
 		rc = TF_ERR_CONDITION;
 	}
 	tf_task_free(&now_item);
