@@ -1,4 +1,5 @@
-/* consumer.c - the receiver, the workers, and shutdown. */
+/* consumer.c - starting the consumer's threads and loop, hand-backs, and
+ * shutdown. */
 #include "consumer.h"
 
 #include <stdio.h>
@@ -7,374 +8,100 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
-#include "base/rand.h"
 #include "isolate.h"
 #include "metrics.h"
-
-/* Under a backlog the receiver waits up to this long for a fuller batch. */
-#define BATCH_WAIT_MS 25
-
-/* Receive errors back off from 1 s, doubling to 30 s, with jitter. */
-#define RECEIVE_BACKOFF_MIN_MS 1000
-#define RECEIVE_BACKOFF_MAX_MS 30000
 
 /* A stopping consumer waits this long past a receive's wait for its reply. */
 #define RECEIVE_REPLY_MARGIN_MS 5000
 
+/* Blocking runners get this many threads by default: the concurrency, at
+ * most this. */
+#define RUNNER_THREADS_DEFAULT_MAX 16
+
 void
-tf_consumer_release(struct tf_consumer *c, const struct tf_sqs_message *m)
+tf_consumer_run_ended(struct tf_consumer *c)
 {
-	enum tf_err rc = tf_sqs_change_message_visibility(c->ctx->aws,
-	    c->ctx->queue_url, m->receipt_handle, 0);
-
-	if (rc != TF_OK)
-		tf_log(TF_LOG_WARN, "returning a message failed (%s); it reappears "
-		    "after its visibility timeout", tf_strerror(rc));
+	pthread_mutex_lock(&c->lock);
+	c->busy--;
+	pthread_cond_broadcast(&c->space);
+	pthread_mutex_unlock(&c->lock);
+	tf_receiver_fill(c);
 }
 
-/* Hands back the n messages (borrowed; at most a batch) a receive brought
- * in after the stop began, or that --once held (`what` says which, for the
- * log), none of them started: visibility 0 in one batch call, so the next
- * consumer receives them at once instead of after their visibility timeout. */
-static void
-release_all(struct tf_consumer *c, const struct tf_sqs_message *msgs, size_t n,
-    const char *what)
-{
-	struct tf_sqs_handle_entry e[TF_SQS_MAX_BATCH];
-	struct tf_sqs_batch_result res;
-	char ids[TF_SQS_MAX_BATCH][4];
-	size_t i;
-	enum tf_err rc;
-
-	if (n == 0)
-		return;
-	for (i = 0; i < n && i < TF_SQS_MAX_BATCH; i++) {
-		snprintf(ids[i], sizeof(ids[i]), "%zu", i);
-		e[i] = (struct tf_sqs_handle_entry){ ids[i], msgs[i].receipt_handle, 0 };
-		tf_metrics_released(c->metrics);
-	}
-	rc = tf_sqs_change_message_visibility_batch(c->ctx->aws,
-	    c->ctx->queue_url, e, i, &res);
-	if (rc == TF_OK || rc == TF_ERR_PARTIAL) {
-		tf_log(TF_LOG_INFO, "stopping: handed back %zu message(s) %s (%zu "
-		    "failed; they reappear after their visibility timeout)",
-		    i - res.n_failed, what, res.n_failed);
-		tf_sqs_batch_result_free(&res);
-	} else {
-		tf_log(TF_LOG_WARN, "stopping: handing back %zu message(s) failed "
-		    "(%s); they reappear after their visibility timeout", i,
-		    tf_strerror(rc));
-	}
-}
-
-/*
- * The long poll's wait: --wait-time, but no longer than the shutdown timeout
- * (at least a second), because a stop lets the open receive return rather
- * than abort it: SQS would still hand messages to an aborted receive, and
- * they would stay invisible for their whole visibility timeout.
- */
-static int
-receive_wait_s(const struct tf_consumer *c)
-{
-	int bound = c->o.shutdown_timeout_s > 1 ? c->o.shutdown_timeout_s : 1;
-
-	return c->o.wait_s < bound ? c->o.wait_s : bound;
-}
-
-/* --once polls for a second at most: long enough for SQS to look at every
- * server (a short poll may miss messages), short for an empty queue. */
-static int
-once_wait_s(const struct tf_consumer *c)
-{
-	return c->o.wait_s < 1 ? c->o.wait_s : 1;
-}
-
-/* --once: keeps the n received messages (owned) that are due at the cutoff
- * at the front of msgs and returns how many; the others are held until the
- * drain ends (once.h), or handed back at once when they cannot be held. */
-static size_t
-admit_once(struct tf_consumer *c, struct tf_sqs_message *msgs, size_t n)
-{
-	size_t i, kept = 0;
-	bool held;
-
-	for (i = 0; i < n; i++) {
-		if (tf_once_admit(c->once, &msgs[i], &held)) {
-			msgs[kept++] = msgs[i];
-		} else if (!held) {
-			tf_consumer_release(c, &msgs[i]);
-			tf_sqs_message_clear(&msgs[i]);
-		}
-	}
-	return kept;
-}
-
-/* --once, as the receiver stops: hands back what it held, a batch at a
- * time. */
-static void
-hand_back_held(struct tf_consumer *c)
-{
-	const struct tf_sqs_message *held;
-	size_t n, i, k;
-
-	held = tf_once_held(c->once, &n);
-	for (i = 0; i < n; i += k) {
-		k = n - i < TF_SQS_MAX_BATCH ? n - i : TF_SQS_MAX_BATCH;
-		release_all(c, held + i, k, "not due at the --once cutoff");
-	}
-}
-
-/* Records that the receive loop is making progress, for the watchdog. */
-static void
-receiver_beat(struct tf_consumer *c)
-{
-	atomic_store(&c->receiver_beat_ms, tf_mono_ms());
-}
-
-/* Sleeps up to ms, waking early when the consumer is stopping. Backing off
- * is progress. */
-static void
-nap(struct tf_consumer *c, int64_t ms)
-{
-	int64_t until = tf_mono_ms() + ms, left;
-
-	while (!atomic_load(&c->stopping) && (left = until - tf_mono_ms()) > 0) {
-		receiver_beat(c);
-		tf_sleep_ms(left < 100 ? left : 100);
-	}
-}
-
-/*
- * Backpressure: calls that AWS still throttled after their retries (a
- * DynamoDB table at its capacity, an SQS quota), anywhere in this consumer,
- * halve how many runs it takes at once, at most once a second; each second
- * without such a call gives back an eighth of the concurrency (at least one).
- * Fewer messages received means fewer claims and writes to throttle.
- * Throttles the retries absorbed do not count: they cost only latency.
- */
-struct backpressure {
-	long throttled;          /* the clients' throttled-call count last seen */
-	int64_t changed_at;      /* monotonic ms of the last change */
+/* One hand-back call in flight. */
+struct hand_back {
+	struct tf_consumer *c;
+	size_t n;
+	int visibility_s;
+	const char *what;               /* static text */
 };
 
-static long
-throttled_calls(struct tf_consumer *c)
+static void
+hand_back_done(struct tf_consumer *c)
 {
-	long n = atomic_load(&tf_aws_stats(c->ctx->aws)->throttled_calls);
-
-	if (c->hb_aws != NULL)
-		n += atomic_load(&tf_aws_stats(c->hb_aws)->throttled_calls);
-	return n;
+	pthread_mutex_lock(&c->lock);
+	c->handing_back--;
+	pthread_cond_broadcast(&c->space);
+	pthread_mutex_unlock(&c->lock);
 }
 
 static void
-backpressure_update(struct tf_consumer *c, struct backpressure *bp)
+on_handed_back(void *ctx, enum tf_err rc, const struct tf_sqs_batch_result *res,
+    const struct tf_aws_error *err)
 {
-	long now_throttled = throttled_calls(c);
-	int64_t now = tf_mono_ms();
-	int limit = atomic_load(&c->receive_limit), step;
+	struct hand_back *h = ctx;
+	size_t failed = rc == TF_ERR_PARTIAL && res != NULL ? res->n_failed : 0;
 
-	if (now - bp->changed_at < 1000)
-		return;
-	if (now_throttled > bp->throttled) {
-		bp->throttled = now_throttled;
-		bp->changed_at = now;
-		if (limit > 1) {
-			atomic_store(&c->receive_limit, limit / 2);
-			tf_log(TF_LOG_WARN, "AWS is throttling: taking at most %d "
-			    "message(s) at once until it stops", limit / 2);
-		}
-	} else if (limit < c->o.concurrency) {
-		bp->changed_at = now;
-		step = c->o.concurrency / 8 > 1 ? c->o.concurrency / 8 : 1;
-		limit = limit + step < c->o.concurrency ? limit + step :
-		    c->o.concurrency;
-		atomic_store(&c->receive_limit, limit);
-		if (limit == c->o.concurrency)
-			tf_log(TF_LOG_INFO, "throttling over: back to %d at once",
-			    c->o.concurrency);
-	}
+	if (rc == TF_OK || rc == TF_ERR_PARTIAL)
+		tf_log(h->visibility_s > 0 ? TF_LOG_DEBUG : TF_LOG_INFO, "handed back %zu message(s) %s (%zu failed; "
+		    "they reappear after their visibility timeout)", h->n - failed,
+		    h->what, failed);
+	else
+		tf_log(TF_LOG_WARN, "handing back %zu message(s) failed (%s); they "
+		    "reappear after their visibility timeout", h->n,
+		    err != NULL && err->message[0] ? err->message : tf_strerror(rc));
+	hand_back_done(h->c);
+	tf_free(h);
 }
 
-static void *
-receiver_main(void *arg)
+void
+tf_consumer_hand_back(struct tf_consumer *c, const struct tf_sqs_message *msgs,
+    size_t n, int visibility_s, const char *what)
 {
-	struct tf_consumer *c = arg;
-	struct tf_sqs_receive_opts ro = { 0 };
-	struct tf_sqs_message *msgs = NULL;
-	int64_t backoff = RECEIVE_BACKOFF_MIN_MS;
-	size_t n, i;
-	int free_slots;
+	struct tf_sqs_handle_entry e[TF_SQS_MAX_BATCH];
+	static const char *const ids[TF_SQS_MAX_BATCH] = {
+		"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"
+	};
+	struct hand_back *h;
+	size_t i, k, x;
 	enum tf_err rc;
 
-	struct backpressure bp = { throttled_calls(c), tf_mono_ms() };
-	struct timespec ts;
-	long receives = 0;
-	int64_t batch_until;
-	bool backlog = false;
-	bool idle = false;          /* --once: no run in flight as this
-	                               receive began */
-	int want, failures = 0;
-	size_t received;
-
-	ro.wait_seconds = c->o.once ? once_wait_s(c) : receive_wait_s(c);
-	ro.visibility_timeout = c->o.visibility_s;
-	/* A stop lets the open receive return; only a receive still open when
-	 * tf_consumer_shutdown()'s bound passes is aborted. */
-	ro.cancel = &c->receive_cancel;
-	while (!atomic_load(&c->stopping)) {
-		receiver_beat(c);
-		backpressure_update(c, &bp);
+	for (i = 0; i < n; i += k) {
+		k = n - i < TF_SQS_MAX_BATCH ? n - i : TF_SQS_MAX_BATCH;
+		for (x = 0; x < k; x++) {
+			e[x] = (struct tf_sqs_handle_entry){ ids[x],
+			    msgs[i + x].receipt_handle, visibility_s };
+			if (visibility_s == 0)
+				tf_metrics_released(c->metrics);
+		}
 		pthread_mutex_lock(&c->lock);
-		/* Waiting for a free worker is progress; look again each second
-		 * for the watchdog and for the throttling limit to rise. */
-		while (c->busy >= atomic_load(&c->receive_limit) &&
-		    !atomic_load(&c->stopping)) {
-			pthread_mutex_unlock(&c->lock);
-			receiver_beat(c);
-			backpressure_update(c, &bp);
-			pthread_mutex_lock(&c->lock);
-			if (c->busy < atomic_load(&c->receive_limit))
-				break;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 1;
-			pthread_cond_timedwait(&c->space, &c->lock, &ts);
-		}
-		/* While there is a backlog (the last receive was full), wait a
-		 * moment for workers to free up, so that one receive fetches a
-		 * fuller batch: fewer requests and less CPU per run, at most
-		 * BATCH_WAIT_MS more latency, and only when busy anyway. */
-		batch_until = tf_mono_ms() + BATCH_WAIT_MS;
-		want = atomic_load(&c->receive_limit) < TF_SQS_MAX_BATCH ?
-		    atomic_load(&c->receive_limit) : TF_SQS_MAX_BATCH;
-		while (backlog && c->busy > 0 && !atomic_load(&c->stopping) &&
-		    atomic_load(&c->receive_limit) - c->busy < want &&
-		    tf_mono_ms() < batch_until) {
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 5 * 1000000L;
-			ts.tv_sec += ts.tv_nsec / 1000000000L;
-			ts.tv_nsec %= 1000000000L;
-			pthread_cond_timedwait(&c->space, &c->lock, &ts);
-		}
-		free_slots = atomic_load(&c->receive_limit) - c->busy;
-		idle = c->busy == 0;
+		c->handing_back++;
 		pthread_mutex_unlock(&c->lock);
-		if (atomic_load(&c->stopping))
-			break;
-		if (c->o.stall_receiver && receives > 0) {
-			tf_log(TF_LOG_WARN, "TASKFLEET_TEST_STALL_RECEIVER=1: the "
-			    "receive loop hangs now (a test setting)");
-			for (;;)
-				tf_sleep_ms(1000);
+		rc = TF_ERR_NOMEM;
+		h = tf_malloc(sizeof(*h));
+		if (h != NULL) {
+			*h = (struct hand_back){ c, k, visibility_s, what };
+			rc = tf_sqs_change_message_visibility_batch_async(c->ctx->aws,
+			    c->loop, c->ctx->queue_url, e, k, on_handed_back, h);
 		}
-		receives++;
-		/* Never more than can start now: no message waits for a worker
-		 * while its visibility runs out. */
-		ro.max_messages = free_slots < TF_SQS_MAX_BATCH ? free_slots :
-		    TF_SQS_MAX_BATCH;
-		rc = tf_sqs_receive_message(c->ctx->aws, c->ctx->queue_url, &ro,
-		    &msgs, &n);
-		if (rc == TF_ERR_CANCELLED)
-			break;
 		if (rc != TF_OK) {
-			tf_log(TF_LOG_WARN, "receive failed: %s (%s); retrying",
-			    tf_strerror(rc), tf_aws_last_error()->message);
-			if (c->o.once && ++failures >= TF_ONCE_RECEIVE_FAILURES_MAX) {
-				tf_log(TF_LOG_ERROR, "--once: receiving failed %d times "
-				    "in a row; stopping", failures);
-				tf_once_receive_failed(c->once);
-				break;
-			}
-			nap(c, backoff / 2 + tf_random_below(backoff / 2 + 1));
-			backoff = backoff * 2 > RECEIVE_BACKOFF_MAX_MS ?
-			    RECEIVE_BACKOFF_MAX_MS : backoff * 2;
-			continue;
+			tf_free(h);
+			tf_log(TF_LOG_WARN, "handing back %zu message(s) failed (%s); "
+			    "they reappear after their visibility timeout", k,
+			    tf_strerror(rc));
+			hand_back_done(c);
 		}
-		backoff = RECEIVE_BACKOFF_MIN_MS;
-		failures = 0;
-		tf_metrics_received(c->metrics, n);
-		if (atomic_load(&c->stopping)) {
-			/* The stop began during this receive: none of these
-			 * starts; hand them all back now. */
-			release_all(c, msgs, n, "received during the stop");
-			tf_sqs_messages_free(msgs, n);
-			msgs = NULL;
-			break;
-		}
-		received = n;
-		if (c->o.once) {
-			n = admit_once(c, msgs, n);
-			if (received == 0 && idle) {
-				/* Nothing was visible, and nothing ran that could
-				 * have sent a message meanwhile. */
-				tf_log(TF_LOG_INFO, "--once: nothing more is due");
-				tf_free(msgs);
-				msgs = NULL;
-				break;
-			}
-		}
-		backlog = received > 0 && (int)received == ro.max_messages;
-		pthread_mutex_lock(&c->lock);
-		for (i = 0; i < n; i++) {
-			size_t slot = (c->q_head + c->q_len) % (size_t)c->o.concurrency;
-
-			c->queue[slot] = msgs[i];
-			c->q_len++;
-			c->busy++;
-		}
-		if (n > 0)
-			pthread_cond_broadcast(&c->work);
-		pthread_mutex_unlock(&c->lock);
-		/* The strings now belong to the queue slots. */
-		tf_free(msgs);
-		msgs = NULL;
 	}
-	if (c->o.once) {
-		/* What was held is for the next invocation or a daemon: back
-		 * to the queue, visible. */
-		hand_back_held(c);
-		atomic_store(&c->drained, 1);
-	}
-	pthread_mutex_lock(&c->lock);
-	c->receiver_done = 1;
-	pthread_cond_broadcast(&c->work);
-	pthread_mutex_unlock(&c->lock);
-	return NULL;
-}
-
-static void *
-worker_main(void *arg)
-{
-	struct tf_consumer *c = arg;
-	struct tf_sqs_message m;
-
-	for (;;) {
-		pthread_mutex_lock(&c->lock);
-		while (c->q_len == 0 && !c->receiver_done)
-			pthread_cond_wait(&c->work, &c->lock);
-		if (c->q_len == 0) {
-			pthread_mutex_unlock(&c->lock);
-			break;
-		}
-		m = c->queue[c->q_head];
-		c->q_head = (c->q_head + 1) % (size_t)c->o.concurrency;
-		c->q_len--;
-		pthread_mutex_unlock(&c->lock);
-
-		if (atomic_load(&c->stopping)) {
-			tf_consumer_release(c, &m);  /* received, never started */
-			tf_metrics_released(c->metrics);
-		} else {
-			tf_consumer_process(c, &m);
-		}
-		tf_sqs_message_clear(&m);
-
-		pthread_mutex_lock(&c->lock);
-		c->busy--;
-		pthread_cond_broadcast(&c->space);
-		pthread_mutex_unlock(&c->lock);
-	}
-	return NULL;
 }
 
 /* A run in the crash journal of a consumer of this table that died
@@ -433,14 +160,23 @@ journal_start(struct tf_consumer *c)
 		    "neighbours are charged an attempt at lease expiry", err);
 }
 
+static void *
+loop_main(void *arg)
+{
+	struct tf_consumer *c = arg;
+
+	tf_loop_run(c->loop);
+	return NULL;
+}
+
 enum tf_err
 tf_consumer_start(struct tf_consumer *c)
 {
 	struct tf_heartbeat_opts ho;
 	struct tf_sweeper_opts so;
 	struct tf_watchdog_opts wo;
+	int threads;
 	enum tf_err rc;
-	int i;
 
 	/* Isolated runners' worker processes (isolate.c): first, so that a
 	 * runner whose init() fails stops the start before anything else. */
@@ -448,12 +184,9 @@ tf_consumer_start(struct tf_consumer *c)
 	if (rc != TF_OK)
 		return rc;
 	pthread_mutex_init(&c->lock, NULL);
-	pthread_cond_init(&c->work, NULL);
 	pthread_cond_init(&c->space, NULL);
-	c->queue = tf_calloc((size_t)c->o.concurrency, sizeof(*c->queue));
-	c->workers = tf_calloc((size_t)c->o.concurrency, sizeof(*c->workers));
 	c->metrics = tf_metrics_new(c->runners);
-	if (c->queue == NULL || c->workers == NULL || c->metrics == NULL)
+	if (c->metrics == NULL)
 		return TF_ERR_NOMEM;
 	rc = tf_deleter_start(c->ctx->aws, c->ctx->queue_url, &c->deleter);
 	if (rc != TF_OK)
@@ -508,19 +241,27 @@ tf_consumer_start(struct tf_consumer *c)
 	rc = tf_watchdog_start(c, &wo, &c->watchdog);
 	if (rc != TF_OK)
 		return rc;
-	for (i = 0; i < c->o.concurrency; i++) {
-		if (pthread_create(&c->workers[i], NULL, worker_main, c) != 0)
-			return TF_ERR_NOMEM;
-		c->n_workers++;
-	}
-	if (pthread_create(&c->receiver, NULL, receiver_main, c) != 0)
+	threads = c->o.runner_threads > 0 ? c->o.runner_threads :
+	    c->o.concurrency < RUNNER_THREADS_DEFAULT_MAX ? c->o.concurrency :
+	    RUNNER_THREADS_DEFAULT_MAX;
+	rc = tf_runpool_start(threads, &c->pool);
+	if (rc != TF_OK)
+		return rc;
+	rc = tf_loop_new(NULL, &c->loop);
+	if (rc != TF_OK)
+		return rc;
+	rc = tf_receiver_start(c);
+	if (rc != TF_OK)
+		return rc;
+	if (pthread_create(&c->loop_thread, NULL, loop_main, c) != 0)
 		return TF_ERR_NOMEM;
+	c->loop_started = true;
 	return TF_OK;
 }
 
-/* Waits on cond (lock held) for at most ms. */
+/* Waits on c->space (c->lock held) for at most ms. */
 static void
-timedwait_ms(pthread_cond_t *cond, pthread_mutex_t *lock, long ms)
+timedwait_ms(struct tf_consumer *c, long ms)
 {
 	struct timespec ts;
 
@@ -528,7 +269,19 @@ timedwait_ms(pthread_cond_t *cond, pthread_mutex_t *lock, long ms)
 	ts.tv_nsec += ms * 1000000L;
 	ts.tv_sec += ts.tv_nsec / 1000000000L;
 	ts.tv_nsec %= 1000000000L;
-	pthread_cond_timedwait(cond, lock, &ts);
+	pthread_cond_timedwait(&c->space, &c->lock, &ts);
+}
+
+/* On the loop: the stop begins. */
+static void
+on_stop(void *ctx, enum tf_err rc)
+{
+	struct tf_consumer *c = ctx;
+
+	if (rc != TF_OK)
+		return;
+	tf_receiver_stop(c);
+	tf_consumer_release_held(c);
 }
 
 bool
@@ -536,31 +289,28 @@ tf_consumer_shutdown(struct tf_consumer *c)
 {
 	int64_t deadline = tf_mono_ms() + c->o.shutdown_timeout_s * 1000LL;
 	int64_t receive_deadline;
+	int wait_s = c->o.wait_s < c->o.shutdown_timeout_s ? c->o.wait_s :
+	    c->o.shutdown_timeout_s;
 	bool finished;
-	int i;
 
-	/* The open receive may take its whole wait (receive_wait_s(), at
-	 * most the shutdown timeout) and its reply's latency. */
-	receive_deadline = tf_mono_ms() + (c->o.shutdown_timeout_s >
-	    receive_wait_s(c) ? c->o.shutdown_timeout_s : receive_wait_s(c)) *
-	    1000LL + RECEIVE_REPLY_MARGIN_MS;
+	/* The open polls may take their whole wait (at most the shutdown
+	 * timeout) and their reply's latency. */
+	receive_deadline = tf_mono_ms() + (c->o.shutdown_timeout_s > wait_s ?
+	    c->o.shutdown_timeout_s : wait_s) * 1000LL + RECEIVE_REPLY_MARGIN_MS;
 	atomic_store(&c->stopping_since_ms, tf_mono_ms());
 	atomic_store(&c->stopping, 1);
-	/* No new receive; the open one returns and its messages are handed
-	 * back (receiver_main). Past the bound, abort it. */
+	/* No new poll; the open ones return and their messages are handed
+	 * back (receive.c), as are the messages held until their time. */
+	if (tf_loop_post(c->loop, on_stop, c) != TF_OK)
+		tf_log(TF_LOG_WARN, "stopping: the event loop is gone");
 	pthread_mutex_lock(&c->lock);
-	pthread_cond_broadcast(&c->space);
-	while (!c->receiver_done && tf_mono_ms() < receive_deadline)
-		timedwait_ms(&c->work, &c->lock, 100);
-	pthread_mutex_unlock(&c->lock);
-	atomic_store(&c->receive_cancel, 1);
-	pthread_join(c->receiver, NULL);
-
-	/* Workers now return what is queued and finish what runs. */
-	pthread_mutex_lock(&c->lock);
-	while (c->busy > 0 && tf_mono_ms() < deadline)
-		timedwait_ms(&c->space, &c->lock, 100);
-	finished = c->busy == 0;
+	while (atomic_load(&c->receives_open) > 0 &&
+	    tf_mono_ms() < receive_deadline)
+		timedwait_ms(c, 100);
+	/* Then what runs finishes, up to the shutdown timeout. */
+	while ((c->busy > 0 || c->handing_back > 0) && tf_mono_ms() < deadline)
+		timedwait_ms(c, 100);
+	finished = c->busy == 0 && c->handing_back == 0;
 	pthread_mutex_unlock(&c->lock);
 	if (!finished) {
 		/* Runners see cancelled(); their leases expire and the tasks are
@@ -573,15 +323,20 @@ tf_consumer_shutdown(struct tf_consumer *c)
 		tf_deleter_flush(c->deleter, 2000);
 		return false;
 	}
-	for (i = 0; i < c->n_workers; i++)
-		pthread_join(c->workers[i], NULL);
+	/* Nothing is in flight but polls past their bound: stopping the loop
+	 * aborts them. */
+	tf_loop_stop(c->loop);
+	pthread_join(c->loop_thread, NULL);
+	c->loop_started = false;
+	tf_runpool_stop(c->pool);
+	c->pool = NULL;
 	/* The metrics server answered 503 while the runs finished; it reads
 	 * the threads stopped below, so it stops first. */
 	tf_metrics_server_stop(c->metrics_srv);
 	c->metrics_srv = NULL;
 	tf_watchdog_stop(c->watchdog);
 	c->watchdog = NULL;
-	/* Workers report queue waits to the sweeper: it stops after them. */
+	/* Runs report queue waits to the sweeper: it stops after them. */
 	tf_sweeper_stop(c->sweeper);
 	c->sweeper = NULL;
 	tf_heartbeat_stop(c->hb);
@@ -599,20 +354,27 @@ tf_consumer_free(struct tf_consumer *c)
 {
 	tf_metrics_server_stop(c->metrics_srv);
 	c->metrics_srv = NULL;
+	if (c->loop_started) {
+		tf_loop_stop(c->loop);
+		pthread_join(c->loop_thread, NULL);
+		c->loop_started = false;
+	}
+	tf_runpool_stop(c->pool);
+	c->pool = NULL;
 	tf_isolate_stop(c);  /* isolated runners' workers: fini(), reaped */
 	tf_watchdog_stop(c->watchdog);
 	tf_sweeper_stop(c->sweeper);
 	tf_heartbeat_stop(c->hb);
 	tf_deleter_stop(c->deleter);
+	tf_loop_free(c->loop);
+	c->loop = NULL;
+	tf_receiver_free(c);
 	tf_aws_free(c->hb_aws);
-	tf_free(c->queue);
-	tf_free(c->workers);
 	tf_metrics_free(c->metrics);
 	c->metrics = NULL;
 	tf_once_free(c->once);
 	c->once = NULL;
 	pthread_mutex_destroy(&c->lock);
-	pthread_cond_destroy(&c->work);
 	pthread_cond_destroy(&c->space);
 }
 

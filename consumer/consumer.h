@@ -1,11 +1,16 @@
 /*
  * consumer.h - the consumer daemon's state, shared by its modules.
  *
- * One receiver thread long-polls SQS and never takes more messages than there
- * are free workers, so every message it holds starts at once; `concurrency`
- * worker threads run the processing algorithm of docs/design.md section 5
- * on one message each; the heartbeat thread keeps running tasks leased; the
- * deleter thread deletes finished messages in batches.
+ * One event loop (lib/loop, on its own thread) drives every run: it keeps
+ * as many long polls open as free capacity needs (receive.c), never taking
+ * more messages than can start at once; each message becomes a run, a state
+ * machine that walks the processing algorithm of docs/design.md section 5
+ * with asynchronous AWS calls (process.c), holding early messages on loop
+ * timers. Runners that return at once are called on the loop; blocking ones
+ * on the runner threads (runpool.h). Up to `concurrency` runs are in flight.
+ * The heartbeat thread keeps running tasks leased; the deleter thread
+ * deletes finished messages in batches; the sweeper and the watchdog have a
+ * thread each. docs/design.md section 12 tells the whole design.
  */
 #ifndef TF_CONSUMER_H
 #define TF_CONSUMER_H
@@ -22,16 +27,22 @@
 #include "deleter.h"
 #include "inflight.h"
 #include "journal.h"
+#include "loop/loop.h"
 #include "once.h"
+#include "runpool.h"
 #include "sweeper.h"
 #include "task/runners.h"
 #include "watchdog.h"
 
 struct tf_metrics;
+struct tf_receiver;
+struct tf_run;
 struct tf_metrics_server;
 
 struct tf_consumer_opts {
-	int concurrency;            /* worker threads */
+	int concurrency;            /* runs in flight at once */
+	int runner_threads;         /* threads calling blocking runners; 0:
+	                               concurrency, at most 16 */
 	int visibility_s;           /* message visibility and lease, seconds */
 	int wait_s;                 /* long poll, seconds */
 	int shutdown_timeout_s;     /* for running tasks after SIGTERM */
@@ -69,14 +80,11 @@ struct tf_consumer {
 	struct tf_journal *journal;         /* owned: the crash journal
 	                                       (journal.c), NULL when off */
 
-	atomic_int stopping;                /* stop receiving (the open receive
-	                                       returns first) */
-	atomic_int receive_cancel;          /* aborts the open receive: set by
-	                                       tf_consumer_shutdown() once its
-	                                       bound passed */
+	atomic_int stopping;                /* stop receiving (the open receives
+	                                       return first) */
 	atomic_int abandon;                 /* shutdown timeout passed */
 	atomic_llong stopping_since_ms;     /* monotonic; 0 while running */
-	atomic_llong receiver_beat_ms;      /* the receive loop's last progress
+	atomic_llong receiver_beat_ms;      /* the loop's last sign of progress
 	                                       (monotonic), for the watchdog */
 	atomic_int watchdog_fired;          /* the watchdog started the stop:
 	                                       the consumer exits non-zero */
@@ -84,21 +92,27 @@ struct tf_consumer {
 	                                       AWS throttles (backpressure) */
 	struct tf_once *once;               /* owned: --once's state, NULL for
 	                                       a daemon */
-	atomic_int drained;                 /* --once: the receiver stopped, as
+	atomic_int drained;                 /* --once: receiving stopped, as
 	                                       nothing more is due (or it could
 	                                       not receive); main() stops */
 
-	pthread_mutex_t lock;               /* guards the fields below */
-	pthread_cond_t work;                /* a message was queued, or stopping */
-	pthread_cond_t space;               /* a worker became free */
-	struct tf_sqs_message *queue;       /* owned ring of concurrency slots */
-	size_t q_head, q_len;
-	int busy;                           /* messages queued or running */
-	int receiver_done;
+	struct tf_loop *loop;               /* owned: drives every run */
+	pthread_t loop_thread;
+	bool loop_started;
+	struct tf_runpool *pool;            /* owned: calls blocking runners */
 
-	pthread_t receiver;
-	pthread_t *workers;                 /* owned array */
-	int n_workers;
+	pthread_mutex_t lock;               /* guards busy and handing_back */
+	pthread_cond_t space;               /* either went down */
+	int busy;                           /* runs in flight: from their
+	                                       message's receipt to its end */
+	int handing_back;                   /* hand-back calls in flight */
+	atomic_int receives_open;           /* long polls in flight */
+
+	struct tf_receiver *rx;             /* owned: the receive scheduling
+	                                       state (receive.c); loop only */
+	struct tf_run *held;                /* runs whose message came early,
+	                                       waiting on a loop timer (a list,
+	                                       process.c); loop only */
 
 	struct tf_isolate *iso;             /* owned: the worker processes of
 	                                       isolated runners (isolate.c) */
@@ -111,17 +125,16 @@ struct tf_consumer {
 	                                       threads whose counters it reads */
 };
 
-/* Starts the threads. c->o, cfg, ctx and runners must be set. With
- * c->o.once, first runs one sweep in the caller's thread and starts the
+/* Starts the threads and the loop. c->o, cfg, ctx and runners must be set.
+ * With c->o.once, first runs one sweep in the caller's thread and starts the
  * drain (once.h): the receiver sets c->drained when it is over. */
 enum tf_err tf_consumer_start(struct tf_consumer *c);
 
-/* Stops receiving: lets the open receive return (aborting it only when it
- * outlasts the shutdown timeout) and hands back what it brought; waits for
- * running tasks up to the shutdown timeout; returns unstarted messages with
- * visibility 0. Returns true when every run
- * finished (the threads are joined and c can be freed), false when some did
- * not (the caller exits without freeing). */
+/* Stops receiving: lets the open receives return (aborting them only when
+ * they outlast the shutdown timeout) and hands back what they bring and what
+ * waits on a timer; waits for running tasks up to the shutdown timeout.
+ * Returns true when every run finished (the threads are joined and c can be
+ * freed), false when some did not (the caller exits without freeing). */
 bool tf_consumer_shutdown(struct tf_consumer *c);
 
 void tf_consumer_free(struct tf_consumer *c);
@@ -130,12 +143,38 @@ void tf_consumer_free(struct tf_consumer *c);
  * (retries included), for benchmarks and operators. */
 void tf_consumer_log_requests(struct tf_consumer *c);
 
-/* Processes one received message (process.c). */
+/* ---- between the modules, on the loop's thread ---------------------------- */
+
+/* receive.c: starts the receive scheduling (TF_ERR_NOMEM), and frees it. */
+enum tf_err tf_receiver_start(struct tf_consumer *c);
+void tf_receiver_free(struct tf_consumer *c);
+
+/* receive.c: opens as many receives as free capacity needs; called
+ * whenever capacity may have changed. */
+void tf_receiver_fill(struct tf_consumer *c);
+
+/* receive.c: the stop began: no new receive, the hand-back of --once's held
+ * messages. */
+void tf_receiver_stop(struct tf_consumer *c);
+
+/* process.c: starts the run of message m, whose contents the run takes (m
+ * is emptied). Counted in c->busy by the caller; tf_consumer_run_ended()
+ * ends it. */
 void tf_consumer_process(struct tf_consumer *c, struct tf_sqs_message *m);
 
-/* Returns a message (borrowed) to the queue, visible at once. A stop lets
- * the open long poll return (consumer.c), so a message SQS hands to it again
- * is read and handed back too. */
-void tf_consumer_release(struct tf_consumer *c, const struct tf_sqs_message *m);
+/* process.c: the stop began: the runs waiting on their hold timer hand
+ * their messages back. */
+void tf_consumer_release_held(struct tf_consumer *c);
+
+/* consumer.c: a run is over (c->busy goes down; receives may open). */
+void tf_consumer_run_ended(struct tf_consumer *c);
+
+/* consumer.c: hands back the n messages (borrowed; strings copied), to be
+ * visible again after visibility_s (0: at once, none of them started;
+ * ChangeMessageVisibilityBatch in batches), `what` saying why in the log;
+ * the shutdown waits for these calls. */
+void tf_consumer_hand_back(struct tf_consumer *c,
+    const struct tf_sqs_message *msgs, size_t n, int visibility_s,
+    const char *what);
 
 #endif /* TF_CONSUMER_H */

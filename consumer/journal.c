@@ -29,7 +29,8 @@
 enum {
 	SLOT_FREE,
 	SLOT_RUNNING,
-	SLOT_CRASHED
+	SLOT_CRASHED,
+	SLOT_CLAIMING                 /* being filled in: not yet a run */
 };
 
 /* The file: a header, then `slots` slots. Native layout: only this machine
@@ -60,16 +61,18 @@ struct tf_journal {
 	size_t size;
 	struct jheader *hdr;          /* in map */
 	struct jslot *slots;          /* in map */
-	atomic_int next_slot;         /* the next slot to give a thread */
+	atomic_int next_slot;         /* where the next search for a free slot
+	                                 starts */
 };
 
 static const int fatal_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
 
 /* The open journal, for the handlers; NULL when none. */
 static struct tf_journal *_Atomic active;
-/* The calling thread's slot, -1 before its first run. */
+/* The slot of the run whose runner the calling thread is calling
+ * (tf_journal_enter()), -1 when none. */
 static _Thread_local int my_slot = -1;
-/* The calling thread has a run in flight. */
+/* The calling thread is inside a runner. */
 static _Thread_local int in_run;
 
 /* Marks the calling thread's run as the one that crashed (how: a signal
@@ -349,33 +352,55 @@ tf_journal_close(struct tf_journal *j)
 	tf_free(j);
 }
 
-void
+int
 tf_journal_run_begin(struct tf_journal *j, const char *task_id, int64_t gen)
 {
 	struct jslot *s;
+	int i, n, slot, free_state;
 
 	if (j == NULL)
-		return;
-	if (my_slot < 0) {
-		my_slot = atomic_fetch_add(&j->next_slot, 1);
-		if (my_slot >= (int)j->hdr->slots) {
-			my_slot = -1;  /* more threads than workers: not journaled */
-			return;
-		}
+		return -1;
+	n = (int)j->hdr->slots;
+	/* Every run in flight holds a slot, and there are as many slots as
+	 * runs can be in flight: a free one is found, from where the last
+	 * search ended. */
+	for (i = 0; i < n; i++) {
+		slot = (atomic_fetch_add(&j->next_slot, 1) % n + n) % n;
+		s = &j->slots[slot];
+		free_state = SLOT_FREE;
+		if (!atomic_compare_exchange_strong(&s->state, &free_state,
+		    SLOT_CLAIMING))
+			continue;
+		snprintf(s->task_id, sizeof(s->task_id), "%s", task_id);
+		s->gen = gen;
+		atomic_store(&s->how, 0);
+		atomic_store(&s->state, SLOT_RUNNING);
+		return slot;
 	}
-	s = &j->slots[my_slot];
-	snprintf(s->task_id, sizeof(s->task_id), "%s", task_id);
-	s->gen = gen;
-	atomic_store(&s->how, 0);
-	atomic_store(&s->state, SLOT_RUNNING);
+	return -1;  /* more runs than slots: this one is not journaled */
+}
+
+void
+tf_journal_run_end(struct tf_journal *j, int slot)
+{
+	if (j == NULL || slot < 0 || slot >= (int)j->hdr->slots)
+		return;
+	atomic_store(&j->slots[slot].state, SLOT_FREE);
+}
+
+void
+tf_journal_enter(struct tf_journal *j, int slot)
+{
+	if (j == NULL || slot < 0 || slot >= (int)j->hdr->slots)
+		return;
+	my_slot = slot;
 	in_run = 1;
 }
 
 void
-tf_journal_run_end(struct tf_journal *j)
+tf_journal_leave(struct tf_journal *j)
 {
-	if (j == NULL || my_slot < 0)
-		return;
+	(void)j;
 	in_run = 0;
-	atomic_store(&j->slots[my_slot].state, SLOT_FREE);
+	my_slot = -1;
 }

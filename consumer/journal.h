@@ -7,12 +7,13 @@
  * a poison one would end FAILED. The journal tells the runs apart:
  *
  *   - each consumer process keeps one small file in the journal directory,
- *     mapped into memory, with one slot per worker: the run it has in flight
+ *     mapped into memory, with one slot per run in flight: the run
  *     (task id, the generation its claim writes; the lease owner is in the
  *     file's header), from just before its claim (a claim in flight when the
  *     process dies may still be applied) until its outcome is written;
  *   - a fatal-signal handler, and an on_exit() handler for exit(), mark the
- *     slot of the thread that was running a run as the one that crashed (a
+ *     slot of the run whose runner the crashing thread was calling as the
+ *     one that crashed (a
  *     store into the mapping: async-signal-safe), then the process dies: on
  *     a signal as it would have, on a runner's exit() at once with its
  *     status (_exit(), so no library's exit handler frees what the other
@@ -72,7 +73,7 @@ int tf_journal_recover(const char *dir, const char *table,
 
 /*
  * Creates this process's journal in dir (borrowed strings: owner, the lease
- * owner name; table) with one slot per worker (slots), locks it for the
+ * owner name; table) with `slots` slots (the most runs in flight at once), locks it for the
  * life of the process and installs the fatal-signal and exit handlers.
  * TF_ERR_INVALID with a message in err when the directory or file cannot be
  * used. One journal per process. Caller closes it with tf_journal_close().
@@ -84,10 +85,18 @@ enum tf_err tf_journal_open(const char *dir, const char *owner,
 /* A clean stop: deletes the journal and frees j (NULL is fine). */
 void tf_journal_close(struct tf_journal *j);
 
-/* Records that the calling thread runs generation gen of task_id (borrowed,
- * copied), until tf_journal_run_end(). j may be NULL (journal off). */
-void tf_journal_run_begin(struct tf_journal *j, const char *task_id,
+/* Records that generation gen of task_id (borrowed, copied) is in flight,
+ * until tf_journal_run_end(). Returns its slot, or -1 when j is NULL
+ * (journal off) or every slot is taken (not journaled). Any thread. */
+int tf_journal_run_begin(struct tf_journal *j, const char *task_id,
     int64_t gen);
-void tf_journal_run_end(struct tf_journal *j);
+/* The run in slot (from tf_journal_run_begin(); -1 is ignored) is over. */
+void tf_journal_run_end(struct tf_journal *j, int slot);
+
+/* The calling thread calls the runner of the run in slot now, until
+ * tf_journal_leave(): a crash or exit() on this thread meanwhile is that
+ * run's. */
+void tf_journal_enter(struct tf_journal *j, int slot);
+void tf_journal_leave(struct tf_journal *j);
 
 #endif /* TF_JOURNAL_H */

@@ -52,6 +52,7 @@ usage(FILE *to)
 	    "                          [--table NAME] [--queue NAME|URL] [--region REGION]\n"
 	    "                          [--isolate NAME,...|*] [--run-timeout DUR|NAME=DUR,...]\n"
 	    "                          [--metrics-listen ADDR:PORT] [--once]\n"
+	    "                          [--runner-threads N]\n"
 	    "       taskfleet-consumer --version | --help\n"
 	    "\n"
 	    "--once: one sweep (lost messages re-sent, expired leases recovered),\n"
@@ -62,6 +63,9 @@ usage(FILE *to)
 	    "retried= failed= errors= left=) and exits 0, or 1 when errors > 0\n"
 	    "(an outcome not written, a claim or receive that failed). For cron,\n"
 	    "CI and batch jobs.\n"
+	    "\n"
+	    "--runner-threads N: threads that call blocking runners (default: the\n"
+	    "concurrency, at most 16); runs waiting on AWS need no thread.\n"
 	    "\n"
 	    "Settings also come from the environment (TASKFLEET_*, AWS_*): every one is\n"
 	    "in docs/configuration.md.\n"
@@ -129,6 +133,7 @@ main(int argc, char **argv)
 		{ "run-timeout", required_argument, NULL, 'T' },
 		{ "metrics-listen", required_argument, NULL, 'm' },
 		{ "once", no_argument, NULL, 'o' },
+		{ "runner-threads", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -194,6 +199,7 @@ main(int argc, char **argv)
 		case 'T': c.o.run_timeout = optarg; break;
 		case 'm': metrics_listen = optarg; break;
 		case 'o': c.o.once = true; break;
+		case 'R': c.o.runner_threads = int_arg("runner-threads", optarg, 1, 1024); break;
 		case 'h': usage(stdout); code = 0; goto out;
 		case 'V': printf("taskfleet-consumer %s\n", TF_VERSION); code = 0; goto out;
 		default: usage(stderr); code = EXIT_USAGE; goto out;
@@ -208,6 +214,20 @@ main(int argc, char **argv)
 		goto out;
 	}
 	c.o.concurrency = concurrency ? concurrency : cfg.concurrency;
+	if (c.o.runner_threads == 0 && getenv("TASKFLEET_RUNNER_THREADS") != NULL &&
+	    *getenv("TASKFLEET_RUNNER_THREADS") != '\0') {
+		const char *v = getenv("TASKFLEET_RUNNER_THREADS");
+		char *end;
+		long n = strtol(v, &end, 10);
+
+		if (*end != '\0' || n < 1 || n > 1024) {
+			fprintf(stderr, "taskfleet-consumer: TASKFLEET_RUNNER_THREADS: "
+			    "expected a number from 1 to 1024, got \"%s\"\n", v);
+			code = EXIT_USAGE;
+			goto out;
+		}
+		c.o.runner_threads = (int)n;
+	}
 	if (id == NULL) {
 		if (gethostname(host, sizeof(host)) != 0)
 			snprintf(host, sizeof(host), "consumer");

@@ -20,6 +20,7 @@
 #include "invoke.h"
 #include "metrics.h"
 #include "task/task.h"
+#include "task/task_async.h"
 #include "time/schedule.h"
 
 #define ERRTEXT 512
@@ -125,28 +126,6 @@ note_queue_wait(const struct job *j)
 		visible = j->msg.target_ms - 1000;
 	if (tf_now_ms() > visible)
 		tf_sweeper_note_queue_wait(j->c->sweeper, tf_now_ms() - visible);
-}
-
-/* Waits until the message's target time when it is at most hold_max_ms
- * away. False when the consumer started stopping meanwhile. */
-static bool
-hold_until_due(struct job *j)
-{
-	int64_t left;
-
-	if (j->msg.target_ms == 0)
-		return true;
-	left = j->msg.target_ms - tf_now_ms();
-	if (left <= 0 || left > j->c->o.hold_max_ms)
-		return true;
-	job_log(j, TF_LOG_DEBUG, NULL, NULL, "message %lld ms early: held until "
-	    "its time", (long long)left);
-	while ((left = j->msg.target_ms - tf_now_ms()) > 0) {
-		if (atomic_load(&j->c->stopping))
-			return false;
-		tf_sleep_ms(left < 50 ? left : 50);
-	}
-	return true;
 }
 
 /*
@@ -326,146 +305,6 @@ outcome_from_result(const struct tf_consumer *c, const struct tf_task *t,
 	}
 }
 
-/* Runs claimed task t and writes what happened. */
-static void
-run_claimed(struct job *j, struct tf_task *t)
-{
-	struct tf_consumer *c = j->c;
-	const struct tf_loaded_runner *lr;
-	struct tf_inflight f;
-	struct tf_run_ctx ctx;
-	struct tf_task_view view;
-	struct tf_run_result result;
-	struct tf_task_outcome o;
-	enum tf_task_status state;
-	char errbuf[TF_TASK_ERROR_MAX], err[ERRTEXT], dur[24];
-	int64_t started, now, next_gen, enqueue_at, took;
-	enum tf_err rc;
-
-	memset(&f, 0, sizeof(f));
-	memset(&ctx, 0, sizeof(ctx));
-	j->runner = t->type;
-	j->ns = t->ns;
-	snprintf(j->iteration, sizeof(j->iteration), "%" PRId64, t->iteration);
-	snprintf(j->attempt, sizeof(j->attempt), "%" PRId64, t->attempts + 1);
-
-	f.task_id = t->id;
-	f.receipt_handle = j->m->receipt_handle;
-	f.gen = t->gen;
-	f.lease_until = t->lease_until;
-	atomic_store(&f.lease_end_mono, j->claim_mono + c->o.visibility_s * 1000LL);
-	f.visible_until = tf_now_ms() + c->o.visibility_s * 1000LL;
-	ctx.c = c;
-	ctx.f = &f;
-	ctx.task_id = t->id;
-	ctx.runner = t->type;
-
-	tf_run_result_prepare(&result, errbuf, sizeof(errbuf));
-	if (t->next_run > 0) {
-		j->late_ms = tf_now_ms() - t->next_run;
-		snprintf(j->late, sizeof(j->late), "%" PRId64, j->late_ms);
-	}
-	started = tf_mono_ms();
-	lr = tf_runner_set_find(c->runners, t->type);
-	if (lr == NULL) {
-		/* Retried, not failed: in a rolling deploy another consumer may
-		 * have the runner; max_attempts still ends it. */
-		result.outcome = TF_RUN_RETRY;
-		snprintf(errbuf, sizeof(errbuf), "no runner \"%s\" is loaded in "
-		    "consumer %s", t->type, c->o.owner);
-	} else {
-		memset(&view, 0, sizeof(view));
-		view.size = sizeof(view);
-		view.id = t->id;
-		view.ns = t->ns;
-		view.type = t->type;
-		view.params_json = t->params_json;
-		view.params_len = strlen(t->params_json);
-		view.iteration = t->iteration;
-		view.attempt = (int32_t)(t->attempts + 1);
-		view.max_attempts = (int32_t)t->max_attempts;
-		view.target_ms = t->next_run;
-		view.host = tf_host_api();
-		view.ctx = &ctx;
-		tf_heartbeat_add(c->hb, &f);
-		tf_consumer_invoke(c, lr, &view, &result, &ctx);
-		/* No extension after this: the message is deleted below. */
-		tf_heartbeat_remove(c->hb, &f);
-	}
-	took = tf_mono_ms() - started;
-	snprintf(dur, sizeof(dur), "%" PRId64, took);
-
-	if (atomic_load(&f.lost)) {
-		count_run(j, lr != NULL, TF_METRICS_LEASE_LOST, took);
-		job_log(j, TF_LOG_WARN, "lease_lost", dur, "lease lost during the run; "
-		    "result discarded");
-		delete_message(j);
-		goto out;
-	}
-	now = tf_now_ms();
-	outcome_from_result(c, t, &result, &ctx, now, &o);
-	o.duration_ms = took;
-	o.late_ms = j->late_ms;
-	/* A time outside 2000..9999 is refused like output too big to store. */
-	rc = tf_run_result_check_times(&result, err, sizeof(err));
-	if (rc == TF_OK)
-		rc = tf_task_finish(c->ctx->aws, c->cfg->table, t, &o, now, &state,
-		    &next_gen, &enqueue_at, err, sizeof(err));
-	if (rc == TF_ERR_INVALID || rc == TF_ERR_TOO_LARGE ||
-	    (rc == TF_ERR_VALIDATION && (o.new_params != NULL ||
-	    o.result_json != NULL))) {
-		/* The runner handed back a time out of range, or params or a
-		 * result DynamoDB cannot take (each may fit while the item they
-		 * make is over 400 KB): that is the runner's permanent failure. */
-		snprintf(errbuf, sizeof(errbuf), "runner output refused: %s",
-		    err[0] != '\0' ? err : tf_aws_last_error()->message);
-		outcome_init(c, &o);
-		o.kind = TF_OUTCOME_FAILED;
-		o.error = errbuf;
-		o.duration_ms = took;
-		o.late_ms = j->late_ms;
-		rc = tf_task_finish(c->ctx->aws, c->cfg->table, t, &o, now, &state,
-		    &next_gen, &enqueue_at, err, sizeof(err));
-	}
-	if (rc == TF_ERR_CONDITION) {
-		count_run(j, lr != NULL, TF_METRICS_LEASE_LOST, took);
-		job_log(j, TF_LOG_WARN, "lease_lost", dur, "the task changed during "
-		    "the run; result discarded");
-		delete_message(j);
-		goto out;
-	}
-	if (rc != TF_OK) {
-		/* The lease expires and the task is recovered; this message is
-		 * stale by then. */
-		count_run(j, lr != NULL, TF_METRICS_WRITE_FAILED, took);
-		job_log(j, TF_LOG_ERROR, "write_failed", dur, "writing the outcome "
-		    "failed: %s", tf_strerror(rc));
-		goto out;
-	}
-	if (enqueue_at > 0) {
-		rc = send_wakeup(c, t->id, enqueue_at, next_gen);
-		if (rc != TF_OK) {
-			/* No message is out: say so, and the next sweep sends it
-			 * (else the sweep after the grace period does). */
-			tf_task_release_message(c->ctx->aws, c->cfg->table, t->id,
-			    next_gen);
-			job_log(j, TF_LOG_WARN, NULL, NULL, "sending the next message "
-			    "failed (%s); the sweeper will enqueue it", tf_strerror(rc));
-		}
-	}
-	count_run(j, lr != NULL, state == TF_TASK_COMPLETED ? TF_METRICS_COMPLETED :
-	    state == TF_TASK_FAILED ? TF_METRICS_FAILED :
-	    o.kind == TF_OUTCOME_RETRY ? TF_METRICS_RETRY : TF_METRICS_SUCCESS, took);
-	job_log(j, state == TF_TASK_FAILED ? TF_LOG_WARN : TF_LOG_INFO,
-	    state == TF_TASK_COMPLETED ? "completed" : state == TF_TASK_FAILED ?
-	    "failed" : o.kind == TF_OUTCOME_RETRY ? "retry" : "success", dur,
-	    "run finished%s%s", o.error != NULL ? ": " : "",
-	    o.error != NULL ? o.error : "");
-	delete_message(j);
-out:
-	tf_run_ctx_clear(&ctx);
-}
-
 /*
  * The claim succeeded but the item is not a task this consumer can read (no
  * type, params that are not a map...): it cannot run, so it ends FAILED with
@@ -534,58 +373,538 @@ legacy_early(struct job *j)
 	return handled;
 }
 
-void
-tf_consumer_process(struct tf_consumer *c, struct tf_sqs_message *m)
-{
-	struct job j;
-	struct tf_task t;
-	char err[ERRTEXT];
-	enum tf_err rc;
+/* ---- the run: one message as a state machine on the loop --------------------
+ *
+ * received -> (held on a timer until due) -> claim -> runner (on the loop
+ * when it returns at once, else on a runner thread) -> outcome write ->
+ * next message -> delete. Every AWS call of the hot path is asynchronous;
+ * the rare branches (a claim that failed its condition, an unreadable item,
+ * a message of the original scheduler that came early) run the synchronous
+ * code above on a thread of libuv's pool, exactly as before.
+ */
 
-	memset(&j, 0, sizeof(j));
-	memset(&t, 0, sizeof(t));
-	j.c = c;
-	j.m = m;
-	if (tf_task_message_parse(m->body, &j.msg, err, sizeof(err)) != TF_OK) {
-		/* Never processable: delete it rather than let it cycle to the DLQ. */
-		tf_metrics_malformed(c->metrics);
-		job_log(&j, TF_LOG_ERROR, "dropped", NULL, "malformed message deleted: "
-		    "%s", err);
-		delete_message(&j);
+struct tf_run {
+	struct job j;                   /* j.m points at m */
+	struct tf_sqs_message m;        /* owned */
+	struct tf_task t;               /* owned: the claimed task */
+	int slot;                       /* the crash journal's slot, -1: none */
+	bool claimed;
+	struct tf_loop_timer *hold;     /* the hold timer, while held */
+	struct tf_run *prev, *next;     /* c->held, while held */
+
+	const struct tf_loaded_runner *lr;  /* borrowed; NULL: not loaded */
+	struct tf_inflight f;
+	struct tf_run_ctx ctx;
+	struct tf_task_view view;
+	struct tf_run_result result;
+	char errbuf[TF_TASK_ERROR_MAX];
+	int64_t started_mono, took;
+	char dur[24];
+
+	struct tf_task_outcome o;
+	int64_t now;
+	bool refused;                   /* the outcome is "runner output refused" */
+	char refusal[TF_TASK_ERROR_MAX];
+	enum tf_task_status state;      /* what the outcome wrote */
+	int64_t next_gen, enqueue_at;
+	int sends_left;                 /* next messages still to send (2 under
+	                                   the duplicate-sends test switch) */
+	bool blocking_ok;               /* the pool's blocking branch handled
+	                                   the message (legacy_early) */
+};
+
+static void
+run_end(struct tf_run *r)
+{
+	struct tf_consumer *c = r->j.c;
+
+	tf_journal_run_end(c->journal, r->slot);
+	tf_run_ctx_clear(&r->ctx);
+	tf_task_free(&r->t);
+	tf_sqs_message_clear(&r->m);
+	tf_free(r);
+	tf_consumer_run_ended(c);
+}
+
+/* ---- the rare branches, on libuv's pool ---- */
+
+static void
+on_blocking_done(void *ctx, enum tf_err rc)
+{
+	run_end(ctx);
+}
+
+/* Runs branch(r) on a pool thread, then ends the run. */
+static void
+run_blocking(struct tf_run *r, void (*branch)(void *))
+{
+	if (tf_loop_work(r->j.c->loop, branch, on_blocking_done, r) != TF_OK) {
+		job_log(&r->j, TF_LOG_WARN, NULL, NULL, "cannot hand the message "
+		    "to a thread; it reappears after its visibility timeout");
+		run_end(r);
+	}
+}
+
+static void
+branch_unclaimed(void *ctx)
+{
+	struct tf_run *r = ctx;
+
+	handle_unclaimed(&r->j);
+}
+
+static void
+branch_unreadable(void *ctx)
+{
+	struct tf_run *r = ctx;
+
+	fail_unreadable(&r->j, r->errbuf);
+}
+
+/* The message is made visible again after `seconds`; the run ends. */
+static void
+retry_in(struct tf_run *r, int seconds)
+{
+	tf_consumer_hand_back(r->j.c, &r->m, 1, seconds, "to retry");
+	run_end(r);
+}
+
+/* ---- the outcome ---- */
+
+static void write_outcome(struct tf_run *r);
+
+/* The run is over: counted, logged, its message deleted. */
+static void
+run_finished(struct tf_run *r)
+{
+	struct job *j = &r->j;
+	struct tf_task_outcome *o = &r->o;
+	enum tf_task_status state = r->state;
+
+	count_run(j, r->lr != NULL, state == TF_TASK_COMPLETED ?
+	    TF_METRICS_COMPLETED : state == TF_TASK_FAILED ? TF_METRICS_FAILED :
+	    o->kind == TF_OUTCOME_RETRY ? TF_METRICS_RETRY : TF_METRICS_SUCCESS,
+	    r->took);
+	job_log(j, state == TF_TASK_FAILED ? TF_LOG_WARN : TF_LOG_INFO,
+	    state == TF_TASK_COMPLETED ? "completed" : state == TF_TASK_FAILED ?
+	    "failed" : o->kind == TF_OUTCOME_RETRY ? "retry" : "success", r->dur,
+	    "run finished%s%s", o->error != NULL ? ": " : "",
+	    o->error != NULL ? o->error : "");
+	delete_message(j);
+	run_end(r);
+}
+
+/* On a pool thread: no message is out for the next generation. */
+static void
+branch_release(void *ctx)
+{
+	struct tf_run *r = ctx;
+	struct tf_consumer *c = r->j.c;
+
+	tf_task_release_message(c->ctx->aws, c->cfg->table, r->t.id, r->next_gen);
+}
+
+static void
+on_released(void *ctx, enum tf_err rc)
+{
+	run_finished(ctx);
+}
+
+static void send_next(struct tf_run *r);
+
+static void
+on_next_sent(void *ctx, enum tf_err rc, const char *err)
+{
+	struct tf_run *r = ctx;
+
+	if (rc != TF_OK) {
+		/* No message is out: say so, and the next sweep sends it (else
+		 * the sweep after the grace period does). */
+		job_log(&r->j, TF_LOG_WARN, NULL, NULL, "sending the next message "
+		    "failed (%s); the sweeper will enqueue it", err);
+		if (tf_loop_work(r->j.c->loop, branch_release, on_released, r) !=
+		    TF_OK)
+			run_finished(r);
 		return;
 	}
-	note_queue_wait(&j);
-	if (!hold_until_due(&j)) {
-		tf_consumer_release(c, m);
-		tf_metrics_released(c->metrics);
+	if (--r->sends_left > 0)
+		send_next(r);
+	else
+		run_finished(r);
+}
+
+static void
+send_next(struct tf_run *r)
+{
+	struct tf_consumer *c = r->j.c;
+
+	tf_task_send_message_async(c->ctx->aws, c->loop, c->ctx->queue_url,
+	    r->t.id, r->enqueue_at, r->next_gen, tf_now_ms(), on_next_sent, r);
+}
+
+static void
+on_outcome_written(void *ctx, enum tf_err rc, enum tf_task_status state,
+    int64_t next_gen, int64_t enqueue_at, const char *err)
+{
+	struct tf_run *r = ctx;
+	struct tf_consumer *c = r->j.c;
+	struct job *j = &r->j;
+
+	if (!r->refused && (rc == TF_ERR_INVALID || rc == TF_ERR_TOO_LARGE ||
+	    (rc == TF_ERR_VALIDATION && (r->o.new_params != NULL ||
+	    r->o.result_json != NULL)))) {
+		/* The runner handed back params or a result DynamoDB cannot take
+		 * (each may fit while the item they make is over 400 KB): that is
+		 * the runner's permanent failure. */
+		snprintf(r->refusal, sizeof(r->refusal), "runner output refused: %s",
+		    err);
+		r->refused = true;
+		outcome_init(c, &r->o);
+		r->o.kind = TF_OUTCOME_FAILED;
+		r->o.error = r->refusal;
+		r->o.duration_ms = r->took;
+		r->o.late_ms = j->late_ms;
+		write_outcome(r);
 		return;
 	}
-	if (legacy_early(&j))
+	if (rc == TF_ERR_CONDITION) {
+		count_run(j, r->lr != NULL, TF_METRICS_LEASE_LOST, r->took);
+		job_log(j, TF_LOG_WARN, "lease_lost", r->dur, "the task changed "
+		    "during the run; result discarded");
+		delete_message(j);
+		run_end(r);
 		return;
-	j.claim_mono = tf_mono_ms();
-	/* In the crash journal (journal.h) from before the claim, which a
-	 * process dying meanwhile may still see applied, until the outcome is
-	 * written; a crash of this thread meanwhile is this run's. */
-	tf_journal_run_begin(c->journal, j.msg.id, j.msg.gen + 1);
-	rc = tf_task_claim(c->ctx->aws, c->cfg->table, j.msg.id, j.msg.gen,
-	    c->o.owner, tf_now_ms(), c->o.skew_ms, c->o.visibility_s * 1000LL, &t,
-	    err, sizeof(err));
+	}
+	if (rc != TF_OK) {
+		/* The lease expires and the task is recovered; this message is
+		 * stale by then. */
+		count_run(j, r->lr != NULL, TF_METRICS_WRITE_FAILED, r->took);
+		job_log(j, TF_LOG_ERROR, "write_failed", r->dur, "writing the "
+		    "outcome failed: %s", tf_strerror(rc));
+		run_end(r);
+		return;
+	}
+	r->state = state;
+	r->next_gen = next_gen;
+	r->enqueue_at = enqueue_at;
+	if (enqueue_at > 0) {
+		r->sends_left = c->o.duplicate_sends ? 2 : 1;
+		send_next(r);
+		return;
+	}
+	run_finished(r);
+}
+
+static void
+write_outcome(struct tf_run *r)
+{
+	struct tf_consumer *c = r->j.c;
+
+	tf_task_finish_async(c->ctx->aws, c->loop, c->cfg->table, &r->t, &r->o,
+	    r->now, on_outcome_written, r);
+}
+
+/* The runner returned (or there was none): the outcome to write. */
+static void
+after_run(struct tf_run *r)
+{
+	struct tf_consumer *c = r->j.c;
+	struct job *j = &r->j;
+	char err[ERRTEXT];
+
+	r->took = tf_mono_ms() - r->started_mono;
+	snprintf(r->dur, sizeof(r->dur), "%" PRId64, r->took);
+	if (atomic_load(&r->f.lost)) {
+		count_run(j, r->lr != NULL, TF_METRICS_LEASE_LOST, r->took);
+		job_log(j, TF_LOG_WARN, "lease_lost", r->dur, "lease lost during "
+		    "the run; result discarded");
+		delete_message(j);
+		run_end(r);
+		return;
+	}
+	r->now = tf_now_ms();
+	outcome_from_result(c, &r->t, &r->result, &r->ctx, r->now, &r->o);
+	r->o.duration_ms = r->took;
+	r->o.late_ms = j->late_ms;
+	/* A time outside 2000..9999 is refused like output too big to store. */
+	if (tf_run_result_check_times(&r->result, err, sizeof(err)) != TF_OK) {
+		snprintf(r->refusal, sizeof(r->refusal), "runner output refused: %s",
+		    err);
+		r->refused = true;
+		outcome_init(c, &r->o);
+		r->o.kind = TF_OUTCOME_FAILED;
+		r->o.error = r->refusal;
+		r->o.duration_ms = r->took;
+		r->o.late_ms = j->late_ms;
+	}
+	write_outcome(r);
+}
+
+/* ---- the runner ---- */
+
+static void
+on_runner_returned(void *ctx, enum tf_err rc)
+{
+	after_run(ctx);
+}
+
+/* On a runner thread: the blocking runner's call, leased by the heartbeat
+ * while it lasts. */
+static void
+call_runner_blocking(void *ctx)
+{
+	struct tf_run *r = ctx;
+	struct tf_consumer *c = r->j.c;
+
+	tf_heartbeat_add(c->hb, &r->f);
+	tf_journal_enter(c->journal, r->slot);
+	tf_consumer_invoke(c, r->lr, &r->view, &r->result, &r->ctx);
+	tf_journal_leave(c->journal);
+	/* No extension after this: the message is deleted after the write. */
+	tf_heartbeat_remove(c->hb, &r->f);
+	if (tf_loop_post(c->loop, on_runner_returned, r) != TF_OK)
+		tf_log(TF_LOG_WARN, "a run ended after the event loop stopped; its "
+		    "lease expires");
+}
+
+/* Claimed task r->t: runs it. */
+static void
+run_claimed(struct tf_run *r)
+{
+	struct tf_consumer *c = r->j.c;
+	struct job *j = &r->j;
+	struct tf_task *t = &r->t;
+
+	j->runner = t->type;
+	j->ns = t->ns;
+	snprintf(j->iteration, sizeof(j->iteration), "%" PRId64, t->iteration);
+	snprintf(j->attempt, sizeof(j->attempt), "%" PRId64, t->attempts + 1);
+
+	r->f.task_id = t->id;
+	r->f.receipt_handle = r->m.receipt_handle;
+	r->f.gen = t->gen;
+	r->f.lease_until = t->lease_until;
+	atomic_store(&r->f.lease_end_mono, j->claim_mono +
+	    c->o.visibility_s * 1000LL);
+	r->f.visible_until = tf_now_ms() + c->o.visibility_s * 1000LL;
+	r->ctx.c = c;
+	r->ctx.f = &r->f;
+	r->ctx.task_id = t->id;
+	r->ctx.runner = t->type;
+
+	tf_run_result_prepare(&r->result, r->errbuf, sizeof(r->errbuf));
+	if (t->next_run > 0) {
+		j->late_ms = tf_now_ms() - t->next_run;
+		snprintf(j->late, sizeof(j->late), "%" PRId64, j->late_ms);
+	}
+	r->started_mono = tf_mono_ms();
+	r->lr = tf_runner_set_find(c->runners, t->type);
+	if (r->lr == NULL) {
+		/* Retried, not failed: in a rolling deploy another consumer may
+		 * have the runner; max_attempts still ends it. */
+		r->result.outcome = TF_RUN_RETRY;
+		snprintf(r->errbuf, sizeof(r->errbuf), "no runner \"%s\" is loaded "
+		    "in consumer %s", t->type, c->o.owner);
+		after_run(r);
+		return;
+	}
+	r->view.size = sizeof(r->view);
+	r->view.id = t->id;
+	r->view.ns = t->ns;
+	r->view.type = t->type;
+	r->view.params_json = t->params_json;
+	r->view.params_len = strlen(t->params_json);
+	r->view.iteration = t->iteration;
+	r->view.attempt = (int32_t)(t->attempts + 1);
+	r->view.max_attempts = (int32_t)t->max_attempts;
+	r->view.target_ms = t->next_run;
+	r->view.host = tf_host_api();
+	r->view.ctx = &r->ctx;
+	if ((tf_loaded_runner_flags(r->lr) & TF_RUNNER_RETURNS_AT_ONCE) &&
+	    !tf_loaded_runner_isolated(r->lr)) {
+		/* It returns at once: called here, on the loop. */
+		tf_journal_enter(c->journal, r->slot);
+		tf_consumer_invoke(c, r->lr, &r->view, &r->result, &r->ctx);
+		tf_journal_leave(c->journal);
+		after_run(r);
+		return;
+	}
+	if (tf_runpool_submit(c->pool, call_runner_blocking, r) != TF_OK) {
+		r->result.outcome = TF_RUN_RETRY;
+		snprintf(r->errbuf, sizeof(r->errbuf), "consumer %s could not hand "
+		    "the run to a runner thread", c->o.owner);
+		after_run(r);
+	}
+}
+
+/* ---- the claim ---- */
+
+static void
+on_claimed(void *ctx, enum tf_err rc, struct tf_task *t, const char *err)
+{
+	struct tf_run *r = ctx;
+	struct tf_consumer *c = r->j.c;
+
 	if (rc == TF_OK) {
+		r->t = *t;  /* the run takes the task */
+		memset(t, 0, sizeof(*t));
+		r->claimed = true;
 		tf_metrics_claim_won(c->metrics);
-		tf_once_claimed(c->once, j.msg.id);
-		run_claimed(&j, &t);
+		tf_once_claimed(c->once, r->j.msg.id);
+		run_claimed(r);
 	} else if (rc == TF_ERR_CONDITION) {
-		handle_unclaimed(&j);
+		run_blocking(r, branch_unclaimed);
 	} else if (rc == TF_ERR_PARSE) {
 		/* Claimed, but the item is no task: it ends FAILED, no run. */
 		tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_INVALID);
-		fail_unreadable(&j, err);
+		snprintf(r->errbuf, sizeof(r->errbuf), "%s", err);
+		run_blocking(r, branch_unreadable);
 	} else {
 		tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_ERROR);
-		job_log(&j, TF_LOG_WARN, NULL, NULL, "claim failed (%s); the message "
-		    "will be retried", tf_strerror(rc));
-		retry_message_in(&j, 5);
+		job_log(&r->j, TF_LOG_WARN, NULL, NULL, "claim failed (%s); the "
+		    "message will be retried", tf_strerror(rc));
+		retry_in(r, 5);
 	}
-	tf_journal_run_end(c->journal);
-	tf_task_free(&t);
+}
+
+static void
+claim(struct tf_run *r)
+{
+	struct tf_consumer *c = r->j.c;
+
+	r->j.claim_mono = tf_mono_ms();
+	/* In the crash journal (journal.h) from before the claim, which a
+	 * process dying meanwhile may still see applied, until the outcome is
+	 * written. */
+	r->slot = tf_journal_run_begin(c->journal, r->j.msg.id, r->j.msg.gen + 1);
+	tf_task_claim_async(c->ctx->aws, c->loop, c->cfg->table, r->j.msg.id,
+	    r->j.msg.gen, c->o.owner, tf_now_ms(), c->o.skew_ms,
+	    c->o.visibility_s * 1000LL, on_claimed, r);
+}
+
+/* ---- due: the original scheduler's early messages, then the claim ---- */
+
+static void
+branch_legacy_early(void *ctx)
+{
+	struct tf_run *r = ctx;
+
+	r->blocking_ok = legacy_early(&r->j);
+}
+
+static void
+on_legacy_checked(void *ctx, enum tf_err rc)
+{
+	struct tf_run *r = ctx;
+
+	if (rc != TF_OK || r->blocking_ok)
+		run_end(r);
+	else
+		claim(r);
+}
+
+/* The message is due (or never was early). */
+static void
+due(struct tf_run *r)
+{
+	struct tf_consumer *c = r->j.c;
+
+	if (r->j.msg.gen == 0 && r->j.msg.target_ms > tf_now_ms() + c->o.skew_ms) {
+		/* Perhaps an item of the original scheduler, due later. */
+		if (tf_loop_work(c->loop, branch_legacy_early, on_legacy_checked,
+		    r) != TF_OK)
+			run_end(r);
+		return;
+	}
+	claim(r);
+}
+
+/* ---- held until due ---- */
+
+static void
+unhold(struct tf_run *r)
+{
+	struct tf_consumer *c = r->j.c;
+
+	if (r->prev != NULL)
+		r->prev->next = r->next;
+	else
+		c->held = r->next;
+	if (r->next != NULL)
+		r->next->prev = r->prev;
+	r->prev = r->next = NULL;
+	r->hold = NULL;
+}
+
+static void
+on_hold_over(void *ctx, enum tf_err rc)
+{
+	struct tf_run *r = ctx;
+
+	if (rc == TF_ERR_CANCELLED)
+		return;  /* the loop stopped: only after every run ended */
+	unhold(r);
+	due(r);
+}
+
+void
+tf_consumer_release_held(struct tf_consumer *c)
+{
+	struct tf_run *r;
+
+	while ((r = c->held) != NULL) {
+		tf_loop_timer_cancel(r->hold);
+		unhold(r);
+		tf_consumer_hand_back(c, &r->m, 1, 0, "held until their time when "
+		    "the stop began");
+		run_end(r);
+	}
+}
+
+void
+tf_consumer_process(struct tf_consumer *c, struct tf_sqs_message *m)
+{
+	struct tf_run *r = tf_calloc(1, sizeof(*r));
+	struct job *j;
+	char err[ERRTEXT];
+	int64_t left;
+
+	if (r == NULL) {
+		tf_log(TF_LOG_ERROR, "out of memory: a message reappears after its "
+		    "visibility timeout");
+		tf_sqs_message_clear(m);
+		tf_consumer_run_ended(c);
+		return;
+	}
+	r->m = *m;
+	memset(m, 0, sizeof(*m));
+	r->slot = -1;
+	j = &r->j;
+	j->c = c;
+	j->m = &r->m;
+	if (tf_task_message_parse(r->m.body, &j->msg, err, sizeof(err)) != TF_OK) {
+		/* Never processable: delete it rather than let it cycle to the DLQ. */
+		tf_metrics_malformed(c->metrics);
+		job_log(j, TF_LOG_ERROR, "dropped", NULL, "malformed message "
+		    "deleted: %s", err);
+		delete_message(j);
+		run_end(r);
+		return;
+	}
+	note_queue_wait(j);
+	left = j->msg.target_ms > 0 ? j->msg.target_ms - tf_now_ms() : 0;
+	if (left > 0 && left <= c->o.hold_max_ms) {
+		/* Early (DelaySeconds rounds down): a timer, not a thread. */
+		job_log(j, TF_LOG_DEBUG, NULL, NULL, "message %lld ms early: held "
+		    "until its time", (long long)left);
+		if (tf_loop_after(c->loop, (long)left, on_hold_over, r, &r->hold) ==
+		    TF_OK) {
+			r->next = c->held;
+			if (c->held != NULL)
+				c->held->prev = r;
+			c->held = r;
+			return;
+		}
+	}
+	due(r);
 }

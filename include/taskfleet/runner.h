@@ -90,6 +90,12 @@ enum tf_runner_log_level {
 
 /* Descriptor flags. */
 #define TF_RUNNER_SINGLE_THREADED 0x1u  /* run() must not be called concurrently */
+/* run() returns at once: it never waits on the network, a disk, a lock held
+ * for long or a sleep. The consumer then calls it on its event loop instead
+ * of handing it to a runner thread (a hand-off that would cost more than the
+ * run). A runner that sets it and blocks stalls every run of its consumer.
+ * Hosts that predate it ignore it (ABI 1.1 and later read it). */
+#define TF_RUNNER_RETURNS_AT_ONCE 0x2u
 
 /* The host's side of one run; runners use it only through tf_host_api. */
 struct tf_run_ctx;

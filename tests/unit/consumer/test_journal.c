@@ -70,11 +70,11 @@ static pthread_mutex_t started_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t started = PTHREAD_COND_INITIALIZER;
 static int side_started;
 
-/* A second worker thread with run "side/7" in flight, for ever. */
+/* A runner thread calling the runner of run "side/7", for ever. */
 static void *
 side_worker(void *arg)
 {
-	tf_journal_run_begin(arg, "side", 7);
+	tf_journal_enter(arg, tf_journal_run_begin(arg, "side", 7));
 	pthread_mutex_lock(&started_lock);
 	side_started = 1;
 	pthread_cond_signal(&started);
@@ -86,7 +86,9 @@ side_worker(void *arg)
 
 /* Forks a consumer of table that runs "main/5" on its main thread and
  * "side/7" on another, then ends by `how`: "segv", "exit", "kill", or
- * "clean" (the run ended, the journal closed). Returns the wait status. */
+ * "clean" (the run ended, the journal closed); "segv-between": main/5 is
+ * in flight (waiting on AWS) but no thread is in its runner when the main
+ * thread faults. Returns the wait status. */
 static int
 child(const char *table, const char *how)
 {
@@ -94,7 +96,7 @@ child(const char *table, const char *how)
 	pthread_t t;
 	char err[256];
 	pid_t pid = fork();
-	int status;
+	int status, slot;
 
 	if (pid == 0) {
 		if (tf_journal_open(dir, "c1", table, 4, &j, err, sizeof(err)) != TF_OK)
@@ -104,13 +106,16 @@ child(const char *table, const char *how)
 		while (!side_started)
 			pthread_cond_wait(&started, &started_lock);
 		pthread_mutex_unlock(&started_lock);
-		tf_journal_run_begin(j, "main", 5);
-		if (strcmp(how, "segv") == 0)
+		slot = tf_journal_run_begin(j, "main", 5);
+		if (strcmp(how, "segv-between") != 0)
+			tf_journal_enter(j, slot);
+		if (strncmp(how, "segv", 4) == 0)
 			raise(SIGSEGV);
 		if (strcmp(how, "exit") == 0)
 			exit(3);
 		if (strcmp(how, "clean") == 0) {
-			tf_journal_run_end(j);
+			tf_journal_leave(j);
+			tf_journal_run_end(j, slot);
 			tf_journal_close(j);
 		}
 		_exit(0);
@@ -161,6 +166,46 @@ test_killed_names_no_run(void)
 	CHECK(!s.crashed[1] && !s.culprit_known[1]);
 }
 
+/* A fault on a thread that is in no runner names no run, though runs are
+ * in flight: the event loop's runs wait on AWS between runner calls. */
+static void
+test_fault_between_runner_calls_names_no_run(void)
+{
+	struct seen s = { 0 };
+	int st = child("t1", "segv-between"), m, o;
+
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
+	tf_journal_recover(dir, "t1", record_run, &s);
+	CHECK_INT_EQ(s.n, 2);
+	m = find(&s, "main/5");
+	o = find(&s, "side/7");
+	CHECK(m >= 0 && o >= 0 && !s.crashed[m] && !s.crashed[o]);
+	CHECK(!s.culprit_known[m] && !s.culprit_known[o]);
+}
+
+/* Every slot can be taken by a run in flight, each run its own slot; a
+ * slot freed is taken again. */
+static void
+test_slots_per_run(void)
+{
+	struct tf_journal *j = NULL;
+	char err[256];
+	int a, b, c;
+
+	CHECK(tf_journal_open(dir, "me", "t3", 2, &j, err, sizeof(err)) == TF_OK);
+	a = tf_journal_run_begin(j, "a", 1);
+	b = tf_journal_run_begin(j, "b", 1);
+	c = tf_journal_run_begin(j, "c", 1);
+	CHECK(a >= 0 && b >= 0 && a != b);
+	CHECK_INT_EQ(c, -1);
+	tf_journal_run_end(j, a);
+	c = tf_journal_run_begin(j, "c", 1);
+	CHECK_INT_EQ(c, a);
+	tf_journal_run_end(j, b);
+	tf_journal_run_end(j, c);
+	tf_journal_close(j);
+}
+
 static void
 test_clean_stop_leaves_nothing(void)
 {
@@ -177,15 +222,16 @@ test_other_table_and_live_journals_are_left(void)
 	struct seen s = { 0 };
 	struct tf_journal *mine = NULL;
 	char err[256];
+	int slot;
 
 	child("t2", "segv");
 	CHECK(tf_journal_open(dir, "me", "t1", 2, &mine, err, sizeof(err)) == TF_OK);
-	tf_journal_run_begin(mine, "live", 1);
+	slot = tf_journal_run_begin(mine, "live", 1);
 	/* A live consumer's journal is locked; another table's is not ours. */
 	CHECK_INT_EQ(tf_journal_recover(dir, "t1", record_run, &s), 0);
 	CHECK_INT_EQ(s.n, 0);
 	CHECK_INT_EQ(journal_files(), 2);
-	tf_journal_run_end(mine);
+	tf_journal_run_end(mine, slot);
 	tf_journal_close(mine);
 	CHECK_INT_EQ(tf_journal_recover(dir, "t2", record_run, &s), 1);
 	CHECK_INT_EQ(s.n, 2);
@@ -218,6 +264,8 @@ main(void)
 	TF_RUN(test_fault_names_the_run);
 	TF_RUN(test_exit_names_the_run);
 	TF_RUN(test_killed_names_no_run);
+	TF_RUN(test_fault_between_runner_calls_names_no_run);
+	TF_RUN(test_slots_per_run);
 	TF_RUN(test_clean_stop_leaves_nothing);
 	TF_RUN(test_other_table_and_live_journals_are_left);
 	TF_RUN(test_unsafe_dir_refused);

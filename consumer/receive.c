@@ -1,0 +1,377 @@
+/*
+ * receive.c - the receive scheduling of the consumer's event loop.
+ *
+ * As many long polls are open as free capacity needs: free capacity is the
+ * receive limit (the concurrency, lowered while AWS throttles) minus the
+ * runs in flight minus what the open polls may still bring, so no message
+ * is ever received that cannot start at once, and no message waits while
+ * its visibility runs out. Under a backlog (the last poll came back full)
+ * every ten free slots open a poll of ten; otherwise one poll is open, for
+ * as many messages as are free, which keeps an idle consumer at one request
+ * per long poll. --once keeps one poll open at a time (once.h).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/rand.h"
+#include "consumer.h"
+#include "metrics.h"
+
+/* Receive errors back off from 1 s, doubling to 30 s, with jitter. */
+#define RECEIVE_BACKOFF_MIN_MS 1000
+#define RECEIVE_BACKOFF_MAX_MS 30000
+
+/* The housekeeping tick: the watchdog's sign of progress, backpressure. */
+#define TICK_MS 1000
+
+/*
+ * Backpressure: calls that AWS still throttled after their retries (a
+ * DynamoDB table at its capacity, an SQS quota), anywhere in this consumer,
+ * halve how many runs it takes at once, at most once a second; each second
+ * without such a call gives back an eighth of the concurrency (at least one).
+ * Fewer messages received means fewer claims and writes to throttle.
+ * Throttles the retries absorbed do not count: they cost only latency.
+ */
+struct backpressure {
+	long throttled;          /* the clients' throttled-call count last seen */
+	int64_t changed_at;      /* monotonic ms of the last change */
+};
+
+struct tf_receiver {
+	int asked;                      /* messages the open polls may bring */
+	bool backlog;                   /* the last poll came back full */
+	bool over;                      /* no more polls: stopping, or --once
+	                                   drained */
+	struct tf_loop_timer *backoff;  /* a failed poll's wait; NULL: none */
+	int64_t backoff_ms;
+	int failures;                   /* polls failed in a row */
+	long receives;                  /* polls opened */
+	struct backpressure bp;
+	struct tf_loop_timer *tick;
+};
+
+/* One open poll. */
+struct receive {
+	struct tf_consumer *c;
+	int max;                        /* messages asked for */
+	bool idle;                      /* --once: no run was in flight */
+};
+
+static void
+beat(struct tf_consumer *c)
+{
+	atomic_store(&c->receiver_beat_ms, tf_mono_ms());
+}
+
+static long
+throttled_calls(struct tf_consumer *c)
+{
+	long n = atomic_load(&tf_aws_stats(c->ctx->aws)->throttled_calls);
+
+	if (c->hb_aws != NULL)
+		n += atomic_load(&tf_aws_stats(c->hb_aws)->throttled_calls);
+	return n;
+}
+
+static void
+backpressure_update(struct tf_consumer *c, struct backpressure *bp)
+{
+	long now_throttled = throttled_calls(c);
+	int64_t now = tf_mono_ms();
+	int limit = atomic_load(&c->receive_limit), step;
+
+	if (now - bp->changed_at < 1000)
+		return;
+	if (now_throttled > bp->throttled) {
+		bp->throttled = now_throttled;
+		bp->changed_at = now;
+		if (limit > 1) {
+			atomic_store(&c->receive_limit, limit / 2);
+			tf_log(TF_LOG_WARN, "AWS is throttling: taking at most %d "
+			    "message(s) at once until it stops", limit / 2);
+		}
+	} else if (limit < c->o.concurrency) {
+		bp->changed_at = now;
+		step = c->o.concurrency / 8 > 1 ? c->o.concurrency / 8 : 1;
+		limit = limit + step < c->o.concurrency ? limit + step :
+		    c->o.concurrency;
+		atomic_store(&c->receive_limit, limit);
+		if (limit == c->o.concurrency)
+			tf_log(TF_LOG_INFO, "throttling over: back to %d at once",
+			    c->o.concurrency);
+	}
+}
+
+/*
+ * The long poll's wait: --wait-time, but no longer than the shutdown timeout
+ * (at least a second), because a stop lets the open polls return rather
+ * than abort them: SQS would still hand messages to an aborted poll, and
+ * they would stay invisible for their whole visibility timeout.
+ */
+static int
+receive_wait_s(const struct tf_consumer *c)
+{
+	int bound = c->o.shutdown_timeout_s > 1 ? c->o.shutdown_timeout_s : 1;
+
+	return c->o.wait_s < bound ? c->o.wait_s : bound;
+}
+
+/* --once polls for a second at most: long enough for SQS to look at every
+ * server (a short poll may miss messages), short for an empty queue. */
+static int
+once_wait_s(const struct tf_consumer *c)
+{
+	return c->o.wait_s < 1 ? c->o.wait_s : 1;
+}
+
+/* --once: no more polls; what it held goes back to the queue, visible, for
+ * the next invocation or a daemon. */
+static void
+end_once(struct tf_consumer *c)
+{
+	const struct tf_sqs_message *held;
+	size_t n;
+
+	c->rx->over = true;
+	held = tf_once_held(c->once, &n);
+	tf_consumer_hand_back(c, held, n, 0, "not due at the --once cutoff");
+	atomic_store(&c->drained, 1);
+}
+
+/* --once: keeps the n received messages (owned) that are due at the cutoff
+ * at the front of msgs and returns how many; the others are held until the
+ * drain ends (once.h), or handed back at once when they cannot be held. */
+static size_t
+admit_once(struct tf_consumer *c, struct tf_sqs_message *msgs, size_t n)
+{
+	size_t i, kept = 0;
+	bool held;
+
+	for (i = 0; i < n; i++) {
+		if (tf_once_admit(c->once, &msgs[i], &held)) {
+			msgs[kept++] = msgs[i];
+		} else if (!held) {
+			tf_consumer_hand_back(c, &msgs[i], 1, 0, "not due at the --once "
+			    "cutoff");
+			tf_sqs_message_clear(&msgs[i]);
+		}
+	}
+	/* The slots past kept were moved or emptied: never free them twice. */
+	for (i = kept; i < n; i++)
+		memset(&msgs[i], 0, sizeof(msgs[i]));
+	return kept;
+}
+
+static void
+on_backoff_over(void *ctx, enum tf_err rc)
+{
+	struct tf_consumer *c = ctx;
+
+	if (rc == TF_ERR_CANCELLED)
+		return;
+	c->rx->backoff = NULL;
+	tf_receiver_fill(c);
+}
+
+/* A poll failed (rc, err): back off, or end --once after too many. */
+static void
+receive_failed(struct tf_consumer *c, enum tf_err rc, const char *why)
+{
+	struct tf_receiver *rx = c->rx;
+	int64_t wait;
+
+	tf_log(TF_LOG_WARN, "receive failed: %s (%s); retrying", tf_strerror(rc),
+	    why);
+	if (c->o.once && ++rx->failures >= TF_ONCE_RECEIVE_FAILURES_MAX) {
+		tf_log(TF_LOG_ERROR, "--once: receiving failed %d times in a row; "
+		    "stopping", rx->failures);
+		tf_once_receive_failed(c->once);
+		end_once(c);
+		return;
+	}
+	if (rx->backoff != NULL)
+		return;
+	wait = rx->backoff_ms / 2 + tf_random_below(rx->backoff_ms / 2 + 1);
+	rx->backoff_ms = rx->backoff_ms * 2 > RECEIVE_BACKOFF_MAX_MS ?
+	    RECEIVE_BACKOFF_MAX_MS : rx->backoff_ms * 2;
+	if (tf_loop_after(c->loop, (long)wait, on_backoff_over, c,
+	    &rx->backoff) != TF_OK)
+		rx->backoff = NULL;
+}
+
+static void
+on_received(void *ctx, enum tf_err rc, struct tf_sqs_message *msgs, size_t n,
+    const struct tf_aws_error *err)
+{
+	struct receive *r = ctx;
+	struct tf_consumer *c = r->c;
+	struct tf_receiver *rx = c->rx;
+	size_t i, received = n;
+
+	atomic_fetch_sub(&c->receives_open, 1);
+	if (rc == TF_ERR_CANCELLED) {
+		tf_free(r);
+		return;
+	}
+	rx->asked -= r->max;
+	beat(c);
+	if (rc != TF_OK) {
+		receive_failed(c, rc, err != NULL ? err->message : "");
+		tf_free(r);
+		return;
+	}
+	rx->backoff_ms = RECEIVE_BACKOFF_MIN_MS;
+	rx->failures = 0;
+	tf_metrics_received(c->metrics, n);
+	if (atomic_load(&c->stopping)) {
+		/* The stop began during this poll: none of these starts. */
+		tf_consumer_hand_back(c, msgs, n, 0, "received during the stop");
+		tf_sqs_messages_free(msgs, n);
+		tf_free(r);
+		return;
+	}
+	if (c->o.once && !rx->over) {
+		n = admit_once(c, msgs, n);
+		if (received == 0 && r->idle) {
+			/* Nothing was visible, and nothing ran that could have
+			 * sent a message meanwhile. */
+			tf_log(TF_LOG_INFO, "--once: nothing more is due");
+			end_once(c);
+		}
+	}
+	rx->backlog = received > 0 && (int)received == r->max;
+	for (i = 0; i < n; i++) {
+		pthread_mutex_lock(&c->lock);
+		c->busy++;
+		pthread_mutex_unlock(&c->lock);
+		tf_consumer_process(c, &msgs[i]);  /* takes msgs[i]'s strings */
+	}
+	tf_sqs_messages_free(msgs, received);
+	tf_free(r);
+	tf_receiver_fill(c);
+}
+
+/* Opens one poll for up to max messages. */
+static void
+open_receive(struct tf_consumer *c, int max, bool idle)
+{
+	struct tf_sqs_receive_opts ro = { 0 };
+	struct receive *r = tf_malloc(sizeof(*r));
+	enum tf_err rc = TF_ERR_NOMEM;
+
+	ro.max_messages = max;
+	ro.wait_seconds = c->o.once ? once_wait_s(c) : receive_wait_s(c);
+	ro.visibility_timeout = c->o.visibility_s;
+	if (r != NULL) {
+		*r = (struct receive){ c, max, idle };
+		rc = tf_sqs_receive_message_async(c->ctx->aws, c->loop,
+		    c->ctx->queue_url, &ro, on_received, r);
+	}
+	if (rc != TF_OK) {
+		tf_free(r);
+		receive_failed(c, rc, "the poll could not start");
+		return;
+	}
+	c->rx->asked += max;
+	c->rx->receives++;
+	atomic_fetch_add(&c->receives_open, 1);
+}
+
+void
+tf_receiver_fill(struct tf_consumer *c)
+{
+	struct tf_receiver *rx = c->rx;
+	int busy, free_slots, open, max;
+
+	if (rx == NULL || rx->over || rx->backoff != NULL ||
+	    atomic_load(&c->stopping))
+		return;
+	if (c->o.stall_receiver && rx->receives > 0) {
+		tf_log(TF_LOG_WARN, "TASKFLEET_TEST_STALL_RECEIVER=1: the event "
+		    "loop hangs now (a test setting)");
+		for (;;)
+			sleep(1);
+	}
+	busy = c->busy;  /* written on this thread only */
+	free_slots = atomic_load(&c->receive_limit) - busy - rx->asked;
+	open = atomic_load(&c->receives_open);
+	if (c->o.once && open > 0)
+		return;
+	while (free_slots > 0) {
+		/* An open poll and no backlog: it takes what comes. Under a
+		 * backlog a poll opens for ten free slots: fuller batches, fewer
+		 * requests per run. */
+		if (open > 0 && (!rx->backlog || free_slots < TF_SQS_MAX_BATCH))
+			break;
+		max = free_slots < TF_SQS_MAX_BATCH ? free_slots : TF_SQS_MAX_BATCH;
+		open_receive(c, max, busy == 0 && open == 0);
+		if (rx->backoff != NULL || rx->over)
+			break;
+		free_slots -= max;
+		open++;
+	}
+}
+
+static void
+on_tick(void *ctx, enum tf_err rc)
+{
+	struct tf_consumer *c = ctx;
+
+	if (rc == TF_ERR_CANCELLED)
+		return;
+	c->rx->tick = NULL;
+	beat(c);
+	backpressure_update(c, &c->rx->bp);
+	tf_receiver_fill(c);
+	tf_loop_after(c->loop, TICK_MS, on_tick, c, &c->rx->tick);
+}
+
+static void
+on_first_fill(void *ctx, enum tf_err rc)
+{
+	if (rc == TF_OK)
+		tf_receiver_fill(ctx);
+}
+
+enum tf_err
+tf_receiver_start(struct tf_consumer *c)
+{
+	struct tf_receiver *rx = tf_calloc(1, sizeof(*rx));
+
+	if (rx == NULL)
+		return TF_ERR_NOMEM;
+	rx->backoff_ms = RECEIVE_BACKOFF_MIN_MS;
+	rx->bp = (struct backpressure){ throttled_calls(c), tf_mono_ms() };
+	c->rx = rx;
+	if (tf_loop_after(c->loop, TICK_MS, on_tick, c, &rx->tick) != TF_OK ||
+	    tf_loop_after(c->loop, 0, on_first_fill, c, NULL) != TF_OK)
+		return TF_ERR_NOMEM;
+	return TF_OK;
+}
+
+void
+tf_receiver_stop(struct tf_consumer *c)
+{
+	struct tf_receiver *rx = c->rx;
+
+	if (rx == NULL)
+		return;
+	if (rx->backoff != NULL) {
+		tf_loop_timer_cancel(rx->backoff);
+		rx->backoff = NULL;
+	}
+	if (c->o.once && !rx->over)
+		end_once(c);
+	rx->over = true;
+}
+
+void
+tf_receiver_free(struct tf_consumer *c)
+{
+	tf_free(c->rx);
+	c->rx = NULL;
+}

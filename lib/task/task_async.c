@@ -1,0 +1,400 @@
+/* task_async.c - the claim, the outcome write and the next message on an
+ * event loop (see task_async.h). */
+#include "task/task_async.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "aws/ddb.h"
+#include "aws/sqs.h"
+#include "base/alloc.h"
+#include "task/task_write.h"
+
+#define ERRTEXT 512
+
+/* Copies err's message (or rc's name) into buf. */
+static void
+error_text(char *buf, size_t len, enum tf_err rc, const struct tf_aws_error *err)
+{
+	if (err != NULL && err->message[0] != '\0')
+		snprintf(buf, len, "%s", err->message);
+	else
+		snprintf(buf, len, "%s", tf_strerror(rc));
+}
+
+/* ---- a failure before anything was sent ----------------------------------- */
+
+/* What a call that could not start reports, from a 0 ms timer so that the
+ * callback never runs inside the starting call. */
+struct early_end {
+	void (*report)(void *call, enum tf_err rc);
+	void *call;
+	enum tf_err rc;
+};
+
+static void
+on_early_end(void *ctx, enum tf_err cancelled)
+{
+	struct early_end *e = ctx;
+
+	(void)cancelled;
+	e->report(e->call, e->rc);
+	tf_free(e);
+}
+
+/* Reports rc for call through report() from the loop; when even that
+ * cannot be arranged (out of memory, the loop stopping), reports now. */
+static void
+end_early(struct tf_loop *loop, void (*report)(void *call, enum tf_err rc),
+    void *call, enum tf_err rc)
+{
+	struct early_end *e = tf_malloc(sizeof(*e));
+
+	if (e != NULL) {
+		*e = (struct early_end){ report, call, rc };
+		if (tf_loop_after(loop, 0, on_early_end, e, NULL) == TF_OK)
+			return;
+		tf_free(e);
+	}
+	report(call, rc);
+}
+
+/* ---- the claim ------------------------------------------------------------- */
+
+struct claim_call {
+	struct tf_aws *aws;          /* borrowed */
+	struct tf_loop *loop;        /* borrowed */
+	char *table, *id;            /* owned */
+	int64_t msg_gen;
+	char token[TF_TASK_TOKEN_SIZE];
+	char err[ERRTEXT];
+	tf_task_claim_cb *cb;
+	void *ctx;
+};
+
+/* Calls back with rc (and t on TF_OK) and frees the call. */
+static void
+claim_end(struct claim_call *k, enum tf_err rc, struct tf_task *t)
+{
+	struct tf_task none;
+
+	if (t == NULL) {
+		memset(&none, 0, sizeof(none));
+		t = &none;
+	}
+	if (rc != TF_OK && k->err[0] == '\0')
+		snprintf(k->err, sizeof(k->err), "%s", tf_strerror(rc));
+	k->cb(k->ctx, rc, t, k->err);
+	if (t == &none)
+		tf_task_free(&none);
+	tf_free(k->table);
+	tf_free(k->id);
+	tf_free(k);
+}
+
+static void
+claim_report(void *call, enum tf_err rc)
+{
+	claim_end(call, rc, NULL);
+}
+
+/* The item read after a retried claim failed its condition: ours when it
+ * holds this claim's token. */
+static void
+on_claim_reread(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
+    const struct tf_aws_error *err)
+{
+	struct claim_call *k = ctx;
+	struct tf_task t;
+	char why[64];
+
+	(void)next_key;
+	(void)err;
+	memset(&t, 0, sizeof(t));
+	if (rc == TF_OK && tf_task_from_item(value, &t, why, sizeof(why)) == TF_OK &&
+	    tf_task_claim_is(&t, k->msg_gen, k->token)) {
+		cJSON_Delete(value);
+		tf_task_log_claim_recovered(k->id);
+		claim_end(k, TF_OK, &t);
+		return;
+	}
+	tf_task_free(&t);
+	cJSON_Delete(value);
+	claim_end(k, TF_ERR_CONDITION, NULL);
+}
+
+static void
+on_claim_answer(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
+    const struct tf_aws_error *err)
+{
+	struct claim_call *k = ctx;
+	struct tf_task t;
+	cJSON *key;
+
+	(void)next_key;
+	memset(&t, 0, sizeof(t));
+	if (rc == TF_OK) {
+		rc = value != NULL ? tf_task_from_item(value, &t, k->err,
+		    sizeof(k->err)) : TF_ERR_PARSE;
+		cJSON_Delete(value);
+		claim_end(k, rc, rc == TF_OK ? &t : NULL);
+		if (rc != TF_OK)
+			tf_task_free(&t);
+		return;
+	}
+	cJSON_Delete(value);
+	if (rc == TF_ERR_CONDITION && err != NULL && err->attempts > 1) {
+		/* An earlier attempt's reply was lost: it may have been applied. */
+		key = tf_task_key(k->id);
+		if (key != NULL && tf_ddb_get_item_async(k->aws, k->loop, k->table,
+		    key, true, NULL, on_claim_reread, k) == TF_OK) {
+			cJSON_Delete(key);
+			return;
+		}
+		cJSON_Delete(key);
+	}
+	error_text(k->err, sizeof(k->err), rc, err);
+	claim_end(k, rc, NULL);
+}
+
+void
+tf_task_claim_async(struct tf_aws *aws, struct tf_loop *loop,
+    const char *table, const char *id, int64_t msg_gen, const char *owner,
+    int64_t now_ms, int64_t skew_ms, int64_t lease_ms, tf_task_claim_cb *cb,
+    void *ctx)
+{
+	struct claim_call *k = tf_calloc(1, sizeof(*k));
+	struct tf_ddb_expr e;
+	cJSON *key = NULL;
+	enum tf_err rc = TF_ERR_NOMEM;
+
+	if (k == NULL) {
+		struct tf_task none;
+
+		memset(&none, 0, sizeof(none));
+		cb(ctx, TF_ERR_NOMEM, &none, "out of memory");
+		return;
+	}
+	*k = (struct claim_call){ aws, loop, tf_strdup(table), tf_strdup(id),
+	    msg_gen, "", "", cb, ctx };
+	if (k->table == NULL || k->id == NULL || (key = tf_task_key(id)) == NULL)
+		goto fail;
+	rc = tf_task_claim_build(&e, id, msg_gen, owner, now_ms, skew_ms, lease_ms,
+	    k->token);
+	if (rc != TF_OK)
+		goto fail;
+	rc = tf_ddb_update_item_async(aws, loop, table, key, &e, "ALL_NEW",
+	    on_claim_answer, k);
+	tf_ddb_expr_free(&e);
+	if (rc == TF_OK) {
+		cJSON_Delete(key);
+		return;
+	}
+fail:
+	cJSON_Delete(key);
+	end_early(loop, claim_report, k, rc);
+}
+
+/* ---- the outcome write ------------------------------------------------------ */
+
+struct finish_call {
+	struct tf_aws *aws;                 /* borrowed */
+	struct tf_loop *loop;               /* borrowed */
+	char *table;                        /* owned */
+	const struct tf_task *t;            /* borrowed */
+	const struct tf_task_outcome *o;    /* borrowed */
+	int64_t now_ms;
+	enum tf_task_status state;          /* what the write that is out sets */
+	int64_t enqueue_at;
+	bool rewriting;                     /* the SUSPENDED write is out */
+	char err[ERRTEXT];
+	tf_task_finish_cb *cb;
+	void *ctx;
+};
+
+static void
+finish_end(struct finish_call *f, enum tf_err rc)
+{
+	if (rc != TF_OK) {
+		f->enqueue_at = 0;
+		if (f->err[0] == '\0')
+			snprintf(f->err, sizeof(f->err), "%s", tf_strerror(rc));
+	}
+	f->cb(f->ctx, rc, f->state, f->t->gen + 1, f->enqueue_at, f->err);
+	tf_free(f->table);
+	tf_free(f);
+}
+
+static void
+finish_report(void *call, enum tf_err rc)
+{
+	finish_end(call, rc);
+}
+
+static void on_outcome_answer(void *ctx, enum tf_err rc, cJSON *value,
+    cJSON *next_key, const struct tf_aws_error *err);
+
+/* Builds and sends the outcome write for f->state. */
+static enum tf_err
+send_outcome(struct finish_call *f, bool guard_suspend)
+{
+	struct tf_task_write w = TF_TASK_WRITE_INIT;
+	cJSON *key = tf_task_key(f->t->id);
+	enum tf_err rc = TF_ERR_NOMEM;
+
+	if (key != NULL)
+		rc = tf_task_outcome_build(&w, f->t, f->o, f->now_ms, f->state,
+		    guard_suspend, &f->enqueue_at, f->err, sizeof(f->err));
+	if (rc == TF_OK)
+		rc = tf_ddb_update_item_async(f->aws, f->loop, f->table, key, &w.e,
+		    NULL, on_outcome_answer, f);
+	tf_task_write_free(&w);
+	cJSON_Delete(key);
+	return rc;
+}
+
+/* The item read after the outcome write failed its condition. */
+static void
+on_outcome_reread(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
+    const struct tf_aws_error *err)
+{
+	struct finish_call *f = ctx;
+	struct tf_task item;
+	char why[64];
+
+	(void)next_key;
+	memset(&item, 0, sizeof(item));
+	if (rc == TF_OK)
+		rc = tf_task_from_item(value, &item, why, sizeof(why));
+	cJSON_Delete(value);
+	if (rc == TF_OK) {
+		switch (tf_task_finish_check(f->t, f->now_ms, f->state, &item,
+		    &f->state, &f->enqueue_at)) {
+		case TF_FINISH_APPLIED:
+			break;
+		case TF_FINISH_SUSPEND:
+			f->rewriting = true;
+			rc = send_outcome(f, false);
+			tf_task_free(&item);
+			if (rc == TF_OK)
+				return;
+			finish_end(f, rc);
+			return;
+		default:
+			rc = TF_ERR_CONDITION;
+			break;
+		}
+	} else if (rc == TF_ERR_NOT_FOUND || rc == TF_ERR_PARSE) {
+		rc = TF_ERR_CONDITION;
+	} else {
+		error_text(f->err, sizeof(f->err), rc, err);
+	}
+	tf_task_free(&item);
+	finish_end(f, rc);
+}
+
+static void
+on_outcome_answer(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
+    const struct tf_aws_error *err)
+{
+	struct finish_call *f = ctx;
+	cJSON *key;
+
+	(void)next_key;
+	cJSON_Delete(value);
+	if (rc == TF_ERR_CONDITION && !f->rewriting) {
+		/* Our own write applied with its reply lost, a suspend requested
+		 * during the run, or the lease gone: the item tells. */
+		key = tf_task_key(f->t->id);
+		if (key != NULL && tf_ddb_get_item_async(f->aws, f->loop, f->table,
+		    key, true, NULL, on_outcome_reread, f) == TF_OK) {
+			cJSON_Delete(key);
+			return;
+		}
+		cJSON_Delete(key);
+	}
+	if (rc != TF_OK)
+		error_text(f->err, sizeof(f->err), rc, err);
+	finish_end(f, rc);
+}
+
+void
+tf_task_finish_async(struct tf_aws *aws, struct tf_loop *loop,
+    const char *table, const struct tf_task *t,
+    const struct tf_task_outcome *o, int64_t now_ms, tf_task_finish_cb *cb,
+    void *ctx)
+{
+	struct finish_call *f = tf_calloc(1, sizeof(*f));
+	enum tf_err rc = TF_ERR_NOMEM;
+
+	if (f == NULL) {
+		cb(ctx, TF_ERR_NOMEM, TF_TASK_PENDING, t->gen + 1, 0, "out of memory");
+		return;
+	}
+	f->aws = aws;
+	f->loop = loop;
+	f->table = tf_strdup(table);
+	f->t = t;
+	f->o = o;
+	f->now_ms = now_ms;
+	f->state = tf_task_outcome_state(t, o);
+	f->cb = cb;
+	f->ctx = ctx;
+	if (f->table != NULL)
+		rc = send_outcome(f, f->state == TF_TASK_PENDING);
+	if (rc != TF_OK)
+		end_early(loop, finish_report, f, rc);
+}
+
+/* ---- the next message ------------------------------------------------------- */
+
+struct send_call {
+	tf_task_send_cb *cb;
+	void *ctx;
+};
+
+static void
+send_report(void *call, enum tf_err rc)
+{
+	struct send_call *s = call;
+
+	s->cb(s->ctx, rc, tf_strerror(rc));
+	tf_free(s);
+}
+
+static void
+on_sent(void *ctx, enum tf_err rc, const char *message_id,
+    const struct tf_aws_error *err)
+{
+	struct send_call *s = ctx;
+	char text[ERRTEXT] = "";
+
+	(void)message_id;
+	if (rc != TF_OK)
+		error_text(text, sizeof(text), rc, err);
+	s->cb(s->ctx, rc, text);
+	tf_free(s);
+}
+
+void
+tf_task_send_message_async(struct tf_aws *aws, struct tf_loop *loop,
+    const char *queue_url, const char *id, int64_t due_ms, int64_t gen,
+    int64_t now_ms, tf_task_send_cb *cb, void *ctx)
+{
+	struct send_call *s = tf_malloc(sizeof(*s));
+	char *body = NULL;
+	enum tf_err rc;
+
+	if (s == NULL) {
+		cb(ctx, TF_ERR_NOMEM, "out of memory");
+		return;
+	}
+	*s = (struct send_call){ cb, ctx };
+	rc = tf_task_message_format(id, due_ms, gen, &body);
+	if (rc == TF_OK)
+		rc = tf_sqs_send_message_async(aws, loop, queue_url, body,
+		    tf_task_delay_s(due_ms, now_ms), on_sent, s);
+	tf_free(body);
+	if (rc != TF_OK)
+		end_early(loop, send_report, s, rc);
+}

@@ -1,0 +1,56 @@
+/*
+ * task_async.h - the consumer's hot-path task writes on an event loop
+ * (lib/loop): the claim, the outcome write and the next message, built and
+ * judged exactly as tf_task_claim(), tf_task_finish() and
+ * tf_task_send_message() do (task_write.h), sent with tf_aws_call_async()
+ * and never blocking the loop: where the synchronous calls read the item
+ * again (a claim or outcome write retried after a lost reply, a suspend
+ * requested during the run) these read it with an asynchronous GetItem.
+ *
+ * Each function starts the work and calls cb exactly once, later, on the
+ * loop's thread (also when it could not start: then from a 0 ms timer).
+ * Call them on the loop's thread.
+ */
+#ifndef TF_TASK_ASYNC_H
+#define TF_TASK_ASYNC_H
+
+#include <stdint.h>
+
+#include "aws/aws.h"
+#include "loop/loop.h"
+#include "task/task.h"
+
+/* A claim's end. rc as tf_task_claim() returns it; on TF_OK *t is the
+ * claimed task, whose contents the callback takes (copy the struct, free it
+ * with tf_task_free()). err (borrowed for the callback) says what failed. */
+typedef void tf_task_claim_cb(void *ctx, enum tf_err rc, struct tf_task *t,
+    const char *err);
+
+/* tf_task_claim() on the loop; the strings are copied. */
+void tf_task_claim_async(struct tf_aws *aws, struct tf_loop *loop,
+    const char *table, const char *id, int64_t msg_gen, const char *owner,
+    int64_t now_ms, int64_t skew_ms, int64_t lease_ms, tf_task_claim_cb *cb,
+    void *ctx);
+
+/* An outcome write's end: rc, *state_out, *next_gen and *enqueue_at as
+ * tf_task_finish() returns them; err (borrowed) says what failed. */
+typedef void tf_task_finish_cb(void *ctx, enum tf_err rc,
+    enum tf_task_status state, int64_t next_gen, int64_t enqueue_at,
+    const char *err);
+
+/* tf_task_finish() on the loop. table is copied; t and o (and what they
+ * point to) are borrowed until cb is called. */
+void tf_task_finish_async(struct tf_aws *aws, struct tf_loop *loop,
+    const char *table, const struct tf_task *t,
+    const struct tf_task_outcome *o, int64_t now_ms, tf_task_finish_cb *cb,
+    void *ctx);
+
+/* A send's end; err (borrowed) says what failed. */
+typedef void tf_task_send_cb(void *ctx, enum tf_err rc, const char *err);
+
+/* tf_task_send_message() on the loop; the strings are copied. */
+void tf_task_send_message_async(struct tf_aws *aws, struct tf_loop *loop,
+    const char *queue_url, const char *id, int64_t due_ms, int64_t gen,
+    int64_t now_ms, tf_task_send_cb *cb, void *ctx);
+
+#endif /* TF_TASK_ASYNC_H */
