@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "task/task.h"
 #include "task/task_async.h"
+#include "task/task_write.h"
 #include "time/schedule.h"
 
 #define ERRTEXT 512
@@ -85,6 +86,8 @@ count_run(const struct job *j, bool loaded, enum tf_metrics_outcome outcome,
 static void
 delete_message(struct job *j)
 {
+	if (j->m->receipt_handle == NULL)
+		return;  /* a chained iteration has no message (section 12.1) */
 	if (tf_deleter_add(j->c->deleter, j->m->receipt_handle) != TF_OK)
 		tf_sqs_delete_message(j->c->ctx->aws, j->c->ctx->queue_url,
 		    j->m->receipt_handle);
@@ -604,6 +607,95 @@ write_outcome(struct tf_run *r)
 	    r->now, on_outcome_written, r);
 }
 
+/* ---- chains continued locally (docs/design.md section 12.1) ---- */
+
+static void run_claimed(struct tf_run *r);
+
+/* True when r's next iteration is due within the hold window and this
+ * consumer keeps going: the outcome write then claims it too. */
+static bool
+can_chain(const struct tf_run *r)
+{
+	const struct tf_consumer *c = r->j.c;
+
+	return !atomic_load(&c->stopping) && !c->o.once && !r->refused &&
+	    r->lr != NULL && r->o.kind == TF_OUTCOME_DONE && !r->o.completed &&
+	    tf_task_outcome_state(&r->t, &r->o) == TF_TASK_PENDING &&
+	    (r->o.next_run > 0 ? r->o.next_run : r->now) <=
+	    tf_now_ms() + c->o.hold_max_ms;
+}
+
+static void
+on_chain_due(void *ctx, enum tf_err rc)
+{
+	struct tf_run *r = ctx;
+
+	r->hold = NULL;
+	if (rc == TF_ERR_CANCELLED)
+		return;  /* the loop stopped: only after every run ended */
+	run_claimed(r);
+}
+
+static void
+on_chained(void *ctx, enum tf_err rc, struct tf_task *t, const char *err)
+{
+	struct tf_run *r = ctx;
+	struct tf_consumer *c = r->j.c;
+	struct job *j = &r->j;
+	int64_t left;
+
+	r->o.chain_owner = NULL;
+	r->o.chain_token = NULL;
+	r->o.chain_lease_until = 0;
+	if (rc != TF_OK) {
+		/* Nothing was written: the ordinary outcome write tells a
+		 * suspend or a lost lease apart, and sends the next message. */
+		job_log(j, TF_LOG_DEBUG, NULL, NULL, "chaining the next iteration "
+		    "failed (%s); writing the outcome", err);
+		write_outcome(r);
+		return;
+	}
+	/* This iteration is done: counted and logged as any run; its message
+	 * (the chain's first) is stale now and deleted. */
+	r->state = TF_TASK_PENDING;
+	count_run(j, true, TF_METRICS_SUCCESS, r->took);
+	job_log(j, TF_LOG_INFO, "success", r->dur, "run finished; next "
+	    "iteration chained");
+	delete_message(j);
+	tf_sqs_message_clear(&r->m);
+	tf_metrics_claim_won(c->metrics);
+
+	/* The next iteration, claimed by that write. */
+	tf_run_ctx_clear(&r->ctx);
+	memset(&r->ctx, 0, sizeof(r->ctx));
+	tf_task_free(&r->t);
+	r->t = *t;
+	memset(t, 0, sizeof(*t));
+	memset(&r->view, 0, sizeof(r->view));
+	memset(&r->o, 0, sizeof(r->o));
+	r->refused = false;
+	j->late[0] = '\0';
+	j->late_ms = 0;
+	left = r->t.next_run - tf_now_ms();
+	if (left > 0 && tf_loop_after(c->loop, (long)left, on_chain_due, r,
+	    &r->hold) == TF_OK)
+		return;
+	run_claimed(r);
+}
+
+static void
+chain_next(struct tf_run *r)
+{
+	struct tf_consumer *c = r->j.c;
+
+	/* The journal names the generation the chained write claims. */
+	tf_journal_run_end(c->journal, r->slot);
+	r->slot = tf_journal_run_begin(c->journal, r->t.id, r->t.gen + 2);
+	r->j.claim_mono = tf_mono_ms();
+	tf_task_chain_async(c->ctx->aws, c->loop, c->cfg->table, &r->t, &r->o,
+	    r->now, c->o.owner, c->o.visibility_s * 1000LL, on_chained, r);
+}
+
 /* The runner returned (or there was none): the outcome to write. */
 static void
 after_run(struct tf_run *r)
@@ -637,7 +729,10 @@ after_run(struct tf_run *r)
 		r->o.duration_ms = r->took;
 		r->o.late_ms = j->late_ms;
 	}
-	write_outcome(r);
+	if (can_chain(r))
+		chain_next(r);
+	else
+		write_outcome(r);
 }
 
 /* ---- the runner ---- */
@@ -680,8 +775,14 @@ run_claimed(struct tf_run *r)
 	snprintf(j->iteration, sizeof(j->iteration), "%" PRId64, t->iteration);
 	snprintf(j->attempt, sizeof(j->attempt), "%" PRId64, t->attempts + 1);
 
+	memset(&r->f, 0, sizeof(r->f));
 	r->f.task_id = t->id;
 	r->f.receipt_handle = r->m.receipt_handle;
+	if (r->m.receipt_handle == NULL) {
+		/* A chained iteration: no message, the lease alone keeps it. */
+		r->f.receipt_gone = 1;
+		r->f.visible_until = INT64_MAX;
+	}
 	r->f.gen = t->gen;
 	r->f.lease_until = t->lease_until;
 	atomic_store(&r->f.lease_end_mono, j->claim_mono +

@@ -699,6 +699,14 @@ claim_was_ours(struct tf_aws *aws, const char *table, const char *id,
 	return false;
 }
 
+void
+tf_task_new_token(char token[TF_TASK_TOKEN_SIZE])
+{
+	snprintf(token, TF_TASK_TOKEN_SIZE, "%016llx%016llx",
+	    (unsigned long long)tf_random_below(INT64_MAX),
+	    (unsigned long long)tf_random_below(INT64_MAX));
+}
+
 enum tf_err
 tf_task_claim_build(struct tf_ddb_expr *e, const char *id, int64_t msg_gen,
     const char *owner, int64_t now_ms, int64_t skew_ms, int64_t lease_ms,
@@ -708,9 +716,7 @@ tf_task_claim_build(struct tf_ddb_expr *e, const char *id, int64_t msg_gen,
 
 	memset(e, 0, sizeof(*e));
 	tf_task_shard(id, shard);
-	snprintf(token, TF_TASK_TOKEN_SIZE, "%016llx%016llx",
-	    (unsigned long long)tf_random_below(INT64_MAX),
-	    (unsigned long long)tf_random_below(INT64_MAX));
+	tf_task_new_token(token);
 	e->update = "SET #st = :processing, gen = :ng, lease_owner = :me, "
 	    "lease_until = :lu, lease_token = :tok, due_at = :lu, "
 	    "due_shard = if_not_exists(due_shard, :shard), "
@@ -972,6 +978,7 @@ tf_task_outcome_build(struct tf_task_write *w, const struct tf_task *t,
 	struct tf_buf *set = &w->set, *remove = &w->remove, *update = &w->update;
 	struct tf_buf *cond = &w->cond;
 	bool done = o->kind == TF_OUTCOME_DONE;
+	bool chain = o->chain_owner != NULL && done && state == TF_TASK_PENDING;
 	int64_t next = 0;
 	enum tf_err rc;
 	char cut[TF_TASK_ERROR_MAX + 1];
@@ -989,15 +996,17 @@ tf_task_outcome_build(struct tf_task_write *w, const struct tf_task *t,
 	    tf_ddb_expr_value_n(e, ":expired", o->lease_expired_before) != TF_OK)))
 		goto out;
 	e->condition = cond->data;
-	if (tf_ddb_expr_value_n(e, ":ng", t->gen + 1) != TF_OK ||
+	if (tf_ddb_expr_value_n(e, ":ng", t->gen + (chain ? 2 : 1)) != TF_OK ||
 	    tf_ddb_expr_value_n(e, ":now", now_ms) != TF_OK ||
-	    tf_ddb_expr_value_s(e, ":state", tf_task_status_name(state)) != TF_OK ||
+	    tf_ddb_expr_value_s(e, ":state", tf_task_status_name(chain ?
+	    TF_TASK_PROCESSING : state)) != TF_OK ||
 	    tf_ddb_expr_value_bool(e, ":done", state == TF_TASK_COMPLETED) != TF_OK)
 		goto out;
 	if (tf_buf_append_str(set, "SET #st = :state, completed = :done, gen = :ng, "
 	    "updated_at = :now") != TF_OK ||
-	    tf_buf_append_str(remove, " REMOVE lease_owner, lease_until, "
-	    "lease_token, suspend_requested") != TF_OK)
+	    tf_buf_append_str(remove, chain ? " REMOVE suspend_requested" :
+	    " REMOVE lease_owner, lease_until, lease_token, suspend_requested") !=
+	    TF_OK)
 		goto out;
 
 	if (done) {
@@ -1052,7 +1061,17 @@ tf_task_outcome_build(struct tf_task_write *w, const struct tf_task *t,
 		    tf_buf_append_str(set, ", next_run = :next") != TF_OK)
 			goto out;
 	}
-	if (state == TF_TASK_PENDING) {
+	if (chain) {
+		/* The next iteration, claimed by the same write: leased, no
+		 * message (docs/design.md section 12.1). */
+		if (tf_ddb_expr_value_s(e, ":cme", o->chain_owner) != TF_OK ||
+		    tf_ddb_expr_value_n(e, ":clu", o->chain_lease_until) != TF_OK ||
+		    tf_ddb_expr_value_s(e, ":ctok", o->chain_token) != TF_OK ||
+		    tf_buf_append_str(set, ", lease_owner = :cme, lease_until = :clu, "
+		    "lease_token = :ctok, due_at = :clu") != TF_OK ||
+		    tf_buf_append_str(remove, ", enqueued_for") != TF_OK)
+			goto out;
+	} else if (state == TF_TASK_PENDING) {
 		/* The next iteration or attempt: due again, in the due index. */
 		if (tf_buf_append_str(set, ", due_at = :next") != TF_OK)
 			goto out;

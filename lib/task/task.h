@@ -230,6 +230,14 @@ struct tf_task_outcome {
 	int64_t retention_ms;     /* > 0: a COMPLETED or FAILED task gets `ttl`
 	                             (epoch seconds) this long after now_ms, for
 	                             DynamoDB's TTL to delete it */
+	const char *chain_owner;  /* DONE and not completed: non-NULL chains
+	                             the next iteration (docs/design.md section
+	                             12.1): the same write claims it for this
+	                             lease owner (PROCESSING, gen + 2, lease
+	                             until chain_lease_until with chain_token),
+	                             with no message; borrowed */
+	int64_t chain_lease_until;
+	const char *chain_token;  /* borrowed */
 };
 
 /* Writes the outcome of the run of claimed task t (its gen and lease owner

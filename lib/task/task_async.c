@@ -346,6 +346,52 @@ tf_task_finish_async(struct tf_aws *aws, struct tf_loop *loop,
 		end_early(loop, finish_report, f, rc);
 }
 
+/* ---- the outcome with the next iteration claimed -------------------------- */
+
+void
+tf_task_chain_async(struct tf_aws *aws, struct tf_loop *loop,
+    const char *table, const struct tf_task *t, struct tf_task_outcome *o,
+    int64_t now_ms, const char *owner, int64_t lease_ms, tf_task_claim_cb *cb,
+    void *ctx)
+{
+	struct claim_call *k = tf_calloc(1, sizeof(*k));
+	struct tf_task_write w = TF_TASK_WRITE_INIT;
+	int64_t enqueue_at;
+	cJSON *key = NULL;
+	enum tf_err rc = TF_ERR_NOMEM;
+
+	if (k == NULL) {
+		struct tf_task none;
+
+		memset(&none, 0, sizeof(none));
+		cb(ctx, TF_ERR_NOMEM, &none, "out of memory");
+		return;
+	}
+	/* A claim of "message generation" t->gen + 1: the item it leaves has
+	 * gen t->gen + 2, which tf_task_claim_is() checks on a re-read. */
+	*k = (struct claim_call){ aws, loop, tf_strdup(table), tf_strdup(t->id),
+	    t->gen + 1, "", "", cb, ctx };
+	tf_task_new_token(k->token);
+	o->chain_owner = owner;
+	o->chain_lease_until = now_ms + lease_ms;
+	o->chain_token = k->token;
+	if (k->table == NULL || k->id == NULL || (key = tf_task_key(t->id)) == NULL)
+		goto fail;
+	rc = tf_task_outcome_build(&w, t, o, now_ms, TF_TASK_PENDING, true,
+	    &enqueue_at, k->err, sizeof(k->err));
+	if (rc == TF_OK)
+		/* The answer is the new item, PROCESSING under the new token: it
+		 * is read as a claim's answer, a lost reply re-read the same way. */
+		rc = tf_ddb_update_item_async(aws, loop, table, key, &w.e, "ALL_NEW",
+		    on_claim_answer, k);
+	tf_task_write_free(&w);
+	cJSON_Delete(key);
+	if (rc == TF_OK)
+		return;
+fail:
+	end_early(loop, claim_report, k, rc);
+}
+
 /* ---- the next message ------------------------------------------------------- */
 
 struct send_call {

@@ -45,6 +45,21 @@ void tf_task_finish_async(struct tf_aws *aws, struct tf_loop *loop,
     const struct tf_task_outcome *o, int64_t now_ms, tf_task_finish_cb *cb,
     void *ctx);
 
+/*
+ * The outcome of claimed task t's run written and its next iteration
+ * claimed in one write, for this owner with a lease of lease_ms (o must be
+ * DONE and not completed; o->chain_* are set here): docs/design.md section
+ * 12.1. On TF_OK the callback takes *next, the claimed next iteration (as
+ * for tf_task_claim_cb). Any other rc: nothing was written (the condition
+ * failed, or AWS failed): the caller writes the outcome the ordinary way
+ * (tf_task_finish_async() with o->chain_owner NULL), which tells a suspend
+ * or a lost lease apart. t and o are borrowed until cb is called.
+ */
+void tf_task_chain_async(struct tf_aws *aws, struct tf_loop *loop,
+    const char *table, const struct tf_task *t, struct tf_task_outcome *o,
+    int64_t now_ms, const char *owner, int64_t lease_ms, tf_task_claim_cb *cb,
+    void *ctx);
+
 /* A send's end; err (borrowed) says what failed. */
 typedef void tf_task_send_cb(void *ctx, enum tf_err rc, const char *err);
 

@@ -17,6 +17,9 @@
 /* The random lease token of a claim: 32 hex digits and a NUL. */
 #define TF_TASK_TOKEN_SIZE 40
 
+/* Writes a new random lease token. */
+void tf_task_new_token(char token[TF_TASK_TOKEN_SIZE]);
+
 /*
  * Builds the claim of tf_task_claim() into *e (zeroed first; caller frees
  * it with tf_ddb_expr_free() on TF_OK) and writes its new random lease
