@@ -56,6 +56,7 @@ struct tf_metrics {
 	atomic_long released;
 	atomic_long malformed;
 	atomic_long claims_won;
+	atomic_long chained;
 	atomic_long claims_lost[TF_METRICS__LOST];
 	size_t n_runners;                      /* set once; the last slot is
 	                                          TF_METRICS_UNKNOWN_RUNNER */
@@ -166,6 +167,13 @@ tf_metrics_claim_won(struct tf_metrics *m)
 {
 	if (m != NULL)
 		atomic_fetch_add_explicit(&m->claims_won, 1, memory_order_relaxed);
+}
+
+void
+tf_metrics_chained(struct tf_metrics *m)
+{
+	if (m != NULL)
+		atomic_fetch_add_explicit(&m->chained, 1, memory_order_relaxed);
 }
 
 void
@@ -400,6 +408,10 @@ tf_metrics_render(const struct tf_metrics *m,
 	family(&o, "taskfleet_claims_won_total", "counter",
 	    "Claims of a task that won and led to a run.");
 	sample(&o, "taskfleet_claims_won_total", atomic_load(&m->claims_won));
+	family(&o, "taskfleet_runs_chained_total", "counter",
+	    "Iterations claimed by the previous iteration's outcome write, with "
+	    "no message.");
+	sample(&o, "taskfleet_runs_chained_total", atomic_load(&m->chained));
 	family(&o, "taskfleet_claims_lost_total", "counter",
 	    "Messages that did not lead to a run, by reason.");
 	for (i = 0; i < TF_METRICS__LOST; i++)

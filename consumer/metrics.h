@@ -79,6 +79,7 @@ void tf_metrics_received(struct tf_metrics *m, size_t n);
 void tf_metrics_released(struct tf_metrics *m);
 void tf_metrics_malformed(struct tf_metrics *m);
 void tf_metrics_claim_won(struct tf_metrics *m);
+void tf_metrics_chained(struct tf_metrics *m);
 void tf_metrics_claim_lost(struct tf_metrics *m, enum tf_metrics_lost why);
 /* A run of runner (a loaded runner's name, else TF_METRICS_UNKNOWN_RUNNER)
  * that took duration_ms and, when late_known, started late_ms after its due

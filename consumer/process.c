@@ -663,7 +663,7 @@ on_chained(void *ctx, enum tf_err rc, struct tf_task *t, const char *err)
 	    "iteration chained");
 	delete_message(j);
 	tf_sqs_message_clear(&r->m);
-	tf_metrics_claim_won(c->metrics);
+	tf_metrics_chained(c->metrics);
 
 	/* The next iteration, claimed by that write. */
 	tf_run_ctx_clear(&r->ctx);

@@ -160,11 +160,11 @@ check "metrics-runs-countdown" mq "$M" "$L" 'v("taskfleet_runs_total", runner="c
 check "metrics-runs-fail" mq "$M" "$L" 'v("taskfleet_runs_total", runner="fail", outcome="failed") == 2 and v("taskfleet_runs_total", runner="fail", outcome="retry") == 1'
 check "metrics-runs-unknown-runner" mq "$M" "$L" 'v("taskfleet_runs_total", runner="(unknown)", outcome="failed") == 1'
 check "metrics-runs-match-log-lines" mq "$M" "$L" 'all(v("taskfleet_runs_total", runner=(r["runner"] if r["runner"] in ("noop","countdown","fail","http") else "(unknown)"), outcome=r["outcome"]) == sum(1 for x in runs if x["runner"] == r["runner"] and x["outcome"] == r["outcome"]) for r in runs) and total("taskfleet_runs_total") == len(runs) == 9'
-check "metrics-claims-won-equal-runs" mq "$M" "$L" 'v("taskfleet_claims_won_total") == total("taskfleet_runs_total")'
+check "metrics-claims-won-and-chained-equal-runs" mq "$M" "$L" 'v("taskfleet_claims_won_total") + v("taskfleet_runs_chained_total") == total("taskfleet_runs_total") and v("taskfleet_runs_chained_total") == 2'
 check "metrics-claims-lost-stale" mq "$M" "$L" 'v("taskfleet_claims_lost_total", reason="stale") >= 1'
 check "metrics-claims-lost-missing" mq "$M" "$L" 'v("taskfleet_claims_lost_total", reason="missing") == 1'
 check "metrics-malformed" mq "$M" "$L" 'v("taskfleet_messages_malformed_total") == 1'
-check "metrics-received" mq "$M" "$L" 'v("taskfleet_messages_received_total") >= 12 and v("taskfleet_messages_received_total") >= v("taskfleet_claims_won_total") + total("taskfleet_claims_lost_total") + v("taskfleet_messages_malformed_total")'
+check "metrics-received" mq "$M" "$L" 'v("taskfleet_messages_received_total") >= 10 and v("taskfleet_messages_received_total") >= v("taskfleet_claims_won_total") + total("taskfleet_claims_lost_total") + v("taskfleet_messages_malformed_total")'
 # Histograms: one observation per run, cumulative buckets ending at +Inf.
 check "metrics-duration-count-equals-runs" mq "$M" "$L" 'all(v("taskfleet_run_duration_seconds_count", runner=r) == total("taskfleet_runs_total", runner=r) for r in ("noop","countdown","fail","http","(unknown)")) and total("taskfleet_run_duration_seconds_count") == 9'
 check "metrics-lateness-count-equals-runs" mq "$M" "$L" 'all(v("taskfleet_run_lateness_seconds_count", runner=r) == total("taskfleet_runs_total", runner=r) for r in ("noop","countdown","fail","http","(unknown)"))'

@@ -74,6 +74,7 @@ test_families_are_declared_once(void)
 		{ "taskfleet_messages_malformed_total", "counter" },
 		{ "taskfleet_messages_released_total", "counter" },
 		{ "taskfleet_claims_won_total", "counter" },
+		{ "taskfleet_runs_chained_total", "counter" },
 		{ "taskfleet_claims_lost_total", "counter" },
 		{ "taskfleet_runs_total", "counter" },
 		{ "taskfleet_run_duration_seconds", "histogram" },
@@ -134,6 +135,8 @@ test_counters(void)
 	tf_metrics_released(m);
 	tf_metrics_released(m);
 	tf_metrics_claim_won(m);
+	tf_metrics_chained(m);
+	tf_metrics_chained(m);
 	tf_metrics_claim_lost(m, TF_METRICS_LOST_STALE);
 	tf_metrics_claim_lost(m, TF_METRICS_LOST_MISSING);
 	tf_metrics_claim_lost(m, TF_METRICS_LOST_MISSING);
@@ -144,6 +147,7 @@ test_counters(void)
 	CHECK(has_line(text, "taskfleet_messages_malformed_total 1"));
 	CHECK(has_line(text, "taskfleet_messages_released_total 2"));
 	CHECK(has_line(text, "taskfleet_claims_won_total 1"));
+	CHECK(has_line(text, "taskfleet_runs_chained_total 2"));
 	CHECK(has_line(text, "taskfleet_claims_lost_total{reason=\"stale\"} 1"));
 	CHECK(has_line(text, "taskfleet_claims_lost_total{reason=\"missing\"} 2"));
 	CHECK(has_line(text, "taskfleet_claims_lost_total{reason=\"early\"} 0"));
