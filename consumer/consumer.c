@@ -25,7 +25,15 @@ tf_consumer_run_ended(struct tf_consumer *c)
 	c->busy--;
 	pthread_cond_broadcast(&c->space);
 	pthread_mutex_unlock(&c->lock);
+	tf_consumer_start_ready(c);
 	tf_receiver_fill(c);
+}
+
+int
+tf_consumer_hold_cap(const struct tf_consumer *c)
+{
+	return 4 * c->o.concurrency > TF_CONSUMER_HOLD_MIN ?
+	    4 * c->o.concurrency : TF_CONSUMER_HOLD_MIN;
 }
 
 /* One hand-back call in flight. */

@@ -113,6 +113,12 @@ struct tf_consumer {
 	struct tf_run *held;                /* runs whose message came early,
 	                                       waiting on a loop timer (a list,
 	                                       process.c); loop only */
+	atomic_int held_n;                  /* how many; they take no run's
+	                                       slot (written on the loop) */
+	struct tf_run *ready, *ready_tail;  /* runs whose hold ended while every
+	                                       slot was taken, oldest first
+	                                       (loop only) */
+	int ready_n;
 
 	struct tf_isolate *iso;             /* owned: the worker processes of
 	                                       isolated runners (isolate.c) */
@@ -162,9 +168,17 @@ void tf_receiver_stop(struct tf_consumer *c);
  * ends it. */
 void tf_consumer_process(struct tf_consumer *c, struct tf_sqs_message *m);
 
-/* process.c: the stop began: the runs waiting on their hold timer hand
- * their messages back. */
+/* process.c: the stop began: the runs waiting on their hold timer, or for
+ * a slot after it, hand their messages back. */
 void tf_consumer_release_held(struct tf_consumer *c);
+
+/* process.c: starts the runs that wait for a slot, while slots are free. */
+void tf_consumer_start_ready(struct tf_consumer *c);
+
+/* The most messages held until their time at once: they cost a timer and
+ * a struct, not a run's slot, but each must find a slot soon after. */
+#define TF_CONSUMER_HOLD_MIN 512
+int tf_consumer_hold_cap(const struct tf_consumer *c);
 
 /* consumer.c: a run is over (c->busy goes down; receives may open). */
 void tf_consumer_run_ended(struct tf_consumer *c);

@@ -482,8 +482,13 @@ tf_metrics_render(const struct tf_metrics *m,
 	sample(&o, "taskfleet_aws_throttled_calls_total", s->aws_throttled_calls);
 
 	family(&o, "taskfleet_tasks_in_flight", "gauge",
-	    "Received messages queued for a worker or being processed.");
+	    "Received messages not yet done (held until due, waiting for a slot, "
+	    "or being processed).");
 	sample(&o, "taskfleet_tasks_in_flight", s->in_flight);
+	family(&o, "taskfleet_messages_held", "gauge",
+	    "Of those, messages that came early, held on a timer until due (they "
+	    "take no run's slot).");
+	sample(&o, "taskfleet_messages_held", s->held);
 	family(&o, "taskfleet_receive_limit", "gauge",
 	    "Messages taken at once, lowered while AWS throttles.");
 	sample(&o, "taskfleet_receive_limit", s->receive_limit);
@@ -595,6 +600,7 @@ render_consumer(struct tf_consumer *c, struct tf_buf *b)
 	}
 	pthread_mutex_lock(&c->lock);
 	s.in_flight = c->busy;
+	s.held = atomic_load(&c->held_n);
 	pthread_mutex_unlock(&c->lock);
 	s.receive_limit = atomic_load(&c->receive_limit);
 	s.concurrency = c->o.concurrency;

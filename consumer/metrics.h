@@ -108,7 +108,8 @@ struct tf_metrics_sources {
 	long sweeps;                 /* the sweeper's counters */
 	long sweeper_enqueued;
 	long sweeper_recovered;
-	int in_flight;               /* messages queued or running */
+	int in_flight;               /* messages received and not yet done */
+	int held;                    /* of those, held on a timer until due */
 	int receive_limit;           /* messages taken at once (backpressure) */
 	int concurrency;             /* worker threads */
 };

@@ -935,17 +935,67 @@ unhold(struct tf_run *r)
 		r->next->prev = r->prev;
 	r->prev = r->next = NULL;
 	r->hold = NULL;
+	c->held_n--;
+}
+
+/* Runs in flight that hold a slot: not held, not waiting for one. */
+static int
+running(const struct tf_consumer *c)
+{
+	return c->busy - c->held_n - c->ready_n;
 }
 
 static void
 on_hold_over(void *ctx, enum tf_err rc)
 {
 	struct tf_run *r = ctx;
+	struct tf_consumer *c = r->j.c;
+	bool full;
 
 	if (rc == TF_ERR_CANCELLED)
 		return;  /* the loop stopped: only after every run ended */
+	full = running(c) >= atomic_load(&c->receive_limit);  /* r not counted */
 	unhold(r);
+	if (full) {
+		/* Every slot is taken: the first run to end starts it. */
+		r->next = NULL;
+		if (c->ready_tail != NULL)
+			c->ready_tail->next = r;
+		else
+			c->ready = r;
+		c->ready_tail = r;
+		c->ready_n++;
+		return;
+	}
 	due(r);
+}
+
+/* Takes the oldest run waiting for a slot off the list; NULL when none. */
+static struct tf_run *
+pop_ready(struct tf_consumer *c)
+{
+	struct tf_run *r = c->ready;
+
+	if (r != NULL) {
+		c->ready = r->next;
+		if (c->ready == NULL)
+			c->ready_tail = NULL;
+		r->next = NULL;
+		c->ready_n--;
+	}
+	return r;
+}
+
+void
+tf_consumer_start_ready(struct tf_consumer *c)
+{
+	struct tf_run *r;
+
+	while (c->ready != NULL && !atomic_load(&c->stopping) &&
+	    running(c) < atomic_load(&c->receive_limit)) {
+		r = pop_ready(c);
+		due(r);
+	}
 }
 
 void
@@ -958,6 +1008,11 @@ tf_consumer_release_held(struct tf_consumer *c)
 		unhold(r);
 		tf_consumer_hand_back(c, &r->m, 1, 0, "held until their time when "
 		    "the stop began");
+		run_end(r);
+	}
+	while ((r = pop_ready(c)) != NULL) {
+		tf_consumer_hand_back(c, &r->m, 1, 0, "waiting for a slot when the "
+		    "stop began");
 		run_end(r);
 	}
 }
@@ -1004,6 +1059,7 @@ tf_consumer_process(struct tf_consumer *c, struct tf_sqs_message *m)
 			if (c->held != NULL)
 				c->held->prev = r;
 			c->held = r;
+			c->held_n++;
 			return;
 		}
 	}

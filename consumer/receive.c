@@ -4,8 +4,9 @@
  * As many long polls are open as free capacity needs: free capacity is the
  * receive limit (the concurrency, lowered while AWS throttles) minus the
  * runs in flight minus what the open polls may still bring, so no message
- * is ever received that cannot start at once, and no message waits while
- * its visibility runs out. Under a backlog (the last poll came back full)
+ * is ever received that cannot start at once (a message that came early
+ * waits on a timer, taking no slot, up to tf_consumer_hold_cap() of them),
+ * and no message waits while its visibility runs out. Under a backlog (the last poll came back full)
  * every ten free slots open a poll of ten; otherwise one poll is open, for
  * as many messages as are free, which keeps an idle consumer at one request
  * per long poll. --once keeps one poll open at a time (once.h).
@@ -296,8 +297,13 @@ tf_receiver_fill(struct tf_consumer *c)
 		for (;;)
 			sleep(1);
 	}
-	busy = c->busy;  /* written on this thread only */
+	/* Runs in flight take a slot each, held messages none (a timer); the
+	 * polls may bring as many as they asked for. Written on this thread
+	 * only. */
+	busy = c->busy - c->held_n;
 	free_slots = atomic_load(&c->receive_limit) - busy - rx->asked;
+	if (c->held_n >= tf_consumer_hold_cap(c))
+		return;
 	open = atomic_load(&c->receives_open);
 	if (c->o.once && open > 0)
 		return;

@@ -89,6 +89,7 @@ test_families_are_declared_once(void)
 		{ "taskfleet_aws_retries_total", "counter" },
 		{ "taskfleet_aws_throttled_calls_total", "counter" },
 		{ "taskfleet_tasks_in_flight", "gauge" },
+		{ "taskfleet_messages_held", "gauge" },
 		{ "taskfleet_receive_limit", "gauge" },
 		{ "taskfleet_concurrency", "gauge" },
 	};
