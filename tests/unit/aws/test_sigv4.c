@@ -427,6 +427,57 @@ out:
 	tf_free(authz2);
 }
 
+/* The signing key is cached per thread (sigv4.c): a signature made after
+ * signing with another secret, date, region or service must still be the
+ * published one, and each of those inputs must change the signature. */
+static void
+test_signing_key_cache_follows_its_inputs(void)
+{
+	static const char *const want = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"
+	    "20150830/us-east-1/service/aws4_request, SignedHeaders=content-type;"
+	    "host;x-amz-date, Signature=ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a";
+	struct tf_sigv4_header h[3] = {
+		{ "Content-Type", "application/x-www-form-urlencoded" },
+		{ "Host", "example.amazonaws.com" },
+		{ "X-Amz-Date", "20150830T123600Z" },
+	};
+	struct tf_sigv4_request req = {
+		.method = "POST", .path = "/", .headers = h, .n_headers = 3,
+		.payload = "Param1=value1", .payload_len = 13,
+	};
+	struct tf_sigv4_key other = suite_key;
+	char *a = NULL, *b = NULL;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		other = suite_key;
+		if (i == 0)
+			other.secret_access_key = "another-secret";
+		else if (i == 1)
+			other.region = "eu-central-1";
+		else if (i == 2)
+			other.service = "sqs";
+		CHECK_INT_EQ(tf_sigv4_sign(&req, &suite_key, SUITE_TIME, &a), TF_OK);
+		/* i == 3: the next day (its x-amz-date header left out). */
+		req.n_headers = i == 3 ? 2 : 3;
+		CHECK_INT_EQ(tf_sigv4_sign(&req, &other, SUITE_TIME +
+		    (i == 3 ? 86400 : 0), &b), TF_OK);
+		req.n_headers = 3;
+		CHECK_MSG(a != NULL && strcmp(a, want) == 0, "before: %s", a);
+		CHECK_MSG(a != NULL && b != NULL && strcmp(strstr(a, "Signature="),
+		    strstr(b, "Signature=")) != 0, "input %d left the signature "
+		    "as it was", i);
+		tf_free(a);
+		tf_free(b);
+		a = b = NULL;
+		/* Back to the suite's key after the other one. */
+		CHECK_INT_EQ(tf_sigv4_sign(&req, &suite_key, SUITE_TIME, &a), TF_OK);
+		CHECK_MSG(a != NULL && strcmp(a, want) == 0, "after input %d: %s", i, a);
+		tf_free(a);
+		a = NULL;
+	}
+}
+
 /* Line `line` (0-based) of the canonical request of a GET with the given
  * path, query and headers, into out; "(error N)" when signing fails. */
 static const char *
@@ -728,6 +779,7 @@ main(void)
 	TF_RUN(test_amz_date);
 	TF_RUN(test_sha256_vectors);
 	TF_RUN(test_published_form_cases);
+	TF_RUN(test_signing_key_cache_follows_its_inputs);
 	TF_RUN(test_canonical_path);
 	TF_RUN(test_canonical_query);
 	TF_RUN(test_canonical_headers);
