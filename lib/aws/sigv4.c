@@ -2,6 +2,8 @@
 #include "aws/sigv4.h"
 
 #include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -425,6 +427,24 @@ append_canonical_headers(struct tf_buf *b, struct tf_buf *sh,
 	return rc;
 }
 
+/* SHA-256 fetched once for the process: OpenSSL 3 fetches the algorithm
+ * again on every call given EVP_sha256(), most of a short digest's cost. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void
+fetch_sha256(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *
+sha256(void)
+{
+	pthread_once(&sha256_once, fetch_sha256);
+	return sha256_md != NULL ? sha256_md : EVP_sha256();
+}
+
 enum tf_err
 tf_sha256_hex(const void *data, size_t len, char out[65])
 {
@@ -434,7 +454,7 @@ tf_sha256_hex(const void *data, size_t len, char out[65])
 	out[0] = '\0';
 	if (data == NULL)
 		data = "";
-	if (EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL) != 1 ||
+	if (EVP_Digest(data, len, md, &md_len, sha256(), NULL) != 1 ||
 	    md_len != SHA256_LEN)
 		return TF_ERR_NOMEM;
 	hex_encode(md, SHA256_LEN, out);
@@ -453,7 +473,7 @@ hmac_sha256(const void *key, size_t key_len, const void *data,
 
 	if (key_len > INT_MAX)
 		goto out;
-	if (HMAC(EVP_sha256(), key, (int)key_len, data, data_len, md,
+	if (HMAC(sha256(), key, (int)key_len, data, data_len, md,
 	    &md_len) == NULL || md_len != SHA256_LEN)
 		goto out;
 	memcpy(out, md, SHA256_LEN);
@@ -596,8 +616,10 @@ out:
 /*
  * The signing key (kSigning) derives from the secret, the day, the region
  * and the service alone, so it is the same for every request of a day: each
- * thread keeps the last one it derived, which saves four of the five HMACs
- * of a signature. Secrets longer than the cache's buffer are not cached.
+ * thread keeps the last one it derived, as two SHA-256 states that have
+ * absorbed the key's inner and outer pads, so a signature costs two short
+ * digests instead of five HMACs. Inputs longer than the cache's buffers are
+ * signed without it.
  */
 struct signing_key_cache {
 	int valid;
@@ -605,34 +627,68 @@ struct signing_key_cache {
 	char date[9];
 	char region[64];
 	char service[64];
-	unsigned char key[SHA256_LEN];
+	EVP_MD_CTX *inner, *outer;    /* owned: SHA-256 after K^ipad, K^opad */
+	EVP_MD_CTX *work;             /* owned: a scratch state */
 };
 
-static _Thread_local struct signing_key_cache key_cache;
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+static int cache_key_ok;
 
-/* True when the cache holds the key of these inputs. */
-static int
-cache_holds(const struct tf_sigv4_key *key, const char *amz_date)
+/* A thread's cache at its exit. */
+static void
+free_cache(void *p)
 {
-	return key_cache.valid && strncmp(key_cache.date, amz_date, 8) == 0 &&
-	    strcmp(key_cache.secret, key->secret_access_key) == 0 &&
-	    strcmp(key_cache.region, key->region) == 0 &&
-	    strcmp(key_cache.service, key->service) == 0;
+	struct signing_key_cache *c = p;
+
+	EVP_MD_CTX_free(c->inner);
+	EVP_MD_CTX_free(c->outer);
+	EVP_MD_CTX_free(c->work);
+	OPENSSL_cleanse(c, sizeof(*c));
+	tf_free(c);
 }
 
-/* Derives kSigning into out (and caches it); 0 or -1. */
+static void
+make_cache_key(void)
+{
+	cache_key_ok = pthread_key_create(&cache_key, free_cache) == 0;
+}
+
+/* The calling thread's cache, made on first use; NULL when it cannot be. */
+static struct signing_key_cache *
+thread_cache(void)
+{
+	struct signing_key_cache *c;
+
+	pthread_once(&cache_once, make_cache_key);
+	if (!cache_key_ok)
+		return NULL;
+	c = pthread_getspecific(cache_key);
+	if (c != NULL)
+		return c;
+	c = tf_calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	c->inner = EVP_MD_CTX_new();
+	c->outer = EVP_MD_CTX_new();
+	c->work = EVP_MD_CTX_new();
+	if (c->inner == NULL || c->outer == NULL || c->work == NULL ||
+	    pthread_setspecific(cache_key, c) != 0) {
+		free_cache(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Derives kSigning into out; 0 or -1. */
 static int
-signing_key(const struct tf_sigv4_key *key, const char *amz_date,
+derive_signing_key(const struct tf_sigv4_key *key, const char *amz_date,
     unsigned char out[SHA256_LEN])
 {
 	unsigned char *secret, k[SHA256_LEN];
 	size_t secret_len = 4 + strlen(key->secret_access_key);
 	int rc = -1;
 
-	if (cache_holds(key, amz_date)) {
-		memcpy(out, key_cache.key, SHA256_LEN);
-		return 0;
-	}
 	secret = tf_malloc(secret_len);
 	if (secret == NULL)
 		return -1;
@@ -649,18 +705,79 @@ signing_key(const struct tf_sigv4_key *key, const char *amz_date,
 	OPENSSL_cleanse(secret, secret_len);
 	OPENSSL_cleanse(k, sizeof(k));
 	tf_free(secret);
-	if (rc == 0 && strlen(key->secret_access_key) < sizeof(key_cache.secret) &&
-	    strlen(key->region) < sizeof(key_cache.region) &&
-	    strlen(key->service) < sizeof(key_cache.service)) {
-		key_cache.valid = 1;
-		snprintf(key_cache.secret, sizeof(key_cache.secret), "%s",
-		    key->secret_access_key);
-		snprintf(key_cache.date, sizeof(key_cache.date), "%.8s", amz_date);
-		snprintf(key_cache.region, sizeof(key_cache.region), "%s", key->region);
-		snprintf(key_cache.service, sizeof(key_cache.service), "%s",
-		    key->service);
-		memcpy(key_cache.key, out, SHA256_LEN);
+	return rc;
+}
+
+/* Loads c with kSigning (32 bytes): the SHA-256 states after its pads. */
+static int
+cache_load(struct signing_key_cache *c, const unsigned char ks[SHA256_LEN])
+{
+	unsigned char pad[64];
+	int i, ok;
+
+	for (i = 0; i < 64; i++)
+		pad[i] = (unsigned char)((i < SHA256_LEN ? ks[i] : 0) ^ 0x36);
+	ok = EVP_DigestInit_ex(c->inner, sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(c->inner, pad, 64) == 1;
+	for (i = 0; i < 64; i++)
+		pad[i] = (unsigned char)((i < SHA256_LEN ? ks[i] : 0) ^ 0x5c);
+	ok = ok && EVP_DigestInit_ex(c->outer, sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(c->outer, pad, 64) == 1;
+	OPENSSL_cleanse(pad, sizeof(pad));
+	return ok ? 0 : -1;
+}
+
+/* HMAC-SHA256 of data under c's key into out; 0 or -1. */
+static int
+cache_hmac(struct signing_key_cache *c, const void *data, size_t len,
+    unsigned char out[SHA256_LEN])
+{
+	unsigned char ih[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	int ok;
+
+	ok = EVP_MD_CTX_copy_ex(c->work, c->inner) == 1 &&
+	    EVP_DigestUpdate(c->work, data, len) == 1 &&
+	    EVP_DigestFinal_ex(c->work, ih, &n) == 1 && n == SHA256_LEN &&
+	    EVP_MD_CTX_copy_ex(c->work, c->outer) == 1 &&
+	    EVP_DigestUpdate(c->work, ih, SHA256_LEN) == 1 &&
+	    EVP_DigestFinal_ex(c->work, out, &n) == 1 && n == SHA256_LEN;
+	OPENSSL_cleanse(ih, sizeof(ih));
+	return ok ? 0 : -1;
+}
+
+/* The signature of string-to-sign sts under key for amz_date's day into
+ * out, through the thread's cache when the inputs fit it; 0 or -1. */
+static int
+signature(const struct tf_sigv4_key *key, const char *amz_date,
+    const char *sts, unsigned char out[SHA256_LEN])
+{
+	struct signing_key_cache *c = thread_cache();
+	unsigned char ks[SHA256_LEN];
+	int rc;
+
+	if (c != NULL && c->valid && strncmp(c->date, amz_date, 8) == 0 &&
+	    strcmp(c->secret, key->secret_access_key) == 0 &&
+	    strcmp(c->region, key->region) == 0 &&
+	    strcmp(c->service, key->service) == 0)
+		return cache_hmac(c, sts, strlen(sts), out);
+	if (derive_signing_key(key, amz_date, ks) != 0)
+		return -1;
+	if (c != NULL && strlen(key->secret_access_key) < sizeof(c->secret) &&
+	    strlen(key->region) < sizeof(c->region) &&
+	    strlen(key->service) < sizeof(c->service) && cache_load(c, ks) == 0) {
+		c->valid = 1;
+		snprintf(c->secret, sizeof(c->secret), "%s", key->secret_access_key);
+		snprintf(c->date, sizeof(c->date), "%.8s", amz_date);
+		snprintf(c->region, sizeof(c->region), "%s", key->region);
+		snprintf(c->service, sizeof(c->service), "%s", key->service);
+		rc = cache_hmac(c, sts, strlen(sts), out);
+	} else {
+		if (c != NULL)
+			c->valid = 0;
+		rc = hmac_sha256(ks, SHA256_LEN, sts, strlen(sts), out);
 	}
+	OPENSSL_cleanse(ks, sizeof(ks));
 	return rc;
 }
 
@@ -722,8 +839,7 @@ tf_sigv4_sign(const struct tf_sigv4_request *req,
 		goto out;
 
 	rc = TF_ERR_NOMEM;
-	if (signing_key(key, amz_date, k2) != 0 ||
-	    hmac_sha256(k2, SHA256_LEN, sts, strlen(sts), k1) != 0)
+	if (signature(key, amz_date, sts, k1) != 0)
 		goto out;
 	hex_encode(k1, SHA256_LEN, sig_hex);
 
