@@ -616,18 +616,27 @@ out:
 /*
  * The signing key (kSigning) derives from the secret, the day, the region
  * and the service alone, so it is the same for every request of a day: each
- * thread keeps the last one it derived, as two SHA-256 states that have
- * absorbed the key's inner and outer pads, so a signature costs two short
- * digests instead of five HMACs. Inputs longer than the cache's buffers are
- * signed without it.
+ * thread keeps the last few it derived (one per service it calls: a
+ * consumer's loop signs for SQS and DynamoDB in turn), each as two SHA-256
+ * states that have absorbed the key's inner and outer pads, so a signature
+ * costs two short digests instead of five HMACs. Inputs longer than the
+ * cache's buffers are signed without it.
  */
-struct signing_key_cache {
+#define CACHED_KEYS 4
+
+struct cached_key {
 	int valid;
+	unsigned long used;           /* the cache's clock at its last use */
 	char secret[256];
 	char date[9];
 	char region[64];
 	char service[64];
 	EVP_MD_CTX *inner, *outer;    /* owned: SHA-256 after K^ipad, K^opad */
+};
+
+struct signing_key_cache {
+	struct cached_key keys[CACHED_KEYS];
+	unsigned long clock;
 	EVP_MD_CTX *work;             /* owned: a scratch state */
 };
 
@@ -640,9 +649,12 @@ static void
 free_cache(void *p)
 {
 	struct signing_key_cache *c = p;
+	int i;
 
-	EVP_MD_CTX_free(c->inner);
-	EVP_MD_CTX_free(c->outer);
+	for (i = 0; i < CACHED_KEYS; i++) {
+		EVP_MD_CTX_free(c->keys[i].inner);
+		EVP_MD_CTX_free(c->keys[i].outer);
+	}
 	EVP_MD_CTX_free(c->work);
 	OPENSSL_cleanse(c, sizeof(*c));
 	tf_free(c);
@@ -659,6 +671,7 @@ static struct signing_key_cache *
 thread_cache(void)
 {
 	struct signing_key_cache *c;
+	int i, ok;
 
 	pthread_once(&cache_once, make_cache_key);
 	if (!cache_key_ok)
@@ -669,11 +682,14 @@ thread_cache(void)
 	c = tf_calloc(1, sizeof(*c));
 	if (c == NULL)
 		return NULL;
-	c->inner = EVP_MD_CTX_new();
-	c->outer = EVP_MD_CTX_new();
 	c->work = EVP_MD_CTX_new();
-	if (c->inner == NULL || c->outer == NULL || c->work == NULL ||
-	    pthread_setspecific(cache_key, c) != 0) {
+	ok = c->work != NULL;
+	for (i = 0; i < CACHED_KEYS; i++) {
+		c->keys[i].inner = EVP_MD_CTX_new();
+		c->keys[i].outer = EVP_MD_CTX_new();
+		ok = ok && c->keys[i].inner != NULL && c->keys[i].outer != NULL;
+	}
+	if (!ok || pthread_setspecific(cache_key, c) != 0) {
 		free_cache(c);
 		return NULL;
 	}
@@ -708,9 +724,9 @@ derive_signing_key(const struct tf_sigv4_key *key, const char *amz_date,
 	return rc;
 }
 
-/* Loads c with kSigning (32 bytes): the SHA-256 states after its pads. */
+/* Loads k with kSigning (32 bytes): the SHA-256 states after its pads. */
 static int
-cache_load(struct signing_key_cache *c, const unsigned char ks[SHA256_LEN])
+cache_load(struct cached_key *c, const unsigned char ks[SHA256_LEN])
 {
 	unsigned char pad[64];
 	int i, ok;
@@ -727,21 +743,22 @@ cache_load(struct signing_key_cache *c, const unsigned char ks[SHA256_LEN])
 	return ok ? 0 : -1;
 }
 
-/* HMAC-SHA256 of data under c's key into out; 0 or -1. */
+/* HMAC-SHA256 of data under k's key into out (work: a scratch state);
+ * 0 or -1. */
 static int
-cache_hmac(struct signing_key_cache *c, const void *data, size_t len,
-    unsigned char out[SHA256_LEN])
+cache_hmac(struct cached_key *c, EVP_MD_CTX *work, const void *data,
+    size_t len, unsigned char out[SHA256_LEN])
 {
 	unsigned char ih[EVP_MAX_MD_SIZE];
 	unsigned int n = 0;
 	int ok;
 
-	ok = EVP_MD_CTX_copy_ex(c->work, c->inner) == 1 &&
-	    EVP_DigestUpdate(c->work, data, len) == 1 &&
-	    EVP_DigestFinal_ex(c->work, ih, &n) == 1 && n == SHA256_LEN &&
-	    EVP_MD_CTX_copy_ex(c->work, c->outer) == 1 &&
-	    EVP_DigestUpdate(c->work, ih, SHA256_LEN) == 1 &&
-	    EVP_DigestFinal_ex(c->work, out, &n) == 1 && n == SHA256_LEN;
+	ok = EVP_MD_CTX_copy_ex(work, c->inner) == 1 &&
+	    EVP_DigestUpdate(work, data, len) == 1 &&
+	    EVP_DigestFinal_ex(work, ih, &n) == 1 && n == SHA256_LEN &&
+	    EVP_MD_CTX_copy_ex(work, c->outer) == 1 &&
+	    EVP_DigestUpdate(work, ih, SHA256_LEN) == 1 &&
+	    EVP_DigestFinal_ex(work, out, &n) == 1 && n == SHA256_LEN;
 	OPENSSL_cleanse(ih, sizeof(ih));
 	return ok ? 0 : -1;
 }
@@ -753,28 +770,38 @@ signature(const struct tf_sigv4_key *key, const char *amz_date,
     const char *sts, unsigned char out[SHA256_LEN])
 {
 	struct signing_key_cache *c = thread_cache();
+	struct cached_key *k = NULL, *e;
 	unsigned char ks[SHA256_LEN];
-	int rc;
+	int i, rc;
 
-	if (c != NULL && c->valid && strncmp(c->date, amz_date, 8) == 0 &&
-	    strcmp(c->secret, key->secret_access_key) == 0 &&
-	    strcmp(c->region, key->region) == 0 &&
-	    strcmp(c->service, key->service) == 0)
-		return cache_hmac(c, sts, strlen(sts), out);
+	for (i = 0; c != NULL && i < CACHED_KEYS; i++) {
+		e = &c->keys[i];
+		if (e->valid && strncmp(e->date, amz_date, 8) == 0 &&
+		    strcmp(e->secret, key->secret_access_key) == 0 &&
+		    strcmp(e->region, key->region) == 0 &&
+		    strcmp(e->service, key->service) == 0) {
+			e->used = ++c->clock;
+			return cache_hmac(e, c->work, sts, strlen(sts), out);
+		}
+		/* The entry to replace: an empty one, else the least recent. */
+		if (k == NULL || (k->valid && (!e->valid || e->used < k->used)))
+			k = e;
+	}
 	if (derive_signing_key(key, amz_date, ks) != 0)
 		return -1;
-	if (c != NULL && strlen(key->secret_access_key) < sizeof(c->secret) &&
-	    strlen(key->region) < sizeof(c->region) &&
-	    strlen(key->service) < sizeof(c->service) && cache_load(c, ks) == 0) {
-		c->valid = 1;
-		snprintf(c->secret, sizeof(c->secret), "%s", key->secret_access_key);
-		snprintf(c->date, sizeof(c->date), "%.8s", amz_date);
-		snprintf(c->region, sizeof(c->region), "%s", key->region);
-		snprintf(c->service, sizeof(c->service), "%s", key->service);
-		rc = cache_hmac(c, sts, strlen(sts), out);
+	if (k != NULL && strlen(key->secret_access_key) < sizeof(k->secret) &&
+	    strlen(key->region) < sizeof(k->region) &&
+	    strlen(key->service) < sizeof(k->service) && cache_load(k, ks) == 0) {
+		k->valid = 1;
+		k->used = ++c->clock;
+		snprintf(k->secret, sizeof(k->secret), "%s", key->secret_access_key);
+		snprintf(k->date, sizeof(k->date), "%.8s", amz_date);
+		snprintf(k->region, sizeof(k->region), "%s", key->region);
+		snprintf(k->service, sizeof(k->service), "%s", key->service);
+		rc = cache_hmac(k, c->work, sts, strlen(sts), out);
 	} else {
-		if (c != NULL)
-			c->valid = 0;
+		if (k != NULL)
+			k->valid = 0;
 		rc = hmac_sha256(ks, SHA256_LEN, sts, strlen(sts), out);
 	}
 	OPENSSL_cleanse(ks, sizeof(ks));
