@@ -162,11 +162,11 @@ tf_http_xfer_prepare(CURL *c, const struct tf_http_request *req,
 		}
 		tf_buf_reset(&line);
 		/* "Name;" is curl's way of sending a header with an empty value. */
-		if (req->headers[i].value[0] == '\0')
-			rc = tf_buf_appendf(&line, "%s;", req->headers[i].name);
-		else
-			rc = tf_buf_appendf(&line, "%s: %s", req->headers[i].name,
-			    req->headers[i].value);
+		rc = tf_buf_append_str(&line, req->headers[i].name);
+		if (rc == TF_OK && req->headers[i].value[0] == '\0')
+			rc = tf_buf_append_char(&line, ';');
+		else if (rc == TF_OK && (rc = tf_buf_append_str(&line, ": ")) == TF_OK)
+			rc = tf_buf_append_str(&line, req->headers[i].value);
 		if (rc != TF_OK)
 			goto out;
 		rc = TF_ERR_NOMEM;

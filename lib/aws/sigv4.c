@@ -558,8 +558,15 @@ tf_sigv4_canonical_request(const struct tf_sigv4_request *req,
 		rc = tf_buf_append_char(&out, '\n');
 	if (rc == TF_OK)
 		rc = append_canonical_headers(&out, &sh, hdrs, req->n_headers);
+	/* Plain appends: this runs for every request (no format parsing). */
 	if (rc == TF_OK)
-		rc = tf_buf_appendf(&out, "\n%s\n%s", tf_buf_str(&sh), payload_hash);
+		rc = tf_buf_append_char(&out, '\n');
+	if (rc == TF_OK)
+		rc = tf_buf_append_str(&out, tf_buf_str(&sh));
+	if (rc == TF_OK)
+		rc = tf_buf_append_char(&out, '\n');
+	if (rc == TF_OK)
+		rc = tf_buf_append_str(&out, payload_hash);
 	if (rc != TF_OK)
 		goto out;
 
@@ -603,8 +610,16 @@ tf_sigv4_string_to_sign(const char *canonical, time_t t, const char *region,
 	rc = tf_sha256_hex(canonical, strlen(canonical), hash);
 	if (rc != TF_OK)
 		goto out;
-	rc = tf_buf_appendf(&b, ALGORITHM "\n%s\n%.8s/%s/%s/aws4_request\n%s",
-	    amz_date, amz_date, region, service, hash);
+	if ((rc = tf_buf_append_str(&b, ALGORITHM "\n")) == TF_OK &&
+	    (rc = tf_buf_append_str(&b, amz_date)) == TF_OK &&
+	    (rc = tf_buf_append_char(&b, '\n')) == TF_OK &&
+	    (rc = tf_buf_append(&b, amz_date, 8)) == TF_OK &&
+	    (rc = tf_buf_append_char(&b, '/')) == TF_OK &&
+	    (rc = tf_buf_append_str(&b, region)) == TF_OK &&
+	    (rc = tf_buf_append_char(&b, '/')) == TF_OK &&
+	    (rc = tf_buf_append_str(&b, service)) == TF_OK &&
+	    (rc = tf_buf_append_str(&b, "/aws4_request\n")) == TF_OK)
+		rc = tf_buf_append_str(&b, hash);
 	if (rc != TF_OK)
 		goto out;
 	*out = tf_buf_steal(&b);
