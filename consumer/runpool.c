@@ -21,6 +21,7 @@ struct tf_runpool {
 	int n_threads;                 /* started so far */
 	int max_threads;
 	int idle;                      /* threads waiting for a job */
+	int queued;                    /* jobs no thread has taken yet */
 };
 
 static void *
@@ -42,6 +43,7 @@ pool_main(void *arg)
 		p->head = j->next;
 		if (p->head == NULL)
 			p->tail = NULL;
+		p->queued--;
 		pthread_mutex_unlock(&p->lock);
 		j->fn(j->ctx);
 		tf_free(j);
@@ -92,15 +94,17 @@ tf_runpool_submit(struct tf_runpool *p, tf_runpool_fn *fn, void *ctx)
 	else
 		p->head = j;
 	p->tail = j;
-	/* Threads start when work needs them: a consumer whose runners all
-	 * return at once never starts one. */
-	if (p->idle == 0 && p->n_threads < p->max_threads &&
+	p->queued++;
+	/* Threads start when work needs them (more jobs wait than threads are
+	 * idle): a consumer whose runners all return at once never starts one. */
+	if (p->idle < p->queued && p->n_threads < p->max_threads &&
 	    pthread_create(&p->threads[p->n_threads], NULL, pool_main, p) == 0)
 		p->n_threads++;
 	if (p->n_threads == 0) {
 		/* No thread could start: nothing would ever run j (the only job
 		 * queued, as every earlier one was refused the same way). */
 		p->head = p->tail = NULL;
+		p->queued = 0;
 		pthread_mutex_unlock(&p->lock);
 		tf_free(j);
 		return TF_ERR_NOMEM;

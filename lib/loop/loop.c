@@ -68,6 +68,11 @@ struct tf_loop {
 	size_t n_waiting;
 	size_t max_xfers;               /* transfers on the wire at once */
 	struct sock *socks;             /* watched sockets, owned */
+	struct sock *spare;             /* allocated for sockets to come, owned
+	                                   (next links): curl's socket callback
+	                                   must not fail for want of memory,
+	                                   which would break the multi handle */
+	int n_spare;
 	struct tf_loop_timer *timers;   /* pending, owned */
 	struct work *works;             /* queued or running, owned */
 	CURL *idle[IDLE_EASY_MAX];      /* owned */
@@ -105,6 +110,27 @@ on_close_free(uv_handle_t *h)
 	tf_free(h->data);
 }
 
+/* Keeps SPARE_SOCKS socket structs ready, so that curl's socket callback
+ * never allocates: a transfer opens at most two sockets at once (happy
+ * eyeballs). -1 when memory is short (nothing is started then). */
+#define SPARE_SOCKS 2
+
+static int
+keep_spares(struct tf_loop *loop)
+{
+	struct sock *s;
+
+	while (loop->n_spare < SPARE_SOCKS) {
+		s = tf_calloc(1, sizeof(*s));
+		if (s == NULL)
+			return -1;
+		s->next = loop->spare;
+		loop->spare = s;
+		loop->n_spare++;
+	}
+	return 0;
+}
+
 /* Puts x (its req, cb and ctx set) on the wire. On failure x is freed and
  * nothing is called back. */
 static enum tf_err
@@ -112,6 +138,10 @@ start_xfer(struct tf_loop *loop, struct xfer *x)
 {
 	enum tf_err rc;
 
+	if (keep_spares(loop) != 0) {
+		tf_free(x);
+		return TF_ERR_NOMEM;
+	}
 	x->easy = loop->n_idle > 0 ? loop->idle[--loop->n_idle] : curl_easy_init();
 	if (x->easy == NULL) {
 		tf_free(x);
@@ -266,9 +296,12 @@ curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
 		return 0;
 	}
 	if (s == NULL) {
-		s = tf_calloc(1, sizeof(*s));
+		s = loop->spare;
 		if (s == NULL)
-			return -1;
+			return -1;  /* cannot happen: start_xfer() keeps spares */
+		loop->spare = s->next;
+		loop->n_spare--;
+		memset(s, 0, sizeof(*s));
 		if (uv_poll_init_socket(&loop->uv, &s->poll, fd) != 0) {
 			tf_free(s);
 			return -1;
@@ -412,6 +445,13 @@ drain(struct tf_loop *loop)
 	loop->multi = NULL;
 	while (loop->socks != NULL)
 		sock_close(loop, loop->socks);
+	while (loop->spare != NULL) {
+		struct sock *s = loop->spare;
+
+		loop->spare = s->next;
+		tf_free(s);
+	}
+	loop->n_spare = 0;
 	while (loop->n_idle > 0)
 		curl_easy_cleanup(loop->idle[--loop->n_idle]);
 	uv_close((uv_handle_t *)&loop->curl_timer, NULL);
