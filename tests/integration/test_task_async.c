@@ -527,28 +527,51 @@ test_chain_claims_the_next_iteration(void)
 	tf_free(id);
 }
 
+/* Why a chain's condition fails. */
+enum refusal {
+	SUSPEND_REQUESTED,    /* a suspend arrived during the run */
+	OTHER_OWNER,          /* the lease is not the writer's */
+	TAKEN_OVER            /* the run was ended (its lease ran out) and
+	                         another consumer claimed the next attempt */
+};
+
+static const char *const refusal_name[] = { "with a suspend requested",
+	"under another's lease", "after the run was taken over" };
+
 /* A chain whose condition fails writes nothing: the caller then writes the
  * outcome the ordinary way. */
 static void
-chain_refused(bool suspend)
+chain_refused(enum refusal why)
 {
-	struct tf_task_outcome o;
-	struct tf_task t;
+	struct tf_task_outcome o = { 0 };
+	struct tf_task t, other;
 	struct tf_manage_result r;
 	struct call c = { 0 };
-	int64_t now = tf_now_ms();
+	enum tf_task_status state;
+	int64_t now = tf_now_ms(), next_gen, enqueue_at;
 	char *id = NULL, err[256], *before = NULL, *after = NULL;
 	cJSON *item;
 
 	CHECK(create_claimed("{\"n\":3}", 3, now, &id, &t));
-	if (suspend) {
+	if (why == SUSPEND_REQUESTED) {
 		CHECK_INT_EQ(tf_manage_change(AWS, table, id, TF_MANAGE_SUSPEND, now,
 		    0, &r, err, sizeof(err)), TF_OK);
 		CHECK_INT_EQ(r.verdict, TF_MANAGE_REQUEST);
-	} else {
-		/* Another consumer's lease. */
+	} else if (why == OTHER_OWNER) {
 		tf_free(t.lease_owner);
 		t.lease_owner = tf_strdup("c2");
+	} else {
+		/* The sweeper ends the run whose lease ran out; c2 claims the
+		 * retry. */
+		o.kind = TF_OUTCOME_RETRY;
+		o.retry_at = now;
+		o.error = "lease expired";
+		o.lease_expired_before = now + 2 * LEASE_MS;
+		CHECK_INT_EQ(tf_task_finish(AWS, table, &t, &o, now + LEASE_MS + 1,
+		    &state, &next_gen, &enqueue_at, err, sizeof(err)), TF_OK);
+		CHECK_INT_EQ(tf_task_claim(AWS, table, id, next_gen, "c2", now, 250,
+		    LEASE_MS, &other, err, sizeof(err)), TF_OK);
+		tf_task_free(&other);
 	}
 	item = item_without_id(id);
 	before = cJSON_PrintUnformatted(item);
@@ -560,8 +583,7 @@ chain_refused(bool suspend)
 	cJSON_Delete(item);
 	CHECK_INT_EQ(c.calls, 1);
 	CHECK_INT_EQ(c.inside, 0);
-	CHECK_MSG(c.rc != TF_OK, "a chain %s was written",
-	    suspend ? "with a suspend requested" : "under another's lease");
+	CHECK_MSG(c.rc != TF_OK, "a chain %s was written", refusal_name[why]);
 	CHECK_MSG(before != NULL && after != NULL && strcmp(before, after) == 0,
 	    "the item changed:\n  before: %s\n  after:  %s", before ? before : "-",
 	    after ? after : "-");
@@ -576,13 +598,19 @@ chain_refused(bool suspend)
 static void
 test_chain_refused_when_suspend_requested(void)
 {
-	chain_refused(true);
+	chain_refused(SUSPEND_REQUESTED);
 }
 
 static void
 test_chain_refused_under_another_lease(void)
 {
-	chain_refused(false);
+	chain_refused(OTHER_OWNER);
+}
+
+static void
+test_chain_refused_after_a_takeover(void)
+{
+	chain_refused(TAKEN_OVER);
 }
 
 /* Work that cannot be built fails from the loop, not inside the call. */
@@ -958,6 +986,7 @@ main(void)
 	TF_RUN(test_chain_claims_the_next_iteration);
 	TF_RUN(test_chain_refused_when_suspend_requested);
 	TF_RUN(test_chain_refused_under_another_lease);
+	TF_RUN(test_chain_refused_after_a_takeover);
 	TF_RUN(test_unbuildable_writes_fail_from_the_loop);
 	TF_RUN(test_send_message_body_and_delay);
 	TF_RUN(test_lost_replies_are_recovered);
