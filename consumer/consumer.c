@@ -196,9 +196,6 @@ tf_consumer_start(struct tf_consumer *c)
 	c->metrics = tf_metrics_new(c->runners);
 	if (c->metrics == NULL)
 		return TF_ERR_NOMEM;
-	rc = tf_deleter_start(c->ctx->aws, c->ctx->queue_url, &c->deleter);
-	if (rc != TF_OK)
-		return rc;
 	/* Lease extensions give up quickly, so that the heartbeat can cancel a
 	 * run in time when they keep failing. */
 	rc = tf_context_new_client(c->ctx, c->cfg,
@@ -256,6 +253,10 @@ tf_consumer_start(struct tf_consumer *c)
 	if (rc != TF_OK)
 		return rc;
 	rc = tf_loop_new(NULL, &c->loop);
+	if (rc != TF_OK)
+		return rc;
+	rc = tf_deleter_start(c->ctx->aws, c->loop, c->ctx->queue_url,
+	    &c->deleter);
 	if (rc != TF_OK)
 		return rc;
 	rc = tf_receiver_start(c);
@@ -331,6 +332,9 @@ tf_consumer_shutdown(struct tf_consumer *c)
 		tf_deleter_flush(c->deleter, 2000);
 		return false;
 	}
+	/* The last deletes go out on the loop. */
+	tf_deleter_stop(c->deleter);
+	c->deleter = NULL;
 	/* Nothing is in flight but polls past their bound: stopping the loop
 	 * aborts them. */
 	tf_loop_stop(c->loop);
@@ -349,8 +353,6 @@ tf_consumer_shutdown(struct tf_consumer *c)
 	c->sweeper = NULL;
 	tf_heartbeat_stop(c->hb);
 	c->hb = NULL;
-	tf_deleter_stop(c->deleter);
-	c->deleter = NULL;
 	/* Every run finished: nothing for a crash journal to speak for. */
 	tf_journal_close(c->journal);
 	c->journal = NULL;
@@ -374,6 +376,7 @@ tf_consumer_free(struct tf_consumer *c)
 	tf_sweeper_stop(c->sweeper);
 	tf_heartbeat_stop(c->hb);
 	tf_deleter_stop(c->deleter);
+	c->deleter = NULL;
 	tf_loop_free(c->loop);
 	c->loop = NULL;
 	tf_receiver_free(c);

@@ -8,9 +8,9 @@
  * with asynchronous AWS calls (process.c), holding early messages on loop
  * timers. Runners that return at once are called on the loop; blocking ones
  * on the runner threads (runpool.h). Up to `concurrency` runs are in flight.
- * The heartbeat thread keeps running tasks leased; the deleter thread
- * deletes finished messages in batches; the sweeper and the watchdog have a
- * thread each. docs/design.md section 12 tells the whole design.
+ * Finished messages are deleted in batches on the loop (deleter.h). The
+ * heartbeat thread keeps the leases of blocking runs; the sweeper and the
+ * watchdog have a thread each. docs/design.md section 12 tells the whole design.
  */
 #ifndef TF_CONSUMER_H
 #define TF_CONSUMER_H

@@ -39,6 +39,8 @@ struct job {
 	int64_t late_ms;              /* the same, when late[0] is set */
 	int64_t claim_mono;           /* monotonic ms just before the claim: the
 	                                 lease it writes ends a visibility later */
+	bool chained;                 /* the run's outcome write claimed the
+	                                 next iteration (logged as "chained") */
 };
 
 static void job_log(const struct job *j, enum tf_log_level level,
@@ -51,7 +53,7 @@ static void
 job_log(const struct job *j, enum tf_log_level level, const char *outcome,
     const char *duration, const char *fmt, ...)
 {
-	struct tf_log_field f[8] = {
+	struct tf_log_field f[9] = {
 		{ "task", j->msg.id[0] ? j->msg.id : NULL },
 		{ "ns", j->ns },
 		{ "runner", j->runner },
@@ -60,6 +62,7 @@ job_log(const struct job *j, enum tf_log_level level, const char *outcome,
 		{ "outcome", outcome },
 		{ "duration_ms", duration },
 		{ "late_ms", duration != NULL && j->late[0] ? j->late : NULL },
+		{ "chained", j->chained ? "true" : NULL },
 	};
 	char text[1024];
 	va_list ap;
@@ -69,7 +72,7 @@ job_log(const struct job *j, enum tf_log_level level, const char *outcome,
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	tf_log_fields(level, f, 8, "%s", text);
+	tf_log_fields(level, f, 9, "%s", text);
 }
 
 /* Counts a run for /metrics: under its runner's name when this consumer
@@ -659,8 +662,9 @@ on_chained(void *ctx, enum tf_err rc, struct tf_task *t, const char *err)
 	 * (the chain's first) is stale now and deleted. */
 	r->state = TF_TASK_PENDING;
 	count_run(j, true, TF_METRICS_SUCCESS, r->took);
-	job_log(j, TF_LOG_INFO, "success", r->dur, "run finished; next "
-	    "iteration chained");
+	j->chained = true;
+	job_log(j, TF_LOG_INFO, "success", r->dur, "run finished");
+	j->chained = false;
 	delete_message(j);
 	tf_sqs_message_clear(&r->m);
 	tf_metrics_chained(c->metrics);

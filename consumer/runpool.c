@@ -17,8 +17,10 @@ struct tf_runpool {
 	pthread_cond_t work;           /* a job was queued, or stopping */
 	struct job *head, *tail;       /* owned: the queue, oldest first */
 	bool stopping;
-	pthread_t *threads;            /* owned */
-	int n_threads;
+	pthread_t *threads;            /* owned: max_threads slots */
+	int n_threads;                 /* started so far */
+	int max_threads;
+	int idle;                      /* threads waiting for a job */
 };
 
 static void *
@@ -29,8 +31,11 @@ pool_main(void *arg)
 
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		while (p->head == NULL && !p->stopping)
+		while (p->head == NULL && !p->stopping) {
+			p->idle++;
 			pthread_cond_wait(&p->work, &p->lock);
+			p->idle--;
+		}
 		j = p->head;
 		if (j == NULL)
 			break;  /* stopping, and nothing is left */
@@ -58,17 +63,11 @@ tf_runpool_start(int threads, struct tf_runpool **out)
 		threads = 1;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->work, NULL);
+	p->max_threads = threads;
 	p->threads = tf_calloc((size_t)threads, sizeof(*p->threads));
 	if (p->threads == NULL) {
 		tf_runpool_stop(p);
 		return TF_ERR_NOMEM;
-	}
-	for (; p->n_threads < threads; p->n_threads++) {
-		if (pthread_create(&p->threads[p->n_threads], NULL, pool_main,
-		    p) != 0) {
-			tf_runpool_stop(p);
-			return TF_ERR_NOMEM;
-		}
 	}
 	*out = p;
 	return TF_OK;
@@ -93,6 +92,19 @@ tf_runpool_submit(struct tf_runpool *p, tf_runpool_fn *fn, void *ctx)
 	else
 		p->head = j;
 	p->tail = j;
+	/* Threads start when work needs them: a consumer whose runners all
+	 * return at once never starts one. */
+	if (p->idle == 0 && p->n_threads < p->max_threads &&
+	    pthread_create(&p->threads[p->n_threads], NULL, pool_main, p) == 0)
+		p->n_threads++;
+	if (p->n_threads == 0) {
+		/* No thread could start: nothing would ever run j (the only job
+		 * queued, as every earlier one was refused the same way). */
+		p->head = p->tail = NULL;
+		pthread_mutex_unlock(&p->lock);
+		tf_free(j);
+		return TF_ERR_NOMEM;
+	}
 	pthread_cond_signal(&p->work);
 	pthread_mutex_unlock(&p->lock);
 	return TF_OK;

@@ -18,8 +18,9 @@ struct tf_runpool;
 /* A call to make on a pool thread; it may block. */
 typedef void tf_runpool_fn(void *ctx);
 
-/* Starts `threads` threads (at least 1). Caller stops the pool with
- * tf_runpool_stop(). */
+/* Makes a pool of up to `threads` threads (at least 1), started as work
+ * needs them (a job queued while none is idle starts one). Caller stops the
+ * pool with tf_runpool_stop(). */
 enum tf_err tf_runpool_start(int threads, struct tf_runpool **out);
 
 /* Queues fn(ctx) for the next free thread. TF_ERR_NOMEM, or

@@ -12,10 +12,11 @@
 /* Idle easy handles kept for reuse (connections live in the multi handle). */
 #define IDLE_EASY_MAX 64
 
-/* One transfer in flight. */
+/* One transfer in flight, or waiting for its turn (easy NULL). */
 struct xfer {
-	struct xfer *prev, *next;       /* loop->xfers */
-	CURL *easy;                     /* owned */
+	struct xfer *prev, *next;       /* loop->xfers, or loop->waiting */
+	const struct tf_http_request *req;  /* borrowed until cb */
+	CURL *easy;                     /* owned; NULL while waiting */
 	struct tf_http_xfer hx;         /* what curl's callbacks fill */
 	struct tf_http_response resp;   /* owned until the callback */
 	tf_loop_http_cb *cb;
@@ -62,6 +63,10 @@ struct tf_loop {
 	CURLM *multi;                   /* owned */
 	struct xfer *xfers;             /* in flight, owned */
 	size_t n_xfers;
+	struct xfer *waiting, *waiting_tail;  /* past max_xfers, in order of
+	                                   submission; owned (next links) */
+	size_t n_waiting;
+	size_t max_xfers;               /* transfers on the wire at once */
 	struct sock *socks;             /* watched sockets, owned */
 	struct tf_loop_timer *timers;   /* pending, owned */
 	struct work *works;             /* queued or running, owned */
@@ -100,6 +105,67 @@ on_close_free(uv_handle_t *h)
 	tf_free(h->data);
 }
 
+/* Puts x (its req, cb and ctx set) on the wire. On failure x is freed and
+ * nothing is called back. */
+static enum tf_err
+start_xfer(struct tf_loop *loop, struct xfer *x)
+{
+	enum tf_err rc;
+
+	x->easy = loop->n_idle > 0 ? loop->idle[--loop->n_idle] : curl_easy_init();
+	if (x->easy == NULL) {
+		tf_free(x);
+		return TF_ERR_NOMEM;
+	}
+	rc = tf_http_xfer_prepare(x->easy, x->req, &x->hx, &x->resp);
+	if (rc != TF_OK)
+		goto fail;
+	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, (char *)x);
+	if (curl_multi_add_handle(loop->multi, x->easy) != CURLM_OK) {
+		rc = TF_ERR_NOMEM;
+		tf_http_xfer_release(x->easy, &x->hx);
+		tf_http_response_free(&x->resp);
+		goto fail;
+	}
+	LIST_ADD(loop->xfers, x);
+	loop->n_xfers++;
+	return TF_OK;
+fail:
+	curl_easy_cleanup(x->easy);
+	tf_free(x);
+	return rc;
+}
+
+/* Starts waiting transfers while there is room; one that cannot start is
+ * called back with its error. */
+static void
+start_waiting(struct tf_loop *loop)
+{
+	struct xfer *x;
+	tf_loop_http_cb *cb;
+	void *ctx;
+	struct tf_http_response none;
+	enum tf_err rc;
+
+	while (loop->waiting != NULL && loop->n_xfers < loop->max_xfers &&
+	    !loop->stopping) {
+		x = loop->waiting;
+		loop->waiting = x->next;
+		if (loop->waiting == NULL)
+			loop->waiting_tail = NULL;
+		loop->n_waiting--;
+		x->next = NULL;
+		cb = x->cb;
+		ctx = x->ctx;
+		rc = start_xfer(loop, x);
+		if (rc != TF_OK) {
+			memset(&none, 0, sizeof(none));
+			cb(ctx, rc, &none, "the transfer could not start");
+			tf_http_response_free(&none);
+		}
+	}
+}
+
 /* Calls back and frees every transfer curl reports finished. */
 static void
 collect_done(struct tf_loop *loop)
@@ -131,6 +197,7 @@ collect_done(struct tf_loop *loop)
 		else
 			curl_easy_cleanup(x->easy);
 		tf_free(x);
+		start_waiting(loop);
 	}
 }
 
@@ -287,6 +354,8 @@ tf_loop_new(const struct tf_loop_config *cfg, struct tf_loop **out)
 	curl_multi_setopt(loop->multi, CURLMOPT_TIMERDATA, loop);
 	curl_multi_setopt(loop->multi, CURLMOPT_MAX_HOST_CONNECTIONS, per_host);
 	curl_multi_setopt(loop->multi, CURLMOPT_MAXCONNECTS, total);
+	loop->max_xfers = cfg->max_transfers > 0 ? (size_t)cfg->max_transfers :
+	    (size_t)total;
 	*out = loop;
 	return TF_OK;
 }
@@ -318,6 +387,14 @@ drain(struct tf_loop *loop)
 		curl_easy_cleanup(x->easy);
 		tf_free(x);
 	}
+	while ((x = loop->waiting) != NULL) {
+		loop->waiting = x->next;
+		loop->n_waiting--;
+		x->cb(x->ctx, TF_ERR_CANCELLED, &x->resp, "cancelled: the loop stopped");
+		tf_http_response_free(&x->resp);
+		tf_free(x);
+	}
+	loop->waiting_tail = NULL;
 	while ((t = loop->timers) != NULL) {
 		LIST_DEL(loop->timers, t);
 		uv_timer_stop(&t->uv);
@@ -390,37 +467,27 @@ tf_loop_http(struct tf_loop *loop, const struct tf_http_request *req,
     tf_loop_http_cb *cb, void *ctx)
 {
 	struct xfer *x;
-	enum tf_err rc;
 
 	if (loop->stopping)
 		return TF_ERR_CANCELLED;
 	x = tf_calloc(1, sizeof(*x));
 	if (x == NULL)
 		return TF_ERR_NOMEM;
-	x->easy = loop->n_idle > 0 ? loop->idle[--loop->n_idle] : curl_easy_init();
-	if (x->easy == NULL) {
-		tf_free(x);
-		return TF_ERR_NOMEM;
-	}
-	rc = tf_http_xfer_prepare(x->easy, req, &x->hx, &x->resp);
-	if (rc != TF_OK)
-		goto fail;
-	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, (char *)x);
+	x->req = req;
 	x->cb = cb;
 	x->ctx = ctx;
-	if (curl_multi_add_handle(loop->multi, x->easy) != CURLM_OK) {
-		rc = TF_ERR_NOMEM;
-		tf_http_xfer_release(x->easy, &x->hx);
-		tf_http_response_free(&x->resp);
-		goto fail;
+	if (loop->waiting != NULL || loop->n_xfers >= loop->max_xfers) {
+		/* Its turn comes when one on the wire ends: a bounded number of
+		 * easy handles and buffers, whatever the caller submits. */
+		if (loop->waiting_tail != NULL)
+			loop->waiting_tail->next = x;
+		else
+			loop->waiting = x;
+		loop->waiting_tail = x;
+		loop->n_waiting++;
+		return TF_OK;
 	}
-	LIST_ADD(loop->xfers, x);
-	loop->n_xfers++;
-	return TF_OK;
-fail:
-	curl_easy_cleanup(x->easy);
-	tf_free(x);
-	return rc;
+	return start_xfer(loop, x);
 }
 
 static void
@@ -546,5 +613,5 @@ tf_loop_work(struct tf_loop *loop, void (*work)(void *ctx), tf_loop_fn *done,
 size_t
 tf_loop_transfers(const struct tf_loop *loop)
 {
-	return loop->n_xfers;
+	return loop->n_xfers + loop->n_waiting;
 }

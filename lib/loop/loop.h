@@ -34,6 +34,9 @@ struct tf_loop_config {
 	                               (more transfers wait for one); 0: 64 */
 	long max_connections;       /* idle connections kept alive in the pool;
 	                               0: max_host_connections * 2 */
+	long max_transfers;         /* transfers on the wire at once; more wait
+	                               in order of submission, holding no curl
+	                               handle or buffer; 0: max_connections */
 };
 
 /* A function run later on the loop; rc is TF_OK, or TF_ERR_CANCELLED when

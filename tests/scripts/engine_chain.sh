@@ -32,7 +32,7 @@ runs_of() { grep -c "\"task\":\"$1\".*\"outcome\":\"\\(success\\|completed\\)\""
 check "chain-now-40-runs-logged" test "$(runs_of chain-now)" = 40
 check "chain-soon-4-runs-logged" test "$(runs_of chain-soon)" = 4
 check "chain-later-2-runs-logged" test "$(runs_of chain-later)" = 2
-chained_of() { grep "\"task\":\"$1\"" "$E2E_DIR/c1.log" | grep -c "next iteration chained"; }
+chained_of() { grep "\"task\":\"$1\"" "$E2E_DIR/c1.log" | grep -c '"chained":"true"'; }
 check "chain-now-39-chained" test "$(chained_of chain-now)" = 39
 check "chain-soon-3-chained-each-at-its-time" test "$(chained_of chain-soon)" = 3
 check "chain-later-not-chained" test "$(chained_of chain-later)" = 0

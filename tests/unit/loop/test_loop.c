@@ -286,6 +286,69 @@ test_transfers_reuse_connections(void)
 	pthread_mutex_unlock(&server.lock);
 }
 
+/* Transfers past max_transfers wait for their turn, in order. */
+struct capped_state {
+	struct tf_loop *loop;
+	int order[8], n, ok;
+	size_t most_on_loop;
+};
+
+struct capped_arg {
+	struct capped_state *s;
+	int id;
+};
+
+static void
+on_capped(void *ctx, enum tf_err rc, struct tf_http_response *resp,
+    const char *errtext)
+{
+	struct capped_arg *a = ctx;
+	struct capped_state *s = a->s;
+
+	s->order[s->n++] = a->id;
+	if (rc == TF_OK && resp->status == 200)
+		s->ok++;
+	if (s->n == 6)
+		tf_loop_stop(s->loop);
+}
+
+static void
+test_transfers_past_the_cap_wait_in_order(void)
+{
+	struct fake_reply ok[] = { { 200, "{}", 0, 5 } };
+	struct tf_loop_config cfg = { .max_transfers = 1 };
+	struct capped_state s = { 0 };
+	struct capped_arg args[6];
+	struct tf_http_request req;
+	struct tf_loop *loop = NULL;
+	char url[64];
+	int i;
+
+	fake_http_script(&server, ok, 1);
+	server.connections = 0;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", server.port);
+	req = (struct tf_http_request){ .method = "POST", .url = url,
+	    .body = "{}", .body_len = 2, .timeout_ms = 3000 };
+	CHECK_INT_EQ(tf_loop_new(&cfg, &loop), TF_OK);
+	s.loop = loop;
+	for (i = 0; i < 6; i++) {
+		args[i] = (struct capped_arg){ &s, i };
+		CHECK_INT_EQ(tf_loop_http(loop, &req, on_capped, &args[i]), TF_OK);
+	}
+	/* All six are the loop's, one on the wire. */
+	CHECK_INT_EQ(tf_loop_transfers(loop), 6);
+	CHECK_INT_EQ(tf_loop_run(loop), TF_OK);
+	tf_loop_free(loop);
+	/* The server answers one connection at a time: six transfers at once
+	 * would have opened six and waited out their timeouts. */
+	CHECK_INT_EQ(s.ok, 6);
+	for (i = 0; i < 6; i++)
+		CHECK_INT_EQ(s.order[i], i);
+	pthread_mutex_lock(&server.lock);
+	CHECK_INT_EQ(server.connections, 1);
+	pthread_mutex_unlock(&server.lock);
+}
+
 #define IN_FLIGHT 16
 
 /* How callbacks of one kind ended. */
@@ -408,6 +471,7 @@ main(void)
 	TF_RUN(test_posts_from_threads_run_on_the_loop_in_order);
 	TF_RUN(test_work_runs_off_the_loop);
 	TF_RUN(test_transfers_reuse_connections);
+	TF_RUN(test_transfers_past_the_cap_wait_in_order);
 	TF_RUN(test_stop_cancels_everything_in_flight);
 	TF_RUN(test_free_without_run_cancels);
 	fake_http_stop(&server);
