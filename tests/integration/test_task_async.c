@@ -670,7 +670,6 @@ receive_one(const char *url, int64_t deadline, int64_t *at)
 static void
 test_send_message_body_and_delay(void)
 {
-	struct tf_sqs_depth depth;
 	struct call c = { 0 };
 	char *name = itest_name("tf-async"), *url = NULL, *body = NULL;
 	int64_t now = tf_now_ms(), sent, at = 0;
@@ -685,10 +684,10 @@ test_send_message_body_and_delay(void)
 	CHECK_INT_EQ(c.calls, 1);
 	CHECK_INT_EQ(c.inside, 0);
 	CHECK_MSG(c.rc == TF_OK, "send: %s", c.err);
-	CHECK_INT_EQ(tf_sqs_queue_depth(AWS, url, &depth), TF_OK);
-	CHECK_INT_EQ(depth.delayed, 1);
 	body = receive_one(url, tf_mono_ms() + 20000, &at);
 	CHECK(body != NULL);
+	/* Not visible before its delay: it cannot come early, however busy
+	 * the machine. */
 	CHECK_MSG(at - sent >= 1500, "a message delayed 2 s arrived after %lld ms",
 	    (long long)(at - sent));
 	doc = cJSON_Parse(body);
@@ -969,6 +968,7 @@ test_lost_replies_are_recovered(void)
 	tf_task_free(&chain.t);
 	tf_free(id);
 }
+
 
 int
 main(void)
