@@ -41,6 +41,8 @@ struct call {
 	enum tf_task_status state;  /* finish: the status written */
 	int64_t next_gen, enqueue_at;
 	char err[512];
+	bool stalled;               /* no callback came in time: the loop was
+	                               stopped, which cancelled the call */
 };
 
 /* Counts a callback and stops the loop. */
@@ -969,6 +971,118 @@ test_lost_replies_are_recovered(void)
 	tf_free(id);
 }
 
+/* ---- allocation failures ------------------------------------------------ */
+
+enum op { CLAIM, FINISH, CHAIN, SEND };
+
+/* Longer than any call against the stand-ins takes, retries included. */
+#define STALL_MS 10000
+
+static const char *const op_name[] = { "claim", "finish", "chain", "send" };
+
+/* Stops a loop whose callback never came. */
+static void
+on_too_long(void *ctx, enum tf_err rc)
+{
+	struct call *c = ctx;
+
+	if (rc == TF_OK && c->calls == 0) {
+		c->stalled = true;
+		tf_loop_stop(c->loop);
+	}
+}
+
+/* Runs op once with the allocation after n more failing (a fresh task for
+ * each run); *failed says whether an allocation was failed. False when the
+ * run could not be set up. */
+static bool
+op_with_failure(enum op op, const char *url, long n, struct call *c,
+    bool *failed)
+{
+	struct tf_task_outcome o;
+	struct tf_task t;
+	int64_t now = tf_now_ms();
+	long before;
+	char *id = NULL;
+	bool ready = false;
+
+	memset(&t, 0, sizeof(t));
+	*failed = false;
+	if (op == CLAIM ? (id = create("{\"n\":3}", 3, now)) == NULL :
+	    op != SEND && !create_claimed("{\"n\":3}", 3, now, &id, &t))
+		return false;
+	if (!call_begin(c) ||
+	    tf_loop_after(c->loop, STALL_MS, on_too_long, c, NULL) != TF_OK)
+		goto out;
+	ready = true;
+	chain_outcome(&o, now);
+	before = tf_alloc_failures();
+	tf_alloc_fail_after(n);
+	switch (op) {
+	case CLAIM:
+		tf_task_claim_async(AWS, c->loop, table, id, 1, "c1", now, 250,
+		    LEASE_MS, on_claim, c);
+		break;
+	case FINISH:
+		tf_task_finish_async(AWS, c->loop, table, &t, &o, now, on_finish, c);
+		break;
+	case CHAIN:
+		tf_task_chain_async(AWS, c->loop, table, &t, &o, now, "c1",
+		    LEASE_MS, on_claim, c);
+		break;
+	case SEND:
+		tf_task_send_message_async(AWS, c->loop, url, "task-t", now, 1, now,
+		    on_send, c);
+		break;
+	}
+	c->starting = false;
+	tf_loop_run(c->loop);
+	tf_alloc_fail_after(-1);
+	*failed = tf_alloc_failures() != before;
+	tf_loop_free(c->loop);
+	c->loop = NULL;
+out:
+	tf_task_free(&t);
+	tf_free(id);
+	return ready;
+}
+
+/* Every allocation of op failed in turn: whichever fails, the callback
+ * comes exactly once, by itself (not only when the loop is stopped) and
+ * from the loop, and the run with no failure succeeds. One exception is
+ * allowed: when the very first allocation (the call's own state) fails,
+ * task_async.c calls back at once, inside the starting call (task_async.h
+ * promises "later" even then). */
+static void
+ops_survive_allocation_failures(enum op op)
+{
+	struct call c = { 0 };
+	char *name = itest_name("tf-async-oom"), *url = NULL;
+	bool failed = true;
+	long n;
+
+	CHECK(name != NULL);
+	CHECK_INT_EQ(tf_sqs_create_queue(AWS, name, NULL, &url), TF_OK);
+	tf_free(name);
+	for (n = 0; failed && n < 5000; n++) {
+		CHECK_MSG(op_with_failure(op, url, n, &c, &failed), "setup: cannot "
+		    "create or claim a task for the %s", op_name[op]);
+		CHECK_MSG(!c.stalled, "%s with allocation %ld failing: no callback "
+		    "within %d s (only the loop's stop called back)", op_name[op], n,
+		    STALL_MS / 1000);
+		CHECK_MSG(c.calls == 1, "%s with allocation %ld failing: %d callbacks",
+		    op_name[op], n, c.calls);
+		CHECK_MSG(c.inside == 0 || n == 0, "%s with allocation %ld failing "
+		    "called back inside the starting call", op_name[op], n);
+	}
+	CHECK_MSG(!failed, "%s still failing after %ld allocations", op_name[op], n);
+	CHECK_MSG(c.rc == TF_OK, "%s with no allocation failing: %s", op_name[op],
+	    c.err);
+	printf("# %s: %ld allocations failed in turn\n", op_name[op], n - 1);
+	tf_task_free(&c.t);
+	tf_sqs_delete_queue(AWS, url);
+	tf_free(url);
+}
 
 int
 main(void)
@@ -990,6 +1104,14 @@ main(void)
 	TF_RUN(test_unbuildable_writes_fail_from_the_loop);
 	TF_RUN(test_send_message_body_and_delay);
 	TF_RUN(test_lost_replies_are_recovered);
+	TF_RUN_NAMED("test_claim_survives_allocation_failures",
+	    ops_survive_allocation_failures, CLAIM);
+	TF_RUN_NAMED("test_finish_survives_allocation_failures",
+	    ops_survive_allocation_failures, FINISH);
+	TF_RUN_NAMED("test_chain_survives_allocation_failures",
+	    ops_survive_allocation_failures, CHAIN);
+	TF_RUN_NAMED("test_send_survives_allocation_failures",
+	    ops_survive_allocation_failures, SEND);
 	rc = tf_test_summary();
 	tf_ddb_delete_table(AWS, table);
 	tf_free(table);

@@ -234,6 +234,57 @@ test_sixteen_threads_run_sixteen_at_a_time(void)
 	bounded_by_threads(16);
 }
 
+/* A thread that an earlier job left idle is one thread, not `threads`:
+ * a burst of `threads` blocking jobs queued while it waits still runs all
+ * at once (a pool that counts the idle thread for the whole burst wakes it
+ * for the first job and leaves the rest queued behind it). Repeated on
+ * fresh pools, as the thread must be found waiting when the burst comes. */
+static void
+idle_threads_take_a_burst(int threads)
+{
+	struct job first, jobs[16];
+	struct shared s;
+	struct tf_runpool *p = NULL;
+	int round, i, started = 0;
+	bool all_at_once = true;
+
+	for (round = 0; round < 100 && all_at_once; round++) {
+		shared_init(&s);
+		CHECK_INT_EQ(tf_runpool_start(threads, &p), TF_OK);
+		first = (struct job){ &s, 0, false, NULL };
+		CHECK_INT_EQ(tf_runpool_submit(p, job_run, &first), TF_OK);
+		pthread_mutex_lock(&s.lock);
+		wait_for(&s, &s.finished, 1);
+		pthread_mutex_unlock(&s.lock);
+		for (i = 0; i < threads; i++) {
+			jobs[i] = (struct job){ &s, 1 + i, true, NULL };
+			if (tf_runpool_submit(p, job_run, &jobs[i]) != TF_OK)
+				break;
+		}
+		pthread_mutex_lock(&s.lock);
+		all_at_once = i == threads && wait_for(&s, &s.started, 1 + threads);
+		started = s.started - 1;
+		pthread_mutex_unlock(&s.lock);
+		open_gate(&s);
+		tf_runpool_stop(p);
+		shared_destroy(&s);
+	}
+	CHECK_MSG(all_at_once, "round %d: %d of %d blocking jobs ran at once on "
+	    "%d threads", round, started, threads, threads);
+}
+
+static void
+test_idle_threads_take_a_burst_of_four(void)
+{
+	idle_threads_take_a_burst(4);
+}
+
+static void
+test_idle_threads_take_a_burst_of_sixteen(void)
+{
+	idle_threads_take_a_burst(16);
+}
+
 static void
 test_one_thread_keeps_submission_order(void)
 {
@@ -376,6 +427,8 @@ main(void)
 	TF_RUN(test_one_thread_runs_one_at_a_time);
 	TF_RUN(test_four_threads_run_four_at_a_time);
 	TF_RUN(test_sixteen_threads_run_sixteen_at_a_time);
+	TF_RUN(test_idle_threads_take_a_burst_of_four);
+	TF_RUN(test_idle_threads_take_a_burst_of_sixteen);
 	TF_RUN(test_one_thread_keeps_submission_order);
 	TF_RUN(test_stop_finishes_the_queue_and_refuses_new_jobs);
 	TF_RUN(test_zero_threads_means_one_and_stop_null_is_fine);
