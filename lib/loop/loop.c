@@ -73,6 +73,7 @@ struct tf_loop {
 	                                   must not fail for want of memory,
 	                                   which would break the multi handle */
 	int n_spare;
+	int n_socks;                    /* in loop->socks */
 	struct tf_loop_timer *timers;   /* pending, owned */
 	struct work *works;             /* queued or running, owned */
 	CURL *idle[IDLE_EASY_MAX];      /* owned */
@@ -110,17 +111,20 @@ on_close_free(uv_handle_t *h)
 	tf_free(h->data);
 }
 
-/* Keeps SPARE_SOCKS socket structs ready, so that curl's socket callback
- * never allocates: a transfer opens at most two sockets at once (happy
- * eyeballs). -1 when memory is short (nothing is started then). */
+/* Keeps a socket struct ready for every socket curl may open before the
+ * next transfer starts, so that its socket callback never allocates: one
+ * per transfer on the wire (with this one) beyond the sockets watched, and
+ * SPARE_SOCKS more (happy eyeballs tries two addresses at once). -1 when
+ * memory is short (nothing is started then). */
 #define SPARE_SOCKS 2
 
 static int
 keep_spares(struct tf_loop *loop)
 {
 	struct sock *s;
+	long want = (long)loop->n_xfers + 1 + SPARE_SOCKS - loop->n_socks;
 
-	while (loop->n_spare < SPARE_SOCKS) {
+	while (loop->n_spare < want) {
 		s = tf_calloc(1, sizeof(*s));
 		if (s == NULL)
 			return -1;
@@ -276,6 +280,7 @@ static void
 sock_close(struct tf_loop *loop, struct sock *s)
 {
 	LIST_DEL(loop->socks, s);
+	loop->n_socks--;
 	uv_poll_stop(&s->poll);
 	uv_close((uv_handle_t *)&s->poll, on_close_free);
 }
@@ -310,6 +315,7 @@ curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
 		s->fd = fd;
 		s->loop = loop;
 		LIST_ADD(loop->socks, s);
+		loop->n_socks++;
 		curl_multi_assign(loop->multi, fd, s);
 	}
 	if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
