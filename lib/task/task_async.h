@@ -8,8 +8,9 @@
  * requested during the run) these read it with an asynchronous GetItem.
  *
  * Each function starts the work and calls cb exactly once, later, on the
- * loop's thread (also when it could not start: then from a 0 ms timer).
- * Call them on the loop's thread.
+ * loop's thread (also when it could not start: then from a 0 ms timer;
+ * only when memory is too short even for that, at once with
+ * TF_ERR_NOMEM). Call them on the loop's thread.
  */
 #ifndef TF_TASK_ASYNC_H
 #define TF_TASK_ASYNC_H
