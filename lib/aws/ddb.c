@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aws/ddb_wire.h"
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
@@ -346,8 +347,8 @@ tf_ddb_describe_ttl(struct tf_aws *aws, const char *table, char *status,
 
 /* A GetItem request; NULL when out of memory. Caller frees with
  * cJSON_Delete(). */
-static cJSON *
-get_request(const char *table, const cJSON *key, bool consistent,
+cJSON *
+tf_ddb_get_request(const char *table, const cJSON *key, bool consistent,
     const struct tf_ddb_expr *e)
 {
 	struct tf_ddb_expr proj = { 0 };
@@ -373,7 +374,7 @@ tf_ddb_get_item(struct tf_aws *aws, const char *table, const cJSON *key,
 {
 	enum tf_err rc;
 
-	rc = call_take(aws, "GetItem", get_request(table, key, consistent, e),
+	rc = call_take(aws, "GetItem", tf_ddb_get_request(table, key, consistent, e),
 	    "Item", item);
 	if (rc == TF_OK && *item == NULL)
 		rc = TF_ERR_NOT_FOUND;
@@ -395,8 +396,8 @@ tf_ddb_put_item(struct tf_aws *aws, const char *table, const cJSON *item,
 
 /* An UpdateItem request; NULL when out of memory. Caller frees with
  * cJSON_Delete(). */
-static cJSON *
-update_request(const char *table, const cJSON *key, const struct tf_ddb_expr *e,
+cJSON *
+tf_ddb_update_request(const char *table, const cJSON *key, const struct tf_ddb_expr *e,
     const char *return_values)
 {
 	cJSON *req = request_with(table, e);
@@ -414,7 +415,7 @@ tf_ddb_update_item(struct tf_aws *aws, const char *table, const cJSON *key,
     const struct tf_ddb_expr *e, const char *return_values, cJSON **attributes)
 {
 	return call_take(aws, "UpdateItem",
-	    update_request(table, key, e, return_values), "Attributes", attributes);
+	    tf_ddb_update_request(table, key, e, return_values), "Attributes", attributes);
 }
 
 enum tf_err
@@ -435,8 +436,8 @@ tf_ddb_delete_item(struct tf_aws *aws, const char *table, const cJSON *key,
  * condition and ScanIndexForward, which Scan does not take. */
 /* A Query or Scan request for the page after exclusive_start (borrowed; may
  * be NULL); NULL when out of memory. Caller frees with cJSON_Delete(). */
-static cJSON *
-page_request(const struct tf_ddb_query *q, const cJSON *exclusive_start)
+cJSON *
+tf_ddb_page_request(const struct tf_ddb_query *q, const cJSON *exclusive_start)
 {
 	cJSON *req = request_with(q->table, q->expr);
 
@@ -459,7 +460,7 @@ read_page(struct tf_aws *aws, const char *op, const struct tf_ddb_query *q,
 	cJSON *req = NULL, *resp = NULL;
 
 	*items = NULL;
-	req = page_request(q, *exclusive_start);
+	req = tf_ddb_page_request(q, *exclusive_start);
 	if (req == NULL)
 		goto out;
 	rc = ddb_call(aws, op, req, &resp);
@@ -580,110 +581,4 @@ tf_ddb_batch_write(struct tf_aws *aws, const char *table,
 	if (chunk != NULL)
 		rc = batch_write_chunk(aws, table, chunk, max_rounds);
 	return rc;
-}
-
-/*
- * The same calls on an event loop (aws_async.h), with the requests built by
- * the synchronous calls' own functions.
- */
-
-/* One asynchronous call: which members of the answer go to the callback. */
-struct ddb_async {
-	tf_ddb_async_cb *cb;
-	void *ctx;                 /* borrowed: the caller's */
-	const char *take;          /* static: "Item", "Attributes" or "Items" */
-	int paged;                 /* also hand over LastEvaluatedKey */
-	int need_value;            /* no value is TF_ERR_NOT_FOUND (GetItem) */
-};
-
-static void
-on_ddb_answer(void *ctx, enum tf_err rc, const char *body, size_t len,
-    const struct tf_aws_error *err)
-{
-	struct ddb_async *a = ctx;
-	cJSON *resp = NULL, *value = NULL, *next = NULL;
-
-	if (rc == TF_OK) {
-		resp = cJSON_ParseWithLength(body, len);
-		if (resp == NULL)
-			rc = len == 0 ? TF_OK : TF_ERR_PARSE;
-	}
-	if (rc == TF_OK) {
-		value = cJSON_DetachItemFromObjectCaseSensitive(resp, a->take);
-		if (a->paged) {
-			next = cJSON_DetachItemFromObjectCaseSensitive(resp,
-			    "LastEvaluatedKey");
-			if (value == NULL)
-				value = cJSON_CreateArray();
-			if (value == NULL)
-				rc = TF_ERR_NOMEM;
-		}
-		if (value == NULL && a->need_value)
-			rc = TF_ERR_NOT_FOUND;
-	}
-	cJSON_Delete(resp);
-	if (rc != TF_OK && rc != TF_ERR_NOT_FOUND) {
-		cJSON_Delete(value);
-		cJSON_Delete(next);
-		value = next = NULL;
-	}
-	a->cb(a->ctx, rc, value, next, err);
-	tf_free(a);
-}
-
-/* Prints req (taken: freed here; NULL means out of memory) and starts op. */
-static enum tf_err
-start_ddb_async(struct tf_aws *aws, struct tf_loop *loop, const char *op,
-    cJSON *req, const char *take, int paged, int need_value,
-    tf_ddb_async_cb *cb, void *ctx)
-{
-	struct ddb_async *a = NULL;
-	enum tf_err rc = TF_ERR_NOMEM;
-	char *text = NULL;
-
-	if (req != NULL)
-		text = cJSON_PrintUnformatted(req);
-	cJSON_Delete(req);
-	if (text == NULL)
-		goto out;
-	a = tf_calloc(1, sizeof(*a));
-	if (a == NULL)
-		goto out;
-	*a = (struct ddb_async){ cb, ctx, take, paged, need_value };
-	rc = tf_aws_call_async(aws, loop, TF_AWS_DYNAMODB, op, text, strlen(text),
-	    NULL, on_ddb_answer, a);
-	if (rc == TF_OK)
-		a = NULL;
-out:
-	tf_free(a);
-	cJSON_free(text);
-	return rc;
-}
-
-enum tf_err
-tf_ddb_get_item_async(struct tf_aws *aws, struct tf_loop *loop,
-    const char *table, const cJSON *key, bool consistent,
-    const struct tf_ddb_expr *e, tf_ddb_async_cb *cb, void *ctx)
-{
-	return start_ddb_async(aws, loop, "GetItem",
-	    get_request(table, key, consistent, e), "Item", 0, 1, cb, ctx);
-}
-
-enum tf_err
-tf_ddb_update_item_async(struct tf_aws *aws, struct tf_loop *loop,
-    const char *table, const cJSON *key, const struct tf_ddb_expr *e,
-    const char *return_values, tf_ddb_async_cb *cb, void *ctx)
-{
-	return start_ddb_async(aws, loop, "UpdateItem",
-	    update_request(table, key, e, return_values), "Attributes", 0, 0, cb,
-	    ctx);
-}
-
-enum tf_err
-tf_ddb_query_page_async(struct tf_aws *aws, struct tf_loop *loop,
-    const struct tf_ddb_query *q, const cJSON *exclusive_start,
-    tf_ddb_async_cb *cb, void *ctx)
-{
-	return start_ddb_async(aws, loop, "Query",
-	    page_request(q, exclusive_start), "Items", 1, 0, cb, ctx);
 }
