@@ -247,8 +247,6 @@ next_in(struct tf_json_scan *sc, char close)
 			return fail(sc, close == '}' ? "',' or '}' expected" :
 			    "',' or ']' expected");
 		sc->pos++;
-		if (next_byte(sc) == close)
-			return fail(sc, "trailing comma");
 	}
 	sc->first = false;
 	return sc->error == NULL;
