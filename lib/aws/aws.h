@@ -23,6 +23,7 @@
 
 #include "aws/creds.h"
 #include "aws/http.h"
+#include "base/buf.h"
 #include "base/err.h"
 
 enum tf_aws_service {
@@ -86,6 +87,21 @@ struct tf_aws_call_opts {
 enum tf_err tf_aws_call(struct tf_aws *aws, enum tf_aws_service svc,
     const char *operation, const cJSON *request,
     const struct tf_aws_call_opts *opts, cJSON **response);
+
+/* tf_aws_call() for a request already in JSON text: body (len bytes,
+ * borrowed; NULL: "{}") is sent as it is. On TF_OK, *reply (the caller's,
+ * initialised; its old contents are dropped) holds the raw answer, "" for an
+ * empty one; it is the caller's to read and free with tf_buf_free(). On error
+ * *reply is left as it was. */
+enum tf_err tf_aws_call_text(struct tf_aws *aws, enum tf_aws_service svc,
+    const char *operation, const char *body, size_t len,
+    const struct tf_aws_call_opts *opts, struct tf_buf *reply);
+
+/* A buffer of the calling thread for building a request body in, emptied;
+ * borrowed, and reused by the thread's next call of tf_aws_scratch() (so use
+ * it for one request at a time); freed when the thread ends. NULL when out
+ * of memory. */
+struct tf_buf *tf_aws_scratch(void);
 
 /* The last error of a call on this thread; borrowed, overwritten by the next
  * failing call on the same thread. */

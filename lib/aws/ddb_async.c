@@ -1,8 +1,6 @@
 /* ddb_async.c - the DynamoDB calls on an event loop. */
 #include "aws/ddb_async.h"
 
-#include <string.h>
-
 #include "aws/ddb_wire.h"
 #include "base/alloc.h"
 
@@ -50,32 +48,24 @@ on_ddb_answer(void *ctx, enum tf_err rc, const char *body, size_t len,
 	tf_free(a);
 }
 
-/* Prints req (taken: freed here; NULL means out of memory) and starts op. */
+/* Starts op with the request in b (rc: what building it returned). */
 static enum tf_err
 start_ddb_async(struct tf_aws *aws, struct tf_loop *loop, const char *op,
-    cJSON *req, const char *take, int paged, int need_value,
-    tf_ddb_async_cb *cb, void *ctx)
+    enum tf_err rc, const struct tf_buf *b, const char *take, int paged,
+    int need_value, tf_ddb_async_cb *cb, void *ctx)
 {
 	struct ddb_async *a = NULL;
-	enum tf_err rc = TF_ERR_NOMEM;
-	char *text = NULL;
 
-	if (req != NULL)
-		text = cJSON_PrintUnformatted(req);
-	cJSON_Delete(req);
-	if (text == NULL)
-		goto out;
+	if (rc != TF_OK)
+		return rc;
 	a = tf_calloc(1, sizeof(*a));
 	if (a == NULL)
-		goto out;
+		return TF_ERR_NOMEM;
 	*a = (struct ddb_async){ cb, ctx, take, paged, need_value };
-	rc = tf_aws_call_async(aws, loop, TF_AWS_DYNAMODB, op, text, strlen(text),
+	rc = tf_aws_call_async(aws, loop, TF_AWS_DYNAMODB, op, b->data, b->len,
 	    NULL, on_ddb_answer, a);
-	if (rc == TF_OK)
-		a = NULL;
-out:
-	tf_free(a);
-	cJSON_free(text);
+	if (rc != TF_OK)
+		tf_free(a);
 	return rc;
 }
 
@@ -84,8 +74,11 @@ tf_ddb_get_item_async(struct tf_aws *aws, struct tf_loop *loop,
     const char *table, const cJSON *key, bool consistent,
     const struct tf_ddb_expr *e, tf_ddb_async_cb *cb, void *ctx)
 {
-	return start_ddb_async(aws, loop, "GetItem",
-	    tf_ddb_get_request(table, key, consistent, e), "Item", 0, 1, cb, ctx);
+	struct tf_buf *b = tf_aws_scratch();
+
+	return start_ddb_async(aws, loop, "GetItem", b == NULL ? TF_ERR_NOMEM :
+	    tf_ddb_get_body(b, table, key, consistent, e), b, "Item", 0, 1, cb,
+	    ctx);
 }
 
 enum tf_err
@@ -93,9 +86,11 @@ tf_ddb_update_item_async(struct tf_aws *aws, struct tf_loop *loop,
     const char *table, const cJSON *key, const struct tf_ddb_expr *e,
     const char *return_values, tf_ddb_async_cb *cb, void *ctx)
 {
-	return start_ddb_async(aws, loop, "UpdateItem",
-	    tf_ddb_update_request(table, key, e, return_values), "Attributes", 0, 0, cb,
-	    ctx);
+	struct tf_buf *b = tf_aws_scratch();
+
+	return start_ddb_async(aws, loop, "UpdateItem", b == NULL ?
+	    TF_ERR_NOMEM : tf_ddb_key_body(b, table, key, e, return_values), b,
+	    "Attributes", 0, 0, cb, ctx);
 }
 
 enum tf_err
@@ -103,6 +98,8 @@ tf_ddb_query_page_async(struct tf_aws *aws, struct tf_loop *loop,
     const struct tf_ddb_query *q, const cJSON *exclusive_start,
     tf_ddb_async_cb *cb, void *ctx)
 {
-	return start_ddb_async(aws, loop, "Query",
-	    tf_ddb_page_request(q, exclusive_start), "Items", 1, 0, cb, ctx);
+	struct tf_buf *b = tf_aws_scratch();
+
+	return start_ddb_async(aws, loop, "Query", b == NULL ? TF_ERR_NOMEM :
+	    tf_ddb_page_body(b, q, exclusive_start), b, "Items", 1, 0, cb, ctx);
 }
