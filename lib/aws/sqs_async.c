@@ -81,6 +81,18 @@ new_call(void *ctx, struct sqs_async **a, struct tf_buf **b)
 	return true;
 }
 
+/* new_call() for a batch of n entries that calls cb back. */
+static bool
+new_batch_call(tf_sqs_batch_cb *cb, void *ctx, size_t n,
+    struct sqs_async **a, struct tf_buf **b)
+{
+	if (!new_call(ctx, a, b))
+		return false;
+	(*a)->batch_cb = cb;
+	(*a)->n_entries = n;
+	return true;
+}
+
 enum tf_err
 tf_sqs_send_message_async(struct tf_aws *aws, struct tf_loop *loop,
     const char *queue_url, const char *body, int delay_seconds,
@@ -125,10 +137,8 @@ handle_batch_async(struct tf_aws *aws, struct tf_loop *loop, const char *op,
 	struct sqs_async *a;
 	struct tf_buf *b;
 
-	if (!new_call(ctx, &a, &b))
+	if (!new_batch_call(cb, ctx, n, &a, &b))
 		return TF_ERR_NOMEM;
-	a->batch_cb = cb;
-	a->n_entries = n;
 	return start_sqs_async(aws, loop, op, tf_sqs_handle_batch_body(b,
 	    queue_url, entries, n, with_visibility), b, 0, a);
 }
@@ -160,10 +170,8 @@ tf_sqs_send_message_batch_async(struct tf_aws *aws, struct tf_loop *loop,
 	struct sqs_async *a;
 	struct tf_buf *b;
 
-	if (!new_call(ctx, &a, &b))
+	if (!new_batch_call(cb, ctx, n, &a, &b))
 		return TF_ERR_NOMEM;
-	a->batch_cb = cb;
-	a->n_entries = n;
 	a->send_batch = 1;
 	return start_sqs_async(aws, loop, "SendMessageBatch",
 	    tf_sqs_send_batch_body(b, queue_url, entries, n, a->sent), b, 0, a);

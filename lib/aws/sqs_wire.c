@@ -89,6 +89,41 @@ begin(struct tf_buf *b, const char *queue_url)
 	return put_str(b, "QueueUrl", queue_url, 1);
 }
 
+/* Appends a batch entry {"Id":id,"name":s} to b, with ,"int_name":v when
+ * int_name is not NULL; a comma before it unless first. */
+static enum tf_err
+put_entry(struct tf_buf *b, int first, const char *id, const char *name,
+    const char *s, const char *int_name, long v)
+{
+	enum tf_err rc = tf_buf_append_str(b, first ? "{" : ",{");
+
+	if (rc == TF_OK)
+		rc = put_str(b, "Id", id, 1);
+	if (rc == TF_OK)
+		rc = put_str(b, name, s, 0);
+	if (rc == TF_OK && int_name != NULL)
+		rc = put_int(b, int_name, v);
+	if (rc == TF_OK)
+		rc = tf_buf_append_char(b, '}');
+	return rc;
+}
+
+/* begin(), then the opening of the batch's entry list. */
+static enum tf_err
+begin_entries(struct tf_buf *b, const char *queue_url)
+{
+	enum tf_err rc = begin(b, queue_url);
+
+	return rc == TF_OK ? tf_buf_append_str(b, ",\"Entries\":[") : rc;
+}
+
+/* Closes the entry list and the request, after rc (the writing so far). */
+static enum tf_err
+end_entries(struct tf_buf *b, enum tf_err rc)
+{
+	return rc == TF_OK ? tf_buf_append_str(b, "]}") : rc;
+}
+
 enum tf_err
 tf_sqs_send_body(struct tf_buf *b, const char *queue_url, const char *body,
     int delay_seconds)
@@ -121,25 +156,14 @@ tf_sqs_send_batch_body(struct tf_buf *b, const char *queue_url,
 		    entries[i].delay_seconds) != TF_OK ||
 		    strlen(entries[i].id) >= sizeof(sent[i].id))
 			return TF_ERR_INVALID;
-	rc = begin(b, queue_url);
-	if (rc == TF_OK)
-		rc = tf_buf_append_str(b, ",\"Entries\":[");
+	rc = begin_entries(b, queue_url);
 	for (i = 0; rc == TF_OK && i < n; i++) {
-		rc = tf_buf_append_str(b, i == 0 ? "{" : ",{");
-		if (rc == TF_OK)
-			rc = put_str(b, "Id", entries[i].id, 1);
-		if (rc == TF_OK)
-			rc = put_str(b, "MessageBody", entries[i].body, 0);
-		if (rc == TF_OK)
-			rc = put_int(b, "DelaySeconds", entries[i].delay_seconds);
-		if (rc == TF_OK)
-			rc = tf_buf_append_char(b, '}');
+		rc = put_entry(b, i == 0, entries[i].id, "MessageBody",
+		    entries[i].body, "DelaySeconds", entries[i].delay_seconds);
 		snprintf(sent[i].id, sizeof(sent[i].id), "%s", entries[i].id);
 		tf_sqs_md5_hex(entries[i].body, sent[i].md5);
 	}
-	if (rc == TF_OK)
-		rc = tf_buf_append_str(b, "]}");
-	return rc;
+	return end_entries(b, rc);
 }
 
 enum tf_err
@@ -194,24 +218,12 @@ tf_sqs_handle_batch_body(struct tf_buf *b, const char *queue_url,
 
 	if (n == 0 || n > TF_SQS_MAX_BATCH)
 		return TF_ERR_INVALID;
-	rc = begin(b, queue_url);
-	if (rc == TF_OK)
-		rc = tf_buf_append_str(b, ",\"Entries\":[");
-	for (i = 0; rc == TF_OK && i < n; i++) {
-		rc = tf_buf_append_str(b, i == 0 ? "{" : ",{");
-		if (rc == TF_OK)
-			rc = put_str(b, "Id", entries[i].id, 1);
-		if (rc == TF_OK)
-			rc = put_str(b, "ReceiptHandle", entries[i].receipt_handle, 0);
-		if (rc == TF_OK && with_visibility)
-			rc = put_int(b, "VisibilityTimeout",
-			    entries[i].visibility_timeout);
-		if (rc == TF_OK)
-			rc = tf_buf_append_char(b, '}');
-	}
-	if (rc == TF_OK)
-		rc = tf_buf_append_str(b, "]}");
-	return rc;
+	rc = begin_entries(b, queue_url);
+	for (i = 0; rc == TF_OK && i < n; i++)
+		rc = put_entry(b, i == 0, entries[i].id, "ReceiptHandle",
+		    entries[i].receipt_handle, with_visibility ?
+		    "VisibilityTimeout" : NULL, entries[i].visibility_timeout);
+	return end_entries(b, rc);
 }
 
 /* Starts reading an answer: an empty one reads as "{}". */
