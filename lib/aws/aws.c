@@ -600,8 +600,8 @@ tf_aws_call_text(struct tf_aws *aws, enum tf_aws_service svc,
     const struct tf_aws_call_opts *opts, struct tf_buf *reply)
 {
 	static const struct tf_aws_call_opts defaults;
+	static const struct tf_buf empty = TF_BUF_INIT;
 	struct tf_http_response resp = { 0, TF_BUF_INIT };
-	struct tf_buf old;
 	char errtext[256];
 	long timeout_ms, delay;
 	int attempt = 0, retried_cost = 0, throttled = 0;
@@ -614,18 +614,16 @@ tf_aws_call_text(struct tf_aws *aws, enum tf_aws_service svc,
 		len = 2;
 	}
 	timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : aws->timeout_ms;
+	/* The answer is read into the caller's buffer: one kept across calls
+	 * costs no allocation for answers that fit. */
+	resp.body = *reply;
+	*reply = empty;
 	for (attempt = 1;; attempt++) {
 		errtext[0] = '\0';
-		tf_http_response_free(&resp);
 		rc = send_signed(aws, svc, operation, body, len, timeout_ms,
 		    opts->cancel, &resp, errtext, sizeof(errtext));
-		if (rc == TF_OK && resp.status == 200) {
-			/* The answer's buffer becomes the caller's. */
-			old = *reply;
-			*reply = resp.body;
-			resp.body = old;
+		if (rc == TF_OK && resp.status == 200)
 			goto out;
-		}
 		/* Retryable: throttling, 5xx, timeouts and dropped connections. */
 		if (!tf_aws_attempt_retryable(aws, operation, attempt, rc, &resp,
 		    errtext, &throttled, &last_error, &rc) || opts->no_retry)
@@ -638,7 +636,9 @@ tf_aws_call_text(struct tf_aws *aws, enum tf_aws_service svc,
 	}
 out:
 	tf_aws_call_end(aws, svc, operation, attempt, throttled, retried_cost, rc);
-	tf_http_response_free(&resp);
+	*reply = resp.body;
+	if (rc != TF_OK)
+		tf_buf_reset(reply);
 	return rc;
 }
 
@@ -676,8 +676,10 @@ tf_aws_call(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,
 	return rc;
 }
 
-/* The thread's scratch buffer (tf_aws_scratch()); freed when the thread
- * ends. */
+/* The thread's scratch buffers (tf_aws_scratch()); freed when the thread
+ * ends. A buffer that grew past SCRATCH_KEEP (a large answer) is freed
+ * rather than kept. */
+#define SCRATCH_KEEP (512u << 10)
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 
@@ -685,8 +687,10 @@ static void
 scratch_free(void *p)
 {
 	struct tf_buf *b = p;
+	int i;
 
-	tf_buf_free(b);
+	for (i = 0; i < TF_AWS__SCRATCH; i++)
+		tf_buf_free(&b[i]);
 	tf_free(b);
 }
 
@@ -697,7 +701,7 @@ scratch_key_make(void)
 }
 
 struct tf_buf *
-tf_aws_scratch(void)
+tf_aws_scratch(enum tf_aws_scratch which)
 {
 	struct tf_buf *b;
 
@@ -705,13 +709,17 @@ tf_aws_scratch(void)
 		return NULL;
 	b = pthread_getspecific(scratch_key);
 	if (b == NULL) {
-		b = tf_calloc(1, sizeof(*b));
+		b = tf_calloc(TF_AWS__SCRATCH, sizeof(*b));
 		if (b != NULL && pthread_setspecific(scratch_key, b) != 0) {
 			tf_free(b);
 			b = NULL;
 		}
 	}
-	if (b != NULL)
-		tf_buf_reset(b);
+	if (b == NULL)
+		return NULL;
+	b += which;
+	if (b->cap > SCRATCH_KEEP)
+		tf_buf_free(b);
+	tf_buf_reset(b);
 	return b;
 }

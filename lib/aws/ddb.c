@@ -326,22 +326,23 @@ static enum tf_err
 call_body(struct tf_aws *aws, const char *op, enum tf_err rc,
     const struct tf_buf *b, const char *take, cJSON **out)
 {
-	struct tf_buf reply = TF_BUF_INIT;
+	struct tf_buf *reply = tf_aws_scratch(TF_AWS_SCRATCH_REPLY);
 	cJSON *resp = NULL;
 
 	if (out != NULL)
 		*out = NULL;
+	if (rc == TF_OK && reply == NULL)
+		rc = TF_ERR_NOMEM;
 	if (rc == TF_OK)
 		rc = tf_aws_call_text(aws, TF_AWS_DYNAMODB, op, b->data, b->len,
-		    NULL, &reply);
-	if (rc == TF_OK && out != NULL && reply.len > 0) {
-		resp = cJSON_ParseWithLength(reply.data, reply.len);
+		    NULL, reply);
+	if (rc == TF_OK && out != NULL && reply->len > 0) {
+		resp = cJSON_ParseWithLength(reply->data, reply->len);
 		if (resp == NULL)
 			rc = TF_ERR_PARSE;
 		*out = cJSON_DetachItemFromObjectCaseSensitive(resp, take);
 	}
 	cJSON_Delete(resp);
-	tf_buf_free(&reply);
 	return rc;
 }
 
@@ -349,7 +350,7 @@ enum tf_err
 tf_ddb_get_item(struct tf_aws *aws, const char *table, const cJSON *key,
     bool consistent, const struct tf_ddb_expr *e, cJSON **item)
 {
-	struct tf_buf *b = tf_aws_scratch();
+	struct tf_buf *b = tf_aws_scratch(TF_AWS_SCRATCH_REQUEST);
 	enum tf_err rc;
 
 	rc = call_body(aws, "GetItem", b == NULL ? TF_ERR_NOMEM :
@@ -363,7 +364,7 @@ enum tf_err
 tf_ddb_put_item(struct tf_aws *aws, const char *table, const cJSON *item,
     const struct tf_ddb_expr *e)
 {
-	struct tf_buf *b = tf_aws_scratch();
+	struct tf_buf *b = tf_aws_scratch(TF_AWS_SCRATCH_REQUEST);
 
 	return call_body(aws, "PutItem", b == NULL ? TF_ERR_NOMEM :
 	    tf_ddb_put_body(b, table, item, e), b, NULL, NULL);
@@ -373,7 +374,7 @@ enum tf_err
 tf_ddb_update_item(struct tf_aws *aws, const char *table, const cJSON *key,
     const struct tf_ddb_expr *e, const char *return_values, cJSON **attributes)
 {
-	struct tf_buf *b = tf_aws_scratch();
+	struct tf_buf *b = tf_aws_scratch(TF_AWS_SCRATCH_REQUEST);
 
 	return call_body(aws, "UpdateItem", b == NULL ? TF_ERR_NOMEM :
 	    tf_ddb_key_body(b, table, key, e, return_values), b, "Attributes",
@@ -384,7 +385,7 @@ enum tf_err
 tf_ddb_delete_item(struct tf_aws *aws, const char *table, const cJSON *key,
     const struct tf_ddb_expr *e, cJSON **old_item)
 {
-	struct tf_buf *b = tf_aws_scratch();
+	struct tf_buf *b = tf_aws_scratch(TF_AWS_SCRATCH_REQUEST);
 
 	return call_body(aws, "DeleteItem", b == NULL ? TF_ERR_NOMEM :
 	    tf_ddb_key_body(b, table, key, e, old_item != NULL ? "ALL_OLD" : NULL),
@@ -397,22 +398,23 @@ static enum tf_err
 read_page(struct tf_aws *aws, const char *op, const struct tf_ddb_query *q,
     cJSON **exclusive_start, cJSON **items)
 {
-	struct tf_buf *b = tf_aws_scratch(), reply = TF_BUF_INIT;
+	struct tf_buf *b = tf_aws_scratch(TF_AWS_SCRATCH_REQUEST);
+	struct tf_buf *reply = tf_aws_scratch(TF_AWS_SCRATCH_REPLY);
 	enum tf_err rc = TF_ERR_NOMEM;
 	cJSON *resp = NULL;
 
 	*items = NULL;
-	if (b != NULL)
+	if (b != NULL && reply != NULL)
 		rc = tf_ddb_page_body(b, q, *exclusive_start);
 	if (rc == TF_OK)
 		rc = tf_aws_call_text(aws, TF_AWS_DYNAMODB, op, b->data, b->len,
-		    NULL, &reply);
+		    NULL, reply);
 	if (rc != TF_OK)
 		goto out;
-	resp = reply.len == 0 ? cJSON_CreateObject() :
-	    cJSON_ParseWithLength(reply.data, reply.len);
+	resp = reply->len == 0 ? cJSON_CreateObject() :
+	    cJSON_ParseWithLength(reply->data, reply->len);
 	if (resp == NULL) {
-		rc = reply.len == 0 ? TF_ERR_NOMEM : TF_ERR_PARSE;
+		rc = reply->len == 0 ? TF_ERR_NOMEM : TF_ERR_PARSE;
 		goto out;
 	}
 	*items = cJSON_DetachItemFromObjectCaseSensitive(resp, "Items");
@@ -427,7 +429,6 @@ read_page(struct tf_aws *aws, const char *op, const struct tf_ddb_query *q,
 	    "LastEvaluatedKey");
 out:
 	cJSON_Delete(resp);
-	tf_buf_free(&reply);
 	return rc;
 }
 

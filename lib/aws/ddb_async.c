@@ -74,7 +74,7 @@ tf_ddb_get_item_async(struct tf_aws *aws, struct tf_loop *loop,
     const char *table, const cJSON *key, bool consistent,
     const struct tf_ddb_expr *e, tf_ddb_async_cb *cb, void *ctx)
 {
-	struct tf_buf *b = tf_aws_scratch();
+	struct tf_buf *b = tf_aws_scratch(TF_AWS_SCRATCH_REQUEST);
 
 	return start_ddb_async(aws, loop, "GetItem", b == NULL ? TF_ERR_NOMEM :
 	    tf_ddb_get_body(b, table, key, consistent, e), b, "Item", 0, 1, cb,
@@ -86,7 +86,7 @@ tf_ddb_update_item_async(struct tf_aws *aws, struct tf_loop *loop,
     const char *table, const cJSON *key, const struct tf_ddb_expr *e,
     const char *return_values, tf_ddb_async_cb *cb, void *ctx)
 {
-	struct tf_buf *b = tf_aws_scratch();
+	struct tf_buf *b = tf_aws_scratch(TF_AWS_SCRATCH_REQUEST);
 
 	return start_ddb_async(aws, loop, "UpdateItem", b == NULL ?
 	    TF_ERR_NOMEM : tf_ddb_key_body(b, table, key, e, return_values), b,
@@ -98,7 +98,7 @@ tf_ddb_query_page_async(struct tf_aws *aws, struct tf_loop *loop,
     const struct tf_ddb_query *q, const cJSON *exclusive_start,
     tf_ddb_async_cb *cb, void *ctx)
 {
-	struct tf_buf *b = tf_aws_scratch();
+	struct tf_buf *b = tf_aws_scratch(TF_AWS_SCRATCH_REQUEST);
 
 	return start_ddb_async(aws, loop, "Query", b == NULL ? TF_ERR_NOMEM :
 	    tf_ddb_page_body(b, q, exclusive_start), b, "Items", 1, 0, cb, ctx);

@@ -263,7 +263,10 @@ tf_http_perform(struct tf_http_pool *p, const struct tf_http_request *req,
 	enum tf_err rc;
 	CURL *c;
 
-	memset(resp, 0, sizeof(*resp));
+	/* The body's memory is kept: a caller that reuses resp allocates
+	 * nothing for answers that fit. */
+	resp->status = 0;
+	tf_buf_reset(&resp->body);
 	if (errtext != NULL && errlen > 0)
 		errtext[0] = '\0';
 	c = pool_take(p);

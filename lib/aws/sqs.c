@@ -187,21 +187,25 @@ tf_sqs_set_queue_attributes(struct tf_aws *aws, const char *queue_url,
 	return call_simple(aws, "SetQueueAttributes", req);
 }
 
-/* Sends the request in b (the thread's scratch buffer, or NULL: out of
- * memory) and leaves the answer in *reply (the caller's; free with
- * tf_buf_free()). */
+/* Sends the request in b and points *reply at the thread's reply buffer
+ * (tf_aws_scratch), which holds the answer on TF_OK: borrowed until the
+ * thread's next call. */
 static enum tf_err
 call_text(struct tf_aws *aws, const char *op, const struct tf_buf *b,
-    const struct tf_aws_call_opts *opts, struct tf_buf *reply)
+    const struct tf_aws_call_opts *opts, struct tf_buf **reply)
 {
-	return tf_aws_call_text(aws, TF_AWS_SQS, op, b->data, b->len, opts, reply);
+	*reply = tf_aws_scratch(TF_AWS_SCRATCH_REPLY);
+	if (*reply == NULL)
+		return TF_ERR_NOMEM;
+	return tf_aws_call_text(aws, TF_AWS_SQS, op, b->data, b->len, opts,
+	    *reply);
 }
 
 enum tf_err
 tf_sqs_send_message(struct tf_aws *aws, const char *queue_url,
     const char *body, int delay_seconds, char **message_id)
 {
-	struct tf_buf *b = tf_aws_scratch(), reply = TF_BUF_INIT;
+	struct tf_buf *b = tf_aws_scratch(TF_AWS_SCRATCH_REQUEST), *reply;
 	enum tf_err rc;
 	char md5[33];
 
@@ -214,8 +218,7 @@ tf_sqs_send_message(struct tf_aws *aws, const char *queue_url,
 	tf_sqs_md5_hex(body, md5);
 	rc = call_text(aws, "SendMessage", b, NULL, &reply);
 	if (rc == TF_OK)
-		rc = tf_sqs_read_send(reply.data, reply.len, md5, message_id);
-	tf_buf_free(&reply);
+		rc = tf_sqs_read_send(reply->data, reply->len, md5, message_id);
 	return rc;
 }
 
@@ -290,17 +293,16 @@ call_batch(struct tf_aws *aws, const char *op, const struct tf_buf *b,
     const struct tf_sqs_sent *sent, size_t n,
     struct tf_sqs_batch_result *result)
 {
-	struct tf_buf reply = TF_BUF_INIT;
+	struct tf_buf *reply;
 	enum tf_err rc;
 
 	rc = call_text(aws, op, b, NULL, &reply);
 	if (rc == TF_OK)
-		rc = tf_sqs_read_batch(reply.data, reply.len, sent, n, result);
+		rc = tf_sqs_read_batch(reply->data, reply->len, sent, n, result);
 	if (rc == TF_OK && result->n_failed > 0)
 		rc = TF_ERR_PARTIAL;
 	if (rc != TF_OK && rc != TF_ERR_PARTIAL)
 		tf_sqs_batch_result_free(result);
-	tf_buf_free(&reply);
 	return rc;
 }
 
@@ -310,7 +312,7 @@ tf_sqs_send_message_batch(struct tf_aws *aws, const char *queue_url,
     struct tf_sqs_batch_result *result)
 {
 	struct tf_sqs_sent sent[TF_SQS_MAX_BATCH];
-	struct tf_buf *b = tf_aws_scratch();
+	struct tf_buf *b = tf_aws_scratch(TF_AWS_SCRATCH_REQUEST);
 	enum tf_err rc;
 
 	memset(result, 0, sizeof(*result));
@@ -345,7 +347,7 @@ tf_sqs_receive_message(struct tf_aws *aws, const char *queue_url,
     const struct tf_sqs_receive_opts *opts, struct tf_sqs_message **messages,
     size_t *n)
 {
-	struct tf_buf *b = tf_aws_scratch(), reply = TF_BUF_INIT;
+	struct tf_buf *b = tf_aws_scratch(TF_AWS_SCRATCH_REQUEST), *reply;
 	struct tf_aws_call_opts call = { 0 };
 	enum tf_err rc;
 
@@ -358,8 +360,7 @@ tf_sqs_receive_message(struct tf_aws *aws, const char *queue_url,
 	call.cancel = opts->cancel;
 	rc = call_text(aws, "ReceiveMessage", b, &call, &reply);
 	if (rc == TF_OK)
-		rc = tf_sqs_read_receive(reply.data, reply.len, messages, n);
-	tf_buf_free(&reply);
+		rc = tf_sqs_read_receive(reply->data, reply->len, messages, n);
 	return rc;
 }
 
@@ -369,14 +370,13 @@ static enum tf_err
 handle_call(struct tf_aws *aws, const char *op, const char *queue_url,
     const char *receipt_handle, int visibility_timeout)
 {
-	struct tf_buf *b = tf_aws_scratch(), reply = TF_BUF_INIT;
+	struct tf_buf *b = tf_aws_scratch(TF_AWS_SCRATCH_REQUEST), *reply;
 	enum tf_err rc;
 
 	rc = b != NULL ? tf_sqs_handle_body(b, queue_url, receipt_handle,
 	    visibility_timeout) : TF_ERR_NOMEM;
 	if (rc == TF_OK)
 		rc = call_text(aws, op, b, NULL, &reply);
-	tf_buf_free(&reply);
 	return rc;
 }
 
@@ -402,7 +402,7 @@ handle_batch(struct tf_aws *aws, const char *op, const char *queue_url,
     const struct tf_sqs_handle_entry *entries, size_t n, int with_visibility,
     struct tf_sqs_batch_result *result)
 {
-	struct tf_buf *b = tf_aws_scratch();
+	struct tf_buf *b = tf_aws_scratch(TF_AWS_SCRATCH_REQUEST);
 	enum tf_err rc;
 
 	memset(result, 0, sizeof(*result));

@@ -73,7 +73,7 @@ start_sqs_async(struct tf_aws *aws, struct tf_loop *loop, const char *op,
 static bool
 new_call(void *ctx, struct sqs_async **a, struct tf_buf **b)
 {
-	*b = tf_aws_scratch();
+	*b = tf_aws_scratch(TF_AWS_SCRATCH_REQUEST);
 	*a = *b != NULL ? tf_calloc(1, sizeof(**a)) : NULL;
 	if (*a == NULL)
 		return false;

@@ -80,9 +80,8 @@ enum tf_err tf_sqs_read_receive(const char *text, size_t len,
 /* A batch answer: its "Failed" list into result->failed and n_failed and,
  * with sent (n_sent entries, as tf_sqs_send_batch_body() filled them) not
  * NULL, result->message_ids (n_sent of them, NULL for an entry that failed
- * or whose MD5 differs). result must be zeroed or hold earlier results of
- * the same call; the caller frees it with tf_sqs_batch_result_free() (also
- * on failure). */
+ * or whose MD5 differs). result must be zeroed (n_entries may be set); the
+ * caller frees it with tf_sqs_batch_result_free(), also on failure. */
 enum tf_err tf_sqs_read_batch(const char *text, size_t len,
     const struct tf_sqs_sent *sent, size_t n_sent,
     struct tf_sqs_batch_result *result);
