@@ -96,10 +96,18 @@ scan_unicode(struct tf_json_scan *sc)
 	return true;
 }
 
+/* The bytes a string holds as they are: not a control character, a quote or
+ * a backslash. */
+static const unsigned char plain_byte[256] = {
+	[0x20 ... '"' - 1] = 1, ['"' + 1 ... '\\' - 1] = 1,
+	['\\' + 1 ... 0xFF] = 1,
+};
+
 /* Reads the string whose opening quote is at sc->pos into *out. */
 static bool
 scan_string(struct tf_json_scan *sc, struct tf_json_str *out)
 {
+	const unsigned char *p, *end;
 	unsigned char c;
 
 	out->raw = sc->s + ++sc->pos;
@@ -113,7 +121,13 @@ scan_string(struct tf_json_scan *sc, struct tf_json_str *out)
 		if (c < 0x20)
 			return fail(sc, "control character in string");
 		if (c != '\\') {
-			sc->pos++;
+			/* The plain run to the next quote, backslash or control
+			 * character, in one tight loop. */
+			p = (const unsigned char *)sc->s + sc->pos + 1;
+			end = (const unsigned char *)sc->s + sc->len;
+			while (p < end && plain_byte[*p])
+				p++;
+			sc->pos = (size_t)(p - (const unsigned char *)sc->s);
 			continue;
 		}
 		out->escaped = true;
@@ -438,6 +452,7 @@ size_t
 tf_json_str_copy(const struct tf_json_str *s, char *out, size_t cap)
 {
 	size_t i = 0, n = 0, k;
+	const char *end;
 	char piece[4];
 
 	if (!s->escaped && s->len < cap) {
@@ -446,6 +461,24 @@ tf_json_str_copy(const struct tf_json_str *s, char *out, size_t cap)
 		return s->len;
 	}
 	while (i < s->len) {
+		if (s->raw[i] != '\\') {
+			/* A run of bytes up to the next escape is copied at once,
+			 * cut (if it must be) before a UTF-8 continuation byte. */
+			end = memchr(s->raw + i, '\\', s->len - i);
+			k = end != NULL ? (size_t)(end - (s->raw + i)) : s->len - i;
+			if (n + k >= cap) {
+				for (k = cap - 1 - n; k > 0 &&
+				    ((unsigned char)s->raw[i + k] & 0xC0) == 0x80; k--)
+					;
+				memcpy(out + n, s->raw + i, k);
+				n += k;
+				break;
+			}
+			memcpy(out + n, s->raw + i, k);
+			n += k;
+			i += k;
+			continue;
+		}
 		k = decode_one(s, &i, piece);
 		if (n + k >= cap)
 			break;
