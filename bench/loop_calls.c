@@ -27,7 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "aws/sqs.h"
+#include "aws/sqs_async.h"
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "loop/loop.h"

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "aws/sqs_async.h"
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"

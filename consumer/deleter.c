@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "aws/sqs.h"
+#include "aws/sqs_async.h"
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "aws/sqs_async.h"
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"

@@ -595,45 +595,35 @@ send_signed(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,
 }
 
 enum tf_err
-tf_aws_call(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,
-    const cJSON *request, const struct tf_aws_call_opts *opts,
-    cJSON **response)
+tf_aws_call_text(struct tf_aws *aws, enum tf_aws_service svc,
+    const char *operation, const char *body, size_t len,
+    const struct tf_aws_call_opts *opts, struct tf_buf *reply)
 {
 	static const struct tf_aws_call_opts defaults;
+	static const struct tf_buf empty = TF_BUF_INIT;
 	struct tf_http_response resp = { 0, TF_BUF_INIT };
 	char errtext[256];
-	char *body = NULL;
 	long timeout_ms, delay;
 	int attempt = 0, retried_cost = 0, throttled = 0;
 	enum tf_err rc = TF_ERR_NOMEM;
 
-	*response = NULL;
 	if (opts == NULL)
 		opts = &defaults;
-	timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : aws->timeout_ms;
-	/* cJSON allocates through tf_malloc (tf_alloc_init), so tf_strdup's
-	 * copy and cJSON's text are both released by cJSON_free below. */
-	body = request ? cJSON_PrintUnformatted(request) : tf_strdup("{}");
 	if (body == NULL) {
-		set_error(&last_error, rc, 0, NULL, "out of memory", operation, 0);
-		goto out;
+		body = "{}";
+		len = 2;
 	}
-
+	timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : aws->timeout_ms;
+	/* The answer is read into the caller's buffer: one kept across calls
+	 * costs no allocation for answers that fit. */
+	resp.body = *reply;
+	*reply = empty;
 	for (attempt = 1;; attempt++) {
 		errtext[0] = '\0';
-		tf_http_response_free(&resp);
-		rc = send_signed(aws, svc, operation, body, strlen(body), timeout_ms,
+		rc = send_signed(aws, svc, operation, body, len, timeout_ms,
 		    opts->cancel, &resp, errtext, sizeof(errtext));
-		if (rc == TF_OK && resp.status == 200) {
-			*response = resp.body.len == 0 ? cJSON_CreateObject() :
-			    cJSON_ParseWithLength(resp.body.data, resp.body.len);
-			if (*response == NULL) {
-				rc = TF_ERR_PARSE;
-				set_error(&last_error, rc, 200, NULL,
-				    "response is not JSON", operation, attempt);
-			}
+		if (rc == TF_OK && resp.status == 200)
 			goto out;
-		}
 		/* Retryable: throttling, 5xx, timeouts and dropped connections. */
 		if (!tf_aws_attempt_retryable(aws, operation, attempt, rc, &resp,
 		    errtext, &throttled, &last_error, &rc) || opts->no_retry)
@@ -646,7 +636,90 @@ tf_aws_call(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,
 	}
 out:
 	tf_aws_call_end(aws, svc, operation, attempt, throttled, retried_cost, rc);
-	tf_http_response_free(&resp);
+	*reply = resp.body;
+	if (rc != TF_OK)
+		tf_buf_reset(reply);
+	return rc;
+}
+
+enum tf_err
+tf_aws_call(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,
+    const cJSON *request, const struct tf_aws_call_opts *opts,
+    cJSON **response)
+{
+	struct tf_buf reply = TF_BUF_INIT;
+	char *body = NULL;
+	enum tf_err rc;
+
+	*response = NULL;
+	if (request != NULL) {
+		body = cJSON_PrintUnformatted(request);
+		if (body == NULL) {
+			set_error(&last_error, TF_ERR_NOMEM, 0, NULL,
+			    "out of memory", operation, 0);
+			return TF_ERR_NOMEM;
+		}
+	}
+	rc = tf_aws_call_text(aws, svc, operation, body, body ? strlen(body) : 0,
+	    opts, &reply);
+	if (rc == TF_OK) {
+		*response = reply.len == 0 ? cJSON_CreateObject() :
+		    cJSON_ParseWithLength(reply.data, reply.len);
+		if (*response == NULL) {
+			rc = TF_ERR_PARSE;
+			set_error(&last_error, rc, 200, NULL, "response is not JSON",
+			    operation, 1);
+		}
+	}
+	tf_buf_free(&reply);
 	cJSON_free(body);
 	return rc;
+}
+
+/* The thread's scratch buffers (tf_aws_scratch()); freed when the thread
+ * ends. A buffer that grew past SCRATCH_KEEP (a large answer) is freed
+ * rather than kept. */
+#define SCRATCH_KEEP (512u << 10)
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void
+scratch_free(void *p)
+{
+	struct tf_buf *b = p;
+	int i;
+
+	for (i = 0; i < TF_AWS__SCRATCH; i++)
+		tf_buf_free(&b[i]);
+	tf_free(b);
+}
+
+static void
+scratch_key_make(void)
+{
+	(void)pthread_key_create(&scratch_key, scratch_free);
+}
+
+struct tf_buf *
+tf_aws_scratch(enum tf_aws_scratch which)
+{
+	struct tf_buf *b;
+
+	if (pthread_once(&scratch_once, scratch_key_make) != 0)
+		return NULL;
+	b = pthread_getspecific(scratch_key);
+	if (b == NULL) {
+		b = tf_calloc(TF_AWS__SCRATCH, sizeof(*b));
+		if (b != NULL && pthread_setspecific(scratch_key, b) != 0) {
+			tf_free(b);
+			b = NULL;
+		}
+	}
+	if (b == NULL)
+		return NULL;
+	b += which;
+	if (b->cap > SCRATCH_KEEP)
+		tf_buf_free(b);
+	tf_buf_reset(b);
+	return b;
 }

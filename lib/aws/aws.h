@@ -23,6 +23,7 @@
 
 #include "aws/creds.h"
 #include "aws/http.h"
+#include "base/buf.h"
 #include "base/err.h"
 
 enum tf_aws_service {
@@ -86,6 +87,30 @@ struct tf_aws_call_opts {
 enum tf_err tf_aws_call(struct tf_aws *aws, enum tf_aws_service svc,
     const char *operation, const cJSON *request,
     const struct tf_aws_call_opts *opts, cJSON **response);
+
+/* tf_aws_call() for a request already in JSON text: body (len bytes,
+ * borrowed; NULL: "{}") is sent as it is. *reply (the caller's, initialised)
+ * is emptied and receives the answer in its own memory, so a buffer kept
+ * across calls (tf_aws_scratch) costs no allocation for answers that fit.
+ * On TF_OK it holds the raw answer, "" for an empty one; on error it is
+ * empty. The caller frees it with tf_buf_free() when done with it. */
+enum tf_err tf_aws_call_text(struct tf_aws *aws, enum tf_aws_service svc,
+    const char *operation, const char *body, size_t len,
+    const struct tf_aws_call_opts *opts, struct tf_buf *reply);
+
+/* The calling thread's buffers for one call at a time: its request body
+ * and its answer (tf_aws_call_text). */
+enum tf_aws_scratch {
+	TF_AWS_SCRATCH_REQUEST,
+	TF_AWS_SCRATCH_REPLY,
+	TF_AWS__SCRATCH
+};
+
+/* The calling thread's buffer `which`, emptied: borrowed, valid until the
+ * thread asks for the same buffer again (so it serves one call at a time),
+ * freed when the thread ends. Reusing it saves an allocation (and the
+ * reallocations of its growth) per call. NULL when out of memory. */
+struct tf_buf *tf_aws_scratch(enum tf_aws_scratch which);
 
 /* The last error of a call on this thread; borrowed, overwritten by the next
  * failing call on the same thread. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aws/ddb_wire.h"
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
@@ -137,51 +138,25 @@ tf_ddb_expr_free(struct tf_ddb_expr *e)
 	e->names = e->values = NULL;
 }
 
-/* Adds a copy of json (borrowed; NULL adds nothing) under key. */
-static bool
-add_copy(cJSON *obj, const char *key, const cJSON *json)
-{
-	cJSON *copy;
-
-	if (json == NULL)
-		return true;
-	copy = cJSON_Duplicate(json, 1);
-	if (copy == NULL || !cJSON_AddItemToObject(obj, key, copy)) {
-		cJSON_Delete(copy);
-		return false;
-	}
-	return true;
-}
-
 static bool
 add_text(cJSON *obj, const char *key, const char *text)
 {
 	return text == NULL || cJSON_AddStringToObject(obj, key, text) != NULL;
 }
 
-/* A request with TableName and the parts of e that are set; NULL when out of
- * memory. Caller frees with cJSON_Delete(). */
+/* A request with TableName (the table calls; the item calls write their
+ * requests as text, ddb_wire.h); NULL when out of memory. Caller frees
+ * with cJSON_Delete(). */
 static cJSON *
-request_with(const char *table, const struct tf_ddb_expr *e)
+request_with(const char *table)
 {
 	cJSON *req = cJSON_CreateObject();
 
-	if (req == NULL || !add_text(req, "TableName", table))
-		goto fail;
-	if (e == NULL)
-		return req;
-	if (!add_text(req, "UpdateExpression", e->update) ||
-	    !add_text(req, "ConditionExpression", e->condition) ||
-	    !add_text(req, "KeyConditionExpression", e->key_condition) ||
-	    !add_text(req, "FilterExpression", e->filter) ||
-	    !add_text(req, "ProjectionExpression", e->projection) ||
-	    !add_copy(req, "ExpressionAttributeNames", e->names) ||
-	    !add_copy(req, "ExpressionAttributeValues", e->values))
-		goto fail;
+	if (req != NULL && !add_text(req, "TableName", table)) {
+		cJSON_Delete(req);
+		req = NULL;
+	}
 	return req;
-fail:
-	cJSON_Delete(req);
-	return NULL;
 }
 
 /* Calls op with req (borrowed); *resp as tf_aws_call. */
@@ -241,7 +216,7 @@ enum tf_err
 tf_ddb_describe_table(struct tf_aws *aws, const char *table,
     cJSON **description)
 {
-	enum tf_err rc = call_take(aws, "DescribeTable", request_with(table, NULL),
+	enum tf_err rc = call_take(aws, "DescribeTable", request_with(table),
 	    "Table", description);
 
 	if (rc == TF_OK && *description == NULL)
@@ -300,14 +275,14 @@ tf_ddb_wait_active(struct tf_aws *aws, const char *table, long timeout_ms)
 enum tf_err
 tf_ddb_delete_table(struct tf_aws *aws, const char *table)
 {
-	return call_take(aws, "DeleteTable", request_with(table, NULL), NULL, NULL);
+	return call_take(aws, "DeleteTable", request_with(table), NULL, NULL);
 }
 
 enum tf_err
 tf_ddb_update_ttl(struct tf_aws *aws, const char *table, const char *attribute,
     bool enabled)
 {
-	cJSON *req = request_with(table, NULL), *spec;
+	cJSON *req = request_with(table), *spec;
 
 	if (req == NULL)
 		return TF_ERR_NOMEM;
@@ -327,7 +302,7 @@ tf_ddb_describe_ttl(struct tf_aws *aws, const char *table, char *status,
 	cJSON *desc = NULL;
 	const cJSON *st, *attr;
 	enum tf_err rc = call_take(aws, "DescribeTimeToLive",
-	    request_with(table, NULL), "TimeToLiveDescription", &desc);
+	    request_with(table), "TimeToLiveDescription", &desc);
 
 	if (rc != TF_OK)
 		return rc;
@@ -344,37 +319,42 @@ tf_ddb_describe_ttl(struct tf_aws *aws, const char *table, char *status,
 	return rc;
 }
 
-/* A GetItem request; NULL when out of memory. Caller frees with
- * cJSON_Delete(). */
-static cJSON *
-get_request(const char *table, const cJSON *key, bool consistent,
-    const struct tf_ddb_expr *e)
+/* Sends op with the request in b (rc: what building it returned) and keeps
+ * the member `take` of the answer (NULL when absent) in *out, if out is not
+ * NULL; the answer is not parsed when nothing of it is kept. */
+static enum tf_err
+call_body(struct tf_aws *aws, const char *op, enum tf_err rc,
+    const struct tf_buf *b, const char *take, cJSON **out)
 {
-	struct tf_ddb_expr proj = { 0 };
-	cJSON *req;
+	struct tf_buf *reply = tf_aws_scratch(TF_AWS_SCRATCH_REPLY);
+	cJSON *resp = NULL;
 
-	/* GetItem takes only a projection and its names, nothing else. */
-	if (e != NULL) {
-		proj.projection = e->projection;
-		proj.names = e->names;
+	if (out != NULL)
+		*out = NULL;
+	if (rc == TF_OK && reply == NULL)
+		rc = TF_ERR_NOMEM;
+	if (rc == TF_OK)
+		rc = tf_aws_call_text(aws, TF_AWS_DYNAMODB, op, b->data, b->len,
+		    NULL, reply);
+	if (rc == TF_OK && out != NULL && reply->len > 0) {
+		resp = cJSON_ParseWithLength(reply->data, reply->len);
+		if (resp == NULL)
+			rc = TF_ERR_PARSE;
+		*out = cJSON_DetachItemFromObjectCaseSensitive(resp, take);
 	}
-	req = request_with(table, &proj);
-	if (req != NULL && (!add_copy(req, "Key", key) ||
-	    cJSON_AddBoolToObject(req, "ConsistentRead", consistent) == NULL)) {
-		cJSON_Delete(req);
-		req = NULL;
-	}
-	return req;
+	cJSON_Delete(resp);
+	return rc;
 }
 
 enum tf_err
 tf_ddb_get_item(struct tf_aws *aws, const char *table, const cJSON *key,
     bool consistent, const struct tf_ddb_expr *e, cJSON **item)
 {
+	struct tf_buf *b = tf_aws_scratch(TF_AWS_SCRATCH_REQUEST);
 	enum tf_err rc;
 
-	rc = call_take(aws, "GetItem", get_request(table, key, consistent, e),
-	    "Item", item);
+	rc = call_body(aws, "GetItem", b == NULL ? TF_ERR_NOMEM :
+	    tf_ddb_get_body(b, table, key, consistent, e), b, "Item", item);
 	if (rc == TF_OK && *item == NULL)
 		rc = TF_ERR_NOT_FOUND;
 	return rc;
@@ -384,87 +364,59 @@ enum tf_err
 tf_ddb_put_item(struct tf_aws *aws, const char *table, const cJSON *item,
     const struct tf_ddb_expr *e)
 {
-	cJSON *req = request_with(table, e);
+	struct tf_buf *b = tf_aws_scratch(TF_AWS_SCRATCH_REQUEST);
 
-	if (req != NULL && !add_copy(req, "Item", item)) {
-		cJSON_Delete(req);
-		req = NULL;
-	}
-	return call_take(aws, "PutItem", req, NULL, NULL);
-}
-
-/* An UpdateItem request; NULL when out of memory. Caller frees with
- * cJSON_Delete(). */
-static cJSON *
-update_request(const char *table, const cJSON *key, const struct tf_ddb_expr *e,
-    const char *return_values)
-{
-	cJSON *req = request_with(table, e);
-
-	if (req != NULL && (!add_copy(req, "Key", key) ||
-	    !add_text(req, "ReturnValues", return_values))) {
-		cJSON_Delete(req);
-		req = NULL;
-	}
-	return req;
+	return call_body(aws, "PutItem", b == NULL ? TF_ERR_NOMEM :
+	    tf_ddb_put_body(b, table, item, e), b, NULL, NULL);
 }
 
 enum tf_err
 tf_ddb_update_item(struct tf_aws *aws, const char *table, const cJSON *key,
     const struct tf_ddb_expr *e, const char *return_values, cJSON **attributes)
 {
-	return call_take(aws, "UpdateItem",
-	    update_request(table, key, e, return_values), "Attributes", attributes);
+	struct tf_buf *b = tf_aws_scratch(TF_AWS_SCRATCH_REQUEST);
+
+	return call_body(aws, "UpdateItem", b == NULL ? TF_ERR_NOMEM :
+	    tf_ddb_key_body(b, table, key, e, return_values), b, "Attributes",
+	    attributes);
 }
 
 enum tf_err
 tf_ddb_delete_item(struct tf_aws *aws, const char *table, const cJSON *key,
     const struct tf_ddb_expr *e, cJSON **old_item)
 {
-	cJSON *req = request_with(table, e);
+	struct tf_buf *b = tf_aws_scratch(TF_AWS_SCRATCH_REQUEST);
 
-	if (req != NULL && (!add_copy(req, "Key", key) ||
-	    (old_item != NULL && !add_text(req, "ReturnValues", "ALL_OLD")))) {
-		cJSON_Delete(req);
-		req = NULL;
-	}
-	return call_take(aws, "DeleteItem", req, "Attributes", old_item);
+	return call_body(aws, "DeleteItem", b == NULL ? TF_ERR_NOMEM :
+	    tf_ddb_key_body(b, table, key, e, old_item != NULL ? "ALL_OLD" : NULL),
+	    b, "Attributes", old_item);
 }
 
 /* Reads one page of a Query or a Scan (op); the two differ only in the key
  * condition and ScanIndexForward, which Scan does not take. */
-/* A Query or Scan request for the page after exclusive_start (borrowed; may
- * be NULL); NULL when out of memory. Caller frees with cJSON_Delete(). */
-static cJSON *
-page_request(const struct tf_ddb_query *q, const cJSON *exclusive_start)
-{
-	cJSON *req = request_with(q->table, q->expr);
-
-	if (req != NULL && (!add_text(req, "IndexName", q->index) ||
-	    !add_copy(req, "ExclusiveStartKey", exclusive_start) ||
-	    (q->limit > 0 && cJSON_AddNumberToObject(req, "Limit", q->limit) == NULL) ||
-	    (q->descending && cJSON_AddFalseToObject(req, "ScanIndexForward") == NULL) ||
-	    (q->consistent && cJSON_AddTrueToObject(req, "ConsistentRead") == NULL))) {
-		cJSON_Delete(req);
-		req = NULL;
-	}
-	return req;
-}
-
 static enum tf_err
 read_page(struct tf_aws *aws, const char *op, const struct tf_ddb_query *q,
     cJSON **exclusive_start, cJSON **items)
 {
+	struct tf_buf *b = tf_aws_scratch(TF_AWS_SCRATCH_REQUEST);
+	struct tf_buf *reply = tf_aws_scratch(TF_AWS_SCRATCH_REPLY);
 	enum tf_err rc = TF_ERR_NOMEM;
-	cJSON *req = NULL, *resp = NULL;
+	cJSON *resp = NULL;
 
 	*items = NULL;
-	req = page_request(q, *exclusive_start);
-	if (req == NULL)
-		goto out;
-	rc = ddb_call(aws, op, req, &resp);
+	if (b != NULL && reply != NULL)
+		rc = tf_ddb_page_body(b, q, *exclusive_start);
+	if (rc == TF_OK)
+		rc = tf_aws_call_text(aws, TF_AWS_DYNAMODB, op, b->data, b->len,
+		    NULL, reply);
 	if (rc != TF_OK)
 		goto out;
+	resp = reply->len == 0 ? cJSON_CreateObject() :
+	    cJSON_ParseWithLength(reply->data, reply->len);
+	if (resp == NULL) {
+		rc = reply->len == 0 ? TF_ERR_NOMEM : TF_ERR_PARSE;
+		goto out;
+	}
 	*items = cJSON_DetachItemFromObjectCaseSensitive(resp, "Items");
 	if (*items == NULL)
 		*items = cJSON_CreateArray();
@@ -477,7 +429,6 @@ read_page(struct tf_aws *aws, const char *op, const struct tf_ddb_query *q,
 	    "LastEvaluatedKey");
 out:
 	cJSON_Delete(resp);
-	cJSON_Delete(req);
 	return rc;
 }
 
@@ -580,110 +531,4 @@ tf_ddb_batch_write(struct tf_aws *aws, const char *table,
 	if (chunk != NULL)
 		rc = batch_write_chunk(aws, table, chunk, max_rounds);
 	return rc;
-}
-
-/*
- * The same calls on an event loop (aws_async.h), with the requests built by
- * the synchronous calls' own functions.
- */
-
-/* One asynchronous call: which members of the answer go to the callback. */
-struct ddb_async {
-	tf_ddb_async_cb *cb;
-	void *ctx;                 /* borrowed: the caller's */
-	const char *take;          /* static: "Item", "Attributes" or "Items" */
-	int paged;                 /* also hand over LastEvaluatedKey */
-	int need_value;            /* no value is TF_ERR_NOT_FOUND (GetItem) */
-};
-
-static void
-on_ddb_answer(void *ctx, enum tf_err rc, const char *body, size_t len,
-    const struct tf_aws_error *err)
-{
-	struct ddb_async *a = ctx;
-	cJSON *resp = NULL, *value = NULL, *next = NULL;
-
-	if (rc == TF_OK) {
-		resp = cJSON_ParseWithLength(body, len);
-		if (resp == NULL)
-			rc = len == 0 ? TF_OK : TF_ERR_PARSE;
-	}
-	if (rc == TF_OK) {
-		value = cJSON_DetachItemFromObjectCaseSensitive(resp, a->take);
-		if (a->paged) {
-			next = cJSON_DetachItemFromObjectCaseSensitive(resp,
-			    "LastEvaluatedKey");
-			if (value == NULL)
-				value = cJSON_CreateArray();
-			if (value == NULL)
-				rc = TF_ERR_NOMEM;
-		}
-		if (value == NULL && a->need_value)
-			rc = TF_ERR_NOT_FOUND;
-	}
-	cJSON_Delete(resp);
-	if (rc != TF_OK && rc != TF_ERR_NOT_FOUND) {
-		cJSON_Delete(value);
-		cJSON_Delete(next);
-		value = next = NULL;
-	}
-	a->cb(a->ctx, rc, value, next, err);
-	tf_free(a);
-}
-
-/* Prints req (taken: freed here; NULL means out of memory) and starts op. */
-static enum tf_err
-start_ddb_async(struct tf_aws *aws, struct tf_loop *loop, const char *op,
-    cJSON *req, const char *take, int paged, int need_value,
-    tf_ddb_async_cb *cb, void *ctx)
-{
-	struct ddb_async *a = NULL;
-	enum tf_err rc = TF_ERR_NOMEM;
-	char *text = NULL;
-
-	if (req != NULL)
-		text = cJSON_PrintUnformatted(req);
-	cJSON_Delete(req);
-	if (text == NULL)
-		goto out;
-	a = tf_calloc(1, sizeof(*a));
-	if (a == NULL)
-		goto out;
-	*a = (struct ddb_async){ cb, ctx, take, paged, need_value };
-	rc = tf_aws_call_async(aws, loop, TF_AWS_DYNAMODB, op, text, strlen(text),
-	    NULL, on_ddb_answer, a);
-	if (rc == TF_OK)
-		a = NULL;
-out:
-	tf_free(a);
-	cJSON_free(text);
-	return rc;
-}
-
-enum tf_err
-tf_ddb_get_item_async(struct tf_aws *aws, struct tf_loop *loop,
-    const char *table, const cJSON *key, bool consistent,
-    const struct tf_ddb_expr *e, tf_ddb_async_cb *cb, void *ctx)
-{
-	return start_ddb_async(aws, loop, "GetItem",
-	    get_request(table, key, consistent, e), "Item", 0, 1, cb, ctx);
-}
-
-enum tf_err
-tf_ddb_update_item_async(struct tf_aws *aws, struct tf_loop *loop,
-    const char *table, const cJSON *key, const struct tf_ddb_expr *e,
-    const char *return_values, tf_ddb_async_cb *cb, void *ctx)
-{
-	return start_ddb_async(aws, loop, "UpdateItem",
-	    update_request(table, key, e, return_values), "Attributes", 0, 0, cb,
-	    ctx);
-}
-
-enum tf_err
-tf_ddb_query_page_async(struct tf_aws *aws, struct tf_loop *loop,
-    const struct tf_ddb_query *q, const cJSON *exclusive_start,
-    tf_ddb_async_cb *cb, void *ctx)
-{
-	return start_ddb_async(aws, loop, "Query",
-	    page_request(q, exclusive_start), "Items", 1, 0, cb, ctx);
 }

@@ -14,7 +14,6 @@
 #include <cjson/cJSON.h>
 
 #include "aws/aws.h"
-#include "aws/aws_async.h"
 
 /* An expression set: the texts are borrowed; names and values are owned by
  * the struct (built with the tf_ddb_expr_* functions, freed with
@@ -133,34 +132,5 @@ enum tf_err tf_ddb_scan_page(struct tf_aws *aws, const struct tf_ddb_query *q,
  * max_rounds rounds pass (TF_ERR_THROTTLED then). */
 enum tf_err tf_ddb_batch_write(struct tf_aws *aws, const char *table,
     const cJSON *requests, int max_rounds);
-
-/*
- * The same calls on an event loop (aws_async.h): built, retried and judged
- * as the calls above. Each returns TF_OK when the call started (cb then runs
- * exactly once, on the loop), or an error without calling back. Call on
- * the loop's thread; the arguments are copied into the request.
- */
-
-/* value: GetItem's "Item" (rc TF_ERR_NOT_FOUND and value NULL when there is
- * none), UpdateItem's "Attributes" (NULL without return values), Query's
- * "Items" (an array, possibly empty); next_key: Query's LastEvaluatedKey
- * (NULL on the last page). Both are owned by the callee (cJSON_Delete());
- * NULL on failure. err as for tf_aws_async_cb. */
-typedef void tf_ddb_async_cb(void *ctx, enum tf_err rc, cJSON *value,
-    cJSON *next_key, const struct tf_aws_error *err);
-
-enum tf_err tf_ddb_get_item_async(struct tf_aws *aws, struct tf_loop *loop,
-    const char *table, const cJSON *key, bool consistent,
-    const struct tf_ddb_expr *e, tf_ddb_async_cb *cb, void *ctx);
-
-/* TF_ERR_CONDITION (final, not retried) when e->condition fails. */
-enum tf_err tf_ddb_update_item_async(struct tf_aws *aws, struct tf_loop *loop,
-    const char *table, const cJSON *key, const struct tf_ddb_expr *e,
-    const char *return_values, tf_ddb_async_cb *cb, void *ctx);
-
-/* One page of q, from exclusive_start (borrowed; NULL: the first page). */
-enum tf_err tf_ddb_query_page_async(struct tf_aws *aws, struct tf_loop *loop,
-    const struct tf_ddb_query *q, const cJSON *exclusive_start,
-    tf_ddb_async_cb *cb, void *ctx);
 
 #endif /* TF_DDB_H */

@@ -139,9 +139,22 @@ map_curl_error(CURLcode cc, const struct tf_http_xfer *t)
 	}
 }
 
+static enum tf_err prepare(CURL *c, const struct tf_http_request *req,
+    struct tf_http_xfer *t, struct tf_http_response *resp);
+
 enum tf_err
 tf_http_xfer_prepare(CURL *c, const struct tf_http_request *req,
     struct tf_http_xfer *t, struct tf_http_response *resp)
+{
+	memset(resp, 0, sizeof(*resp));
+	return prepare(c, req, t, resp);
+}
+
+/* tf_http_xfer_prepare() for a resp that is already empty (its body's memory
+ * is kept and filled). */
+static enum tf_err
+prepare(CURL *c, const struct tf_http_request *req, struct tf_http_xfer *t,
+    struct tf_http_response *resp)
 {
 	enum tf_err rc = TF_ERR_NOMEM;
 	struct curl_slist *grown;
@@ -149,7 +162,6 @@ tf_http_xfer_prepare(CURL *c, const struct tf_http_request *req,
 	size_t i;
 
 	memset(t, 0, sizeof(*t));
-	memset(resp, 0, sizeof(*resp));
 	/* "Expect: 100-continue" would cost a round trip on every large POST. */
 	t->headers = curl_slist_append(NULL, "Expect:");
 	if (t->headers == NULL)
@@ -263,13 +275,16 @@ tf_http_perform(struct tf_http_pool *p, const struct tf_http_request *req,
 	enum tf_err rc;
 	CURL *c;
 
-	memset(resp, 0, sizeof(*resp));
+	/* The body's memory is kept: a caller that reuses resp allocates
+	 * nothing for answers that fit. */
+	resp->status = 0;
+	tf_buf_reset(&resp->body);
 	if (errtext != NULL && errlen > 0)
 		errtext[0] = '\0';
 	c = pool_take(p);
 	if (c == NULL)
 		return TF_ERR_NOMEM;
-	rc = tf_http_xfer_prepare(c, req, &t, resp);
+	rc = prepare(c, req, &t, resp);
 	if (rc == TF_OK) {
 		rc = tf_http_xfer_finish(c, curl_easy_perform(c), &t, resp,
 		    errtext, errlen);

@@ -53,8 +53,10 @@ enum tf_err tf_http_pool_new(struct tf_http_pool **out);
 /* Frees p and every handle in it; NULL is fine. No request may be running. */
 void tf_http_pool_free(struct tf_http_pool *p);
 
-/* Performs req. TF_OK means a complete response arrived, whatever its status;
- * resp is then filled and owned by the caller. On failure resp is empty.
+/* Performs req. resp (initialised: { 0, TF_BUF_INIT } or an earlier answer,
+ * whose body's memory is reused) is emptied first. TF_OK means a complete
+ * response arrived, whatever its status; resp is then filled and owned by the
+ * caller. On failure resp is empty.
  * errtext (may be NULL) receives curl's explanation of a transport error. */
 enum tf_err tf_http_perform(struct tf_http_pool *p,
     const struct tf_http_request *req, struct tf_http_response *resp,

@@ -1670,8 +1670,6 @@ out:
 	return rc;
 }
 
-static enum tf_err print_json(struct tf_buf *b, const cJSON *j);
-
 /* Writes the members of the array or object j to b, with brackets. */
 static enum tf_err
 print_container(struct tf_buf *b, const cJSON *j)
@@ -1691,16 +1689,15 @@ print_container(struct tf_buf *b, const cJSON *j)
 				rc = tf_buf_append_char(b, ':');
 		}
 		if (rc == TF_OK)
-			rc = print_json(b, e);
+			rc = tf_marshal_write_json(b, e);
 		if (rc != TF_OK)
 			return rc;
 	}
 	return tf_buf_append_char(b, is_object ? '}' : ']');
 }
 
-/* Writes the JSON tree j (as built by the unmarshal functions) to b. */
-static enum tf_err
-print_json(struct tf_buf *b, const cJSON *j)
+enum tf_err
+tf_marshal_write_json(struct tf_buf *b, const cJSON *j)
 {
 	char num[40];
 
@@ -1739,7 +1736,7 @@ print_text(struct ctx *c, const cJSON *tree, char **text_out)
 	struct tf_buf b = TF_BUF_INIT;
 
 	*text_out = NULL;
-	if (print_json(&b, tree) != TF_OK) {
+	if (tf_marshal_write_json(&b, tree) != TF_OK) {
 		tf_buf_free(&b);
 		return nomem(c);
 	}

@@ -92,6 +92,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 
 /* DynamoDB's item size limit, in bytes (400 KB). */
@@ -146,6 +147,12 @@ enum tf_err tf_unmarshal_to_json_text(const cJSON *item, char **json_text_out,
 /* As tf_unmarshal_to_json_text for one AV (e.g. the params {"M":{...}}). */
 enum tf_err tf_unmarshal_value_to_json_text(const cJSON *av,
     char **json_text_out, char *errbuf, size_t errlen);
+
+/* Appends the JSON tree j (borrowed) to b as compact JSON text, strings
+ * escaped by tf_json_escape_append(), numbers as their shortest exact text
+ * (cJSON_Raw verbatim). Request bodies use it to write keys, items and
+ * expression values without building and printing another tree. */
+enum tf_err tf_marshal_write_json(struct tf_buf *b, const cJSON *j);
 
 /* DynamoDB's size of an item (names plus values) or of one AV, by the rules
  * above. Both are borrowed and meant to be well formed (as the marshal

@@ -5,13 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
+#include "aws/sqs_wire.h"
 #include "base/alloc.h"
 #include "base/log.h"
-
-/* Extra HTTP time beyond a long poll's wait, so the server answers first. */
-#define LONG_POLL_MARGIN_MS 10000
 
 /* A request object with QueueUrl set; NULL when out of memory. Caller
  * frees with cJSON_Delete(). */
@@ -50,32 +46,6 @@ call_simple(struct tf_aws *aws, const char *op, cJSON *req)
 	cJSON_Delete(resp);
 	cJSON_Delete(req);
 	return rc;
-}
-
-/* Lower-case hex MD5 of s, as SQS reports message bodies. */
-static void
-md5_hex(const char *s, char out[33])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int len = 0, i;
-
-	EVP_Digest(s, strlen(s), md, &len, EVP_md5(), NULL);
-	for (i = 0; i < len && i < 16; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-	out[32] = '\0';
-}
-
-/* True when the reply's MD5 (if it gave one) matches body. */
-static int
-md5_matches(const cJSON *obj, const char *member, const char *body)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, member);
-	char hex[33];
-
-	if (!cJSON_IsString(v))
-		return 1;
-	md5_hex(body, hex);
-	return strcmp(hex, v->valuestring) == 0;
 }
 
 static enum tf_err
@@ -217,67 +187,38 @@ tf_sqs_set_queue_attributes(struct tf_aws *aws, const char *queue_url,
 	return call_simple(aws, "SetQueueAttributes", req);
 }
 
-static int
-valid_send(const char *body, int delay_seconds)
-{
-	return body != NULL && body[0] != '\0' && strlen(body) <= TF_SQS_MAX_BODY &&
-	    delay_seconds >= 0 && delay_seconds <= TF_SQS_MAX_DELAY_S;
-}
-
-/* A SendMessage request; NULL when out of memory. Caller frees with
- * cJSON_Delete(). */
-static cJSON *
-send_request(const char *queue_url, const char *body, int delay_seconds)
-{
-	cJSON *req = request_for(queue_url);
-
-	if (req != NULL &&
-	    (cJSON_AddStringToObject(req, "MessageBody", body) == NULL ||
-	    cJSON_AddNumberToObject(req, "DelaySeconds", delay_seconds) == NULL)) {
-		cJSON_Delete(req);
-		req = NULL;
-	}
-	return req;
-}
-
-/* Checks a SendMessage reply (borrowed) against the body sent and copies its
- * MessageId into *message_id (may be NULL; caller frees with tf_free()). */
+/* Sends the request in b and points *reply at the thread's reply buffer
+ * (tf_aws_scratch), which holds the answer on TF_OK: borrowed until the
+ * thread's next call. */
 static enum tf_err
-send_result(const cJSON *resp, const char *body, char **message_id)
+call_text(struct tf_aws *aws, const char *op, const struct tf_buf *b,
+    const struct tf_aws_call_opts *opts, struct tf_buf **reply)
 {
-	if (!md5_matches(resp, "MD5OfMessageBody", body)) {
-		tf_log(TF_LOG_ERROR, "SendMessage: MD5 of the body does not match");
-		return TF_ERR_PARSE;
-	}
-	if (message_id != NULL) {
-		*message_id = dup_member(resp, "MessageId");
-		if (*message_id == NULL)
-			return TF_ERR_PARSE;
-	}
-	return TF_OK;
+	*reply = tf_aws_scratch(TF_AWS_SCRATCH_REPLY);
+	if (*reply == NULL)
+		return TF_ERR_NOMEM;
+	return tf_aws_call_text(aws, TF_AWS_SQS, op, b->data, b->len, opts,
+	    *reply);
 }
 
 enum tf_err
 tf_sqs_send_message(struct tf_aws *aws, const char *queue_url,
     const char *body, int delay_seconds, char **message_id)
 {
-	enum tf_err rc = TF_ERR_NOMEM;
-	cJSON *req = NULL, *resp = NULL;
+	struct tf_buf *b = tf_aws_scratch(TF_AWS_SCRATCH_REQUEST), *reply;
+	enum tf_err rc;
+	char md5[33];
 
 	if (message_id != NULL)
 		*message_id = NULL;
-	if (!valid_send(body, delay_seconds))
-		return strlen(body ? body : "") > TF_SQS_MAX_BODY ?
-		    TF_ERR_TOO_LARGE : TF_ERR_INVALID;
-	req = send_request(queue_url, body, delay_seconds);
-	if (req == NULL)
-		goto out;
-	rc = tf_aws_call(aws, TF_AWS_SQS, "SendMessage", req, NULL, &resp);
+	rc = b != NULL ? tf_sqs_send_body(b, queue_url, body, delay_seconds) :
+	    TF_ERR_NOMEM;
+	if (rc != TF_OK)
+		return rc;
+	tf_sqs_md5_hex(body, md5);
+	rc = call_text(aws, "SendMessage", b, NULL, &reply);
 	if (rc == TF_OK)
-		rc = send_result(resp, body, message_id);
-out:
-	cJSON_Delete(resp);
-	cJSON_Delete(req);
+		rc = tf_sqs_read_send(reply->data, reply->len, md5, message_id);
 	return rc;
 }
 
@@ -306,139 +247,63 @@ tf_sqs_batch_failed(const struct tf_sqs_batch_result *result, const char *id)
 	return NULL;
 }
 
+/* Prints resp (borrowed) and hands its text to read; the tree-less readers
+ * are the only ones, and these cJSON entry points (kept for callers that
+ * hold a tree) go through them. */
+static enum tf_err
+with_text(const cJSON *resp, char **text)
+{
+	*text = resp != NULL ? cJSON_PrintUnformatted(resp) : NULL;
+	return *text != NULL ? TF_OK : resp != NULL ? TF_ERR_NOMEM :
+	    TF_ERR_PARSE;
+}
+
 enum tf_err
 tf_sqs_parse_failed(const cJSON *resp, struct tf_sqs_batch_result *result)
 {
-	const cJSON *failed = cJSON_GetObjectItemCaseSensitive(resp, "Failed");
-	const cJSON *e;
-	size_t n = 0;
+	char *text = NULL;
+	enum tf_err rc = with_text(resp, &text);
 
-	if (!cJSON_IsArray(failed) || cJSON_GetArraySize(failed) == 0)
-		return TF_OK;
-	result->failed = tf_calloc((size_t)cJSON_GetArraySize(failed),
-	    sizeof(*result->failed));
-	if (result->failed == NULL)
-		return TF_ERR_NOMEM;
-	cJSON_ArrayForEach(e, failed) {
-		struct tf_sqs_failed_entry *f = &result->failed[n++];
-		const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "Id");
-		const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "Code");
-		const cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "Message");
-
-		snprintf(f->id, sizeof(f->id), "%s",
-		    cJSON_IsString(id) ? id->valuestring : "");
-		snprintf(f->code, sizeof(f->code), "%s",
-		    cJSON_IsString(code) ? code->valuestring : "");
-		snprintf(f->message, sizeof(f->message), "%s",
-		    cJSON_IsString(msg) ? msg->valuestring : "");
-		f->sender_fault = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e,
-		    "SenderFault"));
-	}
-	result->n_failed = n;
-	return TF_OK;
-}
-
-/* Sends a batch request whose Entries the caller has filled; collects the
- * failed entries. Takes ownership of req. */
-static enum tf_err
-call_batch(struct tf_aws *aws, const char *op, cJSON *req, cJSON **resp,
-    struct tf_sqs_batch_result *result)
-{
-	enum tf_err rc;
-
-	*resp = NULL;
-	rc = tf_aws_call(aws, TF_AWS_SQS, op, req, NULL, resp);
-	cJSON_Delete(req);
-	if (rc != TF_OK)
-		return rc;
-	rc = tf_sqs_parse_failed(*resp, result);
-	if (rc == TF_OK && result->n_failed > 0)
-		rc = TF_ERR_PARTIAL;
+	if (rc == TF_OK)
+		rc = tf_sqs_read_batch(text, strlen(text), NULL, 0, result);
+	cJSON_free(text);
 	return rc;
 }
 
-/* Appends an empty object to a batch's entry list and returns it; it
- * belongs to the list's request (deleting the request frees it). NULL when
- * out of memory. */
-static cJSON *
-add_entry(cJSON *list)
+enum tf_err
+tf_sqs_parse_receive(const cJSON *resp, struct tf_sqs_message **messages,
+    size_t *n)
 {
-	cJSON *e = cJSON_CreateObject();
+	char *text = NULL;
+	enum tf_err rc = with_text(resp, &text);
 
-	if (!cJSON_AddItemToArray(list, e)) {
-		cJSON_Delete(e);
-		return NULL;
-	}
-	return e;
+	*messages = NULL;
+	*n = 0;
+	if (rc == TF_OK)
+		rc = tf_sqs_read_receive(text, strlen(text), messages, n);
+	cJSON_free(text);
+	return rc;
 }
 
-/* A SendMessageBatch request in *out (caller frees with cJSON_Delete()), or
- * TF_ERR_INVALID (0 or over 10 entries, a body or delay SQS refuses), or
- * TF_ERR_NOMEM. */
+/* Sends the batch request in b and reads the answer into result (zeroed
+ * here; filled on TF_OK and TF_ERR_PARTIAL, emptied otherwise); sent as for
+ * tf_sqs_read_batch(). */
 static enum tf_err
-send_batch_request(const char *queue_url,
-    const struct tf_sqs_send_entry *entries, size_t n, cJSON **out)
+call_batch(struct tf_aws *aws, const char *op, const struct tf_buf *b,
+    const struct tf_sqs_sent *sent, size_t n,
+    struct tf_sqs_batch_result *result)
 {
-	cJSON *req = NULL, *list, *e;
-	size_t i;
+	struct tf_buf *reply;
+	enum tf_err rc;
 
-	*out = NULL;
-	if (n == 0 || n > TF_SQS_MAX_BATCH)
-		return TF_ERR_INVALID;
-	for (i = 0; i < n; i++)
-		if (!valid_send(entries[i].body, entries[i].delay_seconds))
-			return TF_ERR_INVALID;
-	req = request_for(queue_url);
-	if (req == NULL || (list = cJSON_AddArrayToObject(req, "Entries")) == NULL)
-		goto fail;
-	for (i = 0; i < n; i++) {
-		e = add_entry(list);
-		if (e == NULL)
-			goto fail;
-		if (cJSON_AddStringToObject(e, "Id", entries[i].id) == NULL ||
-		    cJSON_AddStringToObject(e, "MessageBody", entries[i].body) == NULL ||
-		    cJSON_AddNumberToObject(e, "DelaySeconds",
-		    entries[i].delay_seconds) == NULL)
-			goto fail;
-	}
-	*out = req;
-	return TF_OK;
-fail:
-	cJSON_Delete(req);
-	return TF_ERR_NOMEM;
-}
-
-/* Fills result->message_ids (allocated here, n of them) from a
- * SendMessageBatch reply (borrowed), checking each body's MD5; an entry
- * whose MD5 does not match keeps a NULL id. */
-static enum tf_err
-send_batch_ids(const cJSON *resp, const struct tf_sqs_send_entry *entries,
-    size_t n, struct tf_sqs_batch_result *result)
-{
-	const cJSON *ok, *s;
-	size_t i;
-
-	result->message_ids = tf_calloc(n, sizeof(char *));
-	if (result->message_ids == NULL)
-		return TF_ERR_NOMEM;
-	result->n_entries = n;
-	ok = cJSON_GetObjectItemCaseSensitive(resp, "Successful");
-	cJSON_ArrayForEach(s, ok) {
-		const cJSON *id = cJSON_GetObjectItemCaseSensitive(s, "Id");
-
-		for (i = 0; cJSON_IsString(id) && i < n; i++) {
-			if (strcmp(entries[i].id, id->valuestring) != 0)
-				continue;
-			if (!md5_matches(s, "MD5OfMessageBody", entries[i].body)) {
-				tf_log(TF_LOG_ERROR, "SendMessageBatch: MD5 mismatch "
-				    "for entry %s", entries[i].id);
-				break;
-			}
-			tf_free(result->message_ids[i]);
-			result->message_ids[i] = dup_member(s, "MessageId");
-		}
-	}
-	return TF_OK;
+	rc = call_text(aws, op, b, NULL, &reply);
+	if (rc == TF_OK)
+		rc = tf_sqs_read_batch(reply->data, reply->len, sent, n, result);
+	if (rc == TF_OK && result->n_failed > 0)
+		rc = TF_ERR_PARTIAL;
+	if (rc != TF_OK && rc != TF_ERR_PARTIAL)
+		tf_sqs_batch_result_free(result);
+	return rc;
 }
 
 enum tf_err
@@ -446,23 +311,16 @@ tf_sqs_send_message_batch(struct tf_aws *aws, const char *queue_url,
     const struct tf_sqs_send_entry *entries, size_t n,
     struct tf_sqs_batch_result *result)
 {
-	enum tf_err rc, ids_rc;
-	cJSON *req = NULL, *resp = NULL;
+	struct tf_sqs_sent sent[TF_SQS_MAX_BATCH];
+	struct tf_buf *b = tf_aws_scratch(TF_AWS_SCRATCH_REQUEST);
+	enum tf_err rc;
 
 	memset(result, 0, sizeof(*result));
-	rc = send_batch_request(queue_url, entries, n, &req);
+	rc = b != NULL ? tf_sqs_send_batch_body(b, queue_url, entries, n, sent) :
+	    TF_ERR_NOMEM;
 	if (rc != TF_OK)
 		return rc;
-	rc = call_batch(aws, "SendMessageBatch", req, &resp, result);
-	if (rc == TF_OK || rc == TF_ERR_PARTIAL) {
-		ids_rc = send_batch_ids(resp, entries, n, result);
-		if (ids_rc != TF_OK)
-			rc = ids_rc;
-	}
-	if (rc != TF_OK && rc != TF_ERR_PARTIAL)
-		tf_sqs_batch_result_free(result);
-	cJSON_Delete(resp);
-	return rc;
+	return call_batch(aws, "SendMessageBatch", b, sent, n, result);
 }
 
 void
@@ -484,129 +342,41 @@ tf_sqs_messages_free(struct tf_sqs_message *messages, size_t n)
 	tf_free(messages);
 }
 
-static int64_t
-attr_number(const cJSON *attrs, const char *name)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(attrs, name);
-
-	return cJSON_IsString(v) ? strtoll(v->valuestring, NULL, 10) : 0;
-}
-
-enum tf_err
-tf_sqs_parse_receive(const cJSON *resp, struct tf_sqs_message **messages,
-    size_t *n)
-{
-	enum tf_err rc = TF_ERR_NOMEM;
-	const cJSON *list, *m;
-	struct tf_sqs_message *out_msgs = NULL;
-	size_t count = 0;
-
-	*messages = NULL;
-	*n = 0;
-	list = cJSON_GetObjectItemCaseSensitive(resp, "Messages");
-	if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) == 0)
-		return TF_OK;
-	out_msgs = tf_calloc((size_t)cJSON_GetArraySize(list), sizeof(*out_msgs));
-	if (out_msgs == NULL)
-		goto out;
-	cJSON_ArrayForEach(m, list) {
-		struct tf_sqs_message *msg = &out_msgs[count];
-		const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(m, "Attributes");
-		const cJSON *body = cJSON_GetObjectItemCaseSensitive(m, "Body");
-		const cJSON *rh = cJSON_GetObjectItemCaseSensitive(m, "ReceiptHandle");
-
-		if (!cJSON_IsString(body) || !cJSON_IsString(rh)) {
-			tf_log(TF_LOG_ERROR, "ReceiveMessage: a message without "
-			    "body or receipt handle was skipped");
-			continue;
-		}
-		if (!md5_matches(m, "MD5OfBody", body->valuestring)) {
-			/* Left in flight: it reappears after its visibility timeout. */
-			tf_log(TF_LOG_ERROR, "ReceiveMessage: MD5 of a message body "
-			    "does not match; skipped");
-			continue;
-		}
-		msg->body = tf_strdup(body->valuestring);
-		msg->receipt_handle = tf_strdup(rh->valuestring);
-		msg->message_id = dup_member(m, "MessageId");
-		if (msg->message_id == NULL)
-			msg->message_id = tf_strdup("");
-		count++;
-		if (msg->body == NULL || msg->receipt_handle == NULL ||
-		    msg->message_id == NULL)
-			goto out;
-		msg->receive_count = (int)attr_number(attrs, "ApproximateReceiveCount");
-		msg->sent_ms = attr_number(attrs, "SentTimestamp");
-		msg->first_receive_ms = attr_number(attrs,
-		    "ApproximateFirstReceiveTimestamp");
-	}
-	rc = TF_OK;
-	*messages = out_msgs;
-	*n = count;
-	out_msgs = NULL;
-out:
-	tf_sqs_messages_free(out_msgs, count);
-	return rc;
-}
-
-/* A ReceiveMessage request in *req (caller frees with cJSON_Delete()), or
- * TF_ERR_INVALID for options out of SQS's range, or TF_ERR_NOMEM. */
-static enum tf_err
-receive_request(const char *queue_url, const struct tf_sqs_receive_opts *opts,
-    cJSON **out)
-{
-	cJSON *req = NULL, *names;
-
-	*out = NULL;
-	if (opts->max_messages < 1 || opts->max_messages > TF_SQS_MAX_BATCH ||
-	    opts->wait_seconds < 0 || opts->wait_seconds > TF_SQS_MAX_WAIT_S ||
-	    opts->visibility_timeout > TF_SQS_MAX_VISIBILITY_S)
-		return TF_ERR_INVALID;
-	req = request_for(queue_url);
-	if (req == NULL ||
-	    cJSON_AddNumberToObject(req, "MaxNumberOfMessages", opts->max_messages) == NULL ||
-	    cJSON_AddNumberToObject(req, "WaitTimeSeconds", opts->wait_seconds) == NULL)
-		goto fail;
-	if (opts->visibility_timeout >= 0 && cJSON_AddNumberToObject(req,
-	    "VisibilityTimeout", opts->visibility_timeout) == NULL)
-		goto fail;
-	/* Both spellings: AttributeNames is deprecated but still the one some
-	 * implementations read. */
-	names = cJSON_AddArrayToObject(req, "MessageSystemAttributeNames");
-	if (names == NULL || !cJSON_AddItemToArray(names, cJSON_CreateString("All")))
-		goto fail;
-	names = cJSON_AddArrayToObject(req, "AttributeNames");
-	if (names == NULL || !cJSON_AddItemToArray(names, cJSON_CreateString("All")))
-		goto fail;
-	*out = req;
-	return TF_OK;
-fail:
-	cJSON_Delete(req);
-	return TF_ERR_NOMEM;
-}
-
 enum tf_err
 tf_sqs_receive_message(struct tf_aws *aws, const char *queue_url,
     const struct tf_sqs_receive_opts *opts, struct tf_sqs_message **messages,
     size_t *n)
 {
-	enum tf_err rc = TF_ERR_NOMEM;
-	cJSON *req = NULL, *resp = NULL;
+	struct tf_buf *b = tf_aws_scratch(TF_AWS_SCRATCH_REQUEST), *reply;
 	struct tf_aws_call_opts call = { 0 };
+	enum tf_err rc;
 
 	*messages = NULL;
 	*n = 0;
-	rc = receive_request(queue_url, opts, &req);
+	rc = b != NULL ? tf_sqs_receive_body(b, queue_url, opts) : TF_ERR_NOMEM;
 	if (rc != TF_OK)
-		goto out;
-	call.timeout_ms = opts->wait_seconds * 1000L + LONG_POLL_MARGIN_MS;
+		return rc;
+	call.timeout_ms = opts->wait_seconds * 1000L + TF_SQS_LONG_POLL_MARGIN_MS;
 	call.cancel = opts->cancel;
-	rc = tf_aws_call(aws, TF_AWS_SQS, "ReceiveMessage", req, &call, &resp);
+	rc = call_text(aws, "ReceiveMessage", b, &call, &reply);
 	if (rc == TF_OK)
-		rc = tf_sqs_parse_receive(resp, messages, n);
-out:
-	cJSON_Delete(resp);
-	cJSON_Delete(req);
+		rc = tf_sqs_read_receive(reply->data, reply->len, messages, n);
+	return rc;
+}
+
+/* DeleteMessage or (visibility_timeout not negative)
+ * ChangeMessageVisibility; the answer is empty. */
+static enum tf_err
+handle_call(struct tf_aws *aws, const char *op, const char *queue_url,
+    const char *receipt_handle, int visibility_timeout)
+{
+	struct tf_buf *b = tf_aws_scratch(TF_AWS_SCRATCH_REQUEST), *reply;
+	enum tf_err rc;
+
+	rc = b != NULL ? tf_sqs_handle_body(b, queue_url, receipt_handle,
+	    visibility_timeout) : TF_ERR_NOMEM;
+	if (rc == TF_OK)
+		rc = call_text(aws, op, b, NULL, &reply);
 	return rc;
 }
 
@@ -614,69 +384,17 @@ enum tf_err
 tf_sqs_delete_message(struct tf_aws *aws, const char *queue_url,
     const char *receipt_handle)
 {
-	cJSON *req = request_for(queue_url);
-
-	if (req != NULL &&
-	    cJSON_AddStringToObject(req, "ReceiptHandle", receipt_handle) == NULL) {
-		cJSON_Delete(req);
-		req = NULL;
-	}
-	return call_simple(aws, "DeleteMessage", req);
+	return handle_call(aws, "DeleteMessage", queue_url, receipt_handle, -1);
 }
 
 enum tf_err
 tf_sqs_change_message_visibility(struct tf_aws *aws, const char *queue_url,
     const char *receipt_handle, int visibility_timeout)
 {
-	cJSON *req = request_for(queue_url);
-
-	if (visibility_timeout < 0 || visibility_timeout > TF_SQS_MAX_VISIBILITY_S) {
-		cJSON_Delete(req);
+	if (visibility_timeout < 0)
 		return TF_ERR_INVALID;
-	}
-	if (req != NULL &&
-	    (cJSON_AddStringToObject(req, "ReceiptHandle", receipt_handle) == NULL ||
-	    cJSON_AddNumberToObject(req, "VisibilityTimeout", visibility_timeout) == NULL)) {
-		cJSON_Delete(req);
-		req = NULL;
-	}
-	return call_simple(aws, "ChangeMessageVisibility", req);
-}
-
-/* Shared by the delete and visibility batches. */
-/* A DeleteMessageBatch or (with_visibility) ChangeMessageVisibilityBatch
- * request in *req (caller frees with cJSON_Delete()); TF_ERR_INVALID for 0
- * or more than 10 entries, or TF_ERR_NOMEM. */
-static enum tf_err
-handle_batch_request(const char *queue_url,
-    const struct tf_sqs_handle_entry *entries, size_t n, int with_visibility,
-    cJSON **out)
-{
-	cJSON *req = NULL, *list, *e;
-	size_t i;
-
-	*out = NULL;
-	if (n == 0 || n > TF_SQS_MAX_BATCH)
-		return TF_ERR_INVALID;
-	req = request_for(queue_url);
-	if (req == NULL || (list = cJSON_AddArrayToObject(req, "Entries")) == NULL)
-		goto fail;
-	for (i = 0; i < n; i++) {
-		e = add_entry(list);
-		if (e == NULL)
-			goto fail;
-		if (cJSON_AddStringToObject(e, "Id", entries[i].id) == NULL ||
-		    cJSON_AddStringToObject(e, "ReceiptHandle",
-		    entries[i].receipt_handle) == NULL ||
-		    (with_visibility && cJSON_AddNumberToObject(e, "VisibilityTimeout",
-		    entries[i].visibility_timeout) == NULL))
-			goto fail;
-	}
-	*out = req;
-	return TF_OK;
-fail:
-	cJSON_Delete(req);
-	return TF_ERR_NOMEM;
+	return handle_call(aws, "ChangeMessageVisibility", queue_url,
+	    receipt_handle, visibility_timeout);
 }
 
 static enum tf_err
@@ -684,19 +402,16 @@ handle_batch(struct tf_aws *aws, const char *op, const char *queue_url,
     const struct tf_sqs_handle_entry *entries, size_t n, int with_visibility,
     struct tf_sqs_batch_result *result)
 {
+	struct tf_buf *b = tf_aws_scratch(TF_AWS_SCRATCH_REQUEST);
 	enum tf_err rc;
-	cJSON *req = NULL, *resp = NULL;
 
 	memset(result, 0, sizeof(*result));
-	rc = handle_batch_request(queue_url, entries, n, with_visibility, &req);
+	rc = b != NULL ? tf_sqs_handle_batch_body(b, queue_url, entries, n,
+	    with_visibility) : TF_ERR_NOMEM;
 	if (rc != TF_OK)
 		return rc;
 	result->n_entries = n;
-	rc = call_batch(aws, op, req, &resp, result);
-	if (rc != TF_OK && rc != TF_ERR_PARTIAL)
-		tf_sqs_batch_result_free(result);
-	cJSON_Delete(resp);
-	return rc;
+	return call_batch(aws, op, b, NULL, 0, result);
 }
 
 enum tf_err
@@ -715,224 +430,4 @@ tf_sqs_change_message_visibility_batch(struct tf_aws *aws,
 {
 	return handle_batch(aws, "ChangeMessageVisibilityBatch", queue_url,
 	    entries, n, 1, result);
-}
-
-/*
- * The same calls on an event loop (aws_async.h). Requests are built by the
- * same functions as the synchronous calls', answers read by the same ones.
- */
-
-/* One asynchronous SQS call: what its answer is read with. */
-struct sqs_async {
-	tf_sqs_send_cb *send_cb;        /* one of the three callbacks is set */
-	tf_sqs_receive_cb *receive_cb;
-	tf_sqs_batch_cb *batch_cb;
-	void *ctx;                      /* borrowed: the caller's */
-	char *body;                     /* owned: the message sent, for its MD5 */
-	size_t n_entries;               /* batch calls */
-	struct tf_sqs_send_entry *sent; /* owned, with owned strings: a send
-	                                   batch's entries, for their MD5s */
-};
-
-/* Frees a and what it owns. */
-static void
-sqs_async_free(struct sqs_async *a)
-{
-	size_t i;
-
-	for (i = 0; a->sent != NULL && i < a->n_entries; i++) {
-		tf_free((char *)a->sent[i].id);
-		tf_free((char *)a->sent[i].body);
-	}
-	tf_free(a->sent);
-	tf_free(a->body);
-	tf_free(a);
-}
-
-static void
-on_sqs_answer(void *ctx, enum tf_err rc, const char *body, size_t len,
-    const struct tf_aws_error *err)
-{
-	struct sqs_async *a = ctx;
-	struct tf_sqs_message *messages = NULL;
-	struct tf_sqs_batch_result result;
-	char *message_id = NULL;
-	cJSON *resp = NULL;
-	size_t n = 0;
-
-	memset(&result, 0, sizeof(result));
-	result.n_entries = a->n_entries;
-
-	if (rc == TF_OK) {
-		resp = len == 0 ? cJSON_CreateObject() :
-		    cJSON_ParseWithLength(body, len);
-		if (resp == NULL)
-			rc = TF_ERR_PARSE;
-	}
-	if (rc == TF_OK && a->send_cb != NULL)
-		rc = send_result(resp, a->body, &message_id);
-	else if (rc == TF_OK && a->receive_cb != NULL)
-		rc = tf_sqs_parse_receive(resp, &messages, &n);
-	else if (rc == TF_OK)
-		rc = tf_sqs_parse_failed(resp, &result);
-	if (rc == TF_OK && a->sent != NULL)
-		rc = send_batch_ids(resp, a->sent, a->n_entries, &result);
-	if (rc == TF_OK && result.n_failed > 0)
-		rc = TF_ERR_PARTIAL;
-	cJSON_Delete(resp);
-	if (a->send_cb != NULL)
-		a->send_cb(a->ctx, rc, message_id, err);
-	else if (a->receive_cb != NULL)
-		a->receive_cb(a->ctx, rc, messages, n, err);
-	else
-		a->batch_cb(a->ctx, rc, &result, err);
-	tf_sqs_batch_result_free(&result);
-	tf_free(message_id);
-	sqs_async_free(a);
-}
-
-/* Prints req (taken: freed here) and starts op with it; a (taken) is freed
- * when the call cannot start. */
-static enum tf_err
-start_sqs_async(struct tf_aws *aws, struct tf_loop *loop, const char *op,
-    cJSON *req, long timeout_ms, struct sqs_async *a)
-{
-	struct tf_aws_async_opts opts = { timeout_ms, 0 };
-	enum tf_err rc = TF_ERR_NOMEM;
-	char *text = NULL;
-
-	if (req != NULL)
-		text = cJSON_PrintUnformatted(req);
-	cJSON_Delete(req);
-	if (text != NULL)
-		rc = tf_aws_call_async(aws, loop, TF_AWS_SQS, op, text, strlen(text),
-		    &opts, on_sqs_answer, a);
-	cJSON_free(text);
-	if (rc != TF_OK)
-		sqs_async_free(a);
-	return rc;
-}
-
-enum tf_err
-tf_sqs_send_message_async(struct tf_aws *aws, struct tf_loop *loop,
-    const char *queue_url, const char *body, int delay_seconds,
-    tf_sqs_send_cb *cb, void *ctx)
-{
-	struct sqs_async *a;
-
-	if (!valid_send(body, delay_seconds))
-		return strlen(body ? body : "") > TF_SQS_MAX_BODY ?
-		    TF_ERR_TOO_LARGE : TF_ERR_INVALID;
-	a = tf_calloc(1, sizeof(*a));
-	if (a == NULL)
-		return TF_ERR_NOMEM;
-	a->send_cb = cb;
-	a->ctx = ctx;
-	a->body = tf_strdup(body);
-	if (a->body == NULL) {
-		tf_free(a);
-		return TF_ERR_NOMEM;
-	}
-	return start_sqs_async(aws, loop, "SendMessage",
-	    send_request(queue_url, body, delay_seconds), 0, a);
-}
-
-enum tf_err
-tf_sqs_receive_message_async(struct tf_aws *aws, struct tf_loop *loop,
-    const char *queue_url, const struct tf_sqs_receive_opts *opts,
-    tf_sqs_receive_cb *cb, void *ctx)
-{
-	struct sqs_async *a;
-	cJSON *req = NULL;
-	enum tf_err rc;
-
-	rc = receive_request(queue_url, opts, &req);
-	if (rc != TF_OK)
-		return rc;
-	a = tf_calloc(1, sizeof(*a));
-	if (a == NULL) {
-		cJSON_Delete(req);
-		return TF_ERR_NOMEM;
-	}
-	a->receive_cb = cb;
-	a->ctx = ctx;
-	return start_sqs_async(aws, loop, "ReceiveMessage", req,
-	    opts->wait_seconds * 1000L + LONG_POLL_MARGIN_MS, a);
-}
-
-/* Starts a DeleteMessageBatch or ChangeMessageVisibilityBatch on the loop. */
-static enum tf_err
-handle_batch_async(struct tf_aws *aws, struct tf_loop *loop, const char *op,
-    const char *queue_url, const struct tf_sqs_handle_entry *entries,
-    size_t n, int with_visibility, tf_sqs_batch_cb *cb, void *ctx)
-{
-	struct sqs_async *a;
-	cJSON *req = NULL;
-	enum tf_err rc;
-
-	rc = handle_batch_request(queue_url, entries, n, with_visibility, &req);
-	if (rc != TF_OK)
-		return rc;
-	a = tf_calloc(1, sizeof(*a));
-	if (a == NULL) {
-		cJSON_Delete(req);
-		return TF_ERR_NOMEM;
-	}
-	a->batch_cb = cb;
-	a->ctx = ctx;
-	a->n_entries = n;
-	return start_sqs_async(aws, loop, op, req, 0, a);
-}
-
-enum tf_err
-tf_sqs_delete_message_batch_async(struct tf_aws *aws, struct tf_loop *loop,
-    const char *queue_url, const struct tf_sqs_handle_entry *entries, size_t n,
-    tf_sqs_batch_cb *cb, void *ctx)
-{
-	return handle_batch_async(aws, loop, "DeleteMessageBatch", queue_url,
-	    entries, n, 0, cb, ctx);
-}
-
-enum tf_err
-tf_sqs_change_message_visibility_batch_async(struct tf_aws *aws,
-    struct tf_loop *loop, const char *queue_url,
-    const struct tf_sqs_handle_entry *entries, size_t n, tf_sqs_batch_cb *cb,
-    void *ctx)
-{
-	return handle_batch_async(aws, loop, "ChangeMessageVisibilityBatch",
-	    queue_url, entries, n, 1, cb, ctx);
-}
-
-enum tf_err
-tf_sqs_send_message_batch_async(struct tf_aws *aws, struct tf_loop *loop,
-    const char *queue_url, const struct tf_sqs_send_entry *entries, size_t n,
-    tf_sqs_batch_cb *cb, void *ctx)
-{
-	struct sqs_async *a;
-	cJSON *req = NULL;
-	enum tf_err rc;
-	size_t i;
-
-	rc = send_batch_request(queue_url, entries, n, &req);
-	if (rc != TF_OK)
-		return rc;
-	a = tf_calloc(1, sizeof(*a));
-	if (a == NULL || (a->sent = tf_calloc(n, sizeof(*a->sent))) == NULL) {
-		tf_free(a);
-		cJSON_Delete(req);
-		return TF_ERR_NOMEM;
-	}
-	a->batch_cb = cb;
-	a->ctx = ctx;
-	a->n_entries = n;
-	for (i = 0; i < n; i++) {
-		a->sent[i].id = tf_strdup(entries[i].id);
-		a->sent[i].body = tf_strdup(entries[i].body);
-		if (a->sent[i].id == NULL || a->sent[i].body == NULL) {
-			sqs_async_free(a);
-			cJSON_Delete(req);
-			return TF_ERR_NOMEM;
-		}
-	}
-	return start_sqs_async(aws, loop, "SendMessageBatch", req, 0, a);
 }

@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "aws/ddb.h"
+#include "aws/ddb_async.h"
 #include "aws/sqs.h"
+#include "aws/sqs_async.h"
 #include "base/alloc.h"
 #include "task/task_write.h"
 

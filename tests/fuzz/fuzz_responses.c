@@ -1,7 +1,8 @@
 /*
  * fuzz_responses.c - libFuzzer target for everything that parses AWS replies:
  * error bodies, ReceiveMessage replies, batch "Failed" lists and the item
- * accessors the engine reads DynamoDB replies with. Any input must be handled
+ * accessors the engine reads DynamoDB replies with, and the tree-less readers
+ * of SQS answers (sqs_wire.h) on the raw bytes. Any input must be handled
  * without a crash, a leak or undefined behaviour.
  */
 #include <stddef.h>
@@ -13,10 +14,42 @@
 #include "aws/aws.h"
 #include "aws/ddb.h"
 #include "aws/sqs.h"
+#include "aws/sqs_wire.h"
 #include "base/alloc.h"
 #include "base/log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The tree-less readers on the raw bytes: whatever they return, they free
+ * what they allocated, and the messages they hand out are complete. */
+static void
+read_raw(const char *text, size_t len)
+{
+	static const struct tf_sqs_sent sent[2] = {
+		{ "a", "0cc175b9c0f1b6a831c399e269772661" },
+		{ "b", "92eb5ffee6ae2fec3ad71c777531578f" },
+	};
+	struct tf_sqs_message *msgs = NULL;
+	struct tf_sqs_batch_result res;
+	char *id = NULL;
+	size_t count = 0, i;
+
+	if (tf_sqs_read_receive(text, len, &msgs, &count) == TF_OK) {
+		for (i = 0; i < count; i++)
+			if (msgs[i].body == NULL || msgs[i].receipt_handle == NULL ||
+			    msgs[i].message_id == NULL)
+				__builtin_trap();
+		tf_sqs_messages_free(msgs, count);
+	} else if (msgs != NULL || count != 0) {
+		__builtin_trap();
+	}
+	memset(&res, 0, sizeof(res));
+	tf_sqs_read_batch(text, len, sent, 2, &res);
+	tf_sqs_batch_result_free(&res);
+	if (tf_sqs_read_send(text, len, sent[0].md5, &id) == TF_OK && id == NULL)
+		__builtin_trap();
+	tf_free(id);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -40,6 +73,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (strlen(type) >= sizeof(type) || strlen(message) >= sizeof(message))
 		__builtin_trap();
 
+	read_raw((const char *)data, size);
 	doc = cJSON_ParseWithLength((const char *)data, size);
 	if (doc == NULL)
 		return 0;

@@ -4,9 +4,8 @@
 #include "harness.h"
 #include "itest.h"
 
-#include "aws/aws_async.h"
-#include "aws/ddb.h"
-#include "aws/sqs.h"
+#include "aws/ddb_async.h"
+#include "aws/sqs_async.h"
 #include "loop/loop.h"
 
 #define AWS (itest_ctx.aws)

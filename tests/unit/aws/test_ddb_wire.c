@@ -1,0 +1,120 @@
+/* test_ddb_wire.c - DynamoDB item request bodies written without a request
+ * tree: each is read back with cJSON and compared, member by member, with
+ * the request DynamoDB expects. */
+#include "harness.h"
+
+#include <cjson/cJSON.h>
+
+#include "aws/ddb_wire.h"
+#include "base/alloc.h"
+#include "base/buf.h"
+
+/* True when b holds JSON equal to the JSON text want. */
+static bool
+same_json(const struct tf_buf *b, const char *want)
+{
+	cJSON *got = cJSON_ParseWithLength(b->data, b->len);
+	cJSON *exp = cJSON_Parse(want);
+	bool same = got != NULL && exp != NULL && cJSON_Compare(got, exp, 1);
+
+	if (!same)
+		printf("# got:  %s\n# want: %s\n", b->data, want);
+	cJSON_Delete(got);
+	cJSON_Delete(exp);
+	return same;
+}
+
+/* The expression of a claim: names, and S, N and BOOL values, one of them a
+ * string that needs escaping. */
+static void
+claim_expr(struct tf_ddb_expr *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->update = "SET #s = :run, lease = :l";
+	e->condition = "#s = :ready AND note <> :q";
+	tf_ddb_expr_name(e, "#s", "status");
+	tf_ddb_expr_value_s(e, ":run", "RUNNING");
+	tf_ddb_expr_value_s(e, ":q", "say \"hi\"\\\n\xc3\xa9");
+	tf_ddb_expr_value_n(e, ":l", -1700000000123);
+	tf_ddb_expr_value_bool(e, ":ready", true);
+}
+
+static void
+test_update_body(void)
+{
+	struct tf_buf b = TF_BUF_INIT;
+	struct tf_ddb_expr e;
+	cJSON *key = cJSON_Parse("{\"id\":{\"S\":\"t/1\\\"\"}}");
+
+	claim_expr(&e);
+	CHECK(key != NULL);
+	CHECK_INT_EQ(tf_ddb_key_body(&b, "tab\"le", key, &e, "ALL_NEW"), TF_OK);
+	CHECK(same_json(&b, "{\"TableName\":\"tab\\\"le\","
+	    "\"UpdateExpression\":\"SET #s = :run, lease = :l\","
+	    "\"ConditionExpression\":\"#s = :ready AND note <> :q\","
+	    "\"ExpressionAttributeNames\":{\"#s\":\"status\"},"
+	    "\"ExpressionAttributeValues\":{\":run\":{\"S\":\"RUNNING\"},"
+	    "\":q\":{\"S\":\"say \\\"hi\\\"\\\\\\n\\u00e9\"},"
+	    "\":l\":{\"N\":\"-1700000000123\"},\":ready\":{\"BOOL\":true}},"
+	    "\"Key\":{\"id\":{\"S\":\"t/1\\\"\"}},\"ReturnValues\":\"ALL_NEW\"}"));
+	CHECK_INT_EQ(tf_ddb_key_body(&b, "t", key, NULL, NULL), TF_OK);
+	CHECK(same_json(&b, "{\"TableName\":\"t\","
+	    "\"Key\":{\"id\":{\"S\":\"t/1\\\"\"}}}"));
+	tf_ddb_expr_free(&e);
+	cJSON_Delete(key);
+	tf_buf_free(&b);
+}
+
+static void
+test_get_put_and_page_bodies(void)
+{
+	struct tf_ddb_query q = { 0 };
+	struct tf_buf b = TF_BUF_INIT;
+	struct tf_ddb_expr e;
+	cJSON *key = cJSON_Parse("{\"id\":{\"S\":\"t1\"}}");
+	cJSON *item = cJSON_Parse("{\"id\":{\"S\":\"t1\"},\"m\":{\"M\":{\"l\":"
+	    "{\"L\":[{\"N\":\"1.5\"},{\"NULL\":true}]}}}}");
+
+	claim_expr(&e);
+	e.projection = "#s, id";
+	/* GetItem takes the projection and its names only. */
+	CHECK_INT_EQ(tf_ddb_get_body(&b, "t", key, true, &e), TF_OK);
+	CHECK(same_json(&b, "{\"TableName\":\"t\",\"ProjectionExpression\":"
+	    "\"#s, id\",\"ExpressionAttributeNames\":{\"#s\":\"status\"},"
+	    "\"Key\":{\"id\":{\"S\":\"t1\"}},\"ConsistentRead\":true}"));
+	CHECK_INT_EQ(tf_ddb_get_body(&b, "t", key, false, NULL), TF_OK);
+	CHECK(same_json(&b, "{\"TableName\":\"t\",\"Key\":{\"id\":{\"S\":"
+	    "\"t1\"}},\"ConsistentRead\":false}"));
+	CHECK_INT_EQ(tf_ddb_put_body(&b, "t", item, NULL), TF_OK);
+	CHECK(same_json(&b, "{\"TableName\":\"t\",\"Item\":{\"id\":{\"S\":"
+	    "\"t1\"},\"m\":{\"M\":{\"l\":{\"L\":[{\"N\":\"1.5\"},"
+	    "{\"NULL\":true}]}}}}}"));
+	tf_ddb_expr_free(&e);
+
+	memset(&e, 0, sizeof(e));
+	e.key_condition = "due_shard = :s";
+	tf_ddb_expr_value_n(&e, ":s", 3);
+	q.table = "t";
+	q.index = "due";
+	q.expr = &e;
+	q.limit = 25;
+	q.descending = true;
+	CHECK_INT_EQ(tf_ddb_page_body(&b, &q, key), TF_OK);
+	CHECK(same_json(&b, "{\"TableName\":\"t\",\"KeyConditionExpression\":"
+	    "\"due_shard = :s\",\"ExpressionAttributeValues\":{\":s\":{\"N\":"
+	    "\"3\"}},\"IndexName\":\"due\",\"ExclusiveStartKey\":{\"id\":"
+	    "{\"S\":\"t1\"}},\"Limit\":25,\"ScanIndexForward\":false}"));
+	tf_ddb_expr_free(&e);
+	cJSON_Delete(item);
+	cJSON_Delete(key);
+	tf_buf_free(&b);
+}
+
+int
+main(void)
+{
+	tf_alloc_init();
+	TF_RUN(test_update_body);
+	TF_RUN(test_get_put_and_page_bodies);
+	return tf_test_summary();
+}
