@@ -17,7 +17,10 @@
 #include "base/err.h"
 #include "loop/loop.h"
 
-#define TF_DELETER_LINGER_MS 20
+/* A message waits at most this long for its batch: long enough that a
+ * consumer running a few hundred runs a second sends full batches, short
+ * next to any visibility timeout. */
+#define TF_DELETER_LINGER_MS 50
 
 struct tf_deleter;
 

@@ -37,6 +37,11 @@
  * 16 polls of ten at 25 ms a round trip bring 6,400 messages a second. */
 #define RECEIVES_MAX 16
 
+/* With runs in flight, no poll open and fewer than ten slots free, a poll
+ * waits this long for more to free up (runs end every few milliseconds
+ * under a backlog): fuller batches, fewer requests per run. */
+#define BATCH_WAIT_MS 25
+
 /* The housekeeping tick: the watchdog's sign of progress, backpressure. */
 #define TICK_MS 1000
 
@@ -59,6 +64,8 @@ struct tf_receiver {
 	bool over;                      /* no more polls: stopping, or --once
 	                                   drained */
 	struct tf_loop_timer *backoff;  /* a failed poll's wait; NULL: none */
+	struct tf_loop_timer *batch;    /* waiting for a fuller batch */
+	bool batch_waited;              /* that wait is over: poll now */
 	int64_t backoff_ms;
 	int failures;                   /* polls failed in a row */
 	long receives;                  /* polls opened */
@@ -176,6 +183,18 @@ admit_once(struct tf_consumer *c, struct tf_sqs_message *msgs, size_t n)
 	for (i = kept; i < n; i++)
 		memset(&msgs[i], 0, sizeof(msgs[i]));
 	return kept;
+}
+
+static void
+on_batch_wait_over(void *ctx, enum tf_err rc)
+{
+	struct tf_consumer *c = ctx;
+
+	if (rc == TF_ERR_CANCELLED)
+		return;
+	c->rx->batch = NULL;
+	c->rx->batch_waited = true;
+	tf_receiver_fill(c);
 }
 
 static void
@@ -321,6 +340,23 @@ tf_receiver_fill(struct tf_consumer *c)
 	open = atomic_load(&c->receives_open);
 	if (c->o.once && open > 0)
 		return;
+	max = atomic_load(&c->receive_limit) < TF_SQS_MAX_BATCH ?
+	    atomic_load(&c->receive_limit) : TF_SQS_MAX_BATCH;
+	if (open == 0 && free_slots > 0 && free_slots < max && busy > 0 &&
+	    rx->target > 1 && !c->o.once && !rx->batch_waited) {
+		/* A backlog, and runs about to end: a moment for a fuller
+		 * batch (BATCH_WAIT_MS at most; a run that ends looks again). */
+		if (rx->batch == NULL && tf_loop_after(c->loop, BATCH_WAIT_MS,
+		    on_batch_wait_over, c, &rx->batch) != TF_OK)
+			rx->batch = NULL;
+		if (rx->batch != NULL)
+			return;
+	}
+	if (rx->batch != NULL) {
+		tf_loop_timer_cancel(rx->batch);
+		rx->batch = NULL;
+	}
+	rx->batch_waited = false;
 	while (free_slots > 0) {
 		/* Enough polls open for what the queue gives lately; with some
 		 * open, one more waits for ten free slots: fuller batches, fewer
@@ -385,6 +421,10 @@ tf_receiver_stop(struct tf_consumer *c)
 	if (rx->backoff != NULL) {
 		tf_loop_timer_cancel(rx->backoff);
 		rx->backoff = NULL;
+	}
+	if (rx->batch != NULL) {
+		tf_loop_timer_cancel(rx->batch);
+		rx->batch = NULL;
 	}
 	if (c->o.once && !rx->over)
 		end_once(c);
