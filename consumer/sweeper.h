@@ -2,9 +2,11 @@
  * sweeper.h - finds tasks that need a message and sends it
  * (docs/design.md section 6).
  *
- * Every consumer runs one. Each sweep (every interval_ms, backing off to a
- * minute, at most half the horizon, while the due window is empty) queries the 16 shards of the sparse
- * by_due index for tasks needing attention within the enqueue horizon:
+ * Every consumer runs one; each sweeps the due shards whose sweep lease it
+ * holds (sweep_lease.h), so a fleet sweeps each shard once. Each sweep
+ * (every interval_ms, backing off to a minute, at most half the horizon,
+ * while the due window is empty) queries those shards of the sparse by_due
+ * index for the items whose due_at (task/due.h) says they need a look:
  *   - PENDING with no live message (no enqueued_for, or one older than the
  *     grace period, i.e. lost): the sweeper claims the enqueue with a
  *     conditional write that bumps gen, then sends the message with the
