@@ -50,6 +50,8 @@ struct tf_sweeper {
 	int64_t config_read_at;       /* monotonic ms; 0: read it again */
 	int groups;                   /* lease groups (sweep_lease.h) */
 	bool held[TF_SWEEP_LEASES];   /* the groups whose lease we hold */
+	bool leaseless;               /* the leases could not be read: sweep
+	                                 every shard until they can */
 	int64_t token;                /* ours, in the lease items */
 	int64_t lease_ms;
 };
@@ -461,7 +463,8 @@ read_config(struct tf_sweeper *sw)
 }
 
 /* Reads the sweep leases and renews, takes, hands over or asks for them
- * (sweep_lease.h). Returns true when it took a lease it did not hold. */
+ * (sweep_lease.h). Returns true when it took a lease it did not hold, or
+ * could not read them (it then sweeps every shard). */
 static bool
 lease_round(struct tf_sweeper *sw)
 {
@@ -477,12 +480,20 @@ lease_round(struct tf_sweeper *sw)
 		read_config(sw);
 	rc = tf_sweep_lease_read(sw->o.aws, sw->o.table, l, sw->groups);
 	if (rc != TF_OK) {
-		/* Keep sweeping what we hold: should the leases end meanwhile,
-		 * two sweepers sweep a shard, which is safe. */
-		tf_log(TF_LOG_WARN, "sweeper: reading the sweep leases failed: %s",
-		    tf_strerror(rc));
-		return false;
+		/* Sweep every shard until the leases can be read again: two
+		 * sweepers on a shard are safe, none is not. A table without
+		 * the by_due index lands here too, and its sweep then says so
+		 * (readiness, the error line). */
+		if (!sw->leaseless)
+			tf_log(TF_LOG_WARN, "sweeper: reading the sweep leases failed "
+			    "(%s); sweeping every shard until it works",
+			    tf_strerror(rc));
+		sw->leaseless = true;
+		return true;
 	}
+	if (sw->leaseless)
+		tf_log(TF_LOG_INFO, "sweeper: the sweep leases can be read again");
+	sw->leaseless = false;
 	now = tf_now_ms();
 	tf_sweep_lease_plan(l, sw->groups, sw->token, now, sw->lease_ms, act);
 	for (g = 0; g < sw->groups; g++) {
@@ -559,8 +570,8 @@ sweeper_main(void *arg)
 			 * jitter) past the window, so that a message that may be
 			 * lost, or a lease that may end, before the next sweep
 			 * keeps the interval short. */
-			if (!holds_any(sw) || sweep_all(sw, &fl, 2 * idle_max,
-			    false) == 0)
+			if ((!holds_any(sw) && !sw->leaseless) ||
+			    sweep_all(sw, &fl, 2 * idle_max, sw->leaseless) == 0)
 				interval = interval * 2 > idle_max ? idle_max :
 				    interval * 2;
 			else
@@ -605,7 +616,6 @@ tf_sweeper_start(const struct tf_sweeper_opts *o, struct tf_sweeper **out)
 	tf_due_get(&timing);
 	timing.horizon_ms = o->horizon_ms;
 	timing.grace_ms = o->grace_ms;
-	timing.lease_grace_ms = o->lease_grace_ms;
 	timing.shards = 0;  /* read_config() sets the table's */
 	tf_due_set(&timing);
 	sw->shards = TF_DUE_SHARDS_DEFAULT;

@@ -119,7 +119,6 @@ cli_open(struct cli *c)
 	tf_due_get(&timing);
 	timing.horizon_ms = c->cfg.horizon_ms;
 	timing.grace_ms = c->cfg.sweep_grace_ms;
-	timing.lease_grace_ms = c->cfg.lease_grace_ms;
 	timing.shards = 0;  /* the table's, read before the first write */
 	tf_due_set(&timing);
 	return 0;

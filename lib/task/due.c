@@ -13,7 +13,6 @@ static bool shards_known;          /* the table's count is in timing */
 static struct tf_due_timing timing = {
 	.horizon_ms = 15 * 60 * 1000,
 	.grace_ms = 60000,
-	.lease_grace_ms = 5000,
 	.shards = TF_DUE_SHARDS_DEFAULT,
 };
 
@@ -61,7 +60,7 @@ tf_due_at_lease(const struct tf_due_timing *t, int64_t lease_until)
 		tf_due_get(&now);
 		t = &now;
 	}
-	return lease_until + t->lease_grace_ms + t->horizon_ms;
+	return lease_until + t->horizon_ms;
 }
 
 void

@@ -10,13 +10,14 @@
  *   - PENDING without a message: next_run (it surfaces a horizon ahead);
  *   - PENDING with a live message: enqueued_for + grace + horizon (it
  *     surfaces when its message, visible since enqueued_for, may be lost);
- *   - PROCESSING: lease_until + lease grace + horizon (when the lease may
- *     have ended).
- * The writer's settings (TASKFLEET_HORIZON, TASKFLEET_SWEEP_GRACE,
- * TASKFLEET_LEASE_GRACE) go into the value; the sweeper still decides with
- * its own, so a process with other settings only moves the moment an item is
- * read. Items of older versions (due_at = next_run or lease_until) are read
- * earlier than needed, and handled the same.
+ *   - PROCESSING: lease_until + horizon (when the lease ends; the sweeper
+ *     then waits its lease grace, a few seconds, reading it again at each
+ *     sweep: so no writer's TASKFLEET_LEASE_GRACE can delay a recovery).
+ * The writer's settings (TASKFLEET_HORIZON, TASKFLEET_SWEEP_GRACE) go into
+ * the value; the sweeper still decides with its own, so a process with other
+ * settings only moves the moment an item is read. Items of older versions
+ * (due_at = next_run or lease_until) are read earlier than needed, and
+ * handled the same.
  */
 #ifndef TF_DUE_H
 #define TF_DUE_H
@@ -38,11 +39,10 @@
 struct tf_due_timing {
 	int64_t horizon_ms;          /* TASKFLEET_HORIZON */
 	int64_t grace_ms;            /* TASKFLEET_SWEEP_GRACE */
-	int64_t lease_grace_ms;      /* TASKFLEET_LEASE_GRACE */
 	int shards;                  /* due_shard values "0".."shards-1" */
 };
 
-/* The process's timing: the configuration defaults (15 min, 60 s, 5 s, 16
+/* The process's timing: the configuration defaults (15 min, 60 s, 16
  * shards) until tf_due_set() replaces them. Each program calls it once at
  * start, before its first write, with its settings; t->shards 0 keeps the
  * count, and a count (1..TF_DUE_SHARDS_MAX) also counts as the table's

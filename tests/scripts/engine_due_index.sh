@@ -53,7 +53,7 @@ check "due-burst-each-ran-once ($runs runs)" test "$runs" -eq $N
 now=$(date +%s%3N)
 $TFCHECK put "$E2E_NAME" "{\"id\": \"lost-1\", \"ns\": \"default\", \"type\": \"noop\", \"params\": {}, \"status\": \"PENDING\", \"completed\": false, \"gen\": 1, \"iteration\": 0, \"attempts\": 0, \"max_attempts\": 3, \"next_run\": $now, \"due_shard\": \"5\", \"due_at\": $((now + 4000 + 60000)), \"enqueued_for\": $now}"
 # ---- A dead consumer's run: PROCESSING, its lease ending in 2 s.
-$TFCHECK put "$E2E_NAME" "{\"id\": \"dead-1\", \"ns\": \"default\", \"type\": \"noop\", \"params\": {}, \"status\": \"PROCESSING\", \"completed\": false, \"gen\": 2, \"iteration\": 0, \"attempts\": 0, \"max_attempts\": 3, \"next_run\": $now, \"lease_owner\": \"gone\", \"lease_until\": $((now + 2000)), \"lease_token\": \"x\", \"due_shard\": \"7\", \"due_at\": $((now + 2000 + 1000 + 60000))}"
+$TFCHECK put "$E2E_NAME" "{\"id\": \"dead-1\", \"ns\": \"default\", \"type\": \"noop\", \"params\": {}, \"status\": \"PROCESSING\", \"completed\": false, \"gen\": 2, \"iteration\": 0, \"attempts\": 0, \"max_attempts\": 3, \"next_run\": $now, \"lease_owner\": \"gone\", \"lease_until\": $((now + 2000)), \"lease_token\": \"x\", \"due_shard\": \"7\", \"due_at\": $((now + 2000 + 60000))}"
 start_consumer r1 --concurrency 4
 check "due-lost-message-recovered" wait_until 30 done_ lost-1
 ran_at=$(field lost-1 updated_at)

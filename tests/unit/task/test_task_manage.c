@@ -815,7 +815,7 @@ main(void)
 	/* The settings' defaults, and the table's shard count known: the
 	 * writes read no config item from the scripted server. */
 	struct tf_due_timing timing = { .horizon_ms = 15 * 60 * 1000,
-	    .grace_ms = 60000, .lease_grace_ms = 5000, .shards = 16 };
+	    .grace_ms = 60000, .shards = 16 };
 	int rc;
 
 	tf_alloc_init();
