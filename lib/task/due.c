@@ -39,28 +39,31 @@ tf_due_get(struct tf_due_timing *out)
 	pthread_mutex_unlock(&timing_lock);
 }
 
+/* t, or (t NULL) the process's timing copied into *buf. */
+static const struct tf_due_timing *
+timing_of(const struct tf_due_timing *t, struct tf_due_timing *buf)
+{
+	if (t != NULL)
+		return t;
+	tf_due_get(buf);
+	return buf;
+}
+
 int64_t
 tf_due_at_message(const struct tf_due_timing *t, int64_t enqueued_for)
 {
-	struct tf_due_timing now;
+	struct tf_due_timing buf;
 
-	if (t == NULL) {
-		tf_due_get(&now);
-		t = &now;
-	}
+	t = timing_of(t, &buf);
 	return enqueued_for + t->grace_ms + t->horizon_ms;
 }
 
 int64_t
 tf_due_at_lease(const struct tf_due_timing *t, int64_t lease_until)
 {
-	struct tf_due_timing now;
+	struct tf_due_timing buf;
 
-	if (t == NULL) {
-		tf_due_get(&now);
-		t = &now;
-	}
-	return lease_until + t->horizon_ms;
+	return lease_until + timing_of(t, &buf)->horizon_ms;
 }
 
 void

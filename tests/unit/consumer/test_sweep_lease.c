@@ -28,6 +28,17 @@ count(const enum tf_sweep_lease_action *act, enum tf_sweep_lease_action a)
 	return c;
 }
 
+/* How many of the leases l consumer me plans action a for, at NOW. */
+static int
+planned(const struct tf_sweep_lease *l, int64_t me,
+    enum tf_sweep_lease_action a)
+{
+	enum tf_sweep_lease_action act[N];
+
+	tf_sweep_lease_plan(l, N, me, NOW, LEASE_MS, act);
+	return count(act, a);
+}
+
 static void
 test_groups(void)
 {
@@ -43,10 +54,8 @@ static void
 test_alone_takes_all(void)
 {
 	struct tf_sweep_lease l[N] = { { 0 } };
-	enum tf_sweep_lease_action act[N];
 
-	tf_sweep_lease_plan(l, N, 7, NOW, LEASE_MS, act);
-	CHECK_INT_EQ(count(act, TF_LEASE_TAKE), N);
+	CHECK_INT_EQ(planned(l, 7, TF_LEASE_TAKE), N);
 }
 
 /* Holding them all with nobody asking: renewed. */
@@ -54,10 +63,8 @@ static void
 test_holder_renews(void)
 {
 	struct tf_sweep_lease l[N] = { held(7), held(7), held(7), held(7) };
-	enum tf_sweep_lease_action act[N];
 
-	tf_sweep_lease_plan(l, N, 7, NOW, LEASE_MS, act);
-	CHECK_INT_EQ(count(act, TF_LEASE_RENEW), N);
+	CHECK_INT_EQ(planned(l, 7, TF_LEASE_RENEW), N);
 }
 
 /* A second consumer finds all four held by one: it asks for one; the holder
@@ -103,8 +110,7 @@ test_expired_leases_taken(void)
 	/* With another live consumer holding one, each takes up to its fair
 	 * share (two of four), leaving the rest to the other. */
 	l[3] = held(5);
-	tf_sweep_lease_plan(l, N, 9, NOW, LEASE_MS, act);
-	CHECK_INT_EQ(count(act, TF_LEASE_TAKE), 1);
+	CHECK_INT_EQ(planned(l, 9, TF_LEASE_TAKE), 1);
 }
 
 /* Holders of one each: a fifth consumer asks nobody (one is not two more
@@ -113,10 +119,8 @@ static void
 test_no_ask_when_balanced(void)
 {
 	struct tf_sweep_lease l[N] = { held(1), held(2), held(3), held(4) };
-	enum tf_sweep_lease_action act[N];
 
-	tf_sweep_lease_plan(l, N, 5, NOW, LEASE_MS, act);
-	CHECK_INT_EQ(count(act, TF_LEASE_NONE), N);
+	CHECK_INT_EQ(planned(l, 5, TF_LEASE_NONE), N);
 }
 
 /* Applies act of consumer me to the leases in memory, with the conditions
