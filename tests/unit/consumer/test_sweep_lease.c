@@ -161,6 +161,20 @@ apply(struct tf_sweep_lease *l, const struct tf_sweep_lease *read,
 	}
 }
 
+/* have[c]: how many of the leases l consumer token[c] holds at now. */
+static void
+count_held(const struct tf_sweep_lease *l, const int64_t *token, int64_t now,
+    int *have)
+{
+	int i, c;
+
+	for (c = 0; c < 3; c++) {
+		have[c] = 0;
+		for (i = 0; i < N; i++)
+			have[c] += l[i].holder == token[c] && l[i].until > now;
+	}
+}
+
 /* Three consumers starting together on a fresh table, each reading before
  * any writes: after a few rounds every lease has one holder and each
  * consumer holds one or two; then one dies, and within two lease times
@@ -171,7 +185,7 @@ test_fleet_converges_and_takes_over(void)
 	struct tf_sweep_lease l[N] = { { 0 } }, read[3][N];
 	enum tf_sweep_lease_action act[N];
 	int64_t now = NOW, token[3] = { 11, 22, 33 };
-	int round, c, i, have[3];
+	int round, c, have[3];
 
 	for (round = 0; round < 8; round++, now += LEASE_MS / 2) {
 		for (c = 0; c < 3; c++)
@@ -181,10 +195,7 @@ test_fleet_converges_and_takes_over(void)
 			apply(l, read[c], act, token[c], now);
 		}
 	}
-	memset(have, 0, sizeof(have));
-	for (i = 0; i < N; i++)
-		for (c = 0; c < 3; c++)
-			have[c] += l[i].holder == token[c] && l[i].until > now;
+	count_held(l, token, now, have);
 	CHECK_MSG(have[0] + have[1] + have[2] == N, "held %d %d %d", have[0],
 	    have[1], have[2]);
 	for (c = 0; c < 3; c++)
@@ -198,10 +209,7 @@ test_fleet_converges_and_takes_over(void)
 			apply(l, read[c], act, token[c], now);
 		}
 	}
-	memset(have, 0, sizeof(have));
-	for (i = 0; i < N; i++)
-		for (c = 0; c < 3; c++)
-			have[c] += l[i].holder == token[c] && l[i].until > now;
+	count_held(l, token, now, have);
 	CHECK_MSG(have[0] == 0 && have[1] + have[2] == N && have[1] == 2,
 	    "held %d %d %d", have[0], have[1], have[2]);
 }
