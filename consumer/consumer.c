@@ -217,6 +217,7 @@ tf_consumer_start(struct tf_consumer *c)
 		.interval_ms = c->cfg->sweep_interval_ms,
 		.horizon_ms = c->cfg->horizon_ms, .grace_ms = c->cfg->sweep_grace_ms,
 		.lease_grace_ms = c->cfg->lease_grace_ms,
+		.owner = c->o.owner, .lease_ms = c->cfg->sweep_lease_ms,
 		.history_kept = c->cfg->history_kept,
 		.retention_ms = c->cfg->retention_ms,
 		.manual = c->o.once,

@@ -8,14 +8,19 @@
 #include <time.h>
 
 #include "aws/ddb.h"
-#include "aws/schema.h"
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/rand.h"
+#include "sweep_lease.h"
+#include "task/due.h"
 #include "task/task.h"
 
 #define PAGE_LIMIT 100
+/* The first page of a shard is smaller: when the window is empty, the
+ * items it returns from beyond the window (sweep_shard()) are read for
+ * nothing. */
+#define FIRST_PAGE_LIMIT 20
 
 /* Queue waits are remembered in windows of this length; the longest wait of
  * the current and the previous window counts. */
@@ -24,6 +29,10 @@
 /* While sweeps keep failing, their error is logged again at most this often
  * (not once per shard per sweep). */
 #define FAILURE_LOG_EVERY_MS (5 * 60000)
+
+/* How often the table's shard count is read again (a raised count reaches
+ * every consumer within this). */
+#define CONFIG_REFRESH_MS (5 * 60000)
 
 struct tf_sweeper {
 	struct tf_sweeper_opts o;
@@ -36,6 +45,15 @@ struct tf_sweeper {
 	int64_t wait_max_cur, wait_max_prev;
 	char failure[400];            /* why the last sweep's queries failed,
 	                                 when the error is not transient; "" */
+	/* The sweeper thread's own (tf_sweeper_start() sets them first): */
+	int shards;                   /* the table's due shards */
+	int64_t config_read_at;       /* monotonic ms; 0: read it again */
+	int groups;                   /* lease groups (sweep_lease.h) */
+	bool held[TF_SWEEP_LEASES];   /* the groups whose lease we hold */
+	bool leaseless;               /* the leases could not be read: sweep
+	                                 every shard until they can */
+	int64_t token;                /* ours, in the lease items */
+	int64_t lease_ms;
 };
 
 /* Where the error lines about failing queries stand; kept by the sweeper
@@ -222,36 +240,43 @@ tf_sweeper_recover_crashed(struct tf_sweeper *sw, const char *id, int64_t gen,
 	tf_task_free(&t);
 }
 
-/* Sweeps one shard of the due index; returns how many items it saw, or -1
- * when a query failed: *rc_out and err (errlen bytes) then say why. */
+/* Sweeps one shard of the due index: the items with due_at <= now +
+ * horizon (due.h: those whose message must be sent or may be lost, or whose
+ * lease may have ended), in due_at order. The query reaches `ahead` ms
+ * further, and stops at the first item there: such an item keeps the
+ * sweeper from backing off, since it needs a look within that time, without
+ * reading the items behind it. Returns how many items it saw (the one
+ * ahead included), or -1 when a query failed: *rc_out and err (errlen bytes)
+ * then say why. */
 static long
-sweep_shard(struct tf_sweeper *sw, int shard, enum tf_err *rc_out, char *err,
-    size_t errlen)
+sweep_shard(struct tf_sweeper *sw, int shard, int64_t ahead,
+    enum tf_err *rc_out, char *err, size_t errlen)
 {
 	struct tf_ddb_expr e = { 0 };
 	struct tf_ddb_query q = { 0 };
 	cJSON *start = NULL, *items = NULL;
 	const cJSON *it;
-	char shard_text[4];
-	int64_t now = tf_now_ms(), lease_until;
+	char shard_text[TF_DUE_SHARD_SIZE];
+	int64_t now = tf_now_ms(), lease_until, due_at;
 	int64_t grace = tf_sweeper_message_grace_ms(sw);
 	const char *status, *id;
 	int pages = 0;
 	long seen = 0;
-	bool complete = false;
+	bool complete = false, ahead_seen = false;
 	enum tf_err rc;
 
 	*rc_out = TF_ERR_NOMEM;
 	snprintf(err, errlen, "%s", tf_strerror(TF_ERR_NOMEM));
-	snprintf(shard_text, sizeof(shard_text), "%d", shard);
+	tf_due_shard_name(shard, shard_text);
 	e.key_condition = "due_shard = :s AND due_at <= :until";
 	if (tf_ddb_expr_value_s(&e, ":s", shard_text) != TF_OK ||
-	    tf_ddb_expr_value_n(&e, ":until", now + sw->o.horizon_ms) != TF_OK)
+	    tf_ddb_expr_value_n(&e, ":until", now + sw->o.horizon_ms +
+	    ahead) != TF_OK)
 		goto out;
 	q.table = sw->o.table;
 	q.index = "by_due";
 	q.expr = &e;
-	q.limit = PAGE_LIMIT;
+	q.limit = FIRST_PAGE_LIMIT;
 	do {
 		rc = tf_ddb_query_page(sw->o.aws, &q, &start, &items);
 		if (rc != TF_OK) {
@@ -266,8 +291,16 @@ sweep_shard(struct tf_sweeper *sw, int shard, enum tf_err *rc_out, char *err,
 				snprintf(err, errlen, "%s", tf_strerror(rc));
 			goto out;
 		}
+		atomic_fetch_add(&sw->stats.queries, 1);
+		atomic_fetch_add(&sw->stats.items_read, cJSON_GetArraySize(items));
 		cJSON_ArrayForEach(it, items) {
 			seen++;
+			if (tf_ddb_item_n(it, "due_at", &due_at) &&
+			    due_at > now + sw->o.horizon_ms) {
+				ahead_seen = true;
+				break;
+			}
+			atomic_fetch_add(&sw->stats.items, 1);
 			status = tf_ddb_item_s(it, "status");
 			id = tf_ddb_item_s(it, "id");
 			if (status == NULL || id == NULL)
@@ -282,7 +315,8 @@ sweep_shard(struct tf_sweeper *sw, int shard, enum tf_err *rc_out, char *err,
 		cJSON_Delete(items);
 		items = NULL;
 		pages++;
-	} while (start != NULL && pages < 1000);
+		q.limit = PAGE_LIMIT;
+	} while (start != NULL && pages < 1000 && !ahead_seen);
 	complete = true;
 out:
 	cJSON_Delete(start);
@@ -296,7 +330,7 @@ out:
  * they end. failed: how many shards' queries failed (0: the sweep worked). */
 static void
 log_failure(struct tf_sweeper *sw, struct failure_log *fl, int failed,
-    enum tf_err rc, const char *err)
+    int swept, enum tf_err rc, const char *err)
 {
 	int64_t now = tf_mono_ms();
 	char again[64] = "";
@@ -322,26 +356,34 @@ log_failure(struct tf_sweeper *sw, struct failure_log *fl, int failed,
 	    "failed (%d of %d shards%s): %s. Until it works, tasks are not "
 	    "enqueued when they come due, lost messages are not sent again and "
 	    "runs of crashed consumers are not recovered%s", sw->o.table, failed,
-	    TF_DUE_SHARDS, again, err, rc == TF_ERR_VALIDATION ||
+	    swept, again, err, rc == TF_ERR_VALIDATION ||
 	    rc == TF_ERR_NOT_FOUND ?
 	    "; a table without the index is fixed by `taskfleet init`" : "");
 	fl->logged_at = now;
 	fl->sweeps_failed = 0;
 }
 
-/* One sweep of every shard, logging its failures through fl. */
+/* One sweep of the shards whose lease this sweeper holds (of every shard
+ * when `all`), logging its failures through fl; ahead: how far past the
+ * window to look for items that will need a look (sweep_shard()). */
 static long
-sweep_all(struct tf_sweeper *sw, struct failure_log *fl)
+sweep_all(struct tf_sweeper *sw, struct failure_log *fl, int64_t ahead,
+    bool all)
 {
-	int first = (int)tf_random_below(TF_DUE_SHARDS), i, failed = 0;
+	int first = (int)tf_random_below(sw->shards), i, shard, failed = 0;
+	int swept = 0;
 	long seen = 0, n;
 	enum tf_err rc = TF_OK, shard_rc = TF_OK;
 	char err[sizeof(sw->failure)] = "", shard_err[sizeof(sw->failure)];
 
-	/* Consumers start at different shards, so they rarely race. */
-	for (i = 0; i < TF_DUE_SHARDS; i++) {
-		n = sweep_shard(sw, (first + i) % TF_DUE_SHARDS, &shard_rc,
-		    shard_err, sizeof(shard_err));
+	/* Sweepers start at different shards, so they rarely race. */
+	for (i = 0; i < sw->shards; i++) {
+		shard = (first + i) % sw->shards;
+		if (!all && !sw->held[shard % sw->groups])
+			continue;
+		swept++;
+		n = sweep_shard(sw, shard, ahead, &shard_rc, shard_err,
+		    sizeof(shard_err));
 		if (n >= 0) {
 			seen += n;
 			continue;
@@ -353,7 +395,7 @@ sweep_all(struct tf_sweeper *sw, struct failure_log *fl)
 			snprintf(err, sizeof(err), "%s", shard_err);
 		}
 	}
-	log_failure(sw, fl, failed, rc, err);
+	log_failure(sw, fl, failed, swept, rc, err);
 	/* Readiness tells of failures a retry will not cure (a missing index,
 	 * no permission), not of a throttled query. */
 	pthread_mutex_lock(&sw->lock);
@@ -369,7 +411,7 @@ tf_sweeper_sweep(struct tf_sweeper *sw)
 {
 	struct failure_log fl = { 0 };
 
-	return sweep_all(sw, &fl);
+	return sweep_all(sw, &fl, 0, true);
 }
 
 bool
@@ -386,13 +428,120 @@ tf_sweeper_failing(struct tf_sweeper *sw, char *why, size_t n)
 	return failing;
 }
 
+/* Reads the table's shard count (on failure keeps the one it has, 16 at
+ * first, and tries again at the next lease round), and makes it the
+ * process's (due.h). */
+static void
+read_config(struct tf_sweeper *sw)
+{
+	struct tf_due_timing timing;
+	int shards = 0;
+	enum tf_err rc;
+
+	rc = tf_due_read_shards(sw->o.aws, sw->o.table, &shards);
+	if (rc != TF_OK) {
+		tf_log(TF_LOG_WARN, "sweeper: reading the shard count of table %s "
+		    "failed (%s); sweeping %d shards until it works", sw->o.table,
+		    tf_strerror(rc), sw->shards);
+		sw->config_read_at = 0;
+		return;
+	}
+	sw->config_read_at = tf_mono_ms();
+	if (shards == sw->shards)
+		return;
+	if (sw->shards != 0)
+		tf_log(TF_LOG_INFO, "sweeper: table %s now has %d due shards (was "
+		    "%d)", sw->o.table, shards, sw->shards);
+	sw->shards = shards;
+	if (tf_sweep_lease_groups(shards) != sw->groups) {
+		sw->groups = tf_sweep_lease_groups(shards);
+		memset(sw->held, 0, sizeof(sw->held));
+	}
+	tf_due_get(&timing);
+	timing.shards = shards;
+	tf_due_set(&timing);
+}
+
+/* Reads the sweep leases and renews, takes, hands over or asks for them
+ * (sweep_lease.h). Returns true when it took a lease it did not hold, or
+ * could not read them (it then sweeps every shard). */
+static bool
+lease_round(struct tf_sweeper *sw)
+{
+	struct tf_sweep_lease l[TF_SWEEP_LEASES];
+	enum tf_sweep_lease_action act[TF_SWEEP_LEASES];
+	int64_t now;
+	bool took = false, had;
+	int g;
+	enum tf_err rc;
+
+	if (sw->config_read_at == 0 ||
+	    tf_mono_ms() - sw->config_read_at >= CONFIG_REFRESH_MS)
+		read_config(sw);
+	rc = tf_sweep_lease_read(sw->o.aws, sw->o.table, l, sw->groups);
+	if (rc != TF_OK) {
+		/* Sweep every shard until the leases can be read again: two
+		 * sweepers on a shard are safe, none is not. A table without
+		 * the by_due index lands here too, and its sweep then says so
+		 * (readiness, the error line). */
+		if (!sw->leaseless)
+			tf_log(TF_LOG_WARN, "sweeper: reading the sweep leases failed "
+			    "(%s); sweeping every shard until it works",
+			    tf_strerror(rc));
+		sw->leaseless = true;
+		return true;
+	}
+	if (sw->leaseless)
+		tf_log(TF_LOG_INFO, "sweeper: the sweep leases can be read again");
+	sw->leaseless = false;
+	now = tf_now_ms();
+	tf_sweep_lease_plan(l, sw->groups, sw->token, now, sw->lease_ms, act);
+	for (g = 0; g < sw->groups; g++) {
+		had = sw->held[g];
+		rc = tf_sweep_lease_apply(sw->o.aws, sw->o.table, g, &l[g], act[g],
+		    sw->token, sw->o.owner, now, sw->lease_ms);
+		if (act[g] == TF_LEASE_RENEW || act[g] == TF_LEASE_TAKE)
+			sw->held[g] = rc == TF_OK;
+		else if (act[g] != TF_LEASE_ASK || rc == TF_OK)
+			sw->held[g] = false;
+		if (rc != TF_OK && rc != TF_ERR_CONDITION)
+			tf_log(TF_LOG_WARN, "sweeper: writing the sweep lease of shard "
+			    "group %d failed: %s", g, tf_strerror(rc));
+		if (sw->held[g] && !had) {
+			took = true;
+			tf_log(TF_LOG_INFO, "sweeper: took the sweep lease of shard "
+			    "group %d of %d%s", g, sw->groups, act[g] == TF_LEASE_TAKE &&
+			    l[g].exists && l[g].holder != 0 && l[g].until > 0 ?
+			    " (its holder stopped renewing it)" : "");
+		} else if (had && !sw->held[g]) {
+			tf_log(TF_LOG_INFO, "sweeper: %s the sweep lease of shard "
+			    "group %d of %d", act[g] == TF_LEASE_HAND_OVER ?
+			    "handed over" : "lost", g, sw->groups);
+		}
+	}
+	return took;
+}
+
+/* True when the sweeper holds the lease of at least one shard group. */
+static bool
+holds_any(const struct tf_sweeper *sw)
+{
+	int g;
+
+	for (g = 0; g < sw->groups; g++)
+		if (sw->held[g])
+			return true;
+	return false;
+}
+
 static void *
 sweeper_main(void *arg)
 {
 	struct tf_sweeper *sw = arg;
 	struct failure_log fl = { 0 };
 	struct timespec ts;
-	int64_t wait_ms, interval = sw->o.interval_ms, idle_max;
+	int64_t wait_ms, interval = sw->o.interval_ms, idle_max, now;
+	int64_t next_sweep = 0, next_round = 0;
 
 	/* A task entering the window while the sweeper idles is still sent
 	 * at least half a horizon before it is due. */
@@ -404,15 +553,37 @@ sweeper_main(void *arg)
 	pthread_mutex_lock(&sw->lock);
 	while (!sw->stopping) {
 		pthread_mutex_unlock(&sw->lock);
-		/* An empty due window means nothing can be lost or late: every
-		 * task in it would show. Sweep less often until one appears. */
-		if (sweep_all(sw, &fl) == 0)
-			interval = interval * 2 > idle_max ? idle_max : interval * 2;
-		else
-			interval = sw->o.interval_ms;
+		now = tf_mono_ms();
+		/* Twice a lease time the leases are renewed and the ones of
+		 * stopped consumers taken; a new one is swept at once. Jitter
+		 * keeps a fleet's rounds from lining up. */
+		if (now >= next_round) {
+			if (lease_round(sw))
+				next_sweep = now;
+			next_round = now + sw->lease_ms * 9 / 20 +
+			    tf_random_below(sw->lease_ms / 10 + 1);
+		}
+		if (now >= next_sweep) {
+			/* An empty due window means nothing can be lost or late:
+			 * every task in it would show. Sweep less often until one
+			 * appears; the query looks two idle intervals (with their
+			 * jitter) past the window, so that a message that may be
+			 * lost, or a lease that may end, before the next sweep
+			 * keeps the interval short. */
+			if ((!holds_any(sw) && !sw->leaseless) ||
+			    sweep_all(sw, &fl, 2 * idle_max, sw->leaseless) == 0)
+				interval = interval * 2 > idle_max ? idle_max :
+				    interval * 2;
+			else
+				interval = sw->o.interval_ms;
+			next_sweep = now + interval * 9 / 10 +
+			    tf_random_below(interval / 5 + 1);
+		}
 		pthread_mutex_lock(&sw->lock);
-		/* Jitter keeps a fleet's sweeps from lining up. */
-		wait_ms = interval * 9 / 10 + tf_random_below(interval / 5 + 1);
+		wait_ms = (next_sweep < next_round ? next_sweep : next_round) -
+		    tf_mono_ms();
+		if (wait_ms < 1)
+			wait_ms = 1;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += wait_ms / 1000;
 		ts.tv_nsec += (wait_ms % 1000) * 1000000L;
@@ -429,12 +600,27 @@ enum tf_err
 tf_sweeper_start(const struct tf_sweeper_opts *o, struct tf_sweeper **out)
 {
 	struct tf_sweeper *sw = tf_calloc(1, sizeof(*sw));
+	struct tf_due_timing timing;
 
 	*out = NULL;
 	if (sw == NULL)
 		return TF_ERR_NOMEM;
 	sw->o = *o;
 	sw->wait_window_start = tf_mono_ms();
+	sw->lease_ms = o->lease_ms > 0 ? o->lease_ms : TF_SWEEPER_LEASE_DEFAULT_MS;
+	sw->token = 1 + tf_random_below((1LL << 52) - 1);
+	if (sw->o.owner == NULL)
+		sw->o.owner = "?";
+	/* This process's writes set due_at with the sweeper's settings, and
+	 * due_shard with the table's count (16 until it is read). */
+	tf_due_get(&timing);
+	timing.horizon_ms = o->horizon_ms;
+	timing.grace_ms = o->grace_ms;
+	timing.shards = 0;  /* read_config() sets the table's */
+	tf_due_set(&timing);
+	sw->shards = TF_DUE_SHARDS_DEFAULT;
+	sw->groups = tf_sweep_lease_groups(sw->shards);
+	read_config(sw);
 	pthread_mutex_init(&sw->lock, NULL);
 	pthread_cond_init(&sw->wake, NULL);
 	if (!o->manual && pthread_create(&sw->thread, NULL, sweeper_main,
@@ -451,6 +637,8 @@ tf_sweeper_start(const struct tf_sweeper_opts *o, struct tf_sweeper **out)
 void
 tf_sweeper_stop(struct tf_sweeper *sw)
 {
+	int g;
+
 	if (sw == NULL)
 		return;
 	pthread_mutex_lock(&sw->lock);
@@ -459,6 +647,16 @@ tf_sweeper_stop(struct tf_sweeper *sw)
 	pthread_mutex_unlock(&sw->lock);
 	if (!sw->o.manual)
 		pthread_join(sw->thread, NULL);
+	/* Handed back, so another consumer sweeps these shards at its next
+	 * round instead of a lease time from now. */
+	for (g = 0; g < sw->groups; g++)
+		if (sw->held[g])
+			(void)tf_sweep_lease_release(sw->o.aws, sw->o.table, g,
+			    sw->token);
+	tf_log(TF_LOG_INFO, "sweeper: %ld sweep(s), %ld query page(s) read %ld "
+	    "item(s) of the due index, %ld of them due for a look",
+	    atomic_load(&sw->stats.sweeps), atomic_load(&sw->stats.queries),
+	    atomic_load(&sw->stats.items_read), atomic_load(&sw->stats.items));
 	pthread_mutex_destroy(&sw->lock);
 	pthread_cond_destroy(&sw->wake);
 	tf_free(sw);

@@ -2,9 +2,11 @@
  * sweeper.h - finds tasks that need a message and sends it
  * (docs/design.md section 6).
  *
- * Every consumer runs one. Each sweep (every interval_ms, backing off to a
- * minute, at most half the horizon, while the due window is empty) queries the 16 shards of the sparse
- * by_due index for tasks needing attention within the enqueue horizon:
+ * Every consumer runs one; each sweeps the due shards whose sweep lease it
+ * holds (sweep_lease.h), so a fleet sweeps each shard once. Each sweep
+ * (every interval_ms, backing off to a minute, at most half the horizon,
+ * while the due window is empty) queries those shards of the sparse by_due
+ * index for the items whose due_at (task/due.h) says they need a look:
  *   - PENDING with no live message (no enqueued_for, or one older than the
  *     grace period, i.e. lost): the sweeper claims the enqueue with a
  *     conditional write that bumps gen, then sends the message with the
@@ -40,13 +42,24 @@ struct tf_sweeper_opts {
 	int history_kept;            /* runs kept in a task's `history` */
 	int64_t retention_ms;        /* a finished task's `ttl`; 0: none */
 	bool manual;                 /* no thread: the caller sweeps with
-	                                tf_sweeper_sweep() (--once) */
+	                                tf_sweeper_sweep() (--once), every
+	                                shard, without leases */
+	const char *owner;           /* borrowed; names this consumer in the
+	                                sweep leases; NULL: "?" */
+	int64_t lease_ms;            /* a sweep lease's length
+	                                (TASKFLEET_SWEEP_LEASE); 0: the
+	                                default */
 };
 
 struct tf_sweeper_stats {
 	atomic_long sweeps;
 	atomic_long enqueued;        /* messages sent for tasks without one */
 	atomic_long recovered;       /* expired leases taken back */
+	/* Logged when it stops: */
+	atomic_long queries;         /* query pages of the due index */
+	atomic_long items_read;      /* items they returned */
+	atomic_long items;           /* of those, the ones due for a look
+	                                (due_at within the window) */
 };
 
 struct tf_sweeper;
@@ -56,6 +69,9 @@ struct tf_sweeper;
 enum tf_err tf_sweeper_start(const struct tf_sweeper_opts *o,
     struct tf_sweeper **out);
 void tf_sweeper_stop(struct tf_sweeper *sw);
+
+/* The default length of a sweep lease (sweep_lease.h). */
+#define TF_SWEEPER_LEASE_DEFAULT_MS 120000
 
 /* An idle sweeper (its last sweep found the due window empty) doubles its
  * interval up to this, or half the horizon if that is shorter. */

@@ -11,6 +11,7 @@
 #include "aws/aws.h"
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "task/due.h"
 #include "task/task.h"
 #include "time/timefmt.h"
 
@@ -99,6 +100,7 @@ check_settings(const struct cli *c)
 int
 cli_open(struct cli *c)
 {
+	struct tf_due_timing timing;
 	enum tf_err rc;
 	int code;
 
@@ -113,6 +115,12 @@ cli_open(struct cli *c)
 		return EXIT_FAILED;
 	}
 	c->opened = true;
+	/* The due_at of the tasks this process writes (task/due.h). */
+	tf_due_get(&timing);
+	timing.horizon_ms = c->cfg.horizon_ms;
+	timing.grace_ms = c->cfg.sweep_grace_ms;
+	timing.shards = 0;  /* the table's, read before the first write */
+	tf_due_set(&timing);
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 #include "aws/ddb.h"
 #include "base/clock.h"
 #include "cli.h"
+#include "task/due.h"
 #include "task/task.h"
 #include "task/task_manage.h"
 
@@ -130,6 +131,10 @@ cmd_adopt(struct cli *c, int argc, char **argv)
 		if (rc != TF_OK)
 			goto aws_error;
 		cJSON_ArrayForEach(item, page) {
+			/* The table's own items (config, sweep leases) are
+			 * no tasks of any scheduler. */
+			if (tf_due_internal_id(tf_ddb_item_s(item, "id")))
+				continue;
 			rc = tf_manage_adopt(c->ctx.aws, c->cfg.table, item, ns,
 			    tf_now_ms(), dry_run, &outcome);
 			if (rc != TF_OK)

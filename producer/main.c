@@ -18,6 +18,7 @@
 #include "base/log.h"
 #include "base/version.h"
 #include "cli.h"
+#include "task/due.h"
 
 static void
 usage(FILE *to)
@@ -72,13 +73,14 @@ cmd_init(struct cli *c, int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "visibility-timeout", required_argument, NULL, 'v' },
 		{ "max-receive-count", required_argument, NULL, 'm' },
+		{ "shards", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct tf_schema_opts o = { 0 };
 	struct tf_schema_changes ch;
 	char *queue_url = NULL, *dlq_url = NULL, *end, step[400];
-	int opt, code = EXIT_FAILED;
+	int opt, code = EXIT_FAILED, shards = 0;
 	enum tf_err rc;
 
 	optind = 0;
@@ -103,15 +105,30 @@ cmd_init(struct cli *c, int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
+		case 's':
+			shards = (int)strtol(optarg, &end, 10);
+			if (*end != '\0' || shards < 1 ||
+			    shards > TF_DUE_SHARDS_MAX) {
+				fprintf(stderr, "taskfleet: --shards: expected a "
+				    "number from 1 to %d\n", TF_DUE_SHARDS_MAX);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'h':
 			printf("usage: taskfleet init [--visibility-timeout S] "
-			    "[--max-receive-count N]\n\n"
+			    "[--max-receive-count N] [--shards N]\n\n"
 			    "Creates the table with its indexes, the queue and its "
 			    "dead-letter queue\nwith a redrive policy, or brings existing "
 			    "ones to these settings: a table\nwithout the indexes (as the "
 			    "original scheduler's Terraform makes it) gets\nthem, one at a "
 			    "time, and init waits until DynamoDB has built each; TTL is\n"
-			    "turned on for the attribute ttl. Says what it changed.\n");
+			    "turned on for the attribute ttl. Says what it changed.\n\n"
+			    "  --shards N   partitions of the due index (default 16, "
+			    "at most %d):\n"
+			    "               written into the table, read by every "
+			    "consumer and writer;\n"
+			    "               it can be raised on a live table, never "
+			    "lowered\n", TF_DUE_SHARDS_MAX);
 			return 0;
 		default:
 			return cli_bad_option("taskfleet init", opt, argv);
@@ -135,6 +152,18 @@ cmd_init(struct cli *c, int argc, char **argv)
 	}
 	if (rc != TF_OK)
 		return cli_aws_error(argv[0], step, rc);
+	rc = tf_due_write_shards(c->ctx.aws, o.table, shards, &shards);
+	if (rc == TF_ERR_INVALID) {
+		int have = 0;
+
+		(void)tf_due_read_shards(c->ctx.aws, o.table, &have);
+		fprintf(stderr, "%s: --shards: the table has %d due shards; the "
+		    "count can only be raised (tasks in the shards above a lower "
+		    "count would no longer be swept)\n", argv[0], have);
+		return EXIT_FAILED;
+	}
+	if (rc != TF_OK)
+		return cli_aws_error(argv[0], "writing the table's config item", rc);
 	rc = tf_schema_create_queues(c->ctx.aws, &o, &queue_url, &dlq_url);
 	if (rc != TF_OK && tf_schema_queue_deleted_recently()) {
 		fprintf(stderr, "%s: creating the queues: SQS refuses to create a "
@@ -158,6 +187,7 @@ cmd_init(struct cli *c, int argc, char **argv)
 		for (i = 0; i < ch.n_indexes_added; i++)
 			cJSON_AddItemToArray(added, cJSON_CreateString(ch.indexes_added[i]));
 		cJSON_AddBoolToObject(out, "ttl_enabled", ch.ttl_enabled);
+		cJSON_AddNumberToObject(out, "shards", shards);
 		cJSON_AddStringToObject(out, "queue_url", queue_url);
 		cJSON_AddStringToObject(out, "dlq_url", dlq_url);
 		text = cJSON_PrintUnformatted(out);
@@ -165,8 +195,10 @@ cmd_init(struct cli *c, int argc, char **argv)
 			printf("%s\n", text);
 		cJSON_free(text);
 		cJSON_Delete(out);
-	} else
+	} else {
 		print_init_changes(o.table, &ch, queue_url, dlq_url);
+		printf("table %s: %d due shards\n", o.table, shards);
+	}
 	code = 0;
 out:
 	tf_free(queue_url);

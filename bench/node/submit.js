@@ -19,6 +19,7 @@ const { SQSClient, SendMessageBatchCommand } = require('@aws-sdk/client-sqs');
 const { NodeHttpHandler } = require('@smithy/node-http-handler');
 
 const HORIZON_MS = 15 * 60 * 1000;   // TF_ENQUEUE_HORIZON_MS
+const GRACE_MS = 60 * 1000;            // TASKFLEET_SWEEP_GRACE's default
 const INFLIGHT = 8;
 
 function args() {
@@ -78,8 +79,13 @@ function item(id, type, params, nextRun, now) {
 		due_shard: { S: shard(id) },
 		due_at: { N: String(nextRun) },
 	};
-	if (nextRun <= now + HORIZON_MS)
-		it.enqueued_for = { N: String(nextRun > now ? nextRun : now) };
+	if (nextRun <= now + HORIZON_MS) {
+		// A message goes out: the sweeper looks only once it may be lost,
+		// the default grace (60 s) after it becomes visible (task/due.h).
+		const visible = nextRun > now ? nextRun : now;
+		it.enqueued_for = { N: String(visible) };
+		it.due_at = { N: String(visible + GRACE_MS + HORIZON_MS) };
+	}
 	return it;
 }
 

@@ -11,9 +11,6 @@
 #include "aws/aws.h"
 #include "base/err.h"
 
-/* Number of due_shard partitions of the by_due index: "0" to "15". */
-#define TF_DUE_SHARDS 16
-
 /* The global indexes of the table: by_due and by_ns. */
 #define TF_SCHEMA_INDEXES 2
 

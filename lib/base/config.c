@@ -138,6 +138,7 @@ tf_config_load(struct tf_config *cfg, char *errbuf, size_t errlen)
 	cfg->sweep_interval_ms = 5000;
 	cfg->sweep_grace_ms = 60000;
 	cfg->lease_grace_ms = 5000;
+	cfg->sweep_lease_ms = 2 * 60 * 1000;
 	cfg->retry_base_ms = 1000;
 	cfg->retry_cap_ms = 15 * 60 * 1000;
 	if ((rc = duration_env("TASKFLEET_HORIZON", 1000, 15 * 60 * 1000,
@@ -148,6 +149,8 @@ tf_config_load(struct tf_config *cfg, char *errbuf, size_t errlen)
 	    &cfg->sweep_grace_ms, errbuf, errlen)) != TF_OK ||
 	    (rc = duration_env("TASKFLEET_LEASE_GRACE", 0, 3600 * 1000,
 	    &cfg->lease_grace_ms, errbuf, errlen)) != TF_OK ||
+	    (rc = duration_env("TASKFLEET_SWEEP_LEASE", 1000, 3600 * 1000,
+	    &cfg->sweep_lease_ms, errbuf, errlen)) != TF_OK ||
 	    (rc = duration_env("TASKFLEET_RETRY_BASE", 1, 24 * 3600 * 1000,
 	    &cfg->retry_base_ms, errbuf, errlen)) != TF_OK ||
 	    (rc = duration_env("TASKFLEET_RETRY_CAP", 1, 7LL * 24 * 3600 * 1000,

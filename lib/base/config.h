@@ -47,6 +47,10 @@ struct tf_config {
 	                           lease is still respected before the sweeper
 	                           takes the run as dead; covers clock differences
 	                           between consumers; default 5s */
+	int64_t sweep_lease_ms; /* TASKFLEET_SWEEP_LEASE: how long a consumer's
+	                           lease on a group of due shards lasts without
+	                           renewal (a stopped consumer's shards are swept
+	                           again within about 1.5 times it); default 2m */
 	int64_t retry_base_ms;  /* TASKFLEET_RETRY_BASE: first retry delay; 1s */
 	int64_t retry_cap_ms;   /* TASKFLEET_RETRY_CAP: longest retry delay; 15m */
 	int64_t retention_ms;   /* TASKFLEET_RETENTION: how long a COMPLETED or

@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/rand.h"
+#include "task/due.h"
 #include "task/task_write.h"
 
 static const char *const status_names[TF_TASK__STATUSES] = {
@@ -136,11 +137,7 @@ tf_task_labels_check(const char *name, const char *description, char *errbuf,
 void
 tf_task_shard(const char *id, char out[4])
 {
-	uint32_t h = 2166136261u;  /* FNV-1a */
-
-	for (; *id != '\0'; id++)
-		h = (h ^ (unsigned char)*id) * 16777619u;
-	snprintf(out, 4, "%u", h % 16u);
+	tf_due_shard(id, 0, out);
 }
 
 int64_t
@@ -586,6 +583,8 @@ tf_task_create(struct tf_aws *aws, const char *table,
 	rc = TF_ERR_NOMEM;
 	soon = spec->next_run <= now_ms + (spec->horizon_ms > 0 ? spec->horizon_ms :
 	    TF_ENQUEUE_HORIZON_MS);
+	/* The table's shard count (read once; 16 if that fails, always safe). */
+	(void)tf_due_load(aws, table);
 	tf_task_shard(id, shard);
 	item = cJSON_CreateObject();
 	if (item == NULL)
@@ -616,7 +615,8 @@ tf_task_create(struct tf_aws *aws, const char *table,
 	    !put_attr(item, "created_at", tf_ddb_av_n(now_ms)) ||
 	    !put_attr(item, "updated_at", tf_ddb_av_n(now_ms)) ||
 	    !put_attr(item, "due_shard", tf_ddb_av_s(shard)) ||
-	    !put_attr(item, "due_at", tf_ddb_av_n(spec->next_run)) ||
+	    !put_attr(item, "due_at", tf_ddb_av_n(soon ? tf_due_at_message(NULL,
+	    spec->next_run > now_ms ? spec->next_run : now_ms) : spec->next_run)) ||
 	    (soon && !put_attr(item, "enqueued_for", tf_ddb_av_n(
 	    spec->next_run > now_ms ? spec->next_run : now_ms))))
 		goto out;
@@ -718,7 +718,7 @@ tf_task_claim_build(struct tf_ddb_expr *e, const char *id, int64_t msg_gen,
 	tf_task_shard(id, shard);
 	tf_task_new_token(token);
 	e->update = "SET #st = :processing, gen = :ng, lease_owner = :me, "
-	    "lease_until = :lu, lease_token = :tok, due_at = :lu, "
+	    "lease_until = :lu, lease_token = :tok, due_at = :lda, "
 	    "due_shard = if_not_exists(due_shard, :shard), "
 	    "updated_at = :now, completed = :f, ns = if_not_exists(ns, :dns), "
 	    "iteration = if_not_exists(iteration, :zero), "
@@ -742,6 +742,8 @@ tf_task_claim_build(struct tf_ddb_expr *e, const char *id, int64_t msg_gen,
 	    tf_ddb_expr_value_n(e, ":g", msg_gen) != TF_OK ||
 	    tf_ddb_expr_value_s(e, ":me", owner) != TF_OK ||
 	    tf_ddb_expr_value_n(e, ":lu", now_ms + lease_ms) != TF_OK ||
+	    tf_ddb_expr_value_n(e, ":lda", tf_due_at_lease(NULL,
+	    now_ms + lease_ms)) != TF_OK ||
 	    tf_ddb_expr_value_s(e, ":tok", token) != TF_OK ||
 	    tf_ddb_expr_value_s(e, ":shard", shard) != TF_OK ||
 	    tf_ddb_expr_value_n(e, ":now", now_ms) != TF_OK ||
@@ -819,11 +821,13 @@ tf_task_extend_lease(struct tf_aws *aws, const char *table, const char *id,
 	struct tf_ddb_expr e = { 0 };
 	enum tf_err rc;
 
-	e.update = "SET lease_until = :lu, due_at = :lu";
+	e.update = "SET lease_until = :lu, due_at = :lda";
 	e.condition = LEASE_CONDITION;
 	rc = bind_lease(&e, gen, owner);
 	if (rc == TF_OK)
 		rc = tf_ddb_expr_value_n(&e, ":lu", until_ms);
+	if (rc == TF_OK)
+		rc = tf_ddb_expr_value_n(&e, ":lda", tf_due_at_lease(NULL, until_ms));
 	if (rc == TF_OK)
 		rc = update_task(aws, table, id, &e, NULL, NULL, 0);
 	tf_ddb_expr_free(&e);
@@ -1066,25 +1070,32 @@ tf_task_outcome_build(struct tf_task_write *w, const struct tf_task *t,
 		 * message (docs/design.md section 12.1). */
 		if (tf_ddb_expr_value_s(e, ":cme", o->chain_owner) != TF_OK ||
 		    tf_ddb_expr_value_n(e, ":clu", o->chain_lease_until) != TF_OK ||
+		    tf_ddb_expr_value_n(e, ":cda", tf_due_at_lease(NULL,
+		    o->chain_lease_until)) != TF_OK ||
 		    tf_ddb_expr_value_s(e, ":ctok", o->chain_token) != TF_OK ||
 		    tf_buf_append_str(set, ", lease_owner = :cme, lease_until = :clu, "
-		    "lease_token = :ctok, due_at = :clu") != TF_OK ||
+		    "lease_token = :ctok, due_at = :cda") != TF_OK ||
 		    tf_buf_append_str(remove, ", enqueued_for") != TF_OK)
 			goto out;
 	} else if (state == TF_TASK_PENDING) {
-		/* The next iteration or attempt: due again, in the due index. */
-		if (tf_buf_append_str(set, ", due_at = :next") != TF_OK)
-			goto out;
+		/* The next iteration or attempt: due again, in the due index
+		 * (due.h: surfacing when its message may be lost, or a horizon
+		 * before it is due when it gets none now). */
 		if (next <= now_ms + (o->horizon_ms > 0 ? o->horizon_ms :
 		    TF_ENQUEUE_HORIZON_MS)) {
 			/* When the message becomes visible: the sweeper counts
 			 * its grace from then, not from a due time long past. */
-			if (tf_buf_append_str(set, ", enqueued_for = :enq") != TF_OK ||
-			    tf_ddb_expr_value_n(e, ":enq", next > now_ms ? next :
-			    now_ms) != TF_OK)
+			int64_t enq = next > now_ms ? next : now_ms;
+
+			if (tf_buf_append_str(set, ", enqueued_for = :enq, "
+			    "due_at = :da") != TF_OK ||
+			    tf_ddb_expr_value_n(e, ":enq", enq) != TF_OK ||
+			    tf_ddb_expr_value_n(e, ":da", tf_due_at_message(NULL,
+			    enq)) != TF_OK)
 				goto out;
 			*enqueue_at = next;
-		} else if (tf_buf_append_str(remove, ", enqueued_for") != TF_OK) {
+		} else if (tf_buf_append_str(set, ", due_at = :next") != TF_OK ||
+		    tf_buf_append_str(remove, ", enqueued_for") != TF_OK) {
 			goto out;
 		}
 	} else {
@@ -1221,7 +1232,7 @@ tf_task_sweep_enqueue(struct tf_aws *aws, const char *table, const char *id,
 	 * enqueued_for is when the new message becomes visible: for an
 	 * overdue task, now, so that the grace runs from the send and a task
 	 * waiting in a long queue is not sent again at every sweep. */
-	e.update = "SET gen = :ng, enqueued_for = :v";
+	e.update = "SET gen = :ng, enqueued_for = :v, due_at = :da";
 	e.condition = "gen = :g AND #st = :pending AND next_run = :d AND "
 	    "(attribute_not_exists(enqueued_for) OR enqueued_for < :stale)";
 	if (tf_ddb_expr_name(&e, "#st", "status") == TF_OK &&
@@ -1230,6 +1241,8 @@ tf_task_sweep_enqueue(struct tf_aws *aws, const char *table, const char *id,
 	    tf_ddb_expr_value_n(&e, ":g", gen) == TF_OK &&
 	    tf_ddb_expr_value_n(&e, ":d", due_ms) == TF_OK &&
 	    tf_ddb_expr_value_n(&e, ":v", visible) == TF_OK &&
+	    tf_ddb_expr_value_n(&e, ":da", tf_due_at_message(NULL,
+	    visible)) == TF_OK &&
 	    tf_ddb_expr_value_n(&e, ":stale", stale_before_ms) == TF_OK)
 		rc = update_task(aws, table, id, &e, NULL, NULL, 0);
 	if (rc == TF_ERR_CONDITION && tf_aws_last_error()->attempts > 1) {
@@ -1257,8 +1270,9 @@ tf_task_release_message(struct tf_aws *aws, const char *table, const char *id,
 	struct tf_ddb_expr e = { 0 };
 	enum tf_err rc = TF_ERR_NOMEM;
 
-	e.update = "REMOVE enqueued_for";
-	e.condition = "gen = :g";
+	/* Back to surfacing a horizon before it is due. */
+	e.update = "SET due_at = next_run REMOVE enqueued_for";
+	e.condition = "gen = :g AND attribute_exists(next_run)";
 	if (tf_ddb_expr_value_n(&e, ":g", gen) == TF_OK)
 		rc = update_task(aws, table, id, &e, NULL, NULL, 0);
 	tf_ddb_expr_free(&e);
@@ -1298,10 +1312,13 @@ tf_task_mark_enqueued(struct tf_aws *aws, const char *table, const char *id,
 	struct tf_ddb_expr e = { 0 };
 	enum tf_err rc;
 
-	e.update = "SET enqueued_for = :d";
+	int64_t visible = due_ms > tf_now_ms() ? due_ms : tf_now_ms();
+
+	e.update = "SET enqueued_for = :d, due_at = :da";
 	e.condition = "gen = :g";
-	rc = tf_ddb_expr_value_n(&e, ":d", due_ms > tf_now_ms() ? due_ms :
-	    tf_now_ms());
+	rc = tf_ddb_expr_value_n(&e, ":d", visible);
+	if (rc == TF_OK)
+		rc = tf_ddb_expr_value_n(&e, ":da", tf_due_at_message(NULL, visible));
 	if (rc == TF_OK)
 		rc = tf_ddb_expr_value_n(&e, ":g", gen);
 	if (rc == TF_OK)

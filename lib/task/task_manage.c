@@ -13,10 +13,8 @@
 #include "aws/sqs.h"
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "task/due.h"
 #include "time/timefmt.h"
-
-/* The due_shard values (docs/design.md section 2). */
-#define DUE_SHARDS 16
 
 /* BatchWriteItem rounds for the unprocessed items of one clear page. */
 #define CLEAR_ROUNDS 10
@@ -148,7 +146,8 @@ struct change_values {
 	const char *found;     /* :found */
 	const char *status;    /* :new */
 	int64_t gen, ngen;     /* :g, :ng */
-	int64_t now, next;     /* :now, :next */
+	int64_t now, next;     /* :now, :next (and :dmsg, the due_at of a
+	                          message out for :next) */
 	const char *shard;     /* :shard */
 	const char *ns;        /* :dns; NULL: the default namespace */
 	const cJSON *hist;     /* :hist, the new history (AV); borrowed */
@@ -178,6 +177,9 @@ bind_values(struct tf_ddb_expr *e, const char *exprs,
 		rc = tf_ddb_expr_value_n(e, ":now", v->now);
 	if (rc == TF_OK && uses(exprs, ":next"))
 		rc = tf_ddb_expr_value_n(e, ":next", v->next);
+	if (rc == TF_OK && uses(exprs, ":dmsg"))
+		rc = tf_ddb_expr_value_n(e, ":dmsg", tf_due_at_message(NULL,
+		    v->next));
 	if (rc == TF_OK && uses(exprs, ":shard"))
 		rc = tf_ddb_expr_value_s(e, ":shard", v->shard);
 	if (rc == TF_OK && uses(exprs, ":f"))
@@ -223,9 +225,9 @@ append_read_condition(struct tf_buf *cond, const struct tf_task *t)
 
 /* The end of the SET clause of a task due again at `next` (:next, :shard):
  * back in the due index, and enqueued_for set when it is within the enqueue
- * horizon (*enqueue: the caller sends the message), else removed (the
- * sweeper sends it later). The message out before, if any, is stale by the
- * new generation. */
+ * horizon (*enqueue: the caller sends the message; due_at then says when
+ * that message may be lost, due.h), else removed (the sweeper sends it
+ * later). The message out before, if any, is stale by the new generation. */
 static enum tf_err
 append_due_again(struct tf_buf *upd, int64_t next, int64_t now_ms,
     int64_t horizon_ms, bool *enqueue)
@@ -234,7 +236,10 @@ append_due_again(struct tf_buf *upd, int64_t next, int64_t now_ms,
 
 	*enqueue = next <= now_ms + (horizon_ms > 0 ? horizon_ms :
 	    TF_ENQUEUE_HORIZON_MS);
-	rc = tf_buf_append_str(upd, ", due_at = :next, due_shard = :shard");
+	rc = tf_buf_append_str(upd, *enqueue ? ", due_at = :dmsg" :
+	    ", due_at = :next");
+	if (rc == TF_OK)
+		rc = tf_buf_append_str(upd, ", due_shard = :shard");
 	if (rc != TF_OK)
 		return rc;
 	return tf_buf_append_str(upd, *enqueue ? ", enqueued_for = :next" :
@@ -297,6 +302,7 @@ write_change(struct tf_aws *aws, const char *table, const struct tf_task *t,
 	bool enqueue = false;
 	enum tf_err rc = TF_ERR_NOMEM;
 
+	(void)tf_due_load(aws, table);   /* the shard count: due.h */
 	tf_task_shard(t->id, shard);
 	v.found = tf_task_status_name(t->status);
 	v.gen = t->gen;
@@ -530,6 +536,7 @@ tf_manage_patch(struct tf_aws *aws, const char *table, const struct tf_task *t,
 	    errlen) != TF_OK)
 		return TF_ERR_INVALID;
 	r->verdict = TF_MANAGE_CHANGE;
+	(void)tf_due_load(aws, table);   /* the shard count: due.h */
 	tf_task_shard(t->id, shard);
 	v.found = v.status = tf_task_status_name(t->status);
 	v.gen = t->gen;
@@ -689,7 +696,7 @@ out:
 	return rc;
 }
 
-/* Orders items by due_at (by next_run when absent), then by id. */
+/* Orders items by next_run, then by id. */
 static int
 by_due_time(const void *a, const void *b)
 {
@@ -697,10 +704,8 @@ by_due_time(const void *a, const void *b)
 	int64_t tx = 0, ty = 0;
 	const char *ix, *iy;
 
-	if (!tf_ddb_item_n(x, "due_at", &tx))
-		tf_ddb_item_n(x, "next_run", &tx);
-	if (!tf_ddb_item_n(y, "due_at", &ty))
-		tf_ddb_item_n(y, "next_run", &ty);
+	tf_ddb_item_n(x, "next_run", &tx);
+	tf_ddb_item_n(y, "next_run", &ty);
 	if (tx != ty)
 		return tx < ty ? -1 : 1;
 	ix = tf_ddb_item_s(x, "id");
@@ -734,8 +739,11 @@ sort_and_cut(cJSON *items, int limit)
 	return TF_OK;
 }
 
-/* Appends to out the first `limit` PENDING items of one by_due shard with
- * due_at <= now_ms, earliest first. */
+/* Appends to out the PENDING items of one by_due shard with next_run <=
+ * now_ms, keeping the first `limit` of out by next_run. due_at is not
+ * next_run (due.h): an overdue task whose message is out has due_at up to
+ * a grace and a horizon later, so the key reaches that far and the filter
+ * keeps the overdue ones. */
 static enum tf_err
 due_shard(struct tf_aws *aws, const char *table, const char *shard,
     int64_t now_ms, int limit, cJSON *out)
@@ -743,32 +751,33 @@ due_shard(struct tf_aws *aws, const char *table, const char *shard,
 	struct tf_ddb_expr e = { 0 };
 	struct tf_ddb_query q = { 0 };
 	cJSON *start = NULL, *page = NULL, *it;
-	int have = 0;
 	enum tf_err rc;
 
-	e.key_condition = "due_shard = :shard AND due_at <= :now";
-	e.filter = "#st = :pending";
+	e.key_condition = "due_shard = :shard AND due_at <= :upto";
+	e.filter = "#st = :pending AND next_run <= :now";
 	if ((rc = tf_ddb_expr_name(&e, "#st", "status")) != TF_OK ||
 	    (rc = tf_ddb_expr_value_s(&e, ":shard", shard)) != TF_OK ||
+	    (rc = tf_ddb_expr_value_n(&e, ":upto", tf_due_at_message(NULL,
+	    now_ms))) != TF_OK ||
 	    (rc = tf_ddb_expr_value_n(&e, ":now", now_ms)) != TF_OK ||
 	    (rc = tf_ddb_expr_value_s(&e, ":pending", "PENDING")) != TF_OK)
 		goto out;
 	q.table = table;
 	q.index = "by_due";
 	q.expr = &e;
-	q.limit = limit;
+	q.limit = TF_TASK_LIST_MAX;
 	do {
 		rc = tf_ddb_query_page(aws, &q, &start, &page);
 		if (rc != TF_OK)
 			goto out;
-		while (have < limit && (it = page->child) != NULL) {
+		while ((it = page->child) != NULL) {
 			cJSON_DetachItemViaPointer(page, it);
 			cJSON_AddItemToArray(out, it);
-			have++;
 		}
 		cJSON_Delete(page);
 		page = NULL;
-	} while (have < limit && start != NULL);
+		rc = sort_and_cut(out, limit);
+	} while (rc == TF_OK && start != NULL);
 out:
 	cJSON_Delete(page);
 	cJSON_Delete(start);
@@ -781,8 +790,9 @@ tf_manage_due(struct tf_aws *aws, const char *table, const char *ns,
     int64_t now_ms, int limit, cJSON **items)
 {
 	struct tf_task_list_query lq = { 0 };
+	struct tf_due_timing timing;
 	cJSON *out = NULL, *cursor = NULL;
-	char shard[4];
+	char shard[TF_DUE_SHARD_SIZE];
 	enum tf_err rc = TF_ERR_INVALID;
 	int i;
 
@@ -805,17 +815,13 @@ tf_manage_due(struct tf_aws *aws, const char *table, const char *ns,
 	out = cJSON_CreateArray();
 	if (out == NULL)
 		return TF_ERR_NOMEM;
-	/* Each shard is in due order; the first `limit` of each hold the
-	 * first `limit` of all. */
-	for (i = 0; i < DUE_SHARDS; i++) {
-		snprintf(shard, sizeof(shard), "%d", i);
+	tf_due_get(&timing);
+	for (i = 0; i < timing.shards; i++) {
+		tf_due_shard_name(i, shard);
 		rc = due_shard(aws, table, shard, now_ms, limit, out);
 		if (rc != TF_OK)
 			goto out;
 	}
-	rc = sort_and_cut(out, limit);
-	if (rc != TF_OK)
-		goto out;
 	*items = out;
 	out = NULL;
 out:
@@ -832,6 +838,9 @@ count_page(const cJSON *page, struct tf_manage_counts *c)
 	enum tf_task_status s;
 
 	cJSON_ArrayForEach(it, page) {
+		/* The table's own items (config, sweep leases) are no tasks. */
+		if (tf_due_internal_id(tf_ddb_item_s(it, "id")))
+			continue;
 		c->total++;
 		st = tf_ddb_item_s(it, "status");
 		if (st == NULL) {
@@ -860,7 +869,7 @@ tf_manage_count(struct tf_aws *aws, const char *table, const char *ns,
 	memset(c, 0, sizeof(*c));
 	if (ns != NULL && !tf_task_ns_valid(ns))
 		return TF_ERR_INVALID;
-	e.projection = "#st, completed";
+	e.projection = "id, #st, completed";
 	if ((rc = tf_ddb_expr_name(&e, "#st", "status")) != TF_OK)
 		goto out;
 	if (ns != NULL) {
@@ -973,6 +982,7 @@ tf_manage_adopt(struct tf_aws *aws, const char *table, const cJSON *item,
 	if (!t.legacy || dry_run)
 		goto out;
 	rc = TF_ERR_NOMEM;
+	(void)tf_due_load(aws, table);   /* the shard count: due.h */
 	tf_task_shard(t.id, shard);
 	v.status = tf_task_status_name(t.status);
 	v.gen = t.gen;

@@ -8,6 +8,9 @@
 set -u
 . "$(dirname "$0")/../tools/e2e.sh"
 export TASKFLEET_SWEEP_INTERVAL=1s TASKFLEET_LEASE_GRACE=1s
+# p1 holds the sweep leases when it is stopped: they pass to p2 within
+# seconds (by default a stopped consumer's shards wait up to 1.5 x 2 min).
+export TASKFLEET_SWEEP_LEASE=2s
 E2E_VISIBILITY=4
 e2e_init pause
 RECORD=$E2E_DIR/record.txt

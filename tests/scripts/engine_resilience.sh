@@ -37,6 +37,8 @@ line_time() { grep -m1 "$1" "$2" | $PY -c "import json,sys; print(json.loads(sys
 
 # --- DynamoDB stops answering while a task runs ---------------------------
 export TASKFLEET_LEASE_GRACE=2s TASKFLEET_SWEEP_INTERVAL=500ms TASKFLEET_SWEEP_GRACE=3s
+# r1's sweep leases (its sweeper may hang in a held call) pass to r1b soon.
+export TASKFLEET_SWEEP_LEASE=2s
 AWS_ENDPOINT_URL_DYNAMODB=$PROXIED_DDB start_consumer r1 --concurrency 2 \
     --visibility-timeout 6
 tf_cli submit --type sleep --id slow-1 --params '{"ms": 16000}' \

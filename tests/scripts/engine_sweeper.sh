@@ -9,6 +9,8 @@
 set -u
 . "$(dirname "$0")/../tools/e2e.sh"
 export TASKFLEET_HORIZON=5s TASKFLEET_SWEEP_INTERVAL=1s TASKFLEET_SWEEP_GRACE=3s
+# A killed consumer's sweep leases pass to the rescuer within seconds.
+export TASKFLEET_SWEEP_LEASE=2s
 E2E_VISIBILITY=4
 e2e_init sweeper
 RECORD=$E2E_DIR/record.txt

@@ -5,7 +5,11 @@ An independent client (botocore, not taskfleet's own code) so end-to-end tests
 check what is really stored and queued. Talks only to the endpoints in
 AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_SQS (loopback stand-ins).
 
-  tfcheck.py scan TABLE                 every item, one JSON object per line
+  tfcheck.py scan TABLE                 every task's item, one JSON object per
+                                        line (not the table's own items: the
+                                        config item and the sweep leases,
+                                        whose ids hold a space)
+  tfcheck.py internal TABLE             those own items, one JSON object per line
   tfcheck.py item TABLE ID              the item with that id as one JSON
                                         object (a consistent read); nothing
                                         when there is none
@@ -87,7 +91,15 @@ def marshal(x):
     raise TypeError(type(x))
 
 
-def scan(table):
+def scan(table, internal=False):
+    """The task items, or with internal the table's own items (an id with a
+    space, which no task id has)."""
+    for item in scan_all(table):
+        if (" " in str(item.get("id", ""))) == internal:
+            yield item
+
+
+def scan_all(table):
     ddb = client("dynamodb")
     kwargs = {"TableName": table, "ConsistentRead": True}
     while True:
@@ -101,8 +113,8 @@ def scan(table):
 
 def main(argv):
     cmd = argv[1] if len(argv) > 1 else ""
-    if cmd == "scan":
-        for item in scan(argv[2]):
+    if cmd in ("scan", "internal"):
+        for item in scan(argv[2], internal=cmd == "internal"):
             print(json.dumps(item, sort_keys=True))
     elif cmd == "item":
         r = client("dynamodb").get_item(TableName=argv[2], Key={"id": {"S": argv[3]}},

@@ -1,0 +1,80 @@
+/*
+ * sweep_lease.h - the sweep shared by a fleet: leases on groups of due
+ * shards, kept as items of the table (docs/design.md section 6).
+ *
+ * The due shards fall into n = min(shards, TF_SWEEP_LEASES) groups (shard s
+ * in group s % n), each with one lease item, id "taskfleet sweep G" (a space:
+ * never a task id). A consumer sweeps only the shards of the groups it
+ * holds. Every lease_ms / 2 it reads all lease items with one Query (they
+ * sit in the by_due index under due_shard "sweep", which no sweep reads),
+ * renews the ones it holds, takes ones that expired (their consumer died or
+ * stopped) up to its fair share, and, holding two fewer than another
+ * consumer, asks that one for one of its leases, which it hands over at
+ * its next round. So the fleet sweeps each shard once however many
+ * consumers it has, a dead consumer's shards are swept again within about
+ * 1.5 lease times, and the leases spread over up to n consumers.
+ *
+ * Each consumer has a random numeric token. The lease items use attributes
+ * the by_due index projects: lease_until (= due_at) the lease's end, gen the
+ * holder's token, next_run the token of a consumer asking for it and
+ * enqueued_for when it asked; lease_owner names the holder for people.
+ */
+#ifndef TF_SWEEP_LEASE_H
+#define TF_SWEEP_LEASE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "aws/aws.h"
+#include "base/err.h"
+
+/* The most lease groups: the most consumers that share the sweep. */
+#define TF_SWEEP_LEASES 4
+
+/* The due_shard under which the lease items sit in the by_due index. */
+#define TF_SWEEP_LEASE_SHARD "sweep"
+
+/* One lease item as read. */
+struct tf_sweep_lease {
+	bool exists;
+	int64_t holder;              /* its holder's token; 0: none */
+	int64_t until;               /* epoch ms its lease ends */
+	int64_t asker;               /* a consumer asking for it; 0: none */
+	int64_t asked_at;            /* epoch ms it asked */
+};
+
+enum tf_sweep_lease_action {
+	TF_LEASE_NONE,               /* another consumer's, or left free */
+	TF_LEASE_RENEW,              /* ours: extend it */
+	TF_LEASE_TAKE,               /* free or expired: take it */
+	TF_LEASE_HAND_OVER,          /* ours, asked for by one that holds two
+	                                fewer: give it to the asker */
+	TF_LEASE_ASK                 /* another's, who holds two more than us:
+	                                ask for it */
+};
+
+/* Decides what consumer `me` does with each of the n leases l[] it read at
+ * now (act[i] for l[i]); pure. An ask is recent for lease_ms. */
+void tf_sweep_lease_plan(const struct tf_sweep_lease *l, int n, int64_t me,
+    int64_t now, int64_t lease_ms, enum tf_sweep_lease_action *act);
+
+/* The number of lease groups for a table of `shards` due shards. */
+int tf_sweep_lease_groups(int shards);
+
+/* Reads the n lease items into l[] (one Query). */
+enum tf_err tf_sweep_lease_read(struct tf_aws *aws, const char *table,
+    struct tf_sweep_lease *l, int n);
+
+/* Carries out act for lease group g as read (l), for consumer me, named
+ * owner (borrowed), until now + lease_ms. TF_ERR_CONDITION when another
+ * consumer changed the lease first. */
+enum tf_err tf_sweep_lease_apply(struct tf_aws *aws, const char *table, int g,
+    const struct tf_sweep_lease *l, enum tf_sweep_lease_action act,
+    int64_t me, const char *owner, int64_t now, int64_t lease_ms);
+
+/* Ends lease g of consumer me now (a clean stop), so that another consumer
+ * takes it at its next round. */
+enum tf_err tf_sweep_lease_release(struct tf_aws *aws, const char *table,
+    int g, int64_t me);
+
+#endif /* TF_SWEEP_LEASE_H */
