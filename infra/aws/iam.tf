@@ -16,9 +16,11 @@ locals {
 }
 
 data "aws_iam_policy_document" "consumer" {
+  # PutItem: the sweep's lease items (docs/design.md section 6), kept in the
+  # same table under ids no task can have.
   statement {
     sid       = "TaskItems"
-    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
     resources = [aws_dynamodb_table.tasks.arn]
   }
 

@@ -34,9 +34,11 @@ IDENT_RE = re.compile(r'\b[A-Za-z_]\w*\b')
 LITERAL_RE = re.compile(r'"([^"\\]*)"')
 OP_NAME_RE = re.compile(r'[A-Z][A-Za-z0-9]+')
 SVC_BY_CONST = {'TF_AWS_SQS': 'sqs', 'TF_AWS_DYNAMODB': 'dynamodb'}
-# The AWS call layer: tf_aws_call(aws, svc, operation, ...).
-BASE = 'tf_aws_call'
-BASE_SVC, BASE_OP = 1, 2
+# The AWS call layer: tf_aws_call(aws, svc, operation, ...), the same with a
+# request already in text, and on the event loop:
+# tf_aws_call_async(aws, loop, svc, operation, ...). name -> (svc, op) index.
+BASES = {'tf_aws_call': (1, 2), 'tf_aws_call_text': (1, 2),
+         'tf_aws_call_async': (2, 3)}
 
 
 def strip_comments_and_strings(text, keep_strings=True):
@@ -233,10 +235,13 @@ def carriers_of(src):
     of an AWS call: key -> (index of the operation parameter, service), the
     service being ('svc', name) when fixed or ('param', index) when the
     function passes a parameter on for it too."""
-    base = src.public.get(BASE)
-    if base is None:
-        raise SystemExit('aws_ops: %s() is not defined in the sources read' % BASE)
-    carriers = {base: (BASE_OP, ('param', BASE_SVC))}
+    carriers = {}
+    for name, (svc_at, op_at) in BASES.items():
+        base = src.public.get(name)
+        if base is not None:
+            carriers[base] = (op_at, ('param', svc_at))
+    if src.public.get('tf_aws_call') is None:
+        raise SystemExit('aws_ops: tf_aws_call() is not defined in the sources read')
     changed = True
     while changed:
         changed = False
