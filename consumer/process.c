@@ -636,6 +636,9 @@ on_chain_due(void *ctx, enum tf_err rc)
 	r->hold = NULL;
 	if (rc == TF_ERR_CANCELLED)
 		return;  /* the loop stopped: only after every run ended */
+	/* It takes a slot again, even when all are taken meanwhile: the
+	 * iteration is claimed, its lease runs. */
+	atomic_fetch_sub(&r->j.c->held_n, 1);
 	run_claimed(r);
 }
 
@@ -682,8 +685,13 @@ on_chained(void *ctx, enum tf_err rc, struct tf_task *t, const char *err)
 	j->late_ms = 0;
 	left = r->t.next_run - tf_now_ms();
 	if (left > 0 && tf_loop_after(c->loop, (long)left, on_chain_due, r,
-	    &r->hold) == TF_OK)
+	    &r->hold) == TF_OK) {
+		/* Waiting for its time it takes no run's slot, as a held
+		 * message does: another message may use it meanwhile. */
+		atomic_fetch_add(&c->held_n, 1);
+		tf_receiver_fill(c);
 		return;
+	}
 	run_claimed(r);
 }
 
