@@ -7,7 +7,7 @@
 # after which another consumer finishes it.
 set -u
 . "$(dirname "$0")/../tools/e2e.sh"
-export TASKFLEET_LEASE_GRACE=1s TASKFLEET_SWEEP_INTERVAL=500ms
+export TASKFLEET_LEASE_GRACE=1s TASKFLEET_SWEEP_INTERVAL=500ms TASKFLEET_SWEEP_LEASE=2s
 e2e_init chain
 
 field() { $TFCHECK item "$E2E_NAME" "$1" | $PY -c "import json,sys; t=json.load(sys.stdin); print($2)"; }
@@ -79,4 +79,33 @@ check "chain-kill-every-iteration-once (killed at $it_before)" test \
 check "chain-kill-lease-expiry-charged-one-attempt" \
     grep -q "lease expired" "$E2E_DIR/c3.log"
 check "chain-c3-exit-0" stop_consumers
+
+# A chained iteration waiting for its time takes no slot: with one slot, two
+# chains every 400 ms both keep their times (holding the slot, the second
+# would start only after the first's 1.6 s of waits).
+start_consumer c4 --concurrency 1
+for t in chain-wait-a chain-wait-b; do
+	"$TASKFLEET" submit --type countdown --params '{"n": 5, "every_ms": 400}' \
+	    --id "$t" >>"$E2E_DIR/submit.log" 2>&1
+done
+waits_done() { [ "$(field chain-wait-a 't["status"]')" = COMPLETED ] &&
+    [ "$(field chain-wait-b 't["status"]')" = COMPLETED ]; }
+check "chain-wait-both-completed" wait_until 60 waits_done
+most_late=$($PY - "$E2E_DIR/c4.log" <<'PYEOF'
+import json, sys
+late = []
+for line in open(sys.argv[1]):
+    try:
+        d = json.loads(line)
+    except ValueError:
+        continue
+    if str(d.get("task", "")).startswith("chain-wait-") and d.get("msg") == "run finished":
+        late.append(int(d.get("late_ms", 99999)))
+print(len(late), max(late) if late else -1)
+PYEOF
+)
+set -- $most_late
+check "chain-wait-10-runs" test "$1" = 10
+check "chain-wait-each-on-time-with-one-slot (max late_ms $2)" test "$2" -lt 1000
+check "chain-c4-exit-0" stop_consumers
 exit $e2e_failed
