@@ -177,7 +177,7 @@ void tf_consumer_start_ready(struct tf_consumer *c);
 
 /* The most messages held until their time at once: they cost a timer and
  * a struct, not a run's slot, but each must find a slot soon after. */
-#define TF_CONSUMER_HOLD_MIN 512
+#define TF_CONSUMER_HOLD_MIN 256
 int tf_consumer_hold_cap(const struct tf_consumer *c);
 
 /* consumer.c: a run is over (c->busy goes down; receives may open). */

@@ -409,8 +409,9 @@ struct tf_run {
 
 	struct tf_task_outcome o;
 	int64_t now;
-	bool refused;                   /* the outcome is "runner output refused" */
-	char refusal[TF_TASK_ERROR_MAX];
+	bool refused;                   /* the outcome is "runner output refused"
+	                                   (its text in errbuf: the runner's own
+	                                   error is not written then) */
 	enum tf_task_status state;      /* what the outcome wrote */
 	int64_t next_gen, enqueue_at;
 	int sends_left;                 /* next messages still to send (2 under
@@ -562,12 +563,12 @@ on_outcome_written(void *ctx, enum tf_err rc, enum tf_task_status state,
 		/* The runner handed back params or a result DynamoDB cannot take
 		 * (each may fit while the item they make is over 400 KB): that is
 		 * the runner's permanent failure. */
-		snprintf(r->refusal, sizeof(r->refusal), "runner output refused: %s",
+		snprintf(r->errbuf, sizeof(r->errbuf), "runner output refused: %s",
 		    err);
 		r->refused = true;
 		outcome_init(c, &r->o);
 		r->o.kind = TF_OUTCOME_FAILED;
-		r->o.error = r->refusal;
+		r->o.error = r->errbuf;
 		r->o.duration_ms = r->took;
 		r->o.late_ms = j->late_ms;
 		write_outcome(r);
@@ -732,12 +733,12 @@ after_run(struct tf_run *r)
 	r->o.late_ms = j->late_ms;
 	/* A time outside 2000..9999 is refused like output too big to store. */
 	if (tf_run_result_check_times(&r->result, err, sizeof(err)) != TF_OK) {
-		snprintf(r->refusal, sizeof(r->refusal), "runner output refused: %s",
+		snprintf(r->errbuf, sizeof(r->errbuf), "runner output refused: %s",
 		    err);
 		r->refused = true;
 		outcome_init(c, &r->o);
 		r->o.kind = TF_OUTCOME_FAILED;
-		r->o.error = r->refusal;
+		r->o.error = r->errbuf;
 		r->o.duration_ms = r->took;
 		r->o.late_ms = j->late_ms;
 	}
