@@ -616,17 +616,22 @@ write_outcome(struct tf_run *r)
 static void run_claimed(struct tf_run *r);
 
 /* True when r's next iteration is due within the hold window and this
- * consumer keeps going: the outcome write then claims it too. */
+ * consumer keeps going and has room: the outcome write then claims it too.
+ * Room: one due at once keeps its run's slot; one due later waits on a
+ * timer without a slot, counted with the held messages, whose cap
+ * (tf_consumer_hold_cap()) bounds the memory they take. */
 static bool
 can_chain(const struct tf_run *r)
 {
 	const struct tf_consumer *c = r->j.c;
+	int64_t next = r->o.next_run > 0 ? r->o.next_run : r->now;
+	int64_t now = tf_now_ms();
 
 	return !atomic_load(&c->stopping) && !c->o.once && !r->refused &&
 	    r->lr != NULL && r->o.kind == TF_OUTCOME_DONE && !r->o.completed &&
 	    tf_task_outcome_state(&r->t, &r->o) == TF_TASK_PENDING &&
-	    (r->o.next_run > 0 ? r->o.next_run : r->now) <=
-	    tf_now_ms() + c->o.hold_max_ms;
+	    next <= now + c->o.hold_max_ms &&
+	    (next <= now || atomic_load(&c->held_n) < tf_consumer_hold_cap(c));
 }
 
 static void
