@@ -8,13 +8,14 @@
  * waits on a timer, taking no slot, up to tf_consumer_hold_cap() of them),
  * and no message waits while its visibility runs out.
  *
- * How many polls are open adapts to the queue: a poll that brings messages
- * allows one more (up to one per ten free slots, at most RECEIVES_MAX), a
- * poll that comes back empty halves the number (at least one). A backlog so
- * opens many polls within a few round trips; an idle consumer keeps one, at
- * one request per long poll. While polls are open, a new one waits for ten
- * free slots, so batches stay full. --once keeps one poll open at a time
- * (once.h).
+ * How many polls are open adapts to the queue: a poll that comes back at
+ * least half full allows one more (up to one per ten free slots, at most
+ * RECEIVES_MAX), a poll that comes back empty one fewer (at least one). A
+ * backlog so opens many polls within a few round trips, and a poll that
+ * finds the queue empty for the moment among many full ones costs little;
+ * an idle consumer soon keeps one, at one request per long poll. While
+ * polls are open, a new one waits for ten free slots, so batches stay full.
+ * --once keeps one poll open at a time (once.h).
  */
 #include <stdio.h>
 #include <string.h>
@@ -274,10 +275,10 @@ on_received(void *ctx, enum tf_err rc, struct tf_sqs_message *msgs, size_t n,
 			end_once(c);
 		}
 	}
-	if (received > 0)
+	if (received > 0 && 2 * (int)received >= r->max)
 		rx->target = rx->target < RECEIVES_MAX ? rx->target + 1 : RECEIVES_MAX;
-	else
-		rx->target = rx->target / 2 > 1 ? rx->target / 2 : 1;
+	else if (received == 0)
+		rx->target = rx->target > 1 ? rx->target - 1 : 1;
 	for (i = 0; i < n; i++) {
 		pthread_mutex_lock(&c->lock);
 		c->busy++;
@@ -313,6 +314,8 @@ open_receive(struct tf_consumer *c, int max, bool idle)
 	c->rx->asked += max;
 	c->rx->receives++;
 	atomic_fetch_add(&c->receives_open, 1);
+	tf_debug("poll for %d opened: %d open, %d wanted", max,
+	    atomic_load(&c->receives_open), c->rx->target);
 }
 
 void
