@@ -479,6 +479,7 @@ retry_in(struct tf_run *r, int seconds)
 /* ---- the outcome ---- */
 
 static void write_outcome(struct tf_run *r);
+static void refuse_output(struct tf_run *r, const char *why);
 
 /* The run is over: counted, logged, its message deleted. */
 static void
@@ -563,14 +564,7 @@ on_outcome_written(void *ctx, enum tf_err rc, enum tf_task_status state,
 		/* The runner handed back params or a result DynamoDB cannot take
 		 * (each may fit while the item they make is over 400 KB): that is
 		 * the runner's permanent failure. */
-		snprintf(r->errbuf, sizeof(r->errbuf), "runner output refused: %s",
-		    err);
-		r->refused = true;
-		outcome_init(c, &r->o);
-		r->o.kind = TF_OUTCOME_FAILED;
-		r->o.error = r->errbuf;
-		r->o.duration_ms = r->took;
-		r->o.late_ms = j->late_ms;
+		refuse_output(r, err);
 		write_outcome(r);
 		return;
 	}
@@ -600,6 +594,20 @@ on_outcome_written(void *ctx, enum tf_err rc, enum tf_task_status state,
 		return;
 	}
 	run_finished(r);
+}
+
+/* The runner's output cannot be stored (why: borrowed): the outcome
+ * becomes its permanent failure "runner output refused: why". */
+static void
+refuse_output(struct tf_run *r, const char *why)
+{
+	snprintf(r->errbuf, sizeof(r->errbuf), "runner output refused: %s", why);
+	r->refused = true;
+	outcome_init(r->j.c, &r->o);
+	r->o.kind = TF_OUTCOME_FAILED;
+	r->o.error = r->errbuf;
+	r->o.duration_ms = r->took;
+	r->o.late_ms = r->j.late_ms;
 }
 
 static void
@@ -738,14 +746,7 @@ after_run(struct tf_run *r)
 	r->o.late_ms = j->late_ms;
 	/* A time outside 2000..9999 is refused like output too big to store. */
 	if (tf_run_result_check_times(&r->result, err, sizeof(err)) != TF_OK) {
-		snprintf(r->errbuf, sizeof(r->errbuf), "runner output refused: %s",
-		    err);
-		r->refused = true;
-		outcome_init(c, &r->o);
-		r->o.kind = TF_OUTCOME_FAILED;
-		r->o.error = r->errbuf;
-		r->o.duration_ms = r->took;
-		r->o.late_ms = j->late_ms;
+		refuse_output(r, err);
 	}
 	if (can_chain(r))
 		chain_next(r);
