@@ -394,7 +394,6 @@ struct tf_run {
 	struct tf_sqs_message m;        /* owned */
 	struct tf_task t;               /* owned: the claimed task */
 	int slot;                       /* the crash journal's slot, -1: none */
-	bool claimed;
 	struct tf_loop_timer *hold;     /* the hold timer, while held */
 	struct tf_run *prev, *next;     /* c->held, while held */
 
@@ -868,7 +867,6 @@ on_claimed(void *ctx, enum tf_err rc, struct tf_task *t, const char *err)
 	if (rc == TF_OK) {
 		r->t = *t;  /* the run takes the task */
 		memset(t, 0, sizeof(*t));
-		r->claimed = true;
 		tf_metrics_claim_won(c->metrics);
 		tf_once_claimed(c->once, r->j.msg.id);
 		run_claimed(r);
