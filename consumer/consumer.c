@@ -78,9 +78,6 @@ tf_consumer_hand_back(struct tf_consumer *c, const struct tf_sqs_message *msgs,
     size_t n, int visibility_s, const char *what)
 {
 	struct tf_sqs_handle_entry e[TF_SQS_MAX_BATCH];
-	static const char *const ids[TF_SQS_MAX_BATCH] = {
-		"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"
-	};
 	struct hand_back *h;
 	size_t i, k, x;
 	enum tf_err rc;
@@ -88,7 +85,7 @@ tf_consumer_hand_back(struct tf_consumer *c, const struct tf_sqs_message *msgs,
 	for (i = 0; i < n; i += k) {
 		k = n - i < TF_SQS_MAX_BATCH ? n - i : TF_SQS_MAX_BATCH;
 		for (x = 0; x < k; x++) {
-			e[x] = (struct tf_sqs_handle_entry){ ids[x],
+			e[x] = (struct tf_sqs_handle_entry){ tf_sqs_batch_ids[x],
 			    msgs[i + x].receipt_handle, visibility_s };
 			if (visibility_s == 0)
 				tf_metrics_released(c->metrics);

@@ -76,15 +76,13 @@ static void
 send_first(struct tf_deleter *d, size_t k)
 {
 	struct tf_sqs_handle_entry e[TF_SQS_MAX_BATCH];
-	static const char *const ids[TF_SQS_MAX_BATCH] = {
-		"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"
-	};
 	struct batch *b = tf_malloc(sizeof(*b));
 	enum tf_err rc = TF_ERR_NOMEM;
 	size_t i;
 
 	for (i = 0; i < k; i++)
-		e[i] = (struct tf_sqs_handle_entry){ ids[i], d->handles[i], 0 };
+		e[i] = (struct tf_sqs_handle_entry){ tf_sqs_batch_ids[i],
+		    d->handles[i], 0 };
 	if (b != NULL) {
 		*b = (struct batch){ d, k };
 		rc = tf_sqs_delete_message_batch_async(d->aws, d->loop, d->queue_url,

@@ -9,6 +9,10 @@
 #include "base/alloc.h"
 #include "base/log.h"
 
+const char *const tf_sqs_batch_ids[TF_SQS_MAX_BATCH] = {
+	"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"
+};
+
 /* A request object with QueueUrl set; NULL when out of memory. Caller
  * frees with cJSON_Delete(). */
 static cJSON *

@@ -44,6 +44,9 @@ struct tf_sqs_handle_entry {
 	int visibility_timeout; /* for ChangeMessageVisibilityBatch only */
 };
 
+/* Entry ids for a batch whose entries are known by position: "0" to "9". */
+extern const char *const tf_sqs_batch_ids[TF_SQS_MAX_BATCH];
+
 /* A failed entry of a batch call. */
 struct tf_sqs_failed_entry {
 	char id[81];
