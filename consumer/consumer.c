@@ -297,8 +297,7 @@ tf_consumer_shutdown(struct tf_consumer *c)
 {
 	int64_t deadline = tf_mono_ms() + c->o.shutdown_timeout_s * 1000LL;
 	int64_t receive_deadline;
-	int wait_s = c->o.wait_s < c->o.shutdown_timeout_s ? c->o.wait_s :
-	    c->o.shutdown_timeout_s;
+	int wait_s = tf_receiver_wait_s(c);
 	bool finished;
 
 	/* The open polls may take their whole wait (at most the shutdown

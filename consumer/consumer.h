@@ -159,6 +159,9 @@ void tf_receiver_free(struct tf_consumer *c);
  * whenever capacity may have changed. */
 void tf_receiver_fill(struct tf_consumer *c);
 
+/* receive.c: how long a long poll waits, seconds (what a stop waits for). */
+int tf_receiver_wait_s(const struct tf_consumer *c);
+
 /* receive.c: the stop began: no new receive, the hand-back of --once's held
  * messages. */
 void tf_receiver_stop(struct tf_consumer *c);

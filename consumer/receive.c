@@ -148,6 +148,12 @@ once_wait_s(const struct tf_consumer *c)
 	return c->o.wait_s < 1 ? c->o.wait_s : 1;
 }
 
+int
+tf_receiver_wait_s(const struct tf_consumer *c)
+{
+	return c->o.once ? once_wait_s(c) : receive_wait_s(c);
+}
+
 /* --once: no more polls; what it held goes back to the queue, visible, for
  * the next invocation or a daemon. */
 static void
@@ -299,7 +305,7 @@ open_receive(struct tf_consumer *c, int max, bool idle)
 	enum tf_err rc = TF_ERR_NOMEM;
 
 	ro.max_messages = max;
-	ro.wait_seconds = c->o.once ? once_wait_s(c) : receive_wait_s(c);
+	ro.wait_seconds = tf_receiver_wait_s(c);
 	ro.visibility_timeout = c->o.visibility_s;
 	if (r != NULL) {
 		*r = (struct receive){ c, max, idle };
