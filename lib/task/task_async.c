@@ -61,6 +61,21 @@ end_early(struct tf_loop *loop, void (*report)(void *call, enum tf_err rc),
 	report(call, rc);
 }
 
+/* Starts a strongly consistent read of task id's item (the claim's and the
+ * outcome write's re-read after a failed condition). False when it could
+ * not start: cb is not called then. */
+static bool
+read_task(struct tf_aws *aws, struct tf_loop *loop, const char *table,
+    const char *id, tf_ddb_async_cb *cb, void *ctx)
+{
+	cJSON *key = tf_task_key(id);
+	bool started = key != NULL && tf_ddb_get_item_async(aws, loop, table, key,
+	    true, NULL, cb, ctx) == TF_OK;
+
+	cJSON_Delete(key);
+	return started;
+}
+
 /* ---- the claim ------------------------------------------------------------- */
 
 struct claim_call {
@@ -131,7 +146,6 @@ on_claim_answer(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
 {
 	struct claim_call *k = ctx;
 	struct tf_task t;
-	cJSON *key;
 
 	(void)next_key;
 	memset(&t, 0, sizeof(t));
@@ -147,13 +161,8 @@ on_claim_answer(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
 	cJSON_Delete(value);
 	if (rc == TF_ERR_CONDITION && err != NULL && err->attempts > 1) {
 		/* An earlier attempt's reply was lost: it may have been applied. */
-		key = tf_task_key(k->id);
-		if (key != NULL && tf_ddb_get_item_async(k->aws, k->loop, k->table,
-		    key, true, NULL, on_claim_reread, k) == TF_OK) {
-			cJSON_Delete(key);
+		if (read_task(k->aws, k->loop, k->table, k->id, on_claim_reread, k))
 			return;
-		}
-		cJSON_Delete(key);
 	}
 	error_text(k->err, sizeof(k->err), rc, err);
 	claim_end(k, rc, NULL);
@@ -300,20 +309,15 @@ on_outcome_answer(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
     const struct tf_aws_error *err)
 {
 	struct finish_call *f = ctx;
-	cJSON *key;
 
 	(void)next_key;
 	cJSON_Delete(value);
 	if (rc == TF_ERR_CONDITION && !f->rewriting) {
 		/* Our own write applied with its reply lost, a suspend requested
 		 * during the run, or the lease gone: the item tells. */
-		key = tf_task_key(f->t->id);
-		if (key != NULL && tf_ddb_get_item_async(f->aws, f->loop, f->table,
-		    key, true, NULL, on_outcome_reread, f) == TF_OK) {
-			cJSON_Delete(key);
+		if (read_task(f->aws, f->loop, f->table, f->t->id,
+		    on_outcome_reread, f))
 			return;
-		}
-		cJSON_Delete(key);
 	}
 	if (rc != TF_OK)
 		error_text(f->err, sizeof(f->err), rc, err);
