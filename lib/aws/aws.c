@@ -447,7 +447,12 @@ tf_aws_sign(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,
 	enum tf_err rc;
 
 	out->authorization = NULL;
-	out->creds = *creds;
+	out->session_token = NULL;
+	if (creds->session_token[0] != '\0') {
+		out->session_token = tf_strdup(creds->session_token);
+		if (out->session_token == NULL)
+			return TF_ERR_NOMEM;
+	}
 	snprintf(out->target, sizeof(out->target), "%s%s", target_prefix[svc],
 	    operation);
 	now = time(NULL);
@@ -456,17 +461,17 @@ tf_aws_sign(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,
 	sh[n++] = (struct tf_sigv4_header){ "host", ep->host };
 	sh[n++] = (struct tf_sigv4_header){ "x-amz-date", out->amz_date };
 	sh[n++] = (struct tf_sigv4_header){ "x-amz-target", out->target };
-	if (out->creds.session_token[0] != '\0')
+	if (out->session_token != NULL)
 		sh[n++] = (struct tf_sigv4_header){ "x-amz-security-token",
-		    out->creds.session_token };
+		    out->session_token };
 	sreq = (struct tf_sigv4_request){
 		.method = "POST", .path = ep->path, .query = NULL,
 		.headers = sh, .n_headers = n,
 		.payload = body, .payload_len = body_len,
 	};
 	key = (struct tf_sigv4_key){
-		.access_key_id = out->creds.access_key_id,
-		.secret_access_key = out->creds.secret_access_key,
+		.access_key_id = creds->access_key_id,
+		.secret_access_key = creds->secret_access_key,
 		.region = aws->region, .service = signing_name[svc],
 	};
 	rc = tf_sigv4_sign(&sreq, &key, now, &out->authorization);
@@ -493,8 +498,12 @@ tf_aws_signed_free(struct tf_aws_signed *s)
 {
 	tf_free(s->authorization);
 	s->authorization = NULL;
-	/* Do not leave the secret in memory longer than needed. */
-	explicit_bzero(&s->creds, sizeof(s->creds));
+	if (s->session_token != NULL) {
+		/* Do not leave the token in memory longer than needed. */
+		explicit_bzero(s->session_token, strlen(s->session_token));
+		tf_free(s->session_token);
+		s->session_token = NULL;
+	}
 }
 
 bool

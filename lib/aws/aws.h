@@ -168,17 +168,20 @@ struct tf_aws_signed {
 	char target[128];                 /* X-Amz-Target */
 	char amz_date[17];
 	char *authorization;              /* owned */
-	struct tf_creds creds;            /* a copy: headers point into it */
+	char *session_token;              /* owned: a copy of the credentials'
+	                                     token (a header points at it);
+	                                     NULL when they have none. The keys
+	                                     are not kept: the signature is made */
 };
 
 /* Signs operation's body (borrowed; must outlive the request) with creds
- * (copied) for svc at the current time. timeout_ms 0: the client's; cancel
+ * (borrowed for the call; only the session token is copied) for svc at the current time. timeout_ms 0: the client's; cancel
  * may be NULL. Free with tf_aws_signed_free(). */
 enum tf_err tf_aws_sign(struct tf_aws *aws, enum tf_aws_service svc,
     const char *operation, const char *body, size_t body_len,
     const struct tf_creds *creds, long timeout_ms, const atomic_int *cancel,
     struct tf_aws_signed *out);
-/* Frees the signature and wipes the credentials' copy. */
+/* Frees the signature and wipes the session token's copy. */
 void tf_aws_signed_free(struct tf_aws_signed *s);
 
 /* Judges a failed attempt: send_rc is the transport's result; when it is

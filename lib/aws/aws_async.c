@@ -26,19 +26,31 @@ struct call {
 	int throttled, retried_cost;
 	struct tf_aws_signed sig;       /* the attempt on the wire */
 	int signed_ok;                  /* sig holds something to free */
-	struct tf_creds creds;          /* filled off the loop by fetch_creds */
+	struct tf_creds *fetched;       /* owned, only while the chain is
+	                                   asked off the loop (fetch_creds) */
 	enum tf_err creds_rc;
 	struct tf_aws_error err;
 };
 
 static void start_attempt(struct call *c);
 
+/* Wipes and frees the credentials fetched off the loop, if any. */
+static void
+free_fetched(struct call *c)
+{
+	if (c->fetched != NULL) {
+		explicit_bzero(c->fetched, sizeof(*c->fetched));
+		tf_free(c->fetched);
+		c->fetched = NULL;
+	}
+}
+
 static void
 call_free(struct call *c)
 {
 	if (c->signed_ok)
 		tf_aws_signed_free(&c->sig);
-	explicit_bzero(&c->creds, sizeof(c->creds));
+	free_fetched(c);
 	tf_free(c->body);
 	tf_free(c);
 }
@@ -109,15 +121,15 @@ on_answer(void *ctx, enum tf_err rc, struct tf_http_response *resp,
 		finish(c, rc, NULL, 0);
 }
 
-/* Signs with c->creds and puts the attempt on the wire. */
+/* Signs with creds (borrowed for the call) and puts the attempt on the
+ * wire. */
 static void
-send_attempt(struct call *c)
+send_attempt(struct call *c, const struct tf_creds *creds)
 {
 	enum tf_err rc;
 
 	rc = tf_aws_sign(c->aws, c->svc, c->operation, c->body, c->len,
-	    &c->creds, c->timeout_ms, NULL, &c->sig);
-	explicit_bzero(&c->creds, sizeof(c->creds));
+	    creds, c->timeout_ms, NULL, &c->sig);
 	if (rc != TF_OK) {
 		finish(c, rc, NULL, 0);
 		return;
@@ -135,7 +147,7 @@ fetch_creds(void *ctx)
 {
 	struct call *c = ctx;
 
-	c->creds_rc = tf_aws_fetch_creds(c->aws, tf_now_ms(), &c->creds);
+	c->creds_rc = tf_aws_fetch_creds(c->aws, tf_now_ms(), c->fetched);
 }
 
 /* Back on the loop with credentials, or without. */
@@ -143,6 +155,7 @@ static void
 on_creds(void *ctx, enum tf_err rc)
 {
 	struct call *c = ctx;
+	struct tf_creds *creds;
 
 	if (rc == TF_OK && c->creds_rc != TF_OK) {
 		rc = TF_ERR_CREDENTIALS;
@@ -154,17 +167,32 @@ on_creds(void *ctx, enum tf_err rc)
 		finish(c, rc, NULL, 0);
 		return;
 	}
-	send_attempt(c);
+	/* Taken out first: send_attempt() may end (and free) the call. */
+	creds = c->fetched;
+	c->fetched = NULL;
+	send_attempt(c, creds);
+	explicit_bzero(creds, sizeof(*creds));
+	tf_free(creds);
 }
 
 static void
 start_attempt(struct call *c)
 {
+	struct tf_creds creds;
 	enum tf_err rc;
 
 	c->attempt++;
-	if (tf_aws_cached_creds(c->aws, tf_now_ms(), &c->creds)) {
-		send_attempt(c);
+	if (tf_aws_cached_creds(c->aws, tf_now_ms(), &creds)) {
+		send_attempt(c, &creds);
+		explicit_bzero(&creds, sizeof(creds));
+		return;
+	}
+	/* Asking the chain may block: a pool thread does it. The call is not
+	 * freed before on_creds() runs, so the copy lives on the heap only
+	 * this long. */
+	c->fetched = tf_calloc(1, sizeof(*c->fetched));
+	if (c->fetched == NULL) {
+		finish(c, TF_ERR_NOMEM, NULL, 0);
 		return;
 	}
 	rc = tf_loop_work(c->loop, fetch_creds, on_creds, c);

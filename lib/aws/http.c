@@ -11,6 +11,8 @@
 
 /* Idle handles kept at most; more are cleaned up when returned. */
 #define POOL_MAX_IDLE 64
+/* The read buffer of every transfer, bytes (see tf_http_xfer_prepare()). */
+#define TF_HTTP_READ_BUFFER 4096
 
 struct tf_http_pool {
 	pthread_mutex_t lock;
@@ -198,6 +200,11 @@ prepare(CURL *c, const struct tf_http_request *req, struct tf_http_xfer *t,
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, t->headers);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	/* Each handle keeps a read buffer of this size for its life: AWS's
+	 * answers are mostly under a few KiB, and curl's default of 16 KiB per
+	 * handle is most of a busy consumer's heap. A larger answer takes a
+	 * few more reads. */
+	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, (long)TF_HTTP_READ_BUFFER);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
