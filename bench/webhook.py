@@ -40,6 +40,8 @@ import signal
 import subprocess
 import time
 
+import latency  # bench/latency.py: ready_ports
+
 NEW_WORKLOADS = ("webhook-slow", "webhook-tls", "webhook-fast")
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 DELAY_MS = int(os.environ.get("BENCH_WEBHOOK_DELAY_MS", "10000"))
@@ -69,15 +71,7 @@ class Server:
                "--delay-ms", str(delay_ms), "--cert", cert[0], "--key", cert[1]]
         self.p = R.start(cmd, os.path.join(R.logdir, f"webhook-server-{label}.log"),
                          stdout=subprocess.PIPE)
-        self.ports = {}
-        while True:
-            line = self.p.stdout.readline().decode()
-            if not line:
-                raise RuntimeError(f"the webhook server did not start (see webhook-server-{label}.log)")
-            if line.strip() == "ready":
-                break
-            scheme, port = line.split()
-            self.ports[scheme] = int(port)
+        self.ports = latency.ready_ports(self.p, f"the webhook server (see webhook-server-{label}.log)")
         self.ticks0 = R.cpu_ticks(self.p.pid) or 0
 
     def url(self, scheme):

@@ -17,27 +17,7 @@
 # No timing upper bounds: the machine is shared.
 set -u
 ROOT=${TF_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
-export AWS_EC2_METADATA_DISABLED=true
-failed=0
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; failed=1; }
-W=$(mktemp -d /tmp/taskfleet-bench-webhook.XXXXXX)
-pids=""
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	for p in $pids; do wait "$p" 2>/dev/null; done
-	rm -rf "$W"
-}
-trap cleanup EXIT
-
-# wait_for FILE PATTERN [N]: until FILE has N (1) lines matching PATTERN (30 s).
-wait_for() {
-	local deadline=$(($(date +%s) + 30))
-	while [ "$(grep -c "$2" "$1" 2>/dev/null)" -lt "${3:-1}" ]; do
-		[ "$(date +%s)" -lt "$deadline" ] || return 1
-		sleep 0.1
-	done
-}
+. "$ROOT/tests/tools/bench_script.sh" bench-webhook
 
 if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
     -keyout "$W/key.pem" -out "$W/cert.pem" -days 2 -subj /CN=127.0.0.1 \
@@ -45,14 +25,9 @@ if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
 	fail bench-webhook-setup "openssl could not make a certificate: $(tail -n 2 "$W/openssl.log")"
 	exit 1
 fi
-"$ROOT/infra/local/node" "$ROOT/bench/node/webhook-server.js" --delay-ms 300 \
-    --cert "$W/cert.pem" --key "$W/key.pem" >"$W/server.out" 2>"$W/server.err" &
-server=$!
-pids="$pids $server"
-if ! wait_for "$W/server.out" '^ready$'; then
-	fail bench-webhook-setup "the server did not start: $(cat "$W/server.err")"
-	exit 1
-fi
+serve server bench-webhook-setup "$ROOT/infra/local/node" "$ROOT/bench/node/webhook-server.js" \
+    --delay-ms 300 --cert "$W/cert.pem" --key "$W/key.pem"
+server=$served
 hp=$(awk '$1 == "http" { print $2 }' "$W/server.out")
 sp=$(awk '$1 == "https" { print $2 }' "$W/server.out")
 
