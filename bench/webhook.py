@@ -23,8 +23,8 @@ once ("in flight"), TCP connections the server accepted and (HTTPS) its full
 and resumed TLS handshakes, the most threads of a process (sampled from
 /proc every 250 ms), peak RSS (VmHWM), CPU per run (bench/run's figures()).
 
-Each fleet stops when every task completed, or after BENCH_WEBHOOK_LIMIT_S
-(180) seconds: a consumer that runs 16 webhooks of 10 s at a time (the
+Each fleet stops when every task is over (completed or failed), or after
+BENCH_WEBHOOK_LIMIT_S (180) seconds: a consumer that runs 16 webhooks of 10 s at a time (the
 threaded http runner) needs 10 minutes for 1,000 of them, so its figures
 then cover the runs it made in that time.
 
@@ -110,6 +110,22 @@ def threads_of(pid):
     return 0
 
 
+def log_counts(logs):
+    """(runs whose outcome was not completed, leases the sweeper recovered)
+    in a fleet's logs. The consumer logs such a run as "run finished: WHY"
+    (which bench/run's read_runs() does not count), the Node worker as "run
+    finished" with another outcome."""
+    runs = leases = 0
+    for log in logs:
+        with open(log, errors="replace") as f:
+            for line in f:
+                if '"msg":"run finished' in line and '"outcome":"completed"' not in line:
+                    runs += 1
+                elif "recovered a run whose lease expired" in line:
+                    leases += 1
+    return runs, leases
+
+
 def one_fleet(R, system, label, tasks, delay_ms, scheme, consumers, concurrency, cert):
     """tasks webhooks to a fresh server, run by one fleet of system until
     all completed or LIMIT_S; returns its figures."""
@@ -142,6 +158,8 @@ def one_fleet(R, system, label, tasks, delay_ms, scheme, consumers, concurrency,
             if fl.completed >= tasks:
                 ok = True
                 break
+            if fl.completed + fl.failed >= tasks:
+                break           # every task over, some of them failed
             if time.time() - t0 > LIMIT_S or not fl.alive():
                 break
             time.sleep(0.05 if fl.runs == 0 else 0.25)
@@ -155,7 +173,8 @@ def one_fleet(R, system, label, tasks, delay_ms, scheme, consumers, concurrency,
     runs = R.read_runs(fl.logs)
     f = R.figures(fl, runs)
     f["complete"], f["tasks"], f["threads"] = ok, tasks, threads
-    f["failed"] = sum(1 for r in runs if r["outcome"] != "completed")
+    f["failed"], f["leases_recovered"] = log_counts(fl.logs)
+    f["tasks_failed"] = fl.failed
     f["server"], f["scheme"], f["host_limit"] = st, scheme, limit
     f["args"] = " ".join(args)
     if exited:
@@ -241,8 +260,11 @@ def report(R, res):
         def done(f):
             s = f"{f['iterations']} of {f['tasks']}"
             if f["failed"]:
-                s += f", {f['failed']} not completed"
-            return s + ("" if f["complete"] else f" (stopped after {fmt(r['limit_s'], 0)} s)")
+                s += (f"; {f['tasks_failed']} tasks failed, {f['failed']} runs not completed "
+                      f"({f['leases_recovered']} leases recovered by the sweeper)")
+            if not f["complete"] and f["iterations"] + f["tasks_failed"] < f["tasks"]:
+                s += f" (stopped after {fmt(r['limit_s'], 0)} s)"
+            return s
         w(f"| runs | {done(c)} | {done(n)} | | | |")
         tc, tn = c.get("throughput"), n.get("throughput")
         if name == "webhook-fast":

@@ -89,7 +89,7 @@ def fleet(inflight, conns, full, resumed, threads, rss, cpu, tput, limit):
            "in_flight_max": inflight, "full_handshakes": full, "resumed": resumed}
     return {"iterations": 5000, "tasks": 5000, "failed": 0, "complete": True,
             "throughput": tput, "threads": threads, "rss_mib": rss, "cpu_per_1000": cpu,
-            "startup_cpu_s": 0.01, "server": {"http": srv, "https": srv, "cpu_s": 1.0},
+            "startup_cpu_s": 0.01, "tasks_failed": 0, "leases_recovered": 0, "server": {"http": srv, "https": srv, "cpu_s": 1.0},
             "host_limit": limit, "args": ""}
 
 def results(c, n, fast_c, fast_n):
