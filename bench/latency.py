@@ -50,6 +50,21 @@ def port_of(url):
     return int(url.rstrip("/").rsplit(":", 1)[1])
 
 
+def ready_ports(p, what):
+    """Reads the "NAME PORT" lines that a server of bench/ (proxy,
+    webhook-server.js) prints on its stdout pipe before "ready"; returns
+    {NAME: port}. what names the server in the error when it ends first."""
+    ports = {}
+    while True:
+        line = p.stdout.readline().decode()
+        if not line:
+            raise RuntimeError(f"{what} did not start")
+        if line.strip() == "ready":
+            return ports
+        name, port = line.split()
+        ports[name] = int(port)
+
+
 class Proxy:
     """One bench/proxy process in front of both stand-ins."""
 
@@ -65,15 +80,7 @@ class Proxy:
                f"ddb={upstream[1]}"]
         self.p = R.start(cmd, os.path.join(R.logdir, f"proxy-{label}.log"),
                          stdout=subprocess.PIPE)
-        ports = {}
-        while True:
-            line = self.p.stdout.readline().decode()
-            if not line:
-                raise RuntimeError(f"bench/proxy did not start (see proxy-{label}.log)")
-            if line.strip() == "ready":
-                break
-            name, port = line.split()
-            ports[name] = int(port)
+        ports = ready_ports(self.p, f"bench/proxy (see proxy-{label}.log)")
         self.env = {"AWS_ENDPOINT_URL_SQS": f"http://127.0.0.1:{ports['sqs']}",
                     "AWS_ENDPOINT_URL_DYNAMODB": f"http://127.0.0.1:{ports['ddb']}"}
         self.ticks0 = R.cpu_ticks(self.p.pid) or 0

@@ -9,7 +9,7 @@
 //      claim with a conditional UpdateItem (PENDING, due, same gen) returning
 //      the new item; when the condition fails, read the item and drop a stale
 //      message, drop one for a finished task, re-send an early live one;
-//   3. run the runner (noop, countdown) in JS;
+//   3. run the runner (noop, countdown, http) in JS;
 //   4. write the outcome with one UpdateItem conditional on gen, lease owner
 //      and PROCESSING;
 //   5. send the next iteration's message with DelaySeconds;
@@ -175,7 +175,34 @@ async function unclaimed(message, msg) {
 	return false;
 }
 
-// The runners, in JS: what runners/noop and runners/countdown do.
+// The http runner's webhook (runners/http), as a user would write it with
+// fetch (undici: connections kept alive per origin, TLS sessions cached):
+// params url, method, headers, body, timeout_ms; a 2xx answer completes the
+// task, anything else fails it. The response is read in full, as the
+// runner reads it. Resolves to a runTask() result.
+async function runWebhook(params) {
+	const headers = { ...(params.headers || {}) };
+	const init = { method: params.method || 'GET', headers,
+		signal: AbortSignal.timeout(params.timeout_ms || 10000) };
+	if (params.body !== undefined) {
+		if (typeof params.body === 'string') {
+			init.body = params.body;
+		} else {
+			init.body = JSON.stringify(params.body);
+			headers['Content-Type'] = headers['Content-Type'] || 'application/json';
+		}
+	}
+	try {
+		const res = await fetch(params.url, init);
+		await res.arrayBuffer();
+		return res.status >= 200 && res.status < 300 ? { completed: true } : { failed: `HTTP ${res.status}` };
+	} catch (e) {
+		return { failed: e.message };
+	}
+}
+
+// The runners, in JS: what runners/noop, runners/countdown and runners/http
+// do. http returns a promise; the others return their result.
 function runTask(type, params, now) {
 	if (type === 'noop')
 		return { completed: true };
@@ -188,6 +215,8 @@ function runTask(type, params, now) {
 		const p = { ...params, n: n - 1 };
 		return n - 1 === 0 ? { completed: true, params: p } : { params: p, next: now + every };
 	}
+	if (type === 'http')
+		return runWebhook(params);
 	return { failed: `no runner "${type}"` };
 }
 
@@ -258,7 +287,9 @@ async function processMessage(message) {
 	}
 	const started = Date.now();
 	const late = started - Number(it.next_run.N);
-	const r = runTask(it.type.S, fromAv(it.params || { M: {} }), started);
+	let r = runTask(it.type.S, fromAv(it.params || { M: {} }), started);
+	if (r instanceof Promise)
+		r = await r;            // only http: the others stay synchronous
 	const duration = Date.now() - started;
 	let o;
 	try {

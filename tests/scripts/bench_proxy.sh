@@ -18,18 +18,7 @@
 set -u
 ROOT=${TF_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${TF_BUILD:-$ROOT/build}
-export AWS_EC2_METADATA_DISABLED=true
-failed=0
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; failed=1; }
-W=$(mktemp -d /tmp/taskfleet-bench-proxy.XXXXXX)
-pids=""
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null; done
-	for p in $pids; do wait "$p" 2>/dev/null; done
-	rm -rf "$W"
-}
-trap cleanup EXIT
+. "$ROOT/tests/tools/bench_script.sh" bench-proxy
 
 if ! make -s -C "$ROOT" BUILD="$BUILD" "$BUILD/bench/proxy" >"$W/make.log" 2>&1; then
 	fail bench-proxy-build "make $BUILD/bench/proxy failed: $(tail -n 3 "$W/make.log")"
@@ -72,26 +61,13 @@ EOF
 python3 "$W/upstream.py" "$W/upstream" &
 pids="$pids $!"
 
-# wait_for FILE PATTERN: until FILE has a line matching PATTERN (30 s).
-wait_for() {
-	local deadline=$(($(date +%s) + 30))
-	while ! grep -q "$2" "$1" 2>/dev/null; do
-		[ "$(date +%s)" -lt "$deadline" ] || return 1
-		sleep 0.1
-	done
-}
 if ! wait_for "$W/upstream.port" '[0-9]'; then
 	fail bench-proxy-setup "the upstream did not start"
 	exit 1
 fi
 up=$(cat "$W/upstream.port")
-"$BUILD/bench/proxy" serve --delay-ms 300 "sqs=$up" "ddb=$up" >"$W/proxy.out" 2>"$W/proxy.err" &
-proxy=$!
-pids="$pids $proxy"
-if ! wait_for "$W/proxy.out" '^ready$'; then
-	fail bench-proxy-setup "the proxy did not start: $(cat "$W/proxy.err")"
-	exit 1
-fi
+serve proxy bench-proxy-setup "$BUILD/bench/proxy" serve --delay-ms 300 "sqs=$up" "ddb=$up"
+proxy=$served
 sqs=$(awk '$1 == "sqs" { print $2 }' "$W/proxy.out")
 ddb=$(awk '$1 == "ddb" { print $2 }' "$W/proxy.out")
 
