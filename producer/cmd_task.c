@@ -21,6 +21,7 @@ print_task(const struct tf_task *t)
 	int64_t now = tf_now_ms(), at, v;
 	char buf[128], iso[TF_TIMEFMT_ISO_SIZE], sched[512];
 	const cJSON *e, *m;
+	cJSON *errors;          /* owned: t->errors_av parsed */
 	const char *text;
 
 	printf("id          %s\n", t->id);
@@ -71,9 +72,10 @@ print_task(const struct tf_task *t)
 		printf("result      %s\n", t->result_json);
 	if (t->last_error != NULL)
 		printf("last error  %s\n", t->last_error);
-	if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(t->errors, "L")) > 0) {
+	errors = t->errors_av != NULL ? cJSON_Parse(t->errors_av) : NULL;
+	if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(errors, "L")) > 0) {
 		printf("errors\n");
-		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(t->errors, "L")) {
+		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(errors, "L")) {
 			m = cJSON_GetObjectItemCaseSensitive(e, "M");
 			text = tf_ddb_item_s(m, "error");
 			printf("  %s", tf_ddb_item_n(m, "at", &at) ?
@@ -85,6 +87,7 @@ print_task(const struct tf_task *t)
 			printf(": %s\n", text ? text : "(no text)");
 		}
 	}
+	cJSON_Delete(errors);
 }
 
 int

@@ -167,8 +167,8 @@ tf_task_free(struct tf_task *t)
 	tf_free(t->lease_token);
 	tf_free(t->last_error);
 	cJSON_Delete(t->schedule);
-	cJSON_Delete(t->errors);
-	cJSON_Delete(t->history);
+	tf_free(t->errors_av);
+	tf_free(t->history_av);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -346,11 +346,11 @@ tf_task_from_item(const cJSON *item, struct tf_task *t, char *errbuf,
 	rc = TF_ERR_NOMEM;
 	av = cJSON_GetObjectItemCaseSensitive(item, "errors");
 	if (cJSON_GetObjectItemCaseSensitive(av, "L") != NULL &&
-	    (t->errors = cJSON_Duplicate(av, 1)) == NULL)
+	    (t->errors_av = cJSON_PrintUnformatted(av)) == NULL)
 		goto out;
 	av = cJSON_GetObjectItemCaseSensitive(item, "history");
 	if (cJSON_GetObjectItemCaseSensitive(av, "L") != NULL &&
-	    (t->history = cJSON_Duplicate(av, 1)) == NULL)
+	    (t->history_av = cJSON_PrintUnformatted(av)) == NULL)
 		goto out;
 	rc = TF_OK;
 out:
@@ -370,18 +370,23 @@ add_n(cJSON *o, const char *k, int64_t v)
  * under key. A list that does not unmarshal is left out. False only when out
  * of memory. */
 static bool
-add_list(cJSON *o, const char *key, const cJSON *av)
+add_list(cJSON *o, const char *key, const char *av_text)
 {
-	cJSON *plain = NULL;
+	cJSON *av, *plain = NULL;
 	char eb[64];
+	bool ok;
 
-	if (av == NULL || tf_unmarshal_value(av, &plain, eb, sizeof(eb)) != TF_OK)
+	if (av_text == NULL)
 		return true;
-	if (!cJSON_AddItemToObject(o, key, plain)) {
+	av = cJSON_Parse(av_text);
+	if (av == NULL)
+		return false;  /* it was printed by cJSON: only memory fails */
+	ok = tf_unmarshal_value(av, &plain, eb, sizeof(eb)) != TF_OK ||
+	    cJSON_AddItemToObject(o, key, plain);
+	if (!ok)
 		cJSON_Delete(plain);
-		return false;
-	}
-	return true;
+	cJSON_Delete(av);
+	return ok;
 }
 
 enum tf_err
@@ -421,7 +426,8 @@ tf_task_to_json(const struct tf_task *t, cJSON **out)
 			goto fail_copy;
 		copy = NULL;
 	}
-	if (!add_list(o, "errors", t->errors) || !add_list(o, "history", t->history))
+	if (!add_list(o, "errors", t->errors_av) ||
+	    !add_list(o, "history", t->history_av))
 		goto fail;
 	*out = o;
 	return TF_OK;
@@ -834,16 +840,20 @@ tf_task_extend_lease(struct tf_aws *aws, const char *table, const char *id,
 	return rc;
 }
 
-/* List old (AV JSON {"L":[...]}, may be NULL) with entry (an AV, taken) at
- * its end, keeping the latest `keep`, as an AV. Caller frees with
+/* The list old_text (AV JSON text {"L":[...]}, may be NULL) with entry (an
+ * AV, taken) at its end, keeping the latest `keep`, as an AV. Caller frees with
  * cJSON_Delete(); NULL when out of memory. */
 static cJSON *
-list_with(const cJSON *old, int keep, cJSON *entry)
+list_with(const char *old_text, int keep, cJSON *entry)
 {
-	cJSON *av = cJSON_CreateObject(), *list, *copy;
-	const cJSON *items = cJSON_GetObjectItemCaseSensitive(old, "L"), *e;
-	int skip = cJSON_GetArraySize(items) - (keep - 1), i = 0;
+	cJSON *av = cJSON_CreateObject(), *list, *copy, *old = NULL;
+	const cJSON *items, *e;
+	int skip, i = 0;
 
+	if (old_text != NULL && (old = cJSON_Parse(old_text)) == NULL)
+		goto fail;  /* printed by cJSON: only memory fails */
+	items = cJSON_GetObjectItemCaseSensitive(old, "L");
+	skip = cJSON_GetArraySize(items) - (keep - 1);
 	list = av ? cJSON_AddArrayToObject(av, "L") : NULL;
 	if (list == NULL)
 		goto fail;
@@ -860,8 +870,10 @@ list_with(const cJSON *old, int keep, cJSON *entry)
 		entry = NULL;
 		goto fail;
 	}
+	cJSON_Delete(old);
 	return av;
 fail:
+	cJSON_Delete(old);
 	cJSON_Delete(entry);
 	cJSON_Delete(av);
 	return NULL;
@@ -884,7 +896,7 @@ errors_with(const struct tf_task *t, const char *text, int64_t now_ms)
 		cJSON_Delete(entry);
 		return NULL;
 	}
-	return list_with(t->errors, TF_TASK_ERRORS_KEPT, entry);
+	return list_with(t->errors_av, TF_TASK_ERRORS_KEPT, entry);
 }
 
 /* What a run came to, for `history`: completed (the task is over), success
@@ -922,7 +934,7 @@ history_with(const struct tf_task *t, const struct tf_task_outcome *o,
 		cJSON_Delete(entry);
 		return NULL;
 	}
-	return list_with(t->history, keep, entry);
+	return list_with(t->history_av, keep, entry);
 }
 
 cJSON *
@@ -941,7 +953,7 @@ tf_task_history_note(const struct tf_task *t, const char *outcome,
 		cJSON_Delete(entry);
 		return NULL;
 	}
-	return list_with(t->history, keep, entry);
+	return list_with(t->history_av, keep, entry);
 }
 
 /* Binds :name to the marshalled JSON object text (a map). */

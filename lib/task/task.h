@@ -70,8 +70,11 @@ struct tf_task {
 	                            PROCESSING: tells a consumer whose claim
 	                            reply was lost that the claim was its own */
 	cJSON *schedule;         /* plain JSON, NULL when there is none */
-	cJSON *errors;           /* the `errors` list as AV JSON ({"L":[...]}), or NULL */
-	cJSON *history;          /* the `history` list as AV JSON, or NULL */
+	char *errors_av;         /* the `errors` list as AV JSON text
+	                            ({"L":[...]}), or NULL: text, not a tree,
+	                            because a run waiting on a timer keeps it
+	                            (a tree costs ~15 times the bytes) */
+	char *history_av;        /* the `history` list as AV JSON text, or NULL */
 	char *last_error;
 	int64_t enqueued_for;    /* 0 when absent */
 	int64_t slot;            /* scheduled tasks: the schedule slot of the

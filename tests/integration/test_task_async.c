@@ -216,7 +216,11 @@ get(const char *id, struct tf_task *t)
 static int
 history_length(const struct tf_task *t)
 {
-	return cJSON_GetArraySize(cJSON_GetObjectItem(t->history, "L"));
+	cJSON *av = t->history_av != NULL ? cJSON_Parse(t->history_av) : NULL;
+	int n = cJSON_GetArraySize(cJSON_GetObjectItem(av, "L"));
+
+	cJSON_Delete(av);
+	return n;
 }
 
 static bool

@@ -166,6 +166,7 @@ test_retries_keep_ten_errors_then_fail(void)
 	enum tf_task_status state = TF_TASK_PENDING;
 	int64_t gen = 1, next_gen, enqueue_at;
 	char err[256], text[32];
+	cJSON *errors;
 	const cJSON *list;
 	int i;
 
@@ -188,11 +189,14 @@ test_retries_keep_ten_errors_then_fail(void)
 	CHECK_INT_EQ(check.status, TF_TASK_FAILED);
 	CHECK_INT_EQ(check.attempts, 12);
 	CHECK_STR_EQ(check.last_error, "error 12");
-	list = cJSON_GetObjectItem(check.errors, "L");
+	CHECK(check.errors_av != NULL);
+	errors = cJSON_Parse(check.errors_av);
+	list = cJSON_GetObjectItem(errors, "L");
 	CHECK_INT_EQ(cJSON_GetArraySize(list), 10);
 	CHECK_STR_EQ(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(
 	    cJSON_GetArrayItem(list, 0), "M"), "error"), "S")->valuestring, "error 3");
 	CHECK(check.finished_at > 0);
+	cJSON_Delete(errors);
 	tf_task_free(&check);
 	tf_free(id);
 }
@@ -291,7 +295,7 @@ test_history_keeps_the_latest_runs(void)
 	    &enqueue_at, err, sizeof(err)), TF_OK);
 	tf_task_free(&t);
 	CHECK_INT_EQ(tf_task_get(AWS, table, quiet, &check, err, sizeof(err)), TF_OK);
-	CHECK(check.history == NULL);
+	CHECK(check.history_av == NULL);
 	tf_task_free(&check);
 	CHECK_INT_EQ(tf_task_claim(AWS, table, quiet, next_gen, "c1", now, 250,
 	    30000, &t, err, sizeof(err)), TF_OK);
