@@ -767,7 +767,7 @@ test_profile_missing_named_is_error(void)
 }
 
 static void
-test_profile_errors_and_unsupported(void)
+test_profile_errors(void)
 {
 	struct tf_creds c;
 	char cpath[256], kpath[256], url[128];
@@ -788,7 +788,8 @@ test_profile_errors_and_unsupported(void)
 	/* Half a key pair is an error, not a fall-through. */
 	setenv("AWS_PROFILE", "half", 1);
 	CHECK(resolve(T, &c) == TF_ERR_CREDENTIALS);
-	/* Unsupported kinds, named explicitly: an error. */
+	/* A role whose source has half a key pair; an sso_session with no
+	 * [sso-session] section: errors. */
 	setenv("AWS_PROFILE", "role", 1);
 	CHECK(resolve(T, &c) == TF_ERR_CREDENTIALS);
 	setenv("AWS_PROFILE", "ssoprof", 1);
@@ -798,17 +799,17 @@ test_profile_errors_and_unsupported(void)
 	setenv("AWS_PROFILE", "regiononly", 1);
 	CHECK(resolve(T - 3600000, &c) == TF_OK);
 	CHECK_STR_EQ(c.source, "container");
-	/* The implicit default profile uses credential_process: skipped. */
+	/* The implicit default profile's credential_process fails: an error,
+	 * as in the SDKs, not a fall-through to the container. */
 	unsetenv("AWS_PROFILE");
-	CHECK(resolve(T - 3600000, &c) == TF_OK);
-	CHECK_STR_EQ(c.source, "container");
-	CHECK_INT_EQ(fake_count(&fake.requests), 2);
+	CHECK(resolve(T - 3600000, &c) == TF_ERR_CREDENTIALS);
+	CHECK_INT_EQ(fake_count(&fake.requests), 1);
 
 	/* A file that does not parse stops the chain. */
 	CHECK(write_file("credentials-bad", "aws_access_key_id = outside\n",
 	    cpath, sizeof(cpath)) == 0);
 	CHECK(resolve(T, &c) == TF_ERR_CREDENTIALS);
-	CHECK_INT_EQ(fake_count(&fake.requests), 2);
+	CHECK_INT_EQ(fake_count(&fake.requests), 1);
 }
 
 static void
@@ -1362,7 +1363,7 @@ main(void)
 	RUN(test_env_wins);
 	RUN(test_profile_default_and_named);
 	RUN(test_profile_missing_named_is_error);
-	RUN(test_profile_errors_and_unsupported);
+	RUN(test_profile_errors);
 	RUN(test_profile_home_default_paths);
 	RUN(test_profile_cached_once);
 	RUN(test_container_full_uri);
