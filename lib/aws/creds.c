@@ -7,10 +7,16 @@
  *   - Incomplete environment credentials (only one of the key pair) are
  *     skipped with a warning.
  *   - AWS_PROFILE naming a profile that neither file has is an error, as is
- *     a profile holding only one of the key pair. A profile that uses
- *     role_arn, credential_process, sso_* or web_identity_token_file is not
- *     supported: an error when AWS_PROFILE named it, a warning and the next
- *     source when it is the implicit default profile.
+ *     a profile holding only one of the key pair. A profile's source that is
+ *     configured and fails (a role that cannot be assumed, a process that
+ *     exits non-zero, an expired SSO token) is an error, as in the SDKs,
+ *     for the implicit default profile too. A profile with none of them
+ *     lets the chain go on.
+ *   - mfa_serial is refused: nothing here can ask for a code.
+ *   - A source_profile chain is resolved from its start at every refresh
+ *     (nothing cached between the links); it may be at most MAX_CHAIN
+ *     profiles deep. A profile may name itself as source_profile when it
+ *     holds static keys (the SDKs allow that); any other repeat is a loop.
  *   - When container credentials are configured, they are the answer: a
  *     failure there does not fall through to instance metadata, so a task
  *     never runs silently with its host's role.
