@@ -88,6 +88,7 @@ struct config {
 	char *wi_role_arn;       /* AWS_ROLE_ARN */
 	char *wi_session_name;   /* AWS_ROLE_SESSION_NAME */
 	char *sso_cache_dir;     /* ~/.aws/sso/cache; NULL without a home */
+	char *sso_endpoint;      /* AWS_ENDPOINT_URL_SSO or AWS_ENDPOINT_URL */
 	struct tf_sts_endpoint sts;  /* where roles are assumed */
 	long process_timeout_ms; /* credential_process's; 0: the default */
 };
@@ -983,7 +984,8 @@ from_sso(const struct resolution *r, const char *profile, struct tf_creds *out)
 		    "no home directory is known for ~/.aws/sso/cache", profile);
 		return TF_ERR_CREDENTIALS;
 	}
-	return tf_sso_get_credentials(&c, r->cfg->sso_cache_dir, r->now_ms, out);
+	return tf_sso_get_credentials(&c, r->cfg->sso_cache_dir, r->cfg->sso_endpoint,
+	    r->now_ms, out);
 }
 
 /* A profile's static keys: the credentials file wins over the config file.
@@ -1336,6 +1338,7 @@ config_free(struct config *c)
 	tf_free(c->wi_role_arn);
 	tf_free(c->wi_session_name);
 	tf_free(c->sso_cache_dir);
+	tf_free(c->sso_endpoint);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -1361,7 +1364,10 @@ config_read(struct config *c)
 	    (rc = env_dup("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", &mode)) != TF_OK ||
 	    (rc = env_dup("AWS_WEB_IDENTITY_TOKEN_FILE", &c->wi_token_file)) != TF_OK ||
 	    (rc = env_dup("AWS_ROLE_ARN", &c->wi_role_arn)) != TF_OK ||
-	    (rc = env_dup("AWS_ROLE_SESSION_NAME", &c->wi_session_name)) != TF_OK)
+	    (rc = env_dup("AWS_ROLE_SESSION_NAME", &c->wi_session_name)) != TF_OK ||
+	    (rc = env_dup("AWS_ENDPOINT_URL_SSO", &c->sso_endpoint)) != TF_OK ||
+	    (c->sso_endpoint == NULL &&
+	    (rc = env_dup("AWS_ENDPOINT_URL", &c->sso_endpoint)) != TF_OK))
 		goto out;
 	rc = TF_ERR_NOMEM;
 	c->profile = tf_strdup(tf_aws_profile_name(&c->profile_explicit));

@@ -134,9 +134,8 @@ parse_role_credentials(const struct tf_buf *body, struct tf_creds *out)
 
 enum tf_err
 tf_sso_get_credentials(const struct tf_sso_config *c, const char *cache_dir,
-    int64_t now_ms, struct tf_creds *out)
+    const char *endpoint, int64_t now_ms, struct tf_creds *out)
 {
-	static const char *const vars[] = { "AWS_ENDPOINT_URL_SSO", "AWS_ENDPOINT_URL", NULL };
 	enum tf_err rc;
 	struct tf_buf url = TF_BUF_INIT;
 	struct tf_http_pool *pool = NULL;
@@ -144,7 +143,6 @@ tf_sso_get_credentials(const struct tf_sso_config *c, const char *cache_dir,
 	struct tf_http_header hh[1];
 	struct tf_http_request req;
 	char token[4096], hint[200], errtext[CURL_ERROR_SIZE];
-	const char *base = NULL, *const *v;
 	char *acct = NULL, *role = NULL;
 
 	errtext[0] = '\0';
@@ -152,16 +150,13 @@ tf_sso_get_credentials(const struct tf_sso_config *c, const char *cache_dir,
 	rc = cached_token(c, cache_dir, now_ms, token, sizeof(token));
 	if (rc != TF_OK)
 		goto out;
-	for (v = vars; base == NULL && *v != NULL; v++)
-		if (getenv(*v) != NULL && *getenv(*v) != '\0')
-			base = getenv(*v);
 	rc = TF_ERR_NOMEM;
 	acct = curl_easy_escape(NULL, c->account_id, 0);
 	role = curl_easy_escape(NULL, c->role_name, 0);
 	if (acct == NULL || role == NULL)
 		goto out;
-	if (base != NULL)
-		rc = tf_buf_appendf(&url, "%s", base);
+	if (endpoint != NULL)
+		rc = tf_buf_appendf(&url, "%s", endpoint);
 	else
 		rc = tf_buf_appendf(&url, "https://portal.sso.%s.amazonaws.com", c->region);
 	while (rc == TF_OK && url.len > 0 && url.data[url.len - 1] == '/')

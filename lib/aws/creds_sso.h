@@ -10,7 +10,7 @@
  * the legacy form>.json, holding accessToken and expiresAt. The token is
  * exchanged for role credentials with the portal's GetRoleCredentials (GET
  * /federation/credentials on https://portal.sso.REGION.amazonaws.com, or
- * AWS_ENDPOINT_URL_SSO / AWS_ENDPOINT_URL). The token is never refreshed
+ * the endpoint the caller names: AWS_ENDPOINT_URL_SSO / AWS_ENDPOINT_URL). The token is never refreshed
  * here: an expired or refused one asks the operator to run aws sso login.
  */
 #ifndef TF_CREDS_SSO_H
@@ -36,10 +36,12 @@ struct tf_sso_config {
 enum tf_err tf_sso_cache_name(const char *key, char out[46]);
 
 /* Fetches role credentials for c with the token cached under cache_dir at
- * now_ms. On TF_OK *out holds them, labelled "sso". TF_ERR_CREDENTIALS
+ * now_ms from the portal at endpoint (NULL: the public one of c->region).
+ * On TF_OK *out holds them, labelled "sso". TF_ERR_CREDENTIALS
  * (the cause is logged: a missing or expired token names aws sso login),
  * TF_ERR_IO / TF_ERR_TIMEOUT (portal not reached) or TF_ERR_NOMEM. */
 enum tf_err tf_sso_get_credentials(const struct tf_sso_config *c,
-    const char *cache_dir, int64_t now_ms, struct tf_creds *out);
+    const char *cache_dir, const char *endpoint, int64_t now_ms,
+    struct tf_creds *out);
 
 #endif /* TF_CREDS_SSO_H */
