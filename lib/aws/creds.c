@@ -7,10 +7,16 @@
  *   - Incomplete environment credentials (only one of the key pair) are
  *     skipped with a warning.
  *   - AWS_PROFILE naming a profile that neither file has is an error, as is
- *     a profile holding only one of the key pair. A profile that uses
- *     role_arn, credential_process, sso_* or web_identity_token_file is not
- *     supported: an error when AWS_PROFILE named it, a warning and the next
- *     source when it is the implicit default profile.
+ *     a profile holding only one of the key pair. A profile's source that is
+ *     configured and fails (a role that cannot be assumed, a process that
+ *     exits non-zero, an expired SSO token) is an error, as in the SDKs,
+ *     for the implicit default profile too. A profile with none of them
+ *     lets the chain go on.
+ *   - mfa_serial is refused: nothing here can ask for a code.
+ *   - A source_profile chain is resolved from its start at every refresh
+ *     (nothing cached between the links); it may be at most MAX_CHAIN
+ *     profiles deep. A profile may name itself as source_profile when it
+ *     holds static keys (the SDKs allow that); any other repeat is a loop.
  *   - When container credentials are configured, they are the answer: a
  *     failure there does not fall through to instance metadata, so a task
  *     never runs silently with its host's role.
@@ -34,6 +40,9 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "aws/creds_process.h"
+#include "aws/creds_sso.h"
+#include "aws/creds_sts.h"
 #include "aws/ini.h"
 #include "base/alloc.h"
 #include "base/buf.h"
@@ -75,7 +84,13 @@ struct config {
 	char *ecs_host;          /* host the relative URI goes to */
 	bool imds_disabled;      /* AWS_EC2_METADATA_DISABLED=true */
 	char *imds_endpoint;     /* without a trailing '/' */
-	bool web_identity;       /* AWS_WEB_IDENTITY_TOKEN_FILE is set */
+	char *wi_token_file;     /* AWS_WEB_IDENTITY_TOKEN_FILE */
+	char *wi_role_arn;       /* AWS_ROLE_ARN */
+	char *wi_session_name;   /* AWS_ROLE_SESSION_NAME */
+	char *sso_cache_dir;     /* ~/.aws/sso/cache; NULL without a home */
+	char *sso_endpoint;      /* AWS_ENDPOINT_URL_SSO or AWS_ENDPOINT_URL */
+	struct tf_sts_endpoint sts;  /* where roles are assumed */
+	long process_timeout_ms; /* credential_process's; 0: the default */
 };
 
 struct tf_creds_provider {
@@ -94,6 +109,7 @@ struct tf_creds_provider {
 };
 
 static char test_ecs_host[256];
+static long test_process_timeout_ms;
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
 static void
@@ -109,6 +125,12 @@ tf_creds_test_set_ecs_host(const char *host_port)
 		test_ecs_host[0] = '\0';
 	else
 		snprintf(test_ecs_host, sizeof(test_ecs_host), "%s", host_port);
+}
+
+void
+tf_creds_test_set_process_timeout(long ms)
+{
+	test_process_timeout_ms = ms;
 }
 
 /* Overwrites a secret before its memory goes back. */
@@ -406,10 +428,8 @@ out:
 
 /* ---- Filling a tf_creds --------------------------------------------- */
 
-/* Copies the parts into out; TF_ERR_TOO_LARGE when one does not fit.
- * token may be NULL. source is static. */
-static enum tf_err
-creds_fill(struct tf_creds *out, const char *key_id, const char *secret,
+enum tf_err
+tf_creds_set(struct tf_creds *out, const char *key_id, const char *secret,
     const char *token, int64_t expires_at_ms, const char *source)
 {
 	if (token == NULL)
@@ -471,7 +491,7 @@ parse_creds_json(const struct tf_buf *body, const char *what,
 		tf_error("credentials: %s returned no valid Expiration", what);
 		goto out;
 	}
-	rc = creds_fill(out, id, secret, token, exp_ms, source);
+	rc = tf_creds_set(out, id, secret, token, exp_ms, source);
 	if (rc != TF_OK)
 		tf_error("credentials: %s returned a key or token that is too long", what);
 out:
@@ -493,7 +513,7 @@ from_env(const struct config *cfg, struct tf_creds *out)
 			    cfg->key_id != NULL ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
 		return TF_ERR_NOT_FOUND;
 	}
-	if (creds_fill(out, cfg->key_id, cfg->secret, cfg->session_token, 0,
+	if (tf_creds_set(out, cfg->key_id, cfg->secret, cfg->session_token, 0,
 	    "environment") != TF_OK) {
 		tf_error("credentials: the AWS_* credential variables are too long");
 		return TF_ERR_CREDENTIALS;
@@ -533,22 +553,6 @@ load_shared(const char *path, struct tf_ini **out)
 	}
 }
 
-/* The first key of a profile that asks for a way of getting credentials that
- * this chain does not support, or NULL. */
-static const char *
-unsupported_key(const struct tf_ini_section *s)
-{
-	static const char *const keys[] = { "role_arn", "credential_process",
-	    "credential_source", "web_identity_token_file", "sso_session",
-	    "sso_start_url", "sso_account_id", "sso_role_name" };
-	size_t i;
-
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (tf_ini_get(s, keys[i]) != NULL)
-			return keys[i];
-	return NULL;
-}
-
 /* Takes the static key pair of one profile section, if it has one.
  * TF_ERR_NOT_FOUND when it has neither key; TF_ERR_CREDENTIALS with one. */
 static enum tf_err
@@ -573,7 +577,7 @@ profile_keys(const struct tf_ini_section *s, const char *path,
 		    id != NULL ? "aws_secret_access_key" : "aws_access_key_id");
 		return TF_ERR_CREDENTIALS;
 	}
-	if (creds_fill(out, id, secret, token, 0, "profile") != TF_OK) {
+	if (tf_creds_set(out, id, secret, token, 0, "profile") != TF_OK) {
 		tf_error("credentials: profile \"%s\" in %s has a key or token "
 		    "that is too long", profile, path);
 		return TF_ERR_CREDENTIALS;
@@ -581,79 +585,8 @@ profile_keys(const struct tf_ini_section *s, const char *path,
 	return TF_OK;
 }
 
-/* The shared credentials and config files. TF_ERR_NOT_FOUND when they hold
- * nothing for the implicit default profile, or the profile has no keys. */
-static enum tf_err
-from_profile(const struct config *cfg, struct tf_creds *out, const char **path_used)
-{
-	enum tf_err rc;
-	struct tf_ini *creds_ini = NULL, *config_ini = NULL;
-	const struct tf_ini_section *cs, *ks;
-	const char *bad, *bad_path;
-
-	*path_used = NULL;
-	rc = load_shared(cfg->credentials_path, &creds_ini);
-	if (rc != TF_OK)
-		goto out;
-	rc = load_shared(cfg->config_path, &config_ini);
-	if (rc != TF_OK)
-		goto out;
-	cs = tf_aws_profile_section(creds_ini, TF_AWS_CREDENTIALS_FILE, cfg->profile);
-	ks = tf_aws_profile_section(config_ini, TF_AWS_CONFIG_FILE, cfg->profile);
-	if (cs == NULL && ks == NULL) {
-		if (cfg->profile_explicit) {
-			tf_error("credentials: AWS_PROFILE names profile \"%s\", which "
-			    "is in neither %s nor %s", cfg->profile,
-			    cfg->credentials_path ? cfg->credentials_path : "(no credentials file)",
-			    cfg->config_path ? cfg->config_path : "(no config file)");
-			rc = TF_ERR_CREDENTIALS;
-		} else {
-			rc = TF_ERR_NOT_FOUND;
-		}
-		goto out;
-	}
-	bad = unsupported_key(cs);
-	bad_path = cfg->credentials_path;
-	if (bad == NULL) {
-		bad = unsupported_key(ks);
-		bad_path = cfg->config_path;
-	}
-	if (bad != NULL) {
-		if (cfg->profile_explicit) {
-			tf_error("credentials: profile \"%s\" in %s uses %s, which "
-			    "taskfleet does not support (only static keys)",
-			    cfg->profile, bad_path, bad);
-			rc = TF_ERR_CREDENTIALS;
-		} else {
-			tf_warn("credentials: skipping profile \"%s\" in %s: it uses %s, "
-			    "which taskfleet does not support (only static keys)",
-			    cfg->profile, bad_path, bad);
-			rc = TF_ERR_NOT_FOUND;
-		}
-		goto out;
-	}
-	/* The credentials file wins over the config file. */
-	rc = profile_keys(cs, cfg->credentials_path, cfg->profile, out);
-	if (rc == TF_OK)
-		*path_used = cfg->credentials_path;
-	if (rc != TF_ERR_NOT_FOUND)
-		goto out;
-	rc = profile_keys(ks, cfg->config_path, cfg->profile, out);
-	if (rc == TF_OK)
-		*path_used = cfg->config_path;
-	if (rc == TF_ERR_NOT_FOUND)
-		tf_info("credentials: profile \"%s\" has no aws_access_key_id; "
-		    "trying the next source", cfg->profile);
-out:
-	tf_ini_free(creds_ini);
-	tf_ini_free(config_ini);
-	return rc;
-}
-
-/* Reads the container authorization token from path into *out (freshly
- * allocated; caller frees with free_secret()), without trailing blanks. */
-static enum tf_err
-read_token_file(const char *path, char **out)
+enum tf_err
+tf_creds_read_file(const char *path, size_t max, char **out)
 {
 	enum tf_err rc = TF_ERR_IO;
 	struct tf_buf b = TF_BUF_INIT;
@@ -663,9 +596,8 @@ read_token_file(const char *path, char **out)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		e = errno;
-		tf_error("credentials: cannot open AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE "
-		    "%s: %s", path, strerror(e));
-		return TF_ERR_IO;
+		tf_error("credentials: cannot open %s: %s", path, strerror(e));
+		return e == ENOENT ? TF_ERR_NOT_FOUND : TF_ERR_IO;
 	}
 	for (;;) {
 		ssize_t n;
@@ -686,8 +618,8 @@ read_token_file(const char *path, char **out)
 			break;
 		b.len += (size_t)n;
 		b.data[b.len] = '\0';
-		if (b.len > MAX_TOKEN_FILE) {
-			tf_error("credentials: %s is larger than %d bytes", path, MAX_TOKEN_FILE);
+		if (b.len > max) {
+			tf_error("credentials: %s is larger than %zu bytes", path, max);
 			rc = TF_ERR_TOO_LARGE;
 			goto out;
 		}
@@ -746,7 +678,7 @@ from_container(const struct config *cfg, struct tf_creds *out, char *url_out,
 	snprintf(url_out, url_len, "%s", tf_buf_str(&url));
 	token = cfg->container_auth;
 	if (cfg->container_auth_file != NULL) {
-		rc = read_token_file(cfg->container_auth_file, &file_token);
+		rc = tf_creds_read_file(cfg->container_auth_file, MAX_TOKEN_FILE, &file_token);
 		if (rc != TF_OK)
 			goto out;
 		token = file_token;
@@ -906,12 +838,406 @@ out:
 	return rc;
 }
 
+/* ---- Profiles ------------------------------------------------------- */
+
+/* Profiles deep in a source_profile chain; more is a configuration error. */
+#define MAX_CHAIN 8
+
+/* One resolution of the profile stage: the shared files, loaded once, and
+ * the source_profile chain followed so far. */
+struct resolution {
+	const struct config *cfg;
+	struct tf_ini *creds_ini;          /* owned; NULL when absent */
+	struct tf_ini *config_ini;         /* owned; NULL when absent */
+	const char *visited[MAX_CHAIN];    /* borrowed profile names */
+	int n_visited;
+	int64_t now_ms;
+};
+
+/* The non-empty value of key in profile, from the credentials file first,
+ * else the config file; NULL when neither has it. *path (may be NULL) gets
+ * the file it came from. Borrowed from r. */
+static const char *
+prof_get(const struct resolution *r, const char *profile, const char *key,
+    const char **path)
+{
+	const char *v;
+
+	v = tf_ini_get(tf_aws_profile_section(r->creds_ini, TF_AWS_CREDENTIALS_FILE,
+	    profile), key);
+	if (v != NULL && *v != '\0') {
+		if (path != NULL)
+			*path = r->cfg->credentials_path;
+		return v;
+	}
+	v = tf_ini_get(tf_aws_profile_section(r->config_ini, TF_AWS_CONFIG_FILE,
+	    profile), key);
+	if (path != NULL)
+		*path = r->cfg->config_path;
+	return v != NULL && *v != '\0' ? v : NULL;
+}
+
+static bool
+prof_exists(const struct resolution *r, const char *profile)
+{
+	return tf_aws_profile_section(r->creds_ini, TF_AWS_CREDENTIALS_FILE, profile) != NULL ||
+	    tf_aws_profile_section(r->config_ini, TF_AWS_CONFIG_FILE, profile) != NULL;
+}
+
+static bool
+has_static_keys(const struct resolution *r, const char *profile)
+{
+	return prof_get(r, profile, "aws_access_key_id", NULL) != NULL ||
+	    prof_get(r, profile, "aws_secret_access_key", NULL) != NULL;
+}
+
+/* The value of an environment variable when use_env, else of the profile
+ * key. Borrowed. */
+static const char *
+env_or_prof(const struct resolution *r, const char *profile, bool use_env,
+    const char *env_value, const char *key)
+{
+	if (use_env && env_value != NULL)
+		return env_value;
+	return profile != NULL ? prof_get(r, profile, key, NULL) : NULL;
+}
+
+/* Web identity: AWS_WEB_IDENTITY_TOKEN_FILE / AWS_ROLE_ARN /
+ * AWS_ROLE_SESSION_NAME (when use_env; each wins over the profile's key)
+ * or web_identity_token_file / role_arn / role_session_name of profile
+ * (may be NULL: no profile section). TF_ERR_NOT_FOUND without a token
+ * file. The token file is read on every fetch: EKS rotates it. */
+static enum tf_err
+from_web_identity(const struct resolution *r, const char *profile,
+    bool use_env, struct tf_creds *out)
+{
+	const struct config *cfg = r->cfg;
+	const char *file = env_or_prof(r, profile, use_env, cfg->wi_token_file,
+	    "web_identity_token_file");
+	const char *role = env_or_prof(r, profile, use_env, cfg->wi_role_arn, "role_arn");
+	const char *session = env_or_prof(r, profile, use_env, cfg->wi_session_name,
+	    "role_session_name");
+	struct tf_sts_assume a;
+	char *token = NULL;
+	enum tf_err rc;
+
+	if (file == NULL)
+		return TF_ERR_NOT_FOUND;
+	if (role == NULL) {
+		tf_error("credentials: web identity token file %s is configured, but "
+		    "no role: set AWS_ROLE_ARN or role_arn in the profile", file);
+		return TF_ERR_CREDENTIALS;
+	}
+	rc = tf_creds_read_file(file, MAX_TOKEN_FILE, &token);
+	if (rc != TF_OK)
+		return rc == TF_ERR_NOMEM ? rc : TF_ERR_CREDENTIALS;
+	if (token[0] == '\0') {
+		tf_error("credentials: the web identity token file %s is empty", file);
+		free_secret(token);
+		return TF_ERR_CREDENTIALS;
+	}
+	a = (struct tf_sts_assume){ .role_arn = role, .session_name = session,
+	    .web_identity_token = token };
+	rc = tf_sts_assume_role(&cfg->sts, &a, NULL, "web-identity", out);
+	free_secret(token);
+	return rc == TF_ERR_NOMEM ? rc : rc != TF_OK ? TF_ERR_CREDENTIALS : TF_OK;
+}
+
+/* IAM Identity Center. TF_ERR_NOT_FOUND when profile has no sso_* key. */
+static enum tf_err
+from_sso(const struct resolution *r, const char *profile, struct tf_creds *out)
+{
+	struct tf_sso_config c = { .profile = profile };
+	const struct tf_ini_section *sess = NULL;
+	char name[300];
+
+	c.session_name = prof_get(r, profile, "sso_session", NULL);
+	c.start_url = prof_get(r, profile, "sso_start_url", NULL);
+	c.region = prof_get(r, profile, "sso_region", NULL);
+	c.account_id = prof_get(r, profile, "sso_account_id", NULL);
+	c.role_name = prof_get(r, profile, "sso_role_name", NULL);
+	if (c.session_name == NULL && c.start_url == NULL && c.account_id == NULL &&
+	    c.role_name == NULL)
+		return TF_ERR_NOT_FOUND;
+	if (c.session_name != NULL) {
+		snprintf(name, sizeof(name), "sso-session %s", c.session_name);
+		sess = tf_ini_section(r->config_ini, name);
+		if (sess == NULL) {
+			tf_error("credentials: profile \"%s\" names sso_session \"%s\", "
+			    "but %s has no [sso-session %s] section", profile,
+			    c.session_name, r->cfg->config_path ? r->cfg->config_path :
+			    "(no config file)", c.session_name);
+			return TF_ERR_CREDENTIALS;
+		}
+		c.start_url = tf_ini_get(sess, "sso_start_url");
+		c.region = tf_ini_get(sess, "sso_region");
+	}
+	if (c.start_url == NULL || *c.start_url == '\0' || c.region == NULL ||
+	    *c.region == '\0' || c.account_id == NULL || c.role_name == NULL) {
+		tf_error("credentials: profile \"%s\" is incomplete for IAM Identity "
+		    "Center: it needs sso_account_id, sso_role_name and sso_start_url "
+		    "and sso_region (in the profile or its [sso-session] section)", profile);
+		return TF_ERR_CREDENTIALS;
+	}
+	if (r->cfg->sso_cache_dir == NULL) {
+		tf_error("credentials: profile \"%s\" uses IAM Identity Center, but "
+		    "no home directory is known for ~/.aws/sso/cache", profile);
+		return TF_ERR_CREDENTIALS;
+	}
+	return tf_sso_get_credentials(&c, r->cfg->sso_cache_dir, r->cfg->sso_endpoint,
+	    r->now_ms, out);
+}
+
+/* A profile's static keys: the credentials file wins over the config file.
+ * TF_ERR_NOT_FOUND when it has neither key. */
+static enum tf_err
+from_static_keys(const struct resolution *r, const char *profile,
+    struct tf_creds *out)
+{
+	enum tf_err rc;
+
+	rc = profile_keys(tf_aws_profile_section(r->creds_ini, TF_AWS_CREDENTIALS_FILE,
+	    profile), r->cfg->credentials_path, profile, out);
+	if (rc != TF_ERR_NOT_FOUND)
+		return rc;
+	return profile_keys(tf_aws_profile_section(r->config_ini, TF_AWS_CONFIG_FILE,
+	    profile), r->cfg->config_path, profile, out);
+}
+
+/* The sources of one profile other than assuming its role, in the SDKs'
+ * order: web identity, IAM Identity Center, static keys,
+ * credential_process. use_env lets the web identity variables in (the
+ * profile the chain starts at, not a source_profile). TF_ERR_NOT_FOUND when
+ * the profile has none of them. */
+static enum tf_err
+profile_sources(const struct resolution *r, const char *profile, bool use_env,
+    struct tf_creds *out)
+{
+	enum tf_err rc;
+	const char *cmd;
+
+	rc = from_web_identity(r, profile, use_env, out);
+	if (rc != TF_ERR_NOT_FOUND)
+		return rc;
+	rc = from_sso(r, profile, out);
+	if (rc != TF_ERR_NOT_FOUND)
+		return rc;
+	rc = from_static_keys(r, profile, out);
+	if (rc != TF_ERR_NOT_FOUND)
+		return rc;
+	cmd = prof_get(r, profile, "credential_process", NULL);
+	if (cmd != NULL)
+		return tf_creds_process_run(cmd, profile, r->cfg->process_timeout_ms, out);
+	return TF_ERR_NOT_FOUND;
+}
+
+/* True when profile assumes a role with long-term source credentials
+ * (role_arn without web_identity_token_file). */
+static bool
+assumes_role(const struct resolution *r, const char *profile)
+{
+	return prof_get(r, profile, "role_arn", NULL) != NULL &&
+	    prof_get(r, profile, "web_identity_token_file", NULL) == NULL;
+}
+
+/* The credentials a credential_source names. */
+static enum tf_err
+from_credential_source(const struct resolution *r, const char *profile,
+    const char *source, struct tf_creds *out)
+{
+	enum tf_err rc;
+	char where[512];
+
+	if (strcmp(source, "Environment") == 0) {
+		rc = from_env(r->cfg, out);
+	} else if (strcmp(source, "EcsContainer") == 0) {
+		if (r->cfg->container_rel == NULL && r->cfg->container_full == NULL)
+			rc = TF_ERR_NOT_FOUND;
+		else
+			rc = from_container(r->cfg, out, where, sizeof(where));
+	} else if (strcmp(source, "Ec2InstanceMetadata") == 0) {
+		if (r->cfg->imds_disabled)
+			rc = TF_ERR_NOT_FOUND;
+		else
+			rc = from_imds(r->cfg, out, where);
+	} else {
+		tf_error("credentials: profile \"%s\": credential_source \"%s\" is not "
+		    "one of Environment, Ec2InstanceMetadata, EcsContainer",
+		    profile, source);
+		return TF_ERR_CREDENTIALS;
+	}
+	if (rc == TF_ERR_NOT_FOUND)
+		tf_error("credentials: profile \"%s\": credential_source %s has no "
+		    "credentials%s", profile, source, strcmp(source, "Ec2InstanceMetadata") == 0 ?
+		    " (instance metadata is disabled)" : "");
+	return rc == TF_OK || rc == TF_ERR_NOMEM ? rc : TF_ERR_CREDENTIALS;
+}
+
+/* Parses duration_seconds of profile into *out (0 when unset). */
+static enum tf_err
+duration_of(const struct resolution *r, const char *profile, int *out)
+{
+	const char *v = prof_get(r, profile, "duration_seconds", NULL);
+	char *end;
+	long n;
+
+	*out = 0;
+	if (v == NULL)
+		return TF_OK;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n < 900 || n > 43200) {
+		tf_error("credentials: profile \"%s\": duration_seconds \"%s\" is not "
+		    "a number of seconds from 900 to 43200", profile, v);
+		return TF_ERR_CREDENTIALS;
+	}
+	*out = (int)n;
+	return TF_OK;
+}
+
+/* Assumes the role of profile (which has role_arn): first resolves its
+ * source credentials (source_profile, followed as a chain, or
+ * credential_source), then calls AssumeRole with them. */
+static enum tf_err
+assume_role(struct resolution *r, const char *profile, struct tf_creds *out)
+{
+	enum tf_err rc;
+	const char *role = prof_get(r, profile, "role_arn", NULL);
+	const char *src_prof = prof_get(r, profile, "source_profile", NULL);
+	const char *src_cred = prof_get(r, profile, "credential_source", NULL);
+	const char *mfa = prof_get(r, profile, "mfa_serial", NULL);
+	struct tf_creds source;
+	struct tf_sts_assume a;
+	int i, duration;
+
+	memset(&source, 0, sizeof(source));
+	if (mfa != NULL) {
+		tf_error("credentials: profile \"%s\" sets mfa_serial %s: taskfleet runs "
+		    "unattended and cannot ask for an MFA code; use a role without an "
+		    "MFA condition, or get session credentials first (aws sts "
+		    "get-session-token) and put them in the environment", profile, mfa);
+		return TF_ERR_CREDENTIALS;
+	}
+	if ((src_prof == NULL) == (src_cred == NULL)) {
+		tf_error("credentials: profile \"%s\" sets role_arn, so it needs exactly "
+		    "one of source_profile and credential_source (it has %s)", profile,
+		    src_prof == NULL ? "neither" : "both");
+		return TF_ERR_CREDENTIALS;
+	}
+	rc = duration_of(r, profile, &duration);
+	if (rc != TF_OK)
+		return rc;
+	if (src_cred != NULL) {
+		rc = from_credential_source(r, profile, src_cred, &source);
+	} else if (!prof_exists(r, src_prof)) {
+		tf_error("credentials: profile \"%s\" names source_profile \"%s\", which "
+		    "does not exist", profile, src_prof);
+		rc = TF_ERR_CREDENTIALS;
+	} else {
+		bool seen = false;
+
+		for (i = 0; i < r->n_visited; i++)
+			seen = seen || strcmp(r->visited[i], src_prof) == 0;
+		/* A profile may be its own source when it holds static keys. */
+		if (seen && !(strcmp(src_prof, profile) == 0 && has_static_keys(r, src_prof))) {
+			tf_error("credentials: profile \"%s\": source_profile \"%s\" makes "
+			    "a loop (the chain starts at \"%s\")", profile, src_prof,
+			    r->visited[0]);
+			return TF_ERR_CREDENTIALS;
+		}
+		if (r->n_visited == MAX_CHAIN) {
+			tf_error("credentials: profile \"%s\": source_profile chain longer "
+			    "than %d profiles", profile, MAX_CHAIN);
+			return TF_ERR_CREDENTIALS;
+		}
+		r->visited[r->n_visited++] = src_prof;
+		if (has_static_keys(r, src_prof) || !assumes_role(r, src_prof)) {
+			rc = profile_sources(r, src_prof, false, &source);
+			if (rc == TF_ERR_NOT_FOUND) {
+				tf_error("credentials: the source_profile \"%s\" of profile "
+				    "\"%s\" has no credentials", src_prof, profile);
+				rc = TF_ERR_CREDENTIALS;
+			}
+		} else {
+			rc = assume_role(r, src_prof, &source);
+		}
+	}
+	if (rc != TF_OK)
+		goto out;
+	a = (struct tf_sts_assume){
+		.role_arn = role,
+		.session_name = prof_get(r, profile, "role_session_name", NULL),
+		.external_id = prof_get(r, profile, "external_id", NULL),
+		.duration_s = duration,
+	};
+	tf_debug("credentials: profile \"%s\": assuming %s with %s credentials "
+	    "(key %s)", profile, role, source.source, source.access_key_id);
+	rc = tf_sts_assume_role(&r->cfg->sts, &a, &source, "assume-role", out);
+	if (rc != TF_OK && rc != TF_ERR_NOMEM)
+		rc = TF_ERR_CREDENTIALS;
+out:
+	explicit_bzero(&source, sizeof(source));
+	return rc;
+}
+
+/* The profile stage of the chain for cfg->profile. TF_ERR_NOT_FOUND when
+ * it yields nothing and the chain goes on. *path_used gets the file a
+ * profile's static keys came from (else NULL). */
+static enum tf_err
+from_profile(const struct config *cfg, int64_t now_ms, struct tf_creds *out,
+    const char **path_used)
+{
+	enum tf_err rc;
+	struct resolution r;
+	const char *profile = cfg->profile;
+	bool exists;
+
+	memset(&r, 0, sizeof(r));
+	r.cfg = cfg;
+	r.now_ms = now_ms;
+	r.visited[r.n_visited++] = profile;
+	*path_used = NULL;
+	rc = load_shared(cfg->credentials_path, &r.creds_ini);
+	if (rc != TF_OK)
+		goto out;
+	rc = load_shared(cfg->config_path, &r.config_ini);
+	if (rc != TF_OK)
+		goto out;
+	exists = prof_exists(&r, profile);
+	if (!exists) {
+		/* EKS: no files at all, only the web identity variables. */
+		rc = from_web_identity(&r, NULL, true, out);
+		if (rc == TF_ERR_NOT_FOUND && cfg->profile_explicit) {
+			tf_error("credentials: AWS_PROFILE names profile \"%s\", which "
+			    "is in neither %s nor %s", profile,
+			    cfg->credentials_path ? cfg->credentials_path : "(no credentials file)",
+			    cfg->config_path ? cfg->config_path : "(no config file)");
+			rc = TF_ERR_CREDENTIALS;
+		}
+		goto out;
+	}
+	if (assumes_role(&r, profile)) {
+		rc = assume_role(&r, profile, out);
+		goto out;
+	}
+	rc = profile_sources(&r, profile, true, out);
+	if (rc == TF_OK && strcmp(out->source, "profile") == 0)
+		prof_get(&r, profile, "aws_access_key_id", path_used);
+	if (rc == TF_ERR_NOT_FOUND)
+		tf_info("credentials: profile \"%s\" has no credentials; "
+		    "trying the next source", profile);
+out:
+	tf_ini_free(r.creds_ini);
+	tf_ini_free(r.config_ini);
+	return rc;
+}
+
 /* Fetches from src, or resolves the whole chain when src is SRC_NONE.
  * On TF_OK *out holds credentials and *src_out their source. Returns TF_OK,
  * TF_ERR_NOMEM or TF_ERR_CREDENTIALS (the cause is logged). */
 static enum tf_err
-fetch(const struct config *cfg, enum source src, struct tf_creds *out,
-    enum source *src_out)
+fetch(const struct config *cfg, enum source src, int64_t now_ms,
+    struct tf_creds *out, enum source *src_out)
 {
 	enum tf_err rc = TF_ERR_NOT_FOUND;
 	const char *where = NULL;
@@ -927,10 +1253,7 @@ fetch(const struct config *cfg, enum source src, struct tf_creds *out,
 			goto done;
 	}
 	if (src == SRC_NONE || src == SRC_PROFILE) {
-		if (src == SRC_NONE && cfg->web_identity)
-			tf_warn("credentials: AWS_WEB_IDENTITY_TOKEN_FILE is set, but web "
-			    "identity credentials are not supported; skipping them");
-		rc = from_profile(cfg, out, &where);
+		rc = from_profile(cfg, now_ms, out, &where);
 		*src_out = SRC_PROFILE;
 		if (rc != TF_ERR_NOT_FOUND)
 			goto done;
@@ -1011,6 +1334,11 @@ config_free(struct config *c)
 	tf_free(c->container_auth_file);
 	tf_free(c->ecs_host);
 	tf_free(c->imds_endpoint);
+	tf_free(c->wi_token_file);
+	tf_free(c->wi_role_arn);
+	tf_free(c->wi_session_name);
+	tf_free(c->sso_cache_dir);
+	tf_free(c->sso_endpoint);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -1022,6 +1350,7 @@ config_read(struct config *c)
 	enum tf_err rc;
 	const char *v;
 	char *mode = NULL;
+	char region[64];
 	size_t n;
 
 	if ((rc = env_dup("AWS_ACCESS_KEY_ID", &c->key_id)) != TF_OK ||
@@ -1032,7 +1361,13 @@ config_read(struct config *c)
 	    (rc = env_dup("AWS_CONTAINER_AUTHORIZATION_TOKEN", &c->container_auth)) != TF_OK ||
 	    (rc = env_dup("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &c->container_auth_file)) != TF_OK ||
 	    (rc = env_dup("AWS_EC2_METADATA_SERVICE_ENDPOINT", &c->imds_endpoint)) != TF_OK ||
-	    (rc = env_dup("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", &mode)) != TF_OK)
+	    (rc = env_dup("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", &mode)) != TF_OK ||
+	    (rc = env_dup("AWS_WEB_IDENTITY_TOKEN_FILE", &c->wi_token_file)) != TF_OK ||
+	    (rc = env_dup("AWS_ROLE_ARN", &c->wi_role_arn)) != TF_OK ||
+	    (rc = env_dup("AWS_ROLE_SESSION_NAME", &c->wi_session_name)) != TF_OK ||
+	    (rc = env_dup("AWS_ENDPOINT_URL_SSO", &c->sso_endpoint)) != TF_OK ||
+	    (c->sso_endpoint == NULL &&
+	    (rc = env_dup("AWS_ENDPOINT_URL", &c->sso_endpoint)) != TF_OK))
 		goto out;
 	rc = TF_ERR_NOMEM;
 	c->profile = tf_strdup(tf_aws_profile_name(&c->profile_explicit));
@@ -1040,8 +1375,22 @@ config_read(struct config *c)
 		goto out;
 	/* No home directory leaves a default path NULL: that file is skipped. */
 	if ((rc = tf_aws_file_path(TF_AWS_CREDENTIALS_FILE, &c->credentials_path)) == TF_ERR_NOMEM ||
-	    (rc = tf_aws_file_path(TF_AWS_CONFIG_FILE, &c->config_path)) == TF_ERR_NOMEM)
+	    (rc = tf_aws_file_path(TF_AWS_CONFIG_FILE, &c->config_path)) == TF_ERR_NOMEM ||
+	    (rc = tf_aws_file_path(TF_AWS_SSO_CACHE_DIR, &c->sso_cache_dir)) == TF_ERR_NOMEM)
 		goto out;
+	/* STS is regional: the region as the rest of taskfleet finds it. */
+	v = getenv("AWS_REGION");
+	if (v == NULL || *v == '\0')
+		v = getenv("AWS_DEFAULT_REGION");
+	if ((v == NULL || *v == '\0') &&
+	    tf_aws_profile_region(region, sizeof(region)) == TF_OK)
+		v = region;
+	if (tf_sts_endpoint_resolve(v, &c->sts) != TF_OK) {
+		tf_error("credentials: the STS endpoint or region is too long");
+		rc = TF_ERR_INVALID;
+		goto out;
+	}
+	c->process_timeout_ms = test_process_timeout_ms;
 	rc = TF_ERR_NOMEM;
 	c->ecs_host = tf_strdup(test_ecs_host[0] != '\0' ? test_ecs_host : ECS_HOST);
 	if (c->ecs_host == NULL)
@@ -1057,8 +1406,6 @@ config_read(struct config *c)
 		c->imds_endpoint[--n] = '\0';
 	v = getenv("AWS_EC2_METADATA_DISABLED");
 	c->imds_disabled = v != NULL && strcasecmp(v, "true") == 0;
-	v = getenv("AWS_WEB_IDENTITY_TOKEN_FILE");
-	c->web_identity = v != NULL && *v != '\0';
 	rc = TF_OK;
 out:
 	tf_free(mode);
@@ -1125,7 +1472,7 @@ tf_creds_provider_new_static(const char *access_key_id,
 	rc = provider_alloc(&p);
 	if (rc != TF_OK)
 		goto out;
-	rc = creds_fill(&p->cur, access_key_id, secret_access_key, session_token,
+	rc = tf_creds_set(&p->cur, access_key_id, secret_access_key, session_token,
 	    0, "static");
 	if (rc != TF_OK) {
 		rc = TF_ERR_INVALID;
@@ -1207,7 +1554,7 @@ tf_creds_get(struct tf_creds_provider *p, int64_t now_ms, struct tf_creds *out)
 	src = p->src;
 	pthread_mutex_unlock(&p->mu);
 
-	rc = fetch(&p->cfg, src, &fresh, &got);
+	rc = fetch(&p->cfg, src, now_ms, &fresh, &got);
 
 	pthread_mutex_lock(&p->mu);
 	p->busy = false;

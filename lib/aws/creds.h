@@ -1,8 +1,13 @@
 /*
  * creds.h - the AWS credential chain (docs/configuration.md).
  *
- * Order, as the AWS SDKs do it: environment variables; the shared credentials
- * and config files for AWS_PROFILE (default "default"); the ECS container
+ * Order, as the AWS SDKs do it: environment variables; then, for AWS_PROFILE
+ * (default "default") in the shared credentials and config files: a role
+ * to assume (role_arn with source_profile or credential_source, through
+ * STS: creds_sts.h), web identity (AWS_WEB_IDENTITY_TOKEN_FILE and
+ * AWS_ROLE_ARN, or web_identity_token_file in the profile), IAM Identity
+ * Center (sso_*: creds_sso.h), static keys, credential_process
+ * (creds_process.h); then the ECS container
  * credentials endpoint (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI,
  * with AWS_CONTAINER_AUTHORIZATION_TOKEN); EC2 instance metadata with an IMDSv2
  * token (skipped when AWS_EC2_METADATA_DISABLED=true; the endpoint can be moved
@@ -16,6 +21,7 @@
 #define TF_CREDS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/err.h"
@@ -37,7 +43,9 @@ struct tf_creds {
 	char session_token[TF_CREDS_TOKEN_MAX];  /* "" when there is none */
 	int64_t expires_at_ms;                   /* epoch ms; 0: never expires */
 	const char *source;                      /* static: "environment", "profile",
-	                                            "container", "imds", "static" */
+	                                            "assume-role", "web-identity",
+	                                            "sso", "process", "container",
+	                                            "imds", "static" */
 };
 
 struct tf_creds_provider;
@@ -75,6 +83,23 @@ enum tf_err tf_creds_parse_expiration(const char *s, int64_t *epoch_ms);
  * (169.254.170.2, 169.254.170.23, fd00:ec2::23). Only looks at the text;
  * never connects. */
 bool tf_creds_container_url_allowed(const char *url);
+
+/* Copies the parts into out; TF_ERR_TOO_LARGE (out untouched) when one
+ * does not fit. token may be NULL. source is a static string. For the
+ * credential sources (creds_*.c). */
+enum tf_err tf_creds_set(struct tf_creds *out, const char *key_id,
+    const char *secret, const char *token, int64_t expires_at_ms,
+    const char *source);
+
+/* Reads the file at path (at most max bytes) into *out without trailing
+ * blanks and line ends; freshly allocated, caller zeroes and frees it with
+ * tf_free(). Logs why it fails: TF_ERR_NOT_FOUND, TF_ERR_IO,
+ * TF_ERR_TOO_LARGE, TF_ERR_NOMEM. For the credential sources. */
+enum tf_err tf_creds_read_file(const char *path, size_t max, char **out);
+
+/* Test hook: how long credential_process may run, in ms; 0 restores
+ * TF_CREDS_PROCESS_TIMEOUT_MS. Providers made afterwards use it. */
+void tf_creds_test_set_process_timeout(long ms);
 
 /* Test hook: the host[:port] that AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is
  * appended to, instead of 169.254.170.2; NULL restores it. Providers made

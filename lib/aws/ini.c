@@ -436,15 +436,16 @@ tf_aws_file_path(enum tf_aws_file which, char **out)
 {
 	enum tf_err rc;
 	const char *env = which == TF_AWS_CONFIG_FILE ? "AWS_CONFIG_FILE" :
-	    "AWS_SHARED_CREDENTIALS_FILE";
-	const char *path = getenv(env);
+	    which == TF_AWS_CREDENTIALS_FILE ? "AWS_SHARED_CREDENTIALS_FILE" : NULL;
+	const char *path = env != NULL ? getenv(env) : NULL;
 	struct tf_buf b = TF_BUF_INIT;
 	char *home = NULL;
 
 	*out = NULL;
 	if (path == NULL || *path == '\0')
 		path = which == TF_AWS_CONFIG_FILE ? "~/.aws/config" :
-		    "~/.aws/credentials";
+		    which == TF_AWS_CREDENTIALS_FILE ? "~/.aws/credentials" :
+		    "~/.aws/sso/cache";
 	if (path[0] != '~' || (path[1] != '/' && path[1] != '\0')) {
 		*out = tf_strdup(path);
 		return *out != NULL ? TF_OK : TF_ERR_NOMEM;

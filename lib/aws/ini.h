@@ -67,6 +67,7 @@ void tf_ini_free(struct tf_ini *ini);
 enum tf_aws_file {
 	TF_AWS_CONFIG_FILE,       /* AWS_CONFIG_FILE, default ~/.aws/config */
 	TF_AWS_CREDENTIALS_FILE,  /* AWS_SHARED_CREDENTIALS_FILE, default ~/.aws/credentials */
+	TF_AWS_SSO_CACHE_DIR,     /* ~/.aws/sso/cache, where aws sso login keeps tokens */
 };
 
 /* The path of one shared file as the environment says now; a leading "~/"

@@ -2,7 +2,8 @@
  * fuzz_responses.c - libFuzzer target for everything that parses AWS replies:
  * error bodies, ReceiveMessage replies, batch "Failed" lists and the item
  * accessors the engine reads DynamoDB replies with, and the tree-less readers
- * of SQS answers (sqs_wire.h) on the raw bytes. Any input must be handled
+ * of SQS answers (sqs_wire.h) on the raw bytes, and the credential chain's
+ * readers of STS's XML and credential_process output. Any input must be handled
  * without a crash, a leak or undefined behaviour.
  */
 #include <stddef.h>
@@ -12,6 +13,8 @@
 #include <cjson/cJSON.h>
 
 #include "aws/aws.h"
+#include "aws/creds_process.h"
+#include "aws/creds_sts.h"
 #include "aws/ddb.h"
 #include "aws/sqs.h"
 #include "aws/sqs_wire.h"
@@ -51,6 +54,28 @@ read_raw(const char *text, size_t len)
 	tf_free(id);
 }
 
+/* The credential readers: what they accept is complete and terminated. */
+static void
+read_creds(const char *text, size_t len)
+{
+	struct tf_creds c;
+	char why[256];
+
+	memset(&c, 0, sizeof(c));
+	if (tf_sts_parse_response(200, text, len, "assume-role", &c, why,
+	    sizeof(why)) == TF_OK && (c.access_key_id[0] == '\0' ||
+	    c.secret_access_key[0] == '\0' || c.session_token[0] == '\0' ||
+	    c.expires_at_ms == 0))
+		__builtin_trap();
+	(void)tf_sts_parse_response(403, text, len, "assume-role", &c, why, sizeof(why));
+	if (strlen(why) >= sizeof(why))
+		__builtin_trap();
+	memset(&c, 0, sizeof(c));
+	if (tf_creds_process_parse(text, len, &c, why, sizeof(why)) == TF_OK &&
+	    (c.access_key_id[0] == '\0' || c.secret_access_key[0] == '\0'))
+		__builtin_trap();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -74,6 +99,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		__builtin_trap();
 
 	read_raw((const char *)data, size);
+	read_creds((const char *)data, size);
 	doc = cJSON_ParseWithLength((const char *)data, size);
 	if (doc == NULL)
 		return 0;

@@ -4,8 +4,8 @@ SigV4 signature with botocore, between taskfleet and the local stand-ins.
 
     sigv4_proxy.py --upstream sqs=http://127.0.0.1:9324 \\
                    --upstream dynamodb=http://127.0.0.1:8000 \\
-                   --cred AKID:SECRET[:TOKEN] ... --region us-east-1 \\
-                   --port-file FILE --log FILE.jsonl
+                   --cred AKID:SECRET[:TOKEN] ... [--cred-file FILE] \\
+                   --region us-east-1 --port-file FILE --log FILE.jsonl
 
 Listens on one free port of 127.0.0.1 per upstream and writes
 "service=port" lines to --port-file once all listen. Every request is
@@ -27,6 +27,10 @@ signed headers, path, query and body with that key's secret.
 "url_credentials" is true when the URL carries X-Amz-* query parameters
 (a presigned URL) or any --cred secret or key id. request_b64 is the raw
 request (request line, headers, body) for callers that search it.
+
+--cred-file names a file of AKID:SECRET[:TOKEN] lines that is read again
+whenever a request names a key not known yet (credentials issued while the
+proxy runs, by tests/tools/sts_fake.py).
 
 Only loopback upstreams are accepted. Stops on SIGTERM.
 """
@@ -158,7 +162,19 @@ def url_credentials(raw_path, creds):
     return False
 
 
-def make_handler(service, upstream, region, creds, rec):
+def load_cred_file(path, creds):
+    """Adds the AKID:SECRET[:TOKEN] lines of path to creds."""
+    try:
+        with open(path) as f:
+            for line in f:
+                akid, secret, token = (line.strip().split(":", 2) + [None, None])[:3]
+                if akid and secret:
+                    creds[akid] = (secret, token or None)
+    except OSError:
+        pass
+
+
+def make_handler(service, upstream, region, creds, rec, cred_file=None):
     up = urllib.parse.urlsplit(upstream)
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -171,6 +187,8 @@ def make_handler(service, upstream, region, creds, rec):
             n = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(n) if n > 0 else b""
             headers = list(self.headers.items())
+            if cred_file is not None:
+                load_cred_file(cred_file, creds)
             try:
                 ok, why, akid = verify(service, region, creds, self.command, self.path,
                                        headers, body)
@@ -223,7 +241,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--upstream", action="append", required=True,
                     help="SERVICE=URL (service as in the signing scope: sqs, dynamodb)")
-    ap.add_argument("--cred", action="append", required=True, help="AKID:SECRET[:TOKEN]")
+    ap.add_argument("--cred", action="append", default=[], help="AKID:SECRET[:TOKEN]")
+    ap.add_argument("--cred-file", help="more AKID:SECRET[:TOKEN] lines, reread as needed")
     ap.add_argument("--region", default="us-east-1")
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--log", required=True)
@@ -240,7 +259,8 @@ def main():
         host = urllib.parse.urlsplit(url).hostname or ""
         if not (host.startswith("127.") or host == "localhost"):
             sys.exit("sigv4_proxy: refusing a non-loopback upstream " + url)
-        srv = Server(("127.0.0.1", 0), make_handler(service, url, a.region, creds, rec))
+        srv = Server(("127.0.0.1", 0),
+                     make_handler(service, url, a.region, creds, rec, a.cred_file))
         servers.append(srv)
         lines.append("%s=%d" % (service, srv.server_address[1]))
         threading.Thread(target=srv.serve_forever, daemon=True).start()

@@ -356,7 +356,9 @@ static const char *const env_names[] = {
 	"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
 	"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_EC2_METADATA_DISABLED",
 	"AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
-	"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "HOME",
+	"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME",
+	"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_SSO",
+	"AWS_REGION", "AWS_DEFAULT_REGION", "HOME",
 };
 #define N_ENV (sizeof(env_names) / sizeof(env_names[0]))
 static char *env_saved[N_ENV];
@@ -767,7 +769,7 @@ test_profile_missing_named_is_error(void)
 }
 
 static void
-test_profile_errors_and_unsupported(void)
+test_profile_errors(void)
 {
 	struct tf_creds c;
 	char cpath[256], kpath[256], url[128];
@@ -788,7 +790,8 @@ test_profile_errors_and_unsupported(void)
 	/* Half a key pair is an error, not a fall-through. */
 	setenv("AWS_PROFILE", "half", 1);
 	CHECK(resolve(T, &c) == TF_ERR_CREDENTIALS);
-	/* Unsupported kinds, named explicitly: an error. */
+	/* A role whose source has half a key pair; an sso_session with no
+	 * [sso-session] section: errors. */
 	setenv("AWS_PROFILE", "role", 1);
 	CHECK(resolve(T, &c) == TF_ERR_CREDENTIALS);
 	setenv("AWS_PROFILE", "ssoprof", 1);
@@ -798,17 +801,17 @@ test_profile_errors_and_unsupported(void)
 	setenv("AWS_PROFILE", "regiononly", 1);
 	CHECK(resolve(T - 3600000, &c) == TF_OK);
 	CHECK_STR_EQ(c.source, "container");
-	/* The implicit default profile uses credential_process: skipped. */
+	/* The implicit default profile's credential_process fails: an error,
+	 * as in the SDKs, not a fall-through to the container. */
 	unsetenv("AWS_PROFILE");
-	CHECK(resolve(T - 3600000, &c) == TF_OK);
-	CHECK_STR_EQ(c.source, "container");
-	CHECK_INT_EQ(fake_count(&fake.requests), 2);
+	CHECK(resolve(T - 3600000, &c) == TF_ERR_CREDENTIALS);
+	CHECK_INT_EQ(fake_count(&fake.requests), 1);
 
 	/* A file that does not parse stops the chain. */
 	CHECK(write_file("credentials-bad", "aws_access_key_id = outside\n",
 	    cpath, sizeof(cpath)) == 0);
 	CHECK(resolve(T, &c) == TF_ERR_CREDENTIALS);
-	CHECK_INT_EQ(fake_count(&fake.requests), 2);
+	CHECK_INT_EQ(fake_count(&fake.requests), 1);
 }
 
 static void
@@ -851,6 +854,135 @@ test_profile_cached_once(void)
 	    "aws_secret_access_key = two\n", cpath, sizeof(cpath)) == 0);
 	CHECK(tf_creds_get(p, T + 365LL * 86400000, &c) == TF_OK);
 	CHECK_STR_EQ(c.access_key_id, "AKIDONE");
+	tf_creds_provider_free(p);
+}
+
+/* ---- Roles, web identity, SSO, credential_process -------------------- */
+
+/* Resolves profile with AWS_PROFILE and returns what the log said. */
+static enum tf_err
+resolve_profile(const char *profile, struct tf_creds *c, char **log)
+{
+	enum tf_err rc;
+
+	setenv("AWS_PROFILE", profile, 1);
+	capture_begin();
+	rc = resolve(T - 3600000, c);
+	*log = capture_end();
+	return rc;
+}
+
+static void
+test_profile_role_config_errors(void)
+{
+	struct tf_creds c;
+	char kpath[256], cpath[256];
+	char *log = NULL;
+	static const struct { const char *profile, *says; } cases[] = {
+		{ "mfa", "cannot ask for an MFA code" },
+		{ "loop-a", "makes a loop" },
+		{ "self-no-keys", "makes a loop" },
+		{ "both", "it has both" },
+		{ "neither", "it has neither" },
+		{ "missing-source", "does not exist" },
+		{ "bad-duration", "from 900 to 43200" },
+		{ "bad-source", "is not one of Environment" },
+		{ "empty-source", "has no credentials" },
+		{ "env-source", "credential_source Environment has no credentials" },
+		{ "wi-no-role", "no role" },
+		{ "sso-no-session", "no [sso-session corp] section" },
+		{ "sso-incomplete", "incomplete for IAM Identity Center" },
+		{ "sso-no-token", "run aws sso login --profile sso-no-token" },
+	};
+	size_t i;
+
+	CHECK(write_file("config-roles",
+	    "[profile mfa]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = keys\n"
+	    "mfa_serial = arn:aws:iam::1:mfa/me\n"
+	    "[profile loop-a]\nrole_arn = arn:aws:iam::1:role/a\nsource_profile = loop-b\n"
+	    "[profile loop-b]\nrole_arn = arn:aws:iam::1:role/b\nsource_profile = loop-a\n"
+	    "[profile self-no-keys]\nrole_arn = arn:aws:iam::1:role/s\n"
+	    "source_profile = self-no-keys\n"
+	    "[profile both]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = keys\n"
+	    "credential_source = Environment\n"
+	    "[profile neither]\nrole_arn = arn:aws:iam::1:role/r\n"
+	    "[profile missing-source]\nrole_arn = arn:aws:iam::1:role/r\n"
+	    "source_profile = nowhere\n"
+	    "[profile bad-duration]\nrole_arn = arn:aws:iam::1:role/r\n"
+	    "source_profile = keys\nduration_seconds = 60\n"
+	    "[profile bad-source]\nrole_arn = arn:aws:iam::1:role/r\n"
+	    "credential_source = Ec2Metadata\n"
+	    "[profile empty-source]\nrole_arn = arn:aws:iam::1:role/r\n"
+	    "source_profile = regiononly\n"
+	    "[profile env-source]\nrole_arn = arn:aws:iam::1:role/r\n"
+	    "credential_source = Environment\n"
+	    "[profile regiononly]\nregion = us-east-1\n"
+	    "[profile wi-no-role]\nweb_identity_token_file = /nonexistent\n"
+	    "[profile sso-no-session]\nsso_session = corp\nsso_account_id = 1\n"
+	    "sso_role_name = r\n"
+	    "[profile sso-incomplete]\nsso_start_url = https://x.example/start\n"
+	    "sso_account_id = 1\n"
+	    "[profile sso-no-token]\nsso_start_url = https://x.example/start\n"
+	    "sso_region = us-east-1\nsso_account_id = 1\nsso_role_name = r\n",
+	    kpath, sizeof(kpath)) == 0);
+	CHECK(write_file("credentials-roles", "[keys]\naws_access_key_id = AKIDKEYS\n"
+	    "aws_secret_access_key = keys\n", cpath, sizeof(cpath)) == 0);
+	setenv("AWS_CONFIG_FILE", kpath, 1);
+	setenv("AWS_SHARED_CREDENTIALS_FILE", cpath, 1);
+	/* Nothing may fall through to the next source, and nothing is sent. */
+	setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:1/creds", 1);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CHECK_MSG(resolve_profile(cases[i].profile, &c, &log) == TF_ERR_CREDENTIALS,
+		    "profile %s resolved", cases[i].profile);
+		CHECK_MSG(strstr(log, cases[i].says) != NULL, "profile %s: log lacks "
+		    "\"%s\":\n%s", cases[i].profile, cases[i].says, log);
+		free(log);
+		log = NULL;
+	}
+	CHECK_INT_EQ(fake_count(&fake.requests), 0);
+}
+
+static void
+test_profile_process_and_order(void)
+{
+	struct tf_creds c;
+	char kpath[256], cpath[256], counter[256], text[1024];
+	struct tf_creds_provider *p = NULL;
+	char *log = NULL;
+
+	snprintf(counter, sizeof(counter), "%s/process-runs", tmpdir);
+	unlink(counter);
+	/* Each run prints a new key that expires at T. */
+	snprintf(text, sizeof(text),
+	    "[profile proc]\ncredential_process = /bin/sh -c 'n=$(cat %s 2>/dev/null || "
+	    "echo 0); n=$((n+1)); echo $n >%s; printf \"{\\\"Version\\\": 1, "
+	    "\\\"AccessKeyId\\\": \\\"AKIDPROC$n\\\", \\\"SecretAccessKey\\\": \\\"s\\\", "
+	    "\\\"Expiration\\\": \\\"%s\\\"}\"'\n"
+	    "[profile keys-and-process]\naws_access_key_id = AKIDSTATIC\n"
+	    "aws_secret_access_key = static\ncredential_process = /bin/false\n",
+	    counter, counter, expiration_default);
+	CHECK(write_file("config-proc", text, kpath, sizeof(kpath)) == 0);
+	CHECK(write_file("credentials-proc", "", cpath, sizeof(cpath)) == 0);
+	setenv("AWS_CONFIG_FILE", kpath, 1);
+	setenv("AWS_SHARED_CREDENTIALS_FILE", cpath, 1);
+
+	/* Static keys come before credential_process, as in the SDKs. */
+	CHECK(resolve_profile("keys-and-process", &c, &log) == TF_OK);
+	free(log);
+	CHECK_STR_EQ(c.access_key_id, "AKIDSTATIC");
+
+	/* The process's credentials expire; they are fetched again 5 minutes
+	 * ahead, by running the process again. */
+	setenv("AWS_PROFILE", "proc", 1);
+	CHECK(tf_creds_provider_new(&p) == TF_OK);
+	CHECK(tf_creds_get(p, T - 3600000, &c) == TF_OK);
+	CHECK_STR_EQ(c.access_key_id, "AKIDPROC1");
+	CHECK_STR_EQ(c.source, "process");
+	CHECK_INT_EQ(c.expires_at_ms, T);
+	CHECK(tf_creds_get(p, T - TF_CREDS_REFRESH_AHEAD_MS - 1000, &c) == TF_OK);
+	CHECK_STR_EQ(c.access_key_id, "AKIDPROC1");
+	CHECK(tf_creds_get(p, T - TF_CREDS_REFRESH_AHEAD_MS + 1000, &c) == TF_OK);
+	CHECK_STR_EQ(c.access_key_id, "AKIDPROC2");
 	tf_creds_provider_free(p);
 }
 
@@ -1336,6 +1468,8 @@ main(void)
 	for (i = 0; i < N_ENV; i++)
 		unsetenv(env_names[i]);
 	setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+	/* STS and the SSO portal: a closed loopback port unless a test says. */
+	setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1", 1);
 	tf_creds_test_set_ecs_host("127.0.0.1:1");
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/tf-test-creds.XXXXXX");
 	if (mkdtemp(tmpdir) == NULL) {
@@ -1362,9 +1496,11 @@ main(void)
 	RUN(test_env_wins);
 	RUN(test_profile_default_and_named);
 	RUN(test_profile_missing_named_is_error);
-	RUN(test_profile_errors_and_unsupported);
+	RUN(test_profile_errors);
 	RUN(test_profile_home_default_paths);
 	RUN(test_profile_cached_once);
+	RUN(test_profile_role_config_errors);
+	RUN(test_profile_process_and_order);
 	RUN(test_container_full_uri);
 	RUN(test_container_failure_does_not_fall_through);
 	RUN(test_container_timeout);
