@@ -100,6 +100,8 @@ static const char *const error_names[TF_ERR__COUNT] = {
 static const char *const service_names[TF_AWS__SERVICES] = {
 	[TF_AWS_SQS] = "sqs",
 	[TF_AWS_DYNAMODB] = "dynamodb",
+	[TF_AWS_SECRETSMANAGER] = "secretsmanager",
+	[TF_AWS_SSM] = "ssm",
 };
 
 struct tf_metrics *
