@@ -14,13 +14,14 @@
 
 #include <microhttpd.h>
 
-#include "aws/ddb.h"
+#include "aws/ready.h"
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/version.h"
 #include "consumer.h"
 #include "server/httpd.h"
+#include "server/prom.h"
 
 /* Histogram bucket bounds, in milliseconds (exposed in seconds). */
 static const int64_t duration_bounds_ms[] = {
@@ -33,21 +34,13 @@ static const int64_t lateness_bounds_ms[] = {
 };
 #define N_DURATION (sizeof(duration_bounds_ms) / sizeof(duration_bounds_ms[0]))
 #define N_LATENESS (sizeof(lateness_bounds_ms) / sizeof(lateness_bounds_ms[0]))
-#define MAX_BUCKETS N_DURATION
-
-/* One histogram: the count of each bucket (not cumulative; the last one is
- * the +Inf overflow) and the sum of the observations. */
-struct histogram {
-	atomic_long bucket[MAX_BUCKETS + 1];
-	atomic_llong sum_ms;
-};
 
 /* The counters of one runner. */
 struct runner_slot {
 	char name[72];                         /* a runner name is at most 64 */
 	atomic_long runs[TF_METRICS__OUTCOMES];
-	struct histogram duration;
-	struct histogram lateness;
+	struct tf_prom_histogram duration;
+	struct tf_prom_histogram lateness;
 };
 
 struct tf_metrics {
@@ -107,6 +100,8 @@ static const char *const error_names[TF_ERR__COUNT] = {
 static const char *const service_names[TF_AWS__SERVICES] = {
 	[TF_AWS_SQS] = "sqs",
 	[TF_AWS_DYNAMODB] = "dynamodb",
+	[TF_AWS_SECRETSMANAGER] = "secretsmanager",
+	[TF_AWS_SSM] = "ssm",
 };
 
 struct tf_metrics *
@@ -198,20 +193,6 @@ tf_metrics_totals(const struct tf_metrics *m, struct tf_metrics_totals *out)
 		out->claims_lost[i] = atomic_load(&m->claims_lost[i]);
 }
 
-/* Adds one observation of ms to h, whose bucket bounds are bounds[n]. */
-static void
-observe(struct histogram *h, const int64_t *bounds, size_t n, int64_t ms)
-{
-	size_t i;
-
-	if (ms < 0)
-		ms = 0;
-	for (i = 0; i < n && ms > bounds[i]; i++)
-		;
-	atomic_fetch_add_explicit(&h->bucket[i], 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&h->sum_ms, ms, memory_order_relaxed);
-}
-
 void
 tf_metrics_run(struct tf_metrics *m, const char *runner,
     enum tf_metrics_outcome outcome, int64_t duration_ms, bool late_known,
@@ -231,106 +212,17 @@ tf_metrics_run(struct tf_metrics *m, const char *runner,
 		}
 	}
 	atomic_fetch_add_explicit(&r->runs[outcome], 1, memory_order_relaxed);
-	observe(&r->duration, duration_bounds_ms, N_DURATION, duration_ms);
+	tf_prom_observe(&r->duration, duration_bounds_ms, N_DURATION, duration_ms);
 	if (late_known)
-		observe(&r->lateness, lateness_bounds_ms, N_LATENESS, late_ms);
+		tf_prom_observe(&r->lateness, lateness_bounds_ms, N_LATENESS, late_ms);
 }
 
 /* --- the text exposition ------------------------------------------------ */
 
-/* A buffer whose first failure sticks, so the writers need no checks. */
-struct out {
-	struct tf_buf *b;
-	enum tf_err rc;
-};
-
-static void put(struct out *o, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-put(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (o->rc != TF_OK)
-		return;
-	va_start(ap, fmt);
-	o->rc = tf_buf_vappendf(o->b, fmt, ap);
-	va_end(ap);
-}
-
 void
 tf_metrics_label_append(struct tf_buf *out, const char *s)
 {
-	for (; *s != '\0'; s++) {
-		if (*s == '\\')
-			tf_buf_append_str(out, "\\\\");
-		else if (*s == '"')
-			tf_buf_append_str(out, "\\\"");
-		else if (*s == '\n')
-			tf_buf_append_str(out, "\\n");
-		else
-			tf_buf_append_char(out, *s);
-	}
-}
-
-/* Appends `name="value"` (escaped), preceded by a comma unless first. */
-static void
-label(struct out *o, bool first, const char *name, const char *value)
-{
-	size_t before;
-
-	put(o, "%s%s=\"", first ? "" : ",", name);
-	if (o->rc != TF_OK)
-		return;
-	before = o->b->len;
-	tf_metrics_label_append(o->b, value);
-	if (o->b->len < before + strlen(value))
-		o->rc = TF_ERR_NOMEM;
-	put(o, "\"");
-}
-
-/* The # HELP and # TYPE lines of a family. */
-static void
-family(struct out *o, const char *name, const char *type, const char *help)
-{
-	put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-/* A sample without labels. */
-static void
-sample(struct out *o, const char *name, long value)
-{
-	put(o, "%s %ld\n", name, value);
-}
-
-/* The series of one histogram with the label runner="name". */
-static void
-histogram_series(struct out *o, const char *name, const char *runner,
-    const struct histogram *h, const int64_t *bounds, size_t n)
-{
-	long cumulative = 0;
-	size_t i;
-
-	for (i = 0; i <= n; i++) {
-		cumulative += atomic_load_explicit(&h->bucket[i],
-		    memory_order_relaxed);
-		put(o, "%s_bucket{", name);
-		label(o, true, "runner", runner);
-		if (i < n)
-			put(o, ",le=\"%g\"} %ld\n", (double)bounds[i] / 1000.0,
-			    cumulative);
-		else
-			put(o, ",le=\"+Inf\"} %ld\n", cumulative);
-	}
-	/* The count is the +Inf bucket, so the two always agree. */
-	put(o, "%s_sum{", name);
-	label(o, true, "runner", runner);
-	put(o, "} %.3f\n", (double)atomic_load_explicit(&h->sum_ms,
-	    memory_order_relaxed) / 1000.0);
-	put(o, "%s_count{", name);
-	label(o, true, "runner", runner);
-	put(o, "} %ld\n", cumulative);
+	tf_prom_escape(out, s);
 }
 
 /* The service label of an operation's counts. */
@@ -344,19 +236,19 @@ service_label(const struct tf_aws_op_count *op)
 /* One taskfleet_aws_* family by service and operation; field picks the
  * count of each operation. */
 static void
-aws_family(struct out *o, const struct tf_metrics_sources *s, const char *name,
+aws_family(struct tf_prom *o, const struct tf_metrics_sources *s, const char *name,
     const char *help, long (*field)(const struct tf_aws_op_count *))
 {
 	size_t i;
 
-	family(o, name, "counter", help);
+	tf_prom_family(o, name, "counter", help);
 	for (i = 0; i < s->n_ops; i++) {
 		const struct tf_aws_op_count *op = &s->ops[i];
 
-		put(o, "%s{", name);
-		label(o, true, "service", service_label(op));
-		label(o, false, "operation", op->operation);
-		put(o, "} %ld\n", field(op));
+		tf_prom_put(o, "%s{", name);
+		tf_prom_label(o, true, "service", service_label(op));
+		tf_prom_label(o, false, "operation", op->operation);
+		tf_prom_put(o, "} %ld\n", field(op));
 	}
 }
 
@@ -383,73 +275,73 @@ enum tf_err
 tf_metrics_render(const struct tf_metrics *m,
     const struct tf_metrics_sources *s, struct tf_buf *b)
 {
-	struct out o = { b, TF_OK };
+	struct tf_prom o = { b, TF_OK };
 	size_t i, k;
 
-	family(&o, "taskfleet_build_info", "gauge",
+	tf_prom_family(&o, "taskfleet_build_info", "gauge",
 	    "The consumer's version (always 1).");
-	put(&o, "taskfleet_build_info{");
-	label(&o, true, "version", TF_VERSION);
-	put(&o, "} 1\n");
-	family(&o, "taskfleet_start_time_seconds", "gauge",
+	tf_prom_put(&o, "taskfleet_build_info{");
+	tf_prom_label(&o, true, "version", TF_VERSION);
+	tf_prom_put(&o, "} 1\n");
+	tf_prom_family(&o, "taskfleet_start_time_seconds", "gauge",
 	    "When the consumer started, in seconds since the epoch.");
-	put(&o, "taskfleet_start_time_seconds %.3f\n", (double)m->start_ms / 1000.0);
+	tf_prom_put(&o, "taskfleet_start_time_seconds %.3f\n", (double)m->start_ms / 1000.0);
 
-	family(&o, "taskfleet_messages_received_total", "counter",
+	tf_prom_family(&o, "taskfleet_messages_received_total", "counter",
 	    "SQS messages received.");
-	sample(&o, "taskfleet_messages_received_total", atomic_load(&m->received));
-	family(&o, "taskfleet_messages_malformed_total", "counter",
+	tf_prom_sample(&o, "taskfleet_messages_received_total", atomic_load(&m->received));
+	tf_prom_family(&o, "taskfleet_messages_malformed_total", "counter",
 	    "Messages whose body is not a task message (deleted).");
-	sample(&o, "taskfleet_messages_malformed_total", atomic_load(&m->malformed));
-	family(&o, "taskfleet_messages_released_total", "counter",
+	tf_prom_sample(&o, "taskfleet_messages_malformed_total", atomic_load(&m->malformed));
+	tf_prom_family(&o, "taskfleet_messages_released_total", "counter",
 	    "Received messages handed back unstarted at shutdown.");
-	sample(&o, "taskfleet_messages_released_total", atomic_load(&m->released));
+	tf_prom_sample(&o, "taskfleet_messages_released_total", atomic_load(&m->released));
 
-	family(&o, "taskfleet_claims_won_total", "counter",
+	tf_prom_family(&o, "taskfleet_claims_won_total", "counter",
 	    "Claims of a task that won and led to a run.");
-	sample(&o, "taskfleet_claims_won_total", atomic_load(&m->claims_won));
-	family(&o, "taskfleet_runs_chained_total", "counter",
+	tf_prom_sample(&o, "taskfleet_claims_won_total", atomic_load(&m->claims_won));
+	tf_prom_family(&o, "taskfleet_runs_chained_total", "counter",
 	    "Iterations claimed by the previous iteration's outcome write, with "
 	    "no message.");
-	sample(&o, "taskfleet_runs_chained_total", atomic_load(&m->chained));
-	family(&o, "taskfleet_claims_lost_total", "counter",
+	tf_prom_sample(&o, "taskfleet_runs_chained_total", atomic_load(&m->chained));
+	tf_prom_family(&o, "taskfleet_claims_lost_total", "counter",
 	    "Messages that did not lead to a run, by reason.");
 	for (i = 0; i < TF_METRICS__LOST; i++)
-		put(&o, "taskfleet_claims_lost_total{reason=\"%s\"} %ld\n",
+		tf_prom_put(&o, "taskfleet_claims_lost_total{reason=\"%s\"} %ld\n",
 		    lost_names[i], atomic_load(&m->claims_lost[i]));
 
-	family(&o, "taskfleet_runs_total", "counter",
+	tf_prom_family(&o, "taskfleet_runs_total", "counter",
 	    "Runs, by runner and outcome.");
 	for (i = 0; i < m->n_runners; i++) {
 		for (k = 0; k < TF_METRICS__OUTCOMES; k++) {
-			put(&o, "taskfleet_runs_total{");
-			label(&o, true, "runner", m->runners[i].name);
-			put(&o, ",outcome=\"%s\"} %ld\n", outcome_names[k],
+			tf_prom_put(&o, "taskfleet_runs_total{");
+			tf_prom_label(&o, true, "runner", m->runners[i].name);
+			tf_prom_put(&o, ",outcome=\"%s\"} %ld\n", outcome_names[k],
 			    atomic_load(&m->runners[i].runs[k]));
 		}
 	}
-	family(&o, "taskfleet_run_duration_seconds", "histogram",
+	tf_prom_family(&o, "taskfleet_run_duration_seconds", "histogram",
 	    "How long runs took, by runner.");
 	for (i = 0; i < m->n_runners; i++)
-		histogram_series(&o, "taskfleet_run_duration_seconds",
-		    m->runners[i].name, &m->runners[i].duration, duration_bounds_ms,
+		tf_prom_histogram_series(&o, "taskfleet_run_duration_seconds",
+		    "runner", m->runners[i].name, &m->runners[i].duration, duration_bounds_ms,
 		    N_DURATION);
-	family(&o, "taskfleet_run_lateness_seconds", "histogram",
+	tf_prom_family(&o, "taskfleet_run_lateness_seconds", "histogram",
 	    "How long after its due time a run started, by runner.");
 	for (i = 0; i < m->n_runners; i++)
-		histogram_series(&o, "taskfleet_run_lateness_seconds",
-		    m->runners[i].name, &m->runners[i].lateness, lateness_bounds_ms,
+		tf_prom_histogram_series(&o, "taskfleet_run_lateness_seconds",
+		    "runner", m->runners[i].name, &m->runners[i].lateness, lateness_bounds_ms,
 		    N_LATENESS);
 
-	family(&o, "taskfleet_sweeps_total", "counter",
+	tf_prom_family(&o, "taskfleet_sweeps_total", "counter",
 	    "Sweeps of the due index by this consumer's sweeper.");
-	sample(&o, "taskfleet_sweeps_total", s->sweeps);
-	family(&o, "taskfleet_sweeper_enqueued_total", "counter",
+	tf_prom_sample(&o, "taskfleet_sweeps_total", s->sweeps);
+	tf_prom_family(&o, "taskfleet_sweeper_enqueued_total", "counter",
 	    "Messages the sweeper sent for tasks without a live one.");
-	sample(&o, "taskfleet_sweeper_enqueued_total", s->sweeper_enqueued);
-	family(&o, "taskfleet_sweeper_recovered_total", "counter",
+	tf_prom_sample(&o, "taskfleet_sweeper_enqueued_total", s->sweeper_enqueued);
+	tf_prom_family(&o, "taskfleet_sweeper_recovered_total", "counter",
 	    "Runs whose lease expired that the sweeper took back.");
-	sample(&o, "taskfleet_sweeper_recovered_total", s->sweeper_recovered);
+	tf_prom_sample(&o, "taskfleet_sweeper_recovered_total", s->sweeper_recovered);
 
 	aws_family(&o, s, "taskfleet_aws_calls_total",
 	    "AWS API calls, by service and operation.", op_calls);
@@ -459,42 +351,42 @@ tf_metrics_render(const struct tf_metrics *m,
 	aws_family(&o, s, "taskfleet_aws_throttled_requests_total",
 	    "AWS requests answered with throttling, by service and operation.",
 	    op_throttled);
-	family(&o, "taskfleet_aws_errors_total", "counter",
+	tf_prom_family(&o, "taskfleet_aws_errors_total", "counter",
 	    "AWS API calls that failed after their retries, by service, "
 	    "operation and error.");
 	for (i = 0; i < s->n_ops; i++) {
 		for (k = 1; k < TF_ERR__COUNT; k++) {
 			if (s->ops[i].errors[k] == 0)
 				continue;
-			put(&o, "taskfleet_aws_errors_total{");
-			label(&o, true, "service", service_label(&s->ops[i]));
-			label(&o, false, "operation", s->ops[i].operation);
-			put(&o, ",error=\"%s\"} %ld\n", error_names[k] ? error_names[k] :
+			tf_prom_put(&o, "taskfleet_aws_errors_total{");
+			tf_prom_label(&o, true, "service", service_label(&s->ops[i]));
+			tf_prom_label(&o, false, "operation", s->ops[i].operation);
+			tf_prom_put(&o, ",error=\"%s\"} %ld\n", error_names[k] ? error_names[k] :
 			    "other", s->ops[i].errors[k]);
 		}
 	}
-	family(&o, "taskfleet_aws_retries_total", "counter",
+	tf_prom_family(&o, "taskfleet_aws_retries_total", "counter",
 	    "AWS requests that were retries.");
-	sample(&o, "taskfleet_aws_retries_total", s->aws_retries);
-	family(&o, "taskfleet_aws_throttled_calls_total", "counter",
+	tf_prom_sample(&o, "taskfleet_aws_retries_total", s->aws_retries);
+	tf_prom_family(&o, "taskfleet_aws_throttled_calls_total", "counter",
 	    "AWS calls still throttled after their retries (these lower the "
 	    "receive limit).");
-	sample(&o, "taskfleet_aws_throttled_calls_total", s->aws_throttled_calls);
+	tf_prom_sample(&o, "taskfleet_aws_throttled_calls_total", s->aws_throttled_calls);
 
-	family(&o, "taskfleet_tasks_in_flight", "gauge",
+	tf_prom_family(&o, "taskfleet_tasks_in_flight", "gauge",
 	    "Received messages not yet done (held until due, waiting for a slot, "
 	    "or being processed).");
-	sample(&o, "taskfleet_tasks_in_flight", s->in_flight);
-	family(&o, "taskfleet_messages_held", "gauge",
+	tf_prom_sample(&o, "taskfleet_tasks_in_flight", s->in_flight);
+	tf_prom_family(&o, "taskfleet_messages_held", "gauge",
 	    "Of those, messages that came early, held on a timer until due (they "
 	    "take no run's slot).");
-	sample(&o, "taskfleet_messages_held", s->held);
-	family(&o, "taskfleet_receive_limit", "gauge",
+	tf_prom_sample(&o, "taskfleet_messages_held", s->held);
+	tf_prom_family(&o, "taskfleet_receive_limit", "gauge",
 	    "Messages taken at once, lowered while AWS throttles.");
-	sample(&o, "taskfleet_receive_limit", s->receive_limit);
-	family(&o, "taskfleet_concurrency", "gauge",
+	tf_prom_sample(&o, "taskfleet_receive_limit", s->receive_limit);
+	tf_prom_family(&o, "taskfleet_concurrency", "gauge",
 	    "Worker threads: tasks run at once at most.");
-	sample(&o, "taskfleet_concurrency", s->concurrency);
+	tf_prom_sample(&o, "taskfleet_concurrency", s->concurrency);
 	return o.rc;
 }
 
@@ -641,62 +533,6 @@ healthy(struct tf_consumer *c, char *why, size_t n)
 	return true;
 }
 
-/* Calls operation once, quickly, with request (owned: deleted here); true
- * when it succeeded, else what went wrong is in why. */
-static bool
-probe(struct tf_consumer *c, enum tf_aws_service svc, const char *operation,
-    cJSON *request, const char *what, char *why, size_t n)
-{
-	static const struct tf_aws_call_opts quick = { 3000, NULL, 1 };
-	cJSON *response = NULL;
-	enum tf_err rc = TF_ERR_NOMEM;
-
-	if (request != NULL)
-		rc = tf_aws_call(c->ctx->aws, svc, operation, request, &quick,
-		    &response);
-	if (rc != TF_OK)
-		snprintf(why, n, "%s: %s %s (%s)\n", what, operation,
-		    tf_strerror(rc), rc == TF_ERR_NOMEM ? "out of memory" :
-		    tf_aws_last_error()->message);
-	cJSON_Delete(request);
-	cJSON_Delete(response);
-	return rc == TF_OK;
-}
-
-/* Asks AWS whether the credentials work and the table and queue answer. */
-static bool
-check_aws(struct tf_consumer *c, char *why, size_t n)
-{
-	cJSON *req, *key, *names;
-	char what[512];
-
-	/* A key no task has: the table answers with no item. */
-	req = cJSON_CreateObject();
-	key = cJSON_AddObjectToObject(req, "Key");
-	if (key == NULL || cJSON_AddStringToObject(req, "TableName",
-	    c->cfg->table) == NULL || cJSON_AddItemToObject(key, "id",
-	    tf_ddb_av_s("taskfleet-readiness-probe")) == 0) {
-		cJSON_Delete(req);
-		req = NULL;
-	}
-	snprintf(what, sizeof(what), "table %s", c->cfg->table);
-	if (!probe(c, TF_AWS_DYNAMODB, "GetItem", req, what, why, n))
-		return false;
-	req = cJSON_CreateObject();
-	names = cJSON_AddArrayToObject(req, "AttributeNames");
-	if (names == NULL || cJSON_AddStringToObject(req, "QueueUrl",
-	    c->ctx->queue_url) == NULL || cJSON_AddItemToArray(names,
-	    cJSON_CreateString("QueueArn")) == 0) {
-		cJSON_Delete(req);
-		req = NULL;
-	}
-	snprintf(what, sizeof(what), "queue %s", c->ctx->queue_url);
-	if (!probe(c, TF_AWS_SQS, "GetQueueAttributes", req, what, why, n))
-		return false;
-	snprintf(why, n, "ok\n");
-	return true;
-}
-
 /* True when c can do its job; the AWS answer is reused for a few seconds. */
 static bool
 ready(struct tf_metrics_server *srv, struct tf_consumer *c, char *why,
@@ -711,7 +547,8 @@ ready(struct tf_metrics_server *srv, struct tf_consumer *c, char *why,
 	pthread_mutex_lock(&srv->ready_lock);
 	if (srv->ready_at_ms == 0 ||
 	    tf_mono_ms() - srv->ready_at_ms >= TF_METRICS_READY_TTL_MS) {
-		srv->ready_ok = check_aws(c, srv->ready_why, sizeof(srv->ready_why));
+		srv->ready_ok = tf_aws_table_queue_ready(c->ctx->aws, c->cfg->table,
+		    c->ctx->queue_url, srv->ready_why, sizeof(srv->ready_why));
 		srv->ready_at_ms = tf_mono_ms();
 	}
 	ok = srv->ready_ok;

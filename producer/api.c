@@ -30,6 +30,11 @@
  *   500 internal                out of memory; an item that is not a task
  *   502 aws_error               AWS failed
  *
+ * /healthz and /readyz (api_health.h) answer without a key and are never
+ * rate limited: a load balancer's health check has neither. /metrics is
+ * not here but on --metrics-listen's port (api_metrics.h). Every request is
+ * counted there by its route template and status when it ends.
+ *
  * The web console's static files (producer/console/, compiled in) are served
  * under / and /console/NAME without a key (they hold no data; every call
  * they make to /v1 carries the key the user gives), with a strict
@@ -66,6 +71,7 @@
 #include "api_handlers.h"
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "server/httpd.h"
 #include "task/task.h"
@@ -110,6 +116,17 @@ static const char *const route_allow[] = {
 	[R_TASK] = "GET, PATCH, DELETE",
 	[R_TASK_ACTION] = "POST",
 	[R_PREVIEW] = "GET",
+};
+
+/* Each route's template: the route label of the metrics. */
+static const char *const route_template[] = {
+	[R_NONE] = "(none)",
+	[R_OPENAPI] = "/v1/openapi.json",
+	[R_STATS] = "/v1/stats",
+	[R_TASKS] = "/v1/tasks",
+	[R_TASK] = "/v1/tasks/{id}",
+	[R_TASK_ACTION] = "/v1/tasks/{id}/{action}",
+	[R_PREVIEW] = "/v1/schedule/preview",
 };
 
 /* --- the console's static files ----------------------------------------- */
@@ -179,6 +196,7 @@ serve_console(struct rq *rq, const struct tf_console_file *f,
 	MHD_add_response_header(r, "X-Frame-Options", "DENY");
 	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	rq->status = MHD_HTTP_OK;
 	ret = MHD_queue_response(rq->conn, MHD_HTTP_OK, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -263,6 +281,7 @@ preflight(struct rq *rq, enum route r)
 	MHD_add_response_header(resp, "Access-Control-Allow-Headers",
 	    "Authorization, Content-Type, Idempotency-Key");
 	MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+	rq->status = MHD_HTTP_NO_CONTENT;
 	ret = MHD_queue_response(rq->conn, MHD_HTTP_NO_CONTENT, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -320,9 +339,10 @@ client_id(struct MHD_Connection *conn, unsigned char *id, char *text,
 /* Replies 429 rate_limited with why and Retry-After from v; returns
  * false. */
 static bool
-over_rate(struct rq *rq, const struct rate_verdict *v, const char *why,
-    enum MHD_Result *ret)
+over_rate(struct rq *rq, const struct rate_verdict *v, enum api_refusal limit,
+    const char *why, enum MHD_Result *ret)
 {
+	api_metrics_refused(rq->srv->cfg.metrics, limit);
 	rq->rl = *v;
 	*ret = api_error(rq, MHD_HTTP_TOO_MANY_REQUESTS, "rate_limited",
 	    "%s; retry in %lld s", why, (long long)v->retry_after_s);
@@ -343,7 +363,8 @@ authorise(struct rq *rq, enum api_scope scope, enum MHD_Result *ret)
 	struct rate_verdict v;
 	unsigned char addr[RATE_ID_MAX];
 	char addr_text[INET6_ADDRSTRLEN];
-	size_t addr_len, pos;
+	const struct api_keys *keys;
+	size_t addr_len;
 	const char *auth;
 	int64_t now = mono_ns();
 
@@ -351,7 +372,8 @@ authorise(struct rq *rq, enum api_scope scope, enum MHD_Result *ret)
 	if (cfg->keys == NULL) {
 		if (!rate_table_try_take(srv->limits, addr, addr_len, cfg->rate, now,
 		    &v))
-			return over_rate(rq, &v, "this client is over its rate limit "
+			return over_rate(rq, &v, API_LIMIT_ADDRESS,
+			    "this client is over its rate limit "
 			    "(TASKFLEET_API_RATE)", ret);
 		rq->rl = v;
 		return true;
@@ -359,12 +381,14 @@ authorise(struct rq *rq, enum api_scope scope, enum MHD_Result *ret)
 	if (!rate_table_has_token(srv->auth_failures, addr, addr_len,
 	    cfg->auth_rate, now, &v)) {
 		v.limit = 0;    /* no RateLimit headers: they are for keys */
-		return over_rate(rq, &v, "too many unknown API keys from this "
+		return over_rate(rq, &v, API_LIMIT_UNKNOWN_KEYS,
+		    "too many unknown API keys from this "
 		    "address", ret);
 	}
 	auth = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_AUTHORIZATION);
 	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0) {
+		api_metrics_refused(cfg->metrics, API_AUTH_MISSING);
 		*ret = api_error(rq, MHD_HTTP_UNAUTHORIZED, "unauthorized",
 		    "an API key is required: Authorization: Bearer KEY");
 		return false;
@@ -372,26 +396,31 @@ authorise(struct rq *rq, enum api_scope scope, enum MHD_Result *ret)
 	auth += 7;
 	while (*auth == ' ')
 		auth++;
-	rq->key = api_keys_match(cfg->keys, auth);
+	keys = api_keyring_hold(cfg->keys, &rq->held);
+	rq->key = api_keys_match(keys, auth);
 	if (rq->key == NULL) {
 		if (!rate_table_try_take(srv->auth_failures, addr, addr_len,
 		    cfg->auth_rate, now, &v)) {
 			v.limit = 0;
-			return over_rate(rq, &v, "too many unknown API keys from this "
+			return over_rate(rq, &v, API_LIMIT_UNKNOWN_KEYS,
+			    "too many unknown API keys from this "
 			    "address", ret);
 		}
 		if (v.limit > 0 && v.remaining == 0)
 			tf_log(TF_LOG_WARN, "api: too many unknown API keys from %s: "
 			    "its requests are refused (429) until "
 			    "TASKFLEET_API_AUTH_RATE allows another", addr_text);
+		api_metrics_refused(cfg->metrics, API_AUTH_UNKNOWN);
 		*ret = api_error(rq, MHD_HTTP_UNAUTHORIZED, "unauthorized",
 		    "unknown API key");
 		return false;
 	}
-	pos = (size_t)(rq->key - cfg->keys->keys);
-	if (!rate_table_try_take(srv->limits, &pos, sizeof(pos),
-	    rq->key->has_rate ? &rq->key->rate : cfg->rate, now, &v))
-		return over_rate(rq, &v, "this API key is over its rate limit", ret);
+	/* By the key's hash: its bucket outlives a reload of the keys. */
+	if (!rate_table_try_take(srv->limits, rq->key->hash,
+	    sizeof(rq->key->hash), rq->key->has_rate ? &rq->key->rate :
+	    cfg->rate, now, &v))
+		return over_rate(rq, &v, API_LIMIT_KEY,
+		    "this API key is over its rate limit", ret);
 	rq->rl = v;
 	if (!api_key_has_scope(rq->key, scope)) {
 		*ret = api_error(rq, MHD_HTTP_FORBIDDEN, "forbidden",
@@ -399,6 +428,28 @@ authorise(struct rq *rq, enum api_scope scope, enum MHD_Result *ret)
 		return false;
 	}
 	return true;
+}
+
+/* Answers /healthz or /readyz (url): text/plain, 200 or 503 with the
+ * reason; no key, no rate limit. */
+static enum MHD_Result
+probe(struct rq *rq, const char *url, const char *method)
+{
+	static const char not_allowed[] = "method not allowed\n";
+	char why[700];
+	bool ok;
+
+	rq->route = url[1] == 'h' ? "/healthz" : "/readyz";
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+	    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		return api_reply(rq, MHD_HTTP_METHOD_NOT_ALLOWED,
+		    "text/plain; charset=utf-8", not_allowed,
+		    sizeof(not_allowed) - 1, "GET, HEAD");
+	ok = url[1] == 'h' ?
+	    api_health_live(rq->srv->cfg.health, why, sizeof(why)) :
+	    api_health_ready(rq->srv->cfg.health, why, sizeof(why));
+	return api_reply(rq, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
+	    "text/plain; charset=utf-8", why, strlen(why), NULL);
 }
 
 /* Answers a request whose body (if any) is all in. */
@@ -416,6 +467,9 @@ dispatch(struct rq *rq, const char *url, const char *method)
 	enum route r;
 	enum MHD_Result ret;
 
+	if (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0)
+		return probe(rq, url, method);
+	rq->route = "/console/{file}";
 	cf = console_file(url, &console);
 	if (cf != NULL)
 		return serve_console(rq, cf, method);
@@ -423,6 +477,7 @@ dispatch(struct rq *rq, const char *url, const char *method)
 		return api_error(rq, MHD_HTTP_NOT_FOUND, "no_route",
 		    "no such console file: %.200s", url);
 	r = route_of(url, &idp, &id_len, &action, &action_name);
+	rq->route = route_template[r];
 	if (r == R_NONE)
 		return api_error(rq, MHD_HTTP_NOT_FOUND, "no_route",
 		    "no such endpoint: %.200s", url);
@@ -489,6 +544,10 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 			return MHD_NO;
 		rq->srv = srv;
 		rq->conn = conn;
+		rq->route = route_template[R_NONE];
+		rq->start_ms = tf_mono_ms();
+		snprintf(rq->method, sizeof(rq->method), "%s", method);
+		api_metrics_begin(srv->cfg.metrics);
 		origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		    "Origin");
 		if (api_origin_allowed(srv->cfg.origins, origin))
@@ -531,13 +590,17 @@ static void
 completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
+	struct api_server *srv = cls;
 	struct rq *rq = *con_cls;
 
-	(void)cls;
 	(void)conn;
 	(void)toe;
 	if (rq == NULL)
 		return;
+	api_metrics_end(srv->cfg.metrics, rq->route, rq->method, rq->status,
+	    tf_mono_ms() - rq->start_ms);
+	if (rq->held != NULL)
+		api_keyring_release(srv->cfg.keys, rq->held);
 	tf_buf_free(&rq->body);
 	tf_free(rq);
 	*con_cls = NULL;
@@ -558,8 +621,8 @@ api_server_start(const struct sockaddr *addr, const struct api_config *cfg,
 		return TF_ERR_NOMEM;
 	}
 	srv->cfg = *cfg;
-	srv->limits = rate_table_new(cfg->keys != NULL ? cfg->keys->n :
-	    API_ADDR_BUCKETS);
+	/* By key hash (keys may be reloaded), or by client address. */
+	srv->limits = rate_table_new(API_ADDR_BUCKETS);
 	if (cfg->keys != NULL)
 		srv->auth_failures = rate_table_new(API_ADDR_BUCKETS);
 	if (srv->limits == NULL || (cfg->keys != NULL &&

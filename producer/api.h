@@ -12,6 +12,8 @@
  *   POST   /v1/tasks/{id}/suspend|resume|run
  *   GET    /v1/stats                  counts by status and queue depth
  *   GET    /v1/openapi.json           the OpenAPI document of all this
+ *   GET    /healthz, /readyz          the probes (api_health.h): no key,
+ *                                     no rate limit
  *
  * Errors are {"error": {"code": "...", "message": "..."}} with a stable code
  * (api.c lists them). Every request is authorised by api_auth.h unless the
@@ -25,6 +27,9 @@
 #include <sys/socket.h>
 
 #include "api_auth.h"
+#include "api_health.h"
+#include "api_keyring.h"
+#include "api_metrics.h"
 #include "base/err.h"
 #include "cli.h"
 #include "rate_limit.h"
@@ -54,7 +59,9 @@
 struct api_config {
 	struct cli *cli;                      /* opened, queue URL resolved */
 	const struct tf_runner_set *runners;  /* the types a task may have */
-	const struct api_keys *keys;          /* NULL: no authentication */
+	struct api_keyring *keys;             /* NULL: no authentication */
+	struct api_metrics *metrics;          /* what is counted; NULL: none */
+	struct api_health *health;            /* /healthz and /readyz */
 	const struct api_origins *origins;    /* allowed CORS origins */
 	const struct rate *rate;              /* a key's, unless it has its
 	                                         own; a client address's

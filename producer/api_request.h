@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
@@ -38,7 +39,14 @@ struct rq {
 	struct api_server *srv;
 	struct MHD_Connection *conn;
 	const char *origin;        /* the Origin header when allowed, else NULL */
-	const struct api_key *key; /* NULL when authentication is off */
+	const struct api_key *key; /* NULL when authentication is off; points
+	                              into held's keys */
+	struct api_keyset *held;   /* the key set held until the request ends
+	                              (api_keyring.h); NULL: none */
+	const char *route;         /* the route template, for the metrics */
+	unsigned int status;       /* the status answered; 0: none yet */
+	int64_t start_ms;          /* monotonic: when the headers were in */
+	char method[12];           /* a copy: the metrics read it at the end */
 	struct tf_buf body;
 	bool too_large;            /* the body went over API_BODY_MAX */
 	struct rate_verdict rl;    /* the rate that applied; limit 0: none */

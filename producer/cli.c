@@ -63,6 +63,8 @@ check_settings(const struct cli *c)
 	static const char *const ep_vars[TF_AWS__SERVICES] = {
 		[TF_AWS_SQS] = "AWS_ENDPOINT_URL_SQS",
 		[TF_AWS_DYNAMODB] = "AWS_ENDPOINT_URL_DYNAMODB",
+		[TF_AWS_SECRETSMANAGER] = "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+		[TF_AWS_SSM] = "AWS_ENDPOINT_URL_SSM",
 	};
 	const char *q = c->cfg.queue_name;
 	size_t qlen;

@@ -5,10 +5,13 @@
  * Everything a request needs is set up once, here: the AWS client (one for
  * all threads; it pools its connections), the queue URL, the runner set that
  * POST /v1/tasks checks types against, the API keys, the CORS origins and
- * the rate limits.
+ * the rate limits, the API keys (api_keyring.h: from the environment, a
+ * Secrets Manager secret or an SSM parameter, reloaded on a thread), the
+ * counters and the probes.
  * When it listens it prints one line on stderr,
  * "taskfleet serve: listening on http://ADDR:PORT", with the actual port
- * (the test starts it on port 0).
+ * (the test starts it on port 0), and with --metrics-listen a second one,
+ * "taskfleet serve: metrics on http://ADDR:PORT/metrics".
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,7 +33,8 @@
 #include "webhook/netaddr.h"
 
 static const char serve_usage[] =
-    "usage: taskfleet serve --listen ADDR:PORT [--no-auth]\n";
+    "usage: taskfleet serve --listen ADDR:PORT [--metrics-listen ADDR:PORT]\n"
+    "                       [--no-auth]\n";
 
 static void
 serve_help(void)
@@ -42,6 +46,11 @@ serve_help(void)
 	    "\n"
 	    "  --listen ADDR:PORT  where to listen: a numeric IPv4 address or\n"
 	    "                      [IPv6]:PORT; port 0 picks a free one (printed)\n"
+	    "  --metrics-listen ADDR:PORT  serve /metrics (Prometheus), /healthz\n"
+	    "                      and /readyz there, without a key (default\n"
+	    "                      TASKFLEET_API_METRICS_LISTEN; none when\n"
+	    "                      unset). /healthz and /readyz are on the API\n"
+	    "                      port too, /metrics only here\n"
 	    "  --no-auth           no API keys: anyone who can connect may do\n"
 	    "                      anything. Only with a loopback ADDR\n"
 	    "\n"
@@ -51,6 +60,14 @@ serve_help(void)
 	    "                          read), the namespaces ns1|ns2 or * for all,\n"
 	    "                          and the key's own rate (as below). Clients\n"
 	    "                          send Authorization: Bearer KEY\n"
+	    "TASKFLEET_API_KEYS_SECRET the same text in an AWS Secrets Manager\n"
+	    "                          secret (name or ARN; newlines may separate\n"
+	    "                          the keys), read at start and reloaded\n"
+	    "TASKFLEET_API_KEYS_PARAMETER  the same in an SSM parameter\n"
+	    "                          (SecureString), read at start and reloaded\n"
+	    "TASKFLEET_API_KEYS_REFRESH    how often the secret or parameter is\n"
+	    "                          read again (default " API_KEYS_REFRESH_DEFAULT
+	    "; at least 1s)\n"
 	    "TASKFLEET_API_RATE        each key's request rate (per client address\n"
 	    "                          with --no-auth): N/s, N/min or N/h, with\n"
 	    "                          :BURST the requests allowed at once (default\n"
@@ -68,6 +85,23 @@ serve_help(void)
 	    "\n"
 	    "Exit: 0 stopped by a signal, 1 failed, 2 bad input.\n", serve_usage,
 	    API_MAX_CONNECTIONS, API_PER_ADDRESS_CONNECTIONS);
+}
+
+/* Writes ss's address into out: "127.0.0.1" or "[::1]". */
+static void
+addr_text(const struct sockaddr_storage *ss, char *out, size_t n)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (ss->ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr,
+		    host, sizeof(host));
+		snprintf(out, n, "[%s]", host);
+	} else {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, host,
+		    sizeof(host));
+		snprintf(out, n, "%s", host);
+	}
 }
 
 /* Parses the rate in environment variable var (unset or empty: dflt) into
@@ -92,32 +126,42 @@ cmd_serve(struct cli *c, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, 'l' },
+		{ "metrics-listen", required_argument, NULL, 'm' },
 		{ "no-auth", no_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cmd = argv[0], *listen = NULL, *text;
-	struct sockaddr_storage ss;
-	socklen_t ss_len;
-	struct api_keys *keys = NULL;
+	const char *cmd = argv[0], *listen = NULL, *text, *mlisten;
+	struct sockaddr_storage ss, mss;
+	socklen_t ss_len, mss_len;
+	struct api_keyring *keys = NULL;
+	struct api_metrics *metrics = NULL;
+	struct api_health *health = NULL;
+	struct api_metrics_server *msrv = NULL;
 	struct api_origins origins = { 0 };
 	struct tf_runner_set *runners = NULL;
 	struct api_server *srv = NULL;
 	struct api_config cfg;
 	struct rate rate, auth_rate;
-	char err[512], why[160], host[INET6_ADDRSTRLEN];
+	char err[512], why[160], host[INET6_ADDRSTRLEN + 2];
 	sigset_t set;
 	bool no_auth = false;
 	long long per_address;
 	int ch, sig, code = EXIT_USAGE;
 	enum tf_err rc;
 
+	mlisten = getenv("TASKFLEET_API_METRICS_LISTEN");
+	if (mlisten != NULL && mlisten[0] == '\0')
+		mlisten = NULL;
 	optind = 0;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
 			listen = optarg;
+			break;
+		case 'm':
+			mlisten = optarg;
 			break;
 		case 'A':
 			no_auth = true;
@@ -135,18 +179,20 @@ cmd_serve(struct cli *c, int argc, char **argv)
 		return cli_usage_error(cmd, "--listen is required (see %s --help)", cmd);
 	if (tf_listen_addr_parse(listen, &ss, &ss_len, why, sizeof(why)) != TF_OK)
 		return cli_usage_error(cmd, "--listen: %s", why);
+	if (mlisten != NULL && tf_listen_addr_parse(mlisten, &mss, &mss_len, why,
+	    sizeof(why)) != TF_OK)
+		return cli_usage_error(cmd, "--metrics-listen "
+		    "(TASKFLEET_API_METRICS_LISTEN): %s", why);
 	if (no_auth) {
 		if (tf_addr_classify((const struct sockaddr *)&ss) != TF_ADDR_LOOPBACK)
 			return cli_usage_error(cmd, "--no-auth: only on a loopback "
 			    "address (127.0.0.1, [::1]); elsewhere set TASKFLEET_API_KEYS");
-	} else {
-		if (getenv("TASKFLEET_API_KEYS") == NULL)
-			return cli_usage_error(cmd, "no API keys: set TASKFLEET_API_KEYS "
-			    "(see %s --help), or give --no-auth on a loopback address",
-			    cmd);
-		if (api_keys_parse(getenv("TASKFLEET_API_KEYS"), &keys, err,
-		    sizeof(err)) != TF_OK)
-			return cli_usage_error(cmd, "%s", err);
+	} else if (getenv("TASKFLEET_API_KEYS") == NULL &&
+	    getenv("TASKFLEET_API_KEYS_SECRET") == NULL &&
+	    getenv("TASKFLEET_API_KEYS_PARAMETER") == NULL) {
+		return cli_usage_error(cmd, "no API keys: set TASKFLEET_API_KEYS, "
+		    "TASKFLEET_API_KEYS_SECRET or TASKFLEET_API_KEYS_PARAMETER (see "
+		    "%s --help), or give --no-auth on a loopback address", cmd);
 	}
 	if (api_origins_parse(getenv("TASKFLEET_API_CORS_ORIGINS"), &origins, err,
 	    sizeof(err)) != TF_OK) {
@@ -176,6 +222,24 @@ cmd_serve(struct cli *c, int argc, char **argv)
 	}
 	if ((code = cli_open(c)) != 0)
 		goto out;
+	code = EXIT_FAILED;
+	metrics = api_metrics_new();
+	health = api_health_new(c);
+	if (metrics == NULL || health == NULL) {
+		fprintf(stderr, "%s: out of memory\n", cmd);
+		goto out;
+	}
+	if (!no_auth) {
+		rc = api_keyring_open(c->ctx.aws, metrics, &keys, err, sizeof(err));
+		if (rc == TF_ERR_INVALID) {
+			code = cli_usage_error(cmd, "%s", err);
+			goto out;
+		}
+		if (rc != TF_OK) {
+			fprintf(stderr, "%s: reading the API keys: %s\n", cmd, err);
+			goto out;
+		}
+	}
 	rc = tf_context_resolve_queue(&c->ctx, &c->cfg);
 	if (rc != TF_OK) {
 		code = cli_aws_error(cmd, "finding the queue", rc);
@@ -193,6 +257,8 @@ cmd_serve(struct cli *c, int argc, char **argv)
 	cfg.cli = c;
 	cfg.runners = runners;
 	cfg.keys = keys;
+	cfg.metrics = metrics;
+	cfg.health = health;
 	cfg.origins = &origins;
 	cfg.rate = &rate;
 	cfg.auth_rate = &auth_rate;
@@ -203,26 +269,44 @@ cmd_serve(struct cli *c, int argc, char **argv)
 		fprintf(stderr, "%s: --listen %s: %s\n", cmd, listen, err);
 		goto out;
 	}
-	if (ss.ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host,
-		    sizeof(host));
-	else
-		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host,
-		    sizeof(host));
-	fprintf(stderr, "%s: listening on http://%s%s%s:%d%s\n", cmd,
-	    ss.ss_family == AF_INET6 ? "[" : "", host,
-	    ss.ss_family == AF_INET6 ? "]" : "", api_server_port(srv),
-	    keys == NULL ? " (no authentication)" : "");
+	addr_text(&ss, host, sizeof(host));
+	fprintf(stderr, "%s: listening on http://%s:%d%s\n", cmd, host,
+	    api_server_port(srv), keys == NULL ? " (no authentication)" : "");
+	if (mlisten != NULL) {
+		if (api_metrics_server_start((const struct sockaddr *)&mss, metrics,
+		    health, &msrv, err, sizeof(err)) != TF_OK) {
+			fprintf(stderr, "%s: --metrics-listen %s: %s\n", cmd, mlisten,
+			    err);
+			api_server_stop(srv);
+			goto out;
+		}
+		addr_text(&mss, host, sizeof(host));
+		fprintf(stderr, "%s: metrics on http://%s:%d/metrics\n", cmd, host,
+		    api_metrics_server_port(msrv));
+	}
 	fflush(stderr);
+	if (api_keyring_start(keys) != TF_OK) {
+		fprintf(stderr, "%s: cannot start the thread that reloads the API "
+		    "keys\n", cmd);
+		api_metrics_server_stop(msrv);
+		api_server_stop(srv);
+		goto out;
+	}
 	do {
 		ch = sigwait(&set, &sig);
 	} while (ch != 0);
 	fprintf(stderr, "%s: stopping (signal %d)\n", cmd, sig);
+	/* The probes say so first: a load balancer stops sending while the
+	 * requests in progress end. */
+	api_health_stopping(health);
+	api_metrics_server_stop(msrv);
 	api_server_stop(srv);
 	code = 0;
 out:
 	api_origins_free(&origins);
-	api_keys_free(keys);
+	api_keyring_free(keys);
+	api_health_free(health);
+	api_metrics_free(metrics);
 	tf_runner_set_free(runners);
 	return code;
 }

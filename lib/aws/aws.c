@@ -44,9 +44,17 @@ struct tf_aws {
 	size_t n_ops;
 };
 
-static const char *const signing_name[TF_AWS__SERVICES] = { "sqs", "dynamodb" };
+static const char *const signing_name[TF_AWS__SERVICES] = {
+	"sqs", "dynamodb", "secretsmanager", "ssm"
+};
 static const char *const target_prefix[TF_AWS__SERVICES] = {
-	"AmazonSQS.", "DynamoDB_20120810."
+	"AmazonSQS.", "DynamoDB_20120810.", "secretsmanager.", "AmazonSSM."
+};
+/* The JSON protocol's version: 1.0 for SQS and DynamoDB, 1.1 for the
+ * others. */
+static const char *const content_type[TF_AWS__SERVICES] = {
+	"application/x-amz-json-1.0", "application/x-amz-json-1.0",
+	"application/x-amz-json-1.1", "application/x-amz-json-1.1"
 };
 
 static _Thread_local struct tf_aws_error last_error;
@@ -457,7 +465,7 @@ tf_aws_sign(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,
 	    operation);
 	now = time(NULL);
 	tf_sigv4_amz_date(now, out->amz_date);
-	sh[n++] = (struct tf_sigv4_header){ "content-type", "application/x-amz-json-1.0" };
+	sh[n++] = (struct tf_sigv4_header){ "content-type", content_type[svc] };
 	sh[n++] = (struct tf_sigv4_header){ "host", ep->host };
 	sh[n++] = (struct tf_sigv4_header){ "x-amz-date", out->amz_date };
 	sh[n++] = (struct tf_sigv4_header){ "x-amz-target", out->target };

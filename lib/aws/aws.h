@@ -1,5 +1,6 @@
 /*
- * aws.h - calling AWS services that speak the JSON protocol (SQS, DynamoDB).
+ * aws.h - calling AWS services that speak the JSON protocol (SQS, DynamoDB,
+ * Secrets Manager, SSM).
  *
  * tf_aws_call() builds the POST, signs it with SigV4 (credentials from the
  * chain, refreshed as needed), sends it over kept-alive connections, and
@@ -29,6 +30,8 @@
 enum tf_aws_service {
 	TF_AWS_SQS,
 	TF_AWS_DYNAMODB,
+	TF_AWS_SECRETSMANAGER,   /* `serve`'s API keys (aws/secrets.h) */
+	TF_AWS_SSM,              /* the same from Parameter Store */
 	TF_AWS__SERVICES
 };
 

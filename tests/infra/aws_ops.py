@@ -33,7 +33,8 @@ import sys
 IDENT_RE = re.compile(r'\b[A-Za-z_]\w*\b')
 LITERAL_RE = re.compile(r'"([^"\\]*)"')
 OP_NAME_RE = re.compile(r'[A-Z][A-Za-z0-9]+')
-SVC_BY_CONST = {'TF_AWS_SQS': 'sqs', 'TF_AWS_DYNAMODB': 'dynamodb'}
+SVC_BY_CONST = {'TF_AWS_SQS': 'sqs', 'TF_AWS_DYNAMODB': 'dynamodb',
+                'TF_AWS_SECRETSMANAGER': 'secretsmanager', 'TF_AWS_SSM': 'ssm'}
 # The AWS call layer: tf_aws_call(aws, svc, operation, ...), the same with a
 # request already in text, and on the event loop:
 # tf_aws_call_async(aws, loop, svc, operation, ...). name -> (svc, op) index.
