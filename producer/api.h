@@ -5,8 +5,8 @@
  *
  *   GET    /v1/tasks                  a namespace's tasks, paged (as `list`)
  *   POST   /v1/tasks                  one task, or {"tasks": [...]} (up to
- *                                     25), checked as `submit` checks them;
- *                                     Idempotency-Key
+ *                                     500, written at once), checked as
+ *                                     `submit` checks them; Idempotency-Key
  *   GET    /v1/tasks/{id}             one task (as `get --json`)
  *   DELETE /v1/tasks/{id}
  *   POST   /v1/tasks/{id}/suspend|resume|run
@@ -37,8 +37,9 @@
 
 /* The largest request body read; a larger one is answered 413. */
 #define API_BODY_MAX (1024 * 1024)
-/* The most tasks one POST /v1/tasks creates. */
-#define API_BATCH_MAX 25
+/* The most tasks one POST /v1/tasks creates (a request counts once
+ * against a key's rate: 50/s of 500 is 25,000 tasks/s). */
+#define API_BATCH_MAX 500
 /* A key's rate unless TASKFLEET_API_RATE or the key's own says otherwise. */
 #define API_RATE_DEFAULT "50/s:100"
 /* Unknown keys a client address may send (TASKFLEET_API_AUTH_RATE). */

@@ -225,17 +225,5 @@ int
 api_read_params_field(const cJSON *f, const cJSON *av, char **out, char *err,
     size_t errlen)
 {
-	char errbuf[256];
-
-	if (!cJSON_IsObject(f)) {
-		snprintf(err, errlen, "params: must be a JSON object ({...})");
-		return EXIT_USAGE;
-	}
-	if (tf_unmarshal_value_to_json_text(cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetObjectItemCaseSensitive(av, "M"), "params"), out, errbuf,
-	    sizeof(errbuf)) != TF_OK) {
-		snprintf(err, errlen, "params: %s", errbuf);
-		return EXIT_USAGE;
-	}
-	return submit_check_params(*out, strlen(*out), SUBMIT_FIELDS, err, errlen);
+	return submit_read_params_field(f, av, out, err, errlen);
 }

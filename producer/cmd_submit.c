@@ -10,6 +10,8 @@
  * enqueued_for marks a message that never came, which the sweeper treats as
  * lost after its grace period), and the command says so and exits 1.
  *
+ * --file loads many tasks, one a line (submit_file.h).
+ *
  * --every/--cron (with --tz, --max-runs, --until) make the task recurring:
  * the schedule object is checked with tf_schedule_parse() before anything is
  * written, and the first run is --at, else tf_schedule_first().
@@ -18,6 +20,7 @@
  * to the output, are shared with the commands that build the params of one
  * runner themselves (`taskfleet http`): submit_option() and submit_create().
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +29,7 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "cli.h"
+#include "submit_file.h"
 #include "submit_spec.h"
 #include "task/task.h"
 #include "task/task_manage.h"
@@ -35,7 +39,8 @@ static const char submit_usage[] =
     "usage: taskfleet submit --type T [--params JSON|@FILE] [--at TIME]\n"
     "                        [--every DUR | --cron EXPR] [--tz ZONE] [--max-runs N]\n"
     "                        [--until TIME] [--ns NS] [--id ID] [--max-attempts N]\n"
-    "                        [--name TEXT] [--description TEXT] [--json]\n";
+    "                        [--name TEXT] [--description TEXT] [--json]\n"
+    "       taskfleet submit --file FILE|- [--in-flight N] [--json]\n";
 
 void
 submit_options_help(void)
@@ -84,6 +89,17 @@ submit_help(void)
 	    "                    standard input); default {}\n",
 	    submit_usage);
 	submit_options_help();
+	printf("\n"
+	    "  --file FILE       bulk loading: one task a line, each a JSON object as\n"
+	    "                    POST /v1/tasks takes one ({\"type\": \"noop\", \"id\":\n"
+	    "                    \"t-1\", \"params\": {...}, \"at\": \"+1h\", ...}); - reads\n"
+	    "                    standard input. Written %d at once, each only if its\n"
+	    "                    id is free (run again, it creates nothing twice); bad\n"
+	    "                    lines are reported by number and skipped; a summary\n"
+	    "                    at the end (--json: also as JSON on stdout); exit 1\n"
+	    "                    when any line failed\n"
+	    "  --in-flight N     --file: writes at once, 1 to %d\n",
+	    SUBMIT_FILE_IN_FLIGHT, SUBMIT_FILE_IN_FLIGHT_MAX);
 	printf("\n"
 	    "A recurring task's next run follows its schedule after each run; runs\n"
 	    "missed while no consumer was up are run once, not once each.\n"
@@ -355,14 +371,18 @@ cmd_submit(struct cli *c, int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "type", required_argument, NULL, 't' },
 		{ "params", required_argument, NULL, 'p' },
+		{ "file", required_argument, NULL, 'F' },
+		{ "in-flight", required_argument, NULL, 'I' },
 		CLI_SUBMIT_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = argv[0], *type = NULL, *params_arg = NULL;
+	const char *file = NULL, *in_flight_arg = NULL;
 	struct submit_opts o;
-	char *params = NULL, errbuf[512];
-	int ch, code;
+	char *params = NULL, errbuf[512], *end;
+	long in_flight = SUBMIT_FILE_IN_FLIGHT;
+	int ch, code, others = 0;
 
 	submit_opts_init(&o);
 	optind = 0;
@@ -375,6 +395,12 @@ cmd_submit(struct cli *c, int argc, char **argv)
 		case 'p':
 			params_arg = optarg;
 			break;
+		case 'F':
+			file = optarg;
+			break;
+		case 'I':
+			in_flight_arg = optarg;
+			break;
 		case 'h':
 			submit_help();
 			return 0;
@@ -384,11 +410,29 @@ cmd_submit(struct cli *c, int argc, char **argv)
 		default:
 			if ((code = submit_option(c, cmd, &o, ch, optarg)) != 0)
 				return code < 0 ? cli_bad_option(cmd, ch, argv) : code;
+			others += ch != 'j';
 			break;
 		}
 	}
 	if (optind != argc)
 		return cli_usage_error(cmd, "unexpected argument \"%s\"", argv[optind]);
+	if (file != NULL) {
+		/* Each line says all of its task. */
+		if (type != NULL || params_arg != NULL || others > 0)
+			return cli_usage_error(cmd, "--file takes no other task options: "
+			    "each line gives its task's fields");
+		if (in_flight_arg != NULL) {
+			errno = 0;
+			in_flight = strtol(in_flight_arg, &end, 10);
+			if (errno != 0 || end == in_flight_arg || *end != '\0' ||
+			    in_flight < 1 || in_flight > SUBMIT_FILE_IN_FLIGHT_MAX)
+				return cli_usage_error(cmd, "--in-flight: expected a number "
+				    "from 1 to %d", SUBMIT_FILE_IN_FLIGHT_MAX);
+		}
+		return submit_file(c, cmd, file, (int)in_flight);
+	}
+	if (in_flight_arg != NULL)
+		return cli_usage_error(cmd, "--in-flight goes with --file");
 	if (type == NULL)
 		return cli_usage_error(cmd, "--type is required (see %s --help)", cmd);
 

@@ -410,3 +410,104 @@ submit_spec_free(struct submit_spec *s)
 	s->sched = NULL;
 	s->schedule_json = NULL;
 }
+
+int
+submit_read_params_field(const cJSON *f, const cJSON *av, char **out,
+    char *err, size_t errlen)
+{
+	char errbuf[256];
+
+	if (!cJSON_IsObject(f)) {
+		snprintf(err, errlen, "params: must be a JSON object ({...})");
+		return EXIT_USAGE;
+	}
+	if (tf_unmarshal_value_to_json_text(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(av, "M"), "params"), out, errbuf,
+	    sizeof(errbuf)) != TF_OK) {
+		snprintf(err, errlen, "params: %s", errbuf);
+		return EXIT_USAGE;
+	}
+	return submit_check_params(*out, strlen(*out), SUBMIT_FIELDS, err, errlen);
+}
+
+int
+submit_parse_task(const cJSON *item, const cJSON *av, struct submit_json_task *jt,
+    char *err, size_t errlen)
+{
+	static const char *const strings[] = { "at", "every", "cron", "tz",
+	    "until", "ns", "id", "name", "description" };
+	const char **dest[] = { &jt->o.at, &jt->o.every, &jt->o.cron,
+	    &jt->o.tz, &jt->o.until, &jt->o.ns, &jt->o.id, &jt->o.name,
+	    &jt->o.description };
+	const cJSON *f;
+	char num[40];
+	size_t i;
+	int code;
+
+	submit_opts_init(&jt->o);
+	jt->type = NULL;
+	jt->params = NULL;
+	if (!cJSON_IsObject(item)) {
+		snprintf(err, errlen, "expected a task object ({\"type\": ...})");
+		return EXIT_USAGE;
+	}
+	cJSON_ArrayForEach(f, item) {
+		for (i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
+			if (strcmp(f->string, strings[i]) == 0)
+				break;
+		if (i < sizeof(strings) / sizeof(strings[0])) {
+			if (cJSON_IsNull(f))
+				continue;
+			if (!cJSON_IsString(f)) {
+				snprintf(err, errlen, "%s: expected a string", f->string);
+				return EXIT_USAGE;
+			}
+			*dest[i] = f->valuestring;
+		} else if (strcmp(f->string, "type") == 0) {
+			if (!cJSON_IsString(f)) {
+				snprintf(err, errlen, "type: expected a string, a runner name");
+				return EXIT_USAGE;
+			}
+			jt->type = f->valuestring;
+		} else if (strcmp(f->string, "max_runs") == 0 ||
+		    strcmp(f->string, "max_attempts") == 0) {
+			if (cJSON_IsNull(f))
+				continue;
+			if (!cJSON_IsNumber(f)) {
+				snprintf(err, errlen, "%s: expected a number", f->string);
+				return EXIT_USAGE;
+			}
+			snprintf(num, sizeof(num), "%.17g", f->valuedouble);
+			if (f->string[4] == 'r') {
+				memcpy(jt->max_runs, num, sizeof(num));
+				jt->o.max_runs = jt->max_runs;
+			} else if ((code = submit_parse_max_attempts(num, SUBMIT_FIELDS,
+			    &jt->o.max_attempts, err, errlen)) != 0) {
+				return code;
+			}
+		} else if (strcmp(f->string, "params") == 0) {
+			if (cJSON_IsNull(f))
+				continue;
+			if ((code = submit_read_params_field(f, av, &jt->params, err,
+			    errlen)) != 0)
+				return code;
+		} else {
+			snprintf(err, errlen, "unknown field \"%.40s\"", f->string);
+			return EXIT_USAGE;
+		}
+	}
+	if (jt->type == NULL) {
+		snprintf(err, errlen, "type: required (the runner that runs it)");
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+void
+submit_json_task_free(struct submit_json_task *jt)
+{
+	if (jt == NULL)
+		return;
+	tf_free(jt->params);
+	jt->params = NULL;
+}

@@ -113,6 +113,36 @@ int submit_patch_schedule(struct submit_opts *o, const struct tf_task *t,
     struct submit_spec *out, struct tf_manage_patch *p, char *err,
     size_t errlen);
 
+/* A task given as a JSON object: a POST /v1/tasks body (or one of its
+ * batch) or a line of `submit --file`. */
+struct submit_json_task {
+	struct submit_opts o;      /* strings borrowed from the object's tree,
+	                              or from max_runs below */
+	const char *type;          /* borrowed likewise */
+	char *params;              /* owned: the exact JSON text, or NULL */
+	char max_runs[40];
+};
+
+/*
+ * Reads the fields of task object item (borrowed; av: the same object
+ * marshalled with exact numbers, tf_marshal_value_json_text()) into *jt
+ * (free it with submit_json_task_free() whatever this returns): type,
+ * params, at, every, cron, tz, max_runs, until, ns, id, max_attempts, name
+ * and description; null is the same as absent, any other field is refused.
+ * Returns 0, or EXIT_USAGE / EXIT_FAILED with a message naming the field.
+ */
+int submit_parse_task(const cJSON *item, const cJSON *av,
+    struct submit_json_task *jt, char *err, size_t errlen);
+
+void submit_json_task_free(struct submit_json_task *jt);
+
+/* Reads a JSON body's "params" field f (borrowed; an object) as its exact
+ * text from av (borrowed: the same body marshalled) into *out (caller frees
+ * with tf_free()), and checks it as submit does. Returns 0 or EXIT_USAGE
+ * with the reason in err. */
+int submit_read_params_field(const cJSON *f, const cJSON *av, char **out,
+    char *err, size_t errlen);
+
 /* Frees what submit_spec_build() put into s; s may be NULL. */
 void submit_spec_free(struct submit_spec *s);
 

@@ -82,6 +82,17 @@ tf_ddb_get_item_async(struct tf_aws *aws, struct tf_loop *loop,
 }
 
 enum tf_err
+tf_ddb_put_item_async(struct tf_aws *aws, struct tf_loop *loop,
+    const char *table, const cJSON *item, const struct tf_ddb_expr *e,
+    tf_ddb_async_cb *cb, void *ctx)
+{
+	struct tf_buf *b = tf_aws_scratch(TF_AWS_SCRATCH_REQUEST);
+
+	return start_ddb_async(aws, loop, "PutItem", b == NULL ? TF_ERR_NOMEM :
+	    tf_ddb_put_body(b, table, item, e), b, "Attributes", 0, 0, cb, ctx);
+}
+
+enum tf_err
 tf_ddb_update_item_async(struct tf_aws *aws, struct tf_loop *loop,
     const char *table, const cJSON *key, const struct tf_ddb_expr *e,
     const char *return_values, tf_ddb_async_cb *cb, void *ctx)

@@ -31,6 +31,12 @@ enum tf_err tf_ddb_get_item_async(struct tf_aws *aws, struct tf_loop *loop,
     const char *table, const cJSON *key, bool consistent,
     const struct tf_ddb_expr *e, tf_ddb_async_cb *cb, void *ctx);
 
+/* Writes item (copied), with e's condition when set (e may be NULL);
+ * TF_ERR_CONDITION (final, not retried) when it fails. value is NULL. */
+enum tf_err tf_ddb_put_item_async(struct tf_aws *aws, struct tf_loop *loop,
+    const char *table, const cJSON *item, const struct tf_ddb_expr *e,
+    tf_ddb_async_cb *cb, void *ctx);
+
 /* TF_ERR_CONDITION (final, not retried) when e->condition fails. */
 enum tf_err tf_ddb_update_item_async(struct tf_aws *aws, struct tf_loop *loop,
     const char *table, const cJSON *key, const struct tf_ddb_expr *e,

@@ -524,12 +524,11 @@ put_attr(cJSON *item, const char *name, cJSON *av)
 }
 
 enum tf_err
-tf_task_create(struct tf_aws *aws, const char *table,
-    const struct tf_task_spec *spec, int64_t now_ms, char **id_out,
-    bool *enqueue, char *errbuf, size_t errlen)
+tf_task_create_item(const struct tf_task_spec *spec, int64_t now_ms,
+    cJSON **item_out, const char **id_out, bool *enqueue, char *errbuf,
+    size_t errlen)
 {
 	enum tf_err rc = TF_ERR_INVALID;
-	struct tf_ddb_expr e = { 0 };
 	cJSON *item = NULL, *params = NULL, *sched = NULL;
 	const char *ns = spec->ns ? spec->ns : TF_DEFAULT_NS;
 	const char *ptext = spec->params_json ? spec->params_json : "{}";
@@ -539,6 +538,7 @@ tf_task_create(struct tf_aws *aws, const char *table,
 	    TF_DEFAULT_MAX_ATTEMPTS;
 	bool soon, ok;
 
+	*item_out = NULL;
 	*id_out = NULL;
 	*enqueue = false;
 	if (id == NULL) {
@@ -589,8 +589,6 @@ tf_task_create(struct tf_aws *aws, const char *table,
 	rc = TF_ERR_NOMEM;
 	soon = spec->next_run <= now_ms + (spec->horizon_ms > 0 ? spec->horizon_ms :
 	    TF_ENQUEUE_HORIZON_MS);
-	/* The table's shard count (read once; 16 if that fails, always safe). */
-	(void)tf_due_load(aws, table);
 	tf_task_shard(id, shard);
 	item = cJSON_CreateObject();
 	if (item == NULL)
@@ -632,7 +630,38 @@ tf_task_create(struct tf_aws *aws, const char *table,
 		rc = TF_ERR_TOO_LARGE;
 		goto out;
 	}
-	e.condition = "attribute_not_exists(id)";
+	*id_out = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(item, "id"), "S")->valuestring;
+	*enqueue = soon;
+	*item_out = item;
+	item = NULL;
+	rc = TF_OK;
+out:
+	cJSON_Delete(params);
+	cJSON_Delete(sched);
+	cJSON_Delete(item);
+	return rc;
+}
+
+enum tf_err
+tf_task_create(struct tf_aws *aws, const char *table,
+    const struct tf_task_spec *spec, int64_t now_ms, char **id_out,
+    bool *enqueue, char *errbuf, size_t errlen)
+{
+	struct tf_ddb_expr e = { 0 };
+	cJSON *item = NULL;
+	const char *id;
+	bool soon;
+	enum tf_err rc;
+
+	*id_out = NULL;
+	*enqueue = false;
+	/* The table's shard count (read once; 16 if that fails, always safe). */
+	(void)tf_due_load(aws, table);
+	rc = tf_task_create_item(spec, now_ms, &item, &id, &soon, errbuf, errlen);
+	if (rc != TF_OK)
+		goto out;
+	e.condition = TF_TASK_CREATE_CONDITION;
 	rc = tf_ddb_put_item(aws, table, item, &e);
 	if (rc != TF_OK)
 		goto out;
@@ -643,8 +672,6 @@ tf_task_create(struct tf_aws *aws, const char *table,
 	}
 	*enqueue = soon;
 out:
-	cJSON_Delete(params);
-	cJSON_Delete(sched);
 	cJSON_Delete(item);
 	return rc;
 }

@@ -179,6 +179,19 @@ enum tf_err tf_task_create(struct tf_aws *aws, const char *table,
     const struct tf_task_spec *spec, int64_t now_ms, char **id_out,
     bool *enqueue, char *errbuf, size_t errlen);
 
+/* The condition of a task's first write: its id is free. */
+#define TF_TASK_CREATE_CONDITION "attribute_not_exists(id)"
+
+/* Checks spec and builds the item tf_task_create() writes, without writing
+ * it (task_bulk.h writes many at once). *item: caller frees with
+ * cJSON_Delete(); *id: borrowed from *item (a new UUID when spec->id is
+ * NULL); *enqueue: the task is due within the horizon. The due shard uses
+ * the table's shard count as tf_due_load() left it. TF_ERR_INVALID or
+ * TF_ERR_TOO_LARGE (message in errbuf), TF_ERR_NOMEM. */
+enum tf_err tf_task_create_item(const struct tf_task_spec *spec,
+    int64_t now_ms, cJSON **item, const char **id, bool *enqueue,
+    char *errbuf, size_t errlen);
+
 /* Reads a task (strongly consistent). TF_ERR_NOT_FOUND when absent. */
 enum tf_err tf_task_get(struct tf_aws *aws, const char *table, const char *id,
     struct tf_task *t, char *errbuf, size_t errlen);

@@ -489,8 +489,8 @@ def main():
     ok = st == 201 and len(d.get("tasks", [])) == 3 and all(t.get("created") for t in d["tasks"]) \
         and d["tasks"][2].get("schedule", {}).get("tz") == "Europe/Berlin"
     check("post-batch-201", ok, "%s %s" % (st, d))
-    st, _, d = api.req("POST", "/v1/tasks", {"tasks": [{"type": "noop"}] * 26})
-    check("post-batch-over-25-400", st == 400 and code_of(d) == "invalid_field", "%s %s" % (st, d))
+    st, _, d = api.req("POST", "/v1/tasks", {"tasks": [{"type": "noop"}] * 501})
+    check("post-batch-over-500-400", st == 400 and code_of(d) == "invalid_field", "%s %s" % (st, d))
     # A bad task anywhere in a batch writes nothing.
     st, _, d = api.req("POST", "/v1/tasks", {"tasks": [{"type": "noop", "ns": "batchbad"},
                                                         {"type": "noop", "ns": "batchbad", "every": "soon"}]})
