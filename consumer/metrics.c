@@ -102,6 +102,10 @@ static const char *const service_names[TF_AWS__SERVICES] = {
 	[TF_AWS_DYNAMODB] = "dynamodb",
 	[TF_AWS_SECRETSMANAGER] = "secretsmanager",
 	[TF_AWS_SSM] = "ssm",
+	[TF_AWS_SNS] = "sns",
+	[TF_AWS_LAMBDA] = "lambda",
+	[TF_AWS_EVENTS] = "events",
+	[TF_AWS_SFN] = "states",
 };
 
 struct tf_metrics *

@@ -166,6 +166,8 @@ bool cli_add_counts(cJSON *o, const char *ns,
 /* The commands. */
 int cmd_submit(struct cli *c, int argc, char **argv);
 int cmd_http(struct cli *c, int argc, char **argv);
+/* `taskfleet sqs|sns|lambda|events|sfn`, by argv[0] (cmd_targets.c). */
+int cmd_target(struct cli *c, int argc, char **argv);
 int cmd_get(struct cli *c, int argc, char **argv);
 int cmd_delete(struct cli *c, int argc, char **argv);
 int cmd_list(struct cli *c, int argc, char **argv);

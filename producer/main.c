@@ -31,6 +31,8 @@ usage(FILE *to)
 	    "  init      create the table, its indexes, the queue and its dead-letter queue\n"
 	    "  submit    create a task\n"
 	    "  http      create a task for the http runner (a webhook)\n"
+	    "  sqs | sns | lambda | events | sfn\n"
+	    "            create a task for an AWS target runner (docs/targets.md)\n"
 	    "  get       show one task\n"
 	    "  list      list a namespace's tasks, latest schedule first\n"
 	    "  suspend   stop a task from running until it is resumed\n"
@@ -215,6 +217,11 @@ static const struct command commands[] = {
 	{ "init", cmd_init },
 	{ "submit", cmd_submit },
 	{ "http", cmd_http },
+	{ "sqs", cmd_target },
+	{ "sns", cmd_target },
+	{ "lambda", cmd_target },
+	{ "events", cmd_target },
+	{ "sfn", cmd_target },
 	{ "get", cmd_get },
 	{ "list", cmd_list },
 	{ "suspend", cmd_suspend },

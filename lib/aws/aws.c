@@ -1,9 +1,11 @@
-/* aws.c - signed JSON-protocol calls to AWS with retries. */
+/* aws.c - signed calls to AWS with retries: the JSON protocol, and requests
+ * of other shapes (tf_aws_request). */
 #include "aws/aws.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -22,6 +24,7 @@ struct endpoint {
 	char *url;    /* owned: scheme://host[:port]/path */
 	char *host;   /* owned: the Host header value, port included when given */
 	char *path;   /* owned: the path to sign, "/" at least */
+	char *origin; /* owned: scheme://host[:port], for shaped paths */
 };
 
 struct tf_aws {
@@ -44,17 +47,22 @@ struct tf_aws {
 	size_t n_ops;
 };
 
+/* The signing name is also the endpoint's first label. */
 static const char *const signing_name[TF_AWS__SERVICES] = {
-	"sqs", "dynamodb", "secretsmanager", "ssm"
+	"sqs", "dynamodb", "secretsmanager", "ssm", "sns", "lambda", "events",
+	"states"
 };
+/* X-Amz-Target's prefix and the content type of the JSON services (the JSON
+ * protocol's version: 1.0 or 1.1); NULL for those that take shaped requests
+ * only. */
 static const char *const target_prefix[TF_AWS__SERVICES] = {
-	"AmazonSQS.", "DynamoDB_20120810.", "secretsmanager.", "AmazonSSM."
+	"AmazonSQS.", "DynamoDB_20120810.", "secretsmanager.", "AmazonSSM.", NULL,
+	NULL, "AWSEvents.", "AWSStepFunctions."
 };
-/* The JSON protocol's version: 1.0 for SQS and DynamoDB, 1.1 for the
- * others. */
-static const char *const content_type[TF_AWS__SERVICES] = {
+static const char *const json_type[TF_AWS__SERVICES] = {
 	"application/x-amz-json-1.0", "application/x-amz-json-1.0",
-	"application/x-amz-json-1.1", "application/x-amz-json-1.1"
+	"application/x-amz-json-1.1", "application/x-amz-json-1.1", NULL, NULL,
+	"application/x-amz-json-1.1", "application/x-amz-json-1.0"
 };
 
 static _Thread_local struct tf_aws_error last_error;
@@ -71,7 +79,7 @@ endpoint_parse(struct endpoint *ep, const char *url)
 {
 	enum tf_err rc = TF_ERR_INVALID;
 	CURLU *u = NULL;
-	char *host = NULL, *port = NULL, *path = NULL;
+	char *host = NULL, *port = NULL, *path = NULL, *scheme = NULL;
 	size_t len;
 
 	memset(ep, 0, sizeof(*ep));
@@ -86,6 +94,8 @@ endpoint_parse(struct endpoint *ep, const char *url)
 		port = NULL;
 	if (curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
 		goto out;
+	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
+		goto out;
 	rc = TF_ERR_NOMEM;
 	ep->url = tf_strdup(url);
 	len = strlen(host) + (port ? strlen(port) + 1 : 0) + 1;
@@ -94,8 +104,13 @@ endpoint_parse(struct endpoint *ep, const char *url)
 	if (ep->url == NULL || ep->host == NULL || ep->path == NULL)
 		goto out;
 	snprintf(ep->host, len, "%s%s%s", host, port ? ":" : "", port ? port : "");
+	len = strlen(scheme) + 3 + strlen(ep->host) + 1;
+	if ((ep->origin = tf_malloc(len)) == NULL)
+		goto out;
+	snprintf(ep->origin, len, "%s://%s", scheme, ep->host);
 	rc = TF_OK;
 out:
+	curl_free(scheme);
 	curl_free(host);
 	curl_free(port);
 	curl_free(path);
@@ -104,6 +119,7 @@ out:
 		tf_free(ep->url);
 		tf_free(ep->host);
 		tf_free(ep->path);
+		tf_free(ep->origin);
 		memset(ep, 0, sizeof(*ep));
 	}
 	return rc;
@@ -120,6 +136,7 @@ tf_aws_free(struct tf_aws *aws)
 		tf_free(aws->ep[i].url);
 		tf_free(aws->ep[i].host);
 		tf_free(aws->ep[i].path);
+		tf_free(aws->ep[i].origin);
 	}
 	tf_http_pool_free(aws->http);
 	tf_free(aws->region);
@@ -346,6 +363,41 @@ set_error(struct tf_aws_error *e, enum tf_err code, long status,
 	e->attempts = attempts;
 }
 
+bool
+tf_aws_xml_text(const char *body, size_t len, const char *tag, char *out,
+    size_t outlen)
+{
+	char open[32], close[32];
+	const char *a, *b;
+
+	snprintf(open, sizeof(open), "<%s>", tag);
+	snprintf(close, sizeof(close), "</%s>", tag);
+	a = memmem(body, len, open, strlen(open));
+	if (a == NULL)
+		return false;
+	a += strlen(open);
+	b = memmem(a, len - (size_t)(a - body), close, strlen(close));
+	if (b == NULL)
+		return false;
+	snprintf(out, outlen, "%.*s", (int)(b - a), a);
+	return true;
+}
+
+/* The query protocol's error (<ErrorResponse><Error><Code>...): its code
+ * and message, when body is one. */
+static void
+xml_error(const char *body, size_t len, char *type, size_t typelen,
+    char *message, size_t msglen)
+{
+	char code[128];
+
+	if (body == NULL || memmem(body, len, "<Error>", 7) == NULL ||
+	    !tf_aws_xml_text(body, len, "Code", code, sizeof(code)))
+		return;
+	snprintf(type, typelen, "%s", bare_type(code));
+	(void)tf_aws_xml_text(body, len, "Message", message, msglen);
+}
+
 void
 tf_aws_parse_error_body(const char *body, size_t len, char *type,
     size_t typelen, char *message, size_t msglen)
@@ -356,8 +408,10 @@ tf_aws_parse_error_body(const char *body, size_t len, char *type,
 	snprintf(type, typelen, "%s", "");
 	snprintf(message, msglen, "%.*s", (int)(len < msglen ? len : msglen), body);
 	doc = cJSON_ParseWithLength(body, len);
-	if (doc == NULL)
+	if (doc == NULL) {
+		xml_error(body, len, type, typelen, message, msglen);
 		return;
+	}
 	t = cJSON_GetObjectItemCaseSensitive(doc, "__type");
 	if (!cJSON_IsString(t))
 		t = cJSON_GetObjectItemCaseSensitive(doc, "code");
@@ -446,34 +500,74 @@ tf_aws_sign(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,
     const char *body, size_t body_len, const struct tf_creds *creds,
     long timeout_ms, const atomic_int *cancel, struct tf_aws_signed *out)
 {
+	return tf_aws_sign_shaped(aws, svc, operation, NULL, body, body_len,
+	    creds, timeout_ms, cancel, out);
+}
+
+enum tf_err
+tf_aws_sign_shaped(struct tf_aws *aws, enum tf_aws_service svc,
+    const char *operation, const struct tf_aws_request *shape,
+    const char *body, size_t body_len, const struct tf_creds *creds,
+    long timeout_ms, const atomic_int *cancel, struct tf_aws_signed *out)
+{
+	static const struct tf_aws_request json_shape;
 	const struct endpoint *ep = &aws->ep[svc];
-	struct tf_sigv4_header sh[5];
+	struct tf_sigv4_header sh[5 + TF_AWS_EXTRA_HEADERS];
 	struct tf_sigv4_request sreq;
 	struct tf_sigv4_key key;
-	size_t n = 0, i;
+	const char *method, *path, *url = ep->url, *ctype;
+	size_t n = 0, i, len;
 	time_t now;
 	enum tf_err rc;
 
+	if (shape == NULL)
+		shape = &json_shape;
 	out->authorization = NULL;
+	out->url = NULL;
 	out->session_token = NULL;
+	if (shape->n_headers > TF_AWS_EXTRA_HEADERS)
+		return TF_ERR_INVALID;
 	if (creds->session_token[0] != '\0') {
 		out->session_token = tf_strdup(creds->session_token);
 		if (out->session_token == NULL)
 			return TF_ERR_NOMEM;
 	}
-	snprintf(out->target, sizeof(out->target), "%s%s", target_prefix[svc],
-	    operation);
+	method = shape->method != NULL ? shape->method : "POST";
+	path = shape->path != NULL ? shape->path : ep->path;
+	ctype = shape->content_type != NULL ? shape->content_type : json_type[svc];
+	if (shape->path != NULL || shape->query != NULL) {
+		len = strlen(ep->origin) + strlen(path) + 2 +
+		    (shape->query != NULL ? strlen(shape->query) : 0);
+		if ((out->url = tf_malloc(len)) == NULL) {
+			tf_aws_signed_free(out);
+			return TF_ERR_NOMEM;
+		}
+		snprintf(out->url, len, "%s%s%s%s", ep->origin, path,
+		    shape->query != NULL ? "?" : "",
+		    shape->query != NULL ? shape->query : "");
+		url = out->url;
+	}
 	now = time(NULL);
 	tf_sigv4_amz_date(now, out->amz_date);
-	sh[n++] = (struct tf_sigv4_header){ "content-type", content_type[svc] };
+	if (ctype != NULL)
+		sh[n++] = (struct tf_sigv4_header){ "content-type", ctype };
 	sh[n++] = (struct tf_sigv4_header){ "host", ep->host };
 	sh[n++] = (struct tf_sigv4_header){ "x-amz-date", out->amz_date };
-	sh[n++] = (struct tf_sigv4_header){ "x-amz-target", out->target };
+	/* The JSON protocol names the operation in X-Amz-Target. */
+	if (shape->path == NULL && shape->content_type == NULL &&
+	    target_prefix[svc] != NULL) {
+		snprintf(out->target, sizeof(out->target), "%s%s",
+		    target_prefix[svc], operation);
+		sh[n++] = (struct tf_sigv4_header){ "x-amz-target", out->target };
+	}
 	if (out->session_token != NULL)
 		sh[n++] = (struct tf_sigv4_header){ "x-amz-security-token",
 		    out->session_token };
+	for (i = 0; i < shape->n_headers; i++)
+		sh[n++] = (struct tf_sigv4_header){ shape->headers[i].name,
+		    shape->headers[i].value };
 	sreq = (struct tf_sigv4_request){
-		.method = "POST", .path = ep->path, .query = NULL,
+		.method = method, .path = path, .query = shape->query,
 		.headers = sh, .n_headers = n,
 		.payload = body, .payload_len = body_len,
 	};
@@ -492,11 +586,11 @@ tf_aws_sign(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,
 	out->headers[n] = (struct tf_http_header){ "authorization",
 	    out->authorization };
 	out->req = (struct tf_http_request){
-		.method = "POST", .url = ep->url, .headers = out->headers,
+		.method = method, .url = url, .headers = out->headers,
 		.n_headers = n + 1, .body = body, .body_len = body_len,
 		.connect_timeout_ms = aws->connect_timeout_ms,
 		.timeout_ms = timeout_ms > 0 ? timeout_ms : aws->timeout_ms,
-		.cancel = cancel,
+		.cancel = cancel, .capture = shape->capture,
 	};
 	return TF_OK;
 }
@@ -506,6 +600,8 @@ tf_aws_signed_free(struct tf_aws_signed *s)
 {
 	tf_free(s->authorization);
 	s->authorization = NULL;
+	tf_free(s->url);
+	s->url = NULL;
 	if (s->session_token != NULL) {
 		/* Do not leave the token in memory longer than needed. */
 		explicit_bzero(s->session_token, strlen(s->session_token));
@@ -514,11 +610,14 @@ tf_aws_signed_free(struct tf_aws_signed *s)
 	}
 }
 
-bool
-tf_aws_attempt_retryable(struct tf_aws *aws, const char *operation, int attempt,
+/* tf_aws_attempt_retryable() with the error type a REST service gave in a
+ * header (hint, "" or NULL when none; "Type:detail" is cut at the colon),
+ * used when the body names none. */
+static bool
+attempt_retryable(struct tf_aws *aws, const char *operation, int attempt,
     enum tf_err send_rc, const struct tf_http_response *resp,
-    const char *errtext, int *throttled, struct tf_aws_error *err,
-    enum tf_err *rc)
+    const char *errtext, const char *hint, int *throttled,
+    struct tf_aws_error *err, enum tf_err *rc)
 {
 	char etype[128], emsg[512];
 
@@ -529,6 +628,9 @@ tf_aws_attempt_retryable(struct tf_aws *aws, const char *operation, int attempt,
 	}
 	tf_aws_parse_error_body(tf_buf_str(&resp->body), resp->body.len,
 	    etype, sizeof(etype), emsg, sizeof(emsg));
+	if (etype[0] == '\0' && hint != NULL && hint[0] != '\0')
+		snprintf(etype, sizeof(etype), "%.*s", (int)strcspn(hint, ":"),
+		    hint);
 	*rc = tf_aws_map_error(etype, resp->status);
 	if (*rc == TF_ERR_THROTTLED) {
 		atomic_fetch_add(&aws->stats.throttles, 1);
@@ -536,6 +638,16 @@ tf_aws_attempt_retryable(struct tf_aws *aws, const char *operation, int attempt,
 	}
 	set_error(err, *rc, resp->status, etype, emsg, operation, attempt);
 	return tf_aws_is_retryable(etype, resp->status);
+}
+
+bool
+tf_aws_attempt_retryable(struct tf_aws *aws, const char *operation, int attempt,
+    enum tf_err send_rc, const struct tf_http_response *resp,
+    const char *errtext, int *throttled, struct tf_aws_error *err,
+    enum tf_err *rc)
+{
+	return attempt_retryable(aws, operation, attempt, send_rc, resp, errtext,
+	    NULL, throttled, err, rc);
 }
 
 long
@@ -587,6 +699,7 @@ tf_aws_call_end(struct tf_aws *aws, enum tf_aws_service svc,
 /* Signs and sends one attempt. TF_OK: resp holds an HTTP answer. */
 static enum tf_err
 send_signed(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,
+    const struct tf_aws_request *shape,
     const char *body, size_t body_len, long timeout_ms,
     const atomic_int *cancel, struct tf_http_response *resp,
     char *errtext, size_t errlen)
@@ -600,8 +713,8 @@ send_signed(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,
 		snprintf(errtext, errlen, "no credentials: %s", tf_strerror(rc));
 		return TF_ERR_CREDENTIALS;
 	}
-	rc = tf_aws_sign(aws, svc, operation, body, body_len, &creds, timeout_ms,
-	    cancel, &sig);
+	rc = tf_aws_sign_shaped(aws, svc, operation, shape, body, body_len, &creds,
+	    timeout_ms, cancel, &sig);
 	explicit_bzero(&creds, sizeof(creds));
 	if (rc != TF_OK)
 		return rc;
@@ -637,7 +750,7 @@ tf_aws_call_text(struct tf_aws *aws, enum tf_aws_service svc,
 	*reply = empty;
 	for (attempt = 1;; attempt++) {
 		errtext[0] = '\0';
-		rc = send_signed(aws, svc, operation, body, len, timeout_ms,
+		rc = send_signed(aws, svc, operation, NULL, body, len, timeout_ms,
 		    opts->cancel, &resp, errtext, sizeof(errtext));
 		if (rc == TF_OK && resp.status == 200)
 			goto out;
@@ -656,6 +769,65 @@ out:
 	*reply = resp.body;
 	if (rc != TF_OK)
 		tf_buf_reset(reply);
+	return rc;
+}
+
+enum tf_err
+tf_aws_request(struct tf_aws *aws, enum tf_aws_service svc,
+    const char *operation, const struct tf_aws_request *shape,
+    const char *body, size_t len, const struct tf_aws_call_opts *opts,
+    struct tf_http_response *resp)
+{
+	static const struct tf_aws_call_opts defaults;
+	struct tf_aws_request with_type;
+	struct tf_http_capture capture, *want;
+	char errtext[256];
+	long timeout_ms, delay;
+	size_t i, slot = TF_HTTP_CAPTURE_MAX;
+	int attempt = 0, retried_cost = 0, throttled = 0;
+	enum tf_err rc = TF_ERR_NOMEM;
+
+	if (opts == NULL)
+		opts = &defaults;
+	if (body == NULL) {
+		body = "";
+		len = 0;
+	}
+	timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : aws->timeout_ms;
+	/* The error type of a REST answer comes in a header: capture it
+	 * alongside whatever the caller wants (in the first free slot of the
+	 * caller's list, where it stays). */
+	memset(&with_type, 0, sizeof(with_type));
+	if (shape != NULL)
+		with_type = *shape;
+	want = shape != NULL && shape->capture != NULL ? shape->capture : &capture;
+	if (want == &capture)
+		memset(&capture, 0, sizeof(capture));
+	for (i = 0; i < TF_HTTP_CAPTURE_MAX && slot == TF_HTTP_CAPTURE_MAX; i++)
+		if (want->names[i] == NULL ||
+		    strcasecmp(want->names[i], "x-amzn-errortype") == 0)
+			slot = i;
+	if (slot < TF_HTTP_CAPTURE_MAX && want->names[slot] == NULL)
+		want->names[slot] = "x-amzn-errortype";
+	with_type.capture = want;
+	for (attempt = 1;; attempt++) {
+		errtext[0] = '\0';
+		rc = send_signed(aws, svc, operation, &with_type, body, len,
+		    timeout_ms, opts->cancel, resp, errtext, sizeof(errtext));
+		if (rc == TF_OK && resp->status >= 200 && resp->status <= 299)
+			goto out;
+		if (!attempt_retryable(aws, operation, attempt, rc, resp, errtext,
+		    slot < TF_HTTP_CAPTURE_MAX ? want->values[slot] : NULL,
+		    &throttled, &last_error, &rc) || opts->no_retry)
+			goto out;
+		delay = tf_aws_retry_delay(aws, operation, attempt, opts->cancel, &rc,
+		    &last_error, &retried_cost);
+		if (delay < 0)
+			goto out;
+		sleep_cancellable(delay, opts->cancel);
+	}
+out:
+	tf_aws_call_end(aws, svc, operation, attempt, throttled, retried_cost, rc);
 	return rc;
 }
 

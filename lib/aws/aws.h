@@ -1,6 +1,8 @@
 /*
  * aws.h - calling AWS services that speak the JSON protocol (SQS, DynamoDB,
- * Secrets Manager, SSM).
+ * Secrets Manager, SSM, EventBridge, Step Functions), and with
+ * tf_aws_request() those that do not (SNS's query protocol, Lambda's REST
+ * API).
  *
  * tf_aws_call() builds the POST, signs it with SigV4 (credentials from the
  * chain, refreshed as needed), sends it over kept-alive connections, and
@@ -32,6 +34,10 @@ enum tf_aws_service {
 	TF_AWS_DYNAMODB,
 	TF_AWS_SECRETSMANAGER,   /* `serve`'s API keys (aws/secrets.h) */
 	TF_AWS_SSM,              /* the same from Parameter Store */
+	TF_AWS_SNS,              /* query protocol: tf_aws_request() */
+	TF_AWS_LAMBDA,           /* REST: tf_aws_request() */
+	TF_AWS_EVENTS,           /* EventBridge, JSON 1.1 */
+	TF_AWS_SFN,              /* Step Functions ("states"), JSON 1.0 */
 	TF_AWS__SERVICES
 };
 
@@ -101,6 +107,37 @@ enum tf_err tf_aws_call_text(struct tf_aws *aws, enum tf_aws_service svc,
     const char *operation, const char *body, size_t len,
     const struct tf_aws_call_opts *opts, struct tf_buf *reply);
 
+/* The shape of a request tf_aws_call() cannot send: another method, path,
+ * content type or extra headers (the query protocol of SNS, Lambda's REST
+ * API). Everything is borrowed for the call. */
+struct tf_aws_request {
+	const char *method;          /* NULL: "POST" */
+	const char *path;            /* the path as sent, percent-encoded,
+	                                replacing the endpoint's; NULL: the
+	                                endpoint's */
+	const char *query;           /* without '?', encoded; NULL: none */
+	const char *content_type;    /* NULL: the service's JSON type */
+	const struct tf_http_header *headers;  /* extra headers, all signed */
+	size_t n_headers;            /* at most TF_AWS_EXTRA_HEADERS */
+	struct tf_http_capture *capture;  /* response headers to keep; may be
+	                                     NULL; the call adds
+	                                     x-amzn-errortype to a free slot */
+};
+#define TF_AWS_EXTRA_HEADERS 3
+
+/* Sends one operation shaped by shape (NULL: as tf_aws_call() does) with
+ * the same signing, retries and budget as tf_aws_call(). A 2xx answer is
+ * TF_OK: resp (initialised by the caller) holds its status and body, the
+ * caller frees it with tf_http_response_free(). Any other answer is an
+ * error as for tf_aws_call(), its type read from a JSON body, an XML
+ * <Error><Code> (the query protocol) or the X-Amzn-ErrorType header (REST);
+ * resp then still holds the last answer (status 0 after a transport
+ * failure). */
+enum tf_err tf_aws_request(struct tf_aws *aws, enum tf_aws_service svc,
+    const char *operation, const struct tf_aws_request *shape,
+    const char *body, size_t len, const struct tf_aws_call_opts *opts,
+    struct tf_http_response *resp);
+
 /* The calling thread's buffers for one call at a time: its request body
  * and its answer (tf_aws_call_text). */
 enum tf_aws_scratch {
@@ -153,6 +190,13 @@ enum tf_err tf_aws_map_error(const char *type, long http_status);
 void tf_aws_parse_error_body(const char *body, size_t len, char *type,
     size_t typelen, char *message, size_t msglen);
 
+/* The text of the first <tag>...</tag> in body (len bytes) into out (cut
+ * to fit); false when there is none. For the query protocol's answers
+ * (SNS): no entity decoding, which the ids and codes read this way never
+ * need. */
+bool tf_aws_xml_text(const char *body, size_t len, const char *tag,
+    char *out, size_t outlen);
+
 /* True when an error of this type and status is worth retrying. */
 int tf_aws_is_retryable(const char *type, long http_status);
 
@@ -167,8 +211,9 @@ struct tf_aws_signed {
 	struct tf_http_request req;       /* points into this struct, at the
 	                                     client's endpoint and at the body
 	                                     given to tf_aws_sign() */
-	struct tf_http_header headers[6];
+	struct tf_http_header headers[7 + TF_AWS_EXTRA_HEADERS];
 	char target[128];                 /* X-Amz-Target */
+	char *url;                        /* owned when the shape gave a path */
 	char amz_date[17];
 	char *authorization;              /* owned */
 	char *session_token;              /* owned: a copy of the credentials'
@@ -186,6 +231,13 @@ enum tf_err tf_aws_sign(struct tf_aws *aws, enum tf_aws_service svc,
     struct tf_aws_signed *out);
 /* Frees the signature and wipes the session token's copy. */
 void tf_aws_signed_free(struct tf_aws_signed *s);
+
+/* tf_aws_sign() for a request of another shape (tf_aws_request); shape
+ * and its strings must outlive the request. */
+enum tf_err tf_aws_sign_shaped(struct tf_aws *aws, enum tf_aws_service svc,
+    const char *operation, const struct tf_aws_request *shape,
+    const char *body, size_t body_len, const struct tf_creds *creds,
+    long timeout_ms, const atomic_int *cancel, struct tf_aws_signed *out);
 
 /* Judges a failed attempt: send_rc is the transport's result; when it is
  * TF_OK, resp (borrowed) holds an answer other than 200. Fills *err and the

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 
@@ -111,6 +112,33 @@ on_body(char *data, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+/* Keeps the response headers the request asked for (tf_http_capture). */
+static size_t
+on_header(char *data, size_t size, size_t nmemb, void *userdata)
+{
+	struct tf_http_xfer *t = userdata;
+	size_t n = size * nmemb, len, i;
+	const char *colon = memchr(data, ':', n);
+	const char *v, *end = data + n;
+
+	if (colon == NULL)
+		return n;
+	len = (size_t)(colon - data);
+	for (i = 0; i < TF_HTTP_CAPTURE_MAX && t->capture->names[i] != NULL; i++) {
+		if (strlen(t->capture->names[i]) != len ||
+		    strncasecmp(t->capture->names[i], data, len) != 0)
+			continue;
+		for (v = colon + 1; v < end && (*v == ' ' || *v == '\t'); v++)
+			;
+		while (end > v && (end[-1] == '\r' || end[-1] == '\n' ||
+		    end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		snprintf(t->capture->values[i], sizeof(t->capture->values[i]),
+		    "%.*s", (int)(end - v), v);
+	}
+	return n;
+}
+
 static int
 on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
     curl_off_t ultotal, curl_off_t ulnow)
@@ -194,6 +222,9 @@ prepare(CURL *c, const struct tf_http_request *req, struct tf_http_xfer *t,
 	t->max_response = req->max_response ? req->max_response : 16u << 20;
 	t->too_large = 0;
 	t->cancel = req->cancel;
+	t->capture = req->capture;
+	for (i = 0; t->capture != NULL && i < TF_HTTP_CAPTURE_MAX; i++)
+		t->capture->values[i][0] = '\0';
 
 	curl_easy_reset(c);
 	curl_easy_setopt(c, CURLOPT_URL, req->url);
@@ -215,6 +246,10 @@ prepare(CURL *c, const struct tf_http_request *req, struct tf_http_xfer *t,
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t->curl_err);
+	if (t->capture != NULL) {
+		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+		curl_easy_setopt(c, CURLOPT_HEADERDATA, t);
+	}
 	if (req->cancel != NULL) {
 		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
@@ -269,6 +304,8 @@ tf_http_xfer_release(CURL *c, struct tf_http_xfer *t)
 		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
 		curl_easy_setopt(c, CURLOPT_XFERINFODATA, NULL);
+		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, NULL);
+		curl_easy_setopt(c, CURLOPT_HEADERDATA, NULL);
 	}
 	curl_slist_free_all(t->headers);
 	t->headers = NULL;

@@ -28,6 +28,16 @@ struct tf_http_header {
 	const char *value;  /* borrowed; must not contain CR or LF */
 };
 
+/* Response headers a caller wants to read (an AWS error type, a Lambda
+ * function error): filled by the transfer, "" for a header that did not
+ * come. Names are matched without regard to case; a value longer than
+ * the buffer is cut. */
+#define TF_HTTP_CAPTURE_MAX 4
+struct tf_http_capture {
+	const char *names[TF_HTTP_CAPTURE_MAX];  /* borrowed; NULL ends the list */
+	char values[TF_HTTP_CAPTURE_MAX][256];
+};
+
 struct tf_http_request {
 	const char *method;                     /* "GET", "POST", "PUT", ... */
 	const char *url;                        /* borrowed */
@@ -41,6 +51,8 @@ struct tf_http_request {
 	                                           the transfer within ~100 ms */
 	size_t max_response;                    /* 0: 16 MiB; larger bodies fail
 	                                           with TF_ERR_TOO_LARGE */
+	struct tf_http_capture *capture;        /* optional, borrowed: response
+	                                           headers to keep */
 };
 
 struct tf_http_response {
@@ -72,6 +84,7 @@ struct tf_http_xfer {
 	int too_large;
 	const atomic_int *cancel;       /* borrowed */
 	struct curl_slist *headers;     /* owned; freed by tf_http_xfer_release() */
+	struct tf_http_capture *capture;  /* borrowed from the request; may be NULL */
 	char curl_err[CURL_ERROR_SIZE];
 };
 

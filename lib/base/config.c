@@ -110,6 +110,11 @@ tf_config_load(struct tf_config *cfg, char *errbuf, size_t errlen)
 	static const char *const ddb_vars[] = { "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL", NULL };
 	static const char *const sm_vars[] = { "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL", NULL };
 	static const char *const ssm_vars[] = { "AWS_ENDPOINT_URL_SSM", "AWS_ENDPOINT_URL", NULL };
+	/* The services of the AWS target runners (docs/targets.md). */
+	static const char *const sns_vars[] = { "AWS_ENDPOINT_URL_SNS", "AWS_ENDPOINT_URL", NULL };
+	static const char *const lambda_vars[] = { "AWS_ENDPOINT_URL_LAMBDA", "AWS_ENDPOINT_URL", NULL };
+	static const char *const events_vars[] = { "AWS_ENDPOINT_URL_EVENTBRIDGE", "AWS_ENDPOINT_URL", NULL };
+	static const char *const sfn_vars[] = { "AWS_ENDPOINT_URL_SFN", "AWS_ENDPOINT_URL", NULL };
 	static const char *const table_vars[] = { "TASKFLEET_TABLE", NULL };
 	static const char *const url_vars[] = { "TASKFLEET_QUEUE_URL", NULL };
 	static const char *const queue_vars[] = { "TASKFLEET_QUEUE", NULL };
@@ -131,6 +136,10 @@ tf_config_load(struct tf_config *cfg, char *errbuf, size_t errlen)
 	    (rc = set_from_env(&cfg->endpoint[TF_AWS_DYNAMODB], ddb_vars, NULL)) != TF_OK ||
 	    (rc = set_from_env(&cfg->endpoint[TF_AWS_SECRETSMANAGER], sm_vars, NULL)) != TF_OK ||
 	    (rc = set_from_env(&cfg->endpoint[TF_AWS_SSM], ssm_vars, NULL)) != TF_OK ||
+	    (rc = set_from_env(&cfg->endpoint[TF_AWS_SNS], sns_vars, NULL)) != TF_OK ||
+	    (rc = set_from_env(&cfg->endpoint[TF_AWS_LAMBDA], lambda_vars, NULL)) != TF_OK ||
+	    (rc = set_from_env(&cfg->endpoint[TF_AWS_EVENTS], events_vars, NULL)) != TF_OK ||
+	    (rc = set_from_env(&cfg->endpoint[TF_AWS_SFN], sfn_vars, NULL)) != TF_OK ||
 	    (rc = set_from_env(&cfg->table, table_vars, TF_DEFAULT_TABLE)) != TF_OK ||
 	    (rc = set_from_env(&cfg->queue_url, url_vars, NULL)) != TF_OK ||
 	    (rc = set_from_env(&cfg->queue_name, queue_vars, TF_DEFAULT_QUEUE)) != TF_OK ||

@@ -22,7 +22,8 @@ struct tf_config {
 	char *region;           /* AWS_REGION, AWS_DEFAULT_REGION, the profile's
 	                           region, then us-east-1 */
 	char *endpoint[TF_AWS__SERVICES];  /* AWS_ENDPOINT_URL_SQS / _DYNAMODB /
-	                           _SECRETS_MANAGER / _SSM, then
+	                           _SECRETS_MANAGER / _SSM / _SNS / _LAMBDA /
+	                           _EVENTBRIDGE / _SFN, then
 	                           AWS_ENDPOINT_URL; NULL: public endpoint */
 	char *table;            /* TASKFLEET_TABLE */
 	char *queue_url;        /* TASKFLEET_QUEUE_URL; NULL: resolve queue_name */

@@ -11,9 +11,11 @@
  * Each input line is one task:
  *
  *     {"id": "t1", "type": "http", "params": {...}, "iteration": 0,
- *      "attempt": 1, "deadline_ms": 0, "cancel_after_ms": 0}
+ *      "attempt": 1, "deadline_ms": 0, "cancel_after_ms": 0,
+ *      "target_ms": 0}
  *
  * (everything but params optional; type defaults to the only runner;
+ * target_ms, when the run was due, defaults to now;
  * cancel_after_ms > 0 makes the host report the run cancelled that long
  * after it started, < 0 cancelled from the start). Each output line is
  *
@@ -175,7 +177,9 @@ run_line(const struct tf_runner_set *set, const char *line)
 	view.iteration = (int64_t)number_or(in, "iteration", 0);
 	view.attempt = (int32_t)number_or(in, "attempt", 1);
 	view.max_attempts = (int32_t)number_or(in, "max_attempts", 5);
-	view.target_ms = tf_now_ms();
+	view.target_ms = (int64_t)number_or(in, "target_ms", 0);
+	if (view.target_ms == 0)
+		view.target_ms = tf_now_ms();
 	view.deadline_ms = (int64_t)number_or(in, "deadline_ms", 0);
 	view.host = &host;
 	view.ctx = &ctx;

@@ -1,0 +1,49 @@
+/*
+ * target_run.h - the runner side of the AWS targets: what runners/sqs,
+ * runners/sns, runners/lambda, runners/eventbridge and
+ * runners/stepfunctions export, each for its own kind (docs/targets.md).
+ *
+ * A run parses the task's params (target.h), fills the payload's
+ * placeholders, makes one AWS call (with lib/aws's retries: throttling, 5xx
+ * and dropped connections are retried within the call under the retry
+ * budget) and judges the answer:
+ *
+ *   accepted                                success; the result records the
+ *                                           message id, event id, execution
+ *                                           ARN or the function's answer
+ *   throttled, 5xx, timeout, no credentials retry (TF_RUN_RETRY)
+ *   any other error (validation, not found, permanent failure
+ *   access denied), bad params              (TF_RUN_FAILED)
+ *
+ * Configuration (TASKFLEET_RUNNER_CONFIG_<NAME>, a JSON object):
+ *   max_attempts   attempts of one AWS call, 1 to 10; default 3
+ *   timeout_ms     per attempt, 100 to 60000; default 10000
+ * Region and endpoints come from the consumer's settings (AWS_REGION,
+ * AWS_ENDPOINT_URL_SQS / _SNS / _LAMBDA / _EVENTBRIDGE / _SFN); a task's
+ * own region gets its own client, kept for the runner's lifetime.
+ */
+#ifndef TF_TARGET_RUN_H
+#define TF_TARGET_RUN_H
+
+#include <stddef.h>
+
+#include <taskfleet/runner.h>
+
+#include "target/target.h"
+
+/* init(): *state is the runner's; free with tf_target_runner_fini(). */
+int tf_target_runner_init(enum tf_target_kind kind,
+    const struct tf_host_api *host, const char *config_json, void **state);
+
+/* run(): one run of task (see above). */
+void tf_target_runner_run(void *state, const struct tf_task_view *task,
+    struct tf_run_result *result);
+
+void tf_target_runner_fini(void *state);
+
+/* validate(): tf_target_parse() of the params, the check run() makes
+ * first. Returns 0, or -1 with the reason in error. */
+int tf_target_runner_validate(enum tf_target_kind kind, const char *params,
+    size_t len, char *error, size_t error_size);
+
+#endif /* TF_TARGET_RUN_H */
