@@ -848,21 +848,35 @@ bind_lease(struct tf_ddb_expr *e, int64_t gen, const char *owner)
 #define LEASE_CONDITION "gen = :g AND lease_owner = :me AND #st = :processing"
 
 enum tf_err
+tf_task_extend_lease_build(struct tf_ddb_expr *e, int64_t gen,
+    const char *owner, int64_t until_ms)
+{
+	enum tf_err rc;
+
+	memset(e, 0, sizeof(*e));
+	e->update = "SET lease_until = :lu, due_at = :lda";
+	e->condition = LEASE_CONDITION;
+	rc = bind_lease(e, gen, owner);
+	if (rc == TF_OK)
+		rc = tf_ddb_expr_value_n(e, ":lu", until_ms);
+	if (rc == TF_OK)
+		rc = tf_ddb_expr_value_n(e, ":lda", tf_due_at_lease(NULL, until_ms));
+	if (rc != TF_OK)
+		tf_ddb_expr_free(e);
+	return rc;
+}
+
+enum tf_err
 tf_task_extend_lease(struct tf_aws *aws, const char *table, const char *id,
     int64_t gen, const char *owner, int64_t until_ms)
 {
-	struct tf_ddb_expr e = { 0 };
+	struct tf_ddb_expr e;
 	enum tf_err rc;
 
-	e.update = "SET lease_until = :lu, due_at = :lda";
-	e.condition = LEASE_CONDITION;
-	rc = bind_lease(&e, gen, owner);
-	if (rc == TF_OK)
-		rc = tf_ddb_expr_value_n(&e, ":lu", until_ms);
-	if (rc == TF_OK)
-		rc = tf_ddb_expr_value_n(&e, ":lda", tf_due_at_lease(NULL, until_ms));
-	if (rc == TF_OK)
-		rc = update_task(aws, table, id, &e, NULL, NULL, 0);
+	rc = tf_task_extend_lease_build(&e, gen, owner, until_ms);
+	if (rc != TF_OK)
+		return rc;
+	rc = update_task(aws, table, id, &e, NULL, NULL, 0);
 	tf_ddb_expr_free(&e);
 	return rc;
 }

@@ -1,5 +1,5 @@
-/* task_async.c - the claim, the outcome write and the next message on an
- * event loop (see task_async.h). */
+/* task_async.c - the claim, the outcome write, the lease extension and the
+ * next message on an event loop (see task_async.h). */
 #include "task/task_async.h"
 
 #include <stdio.h>
@@ -396,6 +396,59 @@ tf_task_chain_async(struct tf_aws *aws, struct tf_loop *loop,
 		return;
 fail:
 	end_early(loop, claim_report, k, rc);
+}
+
+/* ---- the lease extension ----------------------------------------------------- */
+
+struct extend_call {
+	tf_task_extend_cb *cb;
+	void *ctx;
+};
+
+static void
+extend_report(void *call, enum tf_err rc)
+{
+	struct extend_call *x = call;
+
+	x->cb(x->ctx, rc);
+	tf_free(x);
+}
+
+static void
+on_extended(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
+    const struct tf_aws_error *err)
+{
+	(void)err;
+	cJSON_Delete(value);
+	cJSON_Delete(next_key);
+	extend_report(ctx, rc);
+}
+
+void
+tf_task_extend_lease_async(struct tf_aws *aws, struct tf_loop *loop,
+    const char *table, const char *id, int64_t gen, const char *owner,
+    int64_t until_ms, tf_task_extend_cb *cb, void *ctx)
+{
+	struct extend_call *x = tf_malloc(sizeof(*x));
+	struct tf_ddb_expr e;
+	cJSON *key = NULL;
+	enum tf_err rc = TF_ERR_NOMEM;
+
+	if (x == NULL) {
+		cb(ctx, TF_ERR_NOMEM);
+		return;
+	}
+	*x = (struct extend_call){ cb, ctx };
+	key = tf_task_key(id);
+	if (key != NULL && (rc = tf_task_extend_lease_build(&e, gen, owner,
+	    until_ms)) == TF_OK) {
+		rc = tf_ddb_update_item_async(aws, loop, table, key, &e, NULL,
+		    on_extended, x);
+		tf_ddb_expr_free(&e);
+	}
+	cJSON_Delete(key);
+	if (rc != TF_OK)
+		end_early(loop, extend_report, x, rc);
 }
 
 /* ---- the next message ------------------------------------------------------- */

@@ -1,8 +1,9 @@
 /*
  * task_async.h - the consumer's hot-path task writes on an event loop
- * (lib/loop): the claim, the outcome write and the next message, built and
- * judged exactly as tf_task_claim(), tf_task_finish() and
- * tf_task_send_message() do (task_write.h), sent with tf_aws_call_async()
+ * (lib/loop): the claim, the outcome write, the lease extension and the
+ * next message, built and judged exactly as tf_task_claim(),
+ * tf_task_finish(), tf_task_extend_lease() and tf_task_send_message() do
+ * (task_write.h), sent with tf_aws_call_async()
  * and never blocking the loop: where the synchronous calls read the item
  * again (a claim or outcome write retried after a lost reply, a suspend
  * requested during the run) these read it with an asynchronous GetItem.
@@ -60,6 +61,15 @@ void tf_task_chain_async(struct tf_aws *aws, struct tf_loop *loop,
     const char *table, const struct tf_task *t, struct tf_task_outcome *o,
     int64_t now_ms, const char *owner, int64_t lease_ms, tf_task_claim_cb *cb,
     void *ctx);
+
+/* A lease extension's end: rc as tf_task_extend_lease() returns it
+ * (TF_ERR_CONDITION: the lease is lost). */
+typedef void tf_task_extend_cb(void *ctx, enum tf_err rc);
+
+/* tf_task_extend_lease() on the loop; the strings are copied. */
+void tf_task_extend_lease_async(struct tf_aws *aws, struct tf_loop *loop,
+    const char *table, const char *id, int64_t gen, const char *owner,
+    int64_t until_ms, tf_task_extend_cb *cb, void *ctx);
 
 /* A send's end; err (borrowed) says what failed. */
 typedef void tf_task_send_cb(void *ctx, enum tf_err rc, const char *err);

@@ -34,6 +34,15 @@ enum tf_err tf_task_claim_build(struct tf_ddb_expr *e, const char *id,
 bool tf_task_claim_is(const struct tf_task *t, int64_t msg_gen,
     const char *token);
 
+/*
+ * Builds the lease extension of tf_task_extend_lease() (lease_until and
+ * due_at to until_ms, conditional on generation gen, this owner and
+ * PROCESSING) into *e (zeroed first; caller frees it with tf_ddb_expr_free()
+ * on TF_OK). TF_ERR_NOMEM (e freed).
+ */
+enum tf_err tf_task_extend_lease_build(struct tf_ddb_expr *e, int64_t gen,
+    const char *owner, int64_t until_ms);
+
 /* Logs that a lost claim reply was found applied (task id, borrowed). */
 void tf_task_log_claim_recovered(const char *id);
 
