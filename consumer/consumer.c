@@ -181,6 +181,7 @@ tf_consumer_start(struct tf_consumer *c)
 	struct tf_heartbeat_opts ho;
 	struct tf_sweeper_opts so;
 	struct tf_watchdog_opts wo;
+	struct tf_loop_config loop_cfg = { 0 };
 	int threads;
 	enum tf_err rc;
 
@@ -251,7 +252,8 @@ tf_consumer_start(struct tf_consumer *c)
 	rc = tf_runpool_start(threads, &c->pool);
 	if (rc != TF_OK)
 		return rc;
-	rc = tf_loop_new(NULL, &c->loop);
+	loop_cfg.hook_host_connections = c->o.http_host_connections;
+	rc = tf_loop_new(&loop_cfg, &c->loop);
 	if (rc != TF_OK)
 		return rc;
 	rc = tf_deleter_start(c->ctx->aws, c->loop, c->ctx->queue_url,

@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "async_run.h"
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/clock.h"
@@ -124,6 +125,9 @@ static const struct tf_host_api host = {
 	.now_ms = host_now_ms,
 	.set_params = host_set_params,
 	.set_result = host_set_result,
+	.complete = tf_async_complete,
+	.http = tf_async_http,
+	.after = tf_async_after,
 };
 
 const struct tf_host_api *

@@ -11,6 +11,8 @@
 
 #include "consumer.h"
 
+struct tf_async_run;
+
 /* The largest params or result document a runner may hand back. */
 #define TF_HOST_MAX_DOCUMENT (350 * 1024)
 
@@ -22,6 +24,8 @@ struct tf_run_ctx {
 	const char *runner;           /* borrowed */
 	char *new_params;             /* owned; set by set_params */
 	char *result_json;            /* owned; set by set_result */
+	struct tf_async_run *async;   /* owned by async_run.c while a run begun
+	                                 with start() is pending; else NULL */
 };
 
 /* The host table passed to every runner; static, valid for the process. */

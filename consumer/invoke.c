@@ -263,9 +263,10 @@ tf_run_overrun(struct tf_run_result *result, struct tf_run_ctx *ctx,
 	tf_run_ctx_clear(ctx);
 }
 
-void
-tf_consumer_invoke(struct tf_consumer *c, const struct tf_loaded_runner *lr,
-    struct tf_task_view *view, struct tf_run_result *result,
+/* Sets the run's deadline (in ctx->f and view) from lr's time limit, now;
+ * returns it (0: none). */
+static int64_t
+set_deadline(const struct tf_loaded_runner *lr, struct tf_task_view *view,
     struct tf_run_ctx *ctx)
 {
 	int64_t limit = tf_loaded_runner_time_limit_ms(lr), deadline = 0;
@@ -275,13 +276,63 @@ tf_consumer_invoke(struct tf_consumer *c, const struct tf_loaded_runner *lr,
 	if (ctx->f != NULL)
 		ctx->f->deadline_ms = deadline;
 	view->deadline_ms = deadline;
+	return deadline;
+}
+
+/* A run that ends after its deadline did not keep to its limit: whatever
+ * it reports is not taken. */
+static void
+check_overrun(const struct tf_loaded_runner *lr, int64_t deadline,
+    struct tf_run_result *result, struct tf_run_ctx *ctx)
+{
+	if (deadline > 0 && tf_now_ms() >= deadline)
+		tf_run_overrun(result, ctx, tf_loaded_runner_time_limit_ms(lr));
+}
+
+bool
+tf_consumer_begin(struct tf_consumer *c, const struct tf_loaded_runner *lr,
+    struct tf_task_view *view, struct tf_run_result *result,
+    struct tf_run_ctx *ctx, int slot, tf_async_done_fn *done, void *arg)
+{
+	int64_t deadline = set_deadline(lr, view, ctx);
+	bool pending;
+
+	if (tf_async_run_begin(c, ctx, slot, done, arg) != TF_OK) {
+		result->outcome = TF_RUN_RETRY;
+		snprintf(result->error, result->error_size, "consumer %s could not "
+		    "begin the run on its event loop", c->o.owner);
+		return false;
+	}
+	tf_journal_enter(c->journal, slot);
+	pending = tf_runner_start(lr, view, result);
+	tf_journal_leave(c->journal);
+	if (!pending) {
+		tf_async_run_drop(ctx);
+		check_overrun(lr, deadline, result, ctx);
+	}
+	return pending;
+}
+
+void
+tf_consumer_begun_end(const struct tf_loaded_runner *lr,
+    const struct tf_task_view *view, struct tf_run_result *result,
+    char *errbuf, size_t errsize, struct tf_run_ctx *ctx)
+{
+	tf_run_result_settle(lr, result, errbuf, errsize);
+	check_overrun(lr, view->deadline_ms, result, ctx);
+}
+
+void
+tf_consumer_invoke(struct tf_consumer *c, const struct tf_loaded_runner *lr,
+    struct tf_task_view *view, struct tf_run_result *result,
+    struct tf_run_ctx *ctx)
+{
+	int64_t deadline = set_deadline(lr, view, ctx);
+
 	if (tf_loaded_runner_isolated(lr)) {
 		tf_isolate_run(c, lr, view, result, ctx);
 		return;
 	}
 	tf_runner_invoke(lr, view, result);
-	/* A run that returns after its deadline did not keep to its limit:
-	 * whatever it reports is not taken. */
-	if (deadline > 0 && tf_now_ms() >= deadline)
-		tf_run_overrun(result, ctx, limit);
+	check_overrun(lr, deadline, result, ctx);
 }

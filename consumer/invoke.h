@@ -24,6 +24,7 @@
 
 #include <taskfleet/runner.h>
 
+#include "async_run.h"
 #include "consumer.h"
 #include "host.h"
 #include "task/runners.h"
@@ -52,6 +53,28 @@ enum tf_err tf_consumer_policy(const struct tf_consumer_opts *o,
 void tf_consumer_invoke(struct tf_consumer *c, const struct tf_loaded_runner *lr,
     struct tf_task_view *view, struct tf_run_result *result,
     struct tf_run_ctx *ctx);
+
+/*
+ * Begins one iteration of view's task with runner lr's start() on the
+ * consumer's loop (lr in the asynchronous style: tf_loaded_runner_starts()),
+ * as tf_consumer_invoke() does with run(): the deadline first, the crash
+ * journal's slot marked around the call. Returns true when the run is
+ * pending: done(arg) runs on the loop once the runner completed, and the
+ * caller then ends it with tf_consumer_begun_end(); view, result and ctx
+ * are borrowed until then. false when the run is over (result settled and
+ * checked against the limit; done is not called).
+ */
+bool tf_consumer_begin(struct tf_consumer *c, const struct tf_loaded_runner *lr,
+    struct tf_task_view *view, struct tf_run_result *result,
+    struct tf_run_ctx *ctx, int slot, tf_async_done_fn *done, void *arg);
+
+/* Ends a run tf_consumer_begin() left pending, after its completion: the
+ * result made safe to read (tf_run_result_settle(), with the host's error
+ * buffer errbuf of errsize bytes), and a run that completed after its
+ * deadline made a failed attempt. */
+void tf_consumer_begun_end(const struct tf_loaded_runner *lr,
+    const struct tf_task_view *view, struct tf_run_result *result,
+    char *errbuf, size_t errsize, struct tf_run_ctx *ctx);
 
 /*
  * Makes a run that ended after its deadline a failed attempt: TF_RUN_RETRY

@@ -43,6 +43,27 @@ shutdown_main(void *arg)
 	return NULL;
 }
 
+/* Reads a count from min to max from environment variable `name` into *out
+ * when it is set and not empty. Returns 0, or -1 after saying why. */
+static int
+env_count(const char *name, long min, long max, int *out)
+{
+	const char *v = getenv(name);
+	char *end;
+	long n;
+
+	if (v == NULL || *v == '\0')
+		return 0;
+	n = strtol(v, &end, 10);
+	if (*end != '\0' || n < min || n > max) {
+		fprintf(stderr, "taskfleet-consumer: %s: expected a number from %ld "
+		    "to %ld, got \"%s\"\n", name, min, max, v);
+		return -1;
+	}
+	*out = (int)n;
+	return 0;
+}
+
 static void
 usage(FILE *to)
 {
@@ -52,7 +73,7 @@ usage(FILE *to)
 	    "                          [--table NAME] [--queue NAME|URL] [--region REGION]\n"
 	    "                          [--isolate NAME,...|*] [--run-timeout DUR|NAME=DUR,...]\n"
 	    "                          [--metrics-listen ADDR:PORT] [--once]\n"
-	    "                          [--runner-threads N]\n"
+	    "                          [--runner-threads N] [--http-max-host-connections N]\n"
 	    "       taskfleet-consumer --version | --help\n"
 	    "\n"
 	    "--once: one sweep (lost messages re-sent, expired leases recovered),\n"
@@ -66,6 +87,8 @@ usage(FILE *to)
 	    "\n"
 	    "--runner-threads N: threads that call blocking runners (default: the\n"
 	    "concurrency, at most 16); runs waiting on AWS need no thread.\n"
+	    "--http-max-host-connections N: connections open to one webhook host at\n"
+	    "once for runners on the event loop, such as the http runner (default 64).\n"
 	    "\n"
 	    "Settings also come from the environment (TASKFLEET_*, AWS_*): every one is\n"
 	    "in docs/configuration.md.\n"
@@ -134,6 +157,7 @@ main(int argc, char **argv)
 		{ "metrics-listen", required_argument, NULL, 'm' },
 		{ "once", no_argument, NULL, 'o' },
 		{ "runner-threads", required_argument, NULL, 'R' },
+		{ "http-max-host-connections", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -200,6 +224,7 @@ main(int argc, char **argv)
 		case 'm': metrics_listen = optarg; break;
 		case 'o': c.o.once = true; break;
 		case 'R': c.o.runner_threads = int_arg("runner-threads", optarg, 1, 1024); break;
+		case 'H': c.o.http_host_connections = int_arg("http-max-host-connections", optarg, 1, 65536); break;
 		case 'h': usage(stdout); code = 0; goto out;
 		case 'V': printf("taskfleet-consumer %s\n", TF_VERSION); code = 0; goto out;
 		default: usage(stderr); code = EXIT_USAGE; goto out;
@@ -214,19 +239,12 @@ main(int argc, char **argv)
 		goto out;
 	}
 	c.o.concurrency = concurrency ? concurrency : cfg.concurrency;
-	if (c.o.runner_threads == 0 && getenv("TASKFLEET_RUNNER_THREADS") != NULL &&
-	    *getenv("TASKFLEET_RUNNER_THREADS") != '\0') {
-		const char *v = getenv("TASKFLEET_RUNNER_THREADS");
-		char *end;
-		long n = strtol(v, &end, 10);
-
-		if (*end != '\0' || n < 1 || n > 1024) {
-			fprintf(stderr, "taskfleet-consumer: TASKFLEET_RUNNER_THREADS: "
-			    "expected a number from 1 to 1024, got \"%s\"\n", v);
-			code = EXIT_USAGE;
-			goto out;
-		}
-		c.o.runner_threads = (int)n;
+	if ((c.o.runner_threads == 0 && env_count("TASKFLEET_RUNNER_THREADS", 1,
+	    1024, &c.o.runner_threads) != 0) || (c.o.http_host_connections == 0 &&
+	    env_count("TASKFLEET_HTTP_MAX_HOST_CONNECTIONS", 1, 65536,
+	    &c.o.http_host_connections) != 0)) {
+		code = EXIT_USAGE;
+		goto out;
 	}
 	if (id == NULL) {
 		if (gethostname(host, sizeof(host)) != 0)

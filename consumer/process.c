@@ -761,6 +761,18 @@ on_runner_returned(void *ctx, enum tf_err rc)
 	after_run(ctx);
 }
 
+/* On the loop: a run begun with start() completed. */
+static void
+on_runner_completed(void *ctx)
+{
+	struct tf_run *r = ctx;
+
+	tf_heartbeat_remove(r->j.c->hb, &r->f);
+	tf_consumer_begun_end(r->lr, &r->view, &r->result, r->errbuf,
+	    sizeof(r->errbuf), &r->ctx);
+	after_run(r);
+}
+
 /* On a runner thread: the blocking runner's call, leased by the heartbeat
  * while it lasts. */
 static void
@@ -839,6 +851,17 @@ run_claimed(struct tf_run *r)
 	r->view.target_ms = t->next_run;
 	r->view.host = tf_host_api();
 	r->view.ctx = &r->ctx;
+	if (tf_loaded_runner_starts(r->lr)) {
+		/* Asynchronous (runner ABI 1.2): begun here, on the loop; it
+		 * holds no thread until it completes. */
+		tf_heartbeat_add(c->hb, &r->f);
+		if (!tf_consumer_begin(c, r->lr, &r->view, &r->result, &r->ctx,
+		    r->slot, on_runner_completed, r)) {
+			tf_heartbeat_remove(c->hb, &r->f);
+			after_run(r);
+		}
+		return;
+	}
 	if ((tf_loaded_runner_flags(r->lr) & TF_RUNNER_RETURNS_AT_ONCE) &&
 	    !tf_loaded_runner_isolated(r->lr)) {
 		/* It returns at once: called here, on the loop. */

@@ -21,6 +21,13 @@
  * its own task and result, unless the descriptor sets
  * TF_RUNNER_SINGLE_THREADED; then the host serialises the calls.
  *
+ * Two styles (ABI 1.2): run() blocks a host thread for the whole run; a
+ * runner that also has start() begins the run on the consumer's event loop,
+ * returns TF_START_PENDING at once and ends it later with the host's
+ * complete(), meanwhile asking the host for HTTP transfers (http()) and
+ * timers (after()) on that loop: a run in flight costs the host a struct,
+ * not a thread. See start() below and runners/README.md.
+ *
  * Build a runner with:
  *     cc -shared -fPIC -fvisibility=hidden -I$PREFIX/include -o myrunner.so myrunner.c
  */
@@ -36,7 +43,7 @@ extern "C" {
 
 #define TF_RUNNER_MAGIC     0x54467231u  /* "TFr1" */
 #define TF_RUNNER_ABI_MAJOR 1
-#define TF_RUNNER_ABI_MINOR 1
+#define TF_RUNNER_ABI_MINOR 2
 
 /* The longest runner name, in bytes. */
 #define TF_RUNNER_NAME_MAX 64
@@ -100,6 +107,25 @@ enum tf_runner_log_level {
 /* The host's side of one run; runners use it only through tf_host_api. */
 struct tf_run_ctx;
 
+/* What start() returns. */
+enum tf_start_status {
+	TF_START_DONE,     /* the run is over: result is filled, as after run() */
+	TF_START_PENDING   /* the run goes on: the runner calls complete() */
+};
+
+/* An HTTP transfer's end (tf_host_api.http): curl_code is libcurl's
+ * CURLcode for it, or TF_HOST_HTTP_CANCELLED when the host took it off the
+ * loop first (the run was cancelled: see cancelled()). The easy handle is
+ * the runner's again. Runs on the consumer's loop. */
+typedef void tf_host_http_cb(void *user, int curl_code, void *curl_easy);
+
+/* A timer's end (tf_host_api.after): cancelled is 0 when the delay passed,
+ * non-zero when the host cancelled the run first. Runs on the loop. */
+typedef void tf_host_timer_cb(void *user, int cancelled);
+
+/* The curl_code of a transfer the host cancelled; no CURLcode has it. */
+#define TF_HOST_HTTP_CANCELLED (-1)
+
 /*
  * Services the host offers. The table is the host's and lives as long as the
  * runner is loaded; check `size` before using a function added in a later
@@ -135,6 +161,35 @@ struct tf_host_api {
 	/* Records a result document for the task item's `result` attribute
 	 * (copied; a JSON object). Returns 0 or -1 as set_params. */
 	int (*set_result)(struct tf_run_ctx *ctx, const char *json, size_t len);
+
+	/* Since ABI 1.2, for runs begun with start() (TF_START_PENDING) and
+	 * only for them: a host built before has a size that stops before
+	 * these, and never calls start(). */
+
+	/* Ends the run: the host reads the result start() was given (filled by
+	 * now) on its loop soon after. Call it once, from any thread, when no
+	 * http() transfer or after() timer of the run is left (each callback
+	 * has run); the task view and result must not be touched afterwards. */
+	void (*complete)(struct tf_run_ctx *ctx);
+
+	/* Performs an HTTP transfer on the consumer's loop with curl_easy, a
+	 * libcurl easy handle (CURL *) the runner created and set up with the
+	 * process's libcurl (libcurl.so.4, linked dynamically): every option
+	 * is the runner's but CURLOPT_PRIVATE, which the host takes, and
+	 * CURLOPT_SHARE must not share connections (the host's connection
+	 * cache keeps them alive, per host up to --http-max-host-connections).
+	 * The runner's own callbacks (CURLOPT_OPENSOCKETFUNCTION to vet each
+	 * address connected to, header and body callbacks) run on the loop and
+	 * must not block. The handle is borrowed until cb(user, ...) runs on
+	 * the loop. Returns 0, or -1 (cb not called) when the host cannot take
+	 * it (stopping, out of memory). */
+	int (*http)(struct tf_run_ctx *ctx, void *curl_easy, tf_host_http_cb *cb,
+	    void *user);
+
+	/* Calls cb(user, 0) on the loop after delay_ms (>= 0). Returns 0, or
+	 * -1 (cb not called). */
+	int (*after)(struct tf_run_ctx *ctx, int64_t delay_ms,
+	    tf_host_timer_cb *cb, void *user);
 };
 
 /* What the runner is asked to run. Everything is the host's, read-only, and
@@ -223,6 +278,28 @@ struct tf_runner {
 	 * only when the task runs. */
 	int (*validate)(const char *params_json, size_t params_len, char *error,
 	    size_t error_size);
+
+	/* Since ABI 1.2 (read only when size covers it). */
+
+	/* Begins one iteration on the consumer's event loop: the asynchronous
+	 * style. task and result as for run(), but valid until complete()
+	 * when it returns TF_START_PENDING. It must return at once: no
+	 * blocking call, here or in any callback of http() or after(); wait by
+	 * asking the host for a transfer or a timer instead. Returning
+	 * TF_START_DONE ends the run at once (result filled; complete() is not
+	 * called then). cancelled(), heartbeat() (the host extends the lease on
+	 * its own meanwhile) and the run time limit keep their meaning: once
+	 * the run is cancelled (lease lost, stop past its grace period, limit
+	 * passed) the host calls back every pending transfer with
+	 * TF_HOST_HTTP_CANCELLED and every timer with cancelled set, and the
+	 * runner then completes; a run completed after its limit is a failed
+	 * attempt (TF_RUN_RETRY), as with run(). start() and every callback
+	 * are called on the one loop thread, never at once.
+	 * run() stays required: hosts before 1.2, and isolated mode (the
+	 * runner in a worker process, --isolate), call run() instead. May be
+	 * NULL: run() only. */
+	enum tf_start_status (*start)(void *state, const struct tf_task_view *task,
+	    struct tf_run_result *result);
 };
 
 /* The entry point every runner defines. */

@@ -23,12 +23,40 @@ struct xfer {
 	void *ctx;                      /* borrowed: the caller's */
 };
 
+/* A transfer whose easy handle the caller built (tf_loop_easy()). */
+struct tf_loop_easy {
+	struct tf_loop_easy *prev, *next;  /* loop->hooks.easies */
+	CURL *easy;                     /* borrowed until cb (or cancel) */
+	tf_loop_easy_cb *cb;
+	void *ctx;                      /* borrowed: the caller's */
+	struct tf_loop *loop;
+};
+
+/* One curl multi handle on the loop, with the sockets and the timer it asked
+ * for: the AWS calls' (tf_loop_http()) and the handed-in transfers'
+ * (tf_loop_easy()), each with its own connection cache and limits. */
+struct multi {
+	CURLM *multi;                   /* owned */
+	uv_timer_t timer;               /* the timeout curl asked for */
+	struct sock *socks;             /* watched sockets, owned */
+	struct sock *spare;             /* allocated for sockets to come, owned
+	                                   (next links): curl's socket callback
+	                                   must not fail for want of memory,
+	                                   which would break the multi handle */
+	int n_spare;
+	int n_socks;                    /* in socks */
+	size_t n_xfers;                 /* transfers added to multi */
+	struct tf_loop *loop;
+	struct tf_loop_easy *easies;    /* hooks only: handed-in transfers */
+	void (*collect)(struct multi *m);  /* reports finished transfers */
+};
+
 /* A socket curl asked us to watch. */
 struct sock {
 	uv_poll_t poll;                 /* data: this struct */
 	curl_socket_t fd;
-	struct tf_loop *loop;
-	struct sock *prev, *next;       /* loop->socks */
+	struct multi *m;
+	struct sock *prev, *next;       /* m->socks */
 };
 
 struct tf_loop_timer {
@@ -58,22 +86,14 @@ struct work {
 
 struct tf_loop {
 	uv_loop_t uv;
-	uv_timer_t curl_timer;          /* the timeout curl asked for */
 	uv_async_t wake;                /* posts and stop requests */
-	CURLM *multi;                   /* owned */
+	struct multi aws;               /* tf_loop_http() */
+	struct multi hooks;             /* tf_loop_easy() */
 	struct xfer *xfers;             /* in flight, owned */
-	size_t n_xfers;
 	struct xfer *waiting, *waiting_tail;  /* past max_xfers, in order of
 	                                   submission; owned (next links) */
 	size_t n_waiting;
 	size_t max_xfers;               /* transfers on the wire at once */
-	struct sock *socks;             /* watched sockets, owned */
-	struct sock *spare;             /* allocated for sockets to come, owned
-	                                   (next links): curl's socket callback
-	                                   must not fail for want of memory,
-	                                   which would break the multi handle */
-	int n_spare;
-	int n_socks;                    /* in loop->socks */
 	struct tf_loop_timer *timers;   /* pending, owned */
 	struct work *works;             /* queued or running, owned */
 	CURL *idle[IDLE_EASY_MAX];      /* owned */
@@ -119,18 +139,18 @@ on_close_free(uv_handle_t *h)
 #define SPARE_SOCKS 2
 
 static int
-keep_spares(struct tf_loop *loop)
+keep_spares(struct multi *m)
 {
 	struct sock *s;
-	long want = (long)loop->n_xfers + 1 + SPARE_SOCKS - loop->n_socks;
+	long want = (long)m->n_xfers + 1 + SPARE_SOCKS - m->n_socks;
 
-	while (loop->n_spare < want) {
+	while (m->n_spare < want) {
 		s = tf_calloc(1, sizeof(*s));
 		if (s == NULL)
 			return -1;
-		s->next = loop->spare;
-		loop->spare = s;
-		loop->n_spare++;
+		s->next = m->spare;
+		m->spare = s;
+		m->n_spare++;
 	}
 	return 0;
 }
@@ -142,7 +162,7 @@ start_xfer(struct tf_loop *loop, struct xfer *x)
 {
 	enum tf_err rc;
 
-	if (keep_spares(loop) != 0) {
+	if (keep_spares(&loop->aws) != 0) {
 		tf_free(x);
 		return TF_ERR_NOMEM;
 	}
@@ -155,14 +175,14 @@ start_xfer(struct tf_loop *loop, struct xfer *x)
 	if (rc != TF_OK)
 		goto fail;
 	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, (char *)x);
-	if (curl_multi_add_handle(loop->multi, x->easy) != CURLM_OK) {
+	if (curl_multi_add_handle(loop->aws.multi, x->easy) != CURLM_OK) {
 		rc = TF_ERR_NOMEM;
 		tf_http_xfer_release(x->easy, &x->hx);
 		tf_http_response_free(&x->resp);
 		goto fail;
 	}
 	LIST_ADD(loop->xfers, x);
-	loop->n_xfers++;
+	loop->aws.n_xfers++;
 	return TF_OK;
 fail:
 	curl_easy_cleanup(x->easy);
@@ -181,7 +201,7 @@ start_waiting(struct tf_loop *loop)
 	struct tf_http_response none;
 	enum tf_err rc;
 
-	while (loop->waiting != NULL && loop->n_xfers < loop->max_xfers &&
+	while (loop->waiting != NULL && loop->aws.n_xfers < loop->max_xfers &&
 	    !loop->stopping) {
 		x = loop->waiting;
 		loop->waiting = x->next;
@@ -200,10 +220,11 @@ start_waiting(struct tf_loop *loop)
 	}
 }
 
-/* Calls back and frees every transfer curl reports finished. */
+/* Calls back and frees every AWS transfer curl reports finished. */
 static void
-collect_done(struct tf_loop *loop)
+collect_aws(struct multi *m)
 {
+	struct tf_loop *loop = m->loop;
 	struct xfer *x;
 	char errtext[CURL_ERROR_SIZE];
 	CURLMsg *msg;
@@ -211,18 +232,18 @@ collect_done(struct tf_loop *loop)
 	enum tf_err rc;
 	int pending;
 
-	while ((msg = curl_multi_info_read(loop->multi, &pending)) != NULL) {
+	while ((msg = curl_multi_info_read(m->multi, &pending)) != NULL) {
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		cc = msg->data.result;
 		x = NULL;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
 		/* msg is invalid once the handle is removed. */
-		curl_multi_remove_handle(loop->multi, x->easy);
+		curl_multi_remove_handle(m->multi, x->easy);
 		rc = tf_http_xfer_finish(x->easy, cc, &x->hx, &x->resp, errtext,
 		    sizeof(errtext));
 		LIST_DEL(loop->xfers, x);
-		loop->n_xfers--;
+		m->n_xfers--;
 		tf_http_xfer_release(x->easy, &x->hx);
 		x->cb(x->ctx, rc, &x->resp, errtext);
 		tf_http_response_free(&x->resp);
@@ -232,6 +253,30 @@ collect_done(struct tf_loop *loop)
 			curl_easy_cleanup(x->easy);
 		tf_free(x);
 		start_waiting(loop);
+	}
+}
+
+/* Calls back every handed-in transfer curl reports finished; the easy
+ * handle goes back to its owner in the callback. */
+static void
+collect_hooks(struct multi *m)
+{
+	struct tf_loop_easy *e;
+	CURLMsg *msg;
+	CURLcode cc;
+	int pending;
+
+	while ((msg = curl_multi_info_read(m->multi, &pending)) != NULL) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		cc = msg->data.result;
+		e = NULL;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&e);
+		curl_multi_remove_handle(m->multi, e->easy);
+		LIST_DEL(m->easies, e);
+		m->n_xfers--;
+		e->cb(e->ctx, cc, e->easy);
+		tf_free(e);
 	}
 }
 
@@ -247,18 +292,18 @@ on_socket_event(uv_poll_t *p, int status, int events)
 		flags |= CURL_CSELECT_IN;
 	if (events & UV_WRITABLE)
 		flags |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(s->loop->multi, s->fd, flags, &running);
-	collect_done(s->loop);
+	curl_multi_socket_action(s->m->multi, s->fd, flags, &running);
+	s->m->collect(s->m);
 }
 
 static void
 on_curl_timer(uv_timer_t *t)
 {
-	struct tf_loop *loop = t->data;
+	struct multi *m = t->data;
 	int running;
 
-	curl_multi_socket_action(loop->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	collect_done(loop);
+	curl_multi_socket_action(m->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	m->collect(m);
 }
 
 /* CURLMOPT_TIMERFUNCTION: curl wants to be called after timeout_ms (never
@@ -266,21 +311,20 @@ on_curl_timer(uv_timer_t *t)
 static int
 curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 {
-	struct tf_loop *loop = userp;
+	struct multi *m = userp;
 
 	if (timeout_ms < 0)
-		uv_timer_stop(&loop->curl_timer);
+		uv_timer_stop(&m->timer);
 	else
-		uv_timer_start(&loop->curl_timer, on_curl_timer,
-		    (uint64_t)timeout_ms, 0);
+		uv_timer_start(&m->timer, on_curl_timer, (uint64_t)timeout_ms, 0);
 	return 0;
 }
 
 static void
-sock_close(struct tf_loop *loop, struct sock *s)
+sock_close(struct multi *m, struct sock *s)
 {
-	LIST_DEL(loop->socks, s);
-	loop->n_socks--;
+	LIST_DEL(m->socks, s);
+	m->n_socks--;
 	uv_poll_stop(&s->poll);
 	uv_close((uv_handle_t *)&s->poll, on_close_free);
 }
@@ -290,33 +334,33 @@ static int
 curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
     void *socketp)
 {
-	struct tf_loop *loop = userp;
+	struct multi *m = userp;
 	struct sock *s = socketp;
 	int events = 0;
 
 	if (what == CURL_POLL_REMOVE) {
 		/* curl forgets socketp itself after this call. */
 		if (s != NULL)
-			sock_close(loop, s);
+			sock_close(m, s);
 		return 0;
 	}
 	if (s == NULL) {
-		s = loop->spare;
+		s = m->spare;
 		if (s == NULL)
-			return -1;  /* cannot happen: start_xfer() keeps spares */
-		loop->spare = s->next;
-		loop->n_spare--;
+			return -1;  /* cannot happen: every add keeps spares */
+		m->spare = s->next;
+		m->n_spare--;
 		memset(s, 0, sizeof(*s));
-		if (uv_poll_init_socket(&loop->uv, &s->poll, fd) != 0) {
+		if (uv_poll_init_socket(&m->loop->uv, &s->poll, fd) != 0) {
 			tf_free(s);
 			return -1;
 		}
 		s->poll.data = s;
 		s->fd = fd;
-		s->loop = loop;
-		LIST_ADD(loop->socks, s);
-		loop->n_socks++;
-		curl_multi_assign(loop->multi, fd, s);
+		s->m = m;
+		LIST_ADD(m->socks, s);
+		m->n_socks++;
+		curl_multi_assign(m->multi, fd, s);
 	}
 	if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
 		events |= UV_READABLE;
@@ -353,12 +397,57 @@ on_wake(uv_async_t *a)
 		uv_stop(&loop->uv);
 }
 
+/* Sets up m on loop (its timer initialised whatever happens, so that
+ * multi_close() can close it): -1 when curl has no memory. */
+static int
+multi_init(struct tf_loop *loop, struct multi *m, long per_host, long total,
+    void (*collect)(struct multi *))
+{
+	m->loop = loop;
+	m->collect = collect;
+	uv_timer_init(&loop->uv, &m->timer);
+	m->timer.data = m;
+	m->multi = curl_multi_init();
+	if (m->multi == NULL)
+		return -1;
+	curl_multi_setopt(m->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
+	curl_multi_setopt(m->multi, CURLMOPT_SOCKETDATA, m);
+	curl_multi_setopt(m->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
+	curl_multi_setopt(m->multi, CURLMOPT_TIMERDATA, m);
+	curl_multi_setopt(m->multi, CURLMOPT_MAX_HOST_CONNECTIONS, per_host);
+	curl_multi_setopt(m->multi, CURLMOPT_MAXCONNECTS, total);
+	return 0;
+}
+
+/* Closes m's cached connections (curl_socket_cb then stops watching their
+ * sockets), its sockets, spares and timer. Its transfers are gone. */
+static void
+multi_close(struct multi *m)
+{
+	struct sock *s;
+
+	if (m->loop == NULL)
+		return;  /* never set up */
+	if (m->multi != NULL)
+		curl_multi_cleanup(m->multi);
+	m->multi = NULL;
+	while (m->socks != NULL)
+		sock_close(m, m->socks);
+	while ((s = m->spare) != NULL) {
+		m->spare = s->next;
+		tf_free(s);
+	}
+	m->n_spare = 0;
+	uv_close((uv_handle_t *)&m->timer, NULL);
+	m->loop = NULL;
+}
+
 enum tf_err
 tf_loop_new(const struct tf_loop_config *cfg, struct tf_loop **out)
 {
 	static const struct tf_loop_config defaults;
 	struct tf_loop *loop = NULL;
-	long per_host, total;
+	long per_host, total, hook_host;
 	enum tf_err rc;
 
 	*out = NULL;
@@ -375,24 +464,19 @@ tf_loop_new(const struct tf_loop_config *cfg, struct tf_loop **out)
 		return TF_ERR_NOMEM;
 	}
 	pthread_mutex_init(&loop->lock, NULL);
-	uv_timer_init(&loop->uv, &loop->curl_timer);
-	loop->curl_timer.data = loop;
 	uv_async_init(&loop->uv, &loop->wake, on_wake);
 	loop->wake.data = loop;
-	loop->multi = curl_multi_init();
-	if (loop->multi == NULL) {
+	per_host = cfg->max_host_connections > 0 ? cfg->max_host_connections : 64;
+	total = cfg->max_connections > 0 ? cfg->max_connections : per_host * 2;
+	hook_host = cfg->hook_host_connections > 0 ? cfg->hook_host_connections :
+	    64;
+	if (multi_init(loop, &loop->aws, per_host, total, collect_aws) != 0 ||
+	    multi_init(loop, &loop->hooks, hook_host, hook_host * 4,
+	    collect_hooks) != 0) {
 		loop->ran = 1;
 		tf_loop_free(loop);
 		return TF_ERR_NOMEM;
 	}
-	per_host = cfg->max_host_connections > 0 ? cfg->max_host_connections : 64;
-	total = cfg->max_connections > 0 ? cfg->max_connections : per_host * 2;
-	curl_multi_setopt(loop->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
-	curl_multi_setopt(loop->multi, CURLMOPT_SOCKETDATA, loop);
-	curl_multi_setopt(loop->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
-	curl_multi_setopt(loop->multi, CURLMOPT_TIMERDATA, loop);
-	curl_multi_setopt(loop->multi, CURLMOPT_MAX_HOST_CONNECTIONS, per_host);
-	curl_multi_setopt(loop->multi, CURLMOPT_MAXCONNECTS, total);
 	loop->max_xfers = cfg->max_transfers > 0 ? (size_t)cfg->max_transfers :
 	    (size_t)total;
 	*out = loop;
@@ -405,6 +489,7 @@ static void
 drain(struct tf_loop *loop)
 {
 	struct tf_loop_timer *t;
+	struct tf_loop_easy *e;
 	struct work *w;
 	struct xfer *x;
 
@@ -415,10 +500,17 @@ drain(struct tf_loop *loop)
 	pthread_mutex_lock(&loop->lock);
 	loop->closed = 1;
 	pthread_mutex_unlock(&loop->lock);
+	while ((e = loop->hooks.easies) != NULL) {
+		curl_multi_remove_handle(loop->hooks.multi, e->easy);
+		LIST_DEL(loop->hooks.easies, e);
+		loop->hooks.n_xfers--;
+		e->cb(e->ctx, CURLE_ABORTED_BY_CALLBACK, e->easy);
+		tf_free(e);
+	}
 	while ((x = loop->xfers) != NULL) {
-		curl_multi_remove_handle(loop->multi, x->easy);
+		curl_multi_remove_handle(loop->aws.multi, x->easy);
 		LIST_DEL(loop->xfers, x);
-		loop->n_xfers--;
+		loop->aws.n_xfers--;
 		tf_http_xfer_release(x->easy, &x->hx);
 		tf_http_response_free(&x->resp);
 		x->cb(x->ctx, TF_ERR_CANCELLED, &x->resp, "cancelled: the loop stopped");
@@ -445,22 +537,10 @@ drain(struct tf_loop *loop)
 	for (w = loop->works; w != NULL; w = w->next)
 		uv_cancel((uv_req_t *)&w->req);
 	run_posts(loop, TF_ERR_CANCELLED);
-	/* Closing the cached connections tells curl_socket_cb to stop
-	 * watching their sockets. */
-	curl_multi_cleanup(loop->multi);
-	loop->multi = NULL;
-	while (loop->socks != NULL)
-		sock_close(loop, loop->socks);
-	while (loop->spare != NULL) {
-		struct sock *s = loop->spare;
-
-		loop->spare = s->next;
-		tf_free(s);
-	}
-	loop->n_spare = 0;
+	multi_close(&loop->aws);
+	multi_close(&loop->hooks);
 	while (loop->n_idle > 0)
 		curl_easy_cleanup(loop->idle[--loop->n_idle]);
-	uv_close((uv_handle_t *)&loop->curl_timer, NULL);
 	uv_close((uv_handle_t *)&loop->wake, NULL);
 	uv_run(&loop->uv, UV_RUN_DEFAULT);
 }
@@ -493,16 +573,8 @@ tf_loop_free(struct tf_loop *loop)
 {
 	if (loop == NULL)
 		return;
-	if (loop->multi != NULL || !loop->drained) {
-		if (loop->multi == NULL) {
-			/* tf_loop_new failed half way. */
-			uv_close((uv_handle_t *)&loop->curl_timer, NULL);
-			uv_close((uv_handle_t *)&loop->wake, NULL);
-			uv_run(&loop->uv, UV_RUN_DEFAULT);
-		} else {
-			drain(loop);
-		}
-	}
+	if (!loop->drained)
+		drain(loop);
 	uv_loop_close(&loop->uv);
 	pthread_mutex_destroy(&loop->lock);
 	tf_free(loop);
@@ -522,7 +594,7 @@ tf_loop_http(struct tf_loop *loop, const struct tf_http_request *req,
 	x->req = req;
 	x->cb = cb;
 	x->ctx = ctx;
-	if (loop->waiting != NULL || loop->n_xfers >= loop->max_xfers) {
+	if (loop->waiting != NULL || loop->aws.n_xfers >= loop->max_xfers) {
 		/* Its turn comes when one on the wire ends: a bounded number of
 		 * easy handles and buffers, whatever the caller submits. */
 		if (loop->waiting_tail != NULL)
@@ -659,5 +731,56 @@ tf_loop_work(struct tf_loop *loop, void (*work)(void *ctx), tf_loop_fn *done,
 size_t
 tf_loop_transfers(const struct tf_loop *loop)
 {
-	return loop->n_xfers + loop->n_waiting;
+	return loop->aws.n_xfers + loop->n_waiting;
+}
+
+enum tf_err
+tf_loop_easy(struct tf_loop *loop, CURL *easy, tf_loop_easy_cb *cb, void *ctx,
+    struct tf_loop_easy **out)
+{
+	struct tf_loop_easy *e;
+
+	if (out != NULL)
+		*out = NULL;
+	if (loop->stopping)
+		return TF_ERR_CANCELLED;
+	if (keep_spares(&loop->hooks) != 0)
+		return TF_ERR_NOMEM;
+	e = tf_calloc(1, sizeof(*e));
+	if (e == NULL)
+		return TF_ERR_NOMEM;
+	e->easy = easy;
+	e->cb = cb;
+	e->ctx = ctx;
+	e->loop = loop;
+	curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)e);
+	if (curl_multi_add_handle(loop->hooks.multi, easy) != CURLM_OK) {
+		tf_free(e);
+		return TF_ERR_NOMEM;
+	}
+	LIST_ADD(loop->hooks.easies, e);
+	loop->hooks.n_xfers++;
+	if (out != NULL)
+		*out = e;
+	return TF_OK;
+}
+
+void
+tf_loop_easy_cancel(struct tf_loop_easy *e)
+{
+	struct multi *m;
+
+	if (e == NULL)
+		return;
+	m = &e->loop->hooks;
+	curl_multi_remove_handle(m->multi, e->easy);
+	LIST_DEL(m->easies, e);
+	m->n_xfers--;
+	tf_free(e);
+}
+
+size_t
+tf_loop_easy_transfers(const struct tf_loop *loop)
+{
+	return loop->hooks.n_xfers;
 }

@@ -28,6 +28,7 @@
 
 struct tf_loop;
 struct tf_loop_timer;
+struct tf_loop_easy;
 
 struct tf_loop_config {
 	long max_host_connections;  /* connections open to one host at once
@@ -37,6 +38,10 @@ struct tf_loop_config {
 	long max_transfers;         /* transfers on the wire at once; more wait
 	                               in order of submission, holding no curl
 	                               handle or buffer; 0: max_connections */
+	long hook_host_connections; /* tf_loop_easy()'s connections open to one
+	                               host at once (more transfers wait for
+	                               one; 4 times as many idle ones are kept
+	                               alive); 0: 64 */
 };
 
 /* A function run later on the loop; rc is TF_OK, or TF_ERR_CANCELLED when
@@ -90,5 +95,29 @@ enum tf_err tf_loop_work(struct tf_loop *loop, void (*work)(void *ctx),
 
 /* Transfers in flight (started and not yet called back). */
 size_t tf_loop_transfers(const struct tf_loop *loop);
+
+/* A finished handed-in transfer: cc is curl's result for it
+ * (CURLE_ABORTED_BY_CALLBACK when the loop stopped first); easy is the
+ * caller's again. */
+typedef void tf_loop_easy_cb(void *ctx, CURLcode cc, CURL *easy);
+
+/*
+ * Performs a transfer the caller set up on its own easy handle (every option
+ * but CURLOPT_PRIVATE, which the loop takes), on a second multi handle of
+ * the loop: its own connection cache (kept alive, reused per host) and
+ * per-host limit (tf_loop_config.hook_host_connections), apart from the
+ * AWS calls'. easy is borrowed until cb runs or tf_loop_easy_cancel().
+ * *out (out may be NULL) names the transfer until then.
+ * TF_ERR_CANCELLED when the loop is stopping, TF_ERR_NOMEM (cb not called).
+ */
+enum tf_err tf_loop_easy(struct tf_loop *loop, CURL *easy, tf_loop_easy_cb *cb,
+    void *ctx, struct tf_loop_easy **out);
+
+/* Takes a transfer off the loop before it finished: cb is not called, the
+ * easy handle is the caller's again. */
+void tf_loop_easy_cancel(struct tf_loop_easy *e);
+
+/* Handed-in transfers in flight (waiting for a connection included). */
+size_t tf_loop_easy_transfers(const struct tf_loop *loop);
 
 #endif /* TF_LOOP_H */

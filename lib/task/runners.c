@@ -49,6 +49,8 @@ struct tf_loaded_runner {
 	void (*fini)(void *);
 	int (*validate)(const char *, size_t, char *, size_t);  /* NULL: none,
 	                                                           or ABI 1.0 */
+	enum tf_start_status (*start)(void *, const struct tf_task_view *,
+	    struct tf_run_result *);   /* NULL: none, or before ABI 1.2 */
 	void *handle;            /* owned: from dlopen() */
 	void *state;             /* the runner's, from init() */
 	bool initialised;        /* init() succeeded, or there is none */
@@ -546,6 +548,8 @@ load_one(struct tf_runner_set *set, const char *path, char *err, size_t errlen)
 	 * the field; a 1.0 runner's memory past its size is not ours to read. */
 	if (TF_RUNNER_HAS(d, struct tf_runner, validate))
 		r->validate = d->validate;
+	if (TF_RUNNER_HAS(d, struct tf_runner, start))
+		r->start = d->start;
 	if (r->flags & TF_RUNNER_SINGLE_THREADED) {
 		if ((r->serial = tf_malloc(sizeof(*r->serial))) == NULL) {
 			set_err(err, errlen, "out of memory loading runner %s", path);
@@ -1055,29 +1059,15 @@ set_run_error(struct tf_run_result *result, const char *fmt, ...)
 }
 
 void
-tf_runner_invoke(const struct tf_loaded_runner *r,
-    const struct tf_task_view *task, struct tf_run_result *result)
+tf_run_result_settle(const struct tf_loaded_runner *r,
+    struct tf_run_result *result, char *errbuf, size_t errsize)
 {
-	char *errbuf = result->error;
-	size_t errsize = result->error_size, n;
-	uint32_t size = result->size;
 	unsigned outcome;
 	const char *text;
+	size_t n;
 
 	_Static_assert(sizeof(result->outcome) == sizeof(outcome),
 	    "enum tf_run_outcome is not the size of an unsigned int");
-
-	if (!r->initialised) {
-		result->outcome = TF_RUN_FAILED;
-		set_run_error(result, "runner \"%s\" was not initialised%s", r->name,
-		    r->isolated ? " in this process (it runs isolated)" : "");
-		return;
-	}
-	if (r->serial != NULL)
-		pthread_mutex_lock(r->serial);
-	r->run(r->state, task, result);
-	if (r->serial != NULL)
-		pthread_mutex_unlock(r->serial);
 
 	/* A runner that pointed error at its own text: copy it in. */
 	text = result->error;
@@ -1093,7 +1083,7 @@ tf_runner_invoke(const struct tf_loaded_runner *r,
 	}
 	result->error = errbuf;
 	result->error_size = errsize;
-	result->size = size;
+	result->size = sizeof(*result);
 	if (errbuf != NULL && errsize > 0)
 		errbuf[errsize - 1] = '\0';
 
@@ -1110,4 +1100,50 @@ tf_runner_invoke(const struct tf_loaded_runner *r,
 		    r->name, outcome == TF_RUN_RETRY ? "retryable error" :
 		    "permanent failure");
 	}
+}
+
+void
+tf_runner_invoke(const struct tf_loaded_runner *r,
+    const struct tf_task_view *task, struct tf_run_result *result)
+{
+	char *errbuf = result->error;
+	size_t errsize = result->error_size;
+
+	if (!r->initialised) {
+		result->outcome = TF_RUN_FAILED;
+		set_run_error(result, "runner \"%s\" was not initialised%s", r->name,
+		    r->isolated ? " in this process (it runs isolated)" : "");
+		return;
+	}
+	if (r->serial != NULL)
+		pthread_mutex_lock(r->serial);
+	r->run(r->state, task, result);
+	if (r->serial != NULL)
+		pthread_mutex_unlock(r->serial);
+	tf_run_result_settle(r, result, errbuf, errsize);
+}
+
+bool
+tf_loaded_runner_starts(const struct tf_loaded_runner *r)
+{
+	return r->start != NULL && !r->isolated;
+}
+
+bool
+tf_runner_start(const struct tf_loaded_runner *r,
+    const struct tf_task_view *task, struct tf_run_result *result)
+{
+	char *errbuf = result->error;
+	size_t errsize = result->error_size;
+	enum tf_start_status st;
+
+	if (!r->initialised || r->start == NULL) {
+		tf_runner_invoke(r, task, result);
+		return false;
+	}
+	st = r->start(r->state, task, result);
+	if (st == TF_START_PENDING)
+		return true;
+	tf_run_result_settle(r, result, errbuf, errsize);
+	return false;
 }

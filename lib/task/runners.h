@@ -185,6 +185,34 @@ enum tf_err tf_run_result_check_times(const struct tf_run_result *result,
 void tf_runner_invoke(const struct tf_loaded_runner *r,
     const struct tf_task_view *task, struct tf_run_result *result);
 
+/*
+ * Makes a result a runner filled safe to read (tf_runner_invoke() does this
+ * after run()): error, error_size and size restored to the host's values
+ * (errbuf and errsize, as prepared; text a runner pointed error at instead
+ * of writing it is copied in), the text terminated, an outcome outside enum
+ * tf_run_outcome made TF_RUN_FAILED, a failure without text given one
+ * naming the runner. For a run begun with tf_runner_start(), after its
+ * complete().
+ */
+void tf_run_result_settle(const struct tf_loaded_runner *r,
+    struct tf_run_result *result, char *errbuf, size_t errsize);
+
+/* Whether r runs in the asynchronous style here: it has start() (runner
+ * ABI 1.2) and is not isolated (a worker process calls run()). */
+bool tf_loaded_runner_starts(const struct tf_loaded_runner *r);
+
+/*
+ * Begins one iteration with r's start() (on the caller's event loop; task
+ * and result as for tf_runner_invoke(), borrowed until the run completes).
+ * Returns true when the run is pending: the runner calls the host's
+ * complete() later, after which the caller settles the result with
+ * tf_run_result_settle(). false when it is over (result settled): start()
+ * said TF_START_DONE, or r has no start() (run() was called instead), or is
+ * not initialised here (the run failed).
+ */
+bool tf_runner_start(const struct tf_loaded_runner *r,
+    const struct tf_task_view *task, struct tf_run_result *result);
+
 /* Writes the configuration variable's name for runner `name` into out
  * (outlen bytes, TF_RUNNER_CONFIG_VAR_MAX is enough for any valid name).
  * Returns TF_ERR_INVALID when it does not fit. */

@@ -16,6 +16,7 @@
 
 struct http_client {
 	CURLSH *share;
+	CURLSH *share_loop;        /* DNS and TLS sessions only */
 	pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
 	bool locks_ready;
 	pthread_mutex_t pool_lock;
@@ -40,6 +41,28 @@ share_unlock(CURL *h, curl_lock_data data, void *user)
 	pthread_mutex_unlock(&c->locks[data]);
 }
 
+/* A share handle for DNS and TLS sessions, and connections with
+ * `connections`; NULL when out of memory. */
+static CURLSH *
+share_new(struct http_client *c, bool connections)
+{
+	CURLSH *sh = curl_share_init();
+
+	if (sh == NULL ||
+	    curl_share_setopt(sh, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
+	    curl_share_setopt(sh, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
+	    curl_share_setopt(sh, CURLSHOPT_USERDATA, c) != CURLSHE_OK ||
+	    (connections && curl_share_setopt(sh, CURLSHOPT_SHARE,
+	    CURL_LOCK_DATA_CONNECT) != CURLSHE_OK) ||
+	    curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
+	    curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+		if (sh != NULL)
+			curl_share_cleanup(sh);
+		return NULL;
+	}
+	return sh;
+}
+
 void
 http_client_free(struct http_client *c)
 {
@@ -51,6 +74,8 @@ http_client_free(struct http_client *c)
 		curl_easy_cleanup(c->idle[i]);
 	if (c->share != NULL)
 		curl_share_cleanup(c->share);
+	if (c->share_loop != NULL)
+		curl_share_cleanup(c->share_loop);
 	if (c->locks_ready) {
 		for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
 			pthread_mutex_destroy(&c->locks[i]);
@@ -78,14 +103,9 @@ http_client_new(struct http_client **out)
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		goto fail;
 	c->curl_ready = true;
-	c->share = curl_share_init();
-	if (c->share == NULL ||
-	    curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock) != CURLSHE_OK ||
-	    curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock) != CURLSHE_OK ||
-	    curl_share_setopt(c->share, CURLSHOPT_USERDATA, c) != CURLSHE_OK ||
-	    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
-	    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
-	    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK)
+	c->share = share_new(c, true);
+	c->share_loop = share_new(c, false);
+	if (c->share == NULL || c->share_loop == NULL)
 		goto fail;
 	*out = c;
 	return TF_OK;
@@ -95,7 +115,7 @@ fail:
 }
 
 CURL *
-http_client_get(struct http_client *c)
+http_client_get(struct http_client *c, bool on_loop)
 {
 	CURL *h = NULL;
 
@@ -105,7 +125,8 @@ http_client_get(struct http_client *c)
 	pthread_mutex_unlock(&c->pool_lock);
 	if (h == NULL)
 		h = curl_easy_init();
-	if (h != NULL && curl_easy_setopt(h, CURLOPT_SHARE, c->share) != CURLE_OK) {
+	if (h != NULL && curl_easy_setopt(h, CURLOPT_SHARE, on_loop ?
+	    c->share_loop : c->share) != CURLE_OK) {
 		curl_easy_cleanup(h);
 		h = NULL;
 	}

@@ -25,20 +25,6 @@
 /* Retry-After values beyond this are taken as this: 30 days. */
 #define RETRY_AFTER_MAX_S (30 * 86400)
 
-/* The state of one hop, shared with libcurl's callbacks. */
-struct hop {
-	const struct exchange_env *env;
-	const struct tf_http_task *task;
-	struct exchange_result *res;
-	char host[256];            /* the URL's host, brackets stripped */
-	bool refused;
-	char why[256];             /* the refusal */
-	size_t header_bytes;
-	bool headers_over;         /* the response headers passed the cap */
-	bool read_capped;          /* the body passed max_response */
-	bool cancelled;
-	bool nomem;
-};
 
 void
 exchange_result_free(struct exchange_result *res)
@@ -376,6 +362,14 @@ set_common(CURL *e, const struct exchange_env *env, struct hop *h,
 		curl_easy_setopt(e, CURLOPT_CAINFO, env->ca_bundle);
 }
 
+void
+exchange_cancelled(struct exchange_result *res)
+{
+	res->failure = EXCHANGE_CANCELLED;
+	snprintf(res->error, sizeof(res->error), "cancelled: the consumer "
+	    "stopped the run");
+}
+
 /* Turns a transfer that ended without a response into res's failure. */
 static void
 describe_failure(CURL *e, CURLcode rc, const struct hop *h, long timeout_ms,
@@ -386,9 +380,7 @@ describe_failure(CURL *e, CURLcode rc, const struct hop *h, long timeout_ms,
 
 	curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &os_errno);
 	if (h->cancelled) {
-		res->failure = EXCHANGE_CANCELLED;
-		snprintf(res->error, sizeof(res->error), "cancelled: the consumer "
-		    "stopped the run");
+		exchange_cancelled(res);
 	} else if (h->refused && (rc == CURLE_COULDNT_CONNECT ||
 	    rc == CURLE_COULDNT_RESOLVE_HOST)) {
 		res->failure = EXCHANGE_REFUSED;
@@ -420,7 +412,7 @@ describe_failure(CURL *e, CURLcode rc, const struct hop *h, long timeout_ms,
 	} else if (rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR ||
 	    rc == CURLE_PARTIAL_FILE) {
 		res->failure = EXCHANGE_NETWORK;
-		snprintf(res->error, sizeof(res->error), "connection %s (%s): %s",
+		snprintf(res->error, sizeof(res->error), "connection %s (%.200s): %s",
 		    os_errno == ECONNRESET ? "reset" : "failed", h->host, detail);
 	} else {
 		res->failure = EXCHANGE_NETWORK;
@@ -436,165 +428,205 @@ is_redirect(long status)
 	    status == 307 || status == 308;
 }
 
+/* Clears what the last hop left and sets the next one up on x->e: the
+ * checks before a connection (time left, the target list), the headers,
+ * the options. Returns true when the hop is ready to perform, false when
+ * the delivery is over (x->res or x->err say how). */
+static bool
+hop_prepare(struct exchange *x)
+{
+	const struct exchange_env *env = x->env;
+	int64_t left = x->timeout_ms - (tf_mono_ms() - x->start);
+
+	if (left <= 0) {
+		x->res->failure = EXCHANGE_TIMEOUT;
+		snprintf(x->res->error, sizeof(x->res->error), "timeout after %ld ms",
+		    x->timeout_ms);
+		return false;
+	}
+	/* A host not on the target list is not even resolved. */
+	if (!tf_target_list_may_permit(env->targets, x->h.host, x->port, x->h.why,
+	    sizeof(x->h.why))) {
+		x->res->failure = EXCHANGE_REFUSED;
+		snprintf(x->res->error, sizeof(x->res->error), "refused: %s",
+		    x->h.why);
+		return false;
+	}
+	curl_slist_free_all(x->headers);
+	x->headers = NULL;
+	x->err = build_headers(env, &x->meta, x->t, x->body, x->body_len,
+	    strcmp(x->origin, x->first_origin) == 0, &x->headers);
+	if (x->err != TF_OK)
+		return false;
+	x->errbuf[0] = '\0';
+	x->h.refused = false;
+	x->h.cancelled = false;
+	reset_response(x->res);
+	set_common(x->e, env, &x->h, (long)left, x->errbuf);
+	set_method(x->e, x->method, x->body, x->body_len);
+	curl_easy_setopt(x->e, CURLOPT_URL, x->url);
+	curl_easy_setopt(x->e, CURLOPT_HTTPHEADER, x->headers);
+	return true;
+}
+
+bool
+exchange_begin(struct exchange *x, const struct exchange_env *env,
+    const struct exchange_meta *meta, const struct tf_http_task *t,
+    struct exchange_result *res)
+{
+	int64_t left;
+
+	memset(x, 0, sizeof(*x));
+	memset(res, 0, sizeof(*res));
+	res->retry_after_s = -1;
+	x->env = env;
+	x->meta = *meta;
+	x->t = t;
+	x->res = res;
+	x->h.env = env;
+	x->h.task = t;
+	x->h.res = res;
+	x->body = t->body;
+	x->body_len = t->body_len;
+	x->start = tf_mono_ms();
+	x->timeout_ms = t->timeout_ms;
+	snprintf(x->method, sizeof(x->method), "%s", t->method);
+	if (meta->deadline_ms > 0) {
+		left = meta->deadline_ms - env->now_ms();
+		if (left < x->timeout_ms)
+			x->timeout_ms = left > 1 ? (long)left : 1;
+	}
+	x->url = tf_strdup(t->url);
+	if (x->url == NULL) {
+		x->err = TF_ERR_NOMEM;
+		return false;
+	}
+	if (!url_origin(x->url, x->h.host, sizeof(x->h.host), &x->port,
+	    x->first_origin, sizeof(x->first_origin))) {
+		res->failure = EXCHANGE_BAD_REDIRECT;
+		snprintf(res->error, sizeof(res->error), "the URL does not parse");
+		return false;
+	}
+	snprintf(x->origin, sizeof(x->origin), "%s", x->first_origin);
+	x->e = http_client_get(env->client, env->on_loop);
+	if (x->e == NULL) {
+		x->err = TF_ERR_NOMEM;
+		return false;
+	}
+	return hop_prepare(x);
+}
+
+bool
+exchange_hop_done(struct exchange *x, CURLcode rc)
+{
+	const struct tf_http_task *t = x->t;
+	struct exchange_result *res = x->res;
+	curl_off_t retry_after = -1;
+	char *location = NULL;
+	long status = 0;
+
+	if (x->h.nomem) {
+		x->err = TF_ERR_NOMEM;
+		return false;
+	}
+	if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && x->h.read_capped)) {
+		describe_failure(x->e, rc, &x->h, x->timeout_ms, x->errbuf, res);
+		return false;
+	}
+	curl_easy_getinfo(x->e, CURLINFO_RESPONSE_CODE, &status);
+	res->status = status;
+	/* libcurl reports 0 for no Retry-After; 0 would mean "now" anyway. */
+	if (curl_easy_getinfo(x->e, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
+	    retry_after > 0)
+		res->retry_after_s = retry_after > RETRY_AFTER_MAX_S ?
+		    RETRY_AFTER_MAX_S : (int64_t)retry_after;
+	if (!t->follow_redirects || !is_redirect(status) ||
+	    tf_http_task_is_success(t, status) || x->h.read_capped)
+		return false;
+	/* Follow the redirect, if it is one we may. */
+	curl_easy_getinfo(x->e, CURLINFO_REDIRECT_URL, &location);
+	if (location == NULL)
+		return false;   /* no Location: the 3xx is the answer */
+	if (res->redirects >= t->max_redirects) {
+		res->failure = EXCHANGE_BAD_REDIRECT;
+		snprintf(res->error, sizeof(res->error), "too many redirects "
+		    "(more than %d)", t->max_redirects);
+		return false;
+	}
+	x->next = tf_strdup(location);
+	if (x->next == NULL) {
+		x->err = TF_ERR_NOMEM;
+		return false;
+	}
+	if (!url_origin(x->next, x->h.host, sizeof(x->h.host), &x->port, x->origin,
+	    sizeof(x->origin))) {
+		res->failure = EXCHANGE_BAD_REDIRECT;
+		snprintf(res->error, sizeof(res->error), "HTTP %ld redirects to a "
+		    "URL that is not http or https", status);
+		return false;
+	}
+	/* The task's URL may not carry credentials; nor may a redirect
+	 * add them (libcurl would send them as Authorization: Basic). */
+	if (tf_http_url_has_userinfo(x->next)) {
+		res->failure = EXCHANGE_BAD_REDIRECT;
+		snprintf(res->error, sizeof(res->error), "HTTP %ld redirects to a "
+		    "URL with a user name or password: refused, not followed",
+		    status);
+		return false;
+	}
+	tf_free(x->url);
+	x->url = x->next;
+	x->next = NULL;
+	res->redirects++;
+	/* 303, and 301/302 after a POST, continue with a GET, as browsers
+	 * and libcurl do; 307 and 308 repeat the request as it was. */
+	if (strcmp(x->method, "HEAD") != 0 && (status == 303 ||
+	    ((status == 301 || status == 302) && strcmp(x->method, "POST") == 0))) {
+		snprintf(x->method, sizeof(x->method), "GET");
+		x->body = NULL;
+		x->body_len = 0;
+	}
+	/* A clean handle for the next hop: no option of this one stays. */
+	http_client_put(x->env->client, x->e);
+	x->e = http_client_get(x->env->client, x->env->on_loop);
+	if (x->e == NULL) {
+		x->err = TF_ERR_NOMEM;
+		return false;
+	}
+	return hop_prepare(x);
+}
+
+enum tf_err
+exchange_end(struct exchange *x)
+{
+	struct exchange_result *res = x->res;
+
+	res->duration_ms = tf_mono_ms() - x->start;
+	if (x->err == TF_OK && res->final_url == NULL) {
+		res->final_url = x->url;
+		x->url = NULL;
+	}
+	curl_slist_free_all(x->headers);
+	x->headers = NULL;
+	if (x->e != NULL)
+		http_client_put(x->env->client, x->e);
+	x->e = NULL;
+	tf_free(x->next);
+	tf_free(x->url);
+	x->next = x->url = NULL;
+	return x->err;
+}
+
 enum tf_err
 exchange_perform(const struct exchange_env *env,
     const struct exchange_meta *meta, const struct tf_http_task *t,
     struct exchange_result *res)
 {
-	struct hop h;
-	struct curl_slist *headers = NULL;
-	char errbuf[CURL_ERROR_SIZE], origin[600], first_origin[600];
-	char method[8];
-	unsigned port = 0;
-	const char *body = t->body;
-	char *url = NULL, *next = NULL;
-	size_t body_len = t->body_len;
-	int64_t start = tf_mono_ms(), left;
-	long timeout_ms = t->timeout_ms, status = 0;
-	curl_off_t retry_after = -1;
-	CURL *e = NULL;
-	CURLcode rc;
-	enum tf_err err = TF_OK;
+	struct exchange x;
+	bool more;
 
-	memset(res, 0, sizeof(*res));
-	res->retry_after_s = -1;
-	memset(&h, 0, sizeof(h));
-	h.env = env;
-	h.task = t;
-	h.res = res;
-	snprintf(method, sizeof(method), "%s", t->method);
-	if (meta->deadline_ms > 0) {
-		left = meta->deadline_ms - env->now_ms();
-		if (left < timeout_ms)
-			timeout_ms = left > 1 ? (long)left : 1;
-	}
-	url = tf_strdup(t->url);
-	if (url == NULL)
-		return TF_ERR_NOMEM;
-	if (!url_origin(url, h.host, sizeof(h.host), &port, first_origin,
-	    sizeof(first_origin))) {
-		res->failure = EXCHANGE_BAD_REDIRECT;
-		snprintf(res->error, sizeof(res->error), "the URL does not parse");
-		goto done;
-	}
-	snprintf(origin, sizeof(origin), "%s", first_origin);
-	e = http_client_get(env->client);
-	if (e == NULL) {
-		err = TF_ERR_NOMEM;
-		goto done;
-	}
-	for (;;) {
-		left = timeout_ms - (tf_mono_ms() - start);
-		if (left <= 0) {
-			res->failure = EXCHANGE_TIMEOUT;
-			snprintf(res->error, sizeof(res->error), "timeout after %ld ms",
-			    timeout_ms);
-			goto done;
-		}
-		/* A host not on the target list is not even resolved. */
-		if (!tf_target_list_may_permit(env->targets, h.host, port, h.why,
-		    sizeof(h.why))) {
-			res->failure = EXCHANGE_REFUSED;
-			snprintf(res->error, sizeof(res->error), "refused: %s", h.why);
-			goto done;
-		}
-		err = build_headers(env, meta, t, body, body_len,
-		    strcmp(origin, first_origin) == 0, &headers);
-		if (err != TF_OK)
-			goto done;
-		errbuf[0] = '\0';
-		h.refused = false;
-		reset_response(res);
-		set_common(e, env, &h, (long)left, errbuf);
-		set_method(e, method, body, body_len);
-		curl_easy_setopt(e, CURLOPT_URL, url);
-		curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
-		rc = curl_easy_perform(e);
-		if (h.nomem) {
-			err = TF_ERR_NOMEM;
-			goto done;
-		}
-		if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && h.read_capped)) {
-			describe_failure(e, rc, &h, timeout_ms, errbuf, res);
-			goto done;
-		}
-		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-		res->status = status;
-		/* libcurl reports 0 for no Retry-After; 0 would mean "now" anyway. */
-		if (curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
-		    retry_after > 0)
-			res->retry_after_s = retry_after > RETRY_AFTER_MAX_S ?
-			    RETRY_AFTER_MAX_S : (int64_t)retry_after;
-		if (!t->follow_redirects || !is_redirect(status) ||
-		    tf_http_task_is_success(t, status) || h.read_capped)
-			break;
-		/* Follow the redirect, if it is one we may. */
-		{
-			char *location = NULL;
-
-			curl_easy_getinfo(e, CURLINFO_REDIRECT_URL, &location);
-			if (location == NULL)
-				break;   /* no Location: the 3xx is the answer */
-			if (res->redirects >= t->max_redirects) {
-				res->failure = EXCHANGE_BAD_REDIRECT;
-				snprintf(res->error, sizeof(res->error), "too many redirects "
-				    "(more than %d)", t->max_redirects);
-				goto done;
-			}
-			next = tf_strdup(location);
-			if (next == NULL) {
-				err = TF_ERR_NOMEM;
-				goto done;
-			}
-		}
-		if (!url_origin(next, h.host, sizeof(h.host), &port, origin,
-		    sizeof(origin))) {
-			res->failure = EXCHANGE_BAD_REDIRECT;
-			snprintf(res->error, sizeof(res->error), "HTTP %ld redirects to a "
-			    "URL that is not http or https", status);
-			goto done;
-		}
-		/* The task's URL may not carry credentials; nor may a redirect
-		 * add them (libcurl would send them as Authorization: Basic). */
-		if (tf_http_url_has_userinfo(next)) {
-			res->failure = EXCHANGE_BAD_REDIRECT;
-			snprintf(res->error, sizeof(res->error), "HTTP %ld redirects to a "
-			    "URL with a user name or password: refused, not followed",
-			    status);
-			goto done;
-		}
-		tf_free(url);
-		url = next;
-		next = NULL;
-		res->redirects++;
-		/* 303, and 301/302 after a POST, continue with a GET, as browsers
-		 * and libcurl do; 307 and 308 repeat the request as it was. */
-		if (strcmp(method, "HEAD") != 0 && (status == 303 ||
-		    ((status == 301 || status == 302) && strcmp(method, "POST") == 0))) {
-			snprintf(method, sizeof(method), "GET");
-			body = NULL;
-			body_len = 0;
-		}
-		/* A clean handle for the next hop: no option of this one stays. */
-		curl_slist_free_all(headers);
-		headers = NULL;
-		http_client_put(env->client, e);
-		e = http_client_get(env->client);
-		if (e == NULL) {
-			err = TF_ERR_NOMEM;
-			goto done;
-		}
-	}
-done:
-	res->duration_ms = tf_mono_ms() - start;
-	if (err == TF_OK && res->final_url == NULL) {
-		res->final_url = url;
-		url = NULL;
-	}
-	curl_slist_free_all(headers);
-	if (e != NULL)
-		http_client_put(env->client, e);
-	tf_free(next);
-	tf_free(url);
-	return err;
+	more = exchange_begin(&x, env, meta, t, res);
+	while (more)
+		more = exchange_hop_done(&x, curl_easy_perform(x.e));
+	return exchange_end(&x);
 }

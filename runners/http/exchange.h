@@ -42,6 +42,8 @@ struct exchange_env {
 	int (*cancelled)(void *arg);
 	void *cancel_arg;
 	int64_t (*now_ms)(void);
+	bool on_loop;                        /* transfers go to the host's loop
+	                                        (http_client_get()) */
 };
 
 /* Who the delivery is for, sent in the Taskfleet-* headers. Borrowed. */
@@ -86,6 +88,66 @@ struct exchange_result {
 	bool body_truncated;         /* the excerpt or the read was cut */
 };
 
+/* The state of one hop, shared with libcurl's callbacks. */
+struct hop {
+	const struct exchange_env *env;
+	const struct tf_http_task *task;
+	struct exchange_result *res;
+	char host[256];            /* the URL's host, brackets stripped */
+	bool refused;
+	char why[256];             /* the refusal */
+	size_t header_bytes;
+	bool headers_over;         /* the response headers passed the cap */
+	bool read_capped;          /* the body passed max_response */
+	bool cancelled;
+	bool nomem;
+};
+
+/* One delivery in progress: its hops, one easy handle at a time. Owned by
+ * whoever drives it (exchange_perform() on its stack, or an asynchronous
+ * run on the heap); must stay at its address from exchange_begin() to
+ * exchange_end(). */
+struct exchange {
+	const struct exchange_env *env;      /* borrowed */
+	struct exchange_meta meta;           /* its strings borrowed */
+	const struct tf_http_task *t;        /* borrowed */
+	struct exchange_result *res;         /* borrowed */
+	struct hop h;
+	CURL *e;                             /* owned: the hop's handle */
+	struct curl_slist *headers;          /* owned */
+	char errbuf[CURL_ERROR_SIZE];
+	char origin[600], first_origin[600];
+	char method[8];
+	unsigned port;
+	const char *body;                    /* borrowed from t, NULL: none */
+	size_t body_len;
+	char *url, *next;                    /* owned */
+	int64_t start;                       /* monotonic ms */
+	long timeout_ms;
+	enum tf_err err;                     /* TF_ERR_NOMEM: res incomplete */
+};
+
+/*
+ * Begins delivering t (env, meta, t and res borrowed until exchange_end();
+ * res is filled as the hops go). Returns true when x->e is set up for the
+ * first hop: perform it (curl_easy_perform(), or a multi handle) and pass
+ * the result to exchange_hop_done(). false when the delivery is over
+ * already (a URL that does not parse, a refused target...).
+ */
+bool exchange_begin(struct exchange *x, const struct exchange_env *env,
+    const struct exchange_meta *meta, const struct tf_http_task *t,
+    struct exchange_result *res);
+
+/* The hop on x->e ended with rc: records its response, and when a redirect
+ * is followed sets x->e up for the next hop and returns true; false when
+ * the delivery is over. */
+bool exchange_hop_done(struct exchange *x, CURLcode rc);
+
+/* Ends the delivery: fills the rest of res (free it with
+ * exchange_result_free() in every case) and releases x. Returns TF_OK, or
+ * TF_ERR_NOMEM when memory ran out before res could describe the outcome. */
+enum tf_err exchange_end(struct exchange *x);
+
 /* Delivers t. Fills *res (free it with exchange_result_free() in every
  * case). Returns TF_OK when *res describes the outcome, TF_ERR_NOMEM when
  * memory ran out before it could. */
@@ -94,5 +156,8 @@ enum tf_err exchange_perform(const struct exchange_env *env,
     struct exchange_result *res);
 
 void exchange_result_free(struct exchange_result *res);
+
+/* Makes res the failure of a delivery the host cancelled. */
+void exchange_cancelled(struct exchange_result *res);
 
 #endif /* TF_HTTP_RUNNER_EXCHANGE_H */

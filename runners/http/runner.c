@@ -456,61 +456,83 @@ cancelled_thunk(void *arg)
 	return task->host->cancelled(task->ctx);
 }
 
-static void
-http_run(void *state, const struct tf_task_view *task,
-    struct tf_run_result *result)
-{
-	struct http_state *st = state;
-	struct tf_http_task t;
+/* One delivery of one run: on the stack of run(), or on the heap while it
+ * is on the host's loop (start()). */
+struct delivery {
+	const struct tf_task_view *task;     /* borrowed: the run's */
+	struct tf_run_result *result;        /* borrowed: the run's */
+	struct tf_http_task t;               /* owned */
 	struct exchange_env env;
 	struct exchange_meta meta;
-	struct exchange_result res;
+	struct exchange_result res;          /* owned */
+	struct exchange x;
+};
+
+/* Reads the task's params and sets d up (d zeroed by the caller). Returns
+ * true when the request may go out; false with the outcome in d->result
+ * (d->t freed). */
+static bool
+delivery_prepare(struct http_state *st, const struct tf_task_view *task,
+    struct tf_run_result *result, bool on_loop, struct delivery *d)
+{
 	char err[512];
-	char *text;
-	cJSON *doc;
 	enum tf_err rc;
 
+	d->task = task;
+	d->result = result;
 	rc = tf_http_task_parse(task->params_json, task->params_len,
-	    st->max_request, &t, err, sizeof(err));
+	    st->max_request, &d->t, err, sizeof(err));
 	if (rc != TF_OK) {
 		runner_set_error(result, rc == TF_ERR_INVALID ? TF_RUN_FAILED : TF_RUN_RETRY,
 		    "%s", rc == TF_ERR_INVALID ? err : "out of memory");
-		tf_http_task_free(&t);
-		return;
+		tf_http_task_free(&d->t);
+		return false;
 	}
-	if (!t.timeout_given)
-		t.timeout_ms = st->timeout_ms;
-	memset(&env, 0, sizeof(env));
-	env.client = st->client;
-	env.allow = st->allow;
-	env.targets = st->targets;
-	env.keys = &st->keys;
-	env.ca_bundle = st->ca_bundle;
-	env.user_agent = st->user_agent;
-	env.max_response = st->max_response;
-	env.excerpt = st->excerpt;
-	env.cancelled = cancelled_thunk;
-	env.cancel_arg = (void *)task;
-	env.now_ms = task->host->now_ms;
-	meta.task_id = task->id;
-	meta.iteration = task->iteration;
-	meta.attempt = task->attempt;
-	meta.deadline_ms = task->deadline_ms;
+	if (!d->t.timeout_given)
+		d->t.timeout_ms = st->timeout_ms;
+	d->env.client = st->client;
+	d->env.allow = st->allow;
+	d->env.targets = st->targets;
+	d->env.keys = &st->keys;
+	d->env.ca_bundle = st->ca_bundle;
+	d->env.user_agent = st->user_agent;
+	d->env.max_response = st->max_response;
+	d->env.excerpt = st->excerpt;
+	d->env.cancelled = cancelled_thunk;
+	d->env.cancel_arg = (void *)task;
+	d->env.now_ms = task->host->now_ms;
+	d->env.on_loop = on_loop;
+	d->meta.task_id = task->id;
+	d->meta.iteration = task->iteration;
+	d->meta.attempt = task->attempt;
+	d->meta.deadline_ms = task->deadline_ms;
 
 	/* The last look before the request goes out (a sent request cannot be
 	 * taken back): a run whose lease is lost or ending stops here. */
 	if (task->host->cancelled(task->ctx)) {
 		runner_set_error(result, TF_RUN_RETRY, "cancelled: the consumer "
 		    "stopped the run before sending");
-		tf_http_task_free(&t);
-		return;
+		tf_http_task_free(&d->t);
+		return false;
 	}
-	rc = exchange_perform(&env, &meta, &t, &res);
+	return true;
+}
+
+/* The delivery ended (rc from exchange_end() or exchange_perform()): its
+ * result document and outcome go to the run; d's memory is freed. */
+static void
+delivery_report(struct delivery *d, enum tf_err rc)
+{
+	const struct tf_task_view *task = d->task;
+	struct tf_run_result *result = d->result;
+	char *text;
+	cJSON *doc;
+
 	if (rc != TF_OK) {
 		runner_set_error(result, TF_RUN_RETRY, "out of memory");
 		goto out;
 	}
-	doc = result_json(&res);
+	doc = result_json(&d->res);
 	if (doc != NULL) {
 		text = cJSON_PrintUnformatted(doc);
 		if (text != NULL)
@@ -518,24 +540,103 @@ http_run(void *state, const struct tf_task_view *task,
 		cJSON_free(text);
 		cJSON_Delete(doc);
 	}
-	switch (res.failure) {
+	switch (d->res.failure) {
 	case EXCHANGE_OK:
-		judge_status(task, &t, &res, result);
+		judge_status(task, &d->t, &d->res, result);
 		break;
 	case EXCHANGE_REFUSED:
 	case EXCHANGE_BAD_REDIRECT:
 	case EXCHANGE_TLS:
-		runner_set_error(result, TF_RUN_FAILED, "%s", res.error);
+		runner_set_error(result, TF_RUN_FAILED, "%s", d->res.error);
 		break;
 	case EXCHANGE_TIMEOUT:
 	case EXCHANGE_CANCELLED:
 	case EXCHANGE_NETWORK:
-		runner_set_error(result, TF_RUN_RETRY, "%s", res.error);
+		runner_set_error(result, TF_RUN_RETRY, "%s", d->res.error);
 		break;
 	}
 out:
-	exchange_result_free(&res);
-	tf_http_task_free(&t);
+	exchange_result_free(&d->res);
+	tf_http_task_free(&d->t);
+}
+
+/* The blocking style: the delivery on this thread (isolated mode, and
+ * hosts before runner ABI 1.2). */
+static void
+http_run(void *state, const struct tf_task_view *task,
+    struct tf_run_result *result)
+{
+	struct delivery d;
+
+	memset(&d, 0, sizeof(d));
+	if (delivery_prepare(state, task, result, false, &d))
+		delivery_report(&d, exchange_perform(&d.env, &d.meta, &d.t, &d.res));
+}
+
+static void on_hop(void *user, int curl_code, void *curl_easy);
+
+/* Hands the hop set up on d->x.e to the host's loop; false when the host
+ * did not take it (the delivery then ends as cancelled). */
+static bool
+send_hop(struct delivery *d)
+{
+	if (d->task->host->http(d->task->ctx, d->x.e, on_hop, d) == 0)
+		return true;
+	d->x.h.cancelled = true;
+	exchange_cancelled(&d->res);
+	return false;
+}
+
+/* Ends an asynchronous delivery: reports it and completes the run. */
+static void
+delivery_finish(struct delivery *d)
+{
+	const struct tf_task_view *task = d->task;
+
+	delivery_report(d, exchange_end(&d->x));
+	tf_free(d);
+	task->host->complete(task->ctx);
+}
+
+/* On the host's loop: a hop ended (TF_HOST_HTTP_CANCELLED: the host
+ * cancelled the run, as the progress check would have). */
+static void
+on_hop(void *user, int curl_code, void *curl_easy)
+{
+	struct delivery *d = user;
+	CURLcode rc = (CURLcode)curl_code;
+
+	if (curl_code == TF_HOST_HTTP_CANCELLED) {
+		d->x.h.cancelled = true;
+		rc = CURLE_ABORTED_BY_CALLBACK;
+	}
+	if (exchange_hop_done(&d->x, rc) && send_hop(d))
+		return;
+	delivery_finish(d);
+}
+
+/* The asynchronous style (runner ABI 1.2): each hop is a transfer on the
+ * host's loop, no thread waits for it. */
+static enum tf_start_status
+http_start(void *state, const struct tf_task_view *task,
+    struct tf_run_result *result)
+{
+	struct delivery *d = tf_calloc(1, sizeof(*d));
+
+	if (d == NULL) {
+		runner_set_error(result, TF_RUN_RETRY, "out of memory");
+		return TF_START_DONE;
+	}
+	if (!delivery_prepare(state, task, result, true, d)) {
+		tf_free(d);
+		return TF_START_DONE;
+	}
+	if (exchange_begin(&d->x, &d->env, &d->meta, &d->t, &d->res) &&
+	    send_hop(d))
+		return TF_START_PENDING;
+	delivery_report(d, exchange_end(&d->x));
+	tf_free(d);
+	return TF_START_DONE;
 }
 
 static const struct tf_runner http_runner = {
@@ -550,6 +651,7 @@ static const struct tf_runner http_runner = {
 	.run = http_run,
 	.fini = http_fini,
 	.validate = http_validate,
+	.start = http_start,
 };
 
 TF_RUNNER_EXPORT const struct tf_runner *

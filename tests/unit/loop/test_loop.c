@@ -349,6 +349,100 @@ test_transfers_past_the_cap_wait_in_order(void)
 	pthread_mutex_unlock(&server.lock);
 }
 
+/* Handed-in transfers (tf_loop_easy()): the caller's easy handles, on the
+ * loop's second multi with its own per-host limit. */
+struct easy_state {
+	struct tf_loop *loop;
+	int done, ok, left;
+	size_t most;
+};
+
+static size_t
+discard_body(char *data, size_t size, size_t n, void *arg)
+{
+	return size * n;
+}
+
+static void
+on_easy(void *ctx, CURLcode cc, CURL *easy)
+{
+	struct easy_state *s = ctx;
+	long status = 0;
+
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	if (cc == CURLE_OK && status == 200)
+		s->ok++;
+	if (++s->done == 5)
+		tf_loop_stop(s->loop);
+}
+
+static void
+test_handed_in_transfers_share_one_connection_per_host(void)
+{
+	struct fake_reply ok[] = { { 200, "{}", 0, 5 } };
+	struct tf_loop_config cfg = { .hook_host_connections = 1 };
+	struct easy_state s = { 0 };
+	struct tf_loop *loop = NULL;
+	CURL *easy[5] = { 0 };
+	char url[64];
+	int i;
+
+	fake_http_script(&server, ok, 1);
+	server.connections = 0;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", server.port);
+	CHECK_INT_EQ(tf_loop_new(&cfg, &loop), TF_OK);
+	s.loop = loop;
+	for (i = 0; i < 5; i++) {
+		easy[i] = curl_easy_init();
+		CHECK(easy[i] != NULL);
+		curl_easy_setopt(easy[i], CURLOPT_URL, url);
+		curl_easy_setopt(easy[i], CURLOPT_TIMEOUT_MS, 3000L);
+		curl_easy_setopt(easy[i], CURLOPT_WRITEFUNCTION, discard_body);
+		CHECK_INT_EQ(tf_loop_easy(loop, easy[i], on_easy, &s, NULL), TF_OK);
+	}
+	CHECK_INT_EQ(tf_loop_easy_transfers(loop), 5);
+	CHECK_INT_EQ(tf_loop_transfers(loop), 0);
+	CHECK_INT_EQ(tf_loop_run(loop), TF_OK);
+	tf_loop_free(loop);
+	for (i = 0; i < 5; i++)
+		curl_easy_cleanup(easy[i]);
+	/* The server answers one connection at a time: five connections at
+	 * once would have waited out their timeouts. */
+	CHECK_INT_EQ(s.ok, 5);
+	pthread_mutex_lock(&server.lock);
+	CHECK_INT_EQ(server.connections, 1);
+	pthread_mutex_unlock(&server.lock);
+}
+
+/* A stop calls every handed-in transfer back, aborted. */
+static void
+test_stop_hands_easy_handles_back(void)
+{
+	struct easy_state s = { 0 };
+	struct tf_loop *loop = NULL;
+	CURL *easy = NULL;
+	char url[64];
+	int fd, port = 0;
+
+	fd = fake_http_silent(&port);
+	CHECK(fd >= 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
+	CHECK_INT_EQ(tf_loop_new(NULL, &loop), TF_OK);
+	s.loop = loop;
+	easy = curl_easy_init();
+	curl_easy_setopt(easy, CURLOPT_URL, url);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 60000L);
+	CHECK_INT_EQ(tf_loop_easy(loop, easy, on_easy, &s, NULL), TF_OK);
+	tf_loop_stop(loop);
+	CHECK_INT_EQ(tf_loop_run(loop), TF_OK);
+	CHECK_INT_EQ(s.done, 1);
+	CHECK_INT_EQ(s.ok, 0);
+	CHECK_INT_EQ(tf_loop_easy_transfers(loop), 0);
+	tf_loop_free(loop);
+	curl_easy_cleanup(easy);
+	close(fd);
+}
+
 #define IN_FLIGHT 16
 
 /* How callbacks of one kind ended. */
@@ -472,6 +566,8 @@ main(void)
 	TF_RUN(test_work_runs_off_the_loop);
 	TF_RUN(test_transfers_reuse_connections);
 	TF_RUN(test_transfers_past_the_cap_wait_in_order);
+	TF_RUN(test_handed_in_transfers_share_one_connection_per_host);
+	TF_RUN(test_stop_hands_easy_handles_back);
 	TF_RUN(test_stop_cancels_everything_in_flight);
 	TF_RUN(test_free_without_run_cancels);
 	fake_http_stop(&server);
