@@ -22,6 +22,7 @@ nothing the code can send goes uncounted.
 
     aws_ops.py ROOT consumer            -> one "service:Operation" a line
     aws_ops.py ROOT producer [--without FUNC ...]
+    aws_ops.py ROOT producer --entry cmd_serve   (one command's calls)
 
 analyse() also returns the DynamoDB index names the reachable code queries
 (`.index = "NAME"`).
@@ -34,12 +35,15 @@ IDENT_RE = re.compile(r'\b[A-Za-z_]\w*\b')
 LITERAL_RE = re.compile(r'"([^"\\]*)"')
 OP_NAME_RE = re.compile(r'[A-Z][A-Za-z0-9]+')
 SVC_BY_CONST = {'TF_AWS_SQS': 'sqs', 'TF_AWS_DYNAMODB': 'dynamodb',
-                'TF_AWS_SECRETSMANAGER': 'secretsmanager', 'TF_AWS_SSM': 'ssm'}
+                'TF_AWS_SECRETSMANAGER': 'secretsmanager', 'TF_AWS_SSM': 'ssm',
+                'TF_AWS_SNS': 'sns', 'TF_AWS_LAMBDA': 'lambda', 'TF_AWS_EVENTS': 'events',
+                'TF_AWS_SFN': 'states'}
 # The AWS call layer: tf_aws_call(aws, svc, operation, ...), the same with a
 # request already in text, and on the event loop:
-# tf_aws_call_async(aws, loop, svc, operation, ...). name -> (svc, op) index.
+# tf_aws_call_async(aws, loop, svc, operation, ...), and requests of other
+# shapes: tf_aws_request(aws, svc, operation, ...). name -> (svc, op) index.
 BASES = {'tf_aws_call': (1, 2), 'tf_aws_call_text': (1, 2),
-         'tf_aws_call_async': (2, 3)}
+         'tf_aws_call_async': (2, 3), 'tf_aws_request': (1, 2)}
 
 
 def strip_comments_and_strings(text, keep_strings=True):
@@ -212,6 +216,8 @@ class Sources:
             key = self.resolve(f.path, m.group(0))
             if key not in carriers:
                 continue
+            if re.search(r'\b(struct|enum|union)\s+$', f.blank[:m.start()]):
+                continue  # a type of the same name (struct tf_aws_request)
             after = f.blank[m.end():].lstrip()
             if not after.startswith('('):
                 raise SystemExit('aws_ops: %s:%s uses %s other than by calling it; '
@@ -300,6 +306,8 @@ def call_sites(src):
         for m in IDENT_RE.finditer(blank):
             if src.resolve(path, m.group(0)) not in carriers:
                 continue
+            if re.search(r'\b(struct|enum|union)\s+$', blank[:m.start()]):
+                continue  # a type of the same name (struct tf_aws_request)
             start = blank.rfind('\n', 0, m.start()) + 1
             while start > 0 and blank[:start - 1].rstrip(' \t').endswith('\\'):
                 start = blank.rfind('\n', 0, start - 1) + 1  # a macro's continued line
@@ -322,14 +330,15 @@ def call_sites(src):
     return sites
 
 
-def analyse(root, program, without=()):
-    """Returns (the operations reachable from program's main(), the keys of
-    the reachable functions, the DynamoDB indexes they query)."""
+def analyse(root, program, without=(), entry='main'):
+    """Returns (the operations reachable from program's main() (or from the
+    function entry, e.g. one command's: cmd_serve), the keys of the
+    reachable functions, the DynamoDB indexes they query)."""
     src = Sources(root, ['lib', program])
     sites = call_sites(src)
-    mains = [k for k in src.defs if k[1] == 'main' and k[0].startswith(program + '/')]
+    mains = [k for k in src.defs if k[1] == entry and k[0].startswith(program + '/')]
     if len(mains) != 1:
-        raise SystemExit('aws_ops: expected one main() in %s/, found %d' % (program, len(mains)))
+        raise SystemExit('aws_ops: expected one %s() in %s/, found %d' % (entry, program, len(mains)))
     seen = set()
     todo = [mains[0]]
     while todo:
@@ -366,6 +375,7 @@ if __name__ == '__main__':
     args = sys.argv[1:]
     if len(args) < 2:
         raise SystemExit(__doc__)
+    entry = args[args.index('--entry') + 1] if '--entry' in args else 'main'
     without = args[args.index('--without') + 1:] if '--without' in args else []
-    ops, _, _ = analyse(args[0], args[1], without)
+    ops, _, _ = analyse(args[0], args[1], without, entry)
     print('\n'.join(sorted(ops)))
