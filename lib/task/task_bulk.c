@@ -296,6 +296,8 @@ created(struct slot *s)
 		flush(b);
 }
 
+static void on_read_round(void *ctx, enum tf_err rc);
+
 static void
 on_read(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
     const struct tf_aws_error *err)
@@ -317,6 +319,17 @@ on_read(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
 	} else if (rc == TF_ERR_NOT_FOUND && !s->retried) {
 		/* Deleted since: existing tells nothing. */
 		goto exists;
+	} else if (rc != TF_OK && retryable(rc) && s->round < b->rounds) {
+		/* Throttled or failed: read again after a pause, as a write. */
+		if (rc == TF_ERR_THROTTLED) {
+			b->window = b->window > 1 ? b->window / 2 : 1;
+			b->wins = 0;
+		}
+		s->round++;
+		rc = tf_loop_after(b->loop, backoff_ms(s->round), on_read_round, s,
+		    NULL);
+		if (rc != TF_OK)
+			fail(s, rc, "reading the task", NULL);
 	} else {
 		fail(s, rc == TF_OK ? TF_ERR_PARSE : rc, s->retried ?
 		    "reading it back after a lost reply" : "reading the existing "
@@ -329,6 +342,20 @@ exists:
 out:
 	cJSON_Delete(value);
 	pump(b);
+}
+
+static void read_back(struct slot *s);
+
+static void
+on_read_round(void *ctx, enum tf_err rc)
+{
+	struct slot *s = ctx;
+
+	if (rc != TF_OK) {
+		fail(s, rc, "reading the task", NULL);
+		return;
+	}
+	read_back(s);
 }
 
 /* Reads the item whose id was taken. */
