@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "isolate.h"
 #include "metrics.h"
+#include "ns_gate.h"
 
 /* A stopping consumer waits this long past a receive's wait for its reply. */
 #define RECEIVE_REPLY_MARGIN_MS 5000
@@ -260,6 +261,9 @@ tf_consumer_start(struct tf_consumer *c)
 	    &c->deleter);
 	if (rc != TF_OK)
 		return rc;
+	c->ns_gate = tf_ns_gate_new(c->ctx->aws, c->loop, c->cfg->table);
+	if (c->ns_gate == NULL)
+		return TF_ERR_NOMEM;
 	rc = tf_receiver_start(c);
 	if (rc != TF_OK)
 		return rc;
@@ -377,6 +381,8 @@ tf_consumer_free(struct tf_consumer *c)
 	tf_heartbeat_stop(c->hb);
 	tf_deleter_stop(c->deleter);
 	c->deleter = NULL;
+	tf_ns_gate_free(c->ns_gate);
+	c->ns_gate = NULL;
 	tf_loop_free(c->loop);
 	c->loop = NULL;
 	tf_receiver_free(c);

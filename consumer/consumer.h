@@ -38,6 +38,7 @@ struct tf_metrics;
 struct tf_receiver;
 struct tf_run;
 struct tf_metrics_server;
+struct tf_ns_gate;
 
 struct tf_consumer_opts {
 	int concurrency;            /* runs in flight at once */
@@ -102,6 +103,8 @@ struct tf_consumer {
 	pthread_t loop_thread;
 	bool loop_started;
 	struct tf_runpool *pool;            /* owned: calls blocking runners */
+	struct tf_ns_gate *ns_gate;         /* owned: the paused namespaces,
+	                                       on the loop */
 
 	pthread_mutex_t lock;               /* guards busy and handing_back */
 	pthread_cond_t space;               /* either went down */

@@ -63,6 +63,7 @@ static const char *const outcome_names[TF_METRICS__OUTCOMES] = {
 	[TF_METRICS_FAILED] = "failed",
 	[TF_METRICS_LEASE_LOST] = "lease_lost",
 	[TF_METRICS_WRITE_FAILED] = "write_failed",
+	[TF_METRICS_PAUSED] = "paused",
 };
 
 static const char *const lost_names[TF_METRICS__LOST] = {

@@ -45,6 +45,7 @@ enum tf_metrics_outcome {
 	TF_METRICS_FAILED,        /* the task is FAILED */
 	TF_METRICS_LEASE_LOST,    /* the lease was lost; the result discarded */
 	TF_METRICS_WRITE_FAILED,  /* the outcome could not be written */
+	TF_METRICS_PAUSED,        /* not run: its namespace is paused; suspended */
 	TF_METRICS__OUTCOMES
 };
 

@@ -19,6 +19,7 @@
 #include "host.h"
 #include "invoke.h"
 #include "metrics.h"
+#include "ns_gate.h"
 #include "task/task.h"
 #include "task/task_async.h"
 #include "task/task_write.h"
@@ -488,6 +489,15 @@ run_finished(struct tf_run *r)
 	struct tf_task_outcome *o = &r->o;
 	enum tf_task_status state = r->state;
 
+	if (o->paused_ns) {
+		count_run(j, r->lr != NULL, TF_METRICS_PAUSED, 0);
+		job_log(j, TF_LOG_INFO, "paused", r->dur, "not run: namespace %s "
+		    "is paused; the task is suspended until it is resumed",
+		    r->t.ns);
+		delete_message(j);
+		run_end(r);
+		return;
+	}
 	count_run(j, r->lr != NULL, state == TF_TASK_COMPLETED ?
 	    TF_METRICS_COMPLETED : state == TF_TASK_FAILED ? TF_METRICS_FAILED :
 	    o->kind == TF_OUTCOME_RETRY ? TF_METRICS_RETRY : TF_METRICS_SUCCESS,
@@ -792,6 +802,39 @@ call_runner_blocking(void *ctx)
 		    "lease expires");
 }
 
+static void start_run(struct tf_run *r);
+
+/* Claimed run r whose namespace is paused: not run. Its task is suspended
+ * with the mark paused_by_ns and no attempt charged; resuming the namespace
+ * resumes it (lib/task/ns_pause.h). */
+static void
+park_paused(struct tf_run *r)
+{
+	struct tf_consumer *c = r->j.c;
+
+	r->now = tf_now_ms();
+	r->took = 0;
+	snprintf(r->dur, sizeof(r->dur), "0");
+	outcome_init(c, &r->o);
+	r->o.kind = TF_OUTCOME_RETRY;
+	r->o.uncharged = true;
+	r->o.paused_ns = true;
+	r->o.duration_ms = -1;
+	r->o.late_ms = r->j.late_ms;
+	write_outcome(r);
+}
+
+static void
+on_ns_decided(void *ctx, bool paused)
+{
+	struct tf_run *r = ctx;
+
+	if (paused)
+		park_paused(r);
+	else
+		start_run(r);
+}
+
 /* Claimed task r->t: runs it. */
 static void
 run_claimed(struct tf_run *r)
@@ -828,6 +871,17 @@ run_claimed(struct tf_run *r)
 		j->late_ms = tf_now_ms() - t->next_run;
 		snprintf(j->late, sizeof(j->late), "%" PRId64, j->late_ms);
 	}
+	/* A paused namespace starts nothing (ns_gate.h). */
+	tf_ns_gate_check(c->ns_gate, t->ns, on_ns_decided, r);
+}
+
+/* Claimed run r, its namespace not paused: its runner starts. */
+static void
+start_run(struct tf_run *r)
+{
+	struct tf_consumer *c = r->j.c;
+	struct tf_task *t = &r->t;
+
 	r->started_mono = tf_mono_ms();
 	r->lr = tf_runner_set_find(c->runners, t->type);
 	if (r->lr == NULL) {

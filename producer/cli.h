@@ -173,6 +173,9 @@ int cmd_delete(struct cli *c, int argc, char **argv);
 int cmd_list(struct cli *c, int argc, char **argv);
 int cmd_suspend(struct cli *c, int argc, char **argv);
 int cmd_resume(struct cli *c, int argc, char **argv);
+/* cmd_pause.c: a whole namespace. `resume --ns NS` is cmd_resume_ns(). */
+int cmd_pause(struct cli *c, int argc, char **argv);
+int cmd_resume_ns(struct cli *c, int argc, char **argv);
 int cmd_run_now(struct cli *c, int argc, char **argv);
 int cmd_retry(struct cli *c, int argc, char **argv);
 int cmd_edit(struct cli *c, int argc, char **argv);

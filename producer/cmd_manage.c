@@ -20,7 +20,9 @@
 #include "time/timefmt.h"
 
 static const char suspend_usage[] = "usage: taskfleet suspend [--json] ID\n";
-static const char resume_usage[] = "usage: taskfleet resume [--json] ID\n";
+static const char resume_usage[] =
+    "usage: taskfleet resume [--json] ID\n"
+    "       taskfleet resume --ns NS [--json]   (a paused namespace)\n";
 static const char run_now_usage[] = "usage: taskfleet run-now [--json] ID\n";
 static const char retry_usage[] =
     "usage: taskfleet retry [--at TIME] [--json] ID\n";
@@ -228,6 +230,12 @@ cmd_suspend(struct cli *c, int argc, char **argv)
 int
 cmd_resume(struct cli *c, int argc, char **argv)
 {
+	int i;
+
+	/* `resume --ns NS`: a paused namespace (cmd_pause.c). */
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--ns") == 0 || strncmp(argv[i], "--ns=", 5) == 0)
+			return cmd_resume_ns(c, argc, argv);
 	return manage_one(c, argc, argv, TF_MANAGE_RESUME, "resume", resume_usage,
 	    "Resumes a SUSPENDED task: it is PENDING again at its next run, or now\n"
 	    "if that time passed while it was suspended (missed runs of a schedule\n"

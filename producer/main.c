@@ -36,7 +36,8 @@ usage(FILE *to)
 	    "  get       show one task\n"
 	    "  list      list a namespace's tasks, latest schedule first\n"
 	    "  suspend   stop a task from running until it is resumed\n"
-	    "  resume    let a suspended task run again\n"
+	    "  resume    let a suspended task (or a paused namespace) run again\n"
+	    "  pause     pause a whole namespace, or list the paused ones\n"
 	    "  run-now   make a pending task due now\n"
 	    "  retry     run a FAILED task again, with fresh attempts\n"
 	    "  edit      change a task's name or description\n"
@@ -226,6 +227,7 @@ static const struct command commands[] = {
 	{ "list", cmd_list },
 	{ "suspend", cmd_suspend },
 	{ "resume", cmd_resume },
+	{ "pause", cmd_pause },
 	{ "run-now", cmd_run_now },
 	{ "retry", cmd_retry },
 	{ "edit", cmd_edit },

@@ -946,6 +946,8 @@ errors_with(const struct tf_task *t, const char *text, int64_t now_ms)
 static const char *
 history_outcome(const struct tf_task_outcome *o, enum tf_task_status state)
 {
+	if (o->paused_ns)
+		return "paused";      /* not run: its namespace is paused */
 	if (state == TF_TASK_FAILED || o->kind == TF_OUTCOME_FAILED)
 		return "failed";      /* also a retry that used the last attempt */
 	if (o->kind == TF_OUTCOME_RETRY)
@@ -1100,6 +1102,9 @@ tf_task_outcome_build(struct tf_task_write *w, const struct tf_task *t,
 		    tf_buf_append_str(set, ", last_error = :err, errors = :errs") != TF_OK)
 			goto out;
 	}
+	if (o->paused_ns && (tf_ddb_expr_value_bool(e, ":pns", true) != TF_OK ||
+	    tf_buf_append_str(set, ", paused_by_ns = :pns") != TF_OK))
+		goto out;
 	if (o->history_kept > 0 &&
 	    (tf_ddb_expr_value(e, ":hist", history_with(t, o, state, now_ms)) != TF_OK ||
 	    tf_buf_append_str(set, ", history = :hist") != TF_OK))
@@ -1202,6 +1207,8 @@ tf_task_outcome_state(const struct tf_task *t, const struct tf_task_outcome *o)
 {
 	if (o->kind == TF_OUTCOME_DONE)
 		return o->completed ? TF_TASK_COMPLETED : TF_TASK_PENDING;
+	if (o->paused_ns)
+		return TF_TASK_SUSPENDED;
 	if (o->kind == TF_OUTCOME_RETRY &&
 	    (o->uncharged || t->attempts + 1 < t->max_attempts))
 		return TF_TASK_PENDING;

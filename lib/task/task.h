@@ -227,6 +227,10 @@ struct tf_task_outcome {
 	bool uncharged;           /* RETRY: the run does not count as an attempt
 	                             (another run's crash ended it): attempts
 	                             stay, and the task is never FAILED by it */
+	bool paused_ns;           /* RETRY, uncharged: not run, because its
+	                             namespace is paused (ns_pause.h): the task
+	                             becomes SUSPENDED with the mark
+	                             `paused_by_ns` */
 	const char *new_params;   /* JSON object text, or NULL to keep; borrowed */
 	const char *result_json;  /* JSON object text for `result`, or NULL */
 	const char *error;        /* the error text: RETRY and FAILED always; DONE

@@ -378,6 +378,9 @@ write_change(struct tf_aws *aws, const char *table, const struct tf_task *t,
 		if (action == TF_MANAGE_RETRY &&
 		    append_remove(&upd, "#ttl, finished_at") != TF_OK)
 			goto out;
+		/* Running again: no longer the pause's to resume (ns_pause.h). */
+		if (append_remove(&upd, "paused_by_ns") != TF_OK)
+			goto out;
 		break;
 	default:
 		rc = TF_ERR_INVALID;

@@ -247,6 +247,11 @@ def code_attributes(problems):
                             callee, args = enclosing_call(body, n + 2)
                             if callee == 'tf_ddb_put_item' and len(args) >= 3 and idents(args[2]):
                                 items.add(idents(args[2])[-1])
+                        # An item built for a caller to put (or to batch):
+                        # `*item_out = item;` (tf_task_create_item).
+                        if t[1] == '*' and n + 3 < len(body) and body[n + 1][1].endswith('item_out') \
+                                and body[n + 2][1] == '=' and body[n + 3][0] != 'string':
+                            items.add(body[n + 3][1])
                     if not items:
                         continue
                     for n, t in enumerate(body):

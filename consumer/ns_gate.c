@@ -1,0 +1,149 @@
+/* ns_gate.c - the paused namespaces, as a consumer sees them (ns_gate.h). */
+#include "ns_gate.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "aws/ddb_async.h"
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "task/due.h"
+#include "task/ns_pause.h"
+#include "task/task.h"
+
+/* A check waiting for the set to be read. */
+struct waiter {
+	const char *ns;            /* borrowed */
+	tf_ns_gate_cb *cb;
+	void *ctx;
+	struct waiter *next;
+};
+
+struct tf_ns_gate {
+	struct tf_aws *aws;        /* borrowed */
+	struct tf_loop *loop;      /* borrowed */
+	const char *table;         /* borrowed */
+	struct tf_ns_paused paused;
+	int64_t read_mono;         /* when the copy's read began; 0: none yet */
+	int64_t asking_mono;       /* when the read in flight began */
+	bool reading;
+	struct waiter *waiting;    /* owned, newest first */
+};
+
+struct tf_ns_gate *
+tf_ns_gate_new(struct tf_aws *aws, struct tf_loop *loop, const char *table)
+{
+	struct tf_ns_gate *g = tf_calloc(1, sizeof(*g));
+
+	if (g == NULL)
+		return NULL;
+	g->aws = aws;
+	g->loop = loop;
+	g->table = table;
+	return g;
+}
+
+/* Decides every waiting check on the copy in force. */
+static void
+decide_waiting(struct tf_ns_gate *g)
+{
+	struct waiter *w = g->waiting, *next;
+
+	/* Detached first: a callback may check again. */
+	g->waiting = NULL;
+	for (; w != NULL; w = next) {
+		next = w->next;
+		w->cb(w->ctx, tf_ns_paused_has(&g->paused, w->ns));
+		tf_free(w);
+	}
+}
+
+static void
+on_read(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
+    const struct tf_aws_error *err)
+{
+	struct tf_ns_gate *g = ctx;
+	struct tf_ns_paused fresh;
+
+	cJSON_Delete(next_key);
+	g->reading = false;
+	if (rc == TF_ERR_NOT_FOUND) {
+		rc = TF_OK;         /* no config item: nothing is paused */
+		cJSON_Delete(value);
+		value = NULL;
+	}
+	if (rc == TF_OK)
+		rc = tf_ns_paused_from_item(value, &fresh);
+	cJSON_Delete(value);
+	if (rc == TF_OK) {
+		tf_ns_paused_free(&g->paused);
+		g->paused = fresh;
+		g->read_mono = g->asking_mono;
+	} else if (rc != TF_ERR_CANCELLED) {
+		tf_log(TF_LOG_WARN, "reading the paused namespaces failed (%s): "
+		    "the last copy stays in force", tf_strerror(rc));
+	}
+	decide_waiting(g);
+}
+
+static void
+start_read(struct tf_ns_gate *g)
+{
+	cJSON *key;
+	enum tf_err rc = TF_ERR_NOMEM;
+
+	if (g->reading)
+		return;
+	g->reading = true;
+	g->asking_mono = tf_mono_ms();
+	key = tf_task_key(TF_DUE_CONFIG_ID);
+	if (key != NULL)
+		rc = tf_ddb_get_item_async(g->aws, g->loop, g->table, key, true,
+		    NULL, on_read, g);
+	cJSON_Delete(key);
+	if (rc != TF_OK)
+		on_read(g, rc, NULL, NULL, NULL);
+}
+
+void
+tf_ns_gate_check(struct tf_ns_gate *g, const char *ns, tf_ns_gate_cb *cb,
+    void *ctx)
+{
+	int64_t age = tf_mono_ms() - g->read_mono;
+	struct waiter *w;
+
+	if (g->read_mono > 0 && age <= TF_NS_PAUSE_FRESH_MS) {
+		if (age > TF_NS_PAUSE_REFRESH_MS)
+			start_read(g);  /* for the runs to come */
+		cb(ctx, tf_ns_paused_has(&g->paused, ns));
+		return;
+	}
+	w = tf_calloc(1, sizeof(*w));
+	if (w == NULL) {
+		/* Decided on the copy in force rather than not at all. */
+		cb(ctx, tf_ns_paused_has(&g->paused, ns));
+		return;
+	}
+	w->ns = ns;
+	w->cb = cb;
+	w->ctx = ctx;
+	w->next = g->waiting;
+	g->waiting = w;
+	start_read(g);
+}
+
+void
+tf_ns_gate_free(struct tf_ns_gate *g)
+{
+	struct waiter *w, *next;
+
+	if (g == NULL)
+		return;
+	for (w = g->waiting; w != NULL; w = next) {
+		next = w->next;
+		tf_free(w);
+	}
+	tf_ns_paused_free(&g->paused);
+	tf_free(g);
+}

@@ -1,0 +1,34 @@
+/*
+ * ns_gate.h - whether a claimed run's namespace is paused, decided on the
+ * event loop from a copy of the table's paused set (lib/task/ns_pause.h)
+ * that is at most TF_NS_PAUSE_FRESH_MS old: the copy is read again when a
+ * run needs it and it is older, so an idle consumer reads nothing.
+ */
+#ifndef TF_NS_GATE_H
+#define TF_NS_GATE_H
+
+#include <stdbool.h>
+
+struct tf_aws;
+struct tf_loop;
+struct tf_ns_gate;
+
+/* The decision: paused or not. Called on the loop thread, at once or after
+ * the set was read. */
+typedef void tf_ns_gate_cb(void *ctx, bool paused);
+
+/* A gate reading table (borrowed, like aws and loop: they outlive it). NULL
+ * when out of memory. */
+struct tf_ns_gate *tf_ns_gate_new(struct tf_aws *aws, struct tf_loop *loop,
+    const char *table);
+
+/* Decides on namespace ns (borrowed until cb is called) and calls cb. A set
+ * that cannot be read leaves the last copy in force (none: not paused), with
+ * a warning. On the loop thread. */
+void tf_ns_gate_check(struct tf_ns_gate *g, const char *ns, tf_ns_gate_cb *cb,
+    void *ctx);
+
+/* Frees g after the loop stopped (no check waits then). NULL is fine. */
+void tf_ns_gate_free(struct tf_ns_gate *g);
+
+#endif /* TF_NS_GATE_H */
