@@ -46,6 +46,7 @@
 #include "aws/ini.h"
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "base/config.h"
 #include "base/log.h"
 
 #define ECS_HOST          "169.254.170.2"
@@ -1348,6 +1349,7 @@ static enum tf_err
 config_read(struct config *c)
 {
 	enum tf_err rc;
+	static const char *const region_vars[] = { "AWS_REGION", "AWS_DEFAULT_REGION", NULL };
 	const char *v;
 	char *mode = NULL;
 	char region[64];
@@ -1379,11 +1381,8 @@ config_read(struct config *c)
 	    (rc = tf_aws_file_path(TF_AWS_SSO_CACHE_DIR, &c->sso_cache_dir)) == TF_ERR_NOMEM)
 		goto out;
 	/* STS is regional: the region as the rest of taskfleet finds it. */
-	v = getenv("AWS_REGION");
-	if (v == NULL || *v == '\0')
-		v = getenv("AWS_DEFAULT_REGION");
-	if ((v == NULL || *v == '\0') &&
-	    tf_aws_profile_region(region, sizeof(region)) == TF_OK)
+	v = tf_env_first(region_vars);
+	if (v == NULL && tf_aws_profile_region(region, sizeof(region)) == TF_OK)
 		v = region;
 	if (tf_sts_endpoint_resolve(v, &c->sts) != TF_OK) {
 		tf_error("credentials: the STS endpoint or region is too long");

@@ -21,6 +21,7 @@
 #include "aws/sigv4.h"
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "base/config.h"
 #include "base/log.h"
 
 #define STS_VERSION        "2011-06-15"
@@ -28,26 +29,11 @@
 #define STS_TIMEOUT_MS     10000L
 #define STS_MAX_RESPONSE   (64 * 1024)
 
-/* Copies the value of the first of names that is set in the environment,
- * or NULL. Borrowed from the environment. */
-static const char *
-first_env(const char *const *names)
-{
-	const char *v;
-
-	for (; *names != NULL; names++) {
-		v = getenv(*names);
-		if (v != NULL && *v != '\0')
-			return v;
-	}
-	return NULL;
-}
-
 enum tf_err
 tf_sts_endpoint_resolve(const char *region, struct tf_sts_endpoint *out)
 {
 	static const char *const vars[] = { "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL", NULL };
-	const char *url = first_env(vars);
+	const char *url = tf_env_first(vars);
 	bool have_region = region != NULL && *region != '\0';
 	int n;
 

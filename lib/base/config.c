@@ -16,9 +16,8 @@
 
 #define MAX_CONCURRENCY 4096
 
-/* The first non-empty variable of names (NULL-terminated), or NULL. */
-static const char *
-first_env(const char *const *names)
+const char *
+tf_env_first(const char *const *names)
 {
 	const char *v;
 
@@ -46,7 +45,7 @@ tf_config_set(char **field, const char *value)
 static enum tf_err
 set_from_env(char **field, const char *const *names, const char *fallback)
 {
-	const char *v = first_env(names);
+	const char *v = tf_env_first(names);
 
 	return tf_config_set(field, v != NULL ? v : fallback);
 }
@@ -120,7 +119,7 @@ tf_config_load(struct tf_config *cfg, char *errbuf, size_t errlen)
 	memset(cfg, 0, sizeof(*cfg));
 	if (errbuf != NULL && errlen > 0)
 		errbuf[0] = '\0';
-	v = first_env(region_vars);
+	v = tf_env_first(region_vars);
 	if (v == NULL && tf_aws_profile_region(profile_region,
 	    sizeof(profile_region)) == TF_OK && profile_region[0] != '\0')
 		v = profile_region;

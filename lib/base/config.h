@@ -17,6 +17,10 @@
 #define TF_DEFAULT_QUEUE "taskfleet-tasks"
 #define TF_DEFAULT_REGION "us-east-1"
 
+/* The value of the first of names (NULL-terminated) that is set and not
+ * empty, or NULL. Borrowed from the environment. */
+const char *tf_env_first(const char *const *names);
+
 /* Every string is owned by the struct and freed by tf_config_free(). */
 struct tf_config {
 	char *region;           /* AWS_REGION, AWS_DEFAULT_REGION, the profile's

@@ -90,13 +90,7 @@ def cleanup():
 atexit.register(cleanup)
 
 
-def wait_for(pred, seconds, step=0.1):
-    deadline = time.time() + seconds
-    while True:
-        v = pred()
-        if v or time.time() >= deadline:
-            return v
-        time.sleep(step)
+wait_for = tftest.wait_for
 
 
 def start(args, name):
