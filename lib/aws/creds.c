@@ -989,27 +989,24 @@ from_sso(const struct resolution *r, const char *profile, struct tf_creds *out)
 	    r->now_ms, out);
 }
 
-/* A profile's static keys: the credentials file wins over the config file.
- * TF_ERR_NOT_FOUND when it has neither key. */
+/* The static keys of one of the shared files: ini is r's creds_ini or
+ * config_ini. TF_ERR_NOT_FOUND when that file gives profile neither key. */
 static enum tf_err
-from_static_keys(const struct resolution *r, const char *profile,
-    struct tf_creds *out)
+file_keys(const struct resolution *r, const struct tf_ini *ini,
+    const char *profile, struct tf_creds *out)
 {
-	enum tf_err rc;
+	bool creds_file = ini == r->creds_ini;
 
-	rc = profile_keys(tf_aws_profile_section(r->creds_ini, TF_AWS_CREDENTIALS_FILE,
-	    profile), r->cfg->credentials_path, profile, out);
-	if (rc != TF_ERR_NOT_FOUND)
-		return rc;
-	return profile_keys(tf_aws_profile_section(r->config_ini, TF_AWS_CONFIG_FILE,
-	    profile), r->cfg->config_path, profile, out);
+	return profile_keys(tf_aws_profile_section(ini, creds_file ?
+	    TF_AWS_CREDENTIALS_FILE : TF_AWS_CONFIG_FILE, profile),
+	    creds_file ? r->cfg->credentials_path : r->cfg->config_path, profile, out);
 }
 
 /* The sources of one profile other than assuming its role, in the SDKs'
- * order: web identity, IAM Identity Center, static keys,
- * credential_process. use_env lets the web identity variables in (the
- * profile the chain starts at, not a source_profile). TF_ERR_NOT_FOUND when
- * the profile has none of them. */
+ * order: web identity, IAM Identity Center, the credentials file's static
+ * keys, credential_process, the config file's static keys. use_env lets
+ * the web identity variables in (the profile the chain starts at, not a
+ * source_profile). TF_ERR_NOT_FOUND when the profile has none of them. */
 static enum tf_err
 profile_sources(const struct resolution *r, const char *profile, bool use_env,
     struct tf_creds *out)
@@ -1023,13 +1020,13 @@ profile_sources(const struct resolution *r, const char *profile, bool use_env,
 	rc = from_sso(r, profile, out);
 	if (rc != TF_ERR_NOT_FOUND)
 		return rc;
-	rc = from_static_keys(r, profile, out);
+	rc = file_keys(r, r->creds_ini, profile, out);
 	if (rc != TF_ERR_NOT_FOUND)
 		return rc;
 	cmd = prof_get(r, profile, "credential_process", NULL);
 	if (cmd != NULL)
 		return tf_creds_process_run(cmd, profile, r->cfg->process_timeout_ms, out);
-	return TF_ERR_NOT_FOUND;
+	return file_keys(r, r->config_ini, profile, out);
 }
 
 /* True when profile assumes a role with long-term source credentials
@@ -1152,7 +1149,13 @@ assume_role(struct resolution *r, const char *profile, struct tf_creds *out)
 			return TF_ERR_CREDENTIALS;
 		}
 		r->visited[r->n_visited++] = src_prof;
-		if (has_static_keys(r, src_prof) || !assumes_role(r, src_prof)) {
+		if (has_static_keys(r, src_prof)) {
+			/* The SDKs take a source profile's keys before anything
+			 * else it has, in either file. */
+			rc = file_keys(r, r->creds_ini, src_prof, &source);
+			if (rc == TF_ERR_NOT_FOUND)
+				rc = file_keys(r, r->config_ini, src_prof, &source);
+		} else if (!assumes_role(r, src_prof)) {
 			rc = profile_sources(r, src_prof, false, &source);
 			if (rc == TF_ERR_NOT_FOUND) {
 				tf_error("credentials: the source_profile \"%s\" of profile "

@@ -21,6 +21,7 @@
 
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/log.h"
 
 #define STDERR_KEEP 1024   /* bytes of the command's stderr kept for the log */
@@ -174,15 +175,6 @@ out:
 
 /* ---- Running -------------------------------------------------------- */
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Starts argv with stdout and stderr on pipes and stdin on /dev/null.
  * Returns 0 or an errno value. */
 static int
@@ -248,7 +240,7 @@ collect(int out_fd, int err_fd, int64_t deadline, struct tf_buf *out,
 	int i, left;
 
 	while (pf[0].fd >= 0 || pf[1].fd >= 0) {
-		int64_t wait = deadline - mono_ms();
+		int64_t wait = deadline - tf_mono_ms();
 
 		if (wait <= 0)
 			return TF_ERR_TIMEOUT;
@@ -296,7 +288,7 @@ reap(pid_t pid, int64_t deadline, int *status)
 		r = waitpid(pid, status, WNOHANG);
 		if (r == pid || (r < 0 && errno != EINTR))
 			return TF_OK;
-		if (mono_ms() >= deadline)
+		if (tf_mono_ms() >= deadline)
 			break;
 		nanosleep(&ten_ms, NULL);
 	}
@@ -335,7 +327,7 @@ tf_creds_process_run(const char *command, const char *profile,
 		rc = TF_ERR_CREDENTIALS;
 		goto out;
 	}
-	deadline = mono_ms() + timeout_ms;
+	deadline = tf_mono_ms() + timeout_ms;
 	rc = collect(out_fd, err_fd, deadline, &o, &e);
 	/* The command may still run after closing its output: the same deadline. */
 	rrc = reap(pid, rc == TF_OK ? deadline : 0, &status);

@@ -11,7 +11,8 @@ botocore too, the IAM Identity Center portal and a container endpoint):
   - web identity from AWS_WEB_IDENTITY_TOKEN_FILE / AWS_ROLE_ARN /
     AWS_ROLE_SESSION_NAME, and from a profile's web_identity_token_file;
   - a role chain: top -> source_profile mid -> source_profile base (static
-    keys), with external_id, role_session_name and duration_seconds;
+    keys, beside a credential_process that fails), with external_id,
+    role_session_name and duration_seconds;
   - role_arn with credential_source = EcsContainer;
   - credential_process (quoted arguments, no shell);
   - IAM Identity Center, sso_session and legacy sso_* profiles, from the
@@ -90,13 +91,7 @@ def cleanup():
 atexit.register(cleanup)
 
 
-def wait_for(pred, seconds, step=0.1):
-    deadline = time.time() + seconds
-    while True:
-        v = pred()
-        if v or time.time() >= deadline:
-            return v
-        time.sleep(step)
+wait_for = tftest.wait_for
 
 
 def start(args, name):
@@ -162,11 +157,18 @@ with open(PROC, "w") as f:
             "                  'SessionToken': %r, 'Expiration': '2099-01-01T00:00:00Z'}))\n"
             % (AKID_PROC, SECRET_PROC, TOKEN_PROC))
 with open(CREDENTIALS, "w") as f:
-    f.write("[base]\naws_access_key_id = %s\naws_secret_access_key = %s\n\n"
-            "[static]\naws_access_key_id = %s\naws_secret_access_key = %s\n"
-            % (AKID_BASE, SECRET_BASE, AKID_STATIC, SECRET_STATIC))
+    f.write("[static]\naws_access_key_id = %s\naws_secret_access_key = %s\n"
+            % (AKID_STATIC, SECRET_STATIC))
+# base's keys are in the config file, next to a credential_process that
+# fails: as a source_profile, a profile's keys win over everything else it
+# has (as a profile of its own, its credential_process would come first).
 with open(CONFIG, "w") as f:
-    f.write("""[profile mid]
+    f.write("""[profile base]
+aws_access_key_id = %s
+aws_secret_access_key = %s
+credential_process = /bin/false
+
+[profile mid]
 role_arn = arn:aws:iam::111122223333:role/mid
 source_profile = base
 
@@ -230,7 +232,8 @@ sso_start_url = https://expired.awsapps.example/start
 sso_region = us-east-1
 sso_account_id = 111122223333
 sso_role_name = Expired
-""" % (TOKEN_FILE, sys.executable, PROC, sys.executable, AKID_STATIC, SECRET_STATIC))
+""" % (AKID_BASE, SECRET_BASE, TOKEN_FILE, sys.executable, PROC, sys.executable,
+       AKID_STATIC, SECRET_STATIC))
 
 
 def sso_cache(key, token, expires):

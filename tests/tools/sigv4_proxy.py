@@ -29,8 +29,8 @@ signed headers, path, query and body with that key's secret.
 request (request line, headers, body) for callers that search it.
 
 --cred-file names a file of AKID:SECRET[:TOKEN] lines that is read again
-whenever a request names a key not known yet (credentials issued while the
-proxy runs, by tests/tools/sts_fake.py).
+before each request (credentials issued while the proxy runs, by
+tests/tools/sts_fake.py).
 
 Only loopback upstreams are accepted. Stops on SIGTERM.
 """

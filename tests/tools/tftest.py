@@ -88,3 +88,15 @@ def start_serve(tf, env, log_path, procs, args=("--no-auth",), seconds=30):
             return None
         time.sleep(0.1)
     return None
+
+
+def wait_for(pred, seconds, step=0.1):
+    """Calls pred until it returns something true or seconds pass; returns
+    its last value (true, or the false one seen at the deadline)."""
+    import time
+    deadline = time.time() + seconds
+    while True:
+        v = pred()
+        if v or time.time() >= deadline:
+            return v
+        time.sleep(step)

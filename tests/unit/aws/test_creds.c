@@ -958,18 +958,29 @@ test_profile_process_and_order(void)
 	    "echo 0); n=$((n+1)); echo $n >%s; printf \"{\\\"Version\\\": 1, "
 	    "\\\"AccessKeyId\\\": \\\"AKIDPROC$n\\\", \\\"SecretAccessKey\\\": \\\"s\\\", "
 	    "\\\"Expiration\\\": \\\"%s\\\"}\"'\n"
-	    "[profile keys-and-process]\naws_access_key_id = AKIDSTATIC\n"
-	    "aws_secret_access_key = static\ncredential_process = /bin/false\n",
+	    "[profile keys-and-process]\ncredential_process = /bin/false\n"
+	    "[profile config-keys-and-process]\naws_access_key_id = AKIDCONFIG\n"
+	    "aws_secret_access_key = static\ncredential_process = /bin/sh -c 'echo "
+	    "\"{\\\"Version\\\": 1, \\\"AccessKeyId\\\": \\\"AKIDRAN\\\", "
+	    "\\\"SecretAccessKey\\\": \\\"s\\\"}\"'\n",
 	    counter, counter, expiration_default);
 	CHECK(write_file("config-proc", text, kpath, sizeof(kpath)) == 0);
-	CHECK(write_file("credentials-proc", "", cpath, sizeof(cpath)) == 0);
+	CHECK(write_file("credentials-proc", "[keys-and-process]\n"
+	    "aws_access_key_id = AKIDSTATIC\naws_secret_access_key = static\n",
+	    cpath, sizeof(cpath)) == 0);
 	setenv("AWS_CONFIG_FILE", kpath, 1);
 	setenv("AWS_SHARED_CREDENTIALS_FILE", cpath, 1);
 
-	/* Static keys come before credential_process, as in the SDKs. */
+	/* As in the SDKs: the credentials file's keys come before
+	 * credential_process, and credential_process before the config
+	 * file's keys. */
 	CHECK(resolve_profile("keys-and-process", &c, &log) == TF_OK);
 	free(log);
 	CHECK_STR_EQ(c.access_key_id, "AKIDSTATIC");
+	CHECK(resolve_profile("config-keys-and-process", &c, &log) == TF_OK);
+	free(log);
+	CHECK_STR_EQ(c.access_key_id, "AKIDRAN");
+	CHECK_STR_EQ(c.source, "process");
 
 	/* The process's credentials expire; they are fetched again 5 minutes
 	 * ahead, by running the process again. */
