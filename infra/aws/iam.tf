@@ -6,8 +6,9 @@
 # /readyz's probes). SQS's batch calls are authorised by their
 # single-message actions (DeleteMessageBatch by sqs:DeleteMessage).
 # producer: what the `taskfleet` CLI needs for everything but `init` (table,
-# queues and their settings belong to Terraform here); attach it to the people
-# and CI that submit and manage tasks.
+# queues and their settings belong to Terraform here) and `serve` (its own
+# policy and role are in api.tf); attach it to the people and CI that submit
+# and manage tasks.
 
 locals {
   table_index_arns = {

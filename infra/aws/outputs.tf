@@ -66,3 +66,13 @@ output "consumer_env_file" {
   description = "The consumer's settings as an environment file, e.g. /etc/taskfleet/consumer.env for infra/systemd."
   value       = join("", [for k in sort(keys(local.consumer_environment)) : "${k}=${local.consumer_environment[k]}\n" if k != "TASKFLEET_RUNNERS"])
 }
+
+output "api_url" {
+  description = "The API's HTTPS address on the load balancer (point your DNS name for the certificate at api_lb_dns_name). Empty without api_certificate_arn."
+  value       = local.api_count == 1 ? "https://${aws_lb.api[0].dns_name}/" : ""
+}
+
+output "api_lb_dns_name" {
+  description = "The API load balancer's DNS name (a CNAME or alias target). Empty without api_certificate_arn."
+  value       = one(aws_lb.api[*].dns_name)
+}

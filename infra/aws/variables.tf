@@ -301,3 +301,83 @@ variable "create_ec2_instance_profile" {
   type        = bool
   default     = false
 }
+
+# --- the API (taskfleet serve: api.tf) ----------------------------------------
+
+variable "api_certificate_arn" {
+  description = "ACM certificate for the API's HTTPS listener. Empty: no API service, load balancer or API role is created."
+  type        = string
+  default     = ""
+}
+
+variable "api_keys_secret_arn" {
+  description = "Secrets Manager secret holding the API keys' hashes (TASKFLEET_API_KEYS_SECRET). Give this or api_keys_parameter_name."
+  type        = string
+  default     = ""
+}
+
+variable "api_keys_parameter_name" {
+  description = "SSM parameter (a SecureString) holding the API keys' hashes (TASKFLEET_API_KEYS_PARAMETER), instead of api_keys_secret_arn."
+  type        = string
+  default     = ""
+}
+
+variable "api_keys_refresh" {
+  description = "TASKFLEET_API_KEYS_REFRESH: how often serve reads the keys again."
+  type        = string
+  default     = "5m"
+}
+
+variable "api_port" {
+  description = "Port serve listens on inside the task (the load balancer's target)."
+  type        = number
+  default     = 8080
+}
+
+variable "api_ingress_cidrs" {
+  description = "CIDR ranges that may reach the load balancer (HTTPS, and HTTP that redirects)."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+}
+
+variable "api_internal" {
+  description = "An internal load balancer (reachable from the VPC only) instead of an internet-facing one."
+  type        = bool
+  default     = false
+}
+
+variable "api_ssl_policy" {
+  description = "The HTTPS listener's TLS policy."
+  type        = string
+  default     = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+}
+
+variable "api_environment" {
+  description = "More environment variables for serve (TASKFLEET_API_RATE, TASKFLEET_API_CORS_ORIGINS, ...)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "api_min_capacity" {
+  description = "Fewest serve tasks (2 keeps the API up while one is replaced)."
+  type        = number
+  default     = 2
+}
+
+variable "api_max_capacity" {
+  description = "Most serve tasks."
+  type        = number
+  default     = 6
+}
+
+variable "api_requests_per_task_target" {
+  description = "Target of load balancer requests per serve task per minute (ALBRequestCountPerTarget)."
+  type        = number
+  default     = 3000
+}
+
+variable "api_cpu_target" {
+  description = "Target average CPU utilisation (percent) of the serve tasks."
+  type        = number
+  default     = 60
+}

@@ -22,6 +22,7 @@ nothing the code can send goes uncounted.
 
     aws_ops.py ROOT consumer            -> one "service:Operation" a line
     aws_ops.py ROOT producer [--without FUNC ...]
+    aws_ops.py ROOT producer --entry cmd_serve   (one command's calls)
 
 analyse() also returns the DynamoDB index names the reachable code queries
 (`.index = "NAME"`).
@@ -322,14 +323,15 @@ def call_sites(src):
     return sites
 
 
-def analyse(root, program, without=()):
-    """Returns (the operations reachable from program's main(), the keys of
-    the reachable functions, the DynamoDB indexes they query)."""
+def analyse(root, program, without=(), entry='main'):
+    """Returns (the operations reachable from program's main() (or from the
+    function entry, e.g. one command's: cmd_serve), the keys of the
+    reachable functions, the DynamoDB indexes they query)."""
     src = Sources(root, ['lib', program])
     sites = call_sites(src)
-    mains = [k for k in src.defs if k[1] == 'main' and k[0].startswith(program + '/')]
+    mains = [k for k in src.defs if k[1] == entry and k[0].startswith(program + '/')]
     if len(mains) != 1:
-        raise SystemExit('aws_ops: expected one main() in %s/, found %d' % (program, len(mains)))
+        raise SystemExit('aws_ops: expected one %s() in %s/, found %d' % (entry, program, len(mains)))
     seen = set()
     todo = [mains[0]]
     while todo:
@@ -366,6 +368,7 @@ if __name__ == '__main__':
     args = sys.argv[1:]
     if len(args) < 2:
         raise SystemExit(__doc__)
+    entry = args[args.index('--entry') + 1] if '--entry' in args else 'main'
     without = args[args.index('--without') + 1:] if '--without' in args else []
-    ops, _, _ = analyse(args[0], args[1], without)
+    ops, _, _ = analyse(args[0], args[1], without, entry)
     print('\n'.join(sorted(ops)))

@@ -16,7 +16,15 @@
   CLI without `init`; and the call finder follows indirect calls in a small
   made-up tree and refuses calls it cannot follow;
 - the ECS task definition, autoscaling, alarms, variables and outputs say
-  what issue 8 asks for.
+  what issue 8 asks for;
+- the API (api.tf, issue 25): `taskfleet serve`'s own IAM policy allows
+  exactly the AWS calls reachable from cmd_serve() (its API keys' source
+  included), on the table, the index it queries, the queues and the key
+  source only, on a task role of its own; an application load balancer with
+  an HTTPS listener on the certificate variable (HTTP redirects), a target
+  group whose health check is /readyz, the service started as `taskfleet
+  serve` in the consumer's image, scaling on requests per task and CPU, and
+  security groups that let only the load balancer reach the API port.
 """
 import os
 import re
@@ -263,8 +271,10 @@ def main():
     try:
         cons_ops, _, cons_idx = aws_ops.analyse(ROOT, 'consumer')
         lib_ops = aws_ops.all_ops(ROOT, ('lib', 'consumer'))
-        prod_ops, _, _ = aws_ops.analyse(ROOT, 'producer', ['cmd_init'])
-        init_only = aws_ops.analyse(ROOT, 'producer')[0] - prod_ops
+        # The CLI's policy is for people and CI; serve has its own (api.tf).
+        prod_ops, _, _ = aws_ops.analyse(ROOT, 'producer', ['cmd_init', 'cmd_serve'])
+        init_only = aws_ops.analyse(ROOT, 'producer', ['cmd_serve'])[0] - prod_ops
+        serve_ops, _, serve_idx = aws_ops.analyse(ROOT, 'producer', entry='cmd_serve')
     except SystemExit as e:  # a call the finder cannot follow
         result('code_ops_found', False, e)
         return
@@ -295,6 +305,7 @@ def main():
     diff = compare(iam_actions(prod_ops), policy_actions(model, 'producer'))
     result('iam_producer_exactly_the_cli_calls_but_init', diff is None and 'dynamodb:CreateTable' in init_only,
            diff or 'init-only calls %s' % sorted(init_only))
+    check_api(model, serve_ops, serve_idx)
     attach = res['aws_iam_role_policy_attachment']['task_consumer']
     td = res['aws_ecs_task_definition']['consumer']
     others = [k for k, a in res['aws_iam_role_policy_attachment'].items()
@@ -378,6 +389,77 @@ def main():
     missing = [w for w in ['terraform init', 'terraform apply', 'docker build', 'oldest-message-age', 'dead-letters', 'table_name', 'queue_url']
                + list(model['variable']) if w not in text]
     result('readme_apply_steps_variables_alarms', not missing, 'infra/aws/README.md lacks %s' % missing)
+
+
+def check_api(model, serve_ops, serve_idx):
+    """The API's service, load balancer, scaling and IAM (api.tf)."""
+    res = model['resource']
+    want = iam_actions(serve_ops)
+    got = policy_actions(model, 'api')
+    diff = compare(want, got)
+    result('iam_api_exactly_the_serve_calls', diff is None and 'secretsmanager:GetSecretValue' in want
+           and 'ssm:GetParameter' in want and 'dynamodb:BatchWriteItem' not in want, diff or sorted(want))
+    result('iam_api_check_catches_extra_action', compare(want, got | {'sqs:ReceiveMessage'}) is not None, 'not caught')
+    problems = []
+    for st in statements(model, 'api'):
+        res_text = ' '.join(st['resources']) if isinstance(st['resources'], list) else st['resources']
+        if '*' in res_text.replace('[*]', '') or 'not_actions' in st:
+            problems.append('%s: wildcard or unusual statement' % st.get('sid'))
+        for a in st.get('actions', []):
+            if a.startswith('sqs:') and res_text != '${aws_sqs_queue.tasks.arn} ${aws_sqs_queue.dlq.arn}':
+                problems.append('%s on %s' % (a, res_text))
+            if a.startswith('dynamodb:') and a != 'dynamodb:Query' and res_text != '${aws_dynamodb_table.tasks.arn}':
+                problems.append('%s on %s' % (a, res_text))
+            if a == 'dynamodb:Query' and set(re.findall(r'table_index_arns\["(\w+)"\]', res_text)) != serve_idx:
+                problems.append('Query on %s, serve queries %s' % (res_text, sorted(serve_idx)))
+            if a.split(':')[0] in ('secretsmanager', 'ssm') and \
+                    res_text != '${compact([var.api_keys_secret_arn, local.api_keys_parameter_arn])}':
+                problems.append('%s on %s (only the key source)' % (a, res_text))
+    att = res['aws_iam_role_policy_attachment']
+    others = [k for k, a in att.items() if a['role'] == '${aws_iam_role.api_task[0].name}' and k != 'api_task']
+    td = res['aws_ecs_task_definition']['api']
+    if att['api_task']['policy_arn'] != '${aws_iam_policy.api[0].arn}' or others or \
+            td['task_role_arn'] != '${aws_iam_role.api_task[0].arn}':
+        problems.append('the API task role must carry the api policy only (others: %s)' % others)
+    result('iam_api_only_these_resources', not problems, '; '.join(problems))
+
+    tg = res['aws_lb_target_group']['api']
+    hc = tg['health_check'][0]
+    result('api_lb_health_check_on_readyz', hc.get('path') == '/readyz' and hc.get('matcher') == '200'
+           and tg['target_type'] == 'ip' and tg['port'] == '${var.api_port}', hc)
+    lb = res['aws_lb']['api']
+    https, http = res['aws_lb_listener']['api_https'], res['aws_lb_listener']['api_http']
+    result('api_lb_https_with_certificate', lb['load_balancer_type'] == 'application' and lb.get('drop_invalid_header_fields') is True
+           and https['protocol'] == 'HTTPS' and https['port'] == 443 and https['certificate_arn'] == '${var.api_certificate_arn}'
+           and 'TLS13' in model['variable']['api_ssl_policy']['default'] and https['ssl_policy'] == '${var.api_ssl_policy}'
+           and https['default_action'][0]['target_group_arn'] == '${aws_lb_target_group.api[0].arn}'
+           and http['default_action'][0]['redirect'][0]['protocol'] == 'HTTPS',
+           'listeners %s / %s' % (https, http))
+    cd = td['container_definitions']
+    cmd = model['locals']['api_command']['value']
+    env = model['locals']['api_environment']['value']
+    svc = res['aws_ecs_service']['api']
+    result('api_ecs_service_runs_serve', cmd[:3] == ['serve', '--listen', '0.0.0.0:${var.api_port}']
+           and 'image     = local.image' in cd and '"/usr/local/bin/taskfleet"]' in cd
+           and svc['load_balancer'][0]['container_port'] == '${var.api_port}'
+           and svc['load_balancer'][0]['target_group_arn'] == '${aws_lb_target_group.api[0].arn}'
+           and td['requires_compatibilities'] == ['FARGATE']
+           and all(x in env for x in ['TASKFLEET_API_KEYS_SECRET = var.api_keys_secret_arn',
+                                      'TASKFLEET_API_KEYS_PARAMETER = var.api_keys_parameter_name',
+                                      'TASKFLEET_API_METRICS_LISTEN = "0.0.0.0:${var.metrics_port}"',
+                                      'TASKFLEET_TABLE              = aws_dynamodb_table.tasks.name']),
+           'command %s, environment %s' % (cmd, env))
+    pols = res['aws_appautoscaling_policy']
+    kinds = sorted(p['target_tracking_scaling_policy_configuration'][0]['predefined_metric_specification'][0]['predefined_metric_type']
+                   for k, p in pols.items() if k.startswith('api_'))
+    result('api_autoscaling_requests_and_cpu', kinds == ['ALBRequestCountPerTarget', 'ECSServiceAverageCPUUtilization']
+           and res['aws_appautoscaling_target']['api']['min_capacity'] == '${var.api_min_capacity}', kinds)
+    ing = res['aws_vpc_security_group_ingress_rule']
+    to_api = [k for k, r in ing.items() if r['security_group_id'] == '${aws_security_group.api[0].id}'
+              and r['from_port'] == '${var.api_port}']
+    result('api_port_only_from_lb', to_api == ['api_from_lb']
+           and ing['api_from_lb'].get('referenced_security_group_id') == '${aws_security_group.api_lb[0].id}'
+           and 'cidr_ipv4' not in ing['api_from_lb'], to_api)
 
 
 main()
