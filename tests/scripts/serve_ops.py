@@ -12,7 +12,8 @@ table and queue (`taskfleet init`), and checks:
     loopback relay that the test stops and restarts; /readyz goes 503
     naming the table while it is stopped (polled, as the answer is cached
     for a couple of seconds), /healthz stays 200, and /readyz is 200 again
-    once the relay is back;
+    once the relay is back; 20 probes in a row make at most 3 GetItem calls
+    (the answer is cached);
   - --metrics-listen: /metrics passes `promtool check metrics`, with the
     exposition's content type; its counters match the requests this test
     made: requests by route template, method and status, the latency
@@ -79,6 +80,7 @@ class Relay:
         self.lsock = None
         self.conns = []
         self.lock = threading.Lock()
+        self.getitems = 0   # DynamoDB GetItem requests relayed
         self.start()
 
     def start(self):
@@ -115,6 +117,9 @@ class Relay:
                     data = s.recv(65536)
                     if not data:
                         raise OSError
+                    if s is a:
+                        with self.lock:
+                            self.getitems += data.count(b"DynamoDB_20120810.GetItem")
                     (b if s is a else a).sendall(data)
         except OSError:
             pass
@@ -338,6 +343,15 @@ def probes_and_metrics(env, name):
     st, _, body = request(mport, "GET", "/readyz")
     st2, _, _ = request(mport, "GET", "/healthz")
     check("metrics-port-probes", st == 200 and body == "ok\n" and st2 == 200, "%s %r %s" % (st, body, st2))
+
+    # Probes cost little: 20 in a row share the cached answer (one GetItem
+    # per 2 s; 3 allows for the burst straddling two expiries on a slow
+    # machine), where each would make its own without the cache.
+    before = relays[0].getitems
+    sts = [request(port, "GET", "/readyz")[0] for _ in range(20)]
+    calls = relays[0].getitems - before
+    check("readyz-cached", sts == [200] * 20 and calls <= 3 and before >= 1,
+          "statuses %s, %d GetItem calls for 20 probes (%d before)" % (sorted(set(sts)), calls, before))
 
     # Readiness follows the stand-ins.
     for rl in relays:
