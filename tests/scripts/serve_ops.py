@@ -21,6 +21,9 @@ table and queue (`taskfleet init`), and checks:
     (the key's rate), requests in flight (one request whose body is still
     coming), the keys loaded; /healthz and /readyz there too; bad
     --metrics-listen is exit 2;
+  - TASKFLEET_API_DRAIN: after SIGTERM /readyz and /healthz answer 503
+    "stopping" while the API still answers a request, then exit 0; a drain
+    over 5m is exit 2;
   - API keys from AWS: TASKFLEET_API_KEYS_SECRET (Secrets Manager) and
     TASKFLEET_API_KEYS_PARAMETER (SSM) against a loopback fake
     (tests/tools/secrets_fake.py) that checks every request's SigV4
@@ -37,6 +40,7 @@ import os
 import re
 import secrets
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -369,6 +373,31 @@ def probes_and_metrics(env, name):
         rl.stop()
 
 
+def drain(env):
+    """TASKFLEET_API_DRAIN: after SIGTERM the probes answer 503 stopping
+    while the API still serves, then serve exits 0."""
+    k = secrets.token_urlsafe(24)
+    denv = dict(env, TASKFLEET_API_KEYS="%s:read:*" % sha(k), TASKFLEET_API_DRAIN="4s")
+    p, port, _, log = start(denv, "--listen", "127.0.0.1:0")
+    if not check("drain-serve-starts", port is not None, "no listening line (log %s)" % log):
+        return
+    p.send_signal(signal.SIGTERM)
+    # Polled: the signal takes effect when serve gets to it.
+    down = poll(lambda: (lambda r: r if r[0] == 503 else None)(request(port, "GET", "/readyz")), 10, 0.05)
+    st, _, _ = request(port, "GET", "/v1/openapi.json", key=k)
+    hz, _, hbody = request(port, "GET", "/healthz")
+    check("drain-probes-503-while-api-serves", down is not None and down[2] == "stopping\n" and st == 200
+          and hz == 503 and hbody == "stopping\n",
+          "readyz %s, then API %s, healthz %s %r (log %s)" % (down, st, hz, hbody, log))
+    try:
+        code = p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        code = None
+    check("drain-then-exit-0", code == 0, "exit %s 30 s after SIGTERM" % code)
+    code, out = run_exit(dict(denv, TASKFLEET_API_DRAIN="10m"), "--listen", "127.0.0.1:0")
+    check("drain-too-long-exit-2", code == 2 and "TASKFLEET_API_DRAIN" in out, "exit %s: %s" % (code, out.strip()[-300:]))
+
+
 def keys_from_aws(env):
     ka, kb = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
     fake = secretsfake.SecretsFake(REGION, {AKID: (SECRET, None)})
@@ -445,7 +474,7 @@ def main():
     env = dict(os.environ)
     for var in ("TASKFLEET_QUEUE_URL", "TASKFLEET_LOG", "TASKFLEET_API_KEYS", "TASKFLEET_API_KEYS_SECRET",
                 "TASKFLEET_API_KEYS_PARAMETER", "TASKFLEET_API_METRICS_LISTEN", "TASKFLEET_API_RATE",
-                "TASKFLEET_API_AUTH_RATE", "AWS_ENDPOINT_URL"):
+                "TASKFLEET_API_AUTH_RATE", "TASKFLEET_API_DRAIN", "AWS_ENDPOINT_URL"):
         env.pop(var, None)
     env.update(TASKFLEET_TABLE=name, TASKFLEET_QUEUE=name, TASKFLEET_RUNNERS=os.path.join(BUILD, "runners"),
                AWS_EC2_METADATA_DISABLED="true")
@@ -457,6 +486,7 @@ def main():
     check("metrics-listen-bad-exit-2", code == 2 and "--metrics-listen" in out, "exit %s: %s" % (code, out.strip()[-200:]))
     try:
         probes_and_metrics(env, name)
+        drain(env)
         keys_from_aws(env)
     finally:
         tftest.stop_all(procs)
