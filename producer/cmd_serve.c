@@ -25,11 +25,13 @@
 
 #include "api.h"
 #include "api_auth.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "cli.h"
 #include "rate_limit.h"
 #include "server/listen_addr.h"
 #include "task/runners.h"
+#include "time/timefmt.h"
 #include "webhook/netaddr.h"
 
 static const char serve_usage[] =
@@ -82,9 +84,32 @@ serve_help(void)
 	    "TASKFLEET_API_PER_ADDRESS connections one client address may hold\n"
 	    "                          at once, 1 to %d (default %d; behind a\n"
 	    "                          proxy every client has its address)\n"
+	    "TASKFLEET_API_DRAIN       after SIGTERM, how long /healthz and /readyz\n"
+	    "                          answer 503 while the API still serves, for\n"
+	    "                          a load balancer to stop sending (default 0,\n"
+	    "                          at most 5m; a second signal ends it)\n"
 	    "\n"
 	    "Exit: 0 stopped by a signal, 1 failed, 2 bad input.\n", serve_usage,
 	    API_MAX_CONNECTIONS, API_PER_ADDRESS_CONNECTIONS);
+}
+
+/* The longest TASKFLEET_API_DRAIN: well within any stop timeout one sets. */
+#define API_DRAIN_MAX_MS (5 * 60 * 1000)
+
+/* After the first signal: waits drain_ms, or until another signal of set
+ * arrives, while the servers go on answering. */
+static void
+drain(const sigset_t *set, int64_t drain_ms)
+{
+	int64_t end = tf_mono_ms() + drain_ms, left;
+	struct timespec ts;
+
+	while ((left = end - tf_mono_ms()) > 0) {
+		ts.tv_sec = (time_t)(left / 1000);
+		ts.tv_nsec = (long)(left % 1000) * 1000000L;
+		if (sigtimedwait(set, NULL, &ts) >= 0 || errno != EINTR)
+			return;
+	}
 }
 
 /* Writes ss's address into out: "127.0.0.1" or "[::1]". */
@@ -147,6 +172,7 @@ cmd_serve(struct cli *c, int argc, char **argv)
 	sigset_t set;
 	bool no_auth = false;
 	long long per_address;
+	int64_t drain_ms = 0;
 	int ch, sig, code = EXIT_USAGE;
 	enum tf_err rc;
 
@@ -209,6 +235,13 @@ cmd_serve(struct cli *c, int argc, char **argv)
 	    API_MAX_CONNECTIONS, &per_address)) {
 		cli_usage_error(cmd, "TASKFLEET_API_PER_ADDRESS: expected a number "
 		    "from 1 to %d, got \"%.32s\"", API_MAX_CONNECTIONS, text);
+		goto out;
+	}
+	text = getenv("TASKFLEET_API_DRAIN");
+	if (text != NULL && text[0] != '\0' && (tf_timefmt_parse_duration(text,
+	    &drain_ms, why, sizeof(why)) != TF_OK || drain_ms > API_DRAIN_MAX_MS)) {
+		cli_usage_error(cmd, "TASKFLEET_API_DRAIN: expected a duration up to "
+		    "5m, got \"%.32s\"", text);
 		goto out;
 	}
 
@@ -295,10 +328,17 @@ cmd_serve(struct cli *c, int argc, char **argv)
 	do {
 		ch = sigwait(&set, &sig);
 	} while (ch != 0);
-	fprintf(stderr, "%s: stopping (signal %d)\n", cmd, sig);
-	/* The probes say so first: a load balancer stops sending while the
+	/* The probes say so first: a load balancer stops sending (within
+	 * TASKFLEET_API_DRAIN, while the API still answers), then the
 	 * requests in progress end. */
 	api_health_stopping(health);
+	if (drain_ms > 0) {
+		fprintf(stderr, "%s: draining for %lld ms (signal %d)\n", cmd,
+		    (long long)drain_ms, sig);
+		fflush(stderr);
+		drain(&set, drain_ms);
+	}
+	fprintf(stderr, "%s: stopping (signal %d)\n", cmd, sig);
 	api_metrics_server_stop(msrv);
 	api_server_stop(srv);
 	code = 0;

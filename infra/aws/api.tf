@@ -289,6 +289,8 @@ resource "aws_ecs_task_definition" "api" {
       # The image's entry point is the consumer; serve is the CLI's.
       entryPoint  = ["/usr/bin/tini", "--", "/usr/local/bin/taskfleet"]
       command     = local.api_command
+      # ECS takes a task out of the target group (deregistration_delay)
+      # before SIGTERM, so serve needs no TASKFLEET_API_DRAIN here.
       stopTimeout = 30
       environment = [for k in sort(keys(local.api_environment)) : { name = k, value = local.api_environment[k] }]
 

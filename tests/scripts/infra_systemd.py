@@ -4,7 +4,9 @@
 (systemd-analyze security --offline), the sysusers file (systemd-sysusers
 --dry-run), and that restart, stop signal, stop timeout and sandboxing fit the
 consumer's graceful shutdown. Each verifier is also shown to fail on a broken
-copy."""
+copy. taskfleet-api.service (`taskfleet serve`) gets the same verifiers and
+the same sandbox, and its stop, flags and environment file are checked
+against serve's (issue 25)."""
 import glob
 import os
 import re
@@ -19,6 +21,7 @@ from common import ROOT, result, finish, install_tree, consumer_options  # noqa:
 
 D = os.path.join(ROOT, 'infra', 'systemd')
 UNIT = 'taskfleet-consumer.service'
+API_UNIT = 'taskfleet-api.service'
 MAX_EXPOSURE = 2.0
 
 
@@ -86,6 +89,7 @@ def main():
         score, out = exposure(bare)
         result('systemd_security_check_catches_unsandboxed', score is not None and score > MAX_EXPOSURE,
                'an unsandboxed unit scored %s' % score)
+        check_api_verify(tmp, unitdir)
         users = os.path.join(tmp, 'sysusers-root')
         os.makedirs(users)
         p = subprocess.run(['systemd-sysusers', '--dry-run', '--root=' + users, os.path.join(D, 'taskfleet.sysusers')],
@@ -130,6 +134,55 @@ def main():
            'EnvironmentFile=%s; README mentions it: %s; variables not in README.md or docs/: %s' % (env_file, env_file in readme, undocumented))
     missing = [w for w in ['systemd-sysusers', 'useradd', 'systemctl enable', 'consumer.env', 'journalctl'] if w not in readme]
     result('readme_install_steps', not missing, 'infra/systemd/README.md lacks %s' % missing)
+    check_api_settings(s, readme, top)
+
+
+def check_api_verify(tmp, unitdir):
+    """systemd's verifiers on taskfleet-api.service, in the installed tree."""
+    text = open(os.path.join(D, API_UNIT)).read()
+    shutil.copy(os.path.join(D, API_UNIT), unitdir)
+    rc, lines = verify(tmp, '/etc/systemd/system/' + API_UNIT)
+    result('api_systemd_analyze_verify', rc == 0 and not lines, 'exit %d: %s' % (rc, ' | '.join(lines[:10])))
+    with open(os.path.join(unitdir, 'broken-api.service'), 'w') as f:
+        f.write(text.replace('/usr/local/bin/taskfleet ', '/usr/local/bin/taskflet '))
+    rc, lines = verify(tmp, '/etc/systemd/system/broken-api.service')
+    result('api_systemd_verify_catches_missing_binary', rc != 0 or lines, 'a unit running taskflet passed verify')
+    score, out = exposure(os.path.join(D, API_UNIT))
+    result('api_systemd_security_exposure', score is not None and score <= MAX_EXPOSURE,
+           'exposure %s (at most %s wanted): %s' % (score, MAX_EXPOSURE, out if score is None else ''))
+
+
+def check_api_settings(consumer, readme, docs):
+    """taskfleet-api.service: hardened as the consumer's unit, stopping
+    within serve's request limit, running `taskfleet serve` with flags it
+    knows and an environment file whose variables are documented."""
+    s = unit_settings(open(os.path.join(D, API_UNIT)).read())
+    get = lambda k: (s.get(('Service', k)) or [None])[-1]  # noqa: E731
+    # Every sandbox setting of the consumer's unit, with the same value,
+    # but its state directory (serve keeps nothing on disk).
+    skip = {'ExecStart', 'EnvironmentFile', 'StateDirectory', 'StateDirectoryMode', 'Environment', 'TimeoutStopSec'}
+    differ = {k: (v[-1], (s.get((sec, k)) or [None])[-1]) for (sec, k), v in consumer.items()
+              if sec == 'Service' and k not in skip and (s.get((sec, k)) or [None])[-1] != v[-1]}
+    result('api_unit_hardened_as_consumer', not differ, 'setting: (consumer, api) %s' % differ)
+    api_h = open(os.path.join(ROOT, 'producer', 'api.h')).read()
+    limit = int(re.search(r'#define API_REQUEST_TIMEOUT_S (\d+)', api_h).group(1))
+    stop = get('TimeoutStopSec') or ''
+    result('api_unit_stop_timeout_above_request_limit', stop.isdigit() and int(stop) > limit,
+           'TimeoutStopSec=%s, a request may take %d s' % (stop, limit))
+    src = open(os.path.join(ROOT, 'producer', 'cmd_serve.c')).read()
+    opts = set(re.findall(r'\{\s*"([a-z][a-z-]*)",\s*(?:required|no|optional)_argument', src))
+    args = (get('ExecStart') or '').split()
+    unknown = [a for a in args[2:] if a.startswith('--') and a[2:].split('=')[0] not in opts]
+    result('api_unit_exec_start_serve_known_flags', args[:2] == ['/usr/local/bin/taskfleet', 'serve']
+           and '--listen' in args and '--no-auth' not in args and 'listen' in opts and not unknown,
+           'ExecStart=%s; flags serve does not know: %s' % (' '.join(args), unknown))
+    env_file = get('EnvironmentFile') or ''
+    keys = [ln.split('=')[0].lstrip('# ') for ln in open(os.path.join(D, 'api.env.example'))
+            if re.match(r'^#? ?[A-Z_]+=', ln)]
+    undocumented = [k for k in keys if k not in docs]
+    result('api_env_file_documented', env_file == '/etc/taskfleet/api.env' and env_file in readme
+           and 'TASKFLEET_API_KEYS_SECRET' in keys and API_UNIT in readme and not undocumented,
+           'EnvironmentFile=%s; in README: %s; undocumented: %s' % (env_file, env_file in readme, undocumented))
 
 
 main()

@@ -12,7 +12,8 @@ table and queue (`taskfleet init`), and checks:
     loopback relay that the test stops and restarts; /readyz goes 503
     naming the table while it is stopped (polled, as the answer is cached
     for a couple of seconds), /healthz stays 200, and /readyz is 200 again
-    once the relay is back;
+    once the relay is back; 20 probes in a row make at most 3 GetItem calls
+    (the answer is cached);
   - --metrics-listen: /metrics passes `promtool check metrics`, with the
     exposition's content type; its counters match the requests this test
     made: requests by route template, method and status, the latency
@@ -20,6 +21,9 @@ table and queue (`taskfleet init`), and checks:
     (the key's rate), requests in flight (one request whose body is still
     coming), the keys loaded; /healthz and /readyz there too; bad
     --metrics-listen is exit 2;
+  - TASKFLEET_API_DRAIN: after SIGTERM /readyz and /healthz answer 503
+    "stopping" while the API still answers a request, then exit 0; a drain
+    over 5m is exit 2;
   - API keys from AWS: TASKFLEET_API_KEYS_SECRET (Secrets Manager) and
     TASKFLEET_API_KEYS_PARAMETER (SSM) against a loopback fake
     (tests/tools/secrets_fake.py) that checks every request's SigV4
@@ -36,6 +40,7 @@ import os
 import re
 import secrets
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -79,6 +84,7 @@ class Relay:
         self.lsock = None
         self.conns = []
         self.lock = threading.Lock()
+        self.getitems = 0   # DynamoDB GetItem requests relayed
         self.start()
 
     def start(self):
@@ -115,6 +121,9 @@ class Relay:
                     data = s.recv(65536)
                     if not data:
                         raise OSError
+                    if s is a:
+                        with self.lock:
+                            self.getitems += data.count(b"DynamoDB_20120810.GetItem")
                     (b if s is a else a).sendall(data)
         except OSError:
             pass
@@ -339,6 +348,15 @@ def probes_and_metrics(env, name):
     st2, _, _ = request(mport, "GET", "/healthz")
     check("metrics-port-probes", st == 200 and body == "ok\n" and st2 == 200, "%s %r %s" % (st, body, st2))
 
+    # Probes cost little: 20 in a row share the cached answer (one GetItem
+    # per 2 s; 3 allows for the burst straddling two expiries on a slow
+    # machine), where each would make its own without the cache.
+    before = relays[0].getitems
+    sts = [request(port, "GET", "/readyz")[0] for _ in range(20)]
+    calls = relays[0].getitems - before
+    check("readyz-cached", sts == [200] * 20 and calls <= 3 and before >= 1,
+          "statuses %s, %d GetItem calls for 20 probes (%d before)" % (sorted(set(sts)), calls, before))
+
     # Readiness follows the stand-ins.
     for rl in relays:
         rl.stop()
@@ -353,6 +371,31 @@ def probes_and_metrics(env, name):
     check("readyz-200-when-standin-back", up, "still not ready 30 s after the relay came back")
     for rl in relays:
         rl.stop()
+
+
+def drain(env):
+    """TASKFLEET_API_DRAIN: after SIGTERM the probes answer 503 stopping
+    while the API still serves, then serve exits 0."""
+    k = secrets.token_urlsafe(24)
+    denv = dict(env, TASKFLEET_API_KEYS="%s:read:*" % sha(k), TASKFLEET_API_DRAIN="4s")
+    p, port, _, log = start(denv, "--listen", "127.0.0.1:0")
+    if not check("drain-serve-starts", port is not None, "no listening line (log %s)" % log):
+        return
+    p.send_signal(signal.SIGTERM)
+    # Polled: the signal takes effect when serve gets to it.
+    down = poll(lambda: (lambda r: r if r[0] == 503 else None)(request(port, "GET", "/readyz")), 10, 0.05)
+    st, _, _ = request(port, "GET", "/v1/openapi.json", key=k)
+    hz, _, hbody = request(port, "GET", "/healthz")
+    check("drain-probes-503-while-api-serves", down is not None and down[2] == "stopping\n" and st == 200
+          and hz == 503 and hbody == "stopping\n",
+          "readyz %s, then API %s, healthz %s %r (log %s)" % (down, st, hz, hbody, log))
+    try:
+        code = p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        code = None
+    check("drain-then-exit-0", code == 0, "exit %s 30 s after SIGTERM" % code)
+    code, out = run_exit(dict(denv, TASKFLEET_API_DRAIN="10m"), "--listen", "127.0.0.1:0")
+    check("drain-too-long-exit-2", code == 2 and "TASKFLEET_API_DRAIN" in out, "exit %s: %s" % (code, out.strip()[-300:]))
 
 
 def keys_from_aws(env):
@@ -431,7 +474,7 @@ def main():
     env = dict(os.environ)
     for var in ("TASKFLEET_QUEUE_URL", "TASKFLEET_LOG", "TASKFLEET_API_KEYS", "TASKFLEET_API_KEYS_SECRET",
                 "TASKFLEET_API_KEYS_PARAMETER", "TASKFLEET_API_METRICS_LISTEN", "TASKFLEET_API_RATE",
-                "TASKFLEET_API_AUTH_RATE", "AWS_ENDPOINT_URL"):
+                "TASKFLEET_API_AUTH_RATE", "TASKFLEET_API_DRAIN", "AWS_ENDPOINT_URL"):
         env.pop(var, None)
     env.update(TASKFLEET_TABLE=name, TASKFLEET_QUEUE=name, TASKFLEET_RUNNERS=os.path.join(BUILD, "runners"),
                AWS_EC2_METADATA_DISABLED="true")
@@ -443,6 +486,7 @@ def main():
     check("metrics-listen-bad-exit-2", code == 2 and "--metrics-listen" in out, "exit %s: %s" % (code, out.strip()[-200:]))
     try:
         probes_and_metrics(env, name)
+        drain(env)
         keys_from_aws(env)
     finally:
         tftest.stop_all(procs)
