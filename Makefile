@@ -237,6 +237,16 @@ bench-loop: $(LIBTF)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $(BUILD)/bench/loop_calls bench/loop_calls.c $(LIBTF) $(LIBS)
 	$(BUILD)/bench/loop_calls $(BENCH_LOOP_ARGS)
 
+# The heartbeat keeping many slow runs on one loop (bench/heartbeat.c;
+# bench/README.md, "The heartbeat on the loop"): needs the stand-ins
+# (eval "$$(infra/local/up)"); BENCH_HEARTBEAT_ARGS: RUNS VISIBILITY_S SECONDS.
+.PHONY: bench-heartbeat
+bench-heartbeat: $(CONSUMER_LIB_OBJ) $(LIBTF)
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(ALL_CFLAGS) -Iconsumer $(ALL_LDFLAGS) -rdynamic -o $(BUILD)/bench/heartbeat \
+	  bench/heartbeat.c $(CONSUMER_LIB_OBJ) $(LIBTF) $(LIBS) $(MHD_LIBS)
+	$(BUILD)/bench/heartbeat $(BENCH_HEARTBEAT_ARGS)
+
 # The loopback latency proxy of the issue 21 workloads (bench/proxy.c); also
 # built by tests/scripts/bench_proxy.sh.
 $(BUILD)/bench/proxy: bench/proxy.c
