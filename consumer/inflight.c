@@ -208,7 +208,9 @@ extend(struct tf_heartbeat *hb, struct tf_inflight *f, int64_t now,
 	f->ext_mono = mono;
 	atomic_store(&f->pending, 1);
 	atomic_fetch_add(&hb->lease_calls, 1);
-	/* Calls back exactly once, never from inside this call. */
+	/* Calls back exactly once, later (at once only when memory is short:
+	 * pending drops to 0 before the batch adds to it, and f is not being
+	 * removed, so that is harmless). */
 	tf_task_extend_lease_async(hb->o.aws, hb->o.loop, hb->o.table, f->task_id,
 	    f->gen, hb->o.owner, f->ext_until, on_lease_extended, f);
 	if (f->receipt_gone)
