@@ -171,11 +171,18 @@ $(PREFIX_STAMP): FORCE
 $(BUILD)/obj/lib/task/runners.o: ALL_CFLAGS += -DTF_PREFIX='"$(PREFIX)"'
 $(BUILD)/obj/lib/task/runners.o: $(PREFIX_STAMP)
 
-# test_metrics, test_inflight, test_heartbeat, test_journal, test_once, test_runpool and
+# test_metrics, test_inflight, test_journal, test_once, test_runpool and
 # test_sweep_lease test consumer modules: they link the consumer's objects
 # (all but main.o).
 CONSUMER_LIB_OBJ = $(filter-out %/consumer/main.o,$(CONSUMER_OBJ))
-$(BUILD)/tests/test_metrics $(BUILD)/tests/test_inflight $(BUILD)/tests/test_heartbeat $(BUILD)/tests/test_journal $(BUILD)/tests/test_once $(BUILD)/tests/test_runpool $(BUILD)/tests/test_sweep_lease: $(BUILD)/tests/%: tests/unit/consumer/%.c $(CONSUMER_LIB_OBJ) $(LIBTF) tests/harness.h
+$(BUILD)/tests/test_metrics $(BUILD)/tests/test_inflight $(BUILD)/tests/test_journal $(BUILD)/tests/test_once $(BUILD)/tests/test_runpool $(BUILD)/tests/test_sweep_lease: $(BUILD)/tests/%: tests/unit/consumer/%.c $(CONSUMER_LIB_OBJ) $(LIBTF) tests/harness.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests -Iconsumer $(ALL_LDFLAGS) -rdynamic -o $@ $< \
+	  $(CONSUMER_LIB_OBJ) $(LIBTF) $(LIBS) $(MHD_LIBS)
+
+# test_heartbeat drives the consumer's heartbeat (consumer/inflight.c)
+# against the stand-ins: an integration test linking the consumer's objects.
+$(BUILD)/tests/test_heartbeat: tests/integration/test_heartbeat.c $(CONSUMER_LIB_OBJ) $(LIBTF) tests/harness.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests -Iconsumer $(ALL_LDFLAGS) -rdynamic -o $@ $< \
 	  $(CONSUMER_LIB_OBJ) $(LIBTF) $(LIBS) $(MHD_LIBS)
