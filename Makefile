@@ -182,7 +182,7 @@ $(BUILD)/tests/test_metrics $(BUILD)/tests/test_inflight $(BUILD)/tests/test_jou
 
 # test_heartbeat drives the consumer's heartbeat (consumer/inflight.c)
 # against the stand-ins: an integration test linking the consumer's objects.
-$(BUILD)/tests/test_heartbeat: tests/integration/test_heartbeat.c $(CONSUMER_LIB_OBJ) $(LIBTF) tests/harness.h
+$(BUILD)/tests/test_heartbeat: tests/integration/test_heartbeat.c $(CONSUMER_LIB_OBJ) $(LIBTF) tests/harness.h tests/heartbeat_runs.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests -Iconsumer $(ALL_LDFLAGS) -rdynamic -o $@ $< \
 	  $(CONSUMER_LIB_OBJ) $(LIBTF) $(LIBS) $(MHD_LIBS)
@@ -248,9 +248,9 @@ bench-loop: $(LIBTF)
 # bench/README.md, "The heartbeat on the loop"): needs the stand-ins
 # (eval "$$(infra/local/up)"); BENCH_HEARTBEAT_ARGS: RUNS VISIBILITY_S SECONDS.
 .PHONY: bench-heartbeat
-bench-heartbeat: $(CONSUMER_LIB_OBJ) $(LIBTF)
+bench-heartbeat: $(CONSUMER_LIB_OBJ) $(LIBTF) tests/heartbeat_runs.h
 	@mkdir -p $(BUILD)/bench
-	$(CC) $(ALL_CFLAGS) -Iconsumer $(ALL_LDFLAGS) -rdynamic -o $(BUILD)/bench/heartbeat \
+	$(CC) $(ALL_CFLAGS) -Itests -Iconsumer $(ALL_LDFLAGS) -rdynamic -o $(BUILD)/bench/heartbeat \
 	  bench/heartbeat.c $(CONSUMER_LIB_OBJ) $(LIBTF) $(LIBS) $(MHD_LIBS)
 	$(BUILD)/bench/heartbeat $(BENCH_HEARTBEAT_ARGS)
 

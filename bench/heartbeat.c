@@ -26,110 +26,16 @@
 #include "base/clock.h"
 #include "base/config.h"
 #include "base/log.h"
+#include "heartbeat_runs.h"
 #include "inflight.h"
 #include "loop/loop.h"
 #include "task/task.h"
 
 #define OWNER "hb-bench"
 
-struct run {
-	char *id;                   /* owned */
-	struct tf_sqs_message m;    /* owned */
-	struct tf_inflight f;
-};
-
 static struct tf_config cfg;
 static struct tf_context ctx;
 static char table[128], queue_name[128], *queue;
-
-/* Creates and claims n tasks, one message each (received, hidden for ten
- * minutes while the rest is set up). False on failure. */
-static bool
-set_up(struct run *runs, int n)
-{
-	struct tf_sqs_receive_opts ro = { 10, 0, 600, NULL };
-	struct tf_sqs_send_entry se[TF_SQS_MAX_BATCH];
-	struct tf_sqs_batch_result res;
-	struct tf_sqs_message *msgs = NULL;
-	struct tf_task_spec s = { 0 };
-	struct tf_task t;
-	int64_t now = tf_now_ms();
-	int i, k, got = 0, empty = 0;
-	size_t x, nm;
-	char err[256];
-	bool enqueue;
-
-	s.type = "sleep";
-	s.params_json = "{}";
-	s.next_run = now;
-	for (i = 0; i < n; i++) {
-		if (tf_task_create(ctx.aws, table, &s, now, &runs[i].id, &enqueue, err,
-		    sizeof(err)) != TF_OK || tf_task_claim(ctx.aws, table,
-		    runs[i].id, 1, OWNER, now, 250, 600000, &t, err, sizeof(err)) !=
-		    TF_OK) {
-			fprintf(stderr, "heartbeat: set-up: %s\n", err);
-			return false;
-		}
-		tf_task_free(&t);
-	}
-	for (i = 0; i < n; i += k) {
-		for (k = 0; k < TF_SQS_MAX_BATCH && i + k < n; k++)
-			se[k] = (struct tf_sqs_send_entry){ tf_sqs_batch_ids[k],
-			    runs[i + k].id, 0 };
-		memset(&res, 0, sizeof(res));
-		if (tf_sqs_send_message_batch(ctx.aws, queue, se, (size_t)k, &res) !=
-		    TF_OK)
-			return false;
-		tf_sqs_batch_result_free(&res);
-	}
-	while (got < n && empty < 5) {
-		if (tf_sqs_receive_message(ctx.aws, queue, &ro, &msgs, &nm) != TF_OK)
-			return false;
-		empty = nm == 0 ? empty + 1 : 0;
-		for (x = 0; x < nm && got < n; x++) {
-			runs[got].m = msgs[x];
-			memset(&msgs[x], 0, sizeof(msgs[x]));
-			got++;
-		}
-		tf_sqs_messages_free(msgs, nm);
-	}
-	return got == n;
-}
-
-/* The leases and visibilities end visibility_s from now; the runs are
- * registered as the consumer does. False on failure. */
-static bool
-start_runs(struct run *runs, int n, int visibility_s, struct tf_heartbeat *hb)
-{
-	struct tf_sqs_handle_entry e[TF_SQS_MAX_BATCH];
-	struct tf_sqs_batch_result res;
-	int64_t now = tf_now_ms(), mono = tf_mono_ms();
-	int64_t until = now + visibility_s * 1000LL;
-	int i, k;
-
-	for (i = 0; i < n; i += k) {
-		for (k = 0; k < TF_SQS_MAX_BATCH && i + k < n; k++)
-			e[k] = (struct tf_sqs_handle_entry){ tf_sqs_batch_ids[k],
-			    runs[i + k].m.receipt_handle, visibility_s };
-		memset(&res, 0, sizeof(res));
-		if (tf_sqs_change_message_visibility_batch(ctx.aws, queue, e,
-		    (size_t)k, &res) != TF_OK)
-			return false;
-		tf_sqs_batch_result_free(&res);
-	}
-	/* The leases: the items keep the claim's ten minutes until the first
-	 * extension writes now + visibility; the heartbeat goes by this. */
-	for (i = 0; i < n; i++) {
-		runs[i].f.task_id = runs[i].id;
-		runs[i].f.receipt_handle = runs[i].m.receipt_handle;
-		runs[i].f.gen = 2;
-		atomic_store(&runs[i].f.lease_until, until);
-		atomic_store(&runs[i].f.lease_end_mono, mono + visibility_s * 1000LL);
-		runs[i].f.visible_until = until;
-		tf_heartbeat_add(hb, &runs[i].f);
-	}
-	return true;
-}
 
 static void
 on_stop(void *loop, enum tf_err rc)
@@ -161,7 +67,7 @@ main(int argc, char **argv)
 	struct tf_sqs_message *msgs = NULL;
 	struct tf_heartbeat *hb = NULL;
 	struct tf_loop *loop = NULL;
-	struct run *runs;
+	struct hb_run *runs;
 	struct tf_task t;
 	char err[256];
 	int64_t end;
@@ -187,7 +93,8 @@ main(int argc, char **argv)
 	runs = tf_calloc((size_t)n, sizeof(*runs));
 	if (runs == NULL || tf_schema_create_table(ctx.aws, &so, &ch, err,
 	    sizeof(err)) != TF_OK || tf_sqs_create_queue(ctx.aws, queue_name, NULL,
-	    &queue) != TF_OK || !set_up(runs, n)) {
+	    &queue) != TF_OK || !hb_runs_make(ctx.aws, table, queue, OWNER, runs,
+	    n, vis)) {
 		fprintf(stderr, "heartbeat: set-up failed\n");
 		return 2;
 	}
@@ -196,8 +103,10 @@ main(int argc, char **argv)
 	ho = (struct tf_heartbeat_opts){ .loop = loop, .aws = ctx.aws,
 	    .table = table, .queue_url = queue, .owner = OWNER,
 	    .visibility_s = vis };
-	if (tf_heartbeat_new(&ho, &hb) != TF_OK || !start_runs(runs, n, vis, hb))
+	if (tf_heartbeat_new(&ho, &hb) != TF_OK)
 		return 2;
+	for (i = 0; i < n; i++)
+		tf_heartbeat_add(hb, &runs[i].f);
 	cpu0 = cpu_s();
 	tf_loop_after(loop, secs * 1000L, on_stop, loop, NULL);
 	tf_loop_run(loop);
@@ -231,5 +140,7 @@ main(int argc, char **argv)
 	    cpu1 - cpu0, lost, lapsed, seen);
 	tf_loop_free(loop);
 	tf_heartbeat_free(hb);
+	hb_runs_free(runs, n);
+	tf_free(runs);
 	return lost == 0 && lapsed == 0 && seen == 0 ? 0 : 1;
 }

@@ -4,6 +4,7 @@
  * a call; a lease taken over mid-run marks the run lost; a run's removal
  * waits for its extension in flight and no extension follows it. */
 #include "harness.h"
+#include "heartbeat_runs.h"
 #include "itest.h"
 
 #include <stdbool.h>
@@ -22,102 +23,6 @@
 #define RUNS 25
 
 static char *table, *queue;
-
-/* A claimed run with its received message. */
-struct run {
-	char *id;                   /* owned */
-	struct tf_sqs_message m;    /* owned */
-	struct tf_inflight f;
-};
-
-/* Creates `n` tasks claimed by OWNER, each with a received message, both
- * ending VISIBILITY_S from the return (set last, so that a slow set-up does
- * not eat into them); registered nowhere yet. False when the set-up
- * failed. */
-static bool
-make_runs(struct run *runs, int n)
-{
-	struct tf_sqs_receive_opts ro = { 10, 0, 600, NULL };
-	struct tf_sqs_handle_entry e[TF_SQS_MAX_BATCH];
-	struct tf_sqs_batch_result res;
-	struct tf_sqs_message *msgs = NULL;
-	struct tf_task_spec s = { 0 };
-	struct tf_task t;
-	int64_t now = tf_now_ms(), until, mono;
-	int i, got = 0, tries, k;
-	size_t x, nm;
-	char err[256];
-	bool enqueue;
-
-	s.type = "sleep";
-	s.params_json = "{}";
-	s.next_run = now;
-	for (i = 0; i < n; i++) {
-		memset(&runs[i], 0, sizeof(runs[i]));
-		if (tf_task_create(AWS, table, &s, now, &runs[i].id, &enqueue, err,
-		    sizeof(err)) != TF_OK || tf_task_claim(AWS, table, runs[i].id, 1,
-		    OWNER, now, 250, 600000, &t, err, sizeof(err)) != TF_OK) {
-			printf("# set-up failed: %s\n", err);
-			return false;
-		}
-		tf_task_free(&t);
-		if (tf_sqs_send_message(AWS, queue, runs[i].id, 0, NULL) != TF_OK)
-			return false;
-	}
-	for (tries = 0; got < n && tries < 50; tries++) {
-		if (tf_sqs_receive_message(AWS, queue, &ro, &msgs, &nm) != TF_OK)
-			return false;
-		for (x = 0; x < nm && got < n; x++) {
-			runs[got].m = msgs[x];
-			memset(&msgs[x], 0, sizeof(msgs[x]));
-			got++;
-		}
-		tf_sqs_messages_free(msgs, nm);
-		msgs = NULL;
-	}
-	if (got != n)
-		return false;
-	/* Now the short lease and visibility, as the consumer's claim and
-	 * receive would have left them. */
-	now = tf_now_ms();
-	mono = tf_mono_ms();
-	until = now + VISIBILITY_S * 1000LL;
-	for (i = 0; i < n; i += k) {
-		for (k = 0; k < TF_SQS_MAX_BATCH && i + k < n; k++) {
-			e[k] = (struct tf_sqs_handle_entry){ tf_sqs_batch_ids[k],
-			    runs[i + k].m.receipt_handle, VISIBILITY_S };
-			if (tf_task_extend_lease(AWS, table, runs[i + k].id, 2, OWNER,
-			    until) != TF_OK)
-				return false;
-		}
-		memset(&res, 0, sizeof(res));
-		if (tf_sqs_change_message_visibility_batch(AWS, queue, e, (size_t)k,
-		    &res) != TF_OK)
-			return false;
-		tf_sqs_batch_result_free(&res);
-	}
-	for (i = 0; i < n; i++) {
-		runs[i].f.task_id = runs[i].id;
-		runs[i].f.receipt_handle = runs[i].m.receipt_handle;
-		runs[i].f.gen = 2;
-		atomic_store(&runs[i].f.lease_until, until);
-		atomic_store(&runs[i].f.lease_end_mono, mono +
-		    VISIBILITY_S * 1000LL);
-		runs[i].f.visible_until = until;
-	}
-	return true;
-}
-
-static void
-free_runs(struct run *runs, int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++) {
-		tf_free(runs[i].id);
-		tf_sqs_message_clear(&runs[i].m);
-	}
-}
 
 static struct tf_heartbeat *
 heartbeat(struct tf_loop *loop)
@@ -153,7 +58,7 @@ run_for(struct tf_loop *loop, long ms)
 static void
 test_many_runs_batched(void)
 {
-	static struct run runs[RUNS];
+	static struct hb_run runs[RUNS];
 	struct tf_heartbeat_counts n;
 	struct tf_sqs_receive_opts ro = { 10, 0, -1, NULL };
 	struct tf_sqs_message *msgs = NULL;
@@ -165,7 +70,7 @@ test_many_runs_batched(void)
 	int i, lost = 0, lapsed = 0;
 	int64_t end;
 
-	CHECK(make_runs(runs, RUNS));
+	CHECK(hb_runs_make(AWS, table, queue, OWNER, runs, RUNS, VISIBILITY_S));
 	CHECK(tf_loop_new(NULL, &loop) == TF_OK);
 	hb = heartbeat(loop);
 	CHECK(hb != NULL);
@@ -189,7 +94,7 @@ test_many_runs_batched(void)
 	tf_sqs_messages_free(msgs, nm);
 	tf_loop_free(loop);
 	tf_heartbeat_free(hb);
-	free_runs(runs, RUNS);
+	hb_runs_free(runs, RUNS);
 	CHECK_INT_EQ(lost, 0);
 	CHECK_INT_EQ(lapsed, 0);
 	CHECK_INT_EQ(nm, 0);
@@ -208,14 +113,14 @@ test_many_runs_batched(void)
 static void
 test_lease_taken_over(void)
 {
-	static struct run runs[2];
+	static struct hb_run runs[2];
 	struct tf_ddb_expr e = { 0 };
 	struct tf_heartbeat *hb = NULL;
 	struct tf_loop *loop = NULL;
 	cJSON *key;
 	enum tf_err rc;
 
-	CHECK(make_runs(runs, 2));
+	CHECK(hb_runs_make(AWS, table, queue, OWNER, runs, 2, VISIBILITY_S));
 	key = tf_task_key(runs[0].id);
 	e.update = "SET lease_owner = :o";
 	rc = key != NULL ? tf_ddb_expr_value_s(&e, ":o", "intruder") : TF_ERR_NOMEM;
@@ -240,14 +145,14 @@ test_lease_taken_over(void)
 	CHECK_INT_EQ(tf_heartbeat_extend_now(hb, &runs[0].f), -1);
 	CHECK_INT_EQ(tf_heartbeat_extend_now(hb, &runs[1].f), 0);
 	tf_heartbeat_free(hb);
-	free_runs(runs, 2);
+	hb_runs_free(runs, 2);
 }
 
 /* Removal while an extension is in flight. */
 struct removal {
 	struct tf_loop *loop;
 	struct tf_heartbeat *hb;
-	struct run *run;
+	struct hb_run *run;
 	bool removing;              /* inside tf_heartbeat_remove() */
 	int done_calls;             /* done() so far */
 	int done_inside;            /* of those, inside tf_heartbeat_remove() */
@@ -297,11 +202,11 @@ on_remove(void *ctx, enum tf_err rc)
 static void
 test_remove_waits_for_extension(void)
 {
-	static struct run runs[1];
+	static struct hb_run runs[1];
 	static struct removal x;
 	struct tf_heartbeat_counts end;
 
-	CHECK(make_runs(runs, 1));
+	CHECK(hb_runs_make(AWS, table, queue, OWNER, runs, 1, VISIBILITY_S));
 	memset(&x, 0, sizeof(x));
 	x.run = &runs[0];
 	CHECK(tf_loop_new(NULL, &x.loop) == TF_OK);
@@ -332,7 +237,7 @@ test_remove_waits_for_extension(void)
 	CHECK_INT_EQ(x.done_inside, 1);
 	tf_loop_free(x.loop);
 	tf_heartbeat_free(x.hb);
-	free_runs(runs, 1);
+	hb_runs_free(runs, 1);
 }
 
 /* The watchdog's look for runners that ignore their cancelled lease: a run
