@@ -180,6 +180,13 @@ $(BUILD)/tests/test_metrics $(BUILD)/tests/test_inflight $(BUILD)/tests/test_jou
 	$(CC) $(ALL_CFLAGS) -Itests -Iconsumer $(ALL_LDFLAGS) -rdynamic -o $@ $< \
 	  $(CONSUMER_LIB_OBJ) $(LIBTF) $(LIBS) $(MHD_LIBS)
 
+# test_heartbeat drives the consumer's heartbeat (consumer/inflight.c)
+# against the stand-ins: an integration test linking the consumer's objects.
+$(BUILD)/tests/test_heartbeat: tests/integration/test_heartbeat.c $(CONSUMER_LIB_OBJ) $(LIBTF) tests/harness.h tests/heartbeat_runs.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests -Iconsumer $(ALL_LDFLAGS) -rdynamic -o $@ $< \
+	  $(CONSUMER_LIB_OBJ) $(LIBTF) $(LIBS) $(MHD_LIBS)
+
 # test_rate_limit tests a producer module: it links that one object.
 $(BUILD)/tests/test_rate_limit: tests/unit/producer/test_rate_limit.c $(BUILD)/obj/producer/rate_limit.o $(LIBTF) tests/harness.h
 	@mkdir -p $(dir $@)
@@ -236,6 +243,16 @@ bench-loop: $(LIBTF)
 	@mkdir -p $(BUILD)/bench
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $(BUILD)/bench/loop_calls bench/loop_calls.c $(LIBTF) $(LIBS)
 	$(BUILD)/bench/loop_calls $(BENCH_LOOP_ARGS)
+
+# The heartbeat keeping many slow runs on one loop (bench/heartbeat.c;
+# bench/README.md, "The heartbeat on the loop"): needs the stand-ins
+# (eval "$$(infra/local/up)"); BENCH_HEARTBEAT_ARGS: RUNS VISIBILITY_S SECONDS.
+.PHONY: bench-heartbeat
+bench-heartbeat: $(CONSUMER_LIB_OBJ) $(LIBTF) tests/heartbeat_runs.h
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(ALL_CFLAGS) -Itests -Iconsumer $(ALL_LDFLAGS) -rdynamic -o $(BUILD)/bench/heartbeat \
+	  bench/heartbeat.c $(CONSUMER_LIB_OBJ) $(LIBTF) $(LIBS) $(MHD_LIBS)
+	$(BUILD)/bench/heartbeat $(BENCH_HEARTBEAT_ARGS)
 
 # The loopback latency proxy of the issue 21 workloads (bench/proxy.c); also
 # built by tests/scripts/bench_proxy.sh.

@@ -181,6 +181,7 @@ tf_consumer_start(struct tf_consumer *c)
 {
 	struct tf_heartbeat_opts ho;
 	struct tf_sweeper_opts so;
+	struct tf_creds creds;
 	struct tf_watchdog_opts wo;
 	struct tf_loop_config loop_cfg = { 0 };
 	int threads;
@@ -202,12 +203,13 @@ tf_consumer_start(struct tf_consumer *c)
 	    tf_heartbeat_call_timeout_ms(c->o.visibility_s), 1, &c->hb_aws);
 	if (rc != TF_OK)
 		return rc;
-	ho = (struct tf_heartbeat_opts){
-		.aws = c->hb_aws, .table = c->cfg->table,
-		.queue_url = c->ctx->queue_url, .owner = c->o.owner,
-		.visibility_s = c->o.visibility_s,
-	};
-	rc = tf_heartbeat_start(&ho, &c->hb);
+	/* Its credentials now, as the main client's were: fetched on the loop
+	 * they would start libuv's thread pool for nothing. Should this fail,
+	 * the first extension fetches them. */
+	tf_aws_fetch_creds(c->hb_aws, tf_now_ms(), &creds);
+	explicit_bzero(&creds, sizeof(creds));
+	loop_cfg.hook_host_connections = c->o.http_host_connections;
+	rc = tf_loop_new(&loop_cfg, &c->loop);
 	if (rc != TF_OK)
 		return rc;
 	so = (struct tf_sweeper_opts){
@@ -234,6 +236,16 @@ tf_consumer_start(struct tf_consumer *c)
 		if (rc != TF_OK)
 			return rc;
 	}
+	/* The heartbeat's timer and extensions run on the loop; its ticks are
+	 * the loop's sign of life, which the watchdog reads from its start. */
+	ho = (struct tf_heartbeat_opts){
+		.loop = c->loop, .aws = c->hb_aws, .table = c->cfg->table,
+		.queue_url = c->ctx->queue_url, .owner = c->o.owner,
+		.visibility_s = c->o.visibility_s,
+	};
+	rc = tf_heartbeat_new(&ho, &c->hb);
+	if (rc != TF_OK)
+		return rc;
 	atomic_store(&c->receive_limit, c->o.concurrency);
 	atomic_store(&c->receiver_beat_ms, tf_mono_ms());
 	wo = (struct tf_watchdog_opts){
@@ -251,10 +263,6 @@ tf_consumer_start(struct tf_consumer *c)
 	    c->o.concurrency < RUNNER_THREADS_DEFAULT_MAX ? c->o.concurrency :
 	    RUNNER_THREADS_DEFAULT_MAX;
 	rc = tf_runpool_start(threads, &c->pool);
-	if (rc != TF_OK)
-		return rc;
-	loop_cfg.hook_host_connections = c->o.http_host_connections;
-	rc = tf_loop_new(&loop_cfg, &c->loop);
 	if (rc != TF_OK)
 		return rc;
 	rc = tf_deleter_start(c->ctx->aws, c->loop, c->ctx->queue_url,
@@ -355,7 +363,8 @@ tf_consumer_shutdown(struct tf_consumer *c)
 	/* Runs report queue waits to the sweeper: it stops after them. */
 	tf_sweeper_stop(c->sweeper);
 	c->sweeper = NULL;
-	tf_heartbeat_stop(c->hb);
+	/* The loop stopped: its timer is gone. */
+	tf_heartbeat_free(c->hb);
 	c->hb = NULL;
 	/* Every run finished: nothing for a crash journal to speak for. */
 	tf_journal_close(c->journal);
@@ -378,13 +387,15 @@ tf_consumer_free(struct tf_consumer *c)
 	tf_isolate_stop(c);  /* isolated runners' workers: fini(), reaped */
 	tf_watchdog_stop(c->watchdog);
 	tf_sweeper_stop(c->sweeper);
-	tf_heartbeat_stop(c->hb);
 	tf_deleter_stop(c->deleter);
 	c->deleter = NULL;
 	tf_ns_gate_free(c->ns_gate);
 	c->ns_gate = NULL;
 	tf_loop_free(c->loop);
 	c->loop = NULL;
+	/* After the loop: freeing a loop that never ran cancels its timer. */
+	tf_heartbeat_free(c->hb);
+	c->hb = NULL;
 	tf_receiver_free(c);
 	tf_aws_free(c->hb_aws);
 	tf_metrics_free(c->metrics);

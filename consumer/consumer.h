@@ -9,8 +9,8 @@
  * timers. Runners that return at once are called on the loop; blocking ones
  * on the runner threads (runpool.h). Up to `concurrency` runs are in flight.
  * Finished messages are deleted in batches on the loop (deleter.h). The
- * heartbeat thread keeps the leases of blocking runs; the sweeper and the
- * watchdog have a thread each. docs/design.md section 12 tells the whole design.
+ * heartbeat, a timer on the loop, keeps the leases of blocking runs
+ * (inflight.h); the sweeper and the watchdog have a thread each. docs/design.md section 12 tells the whole design.
  */
 #ifndef TF_CONSUMER_H
 #define TF_CONSUMER_H

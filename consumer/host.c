@@ -51,6 +51,9 @@ host_log(struct tf_run_ctx *ctx, enum tf_runner_log_level level,
 	va_end(ap);
 }
 
+/* Asks the loop to extend the run's lease and visibility at its next tick
+ * and answers from the state the loop keeps (inflight.h): it never blocks,
+ * so a runner may call it from any thread, the loop's included. */
 static int
 host_heartbeat(struct tf_run_ctx *ctx)
 {
@@ -60,7 +63,7 @@ host_heartbeat(struct tf_run_ctx *ctx)
 }
 
 /* True once the lease is lost or the clock says it is about to end (whatever
- * the heartbeat thread did), the shutdown timeout passed, or the run's time
+ * the heartbeat did), the shutdown timeout passed, or the run's time
  * limit (f->deadline_ms, set by tf_consumer_invoke()) is over. */
 static int
 host_cancelled(struct tf_run_ctx *ctx)

@@ -1,4 +1,5 @@
-/* inflight.c - the registry of running tasks and its heartbeat thread. */
+/* inflight.c - the registry of running tasks and its heartbeat, a timer on
+ * the consumer's event loop. */
 #include "inflight.h"
 
 #include <pthread.h>
@@ -6,20 +7,29 @@
 #include <string.h>
 
 #include "aws/sqs.h"
+#include "aws/sqs_async.h"
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
-#include "task/task.h"
+#include "task/task_async.h"
 
 struct tf_heartbeat {
 	struct tf_heartbeat_opts o;
-	pthread_t thread;
-	pthread_mutex_t lock;     /* guards the list and the entries' flags */
-	pthread_cond_t wake;      /* wakes the thread (stop) */
-	pthread_cond_t extended;  /* an extension finished */
+	struct tf_loop_timer *timer;  /* the next tick; NULL once cancelled */
+	pthread_mutex_t lock;     /* guards the list's links (the watchdog reads
+	                             it from its thread); the loop alone writes */
 	struct tf_inflight *head; /* borrowed entries */
-	atomic_llong alive_ms;    /* last sign of life, monotonic */
-	int stopping;
+	atomic_llong alive_ms;    /* the last tick, monotonic */
+	atomic_long lease_calls, visibility_calls, visibility_entries;
+};
+
+/* A ChangeMessageVisibilityBatch being filled, then in flight. */
+struct vis_batch {
+	struct tf_heartbeat *hb;
+	size_t n;
+	struct tf_inflight *f[TF_SQS_MAX_BATCH];  /* borrowed: each stays
+	                                             registered or its removal
+	                                             waits (pending) */
 };
 
 long
@@ -55,152 +65,225 @@ cancel_unextended(struct tf_inflight *f, int64_t left_ms)
 
 /* Cancels every run whose lease runs out within the margin: its extensions
  * failed (AWS unreachable or throttling), and once the lease is over the
- * sweeper of another consumer may start the task again (lock held). */
+ * sweeper of another consumer may start the task again. An extension in
+ * flight (bounded by the client's short timeout) may still save it. */
 static void
 cancel_expiring(struct tf_heartbeat *hb, int64_t now)
 {
-	int64_t margin = tf_heartbeat_margin_ms(hb->o.visibility_s);
+	int64_t margin = tf_heartbeat_margin_ms(hb->o.visibility_s), left;
 	struct tf_inflight *f;
 
 	for (f = hb->head; f != NULL; f = f->next) {
-		if (atomic_load(&f->lost) || f->extending ||
-		    f->lease_until - now >= margin)
+		left = atomic_load(&f->lease_until) - now;
+		if (atomic_load(&f->lost) || atomic_load(&f->pending) > 0 ||
+		    left >= margin)
 			continue;
-		cancel_unextended(f, f->lease_until - now);
+		cancel_unextended(f, left);
 	}
 }
 
-/* Extends one run; called without the lock, with f->extending set so that
- * nobody removes f meanwhile. Returns 0, or -1 when the lease is lost. */
-static int
-extend(struct tf_heartbeat *hb, struct tf_inflight *f)
+/* One call of f's extension ended: when it was the last and f's removal
+ * waits for it, the removal goes on. */
+static void
+call_ended(struct tf_inflight *f)
 {
-	int64_t now = tf_now_ms(), mono = tf_mono_ms();
-	int64_t until = now + hb->o.visibility_s * 1000LL;
-	struct tf_log_field fields[] = { { "task", f->task_id } };
-	enum tf_err rc;
+	void (*done)(void *ctx);
 
-	if (atomic_load(&f->lost))
-		return -1;
-	rc = tf_task_extend_lease(hb->o.aws, hb->o.table, f->task_id, f->gen,
-	    hb->o.owner, until);
-	if (rc == TF_ERR_CONDITION || rc == TF_ERR_NOT_FOUND) {
+	if (atomic_fetch_sub(&f->pending, 1) != 1 || f->removed == NULL)
+		return;
+	done = f->removed;
+	f->removed = NULL;
+	done(f->removed_ctx);
+}
+
+static void
+on_lease_extended(void *ctx, enum tf_err rc)
+{
+	struct tf_inflight *f = ctx;
+	struct tf_heartbeat *hb = f->hb;
+	struct tf_log_field fields[] = { { "task", f->task_id } };
+
+	if (rc == TF_OK) {
+		atomic_store(&f->lease_until, f->ext_until);
+		atomic_store(&f->lease_end_mono, f->ext_mono +
+		    hb->o.visibility_s * 1000LL);
+	} else if (rc == TF_ERR_CONDITION || rc == TF_ERR_NOT_FOUND) {
 		atomic_store(&f->lost, 1);
 		tf_log_fields(TF_LOG_WARN, fields, 1, "lease lost while running: "
 		    "another consumer owns the task now");
-		return -1;
-	}
-	if (rc == TF_OK) {
-		f->lease_until = until;
-		atomic_store(&f->lease_end_mono, mono + hb->o.visibility_s * 1000LL);
-	} else {
+	} else if (rc != TF_ERR_CANCELLED) {
 		tf_log_fields(TF_LOG_WARN, fields, 1, "extending the lease failed: "
 		    "%s; will try again", tf_strerror(rc));
 	}
-	if (f->receipt_gone)
-		return 0;
-	rc = tf_sqs_change_message_visibility(hb->o.aws, hb->o.queue_url,
-	    f->receipt_handle, hb->o.visibility_s);
+	call_ended(f);
+}
+
+/* The visibility call's answer for entry f: rc (TF_OK, or why it failed,
+ * sender_fault when retrying cannot help). */
+static void
+visibility_answer(struct tf_inflight *f, enum tf_err rc, bool sender_fault,
+    const char *why)
+{
+	struct tf_log_field fields[] = { { "task", f->task_id } };
+
 	if (rc == TF_OK) {
-		f->visible_until = until;
-	} else if (rc == TF_ERR_NOT_FOUND || rc == TF_ERR_VALIDATION) {
+		f->visible_until = f->ext_until;
+	} else if (sender_fault) {
 		/* ReceiptHandleIsInvalid, MessageNotInflight: the message is not
 		 * ours to extend any more; the lease alone keeps the task. */
 		f->receipt_gone = 1;
 		f->visible_until = INT64_MAX;
 		tf_log_fields(TF_LOG_WARN, fields, 1, "the message can no longer be "
-		    "extended (%s); relying on the lease", tf_strerror(rc));
-	} else {
+		    "extended (%s); relying on the lease", why);
+	} else if (rc != TF_ERR_CANCELLED) {
 		tf_log_fields(TF_LOG_WARN, fields, 1, "extending the message's "
-		    "visibility failed: %s; will try again", tf_strerror(rc));
+		    "visibility failed: %s; will try again", why);
 	}
-	return 0;
 }
 
-/* Extends f outside the lock (held on entry and on return). */
-static int
-extend_unlocked(struct tf_heartbeat *hb, struct tf_inflight *f)
+static void
+on_visibility_extended(void *ctx, enum tf_err rc,
+    const struct tf_sqs_batch_result *res, const struct tf_aws_error *err)
 {
-	int rc;
+	struct vis_batch *b = ctx;
+	const struct tf_sqs_failed_entry *fe;
+	size_t i, k;
 
-	while (f->extending)
-		pthread_cond_wait(&hb->extended, &hb->lock);
-	f->extending = 1;
-	pthread_mutex_unlock(&hb->lock);
-	rc = extend(hb, f);
-	pthread_mutex_lock(&hb->lock);
-	f->extending = 0;
-	pthread_cond_broadcast(&hb->extended);
-	return rc;
+	for (i = 0; i < b->n; i++) {
+		fe = NULL;
+		if (rc == TF_ERR_PARTIAL && res != NULL)
+			for (k = 0; k < res->n_failed && fe == NULL; k++)
+				if (strcmp(res->failed[k].id, tf_sqs_batch_ids[i]) == 0)
+					fe = &res->failed[k];
+		if (rc == TF_OK || (rc == TF_ERR_PARTIAL && fe == NULL))
+			visibility_answer(b->f[i], TF_OK, false, NULL);
+		else if (fe != NULL)
+			visibility_answer(b->f[i], TF_ERR_PARTIAL, fe->sender_fault != 0,
+			    fe->code[0] ? fe->code : fe->message);
+		else
+			visibility_answer(b->f[i], rc, rc == TF_ERR_NOT_FOUND ||
+			    rc == TF_ERR_VALIDATION, err != NULL && err->message[0] ?
+			    err->message : tf_strerror(rc));
+		call_ended(b->f[i]);
+	}
+	tf_free(b);
 }
 
-/* How often the thread looks: a tenth of the visibility, 200 ms to 1 s. */
-static int64_t
+/* Sends the filled batch *bp (if any) and forgets it. */
+static void
+send_batch(struct vis_batch **bp)
+{
+	struct tf_sqs_handle_entry e[TF_SQS_MAX_BATCH];
+	struct vis_batch *b = *bp;
+	struct tf_heartbeat *hb;
+	size_t i;
+
+	*bp = NULL;
+	if (b == NULL)
+		return;
+	hb = b->hb;
+	for (i = 0; i < b->n; i++)
+		e[i] = (struct tf_sqs_handle_entry){ tf_sqs_batch_ids[i],
+		    b->f[i]->receipt_handle, hb->o.visibility_s };
+	if (tf_sqs_change_message_visibility_batch_async(hb->o.aws, hb->o.loop,
+	    hb->o.queue_url, e, b->n, on_visibility_extended, b) == TF_OK) {
+		atomic_fetch_add(&hb->visibility_calls, 1);
+		atomic_fetch_add(&hb->visibility_entries, (long)b->n);
+		return;
+	}
+	/* Not started (the loop stops, or memory is short): the next tick
+	 * tries again. */
+	for (i = 0; i < b->n; i++)
+		call_ended(b->f[i]);
+	tf_free(b);
+}
+
+/* Starts f's extension: its lease now, its message's visibility in the
+ * batch *bp (sent when full). */
+static void
+extend(struct tf_heartbeat *hb, struct tf_inflight *f, int64_t now,
+    int64_t mono, struct vis_batch **bp)
+{
+	f->ext_until = now + hb->o.visibility_s * 1000LL;
+	f->ext_mono = mono;
+	atomic_store(&f->pending, 1);
+	atomic_fetch_add(&hb->lease_calls, 1);
+	/* Calls back exactly once, later (at once only when memory is short:
+	 * pending drops to 0 before the batch adds to it, and f is not being
+	 * removed, so that is harmless). */
+	tf_task_extend_lease_async(hb->o.aws, hb->o.loop, hb->o.table, f->task_id,
+	    f->gen, hb->o.owner, f->ext_until, on_lease_extended, f);
+	if (f->receipt_gone)
+		return;
+	if (*bp == NULL) {
+		*bp = tf_calloc(1, sizeof(**bp));
+		if (*bp == NULL)
+			return;  /* the next tick tries again */
+		(*bp)->hb = hb;
+	}
+	atomic_fetch_add(&f->pending, 1);
+	(*bp)->f[(*bp)->n++] = f;
+	if ((*bp)->n == TF_SQS_MAX_BATCH)
+		send_batch(bp);
+}
+
+/* One look at every run: cancels those whose lease ends unextended, extends
+ * those with less than half of their lease or visibility left (or whose
+ * runner asked), ten messages to a visibility call. */
+static void
+pass(struct tf_heartbeat *hb)
+{
+	int64_t now = tf_now_ms(), mono = tf_mono_ms();
+	int64_t half = hb->o.visibility_s * 500LL, left, visible;
+	struct vis_batch *b = NULL;
+	struct tf_inflight *f;
+
+	atomic_store(&hb->alive_ms, mono);
+	cancel_expiring(hb, now);
+	for (f = hb->head; f != NULL; f = f->next) {
+		if (atomic_load(&f->lost) || atomic_load(&f->pending) > 0)
+			continue;
+		left = atomic_load(&f->lease_until) - now;
+		visible = f->visible_until - now;
+		if (visible < left)
+			left = visible;
+		if (left >= half && atomic_load(&f->want_now) == 0)
+			continue;
+		atomic_store(&f->want_now, 0);
+		extend(hb, f, now, mono, &b);
+	}
+	send_batch(&b);
+}
+
+/* How often it looks: a tenth of the visibility, 200 ms to 1 s. */
+static long
 tick_ms(const struct tf_heartbeat *hb)
 {
-	int64_t t = hb->o.visibility_s * 100LL;
+	long t = hb->o.visibility_s * 100L;
 
 	return t < 200 ? 200 : t > 1000 ? 1000 : t;
 }
 
-/* The run that most needs an extension now, or NULL (lock held). */
-static struct tf_inflight *
-most_urgent(struct tf_heartbeat *hb, int64_t now)
+static void
+on_tick(void *ctx, enum tf_err rc)
 {
-	int64_t half = hb->o.visibility_s * 500LL, left, best_left = half;
-	struct tf_inflight *f, *best = NULL;
+	struct tf_heartbeat *hb = ctx;
 
-	for (f = hb->head; f != NULL; f = f->next) {
-		if (f->extending || atomic_load(&f->lost) || f->extended_at == now)
-			continue;
-		left = f->lease_until < f->visible_until ?
-		    f->lease_until - now : f->visible_until - now;
-		if (left < best_left) {
-			best = f;
-			best_left = left;
-		}
-	}
-	return best;
-}
-
-static void *
-heartbeat_main(void *arg)
-{
-	struct tf_heartbeat *hb = arg;
-	struct tf_inflight *f;
-	struct timespec ts;
-	int64_t pass;
-
-	pthread_mutex_lock(&hb->lock);
-	while (!hb->stopping) {
-		/* One run at a time, most urgent first; the list may change
-		 * while the lock is down for the AWS calls. */
-		pass = tf_now_ms();
-		atomic_store(&hb->alive_ms, tf_mono_ms());
-		while (!hb->stopping && (f = most_urgent(hb, pass)) != NULL) {
-			/* Before each call: one slow call must not make another
-			 * run's cancellation late. */
-			cancel_expiring(hb, tf_now_ms());
-			f->extended_at = pass;
-			extend_unlocked(hb, f);
-			atomic_store(&hb->alive_ms, tf_mono_ms());
-		}
-		cancel_expiring(hb, tf_now_ms());
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += tick_ms(hb) * 1000000L;
-		ts.tv_sec += ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
-		if (!hb->stopping)
-			pthread_cond_timedwait(&hb->wake, &hb->lock, &ts);
-	}
-	pthread_mutex_unlock(&hb->lock);
-	return NULL;
+	hb->timer = NULL;
+	if (rc != TF_OK)
+		return;  /* the loop stops */
+	pass(hb);
+	if (tf_loop_after(hb->o.loop, tick_ms(hb), on_tick, hb, &hb->timer) !=
+	    TF_OK)
+		tf_log(TF_LOG_ERROR, "the heartbeat could not set its next tick: "
+		    "leases are no longer extended (the watchdog acts)");
 }
 
 enum tf_err
-tf_heartbeat_start(const struct tf_heartbeat_opts *o, struct tf_heartbeat **out)
+tf_heartbeat_new(const struct tf_heartbeat_opts *o, struct tf_heartbeat **out)
 {
 	struct tf_heartbeat *hb = tf_calloc(1, sizeof(*hb));
+	enum tf_err rc;
 
 	*out = NULL;
 	if (hb == NULL)
@@ -208,32 +291,31 @@ tf_heartbeat_start(const struct tf_heartbeat_opts *o, struct tf_heartbeat **out)
 	hb->o = *o;
 	atomic_store(&hb->alive_ms, tf_mono_ms());
 	pthread_mutex_init(&hb->lock, NULL);
-	pthread_cond_init(&hb->wake, NULL);
-	pthread_cond_init(&hb->extended, NULL);
-	if (pthread_create(&hb->thread, NULL, heartbeat_main, hb) != 0) {
+	rc = tf_loop_after(hb->o.loop, tick_ms(hb), on_tick, hb, &hb->timer);
+	if (rc != TF_OK) {
 		pthread_mutex_destroy(&hb->lock);
-		pthread_cond_destroy(&hb->wake);
-		pthread_cond_destroy(&hb->extended);
 		tf_free(hb);
-		return TF_ERR_NOMEM;
+		return rc;
 	}
 	*out = hb;
 	return TF_OK;
 }
 
 void
-tf_heartbeat_stop(struct tf_heartbeat *hb)
+tf_heartbeat_free(struct tf_heartbeat *hb)
 {
+	struct tf_heartbeat_counts n;
+
 	if (hb == NULL)
 		return;
-	pthread_mutex_lock(&hb->lock);
-	hb->stopping = 1;
-	pthread_cond_signal(&hb->wake);
-	pthread_mutex_unlock(&hb->lock);
-	pthread_join(hb->thread, NULL);
+	/* For operators and benchmarks, with the requests of
+	 * tf_consumer_log_requests(). */
+	tf_heartbeat_counts(hb, &n);
+	if (n.lease_calls > 0)
+		tf_log(TF_LOG_INFO, "heartbeat: %ld lease extension(s), %ld "
+		    "visibility call(s) for %ld message(s)", n.lease_calls,
+		    n.visibility_calls, n.visibility_entries);
 	pthread_mutex_destroy(&hb->lock);
-	pthread_cond_destroy(&hb->wake);
-	pthread_cond_destroy(&hb->extended);
 	tf_free(hb);
 }
 
@@ -246,8 +328,17 @@ tf_heartbeat_alive_ms(struct tf_heartbeat *hb)
 int64_t
 tf_heartbeat_stall_limit_ms(int visibility_s)
 {
-	/* One pass's tick plus two calls' timeouts, with room to spare. */
+	/* A tick is at most 1 s apart; the rest is room for a loop slowed
+	 * down (a loaded machine, a burst of callbacks). */
 	return 1000 + 2 * tf_heartbeat_call_timeout_ms(visibility_s) + 5000;
+}
+
+void
+tf_heartbeat_counts(struct tf_heartbeat *hb, struct tf_heartbeat_counts *out)
+{
+	out->lease_calls = atomic_load(&hb->lease_calls);
+	out->visibility_calls = atomic_load(&hb->visibility_calls);
+	out->visibility_entries = atomic_load(&hb->visibility_entries);
 }
 
 int
@@ -260,17 +351,19 @@ tf_heartbeat_find_stuck(struct tf_heartbeat *hb, int64_t now_ms,
 	pthread_mutex_lock(&hb->lock);
 	for (f = hb->head; f != NULL && !found; f = f->next) {
 		int64_t deadline = atomic_load(&f->deadline_ms);
+		int64_t lease_until = atomic_load(&f->lease_until);
 
 		if (deadline > 0 && now_ms > deadline + overrun_ms) {
 			snprintf(why, whylen, "the run of task %s is %lld ms past its "
 			    "time limit and its runner does not stop", f->task_id,
 			    (long long)(now_ms - deadline));
 			found = 1;
-		} else if (atomic_load(&f->lost) && !f->extending &&
-		    now_ms > f->lease_until + lease_slack_ms) {
+		} else if (atomic_load(&f->lost) && atomic_load(&f->started) &&
+		    atomic_load(&f->pending) == 0 &&
+		    now_ms > lease_until + lease_slack_ms) {
 			snprintf(why, whylen, "the run of task %s was cancelled but "
 			    "its runner still runs %lld ms after its lease ended",
-			    f->task_id, (long long)(now_ms - f->lease_until));
+			    f->task_id, (long long)(now_ms - lease_until));
 			found = 1;
 		}
 	}
@@ -293,6 +386,9 @@ tf_inflight_lease_ending(struct tf_inflight *f, int64_t mono_now,
 void
 tf_heartbeat_add(struct tf_heartbeat *hb, struct tf_inflight *f)
 {
+	f->hb = hb;
+	atomic_store(&f->pending, 0);
+	f->removed = NULL;
 	pthread_mutex_lock(&hb->lock);
 	f->prev = NULL;
 	f->next = hb->head;
@@ -303,11 +399,10 @@ tf_heartbeat_add(struct tf_heartbeat *hb, struct tf_inflight *f)
 }
 
 void
-tf_heartbeat_remove(struct tf_heartbeat *hb, struct tf_inflight *f)
+tf_heartbeat_remove(struct tf_heartbeat *hb, struct tf_inflight *f,
+    void (*done)(void *ctx), void *ctx)
 {
 	pthread_mutex_lock(&hb->lock);
-	while (f->extending)
-		pthread_cond_wait(&hb->extended, &hb->lock);
 	if (f->prev != NULL)
 		f->prev->next = f->next;
 	else if (hb->head == f)
@@ -316,15 +411,19 @@ tf_heartbeat_remove(struct tf_heartbeat *hb, struct tf_inflight *f)
 		f->next->prev = f->prev;
 	f->prev = f->next = NULL;
 	pthread_mutex_unlock(&hb->lock);
+	if (atomic_load(&f->pending) == 0) {
+		done(ctx);
+		return;
+	}
+	/* Its calls in flight end on the loop, after this returns. */
+	f->removed = done;
+	f->removed_ctx = ctx;
 }
 
 int
 tf_heartbeat_extend_now(struct tf_heartbeat *hb, struct tf_inflight *f)
 {
-	int rc;
-
-	pthread_mutex_lock(&hb->lock);
-	rc = extend_unlocked(hb, f);
-	pthread_mutex_unlock(&hb->lock);
-	return rc;
+	(void)hb;
+	atomic_store(&f->want_now, 1);
+	return atomic_load(&f->lost) ? -1 : 0;
 }

@@ -3,12 +3,19 @@
  *
  * While a runner runs, its task's lease (in DynamoDB) and its message's
  * visibility (in SQS) must not run out, or another consumer would run the
- * task too. The heartbeat thread extends both whenever less than half of
- * either is left. The AWS calls are made outside the registry lock, so one
- * slow call delays no other run's extension. A run is removed from the
- * registry before its outcome is written and its message deleted; removal
- * waits for an extension of that run in progress, so no extension is ever
- * sent for a message after its deletion.
+ * task too. The heartbeat lives on the consumer's event loop: one timer
+ * looks at every registered run each tick and extends both whenever less
+ * than half of either is left, the lease with an asynchronous conditional
+ * UpdateItem per run, the visibility with ChangeMessageVisibilityBatch (ten
+ * messages a call). A run costs a registry entry, not a thread. A run is
+ * removed from the registry before its outcome is written and its message
+ * deleted; removal waits for an extension of that run in flight, so no
+ * extension is ever sent for a message after its deletion.
+ *
+ * Threads: tf_heartbeat_new(), tf_heartbeat_add() and tf_heartbeat_remove()
+ * are called on the loop's thread (or on the creating thread before the loop
+ * runs); tf_heartbeat_extend_now(), tf_heartbeat_alive_ms(),
+ * tf_heartbeat_find_stuck() and tf_inflight_lease_ending() from any thread.
  */
 #ifndef TF_INFLIGHT_H
 #define TF_INFLIGHT_H
@@ -19,12 +26,15 @@
 
 #include "aws/aws.h"
 #include "base/err.h"
+#include "loop/loop.h"
+
+struct tf_heartbeat;
 
 struct tf_inflight {
 	const char *task_id;          /* borrowed from the run */
 	const char *receipt_handle;   /* borrowed from the run */
 	int64_t gen;                  /* the generation the claim wrote */
-	int64_t lease_until;          /* epoch ms */
+	atomic_llong lease_until;     /* epoch ms */
 	atomic_llong lease_end_mono;  /* monotonic ms: the lease's end as this
 	                                 consumer measures it, from before the
 	                                 claim or the last extension that
@@ -36,14 +46,25 @@ struct tf_inflight {
 	atomic_int lost;              /* set when the lease was found taken, or
 	                                 is about to run out unextended: the run
 	                                 must stop and its result is discarded */
-	int extending;                /* an extension is under way (registry lock) */
-	int64_t extended_at;          /* the heartbeat pass that last looked at it */
+	atomic_int started;           /* its runner was called (a run waiting
+	                                 for a runner thread is leased too, but
+	                                 cannot be stuck) */
+	atomic_int want_now;          /* the runner asked for an extension
+	                                 (host->heartbeat()): at the next tick */
+	atomic_int pending;           /* the extension's calls in flight (loop) */
+	int64_t ext_until;            /* epoch ms: what they ask for (loop) */
+	int64_t ext_mono;             /* monotonic ms when they were sent (loop) */
 	int receipt_gone;             /* SQS no longer knows the receipt handle:
 	                                 stop extending its visibility */
+	struct tf_heartbeat *hb;      /* borrowed: set by tf_heartbeat_add() */
+	void (*removed)(void *ctx);   /* tf_heartbeat_remove()'s continuation,
+	                                 called when pending reaches 0 */
+	void *removed_ctx;
 	struct tf_inflight *prev, *next;  /* registry links */
 };
 
 struct tf_heartbeat_opts {
+	struct tf_loop *loop;         /* borrowed: the consumer's event loop */
 	struct tf_aws *aws;           /* borrowed: a client that gives up quickly
 	                                 (tf_heartbeat_call_timeout_ms()) */
 	const char *table;            /* borrowed */
@@ -52,23 +73,33 @@ struct tf_heartbeat_opts {
 	int visibility_s;             /* lease and visibility extension, seconds */
 };
 
-struct tf_heartbeat;
-
 /* The per-attempt timeout of the heartbeat's AWS client, and how long before
  * a lease's end an unextended run is cancelled, for a given visibility. */
 long tf_heartbeat_call_timeout_ms(int visibility_s);
 int64_t tf_heartbeat_margin_ms(int visibility_s);
 
-/* Starts the heartbeat thread; the strings in o must outlive it. Caller stops
- * it with tf_heartbeat_stop(). */
-enum tf_err tf_heartbeat_start(const struct tf_heartbeat_opts *o,
+/* Starts the heartbeat's timer on o->loop (call on the loop's thread, or
+ * before it runs); the strings in o must outlive it. Caller frees it with
+ * tf_heartbeat_free() once the loop has stopped (which cancels the timer and
+ * every extension in flight). */
+enum tf_err tf_heartbeat_new(const struct tf_heartbeat_opts *o,
     struct tf_heartbeat **out);
-void tf_heartbeat_stop(struct tf_heartbeat *hb);
+void tf_heartbeat_free(struct tf_heartbeat *hb);
 
-/* The heartbeat thread's last sign of life (monotonic ms), and how long it
- * may stay silent before it is taken as stuck. */
+/* The heartbeat's last tick (monotonic ms): the loop's sign of life; and
+ * how long it may stay silent before the loop is taken as stuck. */
 int64_t tf_heartbeat_alive_ms(struct tf_heartbeat *hb);
 int64_t tf_heartbeat_stall_limit_ms(int visibility_s);
+
+/* What the heartbeat sent so far: lease extensions (UpdateItem calls),
+ * visibility calls (ChangeMessageVisibilityBatch) and the messages those
+ * extended. For tests and benchmarks. */
+struct tf_heartbeat_counts {
+	long lease_calls;
+	long visibility_calls;
+	long visibility_entries;
+};
+void tf_heartbeat_counts(struct tf_heartbeat *hb, struct tf_heartbeat_counts *out);
 
 /*
  * Finds a run whose runner ignores being told to stop: one still running
@@ -83,20 +114,27 @@ int tf_heartbeat_find_stuck(struct tf_heartbeat *hb, int64_t now_ms,
 /*
  * The clock rule of cancelled(): true once the monotonic clock (mono_now)
  * is within margin_ms of f's lease end (lease_end_mono), whatever the
- * heartbeat thread did or failed to do (a consumer paused past its lease and
+ * heartbeat did or failed to do (a consumer paused past its lease and
  * resumed, a heartbeat stuck in a call). Then marks the run lost (its result
  * is discarded), logging that once. False while lease_end_mono is 0.
  */
 bool tf_inflight_lease_ending(struct tf_inflight *f, int64_t mono_now,
     int64_t margin_ms);
 
-/* Registers a run (borrowed until tf_heartbeat_remove()). */
+/* Registers a run (borrowed until tf_heartbeat_remove() called back);
+ * on the loop. The run's fields above `pending` must be set. */
 void tf_heartbeat_add(struct tf_heartbeat *hb, struct tf_inflight *f);
-/* Unregisters a run; when it returns no extension for f is in progress or
- * will be made. */
-void tf_heartbeat_remove(struct tf_heartbeat *hb, struct tf_inflight *f);
-/* Extends f's lease and visibility now. Returns 0, or -1 when the lease is
- * lost. */
+
+/* Unregisters a run, on the loop: no extension for f is started after this
+ * call. Calls done(ctx) once no extension of f is in flight either: at once
+ * (before returning) when none is, else when the last one ends (on the loop,
+ * also when the loop stops and cancels it). */
+void tf_heartbeat_remove(struct tf_heartbeat *hb, struct tf_inflight *f,
+    void (*done)(void *ctx), void *ctx);
+
+/* A runner's host->heartbeat(), from any thread: asks the loop to extend f
+ * at its next tick (without waiting for it) and answers from the state the
+ * loop keeps: 0 while the run is ours, -1 once its lease is lost. */
 int tf_heartbeat_extend_now(struct tf_heartbeat *hb, struct tf_inflight *f);
 
 #endif /* TF_INFLIGHT_H */

@@ -528,9 +528,9 @@ healthy(struct tf_consumer *c, char *why, size_t n)
 		    (long long)since);
 		return false;
 	}
-	since = now - tf_heartbeat_alive_ms(c->hb);
+	since = c->hb != NULL ? now - tf_heartbeat_alive_ms(c->hb) : 0;
 	if (since > tf_heartbeat_stall_limit_ms(c->o.visibility_s)) {
-		snprintf(why, n, "the heartbeat thread has not moved for %lld ms\n",
+		snprintf(why, n, "the event loop's heartbeat has not ticked for %lld ms\n",
 		    (long long)since);
 		return false;
 	}

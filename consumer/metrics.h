@@ -13,7 +13,7 @@
  * few at most), bound to the one address given. GET (and HEAD) only:
  *   /metrics  the text exposition format 0.0.4;
  *   /healthz  200 "ok" while the receive loop makes progress and the
- *             heartbeat thread is alive; 503 with the reason otherwise,
+ *             event loop's heartbeat ticks; 503 with the reason otherwise,
  *             and from the moment the consumer starts stopping;
  *   /readyz   200 "ok" when the credentials work and the table and the
  *             queue answer (a GetItem of a key no task has and a

@@ -766,7 +766,7 @@ after_run(struct tf_run *r)
 /* ---- the runner ---- */
 
 static void
-on_runner_returned(void *ctx, enum tf_err rc)
+on_unleased(void *ctx)
 {
 	after_run(ctx);
 }
@@ -777,26 +777,39 @@ on_runner_completed(void *ctx)
 {
 	struct tf_run *r = ctx;
 
-	tf_heartbeat_remove(r->j.c->hb, &r->f);
 	tf_consumer_begun_end(r->lr, &r->view, &r->result, r->errbuf,
 	    sizeof(r->errbuf), &r->ctx);
-	after_run(r);
+	/* No extension after this (the message is deleted after the write):
+	 * after_run() waits for one in flight. */
+	tf_heartbeat_remove(r->j.c->hb, &r->f, on_unleased, r);
+}
+
+static void
+on_runner_returned(void *ctx, enum tf_err rc)
+{
+	struct tf_run *r = ctx;
+
+	/* No extension after this (the message is deleted after the write):
+	 * after_run() waits for one in flight. */
+	tf_heartbeat_remove(r->j.c->hb, &r->f, on_unleased, r);
 }
 
 /* On a runner thread: the blocking runner's call, leased by the heartbeat
- * while it lasts. */
+ * (on the loop) from its hand-off until the loop hears it returned. */
 static void
 call_runner_blocking(void *ctx)
 {
 	struct tf_run *r = ctx;
 	struct tf_consumer *c = r->j.c;
 
-	tf_heartbeat_add(c->hb, &r->f);
-	tf_journal_enter(c->journal, r->slot);
-	tf_consumer_invoke(c, r->lr, &r->view, &r->result, &r->ctx);
-	tf_journal_leave(c->journal);
-	/* No extension after this: the message is deleted after the write. */
-	tf_heartbeat_remove(c->hb, &r->f);
+	/* A lease lost while it waited for this thread: not started at all
+	 * (after_run() discards it). */
+	atomic_store(&r->f.started, 1);
+	if (!atomic_load(&r->f.lost)) {
+		tf_journal_enter(c->journal, r->slot);
+		tf_consumer_invoke(c, r->lr, &r->view, &r->result, &r->ctx);
+		tf_journal_leave(c->journal);
+	}
 	if (tf_loop_post(c->loop, on_runner_returned, r) != TF_OK)
 		tf_log(TF_LOG_WARN, "a run ended after the event loop stopped; its "
 		    "lease expires");
@@ -910,10 +923,8 @@ start_run(struct tf_run *r)
 		 * holds no thread until it completes. */
 		tf_heartbeat_add(c->hb, &r->f);
 		if (!tf_consumer_begin(c, r->lr, &r->view, &r->result, &r->ctx,
-		    r->slot, on_runner_completed, r)) {
-			tf_heartbeat_remove(c->hb, &r->f);
-			after_run(r);
-		}
+		    r->slot, on_runner_completed, r))
+			tf_heartbeat_remove(c->hb, &r->f, on_unleased, r);
 		return;
 	}
 	if ((tf_loaded_runner_flags(r->lr) & TF_RUNNER_RETURNS_AT_ONCE) &&
@@ -925,11 +936,13 @@ start_run(struct tf_run *r)
 		after_run(r);
 		return;
 	}
+	/* Leased while it waits for a runner thread too. */
+	tf_heartbeat_add(c->hb, &r->f);
 	if (tf_runpool_submit(c->pool, call_runner_blocking, r) != TF_OK) {
 		r->result.outcome = TF_RUN_RETRY;
 		snprintf(r->errbuf, sizeof(r->errbuf), "consumer %s could not hand "
 		    "the run to a runner thread", c->o.owner);
-		after_run(r);
+		tf_heartbeat_remove(c->hb, &r->f, on_unleased, r);
 	}
 }
 

@@ -242,7 +242,7 @@ worker_cancelled(struct tf_run_ctx *ctx)
 	return deadline > 0 && tf_now_ms() >= deadline;
 }
 
-/* The consumer's heartbeat thread keeps the lease; a runner asking learns
+/* The consumer's heartbeat keeps the lease; a runner asking learns
  * only whether it should go on. */
 static int
 worker_heartbeat(struct tf_run_ctx *ctx)

@@ -65,8 +65,9 @@ check(struct tf_watchdog *w)
 	}
 	since = mono - tf_heartbeat_alive_ms(c->hb);
 	if (since > tf_heartbeat_stall_limit_ms(c->o.visibility_s)) {
-		snprintf(why, sizeof(why), "the heartbeat thread has not moved for "
-		    "%lld ms, so leases are not being extended", (long long)since);
+		snprintf(why, sizeof(why), "the event loop's heartbeat has not "
+		    "ticked for %lld ms, so leases are not being extended",
+		    (long long)since);
 		fire_now(why);
 	}
 	stop_at = atomic_load(&c->stopping_since_ms);

@@ -8,9 +8,10 @@
  *     call returned, or the loop is waiting for a free worker, or backing
  *     off after an error. Every AWS call has a timeout, so only a bug stops
  *     it; then the consumer shuts down gracefully and exits non-zero;
- *   - the heartbeat thread is alive: without it leases run out under running
- *     tasks, so the process exits at once (exit status 70); the runs it
- *     leaves are recovered through their leases;
+ *   - the event loop is alive (the heartbeat's timer ticks on it): without
+ *     it leases run out under running tasks, so the process exits at once
+ *     (exit status 70); the runs it leaves are recovered through their
+ *     leases;
  *   - no runner ignores being told to stop (tf_heartbeat_find_stuck): one
  *     past its time limit is ended by a graceful shutdown; one running past
  *     its cancelled lease, which another consumer may now take, by exiting at

@@ -139,11 +139,12 @@ struct tf_host_api {
 	void (*log)(struct tf_run_ctx *ctx, enum tf_runner_log_level level,
 	    const char *fmt, ...) TF_RUNNER_PRINTF(3, 4);
 
-	/* Extends the task's lease and its message's visibility now. The host
-	 * does this on its own while run() is busy; a runner calls it only to
-	 * learn whether it still holds the task. Returns 0 when the lease is
-	 * held, -1 when it was lost (another consumer owns the task: stop and
-	 * return, the result will be discarded). */
+	/* Asks the host to extend the task's lease and its message's
+	 * visibility now, without waiting for it. The host does this on its own
+	 * while run() is busy; a runner calls it only to learn whether it still
+	 * holds the task. Returns 0 while the lease is held, -1 once it is
+	 * known lost (another consumer owns the task: stop and return, the
+	 * result will be discarded). */
 	int (*heartbeat)(struct tf_run_ctx *ctx);
 
 	/* Non-zero once the run should stop early: the consumer is shutting down
