@@ -252,7 +252,11 @@ tf_consumer_start(struct tf_consumer *c)
 	rc = tf_runpool_start(threads, &c->pool);
 	if (rc != TF_OK)
 		return rc;
-	loop_cfg.hook_host_connections = c->o.http_host_connections;
+	/* By default as many as runs in flight: a transfer waiting for a
+	 * connection spends its timeout waiting (libcurl counts it from when the
+	 * transfer is added), so none waits unless the limit is set lower. */
+	loop_cfg.hook_host_connections = c->o.http_host_connections > 0 ?
+	    c->o.http_host_connections : c->o.concurrency;
 	rc = tf_loop_new(&loop_cfg, &c->loop);
 	if (rc != TF_OK)
 		return rc;

@@ -12,6 +12,9 @@
 #     over at most --http-max-host-connections connections (the receiver's
 #     distinct client ports); a redirect to a refused address is still
 #     refused; a webhook past its run time limit is cancelled and retried.
+#   - without --http-max-host-connections the limit is the concurrency: 200
+#     slow webhooks with a timeout are each sent once, none waits for a
+#     connection.
 # Every target is on 127.0.0.0/8.
 set -u
 . "$(dirname "$0")/../tools/e2e.sh"
@@ -178,4 +181,19 @@ n_slow=$(grep -c '/sleep/20000?slow' "$E2E_DIR/requests-1.jsonl")
 [ "$n_slow" -eq 2 ] || miss "$n_slow requests for 2 attempts"
 verdict "async-http-time-limit-cancels-and-retries"
 check "async-http-consumer-exit-0" stop_consumers
+
+# --- the default per-host limit is the concurrency: no webhook waits for a
+# connection (libcurl would count the wait against its timeout): 200 that
+# answer after 2 s with a 5 s timeout are each sent once and complete. With
+# a limit of 64 the last ones would wait 6 s and time out. ---
+for i in $(seq 1 200); do
+	tf_cli http --id "many-$i" --url "$A/sleep/2000?many=$i" --timeout 5s >/dev/null
+done
+TASKFLEET_HTTP_ALLOW=127.0.0.1 start_consumer a5 --concurrency 200
+ok=1
+wait_until 60 all_are 200 COMPLETED many- || miss "completed: $(count COMPLETED many-) of 200"
+n_many=$(grep -c '/sleep/2000?many=' "$E2E_DIR/requests-1.jsonl")
+[ "$n_many" -eq 200 ] || miss "$n_many requests for 200 webhooks"
+verdict "async-http-default-host-limit-no-webhook-waits"
+check "async-http-default-limit-consumer-exit-0" stop_consumers
 exit $e2e_failed
