@@ -208,7 +208,11 @@ tf_consumer_start(struct tf_consumer *c)
 	 * the first extension fetches them. */
 	tf_aws_fetch_creds(c->hb_aws, tf_now_ms(), &creds);
 	explicit_bzero(&creds, sizeof(creds));
-	loop_cfg.hook_host_connections = c->o.http_host_connections;
+	/* By default as many as runs in flight: a transfer waiting for a
+	 * connection spends its timeout waiting (libcurl counts it from when the
+	 * transfer is added), so none waits unless the limit is set lower. */
+	loop_cfg.hook_host_connections = c->o.http_host_connections > 0 ?
+	    c->o.http_host_connections : c->o.concurrency;
 	rc = tf_loop_new(&loop_cfg, &c->loop);
 	if (rc != TF_OK)
 		return rc;

@@ -45,7 +45,7 @@ struct tf_consumer_opts {
 	int runner_threads;         /* threads calling blocking runners; 0:
 	                               concurrency, at most 16 */
 	int http_host_connections;  /* connections to one host for runners'
-	                               transfers on the loop; 0: 64 */
+	                               transfers on the loop; 0: concurrency */
 	int visibility_s;           /* message visibility and lease, seconds */
 	int wait_s;                 /* long poll, seconds */
 	int shutdown_timeout_s;     /* for running tasks after SIGTERM */

@@ -165,7 +165,9 @@ struct tf_host_api {
 
 	/* Since ABI 1.2, for runs begun with start() (TF_START_PENDING) and
 	 * only for them: a host built before has a size that stops before
-	 * these, and never calls start(). */
+	 * these, and never calls start(). complete() may be called from any
+	 * thread; http() and after() only on the loop thread, from start() or
+	 * a callback of the same run. */
 
 	/* Ends the run: the host reads the result start() was given (filled by
 	 * now) on its loop soon after. Call it once, from any thread, when no
@@ -178,7 +180,8 @@ struct tf_host_api {
 	 * process's libcurl (libcurl.so.4, linked dynamically): every option
 	 * is the runner's but CURLOPT_PRIVATE, which the host takes, and
 	 * CURLOPT_SHARE must not share connections (the host's connection
-	 * cache keeps them alive, per host up to --http-max-host-connections).
+	 * cache keeps them alive, per host up to --http-max-host-connections;
+	 * a transfer waiting for one spends its CURLOPT_TIMEOUT waiting).
 	 * The runner's own callbacks (CURLOPT_OPENSOCKETFUNCTION to vet each
 	 * address connected to, header and body callbacks) run on the loop and
 	 * must not block. The handle is borrowed until cb(user, ...) runs on

@@ -12,11 +12,14 @@
 #     over at most --http-max-host-connections connections (the receiver's
 #     distinct client ports); a redirect to a refused address is still
 #     refused; a webhook past its run time limit is cancelled and retried.
+#   - without --http-max-host-connections the limit is the concurrency: 200
+#     slow webhooks with a timeout are each sent once, none waits for a
+#     connection.
 # Every target is on 127.0.0.0/8.
 set -u
 . "$(dirname "$0")/../tools/e2e.sh"
 e2e_init async
-RECEIVER=$TF_ROOT/tests/tools/webhook_receiver.py
+. "$TF_ROOT/tests/tools/receivers.sh"
 
 mkdir -p "$E2E_DIR/src"
 cp "$TF_ROOT/runners/example/hello_later.c" "$E2E_DIR/src/"
@@ -26,20 +29,7 @@ check "async-example-builds-out-of-tree" test -f "$E2E_DIR/src/hello_later.so"
 export TASKFLEET_RUNNERS=$TASKFLEET_RUNNERS:$E2E_DIR/src/hello_later.so
 export TASKFLEET_RETRY_BASE=200ms TASKFLEET_RETRY_CAP=1s
 
-receiver_pids=()
-start_receiver() {  # start_receiver ADDR: sets PORT_<ADDR's last byte>
-	local addr=$1 n=${1##*.}
-	"$PY" "$RECEIVER" --bind "$addr" --port-file "$E2E_DIR/port-$n" \
-	    --log "$E2E_DIR/requests-$n.jsonl" 2>>"$E2E_DIR/receiver.log" &
-	receiver_pids+=($!)
-	wait_until 10 test -s "$E2E_DIR/port-$n" || { fail async-receiver "no port"; exit 1; }
-	eval "PORT_$n=\$(cat \"\$E2E_DIR/port-$n\")"
-}
-cleanup() {
-	kill_consumers
-	kill "${receiver_pids[@]}" 2>/dev/null
-}
-trap cleanup EXIT
+trap receivers_cleanup EXIT
 
 # count STATUS PREFIX: how many tasks whose id starts with PREFIX are STATUS.
 count() {
@@ -62,20 +52,27 @@ most_threads() {
 	done
 	echo "$most"
 }
+# sample_threads NAME SECONDS: samples the newest consumer's threads in the
+# background (most_threads) into $E2E_DIR/threads-NAME until end_sampling.
+sample_threads() {
+	rm -f "$E2E_DIR/stop-sampling"
+	most_threads "${consumer_pids[-1]}" "$2" >"$E2E_DIR/threads-$1" &
+	sampler=$!
+}
+end_sampling() {
+	touch "$E2E_DIR/stop-sampling"
+	wait "$sampler"
+}
 
 # --- hello-later: 40 runs waiting 3 s each, one runner thread ---
 for i in $(seq 1 40); do
 	tf_cli submit --type hello-later --id "later-$i" --params '{"delay_ms": 3000}' >/dev/null
 done
 start_consumer a1 --concurrency 64 --runner-threads 1
-pid=${consumer_pids[-1]}
-rm -f "$E2E_DIR/stop-sampling"
-most_threads "$pid" 30 >"$E2E_DIR/threads-a1" &
-sampler=$!
+sample_threads a1 30
 ok=1
 wait_until 30 all_are 40 COMPLETED later- || miss "completed: $(count COMPLETED later-) of 40"
-touch "$E2E_DIR/stop-sampling"
-wait "$sampler"
+end_sampling
 verdict "async-example-40-runs-complete"
 # Forty 3 s waits on one runner thread would take two minutes: they waited
 # at once, so the greetings came within a few seconds of each other.
@@ -137,14 +134,10 @@ export TASKFLEET_HTTP_ALLOW=127.0.0.1
 start_consumer a4 --concurrency 100 --runner-threads 1 --http-max-host-connections 20 \
     --run-timeout http=8s
 unset TASKFLEET_HTTP_ALLOW
-pid=${consumer_pids[-1]}
-rm -f "$E2E_DIR/stop-sampling"
-most_threads "$pid" 40 >"$E2E_DIR/threads-a4" &
-sampler=$!
+sample_threads a4 40
 ok=1
 wait_until 40 all_are 60 COMPLETED hook- || miss "completed: $(count COMPLETED hook-) of 60"
-touch "$E2E_DIR/stop-sampling"
-wait "$sampler"
+end_sampling
 verdict "async-http-60-slow-webhooks-complete"
 # From the receiver's side: requests answered after 1 s each, how many were
 # open at once at most, and on how many connections they came.
@@ -188,4 +181,19 @@ n_slow=$(grep -c '/sleep/20000?slow' "$E2E_DIR/requests-1.jsonl")
 [ "$n_slow" -eq 2 ] || miss "$n_slow requests for 2 attempts"
 verdict "async-http-time-limit-cancels-and-retries"
 check "async-http-consumer-exit-0" stop_consumers
+
+# --- the default per-host limit is the concurrency: no webhook waits for a
+# connection (libcurl would count the wait against its timeout): 200 that
+# answer after 2 s with a 5 s timeout are each sent once and complete. With
+# a limit of 64 the last ones would wait 6 s and time out. ---
+for i in $(seq 1 200); do
+	tf_cli http --id "many-$i" --url "$A/sleep/2000?many=$i" --timeout 5s >/dev/null
+done
+TASKFLEET_HTTP_ALLOW=127.0.0.1 start_consumer a5 --concurrency 200
+ok=1
+wait_until 60 all_are 200 COMPLETED many- || miss "completed: $(count COMPLETED many-) of 200"
+n_many=$(grep -c '/sleep/2000?many=' "$E2E_DIR/requests-1.jsonl")
+[ "$n_many" -eq 200 ] || miss "$n_many requests for 200 webhooks"
+verdict "async-http-default-host-limit-no-webhook-waits"
+check "async-http-default-limit-consumer-exit-0" stop_consumers
 exit $e2e_failed

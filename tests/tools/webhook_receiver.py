@@ -137,6 +137,7 @@ class Handler(BaseHTTPRequestHandler):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # many webhooks connect at once
 
     def handle_error(self, request, client_address):
         pass  # a client that hangs up is part of the tests

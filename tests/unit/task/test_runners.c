@@ -193,32 +193,43 @@ shipped_runner(char *out, size_t len, const char *name)
 	fmt_buf(out, len, "%s/runners/%s.so", build_dir, name);
 }
 
-/* Runs r once on params (borrowed) as attempt `attempt` of iteration
- * `iteration`; ctx is reset first (its cancel flag kept). */
+/* Fills *v for a run of r on params (borrowed) as attempt `attempt` of
+ * iteration `iteration`, and prepares res on errbuf; ctx is reset first
+ * (its cancel flag kept). */
+static void
+view_once(const struct tf_loaded_runner *r, const char *params, int32_t attempt,
+    int64_t iteration, struct tf_run_ctx *ctx, struct tf_task_view *v,
+    struct tf_run_result *res, char *errbuf, size_t errlen)
+{
+	int cancel = ctx->cancel;
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->cancel = cancel;
+	memset(v, 0, sizeof(*v));
+	v->size = sizeof(*v);
+	v->id = "task-1";
+	v->ns = "default";
+	v->type = tf_loaded_runner_name(r);
+	v->params_json = params;
+	v->params_len = strlen(params);
+	v->iteration = iteration;
+	v->attempt = attempt;
+	v->max_attempts = 3;
+	v->target_ms = NOW_MS;
+	v->host = &fake_host;
+	v->ctx = ctx;
+	tf_run_result_prepare(res, errbuf, errlen);
+}
+
+/* Runs r once with run(): view_once()'s arguments. */
 static void
 run_once(const struct tf_loaded_runner *r, const char *params, int32_t attempt,
     int64_t iteration, struct tf_run_ctx *ctx, struct tf_run_result *res,
     char *errbuf, size_t errlen)
 {
 	struct tf_task_view v;
-	int cancel = ctx->cancel;
 
-	memset(ctx, 0, sizeof(*ctx));
-	ctx->cancel = cancel;
-	memset(&v, 0, sizeof(v));
-	v.size = sizeof(v);
-	v.id = "task-1";
-	v.ns = "default";
-	v.type = tf_loaded_runner_name(r);
-	v.params_json = params;
-	v.params_len = strlen(params);
-	v.iteration = iteration;
-	v.attempt = attempt;
-	v.max_attempts = 3;
-	v.target_ms = NOW_MS;
-	v.host = &fake_host;
-	v.ctx = ctx;
-	tf_run_result_prepare(res, errbuf, errlen);
+	view_once(r, params, attempt, iteration, ctx, &v, res, errbuf, errlen);
 	tf_runner_invoke(r, &v, res);
 }
 
@@ -525,6 +536,71 @@ test_old_minor_accepted(void)
 	    sizeof(err)), TF_OK);
 	CHECK_STR_EQ(err, "");
 	run_once(r, "{}", 1, 0, &ctx, &res, ebuf, sizeof(ebuf));
+	tf_runner_set_free(set);
+	CHECK_INT_EQ(res.outcome, TF_RUN_SUCCESS);
+	CHECK_INT_EQ(res.completed, 1);
+}
+
+/* A runner with start() (ABI 1.2) runs in the asynchronous style here:
+ * start() saying done settles the result at once (its own error text copied
+ * in), a pending run's result is settled after it completes (an outcome
+ * out of range made a failure naming the runner). Isolated, it does not:
+ * the worker process calls run(). */
+static void
+test_start_entry(void)
+{
+	struct tf_runner_set *set = NULL;
+	const struct tf_loaded_runner *r;
+	struct tf_run_ctx ctx = { .cancel = 0 };
+	struct tf_task_view v;
+	struct tf_run_result res;
+	char path[PATH_MAX], err[512], ebuf[64];
+
+	test_runner(path, sizeof(path), "starting");
+	CHECK_INT_EQ(load_init(path, &set, err, sizeof(err)), TF_OK);
+	r = tf_runner_set_find(set, "starting");
+	CHECK(r != NULL);
+	CHECK(tf_loaded_runner_starts(r));
+	view_once(r, "{\"done\": 1}", 1, 0, &ctx, &v, &res, ebuf, sizeof(ebuf));
+	CHECK(!tf_runner_start(r, &v, &res));
+	CHECK_INT_EQ(res.outcome, TF_RUN_RETRY);
+	CHECK(res.error == ebuf);
+	CHECK_STR_EQ(ebuf, "started and done: try later");
+	view_once(r, "{}", 1, 0, &ctx, &v, &res, ebuf, sizeof(ebuf));
+	CHECK(tf_runner_start(r, &v, &res));
+	tf_run_result_settle(r, &res, ebuf, sizeof(ebuf));
+	CHECK_INT_EQ(res.outcome, TF_RUN_FAILED);
+	CHECK_HAS(ebuf, "starting");
+	tf_runner_set_free(set);
+
+	set = NULL;
+	CHECK_INT_EQ(tf_runner_set_load(path, &set, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(tf_runner_set_isolate(set, "starting"), TF_OK);
+	CHECK(!tf_loaded_runner_starts(tf_runner_set_find(set, "starting")));
+	tf_runner_set_free(set);
+}
+
+/* A runner built against ABI 1.1 (tests/runners/minor_1_1.c): its size
+ * stops before start(), with a trap where start() would be. It is not
+ * started: tf_runner_start() calls its run(). */
+static void
+test_minor_1_1_runs_blocking(void)
+{
+	struct tf_runner_set *set = NULL;
+	const struct tf_loaded_runner *r;
+	struct tf_run_ctx ctx = { .cancel = 0 };
+	struct tf_task_view v;
+	struct tf_run_result res;
+	char path[PATH_MAX], err[512], ebuf[64];
+
+	test_runner(path, sizeof(path), "minor_1_1");
+	CHECK_INT_EQ(load_init(path, &set, err, sizeof(err)), TF_OK);
+	r = tf_runner_set_find(set, "minor_1_1");
+	CHECK(r != NULL);
+	CHECK_INT_EQ(tf_loaded_runner_abi_minor(r), 1);
+	CHECK(!tf_loaded_runner_starts(r));
+	view_once(r, "{}", 1, 0, &ctx, &v, &res, ebuf, sizeof(ebuf));
+	CHECK(!tf_runner_start(r, &v, &res));
 	tf_runner_set_free(set);
 	CHECK_INT_EQ(res.outcome, TF_RUN_SUCCESS);
 	CHECK_INT_EQ(res.completed, 1);
@@ -1849,6 +1925,8 @@ main(void)
 	TF_RUN(test_newer_minor_accepted);
 	TF_RUN(test_old_minor_accepted);
 	TF_RUN(test_validate_entry_called);
+	TF_RUN(test_start_entry);
+	TF_RUN(test_minor_1_1_runs_blocking);
 	TF_RUN(test_http_validate);
 	TF_RUN(test_upper_case_name);
 	TF_RUN(test_directory_spec);
