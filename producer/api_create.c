@@ -316,17 +316,17 @@ batch_done(void *ctx, struct tf_bulk_task *t)
 		    t->send_failed);
 		break;
 	case TF_BULK_EXISTS:
-		if (!t->have_existing) {
+		if (t->existing == NULL) {
 			batch_fail(b, i, MHD_HTTP_CONFLICT, "conflict", "id: task \"%s\" "
 			    "was deleted while it was being created again; retry", t->id);
 			return;
 		}
-		if (strcmp(t->existing.ns, t->spec.ns) != 0) {
+		if (strcmp(t->existing->ns, t->spec.ns) != 0) {
 			batch_fail(b, i, MHD_HTTP_CONFLICT, "conflict", "id: \"%s\" is "
 			    "taken", t->id);
 			return;
 		}
-		o = existing_json(&t->existing);
+		o = existing_json(t->existing);
 		break;
 	case TF_BULK_FAILED:
 		if (t->rc == TF_ERR_INVALID || t->rc == TF_ERR_TOO_LARGE)

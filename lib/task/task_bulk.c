@@ -26,6 +26,7 @@ struct slot {
 	int64_t now;                /* its created_at */
 	bool soon;                  /* due within the horizon: a message */
 	bool writing;               /* counted in b->active */
+	struct tf_task found;       /* owned: the item read back, if any */
 	bool retried;               /* an earlier attempt may have been applied */
 	int round;                  /* our own tries so far */
 };
@@ -99,8 +100,7 @@ finish(struct slot *s)
 	if (s->writing)
 		b->active--;
 	b->o.done(b->o.ctx, s->t);
-	tf_task_free(&s->t->existing);
-	s->t->have_existing = false;
+	tf_task_free(&s->found);
 	cJSON_Delete(s->item);
 	tf_free(s);
 }
@@ -306,11 +306,11 @@ on_read(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
 	char errbuf[256];
 
 	cJSON_Delete(next_key);
-	if (rc == TF_OK && tf_task_from_item(value, &t->existing, errbuf,
+	if (rc == TF_OK && tf_task_from_item(value, &s->found, errbuf,
 	    sizeof(errbuf)) == TF_OK) {
-		t->have_existing = true;
+		t->existing = &s->found;
 		/* Our own write, whose reply was lost: created now. */
-		if (s->retried && t->existing.created_at == s->now)
+		if (s->retried && s->found.created_at == s->now)
 			created(s);
 		else
 			goto exists;
@@ -421,9 +421,9 @@ start(struct bulk *b, struct tf_bulk_task *t)
 	t->outcome = TF_BULK_FAILED;
 	t->rc = TF_OK;
 	t->id[0] = t->error[0] = '\0';
-	t->enqueued = t->send_failed = t->have_existing = false;
+	t->enqueued = t->send_failed = false;
 	t->delay_s = 0;
-	memset(&t->existing, 0, sizeof(t->existing));
+	t->existing = NULL;
 	s = tf_calloc(1, sizeof(*s));
 	if (s == NULL) {
 		t->rc = TF_ERR_NOMEM;

@@ -58,9 +58,9 @@ struct tf_bulk_task {
 	bool send_failed;           /* created and due soon, but the message
 	                               failed: the sweeper enqueues it */
 	int delay_s;                /* enqueued: its DelaySeconds */
-	bool have_existing;         /* EXISTS with read_existing: existing is
-	                               the item found */
-	struct tf_task existing;    /* owned by the engine, valid in done() */
+	const struct tf_task *existing;  /* the item found when it was read
+	                               (EXISTS with read_existing): borrowed,
+	                               valid in done() only; else NULL */
 };
 
 /* The next task to create (the caller's, filled in, outputs zeroed), or
