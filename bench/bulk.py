@@ -14,8 +14,10 @@ process, `taskfleet submit --file FILE` (64 writes in flight); for the API,
 `taskfleet serve --no-auth` behind the same proxy and one client posting
 batches of 500 one after another on one kept-alive connection. After each
 run a Scan counts the table: every task must be there exactly once, or the
-run is reported as failed. Prints a markdown table and writes it to
-bench/results/<date>-bulk.md.
+run is reported as failed. Each row also gives the CPU time per 1,000
+tasks of the taskfleet process (the CLI, or `serve`) and of each stand-in
+(from /proc), to show which one a rate is bound by. Prints a markdown table
+and writes it to bench/results/<date>-bulk.md.
 
 Goals: the CLI >= 2,000 tasks/s on the stand-ins, >= 1,000/s at +10 ms.
 """
@@ -23,6 +25,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -73,6 +76,30 @@ def proxy(delay_ms):
                "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:" + got["ddb"]}
 
 
+def standin_cpu():
+    """CPU seconds used so far by the stand-ins: {"sqs": s, "ddb": s}."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for name in ("sqs", "ddb"):
+        pid = open(os.path.join(TMPDIR, name + ".pid")).read().strip()
+        f = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
+        out[name] = (int(f[11]) + int(f[12])) / tick
+    return out
+
+
+def cpu_since(before, tf_secs):
+    """CPU ms per 1,000 tasks: taskfleet, and each stand-in since before."""
+    now = standin_cpu()
+    per = 1000.0 * 1000.0 / N
+    return "%.0f / %.0f / %.0f" % (tf_secs * per, (now["ddb"] - before["ddb"]) * per,
+                                   (now["sqs"] - before["sqs"]) * per)
+
+
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def fresh_table(tag):
     global serial
     serial += 1
@@ -116,16 +143,23 @@ def cli_run(delay_ms):
     if delay_ms is not None:
         p, over = proxy(delay_ms)
         e.update(over)
+    cpu0, sc0 = children_cpu(), standin_cpu()
     t0 = time.monotonic()
     r = subprocess.run([TF, "submit", "--file", path], env=e, capture_output=True, text=True)
     secs = time.monotonic() - t0
+    cpu = cpu_since(sc0, children_cpu() - cpu0)
     if p is not None:
         p.send_signal(signal.SIGTERM)
         p.wait()
     n = count(table)
     ok = r.returncode == 0 and n == N
-    return {"secs": secs, "rate": N / secs, "ok": ok, "items": n,
+    return {"secs": secs, "rate": N / secs, "ok": ok, "items": n, "cpu": cpu,
             "why": "" if ok else "exit %d, %d items: %s" % (r.returncode, n, r.stderr[-300:])}
+
+
+def serve_cpu(pid):
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def api_run(delay_ms):
@@ -151,6 +185,8 @@ def api_run(delay_ms):
     all_tasks = tasks(table)
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
     bad = []
+    tf0 = serve_cpu(s.pid)
+    sc0 = standin_cpu()
     t0 = time.monotonic()
     for i in range(0, N, BATCH):
         c.request("POST", "/v1/tasks", body=json.dumps({"tasks": all_tasks[i:i + BATCH]}),
@@ -160,13 +196,14 @@ def api_run(delay_ms):
         if resp.status != 201:
             bad.append("%d %s" % (resp.status, body[:200]))
     secs = time.monotonic() - t0
+    cpu = cpu_since(sc0, serve_cpu(s.pid) - tf0)
     s.terminate()
     s.wait()
     p.send_signal(signal.SIGTERM)
     p.wait()
     n = count(table)
     ok = not bad and n == N
-    return {"secs": secs, "rate": N / secs, "ok": ok, "items": n,
+    return {"secs": secs, "rate": N / secs, "ok": ok, "items": n, "cpu": cpu,
             "why": "" if ok else "%d items, %s" % (n, bad[:2])}
 
 
@@ -189,8 +226,8 @@ def main():
             verdict = ("pass" if r["rate"] >= goal else "**miss**") if goal else ""
             if not r["ok"]:
                 verdict = "**failed**: " + r["why"]
-            rows.append("| %s | %d | %.1f s | %.0f | %s | %s |" % (
-                label, N, r["secs"], r["rate"], ">= %d" % goal if goal else "-", verdict))
+            rows.append("| %s | %d | %.1f s | %.0f | %s | %s | %s |" % (
+                label, N, r["secs"], r["rate"], ">= %d" % goal if goal else "-", verdict, r["cpu"]))
             print(rows[-1], flush=True)
     finally:
         for p in procs:
@@ -203,7 +240,8 @@ def main():
     out = ["# bulk loading, %s" % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "",
            "%d tasks a run (all due now: each gets its message); %d cores, load average %.1f at the end." % (
                N, os.cpu_count(), load[0]), "",
-           "| run | tasks | time | tasks/s | goal | verdict |", "| --- | --- | --- | --- | --- | --- |"] + rows
+           "| run | tasks | time | tasks/s | goal | verdict | CPU ms / 1,000 tasks: taskfleet / ddb / sqs |",
+           "| --- | --- | --- | --- | --- | --- | --- |"] + rows
     path = os.path.join(ROOT, "bench", "results", time.strftime("%Y-%m-%d-%H%M", time.gmtime()) + "-bulk.md")
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")

@@ -252,7 +252,8 @@ report(struct loader *l)
 	int code = 0;
 
 	show_progress(l, true);
-	qsort(l->errors, l->n_errors, sizeof(*l->errors), cmp_errors);
+	if (l->n_errors > 0)
+		qsort(l->errors, l->n_errors, sizeof(*l->errors), cmp_errors);
 	for (i = 0; i < l->n_errors; i++)
 		fprintf(stderr, "%s: line %ld: %s\n", l->cmd, l->errors[i].lineno,
 		    l->errors[i].text);

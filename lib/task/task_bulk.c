@@ -28,6 +28,7 @@ struct slot {
 	bool writing;               /* counted in b->active */
 	struct tf_task found;       /* owned: the item read back, if any */
 	bool retried;               /* an earlier attempt may have been applied */
+	bool reading;               /* the next round reads it back */
 	int round;                  /* our own tries so far */
 };
 
@@ -58,6 +59,7 @@ struct bulk {
 
 static void pump(struct bulk *b);
 static void put(struct slot *s);
+static void again(struct slot *s, enum tf_err rc);
 
 static bool
 retryable(enum tf_err rc)
@@ -296,8 +298,6 @@ created(struct slot *s)
 		flush(b);
 }
 
-static void on_read_round(void *ctx, enum tf_err rc);
-
 static void
 on_read(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
     const struct tf_aws_error *err)
@@ -319,17 +319,9 @@ on_read(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
 	} else if (rc == TF_ERR_NOT_FOUND && !s->retried) {
 		/* Deleted since: existing tells nothing. */
 		goto exists;
-	} else if (rc != TF_OK && retryable(rc) && s->round < b->rounds) {
-		/* Throttled or failed: read again after a pause, as a write. */
-		if (rc == TF_ERR_THROTTLED) {
-			b->window = b->window > 1 ? b->window / 2 : 1;
-			b->wins = 0;
-		}
-		s->round++;
-		rc = tf_loop_after(b->loop, backoff_ms(s->round), on_read_round, s,
-		    NULL);
-		if (rc != TF_OK)
-			fail(s, rc, "reading the task", NULL);
+	} else if (retryable(rc) && s->round < b->rounds) {
+		/* Read again after a backoff: the write's fate is still unknown. */
+		again(s, rc);
 	} else {
 		fail(s, rc == TF_OK ? TF_ERR_PARSE : rc, s->retried ?
 		    "reading it back after a lost reply" : "reading the existing "
@@ -342,20 +334,6 @@ exists:
 out:
 	cJSON_Delete(value);
 	pump(b);
-}
-
-static void read_back(struct slot *s);
-
-static void
-on_read_round(void *ctx, enum tf_err rc)
-{
-	struct slot *s = ctx;
-
-	if (rc != TF_OK) {
-		fail(s, rc, "reading the task", NULL);
-		return;
-	}
-	read_back(s);
 }
 
 /* Reads the item whose id was taken. */
@@ -378,11 +356,32 @@ on_round(void *ctx, enum tf_err rc)
 {
 	struct slot *s = ctx;
 
-	if (rc != TF_OK) {
-		fail(s, rc, "writing the task", NULL);
-		return;
+	if (rc != TF_OK)
+		fail(s, rc, s->reading ? "reading the task back" : "writing the task",
+		    NULL);
+	else if (s->reading)
+		read_back(s);
+	else
+		put(s);
+}
+
+/* Schedules s's next round (its write, or its read back when s->reading)
+ * after a backoff; the caller saw it has one left. A throttled answer (rc)
+ * halves the writes in flight. */
+static void
+again(struct slot *s, enum tf_err rc)
+{
+	struct bulk *b = s->b;
+
+	if (rc == TF_ERR_THROTTLED) {
+		b->window = b->window > 1 ? b->window / 2 : 1;
+		b->wins = 0;
 	}
-	put(s);
+	s->round++;
+	rc = tf_loop_after(b->loop, backoff_ms(s->round), on_round, s, NULL);
+	if (rc != TF_OK)
+		fail(s, rc, s->reading ? "reading the task back" : "writing the task",
+		    NULL);
 }
 
 static void
@@ -400,24 +399,18 @@ on_put(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
 		created(s);
 	} else if (rc == TF_ERR_CONDITION) {
 		if (s->retried || b->o.read_existing) {
+			s->reading = true;
 			read_back(s);
 		} else {
 			s->t->outcome = TF_BULK_EXISTS;
 			finish(s);
 		}
 	} else if (retryable(rc) && s->round < b->rounds) {
-		/* Throttled: fewer at once; any failure: wait, then again. A
-		 * throttled write was not applied, others may have been. */
-		if (rc == TF_ERR_THROTTLED) {
-			b->window = b->window > 1 ? b->window / 2 : 1;
-			b->wins = 0;
-		} else {
+		/* Wait, then write again. A throttled write was not applied,
+		 * others may have been. */
+		if (rc != TF_ERR_THROTTLED)
 			s->retried = true;
-		}
-		s->round++;
-		rc = tf_loop_after(b->loop, backoff_ms(s->round), on_round, s, NULL);
-		if (rc != TF_OK)
-			fail(s, rc, "writing the task", NULL);
+		again(s, rc);
 	} else {
 		fail(s, rc, "writing the task", err);
 	}

@@ -14,8 +14,9 @@
  * own retries is tried again after a backoff, up to `rounds` more times, and
  * every throttled answer halves the writes in flight (they grow back by one
  * for each window of successes). A write whose reply was lost and whose
- * retry then fails its condition is read back: the task is ours (created)
- * when the item holds this write's created_at and gen 1.
+ * retry then fails its condition is read back (that read retried the same
+ * way): the task is ours (created) when the item holds this write's
+ * created_at.
  *
  * Tasks come from the caller one at a time (next()), when there is room,
  * and go back through done() once their fate is known, each exactly once, on

@@ -152,6 +152,86 @@ def proxy_stats(p, stats):
     return json.load(open(stats))
 
 
+class LostReplyProxy:
+    """A DynamoDB proxy on 127.0.0.1 that applies each id's first PutItem
+    and resets the connection instead of answering, and answers each id's
+    first throttled_reads GetItems with a throttling error."""
+
+    def __init__(self, upstream, throttled_reads):
+        import http.server
+        import threading
+        proxy = self
+        self.resets = self.throttled = 0
+        self.puts, self.gets = set(), {}
+        self.lock = threading.Lock()
+        host, port = upstream.split("//", 1)[1].rstrip("/").split(":")
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                import http.client
+                import socket
+                import struct
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                op = self.headers.get("X-Amz-Target", "").rsplit(".", 1)[-1]
+                doc = json.loads(body or b"{}")
+                tid = (doc.get("Item") or doc.get("Key") or {}).get("id", {}).get("S")
+                with proxy.lock:
+                    reset = op == "PutItem" and tid not in proxy.puts
+                    proxy.puts.add(tid) if op == "PutItem" else None
+                    n = proxy.gets.get(tid, 0)
+                    throttle = op == "GetItem" and n < throttled_reads
+                    if op == "GetItem":
+                        proxy.gets[tid] = n + 1
+                    proxy.resets += reset
+                    proxy.throttled += throttle
+                if throttle:
+                    out = json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#"
+                                      "ProvisionedThroughputExceededException",
+                                      "message": "throttled (injected)"}).encode()
+                    self.send_response(400)
+                    self.send_header("Content-Type", "application/x-amz-json-1.0")
+                    self.send_header("x-amzn-ErrorType", "ProvisionedThroughputExceededException")
+                    self.send_header("Content-Length", str(len(out)))
+                    self.end_headers()
+                    self.wfile.write(out)
+                    return
+                c = http.client.HTTPConnection(host, int(port), timeout=30)
+                c.putrequest("POST", self.path, skip_host=True, skip_accept_encoding=True)
+                for k, v in self.headers.items():
+                    c.putheader(k, v)
+                c.endheaders(body)
+                resp = c.getresponse()
+                data = resp.read()
+                c.close()
+                if reset:
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                               struct.pack("ii", 1, 0))
+                    self.close_connection = True
+                    return
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def summary_of(err):
     for line in err.splitlines():
         if line.startswith("taskfleet submit: ") and " created, " in line and "(" in line:
@@ -265,6 +345,24 @@ try:
             "exit %d, %d items (%d distinct, want %d), %d messages (want %d), summary %r, "
             "ddb %r, sqs %r: %s" % (rc, len(got), len(set(got)), nf, n_msgs, due_now, summary_of(err),
                                     dst, sst, err[-600:]))
+
+    # ---- a lost reply, then a throttled read back: every first PutItem of
+    # a task is applied but its answer lost (the retry fails its condition),
+    # and the read back is throttled more times than the AWS layer retries
+    # alone: the task is still reported created, exactly once
+    table, env = new_table("lost")
+    lines, ids, _ = task_lines("l-" + SUFFIX, 20)
+    lpath = os.path.join(TMP, "lost.jsonl")
+    open(lpath, "w").write("\n".join(lines) + "\n")
+    lost = LostReplyProxy(os.environ["AWS_ENDPOINT_URL_DYNAMODB"], throttled_reads=6)
+    rc, out, err = tf(dict(env, AWS_ENDPOINT_URL_DYNAMODB=lost.url), "submit", "--file", lpath)
+    lost.stop()
+    got = scan_ids(env, table)
+    r.check("lost-reply-read-back-throttled", rc == 0 and sorted(got) == sorted(ids) and
+            summary_of(err) == "20 created, 0 already there, 0 failed (20 lines)" and
+            lost.resets == 20 and lost.throttled >= 20 * 6,
+            "exit %d, %d items, summary %r, %d resets, %d reads throttled: %s" % (
+                rc, len(got), summary_of(err), lost.resets, lost.throttled, err[-400:]))
 
     # ---- usage
     rc1, _, e1 = tf(env, "submit", "--file", path, "--type", "noop")
