@@ -503,11 +503,11 @@ tf_aws_sign(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,
 
 enum tf_err
 tf_aws_sign_shaped(struct tf_aws *aws, enum tf_aws_service svc,
-    const char *operation, const struct tf_aws_request *shape,
+    const char *operation, const struct tf_aws_shape *shape,
     const char *body, size_t body_len, const struct tf_creds *creds,
     long timeout_ms, const atomic_int *cancel, struct tf_aws_signed *out)
 {
-	static const struct tf_aws_request json_shape;
+	static const struct tf_aws_shape json_shape;
 	const struct endpoint *ep = &aws->ep[svc];
 	struct tf_sigv4_header sh[5 + TF_AWS_EXTRA_HEADERS];
 	struct tf_sigv4_request sreq;
@@ -685,7 +685,7 @@ tf_aws_call_end(struct tf_aws *aws, enum tf_aws_service svc,
 /* Signs and sends one attempt. TF_OK: resp holds an HTTP answer. */
 static enum tf_err
 send_signed(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,
-    const struct tf_aws_request *shape,
+    const struct tf_aws_shape *shape,
     const char *body, size_t body_len, long timeout_ms,
     const atomic_int *cancel, struct tf_http_response *resp,
     char *errtext, size_t errlen)
@@ -760,12 +760,12 @@ out:
 
 enum tf_err
 tf_aws_request(struct tf_aws *aws, enum tf_aws_service svc,
-    const char *operation, const struct tf_aws_request *shape,
+    const char *operation, const struct tf_aws_shape *shape,
     const char *body, size_t len, const struct tf_aws_call_opts *opts,
     struct tf_http_response *resp)
 {
 	static const struct tf_aws_call_opts defaults;
-	struct tf_aws_request with_type;
+	struct tf_aws_shape with_type;
 	struct tf_http_capture capture, *want;
 	char errtext[256];
 	long timeout_ms, delay;

@@ -325,7 +325,7 @@ static void
 run_sns(struct run *r)
 {
 	static const char form[] = "application/x-www-form-urlencoded; charset=utf-8";
-	struct tf_aws_request shape = { .content_type = form };
+	struct tf_aws_shape shape = { .content_type = form };
 	struct tf_http_response resp = { 0, TF_BUF_INIT };
 	char id[128];
 	enum tf_err rc;
@@ -387,7 +387,7 @@ run_lambda(struct run *r)
 	struct tf_http_capture capture = {
 		.names = { "x-amz-function-error", "x-amz-executed-version" }
 	};
-	struct tf_aws_request shape = {
+	struct tf_aws_shape shape = {
 		.path = r->req.path, .query = r->req.query,
 		.content_type = "application/json", .headers = h, .n_headers = 1,
 		.capture = &capture,
@@ -515,8 +515,14 @@ run_json(struct run *r)
 	cJSON *reply = NULL;
 	enum tf_err rc;
 
-	rc = json_call(r, service_of[r->t.kind], r->req.operation, r->req.body,
-	    &reply);
+	/* One call site per operation, so tests/infra/aws_ops.py can read each
+	 * call's service and operation (the IAM statements of docs/targets.md). */
+	if (r->t.kind == TF_TARGET_SQS)
+		rc = json_call(r, TF_AWS_SQS, "SendMessage", r->req.body, &reply);
+	else if (r->t.kind == TF_TARGET_EVENTBRIDGE)
+		rc = json_call(r, TF_AWS_EVENTS, "PutEvents", r->req.body, &reply);
+	else
+		rc = json_call(r, TF_AWS_SFN, "StartExecution", r->req.body, &reply);
 	if (rc == TF_OK) {
 		if (r->t.kind == TF_TARGET_SQS)
 			run_sqs(r, reply);

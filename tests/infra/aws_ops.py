@@ -33,12 +33,14 @@ import sys
 IDENT_RE = re.compile(r'\b[A-Za-z_]\w*\b')
 LITERAL_RE = re.compile(r'"([^"\\]*)"')
 OP_NAME_RE = re.compile(r'[A-Z][A-Za-z0-9]+')
-SVC_BY_CONST = {'TF_AWS_SQS': 'sqs', 'TF_AWS_DYNAMODB': 'dynamodb'}
+SVC_BY_CONST = {'TF_AWS_SQS': 'sqs', 'TF_AWS_DYNAMODB': 'dynamodb', 'TF_AWS_SNS': 'sns',
+                'TF_AWS_LAMBDA': 'lambda', 'TF_AWS_EVENTS': 'events', 'TF_AWS_SFN': 'states'}
 # The AWS call layer: tf_aws_call(aws, svc, operation, ...), the same with a
 # request already in text, and on the event loop:
-# tf_aws_call_async(aws, loop, svc, operation, ...). name -> (svc, op) index.
+# tf_aws_call_async(aws, loop, svc, operation, ...), and requests of other
+# shapes: tf_aws_request(aws, svc, operation, ...). name -> (svc, op) index.
 BASES = {'tf_aws_call': (1, 2), 'tf_aws_call_text': (1, 2),
-         'tf_aws_call_async': (2, 3)}
+         'tf_aws_call_async': (2, 3), 'tf_aws_request': (1, 2)}
 
 
 def strip_comments_and_strings(text, keep_strings=True):

@@ -55,12 +55,12 @@ import json, os, sys
 sys.path.insert(0, os.path.join(os.environ["TF_ROOT"], "tests", "tools"))
 import tfcheck
 sqs = tfcheck.client("sqs")
-while True:
+empty = 0
+while empty < 3:  # three empty polls in a row: the queue is drained
     r = sqs.receive_message(QueueUrl=sys.argv[1], MaxNumberOfMessages=10, WaitTimeSeconds=1,
                             MessageAttributeNames=["All"], AttributeNames=["All"])
     msgs = r.get("Messages", [])
-    if not msgs:
-        break
+    empty = 0 if msgs else empty + 1
     for m in msgs:
         print(json.dumps({"body": m["Body"], "attrs": {k: [v["DataType"], v.get("StringValue")]
                           for k, v in m.get("MessageAttributes", {}).items()},
