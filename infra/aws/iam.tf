@@ -94,6 +94,93 @@ resource "aws_iam_policy" "producer" {
   policy      = data.aws_iam_policy_document.producer.json
 }
 
+# --- the AWS target runners (docs/targets.md) ------------------------------------
+# What the sqs, sns, lambda, eventbridge and stepfunctions runners call
+# (tests/scripts/infra_aws.py compares with lib/target), on exactly the
+# targets the target_* variables list. A kind without ARNs gets no
+# statement; with none at all there is no policy, so by default the
+# consumers may call no target.
+
+locals {
+  any_target = length(concat(var.target_sqs_queue_arns, var.target_sns_topic_arns,
+    var.target_lambda_function_arns, var.target_event_bus_arns,
+  var.target_state_machine_arns)) > 0
+  # DescribeExecution acts on executions: arn:...:execution:MACHINE:NAME.
+  target_execution_arns = [
+    for arn in var.target_state_machine_arns : "${replace(arn, ":stateMachine:", ":execution:")}:*"
+  ]
+}
+
+data "aws_iam_policy_document" "targets" {
+  count = local.any_target ? 1 : 0
+
+  # GetQueueUrl: a queue given by name is resolved once per run.
+  dynamic "statement" {
+    for_each = length(var.target_sqs_queue_arns) > 0 ? ["SqsTargets"] : []
+    content {
+      sid       = statement.value
+      actions   = ["sqs:GetQueueUrl", "sqs:SendMessage"]
+      resources = var.target_sqs_queue_arns
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.target_sns_topic_arns) > 0 ? ["SnsTargets"] : []
+    content {
+      sid       = statement.value
+      actions   = ["sns:Publish"]
+      resources = var.target_sns_topic_arns
+    }
+  }
+
+  # The API's Invoke is authorised by lambda:InvokeFunction; ":*" covers the
+  # qualifier param (a version or alias).
+  dynamic "statement" {
+    for_each = length(var.target_lambda_function_arns) > 0 ? ["LambdaTargets"] : []
+    content {
+      sid       = statement.value
+      actions   = ["lambda:InvokeFunction"]
+      resources = concat(var.target_lambda_function_arns, [for arn in var.target_lambda_function_arns : "${arn}:*"])
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.target_event_bus_arns) > 0 ? ["EventBridgeTargets"] : []
+    content {
+      sid       = statement.value
+      actions   = ["events:PutEvents"]
+      resources = var.target_event_bus_arns
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.target_state_machine_arns) > 0 ? ["StepFunctionsTargets"] : []
+    content {
+      sid       = statement.value
+      actions   = ["states:StartExecution"]
+      resources = var.target_state_machine_arns
+    }
+  }
+
+  # An ExecutionAlreadyExists answer is compared with the execution's input.
+  dynamic "statement" {
+    for_each = length(var.target_state_machine_arns) > 0 ? ["StepFunctionsExecutions"] : []
+    content {
+      sid       = statement.value
+      actions   = ["states:DescribeExecution"]
+      resources = local.target_execution_arns
+    }
+  }
+}
+
+resource "aws_iam_policy" "targets" {
+  count = local.any_target ? 1 : 0
+
+  name        = "${var.name}-targets"
+  description = "taskfleet AWS target runners: the queues, topics, functions, buses and state machines of the target_* variables"
+  policy      = data.aws_iam_policy_document.targets[0].json
+}
+
 # --- the ECS task role (the consumer's credentials) ---------------------------
 
 data "aws_iam_policy_document" "ecs_tasks_assume" {
@@ -129,6 +216,13 @@ resource "aws_iam_role" "task" {
 resource "aws_iam_role_policy_attachment" "task_consumer" {
   role       = aws_iam_role.task.name
   policy_arn = aws_iam_policy.consumer.arn
+}
+
+resource "aws_iam_role_policy_attachment" "task_targets" {
+  count = local.any_target ? 1 : 0
+
+  role       = aws_iam_role.task.name
+  policy_arn = aws_iam_policy.targets[0].arn
 }
 
 # --- the ECS execution role (pulls the image, writes logs, reads secrets) -----
@@ -190,6 +284,13 @@ resource "aws_iam_role_policy_attachment" "ec2_consumer" {
 
   role       = aws_iam_role.ec2[0].name
   policy_arn = aws_iam_policy.consumer.arn
+}
+
+resource "aws_iam_role_policy_attachment" "ec2_targets" {
+  count = var.create_ec2_instance_profile && local.any_target ? 1 : 0
+
+  role       = aws_iam_role.ec2[0].name
+  policy_arn = aws_iam_policy.targets[0].arn
 }
 
 resource "aws_iam_instance_profile" "ec2" {

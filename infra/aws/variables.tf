@@ -381,3 +381,35 @@ variable "api_cpu_target" {
   type        = number
   default     = 60
 }
+
+# --- AWS targets (docs/targets.md) -------------------------------------------
+
+variable "target_sqs_queue_arns" {
+  description = "Queues the sqs runner may send to (sqs:SendMessage, and sqs:GetQueueUrl for a queue given by name). Empty: none."
+  type        = list(string)
+  default     = []
+}
+
+variable "target_sns_topic_arns" {
+  description = "Topics the sns runner may publish to (sns:Publish). Empty: none."
+  type        = list(string)
+  default     = []
+}
+
+variable "target_lambda_function_arns" {
+  description = "Functions the lambda runner may invoke (lambda:InvokeFunction), unqualified ARNs: their versions and aliases are included. Empty: none."
+  type        = list(string)
+  default     = []
+}
+
+variable "target_event_bus_arns" {
+  description = "Event buses the eventbridge runner may put events on (events:PutEvents). Empty: none."
+  type        = list(string)
+  default     = []
+}
+
+variable "target_state_machine_arns" {
+  description = "State machines the stepfunctions runner may start (states:StartExecution, and states:DescribeExecution of their executions). Empty: none."
+  type        = list(string)
+  default     = []
+}

@@ -506,11 +506,11 @@ tf_aws_sign(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,
 
 enum tf_err
 tf_aws_sign_shaped(struct tf_aws *aws, enum tf_aws_service svc,
-    const char *operation, const struct tf_aws_request *shape,
+    const char *operation, const struct tf_aws_shape *shape,
     const char *body, size_t body_len, const struct tf_creds *creds,
     long timeout_ms, const atomic_int *cancel, struct tf_aws_signed *out)
 {
-	static const struct tf_aws_request json_shape;
+	static const struct tf_aws_shape json_shape;
 	const struct endpoint *ep = &aws->ep[svc];
 	struct tf_sigv4_header sh[5 + TF_AWS_EXTRA_HEADERS];
 	struct tf_sigv4_request sreq;
@@ -699,7 +699,7 @@ tf_aws_call_end(struct tf_aws *aws, enum tf_aws_service svc,
 /* Signs and sends one attempt. TF_OK: resp holds an HTTP answer. */
 static enum tf_err
 send_signed(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,
-    const struct tf_aws_request *shape,
+    const struct tf_aws_shape *shape,
     const char *body, size_t body_len, long timeout_ms,
     const atomic_int *cancel, struct tf_http_response *resp,
     char *errtext, size_t errlen)
@@ -724,6 +724,44 @@ send_signed(struct tf_aws *aws, enum tf_aws_service svc, const char *operation,
 	return rc;
 }
 
+/* The attempts of one call: sends, judges the answer, waits and sends
+ * again while it is retryable and the budget allows. ok_status is the one
+ * status that succeeds, 0 for any 2xx; hint is where the REST error type
+ * header lands at each attempt, or NULL. resp (the caller's) holds the
+ * last answer. */
+static enum tf_err
+call_attempts(struct tf_aws *aws, enum tf_aws_service svc,
+    const char *operation, const struct tf_aws_shape *shape, const char *body,
+    size_t len, const struct tf_aws_call_opts *opts, int ok_status,
+    const char *hint, struct tf_http_response *resp)
+{
+	char errtext[256];
+	long timeout_ms, delay;
+	int attempt, retried_cost = 0, throttled = 0;
+	enum tf_err rc;
+
+	timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : aws->timeout_ms;
+	for (attempt = 1;; attempt++) {
+		errtext[0] = '\0';
+		rc = send_signed(aws, svc, operation, shape, body, len, timeout_ms,
+		    opts->cancel, resp, errtext, sizeof(errtext));
+		if (rc == TF_OK && (ok_status != 0 ? resp->status == ok_status :
+		    resp->status >= 200 && resp->status <= 299))
+			break;
+		/* Retryable: throttling, 5xx, timeouts and dropped connections. */
+		if (!attempt_retryable(aws, operation, attempt, rc, resp, errtext,
+		    hint, &throttled, &last_error, &rc) || opts->no_retry)
+			break;
+		delay = tf_aws_retry_delay(aws, operation, attempt, opts->cancel, &rc,
+		    &last_error, &retried_cost);
+		if (delay < 0)
+			break;
+		sleep_cancellable(delay, opts->cancel);
+	}
+	tf_aws_call_end(aws, svc, operation, attempt, throttled, retried_cost, rc);
+	return rc;
+}
+
 enum tf_err
 tf_aws_call_text(struct tf_aws *aws, enum tf_aws_service svc,
     const char *operation, const char *body, size_t len,
@@ -732,10 +770,7 @@ tf_aws_call_text(struct tf_aws *aws, enum tf_aws_service svc,
 	static const struct tf_aws_call_opts defaults;
 	static const struct tf_buf empty = TF_BUF_INIT;
 	struct tf_http_response resp = { 0, TF_BUF_INIT };
-	char errtext[256];
-	long timeout_ms, delay;
-	int attempt = 0, retried_cost = 0, throttled = 0;
-	enum tf_err rc = TF_ERR_NOMEM;
+	enum tf_err rc;
 
 	if (opts == NULL)
 		opts = &defaults;
@@ -743,29 +778,12 @@ tf_aws_call_text(struct tf_aws *aws, enum tf_aws_service svc,
 		body = "{}";
 		len = 2;
 	}
-	timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : aws->timeout_ms;
 	/* The answer is read into the caller's buffer: one kept across calls
 	 * costs no allocation for answers that fit. */
 	resp.body = *reply;
 	*reply = empty;
-	for (attempt = 1;; attempt++) {
-		errtext[0] = '\0';
-		rc = send_signed(aws, svc, operation, NULL, body, len, timeout_ms,
-		    opts->cancel, &resp, errtext, sizeof(errtext));
-		if (rc == TF_OK && resp.status == 200)
-			goto out;
-		/* Retryable: throttling, 5xx, timeouts and dropped connections. */
-		if (!tf_aws_attempt_retryable(aws, operation, attempt, rc, &resp,
-		    errtext, &throttled, &last_error, &rc) || opts->no_retry)
-			goto out;
-		delay = tf_aws_retry_delay(aws, operation, attempt, opts->cancel, &rc,
-		    &last_error, &retried_cost);
-		if (delay < 0)
-			goto out;
-		sleep_cancellable(delay, opts->cancel);
-	}
-out:
-	tf_aws_call_end(aws, svc, operation, attempt, throttled, retried_cost, rc);
+	rc = call_attempts(aws, svc, operation, NULL, body, len, opts, 200, NULL,
+	    &resp);
 	*reply = resp.body;
 	if (rc != TF_OK)
 		tf_buf_reset(reply);
@@ -774,18 +792,14 @@ out:
 
 enum tf_err
 tf_aws_request(struct tf_aws *aws, enum tf_aws_service svc,
-    const char *operation, const struct tf_aws_request *shape,
+    const char *operation, const struct tf_aws_shape *shape,
     const char *body, size_t len, const struct tf_aws_call_opts *opts,
     struct tf_http_response *resp)
 {
 	static const struct tf_aws_call_opts defaults;
-	struct tf_aws_request with_type;
+	struct tf_aws_shape with_type;
 	struct tf_http_capture capture, *want;
-	char errtext[256];
-	long timeout_ms, delay;
 	size_t i, slot = TF_HTTP_CAPTURE_MAX;
-	int attempt = 0, retried_cost = 0, throttled = 0;
-	enum tf_err rc = TF_ERR_NOMEM;
 
 	if (opts == NULL)
 		opts = &defaults;
@@ -793,7 +807,6 @@ tf_aws_request(struct tf_aws *aws, enum tf_aws_service svc,
 		body = "";
 		len = 0;
 	}
-	timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : aws->timeout_ms;
 	/* The error type of a REST answer comes in a header: capture it
 	 * alongside whatever the caller wants (in the first free slot of the
 	 * caller's list, where it stays). */
@@ -810,25 +823,8 @@ tf_aws_request(struct tf_aws *aws, enum tf_aws_service svc,
 	if (slot < TF_HTTP_CAPTURE_MAX && want->names[slot] == NULL)
 		want->names[slot] = "x-amzn-errortype";
 	with_type.capture = want;
-	for (attempt = 1;; attempt++) {
-		errtext[0] = '\0';
-		rc = send_signed(aws, svc, operation, &with_type, body, len,
-		    timeout_ms, opts->cancel, resp, errtext, sizeof(errtext));
-		if (rc == TF_OK && resp->status >= 200 && resp->status <= 299)
-			goto out;
-		if (!attempt_retryable(aws, operation, attempt, rc, resp, errtext,
-		    slot < TF_HTTP_CAPTURE_MAX ? want->values[slot] : NULL,
-		    &throttled, &last_error, &rc) || opts->no_retry)
-			goto out;
-		delay = tf_aws_retry_delay(aws, operation, attempt, opts->cancel, &rc,
-		    &last_error, &retried_cost);
-		if (delay < 0)
-			goto out;
-		sleep_cancellable(delay, opts->cancel);
-	}
-out:
-	tf_aws_call_end(aws, svc, operation, attempt, throttled, retried_cost, rc);
-	return rc;
+	return call_attempts(aws, svc, operation, &with_type, body, len, opts, 0,
+	    slot < TF_HTTP_CAPTURE_MAX ? want->values[slot] : NULL, resp);
 }
 
 enum tf_err

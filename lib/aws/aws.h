@@ -110,7 +110,7 @@ enum tf_err tf_aws_call_text(struct tf_aws *aws, enum tf_aws_service svc,
 /* The shape of a request tf_aws_call() cannot send: another method, path,
  * content type or extra headers (the query protocol of SNS, Lambda's REST
  * API). Everything is borrowed for the call. */
-struct tf_aws_request {
+struct tf_aws_shape {
 	const char *method;          /* NULL: "POST" */
 	const char *path;            /* the path as sent, percent-encoded,
 	                                replacing the endpoint's; NULL: the
@@ -134,7 +134,7 @@ struct tf_aws_request {
  * resp then still holds the last answer (status 0 after a transport
  * failure). */
 enum tf_err tf_aws_request(struct tf_aws *aws, enum tf_aws_service svc,
-    const char *operation, const struct tf_aws_request *shape,
+    const char *operation, const struct tf_aws_shape *shape,
     const char *body, size_t len, const struct tf_aws_call_opts *opts,
     struct tf_http_response *resp);
 
@@ -235,7 +235,7 @@ void tf_aws_signed_free(struct tf_aws_signed *s);
 /* tf_aws_sign() for a request of another shape (tf_aws_request); shape
  * and its strings must outlive the request. */
 enum tf_err tf_aws_sign_shaped(struct tf_aws *aws, enum tf_aws_service svc,
-    const char *operation, const struct tf_aws_request *shape,
+    const char *operation, const struct tf_aws_shape *shape,
     const char *body, size_t body_len, const struct tf_creds *creds,
     long timeout_ms, const atomic_int *cancel, struct tf_aws_signed *out);
 

@@ -17,7 +17,8 @@
  *                  ("RequestResponse" or "Event"), handled_error
  *                  ("fail" or "retry")
  *   eventbridge    event_bus, source, detail_type, detail, resources
- *   stepfunctions  state_machine_arn, input, name
+ *   stepfunctions  state_machine_arn, input (the execution name is
+ *                  TASKID-ITERATION, tf_target_iteration_id())
  */
 #ifndef TF_TARGET_H
 #define TF_TARGET_H

@@ -325,7 +325,7 @@ static void
 run_sns(struct run *r)
 {
 	static const char form[] = "application/x-www-form-urlencoded; charset=utf-8";
-	struct tf_aws_request shape = { .content_type = form };
+	struct tf_aws_shape shape = { .content_type = form };
 	struct tf_http_response resp = { 0, TF_BUF_INIT };
 	char id[128];
 	enum tf_err rc;
@@ -387,7 +387,7 @@ run_lambda(struct run *r)
 	struct tf_http_capture capture = {
 		.names = { "x-amz-function-error", "x-amz-executed-version" }
 	};
-	struct tf_aws_request shape = {
+	struct tf_aws_shape shape = {
 		.path = r->req.path, .query = r->req.query,
 		.content_type = "application/json", .headers = h, .n_headers = 1,
 		.capture = &capture,

@@ -363,11 +363,14 @@ def analyse(root, program, without=(), entry='main'):
     return ops, seen, indexes
 
 
-def all_ops(root, dirs=('lib',)):
-    """Every operation the code in dirs can send (reachable or not)."""
+def all_ops(root, dirs=('lib',), under=''):
+    """Every operation the code in dirs can send (reachable or not); with
+    under, only the call sites in files under that path (lib/target: what
+    the AWS target runners send)."""
     ops = set()
-    for s in call_sites(Sources(root, list(dirs))).values():
-        ops.update(s)
+    for key, s in call_sites(Sources(root, list(dirs))).items():
+        if key[0].startswith(under):
+            ops.update(s)
     return ops
 
 

@@ -13,7 +13,9 @@
   makes (tests/infra/aws_ops.py reads them from the C sources, following
   every call site through the wrappers that pass an operation on), on exactly
   the table, index and queue it uses; the producer's policy likewise for the
-  CLI without `init`; and the call finder follows indirect calls in a small
+  CLI without `init`; the targets policy exactly the calls of the AWS
+  target runners (lib/target), each kind's on its own target_* variable;
+  and the call finder follows indirect calls in a small
   made-up tree and refuses calls it cannot follow;
 - the ECS task definition, autoscaling, alarms, variables and outputs say
   what issue 8 asks for;
@@ -44,12 +46,15 @@ SQS_BATCH = {'DeleteMessageBatch': 'DeleteMessage', 'SendMessageBatch': 'SendMes
 
 def iam_actions(ops):
     """AWS operations -> IAM actions: SQS's batch calls are authorised by the
-    single-message action (there is no sqs:DeleteMessageBatch permission)."""
+    single-message action (there is no sqs:DeleteMessageBatch permission),
+    Lambda's Invoke by lambda:InvokeFunction."""
     out = set()
     for o in ops:
         svc, op = o.split(':')
         if svc == 'sqs':
             op = SQS_BATCH.get(op, op)
+        if svc == 'lambda' and op == 'Invoke':
+            op = 'InvokeFunction'
         out.add('%s:%s' % (svc, op))
     return out
 
@@ -70,6 +75,56 @@ def compare(want, got):
     if want == got:
         return None
     return 'missing %s; not used by the code %s' % (sorted(want - got) or '-', sorted(got - want) or '-')
+
+
+# Each IAM action of the targets policy -> the resources it must be granted on
+# (the target_* variable of its kind), as hcl2json gives them.
+TARGET_RESOURCES = {
+    'sqs:GetQueueUrl': '${var.target_sqs_queue_arns}',
+    'sqs:SendMessage': '${var.target_sqs_queue_arns}',
+    'sns:Publish': '${var.target_sns_topic_arns}',
+    'lambda:InvokeFunction': '${concat(var.target_lambda_function_arns, '
+                             '[for arn in var.target_lambda_function_arns : "${arn}:*"])}',
+    'events:PutEvents': '${var.target_event_bus_arns}',
+    'states:StartExecution': '${var.target_state_machine_arns}',
+    'states:DescribeExecution': '${local.target_execution_arns}',
+}
+
+
+def check_targets_policy(model, res):
+    """The targets policy: exactly the actions lib/target's calls need, each
+    statement on its kind's variable and present only when it lists ARNs."""
+    try:
+        want = iam_actions(aws_ops.all_ops(ROOT, ('lib',), 'lib/target/'))
+    except SystemExit as e:
+        result('iam_targets_exactly_the_runners_call', False, e)
+        return
+    stmts = model['data']['aws_iam_policy_document']['targets']['dynamic']['statement']
+    got = set()
+    problems = []
+    for st in stmts:
+        body = dict(st['content'][0])
+        if not isinstance(body['resources'], str):  # a literal list
+            body['resources'] = repr(body['resources'])
+        got.update(body['actions'])
+        # the executions' ARNs derive from the state machines'
+        var = re.search(r'var\.target_\w+', body['resources'].replace(
+            'local.target_execution_arns', 'var.target_state_machine_arns'))
+        for a in body['actions']:
+            if body['resources'] != TARGET_RESOURCES.get(a):
+                problems.append('%s on %s' % (a, body['resources']))
+        if not var or not st['for_each'].startswith('${length(%s) > 0 ? [' % var.group(0)):
+            problems.append('%s: for_each %s' % (body['actions'], st['for_each']))
+    diff = compare(want, got)
+    result('iam_targets_exactly_the_runners_call', diff is None and {'sns:Publish', 'lambda:InvokeFunction'} <= want,
+           diff or 'runner ops %s' % sorted(want))
+    result('iam_targets_only_their_resources', not problems, '; '.join(problems))
+    ec2 = res['aws_iam_role_policy_attachment'].get('ec2_targets', {})
+    result('iam_targets_attached_to_consumer_roles',
+           res['aws_iam_policy']['targets']['count'] == '${local.any_target ? 1 : 0}'
+           and ec2.get('policy_arn') == '${aws_iam_policy.targets[0].arn}'
+           and ec2.get('role') == '${aws_iam_role.ec2[0].name}',
+           'targets policy %s, ec2 attachment %s' % (res['aws_iam_policy']['targets'].get('count'), ec2))
 
 
 def var_default(model, value):
@@ -306,10 +361,14 @@ def main():
     result('iam_producer_exactly_the_cli_calls_but_init', diff is None and 'dynamodb:CreateTable' in init_only,
            diff or 'init-only calls %s' % sorted(init_only))
     check_api(model, serve_ops, serve_idx)
+    check_targets_policy(model, res)
     attach = res['aws_iam_role_policy_attachment']['task_consumer']
     td = res['aws_ecs_task_definition']['consumer']
     others = [k for k, a in res['aws_iam_role_policy_attachment'].items()
-              if a['role'] == '${aws_iam_role.task.name}' and k != 'task_consumer']
+              if a['role'] == '${aws_iam_role.task.name}' and k not in ('task_consumer', 'task_targets')]
+    tgt = res['aws_iam_role_policy_attachment'].get('task_targets', {})
+    if tgt.get('policy_arn') != '${aws_iam_policy.targets[0].arn}' or tgt.get('count') != '${local.any_target ? 1 : 0}':
+        others.append('task_targets %s' % tgt)
     others += [k for k, p in res.get('aws_iam_role_policy', {}).items() if p['role'] in ('${aws_iam_role.task.id}', '${aws_iam_role.task.name}')]
     result('iam_task_role_has_only_consumer_policy', attach['policy_arn'] == '${aws_iam_policy.consumer.arn}'
            and attach['role'] == '${aws_iam_role.task.name}' and td['task_role_arn'] == '${aws_iam_role.task.arn}' and not others,

@@ -311,7 +311,7 @@ else
 fi
 if "$TMP/check" "$INST/lib/taskfleet/runners:$TMP/work/hello.so" noop \
     >"$TMP/inst.out" 2>&1 &&
-    grep -q '^loaded: .*countdown fail http noop.* hello$' "$TMP/inst.out"; then
+    grep -q '^loaded: .*countdown .*fail http .*noop .*sqs .*hello$' "$TMP/inst.out"; then
 	pass "installed runner directory and hello.so load together"
 else
 	fail "installed runner directory and hello.so load together" "$(tr '\n' ' ' <"$TMP/inst.out")"
