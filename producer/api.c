@@ -3,7 +3,7 @@
  * console's static files, routing, authorisation (with api_auth.h) and
  * CORS. The handlers live by what they serve (api_handlers.h): tasks that
  * exist in api_tasks.c, new ones in api_create.c, api_stats.c and
- * api_preview.c, the due tasks and clearing a namespace in api_manage.c; the replies and JSON errors they share in api_request.c.
+ * api_preview.c, the due tasks and the namespaces in api_manage.c; the replies and JSON errors they share in api_request.c.
  *
  * Error codes (stable; clients may branch on them):
  *   400 invalid_json            the body is not strict JSON, or not an object
@@ -106,6 +106,7 @@ enum route {
 	R_TASK_ACTION,
 	R_PREVIEW,
 	R_DUE,
+	R_NAMESPACES,
 	R_NAMESPACE
 };
 
@@ -119,6 +120,7 @@ static const char *const route_allow[] = {
 	[R_TASK_ACTION] = "POST",
 	[R_PREVIEW] = "GET",
 	[R_DUE] = "GET",
+	[R_NAMESPACES] = "GET",
 	[R_NAMESPACE] = "DELETE",
 };
 
@@ -132,6 +134,7 @@ static const char *const route_template[] = {
 	[R_TASK_ACTION] = "/v1/tasks/{id}/{action}",
 	[R_PREVIEW] = "/v1/schedule/preview",
 	[R_DUE] = "/v1/due",
+	[R_NAMESPACES] = "/v1/namespaces",
 	[R_NAMESPACE] = "/v1/namespaces/{ns}",
 };
 
@@ -236,6 +239,8 @@ route_of(const char *url, const char **id, size_t *id_len,
 		return R_PREVIEW;
 	if (strcmp(url, "/v1/due") == 0)
 		return R_DUE;
+	if (strcmp(url, "/v1/namespaces") == 0)
+		return R_NAMESPACES;
 	if (strncmp(url, "/v1/namespaces/", 15) == 0 && url[15] != '\0' &&
 	    strchr(url + 15, '/') == NULL) {
 		*id = url + 15;
@@ -545,6 +550,8 @@ dispatch(struct rq *rq, const char *url, const char *method)
 		return api_change_task(rq, id, action, action_name);
 	case R_DUE:
 		return api_get_due(rq);
+	case R_NAMESPACES:
+		return api_list_namespaces(rq);
 	case R_NAMESPACE:
 		return api_clear_namespace(rq, id);
 	default:

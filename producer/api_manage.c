@@ -1,15 +1,20 @@
 /*
  * api_manage.c - what an operator does beyond one task (api_handlers.h):
- * GET /v1/due, the dry run of the due tasks (`taskfleet due`), and DELETE
- * /v1/namespaces/{ns}, clearing a namespace (`taskfleet clear`). Both call
- * task_manage.h as the CLI does and answer the CLI's JSON (cli.h).
+ * GET /v1/due, the dry run of the due tasks (`taskfleet due`), GET
+ * /v1/namespaces, the namespaces and their tasks, and DELETE
+ * /v1/namespaces/{ns}, clearing a namespace (`taskfleet clear`). They call
+ * task_manage.h as the CLI does and answer the CLI's JSON (cli.h) where the
+ * CLI has the command.
  */
 #include "api_handlers.h"
 
 #include <inttypes.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "aws/ddb.h"
+#include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "task/task.h"
@@ -79,6 +84,66 @@ oom:
 out:
 	cJSON_Delete(o);
 	cJSON_Delete(items);
+	return ret;
+}
+
+/* --- GET /v1/namespaces ------------------------------------------------- */
+
+/* qsort() order of cJSON items by name. */
+static int
+by_name(const void *a, const void *b)
+{
+	return strcmp((*(cJSON *const *)a)->string, (*(cJSON *const *)b)->string);
+}
+
+enum MHD_Result
+api_list_namespaces(struct rq *rq)
+{
+	static const char *const allowed[] = { NULL };
+	struct cli *c = rq->srv->cfg.cli;
+	cJSON *by_ns = NULL, *o = NULL, *arr, *e, **sorted = NULL;
+	const cJSON *it;
+	int64_t without = 0;
+	size_t n = 0, i;
+	enum MHD_Result ret;
+	enum tf_err rc;
+
+	if (!api_check_query(rq, allowed, &ret))
+		return ret;
+	rc = tf_manage_namespaces(c->ctx.aws, c->cfg.table, &by_ns, &without);
+	if (rc != TF_OK)
+		return api_aws_fail(rq, "listing the namespaces", rc);
+	sorted = tf_calloc((size_t)cJSON_GetArraySize(by_ns) + 1, sizeof(*sorted));
+	o = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(o, "namespaces");
+	if (sorted == NULL || arr == NULL)
+		goto oom;
+	/* A key limited to some namespaces sees those only. */
+	cJSON_ArrayForEach(it, by_ns)
+		if (api_ns_allowed(rq, it->string, API_SCOPE_READ))
+			sorted[n++] = (cJSON *)(uintptr_t)it;
+	qsort(sorted, n, sizeof(*sorted), by_name);
+	for (i = 0; i < n; i++) {
+		e = cJSON_CreateObject();
+		if (e == NULL)
+			goto oom;
+		cJSON_AddItemToArray(arr, e);
+		if (cJSON_AddStringToObject(e, "ns", sorted[i]->string) == NULL ||
+		    cJSON_AddNumberToObject(e, "tasks", sorted[i]->valuedouble) == NULL)
+			goto oom;
+	}
+	if ((rq->key == NULL || rq->key->all_ns ?
+	    cJSON_AddNumberToObject(o, "without_ns", (double)without) :
+	    cJSON_AddNullToObject(o, "without_ns")) == NULL)
+		goto oom;
+	ret = api_reply_json(rq, MHD_HTTP_OK, o);
+	goto out;
+oom:
+	ret = api_oom(rq);
+out:
+	tf_free(sorted);
+	cJSON_Delete(o);
+	cJSON_Delete(by_ns);
 	return ret;
 }
 

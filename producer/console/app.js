@@ -1,6 +1,6 @@
 // app.js - the taskfleet web console: a task list, a task page, a form
-// for HTTP tasks and an operations page (stats, the due tasks, clearing a
-// namespace), over this server's /v1 API. Plain JavaScript, no build
+// for HTTP tasks and an operations page (stats, the namespaces, the due
+// tasks, clearing a namespace), over this server's /v1 API. Plain JavaScript, no build
 // step, no framework, nothing loaded from elsewhere (the server's
 // Content-Security-Policy allows only its own files). The page is built
 // with DOM calls, never innerHTML, so task data is only ever text.
@@ -735,6 +735,7 @@ function opsPage(query) {
   const counts = h("tbody");
   const queues = h("tbody");
   const statsInfo = h("p", { class: "muted", id: "statsinfo" });
+  const spaces = h("tbody");
   const due = h("tbody");
   const dueInfo = h("p", { class: "muted", id: "dueinfo" });
 
@@ -779,6 +780,9 @@ function opsPage(query) {
     h("table", { class: "stats", id: "queues" },
       h("thead", {}, h("tr", {}, ["Queue", "Visible", "In flight", "Delayed"].map((c) => h("th", { scope: "col" }, c)))), queues),
     statsInfo,
+    h("h2", {}, "Namespaces"),
+    h("table", { class: "stats", id: "namespaces" },
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Namespace"), h("th", { scope: "col" }, "Tasks"))), spaces),
     h("h2", {}, "Due now (dry run)"),
     h("p", { class: "muted" }, "PENDING tasks whose next run has come, the most overdue first; nothing is changed. ",
       "Message: sent (the queue has it), none (the sweeper sends one), lost (sent too long ago: the sweeper sends it again)."),
@@ -833,8 +837,22 @@ function opsPage(query) {
       : "No tasks are due.";
   }
 
+  async function loadNamespaces() {
+    let d;
+    try {
+      d = await api("GET", "/v1/namespaces");
+    } catch (e) {
+      return;    // the stats line says what is wrong with the server
+    }
+    if (gen !== generation) return;
+    spaces.replaceChildren(...d.namespaces.map((n) => h("tr", { "data-ns": n.ns },
+      h("th", { scope: "row" }, h("a", { href: `#/tasks?${new URLSearchParams({ ns: n.ns })}` }, n.ns)),
+      h("td", { class: "num", "data-label": "Tasks" }, String(n.tasks)))));
+  }
+
   function load() {
     loadStats();
+    loadNamespaces();
     loadDue();
   }
   live.addEventListener("change", () => (live.checked ? every(load) : stopRefresh()));

@@ -1,7 +1,7 @@
 // console_ops.mjs - the console's operations page (#/ops) in Debian's
 // Chromium, headless, as a user works it: the counts by status and the
 // queues' depth (the dead-letter queue's among them) as GET /v1/stats says,
-// the due tasks' dry run (every namespace, then one), and clearing a
+// the namespaces with their tasks, the due tasks' dry run (every namespace, then one), and clearing a
 // namespace: the button stays off until the name is typed twice, Cancel
 // deletes nothing, OK deletes that namespace only.
 //
@@ -70,6 +70,12 @@ try {
     const dlq = q["Dead-letter queue"], tq = q["Task queue"];
     return (dlq && dlq[0] === Number(env.DLQ_DEPTH) && tq && tq.length === 3 && tq[0] + tq[2] >= dueA.length + dueB.length)
       || `queues ${JSON.stringify(q)}`;
+  });
+  await check("ops-namespaces-with-counts", async () => {
+    await page.waitForFunction(() => document.querySelectorAll("#namespaces tbody tr").length === 2);
+    const shown = JSON.stringify(await rows("#namespaces tbody tr"));
+    const want = JSON.stringify([["opsA", String(dueA.length + 1)], ["opsB", String(dueB.length + 1)]]);
+    return shown === want || `shown ${shown}, want ${want}`;
   });
   await check("ops-due-every-namespace", async () => {
     await page.waitForFunction(() => /due|No tasks/.test(document.getElementById("dueinfo").textContent));

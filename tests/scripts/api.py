@@ -85,6 +85,7 @@ ROUTES = {
     "/v1/stats": {"get"},
     "/v1/schedule/preview": {"get"},
     "/v1/due": {"get"},
+    "/v1/namespaces": {"get"},
     "/v1/namespaces/{ns}": {"delete"},
     "/v1/openapi.json": {"get"},
 }

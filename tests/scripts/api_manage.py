@@ -14,7 +14,10 @@
     namespaces 403; then 200 {"ns", "deleted"} with the count, the
     namespace empty and the others untouched; a bad or too long name 400;
     other methods 405 with Allow: DELETE;
-  - both routes in producer/openapi.json with these methods.
+  - GET /v1/namespaces: every namespace by name with its tasks, the items
+    without one; a key limited to some namespaces sees those only; 400 for
+    a query, 405 for other methods; empty once every namespace is cleared;
+  - the routes in producer/openapi.json with these methods.
 
 Talks only to 127.0.0.1. Prints "PASS api_manage/name" or "FAIL
 api_manage/name: why"; exits 1 on any failure.
@@ -106,6 +109,21 @@ def due_checks(api, kr, ka, env, ids):
           "%s %s" % (st, d))
 
 
+def namespaces_checks(api, kr, ka, ids):
+    """GET /v1/namespaces, before anything is cleared."""
+    want = [{"ns": "teamA", "tasks": len(ids["teamA"]) + 1}, {"ns": "teamB", "tasks": len(ids["teamB"])}]
+    st, _, d = api.req("GET", "/v1/namespaces", key=kr)
+    check("namespaces-listed-with-counts", st == 200 and d == {"namespaces": want, "without_ns": 0},
+          "%s %s, want %s" % (st, d, want))
+    st, _, d = api.req("GET", "/v1/namespaces", key=ka)
+    check("namespaces-limited-key-sees-its-own", st == 200 and d == {"namespaces": want[:1], "without_ns": None},
+          "%s %s" % (st, d))
+    st1, _, d1 = api.req("GET", "/v1/namespaces?ns=teamA", key=kr)
+    st2, hd, _ = api.req("POST", "/v1/namespaces", body={}, key=kr)
+    check("namespaces-bad-requests", st1 == 400 and code_of(d1) == "invalid_field" and st2 == 405
+          and hd.get("allow") == "GET", "query %s %s, POST %s allow %s" % (st1, code_of(d1), st2, hd.get("allow")))
+
+
 def clear_checks(api, kr, ka, ids):
     """DELETE /v1/namespaces/{ns} on teamB."""
     b_ids = ids["teamB"]
@@ -170,9 +188,10 @@ def main():
 
     with open(os.path.join(ROOT, "producer", "openapi.json")) as f:
         paths = json.load(f)["paths"]
-    check("openapi-documents-routes", set(paths.get("/v1/due", {})) & {"get", "post", "delete", "patch"} == {"get"}
-          and set(paths.get("/v1/namespaces/{ns}", {})) & {"get", "post", "delete", "patch"} == {"delete"},
-          {p: list(paths.get(p, {})) for p in ("/v1/due", "/v1/namespaces/{ns}")})
+    want = {"/v1/due": {"get"}, "/v1/namespaces": {"get"}, "/v1/namespaces/{ns}": {"delete"}}
+    check("openapi-documents-routes", all(set(paths.get(p, {})) & {"get", "post", "delete", "patch"} == m
+                                          for p, m in want.items()),
+          {p: list(paths.get(p, {})) for p in want})
 
     ids = {"teamA": [], "teamB": []}
     for ns, n in (("teamA", 3), ("teamB", 2)):
@@ -189,7 +208,10 @@ def main():
         REPORT.setup_fail("submitting: %s %s %s %s" % (ids, st1, st2, st3))
     due_checks(api, kr, ka, env, {"teamA": ids["teamA"], "teamB": ids["teamB"][:-1],
                                   "later": "later", "suspended": "held"})
+    namespaces_checks(api, kr, ka, ids)
     clear_checks(api, kr, ka, ids)
+    st, _, d = api.req("GET", "/v1/namespaces", key=kr)
+    check("namespaces-empty-after-clear", st == 200 and d == {"namespaces": [], "without_ns": 0}, "%s %s" % (st, d))
 
 
 try:
