@@ -11,12 +11,7 @@
 set -u
 . "$(dirname "$0")/../tools/e2e.sh"
 e2e_init console_ops
-BROWSER_DIR=$TF_ROOT/tests/browser
-CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-if [ ! -x "$CHROMIUM" ] || [ ! -d "$BROWSER_DIR/node_modules/playwright-core" ]; then
-	fail console-ops-browser-installed "needs $CHROMIUM and tests/browser/node_modules (scripts/setup installs both)"
-	exit 1
-fi
+browser_ready console-ops || exit 1
 
 serve_pid=
 cleanup() {
@@ -41,13 +36,7 @@ DLQ_URL=$($TFCHECK queue-url "$E2E_NAME-dlq")
 for i in 1 2; do $TFCHECK send "$DLQ_URL" "{\"id\": \"gone-$i\", \"gen\": 1}"; done
 
 KEY=console-ops-$RANDOM$RANDOM$RANDOM
-HASH=$(printf %s "$KEY" | sha256sum | cut -d' ' -f1)
-TASKFLEET_API_KEYS="$HASH:write:*" "$TASKFLEET" serve --listen 127.0.0.1:0 \
-    2>"$E2E_DIR/serve.log" &
-serve_pid=$!
-listening() { grep -q 'listening on http://' "$E2E_DIR/serve.log"; }
-wait_until 10 listening || { fail console-ops-serve-started "$(cat "$E2E_DIR/serve.log")"; exit 1; }
-URL=$(sed -n 's/.*listening on \(http:\/\/[0-9.:]*\).*/\1/p' "$E2E_DIR/serve.log" | head -1)
+start_serve console-ops "$KEY" || exit 1
 
 CONSOLE_URL=$URL API_KEY=$KEY DUE_A=$DUE_A DUE_B=$DUE_B LATER_ID=ops-later DLQ_DEPTH=2 \
     SHOT_DIR=$E2E_DIR/shots CHROMIUM=$CHROMIUM \
