@@ -3,7 +3,7 @@
  * console's static files, routing, authorisation (with api_auth.h) and
  * CORS. The handlers live by what they serve (api_handlers.h): tasks that
  * exist in api_tasks.c, new ones in api_create.c, api_stats.c and
- * api_preview.c; the replies and JSON errors they share in api_request.c.
+ * api_preview.c, the due tasks and the namespaces in api_manage.c; the replies and JSON errors they share in api_request.c.
  *
  * Error codes (stable; clients may branch on them):
  *   400 invalid_json            the body is not strict JSON, or not an object
@@ -104,7 +104,10 @@ enum route {
 	R_TASKS,
 	R_TASK,
 	R_TASK_ACTION,
-	R_PREVIEW
+	R_PREVIEW,
+	R_DUE,
+	R_NAMESPACES,
+	R_NAMESPACE
 };
 
 /* The methods each route answers (the Allow header). */
@@ -116,6 +119,9 @@ static const char *const route_allow[] = {
 	[R_TASK] = "GET, PATCH, DELETE",
 	[R_TASK_ACTION] = "POST",
 	[R_PREVIEW] = "GET",
+	[R_DUE] = "GET",
+	[R_NAMESPACES] = "GET",
+	[R_NAMESPACE] = "DELETE",
 };
 
 /* Each route's template: the route label of the metrics. */
@@ -127,6 +133,9 @@ static const char *const route_template[] = {
 	[R_TASK] = "/v1/tasks/{id}",
 	[R_TASK_ACTION] = "/v1/tasks/{id}/{action}",
 	[R_PREVIEW] = "/v1/schedule/preview",
+	[R_DUE] = "/v1/due",
+	[R_NAMESPACES] = "/v1/namespaces",
+	[R_NAMESPACE] = "/v1/namespaces/{ns}",
 };
 
 /* --- the console's static files ----------------------------------------- */
@@ -205,7 +214,8 @@ serve_console(struct rq *rq, const struct tf_console_file *f,
 /* --- routing ------------------------------------------------------------ */
 
 /* Finds the route of url; for task routes, *id points into url (its length
- * in *id_len) and *action is the action. */
+ * in *id_len) and *action is the action; for R_NAMESPACE, *id is the
+ * namespace. */
 static enum route
 route_of(const char *url, const char **id, size_t *id_len,
     enum tf_manage_action *action, const char **action_name)
@@ -227,6 +237,16 @@ route_of(const char *url, const char **id, size_t *id_len,
 		return R_TASKS;
 	if (strcmp(url, "/v1/schedule/preview") == 0)
 		return R_PREVIEW;
+	if (strcmp(url, "/v1/due") == 0)
+		return R_DUE;
+	if (strcmp(url, "/v1/namespaces") == 0)
+		return R_NAMESPACES;
+	if (strncmp(url, "/v1/namespaces/", 15) == 0 && url[15] != '\0' &&
+	    strchr(url + 15, '/') == NULL) {
+		*id = url + 15;
+		*id_len = strlen(*id);
+		return R_NAMESPACE;
+	}
 	if (strncmp(url, "/v1/tasks/", 10) != 0 || url[10] == '\0')
 		return R_NONE;
 	*id = url + 10;
@@ -492,6 +512,14 @@ dispatch(struct rq *rq, const char *url, const char *method)
 	if (!authorise(rq, strcmp(method, MHD_HTTP_METHOD_GET) == 0 ?
 	    API_SCOPE_READ : API_SCOPE_WRITE, &ret))
 		return ret;
+	if (r == R_NAMESPACE) {
+		if (id_len > TF_TASK_NS_MAX)
+			return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+			    "ns: too long (%zu bytes; at most %d)", id_len,
+			    TF_TASK_NS_MAX);
+		memcpy(id, idp, id_len);
+		id[id_len] = '\0';
+	}
 	if (r == R_TASK || r == R_TASK_ACTION) {
 		if (id_len > TF_TASK_ID_MAX)
 			return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
@@ -520,6 +548,12 @@ dispatch(struct rq *rq, const char *url, const char *method)
 		return api_schedule_preview(rq);
 	case R_TASK_ACTION:
 		return api_change_task(rq, id, action, action_name);
+	case R_DUE:
+		return api_get_due(rq);
+	case R_NAMESPACES:
+		return api_list_namespaces(rq);
+	case R_NAMESPACE:
+		return api_clear_namespace(rq, id);
 	default:
 		break;
 	}

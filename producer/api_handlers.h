@@ -38,4 +38,14 @@ enum MHD_Result api_get_stats(struct rq *rq);
 /* GET /v1/schedule/preview (api_preview.c) */
 enum MHD_Result api_schedule_preview(struct rq *rq);
 
+/* GET /v1/due, the due tasks' dry run (api_manage.c) */
+enum MHD_Result api_get_due(struct rq *rq);
+
+/* GET /v1/namespaces (api_manage.c) */
+enum MHD_Result api_list_namespaces(struct rq *rq);
+
+/* DELETE /v1/namespaces/{ns}?confirm={ns} (api_manage.c): ns, borrowed,
+ * as in the URL (checked here). */
+enum MHD_Result api_clear_namespace(struct rq *rq, const char *ns);
+
 #endif /* TF_PRODUCER_API_HANDLERS_H */

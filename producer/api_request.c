@@ -145,6 +145,24 @@ api_ns_allowed(const struct rq *rq, const char *ns, enum api_scope scope)
 	return rq->key == NULL || api_key_allows(rq->key, ns, scope);
 }
 
+bool
+api_read_ns(struct rq *rq, const char **ns, enum MHD_Result *ret)
+{
+	*ns = api_query(rq, "ns");
+	if (*ns != NULL && !tf_task_ns_valid(*ns))
+		*ret = api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+		    "ns: must be 1 to %d of A-Z a-z 0-9 _ . -", TF_TASK_NS_MAX);
+	else if (*ns == NULL && rq->key != NULL && !rq->key->all_ns)
+		*ret = api_error(rq, MHD_HTTP_FORBIDDEN, "forbidden",
+		    "this API key may read only some namespaces: give ns");
+	else if (*ns != NULL && !api_ns_allowed(rq, *ns, API_SCOPE_READ))
+		*ret = api_error(rq, MHD_HTTP_FORBIDDEN, "forbidden",
+		    "this API key may not read namespace \"%s\"", *ns);
+	else
+		return true;
+	return false;
+}
+
 /* --- query parameters --------------------------------------------------- */
 
 struct query_check {

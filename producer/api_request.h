@@ -91,6 +91,13 @@ enum MHD_Result api_oom(struct rq *rq);
 bool api_ns_allowed(const struct rq *rq, const char *ns,
     enum api_scope scope);
 
+/* The optional query parameter ns of a read that may span namespaces
+ * (GET /v1/stats, /v1/due): *ns is it (borrowed from the request) or NULL
+ * for every namespace, which only a key allowed all of them may ask.
+ * Returns false after replying 400 (a bad name) or 403 (its result in
+ * *ret). */
+bool api_read_ns(struct rq *rq, const char **ns, enum MHD_Result *ret);
+
 /* --- query parameters (api_request.c) ---------------------------------- */
 
 /* Checks that every query parameter is one of allowed (NULL-terminated),

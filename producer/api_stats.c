@@ -47,16 +47,8 @@ api_get_stats(struct rq *rq)
 
 	if (!api_check_query(rq, allowed, &ret))
 		return ret;
-	ns = api_query(rq, "ns");
-	if (ns != NULL && !tf_task_ns_valid(ns))
-		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
-		    "ns: must be 1 to %d of A-Z a-z 0-9 _ . -", TF_TASK_NS_MAX);
-	if (ns == NULL && rq->key != NULL && !rq->key->all_ns)
-		return api_error(rq, MHD_HTTP_FORBIDDEN, "forbidden",
-		    "this API key may read only some namespaces: give ns");
-	if (ns != NULL && !api_ns_allowed(rq, ns, API_SCOPE_READ))
-		return api_error(rq, MHD_HTTP_FORBIDDEN, "forbidden",
-		    "this API key may not read namespace \"%s\"", ns);
+	if (!api_read_ns(rq, &ns, &ret))
+		return ret;
 	rc = tf_manage_count(c->ctx.aws, c->cfg.table, ns, &counts);
 	if (rc != TF_OK)
 		return api_aws_fail(rq, "counting the tasks", rc);

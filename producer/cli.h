@@ -27,6 +27,9 @@
 #define EXIT_USAGE    2   /* usage or bad input; nothing was written */
 #define EXIT_NOTFOUND 3   /* not found: no such task, no dead-letter queue */
 
+/* `taskfleet due`'s and GET /v1/due's limit when none is given. */
+#define CLI_DUE_DEFAULT_LIMIT 100
+
 /* The largest @FILE argument read (a task item holds at most 400 KB). */
 #define CLI_FILE_MAX (1024 * 1024)
 
@@ -150,6 +153,18 @@ int submit_option(struct cli *c, const char *cmd, struct submit_opts *o,
  * Every string is borrowed. Returns the exit code. */
 int submit_create(struct cli *c, const char *cmd, const struct submit_opts *o,
     const char *type, const char *params_json);
+
+/* The JSON of one due task: item as tf_manage_due() gives it (borrowed),
+ * at now: {"id", "ns", "next_run", "overdue_ms", "gen", "enqueued_for",
+ * "message"}, a line of `taskfleet due --json` and an entry of GET
+ * /v1/due. NULL when the item has no id or out of memory; caller frees with
+ * cJSON_Delete(). (In cmd_manage.c.) */
+cJSON *cli_due_json(const struct cli *c, const cJSON *item, int64_t now);
+
+/* {"ns", "deleted"}: what `taskfleet clear --json` prints and DELETE
+ * /v1/namespaces/{ns} answers. NULL when out of memory; caller frees with
+ * cJSON_Delete(). (In cmd_manage.c.) */
+cJSON *cli_clear_json(const char *ns, int64_t deleted);
 
 /* Finds the dead-letter queue of the queue at url: the target of its
  * RedrivePolicy, else the queue named NAME-dlq (as `init` names it).

@@ -32,8 +32,6 @@ static const char due_usage[] =
     "usage: taskfleet due [--ns NS] [--limit N] [--json]\n";
 static const char stats_usage[] = "usage: taskfleet stats [--ns NS] [--json]\n";
 
-#define DUE_DEFAULT_LIMIT 100
-
 /* The effective enqueue horizon. */
 static int64_t
 horizon(const struct cli *c)
@@ -404,13 +402,23 @@ cmd_clear(struct cli *c, int argc, char **argv)
 		    deleted == 1 ? "" : "s", ns);
 		return 0;
 	}
-	o = cJSON_CreateObject();
-	code = EXIT_FAILED;
-	if (o != NULL && cJSON_AddStringToObject(o, "ns", ns) != NULL &&
-	    cJSON_AddNumberToObject(o, "deleted", (double)deleted) != NULL)
-		code = cli_print_json(o);
+	o = cli_clear_json(ns, deleted);
+	code = o != NULL ? cli_print_json(o) : EXIT_FAILED;
 	cJSON_Delete(o);
 	return code;
+}
+
+cJSON *
+cli_clear_json(const char *ns, int64_t deleted)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o == NULL || cJSON_AddStringToObject(o, "ns", ns) == NULL ||
+	    cJSON_AddNumberToObject(o, "deleted", (double)deleted) == NULL) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
 }
 
 /* Whether a due task's message is out: "sent", "none", or "lost" (sent for a
@@ -423,6 +431,34 @@ message_state(const struct cli *c, int64_t enqueued_for, int64_t now)
 	return enqueued_for + c->cfg.sweep_grace_ms < now ? "lost" : "sent";
 }
 
+cJSON *
+cli_due_json(const struct cli *c, const cJSON *item, int64_t now)
+{
+	const char *id = tf_ddb_item_s(item, "id"), *ns = tf_ddb_item_s(item, "ns");
+	int64_t next_run, enq, gen;
+	cJSON *o;
+
+	if (!tf_ddb_item_n(item, "next_run", &next_run))
+		next_run = 0;
+	if (!tf_ddb_item_n(item, "enqueued_for", &enq))
+		enq = 0;
+	if (!tf_ddb_item_n(item, "gen", &gen))
+		gen = 0;
+	o = cJSON_CreateObject();
+	if (o == NULL || id == NULL || cJSON_AddStringToObject(o, "id", id) == NULL ||
+	    (ns != NULL && cJSON_AddStringToObject(o, "ns", ns) == NULL) ||
+	    cJSON_AddNumberToObject(o, "next_run", (double)next_run) == NULL ||
+	    cJSON_AddNumberToObject(o, "overdue_ms", (double)(now - next_run)) == NULL ||
+	    cJSON_AddNumberToObject(o, "gen", (double)gen) == NULL ||
+	    (enq > 0 ? cJSON_AddNumberToObject(o, "enqueued_for", (double)enq) :
+	    cJSON_AddNullToObject(o, "enqueued_for")) == NULL ||
+	    cJSON_AddStringToObject(o, "message", message_state(c, enq, now)) == NULL) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
 int
 cmd_due(struct cli *c, int argc, char **argv)
 {
@@ -433,12 +469,12 @@ cmd_due(struct cli *c, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *cmd = argv[0], *ns = NULL, *id, *tns;
+	const char *cmd = argv[0], *ns = NULL, *id;
 	cJSON *items = NULL, *o = NULL;
 	const cJSON *it;
 	char iso[TF_TIMEFMT_ISO_SIZE], dur[TF_TIMEFMT_DUR_SIZE];
-	long long limit = DUE_DEFAULT_LIMIT;
-	int64_t now, next_run, enq, gen;
+	long long limit = CLI_DUE_DEFAULT_LIMIT;
+	int64_t now, next_run, enq;
 	int ch, code, n = 0, idw = 2, w;
 	enum tf_err rc;
 
@@ -474,7 +510,7 @@ cmd_due(struct cli *c, int argc, char **argv)
 			    "period, TASKFLEET_SWEEP_GRACE: the sweeper sends it again).\n"
 			    "Items of the original scheduler (no status) are not listed.\n"
 			    "Exit: 0 listed (also when none are due), 1 failed, 2 bad input.\n",
-			    due_usage, TF_TASK_LIST_MAX - 1, DUE_DEFAULT_LIMIT);
+			    due_usage, TF_TASK_LIST_MAX - 1, CLI_DUE_DEFAULT_LIMIT);
 			return 0;
 		default:
 			return cli_bad_option(cmd, ch, argv);
@@ -510,22 +546,9 @@ cmd_due(struct cli *c, int argc, char **argv)
 			next_run = 0;
 		if (!tf_ddb_item_n(it, "enqueued_for", &enq))
 			enq = 0;
-		if (!tf_ddb_item_n(it, "gen", &gen))
-			gen = 0;
-		tns = tf_ddb_item_s(it, "ns");
 		if (c->json) {
-			o = cJSON_CreateObject();
-			if (o == NULL || cJSON_AddStringToObject(o, "id", id) == NULL ||
-			    (tns != NULL && cJSON_AddStringToObject(o, "ns", tns) == NULL) ||
-			    cJSON_AddNumberToObject(o, "next_run", (double)next_run) == NULL ||
-			    cJSON_AddNumberToObject(o, "overdue_ms",
-			    (double)(now - next_run)) == NULL ||
-			    cJSON_AddNumberToObject(o, "gen", (double)gen) == NULL ||
-			    (enq > 0 ? cJSON_AddNumberToObject(o, "enqueued_for",
-			    (double)enq) : cJSON_AddNullToObject(o, "enqueued_for")) == NULL ||
-			    cJSON_AddStringToObject(o, "message",
-			    message_state(c, enq, now)) == NULL ||
-			    cli_print_json(o) != 0) {
+			o = cli_due_json(c, it, now);
+			if (o == NULL || cli_print_json(o) != 0) {
 				fprintf(stderr, "%s: out of memory\n", cmd);
 				goto out;
 			}

@@ -41,6 +41,7 @@ data "aws_iam_policy_document" "api" {
   statement {
     sid = "TaskItems"
     actions = [
+      "dynamodb:BatchWriteItem",
       "dynamodb:DeleteItem",
       "dynamodb:GetItem",
       "dynamodb:PutItem",
@@ -50,11 +51,12 @@ data "aws_iam_policy_document" "api" {
     resources = [aws_dynamodb_table.tasks.arn]
   }
 
-  # Listing by namespace.
+  # Listing by namespace (and clearing one: BatchWriteItem above); the due
+  # tasks' dry run across namespaces reads by_due.
   statement {
-    sid       = "NamespaceIndex"
+    sid       = "Indexes"
     actions   = ["dynamodb:Query"]
-    resources = [local.table_index_arns["by_ns"]]
+    resources = [local.table_index_arns["by_ns"], local.table_index_arns["by_due"]]
   }
 
   # POST /v1/tasks and run-now send; /readyz and /v1/stats read depths.

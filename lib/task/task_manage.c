@@ -900,6 +900,59 @@ out:
 	return rc;
 }
 
+enum tf_err
+tf_manage_namespaces(struct tf_aws *aws, const char *table, cJSON **by_ns,
+    int64_t *without_ns)
+{
+	struct tf_ddb_expr e = { 0 };
+	struct tf_ddb_query q = { 0 };
+	cJSON *start = NULL, *page = NULL, *out, *n;
+	const cJSON *it;
+	const char *ns;
+	enum tf_err rc;
+
+	*by_ns = NULL;
+	*without_ns = 0;
+	out = cJSON_CreateObject();
+	if (out == NULL)
+		return TF_ERR_NOMEM;
+	e.projection = "id, #ns";
+	if ((rc = tf_ddb_expr_name(&e, "#ns", "ns")) != TF_OK)
+		goto out;
+	q.table = table;
+	q.expr = &e;
+	do {
+		if ((rc = tf_ddb_scan_page(aws, &q, &start, &page)) != TF_OK)
+			goto out;
+		cJSON_ArrayForEach(it, page) {
+			/* The table's own items (config, sweep leases) are no tasks. */
+			if (tf_due_internal_id(tf_ddb_item_s(it, "id")))
+				continue;
+			if ((ns = tf_ddb_item_s(it, "ns")) == NULL) {
+				(*without_ns)++;
+				continue;
+			}
+			n = cJSON_GetObjectItemCaseSensitive(out, ns);
+			if (n != NULL)
+				cJSON_SetNumberValue(n, n->valuedouble + 1);
+			else if (cJSON_AddNumberToObject(out, ns, 1) == NULL) {
+				rc = TF_ERR_NOMEM;
+				goto out;
+			}
+		}
+		cJSON_Delete(page);
+		page = NULL;
+	} while (start != NULL);
+	*by_ns = out;
+	out = NULL;
+out:
+	cJSON_Delete(out);
+	cJSON_Delete(page);
+	cJSON_Delete(start);
+	tf_ddb_expr_free(&e);
+	return rc;
+}
+
 char *
 tf_manage_schedule_describe(const cJSON *schedule, char *buf, size_t len)
 {

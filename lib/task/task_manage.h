@@ -201,6 +201,13 @@ struct tf_manage_counts {
 enum tf_err tf_manage_count(struct tf_aws *aws, const char *table,
     const char *ns, struct tf_manage_counts *c);
 
+/* The namespaces of the table and their tasks (a Scan that reads only id
+ * and ns). *by_ns: {"ns": count, ...} in the order first met; caller frees
+ * with cJSON_Delete() (NULL on an error). *without_ns: the items without a
+ * namespace (the original scheduler's). */
+enum tf_err tf_manage_namespaces(struct tf_aws *aws, const char *table,
+    cJSON **by_ns, int64_t *without_ns);
+
 /* What tf_manage_adopt() did with one item. */
 enum tf_adopt_outcome {
 	TF_ADOPT_PENDING,      /* a pending item of the original scheduler: now

@@ -1,5 +1,6 @@
-// app.js - the taskfleet web console: a task list, a task page and a form
-// for HTTP tasks, over this server's /v1 API. Plain JavaScript, no build
+// app.js - the taskfleet web console: a task list, a task page, a form
+// for HTTP tasks and an operations page (stats, the namespaces, the due
+// tasks, clearing a namespace), over this server's /v1 API. Plain JavaScript, no build
 // step, no framework, nothing loaded from elsewhere (the server's
 // Content-Security-Policy allows only its own files). The page is built
 // with DOM calls, never innerHTML, so task data is only ever text.
@@ -215,6 +216,7 @@ function route() {
   main.replaceChildren();
   if (path.startsWith("/task/")) taskPage(decodeURIComponent(path.slice(6)));
   else if (path === "/new") newTaskPage();
+  else if (path === "/ops") opsPage(query);
   else listPage(query);
 }
 
@@ -714,6 +716,148 @@ function newTaskPage() {
     }
   });
   showWhen();
+}
+
+// --- operations: stats, the due tasks, clearing a namespace -----------------------
+
+function opsPage(query) {
+  const gen = generation;
+  const ns = query.get("ns") || "";
+  const live = h("input", { type: "checkbox", id: "live", checked: true });
+  const filter = h("form", { class: "filters", id: "opsfilter" },
+    h("label", {}, "Namespace ", h("input", { name: "ns", value: ns, placeholder: "all", size: 16, pattern: "[A-Za-z0-9_.\\-]{1,64}" })),
+    h("button", { type: "submit" }, "Show"));
+  filter.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const v = filter.elements.ns.value.trim();
+    location.hash = v ? `#/ops?${new URLSearchParams({ ns: v })}` : "#/ops";
+  });
+  const counts = h("tbody");
+  const queues = h("tbody");
+  const statsInfo = h("p", { class: "muted", id: "statsinfo" });
+  const spaces = h("tbody");
+  const due = h("tbody");
+  const dueInfo = h("p", { class: "muted", id: "dueinfo" });
+
+  // Clearing: the namespace typed twice, then a question (as `taskfleet
+  // clear` asks); the API checks the name again (confirm).
+  const clear = h("form", { class: "filters", id: "clearform" },
+    h("label", {}, "Namespace ", h("input", { name: "ns", required: true, size: 16, autocomplete: "off" })),
+    h("label", {}, "Type it again ", h("input", { name: "confirm", required: true, size: 16, autocomplete: "off" })),
+    h("button", { type: "submit", class: "danger", disabled: true }, "Delete every task"));
+  const clearInfo = h("p", { class: "error", id: "clearerror", hidden: true });
+  const clearButton = clear.querySelector("button");
+  clear.addEventListener("input", () => {
+    const a = clear.elements.ns.value.trim();
+    clearButton.disabled = !a || a !== clear.elements.confirm.value.trim();
+  });
+  clear.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const name = clear.elements.ns.value.trim();
+    const again = clear.elements.confirm.value.trim();
+    clearInfo.hidden = true;
+    if (!await confirmDialog("Clear a namespace", `Delete every task in namespace "${name}", whatever its state? This cannot be undone.`, "Delete every task", true)) return;
+    try {
+      const r = await api("DELETE", `/v1/namespaces/${encodeURIComponent(name)}?${new URLSearchParams({ confirm: again })}`);
+      toast(`Deleted ${r.deleted} task${r.deleted === 1 ? "" : "s"} in ${r.ns}`);
+      clear.reset();
+      clearButton.disabled = true;
+      load();
+    } catch (e) {
+      clearInfo.textContent = e.message;
+      clearInfo.hidden = false;
+    }
+  });
+
+  main.append(
+    h("div", { class: "heading" }, h("h1", {}, "Operations"),
+      h("label", { class: "live" }, live, " Live refresh")),
+    filter,
+    h("h2", {}, ns ? `Tasks in ${ns}` : "Tasks in every namespace"),
+    h("table", { class: "stats", id: "counts" },
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Tasks"))), counts),
+    h("h2", {}, "Queues"),
+    h("table", { class: "stats", id: "queues" },
+      h("thead", {}, h("tr", {}, ["Queue", "Visible", "In flight", "Delayed"].map((c) => h("th", { scope: "col" }, c)))), queues),
+    statsInfo,
+    h("h2", {}, "Namespaces"),
+    h("table", { class: "stats", id: "namespaces" },
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Namespace"), h("th", { scope: "col" }, "Tasks"))), spaces),
+    h("h2", {}, "Due now (dry run)"),
+    h("p", { class: "muted" }, "PENDING tasks whose next run has come, the most overdue first; nothing is changed. ",
+      "Message: sent (the queue has it), none (the sweeper sends one), lost (sent too long ago: the sweeper sends it again)."),
+    h("table", { class: "tasks", id: "duelist" },
+      h("thead", {}, h("tr", {}, ["ID", "Namespace", "Next run", "Overdue", "Message"].map((c) => h("th", { scope: "col" }, c)))), due),
+    dueInfo,
+    h("h2", {}, "Clear a namespace"),
+    clear, clearInfo);
+
+  async function loadStats() {
+    let d;
+    try {
+      d = await api("GET", ns ? `/v1/stats?${new URLSearchParams({ ns })}` : "/v1/stats");
+    } catch (e) {
+      if (gen !== generation) return;
+      statsInfo.textContent = `Could not read the stats: ${e.message}`;
+      statsInfo.className = "error";
+      return;
+    }
+    if (gen !== generation) return;
+    counts.replaceChildren(...Object.entries(d.tasks).map(([st, n]) => h("tr", { "data-status": st },
+      h("th", { scope: "row" }, st === "total" ? "Total" : st === "other" ? "Other" : statusBadge(st)),
+      h("td", { class: "num", "data-label": "Tasks" }, String(n)))));
+    const row = (name, q) => h("tr", { "data-queue": name }, h("th", { scope: "row" }, name),
+      ...(q ? [["Visible", q.visible], ["In flight", q.in_flight], ["Delayed", q.delayed]]
+        .map(([l, n]) => h("td", { class: "num", "data-label": l }, String(n)))
+        : [h("td", { colspan: 3, class: "muted" }, "unknown")]));
+    queues.replaceChildren(row("Task queue", d.queue), row("Dead-letter queue", d.dlq));
+    statsInfo.className = d.warning ? "error" : "muted";
+    statsInfo.textContent = d.warning || `Updated ${new Date().toLocaleTimeString()}`;
+  }
+
+  async function loadDue() {
+    let d;
+    try {
+      d = await api("GET", ns ? `/v1/due?${new URLSearchParams({ ns })}` : "/v1/due");
+    } catch (e) {
+      if (gen !== generation) return;
+      dueInfo.textContent = `Could not read the due tasks: ${e.message}`;
+      dueInfo.className = "error";
+      return;
+    }
+    if (gen !== generation) return;
+    due.replaceChildren(...d.tasks.map((t) => h("tr", {},
+      h("td", { "data-label": "ID", class: "id" }, h("a", { href: `#/task/${encodeURIComponent(t.id)}` }, t.id)),
+      h("td", { "data-label": "Namespace" }, t.ns || h("span", { class: "muted" }, "—")),
+      h("td", { "data-label": "Next run" }, timeEl(t.next_run)),
+      h("td", { "data-label": "Overdue" }, `${Math.round(t.overdue_ms / 1000)} s`),
+      h("td", { "data-label": "Message", class: `msg-${t.message}` }, t.message))));
+    dueInfo.className = "muted";
+    dueInfo.textContent = d.tasks.length ? `${d.tasks.length} due${d.more ? " (more are due than shown)" : ""}`
+      : "No tasks are due.";
+  }
+
+  async function loadNamespaces() {
+    let d;
+    try {
+      d = await api("GET", "/v1/namespaces");
+    } catch (e) {
+      return;    // the stats line says what is wrong with the server
+    }
+    if (gen !== generation) return;
+    spaces.replaceChildren(...d.namespaces.map((n) => h("tr", { "data-ns": n.ns },
+      h("th", { scope: "row" }, h("a", { href: `#/tasks?${new URLSearchParams({ ns: n.ns })}` }, n.ns)),
+      h("td", { class: "num", "data-label": "Tasks" }, String(n.tasks)))));
+  }
+
+  function load() {
+    loadStats();
+    loadNamespaces();
+    loadDue();
+  }
+  live.addEventListener("change", () => (live.checked ? every(load) : stopRefresh()));
+  load();
+  every(load);
 }
 
 // --- start ------------------------------------------------------------------------

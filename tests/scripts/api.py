@@ -84,6 +84,9 @@ ROUTES = {
     "/v1/tasks/{id}/retry": {"post"},
     "/v1/stats": {"get"},
     "/v1/schedule/preview": {"get"},
+    "/v1/due": {"get"},
+    "/v1/namespaces": {"get"},
+    "/v1/namespaces/{ns}": {"delete"},
     "/v1/openapi.json": {"get"},
     "/healthz": {"get"},
     "/readyz": {"get"},
@@ -973,8 +976,9 @@ def main():
     check("sigterm-exits-0", rc == 0, "exit %s" % rc)
 
 
-try:
-    main()
-finally:
-    tftest.stop_all(procs)
-sys.exit(1 if REPORT.failed else 0)
+if __name__ == "__main__":  # api_manage.py imports Api and start()
+    try:
+        main()
+    finally:
+        tftest.stop_all(procs)
+    sys.exit(1 if REPORT.failed else 0)

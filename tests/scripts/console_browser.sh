@@ -12,12 +12,7 @@
 set -u
 . "$(dirname "$0")/../tools/e2e.sh"
 e2e_init console
-BROWSER_DIR=$TF_ROOT/tests/browser
-CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-if [ ! -x "$CHROMIUM" ] || [ ! -d "$BROWSER_DIR/node_modules/playwright-core" ]; then
-	fail console-browser-installed "needs $CHROMIUM and tests/browser/node_modules (scripts/setup installs both)"
-	exit 1
-fi
+browser_ready console || exit 1
 
 receiver_pid= serve_pid=
 cleanup() {
@@ -45,13 +40,7 @@ TASKFLEET_HTTP_ALLOW=127.0.0.1 TASKFLEET_RETENTION=30d start_consumer web1 --con
     >>"$E2E_DIR/submit.log" 2>&1 || fail console-submit-failed "taskfleet submit failed"
 
 KEY=console-test-$RANDOM$RANDOM$RANDOM
-HASH=$(printf %s "$KEY" | sha256sum | cut -d' ' -f1)
-TASKFLEET_API_KEYS="$HASH:write:*" "$TASKFLEET" serve --listen 127.0.0.1:0 \
-    2>"$E2E_DIR/serve.log" &
-serve_pid=$!
-listening() { grep -q 'listening on http://' "$E2E_DIR/serve.log"; }
-wait_until 10 listening || { fail console-serve-started "$(cat "$E2E_DIR/serve.log")"; exit 1; }
-URL=$(sed -n 's/.*listening on \(http:\/\/[0-9.:]*\).*/\1/p' "$E2E_DIR/serve.log" | head -1)
+start_serve console "$KEY" || exit 1
 
 CONSOLE_URL=$URL API_KEY=$KEY TARGET_URL=$TARGET OTHER_ID=console-other FAILED_ID=console-failed \
     SHOT_DIR=$E2E_DIR/shots CHROMIUM=$CHROMIUM \

@@ -103,6 +103,33 @@ wait_until() {
 	return 1
 }
 
+# browser_ready PREFIX: sets BROWSER_DIR and CHROMIUM; FAIL PREFIX-browser-
+# installed and non-zero when Chromium or tests/browser's npm packages are
+# missing (the console's browser tests).
+browser_ready() {
+	BROWSER_DIR=$TF_ROOT/tests/browser
+	CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+	[ -x "$CHROMIUM" ] && [ -d "$BROWSER_DIR/node_modules/playwright-core" ] && return 0
+	fail "$1-browser-installed" "needs $CHROMIUM and tests/browser/node_modules (scripts/setup installs both)"
+	return 1
+}
+
+# start_serve PREFIX KEY: `taskfleet serve` on 127.0.0.1 with the write key
+# KEY, in the background (serve_pid); URL is its address. FAIL
+# PREFIX-serve-started and non-zero when it does not listen within 10 s.
+start_serve() {
+	local hash
+	hash=$(printf %s "$2" | sha256sum | cut -d' ' -f1)
+	TASKFLEET_API_KEYS="$hash:write:*" "$TASKFLEET" serve --listen 127.0.0.1:0 \
+	    2>"$E2E_DIR/serve.log" &
+	serve_pid=$!
+	if ! wait_until 10 grep -q 'listening on http://' "$E2E_DIR/serve.log"; then
+		fail "$1-serve-started" "$(cat "$E2E_DIR/serve.log")"
+		return 1
+	fi
+	URL=$(sed -n 's/.*listening on \(http:\/\/[0-9.:]*\).*/\1/p' "$E2E_DIR/serve.log" | head -1)
+}
+
 e2e_cleanup() {
 	kill_consumers
 }
