@@ -106,6 +106,8 @@ enum route {
 	R_TASK_ACTION,
 	R_PREVIEW,
 	R_DUE,
+	R_NAMESPACE_PAUSE,
+	R_NAMESPACE_RESUME,
 	R_NAMESPACES,
 	R_NAMESPACE
 };
@@ -120,6 +122,8 @@ static const char *const route_allow[] = {
 	[R_TASK_ACTION] = "POST",
 	[R_PREVIEW] = "GET",
 	[R_DUE] = "GET",
+	[R_NAMESPACE_PAUSE] = "POST",
+	[R_NAMESPACE_RESUME] = "POST",
 	[R_NAMESPACES] = "GET",
 	[R_NAMESPACE] = "DELETE",
 };
@@ -134,6 +138,8 @@ static const char *const route_template[] = {
 	[R_TASK_ACTION] = "/v1/tasks/{id}/{action}",
 	[R_PREVIEW] = "/v1/schedule/preview",
 	[R_DUE] = "/v1/due",
+	[R_NAMESPACE_PAUSE] = "/v1/namespaces/{ns}/pause",
+	[R_NAMESPACE_RESUME] = "/v1/namespaces/{ns}/resume",
 	[R_NAMESPACES] = "/v1/namespaces",
 	[R_NAMESPACE] = "/v1/namespaces/{ns}",
 };
@@ -214,8 +220,8 @@ serve_console(struct rq *rq, const struct tf_console_file *f,
 /* --- routing ------------------------------------------------------------ */
 
 /* Finds the route of url; for task routes, *id points into url (its length
- * in *id_len) and *action is the action; for R_NAMESPACE, *id is the
- * namespace. */
+ * in *id_len) and *action is the action; for R_NAMESPACE and its pause
+ * and resume, *id is the namespace (its length in *id_len). */
 static enum route
 route_of(const char *url, const char **id, size_t *id_len,
     enum tf_manage_action *action, const char **action_name)
@@ -227,6 +233,7 @@ route_of(const char *url, const char **id, size_t *id_len,
 		{ "/run", TF_MANAGE_RUN_NOW, "run" },
 		{ "/retry", TF_MANAGE_RETRY, "retry" },
 	};
+	const char *slash;
 	size_t len, i, n;
 
 	if (strcmp(url, "/v1/openapi.json") == 0)
@@ -246,6 +253,13 @@ route_of(const char *url, const char **id, size_t *id_len,
 		*id = url + 15;
 		*id_len = strlen(*id);
 		return R_NAMESPACE;
+	}
+	if (strncmp(url, "/v1/namespaces/", 15) == 0 && url[15] != '/' &&
+	    (slash = strchr(url + 15, '/')) != NULL &&
+	    (strcmp(slash, "/pause") == 0 || strcmp(slash, "/resume") == 0)) {
+		*id = url + 15;
+		*id_len = (size_t)(slash - *id);
+		return slash[1] == 'p' ? R_NAMESPACE_PAUSE : R_NAMESPACE_RESUME;
 	}
 	if (strncmp(url, "/v1/tasks/", 10) != 0 || url[10] == '\0')
 		return R_NONE;
@@ -512,7 +526,8 @@ dispatch(struct rq *rq, const char *url, const char *method)
 	if (!authorise(rq, strcmp(method, MHD_HTTP_METHOD_GET) == 0 ?
 	    API_SCOPE_READ : API_SCOPE_WRITE, &ret))
 		return ret;
-	if (r == R_NAMESPACE) {
+	if (r == R_NAMESPACE || r == R_NAMESPACE_PAUSE ||
+	    r == R_NAMESPACE_RESUME) {
 		if (id_len > TF_TASK_NS_MAX)
 			return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
 			    "ns: too long (%zu bytes; at most %d)", id_len,
@@ -554,6 +569,9 @@ dispatch(struct rq *rq, const char *url, const char *method)
 		return api_list_namespaces(rq);
 	case R_NAMESPACE:
 		return api_clear_namespace(rq, id);
+	case R_NAMESPACE_PAUSE:
+	case R_NAMESPACE_RESUME:
+		return api_pause_namespace(rq, id, r == R_NAMESPACE_PAUSE);
 	default:
 		break;
 	}

@@ -44,6 +44,10 @@ enum MHD_Result api_get_due(struct rq *rq);
 /* GET /v1/namespaces (api_manage.c) */
 enum MHD_Result api_list_namespaces(struct rq *rq);
 
+/* POST /v1/namespaces/{ns}/pause and /resume (api_manage.c): ns, borrowed,
+ * as `taskfleet pause --ns` and `taskfleet resume --ns` (ns_pause.h). */
+enum MHD_Result api_pause_namespace(struct rq *rq, const char *ns, bool pause);
+
 /* DELETE /v1/namespaces/{ns}?confirm={ns} (api_manage.c): ns, borrowed,
  * as in the URL (checked here). */
 enum MHD_Result api_clear_namespace(struct rq *rq, const char *ns);

@@ -17,6 +17,7 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "task/ns_pause.h"
 #include "task/task.h"
 
 /* --- GET /v1/due -------------------------------------------------------- */
@@ -178,6 +179,52 @@ api_clear_namespace(struct rq *rq, const char *ns)
 	tf_log(TF_LOG_INFO, "api: cleared namespace %s: deleted %" PRId64
 	    " tasks", ns, deleted);
 	o = cli_clear_json(ns, deleted);
+	if (o == NULL)
+		return api_oom(rq);
+	ret = api_reply_json(rq, MHD_HTTP_OK, o);
+	cJSON_Delete(o);
+	return ret;
+}
+
+/* --- POST /v1/namespaces/{ns}/pause and /resume -------------------------- */
+
+enum MHD_Result
+api_pause_namespace(struct rq *rq, const char *ns, bool pause)
+{
+	static const char *const allowed[] = { NULL };
+	struct cli *c = rq->srv->cfg.cli;
+	char errbuf[512];
+	int64_t resumed = 0, failed = 0;
+	bool unpaused = false;
+	cJSON *o;
+	enum MHD_Result ret;
+	enum tf_err rc;
+
+	if (!api_check_query(rq, allowed, &ret))
+		return ret;
+	if (!tf_task_ns_valid(ns))
+		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+		    "ns: must be 1 to %d of A-Z a-z 0-9 _ . -", TF_TASK_NS_MAX);
+	if (!api_ns_allowed(rq, ns, API_SCOPE_WRITE))
+		return api_error(rq, MHD_HTTP_FORBIDDEN, "forbidden",
+		    "this API key may not write namespace \"%s\"", ns);
+	/* Both answer once every consumer follows (2 s: ns_pause.h). */
+	if (pause)
+		rc = tf_ns_pause(c->ctx.aws, c->cfg.table, ns);
+	else
+		rc = tf_ns_resume(c->ctx.aws, c->cfg.table, c->ctx.queue_url, ns,
+		    c->cfg.horizon_ms, &unpaused, &resumed, &failed, errbuf,
+		    sizeof(errbuf));
+	if (rc != TF_OK)
+		return api_aws_fail(rq, pause ? "pausing the namespace" : unpaused ?
+		    "resuming the tasks the pause suspended (the namespace is no "
+		    "longer paused; resume again)" : "resuming the namespace", rc);
+	tf_log(TF_LOG_INFO, "api: %s namespace %s%s", pause ? "paused" :
+	    "resumed", ns, pause ? "" : " and its suspended tasks");
+	if (failed > 0)
+		tf_log(TF_LOG_WARN, "api: %" PRId64 " tasks of %s not resumed, "
+		    "e.g. %s", failed, ns, errbuf);
+	o = cli_ns_pause_json(ns, pause, resumed, failed);
 	if (o == NULL)
 		return api_oom(rq);
 	ret = api_reply_json(rq, MHD_HTTP_OK, o);

@@ -166,6 +166,12 @@ cJSON *cli_due_json(const struct cli *c, const cJSON *item, int64_t now);
  * cJSON_Delete(). (In cmd_manage.c.) */
 cJSON *cli_clear_json(const char *ns, int64_t deleted);
 
+/* `pause --ns` / `resume --ns`'s JSON (cmd_pause.c), also the API's:
+ * {"ns", "paused"}, with "resumed" and "failed" when not paused. Caller
+ * frees with cJSON_Delete(); NULL when out of memory. */
+cJSON *cli_ns_pause_json(const char *ns, bool paused, int64_t resumed,
+    int64_t failed);
+
 /* Finds the dead-letter queue of the queue at url: the target of its
  * RedrivePolicy, else the queue named NAME-dlq (as `init` names it).
  * *dlq_url: caller frees with tf_free(); NULL (and TF_OK) when there is

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/clock.h"
 #include "cli.h"
@@ -19,18 +18,6 @@ static const char pause_usage[] =
     "usage: taskfleet pause [--ns NS] [--json]\n";
 static const char resume_ns_usage[] =
     "usage: taskfleet resume --ns NS [--json]\n";
-
-/* Waits until every consumer's copy of the paused set was read after our
- * write (ns_pause.h: they decide on copies at most this old). */
-static void
-wait_for_consumers(void)
-{
-	struct timespec ts = { TF_NS_PAUSE_FRESH_MS / 1000,
-	    (TF_NS_PAUSE_FRESH_MS % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) != 0)
-		;
-}
 
 /* `taskfleet pause` without --ns: the paused namespaces. */
 static int
@@ -132,22 +119,37 @@ cmd_pause(struct cli *c, int argc, char **argv)
 		return list_paused(c, cmd);
 	if ((code = cli_open(c)) != 0)
 		return code;
-	rc = tf_ns_pause_write(c->ctx.aws, c->cfg.table, ns, true);
+	rc = tf_ns_pause(c->ctx.aws, c->cfg.table, ns);
 	if (rc != TF_OK)
 		return cli_aws_error(cmd, "pausing the namespace", rc);
-	wait_for_consumers();
 	if (!c->json) {
 		printf("paused namespace %s: no run of it starts until `taskfleet "
 		    "resume --ns %s`\n", ns, ns);
 		return 0;
 	}
-	code = EXIT_FAILED;
-	o = cJSON_CreateObject();
-	if (o != NULL && cJSON_AddStringToObject(o, "ns", ns) != NULL &&
-	    cJSON_AddTrueToObject(o, "paused") != NULL)
-		code = cli_print_json(o);
+	o = cli_ns_pause_json(ns, true, 0, 0);
+	code = o != NULL ? cli_print_json(o) : EXIT_FAILED;
 	cJSON_Delete(o);
 	return code;
+}
+
+/* {"ns", "paused"} and, after a resume, {"resumed", "failed"}: the CLI's
+ * and the API's answer. */
+cJSON *
+cli_ns_pause_json(const char *ns, bool paused, int64_t resumed,
+    int64_t failed)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o == NULL || cJSON_AddStringToObject(o, "ns", ns) == NULL ||
+	    cJSON_AddBoolToObject(o, "paused", paused) == NULL ||
+	    (!paused && (cJSON_AddNumberToObject(o, "resumed",
+	    (double)resumed) == NULL ||
+	    cJSON_AddNumberToObject(o, "failed", (double)failed) == NULL))) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
 }
 
 int
@@ -156,6 +158,7 @@ cmd_resume_ns(struct cli *c, int argc, char **argv)
 	const char *cmd = argv[0], *ns;
 	char errbuf[512];
 	int64_t resumed = 0, failed = 0;
+	bool unpaused;
 	cJSON *o;
 	int code;
 	enum tf_err rc;
@@ -176,15 +179,11 @@ cmd_resume_ns(struct cli *c, int argc, char **argv)
 		return code;
 	if ((rc = tf_context_resolve_queue(&c->ctx, &c->cfg)) != TF_OK)
 		return cli_aws_error(cmd, "finding the queue (nothing was changed)", rc);
-	rc = tf_ns_pause_write(c->ctx.aws, c->cfg.table, ns, false);
-	if (rc != TF_OK)
-		return cli_aws_error(cmd, "resuming the namespace", rc);
-	/* A consumer deciding on an older copy may still suspend a run: its
-	 * task is resumed below only once no copy from before is in force. */
-	wait_for_consumers();
-	rc = tf_ns_resume_tasks(c->ctx.aws, c->cfg.table, c->ctx.queue_url, ns,
-	    tf_now_ms(), c->cfg.horizon_ms, &resumed, &failed, errbuf,
+	rc = tf_ns_resume(c->ctx.aws, c->cfg.table, c->ctx.queue_url, ns,
+	    c->cfg.horizon_ms, &unpaused, &resumed, &failed, errbuf,
 	    sizeof(errbuf));
+	if (rc != TF_OK && !unpaused)
+		return cli_aws_error(cmd, "resuming the namespace", rc);
 	if (rc != TF_OK) {
 		fprintf(stderr, "%s: namespace %s is no longer paused; resuming its "
 		    "suspended tasks failed after %" PRId64 ": %s (run it again)\n",
@@ -200,12 +199,8 @@ cmd_resume_ns(struct cli *c, int argc, char **argv)
 		    ns, resumed, resumed == 1 ? "" : "s");
 		return code;
 	}
-	o = cJSON_CreateObject();
-	if (o == NULL || cJSON_AddStringToObject(o, "ns", ns) == NULL ||
-	    cJSON_AddFalseToObject(o, "paused") == NULL ||
-	    cJSON_AddNumberToObject(o, "resumed", (double)resumed) == NULL ||
-	    cJSON_AddNumberToObject(o, "failed", (double)failed) == NULL ||
-	    cli_print_json(o) != 0)
+	o = cli_ns_pause_json(ns, false, resumed, failed);
+	if (o == NULL || cli_print_json(o) != 0)
 		code = EXIT_FAILED;
 	cJSON_Delete(o);
 	return code;

@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "aws/ddb.h"
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "task/due.h"
 #include "task/task.h"
 #include "task/task_manage.h"
@@ -204,4 +206,46 @@ out:
 	cJSON_Delete(start);
 	tf_ddb_expr_free(&e);
 	return rc;
+}
+
+/* Waits until every consumer's copy of the paused set was read after a
+ * write that returned before the call (ns_pause.h). */
+static void
+wait_for_consumers(void)
+{
+	struct timespec ts = { TF_NS_PAUSE_FRESH_MS / 1000,
+	    (TF_NS_PAUSE_FRESH_MS % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+enum tf_err
+tf_ns_pause(struct tf_aws *aws, const char *table, const char *ns)
+{
+	enum tf_err rc = tf_ns_pause_write(aws, table, ns, true);
+
+	if (rc == TF_OK)
+		wait_for_consumers();
+	return rc;
+}
+
+enum tf_err
+tf_ns_resume(struct tf_aws *aws, const char *table, const char *queue_url,
+    const char *ns, int64_t horizon_ms, bool *unpaused, int64_t *resumed,
+    int64_t *failed, char *errbuf, size_t errlen)
+{
+	enum tf_err rc;
+
+	*unpaused = false;
+	*resumed = *failed = 0;
+	rc = tf_ns_pause_write(aws, table, ns, false);
+	if (rc != TF_OK)
+		return rc;
+	*unpaused = true;
+	/* A consumer deciding on an older copy may still suspend a run: its
+	 * task is resumed below only once no copy from before is in force. */
+	wait_for_consumers();
+	return tf_ns_resume_tasks(aws, table, queue_url, ns, tf_now_ms(),
+	    horizon_ms, resumed, failed, errbuf, errlen);
 }

@@ -62,4 +62,16 @@ enum tf_err tf_ns_resume_tasks(struct tf_aws *aws, const char *table,
     const char *queue_url, const char *ns, int64_t now_ms, int64_t horizon_ms,
     int64_t *resumed, int64_t *failed, char *errbuf, size_t errlen);
 
+/* `pause --ns` (the CLI and the API): adds ns to the paused set, then waits
+ * TF_NS_PAUSE_FRESH_MS, after which no consumer starts a run of it. */
+enum tf_err tf_ns_pause(struct tf_aws *aws, const char *table, const char *ns);
+
+/* `resume --ns`: removes ns from the paused set (*unpaused: true once that is
+ * written), waits TF_NS_PAUSE_FRESH_MS (no consumer decides on a copy that
+ * still says paused after that), then resumes the tasks the pause suspended
+ * as tf_ns_resume_tasks() does. */
+enum tf_err tf_ns_resume(struct tf_aws *aws, const char *table,
+    const char *queue_url, const char *ns, int64_t horizon_ms, bool *unpaused,
+    int64_t *resumed, int64_t *failed, char *errbuf, size_t errlen);
+
 #endif /* TF_NS_PAUSE_H */

@@ -87,6 +87,8 @@ ROUTES = {
     "/v1/due": {"get"},
     "/v1/namespaces": {"get"},
     "/v1/namespaces/{ns}": {"delete"},
+    "/v1/namespaces/{ns}/pause": {"post"},
+    "/v1/namespaces/{ns}/resume": {"post"},
     "/v1/openapi.json": {"get"},
     "/healthz": {"get"},
     "/readyz": {"get"},

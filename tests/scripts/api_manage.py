@@ -17,6 +17,11 @@
   - GET /v1/namespaces: every namespace by name with its tasks, the items
     without one; a key limited to some namespaces sees those only; 400 for
     a query, 405 for other methods; empty once every namespace is cleared;
+  - POST /v1/namespaces/{ns}/pause and /resume: {"ns", "paused"} (resume:
+    also "resumed", "failed"), the same paused set `taskfleet pause` lists;
+    a read key or a key of other namespaces 403; a bad name 400; other
+    methods 405 with Allow: POST (the consumers' side of a pause is
+    engine_ns_pause.sh's);
   - the routes in producer/openapi.json with these methods.
 
 Talks only to 127.0.0.1. Prints "PASS api_manage/name" or "FAIL
@@ -164,6 +169,27 @@ def clear_checks(api, kr, ka, ids):
     check("clear-namespaced-write-key", st == 200 and d == {"ns": "teamA", "deleted": a_before}, "%s %s" % (st, d))
 
 
+def pause_checks(api, kr, ka, env):
+    """POST /v1/namespaces/{ns}/pause and /resume (no consumer runs here)."""
+    def listed():
+        r = subprocess.run([TF, "pause", "--json"], env=env, capture_output=True, text=True)
+        return json.loads(r.stdout).get("paused") if r.returncode == 0 else r.stderr
+    st, _, d = api.req("POST", "/v1/namespaces/teamA/pause", body={})
+    check("pause-namespace", st == 200 and d == {"ns": "teamA", "paused": True} and listed() == ["teamA"],
+          "%s %s; listed %s" % (st, d, listed()))
+    st1, _, _ = api.req("POST", "/v1/namespaces/teamB/pause", body={}, key=kr)
+    st2, _, d2 = api.req("POST", "/v1/namespaces/teamB/pause", body={}, key=ka)
+    st3, _, d3 = api.req("POST", "/v1/namespaces/bad%20ns/pause", body={})
+    st4, hd, _ = api.req("GET", "/v1/namespaces/teamA/pause")
+    check("pause-scope-and-bad-requests", st1 == 403 and st2 == 403 and code_of(d2) == "forbidden"
+          and st3 == 400 and code_of(d3) == "invalid_field" and st4 == 405 and hd.get("allow") == "POST"
+          and listed() == ["teamA"],
+          "%s %s %s %s %s; listed %s" % (st1, st2, st3, st4, hd.get("allow"), listed()))
+    st, _, d = api.req("POST", "/v1/namespaces/teamA/resume", body={}, key=ka)
+    check("resume-namespace", st == 200 and d == {"ns": "teamA", "paused": False, "resumed": 0, "failed": 0}
+          and listed() == [], "%s %s; listed %s" % (st, d, listed()))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     if not os.access(TF, os.X_OK):
@@ -188,7 +214,8 @@ def main():
 
     with open(os.path.join(ROOT, "producer", "openapi.json")) as f:
         paths = json.load(f)["paths"]
-    want = {"/v1/due": {"get"}, "/v1/namespaces": {"get"}, "/v1/namespaces/{ns}": {"delete"}}
+    want = {"/v1/due": {"get"}, "/v1/namespaces": {"get"}, "/v1/namespaces/{ns}": {"delete"},
+            "/v1/namespaces/{ns}/pause": {"post"}, "/v1/namespaces/{ns}/resume": {"post"}}
     check("openapi-documents-routes", all(set(paths.get(p, {})) & {"get", "post", "delete", "patch"} == m
                                           for p, m in want.items()),
           {p: list(paths.get(p, {})) for p in want})
@@ -209,6 +236,7 @@ def main():
     due_checks(api, kr, ka, env, {"teamA": ids["teamA"], "teamB": ids["teamB"][:-1],
                                   "later": "later", "suspended": "held"})
     namespaces_checks(api, kr, ka, ids)
+    pause_checks(api, kr, ka, env)
     clear_checks(api, kr, ka, ids)
     st, _, d = api.req("GET", "/v1/namespaces", key=kr)
     check("namespaces-empty-after-clear", st == 200 and d == {"namespaces": [], "without_ns": 0}, "%s %s" % (st, d))
