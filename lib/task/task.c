@@ -541,7 +541,7 @@ tf_task_create_item(const struct tf_task_spec *spec, int64_t now_ms,
 	cJSON *item = NULL, *params = NULL, *sched = NULL;
 	const char *ns = spec->ns ? spec->ns : TF_DEFAULT_NS;
 	const char *ptext = spec->params_json ? spec->params_json : "{}";
-	char idbuf[37], shard[4], why[128] = "", why2[128] = "";
+	char idbuf[37], shard[4], why[128];
 	const char *id = spec->id;
 	int64_t max_attempts = spec->max_attempts ? spec->max_attempts :
 	    TF_DEFAULT_MAX_ATTEMPTS;
@@ -578,11 +578,13 @@ tf_task_create_item(const struct tf_task_spec *spec, int64_t now_ms,
 	if (tf_task_labels_check(spec->name, spec->description, errbuf,
 	    errlen) != TF_OK)
 		goto out;
-	if (tf_callback_url_check(spec->callback, why, sizeof(why)) != TF_OK ||
-	    tf_callback_url_check(spec->failure_callback, why2,
-	    sizeof(why2)) != TF_OK) {
-		snprintf(errbuf, errlen, "%s: %s", why[0] ? "callback" :
-		    "failure_callback", why[0] ? why : why2);
+	if (tf_callback_url_check(spec->callback, why, sizeof(why)) != TF_OK) {
+		snprintf(errbuf, errlen, "callback: %s", why);
+		goto out;
+	}
+	if (tf_callback_url_check(spec->failure_callback, why,
+	    sizeof(why)) != TF_OK) {
+		snprintf(errbuf, errlen, "failure_callback: %s", why);
 		goto out;
 	}
 	if (spec->next_run <= 0) {
