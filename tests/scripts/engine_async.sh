@@ -16,7 +16,6 @@
 set -u
 . "$(dirname "$0")/../tools/e2e.sh"
 e2e_init async
-RECEIVER=$TF_ROOT/tests/tools/webhook_receiver.py
 
 mkdir -p "$E2E_DIR/src"
 cp "$TF_ROOT/runners/example/hello_later.c" "$E2E_DIR/src/"
@@ -26,20 +25,6 @@ check "async-example-builds-out-of-tree" test -f "$E2E_DIR/src/hello_later.so"
 export TASKFLEET_RUNNERS=$TASKFLEET_RUNNERS:$E2E_DIR/src/hello_later.so
 export TASKFLEET_RETRY_BASE=200ms TASKFLEET_RETRY_CAP=1s
 
-receiver_pids=()
-start_receiver() {  # start_receiver ADDR: sets PORT_<ADDR's last byte>
-	local addr=$1 n=${1##*.}
-	"$PY" "$RECEIVER" --bind "$addr" --port-file "$E2E_DIR/port-$n" \
-	    --log "$E2E_DIR/requests-$n.jsonl" 2>>"$E2E_DIR/receiver.log" &
-	receiver_pids+=($!)
-	wait_until 10 test -s "$E2E_DIR/port-$n" || { fail async-receiver "no port"; exit 1; }
-	eval "PORT_$n=\$(cat \"\$E2E_DIR/port-$n\")"
-}
-cleanup() {
-	kill_consumers
-	kill "${receiver_pids[@]}" 2>/dev/null
-}
-trap cleanup EXIT
 
 # count STATUS PREFIX: how many tasks whose id starts with PREFIX are STATUS.
 count() {

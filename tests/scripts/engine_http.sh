@@ -9,23 +9,8 @@
 set -u
 . "$(dirname "$0")/../tools/e2e.sh"
 e2e_init http
-RECEIVER=$TF_ROOT/tests/tools/webhook_receiver.py
 KEY=e2e-signing-key-0123456789abcdef
 
-receiver_pids=()
-start_receiver() {  # start_receiver ADDR: sets PORT_<ADDR's last byte>
-	local addr=$1 n=${1##*.}
-	"$PY" "$RECEIVER" --bind "$addr" --port-file "$E2E_DIR/port-$n" \
-	    --log "$E2E_DIR/requests-$n.jsonl" 2>>"$E2E_DIR/receiver.log" &
-	receiver_pids+=($!)
-	wait_until 10 test -s "$E2E_DIR/port-$n" || { fail http-receiver "no port"; exit 1; }
-	eval "PORT_$n=\$(cat \"\$E2E_DIR/port-$n\")"
-}
-cleanup() {
-	kill_consumers
-	kill "${receiver_pids[@]}" 2>/dev/null
-}
-trap cleanup EXIT
 start_receiver 127.0.0.1
 start_receiver 127.0.0.2
 A=http://127.0.0.1:$PORT_1
