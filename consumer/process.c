@@ -15,6 +15,7 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "callback.h"
 #include "consumer.h"
 #include "host.h"
 #include "invoke.h"
@@ -597,6 +598,8 @@ on_outcome_written(void *ctx, enum tf_err rc, enum tf_task_status state,
 	r->state = state;
 	r->next_gen = next_gen;
 	r->enqueue_at = enqueue_at;
+	/* After the write, never before: a callback tells of a written outcome. */
+	tf_consumer_callback(c, &r->t, &r->o, state, tf_now_ms());
 	if (enqueue_at > 0) {
 		r->sends_left = c->o.duplicate_sends ? 2 : 1;
 		send_next(r);
@@ -687,6 +690,7 @@ on_chained(void *ctx, enum tf_err rc, struct tf_task *t, const char *err)
 	/* This iteration is done: counted and logged as any run; its message
 	 * (the chain's first) is stale now and deleted. */
 	r->state = TF_TASK_PENDING;
+	tf_consumer_callback(c, &r->t, &r->o, r->state, tf_now_ms());
 	count_run(j, true, TF_METRICS_SUCCESS, r->took);
 	j->chained = true;
 	job_log(j, TF_LOG_INFO, "success", r->dur, "run finished");

@@ -116,10 +116,18 @@ struct submit_opts {
 	long long max_attempts;   /* --max-attempts N, checked; 0: the default */
 	const char *name;         /* --name TEXT, or NULL: none */
 	const char *description;  /* --description TEXT, or NULL: none */
+	const char *callback;     /* --callback URL, or NULL: none */
+	const char *failure_callback;  /* --failure-callback URL, or NULL */
 };
 
+/* The values of --callback and --failure-callback (outside any command's
+ * letters and below cmd_targets.c's OPT_BASE). */
+#define CLI_OPT_CALLBACK 900
+#define CLI_OPT_FAILURE_CALLBACK 901
+
 /* The getopt_long entries of those options, for a command's longopts array
- * (submit_option() knows their values: a n i m E C Z R U L D j). */
+ * (submit_option() knows their values: a n i m E C Z R U L D j and the
+ * CLI_OPT_*CALLBACK ones). */
 #define CLI_SUBMIT_LONGOPTS \
 	{ "at", required_argument, NULL, 'a' }, \
 	{ "ns", required_argument, NULL, 'n' }, \
@@ -132,6 +140,8 @@ struct submit_opts {
 	{ "until", required_argument, NULL, 'U' }, \
 	{ "name", required_argument, NULL, 'L' }, \
 	{ "description", required_argument, NULL, 'D' }, \
+	{ "callback", required_argument, NULL, CLI_OPT_CALLBACK }, \
+	{ "failure-callback", required_argument, NULL, CLI_OPT_FAILURE_CALLBACK }, \
 	{ "json", no_argument, NULL, 'j' }
 
 /* Prints the help lines of those options, --at to --json, on stdout. */

@@ -40,6 +40,7 @@ static const char submit_usage[] =
     "                        [--every DUR | --cron EXPR] [--tz ZONE] [--max-runs N]\n"
     "                        [--until TIME] [--ns NS] [--id ID] [--max-attempts N]\n"
     "                        [--name TEXT] [--description TEXT] [--json]\n"
+    "                        [--callback URL] [--failure-callback URL]\n"
     "       taskfleet submit --file FILE|- [--in-flight N] [--json]\n";
 
 void
@@ -73,6 +74,10 @@ submit_options_help(void)
 	    "  --description TEXT\n"
 	    "                    a description: up to %d bytes of UTF-8 (tabs and\n"
 	    "                    line breaks allowed); default none\n"
+	    "  --callback URL    POSTed the outcome after each run that succeeds\n"
+	    "                    (signed like webhooks; docs/webhooks.md)\n"
+	    "  --failure-callback URL\n"
+	    "                    POSTed the outcome when the task fails for good\n"
 	    "  --json            print {\"id\", \"created\", \"next_run\", ...}\n",
 	    TF_TASK_ID_MAX, TF_DEFAULT_MAX_ATTEMPTS, TF_TASK_NAME_MAX,
 	    TF_TASK_DESCRIPTION_MAX);
@@ -265,6 +270,12 @@ submit_option(struct cli *c, const char *cmd, struct submit_opts *o, int ch,
 		break;
 	case 'D':
 		o->description = arg;
+		break;
+	case CLI_OPT_CALLBACK:
+		o->callback = arg;
+		break;
+	case CLI_OPT_FAILURE_CALLBACK:
+		o->failure_callback = arg;
 		break;
 	case 'j':
 		c->json = true;

@@ -13,6 +13,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "time/timefmt.h"
+#include "webhook/callback.h"
 
 static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -39,6 +40,8 @@ submit_name(enum submit_names names, const char *field)
 		{ "ns", "--ns" }, { "id", "--id" },
 		{ "max_attempts", "--max-attempts" },
 		{ "name", "--name" }, { "description", "--description" },
+		{ "callback", "--callback" },
+		{ "failure_callback", "--failure-callback" },
 	};
 	size_t i;
 
@@ -270,7 +273,7 @@ submit_check_names(const struct submit_opts *o, const char *type,
 	return 0;
 }
 
-/* Checks the optional name and description of o. */
+/* Checks the optional name, description and callback URLs of o. */
 static int
 check_labels(const struct submit_opts *o, enum submit_names names, char *err,
     size_t errlen)
@@ -283,6 +286,11 @@ check_labels(const struct submit_opts *o, enum submit_names names, char *err,
 	    sizeof(why)) != TF_OK)
 		return fail(EXIT_USAGE, err, errlen, "%s: %s", N("description"),
 		    why);
+	if (tf_callback_url_check(o->callback, why, sizeof(why)) != TF_OK)
+		return fail(EXIT_USAGE, err, errlen, "%s: %s", N("callback"), why);
+	if (tf_callback_url_check(o->failure_callback, why, sizeof(why)) != TF_OK)
+		return fail(EXIT_USAGE, err, errlen, "%s: %s",
+		    N("failure_callback"), why);
 	return 0;
 }
 
@@ -341,6 +349,8 @@ submit_spec_build(const struct submit_opts *o, const char *type,
 	out->spec.max_attempts = o->max_attempts;
 	out->spec.name = o->name;
 	out->spec.description = o->description;
+	out->spec.callback = o->callback;
+	out->spec.failure_callback = o->failure_callback;
 	out->spec.schedule = out->schedule_json;
 	out->spec.horizon_ms = horizon_ms;
 	return 0;
@@ -435,10 +445,11 @@ submit_parse_task(const cJSON *item, const cJSON *av, struct submit_json_task *j
     char *err, size_t errlen)
 {
 	static const char *const strings[] = { "at", "every", "cron", "tz",
-	    "until", "ns", "id", "name", "description" };
+	    "until", "ns", "id", "name", "description", "callback",
+	    "failure_callback" };
 	const char **dest[] = { &jt->o.at, &jt->o.every, &jt->o.cron,
 	    &jt->o.tz, &jt->o.until, &jt->o.ns, &jt->o.id, &jt->o.name,
-	    &jt->o.description };
+	    &jt->o.description, &jt->o.callback, &jt->o.failure_callback };
 	const cJSON *f;
 	char num[40];
 	size_t i;

@@ -18,6 +18,7 @@
 #include "base/rand.h"
 #include "task/due.h"
 #include "task/task_write.h"
+#include "webhook/callback.h"
 
 static const char *const status_names[TF_TASK__STATUSES] = {
 	"PENDING", "PROCESSING", "COMPLETED", "FAILED", "SUSPENDED"
@@ -161,6 +162,8 @@ tf_task_free(struct tf_task *t)
 	tf_free(t->type);
 	tf_free(t->name);
 	tf_free(t->description);
+	tf_free(t->callback);
+	tf_free(t->failure_callback);
 	tf_free(t->params_json);
 	tf_free(t->result_json);
 	tf_free(t->lease_owner);
@@ -281,7 +284,9 @@ tf_task_from_item(const cJSON *item, struct tf_task *t, char *errbuf,
 	    !copy_s(item, "lease_token", &t->lease_token) ||
 	    !copy_s(item, "last_error", &t->last_error) ||
 	    !copy_s(item, "name", &t->name) ||
-	    !copy_s(item, "description", &t->description))
+	    !copy_s(item, "description", &t->description) ||
+	    !copy_s(item, "callback", &t->callback) ||
+	    !copy_s(item, "failure_callback", &t->failure_callback))
 		goto out;
 	if (t->ns == NULL && (t->ns = tf_strdup(TF_DEFAULT_NS)) == NULL)
 		goto out;
@@ -405,6 +410,10 @@ tf_task_to_json(const struct tf_task *t, cJSON **out)
 	    cJSON_AddStringToObject(o, "name", t->name) == NULL) ||
 	    (t->description != NULL &&
 	    cJSON_AddStringToObject(o, "description", t->description) == NULL) ||
+	    (t->callback != NULL &&
+	    cJSON_AddStringToObject(o, "callback", t->callback) == NULL) ||
+	    (t->failure_callback != NULL &&
+	    cJSON_AddStringToObject(o, "failure_callback", t->failure_callback) == NULL) ||
 	    cJSON_AddRawToObject(o, "params", t->params_json) == NULL ||
 	    cJSON_AddStringToObject(o, "status", tf_task_status_name(t->status)) == NULL ||
 	    !add_n(o, "next_run", t->next_run) || !add_n(o, "iteration", t->iteration) ||
@@ -532,7 +541,7 @@ tf_task_create_item(const struct tf_task_spec *spec, int64_t now_ms,
 	cJSON *item = NULL, *params = NULL, *sched = NULL;
 	const char *ns = spec->ns ? spec->ns : TF_DEFAULT_NS;
 	const char *ptext = spec->params_json ? spec->params_json : "{}";
-	char idbuf[37], shard[4];
+	char idbuf[37], shard[4], why[128];
 	const char *id = spec->id;
 	int64_t max_attempts = spec->max_attempts ? spec->max_attempts :
 	    TF_DEFAULT_MAX_ATTEMPTS;
@@ -569,6 +578,15 @@ tf_task_create_item(const struct tf_task_spec *spec, int64_t now_ms,
 	if (tf_task_labels_check(spec->name, spec->description, errbuf,
 	    errlen) != TF_OK)
 		goto out;
+	if (tf_callback_url_check(spec->callback, why, sizeof(why)) != TF_OK) {
+		snprintf(errbuf, errlen, "callback: %s", why);
+		goto out;
+	}
+	if (tf_callback_url_check(spec->failure_callback, why,
+	    sizeof(why)) != TF_OK) {
+		snprintf(errbuf, errlen, "failure_callback: %s", why);
+		goto out;
+	}
 	if (spec->next_run <= 0) {
 		snprintf(errbuf, errlen, "next_run: must be a time after 1970");
 		goto out;
@@ -609,6 +627,10 @@ tf_task_create_item(const struct tf_task_spec *spec, int64_t now_ms,
 	    !put_attr(item, "name", tf_ddb_av_s(spec->name))) ||
 	    (spec->description != NULL && spec->description[0] != '\0' &&
 	    !put_attr(item, "description", tf_ddb_av_s(spec->description))) ||
+	    (spec->callback != NULL && spec->callback[0] != '\0' &&
+	    !put_attr(item, "callback", tf_ddb_av_s(spec->callback))) ||
+	    (spec->failure_callback != NULL && spec->failure_callback[0] != '\0' &&
+	    !put_attr(item, "failure_callback", tf_ddb_av_s(spec->failure_callback))) ||
 	    !put_attr(item, "status", tf_ddb_av_s("PENDING")) ||
 	    !put_attr(item, "completed", tf_ddb_av_bool(false)) ||
 	    !put_attr(item, "next_run", tf_ddb_av_n(spec->next_run)) ||

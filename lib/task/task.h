@@ -55,6 +55,9 @@ struct tf_task {
 	char *name;              /* the optional label people know it by; NULL
 	                            when it has none */
 	char *description;       /* optional free text; NULL when none */
+	char *callback;          /* URL called after each run that succeeds
+	                            (webhook/callback.h); NULL when none */
+	char *failure_callback;  /* URL called when it fails for good; NULL */
 	char *params_json;       /* params as JSON object text, numbers exact */
 	char *result_json;       /* the last run's `result` as JSON object text,
 	                            numbers exact; NULL when there is none */
@@ -163,6 +166,8 @@ struct tf_task_spec {
 	const char *params_json;
 	const char *name;         /* NULL or "": none (tf_task_label_check) */
 	const char *description;  /* NULL or "": none */
+	const char *callback;     /* NULL or "": none (tf_callback_url_check) */
+	const char *failure_callback;  /* NULL or "": none */
 	int64_t next_run;         /* epoch ms */
 	int64_t max_attempts;     /* 0: 3 */
 	const cJSON *schedule;    /* plain JSON or NULL; borrowed */

@@ -639,7 +639,9 @@ function newTaskPage() {
       h("label", {}, "Namespace", h("input", { name: "ns", value: "default" })),
       h("label", {}, "Max attempts (optional)", h("input", { name: "max_attempts", type: "number", min: 1, max: 1000 })),
       h("label", {}, "Name (optional)", h("input", { name: "name", maxlength: 200 })),
-      h("label", {}, "Description (optional)", h("textarea", { name: "description", rows: 3, maxlength: 2000 }))),
+      h("label", {}, "Description (optional)", h("textarea", { name: "description", rows: 3, maxlength: 2000 })),
+      h("label", {}, "Callback URL (optional; POSTed the outcome after each run that succeeds)", h("input", { name: "callback", type: "url", maxlength: 2048 })),
+      h("label", {}, "Failure callback URL (optional; POSTed when the task fails for good)", h("input", { name: "failure_callback", type: "url", maxlength: 2048 }))),
     formError,
     h("div", { class: "buttons" }, h("button", { type: "submit", class: "primary" }, "Create task")));
   main.append(h("h1", {}, "New HTTP task"), form);
@@ -706,6 +708,8 @@ function newTaskPage() {
     if (val("max_attempts")) task.max_attempts = Number(val("max_attempts"));
     if (val("name")) task.name = val("name");
     if (form.elements.description.value.trim()) task.description = form.elements.description.value;
+    if (val("callback")) task.callback = val("callback");
+    if (val("failure_callback")) task.failure_callback = val("failure_callback");
     try {
       const r = await api("POST", "/v1/tasks", task);
       toast(`Created ${r.id}`);

@@ -132,6 +132,7 @@ try {
   await page.locator('input[name="id"]').fill("console-webhook-1");
   await page.locator('#createform input[name="name"]').fill("Console webhook");
   await page.locator('#createform textarea[name="description"]').fill("Made in the console.\nSecond line.");
+  await page.locator('#createform input[name="callback"]').fill(`${target}callback`);
   await page.waitForFunction(() => document.querySelectorAll("#preview li time").length === 5);
   await shot("new-task-form", true);
 

@@ -80,6 +80,19 @@ and len(it["history"]) == 1 and it["history"][0]["outcome"] == "completed"'
 else
 	fail console-created-task-ran-once "the browser created no task"
 fi
+# The form's callback URL: stored, and called once with the run's outcome
+# (sent after the outcome write, so it may come a little after COMPLETED).
+called_back() {
+	"$PY" - "$(item "$CREATED")" "$E2E_DIR/requests.jsonl" "$CREATED" <<'EOF'
+import json, sys
+it = json.loads(sys.argv[1]) if sys.argv[1] else {}
+cbs = [r for r in map(json.loads, open(sys.argv[2])) if r["path"] == "/callback"]
+ids = [dict((k.lower(), v) for k, v in r["headers"]).get("taskfleet-callback-id") for r in cbs]
+sys.exit(0 if it.get("callback", "").endswith("/callback") and ids == [sys.argv[3] + "/0/completed"]
+         and json.loads(cbs[0]["body"])["event"] == "completed" else 1)
+EOF
+}
+if [ -n "$CREATED" ] && wait_until 20 called_back; then pass console-created-task-called-back; else fail console-created-task-called-back "no single callback for $CREATED"; fi
 jcheck console-other-resumed-rescheduled-run-now console-other '
 it["status"] == "PENDING" and "schedule" not in it and len(reqs) == 1
 and reqs[0]["path"] == "/later" and it["iteration"] == 1

@@ -19,7 +19,6 @@
 set -u
 . "$(dirname "$0")/../tools/e2e.sh"
 e2e_init async
-. "$TF_ROOT/tests/tools/receivers.sh"
 
 mkdir -p "$E2E_DIR/src"
 cp "$TF_ROOT/runners/example/hello_later.c" "$E2E_DIR/src/"
@@ -29,7 +28,6 @@ check "async-example-builds-out-of-tree" test -f "$E2E_DIR/src/hello_later.so"
 export TASKFLEET_RUNNERS=$TASKFLEET_RUNNERS:$E2E_DIR/src/hello_later.so
 export TASKFLEET_RETRY_BASE=200ms TASKFLEET_RETRY_CAP=1s
 
-trap receivers_cleanup EXIT
 
 # count STATUS PREFIX: how many tasks whose id starts with PREFIX are STATUS.
 count() {

@@ -9,10 +9,8 @@
 set -u
 . "$(dirname "$0")/../tools/e2e.sh"
 e2e_init http
-. "$TF_ROOT/tests/tools/receivers.sh"
 KEY=e2e-signing-key-0123456789abcdef
 
-trap receivers_cleanup EXIT
 start_receiver 127.0.0.1
 start_receiver 127.0.0.2
 A=http://127.0.0.1:$PORT_1

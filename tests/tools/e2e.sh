@@ -13,6 +13,7 @@ CONSUMER=$TF_BUILD/bin/taskfleet-consumer
 TFCHECK="$PY $TF_ROOT/tests/tools/tfcheck.py"
 e2e_failed=0
 consumer_pids=()
+receiver_pids=()
 
 # The script's own output, where its result lines go: the CLI's failures are
 # reported there even when the call's stdout goes elsewhere.
@@ -130,7 +131,22 @@ start_serve() {
 	URL=$(sed -n 's/.*listening on \(http:\/\/[0-9.:]*\).*/\1/p' "$E2E_DIR/serve.log" | head -1)
 }
 
+# start_receiver ADDR: a tests/tools/webhook_receiver.py on ADDR (loopback),
+# logging to $E2E_DIR/requests-N.jsonl; sets PORT_N (N: ADDR's last byte).
+# Stopped when the script exits.
+start_receiver() {
+	local addr=$1 n=${1##*.}
+	"$PY" "$TF_ROOT/tests/tools/webhook_receiver.py" --bind "$addr" \
+	    --port-file "$E2E_DIR/port-$n" --log "$E2E_DIR/requests-$n.jsonl" \
+	    2>>"$E2E_DIR/receiver.log" &
+	receiver_pids+=($!)
+	wait_until 10 test -s "$E2E_DIR/port-$n" ||
+	    { fail "${E2E_DIR##*/}-receiver" "no port"; exit 1; }
+	eval "PORT_$n=\$(cat \"\$E2E_DIR/port-$n\")"
+}
+
 e2e_cleanup() {
 	kill_consumers
+	[ ${#receiver_pids[@]} -eq 0 ] || kill "${receiver_pids[@]}" 2>/dev/null
 }
 trap e2e_cleanup EXIT
