@@ -1,4 +1,6 @@
-/* callback.c - delivering a run's completion callback off the loop. */
+/* callback.c - delivering a run's completion callback on the consumer's
+ * event loop: each attempt a transfer (tf_loop_easy), the wait between
+ * attempts a timer, so a slow or dead receiver holds no thread. */
 #include "callback.h"
 
 #include <inttypes.h>
@@ -31,20 +33,23 @@ env_load(void)
 		env.backoff_ms = atol(b);
 }
 
-/* One callback on its way; everything owned. */
+/* One callback on its way; everything owned but c. */
 struct delivery {
+	struct tf_consumer *c;         /* borrowed: its loop */
 	char *url;
 	char *id;      /* Taskfleet-Callback-Id */
 	char *body;
 	char *task_id;
-	enum tf_err rc;
+	struct tf_callback_attempt *a; /* the attempt in flight, or NULL */
 	int attempts;
+	long wait_ms;                  /* before the next attempt */
 	char why[256];
 };
 
 static void
 delivery_free(struct delivery *d)
 {
+	tf_callback_attempt_free(d->a);
 	tf_free(d->url);
 	tf_free(d->id);
 	tf_free(d->body);
@@ -52,27 +57,16 @@ delivery_free(struct delivery *d)
 	tf_free(d);
 }
 
-/* On a pool thread: the POST and its retries. */
+/* Says how it went and frees d. */
 static void
-deliver(void *ctx)
+delivery_end(struct delivery *d, enum tf_err rc)
 {
-	struct delivery *d = ctx;
-
-	d->rc = tf_callback_deliver(&env, d->url, d->id, d->body, &d->attempts,
-	    d->why, sizeof(d->why));
-}
-
-/* Back on the loop: says how it went. */
-static void
-on_delivered(void *ctx, enum tf_err rc)
-{
-	struct delivery *d = ctx;
 	struct tf_log_field f[] = { { "task", d->task_id }, { "callback", d->id } };
 
 	if (rc == TF_ERR_CANCELLED)
 		tf_log_fields(TF_LOG_WARN, f, 2, "callback not sent: the consumer "
 		    "stopped first");
-	else if (d->rc != TF_OK)
+	else if (rc != TF_OK)
 		tf_log_fields(TF_LOG_WARN, f, 2, "callback failed after %d "
 		    "attempt%s: %s", d->attempts, d->attempts == 1 ? "" : "s",
 		    d->why);
@@ -80,6 +74,60 @@ on_delivered(void *ctx, enum tf_err rc)
 		tf_log_fields(TF_LOG_INFO, f, 2, "callback delivered (%d "
 		    "attempt%s)", d->attempts, d->attempts == 1 ? "" : "s");
 	delivery_free(d);
+}
+
+static void start_attempt(struct delivery *d);
+
+static void
+on_backoff_over(void *ctx, enum tf_err rc)
+{
+	struct delivery *d = ctx;
+
+	if (rc != TF_OK) {
+		delivery_end(d, TF_ERR_CANCELLED);
+		return;
+	}
+	start_attempt(d);
+}
+
+/* On the loop: an attempt's transfer ended. */
+static void
+on_attempt_done(void *ctx, CURLcode cc, CURL *easy)
+{
+	struct delivery *d = ctx;
+	enum tf_err rc;
+
+	(void)easy;
+	if (cc == CURLE_ABORTED_BY_CALLBACK) {
+		delivery_end(d, TF_ERR_CANCELLED);  /* the loop stopped */
+		return;
+	}
+	rc = tf_callback_attempt_judge(d->a, cc, d->why, sizeof(d->why));
+	tf_callback_attempt_free(d->a);
+	d->a = NULL;
+	if (rc != TF_ERR_IO || d->attempts >= TF_CALLBACK_ATTEMPTS) {
+		delivery_end(d, rc);
+		return;
+	}
+	rc = tf_loop_after(d->c->loop, d->wait_ms, on_backoff_over, d, NULL);
+	d->wait_ms *= 2;
+	if (rc != TF_OK)
+		delivery_end(d, rc);
+}
+
+static void
+start_attempt(struct delivery *d)
+{
+	enum tf_err rc;
+
+	d->attempts++;
+	rc = tf_callback_attempt_new(&env, d->url, d->id, d->body, &d->a,
+	    d->why, sizeof(d->why));
+	if (rc == TF_OK)
+		rc = tf_loop_easy(d->c->loop, tf_callback_attempt_easy(d->a),
+		    on_attempt_done, d, NULL);
+	if (rc != TF_OK)
+		delivery_end(d, rc);
 }
 
 void
@@ -124,9 +172,7 @@ tf_consumer_callback(struct tf_consumer *c, const struct tf_task *t,
 			delivery_free(d);
 		return;
 	}
-	if (tf_loop_work(c->loop, deliver, on_delivered, d) != TF_OK) {
-		tf_log_fields(TF_LOG_WARN, f, 1, "callback not sent: cannot hand "
-		    "it to a thread");
-		delivery_free(d);
-	}
+	d->c = c;
+	d->wait_ms = env.backoff_ms;
+	start_attempt(d);
 }

@@ -218,28 +218,48 @@ out:
 	return rc;
 }
 
-/* One attempt: TF_OK on 2xx; TF_ERR_IO worth another attempt;
- * TF_ERR_INVALID not. */
-static enum tf_err
-attempt(const struct tf_callback_env *env, const char *url, const char *id,
-    const char *body, char *why, size_t whylen)
+/* One attempt, set up for whoever performs it; everything owned. */
+struct tf_callback_attempt {
+	CURL *easy;
+	struct curl_slist *headers;
+	struct guard g;             /* the socket callback's: its address */
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+void
+tf_callback_attempt_free(struct tf_callback_attempt *a)
 {
-	struct guard g = { .env = env };
-	struct curl_slist *list = NULL;
-	char errbuf[CURL_ERROR_SIZE] = "";
-	long status = 0;
-	CURLcode cc;
+	if (a == NULL)
+		return;
+	curl_easy_cleanup(a->easy);
+	curl_slist_free_all(a->headers);
+	tf_free(a);
+}
+
+enum tf_err
+tf_callback_attempt_new(const struct tf_callback_env *env, const char *url,
+    const char *id, const char *body, struct tf_callback_attempt **out,
+    char *why, size_t whylen)
+{
+	struct tf_callback_attempt *a;
 	CURL *e;
 	enum tf_err rc;
 
-	if (!url_host(url, &g)) {
+	*out = NULL;
+	if ((a = tf_calloc(1, sizeof(*a))) == NULL)
+		return TF_ERR_NOMEM;
+	a->g.env = env;
+	if (!url_host(url, &a->g)) {
 		snprintf(why, whylen, "the URL does not parse");
+		tf_free(a);
 		return TF_ERR_INVALID;
 	}
-	if ((e = curl_easy_init()) == NULL)
+	if ((a->easy = e = curl_easy_init()) == NULL) {
+		tf_free(a);
 		return TF_ERR_NOMEM;
-	if ((rc = headers(env, id, body, &list)) != TF_OK) {
-		curl_easy_cleanup(e);
+	}
+	if ((rc = headers(env, id, body, &a->headers)) != TF_OK) {
+		tf_callback_attempt_free(a);
 		return rc;
 	}
 	curl_easy_setopt(e, CURLOPT_URL, url);
@@ -249,24 +269,38 @@ attempt(const struct tf_callback_env *env, const char *url, const char *id,
 	curl_easy_setopt(e, CURLOPT_PROXY, "");
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, &g);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, &a->g);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, list);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, a->headers);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)TF_CALLBACK_TIMEOUT_MS);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "taskfleet-callback");
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
-	cc = curl_easy_perform(e);
-	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(e);
-	curl_slist_free_all(list);
-	if (g.refused) {
-		snprintf(why, whylen, "refused: %s", g.why);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, a->errbuf);
+	*out = a;
+	return TF_OK;
+}
+
+CURL *
+tf_callback_attempt_easy(struct tf_callback_attempt *a)
+{
+	return a->easy;
+}
+
+enum tf_err
+tf_callback_attempt_judge(struct tf_callback_attempt *a, CURLcode cc,
+    char *why, size_t whylen)
+{
+	long status = 0;
+
+	curl_easy_getinfo(a->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (a->g.refused) {
+		snprintf(why, whylen, "refused: %s", a->g.why);
 		return TF_ERR_INVALID;
 	}
 	if (cc != CURLE_OK) {
-		snprintf(why, whylen, "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
+		snprintf(why, whylen, "%s", a->errbuf[0] ? a->errbuf :
+		    curl_easy_strerror(cc));
 		return TF_ERR_IO;
 	}
 	if (status >= 200 && status < 300)
@@ -274,6 +308,24 @@ attempt(const struct tf_callback_env *env, const char *url, const char *id,
 	snprintf(why, whylen, "HTTP %ld", status);
 	return status == 408 || status == 429 || status >= 500 ? TF_ERR_IO :
 	    TF_ERR_INVALID;
+}
+
+/* One attempt, performed here: TF_OK on 2xx; TF_ERR_IO worth another
+ * attempt; TF_ERR_INVALID not. */
+static enum tf_err
+attempt(const struct tf_callback_env *env, const char *url, const char *id,
+    const char *body, char *why, size_t whylen)
+{
+	struct tf_callback_attempt *a;
+	enum tf_err rc;
+
+	rc = tf_callback_attempt_new(env, url, id, body, &a, why, whylen);
+	if (rc != TF_OK)
+		return rc;
+	rc = tf_callback_attempt_judge(a, curl_easy_perform(a->easy), why,
+	    whylen);
+	tf_callback_attempt_free(a);
+	return rc;
 }
 
 enum tf_err

@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <curl/curl.h>
+
 #include "base/err.h"
 #include "webhook/http_sign.h"
 #include "webhook/netaddr.h"
@@ -89,5 +91,25 @@ enum tf_err tf_callback_body(const struct tf_callback_run *run, char **out);
 enum tf_err tf_callback_deliver(const struct tf_callback_env *env,
     const char *url, const char *id, const char *body, int *attempts,
     char *why, size_t whylen);
+
+/*
+ * The same attempt by attempt, for a caller that performs the transfer
+ * itself (the consumer, on its event loop: no thread waits on a slow
+ * receiver). tf_callback_attempt_new() sets up one POST (*out: caller frees
+ * with tf_callback_attempt_free(); TF_ERR_INVALID, why filled, for a URL
+ * that does not parse); tf_callback_attempt_easy() is its libcurl handle
+ * (owned by the attempt) to perform; tf_callback_attempt_judge() says what
+ * curl's result cc and the answer mean: TF_OK on a 2xx, TF_ERR_IO worth
+ * another attempt after the backoff, TF_ERR_INVALID not (why: one line).
+ * url, id and body are borrowed until the attempt is freed.
+ */
+struct tf_callback_attempt;
+enum tf_err tf_callback_attempt_new(const struct tf_callback_env *env,
+    const char *url, const char *id, const char *body,
+    struct tf_callback_attempt **out, char *why, size_t whylen);
+CURL *tf_callback_attempt_easy(struct tf_callback_attempt *a);
+enum tf_err tf_callback_attempt_judge(struct tf_callback_attempt *a,
+    CURLcode cc, char *why, size_t whylen);
+void tf_callback_attempt_free(struct tf_callback_attempt *a);
 
 #endif /* TF_WEBHOOK_CALLBACK_H */
