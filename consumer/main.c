@@ -9,6 +9,7 @@
  */
 #include <getopt.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +142,29 @@ int_arg(const char *name, const char *v, long lo, long hi)
 	return (int)n;
 }
 
+/* Raises the soft limit of open files to the hard one: every run in flight
+ * may hold a connection (a webhook waiting on its server), and the default
+ * soft limit (often 1024) would refuse sockets long before --concurrency.
+ * Warns when even the hard limit is below what concurrency needs. */
+static void
+raise_open_files(int concurrency)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)concurrency + 256;  /* AWS, the journal, logs */
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+		tf_log(TF_LOG_WARN, "open files are limited to %llu (ulimit -Hn) "
+		    "for --concurrency %d: runs that need a connection beyond it "
+		    "fail and are retried", (unsigned long long)rl.rlim_max,
+		    concurrency);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -209,7 +233,7 @@ main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		rc = TF_OK;
 		switch (ch) {
-		case 'c': concurrency = int_arg("concurrency", optarg, 1, 4096); break;
+		case 'c': concurrency = int_arg("concurrency", optarg, 1, TF_CONCURRENCY_MAX); break;
 		case 'v': c.o.visibility_s = int_arg("visibility-timeout", optarg, 2, 43200); break;
 		case 'w': c.o.wait_s = int_arg("wait-time", optarg, 0, 20); break;
 		case 's': c.o.shutdown_timeout_s = int_arg("shutdown-timeout", optarg, 0, 3600); break;
@@ -324,6 +348,7 @@ main(int argc, char **argv)
 	c.cfg = &cfg;
 	c.ctx = &ctx;
 	c.runners = runners;
+	raise_open_files(c.o.concurrency);
 	rc = tf_consumer_start(&c);
 	if (rc != TF_OK) {
 		fprintf(stderr, "taskfleet-consumer: cannot start: %s\n", tf_strerror(rc));

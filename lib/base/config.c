@@ -14,7 +14,6 @@
 #include "task/task.h"
 #include "time/timefmt.h"
 
-#define MAX_CONCURRENCY 4096
 
 const char *
 tf_env_first(const char *const *names)
@@ -178,7 +177,7 @@ tf_config_load(struct tf_config *cfg, char *errbuf, size_t errlen)
 	cfg->concurrency = 16;
 	cfg->history_kept = TF_TASK_HISTORY_DEFAULT;
 	cfg->default_max_attempts = TF_DEFAULT_MAX_ATTEMPTS;
-	if ((rc = int_env("TASKFLEET_CONCURRENCY", 1, MAX_CONCURRENCY,
+	if ((rc = int_env("TASKFLEET_CONCURRENCY", 1, TF_CONCURRENCY_MAX,
 	    &cfg->concurrency, errbuf, errlen)) != TF_OK ||
 	    (rc = int_env("TASKFLEET_HISTORY", 0, TF_TASK_HISTORY_MAX,
 	    &cfg->history_kept, errbuf, errlen)) != TF_OK ||

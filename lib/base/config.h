@@ -17,6 +17,10 @@
 #define TF_DEFAULT_QUEUE "taskfleet-tasks"
 #define TF_DEFAULT_REGION "us-east-1"
 
+/* The most runs in flight one consumer takes (--concurrency): a run waiting
+ * on AWS or on a webhook costs a struct and a transfer, not a thread. */
+#define TF_CONCURRENCY_MAX 65536
+
 /* The value of the first of names (NULL-terminated) that is set and not
  * empty, or NULL. Borrowed from the environment. */
 const char *tf_env_first(const char *const *names);

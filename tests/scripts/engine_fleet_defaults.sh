@@ -113,4 +113,19 @@ for bad in 10 0s 16m config; do
 	    miss "no message naming the variable: $(tail -c 300 "$E2E_DIR/bad-timeout.log")"
 	verdict "defaults-http-timeout-refuses-$bad"
 done
+
+# --concurrency goes to 65536 (a run is a struct, not a thread); beyond is
+# refused. A consumer started with a soft open-files limit of 1024 raises it
+# to the hard limit, so a high concurrency can hold a connection per run.
+"$CONSUMER" --concurrency 65537 >"$E2E_DIR/conc.log" 2>&1
+check "defaults-concurrency-over-65536-refused" test $? -eq 2
+hard=$(ulimit -Hn)
+(ulimit -Sn 1024; exec "$CONSUMER" --id nofile --concurrency 5000 --wait-time 1) \
+    >"$E2E_DIR/nofile.log" 2>&1 &
+pid=$!
+started() { grep -q '"msg":"consumer nofile started' "$E2E_DIR/nofile.log"; }
+wait_until 20 started
+soft=$(awk '/Max open files/ {print $4}' /proc/$pid/limits)
+kill -TERM "$pid"; wait "$pid"
+check "defaults-open-files-raised-to-hard (soft $soft, hard $hard)" test "$soft" = "$hard"
 exit $e2e_failed
