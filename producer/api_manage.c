@@ -154,14 +154,8 @@ api_clear_namespace(struct rq *rq, const char *ns)
 	enum MHD_Result ret;
 	enum tf_err rc;
 
-	if (!api_check_query(rq, allowed, &ret))
+	if (!api_check_query(rq, allowed, &ret) || !api_write_ns(rq, ns, &ret))
 		return ret;
-	if (!tf_task_ns_valid(ns))
-		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
-		    "ns: must be 1 to %d of A-Z a-z 0-9 _ . -", TF_TASK_NS_MAX);
-	if (!api_ns_allowed(rq, ns, API_SCOPE_WRITE))
-		return api_error(rq, MHD_HTTP_FORBIDDEN, "forbidden",
-		    "this API key may not write namespace \"%s\"", ns);
 	/* The confirmation: the namespace's name again, as a person types it
 	 * at `taskfleet clear`'s prompt. */
 	confirm = api_query(rq, "confirm");
@@ -200,14 +194,8 @@ api_pause_namespace(struct rq *rq, const char *ns, bool pause)
 	enum MHD_Result ret;
 	enum tf_err rc;
 
-	if (!api_check_query(rq, allowed, &ret))
+	if (!api_check_query(rq, allowed, &ret) || !api_write_ns(rq, ns, &ret))
 		return ret;
-	if (!tf_task_ns_valid(ns))
-		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
-		    "ns: must be 1 to %d of A-Z a-z 0-9 _ . -", TF_TASK_NS_MAX);
-	if (!api_ns_allowed(rq, ns, API_SCOPE_WRITE))
-		return api_error(rq, MHD_HTTP_FORBIDDEN, "forbidden",
-		    "this API key may not write namespace \"%s\"", ns);
 	/* Both answer once every consumer follows (2 s: ns_pause.h). */
 	if (pause)
 		rc = tf_ns_pause(c->ctx.aws, c->cfg.table, ns);

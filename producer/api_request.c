@@ -163,6 +163,20 @@ api_read_ns(struct rq *rq, const char **ns, enum MHD_Result *ret)
 	return false;
 }
 
+bool
+api_write_ns(struct rq *rq, const char *ns, enum MHD_Result *ret)
+{
+	if (!tf_task_ns_valid(ns))
+		*ret = api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+		    "ns: must be 1 to %d of A-Z a-z 0-9 _ . -", TF_TASK_NS_MAX);
+	else if (!api_ns_allowed(rq, ns, API_SCOPE_WRITE))
+		*ret = api_error(rq, MHD_HTTP_FORBIDDEN, "forbidden",
+		    "this API key may not write namespace \"%s\"", ns);
+	else
+		return true;
+	return false;
+}
+
 /* --- query parameters --------------------------------------------------- */
 
 struct query_check {

@@ -98,6 +98,11 @@ bool api_ns_allowed(const struct rq *rq, const char *ns,
  * *ret). */
 bool api_read_ns(struct rq *rq, const char **ns, enum MHD_Result *ret);
 
+/* The namespace ns of a path that writes it (DELETE /v1/namespaces/{ns},
+ * its pause and resume): returns false after replying 400 (a bad name) or
+ * 403 (a key that may not write it), its result in *ret. */
+bool api_write_ns(struct rq *rq, const char *ns, enum MHD_Result *ret);
+
 /* --- query parameters (api_request.c) ---------------------------------- */
 
 /* Checks that every query parameter is one of allowed (NULL-terminated),
