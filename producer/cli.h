@@ -156,6 +156,15 @@ void submit_opts_init(struct submit_opts *o);
 int submit_option(struct cli *c, const char *cmd, struct submit_opts *o,
     int ch, const char *arg);
 
+/* The options every shorthand that builds a runner's params (`http`, `sqs`,
+ * `sns`, ...) answers alike, after its own: --type and --params refused
+ * (runner: the shorthand's), getopt_long's '?' and ':', and the submit
+ * options. Returns 0 when ch was a submit option taken into *o, else the
+ * exit code after a message. */
+int submit_shorthand_option(struct cli *c, const char *cmd,
+    struct submit_opts *o, const char *runner, int ch, const char *arg,
+    char **argv);
+
 /* Checks every option of o and type (a runner name that must be installed)
  * before anything is written, then creates the task with params_json (JSON
  * object text the caller has checked, or NULL for {}), sends its message

@@ -493,28 +493,14 @@ cmd_http(struct cli *c, int argc, char **argv)
 		case 'r':
 			o.result_headers[o.n_result_headers++] = optarg;
 			break;
-		case 't':
-			code = cli_usage_error(cmd, "--type is http for this command; "
-			    "use submit for other runners");
-			goto out;
-		case 'p':
-			code = cli_usage_error(cmd, "--params: this command builds the "
-			    "params from its options; use submit to give them as JSON");
-			goto out;
 		case 'h':
 			http_help();
 			code = 0;
 			goto out;
-		case '?':
-		case ':':
-			code = cli_bad_option(cmd, ch, argv);
-			goto out;
 		default:
-			if ((code = submit_option(c, cmd, &so, ch, optarg)) != 0) {
-				if (code < 0)
-					code = cli_bad_option(cmd, ch, argv);
+			if ((code = submit_shorthand_option(c, cmd, &so, "http",
+			    ch, optarg, argv)) != 0)
 				goto out;
-			}
 			break;
 		}
 	}

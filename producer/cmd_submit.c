@@ -287,6 +287,28 @@ submit_option(struct cli *c, const char *cmd, struct submit_opts *o, int ch,
 }
 
 int
+submit_shorthand_option(struct cli *c, const char *cmd, struct submit_opts *o,
+    const char *runner, int ch, const char *arg, char **argv)
+{
+	int code;
+
+	switch (ch) {
+	case 't':
+		return cli_usage_error(cmd, "--type is %s for this command; use "
+		    "submit for other runners", runner);
+	case 'p':
+		return cli_usage_error(cmd, "--params: this command builds the "
+		    "params from its options; use submit to give them as JSON");
+	case '?':
+	case ':':
+		return cli_bad_option(cmd, ch, argv);
+	default:
+		code = submit_option(c, cmd, o, ch, arg);
+		return code < 0 ? cli_bad_option(cmd, ch, argv) : code;
+	}
+}
+
+int
 submit_create(struct cli *c, const char *cmd, const struct submit_opts *o,
     const char *type, const char *params_json)
 {

@@ -341,28 +341,14 @@ target_command(struct cli *c, const struct target_command *tc, int argc,
 			continue;
 		}
 		switch (ch) {
-		case 't':
-			code = cli_usage_error(cmd, "--type is %s for this command; "
-			    "use submit for other runners", tf_target_name(tc->kind));
-			goto out;
-		case 'p':
-			code = cli_usage_error(cmd, "--params: this command builds the "
-			    "params from its options; use submit to give them as JSON");
-			goto out;
 		case 'h':
 			target_help(tc);
 			code = 0;
 			goto out;
-		case '?':
-		case ':':
-			code = cli_bad_option(cmd, ch, argv);
-			goto out;
 		default:
-			if ((code = submit_option(c, cmd, &so, ch, optarg)) != 0) {
-				if (code < 0)
-					code = cli_bad_option(cmd, ch, argv);
+			if ((code = submit_shorthand_option(c, cmd, &so, tf_target_name(tc->kind),
+			    ch, optarg, argv)) != 0)
 				goto out;
-			}
 			break;
 		}
 	}
