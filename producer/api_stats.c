@@ -9,6 +9,7 @@
 #include "aws/sqs.h"
 #include "base/alloc.h"
 #include "base/log.h"
+#include "task/dlq.h"
 #include "task/task.h"
 
 /* --- GET /v1/stats ------------------------------------------------------ */
@@ -58,7 +59,7 @@ api_get_stats(struct rq *rq)
 	/* The queues: a failure here still answers the counts. */
 	rc = add_depth(c->ctx.aws, o, "queue", c->ctx.queue_url);
 	if (rc == TF_OK)
-		rc = cli_find_dlq(c->ctx.aws, c->ctx.queue_url, &dlq_url);
+		rc = tf_dlq_find(c->ctx.aws, c->ctx.queue_url, &dlq_url);
 	if (rc == TF_OK && dlq_url != NULL)
 		rc = add_depth(c->ctx.aws, o, "dlq", dlq_url);
 	if (rc == TF_ERR_NOMEM)

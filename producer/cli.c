@@ -163,13 +163,7 @@ cli_bad_option(const char *cmd, int ch, char **argv)
 void
 cli_aws_reason(enum tf_err rc, char *buf, size_t len)
 {
-	const struct tf_aws_error *e = tf_aws_last_error();
-
-	if (e->code == rc && (e->type[0] != '\0' || e->message[0] != '\0'))
-		snprintf(buf, len, "%s (%s%s%s)", tf_strerror(rc), e->type,
-		    e->type[0] && e->message[0] ? ": " : "", e->message);
-	else
-		snprintf(buf, len, "%s", tf_strerror(rc));
+	tf_aws_reason(rc, buf, len);
 }
 
 int
@@ -186,12 +180,7 @@ cli_aws_error(const char *cmd, const char *what, enum tf_err rc)
 bool
 cli_resource_missing(void)
 {
-	const struct tf_aws_error *e = tf_aws_last_error();
-
-	return e->code == TF_ERR_NOT_FOUND &&
-	    (strcmp(e->type, "ResourceNotFoundException") == 0 ||
-	    strcmp(e->type, "QueueDoesNotExist") == 0 ||
-	    strcmp(e->type, "AWS.SimpleQueueService.NonExistentQueue") == 0);
+	return tf_aws_resource_missing();
 }
 
 int

@@ -191,12 +191,6 @@ cJSON *cli_clear_json(const char *ns, int64_t deleted);
 cJSON *cli_ns_pause_json(const char *ns, bool paused, int64_t resumed,
     int64_t failed);
 
-/* Finds the dead-letter queue of the queue at url: the target of its
- * RedrivePolicy, else the queue named NAME-dlq (as `init` names it).
- * *dlq_url: caller frees with tf_free(); NULL (and TF_OK) when there is
- * none. (In cmd_manage.c; `stats` and `dlq` use it.) */
-enum tf_err cli_find_dlq(struct tf_aws *aws, const char *url, char **dlq_url);
-
 /* Adds the counts of `taskfleet stats` and GET /v1/stats to o: "ns" (ns or
  * null), "tasks" (by status, "other" when any, "total") and "legacy". False
  * when out of memory. */

@@ -3,20 +3,10 @@
  * shows its messages without consuming them, `dlq redrive` moves them back
  * to the queue.
  *
- * SQS cannot show a message without receiving it. Both commands receive the
- * dead-letter queue's messages with a visibility timeout long enough for the
- * run (HOLD_S), so that none comes back and is shown twice, and at the end
- * set the visibility of every message they still hold back to 0, so it is
- * visible again at once: also after an AWS error and after SIGINT or
- * SIGTERM. A message received twice anyway (SQS delivers at least once) is
- * recognised by its message id and shown once. Killed with SIGKILL, the
- * command leaves the messages it held hidden until HOLD_S runs out.
- *
- * Redrive sends each message's body unchanged to the queue, with no delay,
- * and deletes it from the dead-letter queue only after the send succeeded: a
- * failure between the two leaves a duplicate, which the consumer drops as
- * stale, and never loses a message. It does not read the table: the
- * consumer decides from the item whether a message is live, stale or early.
+ * The receiving, holding, judging and moving is lib/task/dlq.h's (the REST
+ * API's /v1/dlq shares it); this file reads the options, catches SIGINT and
+ * SIGTERM (the run stops at the next receive and makes what it holds
+ * visible again) and prints.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -28,6 +18,7 @@
 #include "aws/sqs.h"
 #include "base/alloc.h"
 #include "cli.h"
+#include "task/dlq.h"
 #include "task/task.h"
 #include "time/timefmt.h"
 
@@ -41,58 +32,15 @@ static const char redrive_usage[] =
     "usage: taskfleet dlq redrive [--limit N] [--task ID] [--dry-run]\n"
     "                             [--include-malformed] [--json]\n";
 
-#define HOLD_S              300     /* how long a run holds a message hidden */
-#define POLL_S              1       /* the long poll of each receive */
 #define LIST_DEFAULT_LIMIT  100
 #define LIST_MAX_LIMIT      10000
 #define REDRIVE_MAX_LIMIT   1000000
-#define EXCERPT_MAX         60      /* characters of a malformed body shown */
-
-/* What a run did with a message. */
-enum action {
-	ACT_NONE,           /* received beyond --limit: only returned */
-	ACT_MOVE,           /* to move (with --dry-run: would move) */
-	ACT_MOVED,          /* sent to the queue and deleted from the DLQ */
-	ACT_SKIP,           /* malformed body: stays (--include-malformed) */
-	ACT_OTHER,          /* another task's (--task): stays */
-	ACT_SEND_FAILED,    /* the send failed: stays in the DLQ */
-	ACT_DELETE_FAILED   /* sent, but not deleted: now in both queues */
-};
-
-static const char *const action_names[] = {
-	[ACT_NONE] = "none",
-	[ACT_MOVE] = "would_move",
-	[ACT_MOVED] = "moved",
-	[ACT_SKIP] = "skipped",
-	[ACT_OTHER] = "other_task",
-	[ACT_SEND_FAILED] = "send_failed",
-	[ACT_DELETE_FAILED] = "delete_failed",
-};
-
-/* One message received from the dead-letter queue. */
-struct dlq_msg {
-	struct tf_sqs_message m;     /* owned strings; body and receipt handle
-	                                freed (NULL) once moved */
-	struct tf_task_message task; /* the body, when ok */
-	bool ok;                     /* the body is a task message
-	                                (docs/design.md section 3) */
-	char why[128];               /* why it is not */
-	bool held;                   /* in flight under m.receipt_handle: made
-	                                visible again at the end */
-	enum action act;
-	char fail[400];              /* why its send or delete failed */
-};
 
 /* One run of `dlq list` or `dlq redrive`. */
 struct dlq_run {
 	struct cli *c;
 	const char *cmd;             /* "taskfleet dlq list" */
-	char *dlq_url;               /* owned */
-	struct dlq_msg *v;           /* owned array: n used of cap */
-	size_t n, cap;
-	char reason[1024];           /* the first AWS failure, for the report */
-	char release_reason[800];    /* why messages could not be made visible */
-	bool failed;                 /* an AWS call failed */
+	struct tf_dlq_run run;       /* the messages */
 };
 
 static volatile sig_atomic_t interrupted;
@@ -130,168 +78,6 @@ release_signals(const struct saved_signals *s)
 	sigaction(SIGTERM, &s->term, NULL);
 }
 
-/* Records the first AWS failure of the run. */
-static void
-run_failed(struct dlq_run *r, const char *what, enum tf_err rc)
-{
-	char reason[700];
-
-	if (r->failed)
-		return;
-	r->failed = true;
-	cli_aws_reason(rc, reason, sizeof(reason));
-	snprintf(r->reason, sizeof(r->reason), "%s: %s", what, reason);
-}
-
-/* Writes a short excerpt of a body for people into out: at most EXCERPT_MAX
- * characters, control characters and non-ASCII bytes as '?', "..." when
- * cut. */
-static void
-excerpt(const char *body, char *out, size_t len)
-{
-	size_t i, o = 0;
-
-	for (i = 0; body[i] != '\0' && i < EXCERPT_MAX && o + 1 < len; i++) {
-		unsigned char ch = (unsigned char)body[i];
-
-		out[o++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
-	}
-	if (body[i] != '\0' && o + 4 <= len) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	out[o] = '\0';
-}
-
-/* Returns the messages of got (n; taken over, array freed) that cannot be
- * kept for want of memory to the queue at once. */
-static void
-return_now(struct dlq_run *r, struct tf_sqs_message *got, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		tf_sqs_change_message_visibility(r->c->ctx.aws, r->dlq_url,
-		    got[i].receipt_handle, 0);
-	tf_sqs_messages_free(got, n);
-}
-
-/* Receives up to want (1 to 10) more messages and holds them. *fresh: how
- * many were new; a message held already (received again) takes its new
- * receipt handle instead. */
-static enum tf_err
-receive_more(struct dlq_run *r, int want, size_t *fresh)
-{
-	struct tf_sqs_receive_opts o = {
-		.max_messages = want,
-		.wait_seconds = POLL_S,
-		.visibility_timeout = HOLD_S,
-		/* No cancel: a receive cut short could hide messages whose
-		 * receipt handles never arrive. A signal waits for POLL_S. */
-		.cancel = NULL,
-	};
-	struct tf_sqs_message *got = NULL;
-	struct dlq_msg *d, *v;
-	size_t n = 0, i, j, cap;
-	enum tf_err rc;
-
-	*fresh = 0;
-	rc = tf_sqs_receive_message(r->c->ctx.aws, r->dlq_url, &o, &got, &n);
-	if (rc != TF_OK)
-		return rc;
-	if (r->n + n > r->cap) {
-		cap = r->cap ? r->cap * 2 : 64;
-		while (cap < r->n + n)
-			cap *= 2;
-		v = tf_realloc(r->v, cap * sizeof(*v));
-		if (v == NULL) {
-			return_now(r, got, n);
-			return TF_ERR_NOMEM;
-		}
-		r->v = v;
-		r->cap = cap;
-	}
-	for (i = 0; i < n; i++) {
-		for (j = 0; j < r->n; j++)
-			if (r->v[j].held &&
-			    strcmp(r->v[j].m.message_id, got[i].message_id) == 0)
-				break;
-		if (j < r->n) {
-			tf_free(r->v[j].m.receipt_handle);
-			r->v[j].m.receipt_handle = got[i].receipt_handle;
-			tf_free(got[i].message_id);
-			tf_free(got[i].body);
-			continue;
-		}
-		d = &r->v[r->n++];
-		memset(d, 0, sizeof(*d));
-		d->m = got[i];
-		d->held = true;
-		d->ok = tf_task_message_parse(d->m.body, &d->task, d->why,
-		    sizeof(d->why)) == TF_OK;
-		(*fresh)++;
-	}
-	tf_free(got);
-	return TF_OK;
-}
-
-/* Makes every message still held visible again (visibility 0), ten at a
- * time. Returns how many stay hidden (a failed call or entry): they come
- * back when HOLD_S runs out. */
-static size_t
-release_all(struct dlq_run *r)
-{
-	struct tf_sqs_handle_entry e[TF_SQS_MAX_BATCH];
-	struct tf_sqs_batch_result res;
-	char ids[TF_SQS_MAX_BATCH][24];
-	size_t idx[TF_SQS_MAX_BATCH], i, j, k = 0, left = 0;
-	enum tf_err rc;
-
-	for (i = 0; i <= r->n; i++) {
-		if (i < r->n && r->v[i].held) {
-			snprintf(ids[k], sizeof(ids[k]), "m%zu", k);
-			e[k].id = ids[k];
-			e[k].receipt_handle = r->v[i].m.receipt_handle;
-			e[k].visibility_timeout = 0;
-			idx[k++] = i;
-		}
-		if (k == 0 || (k < TF_SQS_MAX_BATCH && i < r->n))
-			continue;
-		rc = tf_sqs_change_message_visibility_batch(r->c->ctx.aws,
-		    r->dlq_url, e, k, &res);
-		if (rc != TF_OK && r->release_reason[0] == '\0')
-			cli_aws_reason(rc, r->release_reason, sizeof(r->release_reason));
-		for (j = 0; j < k; j++) {
-			if (rc == TF_OK || (rc == TF_ERR_PARTIAL &&
-			    tf_sqs_batch_failed(&res, e[j].id) == NULL))
-				r->v[idx[j]].held = false;
-			else
-				left++;
-		}
-		tf_sqs_batch_result_free(&res);
-		k = 0;
-	}
-	return left;
-}
-
-/* Frees what a run holds (not the cli). */
-static void
-run_free(struct dlq_run *r)
-{
-	size_t i;
-
-	for (i = 0; i < r->n; i++) {
-		tf_free(r->v[i].m.message_id);
-		tf_free(r->v[i].m.receipt_handle);
-		tf_free(r->v[i].m.body);
-	}
-	tf_free(r->v);
-	tf_free(r->dlq_url);
-	r->v = NULL;
-	r->dlq_url = NULL;
-	r->n = r->cap = 0;
-}
-
 /* Finds the queue and its dead-letter queue. Returns -1 to go on, or the
  * exit code after a message (EXIT_NOTFOUND when there is no dead-letter
  * queue). */
@@ -307,16 +93,21 @@ open_queues(struct dlq_run *r)
 	rc = tf_context_resolve_queue(&c->ctx, &c->cfg);
 	if (rc != TF_OK)
 		return cli_aws_error(r->cmd, "finding the queue", rc);
-	rc = cli_find_dlq(c->ctx.aws, c->ctx.queue_url, &r->dlq_url);
+	r->run.aws = c->ctx.aws;
+	r->run.queue_url = c->ctx.queue_url;
+	r->run.table = c->cfg.table;
+	r->run.stop = &interrupted;
+	rc = tf_dlq_find(c->ctx.aws, c->ctx.queue_url, &r->run.dlq_url);
 	if (rc != TF_OK)
 		return cli_aws_error(r->cmd, "finding the dead-letter queue", rc);
-	if (r->dlq_url != NULL && strcmp(r->dlq_url, c->ctx.queue_url) == 0) {
+	if (r->run.dlq_url != NULL &&
+	    strcmp(r->run.dlq_url, c->ctx.queue_url) == 0) {
 		fprintf(stderr, "%s: the queue %s is its own dead-letter queue (its "
 		    "redrive policy names it): nothing to list or move\n", r->cmd,
 		    c->ctx.queue_url);
 		return EXIT_FAILED;
 	}
-	if (r->dlq_url == NULL) {
+	if (r->run.dlq_url == NULL) {
 		fprintf(stderr, "%s: the queue %s has no dead-letter queue (no redrive "
 		    "policy, no queue named after it with -dlq); `taskfleet init` "
 		    "creates one\n", r->cmd, c->ctx.queue_url);
@@ -332,134 +123,21 @@ report_left(const struct dlq_run *r, size_t left)
 	if (left > 0)
 		fprintf(stderr, "%s: %zu message%s stay hidden in the dead-letter queue "
 		    "for up to %d s: making them visible again failed: %s\n", r->cmd,
-		    left, left == 1 ? "" : "s", HOLD_S, r->release_reason);
+		    left, left == 1 ? "" : "s", TF_DLQ_HOLD_S,
+		    r->run.release_reason);
 }
 
 /* ------------------------------------------------------------------ list */
 
-/* What the table says about a message's task. */
-struct task_view {
-	const char *verdict;   /* live, stale, finished, suspended, missing,
-	                          not_a_task, malformed, unknown */
-	bool found;
-	enum tf_task_status status;
-	int64_t gen;
-	char note[256];        /* not_a_task, unknown: why */
-};
-
-/* Reads the task of message d and judges the message as the consumer
- * would. Returns TF_OK, or the AWS failure (the view says "unknown"). */
-static enum tf_err
-view_task(struct cli *c, const struct dlq_msg *d, struct task_view *tv)
-{
-	struct tf_task t;
-	enum tf_err rc;
-
-	memset(tv, 0, sizeof(*tv));
-	if (!d->ok) {
-		tv->verdict = "malformed";
-		return TF_OK;
-	}
-	rc = tf_task_get(c->ctx.aws, c->cfg.table, d->task.id, &t, tv->note,
-	    sizeof(tv->note));
-	if (rc == TF_ERR_NOT_FOUND && !cli_resource_missing()) {
-		tv->verdict = "missing";
-		rc = TF_OK;
-	} else if (rc == TF_ERR_PARSE) {
-		tv->verdict = "not_a_task";
-		rc = TF_OK;
-	} else if (rc != TF_OK) {
-		tv->verdict = "unknown";
-		cli_aws_reason(rc, tv->note, sizeof(tv->note));
-	} else {
-		tv->found = true;
-		tv->status = t.status;
-		tv->gen = t.gen;
-		switch (t.status) {
-		case TF_TASK_PENDING:
-		case TF_TASK_PROCESSING:
-			/* The consumer runs only the message of the task's own
-			 * generation (a claim bumps it, so never a PROCESSING
-			 * task's); it drops any other as stale. */
-			tv->verdict = t.status == TF_TASK_PENDING &&
-			    t.gen == d->task.gen ? "live" : "stale";
-			break;
-		case TF_TASK_SUSPENDED:
-			tv->verdict = "suspended";
-			break;
-		default:
-			tv->verdict = "finished";
-			break;
-		}
-	}
-	tf_task_free(&t);
-	return rc;
-}
-
-/* Prints one listed message as a JSON line. Returns 0 or EXIT_FAILED. */
-static int
-list_json(const struct dlq_msg *d, const struct task_view *tv)
-{
-	char ex[EXCERPT_MAX + 8];
-	cJSON *o = cJSON_CreateObject();
-	int code = EXIT_FAILED;
-	bool good;
-
-	if (o == NULL)
-		goto out;
-	good = cJSON_AddStringToObject(o, "message_id", d->m.message_id) != NULL &&
-	    cJSON_AddBoolToObject(o, "malformed", !d->ok) != NULL;
-	if (good && d->ok)
-		good = cJSON_AddStringToObject(o, "task_id", d->task.id) != NULL &&
-		    (d->task.has_gen ?
-		    cJSON_AddNumberToObject(o, "gen", (double)d->task.gen) :
-		    cJSON_AddNullToObject(o, "gen")) != NULL &&
-		    (d->task.target_ms > 0 ?
-		    cJSON_AddNumberToObject(o, "target", (double)d->task.target_ms) :
-		    cJSON_AddNullToObject(o, "target")) != NULL;
-	else if (good) {
-		excerpt(d->m.body, ex, sizeof(ex));
-		good = cJSON_AddNullToObject(o, "task_id") != NULL &&
-		    cJSON_AddNullToObject(o, "gen") != NULL &&
-		    cJSON_AddNullToObject(o, "target") != NULL &&
-		    cJSON_AddStringToObject(o, "error", d->why) != NULL &&
-		    cJSON_AddStringToObject(o, "excerpt", ex) != NULL;
-	}
-	good = good &&
-	    (d->m.receive_count > 0 ? cJSON_AddNumberToObject(o, "receive_count",
-	    d->m.receive_count - 1) : cJSON_AddNullToObject(o,
-	    "receive_count")) != NULL &&
-	    (d->m.sent_ms > 0 ? cJSON_AddNumberToObject(o, "sent",
-	    (double)d->m.sent_ms) : cJSON_AddNullToObject(o, "sent")) != NULL &&
-	    (d->m.first_receive_ms > 0 ? cJSON_AddNumberToObject(o,
-	    "first_receive", (double)d->m.first_receive_ms) :
-	    cJSON_AddNullToObject(o, "first_receive")) != NULL &&
-	    (tv->found ? cJSON_AddStringToObject(o, "status",
-	    tf_task_status_name(tv->status)) : cJSON_AddNullToObject(o,
-	    "status")) != NULL &&
-	    (tv->found ? cJSON_AddNumberToObject(o, "task_gen", (double)tv->gen) :
-	    cJSON_AddNullToObject(o, "task_gen")) != NULL &&
-	    cJSON_AddStringToObject(o, "verdict", tv->verdict) != NULL &&
-	    (tv->note[0] == '\0' || tv->found ||
-	    cJSON_AddStringToObject(o, "note", tv->note) != NULL);
-	if (good)
-		code = cli_print_json(o);
-	else
-		fprintf(stderr, "taskfleet: out of memory\n");
-out:
-	cJSON_Delete(o);
-	return code;
-}
-
 /* Writes the TASK STATUS column of a listed message into buf. */
 static const char *
-status_text(const struct dlq_msg *d, const struct task_view *tv, char *buf,
-    size_t len)
+status_text(const struct tf_dlq_msg *d, char *buf, size_t len)
 {
-	char ex[EXCERPT_MAX + 8];
+	const struct tf_dlq_view *tv = &d->view;
+	char ex[TF_DLQ_EXCERPT_MAX + 8];
 
 	if (!d->ok) {
-		excerpt(d->m.body, ex, sizeof(ex));
+		tf_dlq_excerpt(d->m.body, ex, sizeof(ex));
 		snprintf(buf, len, "malformed body: %s", ex);
 	} else if (tv->found) {
 		snprintf(buf, len, "%s gen %" PRId64 "%s%s",
@@ -490,15 +168,15 @@ dlq_list(struct cli *c, int argc, char **argv)
 	    NULL };
 	struct dlq_run r;
 	struct saved_signals sigs;
-	struct task_view tv;
-	struct dlq_msg *d;
+	struct tf_dlq_msg *d;
+	cJSON *o;
 	cJSON *attrs = NULL;
 	const cJSON *v;
 	char target[TF_TIMEFMT_ISO_SIZE], sent[TF_TIMEFMT_ISO_SIZE];
 	char st[400], gen[24], recv[24], reason[800];
 	long long limit = LIST_DEFAULT_LIMIT, reported = -1;
-	size_t i, fresh, left, unknown = 0;
-	int ch, code, idw = 10, taskw = 4, w, want;
+	size_t i, left, unknown = 0, n;
+	int ch, code, idw = 10, taskw = 4, w;
 	bool at_limit;
 	enum tf_err rc;
 
@@ -534,12 +212,13 @@ dlq_list(struct cli *c, int argc, char **argv)
 			    "  --json      one JSON object per message and line:\n"
 			    "              {\"message_id\", \"malformed\", \"task_id\", \"gen\",\n"
 			    "              \"target\", \"receive_count\", \"sent\",\n"
-			    "              \"first_receive\", \"status\", \"task_gen\", \"verdict\"}\n"
+			    "              \"first_receive\", \"status\", \"task_gen\", \"ns\",\n"
+			    "              \"verdict\"}\n"
 			    "              (\"error\" and \"excerpt\" for a malformed body)\n"
 			    "\n"
 			    "Exit: 0 listed (also when empty), 1 failed, 2 bad input, 3 the\n"
 			    "queue has no dead-letter queue.\n",
-			    list_usage, HOLD_S, LIST_MAX_LIMIT, LIST_DEFAULT_LIMIT);
+			    list_usage, TF_DLQ_HOLD_S, LIST_MAX_LIMIT, LIST_DEFAULT_LIMIT);
 			return 0;
 		default:
 			return cli_bad_option(r.cmd, ch, argv);
@@ -553,7 +232,7 @@ dlq_list(struct cli *c, int argc, char **argv)
 	code = 0;
 
 	/* The depth before the listing hides the messages it receives. */
-	if (tf_sqs_get_queue_attributes(c->ctx.aws, r.dlq_url, depth_names,
+	if (tf_sqs_get_queue_attributes(c->ctx.aws, r.run.dlq_url, depth_names,
 	    &attrs) == TF_OK) {
 		v = cJSON_GetObjectItemCaseSensitive(attrs, depth_names[0]);
 		if (cJSON_IsString(v))
@@ -562,31 +241,22 @@ dlq_list(struct cli *c, int argc, char **argv)
 	cJSON_Delete(attrs);
 
 	catch_signals(&sigs);
-	while ((long long)r.n < limit && !interrupted) {
-		want = limit - (long long)r.n < TF_SQS_MAX_BATCH ?
-		    (int)(limit - (long long)r.n) : TF_SQS_MAX_BATCH;
-		rc = receive_more(&r, want, &fresh);
-		if (rc != TF_OK) {
-			run_failed(&r, "receiving from the dead-letter queue", rc);
-			break;
-		}
-		if (fresh == 0)
-			break;
-	}
-	at_limit = (long long)r.n >= limit;
-	left = release_all(&r);
+	tf_dlq_collect(&r.run, (size_t)limit, (size_t)limit, NULL, NULL);
+	n = r.run.n;
+	at_limit = (long long)n >= limit;
+	left = tf_dlq_release(&r.run);
 	release_signals(&sigs);
 
-	for (i = 0; i < r.n; i++) {
-		d = &r.v[i];
+	for (i = 0; i < n; i++) {
+		d = &r.run.v[i];
 		if ((w = (int)strlen(d->m.message_id)) > idw)
 			idw = w;
 		if (d->ok && (w = (int)strlen(d->task.id)) > taskw)
 			taskw = w;
 	}
-	for (i = 0; i < r.n; i++) {
-		d = &r.v[i];
-		rc = view_task(c, d, &tv);
+	for (i = 0; i < n; i++) {
+		d = &r.run.v[i];
+		rc = tf_dlq_view_task(&r.run, d);
 		if (rc != TF_OK && unknown++ == 0) {
 			cli_aws_reason(rc, reason, sizeof(reason));
 			fprintf(stderr, "%s: reading the tasks from %s: %s%s\n", r.cmd,
@@ -594,8 +264,12 @@ dlq_list(struct cli *c, int argc, char **argv)
 			    " (no such table: --table or TASKFLEET_TABLE)" : "");
 		}
 		if (c->json) {
-			if (list_json(d, &tv) != 0)
+			o = tf_dlq_msg_json(d);
+			if (o == NULL)
+				fprintf(stderr, "taskfleet: out of memory\n");
+			if (o == NULL || cli_print_json(o) != 0)
 				code = EXIT_FAILED;
+			cJSON_Delete(o);
 			continue;
 		}
 		if (i == 0)
@@ -616,12 +290,12 @@ dlq_list(struct cli *c, int argc, char **argv)
 		    tf_timefmt_format(d->task.target_ms, target, sizeof(target)) : "now",
 		    recv, d->m.sent_ms > 0 ?
 		    tf_timefmt_format(d->m.sent_ms, sent, sizeof(sent)) : "?",
-		    status_text(d, &tv, st, sizeof(st)));
+		    status_text(d, st, sizeof(st)));
 	}
 	if (unknown > 0)
 		code = EXIT_FAILED;
-	if (r.failed) {
-		fprintf(stderr, "%s: %s\n", r.cmd, r.reason);
+	if (r.run.failed) {
+		fprintf(stderr, "%s: %s\n", r.cmd, r.run.reason);
 		code = EXIT_FAILED;
 	}
 	if (left > 0) {
@@ -630,128 +304,39 @@ dlq_list(struct cli *c, int argc, char **argv)
 	}
 	if (interrupted) {
 		fprintf(stderr, "%s: interrupted after %zu message%s; every message "
-		    "listed is visible again\n", r.cmd, r.n, r.n == 1 ? "" : "s");
+		    "listed is visible again\n", r.cmd, n, n == 1 ? "" : "s");
 		code = EXIT_FAILED;
 	} else if (at_limit && reported >= 0) {
 		fprintf(stderr, "%s: listed the first %zu message%s (--limit); the "
 		    "dead-letter queue reports %lld (ApproximateNumberOfMessages)\n",
-		    r.cmd, r.n, r.n == 1 ? "" : "s", reported);
+		    r.cmd, n, n == 1 ? "" : "s", reported);
 	} else if (at_limit) {
 		fprintf(stderr, "%s: listed the first %zu message%s (--limit); there "
-		    "may be more\n", r.cmd, r.n, r.n == 1 ? "" : "s");
-	} else if (r.n == 0 && !r.failed && !c->json) {
+		    "may be more\n", r.cmd, n, n == 1 ? "" : "s");
+	} else if (n == 0 && !r.run.failed && !c->json) {
 		fprintf(stderr, "%s: the dead-letter queue %s is empty\n", r.cmd,
-		    r.dlq_url);
+		    r.run.dlq_url);
 	}
 out:
-	run_free(&r);
+	tf_dlq_run_free(&r.run);
 	return code;
 }
 
 /* --------------------------------------------------------------- redrive */
 
-/* Sends the messages of r->v[from..to) marked ACT_MOVE to the queue, and
- * deletes from the dead-letter queue each one whose send succeeded. At most
- * TF_SQS_MAX_BATCH of them. */
-static enum tf_err
-move_batch(struct dlq_run *r, size_t from, size_t to)
-{
-	struct tf_sqs_send_entry se[TF_SQS_MAX_BATCH];
-	struct tf_sqs_handle_entry he[TF_SQS_MAX_BATCH];
-	struct tf_sqs_batch_result res;
-	const struct tf_sqs_failed_entry *f;
-	char ids[TF_SQS_MAX_BATCH][24], reason[700] = "";
-	size_t idx[TF_SQS_MAX_BATCH], sent[TF_SQS_MAX_BATCH], i, k = 0, ks = 0;
-	struct dlq_msg *d;
-	enum tf_err rc, out = TF_OK;
-
-	for (i = from; i < to && k < TF_SQS_MAX_BATCH; i++) {
-		if (r->v[i].act != ACT_MOVE)
-			continue;
-		snprintf(ids[k], sizeof(ids[k]), "e%zu", k);
-		se[k].id = ids[k];
-		se[k].body = r->v[i].m.body;
-		se[k].delay_seconds = 0;
-		idx[k++] = i;
-	}
-	if (k == 0)
-		return TF_OK;
-	rc = tf_sqs_send_message_batch(r->c->ctx.aws, r->c->ctx.queue_url, se, k,
-	    &res);
-	if (rc != TF_OK && rc != TF_ERR_PARTIAL) {
-		cli_aws_reason(rc, reason, sizeof(reason));
-		for (i = 0; i < k; i++) {
-			r->v[idx[i]].act = ACT_SEND_FAILED;
-			snprintf(r->v[idx[i]].fail, sizeof(r->v[idx[i]].fail), "%s",
-			    reason);
-		}
-		run_failed(r, "sending to the queue", rc);
-		return rc;
-	}
-	for (i = 0; i < k; i++) {
-		d = &r->v[idx[i]];
-		if (res.message_ids[i] != NULL) {
-			he[ks].id = ids[i];
-			he[ks].receipt_handle = d->m.receipt_handle;
-			he[ks].visibility_timeout = 0;
-			sent[ks++] = idx[i];
-			continue;
-		}
-		d->act = ACT_SEND_FAILED;
-		f = tf_sqs_batch_failed(&res, ids[i]);
-		snprintf(d->fail, sizeof(d->fail), "%s%s%s", f ? f->code :
-		    "the reply did not confirm the body (MD5)", f ? ": " : "",
-		    f ? f->message : "");
-		out = TF_ERR_PARTIAL;
-	}
-	tf_sqs_batch_result_free(&res);
-	if (out != TF_OK)
-		run_failed(r, "sending to the queue", out);
-	if (ks == 0)
-		return out;
-	rc = tf_sqs_delete_message_batch(r->c->ctx.aws, r->dlq_url, he, ks, &res);
-	if (rc != TF_OK && rc != TF_ERR_PARTIAL)
-		cli_aws_reason(rc, reason, sizeof(reason));
-	for (i = 0; i < ks; i++) {
-		d = &r->v[sent[i]];
-		f = rc == TF_ERR_PARTIAL ? tf_sqs_batch_failed(&res, he[i].id) : NULL;
-		if (rc == TF_OK || (rc == TF_ERR_PARTIAL && f == NULL)) {
-			d->act = ACT_MOVED;
-			d->held = false;
-			tf_free(d->m.body);
-			tf_free(d->m.receipt_handle);
-			d->m.body = d->m.receipt_handle = NULL;
-			continue;
-		}
-		d->act = ACT_DELETE_FAILED;
-		if (f != NULL)
-			snprintf(d->fail, sizeof(d->fail), "%s: %s", f->code, f->message);
-		else
-			snprintf(d->fail, sizeof(d->fail), "%s", reason);
-	}
-	tf_sqs_batch_result_free(&res);
-	if (rc != TF_OK) {
-		run_failed(r, "deleting from the dead-letter queue (the messages "
-		    "sent are now in both queues: the consumer drops the duplicate)",
-		    rc);
-		out = rc;
-	}
-	return out;
-}
-
 /* Prints one message of a redrive for people. */
 static void
-redrive_line(const struct dlq_msg *d, bool dry_run)
+redrive_line(const struct tf_dlq_msg *d, bool dry_run)
 {
-	char ex[EXCERPT_MAX + 8], gen[24];
+	char ex[TF_DLQ_EXCERPT_MAX + 8], gen[24];
 
 	if (d->ok && d->task.has_gen)
 		snprintf(gen, sizeof(gen), "%" PRId64, d->task.gen);
 	else
 		snprintf(gen, sizeof(gen), "-");
 	switch (d->act) {
-	case ACT_MOVE:
-	case ACT_MOVED:
+	case TF_DLQ_MOVE:
+	case TF_DLQ_MOVED:
 		if (d->ok)
 			printf("%-10s  %s  task %s gen %s\n", dry_run ? "would move" :
 			    "moved", d->m.message_id, d->task.id, gen);
@@ -759,74 +344,22 @@ redrive_line(const struct dlq_msg *d, bool dry_run)
 			printf("%-10s  %s  malformed body\n", dry_run ? "would move" :
 			    "moved", d->m.message_id);
 		break;
-	case ACT_SKIP:
-		excerpt(d->m.body, ex, sizeof(ex));
+	case TF_DLQ_SKIP:
+		tf_dlq_excerpt(d->m.body, ex, sizeof(ex));
 		printf("%-10s  %s  malformed body: %s\n", "skipped", d->m.message_id,
 		    ex);
 		break;
-	case ACT_SEND_FAILED:
+	case TF_DLQ_SEND_FAILED:
 		printf("%-10s  %s  task %s: sending failed: %s\n", "not moved",
 		    d->m.message_id, d->ok ? d->task.id : "-", d->fail);
 		break;
-	case ACT_DELETE_FAILED:
+	case TF_DLQ_DELETE_FAILED:
 		printf("%-10s  %s  task %s: sent, but still in the dead-letter queue: "
 		    "%s\n", "copied", d->m.message_id, d->ok ? d->task.id : "-", d->fail);
 		break;
 	default:
 		break;
 	}
-}
-
-/* Prints the whole redrive as one JSON object. Returns 0 or EXIT_FAILED. */
-static int
-redrive_json(const struct dlq_run *r, bool dry_run, const size_t *count,
-    bool at_limit)
-{
-	cJSON *o = cJSON_CreateObject(), *list, *m;
-	const struct dlq_msg *d;
-	int code = EXIT_FAILED;
-	char ex[EXCERPT_MAX + 8];
-	size_t i;
-	bool good;
-
-	good = o != NULL &&
-	    cJSON_AddStringToObject(o, "dlq_url", r->dlq_url) != NULL &&
-	    cJSON_AddStringToObject(o, "queue_url", r->c->ctx.queue_url) != NULL &&
-	    cJSON_AddBoolToObject(o, "dry_run", dry_run) != NULL &&
-	    cJSON_AddNumberToObject(o, "moved", (double)count[ACT_MOVED]) != NULL &&
-	    (!dry_run || cJSON_AddNumberToObject(o, "would_move",
-	    (double)count[ACT_MOVE]) != NULL) &&
-	    cJSON_AddNumberToObject(o, "skipped", (double)count[ACT_SKIP]) != NULL &&
-	    cJSON_AddNumberToObject(o, "other_task", (double)count[ACT_OTHER]) != NULL &&
-	    cJSON_AddNumberToObject(o, "failed", (double)(count[ACT_SEND_FAILED] +
-	    count[ACT_DELETE_FAILED])) != NULL &&
-	    cJSON_AddBoolToObject(o, "limit_reached", at_limit) != NULL &&
-	    (list = cJSON_AddArrayToObject(o, "messages")) != NULL;
-	for (i = 0; good && i < r->n; i++) {
-		d = &r->v[i];
-		if (d->act == ACT_NONE || d->act == ACT_OTHER)
-			continue;
-		m = cJSON_CreateObject();
-		good = m != NULL && cJSON_AddItemToArray(list, m) &&
-		    cJSON_AddStringToObject(m, "message_id", d->m.message_id) != NULL &&
-		    (d->ok ? cJSON_AddStringToObject(m, "task_id", d->task.id) :
-		    cJSON_AddNullToObject(m, "task_id")) != NULL &&
-		    (d->ok && d->task.has_gen ? cJSON_AddNumberToObject(m, "gen",
-		    (double)d->task.gen) : cJSON_AddNullToObject(m, "gen")) != NULL &&
-		    cJSON_AddStringToObject(m, "action", action_names[d->act]) != NULL;
-		if (good && !d->ok && d->m.body != NULL) {
-			excerpt(d->m.body, ex, sizeof(ex));
-			good = cJSON_AddStringToObject(m, "excerpt", ex) != NULL;
-		}
-		if (good && d->fail[0] != '\0')
-			good = cJSON_AddStringToObject(m, "error", d->fail) != NULL;
-	}
-	if (good)
-		code = cli_print_json(o);
-	else
-		fprintf(stderr, "taskfleet: out of memory\n");
-	cJSON_Delete(o);
-	return code;
 }
 
 static int
@@ -843,13 +376,12 @@ dlq_redrive(struct cli *c, int argc, char **argv)
 	};
 	struct dlq_run r;
 	struct saved_signals sigs;
-	struct dlq_msg *d;
-	const char *task = NULL;
-	size_t count[ACT_DELETE_FAILED + 1] = { 0 }, i, from, fresh, left, moving = 0;
-	long long limit = 0;
-	bool dry_run = false, malformed = false, at_limit = false;
-	int ch, code, want;
-	enum tf_err rc;
+	struct tf_dlq_redrive_opts o = { 0 };
+	struct tf_dlq_redrive_result res;
+	const size_t *count = res.count;
+	cJSON *j;
+	size_t i;
+	int ch, code;
 
 	memset(&r, 0, sizeof(r));
 	r.c = c;
@@ -859,21 +391,21 @@ dlq_redrive(struct cli *c, int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
-			if (!cli_parse_int(optarg, 1, REDRIVE_MAX_LIMIT, &limit))
+			if (!cli_parse_int(optarg, 1, REDRIVE_MAX_LIMIT, &o.limit))
 				return cli_usage_error(r.cmd, "--limit: expected a number from "
 				    "1 to %d, got \"%.32s\"", REDRIVE_MAX_LIMIT, optarg);
 			break;
 		case 't':
-			task = optarg;
-			if (!tf_task_id_valid(task))
+			o.task = optarg;
+			if (!tf_task_id_valid(o.task))
 				return cli_usage_error(r.cmd, "--task: must be 1 to %d printable "
 				    "characters without spaces", TF_TASK_ID_MAX);
 			break;
 		case 'n':
-			dry_run = true;
+			o.dry_run = true;
 			break;
 		case 'm':
-			malformed = true;
+			o.include_malformed = true;
 			break;
 		case 'j':
 			c->json = true;
@@ -911,7 +443,7 @@ dlq_redrive(struct cli *c, int argc, char **argv)
 	if (optind != argc)
 		return cli_usage_error(r.cmd, "unexpected argument \"%s\"",
 		    argv[optind]);
-	if (task != NULL && malformed)
+	if (o.task != NULL && o.include_malformed)
 		return cli_usage_error(r.cmd, "--include-malformed: cannot go with "
 		    "--task (a malformed body names no task)");
 	if ((code = open_queues(&r)) >= 0)
@@ -919,69 +451,44 @@ dlq_redrive(struct cli *c, int argc, char **argv)
 	code = 0;
 
 	catch_signals(&sigs);
-	while (!interrupted && (limit == 0 || (long long)moving < limit)) {
-		want = TF_SQS_MAX_BATCH;
-		if (limit > 0 && limit - (long long)moving < want)
-			want = (int)(limit - (long long)moving);
-		from = r.n;
-		rc = receive_more(&r, want, &fresh);
-		if (rc != TF_OK) {
-			run_failed(&r, "receiving from the dead-letter queue", rc);
-			break;
-		}
-		if (fresh == 0)
-			break;
-		for (i = from; i < r.n; i++) {
-			d = &r.v[i];
-			if (!d->ok && !malformed)
-				d->act = task != NULL ? ACT_OTHER : ACT_SKIP;
-			else if (task != NULL && strcmp(d->task.id, task) != 0)
-				d->act = ACT_OTHER;
-			else if (limit == 0 || (long long)moving < limit) {
-				d->act = ACT_MOVE;
-				moving++;
-			}
-		}
-		if (!dry_run && move_batch(&r, from, r.n) != TF_OK)
-			break;
-	}
-	at_limit = limit > 0 && (long long)moving >= limit;
-	left = release_all(&r);
+	tf_dlq_redrive(&r.run, &o, &res);
 	release_signals(&sigs);
 
-	for (i = 0; i < r.n; i++)
-		count[r.v[i].act]++;
 	if (c->json) {
-		if (redrive_json(&r, dry_run, count, at_limit) != 0)
+		j = tf_dlq_redrive_json(&r.run, o.dry_run, &res);
+		if (j == NULL)
+			fprintf(stderr, "taskfleet: out of memory\n");
+		if (j == NULL || cli_print_json(j) != 0)
 			code = EXIT_FAILED;
+		cJSON_Delete(j);
 	} else {
-		for (i = 0; i < r.n; i++)
-			redrive_line(&r.v[i], dry_run);
-		if (dry_run)
-			printf("dry run: would move %zu message%s", count[ACT_MOVE],
-			    count[ACT_MOVE] == 1 ? "" : "s");
+		for (i = 0; i < r.run.n; i++)
+			redrive_line(&r.run.v[i], o.dry_run);
+		if (o.dry_run)
+			printf("dry run: would move %zu message%s", count[TF_DLQ_MOVE],
+			    count[TF_DLQ_MOVE] == 1 ? "" : "s");
 		else
-			printf("moved %zu message%s", count[ACT_MOVED],
-			    count[ACT_MOVED] == 1 ? "" : "s");
-		printf(" from %s to %s", r.dlq_url, c->ctx.queue_url);
-		if (count[ACT_SKIP] > 0)
+			printf("moved %zu message%s", count[TF_DLQ_MOVED],
+			    count[TF_DLQ_MOVED] == 1 ? "" : "s");
+		printf(" from %s to %s", r.run.dlq_url, c->ctx.queue_url);
+		if (count[TF_DLQ_SKIP] > 0)
 			printf("; skipped %zu with a malformed body "
-			    "(--include-malformed moves them)", count[ACT_SKIP]);
-		if (count[ACT_OTHER] > 0)
-			printf("; left %zu of other tasks", count[ACT_OTHER]);
-		if (count[ACT_SEND_FAILED] + count[ACT_DELETE_FAILED] > 0)
-			printf("; %zu failed", count[ACT_SEND_FAILED] +
-			    count[ACT_DELETE_FAILED]);
-		if (at_limit)
-			printf("; stopped at --limit %lld", limit);
-		printf("%s\n", dry_run ? "; nothing was changed" : "");
+			    "(--include-malformed moves them)", count[TF_DLQ_SKIP]);
+		if (count[TF_DLQ_OTHER] > 0)
+			printf("; left %zu of other tasks", count[TF_DLQ_OTHER]);
+		if (count[TF_DLQ_SEND_FAILED] + count[TF_DLQ_DELETE_FAILED] > 0)
+			printf("; %zu failed", count[TF_DLQ_SEND_FAILED] +
+			    count[TF_DLQ_DELETE_FAILED]);
+		if (res.at_limit)
+			printf("; stopped at --limit %lld", o.limit);
+		printf("%s\n", o.dry_run ? "; nothing was changed" : "");
 	}
-	if (r.failed) {
-		fprintf(stderr, "%s: %s\n", r.cmd, r.reason);
+	if (r.run.failed) {
+		fprintf(stderr, "%s: %s\n", r.cmd, r.run.reason);
 		code = EXIT_FAILED;
 	}
-	if (left > 0) {
-		report_left(&r, left);
+	if (res.left > 0) {
+		report_left(&r, res.left);
 		code = EXIT_FAILED;
 	}
 	if (interrupted) {
@@ -990,7 +497,7 @@ dlq_redrive(struct cli *c, int argc, char **argv)
 		code = EXIT_FAILED;
 	}
 out:
-	run_free(&r);
+	tf_dlq_run_free(&r.run);
 	return code;
 }
 

@@ -15,6 +15,7 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "cli.h"
+#include "task/dlq.h"
 #include "task/task.h"
 #include "task/task_manage.h"
 #include "time/timefmt.h"
@@ -597,41 +598,6 @@ read_depth(struct tf_aws *aws, struct depth *d)
 	return rc;
 }
 
-/* Finds the dead-letter queue of a queue (declared in cli.h). */
-enum tf_err
-cli_find_dlq(struct tf_aws *aws, const char *url, char **dlq_url)
-{
-	static const char *const names[] = { "RedrivePolicy", NULL };
-	cJSON *attrs = NULL, *policy = NULL;
-	const cJSON *rp, *arn;
-	const char *name;
-	char dlq_name[256];
-	enum tf_err rc;
-
-	*dlq_url = NULL;
-	rc = tf_sqs_get_queue_attributes(aws, url, names, &attrs);
-	if (rc != TF_OK)
-		goto out;
-	rp = cJSON_GetObjectItemCaseSensitive(attrs, "RedrivePolicy");
-	if (cJSON_IsString(rp))
-		policy = cJSON_Parse(rp->valuestring);
-	arn = cJSON_GetObjectItemCaseSensitive(policy, "deadLetterTargetArn");
-	if (cJSON_IsString(arn) && (name = strrchr(arn->valuestring, ':')) != NULL)
-		snprintf(dlq_name, sizeof(dlq_name), "%s", name + 1);
-	else if ((name = strrchr(url, '/')) != NULL)
-		snprintf(dlq_name, sizeof(dlq_name), "%s-dlq", name + 1);
-	else
-		goto out;
-	rc = tf_sqs_get_queue_url(aws, dlq_name, dlq_url);
-	if (rc == TF_ERR_NOT_FOUND)
-		rc = TF_OK;
-out:
-	cJSON_Delete(policy);
-	cJSON_Delete(attrs);
-	return rc;
-}
-
-
 bool
 cli_add_counts(cJSON *o, const char *ns, const struct tf_manage_counts *counts)
 {
@@ -730,7 +696,7 @@ cmd_stats(struct cli *c, int argc, char **argv)
 	if (rc == TF_OK)
 		rc = read_depth(c->ctx.aws, &q);
 	if (rc == TF_OK)
-		rc = cli_find_dlq(c->ctx.aws, q.url, &dlq.url);
+		rc = tf_dlq_find(c->ctx.aws, q.url, &dlq.url);
 	if (rc == TF_OK && dlq.url != NULL)
 		rc = read_depth(c->ctx.aws, &dlq);
 	if (rc != TF_OK) {

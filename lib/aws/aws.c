@@ -73,6 +73,29 @@ tf_aws_last_error(void)
 	return &last_error;
 }
 
+void
+tf_aws_reason(enum tf_err rc, char *buf, size_t len)
+{
+	const struct tf_aws_error *e = &last_error;
+
+	if (e->code == rc && (e->type[0] != '\0' || e->message[0] != '\0'))
+		snprintf(buf, len, "%s (%s%s%s)", tf_strerror(rc), e->type,
+		    e->type[0] && e->message[0] ? ": " : "", e->message);
+	else
+		snprintf(buf, len, "%s", tf_strerror(rc));
+}
+
+bool
+tf_aws_resource_missing(void)
+{
+	const struct tf_aws_error *e = &last_error;
+
+	return e->code == TF_ERR_NOT_FOUND &&
+	    (strcmp(e->type, "ResourceNotFoundException") == 0 ||
+	    strcmp(e->type, "QueueDoesNotExist") == 0 ||
+	    strcmp(e->type, "AWS.SimpleQueueService.NonExistentQueue") == 0);
+}
+
 /* Fills ep from url; the Host header keeps an explicit port, as curl sends it. */
 static enum tf_err
 endpoint_parse(struct endpoint *ep, const char *url)

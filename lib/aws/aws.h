@@ -156,6 +156,14 @@ struct tf_buf *tf_aws_scratch(enum tf_aws_scratch which);
  * failing call on the same thread. */
 const struct tf_aws_error *tf_aws_last_error(void);
 
+/* Writes why a call failed with rc into buf for people: tf_strerror(rc),
+ * and what AWS said (tf_aws_last_error()) when it is about rc. */
+void tf_aws_reason(enum tf_err rc, char *buf, size_t len);
+
+/* True when the last failed call on this thread failed because the table or
+ * queue does not exist (rather than the item). */
+bool tf_aws_resource_missing(void);
+
 /* The client's counters; borrowed for the client's lifetime. */
 struct tf_aws_stats *tf_aws_stats(struct tf_aws *aws);
 
