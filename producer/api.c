@@ -3,7 +3,9 @@
  * console's static files, routing, authorisation (with api_auth.h) and
  * CORS. The handlers live by what they serve (api_handlers.h): tasks that
  * exist in api_tasks.c, new ones in api_create.c, api_stats.c and
- * api_preview.c, the due tasks and the namespaces in api_manage.c; the replies and JSON errors they share in api_request.c.
+ * api_preview.c, the due tasks and the namespaces in api_manage.c, the
+ * dead-letter queue in api_dlq.c; the replies and JSON errors they share
+ * in api_request.c.
  *
  * Error codes (stable; clients may branch on them):
  *   400 invalid_json            the body is not strict JSON, or not an object
@@ -109,7 +111,9 @@ enum route {
 	R_NAMESPACE_PAUSE,
 	R_NAMESPACE_RESUME,
 	R_NAMESPACES,
-	R_NAMESPACE
+	R_NAMESPACE,
+	R_DLQ,
+	R_DLQ_REDRIVE
 };
 
 /* The methods each route answers (the Allow header). */
@@ -126,6 +130,8 @@ static const char *const route_allow[] = {
 	[R_NAMESPACE_RESUME] = "POST",
 	[R_NAMESPACES] = "GET",
 	[R_NAMESPACE] = "DELETE",
+	[R_DLQ] = "GET",
+	[R_DLQ_REDRIVE] = "POST",
 };
 
 /* Each route's template: the route label of the metrics. */
@@ -142,6 +148,8 @@ static const char *const route_template[] = {
 	[R_NAMESPACE_RESUME] = "/v1/namespaces/{ns}/resume",
 	[R_NAMESPACES] = "/v1/namespaces",
 	[R_NAMESPACE] = "/v1/namespaces/{ns}",
+	[R_DLQ] = "/v1/dlq",
+	[R_DLQ_REDRIVE] = "/v1/dlq/redrive",
 };
 
 /* --- the console's static files ----------------------------------------- */
@@ -248,6 +256,10 @@ route_of(const char *url, const char **id, size_t *id_len,
 		return R_DUE;
 	if (strcmp(url, "/v1/namespaces") == 0)
 		return R_NAMESPACES;
+	if (strcmp(url, "/v1/dlq") == 0)
+		return R_DLQ;
+	if (strcmp(url, "/v1/dlq/redrive") == 0)
+		return R_DLQ_REDRIVE;
 	if (strncmp(url, "/v1/namespaces/", 15) == 0 && url[15] != '\0' &&
 	    strchr(url + 15, '/') == NULL) {
 		*id = url + 15;
@@ -572,6 +584,10 @@ dispatch(struct rq *rq, const char *url, const char *method)
 	case R_NAMESPACE_PAUSE:
 	case R_NAMESPACE_RESUME:
 		return api_pause_namespace(rq, id, r == R_NAMESPACE_PAUSE);
+	case R_DLQ:
+		return api_list_dlq(rq);
+	case R_DLQ_REDRIVE:
+		return api_redrive_dlq(rq);
 	default:
 		break;
 	}

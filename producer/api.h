@@ -11,6 +11,10 @@
  *   DELETE /v1/tasks/{id}
  *   POST   /v1/tasks/{id}/suspend|resume|run
  *   GET    /v1/stats                  counts by status and queue depth
+ *                                     (history=1: sampled over time,
+ *                                     api_history.h)
+ *   GET    /v1/dlq                    the dead-letter queue (api_dlq.c);
+ *   POST   /v1/dlq/redrive            moving it back, with a dry run
  *   GET    /v1/openapi.json           the OpenAPI document of all this
  *   GET    /healthz, /readyz          the probes (api_health.h): no key,
  *                                     no rate limit
@@ -28,6 +32,7 @@
 
 #include "api_auth.h"
 #include "api_health.h"
+#include "api_history.h"
 #include "api_keyring.h"
 #include "api_metrics.h"
 #include "base/err.h"
@@ -63,6 +68,8 @@ struct api_config {
 	struct api_keyring *keys;             /* NULL: no authentication */
 	struct api_metrics *metrics;          /* what is counted; NULL: none */
 	struct api_health *health;            /* /healthz and /readyz */
+	struct api_history *history;          /* GET /v1/stats?history=1;
+	                                         NULL: not sampled */
 	const struct api_origins *origins;    /* allowed CORS origins */
 	const struct rate *rate;              /* a key's, unless it has its
 	                                         own; a client address's

@@ -52,4 +52,10 @@ enum MHD_Result api_pause_namespace(struct rq *rq, const char *ns, bool pause);
  * as in the URL (checked here). */
 enum MHD_Result api_clear_namespace(struct rq *rq, const char *ns);
 
+/* GET /v1/dlq, the dead-letter queue's messages (api_dlq.c) */
+enum MHD_Result api_list_dlq(struct rq *rq);
+
+/* POST /v1/dlq/redrive, moving them back to the queue (api_dlq.c) */
+enum MHD_Result api_redrive_dlq(struct rq *rq);
+
 #endif /* TF_PRODUCER_API_HANDLERS_H */

@@ -1,10 +1,12 @@
 /*
  * api_stats.c - GET /v1/stats (api_handlers.h): the tasks counted by
- * status, and the depth of the queue and of its dead-letter queue.
+ * status, and the depth of the queue and of its dead-letter queue; with
+ * history=1 also their samples over time (api_history.h).
  */
 #include "api_handlers.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "aws/sqs.h"
 #include "base/alloc.h"
@@ -37,10 +39,10 @@ add_depth(struct tf_aws *aws, cJSON *o, const char *key, const char *url)
 enum MHD_Result
 api_get_stats(struct rq *rq)
 {
-	static const char *const allowed[] = { "ns", NULL };
+	static const char *const allowed[] = { "ns", "history", NULL };
 	struct cli *c = rq->srv->cfg.cli;
 	struct tf_manage_counts counts;
-	const char *ns;
+	const char *ns, *hist;
 	char *dlq_url = NULL, reason[800];
 	cJSON *o = NULL;
 	enum MHD_Result ret;
@@ -50,6 +52,17 @@ api_get_stats(struct rq *rq)
 		return ret;
 	if (!api_read_ns(rq, &ns, &ret))
 		return ret;
+	/* The samples are of every namespace together. */
+	hist = api_query(rq, "history");
+	if (hist != NULL && strcmp(hist, "1") != 0 && strcmp(hist, "true") != 0 &&
+	    strcmp(hist, "0") != 0 && strcmp(hist, "false") != 0)
+		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+		    "history: expected 1 or 0, got \"%.32s\"", hist);
+	if (hist != NULL && (hist[0] == '0' || hist[0] == 'f'))
+		hist = NULL;
+	if (hist != NULL && ns != NULL)
+		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+		    "history: kept for every namespace together; give no ns");
 	rc = tf_manage_count(c->ctx.aws, c->cfg.table, ns, &counts);
 	if (rc != TF_OK)
 		return api_aws_fail(rq, "counting the tasks", rc);
@@ -71,6 +84,11 @@ api_get_stats(struct rq *rq)
 			goto oom;
 		tf_log(TF_LOG_WARN, "api: stats: reading the queue: %s", reason);
 	}
+	if (hist != NULL && (rq->srv->cfg.history == NULL ?
+	    cJSON_AddNullToObject(o, "history") == NULL :
+	    !cJSON_AddItemToObject(o, "history",
+	    api_history_json(rq->srv->cfg.history))))
+		goto oom;
 	if ((!cJSON_HasObjectItem(o, "queue") &&
 	    cJSON_AddNullToObject(o, "queue") == NULL) ||
 	    (!cJSON_HasObjectItem(o, "dlq") &&

@@ -281,10 +281,17 @@ api_list_tasks(struct rq *rq)
 	if (!api_check_query(rq, allowed, &ret))
 		return ret;
 	q.ns = api_query(rq, "ns") ? api_query(rq, "ns") : TF_DEFAULT_NS;
-	if (!tf_task_ns_valid(q.ns))
+	/* ns=*: every namespace, for a key that may read them all. */
+	q.all_ns = strcmp(q.ns, "*") == 0;
+	if (q.all_ns && rq->key != NULL && !rq->key->all_ns)
+		return api_error(rq, MHD_HTTP_FORBIDDEN, "forbidden",
+		    "this API key may read only some namespaces: ns=* lists every "
+		    "namespace; give one of the key's");
+	if (!q.all_ns && !tf_task_ns_valid(q.ns))
 		return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
-		    "ns: must be 1 to %d of A-Z a-z 0-9 _ . -", TF_TASK_NS_MAX);
-	if (!api_ns_allowed(rq, q.ns, API_SCOPE_READ))
+		    "ns: must be 1 to %d of A-Z a-z 0-9 _ . -, or * for every "
+		    "namespace", TF_TASK_NS_MAX);
+	if (!q.all_ns && !api_ns_allowed(rq, q.ns, API_SCOPE_READ))
 		return api_error(rq, MHD_HTTP_FORBIDDEN, "forbidden",
 		    "this API key may not read namespace \"%s\"", q.ns);
 	if ((v = api_query(rq, "status")) != NULL) {

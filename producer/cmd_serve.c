@@ -84,13 +84,17 @@ serve_help(void)
 	    "TASKFLEET_API_PER_ADDRESS connections one client address may hold\n"
 	    "                          at once, 1 to %d (default %d; behind a\n"
 	    "                          proxy every client has its address)\n"
+	    "TASKFLEET_API_STATS_EVERY how often the task counts and queue depths\n"
+	    "                          are sampled for GET /v1/stats?history=1\n"
+	    "                          (the latest %d kept in memory; default\n"
+	    "                          " API_HISTORY_EVERY_DEFAULT ", at least 1s; off for none)\n"
 	    "TASKFLEET_API_DRAIN       after SIGTERM, how long /healthz and /readyz\n"
 	    "                          answer 503 while the API still serves, for\n"
 	    "                          a load balancer to stop sending (default 0,\n"
 	    "                          at most 5m; a second signal ends it)\n"
 	    "\n"
 	    "Exit: 0 stopped by a signal, 1 failed, 2 bad input.\n", serve_usage,
-	    API_MAX_CONNECTIONS, API_PER_ADDRESS_CONNECTIONS);
+	    API_MAX_CONNECTIONS, API_PER_ADDRESS_CONNECTIONS, API_HISTORY_SAMPLES);
 }
 
 /* The longest TASKFLEET_API_DRAIN: well within any stop timeout one sets. */
@@ -162,6 +166,7 @@ cmd_serve(struct cli *c, int argc, char **argv)
 	struct api_keyring *keys = NULL;
 	struct api_metrics *metrics = NULL;
 	struct api_health *health = NULL;
+	struct api_history *history = NULL;
 	struct api_metrics_server *msrv = NULL;
 	struct api_origins origins = { 0 };
 	struct tf_runner_set *runners = NULL;
@@ -172,7 +177,7 @@ cmd_serve(struct cli *c, int argc, char **argv)
 	sigset_t set;
 	bool no_auth = false;
 	long long per_address;
-	int64_t drain_ms = 0;
+	int64_t drain_ms = 0, stats_every_ms = 0;
 	int ch, sig, code = EXIT_USAGE;
 	enum tf_err rc;
 
@@ -244,6 +249,15 @@ cmd_serve(struct cli *c, int argc, char **argv)
 		    "5m, got \"%.32s\"", text);
 		goto out;
 	}
+	text = getenv("TASKFLEET_API_STATS_EVERY");
+	if (text == NULL || text[0] == '\0')
+		text = API_HISTORY_EVERY_DEFAULT;
+	if (strcmp(text, "off") != 0 && (tf_timefmt_parse_duration(text,
+	    &stats_every_ms, why, sizeof(why)) != TF_OK || stats_every_ms < 1000)) {
+		cli_usage_error(cmd, "TASKFLEET_API_STATS_EVERY: expected a duration "
+		    "of at least 1s, or off, got \"%.32s\"", text);
+		goto out;
+	}
 
 	code = EXIT_FAILED;
 	rc = tf_runner_set_load(c->cfg.runners, &runners, err, sizeof(err));
@@ -292,6 +306,16 @@ cmd_serve(struct cli *c, int argc, char **argv)
 	cfg.keys = keys;
 	cfg.metrics = metrics;
 	cfg.health = health;
+	cfg.history = NULL;
+	if (stats_every_ms > 0) {
+		history = api_history_new(c, stats_every_ms);
+		if (history == NULL || api_history_start(history) != TF_OK) {
+			fprintf(stderr, "%s: cannot start the thread that samples the "
+			    "stats\n", cmd);
+			goto out;
+		}
+		cfg.history = history;
+	}
 	cfg.origins = &origins;
 	cfg.rate = &rate;
 	cfg.auth_rate = &auth_rate;
@@ -343,6 +367,7 @@ cmd_serve(struct cli *c, int argc, char **argv)
 	api_server_stop(srv);
 	code = 0;
 out:
+	api_history_free(history);
 	api_origins_free(&origins);
 	api_keyring_free(keys);
 	api_health_free(health);

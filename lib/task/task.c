@@ -1460,36 +1460,46 @@ tf_task_list_page(struct tf_aws *aws, const char *table,
 	struct tf_ddb_query dq = { 0 };
 	const char *ns = q->ns ? q->ns : TF_DEFAULT_NS;
 	cJSON *out = NULL, *page = NULL, *it, *last = NULL, *key;
+	char filter[96];
 	enum tf_err rc = TF_ERR_INVALID;
 	int have = 0;
 
 	*items = NULL;
-	if (q->limit < 1 || q->limit > TF_TASK_LIST_MAX || !tf_task_ns_valid(ns) ||
+	if (q->limit < 1 || q->limit > TF_TASK_LIST_MAX ||
+	    (!q->all_ns && !tf_task_ns_valid(ns)) ||
 	    (q->has_from && q->has_to && q->from_ms > q->to_ms))
 		goto out;
-	if (q->has_from && q->has_to)
-		e.key_condition = "#ns = :ns AND #nr BETWEEN :from AND :to";
-	else if (q->has_from)
-		e.key_condition = "#ns = :ns AND #nr >= :from";
-	else if (q->has_to)
-		e.key_condition = "#ns = :ns AND #nr <= :to";
-	else
-		e.key_condition = "#ns = :ns";
-	/* DynamoDB refuses placeholders an expression does not use. */
-	if ((rc = tf_ddb_expr_name(&e, "#ns", "ns")) != TF_OK ||
-	    (rc = tf_ddb_expr_value_s(&e, ":ns", ns)) != TF_OK ||
-	    ((q->has_from || q->has_to) &&
-	    (rc = tf_ddb_expr_name(&e, "#nr", "next_run")) != TF_OK) ||
-	    (q->has_from && (rc = tf_ddb_expr_value_n(&e, ":from", q->from_ms)) != TF_OK) ||
-	    (q->has_to && (rc = tf_ddb_expr_value_n(&e, ":to", q->to_ms)) != TF_OK))
-		goto out;
-	if (q->has_status) {
-		e.filter = "#st = :st";
-		if ((rc = tf_ddb_expr_name(&e, "#st", "status")) != TF_OK ||
-		    (rc = tf_ddb_expr_value_s(&e, ":st",
-		    tf_task_status_name(q->status))) != TF_OK)
+	if (q->all_ns) {
+		/* A Scan: the window and the status are both filters. */
+		snprintf(filter, sizeof(filter), "%s%s%s",
+		    q->has_from && q->has_to ? "#nr BETWEEN :from AND :to" :
+		    q->has_from ? "#nr >= :from" : q->has_to ? "#nr <= :to" : "",
+		    (q->has_from || q->has_to) && q->has_status ? " AND " : "",
+		    q->has_status ? "#st = :st" : "");
+		e.filter = filter[0] != '\0' ? filter : NULL;
+	} else {
+		if (q->has_from && q->has_to)
+			e.key_condition = "#ns = :ns AND #nr BETWEEN :from AND :to";
+		else if (q->has_from)
+			e.key_condition = "#ns = :ns AND #nr >= :from";
+		else if (q->has_to)
+			e.key_condition = "#ns = :ns AND #nr <= :to";
+		else
+			e.key_condition = "#ns = :ns";
+		e.filter = q->has_status ? "#st = :st" : NULL;
+		if ((rc = tf_ddb_expr_name(&e, "#ns", "ns")) != TF_OK ||
+		    (rc = tf_ddb_expr_value_s(&e, ":ns", ns)) != TF_OK)
 			goto out;
 	}
+	/* DynamoDB refuses placeholders an expression does not use. */
+	if (((q->has_from || q->has_to) &&
+	    (rc = tf_ddb_expr_name(&e, "#nr", "next_run")) != TF_OK) ||
+	    (q->has_from && (rc = tf_ddb_expr_value_n(&e, ":from", q->from_ms)) != TF_OK) ||
+	    (q->has_to && (rc = tf_ddb_expr_value_n(&e, ":to", q->to_ms)) != TF_OK) ||
+	    (q->has_status && ((rc = tf_ddb_expr_name(&e, "#st", "status")) != TF_OK ||
+	    (rc = tf_ddb_expr_value_s(&e, ":st",
+	    tf_task_status_name(q->status))) != TF_OK)))
+		goto out;
 	dq.table = table;
 	dq.index = "by_ns";
 	dq.expr = &e;
@@ -1500,7 +1510,8 @@ tf_task_list_page(struct tf_aws *aws, const char *table,
 	if (out == NULL)
 		goto out;
 	do {
-		rc = tf_ddb_query_page(aws, &dq, cursor, &page);
+		rc = q->all_ns ? tf_ddb_scan_page(aws, &dq, cursor, &page) :
+		    tf_ddb_query_page(aws, &dq, cursor, &page);
 		if (rc != TF_OK)
 			goto out;
 		while (have < q->limit && (it = page->child) != NULL) {
@@ -1636,7 +1647,7 @@ tf_task_list_token_decode(const char *token, const char *ns, cJSON **cursor,
 		snprintf(errbuf, errlen, "not a paging token of this listing");
 		goto out;
 	}
-	if (strcmp(kns->child->valuestring, ns) != 0) {
+	if (strcmp(ns, "*") != 0 && strcmp(kns->child->valuestring, ns) != 0) {
 		snprintf(errbuf, errlen, "the token belongs to a listing of "
 		    "namespace \"%.64s\", not \"%.64s\"", kns->child->valuestring, ns);
 		goto out;

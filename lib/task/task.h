@@ -326,9 +326,11 @@ enum tf_err tf_task_delete(struct tf_aws *aws, const char *table,
 /* The most tasks one listing page returns. */
 #define TF_TASK_LIST_MAX 1000
 
-/* A listing of one namespace by schedule, on the by_ns index. */
+/* A listing of one namespace by schedule, on the by_ns index; or of every
+ * namespace (all_ns), a Scan of that index in no particular order. */
 struct tf_task_list_query {
 	const char *ns;           /* NULL: "default"; borrowed */
+	bool all_ns;              /* every namespace (ns and ascending unused) */
 	bool has_status;          /* filter on status */
 	enum tf_task_status status;
 	bool has_from, has_to;    /* a window on next_run ... */
@@ -356,7 +358,8 @@ enum tf_err tf_task_list_page(struct tf_aws *aws, const char *table,
 enum tf_err tf_task_list_token_encode(const cJSON *cursor, char **token);
 
 /* Reads a token made by tf_task_list_token_encode() back into a cursor for a
- * listing of namespace ns (NULL: "default"). TF_ERR_INVALID, with a one-line
+ * listing of namespace ns (NULL: "default"; "*": a listing of every
+ * namespace, whose tokens may stop in any). TF_ERR_INVALID, with a one-line
  * message in errbuf, for anything else, including a token from another
  * namespace's listing. *cursor: caller frees with cJSON_Delete(). */
 enum tf_err tf_task_list_token_decode(const char *token, const char *ns,

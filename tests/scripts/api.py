@@ -89,6 +89,8 @@ ROUTES = {
     "/v1/namespaces/{ns}": {"delete"},
     "/v1/namespaces/{ns}/pause": {"post"},
     "/v1/namespaces/{ns}/resume": {"post"},
+    "/v1/dlq": {"get"},
+    "/v1/dlq/redrive": {"post"},
     "/v1/openapi.json": {"get"},
     "/healthz": {"get"},
     "/readyz": {"get"},
