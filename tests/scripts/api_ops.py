@@ -97,7 +97,7 @@ def dlq_checks(api, keys, env, sqs, dlq_url, ids):
           "%s %s" % (st, d))
     wait_for(lambda: dlq_depth(sqs, dlq_url) == 5, 20)
     st, _, d = api.req("GET", "/v1/dlq", key=ka)
-    got = sorted(m.get("task_id") for m in (d or {}).get("messages", []))
+    got = sorted((str(m.get("task_id")) for m in (d or {}).get("messages", [])))
     check("dlq-list-limited-key-sees-its-own", st == 200 and got == sorted(ids["teamA"])
           and d.get("depth") is None and all(m.get("ns") == "teamA" for m in d["messages"]),
           "%s %s" % (st, d))
@@ -132,7 +132,7 @@ def dlq_checks(api, keys, env, sqs, dlq_url, ids):
           "read key %s, no key %s" % (st1, st2))
     wait_for(lambda: dlq_depth(sqs, dlq_url) == 5, 20)
     st, _, d = api.req("POST", "/v1/dlq/redrive?dry_run=true", key=ka)
-    seen = sorted(m.get("task_id") for m in (d or {}).get("messages", []))
+    seen = sorted(str(m.get("task_id")) for m in (d or {}).get("messages", []))
     check("redrive-limited-key-dry-run", st == 200 and d.get("would_move") == 2 and seen == sorted(ids["teamA"])
           and d.get("skipped") == 0 and d.get("other_task") == 0, "%s %s" % (st, d))
     wait_for(lambda: dlq_depth(sqs, dlq_url) == 5, 20)
