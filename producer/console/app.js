@@ -1,6 +1,7 @@
 // app.js - the taskfleet web console: a task list, a task page, a form
-// for HTTP tasks and an operations page (stats, the namespaces, the due
-// tasks, clearing a namespace), over this server's /v1 API. Plain JavaScript, no build
+// for HTTP tasks, an operations page (stats and their history, the
+// namespaces, the due tasks, clearing a namespace) and the dead-letter
+// queue's page (listing, redriving), over this server's /v1 API. Plain JavaScript, no build
 // step, no framework, nothing loaded from elsewhere (the server's
 // Content-Security-Policy allows only its own files). The page is built
 // with DOM calls, never innerHTML, so task data is only ever text.
@@ -217,6 +218,7 @@ function route() {
   if (path.startsWith("/task/")) taskPage(decodeURIComponent(path.slice(6)));
   else if (path === "/new") newTaskPage();
   else if (path === "/ops") opsPage(query);
+  else if (path === "/dlq") dlqPage();
   else listPage(query);
 }
 
@@ -742,6 +744,7 @@ function opsPage(query) {
   const spaces = h("tbody");
   const due = h("tbody");
   const dueInfo = h("p", { class: "muted", id: "dueinfo" });
+  const history = historyBox(ns, gen);
 
   // Clearing: the namespace typed twice, then a question (as `taskfleet
   // clear` asks); the API checks the name again (confirm).
@@ -780,6 +783,7 @@ function opsPage(query) {
     h("h2", {}, ns ? `Tasks in ${ns}` : "Tasks in every namespace"),
     h("table", { class: "stats", id: "counts" },
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Tasks"))), counts),
+    history.el,
     h("h2", {}, "Queues"),
     h("table", { class: "stats", id: "queues" },
       h("thead", {}, h("tr", {}, ["Queue", "Visible", "In flight", "Delayed"].map((c) => h("th", { scope: "col" }, c)))), queues),
@@ -856,12 +860,208 @@ function opsPage(query) {
 
   function load() {
     loadStats();
+    history.load();
     loadNamespaces();
     loadDue();
   }
   live.addEventListener("change", () => (live.checked ? every(load) : stopRefresh()));
   load();
   every(load);
+}
+
+// --- operations: the stats over time ------------------------------------------------
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+// The series drawn: a label, how to read it from a sample, a class for its
+// colour (style.css).
+const HISTORY_SERIES = [
+  ["Pending", (s) => s.tasks.PENDING, "ln-pending"],
+  ["Processing", (s) => s.tasks.PROCESSING, "ln-processing"],
+  ["Failed", (s) => s.tasks.FAILED, "ln-failed"],
+  ["Queue (visible)", (s) => (s.queue ? s.queue.visible : null), "ln-queue"],
+  // Visible and in flight: a listing holds its messages in flight.
+  ["Dead-letter queue", (s) => (s.dlq ? s.dlq.visible + s.dlq.in_flight : null), "ln-dlq"],
+];
+
+// svg("line", {x1: 0, ...}): an SVG element (attributes only: the
+// Content-Security-Policy allows no inline style).
+function svg(tag, attrs, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs || {})) el.setAttribute(k, String(v));
+  for (const c of children) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return el;
+}
+
+// The chart of samples ({t, tasks, queue, dlq}, oldest first) as an inline
+// SVG: one line per series on a shared count axis, time across.
+function historyChart(samples) {
+  const W = 640, H = 200, L = 44, R = 8, T = 10, B = 24;
+  const t0 = samples[0].t, t1 = Math.max(samples[samples.length - 1].t, t0 + 1);
+  let max = 1;
+  for (const s of samples)
+    for (const [, get] of HISTORY_SERIES) max = Math.max(max, get(s) || 0);
+  const x = (t) => L + ((t - t0) / (t1 - t0)) * (W - L - R);
+  const y = (v) => T + (1 - v / max) * (H - T - B);
+  const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", id: "historychart", role: "img",
+    "aria-label": `Tasks and queue depth over the last ${Math.round((t1 - t0) / 60000)} minutes` });
+  chart.append(svg("line", { x1: L, y1: y(0), x2: W - R, y2: y(0), class: "axis" }),
+    svg("line", { x1: L, y1: T, x2: L, y2: y(0), class: "axis" }),
+    svg("text", { x: L - 4, y: T + 4, "text-anchor": "end", class: "tick" }, max),
+    svg("text", { x: L - 4, y: y(0), "text-anchor": "end", class: "tick" }, 0),
+    svg("text", { x: L, y: H - 6, class: "tick" }, new Date(t0).toLocaleTimeString()),
+    svg("text", { x: W - R, y: H - 6, "text-anchor": "end", class: "tick" }, new Date(t1).toLocaleTimeString()));
+  for (const [label, get, cls] of HISTORY_SERIES) {
+    const pts = samples.filter((s) => get(s) !== null && get(s) !== undefined)
+      .map((s) => `${x(s.t).toFixed(1)},${y(get(s)).toFixed(1)}`);
+    if (pts.length) chart.append(svg("polyline", { points: pts.join(" "), class: `ln ${cls}`, "data-series": label }));
+  }
+  return chart;
+}
+
+// The "Over time" section of the operations page: GET /v1/stats?history=1
+// drawn as a chart, with a legend of each series' latest value. Only for
+// every namespace (the samples are of the whole table). -> {el, load()}.
+function historyBox(ns, gen) {
+  const body = h("div", { id: "history" });
+  const info = h("p", { class: "muted", id: "historyinfo" });
+  const el = h("section", {}, h("h2", {}, "Over time"), body, info);
+  async function load() {
+    if (ns) {
+      info.textContent = "The history is kept for every namespace together: clear the namespace to see it.";
+      return;
+    }
+    let d;
+    try {
+      d = await api("GET", "/v1/stats?history=1");
+    } catch (e) {
+      if (gen !== generation) return;
+      info.textContent = `Could not read the history: ${e.message}`;
+      return;
+    }
+    if (gen !== generation) return;
+    const hist = d.history;
+    if (!hist) {
+      body.replaceChildren();
+      info.textContent = "This server does not sample the stats (TASKFLEET_API_STATS_EVERY=off).";
+      return;
+    }
+    const samples = hist.samples;
+    if (samples.length < 2) {
+      info.textContent = `Sampled every ${Math.round(hist.every_ms / 1000)} s: the chart appears after two samples.`;
+      return;
+    }
+    const last = samples[samples.length - 1];
+    body.replaceChildren(historyChart(samples),
+      h("ul", { class: "legend", id: "historylegend" }, HISTORY_SERIES.map(([label, get, cls]) =>
+        h("li", { "data-series": label }, h("span", { class: `swatch ${cls}` }), `${label}: `,
+          h("strong", {}, get(last) === null ? "unknown" : String(get(last)))))));
+    info.textContent = `${samples.length} samples, every ${Math.round(hist.every_ms / 1000)} s, kept in the server's memory`;
+  }
+  return { el, load };
+}
+
+// --- the dead-letter queue -----------------------------------------------------------
+
+// What a message's verdict means, for people (as `taskfleet dlq list`).
+const DLQ_VERDICTS = {
+  live: "its task waits for it: redrive it",
+  stale: "the task moved on: the consumer would drop it",
+  finished: "the task is finished: redriven, it is dropped",
+  suspended: "the task is suspended: redriven, it is dropped",
+  missing: "no such task",
+  not_a_task: "the item is not a task",
+  malformed: "malformed body",
+  unknown: "the table could not be read",
+};
+
+function dlqPage() {
+  const gen = generation;
+  const list = h("tbody");
+  const info = h("p", { class: "muted", id: "dlqinfo" });
+  const result = h("div", { id: "redriveresult", hidden: true });
+  const malformed = h("input", { type: "checkbox", id: "includemalformed" });
+
+  // Redrives what params choose (all, one message, one task); a dry run
+  // shows what would move, a real one asks first.
+  async function redrive(params, dryRun, what) {
+    if (!dryRun && !await confirmDialog("Redrive", `Move ${what} back to the task queue? The consumer runs a live message's task and drops a stale one.`, "Redrive", false)) return;
+    const q = new URLSearchParams(params);
+    if (dryRun) q.set("dry_run", "true");
+    if (malformed.checked && !params.task) q.set("include_malformed", "true");
+    let r;
+    try {
+      r = await api("POST", `/v1/dlq/redrive?${q}`);
+    } catch (e) {
+      toast(`Redrive failed: ${e.message}`, true);
+      return;
+    }
+    if (gen !== generation) return;
+    const n = dryRun ? r.would_move : r.moved;
+    result.replaceChildren(
+      h("h2", {}, dryRun ? "Dry run: nothing was moved" : "Redriven"),
+      h("p", { id: "redrivesummary" }, `${dryRun ? "Would move" : "Moved"} ${n} message${n === 1 ? "" : "s"}`,
+        r.skipped ? `; ${r.skipped} malformed left` : "", r.failed ? `; ${r.failed} failed` : "",
+        r.limit_reached ? "; stopped at the limit: run it again" : ""),
+      h("ul", { id: "redrivelist" }, r.messages.map((m) => h("li", { "data-action": m.action },
+        `${m.action.replace("_", " ")}: `, h("code", {}, m.message_id), m.task_id ? ` task ${m.task_id}` : "",
+        m.error ? ` (${m.error})` : ""))));
+    result.hidden = false;
+    if (!dryRun) {
+      toast(`Moved ${n} message${n === 1 ? "" : "s"} to the task queue`);
+      load();
+    }
+  }
+
+  main.append(
+    h("div", { class: "heading" }, h("h1", {}, "Dead-letter queue"),
+      h("button", { type: "button", id: "dlqreload", onclick: () => load() }, "Reload")),
+    h("p", { class: "muted" }, "Messages that failed to be processed too often. Listing holds each one hidden for a moment and makes it visible again; ",
+      "each listing counts as one more receive. Redriving sends a message back to the task queue unchanged; the consumer then decides from the task's item."),
+    h("div", { class: "filters", id: "dlqactions" },
+      h("button", { type: "button", id: "dryrunall", onclick: () => redrive({}, true, "every message") }, "Dry run: redrive all"),
+      h("button", { type: "button", id: "redriveall", class: "primary", onclick: () => redrive({}, false, "every message") }, "Redrive all"),
+      h("label", { class: "check" }, malformed, " Malformed bodies too")),
+    h("table", { class: "tasks", id: "dlqlist" },
+      h("thead", {}, h("tr", {}, ["Message", "Task", "Namespace", "Reason", "Receives", "Sent", ""].map((c) => h("th", { scope: "col" }, c)))),
+      list),
+    info, result);
+
+  async function load() {
+    let d;
+    info.className = "muted";
+    info.textContent = "Reading the dead-letter queue…";
+    try {
+      d = await api("GET", "/v1/dlq?limit=100");
+    } catch (e) {
+      if (gen !== generation) return;
+      info.textContent = `Could not read the dead-letter queue: ${e.message}`;
+      info.className = "error";
+      return;
+    }
+    if (gen !== generation) return;
+    list.replaceChildren(...d.messages.map((m) => h("tr", { "data-message": m.message_id },
+      h("td", { "data-label": "Message", class: "id" }, h("code", {}, m.message_id)),
+      h("td", { "data-label": "Task", class: "id" }, m.task_id
+        ? h("a", { href: `#/task/${encodeURIComponent(m.task_id)}` }, m.task_id) : h("span", { class: "muted" }, "—")),
+      h("td", { "data-label": "Namespace" }, m.ns || h("span", { class: "muted" }, "—")),
+      h("td", { "data-label": "Reason", class: `verdict-${m.verdict}` },
+        m.status ? `${m.status} gen ${m.task_gen}: ` : "", DLQ_VERDICTS[m.verdict] || m.verdict,
+        m.malformed ? h("div", { class: "muted" }, `${m.error}: ${m.excerpt}`) : ""),
+      h("td", { class: "num", "data-label": "Receives" }, m.receive_count === null ? "?" : String(m.receive_count)),
+      h("td", { "data-label": "Sent" }, m.sent ? timeEl(m.sent) : "?"),
+      h("td", { "data-label": "" },
+        h("button", { type: "button", class: "link", "data-do": "dryrun", onclick: () => redrive({ message_id: m.message_id }, true, "this message") }, "Dry run"),
+        " ",
+        h("button", { type: "button", "data-do": "redrive", onclick: () => redrive({ message_id: m.message_id }, false, "this message") }, "Redrive")))));
+    info.textContent = d.messages.length
+      ? `${d.messages.length} message${d.messages.length === 1 ? "" : "s"}${d.limit_reached ? " (the first 100)" : ""}${d.depth !== null ? `; the queue reported ${d.depth}` : ""}`
+      : "The dead-letter queue is empty.";
+    if (d.warning) {
+      info.className = "error";
+      info.textContent += ` (${d.warning})`;
+    }
+  }
+  load();
 }
 
 // --- start ------------------------------------------------------------------------
