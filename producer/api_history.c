@@ -7,12 +7,12 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
-#include <time.h>
 
 #include "aws/sqs.h"
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/ticker.h"
 #include "task/dlq.h"
 #include "task/task.h"
 #include "task/task_manage.h"
@@ -31,31 +31,22 @@ struct api_history {
 	int64_t every_ms;
 	char *dlq_url;                    /* owned; found at the first sample;
 	                                     only the thread touches it */
-	pthread_mutex_t lock;             /* guards ring, n, head, stopping */
-	pthread_cond_t wake;              /* signalled to stop the thread */
+	pthread_mutex_t lock;             /* guards ring, n, head */
 	struct sample ring[API_HISTORY_SAMPLES];
 	size_t n, head;                   /* samples held; the next slot */
-	bool stopping, running;
-	pthread_t thread;
+	struct tf_ticker ticker;          /* the sampling thread, once started */
 };
 
 struct api_history *
 api_history_new(struct cli *c, int64_t every_ms)
 {
 	struct api_history *h = tf_calloc(1, sizeof(*h));
-	pthread_condattr_t ca;
 
 	if (h == NULL)
 		return NULL;
 	h->c = c;
 	h->every_ms = every_ms;
 	pthread_mutex_init(&h->lock, NULL);
-	/* The waits are on the monotonic clock: a clock step moves no
-	 * sample. */
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&h->wake, &ca);
-	pthread_condattr_destroy(&ca);
 	return h;
 }
 
@@ -90,50 +81,27 @@ take(struct api_history *h, struct sample *s)
 	return true;
 }
 
-/* The sampling thread: a sample now, then every every_ms until stopping. */
-static void *
-sampler(void *arg)
+/* One sample into the ring (tf_ticker: now, then every every_ms). */
+static void
+sample_tick(void *arg)
 {
 	struct api_history *h = arg;
-	struct timespec until;
 	struct sample s;
-	bool stop;
 
-	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += (time_t)(h->every_ms / 1000);
-		until.tv_nsec += (long)(h->every_ms % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		if (take(h, &s)) {
-			pthread_mutex_lock(&h->lock);
-			h->ring[h->head] = s;
-			h->head = (h->head + 1) % API_HISTORY_SAMPLES;
-			if (h->n < API_HISTORY_SAMPLES)
-				h->n++;
-			pthread_mutex_unlock(&h->lock);
-		}
-		pthread_mutex_lock(&h->lock);
-		while (!h->stopping && pthread_cond_timedwait(&h->wake, &h->lock,
-		    &until) == 0)
-			;
-		stop = h->stopping;
-		pthread_mutex_unlock(&h->lock);
-		if (stop)
-			break;
-	}
-	return NULL;
+	if (!take(h, &s))
+		return;
+	pthread_mutex_lock(&h->lock);
+	h->ring[h->head] = s;
+	h->head = (h->head + 1) % API_HISTORY_SAMPLES;
+	if (h->n < API_HISTORY_SAMPLES)
+		h->n++;
+	pthread_mutex_unlock(&h->lock);
 }
 
 enum tf_err
 api_history_start(struct api_history *h)
 {
-	if (pthread_create(&h->thread, NULL, sampler, h) != 0)
-		return TF_ERR_NOMEM;
-	h->running = true;
-	return TF_OK;
+	return tf_ticker_start(&h->ticker, h->every_ms, true, sample_tick, h);
 }
 
 void
@@ -141,15 +109,8 @@ api_history_free(struct api_history *h)
 {
 	if (h == NULL)
 		return;
-	if (h->running) {
-		pthread_mutex_lock(&h->lock);
-		h->stopping = true;
-		pthread_cond_signal(&h->wake);
-		pthread_mutex_unlock(&h->lock);
-		pthread_join(h->thread, NULL);
-	}
+	tf_ticker_stop(&h->ticker);
 	pthread_mutex_destroy(&h->lock);
-	pthread_cond_destroy(&h->wake);
 	tf_free(h->dlq_url);
 	tf_free(h);
 }

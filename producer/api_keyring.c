@@ -6,12 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "api_metrics.h"
 #include "aws/secrets.h"
 #include "base/alloc.h"
 #include "base/log.h"
+#include "base/ticker.h"
 #include "time/timefmt.h"
 
 /* The shortest TASKFLEET_API_KEYS_REFRESH: AWS is not asked more often. */
@@ -29,12 +29,9 @@ struct api_keyring {
 	struct tf_aws *aws;           /* borrowed */
 	struct api_metrics *m;        /* borrowed; may be NULL */
 	int64_t refresh_ms;
-	pthread_mutex_t lock;         /* guards cur, every refs, stopping */
-	pthread_cond_t wake;          /* signalled to stop the thread */
+	pthread_mutex_t lock;         /* guards cur, every refs */
 	struct api_keyset *cur;       /* the keys new requests get */
-	bool stopping;
-	bool running;                 /* the reload thread runs */
-	pthread_t thread;
+	struct tf_ticker ticker;      /* the reload thread, when started */
 };
 
 /* The variable that names the source. */
@@ -164,7 +161,6 @@ api_keyring_open(struct tf_aws *aws, struct api_metrics *m,
 	if (r == NULL)
 		goto nomem;
 	pthread_mutex_init(&r->lock, NULL);
-	pthread_cond_init(&r->wake, NULL);
 	r->source = (enum api_keys_source)found;
 	r->aws = aws;
 	r->m = m;
@@ -218,58 +214,24 @@ api_keyring_reload(struct api_keyring *r, char *err, size_t errlen)
 	return rc;
 }
 
-/* The reload thread: every refresh_ms until stopping. */
-static void *
-reloader(void *arg)
+/* The reload: every refresh_ms (tf_ticker). */
+static void
+reload_tick(void *arg)
 {
 	struct api_keyring *r = arg;
-	struct timespec until;
 	char err[600];
-	bool stop;
 
-	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += (time_t)(r->refresh_ms / 1000);
-		until.tv_nsec += (long)(r->refresh_ms % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		pthread_mutex_lock(&r->lock);
-		while (!r->stopping && pthread_cond_timedwait(&r->wake, &r->lock,
-		    &until) == 0)
-			;
-		stop = r->stopping;
-		pthread_mutex_unlock(&r->lock);
-		if (stop)
-			break;
-		if (api_keyring_reload(r, err, sizeof(err)) != TF_OK)
-			tf_log(TF_LOG_WARN, "api: reloading the API keys: %s; the keys "
-			    "before stay", err);
-	}
-	return NULL;
+	if (api_keyring_reload(r, err, sizeof(err)) != TF_OK)
+		tf_log(TF_LOG_WARN, "api: reloading the API keys: %s; the keys "
+		    "before stay", err);
 }
 
 enum tf_err
 api_keyring_start(struct api_keyring *r)
 {
-	pthread_condattr_t ca;
-	int e;
-
 	if (r == NULL || r->source == API_KEYS_ENV)
 		return TF_OK;
-	/* The waits are on the monotonic clock: a clock step moves no
-	 * reload. */
-	pthread_cond_destroy(&r->wake);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&r->wake, &ca);
-	pthread_condattr_destroy(&ca);
-	e = pthread_create(&r->thread, NULL, reloader, r);
-	if (e != 0)
-		return TF_ERR_NOMEM;
-	r->running = true;
-	return TF_OK;
+	return tf_ticker_start(&r->ticker, r->refresh_ms, false, reload_tick, r);
 }
 
 void
@@ -277,18 +239,11 @@ api_keyring_free(struct api_keyring *r)
 {
 	if (r == NULL)
 		return;
-	if (r->running) {
-		pthread_mutex_lock(&r->lock);
-		r->stopping = true;
-		pthread_cond_signal(&r->wake);
-		pthread_mutex_unlock(&r->lock);
-		pthread_join(r->thread, NULL);
-	}
+	tf_ticker_stop(&r->ticker);
 	pthread_mutex_lock(&r->lock);
 	set_unref(r->cur);
 	pthread_mutex_unlock(&r->lock);
 	pthread_mutex_destroy(&r->lock);
-	pthread_cond_destroy(&r->wake);
 	tf_free(r->name);
 	tf_free(r);
 }

@@ -841,7 +841,9 @@ def main():
         if f.endswith(".js"):
             with open(os.path.join(CONSOLE, f)) as fh:
                 for i, line in enumerate(fh, 1):
-                    # Only a placeholder of the form may show a URL.
+                    # Only a placeholder of the form may show a URL; the
+                    # SVG namespace's name is a name, never loaded.
+                    line = line.replace('"http://www.w3.org/2000/svg"', "")
                     if "://" in line and "placeholder" not in line:
                         ext.append("%s:%d" % (f, i))
     check("console-js-local-only", not ext, ext)
