@@ -27,7 +27,8 @@
 #define LIST_MAX      1000
 #define REDRIVE_DEFAULT 1000
 #define REDRIVE_MAX   10000
-/* The most messages one request receives to find a limited key's own. */
+/* The most messages one request receives (and holds): to find a limited
+ * key's own, or a task's or a message among them. */
 #define SCAN_MAX      10000
 
 /* What the visible callback needs. */
@@ -233,6 +234,8 @@ api_redrive_dlq(struct rq *rq)
 	}
 	if (!open_dlq(rq, &run, &ret))
 		goto out;
+	/* A request holds what it receives: at most SCAN_MAX. */
+	o.max_held = SCAN_MAX;
 	if (!every_ns(rq)) {
 		o.visible = visible;
 		o.cls = &s;

@@ -486,9 +486,15 @@ tf_dlq_redrive(struct tf_dlq_run *r, const struct tf_dlq_redrive_opts *o,
 
 	memset(res, 0, sizeof(*res));
 	while (!stopped(r) && (o->limit == 0 || moving < o->limit)) {
+		if (o->max_held > 0 && r->n >= o->max_held) {
+			res->at_limit = true;
+			break;
+		}
 		want = TF_SQS_MAX_BATCH;
 		if (o->limit > 0 && o->limit - moving < want)
 			want = (int)(o->limit - moving);
+		if (o->max_held > 0 && o->max_held - r->n < (size_t)want)
+			want = (int)(o->max_held - r->n);
 		from = r->n;
 		rc = receive_more(r, want, &fresh);
 		if (rc != TF_OK) {
@@ -505,7 +511,7 @@ tf_dlq_redrive(struct tf_dlq_run *r, const struct tf_dlq_redrive_opts *o,
 		if (o->message_id != NULL && moving > 0)
 			break;
 	}
-	res->at_limit = o->limit > 0 && moving >= o->limit;
+	res->at_limit = res->at_limit || (o->limit > 0 && moving >= o->limit);
 	res->left = tf_dlq_release(r);
 	for (i = 0; i < r->n; i++)
 		res->count[r->v[i].act]++;

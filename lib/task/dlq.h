@@ -138,6 +138,8 @@ cJSON *tf_dlq_msg_json(const struct tf_dlq_msg *d);
 /* What to redrive. */
 struct tf_dlq_redrive_opts {
 	long long limit;             /* move at most this many; 0: all */
+	size_t max_held;             /* receive at most this many (the rest
+	                                unseen, at_limit set); 0: no bound */
 	const char *task;            /* only this task's messages; NULL: any */
 	const char *message_id;      /* only this message; NULL: any */
 	bool dry_run;                /* decide, send and delete nothing */
@@ -149,7 +151,7 @@ struct tf_dlq_redrive_opts {
 /* What a redrive did: how many messages ended in each action. */
 struct tf_dlq_redrive_result {
 	size_t count[TF_DLQ__ACTIONS];
-	bool at_limit;               /* stopped at o->limit */
+	bool at_limit;               /* stopped at o->limit or o->max_held */
 	size_t left;                 /* messages still hidden at the end (their
 	                                release failed: r->release_reason) */
 };
