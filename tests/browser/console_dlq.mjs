@@ -19,35 +19,19 @@
 //
 // Prints "PASS browser/NAME" or "FAIL browser/NAME: why"; exits 1 on any
 // failure.
-import { mkdirSync } from "node:fs";
-import { check, fail, failed, launch, shooter } from "./harness.mjs";
+import { apiClient, check, consoleEnv, fail, failed, launch, shooter, tableRows } from "./harness.mjs";
 
-const env = process.env;
+const env = consoleEnv(["CONSOLE_URL", "API_KEY", "LIVE_A", "LIVE_B", "GONE_ID", "SHOT_DIR"]);
 const base = env.CONSOLE_URL;
 const shots = env.SHOT_DIR;
-for (const k of ["CONSOLE_URL", "API_KEY", "LIVE_A", "LIVE_B", "GONE_ID", "SHOT_DIR"]) {
-  if (!env[k]) {
-    console.log(`FAIL browser/environment: ${k} is not set`);
-    process.exit(1);
-  }
-}
-if (!/^http:\/\/127\.0\.0\.1:\d+$/.test(base)) {
-  console.log("FAIL browser/environment: CONSOLE_URL must be on 127.0.0.1");
-  process.exit(1);
-}
 const liveA = env.LIVE_A.split(","), liveB = env.LIVE_B.split(",");
-mkdirSync(shots, { recursive: true });
 
 const { page, foreign, pageErrors, close } = await launch(base, env.CHROMIUM || "/usr/bin/chromium");
 const shot = shooter(page, shots);
-
-// The API itself, from here (not the page). Not /v1/dlq while the page
-// lists: a listing hides the messages it holds from another.
-async function api(method, path) {
-  const r = await fetch(`${base}${path}`, { method, headers: { Authorization: `Bearer ${env.API_KEY}` } });
-  return r.json();
-}
-const rows = (sel) => page.$$eval(sel, (trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent.trim())));
+// The API from here, not the page. Not /v1/dlq while the page lists: a
+// listing hides the messages it holds from another.
+const api = apiClient(base, env.API_KEY);
+const rows = (sel) => tableRows(page, sel);
 // The dead-letter queue's visible messages once the count is want (polled:
 // a listing's messages come back when it ends); the last count seen.
 async function dlqVisible(want) {

@@ -20,34 +20,17 @@
 //
 // Prints "PASS browser/NAME" or "FAIL browser/NAME: why"; exits 1 on any
 // failure.
-import { mkdirSync } from "node:fs";
-import { check, fail, failed, launch, shooter } from "./harness.mjs";
+import { apiClient, check, consoleEnv, fail, failed, launch, shooter, tableRows } from "./harness.mjs";
 
-const env = process.env;
+const env = consoleEnv(["CONSOLE_URL", "API_KEY", "DUE_A", "DUE_B", "LATER_ID", "DLQ_DEPTH", "SHOT_DIR"]);
 const base = env.CONSOLE_URL;
 const shots = env.SHOT_DIR;
-for (const k of ["CONSOLE_URL", "API_KEY", "DUE_A", "DUE_B", "LATER_ID", "DLQ_DEPTH", "SHOT_DIR"]) {
-  if (!env[k]) {
-    console.log(`FAIL browser/environment: ${k} is not set`);
-    process.exit(1);
-  }
-}
-if (!/^http:\/\/127\.0\.0\.1:\d+$/.test(base)) {
-  console.log("FAIL browser/environment: CONSOLE_URL must be on 127.0.0.1");
-  process.exit(1);
-}
 const dueA = env.DUE_A.split(","), dueB = env.DUE_B.split(",");
-mkdirSync(shots, { recursive: true });
 
 const { page, foreign, pageErrors, close } = await launch(base, env.CHROMIUM || "/usr/bin/chromium");
 const shot = shooter(page, shots);
-
-// The API itself, from here (not the page), to compare with what it shows.
-async function api(method, path) {
-  const r = await fetch(`${base}${path}`, { method, headers: { Authorization: `Bearer ${env.API_KEY}` } });
-  return r.json();
-}
-const rows = (sel) => page.$$eval(sel, (trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent.trim())));
+const api = apiClient(base, env.API_KEY);
+const rows = (sel) => tableRows(page, sel);
 const dueIds = async () => (await rows("#duelist tbody tr")).map((r) => r[0]);
 
 try {

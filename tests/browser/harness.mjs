@@ -1,15 +1,48 @@
 // harness.mjs - what the console's browser tests share (console.mjs,
-// console_ops.mjs): PASS/FAIL lines, screenshots checked as PNGs that show
-// something, and Debian's Chromium launched headless on a fresh profile with
-// every request that leaves the console's server and every script error
-// recorded.
+// console_ops.mjs, console_dlq.mjs): PASS/FAIL lines, screenshots checked as
+// PNGs that show something, Debian's Chromium launched headless on a fresh
+// profile with every request that leaves the console's server and every
+// script error recorded, and the environment, API calls and table rows of
+// the operations tests.
 import { chromium } from "playwright-core";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inflateSync } from "node:zlib";
 
 let failedAny = false;
+
+// consoleEnv(names) -> process.env, once each of names (CONSOLE_URL and
+// SHOT_DIR among them) is set and CONSOLE_URL is on 127.0.0.1; SHOT_DIR is
+// made. Prints FAIL browser/environment and exits 1 otherwise.
+export function consoleEnv(names) {
+  const env = process.env;
+  for (const k of names) {
+    if (!env[k]) {
+      console.log(`FAIL browser/environment: ${k} is not set`);
+      process.exit(1);
+    }
+  }
+  if (!/^http:\/\/127\.0\.0\.1:\d+$/.test(env.CONSOLE_URL)) {
+    console.log("FAIL browser/environment: CONSOLE_URL must be on 127.0.0.1");
+    process.exit(1);
+  }
+  mkdirSync(env.SHOT_DIR, { recursive: true });
+  return env;
+}
+
+// apiClient(base, key) -> api(method, path): the API called by the test
+// itself (not the page), resolving with the reply's JSON, to compare with
+// what the page shows.
+export function apiClient(base, key) {
+  return async (method, path) =>
+    (await fetch(`${base}${path}`, { method, headers: { Authorization: `Bearer ${key}` } })).json();
+}
+
+// tableRows(page, sel) -> the text of each cell of each row sel matches.
+export function tableRows(page, sel) {
+  return page.$$eval(sel, (trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent.trim())));
+}
 
 // True once any check failed.
 export function failed() {
