@@ -786,7 +786,7 @@ function opsPage(query) {
     statsInfo,
     h("h2", {}, "Namespaces"),
     h("table", { class: "stats", id: "namespaces" },
-      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Namespace"), h("th", { scope: "col" }, "Tasks"))), spaces),
+      h("thead", {}, h("tr", {}, ["Namespace", "Tasks", "State", ""].map((c) => h("th", { scope: "col" }, c)))), spaces),
     h("h2", {}, "Due now (dry run)"),
     h("p", { class: "muted" }, "PENDING tasks whose next run has come, the most overdue first; nothing is changed. ",
       "Message: sent (the queue has it), none (the sweeper sends one), lost (sent too long ago: the sweeper sends it again)."),
@@ -851,7 +851,35 @@ function opsPage(query) {
     if (gen !== generation) return;
     spaces.replaceChildren(...d.namespaces.map((n) => h("tr", { "data-ns": n.ns },
       h("th", { scope: "row" }, h("a", { href: `#/tasks?${new URLSearchParams({ ns: n.ns })}` }, n.ns)),
-      h("td", { class: "num", "data-label": "Tasks" }, String(n.tasks)))));
+      h("td", { class: "num", "data-label": "Tasks" }, String(n.tasks)),
+      h("td", { "data-label": "State" }, n.paused ? statusBadge("PAUSED") : h("span", { class: "muted" }, "running")),
+      h("td", {}, pauseButton(n)))));
+  }
+
+  // Pausing a namespace (POST /v1/namespaces/{ns}/pause, as `taskfleet
+  // pause --ns`): nothing of it starts until it is resumed; resuming runs
+  // each task the pause held, a recurring one its missed occurrence once.
+  // The server answers once every consumer follows (about 2 s).
+  function pauseButton(n) {
+    const verb = n.paused ? "resume" : "pause";
+    const b = h("button", { type: "button", class: n.paused ? "" : "danger", "data-action": verb },
+      n.paused ? "Resume" : "Pause");
+    b.addEventListener("click", async () => {
+      const question = n.paused
+        ? `Resume namespace "${n.ns}"? Every task the pause held runs once now, then on its schedule.`
+        : `Pause namespace "${n.ns}"? None of its tasks starts until it is resumed; runs in progress finish.`;
+      if (!await confirmDialog(n.paused ? "Resume a namespace" : "Pause a namespace", question,
+        n.paused ? "Resume" : "Pause", !n.paused)) return;
+      b.disabled = true;
+      try {
+        const r = await api("POST", `/v1/namespaces/${encodeURIComponent(n.ns)}/${verb}`, {});
+        toast(r.paused ? `Paused ${r.ns}` : `Resumed ${r.ns}: ${r.resumed} task${r.resumed === 1 ? "" : "s"} released`);
+      } catch (e) {
+        toast(e.message, true);
+      }
+      loadNamespaces();
+    });
+    return b;
   }
 
   function load() {
