@@ -617,7 +617,11 @@ function targetFieldsets() {
   const area = (name, label, rows, placeholder) => h("label", {}, label, h("textarea", { name, rows, placeholder: placeholder || "", spellcheck: "false" }));
   const check = (name, label) => h("label", { class: "inline" }, h("input", { type: "checkbox", name }), ` ${label}`);
   const select = (name, label, options) => h("label", {}, label, h("select", { name }, options.map(([v, l]) => h("option", { value: v }, l))));
-  const region = (k) => text(`${k}_region`, "Region (optional; default the ARN's, else the consumer's)", { placeholder: "eu-west-1" });
+  // Every target's: the region, and a role to assume for the call.
+  const region = (k) => h("div", {},
+    text(`${k}_region`, "Region (optional; default the ARN's, else the consumer's)", { placeholder: "eu-west-1" }),
+    text(`${k}_role_arn`, "Role to assume (optional; an IAM role ARN, e.g. in the target's account)", { placeholder: "arn:aws:iam::210987654321:role/publisher" }),
+    text(`${k}_external_id`, "External ID (optional; with a role)"));
   const set = (kind, legend, ...fields) => h("fieldset", { "data-target": kind, hidden: true }, h("legend", {}, legend), ...fields);
   return [
     set("sqs", "SQS message",
@@ -731,6 +735,8 @@ function targetTask(form) {
     json("input", "input");
   }
   put("region", val("region"));
+  put("role_arn", val("role_arn"));
+  put("external_id", val("external_id"));
   return { type: t.type, params };
 }
 

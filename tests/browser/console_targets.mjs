@@ -125,7 +125,8 @@ try {
     events: { events_bus: "reports", events_source: "com.example.reports", events_detail_type: "ReportDue",
       events_detail: '{"n": 1}', events_resources: "arn:aws:s3:::bucket-a\narn:aws:s3:::bucket-b" },
     sfn: { sfn_state_machine_arn: "arn:aws:states:eu-west-1:123456789012:stateMachine:etl",
-      sfn_input: '{"day": "<taskfleet.scheduled-time>"}', sfn_region: "eu-west-1" },
+      sfn_input: '{"day": "<taskfleet.scheduled-time>"}', sfn_region: "eu-west-1",
+      sfn_role_arn: "arn:aws:iam::210987654321:role/etl-starter", sfn_external_id: "team-7" },
   };
   for (const [kind, fields] of Object.entries(made)) {
     await openForm();

@@ -49,7 +49,8 @@ tf_cli events --id cli-events --bus reports --source com.example.reports \
     --detail-type ReportDue --detail '{"n": 1}' --resource arn:aws:s3:::bucket-a \
     --resource arn:aws:s3:::bucket-b --at +1h >/dev/null
 tf_cli sfn --id cli-sfn --state-machine-arn arn:aws:states:eu-west-1:123456789012:stateMachine:etl \
-    --input '{"day": "<taskfleet.scheduled-time>"}' --region eu-west-1 --at +1h >/dev/null
+    --input '{"day": "<taskfleet.scheduled-time>"}' --region eu-west-1 --at +1h \
+    --role-arn arn:aws:iam::210987654321:role/etl-starter --external-id team-7 >/dev/null
 
 item() { $TFCHECK item "$E2E_NAME" "$1"; }
 for kind in sqs sns lambda events sfn; do
