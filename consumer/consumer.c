@@ -9,6 +9,7 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "callback.h"
 #include "isolate.h"
 #include "metrics.h"
 #include "ns_gate.h"
@@ -226,6 +227,7 @@ tf_consumer_start(struct tf_consumer *c)
 		.history_kept = c->cfg->history_kept,
 		.retention_ms = c->cfg->retention_ms,
 		.manual = c->o.once,
+		.callback_due = tf_consumer_callback_rescue, .callback_arg = c,
 	};
 	rc = tf_sweeper_start(&so, &c->sweeper);
 	if (rc != TF_OK)

@@ -419,6 +419,8 @@ struct tf_run {
 	                                   the duplicate-sends test switch) */
 	bool blocking_ok;               /* the pool's blocking branch handled
 	                                   the message (legacy_early) */
+	struct tf_consumer_callback *cb; /* owned: the run's callback, written
+	                                   with its outcome, sent after; NULL */
 };
 
 static void
@@ -427,6 +429,7 @@ run_end(struct tf_run *r)
 	struct tf_consumer *c = r->j.c;
 
 	tf_journal_run_end(c->journal, r->slot);
+	tf_consumer_callback_drop(r->cb);
 	tf_run_ctx_clear(&r->ctx);
 	tf_task_free(&r->t);
 	tf_sqs_message_clear(&r->m);
@@ -598,8 +601,10 @@ on_outcome_written(void *ctx, enum tf_err rc, enum tf_task_status state,
 	r->state = state;
 	r->next_gen = next_gen;
 	r->enqueue_at = enqueue_at;
-	/* After the write, never before: a callback tells of a written outcome. */
-	tf_consumer_callback(c, &r->t, &r->o, state, tf_now_ms());
+	/* After the write, never before: a callback tells of a written
+	 * outcome (which keeps it on the item until it is cleared). */
+	tf_consumer_callback_send(r->cb, state);
+	r->cb = NULL;
 	if (enqueue_at > 0) {
 		r->sends_left = c->o.duplicate_sends ? 2 : 1;
 		send_next(r);
@@ -622,11 +627,23 @@ refuse_output(struct tf_run *r, const char *why)
 	r->o.late_ms = r->j.late_ms;
 }
 
+/* Prepares the callback of r's outcome and has the outcome write keep it
+ * on the item (callback.h). */
+static void
+prepare_callback(struct tf_run *r)
+{
+	tf_consumer_callback_drop(r->cb);
+	r->cb = tf_consumer_callback_prepare(r->j.c, &r->t, &r->o,
+	    tf_task_outcome_state(&r->t, &r->o), tf_now_ms());
+	tf_consumer_callback_record(r->cb, tf_now_ms(), &r->o);
+}
+
 static void
 write_outcome(struct tf_run *r)
 {
 	struct tf_consumer *c = r->j.c;
 
+	prepare_callback(r);
 	tf_task_finish_async(c->ctx->aws, c->loop, c->cfg->table, &r->t, &r->o,
 	    r->now, on_outcome_written, r);
 }
@@ -690,7 +707,8 @@ on_chained(void *ctx, enum tf_err rc, struct tf_task *t, const char *err)
 	/* This iteration is done: counted and logged as any run; its message
 	 * (the chain's first) is stale now and deleted. */
 	r->state = TF_TASK_PENDING;
-	tf_consumer_callback(c, &r->t, &r->o, r->state, tf_now_ms());
+	tf_consumer_callback_send(r->cb, r->state);
+	r->cb = NULL;
 	count_run(j, true, TF_METRICS_SUCCESS, r->took);
 	j->chained = true;
 	job_log(j, TF_LOG_INFO, "success", r->dur, "run finished");
@@ -731,6 +749,7 @@ chain_next(struct tf_run *r)
 	tf_journal_run_end(c->journal, r->slot);
 	r->slot = tf_journal_run_begin(c->journal, r->t.id, r->t.gen + 2);
 	r->j.claim_mono = tf_mono_ms();
+	prepare_callback(r);
 	tf_task_chain_async(c->ctx->aws, c->loop, c->cfg->table, &r->t, &r->o,
 	    r->now, c->o.owner, c->o.visibility_s * 1000LL, on_chained, r);
 }
@@ -860,6 +879,9 @@ run_claimed(struct tf_run *r)
 	struct job *j = &r->j;
 	struct tf_task *t = &r->t;
 
+	/* An earlier run's callback its consumer never cleared: sent before
+	 * this run's outcome replaces it. */
+	tf_consumer_callback_rescue_task(c, t);
 	j->runner = t->type;
 	j->ns = t->ns;
 	snprintf(j->iteration, sizeof(j->iteration), "%" PRId64, t->iteration);

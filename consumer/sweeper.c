@@ -311,6 +311,10 @@ sweep_shard(struct tf_sweeper *sw, int shard, int64_t ahead,
 			    tf_ddb_item_n(it, "lease_until", &lease_until) &&
 			    lease_until < now - sw->o.lease_grace_ms)
 				sweep_expired(sw, id, now);
+			else if ((strcmp(status, "COMPLETED") == 0 ||
+			    strcmp(status, "FAILED") == 0) &&
+			    sw->o.callback_due != NULL)
+				sw->o.callback_due(sw->o.callback_arg, id);
 		}
 		cJSON_Delete(items);
 		items = NULL;

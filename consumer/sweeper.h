@@ -49,6 +49,13 @@ struct tf_sweeper_opts {
 	int64_t lease_ms;            /* a sweep lease's length
 	                                (TASKFLEET_SWEEP_LEASE); 0: the
 	                                default */
+	void (*callback_due)(void *arg, const char *id);
+	                             /* called (on the sweeper's thread) for
+	                                a COMPLETED or FAILED task in the due
+	                                window: one whose completion callback
+	                                is still pending (consumer/callback.h);
+	                                NULL: none */
+	void *callback_arg;
 };
 
 struct tf_sweeper_stats {

@@ -1,10 +1,10 @@
 /*
  * api_manage.c - what an operator does beyond one task (api_handlers.h):
  * GET /v1/due, the dry run of the due tasks (`taskfleet due`), GET
- * /v1/namespaces, the namespaces and their tasks, and DELETE
- * /v1/namespaces/{ns}, clearing a namespace (`taskfleet clear`). They call
- * task_manage.h as the CLI does and answer the CLI's JSON (cli.h) where the
- * CLI has the command.
+ * /v1/namespaces, the namespaces, their tasks and whether each is paused,
+ * and DELETE /v1/namespaces/{ns}, clearing a namespace (`taskfleet clear`).
+ * They call task_manage.h as the CLI does and answer the CLI's JSON (cli.h)
+ * where the CLI has the command.
  */
 #include "api_handlers.h"
 
@@ -96,6 +96,7 @@ api_list_namespaces(struct rq *rq)
 	struct cli *c = rq->srv->cfg.cli;
 	cJSON *by_ns = NULL, *o = NULL, *arr, *e, **sorted = NULL;
 	const cJSON *it;
+	struct tf_ns_paused paused = { NULL, 0 };
 	int64_t without = 0;
 	size_t n = 0, i;
 	enum MHD_Result ret;
@@ -106,6 +107,17 @@ api_list_namespaces(struct rq *rq)
 	rc = tf_manage_namespaces(c->ctx.aws, c->cfg.table, &by_ns, &without);
 	if (rc != TF_OK)
 		return api_aws_fail(rq, "listing the namespaces", rc);
+	rc = tf_ns_paused_read(c->ctx.aws, c->cfg.table, &paused);
+	if (rc != TF_OK) {
+		cJSON_Delete(by_ns);
+		return api_aws_fail(rq, "reading the paused namespaces", rc);
+	}
+	/* A paused namespace is listed even with no task left in it, so the
+	 * console can resume it. */
+	for (i = 0; i < paused.n; i++)
+		if (!cJSON_HasObjectItem(by_ns, paused.names[i]) &&
+		    cJSON_AddNumberToObject(by_ns, paused.names[i], 0) == NULL)
+			goto oom;
 	sorted = tf_calloc((size_t)cJSON_GetArraySize(by_ns) + 1, sizeof(*sorted));
 	o = cJSON_CreateObject();
 	arr = cJSON_AddArrayToObject(o, "namespaces");
@@ -122,7 +134,9 @@ api_list_namespaces(struct rq *rq)
 			goto oom;
 		cJSON_AddItemToArray(arr, e);
 		if (cJSON_AddStringToObject(e, "ns", sorted[i]->string) == NULL ||
-		    cJSON_AddNumberToObject(e, "tasks", sorted[i]->valuedouble) == NULL)
+		    cJSON_AddNumberToObject(e, "tasks", sorted[i]->valuedouble) == NULL ||
+		    cJSON_AddBoolToObject(e, "paused",
+		    tf_ns_paused_has(&paused, sorted[i]->string)) == NULL)
 			goto oom;
 	}
 	if ((rq->key == NULL || rq->key->all_ns ?
@@ -137,6 +151,7 @@ out:
 	tf_free(sorted);
 	cJSON_Delete(o);
 	cJSON_Delete(by_ns);
+	tf_ns_paused_free(&paused);
 	return ret;
 }
 

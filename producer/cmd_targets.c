@@ -45,11 +45,15 @@ struct target_command {
 	const char *name;
 	enum tf_target_kind kind;
 	const char *summary;
-	const struct target_option options[10];
+	const struct target_option options[12];
 };
 
 #define REGION_OPTION { "region", "region", V_STRING, NULL, \
-	"REGION: the AWS region to call; default the ARN's, else the consumer's" }
+	"REGION: the AWS region to call; default the ARN's, else the consumer's" }, \
+	{ "role-arn", "role_arn", V_STRING, NULL, \
+	"ARN: an IAM role to assume for the call (cross-account)" }, \
+	{ "external-id", "external_id", V_STRING, NULL, \
+	"ID: the ExternalId of --role-arn's AssumeRole" }
 
 static const struct target_command commands[] = {
 	{ "sqs", TF_TARGET_SQS, "sends an SQS message", {

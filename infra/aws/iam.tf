@@ -104,7 +104,7 @@ resource "aws_iam_policy" "producer" {
 locals {
   any_target = length(concat(var.target_sqs_queue_arns, var.target_sns_topic_arns,
     var.target_lambda_function_arns, var.target_event_bus_arns,
-  var.target_state_machine_arns)) > 0
+  var.target_state_machine_arns, var.target_role_arns)) > 0
   # DescribeExecution acts on executions: arn:...:execution:MACHINE:NAME.
   target_execution_arns = [
     for arn in var.target_state_machine_arns : "${replace(arn, ":stateMachine:", ":execution:")}:*"
@@ -171,13 +171,24 @@ data "aws_iam_policy_document" "targets" {
       resources = local.target_execution_arns
     }
   }
+
+  # A task's params.role_arn: the call is made with that role's credentials
+  # (the role's own policy grants the call; its trust policy this role).
+  dynamic "statement" {
+    for_each = length(var.target_role_arns) > 0 ? ["TargetRoles"] : []
+    content {
+      sid       = statement.value
+      actions   = ["sts:AssumeRole"]
+      resources = var.target_role_arns
+    }
+  }
 }
 
 resource "aws_iam_policy" "targets" {
   count = local.any_target ? 1 : 0
 
   name        = "${var.name}-targets"
-  description = "taskfleet AWS target runners: the queues, topics, functions, buses and state machines of the target_* variables"
+  description = "taskfleet AWS target runners: the queues, topics, functions, buses, state machines and roles of the target_* variables"
   policy      = data.aws_iam_policy_document.targets[0].json
 }
 

@@ -413,3 +413,9 @@ variable "target_state_machine_arns" {
   type        = list(string)
   default     = []
 }
+
+variable "target_role_arns" {
+  description = "Roles the AWS target runners may assume for a task that names one in its params (role_arn; sts:AssumeRole), e.g. in other accounts, whose trust policies must allow this task role. Empty: none."
+  type        = list(string)
+  default     = []
+}

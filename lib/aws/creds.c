@@ -66,6 +66,8 @@ enum source {
 	SRC_PROFILE,
 	SRC_CONTAINER,
 	SRC_IMDS,
+	SRC_ROLE,       /* a role assumed with another provider's credentials
+	                   (tf_creds_provider_new_role()) */
 };
 
 /* The environment when the provider was made. Every string is owned, and
@@ -92,6 +94,10 @@ struct config {
 	char *sso_endpoint;      /* AWS_ENDPOINT_URL_SSO or AWS_ENDPOINT_URL */
 	struct tf_sts_endpoint sts;  /* where roles are assumed */
 	long process_timeout_ms; /* credential_process's; 0: the default */
+	/* SRC_ROLE only: */
+	struct tf_creds_provider *role_source;  /* borrowed */
+	char *role_arn;
+	char *role_external_id;  /* NULL: none */
 };
 
 struct tf_creds_provider {
@@ -1236,6 +1242,25 @@ out:
 	return rc;
 }
 
+/* SRC_ROLE: cfg->role_arn assumed through STS, the call signed with the
+ * source provider's credentials. */
+static enum tf_err
+from_role(const struct config *cfg, int64_t now_ms, struct tf_creds *out)
+{
+	struct tf_creds source;
+	struct tf_sts_assume a = {
+		.role_arn = cfg->role_arn, .external_id = cfg->role_external_id,
+	};
+	enum tf_err rc;
+
+	memset(&source, 0, sizeof(source));
+	rc = tf_creds_get(cfg->role_source, now_ms, &source);
+	if (rc == TF_OK)
+		rc = tf_sts_assume_role(&cfg->sts, &a, &source, "assume-role", out);
+	explicit_bzero(&source, sizeof(source));
+	return rc;
+}
+
 /* Fetches from src, or resolves the whole chain when src is SRC_NONE.
  * On TF_OK *out holds credentials and *src_out their source. Returns TF_OK,
  * TF_ERR_NOMEM or TF_ERR_CREDENTIALS (the cause is logged). */
@@ -1250,6 +1275,12 @@ fetch(const struct config *cfg, enum source src, int64_t now_ms,
 	char exp[32] = "";
 	struct tf_log_field f[3];
 
+	if (src == SRC_ROLE) {
+		rc = from_role(cfg, now_ms, out);
+		where = cfg->role_arn;
+		*src_out = SRC_ROLE;
+		goto done;
+	}
 	if (src == SRC_NONE || src == SRC_ENV) {
 		rc = from_env(cfg, out);
 		*src_out = SRC_ENV;
@@ -1343,6 +1374,8 @@ config_free(struct config *c)
 	tf_free(c->wi_session_name);
 	tf_free(c->sso_cache_dir);
 	tf_free(c->sso_endpoint);
+	tf_free(c->role_arn);
+	free_secret(c->role_external_id);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -1484,6 +1517,38 @@ tf_creds_provider_new_static(const char *access_key_id,
 	p->src = SRC_STATIC;
 	*out = p;
 	p = NULL;
+out:
+	tf_creds_provider_free(p);
+	return rc;
+}
+
+enum tf_err
+tf_creds_provider_new_role(struct tf_creds_provider *source,
+    const char *role_arn, const char *external_id, const char *region,
+    struct tf_creds_provider **out)
+{
+	enum tf_err rc;
+	struct tf_creds_provider *p = NULL;
+
+	*out = NULL;
+	if (source == NULL || role_arn == NULL || *role_arn == '\0')
+		return TF_ERR_INVALID;
+	rc = provider_alloc(&p);
+	if (rc != TF_OK)
+		goto out;
+	rc = tf_sts_endpoint_resolve(region, &p->cfg.sts);
+	if (rc != TF_OK)
+		goto out;
+	rc = TF_ERR_NOMEM;
+	p->cfg.role_source = source;
+	if ((p->cfg.role_arn = tf_strdup(role_arn)) == NULL ||
+	    (external_id != NULL && *external_id != '\0' &&
+	    (p->cfg.role_external_id = tf_strdup(external_id)) == NULL))
+		goto out;
+	p->src = SRC_ROLE;
+	*out = p;
+	p = NULL;
+	rc = TF_OK;
 out:
 	tf_creds_provider_free(p);
 	return rc;

@@ -61,6 +61,16 @@ enum tf_err tf_creds_provider_new_static(const char *access_key_id,
     const char *secret_access_key, const char *session_token,
     struct tf_creds_provider **out);
 
+/* Creates a provider of the credentials of role role_arn (with external_id,
+ * NULL: none), assumed through STS (creds_sts.h; the endpoint for region,
+ * NULL: the global one) with source's credentials: AssumeRole on the first
+ * tf_creds_get(), again 5 minutes before they expire. source is borrowed
+ * and must outlive the provider; the strings are copied. TF_ERR_INVALID
+ * without a role; caller frees with tf_creds_provider_free(). */
+enum tf_err tf_creds_provider_new_role(struct tf_creds_provider *source,
+    const char *role_arn, const char *external_id, const char *region,
+    struct tf_creds_provider **out);
+
 /* Copies valid credentials into *out, resolving or refreshing them first when
  * needed (refresh starts 5 minutes before expiry). Thread-safe; concurrent
  * callers share one refresh. now_ms is the current epoch time in ms (a

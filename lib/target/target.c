@@ -162,6 +162,53 @@ check_arn(struct tf_target *t, const char *key, const char *arn,
 	return TF_OK;
 }
 
+/* The role to assume for the call (every kind): params.role_arn, an IAM
+ * role's ARN (arn:PARTITION:iam::ACCOUNT:role/PATH/NAME, at most 2048
+ * bytes), and params.external_id (2 to 1224 bytes of [A-Za-z0-9+=,.@:/-],
+ * only with a role), as STS's AssumeRole takes them. */
+static enum tf_err
+get_role(struct tf_target *t, char *err, size_t errlen)
+{
+	static const char id_chars[] = "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+=,.@:/-_";
+	char svc[8], region[8], account[16];
+	const char *rest;
+	enum tf_err rc;
+	int i;
+
+	if ((rc = get_string(t->params, "role_arn", false, 2048, NULL,
+	    &t->role_arn, err, errlen)) != TF_OK ||
+	    (rc = get_string(t->params, "external_id", false, 1224, id_chars,
+	    &t->external_id, err, errlen)) != TF_OK)
+		return rc;
+	if (t->external_id != NULL && (t->role_arn == NULL ||
+	    strlen(t->external_id) < 2)) {
+		tf_errf(err, errlen, t->role_arn == NULL ? "params.external_id "
+		    "needs params.role_arn" : "params.external_id must be 2 to "
+		    "1224 bytes long");
+		return TF_ERR_INVALID;
+	}
+	if (t->role_arn == NULL)
+		return TF_OK;
+	rest = t->role_arn;
+	for (i = 0; i < 5 && rest != NULL; i++)
+		if ((rest = strchr(rest, ':')) != NULL)
+			rest++;
+	if (rest == NULL || strncmp(rest, "role/", 5) != 0 || rest[5] == '\0' ||
+	    !arn_field(t->role_arn, 2, svc, sizeof(svc)) ||
+	    strcmp(svc, "iam") != 0 ||
+	    !arn_field(t->role_arn, 3, region, sizeof(region)) ||
+	    region[0] != '\0' ||
+	    !arn_field(t->role_arn, 4, account, sizeof(account)) ||
+	    strlen(account) != 12 || !only(account, "0123456789") ||
+	    !only(rest + 5, id_chars)) {
+		tf_errf(err, errlen, "params.role_arn must be an IAM role's ARN "
+		    "arn:aws:iam::ACCOUNT:role/NAME, got \"%.80s\"", t->role_arn);
+		return TF_ERR_INVALID;
+	}
+	return TF_OK;
+}
+
 /* The payload params.key (any JSON value; a string is sent as it is):
  * its placeholders checked. */
 static enum tf_err
@@ -443,7 +490,8 @@ tf_target_parse(enum tf_target_kind kind, const char *params, size_t len,
 		for (k = kind_keys[kind]; *k != NULL; k++)
 			if (strcmp(f->string, *k) == 0)
 				break;
-		if (*k == NULL) {
+		if (*k == NULL && strcmp(f->string, "role_arn") != 0 &&
+		    strcmp(f->string, "external_id") != 0) {
 			tf_errf(err, errlen, "params.%.60s: the %s target takes no "
 			    "such field", f->string, kind_names[kind]);
 			return TF_ERR_INVALID;
@@ -455,6 +503,8 @@ tf_target_parse(enum tf_target_kind kind, const char *params, size_t len,
 		return rc;
 	if (region != NULL)
 		snprintf(out->region, sizeof(out->region), "%s", region);
+	if ((rc = get_role(out, err, errlen)) != TF_OK)
+		return rc;
 	return parse[kind](out, err, errlen);
 }
 

@@ -6,8 +6,9 @@
  * so both refuse the same input with the same words.
  *
  * Every kind takes `region` (the AWS region to call; default: the region of
- * an ARN the params name, else the consumer's). Payload strings may hold
- * the placeholders of template.h.
+ * an ARN the params name, else the consumer's), and `role_arn` with an
+ * optional `external_id` (a role to assume for the call, e.g. in another
+ * account). Payload strings may hold the placeholders of template.h.
  *
  *   sqs            queue (URL or name), body, delay_seconds, attributes,
  *                  message_group_id, message_deduplication_id
@@ -53,6 +54,9 @@ struct tf_target {
 	const char *resource;     /* queue, topic_arn, function,
 	                             state_machine_arn; event_bus (or NULL) */
 	const cJSON *payload;     /* body, message, payload, detail, input */
+	const char *role_arn;     /* the role the call is made as, assumed
+	                             through STS; NULL: the consumer's own */
+	const char *external_id;  /* with role_arn; NULL: none */
 	/* lambda */
 	bool event;               /* invocation_type "Event" */
 	bool retry_handled;       /* handled_error "retry" */

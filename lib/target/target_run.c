@@ -13,9 +13,9 @@
 #include "base/alloc.h"
 #include "base/config.h"
 
-/* Regions a runner keeps a client for at most (the consumer's and those
- * tasks name). */
-#define REGIONS_MAX 16
+/* Clients a runner keeps at most: one per region and role (the consumer's
+ * region and credentials, and those tasks name). */
+#define CLIENTS_MAX 64
 /* The most of a Lambda function's answer kept in the result. */
 #define PAYLOAD_KEEP 1024
 
@@ -25,6 +25,11 @@ static const enum tf_aws_service service_of[TF_TARGET__KINDS] = {
 
 struct region_client {
 	char region[32];
+	char *role_arn;                /* owned; NULL: the consumer's creds */
+	char *external_id;             /* owned; NULL: none */
+	struct tf_creds_provider *role_creds;  /* owned: the role's, assumed
+	                                  through STS and refreshed before they
+	                                  expire; NULL without a role */
 	struct tf_aws *aws;            /* owned */
 };
 
@@ -37,7 +42,7 @@ struct target_state {
 	int max_attempts;
 	long timeout_ms;
 	pthread_mutex_t lock;          /* guards clients and n_clients */
-	struct region_client clients[REGIONS_MAX];
+	struct region_client clients[CLIENTS_MAX];
 	int n_clients;
 };
 
@@ -52,6 +57,17 @@ struct run {
 	cJSON *doc;                    /* owned: the result document */
 };
 
+/* Frees what rc holds (the client before the credentials it borrows). */
+static void
+client_clear(struct region_client *rc)
+{
+	tf_aws_free(rc->aws);
+	tf_creds_provider_free(rc->role_creds);
+	tf_free(rc->role_arn);
+	tf_free(rc->external_id);
+	memset(rc, 0, sizeof(*rc));
+}
+
 void
 tf_target_runner_fini(void *state)
 {
@@ -61,7 +77,7 @@ tf_target_runner_fini(void *state)
 	if (st == NULL)
 		return;
 	for (i = 0; i < st->n_clients; i++)
-		tf_aws_free(st->clients[i].aws);
+		client_clear(&st->clients[i]);
 	tf_creds_provider_free(st->creds);
 	tf_config_free(&st->cfg);
 	pthread_mutex_destroy(&st->lock);
@@ -169,12 +185,24 @@ tf_target_runner_validate(enum tf_target_kind kind, const char *params,
 	return rc == TF_OK ? 0 : -1;
 }
 
-/* The client for region ("": the consumer's), made on first use; borrowed
- * for the runner's lifetime. NULL when out of memory or regions. */
+/* True when a and b are both NULL or the same string. */
+static bool
+same(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/* The client for region ("": the consumer's) and the role of t (none: the
+ * consumer's credentials), made on first use and kept: so a role's
+ * credentials are assumed once and refreshed before they expire, not
+ * assumed again for every run. Borrowed for the runner's lifetime. NULL
+ * when out of memory or clients. */
 static struct tf_aws *
-client_for(struct target_state *st, const char *region)
+client_for(struct target_state *st, const char *region,
+    const struct tf_target *t)
 {
 	struct tf_aws_config ac = { 0 };
+	struct region_client *rc = NULL;
 	struct tf_aws *aws = NULL;
 	int i;
 
@@ -182,21 +210,35 @@ client_for(struct target_state *st, const char *region)
 		region = st->cfg.region;
 	pthread_mutex_lock(&st->lock);
 	for (i = 0; i < st->n_clients && aws == NULL; i++)
-		if (strcmp(st->clients[i].region, region) == 0)
+		if (strcmp(st->clients[i].region, region) == 0 &&
+		    same(st->clients[i].role_arn, t->role_arn) &&
+		    same(st->clients[i].external_id, t->external_id))
 			aws = st->clients[i].aws;
-	if (aws == NULL && st->n_clients < REGIONS_MAX) {
-		ac.region = region;
-		for (i = 0; i < TF_AWS__SERVICES; i++)
-			ac.endpoint[i] = st->cfg.endpoint[i];
-		ac.creds = st->creds;
-		ac.max_attempts = st->max_attempts;
-		ac.timeout_ms = st->timeout_ms;
-		if (tf_aws_new(&ac, &aws) == TF_OK) {
-			snprintf(st->clients[st->n_clients].region,
-			    sizeof(st->clients[0].region), "%s", region);
-			st->clients[st->n_clients++].aws = aws;
-		}
-	}
+	if (aws != NULL || st->n_clients >= CLIENTS_MAX)
+		goto out;
+	rc = &st->clients[st->n_clients];
+	snprintf(rc->region, sizeof(rc->region), "%s", region);
+	if (t->role_arn != NULL &&
+	    ((rc->role_arn = tf_strdup(t->role_arn)) == NULL ||
+	    (t->external_id != NULL &&
+	    (rc->external_id = tf_strdup(t->external_id)) == NULL) ||
+	    tf_creds_provider_new_role(st->creds, t->role_arn, t->external_id,
+	    region, &rc->role_creds) != TF_OK))
+		goto out_clear;
+	ac.region = region;
+	for (i = 0; i < TF_AWS__SERVICES; i++)
+		ac.endpoint[i] = st->cfg.endpoint[i];
+	ac.creds = rc->role_creds != NULL ? rc->role_creds : st->creds;
+	ac.max_attempts = st->max_attempts;
+	ac.timeout_ms = st->timeout_ms;
+	if (tf_aws_new(&ac, &rc->aws) != TF_OK)
+		goto out_clear;
+	aws = rc->aws;
+	st->n_clients++;
+	goto out;
+out_clear:
+	client_clear(rc);
+out:
 	pthread_mutex_unlock(&st->lock);
 	return aws;
 }
@@ -560,12 +602,14 @@ tf_target_runner_run(void *state, const struct tf_task_view *task,
 		    "%s", rc == TF_ERR_INVALID ? err : "out of memory");
 		goto out;
 	}
-	if ((r.aws = client_for(r.st, r.t.region)) == NULL ||
+	if ((r.aws = client_for(r.st, r.t.region, &r.t)) == NULL ||
 	    (r.doc = cJSON_CreateObject()) == NULL) {
-		run_fail(&r, TF_RUN_RETRY, "out of memory (or more than %d regions)",
-		    REGIONS_MAX);
+		run_fail(&r, TF_RUN_RETRY, "out of memory (or more than %d "
+		    "regions and roles)", CLIENTS_MAX);
 		goto out;
 	}
+	if (r.t.role_arn != NULL)
+		cJSON_AddStringToObject(r.doc, "role_arn", r.t.role_arn);
 	cJSON_AddStringToObject(r.doc, "region", tf_aws_region(r.aws));
 	if (r.st->kind == TF_TARGET_SQS && (rc = queue_url(&r, &url)) != TF_OK) {
 		call_failed(&r, rc);

@@ -20,7 +20,9 @@
  *   timeout_ms     per attempt, 100 to 60000; default 10000
  * Region and endpoints come from the consumer's settings (AWS_REGION,
  * AWS_ENDPOINT_URL_SQS / _SNS / _LAMBDA / _EVENTBRIDGE / _SFN); a task's
- * own region gets its own client, kept for the runner's lifetime.
+ * own region, and its own role (params.role_arn: assumed through STS with
+ * the consumer's credentials, AWS_ENDPOINT_URL_STS), get their own client,
+ * kept for the runner's lifetime with the role's credentials.
  */
 #ifndef TF_TARGET_RUN_H
 #define TF_TARGET_RUN_H

@@ -172,6 +172,7 @@ tf_task_free(struct tf_task *t)
 	cJSON_Delete(t->schedule);
 	tf_free(t->errors_av);
 	tf_free(t->history_av);
+	tf_free(t->callback_pending_av);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -356,6 +357,10 @@ tf_task_from_item(const cJSON *item, struct tf_task *t, char *errbuf,
 	av = cJSON_GetObjectItemCaseSensitive(item, "history");
 	if (cJSON_GetObjectItemCaseSensitive(av, "L") != NULL &&
 	    (t->history_av = cJSON_PrintUnformatted(av)) == NULL)
+		goto out;
+	av = cJSON_GetObjectItemCaseSensitive(item, "callback_pending");
+	if (cJSON_GetObjectItemCaseSensitive(av, "M") != NULL &&
+	    (t->callback_pending_av = cJSON_PrintUnformatted(av)) == NULL)
 		goto out;
 	rc = TF_OK;
 out:
@@ -1187,10 +1192,32 @@ tf_task_outcome_build(struct tf_task_write *w, const struct tf_task *t,
 		    tf_ddb_expr_name(e, "#ttl", "ttl") != TF_OK))
 			goto out;
 		if ((state != TF_TASK_SUSPENDED &&
-		    tf_buf_append_str(set, ", finished_at = :now") != TF_OK) ||
-		    tf_buf_append_str(remove, ", due_shard, due_at, enqueued_for") != TF_OK)
+		    tf_buf_append_str(set, ", finished_at = :now") != TF_OK))
 			goto out;
+		if (state != TF_TASK_SUSPENDED && o->callback_pending != NULL) {
+			/* Finished with its callback still to deliver: in the due
+			 * index until a lease after now, when the sweeper takes
+			 * over a callback its consumer did not clear
+			 * (docs/design.md section 13). */
+			char shard[TF_DUE_SHARD_SIZE];
+
+			tf_due_shard(t->id, 0, shard);
+			if (tf_ddb_expr_value_s(e, ":cbsh", shard) != TF_OK ||
+			    tf_ddb_expr_value_n(e, ":cbda", o->callback_due_at) != TF_OK ||
+			    tf_buf_append_str(set, ", due_shard = :cbsh, "
+			    "due_at = :cbda") != TF_OK ||
+			    tf_buf_append_str(remove, ", enqueued_for") != TF_OK)
+				goto out;
+		} else if (tf_buf_append_str(remove, ", due_shard, due_at, "
+		    "enqueued_for") != TF_OK) {
+			goto out;
+		}
 	}
+	if (o->callback_pending != NULL &&
+	    (tf_ddb_expr_value(e, ":cbp", cJSON_Duplicate(o->callback_pending,
+	    true)) != TF_OK ||
+	    tf_buf_append_str(set, ", callback_pending = :cbp") != TF_OK))
+		goto out;
 	if (tf_buf_appendf(update, "%s%s", tf_buf_str(set), tf_buf_str(remove)) != TF_OK)
 		goto out;
 	e->update = update->data;

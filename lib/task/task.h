@@ -78,6 +78,8 @@ struct tf_task {
 	                            because a run waiting on a timer keeps it
 	                            (a tree costs ~15 times the bytes) */
 	char *history_av;        /* the `history` list as AV JSON text, or NULL */
+	char *callback_pending_av; /* the `callback_pending` map as AV JSON text
+	                            (task/callback_pending.h), or NULL */
 	char *last_error;
 	int64_t enqueued_for;    /* 0 when absent */
 	int64_t slot;            /* scheduled tasks: the schedule slot of the
@@ -263,6 +265,12 @@ struct tf_task_outcome {
 	                             with no message; borrowed */
 	int64_t chain_lease_until;
 	const char *chain_token;  /* borrowed */
+	const cJSON *callback_pending; /* the run's completion callback to keep
+	                             on the item until it is delivered (an AV
+	                             map, task/callback_pending.h), or NULL;
+	                             borrowed. A finished task keeps it in the
+	                             due index at callback_due_at */
+	int64_t callback_due_at;
 };
 
 /* Writes the outcome of the run of claimed task t (its gen and lease owner

@@ -50,6 +50,7 @@ tf_callback_env_load(struct tf_callback_env *env, char *err, size_t errlen)
 {
 	memset(env, 0, sizeof(*env));
 	env->backoff_ms = TF_CALLBACK_BACKOFF_MS;
+	env->timeout_ms = TF_CALLBACK_TIMEOUT_MS;
 	if (tf_http_keys_parse(getenv("TASKFLEET_HTTP_SIGNING_KEYS"), &env->keys,
 	    err, errlen) != TF_OK ||
 	    tf_allow_list_parse(getenv("TASKFLEET_HTTP_ALLOW"), &env->allow, err,
@@ -274,7 +275,8 @@ tf_callback_attempt_new(const struct tf_callback_env *env, const char *url,
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, a->headers);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)TF_CALLBACK_TIMEOUT_MS);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, env->timeout_ms > 0 ?
+	    env->timeout_ms : (long)TF_CALLBACK_TIMEOUT_MS);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "taskfleet-callback");
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, a->errbuf);
 	*out = a;

@@ -52,6 +52,8 @@ struct tf_callback_env {
 	struct tf_target_list *targets;    /* owned; NULL: any */
 	long backoff_ms;                   /* TF_CALLBACK_BACKOFF_MS; tests
 	                                      may shorten it */
+	long timeout_ms;                   /* per attempt: TF_CALLBACK_TIMEOUT_MS;
+	                                      tests may shorten it */
 };
 
 /* Reads TASKFLEET_HTTP_SIGNING_KEYS, TASKFLEET_HTTP_ALLOW and

@@ -1,7 +1,8 @@
 // app.js - the taskfleet web console: a task list, a task page, a form
-// for HTTP tasks, an operations page (stats and their history, the
-// namespaces, the due tasks, clearing a namespace) and the dead-letter
-// queue's page (listing, redriving), over this server's /v1 API. Plain JavaScript, no build
+// for new tasks (webhooks and AWS targets), an operations page (stats and
+// their history, the namespaces, the due tasks, clearing a namespace) and
+// the dead-letter queue's page (listing, redriving), over this server's /v1
+// API. Plain JavaScript, no build
 // step, no framework, nothing loaded from elsewhere (the server's
 // Content-Security-Policy allows only its own files). The page is built
 // with DOM calls, never innerHTML, so task data is only ever text.
@@ -590,7 +591,159 @@ function taskPage(id) {
   every(load);
 }
 
-// --- the form for a new HTTP task -------------------------------------------------
+// --- the new-task form's AWS targets (docs/targets.md) -----------------------------
+
+// The form's targets: the runner each one makes (`type`) and its label. The
+// params they build are what `taskfleet sqs|sns|lambda|events|sfn` builds
+// from the same values; the server checks them (the runner's validate()) and
+// its refusal names the field.
+const TARGETS = [
+  { kind: "http", type: "http", label: "HTTP webhook" },
+  { kind: "sqs", type: "sqs", label: "SQS message" },
+  { kind: "sns", type: "sns", label: "SNS notification" },
+  { kind: "lambda", type: "lambda", label: "Lambda invocation" },
+  { kind: "events", type: "eventbridge", label: "EventBridge event" },
+  { kind: "sfn", type: "stepfunctions", label: "Step Functions execution" },
+];
+
+// The "Target" fieldset: what the task does when it is due.
+function targetChooser() {
+  return h("fieldset", {}, h("legend", {}, "Target"),
+    h("label", {}, "The task's job", h("select", { name: "target" },
+      TARGETS.map((t) => h("option", { value: t.kind }, t.label)))));
+}
+
+// One fieldset per AWS target; each field named KIND_PARAM. Shown only
+// while its target is chosen (showTarget()).
+function targetFieldsets() {
+  const text = (name, label, attrs) => h("label", {}, label, h("input", Object.assign({ name, spellcheck: "false", autocomplete: "off" }, attrs || {})));
+  const area = (name, label, rows, placeholder) => h("label", {}, label, h("textarea", { name, rows, placeholder: placeholder || "", spellcheck: "false" }));
+  const check = (name, label) => h("label", { class: "inline" }, h("input", { type: "checkbox", name }), ` ${label}`);
+  const select = (name, label, options) => h("label", {}, label, h("select", { name }, options.map(([v, l]) => h("option", { value: v }, l))));
+  // Every target's: the region, and a role to assume for the call.
+  const region = (k) => h("div", {},
+    text(`${k}_region`, "Region (optional; default the ARN's, else the consumer's)", { placeholder: "eu-west-1" }),
+    text(`${k}_role_arn`, "Role to assume (optional; an IAM role ARN, e.g. in the target's account)", { placeholder: "arn:aws:iam::210987654321:role/publisher" }),
+    text(`${k}_external_id`, "External ID (optional; with a role)"));
+  const set = (kind, legend, ...fields) => h("fieldset", { "data-target": kind, hidden: true }, h("legend", {}, legend), ...fields);
+  return [
+    set("sqs", "SQS message",
+      text("sqs_queue", "Queue (URL, or a name in the consumer's account)", { placeholder: "https://sqs.eu-west-1.amazonaws.com/123456789012/reports" }),
+      area("sqs_body", "Message body (placeholders such as <taskfleet.task-id> are filled in)", 4),
+      check("sqs_body_json", "The body is JSON (sent as compact JSON)"),
+      text("sqs_delay", "Delay in seconds (optional; 0 to 900, not FIFO)", { type: "number", min: 0, max: 900 }),
+      area("sqs_attributes", "Message attributes (optional; one \"Name=value\" a line, at most 10)", 2, "kind=report"),
+      text("sqs_group", "FIFO message group ID (optional; default the task ID)"),
+      text("sqs_dedup", "FIFO deduplication ID (optional; default TASKID-ITERATION)"),
+      region("sqs")),
+    set("sns", "SNS notification",
+      text("sns_topic_arn", "Topic ARN", { placeholder: "arn:aws:sns:eu-west-1:123456789012:alerts" }),
+      area("sns_message", "Message", 4),
+      check("sns_message_json", "The message is JSON (sent as compact JSON)"),
+      text("sns_subject", "Subject (optional; e-mail subscriptions)"),
+      area("sns_attributes", "Message attributes (optional; one \"Name=value\" a line)", 2),
+      text("sns_group", "FIFO message group ID (optional)"),
+      text("sns_dedup", "FIFO deduplication ID (optional)"),
+      region("sns")),
+    set("lambda", "Lambda invocation",
+      text("lambda_function", "Function (name, NAME:ALIAS or ARN)", { placeholder: "nightly-report" }),
+      text("lambda_qualifier", "Version or alias (optional)"),
+      area("lambda_payload", "Payload (JSON; optional, default {})", 4, "{\"at\": \"<taskfleet.scheduled-time>\"}"),
+      select("lambda_invocation_type", "Invocation type", [["RequestResponse", "RequestResponse (wait for the answer)"], ["Event", "Event (asynchronous)"]]),
+      select("lambda_handled_error", "When the function returns an error", [["fail", "the run fails"], ["retry", "the run is retried"]]),
+      region("lambda")),
+    set("events", "EventBridge event",
+      text("events_bus", "Event bus (name or ARN; optional, default the default bus)"),
+      text("events_source", "Source (not aws.*)", { placeholder: "com.example.reports" }),
+      text("events_detail_type", "Detail type", { placeholder: "ReportDue" }),
+      area("events_detail", "Detail (a JSON object; optional, default {})", 4),
+      area("events_resources", "Resources (optional; one ARN a line)", 2),
+      region("events")),
+    set("sfn", "Step Functions execution",
+      text("sfn_state_machine_arn", "State machine ARN", { placeholder: "arn:aws:states:eu-west-1:123456789012:stateMachine:etl" }),
+      area("sfn_input", "Input (JSON; optional, default {})", 4),
+      region("sfn")),
+  ];
+}
+
+// Shows the fieldsets of the chosen target (the HTTP request's too).
+function showTarget(form) {
+  const kind = form.elements.target.value;
+  for (const el of form.querySelectorAll("fieldset[data-target]")) el.hidden = el.dataset.target !== kind;
+}
+
+// The chosen AWS target's { type, params } from the form, as the CLI
+// shorthand builds them: empty optional fields are left out. Throws an Error
+// naming the field for JSON that does not parse or a malformed line.
+function targetTask(form) {
+  const kind = form.elements.target.value;
+  const t = TARGETS.find((x) => x.kind === kind);
+  const raw = (n) => form.elements[`${kind}_${n}`].value;
+  const val = (n) => raw(n).trim();
+  const params = {};
+  const put = (param, v) => { if (v !== "" && v !== undefined) params[param] = v; };
+  const json = (n, param) => {
+    if (!val(n)) return;
+    try {
+      params[param] = JSON.parse(raw(n));
+    } catch (e) {
+      throw new Error(`${param}: not JSON (${e.message})`);
+    }
+  };
+  // "Name=value" lines, values kept as text (as --attribute NAME=VALUE).
+  const attributes = (n) => {
+    const out = {};
+    for (const [i, line] of raw(n).split("\n").entries()) {
+      if (!line.trim()) continue;
+      const eq = line.indexOf("=");
+      if (eq < 1) throw new Error(`attributes, line ${i + 1}: expected "Name=value"`);
+      out[line.slice(0, eq).trim()] = line.slice(eq + 1);
+    }
+    if (Object.keys(out).length) params.attributes = out;
+  };
+  const body = (n, param) => {
+    if (form.elements[`${kind}_${n}_json`].checked) json(n, param);
+    else put(param, raw(n));
+  };
+  if (kind === "sqs") {
+    put("queue", val("queue"));
+    body("body", "body");
+    if (val("delay")) params.delay_seconds = Number(val("delay"));
+    attributes("attributes");
+    put("message_group_id", val("group"));
+    put("message_deduplication_id", val("dedup"));
+  } else if (kind === "sns") {
+    put("topic_arn", val("topic_arn"));
+    body("message", "message");
+    put("subject", val("subject"));
+    attributes("attributes");
+    put("message_group_id", val("group"));
+    put("message_deduplication_id", val("dedup"));
+  } else if (kind === "lambda") {
+    put("function", val("function"));
+    put("qualifier", val("qualifier"));
+    json("payload", "payload");
+    // The defaults are left out, as the CLI leaves them.
+    if (val("invocation_type") !== "RequestResponse") params.invocation_type = val("invocation_type");
+    if (val("handled_error") !== "fail") params.handled_error = val("handled_error");
+  } else if (kind === "events") {
+    put("event_bus", val("bus"));
+    put("source", val("source"));
+    put("detail_type", val("detail_type"));
+    json("detail", "detail");
+    const resources = raw("resources").split("\n").map((l) => l.trim()).filter((l) => l);
+    if (resources.length) params.resources = resources;
+  } else if (kind === "sfn") {
+    put("state_machine_arn", val("state_machine_arn"));
+    json("input", "input");
+  }
+  put("region", val("region"));
+  put("role_arn", val("role_arn"));
+  put("external_id", val("external_id"));
+  return { type: t.type, params };
+}
+
+// --- the form for a new task ---------------------------------------------------------
 
 // "Name: value" lines as an object; throws on a line without a colon.
 function parseHeaders(text) {
@@ -620,12 +773,14 @@ function newTaskPage() {
   const radio = (value, label, checked) => h("label", { class: "inline" },
     h("input", { type: "radio", name: "when", value, checked }), ` ${label}`);
   const form = h("form", { class: "create", id: "createform", novalidate: true },
-    h("fieldset", {}, h("legend", {}, "Request"),
+    targetChooser(),
+    h("fieldset", { "data-target": "http" }, h("legend", {}, "Request"),
       h("label", {}, "URL", h("input", { name: "url", type: "url", required: true, placeholder: "https://example.com/hook" })),
       h("label", {}, "Method", h("select", { name: "method" }, METHODS.map((m) => h("option", { value: m, selected: m === "POST" }, m)))),
       h("label", {}, "Headers (one \"Name: value\" a line)", h("textarea", { name: "headers", rows: 3, placeholder: "Content-Type: application/json" })),
       h("label", {}, "Body", h("textarea", { name: "body", rows: 4 })),
       h("label", {}, "Timeout in seconds (optional; default 10)", h("input", { name: "timeout", type: "number", min: 0.001, max: 900, step: "any" }))),
+    ...targetFieldsets(),
     h("fieldset", {}, h("legend", {}, "When"),
       h("div", { class: "choices" }, radio("once", "Once", true), radio("every", "Every interval"), radio("cron", "Cron schedule")),
       h("label", { "data-when": "once every cron" }, "First run (empty: now; your local time)", h("input", { name: "at", type: "datetime-local" })),
@@ -646,7 +801,7 @@ function newTaskPage() {
       h("label", {}, "Failure callback URL (optional; POSTed when the task fails for good)", h("input", { name: "failure_callback", type: "url", maxlength: 2048 }))),
     formError,
     h("div", { class: "buttons" }, h("button", { type: "submit", class: "primary" }, "Create task")));
-  main.append(h("h1", {}, "New HTTP task"), form);
+  main.append(h("h1", {}, "New task"), form);
 
   const val = (n) => form.elements[n].value.trim();
   const when = () => form.elements.when.value;
@@ -688,24 +843,29 @@ function newTaskPage() {
   const schedulePreview = previewer(preview, previewNote, previewFields,
     () => (when() === "every" ? "Give an interval." : "Give a cron expression."));
   form.addEventListener("input", schedulePreview);
-  form.addEventListener("change", () => { showWhen(); schedulePreview(); });
+  form.addEventListener("change", () => { showWhen(); showTarget(form); schedulePreview(); });
 
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     formError.hidden = true;
-    const params = { url: val("url"), method: val("method") };
+    let job = { type: "http", params: { url: val("url"), method: val("method") } };
+    const params = job.params;
     try {
-      if (!params.url) throw new Error("url: required");
-      const headers = parseHeaders(form.elements.headers.value);
-      if (Object.keys(headers).length) params.headers = headers;
+      if (val("target") !== "http") {
+        job = targetTask(form);
+      } else {
+        if (!params.url) throw new Error("url: required");
+        const headers = parseHeaders(form.elements.headers.value);
+        if (Object.keys(headers).length) params.headers = headers;
+      }
     } catch (e) {
       formError.textContent = e.message;
       formError.hidden = false;
       return;
     }
-    if (form.elements.body.value) params.body = form.elements.body.value;
-    if (val("timeout")) params.timeout_ms = Math.round(Number(val("timeout")) * 1000);
-    const task = Object.assign({ type: "http", ns: val("ns") || "default", params }, scheduleFields());
+    if (job.type === "http" && form.elements.body.value) params.body = form.elements.body.value;
+    if (job.type === "http" && val("timeout")) params.timeout_ms = Math.round(Number(val("timeout")) * 1000);
+    const task = Object.assign({ type: job.type, ns: val("ns") || "default", params: job.params }, scheduleFields());
     if (val("id")) task.id = val("id");
     if (val("max_attempts")) task.max_attempts = Number(val("max_attempts"));
     if (val("name")) task.name = val("name");
@@ -722,6 +882,7 @@ function newTaskPage() {
     }
   });
   showWhen();
+  showTarget(form);
 }
 
 // --- operations: stats, the due tasks, clearing a namespace -----------------------
@@ -790,7 +951,7 @@ function opsPage(query) {
     statsInfo,
     h("h2", {}, "Namespaces"),
     h("table", { class: "stats", id: "namespaces" },
-      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Namespace"), h("th", { scope: "col" }, "Tasks"))), spaces),
+      h("thead", {}, h("tr", {}, ["Namespace", "Tasks", "State", ""].map((c) => h("th", { scope: "col" }, c)))), spaces),
     h("h2", {}, "Due now (dry run)"),
     h("p", { class: "muted" }, "PENDING tasks whose next run has come, the most overdue first; nothing is changed. ",
       "Message: sent (the queue has it), none (the sweeper sends one), lost (sent too long ago: the sweeper sends it again)."),
@@ -855,7 +1016,35 @@ function opsPage(query) {
     if (gen !== generation) return;
     spaces.replaceChildren(...d.namespaces.map((n) => h("tr", { "data-ns": n.ns },
       h("th", { scope: "row" }, h("a", { href: `#/tasks?${new URLSearchParams({ ns: n.ns })}` }, n.ns)),
-      h("td", { class: "num", "data-label": "Tasks" }, String(n.tasks)))));
+      h("td", { class: "num", "data-label": "Tasks" }, String(n.tasks)),
+      h("td", { "data-label": "State" }, n.paused ? statusBadge("PAUSED") : h("span", { class: "muted" }, "running")),
+      h("td", {}, pauseButton(n)))));
+  }
+
+  // Pausing a namespace (POST /v1/namespaces/{ns}/pause, as `taskfleet
+  // pause --ns`): nothing of it starts until it is resumed; resuming runs
+  // each task the pause held, a recurring one its missed occurrence once.
+  // The server answers once every consumer follows (about 2 s).
+  function pauseButton(n) {
+    const verb = n.paused ? "resume" : "pause";
+    const b = h("button", { type: "button", class: n.paused ? "" : "danger", "data-action": verb },
+      n.paused ? "Resume" : "Pause");
+    b.addEventListener("click", async () => {
+      const question = n.paused
+        ? `Resume namespace "${n.ns}"? Every task the pause held runs once now, then on its schedule.`
+        : `Pause namespace "${n.ns}"? None of its tasks starts until it is resumed; runs in progress finish.`;
+      if (!await confirmDialog(n.paused ? "Resume a namespace" : "Pause a namespace", question,
+        n.paused ? "Resume" : "Pause", !n.paused)) return;
+      b.disabled = true;
+      try {
+        const r = await api("POST", `/v1/namespaces/${encodeURIComponent(n.ns)}/${verb}`, {});
+        toast(r.paused ? `Paused ${r.ns}` : `Resumed ${r.ns}: ${r.resumed} task${r.resumed === 1 ? "" : "s"} released`);
+      } catch (e) {
+        toast(e.message, true);
+      }
+      loadNamespaces();
+    });
+    return b;
   }
 
   function load() {

@@ -78,7 +78,7 @@ try {
   });
 
   // 2. The form: a cron schedule in a time zone previews five runs.
-  await page.getByRole("link", { name: "New HTTP task" }).click();
+  await page.getByRole("link", { name: "New task" }).click();
   await page.locator("#createform").waitFor();
   await page.locator('input[name="when"][value="cron"]').check();
   await page.locator('input[name="cron"]').fill("0 9 * * 1-5");

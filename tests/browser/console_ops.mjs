@@ -3,7 +3,8 @@
 // queues' depth (the dead-letter queue's among them) as GET /v1/stats says,
 // the namespaces with their tasks, the due tasks' dry run (every namespace, then one), and clearing a
 // namespace: the button stays off until the name is typed twice, Cancel
-// deletes nothing, OK deletes that namespace only.
+// deletes nothing, OK deletes that namespace only; then pausing and
+// resuming a namespace from its row.
 //
 // Run by tests/scripts/console_ops_browser.sh, which makes the tasks (no
 // consumer runs, so the due ones stay due) and starts the server.
@@ -57,7 +58,8 @@ try {
   await check("ops-namespaces-with-counts", async () => {
     await page.waitForFunction(() => document.querySelectorAll("#namespaces tbody tr").length === 2);
     const shown = JSON.stringify(await rows("#namespaces tbody tr"));
-    const want = JSON.stringify([["opsA", String(dueA.length + 1)], ["opsB", String(dueB.length + 1)]]);
+    const want = JSON.stringify([["opsA", String(dueA.length + 1), "running", "Pause"],
+      ["opsB", String(dueB.length + 1), "running", "Pause"]]);
     return shown === want || `shown ${shown}, want ${want}`;
   });
   await check("ops-due-every-namespace", async () => {
@@ -111,6 +113,39 @@ try {
   });
   await page.locator("#toast").waitFor({ state: "hidden" });
   await shot("console-ops-cleared", false);
+
+  // Pausing and resuming opsA from its row (POST /v1/namespaces/{ns}/pause
+  // and /resume; what the consumers do with it is engine_ns_pause.sh's).
+  const pausedOf = async (ns) => ((await api("GET", "/v1/namespaces")).namespaces.find((n) => n.ns === ns) || {}).paused;
+  const rowA = page.locator('#namespaces tr[data-ns="opsA"]');
+  await check("ops-pause-cancel-pauses-nothing", async () => {
+    await rowA.locator("button[data-action=pause]").click();
+    await page.locator("#confirmdialog").waitFor({ state: "visible" });
+    const text = await page.locator("#confirmtext").textContent();
+    await page.locator("#confirmcancel").click();
+    await page.locator("#confirmdialog").waitFor({ state: "hidden" });
+    const p = await pausedOf("opsA");
+    return (text.includes('"opsA"') && p === false) || `dialog ${text}; paused ${p}`;
+  });
+  await check("ops-pause-namespace", async () => {
+    await rowA.locator("button[data-action=pause]").click();
+    await page.locator("#confirmok").click();
+    await rowA.locator("button[data-action=resume]").waitFor({ state: "visible", timeout: 15000 });
+    const cells = (await rows('#namespaces tr[data-ns="opsA"]'))[0];
+    const p = await pausedOf("opsA");
+    return (p === true && cells[2] === "PAUSED") || `paused ${p}, row ${JSON.stringify(cells)}`;
+  });
+  await page.locator("#toast").waitFor({ state: "hidden" });
+  await shot("console-ops-paused", false);
+  await check("ops-resume-namespace", async () => {
+    await rowA.locator("button[data-action=resume]").click();
+    await page.locator("#confirmok").click();
+    await page.locator("#toast").waitFor({ state: "visible", timeout: 15000 });
+    const toast = await page.locator("#toast").textContent();
+    await rowA.locator("button[data-action=pause]").waitFor({ state: "visible", timeout: 15000 });
+    const p = await pausedOf("opsA");
+    return (p === false && toast === "Resumed opsA: 0 tasks released") || `paused ${p}, toast ${toast}`;
+  });
   await check("no-request-left-the-server", async () => foreign.length === 0 || foreign.join(" "));
   await check("no-script-errors", async () => pageErrors.length === 0 || pageErrors.join(" | "));
 } catch (e) {

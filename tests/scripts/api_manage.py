@@ -14,8 +14,8 @@
     namespaces 403; then 200 {"ns", "deleted"} with the count, the
     namespace empty and the others untouched; a bad or too long name 400;
     other methods 405 with Allow: DELETE;
-  - GET /v1/namespaces: every namespace by name with its tasks, the items
-    without one; a key limited to some namespaces sees those only; 400 for
+  - GET /v1/namespaces: every namespace by name with its tasks and whether
+    it is paused (a paused one with no task too), the items without one; a key limited to some namespaces sees those only; 400 for
     a query, 405 for other methods; empty once every namespace is cleared;
   - POST /v1/namespaces/{ns}/pause and /resume: {"ns", "paused"} (resume:
     also "resumed", "failed"), the same paused set `taskfleet pause` lists;
@@ -116,7 +116,8 @@ def due_checks(api, kr, ka, env, ids):
 
 def namespaces_checks(api, kr, ka, ids):
     """GET /v1/namespaces, before anything is cleared."""
-    want = [{"ns": "teamA", "tasks": len(ids["teamA"]) + 1}, {"ns": "teamB", "tasks": len(ids["teamB"])}]
+    want = [{"ns": "teamA", "tasks": len(ids["teamA"]) + 1, "paused": False},
+            {"ns": "teamB", "tasks": len(ids["teamB"]), "paused": False}]
     st, _, d = api.req("GET", "/v1/namespaces", key=kr)
     check("namespaces-listed-with-counts", st == 200 and d == {"namespaces": want, "without_ns": 0},
           "%s %s, want %s" % (st, d, want))
@@ -185,6 +186,16 @@ def pause_checks(api, kr, ka, env):
           and st3 == 400 and code_of(d3) == "invalid_field" and st4 == 405 and hd.get("allow") == "POST"
           and listed() == ["teamA"],
           "%s %s %s %s %s; listed %s" % (st1, st2, st3, st4, hd.get("allow"), listed()))
+    # The listing says which namespaces are paused, an empty one too.
+    st1, _, _ = api.req("POST", "/v1/namespaces/spare/pause", body={})
+    st2, _, d2 = api.req("GET", "/v1/namespaces", key=kr)
+    st3, _, d3 = api.req("GET", "/v1/namespaces", key=ka)
+    st4, _, _ = api.req("POST", "/v1/namespaces/spare/resume", body={})
+    flags = {n["ns"]: (n["tasks"], n["paused"]) for n in (d2 or {}).get("namespaces", [])}
+    check("namespaces-list-paused", st1 == st2 == st3 == st4 == 200 and flags.get("spare") == (0, True)
+          and flags.get("teamA", (0, None))[1] is True
+          and [n["ns"] for n in d3["namespaces"]] == ["teamA"],
+          "%s %s %s %s; listed %s; teamA key sees %s" % (st1, st2, st3, st4, flags, d3))
     st, _, d = api.req("POST", "/v1/namespaces/teamA/resume", body={}, key=ka)
     check("resume-namespace", st == 200 and d == {"ns": "teamA", "paused": False, "resumed": 0, "failed": 0}
           and listed() == [], "%s %s; listed %s" % (st, d, listed()))

@@ -13,6 +13,15 @@ retried), permanent errors (the run fails), Lambda's function errors, an
 EventBridge entry refused inside a 200 answer, and Step Functions' one
 execution per iteration (a retried run finds it by name).
 
+Per-task roles (params.role_arn, external_id) against tests/tools/
+sts_fake.py, which checks each AssumeRole's signature with botocore and
+issues credentials the service fake then verifies the calls with: the call
+is signed with the role's credentials, assumed once per role and kept (the
+refresh 5 minutes before expiry is tests/unit/aws/test_creds_sts.c's, with
+a moved clock); a refused AssumeRole retries the run without calling the
+service; a malformed role ARN or an external id without a role fails the
+run.
+
 Prints "PASS name" or "FAIL name: why"; exits 1 on any failure.
 """
 import json
@@ -27,6 +36,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("TF_BUILD") or os.path.join(ROOT, os.environ.get("BUILD", "build"))
 RUNONCE = os.path.join(BUILD, "tests", "tools", "runonce")
 FAKE = os.path.join(ROOT, "tests", "tools", "aws_target_fake.py")
+STS = os.path.join(ROOT, "tests", "tools", "sts_fake.py")
 AKID, SECRET = "AKIDTARGETSTEST", "targets-test-secret-0123456789"
 ACCT = "123456789012"
 # 2026-12-07T09:00:00.000Z, the runs' scheduled time.
@@ -41,11 +51,14 @@ check = REPORT.check
 
 
 class Fake:
-    def __init__(self, tmp):
-        self.log = os.path.join(tmp, "fake.jsonl")
-        port_file = os.path.join(tmp, "fake.port")
-        self.proc = subprocess.Popen([sys.executable, FAKE, "--port-file", port_file,
-                                      "--log", self.log, "--cred", AKID + ":" + SECRET])
+    def __init__(self, tmp, argv=None, name="fake"):
+        self.log = os.path.join(tmp, name + ".jsonl")
+        port_file = os.path.join(tmp, name + ".port")
+        self.proc = subprocess.Popen([sys.executable, argv[0] if argv else FAKE,
+                                      "--port-file", port_file, "--log", self.log] +
+                                     (argv[1:] if argv else
+                                      ["--cred", AKID + ":" + SECRET,
+                                       "--cred-file", os.path.join(tmp, "issued")]))
         deadline = time.time() + 20
         while not os.path.exists(port_file) and time.time() < deadline:
             time.sleep(0.05)
@@ -62,6 +75,9 @@ class Fake:
         self.proc.wait()
 
 
+STS_URL = None  # the STS fake's, once main() started it
+
+
 def run(fake, runner, tasks, secret=SECRET):
     """Runs the tasks (dicts) through runonce with runner; {id: output}."""
     env = dict(os.environ)
@@ -72,7 +88,8 @@ def run(fake, runner, tasks, secret=SECRET):
                 "AWS_SECRET_ACCESS_KEY": secret, "AWS_REGION": "us-east-1",
                 "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
                 "AWS_ENDPOINT_URL_SNS": fake.url, "AWS_ENDPOINT_URL_LAMBDA": fake.url,
-                "AWS_ENDPOINT_URL_EVENTBRIDGE": fake.url, "AWS_ENDPOINT_URL_SFN": fake.url})
+                "AWS_ENDPOINT_URL_EVENTBRIDGE": fake.url, "AWS_ENDPOINT_URL_SFN": fake.url,
+                "AWS_ENDPOINT_URL_STS": STS_URL or "http://127.0.0.1:9"})
     stdin = "".join(json.dumps(dict({"target_ms": DUE_MS}, **t)) + "\n" for t in tasks)
     p = subprocess.run([RUNONCE, os.path.join(BUILD, "runners", runner + ".so")],
                        input=stdin, capture_output=True, text=True, env=env, timeout=120)
@@ -269,17 +286,77 @@ def sfn_checks(fake):
            "attempt" in nxt["sfn-attempt"]["error"])
 
 
+def role_checks(fake, sts):
+    topic = "arn:aws:sns:us-east-1:%s:" % ACCT
+    role = "arn:aws:iam::210987654321:role/"
+    outs = run(fake, "sns", [
+        {"id": "ra1", "params": {"topic_arn": topic + "role-a1", "message": "x",
+                                 "role_arn": role + "cross-a", "external_id": "ext-42"}},
+        {"id": "ra2", "params": {"topic_arn": topic + "role-a2", "message": "x",
+                                 "role_arn": role + "cross-a", "external_id": "ext-42"}},
+        {"id": "rb", "params": {"topic_arn": topic + "role-b", "message": "x",
+                                "role_arn": role + "cross-b"}},
+        {"id": "own", "params": {"topic_arn": topic + "role-none", "message": "x"}},
+        {"id": "refused", "params": {"topic_arn": topic + "role-refused", "message": "x",
+                                     "role_arn": role + "team/nested"}},
+        {"id": "badarn", "params": {"topic_arn": topic + "role-bad", "message": "x",
+                                    "role_arn": "arn:aws:s3:::bucket"}},
+        {"id": "extonly", "params": {"topic_arn": topic + "role-ext", "message": "x",
+                                     "external_id": "ext-42"}},
+    ])
+    reqs = [r for r in fake.requests() if r["service"] == "sns"]
+    assumed = [r for r in sts.requests() if r["action"] == "AssumeRole"]
+
+    def akid(key):
+        got = [r["akid"] for r in reqs if form(r).get("TopicArn", "").endswith(":" + key)
+               and r["ok"]]
+        return got[0] if len(got) == 1 else None
+
+    def assumes(name):
+        return [r for r in assumed if r["params"].get("RoleArn") == role + name]
+    a = assumes("cross-a")
+    expect("role-call-signed-with-the-assumed-role", outs.get("ra1"), "success",
+           (akid("role-a1") or "").startswith("ASIACROSSA") and
+           outs["ra1"].get("result", {}).get("role_arn") == role + "cross-a",
+           "akid %s" % akid("role-a1"))
+    check("role-assumed-with-external-id-signed-by-the-consumer",
+          len(a) >= 1 and a[0]["ok"] and a[0]["signed_by"] == AKID and
+          a[0]["params"].get("ExternalId") == "ext-42", json.dumps(a)[:500])
+    check("role-credentials-kept-per-role", len(a) == 1 and akid("role-a2") == akid("role-a1")
+          and outs.get("ra2", {}).get("outcome") == "success" and len(assumes("cross-b")) == 1
+          and (akid("role-b") or "").startswith("ASIACROSSB")
+          and "ExternalId" not in assumes("cross-b")[0]["params"],
+          "%d AssumeRole of cross-a, %d of cross-b; keys %s %s %s" % (
+              len(a), len(assumes("cross-b")), akid("role-a1"), akid("role-a2"),
+              akid("role-b")))
+    expect("role-none-uses-the-consumers-credentials", outs.get("own"), "success",
+           akid("role-none") == AKID)
+    expect("role-refused-by-sts-retries-without-calling", outs.get("refused"), "retry",
+           not [r for r in reqs if "role-refused" in r["body"]] and
+           [r for r in assumed if not r["ok"] and "nested" in r["params"].get("RoleArn", "")])
+    expect("role-bad-arn-fails", outs.get("badarn"), "failed",
+           "params.role_arn" in outs.get("badarn", {}).get("error", ""))
+    expect("role-external-id-needs-a-role", outs.get("extonly"), "failed",
+           "params.external_id needs params.role_arn" in outs.get("extonly", {}).get("error", ""))
+
+
 def main():
+    global STS_URL
     for runner in ("sns", "lambda", "eventbridge", "stepfunctions"):
         if not os.path.exists(os.path.join(BUILD, "runners", runner + ".so")):
             REPORT.setup_fail("%s.so is not built (make check-tests)" % runner)
     tmp = tempfile.mkdtemp(prefix="aws_targets-", dir=os.environ.get("TF_TEST_OUT"))
+    # STS first: the service fake reads the credentials it issues.
+    sts = Fake(tmp, [STS, "--issued", os.path.join(tmp, "issued"), "--cred",
+                     AKID + ":" + SECRET], "sts")
+    STS_URL = sts.url
     fake = Fake(tmp)
     try:
         sns_checks(fake)
         lambda_checks(fake)
         events_checks(fake)
         sfn_checks(fake)
+        role_checks(fake, sts)
         bad = run(fake, "sns", [{"id": "badsig", "params": {
             "topic_arn": "arn:aws:sns:us-east-1:%s:ok-sig" % ACCT, "message": "x"}}],
             secret="not-the-secret")
@@ -292,6 +369,7 @@ def main():
                                                     json.dumps(unsigned[:2])[:600]))
     finally:
         fake.stop()
+        sts.stop()
     sys.exit(1 if REPORT.failed else 0)
 
 

@@ -56,6 +56,9 @@ made events-params eventbridge "{'event_bus': 'ops', 'source': 'app.jobs', 'deta
     --resource "$FN" --resource "$SM"
 made sfn-params stepfunctions "{'state_machine_arn': '$SM', 'input': {'day': '<taskfleet.scheduled-time>'}}" -- \
     sfn --state-machine-arn "$SM" --input '{"day": "<taskfleet.scheduled-time>"}'
+ROLE=arn:aws:iam::210987654321:role/publisher
+made role-params stepfunctions "{'state_machine_arn': '$SM', 'role_arn': '$ROLE', 'external_id': 'team-7'}" -- \
+    sfn --state-machine-arn "$SM" --role-arn "$ROLE" --external-id team-7
 
 # bad OPTION ARGS...: exit 2, one line on stderr naming OPTION, nothing
 # written.
@@ -78,6 +81,8 @@ bad() {
 	pass "$name"
 }
 bad --topic-arn sns --topic-arn arn:aws:sqs:us-east-1:$ACCT:q --message m
+bad --role-arn sfn --state-machine-arn "$SM" --role-arn arn:aws:s3:::bucket
+bad --external-id sfn --state-machine-arn "$SM" --external-id team-7
 bad --dedup-id sns --topic-arn arn:aws:sns:us-east-1:$ACCT:plain --message m --dedup-id d
 bad --json-message sns --topic-arn "$TOPIC" --json-message '{"x": "<taskfleet.nope>"}'
 bad --function lambda --function 'bad name!'

@@ -68,6 +68,18 @@ if wait_until 90 settled; then
 else
 	fail "cb-all-settled-and-called-back" "summary: $($TFCHECK summary "$E2E_NAME"), requests: $(cat "$E2E_DIR/requests-1.jsonl" | wc -l)"
 fi
+# Each delivered (or refused) callback is cleared from its item, and the
+# finished task has left the due index (docs/design.md section 7.1).
+all_cleared() {
+	local id
+	for id in once fails every flaky json refused; do
+		$TFCHECK item "$E2E_NAME" "$id" | "$PY" -c '
+import json, sys
+it = json.load(sys.stdin)
+sys.exit(0 if "callback_pending" not in it and "due_at" not in it else 1)' || return 1
+	done
+}
+check "cb-callbacks-cleared-from-items" wait_until 20 all_cleared
 stop_consumers || fail "cb-consumers-exit-0" "a consumer did not exit 0"
 
 # jcheck NAME ID PATH-PREFIX PYTHON-EXPR: the expression over it (the

@@ -28,6 +28,7 @@
   serve` in the consumer's image, scaling on requests per task and CPU, and
   security groups that let only the load balancer reach the API port.
 """
+import glob
 import os
 import re
 import shutil
@@ -88,6 +89,7 @@ TARGET_RESOURCES = {
     'events:PutEvents': '${var.target_event_bus_arns}',
     'states:StartExecution': '${var.target_state_machine_arns}',
     'states:DescribeExecution': '${local.target_execution_arns}',
+    'sts:AssumeRole': '${var.target_role_arns}',
 }
 
 
@@ -96,6 +98,11 @@ def check_targets_policy(model, res):
     statement on its kind's variable and present only when it lists ARNs."""
     try:
         want = iam_actions(aws_ops.all_ops(ROOT, ('lib',), 'lib/target/'))
+        # A task's role_arn: lib/target assumes it through lib/aws's role
+        # provider (tf_creds_provider_new_role(), an STS AssumeRole).
+        for f in glob.glob(os.path.join(ROOT, 'lib', 'target', '*.c')):
+            if 'tf_creds_provider_new_role(' in open(f).read():
+                want.add('sts:AssumeRole')
     except SystemExit as e:
         result('iam_targets_exactly_the_runners_call', False, e)
         return

@@ -3,6 +3,7 @@
 Functions for the AWS target runners' tests (tests/scripts/aws_targets.py).
 
     aws_target_fake.py --port-file F --log L.jsonl --cred AKID:SECRET
+                       [--cred-file F]
 
 Listens on 127.0.0.1 (a free port, written to --port-file once it listens)
 and answers the four services on one port, told apart by the request: SNS
@@ -11,11 +12,14 @@ by its form body (Action=Publish), Lambda by its path
 X-Amz-Target. Every request's SigV4 signature is verified with botocore's
 signer (tests/tools/sigv4_proxy.py's verify(), in the service and region of
 its credential scope); a request that does not verify is answered 403
-InvalidSignatureException. One JSON line per request goes to --log:
+InvalidSignatureException. --cred-file names a file of AKID:SECRET[:TOKEN]
+lines read again before each request (the credentials tests/tools/
+sts_fake.py issues for an assumed role, its --issued file). One JSON line
+per request goes to --log ("akid": the key that signed it):
 
     {"service": "sns", "op": "Publish", "ok": true, "why": "", "region":
      "us-east-1", "path": "/", "headers": {...lower-case...}, "body": "...",
-     "status": 200}
+     "status": 200, "akid": "AKID..."}
 
 What it answers depends on a key in the request: the SNS topic's name, the
 Lambda function's name, the EventBridge source, the state machine's name:
@@ -54,7 +58,7 @@ import urllib.parse
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sigv4_proxy import verify  # noqa: E402  (botocore's signer)
+from sigv4_proxy import load_cred_file, verify  # noqa: E402  (botocore's signer)
 
 lock = threading.Lock()
 seen = {}          # key -> requests so far
@@ -169,7 +173,7 @@ def sfn(op, req):
     return 200, {}, json.dumps({"executionArn": arn, "startDate": 1.7e9})
 
 
-def make_handler(creds, log):
+def make_handler(creds, log, cred_file=None):
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -181,11 +185,14 @@ def make_handler(creds, log):
             body = self.rfile.read(n) if n > 0 else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
             region, service = scope_of(headers)
+            if cred_file is not None:
+                with lock:
+                    load_cred_file(cred_file, creds)
             try:
-                ok, why, _ = verify(service, region, creds, self.command, self.path,
-                                    list(self.headers.items()), body)
+                ok, why, akid = verify(service, region, creds, self.command, self.path,
+                                       list(self.headers.items()), body)
             except Exception as e:  # noqa: BLE001 - a verifier bug is a failure
-                ok, why = False, "verifier error: %r" % e
+                ok, why, akid = False, "verifier error: %r" % e, None
             text = body.decode("utf-8", "replace")
             target = headers.get("x-amz-target", "")
             path = urllib.parse.urlsplit(self.path).path
@@ -209,7 +216,7 @@ def make_handler(creds, log):
                 status, h, out = sns(form)
             rec = {"service": svc, "op": op, "ok": ok, "why": why, "region": region,
                    "scope_service": service, "path": self.path, "headers": headers,
-                   "body": text, "status": status}
+                   "body": text, "status": status, "akid": akid}
             with lock:
                 log.write(json.dumps(rec) + "\n")
                 log.flush()
@@ -234,13 +241,14 @@ def main():
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--log", required=True)
     ap.add_argument("--cred", action="append", required=True, help="AKID:SECRET[:TOKEN]")
+    ap.add_argument("--cred-file", help="more AKID:SECRET[:TOKEN] lines, reread as needed")
     a = ap.parse_args()
     creds = {}
     for c in a.cred:
         parts = c.split(":")
         creds[parts[0]] = (parts[1], parts[2] if len(parts) > 2 else None)
     log = open(a.log, "a")
-    srv = Server(("127.0.0.1", 0), make_handler(creds, log))
+    srv = Server(("127.0.0.1", 0), make_handler(creds, log, a.cred_file))
     tmp = a.port_file + ".tmp"
     with open(tmp, "w") as f:
         f.write(str(srv.server_address[1]))

@@ -1,10 +1,14 @@
 /*
  * test_creds_sts.c - the STS client's offline parts: the endpoint it picks
- * and how it reads STS's XML answers. The calls themselves, and their
- * signatures checked with botocore, are tested end to end by
- * tests/scripts/cli_creds.py against tests/tools/sts_fake.py.
+ * and how it reads STS's XML answers; and a role's provider
+ * (tf_creds_provider_new_role()) against a scripted loopback server, the
+ * clock moved: assumed once, kept, assumed again 5 minutes before expiry.
+ * The calls themselves, and their signatures checked with botocore, are
+ * tested end to end by tests/scripts/cli_creds.py and aws_targets.py
+ * against tests/tools/sts_fake.py.
  */
 #include "harness.h"
+#include "fake_http.h"
 
 #include "aws/creds_sso.h"
 #include "aws/creds_sts.h"
@@ -140,6 +144,67 @@ test_sso_cache_name(void)
 	CHECK_STR_EQ(name, "a9993e364706816aba3e25717850c26c9cd0d89d.json");
 }
 
+#define ROLE_XML(akid) OK_XML("<AccessKeyId>" akid "</AccessKeyId>" \
+	"<SecretAccessKey>role-secret</SecretAccessKey>" \
+	"<SessionToken>FQoGrole</SessionToken>" \
+	"<Expiration>2030-01-01T00:00:00Z</Expiration>")
+
+static void
+test_role_provider_kept_and_refreshed(void)
+{
+	static const struct fake_reply replies[] = {
+		{ 200, ROLE_XML("ASIAROLEONE"), 0, 0 },
+		{ 200, ROLE_XML("ASIAROLETWO"), 0, 0 },
+	};
+	struct fake_http server;
+	struct tf_creds_provider *source = NULL, *role = NULL;
+	struct tf_creds c;
+	char url[64];
+	int64_t exp = 0;
+
+	CHECK(tf_creds_parse_expiration("2030-01-01T00:00:00Z", &exp) == TF_OK);
+	CHECK(fake_http_start(&server) == 0);
+	fake_http_script(&server, replies, 2);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", server.port);
+	setenv("AWS_ENDPOINT_URL_STS", url, 1);
+	CHECK(tf_creds_provider_new_static("AKIDSOURCE", "source-secret", NULL,
+	    &source) == TF_OK);
+	CHECK(tf_creds_provider_new_role(source, NULL, NULL, "us-east-1",
+	    &role) == TF_ERR_INVALID && role == NULL);
+	CHECK(tf_creds_provider_new_role(source,
+	    "arn:aws:iam::210987654321:role/cross", "ext-1", "us-east-1",
+	    &role) == TF_OK);
+	unsetenv("AWS_ENDPOINT_URL_STS");
+	/* Nothing is assumed before the first use. */
+	CHECK_INT_EQ(server.requests, 0);
+
+	/* An hour before expiry: assumed, signed with the source's key. */
+	CHECK(tf_creds_get(role, exp - 3600 * 1000LL, &c) == TF_OK);
+	CHECK_STR_EQ(c.access_key_id, "ASIAROLEONE");
+	CHECK_STR_EQ(c.session_token, "FQoGrole");
+	CHECK(c.expires_at_ms == exp);
+	CHECK_INT_EQ(server.requests, 1);
+	CHECK(strstr(server.last_request, "Action=AssumeRole&") != NULL);
+	CHECK(strstr(server.last_request, "RoleArn=arn%3Aaws%3Aiam%3A%3A"
+	    "210987654321%3Arole%2Fcross") != NULL);
+	CHECK(strstr(server.last_request, "ExternalId=ext-1") != NULL);
+	CHECK(strstr(server.last_request, "Credential=AKIDSOURCE/") != NULL);
+
+	/* Kept while more than 5 minutes are left. */
+	CHECK(tf_creds_get(role, exp - 301 * 1000LL, &c) == TF_OK);
+	CHECK_STR_EQ(c.access_key_id, "ASIAROLEONE");
+	CHECK_INT_EQ(server.requests, 1);
+
+	/* Within 5 minutes of expiry: assumed again. */
+	CHECK(tf_creds_get(role, exp - 299 * 1000LL, &c) == TF_OK);
+	CHECK_STR_EQ(c.access_key_id, "ASIAROLETWO");
+	CHECK_INT_EQ(server.requests, 2);
+
+	tf_creds_provider_free(role);
+	tf_creds_provider_free(source);
+	fake_http_stop(&server);
+}
+
 int
 main(void)
 {
@@ -150,5 +215,6 @@ main(void)
 	TF_RUN(test_sts_parse_too_long);
 	TF_RUN(test_sts_endpoint);
 	TF_RUN(test_sso_cache_name);
+	TF_RUN(test_role_provider_kept_and_refreshed);
 	return tf_test_summary();
 }
