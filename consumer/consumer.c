@@ -16,6 +16,9 @@
 /* A stopping consumer waits this long past a receive's wait for its reply. */
 #define RECEIVE_REPLY_MARGIN_MS 5000
 
+/* And this long past the shutdown timeout for the sweeper's last calls. */
+#define SWEEPER_STOP_MARGIN_MS 5000
+
 /* Blocking runners get this many threads by default: the concurrency, at
  * most this. */
 #define RUNNER_THREADS_DEFAULT_MAX 16
@@ -167,6 +170,50 @@ journal_start(struct tf_consumer *c)
 		    "neighbours are charged an attempt at lease expiry", err);
 }
 
+/* On the loop: --once's sweep is over (its writes and messages answered). */
+static void
+on_once_swept(void *ctx)
+{
+	struct tf_consumer *c = ctx;
+
+	pthread_mutex_lock(&c->lock);
+	c->once_swept = true;
+	pthread_cond_broadcast(&c->space);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* On the loop: --once's receives start (c->once is set). */
+static void
+on_once_receive(void *ctx, enum tf_err rc)
+{
+	struct tf_consumer *c = ctx;
+
+	if (rc != TF_OK)
+		return;
+	if (tf_receiver_start(c) != TF_OK) {
+		tf_log(TF_LOG_ERROR, "--once: cannot start receiving: %s",
+		    tf_strerror(TF_ERR_NOMEM));
+		atomic_store(&c->drained, 1);
+	}
+}
+
+/* --once, the loop running: waits for its sweep, then fixes what is due
+ * (the cutoff: now) and starts receiving. */
+static enum tf_err
+once_start(struct tf_consumer *c)
+{
+	enum tf_err rc;
+
+	pthread_mutex_lock(&c->lock);
+	while (!c->once_swept)
+		pthread_cond_wait(&c->space, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+	rc = tf_once_new(tf_now_ms(), c->o.hold_max_ms, &c->once);
+	if (rc != TF_OK)
+		return rc;
+	return tf_loop_post(c->loop, on_once_receive, c);
+}
+
 static void *
 loop_main(void *arg)
 {
@@ -216,9 +263,14 @@ tf_consumer_start(struct tf_consumer *c)
 	rc = tf_loop_new(&loop_cfg, &c->loop);
 	if (rc != TF_OK)
 		return rc;
+	/* The config item's reader: the paused namespaces of runs, and the
+	 * sweeper's shard count, from one read. */
+	c->ns_gate = tf_ns_gate_new(c->ctx->aws, c->loop, c->cfg->table);
+	if (c->ns_gate == NULL)
+		return TF_ERR_NOMEM;
 	so = (struct tf_sweeper_opts){
-		.aws = c->ctx->aws, .table = c->cfg->table,
-		.queue_url = c->ctx->queue_url,
+		.aws = c->ctx->aws, .loop = c->loop, .gate = c->ns_gate,
+		.table = c->cfg->table, .queue_url = c->ctx->queue_url,
 		.interval_ms = c->cfg->sweep_interval_ms,
 		.horizon_ms = c->cfg->horizon_ms, .grace_ms = c->cfg->sweep_grace_ms,
 		.lease_grace_ms = c->cfg->lease_grace_ms,
@@ -230,16 +282,13 @@ tf_consumer_start(struct tf_consumer *c)
 	rc = tf_sweeper_start(&so, &c->sweeper);
 	if (rc != TF_OK)
 		return rc;
-	/* Before the first receive: the runs a crash on this machine ended. */
+	/* Before the first receive: the runs a crash on this machine ended
+	 * (their calls go out when the loop runs). */
 	journal_start(c);
-	if (c->o.once) {
-		/* One sweep, so that tasks whose message was lost and runs whose
-		 * lease expired are due too; then what is due is fixed. */
-		tf_sweeper_sweep(c->sweeper);
-		rc = tf_once_new(tf_now_ms(), c->o.hold_max_ms, &c->once);
-		if (rc != TF_OK)
-			return rc;
-	}
+	/* --once: one sweep, so that tasks whose message was lost and runs
+	 * whose lease expired are due too; the receives start after it. */
+	if (c->o.once)
+		tf_sweeper_sweep(c->sweeper, on_once_swept, c);
 	/* The heartbeat's timer and extensions run on the loop; its ticks are
 	 * the loop's sign of life, which the watchdog reads from its start. */
 	ho = (struct tf_heartbeat_opts){
@@ -273,16 +322,15 @@ tf_consumer_start(struct tf_consumer *c)
 	    &c->deleter);
 	if (rc != TF_OK)
 		return rc;
-	c->ns_gate = tf_ns_gate_new(c->ctx->aws, c->loop, c->cfg->table);
-	if (c->ns_gate == NULL)
-		return TF_ERR_NOMEM;
-	rc = tf_receiver_start(c);
-	if (rc != TF_OK)
-		return rc;
+	if (!c->o.once) {
+		rc = tf_receiver_start(c);
+		if (rc != TF_OK)
+			return rc;
+	}
 	if (pthread_create(&c->loop_thread, NULL, loop_main, c) != 0)
 		return TF_ERR_NOMEM;
 	c->loop_started = true;
-	return TF_OK;
+	return c->o.once ? once_start(c) : TF_OK;
 }
 
 /* Waits on c->space (c->lock held) for at most ms. */
@@ -308,6 +356,7 @@ on_stop(void *ctx, enum tf_err rc)
 		return;
 	tf_receiver_stop(c);
 	tf_consumer_release_held(c);
+	tf_sweeper_stop_begin(c->sweeper);
 }
 
 bool
@@ -348,6 +397,15 @@ tf_consumer_shutdown(struct tf_consumer *c)
 		tf_deleter_flush(c->deleter, 2000);
 		return false;
 	}
+	/* The sweeper's last calls end and its leases are handed back, on the
+	 * loop; they are quick (a few calls), so they get a few seconds past
+	 * the shutdown timeout. */
+	deadline = (deadline > tf_mono_ms() ? deadline : tf_mono_ms()) +
+	    SWEEPER_STOP_MARGIN_MS;
+	pthread_mutex_lock(&c->lock);
+	while (!tf_sweeper_quiet(c->sweeper) && tf_mono_ms() < deadline)
+		timedwait_ms(c, 20);
+	pthread_mutex_unlock(&c->lock);
 	/* The last deletes go out on the loop. */
 	tf_deleter_stop(c->deleter);
 	c->deleter = NULL;
@@ -367,6 +425,8 @@ tf_consumer_shutdown(struct tf_consumer *c)
 	/* Runs report queue waits to the sweeper: it stops after them. */
 	tf_sweeper_stop(c->sweeper);
 	c->sweeper = NULL;
+	tf_ns_gate_free(c->ns_gate);
+	c->ns_gate = NULL;
 	/* The loop stopped: its timer is gone. */
 	tf_heartbeat_free(c->hb);
 	c->hb = NULL;
@@ -390,13 +450,15 @@ tf_consumer_free(struct tf_consumer *c)
 	c->pool = NULL;
 	tf_isolate_stop(c);  /* isolated runners' workers: fini(), reaped */
 	tf_watchdog_stop(c->watchdog);
-	tf_sweeper_stop(c->sweeper);
 	tf_deleter_stop(c->deleter);
 	c->deleter = NULL;
-	tf_ns_gate_free(c->ns_gate);
-	c->ns_gate = NULL;
 	tf_loop_free(c->loop);
 	c->loop = NULL;
+	/* After the loop: freeing a loop that never ran cancels their calls. */
+	tf_sweeper_stop(c->sweeper);
+	c->sweeper = NULL;
+	tf_ns_gate_free(c->ns_gate);
+	c->ns_gate = NULL;
 	/* After the loop: freeing a loop that never ran cancels its timer. */
 	tf_heartbeat_free(c->hb);
 	c->hb = NULL;
