@@ -250,10 +250,12 @@ tf_consumer_start(struct tf_consumer *c)
 	    tf_heartbeat_call_timeout_ms(c->o.visibility_s), 1, &c->hb_aws);
 	if (rc != TF_OK)
 		return rc;
-	/* Its credentials now, as the main client's were: fetched on the loop
-	 * they would start libuv's thread pool for nothing. Should this fail,
-	 * the first extension fetches them. */
+	/* Both clients' credentials now (the main one's were fetched by the
+	 * sweeper's first synchronous read when it had a thread): fetched on
+	 * the loop they would start libuv's thread pool for nothing. Should
+	 * this fail, the first call fetches them. */
 	tf_aws_fetch_creds(c->hb_aws, tf_now_ms(), &creds);
+	tf_aws_fetch_creds(c->ctx->aws, tf_now_ms(), &creds);
 	explicit_bzero(&creds, sizeof(creds));
 	/* By default as many as runs in flight: a transfer waiting for a
 	 * connection spends its timeout waiting (libcurl counts it from when the
