@@ -197,8 +197,26 @@ on_once_receive(void *ctx, enum tf_err rc)
 	}
 }
 
+/* Starts the watchdog, which counts the receive loop's progress from now. */
+static enum tf_err
+watchdog_start(struct tf_consumer *c)
+{
+	struct tf_watchdog_opts wo = {
+		.receiver_stall_ms = c->o.watchdog_ms,
+		/* A runner gets this long after its time limit to notice
+		 * cancelled(), and a cancelled one half the lease grace after its
+		 * lease: the sweepers of other consumers wait the whole grace. */
+		.overrun_ms = 10000,
+		.lease_slack_ms = c->cfg->lease_grace_ms / 2,
+	};
+
+	atomic_store(&c->receiver_beat_ms, tf_mono_ms());
+	return tf_watchdog_start(c, &wo, &c->watchdog);
+}
+
 /* --once, the loop running: waits for its sweep, then fixes what is due
- * (the cutoff: now) and starts receiving. */
+ * (the cutoff: now), starts the watchdog (a long sweep is no stalled
+ * receive loop) and starts receiving. */
 static enum tf_err
 once_start(struct tf_consumer *c)
 {
@@ -209,6 +227,8 @@ once_start(struct tf_consumer *c)
 		pthread_cond_wait(&c->space, &c->lock);
 	pthread_mutex_unlock(&c->lock);
 	rc = tf_once_new(tf_now_ms(), c->o.hold_max_ms, &c->once);
+	if (rc == TF_OK)
+		rc = watchdog_start(c);
 	if (rc != TF_OK)
 		return rc;
 	return tf_loop_post(c->loop, on_once_receive, c);
@@ -229,7 +249,6 @@ tf_consumer_start(struct tf_consumer *c)
 	struct tf_heartbeat_opts ho;
 	struct tf_sweeper_opts so;
 	struct tf_creds creds;
-	struct tf_watchdog_opts wo;
 	struct tf_loop_config loop_cfg = { 0 };
 	int threads;
 	enum tf_err rc;
@@ -302,18 +321,12 @@ tf_consumer_start(struct tf_consumer *c)
 	if (rc != TF_OK)
 		return rc;
 	atomic_store(&c->receive_limit, c->o.concurrency);
-	atomic_store(&c->receiver_beat_ms, tf_mono_ms());
-	wo = (struct tf_watchdog_opts){
-		.receiver_stall_ms = c->o.watchdog_ms,
-		/* A runner gets this long after its time limit to notice
-		 * cancelled(), and a cancelled one half the lease grace after its
-		 * lease: the sweepers of other consumers wait the whole grace. */
-		.overrun_ms = 10000,
-		.lease_slack_ms = c->cfg->lease_grace_ms / 2,
-	};
-	rc = tf_watchdog_start(c, &wo, &c->watchdog);
-	if (rc != TF_OK)
-		return rc;
+	/* --once: after its sweep, when the receives start. */
+	if (!c->o.once) {
+		rc = watchdog_start(c);
+		if (rc != TF_OK)
+			return rc;
+	}
 	threads = c->o.runner_threads > 0 ? c->o.runner_threads :
 	    c->o.concurrency < RUNNER_THREADS_DEFAULT_MAX ? c->o.concurrency :
 	    RUNNER_THREADS_DEFAULT_MAX;
