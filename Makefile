@@ -187,6 +187,13 @@ $(BUILD)/tests/test_heartbeat: tests/integration/test_heartbeat.c $(CONSUMER_LIB
 	$(CC) $(ALL_CFLAGS) -Itests -Iconsumer $(ALL_LDFLAGS) -rdynamic -o $@ $< \
 	  $(CONSUMER_LIB_OBJ) $(LIBTF) $(LIBS) $(MHD_LIBS)
 
+# test_sweeper drives the consumer's sweeper (consumer/sweeper.c) on a loop
+# against the stand-ins: an integration test linking the consumer's objects.
+$(BUILD)/tests/test_sweeper: tests/integration/test_sweeper.c $(CONSUMER_LIB_OBJ) $(LIBTF) tests/harness.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests -Iconsumer $(ALL_LDFLAGS) -rdynamic -o $@ $< \
+	  $(CONSUMER_LIB_OBJ) $(LIBTF) $(LIBS) $(MHD_LIBS)
+
 # test_rate_limit tests a producer module: it links that one object.
 $(BUILD)/tests/test_rate_limit: tests/unit/producer/test_rate_limit.c $(BUILD)/obj/producer/rate_limit.o $(LIBTF) tests/harness.h
 	@mkdir -p $(dir $@)

@@ -54,9 +54,10 @@ void tf_consumer_callback_drop(struct tf_consumer_callback *cb);
 void tf_consumer_callback_rescue_task(struct tf_consumer *c,
     const struct tf_task *t);
 
-/* From any thread (the sweeper's, for a COMPLETED or FAILED task in the due
- * index; arg is the consumer): reads task id (copied) on the loop and takes
- * on its pending callback when it is a lease old. */
+/* From any thread (the sweeper calls it on the loop, for a COMPLETED or
+ * FAILED task in the due index; arg is the consumer): reads task id
+ * (copied) on the loop and takes on its pending callback when it is a lease
+ * old. */
 void tf_consumer_callback_rescue(void *arg, const char *id);
 
 #endif /* TF_CONSUMER_CALLBACK_H */

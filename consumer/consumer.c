@@ -17,6 +17,9 @@
 /* A stopping consumer waits this long past a receive's wait for its reply. */
 #define RECEIVE_REPLY_MARGIN_MS 5000
 
+/* And this long past the shutdown timeout for the sweeper's last calls. */
+#define SWEEPER_STOP_MARGIN_MS 5000
+
 /* Blocking runners get this many threads by default: the concurrency, at
  * most this. */
 #define RUNNER_THREADS_DEFAULT_MAX 16
@@ -168,6 +171,70 @@ journal_start(struct tf_consumer *c)
 		    "neighbours are charged an attempt at lease expiry", err);
 }
 
+/* On the loop: --once's sweep is over (its writes and messages answered). */
+static void
+on_once_swept(void *ctx)
+{
+	struct tf_consumer *c = ctx;
+
+	pthread_mutex_lock(&c->lock);
+	c->once_swept = true;
+	pthread_cond_broadcast(&c->space);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* On the loop: --once's receives start (c->once is set). */
+static void
+on_once_receive(void *ctx, enum tf_err rc)
+{
+	struct tf_consumer *c = ctx;
+
+	if (rc != TF_OK)
+		return;
+	if (tf_receiver_start(c) != TF_OK) {
+		tf_log(TF_LOG_ERROR, "--once: cannot start receiving: %s",
+		    tf_strerror(TF_ERR_NOMEM));
+		atomic_store(&c->drained, 1);
+	}
+}
+
+/* Starts the watchdog, which counts the receive loop's progress from now. */
+static enum tf_err
+watchdog_start(struct tf_consumer *c)
+{
+	struct tf_watchdog_opts wo = {
+		.receiver_stall_ms = c->o.watchdog_ms,
+		/* A runner gets this long after its time limit to notice
+		 * cancelled(), and a cancelled one half the lease grace after its
+		 * lease: the sweepers of other consumers wait the whole grace. */
+		.overrun_ms = 10000,
+		.lease_slack_ms = c->cfg->lease_grace_ms / 2,
+	};
+
+	atomic_store(&c->receiver_beat_ms, tf_mono_ms());
+	return tf_watchdog_start(c, &wo, &c->watchdog);
+}
+
+/* --once, the loop running: waits for its sweep, then fixes what is due
+ * (the cutoff: now), starts the watchdog (a long sweep is no stalled
+ * receive loop) and starts receiving. */
+static enum tf_err
+once_start(struct tf_consumer *c)
+{
+	enum tf_err rc;
+
+	pthread_mutex_lock(&c->lock);
+	while (!c->once_swept)
+		pthread_cond_wait(&c->space, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+	rc = tf_once_new(tf_now_ms(), c->o.hold_max_ms, &c->once);
+	if (rc == TF_OK)
+		rc = watchdog_start(c);
+	if (rc != TF_OK)
+		return rc;
+	return tf_loop_post(c->loop, on_once_receive, c);
+}
+
 static void *
 loop_main(void *arg)
 {
@@ -183,7 +250,6 @@ tf_consumer_start(struct tf_consumer *c)
 	struct tf_heartbeat_opts ho;
 	struct tf_sweeper_opts so;
 	struct tf_creds creds;
-	struct tf_watchdog_opts wo;
 	struct tf_loop_config loop_cfg = { 0 };
 	int threads;
 	enum tf_err rc;
@@ -204,10 +270,12 @@ tf_consumer_start(struct tf_consumer *c)
 	    tf_heartbeat_call_timeout_ms(c->o.visibility_s), 1, &c->hb_aws);
 	if (rc != TF_OK)
 		return rc;
-	/* Its credentials now, as the main client's were: fetched on the loop
-	 * they would start libuv's thread pool for nothing. Should this fail,
-	 * the first extension fetches them. */
+	/* Both clients' credentials now (the main one's were fetched by the
+	 * sweeper's first synchronous read when it had a thread): fetched on
+	 * the loop they would start libuv's thread pool for nothing. Should
+	 * this fail, the first call fetches them. */
 	tf_aws_fetch_creds(c->hb_aws, tf_now_ms(), &creds);
+	tf_aws_fetch_creds(c->ctx->aws, tf_now_ms(), &creds);
 	explicit_bzero(&creds, sizeof(creds));
 	/* By default as many as runs in flight: a transfer waiting for a
 	 * connection spends its timeout waiting (libcurl counts it from when the
@@ -217,9 +285,14 @@ tf_consumer_start(struct tf_consumer *c)
 	rc = tf_loop_new(&loop_cfg, &c->loop);
 	if (rc != TF_OK)
 		return rc;
+	/* The config item's reader: the paused namespaces of runs, and the
+	 * sweeper's shard count, from one read. */
+	c->ns_gate = tf_ns_gate_new(c->ctx->aws, c->loop, c->cfg->table);
+	if (c->ns_gate == NULL)
+		return TF_ERR_NOMEM;
 	so = (struct tf_sweeper_opts){
-		.aws = c->ctx->aws, .table = c->cfg->table,
-		.queue_url = c->ctx->queue_url,
+		.aws = c->ctx->aws, .loop = c->loop, .gate = c->ns_gate,
+		.table = c->cfg->table, .queue_url = c->ctx->queue_url,
 		.interval_ms = c->cfg->sweep_interval_ms,
 		.horizon_ms = c->cfg->horizon_ms, .grace_ms = c->cfg->sweep_grace_ms,
 		.lease_grace_ms = c->cfg->lease_grace_ms,
@@ -232,16 +305,13 @@ tf_consumer_start(struct tf_consumer *c)
 	rc = tf_sweeper_start(&so, &c->sweeper);
 	if (rc != TF_OK)
 		return rc;
-	/* Before the first receive: the runs a crash on this machine ended. */
+	/* Before the first receive: the runs a crash on this machine ended
+	 * (their calls go out when the loop runs). */
 	journal_start(c);
-	if (c->o.once) {
-		/* One sweep, so that tasks whose message was lost and runs whose
-		 * lease expired are due too; then what is due is fixed. */
-		tf_sweeper_sweep(c->sweeper);
-		rc = tf_once_new(tf_now_ms(), c->o.hold_max_ms, &c->once);
-		if (rc != TF_OK)
-			return rc;
-	}
+	/* --once: one sweep, so that tasks whose message was lost and runs
+	 * whose lease expired are due too; the receives start after it. */
+	if (c->o.once)
+		tf_sweeper_sweep(c->sweeper, on_once_swept, c);
 	/* The heartbeat's timer and extensions run on the loop; its ticks are
 	 * the loop's sign of life, which the watchdog reads from its start. */
 	ho = (struct tf_heartbeat_opts){
@@ -253,18 +323,12 @@ tf_consumer_start(struct tf_consumer *c)
 	if (rc != TF_OK)
 		return rc;
 	atomic_store(&c->receive_limit, c->o.concurrency);
-	atomic_store(&c->receiver_beat_ms, tf_mono_ms());
-	wo = (struct tf_watchdog_opts){
-		.receiver_stall_ms = c->o.watchdog_ms,
-		/* A runner gets this long after its time limit to notice
-		 * cancelled(), and a cancelled one half the lease grace after its
-		 * lease: the sweepers of other consumers wait the whole grace. */
-		.overrun_ms = 10000,
-		.lease_slack_ms = c->cfg->lease_grace_ms / 2,
-	};
-	rc = tf_watchdog_start(c, &wo, &c->watchdog);
-	if (rc != TF_OK)
-		return rc;
+	/* --once: after its sweep, when the receives start. */
+	if (!c->o.once) {
+		rc = watchdog_start(c);
+		if (rc != TF_OK)
+			return rc;
+	}
 	threads = c->o.runner_threads > 0 ? c->o.runner_threads :
 	    c->o.concurrency < RUNNER_THREADS_DEFAULT_MAX ? c->o.concurrency :
 	    RUNNER_THREADS_DEFAULT_MAX;
@@ -275,16 +339,15 @@ tf_consumer_start(struct tf_consumer *c)
 	    &c->deleter);
 	if (rc != TF_OK)
 		return rc;
-	c->ns_gate = tf_ns_gate_new(c->ctx->aws, c->loop, c->cfg->table);
-	if (c->ns_gate == NULL)
-		return TF_ERR_NOMEM;
-	rc = tf_receiver_start(c);
-	if (rc != TF_OK)
-		return rc;
+	if (!c->o.once) {
+		rc = tf_receiver_start(c);
+		if (rc != TF_OK)
+			return rc;
+	}
 	if (pthread_create(&c->loop_thread, NULL, loop_main, c) != 0)
 		return TF_ERR_NOMEM;
 	c->loop_started = true;
-	return TF_OK;
+	return c->o.once ? once_start(c) : TF_OK;
 }
 
 /* Waits on c->space (c->lock held) for at most ms. */
@@ -310,6 +373,7 @@ on_stop(void *ctx, enum tf_err rc)
 		return;
 	tf_receiver_stop(c);
 	tf_consumer_release_held(c);
+	tf_sweeper_stop_begin(c->sweeper);
 }
 
 bool
@@ -350,6 +414,15 @@ tf_consumer_shutdown(struct tf_consumer *c)
 		tf_deleter_flush(c->deleter, 2000);
 		return false;
 	}
+	/* The sweeper's last calls end and its leases are handed back, on the
+	 * loop; they are quick (a few calls), so they get a few seconds past
+	 * the shutdown timeout. */
+	deadline = (deadline > tf_mono_ms() ? deadline : tf_mono_ms()) +
+	    SWEEPER_STOP_MARGIN_MS;
+	pthread_mutex_lock(&c->lock);
+	while (!tf_sweeper_quiet(c->sweeper) && tf_mono_ms() < deadline)
+		timedwait_ms(c, 20);
+	pthread_mutex_unlock(&c->lock);
 	/* The last deletes go out on the loop. */
 	tf_deleter_stop(c->deleter);
 	c->deleter = NULL;
@@ -369,6 +442,8 @@ tf_consumer_shutdown(struct tf_consumer *c)
 	/* Runs report queue waits to the sweeper: it stops after them. */
 	tf_sweeper_stop(c->sweeper);
 	c->sweeper = NULL;
+	tf_ns_gate_free(c->ns_gate);
+	c->ns_gate = NULL;
 	/* The loop stopped: its timer is gone. */
 	tf_heartbeat_free(c->hb);
 	c->hb = NULL;
@@ -392,13 +467,15 @@ tf_consumer_free(struct tf_consumer *c)
 	c->pool = NULL;
 	tf_isolate_stop(c);  /* isolated runners' workers: fini(), reaped */
 	tf_watchdog_stop(c->watchdog);
-	tf_sweeper_stop(c->sweeper);
 	tf_deleter_stop(c->deleter);
 	c->deleter = NULL;
-	tf_ns_gate_free(c->ns_gate);
-	c->ns_gate = NULL;
 	tf_loop_free(c->loop);
 	c->loop = NULL;
+	/* After the loop: freeing a loop that never ran cancels their calls. */
+	tf_sweeper_stop(c->sweeper);
+	c->sweeper = NULL;
+	tf_ns_gate_free(c->ns_gate);
+	c->ns_gate = NULL;
 	/* After the loop: freeing a loop that never ran cancels its timer. */
 	tf_heartbeat_free(c->hb);
 	c->hb = NULL;

@@ -10,7 +10,9 @@
  * on the runner threads (runpool.h). Up to `concurrency` runs are in flight.
  * Finished messages are deleted in batches on the loop (deleter.h). The
  * heartbeat, a timer on the loop, keeps the leases of blocking runs
- * (inflight.h); the sweeper and the watchdog have a thread each. docs/design.md section 12 tells the whole design.
+ * (inflight.h); the sweeper is a state machine on the loop too (sweeper.h);
+ * the watchdog has a thread. docs/design.md section 12 tells the whole
+ * design.
  */
 #ifndef TF_CONSUMER_H
 #define TF_CONSUMER_H
@@ -95,6 +97,8 @@ struct tf_consumer {
 	                                       AWS throttles (backpressure) */
 	struct tf_once *once;               /* owned: --once's state, NULL for
 	                                       a daemon */
+	bool once_swept;                    /* --once: its sweep is over (guarded
+	                                       by lock) */
 	atomic_int drained;                 /* --once: receiving stopped, as
 	                                       nothing more is due (or it could
 	                                       not receive); main() stops */

@@ -1,4 +1,5 @@
-/* ns_gate.c - the paused namespaces, as a consumer sees them (ns_gate.h). */
+/* ns_gate.c - the table's config item as a consumer sees it: the paused
+ * namespaces and the due shard count (ns_gate.h). */
 #include "ns_gate.h"
 
 #include <stdint.h>
@@ -12,10 +13,11 @@
 #include "task/ns_pause.h"
 #include "task/task.h"
 
-/* A check waiting for the set to be read. */
+/* A check, or a want of the shard count, waiting for the item to be read. */
 struct waiter {
 	const char *ns;            /* borrowed */
-	tf_ns_gate_cb *cb;
+	tf_ns_gate_cb *cb;         /* a check's; NULL for a want of shards */
+	tf_ns_gate_shards_cb *shards_cb;
 	void *ctx;
 	struct waiter *next;
 };
@@ -26,6 +28,9 @@ struct tf_ns_gate {
 	const char *table;         /* borrowed */
 	struct tf_ns_paused paused;
 	int64_t read_mono;         /* when the copy's read began; 0: none yet */
+	int shards;                /* the item's shard count; 0: none yet */
+	int64_t shards_mono;       /* when its read began; 0: none yet */
+	enum tf_err shards_rc;     /* how the last read of it went */
 	int64_t asking_mono;       /* when the read in flight began */
 	bool reading;
 	struct waiter *waiting;    /* owned, newest first */
@@ -54,7 +59,10 @@ decide_waiting(struct tf_ns_gate *g)
 	g->waiting = NULL;
 	for (; w != NULL; w = next) {
 		next = w->next;
-		w->cb(w->ctx, tf_ns_paused_has(&g->paused, w->ns));
+		if (w->cb != NULL)
+			w->cb(w->ctx, tf_ns_paused_has(&g->paused, w->ns));
+		else
+			w->shards_cb(w->ctx, g->shards_rc, g->shards);
 		tf_free(w);
 	}
 }
@@ -65,6 +73,7 @@ on_read(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
 {
 	struct tf_ns_gate *g = ctx;
 	struct tf_ns_paused fresh;
+	int shards;
 
 	cJSON_Delete(next_key);
 	g->reading = false;
@@ -73,6 +82,13 @@ on_read(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
 		cJSON_Delete(value);
 		value = NULL;
 	}
+	/* One read for both: the shard count ... */
+	g->shards_rc = rc == TF_OK ? tf_due_shards_from_item(value, &shards) : rc;
+	if (g->shards_rc == TF_OK) {
+		g->shards = shards;
+		g->shards_mono = g->asking_mono;
+	}
+	/* ... and the paused namespaces. */
 	if (rc == TF_OK)
 		rc = tf_ns_paused_from_item(value, &fresh);
 	cJSON_Delete(value);
@@ -127,6 +143,28 @@ tf_ns_gate_check(struct tf_ns_gate *g, const char *ns, tf_ns_gate_cb *cb,
 	}
 	w->ns = ns;
 	w->cb = cb;
+	w->ctx = ctx;
+	w->next = g->waiting;
+	g->waiting = w;
+	start_read(g);
+}
+
+void
+tf_ns_gate_shards(struct tf_ns_gate *g, int64_t max_age_ms,
+    tf_ns_gate_shards_cb *cb, void *ctx)
+{
+	struct waiter *w;
+
+	if (g->shards_mono > 0 && tf_mono_ms() - g->shards_mono <= max_age_ms) {
+		cb(ctx, TF_OK, g->shards);
+		return;
+	}
+	w = tf_calloc(1, sizeof(*w));
+	if (w == NULL) {
+		cb(ctx, TF_ERR_NOMEM, g->shards);
+		return;
+	}
+	w->shards_cb = cb;
 	w->ctx = ctx;
 	w->next = g->waiting;
 	g->waiting = w;

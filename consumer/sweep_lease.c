@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "aws/ddb.h"
+#include "aws/ddb_async.h"
+#include "base/alloc.h"
 #include "task/task.h"
 
 #define LEASE_ID_FMT "taskfleet sweep %d"
@@ -125,55 +127,141 @@ lease_id(int g, char id[32])
 	snprintf(id, 32, LEASE_ID_FMT, g % TF_SWEEP_LEASES);
 }
 
-enum tf_err
-tf_sweep_lease_read(struct tf_aws *aws, const char *table,
-    struct tf_sweep_lease *l, int n)
+/* A read of the lease items in flight. */
+struct lease_read {
+	struct tf_aws *aws;          /* borrowed */
+	struct tf_loop *loop;        /* borrowed */
+	struct tf_ddb_expr e;        /* owned */
+	struct tf_ddb_query q;       /* points into e; q.table borrowed */
+	struct tf_sweep_lease l[TF_SWEEP_LEASES];
+	int n;
+	tf_sweep_lease_read_cb *cb;
+	void *ctx;
+};
+
+static void
+read_end(struct lease_read *r, enum tf_err rc)
 {
-	struct tf_ddb_expr e = { 0 };
-	struct tf_ddb_query q = { 0 };
-	cJSON *start = NULL, *items = NULL;
+	r->cb(r->ctx, rc, r->l);
+	tf_ddb_expr_free(&r->e);
+	tf_free(r);
+}
+
+static void
+on_lease_page(void *ctx, enum tf_err rc, cJSON *items, cJSON *next_key,
+    const struct tf_aws_error *err)
+{
+	struct lease_read *r = ctx;
 	const cJSON *it;
 	const char *id;
 	int g;
-	enum tf_err rc;
 
-	memset(l, 0, (size_t)n * sizeof(*l));
-	e.key_condition = "due_shard = :s";
-	rc = tf_ddb_expr_value_s(&e, ":s", TF_SWEEP_LEASE_SHARD);
-	if (rc != TF_OK)
-		goto out;
-	q.table = table;
-	q.index = "by_due";
-	q.expr = &e;
-	do {
-		rc = tf_ddb_query_page(aws, &q, &start, &items);
-		if (rc != TF_OK)
-			goto out;
+	(void)err;
+	if (rc == TF_OK) {
 		cJSON_ArrayForEach(it, items) {
 			id = tf_ddb_item_s(it, "id");
 			if (id == NULL || sscanf(id, LEASE_ID_FMT, &g) != 1 ||
-			    g < 0 || g >= n)
+			    g < 0 || g >= r->n)
 				continue;
-			l[g].exists = true;
-			tf_ddb_item_n(it, "gen", &l[g].holder);
-			tf_ddb_item_n(it, "lease_until", &l[g].until);
-			tf_ddb_item_n(it, "next_run", &l[g].asker);
-			tf_ddb_item_n(it, "enqueued_for", &l[g].asked_at);
+			r->l[g].exists = true;
+			tf_ddb_item_n(it, "gen", &r->l[g].holder);
+			tf_ddb_item_n(it, "lease_until", &r->l[g].until);
+			tf_ddb_item_n(it, "next_run", &r->l[g].asker);
+			tf_ddb_item_n(it, "enqueued_for", &r->l[g].asked_at);
 		}
-		cJSON_Delete(items);
-		items = NULL;
-	} while (start != NULL);
-out:
-	cJSON_Delete(start);
+	}
 	cJSON_Delete(items);
-	tf_ddb_expr_free(&e);
+	if (rc == TF_OK && next_key != NULL) {
+		rc = tf_ddb_query_page_async(r->aws, r->loop, &r->q, next_key,
+		    on_lease_page, r);
+		cJSON_Delete(next_key);
+		if (rc == TF_OK)
+			return;  /* the next page */
+	}
+	cJSON_Delete(next_key);
+	read_end(r, rc);
+}
+
+enum tf_err
+tf_sweep_lease_read(struct tf_aws *aws, struct tf_loop *loop,
+    const char *table, int n, tf_sweep_lease_read_cb *cb, void *ctx)
+{
+	struct lease_read *r = tf_calloc(1, sizeof(*r));
+	enum tf_err rc = TF_ERR_NOMEM;
+
+	if (r == NULL)
+		return TF_ERR_NOMEM;
+	r->aws = aws;
+	r->loop = loop;
+	r->n = n < TF_SWEEP_LEASES ? n : TF_SWEEP_LEASES;
+	r->cb = cb;
+	r->ctx = ctx;
+	r->e.key_condition = "due_shard = :s";
+	r->q.table = table;
+	r->q.index = "by_due";
+	r->q.expr = &r->e;
+	if (tf_ddb_expr_value_s(&r->e, ":s", TF_SWEEP_LEASE_SHARD) == TF_OK)
+		rc = tf_ddb_query_page_async(aws, loop, &r->q, NULL, on_lease_page,
+		    r);
+	if (rc != TF_OK) {
+		tf_ddb_expr_free(&r->e);
+		tf_free(r);
+	}
+	return rc;
+}
+
+/* A lease write in flight. */
+struct lease_write {
+	tf_sweep_lease_cb *cb;
+	void *ctx;
+};
+
+static void
+on_lease_written(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
+    const struct tf_aws_error *err)
+{
+	struct lease_write *w = ctx;
+
+	(void)err;
+	cJSON_Delete(value);
+	cJSON_Delete(next_key);
+	w->cb(w->ctx, rc);
+	tf_free(w);
+}
+
+/* Sends the update e (borrowed) of lease group g, or (item not NULL) puts
+ * item (borrowed) with e's condition; cb as for tf_sweep_lease_apply(). */
+static enum tf_err
+write_lease(struct tf_aws *aws, struct tf_loop *loop, const char *table, int g,
+    const cJSON *item, const struct tf_ddb_expr *e, tf_sweep_lease_cb *cb,
+    void *ctx)
+{
+	struct lease_write *w = tf_malloc(sizeof(*w));
+	cJSON *key = NULL;
+	char id[32];
+	enum tf_err rc = TF_ERR_NOMEM;
+
+	if (w == NULL)
+		return TF_ERR_NOMEM;
+	*w = (struct lease_write){ cb, ctx };
+	lease_id(g, id);
+	if (item != NULL)
+		rc = tf_ddb_put_item_async(aws, loop, table, item, e,
+		    on_lease_written, w);
+	else if ((key = tf_task_key(id)) != NULL)
+		rc = tf_ddb_update_item_async(aws, loop, table, key, e, NULL,
+		    on_lease_written, w);
+	cJSON_Delete(key);
+	if (rc != TF_OK)
+		tf_free(w);
 	return rc;
 }
 
 /* A new lease item for group g, held by me (owner) until until. */
 static enum tf_err
-put_new(struct tf_aws *aws, const char *table, int g, int64_t me,
-    const char *owner, int64_t until)
+put_new(struct tf_aws *aws, struct tf_loop *loop, const char *table, int g,
+    int64_t me, const char *owner, int64_t until, tf_sweep_lease_cb *cb,
+    void *ctx)
 {
 	struct tf_ddb_expr e = { 0 };
 	cJSON *item = cJSON_CreateObject();
@@ -193,29 +281,28 @@ put_new(struct tf_aws *aws, const char *table, int g, int64_t me,
 	    !cJSON_AddItemToObject(item, "enqueued_for", tf_ddb_av_n(0)))
 		goto out;
 	e.condition = "attribute_not_exists(id)";
-	rc = tf_ddb_put_item(aws, table, item, &e);
+	rc = write_lease(aws, loop, table, g, item, &e, cb, ctx);
 out:
 	cJSON_Delete(item);
 	return rc;
 }
 
 enum tf_err
-tf_sweep_lease_apply(struct tf_aws *aws, const char *table, int g,
-    const struct tf_sweep_lease *l, enum tf_sweep_lease_action act,
-    int64_t me, const char *owner, int64_t now, int64_t lease_ms)
+tf_sweep_lease_apply(struct tf_aws *aws, struct tf_loop *loop,
+    const char *table, int g, const struct tf_sweep_lease *l,
+    enum tf_sweep_lease_action act, int64_t me, const char *owner,
+    int64_t now, int64_t lease_ms, tf_sweep_lease_cb *cb, void *ctx)
 {
 	struct tf_ddb_expr e = { 0 };
-	cJSON *key = NULL;
-	char id[32];
 	int64_t until = now + lease_ms;
 	enum tf_err rc = TF_ERR_NOMEM;
 
 	switch (act) {
 	case TF_LEASE_NONE:
-		return TF_OK;
+		return TF_ERR_INVALID;
 	case TF_LEASE_TAKE:
 		if (!l->exists)
-			return put_new(aws, table, g, me, owner, until);
+			return put_new(aws, loop, table, g, me, owner, until, cb, ctx);
 		/* Whoever else saw it expire takes it only if we did not. */
 		e.update = "SET gen = :me, lease_until = :u, due_at = :u, "
 		    "lease_owner = :name, next_run = :zero, enqueued_for = :zero";
@@ -235,10 +322,7 @@ tf_sweep_lease_apply(struct tf_aws *aws, const char *table, int g,
 		e.condition = "gen = :holder";
 		break;
 	}
-	lease_id(g, id);
-	key = tf_task_key(id);
-	if (key == NULL ||
-	    tf_ddb_expr_value_n(&e, ":me", me) != TF_OK ||
+	if (tf_ddb_expr_value_n(&e, ":me", me) != TF_OK ||
 	    (act != TF_LEASE_ASK &&
 	    tf_ddb_expr_value_n(&e, ":u", until) != TF_OK) ||
 	    ((act == TF_LEASE_TAKE || act == TF_LEASE_RENEW) &&
@@ -253,30 +337,24 @@ tf_sweep_lease_apply(struct tf_aws *aws, const char *table, int g,
 	    (tf_ddb_expr_value_n(&e, ":now", now) != TF_OK ||
 	    tf_ddb_expr_value_n(&e, ":holder", l->holder) != TF_OK)))
 		goto out;
-	rc = tf_ddb_update_item(aws, table, key, &e, NULL, NULL);
+	rc = write_lease(aws, loop, table, g, NULL, &e, cb, ctx);
 out:
-	cJSON_Delete(key);
 	tf_ddb_expr_free(&e);
 	return rc;
 }
 
 enum tf_err
-tf_sweep_lease_release(struct tf_aws *aws, const char *table, int g,
-    int64_t me)
+tf_sweep_lease_release(struct tf_aws *aws, struct tf_loop *loop,
+    const char *table, int g, int64_t me, tf_sweep_lease_cb *cb, void *ctx)
 {
 	struct tf_ddb_expr e = { 0 };
-	cJSON *key = NULL;
-	char id[32];
 	enum tf_err rc = TF_ERR_NOMEM;
 
-	lease_id(g, id);
-	key = tf_task_key(id);
 	e.update = "SET lease_until = :zero, due_at = :zero";
 	e.condition = "gen = :me";
-	if (key != NULL && tf_ddb_expr_value_n(&e, ":zero", 0) == TF_OK &&
+	if (tf_ddb_expr_value_n(&e, ":zero", 0) == TF_OK &&
 	    tf_ddb_expr_value_n(&e, ":me", me) == TF_OK)
-		rc = tf_ddb_update_item(aws, table, key, &e, NULL, NULL);
-	cJSON_Delete(key);
+		rc = write_lease(aws, loop, table, g, NULL, &e, cb, ctx);
 	tf_ddb_expr_free(&e);
 	return rc;
 }

@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "aws/aws.h"
+#include "loop/loop.h"
 #include "base/err.h"
 
 /* The most lease groups: the most consumers that share the sweep. */
@@ -61,20 +62,36 @@ void tf_sweep_lease_plan(const struct tf_sweep_lease *l, int n, int64_t me,
 /* The number of lease groups for a table of `shards` due shards. */
 int tf_sweep_lease_groups(int shards);
 
-/* Reads the n lease items into l[] (one Query). */
-enum tf_err tf_sweep_lease_read(struct tf_aws *aws, const char *table,
-    struct tf_sweep_lease *l, int n);
+/*
+ * The lease items are read and written on the consumer's event loop (call
+ * these on its thread). Each returns TF_OK when the call started (cb then
+ * runs exactly once, later, on the loop; TF_ERR_CANCELLED when the loop
+ * stopped first), or an error without calling back.
+ */
 
-/* Carries out act for lease group g as read (l), for consumer me, named
- * owner (borrowed), until now + lease_ms. TF_ERR_CONDITION when another
- * consumer changed the lease first. */
-enum tf_err tf_sweep_lease_apply(struct tf_aws *aws, const char *table, int g,
-    const struct tf_sweep_lease *l, enum tf_sweep_lease_action act,
-    int64_t me, const char *owner, int64_t now, int64_t lease_ms);
+/* The lease items as read: l[0..n) borrowed for the callback. */
+typedef void tf_sweep_lease_read_cb(void *ctx, enum tf_err rc,
+    const struct tf_sweep_lease *l);
+
+/* A lease write's end: TF_ERR_CONDITION when another consumer changed the
+ * lease first. */
+typedef void tf_sweep_lease_cb(void *ctx, enum tf_err rc);
+
+/* Reads the n lease items (one Query; table borrowed until cb runs). */
+enum tf_err tf_sweep_lease_read(struct tf_aws *aws, struct tf_loop *loop,
+    const char *table, int n, tf_sweep_lease_read_cb *cb, void *ctx);
+
+/* Carries out act (not TF_LEASE_NONE: TF_ERR_INVALID) for lease group g as
+ * read (l, borrowed for the call), for consumer me, named owner (copied),
+ * until now + lease_ms. */
+enum tf_err tf_sweep_lease_apply(struct tf_aws *aws, struct tf_loop *loop,
+    const char *table, int g, const struct tf_sweep_lease *l,
+    enum tf_sweep_lease_action act, int64_t me, const char *owner,
+    int64_t now, int64_t lease_ms, tf_sweep_lease_cb *cb, void *ctx);
 
 /* Ends lease g of consumer me now (a clean stop), so that another consumer
  * takes it at its next round. */
-enum tf_err tf_sweep_lease_release(struct tf_aws *aws, const char *table,
-    int g, int64_t me);
+enum tf_err tf_sweep_lease_release(struct tf_aws *aws, struct tf_loop *loop,
+    const char *table, int g, int64_t me, tf_sweep_lease_cb *cb, void *ctx);
 
 #endif /* TF_SWEEP_LEASE_H */

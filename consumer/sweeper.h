@@ -2,7 +2,14 @@
  * sweeper.h - finds tasks that need a message and sends it
  * (docs/design.md section 6).
  *
- * Every consumer runs one; each sweeps the due shards whose sweep lease it
+ * Every consumer runs one, as a state machine on its event loop (no thread
+ * of its own): a loop timer starts each lease round and each sweep, and
+ * every call (the config item's read through ns_gate.h, the lease items,
+ * the query pages, the conditional writes, the messages) goes through the
+ * asynchronous clients. A sweep looks at a page's items ITEMS_PER_STEP
+ * (sweeper.c) at a time, then gives the loop back, with at most OPS_MAX
+ * item calls in flight, so a loop busy sweeping never keeps receives and
+ * runs waiting for long. Each sweeps the due shards whose sweep lease it
  * holds (sweep_lease.h), so a fleet sweeps each shard once. Each sweep
  * (every interval_ms, backing off to a minute, at most half the horizon,
  * while the due window is empty) queries those shards of the sparse by_due
@@ -28,9 +35,15 @@
 
 #include "aws/aws.h"
 #include "base/err.h"
+#include "loop/loop.h"
+
+struct tf_ns_gate;
 
 struct tf_sweeper_opts {
 	struct tf_aws *aws;          /* borrowed */
+	struct tf_loop *loop;        /* borrowed: the loop it runs on */
+	struct tf_ns_gate *gate;     /* borrowed: reads the config item (the
+	                                shard count) for it */
 	const char *table;           /* borrowed */
 	const char *queue_url;       /* borrowed */
 	int64_t interval_ms;         /* between sweeps */
@@ -41,7 +54,7 @@ struct tf_sweeper_opts {
 	                                as dead (covers clock differences) */
 	int history_kept;            /* runs kept in a task's `history` */
 	int64_t retention_ms;        /* a finished task's `ttl`; 0: none */
-	bool manual;                 /* no thread: the caller sweeps with
+	bool manual;                 /* no timer: the caller sweeps with
 	                                tf_sweeper_sweep() (--once), every
 	                                shard, without leases */
 	const char *owner;           /* borrowed; names this consumer in the
@@ -50,7 +63,7 @@ struct tf_sweeper_opts {
 	                                (TASKFLEET_SWEEP_LEASE); 0: the
 	                                default */
 	void (*callback_due)(void *arg, const char *id);
-	                             /* called (on the sweeper's thread) for
+	                             /* called (on the loop) for
 	                                a COMPLETED or FAILED task in the due
 	                                window: one whose completion callback
 	                                is still pending (consumer/callback.h);
@@ -71,10 +84,24 @@ struct tf_sweeper_stats {
 
 struct tf_sweeper;
 
-/* Starts the sweeper thread (none when o->manual); the strings in o must
- * outlive it. Caller stops it with tf_sweeper_stop(). */
+/* Starts the sweeper: its first lease round and sweep run as soon as the
+ * loop runs (none when o->manual). Call on the loop's thread, or before it
+ * runs; o's pointers must outlive the sweeper. Caller frees it with
+ * tf_sweeper_stop(). */
 enum tf_err tf_sweeper_start(const struct tf_sweeper_opts *o,
     struct tf_sweeper **out);
+
+/* On the loop: the consumer stops. No new round, sweep, page or item; once
+ * the calls in flight end, the leases are handed back (so another consumer
+ * sweeps these shards at its next round instead of a lease time from now)
+ * and tf_sweeper_quiet() turns true. */
+void tf_sweeper_stop_begin(struct tf_sweeper *sw);
+
+/* True once tf_sweeper_stop_begin()'s work is done; any thread. */
+bool tf_sweeper_quiet(struct tf_sweeper *sw);
+
+/* Frees sw after the loop stopped (or never ran), logging its counts; NULL
+ * is fine. */
 void tf_sweeper_stop(struct tf_sweeper *sw);
 
 /* The default length of a sweep lease (sweep_lease.h). */
@@ -84,9 +111,15 @@ void tf_sweeper_stop(struct tf_sweeper *sw);
  * interval up to this, or half the horizon if that is shorter. */
 #define TF_SWEEPER_IDLE_MAX_MS 60000
 
-/* Runs one sweep now, in the caller's thread; returns how many items the due
- * window held (not counting shards whose query failed, which count as 1). */
-long tf_sweeper_sweep(struct tf_sweeper *sw);
+/* A manual sweep is over: its queries done, its writes and messages
+ * answered. On the loop. */
+typedef void tf_sweeper_done_cb(void *ctx);
+
+/* Starts one sweep of every shard (o->manual), on the loop: the shard count
+ * read, then each shard's due window; done(ctx) when it is over. Call on
+ * the loop's thread, or before it runs. */
+void tf_sweeper_sweep(struct tf_sweeper *sw, tf_sweeper_done_cb *done,
+    void *ctx);
 
 /*
  * Tells the sweeper how long a message this consumer received waited in the
@@ -114,7 +147,9 @@ bool tf_sweeper_failing(struct tf_sweeper *sw, char *why, size_t n);
  * lease expiry: as a failed attempt with error why (borrowed) when it is the
  * run that crashed (charged), else back to PENDING with its attempts
  * unchanged, why recorded as its last error. Does nothing when the item
- * moved on (finished, or recovered by another consumer).
+ * moved on (finished, or recovered by another consumer). The strings are
+ * copied; the calls run on the loop (call on its thread, or before it runs)
+ * and a manual sweep's done waits for them.
  */
 void tf_sweeper_recover_crashed(struct tf_sweeper *sw, const char *id,
     int64_t gen, const char *owner, bool charged, const char *why);

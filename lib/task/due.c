@@ -103,28 +103,34 @@ config_key(void)
 }
 
 enum tf_err
+tf_due_shards_from_item(const cJSON *item, int *shards)
+{
+	int64_t n = 0;
+
+	*shards = TF_DUE_SHARDS_DEFAULT;
+	if (item == NULL)
+		return TF_OK;
+	if (!tf_ddb_item_n(item, "shards", &n) || n < 1 ||
+	    n > TF_DUE_SHARDS_MAX)
+		return TF_ERR_PARSE;
+	*shards = (int)n;
+	return TF_OK;
+}
+
+enum tf_err
 tf_due_read_shards(struct tf_aws *aws, const char *table, int *shards)
 {
 	cJSON *key = config_key(), *item = NULL;
-	int64_t n = 0;
 	enum tf_err rc = TF_ERR_NOMEM;
 
 	*shards = TF_DUE_SHARDS_DEFAULT;
 	if (key == NULL)
 		goto out;
 	rc = tf_ddb_get_item(aws, table, key, true, NULL, &item);
-	if (rc == TF_ERR_NOT_FOUND) {
+	if (rc == TF_ERR_NOT_FOUND)
 		rc = TF_OK;
-		goto out;
-	}
-	if (rc != TF_OK)
-		goto out;
-	if (!tf_ddb_item_n(item, "shards", &n) || n < 1 ||
-	    n > TF_DUE_SHARDS_MAX) {
-		rc = TF_ERR_PARSE;
-		goto out;
-	}
-	*shards = (int)n;
+	if (rc == TF_OK)
+		rc = tf_due_shards_from_item(item, shards);
 out:
 	cJSON_Delete(key);
 	cJSON_Delete(item);

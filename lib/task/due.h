@@ -25,6 +25,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "aws/aws.h"
 #include "base/err.h"
 
@@ -69,6 +71,12 @@ void tf_due_shard(const char *id, int shards, char out[TF_DUE_SHARD_SIZE]);
  * is no config item, as in every table made before the setting). */
 enum tf_err tf_due_read_shards(struct tf_aws *aws, const char *table,
     int *shards);
+
+/* The shard count of the config item (borrowed, AV JSON; NULL: there is
+ * none, 16); TF_ERR_PARSE for a count out of range (*shards is 16 then).
+ * The consumer reads the item once, on its loop, for this and for the
+ * paused namespaces (ns_pause.h). */
+enum tf_err tf_due_shards_from_item(const cJSON *item, int *shards);
 
 /* Reads the table's shard count into the process's timing, once: later
  * calls (and calls after tf_due_set() gave a count) do nothing. Writers

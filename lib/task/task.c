@@ -1329,31 +1329,53 @@ tf_task_finish(struct tf_aws *aws, const char *table, const struct tf_task *t,
 }
 
 enum tf_err
-tf_task_sweep_enqueue(struct tf_aws *aws, const char *table, const char *id,
-    int64_t gen, int64_t due_ms, int64_t stale_before_ms, int64_t now_ms)
+tf_task_sweep_enqueue_build(struct tf_ddb_expr *e, int64_t gen, int64_t due_ms,
+    int64_t stale_before_ms, int64_t now_ms, int64_t *visible)
 {
-	struct tf_ddb_expr e = { 0 };
-	int64_t visible = due_ms > now_ms ? due_ms : now_ms;
-	enum tf_err rc = TF_ERR_NOMEM;
-
+	memset(e, 0, sizeof(*e));
+	*visible = due_ms > now_ms ? due_ms : now_ms;
 	/* The new generation makes any message still out for this task stale;
 	 * only one of several sweeping consumers wins the condition.
 	 * enqueued_for is when the new message becomes visible: for an
 	 * overdue task, now, so that the grace runs from the send and a task
 	 * waiting in a long queue is not sent again at every sweep. */
-	e.update = "SET gen = :ng, enqueued_for = :v, due_at = :da";
-	e.condition = "gen = :g AND #st = :pending AND next_run = :d AND "
+	e->update = "SET gen = :ng, enqueued_for = :v, due_at = :da";
+	e->condition = "gen = :g AND #st = :pending AND next_run = :d AND "
 	    "(attribute_not_exists(enqueued_for) OR enqueued_for < :stale)";
-	if (tf_ddb_expr_name(&e, "#st", "status") == TF_OK &&
-	    tf_ddb_expr_value_s(&e, ":pending", "PENDING") == TF_OK &&
-	    tf_ddb_expr_value_n(&e, ":ng", gen + 1) == TF_OK &&
-	    tf_ddb_expr_value_n(&e, ":g", gen) == TF_OK &&
-	    tf_ddb_expr_value_n(&e, ":d", due_ms) == TF_OK &&
-	    tf_ddb_expr_value_n(&e, ":v", visible) == TF_OK &&
-	    tf_ddb_expr_value_n(&e, ":da", tf_due_at_message(NULL,
-	    visible)) == TF_OK &&
-	    tf_ddb_expr_value_n(&e, ":stale", stale_before_ms) == TF_OK)
-		rc = update_task(aws, table, id, &e, NULL, NULL, 0);
+	if (tf_ddb_expr_name(e, "#st", "status") == TF_OK &&
+	    tf_ddb_expr_value_s(e, ":pending", "PENDING") == TF_OK &&
+	    tf_ddb_expr_value_n(e, ":ng", gen + 1) == TF_OK &&
+	    tf_ddb_expr_value_n(e, ":g", gen) == TF_OK &&
+	    tf_ddb_expr_value_n(e, ":d", due_ms) == TF_OK &&
+	    tf_ddb_expr_value_n(e, ":v", *visible) == TF_OK &&
+	    tf_ddb_expr_value_n(e, ":da", tf_due_at_message(NULL,
+	    *visible)) == TF_OK &&
+	    tf_ddb_expr_value_n(e, ":stale", stale_before_ms) == TF_OK)
+		return TF_OK;
+	tf_ddb_expr_free(e);
+	return TF_ERR_NOMEM;
+}
+
+bool
+tf_task_sweep_enqueue_is(const struct tf_task *t, int64_t gen, int64_t visible)
+{
+	return t->status == TF_TASK_PENDING && t->gen == gen + 1 &&
+	    t->enqueued_for == visible;
+}
+
+enum tf_err
+tf_task_sweep_enqueue(struct tf_aws *aws, const char *table, const char *id,
+    int64_t gen, int64_t due_ms, int64_t stale_before_ms, int64_t now_ms)
+{
+	struct tf_ddb_expr e;
+	int64_t visible;
+	enum tf_err rc;
+
+	rc = tf_task_sweep_enqueue_build(&e, gen, due_ms, stale_before_ms, now_ms,
+	    &visible);
+	if (rc != TF_OK)
+		return rc;
+	rc = update_task(aws, table, id, &e, NULL, NULL, 0);
 	if (rc == TF_ERR_CONDITION && tf_aws_last_error()->attempts > 1) {
 		/* A retried call: an earlier attempt may have been applied with
 		 * its reply lost. If the item shows this very enqueue, send the
@@ -1363,8 +1385,7 @@ tf_task_sweep_enqueue(struct tf_aws *aws, const char *table, const char *id,
 		char err[64];
 
 		if (tf_task_get(aws, table, id, &t, err, sizeof(err)) == TF_OK &&
-		    t.status == TF_TASK_PENDING && t.gen == gen + 1 &&
-		    t.enqueued_for == visible)
+		    tf_task_sweep_enqueue_is(&t, gen, visible))
 			rc = TF_OK;
 		tf_task_free(&t);
 	}
@@ -1373,16 +1394,27 @@ tf_task_sweep_enqueue(struct tf_aws *aws, const char *table, const char *id,
 }
 
 enum tf_err
+tf_task_release_message_build(struct tf_ddb_expr *e, int64_t gen)
+{
+	memset(e, 0, sizeof(*e));
+	/* Back to surfacing a horizon before it is due. */
+	e->update = "SET due_at = next_run REMOVE enqueued_for";
+	e->condition = "gen = :g AND attribute_exists(next_run)";
+	if (tf_ddb_expr_value_n(e, ":g", gen) == TF_OK)
+		return TF_OK;
+	tf_ddb_expr_free(e);
+	return TF_ERR_NOMEM;
+}
+
+enum tf_err
 tf_task_release_message(struct tf_aws *aws, const char *table, const char *id,
     int64_t gen)
 {
-	struct tf_ddb_expr e = { 0 };
-	enum tf_err rc = TF_ERR_NOMEM;
+	struct tf_ddb_expr e;
+	enum tf_err rc;
 
-	/* Back to surfacing a horizon before it is due. */
-	e.update = "SET due_at = next_run REMOVE enqueued_for";
-	e.condition = "gen = :g AND attribute_exists(next_run)";
-	if (tf_ddb_expr_value_n(&e, ":g", gen) == TF_OK)
+	rc = tf_task_release_message_build(&e, gen);
+	if (rc == TF_OK)
 		rc = update_task(aws, table, id, &e, NULL, NULL, 0);
 	tf_ddb_expr_free(&e);
 	return rc;

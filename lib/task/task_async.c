@@ -503,3 +503,171 @@ tf_task_send_message_async(struct tf_aws *aws, struct tf_loop *loop,
 	if (rc != TF_OK)
 		end_early(loop, send_report, s, rc);
 }
+
+/* ---- the sweeper's reads and writes ----------------------------------------- */
+
+/* A task read with tf_task_get_async(). */
+static void
+on_got(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
+    const struct tf_aws_error *err)
+{
+	struct claim_call *k = ctx;
+	struct tf_task t;
+
+	(void)next_key;
+	memset(&t, 0, sizeof(t));
+	if (rc == TF_OK)
+		rc = tf_task_from_item(value, &t, k->err, sizeof(k->err));
+	else
+		error_text(k->err, sizeof(k->err), rc, err);
+	cJSON_Delete(value);
+	claim_end(k, rc, rc == TF_OK ? &t : NULL);
+	if (rc != TF_OK)
+		tf_task_free(&t);
+}
+
+void
+tf_task_get_async(struct tf_aws *aws, struct tf_loop *loop,
+    const char *table, const char *id, tf_task_claim_cb *cb, void *ctx)
+{
+	struct claim_call *k = tf_calloc(1, sizeof(*k));
+
+	if (k == NULL) {
+		struct tf_task none;
+
+		memset(&none, 0, sizeof(none));
+		cb(ctx, TF_ERR_NOMEM, &none, "out of memory");
+		return;
+	}
+	*k = (struct claim_call){ aws, loop, tf_strdup(table), tf_strdup(id), 0,
+	    "", "", cb, ctx };
+	if (k->table == NULL || k->id == NULL ||
+	    !read_task(aws, loop, table, id, on_got, k))
+		end_early(loop, claim_report, k, TF_ERR_NOMEM);
+}
+
+/* A sweep enqueue or a message release in flight. */
+struct write_call {
+	struct tf_aws *aws;          /* borrowed */
+	struct tf_loop *loop;        /* borrowed */
+	char *table, *id;            /* owned */
+	int64_t gen, visible;        /* the enqueue's, for its re-read */
+	tf_task_write_cb *cb;
+	void *ctx;
+};
+
+static void
+write_report(void *call, enum tf_err rc)
+{
+	struct write_call *w = call;
+
+	w->cb(w->ctx, rc);
+	tf_free(w->table);
+	tf_free(w->id);
+	tf_free(w);
+}
+
+/* The item read after a retried enqueue failed its condition: applied when
+ * it shows this very enqueue. */
+static void
+on_enqueue_reread(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
+    const struct tf_aws_error *err)
+{
+	struct write_call *w = ctx;
+	struct tf_task t;
+	char why[64];
+	bool ours;
+
+	(void)next_key;
+	(void)err;
+	memset(&t, 0, sizeof(t));
+	ours = rc == TF_OK && tf_task_from_item(value, &t, why, sizeof(why)) ==
+	    TF_OK && tf_task_sweep_enqueue_is(&t, w->gen, w->visible);
+	tf_task_free(&t);
+	cJSON_Delete(value);
+	write_report(w, ours ? TF_OK : TF_ERR_CONDITION);
+}
+
+static void
+on_written(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
+    const struct tf_aws_error *err)
+{
+	struct write_call *w = ctx;
+
+	cJSON_Delete(value);
+	cJSON_Delete(next_key);
+	if (rc == TF_ERR_CONDITION && w->visible != 0 && err != NULL &&
+	    err->attempts > 1 && read_task(w->aws, w->loop, w->table, w->id,
+	    on_enqueue_reread, w))
+		return;  /* an earlier attempt's reply was lost */
+	write_report(w, rc);
+}
+
+/* Sends the update e (borrowed) of item id as call w (visible 0: no
+ * re-read); reports through w->cb, also when it cannot start. */
+static void
+write_start(struct write_call *w, const char *id, const struct tf_ddb_expr *e)
+{
+	cJSON *key = tf_task_key(id);
+	enum tf_err rc = TF_ERR_NOMEM;
+
+	if (key != NULL && w->table != NULL && w->id != NULL)
+		rc = tf_ddb_update_item_async(w->aws, w->loop, w->table, key, e, NULL,
+		    on_written, w);
+	cJSON_Delete(key);
+	if (rc != TF_OK)
+		end_early(w->loop, write_report, w, rc);
+}
+
+/* A new write call; cb is told of a failed allocation at once (NULL). */
+static struct write_call *
+write_new(struct tf_aws *aws, struct tf_loop *loop, const char *table,
+    const char *id, int64_t gen, tf_task_write_cb *cb, void *ctx)
+{
+	struct write_call *w = tf_calloc(1, sizeof(*w));
+
+	if (w == NULL) {
+		cb(ctx, TF_ERR_NOMEM);
+		return NULL;
+	}
+	*w = (struct write_call){ aws, loop, tf_strdup(table), tf_strdup(id), gen,
+	    0, cb, ctx };
+	return w;
+}
+
+void
+tf_task_sweep_enqueue_async(struct tf_aws *aws, struct tf_loop *loop,
+    const char *table, const char *id, int64_t gen, int64_t due_ms,
+    int64_t stale_before_ms, int64_t now_ms, tf_task_write_cb *cb, void *ctx)
+{
+	struct write_call *w = write_new(aws, loop, table, id, gen, cb, ctx);
+	struct tf_ddb_expr e;
+
+	if (w == NULL)
+		return;
+	if (tf_task_sweep_enqueue_build(&e, gen, due_ms, stale_before_ms, now_ms,
+	    &w->visible) != TF_OK) {
+		end_early(loop, write_report, w, TF_ERR_NOMEM);
+		return;
+	}
+	write_start(w, id, &e);
+	tf_ddb_expr_free(&e);
+}
+
+void
+tf_task_release_message_async(struct tf_aws *aws, struct tf_loop *loop,
+    const char *table, const char *id, int64_t gen, tf_task_write_cb *cb,
+    void *ctx)
+{
+	struct write_call *w = write_new(aws, loop, table, id, gen, cb, ctx);
+	struct tf_ddb_expr e;
+
+	if (w == NULL)
+		return;
+	if (tf_task_release_message_build(&e, gen) != TF_OK) {
+		end_early(loop, write_report, w, TF_ERR_NOMEM);
+		return;
+	}
+	write_start(w, id, &e);
+	tf_ddb_expr_free(&e);
+}

@@ -79,4 +79,25 @@ void tf_task_send_message_async(struct tf_aws *aws, struct tf_loop *loop,
     const char *queue_url, const char *id, int64_t due_ms, int64_t gen,
     int64_t now_ms, tf_task_send_cb *cb, void *ctx);
 
+/* tf_task_get() on the loop: on TF_OK the callback takes *t (as for
+ * tf_task_claim_cb); TF_ERR_NOT_FOUND when there is no such item. The
+ * strings are copied. */
+void tf_task_get_async(struct tf_aws *aws, struct tf_loop *loop,
+    const char *table, const char *id, tf_task_claim_cb *cb, void *ctx);
+
+/* A conditional write's end: rc as the synchronous call returns it
+ * (TF_ERR_CONDITION: the condition failed). */
+typedef void tf_task_write_cb(void *ctx, enum tf_err rc);
+
+/* tf_task_sweep_enqueue() on the loop, with its re-read after a retried
+ * write failed its condition; the strings are copied. */
+void tf_task_sweep_enqueue_async(struct tf_aws *aws, struct tf_loop *loop,
+    const char *table, const char *id, int64_t gen, int64_t due_ms,
+    int64_t stale_before_ms, int64_t now_ms, tf_task_write_cb *cb, void *ctx);
+
+/* tf_task_release_message() on the loop; the strings are copied. */
+void tf_task_release_message_async(struct tf_aws *aws, struct tf_loop *loop,
+    const char *table, const char *id, int64_t gen, tf_task_write_cb *cb,
+    void *ctx);
+
 #endif /* TF_TASK_ASYNC_H */

@@ -93,4 +93,21 @@ enum tf_task_finish_check tf_task_finish_check(const struct tf_task *t,
     int64_t now_ms, enum tf_task_status state, const struct tf_task *item,
     enum tf_task_status *state_out, int64_t *enqueue_at);
 
+/*
+ * Builds the sweeper's claim on sending a task's message
+ * (tf_task_sweep_enqueue()) into *e (zeroed first; caller frees it with
+ * tf_ddb_expr_free() on TF_OK); *visible: the enqueued_for it writes.
+ * TF_ERR_NOMEM (e freed).
+ */
+enum tf_err tf_task_sweep_enqueue_build(struct tf_ddb_expr *e, int64_t gen,
+    int64_t due_ms, int64_t stale_before_ms, int64_t now_ms, int64_t *visible);
+
+/* True when item t shows that claim (of generation gen, enqueued_for
+ * visible) applied: a retried claim whose first attempt's reply was lost. */
+bool tf_task_sweep_enqueue_is(const struct tf_task *t, int64_t gen,
+    int64_t visible);
+
+/* Builds tf_task_release_message() into *e (as above). */
+enum tf_err tf_task_release_message_build(struct tf_ddb_expr *e, int64_t gen);
+
 #endif /* TF_TASK_WRITE_H */

@@ -5,7 +5,8 @@
 # (tasks due during the pause, one recurring task), another namespace runs
 # as usual, the held tasks are suspended with no attempt charged; `resume
 # --ns` runs each exactly once, the recurring task's missed occurrences once,
-# and leaves a task suspended by hand suspended.
+# and leaves a task suspended by hand suspended. A consumer reads the config
+# item once for its sweeper's shard count and its runs' paused set.
 set -u
 . "$(dirname "$0")/../tools/e2e.sh"
 e2e_init nspause
@@ -39,6 +40,18 @@ check "nspause-pause-json (got: $out)" test "$out" = '{"ns":"held","paused":true
 # It returns once every consumer's copy of the set is fresh (2 s).
 check "nspause-pause-waits-for-consumers (${took} ms)" test "$took" -ge 2000
 check "nspause-listed" test "$("$TASKFLEET" pause)" = "held"
+
+# One read of the config item serves both of a consumer's uses: the shard
+# count its sweeper reads at start, and the paused set of a run just after
+# (a copy under 2 s old): one GetItem in all, not one for each.
+tf_cli submit --type record --ns free --id first >/dev/null
+start_consumer c0
+first_ran() { [ "$(lines_of first)" -eq 1 ]; }
+check "nspause-first-ran" wait_until 30 first_ran
+check "nspause-c0-exit-0" stop_consumers
+gets=$(grep '"AWS requests by operation' "$E2E_DIR/c0.log" | tail -1 |
+    $PY -c "import json,sys; print(json.loads(sys.stdin.read()).get('GetItem', '0'))")
+check "nspause-config-item-read-once (GetItem $gets)" test "$gets" = 1
 
 for i in 1 2 3; do start_consumer "c$i"; done
 {
