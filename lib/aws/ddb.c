@@ -7,8 +7,11 @@
 #include <string.h>
 
 #include "aws/ddb_wire.h"
+#include "aws/marshal.h"
 #include "base/alloc.h"
 #include "base/clock.h"
+#include "base/json_escape.h"
+#include "base/json_scan.h"
 #include "base/log.h"
 
 #define BATCH_WRITE_MAX 25
@@ -77,65 +80,150 @@ tf_ddb_item_n(const cJSON *item, const char *name, int64_t *out)
 	return true;
 }
 
-/* Adds `item` to the object *slot, creating the object first. Takes
- * ownership of item (also on failure). */
-static enum tf_err
-add_to_map(cJSON **slot, const char *key, cJSON *item)
+/* Removes the member whose quoted key and colon are `key` ("\":v\":",
+ * key_len bytes) from the object text m ("{...}", written by map_open() and
+ * map_close(): no whitespace), when it has one. Most binds are of a new
+ * placeholder: a search for the bytes settles those, and a hit (perhaps a
+ * key of a nested map) is confirmed by reading the object's top level. */
+static void
+map_remove(struct tf_buf *m, const char *key, size_t key_len)
 {
-	if (item == NULL)
-		return TF_ERR_NOMEM;
-	if (*slot == NULL)
-		*slot = cJSON_CreateObject();
-	if (*slot == NULL) {
-		cJSON_Delete(item);
-		return TF_ERR_NOMEM;
+	struct tf_json_scan sc;
+	struct tf_json_str k;
+	size_t start, end;
+
+	if (memmem(m->data, m->len, key, key_len) == NULL)
+		return;
+	tf_json_scan_init(&sc, m->data, m->len);
+	if (!tf_json_enter(&sc, TF_JSON_OBJECT))
+		return;
+	while (tf_json_member(&sc, &k)) {
+		start = (size_t)(k.raw - m->data) - 1;  /* its opening quote */
+		if (!tf_json_skip(&sc))
+			return;
+		end = sc.pos;
+		if (k.len != key_len - 3 || memcmp(k.raw, key + 1, k.len) != 0)
+			continue;
+		/* Take the comma before it, or after it when it is first. */
+		if (m->data[start - 1] == ',')
+			start--;
+		else if (m->data[end] == ',')
+			end++;
+		memmove(m->data + start, m->data + end, m->len - end + 1);
+		m->len -= end - start;
+		return;
 	}
-	cJSON_DeleteItemFromObjectCaseSensitive(*slot, key);
-	if (!cJSON_AddItemToObject(*slot, key, item)) {
-		cJSON_Delete(item);
-		return TF_ERR_NOMEM;
+}
+
+/* Starts the member `key` (a placeholder: no quote or backslash in it) of
+ * the object text m, replacing the one it had: m is left open as
+ * {...,"key": for the value and map_close(). */
+static enum tf_err
+map_open(struct tf_buf *m, const char *key)
+{
+	char quoted[64];
+	size_t n = strlen(key);
+	enum tf_err rc;
+
+	if (n == 0 || n + 3 > sizeof(quoted) || strpbrk(key, "\"\\") != NULL)
+		return TF_ERR_INVALID;
+	quoted[0] = '"';
+	memcpy(quoted + 1, key, n);
+	memcpy(quoted + 1 + n, "\":", 2);
+	if (m->len == 0) {
+		rc = tf_buf_append_char(m, '{');
+	} else {
+		map_remove(m, quoted, n + 3);
+		m->data[--m->len] = '\0';  /* the closing brace */
+		rc = m->len > 1 ? tf_buf_append_char(m, ',') : TF_OK;
 	}
-	return TF_OK;
+	return rc == TF_OK ? tf_buf_append(m, quoted, n + 3) : rc;
+}
+
+/* Ends the member started by map_open() after rc (its value) succeeded;
+ * on failure m is left empty: the request is not sent. */
+static enum tf_err
+map_close(struct tf_buf *m, enum tf_err rc)
+{
+	if (rc == TF_OK)
+		rc = tf_buf_append_char(m, '}');
+	if (rc != TF_OK)
+		tf_buf_free(m);
+	return rc;
 }
 
 enum tf_err
 tf_ddb_expr_name(struct tf_ddb_expr *e, const char *placeholder,
     const char *name)
 {
-	return add_to_map(&e->names, placeholder, cJSON_CreateString(name));
+	enum tf_err rc = name != NULL ? map_open(&e->names, placeholder) :
+	    TF_ERR_INVALID;
+
+	if (rc == TF_OK)
+		rc = tf_json_escape_append(&e->names, name, strlen(name));
+	return map_close(&e->names, rc);
 }
 
 enum tf_err
 tf_ddb_expr_value(struct tf_ddb_expr *e, const char *placeholder, cJSON *av)
 {
-	return add_to_map(&e->values, placeholder, av);
+	enum tf_err rc = av != NULL ? map_open(&e->values, placeholder) :
+	    TF_ERR_NOMEM;
+
+	if (rc == TF_OK)
+		rc = tf_marshal_write_json(&e->values, av);
+	cJSON_Delete(av);
+	return map_close(&e->values, rc);
 }
 
+/* The typed forms write their AttributeValue's text directly: the claim and
+ * the outcome bind a dozen values per request. */
 enum tf_err
 tf_ddb_expr_value_s(struct tf_ddb_expr *e, const char *placeholder,
     const char *s)
 {
-	return tf_ddb_expr_value(e, placeholder, tf_ddb_av_s(s));
+	enum tf_err rc = s != NULL ? map_open(&e->values, placeholder) :
+	    TF_ERR_INVALID;
+
+	if (rc == TF_OK)
+		rc = tf_buf_append(&e->values, "{\"S\":", 5);
+	if (rc == TF_OK)
+		rc = tf_json_escape_append(&e->values, s, strlen(s));
+	if (rc == TF_OK)
+		rc = tf_buf_append_char(&e->values, '}');
+	return map_close(&e->values, rc);
 }
 
 enum tf_err
 tf_ddb_expr_value_n(struct tf_ddb_expr *e, const char *placeholder, int64_t n)
 {
-	return tf_ddb_expr_value(e, placeholder, tf_ddb_av_n(n));
+	enum tf_err rc = map_open(&e->values, placeholder);
+
+	if (rc == TF_OK)
+		rc = tf_buf_append(&e->values, "{\"N\":\"", 6);
+	if (rc == TF_OK)
+		rc = tf_buf_append_i64(&e->values, n);
+	if (rc == TF_OK)
+		rc = tf_buf_append(&e->values, "\"}", 2);
+	return map_close(&e->values, rc);
 }
 
 enum tf_err
 tf_ddb_expr_value_bool(struct tf_ddb_expr *e, const char *placeholder, bool b)
 {
-	return tf_ddb_expr_value(e, placeholder, tf_ddb_av_bool(b));
+	enum tf_err rc = map_open(&e->values, placeholder);
+
+	if (rc == TF_OK)
+		rc = tf_buf_append_str(&e->values, b ? "{\"BOOL\":true}" :
+		    "{\"BOOL\":false}");
+	return map_close(&e->values, rc);
 }
 
 void
 tf_ddb_expr_free(struct tf_ddb_expr *e)
 {
-	cJSON_Delete(e->names);
-	cJSON_Delete(e->values);
-	e->names = e->values = NULL;
+	tf_buf_free(&e->names);
+	tf_buf_free(&e->values);
 }
 
 static bool

@@ -14,25 +14,28 @@
 #include <cjson/cJSON.h>
 
 #include "aws/aws.h"
+#include "base/buf.h"
 
 /* An expression set: the texts are borrowed; names and values are owned by
  * the struct (built with the tf_ddb_expr_* functions, freed with
- * tf_ddb_expr_free()). Zero-initialise before use. */
+ * tf_ddb_expr_free()). Zero-initialise before use. The maps are kept as the
+ * JSON text that goes on the wire (a request is built from them without a
+ * tree): empty, or one object "{...}" with each placeholder bound once. */
 struct tf_ddb_expr {
 	const char *update;         /* UpdateExpression */
 	const char *condition;      /* ConditionExpression */
 	const char *key_condition;  /* KeyConditionExpression (Query) */
 	const char *filter;         /* FilterExpression (Query) */
 	const char *projection;     /* ProjectionExpression */
-	cJSON *names;               /* owned: ExpressionAttributeNames */
-	cJSON *values;              /* owned: ExpressionAttributeValues */
+	struct tf_buf names;        /* owned: ExpressionAttributeNames */
+	struct tf_buf values;       /* owned: ExpressionAttributeValues */
 };
 
 /* Binds the placeholder ("#s") to an attribute name ("status"). */
 enum tf_err tf_ddb_expr_name(struct tf_ddb_expr *e, const char *placeholder,
     const char *name);
 /* Binds the placeholder (":v") to an AttributeValue; takes ownership of av
- * (also on failure). */
+ * (also on failure). Binding a placeholder again replaces its value. */
 enum tf_err tf_ddb_expr_value(struct tf_ddb_expr *e, const char *placeholder,
     cJSON *av);
 enum tf_err tf_ddb_expr_value_s(struct tf_ddb_expr *e, const char *placeholder,

@@ -45,6 +45,21 @@ put_json(struct tf_buf *b, const char *name, const cJSON *j)
 	return rc;
 }
 
+/* Appends ,"name": and the object text m (a map of struct tf_ddb_expr,
+ * borrowed); nothing when the map is empty. */
+static enum tf_err
+put_map(struct tf_buf *b, const char *name, const struct tf_buf *m)
+{
+	enum tf_err rc;
+
+	if (m->len == 0)
+		return TF_OK;
+	rc = put_name(b, name);
+	if (rc == TF_OK)
+		rc = tf_buf_append(b, m->data, m->len);
+	return rc;
+}
+
 /* Appends ,"name":true or false. */
 static enum tf_err
 put_bool(struct tf_buf *b, const char *name, bool v)
@@ -72,9 +87,9 @@ begin(struct tf_buf *b, const char *table, const struct tf_ddb_expr *e)
 	    (rc = put_text(b, "KeyConditionExpression", e->key_condition)) != TF_OK ||
 	    (rc = put_text(b, "FilterExpression", e->filter)) != TF_OK ||
 	    (rc = put_text(b, "ProjectionExpression", e->projection)) != TF_OK ||
-	    (rc = put_json(b, "ExpressionAttributeNames", e->names)) != TF_OK)
+	    (rc = put_map(b, "ExpressionAttributeNames", &e->names)) != TF_OK)
 		return rc;
-	return put_json(b, "ExpressionAttributeValues", e->values);
+	return put_map(b, "ExpressionAttributeValues", &e->values);
 }
 
 /* Closes the request object, after rc (the writing so far) succeeded. */
@@ -94,7 +109,7 @@ tf_ddb_get_body(struct tf_buf *b, const char *table, const cJSON *key,
 	/* GetItem takes only a projection and its names, nothing else. */
 	if (e != NULL) {
 		proj.projection = e->projection;
-		proj.names = e->names;
+		proj.names = e->names;  /* a borrowed view: not freed */
 	}
 	rc = begin(b, table, &proj);
 	if (rc == TF_OK)

@@ -328,19 +328,23 @@ cmp_hdr(const void *a, const void *b)
 static enum tf_err
 append_folded(struct tf_buf *b, const char *value)
 {
-	const unsigned char *p = (const unsigned char *)value;
+	const unsigned char *p = (const unsigned char *)value, *run;
 	enum tf_err rc = TF_OK;
 	int pending_space = 0, wrote = 0;
 
-	for (; *p != '\0' && rc == TF_OK; p++) {
+	while (*p != '\0' && rc == TF_OK) {
 		if (is_space(*p)) {
 			pending_space = wrote;
+			p++;
 			continue;
 		}
 		if (pending_space)
 			rc = tf_buf_append_char(b, ' ');
+		/* The run of non-space bytes at once. */
+		for (run = p; *p != '\0' && !is_space(*p); p++)
+			;
 		if (rc == TF_OK)
-			rc = tf_buf_append_char(b, (char)*p);
+			rc = tf_buf_append(b, run, (size_t)(p - run));
 		pending_space = 0;
 		wrote = 1;
 	}
@@ -885,10 +889,20 @@ tf_sigv4_sign(const struct tf_sigv4_request *req,
 		goto out;
 	hex_encode(k1, SHA256_LEN, sig_hex);
 
-	rc = tf_buf_appendf(&b, ALGORITHM " Credential=%s/%.8s/%s/%s/aws4_request, "
-	    "SignedHeaders=%s, Signature=%s", key->access_key_id, amz_date,
-	    key->region, key->service, signed_headers, sig_hex);
-	if (rc != TF_OK)
+	/* Plain appends, as for the canonical request: every request is
+	 * signed, and printf's parsing was a tenth of the signing. */
+	if ((rc = tf_buf_append_str(&b, ALGORITHM " Credential=")) != TF_OK ||
+	    (rc = tf_buf_append_str(&b, key->access_key_id)) != TF_OK ||
+	    (rc = tf_buf_append_char(&b, '/')) != TF_OK ||
+	    (rc = tf_buf_append(&b, amz_date, 8)) != TF_OK ||
+	    (rc = tf_buf_append_char(&b, '/')) != TF_OK ||
+	    (rc = tf_buf_append_str(&b, key->region)) != TF_OK ||
+	    (rc = tf_buf_append_char(&b, '/')) != TF_OK ||
+	    (rc = tf_buf_append_str(&b, key->service)) != TF_OK ||
+	    (rc = tf_buf_append_str(&b, "/aws4_request, SignedHeaders=")) != TF_OK ||
+	    (rc = tf_buf_append_str(&b, signed_headers)) != TF_OK ||
+	    (rc = tf_buf_append_str(&b, ", Signature=")) != TF_OK ||
+	    (rc = tf_buf_append(&b, sig_hex, 2 * SHA256_LEN)) != TF_OK)
 		goto out;
 	*authorization = tf_buf_steal(&b);
 out:

@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/err.h"
 
@@ -23,6 +24,8 @@ struct tf_buf {
 enum tf_err tf_buf_append(struct tf_buf *b, const void *data, size_t len);
 enum tf_err tf_buf_append_str(struct tf_buf *b, const char *s);
 enum tf_err tf_buf_append_char(struct tf_buf *b, char c);
+/* Appends n in decimal ("-12"), without printf. */
+enum tf_err tf_buf_append_i64(struct tf_buf *b, int64_t n);
 enum tf_err tf_buf_appendf(struct tf_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 enum tf_err tf_buf_vappendf(struct tf_buf *b, const char *fmt, va_list ap)

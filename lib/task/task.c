@@ -1218,7 +1218,8 @@ tf_task_outcome_build(struct tf_task_write *w, const struct tf_task *t,
 	    true)) != TF_OK ||
 	    tf_buf_append_str(set, ", callback_pending = :cbp") != TF_OK))
 		goto out;
-	if (tf_buf_appendf(update, "%s%s", tf_buf_str(set), tf_buf_str(remove)) != TF_OK)
+	if (tf_buf_append(update, set->data, set->len) != TF_OK ||
+	    tf_buf_append_str(update, tf_buf_str(remove)) != TF_OK)
 		goto out;
 	e->update = update->data;
 	rc = TF_OK;

@@ -41,6 +41,32 @@ check "countdown-every-item-iteration-3-n-0" test "$bad" = 0
 check "countdown-both-consumers-ran-tasks" test \
     "$(grep -c '"outcome":"completed"' "$E2E_DIR/c1.log")" -gt 0 -a \
     "$(grep -c '"outcome":"completed"' "$E2E_DIR/c2.log")" -gt 0
+# One malloc arena (consumer/main.c): glibc's heap of a second arena is a
+# 64 MiB reservation at a 64 MiB boundary (its used part, then the rest with
+# no access), which the loop thread would have made on its first malloc.
+arena_heaps() {
+	$PY - "$1" <<'PYEOF'
+import sys
+maps = []
+for line in open("/proc/%s/maps" % sys.argv[1]):
+    f = line.split()
+    lo, hi = (int(x, 16) for x in f[0].split("-"))
+    maps.append((lo, hi, len(f) > 5))
+heaps, size = 0, 64 << 20
+for i, (lo, hi, named) in enumerate(maps):
+    if named or lo % size:
+        continue
+    end = hi
+    for lo2, hi2, named2 in maps[i + 1:]:
+        if named2 or lo2 != end or end - lo >= size:
+            break
+        end = hi2
+    heaps += end - lo == size
+print(heaps)
+PYEOF
+}
+check "countdown-one-malloc-arena" test "$(arena_heaps "${consumer_pids[0]}")" = 0
+
 queue_empty() {
 	[ "$($TFCHECK queue-counts "$QUEUE_URL")" = '{"visible": 0, "inflight": 0, "delayed": 0}' ]
 }

@@ -110,11 +110,72 @@ test_get_put_and_page_bodies(void)
 	tf_buf_free(&b);
 }
 
+/* Times `what` appears in b. */
+static int
+count(const struct tf_buf *b, const char *what)
+{
+	const char *p = b->data;
+	int n = 0;
+
+	while ((p = strstr(p, what)) != NULL) {
+		n++;
+		p += strlen(what);
+	}
+	return n;
+}
+
+/* Binding a placeholder again replaces its value, wherever it is in the
+ * map, and leaves a nested map's key of the same name alone. */
+static void
+test_rebinding_replaces(void)
+{
+	struct tf_buf b = TF_BUF_INIT;
+	struct tf_ddb_expr e;
+	cJSON *key = cJSON_Parse("{\"id\":{\"S\":\"t1\"}}");
+	cJSON *nested = cJSON_Parse("{\"M\":{\":b\":{\"S\":\"inner\"}}}");
+
+	memset(&e, 0, sizeof(e));
+	e.update = "SET a = :a";
+	CHECK(tf_ddb_expr_value_s(&e, ":only", "x") == TF_OK);
+	CHECK(tf_ddb_expr_value_s(&e, ":only", "y") == TF_OK);
+	CHECK_STR_EQ(e.values.data, "{\":only\":{\"S\":\"y\"}}");
+	tf_ddb_expr_free(&e);
+
+	CHECK(tf_ddb_expr_value_s(&e, ":a", "1") == TF_OK);
+	CHECK(tf_ddb_expr_value(&e, ":m", nested) == TF_OK);
+	CHECK(tf_ddb_expr_value_n(&e, ":b", 2) == TF_OK);
+	CHECK(tf_ddb_expr_value_bool(&e, ":c", false) == TF_OK);
+	CHECK(tf_ddb_expr_value_n(&e, ":b", 20) == TF_OK);   /* middle */
+	CHECK(tf_ddb_expr_value_n(&e, ":a", 10) == TF_OK);   /* first */
+	CHECK(tf_ddb_expr_value_bool(&e, ":a", true) == TF_OK);  /* last */
+	CHECK(tf_ddb_expr_name(&e, "#s", "status") == TF_OK);
+	CHECK(tf_ddb_expr_name(&e, "#s", "state") == TF_OK);
+	CHECK_INT_EQ(tf_ddb_key_body(&b, "t", key, &e, NULL), TF_OK);
+	CHECK(same_json(&b, "{\"TableName\":\"t\",\"UpdateExpression\":"
+	    "\"SET a = :a\",\"ExpressionAttributeNames\":{\"#s\":\"state\"},"
+	    "\"ExpressionAttributeValues\":{\":m\":{\"M\":{\":b\":{\"S\":"
+	    "\"inner\"}}},\":b\":{\"N\":\"20\"},\":c\":{\"BOOL\":false},"
+	    "\":a\":{\"BOOL\":true}},\"Key\":{\"id\":{\"S\":\"t1\"}}}"));
+	/* Each bound once: a JSON reader would not see a duplicate. */
+	CHECK_INT_EQ(count(&b, "\":a\":"), 1);
+	CHECK_INT_EQ(count(&b, "\":b\":"), 2);  /* one of them nested */
+	CHECK_INT_EQ(count(&b, "\"#s\":"), 1);
+	/* Placeholders that cannot be written as they are. */
+	CHECK(tf_ddb_expr_value_s(&e, "", "x") == TF_ERR_INVALID);
+	tf_ddb_expr_free(&e);
+	CHECK(tf_ddb_expr_value_s(&e, ":q\"", "x") == TF_ERR_INVALID);
+	CHECK(e.values.len == 0);
+	tf_ddb_expr_free(&e);
+	cJSON_Delete(key);
+	tf_buf_free(&b);
+}
+
 int
 main(void)
 {
 	tf_alloc_init();
 	TF_RUN(test_update_body);
 	TF_RUN(test_get_put_and_page_bodies);
+	TF_RUN(test_rebinding_replaces);
 	return tf_test_summary();
 }

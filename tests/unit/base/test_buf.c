@@ -56,6 +56,64 @@ test_buf_nomem_keeps_contents(void)
 	tf_buf_free(&b);
 }
 
+/* The short paths for appends that fit: a char or a formatted text written
+ * straight into the free space, up to the last byte before the
+ * terminator, and one byte more takes the long path. */
+static void
+test_buf_appends_at_the_edge(void)
+{
+	struct tf_buf b = TF_BUF_INIT;
+	size_t room;
+
+	CHECK(tf_buf_append_char(&b, 'a') == TF_OK);
+	CHECK(b.len == 1 && b.cap == 64 && b.data[1] == '\0');
+	while (b.len < b.cap - 2)
+		CHECK(tf_buf_append_char(&b, 'a') == TF_OK);
+	CHECK(tf_buf_append_char(&b, 'z') == TF_OK);
+	CHECK(b.len == b.cap - 1 && b.cap == 64 && b.data[b.len - 1] == 'z');
+	CHECK(tf_buf_append_char(&b, 'y') == TF_OK);
+	CHECK(b.len == 64 && b.cap == 128 && strcmp(b.data + 62, "zy") == 0);
+
+	/* A formatted text of exactly the free space less the terminator. */
+	room = b.cap - b.len;
+	CHECK(tf_buf_appendf(&b, "%0*d", (int)(room - 1), 7) == TF_OK);
+	CHECK(b.len == b.cap - 1 && b.cap == 128 && b.data[b.len - 1] == '7');
+	CHECK(strlen(b.data) == b.len);
+	tf_buf_reset(&b);
+	room = b.cap;
+	CHECK(tf_buf_appendf(&b, "%0*d", (int)room, 8) == TF_OK);
+	CHECK(b.len == room && b.cap == 256 && b.data[0] == '0' &&
+	    b.data[room - 1] == '8' && b.data[room] == '\0');
+
+	/* A text that does not fit, and no memory to grow: the contents and
+	 * their terminator are as they were, though the first pass wrote. */
+	tf_buf_reset(&b);
+	CHECK(tf_buf_append_str(&b, "keep") == TF_OK);
+	tf_alloc_fail_after(0);
+	CHECK(tf_buf_appendf(&b, "%0*d", 300, 1) == TF_ERR_NOMEM);
+	tf_alloc_fail_after(-1);
+	CHECK(b.len == 4);
+	CHECK_STR_EQ(b.data, "keep");
+	tf_buf_free(&b);
+}
+
+static void
+test_buf_append_i64(void)
+{
+	struct tf_buf b = TF_BUF_INIT;
+
+	CHECK(tf_buf_append_i64(&b, 0) == TF_OK);
+	CHECK(tf_buf_append_char(&b, ' ') == TF_OK);
+	CHECK(tf_buf_append_i64(&b, -1700000000123) == TF_OK);
+	CHECK(tf_buf_append_char(&b, ' ') == TF_OK);
+	CHECK(tf_buf_append_i64(&b, INT64_MAX) == TF_OK);
+	CHECK(tf_buf_append_char(&b, ' ') == TF_OK);
+	CHECK(tf_buf_append_i64(&b, INT64_MIN) == TF_OK);
+	CHECK_STR_EQ(b.data, "0 -1700000000123 9223372036854775807 "
+	    "-9223372036854775808");
+	tf_buf_free(&b);
+}
+
 static void
 test_json_escape(void)
 {
@@ -103,6 +161,8 @@ main(void)
 	TF_RUN(test_buf_append_and_grow);
 	TF_RUN(test_buf_steal);
 	TF_RUN(test_buf_nomem_keeps_contents);
+	TF_RUN(test_buf_appends_at_the_edge);
+	TF_RUN(test_buf_append_i64);
 	TF_RUN(test_json_escape);
 	TF_RUN(test_strerror_covers_all);
 	TF_RUN(test_error_message_helpers);
