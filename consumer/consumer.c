@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "isolate.h"
 #include "metrics.h"
+#include "limiter.h"
 #include "ns_gate.h"
 
 /* A stopping consumer waits this long past a receive's wait for its reply. */
@@ -276,6 +277,10 @@ tf_consumer_start(struct tf_consumer *c)
 	c->ns_gate = tf_ns_gate_new(c->ctx->aws, c->loop, c->cfg->table);
 	if (c->ns_gate == NULL)
 		return TF_ERR_NOMEM;
+	c->limiter = tf_limiter_new(c->ctx->aws, c->loop, c->cfg->table,
+	    c->o.owner, c->o.limits);
+	if (c->limiter == NULL)
+		return TF_ERR_NOMEM;
 	rc = tf_receiver_start(c);
 	if (rc != TF_OK)
 		return rc;
@@ -308,6 +313,8 @@ on_stop(void *ctx, enum tf_err rc)
 		return;
 	tf_receiver_stop(c);
 	tf_consumer_release_held(c);
+	/* Runs waiting for their limits are handed back, uncharged. */
+	tf_limiter_stop(c->limiter);
 }
 
 bool
@@ -395,6 +402,8 @@ tf_consumer_free(struct tf_consumer *c)
 	c->deleter = NULL;
 	tf_ns_gate_free(c->ns_gate);
 	c->ns_gate = NULL;
+	tf_limiter_free(c->limiter);
+	c->limiter = NULL;
 	tf_loop_free(c->loop);
 	c->loop = NULL;
 	/* After the loop: freeing a loop that never ran cancels its timer. */

@@ -9,6 +9,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "task/due.h"
+#include "task/limits.h"
 #include "task/ns_pause.h"
 #include "task/task.h"
 
@@ -25,6 +26,7 @@ struct tf_ns_gate {
 	struct tf_loop *loop;      /* borrowed */
 	const char *table;         /* borrowed */
 	struct tf_ns_paused paused;
+	struct tf_limits limits;   /* the limits on the same item (limits.h) */
 	int64_t read_mono;         /* when the copy's read began; 0: none yet */
 	int64_t asking_mono;       /* when the read in flight began */
 	bool reading;
@@ -65,6 +67,7 @@ on_read(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
 {
 	struct tf_ns_gate *g = ctx;
 	struct tf_ns_paused fresh;
+	struct tf_limits limits;
 
 	cJSON_Delete(next_key);
 	g->reading = false;
@@ -75,10 +78,14 @@ on_read(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
 	}
 	if (rc == TF_OK)
 		rc = tf_ns_paused_from_item(value, &fresh);
+	if (rc == TF_OK && (rc = tf_limits_from_item(value, &limits)) != TF_OK)
+		tf_ns_paused_free(&fresh);
 	cJSON_Delete(value);
 	if (rc == TF_OK) {
 		tf_ns_paused_free(&g->paused);
 		g->paused = fresh;
+		tf_limits_free(&g->limits);
+		g->limits = limits;
 		g->read_mono = g->asking_mono;
 	} else if (rc != TF_ERR_CANCELLED) {
 		tf_log(TF_LOG_WARN, "reading the paused namespaces failed (%s): "
@@ -145,5 +152,12 @@ tf_ns_gate_free(struct tf_ns_gate *g)
 		tf_free(w);
 	}
 	tf_ns_paused_free(&g->paused);
+	tf_limits_free(&g->limits);
 	tf_free(g);
+}
+
+const struct tf_limits *
+tf_ns_gate_limits(const struct tf_ns_gate *g)
+{
+	return &g->limits;
 }

@@ -2,7 +2,8 @@
  * ns_gate.h - whether a claimed run's namespace is paused, decided on the
  * event loop from a copy of the table's paused set (lib/task/ns_pause.h)
  * that is at most TF_NS_PAUSE_FRESH_MS old: the copy is read again when a
- * run needs it and it is older, so an idle consumer reads nothing.
+ * run needs it and it is older, so an idle consumer reads nothing. The
+ * same read brings the limits per key (lib/task/limits.h) on that item.
  */
 #ifndef TF_NS_GATE_H
 #define TF_NS_GATE_H
@@ -12,6 +13,7 @@
 struct tf_aws;
 struct tf_loop;
 struct tf_ns_gate;
+struct tf_limits;
 
 /* The decision: paused or not. Called on the loop thread, at once or after
  * the set was read. */
@@ -27,6 +29,10 @@ struct tf_ns_gate *tf_ns_gate_new(struct tf_aws *aws, struct tf_loop *loop,
  * a warning. On the loop thread. */
 void tf_ns_gate_check(struct tf_ns_gate *g, const char *ns, tf_ns_gate_cb *cb,
     void *ctx);
+
+/* The limits of the copy in force (as fresh as the decision just made).
+ * Borrowed until the next check. */
+const struct tf_limits *tf_ns_gate_limits(const struct tf_ns_gate *g);
 
 /* Frees g after the loop stopped (no check waits then). NULL is fine. */
 void tf_ns_gate_free(struct tf_ns_gate *g);
