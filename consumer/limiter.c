@@ -223,7 +223,7 @@ wait_end(struct tf_limiter_wait *w, const char *key)
 	w->prev = w->next = NULL;
 	took = tf_mono_ms() - w->wait_mono;
 	w->waited_ms += took;
-	if (took >= w->longest_ms) {
+	if (took >= w->longest_ms && key != w->by) {
 		w->longest_ms = took;
 		snprintf(w->by, sizeof(w->by), "%s", key);
 	}
@@ -551,8 +551,10 @@ rate_take(struct tf_limiter_key *k, struct tf_limiter_wait *w)
 	if (k->res_left == 0)
 		return false;
 	at = (k->res_next_us + 999) / 1000;
-	if (at > w->start_at)
+	if (at > w->start_at) {
 		w->start_at = at;
+		w->start_key = k;
+	}
 	k->res_next_us += k->res_step_us;
 	k->res_left--;
 	return true;
@@ -718,7 +720,7 @@ on_start_time(void *ctx, enum tf_err rc)
 	w->timer = NULL;
 	if (rc == TF_ERR_CANCELLED)
 		return;
-	wait_end(w, w->by[0] != '\0' ? w->by : w->lims[0].key);
+	wait_end(w, w->start_key->key);
 	w->step++;
 	advance(w);
 }
@@ -766,7 +768,8 @@ advance(struct tf_limiter_wait *w)
 				return;
 			w->timer = NULL;
 		}
-		wait_end(w, w->by[0] != '\0' ? w->by : w->lims[0].key);
+		if (w->start_key != NULL)
+			wait_end(w, w->start_key->key);
 		w->step++;
 	}
 	if (w->in_acquire) {

@@ -47,6 +47,7 @@ struct tf_limiter_wait {
 	int step;                                  /* 0..n-1 in flight, n..2n-1
 	                                              rate, 2n the start time */
 	int64_t start_at;                          /* epoch ms it may start */
+	struct tf_limiter_key *start_key;          /* whose rate set start_at */
 	int64_t wait_mono;                         /* the current wait began */
 	int64_t waited_ms;                         /* waits so far, in total */
 	int64_t longest_ms;                        /* the longest one, by key: */

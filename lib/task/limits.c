@@ -372,27 +372,6 @@ tf_limits_find(const struct tf_limits *ls, const char *key)
 	return l;
 }
 
-enum tf_err
-tf_limits_merge(struct tf_limits *into, const struct tf_limits *from)
-{
-	struct tf_limit *v;
-	size_t i, n = into->n;
-
-	for (i = 0; i < from->n; i++) {
-		if (tf_limits_find(into, from->v[i].key) != NULL &&
-		    strcmp(tf_limits_find(into, from->v[i].key)->key,
-		    from->v[i].key) == 0)
-			continue;
-		if ((v = tf_realloc(into->v, (n + 1) * sizeof(*v))) == NULL)
-			return TF_ERR_NOMEM;
-		into->v = v;
-		into->v[n++] = from->v[i];
-		into->n = n;
-		qsort(into->v, into->n, sizeof(*into->v), by_key);
-	}
-	return TF_OK;
-}
-
 cJSON *
 tf_limit_json(const struct tf_limit *l)
 {

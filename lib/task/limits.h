@@ -87,10 +87,6 @@ enum tf_err tf_limits_parse(const char *spec, struct tf_limits *out,
 const struct tf_limit *tf_limits_find(const struct tf_limits *ls,
     const char *key);
 
-/* Adds to *into a copy of every limit of from whose key *into lacks. */
-enum tf_err tf_limits_merge(struct tf_limits *into,
-    const struct tf_limits *from);
-
 /* {"key", "rate", "burst", "in_flight"} (rate and in_flight only when set).
  * Caller frees with cJSON_Delete(); NULL when out of memory. */
 cJSON *tf_limit_json(const struct tf_limit *l);
