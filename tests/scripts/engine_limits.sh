@@ -51,6 +51,35 @@ out=$("$TASKFLEET" limit)
 check "limits-listed (got: $out)" test "$out" = "flow:five in_flight=5
 ns:rated rate=20 burst=5"
 
+# --- the API: the same limits -------------------------------------------------
+KEY=limits-test-key
+start_serve limits "$KEY"
+api() {
+	local method=$1 path=$2 body=${3:-}
+	curl -s -o "$E2E_DIR/api.out" -w '%{http_code}' -X "$method" \
+	    -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+	    ${body:+--data "$body"} "$URL$path"
+}
+code=$(api PUT /v1/limits/type:api '{"rate": 2.5, "burst": 3, "in_flight": 4}')
+check "limits-api-put-200 ($code: $(cat "$E2E_DIR/api.out"))" test "$code" = 200
+check "limits-api-put-answers-the-limit" test "$(cat "$E2E_DIR/api.out")" = '{"key":"type:api","rate":2.5,"burst":3,"in_flight":4}'
+code=$(api GET /v1/limits)
+check "limits-api-get-lists-it ($code)" grep -q '{"key":"type:api","rate":2.5,"burst":3,"in_flight":4}' "$E2E_DIR/api.out"
+check "limits-api-cli-sees-it" grep -qx 'type:api rate=2.5 burst=3 in_flight=4' <("$TASKFLEET" limit)
+code=$(api PUT /v1/limits/type:api '{"rate": -1}')
+check "limits-api-negative-rate-400 ($code)" test "$code" = 400
+check "limits-api-negative-rate-says-why" grep -q 'rate: must be a number of runs a second above 0' "$E2E_DIR/api.out"
+code=$(api PUT /v1/limits/team:x '{"rate": 1}')
+check "limits-api-unknown-kind-400 ($code)" test "$code" = 400
+code=$(api PUT /v1/limits/type:api '{"rate": 1, "speed": 2}')
+check "limits-api-unknown-field-400 ($code)" test "$code" = 400
+code=$(api DELETE /v1/limits/type:api)
+check "limits-api-delete-200 ($code)" test "$code" = 200
+code=$(api DELETE /v1/limits/type:api)
+check "limits-api-delete-missing-404 ($code)" test "$code" = 404
+kill "$serve_pid" 2>/dev/null
+wait "$serve_pid" 2>/dev/null
+
 # --- 500 tasks of a namespace limited to 20 runs/s, burst 5 ------------------
 start_consumer c1 --metrics-listen 127.0.0.1:0
 for i in 2 3; do start_consumer "c$i"; done
