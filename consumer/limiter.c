@@ -312,8 +312,8 @@ give_back(struct tf_limiter *lim, struct tf_limiter_key *k, int idx)
 	e.update = "REMOVE #o, #u";
 	e.condition = "#o = :me";
 	if (o != NULL && key != NULL &&
-	    tf_ddb_expr_name(&e, "#o", "owner") == TF_OK &&
-	    tf_ddb_expr_name(&e, "#u", "until") == TF_OK &&
+	    tf_ddb_expr_name(&e, "#o", "lease_owner") == TF_OK &&
+	    tf_ddb_expr_name(&e, "#u", "lease_until") == TF_OK &&
 	    tf_ddb_expr_value_s(&e, ":me", lim->owner) == TF_OK) {
 		o->lim = lim;
 		o->k = k;
@@ -346,8 +346,8 @@ write_slot(struct tf_limiter *lim, struct tf_limiter_key *k, int idx,
 	e.condition = take ? "attribute_not_exists(#u) OR #u < :now OR #o = :me" :
 	    "#o = :me";
 	if (o != NULL && key != NULL &&
-	    tf_ddb_expr_name(&e, "#o", "owner") == TF_OK &&
-	    tf_ddb_expr_name(&e, "#u", "until") == TF_OK &&
+	    tf_ddb_expr_name(&e, "#o", "lease_owner") == TF_OK &&
+	    tf_ddb_expr_name(&e, "#u", "lease_until") == TF_OK &&
 	    tf_ddb_expr_value_s(&e, ":me", lim->owner) == TF_OK &&
 	    tf_ddb_expr_value_n(&e, ":until", now + TF_LIMIT_SLOT_LEASE_MS) ==
 	    TF_OK &&

@@ -21,8 +21,8 @@ static const char limit_usage[] =
 static const char limit_help[] =
     "Limits per key, enforced by every consumer of the table. KEY is\n"
     "ns:NAME (a namespace), type:NAME (a runner type), host:NAME (the host of\n"
-    "an http task's url, lower case) or flow:NAME (a task's --flow-key;\n"
-    "flow:* limits each flow key on its own).\n"
+    "an http task's url, lower case) or flow:NAME (the flow key a task\n"
+    "carries; flow:* limits each flow key on its own).\n"
     "  --rate R        runs started per second, fleet-wide (R > 0; may be a\n"
     "                  fraction: 0.5 is one run every 2 s)\n"
     "  --burst B       runs that may start at once under the rate (default 1)\n"

@@ -137,6 +137,7 @@ tf_limit_write(struct tf_aws *aws, const char *table, const struct tf_limit *l)
 
 	if (tf_limit_check(l, err, sizeof(err)) != TF_OK)
 		return TF_ERR_INVALID;
+	/* #l names limit:KEY, the attribute of the key's limit. */
 	attr_name(l->key, name);
 	e.update = "SET #l = :l";
 	if ((rc = tf_ddb_expr_name(&e, "#l", name)) != TF_OK ||
