@@ -1,6 +1,7 @@
 /* limiter.c - limits per key across the fleet, on the loop (limiter.h). */
 #include "limiter.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,6 +11,7 @@
 #include "base/log.h"
 #include "base/rand.h"
 #include "loop/loop.h"
+#include "task/due.h"
 #include "task/task.h"
 
 /* A run waiting for a rate slot takes a reserved one this late at most;
@@ -30,6 +32,8 @@ struct held {
 /* What this consumer knows of one key. */
 struct tf_limiter_key {
 	char key[TF_LIMIT_KEY_SIZE];
+	int64_t hold_until;        /* epoch ms: no run starts before (a host's
+	                              Retry-After, ours or the table's) */
 	/* rate: the reserved start slots not taken yet */
 	int64_t res_next_us;       /* epoch us of the next one */
 	int64_t res_step_us;
@@ -71,6 +75,7 @@ struct op {
 };
 
 static void advance(struct tf_limiter_wait *w);
+static bool held(struct tf_limiter_wait *w);
 static void kick_acquire(struct tf_limiter *lim, struct tf_limiter_key *k,
     const struct tf_limit *l);
 static void kick_reserve(struct tf_limiter *lim, struct tf_limiter_key *k,
@@ -725,6 +730,44 @@ on_start_time(void *ctx, enum tf_err rc)
 	advance(w);
 }
 
+static void
+on_hold_over(void *ctx, enum tf_err rc)
+{
+	struct tf_limiter_wait *w = ctx;
+
+	w->timer = NULL;
+	if (rc == TF_ERR_CANCELLED)
+		return;
+	wait_end(w, w->hold_key->key);
+	advance(w);
+}
+
+/* True when a key of w is held (a Retry-After): w waits on a timer until
+ * the latest hold, then goes on. */
+static bool
+held(struct tf_limiter_wait *w)
+{
+	int64_t until = 0, now = tf_now_ms();
+	int i;
+
+	for (i = 0; i < w->n; i++) {
+		if (w->keys[i]->hold_until > until) {
+			until = w->keys[i]->hold_until;
+			w->hold_key = w->keys[i];
+		}
+	}
+	if (until <= now)
+		return false;
+	wait_begin(w);
+	if (tf_loop_after(w->lim->loop, (long)(until - now), on_hold_over, w,
+	    &w->timer) != TF_OK) {
+		w->timer = NULL;
+		wait_end(w, w->hold_key->key);
+		return false;
+	}
+	return true;
+}
+
 /* Walks w through its steps while it can; when it must wait, it is queued
  * (or on a timer) and a later event calls this again. At the end, cb. */
 static void
@@ -736,6 +779,8 @@ advance(struct tf_limiter_wait *w)
 	int64_t left;
 	int i;
 
+	if (held(w))
+		return;
 	while (w->step < 2 * w->n) {
 		i = w->step < w->n ? w->step : w->step - w->n;
 		l = &w->lims[i];
@@ -791,7 +836,9 @@ tf_limiter_acquire(struct tf_limiter *lim, const struct tf_limits *ls,
 {
 	char keys[TF_LIMIT_TASK_KEYS][TF_LIMIT_KEY_SIZE];
 	const struct tf_limit *l;
-	size_t n, i;
+	struct tf_limit none;
+	struct tf_limiter_key *k;
+	size_t n, i, j;
 
 	memset(w, 0, sizeof(*w));
 	for (i = 0; i < TF_LIMIT_TASK_KEYS; i++)
@@ -800,11 +847,26 @@ tf_limiter_acquire(struct tf_limiter *lim, const struct tf_limits *ls,
 		return true;
 	n = tf_limit_task_keys(t, keys);
 	for (i = 0; i < n; i++) {
+		k = NULL;
+		for (j = 0; ls != NULL && j < ls->n_holds; j++) {
+			if (strcmp(ls->holds[j].key, keys[i]) == 0 &&
+			    (k = key_state(lim, keys[i])) != NULL &&
+			    ls->holds[j].until > k->hold_until)
+				k->hold_until = ls->holds[j].until;
+		}
 		l = tf_limits_find(ls, keys[i]);
 		if (l == NULL)
 			l = tf_limits_find(&lim->defaults, keys[i]);
-		if (l == NULL)
-			continue;
+		if (l == NULL) {
+			/* Not limited, but perhaps held. */
+			for (k = lim->keys; k != NULL; k = k->next)
+				if (strcmp(k->key, keys[i]) == 0)
+					break;
+			if (k == NULL || k->hold_until <= tf_now_ms())
+				continue;
+			memset(&none, 0, sizeof(none));
+			l = &none;
+		}
 		w->lims[w->n] = *l;
 		/* flow:* limits each flow key on its own. */
 		snprintf(w->lims[w->n].key, sizeof(w->lims[w->n].key), "%.*s",
@@ -824,6 +886,66 @@ tf_limiter_acquire(struct tf_limiter *lim, const struct tf_limits *ls,
 	if (w->passed_at_once)
 		w->cb = NULL;
 	return w->passed_at_once;
+}
+
+static void
+on_hold_written(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
+    const struct tf_aws_error *err)
+{
+	struct op *o = ctx;
+
+	cJSON_Delete(value);
+	cJSON_Delete(next_key);
+	if (rc != TF_OK && rc != TF_ERR_CONDITION && rc != TF_ERR_CANCELLED)
+		tf_log(TF_LOG_WARN, "writing the hold on %s for the fleet failed "
+		    "(%s): only this consumer holds it", o->k->key,
+		    tf_strerror(rc));
+	tf_free(o);
+}
+
+void
+tf_limiter_hold(struct tf_limiter *lim, const struct tf_task *t,
+    int64_t until)
+{
+	char keys[TF_LIMIT_TASK_KEYS][TF_LIMIT_KEY_SIZE];
+	char name[TF_LIMIT_KEY_SIZE + 8];
+	struct tf_ddb_expr e = { 0 };
+	struct tf_limiter_key *k = NULL;
+	struct op *o = NULL;
+	cJSON *key = NULL;
+	size_t n, i;
+	enum tf_err rc = TF_ERR_NOMEM;
+
+	if (lim == NULL)
+		return;
+	n = tf_limit_task_keys(t, keys);
+	for (i = 0; i < n && strncmp(keys[i], "host:", 5) != 0; i++)
+		;
+	if (i == n || (k = key_state(lim, keys[i])) == NULL ||
+	    until <= k->hold_until)
+		return;
+	/* Here at once; in the table for the others, who read it with the
+	 * limits (at most TF_LIMIT_HOLD_FRESH_MS old for a run of a host). */
+	k->hold_until = until;
+	tf_log(TF_LOG_INFO, "%s answered with Retry-After: no run of it starts "
+	    "for %" PRId64 " ms, fleet-wide", k->key, until - tf_now_ms());
+	/* #h names hold:KEY, the attribute of the key's hold. */
+	snprintf(name, sizeof(name), "%s%s", TF_LIMIT_HOLD_ATTR, k->key);
+	e.update = "SET #h = :t";
+	e.condition = "attribute_not_exists(#h) OR #h < :t";
+	if ((o = tf_calloc(1, sizeof(*o))) != NULL &&
+	    (key = tf_task_key(TF_DUE_CONFIG_ID)) != NULL &&
+	    tf_ddb_expr_name(&e, "#h", name) == TF_OK &&
+	    tf_ddb_expr_value_n(&e, ":t", until) == TF_OK) {
+		o->lim = lim;
+		o->k = k;
+		rc = tf_ddb_update_item_async(lim->aws, lim->loop, lim->table, key,
+		    &e, NULL, on_hold_written, o);
+	}
+	if (rc != TF_OK)
+		tf_free(o);
+	cJSON_Delete(key);
+	tf_ddb_expr_free(&e);
 }
 
 int64_t

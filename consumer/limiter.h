@@ -10,7 +10,9 @@
  * key limited in rate (GCRA: one item per key holds its theoretical arrival
  * time; one conditional UpdateItem reserves as many start slots as this
  * consumer has runs waiting for the key), then a timer until the latest of
- * those start times. Nothing polls but a run waiting for a full key's slot
+ * those start times; a key held after a host's Retry-After
+ * (tf_limiter_hold()) holds its runs on a timer until the hold ends.
+ * Nothing polls but a run waiting for a full key's slot
  * (a backoff of 250 ms to 2 s); nothing charges an attempt.
  */
 #ifndef TF_LIMITER_H
@@ -48,6 +50,7 @@ struct tf_limiter_wait {
 	                                              rate, 2n the start time */
 	int64_t start_at;                          /* epoch ms it may start */
 	struct tf_limiter_key *start_key;          /* whose rate set start_at */
+	struct tf_limiter_key *hold_key;           /* whose hold it waits for */
 	int64_t wait_mono;                         /* the current wait began */
 	int64_t waited_ms;                         /* waits so far, in total */
 	int64_t longest_ms;                        /* the longest one, by key: */
@@ -76,6 +79,16 @@ struct tf_limiter *tf_limiter_new(struct tf_aws *aws, struct tf_loop *loop,
 bool tf_limiter_acquire(struct tf_limiter *lim, const struct tf_limits *ls,
     const struct tf_task *t, struct tf_limiter_wait *w, tf_limiter_cb *cb,
     void *ctx);
+
+/* A run of a host key waits for a copy of the table's limits and holds at
+ * most this old, so a hold another consumer wrote is seen this soon. */
+#define TF_LIMIT_HOLD_FRESH_MS 250
+
+/* The host of task t (borrowed for the call) answered with Retry-After:
+ * its key `host:H` is held until `until` (epoch ms), here at once and, by
+ * a write to the config item, for every consumer. */
+void tf_limiter_hold(struct tf_limiter *lim, const struct tf_task *t,
+    int64_t until);
 
 /* How long limits held w's run back, in total (ms), and *by the key that
  * held it longest (borrowed from w; NULL when it did not wait). */

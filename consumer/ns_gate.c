@@ -78,7 +78,7 @@ on_read(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
 	}
 	if (rc == TF_OK)
 		rc = tf_ns_paused_from_item(value, &fresh);
-	if (rc == TF_OK && (rc = tf_limits_from_item(value, &limits)) != TF_OK)
+	if (rc == TF_OK && (rc = tf_limits_from_item(value, tf_now_ms(), &limits)) != TF_OK)
 		tf_ns_paused_free(&fresh);
 	cJSON_Delete(value);
 	if (rc == TF_OK) {
@@ -117,11 +117,18 @@ void
 tf_ns_gate_check(struct tf_ns_gate *g, const char *ns, tf_ns_gate_cb *cb,
     void *ctx)
 {
+	tf_ns_gate_check_within(g, ns, TF_NS_PAUSE_FRESH_MS, cb, ctx);
+}
+
+void
+tf_ns_gate_check_within(struct tf_ns_gate *g, const char *ns,
+    int64_t fresh_ms, tf_ns_gate_cb *cb, void *ctx)
+{
 	int64_t age = tf_mono_ms() - g->read_mono;
 	struct waiter *w;
 
-	if (g->read_mono > 0 && age <= TF_NS_PAUSE_FRESH_MS) {
-		if (age > TF_NS_PAUSE_REFRESH_MS)
+	if (g->read_mono > 0 && age <= fresh_ms) {
+		if (age > fresh_ms / 2)
 			start_read(g);  /* for the runs to come */
 		cb(ctx, tf_ns_paused_has(&g->paused, ns));
 		return;

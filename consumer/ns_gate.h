@@ -9,6 +9,7 @@
 #define TF_NS_GATE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct tf_aws;
 struct tf_loop;
@@ -33,6 +34,12 @@ void tf_ns_gate_check(struct tf_ns_gate *g, const char *ns, tf_ns_gate_cb *cb,
 /* The limits of the copy in force (as fresh as the decision just made).
  * Borrowed until the next check. */
 const struct tf_limits *tf_ns_gate_limits(const struct tf_ns_gate *g);
+
+/* The same, deciding on a copy at most fresh_ms old (refreshed in the
+ * background past half of it): a run whose keys may be held by another
+ * consumer's Retry-After asks for a fresher copy (limiter.h). */
+void tf_ns_gate_check_within(struct tf_ns_gate *g, const char *ns,
+    int64_t fresh_ms, tf_ns_gate_cb *cb, void *ctx);
 
 /* Frees g after the loop stopped (no check waits then). NULL is fine. */
 void tf_ns_gate_free(struct tf_ns_gate *g);

@@ -22,6 +22,7 @@
 #include "limiter.h"
 #include "metrics.h"
 #include "ns_gate.h"
+#include "task/ns_pause.h"
 #include "task/task.h"
 #include "task/task_async.h"
 #include "task/task_write.h"
@@ -761,6 +762,10 @@ after_run(struct tf_run *r)
 		return;
 	}
 	r->now = tf_now_ms();
+	if (r->result.outcome == TF_RUN_RETRY && r->result.retry_after_ms >
+	    r->now)
+		/* Its host asked for time (Retry-After): the fleet holds it. */
+		tf_limiter_hold(c->limiter, &r->t, r->result.retry_after_ms);
 	outcome_from_result(c, &r->t, &r->result, &r->ctx, r->now, &r->o);
 	r->o.duration_ms = r->took;
 	r->o.late_ms = j->late_ms;
@@ -984,8 +989,10 @@ run_claimed(struct tf_run *r)
 		j->late_ms = tf_now_ms() - t->next_run;
 		snprintf(j->late, sizeof(j->late), "%" PRId64, j->late_ms);
 	}
-	/* A paused namespace starts nothing (ns_gate.h). */
-	tf_ns_gate_check(c->ns_gate, t->ns, on_ns_decided, r);
+	/* A paused namespace starts nothing (ns_gate.h). A webhook's host may
+	 * be held by another consumer's Retry-After: a fresher copy then. */
+	tf_ns_gate_check_within(c->ns_gate, t->ns, strcmp(t->type, "http") == 0 ?
+	    TF_LIMIT_HOLD_FRESH_MS : TF_NS_PAUSE_FRESH_MS, on_ns_decided, r);
 }
 
 /* Claimed run r, its namespace not paused: its runner starts. */

@@ -11,6 +11,7 @@
 
 #include "aws/ddb.h"
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "task/due.h"
 #include "task/task.h"
 
@@ -197,8 +198,36 @@ map_number(const cJSON *m, const char *name, double def)
 	return cJSON_IsString(n) ? strtod(n->valuestring, NULL) : def;
 }
 
+/* Adds hold attribute a (TF_LIMIT_HOLD_ATTR and a key) to out unless it
+ * is over at now_ms. */
+static enum tf_err
+add_hold(const cJSON *a, int64_t now_ms, struct tf_limits *out)
+{
+	struct tf_limit_hold *h;
+	const char *key = a->string + strlen(TF_LIMIT_HOLD_ATTR);
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(a, "N");
+	char err[256];
+	int64_t until;
+
+	if (!cJSON_IsString(n))
+		return TF_OK;
+	until = strtoll(n->valuestring, NULL, 10);
+	if (until <= now_ms ||
+	    strlen(key) >= sizeof(h->key) ||
+	    tf_limit_check_key(key, err, sizeof(err)) != TF_OK)
+		return TF_OK;
+	h = tf_realloc(out->holds, (out->n_holds + 1) * sizeof(*h));
+	if (h == NULL)
+		return TF_ERR_NOMEM;
+	out->holds = h;
+	snprintf(h[out->n_holds].key, sizeof(h->key), "%s", key);
+	h[out->n_holds].until = until;
+	out->n_holds++;
+	return TF_OK;
+}
+
 enum tf_err
-tf_limits_from_item(const cJSON *item, struct tf_limits *out)
+tf_limits_from_item(const cJSON *item, int64_t now_ms, struct tf_limits *out)
 {
 	const cJSON *a, *m;
 	struct tf_limit l;
@@ -207,6 +236,14 @@ tf_limits_from_item(const cJSON *item, struct tf_limits *out)
 
 	memset(out, 0, sizeof(*out));
 	cJSON_ArrayForEach(a, item) {
+		if (a->string != NULL && strncmp(a->string, TF_LIMIT_HOLD_ATTR,
+		    strlen(TF_LIMIT_HOLD_ATTR)) == 0) {
+			if (add_hold(a, now_ms, out) != TF_OK) {
+				tf_limits_free(out);
+				return TF_ERR_NOMEM;
+			}
+			continue;
+		}
 		if (a->string == NULL || strncmp(a->string, TF_LIMIT_ATTR,
 		    strlen(TF_LIMIT_ATTR)) != 0)
 			continue;
@@ -253,7 +290,7 @@ tf_limits_read(struct tf_aws *aws, const char *table, struct tf_limits *out)
 	if (rc == TF_ERR_NOT_FOUND)
 		return TF_OK;
 	if (rc == TF_OK)
-		rc = tf_limits_from_item(item, out);
+		rc = tf_limits_from_item(item, tf_now_ms(), out);
 	cJSON_Delete(item);
 	return rc;
 }
@@ -447,6 +484,7 @@ void
 tf_limits_free(struct tf_limits *ls)
 {
 	tf_free(ls->v);
+	tf_free(ls->holds);
 	memset(ls, 0, sizeof(*ls));
 }
 

@@ -44,10 +44,22 @@ struct tf_limit {
 	int64_t in_flight;    /* runs at once, fleet-wide; 0: no limit */
 };
 
-/* A set of limits, sorted by key. v[0..n) owned. */
+/* A hold on a key: no run of it starts before `until` (a host's
+ * Retry-After, held for the whole fleet). The config item's attribute of a
+ * hold: TF_LIMIT_HOLD_ATTR and the key. */
+#define TF_LIMIT_HOLD_ATTR "hold:"
+struct tf_limit_hold {
+	char key[TF_LIMIT_KEY_SIZE];
+	int64_t until;        /* epoch ms */
+};
+
+/* A set of limits, sorted by key, and the holds. v[0..n) and
+ * holds[0..n_holds) owned. */
 struct tf_limits {
 	struct tf_limit *v;
 	size_t n;
+	struct tf_limit_hold *holds;
+	size_t n_holds;
 };
 
 /* OK when key is a valid limit key; else TF_ERR_INVALID with why in err. */
@@ -67,10 +79,12 @@ enum tf_err tf_limit_write(struct tf_aws *aws, const char *table,
 enum tf_err tf_limit_remove(struct tf_aws *aws, const char *table,
     const char *key);
 
-/* The limits on the config item (borrowed AV JSON; NULL: none) into *out.
+/* The limits and holds on the config item (borrowed AV JSON; NULL: none)
+ * into *out (holds already over at now_ms are left out).
  * Attributes that do not parse are skipped. Caller frees with
  * tf_limits_free(). */
-enum tf_err tf_limits_from_item(const cJSON *item, struct tf_limits *out);
+enum tf_err tf_limits_from_item(const cJSON *item, int64_t now_ms,
+    struct tf_limits *out);
 
 /* Reads the table's limits (consistent read). Caller frees *out. */
 enum tf_err tf_limits_read(struct tf_aws *aws, const char *table,

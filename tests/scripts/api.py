@@ -89,6 +89,8 @@ ROUTES = {
     "/v1/namespaces/{ns}": {"delete"},
     "/v1/namespaces/{ns}/pause": {"post"},
     "/v1/namespaces/{ns}/resume": {"post"},
+    "/v1/limits": {"get"},
+    "/v1/limits/{key}": {"put", "delete"},
     "/v1/openapi.json": {"get"},
     "/healthz": {"get"},
     "/readyz": {"get"},

@@ -15,6 +15,8 @@ FLOWREC=$E2E_DIR/flow.txt
 : >"$RECORD"
 : >"$FLOWREC"
 export TF_RECORD_FILE=$RECORD
+export TASKFLEET_HTTP_ALLOW=127.0.0.1
+start_receiver 127.0.0.1
 
 # --- bad input: nothing written ---------------------------------------------
 bad() {
@@ -165,5 +167,32 @@ PYEOF
 check "limits-in-flight-never-over-5 (at most $most at once)" test "$most" -le 5
 # Three consumers with room for more: the limit, not the fleet, held it to 5.
 check "limits-in-flight-used-the-room ($most at once)" test "$most" -ge 3
+# --- a host answering 429 with Retry-After: 3 -------------------------------
+# 60 webhooks to one host, due 100 ms apart over 6 s; the host answers the
+# first request 429 with Retry-After: 3, then 200.
+$PY -c '
+import datetime, time
+t0 = time.time() + 1.0
+for i in range(60):
+    at = datetime.datetime.fromtimestamp(t0 + i * 0.1, datetime.timezone.utc)
+    print("{\"id\":\"w-%d\",\"type\":\"http\",\"at\":\"%s\",\"params\":{\"url\":\"http://127.0.0.1:%s/flaky/ra/1?retry_after=3&code=429\"}}" % (i, at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z", "'"$PORT_1"'"))
+' | tf_cli submit --file - >"$E2E_DIR/submit-http.log" 2>&1
+REQS=$E2E_DIR/requests-1.jsonl
+all_webhooks() { [ "$(grep -c '/flaky/ra/' "$REQS")" -ge 61 ]; }
+check "limits-retry-after-all-60-delivered" wait_until 60 all_webhooks
+gap=$($PY - "$REQS" <<'PYEOF'
+import json, sys
+ts = [json.loads(l)["t_ms"] for l in open(sys.argv[1]) if "/flaky/ra/" in l]
+t0 = ts[0]  # the request answered 429
+after = [t - t0 for t in ts[1:]]
+soon = [a for a in after if a < 3000]
+# The requests within 3 s came before the hold reached their consumer.
+print(max(soon) if soon else 0, len(soon), min(a for a in after if a >= 3000 - 50) if any(a >= 2950 for a in after) else -1)
+PYEOF
+)
+set -- $gap
+check "limits-retry-after-held-fleet-wide (last request $1 ms after the 429, $2 within 3 s)" test "$1" -le 600
+check "limits-retry-after-resumed-after-3-s (first after the hold: $3 ms)" test "$3" -ge 2950
+check "limits-retry-after-logged" grep -q 'host:127.0.0.1 answered with Retry-After' "$E2E_DIR/c1.log" "$E2E_DIR/c2.log" "$E2E_DIR/c3.log"
 check "limits-consumers-exit-0" stop_consumers
 exit $e2e_failed
