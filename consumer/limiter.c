@@ -72,6 +72,7 @@ struct op {
 	struct tf_limit l;
 	int64_t count;             /* reservation: slots asked for */
 	int64_t start_us;          /* reservation B: the first slot */
+	const char *what;          /* a write nothing waits for: what it does */
 };
 
 static void advance(struct tf_limiter_wait *w);
@@ -289,8 +290,9 @@ held_drop(struct tf_limiter_key *k, int idx)
 	}
 }
 
+/* A write nothing waits for is over: a failure is logged with o->what. */
 static void
-on_given_back(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
+on_written(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
     const struct tf_aws_error *err)
 {
 	struct op *o = ctx;
@@ -298,8 +300,8 @@ on_given_back(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
 	cJSON_Delete(value);
 	cJSON_Delete(next_key);
 	if (rc != TF_OK && rc != TF_ERR_CONDITION && rc != TF_ERR_CANCELLED)
-		tf_log(TF_LOG_WARN, "giving back in-flight slot %d of %s failed "
-		    "(%s): its lease runs out", o->idx, o->k->key, tf_strerror(rc));
+		tf_log(TF_LOG_WARN, "%s %s failed (%s)", o->what, o->k->key,
+		    tf_strerror(rc));
 	tf_free(o);
 }
 
@@ -323,8 +325,9 @@ give_back(struct tf_limiter *lim, struct tf_limiter_key *k, int idx)
 		o->lim = lim;
 		o->k = k;
 		o->idx = idx;
+		o->what = "giving back an in-flight slot (its lease runs out) of";
 		rc = tf_ddb_update_item_async(lim->aws, lim->loop, lim->table, key,
-		    &e, NULL, on_given_back, o);
+		    &e, NULL, on_written, o);
 	}
 	if (rc != TF_OK)
 		tf_free(o);
@@ -888,21 +891,6 @@ tf_limiter_acquire(struct tf_limiter *lim, const struct tf_limits *ls,
 	return w->passed_at_once;
 }
 
-static void
-on_hold_written(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
-    const struct tf_aws_error *err)
-{
-	struct op *o = ctx;
-
-	cJSON_Delete(value);
-	cJSON_Delete(next_key);
-	if (rc != TF_OK && rc != TF_ERR_CONDITION && rc != TF_ERR_CANCELLED)
-		tf_log(TF_LOG_WARN, "writing the hold on %s for the fleet failed "
-		    "(%s): only this consumer holds it", o->k->key,
-		    tf_strerror(rc));
-	tf_free(o);
-}
-
 void
 tf_limiter_hold(struct tf_limiter *lim, const struct tf_task *t,
     int64_t until)
@@ -939,8 +927,9 @@ tf_limiter_hold(struct tf_limiter *lim, const struct tf_task *t,
 	    tf_ddb_expr_value_n(&e, ":t", until) == TF_OK) {
 		o->lim = lim;
 		o->k = k;
+		o->what = "writing the hold (only this consumer holds it) on";
 		rc = tf_ddb_update_item_async(lim->aws, lim->loop, lim->table, key,
-		    &e, NULL, on_hold_written, o);
+		    &e, NULL, on_written, o);
 	}
 	if (rc != TF_OK)
 		tf_free(o);
