@@ -62,6 +62,8 @@ struct tf_limiter {
 	struct tf_limiter_wait *waiting;  /* borrowed: every wait under way */
 	struct tf_loop_timer *extend;     /* the slots' lease timer */
 	bool stopping;
+	long requests;             /* UpdateItem calls sent, for the log */
+	long passed_runs;          /* runs that had a limit to pass */
 };
 
 /* An asynchronous write's context. */
@@ -326,6 +328,7 @@ give_back(struct tf_limiter *lim, struct tf_limiter_key *k, int idx)
 		o->k = k;
 		o->idx = idx;
 		o->what = "giving back an in-flight slot (its lease runs out) of";
+		lim->requests++;
 		rc = tf_ddb_update_item_async(lim->aws, lim->loop, lim->table, key,
 		    &e, NULL, on_written, o);
 	}
@@ -365,6 +368,7 @@ write_slot(struct tf_limiter *lim, struct tf_limiter_key *k, int idx,
 		o->idx = idx;
 		if (l != NULL)
 			o->l = *l;
+		lim->requests++;
 		rc = tf_ddb_update_item_async(lim->aws, lim->loop, lim->table, key,
 		    &e, NULL, cb, o);
 	}
@@ -682,9 +686,11 @@ send_reserve(struct op *o, bool fresh)
 	}
 	if (key != NULL && tf_ddb_expr_value_n(&e, ":floor", floor) == TF_OK &&
 	    (fresh ? tf_ddb_expr_value_n(&e, ":tat", floor + o->count * step) :
-	    tf_ddb_expr_value_n(&e, ":inc", o->count * step)) == TF_OK)
+	    tf_ddb_expr_value_n(&e, ":inc", o->count * step)) == TF_OK) {
+		lim->requests++;
 		rc = tf_ddb_update_item_async(lim->aws, lim->loop, lim->table, key,
 		    &e, fresh ? NULL : "UPDATED_NEW", on_reserved, o);
+	}
 	cJSON_Delete(key);
 	tf_ddb_expr_free(&e);
 	if (rc != TF_OK)
@@ -884,6 +890,7 @@ tf_limiter_acquire(struct tf_limiter *lim, const struct tf_limits *ls,
 	w->cb = cb;
 	w->ctx = ctx;
 	w->in_acquire = true;
+	lim->passed_runs++;
 	advance(w);
 	w->in_acquire = false;
 	if (w->passed_at_once)
@@ -928,6 +935,7 @@ tf_limiter_hold(struct tf_limiter *lim, const struct tf_task *t,
 		o->lim = lim;
 		o->k = k;
 		o->what = "writing the hold (only this consumer holds it) on";
+		lim->requests++;
 		rc = tf_ddb_update_item_async(lim->aws, lim->loop, lim->table, key,
 		    &e, NULL, on_written, o);
 	}
@@ -1015,6 +1023,10 @@ tf_limiter_free(struct tf_limiter *lim)
 
 	if (lim == NULL)
 		return;
+	if (lim->passed_runs > 0)
+		tf_log(TF_LOG_INFO, "limits: %ld runs passed their keys' limits "
+		    "with %ld requests (%.3f a run)", lim->passed_runs, lim->requests,
+		    (double)lim->requests / (double)lim->passed_runs);
 	for (k = lim->keys; k != NULL; k = next) {
 		next = k->next;
 		tf_free(k->held);
