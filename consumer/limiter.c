@@ -777,6 +777,102 @@ held(struct tf_limiter_wait *w)
 	return true;
 }
 
+static void ask_turn(struct tf_limiter_wait *w, int i, cJSON *start);
+
+static void
+on_turn_timer(void *ctx, enum tf_err rc)
+{
+	struct tf_limiter_wait *w = ctx;
+
+	w->timer = NULL;
+	if (rc == TF_ERR_CANCELLED)
+		return;
+	ask_turn(w, w->step, NULL);
+}
+
+/* The answer to "is a task of w's flow due before it still to run?" */
+static void
+on_turn(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
+    const struct tf_aws_error *err)
+{
+	struct tf_limiter_wait *w = ctx;
+	tf_limiter_cb *cb;
+	bool earlier = cJSON_GetArraySize(value) > 0;
+
+	cJSON_Delete(value);
+	w->asking = false;
+	if (w->cancelled || rc == TF_ERR_CANCELLED) {
+		cJSON_Delete(next_key);
+		cb = w->cb;
+		w->cb = NULL;
+		if (w->cancelled && cb != NULL)
+			cb(w->ctx, false);
+		return;
+	}
+	if (rc == TF_OK && !earlier && next_key != NULL) {
+		ask_turn(w, w->step, next_key);   /* the next page */
+		return;
+	}
+	cJSON_Delete(next_key);
+	if (rc == TF_OK && !earlier) {
+		w->turn_ok[w->step] = true;
+		wait_end(w, w->lims[w->step].key);
+		advance(w);
+		return;
+	}
+	if (rc != TF_OK)
+		tf_log(TF_LOG_WARN, "asking whether %s's turn came failed (%s); "
+		    "asked again", w->lims[w->step].key, tf_strerror(rc));
+	/* An earlier task still to run: asked again soon. */
+	if (tf_loop_after(w->lim->loop, 300 + (long)tf_random_below(200),
+	    on_turn_timer, w, &w->timer) != TF_OK) {
+		w->timer = NULL;
+		ask_turn(w, w->step, NULL);
+	}
+}
+
+/* Asks (by_ns, from page start, owned) whether a task of w's ordered flow
+ * key i, in its namespace, due before it (next_run, then id) is still
+ * PENDING or PROCESSING. */
+static void
+ask_turn(struct tf_limiter_wait *w, int i, cJSON *start)
+{
+	struct tf_limiter *lim = w->lim;
+	struct tf_ddb_expr e = { 0 };
+	struct tf_ddb_query q = { 0 };
+	const struct tf_task *t = w->t;
+	enum tf_err rc = TF_ERR_NOMEM;
+
+	e.key_condition = "#ns = :ns AND #nr <= :nr";
+	e.filter = "flow_key = :fk AND id <> :id AND #st IN (:pe, :pr) AND "
+	    "(#nr < :nr OR id < :id)";
+	e.projection = "id";
+	if (tf_ddb_expr_name(&e, "#ns", "ns") == TF_OK &&
+	    tf_ddb_expr_name(&e, "#nr", "next_run") == TF_OK &&
+	    tf_ddb_expr_name(&e, "#st", "status") == TF_OK &&
+	    tf_ddb_expr_value_s(&e, ":ns", t->ns) == TF_OK &&
+	    tf_ddb_expr_value_n(&e, ":nr", t->next_run) == TF_OK &&
+	    tf_ddb_expr_value_s(&e, ":fk", t->flow_key) == TF_OK &&
+	    tf_ddb_expr_value_s(&e, ":id", t->id) == TF_OK &&
+	    tf_ddb_expr_value_s(&e, ":pe",
+	    tf_task_status_name(TF_TASK_PENDING)) == TF_OK &&
+	    tf_ddb_expr_value_s(&e, ":pr",
+	    tf_task_status_name(TF_TASK_PROCESSING)) == TF_OK) {
+		q.table = lim->table;
+		q.index = "by_ns";
+		q.expr = &e;
+		lim->requests++;
+		rc = tf_ddb_query_page_async(lim->aws, lim->loop, &q, start,
+		    on_turn, w);
+	}
+	cJSON_Delete(start);
+	tf_ddb_expr_free(&e);
+	w->asking = rc == TF_OK;
+	(void)i;
+	if (rc != TF_OK)
+		on_turn(w, rc, NULL, NULL, NULL);
+}
+
 /* Walks w through its steps while it can; when it must wait, it is queued
  * (or on a timer) and a later event calls this again. At the end, cb. */
 static void
@@ -795,6 +891,12 @@ advance(struct tf_limiter_wait *w)
 		l = &w->lims[i];
 		k = w->keys[i];
 		if (w->step < w->n) {
+			if (l->ordered && !w->turn_ok[i] && w->t != NULL &&
+			    w->t->flow_key != NULL && w->t->id != NULL) {
+				wait_begin(w);
+				ask_turn(w, i, NULL);
+				return;
+			}
 			if (l->in_flight == 0 || slot_take(k, w, i, l)) {
 				w->step++;
 				continue;
@@ -887,6 +989,7 @@ tf_limiter_acquire(struct tf_limiter *lim, const struct tf_limits *ls,
 	if (w->n == 0)
 		return true;
 	w->lim = lim;
+	w->t = t;
 	w->cb = cb;
 	w->ctx = ctx;
 	w->in_acquire = true;
@@ -1009,6 +1112,11 @@ tf_limiter_stop(struct tf_limiter *lim)
 			w->timer = NULL;
 		}
 		wait_end(w, w->lims[0].key);
+		if (w->asking) {
+			/* Its query's answer ends it (cb with false). */
+			w->cancelled = true;
+			continue;
+		}
 		cb = w->cb;
 		w->cb = NULL;
 		if (cb != NULL)

@@ -11,7 +11,9 @@
  * time; one conditional UpdateItem reserves as many start slots as this
  * consumer has runs waiting for the key), then a timer until the latest of
  * those start times; a key held after a host's Retry-After
- * (tf_limiter_hold()) holds its runs on a timer until the hold ends.
+ * (tf_limiter_hold()) holds its runs on a timer until the hold ends. A run
+ * of an ordered flow key takes the key's one slot only once no task of the
+ * flow due before it (in its namespace, by_ns) is still to run.
  * Nothing polls but a run waiting for a full key's slot
  * (a backoff of 250 ms to 2 s); nothing charges an attempt.
  */
@@ -57,6 +59,10 @@ struct tf_limiter_wait {
 	char by[TF_LIMIT_KEY_SIZE];
 	struct tf_loop_timer *timer;               /* waiting for start_at */
 	bool waiting;
+	const struct tf_task *t;                   /* borrowed: the run's task */
+	bool turn_ok[TF_LIMIT_TASK_KEYS];          /* an ordered key's turn came */
+	bool asking;                               /* a turn query is in flight */
+	bool cancelled;                            /* stopped while asking */
 	bool in_acquire;                           /* inside tf_limiter_acquire */
 	bool passed_at_once;
 	struct tf_limiter_wait *qnext;             /* in a key's queue */
@@ -74,8 +80,8 @@ struct tf_limiter *tf_limiter_new(struct tf_aws *aws, struct tf_loop *loop,
 /* Passes task t (borrowed for the call) through the limits of ls (the
  * table's, borrowed for the call) and the defaults. True when nothing held
  * it back: it may start now, cb is not called. False: cb(ctx, ...) is
- * called on the loop when the wait is over. w is borrowed until then and
- * until tf_limiter_release(). */
+ * called on the loop when the wait is over. w and t are borrowed until then,
+ * w until tf_limiter_release() too. */
 bool tf_limiter_acquire(struct tf_limiter *lim, const struct tf_limits *ls,
     const struct tf_task *t, struct tf_limiter_wait *w, tf_limiter_cb *cb,
     void *ctx);

@@ -15,7 +15,7 @@
 static const char limit_usage[] =
     "usage: taskfleet limit [list] [--json]\n"
     "       taskfleet limit set KEY [--rate R] [--burst B] [--in-flight N] "
-    "[--json]\n"
+    "[--ordered] [--json]\n"
     "       taskfleet limit rm KEY [--json]\n";
 
 static const char limit_help[] =
@@ -27,6 +27,8 @@ static const char limit_help[] =
     "                  fraction: 0.5 is one run every 2 s)\n"
     "  --burst B       runs that may start at once under the rate (default 1)\n"
     "  --in-flight N   runs of the key at once, fleet-wide\n"
+    "  --ordered       a flow key with --in-flight 1: its runs start one at a\n"
+    "                  time in due order (within the task's namespace)\n"
     "A run over its limit waits (no attempt charged). Consumers see a change\n"
     "within 2 s. `limit` alone lists the table's limits.\n"
     "Exit: 0 done, 1 failed, 2 bad input, 3 no such limit (rm).\n";
@@ -56,6 +58,8 @@ list_limits(struct cli *c, const char *cmd)
 				    (long long)ls.v[i].burst);
 			if (ls.v[i].in_flight > 0)
 				printf(" in_flight=%lld", (long long)ls.v[i].in_flight);
+			if (ls.v[i].ordered)
+				printf(" ordered");
 			printf("\n");
 		}
 		tf_limits_free(&ls);
@@ -97,6 +101,7 @@ cmd_limit(struct cli *c, int argc, char **argv)
 		{ "rate", required_argument, NULL, 'r' },
 		{ "burst", required_argument, NULL, 'b' },
 		{ "in-flight", required_argument, NULL, 'f' },
+		{ "ordered", no_argument, NULL, 'o' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -132,6 +137,9 @@ cmd_limit(struct cli *c, int argc, char **argv)
 			else
 				l.in_flight = n;
 			break;
+		case 'o':
+			l.ordered = true;
+			break;
 		case 'j':
 			c->json = true;
 			break;
@@ -161,9 +169,9 @@ cmd_limit(struct cli *c, int argc, char **argv)
 	if (tf_limit_check_key(key, err, sizeof(err)) != TF_OK)
 		return cli_usage_error(cmd, "%s", err);
 	if (strcmp(verb, "rm") == 0) {
-		if (l.rate > 0 || l.in_flight > 0 || l.burst != 1)
-			return cli_usage_error(cmd, "rm takes no --rate, --burst or "
-			    "--in-flight");
+		if (l.rate > 0 || l.in_flight > 0 || l.burst != 1 || l.ordered)
+			return cli_usage_error(cmd, "rm takes no --rate, --burst, "
+			    "--in-flight or --ordered");
 		if ((code = cli_open(c)) != 0)
 			return code;
 		rc = tf_limit_remove(c->ctx.aws, c->cfg.table, key);

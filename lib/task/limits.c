@@ -86,6 +86,11 @@ tf_limit_check(const struct tf_limit *l, char *err, size_t errlen)
 		    TF_LIMIT_COUNT_MAX);
 		return TF_ERR_INVALID;
 	}
+	if (l->ordered && (strncmp(l->key, "flow:", 5) != 0 || l->in_flight != 1)) {
+		snprintf(err, errlen, "ordered: only a flow key's limit with "
+		    "in_flight 1 may be ordered");
+		return TF_ERR_INVALID;
+	}
 	if (l->rate == 0 && l->in_flight == 0) {
 		snprintf(err, errlen, "a limit needs a rate, an in_flight or both");
 		return TF_ERR_INVALID;
@@ -118,7 +123,9 @@ limit_av(const struct tf_limit *l)
 		    num) == NULL)
 			goto fail;
 	}
-	if (!cJSON_AddItemToObject(m, "burst", tf_ddb_av_n(l->burst)) ||
+	if ((l->ordered && !cJSON_AddItemToObject(m, "ordered",
+	    tf_ddb_av_bool(true))) ||
+	    !cJSON_AddItemToObject(m, "burst", tf_ddb_av_n(l->burst)) ||
 	    (l->in_flight > 0 && !cJSON_AddItemToObject(m, "in_flight",
 	    tf_ddb_av_n(l->in_flight))))
 		goto fail;
@@ -256,6 +263,8 @@ tf_limits_from_item(const cJSON *item, int64_t now_ms, struct tf_limits *out)
 		l.rate = map_number(m, "rate", 0);
 		l.burst = (int64_t)map_number(m, "burst", 1);
 		l.in_flight = (int64_t)map_number(m, "in_flight", 0);
+		l.ordered = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(m, "ordered"), "BOOL"));
 		if (tf_limit_check(&l, err, sizeof(err)) != TF_OK)
 			continue;  /* written by hand, or by a newer version */
 		if (out->n == cap) {
@@ -325,6 +334,10 @@ parse_one(char *text, struct tf_limit *l, char *err, size_t errlen)
 	}
 	snprintf(l->key, sizeof(l->key), "%s", tok);
 	while ((tok = strtok_r(NULL, " \t\n", &save)) != NULL) {
+		if (strcmp(tok, "ordered") == 0) {
+			l->ordered = true;
+			continue;
+		}
 		if ((eq = strchr(tok, '=')) == NULL) {
 			snprintf(err, errlen, "%s: \"%s\" is not NAME=VALUE", l->key,
 			    tok);
@@ -345,7 +358,7 @@ parse_one(char *text, struct tf_limit *l, char *err, size_t errlen)
 				l->in_flight = -1;
 		} else {
 			snprintf(err, errlen, "%s: unknown setting \"%s\" (rate, "
-			    "burst, in_flight)", l->key, tok);
+			    "burst, in_flight, ordered)", l->key, tok);
 			return TF_ERR_INVALID;
 		}
 	}
@@ -419,7 +432,8 @@ tf_limit_json(const struct tf_limit *l)
 	    (l->rate > 0 && (cJSON_AddNumberToObject(o, "rate", l->rate) == NULL ||
 	    cJSON_AddNumberToObject(o, "burst", (double)l->burst) == NULL)) ||
 	    (l->in_flight > 0 && cJSON_AddNumberToObject(o, "in_flight",
-	    (double)l->in_flight) == NULL)) {
+	    (double)l->in_flight) == NULL) ||
+	    (l->ordered && cJSON_AddBoolToObject(o, "ordered", true) == NULL)) {
 		cJSON_Delete(o);
 		return NULL;
 	}
@@ -459,9 +473,10 @@ tf_limit_from_json(const char *key, const cJSON *body, struct tf_limit *l,
 	cJSON_ArrayForEach(f, body) {
 		if (strcmp(f->string, "rate") != 0 && strcmp(f->string, "burst") != 0 &&
 		    strcmp(f->string, "in_flight") != 0 &&
+		    strcmp(f->string, "ordered") != 0 &&
 		    strcmp(f->string, "key") != 0) {
 			snprintf(err, errlen, "unknown field \"%s\" (rate, burst, "
-			    "in_flight)", f->string);
+			    "in_flight, ordered)", f->string);
 			return TF_ERR_INVALID;
 		}
 	}
@@ -477,6 +492,12 @@ tf_limit_from_json(const char *key, const cJSON *body, struct tf_limit *l,
 		l->burst = 1;
 	l->in_flight = body_count(cJSON_GetObjectItemCaseSensitive(body,
 	    "in_flight"));
+	f = cJSON_GetObjectItemCaseSensitive(body, "ordered");
+	if (f != NULL && !cJSON_IsBool(f)) {
+		snprintf(err, errlen, "ordered: must be true or false");
+		return TF_ERR_INVALID;
+	}
+	l->ordered = cJSON_IsTrue(f);
 	return tf_limit_check(l, err, errlen);
 }
 

@@ -42,6 +42,9 @@ struct tf_limit {
 	int64_t burst;        /* runs that may start at once under the rate;
 	                         1 when not given */
 	int64_t in_flight;    /* runs at once, fleet-wide; 0: no limit */
+	bool ordered;         /* flow keys with in_flight 1 only: the runs of
+	                         the key start in due order (next_run, then id)
+	                         within the task's namespace */
 };
 
 /* A hold on a key: no run of it starts before `until` (a host's
@@ -91,7 +94,7 @@ enum tf_err tf_limits_read(struct tf_aws *aws, const char *table,
     struct tf_limits *out);
 
 /* Parses TASKFLEET_LIMITS' text: limits separated by ';', each a key then
- * `rate=R`, `burst=B`, `in_flight=N` separated by spaces. TF_ERR_INVALID
+ * `rate=R`, `burst=B`, `in_flight=N`, `ordered` separated by spaces. TF_ERR_INVALID
  * with why in err. Caller frees *out. */
 enum tf_err tf_limits_parse(const char *spec, struct tf_limits *out,
     char *err, size_t errlen);
@@ -101,11 +104,12 @@ enum tf_err tf_limits_parse(const char *spec, struct tf_limits *out,
 const struct tf_limit *tf_limits_find(const struct tf_limits *ls,
     const char *key);
 
-/* {"key", "rate", "burst", "in_flight"} (rate and in_flight only when set).
+/* {"key", "rate", "burst", "in_flight", "ordered"} (each only when set).
  * Caller frees with cJSON_Delete(); NULL when out of memory. */
 cJSON *tf_limit_json(const struct tf_limit *l);
 
-/* Fills l from {"rate", "burst", "in_flight"} (body, borrowed) for key.
+/* Fills l from {"rate", "burst", "in_flight", "ordered"} (body, borrowed)
+ * for key.
  * TF_ERR_INVALID with why in err (an unknown field, a wrong type, a bad
  * value). */
 enum tf_err tf_limit_from_json(const char *key, const cJSON *body,

@@ -12,6 +12,8 @@ set -u
 e2e_init limits
 RECORD=$E2E_DIR/record.txt
 FLOWREC=$E2E_DIR/flow.txt
+ORDREC=$E2E_DIR/ordered.txt
+: >"$ORDREC"
 : >"$RECORD"
 : >"$FLOWREC"
 export TF_RECORD_FILE=$RECORD
@@ -35,6 +37,8 @@ check "limits-bad-ns-name-exit-2" bad 2 limit set 'ns:no spaces' --rate 1
 check "limits-upper-case-host-exit-2" bad 2 limit set host:Example.COM --rate 1
 check "limits-unknown-action-exit-2" bad 2 limit add ns:x --rate 1
 check "limits-rm-missing-exit-3" bad 3 limit rm ns:never-set
+check "limits-ordered-needs-a-flow-key-exit-2" bad 2 limit set ns:x --in-flight 1 --ordered
+check "limits-ordered-needs-in-flight-1-exit-2" bad 2 limit set flow:x --in-flight 2 --ordered
 check "limits-bad-flow-key-exit-2" bad 2 submit --type record --flow-key 'a b'
 out=$("$TASKFLEET" limit)
 check "limits-none-listed (got: $out)" test "$out" = "no limit is set"
@@ -167,6 +171,33 @@ PYEOF
 check "limits-in-flight-never-over-5 (at most $most at once)" test "$most" -le 5
 # Three consumers with room for more: the limit, not the fleet, held it to 5.
 check "limits-in-flight-used-the-room ($most at once)" test "$most" -ge 3
+# --- an ordered flow key: one at a time, in due order ------------------------
+tf_cli limit set flow:ordered --in-flight 1 --ordered >/dev/null
+# 50 tasks due 10 ms apart, all overdue: their messages come at once, to
+# any consumer, in any order.
+$PY -c '
+import datetime, time
+t0 = time.time() - 60
+for i in range(50):
+    at = datetime.datetime.fromtimestamp(t0 + i * 0.01, datetime.timezone.utc)
+    print("{\"id\":\"o-%02d\",\"type\":\"record\",\"ns\":\"ord\",\"flow_key\":\"ordered\",\"at\":\"%s\",\"params\":{\"stamp\":true,\"work_ms\":50,\"file\":\"%s\"}}" % (i, at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z", "'"$ORDREC"'"))
+' | $PY -c 'import random, sys; l = sys.stdin.readlines(); random.shuffle(l); sys.stdout.writelines(l)' |
+    tf_cli submit --file - >"$E2E_DIR/submit-ordered.log" 2>&1
+all_ordered() { [ "$(grep -c '^o-' "$ORDREC")" -ge 50 ]; }
+check "limits-ordered-all-50-ran" wait_until 120 all_ordered
+verdict_line=$($PY - "$ORDREC" <<'PYEOF'
+import sys
+rows = [l.split() for l in open(sys.argv[1]) if l.startswith("o-")]
+ids = [r[0] for r in rows]
+ends = [int(r[2]) for r in rows]
+order = "in due order" if ids == sorted(ids) else "out of order: " + " ".join(ids[:12])
+# A line is written at the end of the run's 50 ms of work.
+overlaps = sum(1 for a, b in zip(ends, ends[1:]) if b - 50 < a)
+print(order, "/", overlaps, "overlapping")
+PYEOF
+)
+check "limits-ordered-due-order-no-overlap ($verdict_line)" test "$verdict_line" = "in due order / 0 overlapping"
+
 # --- a host answering 429 with Retry-After: 3 -------------------------------
 # 60 webhooks to one host, due 100 ms apart over 6 s; the host answers the
 # first request 429 with Retry-After: 3, then 200.

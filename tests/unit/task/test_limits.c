@@ -34,7 +34,7 @@ test_keys_checked(void)
 static void
 test_limit_checked(void)
 {
-	struct tf_limit l = { "ns:a", 0, 1, 0 };
+	struct tf_limit l = { "ns:a", 0, 1, 0, false };
 	char err[256];
 
 	CHECK(tf_limit_check(&l, err, sizeof(err)) == TF_ERR_INVALID);
