@@ -796,9 +796,21 @@ on_turn(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
     const struct tf_aws_error *err)
 {
 	struct tf_limiter_wait *w = ctx;
+	const cJSON *it;
+	const char *id;
 	tf_limiter_cb *cb;
-	bool earlier = cJSON_GetArraySize(value) > 0;
+	int64_t nr;
+	bool earlier = false;
 
+	/* Due before w's task: an earlier next_run, or the same and a lower
+	 * id (w's own item, PROCESSING, is neither). */
+	cJSON_ArrayForEach(it, value) {
+		id = tf_ddb_item_s(it, "id");
+		if (id != NULL && tf_ddb_item_n(it, "next_run", &nr) &&
+		    (nr < w->t->next_run || (nr == w->t->next_run &&
+		    strcmp(id, w->t->id) < 0)))
+			earlier = true;
+	}
 	cJSON_Delete(value);
 	w->asking = false;
 	if (w->cancelled || rc == TF_ERR_CANCELLED) {
@@ -844,16 +856,15 @@ ask_turn(struct tf_limiter_wait *w, int i, cJSON *start)
 	enum tf_err rc = TF_ERR_NOMEM;
 
 	e.key_condition = "#ns = :ns AND #nr <= :nr";
-	e.filter = "flow_key = :fk AND id <> :id AND #st IN (:pe, :pr) AND "
-	    "(#nr < :nr OR id < :id)";
-	e.projection = "id";
+	/* Keys cannot be filtered on: on_turn() compares next_run and id. */
+	e.filter = "flow_key = :fk AND #st IN (:pe, :pr)";
+	e.projection = "id, #nr";
 	if (tf_ddb_expr_name(&e, "#ns", "ns") == TF_OK &&
 	    tf_ddb_expr_name(&e, "#nr", "next_run") == TF_OK &&
 	    tf_ddb_expr_name(&e, "#st", "status") == TF_OK &&
 	    tf_ddb_expr_value_s(&e, ":ns", t->ns) == TF_OK &&
 	    tf_ddb_expr_value_n(&e, ":nr", t->next_run) == TF_OK &&
 	    tf_ddb_expr_value_s(&e, ":fk", t->flow_key) == TF_OK &&
-	    tf_ddb_expr_value_s(&e, ":id", t->id) == TF_OK &&
 	    tf_ddb_expr_value_s(&e, ":pe",
 	    tf_task_status_name(TF_TASK_PENDING)) == TF_OK &&
 	    tf_ddb_expr_value_s(&e, ":pr",

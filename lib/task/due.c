@@ -119,7 +119,11 @@ tf_due_read_shards(struct tf_aws *aws, const char *table, int *shards)
 	}
 	if (rc != TF_OK)
 		goto out;
-	if (!tf_ddb_item_n(item, "shards", &n) || n < 1 ||
+	/* Without `shards` (an item that `pause --ns` or `limit set` made)
+	 * the table has the default. */
+	if (cJSON_GetObjectItemCaseSensitive(item, "shards") == NULL)
+		n = TF_DUE_SHARDS_DEFAULT;
+	else if (!tf_ddb_item_n(item, "shards", &n) || n < 1 ||
 	    n > TF_DUE_SHARDS_MAX) {
 		rc = TF_ERR_PARSE;
 		goto out;
