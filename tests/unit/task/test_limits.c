@@ -48,6 +48,15 @@ test_limit_checked(void)
 	l.burst = 1;
 	l.in_flight = TF_LIMIT_COUNT_MAX + 1;
 	CHECK(tf_limit_check(&l, err, sizeof(err)) == TF_ERR_INVALID);
+	/* Ordered: a flow key with in_flight 1 only. */
+	l.in_flight = 1;
+	l.ordered = true;
+	CHECK(tf_limit_check(&l, err, sizeof(err)) == TF_ERR_INVALID);
+	CHECK(strstr(err, "ordered") != NULL);
+	snprintf(l.key, sizeof(l.key), "flow:f");
+	CHECK(tf_limit_check(&l, err, sizeof(err)) == TF_OK);
+	l.in_flight = 2;
+	CHECK(tf_limit_check(&l, err, sizeof(err)) == TF_ERR_INVALID);
 }
 
 /* TASKFLEET_LIMITS: limits separated by ';', settings by spaces. */
@@ -59,7 +68,7 @@ test_environment_spec(void)
 	char err[256];
 
 	CHECK(tf_limits_parse("ns:bulk rate=20 burst=5; host:h in_flight=3 ;"
-	    "flow:* in_flight=1", &ls, err, sizeof(err)) == TF_OK);
+	    "flow:* in_flight=1 ordered", &ls, err, sizeof(err)) == TF_OK);
 	CHECK_INT_EQ(ls.n, 3);
 	l = tf_limits_find(&ls, "ns:bulk");
 	CHECK(l != NULL && l->rate == 20 && l->burst == 5 && l->in_flight == 0);
@@ -67,7 +76,7 @@ test_environment_spec(void)
 	CHECK(l != NULL && l->rate == 0 && l->in_flight == 3);
 	/* A flow key without its own limit takes flow:*'s. */
 	l = tf_limits_find(&ls, "flow:anything");
-	CHECK(l != NULL && strcmp(l->key, "flow:*") == 0);
+	CHECK(l != NULL && strcmp(l->key, "flow:*") == 0 && l->ordered);
 	CHECK(tf_limits_find(&ls, "ns:other") == NULL);
 	tf_limits_free(&ls);
 	CHECK(tf_limits_parse("ns:x rate=-2", &ls, err, sizeof(err)) ==
@@ -95,7 +104,7 @@ test_config_item(void)
 	    "\"limit:ns:a\": {\"M\": {\"rate\": {\"N\": \"2.5\"},"
 	    "  \"burst\": {\"N\": \"4\"}}},"
 	    "\"limit:flow:f\": {\"M\": {\"burst\": {\"N\": \"1\"},"
-	    "  \"in_flight\": {\"N\": \"1\"}}},"
+	    "  \"in_flight\": {\"N\": \"1\"}, \"ordered\": {\"BOOL\": true}}},"
 	    "\"limit:ns:bad\": {\"M\": {\"rate\": {\"N\": \"-1\"}}},"
 	    "\"hold:host:h\": {\"N\": \"2000\"},"
 	    "\"hold:host:over\": {\"N\": \"500\"}}");
@@ -106,6 +115,7 @@ test_config_item(void)
 	CHECK_INT_EQ(ls.n, 2);
 	CHECK_STR_EQ(ls.v[0].key, "flow:f");
 	CHECK_INT_EQ(ls.v[0].in_flight, 1);
+	CHECK(ls.v[0].ordered);
 	CHECK_STR_EQ(ls.v[1].key, "ns:a");
 	CHECK(ls.v[1].rate == 2.5 && ls.v[1].burst == 4);
 	CHECK_INT_EQ(ls.n_holds, 1);
