@@ -173,13 +173,14 @@ check "limits-in-flight-never-over-5 (at most $most at once)" test "$most" -le 5
 check "limits-in-flight-used-the-room ($most at once)" test "$most" -ge 3
 # --- an ordered flow key: one at a time, in due order ------------------------
 tf_cli limit set flow:ordered --in-flight 1 --ordered >/dev/null
-# 50 tasks due 10 ms apart, all overdue: their messages come at once, to
-# any consumer, in any order.
+# 50 tasks due 1 ms apart, 3 s from now (all written before the first is
+# due), submitted in random order: their messages come at about the same
+# time, to any consumer, in any order.
 $PY -c '
 import datetime, time
-t0 = time.time() - 60
+t0 = time.time() + 3
 for i in range(50):
-    at = datetime.datetime.fromtimestamp(t0 + i * 0.01, datetime.timezone.utc)
+    at = datetime.datetime.fromtimestamp(t0 + i * 0.001, datetime.timezone.utc)
     print("{\"id\":\"o-%02d\",\"type\":\"record\",\"ns\":\"ord\",\"flow_key\":\"ordered\",\"at\":\"%s\",\"params\":{\"stamp\":true,\"work_ms\":50,\"file\":\"%s\"}}" % (i, at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z", "'"$ORDREC"'"))
 ' | $PY -c 'import random, sys; l = sys.stdin.readlines(); random.shuffle(l); sys.stdout.writelines(l)' |
     tf_cli submit --file - >"$E2E_DIR/submit-ordered.log" 2>&1
