@@ -307,33 +307,42 @@ on_written(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
 	tf_free(o);
 }
 
+/* Sends the write e of item key (both borrowed) that nothing waits for;
+ * a failure is logged with what (and k's key). */
+static void
+send_unwaited(struct tf_limiter *lim, struct tf_limiter_key *k,
+    const char *what, const cJSON *key, const struct tf_ddb_expr *e)
+{
+	struct op *o = tf_calloc(1, sizeof(*o));
+
+	if (o == NULL)
+		return;
+	o->lim = lim;
+	o->k = k;
+	o->what = what;
+	lim->requests++;
+	if (tf_ddb_update_item_async(lim->aws, lim->loop, lim->table, key, e,
+	    NULL, on_written, o) != TF_OK)
+		tf_free(o);
+}
+
 /* Gives slot idx of k back to the table (no run of this consumer wants
  * it). */
 static void
 give_back(struct tf_limiter *lim, struct tf_limiter_key *k, int idx)
 {
 	struct tf_ddb_expr e = { 0 };
-	struct op *o = tf_calloc(1, sizeof(*o));
 	cJSON *key = item_key(k->key, idx);
-	enum tf_err rc = TF_ERR_NOMEM;
 
 	held_drop(k, idx);
 	e.update = "REMOVE #o, #u";
 	e.condition = "#o = :me";
-	if (o != NULL && key != NULL &&
+	if (key != NULL &&
 	    tf_ddb_expr_name(&e, "#o", "lease_owner") == TF_OK &&
 	    tf_ddb_expr_name(&e, "#u", "lease_until") == TF_OK &&
-	    tf_ddb_expr_value_s(&e, ":me", lim->owner) == TF_OK) {
-		o->lim = lim;
-		o->k = k;
-		o->idx = idx;
-		o->what = "giving back an in-flight slot (its lease runs out) of";
-		lim->requests++;
-		rc = tf_ddb_update_item_async(lim->aws, lim->loop, lim->table, key,
-		    &e, NULL, on_written, o);
-	}
-	if (rc != TF_OK)
-		tf_free(o);
+	    tf_ddb_expr_value_s(&e, ":me", lim->owner) == TF_OK)
+		send_unwaited(lim, k, "giving back an in-flight slot (its lease "
+		    "runs out) of", key, &e);
 	cJSON_Delete(key);
 	tf_ddb_expr_free(&e);
 }
@@ -1020,10 +1029,8 @@ tf_limiter_hold(struct tf_limiter *lim, const struct tf_task *t,
 	char name[TF_LIMIT_KEY_SIZE + 8];
 	struct tf_ddb_expr e = { 0 };
 	struct tf_limiter_key *k = NULL;
-	struct op *o = NULL;
 	cJSON *key = NULL;
 	size_t n, i;
-	enum tf_err rc = TF_ERR_NOMEM;
 
 	if (lim == NULL)
 		return;
@@ -1042,19 +1049,11 @@ tf_limiter_hold(struct tf_limiter *lim, const struct tf_task *t,
 	snprintf(name, sizeof(name), "%s%s", TF_LIMIT_HOLD_ATTR, k->key);
 	e.update = "SET #h = :t";
 	e.condition = "attribute_not_exists(#h) OR #h < :t";
-	if ((o = tf_calloc(1, sizeof(*o))) != NULL &&
-	    (key = tf_task_key(TF_DUE_CONFIG_ID)) != NULL &&
+	if ((key = tf_task_key(TF_DUE_CONFIG_ID)) != NULL &&
 	    tf_ddb_expr_name(&e, "#h", name) == TF_OK &&
-	    tf_ddb_expr_value_n(&e, ":t", until) == TF_OK) {
-		o->lim = lim;
-		o->k = k;
-		o->what = "writing the hold (only this consumer holds it) on";
-		lim->requests++;
-		rc = tf_ddb_update_item_async(lim->aws, lim->loop, lim->table, key,
-		    &e, NULL, on_written, o);
-	}
-	if (rc != TF_OK)
-		tf_free(o);
+	    tf_ddb_expr_value_n(&e, ":t", until) == TF_OK)
+		send_unwaited(lim, k, "writing the hold (only this consumer "
+		    "holds it) on", key, &e);
 	cJSON_Delete(key);
 	tf_ddb_expr_free(&e);
 }

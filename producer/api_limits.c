@@ -33,8 +33,7 @@ api_list_limits(struct rq *rq)
 	static const char *const allowed[] = { NULL };
 	struct cli *c = rq->srv->cfg.cli;
 	struct tf_limits ls;
-	cJSON *o, *a, *one;
-	size_t i;
+	cJSON *o;
 	enum MHD_Result ret;
 	enum tf_err rc;
 
@@ -43,17 +42,9 @@ api_list_limits(struct rq *rq)
 	rc = tf_limits_read(c->ctx.aws, c->cfg.table, &ls);
 	if (rc != TF_OK)
 		return api_aws_fail(rq, "reading the limits", rc);
-	o = cJSON_CreateObject();
-	a = o != NULL ? cJSON_AddArrayToObject(o, "limits") : NULL;
-	for (i = 0; a != NULL && i < ls.n; i++) {
-		one = tf_limit_json(&ls.v[i]);
-		if (one == NULL || !cJSON_AddItemToArray(a, one)) {
-			cJSON_Delete(one);
-			a = NULL;
-		}
-	}
+	o = tf_limits_json(&ls);
 	tf_limits_free(&ls);
-	ret = a != NULL ? api_reply_json(rq, MHD_HTTP_OK, o) : api_oom(rq);
+	ret = o != NULL ? api_reply_json(rq, MHD_HTTP_OK, o) : api_oom(rq);
 	cJSON_Delete(o);
 	return ret;
 }

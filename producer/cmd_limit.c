@@ -38,7 +38,7 @@ static int
 list_limits(struct cli *c, const char *cmd)
 {
 	struct tf_limits ls;
-	cJSON *o, *a, *one;
+	cJSON *o;
 	size_t i;
 	int code;
 	enum tf_err rc;
@@ -65,18 +65,8 @@ list_limits(struct cli *c, const char *cmd)
 		tf_limits_free(&ls);
 		return 0;
 	}
-	code = EXIT_FAILED;
-	o = cJSON_CreateObject();
-	a = o != NULL ? cJSON_AddArrayToObject(o, "limits") : NULL;
-	for (i = 0; a != NULL && i < ls.n; i++) {
-		one = tf_limit_json(&ls.v[i]);
-		if (one == NULL || !cJSON_AddItemToArray(a, one)) {
-			cJSON_Delete(one);
-			a = NULL;
-		}
-	}
-	if (a != NULL)
-		code = cli_print_json(o);
+	o = tf_limits_json(&ls);
+	code = o != NULL ? cli_print_json(o) : EXIT_FAILED;
 	cJSON_Delete(o);
 	tf_limits_free(&ls);
 	return code;

@@ -440,6 +440,27 @@ tf_limit_json(const struct tf_limit *l)
 	return o;
 }
 
+cJSON *
+tf_limits_json(const struct tf_limits *ls)
+{
+	cJSON *o = cJSON_CreateObject(), *a, *one;
+	size_t i;
+
+	a = o != NULL ? cJSON_AddArrayToObject(o, "limits") : NULL;
+	for (i = 0; a != NULL && i < ls->n; i++) {
+		one = tf_limit_json(&ls->v[i]);
+		if (one == NULL || !cJSON_AddItemToArray(a, one)) {
+			cJSON_Delete(one);
+			a = NULL;
+		}
+	}
+	if (a == NULL) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
 /* A whole number field of a JSON body: 0 when absent, -1 when it is not a
  * whole number in range. */
 static int64_t
