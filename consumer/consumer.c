@@ -12,6 +12,7 @@
 #include "callback.h"
 #include "isolate.h"
 #include "metrics.h"
+#include "limiter.h"
 #include "ns_gate.h"
 
 /* A stopping consumer waits this long past a receive's wait for its reply. */
@@ -339,6 +340,10 @@ tf_consumer_start(struct tf_consumer *c)
 	    &c->deleter);
 	if (rc != TF_OK)
 		return rc;
+	c->limiter = tf_limiter_new(c->ctx->aws, c->loop, c->cfg->table,
+	    c->o.owner, c->o.limits);
+	if (c->limiter == NULL)
+		return TF_ERR_NOMEM;
 	if (!c->o.once) {
 		rc = tf_receiver_start(c);
 		if (rc != TF_OK)
@@ -374,6 +379,8 @@ on_stop(void *ctx, enum tf_err rc)
 	tf_receiver_stop(c);
 	tf_consumer_release_held(c);
 	tf_sweeper_stop_begin(c->sweeper);
+	/* Runs waiting for their limits are handed back, uncharged. */
+	tf_limiter_stop(c->limiter);
 }
 
 bool
@@ -476,6 +483,8 @@ tf_consumer_free(struct tf_consumer *c)
 	c->sweeper = NULL;
 	tf_ns_gate_free(c->ns_gate);
 	c->ns_gate = NULL;
+	tf_limiter_free(c->limiter);
+	c->limiter = NULL;
 	/* After the loop: freeing a loop that never ran cancels its timer. */
 	tf_heartbeat_free(c->hb);
 	c->hb = NULL;

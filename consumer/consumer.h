@@ -41,6 +41,8 @@ struct tf_receiver;
 struct tf_run;
 struct tf_metrics_server;
 struct tf_ns_gate;
+struct tf_limiter;
+struct tf_limits;
 
 struct tf_consumer_opts {
 	int concurrency;            /* runs in flight at once */
@@ -69,6 +71,8 @@ struct tf_consumer_opts {
 	                               TASKFLEET_RUN_TIMEOUT */
 	bool once;                  /* --once: one sweep, run what is due,
 	                               then stop (once.h) */
+	const struct tf_limits *limits;  /* borrowed: TASKFLEET_LIMITS, the
+	                               limits of keys the table has none for */
 };
 
 struct tf_consumer {
@@ -109,6 +113,8 @@ struct tf_consumer {
 	struct tf_runpool *pool;            /* owned: calls blocking runners */
 	struct tf_ns_gate *ns_gate;         /* owned: the paused namespaces,
 	                                       on the loop */
+	struct tf_limiter *limiter;         /* owned: limits per key
+	                                       (limiter.h), on the loop */
 
 	pthread_mutex_t lock;               /* guards busy and handing_back */
 	pthread_cond_t space;               /* either went down */

@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "runner_worker.h"
 #include "server/listen_addr.h"
+#include "task/limits.h"
 #include "task/runners.h"
 #include "time/timefmt.h"
 
@@ -213,6 +214,7 @@ main(int argc, char **argv)
 	struct tf_consumer c;
 	struct tf_runner_set *runners = NULL;
 	char err[1024], host[128], owner[256], listen_at[128];
+	struct tf_limits limits = { 0 };  /* TASKFLEET_LIMITS: the defaults */
 	const char *id = NULL, *metrics_listen = NULL;
 	struct sockaddr_storage metrics_addr;
 	socklen_t metrics_addr_len = 0;
@@ -327,6 +329,13 @@ main(int argc, char **argv)
 		code = EXIT_USAGE;
 		goto out;
 	}
+	if (tf_limits_parse(getenv("TASKFLEET_LIMITS"), &limits, err,
+	    sizeof(err)) != TF_OK) {
+		fprintf(stderr, "taskfleet-consumer: TASKFLEET_LIMITS: %s\n", err);
+		code = EXIT_USAGE;
+		goto out;
+	}
+	c.o.limits = &limits;
 
 	signal(SIGPIPE, SIG_IGN);
 
@@ -428,6 +437,7 @@ main(int argc, char **argv)
 	tf_log(TF_LOG_INFO, "consumer %s stopped", owner);
 	tf_consumer_free(&c);
 out:
+	tf_limits_free(&limits);
 	tf_runner_set_free(runners);
 	tf_context_free(&ctx);
 	tf_config_free(&cfg);

@@ -50,6 +50,8 @@ struct tf_metrics {
 	atomic_long malformed;
 	atomic_long claims_won;
 	atomic_long chained;
+	atomic_long limited;                   /* runs limits held back */
+	atomic_llong limited_ms;               /* and how long, in total */
 	atomic_long claims_lost[TF_METRICS__LOST];
 	size_t n_runners;                      /* set once; the last slot is
 	                                          TF_METRICS_UNKNOWN_RUNNER */
@@ -174,6 +176,16 @@ tf_metrics_chained(struct tf_metrics *m)
 {
 	if (m != NULL)
 		atomic_fetch_add_explicit(&m->chained, 1, memory_order_relaxed);
+}
+
+void
+tf_metrics_limited(struct tf_metrics *m, int64_t waited_ms)
+{
+	if (m == NULL)
+		return;
+	atomic_fetch_add_explicit(&m->limited, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&m->limited_ms, waited_ms,
+	    memory_order_relaxed);
 }
 
 void
@@ -309,6 +321,13 @@ tf_metrics_render(const struct tf_metrics *m,
 	    "Iterations claimed by the previous iteration's outcome write, with "
 	    "no message.");
 	tf_prom_sample(&o, "taskfleet_runs_chained_total", atomic_load(&m->chained));
+	tf_prom_family(&o, "taskfleet_runs_limited_total", "counter",
+	    "Runs that waited for a limit of their keys before starting.");
+	tf_prom_sample(&o, "taskfleet_runs_limited_total", atomic_load(&m->limited));
+	tf_prom_family(&o, "taskfleet_runs_limited_seconds_total", "counter",
+	    "How long runs waited for their keys' limits, in total.");
+	tf_prom_put(&o, "taskfleet_runs_limited_seconds_total %.3f\n",
+	    (double)atomic_load(&m->limited_ms) / 1000.0);
 	tf_prom_family(&o, "taskfleet_claims_lost_total", "counter",
 	    "Messages that did not lead to a run, by reason.");
 	for (i = 0; i < TF_METRICS__LOST; i++)

@@ -81,6 +81,8 @@ void tf_metrics_released(struct tf_metrics *m);
 void tf_metrics_malformed(struct tf_metrics *m);
 void tf_metrics_claim_won(struct tf_metrics *m);
 void tf_metrics_chained(struct tf_metrics *m);
+/* A run that limits held back waited_ms before it started (limiter.h). */
+void tf_metrics_limited(struct tf_metrics *m, int64_t waited_ms);
 void tf_metrics_claim_lost(struct tf_metrics *m, enum tf_metrics_lost why);
 /* A run of runner (a loaded runner's name, else TF_METRICS_UNKNOWN_RUNNER)
  * that took duration_ms and, when late_known, started late_ms after its due

@@ -1,5 +1,5 @@
 /* ns_gate.c - the table's config item as a consumer sees it: the paused
- * namespaces and the due shard count (ns_gate.h). */
+ * namespaces, the limits per key and the due shard count (ns_gate.h). */
 #include "ns_gate.h"
 
 #include <stdint.h>
@@ -10,6 +10,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "task/due.h"
+#include "task/limits.h"
 #include "task/ns_pause.h"
 #include "task/task.h"
 
@@ -27,6 +28,7 @@ struct tf_ns_gate {
 	struct tf_loop *loop;      /* borrowed */
 	const char *table;         /* borrowed */
 	struct tf_ns_paused paused;
+	struct tf_limits limits;   /* the limits on the same item (limits.h) */
 	int64_t read_mono;         /* when the copy's read began; 0: none yet */
 	int shards;                /* the item's shard count; 0: none yet */
 	int64_t shards_mono;       /* when its read began; 0: none yet */
@@ -74,6 +76,7 @@ on_read(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
 	struct tf_ns_gate *g = ctx;
 	struct tf_ns_paused fresh;
 	int shards;
+	struct tf_limits limits;
 
 	cJSON_Delete(next_key);
 	g->reading = false;
@@ -82,19 +85,24 @@ on_read(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
 		cJSON_Delete(value);
 		value = NULL;
 	}
-	/* One read for both: the shard count ... */
+	/* One read for all: the shard count ... */
 	g->shards_rc = rc == TF_OK ? tf_due_shards_from_item(value, &shards) : rc;
 	if (g->shards_rc == TF_OK) {
 		g->shards = shards;
 		g->shards_mono = g->asking_mono;
 	}
-	/* ... and the paused namespaces. */
+	/* ... the paused namespaces and the limits. */
 	if (rc == TF_OK)
 		rc = tf_ns_paused_from_item(value, &fresh);
+	if (rc == TF_OK && (rc = tf_limits_from_item(value, tf_now_ms(),
+	    &limits)) != TF_OK)
+		tf_ns_paused_free(&fresh);
 	cJSON_Delete(value);
 	if (rc == TF_OK) {
 		tf_ns_paused_free(&g->paused);
 		g->paused = fresh;
+		tf_limits_free(&g->limits);
+		g->limits = limits;
 		g->read_mono = g->asking_mono;
 	} else if (rc != TF_ERR_CANCELLED) {
 		tf_log(TF_LOG_WARN, "reading the paused namespaces failed (%s): "
@@ -126,11 +134,18 @@ void
 tf_ns_gate_check(struct tf_ns_gate *g, const char *ns, tf_ns_gate_cb *cb,
     void *ctx)
 {
+	tf_ns_gate_check_within(g, ns, TF_NS_PAUSE_FRESH_MS, cb, ctx);
+}
+
+void
+tf_ns_gate_check_within(struct tf_ns_gate *g, const char *ns,
+    int64_t fresh_ms, tf_ns_gate_cb *cb, void *ctx)
+{
 	int64_t age = tf_mono_ms() - g->read_mono;
 	struct waiter *w;
 
-	if (g->read_mono > 0 && age <= TF_NS_PAUSE_FRESH_MS) {
-		if (age > TF_NS_PAUSE_REFRESH_MS)
+	if (g->read_mono > 0 && age <= fresh_ms) {
+		if (age > fresh_ms / 2)
 			start_read(g);  /* for the runs to come */
 		cb(ctx, tf_ns_paused_has(&g->paused, ns));
 		return;
@@ -183,5 +198,12 @@ tf_ns_gate_free(struct tf_ns_gate *g)
 		tf_free(w);
 	}
 	tf_ns_paused_free(&g->paused);
+	tf_limits_free(&g->limits);
 	tf_free(g);
+}
+
+const struct tf_limits *
+tf_ns_gate_limits(const struct tf_ns_gate *g)
+{
+	return &g->limits;
 }

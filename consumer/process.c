@@ -19,8 +19,10 @@
 #include "consumer.h"
 #include "host.h"
 #include "invoke.h"
+#include "limiter.h"
 #include "metrics.h"
 #include "ns_gate.h"
+#include "task/ns_pause.h"
 #include "task/task.h"
 #include "task/task_async.h"
 #include "task/task_write.h"
@@ -421,6 +423,8 @@ struct tf_run {
 	                                   the message (legacy_early) */
 	struct tf_consumer_callback *cb; /* owned: the run's callback, written
 	                                   with its outcome, sent after; NULL */
+	struct tf_limiter_wait lw;      /* its keys' limits (limiter.h) */
+	bool limit_held;                /* waiting for them, counted in held_n */
 };
 
 static void
@@ -428,6 +432,7 @@ run_end(struct tf_run *r)
 {
 	struct tf_consumer *c = r->j.c;
 
+	tf_limiter_release(&r->lw);
 	tf_journal_run_end(c->journal, r->slot);
 	tf_consumer_callback_drop(r->cb);
 	tf_run_ctx_clear(&r->ctx);
@@ -625,6 +630,7 @@ refuse_output(struct tf_run *r, const char *why)
 	r->o.error = r->errbuf;
 	r->o.duration_ms = r->took;
 	r->o.late_ms = r->j.late_ms;
+	r->o.limited_ms = tf_limiter_waited(&r->lw, &r->o.limited_by);
 }
 
 /* Prepares the callback of r's outcome and has the outcome write keep it
@@ -764,6 +770,8 @@ after_run(struct tf_run *r)
 
 	r->took = tf_mono_ms() - r->started_mono;
 	snprintf(r->dur, sizeof(r->dur), "%" PRId64, r->took);
+	/* Its in-flight slots go to the next run now, not after the write. */
+	tf_limiter_release(&r->lw);
 	if (atomic_load(&r->f.lost)) {
 		count_run(j, r->lr != NULL, TF_METRICS_LEASE_LOST, r->took);
 		job_log(j, TF_LOG_WARN, "lease_lost", r->dur, "lease lost during "
@@ -773,9 +781,14 @@ after_run(struct tf_run *r)
 		return;
 	}
 	r->now = tf_now_ms();
+	if (r->result.outcome == TF_RUN_RETRY && r->result.retry_after_ms >
+	    r->now)
+		/* Its host asked for time (Retry-After): the fleet holds it. */
+		tf_limiter_hold(c->limiter, &r->t, r->result.retry_after_ms);
 	outcome_from_result(c, &r->t, &r->result, &r->ctx, r->now, &r->o);
 	r->o.duration_ms = r->took;
 	r->o.late_ms = j->late_ms;
+	r->o.limited_ms = tf_limiter_waited(&r->lw, &r->o.limited_by);
 	/* A time outside 2000..9999 is refused like output too big to store. */
 	if (tf_run_result_check_times(&r->result, err, sizeof(err)) != TF_OK) {
 		refuse_output(r, err);
@@ -860,6 +873,94 @@ park_paused(struct tf_run *r)
 	write_outcome(r);
 }
 
+/* The wait for r's limits is over, its lease no longer extended by the
+ * heartbeat for it: it starts, unless its lease was lost meanwhile. */
+static void
+on_limit_unleased(void *ctx)
+{
+	struct tf_run *r = ctx;
+	struct job *j = &r->j;
+
+	if (atomic_load(&r->f.lost)) {
+		tf_limiter_release(&r->lw);
+		count_run(j, false, TF_METRICS_LEASE_LOST, 0);
+		job_log(j, TF_LOG_WARN, "lease_lost", NULL, "lease lost while the "
+		    "run waited for its limits; not run");
+		delete_message(j);
+		run_end(r);
+		return;
+	}
+	start_run(r);
+}
+
+/* The consumer stops while r waits for its limits: not run. Its task goes
+ * back to PENDING with no attempt charged and its message is sent again,
+ * for another consumer. */
+static void
+on_limit_unleased_stopping(void *ctx)
+{
+	struct tf_run *r = ctx;
+	struct tf_consumer *c = r->j.c;
+
+	tf_limiter_release(&r->lw);
+	r->now = tf_now_ms();
+	r->took = 0;
+	snprintf(r->dur, sizeof(r->dur), "0");
+	snprintf(r->errbuf, sizeof(r->errbuf), "not started: consumer %s "
+	    "stopped while the run waited for its limits", c->o.owner);
+	outcome_init(c, &r->o);
+	r->o.kind = TF_OUTCOME_RETRY;
+	r->o.uncharged = true;
+	r->o.error = r->errbuf;
+	r->o.retry_at = r->now;
+	r->o.duration_ms = -1;
+	r->o.late_ms = r->j.late_ms;
+	r->o.limited_ms = tf_limiter_waited(&r->lw, &r->o.limited_by);
+	write_outcome(r);
+}
+
+static void
+on_limits_passed(void *ctx, bool granted)
+{
+	struct tf_run *r = ctx;
+	struct tf_consumer *c = r->j.c;
+	const char *by;
+	int64_t waited = tf_limiter_waited(&r->lw, &by);
+
+	if (r->limit_held) {
+		r->limit_held = false;
+		atomic_fetch_sub(&c->held_n, 1);
+	}
+	tf_metrics_limited(c->metrics, waited);
+	if (granted)
+		job_log(&r->j, TF_LOG_DEBUG, NULL, NULL, "limits held the run back "
+		    "%" PRId64 " ms (longest: %s)", waited, by != NULL ? by : "-");
+	tf_heartbeat_remove(c->hb, &r->f, granted ? on_limit_unleased :
+	    on_limit_unleased_stopping, r);
+}
+
+/* Claimed run r, its namespace not paused: it starts once its keys'
+ * limits let it (limiter.h). While it waits its lease is kept by the
+ * heartbeat, and it takes no run's slot while the held messages' cap
+ * allows (the limit, not this consumer, is what it waits for). */
+static void
+pass_limits(struct tf_run *r)
+{
+	struct tf_consumer *c = r->j.c;
+
+	if (tf_limiter_acquire(c->limiter, tf_ns_gate_limits(c->ns_gate), &r->t,
+	    &r->lw, on_limits_passed, r)) {
+		start_run(r);
+		return;
+	}
+	tf_heartbeat_add(c->hb, &r->f);
+	if (atomic_load(&c->held_n) < tf_consumer_hold_cap(c)) {
+		r->limit_held = true;
+		atomic_fetch_add(&c->held_n, 1);
+		tf_receiver_fill(c);
+	}
+}
+
 static void
 on_ns_decided(void *ctx, bool paused)
 {
@@ -868,7 +969,7 @@ on_ns_decided(void *ctx, bool paused)
 	if (paused)
 		park_paused(r);
 	else
-		start_run(r);
+		pass_limits(r);
 }
 
 /* Claimed task r->t: runs it. */
@@ -910,8 +1011,10 @@ run_claimed(struct tf_run *r)
 		j->late_ms = tf_now_ms() - t->next_run;
 		snprintf(j->late, sizeof(j->late), "%" PRId64, j->late_ms);
 	}
-	/* A paused namespace starts nothing (ns_gate.h). */
-	tf_ns_gate_check(c->ns_gate, t->ns, on_ns_decided, r);
+	/* A paused namespace starts nothing (ns_gate.h). A webhook's host may
+	 * be held by another consumer's Retry-After: a fresher copy then. */
+	tf_ns_gate_check_within(c->ns_gate, t->ns, strcmp(t->type, "http") == 0 ?
+	    TF_LIMIT_HOLD_FRESH_MS : TF_NS_PAUSE_FRESH_MS, on_ns_decided, r);
 }
 
 /* Claimed run r, its namespace not paused: its runner starts. */

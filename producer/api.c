@@ -76,6 +76,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "server/httpd.h"
+#include "task/limits.h"
 #include "task/task.h"
 #include "task/task_manage.h"
 
@@ -113,7 +114,9 @@ enum route {
 	R_NAMESPACES,
 	R_NAMESPACE,
 	R_DLQ,
-	R_DLQ_REDRIVE
+	R_DLQ_REDRIVE,
+	R_LIMITS,
+	R_LIMIT
 };
 
 /* The methods each route answers (the Allow header). */
@@ -132,6 +135,8 @@ static const char *const route_allow[] = {
 	[R_NAMESPACE] = "DELETE",
 	[R_DLQ] = "GET",
 	[R_DLQ_REDRIVE] = "POST",
+	[R_LIMITS] = "GET",
+	[R_LIMIT] = "PUT, DELETE",
 };
 
 /* Each route's template: the route label of the metrics. */
@@ -150,6 +155,8 @@ static const char *const route_template[] = {
 	[R_NAMESPACE] = "/v1/namespaces/{ns}",
 	[R_DLQ] = "/v1/dlq",
 	[R_DLQ_REDRIVE] = "/v1/dlq/redrive",
+	[R_LIMITS] = "/v1/limits",
+	[R_LIMIT] = "/v1/limits/{key}",
 };
 
 /* --- the console's static files ----------------------------------------- */
@@ -260,6 +267,14 @@ route_of(const char *url, const char **id, size_t *id_len,
 		return R_DLQ;
 	if (strcmp(url, "/v1/dlq/redrive") == 0)
 		return R_DLQ_REDRIVE;
+	if (strcmp(url, "/v1/limits") == 0)
+		return R_LIMITS;
+	if (strncmp(url, "/v1/limits/", 11) == 0 && url[11] != '\0' &&
+	    strchr(url + 11, '/') == NULL) {
+		*id = url + 11;
+		*id_len = strlen(*id);
+		return R_LIMIT;
+	}
 	if (strncmp(url, "/v1/namespaces/", 15) == 0 && url[15] != '\0' &&
 	    strchr(url + 15, '/') == NULL) {
 		*id = url + 15;
@@ -505,6 +520,7 @@ dispatch(struct rq *rq, const char *url, const char *method)
 	static const char not_allowed[] = "{\"error\":{\"code\":"
 	    "\"method_not_allowed\",\"message\":\"method not allowed\"}}";
 	char id[TF_TASK_ID_MAX + 1];
+	char key[TF_LIMIT_KEY_SIZE];
 	const char *idp = NULL, *action_name = "";
 	size_t id_len = 0;
 	enum tf_manage_action action = TF_MANAGE_SUSPEND;
@@ -547,6 +563,14 @@ dispatch(struct rq *rq, const char *url, const char *method)
 		memcpy(id, idp, id_len);
 		id[id_len] = '\0';
 	}
+	if (r == R_LIMIT) {
+		if (id_len >= sizeof(key))
+			return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
+			    "key: too long (%zu bytes; at most %zu)", id_len,
+			    sizeof(key) - 1);
+		memcpy(key, idp, id_len);
+		key[id_len] = '\0';
+	}
 	if (r == R_TASK || r == R_TASK_ACTION) {
 		if (id_len > TF_TASK_ID_MAX)
 			return api_error(rq, MHD_HTTP_BAD_REQUEST, "invalid_field",
@@ -588,6 +612,10 @@ dispatch(struct rq *rq, const char *url, const char *method)
 		return api_list_dlq(rq);
 	case R_DLQ_REDRIVE:
 		return api_redrive_dlq(rq);
+	case R_LIMITS:
+		return api_list_limits(rq);
+	case R_LIMIT:
+		return api_change_limit(rq, key, method[1] == 'U');
 	default:
 		break;
 	}

@@ -57,5 +57,11 @@ enum MHD_Result api_list_dlq(struct rq *rq);
 
 /* POST /v1/dlq/redrive, moving them back to the queue (api_dlq.c) */
 enum MHD_Result api_redrive_dlq(struct rq *rq);
+/* GET /v1/limits (api_limits.c): the table's limits per key. */
+enum MHD_Result api_list_limits(struct rq *rq);
+
+/* PUT (put) or DELETE /v1/limits/{key} (api_limits.c): key, borrowed, as
+ * in the URL (checked here), as `taskfleet limit set` and `rm`. */
+enum MHD_Result api_change_limit(struct rq *rq, const char *key, bool put);
 
 #endif /* TF_PRODUCER_API_HANDLERS_H */

@@ -118,12 +118,14 @@ struct submit_opts {
 	const char *description;  /* --description TEXT, or NULL: none */
 	const char *callback;     /* --callback URL, or NULL: none */
 	const char *failure_callback;  /* --failure-callback URL, or NULL */
+	const char *flow_key;     /* --flow-key KEY, or NULL: none */
 };
 
 /* The values of --callback and --failure-callback (outside any command's
  * letters and below cmd_targets.c's OPT_BASE). */
 #define CLI_OPT_CALLBACK 900
 #define CLI_OPT_FAILURE_CALLBACK 901
+#define CLI_OPT_FLOW_KEY 902
 
 /* The getopt_long entries of those options, for a command's longopts array
  * (submit_option() knows their values: a n i m E C Z R U L D j and the
@@ -142,6 +144,7 @@ struct submit_opts {
 	{ "description", required_argument, NULL, 'D' }, \
 	{ "callback", required_argument, NULL, CLI_OPT_CALLBACK }, \
 	{ "failure-callback", required_argument, NULL, CLI_OPT_FAILURE_CALLBACK }, \
+	{ "flow-key", required_argument, NULL, CLI_OPT_FLOW_KEY }, \
 	{ "json", no_argument, NULL, 'j' }
 
 /* Prints the help lines of those options, --at to --json, on stdout. */
@@ -210,6 +213,8 @@ int cmd_resume(struct cli *c, int argc, char **argv);
 /* cmd_pause.c: a whole namespace. `resume --ns NS` is cmd_resume_ns(). */
 int cmd_pause(struct cli *c, int argc, char **argv);
 int cmd_resume_ns(struct cli *c, int argc, char **argv);
+/* cmd_limit.c: limits per key (list, set, rm). */
+int cmd_limit(struct cli *c, int argc, char **argv);
 int cmd_run_now(struct cli *c, int argc, char **argv);
 int cmd_retry(struct cli *c, int argc, char **argv);
 int cmd_edit(struct cli *c, int argc, char **argv);

@@ -41,6 +41,7 @@ static const char submit_usage[] =
     "                        [--until TIME] [--ns NS] [--id ID] [--max-attempts N]\n"
     "                        [--name TEXT] [--description TEXT] [--json]\n"
     "                        [--callback URL] [--failure-callback URL]\n"
+    "                        [--flow-key KEY]\n"
     "       taskfleet submit --file FILE|- [--in-flight N] [--json]\n";
 
 void
@@ -78,9 +79,11 @@ submit_options_help(void)
 	    "                    (signed like webhooks; docs/webhooks.md)\n"
 	    "  --failure-callback URL\n"
 	    "                    POSTed the outcome when the task fails for good\n"
+	    "  --flow-key KEY    the flow key it carries, for limits on flow:KEY\n"
+	    "                    (taskfleet limit); up to %d printable characters\n"
 	    "  --json            print {\"id\", \"created\", \"next_run\", ...}\n",
 	    TF_TASK_ID_MAX, TF_DEFAULT_MAX_ATTEMPTS, TF_TASK_NAME_MAX,
-	    TF_TASK_DESCRIPTION_MAX);
+	    TF_TASK_DESCRIPTION_MAX, TF_TASK_FLOW_KEY_MAX);
 }
 
 static void
@@ -276,6 +279,9 @@ submit_option(struct cli *c, const char *cmd, struct submit_opts *o, int ch,
 		break;
 	case CLI_OPT_FAILURE_CALLBACK:
 		o->failure_callback = arg;
+		break;
+	case CLI_OPT_FLOW_KEY:
+		o->flow_key = arg;
 		break;
 	case 'j':
 		c->json = true;

@@ -45,6 +45,8 @@ print_task(const struct tf_task *t)
 	}
 	printf("type        %s\n", t->type);
 	printf("ns          %s\n", t->ns);
+	if (t->flow_key != NULL)
+		printf("flow key    %s\n", t->flow_key);
 	printf("iteration   %" PRId64 "\n", t->iteration);
 	printf("attempts    %" PRId64 "/%" PRId64 "\n", t->attempts, t->max_attempts);
 	if (t->next_run > 0)
@@ -72,6 +74,9 @@ print_task(const struct tf_task *t)
 		printf("result      %s\n", t->result_json);
 	if (t->last_error != NULL)
 		printf("last error  %s\n", t->last_error);
+	if (t->limited_by != NULL)
+		printf("limited     %" PRId64 " ms before its last run, longest by "
+		    "%s\n", t->limited_ms, t->limited_by);
 	errors = t->errors_av != NULL ? cJSON_Parse(t->errors_av) : NULL;
 	if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(errors, "L")) > 0) {
 		printf("errors\n");

@@ -41,6 +41,7 @@ usage(FILE *to)
 	    "  suspend   stop a task from running until it is resumed\n"
 	    "  resume    let a suspended task (or a paused namespace) run again\n"
 	    "  pause     pause a whole namespace, or list the paused ones\n"
+	    "  limit     limits per key (rate, in flight), fleet-wide: list, set, rm\n"
 	    "  run-now   make a pending task due now\n"
 	    "  retry     run a FAILED task again, with fresh attempts\n"
 	    "  edit      change a task's name or description\n"
@@ -231,6 +232,7 @@ static const struct command commands[] = {
 	{ "suspend", cmd_suspend },
 	{ "resume", cmd_resume },
 	{ "pause", cmd_pause },
+	{ "limit", cmd_limit },
 	{ "run-now", cmd_run_now },
 	{ "retry", cmd_retry },
 	{ "edit", cmd_edit },

@@ -42,6 +42,7 @@ submit_name(enum submit_names names, const char *field)
 		{ "name", "--name" }, { "description", "--description" },
 		{ "callback", "--callback" },
 		{ "failure_callback", "--failure-callback" },
+		{ "flow_key", "--flow-key" },
 	};
 	size_t i;
 
@@ -291,6 +292,10 @@ check_labels(const struct submit_opts *o, enum submit_names names, char *err,
 	if (tf_callback_url_check(o->failure_callback, why, sizeof(why)) != TF_OK)
 		return fail(EXIT_USAGE, err, errlen, "%s: %s",
 		    N("failure_callback"), why);
+	if (o->flow_key != NULL && !tf_task_flow_key_valid(o->flow_key))
+		return fail(EXIT_USAGE, err, errlen, "%s: must be 1 to %d printable "
+		    "characters without spaces or ';'", N("flow_key"),
+		    TF_TASK_FLOW_KEY_MAX);
 	return 0;
 }
 
@@ -351,6 +356,7 @@ submit_spec_build(const struct submit_opts *o, const char *type,
 	out->spec.description = o->description;
 	out->spec.callback = o->callback;
 	out->spec.failure_callback = o->failure_callback;
+	out->spec.flow_key = o->flow_key;
 	out->spec.schedule = out->schedule_json;
 	out->spec.horizon_ms = horizon_ms;
 	return 0;
@@ -446,10 +452,11 @@ submit_parse_task(const cJSON *item, const cJSON *av, struct submit_json_task *j
 {
 	static const char *const strings[] = { "at", "every", "cron", "tz",
 	    "until", "ns", "id", "name", "description", "callback",
-	    "failure_callback" };
+	    "failure_callback", "flow_key" };
 	const char **dest[] = { &jt->o.at, &jt->o.every, &jt->o.cron,
 	    &jt->o.tz, &jt->o.until, &jt->o.ns, &jt->o.id, &jt->o.name,
-	    &jt->o.description, &jt->o.callback, &jt->o.failure_callback };
+	    &jt->o.description, &jt->o.callback, &jt->o.failure_callback,
+	    &jt->o.flow_key };
 	const cJSON *f;
 	char num[40];
 	size_t i;

@@ -108,7 +108,10 @@ tf_due_shards_from_item(const cJSON *item, int *shards)
 	int64_t n = 0;
 
 	*shards = TF_DUE_SHARDS_DEFAULT;
-	if (item == NULL)
+	/* Without `shards` (an item that `pause --ns` or `limit set` made)
+	 * the table has the default. */
+	if (item == NULL ||
+	    cJSON_GetObjectItemCaseSensitive(item, "shards") == NULL)
 		return TF_OK;
 	if (!tf_ddb_item_n(item, "shards", &n) || n < 1 ||
 	    n > TF_DUE_SHARDS_MAX)

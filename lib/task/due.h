@@ -73,9 +73,10 @@ enum tf_err tf_due_read_shards(struct tf_aws *aws, const char *table,
     int *shards);
 
 /* The shard count of the config item (borrowed, AV JSON; NULL: there is
- * none, 16); TF_ERR_PARSE for a count out of range (*shards is 16 then).
- * The consumer reads the item once, on its loop, for this and for the
- * paused namespaces (ns_pause.h). */
+ * none, 16; an item without `shards`, made by `pause --ns` or `limit set`:
+ * 16); TF_ERR_PARSE for a count out of range (*shards is 16 then). The
+ * consumer reads the item once, on its loop, for this, the paused
+ * namespaces (ns_pause.h) and the limits. */
 enum tf_err tf_due_shards_from_item(const cJSON *item, int *shards);
 
 /* Reads the table's shard count into the process's timing, once: later

@@ -68,6 +68,18 @@ tf_task_ns_valid(const char *ns)
 }
 
 bool
+tf_task_flow_key_valid(const char *key)
+{
+	size_t n = 0;
+
+	for (; key[n] != '\0'; n++)
+		if (n >= TF_TASK_FLOW_KEY_MAX || key[n] <= ' ' || key[n] > '~' ||
+		    key[n] == ';')
+			return false;
+	return n > 0;
+}
+
+bool
 tf_task_type_valid(const char *type)
 {
 	size_t n = 0;
@@ -164,6 +176,8 @@ tf_task_free(struct tf_task *t)
 	tf_free(t->description);
 	tf_free(t->callback);
 	tf_free(t->failure_callback);
+	tf_free(t->flow_key);
+	tf_free(t->limited_by);
 	tf_free(t->params_json);
 	tf_free(t->result_json);
 	tf_free(t->lease_owner);
@@ -287,7 +301,9 @@ tf_task_from_item(const cJSON *item, struct tf_task *t, char *errbuf,
 	    !copy_s(item, "name", &t->name) ||
 	    !copy_s(item, "description", &t->description) ||
 	    !copy_s(item, "callback", &t->callback) ||
-	    !copy_s(item, "failure_callback", &t->failure_callback))
+	    !copy_s(item, "failure_callback", &t->failure_callback) ||
+	    !copy_s(item, "flow_key", &t->flow_key) ||
+	    !copy_s(item, "limited_by", &t->limited_by))
 		goto out;
 	if (t->ns == NULL && (t->ns = tf_strdup(TF_DEFAULT_NS)) == NULL)
 		goto out;
@@ -338,6 +354,7 @@ tf_task_from_item(const cJSON *item, struct tf_task *t, char *errbuf,
 	t->lease_until = get_n(item, "lease_until", 0);
 	t->enqueued_for = get_n(item, "enqueued_for", 0);
 	t->slot = get_n(item, "slot", 0);
+	t->limited_ms = get_n(item, "limited_ms", 0);
 	t->suspend_requested = get_true(item, "suspend_requested");
 	t->created_at = get_n(item, "created_at", 0);
 	t->updated_at = get_n(item, "updated_at", 0);
@@ -419,6 +436,8 @@ tf_task_to_json(const struct tf_task *t, cJSON **out)
 	    cJSON_AddStringToObject(o, "callback", t->callback) == NULL) ||
 	    (t->failure_callback != NULL &&
 	    cJSON_AddStringToObject(o, "failure_callback", t->failure_callback) == NULL) ||
+	    (t->flow_key != NULL &&
+	    cJSON_AddStringToObject(o, "flow_key", t->flow_key) == NULL) ||
 	    cJSON_AddRawToObject(o, "params", t->params_json) == NULL ||
 	    cJSON_AddStringToObject(o, "status", tf_task_status_name(t->status)) == NULL ||
 	    !add_n(o, "next_run", t->next_run) || !add_n(o, "iteration", t->iteration) ||
@@ -432,6 +451,8 @@ tf_task_to_json(const struct tf_task *t, cJSON **out)
 	    !add_n(o, "lease_until", t->lease_until))) ||
 	    (t->last_error && cJSON_AddStringToObject(o, "last_error", t->last_error) == NULL) ||
 	    (t->enqueued_for && !add_n(o, "enqueued_for", t->enqueued_for)) ||
+	    (t->limited_by && (cJSON_AddStringToObject(o, "limited_by", t->limited_by) == NULL ||
+	    !add_n(o, "limited_ms", t->limited_ms))) ||
 	    (t->result_json && cJSON_AddRawToObject(o, "result", t->result_json) == NULL))
 		goto fail;
 	if (t->schedule != NULL) {
@@ -592,6 +613,12 @@ tf_task_create_item(const struct tf_task_spec *spec, int64_t now_ms,
 		snprintf(errbuf, errlen, "failure_callback: %s", why);
 		goto out;
 	}
+	if (spec->flow_key != NULL && spec->flow_key[0] != '\0' &&
+	    !tf_task_flow_key_valid(spec->flow_key)) {
+		snprintf(errbuf, errlen, "flow_key: must be 1 to %d printable "
+		    "characters without spaces or ';'", TF_TASK_FLOW_KEY_MAX);
+		goto out;
+	}
 	if (spec->next_run <= 0) {
 		snprintf(errbuf, errlen, "next_run: must be a time after 1970");
 		goto out;
@@ -636,6 +663,8 @@ tf_task_create_item(const struct tf_task_spec *spec, int64_t now_ms,
 	    !put_attr(item, "callback", tf_ddb_av_s(spec->callback))) ||
 	    (spec->failure_callback != NULL && spec->failure_callback[0] != '\0' &&
 	    !put_attr(item, "failure_callback", tf_ddb_av_s(spec->failure_callback))) ||
+	    (spec->flow_key != NULL && spec->flow_key[0] != '\0' &&
+	    !put_attr(item, "flow_key", tf_ddb_av_s(spec->flow_key))) ||
 	    !put_attr(item, "status", tf_ddb_av_s("PENDING")) ||
 	    !put_attr(item, "completed", tf_ddb_av_bool(false)) ||
 	    !put_attr(item, "next_run", tf_ddb_av_n(spec->next_run)) ||
@@ -1000,7 +1029,9 @@ history_with(const struct tf_task *t, const struct tf_task_outcome *o,
 	    !put_attr(m, "attempt", tf_ddb_av_n(t->attempts + 1)) ||
 	    !put_attr(m, "outcome", tf_ddb_av_s(history_outcome(o, state))) ||
 	    (o->duration_ms >= 0 && !put_attr(m, "ms", tf_ddb_av_n(o->duration_ms))) ||
-	    (o->late_ms > 0 && !put_attr(m, "late_ms", tf_ddb_av_n(o->late_ms)))) {
+	    (o->late_ms > 0 && !put_attr(m, "late_ms", tf_ddb_av_n(o->late_ms))) ||
+	    (o->limited_ms > 0 && !put_attr(m, "limited_ms",
+	    tf_ddb_av_n(o->limited_ms)))) {
 		cJSON_Delete(entry);
 		return NULL;
 	}
@@ -1129,6 +1160,12 @@ tf_task_outcome_build(struct tf_task_write *w, const struct tf_task *t,
 		    tf_buf_append_str(set, ", last_error = :err, errors = :errs") != TF_OK)
 			goto out;
 	}
+	if (o->limited_ms > 0 && o->limited_by != NULL &&
+	    (tf_ddb_expr_value_n(e, ":lms", o->limited_ms) != TF_OK ||
+	    tf_ddb_expr_value_s(e, ":lby", o->limited_by) != TF_OK ||
+	    tf_buf_append_str(set, ", limited_ms = :lms, limited_by = :lby") !=
+	    TF_OK))
+		goto out;
 	if (o->paused_ns && (tf_ddb_expr_value_bool(e, ":pns", true) != TF_OK ||
 	    tf_buf_append_str(set, ", paused_by_ns = :pns") != TF_OK))
 		goto out;

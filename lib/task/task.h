@@ -58,6 +58,10 @@ struct tf_task {
 	char *callback;          /* URL called after each run that succeeds
 	                            (webhook/callback.h); NULL when none */
 	char *failure_callback;  /* URL called when it fails for good; NULL */
+	char *flow_key;          /* the flow key it carries (limits.h); NULL */
+	char *limited_by;        /* the key whose limit last held its run back
+	                            (docs/design.md section 14); NULL: none */
+	int64_t limited_ms;      /* how long limits held that run back, ms */
 	char *params_json;       /* params as JSON object text, numbers exact */
 	char *result_json;       /* the last run's `result` as JSON object text,
 	                            numbers exact; NULL when there is none */
@@ -129,6 +133,10 @@ enum tf_err tf_task_message_format(const char *id, int64_t target_ms,
 /* True when id is usable as a task id: 1..128 bytes of printable ASCII
  * without spaces. */
 bool tf_task_id_valid(const char *id);
+/* True for a flow key: 1..TF_TASK_FLOW_KEY_MAX bytes of printable ASCII
+ * without spaces or ';'. */
+#define TF_TASK_FLOW_KEY_MAX 200
+bool tf_task_flow_key_valid(const char *key);
 /* True for a namespace: [A-Za-z0-9_.-]{1,64}. */
 bool tf_task_ns_valid(const char *ns);
 
@@ -170,6 +178,7 @@ struct tf_task_spec {
 	const char *description;  /* NULL or "": none */
 	const char *callback;     /* NULL or "": none (tf_callback_url_check) */
 	const char *failure_callback;  /* NULL or "": none */
+	const char *flow_key;     /* NULL or "": none (tf_task_flow_key_valid) */
 	int64_t next_run;         /* epoch ms */
 	int64_t max_attempts;     /* 0: 3 */
 	const cJSON *schedule;    /* plain JSON or NULL; borrowed */
@@ -254,6 +263,10 @@ struct tf_task_outcome {
 	int64_t duration_ms;      /* for `history`: how long the run took; < 0:
 	                             unknown (not written) */
 	int64_t late_ms;          /* for `history`: how late the run started */
+	int64_t limited_ms;       /* > 0: limits held the run back this long
+	                             (written as `limited_ms`, and in `history`) */
+	const char *limited_by;   /* with limited_ms: the key that held it
+	                             longest (written as `limited_by`); borrowed */
 	int64_t retention_ms;     /* > 0: a COMPLETED or FAILED task gets `ttl`
 	                             (epoch seconds) this long after now_ms, for
 	                             DynamoDB's TTL to delete it */

@@ -91,6 +91,8 @@ ROUTES = {
     "/v1/namespaces/{ns}/resume": {"post"},
     "/v1/dlq": {"get"},
     "/v1/dlq/redrive": {"post"},
+    "/v1/limits": {"get"},
+    "/v1/limits/{key}": {"put", "delete"},
     "/v1/openapi.json": {"get"},
     "/healthz": {"get"},
     "/readyz": {"get"},

@@ -18,7 +18,8 @@ The names are read from the C sources of lib/, consumer/ and producer/ (every
     literals and string macros (#define X "...") are joined as the compiler
     joins them. Every attribute name such an expression mentions (SET targets
     and operands, REMOVE lists) counts, and each #placeholder is resolved
-    through the file's tf_ddb_expr_name(e, "#ph", "name") calls.
+    through the file's tf_ddb_expr_name(e, "#ph", "name") calls (or, for a
+    name computed at run time, a comment "#ph names FAMILY" in the file).
 
 Conditions, key conditions and filters (sinks named cond..., filter) only
 read attributes and are left out.
@@ -265,8 +266,12 @@ def code_attributes(problems):
                             put_seen = True
                 if 'tf_ddb_expr' not in text:
                     continue
-                # Placeholders of this file.
+                # Placeholders of this file. One bound to a computed name
+                # says in a comment what it names (limits.c: "#l names
+                # limit:KEY"), a family the table lists as such.
                 names = {}
+                for m in re.finditer(r'(#\w+) names (\S+[A-Za-z])', text):
+                    names.setdefault(m.group(1), set()).add(m.group(2))
                 for n, t in enumerate(toks):
                     if t[1] == 'tf_ddb_expr_name' and n + 1 < len(toks) and toks[n + 1][1] == '(':
                         callee, args = enclosing_call(toks, n + 2)

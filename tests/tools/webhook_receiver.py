@@ -17,8 +17,9 @@ What it answers depends on the path (HTTP/1.1, keep-alive):
     /status/CODE                    CODE, body "status CODE"
     /retry-after/CODE/VALUE         CODE with Retry-After: VALUE ("date:N" sends
                                     an HTTP date N seconds ahead)
-    /flaky/KEY/N[?retry_after=S]    503 (with Retry-After: S) for the first N
-                                    requests with KEY, then 200
+    /flaky/KEY/N[?retry_after=S][&code=C]
+                                    503 (or C, with Retry-After: S) for the
+                                    first N requests with KEY, then 200
     /sleep/MS                       200 after MS milliseconds
     /redirect/CODE?to=URL           CODE with Location: URL
     /big/BYTES                      200 with BYTES bytes of "x"
@@ -106,8 +107,10 @@ class Handler(BaseHTTPRequestHandler):
                 seen = STATE["flaky"].get(key, 0)
                 STATE["flaky"][key] = seen + 1
             if seen < n:
-                ra = urllib.parse.parse_qs(url.query).get("retry_after")
-                self.reply(503, b"not yet", [("Retry-After", ra[0])] if ra else [])
+                q = urllib.parse.parse_qs(url.query)
+                ra = q.get("retry_after")
+                self.reply(int(q.get("code", ["503"])[0]), b"not yet",
+                           [("Retry-After", ra[0])] if ra else [])
             else:
                 self.reply(200, b"finally")
         elif head == "sleep":
