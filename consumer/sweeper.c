@@ -99,10 +99,11 @@ tf_sweeper_message_grace_ms(struct tf_sweeper *sw)
 
 /* Sends the message for a task whose enqueue this sweeper claimed. */
 static void
-send_claimed(struct tf_sweeper *sw, const char *id, int64_t due, int64_t gen)
+send_claimed(struct tf_sweeper *sw, enum tf_priority p, const char *id,
+    int64_t due, int64_t gen)
 {
-	enum tf_err rc = tf_task_send_message(sw->o.aws, sw->o.queue_url, id, due,
-	    gen, tf_now_ms());
+	enum tf_err rc = tf_task_send_message(sw->o.aws, sw->o.queue_url, p, id,
+	    due, gen, tf_now_ms());
 
 	if (rc == TF_OK) {
 		atomic_fetch_add(&sw->stats.enqueued, 1);
@@ -128,6 +129,7 @@ sweep_pending(struct tf_sweeper *sw, const cJSON *item, int64_t now,
 {
 	const char *id = tf_ddb_item_s(item, "id");
 	int64_t gen = 0, next_run = 0, enqueued_for = 0;
+	enum tf_priority prio;
 	enum tf_err rc;
 
 	tf_ddb_item_n(item, "gen", &gen);
@@ -137,7 +139,7 @@ sweep_pending(struct tf_sweeper *sw, const cJSON *item, int64_t now,
 	    enqueued_for >= now - grace)
 		return;  /* its message is out and not yet overdue */
 	rc = tf_task_sweep_enqueue(sw->o.aws, sw->o.table, id, gen, next_run,
-	    now - grace, now);
+	    now - grace, now, &prio);
 	if (rc == TF_ERR_CONDITION)
 		return;  /* another consumer won, or the task moved on */
 	if (rc != TF_OK) {
@@ -151,7 +153,7 @@ sweep_pending(struct tf_sweeper *sw, const cJSON *item, int64_t now,
 		tf_log_fields(TF_LOG_WARN, f, 1, "sweeper: message for the run due "
 		    "%lld ms ago was lost; sent again", (long long)(now - next_run));
 	}
-	send_claimed(sw, id, next_run, gen + 1);
+	send_claimed(sw, prio, id, next_run, gen + 1);
 }
 
 /* Takes back the run of PROCESSING task t, whose consumer is gone, as a
@@ -188,7 +190,7 @@ recover_run(struct tf_sweeper *sw, const struct tf_task *t, const char *error,
 		    uncharged ? ", not counted as an attempt" : "",
 		    tf_task_status_name(state));
 		if (enqueue_at > 0)
-			send_claimed(sw, t->id, enqueue_at, next_gen);
+			send_claimed(sw, t->priority, t->id, enqueue_at, next_gen);
 	} else if (rc != TF_ERR_CONDITION) {
 		tf_log(TF_LOG_WARN, "sweeper: recovering %s failed: %s", t->id,
 		    tf_strerror(rc));

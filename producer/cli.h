@@ -118,12 +118,14 @@ struct submit_opts {
 	const char *description;  /* --description TEXT, or NULL: none */
 	const char *callback;     /* --callback URL, or NULL: none */
 	const char *failure_callback;  /* --failure-callback URL, or NULL */
+	const char *priority;     /* --priority P, unparsed, or NULL: normal */
 };
 
 /* The values of --callback and --failure-callback (outside any command's
  * letters and below cmd_targets.c's OPT_BASE). */
 #define CLI_OPT_CALLBACK 900
 #define CLI_OPT_FAILURE_CALLBACK 901
+#define CLI_OPT_PRIORITY 902
 
 /* The getopt_long entries of those options, for a command's longopts array
  * (submit_option() knows their values: a n i m E C Z R U L D j and the
@@ -142,6 +144,7 @@ struct submit_opts {
 	{ "description", required_argument, NULL, 'D' }, \
 	{ "callback", required_argument, NULL, CLI_OPT_CALLBACK }, \
 	{ "failure-callback", required_argument, NULL, CLI_OPT_FAILURE_CALLBACK }, \
+	{ "priority", required_argument, NULL, CLI_OPT_PRIORITY }, \
 	{ "json", no_argument, NULL, 'j' }
 
 /* Prints the help lines of those options, --at to --json, on stdout. */

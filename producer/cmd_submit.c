@@ -41,6 +41,7 @@ static const char submit_usage[] =
     "                        [--until TIME] [--ns NS] [--id ID] [--max-attempts N]\n"
     "                        [--name TEXT] [--description TEXT] [--json]\n"
     "                        [--callback URL] [--failure-callback URL]\n"
+    "                        [--priority high|normal|low]\n"
     "       taskfleet submit --file FILE|- [--in-flight N] [--json]\n";
 
 void
@@ -78,6 +79,8 @@ submit_options_help(void)
 	    "                    (signed like webhooks; docs/webhooks.md)\n"
 	    "  --failure-callback URL\n"
 	    "                    POSTed the outcome when the task fails for good\n"
+	    "  --priority P      high, normal (default) or low: under a backlog,\n"
+	    "                    higher ones start first; low ones still get a share\n"
 	    "  --json            print {\"id\", \"created\", \"next_run\", ...}\n",
 	    TF_TASK_ID_MAX, TF_DEFAULT_MAX_ATTEMPTS, TF_TASK_NAME_MAX,
 	    TF_TASK_DESCRIPTION_MAX);
@@ -277,6 +280,9 @@ submit_option(struct cli *c, const char *cmd, struct submit_opts *o, int ch,
 	case CLI_OPT_FAILURE_CALLBACK:
 		o->failure_callback = arg;
 		break;
+	case CLI_OPT_PRIORITY:
+		o->priority = arg;
+		break;
 	case 'j':
 		c->json = true;
 		break;
@@ -377,7 +383,8 @@ submit_create(struct cli *c, const char *cmd, const struct submit_opts *o,
 	if (enqueue) {
 		/* SQS counts whole seconds; the consumer holds a message that
 		 * arrives less than a second early until its exact time. */
-		rc = tf_manage_send(c->ctx.aws, c->ctx.queue_url, id, 1, next_run,
+		rc = tf_manage_send(c->ctx.aws, c->ctx.queue_url, spec.priority, id, 1,
+		    next_run,
 		    tf_now_ms(), &delay_s);
 		if (rc != TF_OK) {
 			cli_aws_reason(rc, reason, sizeof(reason));

@@ -45,6 +45,7 @@ print_task(const struct tf_task *t)
 	}
 	printf("type        %s\n", t->type);
 	printf("ns          %s\n", t->ns);
+	printf("priority    %s\n", tf_priority_name(t->priority));
 	printf("iteration   %" PRId64 "\n", t->iteration);
 	printf("attempts    %" PRId64 "/%" PRId64 "\n", t->attempts, t->max_attempts);
 	if (t->next_run > 0)

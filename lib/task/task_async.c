@@ -456,7 +456,22 @@ tf_task_extend_lease_async(struct tf_aws *aws, struct tf_loop *loop,
 struct send_call {
 	tf_task_send_cb *cb;
 	void *ctx;
+	/* For a priority queue that does not exist: the send to the normal
+	 * queue instead (priority.h). NULL once that is under way. */
+	struct tf_aws *aws;
+	struct tf_loop *loop;
+	char *queue_url;                /* owned: the normal queue */
+	char *body;                     /* owned */
+	int delay_s;
 };
+
+static void
+send_free(struct send_call *s)
+{
+	tf_free(s->queue_url);
+	tf_free(s->body);
+	tf_free(s);
+}
 
 static void
 send_report(void *call, enum tf_err rc)
@@ -464,7 +479,7 @@ send_report(void *call, enum tf_err rc)
 	struct send_call *s = call;
 
 	s->cb(s->ctx, rc, tf_strerror(rc));
-	tf_free(s);
+	send_free(s);
 }
 
 static void
@@ -472,34 +487,51 @@ on_sent(void *ctx, enum tf_err rc, const char *message_id,
     const struct tf_aws_error *err)
 {
 	struct send_call *s = ctx;
+	char *url = s->queue_url;
 	char text[ERRTEXT] = "";
 
 	(void)message_id;
+	if (rc == TF_ERR_NOT_FOUND && url != NULL) {
+		/* No such priority queue (a deployment made before
+		 * priorities): the normal queue. */
+		s->queue_url = NULL;
+		rc = tf_sqs_send_message_async(s->aws, s->loop, url, s->body,
+		    s->delay_s, on_sent, s);
+		tf_free(url);
+		if (rc == TF_OK)
+			return;
+		err = NULL;
+	}
 	if (rc != TF_OK)
 		error_text(text, sizeof(text), rc, err);
 	s->cb(s->ctx, rc, text);
-	tf_free(s);
+	send_free(s);
 }
 
 void
 tf_task_send_message_async(struct tf_aws *aws, struct tf_loop *loop,
-    const char *queue_url, const char *id, int64_t due_ms, int64_t gen,
-    int64_t now_ms, tf_task_send_cb *cb, void *ctx)
+    const char *queue_url, enum tf_priority p, const char *id, int64_t due_ms,
+    int64_t gen, int64_t now_ms, tf_task_send_cb *cb, void *ctx)
 {
-	struct send_call *s = tf_malloc(sizeof(*s));
-	char *body = NULL;
+	struct send_call *s = tf_calloc(1, sizeof(*s));
+	char *url = NULL;
 	enum tf_err rc;
 
 	if (s == NULL) {
 		cb(ctx, TF_ERR_NOMEM, "out of memory");
 		return;
 	}
-	*s = (struct send_call){ cb, ctx };
-	rc = tf_task_message_format(id, due_ms, gen, &body);
+	*s = (struct send_call){ cb, ctx, aws, loop, NULL, NULL,
+	    tf_task_delay_s(due_ms, now_ms) };
+	rc = tf_task_message_format(id, due_ms, gen, p, &s->body);
+	if (rc == TF_OK && p != TF_PRIORITY_NORMAL &&
+	    ((url = tf_priority_queue_url(queue_url, p)) == NULL ||
+	    (s->queue_url = tf_strdup(queue_url)) == NULL))
+		rc = TF_ERR_NOMEM;
 	if (rc == TF_OK)
-		rc = tf_sqs_send_message_async(aws, loop, queue_url, body,
-		    tf_task_delay_s(due_ms, now_ms), on_sent, s);
-	tf_free(body);
+		rc = tf_sqs_send_message_async(aws, loop, url != NULL ? url :
+		    queue_url, s->body, s->delay_s, on_sent, s);
+	tf_free(url);
 	if (rc != TF_OK)
 		end_early(loop, send_report, s, rc);
 }

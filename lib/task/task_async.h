@@ -74,9 +74,10 @@ void tf_task_extend_lease_async(struct tf_aws *aws, struct tf_loop *loop,
 /* A send's end; err (borrowed) says what failed. */
 typedef void tf_task_send_cb(void *ctx, enum tf_err rc, const char *err);
 
-/* tf_task_send_message() on the loop; the strings are copied. */
+/* tf_task_send_message() on the loop (the normal queue when p's queue does
+ * not exist, likewise); the strings are copied. */
 void tf_task_send_message_async(struct tf_aws *aws, struct tf_loop *loop,
-    const char *queue_url, const char *id, int64_t due_ms, int64_t gen,
-    int64_t now_ms, tf_task_send_cb *cb, void *ctx);
+    const char *queue_url, enum tf_priority p, const char *id, int64_t due_ms,
+    int64_t gen, int64_t now_ms, tf_task_send_cb *cb, void *ctx);
 
 #endif /* TF_TASK_ASYNC_H */

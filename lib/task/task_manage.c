@@ -119,12 +119,12 @@ tf_manage_delay_s(int64_t due_ms, int64_t now_ms)
 }
 
 enum tf_err
-tf_manage_send(struct tf_aws *aws, const char *queue_url, const char *id,
-    int64_t gen, int64_t due_ms, int64_t now_ms, int *delay_s)
+tf_manage_send(struct tf_aws *aws, const char *queue_url, enum tf_priority p,
+    const char *id, int64_t gen, int64_t due_ms, int64_t now_ms, int *delay_s)
 {
 	if (delay_s != NULL)
 		*delay_s = tf_task_delay_s(due_ms, now_ms);
-	return tf_task_send_message(aws, queue_url, id, due_ms, gen, now_ms);
+	return tf_task_send_message(aws, queue_url, p, id, due_ms, gen, now_ms);
 }
 
 /* True when text uses the placeholder ph as a whole word (":f" is not used
@@ -422,6 +422,7 @@ change(struct tf_aws *aws, const char *table, const char *id,
 		r->next_run = t.next_run;
 		r->suspend_requested = t.suspend_requested;
 		r->legacy = t.legacy;
+		r->priority = t.priority;
 		if (r->verdict == TF_MANAGE_ALREADY || r->verdict == TF_MANAGE_REFUSE)
 			break;
 		rc = write_change(aws, table, &t, action, r->verdict, now_ms,
@@ -531,6 +532,7 @@ tf_manage_patch(struct tf_aws *aws, const char *table, const struct tf_task *t,
 	r->next_run = t->next_run;
 	r->suspend_requested = t->suspend_requested;
 	r->legacy = t->legacy;
+	r->priority = t->priority;
 	if (!tf_manage_patchable(t->status)) {
 		r->verdict = TF_MANAGE_REFUSE;
 		return TF_OK;
@@ -561,6 +563,8 @@ tf_manage_patch(struct tf_aws *aws, const char *table, const struct tf_task *t,
 	    tf_buf_append_str(&upd, ", schedule = :sched") != TF_OK) ||
 	    (p->max_attempts > 0 &&
 	    tf_buf_append_str(&upd, ", max_attempts = :ma") != TF_OK) ||
+	    (p->set_priority &&
+	    tf_buf_append_str(&upd, ", #prio = :prio") != TF_OK) ||
 	    append_labels(&upd, p, false) != TF_OK)
 		goto out;
 	if (pending) {
@@ -607,6 +611,11 @@ tf_manage_patch(struct tf_aws *aws, const char *table, const struct tf_task *t,
 	if (p->max_attempts > 0 &&
 	    (rc = tf_ddb_expr_value_n(&e, ":ma", p->max_attempts)) != TF_OK)
 		goto out;
+	/* PRIORITY is one of DynamoDB's reserved words. */
+	if (p->set_priority && ((rc = tf_ddb_expr_name(&e, "#prio",
+	    "priority")) != TF_OK || (rc = tf_ddb_expr_value_s(&e, ":prio",
+	    tf_priority_name(p->priority))) != TF_OK))
+		goto out;
 	rc = TF_ERR_NOMEM;
 	key = tf_task_key(t->id);
 	if (key == NULL)
@@ -617,6 +626,8 @@ tf_manage_patch(struct tf_aws *aws, const char *table, const struct tf_task *t,
 		r->next_run = v.next;
 		if (enqueue)
 			r->enqueue_at = v.next;
+		if (p->set_priority)
+			r->priority = p->priority;
 	}
 out:
 	cJSON_Delete(av);

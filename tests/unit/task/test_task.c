@@ -18,7 +18,8 @@ test_message_round_trip(void)
 	struct tf_task_message m;
 	char *body = NULL, err[128];
 
-	CHECK_INT_EQ(tf_task_message_format("t-1", 1767225600000LL, 4, &body), TF_OK);
+	CHECK_INT_EQ(tf_task_message_format("t-1", 1767225600000LL, 4, TF_PRIORITY_NORMAL,
+	    &body), TF_OK);
 	CHECK_STR_EQ(body, "{\"taskId\":\"t-1\",\"targetTimestamp\":1767225600000,"
 	    "\"priority\":null,\"gen\":4}");
 	CHECK_INT_EQ(tf_task_message_parse(body, &m, err, sizeof(err)), TF_OK);
