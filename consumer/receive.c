@@ -62,6 +62,11 @@
  * several queues are polled. */
 #define EXTRA_WAIT_S 1
 
+/* A queue with a backlog, or with no poll open, gets a poll once the
+ * other queues' polls have asked for this many slots since its last one,
+ * however urgent they are: its guaranteed share. */
+#define SHARE_SLOTS 8
+
 /* A priority's queue found missing is polled again after this long. */
 #define ABSENT_RETRY_MS 60000
 
@@ -79,6 +84,9 @@ struct queue_rx {
 	bool empty;                     /* its last poll came back empty */
 	int64_t absent_until;           /* > 0: it does not exist; monotonic ms
 	                                   when to look again */
+	int owed;                       /* slots other queues' polls asked for
+	                                   since its last poll, while it had a
+	                                   backlog or no poll open */
 };
 
 /*
@@ -450,14 +458,67 @@ batch_wait(struct tf_consumer *c, const struct queue_rx *q, int free_slots,
 	return rx->batch != NULL;
 }
 
+/* True when a queue more urgent than priority p's has a backlog. */
+static bool
+urgent_hot(const struct tf_receiver *rx, int p)
+{
+	int i;
+
+	for (i = 0; i < TF_PRIORITY__N && (int)poll_order[i] != p; i++)
+		if (rx->q[poll_order[i]].hot)
+			return true;
+	return false;
+}
+
+/* Whether priority p's queue may get one more poll now, with free_slots
+ * free. */
+static bool
+may_poll(const struct tf_receiver *rx, int p, int free_slots, int64_t now)
+{
+	const struct queue_rx *q = &rx->q[p];
+
+	if (!queue_polled(q, now))
+		return false;
+	if (q->open == 0)
+		return true;
+	/* Extra polls for a backlog; beside open ones, a new one waits for
+	 * ten free slots (fuller batches, fewer requests per run), except on
+	 * the high queue, where a slot is taken as soon as it frees. */
+	return q->hot && q->absent_until == 0 && q->open < q->target &&
+	    (p == TF_PRIORITY_HIGH || free_slots >= TF_SQS_MAX_BATCH);
+}
+
+/* The priority of the queue the next poll goes to, or -1 for none: a queue
+ * owed its share first, then the most urgent queue that may poll; a queue
+ * with a backlog that may not poll yet keeps the slots from less urgent
+ * ones. */
+static int
+pick_queue(const struct tf_receiver *rx, int free_slots, int64_t now)
+{
+	int i, p;
+
+	for (i = TF_PRIORITY__N - 1; i > 0; i--) {
+		p = poll_order[i];
+		if (rx->q[p].owed >= SHARE_SLOTS && may_poll(rx, p, free_slots, now))
+			return p;
+	}
+	for (i = 0; i < TF_PRIORITY__N; i++) {
+		p = poll_order[i];
+		if (may_poll(rx, p, free_slots, now))
+			return p;
+		if (rx->q[p].hot)
+			return -1;
+	}
+	return -1;
+}
+
 void
 tf_receiver_fill(struct tf_consumer *c)
 {
 	struct tf_receiver *rx = c->rx;
-	int busy, free_slots, open, max, limit, present, i, p;
+	int busy, free_slots, open, max, limit, present, share, i, p;
 	int64_t now = tf_mono_ms();
 	struct queue_rx *q;
-	bool waiting = false;
 
 	if (rx == NULL || rx->over || rx->backoff != NULL ||
 	    atomic_load(&c->stopping))
@@ -483,54 +544,38 @@ tf_receiver_fill(struct tf_consumer *c)
 		return;
 	}
 	present = queues_present(rx);
-	/* One poll on every queue, the most urgent first. */
-	for (i = 0; i < TF_PRIORITY__N && free_slots > 0 && !waiting; i++) {
-		p = poll_order[i];
+	while (free_slots > 0 && (p = pick_queue(rx, free_slots, now)) >= 0) {
 		q = &rx->q[p];
-		if (q->open > 0 || !queue_polled(q, now))
-			continue;
 		max = free_slots < TF_SQS_MAX_BATCH ? free_slots : TF_SQS_MAX_BATCH;
-		if (q->absent_until > 0 || (q->empty && present > 1))
-			max = 1;  /* idle: hold one slot, not ten */
-		else if (p != TF_PRIORITY_HIGH && max < TF_SQS_MAX_BATCH &&
+		share = q->owed / SHARE_SLOTS;
+		if (urgent_hot(rx, p) && share < max)
+			max = share > 0 ? share : 1;  /* its share, no more */
+		if (q->absent_until > 0 || (q->empty && present > 1)) {
+			max = 1;  /* idle: its poll holds one slot, not ten */
+		} else if (p != TF_PRIORITY_HIGH && q->open == 0 &&
 		    batch_wait(c, q, free_slots, busy)) {
-			waiting = true;
-			break;
+			return;
 		}
-		open_receive(c, p, max, busy == 0 && open == 0, false);
+		/* Beside other queues, an extra poll waits briefly, so that it
+		 * soon gives back the slots it holds when the backlog ends. */
+		open_receive(c, p, max, busy == 0 && open == 0,
+		    q->open > 0 && present > 1);
 		if (rx->backoff != NULL || rx->over)
 			return;
 		free_slots -= max;
 		open++;
+		/* The other queues waiting are owed these slots. */
+		for (i = 0; i < TF_PRIORITY__N; i++)
+			if (i != p && (rx->q[i].hot || rx->q[i].open == 0))
+				rx->q[i].owed += max;
+		q->owed = q->owed > max * SHARE_SLOTS ? q->owed - max * SHARE_SLOTS :
+		    0;
 	}
-	if (waiting)
-		return;
 	if (rx->batch != NULL) {
 		tf_loop_timer_cancel(rx->batch);
 		rx->batch = NULL;
 	}
 	rx->batch_waited = false;
-	/* Extra polls, as many as a backlog lately fills, to the most urgent
-	 * queue with one; with polls open, one more waits for ten free slots:
-	 * fuller batches, fewer requests per run. */
-	while (free_slots >= TF_SQS_MAX_BATCH || (free_slots > 0 && open == 0)) {
-		for (i = 0; i < TF_PRIORITY__N; i++) {
-			q = &rx->q[poll_order[i]];
-			if (q->hot && q->absent_until == 0 && q->open < q->target)
-				break;
-		}
-		if (i == TF_PRIORITY__N)
-			break;
-		max = free_slots < TF_SQS_MAX_BATCH ? free_slots : TF_SQS_MAX_BATCH;
-		/* Beside other queues, an extra poll waits briefly, so that
-		 * when the backlog ends it soon gives back the slots it holds. */
-		open_receive(c, poll_order[i], max, busy == 0 && open == 0,
-		    present > 1);
-		if (rx->backoff != NULL || rx->over)
-			break;
-		free_slots -= max;
-		open++;
-	}
 }
 
 static void

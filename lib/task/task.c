@@ -342,12 +342,10 @@ tf_task_from_item(const cJSON *item, struct tf_task *t, char *errbuf,
 	t->updated_at = get_n(item, "updated_at", 0);
 	t->finished_at = get_n(item, "finished_at", 0);
 	t->ttl = get_n(item, "ttl", 0);
-	if (!tf_priority_from_av(cJSON_GetObjectItemCaseSensitive(item,
-	    "priority"), &t->priority)) {
-		snprintf(errbuf, errlen, "priority: must be %s", TF_PRIORITY_SYNTAX);
-		rc = TF_ERR_PARSE;
-		goto out;
-	}
+	/* Only a hint where to queue it: a value that is none of the
+	 * original format's (a name or a number) is normal. */
+	(void)tf_priority_from_av(cJSON_GetObjectItemCaseSensitive(item,
+	    "priority"), &t->priority);
 	av = cJSON_GetObjectItemCaseSensitive(item, "schedule");
 	if (av != NULL) {
 		rc = tf_unmarshal_value(av, &t->schedule, errbuf, errlen);
@@ -493,12 +491,9 @@ tf_task_message_parse(const char *body, struct tf_task_message *m,
 		m->gen = (int64_t)gen->valuedouble;
 		m->has_gen = true;
 	}
-	if (!tf_priority_from_json(cJSON_GetObjectItemCaseSensitive(doc,
-	    "priority"), &m->priority)) {
-		snprintf(errbuf, errlen, "priority: must be %s, a number or null",
-		    TF_PRIORITY_SYNTAX);
-		goto out;
-	}
+	/* A hint, as in the item: any other value is normal. */
+	(void)tf_priority_from_json(cJSON_GetObjectItemCaseSensitive(doc,
+	    "priority"), &m->priority);
 	rc = TF_OK;
 out:
 	cJSON_Delete(doc);

@@ -90,7 +90,8 @@ struct tf_task {
 	                            item (TASKFLEET_RETENTION); 0 when absent */
 	bool legacy;             /* written by the original serverless scheduler:
 	                            no status, no gen */
-	enum tf_priority priority; /* `priority`; normal when absent */
+	enum tf_priority priority; /* `priority` (tf_priority_from_av());
+	                            normal when absent or none of its values */
 };
 
 /* The wake-up call SQS carries. */
@@ -100,7 +101,7 @@ struct tf_task_message {
 	int64_t gen;             /* 0 when absent (the original format) */
 	bool has_gen;
 	enum tf_priority priority; /* `priority` (tf_priority_from_json());
-	                            normal when null */
+	                            normal when null or none of its values */
 };
 
 const char *tf_task_status_name(enum tf_task_status s);

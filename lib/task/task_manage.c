@@ -151,6 +151,8 @@ struct change_values {
 	const char *shard;     /* :shard */
 	const char *ns;        /* :dns; NULL: the default namespace */
 	const cJSON *hist;     /* :hist, the new history (AV); borrowed */
+	const char *prio;      /* :prio, a priority's name (#prio: PRIORITY is
+	                          one of DynamoDB's reserved words) */
 };
 
 static enum tf_err
@@ -163,6 +165,10 @@ bind_values(struct tf_ddb_expr *e, const char *exprs,
 		rc = tf_ddb_expr_name(e, "#st", "status");
 	if (rc == TF_OK && uses(exprs, "#ttl"))
 		rc = tf_ddb_expr_name(e, "#ttl", "ttl");
+	if (rc == TF_OK && uses(exprs, "#prio"))
+		rc = tf_ddb_expr_name(e, "#prio", "priority");
+	if (rc == TF_OK && uses(exprs, ":prio"))
+		rc = tf_ddb_expr_value_s(e, ":prio", v->prio);
 	if (rc == TF_OK && uses(exprs, ":hist"))
 		rc = tf_ddb_expr_value(e, ":hist", cJSON_Duplicate(v->hist, 1));
 	if (rc == TF_OK && uses(exprs, ":found"))
@@ -550,6 +556,7 @@ tf_manage_patch(struct tf_aws *aws, const char *table, const struct tf_task *t,
 	v.shard = shard;
 	v.next = p->next_run > 0 ? p->next_run : t->next_run > 0 ? t->next_run :
 	    now_ms;
+	v.prio = tf_priority_name(p->priority);
 
 	if (append_read_condition(&cond, t) != TF_OK)
 		goto out;
@@ -610,11 +617,6 @@ tf_manage_patch(struct tf_aws *aws, const char *table, const struct tf_task *t,
 	}
 	if (p->max_attempts > 0 &&
 	    (rc = tf_ddb_expr_value_n(&e, ":ma", p->max_attempts)) != TF_OK)
-		goto out;
-	/* PRIORITY is one of DynamoDB's reserved words. */
-	if (p->set_priority && ((rc = tf_ddb_expr_name(&e, "#prio",
-	    "priority")) != TF_OK || (rc = tf_ddb_expr_value_s(&e, ":prio",
-	    tf_priority_name(p->priority))) != TF_OK))
 		goto out;
 	rc = TF_ERR_NOMEM;
 	key = tf_task_key(t->id);
@@ -1002,9 +1004,11 @@ tf_manage_schedule_describe(const cJSON *schedule, char *buf, size_t len)
 }
 
 /* The update that brings a legacy item t into the indexes, and its
- * condition: the item as read (no status, completed as read, gen). */
+ * condition: the item as read (no status, completed as read, gen). With
+ * prio, its `priority` (a number or a name in any case) is written as the
+ * name of t's priority. */
 static enum tf_err
-adopt_expressions(const struct tf_task *t, struct tf_buf *upd,
+adopt_expressions(const struct tf_task *t, bool prio, struct tf_buf *upd,
     struct tf_buf *cond)
 {
 	bool done = t->status == TF_TASK_COMPLETED;
@@ -1021,7 +1025,8 @@ adopt_expressions(const struct tf_task *t, struct tf_buf *upd,
 	if (tf_buf_append_str(upd, "SET #st = :new, gen = :g, updated_at = :now, "
 	    "next_run = :now" LEGACY_FILL) != TF_OK ||
 	    (!done && tf_buf_append_str(upd, ", completed = :f, due_at = :now, "
-	    "due_shard = :shard") != TF_OK))
+	    "due_shard = :shard") != TF_OK) ||
+	    (prio && tf_buf_append_str(upd, ", #prio = :prio") != TF_OK))
 		return TF_ERR_NOMEM;
 	return TF_OK;
 }
@@ -1056,7 +1061,9 @@ tf_manage_adopt(struct tf_aws *aws, const char *table, const cJSON *item,
 	v.now = now_ms;
 	v.shard = shard;
 	v.ns = ns;
-	if (adopt_expressions(&t, &upd, &cond) != TF_OK)
+	v.prio = tf_priority_name(t.priority);
+	if (adopt_expressions(&t, cJSON_GetObjectItemCaseSensitive(item,
+	    "priority") != NULL, &upd, &cond) != TF_OK)
 		goto out;
 	rc = update_with(aws, table, t.id, &upd, &cond, &v);
 	/* A consumer claimed it (or anyone changed it) since the Scan read it:
