@@ -650,12 +650,21 @@ out:
 
 /* --------------------------------------------------------------- redrive */
 
-/* Sends the messages of r->v[from..to) marked ACT_MOVE to the queue, and
+/* The priority of d's task, by its message (normal when malformed). */
+static enum tf_priority
+msg_priority(const struct dlq_msg *d)
+{
+	return d->ok ? d->task.priority : TF_PRIORITY_NORMAL;
+}
+
+/* Sends the messages of r->v[from..to) of priority p marked ACT_MOVE to
+ * p's queue (the normal queue when it does not exist, task/priority.h), and
  * deletes from the dead-letter queue each one whose send succeeded. At most
  * TF_SQS_MAX_BATCH of them. */
 static enum tf_err
-move_batch(struct dlq_run *r, size_t from, size_t to)
+move_batch(struct dlq_run *r, size_t from, size_t to, enum tf_priority p)
 {
+	char *url = NULL;
 	struct tf_sqs_send_entry se[TF_SQS_MAX_BATCH];
 	struct tf_sqs_handle_entry he[TF_SQS_MAX_BATCH];
 	struct tf_sqs_batch_result res;
@@ -666,7 +675,7 @@ move_batch(struct dlq_run *r, size_t from, size_t to)
 	enum tf_err rc, out = TF_OK;
 
 	for (i = from; i < to && k < TF_SQS_MAX_BATCH; i++) {
-		if (r->v[i].act != ACT_MOVE)
+		if (r->v[i].act != ACT_MOVE || msg_priority(&r->v[i]) != p)
 			continue;
 		snprintf(ids[k], sizeof(ids[k]), "e%zu", k);
 		se[k].id = ids[k];
@@ -676,8 +685,13 @@ move_batch(struct dlq_run *r, size_t from, size_t to)
 	}
 	if (k == 0)
 		return TF_OK;
-	rc = tf_sqs_send_message_batch(r->c->ctx.aws, r->c->ctx.queue_url, se, k,
-	    &res);
+	url = tf_priority_queue_url(r->c->ctx.queue_url, p);
+	rc = url == NULL ? TF_ERR_NOMEM : tf_sqs_send_message_batch(r->c->ctx.aws,
+	    url, se, k, &res);
+	if (rc == TF_ERR_NOT_FOUND && p != TF_PRIORITY_NORMAL)
+		rc = tf_sqs_send_message_batch(r->c->ctx.aws, r->c->ctx.queue_url,
+		    se, k, &res);
+	tf_free(url);
 	if (rc != TF_OK && rc != TF_ERR_PARTIAL) {
 		cli_aws_reason(rc, reason, sizeof(reason));
 		for (i = 0; i < k; i++) {
@@ -848,7 +862,7 @@ dlq_redrive(struct cli *c, int argc, char **argv)
 	size_t count[ACT_DELETE_FAILED + 1] = { 0 }, i, from, fresh, left, moving = 0;
 	long long limit = 0;
 	bool dry_run = false, malformed = false, at_limit = false;
-	int ch, code, want;
+	int ch, code, want, p;
 	enum tf_err rc;
 
 	memset(&r, 0, sizeof(r));
@@ -942,7 +956,10 @@ dlq_redrive(struct cli *c, int argc, char **argv)
 				moving++;
 			}
 		}
-		if (!dry_run && move_batch(&r, from, r.n) != TF_OK)
+		for (p = 0; p < TF_PRIORITY__N && !dry_run; p++)
+			if (move_batch(&r, from, r.n, (enum tf_priority)p) != TF_OK)
+				break;
+		if (p < TF_PRIORITY__N && !dry_run)
 			break;
 	}
 	at_limit = limit > 0 && (long long)moving >= limit;
