@@ -108,6 +108,7 @@ struct tf_receiver {
 	int once_turn;                  /* --once: the queue polled next */
 	int once_empty;                 /* --once: idle polls in a row that
 	                                   found their queue empty */
+	int small_turn;                 /* fill_small(): the queue polled next */
 	bool over;                      /* no more polls: stopping, or --once
 	                                   drained */
 	struct tf_loop_timer *backoff;  /* a failed poll's wait; NULL: none */
@@ -388,10 +389,10 @@ on_received(void *ctx, enum tf_err rc, struct tf_sqs_message *msgs, size_t n,
 	tf_receiver_fill(c);
 }
 
-/* Opens one poll on the queue of priority q for up to max messages; a
- * brief one waits EXTRA_WAIT_S at most. */
+/* Opens one poll on the queue of priority q for up to max messages,
+ * waiting at most wait_s (-1: the long poll's wait). */
 static void
-open_receive(struct tf_consumer *c, int q, int max, bool idle, bool brief)
+open_receive(struct tf_consumer *c, int q, int max, bool idle, int wait_s)
 {
 	struct tf_sqs_receive_opts ro = { 0 };
 	struct receive *r = tf_malloc(sizeof(*r));
@@ -399,8 +400,8 @@ open_receive(struct tf_consumer *c, int q, int max, bool idle, bool brief)
 
 	ro.max_messages = max;
 	ro.wait_seconds = tf_receiver_wait_s(c);
-	if (brief && ro.wait_seconds > EXTRA_WAIT_S)
-		ro.wait_seconds = EXTRA_WAIT_S;
+	if (wait_s >= 0 && ro.wait_seconds > wait_s)
+		ro.wait_seconds = wait_s;
 	ro.visibility_timeout = c->o.visibility_s;
 	if (r != NULL) {
 		*r = (struct receive){ c, max, idle, q };
@@ -434,9 +435,35 @@ fill_once(struct tf_consumer *c, int limit, bool idle)
 		if (queue_polled(&rx->q[q], now)) {
 			rx->once_turn = (rx->once_turn + i + 1) % TF_PRIORITY__N;
 			open_receive(c, q, limit < TF_SQS_MAX_BATCH ? limit :
-			    TF_SQS_MAX_BATCH, idle, false);
+			    TF_SQS_MAX_BATCH, idle, -1);
 			return;
 		}
+	}
+}
+
+/* Fewer slots than queues (--concurrency 1 or 2, or throttling lowered the
+ * limit that far): no poll can stay open on each. One poll at a time: a
+ * short poll (no wait) of the high queue, then of the low one, then a long
+ * poll of the normal queue, in turn; a high task then waits at most one
+ * long poll. Idle, that is still three requests a long poll. */
+static void
+fill_small(struct tf_consumer *c, int free_slots, bool idle)
+{
+	static const enum tf_priority turn[TF_PRIORITY__N] = {
+		TF_PRIORITY_HIGH, TF_PRIORITY_LOW, TF_PRIORITY_NORMAL,
+	};
+	struct tf_receiver *rx = c->rx;
+	int64_t now = tf_mono_ms();
+	int i, q;
+
+	for (i = 0; i < TF_PRIORITY__N; i++) {
+		q = turn[(rx->small_turn + i) % TF_PRIORITY__N];
+		if (!queue_polled(&rx->q[q], now))
+			continue;
+		rx->small_turn = (rx->small_turn + i + 1) % TF_PRIORITY__N;
+		open_receive(c, q, free_slots < TF_SQS_MAX_BATCH ? free_slots :
+		    TF_SQS_MAX_BATCH, idle, q == TF_PRIORITY_NORMAL ? -1 : 0);
+		return;
 	}
 }
 
@@ -544,6 +571,11 @@ tf_receiver_fill(struct tf_consumer *c)
 		return;
 	}
 	present = queues_present(rx);
+	if (limit < present) {
+		if (open == 0 && free_slots > 0)
+			fill_small(c, free_slots, busy == 0);
+		return;
+	}
 	while (free_slots > 0 && (p = pick_queue(rx, free_slots, now)) >= 0) {
 		q = &rx->q[p];
 		max = free_slots < TF_SQS_MAX_BATCH ? free_slots : TF_SQS_MAX_BATCH;
@@ -559,7 +591,7 @@ tf_receiver_fill(struct tf_consumer *c)
 		/* Beside other queues, an extra poll waits briefly, so that it
 		 * soon gives back the slots it holds when the backlog ends. */
 		open_receive(c, p, max, busy == 0 && open == 0,
-		    q->open > 0 && present > 1);
+		    q->open > 0 && present > 1 ? EXTRA_WAIT_S : -1);
 		if (rx->backoff != NULL || rx->over)
 			return;
 		free_slots -= max;
