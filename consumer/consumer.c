@@ -36,6 +36,13 @@ tf_consumer_run_ended(struct tf_consumer *c)
 	tf_receiver_fill(c);
 }
 
+const char *
+tf_consumer_queue_url(const struct tf_consumer *c, int q)
+{
+	return q > 0 && q < TF_PRIORITY__N && c->queue_url[q] != NULL ?
+	    c->queue_url[q] : c->ctx->queue_url;
+}
+
 int
 tf_consumer_hold_cap(const struct tf_consumer *c)
 {
@@ -85,33 +92,43 @@ tf_consumer_hand_back(struct tf_consumer *c, const struct tf_sqs_message *msgs,
 {
 	struct tf_sqs_handle_entry e[TF_SQS_MAX_BATCH];
 	struct hand_back *h;
-	size_t i, k, x;
+	size_t i, k;
 	enum tf_err rc;
+	int q;
 
-	for (i = 0; i < n; i += k) {
-		k = n - i < TF_SQS_MAX_BATCH ? n - i : TF_SQS_MAX_BATCH;
-		for (x = 0; x < k; x++) {
-			e[x] = (struct tf_sqs_handle_entry){ tf_sqs_batch_ids[x],
-			    msgs[i + x].receipt_handle, visibility_s };
-			if (visibility_s == 0)
-				tf_metrics_released(c->metrics);
-		}
-		pthread_mutex_lock(&c->lock);
-		c->handing_back++;
-		pthread_mutex_unlock(&c->lock);
-		rc = TF_ERR_NOMEM;
-		h = tf_malloc(sizeof(*h));
-		if (h != NULL) {
-			*h = (struct hand_back){ c, k, visibility_s, what };
-			rc = tf_sqs_change_message_visibility_batch_async(c->ctx->aws,
-			    c->loop, c->ctx->queue_url, e, k, on_handed_back, h);
-		}
-		if (rc != TF_OK) {
-			tf_free(h);
-			tf_log(TF_LOG_WARN, "handing back %zu message(s) failed (%s); "
-			    "they reappear after their visibility timeout", k,
-			    tf_strerror(rc));
-			hand_back_done(c);
+	/* A batch goes to one queue: the messages of each in turn. */
+	for (q = 0; q < TF_PRIORITY__N; q++) {
+		for (i = 0; i < n; ) {
+			for (k = 0; i < n && k < TF_SQS_MAX_BATCH; i++) {
+				if (msgs[i].queue != q && (q != TF_PRIORITY_NORMAL ||
+				    (msgs[i].queue > 0 && msgs[i].queue < TF_PRIORITY__N)))
+					continue;
+				e[k] = (struct tf_sqs_handle_entry){ tf_sqs_batch_ids[k],
+				    msgs[i].receipt_handle, visibility_s };
+				k++;
+				if (visibility_s == 0)
+					tf_metrics_released(c->metrics);
+			}
+			if (k == 0)
+				break;
+			pthread_mutex_lock(&c->lock);
+			c->handing_back++;
+			pthread_mutex_unlock(&c->lock);
+			rc = TF_ERR_NOMEM;
+			h = tf_malloc(sizeof(*h));
+			if (h != NULL) {
+				*h = (struct hand_back){ c, k, visibility_s, what };
+				rc = tf_sqs_change_message_visibility_batch_async(
+				    c->ctx->aws, c->loop, tf_consumer_queue_url(c, q), e,
+				    k, on_handed_back, h);
+			}
+			if (rc != TF_OK) {
+				tf_free(h);
+				tf_log(TF_LOG_WARN, "handing back %zu message(s) failed "
+				    "(%s); they reappear after their visibility timeout",
+				    k, tf_strerror(rc));
+				hand_back_done(c);
+			}
 		}
 	}
 }
@@ -252,7 +269,7 @@ tf_consumer_start(struct tf_consumer *c)
 	struct tf_sweeper_opts so;
 	struct tf_creds creds;
 	struct tf_loop_config loop_cfg = { 0 };
-	int threads;
+	int threads, q;
 	enum tf_err rc;
 
 	/* Isolated runners' worker processes (isolate.c): first, so that a
@@ -336,10 +353,16 @@ tf_consumer_start(struct tf_consumer *c)
 	rc = tf_runpool_start(threads, &c->pool);
 	if (rc != TF_OK)
 		return rc;
-	rc = tf_deleter_start(c->ctx->aws, c->loop, c->ctx->queue_url,
-	    &c->deleter);
-	if (rc != TF_OK)
-		return rc;
+	for (q = 0; q < TF_PRIORITY__N; q++) {
+		c->queue_url[q] = tf_priority_queue_url(c->ctx->queue_url,
+		    (enum tf_priority)q);
+		if (c->queue_url[q] == NULL)
+			return TF_ERR_NOMEM;
+		rc = tf_deleter_start(c->ctx->aws, c->loop, c->queue_url[q],
+		    &c->deleter[q]);
+		if (rc != TF_OK)
+			return rc;
+	}
 	c->limiter = tf_limiter_new(c->ctx->aws, c->loop, c->cfg->table,
 	    c->o.owner, c->o.limits);
 	if (c->limiter == NULL)
@@ -390,6 +413,7 @@ tf_consumer_shutdown(struct tf_consumer *c)
 	int64_t receive_deadline;
 	int wait_s = tf_receiver_wait_s(c);
 	bool finished;
+	int q;
 
 	/* The open polls may take their whole wait (at most the shutdown
 	 * timeout) and their reply's latency. */
@@ -418,7 +442,8 @@ tf_consumer_shutdown(struct tf_consumer *c)
 		    "leaving them to lease expiry", c->busy);
 		/* The runs that did finish have written their outcomes; delete
 		 * their messages now rather than leave them to reappear. */
-		tf_deleter_flush(c->deleter, 2000);
+		for (q = 0; q < TF_PRIORITY__N; q++)
+			tf_deleter_flush(c->deleter[q], 2000);
 		return false;
 	}
 	/* The sweeper's last calls end and its leases are handed back, on the
@@ -431,8 +456,10 @@ tf_consumer_shutdown(struct tf_consumer *c)
 		timedwait_ms(c, 20);
 	pthread_mutex_unlock(&c->lock);
 	/* The last deletes go out on the loop. */
-	tf_deleter_stop(c->deleter);
-	c->deleter = NULL;
+	for (q = 0; q < TF_PRIORITY__N; q++) {
+		tf_deleter_stop(c->deleter[q]);
+		c->deleter[q] = NULL;
+	}
 	/* Nothing is in flight but polls past their bound: stopping the loop
 	 * aborts them. */
 	tf_loop_stop(c->loop);
@@ -463,6 +490,8 @@ tf_consumer_shutdown(struct tf_consumer *c)
 void
 tf_consumer_free(struct tf_consumer *c)
 {
+	int q;
+
 	tf_metrics_server_stop(c->metrics_srv);
 	c->metrics_srv = NULL;
 	if (c->loop_started) {
@@ -474,8 +503,12 @@ tf_consumer_free(struct tf_consumer *c)
 	c->pool = NULL;
 	tf_isolate_stop(c);  /* isolated runners' workers: fini(), reaped */
 	tf_watchdog_stop(c->watchdog);
-	tf_deleter_stop(c->deleter);
-	c->deleter = NULL;
+	for (q = 0; q < TF_PRIORITY__N; q++) {
+		tf_deleter_stop(c->deleter[q]);
+		c->deleter[q] = NULL;
+		tf_free(c->queue_url[q]);
+		c->queue_url[q] = NULL;
+	}
 	tf_loop_free(c->loop);
 	c->loop = NULL;
 	/* After the loop: freeing a loop that never ran cancels their calls. */

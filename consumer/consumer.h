@@ -33,6 +33,7 @@
 #include "once.h"
 #include "runpool.h"
 #include "sweeper.h"
+#include "task/priority.h"
 #include "task/runners.h"
 #include "watchdog.h"
 
@@ -80,7 +81,10 @@ struct tf_consumer {
 	const struct tf_config *cfg;        /* borrowed */
 	struct tf_context *ctx;             /* borrowed: AWS client, queue URL */
 	struct tf_runner_set *runners;      /* borrowed */
-	struct tf_deleter *deleter;         /* owned */
+	char *queue_url[TF_PRIORITY__N];    /* owned: the queue of each
+	                                       priority (priority.h), indexed
+	                                       by a message's `queue` tag */
+	struct tf_deleter *deleter[TF_PRIORITY__N];  /* owned: one for each */
 	struct tf_heartbeat *hb;            /* owned */
 	struct tf_aws *hb_aws;              /* owned: the heartbeat's client */
 	struct tf_sweeper *sweeper;         /* owned */
@@ -198,10 +202,15 @@ void tf_consumer_start_ready(struct tf_consumer *c);
 #define TF_CONSUMER_HOLD_MIN 256
 int tf_consumer_hold_cap(const struct tf_consumer *c);
 
+/* consumer.c: the URL of the queue a message tagged q came from (borrowed,
+ * valid while c is). */
+const char *tf_consumer_queue_url(const struct tf_consumer *c, int q);
+
 /* consumer.c: a run is over (c->busy goes down; receives may open). */
 void tf_consumer_run_ended(struct tf_consumer *c);
 
-/* consumer.c: hands back the n messages (borrowed; strings copied), to be
+/* consumer.c: hands back the n messages (borrowed; strings copied) to the
+ * queues they came from, to be
  * visible again after visibility_s (0: at once, none of them started;
  * ChangeMessageVisibilityBatch in batches), `what` saying why in the log;
  * the shutdown waits for these calls. */

@@ -23,9 +23,13 @@ struct tf_heartbeat {
 	atomic_long lease_calls, visibility_calls, visibility_entries;
 };
 
+/* The queues whose messages one pass batches apart: one per priority. */
+#define QUEUES_MAX 3
+
 /* A ChangeMessageVisibilityBatch being filled, then in flight. */
 struct vis_batch {
 	struct tf_heartbeat *hb;
+	const char *queue_url;    /* borrowed: every message's queue */
 	size_t n;
 	struct tf_inflight *f[TF_SQS_MAX_BATCH];  /* borrowed: each stays
 	                                             registered or its removal
@@ -186,7 +190,7 @@ send_batch(struct vis_batch **bp)
 		e[i] = (struct tf_sqs_handle_entry){ tf_sqs_batch_ids[i],
 		    b->f[i]->receipt_handle, hb->o.visibility_s };
 	if (tf_sqs_change_message_visibility_batch_async(hb->o.aws, hb->o.loop,
-	    hb->o.queue_url, e, b->n, on_visibility_extended, b) == TF_OK) {
+	    b->queue_url, e, b->n, on_visibility_extended, b) == TF_OK) {
 		atomic_fetch_add(&hb->visibility_calls, 1);
 		atomic_fetch_add(&hb->visibility_entries, (long)b->n);
 		return;
@@ -199,11 +203,16 @@ send_batch(struct vis_batch **bp)
 }
 
 /* Starts f's extension: its lease now, its message's visibility in the
- * batch *bp (sent when full). */
+ * batch of its queue among the QUEUES_MAX at b (sent when full; when the
+ * runs' messages come from more queues, a batch in the way is sent). */
 static void
 extend(struct tf_heartbeat *hb, struct tf_inflight *f, int64_t now,
-    int64_t mono, struct vis_batch **bp)
+    int64_t mono, struct vis_batch **b)
 {
+	const char *url = f->queue_url != NULL ? f->queue_url : hb->o.queue_url;
+	struct vis_batch **bp = &b[QUEUES_MAX - 1];
+	int i;
+
 	f->ext_until = now + hb->o.visibility_s * 1000LL;
 	f->ext_mono = mono;
 	atomic_store(&f->pending, 1);
@@ -215,11 +224,19 @@ extend(struct tf_heartbeat *hb, struct tf_inflight *f, int64_t now,
 	    f->gen, hb->o.owner, f->ext_until, on_lease_extended, f);
 	if (f->receipt_gone)
 		return;
+	for (i = 0; i < QUEUES_MAX; i++)
+		if (b[i] == NULL || b[i]->queue_url == url) {
+			bp = &b[i];
+			break;
+		}
+	if (*bp != NULL && (*bp)->queue_url != url)
+		send_batch(bp);
 	if (*bp == NULL) {
 		*bp = tf_calloc(1, sizeof(**bp));
 		if (*bp == NULL)
 			return;  /* the next tick tries again */
 		(*bp)->hb = hb;
+		(*bp)->queue_url = url;
 	}
 	atomic_fetch_add(&f->pending, 1);
 	(*bp)->f[(*bp)->n++] = f;
@@ -235,8 +252,9 @@ pass(struct tf_heartbeat *hb)
 {
 	int64_t now = tf_now_ms(), mono = tf_mono_ms();
 	int64_t half = hb->o.visibility_s * 500LL, left, visible;
-	struct vis_batch *b = NULL;
+	struct vis_batch *b[QUEUES_MAX] = { NULL };
 	struct tf_inflight *f;
+	int i;
 
 	atomic_store(&hb->alive_ms, mono);
 	cancel_expiring(hb, now);
@@ -250,9 +268,10 @@ pass(struct tf_heartbeat *hb)
 		if (left >= half && atomic_load(&f->want_now) == 0)
 			continue;
 		atomic_store(&f->want_now, 0);
-		extend(hb, f, now, mono, &b);
+		extend(hb, f, now, mono, b);
 	}
-	send_batch(&b);
+	for (i = 0; i < QUEUES_MAX; i++)
+		send_batch(&b[i]);
 }
 
 /* How often it looks: a tenth of the visibility, 200 ms to 1 s. */

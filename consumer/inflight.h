@@ -33,6 +33,8 @@ struct tf_heartbeat;
 struct tf_inflight {
 	const char *task_id;          /* borrowed from the run */
 	const char *receipt_handle;   /* borrowed from the run */
+	const char *queue_url;        /* borrowed: the queue its message came
+	                                 from (a priority's); NULL: o.queue_url */
 	int64_t gen;                  /* the generation the claim wrote */
 	atomic_llong lease_until;     /* epoch ms */
 	atomic_llong lease_end_mono;  /* monotonic ms: the lease's end as this

@@ -90,35 +90,55 @@ count_run(const struct job *j, bool loaded, enum tf_metrics_outcome outcome,
 	    j->late_ms);
 }
 
+/* The index of the queue message m came from (its tag, checked). */
+static int
+message_queue(const struct tf_sqs_message *m)
+{
+	return m->queue > 0 && m->queue < TF_PRIORITY__N ? m->queue :
+	    TF_PRIORITY_NORMAL;
+}
+
+/* The priority task t (borrowed) is sent with: its own, or for an item of
+ * the original scheduler without one, the priority its message carried. */
+static enum tf_priority
+task_priority(const struct job *j, const struct tf_task *t)
+{
+	return t->legacy && t->priority == TF_PRIORITY_NORMAL ?
+	    j->msg.priority : t->priority;
+}
+
 static void
 delete_message(struct job *j)
 {
 	if (j->m->receipt_handle == NULL)
 		return;  /* a chained iteration has no message (section 12.1) */
-	if (tf_deleter_add(j->c->deleter, j->m->receipt_handle) != TF_OK)
-		tf_sqs_delete_message(j->c->ctx->aws, j->c->ctx->queue_url,
-		    j->m->receipt_handle);
+	if (tf_deleter_add(j->c->deleter[message_queue(j->m)],
+	    j->m->receipt_handle) != TF_OK)
+		tf_sqs_delete_message(j->c->ctx->aws,
+		    tf_consumer_queue_url(j->c, j->m->queue), j->m->receipt_handle);
 }
 
 /* Makes the message visible again after `seconds` (a retry soon). */
 static void
 retry_message_in(struct job *j, int seconds)
 {
-	tf_sqs_change_message_visibility(j->c->ctx->aws, j->c->ctx->queue_url,
-	    j->m->receipt_handle, seconds);
+	tf_sqs_change_message_visibility(j->c->ctx->aws,
+	    tf_consumer_queue_url(j->c, j->m->queue), j->m->receipt_handle,
+	    seconds);
 }
 
-/* Sends the live message for task id, generation gen, due at due_ms (twice
- * under the duplicate-sends test switch). */
+/* Sends the live message for task id, generation gen, due at due_ms, to the
+ * queue of priority p (twice under the duplicate-sends test switch). */
 static enum tf_err
-send_wakeup(struct tf_consumer *c, const char *id, int64_t due_ms, int64_t gen)
+send_wakeup(struct tf_consumer *c, enum tf_priority p, const char *id,
+    int64_t due_ms, int64_t gen)
 {
-	enum tf_err rc = tf_task_send_message(c->ctx->aws, c->ctx->queue_url, id,
-	    due_ms, gen, tf_now_ms());
+	enum tf_err rc = tf_task_send_message(c->ctx->aws, c->ctx->queue_url, p,
+	    id, due_ms, gen, tf_now_ms());
 
 	if (rc == TF_OK && c->o.duplicate_sends)
-		rc = tf_task_send_message(c->ctx->aws, c->ctx->queue_url, id, due_ms,
-		    gen, tf_now_ms());
+		rc = tf_task_send_message(c->ctx->aws, c->ctx->queue_url, p, id,
+		    due_ms, gen, tf_now_ms());
 	return rc;
 }
 
@@ -209,7 +229,7 @@ handle_unclaimed(struct job *j)
 	if (t.next_run > now + c->o.skew_ms) {
 		/* Its live message, early: send it again for the due time. */
 		tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_EARLY);
-		rc = send_wakeup(c, t.id, t.next_run, t.gen);
+		rc = send_wakeup(c, task_priority(j, &t), t.id, t.next_run, t.gen);
 		if (rc == TF_OK) {
 			job_log(j, TF_LOG_DEBUG, "early", NULL, "early message re-sent "
 			    "for its due time");
@@ -371,7 +391,8 @@ legacy_early(struct job *j)
 	    t.status == TF_TASK_PENDING) {
 		handled = true;
 		tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_EARLY);
-		if (send_wakeup(c, t.id, j->msg.target_ms, 0) == TF_OK) {
+		if (send_wakeup(c, task_priority(j, &t), t.id, j->msg.target_ms,
+		    0) == TF_OK) {
 			job_log(j, TF_LOG_DEBUG, "early", NULL, "early message re-sent "
 			    "for its due time");
 			delete_message(j);
@@ -565,7 +586,8 @@ send_next(struct tf_run *r)
 	struct tf_consumer *c = r->j.c;
 
 	tf_task_send_message_async(c->ctx->aws, c->loop, c->ctx->queue_url,
-	    r->t.id, r->enqueue_at, r->next_gen, tf_now_ms(), on_next_sent, r);
+	    task_priority(&r->j, &r->t), r->t.id, r->enqueue_at, r->next_gen,
+	    tf_now_ms(), on_next_sent, r);
 }
 
 static void
@@ -991,6 +1013,7 @@ run_claimed(struct tf_run *r)
 	memset(&r->f, 0, sizeof(r->f));
 	r->f.task_id = t->id;
 	r->f.receipt_handle = r->m.receipt_handle;
+	r->f.queue_url = tf_consumer_queue_url(c, r->m.queue);
 	if (r->m.receipt_handle == NULL) {
 		/* A chained iteration: no message, the lease alone keeps it. */
 		r->f.receipt_gone = 1;

@@ -15,7 +15,19 @@
  * finds the queue empty for the moment among many full ones costs little;
  * an idle consumer soon keeps one, at one request per long poll. While
  * polls are open, a new one waits for ten free slots, so batches stay full.
- * --once keeps one poll open at a time (once.h).
+ * --once keeps one poll open at a time (once.h), on each queue in turn.
+ *
+ * Priorities (docs/design.md, "Priorities"): each priority has a queue
+ * (priority.h). Every queue that exists keeps one poll open, the high one
+ * first, so a high message is taken as soon as it is sent; free slots go
+ * to the queues without a poll open in the order high, normal, low, and the
+ * extra polls a backlog allows to the most urgent queue with a backlog. A
+ * backlogged low queue so keeps a poll in flight and gets a slot whenever
+ * its poll is back before the others': it is slowed, never starved. While
+ * other queues exist, a queue whose last poll came back empty asks for one
+ * message, so its idle poll holds one slot, not ten. A queue that does not
+ * exist (a deployment made before priorities) is looked for again every
+ * ABSENT_RETRY_MS; its tasks' messages go to the normal queue meanwhile.
  */
 #include <stdio.h>
 #include <string.h>
@@ -46,6 +58,37 @@
 /* The housekeeping tick: the watchdog's sign of progress, backpressure. */
 #define TICK_MS 1000
 
+/* The longest wait of a poll beyond the one each queue keeps open, while
+ * several queues are polled. */
+#define EXTRA_WAIT_S 1
+
+/* A queue with a backlog, or with no poll open, gets a poll once the
+ * other queues' polls have asked for this many slots since its last one,
+ * however urgent they are: its guaranteed share. */
+#define SHARE_SLOTS 8
+
+/* A priority's queue found missing is polled again after this long. */
+#define ABSENT_RETRY_MS 60000
+
+/* The order queues get free slots in: most urgent first. */
+static const enum tf_priority poll_order[TF_PRIORITY__N] = {
+	TF_PRIORITY_HIGH, TF_PRIORITY_NORMAL, TF_PRIORITY_LOW,
+};
+
+/* The receive state of one priority's queue. */
+struct queue_rx {
+	int open;                       /* polls open on it */
+	int target;                     /* polls wanted open (1..RECEIVES_MAX) */
+	bool hot;                       /* its last poll came back at least
+	                                   half full: a backlog */
+	bool empty;                     /* its last poll came back empty */
+	int64_t absent_until;           /* > 0: it does not exist; monotonic ms
+	                                   when to look again */
+	int owed;                       /* slots other queues' polls asked for
+	                                   since its last poll, while it had a
+	                                   backlog or no poll open */
+};
+
 /*
  * Backpressure: calls that AWS still throttled after their retries (a
  * DynamoDB table at its capacity, an SQS quota), anywhere in this consumer,
@@ -61,7 +104,11 @@ struct backpressure {
 
 struct tf_receiver {
 	int asked;                      /* messages the open polls may bring */
-	int target;                     /* polls wanted open (1..RECEIVES_MAX) */
+	struct queue_rx q[TF_PRIORITY__N];  /* by priority */
+	int once_turn;                  /* --once: the queue polled next */
+	int once_empty;                 /* --once: idle polls in a row that
+	                                   found their queue empty */
+	int small_turn;                 /* fill_small(): the queue polled next */
 	bool over;                      /* no more polls: stopping, or --once
 	                                   drained */
 	struct tf_loop_timer *backoff;  /* a failed poll's wait; NULL: none */
@@ -79,6 +126,7 @@ struct receive {
 	struct tf_consumer *c;
 	int max;                        /* messages asked for */
 	bool idle;                      /* --once: no run was in flight */
+	int queue;                      /* the priority of its queue */
 };
 
 static void
@@ -241,6 +289,25 @@ receive_failed(struct tf_consumer *c, enum tf_err rc, const char *why)
 		rx->backoff = NULL;
 }
 
+/* True when the queue of priority q is polled now: it exists, or it is
+ * time to look for it again. */
+static bool
+queue_polled(const struct queue_rx *q, int64_t now)
+{
+	return q->absent_until == 0 || now >= q->absent_until;
+}
+
+/* How many queues are known to exist. */
+static int
+queues_present(const struct tf_receiver *rx)
+{
+	int q, n = 0;
+
+	for (q = 0; q < TF_PRIORITY__N; q++)
+		n += rx->q[q].absent_until == 0;
+	return n;
+}
+
 static void
 on_received(void *ctx, enum tf_err rc, struct tf_sqs_message *msgs, size_t n,
     const struct tf_aws_error *err)
@@ -248,6 +315,7 @@ on_received(void *ctx, enum tf_err rc, struct tf_sqs_message *msgs, size_t n,
 	struct receive *r = ctx;
 	struct tf_consumer *c = r->c;
 	struct tf_receiver *rx = c->rx;
+	struct queue_rx *q = &rx->q[r->queue];
 	size_t i, received = n;
 
 	atomic_fetch_sub(&c->receives_open, 1);
@@ -256,7 +324,27 @@ on_received(void *ctx, enum tf_err rc, struct tf_sqs_message *msgs, size_t n,
 		return;
 	}
 	rx->asked -= r->max;
+	q->open--;
 	beat(c);
+	if (rc == TF_ERR_NOT_FOUND && r->queue != TF_PRIORITY_NORMAL) {
+		/* A deployment made before priorities: its tasks' messages go
+		 * to the normal queue (tf_task_send_message()). */
+		if (q->absent_until == 0)
+			tf_log(TF_LOG_INFO, "there is no queue %s: %s tasks go to "
+			    "the normal queue (taskfleet init makes it); looking "
+			    "again every %d s", tf_consumer_queue_url(c, r->queue),
+			    tf_priority_name((enum tf_priority)r->queue),
+			    ABSENT_RETRY_MS / 1000);
+		q->absent_until = tf_mono_ms() + ABSENT_RETRY_MS;
+		tf_free(r);
+		tf_receiver_fill(c);
+		return;
+	}
+	if (rc == TF_OK && q->absent_until > 0) {
+		tf_log(TF_LOG_INFO, "queue %s found: polling it",
+		    tf_consumer_queue_url(c, r->queue));
+		q->absent_until = 0;
+	}
 	if (rc != TF_OK) {
 		receive_failed(c, rc, err != NULL ? err->message : "");
 		tf_free(r);
@@ -272,19 +360,24 @@ on_received(void *ctx, enum tf_err rc, struct tf_sqs_message *msgs, size_t n,
 		tf_free(r);
 		return;
 	}
+	for (i = 0; i < n; i++)
+		msgs[i].queue = r->queue;
 	if (c->o.once && !rx->over) {
 		n = admit_once(c, msgs, n);
-		if (received == 0 && r->idle) {
-			/* Nothing was visible, and nothing ran that could have
-			 * sent a message meanwhile. */
+		rx->once_empty = received == 0 && r->idle ? rx->once_empty + 1 : 0;
+		if (rx->once_empty >= queues_present(rx)) {
+			/* Nothing was visible on any queue, and nothing ran that
+			 * could have sent a message meanwhile. */
 			tf_log(TF_LOG_INFO, "--once: nothing more is due");
 			end_once(c);
 		}
 	}
-	if (received > 0 && 2 * (int)received >= r->max)
-		rx->target = rx->target < RECEIVES_MAX ? rx->target + 1 : RECEIVES_MAX;
+	q->hot = received > 0 && 2 * (int)received >= r->max;
+	q->empty = received == 0;
+	if (q->hot)
+		q->target = q->target < RECEIVES_MAX ? q->target + 1 : RECEIVES_MAX;
 	else if (received == 0)
-		rx->target = rx->target > 1 ? rx->target - 1 : 1;
+		q->target = q->target > 1 ? q->target - 1 : 1;
 	for (i = 0; i < n; i++) {
 		pthread_mutex_lock(&c->lock);
 		c->busy++;
@@ -296,9 +389,10 @@ on_received(void *ctx, enum tf_err rc, struct tf_sqs_message *msgs, size_t n,
 	tf_receiver_fill(c);
 }
 
-/* Opens one poll for up to max messages. */
+/* Opens one poll on the queue of priority q for up to max messages,
+ * waiting at most wait_s (-1: the long poll's wait). */
 static void
-open_receive(struct tf_consumer *c, int max, bool idle)
+open_receive(struct tf_consumer *c, int q, int max, bool idle, int wait_s)
 {
 	struct tf_sqs_receive_opts ro = { 0 };
 	struct receive *r = tf_malloc(sizeof(*r));
@@ -306,11 +400,13 @@ open_receive(struct tf_consumer *c, int max, bool idle)
 
 	ro.max_messages = max;
 	ro.wait_seconds = tf_receiver_wait_s(c);
+	if (wait_s >= 0 && ro.wait_seconds > wait_s)
+		ro.wait_seconds = wait_s;
 	ro.visibility_timeout = c->o.visibility_s;
 	if (r != NULL) {
-		*r = (struct receive){ c, max, idle };
+		*r = (struct receive){ c, max, idle, q };
 		rc = tf_sqs_receive_message_async(c->ctx->aws, c->loop,
-		    c->ctx->queue_url, &ro, on_received, r);
+		    tf_consumer_queue_url(c, q), &ro, on_received, r);
 	}
 	if (rc != TF_OK) {
 		tf_free(r);
@@ -318,17 +414,138 @@ open_receive(struct tf_consumer *c, int max, bool idle)
 		return;
 	}
 	c->rx->asked += max;
+	c->rx->q[q].open++;
 	c->rx->receives++;
 	atomic_fetch_add(&c->receives_open, 1);
-	tf_debug("poll for %d opened: %d open, %d wanted", max,
-	    atomic_load(&c->receives_open), c->rx->target);
+	tf_debug("poll of %s for %d opened: %d open, %d wanted there",
+	    tf_priority_name((enum tf_priority)q), max,
+	    atomic_load(&c->receives_open), c->rx->q[q].target);
+}
+
+/* --once: one poll at a time, on each queue in turn. */
+static void
+fill_once(struct tf_consumer *c, int limit, bool idle)
+{
+	struct tf_receiver *rx = c->rx;
+	int64_t now = tf_mono_ms();
+	int i, q;
+
+	for (i = 0; i < TF_PRIORITY__N; i++) {
+		q = poll_order[(rx->once_turn + i) % TF_PRIORITY__N];
+		if (queue_polled(&rx->q[q], now)) {
+			rx->once_turn = (rx->once_turn + i + 1) % TF_PRIORITY__N;
+			open_receive(c, q, limit < TF_SQS_MAX_BATCH ? limit :
+			    TF_SQS_MAX_BATCH, idle, -1);
+			return;
+		}
+	}
+}
+
+/* Fewer slots than queues (--concurrency 1 or 2, or throttling lowered the
+ * limit that far): no poll can stay open on each. One poll at a time: a
+ * short poll (no wait) of the high queue, then of the low one, then a long
+ * poll of the normal queue, in turn; a high task then waits at most one
+ * long poll. Idle, that is still three requests a long poll. */
+static void
+fill_small(struct tf_consumer *c, int free_slots, bool idle)
+{
+	static const enum tf_priority turn[TF_PRIORITY__N] = {
+		TF_PRIORITY_HIGH, TF_PRIORITY_LOW, TF_PRIORITY_NORMAL,
+	};
+	struct tf_receiver *rx = c->rx;
+	int64_t now = tf_mono_ms();
+	int i, q;
+
+	for (i = 0; i < TF_PRIORITY__N; i++) {
+		q = turn[(rx->small_turn + i) % TF_PRIORITY__N];
+		if (!queue_polled(&rx->q[q], now))
+			continue;
+		rx->small_turn = (rx->small_turn + i + 1) % TF_PRIORITY__N;
+		open_receive(c, q, free_slots < TF_SQS_MAX_BATCH ? free_slots :
+		    TF_SQS_MAX_BATCH, idle, q == TF_PRIORITY_NORMAL ? -1 : 0);
+		return;
+	}
+}
+
+/* A backlog, and runs about to end: a moment for a fuller batch of queue q
+ * (BATCH_WAIT_MS at most; a run that ends looks again). True while the
+ * wait lasts. */
+static bool
+batch_wait(struct tf_consumer *c, const struct queue_rx *q, int free_slots,
+    int busy)
+{
+	struct tf_receiver *rx = c->rx;
+
+	if (free_slots >= TF_SQS_MAX_BATCH || busy == 0 || q->target <= 1 ||
+	    rx->batch_waited)
+		return false;
+	if (rx->batch == NULL && tf_loop_after(c->loop, BATCH_WAIT_MS,
+	    on_batch_wait_over, c, &rx->batch) != TF_OK)
+		rx->batch = NULL;
+	return rx->batch != NULL;
+}
+
+/* True when a queue more urgent than priority p's has a backlog. */
+static bool
+urgent_hot(const struct tf_receiver *rx, int p)
+{
+	int i;
+
+	for (i = 0; i < TF_PRIORITY__N && (int)poll_order[i] != p; i++)
+		if (rx->q[poll_order[i]].hot)
+			return true;
+	return false;
+}
+
+/* Whether priority p's queue may get one more poll now, with free_slots
+ * free. */
+static bool
+may_poll(const struct tf_receiver *rx, int p, int free_slots, int64_t now)
+{
+	const struct queue_rx *q = &rx->q[p];
+
+	if (!queue_polled(q, now))
+		return false;
+	if (q->open == 0)
+		return true;
+	/* Extra polls for a backlog; beside open ones, a new one waits for
+	 * ten free slots (fuller batches, fewer requests per run), except on
+	 * the high queue, where a slot is taken as soon as it frees. */
+	return q->hot && q->absent_until == 0 && q->open < q->target &&
+	    (p == TF_PRIORITY_HIGH || free_slots >= TF_SQS_MAX_BATCH);
+}
+
+/* The priority of the queue the next poll goes to, or -1 for none: a queue
+ * owed its share first, then the most urgent queue that may poll; a queue
+ * with a backlog that may not poll yet keeps the slots from less urgent
+ * ones. */
+static int
+pick_queue(const struct tf_receiver *rx, int free_slots, int64_t now)
+{
+	int i, p;
+
+	for (i = TF_PRIORITY__N - 1; i > 0; i--) {
+		p = poll_order[i];
+		if (rx->q[p].owed >= SHARE_SLOTS && may_poll(rx, p, free_slots, now))
+			return p;
+	}
+	for (i = 0; i < TF_PRIORITY__N; i++) {
+		p = poll_order[i];
+		if (may_poll(rx, p, free_slots, now))
+			return p;
+		if (rx->q[p].hot)
+			return -1;
+	}
+	return -1;
 }
 
 void
 tf_receiver_fill(struct tf_consumer *c)
 {
 	struct tf_receiver *rx = c->rx;
-	int busy, free_slots, open, max;
+	int busy, free_slots, open, max, limit, present, share, i, p;
+	int64_t now = tf_mono_ms();
+	struct queue_rx *q;
 
 	if (rx == NULL || rx->over || rx->backoff != NULL ||
 	    atomic_load(&c->stopping))
@@ -343,43 +560,54 @@ tf_receiver_fill(struct tf_consumer *c)
 	 * polls may bring as many as they asked for. Written on this thread
 	 * only. */
 	busy = c->busy - c->held_n;
-	free_slots = atomic_load(&c->receive_limit) - busy - rx->asked;
+	limit = atomic_load(&c->receive_limit);
+	free_slots = limit - busy - rx->asked;
 	if (c->held_n >= tf_consumer_hold_cap(c))
 		return;
 	open = atomic_load(&c->receives_open);
-	if (c->o.once && open > 0)
+	if (c->o.once) {
+		if (open == 0 && free_slots > 0)
+			fill_once(c, limit, busy == 0);
 		return;
-	max = atomic_load(&c->receive_limit) < TF_SQS_MAX_BATCH ?
-	    atomic_load(&c->receive_limit) : TF_SQS_MAX_BATCH;
-	if (open == 0 && free_slots > 0 && free_slots < max && busy > 0 &&
-	    rx->target > 1 && !c->o.once && !rx->batch_waited) {
-		/* A backlog, and runs about to end: a moment for a fuller
-		 * batch (BATCH_WAIT_MS at most; a run that ends looks again). */
-		if (rx->batch == NULL && tf_loop_after(c->loop, BATCH_WAIT_MS,
-		    on_batch_wait_over, c, &rx->batch) != TF_OK)
-			rx->batch = NULL;
-		if (rx->batch != NULL)
+	}
+	present = queues_present(rx);
+	if (limit < present) {
+		if (open == 0 && free_slots > 0)
+			fill_small(c, free_slots, busy == 0);
+		return;
+	}
+	while (free_slots > 0 && (p = pick_queue(rx, free_slots, now)) >= 0) {
+		q = &rx->q[p];
+		max = free_slots < TF_SQS_MAX_BATCH ? free_slots : TF_SQS_MAX_BATCH;
+		share = q->owed / SHARE_SLOTS;
+		if (urgent_hot(rx, p) && share < max)
+			max = share > 0 ? share : 1;  /* its share, no more */
+		if (q->absent_until > 0 || (q->empty && present > 1)) {
+			max = 1;  /* idle: its poll holds one slot, not ten */
+		} else if (p != TF_PRIORITY_HIGH && q->open == 0 &&
+		    batch_wait(c, q, free_slots, busy)) {
 			return;
+		}
+		/* Beside other queues, an extra poll waits briefly, so that it
+		 * soon gives back the slots it holds when the backlog ends. */
+		open_receive(c, p, max, busy == 0 && open == 0,
+		    q->open > 0 && present > 1 ? EXTRA_WAIT_S : -1);
+		if (rx->backoff != NULL || rx->over)
+			return;
+		free_slots -= max;
+		open++;
+		/* The other queues waiting are owed these slots. */
+		for (i = 0; i < TF_PRIORITY__N; i++)
+			if (i != p && (rx->q[i].hot || rx->q[i].open == 0))
+				rx->q[i].owed += max;
+		q->owed = q->owed > max * SHARE_SLOTS ? q->owed - max * SHARE_SLOTS :
+		    0;
 	}
 	if (rx->batch != NULL) {
 		tf_loop_timer_cancel(rx->batch);
 		rx->batch = NULL;
 	}
 	rx->batch_waited = false;
-	while (free_slots > 0) {
-		/* Enough polls open for what the queue gives lately; with some
-		 * open, one more waits for ten free slots: fuller batches, fewer
-		 * requests per run. */
-		if (open >= rx->target ||
-		    (open > 0 && free_slots < TF_SQS_MAX_BATCH))
-			break;
-		max = free_slots < TF_SQS_MAX_BATCH ? free_slots : TF_SQS_MAX_BATCH;
-		open_receive(c, max, busy == 0 && open == 0);
-		if (rx->backoff != NULL || rx->over)
-			break;
-		free_slots -= max;
-		open++;
-	}
 }
 
 static void
@@ -407,11 +635,13 @@ enum tf_err
 tf_receiver_start(struct tf_consumer *c)
 {
 	struct tf_receiver *rx = tf_calloc(1, sizeof(*rx));
+	int q;
 
 	if (rx == NULL)
 		return TF_ERR_NOMEM;
 	rx->backoff_ms = RECEIVE_BACKOFF_MIN_MS;
-	rx->target = 1;
+	for (q = 0; q < TF_PRIORITY__N; q++)
+		rx->q[q] = (struct queue_rx){ .target = 1, .empty = true };
 	rx->bp = (struct backpressure){ throttled_calls(c), tf_mono_ms() };
 	c->rx = rx;
 	if (tf_loop_after(c->loop, TICK_MS, on_tick, c, &rx->tick) != TF_OK ||

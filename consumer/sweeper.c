@@ -135,6 +135,7 @@ struct op {
 	char *id;                     /* owned */
 	int64_t gen, next_run;        /* an enqueue's item, as read */
 	bool lost;                    /* an enqueue whose message was lost */
+	enum tf_priority prio;        /* the queue its message goes to */
 	int64_t now;                  /* epoch ms the item was looked at */
 	enum tf_err send_rc;          /* a failed send, while its release is out */
 	/* A recovery: */
@@ -339,14 +340,16 @@ send_claimed(struct op *op, int64_t due, int64_t gen)
 {
 	op->gen = gen;
 	tf_task_send_message_async(op->sw->o.aws, op->sw->o.loop,
-	    op->sw->o.queue_url, op->id, due, gen, tf_now_ms(), on_sent, op);
+	    op->sw->o.queue_url, op->prio, op->id, due, gen, tf_now_ms(),
+	    on_sent, op);
 }
 
 static void
-on_enqueued(void *ctx, enum tf_err rc)
+on_enqueued(void *ctx, enum tf_err rc, enum tf_priority prio)
 {
 	struct op *op = ctx;
 
+	op->prio = prio;
 	if (rc != TF_OK) {
 		/* TF_ERR_CONDITION: another consumer won, or the task moved on. */
 		if (rc != TF_ERR_CONDITION && rc != TF_ERR_CANCELLED)
@@ -403,6 +406,7 @@ on_recovered(void *ctx, enum tf_err rc, enum tf_task_status state,
 		    "?", op->out.uncharged ? ", not counted as an attempt" : "",
 		    tf_task_status_name(state));
 		if (enqueue_at > 0) {
+			op->prio = op->t.priority;
 			send_claimed(op, enqueue_at, next_gen);
 			return;
 		}

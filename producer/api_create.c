@@ -224,7 +224,7 @@ create_task(struct rq *rq, struct new_task *nt, int64_t now, cJSON **res,
 	}
 	*created = true;
 	if (enqueue) {
-		rc = tf_manage_send(c->ctx.aws, c->ctx.queue_url, id, 1,
+		rc = tf_manage_send(c->ctx.aws, c->ctx.queue_url, spec->priority, id, 1,
 		    spec->next_run, tf_now_ms(), &delay_s);
 		sent = rc == TF_OK;
 		if (!sent)

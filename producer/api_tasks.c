@@ -226,7 +226,7 @@ api_change_task(struct rq *rq, const char *id, enum tf_manage_action action,
 	}
 	reason[0] = '\0';
 	if (r.enqueue_at > 0) {
-		rc = tf_manage_send(c->ctx.aws, c->ctx.queue_url, id, r.gen,
+		rc = tf_manage_send(c->ctx.aws, c->ctx.queue_url, r.priority, id, r.gen,
 		    r.enqueue_at, tf_now_ms(), &delay_s);
 		if (rc == TF_OK)
 			sent = true;
@@ -381,6 +381,8 @@ struct patch_body {
 	bool has_schedule;             /* any of the schedule fields */
 	bool clear_schedule;           /* every or cron null: a one-shot */
 	bool has_any;
+	bool set_priority;             /* priority was given */
+	enum tf_priority priority;
 };
 
 /* Reads the PATCH body doc (av: the same, marshalled with exact numbers).
@@ -448,17 +450,25 @@ parse_patch(const cJSON *doc, const cJSON *av, struct patch_body *pb,
 			}
 			*(f->string[0] == 'n' ? &pb->o.name : &pb->o.description) =
 			    cJSON_IsNull(f) ? "" : f->valuestring;
+		} else if (strcmp(f->string, "priority") == 0) {
+			if (!cJSON_IsString(f) || !tf_priority_parse(f->valuestring,
+			    &pb->priority)) {
+				snprintf(err, errlen, "priority: must be %s",
+				    TF_PRIORITY_SYNTAX);
+				return EXIT_USAGE;
+			}
+			pb->set_priority = true;
 		} else {
 			snprintf(err, errlen, "unknown field \"%.40s\" (params, every, "
 			    "cron, tz, max_runs, until, next_run, max_attempts, name, "
-			    "description)", f->string);
+			    "description, priority)", f->string);
 			return EXIT_USAGE;
 		}
 	}
 	if (!pb->has_any) {
 		snprintf(err, errlen, "nothing to change: give params, every, cron "
-		    "(with tz), max_runs, until, next_run, max_attempts, name or "
-		    "description");
+		    "(with tz), max_runs, until, next_run, max_attempts, name, "
+		    "description or priority");
 		return EXIT_USAGE;
 	}
 	if (tf_task_labels_check(pb->o.name, pb->o.description, err,
@@ -586,6 +596,8 @@ api_patch_task(struct rq *rq, const char *id)
 	p.clear_schedule = pb.clear_schedule && p.schedule == NULL;
 	p.name = pb.o.name;
 	p.description = pb.o.description;
+	p.set_priority = pb.set_priority;
+	p.priority = pb.priority;
 	rc = tf_manage_patch(c->ctx.aws, c->cfg.table, &t, &p, now, horizon, &r,
 	    err, sizeof(err));
 	if (rc == TF_ERR_CONDITION) {
@@ -605,7 +617,7 @@ api_patch_task(struct rq *rq, const char *id)
 		goto out;
 	}
 	if (r.enqueue_at > 0 &&
-	    tf_manage_send(c->ctx.aws, c->ctx.queue_url, id, r.gen, r.enqueue_at,
+	    tf_manage_send(c->ctx.aws, c->ctx.queue_url, r.priority, id, r.gen, r.enqueue_at,
 	    tf_now_ms(), &delay_s) != TF_OK)
 		/* The write stands; the sweeper sends the message. */
 		tf_log(TF_LOG_WARN, "api: task %s was changed, but sending its "

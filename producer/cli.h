@@ -119,13 +119,15 @@ struct submit_opts {
 	const char *callback;     /* --callback URL, or NULL: none */
 	const char *failure_callback;  /* --failure-callback URL, or NULL */
 	const char *flow_key;     /* --flow-key KEY, or NULL: none */
+	const char *priority;     /* --priority P, unparsed, or NULL: normal */
 };
 
-/* The values of --callback and --failure-callback (outside any command's
- * letters and below cmd_targets.c's OPT_BASE). */
+/* The values of --callback, --failure-callback, --flow-key and --priority
+ * (outside any command's letters and below cmd_targets.c's OPT_BASE). */
 #define CLI_OPT_CALLBACK 900
 #define CLI_OPT_FAILURE_CALLBACK 901
 #define CLI_OPT_FLOW_KEY 902
+#define CLI_OPT_PRIORITY 903
 
 /* The getopt_long entries of those options, for a command's longopts array
  * (submit_option() knows their values: a n i m E C Z R U L D j and the
@@ -145,6 +147,7 @@ struct submit_opts {
 	{ "callback", required_argument, NULL, CLI_OPT_CALLBACK }, \
 	{ "failure-callback", required_argument, NULL, CLI_OPT_FAILURE_CALLBACK }, \
 	{ "flow-key", required_argument, NULL, CLI_OPT_FLOW_KEY }, \
+	{ "priority", required_argument, NULL, CLI_OPT_PRIORITY }, \
 	{ "json", no_argument, NULL, 'j' }
 
 /* Prints the help lines of those options, --at to --json, on stdout. */

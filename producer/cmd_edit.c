@@ -1,6 +1,6 @@
 /*
- * cmd_edit.c - `taskfleet edit`: changes a task's name, description and
- * schedule, the CLI's side of PATCH /v1/tasks/{id} for them
+ * cmd_edit.c - `taskfleet edit`: changes a task's name, description,
+ * priority and schedule, the CLI's side of PATCH /v1/tasks/{id} for them
  * (tf_manage_patch(), so it is the same conditional write: PENDING or
  * SUSPENDED tasks only, gen + 1; the schedule is checked by
  * submit_patch_schedule(), as PATCH checks it).
@@ -18,6 +18,7 @@
 
 static const char edit_usage[] =
     "usage: taskfleet edit [--name TEXT] [--description TEXT]\n"
+    "                      [--priority high|normal|low]\n"
     "                      [--every DUR | --cron EXPR [--tz ZONE] | --once]\n"
     "                      [--max-runs N] [--until TIME] [--at TIME] [--json] ID\n";
 
@@ -25,13 +26,15 @@ static void
 edit_help(void)
 {
 	printf("%s\n"
-	    "Changes the name, description or schedule of a PENDING or SUSPENDED\n"
-	    "task.\n"
+	    "Changes the name, description, priority or schedule of a PENDING or\n"
+	    "SUSPENDED task.\n"
 	    "\n"
 	    "  --name TEXT         the new name: up to %d bytes of UTF-8, no control\n"
 	    "                      characters; \"\" removes it\n"
 	    "  --description TEXT  the new description: up to %d bytes of UTF-8\n"
 	    "                      (tabs and line breaks allowed); \"\" removes it\n"
+	    "  --priority P        high, normal or low: the queue its messages go to\n"
+	    "                      from now on (the one out now is sent again)\n"
 	    "  --every DUR         recurring at this interval from its next run\n"
 	    "                      (a one-shot task becomes recurring)\n"
 	    "  --cron EXPR         recurring on this cron schedule, in --tz (UTC);\n"
@@ -141,6 +144,7 @@ cmd_edit(struct cli *c, int argc, char **argv)
 		{ "until", required_argument, NULL, 'U' },
 		{ "at", required_argument, NULL, 'a' },
 		{ "once", no_argument, NULL, 'o' },
+		{ "priority", required_argument, NULL, 'P' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -189,6 +193,12 @@ cmd_edit(struct cli *c, int argc, char **argv)
 		case 'D':
 			p.description = optarg;
 			break;
+		case 'P':
+			if (!tf_priority_parse(optarg, &p.priority))
+				return cli_usage_error(cmd, "--priority: must be %s, got "
+				    "\"%.32s\"", TF_PRIORITY_SYNTAX, optarg);
+			p.set_priority = true;
+			break;
 		case 'j':
 			c->json = true;
 			break;
@@ -202,10 +212,10 @@ cmd_edit(struct cli *c, int argc, char **argv)
 	if ((code = cli_take_id(cmd, argc, argv, &id)) >= 0)
 		return code;
 	if (p.name == NULL && p.description == NULL && !p.clear_schedule &&
-	    o.every == NULL && o.cron == NULL && o.tz == NULL &&
-	    o.max_runs == NULL && o.until == NULL && o.at == NULL)
+	    !p.set_priority && o.every == NULL && o.cron == NULL &&
+	    o.tz == NULL && o.max_runs == NULL && o.until == NULL && o.at == NULL)
 		return cli_usage_error(cmd, "nothing to change: give --name, "
-		    "--description, --every, --cron, --once or --at");
+		    "--description, --priority, --every, --cron, --once or --at");
 	if (p.clear_schedule && (o.every != NULL || o.cron != NULL ||
 	    o.tz != NULL || o.max_runs != NULL || o.until != NULL))
 		return cli_usage_error(cmd, "--once leaves no schedule: it takes no "
@@ -232,8 +242,8 @@ cmd_edit(struct cli *c, int argc, char **argv)
 	if ((code = write_patch(c, cmd, id, &p, &r)) != 0)
 		goto out;
 	if (r.enqueue_at > 0 &&
-	    tf_manage_send(c->ctx.aws, c->ctx.queue_url, id, r.gen, r.enqueue_at,
-	    tf_now_ms(), NULL) != TF_OK)
+	    tf_manage_send(c->ctx.aws, c->ctx.queue_url, r.priority, id, r.gen,
+	    r.enqueue_at, tf_now_ms(), NULL) != TF_OK)
 		/* The write stands; the sweeper sends the message. */
 		fprintf(stderr, "%s: task %s was changed, but sending its queue "
 		    "message failed; the sweeper will enqueue it\n", cmd, id);

@@ -48,15 +48,15 @@ list_help(void)
 }
 
 /* Prints the page for people: a header and one aligned line per task, with
- * a NAME column last when a task of the page has a name. tasks: n parsed
- * tasks (borrowed). */
+ * a PRIORITY column when a task of the page is not of normal priority and a
+ * NAME column last when one has a name. tasks: n parsed tasks (borrowed). */
 static void
 print_table(const struct tf_task *tasks, size_t n)
 {
 	char iso[TF_TIMEFMT_ISO_SIZE];
 	int idw = 2, typew = 4, w;
 	size_t i;
-	bool names = false;
+	bool names = false, prios = false;
 
 	for (i = 0; i < n; i++) {
 		if ((w = (int)strlen(tasks[i].id)) > idw)
@@ -64,18 +64,24 @@ print_table(const struct tf_task *tasks, size_t n)
 		if ((w = (int)strlen(tasks[i].type)) > typew)
 			typew = w;
 		names = names || tasks[i].name != NULL;
+		prios = prios || tasks[i].priority != TF_PRIORITY_NORMAL;
 	}
-	printf("%-*s  %-10s  %-*s  %-24s  %s%s\n", idw, "ID", "STATUS", typew,
-	    "TYPE", "NEXT RUN", "ITERATION", names ? "  NAME" : "");
+	printf("%-*s  %-10s  %-*s  %-24s  %s%s%s\n", idw, "ID", "STATUS", typew,
+	    "TYPE", "NEXT RUN", "ITERATION", prios ? "  PRIORITY" : "",
+	    names ? "  NAME" : "");
 	for (i = 0; i < n; i++) {
 		printf("%-*s  %-10s  %-*s  %-24s  %" PRId64, idw, tasks[i].id,
 		    tf_task_status_name(tasks[i].status), typew, tasks[i].type,
 		    tasks[i].next_run > 0 ?
 		    tf_timefmt_format(tasks[i].next_run, iso, sizeof(iso)) : "-",
 		    tasks[i].iteration);
+		w = 11 - snprintf(NULL, 0, "%" PRId64, tasks[i].iteration);
+		if (prios) {
+			printf("%*s%s", w, "", tf_priority_name(tasks[i].priority));
+			w = 10 - (int)strlen(tf_priority_name(tasks[i].priority));
+		}
 		if (names)
-			printf("%*s%s", 11 - snprintf(NULL, 0, "%" PRId64,
-			    tasks[i].iteration), "", tasks[i].name != NULL ?
+			printf("%*s%s", w, "", tasks[i].name != NULL ?
 			    tasks[i].name : "-");
 		printf("\n");
 	}

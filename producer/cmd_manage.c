@@ -171,7 +171,7 @@ manage_apply(struct cli *c, const char *cmd, const char *id,
 	}
 	code = 0;
 	if (r.enqueue_at > 0) {
-		rc = tf_manage_send(c->ctx.aws, c->ctx.queue_url, id, r.gen,
+		rc = tf_manage_send(c->ctx.aws, c->ctx.queue_url, r.priority, id, r.gen,
 		    r.enqueue_at, tf_now_ms(), &delay_s);
 		if (rc == TF_OK) {
 			sent = true;

@@ -42,6 +42,7 @@ static const char submit_usage[] =
     "                        [--name TEXT] [--description TEXT] [--json]\n"
     "                        [--callback URL] [--failure-callback URL]\n"
     "                        [--flow-key KEY]\n"
+    "                        [--priority high|normal|low]\n"
     "       taskfleet submit --file FILE|- [--in-flight N] [--json]\n";
 
 void
@@ -81,6 +82,8 @@ submit_options_help(void)
 	    "                    POSTed the outcome when the task fails for good\n"
 	    "  --flow-key KEY    the flow key it carries, for limits on flow:KEY\n"
 	    "                    (taskfleet limit); up to %d printable characters\n"
+	    "  --priority P      high, normal (default) or low: under a backlog,\n"
+	    "                    higher ones start first; low ones still get a share\n"
 	    "  --json            print {\"id\", \"created\", \"next_run\", ...}\n",
 	    TF_TASK_ID_MAX, TF_DEFAULT_MAX_ATTEMPTS, TF_TASK_NAME_MAX,
 	    TF_TASK_DESCRIPTION_MAX, TF_TASK_FLOW_KEY_MAX);
@@ -283,6 +286,9 @@ submit_option(struct cli *c, const char *cmd, struct submit_opts *o, int ch,
 	case CLI_OPT_FLOW_KEY:
 		o->flow_key = arg;
 		break;
+	case CLI_OPT_PRIORITY:
+		o->priority = arg;
+		break;
 	case 'j':
 		c->json = true;
 		break;
@@ -383,7 +389,8 @@ submit_create(struct cli *c, const char *cmd, const struct submit_opts *o,
 	if (enqueue) {
 		/* SQS counts whole seconds; the consumer holds a message that
 		 * arrives less than a second early until its exact time. */
-		rc = tf_manage_send(c->ctx.aws, c->ctx.queue_url, id, 1, next_run,
+		rc = tf_manage_send(c->ctx.aws, c->ctx.queue_url, spec.priority, id, 1,
+		    next_run,
 		    tf_now_ms(), &delay_s);
 		if (rc != TF_OK) {
 			cli_aws_reason(rc, reason, sizeof(reason));

@@ -47,6 +47,7 @@ print_task(const struct tf_task *t)
 	printf("ns          %s\n", t->ns);
 	if (t->flow_key != NULL)
 		printf("flow key    %s\n", t->flow_key);
+	printf("priority    %s\n", tf_priority_name(t->priority));
 	printf("iteration   %" PRId64 "\n", t->iteration);
 	printf("attempts    %" PRId64 "/%" PRId64 "\n", t->attempts, t->max_attempts);
 	if (t->next_run > 0)

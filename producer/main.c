@@ -19,6 +19,7 @@
 #include "base/version.h"
 #include "cli.h"
 #include "task/due.h"
+#include "task/priority.h"
 
 static void
 usage(FILE *to)
@@ -72,6 +73,9 @@ print_init_changes(const char *table, const struct tf_schema_changes *ch,
 	printf("table %s: TTL on the attribute %s %s\n", table,
 	    TF_SCHEMA_TTL_ATTRIBUTE, ch->ttl_enabled ? "enabled" : "was on");
 	printf("queue %s\ndead-letter queue %s\n", queue_url, dlq_url);
+	printf("queue %s%s (priority high)\nqueue %s%s (priority low)\n",
+	    queue_url, tf_priority_suffix(TF_PRIORITY_HIGH), queue_url,
+	    tf_priority_suffix(TF_PRIORITY_LOW));
 }
 
 static int
@@ -197,6 +201,16 @@ cmd_init(struct cli *c, int argc, char **argv)
 		cJSON_AddNumberToObject(out, "shards", shards);
 		cJSON_AddStringToObject(out, "queue_url", queue_url);
 		cJSON_AddStringToObject(out, "dlq_url", dlq_url);
+		for (i = 0; i < TF_PRIORITY__N; i++) {
+			char *u = tf_priority_queue_url(queue_url, (enum tf_priority)i);
+
+			if (i != TF_PRIORITY_NORMAL && u != NULL) {
+				snprintf(step, sizeof(step), "%s_queue_url",
+				    tf_priority_name((enum tf_priority)i));
+				cJSON_AddStringToObject(out, step, u);
+			}
+			tf_free(u);
+		}
 		text = cJSON_PrintUnformatted(out);
 		if (text != NULL)
 			printf("%s\n", text);

@@ -43,6 +43,7 @@ submit_name(enum submit_names names, const char *field)
 		{ "callback", "--callback" },
 		{ "failure_callback", "--failure-callback" },
 		{ "flow_key", "--flow-key" },
+		{ "priority", "--priority" },
 	};
 	size_t i;
 
@@ -314,6 +315,10 @@ submit_spec_build(const struct submit_opts *o, const char *type,
 	if ((code = submit_check_names(o, type, names, err, errlen)) != 0 ||
 	    (code = check_labels(o, names, err, errlen)) != 0)
 		return code;
+	if (o->priority != NULL && !tf_priority_parse(o->priority,
+	    &out->spec.priority))
+		return fail(EXIT_USAGE, err, errlen, "%s: must be %s, got \"%.32s\"",
+		    N("priority"), TF_PRIORITY_SYNTAX, o->priority);
 	if (o->at != NULL) {
 		if (tf_timefmt_parse(o->at, now, &next_run, errbuf,
 		    sizeof(errbuf)) != TF_OK)
@@ -452,11 +457,11 @@ submit_parse_task(const cJSON *item, const cJSON *av, struct submit_json_task *j
 {
 	static const char *const strings[] = { "at", "every", "cron", "tz",
 	    "until", "ns", "id", "name", "description", "callback",
-	    "failure_callback", "flow_key" };
+	    "failure_callback", "flow_key", "priority" };
 	const char **dest[] = { &jt->o.at, &jt->o.every, &jt->o.cron,
 	    &jt->o.tz, &jt->o.until, &jt->o.ns, &jt->o.id, &jt->o.name,
 	    &jt->o.description, &jt->o.callback, &jt->o.failure_callback,
-	    &jt->o.flow_key };
+	    &jt->o.flow_key, &jt->o.priority };
 	const cJSON *f;
 	char num[40];
 	size_t i;

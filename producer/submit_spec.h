@@ -128,7 +128,7 @@ struct submit_json_task {
  * marshalled with exact numbers, tf_marshal_value_json_text()) into *jt
  * (free it with submit_json_task_free() whatever this returns): type,
  * params, at, every, cron, tz, max_runs, until, ns, id, max_attempts, name
- * and description; null is the same as absent, any other field is refused.
+ * description and priority; null is the same as absent, any other field is refused.
  * Returns 0, or EXIT_USAGE / EXIT_FAILED with a message naming the field.
  */
 int submit_parse_task(const cJSON *item, const cJSON *av,

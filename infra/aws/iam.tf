@@ -2,7 +2,7 @@
 #
 # consumer: exactly the calls taskfleet-consumer makes (tests/scripts/infra_aws.py
 # derives them from the C sources and compares), on exactly this table, its
-# by_due index and the task queue (GetItem and GetQueueAttributes are also
+# by_due index and the task queues (GetItem and GetQueueAttributes are also
 # /readyz's probes). SQS's batch calls are authorised by their
 # single-message actions (DeleteMessageBatch by sqs:DeleteMessage).
 # producer: what the `taskfleet` CLI needs for everything but `init` (table,
@@ -42,7 +42,7 @@ data "aws_iam_policy_document" "consumer" {
       "sqs:ReceiveMessage",
       "sqs:SendMessage",
     ]
-    resources = [aws_sqs_queue.tasks.arn]
+    resources = local.task_queue_arns
   }
 }
 
@@ -72,8 +72,9 @@ data "aws_iam_policy_document" "producer" {
     resources = values(local.table_index_arns)
   }
 
-  # submit and run-now send to the queue; stats reads both queues' depth; dlq
-  # list and redrive receive from the dead-letter queue and send to the queue.
+  # submit and run-now send to the task queues; stats reads the depth; dlq
+  # list and redrive receive from the dead-letter queue and send to the task
+  # queues.
   statement {
     sid = "Queues"
     actions = [
@@ -84,7 +85,7 @@ data "aws_iam_policy_document" "producer" {
       "sqs:ReceiveMessage",
       "sqs:SendMessage",
     ]
-    resources = [aws_sqs_queue.tasks.arn, aws_sqs_queue.dlq.arn]
+    resources = concat(local.task_queue_arns, [aws_sqs_queue.dlq.arn])
   }
 }
 

@@ -11,6 +11,7 @@
 #include "aws/sqs.h"
 #include "base/alloc.h"
 #include "base/log.h"
+#include "task/priority.h"
 
 /* The CreateTable request, as JSON text with the table name filled in later.
  * by_due projects what the sweeper reads; by_ns projects everything for
@@ -263,8 +264,9 @@ tf_schema_create_queues(struct tf_aws *aws, const struct tf_schema_opts *o,
 	enum tf_err rc = TF_ERR_NOMEM;
 	cJSON *dlq_attrs = NULL, *attrs = NULL, *got = NULL, *policy = NULL;
 	char *dlq = NULL, *main_url = NULL, *policy_text = NULL;
-	char dlq_name[128], num[16];
+	char dlq_name[128], prio_name[128], num[16], *prio_url = NULL;
 	const cJSON *arn;
+	int p;
 
 	if (queue_url != NULL)
 		*queue_url = NULL;
@@ -307,6 +309,18 @@ tf_schema_create_queues(struct tf_aws *aws, const struct tf_schema_opts *o,
 	rc = ensure_queue(aws, o->queue_name, attrs, &main_url);
 	if (rc != TF_OK)
 		goto out;
+	/* The queues of the other priorities (task/priority.h), alike. */
+	for (p = 0; p < TF_PRIORITY__N; p++) {
+		if (p == TF_PRIORITY_NORMAL)
+			continue;
+		snprintf(prio_name, sizeof(prio_name), "%s%s", o->queue_name,
+		    tf_priority_suffix((enum tf_priority)p));
+		rc = ensure_queue(aws, prio_name, attrs, &prio_url);
+		tf_free(prio_url);
+		prio_url = NULL;
+		if (rc != TF_OK)
+			goto out;
+	}
 	if (queue_url != NULL) {
 		*queue_url = main_url;
 		main_url = NULL;

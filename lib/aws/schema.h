@@ -48,9 +48,11 @@ enum tf_err tf_schema_create_table(struct tf_aws *aws,
     const struct tf_schema_opts *o, struct tf_schema_changes *ch, char *step,
     size_t steplen);
 
-/* Creates the dead-letter queue and the queue with its redrive policy, or
- * brings existing ones to these attributes. *queue_url and *dlq_url (either
- * may be NULL): caller frees with tf_free(). */
+/* Creates the dead-letter queue and the queue with its redrive policy, and
+ * beside it the queues of the high and low priorities (the queue's name with
+ * "-high" and "-low": task/priority.h), alike and sharing the dead-letter
+ * queue, or brings existing ones to these attributes. *queue_url (the normal
+ * queue) and *dlq_url (either may be NULL): caller frees with tf_free(). */
 enum tf_err tf_schema_create_queues(struct tf_aws *aws,
     const struct tf_schema_opts *o, char **queue_url, char **dlq_url);
 

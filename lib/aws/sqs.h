@@ -28,6 +28,8 @@ struct tf_sqs_message {
 	int receive_count;      /* ApproximateReceiveCount; 0 if not returned */
 	int64_t sent_ms;        /* SentTimestamp; 0 if not returned */
 	int64_t first_receive_ms; /* ApproximateFirstReceiveTimestamp */
+	int queue;              /* the receiver's tag for the queue it came
+	                           from; the client sets 0 */
 };
 
 /* One entry of a send batch. All strings borrowed. */

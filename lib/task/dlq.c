@@ -366,12 +366,21 @@ tf_dlq_msg_json(const struct tf_dlq_msg *d)
 
 /* --------------------------------------------------------------- redrive */
 
-/* Sends the messages of r->v[from..to) marked TF_DLQ_MOVE to the queue, and
+/* The priority of d's task, by its message (normal when malformed). */
+static enum tf_priority
+msg_priority(const struct tf_dlq_msg *d)
+{
+	return d->ok ? d->task.priority : TF_PRIORITY_NORMAL;
+}
+
+/* Sends the messages of r->v[from..to) of priority p marked TF_DLQ_MOVE to
+ * p's queue (the normal queue when it does not exist, task/priority.h), and
  * deletes from the dead-letter queue each one whose send succeeded. At most
  * TF_SQS_MAX_BATCH of them. */
 static enum tf_err
-move_batch(struct tf_dlq_run *r, size_t from, size_t to)
+move_batch(struct tf_dlq_run *r, size_t from, size_t to, enum tf_priority p)
 {
+	char *url = NULL;
 	struct tf_sqs_send_entry se[TF_SQS_MAX_BATCH];
 	struct tf_sqs_handle_entry he[TF_SQS_MAX_BATCH];
 	struct tf_sqs_batch_result res;
@@ -382,7 +391,7 @@ move_batch(struct tf_dlq_run *r, size_t from, size_t to)
 	enum tf_err rc, out = TF_OK;
 
 	for (i = from; i < to && k < TF_SQS_MAX_BATCH; i++) {
-		if (r->v[i].act != TF_DLQ_MOVE)
+		if (r->v[i].act != TF_DLQ_MOVE || msg_priority(&r->v[i]) != p)
 			continue;
 		snprintf(ids[k], sizeof(ids[k]), "e%zu", k);
 		se[k].id = ids[k];
@@ -392,7 +401,12 @@ move_batch(struct tf_dlq_run *r, size_t from, size_t to)
 	}
 	if (k == 0)
 		return TF_OK;
-	rc = tf_sqs_send_message_batch(r->aws, r->queue_url, se, k, &res);
+	url = tf_priority_queue_url(r->queue_url, p);
+	rc = url == NULL ? TF_ERR_NOMEM : tf_sqs_send_message_batch(r->aws, url,
+	    se, k, &res);
+	if (rc == TF_ERR_NOT_FOUND && p != TF_PRIORITY_NORMAL)
+		rc = tf_sqs_send_message_batch(r->aws, r->queue_url, se, k, &res);
+	tf_free(url);
 	if (rc != TF_OK && rc != TF_ERR_PARTIAL) {
 		tf_aws_reason(rc, reason, sizeof(reason));
 		for (i = 0; i < k; i++) {
@@ -481,7 +495,7 @@ tf_dlq_redrive(struct tf_dlq_run *r, const struct tf_dlq_redrive_opts *o,
 {
 	long long moving = 0;
 	size_t i, from, fresh;
-	int want;
+	int want, p;
 	enum tf_err rc;
 
 	memset(res, 0, sizeof(*res));
@@ -505,7 +519,10 @@ tf_dlq_redrive(struct tf_dlq_run *r, const struct tf_dlq_redrive_opts *o,
 			break;
 		for (i = from; i < r->n; i++)
 			choose(o, &r->v[i], &moving);
-		if (!o->dry_run && move_batch(r, from, r->n) != TF_OK)
+		for (p = 0; p < TF_PRIORITY__N && !o->dry_run; p++)
+			if (move_batch(r, from, r->n, (enum tf_priority)p) != TF_OK)
+				break;
+		if (p < TF_PRIORITY__N && !o->dry_run)
 			break;
 		/* One message asked for by id: once it is found, no more. */
 		if (o->message_id != NULL && moving > 0)

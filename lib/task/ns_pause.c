@@ -140,7 +140,7 @@ resume_one(struct tf_aws *aws, const char *table, const char *queue_url,
 	}
 	if (r.enqueue_at > 0 && queue_url != NULL) {
 		/* Unsent, the sweeper sends it within its grace. */
-		rc = tf_manage_send(aws, queue_url, id, r.gen, r.enqueue_at,
+		rc = tf_manage_send(aws, queue_url, r.priority, id, r.gen, r.enqueue_at,
 		    now_ms, &delay_s);
 		if (rc != TF_OK)
 			snprintf(errbuf, errlen, "task %s resumed, its message not "

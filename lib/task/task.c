@@ -360,6 +360,10 @@ tf_task_from_item(const cJSON *item, struct tf_task *t, char *errbuf,
 	t->updated_at = get_n(item, "updated_at", 0);
 	t->finished_at = get_n(item, "finished_at", 0);
 	t->ttl = get_n(item, "ttl", 0);
+	/* Only a hint where to queue it: a value that is none of the
+	 * original format's (a name or a number) is normal. */
+	(void)tf_priority_from_av(cJSON_GetObjectItemCaseSensitive(item,
+	    "priority"), &t->priority);
 	av = cJSON_GetObjectItemCaseSensitive(item, "schedule");
 	if (av != NULL) {
 		rc = tf_unmarshal_value(av, &t->schedule, errbuf, errlen);
@@ -440,6 +444,7 @@ tf_task_to_json(const struct tf_task *t, cJSON **out)
 	    cJSON_AddStringToObject(o, "flow_key", t->flow_key) == NULL) ||
 	    cJSON_AddRawToObject(o, "params", t->params_json) == NULL ||
 	    cJSON_AddStringToObject(o, "status", tf_task_status_name(t->status)) == NULL ||
+	    cJSON_AddStringToObject(o, "priority", tf_priority_name(t->priority)) == NULL ||
 	    !add_n(o, "next_run", t->next_run) || !add_n(o, "iteration", t->iteration) ||
 	    !add_n(o, "attempts", t->attempts) || !add_n(o, "max_attempts", t->max_attempts) ||
 	    !add_n(o, "gen", t->gen) || !add_n(o, "created_at", t->created_at) ||
@@ -512,6 +517,9 @@ tf_task_message_parse(const char *body, struct tf_task_message *m,
 		m->gen = (int64_t)gen->valuedouble;
 		m->has_gen = true;
 	}
+	/* A hint, as in the item: any other value is normal. */
+	(void)tf_priority_from_json(cJSON_GetObjectItemCaseSensitive(doc,
+	    "priority"), &m->priority);
 	rc = TF_OK;
 out:
 	cJSON_Delete(doc);
@@ -520,14 +528,16 @@ out:
 
 enum tf_err
 tf_task_message_format(const char *id, int64_t target_ms, int64_t gen,
-    char **body)
+    enum tf_priority p, char **body)
 {
 	cJSON *doc = cJSON_CreateObject();
 
 	*body = NULL;
 	if (doc != NULL && cJSON_AddStringToObject(doc, "taskId", id) != NULL &&
 	    cJSON_AddNumberToObject(doc, "targetTimestamp", (double)target_ms) != NULL &&
-	    cJSON_AddNullToObject(doc, "priority") != NULL &&
+	    (p == TF_PRIORITY_NORMAL ?
+	    cJSON_AddNullToObject(doc, "priority") != NULL :
+	    cJSON_AddStringToObject(doc, "priority", tf_priority_name(p)) != NULL) &&
 	    cJSON_AddNumberToObject(doc, "gen", (double)gen) != NULL)
 		*body = cJSON_PrintUnformatted(doc);
 	cJSON_Delete(doc);
@@ -665,6 +675,8 @@ tf_task_create_item(const struct tf_task_spec *spec, int64_t now_ms,
 	    !put_attr(item, "failure_callback", tf_ddb_av_s(spec->failure_callback))) ||
 	    (spec->flow_key != NULL && spec->flow_key[0] != '\0' &&
 	    !put_attr(item, "flow_key", tf_ddb_av_s(spec->flow_key))) ||
+	    (spec->priority != TF_PRIORITY_NORMAL &&
+	    !put_attr(item, "priority", tf_ddb_av_s(tf_priority_name(spec->priority)))) ||
 	    !put_attr(item, "status", tf_ddb_av_s("PENDING")) ||
 	    !put_attr(item, "completed", tf_ddb_av_bool(false)) ||
 	    !put_attr(item, "next_run", tf_ddb_av_n(spec->next_run)) ||
@@ -1403,30 +1415,39 @@ tf_task_sweep_enqueue_is(const struct tf_task *t, int64_t gen, int64_t visible)
 
 enum tf_err
 tf_task_sweep_enqueue(struct tf_aws *aws, const char *table, const char *id,
-    int64_t gen, int64_t due_ms, int64_t stale_before_ms, int64_t now_ms)
+    int64_t gen, int64_t due_ms, int64_t stale_before_ms, int64_t now_ms,
+    enum tf_priority *prio)
 {
 	struct tf_ddb_expr e;
+	struct tf_task t = { 0 };
 	int64_t visible;
+	char err[64];
 	enum tf_err rc;
 
 	rc = tf_task_sweep_enqueue_build(&e, gen, due_ms, stale_before_ms, now_ms,
 	    &visible);
 	if (rc != TF_OK)
 		return rc;
-	rc = update_task(aws, table, id, &e, NULL, NULL, 0);
+	rc = update_task(aws, table, id, &e, &t, err, sizeof(err));
+	if (rc == TF_ERR_PARSE) {
+		/* Written, but the item is not a task: its message goes to the
+		 * normal queue, and the consumer fails the task. */
+		tf_task_free(&t);
+		memset(&t, 0, sizeof(t));
+		rc = TF_OK;
+	}
 	if (rc == TF_ERR_CONDITION && tf_aws_last_error()->attempts > 1) {
 		/* A retried call: an earlier attempt may have been applied with
 		 * its reply lost. If the item shows this very enqueue, send the
 		 * message (should another sweeper have made it, both send the
 		 * same generation, and the consumer drops the copy). */
-		struct tf_task t;
-		char err[64];
-
 		if (tf_task_get(aws, table, id, &t, err, sizeof(err)) == TF_OK &&
 		    tf_task_sweep_enqueue_is(&t, gen, visible))
 			rc = TF_OK;
-		tf_task_free(&t);
 	}
+	if (prio != NULL)
+		*prio = t.priority;
+	tf_task_free(&t);
 	tf_ddb_expr_free(&e);
 	return rc;
 }
@@ -1470,16 +1491,25 @@ tf_task_delay_s(int64_t due_ms, int64_t now_ms)
 }
 
 enum tf_err
-tf_task_send_message(struct tf_aws *aws, const char *queue_url, const char *id,
-    int64_t due_ms, int64_t gen, int64_t now_ms)
+tf_task_send_message(struct tf_aws *aws, const char *queue_url,
+    enum tf_priority p, const char *id, int64_t due_ms, int64_t gen,
+    int64_t now_ms)
 {
-	char *body = NULL;
+	char *body = NULL, *url = NULL;
 	enum tf_err rc;
 
-	rc = tf_task_message_format(id, due_ms, gen, &body);
+	rc = tf_task_message_format(id, due_ms, gen, p, &body);
+	if (rc == TF_OK && p != TF_PRIORITY_NORMAL &&
+	    (url = tf_priority_queue_url(queue_url, p)) == NULL)
+		rc = TF_ERR_NOMEM;
 	if (rc == TF_OK)
+		rc = tf_sqs_send_message(aws, url != NULL ? url : queue_url, body,
+		    tf_task_delay_s(due_ms, now_ms), NULL);
+	/* No such queue: a deployment made before priorities. */
+	if (rc == TF_ERR_NOT_FOUND && url != NULL)
 		rc = tf_sqs_send_message(aws, queue_url, body,
 		    tf_task_delay_s(due_ms, now_ms), NULL);
+	tf_free(url);
 	tf_free(body);
 	return rc;
 }

@@ -17,6 +17,7 @@
 
 #include "aws/aws.h"
 #include "base/err.h"
+#include "task/priority.h"
 
 #define TF_TASK_ID_MAX      128   /* bytes; longer ids are refused */
 #define TF_TASK_NS_MAX      64
@@ -95,6 +96,8 @@ struct tf_task {
 	                            item (TASKFLEET_RETENTION); 0 when absent */
 	bool legacy;             /* written by the original serverless scheduler:
 	                            no status, no gen */
+	enum tf_priority priority; /* `priority` (tf_priority_from_av());
+	                            normal when absent or none of its values */
 };
 
 /* The wake-up call SQS carries. */
@@ -103,6 +106,8 @@ struct tf_task_message {
 	int64_t target_ms;       /* 0: now (targetTimestamp null) */
 	int64_t gen;             /* 0 when absent (the original format) */
 	bool has_gen;
+	enum tf_priority priority; /* `priority` (tf_priority_from_json());
+	                            normal when null or none of its values */
 };
 
 const char *tf_task_status_name(enum tf_task_status s);
@@ -125,10 +130,10 @@ enum tf_err tf_task_to_json(const struct tf_task *t, cJSON **out);
  * message when the body is not such JSON. */
 enum tf_err tf_task_message_parse(const char *body, struct tf_task_message *m,
     char *errbuf, size_t errlen);
-/* Writes the body for task id, due at target_ms, generation gen. Caller frees
- * with tf_free(). */
+/* Writes the body for task id, due at target_ms, generation gen, priority p
+ * (null for normal). Caller frees with tf_free(). */
 enum tf_err tf_task_message_format(const char *id, int64_t target_ms,
-    int64_t gen, char **body);
+    int64_t gen, enum tf_priority p, char **body);
 
 /* True when id is usable as a task id: 1..128 bytes of printable ASCII
  * without spaces. */
@@ -183,6 +188,7 @@ struct tf_task_spec {
 	int64_t max_attempts;     /* 0: 3 */
 	const cJSON *schedule;    /* plain JSON or NULL; borrowed */
 	int64_t horizon_ms;       /* the enqueue horizon; 0: TF_ENQUEUE_HORIZON_MS */
+	enum tf_priority priority; /* stored only when not normal */
 };
 
 /* Writes a new PENDING task with gen 1, conditional on the id being free.
@@ -302,10 +308,11 @@ enum tf_err tf_task_finish(struct tf_aws *aws, const char *table,
  * (due_ms, or now_ms if that is later), conditional on gen, status PENDING,
  * next_run = due_ms and enqueued_for absent or older than stale_before_ms.
  * TF_ERR_CONDITION when another consumer won or the task changed. The caller
- * then sends the message for gen + 1. */
+ * then sends the message for gen + 1 to the queue of *prio (may be NULL),
+ * the task's priority as written (the due index does not hold it). */
 enum tf_err tf_task_sweep_enqueue(struct tf_aws *aws, const char *table,
     const char *id, int64_t gen, int64_t due_ms, int64_t stale_before_ms,
-    int64_t now_ms);
+    int64_t now_ms, enum tf_priority *prio);
 
 /* Says no message is out for generation gen (removes enqueued_for), so the
  * sweeper sends one when the task comes within the horizon. */
@@ -330,9 +337,13 @@ cJSON *tf_task_history_note(const struct tf_task *t, const char *outcome,
 
 /* Sends the wake-up message for task id, generation gen, due at due_ms, with
  * DelaySeconds rounded down (at most 900): it arrives up to a second early and
- * the consumer holds it until its exact time. */
+ * the consumer holds it until its exact time. It goes to the queue of
+ * priority p beside the normal queue at queue_url (priority.h); when that
+ * queue does not exist (a deployment made before priorities), to the
+ * normal queue. */
 enum tf_err tf_task_send_message(struct tf_aws *aws, const char *queue_url,
-    const char *id, int64_t due_ms, int64_t gen, int64_t now_ms);
+    enum tf_priority p, const char *id, int64_t due_ms, int64_t gen,
+    int64_t now_ms);
 
 /* Records that the live message for generation gen was sent for due_ms
  * (enqueued_for: when it becomes visible, due_ms or now if that is later),

@@ -456,7 +456,22 @@ tf_task_extend_lease_async(struct tf_aws *aws, struct tf_loop *loop,
 struct send_call {
 	tf_task_send_cb *cb;
 	void *ctx;
+	/* For a priority queue that does not exist: the send to the normal
+	 * queue instead (priority.h). NULL once that is under way. */
+	struct tf_aws *aws;
+	struct tf_loop *loop;
+	char *queue_url;                /* owned: the normal queue */
+	char *body;                     /* owned */
+	int delay_s;
 };
+
+static void
+send_free(struct send_call *s)
+{
+	tf_free(s->queue_url);
+	tf_free(s->body);
+	tf_free(s);
+}
 
 static void
 send_report(void *call, enum tf_err rc)
@@ -464,7 +479,7 @@ send_report(void *call, enum tf_err rc)
 	struct send_call *s = call;
 
 	s->cb(s->ctx, rc, tf_strerror(rc));
-	tf_free(s);
+	send_free(s);
 }
 
 static void
@@ -472,34 +487,51 @@ on_sent(void *ctx, enum tf_err rc, const char *message_id,
     const struct tf_aws_error *err)
 {
 	struct send_call *s = ctx;
+	char *url = s->queue_url;
 	char text[ERRTEXT] = "";
 
 	(void)message_id;
+	if (rc == TF_ERR_NOT_FOUND && url != NULL) {
+		/* No such priority queue (a deployment made before
+		 * priorities): the normal queue. */
+		s->queue_url = NULL;
+		rc = tf_sqs_send_message_async(s->aws, s->loop, url, s->body,
+		    s->delay_s, on_sent, s);
+		tf_free(url);
+		if (rc == TF_OK)
+			return;
+		err = NULL;
+	}
 	if (rc != TF_OK)
 		error_text(text, sizeof(text), rc, err);
 	s->cb(s->ctx, rc, text);
-	tf_free(s);
+	send_free(s);
 }
 
 void
 tf_task_send_message_async(struct tf_aws *aws, struct tf_loop *loop,
-    const char *queue_url, const char *id, int64_t due_ms, int64_t gen,
-    int64_t now_ms, tf_task_send_cb *cb, void *ctx)
+    const char *queue_url, enum tf_priority p, const char *id, int64_t due_ms,
+    int64_t gen, int64_t now_ms, tf_task_send_cb *cb, void *ctx)
 {
-	struct send_call *s = tf_malloc(sizeof(*s));
-	char *body = NULL;
+	struct send_call *s = tf_calloc(1, sizeof(*s));
+	char *url = NULL;
 	enum tf_err rc;
 
 	if (s == NULL) {
 		cb(ctx, TF_ERR_NOMEM, "out of memory");
 		return;
 	}
-	*s = (struct send_call){ cb, ctx };
-	rc = tf_task_message_format(id, due_ms, gen, &body);
+	*s = (struct send_call){ cb, ctx, aws, loop, NULL, NULL,
+	    tf_task_delay_s(due_ms, now_ms) };
+	rc = tf_task_message_format(id, due_ms, gen, p, &s->body);
+	if (rc == TF_OK && p != TF_PRIORITY_NORMAL &&
+	    ((url = tf_priority_queue_url(queue_url, p)) == NULL ||
+	    (s->queue_url = tf_strdup(queue_url)) == NULL))
+		rc = TF_ERR_NOMEM;
 	if (rc == TF_OK)
-		rc = tf_sqs_send_message_async(aws, loop, queue_url, body,
-		    tf_task_delay_s(due_ms, now_ms), on_sent, s);
-	tf_free(body);
+		rc = tf_sqs_send_message_async(aws, loop, url != NULL ? url :
+		    queue_url, s->body, s->delay_s, on_sent, s);
+	tf_free(url);
 	if (rc != TF_OK)
 		end_early(loop, send_report, s, rc);
 }
@@ -552,8 +584,10 @@ struct write_call {
 	struct tf_loop *loop;        /* borrowed */
 	char *table, *id;            /* owned */
 	int64_t gen, visible;        /* the enqueue's, for its re-read */
-	tf_task_write_cb *cb;
+	tf_task_write_cb *cb;        /* a write's; NULL for an enqueue */
+	tf_task_enqueue_cb *enqueue_cb;
 	void *ctx;
+	enum tf_priority prio;       /* an enqueue's task's, as written */
 };
 
 static void
@@ -561,7 +595,10 @@ write_report(void *call, enum tf_err rc)
 {
 	struct write_call *w = call;
 
-	w->cb(w->ctx, rc);
+	if (w->enqueue_cb != NULL)
+		w->enqueue_cb(w->ctx, rc, w->prio);
+	else
+		w->cb(w->ctx, rc);
 	tf_free(w->table);
 	tf_free(w->id);
 	tf_free(w);
@@ -583,6 +620,8 @@ on_enqueue_reread(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
 	memset(&t, 0, sizeof(t));
 	ours = rc == TF_OK && tf_task_from_item(value, &t, why, sizeof(why)) ==
 	    TF_OK && tf_task_sweep_enqueue_is(&t, w->gen, w->visible);
+	if (ours)
+		w->prio = t.priority;
 	tf_task_free(&t);
 	cJSON_Delete(value);
 	write_report(w, ours ? TF_OK : TF_ERR_CONDITION);
@@ -594,6 +633,11 @@ on_written(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
 {
 	struct write_call *w = ctx;
 
+	/* An enqueue asks for the item as written, for its priority (an item
+	 * whose `priority` is none of the values: normal). */
+	if (rc == TF_OK && w->enqueue_cb != NULL && value != NULL)
+		tf_priority_from_av(cJSON_GetObjectItemCaseSensitive(value,
+		    "priority"), &w->prio);
 	cJSON_Delete(value);
 	cJSON_Delete(next_key);
 	if (rc == TF_ERR_CONDITION && w->visible != 0 && err != NULL &&
@@ -612,8 +656,8 @@ write_start(struct write_call *w, const char *id, const struct tf_ddb_expr *e)
 	enum tf_err rc = TF_ERR_NOMEM;
 
 	if (key != NULL && w->table != NULL && w->id != NULL)
-		rc = tf_ddb_update_item_async(w->aws, w->loop, w->table, key, e, NULL,
-		    on_written, w);
+		rc = tf_ddb_update_item_async(w->aws, w->loop, w->table, key, e,
+		    w->enqueue_cb != NULL ? "ALL_NEW" : NULL, on_written, w);
 	cJSON_Delete(key);
 	if (rc != TF_OK)
 		end_early(w->loop, write_report, w, rc);
@@ -631,20 +675,25 @@ write_new(struct tf_aws *aws, struct tf_loop *loop, const char *table,
 		return NULL;
 	}
 	*w = (struct write_call){ aws, loop, tf_strdup(table), tf_strdup(id), gen,
-	    0, cb, ctx };
+	    0, cb, NULL, ctx, TF_PRIORITY_NORMAL };
 	return w;
 }
 
 void
 tf_task_sweep_enqueue_async(struct tf_aws *aws, struct tf_loop *loop,
     const char *table, const char *id, int64_t gen, int64_t due_ms,
-    int64_t stale_before_ms, int64_t now_ms, tf_task_write_cb *cb, void *ctx)
+    int64_t stale_before_ms, int64_t now_ms, tf_task_enqueue_cb *cb,
+    void *ctx)
 {
-	struct write_call *w = write_new(aws, loop, table, id, gen, cb, ctx);
+	struct write_call *w = tf_calloc(1, sizeof(*w));
 	struct tf_ddb_expr e;
 
-	if (w == NULL)
+	if (w == NULL) {
+		cb(ctx, TF_ERR_NOMEM, TF_PRIORITY_NORMAL);
 		return;
+	}
+	*w = (struct write_call){ aws, loop, tf_strdup(table), tf_strdup(id), gen,
+	    0, NULL, cb, ctx, TF_PRIORITY_NORMAL };
 	if (tf_task_sweep_enqueue_build(&e, gen, due_ms, stale_before_ms, now_ms,
 	    &w->visible) != TF_OK) {
 		end_early(loop, write_report, w, TF_ERR_NOMEM);

@@ -74,10 +74,11 @@ void tf_task_extend_lease_async(struct tf_aws *aws, struct tf_loop *loop,
 /* A send's end; err (borrowed) says what failed. */
 typedef void tf_task_send_cb(void *ctx, enum tf_err rc, const char *err);
 
-/* tf_task_send_message() on the loop; the strings are copied. */
+/* tf_task_send_message() on the loop (the normal queue when p's queue does
+ * not exist, likewise); the strings are copied. */
 void tf_task_send_message_async(struct tf_aws *aws, struct tf_loop *loop,
-    const char *queue_url, const char *id, int64_t due_ms, int64_t gen,
-    int64_t now_ms, tf_task_send_cb *cb, void *ctx);
+    const char *queue_url, enum tf_priority p, const char *id, int64_t due_ms,
+    int64_t gen, int64_t now_ms, tf_task_send_cb *cb, void *ctx);
 
 /* tf_task_get() on the loop: on TF_OK the callback takes *t (as for
  * tf_task_claim_cb); TF_ERR_NOT_FOUND when there is no such item. The
@@ -89,11 +90,18 @@ void tf_task_get_async(struct tf_aws *aws, struct tf_loop *loop,
  * (TF_ERR_CONDITION: the condition failed). */
 typedef void tf_task_write_cb(void *ctx, enum tf_err rc);
 
+/* A sweeper's enqueue claim's end: rc as for tf_task_write_cb, and on
+ * TF_OK the task's priority as written (its message's queue: the due index
+ * does not hold it). */
+typedef void tf_task_enqueue_cb(void *ctx, enum tf_err rc,
+    enum tf_priority prio);
+
 /* tf_task_sweep_enqueue() on the loop, with its re-read after a retried
  * write failed its condition; the strings are copied. */
 void tf_task_sweep_enqueue_async(struct tf_aws *aws, struct tf_loop *loop,
     const char *table, const char *id, int64_t gen, int64_t due_ms,
-    int64_t stale_before_ms, int64_t now_ms, tf_task_write_cb *cb, void *ctx);
+    int64_t stale_before_ms, int64_t now_ms, tf_task_enqueue_cb *cb,
+    void *ctx);
 
 /* tf_task_release_message() on the loop; the strings are copied. */
 void tf_task_release_message_async(struct tf_aws *aws, struct tf_loop *loop,

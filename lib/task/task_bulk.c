@@ -39,6 +39,11 @@ struct send_batch {
 	char *body[TF_SQS_MAX_BATCH];   /* owned */
 	size_t n;
 	int round;
+	enum tf_priority prio;          /* every task's in the batch */
+	char *url;                      /* owned: prio's queue, NULL once it
+	                                   turned out not to exist (a deployment
+	                                   made before priorities): the normal
+	                                   queue */
 };
 
 struct bulk {
@@ -52,8 +57,9 @@ struct bulk {
 	int active;                     /* slots writing, reading or waiting
 	                                   for their next round */
 	int sends;                      /* send batches not finished */
-	struct slot *pending[TF_SQS_MAX_BATCH];  /* created, message unsent */
-	size_t n_pending;
+	/* Created, message unsent, by priority (a batch goes to one queue): */
+	struct slot *pending[TF_PRIORITY__N][TF_SQS_MAX_BATCH];
+	size_t n_pending[TF_PRIORITY__N];
 	bool input_done;
 };
 
@@ -133,6 +139,7 @@ batch_done(struct send_batch *sb)
 		tf_free(sb->body[i]);
 	}
 	b->sends--;
+	tf_free(sb->url);
 	tf_free(sb);
 }
 
@@ -184,6 +191,12 @@ on_sent(void *ctx, enum tf_err rc, const struct tf_sqs_batch_result *result,
 	struct bulk *b = sb->b;
 	size_t i;
 
+	if (rc == TF_ERR_NOT_FOUND && sb->url != NULL) {
+		tf_free(sb->url);
+		sb->url = NULL;
+		send_batch(sb);
+		return;
+	}
 	if (rc != TF_OK && rc != TF_ERR_PARTIAL && retryable(rc) &&
 	    sb->round < b->rounds) {
 		sb->round++;
@@ -218,8 +231,8 @@ send_batch(struct send_batch *sb)
 		e[i].body = sb->body[i];
 		e[i].delay_seconds = sb->s[i]->t->delay_s;
 	}
-	rc = tf_sqs_send_message_batch_async(b->aws, b->loop, b->o.queue_url, e,
-	    sb->n, on_sent, sb);
+	rc = tf_sqs_send_message_batch_async(b->aws, b->loop, sb->url != NULL ?
+	    sb->url : b->o.queue_url, e, sb->n, on_sent, sb);
 	if (rc != TF_OK) {
 		batch_failed(sb, rc, NULL, NULL);
 		batch_done(sb);
@@ -227,10 +240,11 @@ send_batch(struct send_batch *sb)
 	}
 }
 
-/* Sends the messages of the created tasks waiting for one. */
+/* Sends the messages of the created tasks of priority p waiting for one. */
 static void
-flush(struct bulk *b)
+flush(struct bulk *b, enum tf_priority p)
 {
+	struct slot **pending = b->pending[p];
 	struct send_batch *sb;
 	enum tf_err rc = TF_OK;
 	size_t i;
@@ -240,30 +254,33 @@ flush(struct bulk *b)
 		rc = TF_ERR_NOMEM;
 	else
 		sb->b = b;
-	for (i = 0; rc == TF_OK && i < b->n_pending; i++) {
-		sb->s[i] = b->pending[i];
+	if (sb != NULL && (sb->prio = p) != TF_PRIORITY_NORMAL &&
+	    (sb->url = tf_priority_queue_url(b->o.queue_url, p)) == NULL)
+		rc = TF_ERR_NOMEM;
+	for (i = 0; rc == TF_OK && i < b->n_pending[p]; i++) {
+		sb->s[i] = pending[i];
 		sb->n = i + 1;
 		rc = tf_task_message_format(sb->s[i]->t->id,
-		    sb->s[i]->t->spec.next_run, 1, &sb->body[i]);
+		    sb->s[i]->t->spec.next_run, 1, p, &sb->body[i]);
 	}
 	if (rc != TF_OK) {
 		/* Out of memory: the sweeper enqueues them. */
-		for (i = 0; i < b->n_pending; i++) {
-			b->pending[i]->t->send_failed = true;
-			snprintf(b->pending[i]->t->error,
-			    sizeof(b->pending[i]->t->error), "sending its queue "
+		for (i = 0; i < b->n_pending[p]; i++) {
+			pending[i]->t->send_failed = true;
+			snprintf(pending[i]->t->error,
+			    sizeof(pending[i]->t->error), "sending its queue "
 			    "message: %s", tf_strerror(rc));
 			if (sb == NULL || i >= sb->n)
-				finish(b->pending[i]);
+				finish(pending[i]);
 		}
-		b->n_pending = 0;
+		b->n_pending[p] = 0;
 		if (sb != NULL) {
 			b->sends++;
 			batch_done(sb);
 		}
 		return;
 	}
-	b->n_pending = 0;
+	b->n_pending[p] = 0;
 	b->sends++;
 	send_batch(sb);
 }
@@ -274,6 +291,7 @@ static void
 created(struct slot *s)
 {
 	struct bulk *b = s->b;
+	enum tf_priority p;
 
 	s->t->outcome = TF_BULK_CREATED;
 	if (++b->wins >= b->window && b->window < b->o.in_flight) {
@@ -293,9 +311,11 @@ created(struct slot *s)
 	}
 	s->writing = false;
 	b->active--;
-	b->pending[b->n_pending++] = s;
-	if (b->n_pending == TF_SQS_MAX_BATCH)
-		flush(b);
+	p = s->t->spec.priority < TF_PRIORITY__N ? s->t->spec.priority :
+	    TF_PRIORITY_NORMAL;
+	b->pending[p][b->n_pending[p]++] = s;
+	if (b->n_pending[p] == TF_SQS_MAX_BATCH)
+		flush(b, p);
 }
 
 static void
@@ -475,6 +495,8 @@ static void
 pump(struct bulk *b)
 {
 	struct tf_bulk_task *t;
+	size_t waiting = 0;
+	int p;
 
 	while (!b->input_done && b->active < b->window) {
 		t = b->o.next(b->o.ctx);
@@ -484,10 +506,12 @@ pump(struct bulk *b)
 			start(b, t);
 	}
 	/* A part batch goes when no write could add to it. */
-	if (b->n_pending > 0 && b->active == 0)
-		flush(b);
-	if (b->input_done && b->active == 0 && b->sends == 0 &&
-	    b->n_pending == 0)
+	for (p = 0; p < TF_PRIORITY__N; p++) {
+		if (b->n_pending[p] > 0 && b->active == 0)
+			flush(b, (enum tf_priority)p);
+		waiting += b->n_pending[p];
+	}
+	if (b->input_done && b->active == 0 && b->sends == 0 && waiting == 0)
 		tf_loop_stop(b->loop);
 }
 

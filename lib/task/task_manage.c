@@ -119,12 +119,12 @@ tf_manage_delay_s(int64_t due_ms, int64_t now_ms)
 }
 
 enum tf_err
-tf_manage_send(struct tf_aws *aws, const char *queue_url, const char *id,
-    int64_t gen, int64_t due_ms, int64_t now_ms, int *delay_s)
+tf_manage_send(struct tf_aws *aws, const char *queue_url, enum tf_priority p,
+    const char *id, int64_t gen, int64_t due_ms, int64_t now_ms, int *delay_s)
 {
 	if (delay_s != NULL)
 		*delay_s = tf_task_delay_s(due_ms, now_ms);
-	return tf_task_send_message(aws, queue_url, id, due_ms, gen, now_ms);
+	return tf_task_send_message(aws, queue_url, p, id, due_ms, gen, now_ms);
 }
 
 /* True when text uses the placeholder ph as a whole word (":f" is not used
@@ -151,6 +151,8 @@ struct change_values {
 	const char *shard;     /* :shard */
 	const char *ns;        /* :dns; NULL: the default namespace */
 	const cJSON *hist;     /* :hist, the new history (AV); borrowed */
+	const char *prio;      /* :prio, a priority's name (#prio: PRIORITY is
+	                          one of DynamoDB's reserved words) */
 };
 
 static enum tf_err
@@ -163,6 +165,10 @@ bind_values(struct tf_ddb_expr *e, const char *exprs,
 		rc = tf_ddb_expr_name(e, "#st", "status");
 	if (rc == TF_OK && uses(exprs, "#ttl"))
 		rc = tf_ddb_expr_name(e, "#ttl", "ttl");
+	if (rc == TF_OK && uses(exprs, "#prio"))
+		rc = tf_ddb_expr_name(e, "#prio", "priority");
+	if (rc == TF_OK && uses(exprs, ":prio"))
+		rc = tf_ddb_expr_value_s(e, ":prio", v->prio);
 	if (rc == TF_OK && uses(exprs, ":hist"))
 		rc = tf_ddb_expr_value(e, ":hist", cJSON_Duplicate(v->hist, 1));
 	if (rc == TF_OK && uses(exprs, ":found"))
@@ -422,6 +428,7 @@ change(struct tf_aws *aws, const char *table, const char *id,
 		r->next_run = t.next_run;
 		r->suspend_requested = t.suspend_requested;
 		r->legacy = t.legacy;
+		r->priority = t.priority;
 		if (r->verdict == TF_MANAGE_ALREADY || r->verdict == TF_MANAGE_REFUSE)
 			break;
 		rc = write_change(aws, table, &t, action, r->verdict, now_ms,
@@ -531,6 +538,7 @@ tf_manage_patch(struct tf_aws *aws, const char *table, const struct tf_task *t,
 	r->next_run = t->next_run;
 	r->suspend_requested = t->suspend_requested;
 	r->legacy = t->legacy;
+	r->priority = t->priority;
 	if (!tf_manage_patchable(t->status)) {
 		r->verdict = TF_MANAGE_REFUSE;
 		return TF_OK;
@@ -548,6 +556,7 @@ tf_manage_patch(struct tf_aws *aws, const char *table, const struct tf_task *t,
 	v.shard = shard;
 	v.next = p->next_run > 0 ? p->next_run : t->next_run > 0 ? t->next_run :
 	    now_ms;
+	v.prio = tf_priority_name(p->priority);
 
 	if (append_read_condition(&cond, t) != TF_OK)
 		goto out;
@@ -561,6 +570,8 @@ tf_manage_patch(struct tf_aws *aws, const char *table, const struct tf_task *t,
 	    tf_buf_append_str(&upd, ", schedule = :sched") != TF_OK) ||
 	    (p->max_attempts > 0 &&
 	    tf_buf_append_str(&upd, ", max_attempts = :ma") != TF_OK) ||
+	    (p->set_priority &&
+	    tf_buf_append_str(&upd, ", #prio = :prio") != TF_OK) ||
 	    append_labels(&upd, p, false) != TF_OK)
 		goto out;
 	if (pending) {
@@ -617,6 +628,8 @@ tf_manage_patch(struct tf_aws *aws, const char *table, const struct tf_task *t,
 		r->next_run = v.next;
 		if (enqueue)
 			r->enqueue_at = v.next;
+		if (p->set_priority)
+			r->priority = p->priority;
 	}
 out:
 	cJSON_Delete(av);
@@ -991,9 +1004,11 @@ tf_manage_schedule_describe(const cJSON *schedule, char *buf, size_t len)
 }
 
 /* The update that brings a legacy item t into the indexes, and its
- * condition: the item as read (no status, completed as read, gen). */
+ * condition: the item as read (no status, completed as read, gen). With
+ * prio, its `priority` (a number or a name in any case) is written as the
+ * name of t's priority. */
 static enum tf_err
-adopt_expressions(const struct tf_task *t, struct tf_buf *upd,
+adopt_expressions(const struct tf_task *t, bool prio, struct tf_buf *upd,
     struct tf_buf *cond)
 {
 	bool done = t->status == TF_TASK_COMPLETED;
@@ -1010,7 +1025,8 @@ adopt_expressions(const struct tf_task *t, struct tf_buf *upd,
 	if (tf_buf_append_str(upd, "SET #st = :new, gen = :g, updated_at = :now, "
 	    "next_run = :now" LEGACY_FILL) != TF_OK ||
 	    (!done && tf_buf_append_str(upd, ", completed = :f, due_at = :now, "
-	    "due_shard = :shard") != TF_OK))
+	    "due_shard = :shard") != TF_OK) ||
+	    (prio && tf_buf_append_str(upd, ", #prio = :prio") != TF_OK))
 		return TF_ERR_NOMEM;
 	return TF_OK;
 }
@@ -1045,7 +1061,9 @@ tf_manage_adopt(struct tf_aws *aws, const char *table, const cJSON *item,
 	v.now = now_ms;
 	v.shard = shard;
 	v.ns = ns;
-	if (adopt_expressions(&t, &upd, &cond) != TF_OK)
+	v.prio = tf_priority_name(t.priority);
+	if (adopt_expressions(&t, cJSON_GetObjectItemCaseSensitive(item,
+	    "priority") != NULL, &upd, &cond) != TF_OK)
 		goto out;
 	rc = update_with(aws, table, t.id, &upd, &cond, &v);
 	/* A consumer claimed it (or anyone changed it) since the Scan read it:

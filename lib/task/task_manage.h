@@ -88,6 +88,7 @@ struct tf_manage_result {
 	                                 gen, due at this time (tf_manage_send) */
 	bool suspend_requested;       /* as found */
 	bool legacy;                  /* it was an item of the original scheduler */
+	enum tf_priority priority;    /* as found: the queue of its message */
 };
 
 /* Applies action to task id at now_ms; horizon_ms (0: the default) decides
@@ -126,6 +127,8 @@ struct tf_manage_patch {
 	const char *name;          /* NULL: kept; "": removed; else the new
 	                              name (checked: tf_task_label_check) */
 	const char *description;   /* likewise */
+	bool set_priority;         /* priority is the new priority; false: kept */
+	enum tf_priority priority;
 };
 
 /* True when a task in status s may be patched: PENDING or SUSPENDED. */
@@ -166,10 +169,12 @@ char *tf_manage_refusal(enum tf_manage_action action, const char *id,
 int tf_manage_delay_s(int64_t due_ms, int64_t now_ms);
 
 /* Sends the wake-up message of task id, generation gen, due at due_ms, with
- * tf_manage_delay_s(due_ms, now_ms). *delay_s (may be NULL): the delay
- * used. */
+ * tf_manage_delay_s(due_ms, now_ms), to the queue of priority p beside the
+ * normal queue at queue_url (tf_task_send_message()). *delay_s (may be
+ * NULL): the delay used. */
 enum tf_err tf_manage_send(struct tf_aws *aws, const char *queue_url,
-    const char *id, int64_t gen, int64_t due_ms, int64_t now_ms, int *delay_s);
+    enum tf_priority p, const char *id, int64_t gen, int64_t due_ms,
+    int64_t now_ms, int *delay_s);
 
 /* Deletes every task of namespace ns (the by_ns index, page by page, in
  * BatchWriteItem batches). *deleted: how many were deleted, also when an

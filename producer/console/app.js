@@ -541,6 +541,7 @@ function taskPage(id) {
         field("Status", statusBadge(t.status, t.suspend_requested ? " (suspend requested)" : "")),
         field("Namespace", t.ns),
         field("Type", t.type),
+        field("Priority", t.priority || "normal"),
         field("Schedule", describeSchedule(t.schedule)),
         field("Next run", t.status === "COMPLETED" || t.status === "FAILED" ? h("span", { class: "muted" }, "—") : timeEl(t.next_run)),
         field("Iteration", String(t.iteration)),
@@ -795,6 +796,8 @@ function newTaskPage() {
       h("label", {}, "ID (optional; a new UUID when empty; an existing ID is refused)", h("input", { name: "id", spellcheck: "false", autocomplete: "off" })),
       h("label", {}, "Namespace", h("input", { name: "ns", value: "default" })),
       h("label", {}, "Max attempts (optional)", h("input", { name: "max_attempts", type: "number", min: 1, max: 1000 })),
+      h("label", {}, "Priority (under a backlog, higher ones start first)",
+        h("select", { name: "priority" }, ["normal", "high", "low"].map((p) => h("option", { value: p }, p)))),
       h("label", {}, "Name (optional)", h("input", { name: "name", maxlength: 200 })),
       h("label", {}, "Description (optional)", h("textarea", { name: "description", rows: 3, maxlength: 2000 })),
       h("label", {}, "Callback URL (optional; POSTed the outcome after each run that succeeds)", h("input", { name: "callback", type: "url", maxlength: 2048 })),
@@ -868,6 +871,7 @@ function newTaskPage() {
     const task = Object.assign({ type: job.type, ns: val("ns") || "default", params: job.params }, scheduleFields());
     if (val("id")) task.id = val("id");
     if (val("max_attempts")) task.max_attempts = Number(val("max_attempts"));
+    if (val("priority") !== "normal") task.priority = val("priority");
     if (val("name")) task.name = val("name");
     if (form.elements.description.value.trim()) task.description = form.elements.description.value;
     if (val("callback")) task.callback = val("callback");

@@ -133,6 +133,7 @@ try {
   await page.locator('#createform input[name="name"]').fill("Console webhook");
   await page.locator('#createform textarea[name="description"]').fill("Made in the console.\nSecond line.");
   await page.locator('#createform input[name="callback"]').fill(`${target}callback`);
+  await page.locator('#createform select[name="priority"]').selectOption("high");
   await page.waitForFunction(() => document.querySelectorAll("#preview li time").length === 5);
   await shot("new-task-form", true);
 
@@ -146,6 +147,10 @@ try {
     return createdId === "console-webhook-1" || `id ${createdId}`;
   });
 
+  await check("task-page-shows-priority", async () => {
+    await page.waitForFunction(() => /Priority\s*high/.test(document.querySelector("dl.details")?.textContent || ""));
+    return true;
+  });
   await check("task-page-shows-name-and-description", async () => {
     await page.waitForFunction(() => /Console webhook/.test(document.querySelector("dl.details")?.textContent || ""));
     const d = await page.locator("dl.details .description").innerText();

@@ -146,7 +146,8 @@ send_async(const char *url, const char *id, int64_t due, int64_t gen,
 {
 	if (!call_begin(c))
 		return;
-	tf_task_send_message_async(AWS, c->loop, url, id, due, gen, now, on_send, c);
+	tf_task_send_message_async(AWS, c->loop, url, TF_PRIORITY_NORMAL, id, due,
+	    gen, now, on_send, c);
 	call_end(c);
 }
 
@@ -1035,8 +1036,8 @@ op_with_failure(enum op op, const char *url, long n, struct call *c,
 		    LEASE_MS, on_claim, c);
 		break;
 	case SEND:
-		tf_task_send_message_async(AWS, c->loop, url, "task-t", now, 1, now,
-		    on_send, c);
+		tf_task_send_message_async(AWS, c->loop, url, TF_PRIORITY_NORMAL,
+		    "task-t", now, 1, now, on_send, c);
 		break;
 	}
 	c->starting = false;

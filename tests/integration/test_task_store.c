@@ -599,9 +599,9 @@ test_sweep_enqueue_needs_the_generation_read(void)
 	CHECK_INT_EQ(tf_task_get(AWS, table, id, &t, err, sizeof(err)), TF_OK);
 	CHECK_INT_EQ(t.gen, 1);
 	CHECK_INT_EQ(tf_task_sweep_enqueue(AWS, table, id, 0, t.next_run, now + 1000,
-	    now), TF_ERR_CONDITION);
+	    now, NULL), TF_ERR_CONDITION);
 	CHECK_INT_EQ(tf_task_sweep_enqueue(AWS, table, id, 1, t.next_run, now + 1000,
-	    now), TF_OK);
+	    now, NULL), TF_OK);
 	tf_task_free(&t);
 	CHECK_INT_EQ(tf_task_get(AWS, table, id, &t, err, sizeof(err)), TF_OK);
 	CHECK_INT_EQ(t.gen, 2);

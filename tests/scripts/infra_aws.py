@@ -328,6 +328,15 @@ def main():
            'queue %s, default %s (consumer %s), command %s' % (q['visibility_timeout_seconds'],
            model['variable']['visibility_timeout_seconds']['default'], vis_default, cmd))
     result('queue_long_polls', q.get('receive_wait_time_seconds') == 20, q.get('receive_wait_time_seconds'))
+    # The queues of high and low tasks (docs/design.md, "Priorities"): named
+    # as the consumer derives them, with the queue's settings.
+    pq = res['aws_sqs_queue'].get('priority', {})
+    same = {k: v for k, v in q.items() if k != 'name'}
+    result('priority_queues_like_the_queue',
+           pq.get('for_each') == '${toset(["high", "low"])}' and
+           pq.get('name') == '${var.queue_name}-${each.key}' and
+           {k: v for k, v in pq.items() if k not in ('name', 'for_each')} == same,
+           'priority queues %s, queue %s' % (pq, q))
 
     # --- IAM -------------------------------------------------------------------
     try:
@@ -351,12 +360,13 @@ def main():
     result('iam_check_catches_missing_action', compare(want_c, got_c - {'sqs:ReceiveMessage'}) is not None, 'not caught')
     problems = []
     for st in statements(model, 'consumer'):
-        res_text = ' '.join(st.get('resources', []))
+        res_list = st.get('resources', [])
+        res_text = res_list if isinstance(res_list, str) else ' '.join(res_list)
         if '*' in res_text.replace('[*]', '') or st.get('effect', 'Allow') != 'Allow' or 'not_actions' in st:
             problems.append('%s: wildcard or unusual statement' % st.get('sid'))
         for a in st.get('actions', []):
-            if a.startswith('sqs:') and res_text != '${aws_sqs_queue.tasks.arn}':
-                problems.append('%s on %s (only the task queue)' % (a, res_text))
+            if a.startswith('sqs:') and res_text != '${local.task_queue_arns}':
+                problems.append('%s on %s (only the task queues)' % (a, res_text))
             if a.startswith('dynamodb:') and a != 'dynamodb:Query' and res_text != '${aws_dynamodb_table.tasks.arn}':
                 problems.append('%s on %s (only the table)' % (a, res_text))
             if a == 'dynamodb:Query':

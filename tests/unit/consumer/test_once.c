@@ -19,7 +19,7 @@ message(const char *msg_id, const char *handle, const char *id,
 	memset(&m, 0, sizeof(m));
 	m.message_id = tf_strdup(msg_id);
 	m.receipt_handle = tf_strdup(handle);
-	if (tf_task_message_format(id, target_ms, 2, &m.body) != TF_OK)
+	if (tf_task_message_format(id, target_ms, 2, TF_PRIORITY_NORMAL, &m.body) != TF_OK)
 		m.body = NULL;
 	return m;
 }

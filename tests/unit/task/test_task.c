@@ -3,6 +3,7 @@
 
 #include "aws/marshal.h"
 #include "base/alloc.h"
+#include "task/priority.h"
 #include "task/task.h"
 #include "time/schedule.h"
 
@@ -18,7 +19,8 @@ test_message_round_trip(void)
 	struct tf_task_message m;
 	char *body = NULL, err[128];
 
-	CHECK_INT_EQ(tf_task_message_format("t-1", 1767225600000LL, 4, &body), TF_OK);
+	CHECK_INT_EQ(tf_task_message_format("t-1", 1767225600000LL, 4, TF_PRIORITY_NORMAL,
+	    &body), TF_OK);
 	CHECK_STR_EQ(body, "{\"taskId\":\"t-1\",\"targetTimestamp\":1767225600000,"
 	    "\"priority\":null,\"gen\":4}");
 	CHECK_INT_EQ(tf_task_message_parse(body, &m, err, sizeof(err)), TF_OK);
@@ -414,6 +416,82 @@ test_item_labels(void)
 	cJSON_Delete(item);
 }
 
+/* Priorities (task/priority.h): names, the original format's numbers and
+ * names in any case, the queue URLs, and the message and item carrying it. */
+static void
+test_priorities(void)
+{
+	static const struct {
+		const char *json;
+		bool ok;
+		enum tf_priority want;
+	} v[] = {
+		{ "null", true, TF_PRIORITY_NORMAL }, { "\"high\"", true, TF_PRIORITY_HIGH },
+		{ "\"LOW\"", true, TF_PRIORITY_LOW }, { "\"Normal\"", true, TF_PRIORITY_NORMAL },
+		{ "5", true, TF_PRIORITY_HIGH }, { "0", true, TF_PRIORITY_NORMAL },
+		{ "-2.5", true, TF_PRIORITY_LOW }, { "\"urgent\"", false, TF_PRIORITY_NORMAL },
+		{ "[1]", false, TF_PRIORITY_NORMAL }, { "true", false, TF_PRIORITY_NORMAL },
+	};
+	struct tf_task_message m;
+	struct tf_task t;
+	enum tf_priority p = TF_PRIORITY_LOW;
+	cJSON *j, *item;
+	char *body = NULL, *url, err[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		j = cJSON_Parse(v[i].json);
+		CHECK_MSG(tf_priority_from_json(j, &p) == v[i].ok && p == v[i].want,
+		    "%s: %d %d", v[i].json, (int)tf_priority_from_json(j, &p), (int)p);
+		cJSON_Delete(j);
+	}
+	CHECK(tf_priority_from_json(NULL, &p) && p == TF_PRIORITY_NORMAL);
+	/* The CLI's and the API's names are exact. */
+	CHECK(tf_priority_parse("high", &p) && p == TF_PRIORITY_HIGH);
+	CHECK(!tf_priority_parse("High", &p) && !tf_priority_parse("", &p) &&
+	    !tf_priority_parse(NULL, &p));
+	CHECK_STR_EQ(tf_priority_name(TF_PRIORITY_LOW), "low");
+	url = tf_priority_queue_url("http://127.0.0.1:9/000000000000/q", TF_PRIORITY_HIGH);
+	CHECK_STR_EQ(url, "http://127.0.0.1:9/000000000000/q-high");
+	tf_free(url);
+	url = tf_priority_queue_url("http://127.0.0.1:9/000000000000/q", TF_PRIORITY_NORMAL);
+	CHECK_STR_EQ(url, "http://127.0.0.1:9/000000000000/q");
+	tf_free(url);
+
+	/* The message: the name when not normal; the original's number read. */
+	CHECK_INT_EQ(tf_task_message_format("t-1", 5, 2, TF_PRIORITY_LOW, &body),
+	    TF_OK);
+	CHECK_STR_EQ(body, "{\"taskId\":\"t-1\",\"targetTimestamp\":5,"
+	    "\"priority\":\"low\",\"gen\":2}");
+	CHECK_INT_EQ(tf_task_message_parse(body, &m, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(m.priority, TF_PRIORITY_LOW);
+	tf_free(body);
+	CHECK_INT_EQ(tf_task_message_parse("{\"taskId\":\"x\",\"targetTimestamp\":"
+	    "null,\"priority\":3}", &m, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(m.priority, TF_PRIORITY_HIGH);
+	/* Any other value is a hint ignored, not a broken message. */
+	CHECK_INT_EQ(tf_task_message_parse("{\"taskId\":\"x\",\"targetTimestamp\":"
+	    "null,\"priority\":{\"level\":1}}", &m, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(m.priority, TF_PRIORITY_NORMAL);
+
+	/* The item: S or N; shown by to_json always. */
+	item = parse("{\"id\":{\"S\":\"o-1\"},\"completed\":{\"BOOL\":false},"
+	    "\"type\":{\"S\":\"record\"},\"params\":{\"M\":{}},"
+	    "\"priority\":{\"N\":\"-1\"}}");
+	CHECK_INT_EQ(tf_task_from_item(item, &t, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(t.priority, TF_PRIORITY_LOW);
+	j = NULL;
+	CHECK_INT_EQ(tf_task_to_json(&t, &j), TF_OK);
+	CHECK_STR_EQ(cJSON_GetStringValue(cJSON_GetObjectItem(j, "priority")), "low");
+	cJSON_Delete(j);
+	tf_task_free(&t);
+	cJSON_ReplaceItemInObject(item, "priority", parse("{\"S\":\"soon\"}"));
+	CHECK_INT_EQ(tf_task_from_item(item, &t, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(t.priority, TF_PRIORITY_NORMAL);
+	tf_task_free(&t);
+	cJSON_Delete(item);
+}
+
 int
 main(void)
 {
@@ -432,5 +510,6 @@ main(void)
 	TF_RUN(test_status_names);
 	TF_RUN(test_label_limits);
 	TF_RUN(test_item_labels);
+	TF_RUN(test_priorities);
 	return tf_test_summary();
 }
