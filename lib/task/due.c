@@ -121,21 +121,32 @@ tf_due_shards_from_item(const cJSON *item, int *shards)
 }
 
 enum tf_err
-tf_due_read_shards(struct tf_aws *aws, const char *table, int *shards)
+tf_due_config_read(struct tf_aws *aws, const char *table, cJSON **item)
 {
-	cJSON *key = config_key(), *item = NULL;
+	cJSON *key = config_key();
 	enum tf_err rc = TF_ERR_NOMEM;
 
-	*shards = TF_DUE_SHARDS_DEFAULT;
-	if (key == NULL)
-		goto out;
-	rc = tf_ddb_get_item(aws, table, key, true, NULL, &item);
-	if (rc == TF_ERR_NOT_FOUND)
+	*item = NULL;
+	if (key != NULL)
+		rc = tf_ddb_get_item(aws, table, key, true, NULL, item);
+	cJSON_Delete(key);
+	if (rc == TF_ERR_NOT_FOUND) {
+		cJSON_Delete(*item);
+		*item = NULL;
 		rc = TF_OK;
+	}
+	return rc;
+}
+
+enum tf_err
+tf_due_read_shards(struct tf_aws *aws, const char *table, int *shards)
+{
+	cJSON *item;
+	enum tf_err rc = tf_due_config_read(aws, table, &item);
+
+	*shards = TF_DUE_SHARDS_DEFAULT;
 	if (rc == TF_OK)
 		rc = tf_due_shards_from_item(item, shards);
-out:
-	cJSON_Delete(key);
 	cJSON_Delete(item);
 	return rc;
 }

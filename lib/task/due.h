@@ -72,6 +72,13 @@ void tf_due_shard(const char *id, int shards, char out[TF_DUE_SHARD_SIZE]);
 enum tf_err tf_due_read_shards(struct tf_aws *aws, const char *table,
     int *shards);
 
+/* Reads the table's config item (TF_DUE_CONFIG_ID, a consistent read) into
+ * *item, AV JSON the caller frees; NULL (and TF_OK) when there is none.
+ * The shards, the paused namespaces (ns_pause.h) and the limits (limits.h)
+ * are its attributes. */
+enum tf_err tf_due_config_read(struct tf_aws *aws, const char *table,
+    cJSON **item);
+
 /* The shard count of the config item (borrowed, AV JSON; NULL: there is
  * none, 16; an item without `shards`, made by `pause --ns` or `limit set`:
  * 16); TF_ERR_PARSE for a count out of range (*shards is 16 then). The

@@ -85,17 +85,11 @@ enum tf_err
 tf_ns_paused_read(struct tf_aws *aws, const char *table,
     struct tf_ns_paused *out)
 {
-	cJSON *key = tf_task_key(TF_DUE_CONFIG_ID), *item = NULL;
-	enum tf_err rc;
+	cJSON *item;
+	enum tf_err rc = tf_due_config_read(aws, table, &item);
 
 	memset(out, 0, sizeof(*out));
-	if (key == NULL)
-		return TF_ERR_NOMEM;
-	rc = tf_ddb_get_item(aws, table, key, true, NULL, &item);
-	cJSON_Delete(key);
-	if (rc == TF_ERR_NOT_FOUND)
-		return TF_OK;
-	if (rc == TF_OK)
+	if (rc == TF_OK && item != NULL)
 		rc = tf_ns_paused_from_item(item, out);
 	cJSON_Delete(item);
 	return rc;
