@@ -79,6 +79,8 @@ test_families_are_declared_once(void)
 		{ "taskfleet_runs_total", "counter" },
 		{ "taskfleet_run_duration_seconds", "histogram" },
 		{ "taskfleet_run_lateness_seconds", "histogram" },
+		{ "taskfleet_runs_limited_total", "counter" },
+		{ "taskfleet_runs_limited_seconds_total", "counter" },
 		{ "taskfleet_sweeps_total", "counter" },
 		{ "taskfleet_sweeper_enqueued_total", "counter" },
 		{ "taskfleet_sweeper_recovered_total", "counter" },
