@@ -3,6 +3,8 @@
 #include "inflight.h"
 
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -244,28 +246,50 @@ extend(struct tf_heartbeat *hb, struct tf_inflight *f, int64_t now,
 		send_batch(bp);
 }
 
-/* One look at every run: cancels those whose lease ends unextended, extends
- * those with less than half of their lease or visibility left (or whose
- * runner asked), ten messages to a visibility call. */
+/* How long f has left: the lesser of its lease and its visibility, in ms
+ * from now; INT64_MAX when it needs no look (lost, or an extension out). */
+static int64_t
+time_left(const struct tf_inflight *f, int64_t now)
+{
+	int64_t left, visible;
+
+	if (atomic_load(&f->lost) || atomic_load(&f->pending) > 0)
+		return INT64_MAX;
+	left = atomic_load(&f->lease_until) - now;
+	visible = f->visible_until - now;
+	return visible < left ? visible : left;
+}
+
+/* One look at every run: cancels those whose lease ends unextended, and
+ * when one has less than half of its lease or visibility left (or its
+ * runner asked), extends it and every run with less than three quarters
+ * left, ten messages to a visibility call. Runs received at different
+ * moments thus come due together after their first extension, and share
+ * visibility calls from then on. */
 static void
 pass(struct tf_heartbeat *hb)
 {
 	int64_t now = tf_now_ms(), mono = tf_mono_ms();
-	int64_t half = hb->o.visibility_s * 500LL, left, visible;
+	int64_t half = hb->o.visibility_s * 500LL;
+	int64_t three_quarters = hb->o.visibility_s * 750LL, left;
 	struct vis_batch *b[QUEUES_MAX] = { NULL };
 	struct tf_inflight *f;
+	bool due = false;
 	int i;
 
 	atomic_store(&hb->alive_ms, mono);
 	cancel_expiring(hb, now);
+	for (f = hb->head; f != NULL && !due; f = f->next) {
+		left = time_left(f, now);
+		due = left != INT64_MAX && (left < half ||
+		    atomic_load(&f->want_now) != 0);
+	}
+	if (!due)
+		return;
 	for (f = hb->head; f != NULL; f = f->next) {
-		if (atomic_load(&f->lost) || atomic_load(&f->pending) > 0)
-			continue;
-		left = atomic_load(&f->lease_until) - now;
-		visible = f->visible_until - now;
-		if (visible < left)
-			left = visible;
-		if (left >= half && atomic_load(&f->want_now) == 0)
+		left = time_left(f, now);
+		if (left == INT64_MAX || (left >= three_quarters &&
+		    atomic_load(&f->want_now) == 0))
 			continue;
 		atomic_store(&f->want_now, 0);
 		extend(hb, f, now, mono, b);

@@ -5,9 +5,10 @@
  * visibility (in SQS) must not run out, or another consumer would run the
  * task too. The heartbeat lives on the consumer's event loop: one timer
  * looks at every registered run each tick and extends both whenever less
- * than half of either is left, the lease with an asynchronous conditional
- * UpdateItem per run, the visibility with ChangeMessageVisibilityBatch (ten
- * messages a call). A run costs a registry entry, not a thread. A run is
+ * than half of either is left (taking along every run with less than three
+ * quarters left, so their extensions share calls), the lease with an
+ * asynchronous conditional UpdateItem per run, the visibility with
+ * ChangeMessageVisibilityBatch (ten messages a call). A run costs a registry entry, not a thread. A run is
  * removed from the registry before its outcome is written and its message
  * deleted; removal waits for an extension of that run in flight, so no
  * extension is ever sent for a message after its deletion.
