@@ -14,6 +14,12 @@
 
 #define POOL_MAX 64
 
+/* Each handle's receive buffer (libcurl's default is 16 KiB). A webhook's
+ * answer is read as it comes and capped, so 4 KiB costs a few more reads
+ * for a large answer only; with thousands of webhooks in flight on the loop
+ * the default buffers were most of the consumer's memory. */
+#define READ_BUFFER 4096L
+
 struct http_client {
 	CURLSH *share;
 	CURLSH *share_loop;        /* DNS and TLS sessions only */
@@ -125,8 +131,9 @@ http_client_get(struct http_client *c, bool on_loop)
 	pthread_mutex_unlock(&c->pool_lock);
 	if (h == NULL)
 		h = curl_easy_init();
-	if (h != NULL && curl_easy_setopt(h, CURLOPT_SHARE, on_loop ?
-	    c->share_loop : c->share) != CURLE_OK) {
+	if (h != NULL && (curl_easy_setopt(h, CURLOPT_SHARE, on_loop ?
+	    c->share_loop : c->share) != CURLE_OK ||
+	    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, READ_BUFFER) != CURLE_OK)) {
 		curl_easy_cleanup(h);
 		h = NULL;
 	}
