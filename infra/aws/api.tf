@@ -59,7 +59,8 @@ data "aws_iam_policy_document" "api" {
     resources = [local.table_index_arns["by_ns"], local.table_index_arns["by_due"]]
   }
 
-  # POST /v1/tasks and run-now send; /readyz and /v1/stats read depths.
+  # POST /v1/tasks, run-now and the dead-letter redrive send to the task
+  # queues (one per priority); /readyz and /v1/stats read depths.
   statement {
     sid = "Queues"
     actions = [
@@ -67,7 +68,19 @@ data "aws_iam_policy_document" "api" {
       "sqs:GetQueueUrl",
       "sqs:SendMessage",
     ]
-    resources = [aws_sqs_queue.tasks.arn, aws_sqs_queue.dlq.arn]
+    resources = concat(local.task_queue_arns, [aws_sqs_queue.dlq.arn])
+  }
+
+  # GET /v1/dlq and POST /v1/dlq/redrive: receive and hold the dead-letter
+  # queue's messages, make them visible again, delete the ones moved.
+  statement {
+    sid = "DeadLetterQueue"
+    actions = [
+      "sqs:ChangeMessageVisibility",
+      "sqs:DeleteMessage",
+      "sqs:ReceiveMessage",
+    ]
+    resources = [aws_sqs_queue.dlq.arn]
   }
 
   # The API keys' source: one of the two (a precondition below says so).

@@ -25,11 +25,12 @@ data "aws_iam_policy_document" "consumer" {
     resources = [aws_dynamodb_table.tasks.arn]
   }
 
-  # The sweeper queries the sparse by_due index.
+  # The sweeper queries the sparse by_due index; an ordered flow key's run
+  # asks by_ns whether an earlier task of its flow is still to run.
   statement {
-    sid       = "DueIndex"
+    sid       = "Indexes"
     actions   = ["dynamodb:Query"]
-    resources = [local.table_index_arns["by_due"]]
+    resources = [local.table_index_arns["by_due"], local.table_index_arns["by_ns"]]
   }
 
   statement {

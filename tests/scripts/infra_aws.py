@@ -475,14 +475,20 @@ def check_api(model, serve_ops, serve_idx):
     diff = compare(want, got)
     result('iam_api_exactly_the_serve_calls', diff is None and 'secretsmanager:GetSecretValue' in want
            and 'ssm:GetParameter' in want, diff or sorted(want))
-    result('iam_api_check_catches_extra_action', compare(want, got | {'sqs:ReceiveMessage'}) is not None, 'not caught')
+    result('iam_api_check_catches_extra_action', compare(want, got | {'sqs:PurgeQueue'}) is not None, 'not caught')
     problems = []
     for st in statements(model, 'api'):
         res_text = ' '.join(st['resources']) if isinstance(st['resources'], list) else st['resources']
         if '*' in res_text.replace('[*]', '') or 'not_actions' in st:
             problems.append('%s: wildcard or unusual statement' % st.get('sid'))
         for a in st.get('actions', []):
-            if a.startswith('sqs:') and res_text != '${aws_sqs_queue.tasks.arn} ${aws_sqs_queue.dlq.arn}':
+            # Sends and depths: the task queues (one per priority) and the
+            # dead-letter queue; receiving, holding and deleting: the
+            # dead-letter queue only (the API never takes a task's message).
+            if a in ('sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage'):
+                if res_text != '${aws_sqs_queue.dlq.arn}':
+                    problems.append('%s on %s (only the dead-letter queue)' % (a, res_text))
+            elif a.startswith('sqs:') and res_text != '${concat(local.task_queue_arns, [aws_sqs_queue.dlq.arn])}':
                 problems.append('%s on %s' % (a, res_text))
             if a.startswith('dynamodb:') and a != 'dynamodb:Query' and res_text != '${aws_dynamodb_table.tasks.arn}':
                 problems.append('%s on %s' % (a, res_text))
