@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "base/alloc.h"
+#include "base/log.h"
 
 /* Idle easy handles kept for reuse (connections live in the multi handle). */
 #define IDLE_EASY_MAX 64
@@ -329,14 +330,29 @@ sock_close(struct multi *m, struct sock *s)
 	uv_close((uv_handle_t *)&s->poll, on_close_free);
 }
 
+/* The watched socket of fd in either of loop's multi handles; NULL: none. */
+static struct sock *
+sock_of_fd(struct tf_loop *loop, curl_socket_t fd)
+{
+	struct sock *s;
+
+	for (s = loop->aws.socks; s != NULL; s = s->next)
+		if (s->fd == fd)
+			return s;
+	for (s = loop->hooks.socks; s != NULL; s = s->next)
+		if (s->fd == fd)
+			return s;
+	return NULL;
+}
+
 /* CURLMOPT_SOCKETFUNCTION: start, change or stop watching socket fd. */
 static int
 curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
     void *socketp)
 {
 	struct multi *m = userp;
-	struct sock *s = socketp;
-	int events = 0;
+	struct sock *s = socketp, *old;
+	int events = 0, rc;
 
 	if (what == CURL_POLL_REMOVE) {
 		/* curl forgets socketp itself after this call. */
@@ -344,16 +360,34 @@ curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
 			sock_close(m, s);
 		return 0;
 	}
+	/* Never -1: curl marks the multi handle dead on a failed socket
+	 * callback and refuses every transfer added while any is alive (a long
+	 * poll always is), so one failure here would fail every later call. A
+	 * socket that cannot be watched leaves its transfer to its timeout. */
 	if (s == NULL) {
 		s = m->spare;
-		if (s == NULL)
-			return -1;  /* cannot happen: every add keeps spares */
-		m->spare = s->next;
-		m->n_spare--;
-		memset(s, 0, sizeof(*s));
-		if (uv_poll_init_socket(&m->loop->uv, &s->poll, fd) != 0) {
+		if (s != NULL) {
+			m->spare = s->next;
+			m->n_spare--;
+			memset(s, 0, sizeof(*s));
+		} else if ((s = tf_calloc(1, sizeof(*s))) == NULL) {
+			tf_log(TF_LOG_ERROR, "loop: no memory to watch socket %d; "
+			    "its transfer ends at its timeout", (int)fd);
+			return 0;
+		}
+		rc = uv_poll_init_socket(&m->loop->uv, &s->poll, fd);
+		if (rc == UV_EEXIST && (old = sock_of_fd(m->loop, fd)) != NULL) {
+			/* A socket curl closed before it told us: its fd is
+			 * reused, and its old watch goes. */
+			sock_close(old->m, old);
+			rc = uv_poll_init_socket(&m->loop->uv, &s->poll, fd);
+		}
+		if (rc != 0) {
+			tf_log(TF_LOG_ERROR, "loop: cannot watch socket %d (%s); "
+			    "its transfer ends at its timeout", (int)fd,
+			    uv_strerror(rc));
 			tf_free(s);
-			return -1;
+			return 0;
 		}
 		s->poll.data = s;
 		s->fd = fd;
