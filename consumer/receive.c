@@ -70,6 +70,10 @@
 /* A priority's queue found missing is polled again after this long. */
 #define ABSENT_RETRY_MS 60000
 
+/* fill_small(): how many polls in a row a queue that brought messages gets
+ * before the others' turn. */
+#define SMALL_AGAIN_MAX 4
+
 /* The order queues get free slots in: most urgent first. */
 static const enum tf_priority poll_order[TF_PRIORITY__N] = {
 	TF_PRIORITY_HIGH, TF_PRIORITY_NORMAL, TF_PRIORITY_LOW,
@@ -109,6 +113,9 @@ struct tf_receiver {
 	int once_empty;                 /* --once: idle polls in a row that
 	                                   found their queue empty */
 	int small_turn;                 /* fill_small(): the queue polled next */
+	int small_last;                 /* fill_small(): the queue polled last
+	                                   (-1: none yet) */
+	int small_again;                /* and how many times in a row */
 	bool over;                      /* no more polls: stopping, or --once
 	                                   drained */
 	struct tf_loop_timer *backoff;  /* a failed poll's wait; NULL: none */
@@ -445,7 +452,8 @@ fill_once(struct tf_consumer *c, int limit, bool idle)
  * limit that far): no poll can stay open on each. One poll at a time: a
  * short poll (no wait) of the high queue, then of the low one, then a long
  * poll of the normal queue, in turn; a high task then waits at most one
- * long poll. Idle, that is still three requests a long poll. */
+ * long poll (and SMALL_AGAIN_MAX quick ones of a queue with a backlog).
+ * Idle, that is still three requests a long poll. */
 static void
 fill_small(struct tf_consumer *c, int free_slots, bool idle)
 {
@@ -454,15 +462,28 @@ fill_small(struct tf_consumer *c, int free_slots, bool idle)
 	};
 	struct tf_receiver *rx = c->rx;
 	int64_t now = tf_mono_ms();
+	int max = free_slots < TF_SQS_MAX_BATCH ? free_slots : TF_SQS_MAX_BATCH;
 	int i, q;
 
+	/* A queue whose poll just brought messages is asked again, up to
+	 * SMALL_AGAIN_MAX times in a row: its backlog (early messages held on
+	 * timers take no slot) comes in without waiting for the other queues'
+	 * turns, which still come between. */
+	q = rx->small_last;
+	if (q >= 0 && !rx->q[q].empty && rx->small_again < SMALL_AGAIN_MAX &&
+	    queue_polled(&rx->q[q], now)) {
+		rx->small_again++;
+		open_receive(c, q, max, idle, q == TF_PRIORITY_NORMAL ? -1 : 0);
+		return;
+	}
 	for (i = 0; i < TF_PRIORITY__N; i++) {
 		q = turn[(rx->small_turn + i) % TF_PRIORITY__N];
 		if (!queue_polled(&rx->q[q], now))
 			continue;
 		rx->small_turn = (rx->small_turn + i + 1) % TF_PRIORITY__N;
-		open_receive(c, q, free_slots < TF_SQS_MAX_BATCH ? free_slots :
-		    TF_SQS_MAX_BATCH, idle, q == TF_PRIORITY_NORMAL ? -1 : 0);
+		rx->small_last = q;
+		rx->small_again = 0;
+		open_receive(c, q, max, idle, q == TF_PRIORITY_NORMAL ? -1 : 0);
 		return;
 	}
 }
@@ -640,6 +661,7 @@ tf_receiver_start(struct tf_consumer *c)
 	if (rx == NULL)
 		return TF_ERR_NOMEM;
 	rx->backoff_ms = RECEIVE_BACKOFF_MIN_MS;
+	rx->small_last = -1;
 	for (q = 0; q < TF_PRIORITY__N; q++)
 		rx->q[q] = (struct queue_rx){ .target = 1, .empty = true };
 	rx->bp = (struct backpressure){ throttled_calls(c), tf_mono_ms() };
