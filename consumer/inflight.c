@@ -13,6 +13,7 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "task/priority.h"
 #include "task/task_async.h"
 
 struct tf_heartbeat {
@@ -24,9 +25,6 @@ struct tf_heartbeat {
 	atomic_llong alive_ms;    /* the last tick, monotonic */
 	atomic_long lease_calls, visibility_calls, visibility_entries;
 };
-
-/* The queues whose messages one pass batches apart: one per priority. */
-#define QUEUES_MAX 3
 
 /* A ChangeMessageVisibilityBatch being filled, then in flight. */
 struct vis_batch {
@@ -205,14 +203,15 @@ send_batch(struct vis_batch **bp)
 }
 
 /* Starts f's extension: its lease now, its message's visibility in the
- * batch of its queue among the QUEUES_MAX at b (sent when full; when the
- * runs' messages come from more queues, a batch in the way is sent). */
+ * batch of its queue among the TF_PRIORITY__N at b, one per priority's
+ * queue (sent when full; when the runs' messages come from more queues, a
+ * batch in the way is sent). */
 static void
 extend(struct tf_heartbeat *hb, struct tf_inflight *f, int64_t now,
     int64_t mono, struct vis_batch **b)
 {
 	const char *url = f->queue_url != NULL ? f->queue_url : hb->o.queue_url;
-	struct vis_batch **bp = &b[QUEUES_MAX - 1];
+	struct vis_batch **bp = &b[TF_PRIORITY__N - 1];
 	int i;
 
 	f->ext_until = now + hb->o.visibility_s * 1000LL;
@@ -226,7 +225,7 @@ extend(struct tf_heartbeat *hb, struct tf_inflight *f, int64_t now,
 	    f->gen, hb->o.owner, f->ext_until, on_lease_extended, f);
 	if (f->receipt_gone)
 		return;
-	for (i = 0; i < QUEUES_MAX; i++)
+	for (i = 0; i < TF_PRIORITY__N; i++)
 		if (b[i] == NULL || b[i]->queue_url == url) {
 			bp = &b[i];
 			break;
@@ -272,7 +271,7 @@ pass(struct tf_heartbeat *hb)
 	int64_t now = tf_now_ms(), mono = tf_mono_ms();
 	int64_t half = hb->o.visibility_s * 500LL;
 	int64_t three_quarters = hb->o.visibility_s * 750LL, left;
-	struct vis_batch *b[QUEUES_MAX] = { NULL };
+	struct vis_batch *b[TF_PRIORITY__N] = { NULL };
 	struct tf_inflight *f;
 	bool due = false;
 	int i;
@@ -294,7 +293,7 @@ pass(struct tf_heartbeat *hb)
 		atomic_store(&f->want_now, 0);
 		extend(hb, f, now, mono, b);
 	}
-	for (i = 0; i < QUEUES_MAX; i++)
+	for (i = 0; i < TF_PRIORITY__N; i++)
 		send_batch(&b[i]);
 }
 
