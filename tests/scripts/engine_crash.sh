@@ -16,6 +16,11 @@ E2E_VISIBILITY=4
 e2e_init crash
 export TASKFLEET_RUNNERS=$TASKFLEET_RUNNERS:$TF_BUILD/tests/runners/crashy.so
 export TASKFLEET_JOURNAL_DIR=$E2E_DIR/journal
+# A crash can also end a message send of the restarted consumer's recovery
+# (the exiting runner's next run starts while the recovered runs' messages
+# are still in flight); the sweeper sends such a lost message again after its
+# grace, kept short here so the 90 s below hold under the sanitizers.
+export TASKFLEET_SWEEP_INTERVAL=1s TASKFLEET_SWEEP_GRACE=3s
 # crashy records every time the process's exit handlers run.
 export TASKFLEET_RUNNER_CONFIG_CRASHY="{\"atexit_file\": \"$E2E_DIR/atexit.txt\"}"
 item() { $TFCHECK item "$E2E_NAME" "$1"; }
