@@ -21,7 +21,7 @@ locals {
     {
       AWS_REGION                   = var.region
       TASKFLEET_TABLE              = aws_dynamodb_table.tasks.name
-      TASKFLEET_QUEUE_URL          = aws_sqs_queue.tasks.url
+      TASKFLEET_QUEUE_URL          = aws_sqs_queue.tasks["normal"].url
       TASKFLEET_LOG                = var.log_level
       TASKFLEET_RUNNERS            = "/usr/local/lib/taskfleet/runners"
       TASKFLEET_API_KEYS_REFRESH   = var.api_keys_refresh

@@ -1,6 +1,7 @@
 # infra/aws/autoscaling.tf - target tracking on backlog per task: visible
-# messages divided by running consumers, the metric AWS recommends for SQS
-# workers (queue depth alone does not shrink when consumers are added).
+# messages of the three task queues (one per priority) divided by running
+# consumers, the metric AWS recommends for SQS workers (queue depth alone
+# does not shrink when consumers are added).
 
 resource "aws_appautoscaling_target" "consumer" {
   service_namespace  = "ecs"
@@ -23,21 +24,27 @@ resource "aws_appautoscaling_policy" "backlog_per_task" {
     scale_in_cooldown  = var.scale_in_cooldown
 
     customized_metric_specification {
-      metrics {
-        id          = "visible"
-        label       = "Messages ready to run"
-        return_data = false
+      # Every task queue's (one per priority): a backlog of high or low
+      # tasks scales the fleet as one of normal tasks does.
+      dynamic "metrics" {
+        for_each = aws_sqs_queue.tasks
 
-        metric_stat {
-          stat = "Sum"
+        content {
+          id          = "visible_${metrics.key}"
+          label       = "Messages ready to run (${metrics.key})"
+          return_data = false
 
-          metric {
-            namespace   = "AWS/SQS"
-            metric_name = "ApproximateNumberOfMessagesVisible"
+          metric_stat {
+            stat = "Sum"
 
-            dimensions {
-              name  = "QueueName"
-              value = aws_sqs_queue.tasks.name
+            metric {
+              namespace   = "AWS/SQS"
+              metric_name = "ApproximateNumberOfMessagesVisible"
+
+              dimensions {
+                name  = "QueueName"
+                value = metrics.value.name
+              }
             }
           }
         }
@@ -72,7 +79,7 @@ resource "aws_appautoscaling_policy" "backlog_per_task" {
       metrics {
         id          = "backlog_per_task"
         label       = "Visible messages per running consumer"
-        expression  = "visible / running"
+        expression  = "(visible_normal + visible_high + visible_low) / running"
         return_data = true
       }
     }

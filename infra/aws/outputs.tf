@@ -11,11 +11,11 @@ output "table_arn" {
 
 output "queue_url" {
   description = "TASKFLEET_QUEUE_URL"
-  value       = aws_sqs_queue.tasks.url
+  value       = aws_sqs_queue.tasks["normal"].url
 }
 
 output "queue_arn" {
-  value = aws_sqs_queue.tasks.arn
+  value = aws_sqs_queue.tasks["normal"].arn
 }
 
 output "dlq_url" {

@@ -1,8 +1,8 @@
 # infra/aws/sqs.tf - the queue and its dead-letter queue, as `taskfleet init`
 # makes them (lib/aws/schema.c): QUEUE-dlq, a redrive policy after
 # max_receive_count receives, 14 days' retention, 20 s long polls; and the
-# queues of high and low tasks beside it, QUEUE-high and QUEUE-low, alike
-# (docs/design.md section 13, "Priorities").
+# queues of high and low tasks beside it, QUEUE-high and QUEUE-low, alike:
+# one resource for the three (docs/design.md section 13, "Priorities").
 
 resource "aws_sqs_queue" "dlq" {
   name                      = "${var.queue_name}-dlq"
@@ -12,38 +12,47 @@ resource "aws_sqs_queue" "dlq" {
   sqs_managed_sse_enabled = true
 }
 
-resource "aws_sqs_queue" "tasks" {
-  name                       = var.queue_name
-  visibility_timeout_seconds = var.visibility_timeout_seconds
-  message_retention_seconds  = var.message_retention_seconds
-  receive_wait_time_seconds  = 20
-  sqs_managed_sse_enabled    = true
-
-  redrive_policy = jsonencode({
-    deadLetterTargetArn = aws_sqs_queue.dlq.arn
-    maxReceiveCount     = var.max_receive_count
-  })
-}
-
-resource "aws_sqs_queue" "priority" {
-  for_each = toset(["high", "low"])
-
-  name                       = "${var.queue_name}-${each.key}"
-  visibility_timeout_seconds = var.visibility_timeout_seconds
-  message_retention_seconds  = var.message_retention_seconds
-  receive_wait_time_seconds  = 20
-  sqs_managed_sse_enabled    = true
-
-  redrive_policy = jsonencode({
-    deadLetterTargetArn = aws_sqs_queue.dlq.arn
-    maxReceiveCount     = var.max_receive_count
-  })
-}
-
 locals {
-  # The queues tasks are sent to: normal, high, low.
-  task_queue_arns = concat([aws_sqs_queue.tasks.arn],
-  [for q in aws_sqs_queue.priority : q.arn])
+  # The queues tasks are sent to, one per priority, by key: the consumer
+  # polls all three (docs/design.md section 13).
+  task_queue_names = {
+    normal = var.queue_name
+    high   = "${var.queue_name}-high"
+    low    = "${var.queue_name}-low"
+  }
+  task_queue_arns = [for q in aws_sqs_queue.tasks : q.arn]
+}
+
+resource "aws_sqs_queue" "tasks" {
+  for_each = local.task_queue_names
+
+  name                       = each.value
+  visibility_timeout_seconds = var.visibility_timeout_seconds
+  message_retention_seconds  = var.message_retention_seconds
+  receive_wait_time_seconds  = 20
+  sqs_managed_sse_enabled    = true
+
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dlq.arn
+    maxReceiveCount     = var.max_receive_count
+  })
+}
+
+# The queues were two resources before (tasks, and priority for high and
+# low): the same queues, not new ones.
+moved {
+  from = aws_sqs_queue.tasks
+  to   = aws_sqs_queue.tasks["normal"]
+}
+
+moved {
+  from = aws_sqs_queue.priority["high"]
+  to   = aws_sqs_queue.tasks["high"]
+}
+
+moved {
+  from = aws_sqs_queue.priority["low"]
+  to   = aws_sqs_queue.tasks["low"]
 }
 
 # Only the task queues may move their messages into the dead-letter queue.
@@ -59,9 +68,9 @@ resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
 # Refuse requests that are not over TLS, on every queue.
 data "aws_iam_policy_document" "queue_tls_only" {
   for_each = {
-    tasks = aws_sqs_queue.tasks.arn
-    high  = aws_sqs_queue.priority["high"].arn
-    low   = aws_sqs_queue.priority["low"].arn
+    tasks = aws_sqs_queue.tasks["normal"].arn
+    high  = aws_sqs_queue.tasks["high"].arn
+    low   = aws_sqs_queue.tasks["low"].arn
     dlq   = aws_sqs_queue.dlq.arn
   }
 
@@ -86,9 +95,9 @@ data "aws_iam_policy_document" "queue_tls_only" {
 
 resource "aws_sqs_queue_policy" "tls_only" {
   for_each = {
-    tasks = aws_sqs_queue.tasks.id
-    high  = aws_sqs_queue.priority["high"].id
-    low   = aws_sqs_queue.priority["low"].id
+    tasks = aws_sqs_queue.tasks["normal"].id
+    high  = aws_sqs_queue.tasks["high"].id
+    low   = aws_sqs_queue.tasks["low"].id
     dlq   = aws_sqs_queue.dlq.id
   }
 

@@ -13,6 +13,8 @@
 //   schema      every resource and data block uses only its type's arguments
 //               and nested blocks, and sets the required ones
 //   unused      every variable and local is used
+//   moved       a moved block goes to a declared resource (indexed when it
+//               has count or for_each) from another address
 // Prints one JSON object: {"checks": {name: [problem, ...]}, "model": {...}}
 // where model is the merged configuration as hcl2json gives it.
 'use strict';
@@ -21,7 +23,7 @@ const path = require('path');
 const { parse, getExpressionAst } = require('./node_modules/@cdktf/hcl2json');
 
 const META = new Set(['count', 'for_each', 'depends_on', 'provider', 'lifecycle', 'provisioner', 'connection', 'dynamic']);
-const checks = { parse: [], declare: [], refs: [], attrs: [], schema: [], unused: [] };
+const checks = { parse: [], declare: [], refs: [], attrs: [], schema: [], unused: [], moved: [] };
 
 async function refsIn(value, where) {
   // hcl2json gives every expression as a template string: "${expr}" or
@@ -118,7 +120,7 @@ function checkSchema(body, schema, where) {
   const schema = schemaFile ? JSON.parse(fs.readFileSync(schemaFile, 'utf8')) : null;
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.tf')).sort();
   if (files.length === 0) checks.parse.push(`${dir}: no .tf files`);
-  const model = { variable: {}, locals: {}, resource: {}, data: {}, output: {}, module: {}, provider: {}, terraform: [] };
+  const model = { variable: {}, locals: {}, resource: {}, data: {}, output: {}, module: {}, provider: {}, terraform: [], moved: [] };
   for (const f of files) {
     let j;
     try {
@@ -146,6 +148,8 @@ function checkSchema(body, schema, where) {
         }
       } else if (kind === 'terraform') {
         model.terraform.push(...v);
+      } else if (kind === 'moved') {
+        for (const m of v) model.moved.push({ ...m, __file: f });
       } else {
         checks.declare.push(`${f}: unknown top-level block "${kind}"`);
       }
@@ -237,6 +241,25 @@ function checkSchema(body, schema, where) {
         }
       }
     }
+  }
+  // moved: `to` is checked as any reference (declared, indexed as it must
+  // be); `from` names a resource address that is not `to`.
+  for (const m of model.moved) {
+    const where = `${m.__file}: moved`;
+    const to = typeof m.to === 'string' ? await refsIn(m.to, `${where}.to`) : [];
+    const from = typeof m.from === 'string' ? await refsIn(m.from, `${where}.from`) : [];
+    if (to.length !== 1 || from.length !== 1) {
+      checks.moved.push(`${where}: from and to must each be one resource address`);
+      continue;
+    }
+    const nRefs = checks.refs.length;
+    resolve(to[0], { iters: new Set() });
+    if (checks.refs.length !== nRefs) checks.moved.push(`${where}: to ${to[0].text}: ${checks.refs.pop()}`);
+    else if (to[0].parts.length > 3 || to[0].parts[1].kind !== 'name') checks.moved.push(`${where}: to ${to[0].text} is no resource address`);
+    const fp = from[0].parts;
+    if (['var', 'local', 'data', 'each', 'count'].includes(fp[0].seg) || fp.length < 2 || fp.length > 3 || fp[1].kind !== 'name') {
+      checks.moved.push(`${where}: from ${from[0].text} is no resource address`);
+    } else if (from[0].text === to[0].text) checks.moved.push(`${where}: from and to are the same address`);
   }
   for (const [n, b] of Object.entries(model.output)) {
     const { __file, ...body } = b;

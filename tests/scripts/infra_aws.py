@@ -151,7 +151,7 @@ def check_checker_catches():
     """Broken copies: each mutation must be reported in its category."""
     mutations = [
         ('undeclared_variable', 'sqs.tf', 'var.max_receive_count\n', 'var.max_recieve_count\n', 'refs'),
-        ('undeclared_resource', 'outputs.tf', 'aws_sqs_queue.tasks.url\n', 'aws_sqs_queue.task.url\n', 'refs'),
+        ('undeclared_resource', 'outputs.tf', 'aws_sqs_queue.tasks["normal"].url\n', 'aws_sqs_queue.task["normal"].url\n', 'refs'),
         ('unknown_local', 'iam.tf', 'local.table_index_arns["by_due"]', 'local.table_index_arn["by_due"]', 'refs'),
         ('unindexed_count_resource', 'iam.tf', 'role = aws_iam_role.ec2[0].name', 'role = aws_iam_role.ec2.name', 'refs'),
         ('indexed_single_resource', 'outputs.tf', 'aws_dynamodb_table.tasks.name\n', 'aws_dynamodb_table.tasks[0].name\n', 'refs'),
@@ -165,6 +165,9 @@ def check_checker_catches():
         ('unused_variable', 'variables.tf', 'variable "tags" {', 'variable "never_used" {\n  type    = string\n  default = ""\n}\n\nvariable "tags" {', 'unused'),
         ('syntax_error', 'sqs.tf', 'resource "aws_sqs_queue" "dlq" {', 'resource "aws_sqs_queue" "dlq" {{', 'parse'),
         ('duplicate_resource', 'sqs.tf', 'resource "aws_sqs_queue" "tasks" {', 'resource "aws_sqs_queue" "dlq" {', 'declare'),
+        ('moved_to_undeclared', 'sqs.tf', 'to   = aws_sqs_queue.tasks["high"]', 'to   = aws_sqs_queue.task["high"]', 'moved'),
+        ('moved_to_unindexed', 'alarms.tf', 'to   = aws_cloudwatch_metric_alarm.oldest_message_age["normal"]',
+         'to   = aws_cloudwatch_metric_alarm.oldest_message_age.arn', 'moved'),
     ]
     for name, fn, old, new, category in mutations:
         tmp = tempfile.mkdtemp(prefix='tf-broken-')
@@ -259,7 +262,8 @@ def main():
     result('tf_files_found', len(out['files']) >= 5, 'only %s' % out['files'])
     for cat, label in [('parse', 'tf_every_file_parses'), ('declare', 'tf_no_duplicate_declarations'),
                        ('refs', 'tf_every_reference_declared'), ('attrs', 'tf_referenced_attributes_exist'),
-                       ('schema', 'tf_arguments_match_aws_provider_schema'), ('unused', 'tf_no_unused_variables_or_locals')]:
+                       ('schema', 'tf_arguments_match_aws_provider_schema'), ('unused', 'tf_no_unused_variables_or_locals'),
+                       ('moved', 'tf_moved_blocks_name_declared_resources')]:
         result(label, not checks[cat], '; '.join(checks[cat][:10]))
     check_checker_catches()
 
@@ -305,7 +309,8 @@ def main():
 
     # --- the queues ------------------------------------------------------------
     q, dlq = res['aws_sqs_queue']['tasks'], res['aws_sqs_queue']['dlq']
-    result('dlq_named_like_init', dlq['name'] == '${var.queue_name}-dlq' and q['name'] == '${var.queue_name}'
+    names = model['locals'].get('task_queue_names', {}).get('value', {})
+    result('dlq_named_like_init', dlq['name'] == '${var.queue_name}-dlq' and names.get('normal') == '${var.queue_name}'
            and '"%s-dlq", o->queue_name' in schema_src, 'queue %s, dlq %s' % (q['name'], dlq['name']))
     rp = q.get('redrive_policy', '')
     mrc = re.search(r'max_receive_count > 0 \?\s*o->max_receive_count : (\d+)', schema_src)
@@ -329,14 +334,17 @@ def main():
            model['variable']['visibility_timeout_seconds']['default'], vis_default, cmd))
     result('queue_long_polls', q.get('receive_wait_time_seconds') == 20, q.get('receive_wait_time_seconds'))
     # The queues of high and low tasks (docs/design.md, "Priorities"): named
-    # as the consumer derives them, with the queue's settings.
-    pq = res['aws_sqs_queue'].get('priority', {})
-    same = {k: v for k, v in q.items() if k != 'name'}
+    # as the consumer derives them, one resource with the normal queue, so
+    # they have its settings; moved blocks keep the queues of a configuration
+    # that had them apart.
+    moved = {(m['from'], m['to']) for m in model.get('moved', [])}
     result('priority_queues_like_the_queue',
-           pq.get('for_each') == '${toset(["high", "low"])}' and
-           pq.get('name') == '${var.queue_name}-${each.key}' and
-           {k: v for k, v in pq.items() if k not in ('name', 'for_each')} == same,
-           'priority queues %s, queue %s' % (pq, q))
+           q.get('for_each') == '${local.task_queue_names}' and q.get('name') == '${each.value}' and
+           names == {'normal': '${var.queue_name}', 'high': '${var.queue_name}-high', 'low': '${var.queue_name}-low'} and
+           {('${aws_sqs_queue.tasks}', '${aws_sqs_queue.tasks["normal"]}'),
+            ('${aws_sqs_queue.priority["high"]}', '${aws_sqs_queue.tasks["high"]}'),
+            ('${aws_sqs_queue.priority["low"]}', '${aws_sqs_queue.tasks["low"]}')} <= moved,
+           'queues %s, names %s, moved %s' % (q, names, moved))
 
     # --- IAM -------------------------------------------------------------------
     try:
@@ -412,7 +420,7 @@ def main():
            'task definition or service not Fargate')
     env = model['locals']['consumer_environment']['value']
     result('ecs_consumer_environment', all(s in env for s in ['TASKFLEET_TABLE       = aws_dynamodb_table.tasks.name',
-                                                             'TASKFLEET_QUEUE_URL   = aws_sqs_queue.tasks.url', 'AWS_REGION']),
+                                                             'TASKFLEET_QUEUE_URL   = aws_sqs_queue.tasks["normal"].url', 'AWS_REGION']),
            env)
 
     # --- autoscaling -------------------------------------------------------------
@@ -424,19 +432,12 @@ def main():
     if len(ret_data) != 1 or not ret_data[0].get('expression'):
         problems.append('one expression must return the data')
     else:
-        e = re.fullmatch(r'\s*(\w+)\s*/\s*(\w+)\s*', ret_data[0]['expression'])
-        if not e:
-            problems.append('expression %r is not a / b' % ret_data[0]['expression'])
-        else:
-            num = by_id.get(e.group(1), {}).get('metric_stat', [{}])[0].get('metric', [{}])[0]
-            den = by_id.get(e.group(2), {}).get('metric_stat', [{}])[0].get('metric', [{}])[0]
-            dims = lambda m: {d['name']: d['value'] for d in m.get('dimensions', [])}  # noqa: E731
-            if (num.get('namespace'), num.get('metric_name')) != ('AWS/SQS', 'ApproximateNumberOfMessagesVisible') or \
-                    dims(num) != {'QueueName': '${aws_sqs_queue.tasks.name}'}:
-                problems.append('numerator is not the task queue\'s visible messages')
-            if (den.get('namespace'), den.get('metric_name')) != ('ECS/ContainerInsights', 'RunningTaskCount') or \
-                    dims(den) != {'ClusterName': '${aws_ecs_cluster.this.name}', 'ServiceName': '${aws_ecs_service.consumer.name}'}:
-                problems.append('denominator is not the service\'s running tasks')
+        e = re.fullmatch(r'.*/\s*(\w+)\s*', ret_data[0]['expression'])
+        den = by_id.get(e.group(1) if e else None, {}).get('metric_stat', [{}])[0].get('metric', [{}])[0]
+        dims = {d['name']: d['value'] for d in den.get('dimensions', [])}
+        if (den.get('namespace'), den.get('metric_name')) != ('ECS/ContainerInsights', 'RunningTaskCount') or \
+                dims != {'ClusterName': '${aws_ecs_cluster.this.name}', 'ServiceName': '${aws_ecs_service.consumer.name}'}:
+            problems.append('denominator is not the service\'s running tasks')
     tgt = res['aws_appautoscaling_target']['consumer']
     if pol['policy_type'] != 'TargetTrackingScaling' or tgt['min_capacity'] != '${var.min_capacity}' or tgt['max_capacity'] != '${var.max_capacity}':
         problems.append('not target tracking between min_capacity and max_capacity')
@@ -446,11 +447,12 @@ def main():
     if 'var.min_capacity >= 1' not in model['variable']['min_capacity']['validation'][0]['condition']:
         problems.append('min_capacity may be 0 (division by zero, no sweeper)')
     result('autoscaling_backlog_per_task', not problems, '; '.join(problems))
+    check_every_queue(model)
 
     # --- alarms ------------------------------------------------------------------
     al = res['aws_cloudwatch_metric_alarm']
     found = {(a['namespace'], a['metric_name'], a['dimensions'].get('QueueName')) for a in al.values()}
-    result('alarm_oldest_message_age', ('AWS/SQS', 'ApproximateAgeOfOldestMessage', '${aws_sqs_queue.tasks.name}') in found
+    result('alarm_oldest_message_age', ('AWS/SQS', 'ApproximateAgeOfOldestMessage', '${each.value.name}') in found
            and model['variable']['oldest_message_age_alarm_seconds']['default'] > 900, found)
     result('alarm_dead_letters', ('AWS/SQS', 'ApproximateNumberOfMessagesVisible', '${aws_sqs_queue.dlq.name}') in found, found)
 
@@ -459,12 +461,96 @@ def main():
     result('variables_have_defaults_and_descriptions', not nodef, nodef)
     outs = model['output']
     result('outputs_table_name_and_queue_url', outs.get('table_name', {}).get('value') == '${aws_dynamodb_table.tasks.name}'
-           and outs.get('queue_url', {}).get('value') == '${aws_sqs_queue.tasks.url}', {k: outs.get(k) for k in ('table_name', 'queue_url')})
+           and outs.get('queue_url', {}).get('value') == '${aws_sqs_queue.tasks["normal"].url}', {k: outs.get(k) for k in ('table_name', 'queue_url')})
     readme = os.path.join(TF, 'README.md')
     text = open(readme).read() if os.path.exists(readme) else ''
     missing = [w for w in ['terraform init', 'terraform apply', 'docker build', 'oldest-message-age', 'dead-letters', 'table_name', 'queue_url']
                + list(model['variable']) if w not in text]
     result('readme_apply_steps_variables_alarms', not missing, 'infra/aws/README.md lacks %s' % missing)
+
+
+QUEUE_NAME = re.compile(r'\$\{aws_sqs_queue\.tasks\["(\w+)"\]\.name\}')
+
+
+def visible_metrics(spec, keys):
+    """The backlog metrics of a customized_metric_specification: metric id ->
+    the task queue (key of aws_sqs_queue.tasks) whose visible messages it is.
+    A metrics block names one queue; a dynamic one counts only when it runs
+    over every task queue (for_each = aws_sqs_queue.tasks)."""
+    out = {}
+    blocks = [(m, None) for m in spec.get('metrics', [])]
+    for d in spec.get('dynamic', {}).get('metrics', []):
+        it = d.get('iterator', 'metrics')
+        for c in d.get('content', []):
+            blocks.append((c, it if d.get('for_each') == '${aws_sqs_queue.tasks}' else ''))
+    for m, it in blocks:
+        met = m.get('metric_stat', [{}])[0].get('metric', [{}])[0]
+        if (met.get('namespace'), met.get('metric_name')) != ('AWS/SQS', 'ApproximateNumberOfMessagesVisible'):
+            continue
+        qn = {d['name']: d['value'] for d in met.get('dimensions', [])}.get('QueueName', '')
+        if it is None and QUEUE_NAME.fullmatch(qn):
+            out[m['id']] = QUEUE_NAME.fullmatch(qn).group(1)
+        elif it and qn == '${%s.value.name}' % it and m['id'].endswith('${%s.key}' % it):
+            for k in keys:
+                out[m['id'].replace('${%s.key}' % it, k)] = k
+    return out
+
+
+def queue_coverage(model):
+    """What of every task queue (normal, high, low) the scaling metric and the
+    age alarms leave out: a list of problems, empty when each covers all."""
+    keys = set(model['locals'].get('task_queue_names', {}).get('value', {}))
+    problems = [] if keys == {'normal', 'high', 'low'} else ['task queues %s' % sorted(keys)]
+    pol = model['resource']['aws_appautoscaling_policy']['backlog_per_task']
+    spec = pol['target_tracking_scaling_policy_configuration'][0]['customized_metric_specification'][0]
+    ids = visible_metrics(spec, keys)
+    expr = [m.get('expression', '') for m in spec.get('metrics', []) if m.get('return_data') is True]
+    e = re.fullmatch(r'\s*\(?([\w\s+]+?)\)?\s*/\s*\w+\s*', expr[0]) if len(expr) == 1 else None
+    summed = [t.strip() for t in e.group(1).split('+')] if e else []
+    if not e or any(t not in ids for t in summed):
+        problems.append('scaling: %r is not a sum of queues\' visible messages over running tasks (%s)' % (expr, sorted(ids)))
+    left = keys - {ids[t] for t in summed if t in ids}
+    if left:
+        problems.append('scaling: the backlog leaves out %s' % sorted(left))
+    aged = set()
+    for a in model['resource']['aws_cloudwatch_metric_alarm'].values():
+        if (a['namespace'], a['metric_name']) != ('AWS/SQS', 'ApproximateAgeOfOldestMessage'):
+            continue
+        qn = a['dimensions'].get('QueueName', '')
+        if a.get('for_each') == '${aws_sqs_queue.tasks}' and qn == '${each.value.name}':
+            aged |= keys
+        elif QUEUE_NAME.fullmatch(qn):
+            aged.add(QUEUE_NAME.fullmatch(qn).group(1))
+    if keys - aged:
+        problems.append('alarms: no oldest-message age alarm on %s' % sorted(keys - aged))
+    return problems
+
+
+def check_every_queue(model):
+    """The scaling metric and the age alarms cover every task queue; and the
+    check reports a configuration that leaves the low queue out of either."""
+    import copy
+    problems = queue_coverage(model)
+    result('scaling_and_alarms_cover_every_task_queue', not problems, '; '.join(problems))
+    left_out = '${{ for k, q in aws_sqs_queue.tasks : k => q if k != "low" }}'
+    pol = ['resource', 'aws_appautoscaling_policy', 'backlog_per_task', 'target_tracking_scaling_policy_configuration', 0,
+           'customized_metric_specification', 0]
+    mutations = {
+        'sum_without_low': (pol + ['metrics', -1, 'expression'], '(visible_normal + visible_high) / running'),
+        'metrics_without_low': (pol + ['dynamic', 'metrics', 0, 'for_each'], left_out),
+        'alarm_without_low': (['resource', 'aws_cloudwatch_metric_alarm', 'oldest_message_age', 'for_each'], left_out),
+        'only_the_normal_queue': (pol + ['metrics', -1, 'expression'], 'visible_normal / running'),
+    }
+    missed = []
+    for name, (where, value) in mutations.items():
+        m = copy.deepcopy(model)
+        node = m
+        for k in where[:-1]:
+            node = node[k]
+        node[where[-1]] = value
+        if not any('low' in p for p in queue_coverage(m)):
+            missed.append(name)
+    result('queue_coverage_check_catches_a_queue_left_out', not missed, 'not caught: %s' % missed)
 
 
 def check_api(model, serve_ops, serve_idx):
