@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "task/limits.h"
+#include "time/timefmt.h"
 
 static const char limit_usage[] =
     "usage: taskfleet limit [list] [--json]\n"
@@ -30,15 +31,18 @@ static const char limit_help[] =
     "  --ordered       a flow key with --in-flight 1: its runs start one at a\n"
     "                  time in due order (within the task's namespace)\n"
     "A run over its limit waits (no attempt charged). Consumers see a change\n"
-    "within 2 s. `limit` alone lists the table's limits.\n"
+    "within 2 s. `limit` alone lists the table's limits, and the hosts held\n"
+    "for the fleet after a 429 or 503 with Retry-After (until when).\n"
     "Exit: 0 done, 1 failed, 2 bad input, 3 no such limit (rm).\n";
 
-/* `taskfleet limit [list]`. */
+/* `taskfleet limit [list]`: the limits, then the holds in force (a host's
+ * Retry-After, held for the fleet). */
 static int
 list_limits(struct cli *c, const char *cmd)
 {
 	struct tf_limits ls;
 	cJSON *o;
+	char iso[40];
 	size_t i;
 	int code;
 	enum tf_err rc;
@@ -62,6 +66,9 @@ list_limits(struct cli *c, const char *cmd)
 				printf(" ordered");
 			printf("\n");
 		}
+		for (i = 0; i < ls.n_holds; i++)
+			printf("%s held until %s\n", ls.holds[i].key,
+			    tf_timefmt_format(ls.holds[i].until, iso, sizeof(iso)));
 		tf_limits_free(&ls);
 		return 0;
 	}

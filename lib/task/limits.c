@@ -434,10 +434,25 @@ tf_limit_json(const struct tf_limit *l)
 	return o;
 }
 
+/* {"key", "until"} of hold h. Caller frees with cJSON_Delete(); NULL when
+ * out of memory. */
+static cJSON *
+hold_json(const struct tf_limit_hold *h)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o == NULL || cJSON_AddStringToObject(o, "key", h->key) == NULL ||
+	    cJSON_AddNumberToObject(o, "until", (double)h->until) == NULL) {
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
 cJSON *
 tf_limits_json(const struct tf_limits *ls)
 {
-	cJSON *o = cJSON_CreateObject(), *a, *one;
+	cJSON *o = cJSON_CreateObject(), *a, *holds, *one;
 	size_t i;
 
 	a = o != NULL ? cJSON_AddArrayToObject(o, "limits") : NULL;
@@ -448,7 +463,15 @@ tf_limits_json(const struct tf_limits *ls)
 			a = NULL;
 		}
 	}
-	if (a == NULL) {
+	holds = a != NULL ? cJSON_AddArrayToObject(o, "holds") : NULL;
+	for (i = 0; holds != NULL && i < ls->n_holds; i++) {
+		one = hold_json(&ls->holds[i]);
+		if (one == NULL || !cJSON_AddItemToArray(holds, one)) {
+			cJSON_Delete(one);
+			holds = NULL;
+		}
+	}
+	if (holds == NULL) {
 		cJSON_Delete(o);
 		return NULL;
 	}

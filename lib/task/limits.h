@@ -108,8 +108,9 @@ const struct tf_limit *tf_limits_find(const struct tf_limits *ls,
  * Caller frees with cJSON_Delete(); NULL when out of memory. */
 cJSON *tf_limit_json(const struct tf_limit *l);
 
-/* {"limits": [tf_limit_json()...]} of ls. Caller frees with cJSON_Delete();
- * NULL when out of memory. */
+/* {"limits": [tf_limit_json()...], "holds": [{"key", "until"}...]} of ls
+ * (until: epoch ms, a host's Retry-After held for the fleet). Caller frees
+ * with cJSON_Delete(); NULL when out of memory. */
 cJSON *tf_limits_json(const struct tf_limits *ls);
 
 /* Fills l from {"rate", "burst", "in_flight", "ordered"} (body, borrowed)

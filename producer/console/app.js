@@ -1,7 +1,8 @@
 // app.js - the taskfleet web console: a task list, a task page, a form
 // for new tasks (webhooks and AWS targets), an operations page (stats and
-// their history, the namespaces, the due tasks, clearing a namespace) and
-// the dead-letter queue's page (listing, redriving), over this server's /v1
+// their history, the namespaces, the due tasks, clearing a namespace), the
+// limits per key (with the hosts held after a Retry-After) and the
+// dead-letter queue's page (listing, redriving), over this server's /v1
 // API. Plain JavaScript, no build
 // step, no framework, nothing loaded from elsewhere (the server's
 // Content-Security-Policy allows only its own files). The page is built
@@ -219,6 +220,7 @@ function route() {
   if (path.startsWith("/task/")) taskPage(decodeURIComponent(path.slice(6)));
   else if (path === "/new") newTaskPage();
   else if (path === "/ops") opsPage(query);
+  else if (path === "/limits") limitsPage();
   else if (path === "/dlq") dlqPage();
   else listPage(query);
 }
@@ -1255,6 +1257,135 @@ function dlqPage() {
     }
   }
   load();
+}
+
+// --- limits per key -------------------------------------------------------------------
+
+// The limits per key (GET /v1/limits, as `taskfleet limit`): each key's runs
+// started per second with their burst, runs in flight and ordering; the form
+// sets one (PUT /v1/limits/{key}: the server checks it and says what is
+// wrong), replacing a key's limit or removing it only after a question
+// (DELETE). Below, the keys held for the whole fleet after a webhook host
+// answered 429 or 5xx with Retry-After, and until when.
+function limitsPage() {
+  const gen = generation;
+  const list = h("tbody");
+  const held = h("tbody");
+  const info = h("p", { class: "muted", id: "limitsinfo" });
+  const holdInfo = h("p", { class: "muted", id: "holdsinfo" });
+  const formError = h("p", { class: "error", id: "limiterror", hidden: true });
+  const num = (name, label, attrs) => h("label", {}, `${label} `,
+    h("input", { name, type: "number", size: 6, ...attrs }));
+  const form = h("form", { class: "filters", id: "limitform" },
+    h("label", {}, "Key ", h("input", { name: "key", required: true, size: 22, autocomplete: "off", spellcheck: "false",
+      placeholder: "ns:NAME, type:, host:, flow:" })),
+    num("rate", "Runs/s", { min: "0", step: "any" }),
+    num("burst", "Burst", { min: "1", step: "1" }),
+    num("in_flight", "In flight", { min: "1", step: "1" }),
+    h("label", { class: "check" }, h("input", { name: "ordered", type: "checkbox" }), " Ordered"),
+    h("button", { type: "submit", class: "primary" }, "Set limit"));
+  let shown = [];    // the limits last listed
+
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = form.elements;
+    const key = f.key.value.trim();
+    const body = {};
+    for (const k of ["rate", "burst", "in_flight"]) if (f[k].value !== "") body[k] = Number(f[k].value);
+    if (f.ordered.checked) body.ordered = true;
+    formError.hidden = true;
+    const old = shown.find((l) => l.key === key);
+    if (old && !await confirmDialog("Replace a limit", `Replace the limit on ${key} (${describeLimit(old)}) with ${describeLimit(body)}?`, "Replace", false)) return;
+    try {
+      const l = await api("PUT", `/v1/limits/${encodeURIComponent(key)}`, body);
+      toast(`Set the limit on ${l.key}: ${describeLimit(l)}`);
+      form.reset();
+      load();
+    } catch (e) {
+      formError.textContent = e.message;
+      formError.hidden = false;
+    }
+  });
+
+  main.append(
+    h("div", { class: "heading" }, h("h1", {}, "Limits"),
+      h("button", { type: "button", id: "limitsreload", onclick: () => load() }, "Reload")),
+    h("p", { class: "muted" }, "Every consumer of the table enforces these, fleet-wide, within 2 s of a change. ",
+      "A key is a namespace (ns:NAME), a runner type (type:NAME), a webhook host (host:NAME) or a flow key (flow:NAME; flow:* limits each on its own). ",
+      "A run over its limit waits, with no attempt charged."),
+    h("table", { class: "stats", id: "limits" },
+      h("thead", {}, h("tr", {}, ["Key", "Runs/s", "Burst", "In flight", "Ordered", ""].map((c) => h("th", { scope: "col" }, c)))), list),
+    info,
+    h("h2", {}, "Set a limit"),
+    form, formError,
+    h("h2", {}, "Held after a Retry-After"),
+    h("p", { class: "muted" }, "A webhook host that answered 429 or 5xx with Retry-After gets nothing from any consumer until then."),
+    h("table", { class: "stats", id: "holds" },
+      h("thead", {}, h("tr", {}, ["Key", "Held until"].map((c) => h("th", { scope: "col" }, c)))), held),
+    holdInfo);
+
+  // Removing a limit, after a question.
+  async function remove(l) {
+    if (!await confirmDialog("Remove a limit", `Remove the limit on ${l.key} (${describeLimit(l)})? Its runs are then limited only by the other keys' limits.`, "Remove", true)) return;
+    try {
+      await api("DELETE", `/v1/limits/${encodeURIComponent(l.key)}`);
+      toast(`Removed the limit on ${l.key}`);
+    } catch (e) {
+      toast(e.message, true);
+    }
+    load();
+  }
+
+  // Puts limit l in the form, to change it.
+  function edit(l) {
+    const f = form.elements;
+    f.key.value = l.key;
+    f.rate.value = l.rate !== undefined ? l.rate : "";
+    f.burst.value = l.rate !== undefined ? l.burst : "";
+    f.in_flight.value = l.in_flight !== undefined ? l.in_flight : "";
+    f.ordered.checked = !!l.ordered;
+    f.rate.focus();
+  }
+
+  async function load() {
+    let d;
+    try {
+      d = await api("GET", "/v1/limits");
+    } catch (e) {
+      if (gen !== generation) return;
+      info.textContent = `Could not read the limits: ${e.message}`;
+      info.className = "error";
+      return;
+    }
+    if (gen !== generation) return;
+    shown = d.limits;
+    const cell = (label, v) => h("td", { class: "num", "data-label": label }, v === undefined ? h("span", { class: "muted" }, "—") : String(v));
+    list.replaceChildren(...d.limits.map((l) => h("tr", { "data-key": l.key },
+      h("th", { scope: "row" }, h("code", {}, l.key)),
+      cell("Runs/s", l.rate), cell("Burst", l.rate !== undefined ? l.burst : undefined), cell("In flight", l.in_flight),
+      h("td", { "data-label": "Ordered" }, l.ordered ? "yes" : ""),
+      h("td", {},
+        h("button", { type: "button", class: "link", "data-action": "edit", onclick: () => edit(l) }, "Edit"), " ",
+        h("button", { type: "button", class: "danger", "data-action": "remove", onclick: () => remove(l) }, "Remove")))));
+    info.className = "muted";
+    info.textContent = d.limits.length ? `${d.limits.length} limit${d.limits.length === 1 ? "" : "s"}; updated ${new Date().toLocaleTimeString()}`
+      : "No limit is set.";
+    held.replaceChildren(...d.holds.map((x) => h("tr", { "data-key": x.key },
+      h("th", { scope: "row" }, h("code", {}, x.key)),
+      h("td", { "data-label": "Held until" }, timeEl(x.until)))));
+    holdInfo.textContent = d.holds.length ? "" : "No key is held.";
+  }
+  load();
+  every(load);
+}
+
+// A limit in words: "20 runs/s, burst 5, 4 in flight, ordered".
+function describeLimit(l) {
+  const parts = [];
+  if (l.rate !== undefined) parts.push(`${l.rate} runs/s, burst ${l.burst !== undefined ? l.burst : 1}`);
+  if (l.in_flight !== undefined) parts.push(`${l.in_flight} in flight`);
+  if (l.ordered) parts.push("ordered");
+  return parts.join(", ") || "nothing";
 }
 
 // --- start ------------------------------------------------------------------------

@@ -6,7 +6,8 @@
 # starts no more than 25 runs in any 1-second window, fleet-wide, and all
 # 500 complete with no attempt charged for waiting, the wait shown by `get`
 # and in the metrics; a flow key limited to 5 in flight never has more than
-# 5 runs at once.
+# 5 runs at once; a host's Retry-After holds it for the fleet, and `limit`
+# lists the hold while it lasts.
 set -u
 . "$(dirname "$0")/../tools/e2e.sh"
 e2e_init limits
@@ -210,6 +211,13 @@ for i in range(60):
     print("{\"id\":\"w-%d\",\"type\":\"http\",\"at\":\"%s\",\"params\":{\"url\":\"http://127.0.0.1:%s/flaky/ra/1?retry_after=3&code=429\"}}" % (i, at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z", "'"$PORT_1"'"))
 ' | tf_cli submit --file - >"$E2E_DIR/submit-http.log" 2>&1
 REQS=$E2E_DIR/requests-1.jsonl
+# While it lasts, the hold is listed for operators (GET /v1/limits and the
+# console give the same JSON): `limit --json` and `limit`.
+hold_listed() {
+	"$TASKFLEET" limit --json | grep -q '"holds":\[{"key":"host:127.0.0.1","until":[0-9]*}\]' &&
+	    "$TASKFLEET" limit | grep -q '^host:127.0.0.1 held until 20[0-9-]*T'
+}
+check "limits-retry-after-hold-listed" wait_until 20 hold_listed
 all_webhooks() { [ "$(grep -c '/flaky/ra/' "$REQS")" -ge 61 ]; }
 check "limits-retry-after-all-60-delivered" wait_until 60 all_webhooks
 gap=$($PY - "$REQS" <<'PYEOF'

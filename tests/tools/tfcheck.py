@@ -17,6 +17,8 @@ AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_SQS (loopback stand-ins).
   tfcheck.py put-legacy TABLE ID TYPE PARAMS_JSON
                                         an item in the original scheduler's format
   tfcheck.py put TABLE JSON             an item written as given (plain JSON)
+  tfcheck.py set TABLE ID JSON          sets the attributes of JSON (plain) on
+                                        the item with that id, the others kept
   tfcheck.py create-legacy-table TABLE [RCU WCU]
                                         a table as the original scheduler's
                                         Terraform makes it: the key, no index;
@@ -157,6 +159,14 @@ def main(argv):
     elif cmd == "put":
         item = {k: marshal(v) for k, v in json.loads(argv[3]).items()}
         client("dynamodb").put_item(TableName=argv[2], Item=item)
+    elif cmd == "set":
+        attrs = json.loads(argv[4])
+        names = {"#a%d" % i: k for i, k in enumerate(attrs)}
+        client("dynamodb").update_item(
+            TableName=argv[2], Key={"id": {"S": argv[3]}},
+            UpdateExpression="SET " + ", ".join("#a%d = :v%d" % (i, i) for i in range(len(attrs))),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={":v%d" % i: marshal(v) for i, v in enumerate(attrs.values())})
     elif cmd == "send":
         delay = int(argv[4]) if len(argv) > 4 else 0
         client("sqs").send_message(QueueUrl=argv[2], MessageBody=argv[3],

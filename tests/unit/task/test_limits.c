@@ -124,6 +124,31 @@ test_config_item(void)
 	tf_limits_free(&ls);
 }
 
+/* tf_limits_json(): the limits and the holds still in force, as the API's
+ * GET /v1/limits and `taskfleet limit --json` give them. */
+static void
+test_limits_json(void)
+{
+	struct tf_limits ls;
+	cJSON *item = cJSON_Parse("{\"limit:ns:a\": {\"M\": {"
+	    "  \"in_flight\": {\"N\": \"3\"}}},"
+	    "\"hold:host:h\": {\"N\": \"2000\"},"
+	    "\"hold:host:over\": {\"N\": \"500\"}}"), *o;
+	char *text;
+
+	CHECK(item != NULL);
+	CHECK(tf_limits_from_item(item, 1000, &ls) == TF_OK);
+	cJSON_Delete(item);
+	o = tf_limits_json(&ls);
+	CHECK(o != NULL);
+	text = cJSON_PrintUnformatted(o);
+	CHECK_STR_EQ(text, "{\"limits\":[{\"key\":\"ns:a\",\"in_flight\":3}],"
+	    "\"holds\":[{\"key\":\"host:h\",\"until\":2000}]}");
+	cJSON_free(text);
+	cJSON_Delete(o);
+	tf_limits_free(&ls);
+}
+
 /* A task's keys: ns, type, the host of an http task's url, its flow key. */
 static void
 test_task_keys(void)
@@ -191,6 +216,7 @@ main(void)
 	TF_RUN(test_limit_checked);
 	TF_RUN(test_environment_spec);
 	TF_RUN(test_config_item);
+	TF_RUN(test_limits_json);
 	TF_RUN(test_task_keys);
 	TF_RUN(test_json_body);
 	return tf_test_summary();
