@@ -21,7 +21,8 @@ limiter's, the heartbeat's extensions of runs waiting for their key and the
 config item's reads too), the extra over the unlimited case, the requests
 the limiter itself counted (its `limits: N runs passed ...` line), and
 whether a rate limit held: the most run starts in any 1 s window, from the
-runs' `run finished` lines (a noop run takes no time, so those lines cannot
+runs' `run finished` lines, against rate x 1.05 + burst (a reserved slot may
+be used up to 50 ms late) (a noop run takes no time, so those lines cannot
 show runs at once: tests/scripts/engine_limits.sh checks the in-flight cap
 with runs that take 300 ms). Request counts are stable on a loaded machine; times are not, so runs/s is shown but
 judges nothing.
@@ -149,8 +150,10 @@ def report(R, res):
         goals.append((f"limits: extra requests per run under {label} <= 0.2", ok,
                       f"{fmt(extra, 3)} ({fmt(f.get('req_total_per_iter'), 3)} vs "
                       f"{fmt(base.get('req_total_per_iter'), 3)})"))
+    # A reserved start slot may be used up to 50 ms late (consumer/limiter.c
+    # STALE_SLOT_US): the starts of 1 s then span 1.05 s of slots.
     for k, rate, burst in (("rate", r["rate"], r["burst"]), ("slow_rate", r["slow_rate"], r["slow_burst"])):
-        top = rate + burst
+        top = rate * 1.05 + burst
         starts = c[k].get("most_starts_1s")
         goals.append((f"limits: no 1 s window over {fmt(top, 0)} starts under {fmt(rate, 0)}/s", starts is not None
                       and starts <= top, str(starts)))

@@ -19,6 +19,9 @@
 #define STALE_SLOT_US 50000
 /* Reservations: at most this many seconds of a key's rate at once. */
 #define RESERVE_SECONDS 2
+/* A reservation is put off until this consumer's last reserved start slot
+ * is this near: the runs that come meanwhile share one request. */
+#define RESERVE_AHEAD_MS 250
 /* A full key is tried again after this backoff, doubling to the maximum. */
 #define FULL_BACKOFF_MIN_MS 250
 #define FULL_BACKOFF_MAX_MS 2000
@@ -39,6 +42,7 @@ struct tf_limiter_key {
 	int64_t res_step_us;
 	int64_t res_left;
 	bool reserving;            /* a reservation is in flight */
+	struct tf_loop_timer *reserve_later;  /* a reservation put off */
 	int reserve_tries;
 	struct tf_limiter_wait *rq, *rq_tail;  /* waiting for a start slot */
 	/* in flight */
@@ -706,8 +710,50 @@ send_reserve(struct op *o, bool fresh)
 		on_reserved(o, rc, NULL, NULL, NULL);
 }
 
+/* The timer of a reservation put off: reserves for every run waiting by
+ * now. */
+static void
+on_reserve_due(void *ctx, enum tf_err rc)
+{
+	struct op *o = ctx;
+	struct tf_limiter_key *k = o->k;
+
+	k->reserve_later = NULL;
+	if (rc != TF_ERR_CANCELLED && k->rq != NULL)
+		kick_reserve(o->lim, k, waiter_limit(k->rq, k));
+	tf_free(o);
+}
+
+/* True when k's next reservation is put off on a timer: this consumer's
+ * last reserved start slot is more than RESERVE_AHEAD_MS away, and the
+ * slots of a reservation never start before it (the key's tat only moves
+ * on), so the runs waiting now lose nothing by waiting for the timer, and
+ * those that come meanwhile are reserved for with them in one request
+ * instead of one each. */
+static bool
+reserve_later(struct tf_limiter *lim, struct tf_limiter_key *k)
+{
+	struct op *o;
+	int64_t last_ms = (k->res_next_us - k->res_step_us) / 1000;
+	long delay = (long)(last_ms - RESERVE_AHEAD_MS - tf_now_ms());
+
+	if (k->res_step_us == 0 || delay <= 0)
+		return false;
+	if ((o = tf_calloc(1, sizeof(*o))) == NULL)
+		return false;
+	o->lim = lim;
+	o->k = k;
+	if (tf_loop_after(lim->loop, delay, on_reserve_due, o,
+	    &k->reserve_later) != TF_OK) {
+		k->reserve_later = NULL;
+		tf_free(o);
+		return false;
+	}
+	return true;
+}
+
 /* Reserves start slots for the runs waiting for k, unless a reservation
- * is under way. */
+ * is under way or put off (reserve_later()). */
 static void
 kick_reserve(struct tf_limiter *lim, struct tf_limiter_key *k,
     const struct tf_limit *l)
@@ -715,7 +761,8 @@ kick_reserve(struct tf_limiter *lim, struct tf_limiter_key *k,
 	struct op *o;
 	int64_t most = (int64_t)(l->rate * RESERVE_SECONDS);
 
-	if (k->reserving || lim->stopping)
+	if (k->reserving || k->reserve_later != NULL || lim->stopping ||
+	    reserve_later(lim, k))
 		return;
 	if ((o = tf_calloc(1, sizeof(*o))) == NULL)
 		return;
