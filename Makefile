@@ -147,7 +147,7 @@ $(BUILD)/obj/gen/console_files.o: $(BUILD)/gen/console_files.c
 # the runner's copy never clashes with the consumer's. It may use cJSON (a
 # shared library, so the host's allocation hooks reach it too), libcurl and
 # OpenSSL.
-RUNNER_LIBS = -Wl,--as-needed -lcurl -lcjson -lcrypto -lpthread
+RUNNER_LIBS = -Wl,--as-needed -lcurl -lcjson -lssl -lcrypto -lpthread
 $(BUILD)/obj/runners/%.o: ALL_CFLAGS += -fvisibility=hidden
 .SECONDEXPANSION:
 $(BUILD)/runners/%.so: $$(addprefix $(BUILD)/obj/,$$(subst .c,.o,$$(wildcard runners/$$*/*.c))) $(LIBTF)

@@ -122,6 +122,8 @@ struct exchange {
 	const char *body;                    /* borrowed from t, NULL: none */
 	size_t body_len;
 	char *url, *next;                    /* owned */
+	struct http_origin *tls;             /* the hop's https origin (the
+	                                        client's), NULL: none */
 	int64_t start;                       /* monotonic ms */
 	long timeout_ms;
 	enum tf_err err;                     /* TF_ERR_NOMEM: res incomplete */
@@ -142,6 +144,11 @@ bool exchange_begin(struct exchange *x, const struct exchange_env *env,
  * is followed sets x->e up for the next hop and returns true; false when
  * the delivery is over. */
 bool exchange_hop_done(struct exchange *x, CURLcode rc);
+
+/* The hop set up on x->e waited before it was performed (the TLS ramp,
+ * client.h): its time limit is set again to what the delivery has left.
+ * false, with the timeout in res, when nothing is left. */
+bool exchange_hop_resume(struct exchange *x);
 
 /* Ends the delivery: fills the rest of res (free it with
  * exchange_result_free() in every case) and releases x. Returns TF_OK, or
