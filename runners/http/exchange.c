@@ -186,7 +186,9 @@ on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 /* The parts of a URL that decide its origin, and its host for the
  * allow-list (brackets of an IPv6 literal stripped) and its port (the
  * scheme's default when it names none) for the target list. Returns false
- * when url does not parse or is not http or https. */
+ * when url does not parse, is not http or https, or its host or origin do
+ * not fit (never cut short: two origins must not compare equal by their
+ * first bytes). */
 static bool
 url_origin(const char *url, char *host, size_t host_len, unsigned *port_num,
     char *origin, size_t origin_len)
@@ -206,11 +208,15 @@ url_origin(const char *url, char *host, size_t host_len, unsigned *port_num,
 	if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)
 		goto out;
 	n = strlen(h);
+	if (n >= host_len)
+		goto out;
 	if (n >= 2 && h[0] == '[' && h[n - 1] == ']')
 		snprintf(host, host_len, "%.*s", (int)(n - 2), h + 1);
 	else
 		snprintf(host, host_len, "%s", h);
-	snprintf(origin, origin_len, "%s://%s:%s", scheme, h, port);
+	n = (size_t)snprintf(origin, origin_len, "%s://%s:%s", scheme, h, port);
+	if (n >= origin_len)
+		goto out;
 	*port_num = (unsigned)strtoul(port, NULL, 10);
 	ok = true;
 out:

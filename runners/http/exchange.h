@@ -103,6 +103,8 @@ struct hop {
 	bool nomem;
 };
 
+#define EXCHANGE_ORIGIN_MAX 300
+
 /* One delivery in progress: its hops, one easy handle at a time. Owned by
  * whoever drives it (exchange_perform() on its stack, or an asynchronous
  * run on the heap); must stay at its address from exchange_begin() to
@@ -116,7 +118,10 @@ struct exchange {
 	CURL *e;                             /* owned: the hop's handle */
 	struct curl_slist *headers;          /* owned */
 	char errbuf[CURL_ERROR_SIZE];
-	char origin[600], first_origin[600];
+	/* scheme://host:port of this hop and of the first; a URL whose
+	 * origin does not fit is refused (a DNS name has at most 253
+	 * bytes). */
+	char origin[EXCHANGE_ORIGIN_MAX], first_origin[EXCHANGE_ORIGIN_MAX];
 	char method[8];
 	unsigned port;
 	const char *body;                    /* borrowed from t, NULL: none */
