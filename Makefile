@@ -208,6 +208,8 @@ $$(BUILD)/tests/%: tests/unit/$(1)/%.c $$(LIBTF) tests/harness.h
 	$$(CC) $$(ALL_CFLAGS) -Itests $$(ALL_LDFLAGS) -o $$@ $$< $$(LIBTF) $$(LIBS)
 endef
 $(foreach room,$(notdir $(wildcard lib/*)),$(eval $(call unit_test_rule,$(room))))
+# It compiles in the http runner's client.c, which uses OpenSSL's TLS API.
+$(BUILD)/tests/test_http_ramp: LIBS += -lssl
 
 $(BUILD)/tests/%: tests/integration/%.c $(LIBTF) tests/harness.h
 	@mkdir -p $(dir $@)
