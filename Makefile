@@ -147,7 +147,7 @@ $(BUILD)/obj/gen/console_files.o: $(BUILD)/gen/console_files.c
 # the runner's copy never clashes with the consumer's. It may use cJSON (a
 # shared library, so the host's allocation hooks reach it too), libcurl and
 # OpenSSL.
-RUNNER_LIBS = -Wl,--as-needed -lcurl -lcjson -lcrypto -lpthread
+RUNNER_LIBS = -Wl,--as-needed -lcurl -lcjson -lssl -lcrypto -lpthread
 $(BUILD)/obj/runners/%.o: ALL_CFLAGS += -fvisibility=hidden
 .SECONDEXPANSION:
 $(BUILD)/runners/%.so: $$(addprefix $(BUILD)/obj/,$$(subst .c,.o,$$(wildcard runners/$$*/*.c))) $(LIBTF)
@@ -208,6 +208,8 @@ $$(BUILD)/tests/%: tests/unit/$(1)/%.c $$(LIBTF) tests/harness.h
 	$$(CC) $$(ALL_CFLAGS) -Itests $$(ALL_LDFLAGS) -o $$@ $$< $$(LIBTF) $$(LIBS)
 endef
 $(foreach room,$(notdir $(wildcard lib/*)),$(eval $(call unit_test_rule,$(room))))
+# It compiles in the http runner's client.c, which uses OpenSSL's TLS API.
+$(BUILD)/tests/test_http_ramp: LIBS += -lssl
 
 $(BUILD)/tests/%: tests/integration/%.c $(LIBTF) tests/harness.h
 	@mkdir -p $(dir $@)

@@ -186,7 +186,9 @@ on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 /* The parts of a URL that decide its origin, and its host for the
  * allow-list (brackets of an IPv6 literal stripped) and its port (the
  * scheme's default when it names none) for the target list. Returns false
- * when url does not parse or is not http or https. */
+ * when url does not parse, is not http or https, or its host or origin do
+ * not fit (never cut short: two origins must not compare equal by their
+ * first bytes). */
 static bool
 url_origin(const char *url, char *host, size_t host_len, unsigned *port_num,
     char *origin, size_t origin_len)
@@ -206,11 +208,15 @@ url_origin(const char *url, char *host, size_t host_len, unsigned *port_num,
 	if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)
 		goto out;
 	n = strlen(h);
+	if (n >= host_len)
+		goto out;
 	if (n >= 2 && h[0] == '[' && h[n - 1] == ']')
 		snprintf(host, host_len, "%.*s", (int)(n - 2), h + 1);
 	else
 		snprintf(host, host_len, "%s", h);
-	snprintf(origin, origin_len, "%s://%s:%s", scheme, h, port);
+	n = (size_t)snprintf(origin, origin_len, "%s://%s:%s", scheme, h, port);
+	if (n >= origin_len)
+		goto out;
 	*port_num = (unsigned)strtoul(port, NULL, 10);
 	ok = true;
 out:
@@ -333,10 +339,19 @@ set_method(CURL *e, const char *method, const char *body, size_t body_len)
 	}
 }
 
-/* Sets what every hop has in common. */
+/* The hop's time limit: timeout_ms in all, its connection within it. */
+static void
+set_timeouts(CURL *e, long timeout_ms)
+{
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+	    timeout_ms < CONNECT_TIMEOUT_MS ? timeout_ms : CONNECT_TIMEOUT_MS);
+}
+
+/* Sets what every hop has in common (tls: the https origin, or NULL). */
 static void
 set_common(CURL *e, const struct exchange_env *env, struct hop *h,
-    long timeout_ms, char *errbuf)
+    long timeout_ms, char *errbuf, struct http_origin *tls)
 {
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
@@ -353,11 +368,11 @@ set_common(CURL *e, const struct exchange_env *env, struct hop *h,
 	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(e, CURLOPT_XFERINFODATA, h);
 	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-	    timeout_ms < CONNECT_TIMEOUT_MS ? timeout_ms : CONNECT_TIMEOUT_MS);
+	set_timeouts(e, timeout_ms);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, env->user_agent);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, http_client_ssl_ctx);
+	curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, tls);
 	if (env->ca_bundle != NULL)
 		curl_easy_setopt(e, CURLOPT_CAINFO, env->ca_bundle);
 }
@@ -432,18 +447,29 @@ is_redirect(long status)
  * checks before a connection (time left, the target list), the headers,
  * the options. Returns true when the hop is ready to perform, false when
  * the delivery is over (x->res or x->err say how). */
+/* The time the delivery has left, in ms; 0 with the timeout failure in
+ * x->res when none. */
+static int64_t
+time_left(struct exchange *x)
+{
+	int64_t left = x->timeout_ms - (tf_mono_ms() - x->start);
+
+	if (left > 0)
+		return left;
+	x->res->failure = EXCHANGE_TIMEOUT;
+	snprintf(x->res->error, sizeof(x->res->error), "timeout after %ld ms",
+	    x->timeout_ms);
+	return 0;
+}
+
 static bool
 hop_prepare(struct exchange *x)
 {
 	const struct exchange_env *env = x->env;
-	int64_t left = x->timeout_ms - (tf_mono_ms() - x->start);
+	int64_t left = time_left(x);
 
-	if (left <= 0) {
-		x->res->failure = EXCHANGE_TIMEOUT;
-		snprintf(x->res->error, sizeof(x->res->error), "timeout after %ld ms",
-		    x->timeout_ms);
+	if (left == 0)
 		return false;
-	}
 	/* A host not on the target list is not even resolved. */
 	if (!tf_target_list_may_permit(env->targets, x->h.host, x->port, x->h.why,
 	    sizeof(x->h.why))) {
@@ -462,7 +488,9 @@ hop_prepare(struct exchange *x)
 	x->h.refused = false;
 	x->h.cancelled = false;
 	reset_response(x->res);
-	set_common(x->e, env, &x->h, (long)left, x->errbuf);
+	x->tls = strncmp(x->origin, "https:", 6) == 0 ?
+	    http_client_origin(env->client, x->h.host, x->port) : NULL;
+	set_common(x->e, env, &x->h, (long)left, x->errbuf, x->tls);
 	set_method(x->e, x->method, x->body, x->body_len);
 	curl_easy_setopt(x->e, CURLOPT_URL, x->url);
 	curl_easy_setopt(x->e, CURLOPT_HTTPHEADER, x->headers);
@@ -594,6 +622,17 @@ exchange_hop_done(struct exchange *x, CURLcode rc)
 		return false;
 	}
 	return hop_prepare(x);
+}
+
+bool
+exchange_hop_resume(struct exchange *x)
+{
+	int64_t left = time_left(x);
+
+	if (left == 0)
+		return false;
+	set_timeouts(x->e, (long)left);
+	return true;
 }
 
 enum tf_err

@@ -103,6 +103,8 @@ struct hop {
 	bool nomem;
 };
 
+#define EXCHANGE_ORIGIN_MAX 300
+
 /* One delivery in progress: its hops, one easy handle at a time. Owned by
  * whoever drives it (exchange_perform() on its stack, or an asynchronous
  * run on the heap); must stay at its address from exchange_begin() to
@@ -116,12 +118,17 @@ struct exchange {
 	CURL *e;                             /* owned: the hop's handle */
 	struct curl_slist *headers;          /* owned */
 	char errbuf[CURL_ERROR_SIZE];
-	char origin[600], first_origin[600];
+	/* scheme://host:port of this hop and of the first; a URL whose
+	 * origin does not fit is refused (a DNS name has at most 253
+	 * bytes). */
+	char origin[EXCHANGE_ORIGIN_MAX], first_origin[EXCHANGE_ORIGIN_MAX];
 	char method[8];
 	unsigned port;
 	const char *body;                    /* borrowed from t, NULL: none */
 	size_t body_len;
 	char *url, *next;                    /* owned */
+	struct http_origin *tls;             /* the hop's https origin (the
+	                                        client's), NULL: none */
 	int64_t start;                       /* monotonic ms */
 	long timeout_ms;
 	enum tf_err err;                     /* TF_ERR_NOMEM: res incomplete */
@@ -142,6 +149,11 @@ bool exchange_begin(struct exchange *x, const struct exchange_env *env,
  * is followed sets x->e up for the next hop and returns true; false when
  * the delivery is over. */
 bool exchange_hop_done(struct exchange *x, CURLcode rc);
+
+/* The hop set up on x->e waited before it was performed (the TLS ramp,
+ * client.h): its time limit is set again to what the delivery has left.
+ * false, with the timeout in res, when nothing is left. */
+bool exchange_hop_resume(struct exchange *x);
 
 /* Ends the delivery: fills the rest of res (free it with
  * exchange_result_free() in every case) and releases x. Returns TF_OK, or

@@ -46,6 +46,7 @@
 
 #include "../common/params.h"
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "base/version.h"
 #include "client.h"
 #include "exchange.h"
@@ -574,13 +575,24 @@ http_run(void *state, const struct tf_task_view *task,
 }
 
 static void on_hop(void *user, int curl_code, void *curl_easy);
+static void on_ramp(void *user, int cancelled);
 
-/* Hands the hop set up on d->x.e to the host's loop; false when the host
- * did not take it (the delivery then ends as cancelled). */
+/* How often a hop held back by the TLS ramp looks again. */
+#define RAMP_TICK_MS 10
+
+/* Hands the hop set up on d->x.e to the host's loop, or, while the first
+ * connection to its https origin is still getting the session the others
+ * are to resume (client.h), to a host timer to look again; false when the
+ * host took neither (the delivery then ends as cancelled). */
 static bool
 send_hop(struct delivery *d)
 {
-	if (d->task->host->http(d->task->ctx, d->x.e, on_hop, d) == 0)
+	const struct tf_host_api *host = d->task->host;
+
+	if (!http_origin_may_connect(d->x.tls, tf_mono_ms()) &&
+	    host->after(d->task->ctx, RAMP_TICK_MS, on_ramp, d) == 0)
+		return true;
+	if (host->http(d->task->ctx, d->x.e, on_hop, d) == 0)
 		return true;
 	d->x.h.cancelled = true;
 	exchange_cancelled(&d->res);
@@ -606,12 +618,29 @@ on_hop(void *user, int curl_code, void *curl_easy)
 	struct delivery *d = user;
 	CURLcode rc = (CURLcode)curl_code;
 
+	http_origin_hop_ended(d->x.tls);
 	if (curl_code == TF_HOST_HTTP_CANCELLED) {
 		d->x.h.cancelled = true;
 		rc = CURLE_ABORTED_BY_CALLBACK;
 	}
 	if (exchange_hop_done(&d->x, rc) && send_hop(d))
 		return;
+	delivery_finish(d);
+}
+
+/* On the host's loop: a hop held back by the ramp looks again (cancelled:
+ * the host cancelled the run meanwhile). */
+static void
+on_ramp(void *user, int cancelled)
+{
+	struct delivery *d = user;
+
+	if (cancelled) {
+		d->x.h.cancelled = true;
+		exchange_cancelled(&d->res);
+	} else if (exchange_hop_resume(&d->x) && send_hop(d)) {
+		return;
+	}
 	delivery_finish(d);
 }
 

@@ -422,6 +422,15 @@ def tests(a, b):
     o = out["name-to-loopback"]
     check("a host name that resolves to loopback is refused", o["outcome"] == "failed"
           and "refused" in o["error"] and len(a.requests()) == before_a, o)
+    # A host longer than any DNS name (319 bytes) is refused whole, never
+    # checked cut short; the target list keeps even a runner that did from
+    # resolving it.
+    long_host = ".".join(["a" * 63] * 5)
+    tasks = [{"id": "long-host", "params": {"url": "http://%s/ok" % long_host}}]
+    out, _ = run(tasks, {"TASKFLEET_HTTP_TARGETS": "hooks.invalid"})
+    o = out["long-host"]
+    check("a URL whose host is longer than a DNS name does not parse",
+          o["outcome"] == "failed" and o["error"] == "the URL does not parse", o)
     tasks = [{"id": "redirect-to-refused",
               "params": {"url": a.base + "/redirect/302?to=" + b.base + "/ok", "follow_redirects": True}}]
     out, _ = run(tasks, ALLOW)

@@ -10,7 +10,8 @@ one JSON line per request to --log:
 
     {"seq": 1, "t_ms": ..., "conn": "127.0.0.1:40112", "method": "POST",
      "path": "/ok?x=1", "headers": [["Host", "..."], ...],
-     "body_b64": "...", "body": "..." (when it is UTF-8)}
+     "body_b64": "...", "body": "..." (when it is UTF-8),
+     "tls_resumed": true (HTTPS: whether the connection resumed a session)}
 
 What it answers depends on the path (HTTP/1.1, keep-alive):
 
@@ -65,6 +66,8 @@ class Handler(BaseHTTPRequestHandler):
                 "headers": [[k, v] for k, v in self.headers.items()],
                 "body_b64": base64.b64encode(body).decode(),
             }
+            if isinstance(self.connection, ssl.SSLSocket):
+                entry["tls_resumed"] = self.connection.session_reused
             try:
                 entry["body"] = body.decode("utf-8")
             except UnicodeDecodeError:
