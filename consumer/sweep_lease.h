@@ -59,6 +59,29 @@ enum tf_sweep_lease_action {
 void tf_sweep_lease_plan(const struct tf_sweep_lease *l, int n, int64_t me,
     int64_t now, int64_t lease_ms, enum tf_sweep_lease_action *act);
 
+/* How soon a consumer reads the leases again after a round. */
+enum tf_sweep_lease_pace {
+	TF_LEASE_PACE_SOON,          /* it took one and wants more, or lost a
+	                                take to another: a few seconds */
+	TF_LEASE_PACE_HOLDER,        /* it holds one, or asked for one: twice
+	                                a lease time, to renew in time */
+	TF_LEASE_PACE_STANDBY        /* it holds none and all are held: once
+	                                a lease time (the holders take a dead
+	                                holder's leases; a standby only matters
+	                                when every holder is gone) */
+};
+
+/* The pace after a round that read l[0..n) at now, planned act[] and ended
+ * holding held[] (a TAKE that lost its race shows as not held); pure. */
+enum tf_sweep_lease_pace tf_sweep_lease_pace(const struct tf_sweep_lease *l,
+    const enum tf_sweep_lease_action *act, const bool *held, int n,
+    int64_t now);
+
+/* The wait until the next round at pace, with jitter (0 to lease_ms / 10,
+ * so a fleet's rounds do not line up); pure. */
+int64_t tf_sweep_lease_round_ms(enum tf_sweep_lease_pace pace,
+    int64_t lease_ms, int64_t jitter);
+
 /* The number of lease groups for a table of `shards` due shards. */
 int tf_sweep_lease_groups(int shards);
 
