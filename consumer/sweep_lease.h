@@ -5,14 +5,17 @@
  * The due shards fall into n = min(shards, TF_SWEEP_LEASES) groups (shard s
  * in group s % n), each with one lease item, id "taskfleet sweep G" (a space:
  * never a task id). A consumer sweeps only the shards of the groups it
- * holds. Every lease_ms / 2 it reads all lease items with one Query (they
+ * holds. Every lease_ms / 2 (once a lease_ms when it holds none and has
+ * nothing to take or ask for; within seconds while it is still taking,
+ * tf_sweep_lease_pace()) it reads all lease items with one Query (they
  * sit in the by_due index under due_shard "sweep", which no sweep reads),
  * renews the ones it holds, takes ones that expired (their consumer died or
  * stopped) up to its fair share, and, holding two fewer than another
  * consumer, asks that one for one of its leases, which it hands over at
  * its next round. So the fleet sweeps each shard once however many
  * consumers it has, a dead consumer's shards are swept again within about
- * 1.5 lease times, and the leases spread over up to n consumers.
+ * 1.5 lease times (2.1 when no holder is left), and the leases spread
+ * over up to n consumers.
  *
  * Each consumer has a random numeric token. The lease items use attributes
  * the by_due index projects: lease_until (= due_at) the lease's end, gen the
