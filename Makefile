@@ -21,8 +21,10 @@ WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
        -Wold-style-definition -Wmissing-declarations -Wredundant-decls -Werror
 
 # The strict list first, the user's CFLAGS after it, as Redis does.
+# A section per function and object, so that a runner's link keeps only
+# the code it calls (--gc-sections below).
 BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g -pthread -fPIC -MMD -MP $(WARN) \
-              -Iinclude -Ilib
+              -ffunction-sections -fdata-sections -Iinclude -Ilib
 LIBS = -lcurl -luv -lcjson -lcrypto -luuid -ldl -lpthread -lm
 # The HTTP servers (the consumer's /metrics, `taskfleet serve`): libmicrohttpd.
 MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
@@ -144,7 +146,9 @@ $(BUILD)/obj/gen/console_files.o: $(BUILD)/gen/console_files.c
 # Runners: every .c file of runners/NAME/ makes runners/NAME.so, with
 # hidden visibility so only the entry point is exported. A runner may use
 # libtaskfleet's modules: they are linked in privately (--exclude-libs), so
-# the runner's copy never clashes with the consumer's. It may use cJSON (a
+# the runner's copy never clashes with the consumer's, and only the
+# functions it calls (--gc-sections): every runner file is mapped into every
+# consumer, used or not. It may use cJSON (a
 # shared library, so the host's allocation hooks reach it too), libcurl and
 # OpenSSL.
 RUNNER_LIBS = -Wl,--as-needed -lcurl -lcjson -lssl -lcrypto -lpthread
@@ -152,7 +156,8 @@ $(BUILD)/obj/runners/%.o: ALL_CFLAGS += -fvisibility=hidden
 .SECONDEXPANSION:
 $(BUILD)/runners/%.so: $$(addprefix $(BUILD)/obj/,$$(subst .c,.o,$$(wildcard runners/$$*/*.c))) $(LIBTF)
 	@mkdir -p $(dir $@)
-	$(CC) -shared $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) -Wl,--exclude-libs,ALL $(LIBTF) $(RUNNER_LIBS)
+	$(CC) -shared $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) -Wl,--exclude-libs,ALL \
+	    -Wl,--gc-sections $(LIBTF) $(RUNNER_LIBS)
 
 $(BUILD)/tests/runners/%.so: tests/runners/%.c include/taskfleet/runner.h
 	@mkdir -p $(dir $@)

@@ -12,6 +12,7 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "target/target_run.h"
 
 void
 tf_host_vlog(const char *task_id, const char *runner,
@@ -131,6 +132,9 @@ static const struct tf_host_api host = {
 	.complete = tf_async_complete,
 	.http = tf_async_http,
 	.after = tf_async_after,
+	.target_init = tf_target_host_init,
+	.target_run = tf_target_runner_run,
+	.target_fini = tf_target_runner_fini,
 };
 
 const struct tf_host_api *

@@ -24,6 +24,7 @@
 #include "base/log.h"
 #include "host.h"
 #include "task/runners.h"
+#include "target/target_run.h"
 
 /* ---- frames ----------------------------------------------------------- */
 
@@ -276,6 +277,9 @@ static const struct tf_host_api worker_host = {
 	.now_ms = worker_now_ms,
 	.set_params = worker_set_params,
 	.set_result = worker_set_result,
+	.target_init = tf_target_host_init,
+	.target_run = tf_target_runner_run,
+	.target_fini = tf_target_runner_fini,
 };
 
 /* ---- the worker ------------------------------------------------------- */

@@ -53,7 +53,7 @@ tf_sweep_lease_plan(const struct tf_sweep_lease *l, int n, int64_t me,
     int64_t now, int64_t lease_ms, enum tf_sweep_lease_action *act)
 {
 	int64_t seen[2 * TF_SWEEP_LEASES + 1], most = 0;
-	int i, k = 0, mine, fair, c, most_count = 0;
+	int i, j, k = 0, mine, fair, c, most_count = 0;
 	bool handed = false, took = false, free_left = false;
 
 	if (n > TF_SWEEP_LEASES)
@@ -85,8 +85,17 @@ tf_sweep_lease_plan(const struct tf_sweep_lease *l, int n, int64_t me,
 		}
 	}
 	/* Free or expired ones (their consumer stopped or died): ours up to
-	 * our fair share, the rest left to the others. */
-	for (i = 0; i < n; i++) {
+	 * our fair share, the rest left to the others. When nobody holds any
+	 * (a fresh table, or the whole fleet starting again) only one, so
+	 * that consumers starting together do not all write every lease: the
+	 * round after (tf_sweep_lease_round_ms) sees who took what. Looking
+	 * from a place our token picks spreads those first takes. */
+	for (i = 0; i < n && !live(&l[i], now); i++)
+		;
+	if (i == n)
+		fair = 1;
+	for (j = 0; j < n; j++) {
+		i = (int)((uint64_t)me % (uint64_t)n + (uint64_t)j) % n;
 		if (live(&l[i], now))
 			continue;
 		if (mine < fair) {
@@ -227,6 +236,47 @@ on_lease_written(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
 	cJSON_Delete(next_key);
 	w->cb(w->ctx, rc);
 	tf_free(w);
+}
+
+enum tf_sweep_lease_pace
+tf_sweep_lease_pace(const struct tf_sweep_lease *l,
+    const enum tf_sweep_lease_action *act, const bool *held, int n,
+    int64_t now)
+{
+	bool took = false, lost = false, free_left = false, holds = false,
+	    asked = false;
+	int i;
+
+	if (n > TF_SWEEP_LEASES)
+		n = TF_SWEEP_LEASES;
+	for (i = 0; i < n; i++) {
+		holds |= held[i];
+		asked |= act[i] == TF_LEASE_ASK;
+		if (act[i] == TF_LEASE_TAKE) {
+			took |= held[i];
+			lost |= !held[i];
+		} else if (!live(&l[i], now)) {
+			free_left = true;
+		}
+	}
+	if (lost || (took && free_left))
+		return TF_LEASE_PACE_SOON;
+	return holds || asked ? TF_LEASE_PACE_HOLDER : TF_LEASE_PACE_STANDBY;
+}
+
+int64_t
+tf_sweep_lease_round_ms(enum tf_sweep_lease_pace pace, int64_t lease_ms,
+    int64_t jitter)
+{
+	switch (pace) {
+	case TF_LEASE_PACE_SOON:
+		return lease_ms / 40 + jitter / 4;
+	case TF_LEASE_PACE_STANDBY:
+		return lease_ms * 9 / 10 + 2 * jitter;
+	case TF_LEASE_PACE_HOLDER:
+		break;
+	}
+	return lease_ms * 9 / 20 + jitter;
 }
 
 /* Sends the update e (borrowed) of lease group g, or (item not NULL) puts

@@ -5,14 +5,17 @@
  * The due shards fall into n = min(shards, TF_SWEEP_LEASES) groups (shard s
  * in group s % n), each with one lease item, id "taskfleet sweep G" (a space:
  * never a task id). A consumer sweeps only the shards of the groups it
- * holds. Every lease_ms / 2 it reads all lease items with one Query (they
+ * holds. Every lease_ms / 2 (once a lease_ms when it holds none and has
+ * nothing to take or ask for; within seconds while it is still taking,
+ * tf_sweep_lease_pace()) it reads all lease items with one Query (they
  * sit in the by_due index under due_shard "sweep", which no sweep reads),
  * renews the ones it holds, takes ones that expired (their consumer died or
  * stopped) up to its fair share, and, holding two fewer than another
  * consumer, asks that one for one of its leases, which it hands over at
  * its next round. So the fleet sweeps each shard once however many
  * consumers it has, a dead consumer's shards are swept again within about
- * 1.5 lease times, and the leases spread over up to n consumers.
+ * 1.5 lease times (2.1 when no holder is left), and the leases spread
+ * over up to n consumers.
  *
  * Each consumer has a random numeric token. The lease items use attributes
  * the by_due index projects: lease_until (= due_at) the lease's end, gen the
@@ -58,6 +61,29 @@ enum tf_sweep_lease_action {
  * now (act[i] for l[i]); pure. An ask is recent for lease_ms. */
 void tf_sweep_lease_plan(const struct tf_sweep_lease *l, int n, int64_t me,
     int64_t now, int64_t lease_ms, enum tf_sweep_lease_action *act);
+
+/* How soon a consumer reads the leases again after a round. */
+enum tf_sweep_lease_pace {
+	TF_LEASE_PACE_SOON,          /* it took one and wants more, or lost a
+	                                take to another: a few seconds */
+	TF_LEASE_PACE_HOLDER,        /* it holds one, or asked for one: twice
+	                                a lease time, to renew in time */
+	TF_LEASE_PACE_STANDBY        /* it holds none and all are held: once
+	                                a lease time (the holders take a dead
+	                                holder's leases; a standby only matters
+	                                when every holder is gone) */
+};
+
+/* The pace after a round that read l[0..n) at now, planned act[] and ended
+ * holding held[] (a TAKE that lost its race shows as not held); pure. */
+enum tf_sweep_lease_pace tf_sweep_lease_pace(const struct tf_sweep_lease *l,
+    const enum tf_sweep_lease_action *act, const bool *held, int n,
+    int64_t now);
+
+/* The wait until the next round at pace, with jitter (0 to lease_ms / 10,
+ * so a fleet's rounds do not line up); pure. */
+int64_t tf_sweep_lease_round_ms(enum tf_sweep_lease_pace pace,
+    int64_t lease_ms, int64_t jitter);
 
 /* The number of lease groups for a table of `shards` due shards. */
 int tf_sweep_lease_groups(int shards);

@@ -877,11 +877,14 @@ round_end(struct tf_sweeper *sw, bool took)
 	int64_t now = tf_mono_ms();
 
 	sw->phase = PHASE_IDLE;
-	/* Twice a lease time; jitter keeps a fleet's rounds from lining up. */
 	if (took)
 		sw->next_sweep = now;
-	sw->next_round = now + sw->lease_ms * 9 / 20 +
-	    tf_random_below(sw->lease_ms / 10 + 1);
+	/* A consumer that could not read the leases reads them again at the
+	 * holders' pace. */
+	sw->next_round = now + tf_sweep_lease_round_ms(sw->leaseless ?
+	    TF_LEASE_PACE_HOLDER : tf_sweep_lease_pace(sw->l, sw->act, sw->held,
+	    sw->groups, sw->round_now), sw->lease_ms,
+	    tf_random_below(sw->lease_ms / 10 + 1));
 	step_later(sw, 0);
 	settle(sw);
 }

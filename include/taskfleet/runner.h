@@ -43,7 +43,7 @@ extern "C" {
 
 #define TF_RUNNER_MAGIC     0x54467231u  /* "TFr1" */
 #define TF_RUNNER_ABI_MAJOR 1
-#define TF_RUNNER_ABI_MINOR 2
+#define TF_RUNNER_ABI_MINOR 3
 
 /* The longest runner name, in bytes. */
 #define TF_RUNNER_NAME_MAX 64
@@ -106,6 +106,8 @@ enum tf_runner_log_level {
 
 /* The host's side of one run; runners use it only through tf_host_api. */
 struct tf_run_ctx;
+struct tf_task_view;
+struct tf_run_result;
 
 /* What start() returns. */
 enum tf_start_status {
@@ -194,6 +196,20 @@ struct tf_host_api {
 	 * -1 (cb not called). */
 	int (*after)(struct tf_run_ctx *ctx, int64_t delay_ms,
 	    tf_host_timer_cb *cb, void *user);
+
+	/* Since ABI 1.3: the AWS targets (docs/targets.md) made with the
+	 * host's own AWS code, so that the runners shipped for them (sqs, sns,
+	 * lambda, eventbridge, stepfunctions) carry no copy of it. A host
+	 * built before has a size that stops before these. target_init()
+	 * sets up target (a runner name: "sqs", ...) with config_json as the
+	 * runner's init() got it, host being the table the runner got; it
+	 * returns 0 with *state set, or -1 after logging why. target_run()
+	 * and target_fini() are the run() and fini() of such a state. */
+	int (*target_init)(const struct tf_host_api *host, const char *target,
+	    const char *config_json, void **state);
+	void (*target_run)(void *state, const struct tf_task_view *task,
+	    struct tf_run_result *result);
+	void (*target_fini)(void *state);
 };
 
 /* What the runner is asked to run. Everything is the host's, read-only, and

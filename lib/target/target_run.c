@@ -172,17 +172,19 @@ tf_target_runner_init(enum tf_target_kind kind, const struct tf_host_api *host,
 }
 
 int
-tf_target_runner_validate(enum tf_target_kind kind, const char *params,
-    size_t len, char *error, size_t error_size)
+tf_target_host_init(const struct tf_host_api *host, const char *target,
+    const char *config_json, void **state)
 {
-	struct tf_target t;
-	enum tf_err rc;
+	int k;
 
-	rc = tf_target_parse(kind, params, len, &t, error, error_size);
-	tf_target_free(&t);
-	if (rc == TF_ERR_NOMEM)
-		snprintf(error, error_size, "out of memory checking the params");
-	return rc == TF_OK ? 0 : -1;
+	for (k = 0; k < TF_TARGET__KINDS; k++)
+		if (target != NULL &&
+		    strcmp(target, tf_target_name((enum tf_target_kind)k)) == 0)
+			return tf_target_runner_init((enum tf_target_kind)k, host,
+			    config_json, state);
+	host->log(NULL, TF_RUNNER_LOG_ERROR, "no AWS target is named \"%.64s\"",
+	    target != NULL ? target : "");
+	return -1;
 }
 
 /* True when a and b are both NULL or the same string. */

@@ -1,7 +1,8 @@
 /*
- * target_run.h - the runner side of the AWS targets: what runners/sqs,
+ * target_run.h - the AWS targets' runs, which the host table offers (runner
+ * ABI 1.3: target_init, target_run, target_fini) to runners/sqs,
  * runners/sns, runners/lambda, runners/eventbridge and
- * runners/stepfunctions export, each for its own kind (docs/targets.md).
+ * runners/stepfunctions, each for its own kind (docs/targets.md).
  *
  * A run parses the task's params (target.h), fills the payload's
  * placeholders, makes one AWS call (with lib/aws's retries: throttling, 5xx
@@ -43,9 +44,9 @@ void tf_target_runner_run(void *state, const struct tf_task_view *task,
 
 void tf_target_runner_fini(void *state);
 
-/* validate(): tf_target_parse() of the params, the check run() makes
- * first. Returns 0, or -1 with the reason in error. */
-int tf_target_runner_validate(enum tf_target_kind kind, const char *params,
-    size_t len, char *error, size_t error_size);
+/* The host table's target_init() (runner ABI 1.3): tf_target_runner_init()
+ * for the kind named target; -1 (logged) for a name that is none. */
+int tf_target_host_init(const struct tf_host_api *host, const char *target,
+    const char *config_json, void **state);
 
 #endif /* TF_TARGET_RUN_H */

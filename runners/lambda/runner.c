@@ -1,27 +1,28 @@
 /*
  * lambda - invokes a Lambda function (Invoke) when the task is due (docs/targets.md). The params, the call and
- * its outcomes are the AWS targets' own (lib/target/target_run.h); this
- * file names the runner.
+ * its outcomes are the AWS targets' own (lib/target/target_run.h), run by
+ * the host's code (runners/common/aws_target.h); this file names the
+ * runner and checks its params.
  */
 #include <stddef.h>
 
 #include <taskfleet/runner.h>
 
+#include "../common/aws_target.h"
 #include "base/version.h"
-#include "target/target_run.h"
 
 static int
 lambda_init(const struct tf_host_api *host, const char *config_json,
     void **state)
 {
-	return tf_target_runner_init(TF_TARGET_LAMBDA, host, config_json, state);
+	return aws_target_init("lambda", host, config_json, state);
 }
 
 static int
 lambda_validate(const char *params_json, size_t params_len, char *error,
     size_t error_size)
 {
-	return tf_target_runner_validate(TF_TARGET_LAMBDA, params_json, params_len, error,
+	return aws_target_validate(TF_TARGET_LAMBDA, params_json, params_len, error,
 	    error_size);
 }
 
@@ -34,8 +35,8 @@ static const struct tf_runner lambda_runner = {
 	.name = "lambda",
 	.version = TF_VERSION,
 	.init = lambda_init,
-	.run = tf_target_runner_run,
-	.fini = tf_target_runner_fini,
+	.run = aws_target_run,
+	.fini = aws_target_fini,
 	.validate = lambda_validate,
 };
 

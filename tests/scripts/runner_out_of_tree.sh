@@ -176,6 +176,7 @@ cat >"$TMP/check.c" <<'EOF'
 #include <string.h>
 
 #include "base/alloc.h"
+#include "target/target_run.h"
 #include "task/runners.h"
 
 struct tf_run_ctx {
@@ -240,6 +241,11 @@ static const struct tf_host_api host = {
 	.now_ms = host_now_ms,
 	.set_params = host_set_params,
 	.set_result = host_set_result,
+	/* The AWS targets (runner ABI 1.3): the installed sqs, sns, ...
+	 * runners start only with them, as in the consumer. */
+	.target_init = tf_target_host_init,
+	.target_run = tf_target_runner_run,
+	.target_fini = tf_target_runner_fini,
 };
 
 int

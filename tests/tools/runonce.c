@@ -40,6 +40,7 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "task/runners.h"
+#include "target/target_run.h"
 
 /* The host's state of one run. */
 struct tf_run_ctx {
@@ -111,6 +112,9 @@ static const struct tf_host_api host = {
 	.now_ms = tf_now_ms,
 	.set_params = host_set_params,
 	.set_result = host_set_result,
+	.target_init = tf_target_host_init,
+	.target_run = tf_target_runner_run,
+	.target_fini = tf_target_runner_fini,
 };
 
 static const char *

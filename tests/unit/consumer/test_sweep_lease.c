@@ -49,13 +49,97 @@ test_groups(void)
 	CHECK_INT_EQ(tf_sweep_lease_groups(0), 1);
 }
 
-/* Alone on a fresh table, a consumer takes every lease. */
+/* Alone on a fresh table, a consumer takes one lease, comes back within
+ * seconds and takes the rest. */
 static void
 test_alone_takes_all(void)
 {
 	struct tf_sweep_lease l[N] = { { 0 } };
+	enum tf_sweep_lease_action act[N];
+	bool have[N];
+	int i;
 
-	CHECK_INT_EQ(planned(l, 7, TF_LEASE_TAKE), N);
+	tf_sweep_lease_plan(l, N, 7, NOW, LEASE_MS, act);
+	CHECK_INT_EQ(count(act, TF_LEASE_TAKE), 1);
+	for (i = 0; i < N; i++)
+		have[i] = act[i] == TF_LEASE_TAKE;
+	CHECK_INT_EQ(tf_sweep_lease_pace(l, act, have, N, NOW),
+	    TF_LEASE_PACE_SOON);
+	for (i = 0; i < N; i++)
+		if (have[i])
+			l[i] = held(7);
+	tf_sweep_lease_plan(l, N, 7, NOW + 5000, LEASE_MS, act);
+	CHECK_INT_EQ(count(act, TF_LEASE_TAKE), N - 1);
+	CHECK_INT_EQ(count(act, TF_LEASE_RENEW), 1);
+	for (i = 0; i < N; i++)
+		have[i] = true;
+	CHECK_INT_EQ(tf_sweep_lease_pace(l, act, have, N, NOW + 5000),
+	    TF_LEASE_PACE_HOLDER);
+}
+
+/* Consumers starting together on a fresh table write one lease each, not
+ * every lease each, and their tokens spread those first takes. */
+static void
+test_starting_together_take_one_each(void)
+{
+	struct tf_sweep_lease l[N] = { { 0 } };
+	enum tf_sweep_lease_action act[N];
+	bool taken[N] = { false };
+	int64_t me;
+	int i;
+
+	for (me = 100; me < 100 + N; me++) {
+		tf_sweep_lease_plan(l, N, me, NOW, LEASE_MS, act);
+		CHECK_INT_EQ(count(act, TF_LEASE_TAKE), 1);
+		for (i = 0; i < N; i++)
+			if (act[i] == TF_LEASE_TAKE) {
+				CHECK_MSG(!taken[i], "lease %d taken twice", i);
+				taken[i] = true;
+			}
+	}
+}
+
+/* How soon each consumer of an idle fleet reads the leases again: the
+ * holders twice a lease time (a renewal must land before the lease ends,
+ * jitter included), the others once, and one that is still taking or lost
+ * a race within seconds. */
+static void
+test_pace(void)
+{
+	struct tf_sweep_lease l[N] = { held(1), held(2), held(3), held(4) };
+	enum tf_sweep_lease_action act[N];
+	bool none[N] = { false }, first[N] = { true, false, false, false };
+
+	/* A fifth consumer: nothing to take or ask for. */
+	tf_sweep_lease_plan(l, N, 5, NOW, LEASE_MS, act);
+	CHECK_INT_EQ(tf_sweep_lease_pace(l, act, none, N, NOW),
+	    TF_LEASE_PACE_STANDBY);
+	/* A holder. */
+	tf_sweep_lease_plan(l, N, 1, NOW, LEASE_MS, act);
+	CHECK_INT_EQ(tf_sweep_lease_pace(l, act, first, N, NOW),
+	    TF_LEASE_PACE_HOLDER);
+	/* One that asked: it learns of the hand-over only by reading. */
+	l[1] = l[2] = l[3] = held(1);
+	tf_sweep_lease_plan(l, N, 5, NOW, LEASE_MS, act);
+	CHECK_INT_EQ(count(act, TF_LEASE_ASK), 1);
+	CHECK_INT_EQ(tf_sweep_lease_pace(l, act, none, N, NOW),
+	    TF_LEASE_PACE_HOLDER);
+	/* One whose take lost the race. */
+	memset(l, 0, sizeof(l));
+	tf_sweep_lease_plan(l, N, 5, NOW, LEASE_MS, act);
+	CHECK_INT_EQ(tf_sweep_lease_pace(l, act, none, N, NOW),
+	    TF_LEASE_PACE_SOON);
+
+	CHECK(tf_sweep_lease_round_ms(TF_LEASE_PACE_HOLDER, LEASE_MS,
+	    LEASE_MS / 10) < LEASE_MS * 6 / 10);
+	CHECK(tf_sweep_lease_round_ms(TF_LEASE_PACE_HOLDER, LEASE_MS, 0) >=
+	    LEASE_MS * 4 / 10);
+	CHECK(tf_sweep_lease_round_ms(TF_LEASE_PACE_STANDBY, LEASE_MS, 0) >=
+	    LEASE_MS * 9 / 10);
+	CHECK(tf_sweep_lease_round_ms(TF_LEASE_PACE_STANDBY, LEASE_MS,
+	    LEASE_MS / 10) <= LEASE_MS * 11 / 10);
+	CHECK(tf_sweep_lease_round_ms(TF_LEASE_PACE_SOON, LEASE_MS,
+	    LEASE_MS / 10) <= LEASE_MS / 20);
 }
 
 /* Holding them all with nobody asking: renewed. */
@@ -220,6 +304,8 @@ main(void)
 	tf_alloc_init();
 	TF_RUN(test_groups);
 	TF_RUN(test_alone_takes_all);
+	TF_RUN(test_starting_together_take_one_each);
+	TF_RUN(test_pace);
 	TF_RUN(test_holder_renews);
 	TF_RUN(test_newcomer_asks_and_gets_one);
 	TF_RUN(test_expired_leases_taken);

@@ -29,6 +29,7 @@
 #include <cjson/cJSON.h>
 
 #include "base/alloc.h"
+#include "target/target_run.h"
 #include "task/runners.h"
 
 /* Fails the test unless string s contains sub. */
@@ -175,6 +176,9 @@ static const struct tf_host_api fake_host = {
 	.now_ms = fake_now_ms,
 	.set_params = fake_set_params,
 	.set_result = fake_set_result,
+	.target_init = tf_target_host_init,
+	.target_run = tf_target_runner_run,
+	.target_fini = tf_target_runner_fini,
 };
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -1441,6 +1445,35 @@ test_shipped_load(void)
 	}
 }
 
+/* The AWS targets' runners run with the host's AWS code (runner ABI 1.3):
+ * with a host table that has it they start; given the table of a host
+ * before 1.3 (a size that stops before target_init) they refuse to start
+ * and say why, instead of reading past the table's end. */
+static void
+test_aws_target_needs_host_1_3(void)
+{
+	struct tf_host_api old = fake_host;
+	struct tf_runner_set *set = NULL;
+	char path[PATH_MAX], err[512];
+
+	shipped_runner(path, sizeof(path), "sqs");
+	log_reset();
+	CHECK_INT_EQ(load_init(path, &set, err, sizeof(err)), TF_OK);
+	CHECK_HAS(log_text, "sqs runner: region");
+	tf_runner_set_free(set);
+	set = NULL;
+
+	old.size = offsetof(struct tf_host_api, target_init);
+	log_reset();
+	CHECK_INT_EQ(tf_runner_set_load(path, &set, err, sizeof(err)), TF_OK);
+	CHECK_INT_EQ(tf_runner_set_init(set, &old, err, sizeof(err)),
+	    TF_ERR_INVALID);
+	CHECK_HAS(err, "refused to start");
+	CHECK_HAS(log_text, "sqs runner: this taskfleet's runner ABI is older "
+	    "than 1.3");
+	tf_runner_set_free(set);
+}
+
 static void
 test_noop(void)
 {
@@ -1952,6 +1985,7 @@ main(void)
 	TF_RUN(test_result_prepare);
 	TF_RUN(test_result_times);
 	TF_RUN(test_shipped_load);
+	TF_RUN(test_aws_target_needs_host_1_3);
 	TF_RUN(test_noop);
 	TF_RUN(test_countdown_three_runs);
 	TF_RUN(test_countdown_defaults_and_keeps_text);
