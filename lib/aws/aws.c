@@ -673,6 +673,19 @@ tf_aws_attempt_retryable(struct tf_aws *aws, const char *operation, int attempt,
 	    NULL, throttled, err, rc);
 }
 
+int
+tf_aws_resends(struct tf_aws *aws, const struct tf_http_response *resp)
+{
+	int extra = resp->sends > 1 ? resp->sends - 1 : 0;
+
+	if (extra > 0) {
+		atomic_fetch_add(&aws->stats.requests, extra);
+		tf_log(TF_LOG_DEBUG, "libcurl sent a request %d times (a reused "
+		    "connection died before its answer)", resp->sends);
+	}
+	return extra;
+}
+
 long
 tf_aws_retry_delay(struct tf_aws *aws, const char *operation, int attempt,
     const atomic_int *cancel, enum tf_err *rc, struct tf_aws_error *err,
@@ -766,8 +779,10 @@ call_attempts(struct tf_aws *aws, enum tf_aws_service svc,
 	timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : aws->timeout_ms;
 	for (attempt = 1;; attempt++) {
 		errtext[0] = '\0';
+		resp->sends = 0;
 		rc = send_signed(aws, svc, operation, shape, body, len, timeout_ms,
 		    opts->cancel, resp, errtext, sizeof(errtext));
+		attempt += tf_aws_resends(aws, resp);
 		if (rc == TF_OK && (ok_status != 0 ? resp->status == ok_status :
 		    resp->status >= 200 && resp->status <= 299))
 			break;
@@ -792,7 +807,7 @@ tf_aws_call_text(struct tf_aws *aws, enum tf_aws_service svc,
 {
 	static const struct tf_aws_call_opts defaults;
 	static const struct tf_buf empty = TF_BUF_INIT;
-	struct tf_http_response resp = { 0, TF_BUF_INIT };
+	struct tf_http_response resp = { 0, TF_BUF_INIT, 0 };
 	enum tf_err rc;
 
 	if (opts == NULL)

@@ -257,6 +257,13 @@ bool tf_aws_attempt_retryable(struct tf_aws *aws, const char *operation,
     const char *errtext, int *throttled, struct tf_aws_error *err,
     enum tf_err *rc);
 
+/* The sends of one attempt beyond the first: libcurl's own resends on a
+ * fresh connection (tf_http_response's sends), each counted as a request.
+ * The caller adds them to its attempts, so that a call whose earlier send
+ * may have been applied says attempts > 1 (its error record too), as when
+ * the AWS layer itself retried. */
+int tf_aws_resends(struct tf_aws *aws, const struct tf_http_response *resp);
+
 /* The wait in ms before the attempt after `attempt` (exponential backoff,
  * full jitter), its cost taken from the retry budget and added to
  * *retried_cost; -1 when there is to be no retry: attempts spent, budget

@@ -101,6 +101,7 @@ on_answer(void *ctx, enum tf_err rc, struct tf_http_response *resp,
 
 	tf_aws_signed_free(&c->sig);
 	c->signed_ok = 0;
+	c->attempt += tf_aws_resends(c->aws, resp);
 	if (rc == TF_OK && resp->status == 200) {
 		finish(c, TF_OK, tf_buf_str(&resp->body), resp->body.len);
 		return;

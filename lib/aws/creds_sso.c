@@ -139,7 +139,7 @@ tf_sso_get_credentials(const struct tf_sso_config *c, const char *cache_dir,
 	enum tf_err rc;
 	struct tf_buf url = TF_BUF_INIT;
 	struct tf_http_pool *pool = NULL;
-	struct tf_http_response resp = { 0, TF_BUF_INIT };
+	struct tf_http_response resp = { 0, TF_BUF_INIT, 0 };
 	struct tf_http_header hh[1];
 	struct tf_http_request req;
 	char token[4096], hint[200], errtext[CURL_ERROR_SIZE];

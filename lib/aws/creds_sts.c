@@ -282,7 +282,7 @@ tf_sts_assume_role(const struct tf_sts_endpoint *ep,
 	enum tf_err rc;
 	struct tf_buf body = TF_BUF_INIT;
 	struct tf_http_pool *pool = NULL;
-	struct tf_http_response resp = { 0, TF_BUF_INIT };
+	struct tf_http_response resp = { 0, TF_BUF_INIT, 0 };
 	struct tf_sigv4_header sh[5];
 	struct tf_http_header hh[6];
 	struct tf_http_request req;

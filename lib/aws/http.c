@@ -148,6 +148,21 @@ on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
 	return t->cancel != NULL && atomic_load(t->cancel) != 0;
 }
 
+/* Called each time curl is about to send the request: once, or again when
+ * it retries on a fresh connection by itself (a reused connection that died
+ * before any answer came: libcurl does this even for a POST, and no option
+ * turns it off). The count lets the caller know an earlier send may have
+ * been applied. */
+static int
+on_prereq(void *userdata, char *remote_ip, char *local_ip, int remote_port,
+    int local_port)
+{
+	struct tf_http_xfer *t = userdata;
+
+	t->sends++;
+	return CURL_PREREQFUNC_OK;
+}
+
 /* Maps a transport failure to our error codes. */
 static enum tf_err
 map_curl_error(CURLcode cc, const struct tf_http_xfer *t)
@@ -246,6 +261,8 @@ prepare(CURL *c, const struct tf_http_request *req, struct tf_http_xfer *t,
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t->curl_err);
+	curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, on_prereq);
+	curl_easy_setopt(c, CURLOPT_PREREQDATA, t);
 	if (t->capture != NULL) {
 		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 		curl_easy_setopt(c, CURLOPT_HEADERDATA, t);
@@ -289,9 +306,11 @@ tf_http_xfer_finish(CURL *c, CURLcode cc, struct tf_http_xfer *t,
 			snprintf(errtext, errlen, "%s",
 			    t->curl_err[0] ? t->curl_err : curl_easy_strerror(cc));
 		tf_http_response_free(resp);
+		resp->sends = t->sends;
 		return rc;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+	resp->sends = t->sends;
 	return TF_OK;
 }
 
@@ -306,6 +325,7 @@ tf_http_xfer_release(CURL *c, struct tf_http_xfer *t)
 		curl_easy_setopt(c, CURLOPT_XFERINFODATA, NULL);
 		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, NULL);
 		curl_easy_setopt(c, CURLOPT_HEADERDATA, NULL);
+		curl_easy_setopt(c, CURLOPT_PREREQDATA, NULL);
 	}
 	curl_slist_free_all(t->headers);
 	t->headers = NULL;
@@ -322,6 +342,7 @@ tf_http_perform(struct tf_http_pool *p, const struct tf_http_request *req,
 	/* The body's memory is kept: a caller that reuses resp allocates
 	 * nothing for answers that fit. */
 	resp->status = 0;
+	resp->sends = 0;
 	tf_buf_reset(&resp->body);
 	if (errtext != NULL && errlen > 0)
 		errtext[0] = '\0';

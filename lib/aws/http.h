@@ -58,6 +58,12 @@ struct tf_http_request {
 struct tf_http_response {
 	long status;          /* HTTP status code */
 	struct tf_buf body;   /* owned; free with tf_http_response_free() */
+	int sends;            /* times the request went on the wire, set also
+	                         when the transfer failed: more than 1 when
+	                         libcurl sent it again by itself on a fresh
+	                         connection, as it does when a kept-alive one
+	                         dies before any byte of the answer came (an
+	                         earlier send may have been applied) */
 };
 
 /* Creates an empty pool. Caller frees with tf_http_pool_free(). */
@@ -65,7 +71,7 @@ enum tf_err tf_http_pool_new(struct tf_http_pool **out);
 /* Frees p and every handle in it; NULL is fine. No request may be running. */
 void tf_http_pool_free(struct tf_http_pool *p);
 
-/* Performs req. resp (initialised: { 0, TF_BUF_INIT } or an earlier answer,
+/* Performs req. resp (initialised: { 0, TF_BUF_INIT, 0 } or an earlier answer,
  * whose body's memory is reused) is emptied first. TF_OK means a complete
  * response arrived, whatever its status; resp is then filled and owned by the
  * caller. On failure resp is empty.
@@ -85,6 +91,7 @@ struct tf_http_xfer {
 	const atomic_int *cancel;       /* borrowed */
 	struct curl_slist *headers;     /* owned; freed by tf_http_xfer_release() */
 	struct tf_http_capture *capture;  /* borrowed from the request; may be NULL */
+	int sends;                      /* the request's trips to the wire */
 	char curl_err[CURL_ERROR_SIZE];
 };
 
@@ -96,7 +103,8 @@ enum tf_err tf_http_xfer_prepare(CURL *c, const struct tf_http_request *req,
     struct tf_http_xfer *t, struct tf_http_response *resp);
 
 /* Turns the transfer's result cc into our code: TF_OK with resp->status set,
- * or a transport error (resp emptied, errtext filled when not NULL). */
+ * or a transport error (resp emptied, errtext filled when not NULL);
+ * resp->sends either way. */
 enum tf_err tf_http_xfer_finish(CURL *c, CURLcode cc, struct tf_http_xfer *t,
     struct tf_http_response *resp, char *errtext, size_t errlen);
 

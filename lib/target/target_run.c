@@ -370,7 +370,7 @@ run_sns(struct run *r)
 {
 	static const char form[] = "application/x-www-form-urlencoded; charset=utf-8";
 	struct tf_aws_shape shape = { .content_type = form };
-	struct tf_http_response resp = { 0, TF_BUF_INIT };
+	struct tf_http_response resp = { 0, TF_BUF_INIT, 0 };
 	char id[128];
 	enum tf_err rc;
 
@@ -436,7 +436,7 @@ run_lambda(struct run *r)
 		.content_type = "application/json", .headers = h, .n_headers = 1,
 		.capture = &capture,
 	};
-	struct tf_http_response resp = { 0, TF_BUF_INIT };
+	struct tf_http_response resp = { 0, TF_BUF_INIT, 0 };
 	const char *ferr = capture.values[0];
 	enum tf_err rc;
 

@@ -711,6 +711,37 @@ out:
 	return rc;
 }
 
+bool
+tf_task_create_was_ours(const struct tf_task *t,
+    const struct tf_task_spec *spec, int64_t now_ms)
+{
+	const char *ns = spec->ns ? spec->ns : TF_DEFAULT_NS;
+
+	return t->created_at == now_ms && t->ns != NULL && t->type != NULL &&
+	    strcmp(t->ns, ns) == 0 && strcmp(t->type, spec->type) == 0;
+}
+
+/* tf_task_create()'s put of item (id) failed its condition after more than
+ * one send: TF_OK when the item is ours, TF_ERR_CONDITION when it is
+ * another's (or gone since), or why it could not be read. */
+static enum tf_err
+create_read_back(struct tf_aws *aws, const char *table,
+    const struct tf_task_spec *spec, const char *id, int64_t now_ms,
+    char *errbuf, size_t errlen)
+{
+	struct tf_task t;
+	enum tf_err rc;
+
+	rc = tf_task_get(aws, table, id, &t, errbuf, errlen);
+	if (rc == TF_OK)
+		rc = tf_task_create_was_ours(&t, spec, now_ms) ? TF_OK :
+		    TF_ERR_CONDITION;
+	else if (rc == TF_ERR_NOT_FOUND)
+		rc = TF_ERR_CONDITION;
+	tf_task_free(&t);
+	return rc;
+}
+
 enum tf_err
 tf_task_create(struct tf_aws *aws, const char *table,
     const struct tf_task_spec *spec, int64_t now_ms, char **id_out,
@@ -731,6 +762,8 @@ tf_task_create(struct tf_aws *aws, const char *table,
 		goto out;
 	e.condition = TF_TASK_CREATE_CONDITION;
 	rc = tf_ddb_put_item(aws, table, item, &e);
+	if (rc == TF_ERR_CONDITION && tf_aws_last_error()->attempts > 1)
+		rc = create_read_back(aws, table, spec, id, now_ms, errbuf, errlen);
 	if (rc != TF_OK)
 		goto out;
 	*id_out = tf_strdup(id);

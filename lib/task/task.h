@@ -196,10 +196,19 @@ struct tf_task_spec {
  * (the due time, or now for a task already overdue)
  * and the caller sends its message (*enqueue set true). *id_out: the id
  * (caller frees with tf_free()). TF_ERR_CONDITION when the id exists;
- * TF_ERR_INVALID (message in errbuf) for a bad spec. */
+ * TF_ERR_INVALID (message in errbuf) for a bad spec. A write sent more
+ * than once (an answer lost) that then fails its condition is read back:
+ * TF_OK when the item is this write's (tf_task_create_was_ours()). */
 enum tf_err tf_task_create(struct tf_aws *aws, const char *table,
     const struct tf_task_spec *spec, int64_t now_ms, char **id_out,
     bool *enqueue, char *errbuf, size_t errlen);
+
+/* A create sent more than once failed its condition: true when t, the item
+ * read back, is the one this create of spec wrote at now_ms (an earlier send
+ * was applied and its answer lost), false when someone else's write holds
+ * the id. */
+bool tf_task_create_was_ours(const struct tf_task *t,
+    const struct tf_task_spec *spec, int64_t now_ms);
 
 /* The condition of a task's first write: its id is free. */
 #define TF_TASK_CREATE_CONDITION "attribute_not_exists(id)"

@@ -332,7 +332,8 @@ on_read(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
 	    sizeof(errbuf)) == TF_OK) {
 		t->existing = &s->found;
 		/* Our own write, whose reply was lost: created now. */
-		if (s->retried && s->found.created_at == s->now)
+		if (s->retried && tf_task_create_was_ours(&s->found, &t->spec,
+		    s->now))
 			created(s);
 		else
 			goto exists;

@@ -18,11 +18,21 @@ drawn for it. Faults, each drawn with its own rate per request:
                 read, and then the client's connection is reset instead of
                 answering: the nastiest, as the client cannot know
 
+Chosen requests can lose their answer instead of a drawn fault:
+--lose-reply REGEX forwards the first request whose head and body (as
+Latin-1 text) match REGEX, reads its answer and closes the client's
+connection without it (a FIN: on a kept-alive connection the client cannot
+tell this from a server that closed an idle connection, and libcurl sends
+the request again by itself); --lose-reply-times N does this to the first N
+matching requests whose matched text (REGEX's first group, when it has one)
+differs, so a request sent again is answered. Counted as lose_reply.
+
 Usage:
   faultproxy.py --upstream http://127.0.0.1:PORT --service sqs|ddb
                 --port-file FILE --stats-file FILE [--seed N]
                 [--throttle R] [--error5xx R] [--latency R] [--reset-before R]
                 [--reset-after R] [--latency-min-ms MS] [--latency-max-ms MS]
+                [--lose-reply REGEX [--lose-reply-times N]]
 
 --control-file FILE (polled every 100 ms) holds {"faults": true|false,
 "outage": null|"hang"|"reset"}: "hang" holds every request until the outage
@@ -38,6 +48,7 @@ import argparse
 import json
 import os
 import random
+import re
 import signal
 import socket
 import socketserver
@@ -46,7 +57,7 @@ import sys
 import threading
 import time
 
-KINDS = ("throttle", "error5xx", "latency", "reset_before", "reset_after")
+KINDS = ("throttle", "error5xx", "latency", "reset_before", "reset_after", "lose_reply")
 
 
 class State:
@@ -60,14 +71,25 @@ class State:
         self.outage = None
         self.outage_over = threading.Condition(self.lock)
         self.rng = random.Random(args.seed)
+        self.lose = re.compile(args.lose_reply) if args.lose_reply else None
+        self.lose_left = args.lose_reply_times
+        self.lost = set()
         host, port = args.upstream.split("//", 1)[1].rstrip("/").split(":")
         self.upstream = (host, int(port))
 
-    def draw(self):
-        """The fault for one request, or None; counts it."""
+    def draw(self, raw):
+        """The fault for one request (raw: its bytes), or None; counts it."""
         a = self.args
         with self.lock:
             self.counts["requests"] += 1
+            m = self.lose.search(raw.decode("latin-1")) \
+                if self.lose is not None and self.lose_left > 0 else None
+            key = m and (m.group(1) if m.re.groups else m.group(0))
+            if m and key not in self.lost:
+                self.lost.add(key)
+                self.lose_left -= 1
+                self.counts["lose_reply"] += 1
+                return ("lose_reply", 0), 0
             if self.outage == "reset":
                 self.counts["outage_reset"] = self.counts.get("outage_reset", 0) + 1
                 return ("reset_before", 0), 0
@@ -246,7 +268,7 @@ class Handler(socketserver.BaseRequestHandler):
                 except (Closed, OSError, ValueError):
                     return
                 method = start.split(" ", 1)[0]
-                fault, delay = st.draw()
+                fault, delay = st.draw(raw)
                 kind = fault[0] if fault else None
                 if kind == "reset_before":
                     reset(client)
@@ -294,6 +316,8 @@ class Handler(socketserver.BaseRequestHandler):
                     reset(client)
                     client = None
                     return
+                if kind == "lose_reply":
+                    return  # the finally block closes it: a FIN
                 client.sendall(resp)
                 if headers.get("connection", "").lower() == "close":
                     return
@@ -327,6 +351,8 @@ def main():
     p.add_argument("--control-file")
     for k in ("throttle", "error5xx", "latency", "reset-before", "reset-after"):
         p.add_argument("--" + k, type=float, default=0.0)
+    p.add_argument("--lose-reply")
+    p.add_argument("--lose-reply-times", type=int, default=1)
     p.add_argument("--latency-min-ms", type=float, default=50)
     p.add_argument("--latency-max-ms", type=float, default=800)
     args = p.parse_args()

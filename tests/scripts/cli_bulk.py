@@ -21,6 +21,11 @@ with a Scan:
     reported created, with its message, exit 0;
   - the API's batch of 500 created at once, each exactly once; the same
     batch again creates nothing;
+  - a write applied whose answer is lost on a kept-alive connection
+    (faultproxy's --lose-reply: the connection is closed, libcurl sends the
+    request again by itself and that send fails its condition): reported
+    created, with its message on its priority's queue, through the file,
+    `submit --id`, and the API's single create and batch;
   - usage: --file with task options, an unreadable file, --in-flight out of
     range: exit 2.
 
@@ -93,7 +98,8 @@ def scan_ids(env, table):
 
 
 def queued(env, table):
-    """Messages in the queue: visible, in flight and delayed."""
+    """Messages in the queue named table (a priority's: table-high):
+    visible, in flight and delayed."""
     url = aws(env, "sqs", "GetQueueUrl", {"QueueName": table})["QueueUrl"]
     a = aws(env, "sqs", "GetQueueAttributes", {"QueueUrl": url, "AttributeNames": [
         "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
@@ -143,6 +149,19 @@ def start_proxy(service, upstream, tag, **faults):
             return "http://127.0.0.1:%s" % open(port_file).read().strip(), stats, p
         time.sleep(0.05)
     r.setup_fail("faultproxy %s did not start" % tag)
+
+
+def lose_reply_proxy(tag, ids):
+    """A DynamoDB faultproxy that loses the answer of the first PutItem of
+    each of ids (applied; the client's connection closed instead)."""
+    pattern = "PutItem[\\s\\S]*\"id\":\\{\"S\":\"(%s)\"" % "|".join(ids)
+    return start_proxy("ddb", os.environ["AWS_ENDPOINT_URL_DYNAMODB"], tag,
+                       lose_reply=pattern, lose_reply_times=len(ids))
+
+
+def by_queue(env, table):
+    """Messages per priority's queue: (normal, high, low)."""
+    return tuple(queued(env, table + sfx) for sfx in ("", "-high", "-low"))
 
 
 def proxy_stats(p, stats):
@@ -364,6 +383,44 @@ try:
             "exit %d, %d items, summary %r, %d resets, %d reads throttled: %s" % (
                 rc, len(got), summary_of(err), lost.resets, lost.throttled, err[-400:]))
 
+    # ---- an answer lost on a kept-alive connection: libcurl sends the
+    # write again by itself (the AWS layer saw one attempt before it counted
+    # libcurl's sends), that send fails its condition, and the task must
+    # still be reported created and get its message on its own queue. Late
+    # lines, so that their connections are reused ones.
+    table, env = new_table("resend")
+    lines, ids, want = [], [], [0, 0, 0]
+    for i in range(200):
+        t = {"type": "noop", "id": "r-%s-%d" % (SUFFIX, i), "priority": ("normal", "high", "low")[i % 3]}
+        want[i % 3] += 1
+        lines.append(json.dumps(t))
+        ids.append(t["id"])
+    rpath = os.path.join(TMP, "resend.jsonl")
+    open(rpath, "w").write("\n".join(lines) + "\n")
+    ddb_url, ddb_stats, ddb_proxy = lose_reply_proxy("resend", [ids[150], ids[151], ids[152]])
+    rc, out, err = tf(dict(env, AWS_ENDPOINT_URL_DYNAMODB=ddb_url), "submit", "--file", rpath)
+    dst = proxy_stats(ddb_proxy, ddb_stats)
+    got = scan_ids(env, table)
+    msgs = by_queue(env, table)
+    r.check("lost-reply-resent-file", rc == 0 and sorted(got) == sorted(ids) and msgs == tuple(want) and
+            summary_of(err) == "200 created, 0 already there, 0 failed (200 lines)" and
+            dst["lose_reply"] == 3,
+            "exit %d, %d items, messages (normal, high, low) %r (want %r), summary %r, ddb %r: %s" % (
+                rc, len(got), msgs, tuple(want), summary_of(err), dst, err[-400:]))
+
+    # ---- the same through `submit --id` (one task, one process)
+    one = "one-" + SUFFIX
+    ddb_url, ddb_stats, ddb_proxy = lose_reply_proxy("resend1", [one])
+    rc, out, err = tf(dict(env, AWS_ENDPOINT_URL_DYNAMODB=ddb_url), "submit", "--type", "noop", "--id", one,
+                      "--priority", "high")
+    dst = proxy_stats(ddb_proxy, ddb_stats)
+    got = scan_ids(env, table)
+    msgs = by_queue(env, table)
+    r.check("lost-reply-resent-submit", rc == 0 and out.strip() == one and "exists" not in err and
+            one in got and msgs == (want[0], want[1] + 1, want[2]) and dst["lose_reply"] == 1,
+            "exit %d, out %r, in table %s, messages %r (want %r), ddb %r: %s" % (
+                rc, out.strip(), one in got, msgs, (want[0], want[1] + 1, want[2]), dst, err.strip()[-300:]))
+
     # ---- usage
     rc1, _, e1 = tf(env, "submit", "--file", path, "--type", "noop")
     rc2, _, e2 = tf(env, "submit", "--file", os.path.join(TMP, "missing.jsonl"))
@@ -399,6 +456,42 @@ try:
         r.check("api-batch-again", st2 == 200 and len(got) == 500 and len(d2.get("tasks", [])) == 500 and
                 not any(t["created"] for t in d2["tasks"]) and d2["tasks"][1]["status"] == "PENDING",
                 "status %d, %d items, %s" % (st2, len(got), json.dumps(d2)[:300]))
+
+    # ---- the API with an answer lost on a kept-alive connection: a single
+    # create (after a first one, so its connection is a reused one) and a
+    # batch
+    table, env = new_table("apiresend")
+    ids = ["ar-%s-%d" % (SUFFIX, i) for i in range(100)]
+    ddb_url, ddb_stats, ddb_proxy = lose_reply_proxy("apiresend", [ids[1], ids[80], ids[81]])
+    port = tftest.start_serve(TF, dict(env, AWS_ENDPOINT_URL_DYNAMODB=ddb_url),
+                              os.path.join(TMP, "serve-resend.log"), procs)
+    if port is None:
+        r.check("api-lost-reply-resent", False, "serve did not start: %s" %
+                open(os.path.join(TMP, "serve-resend.log")).read()[-400:])
+    else:
+        import http.client
+
+        def post_json(doc):
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            c.request("POST", "/v1/tasks", body=json.dumps(doc), headers={"Content-Type": "application/json"})
+            resp = c.getresponse()
+            d = json.loads(resp.read())
+            c.close()
+            return resp.status, d
+        singles = [post_json({"type": "noop", "id": ids[i], "priority": "high"}) for i in (0, 1)]
+        stb, db = post_json({"tasks": [{"type": "noop", "id": ids[i], "priority": ("normal", "low")[i % 2]}
+                                       for i in range(2, 100)]})
+        dst = proxy_stats(ddb_proxy, ddb_stats)
+        got = scan_ids(env, table)
+        msgs = by_queue(env, table)
+        ok = (all(st == 201 and d.get("created") and d.get("enqueued") for st, d in singles) and
+              stb == 201 and len(db.get("tasks", [])) == 98 and
+              all(t["created"] and t["enqueued"] for t in db["tasks"]) and
+              sorted(got) == sorted(ids) and msgs == (49, 2, 49) and dst["lose_reply"] == 3)
+        r.check("api-lost-reply-resent", ok, "singles %r, batch %d %s, %d items, messages %r (want (49, 2, 49)), "
+                "ddb %r" % ([(st, d.get("created"), d.get("enqueued")) for st, d in singles], stb,
+                            json.dumps([t for t in db.get("tasks", []) if not (t.get("created") and t.get("enqueued"))])[:300],
+                            len(got), msgs, dst))
 finally:
     tftest.stop_all(procs)
     subprocess.run(["rm", "-rf", TMP])

@@ -224,6 +224,63 @@ test_conditional_and_validation_failures_are_final(void)
 	tf_aws_free(aws);
 }
 
+/* The answers of test_curl_resend_is_an_attempt's second call: its first
+ * send is dropped (a kept-alive connection that dies), libcurl's own resend
+ * fails its condition. */
+static const struct fake_reply lost_then_condition[] = {
+	{ 0, NULL, 1, 0 },
+	{ 400, "{\"__type\":\"com.amazonaws.dynamodb.v20120810#"
+	  "ConditionalCheckFailedException\",\"message\":\"The conditional "
+	  "request failed\"}", 0, 0 },
+};
+static struct tf_aws *resend_aws;   /* borrowed by on_warm() */
+
+/* The first call is answered and its connection kept: the second goes out
+ * on it. */
+static void
+on_warm(void *ctx, enum tf_err rc, const char *body, size_t len,
+    const struct tf_aws_error *err)
+{
+	struct result *r = ctx;
+
+	r->calls++;
+	fake_http_script(&server, lost_then_condition, 2);
+	if (rc != TF_OK || tf_aws_call_async(resend_aws, r->loop,
+	    TF_AWS_DYNAMODB, "PutItem", "{}", 2, NULL, on_done, r) != TF_OK) {
+		r->rc = rc != TF_OK ? rc : TF_ERR__COUNT;
+		tf_loop_stop(r->loop);
+	}
+}
+
+/* libcurl sends a request again by itself on a fresh connection when a
+ * kept-alive one dies before any answer: the call counts that send as an
+ * attempt (max_attempts 1: no retry of ours), so a write whose resend fails
+ * its condition says attempts 2 and its first send may have been applied. */
+static void
+test_curl_resend_is_an_attempt(void)
+{
+	static const struct fake_reply warm[] = { { 200, "{}", 0, 0 } };
+	struct result r;
+
+	resend_aws = client(1, 0);
+	CHECK(resend_aws != NULL);
+	memset(&r, 0, sizeof(r));
+	fake_http_script(&server, warm, 1);
+	CHECK(tf_loop_new(NULL, &r.loop) == TF_OK);
+	r.loop_thread = pthread_self();
+	r.pending = 1;
+	r.rc = TF_ERR__COUNT;
+	if (tf_aws_call_async(resend_aws, r.loop, TF_AWS_DYNAMODB, "GetItem",
+	    "{}", 2, NULL, on_warm, &r) == TF_OK)
+		tf_loop_run(r.loop);
+	tf_loop_free(r.loop);
+	tf_aws_free(resend_aws);
+	CHECK_INT_EQ(r.calls, 2);
+	CHECK_INT_EQ(r.rc, TF_ERR_CONDITION);
+	CHECK_INT_EQ(fake_http_requests(&server), 2);
+	CHECK_INT_EQ(r.err.attempts, 2);
+}
+
 /* A loopback port nothing listens on. */
 static int
 closed_port(void)
@@ -430,6 +487,7 @@ main(void)
 	TF_RUN(test_backoff_waits_on_the_loop);
 	TF_RUN(test_credentials_are_fetched_off_the_loop);
 	TF_RUN(test_stop_cancels_calls_in_flight_and_in_backoff);
+	TF_RUN(test_curl_resend_is_an_attempt);
 	tf_creds_provider_free(creds);
 	fake_http_stop(&server);
 	return tf_test_summary();
