@@ -213,8 +213,10 @@ $$(BUILD)/tests/%: tests/unit/$(1)/%.c $$(LIBTF) tests/harness.h
 	$$(CC) $$(ALL_CFLAGS) -Itests $$(ALL_LDFLAGS) -o $$@ $$< $$(LIBTF) $$(LIBS)
 endef
 $(foreach room,$(notdir $(wildcard lib/*)),$(eval $(call unit_test_rule,$(room))))
-# It compiles in the http runner's client.c, which uses OpenSSL's TLS API.
-$(BUILD)/tests/test_http_ramp: LIBS += -lssl
+# tests/unit/runners/test_R_F.c tests runners/R/F.c, which it compiles in.
+$(eval $(call unit_test_rule,runners))
+# The http runner's client.c uses OpenSSL's TLS API.
+$(BUILD)/tests/test_http_client: LIBS += -lssl
 
 $(BUILD)/tests/%: tests/integration/%.c $(LIBTF) tests/harness.h
 	@mkdir -p $(dir $@)

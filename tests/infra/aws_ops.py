@@ -330,10 +330,12 @@ def call_sites(src):
     return sites
 
 
-def analyse(root, program, without=(), entry='main'):
+def analyse(root, program, without=(), entry='main', skip_under=()):
     """Returns (the operations reachable from program's main() (or from the
     function entry, e.g. one command's: cmd_serve), the keys of the
-    reachable functions, the DynamoDB indexes they query)."""
+    reachable functions, the DynamoDB indexes they query). Call sites in
+    files under a path of skip_under do not count (lib/target/: another
+    policy's)."""
     src = Sources(root, ['lib', program])
     sites = call_sites(src)
     mains = [k for k in src.defs if k[1] == entry and k[0].startswith(program + '/')]
@@ -359,7 +361,8 @@ def analyse(root, program, without=(), entry='main'):
     for key in seen:
         d = src.defs[key]
         indexes.update(re.findall(r'\.index\s*=\s*"(\w+)"', d.body if isinstance(d, Func) else d))
-        ops.update(sites.get(key, ()))
+        if not key[0].startswith(tuple(skip_under)):
+            ops.update(sites.get(key, ()))
     return ops, seen, indexes
 
 

@@ -72,6 +72,13 @@ def main():
     for d in rooms:
         for f in os.listdir(os.path.join(libdir, d)):
             where[os.path.splitext(f)[0]] = d
+    # A runner's own file runners/R/F.c is module R_F, tested in runners/.
+    for runner in sorted(os.listdir(os.path.join(ROOT, 'runners'))):
+        rdir = os.path.join(ROOT, 'runners', runner)
+        if os.path.isdir(rdir):
+            for f in os.listdir(rdir):
+                if f.endswith('.c'):
+                    where.setdefault('%s_%s' % (runner, os.path.splitext(f)[0]), 'runners')
     for d in ('consumer', 'producer'):
         for f in os.listdir(os.path.join(ROOT, d)):
             if f.endswith('.c'):

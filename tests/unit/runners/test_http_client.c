@@ -1,5 +1,5 @@
 /*
- * test_http_ramp.c - the http runner's TLS session sharing
+ * test_http_client.c - the http runner's TLS session sharing
  * (runners/http/client.c, compiled in here: the runner's files are not in
  * the library): the ramp of new connections to an https origin, the signal
  * that its session reached libcurl's cache, and the copy of the cached
