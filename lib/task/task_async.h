@@ -98,7 +98,9 @@ typedef void tf_task_send_batch_cb(void *ctx, size_t n,
 /* tf_task_send_message_async() for n (1..TF_SQS_MAX_BATCH) messages of
  * priority p in one SendMessageBatch (the normal queue when p's queue does
  * not exist, likewise): each message's failure is its own, as if it had
- * been sent alone. The strings are copied. */
+ * been sent alone. The strings are copied. n outside 1..10 is reported at
+ * once (TF_ERR_INVALID for each, at most 10), as is memory too short for the
+ * call's state (TF_ERR_NOMEM). */
 void tf_task_send_messages_async(struct tf_aws *aws, struct tf_loop *loop,
     const char *queue_url, enum tf_priority p,
     const struct tf_task_send_item *m, size_t n, int64_t now_ms,
