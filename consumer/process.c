@@ -159,99 +159,6 @@ note_queue_wait(const struct job *j)
 }
 
 /*
- * The claim failed its condition: find out why from the item and deal with
- * the message (docs/design.md section 5, step 3).
- */
-static void
-handle_unclaimed(struct job *j)
-{
-	struct tf_consumer *c = j->c;
-	struct tf_task t;
-	char err[ERRTEXT];
-	int64_t now;
-	enum tf_err rc;
-
-	rc = tf_task_get(c->ctx->aws, c->cfg->table, j->msg.id, &t, err, sizeof(err));
-	if (rc == TF_OK)
-		j->ns = t.ns;
-	if (rc == TF_ERR_NOT_FOUND) {
-		tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_MISSING);
-		job_log(j, TF_LOG_WARN, "dropped", NULL, "task does not exist; "
-		    "message deleted");
-		delete_message(j);
-		goto out;
-	}
-	if (rc == TF_ERR_PARSE) {
-		tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_INVALID);
-		job_log(j, TF_LOG_ERROR, "dropped", NULL, "item is not a task (%s); "
-		    "message deleted", err);
-		delete_message(j);
-		goto out;
-	}
-	if (rc != TF_OK) {
-		tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_ERROR);
-		job_log(j, TF_LOG_WARN, NULL, NULL, "reading the task failed (%s); "
-		    "the message will be retried", tf_strerror(rc));
-		retry_message_in(j, 5);
-		goto out;
-	}
-	if (t.gen != j->msg.gen) {
-		/* Another generation's message: a duplicate or one the sweeper
-		 * replaced. Never runs: the live message carries t.gen. */
-		tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_STALE);
-		job_log(j, TF_LOG_DEBUG, "stale", NULL, "stale message dropped");
-		delete_message(j);
-		goto out;
-	}
-	if (t.status != TF_TASK_PENDING) {
-		tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_FINISHED);
-		job_log(j, TF_LOG_DEBUG, "dropped", NULL, "task is %s; message deleted",
-		    tf_task_status_name(t.status));
-		delete_message(j);
-		goto out;
-	}
-	now = tf_now_ms();
-	if (t.next_run > now + c->cfg->horizon_ms) {
-		/* Its live message, far too early (the horizon shrank, or the task
-		 * was moved later): no message until it comes within the horizon,
-		 * when the sweeper sends one. */
-		tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_EARLY);
-		rc = tf_task_release_message(c->ctx->aws, c->cfg->table, t.id, t.gen);
-		if (rc == TF_OK || rc == TF_ERR_CONDITION) {
-			job_log(j, TF_LOG_DEBUG, "early", NULL, "message far ahead of its "
-			    "due time; left to the sweeper");
-			delete_message(j);
-		} else {
-			retry_message_in(j, 5);
-		}
-		goto out;
-	}
-	if (t.next_run > now + c->o.skew_ms) {
-		/* Its live message, early: send it again for the due time. */
-		tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_EARLY);
-		rc = send_wakeup(c, task_priority(j, &t), t.id, t.next_run, t.gen);
-		if (rc == TF_OK) {
-			job_log(j, TF_LOG_DEBUG, "early", NULL, "early message re-sent "
-			    "for its due time");
-			delete_message(j);
-		} else {
-			retry_message_in(j, 5);
-		}
-		goto out;
-	}
-	/* Pending, due, same generation: the item changed between the claim
-	 * and the read. Retry soon; should it never settle, the dead-letter
-	 * queue takes the message after maxReceiveCount receives. */
-	tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_CHANGED);
-	job_log(j, TF_LOG_WARN, NULL, NULL, "the task changed during the claim; "
-	    "the message will be retried in 1 s");
-	retry_message_in(j, 1);
-out:
-	j->ns = NULL;
-	tf_task_free(&t);
-}
-
-/*
  * A recurring task's next occurrence after this run: the schedule's next slot
  * after the one this run belongs to (and after now). Returns false when the
  * task has no usable schedule; *next is 0 when the schedule is over.
@@ -483,14 +390,6 @@ run_blocking(struct tf_run *r, void (*branch)(void *))
 }
 
 static void
-branch_unclaimed(void *ctx)
-{
-	struct tf_run *r = ctx;
-
-	handle_unclaimed(&r->j);
-}
-
-static void
 branch_unreadable(void *ctx)
 {
 	struct tf_run *r = ctx;
@@ -504,6 +403,144 @@ retry_in(struct tf_run *r, int seconds)
 {
 	tf_consumer_hand_back(r->j.c, &r->m, 1, seconds, "to retry");
 	run_end(r);
+}
+
+/* ---- a claim that failed its condition (docs/design.md section 5, step 3):
+ * the item, read on the loop, says why, and the message is dealt with
+ * accordingly; every call is asynchronous, so a burst of early or stale
+ * messages holds no thread and no run waits behind it. ---- */
+
+/* Its message deleted (dropped, or replaced), the run ends. */
+static void
+unclaimed_end(struct tf_run *r)
+{
+	delete_message(&r->j);
+	run_end(r);
+}
+
+static void
+on_early_released(void *ctx, enum tf_err rc)
+{
+	struct tf_run *r = ctx;
+
+	if (rc != TF_OK && rc != TF_ERR_CONDITION) {
+		retry_in(r, 5);
+		return;
+	}
+	job_log(&r->j, TF_LOG_DEBUG, "early", NULL, "message far ahead of its "
+	    "due time; left to the sweeper");
+	unclaimed_end(r);
+}
+
+static void send_wakeup_async(struct tf_run *r);
+
+static void
+on_wakeup_sent(void *ctx, enum tf_err rc, const char *err)
+{
+	struct tf_run *r = ctx;
+
+	(void)err;
+	if (rc != TF_OK) {
+		retry_in(r, 5);
+		return;
+	}
+	if (--r->sends_left > 0) {
+		send_wakeup_async(r);
+		return;
+	}
+	job_log(&r->j, TF_LOG_DEBUG, "early", NULL, "early message re-sent for "
+	    "its due time");
+	unclaimed_end(r);
+}
+
+/* Sends the live message of the task read (r->t) again, for its due time
+ * (twice under the duplicate-sends test switch). */
+static void
+send_wakeup_async(struct tf_run *r)
+{
+	struct tf_consumer *c = r->j.c;
+
+	tf_task_send_message_async(c->ctx->aws, c->loop, c->ctx->queue_url,
+	    task_priority(&r->j, &r->t), r->t.id, r->t.next_run, r->t.gen,
+	    tf_now_ms(), on_wakeup_sent, r);
+}
+
+/* The item of a task whose claim failed its condition; on TF_OK the run
+ * takes *t. */
+static void
+on_unclaimed_read(void *ctx, enum tf_err rc, struct tf_task *t,
+    const char *err)
+{
+	struct tf_run *r = ctx;
+	struct tf_consumer *c = r->j.c;
+	struct job *j = &r->j;
+	int64_t now;
+
+	if (rc == TF_OK) {
+		r->t = *t;
+		memset(t, 0, sizeof(*t));
+		j->ns = r->t.ns;
+	}
+	if (rc == TF_ERR_NOT_FOUND) {
+		tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_MISSING);
+		job_log(j, TF_LOG_WARN, "dropped", NULL, "task does not exist; "
+		    "message deleted");
+		unclaimed_end(r);
+		return;
+	}
+	if (rc == TF_ERR_PARSE) {
+		tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_INVALID);
+		job_log(j, TF_LOG_ERROR, "dropped", NULL, "item is not a task (%s); "
+		    "message deleted", err);
+		unclaimed_end(r);
+		return;
+	}
+	if (rc != TF_OK) {
+		tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_ERROR);
+		job_log(j, TF_LOG_WARN, NULL, NULL, "reading the task failed (%s); "
+		    "the message will be retried", tf_strerror(rc));
+		retry_in(r, 5);
+		return;
+	}
+	if (r->t.gen != j->msg.gen) {
+		/* Another generation's message: a duplicate or one the sweeper
+		 * replaced. Never runs: the live message carries t.gen. */
+		tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_STALE);
+		job_log(j, TF_LOG_DEBUG, "stale", NULL, "stale message dropped");
+		unclaimed_end(r);
+		return;
+	}
+	if (r->t.status != TF_TASK_PENDING) {
+		tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_FINISHED);
+		job_log(j, TF_LOG_DEBUG, "dropped", NULL, "task is %s; message deleted",
+		    tf_task_status_name(r->t.status));
+		unclaimed_end(r);
+		return;
+	}
+	now = tf_now_ms();
+	if (r->t.next_run > now + c->cfg->horizon_ms) {
+		/* Its live message, far too early (the horizon shrank, or the task
+		 * was moved later): no message until it comes within the horizon,
+		 * when the sweeper sends one. */
+		tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_EARLY);
+		tf_task_release_message_async(c->ctx->aws, c->loop, c->cfg->table,
+		    r->t.id, r->t.gen, on_early_released, r);
+		return;
+	}
+	if (r->t.next_run > now + c->o.skew_ms) {
+		/* Its live message, early: send it again for the due time. */
+		tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_EARLY);
+		r->sends_left = c->o.duplicate_sends ? 2 : 1;
+		send_wakeup_async(r);
+		return;
+	}
+	/* Pending, due, same generation: the item changed between the claim
+	 * and the read. Retry soon; should it never settle, the dead-letter
+	 * queue takes the message after maxReceiveCount receives. */
+	tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_CHANGED);
+	job_log(j, TF_LOG_WARN, NULL, NULL, "the task changed during the claim; "
+	    "the message will be retried in 1 s");
+	retry_in(r, 1);
 }
 
 /* ---- the outcome ---- */
@@ -1113,7 +1150,8 @@ on_claimed(void *ctx, enum tf_err rc, struct tf_task *t, const char *err)
 		tf_once_claimed(c->once, r->j.msg.id);
 		run_claimed(r);
 	} else if (rc == TF_ERR_CONDITION) {
-		run_blocking(r, branch_unclaimed);
+		tf_task_get_async(c->ctx->aws, c->loop, c->cfg->table, r->j.msg.id,
+		    on_unclaimed_read, r);
 	} else if (rc == TF_ERR_PARSE) {
 		/* Claimed, but the item is no task: it ends FAILED, no run. */
 		tf_metrics_claim_lost(c->metrics, TF_METRICS_LOST_INVALID);

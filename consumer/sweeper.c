@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "aws/ddb_async.h"
+#include "aws/sqs.h"
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/log.h"
@@ -28,10 +29,18 @@
  * sweep for one such step at most. */
 #define ITEMS_PER_STEP 32
 
-/* Calls for items (enqueues, recoveries, their messages) in flight at once;
- * more items wait until one ends, so a sweep never takes the loop's
- * connections from receives and runs. */
+/* Calls for items (enqueues, recoveries, their batches of messages, the
+ * releases of failed sends) in flight at once; more items wait until one
+ * ends, so a sweep never takes the loop's connections from receives and
+ * runs. */
 #define OPS_MAX 8
+
+/* A batch of messages not yet full is sent once no claim in flight can add
+ * to it, or once this many claims ended since its first message came (one
+ * of another priority than a burst's waits about two claims' round trips,
+ * not the whole burst). Above TF_SQS_MAX_BATCH, so a burst of one priority
+ * sends full batches. */
+#define BATCH_WAIT_CLAIMS (2 * OPS_MAX)
 
 /* Queue waits are remembered in windows of this length; the longest wait of
  * the current and the previous window counts. */
@@ -82,6 +91,18 @@ struct tf_sweeper {
 	bool released;                /* the leases' hand-back was sent */
 	int ops;                      /* calls in flight for items (and lease
 	                                 hand-backs) */
+	int claims;                   /* of those, the item calls whose end may
+	                                 queue a message (enqueue claims,
+	                                 recoveries) */
+	long claims_ended;            /* such calls ended so far */
+	int queued;                   /* items waiting for a call: in a batch,
+	                                 or for the release of a failed send */
+	struct op *batch[TF_PRIORITY__N][TF_SQS_MAX_BATCH];
+	                              /* owned: the messages to send, by queue */
+	int n_batch[TF_PRIORITY__N];
+	long batch_since[TF_PRIORITY__N];  /* claims_ended when its first came */
+	struct op *release;           /* owned: items whose send failed, waiting
+	                                 for their release (through op->next) */
 	bool in_step;                 /* work_items() is running */
 	int shards;                   /* the table's due shards */
 	int groups;                   /* lease groups (sweep_lease.h) */
@@ -136,6 +157,8 @@ struct op {
 	int64_t gen, next_run;        /* an enqueue's item, as read */
 	bool lost;                    /* an enqueue whose message was lost */
 	enum tf_priority prio;        /* the queue its message goes to */
+	int64_t due;                  /* its message's due time */
+	struct op *next;              /* in sw->release */
 	int64_t now;                  /* epoch ms the item was looked at */
 	enum tf_err send_rc;          /* a failed send, while its release is out */
 	/* A recovery: */
@@ -246,7 +269,7 @@ settle(struct tf_sweeper *sw)
 	int g;
 
 	if (!sw->stopping || sw->phase != PHASE_IDLE || sw->ops > 0 ||
-	    sw->released)
+	    sw->queued > 0 || sw->released)
 		return;
 	sw->released = true;
 	for (g = 0; g < sw->groups; g++) {
@@ -277,22 +300,30 @@ op_new(struct tf_sweeper *sw, const char *id)
 		return NULL;
 	}
 	sw->ops++;
+	sw->claims++;
 	return op;
 }
 
-/* The item's calls are over: frees op, and lets the sweep go on. */
 static void
-op_end(struct op *op)
+op_free(struct op *op)
 {
-	struct tf_sweeper *sw = op->sw;
-
 	tf_task_free(&op->t);
 	tf_free(op->error);
 	tf_free(op->owner);
 	tf_free(op->id);
 	tf_free(op);
-	sw->ops--;
-	if (sw->phase == PHASE_SWEEP && sw->draining && sw->ops == 0)
+}
+
+static void pump(struct tf_sweeper *sw);
+
+/* What waited for a free call starts, and the sweep goes on (or ends, its
+ * last call over). */
+static void
+go_on(struct tf_sweeper *sw)
+{
+	pump(sw);
+	if (sw->phase == PHASE_SWEEP && sw->draining && sw->ops == 0 &&
+	    sw->queued == 0)
 		sweep_end(sw);
 	else if (sw->phase == PHASE_SWEEP && sw->items != NULL &&
 	    sw->timer == NULL)
@@ -301,47 +332,174 @@ op_end(struct op *op)
 		settle(sw);
 }
 
+/* One of the sweeper's calls ended. */
+static void
+call_end(struct tf_sweeper *sw)
+{
+	sw->ops--;
+	go_on(sw);
+}
+
+/* op's claim (or recovery) call ended. */
+static void
+claim_over(struct op *op)
+{
+	op->sw->claims--;
+	op->sw->claims_ended++;
+}
+
+/* The item's calls are over with no message to send: frees op. */
+static void
+op_end(struct op *op)
+{
+	struct tf_sweeper *sw = op->sw;
+
+	claim_over(op);
+	op_free(op);
+	call_end(sw);
+}
+
 static void
 on_released(void *ctx, enum tf_err rc)
 {
 	struct op *op = ctx;
+	struct tf_sweeper *sw = op->sw;
 	struct tf_log_field f[] = { { "task", op->id } };
 
 	tf_log_fields(TF_LOG_WARN, f, 1, "sweeper: sending the message failed "
 	    "(%s); will retry %s", tf_strerror(op->send_rc), rc == TF_OK ?
 	    "at the next sweep" : "after the grace period");
-	op_end(op);
+	op_free(op);
+	call_end(sw);
 }
+
+/* Says no message is out for op's task (its send failed with rc), so the
+ * next sweep tries again; if that write fails too, enqueued_for stays and
+ * a sweep after the grace period retries. It waits for a free call. */
+static void
+send_failed(struct op *op, enum tf_err rc)
+{
+	struct tf_sweeper *sw = op->sw;
+
+	op->send_rc = rc;
+	op->next = sw->release;
+	sw->release = op;
+	sw->queued++;
+}
+
+/* A batch of messages in flight. */
+struct send_batch {
+	struct tf_sweeper *sw;        /* borrowed */
+	size_t n;
+	struct op *op[TF_SQS_MAX_BATCH];  /* owned */
+};
 
 static void
-on_sent(void *ctx, enum tf_err rc, const char *err)
+on_batch_sent(void *ctx, size_t n, const enum tf_err *rc,
+    const char *const *err)
 {
-	struct op *op = ctx;
+	struct send_batch *b = ctx;
+	struct tf_sweeper *sw = b->sw;
+	size_t i;
 
 	(void)err;
-	if (rc == TF_OK)
-		atomic_fetch_add(&op->sw->stats.enqueued, 1);
-	if (rc == TF_OK || rc == TF_ERR_CANCELLED) {
-		op_end(op);
-		return;
+	for (i = 0; i < b->n; i++) {
+		enum tf_err r = i < n ? rc[i] : TF_ERR_NOMEM;
+
+		if (r == TF_OK)
+			atomic_fetch_add(&sw->stats.enqueued, 1);
+		if (r == TF_OK || r == TF_ERR_CANCELLED)
+			op_free(b->op[i]);
+		else
+			send_failed(b->op[i], r);
 	}
-	/* Say no message is out, so the next sweep tries again; if that write
-	 * fails too, enqueued_for stays and a sweep after the grace period
-	 * retries. */
-	op->send_rc = rc;
-	tf_task_release_message_async(op->sw->o.aws, op->sw->o.loop,
-	    op->sw->o.table, op->id, op->gen, on_released, op);
+	tf_free(b);
+	call_end(sw);
 }
 
-/* Sends the message of generation gen, due at due, for the task whose
- * enqueue op claimed. */
+/* Sends the messages waiting in the batch of priority p, in one call. */
+static void
+send_batch(struct tf_sweeper *sw, enum tf_priority p)
+{
+	struct tf_task_send_item m[TF_SQS_MAX_BATCH];
+	struct send_batch *b = tf_calloc(1, sizeof(*b));
+	int i, n = sw->n_batch[p];
+
+	sw->n_batch[p] = 0;
+	sw->queued -= n;
+	if (b == NULL) {
+		for (i = 0; i < n; i++)
+			send_failed(sw->batch[p][i], TF_ERR_NOMEM);
+		return;
+	}
+	b->sw = sw;
+	b->n = (size_t)n;
+	for (i = 0; i < n; i++) {
+		b->op[i] = sw->batch[p][i];
+		m[i] = (struct tf_task_send_item){ b->op[i]->id, b->op[i]->due,
+		    b->op[i]->gen };
+	}
+	sw->ops++;
+	tf_task_send_messages_async(sw->o.aws, sw->o.loop, sw->o.queue_url, p,
+	    m, b->n, tf_now_ms(), on_batch_sent, b);
+}
+
+/* True when the batch of priority p waits for no more messages: it is
+ * full, no claim in flight can add to it, or it waited long enough. */
+static bool
+batch_ready(const struct tf_sweeper *sw, int p)
+{
+	return sw->n_batch[p] > 0 && (sw->n_batch[p] == TF_SQS_MAX_BATCH ||
+	    sw->claims == 0 ||
+	    sw->claims_ended - sw->batch_since[p] >= BATCH_WAIT_CLAIMS);
+}
+
+/* Starts what waits for a free call, while calls are free: the releases of
+ * failed sends, then the batches that are ready. A lone message is sent as
+ * soon as its claim ends, a burst's in batches of ten. */
+static void
+pump(struct tf_sweeper *sw)
+{
+	struct op *op;
+	int p;
+
+	while (sw->ops < OPS_MAX) {
+		if ((op = sw->release) != NULL) {
+			sw->release = op->next;
+			sw->queued--;
+			sw->ops++;
+			tf_task_release_message_async(sw->o.aws, sw->o.loop,
+			    sw->o.table, op->id, op->gen, on_released, op);
+			continue;
+		}
+		for (p = 0; p < TF_PRIORITY__N && !batch_ready(sw, p); p++)
+			;
+		if (p == TF_PRIORITY__N)
+			return;
+		send_batch(sw, (enum tf_priority)p);
+	}
+}
+
+/* The message of generation gen, due at due, for the task whose enqueue
+ * (or recovery) op claimed: it joins the batch of its queue. */
 static void
 send_claimed(struct op *op, int64_t due, int64_t gen)
 {
+	struct tf_sweeper *sw = op->sw;
+	int p = op->prio >= 0 && op->prio < TF_PRIORITY__N ? (int)op->prio :
+	    TF_PRIORITY_NORMAL;
+
 	op->gen = gen;
-	tf_task_send_message_async(op->sw->o.aws, op->sw->o.loop,
-	    op->sw->o.queue_url, op->prio, op->id, due, gen, tf_now_ms(),
-	    on_sent, op);
+	op->due = due;
+	claim_over(op);
+	sw->ops--;
+	if (sw->n_batch[p] == TF_SQS_MAX_BATCH)
+		send_batch(sw, p);  /* full, it waited for a call: the claim's */
+	if (sw->n_batch[p] == 0)
+		sw->batch_since[p] = sw->claims_ended;
+	sw->batch[p][sw->n_batch[p]++] = op;
+	sw->queued++;
+	go_on(sw);
 }
 
 static void
@@ -690,7 +848,7 @@ next_shard(struct tf_sweeper *sw)
 		if (sw->i >= sw->shards || sw->stopping) {
 			/* The last item calls end the sweep (op_end()). */
 			sw->draining = true;
-			if (sw->ops == 0)
+			if (sw->ops == 0 && sw->queued == 0)
 				sweep_end(sw);
 			return;
 		}
@@ -1123,9 +1281,21 @@ tf_sweeper_quiet(struct tf_sweeper *sw)
 void
 tf_sweeper_stop(struct tf_sweeper *sw)
 {
+	struct op *op;
+	int p, i;
+
 	if (sw == NULL)
 		return;
 	shard_end(sw);
+	/* Items the loop stopped before their call: their tasks' messages are
+	 * sent by a sweep after the grace period. */
+	for (p = 0; p < TF_PRIORITY__N; p++)
+		for (i = 0; i < sw->n_batch[p]; i++)
+			op_free(sw->batch[p][i]);
+	while ((op = sw->release) != NULL) {
+		sw->release = op->next;
+		op_free(op);
+	}
 	tf_log(TF_LOG_INFO, "sweeper: %ld sweep(s), %ld query page(s) read %ld "
 	    "item(s) of the due index, %ld of them due for a look",
 	    atomic_load(&sw->stats.sweeps), atomic_load(&sw->stats.queries),

@@ -17,7 +17,8 @@
  *   - PENDING with no live message (no enqueued_for, or one older than the
  *     grace period, i.e. lost): the sweeper claims the enqueue with a
  *     conditional write that bumps gen, then sends the message with the
- *     exact delay. Several consumers sweeping at once send one message.
+ *     exact delay (ten due tasks' messages to a SendMessageBatch). Several
+ *     consumers sweeping at once send one message.
  *     Tasks due further ahead get no message (and cost nothing) until they
  *     come within the horizon.
  *   - PROCESSING whose lease ended more than lease_grace_ms ago (its

@@ -536,6 +536,140 @@ tf_task_send_message_async(struct tf_aws *aws, struct tf_loop *loop,
 		end_early(loop, send_report, s, rc);
 }
 
+/* ---- messages in a batch -------------------------------------------------- */
+
+struct send_batch_call {
+	tf_task_send_batch_cb *cb;
+	void *ctx;
+	struct tf_aws *aws;             /* borrowed */
+	struct tf_loop *loop;           /* borrowed */
+	char *queue_url;                /* owned: the normal queue; NULL once
+	                                   the send to it is under way (or for
+	                                   the normal priority) */
+	size_t n;
+	struct tf_sqs_send_entry e[TF_SQS_MAX_BATCH];  /* bodies point into
+	                                                  body */
+	char *body[TF_SQS_MAX_BATCH];   /* owned */
+	enum tf_err rc[TF_SQS_MAX_BATCH];
+	const char *err[TF_SQS_MAX_BATCH];  /* into text, or static */
+	char text[TF_SQS_MAX_BATCH][ERRTEXT];
+};
+
+static void
+send_batch_free(struct send_batch_call *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		tf_free(s->body[i]);
+	tf_free(s->queue_url);
+	tf_free(s);
+}
+
+/* Every message of s came to rc. */
+static void
+send_batch_report(void *call, enum tf_err rc)
+{
+	struct send_batch_call *s = call;
+	size_t i;
+
+	for (i = 0; i < s->n; i++) {
+		s->rc[i] = rc;
+		s->err[i] = tf_strerror(rc);
+	}
+	s->cb(s->ctx, s->n, s->rc, s->err);
+	send_batch_free(s);
+}
+
+static void
+on_batch_sent(void *ctx, enum tf_err rc,
+    const struct tf_sqs_batch_result *result, const struct tf_aws_error *err)
+{
+	struct send_batch_call *s = ctx;
+	const struct tf_sqs_failed_entry *f;
+	char *url = s->queue_url;
+	size_t i;
+
+	if (rc == TF_ERR_NOT_FOUND && url != NULL) {
+		/* No such priority queue: the normal queue. */
+		s->queue_url = NULL;
+		rc = tf_sqs_send_message_batch_async(s->aws, s->loop, url, s->e,
+		    s->n, on_batch_sent, s);
+		tf_free(url);
+		if (rc == TF_OK)
+			return;
+		err = NULL;
+	}
+	for (i = 0; i < s->n; i++) {
+		s->rc[i] = rc;
+		s->err[i] = s->text[i];
+		s->text[i][0] = '\0';
+		if (rc == TF_ERR_PARTIAL && result->message_ids != NULL &&
+		    i < result->n_entries && result->message_ids[i] != NULL) {
+			s->rc[i] = TF_OK;
+		} else if (rc == TF_ERR_PARTIAL &&
+		    (f = tf_sqs_batch_failed(result, s->e[i].id)) != NULL) {
+			/* Its own error, as a send of it alone would have had. */
+			s->rc[i] = tf_aws_map_error(f->code, f->sender_fault ?
+			    400 : 500);
+			snprintf(s->text[i], sizeof(s->text[i]), "%s: %s", f->code,
+			    f->message);
+		} else if (rc != TF_OK) {
+			if (rc == TF_ERR_PARTIAL)
+				s->rc[i] = TF_ERR_AWS;  /* neither sent nor failed */
+			error_text(s->text[i], sizeof(s->text[i]), s->rc[i], err);
+		}
+	}
+	s->cb(s->ctx, s->n, s->rc, s->err);
+	send_batch_free(s);
+}
+
+void
+tf_task_send_messages_async(struct tf_aws *aws, struct tf_loop *loop,
+    const char *queue_url, enum tf_priority p,
+    const struct tf_task_send_item *m, size_t n, int64_t now_ms,
+    tf_task_send_batch_cb *cb, void *ctx)
+{
+	struct send_batch_call *s = NULL;
+	char *url = NULL;
+	enum tf_err rc = n > 0 && n <= TF_SQS_MAX_BATCH ? TF_OK : TF_ERR_INVALID;
+	enum tf_err rcs[TF_SQS_MAX_BATCH];
+	const char *errs[TF_SQS_MAX_BATCH];
+	size_t i;
+
+	if (rc == TF_OK && (s = tf_calloc(1, sizeof(*s))) == NULL)
+		rc = TF_ERR_NOMEM;
+	if (rc != TF_OK) {
+		/* Not even the call's state: said at once. */
+		n = n < TF_SQS_MAX_BATCH ? n : TF_SQS_MAX_BATCH;
+		for (i = 0; i < n; i++) {
+			rcs[i] = rc;
+			errs[i] = tf_strerror(rc);
+		}
+		cb(ctx, n, rcs, errs);
+		return;
+	}
+	*s = (struct send_batch_call){ .cb = cb, .ctx = ctx, .aws = aws,
+	    .loop = loop, .n = n };
+	for (i = 0; i < n && rc == TF_OK; i++) {
+		rc = tf_task_message_format(m[i].id, m[i].due_ms, m[i].gen, p,
+		    &s->body[i]);
+		s->e[i].id = tf_sqs_batch_ids[i];
+		s->e[i].body = s->body[i];
+		s->e[i].delay_seconds = tf_task_delay_s(m[i].due_ms, now_ms);
+	}
+	if (rc == TF_OK && p != TF_PRIORITY_NORMAL &&
+	    ((url = tf_priority_queue_url(queue_url, p)) == NULL ||
+	    (s->queue_url = tf_strdup(queue_url)) == NULL))
+		rc = TF_ERR_NOMEM;
+	if (rc == TF_OK)
+		rc = tf_sqs_send_message_batch_async(aws, loop, url != NULL ? url :
+		    queue_url, s->e, n, on_batch_sent, s);
+	tf_free(url);
+	if (rc != TF_OK)
+		end_early(loop, send_batch_report, s, rc);
+}
+
 /* ---- the sweeper's reads and writes ----------------------------------------- */
 
 /* A task read with tf_task_get_async(). */

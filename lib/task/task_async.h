@@ -16,6 +16,7 @@
 #ifndef TF_TASK_ASYNC_H
 #define TF_TASK_ASYNC_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "aws/aws.h"
@@ -79,6 +80,31 @@ typedef void tf_task_send_cb(void *ctx, enum tf_err rc, const char *err);
 void tf_task_send_message_async(struct tf_aws *aws, struct tf_loop *loop,
     const char *queue_url, enum tf_priority p, const char *id, int64_t due_ms,
     int64_t gen, int64_t now_ms, tf_task_send_cb *cb, void *ctx);
+
+/* One message of tf_task_send_messages_async(): task id's live message of
+ * generation gen, due at due_ms. */
+struct tf_task_send_item {
+	const char *id;              /* borrowed for the call; copied */
+	int64_t due_ms;
+	int64_t gen;
+};
+
+/* A batch send's end: rc[i] (borrowed for the callback) is what sending
+ * message i came to, TF_OK when it was sent; err[i] (borrowed) says what
+ * failed. */
+typedef void tf_task_send_batch_cb(void *ctx, size_t n,
+    const enum tf_err *rc, const char *const *err);
+
+/* tf_task_send_message_async() for n (1..TF_SQS_MAX_BATCH) messages of
+ * priority p in one SendMessageBatch (the normal queue when p's queue does
+ * not exist, likewise): each message's failure is its own, as if it had
+ * been sent alone. The strings are copied. n outside 1..10 is reported at
+ * once (TF_ERR_INVALID for each, at most 10), as is memory too short for the
+ * call's state (TF_ERR_NOMEM). */
+void tf_task_send_messages_async(struct tf_aws *aws, struct tf_loop *loop,
+    const char *queue_url, enum tf_priority p,
+    const struct tf_task_send_item *m, size_t n, int64_t now_ms,
+    tf_task_send_batch_cb *cb, void *ctx);
 
 /* tf_task_get() on the loop: on TF_OK the callback takes *t (as for
  * tf_task_claim_cb); TF_ERR_NOT_FOUND when there is no such item. The

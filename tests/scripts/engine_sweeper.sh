@@ -4,6 +4,9 @@
 #   - a task at +20 minutes gets no message while it waits;
 #   - a task at +12 s gets its message from the sweeper and starts on time;
 #   - a task whose message was lost is found after the grace period and runs;
+#   - a live message far ahead of its due time is released (no run, no
+#     attempt charged) and sent again by the sweeper, and the task runs on
+#     time;
 #   - consumers killed with SIGKILL in the middle of runs lose no task: the
 #     lease expires, the sweeper counts a failed attempt and the task runs.
 set -u
@@ -42,6 +45,22 @@ now=$(date +%s%3N)
 $TFCHECK put "$E2E_NAME" "{\"id\": \"lost-1\", \"ns\": \"default\", \"type\": \"noop\", \"params\": {}, \"status\": \"PENDING\", \"completed\": false, \"gen\": 1, \"iteration\": 0, \"attempts\": 0, \"max_attempts\": 3, \"next_run\": $now, \"due_shard\": \"3\", \"due_at\": $now, \"enqueued_for\": $now}"
 check "sweeper-lost-message-recovered" wait_until 20 done_ lost-1
 check "sweeper-lost-message-logged" grep -q 'was lost; sent again' "$E2E_DIR/s1.log"
+
+# A live message far ahead of its task's due time (the horizon shrank, or
+# the task was moved later): the consumer releases it (asynchronously, on
+# its loop), runs nothing and charges no attempt; the sweeper sends the
+# message again once the task comes within the horizon, and it runs on time.
+now=$(date +%s%3N); due=$((now + 20000))
+$TFCHECK put "$E2E_NAME" "{\"id\": \"far-early-1\", \"ns\": \"default\", \"type\": \"record\", \"params\": {\"file\": \"$RECORD\", \"stamp\": true}, \"status\": \"PENDING\", \"completed\": false, \"gen\": 1, \"iteration\": 0, \"attempts\": 0, \"max_attempts\": 3, \"next_run\": $due, \"due_shard\": \"3\", \"due_at\": $due, \"enqueued_for\": $now}"
+$TFCHECK send "$QUEUE_URL" "{\"taskId\": \"far-early-1\", \"targetTimestamp\": $due, \"priority\": null, \"gen\": 1}"
+# Released (gen 1, no enqueued_for) until the sweeper sends it 5 s before.
+released() { [ "$(item far-early-1 | $PY -c 'import json,sys; t = json.load(sys.stdin); print(t.get("enqueued_for"), t["status"], t["gen"])')" = "None PENDING 1" ]; }
+check "far-early-message-released" wait_until 12 released
+check "far-early-not-run-yet" test -z "$(awk '$1 == "far-early-1"' "$RECORD")"
+check "far-early-task-ran" wait_until 30 done_ far-early-1
+late=$(awk '$1 == "far-early-1" { print $3 - $4 }' "$RECORD")
+check "far-early-ran-once-on-time (late ${late:-?} ms)" test "$(awk '$1 == "far-early-1"' "$RECORD" | wc -l)" = 1 -a "${late:-99999}" -ge 0 -a "${late:-99999}" -lt 1500
+check "far-early-no-attempt-charged" test "$(field far-early-1 last_error)" = None
 check "sweeper-s1-exit-0" stop_consumers
 
 # SIGKILL in the middle of runs: five 8-second runs on one consumer, killed
