@@ -96,20 +96,20 @@ static curl_socket_t
 open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 {
 	struct hop *h = clientp;
+	char why[256];
 
 	if (purpose != CURLSOCKTYPE_IPCXN)
 		return CURL_SOCKET_BAD;
-	if (!tf_target_list_permits(h->env->targets, h->host, &a->addr, h->why,
-	    sizeof(h->why))) {
-		h->refused = true;
-		return CURL_SOCKET_BAD;
-	}
-	if (!tf_allow_list_permits(h->env->allow, h->host, &a->addr, h->why,
-	    sizeof(h->why))) {
-		h->refused = true;
-		return CURL_SOCKET_BAD;
-	}
-	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	if (tf_target_list_permits(h->env->targets, h->host, &a->addr, why,
+	    sizeof(why)) && tf_allow_list_permits(h->env->allow, h->host,
+	    &a->addr, why, sizeof(why)))
+		return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	/* Kept to its size: only a refused hop has one. */
+	h->refused = true;
+	tf_free(h->why);
+	if ((h->why = tf_strdup(why)) == NULL)
+		h->nomem = true;
+	return CURL_SOCKET_BAD;
 }
 
 /* Keeps the response headers the task asked for. */
@@ -485,14 +485,14 @@ hop_prepare(struct exchange *x)
 {
 	const struct exchange_env *env = x->env;
 	int64_t left = time_left(x);
+	char why[256];
 
 	if (left == 0)
 		return false;
 	/* A host not on the target list is not even resolved. */
-	if (!tf_target_list_may_permit(env->targets, x->h.host, x->port, x->h.why,
-	    sizeof(x->h.why))) {
-		set_failure(x->res, EXCHANGE_REFUSED, "refused: %s",
-		    x->h.why);
+	if (!tf_target_list_may_permit(env->targets, x->h.host, x->port, why,
+	    sizeof(why))) {
+		set_failure(x->res, EXCHANGE_REFUSED, "refused: %s", why);
 		return false;
 	}
 	curl_slist_free_all(x->headers);
@@ -503,6 +503,8 @@ hop_prepare(struct exchange *x)
 		return false;
 	x->errbuf[0] = '\0';
 	x->h.refused = false;
+	tf_free(x->h.why);
+	x->h.why = NULL;
 	x->h.cancelled = false;
 	reset_response(x->res);
 	x->tls = x->https ? http_client_origin(env->client, x->h.host, x->port) : NULL;
@@ -689,8 +691,9 @@ exchange_end(struct exchange *x)
 	tf_free(x->url);
 	x->next = x->url = NULL;
 	tf_free(x->h.host);
+	tf_free(x->h.why);
 	tf_free(x->first_origin);
-	x->h.host = x->first_origin = NULL;
+	x->h.host = x->h.why = x->first_origin = NULL;
 	return x->err;
 }
 

@@ -100,7 +100,9 @@ struct hop {
 	char *host;                /* owned by the exchange: the URL's host,
 	                              brackets stripped */
 	bool refused;
-	char why[256];             /* the refusal */
+	char *why;                 /* owned by the exchange: the last refusal
+	                              (allocated when an address is refused),
+	                              NULL */
 	size_t header_bytes;
 	bool headers_over;         /* the response headers passed the cap */
 	bool read_capped;          /* the body passed max_response */
