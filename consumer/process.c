@@ -1348,6 +1348,11 @@ tf_consumer_process(struct tf_consumer *c, struct tf_sqs_message *m)
 		run_end(r);
 		return;
 	}
+	/* What the run needs of its message is in j->msg now, and its receipt
+	 * handle: the body and id are not kept while it runs. */
+	tf_free(r->m.body);
+	tf_free(r->m.message_id);
+	r->m.body = r->m.message_id = NULL;
 	note_queue_wait(j);
 	left = j->msg.target_ms > 0 ? j->msg.target_ms - tf_now_ms() : 0;
 	if (left > 0 && left <= c->o.hold_max_ms) {
