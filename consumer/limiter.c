@@ -1009,15 +1009,18 @@ advance(struct tf_limiter_wait *w)
 
 bool
 tf_limiter_acquire(struct tf_limiter *lim, const struct tf_limits *ls,
-    const struct tf_task *t, struct tf_limiter_wait *w, tf_limiter_cb *cb,
+    const struct tf_task *t, struct tf_limiter_wait **wp, tf_limiter_cb *cb,
     void *ctx)
 {
 	char keys[TF_LIMIT_TASK_KEYS][TF_LIMIT_KEY_SIZE];
 	const struct tf_limit *l;
 	struct tf_limit none;
 	struct tf_limiter_key *k;
+	struct tf_limiter_wait found, *w = &found;
 	size_t n, i, j;
 
+	/* Gathered on the stack; on the heap only when a limit applies. */
+	*wp = NULL;
 	memset(w, 0, sizeof(*w));
 	for (i = 0; i < TF_LIMIT_TASK_KEYS; i++)
 		w->slot[i] = -1;
@@ -1055,6 +1058,10 @@ tf_limiter_acquire(struct tf_limiter *lim, const struct tf_limits *ls,
 	}
 	if (w->n == 0)
 		return true;
+	if ((w = tf_malloc(sizeof(*w))) == NULL)
+		return true;   /* out of memory: not limited */
+	*w = found;
+	*wp = w;
 	w->lim = lim;
 	w->t = t;
 	w->cb = cb;
@@ -1108,6 +1115,10 @@ tf_limiter_hold(struct tf_limiter *lim, const struct tf_task *t,
 int64_t
 tf_limiter_waited(const struct tf_limiter_wait *w, const char **by)
 {
+	if (w == NULL) {
+		*by = NULL;
+		return 0;
+	}
 	*by = w->waited_ms > 0 ? w->by : NULL;
 	return w->waited_ms;
 }
@@ -1115,7 +1126,7 @@ tf_limiter_waited(const struct tf_limiter_wait *w, const char **by)
 void
 tf_limiter_release(struct tf_limiter_wait *w)
 {
-	struct tf_limiter *lim = w->lim;
+	struct tf_limiter *lim = w != NULL ? w->lim : NULL;
 	struct tf_limiter_key *k;
 	struct tf_limiter_wait *next;
 	int i, j;
@@ -1145,6 +1156,13 @@ tf_limiter_release(struct tf_limiter_wait *w)
 		w->slot[i] = -1;
 	}
 	w->lim = NULL;
+}
+
+void
+tf_limiter_wait_free(struct tf_limiter_wait *w)
+{
+	tf_limiter_release(w);
+	tf_free(w);
 }
 
 void

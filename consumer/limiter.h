@@ -40,8 +40,9 @@ struct tf_task;
  * stopped: the run is handed back uncharged). On the loop. */
 typedef void tf_limiter_cb(void *ctx, bool granted);
 
-/* One run's passage through its limits, embedded in the run and zeroed
- * before tf_limiter_acquire(). Its fields are limiter.c's. */
+/* One run's passage through its limits, made by tf_limiter_acquire() only
+ * for a run that some limit (or hold) applies to: a run of no limited key
+ * costs no memory for it. Its fields are limiter.c's. */
 struct tf_limiter_wait {
 	struct tf_limiter *lim;                    /* borrowed; NULL: idle */
 	struct tf_limit lims[TF_LIMIT_TASK_KEYS];  /* the limits that apply */
@@ -78,12 +79,14 @@ struct tf_limiter *tf_limiter_new(struct tf_aws *aws, struct tf_loop *loop,
     const char *table, const char *owner, const struct tf_limits *defaults);
 
 /* Passes task t (borrowed for the call) through the limits of ls (the
- * table's, borrowed for the call) and the defaults. True when nothing held
- * it back: it may start now, cb is not called. False: cb(ctx, ...) is
- * called on the loop when the wait is over. w and t are borrowed until then,
- * w until tf_limiter_release() too. */
+ * table's, borrowed for the call) and the defaults. *wp is set to NULL when
+ * no limit applies to t (or memory for the wait ran out: not limited then,
+ * as for a key's state), else to the run's wait, which the caller owns and
+ * frees with tf_limiter_wait_free() once the run is over. True when nothing
+ * held it back: it may start now, cb is not called. False: cb(ctx, ...) is
+ * called on the loop when the wait is over. t is borrowed until then. */
 bool tf_limiter_acquire(struct tf_limiter *lim, const struct tf_limits *ls,
-    const struct tf_task *t, struct tf_limiter_wait *w, tf_limiter_cb *cb,
+    const struct tf_task *t, struct tf_limiter_wait **wp, tf_limiter_cb *cb,
     void *ctx);
 
 /* A run of a host key waits for a copy of the table's limits and holds at
@@ -97,12 +100,17 @@ void tf_limiter_hold(struct tf_limiter *lim, const struct tf_task *t,
     int64_t until);
 
 /* How long limits held w's run back, in total (ms), and *by the key that
- * held it longest (borrowed from w; NULL when it did not wait). */
+ * held it longest (borrowed from w; NULL when it did not wait). A NULL w
+ * (no limit applied): 0. */
 int64_t tf_limiter_waited(const struct tf_limiter_wait *w, const char **by);
 
 /* The run of w ended (or never started): its in-flight slots go to the
- * next waiting run or back to the table. Idempotent; fine on a zeroed w. */
+ * next waiting run or back to the table. Idempotent; fine on NULL. w stays
+ * readable by tf_limiter_waited(). */
 void tf_limiter_release(struct tf_limiter_wait *w);
+
+/* Releases w (tf_limiter_release()) and frees it. NULL is fine. */
+void tf_limiter_wait_free(struct tf_limiter_wait *w);
 
 /* Ends every wait with granted false (the consumer stops). */
 void tf_limiter_stop(struct tf_limiter *lim);

@@ -351,7 +351,8 @@ struct tf_run {
 	                                   the message (legacy_early) */
 	struct tf_consumer_callback *cb; /* owned: the run's callback, written
 	                                   with its outcome, sent after; NULL */
-	struct tf_limiter_wait lw;      /* its keys' limits (limiter.h) */
+	struct tf_limiter_wait *lw;     /* owned: its keys' limits (limiter.h),
+	                                   NULL: none applies */
 	bool limit_held;                /* waiting for them, counted in held_n */
 };
 
@@ -360,7 +361,7 @@ run_end(struct tf_run *r)
 {
 	struct tf_consumer *c = r->j.c;
 
-	tf_limiter_release(&r->lw);
+	tf_limiter_wait_free(r->lw);
 	tf_journal_run_end(c->journal, r->slot);
 	tf_consumer_callback_drop(r->cb);
 	tf_run_ctx_clear(&r->ctx);
@@ -689,7 +690,7 @@ refuse_output(struct tf_run *r, const char *why)
 	r->o.error = r->errbuf;
 	r->o.duration_ms = r->took;
 	r->o.late_ms = r->j.late_ms;
-	r->o.limited_ms = tf_limiter_waited(&r->lw, &r->o.limited_by);
+	r->o.limited_ms = tf_limiter_waited(r->lw, &r->o.limited_by);
 }
 
 /* Prepares the callback of r's outcome and has the outcome write keep it
@@ -790,6 +791,9 @@ on_chained(void *ctx, enum tf_err rc, struct tf_task *t, const char *err)
 	memset(t, 0, sizeof(*t));
 	memset(&r->view, 0, sizeof(r->view));
 	memset(&r->o, 0, sizeof(r->o));
+	/* Released after the run; the next iteration passes its limits anew. */
+	tf_limiter_wait_free(r->lw);
+	r->lw = NULL;
 	r->refused = false;
 	j->late[0] = '\0';
 	j->late_ms = 0;
@@ -830,7 +834,7 @@ after_run(struct tf_run *r)
 	r->took = tf_mono_ms() - r->started_mono;
 	snprintf(r->dur, sizeof(r->dur), "%" PRId64, r->took);
 	/* Its in-flight slots go to the next run now, not after the write. */
-	tf_limiter_release(&r->lw);
+	tf_limiter_release(r->lw);
 	if (atomic_load(&r->f.lost)) {
 		count_run(j, r->lr != NULL, TF_METRICS_LEASE_LOST, r->took);
 		job_log(j, TF_LOG_WARN, "lease_lost", r->dur, "lease lost during "
@@ -847,7 +851,7 @@ after_run(struct tf_run *r)
 	outcome_from_result(c, &r->t, &r->result, &r->ctx, r->now, &r->o);
 	r->o.duration_ms = r->took;
 	r->o.late_ms = j->late_ms;
-	r->o.limited_ms = tf_limiter_waited(&r->lw, &r->o.limited_by);
+	r->o.limited_ms = tf_limiter_waited(r->lw, &r->o.limited_by);
 	/* A time outside 2000..9999 is refused like output too big to store. */
 	if (tf_run_result_check_times(&r->result, err, sizeof(err)) != TF_OK) {
 		refuse_output(r, err);
@@ -941,7 +945,7 @@ on_limit_unleased(void *ctx)
 	struct job *j = &r->j;
 
 	if (atomic_load(&r->f.lost)) {
-		tf_limiter_release(&r->lw);
+		tf_limiter_release(r->lw);
 		count_run(j, false, TF_METRICS_LEASE_LOST, 0);
 		job_log(j, TF_LOG_WARN, "lease_lost", NULL, "lease lost while the "
 		    "run waited for its limits; not run");
@@ -961,7 +965,7 @@ on_limit_unleased_stopping(void *ctx)
 	struct tf_run *r = ctx;
 	struct tf_consumer *c = r->j.c;
 
-	tf_limiter_release(&r->lw);
+	tf_limiter_release(r->lw);
 	r->now = tf_now_ms();
 	r->took = 0;
 	snprintf(r->dur, sizeof(r->dur), "0");
@@ -974,7 +978,7 @@ on_limit_unleased_stopping(void *ctx)
 	r->o.retry_at = r->now;
 	r->o.duration_ms = -1;
 	r->o.late_ms = r->j.late_ms;
-	r->o.limited_ms = tf_limiter_waited(&r->lw, &r->o.limited_by);
+	r->o.limited_ms = tf_limiter_waited(r->lw, &r->o.limited_by);
 	write_outcome(r);
 }
 
@@ -984,7 +988,7 @@ on_limits_passed(void *ctx, bool granted)
 	struct tf_run *r = ctx;
 	struct tf_consumer *c = r->j.c;
 	const char *by;
-	int64_t waited = tf_limiter_waited(&r->lw, &by);
+	int64_t waited = tf_limiter_waited(r->lw, &by);
 
 	if (r->limit_held) {
 		r->limit_held = false;
@@ -1344,6 +1348,11 @@ tf_consumer_process(struct tf_consumer *c, struct tf_sqs_message *m)
 		run_end(r);
 		return;
 	}
+	/* What the run needs of its message is in j->msg now, and its receipt
+	 * handle: the body and id are not kept while it runs. */
+	tf_free(r->m.body);
+	tf_free(r->m.message_id);
+	r->m.body = r->m.message_id = NULL;
 	note_queue_wait(j);
 	left = j->msg.target_ms > 0 ? j->msg.target_ms - tf_now_ms() : 0;
 	if (left > 0 && left <= c->o.hold_max_ms) {

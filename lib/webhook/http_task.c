@@ -74,8 +74,18 @@ tf_http_header_reserved(const char *name)
 bool
 tf_http_task_is_success(const struct tf_http_task *t, long status)
 {
-	return status >= 0 && status < (long)sizeof(t->success) &&
-	    t->success[status] != 0;
+	return status >= 0 && status < TF_HTTP_STATUS_END &&
+	    (t->success[status / 8] >> (status % 8) & 1) != 0;
+}
+
+/* Makes statuses lo..hi (within 0..TF_HTTP_STATUS_END - 1) success for t. */
+static void
+set_success(struct tf_http_task *t, long lo, long hi)
+{
+	long s;
+
+	for (s = lo; s <= hi; s++)
+		t->success[s / 8] |= (unsigned char)(1u << (s % 8));
 }
 
 void
@@ -379,7 +389,7 @@ parse_success_entry(const cJSON *e, struct tf_http_task *t, char *errbuf,
     size_t errlen)
 {
 	char q[80], *end;
-	long lo, hi, s;
+	long lo, hi;
 
 	if (cJSON_IsNumber(e)) {
 		lo = hi = whole_number(e, 100, 599);
@@ -413,8 +423,7 @@ parse_success_entry(const cJSON *e, struct tf_http_task *t, char *errbuf,
 		    "(numbers) or strings like \"2xx\", got %s", json_kind(e));
 		return TF_ERR_INVALID;
 	}
-	for (s = lo; s <= hi; s++)
-		t->success[s] = 1;
+	set_success(t, lo, hi);
 	return TF_OK;
 }
 
@@ -424,11 +433,9 @@ parse_success(const cJSON *v, struct tf_http_task *t, char *errbuf,
 {
 	const cJSON *e;
 	enum tf_err rc;
-	long s;
 
 	if (v == NULL) {
-		for (s = 200; s <= 299; s++)
-			t->success[s] = 1;
+		set_success(t, 200, 299);
 		return TF_OK;
 	}
 	if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0) {

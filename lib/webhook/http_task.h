@@ -70,6 +70,9 @@ struct tf_http_task_header {
 
 /* One webhook, as the params describe it. Every pointer is owned by the
  * struct; free with tf_http_task_free(). */
+/* Statuses are 0..TF_HTTP_STATUS_END - 1. */
+#define TF_HTTP_STATUS_END 600
+
 struct tf_http_task {
 	char method[8];                        /* upper case */
 	char *url;
@@ -81,7 +84,11 @@ struct tf_http_task {
 	bool has_content_type;                 /* the headers set Content-Type */
 	long timeout_ms;
 	bool timeout_given;                    /* params set timeout_ms */
-	unsigned char success[600];            /* success[status] != 0: success */
+	unsigned char success[TF_HTTP_STATUS_END / 8];  /* bit s % 8 of
+	                                          success[s / 8]: status s is
+	                                          success (75 bytes, not 600:
+	                                          one copy per webhook in
+	                                          flight) */
 	bool follow_redirects;
 	int max_redirects;
 	char **result_headers;                 /* lower case */

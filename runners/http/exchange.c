@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +38,36 @@ exchange_result_free(struct exchange_result *res)
 	}
 	tf_free(res->headers);
 	tf_free(res->final_url);
+	tf_free(res->error);
 	tf_buf_free(&res->body);
 	memset(res, 0, sizeof(*res));
+}
+
+/* Makes f res's failure, with the text fmt formats (cut at
+ * EXCHANGE_ERROR_MAX - 1 bytes), allocated to its size: only a failed
+ * delivery keeps one. */
+static void set_failure(struct exchange_result *res, enum exchange_failure f,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+set_failure(struct exchange_result *res, enum exchange_failure f,
+    const char *fmt, ...)
+{
+	char text[EXCHANGE_ERROR_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	res->failure = f;
+	tf_free(res->error);
+	res->error = tf_strdup(text);
+}
+
+const char *
+exchange_error(const struct exchange_result *res)
+{
+	return res->error != NULL ? res->error : "out of memory";
 }
 
 /* Forgets what an earlier response (an interim 1xx, or a redirect that is
@@ -67,20 +96,20 @@ static curl_socket_t
 open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 {
 	struct hop *h = clientp;
+	char why[256];
 
 	if (purpose != CURLSOCKTYPE_IPCXN)
 		return CURL_SOCKET_BAD;
-	if (!tf_target_list_permits(h->env->targets, h->host, &a->addr, h->why,
-	    sizeof(h->why))) {
-		h->refused = true;
-		return CURL_SOCKET_BAD;
-	}
-	if (!tf_allow_list_permits(h->env->allow, h->host, &a->addr, h->why,
-	    sizeof(h->why))) {
-		h->refused = true;
-		return CURL_SOCKET_BAD;
-	}
-	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	if (tf_target_list_permits(h->env->targets, h->host, &a->addr, why,
+	    sizeof(why)) && tf_allow_list_permits(h->env->allow, h->host,
+	    &a->addr, why, sizeof(why)))
+		return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	/* Kept to its size: only a refused hop has one. */
+	h->refused = true;
+	tf_free(h->why);
+	if ((h->why = tf_strdup(why)) == NULL)
+		h->nomem = true;
+	return CURL_SOCKET_BAD;
 }
 
 /* Keeps the response headers the task asked for. */
@@ -380,8 +409,7 @@ set_common(CURL *e, const struct exchange_env *env, struct hop *h,
 void
 exchange_cancelled(struct exchange_result *res)
 {
-	res->failure = EXCHANGE_CANCELLED;
-	snprintf(res->error, sizeof(res->error), "cancelled: the consumer "
+	set_failure(res, EXCHANGE_CANCELLED, "cancelled: the consumer "
 	    "stopped the run");
 }
 
@@ -398,40 +426,31 @@ describe_failure(CURL *e, CURLcode rc, const struct hop *h, long timeout_ms,
 		exchange_cancelled(res);
 	} else if (h->refused && (rc == CURLE_COULDNT_CONNECT ||
 	    rc == CURLE_COULDNT_RESOLVE_HOST)) {
-		res->failure = EXCHANGE_REFUSED;
-		snprintf(res->error, sizeof(res->error), "refused: %s", h->why);
+		set_failure(res, EXCHANGE_REFUSED, "refused: %s", h->why);
 	} else if (rc == CURLE_OPERATION_TIMEDOUT) {
-		res->failure = EXCHANGE_TIMEOUT;
-		snprintf(res->error, sizeof(res->error), "timeout after %ld ms",
+		set_failure(res, EXCHANGE_TIMEOUT, "timeout after %ld ms",
 		    timeout_ms);
 	} else if (rc == CURLE_PEER_FAILED_VERIFICATION ||
 	    rc == CURLE_SSL_CACERT_BADFILE) {
-		res->failure = EXCHANGE_TLS;
-		snprintf(res->error, sizeof(res->error), "TLS: %s", detail);
+		set_failure(res, EXCHANGE_TLS, "TLS: %s", detail);
 	} else if (rc == CURLE_COULDNT_CONNECT && os_errno == ECONNREFUSED) {
-		res->failure = EXCHANGE_NETWORK;
-		snprintf(res->error, sizeof(res->error), "connection refused (%s)",
+		set_failure(res, EXCHANGE_NETWORK, "connection refused (%s)",
 		    h->host);
 	} else if (rc == CURLE_COULDNT_RESOLVE_HOST) {
-		res->failure = EXCHANGE_NETWORK;
-		snprintf(res->error, sizeof(res->error), "cannot resolve host \"%s\"",
+		set_failure(res, EXCHANGE_NETWORK, "cannot resolve host \"%s\"",
 		    h->host);
 	} else if (h->headers_over) {
-		res->failure = EXCHANGE_NETWORK;
-		snprintf(res->error, sizeof(res->error), "the response headers are "
+		set_failure(res, EXCHANGE_NETWORK, "the response headers are "
 		    "larger than %d bytes", HEADER_BYTES_MAX);
 	} else if (rc == CURLE_GOT_NOTHING) {
-		res->failure = EXCHANGE_NETWORK;
-		snprintf(res->error, sizeof(res->error), "connection closed without "
+		set_failure(res, EXCHANGE_NETWORK, "connection closed without "
 		    "a response (%s)", h->host);
 	} else if (rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR ||
 	    rc == CURLE_PARTIAL_FILE) {
-		res->failure = EXCHANGE_NETWORK;
-		snprintf(res->error, sizeof(res->error), "connection %s (%.200s): %s",
+		set_failure(res, EXCHANGE_NETWORK, "connection %s (%.200s): %s",
 		    os_errno == ECONNRESET ? "reset" : "failed", h->host, detail);
 	} else {
-		res->failure = EXCHANGE_NETWORK;
-		snprintf(res->error, sizeof(res->error), "%s", detail);
+		set_failure(res, EXCHANGE_NETWORK, "%s", detail);
 	}
 }
 
@@ -456,8 +475,7 @@ time_left(struct exchange *x)
 
 	if (left > 0)
 		return left;
-	x->res->failure = EXCHANGE_TIMEOUT;
-	snprintf(x->res->error, sizeof(x->res->error), "timeout after %ld ms",
+	set_failure(x->res, EXCHANGE_TIMEOUT, "timeout after %ld ms",
 	    x->timeout_ms);
 	return 0;
 }
@@ -467,33 +485,55 @@ hop_prepare(struct exchange *x)
 {
 	const struct exchange_env *env = x->env;
 	int64_t left = time_left(x);
+	char why[256];
 
 	if (left == 0)
 		return false;
 	/* A host not on the target list is not even resolved. */
-	if (!tf_target_list_may_permit(env->targets, x->h.host, x->port, x->h.why,
-	    sizeof(x->h.why))) {
-		x->res->failure = EXCHANGE_REFUSED;
-		snprintf(x->res->error, sizeof(x->res->error), "refused: %s",
-		    x->h.why);
+	if (!tf_target_list_may_permit(env->targets, x->h.host, x->port, why,
+	    sizeof(why))) {
+		set_failure(x->res, EXCHANGE_REFUSED, "refused: %s", why);
 		return false;
 	}
 	curl_slist_free_all(x->headers);
 	x->headers = NULL;
 	x->err = build_headers(env, &x->meta, x->t, x->body, x->body_len,
-	    strcmp(x->origin, x->first_origin) == 0, &x->headers);
+	    x->same_origin, &x->headers);
 	if (x->err != TF_OK)
 		return false;
 	x->errbuf[0] = '\0';
 	x->h.refused = false;
+	tf_free(x->h.why);
+	x->h.why = NULL;
 	x->h.cancelled = false;
 	reset_response(x->res);
-	x->tls = strncmp(x->origin, "https:", 6) == 0 ?
-	    http_client_origin(env->client, x->h.host, x->port) : NULL;
+	x->tls = x->https ? http_client_origin(env->client, x->h.host, x->port) : NULL;
 	set_common(x->e, env, &x->h, (long)left, x->errbuf, x->tls);
 	set_method(x->e, x->method, x->body, x->body_len);
 	curl_easy_setopt(x->e, CURLOPT_URL, x->url);
 	curl_easy_setopt(x->e, CURLOPT_HTTPHEADER, x->headers);
+	return true;
+}
+
+/* Sets the hop's host, port and origin from url (borrowed); the first
+ * call records the first origin. false when url does not parse as an http
+ * or https URL, or with x->err set when memory ran out. */
+static bool
+hop_origin(struct exchange *x, const char *url)
+{
+	char host[256], origin[EXCHANGE_ORIGIN_MAX];
+
+	if (!url_origin(url, host, sizeof(host), &x->port, origin,
+	    sizeof(origin)))
+		return false;
+	tf_free(x->h.host);
+	if ((x->h.host = tf_strdup(host)) == NULL || (x->first_origin == NULL &&
+	    (x->first_origin = tf_strdup(origin)) == NULL)) {
+		x->err = TF_ERR_NOMEM;
+		return false;
+	}
+	x->same_origin = strcmp(origin, x->first_origin) == 0;
+	x->https = strncmp(origin, "https:", 6) == 0;
 	return true;
 }
 
@@ -529,13 +569,12 @@ exchange_begin(struct exchange *x, const struct exchange_env *env,
 		x->err = TF_ERR_NOMEM;
 		return false;
 	}
-	if (!url_origin(x->url, x->h.host, sizeof(x->h.host), &x->port,
-	    x->first_origin, sizeof(x->first_origin))) {
-		res->failure = EXCHANGE_BAD_REDIRECT;
-		snprintf(res->error, sizeof(res->error), "the URL does not parse");
+	if (!hop_origin(x, x->url)) {
+		if (x->err != TF_OK)
+			return false;
+		set_failure(res, EXCHANGE_BAD_REDIRECT, "the URL does not parse");
 		return false;
 	}
-	snprintf(x->origin, sizeof(x->origin), "%s", x->first_origin);
 	x->e = http_client_get(env->client, env->on_loop);
 	if (x->e == NULL) {
 		x->err = TF_ERR_NOMEM;
@@ -576,8 +615,7 @@ exchange_hop_done(struct exchange *x, CURLcode rc)
 	if (location == NULL)
 		return false;   /* no Location: the 3xx is the answer */
 	if (res->redirects >= t->max_redirects) {
-		res->failure = EXCHANGE_BAD_REDIRECT;
-		snprintf(res->error, sizeof(res->error), "too many redirects "
+		set_failure(res, EXCHANGE_BAD_REDIRECT, "too many redirects "
 		    "(more than %d)", t->max_redirects);
 		return false;
 	}
@@ -586,18 +624,17 @@ exchange_hop_done(struct exchange *x, CURLcode rc)
 		x->err = TF_ERR_NOMEM;
 		return false;
 	}
-	if (!url_origin(x->next, x->h.host, sizeof(x->h.host), &x->port, x->origin,
-	    sizeof(x->origin))) {
-		res->failure = EXCHANGE_BAD_REDIRECT;
-		snprintf(res->error, sizeof(res->error), "HTTP %ld redirects to a "
+	if (!hop_origin(x, x->next)) {
+		if (x->err != TF_OK)
+			return false;
+		set_failure(res, EXCHANGE_BAD_REDIRECT, "HTTP %ld redirects to a "
 		    "URL that is not http or https", status);
 		return false;
 	}
 	/* The task's URL may not carry credentials; nor may a redirect
 	 * add them (libcurl would send them as Authorization: Basic). */
 	if (tf_http_url_has_userinfo(x->next)) {
-		res->failure = EXCHANGE_BAD_REDIRECT;
-		snprintf(res->error, sizeof(res->error), "HTTP %ld redirects to a "
+		set_failure(res, EXCHANGE_BAD_REDIRECT, "HTTP %ld redirects to a "
 		    "URL with a user name or password: refused, not followed",
 		    status);
 		return false;
@@ -653,6 +690,10 @@ exchange_end(struct exchange *x)
 	tf_free(x->next);
 	tf_free(x->url);
 	x->next = x->url = NULL;
+	tf_free(x->h.host);
+	tf_free(x->h.why);
+	tf_free(x->first_origin);
+	x->h.host = x->h.why = x->first_origin = NULL;
 	return x->err;
 }
 

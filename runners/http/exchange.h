@@ -72,10 +72,14 @@ struct exchange_header {
 	char *value;   /* owned, at most EXCHANGE_HEADER_VALUE_MAX bytes */
 };
 
+#define EXCHANGE_ERROR_MAX 512
+
 /* What came back. Owned; free with exchange_result_free(). */
 struct exchange_result {
 	enum exchange_failure failure;
-	char error[512];             /* with a failure: what happened */
+	char *error;                 /* owned, with a failure: what happened
+	                                (at most EXCHANGE_ERROR_MAX - 1 bytes;
+	                                read it with exchange_error()) */
 	long status;                 /* 0 without a response */
 	int64_t duration_ms;         /* the whole delivery */
 	int64_t retry_after_s;       /* Retry-After in seconds, -1 when absent */
@@ -93,9 +97,12 @@ struct hop {
 	const struct exchange_env *env;
 	const struct tf_http_task *task;
 	struct exchange_result *res;
-	char host[256];            /* the URL's host, brackets stripped */
+	char *host;                /* owned by the exchange: the URL's host,
+	                              brackets stripped */
 	bool refused;
-	char why[256];             /* the refusal */
+	char *why;                 /* owned by the exchange: the last refusal
+	                              (allocated when an address is refused),
+	                              NULL */
 	size_t header_bytes;
 	bool headers_over;         /* the response headers passed the cap */
 	bool read_capped;          /* the body passed max_response */
@@ -118,10 +125,12 @@ struct exchange {
 	CURL *e;                             /* owned: the hop's handle */
 	struct curl_slist *headers;          /* owned */
 	char errbuf[CURL_ERROR_SIZE];
-	/* scheme://host:port of this hop and of the first; a URL whose
-	 * origin does not fit is refused (a DNS name has at most 253
-	 * bytes). */
-	char origin[EXCHANGE_ORIGIN_MAX], first_origin[EXCHANGE_ORIGIN_MAX];
+	/* scheme://host:port of the first hop (a URL whose origin is longer
+	 * than EXCHANGE_ORIGIN_MAX is refused: a DNS name has at most 253
+	 * bytes), allocated to its size: one per webhook in flight. */
+	char *first_origin;                  /* owned */
+	bool same_origin;                    /* this hop's origin is the first's */
+	bool https;                          /* this hop's scheme is https */
 	char method[8];
 	unsigned port;
 	const char *body;                    /* borrowed from t, NULL: none */
@@ -168,6 +177,10 @@ enum tf_err exchange_perform(const struct exchange_env *env,
     struct exchange_result *res);
 
 void exchange_result_free(struct exchange_result *res);
+
+/* The text of res's failure (borrowed from res): "out of memory" when
+ * there was no memory to keep it. */
+const char *exchange_error(const struct exchange_result *res);
 
 /* Makes res the failure of a delivery the host cancelled. */
 void exchange_cancelled(struct exchange_result *res);

@@ -394,7 +394,7 @@ result_json(const struct exchange_result *res)
 	    (res->redirects == 0 ||
 	    cJSON_AddNumberToObject(o, "redirects", res->redirects) != NULL);
 	if (ok && res->failure != EXCHANGE_OK)
-		ok = cJSON_AddStringToObject(o, "error", res->error) != NULL;
+		ok = cJSON_AddStringToObject(o, "error", exchange_error(res)) != NULL;
 	if (ok && res->status != 0) {
 		ok = (h = cJSON_AddObjectToObject(o, "headers")) != NULL;
 		for (i = 0; ok && i < res->n_headers; i++)
@@ -548,12 +548,12 @@ delivery_report(struct delivery *d, enum tf_err rc)
 	case EXCHANGE_REFUSED:
 	case EXCHANGE_BAD_REDIRECT:
 	case EXCHANGE_TLS:
-		runner_set_error(result, TF_RUN_FAILED, "%s", d->res.error);
+		runner_set_error(result, TF_RUN_FAILED, "%s", exchange_error(&d->res));
 		break;
 	case EXCHANGE_TIMEOUT:
 	case EXCHANGE_CANCELLED:
 	case EXCHANGE_NETWORK:
-		runner_set_error(result, TF_RUN_RETRY, "%s", d->res.error);
+		runner_set_error(result, TF_RUN_RETRY, "%s", exchange_error(&d->res));
 		break;
 	}
 out:

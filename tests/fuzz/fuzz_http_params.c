@@ -93,7 +93,7 @@ check_task(const struct tf_http_task *t, size_t max_body)
 		"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD",
 	};
 	size_t i, j, n;
-	bool known = false, ctype = false, any = false;
+	bool known = false, ctype = false, any = false, bit;
 	const char *p;
 	cJSON *body;
 
@@ -156,12 +156,13 @@ check_task(const struct tf_http_task *t, size_t max_body)
 	if (t->max_redirects < 0 || t->max_redirects > TF_HTTP_REDIRECTS_MAX)
 		finding("task: max_redirects out of range", NULL);
 
-	for (i = 0; i < sizeof(t->success); i++) {
-		if (t->success[i] != 0 && i < 100)
+	for (i = 0; i < TF_HTTP_STATUS_END; i++) {
+		bit = (t->success[i / 8] >> (i % 8) & 1) != 0;
+		if (bit && i < 100)
 			finding("task: success below 100", NULL);
-		if (t->success[i] != 0)
+		if (bit)
 			any = true;
-		if (tf_http_task_is_success(t, (long)i) != (t->success[i] != 0))
+		if (tf_http_task_is_success(t, (long)i) != bit)
 			finding("task: is_success disagrees with the table", NULL);
 	}
 	if (!any)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # consumer_valgrind.sh - the consumer under valgrind: it runs a few tasks
 # (success, retry, failure, webhooks to a local receiver through the http
-# runner, noop in an isolated worker process), shuts down cleanly on SIGTERM,
+# runner, noop in an isolated worker process; the countdown and the webhooks
+# to 127.0.0.1 under limits per key, so their runs wait through the
+# limiter), shuts down cleanly on SIGTERM,
 # exits 0, and valgrind finds no leak
 # and no memory error.
 set -u
@@ -18,6 +20,11 @@ trap 'kill_consumers; kill $receiver_pid 2>/dev/null' EXIT
 wait_until 10 test -s "$E2E_DIR/port"
 PORT=$(cat "$E2E_DIR/port")
 export TASKFLEET_HTTP_ALLOW=127.0.0.1 TASKFLEET_HTTP_SIGNING_KEYS=valgrind-key-0123456789
+
+# A limited run's wait is allocated for it (limiter.h): freed when the run
+# ends, and before each chained countdown iteration passes its limits anew.
+tf_cli limit set type:countdown --in-flight 1 >/dev/null
+tf_cli limit set host:127.0.0.1 --rate 100 --burst 10 >/dev/null
 
 valgrind --leak-check=full --show-leak-kinds=definite,indirect,possible \
     --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99 \
@@ -51,6 +58,7 @@ kill -TERM "$vg_pid"
 wait "$vg_pid"
 status=$?
 check "valgrind-clean-exit-0 (status $status)" test "$status" -eq 0
+check "valgrind-limited-runs" grep -q 'limits: [1-9][0-9]* runs passed' "$E2E_DIR/vg.log"
 check "valgrind-no-leaks" grep -q "All heap blocks were freed\|definitely lost: 0 bytes" "$E2E_DIR/valgrind.txt"
 check "valgrind-no-errors" grep -q "ERROR SUMMARY: 0 errors" "$E2E_DIR/valgrind.txt"
 check "valgrind-webhooks-delivered" test "$(grep -c '"method"' "$E2E_DIR/requests.jsonl")" -eq 3

@@ -458,6 +458,18 @@ def tests(a, b):
     check("targets key: an unlisted target is refused for good, nothing sent",
           o["outcome"] == "failed" and o["error"] == 'refused: host "127.0.0.2" port %d is not on '
           'TASKFLEET_HTTP_TARGETS' % b.port and len(b.requests()) == before_b, o)
+    # Each hop is checked by its own host: listed by name (localhost, from
+    # /etc/hosts), a redirect to the same port by address is not listed.
+    key_name = json.dumps({"targets": "localhost:%d" % a.port})
+    hop = "http://127.0.0.1:%d/ok" % a.port
+    out, _ = run([{"id": "cfg-target-hop", "params": {
+        "url": "http://localhost:%d/redirect/302?to=%s" % (a.port, urllib.parse.quote(hop, safe="")),
+        "follow_redirects": True}}],
+        {"TASKFLEET_HTTP_ALLOW": "127.0.0.0/30", "TASKFLEET_RUNNER_CONFIG_HTTP": key_name})
+    o = out["cfg-target-hop"]
+    check("targets key: a redirect to a target not on the list is refused by its own host",
+          o["outcome"] == "failed" and o["error"] == 'refused: host "127.0.0.1" port %d is not '
+          'on TASKFLEET_HTTP_TARGETS' % a.port and len(a.find("cfg-target-hop")) == 1, o)
     out, _ = run([{"id": "env-target-b", "params": {"url": b.base + "/ok"}}],
                  {"TASKFLEET_HTTP_ALLOW": "127.0.0.0/30", "TASKFLEET_RUNNER_CONFIG_HTTP": key_a,
                   "TASKFLEET_HTTP_TARGETS": "127.0.0.2:%d" % b.port})
