@@ -1,6 +1,7 @@
 /* json_escape.c - JSON string literals. */
 #include "base/json_escape.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,12 +12,28 @@ plain(unsigned char c)
 	return c >= 0x20 && c != '"' && c != '\\';
 }
 
-/* The length of the leading run of plain bytes of s (len bytes). */
+/* The length of the leading run of plain bytes of s (len bytes). Eight
+ * bytes are tested at once while none of them is a control byte, a quote or
+ * a backslash: (x - 0x01..) & ~x & 0x80.. is nonzero exactly when a byte of
+ * x is 0 (and (x - 0x20..) & ~x when one is below 0x20), x being the word
+ * XORed with the byte sought. Request bodies carry kilobytes of strings. */
 static size_t
 plain_run(const char *s, size_t len)
 {
+	const uint64_t ones = 0x0101010101010101u;
+	const uint64_t highs = 0x8080808080808080u;
+	uint64_t v, q, bs;
 	size_t i = 0;
 
+	while (len - i >= 8) {
+		memcpy(&v, s + i, 8);
+		q = v ^ (ones * '"');
+		bs = v ^ (ones * '\\');
+		if ((((v - ones * 0x20) & ~v) | ((q - ones) & ~q) |
+		    ((bs - ones) & ~bs)) & highs)
+			break;
+		i += 8;
+	}
 	while (i < len && plain((unsigned char)s[i]))
 		i++;
 	return i;

@@ -157,6 +157,35 @@ test_json_escape_at_the_edge(void)
 	CHECK_MSG(ok, "plain string of %zu bytes after %zu: %s", n - 1,
 	    fill - 1, tf_buf_str(&b));
 	tf_buf_free(&b);
+	/* One byte to escape at every place of strings of up to 40 bytes
+	 * (plain runs are tested eight bytes at a time), and bytes that look
+	 * alike but are plain. */
+	for (n = 1; n <= 40 && ok; n++) {
+		static const char special[] = "\"\\\n\x01\x1f\x7f\x80\xff!#[]";
+		static const char *const esc[] = { "\\\"", "\\\\", "\\n",
+		    "\\u0001", "\\u001f", "\x7f", "\x80", "\xff", "!", "#", "[",
+		    "]" };
+		size_t at, k;
+
+		for (at = 0; at < n && ok; at++)
+			for (k = 0; k < sizeof(special) - 1 && ok; k++) {
+				memset(in, 'y', n);
+				in[at] = special[k];
+				memset(want, 'y', at + 1);
+				want[0] = '"';
+				want[at + 1] = '\0';
+				strcat(want, esc[k]);
+				memset(want + strlen(want), 'y', n - at - 1);
+				want[strlen(esc[k]) + n + 1 - 1] = '\0';
+				strcat(want, "\"");
+				tf_buf_free(&b);
+				ok = tf_json_escape_append(&b, in, n) == TF_OK &&
+				    strcmp(b.data, want) == 0 &&
+				    b.len == strlen(want);
+			}
+	}
+	CHECK_MSG(ok, "%zu bytes: got %s", n - 1, tf_buf_str(&b));
+	tf_buf_free(&b);
 	CHECK(tf_buf_append_str(&b, "[") == TF_OK);
 	CHECK(tf_json_escape_append(&b, "plain then \"quoted\"\ttab", 23) ==
 	    TF_OK);
