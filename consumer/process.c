@@ -73,6 +73,11 @@ job_log(const struct job *j, enum tf_log_level level, const char *outcome,
 
 	if (!tf_log_enabled(level))
 		return;
+	/* A message without conversions (the run's own lines) is not copied. */
+	if (strchr(fmt, '%') == NULL) {
+		tf_log_fields(level, f, 9, "%s", fmt);
+		return;
+	}
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);

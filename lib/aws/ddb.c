@@ -54,11 +54,26 @@ tf_ddb_av_bool(bool b)
 	return av;
 }
 
+const cJSON *
+tf_ddb_attr(const cJSON *obj, const char *name)
+{
+	const cJSON *c;
+
+	if (obj == NULL || name == NULL)
+		return NULL;
+	/* The first byte settles most members without a call to strcmp. */
+	for (c = obj->child; c != NULL; c = c->next)
+		if (c->string != NULL && c->string[0] == name[0] &&
+		    strcmp(c->string, name) == 0)
+			return c;
+	return NULL;
+}
+
 const char *
 tf_ddb_item_s(const cJSON *item, const char *name)
 {
-	const cJSON *av = cJSON_GetObjectItemCaseSensitive(item, name);
-	const cJSON *s = cJSON_GetObjectItemCaseSensitive(av, "S");
+	const cJSON *av = tf_ddb_attr(item, name);
+	const cJSON *s = tf_ddb_attr(av, "S");
 
 	return cJSON_IsString(s) ? s->valuestring : NULL;
 }
@@ -66,8 +81,8 @@ tf_ddb_item_s(const cJSON *item, const char *name)
 bool
 tf_ddb_item_n(const cJSON *item, const char *name, int64_t *out)
 {
-	const cJSON *av = cJSON_GetObjectItemCaseSensitive(item, name);
-	const cJSON *n = cJSON_GetObjectItemCaseSensitive(av, "N");
+	const cJSON *av = tf_ddb_attr(item, name);
+	const cJSON *n = tf_ddb_attr(av, "N");
 	char *end;
 	long long v;
 
@@ -115,14 +130,29 @@ map_remove(struct tf_buf *m, const char *key, size_t key_len)
 	}
 }
 
+/* The bit of *bound that stands for the placeholder key (n bytes). */
+static uint64_t
+bound_bit(const char *key, size_t n)
+{
+	uint32_t h = 2166136261u;  /* FNV-1a */
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)key[i]) * 16777619u;
+	return (uint64_t)1 << (h & 63);
+}
+
 /* Starts the member `key` (a placeholder: no quote or backslash in it) of
  * the object text m, replacing the one it had: m is left open as
- * {...,"key": for the value and map_close(). */
+ * {...,"key": for the value and map_close(). *bound has a bit set for each
+ * placeholder bound in m since it was empty: a placeholder whose bit is
+ * clear is new, and m is not searched for it (a dozen binds a request). */
 static enum tf_err
-map_open(struct tf_buf *m, const char *key)
+map_open(struct tf_buf *m, uint64_t *bound, const char *key)
 {
 	char quoted[64];
 	size_t n = strlen(key);
+	uint64_t bit;
 	enum tf_err rc;
 
 	if (n == 0 || n + 3 > sizeof(quoted) || strpbrk(key, "\"\\") != NULL)
@@ -130,10 +160,14 @@ map_open(struct tf_buf *m, const char *key)
 	quoted[0] = '"';
 	memcpy(quoted + 1, key, n);
 	memcpy(quoted + 1 + n, "\":", 2);
+	bit = bound_bit(key, n);
 	if (m->len == 0) {
+		*bound = bit;
 		rc = tf_buf_append_char(m, '{');
 	} else {
-		map_remove(m, quoted, n + 3);
+		if ((*bound & bit) != 0)
+			map_remove(m, quoted, n + 3);
+		*bound |= bit;
 		m->data[--m->len] = '\0';  /* the closing brace */
 		rc = m->len > 1 ? tf_buf_append_char(m, ',') : TF_OK;
 	}
@@ -156,8 +190,8 @@ enum tf_err
 tf_ddb_expr_name(struct tf_ddb_expr *e, const char *placeholder,
     const char *name)
 {
-	enum tf_err rc = name != NULL ? map_open(&e->names, placeholder) :
-	    TF_ERR_INVALID;
+	enum tf_err rc = name != NULL ?
+	    map_open(&e->names, &e->names_bound, placeholder) : TF_ERR_INVALID;
 
 	if (rc == TF_OK)
 		rc = tf_json_escape_append(&e->names, name, strlen(name));
@@ -167,8 +201,8 @@ tf_ddb_expr_name(struct tf_ddb_expr *e, const char *placeholder,
 enum tf_err
 tf_ddb_expr_value(struct tf_ddb_expr *e, const char *placeholder, cJSON *av)
 {
-	enum tf_err rc = av != NULL ? map_open(&e->values, placeholder) :
-	    TF_ERR_NOMEM;
+	enum tf_err rc = av != NULL ?
+	    map_open(&e->values, &e->values_bound, placeholder) : TF_ERR_NOMEM;
 
 	if (rc == TF_OK)
 		rc = tf_marshal_write_json(&e->values, av);
@@ -182,7 +216,8 @@ enum tf_err
 tf_ddb_expr_value_s(struct tf_ddb_expr *e, const char *placeholder,
     const char *s)
 {
-	enum tf_err rc = s != NULL ? map_open(&e->values, placeholder) :
+	enum tf_err rc = s != NULL ?
+	    map_open(&e->values, &e->values_bound, placeholder) :
 	    TF_ERR_INVALID;
 
 	if (rc == TF_OK)
@@ -197,7 +232,7 @@ tf_ddb_expr_value_s(struct tf_ddb_expr *e, const char *placeholder,
 enum tf_err
 tf_ddb_expr_value_n(struct tf_ddb_expr *e, const char *placeholder, int64_t n)
 {
-	enum tf_err rc = map_open(&e->values, placeholder);
+	enum tf_err rc = map_open(&e->values, &e->values_bound, placeholder);
 
 	if (rc == TF_OK)
 		rc = tf_buf_append(&e->values, "{\"N\":\"", 6);
@@ -211,7 +246,7 @@ tf_ddb_expr_value_n(struct tf_ddb_expr *e, const char *placeholder, int64_t n)
 enum tf_err
 tf_ddb_expr_value_bool(struct tf_ddb_expr *e, const char *placeholder, bool b)
 {
-	enum tf_err rc = map_open(&e->values, placeholder);
+	enum tf_err rc = map_open(&e->values, &e->values_bound, placeholder);
 
 	if (rc == TF_OK)
 		rc = tf_buf_append_str(&e->values, b ? "{\"BOOL\":true}" :
@@ -224,6 +259,8 @@ tf_ddb_expr_free(struct tf_ddb_expr *e)
 {
 	tf_buf_free(&e->names);
 	tf_buf_free(&e->values);
+	e->names_bound = 0;
+	e->values_bound = 0;
 }
 
 static bool

@@ -29,6 +29,8 @@ struct tf_ddb_expr {
 	const char *projection;     /* ProjectionExpression */
 	struct tf_buf names;        /* owned: ExpressionAttributeNames */
 	struct tf_buf values;       /* owned: ExpressionAttributeValues */
+	uint64_t names_bound;       /* a bit per placeholder's hash bound in */
+	uint64_t values_bound;      /* names or values: a clear bit, not bound */
 };
 
 /* Binds the placeholder ("#s") to an attribute name ("status"). */
@@ -52,6 +54,10 @@ cJSON *tf_ddb_av_s(const char *s);
 cJSON *tf_ddb_av_n(int64_t n);
 cJSON *tf_ddb_av_bool(bool b);
 
+/* The member `name` of the object obj (an item or an AttributeValue), as
+ * cJSON_GetObjectItemCaseSensitive() finds it; NULL when obj is NULL or has
+ * none. Borrowed from obj. Reading a task looks up ~70 names a run. */
+const cJSON *tf_ddb_attr(const cJSON *obj, const char *name);
 /* Reads attribute `name` of item as a string or integer; NULL / false when
  * absent or of another type. Borrowed from item. */
 const char *tf_ddb_item_s(const cJSON *item, const char *name);

@@ -227,7 +227,7 @@ numbers_valid(const cJSON *item, char *errbuf, size_t errlen)
 	int64_t v;
 
 	for (n = names; *n != NULL; n++) {
-		if (cJSON_GetObjectItemCaseSensitive(item, *n) != NULL &&
+		if (tf_ddb_attr(item, *n) != NULL &&
 		    !tf_ddb_item_n(item, *n, &v)) {
 			snprintf(errbuf, errlen, "%s: not a whole number", *n);
 			return false;
@@ -240,9 +240,9 @@ numbers_valid(const cJSON *item, char *errbuf, size_t errlen)
 static bool
 get_true(const cJSON *item, const char *name)
 {
-	const cJSON *av = cJSON_GetObjectItemCaseSensitive(item, name);
+	const cJSON *av = tf_ddb_attr(item, name);
 
-	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(av, "BOOL"));
+	return cJSON_IsTrue(tf_ddb_attr(av, "BOOL"));
 }
 
 /* Reads params: a native map (the contract), or JSON text in an S written by
@@ -250,16 +250,16 @@ get_true(const cJSON *item, const char *name)
 static enum tf_err
 read_params(const cJSON *item, char **out, char *errbuf, size_t errlen)
 {
-	const cJSON *av = cJSON_GetObjectItemCaseSensitive(item, "params");
+	const cJSON *av = tf_ddb_attr(item, "params");
 	const char *s;
 	cJSON *check;
 
 	*out = NULL;
-	if (av == NULL || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(av, "NULL"))) {
+	if (av == NULL || cJSON_IsTrue(tf_ddb_attr(av, "NULL"))) {
 		*out = tf_strdup("{}");
 		return *out ? TF_OK : TF_ERR_NOMEM;
 	}
-	if (cJSON_GetObjectItemCaseSensitive(av, "M") != NULL)
+	if (tf_ddb_attr(av, "M") != NULL)
 		return tf_unmarshal_value_to_json_text(av, out, errbuf, errlen);
 	s = tf_ddb_item_s(item, "params");
 	if (s != NULL) {
@@ -313,8 +313,8 @@ tf_task_from_item(const cJSON *item, struct tf_task *t, char *errbuf,
 	/* The result is only shown, never acted on: one that is not a map, or
 	 * that does not unmarshal, is left out rather than making the task
 	 * unreadable (the consumer would then fail it). */
-	result = cJSON_GetObjectItemCaseSensitive(item, "result");
-	if (cJSON_GetObjectItemCaseSensitive(result, "M") != NULL) {
+	result = tf_ddb_attr(item, "result");
+	if (tf_ddb_attr(result, "M") != NULL) {
 		rc = tf_unmarshal_value_to_json_text(result, &t->result_json, NULL, 0);
 		if (rc == TF_ERR_NOMEM)
 			goto out;
@@ -341,7 +341,7 @@ tf_task_from_item(const cJSON *item, struct tf_task *t, char *errbuf,
 	/* Only the original scheduler's items may have no due time. */
 	if (!t->legacy && (t->status == TF_TASK_PENDING ||
 	    t->status == TF_TASK_PROCESSING) &&
-	    cJSON_GetObjectItemCaseSensitive(item, "next_run") == NULL) {
+	    tf_ddb_attr(item, "next_run") == NULL) {
 		snprintf(errbuf, errlen, "next_run: missing");
 		rc = TF_ERR_PARSE;
 		goto out;
@@ -362,25 +362,25 @@ tf_task_from_item(const cJSON *item, struct tf_task *t, char *errbuf,
 	t->ttl = get_n(item, "ttl", 0);
 	/* Only a hint where to queue it: a value that is none of the
 	 * original format's (a name or a number) is normal. */
-	(void)tf_priority_from_av(cJSON_GetObjectItemCaseSensitive(item,
+	(void)tf_priority_from_av(tf_ddb_attr(item,
 	    "priority"), &t->priority);
-	av = cJSON_GetObjectItemCaseSensitive(item, "schedule");
+	av = tf_ddb_attr(item, "schedule");
 	if (av != NULL) {
 		rc = tf_unmarshal_value(av, &t->schedule, errbuf, errlen);
 		if (rc != TF_OK)
 			goto out;
 	}
 	rc = TF_ERR_NOMEM;
-	av = cJSON_GetObjectItemCaseSensitive(item, "errors");
-	if (cJSON_GetObjectItemCaseSensitive(av, "L") != NULL &&
+	av = tf_ddb_attr(item, "errors");
+	if (tf_ddb_attr(av, "L") != NULL &&
 	    (t->errors_av = cJSON_PrintUnformatted(av)) == NULL)
 		goto out;
-	av = cJSON_GetObjectItemCaseSensitive(item, "history");
-	if (cJSON_GetObjectItemCaseSensitive(av, "L") != NULL &&
+	av = tf_ddb_attr(item, "history");
+	if (tf_ddb_attr(av, "L") != NULL &&
 	    (t->history_av = cJSON_PrintUnformatted(av)) == NULL)
 		goto out;
-	av = cJSON_GetObjectItemCaseSensitive(item, "callback_pending");
-	if (cJSON_GetObjectItemCaseSensitive(av, "M") != NULL &&
+	av = tf_ddb_attr(item, "callback_pending");
+	if (tf_ddb_attr(av, "M") != NULL &&
 	    (t->callback_pending_av = cJSON_PrintUnformatted(av)) == NULL)
 		goto out;
 	rc = TF_OK;

@@ -170,6 +170,74 @@ test_rebinding_replaces(void)
 	tf_buf_free(&b);
 }
 
+/* Many placeholders (more than the 64 bits that mark those bound) bound
+ * and bound again: each is in the request once, with its last value. */
+static void
+test_rebinding_many(void)
+{
+	struct tf_ddb_expr e;
+	char ph[16], want[48];
+	int i, round;
+
+	memset(&e, 0, sizeof(e));
+	for (round = 0; round < 2; round++)
+		for (i = 0; i < 100; i++) {
+			snprintf(ph, sizeof(ph), ":v%d", i);
+			CHECK(tf_ddb_expr_value_n(&e, ph, i * 10 + round) ==
+			    TF_OK);
+			snprintf(ph, sizeof(ph), "#n%d", i);
+			CHECK(tf_ddb_expr_name(&e, ph, round ? "b" : "a") ==
+			    TF_OK);
+		}
+	for (i = 0; i < 100; i++) {
+		snprintf(want, sizeof(want), "\":v%d\":", i);
+		CHECK_MSG(count(&e.values, want) == 1, "%s bound %d times",
+		    want, count(&e.values, want));
+		snprintf(want, sizeof(want), "\":v%d\":{\"N\":\"%d\"}", i,
+		    i * 10 + 1);
+		CHECK_MSG(strstr(e.values.data, want) != NULL, "no %s", want);
+		snprintf(want, sizeof(want), "\"#n%d\":", i);
+		CHECK_MSG(count(&e.names, want) == 1, "%s: %s", want,
+		    e.names.data);
+	}
+	tf_ddb_expr_free(&e);
+	/* Emptied, the map starts again with nothing bound. */
+	CHECK(tf_ddb_expr_value_n(&e, ":v1", 1) == TF_OK);
+	CHECK(tf_ddb_expr_value_n(&e, ":v1", 2) == TF_OK);
+	CHECK_STR_EQ(e.values.data, "{\":v1\":{\"N\":\"2\"}}");
+	tf_ddb_expr_free(&e);
+}
+
+/* tf_ddb_attr() finds what cJSON_GetObjectItemCaseSensitive() finds:
+ * names sharing a first byte, a prefix, another case, the empty name. */
+static void
+test_attr_lookup(void)
+{
+	cJSON *item = cJSON_Parse("{\"status\":{\"S\":\"READY\"},"
+	    "\"schedule\":{\"S\":\"x\"},\"s\":{\"N\":\"1\"},\"Id\":{\"S\":"
+	    "\"upper\"},\"id\":{\"S\":\"t1\"},\"\":{\"S\":\"empty\"},"
+	    "\"gen\":{\"N\":\"7\"},\"bad\":{\"N\":\"7x\"}}");
+	static const char *const names[] = { "status", "schedule", "s",
+	    "Id", "id", "", "gen", "sched", "statuses", "ID", "missing" };
+	size_t i;
+	int64_t n = 0;
+
+	CHECK(item != NULL);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		CHECK_MSG(tf_ddb_attr(item, names[i]) ==
+		    cJSON_GetObjectItemCaseSensitive(item, names[i]),
+		    "%s found differently", names[i]);
+	CHECK(tf_ddb_attr(NULL, "id") == NULL);
+	CHECK_STR_EQ(tf_ddb_item_s(item, "id"), "t1");
+	CHECK_STR_EQ(tf_ddb_item_s(item, "Id"), "upper");
+	CHECK_STR_EQ(tf_ddb_item_s(item, ""), "empty");
+	CHECK(tf_ddb_item_s(item, "gen") == NULL);
+	CHECK(tf_ddb_item_n(item, "gen", &n) && n == 7);
+	CHECK(!tf_ddb_item_n(item, "bad", &n) && n == 7);
+	CHECK(!tf_ddb_item_n(item, "sched", &n));
+	cJSON_Delete(item);
+}
+
 int
 main(void)
 {
@@ -177,5 +245,7 @@ main(void)
 	TF_RUN(test_update_body);
 	TF_RUN(test_get_put_and_page_bodies);
 	TF_RUN(test_rebinding_replaces);
+	TF_RUN(test_rebinding_many);
+	TF_RUN(test_attr_lookup);
 	return tf_test_summary();
 }

@@ -1,6 +1,8 @@
 /* test_buf.c - the growable buffer, the JSON escaper and the allocator hooks. */
 #include "harness.h"
 
+#include <stdbool.h>
+
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/err.h"
@@ -125,6 +127,75 @@ test_json_escape(void)
 	tf_buf_free(&b);
 }
 
+/* Strings with nothing to escape take a one-copy path, and the others
+ * continue from where their first escape is: both at every fill of the
+ * buffer around its capacity, so an off-by-one in the room taken shows as
+ * a wrong text or length (or a sanitizer report). */
+static void
+test_json_escape_at_the_edge(void)
+{
+	struct tf_buf b = TF_BUF_INIT;
+	char in[80], want[256];
+	size_t fill, n;
+	bool ok = true;
+
+	memset(in, 'x', sizeof(in));
+	for (fill = 0; fill < 70 && ok; fill++) {
+		for (n = 0; n < sizeof(in) && ok; n++) {
+			tf_buf_free(&b);
+			memset(want, 'f', fill);
+			want[fill] = '\0';
+			ok = tf_buf_append_str(&b, want) == TF_OK &&
+			    tf_json_escape_append(&b, in, n) == TF_OK;
+			want[fill] = '"';
+			memcpy(want + fill + 1, in, n);
+			memcpy(want + fill + 1 + n, "\"", 2);
+			ok = ok && b.len == fill + n + 2 &&
+			    strlen(b.data) == b.len && strcmp(b.data, want) == 0;
+		}
+	}
+	CHECK_MSG(ok, "plain string of %zu bytes after %zu: %s", n - 1,
+	    fill - 1, tf_buf_str(&b));
+	tf_buf_free(&b);
+	/* One byte to escape at every place of strings of up to 40 bytes
+	 * (plain runs are tested eight bytes at a time), and bytes that look
+	 * alike but are plain. */
+	for (n = 1; n <= 40 && ok; n++) {
+		static const char special[] = "\"\\\n\x01\x1f\x7f\x80\xff!#[]";
+		static const char *const esc[] = { "\\\"", "\\\\", "\\n",
+		    "\\u0001", "\\u001f", "\x7f", "\x80", "\xff", "!", "#", "[",
+		    "]" };
+		size_t at, k;
+
+		for (at = 0; at < n && ok; at++)
+			for (k = 0; k < sizeof(special) - 1 && ok; k++) {
+				memset(in, 'y', n);
+				in[at] = special[k];
+				memset(want, 'y', at + 1);
+				want[0] = '"';
+				want[at + 1] = '\0';
+				strcat(want, esc[k]);
+				memset(want + strlen(want), 'y', n - at - 1);
+				want[strlen(esc[k]) + n + 1 - 1] = '\0';
+				strcat(want, "\"");
+				tf_buf_free(&b);
+				ok = tf_json_escape_append(&b, in, n) == TF_OK &&
+				    strcmp(b.data, want) == 0 &&
+				    b.len == strlen(want);
+			}
+	}
+	CHECK_MSG(ok, "%zu bytes: got %s", n - 1, tf_buf_str(&b));
+	tf_buf_free(&b);
+	CHECK(tf_buf_append_str(&b, "[") == TF_OK);
+	CHECK(tf_json_escape_append(&b, "plain then \"quoted\"\ttab", 23) ==
+	    TF_OK);
+	CHECK(tf_json_escape_append(&b, "", 0) == TF_OK);
+	CHECK(tf_json_escape_append(&b, "\x1f", 1) == TF_OK);
+	CHECK_STR_EQ(b.data, "[\"plain then \\\"quoted\\\"\\ttab\"\"\"\"\\u001f\"");
+	CHECK(b.len == strlen(b.data));
+	tf_buf_free(&b);
+}
+
 static void
 test_strerror_covers_all(void)
 {
@@ -164,6 +235,7 @@ main(void)
 	TF_RUN(test_buf_appends_at_the_edge);
 	TF_RUN(test_buf_append_i64);
 	TF_RUN(test_json_escape);
+	TF_RUN(test_json_escape_at_the_edge);
 	TF_RUN(test_strerror_covers_all);
 	TF_RUN(test_error_message_helpers);
 	return tf_test_summary();

@@ -69,6 +69,53 @@ test_line_is_json_with_fields(void)
 	free(out);
 }
 
+/* A "%s" message (the consumer's run lines) is written as its argument,
+ * escaped, NULL as printf would; the time is "YYYY-MM-DDTHH:MM:SS.mmmZ". */
+static void
+test_plain_message_and_time(void)
+{
+	struct tf_log_field f[] = { { "outcome", "success" } };
+	const char *volatile none = NULL;  /* unknown to the format check */
+	const char *t;
+	cJSON *doc;
+	char *out, *nl;
+	int i;
+
+	tf_log_set_level(TF_LOG_INFO);
+	capture_start();
+	tf_log_fields(TF_LOG_INFO, f, 1, "%s", "run \"finished\"\n100%");
+	tf_log(TF_LOG_INFO, "%s", none);
+	out = capture_end();
+	nl = strchr(out, '\n');
+	CHECK(nl != NULL);
+	*nl = '\0';
+	doc = cJSON_Parse(out);
+	CHECK(doc != NULL);
+	CHECK_STR_EQ(cJSON_GetStringValue(cJSON_GetObjectItem(doc, "msg")),
+	    "run \"finished\"\n100%");
+	CHECK_STR_EQ(cJSON_GetStringValue(cJSON_GetObjectItem(doc, "outcome")),
+	    "success");
+	t = cJSON_GetStringValue(cJSON_GetObjectItem(doc, "time"));
+	CHECK(t != NULL && strlen(t) == 24);
+	for (i = 0; t != NULL && i < 24; i++) {
+		if (i == 4 || i == 7)
+			CHECK_MSG(t[i] == '-', "time %s", t);
+		else if (i == 10)
+			CHECK_MSG(t[i] == 'T', "time %s", t);
+		else if (i == 13 || i == 16)
+			CHECK_MSG(t[i] == ':', "time %s", t);
+		else if (i == 19)
+			CHECK_MSG(t[i] == '.', "time %s", t);
+		else if (i == 23)
+			CHECK_MSG(t[i] == 'Z', "time %s", t);
+		else
+			CHECK_MSG(t[i] >= '0' && t[i] <= '9', "time %s", t);
+	}
+	cJSON_Delete(doc);
+	CHECK(strstr(nl + 1, "\"msg\":\"(null)\"") != NULL);
+	free(out);
+}
+
 static void
 test_threshold(void)
 {
@@ -106,6 +153,7 @@ main(void)
 {
 	tf_alloc_init();
 	TF_RUN(test_line_is_json_with_fields);
+	TF_RUN(test_plain_message_and_time);
 	TF_RUN(test_threshold);
 	TF_RUN(test_level_from_environment);
 	return tf_test_summary();
