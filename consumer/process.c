@@ -742,18 +742,79 @@ can_chain(const struct tf_run *r)
 	    (next <= now || atomic_load(&c->held_n) < tf_consumer_hold_cap(c));
 }
 
+/* A chained iteration waiting on its timer: what it needs to run when due
+ * (its claimed task, the journal slot naming it, its message's fields for
+ * log lines and the claim's time), not a whole run (struct tf_run is 2.3
+ * KB; this a fifth of it). It is counted as a run until that run ends. */
+struct chain_wait {
+	struct tf_consumer *c;
+	struct tf_task t;               /* owned: the claimed iteration */
+	struct tf_task_message msg;
+	int slot;
+	int64_t claim_mono;
+	struct tf_loop_timer *hold;
+};
+
 static void
 on_chain_due(void *ctx, enum tf_err rc)
 {
-	struct tf_run *r = ctx;
+	struct chain_wait *w = ctx;
+	struct tf_consumer *c = w->c;
+	struct tf_run *r;
 
-	r->hold = NULL;
+	w->hold = NULL;
 	if (rc == TF_ERR_CANCELLED)
 		return;  /* the loop stopped: only after every run ended */
 	/* It takes a slot again, even when all are taken meanwhile: the
 	 * iteration is claimed, its lease runs. */
-	atomic_fetch_sub(&r->j.c->held_n, 1);
+	atomic_fetch_sub(&c->held_n, 1);
+	r = tf_calloc(1, sizeof(*r));
+	if (r == NULL) {
+		/* Not run here: its lease runs out and the sweeper sends its
+		 * message again (section 12.1), as if this consumer had died. */
+		tf_log(TF_LOG_ERROR, "out of memory: chained iteration of task "
+		    "%s left to its lease", w->t.id);
+		tf_journal_run_end(c->journal, w->slot);
+		tf_task_free(&w->t);
+		tf_free(w);
+		tf_consumer_run_ended(c);
+		return;
+	}
+	r->j.c = c;
+	r->j.m = &r->m;
+	r->j.msg = w->msg;
+	r->j.claim_mono = w->claim_mono;
+	r->slot = w->slot;
+	r->t = w->t;  /* the run takes the task */
+	tf_free(w);
 	run_claimed(r);
+}
+
+/* Ends r, whose next iteration (claimed, in r->t) is due in left ms, and
+ * keeps that iteration on a timer in a struct chain_wait. False when it
+ * cannot wait (no memory, no timer): r is unchanged and runs it now. */
+static bool
+chain_wait(struct tf_run *r, int64_t left)
+{
+	struct tf_consumer *c = r->j.c;
+	struct chain_wait *w = tf_malloc(sizeof(*w));
+
+	if (w == NULL)
+		return false;
+	w->c = c;
+	w->t = r->t;
+	w->msg = r->j.msg;
+	w->slot = r->slot;
+	w->claim_mono = r->j.claim_mono;
+	if (tf_loop_after(c->loop, (long)left, on_chain_due, w, &w->hold) !=
+	    TF_OK) {
+		tf_free(w);
+		return false;
+	}
+	/* Nothing else of r is live here: its message is deleted and cleared,
+	 * its context, callback and limiter wait released (on_chained). */
+	tf_free(r);
+	return true;
 }
 
 static void
@@ -803,8 +864,7 @@ on_chained(void *ctx, enum tf_err rc, struct tf_task *t, const char *err)
 	j->late[0] = '\0';
 	j->late_ms = 0;
 	left = r->t.next_run - tf_now_ms();
-	if (left > 0 && tf_loop_after(c->loop, (long)left, on_chain_due, r,
-	    &r->hold) == TF_OK) {
+	if (left > 0 && chain_wait(r, left)) {
 		/* Waiting for its time it takes no run's slot, as a held
 		 * message does: another message may use it meanwhile. */
 		atomic_fetch_add(&c->held_n, 1);
