@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # consumer_valgrind.sh - the consumer under valgrind: it runs a few tasks
-# (success, retry, failure, webhooks to a local receiver through the http
-# runner, noop in an isolated worker process; the countdown and the webhooks
-# to 127.0.0.1 under limits per key, so their runs wait through the
-# limiter), shuts down cleanly on SIGTERM,
-# exits 0, and valgrind finds no leak
-# and no memory error.
+# (success, retry, failure, a countdown chain waiting on its timer,
+# webhooks to a local receiver through the http runner, noop in an
+# isolated worker process; the countdown and the webhooks to 127.0.0.1
+# under limits per key, so their runs wait through the limiter), shuts
+# down cleanly on SIGTERM, exits 0, and valgrind finds no leak and no
+# memory error.
 set -u
 . "$(dirname "$0")/../tools/e2e.sh"
 if ! command -v valgrind >/dev/null 2>&1; then
@@ -35,6 +35,9 @@ valgrind --leak-check=full --show-leak-kinds=definite,indirect,possible \
 vg_pid=$!
 sleep 3
 tf_cli submit --type countdown --id vg-1 --params '{"n": 3, "every_ms": 100}' >/dev/null
+# Its next iteration due 1.2 s later: a chained iteration waiting on its
+# timer (process.c's struct chain_wait), made a run again when due.
+tf_cli submit --type countdown --id vg-7 --params '{"n": 3, "every_ms": 1200}' >/dev/null
 tf_cli submit --type fail --id vg-2 --max-attempts 1 --params '{"mode": "retry"}' >/dev/null
 tf_cli submit --type noop --id vg-3 >/dev/null
 tf_cli http --id vg-4 --url "http://127.0.0.1:$PORT/ok" --method POST \
@@ -45,7 +48,7 @@ tf_cli http --id vg-6 --url "http://127.0.0.1:$PORT/redirect/302?to=/status/201"
 $TFCHECK send "$QUEUE_URL" 'not json'
 
 settled() {
-	[ "$($TFCHECK summary "$E2E_NAME")" = '{"COMPLETED": 4, "FAILED": 2}' ]
+	[ "$($TFCHECK summary "$E2E_NAME")" = '{"COMPLETED": 5, "FAILED": 2}' ]
 }
 check "valgrind-tasks-finished" wait_until 60 settled
 # The metrics server's three paths, under valgrind too.
@@ -58,6 +61,8 @@ kill -TERM "$vg_pid"
 wait "$vg_pid"
 status=$?
 check "valgrind-clean-exit-0 (status $status)" test "$status" -eq 0
+check "valgrind-chain-waited-on-its-timer" test "$(grep '"task":"vg-7"' \
+    "$E2E_DIR/vg.log" | grep -c '"chained":"true"')" -eq 2
 check "valgrind-limited-runs" grep -q 'limits: [1-9][0-9]* runs passed' "$E2E_DIR/vg.log"
 check "valgrind-no-leaks" grep -q "All heap blocks were freed\|definitely lost: 0 bytes" "$E2E_DIR/valgrind.txt"
 check "valgrind-no-errors" grep -q "ERROR SUMMARY: 0 errors" "$E2E_DIR/valgrind.txt"
