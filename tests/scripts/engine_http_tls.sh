@@ -59,5 +59,26 @@ ok=1
 # the first took longer than the ramp's wait (1 s).
 [ "$full" -ge 1 ] && [ "$full" -le 2 ] || miss "$full full TLS handshakes for $conns connections"
 verdict "httptls-sessions-resumed"
+
+# The CA file is read once: libcurl keeps the certificate store it built
+# (CURLOPT_CA_CACHE_TIMEOUT) once no CA directory is set beside the file
+# (runners/http/exchange.c). With the file gone, 60 more webhooks of 10 s
+# (more at once than the first batch had connections) still verify and
+# complete, the new connections too; had each new
+# connection read the file again, those would fail.
+mv "$E2E_DIR/cert.pem" "$E2E_DIR/cert-moved.pem"
+M=60
+for i in $(seq 1 $M); do
+	tf_cli http --id "tls2-$i" --timeout 30s --url "$URL/sleep/10000?n=$i" >/dev/null
+done
+ok=1
+wait_until 90 all_completed $((N + M)) || miss "completed: $(count_completed) of $((N + M))"
+conns2=$("$PY" -c '
+import json, sys
+print(len({json.loads(l)["conn"] for l in open(sys.argv[1])}))' "$E2E_DIR/requests-tls.jsonl")
+[ "$conns2" -gt "$conns" ] || miss "no new connection in the second batch ($conns2 in all)"
+bad=$(grep '"run finished' "$E2E_DIR/t1.log" | grep -vc '"outcome":"completed"')
+[ "$bad" -eq 0 ] || miss "$bad runs did not complete: $(grep -m1 '"run finished:' "$E2E_DIR/t1.log")"
+verdict "httptls-ca-file-read-once"
 check "httptls-consumer-exit-0" stop_consumers
 exit $e2e_failed
