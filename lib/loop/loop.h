@@ -31,8 +31,9 @@ struct tf_loop_timer;
 struct tf_loop_easy;
 
 struct tf_loop_config {
-	long max_host_connections;  /* connections open to one host at once
-	                               (more transfers wait for one); 0: 64 */
+	long max_host_connections;  /* connections open to one host at once,
+	                               and transfers of one origin on the wire
+	                               (more wait in the loop); 0: 64 */
 	long max_connections;       /* idle connections kept alive in the pool;
 	                               0: max_host_connections * 2 */
 	long max_transfers;         /* transfers on the wire at once; more wait

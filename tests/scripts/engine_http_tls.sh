@@ -13,12 +13,17 @@ e2e_init httptls
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
     -keyout "$E2E_DIR/key.pem" -out "$E2E_DIR/cert.pem" -days 1 \
     -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >"$E2E_DIR/openssl.log" 2>&1
-"$PY" "$TF_ROOT/tests/tools/webhook_receiver.py" --bind 127.0.0.1 \
-    --port-file "$E2E_DIR/port-tls" --log "$E2E_DIR/requests-tls.jsonl" \
-    --tls-cert "$E2E_DIR/cert.pem" --tls-key "$E2E_DIR/key.pem" \
-    2>>"$E2E_DIR/receiver.log" &
-receiver_pids+=($!)
-wait_until 10 test -s "$E2E_DIR/port-tls" || { fail httptls-receiver "no port"; exit 1; }
+# tls_receiver NAME: an HTTPS receiver with the test's certificate; its port
+# in $E2E_DIR/port-NAME, its requests in $E2E_DIR/requests-NAME.jsonl.
+tls_receiver() {
+	"$PY" "$TF_ROOT/tests/tools/webhook_receiver.py" --bind 127.0.0.1 \
+	    --port-file "$E2E_DIR/port-$1" --log "$E2E_DIR/requests-$1.jsonl" \
+	    --tls-cert "$E2E_DIR/cert.pem" --tls-key "$E2E_DIR/key.pem" \
+	    2>>"$E2E_DIR/receiver.log" &
+	receiver_pids+=($!)
+	wait_until 10 test -s "$E2E_DIR/port-$1" || { fail "httptls-receiver-$1" "no port"; exit 1; }
+}
+tls_receiver tls
 URL=https://127.0.0.1:$(cat "$E2E_DIR/port-tls")
 
 count_completed() {
@@ -59,5 +64,22 @@ ok=1
 # the first took longer than the ramp's wait (1 s).
 [ "$full" -ge 1 ] && [ "$full" -le 2 ] || miss "$full full TLS handshakes for $conns connections"
 verdict "httptls-sessions-resumed"
+
+# The CA file is read once: libcurl keeps the certificate store it built
+# (CURLOPT_CA_CACHE_TIMEOUT) once no CA directory is set beside the file
+# (runners/http/exchange.c). With the file gone, 10 webhooks to a second
+# receiver (new connections, a new origin) still verify and complete; had
+# each new connection read the file again, they would fail.
+tls_receiver tls2
+mv "$E2E_DIR/cert.pem" "$E2E_DIR/cert-moved.pem"
+M=10
+for i in $(seq 1 $M); do
+	tf_cli http --id "tls2-$i" --url "https://127.0.0.1:$(cat "$E2E_DIR/port-tls2")/hook?n=$i" >/dev/null
+done
+ok=1
+wait_until 60 all_completed $((N + M)) || miss "completed: $(count_completed) of $((N + M))"
+bad=$(grep '"run finished' "$E2E_DIR/t1.log" | grep -vc '"outcome":"completed"')
+[ "$bad" -eq 0 ] || miss "$bad runs did not complete: $(grep -m1 '"run finished:' "$E2E_DIR/t1.log")"
+verdict "httptls-ca-file-read-once"
 check "httptls-consumer-exit-0" stop_consumers
 exit $e2e_failed

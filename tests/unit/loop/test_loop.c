@@ -290,6 +290,7 @@ test_transfers_reuse_connections(void)
 struct capped_state {
 	struct tf_loop *loop;
 	int order[8], n, ok;
+	int stop_at;                    /* callbacks before the stop; 0: 6 */
 	size_t most_on_loop;
 };
 
@@ -308,7 +309,7 @@ on_capped(void *ctx, enum tf_err rc, struct tf_http_response *resp,
 	s->order[s->n++] = a->id;
 	if (rc == TF_OK && resp->status == 200)
 		s->ok++;
-	if (s->n == 6)
+	if (s->n == (s->stop_at > 0 ? s->stop_at : 6))
 		tf_loop_stop(s->loop);
 }
 
@@ -347,6 +348,54 @@ test_transfers_past_the_cap_wait_in_order(void)
 	pthread_mutex_lock(&server.lock);
 	CHECK_INT_EQ(server.connections, 1);
 	pthread_mutex_unlock(&server.lock);
+}
+
+/* Past the per-host limit a transfer waits in the loop, for its own host
+ * only: with one connection per host and two transfers on the wire at once,
+ * two to a slow host leave room for one to another, which is answered first
+ * (inside curl it would wait for a connection, holding the second place on
+ * the wire, and be answered after the first slow one). */
+static void
+test_a_busy_host_leaves_room_for_another(void)
+{
+	struct fake_reply slow[] = { { 200, "{}", 0, 500 } };
+	struct fake_reply fast[] = { { 200, "{}", 0, 0 } };
+	struct tf_loop_config cfg = { .max_host_connections = 1 };
+	struct fake_http other;
+	struct capped_state s = { 0 };
+	struct capped_arg args[3];
+	struct tf_http_request req[2];
+	struct tf_loop *loop = NULL;
+	char url[2][64];
+	int i;
+
+	CHECK_INT_EQ(fake_http_start(&other), 0);
+	if (tf_test_current_failed)
+		return;
+	fake_http_script(&server, slow, 1);
+	fake_http_script(&other, fast, 1);
+	snprintf(url[0], sizeof(url[0]), "http://127.0.0.1:%d/", server.port);
+	snprintf(url[1], sizeof(url[1]), "http://127.0.0.1:%d/", other.port);
+	for (i = 0; i < 2; i++)
+		req[i] = (struct tf_http_request){ .method = "POST",
+		    .url = url[i], .body = "{}", .body_len = 2,
+		    .timeout_ms = 5000 };
+	CHECK_INT_EQ(tf_loop_new(&cfg, &loop), TF_OK);
+	s.loop = loop;
+	s.stop_at = 3;
+	for (i = 0; i < 3; i++) {
+		args[i] = (struct capped_arg){ &s, i };
+		CHECK_INT_EQ(tf_loop_http(loop, &req[i == 2], on_capped,
+		    &args[i]), TF_OK);
+	}
+	CHECK_INT_EQ(tf_loop_transfers(loop), 3);
+	CHECK_INT_EQ(tf_loop_run(loop), TF_OK);
+	tf_loop_free(loop);
+	fake_http_stop(&other);
+	CHECK_INT_EQ(s.ok, 3);
+	CHECK_INT_EQ(s.order[0], 2);
+	CHECK_INT_EQ(s.order[1], 0);
+	CHECK_INT_EQ(s.order[2], 1);
 }
 
 /* Handed-in transfers (tf_loop_easy()): the caller's easy handles, on the
@@ -566,6 +615,7 @@ main(void)
 	TF_RUN(test_work_runs_off_the_loop);
 	TF_RUN(test_transfers_reuse_connections);
 	TF_RUN(test_transfers_past_the_cap_wait_in_order);
+	TF_RUN(test_a_busy_host_leaves_room_for_another);
 	TF_RUN(test_handed_in_transfers_share_one_connection_per_host);
 	TF_RUN(test_stop_hands_easy_handles_back);
 	TF_RUN(test_stop_cancels_everything_in_flight);
