@@ -20,6 +20,10 @@
 #include "task/due.h"
 #include "webhook/callback.h"
 
+/* Every body tf_callback_body() writes can be kept on the item. */
+_Static_assert(TF_CALLBACK_BODY_MAX <= TF_CALLBACK_PENDING_BODY_MAX,
+    "a callback body the item cannot keep");
+
 /* The signing keys and SSRF lists, read once from the environment as the
  * http runner reads them; kept for the process's lifetime. */
 static struct tf_callback_env env;

@@ -23,8 +23,9 @@
 #include "base/err.h"
 
 /* A body longer than this is not kept on the item (it would count twice
- * against the 400 KB item limit with the result it carries): that callback
- * is delivered as before, lost if its consumer dies first. */
+ * against the 400 KB item limit with the result it carries). None is:
+ * tf_callback_body() leaves out a result that would make the body longer
+ * than TF_CALLBACK_BODY_MAX (webhook/callback.h), no more than this. */
 #define TF_CALLBACK_PENDING_BODY_MAX 65536
 
 /* After this many consumers took a callback on (each making all its

@@ -453,6 +453,47 @@ tf_task_extend_lease_async(struct tf_aws *aws, struct tf_loop *loop,
 
 /* ---- the next message ------------------------------------------------------- */
 
+/* Where a send of priority p to queue_url goes (priority.h): *first, the
+ * priority's own queue, and *normal, the normal queue to fall back to when
+ * that one does not exist (both owned; NULL for the normal priority, which
+ * goes to queue_url itself). TF_ERR_NOMEM. */
+static enum tf_err
+send_urls(const char *queue_url, enum tf_priority p, char **first,
+    char **normal)
+{
+	*first = *normal = NULL;
+	if (p != TF_PRIORITY_NORMAL &&
+	    ((*first = tf_priority_queue_url(queue_url, p)) == NULL ||
+	    (*normal = tf_strdup(queue_url)) == NULL))
+		return TF_ERR_NOMEM;
+	return TF_OK;
+}
+
+/* Sends call's message(s) again, to url (borrowed). */
+typedef enum tf_err resend_fn(void *call, const char *url);
+
+/* A send to a priority queue ended with *rc. When that was "no such queue"
+ * (a deployment made before priorities) and *normal (owned) is the normal
+ * queue: takes *normal (NULL after) and sends there with resend(call, url).
+ * True when that send is under way; otherwise false, with *rc the send's
+ * result (and *err NULL when it is the resend's failure to start). */
+static bool
+fall_back(enum tf_err *rc, const struct tf_aws_error **err, char **normal,
+    resend_fn *resend, void *call)
+{
+	char *url = *normal;
+
+	if (*rc != TF_ERR_NOT_FOUND || url == NULL)
+		return false;
+	*normal = NULL;
+	*rc = resend(call, url);
+	tf_free(url);
+	if (*rc == TF_OK)
+		return true;
+	*err = NULL;
+	return false;
+}
+
 struct send_call {
 	tf_task_send_cb *cb;
 	void *ctx;
@@ -482,26 +523,27 @@ send_report(void *call, enum tf_err rc)
 	send_free(s);
 }
 
+static tf_sqs_send_cb on_sent;
+
+static enum tf_err
+resend(void *call, const char *url)
+{
+	struct send_call *s = call;
+
+	return tf_sqs_send_message_async(s->aws, s->loop, url, s->body,
+	    s->delay_s, on_sent, s);
+}
+
 static void
 on_sent(void *ctx, enum tf_err rc, const char *message_id,
     const struct tf_aws_error *err)
 {
 	struct send_call *s = ctx;
-	char *url = s->queue_url;
 	char text[ERRTEXT] = "";
 
 	(void)message_id;
-	if (rc == TF_ERR_NOT_FOUND && url != NULL) {
-		/* No such priority queue (a deployment made before
-		 * priorities): the normal queue. */
-		s->queue_url = NULL;
-		rc = tf_sqs_send_message_async(s->aws, s->loop, url, s->body,
-		    s->delay_s, on_sent, s);
-		tf_free(url);
-		if (rc == TF_OK)
-			return;
-		err = NULL;
-	}
+	if (fall_back(&rc, &err, &s->queue_url, resend, s))
+		return;
 	if (rc != TF_OK)
 		error_text(text, sizeof(text), rc, err);
 	s->cb(s->ctx, rc, text);
@@ -524,10 +566,8 @@ tf_task_send_message_async(struct tf_aws *aws, struct tf_loop *loop,
 	*s = (struct send_call){ cb, ctx, aws, loop, NULL, NULL,
 	    tf_task_delay_s(due_ms, now_ms) };
 	rc = tf_task_message_format(id, due_ms, gen, p, &s->body);
-	if (rc == TF_OK && p != TF_PRIORITY_NORMAL &&
-	    ((url = tf_priority_queue_url(queue_url, p)) == NULL ||
-	    (s->queue_url = tf_strdup(queue_url)) == NULL))
-		rc = TF_ERR_NOMEM;
+	if (rc == TF_OK)
+		rc = send_urls(queue_url, p, &url, &s->queue_url);
 	if (rc == TF_OK)
 		rc = tf_sqs_send_message_async(aws, loop, url != NULL ? url :
 		    queue_url, s->body, s->delay_s, on_sent, s);
@@ -581,25 +621,27 @@ send_batch_report(void *call, enum tf_err rc)
 	send_batch_free(s);
 }
 
+static tf_sqs_batch_cb on_batch_sent;
+
+static enum tf_err
+resend_batch(void *call, const char *url)
+{
+	struct send_batch_call *s = call;
+
+	return tf_sqs_send_message_batch_async(s->aws, s->loop, url, s->e,
+	    s->n, on_batch_sent, s);
+}
+
 static void
 on_batch_sent(void *ctx, enum tf_err rc,
     const struct tf_sqs_batch_result *result, const struct tf_aws_error *err)
 {
 	struct send_batch_call *s = ctx;
 	const struct tf_sqs_failed_entry *f;
-	char *url = s->queue_url;
 	size_t i;
 
-	if (rc == TF_ERR_NOT_FOUND && url != NULL) {
-		/* No such priority queue: the normal queue. */
-		s->queue_url = NULL;
-		rc = tf_sqs_send_message_batch_async(s->aws, s->loop, url, s->e,
-		    s->n, on_batch_sent, s);
-		tf_free(url);
-		if (rc == TF_OK)
-			return;
-		err = NULL;
-	}
+	if (fall_back(&rc, &err, &s->queue_url, resend_batch, s))
+		return;
 	for (i = 0; i < s->n; i++) {
 		s->rc[i] = rc;
 		s->err[i] = s->text[i];
@@ -658,10 +700,8 @@ tf_task_send_messages_async(struct tf_aws *aws, struct tf_loop *loop,
 		s->e[i].body = s->body[i];
 		s->e[i].delay_seconds = tf_task_delay_s(m[i].due_ms, now_ms);
 	}
-	if (rc == TF_OK && p != TF_PRIORITY_NORMAL &&
-	    ((url = tf_priority_queue_url(queue_url, p)) == NULL ||
-	    (s->queue_url = tf_strdup(queue_url)) == NULL))
-		rc = TF_ERR_NOMEM;
+	if (rc == TF_OK)
+		rc = send_urls(queue_url, p, &url, &s->queue_url);
 	if (rc == TF_OK)
 		rc = tf_sqs_send_message_batch_async(aws, loop, url != NULL ? url :
 		    queue_url, s->e, n, on_batch_sent, s);

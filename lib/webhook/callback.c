@@ -72,8 +72,11 @@ tf_callback_env_free(struct tf_callback_env *env)
 	memset(env, 0, sizeof(*env));
 }
 
-enum tf_err
-tf_callback_body(const struct tf_callback_run *run, char **out)
+/* The body of run into *out (caller frees with tf_free()), with the
+ * runner's result when with_result, else with "result_omitted": true when
+ * there was one. TF_ERR_NOMEM. */
+static enum tf_err
+body_text(const struct tf_callback_run *run, bool with_result, char **out)
 {
 	cJSON *o = cJSON_CreateObject(), *result = NULL;
 	char when[TF_TIMEFMT_ISO_SIZE];
@@ -96,9 +99,12 @@ tf_callback_body(const struct tf_callback_run *run, char **out)
 	    (run->error != NULL &&
 	    cJSON_AddStringToObject(o, "error", run->error) == NULL))
 		goto out;
-	if (result != NULL) {
+	if (result != NULL && with_result) {
 		cJSON_AddItemToObject(o, "result", result);
 		result = NULL;
+	} else if (result != NULL &&
+	    cJSON_AddTrueToObject(o, "result_omitted") == NULL) {
+		goto out;
 	}
 	text = cJSON_PrintUnformatted(o);
 	if (text != NULL)
@@ -108,6 +114,19 @@ out:
 	cJSON_Delete(result);
 	cJSON_Delete(o);
 	return *out != NULL ? TF_OK : TF_ERR_NOMEM;
+}
+
+enum tf_err
+tf_callback_body(const struct tf_callback_run *run, char **out)
+{
+	enum tf_err rc = body_text(run, true, out);
+
+	/* Too long to keep on the item: the result is read from the task. */
+	if (rc == TF_OK && strlen(*out) > TF_CALLBACK_BODY_MAX) {
+		tf_free(*out);
+		rc = body_text(run, false, out);
+	}
+	return rc;
 }
 
 /* One attempt's guard state: the URL's host and why a connection was

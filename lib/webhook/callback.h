@@ -38,6 +38,11 @@
 #define TF_CALLBACK_BACKOFF_MS 500
 /* Per attempt. */
 #define TF_CALLBACK_TIMEOUT_MS 10000
+/* The longest callback body, in bytes: a run whose result would make it
+ * longer is reported without the result (tf_callback_body()), so that every
+ * callback fits on its task's item until it is delivered
+ * (task/callback_pending.h) and survives its consumer's crash. */
+#define TF_CALLBACK_BODY_MAX 65536
 
 /* Checks a callback URL (NULL or "": none): http:// or https://, a host,
  * 1 to TF_CALLBACK_URL_MAX bytes, no spaces or control characters. On
@@ -80,7 +85,10 @@ struct tf_callback_run {
 
 /* The callback's JSON body into *out (caller frees with tf_free()):
  * {"task_id", "ns", "type", "event", "iteration", "attempt",
- * "duration_ms", "finished_at", and "error" and "result" when there are}. */
+ * "duration_ms", "finished_at", and "error" and "result" when there are}.
+ * A result that would make the body longer than TF_CALLBACK_BODY_MAX is left
+ * out and "result_omitted": true said instead (the receiver reads it from
+ * the task). */
 enum tf_err tf_callback_body(const struct tf_callback_run *run, char **out);
 
 /*

@@ -19,8 +19,7 @@
 // Prints "PASS browser/NAME" or "FAIL browser/NAME: why" lines, and the id of
 // the task it created as "CREATED id"; exits 1 on any failure.
 import { mkdirSync } from "node:fs";
-import { join } from "node:path";
-import { check, fail, failed, launch, shooter } from "./harness.mjs";
+import { check, launch, runChecks, shooter } from "./harness.mjs";
 
 const base = process.env.CONSOLE_URL;
 const key = process.env.API_KEY;
@@ -63,7 +62,7 @@ async function act(label, answer) {
 }
 
 let createdId = null;
-try {
+await runChecks({ page, foreign, pageErrors, close }, shots, async () => {
   // 1. The key: the first API call gets 401 and the console asks for it.
   await page.goto(`${base}/`);
   await check("asks-for-the-key", async () => {
@@ -307,13 +306,4 @@ try {
     return scroll <= inner || `scrollWidth ${scroll} > ${inner}`;
   });
   await shot("console-phone", true);
-
-  await check("no-request-left-the-server", async () => foreign.length === 0 || foreign.join(" "));
-  await check("no-script-errors", async () => pageErrors.length === 0 || pageErrors.join(" | "));
-} catch (e) {
-  fail("run", e.stack || e.message);
-  await page.screenshot({ path: join(shots, "failure.png"), fullPage: true }).catch(() => {});
-} finally {
-  await close();
-}
-process.exit(failed() ? 1 : 0);
+});

@@ -19,7 +19,7 @@
 //
 // Prints "PASS browser/NAME" or "FAIL browser/NAME: why"; exits 1 on any
 // failure.
-import { apiClient, check, consoleEnv, fail, failed, launch, shooter, tableRows } from "./harness.mjs";
+import { apiClient, check, consoleEnv, launch, runChecks, shooter, tableRows } from "./harness.mjs";
 
 const env = consoleEnv(["CONSOLE_URL", "API_KEY", "LIVE_A", "LIVE_B", "GONE_ID", "SHOT_DIR"]);
 const base = env.CONSOLE_URL;
@@ -48,7 +48,7 @@ async function dlqVisible(want) {
 const listed = () => page.waitForFunction(() => /message|empty/.test(document.getElementById("dlqinfo").textContent));
 const rowOf = (task) => page.locator(`#dlqlist tbody tr`, { has: page.locator(`a:text-is("${task}")`) });
 
-try {
+await runChecks({ page, foreign, pageErrors, close }, shots, async () => {
   await page.goto(`${base}/#/dlq`);
   await page.locator("#keydialog").waitFor({ state: "visible" });
   await page.locator("#keyinput").fill(env.API_KEY);
@@ -142,12 +142,4 @@ try {
     await page.waitForFunction(() => /every namespace together/.test(document.getElementById("historyinfo").textContent));
     return (await page.locator("#historychart").count()) === 0 || "a chart for one namespace";
   });
-  await check("no-request-left-the-server", async () => foreign.length === 0 || foreign.join(" "));
-  await check("no-script-errors", async () => pageErrors.length === 0 || pageErrors.join(" | "));
-} catch (e) {
-  fail("run", e.stack || e.message);
-  await page.screenshot({ path: `${shots}/failure.png`, fullPage: true }).catch(() => {});
-} finally {
-  await close();
-}
-process.exit(failed() ? 1 : 0);
+});

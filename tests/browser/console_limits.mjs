@@ -18,7 +18,7 @@
 //
 // Prints "PASS browser/NAME" or "FAIL browser/NAME: why"; exits 1 on any
 // failure.
-import { apiClient, check, consoleEnv, fail, failed, launch, shooter, tableRows } from "./harness.mjs";
+import { apiClient, check, consoleEnv, launch, runChecks, shooter, tableRows } from "./harness.mjs";
 
 const env = consoleEnv(["CONSOLE_URL", "API_KEY", "HOLD_KEY", "HOLD_UNTIL", "SHOT_DIR"]);
 const base = env.CONSOLE_URL;
@@ -47,7 +47,7 @@ const answer = async (ok) => {
   return text;
 };
 
-try {
+await runChecks({ page, foreign, pageErrors, close }, shots, async () => {
   await page.goto(`${base}/#/limits`);
   await page.locator("#keydialog").waitFor({ state: "visible" });
   await page.locator("#keyinput").fill(env.API_KEY);
@@ -123,14 +123,5 @@ try {
   });
   await page.locator("#toast").waitFor({ state: "hidden" });
   await shot("console-limits-changed", false);
-  await check("no-request-left-the-server", async () => foreign.length === 0 || foreign.join(" "));
   // The server's refusal of flow:bad is a 400 the browser logs; nothing else.
-  const errors = pageErrors.filter((e) => !/status of 400 .*\/v1\/limits\/flow%3Abad\)$/.test(e));
-  await check("no-script-errors", async () => errors.length === 0 || errors.join(" | "));
-} catch (e) {
-  fail("run", e.stack || e.message);
-  await page.screenshot({ path: `${shots}/failure.png`, fullPage: true }).catch(() => {});
-} finally {
-  await close();
-}
-process.exit(failed() ? 1 : 0);
+}, /status of 400 .*\/v1\/limits\/flow%3Abad\)$/);

@@ -21,7 +21,7 @@
 //
 // Prints "PASS browser/NAME" or "FAIL browser/NAME: why"; exits 1 on any
 // failure.
-import { apiClient, check, consoleEnv, fail, failed, launch, shooter, tableRows } from "./harness.mjs";
+import { apiClient, check, consoleEnv, launch, runChecks, shooter, tableRows } from "./harness.mjs";
 
 const env = consoleEnv(["CONSOLE_URL", "API_KEY", "DUE_A", "DUE_B", "LATER_ID", "DLQ_DEPTH", "SHOT_DIR"]);
 const base = env.CONSOLE_URL;
@@ -34,7 +34,7 @@ const api = apiClient(base, env.API_KEY);
 const rows = (sel) => tableRows(page, sel);
 const dueIds = async () => (await rows("#duelist tbody tr")).map((r) => r[0]);
 
-try {
+await runChecks({ page, foreign, pageErrors, close }, shots, async () => {
   await page.goto(`${base}/#/ops`);
   await page.locator("#keydialog").waitFor({ state: "visible" });
   await page.locator("#keyinput").fill(env.API_KEY);
@@ -146,12 +146,4 @@ try {
     const p = await pausedOf("opsA");
     return (p === false && toast === "Resumed opsA: 0 tasks released") || `paused ${p}, toast ${toast}`;
   });
-  await check("no-request-left-the-server", async () => foreign.length === 0 || foreign.join(" "));
-  await check("no-script-errors", async () => pageErrors.length === 0 || pageErrors.join(" | "));
-} catch (e) {
-  fail("run", e.stack || e.message);
-  await page.screenshot({ path: `${shots}/failure.png`, fullPage: true }).catch(() => {});
-} finally {
-  await close();
-}
-process.exit(failed() ? 1 : 0);
+});

@@ -1,9 +1,9 @@
-// harness.mjs - what the console's browser tests share (console.mjs,
-// console_ops.mjs, console_dlq.mjs): PASS/FAIL lines, screenshots checked as
-// PNGs that show something, Debian's Chromium launched headless on a fresh
-// profile with every request that leaves the console's server and every
-// script error recorded, and the environment, API calls and table rows of
-// the operations tests.
+// harness.mjs - what the console's browser tests share (console*.mjs):
+// PASS/FAIL lines, screenshots checked as PNGs that show something, Debian's
+// Chromium launched headless on a fresh profile with every request that
+// leaves the console's server and every script error recorded, the checks
+// and the ending every test has, and the environment, API calls and table
+// rows of the operations tests.
 import { chromium } from "playwright-core";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -188,4 +188,27 @@ export async function launch(base, executablePath) {
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+// runChecks(browser, shots, body, allowedError): runs a test's checks (body,
+// an async function), then the two every console test ends with: no request
+// left the console's server, and no script error but those allowedError (a
+// RegExp, optional) matches, such as a refusal the test provokes. A throw is
+// FAIL browser/run, the page as it was saved to SHOT_DIR/failure.png. Then
+// closes Chromium (browser: launch()'s result) and exits the process: 1 when
+// any check failed, else 0.
+export async function runChecks(browser, shots, body, allowedError) {
+  const { page, foreign, pageErrors, close } = browser;
+  try {
+    await body();
+    await check("no-request-left-the-server", async () => foreign.length === 0 || foreign.join(" "));
+    const errors = allowedError ? pageErrors.filter((e) => !allowedError.test(e)) : pageErrors;
+    await check("no-script-errors", async () => errors.length === 0 || errors.join(" | "));
+  } catch (e) {
+    fail("run", e.stack || e.message);
+    await page.screenshot({ path: join(shots, "failure.png"), fullPage: true }).catch(() => {});
+  } finally {
+    await close();
+  }
+  process.exit(failed() ? 1 : 0);
 }

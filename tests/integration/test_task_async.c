@@ -84,6 +84,18 @@ on_send(void *ctx, enum tf_err rc, const char *err)
 	called(ctx, rc, err);
 }
 
+/* A batch send's end: the first message that failed, else TF_OK. */
+static void
+on_send_batch(void *ctx, size_t n, const enum tf_err *rc,
+    const char *const *err)
+{
+	size_t i;
+
+	for (i = 0; i < n && rc[i] == TF_OK; i++)
+		;
+	called(ctx, i < n ? rc[i] : TF_OK, i < n ? err[i] : NULL);
+}
+
 /* Empties c (freeing the task it held) and gives it a new loop. */
 static bool
 call_begin(struct call *c)
@@ -907,6 +919,49 @@ lossy_stop(struct lossy *l)
  * is lost after the write took effect: each one's retry fails its condition,
  * the item read afterwards shows the write was its own, and each reports
  * success with what it wrote. */
+/* A queue made before priorities has no -high or -low queue: a message of
+ * those priorities, alone or in a batch, goes to the normal queue. */
+static void
+test_send_falls_back_to_the_normal_queue(void)
+{
+	struct call c = { 0 };
+	struct tf_task_send_item m[2] = { { "task-low-1", 0, 1 },
+	    { "task-low-2", 0, 1 } };
+	char *name = itest_name("tf-async-old"), *url = NULL, *body;
+	int64_t now = tf_now_ms(), at;
+	int i, got = 0;
+
+	CHECK(name != NULL);
+	CHECK_INT_EQ(tf_sqs_create_queue(AWS, name, NULL, &url), TF_OK);
+	tf_free(name);
+	if (call_begin(&c)) {
+		tf_task_send_message_async(AWS, c.loop, url, TF_PRIORITY_HIGH,
+		    "task-high", now, 1, now, on_send, &c);
+		call_end(&c);
+	}
+	CHECK_INT_EQ(c.calls, 1);
+	CHECK_MSG(c.rc == TF_OK, "send: %s", c.err);
+	body = receive_one(url, tf_mono_ms() + 20000, &at);
+	CHECK(body != NULL && strstr(body, "\"task-high\"") != NULL);
+	tf_free(body);
+	if (call_begin(&c)) {
+		tf_task_send_messages_async(AWS, c.loop, url, TF_PRIORITY_LOW, m,
+		    2, now, on_send_batch, &c);
+		call_end(&c);
+	}
+	CHECK_INT_EQ(c.calls, 1);
+	CHECK_MSG(c.rc == TF_OK, "batch: %s", c.err);
+	for (i = 0; i < 2; i++) {
+		body = receive_one(url, tf_mono_ms() + 20000, &at);
+		got += body != NULL && strstr(body, "\"task-low-") != NULL;
+		tf_free(body);
+	}
+	CHECK_INT_EQ(got, 2);
+	tf_sqs_delete_queue(AWS, url);
+	tf_free(url);
+	tf_task_free(&c.t);
+}
+
 static void
 test_lost_replies_are_recovered(void)
 {
@@ -1108,6 +1163,7 @@ main(void)
 	TF_RUN(test_chain_refused_after_a_takeover);
 	TF_RUN(test_unbuildable_writes_fail_from_the_loop);
 	TF_RUN(test_send_message_body_and_delay);
+	TF_RUN(test_send_falls_back_to_the_normal_queue);
 	TF_RUN(test_lost_replies_are_recovered);
 	TF_RUN_NAMED("test_claim_survives_allocation_failures",
 	    ops_survive_allocation_failures, CLAIM);

@@ -94,6 +94,38 @@ bad --input sfn --state-machine-arn "$SM" --input '{"try": "<taskfleet.attempt>"
 bad --state-machine-arn sfn --state-machine-arn "$FN"
 bad --type sfn --state-machine-arn "$SM" --type http
 
+# Every `taskfleet` command in docs/targets.md's sh blocks makes its task
+# against the stand-ins: exit 0, of the type its shorthand names.
+n=0
+while IFS= read -r -d '' cmd; do
+	n=$((n + 1))
+	eval "set -- ${cmd#taskfleet }"
+	case $1 in
+	events) want=eventbridge ;;
+	sfn) want=stepfunctions ;;
+	submit) want=$3 ;;  # submit --type T
+	*) want=$1 ;;
+	esac
+	tf "$@" --id "doc-$n-$SUFFIX"
+	if [ "$rc" -eq 0 ] && tf get "doc-$n-$SUFFIX" --json && check "d['type'] == '$want'"; then
+		pass "docs-example-$n-$1"
+	else
+		fail "docs-example-$n-$1" "exit $rc: $cmd: $(cat "$TMP/err")"
+	fi
+done < <("$PY" - "$(dirname "$0")/../../docs/targets.md" <<'EOF'
+import re, sys
+for block in re.findall(r"```sh\n(.*?)```", open(sys.argv[1]).read(), re.S):
+    cmds = []
+    for line in block.splitlines():
+        if line.startswith("taskfleet "):
+            cmds.append(line)
+        elif cmds:
+            cmds[-1] += "\n" + line
+    for c in cmds:
+        sys.stdout.write(c.replace("\\\n", " ") + "\0")
+EOF
+)
+
 for q in "$NAME" "$NAME-dlq"; do
 	u=$(queue_url "$q" 2>/dev/null) && h sqs DeleteQueue "{\"QueueUrl\":\"$u\"}" >/dev/null 2>&1
 done

@@ -7,7 +7,10 @@
 # for good (none for attempts that are retried), a recurring task's one per
 # iteration even with its message duplicated, a callback retried on its own
 # without re-running the task, and the SSRF guard (127.0.0.2 is not on the
-# allow-list: nothing reaches it, the task still completes).
+# allow-list: nothing reaches it, the task still completes). A run's
+# callback replaces on the item an earlier one still being sent (the
+# receiver takes 6 s, the next run comes 3 s later): the earlier one is
+# sent once, by its consumer, and its end does not clear the later one.
 set -u
 . "$(dirname "$0")/../tools/e2e.sh"
 e2e_init callbacks
@@ -58,11 +61,21 @@ EOF
 }
 count() { requests "$@" | wc -l; }
 settled() {
-	[ "$($TFCHECK summary "$E2E_NAME")" = '{"COMPLETED": 5, "FAILED": 1}' ] &&
+	[ "$($TFCHECK summary "$E2E_NAME")" = '{"COMPLETED": 6, "FAILED": 1}' ] &&
 	    [ "$(count /cb/once)" -ge 1 ] && [ "$(count /fcb/fails)" -ge 1 ] &&
 	    [ "$(count /cb/every)" -ge 3 ] && [ "$(count /flaky/cbk)" -ge 3 ] &&
-	    [ "$(count /cb/json)" -ge 1 ]
+	    [ "$(count /cb/json)" -ge 1 ] && [ "$(count /sleep/6000)" -ge 2 ]
 }
+# Iteration 0's callback is answered 6 s after it arrived; iteration 1's,
+# 3 s later, replaced it on the item meanwhile and is still held there once
+# iteration 0's is over (until it is over itself, 3 s later).
+tf_cli submit --type noop --id replaced --every 3s --max-runs 2 \
+    --callback "$A/sleep/6000" >/dev/null
+first_over_later_held() {
+	grep -h 'callback delivered' "$E2E_DIR"/c[12].log | grep -q 'replaced/0/success' &&
+	    $TFCHECK item "$E2E_NAME" replaced | grep -q '"replaced/1/completed"'
+}
+check "cb-later-run-replaces-a-pending-callback" wait_until 60 first_over_later_held
 if wait_until 90 settled; then
 	pass "cb-all-settled-and-called-back"
 else
@@ -72,7 +85,7 @@ fi
 # finished task has left the due index (docs/design.md section 7.1).
 all_cleared() {
 	local id
-	for id in once fails every flaky json refused; do
+	for id in once fails every flaky json refused replaced; do
 		$TFCHECK item "$E2E_NAME" "$id" | "$PY" -c '
 import json, sys
 it = json.load(sys.stdin)
@@ -120,6 +133,9 @@ it["status"] == "COMPLETED" and it["iteration"] == 3 and len(reqs) == 3
 and [b["iteration"] for b in bodies] == [0, 1, 2]
 and [b["event"] for b in bodies] == ["success", "success", "completed"]
 and len({h(r, "taskfleet-callback-id") for r in reqs}) == 3'
+jcheck cb-replaced-callback-sent-once-by-its-consumer replaced /sleep/6000 '
+it["status"] == "COMPLETED" and len(reqs) == 2
+and [h(r, "taskfleet-callback-id") for r in reqs] == ["replaced/0/success", "replaced/1/completed"]'
 jcheck cb-retried-on-its-own-task-ran-once flaky /flaky/cbk '
 it["status"] == "COMPLETED" and it["iteration"] == 1 and it["attempts"] == 0 and len(reqs) == 3
 and len({h(r, "taskfleet-callback-id") for r in reqs}) == 1

@@ -177,13 +177,8 @@ tf_cli limit set flow:ordered --in-flight 1 --ordered >/dev/null
 # 50 tasks due 1 ms apart, 3 s from now (all written before the first is
 # due), submitted in random order: their messages come at about the same
 # time, to any consumer, in any order.
-$PY -c '
-import datetime, time
-t0 = time.time() + 3
-for i in range(50):
-    at = datetime.datetime.fromtimestamp(t0 + i * 0.001, datetime.timezone.utc)
-    print("{\"id\":\"o-%02d\",\"type\":\"record\",\"ns\":\"ord\",\"flow_key\":\"ordered\",\"at\":\"%s\",\"params\":{\"stamp\":true,\"work_ms\":50,\"file\":\"%s\"}}" % (i, at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z", "'"$ORDREC"'"))
-' | $PY -c 'import random, sys; l = sys.stdin.readlines(); random.shuffle(l); sys.stdout.writelines(l)' |
+tasks_due 50 3 0.001 '{"id": "o-%02d", "type": "record", "ns": "ord", "flow_key": "ordered",
+    "params": {"stamp": true, "work_ms": 50, "file": "'"$ORDREC"'"}}' | $PY -c 'import random, sys; l = sys.stdin.readlines(); random.shuffle(l); sys.stdout.writelines(l)' |
     tf_cli submit --file - >"$E2E_DIR/submit-ordered.log" 2>&1
 all_ordered() { [ "$(grep -c '^o-' "$ORDREC")" -ge 50 ]; }
 check "limits-ordered-all-50-ran" wait_until 120 all_ordered
@@ -203,13 +198,9 @@ check "limits-ordered-due-order-no-overlap ($verdict_line)" test "$verdict_line"
 # --- a host answering 429 with Retry-After: 3 -------------------------------
 # 60 webhooks to one host, due 100 ms apart over 6 s; the host answers the
 # first request 429 with Retry-After: 3, then 200.
-$PY -c '
-import datetime, time
-t0 = time.time() + 1.0
-for i in range(60):
-    at = datetime.datetime.fromtimestamp(t0 + i * 0.1, datetime.timezone.utc)
-    print("{\"id\":\"w-%d\",\"type\":\"http\",\"at\":\"%s\",\"params\":{\"url\":\"http://127.0.0.1:%s/flaky/ra/1?retry_after=3&code=429\"}}" % (i, at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z", "'"$PORT_1"'"))
-' | tf_cli submit --file - >"$E2E_DIR/submit-http.log" 2>&1
+tasks_due 60 1 0.1 '{"id": "w-%d", "type": "http",
+    "params": {"url": "http://127.0.0.1:'"$PORT_1"'/flaky/ra/1?retry_after=3&code=429"}}' |
+    tf_cli submit --file - >"$E2E_DIR/submit-http.log" 2>&1
 REQS=$E2E_DIR/requests-1.jsonl
 # While it lasts, the hold is listed for operators (GET /v1/limits and the
 # console give the same JSON): `limit --json` and `limit`.

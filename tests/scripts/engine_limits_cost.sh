@@ -17,13 +17,9 @@ RECORD=$E2E_DIR/record.txt
 tf_cli limit set ns:paced --rate 10 --burst 1 >/dev/null
 start_consumer c1
 # Due 50 ms apart from 2 s on, all written before the first is due.
-$PY -c '
-import datetime, time
-t0 = time.time() + 2
-for i in range(60):
-    at = datetime.datetime.fromtimestamp(t0 + i * 0.05, datetime.timezone.utc)
-    print("{\"id\":\"p-%02d\",\"type\":\"record\",\"ns\":\"paced\",\"at\":\"%s\",\"params\":{\"stamp\":true,\"file\":\"%s\"}}" % (i, at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z", "'"$RECORD"'"))
-' | tf_cli submit --file - >"$E2E_DIR/submit.log" 2>&1
+tasks_due 60 2 0.05 '{"id": "p-%02d", "type": "record", "ns": "paced",
+    "params": {"stamp": true, "file": "'"$RECORD"'"}}' |
+    tf_cli submit --file - >"$E2E_DIR/submit.log" 2>&1
 all_ran() { [ "$(grep -c '^p-' "$RECORD")" -ge 60 ]; }
 check "limits-cost-all-60-ran" wait_until 60 all_ran
 most=$($PY - "$RECORD" <<'PYEOF'

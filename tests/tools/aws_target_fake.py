@@ -51,14 +51,13 @@ import http.server
 import json
 import os
 import re
-import socketserver
 import sys
 import threading
 import urllib.parse
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sigv4_proxy import load_cred_file, verify  # noqa: E402  (botocore's signer)
+from sigv4_proxy import Server, load_cred_file, serve, verify  # noqa: E402  (botocore's signer)
 
 lock = threading.Lock()
 seen = {}          # key -> requests so far
@@ -231,11 +230,6 @@ def make_handler(creds, log, cred_file=None):
     return Handler
 
 
-class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--port-file", required=True)
@@ -249,11 +243,7 @@ def main():
         creds[parts[0]] = (parts[1], parts[2] if len(parts) > 2 else None)
     log = open(a.log, "a")
     srv = Server(("127.0.0.1", 0), make_handler(creds, log, a.cred_file))
-    tmp = a.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(str(srv.server_address[1]))
-    os.rename(tmp, a.port_file)
-    srv.serve_forever()
+    serve([srv], a.port_file, str(srv.server_address[1]))
 
 
 if __name__ == "__main__":

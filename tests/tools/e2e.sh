@@ -104,6 +104,21 @@ wait_until() {
 	return 1
 }
 
+# tasks_due N AFTER_S STEP_S TASK-JSON: N lines for `submit --file -`, task
+# I (0 to N-1) due AFTER_S + I * STEP_S seconds from now: TASK-JSON (an
+# object) with "at" set and its "id" formatted with I ("p-%02d").
+tasks_due() {
+	"$PY" - "$@" <<'EOF'
+import datetime, json, sys, time
+n, after, step, task = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), json.loads(sys.argv[4])
+t0 = time.time() + after
+for i in range(n):
+    at = datetime.datetime.fromtimestamp(t0 + i * step, datetime.timezone.utc)
+    print(json.dumps(dict(task, id=task["id"] % i,
+                          at=at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z")))
+EOF
+}
+
 # browser_ready PREFIX: sets BROWSER_DIR and CHROMIUM; FAIL PREFIX-browser-
 # installed and non-zero when Chromium or tests/browser's npm packages are
 # missing (the console's browser tests).

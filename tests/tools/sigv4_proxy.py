@@ -237,6 +237,24 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         pass  # clients that hang up (a cancelled long poll) are normal
 
 
+def serve(servers, port_file, text):
+    """Serves servers (a Server each) until SIGTERM or SIGINT, once text (their
+    ports) is in port_file, written whole through a rename so that a test
+    polling for the file never reads half of it. Also the fakes' (sts_fake.py,
+    aws_target_fake.py)."""
+    for srv in servers:
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+    with open(port_file + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(port_file + ".tmp", port_file)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    done.wait()
+    for srv in servers:
+        srv.shutdown()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--upstream", action="append", required=True,
@@ -263,17 +281,7 @@ def main():
                      make_handler(service, url, a.region, creds, rec, a.cred_file))
         servers.append(srv)
         lines.append("%s=%d" % (service, srv.server_address[1]))
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-    with open(a.port_file + ".tmp", "w") as f:
-        f.write("\n".join(lines) + "\n")
-    os.replace(a.port_file + ".tmp", a.port_file)
-
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    signal.signal(signal.SIGINT, lambda *_: done.set())
-    done.wait()
-    for srv in servers:
-        srv.shutdown()
+    serve(servers, a.port_file, "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -40,8 +40,6 @@ import json
 import os
 import re
 import secrets
-import signal
-import socketserver
 import sys
 import threading
 import urllib.parse
@@ -223,11 +221,6 @@ def make_handler(st):
     return Handler
 
 
-class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--port-file", required=True)
@@ -241,16 +234,8 @@ def main():
     ap.add_argument("--sso-token")
     a = ap.parse_args()
     st = State(a)
-    srv = Server(("127.0.0.1", 0), make_handler(st))
-    with open(a.port_file + ".tmp", "w") as f:
-        f.write("%d\n" % srv.server_address[1])
-    os.replace(a.port_file + ".tmp", a.port_file)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    signal.signal(signal.SIGINT, lambda *_: done.set())
-    done.wait()
-    srv.shutdown()
+    srv = sigv4_proxy.Server(("127.0.0.1", 0), make_handler(st))
+    sigv4_proxy.serve([srv], a.port_file, "%d\n" % srv.server_address[1])
 
 
 if __name__ == "__main__":

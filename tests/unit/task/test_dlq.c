@@ -7,30 +7,11 @@
 #include "aws/aws.h"
 #include "aws/creds.h"
 #include "base/alloc.h"
-#include "fake_http.h"
+#include "fake_aws.h"
 #include "task/dlq.h"
 
 static struct fake_http server;
 static struct tf_creds_provider *creds;
-
-/* A client for the fake server, one attempt per call; caller frees with
- * tf_aws_free(). */
-static struct tf_aws *
-client(void)
-{
-	char url[64];
-	struct tf_aws_config cfg = { 0 };
-	struct tf_aws *aws = NULL;
-
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", server.port);
-	cfg.endpoint[TF_AWS_SQS] = url;
-	cfg.endpoint[TF_AWS_DYNAMODB] = url;
-	cfg.creds = creds;
-	cfg.max_attempts = 1;
-	if (tf_aws_new(&cfg, &aws) != TF_OK)
-		return NULL;
-	return aws;
-}
 
 /* Two messages, of tasks a and b. */
 static const char two_messages[] =
@@ -69,7 +50,7 @@ test_max_held_bounds_the_receiving(void)
 	};
 	struct tf_dlq_redrive_opts o = { .message_id = "m-z", .max_held = 2 };
 	struct tf_dlq_redrive_result res;
-	struct tf_aws *aws = client();
+	struct tf_aws *aws = fake_aws_client(&server, creds);
 	struct tf_dlq_run r;
 
 	CHECK(aws != NULL);
@@ -102,7 +83,7 @@ test_one_message_stops_once_found(void)
 	};
 	struct tf_dlq_redrive_opts o = { .message_id = "m-b", .dry_run = true };
 	struct tf_dlq_redrive_result res;
-	struct tf_aws *aws = client();
+	struct tf_aws *aws = fake_aws_client(&server, creds);
 	struct tf_dlq_run r;
 	cJSON *j;
 

@@ -7,7 +7,7 @@
 #include "aws/creds.h"
 #include "aws/ddb.h"
 #include "base/alloc.h"
-#include "fake_http.h"
+#include "fake_aws.h"
 #include "task/due.h"
 #include "task/task.h"
 #include "task/task_manage.h"
@@ -16,25 +16,6 @@ static struct fake_http server;
 static struct tf_creds_provider *creds;
 
 #define NOW 1800000000000LL
-
-/* A client for the fake server, one attempt per call; caller frees with
- * tf_aws_free(). */
-static struct tf_aws *
-client(void)
-{
-	char url[64];
-	struct tf_aws_config cfg = { 0 };
-	struct tf_aws *aws = NULL;
-
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", server.port);
-	cfg.endpoint[TF_AWS_SQS] = url;
-	cfg.endpoint[TF_AWS_DYNAMODB] = url;
-	cfg.creds = creds;
-	cfg.max_attempts = 1;
-	if (tf_aws_new(&cfg, &aws) != TF_OK)
-		return NULL;
-	return aws;
-}
 
 /* The body of the last request the server saw. */
 static const char *
@@ -201,7 +182,7 @@ static void
 test_suspend_pending(void)
 {
 	struct fake_reply script[] = { { 200, item_pending, 0, 0 }, { 200, "{}", 0, 0 } };
-	struct tf_aws *aws = client();
+	struct tf_aws *aws = fake_aws_client(&server, creds);
 	struct tf_manage_result r;
 	char err[256];
 	const char *b;
@@ -232,7 +213,7 @@ static void
 test_suspend_processing_sets_the_flag_only(void)
 {
 	struct fake_reply script[] = { { 200, item_processing, 0, 0 }, { 200, "{}", 0, 0 } };
-	struct tf_aws *aws = client();
+	struct tf_aws *aws = fake_aws_client(&server, creds);
 	struct tf_manage_result r;
 	char err[256];
 	const char *b;
@@ -256,7 +237,7 @@ test_resume_withdraws_a_request(void)
 {
 	struct fake_reply script[] = { { 200, item_processing_flag, 0, 0 },
 	    { 200, "{}", 0, 0 } };
-	struct tf_aws *aws = client();
+	struct tf_aws *aws = fake_aws_client(&server, creds);
 	struct tf_manage_result r;
 	char err[256];
 	const char *b;
@@ -278,7 +259,7 @@ test_resume_overdue_enqueues_now(void)
 {
 	struct fake_reply script[] = { { 200, item_suspended_past, 0, 0 },
 	    { 200, "{}", 0, 0 } };
-	struct tf_aws *aws = client();
+	struct tf_aws *aws = fake_aws_client(&server, creds);
 	struct tf_manage_result r;
 	char err[256], shard[4], want[64];
 	const char *b;
@@ -311,7 +292,7 @@ test_resume_beyond_the_horizon_waits_for_the_sweeper(void)
 {
 	struct fake_reply script[] = { { 200, item_suspended_later, 0, 0 },
 	    { 200, "{}", 0, 0 } };
-	struct tf_aws *aws = client();
+	struct tf_aws *aws = fake_aws_client(&server, creds);
 	struct tf_manage_result r;
 	char err[256];
 
@@ -336,7 +317,7 @@ static void
 test_run_now_legacy_item(void)
 {
 	struct fake_reply script[] = { { 200, item_legacy, 0, 0 }, { 200, "{}", 0, 0 } };
-	struct tf_aws *aws = client();
+	struct tf_aws *aws = fake_aws_client(&server, creds);
 	struct tf_manage_result r;
 	char err[256];
 	const char *b;
@@ -362,7 +343,7 @@ test_refused_and_missing_write_nothing(void)
 {
 	struct fake_reply completed[] = { { 200, item_completed, 0, 0 } };
 	struct fake_reply missing[] = { { 200, "{}", 0, 0 } };
-	struct tf_aws *aws = client();
+	struct tf_aws *aws = fake_aws_client(&server, creds);
 	struct tf_manage_result r;
 	char err[256];
 
@@ -394,7 +375,7 @@ test_a_lost_race_reads_again(void)
 	    { 400, cond_failed, 0, 0 }, { 200, item_pending, 0, 0 },
 	    { 400, cond_failed, 0, 0 }, { 200, item_pending, 0, 0 },
 	    { 400, cond_failed, 0, 0 }, { 200, "{}", 0, 0 } };
-	struct tf_aws *aws = client();
+	struct tf_aws *aws = fake_aws_client(&server, creds);
 	struct tf_manage_result r;
 	char err[256];
 
@@ -422,7 +403,7 @@ test_scan_page(void)
 		{ 200, "{\"Items\":[{\"id\":{\"S\":\"a\"}}],"
 		  "\"LastEvaluatedKey\":{\"id\":{\"S\":\"a\"}}}", 0, 0 },
 		{ 200, "{\"Items\":[{\"id\":{\"S\":\"b\"}}]}", 0, 0 } };
-	struct tf_aws *aws = client();
+	struct tf_aws *aws = fake_aws_client(&server, creds);
 	struct tf_ddb_expr e = { 0 };
 	struct tf_ddb_query q = { 0 };
 	cJSON *start = NULL, *items = NULL;
@@ -465,7 +446,7 @@ test_count_pages(void)
 		  "{\"id\":{\"S\":\"taskfleet config\"}},"
 		  "{\"id\":{\"S\":\"taskfleet sweep 0\"},\"lease_owner\":{\"S\":\"c1\"}}]}",
 		  0, 0 } };
-	struct tf_aws *aws = client();
+	struct tf_aws *aws = fake_aws_client(&server, creds);
 	struct tf_manage_counts c;
 
 	CHECK(aws != NULL);
@@ -502,7 +483,7 @@ test_due_merges_the_shards(void)
 		  "\"due_at\":{\"N\":\"300\"}},{\"id\":{\"S\":\"b\"},"
 		  "\"next_run\":{\"N\":\"100\"},\"due_at\":{\"N\":\"960100\"}}]}", 0, 0 },
 		{ 200, "{\"Items\":[]}", 0, 0 } };
-	struct tf_aws *aws = client();
+	struct tf_aws *aws = fake_aws_client(&server, creds);
 	cJSON *items = NULL;
 
 	CHECK(aws != NULL);
@@ -533,7 +514,7 @@ test_clear_deletes_page_by_page(void)
 		{ 200, "{}", 0, 0 },
 		{ 200, "{\"Items\":[{\"id\":{\"S\":\"c\"}}]}", 0, 0 },
 		{ 200, "{}", 0, 0 } };
-	struct tf_aws *aws = client();
+	struct tf_aws *aws = fake_aws_client(&server, creds);
 	int64_t n = -1;
 
 	CHECK(aws != NULL);
@@ -571,7 +552,7 @@ test_patch(void)
 	struct tf_manage_patch p = { 0 };
 	struct tf_manage_result r;
 	struct tf_task t;
-	struct tf_aws *aws = client();
+	struct tf_aws *aws = fake_aws_client(&server, creds);
 	cJSON *sched = cJSON_Parse("{\"every\":\"30m\"}");
 	char err[256], buf[256];
 	const char *b;
@@ -664,7 +645,7 @@ test_patch_labels(void)
 	struct tf_manage_patch p = { 0 };
 	struct tf_manage_result r;
 	struct tf_task t;
-	struct tf_aws *aws = client();
+	struct tf_aws *aws = fake_aws_client(&server, creds);
 	char err[256];
 	const char *b;
 
@@ -718,7 +699,7 @@ test_retry_failed(void)
 	struct fake_reply pending[] = { { 200, item_pending, 0, 0 } };
 	struct fake_reply raced[] = { { 200, item_failed, 0, 0 },
 	    { 400, cond_failed, 0, 0 }, { 200, item_pending, 0, 0 } };
-	struct tf_aws *aws = client();
+	struct tf_aws *aws = fake_aws_client(&server, creds);
 	struct tf_manage_result r;
 	char err[256];
 	const char *b;
@@ -788,7 +769,7 @@ test_patch_clears_the_schedule(void)
 	struct tf_manage_patch p = { 0 };
 	struct tf_manage_result r;
 	struct tf_task t;
-	struct tf_aws *aws = client();
+	struct tf_aws *aws = fake_aws_client(&server, creds);
 	char err[256];
 
 	CHECK(aws != NULL);

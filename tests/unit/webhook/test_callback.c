@@ -98,6 +98,51 @@ test_body(void)
 	cJSON_Delete(doc);
 }
 
+/* A result that would make the body longer than TF_CALLBACK_BODY_MAX is
+ * left out, and said to be (the body is kept on the item until delivered);
+ * one just within it is kept. */
+static void
+test_body_big_result(void)
+{
+	struct tf_callback_run run = {
+		.task_id = "big", .ns = "default", .type = "noop",
+		.event = "completed", .iteration = 0, .attempt = 1,
+		.duration_ms = 1, .finished_ms = 1796634000041LL,
+	};
+	size_t pad = TF_CALLBACK_BODY_MAX + 1;
+	char *result = tf_calloc(1, pad + 16), *text = NULL;
+	cJSON *doc;
+
+	CHECK(result != NULL);
+	if (result == NULL)
+		return;
+	/* {"pad":"xxx..."}: longer than the limit on its own. */
+	memcpy(result, "{\"pad\":\"", 8);
+	memset(result + 8, 'x', pad);
+	memcpy(result + 8 + pad, "\"}", 3);
+	run.result_json = result;
+	CHECK(tf_callback_body(&run, &text) == TF_OK);
+	CHECK(text != NULL && strlen(text) <= TF_CALLBACK_BODY_MAX);
+	doc = cJSON_Parse(text);
+	tf_free(text);
+	CHECK(doc != NULL);
+	CHECK(cJSON_GetObjectItem(doc, "result") == NULL);
+	CHECK(cJSON_IsTrue(cJSON_GetObjectItem(doc, "result_omitted")));
+	CHECK_STR_EQ(cJSON_GetObjectItem(doc, "event")->valuestring, "completed");
+	cJSON_Delete(doc);
+
+	/* 1 KiB of result: kept, and nothing said of it. */
+	memcpy(result + 8 + 1024, "\"}", 3);
+	CHECK(tf_callback_body(&run, &text) == TF_OK);
+	doc = cJSON_Parse(text);
+	tf_free(text);
+	CHECK(doc != NULL);
+	CHECK(cJSON_IsObject(cJSON_GetObjectItem(doc, "result")));
+	CHECK(cJSON_GetObjectItem(doc, "result_omitted") == NULL);
+	cJSON_Delete(doc);
+	tf_free(result);
+}
+
 /* Loopback is not on the (empty) allow-list: refused before connecting,
  * after one attempt (a refusal is not retried). */
 static void
@@ -122,6 +167,7 @@ main(void)
 	TF_RUN(test_url_accepted);
 	TF_RUN(test_url_refused);
 	TF_RUN(test_body);
+	TF_RUN(test_body_big_result);
 	TF_RUN(test_guard_refuses_before_connecting);
 	curl_global_cleanup();
 	return tf_test_summary();
