@@ -47,13 +47,28 @@ struct span {
 	size_t len;
 };
 
+/* One attribute's value, read once: its bytes, and the members of an
+ * AttributeValue the task reads, each the first of its name (as
+ * tf_ddb_attr() finds members in a tree). */
+struct av {
+	struct span all;          /* at NULL: the item has no such attribute */
+	struct tf_json_str s, n;  /* the first "S" and "N" when they are strings
+	                             (raw NULL otherwise) */
+	bool seen_s, seen_n, seen_bool, seen_null;  /* a first one was read */
+	bool bool_true, null_true;  /* the first "BOOL" / "NULL" is true */
+	bool has_m, has_l;        /* it has an "M" / an "L" member */
+	bool empty_map;           /* it is exactly {"M":{}} */
+};
+
 /* Reads the value at sc's position (checked) and returns its bytes. */
 static struct span
 take_value(struct tf_json_scan *sc)
 {
 	struct span v = { NULL, 0 };
-	size_t start = sc->pos;
+	size_t start;
 
+	(void)tf_json_peek(sc);  /* past the whitespace before it */
+	start = sc->pos;
 	if (tf_json_skip(sc)) {
 		v.at = sc->s + start;
 		v.len = sc->pos - start;
@@ -61,66 +76,117 @@ take_value(struct tf_json_scan *sc)
 	return v;
 }
 
-/* The member `name` of the object in av (the first of duplicates), as
- * tf_ddb_attr() finds it in a tree; absent when av is absent or no object.
- * av was checked when the answer was read, so this scan cannot fail. */
-static struct span
-member_of(struct span av, const char *name)
+/* True when v is an empty object: '{', whitespace, '}'. */
+static bool
+is_empty_object(struct span v)
 {
-	struct span none = { NULL, 0 };
-	struct tf_json_scan sc;
-	struct tf_json_str key;
+	size_t i, seen = 0;
 
-	if (av.at == NULL)
-		return none;
-	tf_json_scan_init(&sc, av.at, av.len);
-	if (tf_json_peek(&sc) != TF_JSON_OBJECT || !tf_json_enter(&sc,
-	    TF_JSON_OBJECT))
-		return none;
-	while (tf_json_member(&sc, &key)) {
-		if (tf_json_str_eq(&key, name))
-			return take_value(&sc);
-		if (!tf_json_skip(&sc))
-			break;
+	for (i = 0; i < v.len; i++) {
+		if (v.at[i] == '{' || v.at[i] == '}')
+			seen++;
+		else if (v.at[i] != ' ' && v.at[i] != '\t' && v.at[i] != '\n' &&
+		    v.at[i] != '\r')
+			return false;
 	}
-	return none;
+	return seen == 2;
 }
 
-/* The string v holds, if it is one; false otherwise. */
+/* Reads the attribute value at sc's position into *av, in one pass. */
 static bool
-string_of(struct span v, struct tf_json_str *out)
+read_av(struct tf_json_scan *sc, struct av *av)
 {
-	struct tf_json_scan sc;
+	struct tf_json_str key;
+	struct span v;
+	size_t start, members = 0;
+	bool is_bool;
 
-	if (v.at == NULL)
+	memset(av, 0, sizeof(*av));
+	if (tf_json_peek(sc) != TF_JSON_OBJECT) {
+		av->all = take_value(sc);
+		return av->all.at != NULL;
+	}
+	start = sc->pos;
+	tf_json_enter(sc, TF_JSON_OBJECT);
+	while (tf_json_member(sc, &key)) {
+		members++;
+		if (key.len != 1 && key.len != 4 && !key.escaped) {
+			if (!tf_json_skip(sc))
+				return false;
+			continue;
+		}
+		if (!av->seen_s && tf_json_str_eq(&key, "S")) {
+			av->seen_s = true;
+			if (tf_json_peek(sc) == TF_JSON_STRING) {
+				if (!tf_json_string(sc, &av->s))
+					return false;
+				continue;
+			}
+		} else if (!av->seen_n && tf_json_str_eq(&key, "N")) {
+			av->seen_n = true;
+			if (tf_json_peek(sc) == TF_JSON_STRING) {
+				if (!tf_json_string(sc, &av->n))
+					return false;
+				continue;
+			}
+		} else if ((is_bool = !av->seen_bool && tf_json_str_eq(&key,
+		    "BOOL")) || (!av->seen_null && tf_json_str_eq(&key, "NULL"))) {
+			v = take_value(sc);
+			if (v.at == NULL)
+				return false;
+			*(is_bool ? &av->bool_true : &av->null_true) = v.len == 4 &&
+			    memcmp(v.at, "true", 4) == 0;
+			*(is_bool ? &av->seen_bool : &av->seen_null) = true;
+			continue;
+		} else if (tf_json_str_eq(&key, "M")) {
+			v = take_value(sc);
+			if (v.at == NULL)
+				return false;
+			if (!av->has_m)
+				av->empty_map = members == 1 && is_empty_object(v);
+			av->has_m = true;
+			continue;
+		} else if (tf_json_str_eq(&key, "L")) {
+			av->has_l = true;
+		}
+		if (!tf_json_skip(sc))
+			return false;
+	}
+	if (sc->error != NULL)
 		return false;
-	tf_json_scan_init(&sc, v.at, v.len);
-	return tf_json_peek(&sc) == TF_JSON_STRING && tf_json_string(&sc, out);
-}
-
-/* The attribute's S, as tf_ddb_item_s() reads it. */
-static bool
-av_s(struct span av, struct tf_json_str *out)
-{
-	return string_of(member_of(av, "S"), out);
+	av->empty_map = av->empty_map && members == 1;
+	av->all.at = sc->s + start;
+	av->all.len = sc->pos - start;
+	return true;
 }
 
 /* The attribute's N as a whole number, as tf_ddb_item_n() reads it (strtoll
- * of the whole text). */
+ * of the whole text); plain digits are read without a copy. */
 static bool
-av_n(struct span av, int64_t *out)
+av_n(const struct av *av, int64_t *out)
 {
-	struct tf_json_str s;
+	const struct tf_json_str *s = &av->n;
 	char small[64], *text, *end;
 	long long v;
+	int64_t d = 0;
+	size_t i = 0;
 	bool ok;
 
-	if (!string_of(member_of(av, "N"), &s))
+	if (s->raw == NULL)
 		return false;
-	text = s.len < sizeof(small) ? small : tf_malloc(s.len + 1);
+	if (!s->escaped && s->len > 0 && s->len < 19) {
+		i = s->raw[0] == '-';
+		for (; i < s->len && s->raw[i] >= '0' && s->raw[i] <= '9'; i++)
+			d = d * 10 + (s->raw[i] - '0');
+		if (i == s->len && s->len > (size_t)(s->raw[0] == '-')) {
+			*out = s->raw[0] == '-' ? -d : d;
+			return true;
+		}
+	}
+	text = s->len < sizeof(small) ? small : tf_malloc(s->len + 1);
 	if (text == NULL)
 		return false;
-	tf_json_str_copy(&s, text, s.len + 1);
+	tf_json_str_copy(s, text, s->len + 1);
 	v = strtoll(text, &end, 10);
 	ok = text[0] != '\0' && *end == '\0';
 	if (text != small)
@@ -130,16 +196,6 @@ av_n(struct span av, int64_t *out)
 	return ok;
 }
 
-/* True when the attribute's member `name` is the literal true, as
- * cJSON_IsTrue(tf_ddb_attr(av, name)). */
-static bool
-av_true(struct span av, const char *name)
-{
-	struct span v = member_of(av, name);
-
-	return v.at != NULL && v.len == 4 && memcmp(v.at, "true", 4) == 0;
-}
-
 /* The value v parsed into a tree (the rare nested attributes), for the
  * tree-based readers; caller frees with cJSON_Delete(). v was checked when
  * the answer was read, so NULL means out of memory. */
@@ -147,21 +203,6 @@ static cJSON *
 tree_of(struct span v)
 {
 	return cJSON_ParseWithLength(v.at, v.len);
-}
-
-/* True when av is exactly {"M":{}}, an empty map (most params). */
-static bool
-is_empty_map(struct span av)
-{
-	struct tf_json_scan sc;
-	struct tf_json_str key;
-
-	tf_json_scan_init(&sc, av.at, av.len);
-	return tf_json_peek(&sc) == TF_JSON_OBJECT &&
-	    tf_json_enter(&sc, TF_JSON_OBJECT) && tf_json_member(&sc, &key) &&
-	    tf_json_str_eq(&key, "M") && tf_json_peek(&sc) == TF_JSON_OBJECT &&
-	    tf_json_enter(&sc, TF_JSON_OBJECT) && !tf_json_member(&sc, &key) &&
-	    sc.error == NULL && !tf_json_member(&sc, &key) && sc.error == NULL;
 }
 
 /* *out: av as cJSON_PrintUnformatted() writes it (caller frees with
@@ -213,19 +254,17 @@ compact_text(struct span av, char **out)
 /* Copies the S of attribute av into *out (NULL when it has none). False
  * only when out of memory. */
 static bool
-copy_s(struct span av, char **out)
+copy_s(const struct av *av, char **out)
 {
-	struct tf_json_str s;
-
 	*out = NULL;
-	if (!av_s(av, &s))
+	if (av->s.raw == NULL)
 		return true;
-	*out = tf_json_str_dup(&s);
+	*out = tf_json_str_dup(&av->s);
 	return *out != NULL;
 }
 
 static int64_t
-get_n(struct span av, int64_t dflt)
+get_n(const struct av *av, int64_t dflt)
 {
 	int64_t v;
 
@@ -234,28 +273,26 @@ get_n(struct span av, int64_t dflt)
 
 /* read_params() of task.c on the attribute's bytes. */
 static enum tf_err
-read_params(struct span av, char **out, char *errbuf, size_t errlen)
+read_params(const struct av *av, char **out, char *errbuf, size_t errlen)
 {
-	struct tf_json_str s;
 	cJSON *tree, *check;
 	char *text;
 	enum tf_err rc;
 
 	*out = NULL;
-	if (av.at == NULL || av_true(av, "NULL") || (member_of(av, "M").at !=
-	    NULL && is_empty_map(av))) {
+	if (av->all.at == NULL || av->null_true || av->empty_map) {
 		*out = tf_strdup("{}");
 		return *out ? TF_OK : TF_ERR_NOMEM;
 	}
-	if (member_of(av, "M").at != NULL) {
-		if ((tree = tree_of(av)) == NULL)
+	if (av->has_m) {
+		if ((tree = tree_of(av->all)) == NULL)
 			return TF_ERR_NOMEM;
 		rc = tf_unmarshal_value_to_json_text(tree, out, errbuf, errlen);
 		cJSON_Delete(tree);
 		return rc;
 	}
-	if (av_s(av, &s)) {
-		if ((text = tf_json_str_dup(&s)) == NULL)
+	if (av->s.raw != NULL) {
+		if ((text = tf_json_str_dup(&av->s)) == NULL)
 			return TF_ERR_NOMEM;
 		check = cJSON_Parse(text);
 		if (cJSON_IsObject(check)) {
@@ -273,7 +310,7 @@ read_params(struct span av, char **out, char *errbuf, size_t errlen)
 /* Reads the item object at sc's position: where each attribute of the
  * table is (the first of duplicates); the rest are skipped. */
 static bool
-read_item(struct tf_json_scan *sc, struct span a[A__COUNT])
+read_item(struct tf_json_scan *sc, struct av a[A__COUNT])
 {
 	struct tf_json_str key;
 	size_t i;
@@ -288,9 +325,8 @@ read_item(struct tf_json_scan *sc, struct span a[A__COUNT])
 			    memcmp(key.raw, attr_names[i].name, key.len) == 0)
 				break;
 		}
-		if (i < A__COUNT && a[i].at == NULL) {
-			a[i] = take_value(sc);
-			if (a[i].at == NULL)
+		if (i < A__COUNT && a[i].all.at == NULL) {
+			if (!read_av(sc, &a[i]))
 				return false;
 		} else if (!tf_json_skip(sc)) {
 			return false;
@@ -308,7 +344,7 @@ static const enum attr whole_numbers[] = {
 
 /* tf_task_from_item() on the attributes found in the answer. */
 static enum tf_err
-task_from_spans(const struct span a[A__COUNT], struct tf_task *t,
+task_from_spans(const struct av a[A__COUNT], struct tf_task *t,
     char *errbuf, size_t errlen)
 {
 	static const enum attr strings[] = {
@@ -321,33 +357,32 @@ task_from_spans(const struct span a[A__COUNT], struct tf_task *t,
 		&t->last_error, &t->name, &t->description, &t->callback,
 		&t->failure_callback, &t->flow_key, &t->limited_by,
 	};
-	struct tf_json_str s;
 	cJSON *tree = NULL;
 	char *status = NULL;
 	enum tf_err rc = TF_ERR_NOMEM;
 	size_t i;
 	int64_t v;
 
-	if (!av_s(a[A_ID], &s)) {
+	if (a[A_ID].s.raw == NULL) {
 		snprintf(errbuf, errlen, "id: missing or not a string");
 		return TF_ERR_PARSE;
 	}
-	if (!av_s(a[A_TYPE], &s)) {
+	if (a[A_TYPE].s.raw == NULL) {
 		snprintf(errbuf, errlen, "type: missing or not a string");
 		return TF_ERR_PARSE;
 	}
 	for (i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
-		if (!copy_s(a[strings[i]], string_out[i]))
+		if (!copy_s(&a[strings[i]], string_out[i]))
 			goto out;
 	if (t->ns == NULL && (t->ns = tf_strdup(TF_DEFAULT_NS)) == NULL)
 		goto out;
-	rc = read_params(a[A_PARAMS], &t->params_json, errbuf, errlen);
+	rc = read_params(&a[A_PARAMS], &t->params_json, errbuf, errlen);
 	if (rc != TF_OK)
 		goto out;
 	/* The result is only shown: one that does not unmarshal is left out
 	 * (as task.c does). */
-	if (member_of(a[A_RESULT], "M").at != NULL) {
-		rc = (tree = tree_of(a[A_RESULT])) == NULL ? TF_ERR_NOMEM :
+	if (a[A_RESULT].has_m) {
+		rc = (tree = tree_of(a[A_RESULT].all)) == NULL ? TF_ERR_NOMEM :
 		    tf_unmarshal_value_to_json_text(tree, &t->result_json, NULL, 0);
 		cJSON_Delete(tree);
 		tree = NULL;
@@ -359,12 +394,12 @@ task_from_spans(const struct span a[A__COUNT], struct tf_task *t,
 		}
 	}
 	rc = TF_ERR_NOMEM;
-	if (!av_s(a[A_STATUS], &s)) {
+	if (a[A_STATUS].s.raw == NULL) {
 		t->legacy = true;
-		t->status = av_true(a[A_COMPLETED], "BOOL") ? TF_TASK_COMPLETED :
+		t->status = a[A_COMPLETED].bool_true ? TF_TASK_COMPLETED :
 		    TF_TASK_PENDING;
 	} else {
-		if ((status = tf_json_str_dup(&s)) == NULL)
+		if ((status = tf_json_str_dup(&a[A_STATUS].s)) == NULL)
 			goto out;
 		if (!tf_task_status_parse(status, &t->status)) {
 			snprintf(errbuf, errlen, "status: unknown value \"%.32s\"",
@@ -374,8 +409,8 @@ task_from_spans(const struct span a[A__COUNT], struct tf_task *t,
 		}
 	}
 	for (i = 0; i < sizeof(whole_numbers) / sizeof(whole_numbers[0]); i++) {
-		if (a[whole_numbers[i]].at != NULL &&
-		    !av_n(a[whole_numbers[i]], &v)) {
+		if (a[whole_numbers[i]].all.at != NULL &&
+		    !av_n(&a[whole_numbers[i]], &v)) {
 			snprintf(errbuf, errlen, "%s: not a whole number",
 			    attr_names[whole_numbers[i]].name);
 			rc = TF_ERR_PARSE;
@@ -383,27 +418,27 @@ task_from_spans(const struct span a[A__COUNT], struct tf_task *t,
 		}
 	}
 	if (!t->legacy && (t->status == TF_TASK_PENDING ||
-	    t->status == TF_TASK_PROCESSING) && a[A_NEXT_RUN].at == NULL) {
+	    t->status == TF_TASK_PROCESSING) && a[A_NEXT_RUN].all.at == NULL) {
 		snprintf(errbuf, errlen, "next_run: missing");
 		rc = TF_ERR_PARSE;
 		goto out;
 	}
-	t->gen = get_n(a[A_GEN], 0);
-	t->next_run = get_n(a[A_NEXT_RUN], 0);
-	t->iteration = get_n(a[A_ITERATION], 0);
-	t->attempts = get_n(a[A_ATTEMPTS], 0);
-	t->max_attempts = get_n(a[A_MAX_ATTEMPTS], TF_DEFAULT_MAX_ATTEMPTS);
-	t->lease_until = get_n(a[A_LEASE_UNTIL], 0);
-	t->enqueued_for = get_n(a[A_ENQUEUED_FOR], 0);
-	t->slot = get_n(a[A_SLOT], 0);
-	t->limited_ms = get_n(a[A_LIMITED_MS], 0);
-	t->suspend_requested = av_true(a[A_SUSPEND_REQUESTED], "BOOL");
-	t->created_at = get_n(a[A_CREATED_AT], 0);
-	t->updated_at = get_n(a[A_UPDATED_AT], 0);
-	t->finished_at = get_n(a[A_FINISHED_AT], 0);
-	t->ttl = get_n(a[A_TTL], 0);
-	if (a[A_PRIORITY].at != NULL) {
-		if ((tree = tree_of(a[A_PRIORITY])) == NULL)
+	t->gen = get_n(&a[A_GEN], 0);
+	t->next_run = get_n(&a[A_NEXT_RUN], 0);
+	t->iteration = get_n(&a[A_ITERATION], 0);
+	t->attempts = get_n(&a[A_ATTEMPTS], 0);
+	t->max_attempts = get_n(&a[A_MAX_ATTEMPTS], TF_DEFAULT_MAX_ATTEMPTS);
+	t->lease_until = get_n(&a[A_LEASE_UNTIL], 0);
+	t->enqueued_for = get_n(&a[A_ENQUEUED_FOR], 0);
+	t->slot = get_n(&a[A_SLOT], 0);
+	t->limited_ms = get_n(&a[A_LIMITED_MS], 0);
+	t->suspend_requested = a[A_SUSPEND_REQUESTED].bool_true;
+	t->created_at = get_n(&a[A_CREATED_AT], 0);
+	t->updated_at = get_n(&a[A_UPDATED_AT], 0);
+	t->finished_at = get_n(&a[A_FINISHED_AT], 0);
+	t->ttl = get_n(&a[A_TTL], 0);
+	if (a[A_PRIORITY].all.at != NULL) {
+		if ((tree = tree_of(a[A_PRIORITY].all)) == NULL)
 			goto out;
 		(void)tf_priority_from_av(tree, &t->priority);
 		cJSON_Delete(tree);
@@ -411,8 +446,8 @@ task_from_spans(const struct span a[A__COUNT], struct tf_task *t,
 	} else {
 		(void)tf_priority_from_av(NULL, &t->priority);
 	}
-	if (a[A_SCHEDULE].at != NULL) {
-		if ((tree = tree_of(a[A_SCHEDULE])) == NULL)
+	if (a[A_SCHEDULE].all.at != NULL) {
+		if ((tree = tree_of(a[A_SCHEDULE].all)) == NULL)
 			goto out;
 		rc = tf_unmarshal_value(tree, &t->schedule, errbuf, errlen);
 		cJSON_Delete(tree);
@@ -421,12 +456,13 @@ task_from_spans(const struct span a[A__COUNT], struct tf_task *t,
 			goto out;
 		rc = TF_ERR_NOMEM;
 	}
-	if ((member_of(a[A_ERRORS], "L").at != NULL &&
-	    compact_text(a[A_ERRORS], &t->errors_av) != TF_OK) ||
-	    (member_of(a[A_HISTORY], "L").at != NULL &&
-	    compact_text(a[A_HISTORY], &t->history_av) != TF_OK) ||
-	    (member_of(a[A_CALLBACK_PENDING], "M").at != NULL &&
-	    compact_text(a[A_CALLBACK_PENDING], &t->callback_pending_av) != TF_OK))
+	if ((a[A_ERRORS].has_l &&
+	    compact_text(a[A_ERRORS].all, &t->errors_av) != TF_OK) ||
+	    (a[A_HISTORY].has_l &&
+	    compact_text(a[A_HISTORY].all, &t->history_av) != TF_OK) ||
+	    (a[A_CALLBACK_PENDING].has_m &&
+	    compact_text(a[A_CALLBACK_PENDING].all, &t->callback_pending_av) !=
+	    TF_OK))
 		goto out;
 	rc = TF_OK;
 out:
@@ -440,7 +476,7 @@ enum tf_err
 tf_task_from_answer(const char *text, size_t len, const char *member,
     struct tf_task *t, char *errbuf, size_t errlen)
 {
-	struct span a[A__COUNT];
+	struct av a[A__COUNT];
 	struct tf_json_scan sc;
 	struct tf_json_str key;
 	bool found = false;

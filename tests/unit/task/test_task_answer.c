@@ -225,6 +225,13 @@ test_shapes_and_errors_match_the_tree(void)
 		"{\"id\":{\"S\":\"a\"},\"type\":{\"S\":\"t\"},\"priority\":{\"NULL\":true},"
 		    "\"suspend_requested\":{\"BOOL\":true},\"limited_by\":{\"S\":\"k\"},"
 		    "\"limited_ms\":{\"N\":\"-3\"}}",
+		/* whitespace wherever JSON allows it */
+		" { \"id\" : { \"S\" : \"a\" } , \"type\":{\"S\":\"t\"},"
+		    "\"suspend_requested\":{\"BOOL\": true },\"completed\":{"
+		    "\"BOOL\"\t:\ntrue},\"params\":{ \"M\" : { } },\"gen\":{\"N\":"
+		    " \"4\"}} ",
+		"{\"id\":{\"S\":\"a\"},\"type\":{\"S\":\"t\"},\"params\":"
+		    "{\"NULL\": true}}",
 		/* duplicates: the first counts, as in cJSON */
 		"{\"id\":{\"S\":\"a\"},\"id\":{\"S\":\"b\"},\"type\":{\"S\":\"t\","
 		    "\"S\":\"u\"},\"gen\":{\"N\":\"1\"},\"gen\":{\"N\":\"x\"}}",
