@@ -3,7 +3,8 @@
  * error bodies, ReceiveMessage replies, batch "Failed" lists and the item
  * accessors the engine reads DynamoDB replies with, and the tree-less readers
  * of SQS answers (sqs_wire.h) and of a claim's answer (task_answer.h, which
- * must agree with the tree's reading whenever it accepts one) on the raw bytes, and the credential chain's
+ * must agree with the tree's reading whenever it accepts one) and of an SQS
+ * message's body (tf_task_message_parse) on the raw bytes, and the credential chain's
  * readers of STS's XML and credential_process output. Any input must be handled
  * without a crash, a leak or undefined behaviour.
  */
@@ -98,6 +99,24 @@ read_claim(const char *text, size_t len)
 	tf_task_free(&a);
 }
 
+/* A message body (NUL-terminated, as SQS hands it over): what is accepted
+ * has a valid id. */
+static void
+read_message_body(const char *text, size_t len)
+{
+	struct tf_task_message m;
+	char why[256], *body = tf_malloc(len + 1);
+
+	if (body == NULL)
+		return;
+	memcpy(body, text, len);
+	body[len] = '\0';
+	if (tf_task_message_parse(body, &m, why, sizeof(why)) == TF_OK &&
+	    !tf_task_id_valid(m.id))
+		__builtin_trap();
+	tf_free(body);
+}
+
 /* The credential readers: what they accept is complete and terminated. */
 static void
 read_creds(const char *text, size_t len)
@@ -144,6 +163,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	read_raw((const char *)data, size);
 	read_claim((const char *)data, size);
+	read_message_body((const char *)data, size);
 	read_creds((const char *)data, size);
 	doc = cJSON_ParseWithLength((const char *)data, size);
 	if (doc == NULL)
