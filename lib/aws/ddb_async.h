@@ -42,6 +42,14 @@ enum tf_err tf_ddb_update_item_async(struct tf_aws *aws, struct tf_loop *loop,
     const char *table, const cJSON *key, const struct tf_ddb_expr *e,
     const char *return_values, tf_ddb_async_cb *cb, void *ctx);
 
+/* tf_ddb_update_item_async() whose answer goes to cb as the text AWS sent
+ * (the hot path reads it without a tree: task/task_answer.h); cb as for
+ * tf_aws_call_async(). */
+enum tf_err tf_ddb_update_item_text_async(struct tf_aws *aws,
+    struct tf_loop *loop, const char *table, const cJSON *key,
+    const struct tf_ddb_expr *e, const char *return_values,
+    tf_aws_async_cb *cb, void *ctx);
+
 /* One page of q, from exclusive_start (borrowed; NULL: the first page). */
 enum tf_err tf_ddb_query_page_async(struct tf_aws *aws, struct tf_loop *loop,
     const struct tf_ddb_query *q, const cJSON *exclusive_start,

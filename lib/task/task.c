@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <uuid/uuid.h>
@@ -14,6 +15,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/json_scan.h"
 #include "base/log.h"
 #include "base/rand.h"
 #include "task/due.h"
@@ -478,52 +480,132 @@ fail:
 	return TF_ERR_NOMEM;
 }
 
+/* A message number's value as cJSON reads it (strtod of at most its first
+ * 63 bytes): plain digits at once, the rest through strtod. */
+static double
+message_number(const struct tf_json_str *n)
+{
+	char text[64];
+	size_t i, len = n->len < sizeof(text) ? n->len : sizeof(text) - 1;
+	int64_t v = 0;
+
+	for (i = 0; i < len && len <= 15 && n->raw[i] >= '0' && n->raw[i] <= '9';
+	    i++)
+		v = v * 10 + (n->raw[i] - '0');
+	if (i == len && len > 0)
+		return (double)v;
+	memcpy(text, n->raw, len);
+	text[len] = '\0';
+	return strtod(text, NULL);
+}
+
+/* Reads the number or null at sc's position into *v; *present is false for
+ * null. False when it is neither. */
+static bool
+message_member_number(struct tf_json_scan *sc, double *v, bool *present)
+{
+	struct tf_json_str n;
+
+	*present = false;
+	if (tf_json_peek(sc) == TF_JSON_NULL)
+		return tf_json_skip(sc);
+	if (tf_json_peek(sc) != TF_JSON_NUMBER || !tf_json_number(sc, &n))
+		return false;
+	*v = message_number(&n);
+	*present = true;
+	return true;
+}
+
 enum tf_err
 tf_task_message_parse(const char *body, struct tf_task_message *m,
     char *errbuf, size_t errlen)
 {
-	enum tf_err rc = TF_ERR_PARSE;
-	cJSON *doc = cJSON_Parse(body);
-	const cJSON *id, *ts, *gen;
+	struct tf_json_scan sc;
+	struct tf_json_str key, id = { NULL, 0, false };
+	struct tf_json_str prio = { NULL, 0, false };  /* its bytes, when set */
+	char text[TF_TASK_ID_MAX + 8];  /* longer ids are cut here: still too
+	                                   long to be valid */
+	bool seen_id = false, seen_ts = false, seen_gen = false, bad_ts = false;
+	bool bad_gen = false, present, is_ts;
+	cJSON *pv;
+	double v;
+	size_t start;
 
 	memset(m, 0, sizeof(*m));
-	if (!cJSON_IsObject(doc)) {
+	/* Read without a tree (json_scan.h): only four members count. As
+	 * cJSON_Parse() did, the first of duplicates counts and anything after
+	 * the object is not looked at. */
+	tf_json_scan_init(&sc, body, strlen(body));
+	if (tf_json_enter(&sc, TF_JSON_OBJECT)) {
+		while (tf_json_member(&sc, &key)) {
+			if (!seen_id && tf_json_str_eq(&key, "taskId")) {
+				seen_id = true;
+				if (tf_json_peek(&sc) == TF_JSON_STRING) {
+					tf_json_string(&sc, &id);
+					continue;
+				}
+			} else if ((is_ts = !seen_ts && tf_json_str_eq(&key,
+			    "targetTimestamp")) || (!seen_gen &&
+			    tf_json_str_eq(&key, "gen"))) {
+				*(is_ts ? &seen_ts : &seen_gen) = true;
+				if (!message_member_number(&sc, &v, &present)) {
+					*(is_ts ? &bad_ts : &bad_gen) = true;
+					if (!tf_json_skip(&sc))
+						break;
+				} else if (present && is_ts) {
+					bad_ts = v < 0 || v > 9.0e15;
+					m->target_ms = bad_ts ? 0 : (int64_t)v;
+				} else if (present) {
+					bad_gen = v < 0 || v > 9.0e15 ||
+					    v != (double)(int64_t)v;
+					m->gen = bad_gen ? 0 : (int64_t)v;
+					m->has_gen = !bad_gen;
+				}
+				continue;
+			} else if (prio.raw == NULL && tf_json_str_eq(&key,
+			    "priority")) {
+				(void)tf_json_peek(&sc);
+				start = sc.pos;
+				if (tf_json_skip(&sc)) {
+					prio.raw = body + start;
+					prio.len = sc.pos - start;
+				}
+				continue;
+			}
+			if (!tf_json_skip(&sc))
+				break;
+		}
+	}
+	if (sc.error != NULL || sc.depth != 0) {
 		snprintf(errbuf, errlen, "message body is not a JSON object");
-		goto out;
+		return TF_ERR_PARSE;
 	}
-	id = cJSON_GetObjectItemCaseSensitive(doc, "taskId");
-	if (!cJSON_IsString(id) || !tf_task_id_valid(id->valuestring)) {
+	if (id.raw == NULL || (tf_json_str_copy(&id, text, sizeof(text)),
+	    !tf_task_id_valid(text))) {
 		snprintf(errbuf, errlen, "taskId: missing or not a valid id");
-		goto out;
+		return TF_ERR_PARSE;
 	}
-	snprintf(m->id, sizeof(m->id), "%s", id->valuestring);
-	ts = cJSON_GetObjectItemCaseSensitive(doc, "targetTimestamp");
-	if (ts != NULL && !cJSON_IsNull(ts)) {
-		if (!cJSON_IsNumber(ts) || ts->valuedouble < 0 ||
-		    ts->valuedouble > 9.0e15) {
-			snprintf(errbuf, errlen, "targetTimestamp: not epoch milliseconds");
-			goto out;
-		}
-		m->target_ms = (int64_t)ts->valuedouble;
+	memcpy(m->id, text, strlen(text) + 1);  /* valid: at most the id's size */
+	if (bad_ts) {
+		snprintf(errbuf, errlen, "targetTimestamp: not epoch milliseconds");
+		return TF_ERR_PARSE;
 	}
-	gen = cJSON_GetObjectItemCaseSensitive(doc, "gen");
-	if (gen != NULL && !cJSON_IsNull(gen)) {
-		if (!cJSON_IsNumber(gen) || gen->valuedouble < 0 ||
-		    gen->valuedouble > 9.0e15 ||
-		    gen->valuedouble != (double)(int64_t)gen->valuedouble) {
-			snprintf(errbuf, errlen, "gen: not a generation number");
-			goto out;
-		}
-		m->gen = (int64_t)gen->valuedouble;
-		m->has_gen = true;
+	if (bad_gen) {
+		snprintf(errbuf, errlen, "gen: not a generation number");
+		return TF_ERR_PARSE;
 	}
-	/* A hint, as in the item: any other value is normal. */
-	(void)tf_priority_from_json(cJSON_GetObjectItemCaseSensitive(doc,
-	    "priority"), &m->priority);
-	rc = TF_OK;
-out:
-	cJSON_Delete(doc);
-	return rc;
+	/* A hint, as in the item: any other value is normal; null (the usual)
+	 * needs no tree. */
+	m->priority = TF_PRIORITY_NORMAL;
+	if (prio.raw != NULL && !(prio.len == 4 && memcmp(prio.raw, "null",
+	    4) == 0)) {
+		pv = cJSON_ParseWithLength(prio.raw, prio.len);
+		if (pv == NULL)
+			return TF_ERR_NOMEM;
+		(void)tf_priority_from_json(pv, &m->priority);
+		cJSON_Delete(pv);
+	}
+	return TF_OK;
 }
 
 enum tf_err

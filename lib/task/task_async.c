@@ -10,6 +10,7 @@
 #include "aws/sqs.h"
 #include "aws/sqs_async.h"
 #include "base/alloc.h"
+#include "task/task_answer.h"
 #include "task/task_write.h"
 
 #define ERRTEXT 512
@@ -140,25 +141,26 @@ on_claim_reread(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
 	claim_end(k, TF_ERR_CONDITION, NULL);
 }
 
+/* The claim's answer, the claimed item as UpdateItem's ALL_NEW, read from
+ * its text without a tree (task_answer.h). */
 static void
-on_claim_answer(void *ctx, enum tf_err rc, cJSON *value, cJSON *next_key,
+on_claim_answer(void *ctx, enum tf_err rc, const char *body, size_t len,
     const struct tf_aws_error *err)
 {
 	struct claim_call *k = ctx;
 	struct tf_task t;
 
-	(void)next_key;
 	memset(&t, 0, sizeof(t));
 	if (rc == TF_OK) {
-		rc = value != NULL ? tf_task_from_item(value, &t, k->err,
-		    sizeof(k->err)) : TF_ERR_PARSE;
-		cJSON_Delete(value);
+		rc = tf_task_from_answer(body, len, "Attributes", &t, k->err,
+		    sizeof(k->err));
+		if (rc == TF_ERR_NOT_FOUND)
+			rc = TF_ERR_PARSE;  /* an answer without the item */
 		claim_end(k, rc, rc == TF_OK ? &t : NULL);
 		if (rc != TF_OK)
 			tf_task_free(&t);
 		return;
 	}
-	cJSON_Delete(value);
 	if (rc == TF_ERR_CONDITION && err != NULL && err->attempts > 1) {
 		/* An earlier attempt's reply was lost: it may have been applied. */
 		if (read_task(k->aws, k->loop, k->table, k->id, on_claim_reread, k))
@@ -194,7 +196,7 @@ tf_task_claim_async(struct tf_aws *aws, struct tf_loop *loop,
 	    k->token);
 	if (rc != TF_OK)
 		goto fail;
-	rc = tf_ddb_update_item_async(aws, loop, table, key, &e, "ALL_NEW",
+	rc = tf_ddb_update_item_text_async(aws, loop, table, key, &e, "ALL_NEW",
 	    on_claim_answer, k);
 	tf_ddb_expr_free(&e);
 	if (rc == TF_OK) {
@@ -388,8 +390,8 @@ tf_task_chain_async(struct tf_aws *aws, struct tf_loop *loop,
 	if (rc == TF_OK)
 		/* The answer is the new item, PROCESSING under the new token: it
 		 * is read as a claim's answer, a lost reply re-read the same way. */
-		rc = tf_ddb_update_item_async(aws, loop, table, key, &w.e, "ALL_NEW",
-		    on_claim_answer, k);
+		rc = tf_ddb_update_item_text_async(aws, loop, table, key, &w.e,
+		    "ALL_NEW", on_claim_answer, k);
 	tf_task_write_free(&w);
 	cJSON_Delete(key);
 	if (rc == TF_OK)

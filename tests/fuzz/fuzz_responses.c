@@ -2,7 +2,9 @@
  * fuzz_responses.c - libFuzzer target for everything that parses AWS replies:
  * error bodies, ReceiveMessage replies, batch "Failed" lists and the item
  * accessors the engine reads DynamoDB replies with, and the tree-less readers
- * of SQS answers (sqs_wire.h) on the raw bytes, and the credential chain's
+ * of SQS answers (sqs_wire.h) and of a claim's answer (task_answer.h, which
+ * must agree with the tree's reading whenever it accepts one) and of an SQS
+ * message's body (tf_task_message_parse) on the raw bytes, and the credential chain's
  * readers of STS's XML and credential_process output. Any input must be handled
  * without a crash, a leak or undefined behaviour.
  */
@@ -20,6 +22,8 @@
 #include "aws/sqs_wire.h"
 #include "base/alloc.h"
 #include "base/log.h"
+#include "task/task.h"
+#include "task/task_answer.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -52,6 +56,65 @@ read_raw(const char *text, size_t len)
 	if (tf_sqs_read_send(text, len, sent[0].md5, &id) == TF_OK && id == NULL)
 		__builtin_trap();
 	tf_free(id);
+}
+
+static int
+same_str(const char *a, const char *b)
+{
+	return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* The claim's answer read without a tree: what it accepts, the tree reads
+ * the same way (the fields the consumer acts on). */
+static void
+read_claim(const char *text, size_t len)
+{
+	struct tf_task a, b;
+	char why[256];
+	cJSON *doc;
+
+	if (tf_task_from_answer(text, len, "Attributes", &a, why,
+	    sizeof(why)) == TF_OK) {
+		if (a.id == NULL || a.type == NULL || a.ns == NULL ||
+		    a.params_json == NULL)
+			__builtin_trap();
+		doc = cJSON_ParseWithLength(text, len);
+		if (doc == NULL || tf_task_from_item(
+		    cJSON_GetObjectItemCaseSensitive(doc, "Attributes"), &b, why,
+		    sizeof(why)) != TF_OK)
+			__builtin_trap();
+		if (!same_str(a.id, b.id) || !same_str(a.type, b.type) ||
+		    !same_str(a.params_json, b.params_json) ||
+		    !same_str(a.lease_token, b.lease_token) ||
+		    !same_str(a.history_av, b.history_av) ||
+		    !same_str(a.errors_av, b.errors_av) || a.gen != b.gen ||
+		    a.status != b.status || a.next_run != b.next_run ||
+		    a.priority != b.priority)
+			__builtin_trap();
+		tf_task_free(&b);
+		cJSON_Delete(doc);
+	}
+	if (strlen(why) >= sizeof(why))
+		__builtin_trap();
+	tf_task_free(&a);
+}
+
+/* A message body (NUL-terminated, as SQS hands it over): what is accepted
+ * has a valid id. */
+static void
+read_message_body(const char *text, size_t len)
+{
+	struct tf_task_message m;
+	char why[256], *body = tf_malloc(len + 1);
+
+	if (body == NULL)
+		return;
+	memcpy(body, text, len);
+	body[len] = '\0';
+	if (tf_task_message_parse(body, &m, why, sizeof(why)) == TF_OK &&
+	    !tf_task_id_valid(m.id))
+		__builtin_trap();
+	tf_free(body);
 }
 
 /* The credential readers: what they accept is complete and terminated. */
@@ -99,6 +162,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		__builtin_trap();
 
 	read_raw((const char *)data, size);
+	read_claim((const char *)data, size);
+	read_message_body((const char *)data, size);
 	read_creds((const char *)data, size);
 	doc = cJSON_ParseWithLength((const char *)data, size);
 	if (doc == NULL)

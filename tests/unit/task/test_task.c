@@ -31,6 +31,110 @@ test_message_round_trip(void)
 	tf_free(body);
 }
 
+/* tf_task_message_parse() as it was, on a cJSON tree: the reference the
+ * tree-less reader must match. */
+static enum tf_err
+message_by_tree(const char *body, struct tf_task_message *m, char *errbuf,
+    size_t errlen)
+{
+	enum tf_err rc = TF_ERR_PARSE;
+	cJSON *doc = cJSON_Parse(body);
+	const cJSON *id, *ts, *gen;
+
+	memset(m, 0, sizeof(*m));
+	if (!cJSON_IsObject(doc)) {
+		snprintf(errbuf, errlen, "message body is not a JSON object");
+		goto out;
+	}
+	id = cJSON_GetObjectItemCaseSensitive(doc, "taskId");
+	if (!cJSON_IsString(id) || !tf_task_id_valid(id->valuestring)) {
+		snprintf(errbuf, errlen, "taskId: missing or not a valid id");
+		goto out;
+	}
+	snprintf(m->id, sizeof(m->id), "%s", id->valuestring);
+	ts = cJSON_GetObjectItemCaseSensitive(doc, "targetTimestamp");
+	if (ts != NULL && !cJSON_IsNull(ts)) {
+		if (!cJSON_IsNumber(ts) || ts->valuedouble < 0 ||
+		    ts->valuedouble > 9.0e15) {
+			snprintf(errbuf, errlen, "targetTimestamp: not epoch milliseconds");
+			goto out;
+		}
+		m->target_ms = (int64_t)ts->valuedouble;
+	}
+	gen = cJSON_GetObjectItemCaseSensitive(doc, "gen");
+	if (gen != NULL && !cJSON_IsNull(gen)) {
+		if (!cJSON_IsNumber(gen) || gen->valuedouble < 0 ||
+		    gen->valuedouble > 9.0e15 ||
+		    gen->valuedouble != (double)(int64_t)gen->valuedouble) {
+			snprintf(errbuf, errlen, "gen: not a generation number");
+			goto out;
+		}
+		m->gen = (int64_t)gen->valuedouble;
+		m->has_gen = true;
+	}
+	(void)tf_priority_from_json(cJSON_GetObjectItemCaseSensitive(doc,
+	    "priority"), &m->priority);
+	rc = TF_OK;
+out:
+	cJSON_Delete(doc);
+	return rc;
+}
+
+/* The message body is read without a tree, exactly as the tree read it. */
+static void
+test_message_parse_matches_the_tree(void)
+{
+	static const char *const bodies[] = {
+		"{\"taskId\":\"t-1\",\"targetTimestamp\":1767225600000,"
+		    "\"priority\":null,\"gen\":4}",
+		"{\"taskId\":\"t-1\",\"targetTimestamp\":null,\"other\":[1,{}]}",
+		" { \"gen\" : 2 , \"taskId\" : \"t\\u002d2\" } ",
+		"{\"taskId\":\"a\",\"targetTimestamp\":1.5e3,\"gen\":7.0}",
+		"{\"taskId\":\"a\",\"targetTimestamp\":-1}",
+		"{\"taskId\":\"a\",\"targetTimestamp\":9000000000000001}",
+		"{\"taskId\":\"a\",\"targetTimestamp\":\"5\"}",
+		"{\"taskId\":\"a\",\"gen\":1.5}",
+		"{\"taskId\":\"a\",\"gen\":true,\"targetTimestamp\":[]}",
+		"{\"taskId\":\"a\",\"gen\":12345678901234567890123456789012345678901"
+		    "234567890123456789012345678901234567890}",
+		"{\"taskId\":\"a\",\"taskId\":\"b\",\"gen\":1,\"gen\":\"x\","
+		    "\"priority\":\"HIGH\",\"priority\":\"low\"}",
+		"{\"t\\u0061skId\":\"a\",\"g\\u0065n\":3,\"priority\":1}",
+		"{\"taskId\":\"a b\"}", "{\"taskId\":\"\\u00e9\"}",
+		"{\"taskId\":\"\"}", "{\"taskId\":5}", "{}", "[]", "", "  ",
+		"{\"taskId\":\"a\"} trailing", "{\"taskId\":\"a\",}",
+		"{\"taskId\":\"a\",\"x\":tru}", "{\"taskId\":\"a\"",
+		"{\"taskId\":\"a\",\"priority\":\"nope\"}",
+		"{\"taskId\":\"a\",\"priority\":-3.5}",
+		"{\"taskId\":\"a\",\"priority\":{\"S\":\"high\"}}",
+	};
+	struct tf_task_message a, b;
+	char ea[128], eb[128], id[300];
+	size_t i;
+
+	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]) + 2; i++) {
+		const char *body = i < sizeof(bodies) / sizeof(bodies[0]) ?
+		    bodies[i] : id;
+		enum tf_err ra, rb;
+
+		if (i == sizeof(bodies) / sizeof(bodies[0])) {
+			/* the longest id, and one byte more */
+			snprintf(id, sizeof(id), "{\"taskId\":\"%0128d\"}", 7);
+		} else if (i > sizeof(bodies) / sizeof(bodies[0])) {
+			snprintf(id, sizeof(id), "{\"taskId\":\"%0129d\"}", 7);
+		}
+		ea[0] = eb[0] = '\0';
+		ra = tf_task_message_parse(body, &a, ea, sizeof(ea));
+		rb = message_by_tree(body, &b, eb, sizeof(eb));
+		CHECK_MSG(ra == rb && strcmp(ea, eb) == 0, "%s: %s (%s), the tree: "
+		    "%s (%s)", body, tf_strerror(ra), ea, tf_strerror(rb), eb);
+		CHECK_MSG(ra != TF_OK || (strcmp(a.id, b.id) == 0 &&
+		    a.target_ms == b.target_ms && a.gen == b.gen &&
+		    a.has_gen == b.has_gen && a.priority == b.priority),
+		    "%s: the fields differ from the tree's", body);
+	}
+}
+
 static void
 test_message_original_format(void)
 {
@@ -499,6 +603,7 @@ main(void)
 	TF_RUN(test_type_names);
 	TF_RUN(test_message_round_trip);
 	TF_RUN(test_message_original_format);
+	TF_RUN(test_message_parse_matches_the_tree);
 	TF_RUN(test_message_refusals);
 	TF_RUN(test_item_full);
 	TF_RUN(test_item_calendar_schedule);
