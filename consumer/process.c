@@ -727,18 +727,24 @@ static void run_claimed(struct tf_run *r);
  * consumer keeps going and has room: the outcome write then claims it too.
  * Room: one due at once keeps its run's slot; one due later waits on a
  * timer without a slot, counted with the held messages, whose cap
- * (tf_consumer_hold_cap()) bounds the memory they take. */
+ * (tf_consumer_hold_cap()) bounds the memory they take. The wait is also
+ * at most half of what the chained claim's lease leaves before the
+ * heartbeat's margin (a short --visibility-timeout), so the iteration
+ * starts well inside its lease (lease_over_before_start()). */
 static bool
 can_chain(const struct tf_run *r)
 {
 	const struct tf_consumer *c = r->j.c;
 	int64_t next = r->o.next_run > 0 ? r->o.next_run : r->now;
 	int64_t now = tf_now_ms();
+	int64_t lease_ms = c->o.visibility_s * 1000LL;
+	int64_t wait_max = (lease_ms - tf_heartbeat_margin_ms(
+	    c->o.visibility_s)) / 2;
 
 	return !atomic_load(&c->stopping) && !c->o.once && !r->refused &&
 	    r->lr != NULL && r->o.kind == TF_OUTCOME_DONE && !r->o.completed &&
 	    tf_task_outcome_state(&r->t, &r->o) == TF_TASK_PENDING &&
-	    next <= now + c->o.hold_max_ms &&
+	    next <= now + c->o.hold_max_ms && next <= now + wait_max &&
 	    (next <= now || atomic_load(&c->held_n) < tf_consumer_hold_cap(c));
 }
 
@@ -966,10 +972,11 @@ call_runner_blocking(void *ctx)
 	struct tf_run *r = ctx;
 	struct tf_consumer *c = r->j.c;
 
-	/* A lease lost while it waited for this thread: not started at all
-	 * (after_run() discards it). */
+	/* A lease lost while it waited for this thread, or ending by the
+	 * clock: not started at all (after_run() discards it). */
 	atomic_store(&r->f.started, 1);
-	if (!atomic_load(&r->f.lost)) {
+	if (!atomic_load(&r->f.lost) && !tf_inflight_lease_ending(&r->f,
+	    tf_mono_ms(), tf_heartbeat_margin_ms(c->o.visibility_s))) {
 		tf_journal_enter(c->journal, r->slot);
 		tf_consumer_invoke(c, r->lr, &r->view, &r->result, &r->ctx);
 		tf_journal_leave(c->journal);
@@ -1146,13 +1153,42 @@ run_claimed(struct tf_run *r)
 	    TF_LIMIT_HOLD_FRESH_MS : TF_NS_PAUSE_FRESH_MS, on_ns_decided, r);
 }
 
-/* Claimed run r, its namespace not paused: its runner starts. */
+/* True when r's lease is over or within the heartbeat's margin of its end
+ * (consumer/inflight.h's clock rule) before its runner starts: a claim
+ * answered late (DynamoDB slow or partitioned, the claim applied at once)
+ * may hand over a lease that has already ended, and another consumer's
+ * sweeper may have recovered the task and run the iteration meanwhile.
+ * Then r is not run: counted and logged as a lost lease, its message
+ * deleted, r ended (the task is retried after its lease). */
+static bool
+lease_over_before_start(struct tf_run *r)
+{
+	struct tf_consumer *c = r->j.c;
+	struct job *j = &r->j;
+	int64_t end = atomic_load(&r->f.lease_end_mono);
+
+	if (!atomic_load(&r->f.lost) && (end == 0 || tf_mono_ms() < end -
+	    tf_heartbeat_margin_ms(c->o.visibility_s)))
+		return false;
+	tf_limiter_release(r->lw);
+	count_run(j, false, TF_METRICS_LEASE_LOST, 0);
+	job_log(j, TF_LOG_WARN, "lease_lost", NULL, "the lease ran out before "
+	    "the run started (its claim was answered late); not run");
+	delete_message(j);
+	run_end(r);
+	return true;
+}
+
+/* Claimed run r, its namespace not paused: its runner starts, unless its
+ * lease is already over. */
 static void
 start_run(struct tf_run *r)
 {
 	struct tf_consumer *c = r->j.c;
 	struct tf_task *t = &r->t;
 
+	if (lease_over_before_start(r))
+		return;
 	r->started_mono = tf_mono_ms();
 	r->lr = tf_runner_set_find(c->runners, t->type);
 	if (r->lr == NULL) {

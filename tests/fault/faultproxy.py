@@ -26,6 +26,9 @@ tell this from a server that closed an idle connection, and libcurl sends
 the request again by itself); --lose-reply-times N does this to the first N
 matching requests whose matched text (REGEX's first group, when it has one)
 differs, so a request sent again is answered. Counted as lose_reply.
+--late-reply REGEX forwards the first request that matches REGEX at once
+(it takes effect) and holds its answer --late-reply-ms before sending it: a
+slow or partitioned service whose client hears late. Counted as late_reply.
 
 Usage:
   faultproxy.py --upstream http://127.0.0.1:PORT --service sqs|ddb
@@ -33,6 +36,7 @@ Usage:
                 [--throttle R] [--error5xx R] [--latency R] [--reset-before R]
                 [--reset-after R] [--latency-min-ms MS] [--latency-max-ms MS]
                 [--lose-reply REGEX [--lose-reply-times N]]
+                [--late-reply REGEX [--late-reply-ms MS]]
 
 --control-file FILE (polled every 100 ms) holds {"faults": true|false,
 "outage": null|"hang"|"reset"}: "hang" holds every request until the outage
@@ -57,7 +61,8 @@ import sys
 import threading
 import time
 
-KINDS = ("throttle", "error5xx", "latency", "reset_before", "reset_after", "lose_reply")
+KINDS = ("throttle", "error5xx", "latency", "reset_before", "reset_after", "lose_reply",
+         "late_reply")
 
 
 class State:
@@ -74,6 +79,7 @@ class State:
         self.lose = re.compile(args.lose_reply) if args.lose_reply else None
         self.lose_left = args.lose_reply_times
         self.lost = set()
+        self.late = re.compile(args.late_reply) if args.late_reply else None
         host, port = args.upstream.split("//", 1)[1].rstrip("/").split(":")
         self.upstream = (host, int(port))
 
@@ -90,6 +96,10 @@ class State:
                 self.lose_left -= 1
                 self.counts["lose_reply"] += 1
                 return ("lose_reply", 0), 0
+            if self.late is not None and self.late.search(raw.decode("latin-1")):
+                self.late = None
+                self.counts["late_reply"] += 1
+                return ("late_reply", 0), a.late_reply_ms / 1000.0
             if self.outage == "reset":
                 self.counts["outage_reset"] = self.counts.get("outage_reset", 0) + 1
                 return ("reset_before", 0), 0
@@ -318,6 +328,8 @@ class Handler(socketserver.BaseRequestHandler):
                     return
                 if kind == "lose_reply":
                     return  # the finally block closes it: a FIN
+                if kind == "late_reply":
+                    time.sleep(delay)
                 client.sendall(resp)
                 if headers.get("connection", "").lower() == "close":
                     return
@@ -353,6 +365,8 @@ def main():
         p.add_argument("--" + k, type=float, default=0.0)
     p.add_argument("--lose-reply")
     p.add_argument("--lose-reply-times", type=int, default=1)
+    p.add_argument("--late-reply")
+    p.add_argument("--late-reply-ms", type=float, default=10000)
     p.add_argument("--latency-min-ms", type=float, default=50)
     p.add_argument("--latency-max-ms", type=float, default=800)
     args = p.parse_args()
