@@ -170,7 +170,8 @@ for i in $(seq 1 8); do
 	echo '{"id":"slot-'"$i"'","type":"record","params":'"$slot_params"'}'
 done >"$E2E_DIR/slots.jsonl"
 tf_cli submit --file "$E2E_DIR/slots.jsonl" >"$E2E_DIR/submit-slots.log" 2>&1
-start_consumer slots --concurrency 4 --runner-threads 4
+# More runner threads than slots: the slots alone bound the runs.
+start_consumer slots --concurrency 4 --runner-threads 8
 processing() { "$TASKFLEET" list 2>/dev/null | grep -c '^slot-[0-9]* *PROCESSING '; }
 four_run() { [ "$(processing)" -ge 4 ]; }
 check "prio-idle-queues-hold-no-slot (4 of 4 run at once)" wait_until 30 four_run
