@@ -1347,6 +1347,22 @@ running(const struct tf_consumer *c)
 	return c->busy - c->held_n - c->ready_n;
 }
 
+/* Every slot is taken: run r (counted in busy, not held) waits at the end
+ * of the ready list; the first run to end starts it. */
+static void
+wait_for_slot(struct tf_run *r)
+{
+	struct tf_consumer *c = r->j.c;
+
+	r->next = NULL;
+	if (c->ready_tail != NULL)
+		c->ready_tail->next = r;
+	else
+		c->ready = r;
+	c->ready_tail = r;
+	c->ready_n++;
+}
+
 static void
 on_hold_over(void *ctx, enum tf_err rc)
 {
@@ -1359,14 +1375,7 @@ on_hold_over(void *ctx, enum tf_err rc)
 	full = running(c) >= atomic_load(&c->receive_limit);  /* r not counted */
 	unhold(r);
 	if (full) {
-		/* Every slot is taken: the first run to end starts it. */
-		r->next = NULL;
-		if (c->ready_tail != NULL)
-			c->ready_tail->next = r;
-		else
-			c->ready = r;
-		c->ready_tail = r;
-		c->ready_n++;
+		wait_for_slot(r);
 		return;
 	}
 	due(r);
@@ -1469,6 +1478,12 @@ tf_consumer_process(struct tf_consumer *c, struct tf_sqs_message *m)
 			c->held_n++;
 			return;
 		}
+	}
+	if (running(c) > atomic_load(&c->receive_limit)) {
+		/* r is counted: every slot was taken when it came, by the
+		 * spare poll of an idle queue (receive.c), which holds none. */
+		wait_for_slot(r);
+		return;
 	}
 	due(r);
 }

@@ -5,8 +5,9 @@
  * receive limit (the concurrency, lowered while AWS throttles) minus the
  * runs in flight minus what the open polls may still bring, so no message
  * is ever received that cannot start at once (a message that came early
- * waits on a timer, taking no slot, up to tf_consumer_hold_cap() of them),
- * and no message waits while its visibility runs out.
+ * waits on a timer, taking no slot, up to tf_consumer_hold_cap() of them;
+ * the one message of an idle queue's spare poll, below, may wait for the
+ * first run to end), and no message waits while its visibility runs out.
  *
  * How many polls are open adapts to the queue: a poll that comes back at
  * least half full allows one more (up to one per ten free slots, at most
@@ -25,7 +26,11 @@
  * backlogged low queue so keeps a poll in flight and gets a slot whenever
  * its poll is back before the others': it is slowed, never starved. While
  * other queues exist, a queue whose last poll came back empty asks for one
- * message, so its idle poll holds one slot, not ten. A queue that does not
+ * message, and that idle poll holds no slot (a spare poll): the queues
+ * that stay empty cost a busy consumer none of its slots, and the one
+ * message a spare poll may bring while every slot is taken waits for the
+ * first run to end (tf_consumer_process()), ahead of any message received
+ * later; at most one per queue waits so. A queue that does not
  * exist (a deployment made before priorities) is looked for again every
  * ABSENT_RETRY_MS; its tasks' messages go to the normal queue meanwhile.
  */
@@ -86,6 +91,8 @@ struct queue_rx {
 	bool hot;                       /* its last poll came back at least
 	                                   half full: a backlog */
 	bool empty;                     /* its last poll came back empty */
+	bool woke;                      /* its last poll was a spare one and
+	                                   brought a message */
 	int64_t absent_until;           /* > 0: it does not exist; monotonic ms
 	                                   when to look again */
 	int owed;                       /* slots other queues' polls asked for
@@ -107,7 +114,8 @@ struct backpressure {
 };
 
 struct tf_receiver {
-	int asked;                      /* messages the open polls may bring */
+	int asked;                      /* messages the open polls may bring,
+	                                   spare polls not counted */
 	struct queue_rx q[TF_PRIORITY__N];  /* by priority */
 	int once_turn;                  /* --once: the queue polled next */
 	int once_empty;                 /* --once: idle polls in a row that
@@ -134,6 +142,8 @@ struct receive {
 	int max;                        /* messages asked for */
 	bool idle;                      /* --once: no run was in flight */
 	int queue;                      /* the priority of its queue */
+	bool spare;                     /* an idle queue's poll: holds no slot
+	                                   (not in asked) */
 };
 
 static void
@@ -330,7 +340,8 @@ on_received(void *ctx, enum tf_err rc, struct tf_sqs_message *msgs, size_t n,
 		tf_free(r);
 		return;
 	}
-	rx->asked -= r->max;
+	if (!r->spare)
+		rx->asked -= r->max;
 	q->open--;
 	beat(c);
 	if (rc == TF_ERR_NOT_FOUND && r->queue != TF_PRIORITY_NORMAL) {
@@ -379,8 +390,9 @@ on_received(void *ctx, enum tf_err rc, struct tf_sqs_message *msgs, size_t n,
 			end_once(c);
 		}
 	}
-	q->hot = received > 0 && 2 * (int)received >= r->max;
+	q->hot = received > 0 && 2 * (int)received >= r->max && !r->spare;
 	q->empty = received == 0;
+	q->woke = r->spare && received > 0;
 	if (q->hot)
 		q->target = q->target < RECEIVES_MAX ? q->target + 1 : RECEIVES_MAX;
 	else if (received == 0)
@@ -397,9 +409,11 @@ on_received(void *ctx, enum tf_err rc, struct tf_sqs_message *msgs, size_t n,
 }
 
 /* Opens one poll on the queue of priority q for up to max messages,
- * waiting at most wait_s (-1: the long poll's wait). */
+ * waiting at most wait_s (-1: the long poll's wait); a spare poll holds no
+ * slot. */
 static void
-open_receive(struct tf_consumer *c, int q, int max, bool idle, int wait_s)
+open_receive(struct tf_consumer *c, int q, int max, bool idle, int wait_s,
+    bool spare)
 {
 	struct tf_sqs_receive_opts ro = { 0 };
 	struct receive *r = tf_malloc(sizeof(*r));
@@ -411,7 +425,7 @@ open_receive(struct tf_consumer *c, int q, int max, bool idle, int wait_s)
 		ro.wait_seconds = wait_s;
 	ro.visibility_timeout = c->o.visibility_s;
 	if (r != NULL) {
-		*r = (struct receive){ c, max, idle, q };
+		*r = (struct receive){ c, max, idle, q, spare };
 		rc = tf_sqs_receive_message_async(c->ctx->aws, c->loop,
 		    tf_consumer_queue_url(c, q), &ro, on_received, r);
 	}
@@ -420,7 +434,8 @@ open_receive(struct tf_consumer *c, int q, int max, bool idle, int wait_s)
 		receive_failed(c, rc, "the poll could not start");
 		return;
 	}
-	c->rx->asked += max;
+	if (!spare)
+		c->rx->asked += max;
 	c->rx->q[q].open++;
 	c->rx->receives++;
 	atomic_fetch_add(&c->receives_open, 1);
@@ -442,7 +457,7 @@ fill_once(struct tf_consumer *c, int limit, bool idle)
 		if (queue_polled(&rx->q[q], now)) {
 			rx->once_turn = (rx->once_turn + i + 1) % TF_PRIORITY__N;
 			open_receive(c, q, limit < TF_SQS_MAX_BATCH ? limit :
-			    TF_SQS_MAX_BATCH, idle, -1);
+			    TF_SQS_MAX_BATCH, idle, -1, false);
 			return;
 		}
 	}
@@ -473,7 +488,8 @@ fill_small(struct tf_consumer *c, int free_slots, bool idle)
 	if (q >= 0 && !rx->q[q].empty && rx->small_again < SMALL_AGAIN_MAX &&
 	    queue_polled(&rx->q[q], now)) {
 		rx->small_again++;
-		open_receive(c, q, max, idle, q == TF_PRIORITY_NORMAL ? -1 : 0);
+		open_receive(c, q, max, idle, q == TF_PRIORITY_NORMAL ? -1 : 0,
+		    false);
 		return;
 	}
 	for (i = 0; i < TF_PRIORITY__N; i++) {
@@ -483,7 +499,8 @@ fill_small(struct tf_consumer *c, int free_slots, bool idle)
 		rx->small_turn = (rx->small_turn + i + 1) % TF_PRIORITY__N;
 		rx->small_last = q;
 		rx->small_again = 0;
-		open_receive(c, q, max, idle, q == TF_PRIORITY_NORMAL ? -1 : 0);
+		open_receive(c, q, max, idle, q == TF_PRIORITY_NORMAL ? -1 : 0,
+		    false);
 		return;
 	}
 }
@@ -516,6 +533,16 @@ urgent_hot(const struct tf_receiver *rx, int p)
 		if (rx->q[poll_order[i]].hot)
 			return true;
 	return false;
+}
+
+/* True when queue q is idle and has no poll open: it gets a spare poll
+ * (one message, no slot held). Idle: looked for again while missing, or
+ * beside other queues, its last poll came back empty. */
+static bool
+spare_poll_due(const struct queue_rx *q, int present, int64_t now)
+{
+	return q->open == 0 && queue_polled(q, now) &&
+	    (q->absent_until > 0 || (q->empty && present > 1));
 }
 
 /* Whether priority p's queue may get one more poll now, with free_slots
@@ -597,22 +624,35 @@ tf_receiver_fill(struct tf_consumer *c)
 			fill_small(c, free_slots, busy == 0);
 		return;
 	}
+	/* Idle queues first: each keeps a spare poll of one message open,
+	 * holding no slot, even while every slot is taken (a message it brings
+	 * then waits for the first to free, tf_consumer_process()). */
+	for (i = 0; i < TF_PRIORITY__N; i++) {
+		q = &rx->q[poll_order[i]];
+		if (!spare_poll_due(q, present, now))
+			continue;
+		open_receive(c, poll_order[i], 1, busy == 0 && open == 0, -1,
+		    true);
+		if (rx->backoff != NULL || rx->over)
+			return;
+		open++;
+	}
 	while (free_slots > 0 && (p = pick_queue(rx, free_slots, now)) >= 0) {
 		q = &rx->q[p];
 		max = free_slots < TF_SQS_MAX_BATCH ? free_slots : TF_SQS_MAX_BATCH;
 		share = q->owed / SHARE_SLOTS;
 		if (urgent_hot(rx, p) && share < max)
 			max = share > 0 ? share : 1;  /* its share, no more */
-		if (q->absent_until > 0 || (q->empty && present > 1)) {
-			max = 1;  /* idle: its poll holds one slot, not ten */
-		} else if (p != TF_PRIORITY_HIGH && q->open == 0 &&
-		    batch_wait(c, q, free_slots, busy)) {
+		if (p != TF_PRIORITY_HIGH && q->open == 0 &&
+		    batch_wait(c, q, free_slots, busy))
 			return;
-		}
 		/* Beside other queues, an extra poll waits briefly, so that it
-		 * soon gives back the slots it holds when the backlog ends. */
-		open_receive(c, p, max, busy == 0 && open == 0,
-		    q->open > 0 && present > 1 ? EXTRA_WAIT_S : -1);
+		 * soon gives back the slots it holds when the backlog ends; the
+		 * poll after a spare one brought a message does not wait: one
+		 * message is no backlog, and a long poll of an emptied queue
+		 * would hold its slots for the whole wait. */
+		open_receive(c, p, max, busy == 0 && open == 0, q->woke ? 0 :
+		    q->open > 0 && present > 1 ? EXTRA_WAIT_S : -1, false);
 		if (rx->backoff != NULL || rx->over)
 			return;
 		free_slots -= max;

@@ -6,8 +6,11 @@
 # tasks and a message goes to its task's queue; with a backlog of low tasks
 # (each works 50 ms), 100 high tasks submitted at once start within 1 s of
 # their submission (p99) while low tasks keep completing, and every low task
-# completes; a consumer and a producer on a queue without the extra queues (a
-# deployment made before priorities) run a high task through the normal queue.
+# completes; with the high and low queues empty, --concurrency 4 runs 4
+# normal tasks at once, and a high task sent meanwhile waits for the first
+# slot that frees (never 5 at once), the next normal ones soon after; a
+# consumer and a producer on a queue without the extra queues (a deployment
+# made before priorities) run a high task through the normal queue.
 set -u
 . "$(dirname "$0")/../tools/e2e.sh"
 e2e_init prio
@@ -154,6 +157,61 @@ check "prio-high-overtakes-the-backlog ($left low left)" test "$left" -gt 0
 all_low() { [ "$(lows)" -ge "$LOW" ]; }
 check "prio-every-low-completes" wait_until 120 all_low
 check "prio-consumers-exit-0" stop_consumers
+
+# ---- idle queues hold no slot ---------------------------------------------------
+# The high and low queues stay empty: one consumer with --concurrency 4 runs 4
+# normal tasks at once (their idle polls hold no slot; they held one each, so
+# 2 ran). A high task sent while all 4 run waits for the first slot that
+# frees, ahead of the normal messages: never more than 4 at once.
+: >"$RECORD"
+SLOT_MS=3000
+slot_params='{"stamp":true,"work_ms":'$SLOT_MS'}'
+for i in $(seq 1 8); do
+	echo '{"id":"slot-'"$i"'","type":"record","params":'"$slot_params"'}'
+done >"$E2E_DIR/slots.jsonl"
+tf_cli submit --file "$E2E_DIR/slots.jsonl" >"$E2E_DIR/submit-slots.log" 2>&1
+# More runner threads than slots: the slots alone bound the runs.
+start_consumer slots --concurrency 4 --runner-threads 8
+processing() { "$TASKFLEET" list 2>/dev/null | grep -c '^slot-[0-9]* *PROCESSING '; }
+four_run() { [ "$(processing)" -ge 4 ]; }
+check "prio-idle-queues-hold-no-slot (4 of 4 run at once)" wait_until 30 four_run
+tf_cli submit --type record --id slot-high --priority high --params "$slot_params" >/dev/null
+slots_done() { [ "$(grep -c '^slot-' "$RECORD")" -ge 9 ]; }
+check "prio-slot-tasks-run" wait_until 60 slots_done
+# Each line: id iteration now target; the run started SLOT_MS before now.
+read -r most later gap <<<"$($PY - "$RECORD" "$SLOT_MS" <<'PYEOF'
+import sys
+work = int(sys.argv[2])
+runs = {}
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) >= 4:
+        runs[f[0]] = (int(f[2]) - work, int(f[2]))
+# The most runs at once (a run ends before one that starts then).
+ev = sorted([(s, 1) for s, _ in runs.values()] + [(e, -1) for _, e in runs.values()])
+n = most = 0
+for _, d in ev:
+    n += d
+    most = max(most, n)
+# Normal tasks that started once a slot had freed (the first run's end)
+# but before the high one: none, the waiting high task goes first.
+high = runs.get("slot-high", (0, 0))[0]
+first_end = min(e for k, (_, e) in runs.items() if k != "slot-high")
+# The normal tasks of the second turn (3: the high one took a slot) start
+# soon after the first turn's end: the poll after the high queue's spare
+# one does not wait, a long poll there would hold the free slots (1 s).
+second = sorted(s for k, (s, _) in runs.items()
+                if k != "slot-high" and s >= first_end)[:3]
+print(most, sum(1 for k, (s, _) in runs.items()
+                if k != "slot-high" and first_end <= s < high),
+      max(second) - first_end if len(second) == 3 else -1)
+PYEOF
+)"
+echo "# slot tasks: at most $most at once; normal tasks that took a freed slot before the high one: $later; the second turn's started within $gap ms"
+check "prio-never-more-than-concurrency ($most at once)" test "$most" -eq 4
+check "prio-waiting-high-takes-the-first-free-slot ($later normal before it)" test "$later" -eq 0
+check "prio-freed-slots-not-held-by-an-emptied-queue (${gap} ms)" test "$gap" -ge 0 -a "$gap" -lt 800
+check "prio-slots-consumer-exit-0" stop_consumers
 
 # ---- a deployment made before priorities --------------------------------------
 OLD=$E2E_NAME-old
