@@ -988,6 +988,21 @@ call_runner_blocking(void *ctx)
 
 static void start_run(struct tf_run *r);
 
+/* Claimed run r whose lease was lost before its runner started: not run.
+ * Counted and logged (why) as a lost lease, its limits released, its
+ * message deleted (the item belongs to whoever recovers it), r ended. */
+static void
+end_unstarted_lease_lost(struct tf_run *r, const char *why)
+{
+	struct job *j = &r->j;
+
+	tf_limiter_release(r->lw);
+	count_run(j, false, TF_METRICS_LEASE_LOST, 0);
+	job_log(j, TF_LOG_WARN, "lease_lost", NULL, "%s", why);
+	delete_message(j);
+	run_end(r);
+}
+
 /* Claimed run r whose namespace is paused: not run. Its task is suspended
  * with the mark paused_by_ns and no attempt charged; resuming the namespace
  * resumes it (lib/task/ns_pause.h). */
@@ -1014,15 +1029,10 @@ static void
 on_limit_unleased(void *ctx)
 {
 	struct tf_run *r = ctx;
-	struct job *j = &r->j;
 
 	if (atomic_load(&r->f.lost)) {
-		tf_limiter_release(r->lw);
-		count_run(j, false, TF_METRICS_LEASE_LOST, 0);
-		job_log(j, TF_LOG_WARN, "lease_lost", NULL, "lease lost while the "
-		    "run waited for its limits; not run");
-		delete_message(j);
-		run_end(r);
+		end_unstarted_lease_lost(r, "lease lost while the run waited for "
+		    "its limits; not run");
 		return;
 	}
 	start_run(r);
@@ -1164,18 +1174,13 @@ static bool
 lease_over_before_start(struct tf_run *r)
 {
 	struct tf_consumer *c = r->j.c;
-	struct job *j = &r->j;
 	int64_t end = atomic_load(&r->f.lease_end_mono);
 
 	if (!atomic_load(&r->f.lost) && (end == 0 || tf_mono_ms() < end -
 	    tf_heartbeat_margin_ms(c->o.visibility_s)))
 		return false;
-	tf_limiter_release(r->lw);
-	count_run(j, false, TF_METRICS_LEASE_LOST, 0);
-	job_log(j, TF_LOG_WARN, "lease_lost", NULL, "the lease ran out before "
-	    "the run started (its claim was answered late); not run");
-	delete_message(j);
-	run_end(r);
+	end_unstarted_lease_lost(r, "the lease ran out before the run started "
+	    "(its claim was answered late); not run");
 	return true;
 }
 
