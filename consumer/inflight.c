@@ -414,14 +414,21 @@ tf_heartbeat_find_stuck(struct tf_heartbeat *hb, int64_t now_ms,
 }
 
 bool
-tf_inflight_lease_ending(struct tf_inflight *f, int64_t mono_now,
+tf_inflight_lease_over(const struct tf_inflight *f, int64_t mono_now,
     int64_t margin_ms)
 {
 	int64_t end = atomic_load(&f->lease_end_mono);
 
-	if (end == 0 || mono_now < end - margin_ms)
+	return end != 0 && mono_now >= end - margin_ms;
+}
+
+bool
+tf_inflight_lease_ending(struct tf_inflight *f, int64_t mono_now,
+    int64_t margin_ms)
+{
+	if (!tf_inflight_lease_over(f, mono_now, margin_ms))
 		return false;
-	cancel_unextended(f, end - mono_now);
+	cancel_unextended(f, atomic_load(&f->lease_end_mono) - mono_now);
 	return true;
 }
 

@@ -16,7 +16,8 @@
  * Threads: tf_heartbeat_new(), tf_heartbeat_add() and tf_heartbeat_remove()
  * are called on the loop's thread (or on the creating thread before the loop
  * runs); tf_heartbeat_extend_now(), tf_heartbeat_alive_ms(),
- * tf_heartbeat_find_stuck() and tf_inflight_lease_ending() from any thread.
+ * tf_heartbeat_find_stuck(), tf_inflight_lease_over() and
+ * tf_inflight_lease_ending() from any thread.
  */
 #ifndef TF_INFLIGHT_H
 #define TF_INFLIGHT_H
@@ -113,6 +114,12 @@ void tf_heartbeat_counts(struct tf_heartbeat *hb, struct tf_heartbeat_counts *ou
  */
 int tf_heartbeat_find_stuck(struct tf_heartbeat *hb, int64_t now_ms,
     int64_t overrun_ms, int64_t lease_slack_ms, char *why, size_t whylen);
+
+/* Whether the monotonic clock (mono_now) is within margin_ms of f's lease
+ * end (lease_end_mono), or past it; false while lease_end_mono is 0. Only
+ * looks: tf_inflight_lease_ending() also marks the run lost. */
+bool tf_inflight_lease_over(const struct tf_inflight *f, int64_t mono_now,
+    int64_t margin_ms);
 
 /*
  * The clock rule of cancelled(): true once the monotonic clock (mono_now)

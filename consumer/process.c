@@ -1174,10 +1174,9 @@ static bool
 lease_over_before_start(struct tf_run *r)
 {
 	struct tf_consumer *c = r->j.c;
-	int64_t end = atomic_load(&r->f.lease_end_mono);
 
-	if (!atomic_load(&r->f.lost) && (end == 0 || tf_mono_ms() < end -
-	    tf_heartbeat_margin_ms(c->o.visibility_s)))
+	if (!atomic_load(&r->f.lost) && !tf_inflight_lease_over(&r->f,
+	    tf_mono_ms(), tf_heartbeat_margin_ms(c->o.visibility_s)))
 		return false;
 	end_unstarted_lease_lost(r, "the lease ran out before the run started "
 	    "(its claim was answered late); not run");

@@ -68,11 +68,11 @@ struct tf_http_task_header {
 	char *value;  /* owned */
 };
 
-/* One webhook, as the params describe it. Every pointer is owned by the
- * struct; free with tf_http_task_free(). */
 /* Statuses are 0..TF_HTTP_STATUS_END - 1. */
 #define TF_HTTP_STATUS_END 600
 
+/* One webhook, as the params describe it. Every pointer is owned by the
+ * struct; free with tf_http_task_free(). */
 struct tf_http_task {
 	char method[8];                        /* upper case */
 	char *url;
